@@ -1,0 +1,62 @@
+# sonde — build, test, fuzz, bench.
+#   make            build ./sonde
+#   make test       unit tests (plain and ASan+UBSan), corpus tests, fuzz smoke
+#   make fuzz       libFuzzer targets (clang)
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
+CPPFLAGS += -D_GNU_SOURCE -std=gnu11
+LDLIBS := -lz
+
+BUILD := build
+SRC := $(wildcard src/core/*.c src/source/*.c src/conn/*.c src/proto/*.c src/pair/*.c src/sink/*.c)
+CLI := $(wildcard src/cli/*.c)
+OBJ := $(SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI:%.c=$(BUILD)/%.o)
+HDR := $(wildcard src/*/*.h)
+
+.PHONY: all clean test unit test-unit test-asan fuzz fuzz-smoke corpus bench
+all: sonde
+
+sonde: $(OBJ) $(CLI_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
+
+$(BUILD)/libsonde.a: $(OBJ)
+	ar rcs $@ $^
+
+# ---- tests -------------------------------------------------------------
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libsonde.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Isrc -o $@ $< $(BUILD)/libsonde.a -lcmocka $(LDLIBS)
+
+unit: $(UNIT_BIN)
+
+# ASan+UBSan builds live in their own tree.
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+test-asan:
+	$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" unit sonde-asan
+
+sonde-asan: $(OBJ) $(CLI_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $(BUILD)/sonde $^ $(LDLIBS)
+
+# ---- fuzzing -------------------------------------------------------------
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+build-fuzz/%: fuzz/%.c
+	$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_FLAGS)" build-fuzz/libsonde.a
+	clang $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc -o $@ $< build-fuzz/libsonde.a $(LDLIBS)
+fuzz: $(FUZZ_BIN)
+
+test: sonde
+	tests/run
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz sonde

@@ -1,0 +1,541 @@
+/* SPDX-License-Identifier: MIT */
+#include "conntable.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/buf.h"
+
+#define DETECT_BUF 64 /* bytes kept while a probe asks for more */
+#define DETECT_MAX_TRIES 64 /* chunks per direction probed before giving up */
+#define DETECT_MAX_BYTES (256u << 10)
+#define SWEEP_INTERVAL_NS 1000000000ull
+
+enum conn_state {
+	CONN_DETECT, /* protocol not known yet */
+	CONN_DISSECT, /* a dissector has it */
+	CONN_SKIP, /* handed to a protocol sonde does not dissect (tunnel, upgrade) */
+	CONN_IGNORE, /* protocol not recognised: count bytes only */
+};
+
+struct conn;
+
+/* Reassembly output context: which connection, which sender. */
+struct conn_dir {
+	struct conn *c;
+	int side; /* index into ep[] of the sender */
+	struct sonde_reasm_out out;
+};
+
+struct conn {
+	struct conn *hnext;
+	struct conn *lru_prev, *lru_next;
+	struct sonde_conntable *ct;
+	uint64_t hash;
+	struct sonde_endpoint ep[2]; /* ep[0]: the sender of the first chunk seen */
+	uint64_t src_conn_id;
+	uint8_t l4;
+	int client; /* index into ep[] of the client, -1 while unknown */
+	uint64_t last_ts;
+	struct sonde_conn_info info;
+	struct sonde_reasm rs[2]; /* rs[i]: bytes sent by ep[i] */
+	struct conn_dir dirs[2];
+	bool end_sent[2];
+	bool skipped_before[2]; /* bytes of this side were not given to the dissector */
+	enum conn_state state;
+	const struct sonde_dissector *d;
+	void *dstate;
+	struct sonde_session sess;
+	uint8_t detect_len[2];
+	uint8_t detect_buf[2][DETECT_BUF];
+	uint32_t detect_tries[2];
+	uint64_t detect_bytes[2];
+};
+
+struct sonde_conntable {
+	struct sonde_conntable_opts opts;
+	const struct sonde_dissect_opts *dopts;
+	const struct sonde_record_out *out;
+	struct sonde_stats *stats;
+	struct sonde_mem_budget budget;
+	struct conn **buckets;
+	size_t nbuckets; /* power of two */
+	size_t count;
+	struct conn *lru_head, *lru_tail; /* most recently active first */
+	uint64_t next_id;
+	uint64_t last_sweep;
+};
+
+/* ------------------------------------------------------------- hashing --- */
+
+static inline uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+static uint64_t ep_hash(const struct sonde_endpoint *e)
+{
+	uint64_t a, b;
+	memcpy(&a, e->addr, 8);
+	memcpy(&b, e->addr + 8, 8);
+	return mix64(a ^ mix64(b ^ ((uint64_t)e->port << 8 | e->family)));
+}
+
+static bool ep_eq(const struct sonde_endpoint *x, const struct sonde_endpoint *y)
+{
+	return x->port == y->port && x->family == y->family && !memcmp(x->addr, y->addr, 16);
+}
+
+/* Symmetric in the two endpoints, so both directions find the connection. */
+static uint64_t flow_hash(const struct sonde_flow *f, uint64_t conn_id)
+{
+	return mix64(ep_hash(&f->src) + ep_hash(&f->dst) + conn_id * 31 + f->l4);
+}
+
+/* --------------------------------------------------------------- table --- */
+
+struct sonde_conntable *sonde_conntable_new(const struct sonde_conntable_opts *opts,
+					    const struct sonde_dissect_opts *dopts,
+					    const struct sonde_record_out *out,
+					    struct sonde_stats *stats)
+{
+	struct sonde_conntable *ct = sonde_xcalloc(1, sizeof(*ct));
+	ct->opts = *opts;
+	if (!ct->opts.max_conns)
+		ct->opts.max_conns = 1;
+	ct->dopts = dopts;
+	ct->out = out;
+	ct->stats = stats;
+	ct->budget.limit = opts->reasm_mem;
+	ct->budget.per_stream = opts->reasm_stream_mem;
+	ct->nbuckets = 1024;
+	ct->buckets = sonde_xcalloc(ct->nbuckets, sizeof(*ct->buckets));
+	return ct;
+}
+
+size_t sonde_conntable_count(const struct sonde_conntable *ct)
+{
+	return ct->count;
+}
+
+static void grow(struct sonde_conntable *ct)
+{
+	size_t n = ct->nbuckets * 2;
+	struct conn **b = sonde_xcalloc(n, sizeof(*b));
+	for (size_t i = 0; i < ct->nbuckets; i++) {
+		struct conn *c = ct->buckets[i];
+		while (c) {
+			struct conn *next = c->hnext;
+			c->hnext = b[c->hash & (n - 1)];
+			b[c->hash & (n - 1)] = c;
+			c = next;
+		}
+	}
+	free(ct->buckets);
+	ct->buckets = b;
+	ct->nbuckets = n;
+}
+
+static void lru_unlink(struct sonde_conntable *ct, struct conn *c)
+{
+	if (c->lru_prev)
+		c->lru_prev->lru_next = c->lru_next;
+	else
+		ct->lru_head = c->lru_next;
+	if (c->lru_next)
+		c->lru_next->lru_prev = c->lru_prev;
+	else
+		ct->lru_tail = c->lru_prev;
+	c->lru_prev = c->lru_next = NULL;
+}
+
+static void lru_push_front(struct sonde_conntable *ct, struct conn *c)
+{
+	c->lru_prev = NULL;
+	c->lru_next = ct->lru_head;
+	if (ct->lru_head)
+		ct->lru_head->lru_prev = c;
+	ct->lru_head = c;
+	if (!ct->lru_tail)
+		ct->lru_tail = c;
+}
+
+/* ------------------------------------------------------- dissector glue --- */
+
+static void conn_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts);
+static void conn_gap(void *ctx, uint64_t n, uint64_t ts);
+
+static inline enum sonde_dir dir_of(const struct conn *c, int side)
+{
+	return side == c->client ? SONDE_DIR_C2S : SONDE_DIR_S2C;
+}
+
+static void set_client(struct conn *c, int side)
+{
+	c->client = side;
+	c->info.client = c->ep[side];
+	c->info.server = c->ep[1 - side];
+}
+
+/* Start the dissector `d` on the connection; roles must be known. */
+static void open_dissector(struct conn *c, const struct sonde_dissector *d)
+{
+	struct sonde_conntable *ct = c->ct;
+	c->d = d;
+	c->state = CONN_DISSECT;
+	memset(&c->sess, 0, sizeof(c->sess));
+	c->sess.conn = &c->info;
+	c->sess.opts = ct->dopts;
+	c->sess.stats = ct->stats;
+	for (int side = 0; side < 2; side++)
+		c->sess.midstream[dir_of(c, side)] =
+			c->rs[side].midstream || c->skipped_before[side];
+	sonde_pairing_init(&c->sess.pairing, &c->info, ct->out, ct->stats, ct->dopts->max_waiting);
+	c->dstate = d->open(&c->sess);
+}
+
+/* The dissector handed the connection over to another protocol. */
+static void switch_protocol(struct conn *c)
+{
+	const struct sonde_dissector *next = sonde_dissector_find(c->sess.switch_to);
+	c->d->close(c->dstate, c->last_ts);
+	c->dstate = NULL;
+	c->d = NULL;
+	c->skipped_before[0] = c->skipped_before[1] = false;
+	if (next)
+		open_dissector(c, next);
+	else
+		c->state = CONN_SKIP;
+}
+
+static void dissect(struct conn *c, int side, const uint8_t *p, size_t n, uint64_t ts)
+{
+	while (n && c->state == CONN_DISSECT) {
+		size_t used = c->d->data(c->dstate, dir_of(c, side), p, n, ts);
+		if (used >= n)
+			return;
+		if (!c->sess.switch_to) { /* contract breach: do not loop */
+			c->ct->stats->unparsed_bytes += n - used;
+			return;
+		}
+		switch_protocol(c);
+		p += used;
+		n -= used;
+	}
+	if (n && c->state == CONN_SKIP)
+		c->ct->stats->skipped_bytes += n;
+}
+
+/* Try the dissectors on the first bytes of `side`. */
+static void detect(struct conn *c, int side, const uint8_t *p, size_t n, uint64_t ts)
+{
+	struct sonde_stats *st = c->ct->stats;
+	uint8_t tmp[DETECT_BUF];
+	const uint8_t *probe = p;
+	size_t plen = n;
+	size_t held = c->detect_len[side];
+	if (held) {
+		size_t take = n < DETECT_BUF - held ? n : DETECT_BUF - held;
+		memcpy(tmp, c->detect_buf[side], held);
+		memcpy(tmp + held, p, take);
+		probe = tmp;
+		plen = held + take;
+	}
+	bool more = false;
+	const struct sonde_dissector *found = NULL;
+	enum sonde_probe verdict = SONDE_PROBE_NO;
+	for (size_t i = 0; sonde_dissectors[i]; i++) {
+		enum sonde_probe v = sonde_dissectors[i]->probe(probe, plen);
+		if (v == SONDE_PROBE_CLIENT || v == SONDE_PROBE_SERVER) {
+			found = sonde_dissectors[i];
+			verdict = v;
+			break;
+		}
+		if (v == SONDE_PROBE_MORE)
+			more = true;
+	}
+	if (found) {
+		/* A role from the handshake or the source beats a guess from content. */
+		if (c->client < 0)
+			set_client(c, verdict == SONDE_PROBE_CLIENT ? side : 1 - side);
+		c->detect_len[side] = 0;
+		open_dissector(c, found);
+		/* The other side's held bytes came first on that side. */
+		int other = 1 - side;
+		if (c->detect_len[other]) {
+			uint8_t len = c->detect_len[other];
+			c->detect_len[other] = 0;
+			dissect(c, other, c->detect_buf[other], len, ts);
+		}
+		if (held)
+			dissect(c, side, tmp, held, ts);
+		dissect(c, side, p, n, ts);
+		return;
+	}
+	if (more && held + n < DETECT_BUF) {
+		memcpy(c->detect_buf[side] + held, p, n);
+		c->detect_len[side] = (uint8_t)(held + n);
+		return;
+	}
+	/* Not a message start we know: skip these bytes, try the next chunk. */
+	c->detect_len[side] = 0;
+	c->skipped_before[side] = true;
+	st->undetected_bytes += held + n;
+	c->detect_bytes[side] += held + n;
+	if (++c->detect_tries[side] > DETECT_MAX_TRIES || c->detect_bytes[side] > DETECT_MAX_BYTES)
+		c->state = CONN_IGNORE;
+}
+
+static void conn_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts)
+{
+	struct conn_dir *cd = ctx;
+	struct conn *c = cd->c;
+	switch (c->state) {
+	case CONN_DETECT:
+		detect(c, cd->side, p, n, ts);
+		break;
+	case CONN_DISSECT:
+		dissect(c, cd->side, p, n, ts);
+		break;
+	case CONN_SKIP:
+		c->ct->stats->skipped_bytes += n;
+		break;
+	case CONN_IGNORE:
+		c->ct->stats->undetected_bytes += n;
+		break;
+	}
+}
+
+static void conn_gap(void *ctx, uint64_t n, uint64_t ts)
+{
+	struct conn_dir *cd = ctx;
+	struct conn *c = cd->c;
+	if (c->state == CONN_DISSECT) {
+		c->d->gap(c->dstate, dir_of(c, cd->side), n, ts);
+	} else if (c->state == CONN_DETECT) {
+		c->ct->stats->undetected_bytes += c->detect_len[cd->side];
+		c->detect_len[cd->side] = 0;
+		c->skipped_before[cd->side] = true;
+	}
+}
+
+/* ---------------------------------------------------------- lifecycle --- */
+
+static struct conn *conn_new(struct sonde_conntable *ct, const struct sonde_chunk *ch, uint64_t hash)
+{
+	struct conn *c = sonde_xcalloc(1, sizeof(*c));
+	c->ct = ct;
+	c->hash = hash;
+	c->ep[0] = ch->flow.src;
+	c->ep[1] = ch->flow.dst;
+	c->src_conn_id = ch->conn_id;
+	c->l4 = ch->flow.l4;
+	c->client = -1;
+	c->info.id = ++ct->next_id;
+	c->info.l4 = ch->flow.l4;
+	c->info.origin = ch->origin;
+	c->info.source = ct->opts.source;
+	/* Until roles are known, report the first sender as the client. */
+	c->info.client = c->ep[0];
+	c->info.server = c->ep[1];
+	for (int i = 0; i < 2; i++) {
+		sonde_reasm_init(&c->rs[i]);
+		c->dirs[i].c = c;
+		c->dirs[i].side = i;
+		c->dirs[i].out.data = conn_data;
+		c->dirs[i].out.gap = conn_gap;
+		c->dirs[i].out.ctx = &c->dirs[i];
+	}
+	c->state = CONN_DETECT;
+	ct->stats->connections++;
+	return c;
+}
+
+static void conn_remove(struct sonde_conntable *ct, struct conn *c)
+{
+	struct conn **link = &ct->buckets[c->hash & (ct->nbuckets - 1)];
+	while (*link != c)
+		link = &(*link)->hnext;
+	*link = c->hnext;
+	lru_unlink(ct, c);
+	ct->count--;
+}
+
+static void send_end(struct conn *c, int side, uint64_t ts)
+{
+	if (c->end_sent[side])
+		return;
+	c->end_sent[side] = true;
+	if (c->state == CONN_DISSECT)
+		c->d->end(c->dstate, dir_of(c, side), ts);
+}
+
+/* End the connection: deliver what is buffered, flush the dissector, free. */
+static void conn_close(struct sonde_conntable *ct, struct conn *c, uint64_t ts)
+{
+	for (int i = 0; i < 2; i++) {
+		sonde_reasm_flush(&c->rs[i], &ct->budget, ct->stats, &c->dirs[i].out, ts);
+		if (c->state == CONN_DETECT && c->detect_len[i]) {
+			ct->stats->undetected_bytes += c->detect_len[i];
+			c->detect_len[i] = 0;
+		}
+	}
+	for (int i = 0; i < 2; i++)
+		send_end(c, i, ts);
+	if (c->state == CONN_DISSECT)
+		c->d->close(c->dstate, ts);
+	conn_remove(ct, c);
+	for (int i = 0; i < 2; i++)
+		sonde_reasm_free(&c->rs[i], &ct->budget);
+	free(c);
+}
+
+static void sweep_idle(struct sonde_conntable *ct, uint64_t now)
+{
+	ct->last_sweep = now;
+	while (ct->lru_tail && ct->lru_tail->last_ts + ct->opts.idle_timeout_ns < now) {
+		ct->stats->connections_idle_closed++;
+		conn_close(ct, ct->lru_tail, now);
+	}
+}
+
+static struct conn *lookup(struct sonde_conntable *ct, const struct sonde_chunk *ch, uint64_t hash)
+{
+	for (struct conn *c = ct->buckets[hash & (ct->nbuckets - 1)]; c; c = c->hnext) {
+		if (c->hash != hash || c->src_conn_id != ch->conn_id || c->l4 != ch->flow.l4)
+			continue;
+		if ((ep_eq(&c->ep[0], &ch->flow.src) && ep_eq(&c->ep[1], &ch->flow.dst)) ||
+		    (ep_eq(&c->ep[1], &ch->flow.src) && ep_eq(&c->ep[0], &ch->flow.dst)))
+			return c;
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------ the feed --- */
+
+void sonde_conntable_chunk(struct sonde_conntable *ct, const struct sonde_chunk *ch)
+{
+	if (ch->flow.l4 != SONDE_L4_TCP)
+		return;
+	uint64_t ts = ch->ts_ns;
+	if (ts > ct->last_sweep + SWEEP_INTERVAL_NS)
+		sweep_idle(ct, ts);
+
+	uint64_t hash = flow_hash(&ch->flow, ch->conn_id);
+	struct conn *c = lookup(ct, ch, hash);
+	if (!c) {
+		/* A bare ACK or RST of a connection not tracked tells nothing. */
+		if (!ch->wirelen && !(ch->flags & SONDE_CF_SYN))
+			return;
+		if (ct->count >= ct->opts.max_conns && ct->lru_tail) {
+			ct->stats->connections_evicted++;
+			conn_close(ct, ct->lru_tail, ts);
+		}
+		c = conn_new(ct, ch, hash);
+		struct conn **b = &ct->buckets[hash & (ct->nbuckets - 1)];
+		c->hnext = *b;
+		*b = c;
+		if (++ct->count > ct->nbuckets)
+			grow(ct);
+		lru_push_front(ct, c);
+	} else if (ct->lru_head != c) {
+		lru_unlink(ct, c);
+		lru_push_front(ct, c);
+	}
+	c->last_ts = ts;
+	int side = ep_eq(&c->ep[0], &ch->flow.src) ? 0 : 1;
+	struct sonde_reasm *rs = &c->rs[side];
+
+	if (c->client < 0 && c->state == CONN_DETECT) {
+		if (ch->role == SONDE_ROLE_SRC_IS_CLIENT)
+			set_client(c, side);
+		else if (ch->role == SONDE_ROLE_SRC_IS_SERVER)
+			set_client(c, 1 - side);
+		else if (ch->flags & SONDE_CF_SYN)
+			set_client(c, (ch->flags & SONDE_CF_ACK) ? 1 - side : side);
+	}
+
+	uint64_t off;
+	uint32_t caplen = ch->caplen, wirelen = ch->wirelen;
+	const uint8_t *p = ch->data;
+	if (ch->seq_kind == SONDE_SEQ_STREAM64) {
+		rs->base_known = true;
+		off = ch->seq;
+	} else {
+		uint32_t seq = ch->seq;
+		if (ch->flags & SONDE_CF_SYN) {
+			if (!rs->base_known || rs->next == 0)
+				sonde_reasm_set_isn(rs, seq + 1, false);
+			seq++;
+		}
+		if (!rs->base_known) {
+			if (!wirelen && !(ch->flags & SONDE_CF_FIN))
+				goto ack;
+			sonde_reasm_set_isn(rs, seq, true);
+			if (!c->info.midstream) {
+				c->info.midstream = true;
+				ct->stats->connections_midstream++;
+			}
+		}
+		int64_t rel = sonde_reasm_offset(rs, seq);
+		if (rel < 0) { /* bytes from before the point sonde started at */
+			uint64_t before = (uint64_t)-rel;
+			if (before >= wirelen) {
+				ct->stats->retransmitted_bytes += caplen;
+				goto ack;
+			}
+			uint32_t cut = (uint32_t)before;
+			uint32_t cut_cap = cut < caplen ? cut : caplen;
+			ct->stats->retransmitted_bytes += cut_cap;
+			p += cut_cap;
+			caplen -= cut_cap;
+			wirelen -= cut;
+			rel = 0;
+		}
+		off = (uint64_t)rel;
+	}
+	if (wirelen)
+		sonde_reasm_add(rs, &ct->budget, ct->stats, &c->dirs[side].out, off, p, caplen, wirelen, ts);
+	if (ch->flags & SONDE_CF_FIN)
+		sonde_reasm_fin(rs, off + wirelen);
+ack:
+	if ((ch->flags & SONDE_CF_ACK) && ch->seq_kind == SONDE_SEQ_TCP32) {
+		struct sonde_reasm *peer = &c->rs[1 - side];
+		if (peer->base_known && peer->ooo) {
+			int64_t a = sonde_reasm_offset(peer, ch->ack);
+			if (a > 0)
+				sonde_reasm_ack(peer, &ct->budget, ct->stats, &c->dirs[1 - side].out,
+						(uint64_t)a, ts);
+		}
+	}
+	if (ch->flags & SONDE_CF_RST) {
+		conn_close(ct, c, ts);
+		return;
+	}
+	for (int i = 0; i < 2; i++)
+		if (sonde_reasm_done(&c->rs[i]))
+			send_end(c, i, ts);
+	if (c->end_sent[0] && c->end_sent[1])
+		conn_close(ct, c, ts);
+}
+
+void sonde_conntable_close_all(struct sonde_conntable *ct)
+{
+	while (ct->lru_tail)
+		conn_close(ct, ct->lru_tail, ct->lru_tail->last_ts);
+}
+
+void sonde_conntable_free(struct sonde_conntable *ct)
+{
+	if (!ct)
+		return;
+	sonde_conntable_close_all(ct);
+	free(ct->buckets);
+	free(ct);
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The connection table: the stage after the sources. It finds each chunk's
+ * connection (creating it on first sight), decides which side is the client
+ * (SYN, the source's hint, or the protocol's first bytes), reassembles each
+ * direction, detects the protocol and feeds the dissector. Connections end
+ * on FIN in both directions, RST, the idle timeout, eviction when the table
+ * is full, or the end of input; whatever is pending is then written.
+ */
+#ifndef SONDE_CONNTABLE_H
+#define SONDE_CONNTABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/chunk.h"
+#include "../core/record.h"
+#include "../core/stats.h"
+#include "../proto/dissector.h"
+#include "reasm.h"
+
+struct sonde_conntable_opts {
+	size_t max_conns; /* connections tracked at once */
+	uint64_t idle_timeout_ns; /* close connections quiet this long */
+	size_t reasm_mem; /* out-of-order bytes buffered, all connections */
+	size_t reasm_stream_mem; /* the same, per direction */
+	const char *source; /* named in records' capture.source */
+};
+
+struct sonde_conntable;
+
+struct sonde_conntable *sonde_conntable_new(const struct sonde_conntable_opts *opts,
+					    const struct sonde_dissect_opts *dopts,
+					    const struct sonde_record_out *out,
+					    struct sonde_stats *stats);
+/* Feed one chunk. Chunk timestamps drive the idle timeout. */
+void sonde_conntable_chunk(struct sonde_conntable *ct, const struct sonde_chunk *c);
+/* Close every connection (end of input), writing what is pending. */
+void sonde_conntable_close_all(struct sonde_conntable *ct);
+size_t sonde_conntable_count(const struct sonde_conntable *ct);
+void sonde_conntable_free(struct sonde_conntable *ct);
+
+#endif

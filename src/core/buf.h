@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* A growable byte buffer, and the output helpers built on it (JSON, text). */
+#ifndef SONDE_BUF_H
+#define SONDE_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sonde_buf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+/* Make room for `more` bytes; aborts on allocation failure (like xmalloc). */
+void sonde_buf_reserve(struct sonde_buf *b, size_t more);
+void sonde_buf_append(struct sonde_buf *b, const void *p, size_t n);
+void sonde_buf_putc(struct sonde_buf *b, char c);
+void sonde_buf_puts(struct sonde_buf *b, const char *s);
+void sonde_buf_printf(struct sonde_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void sonde_buf_free(struct sonde_buf *b);
+static inline void sonde_buf_reset(struct sonde_buf *b) { b->len = 0; }
+
+/* JSON string literal (with quotes) of arbitrary bytes: invalid UTF-8 bytes
+ * become U+FFFD so the output is always valid JSON. */
+void sonde_json_str(struct sonde_buf *b, const void *p, size_t n);
+static inline void sonde_json_cstr(struct sonde_buf *b, const char *s);
+/* "key": */
+void sonde_json_key(struct sonde_buf *b, const char *key);
+/* Standard base64 (RFC 4648) with padding, no quotes. */
+void sonde_base64(struct sonde_buf *b, const void *p, size_t n);
+/* True when the bytes are valid UTF-8 with no NUL. */
+int sonde_utf8_valid(const uint8_t *p, size_t n);
+
+/* Format ns-since-epoch as RFC 3339 UTC with microseconds. */
+void sonde_fmt_time(struct sonde_buf *b, uint64_t ts_ns);
+
+void *sonde_xmalloc(size_t n);
+void *sonde_xcalloc(size_t n, size_t sz);
+void *sonde_xrealloc(void *p, size_t n);
+
+#include <string.h>
+static inline void sonde_json_cstr(struct sonde_buf *b, const char *s)
+{
+	sonde_json_str(b, s, strlen(s));
+}
+
+#endif

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The chunk: the one interface between capture sources and the rest of the
+ * pipeline. Every source (pcap files, AF_PACKET, eBPF syscall hooks, TLS
+ * uprobes) turns what it sees into chunks; nothing downstream knows which
+ * source produced one except through `origin`.
+ *
+ * A chunk is a run of bytes of one direction of one connection, placed at an
+ * exact position of that direction's byte stream so the connection table can
+ * reorder, de-duplicate and find holes. `caplen` bytes are present in `data`;
+ * the wire really carried `wirelen` (>= caplen): the difference is a gap of
+ * known size that the source could not copy (snaplen, per-event limits).
+ */
+#ifndef SONDE_CHUNK_H
+#define SONDE_CHUNK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum sonde_l4 {
+	SONDE_L4_TCP = 6,
+	SONDE_L4_UDP = 17,
+};
+
+struct sonde_endpoint {
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* IPv4 in the first 4 bytes */
+	uint16_t port; /* host byte order */
+};
+
+/* Bytes travel from src to dst. */
+struct sonde_flow {
+	struct sonde_endpoint src, dst;
+	uint8_t l4; /* enum sonde_l4 */
+};
+
+/* How a chunk's `seq` is to be read. */
+enum sonde_seq_kind {
+	SONDE_SEQ_TCP32 = 0, /* a TCP sequence number: 32 bits, wraps */
+	SONDE_SEQ_STREAM64 = 1, /* an absolute offset from the stream's start */
+};
+
+/* TCP-style control flags; eBPF sources synthesize them for connect/close. */
+enum sonde_chunk_flags {
+	SONDE_CF_FIN = 0x01,
+	SONDE_CF_SYN = 0x02,
+	SONDE_CF_RST = 0x04,
+	SONDE_CF_ACK = 0x10,
+};
+
+/* What the source knows of who opened the connection. */
+enum sonde_role_hint {
+	SONDE_ROLE_UNKNOWN = 0,
+	SONDE_ROLE_SRC_IS_CLIENT = 1,
+	SONDE_ROLE_SRC_IS_SERVER = 2,
+};
+
+/* How the bytes were captured; names are in sonde_origin_name(). */
+enum sonde_origin {
+	SONDE_ORIGIN_PCAP_FILE = 0,
+	SONDE_ORIGIN_AF_PACKET,
+	SONDE_ORIGIN_EBPF_TRACEPOINT,
+	SONDE_ORIGIN_EBPF_KPROBE,
+	SONDE_ORIGIN_EBPF_FENTRY,
+	SONDE_ORIGIN_EBPF_TLS,
+	SONDE_ORIGIN__COUNT,
+};
+
+struct sonde_chunk {
+	struct sonde_flow flow;
+	uint64_t ts_ns; /* wall clock, ns since the epoch */
+	uint64_t seq; /* stream position of data[0], see seq_kind */
+	uint32_t ack; /* TCP ack of the reverse direction, if flags has ACK */
+	uint32_t caplen; /* bytes present in data */
+	uint32_t wirelen; /* bytes the wire carried; >= caplen */
+	uint8_t seq_kind; /* enum sonde_seq_kind */
+	uint8_t flags; /* enum sonde_chunk_flags */
+	uint8_t role; /* enum sonde_role_hint */
+	uint8_t origin; /* enum sonde_origin */
+	/*
+	 * Source-provided connection identity, for sources where the 4-tuple is
+	 * not enough (eBPF: process start time, fd and generation). 0 means the
+	 * flow alone identifies the connection.
+	 */
+	uint64_t conn_id;
+	const uint8_t *data;
+};
+
+const char *sonde_origin_name(enum sonde_origin o);
+
+#endif

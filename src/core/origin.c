@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+#include "chunk.h"
+
+const char *sonde_origin_name(enum sonde_origin o)
+{
+	static const char *const names[SONDE_ORIGIN__COUNT] = {
+		[SONDE_ORIGIN_PCAP_FILE] = "pcap-file",
+		[SONDE_ORIGIN_AF_PACKET] = "af-packet",
+		[SONDE_ORIGIN_EBPF_TRACEPOINT] = "ebpf-tracepoint",
+		[SONDE_ORIGIN_EBPF_KPROBE] = "ebpf-kprobe",
+		[SONDE_ORIGIN_EBPF_FENTRY] = "ebpf-fentry",
+		[SONDE_ORIGIN_EBPF_TLS] = "ebpf-tls",
+	};
+	return (unsigned)o < SONDE_ORIGIN__COUNT && names[o] ? names[o] : "unknown";
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Messages (one request or one response, as a dissector parsed it) and
+ * records (a request paired with its response, or either alone), which is what
+ * sinks write. A protocol's message type embeds struct sonde_msg first and
+ * supplies its ops, so pairing and sinks need not know the protocol.
+ */
+#ifndef SONDE_RECORD_H
+#define SONDE_RECORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "chunk.h"
+
+/* Record schema version: bump on any incompatible change of docs/records.md. */
+#define SONDE_SCHEMA_VERSION 1
+
+enum sonde_msg_kind {
+	SONDE_MSG_REQUEST = 1,
+	SONDE_MSG_RESPONSE = 2,
+};
+
+/* Completeness of one message; named in records' "flags". */
+enum sonde_msg_flags {
+	SONDE_MF_GAP = 1u << 0, /* bytes of the message were never seen */
+	SONDE_MF_TRUNCATED = 1u << 1, /* body kept only up to the body limit */
+	SONDE_MF_INCOMPLETE = 1u << 2, /* the stream ended before the message did */
+	SONDE_MF_PARSE_ERROR = 1u << 3, /* malformed; what could be parsed is kept */
+	SONDE_MF_HEADERS_TRUNCATED = 1u << 4, /* more headers than kept */
+};
+
+struct sonde_msg;
+
+struct sonde_msg_ops {
+	const char *protocol; /* record "protocol" */
+	/* Write the members of the "request"/"response" object (no braces). */
+	void (*write_json)(const struct sonde_msg *m, struct sonde_buf *out);
+	/* A few words for the one-line text output ("GET /x", "200"). */
+	void (*summary)(const struct sonde_msg *m, struct sonde_buf *out);
+	void (*free)(struct sonde_msg *m);
+};
+
+struct sonde_msg {
+	const struct sonde_msg_ops *ops;
+	struct sonde_msg *next; /* for queues that hold messages */
+	uint8_t kind; /* enum sonde_msg_kind */
+	uint32_t flags; /* enum sonde_msg_flags */
+	uint64_t pair_key; /* stream id for multiplexed protocols, else 0 */
+	uint64_t ts_first, ts_last; /* first and last byte seen */
+	uint64_t wire_bytes; /* bytes the message took on the wire */
+	uint64_t captured_bytes; /* of which sonde saw */
+	const char *version; /* protocol version label, e.g. "HTTP/1.1" */
+};
+
+/* What a record says about the connection it came from. */
+struct sonde_conn_info {
+	uint64_t id; /* unique within one sonde run */
+	struct sonde_endpoint client, server;
+	bool role_known; /* false: client/server guessed */
+	bool midstream; /* joined after the connection started */
+	uint8_t l4;
+	uint8_t origin; /* enum sonde_origin */
+	const char *source; /* file name, interface, ... */
+};
+
+enum sonde_record_flags {
+	SONDE_RF_UNANSWERED = 1u << 0, /* a request without a response */
+	SONDE_RF_UNSOLICITED = 1u << 1, /* a response without a request */
+};
+
+struct sonde_record {
+	const struct sonde_conn_info *conn;
+	struct sonde_msg *req, *resp; /* either may be NULL, not both */
+	uint32_t flags; /* enum sonde_record_flags */
+};
+
+/* Where records go: a sink, or a test's collector. */
+struct sonde_record_out {
+	void (*emit)(void *ctx, const struct sonde_record *r);
+	void *ctx;
+};
+
+static inline void sonde_msg_free(struct sonde_msg *m)
+{
+	if (m)
+		m->ops->free(m);
+}
+
+#endif

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Counters of everything the pipeline saw and, above all, everything it could
+ * not see or could not parse. One instance per capture (no globals), printed
+ * at the end and emitted as a "stats" record.
+ */
+#ifndef SONDE_STATS_H
+#define SONDE_STATS_H
+
+#include <stdint.h>
+
+#include "buf.h"
+
+/* X(name, description) — the name is the JSON key. */
+#define SONDE_STATS_FIELDS(X)                                                      \
+	X(frames, "capture frames read")                                              \
+	X(frame_bytes, "bytes of capture frames (as captured)")                       \
+	X(frames_truncated, "frames cut short by the capture's snap length")          \
+	X(frames_unsupported_link, "frames of a link type sonde does not decode")     \
+	X(frames_non_ip, "frames carrying neither IPv4 nor IPv6")                     \
+	X(frames_malformed, "frames whose link/IP/TCP headers are inconsistent")      \
+	X(ipv4_fragments, "IPv4 fragments (not reassembled, ignored)")                \
+	X(ipv6_fragments, "IPv6 fragments (not reassembled, ignored)")                \
+	X(udp_datagrams, "UDP datagrams (no UDP dissector yet)")                      \
+	X(other_l4, "IP packets of another transport")                               \
+	X(tcp_segments, "TCP segments")                                               \
+	X(tcp_payload_bytes, "TCP payload bytes on the wire")                         \
+	X(retransmitted_bytes, "payload bytes seen twice (first copy kept)")          \
+	X(out_of_order_segments, "segments that arrived ahead of a hole")             \
+	X(gap_bytes, "stream bytes never seen: capture loss, snap length, budget")    \
+	X(gaps, "holes reported to dissectors")                                       \
+	X(reassembly_budget_drops, "holes forced because reassembly memory ran out")  \
+	X(connections, "connections tracked")                                         \
+	X(connections_midstream, "connections joined after their start")             \
+	X(connections_idle_closed, "connections closed by the idle timeout")          \
+	X(connections_evicted, "connections evicted because the table was full")      \
+	X(undetected_bytes, "bytes of connections whose protocol was not recognised") \
+	X(skipped_bytes, "bytes deliberately not dissected (tunnels, upgrades)")      \
+	X(unparsed_bytes, "bytes a dissector skipped while resynchronising")          \
+	X(parse_errors, "messages a dissector could not parse")                       \
+	X(records, "records written")                                                 \
+	X(records_unanswered, "requests written without a response")                 \
+	X(records_unsolicited, "responses written without a request")                \
+	X(bodies_truncated, "bodies kept only up to the body limit")
+
+struct sonde_stats {
+#define SONDE_STATS_MEMBER(name, desc) uint64_t name;
+	SONDE_STATS_FIELDS(SONDE_STATS_MEMBER)
+#undef SONDE_STATS_MEMBER
+};
+
+/* {"type":"stats", ...} */
+void sonde_stats_json(const struct sonde_stats *s, struct sonde_buf *out);
+/* A human-readable table of the non-zero counters. */
+void sonde_stats_text(const struct sonde_stats *s, struct sonde_buf *out);
+
+#endif

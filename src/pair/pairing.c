@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+#include "pairing.h"
+
+void sonde_pairing_init(struct sonde_pairing *p, const struct sonde_conn_info *conn,
+			const struct sonde_record_out *out, struct sonde_stats *stats,
+			size_t max_waiting)
+{
+	p->head = p->tail = NULL;
+	p->waiting = 0;
+	p->max_waiting = max_waiting ? max_waiting : 1;
+	p->conn = conn;
+	p->out = out;
+	p->stats = stats;
+}
+
+static void emit(struct sonde_pairing *p, struct sonde_msg *req, struct sonde_msg *resp)
+{
+	struct sonde_record r = { .conn = p->conn, .req = req, .resp = resp };
+	if (!resp) {
+		r.flags |= SONDE_RF_UNANSWERED;
+		p->stats->records_unanswered++;
+	}
+	if (!req) {
+		r.flags |= SONDE_RF_UNSOLICITED;
+		p->stats->records_unsolicited++;
+	}
+	p->stats->records++;
+	p->out->emit(p->out->ctx, &r);
+	sonde_msg_free(req);
+	sonde_msg_free(resp);
+}
+
+static struct sonde_msg *pop_head(struct sonde_pairing *p)
+{
+	struct sonde_msg *m = p->head;
+	p->head = m->next;
+	if (!p->head)
+		p->tail = NULL;
+	m->next = NULL;
+	p->waiting--;
+	return m;
+}
+
+void sonde_pairing_request(struct sonde_pairing *p, struct sonde_msg *m)
+{
+	if (p->waiting >= p->max_waiting)
+		emit(p, pop_head(p), NULL);
+	m->next = NULL;
+	if (p->tail)
+		p->tail->next = m;
+	else
+		p->head = m;
+	p->tail = m;
+	p->waiting++;
+}
+
+void sonde_pairing_response(struct sonde_pairing *p, struct sonde_msg *m)
+{
+	struct sonde_msg **link = &p->head, *prev = NULL;
+	for (struct sonde_msg *q = p->head; q; prev = q, q = q->next) {
+		if (q->pair_key == m->pair_key) {
+			*link = q->next;
+			if (p->tail == q)
+				p->tail = prev;
+			q->next = NULL;
+			p->waiting--;
+			emit(p, q, m);
+			return;
+		}
+		link = &q->next;
+	}
+	emit(p, NULL, m);
+}
+
+void sonde_pairing_flush(struct sonde_pairing *p)
+{
+	while (p->head)
+		emit(p, pop_head(p), NULL);
+}

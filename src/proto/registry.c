@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+#include <string.h>
+
+#include "dissector.h"
+
+extern const struct sonde_dissector sonde_dissector_http1;
+
+const struct sonde_dissector *const sonde_dissectors[] = {
+	&sonde_dissector_http1,
+	NULL,
+};
+
+const struct sonde_dissector *sonde_dissector_find(const char *name)
+{
+	for (size_t i = 0; sonde_dissectors[i]; i++)
+		if (!strcmp(sonde_dissectors[i]->name, name))
+			return sonde_dissectors[i];
+	return NULL;
+}

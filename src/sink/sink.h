@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sinks: where records end up. A sink formats each record and writes it to a
+ * FILE; formats are JSON Lines (docs/records.md) and one readable line per
+ * exchange for terminals.
+ */
+#ifndef SONDE_SINK_H
+#define SONDE_SINK_H
+
+#include <stdio.h>
+
+#include "../core/record.h"
+#include "../core/stats.h"
+
+enum sonde_sink_format {
+	SONDE_SINK_TEXT,
+	SONDE_SINK_JSON,
+};
+
+struct sonde_sink;
+
+struct sonde_sink *sonde_sink_new(enum sonde_sink_format fmt, FILE *out);
+void sonde_sink_write(struct sonde_sink *s, const struct sonde_record *r);
+/* Write the closing stats: a "stats" record (JSON) or a table on stderr. */
+void sonde_sink_stats(struct sonde_sink *s, const struct sonde_stats *st);
+/* Flush; returns -1 if writing failed (e.g. a closed pipe), else 0. */
+int sonde_sink_close(struct sonde_sink *s);
+
+/* Formatting, exposed for tests and other sinks. */
+void sonde_record_json(const struct sonde_record *r, struct sonde_buf *out);
+void sonde_record_text(const struct sonde_record *r, struct sonde_buf *out);
+void sonde_endpoint_str(const struct sonde_endpoint *e, char *buf, size_t len, int with_port);
+
+#endif
