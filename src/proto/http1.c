@@ -440,10 +440,9 @@ static size_t head_feed(struct h1_conn *h, enum sonde_dir dir, const uint8_t *p,
 				head = d->acc.p;
 				head_len = d->acc.len;
 				used = e;
-			} else {
+			} else if (old + next2 < next) {
+				/* Resume at the earliest line end still undecided. */
 				next = old + next2;
-				if (n >= 3 && next < old + 3 && next > old)
-					next = old; /* harmless rescan of the overlap */
 			}
 		}
 	}
@@ -540,8 +539,10 @@ static size_t h1_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t 
 			d->ts_first = ts;
 			d->msg_wire = d->msg_gap = 0;
 			if (dir == SONDE_DIR_S2C) {
+				/* A response without a status line answering a waiting
+				 * request is HTTP/0.9 style: the body runs to the close. */
 				struct h1_msg *req = peek_request(h);
-				if (req && req->http09) {
+				if (req && (req->http09 || p[i] != 'H')) {
 					d->cur = msg_new_http09(NULL, 0, true);
 					d->st = H1_BODY_CLOSE;
 					break;
