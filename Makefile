@@ -47,13 +47,34 @@ sonde-asan: $(OBJ) $(CLI_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $(BUILD)/sonde $^ $(LDLIBS)
 
 # ---- fuzzing -------------------------------------------------------------
+# The library is built once per `make fuzz`, by one sub-make with its own
+# flags and tree (never two at once under -j), and every target relinks when
+# the library, its own source or the shared fuzz header changes.
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
-build-fuzz/%: fuzz/%.c
-	$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_FLAGS)" build-fuzz/libsonde.a
-	clang $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc -o $@ $< build-fuzz/libsonde.a $(LDLIBS)
+FUZZ_LINK_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+.PHONY: FORCE
+FORCE:
+ifneq ($(BUILD),build-fuzz)
+build-fuzz/libsonde.a: FORCE
+	+$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_FLAGS)" LDFLAGS= build-fuzz/libsonde.a
+endif
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard fuzz/*.h) build-fuzz/libsonde.a
+	clang $(CPPFLAGS) $(FUZZ_LINK_FLAGS) $(WARN) -Isrc -o $@ $< build-fuzz/libsonde.a $(LDLIBS)
 fuzz: $(FUZZ_BIN)
+
+# ---- benchmarks -----------------------------------------------------------
+# Not tests: bench/run builds these, generates a capture and times sonde
+# against tshark.
+BENCH_FLAGS := -O2 -g
+bench: sonde build/bench/gen_http_pcap build/bench/parser_bench
+build/bench/gen_http_pcap: bench/gen_http_pcap.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BENCH_FLAGS) $(WARN) -o $@ $<
+build/bench/parser_bench: bench/parser_bench.c build/libsonde.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BENCH_FLAGS) $(WARN) -Isrc -o $@ $< build/libsonde.a $(LDLIBS)
 
 test: sonde
 	tests/run

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fuzz target: the whole of `sonde read` on an in-memory capture.
+ *
+ *   bytes → sonde_capfile_open_mem → frames → sonde_decode_packet →
+ *   pipeline (conntable, reassembly, detection, HTTP/1, pairing) →
+ *   JSON sink on an open_memstream
+ *
+ * Each input runs twice: once with the defaults `sonde read` uses, once with
+ * tight limits (few connections, tiny reassembly budget, small heads and
+ * bodies, body decoding on) so eviction, budget drops and truncation paths
+ * are reached by small inputs. Oracles besides the sanitizers: the output
+ * must be valid JSON Lines, every frame's caplen must stay within the input,
+ * and the reader's error state must be sticky.
+ *
+ * Seeds: fuzz/corpus/fuzz_capfile/ and, when present, ../shared/corpus/http1.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/pipeline.h"
+#include "fuzz_common.h"
+#include "sink/sink.h"
+#include "source/capfile.h"
+#include "source/packet.h"
+
+static void run(const uint8_t *data, size_t size, int tight)
+{
+	struct sonde_pipeline_opts opts;
+	sonde_pipeline_defaults(&opts);
+	opts.conn.source = "fuzz";
+	if (tight) {
+		opts.conn.max_conns = 3;
+		opts.conn.idle_timeout_ns = 2000000000ull; /* 2 s */
+		opts.conn.reasm_mem = 3000;
+		opts.conn.reasm_stream_mem = 1600;
+		opts.dissect.body_limit = 100;
+		opts.dissect.max_head = 200;
+		opts.dissect.max_waiting = 2;
+		opts.dissect.decode_bodies = 1;
+	}
+
+	char *obuf = NULL;
+	size_t olen = 0;
+	FILE *out = open_memstream(&obuf, &olen);
+	FUZZ_CHECK(out != NULL, "open_memstream");
+	struct sonde_sink *sink = sonde_sink_new(SONDE_SINK_JSON, out);
+	struct sonde_pipeline p;
+	sonde_pipeline_init(&p, &opts, sink);
+
+	struct sonde_capfile *cf = sonde_capfile_open_mem(data, size, "fuzz");
+	FUZZ_CHECK(cf != NULL, "open_mem returned NULL");
+	struct sonde_frame f;
+	struct sonde_chunk c;
+	int rc;
+	while ((rc = sonde_capfile_next(cf, &f)) > 0) {
+		FUZZ_CHECK(f.caplen <= SONDE_CAPFILE_MAX_FRAME, "caplen %u", f.caplen);
+		FUZZ_CHECK(f.caplen <= size, "caplen %u > input %zu", f.caplen, size);
+		p.stats.frames++;
+		p.stats.frame_bytes += f.caplen;
+		if (f.caplen < f.wirelen)
+			p.stats.frames_truncated++;
+		if (!sonde_decode_packet(f.linktype, f.data, f.caplen, f.wirelen, f.ts_ns, &c,
+					 &p.stats))
+			continue;
+		FUZZ_CHECK(c.caplen <= f.caplen, "chunk caplen %u > frame caplen %u", c.caplen,
+			   f.caplen);
+		FUZZ_CHECK(c.caplen <= c.wirelen, "chunk caplen %u > wirelen %u", c.caplen,
+			   c.wirelen);
+		FUZZ_CHECK(c.caplen == 0 ||
+				   (c.data >= f.data && c.data + c.caplen <= f.data + f.caplen),
+			   "chunk data outside its frame");
+		c.origin = SONDE_ORIGIN_PCAP_FILE;
+		sonde_pipeline_chunk(&p, &c);
+	}
+	if (rc < 0) {
+		const char *err = sonde_capfile_error(cf);
+		FUZZ_CHECK(err != NULL && *err, "error without a message");
+		FUZZ_CHECK(sonde_capfile_next(cf, &f) < 0, "error state not sticky");
+	} else {
+		FUZZ_CHECK(sonde_capfile_next(cf, &f) == 0, "end of input not sticky");
+	}
+	(void)sonde_capfile_format(cf);
+	sonde_pipeline_finish(&p);
+	FUZZ_CHECK(sonde_conntable_count(p.conns) == 0, "%zu connections left after finish",
+		   sonde_conntable_count(p.conns));
+	sonde_sink_stats(sink, &p.stats);
+	FUZZ_CHECK(sonde_sink_close(sink) == 0, "sink write failed");
+	sonde_pipeline_free(&p);
+	sonde_capfile_close(cf);
+	fclose(out);
+	fuzz_check_jsonl((const uint8_t *)obuf, olen);
+	free(obuf);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	run(data, size, 0);
+	run(data, size, 1);
+	return 0;
+}
