@@ -63,7 +63,7 @@ CONF
 # Start tcpdump on lo for port $1 into $2; returns once it is capturing.
 e2e_start_tcpdump() {
 	local port=$1 out=$2
-	tcpdump -i lo -U -B 131072 -s 0 -w "$out" "tcp port $port" 2>"$E2E_DIR/tcpdump.stderr" &
+	tcpdump -i lo --immediate-mode -U -B 131072 -s 0 -w "$out" "tcp port $port" 2>"$E2E_DIR/tcpdump.stderr" &
 	E2E_PIDS+=($!)
 	E2E_TCPDUMP=$!
 	for _ in $(seq 100); do
