@@ -35,6 +35,9 @@ static const char read_usage[] =
 	"                           (default 300s; units ms, s, m, h)\n"
 	"      --reasm-mem SIZE     out-of-order bytes buffered in all (default 256m)\n"
 	"      --reasm-stream-mem SIZE  ... per connection direction (default 4m)\n"
+	"      --max-pending-mem SIZE   requests held waiting for responses, in all\n"
+	"                           (default 256m; past it the oldest are written\n"
+	"                           unanswered)\n"
 	"  -h, --help               show this help\n"
 	"\n"
 	"Exit status: 0 on success, 1 if the input is damaged or unreadable (records\n"
@@ -49,6 +52,7 @@ enum {
 	OPT_IDLE,
 	OPT_REASM_MEM,
 	OPT_REASM_STREAM,
+	OPT_PENDING_MEM,
 };
 
 static const struct option read_options[] = {
@@ -61,6 +65,7 @@ static const struct option read_options[] = {
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
 	{ "reasm-mem", required_argument, NULL, OPT_REASM_MEM },
 	{ "reasm-stream-mem", required_argument, NULL, OPT_REASM_STREAM },
+	{ "max-pending-mem", required_argument, NULL, OPT_PENDING_MEM },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -140,6 +145,10 @@ int sonde_cmd_read(int argc, char **argv)
 		case OPT_REASM_STREAM:
 			if (sonde_parse_size(optarg, &opts.conn.reasm_stream_mem) < 0)
 				return bad_value("reasm-stream-mem", optarg);
+			break;
+		case OPT_PENDING_MEM:
+			if (sonde_parse_size(optarg, &opts.dissect.pending_mem) < 0)
+				return bad_value("max-pending-mem", optarg);
 			break;
 		case 'h':
 			fputs(read_usage, stdout);

@@ -59,6 +59,7 @@ struct sonde_conntable {
 	const struct sonde_record_out *out;
 	struct sonde_stats *stats;
 	struct sonde_mem_budget budget;
+	struct sonde_pending_budget pending;
 	struct conn **buckets;
 	size_t nbuckets; /* power of two */
 	size_t count;
@@ -114,6 +115,7 @@ struct sonde_conntable *sonde_conntable_new(const struct sonde_conntable_opts *o
 	ct->stats = stats;
 	ct->budget.limit = opts->reasm_mem;
 	ct->budget.per_stream = opts->reasm_stream_mem;
+	ct->pending.limit = dopts->pending_mem;
 	ct->nbuckets = 1024;
 	ct->buckets = sonde_xcalloc(ct->nbuckets, sizeof(*ct->buckets));
 	return ct;
@@ -196,7 +198,8 @@ static void open_dissector(struct conn *c, const struct sonde_dissector *d)
 	for (int side = 0; side < 2; side++)
 		c->sess.midstream[dir_of(c, side)] =
 			c->rs[side].midstream || c->skipped_before[side];
-	sonde_pairing_init(&c->sess.pairing, &c->info, ct->out, ct->stats, ct->dopts->max_waiting);
+	sonde_pairing_init(&c->sess.pairing, &c->info, ct->out, ct->stats, ct->dopts->max_waiting,
+			   &ct->pending);
 	c->dstate = d->open(&c->sess);
 }
 

@@ -13,6 +13,7 @@ void sonde_pipeline_defaults(struct sonde_pipeline_opts *o)
 	o->dissect.body_limit = 64u << 10;
 	o->dissect.max_head = 64u << 10;
 	o->dissect.max_waiting = 1024;
+	o->dissect.pending_mem = 256u << 20;
 	o->dissect.decode_bodies = 0;
 }
 

@@ -9,6 +9,7 @@
 #define SONDE_RECORD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -51,6 +52,7 @@ struct sonde_msg {
 	uint64_t ts_first, ts_last; /* first and last byte seen */
 	uint64_t wire_bytes; /* bytes the message took on the wire */
 	uint64_t captured_bytes; /* of which sonde saw */
+	size_t mem; /* heap bytes the message holds, for memory budgets */
 	const char *version; /* protocol version label, e.g. "HTTP/1.1" */
 };
 

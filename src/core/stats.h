@@ -41,6 +41,7 @@
 	X(records, "records written")                                                 \
 	X(records_unanswered, "requests written without a response")                 \
 	X(records_unsolicited, "responses written without a request")                \
+	X(requests_flushed_for_memory, "requests written unanswered early (queue bounds)") \
 	X(bodies_truncated, "bodies kept only up to the body limit")
 
 struct sonde_stats {

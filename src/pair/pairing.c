@@ -3,8 +3,9 @@
 
 void sonde_pairing_init(struct sonde_pairing *p, const struct sonde_conn_info *conn,
 			const struct sonde_record_out *out, struct sonde_stats *stats,
-			size_t max_waiting)
+			size_t max_waiting, struct sonde_pending_budget *budget)
 {
+	p->budget = budget;
 	p->head = p->tail = NULL;
 	p->waiting = 0;
 	p->max_waiting = max_waiting ? max_waiting : 1;
@@ -38,13 +39,18 @@ static struct sonde_msg *pop_head(struct sonde_pairing *p)
 		p->tail = NULL;
 	m->next = NULL;
 	p->waiting--;
+	p->budget->used -= m->mem;
 	return m;
 }
 
 void sonde_pairing_request(struct sonde_pairing *p, struct sonde_msg *m)
 {
-	if (p->waiting >= p->max_waiting)
+	while (p->head && (p->waiting >= p->max_waiting ||
+			   p->budget->used + m->mem > p->budget->limit)) {
+		p->stats->requests_flushed_for_memory++;
 		emit(p, pop_head(p), NULL);
+	}
+	p->budget->used += m->mem;
 	m->next = NULL;
 	if (p->tail)
 		p->tail->next = m;
@@ -64,6 +70,7 @@ void sonde_pairing_response(struct sonde_pairing *p, struct sonde_msg *m)
 				p->tail = prev;
 			q->next = NULL;
 			p->waiting--;
+			p->budget->used -= q->mem;
 			emit(p, q, m);
 			return;
 		}

@@ -15,6 +15,12 @@
 #include "../core/record.h"
 #include "../core/stats.h"
 
+/* Bytes held by waiting requests, shared by all connections of a capture. */
+struct sonde_pending_budget {
+	size_t used;
+	size_t limit;
+};
+
 struct sonde_pairing {
 	struct sonde_msg *head, *tail; /* waiting requests, oldest first */
 	size_t waiting;
@@ -22,11 +28,17 @@ struct sonde_pairing {
 	const struct sonde_conn_info *conn;
 	const struct sonde_record_out *out;
 	struct sonde_stats *stats;
+	struct sonde_pending_budget *budget;
 };
 
+/*
+ * Requests wait at most max_waiting per connection and, across connections,
+ * while budget->used stays under budget->limit; past either bound the
+ * connection's oldest waiting request is written as unanswered.
+ */
 void sonde_pairing_init(struct sonde_pairing *p, const struct sonde_conn_info *conn,
 			const struct sonde_record_out *out, struct sonde_stats *stats,
-			size_t max_waiting);
+			size_t max_waiting, struct sonde_pending_budget *budget);
 /* Both take ownership of m. */
 void sonde_pairing_request(struct sonde_pairing *p, struct sonde_msg *m);
 void sonde_pairing_response(struct sonde_pairing *p, struct sonde_msg *m);

@@ -37,6 +37,7 @@ struct sonde_dissect_opts {
 	size_t body_limit; /* body bytes kept per message */
 	size_t max_head; /* largest header block accepted */
 	size_t max_waiting; /* requests waiting for responses, per connection */
+	size_t pending_mem; /* bytes held by waiting requests, all connections */
 	int decode_bodies; /* inflate gzip/deflate bodies */
 };
 

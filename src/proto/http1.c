@@ -267,6 +267,8 @@ static void finish(struct h1_conn *h, enum sonde_dir dir, uint32_t flags)
 	if (h->s->opts->decode_bodies && !(m->base.flags & SONDE_MF_GAP))
 		decode_body(m, h->s->opts->body_limit);
 	if (!m->response) {
+		m->base.mem = sizeof(*m) + m->head_len + m->nheaders * sizeof(*m->headers) +
+			      m->body.cap + m->ntrailers * sizeof(*m->trailers);
 		sonde_pairing_request(&h->s->pairing, &m->base);
 		return;
 	}
