@@ -6,7 +6,7 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
 CPPFLAGS += -D_GNU_SOURCE -std=gnu11
-LDLIBS := -lz
+LDLIBS := -lbpf -lelf -lz
 
 BUILD := build
 SRC := $(wildcard src/core/*.c src/source/*.c src/conn/*.c src/proto/*.c src/pair/*.c src/sink/*.c)
@@ -17,6 +17,23 @@ HDR := $(wildcard src/*/*.h)
 
 .PHONY: all clean test unit test-unit test-asan fuzz fuzz-smoke corpus bench
 all: sonde
+
+# ---- kernel programs -------------------------------------------------------
+# One CO-RE object, typed against this machine's kernel BTF, embedded in the
+# binary through a bpftool skeleton. Generated files live in build/bpf for
+# every build tree (plain, asan, fuzz).
+BPF_OUT := build/bpf
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -Wno-gnu-variable-sized-type-not-at-end
+$(BPF_OUT)/vmlinux.h:
+	@mkdir -p $(BPF_OUT)
+	bpftool btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
+$(BPF_OUT)/%.bpf.o: bpf/%.bpf.c bpf/sonde_events.h $(BPF_OUT)/vmlinux.h
+	clang $(BPF_CFLAGS) -I$(BPF_OUT) -Ibpf -c $< -o $@
+$(BPF_OUT)/%.skel.h: $(BPF_OUT)/%.bpf.o
+	bpftool gen skeleton $< name sonde_$* > $@.tmp && mv $@.tmp $@
+$(BUILD)/src/source/ebpf.o: $(BPF_OUT)/capture.skel.h
+$(BUILD)/src/source/ebpf.o: CPPFLAGS += -I$(BPF_OUT) -Ibpf
 
 sonde: $(OBJ) $(CLI_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -71,10 +88,10 @@ BENCH_FLAGS := -O2 -g
 bench: sonde build/bench/gen_http_pcap build/bench/parser_bench
 build/bench/gen_http_pcap: bench/gen_http_pcap.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(BENCH_FLAGS) $(WARN) -o $@ $<
+	$(CC) $(CPPFLAGS) $(BENCH_FLAGS) $(WARN) -o $@ $< -lm
 build/bench/parser_bench: bench/parser_bench.c build/libsonde.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(BENCH_FLAGS) $(WARN) -Isrc -o $@ $< build/libsonde.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(BENCH_FLAGS) $(WARN) -Isrc -o $@ $< build/libsonde.a $(LDLIBS) -lm
 
 test: sonde
 	tests/run

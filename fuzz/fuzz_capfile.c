@@ -39,6 +39,7 @@ static void run(const uint8_t *data, size_t size, int tight)
 		opts.dissect.body_limit = 100;
 		opts.dissect.max_head = 200;
 		opts.dissect.max_waiting = 2;
+		opts.dissect.pending_mem = 2048;
 		opts.dissect.decode_bodies = 1;
 	}
 

@@ -23,7 +23,8 @@
  * Oracles besides the sanitizers: data() consumes everything unless it set
  * switch_to; every record has a message of the right kind; captured bytes
  * never exceed wire bytes; the wire bytes of the messages of a direction
- * never add up to more than that direction carried; JSON output is valid;
+ * never add up to more than that direction carried; the pending-request
+ * budget returns to 0 when the connection is closed; JSON output is valid;
  * the head parser's spans stay inside the buffer it was given.
  */
 #include <stdint.h>
@@ -132,11 +133,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.max_waiting = 1024,
 		.decode_bodies = o & 1,
 	};
+	struct sonde_pending_budget pending = { 0, 256u << 20 };
 	if (o & 8) {
 		dopts.body_limit = 64;
 		dopts.max_head = 256;
 		dopts.max_waiting = 2;
+		pending.limit = 1024;
 	}
+	dopts.pending_mem = pending.limit;
 	struct sonde_conn_info info;
 	memset(&info, 0, sizeof(info));
 	info.id = 1;
@@ -169,7 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sess.stats = &stats;
 	sess.midstream[SONDE_DIR_C2S] = (o >> 1) & 1;
 	sess.midstream[SONDE_DIR_S2C] = (o >> 2) & 1;
-	sonde_pairing_init(&sess.pairing, &info, &out, &stats, dopts.max_waiting);
+	sonde_pairing_init(&sess.pairing, &info, &out, &stats, dopts.max_waiting, &pending);
 	void *st = d->open(&sess);
 
 	uint64_t ts = 1700000000ull * 1000000000ull;
@@ -233,6 +237,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 done:
 	d->close(st, ts);
 	FUZZ_CHECK(sess.pairing.waiting == 0 && !sess.pairing.head, "requests left after close");
+	FUZZ_CHECK(pending.used == 0, "pending budget holds %zu bytes after close", pending.used);
 	FUZZ_CHECK(col.records == stats.records, "collected %llu records, stats say %llu",
 		   (unsigned long long)col.records, (unsigned long long)stats.records);
 	for (int k = 0; k < 2; k++)

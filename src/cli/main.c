@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -13,6 +14,7 @@ static const char usage[] =
 	"See the API traffic of a host as request/response records.\n"
 	"\n"
 	"Commands:\n"
+	"  capture        capture live traffic with eBPF (the default, as root)\n"
 	"  read FILE|-    dissect a pcap or pcapng capture (- reads standard input)\n"
 	"\n"
 	"Options:\n"
@@ -83,6 +85,8 @@ int sonde_parse_duration(const char *s, uint64_t *out_ns)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
+		if (geteuid() == 0)
+			return sonde_cmd_capture(argc, argv);
 		fputs(usage, stderr);
 		return SONDE_EXIT_USAGE;
 	}
@@ -95,6 +99,8 @@ int main(int argc, char **argv)
 		printf("sonde %s\n", SONDE_VERSION);
 		return SONDE_EXIT_OK;
 	}
+	if (!strcmp(cmd, "capture"))
+		return sonde_cmd_capture(argc - 1, argv + 1);
 	if (!strcmp(cmd, "read"))
 		return sonde_cmd_read(argc - 1, argv + 1);
 	sonde_errorf("unknown command '%s' (try 'sonde --help')", cmd);

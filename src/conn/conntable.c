@@ -203,6 +203,13 @@ static void open_dissector(struct conn *c, const struct sonde_dissector *d)
 	c->dstate = d->open(&c->sess);
 }
 
+static void notify_ignore(struct conn *c)
+{
+	const struct sonde_conntable_opts *o = &c->ct->opts;
+	if (o->on_ignore && c->src_conn_id)
+		o->on_ignore(o->on_ignore_ctx, c->src_conn_id);
+}
+
 /* The dissector handed the connection over to another protocol. */
 static void switch_protocol(struct conn *c)
 {
@@ -211,10 +218,12 @@ static void switch_protocol(struct conn *c)
 	c->dstate = NULL;
 	c->d = NULL;
 	c->skipped_before[0] = c->skipped_before[1] = false;
-	if (next)
+	if (next) {
 		open_dissector(c, next);
-	else
+	} else {
 		c->state = CONN_SKIP;
+		notify_ignore(c);
+	}
 }
 
 static void dissect(struct conn *c, int side, const uint8_t *p, size_t n, uint64_t ts)
@@ -291,8 +300,10 @@ static void detect(struct conn *c, int side, const uint8_t *p, size_t n, uint64_
 	c->skipped_before[side] = true;
 	st->undetected_bytes += held + n;
 	c->detect_bytes[side] += held + n;
-	if (++c->detect_tries[side] > DETECT_MAX_TRIES || c->detect_bytes[side] > DETECT_MAX_BYTES)
+	if (++c->detect_tries[side] > DETECT_MAX_TRIES || c->detect_bytes[side] > DETECT_MAX_BYTES) {
 		c->state = CONN_IGNORE;
+		notify_ignore(c);
+	}
 }
 
 static void conn_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts)
@@ -452,6 +463,8 @@ void sonde_conntable_chunk(struct sonde_conntable *ct, const struct sonde_chunk 
 		lru_push_front(ct, c);
 	}
 	c->last_ts = ts;
+	if (ch->proc && !c->info.proc.pid)
+		c->info.proc = *ch->proc;
 	int side = ep_eq(&c->ep[0], &ch->flow.src) ? 0 : 1;
 	struct sonde_reasm *rs = &c->rs[side];
 
@@ -468,7 +481,19 @@ void sonde_conntable_chunk(struct sonde_conntable *ct, const struct sonde_chunk 
 	uint32_t caplen = ch->caplen, wirelen = ch->wirelen;
 	const uint8_t *p = ch->data;
 	if (ch->seq_kind == SONDE_SEQ_STREAM64) {
-		rs->base_known = true;
+		/* The source counts bytes itself. Its open event (SYN) starts both
+		 * directions; a first chunk without one is mid-stream. */
+		if (ch->flags & SONDE_CF_SYN) {
+			for (int i = 0; i < 2; i++)
+				if (!c->rs[i].base_known)
+					sonde_reasm_set_isn(&c->rs[i], 0, false);
+		} else if (!rs->base_known) {
+			sonde_reasm_set_isn(rs, 0, true);
+			if (!c->info.midstream) {
+				c->info.midstream = true;
+				ct->stats->connections_midstream++;
+			}
+		}
 		off = ch->seq;
 	} else {
 		uint32_t seq = ch->seq;
@@ -507,6 +532,8 @@ void sonde_conntable_chunk(struct sonde_conntable *ct, const struct sonde_chunk 
 		sonde_reasm_add(rs, &ct->budget, ct->stats, &c->dirs[side].out, off, p, caplen, wirelen, ts);
 	if (ch->flags & SONDE_CF_FIN)
 		sonde_reasm_fin(rs, off + wirelen);
+	if ((ch->flags & SONDE_CF_LOSS_BEFORE) && rs->ooo)
+		sonde_reasm_ack(rs, &ct->budget, ct->stats, &c->dirs[side].out, off + 1, ts);
 ack:
 	if ((ch->flags & SONDE_CF_ACK) && ch->seq_kind == SONDE_SEQ_TCP32) {
 		struct sonde_reasm *peer = &c->rs[1 - side];
@@ -526,6 +553,17 @@ ack:
 			send_end(c, i, ts);
 	if (c->end_sent[0] && c->end_sent[1])
 		conn_close(ct, c, ts);
+}
+
+void sonde_conntable_tick(struct sonde_conntable *ct, uint64_t now_ns)
+{
+	sweep_idle(ct, now_ns);
+}
+
+void sonde_conntable_set_ignore(struct sonde_conntable *ct, void (*fn)(void *, uint64_t), void *ctx)
+{
+	ct->opts.on_ignore = fn;
+	ct->opts.on_ignore_ctx = ctx;
 }
 
 void sonde_conntable_close_all(struct sonde_conntable *ct)

@@ -25,6 +25,10 @@ struct sonde_conntable_opts {
 	size_t reasm_mem; /* out-of-order bytes buffered, all connections */
 	size_t reasm_stream_mem; /* the same, per direction */
 	const char *source; /* named in records' capture.source */
+	/* Told when sonde stops dissecting a connection (unknown protocol,
+	 * tunnel), so a source can stop copying its bytes. May be NULL. */
+	void (*on_ignore)(void *ctx, uint64_t conn_id);
+	void *on_ignore_ctx;
 };
 
 struct sonde_conntable;
@@ -35,6 +39,10 @@ struct sonde_conntable *sonde_conntable_new(const struct sonde_conntable_opts *o
 					    struct sonde_stats *stats);
 /* Feed one chunk. Chunk timestamps drive the idle timeout. */
 void sonde_conntable_chunk(struct sonde_conntable *ct, const struct sonde_chunk *c);
+/* Close connections idle since before now - idle timeout (live sources call
+ * this periodically, since their chunks may stop coming). */
+void sonde_conntable_tick(struct sonde_conntable *ct, uint64_t now_ns);
+void sonde_conntable_set_ignore(struct sonde_conntable *ct, void (*fn)(void *, uint64_t), void *ctx);
 /* Close every connection (end of input), writing what is pending. */
 void sonde_conntable_close_all(struct sonde_conntable *ct);
 size_t sonde_conntable_count(const struct sonde_conntable *ct);

@@ -46,6 +46,16 @@ enum sonde_chunk_flags {
 	SONDE_CF_SYN = 0x02,
 	SONDE_CF_RST = 0x04,
 	SONDE_CF_ACK = 0x10,
+	/* The source lost bytes before this chunk (ring buffer full): any hole
+	 * before it will never fill. */
+	SONDE_CF_LOSS_BEFORE = 0x80,
+};
+
+/* The process behind a chunk, for sources that know it (eBPF). */
+struct sonde_process {
+	uint32_t pid;
+	uint64_t cgroup_id;
+	char comm[16];
 };
 
 /* What the source knows of who opened the connection. */
@@ -83,6 +93,7 @@ struct sonde_chunk {
 	 * flow alone identifies the connection.
 	 */
 	uint64_t conn_id;
+	const struct sonde_process *proc; /* NULL for packet sources */
 	const uint8_t *data;
 };
 

@@ -33,6 +33,11 @@ static inline void sonde_pipeline_chunk(struct sonde_pipeline *p, const struct s
 {
 	sonde_conntable_chunk(p->conns, c);
 }
+/* Live sources: the clock moved to now (wall clock, ns). */
+static inline void sonde_pipeline_tick(struct sonde_pipeline *p, uint64_t now_ns)
+{
+	sonde_conntable_tick(p->conns, now_ns);
+}
 /* End of input: close every connection, writing what is pending. */
 void sonde_pipeline_finish(struct sonde_pipeline *p);
 void sonde_pipeline_free(struct sonde_pipeline *p);

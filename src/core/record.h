@@ -65,6 +65,7 @@ struct sonde_conn_info {
 	uint8_t l4;
 	uint8_t origin; /* enum sonde_origin */
 	const char *source; /* file name, interface, ... */
+	struct sonde_process proc; /* pid 0: unknown (packet sources) */
 };
 
 enum sonde_record_flags {

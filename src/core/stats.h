@@ -42,7 +42,20 @@
 	X(records_unanswered, "requests written without a response")                 \
 	X(records_unsolicited, "responses written without a request")                \
 	X(requests_flushed_for_memory, "requests written unanswered early (queue bounds)") \
-	X(bodies_truncated, "bodies kept only up to the body limit")
+	X(bodies_truncated, "bodies kept only up to the body limit")                  \
+	X(ebpf_events, "eBPF events read from the ring buffer")                      \
+	X(ebpf_bad_events, "eBPF events of a wrong size or version (ignored)")       \
+	X(ebpf_kernel_events, "events the kernel side wrote")                        \
+	X(ebpf_bytes, "payload bytes moved by traced TCP sockets")                   \
+	X(ebpf_captured_bytes, "of which copied into events")                        \
+	X(ebpf_ringbuf_drops, "events lost: ring buffer full")                       \
+	X(ebpf_ringbuf_drop_bytes, "payload bytes of the lost events")               \
+	X(ebpf_truncated_bytes, "bytes over the per-call capture limit")             \
+	X(ebpf_read_failures, "payload copies from process memory that failed")     \
+	X(ebpf_untraced_bytes, "bytes moved outside traced calls (io_uring, sendfile)") \
+	X(ebpf_missed_calls, "calls or sockets missed: kernel maps full")            \
+	X(ebpf_ignored_bytes, "bytes of connections sonde stopped copying")          \
+	X(duplicate_peer_bytes, "bytes seen again from a connection's other local end")
 
 struct sonde_stats {
 #define SONDE_STATS_MEMBER(name, desc) uint64_t name;

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -99,6 +100,11 @@ void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 		sonde_json_cstr(o, c->source);
 	}
 	sonde_buf_putc(o, '}');
+	if (c->proc.pid) {
+		sonde_buf_printf(o, ",\"process\":{\"pid\":%u,\"comm\":", c->proc.pid);
+		sonde_json_str(o, c->proc.comm, strnlen(c->proc.comm, sizeof(c->proc.comm)));
+		sonde_buf_printf(o, ",\"cgroup_id\":%" PRIu64 "}", c->proc.cgroup_id);
+	}
 	if (r->req)
 		json_msg(o, "request", r->req);
 	if (r->resp)

@@ -47,6 +47,12 @@ void sonde_sink_stats(struct sonde_sink *s, const struct sonde_stats *st)
 	}
 }
 
+void sonde_sink_flush(struct sonde_sink *s)
+{
+	if (fflush(s->out) != 0)
+		s->failed = 1;
+}
+
 int sonde_sink_close(struct sonde_sink *s)
 {
 	int rc = s->failed;

@@ -23,6 +23,8 @@ struct sonde_sink *sonde_sink_new(enum sonde_sink_format fmt, FILE *out);
 void sonde_sink_write(struct sonde_sink *s, const struct sonde_record *r);
 /* Write the closing stats: a "stats" record (JSON) or a table on stderr. */
 void sonde_sink_stats(struct sonde_sink *s, const struct sonde_stats *st);
+/* Push written records out (live capture does it every poll). */
+void sonde_sink_flush(struct sonde_sink *s);
 /* Flush; returns -1 if writing failed (e.g. a closed pipe), else 0. */
 int sonde_sink_close(struct sonde_sink *s);
 

@@ -184,6 +184,7 @@ int sonde_decode_packet(uint32_t linktype, const uint8_t *p, uint32_t caplen, ui
 	(void)wirelen; /* the IP header's length says what the wire carried */
 	c->ts_ns = ts_ns;
 	c->conn_id = 0;
+	c->proc = NULL;
 	switch (linktype) {
 	case SONDE_LINKTYPE_ETHERNET: {
 		if (caplen < 14) {

@@ -68,6 +68,64 @@ TU_FN char *tu_strndup(const void *p, size_t n)
 	return s;
 }
 
+/*
+ * Cleanups for a failing test: cmocka leaves a test by longjmp on the first
+ * failed assertion, so state a test allocated is registered here and freed
+ * by tu_teardown (run after every test), keeping LeakSanitizer reports for
+ * real leaks only. What is registered must outlive the test function's
+ * frame (heap or static storage): the teardown runs after the longjmp.
+ */
+struct tu_cleanup {
+	void (*fn)(void *);
+	void *arg;
+};
+
+__attribute__((unused)) static struct tu_cleanup tu_cleanups[256];
+__attribute__((unused)) static int tu_ncleanups;
+
+TU_FN void tu_cleanup_push(void (*fn)(void *), void *arg)
+{
+	if (tu_ncleanups < (int)(sizeof(tu_cleanups) / sizeof(tu_cleanups[0])))
+		tu_cleanups[tu_ncleanups++] = (struct tu_cleanup){ fn, arg };
+}
+
+/* Forget the cleanups of arg (the test freed it itself). */
+TU_FN void tu_cleanup_pop(void *arg)
+{
+	int k = 0;
+	for (int i = 0; i < tu_ncleanups; i++)
+		if (tu_cleanups[i].arg != arg)
+			tu_cleanups[k++] = tu_cleanups[i];
+	tu_ncleanups = k;
+}
+
+TU_FN int tu_teardown(void **state)
+{
+	(void)state;
+	struct tu_cleanup todo[sizeof(tu_cleanups) / sizeof(tu_cleanups[0])];
+	int n = tu_ncleanups;
+	memcpy(todo, tu_cleanups, (size_t)n * sizeof(todo[0]));
+	tu_ncleanups = 0; /* pops from the cleanups below find nothing */
+	while (n > 0) {
+		n--;
+		todo[n].fn(todo[n].arg);
+	}
+	return 0;
+}
+
+#define tu_test(f) cmocka_unit_test_teardown(f, tu_teardown)
+
+/* SONDE_TEST_FILTER / SONDE_TEST_SKIP: run only / skip the tests whose
+ * names match the pattern (cmocka's * and ? wildcards). Call from main. */
+TU_FN void tu_filters(void)
+{
+	const char *f = getenv("SONDE_TEST_FILTER"), *s = getenv("SONDE_TEST_SKIP");
+	if (f && *f)
+		cmocka_set_test_filter(f);
+	if (s && *s)
+		cmocka_set_skip_filter(s);
+}
+
 /* Deterministic xorshift64*: tests use fixed seeds. */
 struct tu_rng {
 	uint64_t s;
@@ -186,9 +244,21 @@ TU_FN void tu_set_be32(struct tu_bytes *b, size_t off, uint32_t v)
 
 TU_FN void tu_bytes_free(struct tu_bytes *b)
 {
+	tu_cleanup_pop(b);
 	free(b->p);
 	b->p = NULL;
 	b->len = b->cap = 0;
+}
+
+TU_FN void tu_bytes_free_cb(void *b)
+{
+	tu_bytes_free(b);
+}
+
+/* Free b in tu_teardown if the test fails first (b: static storage). */
+TU_FN void tu_bytes_track(struct tu_bytes *b)
+{
+	tu_cleanup_push(tu_bytes_free_cb, b);
 }
 
 /* =============================================================== JSON === */
@@ -226,7 +296,7 @@ TU_FN void tj_free(struct tj *v)
 	free(v);
 }
 
-static struct tj *tj_value(struct tj_parser *j);
+TU_FN struct tj *tj_value(struct tj_parser *j);
 
 TU_FN void tj_ws(struct tj_parser *j)
 {
@@ -351,7 +421,7 @@ TU_FN void tj_push(struct tj *v, char *key, struct tj *item)
 	v->items[v->n++] = item;
 }
 
-static struct tj *tj_value(struct tj_parser *j)
+TU_FN struct tj *tj_value(struct tj_parser *j)
 {
 	tj_ws(j);
 	if (j->p >= j->end || ++j->depth > 64)
@@ -721,9 +791,10 @@ TU_FN void tu_collector_free(struct tu_collector *c)
 /* Print every collected record (for failure diagnostics). */
 TU_FN void tu_collector_dump(const struct tu_collector *c, const char *title)
 {
-	print_message("---- %s: %zu records\n", title, c->n);
+	fflush(stdout);
+	fprintf(stderr, "---- %s: %zu records\n", title, c->n);
 	for (size_t i = 0; i < c->n; i++)
-		print_message("%s", c->r[i].json);
+		fprintf(stderr, "%s", c->r[i].json);
 }
 
 /* Compare a span-like result with a C string. */
@@ -751,6 +822,7 @@ struct tu_h1 {
 	struct sonde_dissect_opts opts;
 	struct sonde_stats stats;
 	struct sonde_session sess;
+	struct sonde_pending_budget pending; /* requests waiting, all "connections" */
 	struct tu_collector col;
 	const struct sonde_dissector *d;
 	void *state;
@@ -763,6 +835,7 @@ TU_FN void tu_dissect_defaults(struct sonde_dissect_opts *o)
 	o->body_limit = 64u << 10;
 	o->max_head = 64u << 10;
 	o->max_waiting = 1024;
+	o->pending_mem = 256u << 20;
 	o->decode_bodies = 0;
 }
 
@@ -776,6 +849,12 @@ TU_FN void tu_endpoint4(struct sonde_endpoint *e, uint8_t a, uint8_t b, uint8_t 
 	e->addr[2] = c;
 	e->addr[3] = d;
 	e->port = port;
+}
+
+TU_FN void tu_h1_free(struct tu_h1 *h);
+TU_FN void tu_h1_free_cb(void *h)
+{
+	tu_h1_free(h);
 }
 
 /* h must stay at the same address until tu_h1_free (the dissector keeps
@@ -802,9 +881,12 @@ TU_FN void tu_h1_open(struct tu_h1 *h, const struct sonde_dissect_opts *opts, bo
 	h->sess.stats = &h->stats;
 	h->sess.midstream[SONDE_DIR_C2S] = mid_c2s;
 	h->sess.midstream[SONDE_DIR_S2C] = mid_s2c;
-	sonde_pairing_init(&h->sess.pairing, &h->info, &h->col.out, &h->stats, h->opts.max_waiting);
+	h->pending.limit = h->opts.pending_mem;
+	sonde_pairing_init(&h->sess.pairing, &h->info, &h->col.out, &h->stats, h->opts.max_waiting,
+			   &h->pending);
 	h->d = &sonde_dissector_http1;
 	h->state = h->d->open(&h->sess);
+	tu_cleanup_push(tu_h1_free_cb, h);
 }
 
 /* Feed bytes; returns what the dissector consumed. Checks the contract:
@@ -846,6 +928,7 @@ TU_FN void tu_h1_close(struct tu_h1 *h, uint64_t ts)
 
 TU_FN void tu_h1_free(struct tu_h1 *h)
 {
+	tu_cleanup_pop(h);
 	tu_h1_close(h, 0);
 	tu_collector_free(&h->col);
 }

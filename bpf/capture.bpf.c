@@ -1,0 +1,784 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * sonde's live capture: the bytes every process sends and receives on TCP
+ * sockets, with the socket's 4-tuple and an exact stream position, into one
+ * ring buffer.
+ *
+ * Three ways to see the bytes, chosen by user space at start-up (set_autoload):
+ *   tracepoint — syscalls:sys_{enter,exit}_{read,write,readv,writev,sendto,
+ *                recvfrom,sendmsg,recvmsg,sendmmsg,recvmmsg}; works everywhere.
+ *   kprobe     — k(ret)probe on tcp_sendmsg/tcp_recvmsg.
+ *   fentry     — fentry/fexit on tcp_sendmsg/tcp_recvmsg.
+ * Whatever the data hook, the lifecycle is the same: connect/accept syscall
+ * exits (role, 4-tuple), sock:inet_sock_set_state to TCP_CLOSE (end), and
+ * bytes moved outside a traced call (io_uring, sendfile, splice, kernel users)
+ * are counted as untraced so positions stay exact.
+ *
+ * One body (emit_bytes/emit_iov) serves every hook; the hooks only find the
+ * socket and the user buffers.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "sonde_events.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define TCP_CLOSE 7
+#define EINPROGRESS 115
+
+/* ---- configuration, set by user space between open and load ---- */
+const volatile __u32 targ_tgid = 0; /* 0: every process */
+const volatile __u32 self_tgid = 0; /* sonde itself: never traced */
+const volatile __u16 targ_port = 0; /* local or remote port; 0: any */
+const volatile __u64 targ_cgroup = 0; /* cgroup v2 id; 0: any */
+const volatile char targ_comm[SONDE_COMM_LEN] = {};
+const volatile __u32 capture_per_call = 4 * SONDE_CHUNK_MAX; /* bytes copied per call */
+const volatile __u8 hook_kind = SONDE_HOOK_TRACEPOINT;
+/* Ring buffer bytes pending before a wake-up is forced (batched wake-ups). */
+const volatile __u64 wakeup_bytes = 256 * 1024;
+
+/* ---- maps ---- */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20); /* resized by user space */
+} events SEC(".maps");
+
+/* A call in flight: what its exit needs. Keyed by tid. */
+struct call {
+	__u64 sk;
+	__u64 buf; /* user buffer, iovec array, msghdr or mmsghdr array */
+	__u64 cnt; /* length, iovec count or mmsg count */
+	__u8 kind; /* enum call_kind */
+	__u8 dir;
+};
+
+enum call_kind {
+	CALL_BUF, /* read, write, sendto, recvfrom */
+	CALL_IOV, /* readv, writev; tcp_* hooks with user iovecs */
+	CALL_MSG, /* sendmsg, recvmsg: buf is a user msghdr */
+	CALL_MMSG, /* sendmmsg, recvmmsg */
+	CALL_CONNECT,
+	CALL_ACCEPT,
+	CALL_OTHER, /* a tcp_* hook with a non-user iterator: bytes are a gap */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct call);
+} calls SEC(".maps");
+
+/* Per socket: identity and stream positions (struct sonde_sock_state). LRU so
+ * it can never fill up with sockets whose close was missed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, __u64);
+	__type(value, struct sonde_sock_state);
+} socks SEC(".maps");
+
+/* Sockets whose payload user space does not want (unknown protocol, tunnel):
+ * positions are still counted, nothing is copied. Key: socket address. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} ignored SEC(".maps");
+
+/* Twice the chunk so a size masked with 2*SONDE_CHUNK_MAX-1 provably fits:
+ * the verifier follows a mask where it loses a compared bound. */
+#define SIZE_MASK (2 * SONDE_CHUNK_MAX - 1)
+static __always_inline __u64 size_bound(__u64 v)
+{
+	/* asm, so the compiler cannot drop a mask it proves redundant */
+	asm volatile("%[v] &= %[m]" : [v] "+r"(v) : [m] "i"(SIZE_MASK));
+	return v;
+}
+
+struct scratch {
+	struct sonde_event ev;
+	__u8 data[2 * SONDE_CHUNK_MAX];
+};
+
+/* One scratch slot per CPU (a per-CPU array caps values at 32 KiB); user
+ * space sets max_entries to the number of possible CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+static __always_inline struct scratch *scratch_get(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&scratch_map, &cpu);
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SONDE_CNT__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 which, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &which);
+	if (v)
+		*v += n;
+}
+
+/* ---- filters ---- */
+
+static __always_inline bool comm_matches(void)
+{
+	if (!targ_comm[0])
+		return true;
+	char comm[SONDE_COMM_LEN];
+	bpf_get_current_comm(comm, sizeof(comm));
+	for (int i = 0; i < SONDE_COMM_LEN; i++) {
+		if (comm[i] != targ_comm[i])
+			return false;
+		if (!comm[i])
+			break;
+	}
+	return true;
+}
+
+/* Process-level filters, checked before anything else. */
+static __always_inline bool process_wanted(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (tgid == self_tgid)
+		return false;
+	if (targ_tgid && tgid != targ_tgid)
+		return false;
+	if (targ_cgroup && bpf_get_current_cgroup_id() != targ_cgroup)
+		return false;
+	return comm_matches();
+}
+
+/* The TCP socket behind fd, or 0: files, pipes, UDP and UNIX sockets are
+ * filtered out here, before any payload is read. */
+static __always_inline __u64 fd_to_tcp_sock(int fd)
+{
+	if (fd < 0)
+		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	if (!f)
+		return 0;
+	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return 0;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	return (__u64)sk;
+}
+
+static __always_inline bool port_wanted(struct sock *sk)
+{
+	if (!targ_port)
+		return true;
+	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	return lport == targ_port || rport == targ_port;
+}
+
+/* ---- socket state and events ---- */
+
+static __always_inline __u64 new_id(void)
+{
+	/* Unique without atomics: time in ns, made distinct per CPU. */
+	return (bpf_ktime_get_ns() << 6) | (bpf_get_smp_processor_id() & 63);
+}
+
+/* State of a socket, created on first sight (then it is mid-stream). */
+static __always_inline struct sonde_sock_state *sock_get(__u64 sk)
+{
+	struct sonde_sock_state *st = bpf_map_lookup_elem(&socks, &sk);
+	if (st)
+		return st;
+	struct sonde_sock_state fresh = { .id = new_id(), .midstream = 1 };
+	/* Another CPU may win the race to create it: either copy is fine. */
+	bpf_map_update_elem(&socks, &sk, &fresh, BPF_NOEXIST);
+	st = bpf_map_lookup_elem(&socks, &sk);
+	if (!st)
+		count(SONDE_CNT_SOCK_MAP_FULL, 1);
+	return st;
+}
+
+static __always_inline void fill_header(struct sonde_event *ev, __u64 skp, struct sonde_sock_state *st,
+					__u8 type, __u8 dir)
+{
+	struct sock *sk = (struct sock *)skp;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	ev->version = SONDE_EVENT_VERSION;
+	ev->type = type;
+	ev->dir = dir;
+	ev->role = st->role;
+	ev->hook = hook_kind;
+	ev->flags = st->midstream ? SONDE_EVF_MIDSTREAM : 0;
+	ev->tgid = pid_tgid >> 32;
+	ev->tid = (__u32)pid_tgid;
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->conn_id = st->id;
+	ev->sk = skp;
+	ev->cgroup_id = bpf_get_current_cgroup_id();
+	ev->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (ev->family == AF_INET) {
+		__builtin_memset(ev->laddr, 0, 16);
+		__builtin_memset(ev->raddr, 0, 16);
+		/* Explicit sizes: the READ_INTO macros copy sizeof(*dst), one byte
+		 * for an array. */
+		bpf_core_read(ev->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(ev->raddr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_core_read(ev->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(ev->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+	ev->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	ev->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+}
+
+static __always_inline __u64 rb_flags(void)
+{
+	/* Wake the reader only once enough is pending; it also polls on a
+	 * short timeout, so nothing waits long. */
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									       : BPF_RB_NO_WAKEUP;
+}
+
+/* Lifecycle events: no payload. */
+static __always_inline void emit_control(__u64 sk, struct sonde_sock_state *st, __u8 type)
+{
+	struct scratch *s = scratch_get();
+	if (!s)
+		return;
+	fill_header(&s->ev, sk, st, type, SONDE_EV_TX);
+	s->ev.pos = st->tx;
+	s->ev.rx_pos = st->rx;
+	s->ev.len = 0;
+	s->ev.cap = 0;
+	if (bpf_ringbuf_output(&events, &s->ev, sizeof(s->ev), BPF_RB_FORCE_WAKEUP))
+		count(SONDE_CNT_RB_DROPS, 1);
+	else
+		count(SONDE_CNT_EVENTS, 1);
+}
+
+/*
+ * `len` bytes moved in direction `dir` on socket `sk`, the first `avail` of
+ * them readable at user address `ubuf` (avail < len: the rest is not
+ * readable: a gap). Advances the stream position whatever happens, so
+ * anything lost becomes an exact gap in user space.
+ */
+/* Global (not static): the verifier checks it once, not at every call site. */
+__noinline int emit_bytes(__u64 sk, __u64 ubuf, __u32 len, __u32 avail, __u32 dir_flags)
+{
+	/* BPF calls take five arguments: the direction and the event flags share one. */
+	__u32 dir = dir_flags & 0xff, flags = dir_flags >> 8;
+	if (!len)
+		return 0;
+	struct sonde_sock_state *st = bpf_map_lookup_elem(&socks, &sk);
+	if (!st)
+		return 0;
+	__u64 pos = dir == SONDE_EV_TX ? st->tx : st->rx;
+	if (dir == SONDE_EV_TX)
+		st->tx += len;
+	else
+		st->rx += len;
+	count(SONDE_CNT_BYTES, len);
+	if (bpf_map_lookup_elem(&ignored, &sk)) {
+		count(SONDE_CNT_IGNORED_BYTES, len);
+		return 0;
+	}
+	struct scratch *s = scratch_get();
+	if (!s)
+		return 0;
+	__u32 limit = capture_per_call < avail ? capture_per_call : avail;
+	__u32 off = 0;
+	for (int i = 0; i < SONDE_CHUNKS_PER_CALL; i++) {
+		if (off >= len)
+			break;
+		__u32 n = len - off;
+		__u32 cap = 0;
+		if (off < limit) {
+			cap = limit - off;
+			if (cap > SONDE_CHUNK_MAX)
+				cap = SONDE_CHUNK_MAX;
+			if (n > cap)
+				n = cap;
+		} else if (off < avail) {
+			/* Readable, but over the per-call limit: one header-only
+			 * event covers the rest. */
+			count(SONDE_CNT_TRUNC_BYTES, n);
+		}
+		fill_header(&s->ev, sk, st, SONDE_EV_DATA, dir);
+		s->ev.flags |= flags;
+		s->ev.pos = pos + off;
+		s->ev.rx_pos = 0;
+		s->ev.len = n;
+		if (cap && bpf_probe_read_user(s->data, size_bound(cap), (void *)(ubuf + off))) {
+			count(SONDE_CNT_READ_FAILED, 1);
+			s->ev.flags |= SONDE_EVF_READ_FAILED;
+			cap = 0;
+		}
+		s->ev.cap = cap;
+		count(SONDE_CNT_CAPTURED, cap);
+		if (st->lost & (1 << dir))
+			s->ev.flags |= SONDE_EVF_AFTER_LOSS;
+		if (bpf_ringbuf_output(&events, s, sizeof(s->ev) + size_bound(cap), rb_flags())) {
+			count(SONDE_CNT_RB_DROPS, 1);
+			count(SONDE_CNT_RB_DROP_BYTES, n);
+			st->lost |= 1 << dir; /* the next event says so */
+		} else {
+			count(SONDE_CNT_EVENTS, 1);
+			st->lost &= ~(1 << dir);
+		}
+		off += n;
+	}
+	if (off < len) { /* more than SONDE_CHUNKS_PER_CALL events' worth */
+		fill_header(&s->ev, sk, st, SONDE_EV_DATA, dir);
+		s->ev.pos = pos + off;
+		s->ev.len = len - off;
+		s->ev.cap = 0;
+		count(SONDE_CNT_TRUNC_BYTES, len - off);
+		if (bpf_ringbuf_output(&events, &s->ev, sizeof(s->ev), rb_flags()))
+			count(SONDE_CNT_RB_DROPS, 1);
+	}
+	return 0;
+}
+
+/* `total` bytes spread over a user iovec array (readv/writev/msghdr). */
+__noinline int emit_iov(__u64 sk, __u64 iov, __u64 iovcnt, __u32 total, __u32 dir)
+{
+	__u32 done = 0;
+	for (int i = 0; i < SONDE_IOV_MAX; i++) {
+		if (i >= iovcnt || done >= total)
+			break;
+		struct iovec v = {};
+		if (bpf_probe_read_user(&v, sizeof(v), (void *)(iov + i * sizeof(struct iovec))))
+			break;
+		__u32 n = v.iov_len < total - done ? (__u32)v.iov_len : total - done;
+		emit_bytes(sk, (__u64)v.iov_base, n, n, dir);
+		done += n;
+	}
+	if (done < total) {
+		count(SONDE_CNT_IOV_TRUNC_BYTES, total - done);
+		emit_bytes(sk, 0, total - done, 0, dir);
+	}
+	return 0;
+}
+
+/* ---- syscall tracepoints: data ---- */
+
+static __always_inline int enter_io(int fd, __u64 buf, __u64 cnt, __u8 kind, __u8 dir)
+{
+	if (!process_wanted())
+		return 0;
+	__u64 sk = fd_to_tcp_sock(fd);
+	if (!sk || !port_wanted((struct sock *)sk))
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct call c = { .sk = sk, .buf = buf, .cnt = cnt, .kind = kind, .dir = dir };
+	if (bpf_map_update_elem(&calls, &tid, &c, BPF_ANY))
+		count(SONDE_CNT_INFLIGHT_FULL, 1);
+	return 0;
+}
+
+static __always_inline int exit_io(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct call *c = bpf_map_lookup_elem(&calls, &tid);
+	if (!c)
+		return 0;
+	struct call call = *c;
+	bpf_map_delete_elem(&calls, &tid);
+	if (ret <= 0)
+		return 0;
+	if (!sock_get(call.sk))
+		return 0;
+	switch (call.kind) {
+	case CALL_BUF:
+		emit_bytes(call.sk, call.buf, (__u32)ret, (__u32)ret, call.dir);
+		break;
+	case CALL_IOV:
+		emit_iov(call.sk, call.buf, call.cnt, (__u32)ret, call.dir);
+		break;
+	case CALL_MSG: {
+		struct user_msghdr m = {};
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)call.buf))
+			emit_bytes(call.sk, 0, (__u32)ret, 0, call.dir);
+		else
+			emit_iov(call.sk, (__u64)m.msg_iov, m.msg_iovlen, (__u32)ret, call.dir);
+		break;
+	}
+	case CALL_MMSG:
+		/* ret is a message count; each mmsghdr's msg_len says its bytes. */
+		for (int i = 0; i < SONDE_MMSG_MAX; i++) {
+			if (i >= ret)
+				break;
+			struct mmsghdr mm = {};
+			if (bpf_probe_read_user(&mm, sizeof(mm), (void *)(call.buf + i * sizeof(mm))))
+				break;
+			emit_iov(call.sk, (__u64)mm.msg_hdr.msg_iov, mm.msg_hdr.msg_iovlen, mm.msg_len,
+				 call.dir);
+		}
+		if (ret > SONDE_MMSG_MAX)
+			count(SONDE_CNT_IOV_TRUNC_BYTES, 1);
+		break;
+	default: /* sendfile, splice: pages sonde cannot copy */
+		count(SONDE_CNT_UNTRACED_BYTES, (__u32)ret);
+		emit_bytes(call.sk, 0, (__u32)ret, 0, call.dir | (SONDE_EVF_UNTRACED) << 8);
+	}
+	return 0;
+}
+
+#define IO_TP(name, fdarg, bufarg, cntarg, kind, dir)                                    \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                      \
+	int tp_enter_##name(struct trace_event_raw_sys_enter *ctx)                       \
+	{                                                                                \
+		return enter_io((int)ctx->args[fdarg], ctx->args[bufarg], ctx->args[cntarg], \
+				kind, dir);                                              \
+	}                                                                                \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                       \
+	int tp_exit_##name(struct trace_event_raw_sys_exit *ctx)                         \
+	{                                                                                \
+		return exit_io(ctx->ret);                                                \
+	}
+
+IO_TP(write, 0, 1, 2, CALL_BUF, SONDE_EV_TX)
+IO_TP(read, 0, 1, 2, CALL_BUF, SONDE_EV_RX)
+IO_TP(sendto, 0, 1, 2, CALL_BUF, SONDE_EV_TX)
+IO_TP(recvfrom, 0, 1, 2, CALL_BUF, SONDE_EV_RX)
+IO_TP(writev, 0, 1, 2, CALL_IOV, SONDE_EV_TX)
+IO_TP(readv, 0, 1, 2, CALL_IOV, SONDE_EV_RX)
+IO_TP(sendmsg, 0, 1, 1, CALL_MSG, SONDE_EV_TX)
+IO_TP(recvmsg, 0, 1, 1, CALL_MSG, SONDE_EV_RX)
+IO_TP(sendmmsg, 0, 1, 2, CALL_MMSG, SONDE_EV_TX)
+IO_TP(recvmmsg, 0, 1, 2, CALL_MMSG, SONDE_EV_RX)
+
+/* ---- kernel TCP functions: data (kprobe and fentry) ---- */
+
+/* iov_iter across kernel versions (CO-RE flavours). */
+struct iov_iter___v64 { /* 6.4+: __iov, ubuf */
+	u8 iter_type;
+	size_t iov_offset;
+	const struct iovec *__iov;
+	void *ubuf;
+	size_t count;
+	unsigned long nr_segs;
+} __attribute__((preserve_access_index));
+
+struct iov_iter___v514 { /* 5.14 - 6.3: iter_type, iov */
+	u8 iter_type;
+	size_t iov_offset;
+	const struct iovec *iov;
+	size_t count;
+	unsigned long nr_segs;
+} __attribute__((preserve_access_index));
+
+struct iov_iter___v50 { /* 5.0 - 5.13: type bits, iov */
+	unsigned int type;
+	size_t iov_offset;
+	const struct iovec *iov;
+	size_t count;
+	unsigned long nr_segs;
+} __attribute__((preserve_access_index));
+
+/* Remember the user memory behind msg for the matching return. */
+static __always_inline int kfunc_enter(struct sock *sk, struct msghdr *msg, __u8 dir)
+{
+	if (!process_wanted() || !sk || !port_wanted(sk))
+		return 0;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	struct call c = { .sk = (__u64)sk, .dir = dir, .kind = CALL_OTHER };
+	void *it = &msg->msg_iter;
+	if (bpf_core_field_exists(((struct iov_iter___v64 *)0)->__iov)) {
+		struct iov_iter___v64 *i = it;
+		__u8 t = BPF_CORE_READ(i, iter_type);
+		__u64 off = BPF_CORE_READ(i, iov_offset);
+		if (bpf_core_enum_value_exists(enum iter_type, ITER_UBUF) &&
+		    t == bpf_core_enum_value(enum iter_type, ITER_UBUF)) {
+			c.kind = CALL_BUF;
+			c.buf = (__u64)BPF_CORE_READ(i, ubuf) + off;
+		} else if (t == bpf_core_enum_value(enum iter_type, ITER_IOVEC) && !off) {
+			c.kind = CALL_IOV;
+			c.buf = (__u64)BPF_CORE_READ(i, __iov);
+			c.cnt = BPF_CORE_READ(i, nr_segs);
+		}
+	} else if (bpf_core_field_exists(((struct iov_iter___v514 *)0)->iter_type)) {
+		struct iov_iter___v514 *i = it;
+		__u8 t = BPF_CORE_READ(i, iter_type);
+		__u64 off = BPF_CORE_READ(i, iov_offset);
+		if (bpf_core_enum_value_exists(enum iter_type, ITER_UBUF) &&
+		    t == bpf_core_enum_value(enum iter_type, ITER_UBUF)) {
+			c.kind = CALL_BUF;
+			c.buf = (__u64)BPF_CORE_READ(i, iov) + off; /* ubuf shares the slot */
+		} else if (t == bpf_core_enum_value(enum iter_type, ITER_IOVEC) && !off) {
+			c.kind = CALL_IOV;
+			c.buf = (__u64)BPF_CORE_READ(i, iov);
+			c.cnt = BPF_CORE_READ(i, nr_segs);
+		}
+	} else {
+		struct iov_iter___v50 *i = it;
+		unsigned int t = BPF_CORE_READ(i, type);
+		if ((t & 4 /* ITER_IOVEC */) && !BPF_CORE_READ(i, iov_offset)) {
+			c.kind = CALL_IOV;
+			c.buf = (__u64)BPF_CORE_READ(i, iov);
+			c.cnt = BPF_CORE_READ(i, nr_segs);
+		}
+	}
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	if (bpf_map_update_elem(&calls, &tid, &c, BPF_ANY))
+		count(SONDE_CNT_INFLIGHT_FULL, 1);
+	return 0;
+}
+
+static __always_inline int kfunc_exit(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct call *c = bpf_map_lookup_elem(&calls, &tid);
+	if (!c)
+		return 0;
+	struct call call = *c;
+	bpf_map_delete_elem(&calls, &tid);
+	if (ret <= 0 || !sock_get(call.sk))
+		return 0;
+	if (call.kind == CALL_BUF)
+		emit_bytes(call.sk, call.buf, (__u32)ret, (__u32)ret, call.dir);
+	else if (call.kind == CALL_IOV)
+		emit_iov(call.sk, call.buf, call.cnt, (__u32)ret, call.dir);
+	else { /* kernel memory (sendfile's pages, io_uring fixed buffers): a gap */
+		count(SONDE_CNT_UNTRACED_BYTES, (__u32)ret);
+		emit_bytes(call.sk, 0, (__u32)ret, 0, call.dir | (SONDE_EVF_UNTRACED) << 8);
+	}
+	return 0;
+}
+
+SEC("?kprobe/tcp_sendmsg")
+int BPF_KPROBE(kp_tcp_sendmsg, struct sock *sk, struct msghdr *msg)
+{
+	return kfunc_enter(sk, msg, SONDE_EV_TX);
+}
+
+SEC("?kretprobe/tcp_sendmsg")
+int BPF_KRETPROBE(krp_tcp_sendmsg, int ret)
+{
+	return kfunc_exit(ret);
+}
+
+SEC("?kprobe/tcp_recvmsg")
+int BPF_KPROBE(kp_tcp_recvmsg, struct sock *sk, struct msghdr *msg)
+{
+	return kfunc_enter(sk, msg, SONDE_EV_RX);
+}
+
+SEC("?kretprobe/tcp_recvmsg")
+int BPF_KRETPROBE(krp_tcp_recvmsg, int ret)
+{
+	return kfunc_exit(ret);
+}
+
+SEC("?fentry/tcp_sendmsg")
+int BPF_PROG(fe_tcp_sendmsg, struct sock *sk, struct msghdr *msg)
+{
+	return kfunc_enter(sk, msg, SONDE_EV_TX);
+}
+
+SEC("?fexit/tcp_sendmsg")
+int BPF_PROG(fx_tcp_sendmsg, struct sock *sk, struct msghdr *msg, size_t size, int ret)
+{
+	return kfunc_exit(ret);
+}
+
+SEC("?fentry/tcp_recvmsg")
+int BPF_PROG(fe_tcp_recvmsg, struct sock *sk, struct msghdr *msg)
+{
+	return kfunc_enter(sk, msg, SONDE_EV_RX);
+}
+
+SEC("?fexit/tcp_recvmsg")
+int BPF_PROG(fx_tcp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int flags,
+	     int *addr_len, int ret)
+{
+	return kfunc_exit(ret);
+}
+
+/* ---- bytes outside traced calls: io_uring, sendfile, splice ---- */
+
+/*
+ * sock:sock_send_length / sock_recv_length (6.4+) fire for every socket
+ * send and receive. Inside a traced call the exit handles the bytes; anything
+ * else moved bytes sonde cannot copy: count them so the position stays exact.
+ */
+/* A BTF pointer as a plain number (global functions take scalars only). */
+static __always_inline __u64 ptr_value(const void *p)
+{
+	__u64 v = 0;
+	bpf_probe_read_kernel(&v, sizeof(v), &p);
+	return v;
+}
+
+static __always_inline int untraced(struct sock *sk, int ret, __u8 dir)
+{
+	if (ret <= 0 || !sk)
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	if (bpf_map_lookup_elem(&calls, &tid))
+		return 0;
+	__u64 skp = ptr_value(sk);
+	if (!bpf_map_lookup_elem(&socks, &skp)) {
+		/* Only sockets of wanted processes get state on first sight. */
+		if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP || !process_wanted() ||
+		    !port_wanted(sk))
+			return 0;
+		__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		if (family != AF_INET && family != AF_INET6)
+			return 0;
+		if (!sock_get(skp))
+			return 0;
+	}
+	count(SONDE_CNT_UNTRACED_BYTES, (__u32)ret);
+	return emit_bytes(skp, 0, (__u32)ret, 0, dir | (SONDE_EVF_UNTRACED) << 8);
+}
+
+SEC("?tp_btf/sock_send_length")
+int BPF_PROG(tb_sock_send_length, struct sock *sk, int ret, int flags)
+{
+	return untraced(sk, ret, SONDE_EV_TX);
+}
+
+SEC("?tp_btf/sock_recv_length")
+int BPF_PROG(tb_sock_recv_length, struct sock *sk, int ret, int flags)
+{
+	return untraced(sk, ret, SONDE_EV_RX);
+}
+
+/* Before 6.4 (no sock_*_length): sendfile and splice into a socket. */
+SEC("?tracepoint/syscalls/sys_enter_sendfile64")
+int tp_enter_sendfile64(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_io((int)ctx->args[0], 0, 0, CALL_OTHER, SONDE_EV_TX);
+}
+
+SEC("?tracepoint/syscalls/sys_exit_sendfile64")
+int tp_exit_sendfile64(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_io(ctx->ret);
+}
+
+SEC("?tracepoint/syscalls/sys_enter_splice")
+int tp_enter_splice(struct trace_event_raw_sys_enter *ctx)
+{
+	/* splice(fd_in, off_in, fd_out, ...): bytes into a socket, or out of one */
+	__u64 sk_out = fd_to_tcp_sock((int)ctx->args[2]);
+	if (sk_out)
+		return enter_io((int)ctx->args[2], 0, 0, CALL_OTHER, SONDE_EV_TX);
+	return enter_io((int)ctx->args[0], 0, 0, CALL_OTHER, SONDE_EV_RX);
+}
+
+SEC("?tracepoint/syscalls/sys_exit_splice")
+int tp_exit_splice(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_io(ctx->ret);
+}
+
+/* ---- lifecycle ---- */
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int tp_enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_io((int)ctx->args[0], 0, 0, CALL_CONNECT, SONDE_EV_TX);
+}
+
+static __always_inline int open_sock(__u64 sk, __u8 role)
+{
+	struct sonde_sock_state st = { .id = new_id(), .role = role };
+	if (bpf_map_update_elem(&socks, &sk, &st, BPF_ANY)) {
+		count(SONDE_CNT_SOCK_MAP_FULL, 1);
+		return 0;
+	}
+	struct sonde_sock_state *p = bpf_map_lookup_elem(&socks, &sk);
+	if (p)
+		emit_control(sk, p, SONDE_EV_OPEN);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int tp_exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct call *c = bpf_map_lookup_elem(&calls, &tid);
+	if (!c)
+		return 0;
+	__u64 sk = c->sk;
+	bpf_map_delete_elem(&calls, &tid);
+	if (ctx->ret != 0 && ctx->ret != -EINPROGRESS)
+		return 0;
+	return open_sock(sk, SONDE_EV_ROLE_CLIENT);
+}
+
+static __always_inline int exit_accept(long fd)
+{
+	if (fd < 0 || !process_wanted())
+		return 0;
+	__u64 sk = fd_to_tcp_sock((int)fd);
+	if (!sk || !port_wanted((struct sock *)sk))
+		return 0;
+	return open_sock(sk, SONDE_EV_ROLE_SERVER);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int tp_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_accept(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int tp_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_accept(ctx->ret);
+}
+
+/* The socket is gone (after FIN/RST handshakes, in any context). */
+SEC("tracepoint/sock/inet_sock_set_state")
+int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	if (ctx->newstate != TCP_CLOSE || ctx->protocol != IPPROTO_TCP)
+		return 0;
+	__u64 sk = (__u64)ctx->skaddr;
+	struct sonde_sock_state *st = bpf_map_lookup_elem(&socks, &sk);
+	if (!st)
+		return 0;
+	emit_control(sk, st, SONDE_EV_CLOSE);
+	bpf_map_delete_elem(&socks, &sk);
+	bpf_map_delete_elem(&ignored, &sk);
+	return 0;
+}

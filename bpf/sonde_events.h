@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What sonde's kernel programs and user space share: the event format, the
+ * limits, the counters. Only fixed-width types, no kernel or libc headers.
+ * Bump SONDE_EVENT_VERSION on any change of struct sonde_event.
+ */
+#ifndef SONDE_EVENTS_H
+#define SONDE_EVENTS_H
+
+#define SONDE_EVENT_VERSION 1
+
+/* Payload bytes per event; a larger read/write becomes several events. */
+#define SONDE_CHUNK_MAX 16384
+/* Events per syscall at most (the per-call capture limit is in rodata). */
+#define SONDE_CHUNKS_PER_CALL 16
+/* iovec entries walked per readv/writev/sendmsg/recvmsg; the rest is a gap. */
+#define SONDE_IOV_MAX 8
+/* mmsghdr entries walked per sendmmsg/recvmmsg; the rest is a gap. */
+#define SONDE_MMSG_MAX 4
+#define SONDE_COMM_LEN 16
+
+enum sonde_event_type {
+	SONDE_EV_DATA = 1, /* bytes moved; cap of them follow the header */
+	SONDE_EV_OPEN = 2, /* connect() or accept() completed */
+	SONDE_EV_CLOSE = 3, /* the socket reached TCP_CLOSE */
+};
+
+/* Direction relative to the traced socket. */
+enum sonde_event_dir {
+	SONDE_EV_TX = 0, /* sent by the local socket */
+	SONDE_EV_RX = 1, /* received by it */
+};
+
+enum sonde_event_role {
+	SONDE_EV_ROLE_UNKNOWN = 0, /* first seen in the middle of its life */
+	SONDE_EV_ROLE_CLIENT = 1, /* it called connect() */
+	SONDE_EV_ROLE_SERVER = 2, /* it came from accept() */
+};
+
+/* Which hook produced the event (becomes capture.method). */
+enum sonde_event_hook {
+	SONDE_HOOK_TRACEPOINT = 0,
+	SONDE_HOOK_KPROBE = 1,
+	SONDE_HOOK_FENTRY = 2,
+};
+
+enum sonde_event_flags {
+	SONDE_EVF_MIDSTREAM = 1, /* socket already open when first seen */
+	SONDE_EVF_READ_FAILED = 2, /* copying the payload from memory failed */
+	SONDE_EVF_UNTRACED = 4, /* bytes moved outside traced calls (io_uring, sendfile, splice) */
+	SONDE_EVF_AFTER_LOSS = 8, /* events of this direction were lost just before */
+};
+
+struct sonde_event {
+	__u8 version;
+	__u8 type; /* enum sonde_event_type */
+	__u8 dir; /* enum sonde_event_dir */
+	__u8 role; /* enum sonde_event_role */
+	__u8 family; /* AF_INET or AF_INET6 */
+	__u8 hook; /* enum sonde_event_hook */
+	__u16 flags; /* enum sonde_event_flags */
+	__u32 tgid, tid;
+	__u64 ts_ns; /* CLOCK_MONOTONIC */
+	__u64 conn_id; /* unique per socket, for its life */
+	__u64 sk; /* kernel socket address: key of the ignore switch */
+	__u64 cgroup_id;
+	__u64 pos; /* stream position (this direction) of the first byte */
+	__u64 rx_pos; /* OPEN/CLOSE: receive position (pos is the send one) */
+	__u32 len; /* bytes the call moved in this event */
+	__u32 cap; /* of which follow the header */
+	__u8 laddr[16], raddr[16]; /* local and remote address; IPv4 in the first 4 */
+	__u16 lport, rport; /* host byte order */
+	char comm[SONDE_COMM_LEN];
+	/* followed by cap bytes of payload */
+};
+
+/* Per-socket state in the kernel's socket map (user space reads it only). */
+struct sonde_sock_state {
+	__u64 id;
+	__u64 tx, rx; /* bytes moved so far, each direction */
+	__u8 role; /* enum sonde_event_role */
+	__u8 midstream;
+	__u8 lost; /* bit per direction: an event was lost since the last one */
+	__u8 pad[5];
+};
+
+/* Per-CPU counters of what the kernel side could not deliver. */
+enum sonde_counter {
+	SONDE_CNT_EVENTS, /* events written to the ring buffer */
+	SONDE_CNT_BYTES, /* payload bytes moved by traced sockets */
+	SONDE_CNT_CAPTURED, /* of which copied into events */
+	SONDE_CNT_RB_DROPS, /* events lost: ring buffer full */
+	SONDE_CNT_RB_DROP_BYTES, /* payload bytes in those events */
+	SONDE_CNT_TRUNC_BYTES, /* bytes over the per-call capture limit */
+	SONDE_CNT_READ_FAILED, /* payload copies that failed (paged out) */
+	SONDE_CNT_IOV_TRUNC_BYTES, /* bytes past SONDE_IOV_MAX / SONDE_MMSG_MAX */
+	SONDE_CNT_UNTRACED_BYTES, /* bytes moved outside traced calls */
+	SONDE_CNT_INFLIGHT_FULL, /* calls missed: in-flight map full */
+	SONDE_CNT_SOCK_MAP_FULL, /* sockets missed: socket map full */
+	SONDE_CNT_IGNORED_BYTES, /* bytes of connections user space ignores */
+	SONDE_CNT__MAX,
+};
+
+#endif

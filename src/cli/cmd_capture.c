@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT */
+/* sonde capture: live traffic of every process, through eBPF, into the pipeline. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/pipeline.h"
+#include "../source/ebpf.h"
+#include "cli.h"
+#include "options.h"
+
+static const char capture_head[] =
+	"Usage: sonde capture [OPTIONS]\n"
+	"\n"
+	"Capture the TCP traffic of every process on this host with eBPF (no proxy,\n"
+	"no change to the programs) and write its request/response records.\n"
+	"Needs root (or CAP_BPF and CAP_PERFMON). Stops on SIGINT/SIGTERM.\n"
+	"\n"
+	"Capture:\n"
+	"      --ebpf-hook HOOK     auto (default), fentry, kprobe or tracepoint: where\n"
+	"                           to read socket data; auto picks the first the kernel\n"
+	"                           allows, in that order\n"
+	"      --pid PID            only this process\n"
+	"      --comm NAME          only processes with this command name\n"
+	"      --port PORT          only connections with this local or remote port\n"
+	"      --cgroup PATH|ID     only processes in this cgroup (v2 path or id)\n"
+	"      --capture-limit SIZE payload bytes copied per read/write call\n"
+	"                           (default 64k; the rest is counted as a gap)\n"
+	"      --ringbuf-size SIZE  kernel ring buffer (default 16m, power of two)\n"
+	"      --duration DUR       stop after this long (e.g. 30s)\n"
+	"  -v, --verbose            a stats line on stderr every 2 s, and why a hook\n"
+	"                           was not usable\n";
+static const char capture_tail[] =
+	"  -h, --help               show this help\n"
+	"\n"
+	"Exit status: 0 on success, 1 if capture could not start, 2 on bad usage.\n";
+
+enum {
+	OPT_HOOK = 2000,
+	OPT_PID,
+	OPT_COMM,
+	OPT_PORT,
+	OPT_CGROUP,
+	OPT_CAPLIMIT,
+	OPT_RINGBUF,
+	OPT_DURATION,
+};
+
+static const struct option capture_only[] = {
+	{ "ebpf-hook", required_argument, NULL, OPT_HOOK },
+	{ "pid", required_argument, NULL, OPT_PID },
+	{ "comm", required_argument, NULL, OPT_COMM },
+	{ "port", required_argument, NULL, OPT_PORT },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	{ "capture-limit", required_argument, NULL, OPT_CAPLIMIT },
+	{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
+	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static uint64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int bad(const char *opt, const char *val)
+{
+	sonde_errorf("capture: invalid value '%s' for --%s (see 'sonde capture --help')", val, opt);
+	return SONDE_EXIT_USAGE;
+}
+
+static int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (!*s || *end || errno || v > max || *s == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static void print_rates(const struct sonde_stats *now, const struct sonde_stats *prev, double secs,
+			size_t live)
+{
+	fprintf(stderr,
+		"sonde: %.0f events/s, %.2f MB/s, %.0f records/s, drops: ring buffer %" PRIu64
+		" events, truncated %" PRIu64 " B, untraced %" PRIu64 " B; %zu live connections\n",
+		(double)(now->ebpf_events - prev->ebpf_events) / secs,
+		(double)(now->ebpf_bytes - prev->ebpf_bytes) / secs / 1e6,
+		(double)(now->records - prev->records) / secs, now->ebpf_ringbuf_drops,
+		now->ebpf_truncated_bytes, now->ebpf_untraced_bytes, live);
+}
+
+int sonde_cmd_capture(int argc, char **argv)
+{
+	struct sonde_common_opts co;
+	sonde_common_defaults(&co);
+	struct sonde_ebpf_opts eo = { .hook = SONDE_HOOK_AUTO, .ringbuf_size = 16u << 20 };
+	uint64_t duration_ns = 0;
+	struct option *longopts = sonde_options_join(sonde_common_longopts, capture_only);
+	unsigned long long v;
+	size_t sz;
+	struct stat st;
+	int c, status = SONDE_EXIT_USAGE;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:vh", longopts, NULL)) != -1) {
+		int r = sonde_common_option(&co, c, optarg, "capture");
+		if (r < 0)
+			goto out_usage;
+		if (r > 0)
+			continue;
+		switch (c) {
+		case OPT_HOOK:
+			if (!strcmp(optarg, "auto"))
+				eo.hook = SONDE_HOOK_AUTO;
+			else if (!strcmp(optarg, "fentry"))
+				eo.hook = SONDE_HOOK_FE;
+			else if (!strcmp(optarg, "kprobe"))
+				eo.hook = SONDE_HOOK_KP;
+			else if (!strcmp(optarg, "tracepoint"))
+				eo.hook = SONDE_HOOK_TP;
+			else {
+				status = bad("ebpf-hook", optarg);
+				goto out_usage;
+			}
+			break;
+		case OPT_PID:
+			if (parse_uint(optarg, 0x7fffffff, &v) < 0 || !v) {
+				status = bad("pid", optarg);
+				goto out_usage;
+			}
+			eo.pid = (uint32_t)v;
+			break;
+		case OPT_COMM:
+			if (!*optarg || strlen(optarg) > 15) {
+				status = bad("comm", optarg);
+				goto out_usage;
+			}
+			eo.comm = optarg;
+			break;
+		case OPT_PORT:
+			if (parse_uint(optarg, 65535, &v) < 0 || !v) {
+				status = bad("port", optarg);
+				goto out_usage;
+			}
+			eo.port = (uint16_t)v;
+			break;
+		case OPT_CGROUP:
+			/* On cgroup v2 a cgroup's id is its directory's inode number. */
+			if (parse_uint(optarg, ~0ull, &v) == 0)
+				eo.cgroup_id = v;
+			else if (stat(optarg, &st) == 0 && S_ISDIR(st.st_mode))
+				eo.cgroup_id = st.st_ino;
+			else {
+				status = bad("cgroup", optarg);
+				goto out_usage;
+			}
+			break;
+		case OPT_CAPLIMIT:
+			if (sonde_parse_size(optarg, &sz) < 0 || sz > (16u << 20)) {
+				status = bad("capture-limit", optarg);
+				goto out_usage;
+			}
+			eo.capture_per_call = sz ? (uint32_t)sz : 1;
+			break;
+		case OPT_RINGBUF:
+			if (sonde_parse_size(optarg, &sz) < 0 || sz < 4096 || (sz & (sz - 1)) || sz > (1u << 30)) {
+				status = bad("ringbuf-size", optarg);
+				goto out_usage;
+			}
+			eo.ringbuf_size = sz;
+			break;
+		case OPT_DURATION:
+			if (sonde_parse_duration(optarg, &duration_ns) < 0) {
+				status = bad("duration", optarg);
+				goto out_usage;
+			}
+			break;
+		case 'v':
+			eo.verbose = 1;
+			break;
+		case 'h':
+			printf("%s%s%s", capture_head, sonde_common_usage, capture_tail);
+			status = SONDE_EXIT_OK;
+			goto out_usage;
+		default:
+			fputs("Try 'sonde capture --help'.\n", stderr);
+			goto out_usage;
+		}
+	}
+	free(longopts);
+	if (optind != argc) {
+		sonde_errorf("capture: unexpected argument '%s' (try 'sonde capture --help')", argv[optind]);
+		return SONDE_EXIT_USAGE;
+	}
+	if (co.format < 0)
+		co.format = isatty(STDOUT_FILENO) ? SONDE_SINK_TEXT : SONDE_SINK_JSON;
+	co.pipe.conn.source = "ebpf";
+
+	struct sonde_sink *sink = sonde_sink_new(co.format, stdout);
+	struct sonde_pipeline p;
+	sonde_pipeline_init(&p, &co.pipe, sink);
+	char err[512];
+	struct sonde_ebpf *e = sonde_ebpf_open(&eo, &p, err, sizeof(err));
+	if (!e) {
+		sonde_errorf("capture: %s", err);
+		sonde_pipeline_free(&p);
+		sonde_sink_close(sink);
+		return SONDE_EXIT_FAIL;
+	}
+	sonde_conntable_set_ignore(p.conns, sonde_ebpf_ignore, e);
+	fprintf(stderr, "sonde: capturing with %s hooks%s\n", sonde_ebpf_hook_name(e),
+		eo.verbose ? "" : " (-v for rates)");
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	uint64_t start = now_ns(CLOCK_MONOTONIC), last_tick = start, last_rate = start;
+	struct sonde_stats prev = p.stats;
+	status = SONDE_EXIT_OK;
+	while (!stop_requested) {
+		int n = sonde_ebpf_poll(e, 100);
+		if (n < 0 && n != -EINTR) {
+			sonde_errorf("capture: reading events: %s", strerror(-n));
+			status = SONDE_EXIT_FAIL;
+			break;
+		}
+		sonde_sink_flush(sink);
+		uint64_t t = now_ns(CLOCK_MONOTONIC);
+		if (t - last_tick >= 1000000000ull) {
+			sonde_pipeline_tick(&p, now_ns(CLOCK_REALTIME));
+			last_tick = t;
+		}
+		if (eo.verbose && t - last_rate >= 2000000000ull) {
+			sonde_ebpf_update_stats(e);
+			print_rates(&p.stats, &prev, (double)(t - last_rate) / 1e9,
+				    sonde_conntable_count(p.conns));
+			prev = p.stats;
+			last_rate = t;
+		}
+		if (duration_ns && t - start >= duration_ns)
+			break;
+	}
+	/* Drain what the kernel already wrote, then write what is pending. */
+	sonde_ebpf_poll(e, 0);
+	sonde_ebpf_update_stats(e);
+	sonde_ebpf_close(e);
+	sonde_pipeline_finish(&p);
+	if (co.stats)
+		sonde_sink_stats(sink, &p.stats);
+	if (sonde_sink_close(sink) < 0 && errno != EPIPE) {
+		sonde_errorf("writing records: %s", strerror(errno));
+		status = SONDE_EXIT_FAIL;
+	}
+	sonde_pipeline_free(&p);
+	return status;
+
+out_usage:
+	free(longopts);
+	return status;
+}

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+#include "options.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/buf.h"
+#include "cli.h"
+
+enum {
+	OPT_STATS = 1000,
+	OPT_BODY_LIMIT,
+	OPT_DECODE,
+	OPT_MAX_HEADER,
+	OPT_MAX_CONNS,
+	OPT_IDLE,
+	OPT_REASM_MEM,
+	OPT_REASM_STREAM,
+	OPT_PENDING_MEM,
+};
+
+const struct option sonde_common_longopts[] = {
+	{ "output", required_argument, NULL, 'o' },
+	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "body-limit", required_argument, NULL, OPT_BODY_LIMIT },
+	{ "decode-bodies", no_argument, NULL, OPT_DECODE },
+	{ "max-header", required_argument, NULL, OPT_MAX_HEADER },
+	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
+	{ "reasm-mem", required_argument, NULL, OPT_REASM_MEM },
+	{ "reasm-stream-mem", required_argument, NULL, OPT_REASM_STREAM },
+	{ "max-pending-mem", required_argument, NULL, OPT_PENDING_MEM },
+	{ NULL, 0, NULL, 0 },
+};
+
+const char sonde_common_usage[] =
+	"Output:\n"
+	"  -o, --output FORMAT      text (one line per exchange) or json (JSON Lines,\n"
+	"                           docs/records.md); default: text on a terminal,\n"
+	"                           json otherwise\n"
+	"      --stats              end with counters of everything seen and missed\n"
+	"                           (a \"stats\" record in json, a table on stderr in text)\n"
+	"Bodies:\n"
+	"      --body-limit SIZE    body bytes kept per message (default 64k; 0: none)\n"
+	"      --decode-bodies      inflate gzip/deflate bodies (Content-Encoding)\n"
+	"      --max-header SIZE    largest message head accepted (default 64k)\n"
+	"Limits:\n"
+	"      --max-conns N        connections tracked at once (default 262144)\n"
+	"      --idle-timeout DUR   close connections idle this long\n"
+	"                           (default 300s; units ms, s, m, h)\n"
+	"      --reasm-mem SIZE     out-of-order bytes buffered in all (default 256m)\n"
+	"      --reasm-stream-mem SIZE  ... per connection direction (default 4m)\n"
+	"      --max-pending-mem SIZE   requests held waiting for responses, in all\n"
+	"                           (default 256m; past it the oldest are written\n"
+	"                           unanswered)\n";
+
+void sonde_common_defaults(struct sonde_common_opts *o)
+{
+	sonde_pipeline_defaults(&o->pipe);
+	o->format = -1;
+	o->stats = false;
+}
+
+static int bad(const char *cmd, const char *opt, const char *val)
+{
+	sonde_errorf("%s: invalid value '%s' for --%s (see 'sonde %s --help')", cmd, val, opt, cmd);
+	return -1;
+}
+
+int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, const char *cmd)
+{
+	size_t sz;
+	struct sonde_pipeline_opts *p = &o->pipe;
+	switch (c) {
+	case 'o':
+		if (!strcmp(arg, "json") || !strcmp(arg, "jsonl"))
+			o->format = SONDE_SINK_JSON;
+		else if (!strcmp(arg, "text"))
+			o->format = SONDE_SINK_TEXT;
+		else
+			return bad(cmd, "output", arg);
+		return 1;
+	case OPT_STATS:
+		o->stats = true;
+		return 1;
+	case OPT_BODY_LIMIT:
+		return sonde_parse_size(arg, &p->dissect.body_limit) < 0 ? bad(cmd, "body-limit", arg) : 1;
+	case OPT_DECODE:
+		p->dissect.decode_bodies = 1;
+		return 1;
+	case OPT_MAX_HEADER:
+		if (sonde_parse_size(arg, &p->dissect.max_head) < 0 || p->dissect.max_head < 64)
+			return bad(cmd, "max-header", arg);
+		return 1;
+	case OPT_MAX_CONNS:
+		if (sonde_parse_size(arg, &sz) < 0 || !sz)
+			return bad(cmd, "max-conns", arg);
+		p->conn.max_conns = sz;
+		return 1;
+	case OPT_IDLE:
+		return sonde_parse_duration(arg, &p->conn.idle_timeout_ns) < 0 ? bad(cmd, "idle-timeout", arg) : 1;
+	case OPT_REASM_MEM:
+		return sonde_parse_size(arg, &p->conn.reasm_mem) < 0 ? bad(cmd, "reasm-mem", arg) : 1;
+	case OPT_REASM_STREAM:
+		return sonde_parse_size(arg, &p->conn.reasm_stream_mem) < 0 ? bad(cmd, "reasm-stream-mem", arg) : 1;
+	case OPT_PENDING_MEM:
+		return sonde_parse_size(arg, &p->dissect.pending_mem) < 0 ? bad(cmd, "max-pending-mem", arg) : 1;
+	default:
+		return 0;
+	}
+}
+
+struct option *sonde_options_join(const struct option *a, const struct option *b)
+{
+	size_t na = 0, nb = 0;
+	while (a[na].name)
+		na++;
+	while (b[nb].name)
+		nb++;
+	struct option *o = sonde_xcalloc(na + nb + 1, sizeof(*o));
+	memcpy(o, a, na * sizeof(*o));
+	memcpy(o + na, b, nb * sizeof(*o));
+	return o;
+}

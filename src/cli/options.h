@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* Options every pipeline-running subcommand shares (output, limits). */
+#ifndef SONDE_OPTIONS_H
+#define SONDE_OPTIONS_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "../core/pipeline.h"
+
+struct sonde_common_opts {
+	struct sonde_pipeline_opts pipe;
+	int format; /* enum sonde_sink_format, or -1: by whether stdout is a tty */
+	bool stats;
+};
+
+/* Long options with ids from 1000 up; 'o' for -o. */
+extern const struct option sonde_common_longopts[];
+extern const char sonde_common_usage[];
+
+void sonde_common_defaults(struct sonde_common_opts *o);
+/*
+ * Handle option `c` (a getopt_long return) if it is a common one: returns 1
+ * if handled, 0 if not a common option, -1 after printing a message for a
+ * bad value.
+ */
+int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, const char *cmd);
+/* Concatenate two NULL-terminated option arrays (caller frees). */
+struct option *sonde_options_join(const struct option *a, const struct option *b);
+
+#endif

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The eBPF source: loads bpf/capture.bpf.c, picks the best data hook the
+ * kernel allows (fentry, else kprobe, else syscall tracepoints), and turns
+ * ring-buffer events into chunks for a pipeline.
+ *
+ * Lifecycle, top to bottom: sonde_ebpf_open() (checks, load, attach) →
+ * sonde_ebpf_poll() in a loop → sonde_ebpf_close() (detaches everything: no
+ * program, link or map of sonde outlives it).
+ */
+#ifndef SONDE_EBPF_H
+#define SONDE_EBPF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/pipeline.h"
+
+enum sonde_ebpf_hook {
+	SONDE_HOOK_AUTO = -1,
+	SONDE_HOOK_TP = 0, /* syscall tracepoints */
+	SONDE_HOOK_KP = 1, /* kprobe/kretprobe on tcp_sendmsg/tcp_recvmsg */
+	SONDE_HOOK_FE = 2, /* fentry/fexit on the same */
+};
+
+struct sonde_ebpf_opts {
+	int hook; /* enum sonde_ebpf_hook */
+	uint32_t pid; /* 0: every process */
+	const char *comm; /* NULL: any */
+	uint16_t port; /* local or remote; 0: any */
+	uint64_t cgroup_id; /* 0: any */
+	uint32_t capture_per_call; /* payload bytes copied per read/write */
+	size_t ringbuf_size; /* bytes, power of two */
+	int verbose; /* libbpf's messages and hook-probing details on stderr */
+};
+
+struct sonde_ebpf;
+
+/*
+ * Check privileges and kernel features, load and attach. On failure returns
+ * NULL with one clear sentence in err (what is missing, what to do).
+ */
+struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *opts, struct sonde_pipeline *p,
+				   char *err, size_t errlen);
+/* Name of the hook in use: "fentry", "kprobe" or "tracepoint". */
+const char *sonde_ebpf_hook_name(const struct sonde_ebpf *e);
+/*
+ * Feed pending events to the pipeline, waiting up to timeout_ms for the
+ * first. Returns events handled, or a negative errno (-EINTR on a signal).
+ */
+int sonde_ebpf_poll(struct sonde_ebpf *e, int timeout_ms);
+/* Copy the kernel-side counters into the pipeline's stats. */
+void sonde_ebpf_update_stats(struct sonde_ebpf *e);
+/* The pipeline gave up on a connection: stop copying its payload. */
+void sonde_ebpf_ignore(void *e, uint64_t conn_id);
+void sonde_ebpf_close(struct sonde_ebpf *e);
+
+#endif

@@ -1,0 +1,604 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The connection table: whole TCP connections fed as chunks (handshake,
+ * data both ways, FIN/RST), connections joined mid-stream, the idle timeout
+ * and eviction, out-of-order and retransmitted segments.
+ */
+#include "testutil.h"
+
+#include <sys/socket.h>
+
+#include "conn/conntable.h"
+
+#define MS 1000000ull
+#define SEC 1000000000ull
+
+struct env {
+	struct sonde_stats st;
+	struct sonde_dissect_opts dopts;
+	struct sonde_conntable_opts copts;
+	struct tu_collector col;
+	struct sonde_conntable *ct;
+};
+
+static void env_free(struct env *e);
+static void env_free_cb(void *e)
+{
+	env_free(e);
+}
+
+static void env_init(struct env *e, size_t max_conns, uint64_t idle_ns)
+{
+	memset(e, 0, sizeof(*e));
+	tu_dissect_defaults(&e->dopts);
+	e->copts.max_conns = max_conns;
+	e->copts.idle_timeout_ns = idle_ns;
+	e->copts.reasm_mem = 1u << 20;
+	e->copts.reasm_stream_mem = 1u << 16;
+	e->copts.source = "unit.pcap";
+	tu_collector_init(&e->col);
+	e->ct = sonde_conntable_new(&e->copts, &e->dopts, &e->col.out, &e->st);
+	assert_non_null(e->ct);
+	tu_cleanup_push(env_free_cb, e);
+}
+
+static void env_free(struct env *e)
+{
+	tu_cleanup_pop(e);
+	sonde_conntable_free(e->ct);
+	tu_collector_free(&e->col);
+}
+
+/* One TCP connection as seen on the wire. */
+struct tcp {
+	struct sonde_endpoint c, s;
+	uint32_t cseq, sseq; /* next sequence number of each side */
+};
+
+static void tcp_init(struct tcp *t, uint8_t last_octet, uint16_t cport, uint32_t cisn, uint32_t sisn)
+{
+	tu_endpoint4(&t->c, 10, 0, 0, last_octet, cport);
+	tu_endpoint4(&t->s, 10, 0, 1, 1, 80);
+	t->cseq = cisn;
+	t->sseq = sisn;
+}
+
+static void send_chunk(struct env *e, const struct sonde_endpoint *src, const struct sonde_endpoint *dst,
+		       uint32_t seq, uint32_t ack, uint8_t flags, const void *data, size_t n, uint64_t ts)
+{
+	struct sonde_chunk c;
+	memset(&c, 0, sizeof(c));
+	c.flow.src = *src;
+	c.flow.dst = *dst;
+	c.flow.l4 = SONDE_L4_TCP;
+	c.ts_ns = ts;
+	c.seq = seq;
+	c.ack = ack;
+	c.caplen = c.wirelen = (uint32_t)n;
+	c.seq_kind = SONDE_SEQ_TCP32;
+	c.flags = flags;
+	c.role = SONDE_ROLE_UNKNOWN;
+	c.origin = SONDE_ORIGIN_PCAP_FILE;
+	c.data = data;
+	sonde_conntable_chunk(e->ct, &c);
+}
+
+static void handshake(struct env *e, struct tcp *t, uint64_t ts)
+{
+	send_chunk(e, &t->c, &t->s, t->cseq, 0, SONDE_CF_SYN, NULL, 0, ts);
+	t->cseq++;
+	send_chunk(e, &t->s, &t->c, t->sseq, t->cseq, SONDE_CF_SYN | SONDE_CF_ACK, NULL, 0, ts + 1 * MS);
+	t->sseq++;
+	send_chunk(e, &t->c, &t->s, t->cseq, t->sseq, SONDE_CF_ACK, NULL, 0, ts + 2 * MS);
+}
+
+static void c_send(struct env *e, struct tcp *t, const char *s, uint64_t ts)
+{
+	size_t n = strlen(s);
+	send_chunk(e, &t->c, &t->s, t->cseq, t->sseq, SONDE_CF_ACK, s, n, ts);
+	t->cseq += (uint32_t)n;
+}
+
+static void c_send_n(struct env *e, struct tcp *t, const char *s, size_t n, uint64_t ts)
+{
+	send_chunk(e, &t->c, &t->s, t->cseq, t->sseq, SONDE_CF_ACK, s, n, ts);
+	t->cseq += (uint32_t)n;
+}
+
+static void s_send_n(struct env *e, struct tcp *t, const char *s, size_t n, uint64_t ts)
+{
+	send_chunk(e, &t->s, &t->c, t->sseq, t->cseq, SONDE_CF_ACK, s, n, ts);
+	t->sseq += (uint32_t)n;
+}
+
+static void s_send(struct env *e, struct tcp *t, const char *s, uint64_t ts)
+{
+	size_t n = strlen(s);
+	send_chunk(e, &t->s, &t->c, t->sseq, t->cseq, SONDE_CF_ACK, s, n, ts);
+	t->sseq += (uint32_t)n;
+}
+
+static void c_fin(struct env *e, struct tcp *t, uint64_t ts)
+{
+	send_chunk(e, &t->c, &t->s, t->cseq, t->sseq, SONDE_CF_FIN | SONDE_CF_ACK, NULL, 0, ts);
+	t->cseq++;
+}
+
+static void s_fin(struct env *e, struct tcp *t, uint64_t ts)
+{
+	send_chunk(e, &t->s, &t->c, t->sseq, t->cseq, SONDE_CF_FIN | SONDE_CF_ACK, NULL, 0, ts);
+	t->sseq++;
+}
+
+#define REQ "GET /index.html HTTP/1.1\r\nHost: example.com\r\n\r\n"
+#define RESP "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+
+static bool ep_eq(const struct sonde_endpoint *a, const struct sonde_endpoint *b)
+{
+	return a->family == b->family && a->port == b->port && !memcmp(a->addr, b->addr, 16);
+}
+
+/* ---------------------------------------------------------------- tests --- */
+
+static void test_whole_connection(void **state)
+{
+	(void)state;
+	static struct env e; /* static: tu_teardown may free it after a failed assertion */
+	env_init(&e, 16, 300 * SEC);
+	struct tcp t;
+	tcp_init(&t, 1, 40000, 1000, 5000);
+	uint64_t t0 = 1700000000 * SEC;
+	handshake(&e, &t, t0);
+	assert_int_equal(sonde_conntable_count(e.ct), 1);
+	c_send(&e, &t, REQ, t0 + 10 * MS);
+	s_send(&e, &t, RESP, t0 + 30 * MS);
+	assert_int_equal(e.col.n, 1); /* written as soon as the response is complete */
+	c_fin(&e, &t, t0 + 40 * MS);
+	assert_int_equal(sonde_conntable_count(e.ct), 1);
+	s_fin(&e, &t, t0 + 41 * MS);
+	/* FIN both ways: the connection is closed and freed. */
+	assert_int_equal(sonde_conntable_count(e.ct), 0);
+	send_chunk(&e, &t.c, &t.s, t.cseq, t.sseq, SONDE_CF_ACK, NULL, 0, t0 + 42 * MS);
+	assert_int_equal(sonde_conntable_count(e.ct), 0); /* a bare ACK opens nothing */
+
+	tu_collector_ok(&e.col);
+	assert_int_equal(e.col.n, 1);
+	const struct tu_rec *r = &e.col.r[0];
+	assert_int_equal(r->flags, 0);
+	assert_false(r->midstream);
+	assert_true(ep_eq(&r->client, &t.c));
+	assert_true(ep_eq(&r->server, &t.s));
+	assert_str(r->req.method, "GET");
+	assert_str(r->req.target, "/index.html");
+	assert_int_equal(r->req.wire_bytes, strlen(REQ));
+	assert_int_equal(r->req.ts_first, t0 + 10 * MS);
+	assert_int_equal(r->resp.status, 200);
+	assert_int_equal(r->resp.body_size, 5);
+	assert_bytes(r->resp.body, r->resp.body_len, "hello", 5);
+	assert_int_equal(r->resp.ts_first, t0 + 30 * MS);
+	assert_int_equal(r->req.flags | r->resp.flags, 0);
+	assert_non_null(strstr(r->json, "\"source\":\"unit.pcap\""));
+	assert_non_null(strstr(r->json, "\"client\":{\"ip\":\"10.0.0.1\",\"port\":40000}"));
+	assert_non_null(strstr(r->json, "\"first_byte\":20000.000"));
+	assert_int_equal(e.st.connections, 1);
+	assert_int_equal(e.st.connections_midstream, 0);
+	assert_int_equal(e.st.records, 1);
+	assert_int_equal(e.st.gaps, 0);
+	assert_int_equal(e.st.undetected_bytes, 0);
+	assert_int_equal(e.st.unparsed_bytes, 0);
+	env_free(&e);
+}
+
+/* With the handshake seen, the roles are known, not guessed. */
+static void test_role_known_after_handshake(void **state)
+{
+	(void)state;
+	static struct env e; /* static: tu_teardown may free it after a failed assertion */
+	env_init(&e, 16, 300 * SEC);
+	struct tcp t;
+	tcp_init(&t, 1, 40000, 1000, 5000);
+	handshake(&e, &t, SEC);
+	c_send(&e, &t, REQ, SEC + 10 * MS);
+	s_send(&e, &t, RESP, SEC + 20 * MS);
+	assert_int_equal(e.col.n, 1);
+	assert_true(e.col.r[0].role_known);
+	env_free(&e);
+}
+
+/* The server's bytes arrive first (a capture where the client's segment is
+ * late): roles still come from the handshake. */
+static void test_roles_from_syn(void **state)
+{
+	(void)state;
+	static struct env e; /* static: tu_teardown may free it after a failed assertion */
+	env_init(&e, 16, 300 * SEC);
+	struct tcp t;
+	tcp_init(&t, 1, 40000, 1000, 5000);
+	handshake(&e, &t, SEC);
+	/* The response segment is captured before the request's. */
+	uint32_t req_seq = t.cseq;
+	t.cseq += (uint32_t)strlen(REQ);
+	s_send(&e, &t, RESP, SEC + 20 * MS);
+	send_chunk(&e, &t.c, &t.s, req_seq, t.sseq, SONDE_CF_ACK, REQ, strlen(REQ), SEC + 21 * MS);
+	c_fin(&e, &t, SEC + 30 * MS);
+	s_fin(&e, &t, SEC + 31 * MS);
+	assert_int_equal(sonde_conntable_count(e.ct), 0);
+	/* The response was seen before its request: pairing is by order of
+	 * completion on each side, so at worst two records; the roles are right. */
+	assert_true(e.col.n >= 1);
+	for (size_t i = 0; i < e.col.n; i++) {
+		assert_true(ep_eq(&e.col.r[i].client, &t.c));
+		assert_true(ep_eq(&e.col.r[i].server, &t.s));
+	}
+	env_free(&e);
+}
+
+static void test_out_of_order_and_retransmission(void **state)
+{
+	(void)state;
+	static struct env e; /* static: tu_teardown may free it after a failed assertion */
+	env_init(&e, 16, 300 * SEC);
+	struct tcp t;
+	tcp_init(&t, 1, 40000, 0xfffffff0u, 0x7ffffff0u); /* the client wraps */
+	handshake(&e, &t, SEC);
+	const char *req = "POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789";
+	size_t n = strlen(req);
+	uint32_t s0 = t.cseq;
+	/* Three pieces: last, first, first again (retransmission), middle. */
+	send_chunk(&e, &t.c, &t.s, s0 + 30, t.sseq, SONDE_CF_ACK, req + 30, n - 30, SEC + 10 * MS);
+	send_chunk(&e, &t.c, &t.s, s0, t.sseq, SONDE_CF_ACK, req, 10, SEC + 11 * MS);
+	send_chunk(&e, &t.c, &t.s, s0, t.sseq, SONDE_CF_ACK, req, 10, SEC + 12 * MS);
+	send_chunk(&e, &t.c, &t.s, s0 + 10, t.sseq, SONDE_CF_ACK, req + 10, 20, SEC + 13 * MS);
+	t.cseq += (uint32_t)n;
+	s_send(&e, &t, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", SEC + 20 * MS);
+	sonde_conntable_close_all(e.ct);
+	assert_int_equal(sonde_conntable_count(e.ct), 0);
+	assert_int_equal(e.col.n, 1);
+	assert_str(e.col.r[0].req.method, "POST");
+	assert_int_equal(e.col.r[0].req.body_size, 10);
+	assert_bytes(e.col.r[0].req.body, e.col.r[0].req.body_len, "0123456789", 10);
+	assert_int_equal(e.col.r[0].req.flags, 0);
+	assert_int_equal(e.col.r[0].resp.status, 201);
+	assert_int_equal(e.st.retransmitted_bytes, 10);
+	assert_int_equal(e.st.out_of_order_segments, 1);
+	assert_int_equal(e.st.gaps, 0);
+	env_free(&e);
+}
+
+/* A lost segment: the peer's ACK shows it was sent; the hole becomes a gap
+ * and the body size stays exact. */
+static void test_lost_segment_acked(void **state)
+{
+	(void)state;
+	static struct env e; /* static: tu_teardown may free it after a failed assertion */
+	env_init(&e, 16, 300 * SEC);
+	struct tcp t;
+	tcp_init(&t, 1, 40000, 1000, 5000);
+	handshake(&e, &t, SEC);
+	c_send(&e, &t, REQ, SEC + 10 * MS);
+	const char *head = "HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n";
+	s_send(&e, &t, head, SEC + 20 * MS);
+	t.sseq += 10; /* 10 body bytes lost */
+	s_send(&e, &t, "abcdefghijklmnopqrst", SEC + 21 * MS);
+	assert_int_equal(e.col.n, 0); /* waiting behind the hole */
+	/* The client acknowledges everything: the hole will never fill. */
+	send_chunk(&e, &t.c, &t.s, t.cseq, t.sseq, SONDE_CF_ACK, NULL, 0, SEC + 22 * MS);
+	assert_int_equal(e.col.n, 1);
+	const struct tu_rec *r = &e.col.r[0];
+	assert_int_equal(r->resp.status, 200);
+	assert_true(r->resp.flags & SONDE_MF_GAP);
+	assert_int_equal(r->resp.body_size, 30);
+	assert_int_equal(r->resp.wire_bytes, strlen(head) + 30);
+	assert_int_equal(r->resp.captured_bytes, strlen(head) + 20);
+	assert_int_equal(e.st.gap_bytes, 10);
+	assert_int_equal(e.st.gaps, 1);
+	env_free(&e);
+}
+
+/* Joined mid-stream: no handshake, and the first client segment is the
+ * tail of a previous request's body. */
+static void test_midstream(void **state)
+{
+	(void)state;
+	static struct env e; /* static: tu_teardown may free it after a failed assertion */
+	env_init(&e, 16, 300 * SEC);
+	struct tcp t;
+	tcp_init(&t, 1, 40000, 123456, 654321);
+	const char *tail = "e=1&tail=of&a=previous&body=yes";
+	c_send(&e, &t, tail, SEC);
+	assert_int_equal(sonde_conntable_count(e.ct), 1);
+	c_send(&e, &t, REQ, SEC + 1 * MS);
+	s_send(&e, &t, RESP, SEC + 2 * MS);
+	sonde_conntable_close_all(e.ct);
+	tu_collector_ok(&e.col);
+	assert_int_equal(e.col.n, 1);
+	const struct tu_rec *r = &e.col.r[0];
+	assert_true(r->midstream);
+	assert_non_null(strstr(r->json, "\"midstream\""));
+	assert_true(ep_eq(&r->client, &t.c)); /* from who sent the request */
+	assert_str(r->req.method, "GET");
+	assert_str(r->req.target, "/index.html");
+	assert_int_equal(r->resp.status, 200);
+	assert_int_equal(r->req.flags | r->resp.flags, 0);
+	assert_int_equal(e.st.connections_midstream, 1);
+	assert_int_equal(e.st.undetected_bytes + e.st.unparsed_bytes, strlen(tail));
+	env_free(&e);
+}
+
+/* The same, with the tail and the next request in one segment. */
+static void test_midstream_tail_and_request_in_one_segment(void **state)
+{
+	(void)state;
+	static struct env e; /* static: tu_teardown may free it after a failed assertion */
+	env_init(&e, 16, 300 * SEC);
+	struct tcp t;
+	tcp_init(&t, 1, 40000, 123456, 654321);
+	const char *tail = "end of a previous body\r\n";
+	char both[256];
+	snprintf(both, sizeof(both), "%s%s", tail, REQ);
+	c_send(&e, &t, both, SEC);
+	s_send(&e, &t, RESP, SEC + 2 * MS);
+	sonde_conntable_close_all(e.ct);
+	if (e.col.n != 1 || !e.col.r[0].req.present)
+		tu_collector_dump(&e.col, "midstream tail+request");
+	assert_int_equal(e.col.n, 1);
+	const struct tu_rec *r = &e.col.r[0];
+	assert_true(r->midstream);
+	assert_str(r->req.method, "GET");
+	assert_int_equal(r->resp.status, 200);
+	assert_true(ep_eq(&r->client, &t.c));
+	assert_int_equal(e.st.undetected_bytes + e.st.unparsed_bytes, strlen(tail));
+	env_free(&e);
+}
+
+/* Mid-stream, the server's side seen first: roles from the response. */
+static void test_midstream_response_first(void **state)
+{
+	(void)state;
+	static struct env e; /* static: tu_teardown may free it after a failed assertion */
+	env_init(&e, 16, 300 * SEC);
+	struct tcp t;
+	tcp_init(&t, 1, 40000, 123456, 654321);
+	s_send(&e, &t, RESP, SEC);
+	c_send(&e, &t, REQ, SEC + 1 * MS);
+	s_send(&e, &t, RESP, SEC + 2 * MS);
+	sonde_conntable_close_all(e.ct);
+	assert_int_equal(e.col.n, 2);
+	assert_int_equal(e.col.r[0].flags, SONDE_RF_UNSOLICITED);
+	assert_true(ep_eq(&e.col.r[0].client, &t.c));
+	assert_true(ep_eq(&e.col.r[0].server, &t.s));
+	assert_int_equal(e.col.r[1].flags, 0);
+	assert_str(e.col.r[1].req.method, "GET");
+	env_free(&e);
+}
+
+static void test_rst(void **state)
+{
+	(void)state;
+	static struct env e; /* static: tu_teardown may free it after a failed assertion */
+	env_init(&e, 16, 300 * SEC);
+	struct tcp t;
+	tcp_init(&t, 1, 40000, 1000, 5000);
+	handshake(&e, &t, SEC);
+	c_send(&e, &t, REQ, SEC + 10 * MS);
+	s_send(&e, &t, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial", SEC + 20 * MS);
+	assert_int_equal(e.col.n, 0);
+	send_chunk(&e, &t.s, &t.c, t.sseq, t.cseq, SONDE_CF_RST | SONDE_CF_ACK, NULL, 0, SEC + 30 * MS);
+	/* RST: closed at once, what was pending written. */
+	assert_int_equal(sonde_conntable_count(e.ct), 0);
+	assert_int_equal(e.col.n, 1);
+	const struct tu_rec *r = &e.col.r[0];
+	assert_str(r->req.method, "GET");
+	assert_int_equal(r->resp.status, 200);
+	assert_true(r->resp.flags & SONDE_MF_INCOMPLETE);
+	assert_int_equal(r->resp.body_size, 7);
+	/* A late segment after the RST starts nothing meaningful. */
+	send_chunk(&e, &t.s, &t.c, t.sseq, t.cseq, SONDE_CF_RST, NULL, 0, SEC + 31 * MS);
+	assert_int_equal(sonde_conntable_count(e.ct), 0);
+	env_free(&e);
+
+	/* RST before any response: the request is written unanswered. */
+	env_init(&e, 16, 300 * SEC);
+	tcp_init(&t, 1, 40000, 1000, 5000);
+	handshake(&e, &t, SEC);
+	c_send(&e, &t, REQ, SEC + 10 * MS);
+	send_chunk(&e, &t.c, &t.s, t.cseq, t.sseq, SONDE_CF_RST, NULL, 0, SEC + 20 * MS);
+	assert_int_equal(sonde_conntable_count(e.ct), 0);
+	assert_int_equal(e.col.n, 1);
+	assert_int_equal(e.col.r[0].flags, SONDE_RF_UNANSWERED);
+	assert_int_equal(e.st.records_unanswered, 1);
+	env_free(&e);
+}
+
+static void test_idle_timeout(void **state)
+{
+	(void)state;
+	static struct env e; /* static: tu_teardown may free it after a failed assertion */
+	env_init(&e, 16, 10 * SEC);
+	struct tcp a, b;
+	tcp_init(&a, 1, 40000, 1000, 5000);
+	tcp_init(&b, 2, 40001, 7000, 9000);
+	handshake(&e, &a, 1 * SEC);
+	c_send(&e, &a, REQ, 1 * SEC + 10 * MS);
+	handshake(&e, &b, 5 * SEC);
+	assert_int_equal(sonde_conntable_count(e.ct), 2);
+	/* 9 s later a is idle for < 10 s: kept. */
+	c_send(&e, &b, REQ, 10 * SEC);
+	assert_int_equal(sonde_conntable_count(e.ct), 2);
+	assert_int_equal(e.col.n, 0);
+	/* At 20 s, a has been quiet for > 10 s; b for exactly 10 s. */
+	s_send(&e, &b, RESP, 20 * SEC);
+	assert_int_equal(e.st.connections_idle_closed, 1);
+	assert_int_equal(sonde_conntable_count(e.ct), 1);
+	assert_int_equal(e.col.n, 2);
+	/* a's request, written unanswered when a timed out. */
+	const struct tu_rec *ra = NULL, *rb = NULL;
+	for (size_t i = 0; i < e.col.n; i++) {
+		if (ep_eq(&e.col.r[i].client, &a.c))
+			ra = &e.col.r[i];
+		if (ep_eq(&e.col.r[i].client, &b.c))
+			rb = &e.col.r[i];
+	}
+	assert_non_null(ra);
+	assert_non_null(rb);
+	assert_int_equal(ra->flags, SONDE_RF_UNANSWERED);
+	assert_str(ra->req.method, "GET");
+	assert_int_equal(rb->flags, 0);
+	assert_int_equal(rb->resp.status, 200);
+	/* a's packets after the timeout start a new connection (mid-stream). */
+	c_send(&e, &a, REQ, 21 * SEC);
+	assert_int_equal(sonde_conntable_count(e.ct), 2);
+	assert_int_equal(e.st.connections, 3);
+	env_free(&e);
+}
+
+static void test_max_conns_eviction(void **state)
+{
+	(void)state;
+	static struct env e; /* static: tu_teardown may free it after a failed assertion */
+	env_init(&e, 2, 300 * SEC);
+	struct tcp a, b, c, d;
+	tcp_init(&a, 1, 40000, 1000, 5000);
+	tcp_init(&b, 2, 40001, 2000, 6000);
+	tcp_init(&c, 3, 40002, 3000, 7000);
+	tcp_init(&d, 4, 40003, 4000, 8000);
+	handshake(&e, &a, 1 * SEC);
+	c_send(&e, &a, REQ, 1 * SEC + 10 * MS);
+	handshake(&e, &b, 2 * SEC);
+	c_send(&e, &b, REQ, 2 * SEC + 10 * MS);
+	assert_int_equal(sonde_conntable_count(e.ct), 2);
+	/* A third connection evicts the least recently active: a. */
+	handshake(&e, &c, 3 * SEC);
+	assert_int_equal(sonde_conntable_count(e.ct), 2);
+	assert_int_equal(e.st.connections_evicted, 1);
+	assert_int_equal(e.col.n, 1);
+	assert_true(ep_eq(&e.col.r[0].client, &a.c));
+	assert_int_equal(e.col.r[0].flags, SONDE_RF_UNANSWERED);
+	/* b becomes the most recent; d then evicts c, not b. */
+	s_send(&e, &b, RESP, 4 * SEC);
+	assert_int_equal(e.col.n, 2);
+	assert_true(ep_eq(&e.col.r[1].client, &b.c));
+	assert_int_equal(e.col.r[1].flags, 0);
+	handshake(&e, &d, 5 * SEC);
+	assert_int_equal(e.st.connections_evicted, 2);
+	assert_int_equal(sonde_conntable_count(e.ct), 2);
+	/* c had no data: nothing written for it. b still works. */
+	assert_int_equal(e.col.n, 2);
+	c_send(&e, &b, "GET /again HTTP/1.1\r\n\r\n", 6 * SEC);
+	s_send(&e, &b, RESP, 6 * SEC + MS);
+	assert_int_equal(e.col.n, 3);
+	assert_str(e.col.r[2].req.target, "/again");
+	assert_int_equal(e.col.r[2].conn_id, e.col.r[1].conn_id);
+	env_free(&e);
+}
+
+/* Chunks from a source that counts stream bytes itself (eBPF-like):
+ * STREAM64 positions, a role hint, and a conn_id telling apart two
+ * connections with the same 4-tuple. */
+static void test_stream64_conn_id(void **state)
+{
+	(void)state;
+	static struct env e; /* static: tu_teardown may free it after a failed assertion */
+	env_init(&e, 16, 300 * SEC);
+	struct sonde_endpoint cl, sv;
+	tu_endpoint4(&cl, 127, 0, 0, 1, 50000);
+	tu_endpoint4(&sv, 127, 0, 0, 1, 8080);
+	for (uint64_t id = 1; id <= 2; id++) {
+		struct sonde_chunk ch;
+		memset(&ch, 0, sizeof(ch));
+		/* The server's response first, with a role hint. */
+		ch.flow.src = sv;
+		ch.flow.dst = cl;
+		ch.flow.l4 = SONDE_L4_TCP;
+		ch.seq_kind = SONDE_SEQ_STREAM64;
+		ch.role = SONDE_ROLE_SRC_IS_SERVER;
+		ch.origin = SONDE_ORIGIN_EBPF_KPROBE;
+		ch.conn_id = id;
+		ch.ts_ns = SEC + id;
+		ch.seq = 0;
+		ch.data = (const uint8_t *)RESP;
+		ch.caplen = ch.wirelen = (uint32_t)strlen(RESP);
+		/* ...but the request is delivered first here. */
+		struct sonde_chunk rq = ch;
+		rq.flow.src = cl;
+		rq.flow.dst = sv;
+		rq.role = SONDE_ROLE_SRC_IS_CLIENT;
+		rq.data = (const uint8_t *)REQ;
+		rq.caplen = rq.wirelen = (uint32_t)strlen(REQ);
+		sonde_conntable_chunk(e.ct, &rq);
+		sonde_conntable_chunk(e.ct, &ch);
+	}
+	assert_int_equal(sonde_conntable_count(e.ct), 2);
+	assert_int_equal(e.col.n, 2);
+	assert_true(e.col.r[0].conn_id != e.col.r[1].conn_id);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(e.col.r[i].flags, 0);
+		assert_true(ep_eq(&e.col.r[i].client, &cl));
+		assert_non_null(strstr(e.col.r[i].json, "\"method\":\"ebpf-kprobe\""));
+	}
+	env_free(&e);
+}
+
+/* An upgraded connection: the rest is counted as skipped, not parsed. */
+static void test_upgrade_skips(void **state)
+{
+	(void)state;
+	static struct env e; /* static: tu_teardown may free it after a failed assertion */
+	env_init(&e, 16, 300 * SEC);
+	struct tcp t;
+	tcp_init(&t, 1, 40000, 1000, 5000);
+	handshake(&e, &t, SEC);
+	c_send(&e, &t, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", SEC + MS);
+	s_send(&e, &t, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x02hi", SEC + 2 * MS);
+	static const char frame[] = "\x81\x82\x00\x00\x00\x00" "hi";
+	c_send_n(&e, &t, frame, sizeof(frame) - 1, SEC + 3 * MS);
+	c_fin(&e, &t, SEC + 4 * MS);
+	s_fin(&e, &t, SEC + 5 * MS);
+	assert_int_equal(sonde_conntable_count(e.ct), 0);
+	assert_int_equal(e.col.n, 1);
+	assert_int_equal(e.col.r[0].resp.status, 101);
+	assert_int_equal(e.st.skipped_bytes, 4 + 8);
+	assert_int_equal(e.st.parse_errors, 0);
+	env_free(&e);
+}
+
+/* Not HTTP: counted as undetected, no records. */
+static void test_undetected(void **state)
+{
+	(void)state;
+	static struct env e; /* static: tu_teardown may free it after a failed assertion */
+	env_init(&e, 16, 300 * SEC);
+	struct tcp t;
+	tcp_init(&t, 1, 40000, 1000, 5000);
+	handshake(&e, &t, SEC);
+	static const char ch[] = "\x16\x03\x01\x00\x10" "client hello....";
+	static const char sh[] = "\x16\x03\x03\x00\x05" "hello";
+	c_send_n(&e, &t, ch, sizeof(ch) - 1, SEC + MS);
+	s_send_n(&e, &t, sh, sizeof(sh) - 1, SEC + 2 * MS);
+	sonde_conntable_close_all(e.ct);
+	assert_int_equal(e.col.n, 0);
+	assert_int_equal(e.st.undetected_bytes, 21 + 10);
+	env_free(&e);
+}
+
+int main(void)
+{
+	tu_filters();
+	const struct CMUnitTest tests[] = {
+		tu_test(test_whole_connection),
+		tu_test(test_role_known_after_handshake),
+		tu_test(test_roles_from_syn),
+		tu_test(test_out_of_order_and_retransmission),
+		tu_test(test_lost_segment_acked),
+		tu_test(test_midstream),
+		tu_test(test_midstream_tail_and_request_in_one_segment),
+		tu_test(test_midstream_response_first),
+		tu_test(test_rst),
+		tu_test(test_idle_timeout),
+		tu_test(test_max_conns_eviction),
+		tu_test(test_stream64_conn_id),
+		tu_test(test_upgrade_skips),
+		tu_test(test_undetected),
+	};
+	return cmocka_run_group_tests_name("conntable", tests, NULL, NULL);
+}
