@@ -80,6 +80,8 @@ endif
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard fuzz/*.h) build-fuzz/libsonde.a
 	clang $(CPPFLAGS) $(FUZZ_LINK_FLAGS) $(WARN) -Isrc -o $@ $< build-fuzz/libsonde.a $(LDLIBS)
 fuzz: $(FUZZ_BIN)
+fuzz-smoke:
+	tests/fuzz-smoke
 
 # ---- benchmarks -----------------------------------------------------------
 # Not tests: bench/run builds these, generates a capture and times sonde

@@ -7,7 +7,8 @@
 
 #include "../core/buf.h"
 
-#define DETECT_BUF 64 /* bytes kept while a probe asks for more */
+#define DETECT_BUF 256 /* bytes kept while a probe asks for more */
+#define DETECT_LINES 64 /* line starts probed inside one chunk */
 #define DETECT_MAX_TRIES 64 /* chunks per direction probed before giving up */
 #define DETECT_MAX_BYTES (256u << 10)
 #define SWEEP_INTERVAL_NS 1000000000ull
@@ -47,7 +48,7 @@ struct conn {
 	const struct sonde_dissector *d;
 	void *dstate;
 	struct sonde_session sess;
-	uint8_t detect_len[2];
+	uint16_t detect_len[2];
 	uint8_t detect_buf[2][DETECT_BUF];
 	uint32_t detect_tries[2];
 	uint64_t detect_bytes[2];
@@ -178,9 +179,10 @@ static inline enum sonde_dir dir_of(const struct conn *c, int side)
 	return side == c->client ? SONDE_DIR_C2S : SONDE_DIR_S2C;
 }
 
-static void set_client(struct conn *c, int side)
+static void set_client(struct conn *c, int side, bool known)
 {
 	c->client = side;
+	c->info.role_known = known;
 	c->info.client = c->ep[side];
 	c->info.server = c->ep[1 - side];
 }
@@ -244,6 +246,22 @@ static void dissect(struct conn *c, int side, const uint8_t *p, size_t n, uint64
 		c->ct->stats->skipped_bytes += n;
 }
 
+/* The first dissector claiming buf; *more if one needs more bytes. */
+static const struct sonde_dissector *probe_all(const uint8_t *buf, size_t len,
+					       enum sonde_probe *verdict, bool *more)
+{
+	for (size_t i = 0; sonde_dissectors[i]; i++) {
+		enum sonde_probe v = sonde_dissectors[i]->probe(buf, len);
+		if (v == SONDE_PROBE_CLIENT || v == SONDE_PROBE_SERVER) {
+			*verdict = v;
+			return sonde_dissectors[i];
+		}
+		if (v == SONDE_PROBE_MORE)
+			*more = true;
+	}
+	return NULL;
+}
+
 /* Try the dissectors on the first bytes of `side`. */
 static void detect(struct conn *c, int side, const uint8_t *p, size_t n, uint64_t ts)
 {
@@ -260,28 +278,40 @@ static void detect(struct conn *c, int side, const uint8_t *p, size_t n, uint64_
 		plen = held + take;
 	}
 	bool more = false;
-	const struct sonde_dissector *found = NULL;
 	enum sonde_probe verdict = SONDE_PROBE_NO;
-	for (size_t i = 0; sonde_dissectors[i]; i++) {
-		enum sonde_probe v = sonde_dissectors[i]->probe(probe, plen);
-		if (v == SONDE_PROBE_CLIENT || v == SONDE_PROBE_SERVER) {
-			found = sonde_dissectors[i];
-			verdict = v;
-			break;
+	const struct sonde_dissector *found = probe_all(probe, plen, &verdict, &more);
+	if (!found && !more && !held) {
+		/* Mid-stream, a chunk often starts inside a message and a new one
+		 * starts on a later line: try line starts. */
+		const uint8_t *q = p, *end = p + n;
+		for (int k = 0; k < DETECT_LINES && q < end; k++) {
+			const uint8_t *lf = memchr(q, '\n', (size_t)(end - q));
+			if (!lf || lf + 1 >= end)
+				break;
+			q = lf + 1;
+			bool m2 = false;
+			found = probe_all(q, (size_t)(end - q), &verdict, &m2);
+			if (found) {
+				size_t skip = (size_t)(q - p);
+				st->undetected_bytes += skip;
+				c->detect_bytes[side] += skip;
+				c->skipped_before[side] = true;
+				p = q;
+				n -= skip;
+				break;
+			}
 		}
-		if (v == SONDE_PROBE_MORE)
-			more = true;
 	}
 	if (found) {
 		/* A role from the handshake or the source beats a guess from content. */
 		if (c->client < 0)
-			set_client(c, verdict == SONDE_PROBE_CLIENT ? side : 1 - side);
+			set_client(c, verdict == SONDE_PROBE_CLIENT ? side : 1 - side, false);
 		c->detect_len[side] = 0;
 		open_dissector(c, found);
 		/* The other side's held bytes came first on that side. */
 		int other = 1 - side;
 		if (c->detect_len[other]) {
-			uint8_t len = c->detect_len[other];
+			uint16_t len = c->detect_len[other];
 			c->detect_len[other] = 0;
 			dissect(c, other, c->detect_buf[other], len, ts);
 		}
@@ -292,7 +322,7 @@ static void detect(struct conn *c, int side, const uint8_t *p, size_t n, uint64_
 	}
 	if (more && held + n < DETECT_BUF) {
 		memcpy(c->detect_buf[side] + held, p, n);
-		c->detect_len[side] = (uint8_t)(held + n);
+		c->detect_len[side] = (uint16_t)(held + n);
 		return;
 	}
 	/* Not a message start we know: skip these bytes, try the next chunk. */
@@ -470,11 +500,11 @@ void sonde_conntable_chunk(struct sonde_conntable *ct, const struct sonde_chunk 
 
 	if (c->client < 0 && c->state == CONN_DETECT) {
 		if (ch->role == SONDE_ROLE_SRC_IS_CLIENT)
-			set_client(c, side);
+			set_client(c, side, true);
 		else if (ch->role == SONDE_ROLE_SRC_IS_SERVER)
-			set_client(c, 1 - side);
+			set_client(c, 1 - side, true);
 		else if (ch->flags & SONDE_CF_SYN)
-			set_client(c, (ch->flags & SONDE_CF_ACK) ? 1 - side : side);
+			set_client(c, (ch->flags & SONDE_CF_ACK) ? 1 - side : side, true);
 	}
 
 	uint64_t off;

@@ -208,6 +208,34 @@ void sonde_reasm_add(struct sonde_reasm *r, struct sonde_mem_budget *b, struct s
 		deliver(r, st, out, off, p, caplen, wirelen - caplen, ts);
 		return;
 	}
+	/* In order with segments waiting: deliver straight from this segment up
+	 * to each waiting one (whose bytes, received first, win), draining as
+	 * they become contiguous. Nothing to copy, so no budget to exceed. */
+	if (off <= r->next) {
+		uint64_t end = off + wirelen, cap_end = off + caplen;
+		if (off < r->next) /* the head of it was delivered before */
+			st->retransmitted_bytes += (cap_end < r->next ? cap_end : r->next) - off;
+		while (r->next < end) {
+			uint64_t from = r->next;
+			uint64_t stop = r->ooo && r->ooo->off < end ? r->ooo->off : end;
+			if (stop > from) {
+				uint64_t cfrom = from < cap_end ? from : cap_end;
+				uint64_t cstop = stop < cap_end ? stop : cap_end;
+				deliver(r, st, out, from, p + (cfrom - off), (uint32_t)(cstop - cfrom),
+					(uint32_t)((stop - from) - (cstop - cfrom)), ts);
+			}
+			if (!r->ooo)
+				break;
+			/* Bytes of this segment under the waiting ones just drained:
+			 * the first copy won. */
+			uint64_t ov_from = r->ooo->off;
+			drain(r, b, st, out);
+			uint64_t ov_to = r->next < cap_end ? r->next : cap_end;
+			if (ov_to > ov_from)
+				st->retransmitted_bytes += ov_to - ov_from;
+		}
+		return;
+	}
 	if (off + wirelen <= r->next) {
 		st->retransmitted_bytes += caplen;
 		return;

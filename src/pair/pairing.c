@@ -6,6 +6,7 @@ void sonde_pairing_init(struct sonde_pairing *p, const struct sonde_conn_info *c
 			size_t max_waiting, struct sonde_pending_budget *budget)
 {
 	p->budget = budget;
+	p->orphans = 0;
 	p->head = p->tail = NULL;
 	p->waiting = 0;
 	p->max_waiting = max_waiting ? max_waiting : 1;
@@ -48,7 +49,10 @@ void sonde_pairing_request(struct sonde_pairing *p, struct sonde_msg *m)
 	while (p->head && (p->waiting >= p->max_waiting ||
 			   p->budget->used + m->mem > p->budget->limit)) {
 		p->stats->requests_flushed_for_memory++;
-		emit(p, pop_head(p), NULL);
+		struct sonde_msg *old = pop_head(p);
+		if (!old->pair_key)
+			p->orphans++;
+		emit(p, old, NULL);
 	}
 	p->budget->used += m->mem;
 	m->next = NULL;
@@ -62,6 +66,12 @@ void sonde_pairing_request(struct sonde_pairing *p, struct sonde_msg *m)
 
 void sonde_pairing_response(struct sonde_pairing *p, struct sonde_msg *m)
 {
+	if (!m->pair_key && p->orphans) {
+		/* Answers a request already written as unanswered. */
+		p->orphans--;
+		emit(p, NULL, m);
+		return;
+	}
 	struct sonde_msg **link = &p->head, *prev = NULL;
 	for (struct sonde_msg *q = p->head; q; prev = q, q = q->next) {
 		if (q->pair_key == m->pair_key) {

@@ -29,6 +29,9 @@ struct sonde_pairing {
 	const struct sonde_record_out *out;
 	struct sonde_stats *stats;
 	struct sonde_pending_budget *budget;
+	/* In-order (key 0) requests written early: their responses are still
+	 * to come, first, and must not pair with later requests. */
+	size_t orphans;
 };
 
 /*

@@ -90,6 +90,7 @@ struct h1_conn {
 };
 
 static const struct sonde_msg_ops h1_ops;
+static size_t h1_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts);
 
 /* ------------------------------------------------------------ messages --- */
 
@@ -98,6 +99,7 @@ static void msg_free(struct sonde_msg *bm)
 	struct h1_msg *m = (struct h1_msg *)bm;
 	sonde_buf_free(&m->body);
 	free(m->trailer_buf);
+	free(m->trailers);
 	free(m);
 }
 
@@ -110,8 +112,10 @@ static struct h1_msg *msg_new(const uint8_t *head, size_t len, const struct sond
 	memset(m, 0, sizeof(*m));
 	struct sonde_h1_header *harr = (struct sonde_h1_header *)(m + 1);
 	uint8_t *hcopy = (uint8_t *)harr + hsz;
-	memcpy(harr, hdrs, hsz);
-	memcpy(hcopy, head, len);
+	if (hsz)
+		memcpy(harr, hdrs, hsz);
+	if (len)
+		memcpy(hcopy, head, len);
 	if (hd->folded) {
 		/* Folded values span line breaks: make them single-line. */
 		for (uint32_t i = 0; i < hd->nheaders; i++)
@@ -137,7 +141,7 @@ static struct h1_msg *msg_new(const uint8_t *head, size_t len, const struct sond
 	m->base.version = hd->version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
 	if (hd->nheaders_seen > hd->nheaders)
 		m->base.flags |= SONDE_MF_HEADERS_TRUNCATED;
-	if (hd->bad_header)
+	if (hd->bad_header || hd->bad_start)
 		m->base.flags |= SONDE_MF_PARSE_ERROR;
 	if (!response) {
 		m->is_head = sonde_h1_span_ieq(head, hd->method, "head");
@@ -331,8 +335,13 @@ static void to_resync(struct h1_conn *h, struct h1_dir *d)
 	d->scan = 0;
 }
 
-/* Parse a complete head and choose how the body is framed. */
-static void process_head(struct h1_conn *h, enum sonde_dir dir, const uint8_t *buf, size_t len)
+/*
+ * Parse a complete head and choose how the body is framed. Returns how many
+ * bytes of buf it used: all of them, or, when the first line is not a
+ * message start, just that line, so the lines after it are scanned again
+ * (garbage before a request must not swallow the request).
+ */
+static size_t process_head(struct h1_conn *h, enum sonde_dir dir, const uint8_t *buf, size_t len)
 {
 	struct h1_dir *d = &h->d[dir];
 	struct sonde_h1_header hdrs[MAX_HEADERS];
@@ -340,11 +349,30 @@ static void process_head(struct h1_conn *h, enum sonde_dir dir, const uint8_t *b
 	bool response = dir == SONDE_DIR_S2C;
 	int rc = sonde_h1_parse_head(buf, len, response, &hd, hdrs, MAX_HEADERS);
 	if (rc == SONDE_H1_E_START_LINE || rc == SONDE_H1_E_VERSION) {
+		const uint8_t *lf = memchr(buf, '\n', len);
+		size_t first = lf ? (size_t)(lf - buf) + 1 : len;
 		h->s->stats->parse_errors++;
-		h->s->stats->unparsed_bytes += len;
+		h->s->stats->unparsed_bytes += first;
 		to_resync(h, d);
-		return;
+		d->line_start = true;
+		return first;
 	}
+	if (!response && hd.bad_start && hd.nheaders_seen == 0) {
+		/* "GET /path" and a blank line: HTTP/0.9 after all. */
+		const uint8_t *lf = memchr(buf, '\n', len);
+		size_t first = lf ? (size_t)(lf - buf) + 1 : len;
+		if (sonde_h1_is_http09_request(buf, first)) {
+			/* Its message is the line; the blank line is idle filler,
+			 * as when the two arrive apart. */
+			d->cur = msg_new_http09(buf, first, false);
+			d->msg_wire = first;
+			finish(h, dir, 0);
+			d->st = H1_IDLE;
+			return first;
+		}
+	}
+	if (hd.bad_start)
+		h->s->stats->parse_errors++;
 	struct h1_msg *m = msg_new(buf, len, &hd, hdrs, response);
 	d->cur = m;
 	if (rc == SONDE_H1_E_LENGTH) {
@@ -353,7 +381,7 @@ static void process_head(struct h1_conn *h, enum sonde_dir dir, const uint8_t *b
 		h->s->stats->parse_errors++;
 		finish(h, dir, SONDE_MF_PARSE_ERROR);
 		to_resync(h, d);
-		return;
+		return len;
 	}
 	if (rc)
 		h->s->stats->parse_errors++;
@@ -366,7 +394,7 @@ static void process_head(struct h1_conn *h, enum sonde_dir dir, const uint8_t *b
 				h->s->stats->parse_errors++;
 				finish(h, dir, SONDE_MF_PARSE_ERROR);
 				to_resync(h, d);
-				return;
+				return len;
 			}
 		} else if (hd.content_length > 0) {
 			d->st = H1_BODY_LEN;
@@ -392,6 +420,7 @@ static void process_head(struct h1_conn *h, enum sonde_dir dir, const uint8_t *b
 	}
 	if (d->st == H1_IDLE)
 		finish(h, dir, 0);
+	return len;
 }
 
 /*
@@ -453,7 +482,24 @@ static size_t head_feed(struct h1_conn *h, enum sonde_dir dir, const uint8_t *p,
 			goto too_big;
 		d->msg_wire = head_len;
 		d->msg_gap = 0;
-		process_head(h, dir, head, head_len);
+		size_t took = process_head(h, dir, head, head_len);
+		if (took < head_len && old && took < old) {
+			/* The bytes after the used part came partly from earlier
+			 * chunks: feed them through again (at most one level deep:
+			 * the copy starts with an empty accumulator). */
+			size_t rest = head_len - took;
+			uint8_t *again = sonde_xmalloc(rest);
+			memcpy(again, d->acc.p + took, rest);
+			sonde_buf_reset(&d->acc);
+			d->scan = 0;
+			size_t fed = h1_data(h, dir, again, rest, d->ts_last);
+			if (fed < rest && !h->s->switch_to)
+				h->s->stats->unparsed_bytes += rest - fed;
+			free(again);
+			return used;
+		}
+		if (took < head_len)
+			used = took - old; /* rescan p from the line after the used part */
 		sonde_buf_reset(&d->acc);
 		d->scan = 0;
 		return used;
@@ -495,11 +541,18 @@ too_big:
 
 /* ---------------------------------------------------------- resync --- */
 
-/* Find where the next message may start in p; n if nowhere. */
-static size_t resync_scan(struct h1_dir *d, enum sonde_dir dir, const uint8_t *p, size_t n)
+/*
+ * Find where the next message starts in p: its offset, or n if nowhere. A
+ * line start at the very end that may still become one ("GE") is reported
+ * in *hold (else *hold = n): the caller keeps those bytes and decides when
+ * more arrive, so the outcome does not depend on where the bytes split.
+ */
+static size_t resync_scan(struct h1_dir *d, enum sonde_dir dir, const uint8_t *p, size_t n,
+			  size_t *hold)
 {
 	int want = dir == SONDE_DIR_C2S ? 1 : 2;
 	size_t i = 0;
+	*hold = n;
 	if (!d->line_start) {
 		const uint8_t *lf = memchr(p, '\n', n);
 		if (!lf)
@@ -508,8 +561,12 @@ static size_t resync_scan(struct h1_dir *d, enum sonde_dir dir, const uint8_t *p
 	}
 	while (i < n) {
 		int v = sonde_h1_looks_like_start(p + i, n - i);
-		if (v == want || v == -1)
+		if (v == want)
 			return i;
+		if (v == -1) {
+			*hold = i;
+			return n;
+		}
 		const uint8_t *lf = memchr(p + i, '\n', n - i);
 		if (!lf)
 			break;
@@ -675,16 +732,17 @@ static size_t h1_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t 
 			if (!d->acc.len)
 				sonde_buf_putc(&d->acc, '\n');
 			size_t old = d->acc.len, next = 0;
-			size_t take = n - i;
-			if (old + take > h->s->opts->max_head + 1) {
-				h->s->stats->parse_errors++;
-				finish(h, dir, SONDE_MF_PARSE_ERROR);
-				to_resync(h, d);
-				break;
-			}
+			size_t room = h->s->opts->max_head + 1 - (old < h->s->opts->max_head + 1 ? old : h->s->opts->max_head + 1);
+			size_t take = n - i < room ? n - i : room;
 			sonde_buf_append(&d->acc, p + i, take);
 			size_t e = sonde_h1_head_end(d->acc.p, d->acc.len, d->scan, &next);
 			if (!e) {
+				if (d->acc.len > h->s->opts->max_head) {
+					h->s->stats->parse_errors++;
+					finish(h, dir, SONDE_MF_PARSE_ERROR);
+					to_resync(h, d);
+					break;
+				}
 				d->scan = next;
 				i += take;
 				break;
@@ -714,14 +772,48 @@ static size_t h1_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t 
 			body_bytes(h, d, p + i, n - i);
 			i = n;
 			break;
-		case H1_RESYNC:
-			k = resync_scan(d, dir, p + i, n - i);
-			h->s->stats->unparsed_bytes += k;
-			i += k;
+		case H1_RESYNC: {
+			if (d->acc.len) {
+				/* Bytes held at a line start: now they can be judged. */
+				uint8_t tmp[32];
+				size_t held = d->acc.len, take = n - i < sizeof(tmp) - held ? n - i : sizeof(tmp) - held;
+				memcpy(tmp, d->acc.p, held);
+				memcpy(tmp + held, p + i, take);
+				int v = sonde_h1_looks_like_start(tmp, held + take);
+				if (v == (dir == SONDE_DIR_C2S ? 1 : 2)) {
+					/* A message starts with the held bytes: they begin its head. */
+					d->st = H1_HEAD;
+					d->ts_first = ts;
+					d->msg_wire = d->msg_gap = 0;
+					d->scan = 0;
+					before = i;
+					break;
+				}
+				if (v == -1 && held + take < sizeof(tmp)) {
+					sonde_buf_append(&d->acc, p + i, n - i);
+					i = n;
+					before = i;
+					break;
+				}
+				h->s->stats->unparsed_bytes += held;
+				sonde_buf_reset(&d->acc);
+				d->line_start = false;
+			}
+			size_t hold;
+			k = resync_scan(d, dir, p + i, n - i, &hold);
+			if (hold < n - i) {
+				h->s->stats->unparsed_bytes += hold;
+				sonde_buf_append(&d->acc, p + i + hold, n - i - hold);
+				i = n;
+			} else {
+				h->s->stats->unparsed_bytes += k;
+				i += k;
+				if (i < n)
+					d->st = H1_IDLE;
+			}
 			before = i;
-			if (i < n)
-				d->st = H1_IDLE;
 			break;
+		}
 		}
 		if (d->st != H1_IDLE && d->st != H1_RESYNC)
 			d->msg_wire += i - before;
@@ -845,7 +937,7 @@ static void *h1_open(struct sonde_session *s)
 
 static enum sonde_probe h1_probe(const uint8_t *p, size_t n)
 {
-	switch (sonde_h1_looks_like_start(p, n)) {
+	switch (sonde_h1_looks_like_first(p, n)) {
 	case 1:
 		return SONDE_PROBE_CLIENT;
 	case 2:

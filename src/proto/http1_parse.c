@@ -69,6 +69,14 @@ static const char *const known_methods[] = {
 	NULL,
 };
 
+static bool is_known_method(const uint8_t *m, size_t len)
+{
+	for (size_t i = 0; known_methods[i]; i++)
+		if (strlen(known_methods[i]) == len && !memcmp(m, known_methods[i], len))
+			return true;
+	return false;
+}
+
 int sonde_h1_looks_like_start(const uint8_t *buf, size_t len)
 {
 	static const char resp[] = "HTTP/1.";
@@ -99,6 +107,30 @@ int sonde_h1_looks_like_start(const uint8_t *buf, size_t len)
 		}
 	}
 	return prefix ? -1 : 0;
+}
+
+int sonde_h1_looks_like_first(const uint8_t *buf, size_t len)
+{
+	int v = sonde_h1_looks_like_start(buf, len);
+	if (v)
+		return v;
+	/* Any method token, if the line ends like a request line. */
+	size_t i = 0;
+	while (i < len && i < 32 && ((buf[i] >= 'A' && buf[i] <= 'Z') || buf[i] == '_' || buf[i] == '-'))
+		i++;
+	if (i < 3 || i == 32)
+		return 0;
+	if (i == len)
+		return -1;
+	if (buf[i] != ' ')
+		return 0;
+	const uint8_t *lf = memchr(buf + i, '\n', len - i);
+	if (!lf)
+		return len - i < 2048 ? -1 : 0;
+	size_t end = (size_t)(lf - buf);
+	if (end && buf[end - 1] == '\r')
+		end--;
+	return end >= i + 9 && !memcmp(buf + end - 8, "HTTP/1.", 7) ? 1 : 0;
 }
 
 bool sonde_h1_is_http09_request(const uint8_t *line, size_t len)
@@ -317,22 +349,29 @@ int sonde_h1_parse_head(const uint8_t *buf, size_t len, bool response, struct so
 	if (!response) {
 		while (i < end && tchar[buf[i]])
 			i++;
-		if (i == 0 || i >= end || buf[i] != ' ')
+		if (i == 0 || (i < end && buf[i] != ' '))
 			return SONDE_H1_E_START_LINE;
 		h->method.off = 0;
 		h->method.len = (uint32_t)i;
-		size_t ts = ++i;
+		/* What servers answer, sonde records: a missing target or a missing
+		 * or malformed version keeps the request, flagged (bad_start). */
+		h->version_minor = 1;
+		size_t ts = i < end ? ++i : i;
 		while (i < end && buf[i] != ' ')
 			i++;
-		if (i == ts || i >= end)
-			return SONDE_H1_E_START_LINE;
 		h->target.off = (uint32_t)ts;
 		h->target.len = (uint32_t)(i - ts);
-		i++;
-		if (end - i != 8 || memcmp(buf + i, "HTTP/1.", 7) || buf[i + 7] < '0' ||
-		    buf[i + 7] > '9')
+		if (i < end)
+			i++;
+		if (end - i == 8 && !memcmp(buf + i, "HTTP/1.", 7) && buf[i + 7] >= '0' &&
+		    buf[i + 7] <= '9')
+			h->version_minor = buf[i + 7] - '0';
+		else if (is_known_method(buf, h->method.len))
+			h->bad_start = true;
+		else /* no version and no method sonde knows: not a request line */
 			return SONDE_H1_E_VERSION;
-		h->version_minor = buf[i + 7] - '0';
+		if (!h->target.len)
+			h->bad_start = true;
 	} else {
 		if (end < 12 || memcmp(buf, "HTTP/1.", 7) || buf[7] < '0' || buf[7] > '9' ||
 		    buf[8] != ' ')

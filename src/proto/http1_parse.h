@@ -46,6 +46,7 @@ struct sonde_h1_head {
 	uint32_t nheaders_seen; /* headers in the message (>= nheaders) */
 	bool folded; /* obsolete line folding was used */
 	bool bad_header; /* a header line was skipped as malformed */
+	bool bad_start; /* request line without target or with a bad version */
 	/* framing and connection semantics */
 	int64_t content_length; /* -1: none */
 	bool te_present, chunked;
@@ -83,6 +84,13 @@ size_t sonde_h1_head_end(const uint8_t *buf, size_t len, size_t from, size_t *ne
  * tell yet (-1)? Used for protocol detection and resynchronisation.
  */
 int sonde_h1_looks_like_start(const uint8_t *buf, size_t len);
+
+/*
+ * Like sonde_h1_looks_like_start(), and also any upper-case method token
+ * whose line ends in " HTTP/1.x": for the first bytes of a connection,
+ * where an unregistered method (CCM_POST, BREW) is still a request.
+ */
+int sonde_h1_looks_like_first(const uint8_t *buf, size_t len);
 
 /*
  * For HTTP/0.9 detection: is the first line (ending at buf[len-1] == '\n')
