@@ -402,7 +402,8 @@ static __always_inline int enter_io(int fd, __u64 buf, __u64 cnt, __u8 kind, __u
 	if (!process_wanted())
 		return 0;
 	__u64 sk = fd_to_tcp_sock(fd);
-	if (!sk || !port_wanted((struct sock *)sk))
+	/* Before connect() the socket has no ports: filter at its exit. */
+	if (!sk || (kind != CALL_CONNECT && !port_wanted((struct sock *)sk)))
 		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct call c = { .sk = sk, .buf = buf, .cnt = cnt, .kind = kind, .dir = dir };
@@ -740,7 +741,7 @@ int tp_exit_connect(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	__u64 sk = c->sk;
 	bpf_map_delete_elem(&calls, &tid);
-	if (ctx->ret != 0 && ctx->ret != -EINPROGRESS)
+	if ((ctx->ret != 0 && ctx->ret != -EINPROGRESS) || !port_wanted((struct sock *)sk))
 		return 0;
 	return open_sock(sk, SONDE_EV_ROLE_CLIENT);
 }
