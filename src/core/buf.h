@@ -25,6 +25,11 @@ static inline void sonde_buf_reset(struct sonde_buf *b) { b->len = 0; }
  * become U+FFFD so the output is always valid JSON. */
 void sonde_json_str(struct sonde_buf *b, const void *p, size_t n);
 static inline void sonde_json_cstr(struct sonde_buf *b, const char *s);
+/* The same for text that must stay text: returns -1, writing nothing, if the
+ * bytes are not valid UTF-8 (or hold a NUL). One pass for check and escape. */
+int sonde_json_str_utf8(struct sonde_buf *b, const void *p, size_t n);
+/* Decimal digits of v. */
+void sonde_buf_u64(struct sonde_buf *b, uint64_t v);
 /* "key": */
 void sonde_json_key(struct sonde_buf *b, const char *key);
 /* Standard base64 (RFC 4648) with padding, no quotes. */

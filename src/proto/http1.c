@@ -1006,8 +1006,10 @@ static void h1_write_json(const struct sonde_msg *bm, struct sonde_buf *o)
 			sonde_buf_printf(o, "%s%d", i ? "," : "", m->interim[i]);
 		sonde_buf_putc(o, ']');
 	}
-	sonde_buf_printf(o, ",\"body\":{\"size\":%llu,\"captured\":%llu",
-			 (unsigned long long)m->body_size, (unsigned long long)m->body_captured);
+	sonde_buf_puts(o, ",\"body\":{\"size\":");
+	sonde_buf_u64(o, m->body_size);
+	sonde_buf_puts(o, ",\"captured\":");
+	sonde_buf_u64(o, m->body_captured);
 	if (m->coding != SONDE_H1_CODING_NONE) {
 		sonde_buf_puts(o, ",\"content_encoding\":");
 		sonde_json_cstr(o, coding_name(m->coding));
@@ -1016,10 +1018,10 @@ static void h1_write_json(const struct sonde_msg *bm, struct sonde_buf *o)
 		sonde_buf_printf(o, ",\"decoded\":true,\"decoded_size\":%llu",
 				 (unsigned long long)m->decoded_size);
 	if (m->body.len) {
-		if (sonde_utf8_valid(m->body.p, m->body.len)) {
-			sonde_buf_puts(o, ",\"encoding\":\"utf8\",\"data\":");
-			sonde_json_str(o, m->body.p, m->body.len);
-		} else {
+		size_t mark = o->len;
+		sonde_buf_puts(o, ",\"encoding\":\"utf8\",\"data\":");
+		if (sonde_json_str_utf8(o, m->body.p, m->body.len) < 0) {
+			o->len = mark;
 			sonde_buf_puts(o, ",\"encoding\":\"base64\",\"data\":\"");
 			sonde_base64(o, m->body.p, m->body.len);
 			sonde_buf_putc(o, '"');

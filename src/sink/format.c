@@ -37,8 +37,11 @@ static void json_msg(struct sonde_buf *o, const char *key, const struct sonde_ms
 	sonde_buf_printf(o, ",\"%s\":{\"ts\":", key);
 	sonde_buf_putc(o, '"');
 	sonde_fmt_time(o, m->ts_first);
-	sonde_buf_printf(o, "\",\"wire_bytes\":%" PRIu64 ",\"captured_bytes\":%" PRIu64 ",",
-			 m->wire_bytes, m->captured_bytes);
+	sonde_buf_puts(o, "\",\"wire_bytes\":");
+	sonde_buf_u64(o, m->wire_bytes);
+	sonde_buf_puts(o, ",\"captured_bytes\":");
+	sonde_buf_u64(o, m->captured_bytes);
+	sonde_buf_putc(o, ',');
 	m->ops->write_json(m, o);
 	sonde_buf_putc(o, '}');
 }

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../core/buf.h"
@@ -35,6 +37,7 @@ struct iface {
 struct sonde_capfile {
 	const char *name;
 	int fd; /* -1: memory input */
+	bool mapped; /* buf is an mmap of the whole file */
 	uint8_t *buf; /* owned unless memory input */
 	size_t cap, pos, end;
 	uint64_t base_off; /* file offset of buf[0] */
@@ -65,6 +68,20 @@ struct sonde_capfile *sonde_capfile_open_fd(int fd, const char *name)
 	if (!cf)
 		return NULL;
 	cf->fd = fd;
+	/* A regular file is mapped: frames then point into the page cache, no
+	 * copy. Pipes (and a failed mmap) go through read(). */
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m != MAP_FAILED) {
+			madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+			cf->buf = m;
+			cf->cap = cf->end = (size_t)st.st_size;
+			cf->eof = true;
+			cf->mapped = true;
+			return cf;
+		}
+	}
 	cf->cap = 4 * READ_CHUNK;
 	cf->buf = malloc(cf->cap);
 	if (!cf->buf) {
@@ -90,7 +107,9 @@ void sonde_capfile_close(struct sonde_capfile *cf)
 {
 	if (!cf)
 		return;
-	if (cf->fd >= 0)
+	if (cf->mapped)
+		munmap(cf->buf, cf->cap);
+	else if (cf->fd >= 0)
 		free(cf->buf);
 	free(cf->ifaces);
 	free(cf);
