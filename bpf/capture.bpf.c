@@ -71,8 +71,10 @@ enum call_kind {
 	CALL_OTHER, /* a tcp_* hook with a non-user iterator: bytes are a gap */
 };
 
+/* LRU: an entry whose exit never came (a thread killed mid-call) ages out
+ * instead of filling the map. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u32);
 	__type(value, struct call);
