@@ -245,6 +245,13 @@ def main():
     if not os.access(SONDE, os.X_OK):
         check("sonde binary exists", False, SONDE)
         return
+    try:
+        with open("/sys/kernel/btf/vmlinux", "rb") as f:
+            if b"btf_trace_sock_send_length\0" not in f.read():
+                skip("kernel before 6.4: no sock:sock_send_length tracepoint, so sonde's tracepoint "
+                     "hooks cannot account io_uring bytes")
+    except OSError:
+        pass  # no BTF: sonde says why it cannot start
     tmp = tempfile.mkdtemp(prefix="sonde-uring.")
     os.chmod(tmp, 0o755)  # nginx workers run unprivileged
     nginx_started = False
@@ -288,11 +295,16 @@ http {{
             except OSError:
                 time.sleep(0.1)
 
-        sonde = Sonde(tmp, "uring", ["--port", str(port)])
+        # The syscall tracepoint hooks, whatever the kernel would pick: they
+        # are the path that cannot copy io_uring payload and must account it
+        # as exact gaps (fentry/kprobe on tcp_sendmsg/tcp_recvmsg see it).
+        sonde = Sonde(tmp, "uring", ["--ebpf-hook", "tracepoint", "--port", str(port)])
         if not check("sonde started", sonde.proc.poll() is None and "capturing with" in sonde.stderr(),
                      sonde.stderr()[-1000:]):
             return
-        info("hook in use: " + sonde.stderr().split("capturing with ")[-1].split(" ")[0])
+        hook = sonde.stderr().split("capturing with ")[-1].split(" ")[0]
+        if not check("tracepoint hooks in use", hook == "tracepoint", hook):
+            return
 
         clients = []
         for name, spec in PLAN:
