@@ -15,6 +15,8 @@ recv() syscalls ("s"). Connections:
   large   u:/big.bin    s:/second.txt       300 KiB received by many RECVs
   middle  s:/second.txt w:/first.txt s:/second.txt   a gap between two
                                             captured exchanges (WRITE/READ)
+sonde runs with --ebpf-hook tracepoint (the hooks that cannot copy io_uring
+payload); kernels without sock:sock_send_length (before 6.4) are skipped.
 
 Usage: test_capture_uring.py path/to/sonde
 Prints PASS/FAIL/SKIP lines; exits non-zero on any FAIL.
@@ -296,8 +298,9 @@ http {{
                 time.sleep(0.1)
 
         # The syscall tracepoint hooks, whatever the kernel would pick: they
-        # are the path that cannot copy io_uring payload and must account it
-        # as exact gaps (fentry/kprobe on tcp_sendmsg/tcp_recvmsg see it).
+        # cannot copy io_uring payload and must account it as exact gaps. (The
+        # fentry/kprobe hooks on tcp_sendmsg/tcp_recvmsg are a different case:
+        # they can see io_uring's user buffers.)
         sonde = Sonde(tmp, "uring", ["--ebpf-hook", "tracepoint", "--port", str(port)])
         if not check("sonde started", sonde.proc.poll() is None and "capturing with" in sonde.stderr(),
                      sonde.stderr()[-1000:]):
