@@ -37,17 +37,6 @@
 #include "conn/reasm.h"
 #include "fuzz_common.h"
 
-/* Mirror of reasm.c's private segment header, so the buffered list can be
- * checked (sorted, disjoint, accounted). Must match src/conn/reasm.c. */
-struct sonde_reasm_seg {
-	struct sonde_reasm_seg *next;
-	uint64_t off;
-	uint64_t ts_ns;
-	uint32_t len;
-	uint32_t gap;
-	uint8_t data[];
-};
-
 static inline uint8_t stream_byte(uint64_t off)
 {
 	uint64_t x = off * 0x9e3779b97f4a7c15ull;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../core/buf.h"
+#include "../core/hash.h"
 
 #define DETECT_BUF 256 /* bytes kept while a probe asks for more */
 #define DETECT_LINES 64 /* line starts probed inside one chunk */
@@ -71,24 +72,6 @@ struct sonde_conntable {
 
 /* ------------------------------------------------------------- hashing --- */
 
-static inline uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
-
-static uint64_t ep_hash(const struct sonde_endpoint *e)
-{
-	uint64_t a, b;
-	memcpy(&a, e->addr, 8);
-	memcpy(&b, e->addr + 8, 8);
-	return mix64(a ^ mix64(b ^ ((uint64_t)e->port << 8 | e->family)));
-}
-
 static bool ep_eq(const struct sonde_endpoint *x, const struct sonde_endpoint *y)
 {
 	return x->port == y->port && x->family == y->family && !memcmp(x->addr, y->addr, 16);
@@ -97,7 +80,7 @@ static bool ep_eq(const struct sonde_endpoint *x, const struct sonde_endpoint *y
 /* Symmetric in the two endpoints, so both directions find the connection. */
 static uint64_t flow_hash(const struct sonde_flow *f, uint64_t conn_id)
 {
-	return mix64(ep_hash(&f->src) + ep_hash(&f->dst) + conn_id * 31 + f->l4);
+	return sonde_mix64(sonde_pair_hash(&f->src, &f->dst) + conn_id * 31 + f->l4);
 }
 
 /* --------------------------------------------------------------- table --- */

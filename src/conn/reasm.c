@@ -6,16 +6,6 @@
 
 #include "../core/buf.h"
 
-/* A buffered piece: `len` captured bytes then `gap` bytes known to be lost. */
-struct sonde_reasm_seg {
-	struct sonde_reasm_seg *next;
-	uint64_t off;
-	uint64_t ts_ns;
-	uint32_t len;
-	uint32_t gap;
-	uint8_t data[];
-};
-
 static inline uint64_t seg_end(const struct sonde_reasm_seg *s)
 {
 	return s->off + s->len + s->gap;

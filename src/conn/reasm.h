@@ -36,7 +36,16 @@ struct sonde_reasm_out {
 	void *ctx;
 };
 
-struct sonde_reasm_seg;
+/* A buffered piece: `len` captured bytes then `gap` bytes known to be lost.
+ * Internal to reasm.c; visible so tests and fuzzers can check the list. */
+struct sonde_reasm_seg {
+	struct sonde_reasm_seg *next;
+	uint64_t off;
+	uint64_t ts_ns;
+	uint32_t len;
+	uint32_t gap;
+	uint8_t data[];
+};
 
 struct sonde_reasm {
 	uint64_t next; /* offset of the next byte to deliver */

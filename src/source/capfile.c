@@ -380,21 +380,12 @@ static int pcapng_next(struct sonde_capfile *cf, struct sonde_frame *f)
 				return -1;
 			continue;
 		case PCAPNG_EPB:
-			if (blen < 20)
-				return fail(cf, off, "enhanced packet block too short");
-			ifid = rd32(cf, body);
-			ts = (uint64_t)rd32(cf, body + 4) << 32 | rd32(cf, body + 8);
-			caplen = rd32(cf, body + 12);
-			wirelen = rd32(cf, body + 16);
-			data = body + 20;
-			if (caplen > blen - 20)
-				return fail(cf, off, "corrupt packet block: %u captured bytes in a %zu-byte body",
-					    caplen, blen);
-			break;
 		case PCAPNG_OPB:
+			/* Same layout but the interface id: 32 bits (EPB), or 16
+			 * followed by a drop count (the obsolete packet block). */
 			if (blen < 20)
 				return fail(cf, off, "packet block too short");
-			ifid = rd16(cf, body);
+			ifid = type == PCAPNG_EPB ? rd32(cf, body) : rd16(cf, body);
 			ts = (uint64_t)rd32(cf, body + 4) << 32 | rd32(cf, body + 8);
 			caplen = rd32(cf, body + 12);
 			wirelen = rd32(cf, body + 16);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../core/buf.h"
+#include "../core/hash.h"
 #include "../core/u64map.h"
 #include "capture.skel.h"
 #include "sonde_events.h"
@@ -242,16 +243,6 @@ static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int h
 
 /* -------------------------------------------------------------- events --- */
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
-
 /* An event address as an endpoint; v4-mapped IPv6 becomes IPv4 so both ends
  * of a dual-stack connection describe it the same way. */
 static void endpoint(struct sonde_endpoint *ep, uint8_t family, const uint8_t *addr, uint16_t port)
@@ -269,14 +260,6 @@ static void endpoint(struct sonde_endpoint *ep, uint8_t family, const uint8_t *a
 		ep->family = AF_INET;
 		memcpy(ep->addr, addr, 4);
 	}
-}
-
-static uint64_t ep_hash(const struct sonde_endpoint *e)
-{
-	uint64_t a, b;
-	memcpy(&a, e->addr, 8);
-	memcpy(&b, e->addr + 8, 8);
-	return mix64(a ^ mix64(b ^ ((uint64_t)e->port << 8 | e->family)));
 }
 
 static void release(struct sonde_ebpf *e, uint64_t conn_id)
@@ -303,7 +286,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	endpoint(&remote, ev->family, ev->raddr, ev->rport);
 
 	/* Both ends of a loopback connection are traced sockets: keep one. */
-	uint64_t tuple = mix64(ep_hash(&local) + ep_hash(&remote)) | 1;
+	uint64_t tuple = sonde_pair_hash(&local, &remote) | 1; /* non-zero map key */
 	uint64_t owner;
 	if (sonde_u64map_get(&e->owners, tuple, &owner)) {
 		if (owner != ev->conn_id) {
