@@ -2,6 +2,8 @@
 #   make            build ./sonde
 #   make test       unit tests (plain and ASan+UBSan), corpus tests, fuzz smoke
 #   make fuzz       libFuzzer targets (clang)
+#   make test-kernels  sonde on Debian's 5.10/6.1/6.12 kernels under QEMU
+#                   and on this kernel (tests/kernels/run)
 CC ?= cc
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
@@ -15,7 +17,7 @@ OBJ := $(SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI:%.c=$(BUILD)/%.o)
 HDR := $(wildcard src/*/*.h)
 
-.PHONY: all clean test unit test-unit test-asan fuzz fuzz-smoke corpus bench
+.PHONY: all clean test unit test-unit test-asan fuzz fuzz-smoke corpus bench test-kernels
 all: sonde
 
 # ---- kernel programs -------------------------------------------------------
@@ -97,6 +99,15 @@ build/bench/parser_bench: bench/parser_bench.c build/libsonde.a
 
 test: sonde
 	tests/run
+
+# ---- kernel matrix ---------------------------------------------------------
+# The same ./sonde on several kernels booted under QEMU; kahttp is a static
+# keep-alive HTTP server and client for the guests.
+build/kernels/kahttp: tests/kernels/kahttp.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -O2 $(WARN) -static -o $@ $<
+test-kernels: sonde build/kernels/kahttp
+	tests/kernels/run
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz sonde

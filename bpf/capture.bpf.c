@@ -63,7 +63,9 @@ struct call {
 
 enum call_kind {
 	CALL_BUF, /* read, write, sendto, recvfrom */
-	CALL_IOV, /* readv, writev; tcp_* hooks with user iovecs */
+	CALL_IOV, /* readv, writev: a user iovec array */
+	CALL_KIOV, /* tcp_* hooks: the iov_iter's iovec array, the kernel's copy of
+		    * the user's (import_iovec), pointing at user memory */
 	CALL_MSG, /* sendmsg, recvmsg: buf is a user msghdr */
 	CALL_MMSG, /* sendmmsg, recvmmsg */
 	CALL_CONNECT,
@@ -376,15 +378,22 @@ __noinline int emit_bytes(__u64 sk, __u64 ubuf, __u32 len, __u32 avail, __u32 di
 	return 0;
 }
 
-/* `total` bytes spread over a user iovec array (readv/writev/msghdr). */
-__noinline int emit_iov(__u64 sk, __u64 iov, __u64 iovcnt, __u32 total, __u32 dir)
+/* emit_iov's dir flag: the iovec array is kernel memory (an iov_iter's). */
+#define IOV_IN_KERNEL (1u << 16)
+
+/* `total` bytes spread over an iovec array (readv/writev/msghdr, or an
+ * iov_iter's), whose buffers are user memory. */
+__noinline int emit_iov(__u64 sk, __u64 iov, __u64 iovcnt, __u32 total, __u32 dir_flags)
 {
+	__u32 dir = dir_flags & 0xff;
+	bool in_kernel = dir_flags & IOV_IN_KERNEL;
 	__u32 done = 0;
 	for (int i = 0; i < SONDE_IOV_MAX; i++) {
 		if (i >= iovcnt || done >= total)
 			break;
 		struct iovec v = {};
-		if (bpf_probe_read_user(&v, sizeof(v), (void *)(iov + i * sizeof(struct iovec))))
+		void *at = (void *)(iov + i * sizeof(struct iovec));
+		if (in_kernel ? bpf_probe_read_kernel(&v, sizeof(v), at) : bpf_probe_read_user(&v, sizeof(v), at))
 			break;
 		__u32 n = v.iov_len < total - done ? (__u32)v.iov_len : total - done;
 		emit_bytes(sk, (__u64)v.iov_base, n, n, dir);
@@ -532,7 +541,7 @@ static __always_inline int kfunc_enter(struct sock *sk, struct msghdr *msg, __u8
 			c.kind = CALL_BUF;
 			c.buf = (__u64)BPF_CORE_READ(i, ubuf) + off;
 		} else if (t == bpf_core_enum_value(enum iter_type, ITER_IOVEC) && !off) {
-			c.kind = CALL_IOV;
+			c.kind = CALL_KIOV;
 			c.buf = (__u64)BPF_CORE_READ(i, __iov);
 			c.cnt = BPF_CORE_READ(i, nr_segs);
 		}
@@ -545,7 +554,7 @@ static __always_inline int kfunc_enter(struct sock *sk, struct msghdr *msg, __u8
 			c.kind = CALL_BUF;
 			c.buf = (__u64)BPF_CORE_READ(i, iov) + off; /* ubuf shares the slot */
 		} else if (t == bpf_core_enum_value(enum iter_type, ITER_IOVEC) && !off) {
-			c.kind = CALL_IOV;
+			c.kind = CALL_KIOV;
 			c.buf = (__u64)BPF_CORE_READ(i, iov);
 			c.cnt = BPF_CORE_READ(i, nr_segs);
 		}
@@ -553,7 +562,7 @@ static __always_inline int kfunc_enter(struct sock *sk, struct msghdr *msg, __u8
 		struct iov_iter___v50 *i = it;
 		unsigned int t = BPF_CORE_READ(i, type);
 		if ((t & 4 /* ITER_IOVEC */) && !BPF_CORE_READ(i, iov_offset)) {
-			c.kind = CALL_IOV;
+			c.kind = CALL_KIOV;
 			c.buf = (__u64)BPF_CORE_READ(i, iov);
 			c.cnt = BPF_CORE_READ(i, nr_segs);
 		}
@@ -576,8 +585,8 @@ static __always_inline int kfunc_exit(long ret)
 		return 0;
 	if (call.kind == CALL_BUF)
 		emit_bytes(call.sk, call.buf, (__u32)ret, (__u32)ret, call.dir);
-	else if (call.kind == CALL_IOV)
-		emit_iov(call.sk, call.buf, call.cnt, (__u32)ret, call.dir);
+	else if (call.kind == CALL_KIOV)
+		emit_iov(call.sk, call.buf, call.cnt, (__u32)ret, call.dir | IOV_IN_KERNEL);
 	else { /* kernel memory (sendfile's pages, io_uring fixed buffers): a gap */
 		count(SONDE_CNT_UNTRACED_BYTES, (__u32)ret);
 		emit_bytes(call.sk, 0, (__u32)ret, 0, call.dir | (SONDE_EVF_UNTRACED) << 8);

@@ -319,6 +319,36 @@ http {{
               all(r["capture"]["method"] == "ebpf-tracepoint" for r in exchanges(recs4)))
         check("no sonde program left after both exit", ids34 and not loaded(ids34), loaded(ids34))
 
+        # A dual-stack server ([::], IPV6_V6ONLY off) answering IPv4: its
+        # socket sees v4-mapped addresses; the record must say 127.0.0.1 and
+        # the exchange appear once (the client's AF_INET socket is the same
+        # connection).
+        dport = free_port()
+        ds = subprocess.Popen([sys.executable, "-c", f"""
+import http.server, socket
+class S(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+S(("::", {dport}), http.server.SimpleHTTPRequestHandler).serve_forever()
+"""], cwd=www, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        helpers.append(ds)
+        for _ in range(50):
+            try:
+                http_get(dport, "/")
+                break
+            except OSError:
+                time.sleep(0.1)
+        s5 = Sonde(tmp, "mapped", ["--port", str(dport)])
+        subprocess.run(["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{dport}/index.html?mapped=1"], check=True)
+        rc5, recs5 = s5.stop()
+        m = [r for r in exchanges(recs5) if r.get("request", {}).get("target") == "/index.html?mapped=1"]
+        check("v4-mapped dual-stack server: exchange once", len(m) == 1, len(m))
+        if m:
+            check("v4-mapped folded to IPv4", m[0]["conn"]["client"]["ip"] == "127.0.0.1" and
+                  m[0]["conn"]["server"]["ip"] == "127.0.0.1", m[0]["conn"])
+
         # Errors: a hook the kernel lacks, and no privileges.
         kp = subprocess.run([SONDE, "capture", "--ebpf-hook", "kprobe", "--duration", "1"],
                             capture_output=True, text=True, timeout=30)
