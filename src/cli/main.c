@@ -99,10 +99,15 @@ int main(int argc, char **argv)
 		printf("sonde %s\n", SONDE_VERSION);
 		return SONDE_EXIT_OK;
 	}
-	if (!strcmp(cmd, "capture"))
+	/* getopt names argv[0] in its messages: make it "sonde read". */
+	if (!strcmp(cmd, "capture")) {
+		argv[1] = (char *)"sonde capture";
 		return sonde_cmd_capture(argc - 1, argv + 1);
-	if (!strcmp(cmd, "read"))
+	}
+	if (!strcmp(cmd, "read")) {
+		argv[1] = (char *)"sonde read";
 		return sonde_cmd_read(argc - 1, argv + 1);
+	}
 	sonde_errorf("unknown command '%s' (try 'sonde --help')", cmd);
 	return SONDE_EXIT_USAGE;
 }
