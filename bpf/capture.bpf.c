@@ -636,11 +636,21 @@ int BPF_PROG(fe_tcp_recvmsg, struct sock *sk, struct msghdr *msg)
 	return kfunc_enter(sk, msg, SONDE_EV_RX);
 }
 
+/* 5.19+: tcp_recvmsg(sk, msg, len, flags, addr_len) */
 SEC("?fexit/tcp_recvmsg")
 int BPF_PROG(fx_tcp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	     int *addr_len, int ret)
 {
 	return kfunc_exit(ret);
+}
+
+/* Before 5.19: tcp_recvmsg(sk, msg, len, nonblock, flags, addr_len), so the
+ * return value is the seventh slot (user space loads the one that matches the
+ * kernel's BTF; reading the sixth as `ret` is refused: it is addr_len). */
+SEC("?fexit/tcp_recvmsg")
+int fx_tcp_recvmsg_nonblock(unsigned long long *ctx)
+{
+	return kfunc_exit((int)ctx[6]);
 }
 
 /* ---- bytes outside traced calls: io_uring, sendfile, splice ---- */

@@ -5,7 +5,10 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/perf_event.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,6 +41,10 @@ struct sonde_ebpf {
 	struct sonde_u64map owners;
 	/* conn_id → tuple hash, to release ownership on close */
 	struct sonde_u64map owned;
+	/* kretprobe events sonde created in tracefs (see attach_kretprobes),
+	 * removed once their links are gone */
+	const char *tracefs;
+	char krp_events[2][64];
 };
 
 static const char *const hook_names[] = { "tracepoint", "kprobe", "fentry" };
@@ -171,6 +178,7 @@ static bool is_data_family(const char *name)
 struct kernel_has {
 	bool sock_length_tp; /* sock:sock_{send,recv}_length (6.4+) */
 	bool tcp_sendpage; /* sendfile bypasses tcp_sendmsg (before 6.5) */
+	bool recvmsg_nonblock; /* tcp_recvmsg has the nonblock argument (before 5.19) */
 };
 
 static void probe_btf(struct kernel_has *k)
@@ -181,7 +189,159 @@ static void probe_btf(struct kernel_has *k)
 		return;
 	k->sock_length_tp = btf__find_by_name_kind(btf, "btf_trace_sock_send_length", BTF_KIND_TYPEDEF) >= 0;
 	k->tcp_sendpage = btf__find_by_name_kind(btf, "tcp_sendpage", BTF_KIND_FUNC) >= 0;
+	int id = btf__find_by_name_kind(btf, "tcp_recvmsg", BTF_KIND_FUNC);
+	const struct btf_type *fn = id >= 0 ? btf__type_by_id(btf, (__u32)id) : NULL;
+	const struct btf_type *proto = fn ? btf__type_by_id(btf, fn->type) : NULL;
+	k->recvmsg_nonblock = proto && btf_is_func_proto(proto) && btf_vlen(proto) == 6;
 	btf__free(btf);
+}
+
+/* ---------------------------------------------------------- kretprobes --- */
+
+/*
+ * A kretprobe sees at most `maxactive` calls in flight at once; other
+ * returns are missed. Through perf_event_open (libbpf's way) it gets the
+ * kernel's default: the number of possible CPUs on kernels without
+ * CONFIG_PREEMPTION (Debian 11's 5.10: one, on one CPU), max(10, 2 * CPUs)
+ * otherwise. A thread blocked in tcp_recvmsg holds its instance until data
+ * comes, so a few idle readers take them all and the returns of the busy
+ * sockets are lost (seen on 5.10: every response to a client that waited in
+ * recv while another process was waiting too). tracefs's kprobe_events takes
+ * an explicit maxactive: the kretprobes are created there, with libbpf's
+ * attach as the fallback.
+ */
+#define KRETPROBE_MAXACTIVE 4096 /* the kernel's KRETPROBE_MAXACTIVE_MAX */
+#define KRP_GROUP "sonde"
+
+static const char *tracefs_root(void)
+{
+	if (access("/sys/kernel/tracing/kprobe_events", W_OK) == 0)
+		return "/sys/kernel/tracing";
+	if (access("/sys/kernel/debug/tracing/kprobe_events", W_OK) == 0)
+		return "/sys/kernel/debug/tracing";
+	return NULL;
+}
+
+static int kprobe_events_write(const char *root, const char *line)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/kprobe_events", root);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int err = write(fd, line, strlen(line)) < 0 ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+static void krp_event_del(const char *root, const char *event)
+{
+	char line[128];
+	snprintf(line, sizeof(line), "-:" KRP_GROUP "/%.63s\n", event);
+	kprobe_events_write(root, line);
+}
+
+/* Events left by sonde processes that are gone (killed before removing
+ * theirs). One still in use cannot be removed (EBUSY), so a live sonde in
+ * another pid namespace keeps its own. */
+static void krp_remove_stale(const char *root)
+{
+	char path[128], line[512], stale[8][64];
+	int n = 0;
+	snprintf(path, sizeof(path), "%s/kprobe_events", root);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	while (n < 8 && fgets(line, sizeof(line), f)) {
+		/* "r4096:sonde/krp_PID_FUNC FUNC" */
+		char *ev = strstr(line, ":" KRP_GROUP "/krp_");
+		if (!ev)
+			continue;
+		ev += strlen(":" KRP_GROUP "/");
+		ev[strcspn(ev, " \n")] = '\0';
+		long pid = strtol(ev + 4, NULL, 10);
+		if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+			snprintf(stale[n++], sizeof(stale[0]), "%.63s", ev);
+	}
+	fclose(f);
+	for (int i = 0; i < n; i++)
+		krp_event_del(root, stale[i]);
+}
+
+/* prog as a kretprobe on func with KRETPROBE_MAXACTIVE; the tracefs event's
+ * name into event (to remove after the link). NULL if tracefs refuses. */
+static struct bpf_link *krp_attach(const char *root, struct bpf_program *prog, const char *func,
+				   char *event, size_t len)
+{
+	char ev[64], line[192], path[192];
+	snprintf(ev, sizeof(ev), "krp_%d_%s", (int)getpid(), func);
+	snprintf(line, sizeof(line), "r%d:" KRP_GROUP "/%s %s\n", KRETPROBE_MAXACTIVE, ev, func);
+	krp_event_del(root, ev); /* a dead namesake's */
+	int err = kprobe_events_write(root, line);
+	if (err < 0) {
+		if (verbose_level)
+			fprintf(stderr, "sonde: cannot create kretprobe %s in tracefs (%s): default maxactive\n",
+				func, strerror(-err));
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "%s/events/" KRP_GROUP "/%s/id", root, ev);
+	FILE *f = fopen(path, "re");
+	unsigned long long id = 0;
+	if (!f || fscanf(f, "%llu", &id) != 1)
+		id = 0;
+	if (f)
+		fclose(f);
+	struct perf_event_attr attr = {
+		.size = sizeof(attr),
+		.type = PERF_TYPE_TRACEPOINT,
+		.config = id,
+		.sample_period = 1,
+		.wakeup_events = 1,
+	};
+	int pfd = id ? (int)syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC) : -1;
+	struct bpf_link *link = pfd >= 0 ? bpf_program__attach_perf_event(prog, pfd) : NULL;
+	if (!link) {
+		if (pfd >= 0)
+			close(pfd);
+		krp_event_del(root, ev);
+		return NULL;
+	}
+	snprintf(event, len, "%s", ev);
+	return link;
+}
+
+/* Before the skeleton's attach: the kretprobes through tracefs where it can;
+ * the others stay for the skeleton (libbpf's perf kprobe, default maxactive). */
+static void attach_kretprobes(struct sonde_ebpf *e, struct sonde_capture *skel)
+{
+	struct {
+		struct bpf_program *prog;
+		struct bpf_link **link;
+		const char *func;
+	} krp[2] = {
+		{ skel->progs.krp_tcp_sendmsg, &skel->links.krp_tcp_sendmsg, "tcp_sendmsg" },
+		{ skel->progs.krp_tcp_recvmsg, &skel->links.krp_tcp_recvmsg, "tcp_recvmsg" },
+	};
+	e->tracefs = tracefs_root();
+	if (!e->tracefs)
+		return;
+	krp_remove_stale(e->tracefs);
+	for (int i = 0; i < 2; i++) {
+		*krp[i].link = krp_attach(e->tracefs, krp[i].prog, krp[i].func, e->krp_events[i],
+					  sizeof(e->krp_events[i]));
+		if (*krp[i].link)
+			bpf_program__set_autoattach(krp[i].prog, false);
+	}
+}
+
+/* After the skeleton (and its links) are gone. */
+static void remove_kretprobes(struct sonde_ebpf *e)
+{
+	for (int i = 0; i < 2; i++) {
+		if (e->tracefs && e->krp_events[i][0])
+			krp_event_del(e->tracefs, e->krp_events[i]);
+		e->krp_events[i][0] = '\0';
+	}
 }
 
 static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int hook,
@@ -212,6 +372,12 @@ static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int h
 		if (is_data_family(name))
 			bpf_program__set_autoload(prog, is_data_prog(name, hook));
 	}
+	/* fexit reads tcp_recvmsg's return after its arguments: one program
+	 * per signature, the kernel's loaded. */
+	if (hook == SONDE_HOOK_FE) {
+		bpf_program__set_autoload(skel->progs.fx_tcp_recvmsg, !k->recvmsg_nonblock);
+		bpf_program__set_autoload(skel->progs.fx_tcp_recvmsg_nonblock, k->recvmsg_nonblock);
+	}
 	/* Bytes moved outside traced calls, counted so positions stay exact.
 	 * In kernel-function modes tcp_sendmsg sees io_uring and (6.5+)
 	 * sendfile itself; sendfile's older path needs the syscall hooks. */
@@ -230,10 +396,13 @@ static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int h
 		sonde_capture__destroy(skel);
 		return -1;
 	}
+	if (hook == SONDE_HOOK_KP)
+		attach_kretprobes(e, skel);
 	rc = sonde_capture__attach(skel);
 	if (rc) {
 		snprintf(why, len, "attaching failed: %s", strerror(-rc));
 		sonde_capture__destroy(skel);
+		remove_kretprobes(e);
 		return -1;
 	}
 	e->skel = skel;
@@ -465,6 +634,7 @@ void sonde_ebpf_close(struct sonde_ebpf *e)
 		return;
 	ring_buffer__free(e->rb);
 	sonde_capture__destroy(e->skel);
+	remove_kretprobes(e);
 	sonde_u64map_free(&e->sockets);
 	sonde_u64map_free(&e->owners);
 	sonde_u64map_free(&e->owned);
