@@ -5,10 +5,16 @@ E2E_DIR=$(mktemp -d /tmp/sonde-e2e.XXXXXX)
 chmod 755 "$E2E_DIR" # nginx workers run unprivileged
 E2E_PIDS=()
 
+# Safe under `set -e`: nothing here may stop the cleanup half-way (a process
+# that already exited must not keep nginx running).
 e2e_cleanup() {
-	for p in "${E2E_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	[ -f "$E2E_DIR/nginx.pid" ] && kill "$(cat "$E2E_DIR/nginx.pid")" 2>/dev/null
-	wait 2>/dev/null
+	local p
+	for p in "${E2E_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	if [ -f "$E2E_DIR/nginx.pid" ]; then
+		kill "$(cat "$E2E_DIR/nginx.pid")" 2>/dev/null || true
+		for _ in $(seq 50); do [ -f "$E2E_DIR/nginx.pid" ] || break; sleep 0.05; done
+	fi
+	wait 2>/dev/null || true
 	if [ -n "${SONDE_E2E_KEEP:-}" ]; then echo "kept $E2E_DIR" >&2; else rm -rf "$E2E_DIR"; fi
 }
 
