@@ -91,13 +91,16 @@ struct {
 	__type(value, struct sonde_sock_state);
 } socks SEC(".maps");
 
-/* Sockets whose payload user space does not want (unknown protocol, tunnel):
- * positions are still counted, nothing is copied. Key: socket address. */
+/* Sockets whose payload user space does not want (unknown protocol, tunnel,
+ * the other end of a loopback connection): positions are still counted,
+ * nothing is copied. Key: socket address; value: the socket's id, so an
+ * entry written late, after the address was reused by a new socket, does
+ * not silence the new one. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
-	__type(value, __u8);
+	__type(value, __u64);
 } ignored SEC(".maps");
 
 /* Twice the chunk so a size masked with 2*SONDE_CHUNK_MAX-1 provably fits:
@@ -317,7 +320,8 @@ __noinline int emit_bytes(__u64 sk, __u64 ubuf, __u32 len, __u32 avail, __u32 di
 	else
 		st->rx += len;
 	count(SONDE_CNT_BYTES, len);
-	if (bpf_map_lookup_elem(&ignored, &sk)) {
+	__u64 *ig = bpf_map_lookup_elem(&ignored, &sk);
+	if (ig && *ig == st->id) {
 		count(SONDE_CNT_IGNORED_BYTES, len);
 		return 0;
 	}
@@ -670,7 +674,9 @@ static __always_inline __u64 ptr_value(const void *p)
 
 static __always_inline int untraced(struct sock *sk, int ret, __u8 dir)
 {
-	if (ret <= 0 || !sk)
+	/* Runs for every socket send/receive on the host: the cheapest tests
+	 * first (a direct read through the BTF pointer, no map lookup). */
+	if (ret <= 0 || !sk || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	if (bpf_map_lookup_elem(&calls, &tid))

@@ -460,6 +460,11 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (sonde_u64map_get(&e->owners, tuple, &owner)) {
 		if (owner != ev->conn_id) {
 			st->duplicate_peer_bytes += ev->len;
+			/* Stop the kernel copying this end's payload at all: only its
+			 * first events get this far. */
+			if (ev->type == SONDE_EV_DATA && ev->cap)
+				bpf_map_update_elem(bpf_map__fd(e->skel->maps.ignored), &ev->sk,
+						    &ev->conn_id, BPF_ANY);
 			return 0;
 		}
 	} else if (ev->type != SONDE_EV_CLOSE) {
@@ -624,8 +629,7 @@ void sonde_ebpf_ignore(void *ctx, uint64_t conn_id)
 	uint64_t sk;
 	if (!e || !e->skel || !sonde_u64map_get(&e->sockets, conn_id, &sk))
 		return;
-	uint8_t one = 1;
-	bpf_map_update_elem(bpf_map__fd(e->skel->maps.ignored), &sk, &one, BPF_ANY);
+	bpf_map_update_elem(bpf_map__fd(e->skel->maps.ignored), &sk, &conn_id, BPF_ANY);
 }
 
 void sonde_ebpf_close(struct sonde_ebpf *e)
