@@ -77,6 +77,7 @@ enum call_kind {
  * instead of filling the map. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU); /* per-CPU LRU lists: no shared lock per syscall */
 	__uint(max_entries, 65536);
 	__type(key, __u32);
 	__type(value, struct call);
