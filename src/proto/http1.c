@@ -418,8 +418,15 @@ static size_t process_head(struct h1_conn *h, enum sonde_dir dir, const uint8_t 
 			d->st = H1_BODY_CLOSE;
 		}
 	}
-	if (d->st == H1_IDLE)
+	if (d->st == H1_IDLE) {
 		finish(h, dir, 0);
+	} else if (d->st == H1_BODY_LEN) {
+		/* Known length: one allocation for what will be kept. */
+		size_t keep = h->s->opts->body_limit;
+		if (d->remaining < keep)
+			keep = (size_t)d->remaining;
+		sonde_buf_reserve(&m->body, keep);
+	}
 	return len;
 }
 

@@ -1,14 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 #include "sink.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "../core/buf.h"
+
+/* Records are formatted straight into one buffer and written with write()
+ * when it holds enough: no second copy through stdio. */
+#define SINK_FLUSH_AT (256u << 10)
 
 struct sonde_sink {
 	enum sonde_sink_format fmt;
 	FILE *out;
-	struct sonde_buf line; /* reused for every record */
+	int fd;
+	struct sonde_buf pending;
 	int failed;
 };
 
@@ -17,48 +24,60 @@ struct sonde_sink *sonde_sink_new(enum sonde_sink_format fmt, FILE *out)
 	struct sonde_sink *s = sonde_xcalloc(1, sizeof(*s));
 	s->fmt = fmt;
 	s->out = out;
-	/* Big stdio buffer: records are many and small. */
-	setvbuf(out, NULL, _IOFBF, 1 << 20);
+	fflush(out); /* anything written through stdio goes first */
+	s->fd = fileno(out);
 	return s;
+}
+
+static void drain(struct sonde_sink *s)
+{
+	size_t off = 0;
+	while (off < s->pending.len && !s->failed) {
+		ssize_t n = write(s->fd, s->pending.p + off, s->pending.len - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			s->failed = 1; /* errno says why (EPIPE: the reader went away) */
+			break;
+		}
+		off += (size_t)n;
+	}
+	sonde_buf_reset(&s->pending);
 }
 
 void sonde_sink_write(struct sonde_sink *s, const struct sonde_record *r)
 {
-	sonde_buf_reset(&s->line);
 	if (s->fmt == SONDE_SINK_JSON)
-		sonde_record_json(r, &s->line);
+		sonde_record_json(r, &s->pending);
 	else
-		sonde_record_text(r, &s->line);
-	if (fwrite(s->line.p, 1, s->line.len, s->out) != s->line.len)
-		s->failed = 1;
+		sonde_record_text(r, &s->pending);
+	if (s->pending.len >= SINK_FLUSH_AT)
+		drain(s);
 }
 
 void sonde_sink_stats(struct sonde_sink *s, const struct sonde_stats *st)
 {
-	sonde_buf_reset(&s->line);
 	if (s->fmt == SONDE_SINK_JSON) {
-		sonde_stats_json(st, &s->line);
-		if (fwrite(s->line.p, 1, s->line.len, s->out) != s->line.len)
-			s->failed = 1;
+		sonde_stats_json(st, &s->pending);
 	} else {
-		sonde_stats_text(st, &s->line);
-		fflush(s->out);
-		fwrite(s->line.p, 1, s->line.len, stderr);
+		drain(s);
+		struct sonde_buf t = { 0 };
+		sonde_stats_text(st, &t);
+		fwrite(t.p, 1, t.len, stderr);
+		sonde_buf_free(&t);
 	}
 }
 
 void sonde_sink_flush(struct sonde_sink *s)
 {
-	if (fflush(s->out) != 0)
-		s->failed = 1;
+	drain(s);
 }
 
 int sonde_sink_close(struct sonde_sink *s)
 {
+	drain(s);
 	int rc = s->failed;
-	if (fflush(s->out) != 0)
-		rc = 1;
-	sonde_buf_free(&s->line);
+	sonde_buf_free(&s->pending);
 	free(s);
 	return rc ? -1 : 0;
 }
