@@ -31,6 +31,14 @@ struct sonde_sink *sonde_sink_new(enum sonde_sink_format fmt, FILE *out)
 
 static void drain(struct sonde_sink *s)
 {
+	if (s->fd < 0) { /* a stream with no descriptor (open_memstream) */
+		if (s->pending.len && fwrite(s->pending.p, 1, s->pending.len, s->out) != s->pending.len)
+			s->failed = 1;
+		if (fflush(s->out) != 0)
+			s->failed = 1;
+		sonde_buf_reset(&s->pending);
+		return;
+	}
 	size_t off = 0;
 	while (off < s->pending.len && !s->failed) {
 		ssize_t n = write(s->fd, s->pending.p + off, s->pending.len - off);
