@@ -32,6 +32,7 @@ $(BPF_OUT)/vmlinux.h:
 	bpftool btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
 $(BPF_OUT)/%.bpf.o: bpf/%.bpf.c bpf/sonde_events.h $(BPF_OUT)/vmlinux.h
 	clang $(BPF_CFLAGS) -I$(BPF_OUT) -Ibpf -c $< -o $@
+.SECONDARY: $(BPF_OUT)/capture.bpf.o
 $(BPF_OUT)/%.skel.h: $(BPF_OUT)/%.bpf.o
 	bpftool gen skeleton $< name sonde_$* > $@.tmp && mv $@.tmp $@
 $(BUILD)/src/source/ebpf.o: $(BPF_OUT)/capture.skel.h

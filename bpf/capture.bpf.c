@@ -411,6 +411,18 @@ __noinline int emit_iov(__u64 sk, __u64 iov, __u64 iovcnt, __u32 total, __u32 di
 	return 0;
 }
 
+/* Store the call for its exit. An entry already there means the thread's
+ * previous call never reached its exit (a missed exit): count it. */
+static __always_inline void remember_call(__u32 tid, struct call *c)
+{
+	if (!bpf_map_update_elem(&calls, &tid, c, BPF_NOEXIST))
+		return;
+	if (bpf_map_lookup_elem(&calls, &tid))
+		count(SONDE_CNT_MISSED_EXIT, 1);
+	if (bpf_map_update_elem(&calls, &tid, c, BPF_ANY))
+		count(SONDE_CNT_INFLIGHT_FULL, 1);
+}
+
 /* ---- syscall tracepoints: data ---- */
 
 static __always_inline int enter_io(int fd, __u64 buf, __u64 cnt, __u8 kind, __u8 dir)
@@ -423,8 +435,7 @@ static __always_inline int enter_io(int fd, __u64 buf, __u64 cnt, __u8 kind, __u
 		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct call c = { .sk = sk, .buf = buf, .cnt = cnt, .kind = kind, .dir = dir };
-	if (bpf_map_update_elem(&calls, &tid, &c, BPF_ANY))
-		count(SONDE_CNT_INFLIGHT_FULL, 1);
+	remember_call(tid, &c);
 	return 0;
 }
 
@@ -573,8 +584,7 @@ static __always_inline int kfunc_enter(struct sock *sk, struct msghdr *msg, __u8
 		}
 	}
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	if (bpf_map_update_elem(&calls, &tid, &c, BPF_ANY))
-		count(SONDE_CNT_INFLIGHT_FULL, 1);
+	remember_call(tid, &c);
 	return 0;
 }
 

@@ -98,6 +98,7 @@ enum sonde_counter {
 	SONDE_CNT_INFLIGHT_FULL, /* calls missed: in-flight map full */
 	SONDE_CNT_SOCK_MAP_FULL, /* sockets missed: socket map full */
 	SONDE_CNT_IGNORED_BYTES, /* bytes of connections user space ignores */
+	SONDE_CNT_MISSED_EXIT, /* calls whose exit never came (thread killed mid-call) */
 	SONDE_CNT__MAX,
 };
 

@@ -621,6 +621,7 @@ void sonde_ebpf_update_stats(struct sonde_ebpf *e)
 	st->ebpf_untraced_bytes = sum[SONDE_CNT_UNTRACED_BYTES];
 	st->ebpf_missed_calls = sum[SONDE_CNT_INFLIGHT_FULL] + sum[SONDE_CNT_SOCK_MAP_FULL];
 	st->ebpf_ignored_bytes = sum[SONDE_CNT_IGNORED_BYTES];
+	st->ebpf_missed_exits = sum[SONDE_CNT_MISSED_EXIT];
 }
 
 void sonde_ebpf_ignore(void *ctx, uint64_t conn_id)
