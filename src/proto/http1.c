@@ -17,15 +17,14 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "../core/buf.h"
 #include "dissector.h"
+#include "http1_msg.h"
 #include "http1_parse.h"
 
 #define MAX_HEADERS 128 /* kept per message; more are counted */
 #define MAX_CHUNK_LINE 4096 /* chunk-size line with extensions */
-#define MAX_INTERIM 4
 
 enum h1_state {
 	H1_IDLE, /* between messages */
@@ -38,36 +37,6 @@ enum h1_state {
 	H1_BODY_CLOSE, /* body runs until the direction ends */
 	H1_RESYNC, /* looking for the next message start */
 	H1_DONE, /* direction ended */
-};
-
-struct h1_msg {
-	struct sonde_msg base;
-	bool response;
-	bool http09;
-	bool body_hole; /* a gap inside the body: stop keeping bytes */
-	bool decoded;
-	uint8_t ninterim;
-	int16_t interim[MAX_INTERIM];
-	int status;
-	int version_minor;
-	enum sonde_h1_coding coding;
-	struct sonde_h1_span method, target, reason;
-	const uint8_t *head;
-	uint32_t head_len;
-	uint32_t nheaders;
-	const struct sonde_h1_header *headers;
-	uint8_t *trailer_buf;
-	uint32_t ntrailers;
-	struct sonde_h1_header *trailers;
-	uint64_t body_size; /* the body's true length (de-chunked) */
-	uint64_t decoded_size;
-	uint64_t body_captured; /* raw body bytes kept (before decoding) */
-	struct sonde_buf body; /* kept bytes, up to the body limit */
-	/* request semantics the response needs */
-	bool is_head, is_connect;
-	struct sonde_h1_span upgrade;
-	bool upgrade_req;
-	/* trailing storage: head copy, then header array */
 };
 
 struct h1_dir {
@@ -89,159 +58,12 @@ struct h1_conn {
 	struct h1_dir d[2];
 };
 
-static const struct sonde_msg_ops h1_ops;
 static size_t h1_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts);
-
-/* ------------------------------------------------------------ messages --- */
-
-static void msg_free(struct sonde_msg *bm)
-{
-	struct h1_msg *m = (struct h1_msg *)bm;
-	sonde_buf_free(&m->body);
-	free(m->trailer_buf);
-	free(m->trailers);
-	free(m);
-}
-
-/* Allocate a message holding a copy of the head and its header spans. */
-static struct h1_msg *msg_new(const uint8_t *head, size_t len, const struct sonde_h1_head *hd,
-			      const struct sonde_h1_header *hdrs, bool response)
-{
-	size_t hsz = hd->nheaders * sizeof(struct sonde_h1_header);
-	struct h1_msg *m = sonde_xmalloc(sizeof(*m) + hsz + len);
-	memset(m, 0, sizeof(*m));
-	struct sonde_h1_header *harr = (struct sonde_h1_header *)(m + 1);
-	uint8_t *hcopy = (uint8_t *)harr + hsz;
-	if (hsz)
-		memcpy(harr, hdrs, hsz);
-	if (len)
-		memcpy(hcopy, head, len);
-	if (hd->folded) {
-		/* Folded values span line breaks: make them single-line. */
-		for (uint32_t i = 0; i < hd->nheaders; i++)
-			for (uint32_t k = 0; k < harr[i].value.len; k++) {
-				uint8_t *c = &hcopy[harr[i].value.off + k];
-				if (*c == '\r' || *c == '\n' || *c == '\t')
-					*c = ' ';
-			}
-	}
-	m->base.ops = &h1_ops;
-	m->base.kind = response ? SONDE_MSG_RESPONSE : SONDE_MSG_REQUEST;
-	m->response = response;
-	m->head = hcopy;
-	m->head_len = (uint32_t)len;
-	m->headers = harr;
-	m->nheaders = hd->nheaders;
-	m->method = hd->method;
-	m->target = hd->target;
-	m->reason = hd->reason;
-	m->status = hd->status;
-	m->version_minor = hd->version_minor;
-	m->coding = hd->content_encoding;
-	m->base.version = hd->version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
-	if (hd->nheaders_seen > hd->nheaders)
-		m->base.flags |= SONDE_MF_HEADERS_TRUNCATED;
-	if (hd->bad_header || hd->bad_start)
-		m->base.flags |= SONDE_MF_PARSE_ERROR;
-	if (!response) {
-		m->is_head = sonde_h1_span_ieq(head, hd->method, "head");
-		m->is_connect = sonde_h1_span_ieq(head, hd->method, "connect");
-		m->upgrade = hd->upgrade;
-		m->upgrade_req = hd->upgrade.len > 0;
-	}
-	return m;
-}
-
-/* A message with no head: an HTTP/0.9 request line or response. */
-static struct h1_msg *msg_new_http09(const uint8_t *line, size_t len, bool response)
-{
-	struct sonde_h1_head hd;
-	memset(&hd, 0, sizeof(hd));
-	size_t end = len;
-	while (end && (line[end - 1] == '\n' || line[end - 1] == '\r'))
-		end--;
-	if (!response) {
-		hd.method.off = 0;
-		hd.method.len = 3;
-		hd.target.off = 4;
-		hd.target.len = end > 4 ? (uint32_t)(end - 4) : 0;
-	}
-	struct h1_msg *m = msg_new(line, end, &hd, NULL, response);
-	m->http09 = true;
-	m->base.version = "HTTP/0.9";
-	return m;
-}
 
 static void body_bytes(struct h1_conn *h, struct h1_dir *d, const uint8_t *p, size_t n)
 {
-	struct h1_msg *m = d->cur;
-	if (!m)
-		return;
-	m->body_size += n;
-	if (m->body_hole)
-		return;
-	size_t limit = h->s->opts->body_limit;
-	size_t room = m->body.len < limit ? limit - m->body.len : 0;
-	if (n > room) {
-		if (!(m->base.flags & SONDE_MF_TRUNCATED)) {
-			m->base.flags |= SONDE_MF_TRUNCATED;
-			h->s->stats->bodies_truncated++;
-		}
-		n = room;
-	}
-	if (n)
-		sonde_buf_append(&m->body, p, n);
-}
-
-/* Inflate a gzip or deflate body in place, keeping at most the body limit. */
-static void decode_body(struct h1_msg *m, size_t limit)
-{
-	if (!m->body.len || (m->coding != SONDE_H1_CODING_GZIP && m->coding != SONDE_H1_CODING_DEFLATE))
-		return;
-	/* gzip: header detection; deflate: zlib-wrapped first, raw as fallback
-	 * (servers send both under that name). */
-	int tries[2] = { m->coding == SONDE_H1_CODING_GZIP ? 15 + 16 : 15, -15 };
-	int ntries = m->coding == SONDE_H1_CODING_GZIP ? 1 : 2;
-	for (int t = 0; t < ntries; t++) {
-		z_stream z;
-		memset(&z, 0, sizeof(z));
-		if (inflateInit2(&z, tries[t]) != Z_OK)
-			return;
-		struct sonde_buf out = { 0 };
-		size_t cap = limit < 4096 ? limit : 4096;
-		z.next_in = m->body.p;
-		z.avail_in = (uInt)m->body.len;
-		int rc = Z_OK;
-		bool full = false;
-		while (rc == Z_OK) {
-			if (out.len >= limit) {
-				full = true;
-				break;
-			}
-			size_t want = cap < limit - out.len ? cap : limit - out.len;
-			sonde_buf_reserve(&out, want);
-			z.next_out = out.p + out.len;
-			z.avail_out = (uInt)want;
-			rc = inflate(&z, Z_NO_FLUSH);
-			out.len = want - z.avail_out + out.len;
-			if (rc == Z_BUF_ERROR && z.avail_in == 0)
-				break; /* input ended early: keep the prefix */
-			if (cap < (1u << 20))
-				cap *= 2;
-		}
-		inflateEnd(&z);
-		if (rc == Z_STREAM_END || full || (rc == Z_BUF_ERROR && out.len) ||
-		    (rc == Z_OK && out.len)) {
-			sonde_buf_free(&m->body);
-			m->body = out;
-			m->decoded = true;
-			m->decoded_size = out.len;
-			if (full)
-				m->base.flags |= SONDE_MF_TRUNCATED;
-			return;
-		}
-		sonde_buf_free(&out);
-	}
+	if (d->cur)
+		h1_msg_body(d->cur, p, n, h->s->opts->body_limit, h->s->stats);
 }
 
 /* ------------------------------------------------------------- pairing --- */
@@ -269,7 +91,7 @@ static void finish(struct h1_conn *h, enum sonde_dir dir, uint32_t flags)
 	m->base.captured_bytes = d->msg_wire - (d->msg_gap < d->msg_wire ? d->msg_gap : d->msg_wire);
 	m->body_captured = m->body.len;
 	if (h->s->opts->decode_bodies && !(m->base.flags & SONDE_MF_GAP))
-		decode_body(m, h->s->opts->body_limit);
+		h1_msg_decode_body(m, h->s->opts->body_limit);
 	if (!m->response) {
 		m->base.mem = sizeof(*m) + m->head_len + m->nheaders * sizeof(*m->headers) +
 			      m->body.cap + m->ntrailers * sizeof(*m->trailers);
@@ -279,7 +101,7 @@ static void finish(struct h1_conn *h, enum sonde_dir dir, uint32_t flags)
 	if (m->status >= 100 && m->status < 200 && m->status != 101) {
 		if (d->ninterim < MAX_INTERIM)
 			d->interim[d->ninterim++] = (int16_t)m->status;
-		msg_free(&m->base);
+		sonde_msg_free(&m->base);
 		return;
 	}
 	memcpy(m->interim, d->interim, sizeof(m->interim));
@@ -364,7 +186,7 @@ static size_t process_head(struct h1_conn *h, enum sonde_dir dir, const uint8_t 
 		if (sonde_h1_is_http09_request(buf, first)) {
 			/* Its message is the line; the blank line is idle filler,
 			 * as when the two arrive apart. */
-			d->cur = msg_new_http09(buf, first, false);
+			d->cur = h1_msg_new_http09(buf, first, false);
 			d->msg_wire = first;
 			finish(h, dir, 0);
 			d->st = H1_IDLE;
@@ -373,7 +195,7 @@ static size_t process_head(struct h1_conn *h, enum sonde_dir dir, const uint8_t 
 	}
 	if (hd.bad_start)
 		h->s->stats->parse_errors++;
-	struct h1_msg *m = msg_new(buf, len, &hd, hdrs, response);
+	struct h1_msg *m = h1_msg_new(buf, len, &hd, hdrs, response);
 	d->cur = m;
 	if (rc == SONDE_H1_E_LENGTH) {
 		/* Framing unknowable (conflicting lengths): keep the head, then
@@ -522,7 +344,7 @@ static size_t head_feed(struct h1_conn *h, enum sonde_dir dir, const uint8_t *p,
 			size_t line_in_p = (size_t)(lf - p) + 1;
 			sonde_buf_append(&d->acc, p, line_in_p);
 			if (sonde_h1_is_http09_request(d->acc.p, d->acc.len)) {
-				d->cur = msg_new_http09(d->acc.p, d->acc.len, false);
+				d->cur = h1_msg_new_http09(d->acc.p, d->acc.len, false);
 				d->msg_wire = d->acc.len;
 				d->msg_gap = 0;
 				sonde_buf_reset(&d->acc);
@@ -609,7 +431,7 @@ static size_t h1_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t 
 				 * request is HTTP/0.9 style: the body runs to the close. */
 				struct h1_msg *req = peek_request(h);
 				if (req && (req->http09 || p[i] != 'H')) {
-					d->cur = msg_new_http09(NULL, 0, true);
+					d->cur = h1_msg_new_http09(NULL, 0, true);
 					d->st = H1_BODY_CLOSE;
 					break;
 				}
@@ -955,114 +777,6 @@ static enum sonde_probe h1_probe(const uint8_t *p, size_t n)
 		return SONDE_PROBE_NO;
 	}
 }
-
-/* -------------------------------------------------------------- output --- */
-
-static void write_fields(struct sonde_buf *o, const char *key, const uint8_t *base,
-			 const struct sonde_h1_header *f, uint32_t n)
-{
-	sonde_buf_putc(o, ',');
-	sonde_json_key(o, key);
-	sonde_buf_putc(o, '[');
-	for (uint32_t i = 0; i < n; i++) {
-		if (i)
-			sonde_buf_putc(o, ',');
-		sonde_buf_putc(o, '[');
-		sonde_json_str(o, base + f[i].name.off, f[i].name.len);
-		sonde_buf_putc(o, ',');
-		sonde_json_str(o, base + f[i].value.off, f[i].value.len);
-		sonde_buf_putc(o, ']');
-	}
-	sonde_buf_putc(o, ']');
-}
-
-static const char *coding_name(enum sonde_h1_coding c)
-{
-	switch (c) {
-	case SONDE_H1_CODING_GZIP: return "gzip";
-	case SONDE_H1_CODING_DEFLATE: return "deflate";
-	case SONDE_H1_CODING_OTHER: return "other";
-	default: return NULL;
-	}
-}
-
-static void h1_write_json(const struct sonde_msg *bm, struct sonde_buf *o)
-{
-	const struct h1_msg *m = (const struct h1_msg *)bm;
-	if (!m->response) {
-		sonde_json_key(o, "method");
-		sonde_json_str(o, m->head + m->method.off, m->method.len);
-		sonde_buf_putc(o, ',');
-		sonde_json_key(o, "target");
-		sonde_json_str(o, m->head + m->target.off, m->target.len);
-	} else if (m->http09) {
-		sonde_buf_puts(o, "\"status\":null");
-	} else {
-		sonde_buf_printf(o, "\"status\":%d,", m->status);
-		sonde_json_key(o, "reason");
-		sonde_json_str(o, m->head + m->reason.off, m->reason.len);
-	}
-	sonde_buf_puts(o, ",\"version\":");
-	sonde_json_cstr(o, m->base.version);
-	write_fields(o, "headers", m->head, m->headers, m->nheaders);
-	if (m->ntrailers)
-		write_fields(o, "trailers", m->trailer_buf, m->trailers, m->ntrailers);
-	if (m->ninterim) {
-		sonde_buf_puts(o, ",\"interim\":[");
-		for (int i = 0; i < m->ninterim; i++)
-			sonde_buf_printf(o, "%s%d", i ? "," : "", m->interim[i]);
-		sonde_buf_putc(o, ']');
-	}
-	sonde_buf_puts(o, ",\"body\":{\"size\":");
-	sonde_buf_u64(o, m->body_size);
-	sonde_buf_puts(o, ",\"captured\":");
-	sonde_buf_u64(o, m->body_captured);
-	if (m->coding != SONDE_H1_CODING_NONE) {
-		sonde_buf_puts(o, ",\"content_encoding\":");
-		sonde_json_cstr(o, coding_name(m->coding));
-	}
-	if (m->decoded)
-		sonde_buf_printf(o, ",\"decoded\":true,\"decoded_size\":%llu",
-				 (unsigned long long)m->decoded_size);
-	if (m->body.len) {
-		size_t mark = o->len;
-		sonde_buf_puts(o, ",\"encoding\":\"utf8\",\"data\":");
-		if (sonde_json_str_utf8(o, m->body.p, m->body.len) < 0) {
-			o->len = mark;
-			sonde_buf_puts(o, ",\"encoding\":\"base64\",\"data\":\"");
-			sonde_base64(o, m->body.p, m->body.len);
-			sonde_buf_putc(o, '"');
-		}
-	}
-	sonde_buf_putc(o, '}');
-}
-
-static void h1_summary(const struct sonde_msg *bm, struct sonde_buf *o)
-{
-	const struct h1_msg *m = (const struct h1_msg *)bm;
-	if (!m->response) {
-		sonde_buf_append(o, m->head + m->method.off, m->method.len);
-		sonde_buf_putc(o, ' ');
-		size_t tl = m->target.len > 120 ? 120 : m->target.len;
-		for (size_t i = 0; i < tl; i++) {
-			uint8_t c = m->head[m->target.off + i];
-			sonde_buf_putc(o, c >= 0x20 && c < 0x7f ? (char)c : '?');
-		}
-		if (tl < m->target.len)
-			sonde_buf_puts(o, "...");
-	} else if (m->http09) {
-		sonde_buf_puts(o, "(0.9)");
-	} else {
-		sonde_buf_printf(o, "%d", m->status);
-	}
-}
-
-static const struct sonde_msg_ops h1_ops = {
-	.protocol = "http",
-	.write_json = h1_write_json,
-	.summary = h1_summary,
-	.free = msg_free,
-};
 
 const struct sonde_dissector sonde_dissector_http1 = {
 	.name = "http1",
