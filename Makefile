@@ -8,7 +8,7 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
 CPPFLAGS += -D_GNU_SOURCE -std=gnu11
-LDLIBS := -lbpf -lelf -lz
+LDLIBS := -lbpf -lelf -lz -lnghttp2
 
 BUILD := build
 SRC := $(wildcard src/core/*.c src/source/*.c src/conn/*.c src/proto/*.c src/pair/*.c src/sink/*.c)

@@ -4,9 +4,11 @@
 #include "dissector.h"
 
 extern const struct sonde_dissector sonde_dissector_http1;
+extern const struct sonde_dissector sonde_dissector_http2;
 
 const struct sonde_dissector *const sonde_dissectors[] = {
 	&sonde_dissector_http1,
+	&sonde_dissector_http2,
 	NULL,
 };
 

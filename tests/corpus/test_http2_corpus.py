@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""HTTP/2 corpus test: sonde against tshark on the plaintext captures in $SONDE_CORPUS/http2.
+
+For each capture (*.pcap, *.pcapng; the TLS ones are skipped) this runs
+
+    sonde read -o json --stats FILE
+    tshark -n -r FILE [opts] -T json -J http2
+
+(opts: the `tshark opts` hint of the capture in $SONDE_CORPUS/SOURCES.md,
+usually `-d tcp.port==N,http2`) and compares, per capture:
+
+  * the requests: sorted (stream id, :method, :path) of every HEADERS block
+    tshark decodes with a :method, against sonde's request objects
+    (stream_id, method, target), pushed requests excluded on both sides
+    (tshark shows them in PUSH_PROMISE frames, which are not counted);
+  * the responses: sorted (stream id, :status) of every HEADERS block with a
+    final (non-1xx) :status, against sonde's response objects.
+
+Where the two tools legitimately differ, EXPECT says so per capture with what
+sonde reports and why; the expectation is checked exactly, so an entry that
+stops being true fails loudly.
+
+Output: "PASS <file>", "FAIL <file>: <why>" or "SKIP <file>: <why>" per
+capture. Exit status 1 if any FAIL.
+
+Usage: python3 tests/corpus/test_http2_corpus.py --sonde ./sonde [CAPTURE ...]
+Environment: SONDE_CORPUS (default ../shared/corpus from the repository).
+Only the Python standard library is used.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CORPUS = os.environ.get("SONDE_CORPUS", os.path.join(ROOT, "..", "shared", "corpus"))
+
+TLS = {
+    "wireshark-http2-data-reassembly.pcap": "TLS (keylog file): sonde has no TLS decryption",
+    "wireshark-http2-brotli.pcapng": "TLS (secrets in the pcapng): sonde has no TLS decryption",
+    "wireshark-http2_follow_multistream.pcapng": "TLS (secrets in the pcapng): sonde has no TLS decryption",
+}
+
+MIDSTREAM = ("the capture starts mid-connection: no preface and HPACK state unknown, so sonde "
+             "does not claim the connection (it probes only the client preface); tshark "
+             "decodes what its port hint lets it")
+
+# Per capture: what sonde reports instead of tshark's lists, and why.
+# "requests"/"responses": sonde's lists exactly (None: same as tshark's).
+EXPECT = {
+    "deepflow-h2c_ascii.pcap": {"requests": [], "responses": [], "why": MIDSTREAM},
+    "deepflow-http2-multi.pcap": {"requests": [], "responses": [], "why": MIDSTREAM},
+    "deepflow-httpv2-stream-id.pcap": {"requests": [], "responses": [], "why": MIDSTREAM},
+}
+
+
+# Hints SOURCES.md does not give: arkime's h2c runs on port 80 with no hint,
+# and tshark's http2 heuristic leaves its HEADERS+CONTINUATION request undecoded.
+EXTRA_OPTS = {"arkime-http2-nghttp2.pcap": ["-d", "tcp.port==80,http2"]}
+
+
+def tshark_opts(name):
+    if name in EXTRA_OPTS:
+        return EXTRA_OPTS[name]
+    try:
+        with open(os.path.join(CORPUS, "SOURCES.md"), encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("- `http2/%s`" % name):
+                    m = re.search(r"tshark opts: `([^`]*)`", line)
+                    return m.group(1).split() if m else []
+    except OSError:
+        pass
+    return []
+
+
+def as_list(v):
+    if v is None:
+        return []
+    return v if isinstance(v, list) else [v]
+
+
+def _pairs(pairs):
+    """tshark's JSON repeats keys (one "http2.header" per field): keep them all."""
+    d = {}
+    for k, v in pairs:
+        if k in d:
+            if not isinstance(d[k], list) or not getattr(d[k], "_dup", False):
+                d[k] = _Dup([d[k]])
+            d[k].append(v)
+        else:
+            d[k] = v
+    return d
+
+
+class _Dup(list):
+    _dup = True
+
+
+def tshark_lists(path, opts):
+    out = subprocess.run(["tshark", "-n", "-r", path] + opts + ["-T", "json", "-J", "http2"],
+                         capture_output=True, check=True).stdout
+    reqs, resps = [], []
+    for pk in json.loads(out or b"[]", object_pairs_hook=_pairs):
+        for h in as_list(pk["_source"]["layers"].get("http2")):
+            for st in as_list(h.get("http2.stream") if isinstance(h, dict) else None):
+                if not isinstance(st, dict) or st.get("http2.type") not in ("1", "9"):
+                    continue
+                sid = int(st.get("http2.streamid", "0"))
+                fields = {}
+                for hd in as_list(st.get("http2.header")):
+                    if isinstance(hd, dict):
+                        fields.setdefault(hd.get("http2.header.name"), hd.get("http2.header.value"))
+                if ":method" in fields:
+                    reqs.append((sid, fields[":method"], fields.get(":path", fields.get(":authority"))))
+                if ":status" in fields:
+                    try:
+                        s = int(fields[":status"])
+                    except ValueError:
+                        continue
+                    if not 100 <= s < 200:
+                        resps.append((sid, s))
+    return sorted(reqs), sorted(resps)
+
+
+def sonde_lists(sonde, path):
+    p = subprocess.run([sonde, "read", "-o", "json", "--stats", path], capture_output=True)
+    if p.returncode != 0:
+        raise RuntimeError("sonde exit %d: %s" % (p.returncode, p.stderr.decode(errors="replace")[:200]))
+    reqs, resps = [], []
+    lines = p.stdout.decode().splitlines()
+    if not lines or json.loads(lines[-1]).get("type") != "stats":
+        raise RuntimeError("last line is not the stats record")
+    for line in lines:
+        r = json.loads(line)
+        if r.get("type") != "exchange" or r.get("version") != "HTTP/2":
+            continue
+        q, s = r.get("request"), r.get("response")
+        if q and not q.get("pushed"):
+            reqs.append((q["stream_id"], q["method"], q["target"]))
+        if s and s.get("status") is not None and not 100 <= s["status"] < 200:
+            resps.append((s["stream_id"], s["status"]))
+    return sorted(reqs), sorted(resps)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sonde", default=os.path.join(ROOT, "sonde"))
+    ap.add_argument("captures", nargs="*")
+    a = ap.parse_args()
+    d = os.path.join(CORPUS, "http2")
+    if not os.path.isdir(d):
+        print("SKIP http2-corpus: %s not found" % d)
+        return 0
+    if not shutil.which("tshark"):
+        print("SKIP http2-corpus: tshark is not installed")
+        return 0
+    files = a.captures or sorted(os.path.join(d, f) for f in os.listdir(d)
+                                 if f.endswith((".pcap", ".pcapng")))
+    failed = False
+    for path in files:
+        name = os.path.basename(path)
+        if name in TLS:
+            print("SKIP %s: %s" % (name, TLS[name]))
+            continue
+        try:
+            treq, tresp = tshark_lists(path, tshark_opts(name))
+            sreq, sresp = sonde_lists(a.sonde, path)
+        except (subprocess.CalledProcessError, RuntimeError, ValueError, KeyError) as e:
+            print("FAIL %s: %s" % (name, e))
+            failed = True
+            continue
+        exp = EXPECT.get(name, {})
+        want_req = exp.get("requests")
+        want_resp = exp.get("responses")
+        why = []
+        if want_req is not None:
+            if treq == want_req:
+                why.append("EXPECT entry is stale: tshark's requests now equal sonde's expected ones")
+            want_req = sorted(tuple(x) for x in want_req)
+        else:
+            want_req = treq
+        if want_resp is not None:
+            want_resp = sorted(tuple(x) for x in want_resp)
+        else:
+            want_resp = tresp
+        if sreq != want_req:
+            why.append("requests: sonde %r, expected %r (tshark %r)" % (sreq, want_req, treq))
+        if sresp != want_resp:
+            why.append("responses: sonde %r, expected %r (tshark %r)" % (sresp, want_resp, tresp))
+        if why:
+            print("FAIL %s: %s" % (name, "; ".join(why)))
+            failed = True
+        else:
+            print("PASS %s (%d requests, %d responses)%s" % (
+                name, len(sreq), len(sresp), " [expected difference: %s]" % exp["why"] if exp else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP/2 dissector: HPACK story vectors (hpack-test-case) decoded through the
+ * dissector's per-direction inflater, a hand-built h2c exchange fed whole,
+ * split at every offset and byte by byte, interleaved streams paired by
+ * stream id, gaps, resets, server push and malformed input.
+ */
+#include <dirent.h>
+#include <nghttp2/nghttp2.h>
+
+#include "testutil.h"
+
+extern const struct sonde_dissector sonde_dissector_http2;
+
+#define TS 1700000000000000000ull
+#define PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+/* Open the HTTP/2 dissector on tu_h1's fake session. */
+static void h2_open(struct tu_h1 *h, const struct sonde_dissect_opts *o)
+{
+	tu_h1_open(h, o, false, false);
+	h->d->close(h->state, 0); /* the HTTP/1 state it opened */
+	h->d = &sonde_dissector_http2;
+	h->state = h->d->open(&h->sess);
+}
+
+static void frame(struct tu_bytes *b, uint8_t type, uint8_t flags, uint32_t sid, const void *p,
+		  size_t n)
+{
+	tu_u8(b, (uint8_t)(n >> 16));
+	tu_be16(b, (uint16_t)n);
+	tu_u8(b, type);
+	tu_u8(b, flags);
+	tu_be32(b, sid);
+	if (n)
+		tu_bytes_put(b, p, n);
+}
+
+static void settings(struct tu_bytes *b, int hts)
+{
+	uint8_t p[6] = { 0, 1, (uint8_t)(hts >> 24), (uint8_t)(hts >> 16), (uint8_t)(hts >> 8),
+			 (uint8_t)hts };
+	frame(b, 4, 0, 0, p, hts >= 0 ? 6 : 0);
+}
+
+/* HPACK-encode name/value pairs (NULL-terminated list). */
+static void encode(nghttp2_hd_deflater *def, struct tu_bytes *out, const char *const *nv)
+{
+	nghttp2_nv a[32];
+	size_t n = 0;
+	for (; nv[2 * n]; n++) {
+		a[n].name = (uint8_t *)(uintptr_t)nv[2 * n];
+		a[n].namelen = strlen(nv[2 * n]);
+		a[n].value = (uint8_t *)(uintptr_t)nv[2 * n + 1];
+		a[n].valuelen = strlen(nv[2 * n + 1]);
+		a[n].flags = NGHTTP2_NV_FLAG_NONE;
+	}
+	size_t bound = nghttp2_hd_deflate_bound(def, a, n);
+	uint8_t *buf = tu_xmalloc(bound);
+	ssize_t r = nghttp2_hd_deflate_hd(def, buf, bound, a, n);
+	assert_true(r > 0);
+	tu_bytes_put(out, buf, (size_t)r);
+	free(buf);
+}
+
+/* HEADERS (split into CONTINUATION frames of at most `piece` bytes). */
+static void headers(struct tu_bytes *b, nghttp2_hd_deflater *def, uint32_t sid, bool end_stream,
+		    size_t piece, const char *const *nv)
+{
+	struct tu_bytes blk = { 0 };
+	encode(def, &blk, nv);
+	size_t off = 0;
+	bool first = true;
+	do {
+		size_t k = blk.len - off < piece ? blk.len - off : piece;
+		uint8_t fl = off + k == blk.len ? 0x4 : 0;
+		if (first)
+			frame(b, 1, fl | (end_stream ? 1 : 0), sid, blk.p + off, k);
+		else
+			frame(b, 9, fl, sid, blk.p + off, k);
+		first = false;
+		off += k;
+	} while (off < blk.len);
+	tu_bytes_free(&blk);
+}
+
+static void data_padded(struct tu_bytes *b, uint32_t sid, bool end, const char *s, uint8_t pad)
+{
+	struct tu_bytes p = { 0 };
+	tu_u8(&p, pad);
+	tu_bytes_str(&p, s);
+	tu_bytes_zero(&p, pad);
+	frame(b, 0, (end ? 1 : 0) | 0x8, sid, p.p, p.len);
+	tu_bytes_free(&p);
+}
+
+/* The exchange of test 2: both directions' bytes. */
+static void build_exchange(struct tu_bytes *c2s, struct tu_bytes *s2c)
+{
+	nghttp2_hd_deflater *dc, *ds;
+	assert_int_equal(nghttp2_hd_deflate_new(&dc, 4096), 0);
+	assert_int_equal(nghttp2_hd_deflate_new(&ds, 4096), 0);
+	tu_bytes_str(c2s, PREFACE);
+	settings(c2s, -1);
+	settings(s2c, -1);
+	frame(s2c, 4, 1, 0, NULL, 0); /* ACK */
+	frame(c2s, 4, 1, 0, NULL, 0);
+	static const char *const rq1[] = { ":method", "POST", ":scheme", "http", ":path", "/a",
+					   ":authority", "example.com", "user-agent", "unit/1.0",
+					   "x-long", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+					   NULL };
+	static const char *const rq3[] = { ":method", "GET", ":scheme", "http", ":path", "/b",
+					   ":authority", "example.com", NULL };
+	headers(c2s, dc, 1, false, 10, rq1); /* HEADERS + CONTINUATION x n */
+	headers(c2s, dc, 3, true, 1000, rq3);
+	frame(c2s, 8, 0, 0, "\0\0\1\0", 4); /* WINDOW_UPDATE */
+	data_padded(c2s, 1, false, "hello ", 3);
+	frame(c2s, 6, 0, 0, "12345678", 8); /* PING */
+	data_padded(c2s, 1, true, "world", 0);
+	static const char *const rs3[] = { ":status", "404", "content-type", "text/plain", NULL };
+	static const char *const rs1[] = { ":status", "200", "content-type", "text/plain", NULL };
+	static const char *const tr1[] = { "grpc-status", "0", NULL };
+	headers(s2c, ds, 3, false, 1000, rs3);
+	headers(s2c, ds, 1, false, 1000, rs1);
+	data_padded(s2c, 1, false, "body-one", 7);
+	data_padded(s2c, 3, true, "nope", 2);
+	headers(s2c, ds, 1, true, 1000, tr1); /* trailers */
+	nghttp2_hd_deflate_del(dc);
+	nghttp2_hd_deflate_del(ds);
+}
+
+/* Feed c2s then s2c, each cut at `cut` (0: whole; 1: byte by byte if bytewise). */
+static void run_exchange(struct tu_h1 *h, const struct tu_bytes *c2s, const struct tu_bytes *s2c,
+			 size_t cut, bool bytewise)
+{
+	const struct tu_bytes *dirs[2] = { c2s, s2c };
+	for (int d = 0; d < 2; d++) {
+		const struct tu_bytes *b = dirs[d];
+		if (bytewise) {
+			for (size_t i = 0; i < b->len; i++)
+				tu_h1_data(h, (enum sonde_dir)d, b->p + i, 1, TS);
+		} else {
+			size_t k = cut < b->len ? cut : b->len;
+			if (k)
+				tu_h1_data(h, (enum sonde_dir)d, b->p, k, TS);
+			if (b->len > k)
+				tu_h1_data(h, (enum sonde_dir)d, b->p + k, b->len - k, TS);
+		}
+	}
+	tu_h1_close(h, TS);
+}
+
+static char *joined_json(const struct tu_collector *c)
+{
+	struct sonde_buf b = { 0 };
+	for (size_t i = 0; i < c->n; i++) {
+		sonde_buf_append(&b, c->r[i].json, c->r[i].json_len);
+		sonde_buf_putc(&b, '\n');
+	}
+	sonde_buf_putc(&b, 0);
+	return (char *)b.p;
+}
+
+static void test_exchange(void **state)
+{
+	(void)state;
+	static struct tu_bytes c2s, s2c;
+	memset(&c2s, 0, sizeof(c2s));
+	memset(&s2c, 0, sizeof(s2c));
+	tu_bytes_track(&c2s);
+	tu_bytes_track(&s2c);
+	build_exchange(&c2s, &s2c);
+
+	static struct tu_h1 h;
+	h2_open(&h, NULL);
+	run_exchange(&h, &c2s, &s2c, 0, false);
+	assert_false(h.col.bad_record);
+	assert_int_equal(h.col.n, 2);
+	assert_int_equal(h.stats.parse_errors, 0);
+	assert_int_equal(h.stats.unparsed_bytes, 0);
+	/* stream 3's response completes first; each pairs by stream id */
+	const struct tu_rec *r3 = &h.col.r[0], *r1 = &h.col.r[1];
+	assert_string_equal(r3->req.method, "GET");
+	assert_string_equal(r3->req.target, "/b");
+	assert_int_equal(r3->resp.status, 404);
+	assert_int_equal(r3->resp.body_size, 4);
+	assert_memory_equal(r3->resp.body, "nope", 4);
+	assert_string_equal(r1->req.method, "POST");
+	assert_string_equal(r1->req.target, "/a");
+	assert_string_equal(r1->req.version, "HTTP/2");
+	assert_int_equal(r1->req.body_size, 11);
+	assert_memory_equal(r1->req.body, "hello world", 11);
+	assert_int_equal(r1->resp.status, 200);
+	assert_int_equal(r1->resp.body_size, 8);
+	assert_int_equal(r1->resp.ntrailers, 1);
+	assert_string_equal(r1->resp.tname[0], "grpc-status");
+	assert_int_equal(r1->flags, 0);
+	assert_int_equal(r1->req.flags, 0);
+	assert_int_equal(r1->resp.flags, 0);
+	assert_non_null(strstr(r1->json, "\"stream_id\":1"));
+	assert_non_null(strstr(r3->json, "\"stream_id\":3"));
+	assert_non_null(strstr(r1->json, "[\"x-long\",\"aaaa"));
+	/* wire bytes: every frame of the stream in that direction */
+	assert_true(r1->req.wire_bytes > 0 && r1->req.wire_bytes == r1->req.captured_bytes);
+	char *want = joined_json(&h.col);
+	tu_h1_free(&h);
+
+	for (size_t cut = 1; cut < (c2s.len > s2c.len ? c2s.len : s2c.len); cut++) {
+		h2_open(&h, NULL);
+		run_exchange(&h, &c2s, &s2c, cut, false);
+		char *got = joined_json(&h.col);
+		if (strcmp(got, want))
+			fail_msg("split at %zu:\n%s\nwanted\n%s", cut, got, want);
+		free(got);
+		tu_h1_free(&h);
+	}
+	h2_open(&h, NULL);
+	run_exchange(&h, &c2s, &s2c, 0, true);
+	char *got = joined_json(&h.col);
+	assert_string_equal(got, want);
+	free(got);
+	tu_h1_free(&h);
+	free(want);
+}
+
+/* A gap in the server direction: responses in flight are flagged, the rest
+ * of the direction is counted as unparsed; requests are still recorded. */
+static void test_gap(void **state)
+{
+	(void)state;
+	static struct tu_bytes c2s, s2c;
+	memset(&c2s, 0, sizeof(c2s));
+	memset(&s2c, 0, sizeof(s2c));
+	tu_bytes_track(&c2s);
+	tu_bytes_track(&s2c);
+	build_exchange(&c2s, &s2c);
+	static struct tu_h1 h;
+	h2_open(&h, NULL);
+	tu_h1_data(&h, SONDE_DIR_C2S, c2s.p, c2s.len, TS);
+	size_t half = s2c.len - 20;
+	tu_h1_data(&h, SONDE_DIR_S2C, s2c.p, half - 30, TS);
+	tu_h1_gap(&h, SONDE_DIR_S2C, 30, TS);
+	tu_h1_data(&h, SONDE_DIR_S2C, s2c.p + half, s2c.len - half, TS);
+	tu_h1_close(&h, TS);
+	assert_false(h.col.bad_record);
+	assert_int_equal(h.col.n, 2);
+	bool any_gap = false;
+	for (size_t i = 0; i < h.col.n; i++) {
+		assert_true(h.col.r[i].req.present);
+		if (h.col.r[i].resp.present && (h.col.r[i].resp.flags & SONDE_MF_GAP))
+			any_gap = true;
+	}
+	assert_true(any_gap);
+	assert_int_equal(h.stats.unparsed_bytes, 20);
+	tu_h1_free(&h);
+}
+
+/* RST_STREAM makes both messages incomplete; PUSH_PROMISE a pushed request. */
+static void test_reset_and_push(void **state)
+{
+	(void)state;
+	static struct tu_bytes c2s, s2c;
+	memset(&c2s, 0, sizeof(c2s));
+	memset(&s2c, 0, sizeof(s2c));
+	tu_bytes_track(&c2s);
+	tu_bytes_track(&s2c);
+	nghttp2_hd_deflater *dc, *ds;
+	assert_int_equal(nghttp2_hd_deflate_new(&dc, 4096), 0);
+	assert_int_equal(nghttp2_hd_deflate_new(&ds, 4096), 0);
+	tu_bytes_str(&c2s, PREFACE);
+	settings(&c2s, -1);
+	settings(&s2c, -1);
+	static const char *const rq[] = { ":method", "GET", ":scheme", "http", ":path", "/",
+					  ":authority", "h", NULL };
+	static const char *const rq5[] = { ":method", "POST", ":scheme", "http", ":path", "/up",
+					   ":authority", "h", NULL };
+	static const char *const pp[] = { ":method", "GET", ":scheme", "http", ":path",
+					  "/style.css", ":authority", "h", NULL };
+	static const char *const ok[] = { ":status", "200", NULL };
+	headers(&c2s, dc, 1, true, 1000, rq);
+	headers(&c2s, dc, 5, false, 1000, rq5);
+	frame(&c2s, 3, 0, 5, "\0\0\0\x08", 4); /* RST_STREAM CANCEL */
+	{
+		struct tu_bytes blk = { 0 };
+		tu_be32(&blk, 2);
+		encode(ds, &blk, pp);
+		frame(&s2c, 5, 0x4, 1, blk.p, blk.len);
+		tu_bytes_free(&blk);
+	}
+	headers(&s2c, ds, 1, true, 1000, ok);
+	headers(&s2c, ds, 2, false, 1000, ok);
+	data_padded(&s2c, 2, true, "css", 0);
+	nghttp2_hd_deflate_del(dc);
+	nghttp2_hd_deflate_del(ds);
+	static struct tu_h1 h;
+	h2_open(&h, NULL);
+	run_exchange(&h, &c2s, &s2c, 0, false);
+	assert_false(h.col.bad_record);
+	assert_int_equal(h.col.n, 3);
+	int seen = 0;
+	for (size_t i = 0; i < h.col.n; i++) {
+		const struct tu_rec *r = &h.col.r[i];
+		if (r->req.present && !strcmp(r->req.target, "/up")) {
+			assert_true(r->req.flags & SONDE_MF_INCOMPLETE);
+			assert_true(r->flags & SONDE_RF_UNANSWERED);
+			seen |= 1;
+		} else if (r->req.present && !strcmp(r->req.target, "/style.css")) {
+			assert_non_null(strstr(r->json, "\"pushed\":true"));
+			assert_int_equal(r->resp.status, 200);
+			assert_int_equal(r->resp.body_size, 3);
+			seen |= 2;
+		} else if (r->req.present && !strcmp(r->req.target, "/")) {
+			assert_int_equal(r->resp.status, 200);
+			seen |= 4;
+		}
+	}
+	assert_int_equal(seen, 7);
+	tu_h1_free(&h);
+}
+
+/* Garbage and bad HPACK never crash; they are counted. */
+static void test_malformed(void **state)
+{
+	(void)state;
+	static struct tu_h1 h;
+	h2_open(&h, NULL);
+	static struct tu_bytes c2s;
+	memset(&c2s, 0, sizeof(c2s));
+	tu_bytes_track(&c2s);
+	tu_bytes_str(&c2s, PREFACE);
+	settings(&c2s, -1);
+	frame(&c2s, 1, 0x5, 1, "\xff\xff\xff\xff\xff", 5); /* bad index */
+	frame(&c2s, 1, 0x5, 3, "\x82", 1);
+	tu_h1_data(&h, SONDE_DIR_C2S, c2s.p, c2s.len, TS);
+	tu_h1_data(&h, SONDE_DIR_S2C, "HTTP/1.1 200 OK\r\n\r\n", 19, TS);
+	tu_h1_close(&h, TS);
+	assert_false(h.col.bad_record);
+	assert_int_equal(h.col.n, 0);
+	assert_true(h.stats.parse_errors >= 2);
+	assert_true(h.stats.unparsed_bytes > 0);
+	tu_h1_free(&h);
+	assert_int_equal(sonde_dissector_http2.probe((const uint8_t *)"PRI * HT", 8), SONDE_PROBE_MORE);
+	assert_int_equal(sonde_dissector_http2.probe((const uint8_t *)PREFACE, 24), SONDE_PROBE_CLIENT);
+	assert_int_equal(sonde_dissector_http2.probe((const uint8_t *)"GET / HTTP/1.1\r\n", 16),
+			 SONDE_PROBE_NO);
+	assert_int_equal(sonde_dissector_http2.probe((const uint8_t *)"\0\0\x06\x04\0\0\0\0\0", 9),
+			 SONDE_PROBE_SERVER);
+}
+
+/* ------------------------------------------------------------ HPACK stories --- */
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	struct sonde_buf b = { 0 };
+	char tmp[65536];
+	size_t n;
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		sonde_buf_append(&b, tmp, n);
+	fclose(f);
+	*len = b.len;
+	sonde_buf_putc(&b, 0);
+	return (char *)b.p;
+}
+
+/* One story: every case is a request HEADERS block on its own stream. */
+static void run_story(const char *path)
+{
+	size_t len = 0;
+	char *text = slurp(path, &len);
+	assert_non_null(text);
+	struct tj *root = tj_parse(text, len);
+	free(text);
+	assert_non_null(root);
+	const struct tj *cases = tj_get(root, "cases");
+	assert_non_null(cases);
+	static struct tu_h1 h;
+	struct sonde_dissect_opts o;
+	tu_dissect_defaults(&o);
+	o.max_waiting = 100000;
+	h2_open(&h, &o);
+	struct tu_bytes c2s = { 0 }, s2c = { 0 };
+	tu_bytes_str(&c2s, PREFACE);
+	settings(&c2s, -1);
+	settings(&s2c, -1);
+	tu_h1_data(&h, SONDE_DIR_C2S, c2s.p, c2s.len, TS);
+	tu_h1_data(&h, SONDE_DIR_S2C, s2c.p, s2c.len, TS);
+	int64_t table = 4096;
+	for (size_t i = 0; i < cases->n; i++) {
+		const struct tj *c = tj_at(cases, i);
+		const struct tj *hts = tj_get(c, "header_table_size");
+		if (hts && (int64_t)tj_u64(hts) != table) {
+			/* the server allows the client's encoder that table size
+			 * (the story's wire carries the size update itself) */
+			table = (int64_t)tj_u64(hts);
+			c2s.len = s2c.len = 0;
+			settings(&s2c, (int)table);
+			frame(&c2s, 4, 1, 0, NULL, 0);
+			tu_h1_data(&h, SONDE_DIR_S2C, s2c.p, s2c.len, TS);
+			tu_h1_data(&h, SONDE_DIR_C2S, c2s.p, c2s.len, TS);
+		}
+		const char *wire = tj_cstr(tj_get(c, "wire"));
+		assert_non_null(wire);
+		struct tu_bytes blk = { 0 };
+		for (size_t k = 0; wire[k] && wire[k + 1]; k += 2)
+			tu_u8(&blk, (uint8_t)(hexval(wire[k]) << 4 | hexval(wire[k + 1])));
+		c2s.len = 0;
+		frame(&c2s, 1, 0x5, (uint32_t)(2 * i + 1), blk.p, blk.len);
+		tu_bytes_free(&blk);
+		tu_h1_data(&h, SONDE_DIR_C2S, c2s.p, c2s.len, TS);
+	}
+	tu_h1_close(&h, TS);
+	if (h.stats.parse_errors)
+		fail_msg("%s: %llu parse errors", path, (unsigned long long)h.stats.parse_errors);
+	assert_int_equal(h.col.n, cases->n);
+	for (size_t r = 0; r < h.col.n; r++) {
+		struct tj *rec = tj_parse(h.col.r[r].json, h.col.r[r].json_len);
+		assert_non_null(rec);
+		uint64_t sid = tj_u64(tj_get(tj_get(rec, "request"), "stream_id"));
+		tj_free(rec);
+		const struct tj *c = tj_at(cases, (size_t)(sid - 1) / 2);
+		const struct tj *hs = tj_get(c, "headers");
+		const struct tu_msg *m = &h.col.r[r].req;
+		if (m->nheaders != hs->n)
+			fail_msg("%s case %llu: %zu headers, want %zu", path,
+				 (unsigned long long)(sid - 1) / 2, m->nheaders, hs->n);
+		for (size_t k = 0; k < hs->n; k++) {
+			const struct tj *kv = tj_at(hs, k);
+			assert_int_equal(kv->n, 1);
+			const char *name = kv->keys[0];
+			const char *val = tj_cstr(kv->items[0]);
+			if (strcmp(m->hname[k], name) || strcmp(m->hval[k], val))
+				fail_msg("%s case %llu field %zu: %s: %s, want %s: %s", path,
+					 (unsigned long long)(sid - 1) / 2, k, m->hname[k], m->hval[k],
+					 name, val);
+		}
+	}
+	tu_bytes_free(&c2s);
+	tu_bytes_free(&s2c);
+	tu_h1_free(&h);
+	tj_free(root);
+}
+
+static void test_hpack_stories(void **state)
+{
+	(void)state;
+	const char *corpus = getenv("SONDE_CORPUS");
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/http2/hpack-test-case", corpus && *corpus ? corpus : "../shared/corpus");
+	DIR *top = opendir(dir);
+	if (!top) {
+		print_message("hpack-test-case not found under %s: skipped\n", dir);
+		skip();
+	}
+	size_t stories = 0;
+	struct dirent *e;
+	char sub[8192], file[12288];
+	while ((e = readdir(top))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
+		DIR *d = opendir(sub);
+		if (!d)
+			continue;
+		struct dirent *f;
+		while ((f = readdir(d))) {
+			if (strncmp(f->d_name, "story_", 6))
+				continue;
+			snprintf(file, sizeof(file), "%s/%s", sub, f->d_name);
+			run_story(file);
+			stories++;
+		}
+		closedir(d);
+	}
+	closedir(top);
+	print_message("%zu HPACK stories decoded\n", stories);
+	assert_true(stories > 0);
+}
+
+int main(void)
+{
+	tu_filters();
+	const struct CMUnitTest tests[] = {
+		tu_test(test_exchange),
+		tu_test(test_gap),
+		tu_test(test_reset_and_push),
+		tu_test(test_malformed),
+		tu_test(test_hpack_stories),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
