@@ -363,12 +363,52 @@ void sonde_buf_u64(struct sonde_buf *b, uint64_t v)
 		b->p[b->len++] = (uint8_t)tmp[--n];
 }
 
+/* Write v as exactly `width` decimal digits (zero-padded). */
+static inline void put_digits(uint8_t *o, unsigned v, int width)
+{
+	for (int i = width - 1; i >= 0; i--) {
+		o[i] = (uint8_t)('0' + v % 10);
+		v /= 10;
+	}
+}
+
 void sonde_fmt_time(struct sonde_buf *b, uint64_t ts_ns)
 {
 	time_t sec = (time_t)(ts_ns / 1000000000ull);
 	struct tm tm;
 	gmtime_r(&sec, &tm);
-	sonde_buf_printf(b, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-			 (unsigned)(ts_ns % 1000000000ull / 1000));
+	/* YYYY-MM-DDTHH:MM:SS.uuuuuuZ, without printf: records have three. */
+	sonde_buf_reserve(b, 27);
+	uint8_t *o = b->p + b->len;
+	unsigned year = (unsigned)(tm.tm_year + 1900);
+	if (year > 9999)
+		year = 9999;
+	put_digits(o, year, 4);
+	o[4] = '-';
+	put_digits(o + 5, (unsigned)tm.tm_mon + 1, 2);
+	o[7] = '-';
+	put_digits(o + 8, (unsigned)tm.tm_mday, 2);
+	o[10] = 'T';
+	put_digits(o + 11, (unsigned)tm.tm_hour, 2);
+	o[13] = ':';
+	put_digits(o + 14, (unsigned)tm.tm_min, 2);
+	o[16] = ':';
+	put_digits(o + 17, (unsigned)tm.tm_sec, 2);
+	o[19] = '.';
+	put_digits(o + 20, (unsigned)(ts_ns % 1000000000ull / 1000), 6);
+	o[26] = 'Z';
+	b->len += 27;
+}
+
+void sonde_buf_micros(struct sonde_buf *b, int64_t ns)
+{
+	if (ns < 0) {
+		sonde_buf_putc(b, '-');
+		ns = -ns;
+	}
+	sonde_buf_u64(b, (uint64_t)ns / 1000);
+	sonde_buf_reserve(b, 4);
+	b->p[b->len] = '.';
+	put_digits(b->p + b->len + 1, (unsigned)((uint64_t)ns % 1000), 3);
+	b->len += 4;
 }

@@ -37,6 +37,8 @@ void sonde_base64(struct sonde_buf *b, const void *p, size_t n);
 /* True when the bytes are valid UTF-8 with no NUL. */
 int sonde_utf8_valid(const uint8_t *p, size_t n);
 
+/* ns as microseconds with three decimals ("1234.567"), like printf's %.3f. */
+void sonde_buf_micros(struct sonde_buf *b, int64_t ns);
 /* Format ns-since-epoch as RFC 3339 UTC with microseconds. */
 void sonde_fmt_time(struct sonde_buf *b, uint64_t ts_ns);
 

@@ -115,8 +115,11 @@ void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 	if (r->req && r->resp) {
 		int64_t first = (int64_t)(r->resp->ts_first - r->req->ts_first);
 		int64_t last = (int64_t)(r->resp->ts_last - r->req->ts_first);
-		sonde_buf_printf(o, ",\"latency_us\":{\"first_byte\":%.3f,\"last_byte\":%.3f}",
-				 (double)first / 1000.0, (double)last / 1000.0);
+		sonde_buf_puts(o, ",\"latency_us\":{\"first_byte\":");
+		sonde_buf_micros(o, first);
+		sonde_buf_puts(o, ",\"last_byte\":");
+		sonde_buf_micros(o, last);
+		sonde_buf_putc(o, '}');
 	}
 	json_flags(o, r);
 	sonde_buf_puts(o, "}\n");
