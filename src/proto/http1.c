@@ -20,6 +20,7 @@
 
 #include "../core/buf.h"
 #include "dissector.h"
+#include "graphql.h"
 #include "http1_msg.h"
 #include "http1_parse.h"
 
@@ -93,6 +94,7 @@ static void finish(struct h1_conn *h, enum sonde_dir dir, uint32_t flags)
 	if (h->s->opts->decode_bodies && !(m->base.flags & SONDE_MF_GAP))
 		h1_msg_decode_body(m, h->s->opts->body_limit);
 	if (!m->response) {
+		m->graphql = h1_msg_is_graphql(m);
 		m->base.mem = sizeof(*m) + m->head_len + m->nheaders * sizeof(*m->headers) +
 			      m->body.cap + m->ntrailers * sizeof(*m->trailers);
 		sonde_pairing_request(&h->s->pairing, &m->base);
@@ -107,6 +109,11 @@ static void finish(struct h1_conn *h, enum sonde_dir dir, uint32_t flags)
 	memcpy(m->interim, d->interim, sizeof(m->interim));
 	m->ninterim = d->ninterim;
 	d->ninterim = 0;
+	struct h1_msg *asked = peek_request(h);
+	if (asked && asked->graphql) {
+		m->graphql = true;
+		m->graphql_errors = m->status == 200 && sonde_graphql_has_errors(m->body.p, m->body.len);
+	}
 	/* A final response can overtake its request's body (an early 413, or a
 	 * request cut short): pair with what was seen of the request. */
 	struct h1_dir *c2s = &h->d[SONDE_DIR_C2S];

@@ -2,11 +2,42 @@
 /* The HTTP/1.x message type: building, bodies, decoding, JSON and text output. */
 #include "http1_msg.h"
 
+#include "graphql.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
 static const struct sonde_msg_ops h1_ops;
+
+/* The value of the first header named `lower` (lowercase), or NULL. */
+static const uint8_t *header_value(const struct h1_msg *m, const char *lower, size_t *len)
+{
+	for (uint32_t i = 0; i < m->nheaders; i++)
+		if (sonde_h1_span_ieq(m->head, m->headers[i].name, lower)) {
+			*len = m->headers[i].value.len;
+			return m->head + m->headers[i].value.off;
+		}
+	return NULL;
+}
+
+/* With o, also writes the request's ,"graphql":{...}. */
+static bool graphql_request(const struct h1_msg *m, struct sonde_buf *o)
+{
+	size_t ctlen = 0;
+	const uint8_t *ct = header_value(m, "content-type", &ctlen);
+	struct sonde_buf scratch = { 0 };
+	bool r = sonde_graphql_request(o ? o : &scratch, m->head + m->method.off, m->method.len,
+				       m->head + m->target.off, m->target.len, ct, ctlen,
+				       m->body.p, m->body.len);
+	sonde_buf_free(&scratch);
+	return r;
+}
+
+bool h1_msg_is_graphql(const struct h1_msg *m)
+{
+	return !m->response && !m->http09 && graphql_request(m, NULL);
+}
 
 static void msg_free(struct sonde_msg *bm)
 {
@@ -205,6 +236,10 @@ static void h1_write_json(const struct sonde_msg *bm, struct sonde_buf *o)
 	write_fields(o, "headers", m->head, m->headers, m->nheaders);
 	if (m->ntrailers)
 		write_fields(o, "trailers", m->trailer_buf, m->trailers, m->ntrailers);
+	if (m->graphql && !m->response)
+		graphql_request(m, o);
+	else if (m->graphql)
+		sonde_buf_printf(o, ",\"graphql\":{\"errors\":%s}", m->graphql_errors ? "true" : "false");
 	if (m->ninterim) {
 		sonde_buf_puts(o, ",\"interim\":[");
 		for (int i = 0; i < m->ninterim; i++)

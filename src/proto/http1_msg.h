@@ -45,6 +45,9 @@ struct h1_msg {
 	bool is_head, is_connect;
 	struct sonde_h1_span upgrade;
 	bool upgrade_req;
+	/* GraphQL: a request that is one, or the response to one */
+	bool graphql;
+	bool graphql_errors; /* response: a non-empty top-level "errors" */
 	/* trailing storage: head copy, then header array */
 };
 
@@ -55,6 +58,9 @@ struct h1_msg *h1_msg_new(const uint8_t *head, size_t len, const struct sonde_h1
 struct h1_msg *h1_msg_new_http09(const uint8_t *line, size_t len, bool response);
 /* n more body bytes: counted, kept while under limit (else flagged truncated). */
 void h1_msg_body(struct h1_msg *m, const uint8_t *p, size_t n, size_t limit, struct sonde_stats *st);
+/* Is this (complete) request GraphQL? (graphql.c decides from method,
+ * target, content-type and body.) */
+bool h1_msg_is_graphql(const struct h1_msg *m);
 /* Inflate a gzip/deflate body in place, keeping at most limit bytes. */
 void h1_msg_decode_body(struct h1_msg *m, size_t limit);
 

@@ -18,6 +18,11 @@
  * pairing matches them by stream. PUSH_PROMISE makes a request (flagged
  * "pushed") on the promised stream.
  *
+ * A stream whose content-type is application/grpc* is a gRPC call: its DATA
+ * bytes also go through a gRPC framer (grpc.c) that counts messages, and both
+ * messages write a "grpc" object. Other requests are checked for GraphQL when
+ * they end (graphql.c); the response to one notes GraphQL "errors".
+ *
  * HPACK state cannot be recovered after lost bytes or a decoding error: the
  * direction stops being dissected (its messages in flight are written with
  * the gap/parse-error flag, the rest of its bytes counted as unparsed).
@@ -30,6 +35,8 @@
 
 #include "../core/buf.h"
 #include "dissector.h"
+#include "graphql.h"
+#include "grpc.h"
 
 #define H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define H2_PREFACE_LEN 24
@@ -89,12 +96,19 @@ struct h2_msg {
 	int32_t method, path, authority, scheme; /* field index or -1 */
 	uint64_t body_size;
 	struct sonde_buf body;
+	bool grpc; /* a gRPC stream (content-type application/grpc*) */
+	size_t grpc_limit; /* the body limit, for gRPC message decoding */
+	struct sonde_grpc_framer gf;
+	bool graphql; /* a GraphQL request, or the response to one */
+	bool gql_errors; /* response: its JSON has a non-empty "errors" */
 };
 
 struct h2_stream {
 	uint32_t id;
 	struct h2_msg *m[2]; /* message being received per direction */
 	bool done[2]; /* that direction's message was finished */
+	bool grpc; /* either side's content-type said gRPC */
+	bool graphql; /* the request was GraphQL */
 };
 
 struct h2_dir {
@@ -193,6 +207,16 @@ static int parse_status(const uint8_t *p, size_t n)
 	return v;
 }
 
+/* The last field called name in fs, or NULL. */
+static const struct h2_field *field_find(const struct h2_msg *m, const struct h2_fields *fs,
+					 const char *name)
+{
+	for (uint32_t i = fs->n; i-- > 0;)
+		if (field_is(m, &fs->f[i], name))
+			return &fs->f[i];
+	return NULL;
+}
+
 /* ------------------------------------------------------------- streams --- */
 
 static struct h2_stream *stream_find(struct h2_conn *h, uint32_t id)
@@ -239,6 +263,21 @@ static void stream_drop_if_done(struct h2_conn *h, struct h2_stream *st)
 	h->nstreams--;
 }
 
+/* Is the request GraphQL? With o, write its ,"graphql":{...} too. */
+static bool graphql_request(const struct h2_msg *m, struct sonde_buf *o)
+{
+	if (m->method < 0 || m->path < 0)
+		return false;
+	const struct h2_field *me = &m->headers.f[m->method], *pa = &m->headers.f[m->path];
+	const struct h2_field *ct = field_find(m, &m->headers, "content-type");
+	struct sonde_buf scratch = { 0 };
+	bool r = sonde_graphql_request(o ? o : &scratch, txt(m, me->voff), me->vlen,
+				       txt(m, pa->voff), pa->vlen, ct ? txt(m, ct->voff) : NULL,
+				       ct ? ct->vlen : 0, m->body.p, m->body.len);
+	sonde_buf_free(&scratch);
+	return r;
+}
+
 static void msg_finish(struct h2_conn *h, struct h2_stream *st, enum sonde_dir dir, uint32_t flags)
 {
 	struct h2_msg *m = st->m[dir];
@@ -252,6 +291,8 @@ static void msg_finish(struct h2_conn *h, struct h2_stream *st, enum sonde_dir d
 	m->base.mem = sizeof(*m) + m->text.cap + m->body.cap +
 		      (m->headers.cap + m->trailers.cap) * sizeof(struct h2_field);
 	if (!m->response) {
+		if (!m->grpc)
+			m->graphql = st->graphql = graphql_request(m, NULL);
 		sonde_pairing_request(&h->s->pairing, &m->base);
 		return;
 	}
@@ -259,6 +300,11 @@ static void msg_finish(struct h2_conn *h, struct h2_stream *st, enum sonde_dir d
 	 * reset): pair with what was seen of the request. */
 	if (st->m[SONDE_DIR_C2S])
 		msg_finish(h, st, SONDE_DIR_C2S, SONDE_MF_INCOMPLETE);
+	if (st->graphql) {
+		m->graphql = true;
+		m->gql_errors = m->status == 200 && m->body.len &&
+				sonde_graphql_has_errors(m->body.p, m->body.len);
+	}
 	sonde_pairing_response(&h->s->pairing, &m->base);
 }
 
@@ -388,6 +434,13 @@ static void header_block_done(struct h2_conn *h, enum sonde_dir dir)
 		attach(m, &dc, false);
 	} else {
 		attach(m, &dc, true);
+	}
+	{
+		const struct h2_field *ct = field_find(m, &m->headers, "content-type");
+		if (ct && sonde_grpc_content_type(txt(m, ct->voff), ct->vlen))
+			st->grpc = true;
+		m->grpc = st->grpc;
+		m->grpc_limit = h->s->opts->body_limit;
 	}
 	m->base.wire_bytes += wire;
 	m->base.captured_bytes += wire;
@@ -551,6 +604,8 @@ static void data_bytes(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, 
 		return;
 	m->body_seen = true;
 	m->body_size += n;
+	if (m->grpc)
+		sonde_grpc_feed(&m->gf, p, n);
 	size_t limit = h->s->opts->body_limit;
 	size_t room = m->body.len < limit ? limit - m->body.len : 0;
 	if (n > room) {
@@ -858,6 +913,56 @@ static void write_value(struct sonde_buf *o, const struct h2_msg *m, int32_t idx
 	sonde_json_str(o, txt(m, f->voff), f->vlen);
 }
 
+/* The "grpc" object: call name (request), status (response), messages. */
+static void write_grpc(struct sonde_buf *o, const struct h2_msg *m)
+{
+	sonde_buf_puts(o, ",\"grpc\":{");
+	if (!m->response) {
+		if (m->path >= 0)
+			sonde_grpc_write_path(o, txt(m, m->headers.f[m->path].voff),
+					      m->headers.f[m->path].vlen);
+		else
+			sonde_buf_puts(o, "\"service\":null,\"method\":null");
+	} else {
+		/* from the trailers, or the headers of a trailers-only response */
+		const struct h2_field *gs = field_find(m, &m->trailers, "grpc-status");
+		const struct h2_field *gm = field_find(m, &m->trailers, "grpc-message");
+		if (!gs) {
+			gs = field_find(m, &m->headers, "grpc-status");
+			gm = field_find(m, &m->headers, "grpc-message");
+		}
+		long v = -1;
+		if (gs && gs->vlen && gs->vlen <= 9) {
+			v = 0;
+			for (uint32_t i = 0; i < gs->vlen && v >= 0; i++) {
+				uint8_t c = txt(m, gs->voff)[i];
+				v = c >= '0' && c <= '9' ? v * 10 + (c - '0') : -1;
+			}
+		}
+		if (v < 0)
+			sonde_buf_puts(o, "\"status\":null");
+		else
+			sonde_buf_printf(o, "\"status\":%ld", v);
+		if (gm) {
+			sonde_buf_puts(o, ",\"message\":");
+			sonde_grpc_write_pct(o, txt(m, gm->voff), gm->vlen);
+		}
+	}
+	const struct h2_field *enc = field_find(m, &m->headers, "grpc-encoding");
+	if (enc) {
+		sonde_buf_puts(o, ",\"encoding\":");
+		sonde_json_str(o, txt(m, enc->voff), enc->vlen);
+	}
+	const struct h2_field *ct = field_find(m, &m->headers, "content-type");
+	bool json = ct && ct->vlen >= 5 && !memcmp(txt(m, ct->voff + ct->vlen - 5), "+json", 5);
+	sonde_buf_putc(o, ',');
+	static const uint8_t none[1];
+	sonde_grpc_write_messages(o, m->body.p ? m->body.p : none, m->body.len, &m->gf,
+				  enc ? txt(m, enc->voff) : NULL, enc ? enc->vlen : 0, json,
+				  m->grpc_limit);
+	sonde_buf_putc(o, '}');
+}
+
 static void h2_write_json(const struct sonde_msg *bm, struct sonde_buf *o)
 {
 	const struct h2_msg *m = (const struct h2_msg *)bm;
@@ -908,6 +1013,12 @@ static void h2_write_json(const struct sonde_msg *bm, struct sonde_buf *o)
 		}
 	}
 	sonde_buf_putc(o, '}');
+	if (m->grpc)
+		write_grpc(o, m);
+	else if (m->graphql && !m->response)
+		graphql_request(m, o);
+	else if (m->graphql)
+		sonde_buf_printf(o, ",\"graphql\":{\"errors\":%s}", m->gql_errors ? "true" : "false");
 }
 
 static void put_printable(struct sonde_buf *o, const uint8_t *p, size_t n, size_t max)

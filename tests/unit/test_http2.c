@@ -3,12 +3,17 @@
  * HTTP/2 dissector: HPACK story vectors (hpack-test-case) decoded through the
  * dissector's per-direction inflater, a hand-built h2c exchange fed whole,
  * split at every offset and byte by byte, interleaved streams paired by
- * stream id, gaps, resets, server push and malformed input.
+ * stream id, gaps, resets, server push and malformed input; gRPC calls (the
+ * "grpc" object: framing across DATA frames, the 64-message bound,
+ * trailers-only status, gzip messages); a GraphQL request and its errors.
  */
 #include <dirent.h>
 #include <nghttp2/nghttp2.h>
+#include <zlib.h>
 
 #include "testutil.h"
+
+#include "proto/grpc.h"
 
 extern const struct sonde_dissector sonde_dissector_http2;
 
@@ -485,6 +490,175 @@ static void test_hpack_stories(void **state)
 	assert_true(stories > 0);
 }
 
+/* gRPC length-prefixed message: flag, big-endian length, bytes. */
+static void grpc_msg(struct tu_bytes *b, uint8_t flag, const void *p, size_t n)
+{
+	tu_u8(b, flag);
+	tu_be32(b, (uint32_t)n);
+	tu_bytes_put(b, p, n);
+}
+
+static const struct tj *rec_grpc(struct tj *rec, const char *side)
+{
+	const struct tj *g = tj_get(tj_get(rec, side), "grpc");
+	assert_non_null(g);
+	return g;
+}
+
+/*
+ * gRPC: stream 1 streams 70 messages split across DATA frames at odd places
+ * and gets a trailers-only NOT_FOUND; stream 3 is unary with a gzip-compressed
+ * response. Fed whole and byte by byte.
+ */
+static void test_grpc(void **state)
+{
+	(void)state;
+	static struct tu_bytes c2s, s2c, body, one, gz;
+	memset(&c2s, 0, sizeof(c2s));
+	memset(&s2c, 0, sizeof(s2c));
+	memset(&body, 0, sizeof(body));
+	memset(&one, 0, sizeof(one));
+	memset(&gz, 0, sizeof(gz));
+	tu_bytes_track(&c2s);
+	tu_bytes_track(&s2c);
+	tu_bytes_track(&body);
+	tu_bytes_track(&one);
+	tu_bytes_track(&gz);
+	nghttp2_hd_deflater *dc, *ds;
+	assert_int_equal(nghttp2_hd_deflate_new(&dc, 4096), 0);
+	assert_int_equal(nghttp2_hd_deflate_new(&ds, 4096), 0);
+	tu_bytes_str(&c2s, PREFACE);
+	settings(&c2s, -1);
+	settings(&s2c, -1);
+	static const char *const rq1[] = { ":method", "POST", ":scheme", "http", ":path",
+					   "/demo.v1.Echo/Stream", ":authority", "x",
+					   "content-type", "application/grpc+proto", "te", "trailers",
+					   NULL };
+	static const char *const rq3[] = { ":method", "POST", ":scheme", "http", ":path",
+					   "/demo.v1.Echo/Say", ":authority", "x",
+					   "content-type", "application/grpc", NULL };
+	headers(&c2s, dc, 1, false, 1000, rq1);
+	headers(&c2s, dc, 3, false, 1000, rq3);
+	for (int i = 0; i < 70; i++) {
+		uint8_t m[2] = { 0x08, (uint8_t)i };
+		grpc_msg(&body, 0, m, 2);
+	}
+	for (size_t off = 0; off < body.len; off += 13) {
+		size_t k = body.len - off < 13 ? body.len - off : 13;
+		frame(&c2s, 0, off + k == body.len ? 1 : 0, 1, body.p + off, k);
+	}
+	grpc_msg(&one, 0, "\x08\x2a", 2);
+	frame(&c2s, 0, 1, 3, one.p, one.len);
+	/* stream 1: trailers-only response */
+	static const char *const rs1[] = { ":status", "200", "content-type", "application/grpc",
+					   "grpc-status", "5", "grpc-message", "not%20found%3A%20x",
+					   NULL };
+	headers(&s2c, ds, 1, true, 1000, rs1);
+	/* stream 3: gzip-compressed message */
+	static const char *const rs3[] = { ":status", "200", "content-type", "application/grpc",
+					   "grpc-encoding", "gzip", NULL };
+	static const char *const tr3[] = { "grpc-status", "0", NULL };
+	headers(&s2c, ds, 3, false, 1000, rs3);
+	{
+		uint8_t out[128];
+		z_stream z;
+		memset(&z, 0, sizeof(z));
+		assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
+		z.next_in = (Bytef *)"\x12\x03" "abc";
+		z.avail_in = 5;
+		z.next_out = out;
+		z.avail_out = sizeof(out);
+		assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+		size_t zn = sizeof(out) - z.avail_out;
+		deflateEnd(&z);
+		grpc_msg(&gz, 1, out, zn);
+	}
+	frame(&s2c, 0, 0, 3, gz.p, gz.len);
+	headers(&s2c, ds, 3, true, 1000, tr3);
+	nghttp2_hd_deflate_del(dc);
+	nghttp2_hd_deflate_del(ds);
+
+	for (int bytewise = 0; bytewise < 2; bytewise++) {
+		static struct tu_h1 h;
+		h2_open(&h, NULL);
+		run_exchange(&h, &c2s, &s2c, 0, bytewise);
+		assert_false(h.col.bad_record);
+		assert_int_equal(h.col.n, 2);
+		assert_int_equal(h.stats.parse_errors, 0);
+		static struct tj *r1, *r3;
+		r1 = tj_parse(h.col.r[0].json, h.col.r[0].json_len);
+		r3 = tj_parse(h.col.r[1].json, h.col.r[1].json_len);
+		assert_non_null(r1);
+		assert_non_null(r3);
+		/* stream 1 ends first (trailers-only response) */
+		const struct tj *g = rec_grpc(r1, "request");
+		assert_string_equal(tj_cstr(tj_get(g, "service")), "demo.v1.Echo");
+		assert_string_equal(tj_cstr(tj_get(g, "method")), "Stream");
+		assert_int_equal(tj_u64(tj_get(g, "message_count")), 70);
+		assert_int_equal(tj_get(g, "messages")->n, SONDE_GRPC_MAX_MESSAGES);
+		assert_int_equal(tj_u64(tj_get(g, "messages_omitted")), 70 - SONDE_GRPC_MAX_MESSAGES);
+		const struct tj *m63 = tj_at(tj_get(g, "messages"), 63);
+		assert_int_equal(tj_u64(tj_get(m63, "size")), 2);
+		assert_int_equal(tj_u64(tj_get(tj_get(m63, "decoded"), "1")), 63);
+		g = rec_grpc(r1, "response");
+		assert_int_equal(tj_u64(tj_get(g, "status")), 5);
+		assert_string_equal(tj_cstr(tj_get(g, "message")), "not found: x");
+		assert_int_equal(tj_u64(tj_get(g, "message_count")), 0);
+		g = rec_grpc(r3, "request");
+		assert_string_equal(tj_cstr(tj_get(g, "method")), "Say");
+		assert_int_equal(tj_u64(tj_get(tj_get(tj_at(tj_get(g, "messages"), 0), "decoded"), "1")), 42);
+		g = rec_grpc(r3, "response");
+		assert_int_equal(tj_u64(tj_get(g, "status")), 0);
+		assert_string_equal(tj_cstr(tj_get(g, "encoding")), "gzip");
+		const struct tj *m = tj_at(tj_get(g, "messages"), 0);
+		assert_true(tj_get(m, "compressed")->b);
+		assert_int_equal(tj_u64(tj_get(m, "decompressed_size")), 5);
+		assert_string_equal(tj_cstr(tj_get(tj_get(m, "decoded"), "2")), "abc");
+		tj_free(r1);
+		tj_free(r3);
+		tu_h1_free(&h);
+	}
+}
+
+/* GraphQL over HTTP/2: a POSTed JSON query and a 200 response with errors. */
+static void test_graphql(void **state)
+{
+	(void)state;
+	static struct tu_bytes c2s, s2c;
+	memset(&c2s, 0, sizeof(c2s));
+	memset(&s2c, 0, sizeof(s2c));
+	tu_bytes_track(&c2s);
+	tu_bytes_track(&s2c);
+	nghttp2_hd_deflater *dc, *ds;
+	assert_int_equal(nghttp2_hd_deflate_new(&dc, 4096), 0);
+	assert_int_equal(nghttp2_hd_deflate_new(&ds, 4096), 0);
+	tu_bytes_str(&c2s, PREFACE);
+	settings(&c2s, -1);
+	settings(&s2c, -1);
+	static const char *const rq[] = { ":method", "POST", ":scheme", "http", ":path", "/graphql",
+					  ":authority", "x", "content-type", "application/json", NULL };
+	static const char *const rs[] = { ":status", "200", "content-type", "application/json", NULL };
+	headers(&c2s, dc, 1, false, 1000, rq);
+	static const char q[] = "{\"query\":\"mutation Add { add(x: 1) { id } }\"}";
+	frame(&c2s, 0, 0, 1, q, 20); /* the body split over two frames */
+	frame(&c2s, 0, 1, 1, q + 20, sizeof(q) - 1 - 20);
+	headers(&s2c, ds, 1, false, 1000, rs);
+	static const char a[] = "{\"errors\":[{\"message\":\"no\"}],\"data\":null}";
+	frame(&s2c, 0, 1, 1, a, sizeof(a) - 1);
+	nghttp2_hd_deflate_del(dc);
+	nghttp2_hd_deflate_del(ds);
+	static struct tu_h1 h;
+	h2_open(&h, NULL);
+	run_exchange(&h, &c2s, &s2c, 0, false);
+	assert_false(h.col.bad_record);
+	assert_int_equal(h.col.n, 1);
+	const char *j = h.col.r[0].json;
+	assert_non_null(strstr(j, "\"graphql\":{\"transport\":\"json\",\"batch\":false,\"requests\":[{"
+				  "\"operations\":[{\"type\":\"mutation\",\"name\":\"Add\",\"fields\":[\"add\"]}]}]}"));
+	assert_non_null(strstr(j, "\"graphql\":{\"errors\":true}"));
+	tu_h1_free(&h);
+}
+
 int main(void)
 {
 	tu_filters();
@@ -494,6 +668,8 @@ int main(void)
 		tu_test(test_reset_and_push),
 		tu_test(test_malformed),
 		tu_test(test_hpack_stories),
+		tu_test(test_grpc),
+		tu_test(test_graphql),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

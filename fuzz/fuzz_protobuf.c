@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fuzz target: the protobuf wire-format decoder (src/proto/protobuf.c) and
+ * the gRPC message writer built on it (src/proto/grpc.c).
+ *
+ * Input layout: u8 options, then the bytes to decode.
+ *   options & 7         max_depth (0: default 8)
+ *   options & 0x08      tight output limit (256 bytes) and 16 fields
+ *   options & 0x10      also write the bytes as a gRPC body (framer fed in
+ *                       two pieces), gzip-encoded if options & 0x20, as
+ *                       +json if options & 0x40
+ *
+ * Oracles besides the sanitizers: on error the output buffer is unchanged;
+ * on success it is one JSON object within the output limit; the gRPC writer's
+ * output, wrapped in braces, is valid JSON.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "fuzz_common.h"
+#include "proto/grpc.h"
+#include "proto/protobuf.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (!size)
+		return 0;
+	uint8_t opt = data[0];
+	data++;
+	size--;
+	struct sonde_pb_limits lim = { .max_depth = opt & 7 };
+	if (opt & 0x08) {
+		lim.max_out = 256;
+		lim.max_fields = 16;
+	}
+	struct sonde_buf out = { 0 };
+	sonde_buf_puts(&out, "{\"v\":");
+	size_t mark = out.len;
+	int rv = sonde_pb_decode(data, size, &out, &lim);
+	if (rv) {
+		if (out.len != mark || (rv != SONDE_PB_MALFORMED && rv != SONDE_PB_TOO_LARGE))
+			abort();
+	} else {
+		if ((opt & 0x08) && out.len - mark > 256)
+			abort();
+		sonde_buf_puts(&out, "}\n");
+		fuzz_check_jsonl(out.p, out.len);
+	}
+	if (opt & 0x10) {
+		struct sonde_grpc_framer f = { 0 };
+		size_t half = size / 2;
+		sonde_grpc_feed(&f, data, half);
+		sonde_grpc_feed(&f, data + half, size - half);
+		sonde_buf_reset(&out);
+		sonde_buf_putc(&out, '{');
+		sonde_grpc_write_messages(&out, data, size, &f, opt & 0x20 ? (const uint8_t *)"gzip" : NULL,
+					  opt & 0x20 ? 4 : 0, opt & 0x40, 4096);
+		sonde_buf_puts(&out, "}\n");
+		fuzz_check_jsonl(out.p, out.len);
+	}
+	sonde_buf_free(&out);
+	return 0;
+}

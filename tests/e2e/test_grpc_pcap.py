@@ -1,0 +1,317 @@
+#!/usr/bin/env python3
+"""gRPC end to end: a grpcio server and client (Debian's python3-grpcio, run
+with /usr/bin/python3; no protoc: generic handlers on raw bytes, protobuf
+messages hand-encoded) over h2c on loopback, captured by tcpdump into a pcap
+that sonde reads. Calls: a unary call, a bidirectional-streaming call with
+several messages each way (gzip-compressed by the client), and a call
+failing with NOT_FOUND and a message needing percent-encoding. sonde's
+records must name the service and method, count and decode the messages and
+carry grpc-status/grpc-message; tshark's gRPC dissection of the same pcap
+(when installed) must find the same messages (count and sizes).
+
+The same calls are then made again under `sonde capture --port P` (eBPF, live)
+and its records checked the same way (without tshark); that part is skipped
+when sonde capture cannot start here.
+
+Usage: test_grpc_pcap.py path/to/sonde
+Prints PASS/FAIL/SKIP lines; exits non-zero on any FAIL.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+GRPC_PY = "/usr/bin/python3"
+
+# The server and the client, run by GRPC_PY (the python3 on PATH may lack grpc).
+SCRIPT = r'''
+import sys, time, grpc
+from concurrent import futures
+
+def varint(v):
+    out = b""
+    while True:
+        b = v & 0x7f
+        v >>= 7
+        if v:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+def fld_varint(n, v):
+    return varint(n << 3) + varint(v)
+
+def fld_bytes(n, b):
+    return varint(n << 3 | 2) + varint(len(b)) + b
+
+def msg(i, text):
+    # {1: i, 2: text, 3: {1: i * 1000}}
+    return fld_varint(1, i) + fld_bytes(2, text) + fld_bytes(3, fld_varint(1, i * 1000))
+
+LONG = b" padding" * 40  # long enough for grpc to compress
+
+def say(req, ctx):
+    return msg(7, b"Zello unary")
+
+def chat(it, ctx):
+    for r in it:
+        yield r
+        yield msg(99, b"Zack")
+
+def fail(req, ctx):
+    ctx.abort(grpc.StatusCode.NOT_FOUND, "no such thing: 100% gone")
+
+def serve(port):
+    s = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    h = grpc.method_handlers_generic_handler("demo.Echo", {
+        "Say": grpc.unary_unary_rpc_method_handler(say),
+        "Chat": grpc.stream_stream_rpc_method_handler(chat),
+        "Fail": grpc.unary_unary_rpc_method_handler(fail),
+    })
+    s.add_generic_rpc_handlers((h,))
+    s.add_insecure_port("127.0.0.1:%d" % port)
+    s.start()
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    s.wait_for_termination(30)
+
+def client(port):
+    ch = grpc.insecure_channel("127.0.0.1:%d" % port)
+    r = ch.unary_unary("/demo.Echo/Say")(msg(1, b"Zi there"), timeout=10)
+    assert r == msg(7, b"Zello unary")
+    out = list(ch.stream_stream("/demo.Echo/Chat")(iter([msg(i, b"Zmsg %d" % i + LONG) for i in range(3)]),
+                                                   timeout=10, compression=grpc.Compression.Gzip))
+    assert len(out) == 6, out
+    try:
+        ch.unary_unary("/demo.Echo/Fail")(b"", timeout=10)
+        raise SystemExit("Fail did not fail")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.NOT_FOUND, e
+    ch.close()
+
+if sys.argv[1] == "serve":
+    serve(int(sys.argv[2]))
+else:
+    client(int(sys.argv[2]))
+'''
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def tshark_sizes(pcap, port):
+    """Sorted lengths of every gRPC message tshark finds, or None."""
+    if not shutil.which("tshark"):
+        return None
+    out = subprocess.run(["tshark", "-r", pcap, "-d", "tcp.port==%d,http2" % port, "-Y", "grpc",
+                          "-T", "fields", "-e", "grpc.message_length"],
+                         capture_output=True, timeout=60)
+    if out.returncode:
+        return None
+    sizes = []
+    for line in out.stdout.decode().splitlines():
+        sizes += [int(x) for x in line.strip().split(",") if x]
+    return sorted(sizes)
+
+
+def check(recs):
+    why = []
+    g = {r["request"]["grpc"]["method"]: r for r in recs
+         if r.get("request") and r["request"].get("grpc")}
+    if sorted(g) != ["Chat", "Fail", "Say"]:
+        return ["gRPC calls %r" % sorted(g)]
+    for name, r in g.items():
+        if r["request"]["grpc"]["service"] != "demo.Echo":
+            why.append("%s: service %r" % (name, r["request"]["grpc"]["service"]))
+        if r["flags"]:
+            why.append("%s: flags %r" % (name, r["flags"]))
+    say = g["Say"]
+    rq, rs = say["request"]["grpc"], say["response"]["grpc"]
+    if rq["message_count"] != 1 or rq["messages"][0].get("decoded") != {"1": 1, "2": "Zi there", "3": {"1": 1000}}:
+        why.append("Say request %r" % rq)
+    if rs["status"] != 0 or rs["message_count"] != 1 or \
+            rs["messages"][0].get("decoded") != {"1": 7, "2": "Zello unary", "3": {"1": 7000}}:
+        why.append("Say response %r" % rs)
+    chat = g["Chat"]
+    rq, rs = chat["request"]["grpc"], chat["response"]["grpc"]
+    want_rq = [{"1": i, "2": "Zmsg %d" % i + " padding" * 40, "3": {"1": i * 1000}} for i in range(3)]
+    # field 1 = 0 is still written (a varint 0)
+    if rq["message_count"] != 3 or [m.get("decoded") for m in rq["messages"]] != want_rq:
+        why.append("Chat request %r" % rq)
+    if rq.get("encoding") != "gzip" or not any(m["compressed"] for m in rq["messages"]):
+        why.append("Chat request not gzip-compressed: %r" % rq)
+    want_rs = []
+    for m in want_rq:
+        want_rs += [m, {"1": 99, "2": "Zack", "3": {"1": 99000}}]
+    if rs["status"] != 0 or rs["message_count"] != 6 or [m.get("decoded") for m in rs["messages"]] != want_rs:
+        why.append("Chat response %r" % rs)
+    fail = g["Fail"]
+    rs = fail["response"]["grpc"]
+    if rs["status"] != 5 or rs.get("message") != "no such thing: 100% gone" or rs["message_count"] != 0:
+        why.append("Fail response %r" % rs)
+    if fail["request"]["grpc"]["message_count"] != 1 or fail["request"]["grpc"]["messages"][0]["size"] != 0:
+        why.append("Fail request %r" % fail["request"]["grpc"])
+    return why
+
+
+def run_calls(tmp, script, port):
+    """Server and client on port; returns an error string or None."""
+    srv = subprocess.Popen([GRPC_PY, script, "serve", str(port)], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL)
+    try:
+        if srv.stdout.readline().strip() != b"ready":
+            return "the gRPC server did not start"
+        cl = subprocess.run([GRPC_PY, script, "client", str(port)], capture_output=True, timeout=30)
+        if cl.returncode:
+            return "client: %s" % cl.stderr.decode()[-500:]
+        return None
+    finally:
+        srv.terminate()
+        try:
+            srv.wait(5)
+        except subprocess.TimeoutExpired:
+            srv.kill()
+
+
+def live(sonde, tmp, script):
+    """The calls under sonde capture --port: PASS/FAIL/SKIP line, 0 or 1."""
+    port = free_port()
+    out, err = os.path.join(tmp, "live.json"), os.path.join(tmp, "live.stderr")
+    sp = subprocess.Popen([sonde, "capture", "-o", "json", "--stats", "--port", str(port)],
+                          stdout=open(out, "w"), stderr=open(err, "w"))
+    deadline = time.time() + 20
+    while time.time() < deadline and sp.poll() is None:
+        with open(err) as f:
+            if "capturing with" in f.read():
+                break
+        time.sleep(0.05)
+    if sp.poll() is not None:
+        with open(err) as f:
+            print("SKIP grpc-live: sonde capture did not start: %s" % f.read()[-300:].strip())
+        return 0
+    time.sleep(0.2)
+    e = run_calls(tmp, script, port)
+    time.sleep(0.5)  # let the last events reach the ring buffer
+    sp.send_signal(signal.SIGINT)
+    try:
+        rc = sp.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        sp.kill()
+        rc = -9
+    if e:
+        print("FAIL grpc-live: " + e)
+        return 1
+    with open(out) as f:
+        recs = [json.loads(line) for line in f if line.strip()]
+    ex = [r for r in recs if r.get("type") == "exchange" and r["conn"]["server"]["port"] == port]
+    stats = [r for r in recs if r.get("type") == "stats"]
+    trunc = stats[0].get("ebpf_truncated_bytes", 0) if stats else 0
+    if trunc:
+        # grpc's chttp2 writes with sendmsg and more iovecs than the eBPF
+        # program follows (SONDE_IOV_MAX): the rest of the write is a gap, so
+        # the client's HPACK state is lost and its requests are not decoded.
+        # The server's direction is whole: check its responses.
+        print("SKIP grpc-live requests: eBPF capture lost %d bytes past SONDE_IOV_MAX iovecs "
+              "(gRPC client writes), so the client direction is not decoded" % trunc)
+        got = sorted((r["response"]["grpc"]["status"], r["response"]["grpc"]["message_count"],
+                      r["response"]["grpc"].get("message"))
+                     for r in ex if r.get("response") and r["response"].get("grpc"))
+        want = [(0, 1, None), (0, 6, None), (5, 0, "no such thing: 100% gone")]
+        if got != want or rc:
+            print("FAIL grpc-live: responses %r, want %r (sonde exit %d)" % (got, want, rc))
+            return 1
+        print("PASS grpc-live responses (%d gRPC calls, %s)" % (len(ex), ex[0]["capture"]["method"]))
+        return 0
+    why = check(ex)
+    if rc:
+        why.append("sonde capture exit %d" % rc)
+    if why:
+        print("FAIL grpc-live: " + "; ".join(why))
+        return 1
+    print("PASS grpc-live (%d gRPC calls, %s)" % (len(ex), ex[0]["capture"]["method"] if ex else "-"))
+    return 0
+
+
+def main():
+    sonde = sys.argv[1] if len(sys.argv) > 1 else "./sonde"
+    if not shutil.which("tcpdump"):
+        print("SKIP grpc-pcap: tcpdump is not installed")
+        return 0
+    if os.geteuid() != 0:
+        print("SKIP grpc-pcap: tcpdump on loopback needs root")
+        return 0
+    if not os.path.exists(GRPC_PY) or subprocess.run([GRPC_PY, "-c", "import grpc"],
+                                                     capture_output=True).returncode:
+        print("SKIP grpc-pcap: %s has no grpc module (python3-grpcio)" % GRPC_PY)
+        return 0
+    tmp = tempfile.mkdtemp(prefix="sonde-grpce2e.")
+    script = os.path.join(tmp, "grpc_demo.py")
+    with open(script, "w") as f:
+        f.write(SCRIPT)
+    port = free_port()
+    pcap = os.path.join(tmp, "grpc.pcap")
+    procs = []
+    try:
+        td = subprocess.Popen(["tcpdump", "-i", "lo", "-s", "0", "-U", "-w", pcap, "tcp port %d" % port],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(td)
+        srv = subprocess.Popen([GRPC_PY, script, "serve", str(port)], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL)
+        procs.append(srv)
+        if srv.stdout.readline().strip() != b"ready":
+            print("FAIL grpc-pcap: the gRPC server did not start")
+            return 1
+        time.sleep(0.5)  # tcpdump ready
+        cl = subprocess.run([GRPC_PY, script, "client", str(port)], capture_output=True, timeout=30)
+        if cl.returncode:
+            print("FAIL grpc-pcap: client: %s" % cl.stderr.decode()[-500:])
+            return 1
+        time.sleep(0.5)
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    out = subprocess.run([sonde, "read", "-o", "json", "--stats", pcap], capture_output=True)
+    if out.returncode:
+        print("FAIL grpc-pcap: sonde exit %d: %s" % (out.returncode, out.stderr.decode()[:300]))
+        return 1
+    recs = [json.loads(l) for l in out.stdout.decode().splitlines()]
+    stats = recs[-1]
+    ex = [r for r in recs if r.get("type") == "exchange"]
+    why = check(ex)
+    if stats.get("parse_errors") or stats.get("unparsed_bytes"):
+        why.append("parse_errors %s unparsed_bytes %s" % (stats.get("parse_errors"), stats.get("unparsed_bytes")))
+    ts = tshark_sizes(pcap, port)
+    if ts is not None:
+        # every message is kept here (few, small): compare count and sizes
+        mine = sorted(m["size"] for r in ex for side in ("request", "response")
+                      if r.get(side) and r[side].get("grpc") for m in r[side]["grpc"]["messages"])
+        if mine != ts:
+            why.append("gRPC message sizes: sonde %r, tshark %r" % (mine, ts))
+    if why:
+        print("FAIL grpc-pcap: " + "; ".join(why))
+        print("kept " + tmp)
+        return 1
+    print("PASS grpc-pcap (%d gRPC calls%s)" % (len(ex), ", tshark agrees" if ts is not None else ""))
+    if live(sonde, tmp, script):
+        print("kept " + tmp)
+        return 1
+    shutil.rmtree(tmp)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
