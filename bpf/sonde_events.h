@@ -14,7 +14,7 @@
 /* Events per syscall at most (the per-call capture limit is in rodata). */
 #define SONDE_CHUNKS_PER_CALL 16
 /* iovec entries walked per readv/writev/sendmsg/recvmsg; the rest is a gap. */
-#define SONDE_IOV_MAX 8
+#define SONDE_IOV_MAX 32
 /* mmsghdr entries walked per sendmmsg/recvmmsg; the rest is a gap. */
 #define SONDE_MMSG_MAX 4
 #define SONDE_COMM_LEN 16
