@@ -33,6 +33,7 @@
 
 #include "core/buf.h"
 #include "fuzz_common.h"
+#include "fuzz_session.h"
 #include "proto/dissector.h"
 #include "proto/http1_parse.h"
 #include "sink/sink.h"
@@ -127,59 +128,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t o = data[0];
 	const uint8_t *p = data + 1, *end = data + size;
 
-	struct sonde_dissect_opts dopts = {
-		.body_limit = 64u << 10,
-		.max_head = 64u << 10,
-		.max_waiting = 1024,
-		.decode_bodies = o & 1,
-	};
-	struct sonde_pending_budget pending = { 0, 256u << 20 };
-	if (o & 8) {
-		dopts.body_limit = 64;
-		dopts.max_head = 256;
-		dopts.max_waiting = 2;
-		pending.limit = 1024;
-	}
-	dopts.pending_mem = pending.limit;
-	struct sonde_conn_info info;
-	memset(&info, 0, sizeof(info));
-	info.id = 1;
-	info.l4 = SONDE_L4_TCP;
-	info.origin = SONDE_ORIGIN_PCAP_FILE;
-	info.source = "fuzz";
-	info.role_known = true;
-	info.midstream = (o & 6) != 0;
-	if (o & 16) {
-		info.client.family = info.server.family = 10; /* AF_INET6 */
-		info.client.addr[15] = 1;
-		info.server.addr[0] = 0x20, info.server.addr[1] = 0x01, info.server.addr[15] = 2;
-	} else {
-		info.client.family = info.server.family = 2; /* AF_INET */
-		memcpy(info.client.addr, "\x0a\x00\x00\x01", 4);
-		memcpy(info.server.addr, "\x0a\x00\x00\x02", 4);
-	}
-	info.client.port = 40000;
-	info.server.port = 80;
-
 	struct collector col;
 	memset(&col, 0, sizeof(col));
 	struct sonde_record_out out = { collect, &col };
-	struct sonde_stats stats;
-	memset(&stats, 0, sizeof(stats));
-	struct sonde_session sess;
-	memset(&sess, 0, sizeof(sess));
-	sess.conn = &info;
-	sess.opts = &dopts;
-	sess.stats = &stats;
-	sess.midstream[SONDE_DIR_C2S] = (o >> 1) & 1;
-	sess.midstream[SONDE_DIR_S2C] = (o >> 2) & 1;
-	sonde_pairing_init(&sess.pairing, &info, &out, &stats, dopts.max_waiting, &pending);
-	void *st = d->open(&sess);
+	struct fuzz_session fs;
+	fuzz_session_init(&fs, o, &out);
+	void *st = d->open(&fs.sess);
 
 	uint64_t ts = 1700000000ull * 1000000000ull;
 	uint64_t carried[2] = { 0, 0 };
 	int probed[2] = { 0, 0 };
-	while (p < end && !sess.switch_to) {
+	while (p < end && !fs.sess.switch_to) {
 		uint8_t c = *p++;
 		enum sonde_dir dir = c & 1 ? SONDE_DIR_S2C : SONDE_DIR_C2S;
 		ts += (uint64_t)(c >> 4) * 1000000ull;
@@ -211,7 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			carried[dir] += n;
 			size_t used = d->data(st, dir, p, n, ts);
 			FUZZ_CHECK(used <= n, "data() used %zu of %zu", used, n);
-			FUZZ_CHECK(used == n || sess.switch_to,
+			FUZZ_CHECK(used == n || fs.sess.switch_to,
 				   "data() used %zu of %zu without switch_to", used, n);
 			p += n;
 			break;
@@ -236,10 +195,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 done:
 	d->close(st, ts);
-	FUZZ_CHECK(sess.pairing.waiting == 0 && !sess.pairing.head, "requests left after close");
-	FUZZ_CHECK(pending.used == 0, "pending budget holds %zu bytes after close", pending.used);
-	FUZZ_CHECK(col.records == stats.records, "collected %llu records, stats say %llu",
-		   (unsigned long long)col.records, (unsigned long long)stats.records);
+	FUZZ_CHECK(fs.sess.pairing.waiting == 0 && !fs.sess.pairing.head, "requests left after close");
+	FUZZ_CHECK(fs.pending.used == 0, "fs.pending budget holds %zu bytes after close", fs.pending.used);
+	FUZZ_CHECK(col.records == fs.stats.records, "collected %llu records, fs.stats say %llu",
+		   (unsigned long long)col.records, (unsigned long long)fs.stats.records);
 	for (int k = 0; k < 2; k++)
 		FUZZ_CHECK(col.wire[k] <= carried[k],
 			   "messages of direction %d claim %llu wire bytes, it carried %llu", k,
