@@ -36,7 +36,7 @@
 #include "../core/buf.h"
 #include "dissector.h"
 #include "graphql.h"
-#include "grpc.h"
+#include "http2_msg.h"
 
 #define H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define H2_PREFACE_LEN 24
@@ -44,7 +44,6 @@
 #define MAX_HEADER_BLOCK (1u << 20) /* reassembled header block */
 #define MAX_FRAME_BUF (1u << 20) /* buffered non-DATA payload */
 #define MAX_STREAMS 1024 /* open streams tracked per connection */
-#define MAX_INTERIM 4
 
 enum h2_type {
 	F_DATA = 0,
@@ -71,36 +70,6 @@ enum h2_state {
 	H2_PAYLOAD,
 	H2_BROKEN, /* HPACK state lost: bytes are counted, not parsed */
 	H2_DONE,
-};
-
-struct h2_field {
-	uint32_t noff, nlen, voff, vlen; /* into the message's text */
-};
-
-struct h2_fields {
-	struct h2_field *f;
-	uint32_t n, cap;
-};
-
-struct h2_msg {
-	struct sonde_msg base;
-	bool response;
-	bool pushed;
-	bool body_seen;
-	uint32_t stream_id;
-	int status; /* -1 if no :status */
-	uint8_t ninterim;
-	int16_t interim[MAX_INTERIM];
-	struct sonde_buf text; /* names and values of headers and trailers */
-	struct h2_fields headers, trailers;
-	int32_t method, path, authority, scheme; /* field index or -1 */
-	uint64_t body_size;
-	struct sonde_buf body;
-	bool grpc; /* a gRPC stream (content-type application/grpc*) */
-	size_t grpc_limit; /* the body limit, for gRPC message decoding */
-	struct sonde_grpc_framer gf;
-	bool graphql; /* a GraphQL request, or the response to one */
-	bool gql_errors; /* response: its JSON has a non-empty "errors" */
 };
 
 struct h2_stream {
@@ -142,80 +111,6 @@ struct h2_conn {
 	uint64_t streams_skipped;
 };
 
-static const struct sonde_msg_ops h2_ops;
-
-/* ------------------------------------------------------------ messages --- */
-
-static void msg_free(struct sonde_msg *bm)
-{
-	struct h2_msg *m = (struct h2_msg *)bm;
-	sonde_buf_free(&m->text);
-	sonde_buf_free(&m->body);
-	free(m->headers.f);
-	free(m->trailers.f);
-	free(m);
-}
-
-static struct h2_msg *msg_new(bool response, uint32_t sid, uint64_t ts)
-{
-	struct h2_msg *m = sonde_xcalloc(1, sizeof(*m));
-	m->base.ops = &h2_ops;
-	m->base.kind = response ? SONDE_MSG_RESPONSE : SONDE_MSG_REQUEST;
-	m->base.pair_key = sid;
-	m->base.version = "HTTP/2";
-	m->base.ts_first = m->base.ts_last = ts;
-	m->response = response;
-	m->stream_id = sid;
-	m->status = -1;
-	m->method = m->path = m->authority = m->scheme = -1;
-	return m;
-}
-
-static void fields_add(struct h2_fields *fs, struct h2_field f)
-{
-	if (fs->n == fs->cap) {
-		fs->cap = fs->cap ? fs->cap * 2 : 16;
-		fs->f = sonde_xrealloc(fs->f, fs->cap * sizeof(*fs->f));
-	}
-	fs->f[fs->n++] = f;
-}
-
-/* Bytes of a message's text (which may be empty: no buffer at all). */
-static const uint8_t *txt(const struct h2_msg *m, uint32_t off)
-{
-	static const uint8_t none[1];
-	return m->text.p ? m->text.p + off : none;
-}
-#define txt(m, off) txt((m), (off))
-
-static bool field_is(const struct h2_msg *m, const struct h2_field *f, const char *name)
-{
-	size_t l = strlen(name);
-	return f->nlen == l && !memcmp(txt(m, f->noff), name, l);
-}
-
-static int parse_status(const uint8_t *p, size_t n)
-{
-	if (n != 3)
-		return -1;
-	int v = 0;
-	for (size_t i = 0; i < 3; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		v = v * 10 + (p[i] - '0');
-	}
-	return v;
-}
-
-/* The last field called name in fs, or NULL. */
-static const struct h2_field *field_find(const struct h2_msg *m, const struct h2_fields *fs,
-					 const char *name)
-{
-	for (uint32_t i = fs->n; i-- > 0;)
-		if (field_is(m, &fs->f[i], name))
-			return &fs->f[i];
-	return NULL;
-}
 
 /* ------------------------------------------------------------- streams --- */
 
@@ -263,21 +158,6 @@ static void stream_drop_if_done(struct h2_conn *h, struct h2_stream *st)
 	h->nstreams--;
 }
 
-/* Is the request GraphQL? With o, write its ,"graphql":{...} too. */
-static bool graphql_request(const struct h2_msg *m, struct sonde_buf *o)
-{
-	if (m->method < 0 || m->path < 0)
-		return false;
-	const struct h2_field *me = &m->headers.f[m->method], *pa = &m->headers.f[m->path];
-	const struct h2_field *ct = field_find(m, &m->headers, "content-type");
-	struct sonde_buf scratch = { 0 };
-	bool r = sonde_graphql_request(o ? o : &scratch, txt(m, me->voff), me->vlen,
-				       txt(m, pa->voff), pa->vlen, ct ? txt(m, ct->voff) : NULL,
-				       ct ? ct->vlen : 0, m->body.p, m->body.len);
-	sonde_buf_free(&scratch);
-	return r;
-}
-
 static void msg_finish(struct h2_conn *h, struct h2_stream *st, enum sonde_dir dir, uint32_t flags)
 {
 	struct h2_msg *m = st->m[dir];
@@ -292,7 +172,7 @@ static void msg_finish(struct h2_conn *h, struct h2_stream *st, enum sonde_dir d
 		      (m->headers.cap + m->trailers.cap) * sizeof(struct h2_field);
 	if (!m->response) {
 		if (!m->grpc)
-			m->graphql = st->graphql = graphql_request(m, NULL);
+			m->graphql = st->graphql = h2_graphql_request(m, NULL);
 		sonde_pairing_request(&h->s->pairing, &m->base);
 		return;
 	}
@@ -340,7 +220,7 @@ static bool hpack_decode(struct h2_conn *h, struct h2_dir *d, const uint8_t *in,
 				f.voff = (uint32_t)out->text.len;
 				f.vlen = (uint32_t)nv.valuelen;
 				sonde_buf_append(&out->text, nv.value, nv.valuelen);
-				fields_add(&out->f, f);
+				h2_fields_add(&out->f, f);
 			} else {
 				out->truncated = true;
 			}
@@ -364,20 +244,20 @@ static void attach(struct h2_msg *m, struct decoded *dc, bool trailers)
 		struct h2_field f = dc->f.f[i];
 		f.noff += base;
 		f.voff += base;
-		fields_add(fs, f);
+		h2_fields_add(fs, f);
 		if (trailers)
 			continue;
 		int32_t idx = (int32_t)(fs->n - 1);
-		if (field_is(m, &f, ":method"))
+		if (h2_field_is(m, &f, ":method"))
 			m->method = idx;
-		else if (field_is(m, &f, ":path"))
+		else if (h2_field_is(m, &f, ":path"))
 			m->path = idx;
-		else if (field_is(m, &f, ":authority"))
+		else if (h2_field_is(m, &f, ":authority"))
 			m->authority = idx;
-		else if (field_is(m, &f, ":scheme"))
+		else if (h2_field_is(m, &f, ":scheme"))
 			m->scheme = idx;
-		else if (field_is(m, &f, ":status"))
-			m->status = parse_status(txt(m, f.voff), f.vlen);
+		else if (h2_field_is(m, &f, ":status"))
+			m->status = h2_parse_status(h2_txt(m, f.voff), f.vlen);
 	}
 	if (dc->truncated)
 		m->base.flags |= SONDE_MF_HEADERS_TRUNCATED;
@@ -406,7 +286,7 @@ static void header_block_done(struct h2_conn *h, enum sonde_dir dir)
 		/* A pushed request: it never crossed the client's direction. */
 		struct h2_stream *st = stream_get(h, d->hb_promised);
 		if (st && !st->m[SONDE_DIR_C2S] && !st->done[SONDE_DIR_C2S]) {
-			struct h2_msg *m = msg_new(false, d->hb_promised, d->hb_ts);
+			struct h2_msg *m = h2_msg_new(false, d->hb_promised, d->hb_ts);
 			m->pushed = true;
 			attach(m, &dc, false);
 			m->base.ts_last = d->frame_ts;
@@ -421,7 +301,7 @@ static void header_block_done(struct h2_conn *h, enum sonde_dir dir)
 	struct h2_msg *m = st->m[dir];
 	bool response = dir == SONDE_DIR_S2C;
 	if (!m) {
-		m = st->m[dir] = msg_new(response, d->hb_sid, d->hb_ts);
+		m = st->m[dir] = h2_msg_new(response, d->hb_sid, d->hb_ts);
 		attach(m, &dc, false);
 	} else if (response && m->status >= 100 && m->status < 200 && !m->body_seen) {
 		/* interim response: the final one follows */
@@ -436,8 +316,8 @@ static void header_block_done(struct h2_conn *h, enum sonde_dir dir)
 		attach(m, &dc, true);
 	}
 	{
-		const struct h2_field *ct = field_find(m, &m->headers, "content-type");
-		if (ct && sonde_grpc_content_type(txt(m, ct->voff), ct->vlen))
+		const struct h2_field *ct = h2_field_find(m, &m->headers, "content-type");
+		if (ct && sonde_grpc_content_type(h2_txt(m, ct->voff), ct->vlen))
 			st->grpc = true;
 		m->grpc = st->grpc;
 		m->grpc_limit = h->s->opts->body_limit;
@@ -882,180 +762,6 @@ static enum sonde_probe h2_probe(const uint8_t *p, size_t n)
 		return SONDE_PROBE_NO;
 	return n < 9 ? SONDE_PROBE_MORE : SONDE_PROBE_SERVER;
 }
-
-/* -------------------------------------------------------------- output --- */
-
-static void write_fields(struct sonde_buf *o, const char *key, const struct h2_msg *m,
-			 const struct h2_fields *fs)
-{
-	sonde_buf_putc(o, ',');
-	sonde_json_key(o, key);
-	sonde_buf_putc(o, '[');
-	for (uint32_t i = 0; i < fs->n; i++) {
-		if (i)
-			sonde_buf_putc(o, ',');
-		sonde_buf_putc(o, '[');
-		sonde_json_str(o, txt(m, fs->f[i].noff), fs->f[i].nlen);
-		sonde_buf_putc(o, ',');
-		sonde_json_str(o, txt(m, fs->f[i].voff), fs->f[i].vlen);
-		sonde_buf_putc(o, ']');
-	}
-	sonde_buf_putc(o, ']');
-}
-
-static void write_value(struct sonde_buf *o, const struct h2_msg *m, int32_t idx)
-{
-	if (idx < 0) {
-		sonde_buf_puts(o, "null");
-		return;
-	}
-	const struct h2_field *f = &m->headers.f[idx];
-	sonde_json_str(o, txt(m, f->voff), f->vlen);
-}
-
-/* The "grpc" object: call name (request), status (response), messages. */
-static void write_grpc(struct sonde_buf *o, const struct h2_msg *m)
-{
-	sonde_buf_puts(o, ",\"grpc\":{");
-	if (!m->response) {
-		if (m->path >= 0)
-			sonde_grpc_write_path(o, txt(m, m->headers.f[m->path].voff),
-					      m->headers.f[m->path].vlen);
-		else
-			sonde_buf_puts(o, "\"service\":null,\"method\":null");
-	} else {
-		/* from the trailers, or the headers of a trailers-only response */
-		const struct h2_field *gs = field_find(m, &m->trailers, "grpc-status");
-		const struct h2_field *gm = field_find(m, &m->trailers, "grpc-message");
-		if (!gs) {
-			gs = field_find(m, &m->headers, "grpc-status");
-			gm = field_find(m, &m->headers, "grpc-message");
-		}
-		long v = -1;
-		if (gs && gs->vlen && gs->vlen <= 9) {
-			v = 0;
-			for (uint32_t i = 0; i < gs->vlen && v >= 0; i++) {
-				uint8_t c = txt(m, gs->voff)[i];
-				v = c >= '0' && c <= '9' ? v * 10 + (c - '0') : -1;
-			}
-		}
-		if (v < 0)
-			sonde_buf_puts(o, "\"status\":null");
-		else
-			sonde_buf_printf(o, "\"status\":%ld", v);
-		if (gm) {
-			sonde_buf_puts(o, ",\"message\":");
-			sonde_grpc_write_pct(o, txt(m, gm->voff), gm->vlen);
-		}
-	}
-	const struct h2_field *enc = field_find(m, &m->headers, "grpc-encoding");
-	if (enc) {
-		sonde_buf_puts(o, ",\"encoding\":");
-		sonde_json_str(o, txt(m, enc->voff), enc->vlen);
-	}
-	const struct h2_field *ct = field_find(m, &m->headers, "content-type");
-	bool json = ct && ct->vlen >= 5 && !memcmp(txt(m, ct->voff + ct->vlen - 5), "+json", 5);
-	sonde_buf_putc(o, ',');
-	static const uint8_t none[1];
-	sonde_grpc_write_messages(o, m->body.p ? m->body.p : none, m->body.len, &m->gf,
-				  enc ? txt(m, enc->voff) : NULL, enc ? enc->vlen : 0, json,
-				  m->grpc_limit);
-	sonde_buf_putc(o, '}');
-}
-
-static void h2_write_json(const struct sonde_msg *bm, struct sonde_buf *o)
-{
-	const struct h2_msg *m = (const struct h2_msg *)bm;
-	if (!m->response) {
-		sonde_json_key(o, "method");
-		write_value(o, m, m->method);
-		sonde_buf_putc(o, ',');
-		sonde_json_key(o, "target");
-		/* CONNECT has no :path: its target is the authority */
-		write_value(o, m, m->path >= 0 ? m->path : m->authority);
-		sonde_buf_putc(o, ',');
-		sonde_json_key(o, "authority");
-		write_value(o, m, m->authority);
-		sonde_buf_putc(o, ',');
-		sonde_json_key(o, "scheme");
-		write_value(o, m, m->scheme);
-		if (m->pushed)
-			sonde_buf_puts(o, ",\"pushed\":true");
-	} else if (m->status < 0) {
-		sonde_buf_puts(o, "\"status\":null");
-	} else {
-		sonde_buf_printf(o, "\"status\":%d", m->status);
-	}
-	sonde_buf_puts(o, ",\"version\":");
-	sonde_json_cstr(o, m->base.version);
-	sonde_buf_printf(o, ",\"stream_id\":%u", m->stream_id);
-	write_fields(o, "headers", m, &m->headers);
-	if (m->trailers.n)
-		write_fields(o, "trailers", m, &m->trailers);
-	if (m->ninterim) {
-		sonde_buf_puts(o, ",\"interim\":[");
-		for (int i = 0; i < m->ninterim; i++)
-			sonde_buf_printf(o, "%s%d", i ? "," : "", m->interim[i]);
-		sonde_buf_putc(o, ']');
-	}
-	sonde_buf_puts(o, ",\"body\":{\"size\":");
-	sonde_buf_u64(o, m->body_size);
-	sonde_buf_puts(o, ",\"captured\":");
-	sonde_buf_u64(o, m->body.len);
-	if (m->body.len) {
-		size_t mark = o->len;
-		sonde_buf_puts(o, ",\"encoding\":\"utf8\",\"data\":");
-		if (sonde_json_str_utf8(o, m->body.p, m->body.len) < 0) {
-			o->len = mark;
-			sonde_buf_puts(o, ",\"encoding\":\"base64\",\"data\":\"");
-			sonde_base64(o, m->body.p, m->body.len);
-			sonde_buf_putc(o, '"');
-		}
-	}
-	sonde_buf_putc(o, '}');
-	if (m->grpc)
-		write_grpc(o, m);
-	else if (m->graphql && !m->response)
-		graphql_request(m, o);
-	else if (m->graphql)
-		sonde_buf_printf(o, ",\"graphql\":{\"errors\":%s}", m->gql_errors ? "true" : "false");
-}
-
-static void put_printable(struct sonde_buf *o, const uint8_t *p, size_t n, size_t max)
-{
-	size_t l = n > max ? max : n;
-	for (size_t i = 0; i < l; i++)
-		sonde_buf_putc(o, p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?');
-	if (l < n)
-		sonde_buf_puts(o, "...");
-}
-
-static void h2_summary(const struct sonde_msg *bm, struct sonde_buf *o)
-{
-	const struct h2_msg *m = (const struct h2_msg *)bm;
-	if (!m->response) {
-		if (m->method >= 0)
-			put_printable(o, txt(m, m->headers.f[m->method].voff),
-				      m->headers.f[m->method].vlen, 16);
-		else
-			sonde_buf_puts(o, "?");
-		sonde_buf_putc(o, ' ');
-		int32_t t = m->path >= 0 ? m->path : m->authority;
-		if (t >= 0)
-			put_printable(o, txt(m, m->headers.f[t].voff), m->headers.f[t].vlen, 120);
-	} else if (m->status < 0) {
-		sonde_buf_puts(o, "(no status)");
-	} else {
-		sonde_buf_printf(o, "%d", m->status);
-	}
-}
-
-static const struct sonde_msg_ops h2_ops = {
-	.protocol = "http",
-	.write_json = h2_write_json,
-	.summary = h2_summary,
-	.free = msg_free,
-};
 
 const struct sonde_dissector sonde_dissector_http2 = {
 	.name = "http2",
