@@ -35,8 +35,9 @@ $(BPF_OUT)/%.bpf.o: bpf/%.bpf.c bpf/sonde_events.h $(BPF_OUT)/vmlinux.h
 .SECONDARY: $(BPF_OUT)/capture.bpf.o
 $(BPF_OUT)/%.skel.h: $(BPF_OUT)/%.bpf.o
 	bpftool gen skeleton $< name sonde_$* > $@.tmp && mv $@.tmp $@
-$(BUILD)/src/source/ebpf.o: $(BPF_OUT)/capture.skel.h
-$(BUILD)/src/source/ebpf.o: CPPFLAGS += -I$(BPF_OUT) -Ibpf
+EBPF_OBJ := $(BUILD)/src/source/ebpf.o $(BUILD)/src/source/ebpf_tls.o
+$(EBPF_OBJ): $(BPF_OUT)/capture.skel.h
+$(EBPF_OBJ): CPPFLAGS += -I$(BPF_OUT) -Ibpf
 
 sonde: $(OBJ) $(CLI_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -257,6 +257,16 @@ static __always_inline void fill_header(struct sonde_event *ev, __u64 skp, struc
 	ev->conn_id = st->id;
 	ev->sk = skp;
 	ev->cgroup_id = bpf_get_current_cgroup_id();
+	ev->tls_fn = 0;
+	ev->sock_id = 0;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	if (!skp) { /* a TLS stream whose socket is not known yet */
+		ev->family = 0;
+		__builtin_memset(ev->laddr, 0, 16);
+		__builtin_memset(ev->raddr, 0, 16);
+		ev->lport = ev->rport = 0;
+		return;
+	}
 	ev->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (ev->family == AF_INET) {
 		__builtin_memset(ev->laddr, 0, 16);
@@ -271,7 +281,6 @@ static __always_inline void fill_header(struct sonde_event *ev, __u64 skp, struc
 	}
 	ev->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	ev->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 }
 
 static __always_inline __u64 rb_flags(void)
@@ -299,33 +308,34 @@ static __always_inline void emit_control(__u64 sk, struct sonde_sock_state *st, 
 		count(SONDE_CNT_EVENTS, 1);
 }
 
+/* emit_iov's flag beside the direction (dir_flags bit 17). */
+#define IOV_IN_KERNEL (1u << 17) /* emit_iov: the iovec array is kernel memory (an iov_iter's) */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sonde_tls_key);
+	__type(value, struct sonde_tls_stream);
+} tls_streams SEC(".maps");
+
+/* TLS connections whose plaintext user space does not want (as `ignored`). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct sonde_tls_key);
+	__type(value, __u64);
+} tls_ignored SEC(".maps");
+
 /*
- * `len` bytes moved in direction `dir` on socket `sk`, the first `avail` of
- * them readable at user address `ubuf` (avail < len: the rest is not
- * readable: a gap). Advances the stream position whatever happens, so
- * anything lost becomes an exact gap in user space.
+ * The events of `len` bytes at stream position `pos` of stream `st`, the
+ * first `avail` of them readable at user address `ubuf` (avail < len: the rest
+ * is not readable: a gap). Inlined into the two emitters below so each
+ * program's verifier pass sees only the kind of stream it feeds.
  */
-/* Global (not static): the verifier checks it once, not at every call site. */
-__noinline int emit_bytes(__u64 sk, __u64 ubuf, __u32 len, __u32 avail, __u32 dir_flags)
+static __always_inline int emit_stream(struct sonde_sock_state *st, __u64 sk, __u64 handle,
+				       __u64 pos, __u64 ubuf, __u32 len, __u32 avail, __u32 dir,
+				       __u32 flags, __u64 tls_fn, __u64 sock_id)
 {
-	/* BPF calls take five arguments: the direction and the event flags share one. */
-	__u32 dir = dir_flags & 0xff, flags = dir_flags >> 8;
-	if (!len)
-		return 0;
-	struct sonde_sock_state *st = bpf_map_lookup_elem(&socks, &sk);
-	if (!st)
-		return 0;
-	__u64 pos = dir == SONDE_EV_TX ? st->tx : st->rx;
-	if (dir == SONDE_EV_TX)
-		st->tx += len;
-	else
-		st->rx += len;
-	count(SONDE_CNT_BYTES, len);
-	__u64 *ig = bpf_map_lookup_elem(&ignored, &sk);
-	if (ig && *ig == st->id) {
-		count(SONDE_CNT_IGNORED_BYTES, len);
-		return 0;
-	}
 	struct scratch *s = scratch_get();
 	if (!s)
 		return 0;
@@ -349,6 +359,9 @@ __noinline int emit_bytes(__u64 sk, __u64 ubuf, __u32 len, __u32 avail, __u32 di
 		}
 		fill_header(&s->ev, sk, st, SONDE_EV_DATA, dir);
 		s->ev.flags |= flags;
+		s->ev.tls_fn = tls_fn;
+		s->ev.sock_id = sock_id;
+		s->ev.sk = handle; /* TLS: the library context, user space's handle */
 		s->ev.pos = pos + off;
 		s->ev.rx_pos = 0;
 		s->ev.len = n;
@@ -373,6 +386,10 @@ __noinline int emit_bytes(__u64 sk, __u64 ubuf, __u32 len, __u32 avail, __u32 di
 	}
 	if (off < len) { /* more than SONDE_CHUNKS_PER_CALL events' worth */
 		fill_header(&s->ev, sk, st, SONDE_EV_DATA, dir);
+		s->ev.flags |= flags;
+		s->ev.tls_fn = tls_fn;
+		s->ev.sock_id = sock_id;
+		s->ev.sk = handle;
 		s->ev.pos = pos + off;
 		s->ev.len = len - off;
 		s->ev.cap = 0;
@@ -383,14 +400,71 @@ __noinline int emit_bytes(__u64 sk, __u64 ubuf, __u32 len, __u32 avail, __u32 di
 	return 0;
 }
 
-/* emit_iov's dir flag: the iovec array is kernel memory (an iov_iter's). */
-#define IOV_IN_KERNEL (1u << 16)
+
+/*
+ * `len` bytes moved in direction `dir` on socket `sk`, the first `avail` of
+ * them readable at `ubuf`. Advances the stream position whatever happens, so
+ * anything lost becomes an exact gap in user space.
+ */
+/* Global (not static): the verifier checks it once, not at every call site. */
+__noinline int emit_bytes(__u64 sk, __u64 ubuf, __u32 len, __u32 avail, __u32 dir_flags)
+{
+	/* BPF calls take five arguments: the direction and the event flags share one. */
+	__u32 dir = dir_flags & 0xff, flags = (dir_flags >> 8) & 0xff;
+	if (!len)
+		return 0;
+	struct sonde_sock_state *st = bpf_map_lookup_elem(&socks, &sk);
+	if (!st)
+		return 0;
+	__u64 pos = dir == SONDE_EV_TX ? st->tx : st->rx;
+	if (dir == SONDE_EV_TX)
+		st->tx += len;
+	else
+		st->rx += len;
+	if (st->tls) { /* its plaintext comes from the TLS library */
+		count(SONDE_CNT_TLS_CIPHER_BYTES, len);
+		return 0;
+	}
+	count(SONDE_CNT_BYTES, len);
+	__u64 *ig = bpf_map_lookup_elem(&ignored, &sk);
+	if (ig && *ig == st->id) {
+		count(SONDE_CNT_IGNORED_BYTES, len);
+		return 0;
+	}
+	return emit_stream(st, sk, sk, pos, ubuf, len, avail, dir, flags, 0, 0);
+}
+
+/* The same for the plaintext of the TLS connection of library context ctx
+ * in the current process. */
+__noinline int emit_tls(__u64 ctx, __u64 ubuf, __u32 len, __u32 dir)
+{
+	if (!len)
+		return 0;
+	struct sonde_tls_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .ctx = ctx };
+	struct sonde_tls_stream *ts = bpf_map_lookup_elem(&tls_streams, &k);
+	if (!ts)
+		return 0;
+	struct sonde_sock_state *st = &ts->st;
+	__u64 pos = dir == SONDE_EV_TX ? st->tx : st->rx;
+	if (dir == SONDE_EV_TX)
+		st->tx += len;
+	else
+		st->rx += len;
+	count(SONDE_CNT_TLS_BYTES, len);
+	__u64 *ig = bpf_map_lookup_elem(&tls_ignored, &k);
+	if (ig && *ig == st->id) {
+		count(SONDE_CNT_IGNORED_BYTES, len);
+		return 0;
+	}
+	return emit_stream(st, ts->sk, ctx, pos, ubuf, len, len, dir & 0xff, SONDE_EVF_TLS, ts->fn,
+			   ts->sk_id);
+}
 
 /* `total` bytes spread over an iovec array (readv/writev/msghdr, or an
  * iov_iter's), whose buffers are user memory. */
 __noinline int emit_iov(__u64 sk, __u64 iov, __u64 iovcnt, __u32 total, __u32 dir_flags)
 {
-	__u32 dir = dir_flags & 0xff;
+	__u32 dir = dir_flags & 0xffff;
 	bool in_kernel = dir_flags & IOV_IN_KERNEL;
 	__u32 done = 0;
 	for (int i = 0; i < SONDE_IOV_MAX; i++) {
@@ -423,6 +497,91 @@ static __always_inline void remember_call(__u32 tid, struct call *c)
 		count(SONDE_CNT_INFLIGHT_FULL, 1);
 }
 
+/* ---- TLS: what the socket hooks tell the TLS probes ---- */
+
+/* A TLS library call in flight on a thread (see the TLS section below). */
+struct tls_call {
+	__u64 ctx; /* SSL*, gnutls_session_t or SSL BIO */
+	__u64 buf;
+	__u64 done_ptr; /* _ex variants: where the byte count is written */
+	__u64 sk; /* the TCP socket a syscall inside the call used */
+	__u64 fn; /* entry address: names the library in user space */
+	__u64 sp; /* stack pointer at entry: matches the return */
+	__u8 kind; /* enum tls_kind */
+	__u8 dir;
+	__u8 active;
+};
+
+/* Per thread: the call in flight, and what the thread did on sockets
+ * lately, for libraries that never touch the socket inside their calls
+ * (memory BIOs: Node.js, Envoy). Only threads that made a TLS call have an
+ * entry, so other threads pay one failed lookup per socket call. */
+struct tls_thread {
+	struct tls_call call;
+	__u64 last_rx_sk; /* the TCP socket this thread last read from */
+	__u64 pending_ctx; /* a TLS connection waiting for its socket: the next send binds it */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32); /* tid */
+	__type(value, struct tls_thread);
+} tls_threads SEC(".maps");
+
+/* Bind a TLS connection of the current process to its socket. A context
+ * seen on another socket than before was freed and reused by a new
+ * connection: its stream starts over. */
+static __always_inline void tls_bind(struct sonde_tls_stream *ts, __u64 sk)
+{
+	struct sonde_sock_state *sst = bpf_map_lookup_elem(&socks, &sk);
+	__u64 sk_id = sst ? sst->id : 0;
+	if (ts->sk == sk && ts->sk_id == sk_id)
+		return;
+	if (ts->sk) {
+		ts->st.id = new_id();
+		ts->st.tx = ts->st.rx = 0;
+		ts->st.lost = 0;
+	}
+	ts->sk = sk;
+	ts->sk_id = sk_id;
+	if (sst) {
+		ts->st.role = sst->role;
+		ts->st.midstream = sst->midstream;
+		sst->tls = 1;
+	}
+}
+
+/* A socket call on a thread that may be inside a TLS call. */
+static __always_inline void tls_note_socket(__u64 sk, __u8 dir)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct tls_thread *t = bpf_map_lookup_elem(&tls_threads, &tid);
+	if (!t)
+		return;
+	if (dir == SONDE_EV_RX)
+		t->last_rx_sk = sk;
+	if (t->call.active) {
+		if (!t->call.sk) {
+			t->call.sk = sk;
+			/* From now on the library's plaintext stands for this
+			 * socket's bytes: its ciphertext is not copied. */
+			struct sonde_sock_state *sst = bpf_map_lookup_elem(&socks, &sk);
+			if (sst)
+				sst->tls = 1;
+		}
+		return;
+	}
+	if (t->pending_ctx && dir == SONDE_EV_TX) {
+		struct sonde_tls_key k = { .tgid = pid_tgid >> 32, .ctx = t->pending_ctx };
+		struct sonde_tls_stream *ts = bpf_map_lookup_elem(&tls_streams, &k);
+		if (ts && !ts->sk)
+			tls_bind(ts, sk);
+		t->pending_ctx = 0;
+	}
+}
+
 /* ---- syscall tracepoints: data ---- */
 
 static __always_inline int enter_io(int fd, __u64 buf, __u64 cnt, __u8 kind, __u8 dir)
@@ -431,7 +590,11 @@ static __always_inline int enter_io(int fd, __u64 buf, __u64 cnt, __u8 kind, __u
 		return 0;
 	__u64 sk = fd_to_tcp_sock(fd);
 	/* Before connect() the socket has no ports: filter at its exit. */
-	if (!sk || (kind != CALL_CONNECT && !port_wanted((struct sock *)sk)))
+	if (!sk)
+		return 0;
+	if (kind <= CALL_MMSG)
+		tls_note_socket(sk, dir);
+	if (kind != CALL_CONNECT && !port_wanted((struct sock *)sk))
 		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct call c = { .sk = sk, .buf = buf, .cnt = cnt, .kind = kind, .dir = dir };
@@ -546,6 +709,7 @@ static __always_inline int kfunc_enter(struct sock *sk, struct msghdr *msg, __u8
 		return 0;
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
+	tls_note_socket((__u64)sk, dir);
 	struct call c = { .sk = (__u64)sk, .dir = dir, .kind = CALL_OTHER };
 	void *it = &msg->msg_iter;
 	if (bpf_core_field_exists(((struct iov_iter___v64 *)0)->__iov)) {
@@ -819,5 +983,220 @@ int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	emit_control(sk, st, SONDE_EV_CLOSE);
 	bpf_map_delete_elem(&socks, &sk);
 	bpf_map_delete_elem(&ignored, &sk);
+	return 0;
+}
+
+/* ---- TLS libraries: plaintext before encryption, after decryption ---- */
+
+/*
+ * One set of programs for every library: user space attaches each to the
+ * functions whose arguments have that layout (src/source/tls_libs.c says
+ * which), and one return program finishes every kind.
+ *
+ * The connection is found without the library's struct layouts: a TLS call
+ * that reads or writes its socket does so inside the call, on the same
+ * thread (tls_note_socket). Contexts keep the socket once learnt, so a read
+ * served from the library's buffer lands right. Libraries that never touch
+ * the socket (memory BIOs) are bound by what the thread does around the call:
+ * a read binds to the socket the thread last read, anything else to the
+ * socket the thread sends on next.
+ */
+enum tls_kind {
+	TLS_RW, /* (ctx, buf, len) -> bytes */
+	TLS_EX, /* (ctx, buf, num, size_t *done) -> 1 */
+	TLS_EX2, /* (ctx, buf, num, flags, size_t *done) -> 1 */
+	TLS_BIO, /* (bio, buf, len) -> bytes, SSL BIOs only */
+	TLS_HANDSHAKE, /* (ctx) */
+};
+
+#define BIO_TYPE_SSL (7 | 0x0200)
+
+/* An SSL BIO? OpenSSL 1.1 and BoringSSL keep the method first, OpenSSL 3
+ * after a library-context pointer; the method's first member is its type.
+ * Whatever lies at the other offset is a pointer, never the small type
+ * number, so checking both needs no per-version table. */
+static __always_inline bool bio_is_ssl(__u64 bio)
+{
+	for (int off = 0; off <= 8; off += 8) {
+		__u64 method = 0;
+		int type = 0;
+		if (bpf_probe_read_user(&method, sizeof(method), (void *)(bio + off)) || !method)
+			continue;
+		if (!bpf_probe_read_user(&type, sizeof(type), (void *)method) && type == BIO_TYPE_SSL)
+			return true;
+	}
+	return false;
+}
+
+/* After a function's return the stack pointer is back above the return
+ * address (x86-64 pops it; arm64 never pushed it). */
+#if defined(__TARGET_ARCH_x86)
+#define RET_SP_DELTA 8
+#else
+#define RET_SP_DELTA 0
+#endif
+
+static __always_inline int tls_enter(struct pt_regs *regs, __u64 ctx, __u64 buf, __u64 done_ptr,
+				     __u8 kind, __u8 dir)
+{
+	if (!ctx || !process_wanted())
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct tls_thread *t = bpf_map_lookup_elem(&tls_threads, &tid);
+	if (!t) {
+		struct tls_thread fresh = {};
+		bpf_map_update_elem(&tls_threads, &tid, &fresh, BPF_NOEXIST);
+		t = bpf_map_lookup_elem(&tls_threads, &tid);
+		if (!t) {
+			count(SONDE_CNT_INFLIGHT_FULL, 1);
+			return 0;
+		}
+	}
+	__u64 sp = PT_REGS_SP(regs);
+	/* A probed function called inside another (SSL_write's BIO_write on
+	 * the socket BIO): the outer call is the one that counts. A call in
+	 * flight whose frame is gone (its return was never seen) is stale. */
+	if (t->call.active && sp < t->call.sp)
+		return 0;
+	if (kind == TLS_BIO && !bio_is_ssl(ctx)) {
+		t->call.active = 0;
+		return 0;
+	}
+	t->call.ctx = ctx;
+	t->call.buf = buf;
+	t->call.done_ptr = done_ptr;
+	t->call.sk = 0;
+	t->call.fn = PT_REGS_IP(regs);
+	t->call.sp = sp;
+	t->call.kind = kind;
+	t->call.dir = dir;
+	t->call.active = 1;
+	return 0;
+}
+
+/* The TLS connection of ctx in the current process, created on first sight. */
+static __always_inline struct sonde_tls_stream *tls_stream_get(__u64 ctx)
+{
+	struct sonde_tls_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .ctx = ctx };
+	struct sonde_tls_stream *ts = bpf_map_lookup_elem(&tls_streams, &k);
+	if (ts)
+		return ts;
+	struct sonde_tls_stream fresh = { .st = { .id = new_id(), .midstream = 1 } };
+	bpf_map_update_elem(&tls_streams, &k, &fresh, BPF_NOEXIST);
+	ts = bpf_map_lookup_elem(&tls_streams, &k);
+	if (!ts)
+		count(SONDE_CNT_SOCK_MAP_FULL, 1);
+	return ts;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(tls_ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct tls_thread *t = bpf_map_lookup_elem(&tls_threads, &tid);
+	if (!t || !t->call.active)
+		return 0;
+	__u64 sp = PT_REGS_SP(ctx);
+	if (sp < t->call.sp + RET_SP_DELTA) /* a nested call's return */
+		return 0;
+	t->call.active = 0;
+	if (sp != t->call.sp + RET_SP_DELTA) /* ours was missed: stale */
+		return 0;
+	struct tls_call call = t->call;
+	int ret = (int)PT_REGS_RC(ctx);
+	__u64 n = 0;
+	if (call.kind == TLS_RW || call.kind == TLS_BIO) {
+		n = ret > 0 ? ret : 0;
+	} else if (call.kind == TLS_EX || call.kind == TLS_EX2) {
+		if (ret == 1 && bpf_probe_read_user(&n, sizeof(n), (void *)call.done_ptr))
+			n = 0;
+	}
+	if (!n && call.kind != TLS_HANDSHAKE && !call.sk)
+		return 0; /* nothing moved, nothing learnt */
+	struct sonde_tls_stream *ts = tls_stream_get(call.ctx);
+	if (!ts)
+		return 0;
+	ts->fn = call.fn;
+	__u64 sk = call.sk;
+	if (!sk && !ts->sk && call.dir == SONDE_EV_RX)
+		sk = t->last_rx_sk;
+	if (sk)
+		tls_bind(ts, sk);
+	else if (!ts->sk)
+		t->pending_ctx = call.ctx; /* bound by the thread's next send */
+	if (!n || n > 0x7fffffff)
+		return 0;
+	if (ts->sk && !port_wanted((struct sock *)ts->sk))
+		return 0;
+	count(SONDE_CNT_TLS_CALLS, 1);
+	if (!ts->sk)
+		count(SONDE_CNT_TLS_UNBOUND, 1);
+	return emit_tls(call.ctx, call.buf, (__u32)n, call.dir);
+}
+
+#define TLS_PROBE(name, kind, dir, ...)                                           \
+	SEC("uprobe")                                                             \
+	int BPF_KPROBE(name, void *c, void *buf, __u64 a2, __u64 a3, __u64 a4)    \
+	{                                                                         \
+		return tls_enter(ctx, (__u64)c, (__u64)buf, __VA_ARGS__, kind, dir); \
+	}
+
+TLS_PROBE(tls_rw_read, TLS_RW, SONDE_EV_RX, 0)
+TLS_PROBE(tls_rw_write, TLS_RW, SONDE_EV_TX, 0)
+TLS_PROBE(tls_ex_read, TLS_EX, SONDE_EV_RX, a3)
+TLS_PROBE(tls_ex_write, TLS_EX, SONDE_EV_TX, a3)
+TLS_PROBE(tls_ex2_write, TLS_EX2, SONDE_EV_TX, a4)
+TLS_PROBE(tls_bio_read, TLS_BIO, SONDE_EV_RX, 0)
+TLS_PROBE(tls_bio_write, TLS_BIO, SONDE_EV_TX, 0)
+TLS_PROBE(tls_handshake, TLS_HANDSHAKE, SONDE_EV_TX, 0)
+
+/* A thread is gone: nothing of it stays. */
+SEC("tracepoint/sched/sched_process_exit")
+int tp_thread_exit(void *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_map_delete_elem(&tls_threads, &tid);
+	return 0;
+}
+
+/* ---- TLS discovery: tell user space when a process maps new code ---- */
+
+#define PROT_EXEC 0x4
+
+static __always_inline void emit_mapped(void)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	if (tgid == self_tgid)
+		return;
+	struct sonde_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		count(SONDE_CNT_RB_DROPS, 1);
+		return;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->version = SONDE_EVENT_VERSION;
+	ev->type = SONDE_EV_MAPPED;
+	ev->tgid = tgid;
+	ev->tid = (__u32)pid_tgid;
+	ev->ts_ns = bpf_ktime_get_ns();
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP);
+}
+
+SEC("?tracepoint/sched/sched_process_exec")
+int tp_exec(void *ctx)
+{
+	emit_mapped();
+	return 0;
+}
+
+/* Shared libraries (ld.so's and dlopen's) arrive as file mappings with
+ * PROT_EXEC. Sent at entry: user space rescans a little later. */
+SEC("?tracepoint/syscalls/sys_enter_mmap")
+int tp_enter_mmap(struct trace_event_raw_sys_enter *ctx)
+{
+	if ((ctx->args[2] & PROT_EXEC) && (long)ctx->args[4] >= 0)
+		emit_mapped();
 	return 0;
 }

@@ -7,7 +7,7 @@
 #ifndef SONDE_EVENTS_H
 #define SONDE_EVENTS_H
 
-#define SONDE_EVENT_VERSION 1
+#define SONDE_EVENT_VERSION 2
 
 /* Payload bytes per event; a larger read/write becomes several events. */
 #define SONDE_CHUNK_MAX 16384
@@ -23,6 +23,7 @@ enum sonde_event_type {
 	SONDE_EV_DATA = 1, /* bytes moved; cap of them follow the header */
 	SONDE_EV_OPEN = 2, /* connect() or accept() completed */
 	SONDE_EV_CLOSE = 3, /* the socket reached TCP_CLOSE */
+	SONDE_EV_MAPPED = 4, /* a process exec'd or mapped executable code (TLS discovery) */
 };
 
 /* Direction relative to the traced socket. */
@@ -49,6 +50,7 @@ enum sonde_event_flags {
 	SONDE_EVF_READ_FAILED = 2, /* copying the payload from memory failed */
 	SONDE_EVF_UNTRACED = 4, /* bytes moved outside traced calls (io_uring, sendfile, splice) */
 	SONDE_EVF_AFTER_LOSS = 8, /* events of this direction were lost just before */
+	SONDE_EVF_TLS = 16, /* plaintext of a TLS connection, from a TLS library's functions */
 };
 
 struct sonde_event {
@@ -62,7 +64,8 @@ struct sonde_event {
 	__u32 tgid, tid;
 	__u64 ts_ns; /* CLOCK_MONOTONIC */
 	__u64 conn_id; /* unique per socket, for its life */
-	__u64 sk; /* kernel socket address: key of the ignore switch */
+	__u64 sk; /* kernel socket address: key of the ignore switch; for TLS
+		   * data, the library's context (SSL*, session, BIO) */
 	__u64 cgroup_id;
 	__u64 pos; /* stream position (this direction) of the first byte */
 	__u64 rx_pos; /* OPEN/CLOSE: receive position (pos is the send one) */
@@ -71,6 +74,11 @@ struct sonde_event {
 	__u8 laddr[16], raddr[16]; /* local and remote address; IPv4 in the first 4 */
 	__u16 lport, rport; /* host byte order */
 	char comm[SONDE_COMM_LEN];
+	/* TLS events: the entry address of the library function that moved the
+	 * bytes (names the library), and the id of the socket the TLS
+	 * connection runs on (0 while unknown: then the addresses are zero). */
+	__u64 tls_fn;
+	__u64 sock_id;
 	/* followed by cap bytes of payload */
 };
 
@@ -81,7 +89,25 @@ struct sonde_sock_state {
 	__u8 role; /* enum sonde_event_role */
 	__u8 midstream;
 	__u8 lost; /* bit per direction: an event was lost since the last one */
-	__u8 pad[5];
+	__u8 tls; /* a TLS library's plaintext of this socket is captured: its
+		   * ciphertext is counted, not copied */
+	__u8 pad[4];
+};
+
+/* A TLS connection as its library sees it (an SSL*, a gnutls session, an SSL
+ * BIO) in one process: the plaintext stream positions, and the socket once
+ * known. Key: struct sonde_tls_key. */
+struct sonde_tls_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 ctx;
+};
+
+struct sonde_tls_stream {
+	struct sonde_sock_state st; /* id and positions of the plaintext */
+	__u64 sk; /* the socket, 0 until known */
+	__u64 sk_id; /* its sonde_sock_state id when bound */
+	__u64 fn; /* entry address of the last library function seen */
 };
 
 /* Per-CPU counters of what the kernel side could not deliver. */
@@ -99,6 +125,10 @@ enum sonde_counter {
 	SONDE_CNT_SOCK_MAP_FULL, /* sockets missed: socket map full */
 	SONDE_CNT_IGNORED_BYTES, /* bytes of connections user space ignores */
 	SONDE_CNT_MISSED_EXIT, /* calls whose exit never came (thread killed mid-call) */
+	SONDE_CNT_TLS_CALLS, /* TLS library calls that moved plaintext */
+	SONDE_CNT_TLS_BYTES, /* plaintext bytes they moved */
+	SONDE_CNT_TLS_CIPHER_BYTES, /* ciphertext bytes of those connections (not copied) */
+	SONDE_CNT_TLS_UNBOUND, /* TLS calls whose socket was not known yet */
 	SONDE_CNT__MAX,
 };
 

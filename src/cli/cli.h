@@ -17,6 +17,7 @@ enum {
 
 int sonde_cmd_read(int argc, char **argv);
 int sonde_cmd_capture(int argc, char **argv);
+int sonde_cmd_tls(int argc, char **argv);
 
 /* "64k", "1m", "2g", "1500": bytes. Returns -1 on a bad value. */
 int sonde_parse_size(const char *s, size_t *out);

@@ -36,6 +36,12 @@ static const char capture_head[] =
 	"                           (default 64k; the rest is counted as a gap)\n"
 	"      --ringbuf-size SIZE  kernel ring buffer (default 16m, power of two)\n"
 	"      --duration DUR       stop after this long (e.g. 30s)\n"
+	"TLS:\n"
+	"      --tls                capture the plaintext of TLS connections by probing\n"
+	"                           OpenSSL, BoringSSL and GnuTLS (the default)\n"
+	"      --no-tls             do not probe TLS libraries\n"
+	"      --tls-lib PATH       also probe this TLS library or program (repeatable)\n"
+	"                           ('sonde tls' lists what is found and captured)\n"
 	"  -v, --verbose            a stats line on stderr every 2 s, and why a hook\n"
 	"                           was not usable\n";
 static const char capture_tail[] =
@@ -52,7 +58,12 @@ enum {
 	OPT_CAPLIMIT,
 	OPT_RINGBUF,
 	OPT_DURATION,
+	OPT_TLS,
+	OPT_NO_TLS,
+	OPT_TLS_LIB,
 };
+
+#define TLS_LIBS_MAX 32
 
 static const struct option capture_only[] = {
 	{ "ebpf-hook", required_argument, NULL, OPT_HOOK },
@@ -63,6 +74,9 @@ static const struct option capture_only[] = {
 	{ "capture-limit", required_argument, NULL, OPT_CAPLIMIT },
 	{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
 	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "tls", no_argument, NULL, OPT_TLS },
+	{ "no-tls", no_argument, NULL, OPT_NO_TLS },
+	{ "tls-lib", required_argument, NULL, OPT_TLS_LIB },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -116,7 +130,10 @@ int sonde_cmd_capture(int argc, char **argv)
 {
 	struct sonde_common_opts co;
 	sonde_common_defaults(&co);
-	struct sonde_ebpf_opts eo = { .hook = SONDE_HOOK_AUTO, .ringbuf_size = 16u << 20 };
+	struct sonde_ebpf_opts eo = { .hook = SONDE_HOOK_AUTO, .ringbuf_size = 16u << 20, .tls = true };
+	const char *tls_libs[TLS_LIBS_MAX + 1] = { NULL };
+	size_t ntls_libs = 0;
+	eo.tls_libs = tls_libs;
 	uint64_t duration_ns = 0;
 	struct option *longopts = sonde_options_join(sonde_common_longopts, capture_only);
 	unsigned long long v;
@@ -196,6 +213,19 @@ int sonde_cmd_capture(int argc, char **argv)
 				status = bad("duration", optarg);
 				goto out_usage;
 			}
+			break;
+		case OPT_TLS:
+			eo.tls = true;
+			break;
+		case OPT_NO_TLS:
+			eo.tls = false;
+			break;
+		case OPT_TLS_LIB:
+			if (ntls_libs == TLS_LIBS_MAX) {
+				status = bad("tls-lib", optarg);
+				goto out_usage;
+			}
+			tls_libs[ntls_libs++] = optarg;
 			break;
 		case 'v':
 			eo.verbose = 1;

@@ -16,6 +16,8 @@ static const char usage[] =
 	"Commands:\n"
 	"  capture        capture live traffic with eBPF (the default, as root)\n"
 	"  read FILE|-    dissect a pcap or pcapng capture (- reads standard input)\n"
+	"  tls            list the TLS libraries of running processes and whether\n"
+	"                 their plaintext is captured\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help (sonde COMMAND --help for a command's)\n"
@@ -107,6 +109,10 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "read")) {
 		argv[1] = (char *)"sonde read";
 		return sonde_cmd_read(argc - 1, argv + 1);
+	}
+	if (!strcmp(cmd, "tls")) {
+		argv[1] = (char *)"sonde tls";
+		return sonde_cmd_tls(argc - 1, argv + 1);
 	}
 	sonde_errorf("unknown command '%s' (try 'sonde --help')", cmd);
 	return SONDE_EXIT_USAGE;

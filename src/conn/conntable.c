@@ -368,6 +368,10 @@ static struct conn *conn_new(struct sonde_conntable *ct, const struct sonde_chun
 	c->info.l4 = ch->flow.l4;
 	c->info.origin = ch->origin;
 	c->info.source = ct->opts.source;
+	if (ch->tls) {
+		c->info.tls = sonde_xmalloc(sizeof(*c->info.tls));
+		*c->info.tls = *ch->tls;
+	}
 	/* Until roles are known, report the first sender as the client. */
 	c->info.client = c->ep[0];
 	c->info.server = c->ep[1];
@@ -420,6 +424,7 @@ static void conn_close(struct sonde_conntable *ct, struct conn *c, uint64_t ts)
 	conn_remove(ct, c);
 	for (int i = 0; i < 2; i++)
 		sonde_reasm_free(&c->rs[i], &ct->budget);
+	free(c->info.tls);
 	free(c);
 }
 

@@ -72,8 +72,18 @@ enum sonde_origin {
 	SONDE_ORIGIN_EBPF_TRACEPOINT,
 	SONDE_ORIGIN_EBPF_KPROBE,
 	SONDE_ORIGIN_EBPF_FENTRY,
-	SONDE_ORIGIN_EBPF_TLS,
+	SONDE_ORIGIN_EBPF_TLS, /* a TLS library sonde could not name */
+	SONDE_ORIGIN_EBPF_TLS_OPENSSL,
+	SONDE_ORIGIN_EBPF_TLS_BORINGSSL,
+	SONDE_ORIGIN_EBPF_TLS_GNUTLS,
 	SONDE_ORIGIN__COUNT,
+};
+
+/* The TLS library whose plaintext a chunk is (records' capture.tls). */
+struct sonde_tls_info {
+	char library[16]; /* "openssl", "boringssl", "gnutls" */
+	char version[96]; /* the library's own version string */
+	char path[256]; /* the file, as the process sees it */
 };
 
 struct sonde_chunk {
@@ -94,6 +104,7 @@ struct sonde_chunk {
 	 */
 	uint64_t conn_id;
 	const struct sonde_process *proc; /* NULL for packet sources */
+	const struct sonde_tls_info *tls; /* TLS plaintext: the library; else NULL */
 	const uint8_t *data;
 };
 

@@ -10,6 +10,9 @@ const char *sonde_origin_name(enum sonde_origin o)
 		[SONDE_ORIGIN_EBPF_KPROBE] = "ebpf-kprobe",
 		[SONDE_ORIGIN_EBPF_FENTRY] = "ebpf-fentry",
 		[SONDE_ORIGIN_EBPF_TLS] = "ebpf-tls",
+		[SONDE_ORIGIN_EBPF_TLS_OPENSSL] = "ebpf-tls-openssl",
+		[SONDE_ORIGIN_EBPF_TLS_BORINGSSL] = "ebpf-tls-boringssl",
+		[SONDE_ORIGIN_EBPF_TLS_GNUTLS] = "ebpf-tls-gnutls",
 	};
 	return (unsigned)o < SONDE_ORIGIN__COUNT && names[o] ? names[o] : "unknown";
 }

@@ -66,6 +66,7 @@ struct sonde_conn_info {
 	uint8_t origin; /* enum sonde_origin */
 	const char *source; /* file name, interface, ... */
 	struct sonde_process proc; /* pid 0: unknown (packet sources) */
+	struct sonde_tls_info *tls; /* TLS plaintext: the library (owned); else NULL */
 };
 
 enum sonde_record_flags {

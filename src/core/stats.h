@@ -35,9 +35,13 @@
 	X(connections_idle_closed, "connections closed by the idle timeout")          \
 	X(connections_evicted, "connections evicted because the table was full")      \
 	X(undetected_bytes, "bytes of connections whose protocol was not recognised") \
-	X(skipped_bytes, "bytes deliberately not dissected (tunnels, upgrades)")      \
+	X(skipped_bytes, "bytes deliberately not dissected (tunnels, upgrades, TLS ciphertext)") \
+	X(tls_encrypted_connections, "connections seen only as TLS ciphertext")     \
 	X(unparsed_bytes, "bytes a dissector skipped while resynchronising")          \
 	X(parse_errors, "messages a dissector could not parse")                       \
+	X(hpack_state_lost, "HTTP/2 directions decoded without their HPACK state")   \
+	X(hpack_resynced, "of those, times their HPACK table became fully known")    \
+	X(hpack_unknown_fields, "HTTP/2 header fields referring to unknown entries") \
 	X(records, "records written")                                                 \
 	X(records_unanswered, "requests written without a response")                 \
 	X(records_unsolicited, "responses written without a request")                \
@@ -56,7 +60,14 @@
 	X(ebpf_missed_calls, "calls or sockets missed: kernel maps full")            \
 	X(ebpf_missed_exits, "calls whose exit was never seen")                      \
 	X(ebpf_ignored_bytes, "bytes of connections sonde stopped copying")          \
-	X(duplicate_peer_bytes, "bytes seen again from a connection's other local end")
+	X(duplicate_peer_bytes, "bytes seen again from a connection's other local end") \
+	X(tls_libraries, "TLS libraries and binaries probed")                        \
+	X(tls_attach_failures, "TLS libraries or binaries sonde could not probe")    \
+	X(tls_calls, "TLS library calls that moved plaintext")                      \
+	X(tls_plaintext_bytes, "plaintext bytes those calls moved")                  \
+	X(tls_ciphertext_bytes, "ciphertext bytes of those connections (not copied)") \
+	X(tls_unbound_calls, "TLS calls made before their socket was known")        \
+	X(tls_unbound_bytes, "plaintext written without its connection's addresses")
 
 struct sonde_stats {
 #define SONDE_STATS_MEMBER(name, desc) uint64_t name;

@@ -5,10 +5,12 @@
 
 extern const struct sonde_dissector sonde_dissector_http1;
 extern const struct sonde_dissector sonde_dissector_http2;
+extern const struct sonde_dissector sonde_dissector_tls;
 
 const struct sonde_dissector *const sonde_dissectors[] = {
 	&sonde_dissector_http1,
 	&sonde_dissector_http2,
+	&sonde_dissector_tls,
 	NULL,
 };
 

@@ -102,6 +102,15 @@ void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 		sonde_buf_puts(o, ",\"source\":");
 		sonde_json_cstr(o, c->source);
 	}
+	if (c->tls) {
+		sonde_buf_puts(o, ",\"tls\":{\"library\":");
+		sonde_json_cstr(o, c->tls->library);
+		sonde_buf_puts(o, ",\"version\":");
+		sonde_json_cstr(o, c->tls->version);
+		sonde_buf_puts(o, ",\"path\":");
+		sonde_json_cstr(o, c->tls->path);
+		sonde_buf_putc(o, '}');
+	}
 	sonde_buf_putc(o, '}');
 	if (c->proc.pid) {
 		sonde_buf_printf(o, ",\"process\":{\"pid\":%u,\"comm\":", c->proc.pid);

@@ -25,27 +25,8 @@
 #include "../core/hash.h"
 #include "../core/u64map.h"
 #include "capture.skel.h"
+#include "ebpf_priv.h"
 #include "sonde_events.h"
-
-struct sonde_ebpf {
-	struct sonde_capture *skel;
-	struct ring_buffer *rb;
-	struct sonde_pipeline *p;
-	int hook;
-	int64_t mono_to_real_ns; /* add to bpf_ktime_get_ns() for wall clock */
-	/* conn_id → kernel socket address, for the ignore switch */
-	struct sonde_u64map sockets;
-	/* loopback connections show up twice (both ends are local sockets): the
-	 * first socket seen owns the 4-tuple, the other end's events are dropped.
-	 * tuple hash → owning conn_id */
-	struct sonde_u64map owners;
-	/* conn_id → tuple hash, to release ownership on close */
-	struct sonde_u64map owned;
-	/* kretprobe events sonde created in tracefs (see attach_kretprobes),
-	 * removed once their links are gone */
-	const char *tracefs;
-	char krp_events[2][64];
-};
 
 static const char *const hook_names[] = { "tracepoint", "kprobe", "fentry" };
 
@@ -390,6 +371,15 @@ static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int h
 	bpf_program__set_autoload(skel->progs.tp_enter_splice, sendfile_tp);
 	bpf_program__set_autoload(skel->progs.tp_exit_splice, sendfile_tp);
 
+	/* TLS: the uprobe programs (attached per library by ebpf_tls.c) and
+	 * the discovery hooks. */
+	bpf_object__for_each_program(prog, skel->obj) {
+		if (!strncmp(bpf_program__name(prog), "tls_", 4))
+			bpf_program__set_autoload(prog, o->tls);
+	}
+	bpf_program__set_autoload(skel->progs.tp_exec, o->tls);
+	bpf_program__set_autoload(skel->progs.tp_enter_mmap, o->tls);
+
 	int rc = sonde_capture__load(skel);
 	if (rc) {
 		snprintf(why, len, "loading failed: %s", strerror(-rc));
@@ -431,12 +421,69 @@ static void endpoint(struct sonde_endpoint *ep, uint8_t family, const uint8_t *a
 	}
 }
 
-static void release(struct sonde_ebpf *e, uint64_t conn_id)
+void ebpf_release(struct sonde_ebpf *e, uint64_t conn_id)
 {
 	uint64_t tuple;
 	sonde_u64map_del(&e->sockets, conn_id, NULL);
 	if (sonde_u64map_del(&e->owned, conn_id, &tuple))
 		sonde_u64map_del(&e->owners, tuple, NULL);
+}
+
+static void event_endpoints(const struct sonde_event *ev, struct sonde_endpoint *local,
+			    struct sonde_endpoint *remote)
+{
+	endpoint(local, ev->family, ev->laddr, ev->lport);
+	endpoint(remote, ev->family, ev->raddr, ev->rport);
+}
+
+bool ebpf_owns_tuple(struct sonde_ebpf *e, const struct sonde_event *ev, uint64_t salt)
+{
+	struct sonde_endpoint local, remote;
+	event_endpoints(ev, &local, &remote);
+	uint64_t tuple = (sonde_pair_hash(&local, &remote) ^ salt) | 1; /* non-zero map key */
+	uint64_t owner;
+	if (sonde_u64map_get(&e->owners, tuple, &owner))
+		return owner == ev->conn_id;
+	if (ev->type != SONDE_EV_CLOSE) {
+		sonde_u64map_put(&e->owners, tuple, ev->conn_id);
+		sonde_u64map_put(&e->owned, ev->conn_id, tuple);
+	}
+	return true;
+}
+
+void ebpf_chunk_from_event(const struct sonde_ebpf *e, const struct sonde_event *ev,
+			   struct sonde_process *proc, struct sonde_chunk *c)
+{
+	struct sonde_endpoint local, remote;
+	event_endpoints(ev, &local, &remote);
+	proc->pid = ev->tgid;
+	proc->cgroup_id = ev->cgroup_id;
+	memcpy(proc->comm, ev->comm, sizeof(proc->comm));
+	proc->comm[sizeof(proc->comm) - 1] = '\0';
+	memset(c, 0, sizeof(*c));
+	c->ts_ns = ev->ts_ns + (uint64_t)e->mono_to_real_ns;
+	c->seq_kind = SONDE_SEQ_STREAM64;
+	c->origin = e->hook == SONDE_HOOK_FE ? SONDE_ORIGIN_EBPF_FENTRY
+		  : e->hook == SONDE_HOOK_KP ? SONDE_ORIGIN_EBPF_KPROBE
+					     : SONDE_ORIGIN_EBPF_TRACEPOINT;
+	c->conn_id = ev->conn_id;
+	c->proc = proc;
+	c->flow.l4 = SONDE_L4_TCP;
+	bool tx = ev->dir == SONDE_EV_TX;
+	c->flow.src = tx ? local : remote;
+	c->flow.dst = tx ? remote : local;
+	if (ev->role == SONDE_EV_ROLE_CLIENT)
+		c->role = tx ? SONDE_ROLE_SRC_IS_CLIENT : SONDE_ROLE_SRC_IS_SERVER;
+	else if (ev->role == SONDE_EV_ROLE_SERVER)
+		c->role = tx ? SONDE_ROLE_SRC_IS_SERVER : SONDE_ROLE_SRC_IS_CLIENT;
+	if (ev->type == SONDE_EV_DATA) {
+		c->seq = ev->pos;
+		c->wirelen = ev->len;
+		c->caplen = ev->cap;
+		c->data = (const uint8_t *)(ev + 1);
+		if (ev->flags & SONDE_EVF_AFTER_LOSS)
+			c->flags |= SONDE_CF_LOSS_BEFORE;
+	}
 }
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -450,78 +497,61 @@ static int on_event(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	st->ebpf_events++;
-	struct sonde_endpoint local, remote;
-	endpoint(&local, ev->family, ev->laddr, ev->lport);
-	endpoint(&remote, ev->family, ev->raddr, ev->rport);
+	if (ev->type == SONDE_EV_MAPPED) {
+		if (e->tls)
+			ebpf_tls_mapped(e, ev->tgid);
+		return 0;
+	}
+	if (ev->flags & SONDE_EVF_TLS) {
+		if (e->tls)
+			ebpf_tls_event(e, ev);
+		return 0;
+	}
+	/* Before the loopback check: each end's socket ends its own TLS
+	 * connection. */
+	if (ev->type == SONDE_EV_CLOSE && e->tls)
+		ebpf_tls_socket_closed(e, ev->conn_id, ev->ts_ns + (uint64_t)e->mono_to_real_ns);
 
 	/* Both ends of a loopback connection are traced sockets: keep one. */
-	uint64_t tuple = sonde_pair_hash(&local, &remote) | 1; /* non-zero map key */
-	uint64_t owner;
-	if (sonde_u64map_get(&e->owners, tuple, &owner)) {
-		if (owner != ev->conn_id) {
-			st->duplicate_peer_bytes += ev->len;
-			/* Stop the kernel copying this end's payload at all: only its
-			 * first events get this far. */
-			if (ev->type == SONDE_EV_DATA && ev->cap)
-				bpf_map_update_elem(bpf_map__fd(e->skel->maps.ignored), &ev->sk,
-						    &ev->conn_id, BPF_ANY);
-			return 0;
-		}
-	} else if (ev->type != SONDE_EV_CLOSE) {
-		sonde_u64map_put(&e->owners, tuple, ev->conn_id);
-		sonde_u64map_put(&e->owned, ev->conn_id, tuple);
-		sonde_u64map_put(&e->sockets, ev->conn_id, ev->sk);
+	if (!ebpf_owns_tuple(e, ev, 0)) {
+		st->duplicate_peer_bytes += ev->len;
+		/* Stop the kernel copying this end's payload at all: only its
+		 * first events get this far. */
+		if (ev->type == SONDE_EV_DATA && ev->cap)
+			bpf_map_update_elem(bpf_map__fd(e->skel->maps.ignored), &ev->sk, &ev->conn_id,
+					    BPF_ANY);
+		return 0;
 	}
+	if (ev->type != SONDE_EV_CLOSE)
+		sonde_u64map_put(&e->sockets, ev->conn_id, ev->sk);
 
-	struct sonde_process proc = { .pid = ev->tgid, .cgroup_id = ev->cgroup_id };
-	memcpy(proc.comm, ev->comm, sizeof(proc.comm));
-	proc.comm[sizeof(proc.comm) - 1] = '\0';
+	struct sonde_process proc;
 	struct sonde_chunk c;
-	memset(&c, 0, sizeof(c));
-	c.ts_ns = ev->ts_ns + (uint64_t)e->mono_to_real_ns;
-	c.seq_kind = SONDE_SEQ_STREAM64;
-	c.origin = e->hook == SONDE_HOOK_FE ? SONDE_ORIGIN_EBPF_FENTRY
-		 : e->hook == SONDE_HOOK_KP ? SONDE_ORIGIN_EBPF_KPROBE
-					    : SONDE_ORIGIN_EBPF_TRACEPOINT;
-	c.conn_id = ev->conn_id;
-	c.proc = &proc;
-	c.flow.l4 = SONDE_L4_TCP;
-	bool tx = ev->dir == SONDE_EV_TX;
-	c.flow.src = tx ? local : remote;
-	c.flow.dst = tx ? remote : local;
-	if (ev->role == SONDE_EV_ROLE_CLIENT)
-		c.role = tx ? SONDE_ROLE_SRC_IS_CLIENT : SONDE_ROLE_SRC_IS_SERVER;
-	else if (ev->role == SONDE_EV_ROLE_SERVER)
-		c.role = tx ? SONDE_ROLE_SRC_IS_SERVER : SONDE_ROLE_SRC_IS_CLIENT;
-
+	ebpf_chunk_from_event(e, ev, &proc, &c);
 	switch (ev->type) {
 	case SONDE_EV_OPEN:
 		c.flags = SONDE_CF_SYN;
 		sonde_pipeline_chunk(e->p, &c);
 		break;
 	case SONDE_EV_DATA:
-		c.seq = ev->pos;
-		c.wirelen = ev->len;
-		c.caplen = ev->cap;
-		c.data = (const uint8_t *)(ev + 1);
-		if (ev->flags & SONDE_EVF_AFTER_LOSS)
-			c.flags |= SONDE_CF_LOSS_BEFORE;
 		sonde_pipeline_chunk(e->p, &c);
 		break;
-	case SONDE_EV_CLOSE:
+	case SONDE_EV_CLOSE: {
 		/* The end of both directions, at their final positions. */
 		c.flags = SONDE_CF_FIN;
 		c.seq = ev->pos;
 		sonde_pipeline_chunk(e->p, &c);
-		c.flow.src = remote;
-		c.flow.dst = local;
+		struct sonde_endpoint src = c.flow.src;
+		c.flow.src = c.flow.dst;
+		c.flow.dst = src;
 		c.role = c.role == SONDE_ROLE_SRC_IS_CLIENT ? SONDE_ROLE_SRC_IS_SERVER
 		       : c.role == SONDE_ROLE_SRC_IS_SERVER ? SONDE_ROLE_SRC_IS_CLIENT
 							   : SONDE_ROLE_UNKNOWN;
 		c.seq = ev->rx_pos;
 		sonde_pipeline_chunk(e->p, &c);
-		release(e, ev->conn_id);
+		ebpf_release(e, ev->conn_id);
 		break;
+	}
 	default:
 		st->ebpf_bad_events++;
 	}
@@ -587,12 +617,19 @@ struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *o, struct sonde
 		sonde_ebpf_close(e);
 		return NULL;
 	}
+	if (o->tls && ebpf_tls_open(e, o, err, errlen) < 0) {
+		sonde_ebpf_close(e);
+		return NULL;
+	}
 	return e;
 }
 
 int sonde_ebpf_poll(struct sonde_ebpf *e, int timeout_ms)
 {
-	return ring_buffer__poll(e->rb, timeout_ms);
+	int n = ring_buffer__poll(e->rb, timeout_ms);
+	if (e->tls)
+		ebpf_tls_tick(e);
+	return n;
 }
 
 void sonde_ebpf_update_stats(struct sonde_ebpf *e)
@@ -622,13 +659,21 @@ void sonde_ebpf_update_stats(struct sonde_ebpf *e)
 	st->ebpf_missed_calls = sum[SONDE_CNT_INFLIGHT_FULL] + sum[SONDE_CNT_SOCK_MAP_FULL];
 	st->ebpf_ignored_bytes = sum[SONDE_CNT_IGNORED_BYTES];
 	st->ebpf_missed_exits = sum[SONDE_CNT_MISSED_EXIT];
+	st->tls_calls = sum[SONDE_CNT_TLS_CALLS];
+	st->tls_plaintext_bytes = sum[SONDE_CNT_TLS_BYTES];
+	st->tls_ciphertext_bytes = sum[SONDE_CNT_TLS_CIPHER_BYTES];
+	st->tls_unbound_calls = sum[SONDE_CNT_TLS_UNBOUND];
 }
 
 void sonde_ebpf_ignore(void *ctx, uint64_t conn_id)
 {
 	struct sonde_ebpf *e = ctx;
 	uint64_t sk;
-	if (!e || !e->skel || !sonde_u64map_get(&e->sockets, conn_id, &sk))
+	if (!e || !e->skel)
+		return;
+	if (e->tls && ebpf_tls_ignore(e, conn_id))
+		return;
+	if (!sonde_u64map_get(&e->sockets, conn_id, &sk))
 		return;
 	bpf_map_update_elem(bpf_map__fd(e->skel->maps.ignored), &sk, &conn_id, BPF_ANY);
 }
@@ -638,6 +683,7 @@ void sonde_ebpf_close(struct sonde_ebpf *e)
 	if (!e)
 		return;
 	ring_buffer__free(e->rb);
+	ebpf_tls_close(e); /* its uprobe links go before the programs */
 	sonde_capture__destroy(e->skel);
 	remove_kretprobes(e);
 	sonde_u64map_free(&e->sockets);

@@ -11,6 +11,7 @@
 #ifndef SONDE_EBPF_H
 #define SONDE_EBPF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,8 @@ struct sonde_ebpf_opts {
 	uint32_t capture_per_call; /* payload bytes copied per read/write */
 	size_t ringbuf_size; /* bytes, power of two */
 	int verbose; /* libbpf's messages and hook-probing details on stderr */
+	bool tls; /* probe TLS libraries for plaintext (--tls, the default) */
+	const char *const *tls_libs; /* NULL-terminated: libraries or binaries added by hand */
 };
 
 struct sonde_ebpf;
@@ -54,5 +57,9 @@ void sonde_ebpf_update_stats(struct sonde_ebpf *e);
 /* The pipeline gave up on a connection: stop copying its payload. */
 void sonde_ebpf_ignore(void *e, uint64_t conn_id);
 void sonde_ebpf_close(struct sonde_ebpf *e);
+
+struct sonde_tls_discovery;
+/* The TLS discovery of this capture (NULL with TLS off), for `sonde tls`. */
+struct sonde_tls_discovery *sonde_ebpf_tls(struct sonde_ebpf *e);
 
 #endif
