@@ -617,10 +617,8 @@ struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *o, struct sonde
 		sonde_ebpf_close(e);
 		return NULL;
 	}
-	if (o->tls && ebpf_tls_open(e, o, err, errlen) < 0) {
-		sonde_ebpf_close(e);
-		return NULL;
-	}
+	if (o->tls)
+		ebpf_tls_open(e, o);
 	return e;
 }
 

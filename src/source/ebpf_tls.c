@@ -97,6 +97,9 @@ static struct bpf_program *entry_prog(struct sonde_capture *skel, const struct s
 	return NULL;
 }
 
+/* Each removal waits for the kernel (~80 ms per uprobe here, serialised
+ * inside the kernel, so threads would not help): stopping a capture with many
+ * libraries takes seconds. uprobe_multi links (Linux 6.6) would batch them. */
 static void tls_detach(void *ctx, void *handle)
 {
 	(void)ctx;
@@ -164,7 +167,7 @@ static void probe_system_libraries(struct sonde_ebpf *e)
 	}
 }
 
-int ebpf_tls_open(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, char *err, size_t errlen)
+void ebpf_tls_open(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o)
 {
 	static const struct sonde_tls_ops ops_template = { .attach = tls_attach, .detach = tls_detach };
 	struct sonde_tls_ops ops = ops_template;
@@ -174,17 +177,16 @@ int ebpf_tls_open(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, char *e
 	sonde_u64map_init(&e->tls_by_sock);
 	e->tls_dirty = sonde_xcalloc(DIRTY_MAX, sizeof(*e->tls_dirty));
 	e->tls = sonde_tls_discovery_new(&ops);
+	/* A library given by hand that cannot be probed is reported, not
+	 * fatal: the rest of the capture is still worth having. */
 	for (const char *const *p = o->tls_libs; p && *p; p++) {
-		char why[256];
-		if (sonde_tls_add_path(e->tls, *p, why, sizeof(why)) < 0) {
-			snprintf(err, errlen, "--tls-lib %s: %s", *p, why);
-			return -1;
-		}
+		char why[512];
+		if (sonde_tls_add_path(e->tls, *p, why, sizeof(why)) < 0)
+			fprintf(stderr, "sonde: --tls-lib: %s\n", why);
 	}
 	probe_system_libraries(e);
 	sonde_tls_scan_all(e->tls);
 	e->tls_last_scan_ns = e->tls_last_sweep_ns = mono_ns();
-	return 0;
 }
 
 struct sonde_tls_discovery *sonde_ebpf_tls(struct sonde_ebpf *e)

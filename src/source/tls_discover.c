@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -72,6 +73,7 @@ struct proc {
 	size_t nlinks;
 	struct range ranges[MAX_RANGES];
 	size_t nranges;
+	bool overflow; /* it maps more than MAX_LINKS targets */
 };
 
 struct sonde_tls_discovery {
@@ -80,7 +82,7 @@ struct sonde_tls_discovery {
 	struct target *targets[MAX_TARGETS];
 	size_t ntargets;
 	struct file *files;
-	size_t nfiles;
+	size_t nfiles, files_cap;
 	struct sonde_u64map file_index; /* file_key() -> index in files */
 	struct sonde_u64map procs; /* pid -> struct proc * */
 	size_t nprocs;
@@ -89,7 +91,7 @@ struct sonde_tls_discovery {
 		char boring[16]; /* sonde_tls_boringssl_version, '|' removed */
 		char markers[SONDE_TLS_MAX_MARKERS][48]; /* sonde_tls_static_markers */
 	} needles;
-	unsigned long lost_targets, lost_procs, lost_links; /* over the limits */
+	unsigned long lost_targets, lost_procs; /* over the limits */
 };
 
 /* Copy, cutting what does not fit. */
@@ -624,8 +626,10 @@ static void file_put(struct sonde_tls_discovery *d, const struct file *fe)
 		files_forget_negatives(d);
 	if (d->nfiles == MAX_FILES)
 		return;
-	if (!d->files)
-		d->files = sonde_xcalloc(MAX_FILES, sizeof(*d->files));
+	if (d->nfiles == d->files_cap) {
+		d->files_cap = d->files_cap ? 2 * d->files_cap : 256;
+		d->files = sonde_xrealloc(d->files, d->files_cap * sizeof(*d->files));
+	}
 	d->files[d->nfiles] = *fe;
 	sonde_u64map_put(&d->file_index, file_key(fe->dev, fe->ino), d->nfiles);
 	d->nfiles++;
@@ -735,17 +739,17 @@ struct scan {
 	size_t ntargets;
 	struct range ranges[MAX_RANGES];
 	size_t nranges;
+	bool overflow; /* more targets than MAX_LINKS */
 };
 
-static void scan_add(struct sonde_tls_discovery *d, struct scan *s, int32_t ti, uint64_t start,
-		     uint64_t end)
+static void scan_add(struct scan *s, int32_t ti, uint64_t start, uint64_t end)
 {
 	size_t i = 0;
 	while (i < s->ntargets && s->targets[i] != (uint32_t)ti)
 		i++;
 	if (i == s->ntargets) {
 		if (s->ntargets == MAX_LINKS) {
-			d->lost_links++;
+			s->overflow = true;
 			return;
 		}
 		s->targets[s->ntargets++] = (uint32_t)ti;
@@ -822,6 +826,7 @@ static void proc_apply(struct sonde_tls_discovery *d, const struct scan *s)
 	p->nlinks = s->ntargets;
 	memcpy(p->ranges, s->ranges, s->nranges * sizeof(s->ranges[0]));
 	p->nranges = s->nranges;
+	p->overflow = s->overflow;
 	read_comm(s->pid, p->comm, sizeof(p->comm));
 	if (!p->nlinks)
 		proc_free(d, p);
@@ -890,7 +895,7 @@ static void scan_mapping(struct sonde_tls_discovery *d, struct scan *s, const st
 	if (is_exe)
 		s->uses_ssl_bio = fe.uses_ssl_bio;
 	if (fe.target >= 0)
-		scan_add(d, s, fe.target, m->start, m->end);
+		scan_add(s, fe.target, m->start, m->end);
 }
 
 static void read_exe(uint32_t pid, char *exe, size_t n)
@@ -904,8 +909,10 @@ static void read_exe(uint32_t pid, char *exe, size_t n)
 void sonde_tls_scan_pid(struct sonde_tls_discovery *d, uint32_t pid)
 {
 	char path[64];
+	if (!pid)
+		return;
 	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
-	FILE *f = pid ? fopen(path, "re") : NULL;
+	FILE *f = fopen(path, "re");
 	if (!f) {
 		/* gone: forget it; unreadable (not root): keep what is known */
 		if (errno == ENOENT || errno == ESRCH)
@@ -1020,12 +1027,45 @@ static int added(struct sonde_tls_discovery *d, const char *path, const struct f
 			 path);
 		return -1;
 	}
-	if (t->t.status == SONDE_TLS_ST_NO_SYMBOLS || t->t.status == SONDE_TLS_ST_UNSUPPORTED) {
+	if (t->t.status == SONDE_TLS_ST_NO_SYMBOLS || t->t.status == SONDE_TLS_ST_UNSUPPORTED ||
+	    t->t.status == SONDE_TLS_ST_ATTACH_FAILED) {
 		snprintf(err, errlen, "%s: %s", path, t->t.why);
 		return -1;
 	}
 	t->by_hand = true;
 	return 0;
+}
+
+/* Examine a file given by hand; false with err set if it could not be. */
+static bool examine_by_hand(struct sonde_tls_discovery *d, const char *path, const struct stat *st,
+			    struct file *fe, char *err, size_t errlen)
+{
+	/* the file itself, not the symlink or relative name it was given as */
+	char real[PATH_LEN];
+	const char *file = realpath(path, real) ? real : path;
+	struct exam x = {
+		.open_path = file,
+		.plain_path = file,
+		.display_path = file,
+		.dev = st->st_dev,
+		.ino = st->st_ino,
+		.is_exe = -1, /* whatever the ELF file says */
+		.name = libname_of(file),
+	};
+	unsigned long lost = d->lost_targets;
+	if (!file_examine(d, &x, fe)) {
+		snprintf(err, errlen, "%s: %s", path,
+			 errno == ENOEXEC  ? "not an ELF file"
+			 : errno == EINVAL ? "not a regular file"
+					   : strerror(errno));
+		return false;
+	}
+	if (d->lost_targets != lost) {
+		snprintf(err, errlen, "%s: more TLS libraries than sonde keeps (%u)", path,
+			 MAX_TARGETS);
+		return false;
+	}
+	return true;
 }
 
 int sonde_tls_add_path(struct sonde_tls_discovery *d, const char *path, char *err, size_t errlen)
@@ -1036,30 +1076,9 @@ int sonde_tls_add_path(struct sonde_tls_discovery *d, const char *path, char *er
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (!file_get(d, st.st_dev, st.st_ino, &fe)) {
-		struct exam x = {
-			.open_path = path,
-			.plain_path = path,
-			.display_path = path,
-			.dev = st.st_dev,
-			.ino = st.st_ino,
-			.is_exe = -1, /* whatever the ELF file says */
-			.name = libname_of(path),
-		};
-		unsigned long lost = d->lost_targets;
-		if (!file_examine(d, &x, &fe)) {
-			snprintf(err, errlen, "%s: %s", path,
-				 errno == ENOEXEC ? "not an ELF file"
-				 : errno == EINVAL ? "not a regular file"
-						   : strerror(errno));
-			return -1;
-		}
-		if (d->lost_targets != lost) {
-			snprintf(err, errlen, "%s: more TLS libraries than sonde keeps (%u)", path,
-				 MAX_TARGETS);
-			return -1;
-		}
-	}
+	if (!file_get(d, st.st_dev, st.st_ino, &fe) &&
+	    !examine_by_hand(d, path, &st, &fe, err, errlen))
+		return -1;
 	return added(d, path, &fe, err, errlen);
 }
 
@@ -1190,14 +1209,46 @@ static void print_row(FILE *out, bool json, struct sonde_buf *b, const struct ro
 		row_text(out, r);
 }
 
-void sonde_tls_print(const struct sonde_tls_discovery *d, FILE *out, bool json)
+/* The processes, by pid; free() the array. */
+static const struct proc **procs_sorted(const struct sonde_tls_discovery *d, size_t *n)
 {
 	const struct proc **procs = sonde_xcalloc(d->nprocs + 1, sizeof(*procs));
-	size_t n = 0, rows = 0;
+	*n = 0;
 	for (size_t i = 0; i < d->procs.cap; i++)
 		if (d->procs.keys[i])
-			procs[n++] = (const struct proc *)(uintptr_t)d->procs.vals[i];
-	qsort(procs, n, sizeof(*procs), by_pid);
+			procs[(*n)++] = (const struct proc *)(uintptr_t)d->procs.vals[i];
+	qsort(procs, *n, sizeof(*procs), by_pid);
+	return procs;
+}
+
+/* A target no process uses now worth a line: added by hand, or its uprobes
+ * (in every process) outlive the processes seen using it. */
+static bool listed_alone(const struct target *t)
+{
+	bool attached = !t->t.per_process && (t->t.status == SONDE_TLS_ST_CAPTURING ||
+					       t->t.status == SONDE_TLS_ST_ATTACH_FAILED);
+	return !t->t.nprocs && (t->by_hand || attached);
+}
+
+/* What the limits left out, in a line. */
+static void print_lost(const struct sonde_tls_discovery *d, FILE *out, const struct proc **procs,
+		       size_t n)
+{
+	unsigned long overflow = 0;
+	for (size_t i = 0; i < n; i++)
+		overflow += procs[i]->overflow;
+	if (d->lost_targets || d->lost_procs)
+		fprintf(out, "not tracked (limits): %lu libraries, %lu processes\n", d->lost_targets,
+			d->lost_procs);
+	if (overflow)
+		fprintf(out, "%lu processes map more than %u TLS libraries: the rest are not listed\n",
+			overflow, MAX_LINKS);
+}
+
+void sonde_tls_print(const struct sonde_tls_discovery *d, FILE *out, bool json)
+{
+	size_t n, rows = 0;
+	const struct proc **procs = procs_sorted(d, &n);
 	struct sonde_buf b = { 0 };
 	if (!json)
 		fprintf(out, "%-8s %-16s %-10s %-28s %-14s %s\n", "PID", "COMM", "LIBRARY", "VERSION",
@@ -1209,11 +1260,8 @@ void sonde_tls_print(const struct sonde_tls_discovery *d, FILE *out, bool json)
 			print_row(out, json, &b, &r);
 		}
 	}
-	/* Targets no process uses now: added by hand, or attached in every
-	 * process and their processes left (libcrypto unused is not news). */
 	for (size_t i = 0; i < d->ntargets; i++) {
-		const struct target *t = d->targets[i];
-		if (t->t.nprocs || (t->t.per_process && !t->by_hand))
+		if (!listed_alone(d->targets[i]))
 			continue;
 		struct row r = row_of(NULL, d->targets[i], NULL);
 		print_row(out, json, &b, &r);
@@ -1221,9 +1269,8 @@ void sonde_tls_print(const struct sonde_tls_discovery *d, FILE *out, bool json)
 	}
 	if (!json && !rows)
 		fprintf(out, "(no TLS library found)\n");
-	if (!json && (d->lost_targets || d->lost_procs || d->lost_links))
-		fprintf(out, "not tracked (limits): %lu libraries, %lu processes, %lu process links\n",
-			d->lost_targets, d->lost_procs, d->lost_links);
+	if (!json)
+		print_lost(d, out, procs, n);
 	sonde_buf_free(&b);
 	free(procs);
 }
