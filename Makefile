@@ -8,7 +8,7 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
 CPPFLAGS += -D_GNU_SOURCE -std=gnu11
-LDLIBS := -lbpf -lelf -lz -lnghttp2
+LDLIBS := -lbpf -lelf -ldw -lcapstone -lz -lnghttp2
 
 BUILD := build
 SRC := $(wildcard src/core/*.c src/source/*.c src/conn/*.c src/proto/*.c src/pair/*.c src/sink/*.c)
@@ -108,6 +108,11 @@ test: sonde
 build/kernels/kahttp: tests/kernels/kahttp.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -O2 $(WARN) -static -o $@ $<
+# katls: kahttp over TLS, OpenSSL linked in statically and not stripped (sonde
+# finds SSL_read/SSL_write in its .symtab).
+build/kernels/katls: tests/kernels/katls.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -O2 $(WARN) -static -o $@ $< -l:libssl.a -l:libcrypto.a -lpthread
 test-kernels: sonde build/kernels/kahttp
 	tests/kernels/run
 

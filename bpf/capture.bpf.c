@@ -43,6 +43,8 @@ const volatile __u64 targ_cgroup = 0; /* cgroup v2 id; 0: any */
 const volatile char targ_comm[SONDE_COMM_LEN] = {};
 const volatile __u32 capture_per_call = 4 * SONDE_CHUNK_MAX; /* bytes copied per call */
 const volatile __u8 hook_kind = SONDE_HOOK_TRACEPOINT;
+/* tcp_recvmsg has the `nonblock` argument (before 5.19): flags come 5th */
+const volatile bool recvmsg_nonblock = false;
 /* Ring buffer bytes pending before a wake-up is forced (batched wake-ups). */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 
@@ -650,10 +652,17 @@ static __always_inline int exit_io(long ret)
 	return 0;
 }
 
-#define IO_TP(name, fdarg, bufarg, cntarg, kind, dir)                                    \
+#define MSG_PEEK 2
+#define NO_FLAGS 6 /* no flags argument: args[6] does not exist */
+
+/* flagsarg: the call's flags argument; a MSG_PEEK read leaves the bytes
+ * in the socket for the next read, so it is not followed. */
+#define IO_TP(name, fdarg, bufarg, cntarg, flagsarg, kind, dir)                          \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                                      \
 	int tp_enter_##name(struct trace_event_raw_sys_enter *ctx)                       \
 	{                                                                                \
+		if (flagsarg != NO_FLAGS && (ctx->args[flagsarg & 7] & MSG_PEEK))        \
+			return 0;                                                        \
 		return enter_io((int)ctx->args[fdarg], ctx->args[bufarg], ctx->args[cntarg], \
 				kind, dir);                                              \
 	}                                                                                \
@@ -663,16 +672,16 @@ static __always_inline int exit_io(long ret)
 		return exit_io(ctx->ret);                                                \
 	}
 
-IO_TP(write, 0, 1, 2, CALL_BUF, SONDE_EV_TX)
-IO_TP(read, 0, 1, 2, CALL_BUF, SONDE_EV_RX)
-IO_TP(sendto, 0, 1, 2, CALL_BUF, SONDE_EV_TX)
-IO_TP(recvfrom, 0, 1, 2, CALL_BUF, SONDE_EV_RX)
-IO_TP(writev, 0, 1, 2, CALL_IOV, SONDE_EV_TX)
-IO_TP(readv, 0, 1, 2, CALL_IOV, SONDE_EV_RX)
-IO_TP(sendmsg, 0, 1, 1, CALL_MSG, SONDE_EV_TX)
-IO_TP(recvmsg, 0, 1, 1, CALL_MSG, SONDE_EV_RX)
-IO_TP(sendmmsg, 0, 1, 2, CALL_MMSG, SONDE_EV_TX)
-IO_TP(recvmmsg, 0, 1, 2, CALL_MMSG, SONDE_EV_RX)
+IO_TP(write, 0, 1, 2, NO_FLAGS, CALL_BUF, SONDE_EV_TX)
+IO_TP(read, 0, 1, 2, NO_FLAGS, CALL_BUF, SONDE_EV_RX)
+IO_TP(sendto, 0, 1, 2, NO_FLAGS, CALL_BUF, SONDE_EV_TX)
+IO_TP(recvfrom, 0, 1, 2, 3, CALL_BUF, SONDE_EV_RX)
+IO_TP(writev, 0, 1, 2, NO_FLAGS, CALL_IOV, SONDE_EV_TX)
+IO_TP(readv, 0, 1, 2, NO_FLAGS, CALL_IOV, SONDE_EV_RX)
+IO_TP(sendmsg, 0, 1, 1, NO_FLAGS, CALL_MSG, SONDE_EV_TX)
+IO_TP(recvmsg, 0, 1, 1, 2, CALL_MSG, SONDE_EV_RX)
+IO_TP(sendmmsg, 0, 1, 2, NO_FLAGS, CALL_MMSG, SONDE_EV_TX)
+IO_TP(recvmmsg, 0, 1, 2, 3, CALL_MMSG, SONDE_EV_RX)
 
 /* ---- kernel TCP functions: data (kprobe and fentry) ---- */
 
@@ -788,6 +797,10 @@ int BPF_KRETPROBE(krp_tcp_sendmsg, int ret)
 SEC("?kprobe/tcp_recvmsg")
 int BPF_KPROBE(kp_tcp_recvmsg, struct sock *sk, struct msghdr *msg)
 {
+	/* flags: 4th argument since 5.19, 5th before (after `nonblock`) */
+	__u64 flags = recvmsg_nonblock ? PT_REGS_PARM5(ctx) : PT_REGS_PARM4(ctx);
+	if (flags & MSG_PEEK)
+		return 0;
 	return kfunc_enter(sk, msg, SONDE_EV_RX);
 }
 
@@ -812,6 +825,9 @@ int BPF_PROG(fx_tcp_sendmsg, struct sock *sk, struct msghdr *msg, size_t size, i
 SEC("?fentry/tcp_recvmsg")
 int BPF_PROG(fe_tcp_recvmsg, struct sock *sk, struct msghdr *msg)
 {
+	__u64 flags = recvmsg_nonblock ? ctx[4] : ctx[3];
+	if (flags & MSG_PEEK)
+		return 0;
 	return kfunc_enter(sk, msg, SONDE_EV_RX);
 }
 
@@ -1036,6 +1052,23 @@ static __always_inline bool bio_is_ssl(__u64 bio)
 #define RET_SP_DELTA 0
 #endif
 
+/*
+ * What names the library of a call for user space: the probe's attach cookie
+ * (the target's id, bit 63 set) where the kernel has cookies (5.15+), else
+ * the function's address, which user space maps through the process's
+ * mappings (which fails if the process is gone by then).
+ */
+#define FN_IS_TARGET_ID (1ull << 63)
+static __always_inline __u64 call_origin(struct pt_regs *regs)
+{
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_attach_cookie)) {
+		__u64 cookie = bpf_get_attach_cookie(regs);
+		if (cookie)
+			return cookie | FN_IS_TARGET_ID;
+	}
+	return PT_REGS_IP(regs);
+}
+
 static __always_inline int tls_enter(struct pt_regs *regs, __u64 ctx, __u64 buf, __u64 done_ptr,
 				     __u8 kind, __u8 dir)
 {
@@ -1066,7 +1099,7 @@ static __always_inline int tls_enter(struct pt_regs *regs, __u64 ctx, __u64 buf,
 	t->call.buf = buf;
 	t->call.done_ptr = done_ptr;
 	t->call.sk = 0;
-	t->call.fn = PT_REGS_IP(regs);
+	t->call.fn = call_origin(regs);
 	t->call.sp = sp;
 	t->call.kind = kind;
 	t->call.dir = dir;
@@ -1199,4 +1232,178 @@ int tp_enter_mmap(struct trace_event_raw_sys_enter *ctx)
 	if ((ctx->args[2] & PROT_EXEC) && (long)ctx->args[4] >= 0)
 		emit_mapped();
 	return 0;
+}
+
+/* ---- Go: crypto/tls.(*Conn).Read and .Write ---- */
+
+/*
+ * Go programs carry their own TLS. Never uretprobes here: they rewrite the
+ * return address on the goroutine's stack, which Go moves and inspects (the
+ * traced program crashes). User space puts a uprobe at the entry and one at
+ * every return instruction instead (src/source/goinfo.c finds them).
+ *
+ * A call is keyed by (process, goroutine): goroutines migrate between
+ * threads, and a goroutine pointer is only unique within its process. The
+ * goroutine is r14 under the register ABI (Go 1.17+), else read from the
+ * thread's TLS slot at fs:-8.
+ *
+ * The socket comes from the runtime's structures: *tls.Conn → conn (a
+ * net.Conn interface: itab, data) → *net.TCPConn → fd (*netFD) → pfd.Sysfd,
+ * with the offsets and the *net.TCPConn type of the binary in go_procs (per
+ * process, from user space); the interface's type is checked first, so a
+ * tls.Conn over anything else is reported, not followed into garbage.
+ */
+struct go_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 goroutine;
+};
+
+struct go_call {
+	__u64 conn; /* *tls.Conn */
+	__u64 buf;
+	__u64 fn; /* entry address */
+	__u8 dir;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct go_key);
+	__type(value, struct go_call);
+} go_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tgid */
+	__type(value, struct sonde_go_proc);
+} go_procs SEC(".maps");
+
+static __always_inline __u64 go_goroutine(struct pt_regs *regs, bool regabi)
+{
+	if (regabi)
+		return regs->r14;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase), g = 0;
+	bpf_probe_read_user(&g, sizeof(g), (void *)(fsbase - 8));
+	return g;
+}
+
+/* The socket behind a *tls.Conn, or 0 (unknown process, not a TCP conn). */
+static __always_inline __u64 go_conn_sock(__u64 conn)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct sonde_go_proc *gp = bpf_map_lookup_elem(&go_procs, &tgid);
+	if (!gp) {
+		count(SONDE_CNT_GO_UNRESOLVED, 1);
+		return 0;
+	}
+	__u64 iface[2] = {}, type = 0, netfd = 0;
+	int fd = -1;
+	if (bpf_probe_read_user(iface, sizeof(iface), (void *)(conn + gp->tlsconn_conn_off)) || !iface[0])
+		goto unresolved;
+	/* itab: (inter, _type, ...): the dynamic type is the second word */
+	if (bpf_probe_read_user(&type, sizeof(type), (void *)(iface[0] + 8)) || !gp->tcpconn_type ||
+	    type != gp->tcpconn_type)
+		goto unresolved;
+	if (bpf_probe_read_user(&netfd, sizeof(netfd), (void *)(iface[1] + gp->netconn_fd_off)) || !netfd)
+		goto unresolved;
+	if (bpf_probe_read_user(&fd, sizeof(fd), (void *)(netfd + gp->netfd_pfd_off + gp->pfd_sysfd_off)))
+		goto unresolved;
+	return fd_to_tcp_sock(fd);
+unresolved:
+	count(SONDE_CNT_GO_UNRESOLVED, 1);
+	return 0;
+}
+
+static __always_inline int go_enter(struct pt_regs *regs, bool regabi, __u8 dir)
+{
+	if (!process_wanted())
+		return 0;
+	struct go_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .goroutine = go_goroutine(regs, regabi) };
+	struct go_call c = { .fn = call_origin(regs), .dir = dir };
+	if (regabi) { /* receiver, then the slice (ptr, len, cap) */
+		c.conn = regs->ax;
+		c.buf = regs->bx;
+	} else { /* on the stack above the return address */
+		__u64 sp = PT_REGS_SP(regs), a[2] = {};
+		bpf_probe_read_user(a, sizeof(a), (void *)(sp + 8));
+		c.conn = a[0];
+		c.buf = a[1];
+	}
+	if (!k.goroutine || !c.conn)
+		return 0;
+	if (bpf_map_update_elem(&go_calls, &k, &c, BPF_ANY))
+		count(SONDE_CNT_INFLIGHT_FULL, 1);
+	return 0;
+}
+
+/* At one of the function's return instructions: (n int, err error). */
+static __always_inline int go_return(struct pt_regs *regs, bool regabi)
+{
+	struct go_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .goroutine = go_goroutine(regs, regabi) };
+	struct go_call *cp = bpf_map_lookup_elem(&go_calls, &k);
+	if (!cp)
+		return 0;
+	struct go_call c = *cp;
+	bpf_map_delete_elem(&go_calls, &k);
+	__s64 n = 0;
+	if (regabi)
+		n = (__s64)regs->ax;
+	else /* after the receiver and the slice's three words */
+		bpf_probe_read_user(&n, sizeof(n), (void *)(PT_REGS_SP(regs) + 40));
+	if (n <= 0 || n > 0x7fffffff)
+		return 0;
+	struct sonde_tls_stream *ts = tls_stream_get(c.conn);
+	if (!ts)
+		return 0;
+	ts->fn = c.fn;
+	if (!ts->sk) {
+		__u64 sk = go_conn_sock(c.conn);
+		if (sk)
+			tls_bind(ts, sk);
+	}
+	if (ts->sk && !port_wanted((struct sock *)ts->sk))
+		return 0;
+	count(SONDE_CNT_TLS_CALLS, 1);
+	if (!ts->sk)
+		count(SONDE_CNT_TLS_UNBOUND, 1);
+	return emit_tls(c.conn, c.buf, (__u32)n, c.dir);
+}
+
+SEC("uprobe")
+int go_tls_read_enter(struct pt_regs *ctx)
+{
+	return go_enter(ctx, true, SONDE_EV_RX);
+}
+
+SEC("uprobe")
+int go_tls_write_enter(struct pt_regs *ctx)
+{
+	return go_enter(ctx, true, SONDE_EV_TX);
+}
+
+SEC("uprobe")
+int go_tls_return(struct pt_regs *ctx)
+{
+	return go_return(ctx, true);
+}
+
+SEC("uprobe")
+int go_tls_read_enter_stack(struct pt_regs *ctx)
+{
+	return go_enter(ctx, false, SONDE_EV_RX);
+}
+
+SEC("uprobe")
+int go_tls_write_enter_stack(struct pt_regs *ctx)
+{
+	return go_enter(ctx, false, SONDE_EV_TX);
+}
+
+SEC("uprobe")
+int go_tls_return_stack(struct pt_regs *ctx)
+{
+	return go_return(ctx, false);
 }

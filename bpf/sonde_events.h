@@ -74,9 +74,10 @@ struct sonde_event {
 	__u8 laddr[16], raddr[16]; /* local and remote address; IPv4 in the first 4 */
 	__u16 lport, rport; /* host byte order */
 	char comm[SONDE_COMM_LEN];
-	/* TLS events: the entry address of the library function that moved the
-	 * bytes (names the library), and the id of the socket the TLS
-	 * connection runs on (0 while unknown: then the addresses are zero). */
+	/* TLS events: what names the library (with bit 63 set, the probed
+	 * target's id; else the entry address of the function that moved the
+	 * bytes), and the id of the socket the TLS connection runs on (0 while
+	 * unknown: then the addresses are zero). */
 	__u64 tls_fn;
 	__u64 sock_id;
 	/* followed by cap bytes of payload */
@@ -110,6 +111,16 @@ struct sonde_tls_stream {
 	__u64 fn; /* entry address of the last library function seen */
 };
 
+/* What the Go TLS probes need to know of one process's binary (go_procs,
+ * keyed by tgid; user space fills it from src/source/goinfo.c). */
+struct sonde_go_proc {
+	__u64 tcpconn_type; /* run-time address of the *net.TCPConn type descriptor */
+	__u32 tlsconn_conn_off; /* crypto/tls.Conn.conn */
+	__u32 netconn_fd_off; /* net.conn.fd */
+	__u32 netfd_pfd_off; /* net.netFD.pfd */
+	__u32 pfd_sysfd_off; /* internal/poll.FD.Sysfd */
+};
+
 /* Per-CPU counters of what the kernel side could not deliver. */
 enum sonde_counter {
 	SONDE_CNT_EVENTS, /* events written to the ring buffer */
@@ -129,6 +140,7 @@ enum sonde_counter {
 	SONDE_CNT_TLS_BYTES, /* plaintext bytes they moved */
 	SONDE_CNT_TLS_CIPHER_BYTES, /* ciphertext bytes of those connections (not copied) */
 	SONDE_CNT_TLS_UNBOUND, /* TLS calls whose socket was not known yet */
+	SONDE_CNT_GO_UNRESOLVED, /* Go TLS calls whose socket the runtime structures did not give */
 	SONDE_CNT__MAX,
 };
 

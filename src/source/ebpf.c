@@ -342,6 +342,7 @@ static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int h
 	if (o->capture_per_call)
 		skel->rodata->capture_per_call = o->capture_per_call;
 	skel->rodata->hook_kind = (uint8_t)hook;
+	skel->rodata->recvmsg_nonblock = k->recvmsg_nonblock;
 	if (o->ringbuf_size)
 		bpf_map__set_max_entries(skel->maps.events, (uint32_t)o->ringbuf_size);
 	int ncpu = libbpf_num_possible_cpus();
@@ -374,7 +375,7 @@ static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int h
 	/* TLS: the uprobe programs (attached per library by ebpf_tls.c) and
 	 * the discovery hooks. */
 	bpf_object__for_each_program(prog, skel->obj) {
-		if (!strncmp(bpf_program__name(prog), "tls_", 4))
+		if (!strncmp(bpf_program__name(prog), "tls_", 4) || !strncmp(bpf_program__name(prog), "go_", 3))
 			bpf_program__set_autoload(prog, o->tls);
 	}
 	bpf_program__set_autoload(skel->progs.tp_exec, o->tls);
@@ -661,6 +662,7 @@ void sonde_ebpf_update_stats(struct sonde_ebpf *e)
 	st->tls_plaintext_bytes = sum[SONDE_CNT_TLS_BYTES];
 	st->tls_ciphertext_bytes = sum[SONDE_CNT_TLS_CIPHER_BYTES];
 	st->tls_unbound_calls = sum[SONDE_CNT_TLS_UNBOUND];
+	st->tls_go_unresolved = sum[SONDE_CNT_GO_UNRESOLVED];
 }
 
 void sonde_ebpf_ignore(void *ctx, uint64_t conn_id)

@@ -25,6 +25,7 @@
 #include "../core/pipeline.h"
 #include "capture.skel.h"
 #include "ebpf_priv.h"
+#include "goinfo.h"
 
 /* Bounds of what is held for connections whose socket is not known yet. */
 #define PENDING_CONN_MAX (1u << 20)
@@ -75,9 +76,17 @@ static uint64_t mono_ns(void)
 /* ------------------------------------------------------------ attaching --- */
 
 struct tls_attachment {
-	size_t n;
-	struct bpf_link *links[2 * 24]; /* entry and return per function */
+	uint32_t go_pid; /* a Go process announced to the kernel (go_procs) */
+	size_t n, cap;
+	struct bpf_link *links[]; /* entry and return probes */
 };
+
+static struct tls_attachment *attachment_new(size_t cap)
+{
+	struct tls_attachment *a = sonde_xcalloc(1, sizeof(*a) + cap * sizeof(a->links[0]));
+	a->cap = cap;
+	return a;
+}
 
 static struct bpf_program *entry_prog(struct sonde_capture *skel, const struct sonde_tls_func *f)
 {
@@ -102,13 +111,106 @@ static struct bpf_program *entry_prog(struct sonde_capture *skel, const struct s
  * libraries takes seconds. uprobe_multi links (Linux 6.6) would batch them. */
 static void tls_detach(void *ctx, void *handle)
 {
-	(void)ctx;
 	struct tls_attachment *a = handle;
 	if (!a)
 		return;
+	struct sonde_ebpf *e = ctx;
+	if (a->go_pid)
+		bpf_map_delete_elem(bpf_map__fd(e->skel->maps.go_procs), &a->go_pid);
 	for (size_t i = 0; i < a->n; i++)
 		bpf_link__destroy(a->links[i]);
 	free(a);
+}
+
+/* Go: a uprobe at the entry of Read and Write and one at each of their
+ * return instructions (never uretprobes: see bpf/capture.bpf.c). */
+static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, char *why,
+		       size_t whylen)
+{
+	const struct sonde_go_binary *g = t->go;
+	if (g->arch != SONDE_GO_AMD64) {
+		snprintf(why, whylen, "a %s Go program: this sonde probes x86-64 programs only",
+			 g->arch == SONDE_GO_ARM64 ? "arm64" : "foreign");
+		e->p->stats.tls_attach_failures++;
+		return NULL;
+	}
+	struct sonde_capture *s = e->skel;
+	const struct {
+		const struct sonde_go_func *f;
+		struct bpf_program *enter;
+	} fns[2] = {
+		{ &g->read, g->regabi ? s->progs.go_tls_read_enter : s->progs.go_tls_read_enter_stack },
+		{ &g->write, g->regabi ? s->progs.go_tls_write_enter : s->progs.go_tls_write_enter_stack },
+	};
+	struct bpf_program *ret = g->regabi ? s->progs.go_tls_return : s->progs.go_tls_return_stack;
+	struct tls_attachment *a = attachment_new(2 + g->read.nret + g->write.nret);
+	for (int i = 0; i < 2; i++) {
+		const struct sonde_go_func *f = fns[i].f;
+		for (size_t r = 0; r <= f->nret; r++) {
+			struct bpf_program *prog = r ? ret : fns[i].enter;
+			uint64_t off = r ? f->ret_file_offs[r - 1] : f->file_off;
+			LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = e->tls_cookies ? t->id : 0);
+			struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, -1, t->path, off, &uo);
+			if (!l) {
+				snprintf(why, whylen, "attaching a uprobe to %s of crypto/tls failed: %s",
+					 i ? "Write" : "Read", strerror(errno));
+				e->p->stats.tls_attach_failures++;
+				tls_detach(e, a);
+				return NULL;
+			}
+			a->links[a->n++] = l;
+		}
+	}
+	e->p->stats.tls_libraries++;
+	fprintf(stderr, "sonde: TLS: probing %s (%s, %s ABI, %zu+%zu returns)\n", t->display_path,
+			g->go_version, g->regabi ? "register" : "stack", g->read.nret, g->write.nret);
+	return a;
+}
+
+/* Where process pid loaded a PIE program: its mapping at file offset 0
+ * (Go links PIE programs at address 0). */
+static uint64_t load_bias(uint32_t pid, const struct sonde_tls_target *t)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
+	FILE *f = fopen(path, "re");
+	uint64_t bias = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end, off, ino;
+		unsigned maj, min;
+		char perms[8];
+		if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &start, &end, perms, &off, &maj, &min, &ino) == 7 &&
+		    ino == t->ino && off == 0) {
+			bias = start;
+			break;
+		}
+	}
+	fclose(f);
+	return bias;
+}
+
+/* A process runs Go program t: tell the probes where its types are. */
+static void *go_announce(struct sonde_ebpf *e, const struct sonde_tls_target *t, uint32_t pid,
+			 char *why, size_t whylen)
+{
+	const struct sonde_go_binary *g = t->go;
+	uint64_t bias = g->pie ? load_bias(pid, t) : 0;
+	struct sonde_go_proc gp = {
+		.tcpconn_type = g->tcpconn_type_vaddr ? g->tcpconn_type_vaddr + bias : 0,
+		.tlsconn_conn_off = g->tlsconn_conn_off,
+		.netconn_fd_off = g->netconn_fd_off,
+		.netfd_pfd_off = g->netfd_pfd_off,
+		.pfd_sysfd_off = g->pfd_sysfd_off,
+	};
+	if (bpf_map_update_elem(bpf_map__fd(e->skel->maps.go_procs), &pid, &gp, BPF_ANY) < 0) {
+		snprintf(why, whylen, "cannot record Go process %u: %s", pid, strerror(errno));
+		return NULL;
+	}
+	struct tls_attachment *a = attachment_new(0);
+	a->go_pid = pid;
+	return a;
 }
 
 /* Entry and return probes on every function of t; all or nothing. */
@@ -116,14 +218,17 @@ static void *tls_attach(void *ctx, const struct sonde_tls_target *t, uint32_t pi
 			size_t whylen)
 {
 	struct sonde_ebpf *e = ctx;
-	struct tls_attachment *a = sonde_xcalloc(1, sizeof(*a));
+	if (t->go)
+		return pid ? go_announce(e, t, pid, why, whylen) : go_attach(e, t, why, whylen);
+	struct tls_attachment *a = attachment_new(2 * t->nfuncs);
 	for (size_t i = 0; i < t->nfuncs; i++) {
 		const struct sonde_tls_func *f = &t->funcs[i];
 		struct bpf_program *progs[2] = { entry_prog(e->skel, f), e->skel->progs.tls_ret };
 		if (!progs[0])
 			continue;
-		for (int r = 0; r < 2 && a->n < sizeof(a->links) / sizeof(a->links[0]); r++) {
-			LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = f->symbol, .retprobe = r == 1);
+		for (int r = 0; r < 2 && a->n < a->cap; r++) {
+			LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = f->symbol, .retprobe = r == 1,
+				    .bpf_cookie = e->tls_cookies ? t->id : 0);
 			struct bpf_link *l = bpf_program__attach_uprobe_opts(progs[r], pid ? (pid_t)pid : -1,
 									     t->path, 0, &uo);
 			if (!l) {
@@ -137,8 +242,7 @@ static void *tls_attach(void *ctx, const struct sonde_tls_target *t, uint32_t pi
 		}
 	}
 	e->p->stats.tls_libraries++;
-	if (e->tls_verbose)
-		fprintf(stderr, "sonde: TLS: probing %s (%s)%s\n", t->display_path,
+	fprintf(stderr, "sonde: TLS: probing %s (%s)%s\n", t->display_path,
 			t->version[0] ? t->version : sonde_tls_lib_name(t->lib),
 			pid ? " in one process" : "");
 	return a;
@@ -173,6 +277,8 @@ void ebpf_tls_open(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o)
 	struct sonde_tls_ops ops = ops_template;
 	ops.ctx = e;
 	e->tls_verbose = o->verbose;
+	/* Cookies name each call's library even after its process is gone. */
+	e->tls_cookies = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_get_attach_cookie, NULL) > 0;
 	sonde_u64map_init(&e->tls_conns);
 	sonde_u64map_init(&e->tls_by_sock);
 	e->tls_dirty = sonde_xcalloc(DIRTY_MAX, sizeof(*e->tls_dirty));
@@ -222,7 +328,9 @@ static void list_append(struct sonde_ebpf *e, struct tls_conn *tc)
 
 static void name_library(struct sonde_ebpf *e, struct tls_conn *tc, const struct sonde_event *ev)
 {
-	const struct sonde_tls_target *t = sonde_tls_target_of(e->tls, ev->tgid, ev->tls_fn);
+	const struct sonde_tls_target *t =
+		ev->tls_fn >> 63 ? sonde_tls_target_by_id(e->tls, (uint32_t)ev->tls_fn)
+				 : sonde_tls_target_of(e->tls, ev->tgid, ev->tls_fn);
 	tc->origin = SONDE_ORIGIN_EBPF_TLS;
 	if (!t) {
 		snprintf(tc->info.library, sizeof(tc->info.library), "unknown");
@@ -232,6 +340,7 @@ static void name_library(struct sonde_ebpf *e, struct tls_conn *tc, const struct
 		[SONDE_TLS_LIB_OPENSSL] = SONDE_ORIGIN_EBPF_TLS_OPENSSL,
 		[SONDE_TLS_LIB_BORINGSSL] = SONDE_ORIGIN_EBPF_TLS_BORINGSSL,
 		[SONDE_TLS_LIB_GNUTLS] = SONDE_ORIGIN_EBPF_TLS_GNUTLS,
+		[SONDE_TLS_LIB_GO] = SONDE_ORIGIN_EBPF_TLS_GO,
 	};
 	if ((unsigned)t->lib < SONDE_TLS_LIB__COUNT && origins[t->lib])
 		tc->origin = origins[t->lib];

@@ -24,6 +24,7 @@ enum sonde_tls_lib {
 	SONDE_TLS_LIB_OPENSSL, /* libssl.so.1.1, libssl.so.3, or linked in (node) */
 	SONDE_TLS_LIB_BORINGSSL, /* android-libboringssl, Envoy-style binaries */
 	SONDE_TLS_LIB_GNUTLS, /* libgnutls.so.30 */
+	SONDE_TLS_LIB_GO, /* a Go program: crypto/tls linked in */
 	SONDE_TLS_LIB__COUNT,
 };
 
@@ -77,6 +78,7 @@ const char *sonde_tls_status_name(enum sonde_tls_status st);
 
 /* A library file or binary to attach to. */
 struct sonde_tls_target {
+	uint32_t id; /* 1, 2, ...: unique in the run (the probes' attach cookie) */
 	char path[4096]; /* openable from sonde's mount namespace (via /proc/PID/root) */
 	char display_path[4096]; /* as the process sees it (from /proc/PID/maps) */
 	uint64_t dev, ino;
@@ -96,6 +98,10 @@ struct sonde_tls_target {
 	 * SSL BIO, as `openssl s_server -www` does).
 	 */
 	bool per_process;
+	/* Go programs (lib SONDE_TLS_LIB_GO): what goinfo.c found; funcs is
+	 * empty. Probed per file, and every process running it is announced
+	 * to attach() with its pid (the probes need its load address). */
+	struct sonde_go_binary *go;
 	unsigned long nprocs; /* processes currently mapping it */
 };
 
@@ -136,6 +142,9 @@ bool sonde_tls_forget_pid(struct sonde_tls_discovery *d, uint32_t pid);
  */
 const struct sonde_tls_target *sonde_tls_target_of(struct sonde_tls_discovery *d, uint32_t pid,
 						   uint64_t ip);
+
+/* The target with this id, or NULL. */
+const struct sonde_tls_target *sonde_tls_target_by_id(const struct sonde_tls_discovery *d, uint32_t id);
 
 /* `sonde tls`: per process, the TLS libraries found and their status. */
 void sonde_tls_print(const struct sonde_tls_discovery *d, FILE *out, bool json);

@@ -29,6 +29,7 @@
 #include "../core/buf.h"
 #include "../core/hash.h"
 #include "../core/u64map.h"
+#include "goinfo.h"
 #include "tls_libs.h"
 
 #define MAX_TARGETS 1024u /* library files and programs (one is ~9 KiB) */
@@ -527,12 +528,50 @@ static void fill_unsupported(struct target *t, Elf *e, const struct sonde_tls_li
  * What the open file is: true with t filled in (a target), false if it has
  * no TLS code sonde knows. *uses_ssl_bio: a program importing BIO_f_ssl.
  */
+/* A Go program (its build info section): crypto/tls is probed directly. */
+static bool is_go_program(Elf *e)
+{
+	size_t shstrndx;
+	if (elf_getshdrstrndx(e, &shstrndx) < 0)
+		return false;
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+		if (gelf_getshdr(scn, &sh) && (name = elf_strptr(e, shstrndx, sh.sh_name)) &&
+		    !strcmp(name, ".go.buildinfo"))
+			return true;
+	}
+	return false;
+}
+
+/* A Go program using crypto/tls is a target; one without it is not. */
+static bool classify_go(const struct exam *x, struct target *t)
+{
+	struct sonde_go_binary *g = sonde_xcalloc(1, sizeof(*g));
+	char err[sizeof(t->t.why)];
+	if (sonde_go_inspect(x->open_path, g, err, sizeof(err)) < 0) {
+		free(g);
+		return false;
+	}
+	t->t.lib = SONDE_TLS_LIB_GO;
+	t->t.is_executable = true;
+	t->t.go = g;
+	t->t.status = SONDE_TLS_ST_PENDING;
+	t->label = sonde_tls_lib_name(SONDE_TLS_LIB_GO);
+	snprintf(t->t.version, sizeof(t->t.version), "%s", g->go_version);
+	return true;
+}
+
 static bool classify(const struct needles *nd, const struct exam *x, Elf *e, struct target *t,
 		     bool *uses_ssl_bio)
 {
 	struct elf_facts f;
 	elf_facts(e, &f);
 	bool is_exe = x->is_exe < 0 ? f.program : x->is_exe;
+	*uses_ssl_bio = false;
+	if (is_exe && is_go_program(e))
+		return classify_go(x, t);
 	*uses_ssl_bio = is_exe && (f.imports & SONDE_TLS_BIT(BIO_f_ssl));
 	t->t.is_executable = is_exe;
 	t->t.status = SONDE_TLS_ST_PENDING;
@@ -564,7 +603,8 @@ static void attach_result(struct sonde_tls_target *t, bool ok, const char *why)
 /* Attach in every process (pid 0), once: the first time the target is found. */
 static void target_attach(struct sonde_tls_discovery *d, struct target *t)
 {
-	if (!d->have_ops || t->t.per_process || t->t.status != SONDE_TLS_ST_PENDING || !t->t.nfuncs)
+	if (!d->have_ops || t->t.per_process || t->t.status != SONDE_TLS_ST_PENDING ||
+	    (!t->t.nfuncs && !t->t.go))
 		return;
 	char why[sizeof(t->t.why)] = "";
 	t->handle = d->ops.attach(d->ops.ctx, &t->t, 0, why, sizeof(why));
@@ -576,10 +616,12 @@ static int32_t target_add(struct sonde_tls_discovery *d, struct target *t)
 {
 	if (d->ntargets == MAX_TARGETS) {
 		d->lost_targets++;
+		free(t->t.go);
 		free(t);
 		return -1;
 	}
 	d->targets[d->ntargets] = t;
+	t->t.id = (uint32_t)d->ntargets + 1;
 	target_attach(d, t);
 	return (int32_t)d->ntargets++;
 }
@@ -665,10 +707,12 @@ static bool file_examine(struct sonde_tls_discovery *d, const struct exam *x, st
 	*out = (struct file){ .dev = x->dev, .ino = x->ino, .target = -1 };
 	bool tls = classify(&d->needles, x, f.e, t, &out->uses_ssl_bio);
 	elf_file_close(&f);
-	if (tls)
+	if (tls) {
 		out->target = target_add(d, t);
-	else
+	} else {
+		free(t->t.go);
 		free(t);
+	}
 	file_put(d, out);
 	return true;
 }
@@ -708,6 +752,12 @@ static struct link link_open(struct sonde_tls_discovery *d, uint32_t pid, uint32
 	struct target *t = d->targets[ti];
 	struct link l = { .target = ti, .status = (uint8_t)t->t.status };
 	t->t.nprocs++;
+	if (t->t.go && d->have_ops && t->t.status == SONDE_TLS_ST_CAPTURING) {
+		/* Go: probed per file already; the process's addresses are news */
+		char why[sizeof(t->t.why)] = "";
+		l.handle = d->ops.attach(d->ops.ctx, &t->t, pid, why, sizeof(why));
+		return l;
+	}
 	if (!t->t.per_process)
 		return l;
 	l.status = SONDE_TLS_ST_PENDING;
@@ -997,6 +1047,11 @@ bool sonde_tls_forget_pid(struct sonde_tls_discovery *d, uint32_t pid)
 	return true;
 }
 
+const struct sonde_tls_target *sonde_tls_target_by_id(const struct sonde_tls_discovery *d, uint32_t id)
+{
+	return id && id <= d->ntargets ? &d->targets[id - 1]->t : NULL;
+}
+
 const struct sonde_tls_target *sonde_tls_target_of(struct sonde_tls_discovery *d, uint32_t pid,
 						   uint64_t ip)
 {
@@ -1119,6 +1174,7 @@ void sonde_tls_discovery_free(struct sonde_tls_discovery *d)
 		struct target *t = d->targets[i];
 		if (t->handle && d->ops.detach)
 			d->ops.detach(d->ops.ctx, t->handle);
+		free(t->t.go);
 		free(t);
 	}
 	sonde_u64map_free(&d->procs);

@@ -15,6 +15,7 @@ static const char *const lib_names[SONDE_TLS_LIB__COUNT] = {
 	[SONDE_TLS_LIB_OPENSSL] = "openssl",
 	[SONDE_TLS_LIB_BORINGSSL] = "boringssl",
 	[SONDE_TLS_LIB_GNUTLS] = "gnutls",
+	[SONDE_TLS_LIB_GO] = "go",
 };
 
 const char *sonde_tls_lib_name(enum sonde_tls_lib lib)
