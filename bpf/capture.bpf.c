@@ -897,6 +897,8 @@ int BPF_PROG(tb_sock_send_length, struct sock *sk, int ret, int flags)
 SEC("?tp_btf/sock_recv_length")
 int BPF_PROG(tb_sock_recv_length, struct sock *sk, int ret, int flags)
 {
+	if (flags & MSG_PEEK) /* the bytes stay for the next read */
+		return 0;
 	return untraced(sk, ret, SONDE_EV_RX);
 }
 

@@ -352,8 +352,12 @@ class Run:
         self.ck("stats record written", self.stats is not None, "no stats record")
         st = self.stats or {}
         for k in ("ebpf_ringbuf_drops", "ebpf_missed_calls", "parse_errors", "ebpf_bad_events",
-                  "tls_unbound_bytes"):
+                  "tls_unbound_bytes", "ebpf_untraced_bytes"):
             self.ck(f"stats: {k} == 0", st.get(k, 0) == 0, f"{k} = {st.get(k)}")
+        # Holes only where one call moved more than --capture-limit (node
+        # writes 5 MB in one SSL_write): those bytes are counted as truncated.
+        self.ck("stats: gap_bytes <= ebpf_truncated_bytes", st.get("gap_bytes", 0) <= st.get("ebpf_truncated_bytes", 0),
+                f"gap_bytes = {st.get('gap_bytes')}, ebpf_truncated_bytes = {st.get('ebpf_truncated_bytes')}")
         if self.ex:
             info(f"{self.name}: capture/process of the first record: {json.dumps(self.ex[0].get('capture'))} "
                  f"{json.dumps(self.ex[0].get('process'))}")
