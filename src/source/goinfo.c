@@ -17,8 +17,10 @@
  *    (go1.18+): two uvarint-prefixed strings follow at offset 32, the first
  *    is the version. Otherwise (go1.13-1.17): at offset 16 two pointers to Go
  *    string headers {data, len}, the first is the version's.
- *  - pcln table (`.gopclntab`, `.data.rel.ro.gopclntab` in PIEs): magic,
- *    two zero bytes, instruction quantum, pointer size, then words:
+ *  - pcln table (`.gopclntab`, `.data.rel.ro.gopclntab` in PIEs; searched
+ *    for in the read-only data, then the writable, when section headers are
+ *    gone): magic, two zero bytes, instruction quantum, pointer size, then
+ *    words:
  *      go1.2  0xfffffffb: nfunc; the function table follows the header:
  *             {entry, funcoff} uintptr pairs, offsets from the table start.
  *      go1.16 0xfffffffa: nfunc, nfiles, funcnameoff, cuoff, filetaboff,
@@ -26,7 +28,8 @@
  *      go1.18 0xfffffff0 and go1.20 0xfffffff1 (same layout): nfunc, nfiles,
  *             textStart, funcnameoff, cuoff, filetaboff, pctaboff, pclnoff;
  *             {entryoff, funcoff} uint32 pairs at pclnoff, entry = textStart
- *             + entryoff.
+ *             + entryoff. textStart is runtime.text, not the start of .text:
+ *             gcc-linked programs (-linkmode=external) have C code first.
  *    Function table: nfunc pairs, then the end address of the last function.
  *    funcoff is relative to the function table (go1.16+) or the pcln table
  *    (go1.2) and points at a _func: entry (uint32 entryoff in go1.18+, else
@@ -51,7 +54,8 @@
 #define MAX_LOADS 32u /* PT_LOAD segments considered */
 #define MAX_SCAN (256u << 20) /* bytes searched for a magic when sections are gone */
 #define MAX_DWARF (512ull << 20) /* decompressed debug sections libdw may hold */
-#define MAX_VERSION 256u /* longest version string read (old format) */
+#define MAX_VERSION 256u /* longest version string read */
+#define MAX_NAME (64u << 10) /* longest function name in a pcln table */
 
 static const char READ_SYM[] = "crypto/tls.(*Conn).Read";
 static const char WRITE_SYM[] = "crypto/tls.(*Conn).Write";
@@ -81,7 +85,7 @@ struct img {
 	size_t size;
 	GElf_Ehdr eh;
 	size_t shstrndx;
-	bool have_shstr;
+	bool have_shstr; /* section headers with their names */
 	GElf_Phdr loads[MAX_LOADS];
 	size_t nloads;
 	char *err;
@@ -230,6 +234,17 @@ static bool img_word(const struct img *im, uint64_t vaddr, unsigned ptrsize, boo
 	return true;
 }
 
+/* A word of n bytes at p in the file; a PIE may hold 0 there and give the
+ * value only in a dynamic relocation. */
+static uint64_t img_word_at(const struct img *im, const uint8_t *p, unsigned n)
+{
+	uint64_t v = rd_le(p, n), va;
+	if (!v && n == 8 && im->eh.e_type == ET_DYN &&
+	    img_vaddr(im, (uint64_t)(p - im->data), &va))
+		img_reloc_at(im, va, &v);
+	return v;
+}
+
 /*
  * Search the file part of the PT_LOAD segments (the writable ones, or the
  * read-only ones; never code) at the given alignment for what ok() accepts;
@@ -301,7 +316,12 @@ static bool buildinfo_ok(const struct img *im, const uint8_t *p, uint64_t avail)
 	       (p[14] == 4 || p[14] == 8);
 }
 
-/* The build info header: its section, or a search of the writable data. */
+/*
+ * The build info header: its section, or, in a file without section
+ * headers, a search of the writable data. (A file with section headers but
+ * no `.go.buildinfo` is not Go, or older than go1.13: searching every such
+ * program's data would make discovery slow for nothing.)
+ */
 static const uint8_t *find_buildinfo(const struct img *im, uint64_t *avail)
 {
 	GElf_Shdr sh;
@@ -312,6 +332,8 @@ static const uint8_t *find_buildinfo(const struct img *im, uint64_t *avail)
 			return p;
 		}
 	}
+	if (im->have_shstr)
+		return NULL;
 	return img_scan(im, true, 16, buildinfo_ok, avail);
 }
 
@@ -446,7 +468,7 @@ static bool pcln_parse(const struct img *im, const uint8_t *p, uint64_t len, str
 			return false;
 		ftab = w[7];
 		t->field = 4;
-		t->text_start = w[2];
+		t->text_start = img_word_at(im, p + 8 + 2 * t->ptrsize, t->ptrsize);
 		t->names = p + w[3];
 		t->names_len = len - w[3];
 		t->nameoff_at = 4;
@@ -470,11 +492,12 @@ static bool pcln_parse(const struct img *im, const uint8_t *p, uint64_t len, str
 }
 
 /* Function i's entry address; i == nfunc gives the end of the last one. */
-static uint64_t pcln_entry(const struct pcln *t, uint64_t i)
+static uint64_t pcln_entry(const struct img *im, const struct pcln *t, uint64_t i)
 {
-	uint64_t v = rd_le(t->functab + 2 * i * t->field, t->field);
-	bool rel = t->magic == PCLN_GO118 || t->magic == PCLN_GO120;
-	return rel ? t->text_start + v : v;
+	const uint8_t *p = t->functab + 2 * i * t->field;
+	if (t->magic == PCLN_GO118 || t->magic == PCLN_GO120)
+		return t->text_start + rd_le(p, 4);
+	return img_word_at(im, p, t->field);
 }
 
 /* Function i's name, or NULL if its record is out of bounds. */
@@ -487,7 +510,8 @@ static const char *pcln_name(const struct pcln *t, uint64_t i)
 	if (nameoff < 0 || (uint64_t)nameoff >= t->names_len)
 		return NULL;
 	const char *s = (const char *)t->names + nameoff;
-	if (!memchr(s, 0, t->names_len - (uint64_t)nameoff))
+	uint64_t room = t->names_len - (uint64_t)nameoff;
+	if (!memchr(s, 0, room < MAX_NAME ? room : MAX_NAME))
 		return NULL;
 	return s;
 }
@@ -503,7 +527,7 @@ static bool pcln_ok(const struct img *im, const uint8_t *p, uint64_t avail)
 	if (!pcln_parse(im, p, avail, &t))
 		return false;
 	return pcln_name(&t, 0) && pcln_name(&t, t.nfunc - 1) &&
-	       pcln_entry(&t, 0) < pcln_entry(&t, t.nfunc);
+	       pcln_entry(im, &t, 0) < pcln_entry(im, &t, t.nfunc);
 }
 
 /* Open the pcln table: its section, or a search of the read-only data. */
@@ -528,22 +552,25 @@ static int pcln_open(struct img *im, struct pcln *t)
 			return fail(im, "stripped Go binary without a pcln table sonde can find");
 	}
 	if (!pcln_parse(im, p, len, t)) {
-		if (len >= 4)
-			return fail(im, "unsupported Go pcln table (magic %#x)",
-				    (unsigned)rd_le(p, 4));
-		return fail(im, "damaged Go pcln table");
+		uint32_t m = len >= 4 ? (uint32_t)rd_le(p, 4) : 0;
+		if (m == PCLN_GO12 || m == PCLN_GO116 || m == PCLN_GO118 || m == PCLN_GO120)
+			return fail(im, "damaged Go pcln table (magic %#x)", m);
+		return fail(im, "unsupported Go pcln table (magic %#x; sonde knows those of go1.2, "
+				"1.16, 1.18 and 1.20)",
+			    m);
 	}
 	return 0;
 }
 
 /* Entry and size of the function called name; false if absent. */
-static bool pcln_find(const struct pcln *t, const char *name, uint64_t *entry, uint64_t *size)
+static bool pcln_find(const struct img *im, const struct pcln *t, const char *name,
+		      uint64_t *entry, uint64_t *size)
 {
 	for (uint64_t i = 0; i < t->nfunc; i++) {
 		const char *n = pcln_name(t, i);
 		if (!n || strcmp(n, name))
 			continue;
-		uint64_t a = pcln_entry(t, i), b = pcln_entry(t, i + 1);
+		uint64_t a = pcln_entry(im, t, i), b = pcln_entry(im, t, i + 1);
 		if (b <= a)
 			return false;
 		*entry = a;
@@ -797,7 +824,7 @@ static int locate(struct img *im, const struct syms *s, bool has, const GElf_Sym
 			return -1;
 		*t_open = true;
 	}
-	if (!pcln_find(t, name, &f->vaddr, &f->size))
+	if (!pcln_find(im, t, name, &f->vaddr, &f->size))
 		return fail(im, "no crypto/tls in this Go program (%s not found in %s)", name,
 			    s->have_symtab ? "the symbol or pcln table" : "the pcln table");
 	return 0;
@@ -890,7 +917,9 @@ int sonde_go_inspect(const char *path, struct sonde_go_binary *out, char *err, s
 		fail(&im, "not a 64-bit little-endian ELF file (the only kind sonde reads for Go)");
 		goto out_elf;
 	}
-	im.have_shstr = elf_getshdrstrndx(im.elf, &im.shstrndx) == 0;
+	size_t shnum = 0;
+	im.have_shstr = elf_getshdrnum(im.elf, &shnum) == 0 && shnum > 0 &&
+			elf_getshdrstrndx(im.elf, &im.shstrndx) == 0 && im.shstrndx != SHN_UNDEF;
 	size_t phnum = 0;
 	if (elf_getphdrnum(im.elf, &phnum) < 0)
 		phnum = 0;

@@ -56,7 +56,8 @@ struct sonde_go_binary {
 	uint32_t pfd_sysfd_off; /* internal/poll.FD.Sysfd */
 	bool offsets_from_dwarf; /* else from a version table */
 	uint64_t tcpconn_itab_vaddr; /* go:itab.*net.TCPConn,net.Conn (0 if not found) */
-	uint64_t tcpconn_type_vaddr; /* the *net.TCPConn type descriptor the itab points to (0 if unknown) */
+	/* the *net.TCPConn type descriptor the itab points to (0 if unknown) */
+	uint64_t tcpconn_type_vaddr;
 };
 
 /*

@@ -5,22 +5,34 @@
  * client over crypto/tls), each checked against Go's own tools:
  *
  *  - built amd64 default, stripped (-s -w), PIE, PIE stripped, static
- *    (CGO_ENABLED=0), and cross-built for arm64 default and stripped; each
- *    variant is built once per run, when a test first needs it;
+ *    (CGO_ENABLED=0), linked by gcc (-linkmode=external) plain and stripped,
+ *    and cross-built for arm64 default and stripped; each variant is built
+ *    once per run, when a test first needs it (a cold Go cache: ~2 min on
+ *    two cores, mostly the standard library for PIE, arm64 and CGO_ENABLED=0;
+ *    warm: ~10 s);
  *  - the version against `go version`; Read/Write entries against `go tool
  *    nm` (stripped builds: against the same source built unstripped); the
  *    entry's file bytes against `go tool objdump`'s first instruction; the
  *    return instructions against every RET objdump shows, and the bytes at
  *    each offset (c3 / d65f03c0); offsets from DWARF against the version
  *    table; the itab against nm, and the type it points to by the name in
- *    its type descriptor ("*net.TCPConn").
+ *    its type descriptor ("*net.TCPConn"); stripped builds again with their
+ *    section headers cut off (found by searching the segments instead).
  *
  * And without Go: hand-made ELF files in every pcln format (go1.2, 1.16,
  * 1.18, 1.20) and both build-info formats, with and without section headers,
- * amd64 and arm64 — this machine's Go can only produce one of each; files
- * that are not ELF, not Go, damaged or truncated (no crash, a clear error).
+ * amd64 and arm64, PIEs whose addresses are only in dynamic relocations —
+ * one Go release produces only one of each; files that are not ELF or not
+ * Go. With Go: a program without crypto/tls; truncated and scrambled copies
+ * of a real binary (no crash, no over-read, an answer or a clear error).
  *
- * Without `go` the real-binary tests are skipped (apt-get install golang-go).
+ * And Go programs the machine happens to have, built by others with newer
+ * Go (the Google Cloud SDK's kubectl etc.: stripped go1.22-1.25; Docker):
+ * the go1.20+ pcln format on real files, against `go version FILE` and
+ * binutils' objdump.
+ *
+ * Without `go` the tests that build programs are skipped (apt-get install
+ * golang-go).
  */
 #include "testutil.h"
 
@@ -41,7 +53,19 @@
 
 /* ============================================================ the world === */
 
-enum variant { V_DEF, V_STRIP, V_PIE, V_PIE_STRIP, V_STATIC, V_ARM, V_ARM_STRIP, V_NOTLS, V__N };
+enum variant {
+	V_DEF,
+	V_STRIP,
+	V_PIE,
+	V_PIE_STRIP,
+	V_STATIC,
+	V_EXT,
+	V_EXT_STRIP,
+	V_ARM,
+	V_ARM_STRIP,
+	V_NOTLS,
+	V__N
+};
 
 static const struct vspec {
 	const char *name;
@@ -53,12 +77,18 @@ static const struct vspec {
 	enum variant unstripped; /* the same build with symbols (stripped ones) */
 } VSPEC[V__N] = {
 	[V_DEF] = { "amd64", "amd64", "", "", false, false, false, V_DEF },
-	[V_STRIP] = { "amd64-stripped", "amd64", "", "-ldflags='-s -w'", false, true, false, V_DEF },
+	[V_STRIP] = { "amd64-stripped", "amd64", "", "-ldflags='-s -w'", false, true, false,
+		      V_DEF },
 	[V_PIE] = { "amd64-pie", "amd64", "", "-buildmode=pie", false, false, true, V_PIE },
 	[V_PIE_STRIP] = { "amd64-pie-stripped", "amd64", "", "-buildmode=pie -ldflags='-s -w'",
 			  false, true, true, V_PIE },
 	[V_STATIC] = { "amd64-static", "amd64", "CGO_ENABLED=0", "", false, false, false,
 		       V_STATIC },
+	/* gcc links: C code comes first in .text, runtime.text is further on */
+	[V_EXT] = { "amd64-external", "amd64", "", "-ldflags=-linkmode=external", false, false,
+		    false, V_EXT },
+	[V_EXT_STRIP] = { "amd64-external-stripped", "amd64", "",
+			  "-ldflags='-linkmode=external -s -w'", false, true, false, V_EXT },
 	[V_ARM] = { "arm64", "arm64", "", "", false, false, false, V_ARM },
 	[V_ARM_STRIP] = { "arm64-stripped", "arm64", "", "-ldflags='-s -w'", false, true, false,
 			  V_ARM },
@@ -213,11 +243,12 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-static void need_go(void)
+static void need_go(const char *what)
 {
 	if (!W.have_go) {
-		print_message("SKIP goinfo: no Go toolchain (go not in PATH; apt-get install "
-			      "golang-go)\n");
+		print_message("SKIP goinfo %s: no Go toolchain (go not in PATH; apt-get install "
+			      "golang-go)\n",
+			      what);
 		skip();
 	}
 }
@@ -280,16 +311,16 @@ static void objdump(const char *bin, bool arm64, const char *method, uint64_t *r
 /* Build variant v (once) and learn what Go's tools say of it. */
 static struct built *need(enum variant v)
 {
-	need_go();
-	struct built *b = &B[v];
 	const struct vspec *s = &VSPEC[v];
+	need_go(s->name);
+	struct built *b = &B[v];
 	if (!b->tried) {
 		b->tried = true;
 		snprintf(b->path, sizeof(b->path), "%s/%s", W.dir, s->name);
 		char cmd[3 * PATH_MAX];
-		snprintf(cmd, sizeof(cmd), "cd '%s' && GOOS=linux GOARCH=%s %s go build %s -o '%s' '%s' 2>&1",
-			 W.dir, s->goarch, s->env, s->flags, b->path,
-			 s->notls ? "hello.go" : W.src);
+		snprintf(cmd, sizeof(cmd),
+			 "cd '%s' && GOOS=linux GOARCH=%s %s go build %s -o '%s' '%s' 2>&1", W.dir,
+			 s->goarch, s->env, s->flags, b->path, s->notls ? "hello.go" : W.src);
 		b->ok = run(cmd, b->log, sizeof(b->log)) == 0;
 		if (b->ok && !s->stripped && !s->notls) {
 			struct facts *f = &b->f;
@@ -310,14 +341,14 @@ static struct built *need(enum variant v)
 					 !strcmp(name, "go:itab.*net.TCPConn,net.Conn"))
 					f->itab = a;
 				else if (!strcmp(name, "runtime.types"))
-					f->types = a; /* moduledata.types: names are relative to it */
+					f->types = a; /* moduledata.types: base of name offsets */
 			}
 			assert_int_equal(pclose(p), 0);
 			bool arm64 = !strcmp(s->goarch, "arm64");
 			objdump(b->path, arm64, "Read", f->read_rets, &f->nread_rets, f->read_first,
 				&f->nread_first);
-			objdump(b->path, arm64, "Write", f->write_rets, &f->nwrite_rets, f->write_first,
-				&f->nwrite_first);
+			objdump(b->path, arm64, "Write", f->write_rets, &f->nwrite_rets,
+				f->write_first, &f->nwrite_first);
 			b->have_facts = true;
 		}
 	}
@@ -475,6 +506,28 @@ static void check_variant(enum variant v)
 		assert_string_equal(name, "*net.TCPConn");
 		assert_int_equal(kind, 22); /* kindPtr */
 	}
+	if (s->stripped) {
+		/*
+		 * The same file without section headers (as sstrip leaves it):
+		 * build info and pcln table found by searching the segments.
+		 */
+		char p[PATH_MAX + 8];
+		snprintf(p, sizeof(p), "%s.nosh", b->path);
+		Elf64_Ehdr *eh = (Elf64_Ehdr *)file;
+		Elf64_Ehdr keep = *eh;
+		eh->e_shoff = 0;
+		eh->e_shentsize = eh->e_shnum = eh->e_shstrndx = 0;
+		write_file(p, file, len);
+		*eh = keep;
+		struct sonde_go_binary n;
+		if (sonde_go_inspect(p, &n, err, sizeof(err)) < 0)
+			fail_msg("%s without section headers: %s", s->name, err);
+		assert_string_equal(n.go_version, g.go_version);
+		assert_int_equal(n.regabi, g.regabi);
+		assert_memory_equal(&n.read, &g.read, sizeof(g.read));
+		assert_memory_equal(&n.write, &g.write, sizeof(g.write));
+		unlink(p);
+	}
 	print_message("%s: Read %#llx (%zu RETs), Write %#llx (%zu RETs), offsets from %s\n",
 		      s->name, (unsigned long long)g.read.vaddr, g.read.nret,
 		      (unsigned long long)g.write.vaddr, g.write.nret,
@@ -509,6 +562,18 @@ static void test_amd64_static(void **state)
 {
 	(void)state;
 	check_variant(V_STATIC);
+}
+
+static void test_amd64_external(void **state)
+{
+	(void)state;
+	check_variant(V_EXT);
+}
+
+static void test_amd64_external_stripped(void **state)
+{
+	(void)state;
+	check_variant(V_EXT_STRIP);
 }
 
 static void test_arm64(void **state)
@@ -655,6 +720,140 @@ static void test_damaged(void **state)
 	free(orig);
 }
 
+/* ================================================ other Go programs === */
+
+/* `objdump -d` (binutils) RET count in [start, start+size) of an amd64 file;
+ * -1 if objdump is not there. */
+static int binutils_rets(const char *path, uint64_t start, uint64_t size)
+{
+	char cmd[PATH_MAX + 160], out[1 << 16];
+	snprintf(cmd, sizeof(cmd),
+		 "objdump -d --start-address=%#llx --stop-address=%#llx '%s' 2>/dev/null",
+		 (unsigned long long)start, (unsigned long long)(start + size), path);
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	int n = 0, lines = 0;
+	while (fgets(out, sizeof(out), p)) {
+		lines++;
+		if (strstr(out, "\tret"))
+			n++;
+	}
+	return pclose(p) == 0 && lines > 0 ? n : -1;
+}
+
+/*
+ * Go programs this machine happens to have, built by others with other Go
+ * releases (the Google Cloud SDK's kubectl, kpt, ... are stripped go1.22 to
+ * go1.25 binaries; Docker's are Go too): the go1.20+ pcln format on real
+ * files. Checked against `go version FILE`, binutils' objdump (every RET),
+ * the RET bytes, and the register-ABI prologue at each entry (the stack
+ * check against the goroutine in R14: `cmp 0x10(%r14), ...`).
+ */
+/* Stripped here by binutils, g's answers must come back from the pcln
+ * table (gcc-linked Go keeps it inside .data.rel.ro, with no section of its
+ * own: found by searching). */
+static void check_stripped_copy(const char *path, const struct sonde_go_binary *g)
+{
+	char copy[128], cmd[PATH_MAX + 256], err[512];
+	snprintf(copy, sizeof(copy), "%s/other-stripped", W.dir);
+	snprintf(cmd, sizeof(cmd), "objcopy --strip-all '%s' '%s' 2>&1", path, copy);
+	if (run(cmd, NULL, 0) != 0)
+		return; /* no binutils */
+	struct sonde_go_binary n;
+	if (sonde_go_inspect(copy, &n, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_true(n.stripped);
+	const struct sonde_go_func *a[2] = { &g->read, &g->write }, *b[2] = { &n.read, &n.write };
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(a[i]->vaddr, b[i]->vaddr);
+		assert_int_equal(a[i]->nret, b[i]->nret);
+		for (size_t j = 0; j < a[i]->nret; j++)
+			assert_int_equal(a[i]->ret_file_offs[j] - a[i]->file_off,
+					 b[i]->ret_file_offs[j] - b[i]->file_off);
+	}
+	unlink(copy);
+}
+
+/* One program someone else built; false if it is no Go with crypto/tls. */
+static bool check_other(const char *path)
+{
+	struct sonde_go_binary g;
+	char err[512];
+	if (sonde_go_inspect(path, &g, err, sizeof(err)) < 0) {
+		if (strstr(err, "no crypto/tls") || strstr(err, "not a Go"))
+			return false;
+		fail_msg("%s", err);
+	}
+	if (W.have_go) {
+		char cmd[PATH_MAX + 32], out[512];
+		snprintf(cmd, sizeof(cmd), "go version '%s' 2>&1", path);
+		assert_int_equal(run(cmd, out, sizeof(out)), 0);
+		const char *v = strstr(out, ": ");
+		assert_non_null(v);
+		assert_memory_equal(v + 2, g.go_version, strlen(g.go_version));
+	}
+	/* the version table holds for this Go release too */
+	assert_int_equal(g.tlsconn_conn_off, 0);
+	assert_int_equal(g.netconn_fd_off, 0);
+	assert_int_equal(g.netfd_pfd_off, 0);
+	assert_int_equal(g.pfd_sysfd_off, 16);
+	if (g.arch == SONDE_GO_AMD64) {
+		int fd = open(path, O_RDONLY);
+		assert_true(fd >= 0);
+		const struct sonde_go_func *fs[2] = { &g.read, &g.write };
+		for (int i = 0; i < 2; i++) {
+			const struct sonde_go_func *f = fs[i];
+			uint8_t b[16];
+			assert_int_equal(pread(fd, b, 16, (off_t)f->file_off), 16);
+			if (g.regabi)
+				assert_non_null(memmem(b, 16, "\x3b\x66\x10", 3));
+			for (size_t j = 0; j < f->nret; j++) {
+				assert_int_equal(pread(fd, b, 1, (off_t)f->ret_file_offs[j]), 1);
+				assert_int_equal(b[0], 0xc3);
+			}
+			int want = binutils_rets(path, f->vaddr, f->size);
+			if (want >= 0)
+				assert_int_equal(f->nret, (size_t)want);
+		}
+		close(fd);
+	}
+	if (!g.stripped) {
+		assert_int_not_equal(g.tcpconn_itab_vaddr, 0);
+		check_stripped_copy(path, &g);
+	}
+	print_message("%s: %s%s, Read %zu RETs, Write %zu RETs%s\n", path, g.go_version,
+		      g.stripped ? " (stripped)" : "", g.read.nret, g.write.nret,
+		      g.offsets_from_dwarf ? ", offsets from DWARF" : "");
+	return true;
+}
+
+static void test_other_go_programs(void **state)
+{
+	(void)state;
+	static const char *const dirs[] = { "/usr/lib/google-cloud-sdk/bin", "/usr/bin",
+					    "/usr/sbin", "/usr/local/bin" };
+	static const char *const names[] = { "kubectl", "kpt", "anthoscli", "cbt",
+					      "gke-gcloud-auth-plugin", "local-extract", "docker",
+					      "dockerd", "containerd", "runc", "helm", "gh" };
+	int checked = 0;
+	for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
+		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+			char path[PATH_MAX];
+			snprintf(path, sizeof(path), "%s/%s", dirs[d], names[k]);
+			struct stat st;
+			/* regular files only: a link leads to one seen elsewhere */
+			if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && check_other(path))
+				checked++;
+		}
+	}
+	if (!checked) {
+		print_message("SKIP goinfo other-programs: no other Go program with crypto/tls "
+			      "on this machine\n");
+		skip();
+	}
+}
+
 /* ======================================================= hand-made ELF === */
 
 /*
@@ -669,7 +868,7 @@ struct syn {
 	bool old_buildinfo; /* pointer format (go1.13-1.17) */
 	bool sections;
 	const char *version;
-	bool pie_reloc; /* ET_DYN, the version pointer 0 in the file, given by a RELATIVE relocation */
+	bool pie_reloc; /* ET_DYN; the version pointer is 0 in the file, set by a relocation */
 };
 
 #define SYN_TEXT 0x401000u
@@ -842,13 +1041,37 @@ static void syn_write(const char *path, const struct syn *s)
 		{ PT_LOAD, PF_R | PF_W, 0x3000, 0x403000, 0x403000, 0x200, 0x200, 0x1000 },
 	};
 	memcpy(f + sizeof(eh), ph, sizeof(ph));
+	size_t nrela = 0;
 	if (s->pie_reloc) {
+		/*
+		 * Every address the reader needs, left 0 in the file and given
+		 * by a RELATIVE relocation: the build info's version pointer
+		 * (old format), the function table's entries (go1.2, 1.16) or
+		 * textStart (go1.18+).
+		 */
 		eh.e_type = ET_DYN;
-		const Elf64_Rela rela = { 0x403010, ELF64_R_INFO(0, x86 ? R_X86_64_RELATIVE
-								       : R_AARCH64_RELATIVE),
-					  0x403100 };
-		memcpy(f + 0x4300, &rela, sizeof(rela));
-		memset(f + 0x3010, 0, 8);
+		uint64_t at[5];
+		size_t n = 0;
+		if (s->old_buildinfo)
+			at[n++] = 0x3010;
+		if (s->magic == 0xfffffffb || s->magic == 0xfffffffa) {
+			uint64_t ft = s->magic == 0xfffffffb ? 0x2010 : 0x2080;
+			for (int i = 0; i < 4; i++)
+				at[n++] = ft + 16 * (uint64_t)i;
+		} else {
+			at[n++] = 0x2018;
+		}
+		for (size_t i = 0; i < n; i++) {
+			uint64_t v = le(f + at[i], 8);
+			assert_int_not_equal(v, 0);
+			const Elf64_Rela r = {
+				0x400000 + at[i],
+				ELF64_R_INFO(0, x86 ? R_X86_64_RELATIVE : R_AARCH64_RELATIVE),
+				(Elf64_Sxword)v,
+			};
+			memcpy(f + 0x4300 + nrela++ * sizeof(r), &r, sizeof(r));
+			memset(f + at[i], 0, 8);
+		}
 	}
 	if (s->sections) {
 		static const char shstr[] =
@@ -862,8 +1085,8 @@ static void syn_write(const char *path, const struct syn *s)
 			{ 18, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 0x403000, 0x3000, bi_len, 0, 0,
 			  16, 0 },
 			{ 32, SHT_STRTAB, 0, 0, 0x4000, sizeof(shstr), 0, 0, 1, 0 },
-			{ 42, SHT_RELA, SHF_ALLOC, 0, 0x4300, s->pie_reloc ? sizeof(Elf64_Rela) : 0,
-			  0, 0, 8, sizeof(Elf64_Rela) },
+			{ 42, SHT_RELA, SHF_ALLOC, 0, 0x4300, nrela * sizeof(Elf64_Rela), 0, 0, 8,
+			  sizeof(Elf64_Rela) },
 		};
 		memcpy(f + 0x4100, sh, sizeof(sh));
 		eh.e_shoff = 0x4100;
@@ -888,8 +1111,11 @@ static void test_formats(void **state)
 	} cases[] = {
 		{ { SONDE_GO_AMD64, 0xfffffffb, true, true, "go1.15.15" }, 15, false, NULL },
 		{ { SONDE_GO_AMD64, 0xfffffffa, true, true, "go1.16.15" }, 16, false, NULL },
+		/* PIEs whose addresses are only in dynamic relocations */
 		{ { SONDE_GO_AMD64, 0xfffffffa, true, true, "go1.16.2", true }, 16, false, NULL },
 		{ { SONDE_GO_ARM64, 0xfffffffa, true, true, "go1.17.1", true }, 17, false, NULL },
+		{ { SONDE_GO_AMD64, 0xfffffffb, true, true, "go1.15.2", true }, 15, false, NULL },
+		{ { SONDE_GO_AMD64, 0xfffffff1, false, true, "go1.22.2", true }, 22, true, NULL },
 		{ { SONDE_GO_AMD64, 0xfffffffa, true, false, "go1.17.13" }, 17, true, NULL },
 		{ { SONDE_GO_AMD64, 0xfffffff0, false, true, "go1.18.10" }, 18, true, NULL },
 		{ { SONDE_GO_AMD64, 0xfffffff1, false, false, "go1.21.5" }, 21, true, NULL },
@@ -945,7 +1171,7 @@ static void test_formats(void **state)
 	/* what it refuses */
 	struct syn bad = { SONDE_GO_AMD64, 0xfffffff2, false, true, "go1.30.0" };
 	syn_write(p, &bad);
-	expect_error(p, "unsupported Go pcln table (magic 0xfffffff2)");
+	expect_error(p, "unsupported Go pcln table (magic 0xfffffff2;");
 	bad.sections = false;
 	syn_write(p, &bad);
 	expect_error(p, "without a pcln table");
@@ -983,11 +1209,19 @@ int main(void)
 	tu_filters();
 	elf_version(EV_CURRENT);
 	const struct CMUnitTest tests[] = {
-		tu_test(test_formats),	      tu_test(test_not_go),
-		tu_test(test_amd64),	      tu_test(test_amd64_stripped),
-		tu_test(test_amd64_pie),      tu_test(test_amd64_pie_stripped),
-		tu_test(test_amd64_static),   tu_test(test_arm64),
-		tu_test(test_arm64_stripped), tu_test(test_no_crypto_tls),
+		tu_test(test_formats),
+		tu_test(test_not_go),
+		tu_test(test_amd64),
+		tu_test(test_amd64_stripped),
+		tu_test(test_amd64_pie),
+		tu_test(test_amd64_pie_stripped),
+		tu_test(test_amd64_static),
+		tu_test(test_amd64_external),
+		tu_test(test_amd64_external_stripped),
+		tu_test(test_arm64),
+		tu_test(test_arm64_stripped),
+		tu_test(test_no_crypto_tls),
+		tu_test(test_other_go_programs),
 		tu_test(test_damaged),
 	};
 	return cmocka_run_group_tests_name("goinfo", tests, group_setup, group_teardown);
