@@ -1198,7 +1198,8 @@ int tp_thread_exit(void *ctx)
 
 #define PROT_EXEC 0x4
 
-static __always_inline void emit_mapped(void)
+/* kind: 0 exec (the program is mapped now), 1 mmap (a library, maybe) */
+static __always_inline void emit_mapped(__u8 kind)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
@@ -1212,6 +1213,7 @@ static __always_inline void emit_mapped(void)
 	__builtin_memset(ev, 0, sizeof(*ev));
 	ev->version = SONDE_EVENT_VERSION;
 	ev->type = SONDE_EV_MAPPED;
+	ev->dir = kind;
 	ev->tgid = tgid;
 	ev->tid = (__u32)pid_tgid;
 	ev->ts_ns = bpf_ktime_get_ns();
@@ -1222,7 +1224,7 @@ static __always_inline void emit_mapped(void)
 SEC("?tracepoint/sched/sched_process_exec")
 int tp_exec(void *ctx)
 {
-	emit_mapped();
+	emit_mapped(0);
 	return 0;
 }
 
@@ -1232,7 +1234,7 @@ SEC("?tracepoint/syscalls/sys_enter_mmap")
 int tp_enter_mmap(struct trace_event_raw_sys_enter *ctx)
 {
 	if ((ctx->args[2] & PROT_EXEC) && (long)ctx->args[4] >= 0)
-		emit_mapped();
+		emit_mapped(1);
 	return 0;
 }
 
@@ -1305,10 +1307,20 @@ static __always_inline __u64 go_conn_sock(__u64 conn)
 	int fd = -1;
 	if (bpf_probe_read_user(iface, sizeof(iface), (void *)(conn + gp->tlsconn_conn_off)) || !iface[0])
 		goto unresolved;
-	/* itab: (inter, _type, ...): the dynamic type is the second word */
-	if (bpf_probe_read_user(&type, sizeof(type), (void *)(iface[0] + 8)) || !gp->tcpconn_type ||
-	    type != gp->tcpconn_type)
+	/* itab: (inter, _type, hash, fun[0], ...): the dynamic type is the
+	 * second word; without it (stripped programs), fun[0] is the type's
+	 * Close method */
+	if (gp->tcpconn_type) {
+		if (bpf_probe_read_user(&type, sizeof(type), (void *)(iface[0] + 8)) ||
+		    type != gp->tcpconn_type)
+			goto unresolved;
+	} else if (gp->tcpconn_close) {
+		if (bpf_probe_read_user(&type, sizeof(type), (void *)(iface[0] + 24)) ||
+		    type != gp->tcpconn_close)
+			goto unresolved;
+	} else {
 		goto unresolved;
+	}
 	if (bpf_probe_read_user(&netfd, sizeof(netfd), (void *)(iface[1] + gp->netconn_fd_off)) || !netfd)
 		goto unresolved;
 	if (bpf_probe_read_user(&fd, sizeof(fd), (void *)(netfd + gp->netfd_pfd_off + gp->pfd_sysfd_off)))

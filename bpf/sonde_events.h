@@ -23,7 +23,7 @@ enum sonde_event_type {
 	SONDE_EV_DATA = 1, /* bytes moved; cap of them follow the header */
 	SONDE_EV_OPEN = 2, /* connect() or accept() completed */
 	SONDE_EV_CLOSE = 3, /* the socket reached TCP_CLOSE */
-	SONDE_EV_MAPPED = 4, /* a process exec'd or mapped executable code (TLS discovery) */
+	SONDE_EV_MAPPED = 4, /* a process exec'd (dir 0) or mapped executable code (dir 1) */
 };
 
 /* Direction relative to the traced socket. */
@@ -114,7 +114,8 @@ struct sonde_tls_stream {
 /* What the Go TLS probes need to know of one process's binary (go_procs,
  * keyed by tgid; user space fills it from src/source/goinfo.c). */
 struct sonde_go_proc {
-	__u64 tcpconn_type; /* run-time address of the *net.TCPConn type descriptor */
+	__u64 tcpconn_type; /* run-time address of the *net.TCPConn type descriptor, or 0 */
+	__u64 tcpconn_close; /* run-time address of net.(*TCPConn).Close, or 0 */
 	__u32 tlsconn_conn_off; /* crypto/tls.Conn.conn */
 	__u32 netconn_fd_off; /* net.conn.fd */
 	__u32 netfd_pfd_off; /* net.netFD.pfd */

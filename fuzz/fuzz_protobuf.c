@@ -9,6 +9,10 @@
  *   options & 0x10      also write the bytes as a gRPC body (framer fed in
  *                       two pieces), gzip-encoded if options & 0x20, as
  *                       +json if options & 0x40
+ *   options & 0x80      also read the bytes as a FileDescriptorSet
+ *                       (protodesc.c) and, if they are one, decode them as
+ *                       each of its first 8 message types (and as a gRPC
+ *                       body typed with the first)
  *
  * Oracles besides the sanitizers: on error the output buffer is unchanged;
  * on success it is one JSON object within the output limit; the gRPC writer's
@@ -22,6 +26,7 @@
 #include "fuzz_common.h"
 #include "proto/grpc.h"
 #include "proto/protobuf.h"
+#include "proto/protodesc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -58,9 +63,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sonde_buf_reset(&out);
 		sonde_buf_putc(&out, '{');
 		sonde_grpc_write_messages(&out, data, size, &f, opt & 0x20 ? (const uint8_t *)"gzip" : NULL,
-					  opt & 0x20 ? 4 : 0, opt & 0x40, 4096);
+					  opt & 0x20 ? 4 : 0, opt & 0x40, 4096, NULL);
 		sonde_buf_puts(&out, "}\n");
 		fuzz_check_jsonl(out.p, out.len);
+	}
+	if (opt & 0x80) {
+		char err[128];
+		struct sonde_protodesc *d = sonde_protodesc_parse(data, size, err, sizeof(err));
+		if (d) {
+			size_t files, msgs, methods;
+			sonde_protodesc_counts(d, &files, &msgs, &methods);
+			for (size_t i = 0; i < msgs && i < 8; i++) {
+				sonde_buf_reset(&out);
+				sonde_buf_puts(&out, "{\"v\":");
+				size_t m2 = out.len;
+				int r = sonde_pd_decode(sonde_protodesc_msg_at(d, i), data, size, &out, &lim);
+				if (r) {
+					if (out.len != m2)
+						abort();
+					continue;
+				}
+				sonde_buf_puts(&out, "}\n");
+				fuzz_check_jsonl(out.p, out.len);
+			}
+			if (msgs) {
+				struct sonde_grpc_framer f = { 0 };
+				sonde_grpc_feed(&f, data, size);
+				sonde_buf_reset(&out);
+				sonde_buf_putc(&out, '{');
+				sonde_grpc_write_messages(&out, data, size, &f, NULL, 0, false, 4096,
+							  sonde_protodesc_msg_at(d, 0));
+				sonde_buf_puts(&out, "}\n");
+				fuzz_check_jsonl(out.p, out.len);
+			}
+			sonde_protodesc_free(d);
+		} else if (!*err) {
+			abort(); /* a failure always says why */
+		}
 	}
 	sonde_buf_free(&out);
 	return 0;

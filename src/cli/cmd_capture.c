@@ -257,6 +257,7 @@ int sonde_cmd_capture(int argc, char **argv)
 		sonde_errorf("capture: %s", err);
 		sonde_pipeline_free(&p);
 		sonde_sink_close(sink);
+		sonde_common_free(&co);
 		return SONDE_EXIT_FAIL;
 	}
 	sonde_conntable_set_ignore(p.conns, sonde_ebpf_ignore, e);
@@ -308,6 +309,7 @@ int sonde_cmd_capture(int argc, char **argv)
 		status = SONDE_EXIT_FAIL;
 	}
 	sonde_pipeline_free(&p);
+	sonde_common_free(&co);
 	return status;
 
 out_usage:

@@ -63,11 +63,13 @@ int sonde_cmd_read(int argc, char **argv)
 		int r = sonde_common_option(&co, c, optarg, "read");
 		if (r < 0) {
 			free(longopts);
+			sonde_common_free(&co);
 			return SONDE_EXIT_USAGE;
 		}
 		if (r > 0)
 			continue;
 		free(longopts);
+		sonde_common_free(&co);
 		if (c == 'h') {
 			printf("%s%s%s", read_head, sonde_common_usage, read_tail);
 			return SONDE_EXIT_OK;
@@ -79,6 +81,7 @@ int sonde_cmd_read(int argc, char **argv)
 	if (optind != argc - 1) {
 		sonde_errorf("read: %s (try 'sonde read --help')",
 			     optind >= argc ? "no capture file given" : "one capture file at a time");
+		sonde_common_free(&co);
 		return SONDE_EXIT_USAGE;
 	}
 	const char *path = argv[optind];
@@ -86,6 +89,7 @@ int sonde_cmd_read(int argc, char **argv)
 	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		sonde_errorf("%s: %s", path, strerror(errno));
+		sonde_common_free(&co);
 		return SONDE_EXIT_FAIL;
 	}
 	const char *name = is_stdin ? "(stdin)" : path;
@@ -96,6 +100,7 @@ int sonde_cmd_read(int argc, char **argv)
 	struct sonde_capfile *cf = sonde_capfile_open_fd(fd, name);
 	if (!cf) {
 		sonde_errorf("out of memory");
+		sonde_common_free(&co);
 		return SONDE_EXIT_FAIL;
 	}
 	struct sonde_sink *sink = sonde_sink_new(co.format, stdout);
@@ -109,6 +114,7 @@ int sonde_cmd_read(int argc, char **argv)
 		sonde_sink_stats(sink, &p.stats);
 	int out_rc = sonde_sink_close(sink);
 	sonde_pipeline_free(&p);
+	sonde_common_free(&co);
 	int status = SONDE_EXIT_OK;
 	if (rc < 0) {
 		fflush(stdout);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../core/buf.h"
+#include "../proto/protodesc.h"
 #include "cli.h"
 
 enum {
@@ -17,6 +18,7 @@ enum {
 	OPT_REASM_MEM,
 	OPT_REASM_STREAM,
 	OPT_PENDING_MEM,
+	OPT_PROTO_DESC,
 };
 
 const struct option sonde_common_longopts[] = {
@@ -30,6 +32,7 @@ const struct option sonde_common_longopts[] = {
 	{ "reasm-mem", required_argument, NULL, OPT_REASM_MEM },
 	{ "reasm-stream-mem", required_argument, NULL, OPT_REASM_STREAM },
 	{ "max-pending-mem", required_argument, NULL, OPT_PENDING_MEM },
+	{ "proto-descriptor", required_argument, NULL, OPT_PROTO_DESC },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -44,6 +47,9 @@ const char sonde_common_usage[] =
 	"      --body-limit SIZE    body bytes kept per message (default 64k; 0: none)\n"
 	"      --decode-bodies      inflate gzip/deflate bodies (Content-Encoding)\n"
 	"      --max-header SIZE    largest message head accepted (default 64k)\n"
+	"      --proto-descriptor FILE  decode gRPC messages with field names and types\n"
+	"                           from FILE, a FileDescriptorSet (protoc\n"
+	"                           --include_imports --descriptor_set_out=FILE)\n"
 	"Limits:\n"
 	"      --max-conns N        connections tracked at once (default 262144)\n"
 	"      --idle-timeout DUR   close connections idle this long\n"
@@ -105,9 +111,26 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 		return sonde_parse_size(arg, &p->conn.reasm_stream_mem) < 0 ? bad(cmd, "reasm-stream-mem", arg) : 1;
 	case OPT_PENDING_MEM:
 		return sonde_parse_size(arg, &p->dissect.pending_mem) < 0 ? bad(cmd, "max-pending-mem", arg) : 1;
+	case OPT_PROTO_DESC: {
+		char err[256];
+		struct sonde_protodesc *d = sonde_protodesc_load(arg, err, sizeof(err));
+		if (!d) {
+			sonde_errorf("%s: --proto-descriptor %s: %s", cmd, arg, err);
+			return -1;
+		}
+		sonde_protodesc_free((struct sonde_protodesc *)p->dissect.proto_desc);
+		p->dissect.proto_desc = d;
+		return 1;
+	}
 	default:
 		return 0;
 	}
+}
+
+void sonde_common_free(struct sonde_common_opts *o)
+{
+	sonde_protodesc_free((struct sonde_protodesc *)o->pipe.dissect.proto_desc);
+	o->pipe.dissect.proto_desc = NULL;
 }
 
 struct option *sonde_options_join(const struct option *a, const struct option *b)

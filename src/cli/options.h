@@ -22,9 +22,11 @@ void sonde_common_defaults(struct sonde_common_opts *o);
 /*
  * Handle option `c` (a getopt_long return) if it is a common one: returns 1
  * if handled, 0 if not a common option, -1 after printing a message for a
- * bad value.
+ * bad value (or a --proto-descriptor file that cannot be read).
  */
 int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, const char *cmd);
+/* Free what options loaded (the --proto-descriptor set), once the pipeline is gone. */
+void sonde_common_free(struct sonde_common_opts *o);
 /* Concatenate two NULL-terminated option arrays (caller frees). */
 struct option *sonde_options_join(const struct option *a, const struct option *b);
 

@@ -32,6 +32,8 @@ enum sonde_probe {
 	SONDE_PROBE_SERVER, /* yes, and these bytes were sent by the server */
 };
 
+struct sonde_protodesc;
+
 /* Options every dissector honours. */
 struct sonde_dissect_opts {
 	size_t body_limit; /* body bytes kept per message */
@@ -39,6 +41,7 @@ struct sonde_dissect_opts {
 	size_t max_waiting; /* requests waiting for responses, per connection */
 	size_t pending_mem; /* bytes held by waiting requests, all connections */
 	int decode_bodies; /* inflate gzip/deflate bodies */
+	const struct sonde_protodesc *proto_desc; /* gRPC message schemas, or NULL */
 };
 
 /* Per-connection context handed to a dissector when it is opened. */

@@ -13,6 +13,7 @@
 
 #include "grpc.h"
 #include "protobuf.h"
+#include "protodesc.h"
 
 void sonde_grpc_feed(struct sonde_grpc_framer *f, const uint8_t *p, size_t n)
 {
@@ -147,9 +148,19 @@ static int inflate_msg(const uint8_t *p, size_t n, bool gzip, size_t limit, stru
 	return rv;
 }
 
-static void write_data(struct sonde_buf *o, const uint8_t *p, size_t n, bool json, size_t limit)
+static void write_data(struct sonde_buf *o, const uint8_t *p, size_t n, bool json, size_t limit,
+		       const struct sonde_pd_msg *type)
 {
 	struct sonde_pb_limits lim = { .max_depth = 8, .max_out = limit < 4096 ? 4096 : limit };
+	if (!json && type) {
+		size_t mark = o->len;
+		sonde_buf_puts(o, ",\"type\":");
+		sonde_json_cstr(o, sonde_pd_msg_name(type));
+		sonde_buf_puts(o, ",\"fields\":");
+		if (sonde_pd_decode(type, p, n, o, &lim) == SONDE_PB_OK)
+			return;
+		o->len = mark;
+	}
 	if (!json) {
 		sonde_buf_puts(o, ",\"decoded\":");
 		if (sonde_pb_decode(p, n, o, &lim) == SONDE_PB_OK)
@@ -168,7 +179,8 @@ static void write_data(struct sonde_buf *o, const uint8_t *p, size_t n, bool jso
 
 void sonde_grpc_write_messages(struct sonde_buf *o, const uint8_t *body, size_t len,
 			       const struct sonde_grpc_framer *f, const uint8_t *enc,
-			       size_t enclen, bool json, size_t limit)
+			       size_t enclen, bool json, size_t limit,
+			       const struct sonde_pd_msg *type)
 {
 	sonde_buf_puts(o, "\"message_count\":");
 	sonde_buf_u64(o, f->count);
@@ -201,14 +213,14 @@ void sonde_grpc_write_messages(struct sonde_buf *o, const uint8_t *body, size_t 
 				sonde_buf_puts(o, ",\"decompressed_size\":");
 				sonde_buf_u64(o, z.len);
 				static const uint8_t none[1];
-				write_data(o, z.p ? z.p : none, z.len, json, limit);
+				write_data(o, z.p ? z.p : none, z.len, json, limit, type);
 			} else {
 				sonde_buf_puts(o, ",\"decompressed\":false");
-				write_data(o, d, sz, true, limit);
+				write_data(o, d, sz, true, limit, NULL);
 			}
 			sonde_buf_free(&z);
 		} else {
-			write_data(o, d, sz, json, limit);
+			write_data(o, d, sz, json, limit, type);
 		}
 		sonde_buf_putc(o, '}');
 	}

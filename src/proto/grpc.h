@@ -41,14 +41,18 @@ void sonde_grpc_write_path(struct sonde_buf *o, const uint8_t *path, size_t n);
 /* A JSON string of a percent-encoded grpc-message value, decoded. */
 void sonde_grpc_write_pct(struct sonde_buf *o, const uint8_t *v, size_t n);
 
+struct sonde_pd_msg;
+
 /*
  * "message_count":N,"messages":[...] for the kept body bytes. enc is the
  * grpc-encoding value (NULL: identity); json: content-type +json (messages
  * are written as text rather than decoded as protobuf). limit bounds the
- * inflated size of a compressed message and the decoded JSON.
+ * inflated size of a compressed message and the decoded JSON. type: the
+ * messages' protobuf type (--proto-descriptor), or NULL: decoded without it.
  */
 void sonde_grpc_write_messages(struct sonde_buf *o, const uint8_t *body, size_t len,
 			       const struct sonde_grpc_framer *f, const uint8_t *enc,
-			       size_t enclen, bool json, size_t limit);
+			       size_t enclen, bool json, size_t limit,
+			       const struct sonde_pd_msg *type);
 
 #endif

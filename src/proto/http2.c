@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * HTTP/2 dissector (cleartext: prior knowledge "h2c" and HTTP/1.1 Upgrade).
+ * HTTP/2 dissector (cleartext: prior knowledge "h2c", HTTP/1.1 Upgrade, and
+ * connections joined mid-stream).
  *
  * Each direction runs a frame parser over the bytes it is given, split
  * anywhere: the client direction starts with the connection preface, then
@@ -23,11 +24,19 @@
  * messages write a "grpc" object. Other requests are checked for GraphQL when
  * they end (graphql.c); the response to one notes GraphQL "errors".
  *
- * HPACK state cannot be recovered after lost bytes or a decoding error: the
- * direction stops being dissected (its messages in flight are written with
- * the gap/parse-error flag, the rest of its bytes counted as unparsed).
+ * Recovery. A direction whose HPACK state is unknown — it was joined in the
+ * middle, bytes were lost, a header block was lost or rejected — goes on with
+ * the recovering decoder of http2_hpack.c: static and literal fields decode,
+ * references to entries it never saw are written as unknown, and it becomes
+ * exact again once the table has turned over. When frame boundaries are lost
+ * too (joined mid-stream, a gap across frames) the direction first looks for
+ * the next frame (H2_RESYNC: three plausible frame headers in a row, or a
+ * whole HEADERS frame that opens a request or response); its messages in
+ * flight go on, flagged with the gap. A gap inside one frame's payload loses
+ * neither: only that frame's message is flagged.
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +45,9 @@
 #include "../core/buf.h"
 #include "dissector.h"
 #include "graphql.h"
+#include "http2_hpack.h"
 #include "http2_msg.h"
+#include "protodesc.h"
 
 #define H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define H2_PREFACE_LEN 24
@@ -44,6 +55,9 @@
 #define MAX_HEADER_BLOCK (1u << 20) /* reassembled header block */
 #define MAX_FRAME_BUF (1u << 20) /* buffered non-DATA payload */
 #define MAX_STREAMS 1024 /* open streams tracked per connection */
+#define PLAUSIBLE_LEN 16384 /* largest frame taken for one while resynchronising */
+#define RESYNC_FRAMES 3 /* plausible frame headers in a row that end a search */
+#define RESYNC_SEGS 16 /* arrival times kept for bytes held while searching */
 
 enum h2_type {
 	F_DATA = 0,
@@ -56,6 +70,9 @@ enum h2_type {
 	F_GOAWAY = 7,
 	F_WINDOW_UPDATE = 8,
 	F_CONTINUATION = 9,
+	F_ALTSVC = 0xa, /* RFC 7838 */
+	F_ORIGIN = 0xc, /* RFC 8336 */
+	F_PRIORITY_UPDATE = 0x10, /* RFC 9218 */
 };
 
 #define FL_END_STREAM 0x1
@@ -68,7 +85,7 @@ enum h2_state {
 	H2_PREFACE_ST, /* client: matching the connection preface */
 	H2_FRAME_HDR,
 	H2_PAYLOAD,
-	H2_BROKEN, /* HPACK state lost: bytes are counted, not parsed */
+	H2_RESYNC, /* frame boundaries unknown: looking for the next frame */
 	H2_DONE,
 };
 
@@ -76,8 +93,16 @@ struct h2_stream {
 	uint32_t id;
 	struct h2_msg *m[2]; /* message being received per direction */
 	bool done[2]; /* that direction's message was finished */
+	bool req_seen; /* a request started on it while we watched */
 	bool grpc; /* either side's content-type said gRPC */
 	bool graphql; /* the request was GraphQL */
+	const struct sonde_pd_msg *pb_in, *pb_out; /* the method's types (--proto-descriptor) */
+};
+
+/* Held bytes up to `end` arrived at `ts`. */
+struct h2_seg {
+	size_t end;
+	uint64_t ts;
 };
 
 struct h2_dir {
@@ -90,6 +115,8 @@ struct h2_dir {
 	uint8_t padlen;
 	bool first; /* the next frame is the direction's first */
 	bool pay_skip; /* payload too large to buffer: skipped */
+	bool pay_lost; /* part of the payload was lost in a gap */
+	uint32_t plost; /* how much */
 	struct sonde_buf pay;
 	uint64_t frame_ts;
 	/* header block being reassembled */
@@ -99,8 +126,18 @@ struct h2_dir {
 	uint8_t hb_type;
 	bool hb_end_stream;
 	uint64_t hb_wire, hb_ts;
+	/* HPACK: the exact inflater from the direction's start, or (inf NULL)
+	 * the recovering decoder */
 	nghttp2_hd_inflater *inf;
-	uint32_t table_max; /* the inflater's dynamic table bound */
+	struct h2_hpack hp;
+	bool recovering; /* began mid-stream or lost its HPACK state once */
+	uint32_t table_max; /* the table bound the peer's SETTINGS allowed */
+	bool table_max_known; /* no SETTINGS can have been missed */
+	uint32_t max_sid; /* highest stream a request started on (client side) */
+	/* H2_RESYNC: bytes from the first candidate frame start on */
+	struct sonde_buf rs;
+	struct h2_seg seg[RESYNC_SEGS];
+	unsigned nseg;
 };
 
 struct h2_conn {
@@ -111,6 +148,18 @@ struct h2_conn {
 	uint64_t streams_skipped;
 };
 
+static size_t h2_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts);
+
+static uint32_t be24(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+}
+
+static uint32_t be31(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]) &
+	       0x7fffffffu;
+}
 
 /* ------------------------------------------------------------- streams --- */
 
@@ -142,10 +191,10 @@ static struct h2_stream *stream_get(struct h2_conn *h, uint32_t id)
 	return st;
 }
 
-/* A direction that stopped (broken or ended) will finish nothing more. */
+/* A direction that ended will finish nothing more. */
 static bool dir_over(const struct h2_conn *h, const struct h2_stream *st, int dir)
 {
-	return st->done[dir] || h->d[dir].st == H2_BROKEN || h->d[dir].st == H2_DONE;
+	return st->done[dir] || h->d[dir].st == H2_DONE;
 }
 
 static void stream_drop_if_done(struct h2_conn *h, struct h2_stream *st)
@@ -158,6 +207,12 @@ static void stream_drop_if_done(struct h2_conn *h, struct h2_stream *st)
 	h->nstreams--;
 }
 
+static void drop_done_streams(struct h2_conn *h)
+{
+	for (size_t i = h->nstreams; i-- > 0;)
+		stream_drop_if_done(h, &h->streams[i]);
+}
+
 static void msg_finish(struct h2_conn *h, struct h2_stream *st, enum sonde_dir dir, uint32_t flags)
 {
 	struct h2_msg *m = st->m[dir];
@@ -166,6 +221,7 @@ static void msg_finish(struct h2_conn *h, struct h2_stream *st, enum sonde_dir d
 	st->m[dir] = NULL;
 	st->done[dir] = true;
 	m->base.flags |= flags;
+	m->pb_type = m->response ? st->pb_out : st->pb_in;
 	if (m->base.captured_bytes > m->base.wire_bytes)
 		m->base.captured_bytes = m->base.wire_bytes;
 	m->base.mem = sizeof(*m) + m->text.cap + m->body.cap +
@@ -180,6 +236,10 @@ static void msg_finish(struct h2_conn *h, struct h2_stream *st, enum sonde_dir d
 	 * reset): pair with what was seen of the request. */
 	if (st->m[SONDE_DIR_C2S])
 		msg_finish(h, st, SONDE_DIR_C2S, SONDE_MF_INCOMPLETE);
+	else if (!st->req_seen && h->d[SONDE_DIR_C2S].recovering)
+		/* its request started before we watched (or was lost): no
+		 * request will start on this stream any more */
+		st->done[SONDE_DIR_C2S] = true;
 	if (st->graphql) {
 		m->graphql = true;
 		m->gql_errors = m->status == 200 && m->body.len &&
@@ -188,20 +248,114 @@ static void msg_finish(struct h2_conn *h, struct h2_stream *st, enum sonde_dir d
 	sonde_pairing_response(&h->s->pairing, &m->base);
 }
 
+/* Finish every message in flight in direction dir. */
+static void finish_dir(struct h2_conn *h, enum sonde_dir dir, uint32_t flags)
+{
+	for (size_t i = 0; i < h->nstreams; i++)
+		if (h->streams[i].m[dir])
+			msg_finish(h, &h->streams[i], dir, flags);
+	drop_done_streams(h);
+}
+
+/* ---------------------------------------------------------- HPACK state --- */
+
+/*
+ * The direction's HPACK state is lost (or was never known): decode on with
+ * the recovering decoder. bound_known: the peer's table-size SETTINGS cannot
+ * have been missed (no bytes were lost).
+ */
+static void hpack_lost(struct h2_conn *h, enum sonde_dir dir, bool bound_known)
+{
+	struct h2_dir *d = &h->d[dir];
+	h->s->stats->hpack_state_lost++;
+	d->recovering = true;
+	d->table_max_known &= bound_known;
+	if (d->inf) {
+		nghttp2_hd_inflate_del(d->inf);
+		d->inf = NULL;
+		h2_hpack_init(&d->hp, d->table_max, d->table_max_known);
+	} else {
+		h2_hpack_reset_unknown(&d->hp);
+		if (!bound_known)
+			d->hp.bound_known = false;
+	}
+}
+
+/* Add flags to the message in flight on stream sid in direction dir. */
+static void flag_block_msg(struct h2_conn *h, enum sonde_dir dir, uint32_t sid, uint32_t flags)
+{
+	struct h2_stream *st = stream_find(h, sid);
+	if (st && st->m[dir])
+		st->m[dir]->base.flags |= flags;
+}
+
+/*
+ * A header block (being reassembled, or carried by the current frame) is lost:
+ * its stream's message gets `flags`, its `wire` bytes are counted as unparsed,
+ * and the direction's HPACK state is lost with it.
+ */
+static void block_lost(struct h2_conn *h, enum sonde_dir dir, uint32_t sid, uint32_t flags,
+		       uint64_t wire)
+{
+	struct h2_dir *d = &h->d[dir];
+	h->s->stats->unparsed_bytes += wire;
+	flag_block_msg(h, dir, sid, flags);
+	d->in_block = false;
+	sonde_buf_reset(&d->hb);
+	hpack_lost(h, dir, true);
+}
+
 /* ---------------------------------------------------------- header blocks --- */
 
 struct decoded {
+	struct h2_conn *h;
 	struct sonde_buf text;
 	struct h2_fields f;
 	uint32_t seen;
+	uint32_t unknown; /* fields referring to unknown table entries */
 	bool truncated;
+	bool pseudo; /* a (known) pseudo-header field was decoded */
 };
 
-/* Decode one complete header block. Returns false on an HPACK error. */
-static bool hpack_decode(struct h2_conn *h, struct h2_dir *d, const uint8_t *in, size_t len,
-			 struct decoded *out)
+static void add_field(struct decoded *out, const uint8_t *name, size_t nlen, const uint8_t *value,
+		      size_t vlen)
 {
-	size_t limit = h->s->opts->max_head;
+	size_t limit = out->h->s->opts->max_head;
+	out->seen++;
+	if (nlen && name[0] == ':')
+		out->pseudo = true;
+	if (out->f.n < MAX_HEADERS && out->text.len + nlen + vlen <= limit) {
+		struct h2_field f;
+		f.noff = (uint32_t)out->text.len;
+		f.nlen = (uint32_t)nlen;
+		sonde_buf_append(&out->text, name, nlen);
+		f.voff = (uint32_t)out->text.len;
+		f.vlen = (uint32_t)vlen;
+		sonde_buf_append(&out->text, value, vlen);
+		h2_fields_add(&out->f, f);
+	} else {
+		out->truncated = true;
+	}
+}
+
+/* A field from the recovering decoder; unknown names become "<unknown index N>". */
+static void emit_field(void *ctx, const struct h2_hp_field *f)
+{
+	struct decoded *out = ctx;
+	static const uint8_t none[1];
+	if (!(f->flags & H2_HP_NAME_UNKNOWN)) {
+		add_field(out, f->name, f->nlen, f->value ? f->value : none, f->value ? f->vlen : 0);
+		return;
+	}
+	char name[40];
+	int k = snprintf(name, sizeof(name), "<unknown index %u>", f->index);
+	bool value = !(f->flags & H2_HP_VALUE_UNKNOWN) && f->value;
+	add_field(out, (const uint8_t *)name, (size_t)k, value ? f->value : none, value ? f->vlen : 0);
+}
+
+/* Decode one complete header block with the exact inflater. */
+static bool inflate_block(struct h2_dir *d, const uint8_t *in, size_t len, struct decoded *out)
+{
 	for (;;) {
 		nghttp2_nv nv;
 		int fl = 0;
@@ -210,21 +364,8 @@ static bool hpack_decode(struct h2_conn *h, struct h2_dir *d, const uint8_t *in,
 			return false;
 		in += rv;
 		len -= (size_t)rv;
-		if (fl & NGHTTP2_HD_INFLATE_EMIT) {
-			out->seen++;
-			if (out->f.n < MAX_HEADERS && out->text.len + nv.namelen + nv.valuelen <= limit) {
-				struct h2_field f;
-				f.noff = (uint32_t)out->text.len;
-				f.nlen = (uint32_t)nv.namelen;
-				sonde_buf_append(&out->text, nv.name, nv.namelen);
-				f.voff = (uint32_t)out->text.len;
-				f.vlen = (uint32_t)nv.valuelen;
-				sonde_buf_append(&out->text, nv.value, nv.valuelen);
-				h2_fields_add(&out->f, f);
-			} else {
-				out->truncated = true;
-			}
-		}
+		if (fl & NGHTTP2_HD_INFLATE_EMIT)
+			add_field(out, nv.name, nv.namelen, nv.value, nv.valuelen);
 		if (fl & NGHTTP2_HD_INFLATE_FINAL) {
 			nghttp2_hd_inflate_end_headers(d->inf);
 			return len == 0;
@@ -232,6 +373,52 @@ static bool hpack_decode(struct h2_conn *h, struct h2_dir *d, const uint8_t *in,
 		if (rv == 0 && len == 0)
 			return false; /* block ended inside a field */
 	}
+}
+
+static void decoded_reset(struct decoded *dc)
+{
+	dc->f.n = 0;
+	dc->seen = dc->unknown = 0;
+	dc->truncated = dc->pseudo = false;
+	sonde_buf_reset(&dc->text);
+}
+
+/*
+ * Decode the block the direction reassembled. Returns message flags to add:
+ * 0, or PARSE_ERROR when it did not decode (what did is kept).
+ */
+static uint32_t decode_block(struct h2_conn *h, enum sonde_dir dir, const uint8_t *in, size_t len,
+			     struct decoded *dc)
+{
+	struct h2_dir *d = &h->d[dir];
+	uint32_t flags = 0;
+	if (d->inf) {
+		if (inflate_block(d, in, len, dc))
+			return 0;
+		/* rejected: its insertions are lost; decode it again without them */
+		h->s->stats->parse_errors++;
+		flags = SONDE_MF_PARSE_ERROR;
+		decoded_reset(dc);
+		hpack_lost(h, dir, true);
+	}
+	/* The client's first header block opens stream 1 (stream ids only
+	 * grow, and a request block starts with pseudo-headers): the client's
+	 * table was empty before it. */
+	if (dir == SONDE_DIR_C2S && d->hb_type == F_HEADERS && d->hb_sid == 1 &&
+	    d->hp.tail_unknown && h2_hpack_first_role(in, len) == 1) {
+		h2_hpack_reset_known(&d->hp);
+		h->s->stats->hpack_resynced++;
+	}
+	bool synced = false;
+	if (h2_hpack_decode(&d->hp, in, len, emit_field, dc, &dc->unknown, &synced) < 0) {
+		if (!flags)
+			h->s->stats->parse_errors++;
+		flags = SONDE_MF_PARSE_ERROR;
+	}
+	if (synced)
+		h->s->stats->hpack_resynced++;
+	h->s->stats->hpack_unknown_fields += dc->unknown;
+	return flags;
 }
 
 /* Move decoded fields into m (as headers or trailers). */
@@ -259,28 +446,40 @@ static void attach(struct h2_msg *m, struct decoded *dc, bool trailers)
 		else if (h2_field_is(m, &f, ":status"))
 			m->status = h2_parse_status(h2_txt(m, f.voff), f.vlen);
 	}
+	m->hpack_unknown += dc->unknown;
 	if (dc->truncated)
 		m->base.flags |= SONDE_MF_HEADERS_TRUNCATED;
 }
 
-static void dir_break(struct h2_conn *h, enum sonde_dir dir, uint32_t flags);
+/*
+ * Does a block on a stream with no message in flight start one? Always from a
+ * direction decoded from its start. In a recovering direction the stream may
+ * have started before we watched: a block without pseudo-headers is then its
+ * trailers, unless unknown fields hide them and the stream is new (client: a
+ * higher stream id; server: we saw the request start).
+ */
+static bool starts_message(const struct h2_dir *d, enum sonde_dir dir, const struct h2_stream *st,
+			   uint32_t sid, const struct decoded *dc)
+{
+	if (!d->recovering || dc->pseudo)
+		return true;
+	if (!dc->unknown)
+		return false;
+	if (dir == SONDE_DIR_C2S)
+		return sid > d->max_sid;
+	return st && st->req_seen;
+}
 
 static void header_block_done(struct h2_conn *h, enum sonde_dir dir)
 {
 	struct h2_dir *d = &h->d[dir];
 	struct decoded dc;
 	memset(&dc, 0, sizeof(dc));
+	dc.h = h;
 	d->in_block = false;
 	static const uint8_t none[1];
-	bool ok = hpack_decode(h, d, d->hb.p ? d->hb.p : none, d->hb.len, &dc);
+	uint32_t flags = decode_block(h, dir, d->hb.p ? d->hb.p : none, d->hb.len, &dc);
 	sonde_buf_reset(&d->hb);
-	if (!ok) {
-		h->s->stats->parse_errors++;
-		sonde_buf_free(&dc.text);
-		free(dc.f.f);
-		dir_break(h, dir, SONDE_MF_PARSE_ERROR);
-		return;
-	}
 	uint64_t wire = d->hb_wire;
 	if (d->hb_type == F_PUSH_PROMISE) {
 		/* A pushed request: it never crossed the client's direction. */
@@ -288,21 +487,43 @@ static void header_block_done(struct h2_conn *h, enum sonde_dir dir)
 		if (st && !st->m[SONDE_DIR_C2S] && !st->done[SONDE_DIR_C2S]) {
 			struct h2_msg *m = h2_msg_new(false, d->hb_promised, d->hb_ts);
 			m->pushed = true;
+			m->base.flags |= flags;
 			attach(m, &dc, false);
 			m->base.ts_last = d->frame_ts;
 			st->m[SONDE_DIR_C2S] = m;
+			st->req_seen = true;
 			msg_finish(h, st, SONDE_DIR_C2S, 0);
 		}
 		goto out;
 	}
-	struct h2_stream *st = d->hb_sid ? stream_get(h, d->hb_sid) : NULL;
-	if (!st || st->done[dir])
+	struct h2_stream *st = d->hb_sid ? stream_find(h, d->hb_sid) : NULL;
+	if (st && st->done[dir]) {
+		h->s->stats->unparsed_bytes += wire;
 		goto out;
-	struct h2_msg *m = st->m[dir];
+	}
+	struct h2_msg *m = st ? st->m[dir] : NULL;
 	bool response = dir == SONDE_DIR_S2C;
 	if (!m) {
+		if (!d->hb_sid || !starts_message(d, dir, st, d->hb_sid, &dc)) {
+			/* the rest of a stream that began before we watched */
+			h->s->stats->unparsed_bytes += wire;
+			goto out;
+		}
+		if (!st && !(st = stream_get(h, d->hb_sid)))
+			goto out;
 		m = st->m[dir] = h2_msg_new(response, d->hb_sid, d->hb_ts);
 		attach(m, &dc, false);
+		if (!response) {
+			st->req_seen = true;
+			if (d->hb_sid > d->max_sid)
+				d->max_sid = d->hb_sid;
+			if (h->s->opts->proto_desc && m->path >= 0) {
+				const struct h2_field *pf = &m->headers.f[m->path];
+				const uint8_t *pv = h2_txt(m, pf->voff);
+				st->pb_in = sonde_protodesc_method(h->s->opts->proto_desc, pv, pf->vlen, false);
+				st->pb_out = sonde_protodesc_method(h->s->opts->proto_desc, pv, pf->vlen, true);
+			}
+		}
 	} else if (response && m->status >= 100 && m->status < 200 && !m->body_seen) {
 		/* interim response: the final one follows */
 		if (m->ninterim < MAX_INTERIM)
@@ -315,6 +536,7 @@ static void header_block_done(struct h2_conn *h, enum sonde_dir dir)
 	} else {
 		attach(m, &dc, true);
 	}
+	m->base.flags |= flags;
 	{
 		const struct h2_field *ct = h2_field_find(m, &m->headers, "content-type");
 		if (ct && sonde_grpc_content_type(h2_txt(m, ct->voff), ct->vlen))
@@ -333,10 +555,9 @@ out:
 	free(dc.f.f);
 }
 
-static void block_start(struct h2_conn *h, struct h2_dir *d, uint8_t type, uint32_t sid,
-			uint32_t promised, bool end_stream, const uint8_t *frag, size_t n)
+static void block_start(struct h2_dir *d, uint8_t type, uint32_t sid, uint32_t promised,
+			bool end_stream, const uint8_t *frag, size_t n)
 {
-	(void)h;
 	d->in_block = true;
 	d->hb_type = type;
 	d->hb_sid = sid;
@@ -378,12 +599,20 @@ static bool unpad(const uint8_t *p, size_t n, uint8_t flags, size_t extra, size_
 static void allow_table_size(struct h2_conn *h, enum sonde_dir dir, uint32_t v)
 {
 	struct h2_dir *d = &h->d[dir];
-	if (v <= d->table_max || !d->inf || d->st == H2_BROKEN)
+	if (d->st == H2_DONE)
+		return;
+	if (!d->inf) {
+		h2_hpack_allow(&d->hp, v);
+		if (v > d->table_max)
+			d->table_max = v;
+		return;
+	}
+	if (v <= d->table_max)
 		return;
 	d->table_max = v;
 	if (nghttp2_hd_inflate_change_table_size(d->inf, v) != 0) {
 		h->s->stats->parse_errors++;
-		dir_break(h, dir, SONDE_MF_PARSE_ERROR);
+		hpack_lost(h, dir, true);
 	}
 }
 
@@ -394,23 +623,31 @@ static void frame_done(struct h2_conn *h, enum sonde_dir dir)
 	const uint8_t *p = d->pay.p ? d->pay.p : none; /* empty payload */
 	size_t n = d->flen, off, len;
 	uint64_t wire = 9 + (uint64_t)d->flen;
-	if (d->pay_skip) {
-		/* too large to buffer: fatal only if it carried a header block */
-		h->s->stats->parse_errors++;
-		if (d->in_block || d->ftype == F_HEADERS || d->ftype == F_PUSH_PROMISE)
-			dir_break(h, dir, SONDE_MF_PARSE_ERROR);
-		return;
-	}
+	bool block_frame = d->ftype == F_HEADERS || d->ftype == F_PUSH_PROMISE ||
+			   d->ftype == F_CONTINUATION;
 	if (d->in_block && d->ftype != F_CONTINUATION) {
+		/* the block never ended: it is lost; this frame is handled */
 		h->s->stats->parse_errors++;
-		dir_break(h, dir, SONDE_MF_PARSE_ERROR);
+		block_lost(h, dir, d->hb_sid, SONDE_MF_PARSE_ERROR, d->hb_wire);
+	}
+	if (d->pay_skip || d->pay_lost) {
+		/* too large to buffer, or partly lost: fatal only to a header block */
+		uint64_t seen = wire - d->plost;
+		if (d->pay_skip)
+			h->s->stats->parse_errors++;
+		if (block_frame || d->in_block)
+			block_lost(h, dir, d->in_block ? d->hb_sid : d->fsid,
+				   d->pay_lost ? SONDE_MF_GAP : SONDE_MF_PARSE_ERROR,
+				   (d->in_block ? d->hb_wire : 0) + seen);
+		else if (d->pay_skip)
+			h->s->stats->unparsed_bytes += seen;
 		return;
 	}
 	switch (d->ftype) {
 	case F_HEADERS:
 		if (!unpad(p, n, d->fflags, d->fflags & FL_PRIORITY ? 5 : 0, &off, &len))
 			goto bad;
-		block_start(h, d, F_HEADERS, d->fsid, 0, d->fflags & FL_END_STREAM, p + off, len);
+		block_start(d, F_HEADERS, d->fsid, 0, d->fflags & FL_END_STREAM, p + off, len);
 		d->hb_wire += wire;
 		if (d->fflags & FL_END_HEADERS)
 			header_block_done(h, dir);
@@ -420,9 +657,7 @@ static void frame_done(struct h2_conn *h, enum sonde_dir dir)
 			goto bad;
 		{
 			size_t q = d->fflags & FL_PADDED ? 1 : 0;
-			uint32_t prom = ((uint32_t)p[q] << 24 | (uint32_t)p[q + 1] << 16 |
-					 (uint32_t)p[q + 2] << 8 | p[q + 3]) & 0x7fffffffu;
-			block_start(h, d, F_PUSH_PROMISE, d->fsid, prom, false, p + off, len);
+			block_start(d, F_PUSH_PROMISE, d->fsid, be31(p + q), false, p + off, len);
 		}
 		d->hb_wire += wire;
 		if (d->fflags & FL_END_HEADERS)
@@ -433,7 +668,7 @@ static void frame_done(struct h2_conn *h, enum sonde_dir dir)
 			goto bad;
 		if (d->hb.len + n > MAX_HEADER_BLOCK) {
 			h->s->stats->parse_errors++;
-			dir_break(h, dir, SONDE_MF_PARSE_ERROR);
+			block_lost(h, dir, d->hb_sid, SONDE_MF_PARSE_ERROR, d->hb_wire + wire);
 			return;
 		}
 		sonde_buf_append(&d->hb, p, n);
@@ -470,20 +705,28 @@ static void frame_done(struct h2_conn *h, enum sonde_dir dir)
 	return;
 bad:
 	h->s->stats->parse_errors++;
-	if (d->ftype == F_HEADERS || d->ftype == F_PUSH_PROMISE || d->ftype == F_CONTINUATION)
-		dir_break(h, dir, SONDE_MF_PARSE_ERROR);
+	if (block_frame) /* a header block fragment without its start, or malformed */
+		block_lost(h, dir, d->in_block ? d->hb_sid : d->fsid, SONDE_MF_PARSE_ERROR,
+			   (d->in_block ? d->hb_wire : 0) + wire);
+}
+
+/* The DATA message of the current frame, if one is in flight. */
+static struct h2_msg *data_msg(struct h2_conn *h, struct h2_dir *d, enum sonde_dir dir)
+{
+	struct h2_stream *st = stream_find(h, d->fsid);
+	return st ? st->m[dir] : NULL;
 }
 
 /* DATA payload bytes (padding already excluded). */
 static void data_bytes(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n)
 {
-	struct h2_dir *d = &h->d[dir];
-	struct h2_stream *st = stream_find(h, d->fsid);
-	struct h2_msg *m = st ? st->m[dir] : NULL;
+	struct h2_msg *m = data_msg(h, &h->d[dir], dir);
 	if (!m)
 		return;
 	m->body_seen = true;
 	m->body_size += n;
+	if (m->body_gap)
+		return; /* bytes of the body were lost: what follows is not kept */
 	if (m->grpc)
 		sonde_grpc_feed(&m->gf, p, n);
 	size_t limit = h->s->opts->body_limit;
@@ -499,14 +742,14 @@ static void data_bytes(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, 
 		sonde_buf_append(&m->body, p, n);
 }
 
-/* Count bytes of the current DATA frame on its message. */
+/* Count bytes of the current DATA frame on its message (or as unparsed). */
 static void data_wire(struct h2_conn *h, enum sonde_dir dir, uint64_t n, uint64_t ts)
 {
-	struct h2_dir *d = &h->d[dir];
-	struct h2_stream *st = stream_find(h, d->fsid);
-	struct h2_msg *m = st ? st->m[dir] : NULL;
-	if (!m)
+	struct h2_msg *m = data_msg(h, &h->d[dir], dir);
+	if (!m) {
+		h->s->stats->unparsed_bytes += n;
 		return;
+	}
 	m->base.wire_bytes += n;
 	m->base.captured_bytes += n;
 	m->base.ts_last = ts;
@@ -524,21 +767,211 @@ static void data_frame_end(struct h2_conn *h, enum sonde_dir dir)
 	stream_drop_if_done(h, st);
 }
 
-/* The direction's HPACK state is lost: finish its messages, stop parsing. */
-static void dir_break(struct h2_conn *h, enum sonde_dir dir, uint32_t flags)
+/* ------------------------------------------------------- resynchronising --- */
+
+/*
+ * Could these 9 bytes be a frame header? Only the frame types a peer sends
+ * (RFC 9113 and the common extensions) with the flags, stream ids and lengths
+ * they allow, at most PLAUSIBLE_LEN long.
+ */
+static bool plausible(const uint8_t *p)
+{
+	uint32_t len = be24(p), sid = be31(p + 5);
+	uint8_t type = p[3], fl = p[4];
+	if ((p[5] & 0x80) || len > PLAUSIBLE_LEN)
+		return false;
+	switch (type) {
+	case F_DATA:
+		return sid && !(fl & ~(FL_END_STREAM | FL_PADDED)) && len >= (fl & FL_PADDED ? 1u : 0u);
+	case F_HEADERS:
+		return sid && !(fl & ~(FL_END_STREAM | FL_END_HEADERS | FL_PADDED | FL_PRIORITY)) &&
+		       len >= (fl & FL_PADDED ? 1u : 0u) + (fl & FL_PRIORITY ? 5u : 0u);
+	case F_PRIORITY:
+		return sid && !fl && len == 5;
+	case F_RST_STREAM:
+		return sid && !fl && len == 4;
+	case F_SETTINGS:
+		return !sid && !(fl & ~FL_ACK) && (fl & FL_ACK ? len == 0 : len % 6 == 0);
+	case F_PUSH_PROMISE:
+		return sid && !(fl & ~(FL_END_HEADERS | FL_PADDED)) &&
+		       len >= 4 + (fl & FL_PADDED ? 1u : 0u);
+	case F_PING:
+		return !sid && !(fl & ~FL_ACK) && len == 8;
+	case F_GOAWAY:
+		return !sid && !fl && len >= 8;
+	case F_WINDOW_UPDATE:
+		return !fl && len == 4;
+	case F_CONTINUATION:
+		return sid && !(fl & ~FL_END_HEADERS);
+	case F_ALTSVC:
+		return !fl && len >= 2;
+	case F_ORIGIN:
+	case F_PRIORITY_UPDATE:
+		return !sid && !fl && len >= (type == F_ORIGIN ? 0u : 4u);
+	default:
+		return false;
+	}
+}
+
+/* A header-block frame (HEADERS, PUSH_PROMISE, CONTINUATION) not ending it. */
+static bool opens_block(const uint8_t *p)
+{
+	return (p[3] == F_HEADERS || p[3] == F_PUSH_PROMISE || p[3] == F_CONTINUATION) &&
+	       !(p[4] & FL_END_HEADERS);
+}
+
+enum chain { CHAIN_NO, CHAIN_MORE, CHAIN_YES };
+
+/* A whole HEADERS frame whose block starts with a pseudo-header field. */
+static bool starts_request_or_response(const uint8_t *f)
+{
+	size_t off, len;
+	return f[3] == F_HEADERS &&
+	       unpad(f + 9, be24(f), f[4], f[4] & FL_PRIORITY ? 5 : 0, &off, &len) &&
+	       h2_hpack_first_role(f + 9 + off, len) != 0;
+}
+
+/*
+ * Do frames start at p? YES after RESYNC_FRAMES plausible headers in a row
+ * (a CONTINUATION only right after an unfinished block of its stream, never
+ * first), or fewer after a whole HEADERS frame opening a request or response
+ * (so a lone request is not held back until more frames arrive), or when
+ * plausible frames end exactly at n and no more bytes will come (`final`: a
+ * gap or the end follows).
+ */
+static enum chain chain_at(const uint8_t *p, size_t n, bool final)
+{
+	size_t pos = 0;
+	unsigned frames = 0;
+	bool strong = false;
+	const uint8_t *prev = NULL;
+	for (;;) {
+		if (n - pos < 9) {
+			if (pos == n && frames && (final || strong))
+				return CHAIN_YES;
+			return final ? CHAIN_NO : CHAIN_MORE;
+		}
+		const uint8_t *f = p + pos;
+		if (!plausible(f))
+			return CHAIN_NO;
+		bool cont = f[3] == F_CONTINUATION;
+		if (prev && opens_block(prev) ? !cont || be31(f + 5) != be31(prev + 5) : cont)
+			return CHAIN_NO;
+		if (++frames == RESYNC_FRAMES || strong)
+			return CHAIN_YES;
+		prev = f;
+		pos += 9 + (size_t)be24(f);
+		if (pos > n)
+			return final ? CHAIN_NO : CHAIN_MORE;
+		strong = starts_request_or_response(f);
+	}
+}
+
+static void resync_reset(struct h2_dir *d)
+{
+	sonde_buf_free(&d->rs);
+	d->nseg = 0;
+}
+
+/* Drop the first k held bytes. */
+static void resync_drop(struct h2_dir *d, size_t k)
+{
+	if (!k)
+		return;
+	memmove(d->rs.p, d->rs.p + k, d->rs.len - k);
+	d->rs.len -= k;
+	unsigned j = 0;
+	for (unsigned i = 0; i < d->nseg; i++) {
+		if (d->seg[i].end <= k)
+			continue;
+		d->seg[j] = d->seg[i];
+		d->seg[j].end -= k;
+		j++;
+	}
+	d->nseg = j;
+}
+
+/*
+ * Look for a frame start in the held bytes. On success the direction parses
+ * frames again, from the held bytes on (each with the time it arrived);
+ * skipped bytes are counted as unparsed.
+ */
+static void resync_scan(struct h2_conn *h, enum sonde_dir dir, bool final)
 {
 	struct h2_dir *d = &h->d[dir];
-	d->st = H2_BROKEN;
+	size_t o = 0;
+	enum chain c = CHAIN_NO;
+	while (o < d->rs.len && (c = chain_at(d->rs.p + o, d->rs.len - o, final)) == CHAIN_NO)
+		o++;
+	h->s->stats->unparsed_bytes += o;
+	resync_drop(d, o);
+	if (c != CHAIN_YES || !d->rs.len)
+		return;
+	/* found: replay the held bytes through the frame parser */
+	struct sonde_buf held = d->rs;
+	unsigned nseg = d->nseg;
+	struct h2_seg seg[RESYNC_SEGS];
+	memcpy(seg, d->seg, sizeof(seg));
+	memset(&d->rs, 0, sizeof(d->rs));
+	d->nseg = 0;
+	d->st = H2_FRAME_HDR;
+	d->hlen = 0;
+	size_t from = 0;
+	for (unsigned i = 0; i < nseg; i++) {
+		if (seg[i].end > from)
+			h2_data(h, dir, held.p + from, seg[i].end - from, seg[i].ts);
+		from = seg[i].end;
+	}
+	sonde_buf_free(&held);
+}
+
+/* Bytes arriving while frame boundaries are unknown. */
+static void resync_feed(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n,
+			uint64_t ts)
+{
+	struct h2_dir *d = &h->d[dir];
+	sonde_buf_append(&d->rs, p, n);
+	if (d->nseg == RESYNC_SEGS) {
+		d->seg[RESYNC_SEGS - 1].end = d->rs.len; /* merged: first arrival kept */
+	} else {
+		d->seg[d->nseg].end = d->rs.len;
+		d->seg[d->nseg].ts = ts;
+		d->nseg++;
+	}
+	resync_scan(h, dir, false);
+}
+
+/*
+ * Frame boundaries are lost (a gap across frames, bytes that are no frames):
+ * its HPACK state is lost with them, and the direction looks for the next
+ * frame. Its messages in flight go on (their streams may still end), with
+ * `flags`; after a gap, as nobody knows which streams' frames were lost, each
+ * may miss bytes: flagged, its body is kept only up to the gap.
+ */
+static void frames_lost(struct h2_conn *h, enum sonde_dir dir, uint32_t flags)
+{
+	struct h2_dir *d = &h->d[dir];
+	if (d->in_block)
+		h->s->stats->unparsed_bytes += d->hb_wire;
 	d->in_block = false;
 	sonde_buf_free(&d->hb);
 	sonde_buf_free(&d->pay);
-	for (size_t i = 0; i < h->nstreams; i++)
-		if (h->streams[i].m[dir])
-			msg_finish(h, &h->streams[i], dir, flags | SONDE_MF_INCOMPLETE);
-	/* drop streams that are now finished both ways */
-	for (size_t i = h->nstreams; i-- > 0;)
-		stream_drop_if_done(h, &h->streams[i]);
+	d->hlen = 0;
+	d->first = false;
+	for (size_t i = 0; i < h->nstreams; i++) {
+		struct h2_msg *m = h->streams[i].m[dir];
+		if (!m)
+			continue;
+		m->base.flags |= flags;
+		if (flags & SONDE_MF_GAP)
+			m->body_gap = true;
+	}
+	hpack_lost(h, dir, false);
+	d->st = H2_RESYNC;
+	resync_reset(d);
 }
+
+/* ------------------------------------------------------------- the parser --- */
 
 static size_t h2_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts)
 {
@@ -547,18 +980,23 @@ static size_t h2_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t 
 	size_t i = 0;
 	while (i < n) {
 		switch (d->st) {
-		case H2_BROKEN:
 		case H2_DONE:
 			h->s->stats->unparsed_bytes += n - i;
+			return n;
+		case H2_RESYNC:
+			resync_feed(h, dir, p + i, n - i, ts);
 			return n;
 		case H2_PREFACE_ST: {
 			size_t k = H2_PREFACE_LEN - d->pre;
 			if (k > n - i)
 				k = n - i;
 			if (memcmp(p + i, &H2_PREFACE[d->pre], k)) {
-				h->s->stats->parse_errors++;
-				h->s->stats->unparsed_bytes += d->pre;
-				dir_break(h, dir, SONDE_MF_PARSE_ERROR);
+				/* not the connection's start: look for frames,
+				 * the preface bytes matched so far included */
+				size_t pre = d->pre;
+				frames_lost(h, dir, 0);
+				if (pre)
+					resync_feed(h, dir, (const uint8_t *)H2_PREFACE, pre, ts);
 				break;
 			}
 			d->pre += k;
@@ -579,14 +1017,15 @@ static size_t h2_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t 
 			if (d->hlen < 9)
 				break;
 			d->hlen = 0;
-			d->flen = (uint32_t)d->hdr[0] << 16 | (uint32_t)d->hdr[1] << 8 | d->hdr[2];
+			d->flen = be24(d->hdr);
 			d->ftype = d->hdr[3];
 			d->fflags = d->hdr[4];
-			d->fsid = ((uint32_t)d->hdr[5] << 24 | (uint32_t)d->hdr[6] << 16 |
-				   (uint32_t)d->hdr[7] << 8 | d->hdr[8]) & 0x7fffffffu;
+			d->fsid = be31(d->hdr + 5);
 			d->fpos = 0;
 			d->padlen = 0;
 			d->pay_skip = d->ftype != F_DATA && d->flen > MAX_FRAME_BUF;
+			d->pay_lost = false;
+			d->plost = 0;
 			sonde_buf_reset(&d->pay);
 			d->st = H2_PAYLOAD;
 			if (d->first) {
@@ -596,16 +1035,19 @@ static size_t h2_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t 
 				if (d->ftype != F_SETTINGS || (d->fflags & FL_ACK) || d->fsid ||
 				    d->flen % 6) {
 					h->s->stats->parse_errors++;
-					h->s->stats->unparsed_bytes += 9;
-					dir_break(h, dir, SONDE_MF_PARSE_ERROR);
-					break;
+					if (!plausible(d->hdr)) {
+						/* not even a frame: look for one */
+						frames_lost(h, dir, SONDE_MF_PARSE_ERROR);
+						resync_feed(h, dir, d->hdr, 9, ts);
+						break;
+					}
+					hpack_lost(h, dir, false);
 				}
 			}
 			if (d->ftype == F_DATA) {
 				if (d->in_block) {
 					h->s->stats->parse_errors++;
-					dir_break(h, dir, SONDE_MF_PARSE_ERROR);
-					break;
+					block_lost(h, dir, d->hb_sid, SONDE_MF_PARSE_ERROR, d->hb_wire);
 				}
 				data_wire(h, dir, 9, ts);
 			}
@@ -639,7 +1081,7 @@ static size_t h2_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t 
 					to = end;
 				if (to > from)
 					data_bytes(h, dir, p + i + (from - d->fpos), to - from);
-			} else if (!d->pay_skip) {
+			} else if (!d->pay_skip && !d->pay_lost) {
 				sonde_buf_append(&d->pay, p + i, k);
 			}
 			d->fpos += (uint32_t)k;
@@ -661,26 +1103,83 @@ static size_t h2_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t 
 	return n;
 }
 
+/*
+ * n bytes of the current frame's payload are missing (n at most what is left
+ * of it): frame boundaries are kept. A DATA message is flagged and keeps its
+ * body up to the gap; another frame is dropped when it completes (with its
+ * header block, if it carried one).
+ */
+static void gap_in_payload(struct h2_conn *h, enum sonde_dir dir, uint32_t n)
+{
+	struct h2_dir *d = &h->d[dir];
+	if (d->ftype == F_DATA) {
+		struct h2_msg *m = data_msg(h, d, dir);
+		if (m) {
+			m->base.flags |= SONDE_MF_GAP;
+			m->base.wire_bytes += n;
+			m->body_gap = true;
+			/* the lost bytes counted as body, but for known padding */
+			uint32_t start = d->fflags & FL_PADDED ? 1 : 0;
+			uint32_t end = d->fpos > 0 && start + d->padlen <= d->flen ? d->flen - d->padlen
+										  : d->flen;
+			uint32_t from = d->fpos > start ? d->fpos : start, to = d->fpos + n;
+			if (to > end)
+				to = end;
+			if (to > from)
+				m->body_size += to - from;
+			m->body_seen = true;
+		}
+	} else {
+		d->pay_lost = true;
+		d->plost += n;
+	}
+	d->fpos += n;
+	if (d->fpos == d->flen) {
+		d->st = H2_FRAME_HDR;
+		if (d->ftype == F_DATA)
+			data_frame_end(h, dir);
+		else
+			frame_done(h, dir);
+	}
+}
+
 static void h2_gap(void *state, enum sonde_dir dir, uint64_t n, uint64_t ts)
 {
 	struct h2_conn *h = state;
 	struct h2_dir *d = &h->d[dir];
 	(void)ts;
+	if (d->st == H2_RESYNC) {
+		/* the bytes held so far will not grow: frames ending exactly
+		 * before the gap are taken */
+		resync_scan(h, dir, true);
+		if (d->st == H2_RESYNC) {
+			h->s->stats->unparsed_bytes += d->rs.len;
+			resync_reset(d);
+			return;
+		}
+	}
 	if (d->st == H2_DONE)
 		return;
-	if (d->st != H2_BROKEN) {
-		/* the message in flight on this frame saw part of its bytes */
-		if (d->st == H2_PAYLOAD && d->ftype == F_DATA) {
-			struct h2_stream *st = stream_find(h, d->fsid);
-			if (st && st->m[dir]) {
-				uint64_t rest = d->flen - d->fpos;
-				uint64_t k = n < rest ? n : rest;
-				st->m[dir]->base.wire_bytes += k;
-				st->m[dir]->body_size += k;
-			}
-		}
-		dir_break(h, dir, SONDE_MF_GAP);
+	if (d->st == H2_PAYLOAD && n <= d->flen - d->fpos) {
+		gap_in_payload(h, dir, (uint32_t)n);
+		return;
 	}
+	/* the message in flight on this frame saw part of its bytes */
+	if (d->st == H2_PAYLOAD && d->ftype == F_DATA) {
+		struct h2_msg *m = data_msg(h, d, dir);
+		if (m) {
+			uint64_t rest = d->flen - d->fpos;
+			m->base.wire_bytes += rest;
+			m->body_size += rest;
+		}
+	}
+	if (d->st == H2_PREFACE_ST)
+		h->s->stats->unparsed_bytes += d->pre;
+	else if (d->st == H2_FRAME_HDR && d->hlen)
+		h->s->stats->unparsed_bytes += d->hlen;
+	else if (d->st == H2_PAYLOAD && d->ftype != F_DATA)
+		h->s->stats->unparsed_bytes += 9 + d->fpos - d->plost;
+	frames_lost(h, dir, SONDE_MF_GAP);
 }
 
 static void h2_end(void *state, enum sonde_dir dir, uint64_t ts)
@@ -688,21 +1187,27 @@ static void h2_end(void *state, enum sonde_dir dir, uint64_t ts)
 	struct h2_conn *h = state;
 	struct h2_dir *d = &h->d[dir];
 	(void)ts;
+	if (d->st == H2_RESYNC) {
+		resync_scan(h, dir, true);
+		if (d->st == H2_RESYNC)
+			h->s->stats->unparsed_bytes += d->rs.len;
+	}
 	if (d->st == H2_DONE)
 		return;
-	if (d->st == H2_FRAME_HDR && d->hlen)
+	if (d->st == H2_PREFACE_ST)
+		h->s->stats->unparsed_bytes += d->pre;
+	else if (d->st == H2_FRAME_HDR && d->hlen)
 		h->s->stats->unparsed_bytes += d->hlen;
 	else if (d->st == H2_PAYLOAD && d->ftype != F_DATA)
-		h->s->stats->unparsed_bytes += 9 + d->fpos;
-	for (size_t i = 0; i < h->nstreams; i++)
-		if (h->streams[i].m[dir])
-			msg_finish(h, &h->streams[i], dir, SONDE_MF_INCOMPLETE);
-	for (size_t i = h->nstreams; i-- > 0;)
-		stream_drop_if_done(h, &h->streams[i]);
+		h->s->stats->unparsed_bytes += 9 + d->fpos - d->plost;
+	if (d->in_block)
+		h->s->stats->unparsed_bytes += d->hb_wire;
+	finish_dir(h, dir, SONDE_MF_INCOMPLETE);
 	d->st = H2_DONE;
 	d->in_block = false;
 	sonde_buf_free(&d->hb);
 	sonde_buf_free(&d->pay);
+	resync_reset(d);
 }
 
 static void h2_close(void *state, uint64_t ts)
@@ -712,9 +1217,11 @@ static void h2_close(void *state, uint64_t ts)
 	h2_end(h, SONDE_DIR_C2S, ts);
 	h2_end(h, SONDE_DIR_S2C, ts);
 	sonde_pairing_flush(&h->s->pairing);
-	for (int k = 0; k < 2; k++)
+	for (int k = 0; k < 2; k++) {
 		if (h->d[k].inf)
 			nghttp2_hd_inflate_del(h->d[k].inf);
+		h2_hpack_free(&h->d[k].hp);
+	}
 	free(h->streams);
 	free(h);
 }
@@ -725,27 +1232,78 @@ static void *h2_open(struct sonde_session *s)
 	h->s = s;
 	for (int k = 0; k < 2; k++) {
 		struct h2_dir *d = &h->d[k];
-		if (nghttp2_hd_inflate_new(&d->inf) != 0) {
-			d->inf = NULL;
-			d->st = H2_BROKEN;
+		d->table_max = 4096;
+		d->table_max_known = true;
+		/*
+		 * A direction decodes exactly from its start: the client's
+		 * preface, the server's first SETTINGS (checked at its frame
+		 * header). The server's direction joined in the middle (its
+		 * first bytes may be anywhere) looks for frames instead; the
+		 * client's finds out at its first bytes whether they are the
+		 * preface (an h2c Upgrade seen mid-stream hands over exactly
+		 * there).
+		 */
+		if (k == SONDE_DIR_S2C && (s->midstream[k] || s->conn->midstream)) {
+			d->table_max_known = false;
+			h2_hpack_init(&d->hp, d->table_max, false);
+			d->recovering = true;
+			s->stats->hpack_state_lost++;
+			d->st = H2_RESYNC;
 			continue;
 		}
-		/* Each direction must start where HPACK state is fresh: the client
-		 * with the preface, the server with its first SETTINGS (checked in
-		 * at its frame header; the client's may be an ACK). That holds whether or not the connection was joined
-		 * mid-stream (an h2c Upgrade seen mid-stream hands over exactly
-		 * there), so session->midstream is not needed. */
+		if (nghttp2_hd_inflate_new(&d->inf) != 0) {
+			d->inf = NULL;
+			h2_hpack_init(&d->hp, d->table_max, true);
+			d->recovering = true;
+		}
 		d->st = k == SONDE_DIR_C2S ? H2_PREFACE_ST : H2_FRAME_HDR;
 		d->first = k == SONDE_DIR_S2C;
-		d->table_max = 4096;
 	}
 	return h;
 }
 
+/* ---------------------------------------------------------------- probing --- */
+
 /*
- * The client's preface, or the server's first frame: a SETTINGS frame (not an
- * ACK) on stream 0 with a length that is a multiple of 6 below 64 KiB (servers
- * may send theirs before the preface arrives).
+ * In the middle of a connection: plausible frames from the first byte to the
+ * last (the last one may be cut), one of them a header block whose first
+ * field tells the side — request pseudo-headers (client) or :status, or any
+ * PUSH_PROMISE (server). 0 if not.
+ */
+static int midstream_role(const uint8_t *p, size_t n)
+{
+	size_t pos = 0;
+	int role = 0;
+	const uint8_t *prev = NULL;
+	while (n - pos >= 9) {
+		const uint8_t *f = p + pos;
+		if (!plausible(f))
+			return 0;
+		bool cont = f[3] == F_CONTINUATION;
+		if (prev && opens_block(prev) ? !cont || be31(f + 5) != be31(prev + 5) : cont)
+			return 0;
+		size_t len = be24(f);
+		if (len > n - pos - 9)
+			break; /* cut by the end of these bytes */
+		if (!role && f[3] == F_PUSH_PROMISE)
+			role = 2;
+		if (!role && f[3] == F_HEADERS) {
+			size_t off, blen;
+			if (!unpad(f + 9, len, f[4], f[4] & FL_PRIORITY ? 5 : 0, &off, &blen))
+				return 0;
+			role = h2_hpack_first_role(f + 9 + off, blen);
+		}
+		prev = f;
+		pos += 9 + len;
+	}
+	return role;
+}
+
+/*
+ * The client's preface, or frames seen in the middle of a connection (above),
+ * or the server's first frame: a SETTINGS frame (not an ACK) on stream 0 with
+ * a length that is a multiple of 6 below 64 KiB (servers may send theirs
+ * before the preface arrives).
  */
 static enum sonde_probe h2_probe(const uint8_t *p, size_t n)
 {
@@ -754,6 +1312,9 @@ static enum sonde_probe h2_probe(const uint8_t *p, size_t n)
 		return SONDE_PROBE_NO;
 	if (!memcmp(p, H2_PREFACE, k))
 		return k < H2_PREFACE_LEN ? SONDE_PROBE_MORE : SONDE_PROBE_CLIENT;
+	int role = midstream_role(p, n);
+	if (role)
+		return role == 1 ? SONDE_PROBE_CLIENT : SONDE_PROBE_SERVER;
 	static const uint8_t want[9] = { 0, 0, 0, F_SETTINGS, 0, 0, 0, 0, 0 };
 	for (size_t i = 0; i < n && i < 9; i++)
 		if (i != 2 && p[i] != want[i])

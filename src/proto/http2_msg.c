@@ -170,7 +170,7 @@ static void write_grpc(struct sonde_buf *o, const struct h2_msg *m)
 	static const uint8_t none[1];
 	sonde_grpc_write_messages(o, m->body.p ? m->body.p : none, m->body.len, &m->gf,
 				  enc ? h2_txt(m, enc->voff) : NULL, enc ? enc->vlen : 0, json,
-				  m->grpc_limit);
+				  m->grpc_limit, m->pb_type);
 	sonde_buf_putc(o, '}');
 }
 
@@ -182,8 +182,9 @@ static void h2_write_json(const struct sonde_msg *bm, struct sonde_buf *o)
 		write_value(o, m, m->method);
 		sonde_buf_putc(o, ',');
 		sonde_json_key(o, "target");
-		/* CONNECT has no :path: its target is the authority */
-		write_value(o, m, m->path >= 0 ? m->path : m->authority);
+		/* CONNECT has no :path: its target is the authority (unless
+		 * the :path may be among fields HPACK could not resolve) */
+		write_value(o, m, m->path >= 0 ? m->path : m->hpack_unknown ? -1 : m->authority);
 		sonde_buf_putc(o, ',');
 		sonde_json_key(o, "authority");
 		write_value(o, m, m->authority);
@@ -203,6 +204,8 @@ static void h2_write_json(const struct sonde_msg *bm, struct sonde_buf *o)
 	write_fields(o, "headers", m, &m->headers);
 	if (m->trailers.n)
 		write_fields(o, "trailers", m, &m->trailers);
+	if (m->hpack_unknown)
+		sonde_buf_printf(o, ",\"hpack_unknown\":%u", m->hpack_unknown);
 	if (m->ninterim) {
 		sonde_buf_puts(o, ",\"interim\":[");
 		for (int i = 0; i < m->ninterim; i++)
@@ -251,7 +254,7 @@ static void h2_summary(const struct sonde_msg *bm, struct sonde_buf *o)
 		else
 			sonde_buf_puts(o, "?");
 		sonde_buf_putc(o, ' ');
-		int32_t t = m->path >= 0 ? m->path : m->authority;
+		int32_t t = m->path >= 0 ? m->path : m->hpack_unknown ? -1 : m->authority;
 		if (t >= 0)
 			put_printable(o, h2_txt(m, m->headers.f[t].voff), m->headers.f[t].vlen, 120);
 	} else if (m->status < 0) {

@@ -38,9 +38,12 @@ struct h2_msg {
 	struct sonde_buf text; /* names and values of headers and trailers */
 	struct h2_fields headers, trailers;
 	int32_t method, path, authority, scheme; /* field index or -1 */
+	uint32_t hpack_unknown; /* header fields that referred to unknown HPACK entries */
 	uint64_t body_size;
+	bool body_gap; /* bytes of the body were lost: nothing after them is kept */
 	struct sonde_buf body;
 	bool grpc; /* a gRPC stream (content-type application/grpc*) */
+	const struct sonde_pd_msg *pb_type; /* its messages' type (--proto-descriptor) */
 	size_t grpc_limit; /* the body limit, for gRPC message decoding */
 	struct sonde_grpc_framer gf;
 	bool graphql; /* a GraphQL request, or the response to one */

@@ -30,7 +30,7 @@ struct pb_ctx {
 	size_t out_end; /* out->len must stay at most this */
 };
 
-static bool varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
+bool sonde_pb_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
 {
 	uint64_t r = 0;
 	for (unsigned s = 0; s < 64 && *i < n; s += 7) {
@@ -48,6 +48,46 @@ static bool varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
 
 static int decode(const uint8_t *p, size_t n, struct sonde_buf *out, const struct pb_ctx *c,
 		  unsigned depth);
+
+int sonde_pb_next(struct sonde_pb_reader *r, struct sonde_pb_wfield *f)
+{
+	if (r->i >= r->n)
+		return 0;
+	uint64_t tag, v = 0;
+	if (!sonde_pb_varint(r->p, r->n, &r->i, &tag) || (tag >> 3) == 0 || (tag >> 3) > 0x1fffffff)
+		return -1;
+	memset(f, 0, sizeof(*f));
+	f->num = (uint32_t)(tag >> 3);
+	f->wt = tag & 7;
+	switch (f->wt) {
+	case 0:
+		if (!sonde_pb_varint(r->p, r->n, &r->i, &v))
+			return -1;
+		break;
+	case 1:
+	case 5: {
+		size_t w = f->wt == 1 ? 8 : 4;
+		if (r->n - r->i < w)
+			return -1;
+		for (size_t k = w; k-- > 0;)
+			v = v << 8 | r->p[r->i + k];
+		r->i += w;
+		break;
+	}
+	case 2:
+		if (!sonde_pb_varint(r->p, r->n, &r->i, &v) || v > r->n - r->i)
+			return -1;
+		f->bytes = r->p + r->i;
+		f->len = (size_t)v;
+		r->i += f->len;
+		v = 0;
+		break;
+	default: /* groups (deprecated) and invalid wire types */
+		return -1;
+	}
+	f->v = v;
+	return 1;
+}
 
 static void write_value(const uint8_t *p, const struct pb_field *f, struct sonde_buf *out,
 			const struct pb_ctx *c, unsigned depth)
@@ -75,14 +115,14 @@ static int decode(const uint8_t *p, size_t n, struct sonde_buf *out, const struc
 	while (i < n) {
 		uint64_t tag, v = 0;
 		size_t len = 0;
-		if (!varint(p, n, &i, &tag) || (tag >> 3) == 0 || (tag >> 3) > 0x1fffffff) {
+		if (!sonde_pb_varint(p, n, &i, &tag) || (tag >> 3) == 0 || (tag >> 3) > 0x1fffffff) {
 			rv = SONDE_PB_MALFORMED;
 			goto out;
 		}
 		uint8_t wt = tag & 7;
 		switch (wt) {
 		case 0:
-			if (!varint(p, n, &i, &v))
+			if (!sonde_pb_varint(p, n, &i, &v))
 				rv = SONDE_PB_MALFORMED;
 			break;
 		case 1:
@@ -99,7 +139,7 @@ static int decode(const uint8_t *p, size_t n, struct sonde_buf *out, const struc
 		}
 		case 2: {
 			uint64_t l;
-			if (!varint(p, n, &i, &l) || l > n - i) {
+			if (!sonde_pb_varint(p, n, &i, &l) || l > n - i) {
 				rv = SONDE_PB_MALFORMED;
 				break;
 			}

@@ -14,6 +14,7 @@
 #ifndef SONDE_PROTOBUF_H
 #define SONDE_PROTOBUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,5 +38,28 @@ enum {
  */
 int sonde_pb_decode(const uint8_t *p, size_t n, struct sonde_buf *out,
 		    const struct sonde_pb_limits *lim);
+
+/* A field-by-field reader over one message's bytes (for schema-aware decoders). */
+struct sonde_pb_reader {
+	const uint8_t *p;
+	size_t n, i;
+};
+
+struct sonde_pb_wfield {
+	uint32_t num; /* field number, 1 .. 2^29-1 */
+	uint8_t wt; /* wire type: 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32 */
+	uint64_t v; /* value of a varint or fixed field */
+	const uint8_t *bytes; /* a length-delimited value */
+	size_t len;
+};
+
+/*
+ * The next field: 1 with *f filled, 0 at the end of the message, -1 if the
+ * bytes are malformed (bad tag or varint, a length past the end, a group).
+ */
+int sonde_pb_next(struct sonde_pb_reader *r, struct sonde_pb_wfield *f);
+
+/* One varint at p[*i] (at most 10 bytes, no more than 64 bits): false if malformed. */
+bool sonde_pb_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v);
 
 #endif

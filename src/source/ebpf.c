@@ -500,7 +500,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	st->ebpf_events++;
 	if (ev->type == SONDE_EV_MAPPED) {
 		if (e->tls)
-			ebpf_tls_mapped(e, ev->tgid);
+			ebpf_tls_mapped(e, ev->tgid, ev->dir == 0);
 		return 0;
 	}
 	if (ev->flags & SONDE_EVF_TLS) {

@@ -64,7 +64,7 @@ void ebpf_release(struct sonde_ebpf *e, uint64_t conn_id);
 /* ebpf_tls.c */
 void ebpf_tls_open(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o);
 void ebpf_tls_event(struct sonde_ebpf *e, const struct sonde_event *ev);
-void ebpf_tls_mapped(struct sonde_ebpf *e, uint32_t pid);
+void ebpf_tls_mapped(struct sonde_ebpf *e, uint32_t pid, bool exec);
 void ebpf_tls_socket_closed(struct sonde_ebpf *e, uint64_t sock_id, uint64_t ts_ns);
 void ebpf_tls_tick(struct sonde_ebpf *e);
 bool ebpf_tls_ignore(struct sonde_ebpf *e, uint64_t conn_id);

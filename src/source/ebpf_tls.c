@@ -167,8 +167,8 @@ static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, c
 	return a;
 }
 
-/* Where process pid loaded a PIE program: its mapping at file offset 0
- * (Go links PIE programs at address 0). */
+/* How far process pid moved a PIE program: where it mapped file offset 0,
+ * minus the address the program was linked for there. */
 static uint64_t load_bias(uint32_t pid, const struct sonde_tls_target *t)
 {
 	char path[64], line[512];
@@ -183,7 +183,7 @@ static uint64_t load_bias(uint32_t pid, const struct sonde_tls_target *t)
 		char perms[8];
 		if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &start, &end, perms, &off, &maj, &min, &ino) == 7 &&
 		    ino == t->ino && off == 0) {
-			bias = start;
+			bias = start - t->go->base_vaddr;
 			break;
 		}
 	}
@@ -199,6 +199,7 @@ static void *go_announce(struct sonde_ebpf *e, const struct sonde_tls_target *t,
 	uint64_t bias = g->pie ? load_bias(pid, t) : 0;
 	struct sonde_go_proc gp = {
 		.tcpconn_type = g->tcpconn_type_vaddr ? g->tcpconn_type_vaddr + bias : 0,
+		.tcpconn_close = g->tcpconn_close_vaddr ? g->tcpconn_close_vaddr + bias : 0,
 		.tlsconn_conn_off = g->tlsconn_conn_off,
 		.netconn_fd_off = g->netconn_fd_off,
 		.netfd_pfd_off = g->netfd_pfd_off,
@@ -539,8 +540,16 @@ bool ebpf_tls_ignore(struct sonde_ebpf *e, uint64_t conn_id)
 
 /* ----------------------------------------------------------- discovery --- */
 
-void ebpf_tls_mapped(struct sonde_ebpf *e, uint32_t pid)
+void ebpf_tls_mapped(struct sonde_ebpf *e, uint32_t pid, bool exec)
 {
+	/* A new program is mapped already: look at once (a short-lived client
+	 * may be gone in milliseconds; once its file is probed, every later
+	 * run of it is covered from its first instruction). Libraries come
+	 * later from ld.so: those wait for the mappings to settle. */
+	if (exec) {
+		sonde_tls_scan_pid(e->tls, pid);
+		return;
+	}
 	for (size_t i = 0; i < e->tls_ndirty; i++)
 		if (e->tls_dirty[i] == pid)
 			return;

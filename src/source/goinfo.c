@@ -59,6 +59,7 @@
 
 static const char READ_SYM[] = "crypto/tls.(*Conn).Read";
 static const char WRITE_SYM[] = "crypto/tls.(*Conn).Write";
+static const char TCPCONN_CLOSE[] = "net.(*TCPConn).Close";
 static const char *const ITAB_SYMS[] = {
 	"go:itab.*net.TCPConn,net.Conn", /* go1.20+ */
 	"go.itab.*net.TCPConn,net.Conn", /* before */
@@ -853,6 +854,8 @@ static int inspect(struct img *im, struct sonde_go_binary *out)
 	bool newer = out->major > 1;
 	out->regabi = newer || (out->arch == SONDE_GO_AMD64 ? out->minor >= 17 : out->minor >= 18);
 	out->pie = im->eh.e_type == ET_DYN;
+	if (!img_vaddr(im, 0, &out->base_vaddr) && im->nloads)
+		out->base_vaddr = im->loads[0].p_vaddr - im->loads[0].p_offset;
 
 	struct syms s;
 	scan_symtab(im, &s);
@@ -881,6 +884,14 @@ static int inspect(struct img *im, struct sonde_go_binary *out)
 		out->tcpconn_itab_vaddr = s.itab.st_value;
 		out->tcpconn_type_vaddr = type;
 	}
+	/* Without symbols the type is unknown, but the pcln table still names
+	 * functions: the itab's first method (net.Conn's are sorted: Close
+	 * first) is net.(*TCPConn).Close, which tells the type as surely. */
+	if (!t_open && pcln_open(im, &t) == 0)
+		t_open = true;
+	uint64_t size;
+	if (t_open && !pcln_find(im, &t, TCPCONN_CLOSE, &out->tcpconn_close_vaddr, &size))
+		out->tcpconn_close_vaddr = 0;
 	return 0;
 }
 

@@ -58,6 +58,13 @@ struct sonde_go_binary {
 	uint64_t tcpconn_itab_vaddr; /* go:itab.*net.TCPConn,net.Conn (0 if not found) */
 	/* the *net.TCPConn type descriptor the itab points to (0 if unknown) */
 	uint64_t tcpconn_type_vaddr;
+	/* net.(*TCPConn).Close, from the pcln table (stripped programs too): the
+	 * first method of that itab, so it identifies the type as well (0 if absent) */
+	uint64_t tcpconn_close_vaddr;
+	/* link-time address of file offset 0 (go links PIE programs at
+	 * 0x400000 too): a process's load bias is where it mapped offset 0
+	 * minus this */
+	uint64_t base_vaddr;
 };
 
 /*

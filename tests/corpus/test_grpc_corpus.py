@@ -40,16 +40,24 @@ CORPUS = os.environ.get("SONDE_CORPUS", os.path.join(ROOT, "..", "shared", "corp
 
 TLS = {}
 
-MIDSTREAM = ("starts mid-connection (no preface, HPACK state unknown): sonde does not decode "
-             "the connection; tshark decodes what its port hint lets it")
+UNKNOWN_PATH = ("the capture starts mid-connection and the request's :path refers to an HPACK "
+                "table entry from before it: sonde still records the call (service and method "
+                "null, the header written as unknown) and counts its messages both ways; tshark "
+                "does not dissect the stream as gRPC")
 
 # Per capture: sonde's (calls, message count) where they differ from tshark's.
 EXPECT = {
-    "deepflow-grpc-segmented.pcap": {"calls": [], "messages": 0, "why": MIDSTREAM},
-    "deepflow-grpc-unary.pcap": {"calls": [], "messages": 0, "why": MIDSTREAM},
+    "deepflow-grpc-unknown.pcap": {"calls": ["None/None"], "messages": 2, "why": UNKNOWN_PATH},
     "deepflow-grpc-server-stream.pcap": {
-        "calls": [], "messages": 0,
-        "why": MIDSTREAM + " (this one also has gaps: 51 bytes missing)"},
+        "calls": ["timeseriesquery.TimeSeriesQueryService/ServerStreamQuery"], "messages": 3,
+        "why": "three 17-byte holes between the streamed response's DATA frames: sonde cannot "
+               "know which stream the lost frames belonged to, so it keeps (and splits into "
+               "messages) the response body only up to the first hole (the record is flagged "
+               "response_gap); tshark assumes the holes held no DATA of this stream"},
+    "deepflow-grpc-unary.pcap": {
+        "calls": ["agent.Synchronizer/Sync"], "messages": 2,
+        "why": "the capture ends inside the response's 54864-byte message: sonde counts every "
+               "message whose prefix it saw, tshark only reassembled ones"},
     "suricata-http2-errorcode-grpc.pcap": {
         "calls": ["helloworld.GreeterService/SayHello"], "messages": 2,
         "why": "the second call goes through an HTTP CONNECT proxy: sonde records the CONNECT "

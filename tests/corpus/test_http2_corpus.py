@@ -14,7 +14,13 @@ usually `-d tcp.port==N,http2`) and compares, per capture:
     (stream_id, method, target), pushed requests excluded on both sides
     (tshark shows them in PUSH_PROMISE frames, which are not counted);
   * the responses: sorted (stream id, :status) of every HEADERS block with a
-    final (non-1xx) :status, against sonde's response objects.
+    final (non-1xx) :status, against sonde's response objects;
+  * the header blocks, field by field: every HEADERS block tshark decodes
+    (with its CONTINUATION frames) as (stream id, [(name, value), ...]),
+    against sonde's headers and trailers; a field neither could resolve
+    (an HPACK reference to an entry from before the capture started) is
+    "<unknown>" in tshark and "<unknown index N>" in sonde, and both count
+    as the same.
 
 Where the two tools legitimately differ, EXPECT says so per capture with what
 sonde reports and why; the expectation is checked exactly, so an entry that
@@ -45,17 +51,12 @@ TLS = {
     "wireshark-http2_follow_multistream.pcapng": "TLS (secrets in the pcapng): sonde has no TLS decryption",
 }
 
-MIDSTREAM = ("the capture starts mid-connection: no preface and HPACK state unknown, so sonde "
-             "does not claim the connection (it probes only the client preface); tshark "
-             "decodes what its port hint lets it")
-
 # Per capture: what sonde reports instead of tshark's lists, and why.
 # "requests"/"responses": sonde's lists exactly (None: same as tshark's).
-EXPECT = {
-    "deepflow-h2c_ascii.pcap": {"requests": [], "responses": [], "why": MIDSTREAM},
-    "deepflow-http2-multi.pcap": {"requests": [], "responses": [], "why": MIDSTREAM},
-    "deepflow-httpv2-stream-id.pcap": {"requests": [], "responses": [], "why": MIDSTREAM},
-}
+# (The captures that start mid-connection, deepflow-*, now agree with tshark:
+# their fields that refer to HPACK entries from before the capture are written
+# as unknown by both.)
+EXPECT = {}
 
 
 # Hints SOURCES.md does not give: arkime's h2c runs on port 80 with no hint,
@@ -100,10 +101,14 @@ class _Dup(list):
     _dup = True
 
 
+def unknown_as_one(fields):
+    return [("<unknown>", "") if n.startswith("<unknown") else (n, v) for n, v in fields]
+
+
 def tshark_lists(path, opts):
     out = subprocess.run(["tshark", "-n", "-r", path] + opts + ["-T", "json", "-J", "http2"],
                          capture_output=True, check=True).stdout
-    reqs, resps = [], []
+    reqs, resps, blocks = [], [], []
     for pk in json.loads(out or b"[]", object_pairs_hook=_pairs):
         for h in as_list(pk["_source"]["layers"].get("http2")):
             for st in as_list(h.get("http2.stream") if isinstance(h, dict) else None):
@@ -111,9 +116,17 @@ def tshark_lists(path, opts):
                     continue
                 sid = int(st.get("http2.streamid", "0"))
                 fields = {}
-                for hd in as_list(st.get("http2.header")):
-                    if isinstance(hd, dict):
-                        fields.setdefault(hd.get("http2.header.name"), hd.get("http2.header.value"))
+                flist = [(hd.get("http2.header.name"), hd.get("http2.header.value"))
+                         for hd in as_list(st.get("http2.header")) if isinstance(hd, dict)]
+                if st.get("http2.type") == "1":
+                    blocks.append((sid, flist))
+                else:  # CONTINUATION: the rest of this stream's last block
+                    for b in reversed(blocks):
+                        if b[0] == sid:
+                            b[1].extend(flist)
+                            break
+                for name, value in flist:
+                    fields.setdefault(name, value)
                 if ":method" in fields:
                     reqs.append((sid, fields[":method"], fields.get(":path", fields.get(":authority"))))
                 if ":status" in fields:
@@ -123,14 +136,14 @@ def tshark_lists(path, opts):
                         continue
                     if not 100 <= s < 200:
                         resps.append((sid, s))
-    return sorted(reqs), sorted(resps)
+    return sorted(reqs), sorted(resps), sorted((sid, unknown_as_one(f)) for sid, f in blocks)
 
 
 def sonde_lists(sonde, path):
     p = subprocess.run([sonde, "read", "-o", "json", "--stats", path], capture_output=True)
     if p.returncode != 0:
         raise RuntimeError("sonde exit %d: %s" % (p.returncode, p.stderr.decode(errors="replace")[:200]))
-    reqs, resps = [], []
+    reqs, resps, blocks = [], [], []
     lines = p.stdout.decode().splitlines()
     if not lines or json.loads(lines[-1]).get("type") != "stats":
         raise RuntimeError("last line is not the stats record")
@@ -143,7 +156,12 @@ def sonde_lists(sonde, path):
             reqs.append((q["stream_id"], q["method"], q["target"]))
         if s and s.get("status") is not None and not 100 <= s["status"] < 200:
             resps.append((s["stream_id"], s["status"]))
-    return sorted(reqs), sorted(resps)
+        for m in (q, s):
+            if m and not m.get("pushed"):
+                for key in ("headers", "trailers"):
+                    if key in m:
+                        blocks.append((m["stream_id"], unknown_as_one([tuple(x) for x in m[key]])))
+    return sorted(reqs), sorted(resps), sorted(blocks)
 
 
 def main():
@@ -167,8 +185,8 @@ def main():
             print("SKIP %s: %s" % (name, TLS[name]))
             continue
         try:
-            treq, tresp = tshark_lists(path, tshark_opts(name))
-            sreq, sresp = sonde_lists(a.sonde, path)
+            treq, tresp, tblocks = tshark_lists(path, tshark_opts(name))
+            sreq, sresp, sblocks = sonde_lists(a.sonde, path)
         except (subprocess.CalledProcessError, RuntimeError, ValueError, KeyError) as e:
             print("FAIL %s: %s" % (name, e))
             failed = True
@@ -191,12 +209,18 @@ def main():
             why.append("requests: sonde %r, expected %r (tshark %r)" % (sreq, want_req, treq))
         if sresp != want_resp:
             why.append("responses: sonde %r, expected %r (tshark %r)" % (sresp, want_resp, tresp))
+        if not exp.get("blocks_differ") and sblocks != tblocks:
+            miss = [b for b in tblocks if b not in sblocks][:1]
+            extra = [b for b in sblocks if b not in tblocks][:1]
+            why.append("header blocks differ: tshark only %r; sonde only %r" % (miss, extra))
         if why:
             print("FAIL %s: %s" % (name, "; ".join(why)))
             failed = True
         else:
-            print("PASS %s (%d requests, %d responses)%s" % (
-                name, len(sreq), len(sresp), " [expected difference: %s]" % exp["why"] if exp else ""))
+            print("PASS %s (%d requests, %d responses, %d header blocks, %d fields unknown)%s" % (
+                name, len(sreq), len(sresp), len(sblocks),
+                sum(f == ("<unknown>", "") for b in sblocks for f in b[1]),
+                " [expected difference: %s]" % exp["why"] if exp else ""))
     return 1 if failed else 0
 
 

@@ -9,6 +9,13 @@ records must name the service and method, count and decode the messages and
 carry grpc-status/grpc-message; tshark's gRPC dissection of the same pcap
 (when installed) must find the same messages (count and sizes).
 
+With a schema: the same pcap read again with `--proto-descriptor`, a
+FileDescriptorSet that protoc (Debian protobuf-compiler) compiles in the test
+from PROTO below: every message must carry its type (demo.Note, demo.Rich)
+and its fields by name and declared type — a unary call "Typed" carries an
+enum, packed sint32s, a map, a double, bytes, a bool, repeated messages and a
+sfixed64 — while a field the .proto does not declare stays under its number.
+
 The same calls are then made again under `sonde capture --port P` (eBPF, live)
 and its records checked the same way (without tshark); that part is skipped
 when sonde capture cannot start here.
@@ -16,6 +23,7 @@ when sonde capture cannot start here.
 Usage: test_grpc_pcap.py path/to/sonde
 Prints PASS/FAIL/SKIP lines; exits non-zero on any FAIL.
 """
+import base64
 import json
 import os
 import shutil
@@ -28,9 +36,40 @@ import time
 
 GRPC_PY = "/usr/bin/python3"
 
+# The schema of the calls below, for --proto-descriptor.
+PROTO = """
+syntax = "proto3";
+package demo;
+enum Kind { KIND_UNSPECIFIED = 0; KIND_A = 1; KIND_B = 2; }
+message Inner { int64 millis = 1; }
+message Note { int32 id = 1; string text = 2; Inner inner = 3; }
+message Rich {
+  Kind kind = 1;
+  repeated sint32 deltas = 2;
+  map<string, int32> tags = 3;
+  double ratio = 4;
+  bytes blob = 5;
+  bool flag = 6;
+  repeated Inner items = 7;
+  sfixed64 offset = 8;
+}
+service Echo {
+  rpc Say(Note) returns (Note);
+  rpc Chat(stream Note) returns (stream Note);
+  rpc Fail(Note) returns (Note);
+  rpc Typed(Rich) returns (Rich);
+}
+"""
+
+# Typed's request (and echoed response), as the descriptor decodes it; field
+# 15 is not in the .proto.
+RICH = {"kind": "KIND_B", "deltas": [-1, 2, -300], "tags": {"a": 1, "b": 2}, "ratio": 0.5,
+        "blob": base64.b64encode(b"\x00\x01\x02").decode(), "flag": True,
+        "items": [{"millis": 5}, {"millis": 6}], "offset": -7, "15": 77}
+
 # The server and the client, run by GRPC_PY (the python3 on PATH may lack grpc).
 SCRIPT = r'''
-import sys, time, grpc
+import struct, sys, time, grpc
 from concurrent import futures
 
 def varint(v):
@@ -53,6 +92,18 @@ def msg(i, text):
     # {1: i, 2: text, 3: {1: i * 1000}}
     return fld_varint(1, i) + fld_bytes(2, text) + fld_bytes(3, fld_varint(1, i * 1000))
 
+def zz(v):
+    return (v << 1) ^ (v >> 63) if v < 0 else v << 1
+
+def rich():
+    # demo.Rich (see PROTO), then field 15, which the .proto does not know
+    return (fld_varint(1, 2) + fld_bytes(2, b"".join(varint(zz(d)) for d in (-1, 2, -300)))
+            + fld_bytes(3, fld_bytes(1, b"a") + fld_varint(2, 1))
+            + fld_bytes(3, fld_bytes(1, b"b") + fld_varint(2, 2))
+            + varint(4 << 3 | 1) + struct.pack("<d", 0.5) + fld_bytes(5, b"\x00\x01\x02")
+            + fld_varint(6, 1) + fld_bytes(7, fld_varint(1, 5)) + fld_bytes(7, fld_varint(1, 6))
+            + varint(8 << 3 | 1) + struct.pack("<q", -7) + fld_varint(15, 77))
+
 LONG = b" padding" * 40  # long enough for grpc to compress
 
 def say(req, ctx):
@@ -66,12 +117,16 @@ def chat(it, ctx):
 def fail(req, ctx):
     ctx.abort(grpc.StatusCode.NOT_FOUND, "no such thing: 100% gone")
 
+def typed(req, ctx):
+    return req
+
 def serve(port):
     s = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     h = grpc.method_handlers_generic_handler("demo.Echo", {
         "Say": grpc.unary_unary_rpc_method_handler(say),
         "Chat": grpc.stream_stream_rpc_method_handler(chat),
         "Fail": grpc.unary_unary_rpc_method_handler(fail),
+        "Typed": grpc.unary_unary_rpc_method_handler(typed),
     })
     s.add_generic_rpc_handlers((h,))
     s.add_insecure_port("127.0.0.1:%d" % port)
@@ -92,6 +147,7 @@ def client(port):
         raise SystemExit("Fail did not fail")
     except grpc.RpcError as e:
         assert e.code() == grpc.StatusCode.NOT_FOUND, e
+    assert ch.unary_unary("/demo.Echo/Typed")(rich(), timeout=10) == rich()
     ch.close()
 
 if sys.argv[1] == "serve":
@@ -128,7 +184,7 @@ def check(recs):
     why = []
     g = {r["request"]["grpc"]["method"]: r for r in recs
          if r.get("request") and r["request"].get("grpc")}
-    if sorted(g) != ["Chat", "Fail", "Say"]:
+    if sorted(g) != ["Chat", "Fail", "Say", "Typed"]:
         return ["gRPC calls %r" % sorted(g)]
     for name, r in g.items():
         if r["request"]["grpc"]["service"] != "demo.Echo":
@@ -161,6 +217,39 @@ def check(recs):
         why.append("Fail response %r" % rs)
     if fail["request"]["grpc"]["message_count"] != 1 or fail["request"]["grpc"]["messages"][0]["size"] != 0:
         why.append("Fail request %r" % fail["request"]["grpc"])
+    for side in ("request", "response"):
+        t = g["Typed"][side]["grpc"]
+        if t["message_count"] != 1 or t["messages"][0].get("decoded", {}).get("15") != 77:
+            why.append("Typed %s %r" % (side, t))
+    return why
+
+
+def check_typed(recs):
+    """Records read with --proto-descriptor: types and named fields."""
+    why = []
+    g = {r["request"]["grpc"]["method"]: r for r in recs
+         if r.get("request") and r["request"].get("grpc")}
+    note = lambda i, text: {"id": i, "text": text, "inner": {"millis": i * 1000}}
+    want = {
+        "Say": ([note(1, "Zi there")], [note(7, "Zello unary")]),
+        "Chat": ([note(i, "Zmsg %d" % i + " padding" * 40) for i in range(3)],
+                 [m for i in range(3) for m in (note(i, "Zmsg %d" % i + " padding" * 40),
+                                                note(99, "Zack"))]),
+        "Fail": ([{}], []),
+        "Typed": ([RICH], [RICH]),
+    }
+    # (the hand encoder writes zeros too: the first Chat message has "id": 0)
+    for name, (rq, rs) in want.items():
+        if name not in g:
+            why.append("no %s call" % name)
+            continue
+        for side, msgs in (("request", rq), ("response", rs)):
+            typ = "demo.Rich" if name == "Typed" else "demo.Note"
+            got = g[name][side]["grpc"]["messages"]
+            if [m.get("type") for m in got] != [typ] * len(msgs) or [m.get("fields") for m in got] != msgs:
+                why.append("%s %s: %r, want %r" % (name, side, got, msgs))
+            if any("decoded" in m for m in got):
+                why.append("%s %s: both decoded and fields" % (name, side))
     return why
 
 
@@ -226,7 +315,7 @@ def live(sonde, tmp, script):
         got = sorted((r["response"]["grpc"]["status"], r["response"]["grpc"]["message_count"],
                       r["response"]["grpc"].get("message"))
                      for r in ex if r.get("response") and r["response"].get("grpc"))
-        want = [(0, 1, None), (0, 6, None), (5, 0, "no such thing: 100% gone")]
+        want = [(0, 1, None), (0, 1, None), (0, 6, None), (5, 0, "no such thing: 100% gone")]
         if got != want or rc:
             print("FAIL grpc-live: responses %r, want %r (sonde exit %d)" % (got, want, rc))
             return 1
@@ -262,16 +351,19 @@ def main():
     pcap = os.path.join(tmp, "grpc.pcap")
     procs = []
     try:
-        td = subprocess.Popen(["tcpdump", "-i", "lo", "-s", "0", "-U", "-w", pcap, "tcp port %d" % port],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        td = subprocess.Popen(["tcpdump", "-i", "lo", "-s", "0", "-U", "--immediate-mode", "-w", pcap,
+                               "tcp port %d" % port], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         procs.append(td)
+        # tcpdump says "listening on lo, ..." once it captures
+        if b"listening on" not in td.stderr.readline():
+            print("FAIL grpc-pcap: tcpdump did not start")
+            return 1
         srv = subprocess.Popen([GRPC_PY, script, "serve", str(port)], stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL)
         procs.append(srv)
         if srv.stdout.readline().strip() != b"ready":
             print("FAIL grpc-pcap: the gRPC server did not start")
             return 1
-        time.sleep(0.5)  # tcpdump ready
         cl = subprocess.run([GRPC_PY, script, "client", str(port)], capture_output=True, timeout=30)
         if cl.returncode:
             print("FAIL grpc-pcap: client: %s" % cl.stderr.decode()[-500:])
@@ -306,6 +398,30 @@ def main():
         print("kept " + tmp)
         return 1
     print("PASS grpc-pcap (%d gRPC calls%s)" % (len(ex), ", tshark agrees" if ts is not None else ""))
+    if not shutil.which("protoc"):
+        print("SKIP grpc-descriptor: protoc is not installed (Debian protobuf-compiler)")
+    else:
+        with open(os.path.join(tmp, "demo.proto"), "w") as f:
+            f.write(PROTO)
+        desc = os.path.join(tmp, "demo.desc")
+        pc = subprocess.run(["protoc", "--include_imports", "--descriptor_set_out=" + desc,
+                             "-I", tmp, os.path.join(tmp, "demo.proto")], capture_output=True)
+        if pc.returncode:
+            print("FAIL grpc-descriptor: protoc: %s" % pc.stderr.decode()[-300:])
+            print("kept " + tmp)
+            return 1
+        out = subprocess.run([sonde, "read", "-o", "json", "--proto-descriptor", desc, pcap],
+                             capture_output=True)
+        why = ["sonde exit %d: %s" % (out.returncode, out.stderr.decode()[:300])] if out.returncode else \
+            check_typed([json.loads(l) for l in out.stdout.decode().splitlines()])
+        bad = subprocess.run([sonde, "read", "--proto-descriptor", pcap, pcap], capture_output=True)
+        if bad.returncode != 2 or b"FileDescriptorSet" not in bad.stderr:
+            why.append("a pcap as --proto-descriptor: exit %d, %r" % (bad.returncode, bad.stderr[-200:]))
+        if why:
+            print("FAIL grpc-descriptor: " + "; ".join(why))
+            print("kept " + tmp)
+            return 1
+        print("PASS grpc-descriptor (messages typed and named from a protoc descriptor set)")
     if live(sonde, tmp, script):
         print("kept " + tmp)
         return 1

@@ -6,17 +6,50 @@ by stream id, with the right method, path, status and body size. (nghttpd
 does not implement the HTTP/1.1 Upgrade to h2c; that path is covered by the
 corpus captures suricata-http2-keywords2/-deflate/-range.)
 
+Joined mid-stream: Node's HTTP/2 client (nghttp2's HPACK encoder) makes 60
+requests one after the other on one connection to nghttpd, each with its own
+referer; nghttpd answers each with its own last-modified, and the client
+allows the server a 512-byte table, so both tables turn over. The capture is
+cut before the 11th request (handshake, preface, SETTINGS and the first ten
+exchanges gone) and read again: every later exchange must still be recorded
+and paired, each header field equal to the whole capture's or written as
+"<unknown index N>" (never a wrong value), some unknown in each direction at
+first, and the last 20 exchanges exact in both directions.
+
 Usage: test_nghttp2_pcap.py path/to/sonde
 Prints PASS/FAIL/SKIP lines; exits non-zero on any FAIL.
 """
+import datetime
 import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+
+# Sequential requests on one connection, each with its own referer.
+CLIENT_JS = r'''
+const http2 = require('http2');
+const [port, n] = process.argv.slice(2).map(Number);
+const s = http2.connect('http://127.0.0.1:' + port, { settings: { headerTableSize: 512 } });
+let i = 0;
+function next() {
+  if (i === n) { s.close(); return; }
+  const k = i++;
+  const req = s.request({ ':path': '/m/f' + k + '.txt', 'user-agent': 'sonde-e2e/1',
+                          'referer': 'http://example.test/page/' + k + '/' + 'r'.repeat(100) });
+  req.resume();
+  req.on('end', () => setTimeout(next, 10));
+  req.on('error', (e) => { console.error(e); process.exit(1); });
+  req.end();
+}
+next();
+'''
+MID_REQUESTS = 60
+MID_CUT = 10  # requests lost before the capture "starts"
 
 
 def free_port():
@@ -38,6 +71,98 @@ def wait_port(port, timeout=5.0):
     return False
 
 
+def read_pcap(path):
+    """The pcap's global header and its records as (time in ns, bytes)."""
+    with open(path, "rb") as f:
+        d = f.read()
+    magic = d[:4]
+    endian = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+    off, recs = 24, []
+    while off + 16 <= len(d):
+        sec, frac, incl, _ = struct.unpack(endian + "IIII", d[off:off + 16])
+        recs.append((sec * 10**9 + frac * (1 if nano else 1000), d[off:off + 16 + incl]))
+        off += 16 + incl
+    return d[:24], recs
+
+
+def ts_ns(s):
+    t = datetime.datetime.strptime(s[:26], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=datetime.timezone.utc)
+    return int(t.timestamp()) * 10**9 + t.microsecond * 1000
+
+
+def sonde_json(sonde, path):
+    out = subprocess.run([sonde, "read", "-o", "json", "--stats", path], capture_output=True)
+    if out.returncode:
+        raise RuntimeError("sonde exit %d: %s" % (out.returncode, out.stderr.decode()[:300]))
+    return [json.loads(l) for l in out.stdout.decode().splitlines()]
+
+
+def same_or_unknown(got, want):
+    """Fields of got equal want's or are unknown; returns (unknown count, error)."""
+    if len(got) != len(want):
+        return 0, "%d fields, want %d" % (len(got), len(want))
+    n = 0
+    for (gn, gv), (wn, wv) in zip(got, want):
+        if gn.startswith("<unknown index "):
+            n += 1
+            if gv and gv != wv:
+                return n, "unknown-named field with value %r, want %r" % (gv, wv)
+        elif (gn, gv) != (wn, wv):
+            return n, "field %r: %r, want %r: %r" % (gn, gv, wn, wv)
+    return n, None
+
+
+def midstream(sonde, pcap):
+    """The capture cut before request MID_CUT: checks; returns failure reasons."""
+    full = [r for r in sonde_json(sonde, pcap) if r.get("type") == "exchange"]
+    full = [r for r in full if r.get("version") == "HTTP/2" and r.get("request")
+            and r["request"]["target"].startswith("/m/")]
+    full.sort(key=lambda r: r["request"]["stream_id"])
+    if len(full) != MID_REQUESTS:
+        return ["whole capture: %d exchanges, want %d" % (len(full), MID_REQUESTS)]
+    hdr, recs = read_pcap(pcap)
+    start = ts_ns(full[MID_CUT]["request"]["ts"])
+    cut = pcap + ".cut"
+    with open(cut, "wb") as f:
+        f.write(hdr + b"".join(b for t, b in recs if t >= start))
+    got = sonde_json(sonde, cut)
+    stats, ex = got[-1], [r for r in got if r.get("type") == "exchange"]
+    why = []
+    if len(ex) != MID_REQUESTS - MID_CUT:
+        why.append("cut capture: %d exchanges, want %d" % (len(ex), MID_REQUESTS - MID_CUT))
+    want = {r["request"]["stream_id"]: r for r in full}
+    unknown = {"request": [], "response": []}
+    for r in sorted(ex, key=lambda r: (r.get("request") or r.get("response"))["stream_id"]):
+        q, s = r.get("request"), r.get("response")
+        sid = (q or s)["stream_id"]
+        if not q or not s or sid not in want or r["flags"] != ["midstream"]:
+            why.append("stream %d: request %s, response %s, flags %r" % (sid, bool(q), bool(s), r["flags"]))
+            continue
+        for side, m in (("request", q), ("response", s)):
+            n, err = same_or_unknown(m["headers"], want[sid][side]["headers"])
+            if err:
+                why.append("stream %d %s: %s" % (sid, side, err))
+            if n != m.get("hpack_unknown", 0):
+                why.append("stream %d %s: hpack_unknown %r, %d unknown fields" % (sid, side, m.get("hpack_unknown"), n))
+            unknown[side].append(n)
+        if q["target"] != want[sid]["request"]["target"] or s["status"] != 200 \
+                or s["body"]["size"] != want[sid]["response"]["body"]["size"]:
+            why.append("stream %d: %s %s %s" % (sid, q["target"], s["status"], s["body"]["size"]))
+    for side, ns in unknown.items():
+        if not ns or not ns[0]:
+            why.append("%s side: no unknown field at first (the cut lost nothing?)" % side)
+        if any(ns[-20:]):
+            why.append("%s side: still unknown fields in the last 20 exchanges: %r" % (side, ns[-20:]))
+    if stats.get("parse_errors") or stats.get("hpack_unknown_fields") != sum(map(sum, unknown.values())):
+        why.append("stats: parse_errors %s hpack_unknown_fields %s" % (stats.get("parse_errors"), stats.get("hpack_unknown_fields")))
+    if not why:
+        exact = next(i for i, k in enumerate(zip(unknown["request"], unknown["response"])) if not any(k))
+        print("PASS nghttp2-midstream (%d exchanges after the cut, %d unknown fields, exact from the %dth on)"
+              % (len(ex), stats["hpack_unknown_fields"], exact + 1))
+    return why
+
+
 def main():
     sonde = sys.argv[1] if len(sys.argv) > 1 else "./sonde"
     for tool in ("nghttpd", "nghttp", "tcpdump"):
@@ -54,24 +179,40 @@ def main():
     for n, b in files.items():
         with open(os.path.join(www, n), "wb") as f:
             f.write(b)
+    # one file per mid-stream request, each with its own modification time
+    os.makedirs(os.path.join(www, "m"))
+    for i in range(MID_REQUESTS):
+        n = os.path.join(www, "m", "f%d.txt" % i)
+        with open(n, "w") as f:
+            f.write("m" * (50 + i))
+        os.utime(n, (1700000000 + 61 * i,) * 2)
+    node = shutil.which("node")
+    with open(os.path.join(tmp, "client.js"), "w") as f:
+        f.write(CLIENT_JS)
     port = free_port()
     pcap = os.path.join(tmp, "h2.pcap")
     procs = []
     rc = 0
     try:
-        td = subprocess.Popen(["tcpdump", "-i", "lo", "-s", "0", "-U", "-w", pcap, "tcp port %d" % port],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        td = subprocess.Popen(["tcpdump", "-i", "lo", "-s", "0", "-U", "--immediate-mode", "-w", pcap,
+                               "tcp port %d" % port], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         procs.append(td)
+        # tcpdump says "listening on lo, ..." once it captures
+        if b"listening on" not in td.stderr.readline():
+            print("FAIL nghttp2-pcap: tcpdump did not start")
+            return 1
         srv = subprocess.Popen(["nghttpd", "--no-tls", "-d", www, str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(srv)
         if not wait_port(port):
             print("FAIL nghttp2-pcap: nghttpd did not listen")
             return 1
-        time.sleep(0.5)  # tcpdump ready
         base = "http://127.0.0.1:%d/" % port
         subprocess.run(["nghttp", "-n", base + "a.txt", base + "b.bin", base + "c.txt", base + "missing"],
                        check=True, timeout=20)
+        if node:
+            subprocess.run([node, os.path.join(tmp, "client.js"), str(port), str(MID_REQUESTS)],
+                           check=True, timeout=60)
         time.sleep(0.5)
     finally:
         for p in reversed(procs):
@@ -88,7 +229,8 @@ def main():
     stats = recs[-1]
     ex = [r for r in recs if r.get("type") == "exchange"]
     why = []
-    h2 = [r for r in ex if r["version"] == "HTTP/2" and r.get("request")]
+    h2 = [r for r in ex if r["version"] == "HTTP/2" and r.get("request")
+          and not r["request"]["target"].startswith("/m/")]
     got = sorted((r["request"]["method"], r["request"]["target"], r.get("response", {}).get("status"),
                   r.get("response", {}).get("body", {}).get("size")) for r in h2)
     want = sorted([("GET", "/a.txt", 200, 60), ("GET", "/b.bin", 200, 10240), ("GET", "/c.txt", 200, 70000),
@@ -108,7 +250,15 @@ def main():
         print("FAIL nghttp2-pcap: " + "; ".join(why))
         print("kept " + tmp)
         return 1
-    print("PASS nghttp2-pcap (%d exchanges)" % len(ex))
+    print("PASS nghttp2-pcap (%d exchanges)" % len(h2))
+    if not node:
+        print("SKIP nghttp2-midstream: node is not installed (Node's HTTP/2 client makes the traffic)")
+    else:
+        why = midstream(sonde, pcap)
+        if why:
+            print("FAIL nghttp2-midstream: " + "; ".join(why[:5]))
+            print("kept " + tmp)
+            return 1
     shutil.rmtree(tmp)
     return rc
 

@@ -3,9 +3,13 @@
  * HTTP/2 dissector: HPACK story vectors (hpack-test-case) decoded through the
  * dissector's per-direction inflater, a hand-built h2c exchange fed whole,
  * split at every offset and byte by byte, interleaved streams paired by
- * stream id, gaps, resets, server push and malformed input; gRPC calls (the
- * "grpc" object: framing across DATA frames, the 64-message bound,
- * trailers-only status, gzip messages); a GraphQL request and its errors.
+ * stream id, resets, server push and malformed input; a connection joined in
+ * the middle (unknown HPACK entries marked, never guessed, exact again once
+ * the tables turn over; whole, every split, byte by byte), lost bytes inside
+ * a DATA payload and across frames, the client's first stream making its
+ * table known, and the mid-stream probe; gRPC calls (the "grpc" object:
+ * framing across DATA frames, the 64-message bound, trailers-only status,
+ * gzip messages); a GraphQL request and its errors.
  */
 #include <dirent.h>
 #include <nghttp2/nghttp2.h>
@@ -20,13 +24,18 @@ extern const struct sonde_dissector sonde_dissector_http2;
 #define TS 1700000000000000000ull
 #define PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
-/* Open the HTTP/2 dissector on tu_h1's fake session. */
-static void h2_open(struct tu_h1 *h, const struct sonde_dissect_opts *o)
+/* Open the HTTP/2 dissector on tu_h1's fake session (joined mid-stream or not). */
+static void h2_open_mid(struct tu_h1 *h, const struct sonde_dissect_opts *o, bool mid)
 {
-	tu_h1_open(h, o, false, false);
+	tu_h1_open(h, o, mid, mid);
 	h->d->close(h->state, 0); /* the HTTP/1 state it opened */
 	h->d = &sonde_dissector_http2;
 	h->state = h->d->open(&h->sess);
+}
+
+static void h2_open(struct tu_h1 *h, const struct sonde_dissect_opts *o)
+{
+	h2_open_mid(h, o, false);
 }
 
 static void frame(struct tu_bytes *b, uint8_t type, uint8_t flags, uint32_t sid, const void *p,
@@ -228,38 +237,6 @@ static void test_exchange(void **state)
 	free(want);
 }
 
-/* A gap in the server direction: responses in flight are flagged, the rest
- * of the direction is counted as unparsed; requests are still recorded. */
-static void test_gap(void **state)
-{
-	(void)state;
-	static struct tu_bytes c2s, s2c;
-	memset(&c2s, 0, sizeof(c2s));
-	memset(&s2c, 0, sizeof(s2c));
-	tu_bytes_track(&c2s);
-	tu_bytes_track(&s2c);
-	build_exchange(&c2s, &s2c);
-	static struct tu_h1 h;
-	h2_open(&h, NULL);
-	tu_h1_data(&h, SONDE_DIR_C2S, c2s.p, c2s.len, TS);
-	size_t half = s2c.len - 20;
-	tu_h1_data(&h, SONDE_DIR_S2C, s2c.p, half - 30, TS);
-	tu_h1_gap(&h, SONDE_DIR_S2C, 30, TS);
-	tu_h1_data(&h, SONDE_DIR_S2C, s2c.p + half, s2c.len - half, TS);
-	tu_h1_close(&h, TS);
-	assert_false(h.col.bad_record);
-	assert_int_equal(h.col.n, 2);
-	bool any_gap = false;
-	for (size_t i = 0; i < h.col.n; i++) {
-		assert_true(h.col.r[i].req.present);
-		if (h.col.r[i].resp.present && (h.col.r[i].resp.flags & SONDE_MF_GAP))
-			any_gap = true;
-	}
-	assert_true(any_gap);
-	assert_int_equal(h.stats.unparsed_bytes, 20);
-	tu_h1_free(&h);
-}
-
 /* RST_STREAM makes both messages incomplete; PUSH_PROMISE a pushed request. */
 static void test_reset_and_push(void **state)
 {
@@ -323,7 +300,8 @@ static void test_reset_and_push(void **state)
 	tu_h1_free(&h);
 }
 
-/* Garbage and bad HPACK never crash; they are counted. */
+/* Garbage and bad HPACK never crash; they are counted, and the direction
+ * goes on decoding (without the state the bad block would have changed). */
 static void test_malformed(void **state)
 {
 	(void)state;
@@ -340,9 +318,12 @@ static void test_malformed(void **state)
 	tu_h1_data(&h, SONDE_DIR_S2C, "HTTP/1.1 200 OK\r\n\r\n", 19, TS);
 	tu_h1_close(&h, TS);
 	assert_false(h.col.bad_record);
-	assert_int_equal(h.col.n, 0);
+	assert_int_equal(h.col.n, 1); /* stream 3, whose block is fine */
+	assert_string_equal(h.col.r[0].req.method, "GET");
+	assert_non_null(strstr(h.col.r[0].json, "\"stream_id\":3"));
 	assert_true(h.stats.parse_errors >= 2);
 	assert_true(h.stats.unparsed_bytes > 0);
+	assert_int_equal(h.stats.hpack_state_lost, 2); /* the bad block; HTTP/1 on the server side */
 	tu_h1_free(&h);
 	assert_int_equal(sonde_dissector_http2.probe((const uint8_t *)"PRI * HT", 8), SONDE_PROBE_MORE);
 	assert_int_equal(sonde_dissector_http2.probe((const uint8_t *)PREFACE, 24), SONDE_PROBE_CLIENT);
@@ -488,6 +469,316 @@ static void test_hpack_stories(void **state)
 	closedir(top);
 	print_message("%zu HPACK stories decoded\n", stories);
 	assert_true(stories > 0);
+}
+
+/* ---------------------------------------------------------- mid-stream --- */
+
+#define LONG_STREAMS 16
+
+/*
+ * A connection of LONG_STREAMS GET streams, one after the other. Every
+ * request carries a unique 120-byte referer and every response a unique link
+ * (names from the static table), both indexed, so each side's table (encoders
+ * limited to 800 bytes) turns over every few streams; :authority,
+ * user-agent, content-type and server are indexed and referred to until
+ * evicted. at[dir][i]: where stream i's first frame starts in that direction.
+ * (A field whose name is not in the static table, sent with a new value each
+ * time, refers to the name of its previous entry: a decoder that joined late
+ * never learns that name. test_http2_hpack's joined stories show it.)
+ */
+static void build_long(struct tu_bytes *c2s, struct tu_bytes *s2c, size_t at[2][LONG_STREAMS])
+{
+	nghttp2_hd_deflater *dc, *ds;
+	assert_int_equal(nghttp2_hd_deflate_new(&dc, 800), 0);
+	assert_int_equal(nghttp2_hd_deflate_new(&ds, 800), 0);
+	tu_bytes_str(c2s, PREFACE);
+	settings(c2s, -1);
+	settings(s2c, -1);
+	frame(s2c, 4, 1, 0, NULL, 0);
+	frame(c2s, 4, 1, 0, NULL, 0);
+	for (int i = 0; i < LONG_STREAMS; i++) {
+		char path[32], trace[128], id[80], body[32];
+		snprintf(path, sizeof(path), "/item/%d", i);
+		for (int k = 0; k < 120; k++)
+			trace[k] = (char)('a' + (i * 7 + k) % 26);
+		trace[120] = 0;
+		snprintf(id, sizeof(id), "</r/%d/0123456789abcdef0123456789abcdef>; rel=preload", i);
+		snprintf(body, sizeof(body), "body of %d", i);
+		const char *rq[] = { ":method", "GET", ":scheme", "http", ":path", path,
+				     ":authority", "example.com", "user-agent", "unit/1.0", "referer",
+				     trace, NULL };
+		const char *rs[] = { ":status", "200", "content-type", "text/plain", "server",
+				     "unit-server", "link", id, NULL };
+		uint32_t sid = (uint32_t)(2 * i + 1);
+		at[0][i] = c2s->len;
+		headers(c2s, dc, sid, true, 1000, rq);
+		frame(c2s, 8, 0, 0, "\0\0\1\0", 4); /* WINDOW_UPDATE */
+		at[1][i] = s2c->len;
+		headers(s2c, ds, sid, false, 1000, rs);
+		data_padded(s2c, sid, true, body, 0);
+	}
+	nghttp2_hd_deflate_del(dc);
+	nghttp2_hd_deflate_del(ds);
+}
+
+static void feed_split(struct tu_h1 *h, const uint8_t *p, size_t n, enum sonde_dir dir, size_t cut,
+		       bool bytewise)
+{
+	if (bytewise) {
+		for (size_t i = 0; i < n; i++)
+			tu_h1_data(h, dir, p + i, 1, TS);
+		return;
+	}
+	size_t k = cut < n ? cut : n;
+	if (k)
+		tu_h1_data(h, dir, p, k, TS);
+	if (n > k)
+		tu_h1_data(h, dir, p + k, n - k, TS);
+}
+
+static const struct tu_rec *rec_of_stream(const struct tu_collector *c, int sid)
+{
+	char key[32];
+	snprintf(key, sizeof(key), "\"stream_id\":%d,", sid);
+	for (size_t i = 0; i < c->n; i++)
+		if (strstr(c->r[i].json, key))
+			return &c->r[i];
+	return NULL;
+}
+
+/* Each field of got is want's, or unknown ("<unknown index N>"; the value
+ * too unless it was a literal). Returns the number of unknown fields. */
+static size_t same_or_unknown(const struct tu_msg *got, const struct tu_msg *want, int sid)
+{
+	if (got->nheaders != want->nheaders)
+		fail_msg("stream %d: %zu fields, want %zu", sid, got->nheaders, want->nheaders);
+	size_t unknown = 0;
+	for (size_t k = 0; k < got->nheaders; k++) {
+		if (!strncmp(got->hname[k], "<unknown index ", 15)) {
+			unknown++;
+			if (*got->hval[k] && strcmp(got->hval[k], want->hval[k]))
+				fail_msg("stream %d field %zu: value %s, want %s", sid, k, got->hval[k],
+					 want->hval[k]);
+			continue;
+		}
+		if (strcmp(got->hname[k], want->hname[k]) || strcmp(got->hval[k], want->hval[k]))
+			fail_msg("stream %d field %zu: %s: %s, want %s: %s", sid, k, got->hname[k],
+				 got->hval[k], want->hname[k], want->hval[k]);
+	}
+	return unknown;
+}
+
+/*
+ * Joined in the middle (both directions start inside stream 4's first frame):
+ * every later stream is still recorded, static and literal fields decoded,
+ * references to entries from before written as unknown (never a wrong
+ * value), and once the tables have turned over every field is exact again.
+ * The same records whole, split at every offset of each direction, and
+ * byte by byte.
+ */
+static void test_midstream(void **state)
+{
+	(void)state;
+	static struct tu_bytes c2s, s2c;
+	memset(&c2s, 0, sizeof(c2s));
+	memset(&s2c, 0, sizeof(s2c));
+	tu_bytes_track(&c2s);
+	tu_bytes_track(&s2c);
+	static size_t at[2][LONG_STREAMS];
+	build_long(&c2s, &s2c, at);
+
+	/* the whole connection, for reference */
+	static struct tu_h1 full;
+	h2_open(&full, NULL);
+	run_exchange(&full, &c2s, &s2c, 0, false);
+	assert_int_equal(full.col.n, LONG_STREAMS);
+	assert_int_equal(full.stats.hpack_state_lost, 0);
+
+	const int first = 4;
+	size_t cut0 = at[0][first] + 5, cut1 = at[1][first] + 5;
+	const uint8_t *p0 = c2s.p + cut0, *p1 = s2c.p + cut1;
+	size_t n0 = c2s.len - cut0, n1 = s2c.len - cut1;
+
+	static struct tu_h1 h;
+	h2_open_mid(&h, NULL, true);
+	feed_split(&h, p0, n0, SONDE_DIR_C2S, 0, false);
+	feed_split(&h, p1, n1, SONDE_DIR_S2C, 0, false);
+	tu_h1_close(&h, TS);
+	assert_false(h.col.bad_record);
+	assert_int_equal(h.col.n, LONG_STREAMS - first - 1);
+	assert_int_equal(h.stats.parse_errors, 0);
+	assert_int_equal(h.stats.hpack_state_lost, 2);
+	size_t unknown = 0, exact_from = 0;
+	for (int i = first + 1; i < LONG_STREAMS; i++) {
+		int sid = 2 * i + 1;
+		const struct tu_rec *r = rec_of_stream(&h.col, sid), *w = rec_of_stream(&full.col, sid);
+		assert_non_null(r);
+		assert_non_null(w);
+		assert_true(r->midstream);
+		assert_int_equal(r->flags & (SONDE_RF_UNANSWERED | SONDE_RF_UNSOLICITED), 0);
+		assert_string_equal(r->req.method, "GET"); /* static */
+		assert_string_equal(r->req.target, w->req.target); /* a literal */
+		assert_int_equal(r->resp.status, 200);
+		assert_int_equal(r->resp.body_size, w->resp.body_size);
+		size_t u = same_or_unknown(&r->req, &w->req, sid) + same_or_unknown(&r->resp, &w->resp, sid);
+		if (u) {
+			assert_non_null(strstr(r->json, "\"hpack_unknown\":"));
+			exact_from = (size_t)i + 1;
+		} else {
+			assert_null(strstr(r->json, "\"hpack_unknown\":"));
+		}
+		unknown += u;
+	}
+	print_message("joined at stream %d: %zu unknown fields, exact from stream %zu of %d\n", first,
+		      unknown, exact_from, LONG_STREAMS);
+	assert_true(unknown > 0);
+	assert_int_equal(h.stats.hpack_unknown_fields, unknown);
+	assert_true(exact_from < LONG_STREAMS - 4); /* recovered well before the end */
+	/* the first records name what is unknown */
+	assert_non_null(strstr(rec_of_stream(&h.col, 2 * first + 3)->json, "[\"<unknown index "));
+	char *want = joined_json(&h.col);
+	tu_h1_free(&h);
+
+	size_t most = n0 > n1 ? n0 : n1;
+	for (size_t cut = 1; cut <= most; cut++) {
+		h2_open_mid(&h, NULL, true);
+		feed_split(&h, p0, n0, SONDE_DIR_C2S, cut, false);
+		feed_split(&h, p1, n1, SONDE_DIR_S2C, cut, false);
+		tu_h1_close(&h, TS);
+		char *got = joined_json(&h.col);
+		if (strcmp(got, want))
+			fail_msg("split at %zu:\n%s\nwanted\n%s", cut, got, want);
+		free(got);
+		tu_h1_free(&h);
+	}
+	h2_open_mid(&h, NULL, true);
+	feed_split(&h, p0, n0, SONDE_DIR_C2S, 0, true);
+	feed_split(&h, p1, n1, SONDE_DIR_S2C, 0, true);
+	tu_h1_close(&h, TS);
+	char *got = joined_json(&h.col);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	tu_h1_free(&h);
+	tu_h1_free(&full);
+}
+
+/*
+ * Lost bytes. Inside one DATA payload: only that message is flagged (its body
+ * kept up to the gap, its size still exact) and HPACK goes on exactly.
+ * Across frames (a request's HEADERS half gone): the direction finds the next
+ * frame, goes on with the recovering decoder, and later streams are exact
+ * again once the table has turned over.
+ */
+static void test_gap(void **state)
+{
+	(void)state;
+	static struct tu_bytes c2s, s2c;
+	memset(&c2s, 0, sizeof(c2s));
+	memset(&s2c, 0, sizeof(s2c));
+	tu_bytes_track(&c2s);
+	tu_bytes_track(&s2c);
+	static size_t at[2][LONG_STREAMS];
+	build_long(&c2s, &s2c, at);
+	static struct tu_h1 h;
+
+	/* 1. four bytes of stream 2's response body ("body of 2" + DATA header) */
+	size_t d2 = at[1][3] - 19; /* its DATA frame: 9 + 1 (pad length) + 9 bytes + 0 pad */
+	assert_int_equal(s2c.p[d2 + 3], 0); /* a DATA frame */
+	h2_open(&h, NULL);
+	tu_h1_data(&h, SONDE_DIR_C2S, c2s.p, c2s.len, TS);
+	tu_h1_data(&h, SONDE_DIR_S2C, s2c.p, d2 + 12, TS);
+	tu_h1_gap(&h, SONDE_DIR_S2C, 4, TS);
+	tu_h1_data(&h, SONDE_DIR_S2C, s2c.p + d2 + 16, s2c.len - d2 - 16, TS);
+	tu_h1_close(&h, TS);
+	assert_false(h.col.bad_record);
+	assert_int_equal(h.col.n, LONG_STREAMS);
+	assert_int_equal(h.stats.hpack_state_lost, 0);
+	assert_int_equal(h.stats.unparsed_bytes, 0);
+	for (int i = 0; i < LONG_STREAMS; i++) {
+		const struct tu_rec *r = rec_of_stream(&h.col, 2 * i + 1);
+		assert_non_null(r);
+		char body[32];
+		assert_int_equal(r->resp.flags, i == 2 ? SONDE_MF_GAP : 0);
+		assert_int_equal(r->resp.body_size, (size_t)snprintf(body, sizeof(body), "body of %d", i));
+		if (i == 2)
+			assert_int_equal(r->resp.body_captured, 2); /* "bo" */
+	}
+	tu_h1_free(&h);
+
+	/* 2. the second half of stream 5's request HEADERS and what follows up
+	 * to stream 7's */
+	size_t from = at[0][5] + 40, to = at[0][7];
+	h2_open(&h, NULL);
+	tu_h1_data(&h, SONDE_DIR_C2S, c2s.p, from, TS);
+	tu_h1_gap(&h, SONDE_DIR_C2S, to - from, TS);
+	tu_h1_data(&h, SONDE_DIR_C2S, c2s.p + to, c2s.len - to, TS);
+	tu_h1_data(&h, SONDE_DIR_S2C, s2c.p, s2c.len, TS);
+	tu_h1_close(&h, TS);
+	assert_false(h.col.bad_record);
+	assert_int_equal(h.stats.hpack_state_lost, 1);
+	size_t unknown = 0;
+	for (int i = 0; i < LONG_STREAMS; i++) {
+		const struct tu_rec *r = rec_of_stream(&h.col, 2 * i + 1);
+		assert_non_null(r);
+		if (i == 5 || i == 6) { /* requests lost: responses alone */
+			assert_false(r->req.present);
+			assert_true(r->flags & SONDE_RF_UNSOLICITED);
+			continue;
+		}
+		assert_string_equal(r->req.method, "GET");
+		assert_int_equal(r->resp.status, 200);
+		if (strstr(r->json, "\"hpack_unknown\":"))
+			unknown++;
+		if (i >= LONG_STREAMS - 6)
+			assert_null(strstr(r->json, "<unknown index "));
+	}
+	assert_true(unknown > 0);
+	tu_h1_free(&h);
+}
+
+/*
+ * The client's preface was not captured but its first HEADERS (stream 1)
+ * was: the client's table is known to be empty there, so its side decodes
+ * exactly; the probe recognises such bytes, and which side sent them.
+ */
+static void test_first_stream_known(void **state)
+{
+	(void)state;
+	static struct tu_bytes c2s, s2c;
+	memset(&c2s, 0, sizeof(c2s));
+	memset(&s2c, 0, sizeof(s2c));
+	tu_bytes_track(&c2s);
+	tu_bytes_track(&s2c);
+	static size_t at[2][LONG_STREAMS];
+	build_long(&c2s, &s2c, at);
+	static struct tu_h1 h;
+	h2_open_mid(&h, NULL, true);
+	size_t skip = strlen(PREFACE);
+	tu_h1_data(&h, SONDE_DIR_C2S, c2s.p + skip, c2s.len - skip, TS);
+	tu_h1_data(&h, SONDE_DIR_S2C, s2c.p + at[1][3], s2c.len - at[1][3], TS);
+	tu_h1_close(&h, TS);
+	assert_false(h.col.bad_record);
+	assert_int_equal(h.stats.hpack_resynced, 1);
+	for (int i = 0; i < LONG_STREAMS; i++) {
+		const struct tu_rec *r = rec_of_stream(&h.col, 2 * i + 1);
+		assert_non_null(r);
+		assert_true(r->req.present);
+		for (size_t k = 0; k < r->req.nheaders; k++)
+			assert_int_not_equal(r->req.hname[k][0], '<');
+	}
+	tu_h1_free(&h);
+
+	/* probing bytes in the middle of a connection */
+	const struct sonde_dissector *d = &sonde_dissector_http2;
+	assert_int_equal(d->probe(c2s.p + at[0][3], c2s.len - at[0][3]), SONDE_PROBE_CLIENT);
+	assert_int_equal(d->probe(s2c.p + at[1][3], s2c.len - at[1][3]), SONDE_PROBE_SERVER);
+	/* SETTINGS then a request: the client's, though a SETTINGS came first */
+	assert_int_equal(d->probe(c2s.p + skip, c2s.len - skip), SONDE_PROBE_CLIENT);
+	/* inside a frame: not recognised */
+	assert_int_equal(d->probe(c2s.p + at[0][3] + 5, c2s.len - at[0][3] - 5), SONDE_PROBE_NO);
+	/* only a WINDOW_UPDATE: plausible, but it tells no side */
+	assert_int_equal(d->probe((const uint8_t *)"\0\0\x04\x08\0\0\0\0\0\0\0\1\0", 13), SONDE_PROBE_NO);
 }
 
 /* gRPC length-prefixed message: flag, big-endian length, bytes. */
@@ -666,6 +957,8 @@ int main(void)
 		tu_test(test_exchange),
 		tu_test(test_gap),
 		tu_test(test_reset_and_push),
+		tu_test(test_midstream),
+		tu_test(test_first_stream_known),
 		tu_test(test_malformed),
 		tu_test(test_hpack_stories),
 		tu_test(test_grpc),

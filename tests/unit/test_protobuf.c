@@ -5,11 +5,18 @@
  * output limits, and malformed input (truncated varints and lengths, groups,
  * field number 0), which must leave the output buffer untouched. Also the
  * gRPC helpers (grpc.c): content types, :path, percent-decoding, framing.
+ * And schemas (protodesc.c): a FileDescriptorSet built here field by field
+ * (what protoc writes), its methods and types, every field type decoded by
+ * name, packed and unpacked repeats, maps, unknown fields and mismatched
+ * wire types by number, malformed input and sets that are not ones.
  */
+#include <math.h>
+
 #include "testutil.h"
 
 #include "proto/grpc.h"
 #include "proto/protobuf.h"
+#include "proto/protodesc.h"
 
 /* Output buffers (static: freed by main even after a failed assertion). */
 static struct sonde_buf out, many;
@@ -182,7 +189,7 @@ static void test_grpc_helpers(void **state)
 	assert_int_equal(f.count, 3);
 	assert_true(sonde_grpc_partial(&f));
 	sonde_buf_reset(&out);
-	sonde_grpc_write_messages(&out, body, sizeof(body), &f, NULL, 0, false, 1024);
+	sonde_grpc_write_messages(&out, body, sizeof(body), &f, NULL, 0, false, 1024, NULL);
 	sonde_buf_putc(&out, 0);
 	assert_string_equal((const char *)out.p,
 			    "\"message_count\":3,\"messages\":[{\"size\":2,\"compressed\":false,"
@@ -193,7 +200,7 @@ static void test_grpc_helpers(void **state)
 	struct sonde_grpc_framer g = { 0 };
 	sonde_grpc_feed(&g, bad, sizeof(bad));
 	sonde_buf_reset(&out);
-	sonde_grpc_write_messages(&out, bad, sizeof(bad), &g, (const uint8_t *)"gzip", 4, false, 1024);
+	sonde_grpc_write_messages(&out, bad, sizeof(bad), &g, (const uint8_t *)"gzip", 4, false, 1024, NULL);
 	sonde_buf_putc(&out, 0);
 	assert_string_equal((const char *)out.p,
 			    "\"message_count\":1,\"messages\":[{\"size\":2,\"compressed\":true,"
@@ -206,9 +213,301 @@ static void test_grpc_helpers(void **state)
 	assert_int_equal(h.count, 70);
 	assert_false(sonde_grpc_partial(&h));
 	sonde_buf_reset(&out);
-	sonde_grpc_write_messages(&out, many.p, many.len, &h, NULL, 0, false, 1024);
+	sonde_grpc_write_messages(&out, many.p, many.len, &h, NULL, 0, false, 1024, NULL);
 	sonde_buf_putc(&out, 0);
 	assert_non_null(strstr((const char *)out.p, "\"messages_omitted\":6"));
+}
+
+/* ---------------------------------------------------------------- schemas --- */
+
+/* Protobuf encoding helpers (wire format), for descriptors and messages. */
+static void pv(struct sonde_buf *b, uint64_t v)
+{
+	do {
+		uint8_t c = (uint8_t)(v & 0x7f);
+		v >>= 7;
+		if (v)
+			c |= 0x80;
+		sonde_buf_append(b, &c, 1);
+	} while (v);
+}
+
+static void pint(struct sonde_buf *b, uint32_t num, uint64_t v)
+{
+	pv(b, (uint64_t)num << 3);
+	pv(b, v);
+}
+
+static void plen(struct sonde_buf *b, uint32_t num, const void *p, size_t n)
+{
+	pv(b, (uint64_t)num << 3 | 2);
+	pv(b, n);
+	sonde_buf_append(b, p, n);
+}
+
+static void pstr(struct sonde_buf *b, uint32_t num, const char *s)
+{
+	plen(b, num, s, strlen(s));
+}
+
+static void pbuf(struct sonde_buf *b, uint32_t num, struct sonde_buf *m)
+{
+	plen(b, num, m->p ? m->p : (const uint8_t *)"", m->len);
+	sonde_buf_free(m);
+}
+
+static void pfix(struct sonde_buf *b, uint32_t num, uint64_t v, int bytes)
+{
+	pv(b, (uint64_t)num << 3 | (bytes == 8 ? 1 : 5));
+	for (int i = 0; i < bytes; i++) {
+		uint8_t c = (uint8_t)(v >> (8 * i));
+		sonde_buf_append(b, &c, 1);
+	}
+}
+
+/* A FieldDescriptorProto appended to a DescriptorProto. */
+static void dfield(struct sonde_buf *msg, const char *name, int number, int label, int type,
+		   const char *type_name)
+{
+	struct sonde_buf f = { 0 };
+	pstr(&f, 1, name);
+	pint(&f, 3, (uint64_t)number);
+	pint(&f, 4, (uint64_t)label);
+	pint(&f, 5, (uint64_t)type);
+	if (type_name)
+		pstr(&f, 6, type_name);
+	pbuf(msg, 2, &f);
+}
+
+enum { OPT = 1, REP = 3 };
+
+/*
+ * package t;
+ * enum Color { RED = 0; GREEN = 1; BLUE = -2; }
+ * message All {
+ *   message Inner { string s = 1; }
+ *   int32 i32 = 1; int64 i64 = 2; uint32 u32 = 3; uint64 u64 = 4; sint32 s32 = 5;
+ *   sint64 s64 = 6; bool b = 7; Color color = 8; fixed32 f32 = 9; sfixed32 sf32 = 10;
+ *   fixed64 f64 = 11; sfixed64 sf64 = 12; float fl = 13; double db = 14; string str = 15;
+ *   bytes by = 16; Inner inner = 17; repeated int32 nums = 18; repeated Inner inners = 19;
+ *   map<string, int32> counts = 20; map<int32, string> names = 21; repeated double ds = 22;
+ * }
+ * service Svc { rpc Do(All) returns (All.Inner); }
+ */
+static struct sonde_buf schema(void)
+{
+	struct sonde_buf file = { 0 }, all = { 0 }, inner = { 0 }, en = { 0 }, v = { 0 };
+	pstr(&file, 1, "t.proto");
+	pstr(&file, 2, "t");
+	pstr(&en, 1, "Color");
+	const char *cn[] = { "RED", "GREEN", "BLUE" };
+	const int64_t cv[] = { 0, 1, -2 };
+	for (int i = 0; i < 3; i++) {
+		pstr(&v, 1, cn[i]);
+		pint(&v, 2, (uint64_t)cv[i]);
+		pbuf(&en, 2, &v);
+	}
+	pbuf(&file, 5, &en);
+	pstr(&all, 1, "All");
+	pstr(&inner, 1, "Inner");
+	dfield(&inner, "s", 1, OPT, 9, NULL);
+	pbuf(&all, 3, &inner);
+	static const struct {
+		const char *name;
+		int type;
+	} scalars[] = { { "i32", 5 }, { "i64", 3 },  { "u32", 13 },  { "u64", 4 },   { "s32", 17 },
+			{ "s64", 18 }, { "b", 8 },   { "color", 14 }, { "f32", 7 },   { "sf32", 15 },
+			{ "f64", 6 },  { "sf64", 16 }, { "fl", 2 },     { "db", 1 },    { "str", 9 },
+			{ "by", 12 } };
+	for (int i = 0; i < 16; i++)
+		dfield(&all, scalars[i].name, i + 1, OPT, scalars[i].type,
+		       scalars[i].type == 14 ? ".t.Color" : NULL);
+	dfield(&all, "inner", 17, OPT, 11, ".t.All.Inner");
+	dfield(&all, "nums", 18, REP, 5, NULL);
+	dfield(&all, "inners", 19, REP, 11, ".t.All.Inner");
+	dfield(&all, "counts", 20, REP, 11, ".t.All.CountsEntry");
+	dfield(&all, "names", 21, REP, 11, ".t.All.NamesEntry");
+	dfield(&all, "ds", 22, REP, 1, NULL);
+	/* the map entries protoc generates */
+	const char *en_name[] = { "CountsEntry", "NamesEntry" };
+	for (int k = 0; k < 2; k++) {
+		struct sonde_buf e = { 0 }, opt = { 0 };
+		pstr(&e, 1, en_name[k]);
+		dfield(&e, "key", 1, OPT, k ? 5 : 9, NULL);
+		dfield(&e, "value", 2, OPT, k ? 9 : 5, NULL);
+		pint(&opt, 7, 1); /* map_entry */
+		pbuf(&e, 7, &opt);
+		pbuf(&all, 3, &e);
+	}
+	pbuf(&file, 4, &all);
+	struct sonde_buf svc = { 0 }, m = { 0 };
+	pstr(&svc, 1, "Svc");
+	pstr(&m, 1, "Do");
+	pstr(&m, 2, ".t.All");
+	pstr(&m, 3, ".t.All.Inner");
+	pbuf(&svc, 2, &m);
+	pbuf(&file, 6, &svc);
+	struct sonde_buf set = { 0 };
+	/* an imported file first: another package, one message */
+	struct sonde_buf dep = { 0 }, dm = { 0 };
+	pstr(&dep, 1, "dep.proto");
+	pstr(&dep, 2, "other.pkg");
+	pstr(&dm, 1, "Thing");
+	pbuf(&dep, 4, &dm);
+	pbuf(&set, 1, &dep);
+	pbuf(&set, 1, &file);
+	return set;
+}
+
+static void expect_pd(const struct sonde_pd_msg *m, const struct sonde_buf *msg, int want_rv,
+		      const char *want)
+{
+	sonde_buf_reset(&out);
+	sonde_buf_puts(&out, "X");
+	int rv = sonde_pd_decode(m, msg->p, msg->len, &out, NULL);
+	assert_int_equal(rv, want_rv);
+	if (want_rv) {
+		assert_int_equal(out.len, 1);
+		return;
+	}
+	sonde_buf_putc(&out, 0);
+	assert_string_equal((const char *)out.p + 1, want);
+}
+
+static void test_descriptor(void **state)
+{
+	(void)state;
+	static struct sonde_buf set;
+	set = schema();
+	char err[128];
+	struct sonde_protodesc *d = sonde_protodesc_parse(set.p, set.len, err, sizeof(err));
+	assert_non_null(d);
+	size_t files, msgs, methods;
+	sonde_protodesc_counts(d, &files, &msgs, &methods);
+	assert_int_equal(files, 2);
+	assert_int_equal(msgs, 5); /* Thing, All, Inner and two map entries */
+	assert_int_equal(methods, 1);
+	const struct sonde_pd_msg *all = sonde_protodesc_find(d, "t.All");
+	assert_non_null(all);
+	assert_non_null(sonde_protodesc_find(d, ".other.pkg.Thing"));
+	assert_ptr_equal(sonde_protodesc_method(d, (const uint8_t *)"/t.Svc/Do", 9, false), all);
+	assert_string_equal(sonde_pd_msg_name(sonde_protodesc_method(d, (const uint8_t *)"/t.Svc/Do", 9,
+								     true)),
+			    "t.All.Inner");
+	assert_null(sonde_protodesc_method(d, (const uint8_t *)"/t.Svc/Nope", 11, false));
+	assert_null(sonde_protodesc_method(NULL, (const uint8_t *)"/t.Svc/Do", 9, false));
+
+	static struct sonde_buf m;
+	memset(&m, 0, sizeof(m));
+	pint(&m, 1, (uint64_t)-5); /* int32 -5: ten bytes */
+	pint(&m, 2, (uint64_t)-6000000000LL);
+	pint(&m, 3, 4000000000u);
+	pint(&m, 4, UINT64_MAX);
+	pint(&m, 5, 3); /* sint32 zigzag 3 = -2 */
+	pint(&m, 6, 4); /* sint64 zigzag 4 = 2 */
+	pint(&m, 7, 1);
+	pint(&m, 8, (uint64_t)-2); /* BLUE */
+	pfix(&m, 9, 4000000000u, 4);
+	pfix(&m, 10, (uint32_t)-3, 4);
+	pfix(&m, 11, 1, 8);
+	pfix(&m, 12, (uint64_t)-4, 8);
+	float fl = 1.5f;
+	uint32_t flu;
+	memcpy(&flu, &fl, 4);
+	pfix(&m, 13, flu, 4);
+	double db = -0.25;
+	uint64_t dbu;
+	memcpy(&dbu, &db, 8);
+	pfix(&m, 14, dbu, 8);
+	pstr(&m, 15, "h\xc3\xa9llo\xff");
+	plen(&m, 16, "\x00\x01\x02", 3);
+	plen(&m, 17, "\x0a\x01x", 3);
+	pint(&m, 18, 1); /* unpacked... */
+	plen(&m, 18, "\x02\x03", 2); /* ...and packed, both accepted */
+	plen(&m, 19, "\x0a\x01" "a", 3);
+	plen(&m, 19, "", 0);
+	plen(&m, 20, "\x0a\x01k\x10\x07", 5);
+	plen(&m, 20, "\x0a\x01j", 3); /* value absent: 0 */
+	plen(&m, 21, "\x08\x09\x12\x02hi", 6);
+	double nan = NAN, inf = INFINITY;
+	struct sonde_buf packed = { 0 };
+	memcpy(&dbu, &nan, 8);
+	for (int i = 0; i < 8; i++)
+		sonde_buf_putc(&packed, (char)(dbu >> (8 * i)));
+	memcpy(&dbu, &inf, 8);
+	for (int i = 0; i < 8; i++)
+		sonde_buf_putc(&packed, (char)(dbu >> (8 * i)));
+	pbuf(&m, 22, &packed);
+	pint(&m, 99, 7); /* unknown */
+	plen(&m, 98, "\x08\x01", 2); /* unknown, looks like a message */
+	expect_pd(all, &m, 0,
+		  "{\"i32\":-5,\"i64\":-6000000000,\"u32\":4000000000,\"u64\":18446744073709551615,"
+		  "\"s32\":-2,\"s64\":2,\"b\":true,\"color\":\"BLUE\",\"f32\":4000000000,\"sf32\":-3,"
+		  "\"f64\":1,\"sf64\":-4,\"fl\":1.5,\"db\":-0.25,\"str\":\"h\xc3\xa9llo\xef\xbf\xbd\","
+		  "\"by\":\"AAEC\",\"inner\":{\"s\":\"x\"},\"nums\":[1,2,3],"
+		  "\"inners\":[{\"s\":\"a\"},{}],\"counts\":{\"k\":7,\"j\":0},\"names\":{\"9\":\"hi\"},"
+		  "\"ds\":[\"NaN\",\"Infinity\"],\"99\":7,\"98\":{\"1\":1}}");
+
+	/* an enum value the schema does not name; the last of a non-repeated
+	 * field counts; a wire type that does not match: by number */
+	sonde_buf_free(&m);
+	pint(&m, 8, 42);
+	pint(&m, 1, 1);
+	pint(&m, 1, 2);
+	pstr(&m, 3, "not a number");
+	expect_pd(all, &m, 0, "{\"color\":42,\"i32\":2,\"3\":\"not a number\"}");
+	/* a nested message that does not decode: written as without a schema */
+	sonde_buf_free(&m);
+	plen(&m, 17, "\xff", 1);
+	expect_pd(all, &m, 0, "{\"inner\":{\"base64\":\"/w==\"}}");
+	/* malformed: untouched output */
+	sonde_buf_free(&m);
+	sonde_buf_append(&m, "\x08", 1);
+	expect_pd(all, &m, SONDE_PB_MALFORMED, NULL);
+	sonde_buf_free(&m);
+	plen(&m, 18, "\x80", 1); /* a packed varint cut short */
+	expect_pd(all, &m, SONDE_PB_MALFORMED, NULL);
+	/* limits */
+	sonde_buf_free(&m);
+	for (int i = 0; i < 300; i++)
+		pint(&m, 18, 1);
+	expect_pd(all, &m, SONDE_PB_TOO_LARGE, NULL); /* more than 256 fields */
+	struct sonde_pb_limits tight = { .max_out = 8 };
+	sonde_buf_free(&m);
+	pstr(&m, 15, "a long string value");
+	sonde_buf_reset(&out);
+	assert_int_equal(sonde_pd_decode(all, m.p, m.len, &out, &tight), SONDE_PB_TOO_LARGE);
+	assert_int_equal(out.len, 0);
+
+	/* through the gRPC writer: "type" and "fields"; undecodable: as before */
+	sonde_buf_free(&m);
+	static const uint8_t body[] = { 0, 0, 0, 0, 3, 0x0a, 0x01, 'z', 0, 0, 0, 0, 1, 0x08 };
+	struct sonde_grpc_framer f = { 0 };
+	sonde_grpc_feed(&f, body, sizeof(body));
+	sonde_buf_reset(&out);
+	sonde_grpc_write_messages(&out, body, sizeof(body), &f, NULL, 0, false, 1024,
+				  sonde_protodesc_method(d, (const uint8_t *)"/t.Svc/Do", 9, true));
+	sonde_buf_putc(&out, 0);
+	assert_string_equal((const char *)out.p,
+			    "\"message_count\":2,\"messages\":[{\"size\":3,\"compressed\":false,"
+			    "\"type\":\"t.All.Inner\",\"fields\":{\"s\":\"z\"}},{\"size\":1,"
+			    "\"compressed\":false,\"encoding\":\"utf8\",\"data\":\"\\u0008\"}]");
+	sonde_protodesc_free(d);
+
+	/* not descriptor sets */
+	assert_null(sonde_protodesc_parse((const uint8_t *)"", 0, err, sizeof(err)));
+	assert_non_null(strstr(err, "no file"));
+	assert_null(sonde_protodesc_parse((const uint8_t *)"\x0a\x05" "ab", 4, err, sizeof(err)));
+	assert_non_null(strstr(err, "malformed"));
+	assert_null(sonde_protodesc_parse((const uint8_t *)"\x0a\x02\x22\x00", 4, err, sizeof(err)));
+	assert_null(sonde_protodesc_load("/nonexistent/x.desc", err, sizeof(err)));
+	assert_non_null(strstr(err, "No such file"));
+	/* every prefix of a valid set: a set or an error, never a crash */
+	for (size_t k = 0; k < set.len; k++) {
+		struct sonde_protodesc *p = sonde_protodesc_parse(set.p, k, err, sizeof(err));
+		sonde_protodesc_free(p);
+	}
+	sonde_buf_free(&set);
 }
 
 int main(void)
@@ -220,6 +519,7 @@ int main(void)
 		tu_test(test_limits),
 		tu_test(test_random),
 		tu_test(test_grpc_helpers),
+		tu_test(test_descriptor),
 	};
 	int rv = cmocka_run_group_tests(tests, NULL, NULL);
 	sonde_buf_free(&out);
