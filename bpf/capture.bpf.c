@@ -798,8 +798,12 @@ SEC("?kprobe/tcp_recvmsg")
 int BPF_KPROBE(kp_tcp_recvmsg, struct sock *sk, struct msghdr *msg)
 {
 	/* flags: 4th argument since 5.19, 5th before (after `nonblock`) */
-	__u64 flags = recvmsg_nonblock ? PT_REGS_PARM5(ctx) : PT_REGS_PARM4(ctx);
-	if (flags & MSG_PEEK)
+	__u64 f4 = PT_REGS_PARM4(ctx), f5 = PT_REGS_PARM5(ctx);
+	/* both loaded at fixed offsets: the verifier refuses a computed
+	 * context offset, which selecting the address would produce */
+	barrier_var(f4);
+	barrier_var(f5);
+	if ((recvmsg_nonblock ? f5 : f4) & MSG_PEEK)
 		return 0;
 	return kfunc_enter(sk, msg, SONDE_EV_RX);
 }
@@ -825,8 +829,10 @@ int BPF_PROG(fx_tcp_sendmsg, struct sock *sk, struct msghdr *msg, size_t size, i
 SEC("?fentry/tcp_recvmsg")
 int BPF_PROG(fe_tcp_recvmsg, struct sock *sk, struct msghdr *msg)
 {
-	__u64 flags = recvmsg_nonblock ? ctx[4] : ctx[3];
-	if (flags & MSG_PEEK)
+	__u64 f3 = ctx[3], f4 = ctx[4];
+	barrier_var(f3);
+	barrier_var(f4);
+	if ((recvmsg_nonblock ? f4 : f3) & MSG_PEEK)
 		return 0;
 	return kfunc_enter(sk, msg, SONDE_EV_RX);
 }

@@ -185,6 +185,7 @@ int sonde_decode_packet(uint32_t linktype, const uint8_t *p, uint32_t caplen, ui
 	c->ts_ns = ts_ns;
 	c->conn_id = 0;
 	c->proc = NULL;
+	c->tls = NULL;
 	switch (linktype) {
 	case SONDE_LINKTYPE_ETHERNET: {
 		if (caplen < 14) {
