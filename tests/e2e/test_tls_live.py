@@ -5,7 +5,9 @@ the TLS libraries, real HTTPS clients and servers on loopback — nginx and curl
 BIO), gnutls-cli (GnuTLS), Node.js https (OpenSSL linked into node, memory
 BIOs), a client linked against BoringSSL, processes started before and after
 sonde, a client that dlopen()s its TLS library after sonde started, a
-library named by hand (--tls-lib), --no-tls, and `sonde tls`.
+library named by hand (--tls-lib), OpenSSL 1.1 (Debian 11's, fetched once
+into ~/.cache/sonde-openssl11) as client and as SSL-BIO server, --no-tls,
+and `sonde tls`.
 
 Every request must appear exactly once, request and response paired in one
 record, with the right method, target, status and body (size and content),
@@ -751,6 +753,226 @@ def scen_dlopen(E):
     run.exactly([f"/index.html?dlopen={lib}" for lib in cl])
 
 
+# Debian 11's OpenSSL 1.1 (libssl1.1, and openssl for its s_server), fetched
+# once from the Debian security archive with private apt lists (as
+# tests/kernels/run fetches kernels: the system's apt state stays untouched)
+# and unpacked into this cache.
+O11_CACHE = os.environ.get("SONDE_OPENSSL11_CACHE") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sonde-openssl11")
+O11_PKGS = ["libssl1.1", "openssl"]
+DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+
+def o11_files(root):
+    """(libssl.so.1.1, libcrypto.so.1.1, openssl binary) under an unpacked
+    root, or None if one is missing."""
+    for d in ("usr/lib/x86_64-linux-gnu", "usr/lib/aarch64-linux-gnu", "usr/lib"):
+        lib = os.path.join(root, d)
+        f = (os.path.join(lib, "libssl.so.1.1"), os.path.join(lib, "libcrypto.so.1.1"),
+             os.path.join(root, "usr/bin/openssl"))
+        if all(os.path.isfile(x) for x in f):
+            return f
+    return None
+
+
+def security_mirror():
+    """The Debian security archive this machine's apt uses (as find_mirrors in
+    tests/kernels/run), or SONDE_DEBIAN_SECURITY_MIRROR."""
+    m = os.environ.get("SONDE_DEBIAN_SECURITY_MIRROR")
+    if m:
+        return m
+    try:
+        p = subprocess.run(["apt-get", "indextargets", "--format", "$(REPO_URI) $(RELEASE)", "Identifier: Packages"],
+                           capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for ln in p.stdout.splitlines():
+        uri, _, rel = ln.strip().partition(" ")
+        if rel.endswith("-security"):
+            return uri
+    return None
+
+
+def fetch_openssl11():
+    """The unpacked root of Debian 11's OpenSSL 1.1, fetched on first use:
+    (root, None), or (None, why it cannot be had)."""
+    root = os.path.join(O11_CACHE, "root")
+    if o11_files(root):
+        return root, None
+    for tool in ("apt-get", "dpkg-deb"):
+        if not shutil.which(tool):
+            return None, f"{tool} not found: cannot fetch Debian 11's libssl1.1"
+    if not os.path.exists(DEBIAN_KEYRING):
+        return None, f"{DEBIAN_KEYRING} missing (debian-archive-keyring): cannot check Debian 11's archive"
+    mirror = security_mirror()
+    if not mirror:
+        return None, ("cannot tell the Debian security archive from apt's sources: "
+                      "set SONDE_DEBIAN_SECURITY_MIRROR")
+    d = os.path.join(O11_CACHE, "apt")
+    for sub in ("lists/partial", "cache/archives/partial", "sources.list.d"):
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+    with open(os.path.join(d, "sources.list"), "w") as f:
+        f.write(f"deb [signed-by={DEBIAN_KEYRING}] {mirror} bullseye-security main\n")
+    opts = ["-o", f"Dir::Etc::sourcelist={d}/sources.list", "-o", f"Dir::Etc::sourceparts={d}/sources.list.d",
+            "-o", f"Dir::State::Lists={d}/lists", "-o", "Dir::State::status=/dev/null",
+            "-o", f"Dir::Cache={d}/cache", "-o", "Debug::NoLocking=1"]
+    if os.geteuid() == 0:
+        opts += ["-o", "APT::Sandbox::User=root"]
+
+    def apt(args, cwd=None, timeout=300):
+        try:
+            p = subprocess.run(["apt-get", "-qq"] + opts + args, capture_output=True, text=True, cwd=cwd,
+                               timeout=timeout)
+            return p.returncode == 0, " ".join((p.stderr + p.stdout).split())[-400:]
+        except subprocess.TimeoutExpired:
+            return False, f"timed out after {timeout} s"
+
+    info(f"openssl-1.1: fetching Debian 11's {' and '.join(O11_PKGS)} from {mirror} bullseye-security "
+         f"into {O11_CACHE}")
+    ok, out = apt(["update"], timeout=180)
+    # apt-get update may exit 0 with the index not fetched (it only warns)
+    lists = os.listdir(os.path.join(d, "lists"))
+    if not ok or not any("bullseye-security" in x and "Packages" in x for x in lists):
+        return None, f"Debian 11 archive unreachable (apt-get update of {mirror} bullseye-security failed: {out})"
+    debs = os.path.join(O11_CACHE, "debs")
+    shutil.rmtree(debs, ignore_errors=True)
+    os.makedirs(debs)
+    ok, out = apt(["download"] + O11_PKGS, cwd=debs)
+    files = sorted(x for x in os.listdir(debs) if x.endswith(".deb"))
+    if not ok or len(files) != len(O11_PKGS):
+        return None, f"apt-get download {' '.join(O11_PKGS)} from {mirror} bullseye-security failed: {out}"
+    tmp = root + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for fn in files:
+        p = subprocess.run(["dpkg-deb", "-x", os.path.join(debs, fn), tmp], capture_output=True, text=True)
+        if p.returncode != 0:
+            return None, f"dpkg-deb -x {fn} failed: {p.stderr[-300:]}"
+    if not o11_files(tmp):
+        return None, f"no libssl.so.1.1, libcrypto.so.1.1 and usr/bin/openssl in {files}"
+    shutil.rmtree(root, ignore_errors=True)
+    os.rename(tmp, root)
+    info(f"openssl-1.1: unpacked {', '.join(files)} into {root}")
+    return root, None
+
+
+def mapped(pid, needle):
+    """The distinct files of /proc/PID/maps whose path contains needle."""
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            return sorted({ln.split()[-1] for ln in f if needle in ln and len(ln.split()) >= 6})
+    except OSError:
+        return []
+
+
+def tls_json(pid):
+    """`sonde tls -o json`: the objects of process pid, and all the output."""
+    p = subprocess.run([SONDE, "tls", "-o", "json"], capture_output=True, text=True, timeout=60)
+    mine = []
+    for ln in p.stdout.splitlines():
+        try:
+            o = json.loads(ln)
+        except ValueError:
+            continue
+        if o.get("pid") == pid:
+            mine.append(o)
+    return mine, p.stdout + p.stderr
+
+
+def scen_openssl11(E):
+    """OpenSSL 1.1 (Debian 11's libssl1.1 and openssl, fetched once into a
+    cache: not in a system directory, so sonde finds it only in the
+    processes' mappings), sonde started before the processes: the dlopen
+    client on libssl.so.1.1 against nginx (SSL_read/SSL_write), and 1.1's
+    openssl s_server -www (an SSL BIO: BIO_read/BIO_write on
+    libcrypto.so.1.1, where a BIO's method pointer is at offset 0, not 8 as
+    in 3.x) driven by curl."""
+    root, why = fetch_openssl11()
+    if not root:
+        skip("openssl-1.1: " + why)
+        return
+    libssl, libcrypto, ossl = (os.path.realpath(x) for x in o11_files(root))
+    libdir = os.path.dirname(libssl)
+    env = dict(os.environ, LD_LIBRARY_PATH=libdir, OPENSSL_CONF=os.path.join(root, "etc/ssl/openssl.cnf"))
+    v = subprocess.run([ossl, "version"], capture_output=True, text=True, env=env)
+    if not check("openssl-1.1: the 1.1 openssl runs on the cached libraries",
+                 v.returncode == 0 and v.stdout.startswith("OpenSSL 1.1.1"), f"{v.returncode}: {v.stdout} {v.stderr}"):
+        return
+    info(f"openssl-1.1: {v.stdout.strip()}, libraries in {libdir}")
+
+    def version_ok(run, label, r):
+        t = (r or {}).get("capture", {}).get("tls") or {}
+        run.ck(f"{label}: capture.tls.version starts 'OpenSSL 1.1.1'", str(t.get("version")).startswith("OpenSSL 1.1.1"),
+               f"got {t}")
+
+    # client: dlopen()s libssl.so.1.1 (libcrypto.so.1.1 through LD_LIBRARY_PATH)
+    if not E.dlopen:
+        skip("openssl-1.1-client: dlopen_client not built")
+    else:
+        P = E.nginx_port
+        tgt = "/index.html?openssl11=client"
+        s = start_sonde(E.tmp, "openssl-1.1-client", ["--port", str(P), "--comm", "dlopen_client"])
+        c = Child([E.dlopen, libssl, str(P), tgt, "1500"], name="dlopen_client", env=env)
+        if check("openssl-1.1-client: client ready", c.wait_for("ready"), c.err):
+            c.send("go\n")
+            if c.wait_for("loaded"):
+                m = mapped(c.pid, "libssl") + mapped(c.pid, "libcrypto")
+                check("openssl-1.1-client: the client maps the 1.1 libraries, not 3.x",
+                      libssl in m and libcrypto in m and not any(".so.3" in x for x in m), m)
+        rc, out, err = c.finish()
+        st, body = parse_http(out)
+        check("openssl-1.1-client: response received", rc == 0 and st == 200 and body == SMALL,
+              f"rc {rc}, status {st}, out {out[-300:]!r}, err {err[-300:]}")
+        run = Run("openssl-1.1-client", s, P)
+        run.basic()
+        r = run.exchange(tgt, "openssl", {c.pid: "dlopen_client"}, size=len(SMALL), data=SMALL.decode(),
+                         libpath=libssl)
+        if r:
+            version_ok(run, f"GET {tgt}", r)
+        run.exactly([tgt])
+
+    # server: 1.1's s_server -www, an SSL BIO (BIO_f_ssl), curl (3.x) as client
+    P3 = free_port()
+    tgt = "/?openssl11=server"
+    s = start_sonde(E.tmp, "openssl-1.1-server", ["--port", str(P3), "--comm", "openssl"])
+    ss = Child([ossl, "s_server", "-www", "-accept", f"127.0.0.1:{P3}", "-cert", E.cert, "-key", E.key, "-quiet"],
+               name="s_server-1.1", env=env)
+    E.servers.append(ss)
+    if not check("openssl-1.1-server: s_server listening", wait_port(P3), ss.err.decode(errors="replace")[-300:]):
+        s.stop()
+        return
+    m = mapped(ss.pid, "libssl") + mapped(ss.pid, "libcrypto")
+    check("openssl-1.1-server: s_server maps the 1.1 libraries, not 3.x",
+          libssl in m and libcrypto in m and not any(".so.3" in x for x in m), m)
+    time.sleep(1.0)  # discovery from the process's mappings
+    if not DRY:
+        mine, alltext = tls_json(ss.pid)
+        text = json.dumps(mine)
+        info(f"openssl-1.1-server: sonde tls -o json for s_server (pid {ss.pid}): {text[:1500]}")
+        bio = [o for o in mine if str(o.get("path", "")).endswith("libcrypto.so.1.1")]
+        check("openssl-1.1-server: sonde tls lists libcrypto.so.1.1 (OpenSSL 1.1.1, BIO_read/BIO_write, capturing)",
+              len(bio) == 1 and str(bio[0].get("version")).startswith("OpenSSL 1.1.1")
+              and {"BIO_read", "BIO_write"} <= set(bio[0].get("functions") or [])
+              and bio[0].get("status") == "capturing", f"objects for pid {ss.pid}: {text[:1500]}; "
+              f"all output: {alltext[:1500]}")
+    page = os.path.join(E.tmp, "s_server-1.1.page")
+    c = curl(["-w", W, "-o", page, f"https://127.0.0.1:{P3}{tgt}"])
+    r = curl_results(c, 1, "openssl-1.1-server: curl")
+    check("openssl-1.1-server: page served", r[0][0] == 200 and r[0][1] > 100, r)
+    try:
+        with open(page, "rb") as f:
+            pg = f.read()
+    except OSError:
+        pg = b""
+    run = Run("openssl-1.1-server", s, P3)
+    run.basic()
+    # the plaintext comes from BIO_read/BIO_write on the SSL BIO: libcrypto
+    r = run.exchange(tgt, "openssl", {ss.pid: "openssl"}, size=len(pg), prefix="<HTML><BODY BGCOLOR",
+                     data=pg.decode() if pg.isascii() else None, libpath=libcrypto)
+    if r:
+        version_ok(run, f"GET {tgt}", r)
+    run.exactly([tgt])
+
+
 def scen_after(E):
     """A TLS server started after sonde: a Node.js https server (OpenSSL linked
     into node: found by its ELF symbols), driven 1.5 s after it started."""
@@ -898,6 +1120,7 @@ SCENARIOS = [
     ("boringssl", scen_boringssl),
     ("tls-lib", scen_tlslib),
     ("dlopen", scen_dlopen),
+    ("openssl-1.1", scen_openssl11),
     ("after", scen_after),
     ("node", scen_node),
     ("no-tls", scen_notls),
