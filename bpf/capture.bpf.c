@@ -1337,29 +1337,65 @@ unresolved:
 	return 0;
 }
 
+/* n plaintext bytes at buf of the TLS connection conn (a *tls.Conn). */
+static __always_inline int go_emit(__u64 conn, __u64 buf, __s64 n, __u8 dir, __u64 fn)
+{
+	if (n <= 0 || n > 0x7fffffff)
+		return 0;
+	struct sonde_tls_stream *ts = tls_stream_get(conn);
+	if (!ts)
+		return 0;
+	ts->fn = fn;
+	if (!ts->sk) {
+		__u64 sk = go_conn_sock(conn);
+		if (sk)
+			tls_bind(ts, sk);
+	}
+	if (ts->sk && !port_wanted((struct sock *)ts->sk))
+		return 0;
+	count(SONDE_CNT_TLS_CALLS, 1);
+	if (!ts->sk)
+		count(SONDE_CNT_TLS_UNBOUND, 1);
+	return emit_tls(conn, buf, (__u32)n, dir);
+}
+
+/*
+ * Write's plaintext is taken at its entry: Go's HTTP client reads responses
+ * on another goroutine, which can return with the answer before Write
+ * itself returns, so waiting for the return would put the response first.
+ * Write sends the whole buffer unless the connection fails. Read's bytes
+ * exist only at its return: the entry saves the call.
+ */
 static __always_inline int go_enter(struct pt_regs *regs, bool regabi, __u8 dir)
 {
 	if (!process_wanted())
 		return 0;
 	struct go_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .goroutine = go_goroutine(regs, regabi) };
 	struct go_call c = { .fn = call_origin(regs), .dir = dir };
+	__s64 len = 0;
 	if (regabi) { /* receiver, then the slice (ptr, len, cap) */
 		c.conn = regs->ax;
 		c.buf = regs->bx;
+		len = (__s64)regs->cx;
 	} else { /* on the stack above the return address */
-		__u64 sp = PT_REGS_SP(regs), a[2] = {};
+		__u64 sp = PT_REGS_SP(regs), a[3] = {};
 		bpf_probe_read_user(a, sizeof(a), (void *)(sp + 8));
 		c.conn = a[0];
 		c.buf = a[1];
+		len = (__s64)a[2];
 	}
-	if (!k.goroutine || !c.conn)
+	if (!c.conn)
+		return 0;
+	if (dir == SONDE_EV_TX)
+		return go_emit(c.conn, c.buf, len, dir, c.fn);
+	if (!k.goroutine)
 		return 0;
 	if (bpf_map_update_elem(&go_calls, &k, &c, BPF_ANY))
 		count(SONDE_CNT_INFLIGHT_FULL, 1);
 	return 0;
 }
 
-/* At one of the function's return instructions: (n int, err error). */
+/* At one of Read's return instructions: (n int, err error). */
 static __always_inline int go_return(struct pt_regs *regs, bool regabi)
 {
 	struct go_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .goroutine = go_goroutine(regs, regabi) };
@@ -1373,23 +1409,7 @@ static __always_inline int go_return(struct pt_regs *regs, bool regabi)
 		n = (__s64)regs->ax;
 	else /* after the receiver and the slice's three words */
 		bpf_probe_read_user(&n, sizeof(n), (void *)(PT_REGS_SP(regs) + 40));
-	if (n <= 0 || n > 0x7fffffff)
-		return 0;
-	struct sonde_tls_stream *ts = tls_stream_get(c.conn);
-	if (!ts)
-		return 0;
-	ts->fn = c.fn;
-	if (!ts->sk) {
-		__u64 sk = go_conn_sock(c.conn);
-		if (sk)
-			tls_bind(ts, sk);
-	}
-	if (ts->sk && !port_wanted((struct sock *)ts->sk))
-		return 0;
-	count(SONDE_CNT_TLS_CALLS, 1);
-	if (!ts->sk)
-		count(SONDE_CNT_TLS_UNBOUND, 1);
-	return emit_tls(c.conn, c.buf, (__u32)n, c.dir);
+	return go_emit(c.conn, c.buf, n, c.dir, c.fn);
 }
 
 SEC("uprobe")

@@ -143,10 +143,12 @@ static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, c
 		{ &g->write, g->regabi ? s->progs.go_tls_write_enter : s->progs.go_tls_write_enter_stack },
 	};
 	struct bpf_program *ret = g->regabi ? s->progs.go_tls_return : s->progs.go_tls_return_stack;
-	struct tls_attachment *a = attachment_new(2 + g->read.nret + g->write.nret);
+	struct tls_attachment *a = attachment_new(2 + g->read.nret);
 	for (int i = 0; i < 2; i++) {
 		const struct sonde_go_func *f = fns[i].f;
-		for (size_t r = 0; r <= f->nret; r++) {
+		/* Write is taken at its entry (see go_enter): no return probes */
+		size_t nret = i ? 0 : f->nret;
+		for (size_t r = 0; r <= nret; r++) {
 			struct bpf_program *prog = r ? ret : fns[i].enter;
 			uint64_t off = r ? f->ret_file_offs[r - 1] : f->file_off;
 			LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = e->tls_cookies ? t->id : 0);
@@ -162,8 +164,8 @@ static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, c
 		}
 	}
 	e->p->stats.tls_libraries++;
-	fprintf(stderr, "sonde: TLS: probing %s (%s, %s ABI, %zu+%zu returns)\n", t->display_path,
-			g->go_version, g->regabi ? "register" : "stack", g->read.nret, g->write.nret);
+	fprintf(stderr, "sonde: TLS: probing %s (%s, %s ABI, %zu returns of Read)\n", t->display_path,
+		g->go_version, g->regabi ? "register" : "stack", g->read.nret);
 	return a;
 }
 

@@ -47,6 +47,7 @@
 #include <libelf.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -56,6 +57,7 @@
 #define MAX_DWARF (512ull << 20) /* decompressed debug sections libdw may hold */
 #define MAX_VERSION 256u /* longest version string read */
 #define MAX_NAME (64u << 10) /* longest function name in a pcln table */
+#define MAX_FUNC (1u << 20) /* largest function disassembled */
 
 static const char READ_SYM[] = "crypto/tls.(*Conn).Read";
 static const char WRITE_SYM[] = "crypto/tls.(*Conn).Write";
@@ -81,6 +83,7 @@ enum { TABLE_CONN = 0, TABLE_FD = 0, TABLE_PFD = 0, TABLE_SYSFD = 16 };
 
 struct img {
 	const char *path;
+	int fd;
 	Elf *elf;
 	const uint8_t *data; /* the whole file, mapped by libelf */
 	size_t size;
@@ -629,19 +632,36 @@ static void scan_symtab(const struct img *im, struct syms *s)
 static int find_rets(struct img *im, enum sonde_go_arch arch, const char *name,
 		     struct sonde_go_func *f)
 {
-	const uint8_t *code = img_at(im, f->vaddr, f->size, &f->file_off);
-	if (!code)
+	if (!img_at(im, f->vaddr, f->size, &f->file_off))
 		return fail(im, "%s at %#llx (%llu bytes) is not in the file's loaded code", name,
 			    (unsigned long long)f->vaddr, (unsigned long long)f->size);
+	if (f->size > MAX_FUNC)
+		return fail(im, "%s is %llu bytes long: not a function sonde disassembles", name,
+			    (unsigned long long)f->size);
+	/*
+	 * The code is read with pread, not from libelf's private mapping: in a
+	 * private mapping of a file that has uprobes (another sonde, any
+	 * tracer) the kernel shows int3 where the probes are, returns included.
+	 */
+	uint8_t *code = malloc((size_t)f->size);
+	if (!code)
+		return fail(im, "out of memory");
+	if (pread(im->fd, code, (size_t)f->size, (off_t)f->file_off) != (ssize_t)f->size) {
+		free(code);
+		return fail(im, "cannot read %s's code: %s", name, strerror(errno));
+	}
 	csh h;
 	cs_err ce = arch == SONDE_GO_AMD64 ? cs_open(CS_ARCH_X86, CS_MODE_64, &h)
 					   : cs_open(CS_ARCH_ARM64, CS_MODE_ARM, &h);
-	if (ce != CS_ERR_OK)
+	if (ce != CS_ERR_OK) {
+		free(code);
 		return fail(im, "capstone cannot disassemble %s: %s", sonde_go_arch_name(arch),
 			    cs_strerror(ce));
+	}
 	cs_insn *insn = cs_malloc(h);
 	if (!insn) {
 		cs_close(&h);
+		free(code);
 		return fail(im, "out of memory");
 	}
 	int rc = 0;
@@ -686,6 +706,7 @@ static int find_rets(struct img *im, enum sonde_go_arch arch, const char *name,
 	}
 	cs_free(insn, 1);
 	cs_close(&h);
+	free(code);
 	if (!rc && !f->nret)
 		rc = fail(im, "%s has no return instruction", name);
 	return rc;
@@ -897,13 +918,14 @@ static int inspect(struct img *im, struct sonde_go_binary *out)
 
 int sonde_go_inspect(const char *path, struct sonde_go_binary *out, char *err, size_t errlen)
 {
-	struct img im = { .path = path, .err = err, .errlen = errlen };
+	struct img im = { .path = path, .err = err, .errlen = errlen, .fd = -1 };
 	memset(out, 0, sizeof(*out));
 	if (errlen)
 		err[0] = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return fail(&im, "%s", strerror(errno));
+	im.fd = fd;
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);

@@ -1,0 +1,923 @@
+#!/usr/bin/env python3
+"""Live capture of Go's crypto/tls under the stack ABI (Go < 1.17: arguments
+and results on the goroutine stack, the goroutine in the thread's TLS slot
+fs:-8), with a real old toolchain: Debian 11's go1.15 (golang-1.15-go and
+golang-1.15-src, fetched once from the Debian archive with private apt lists
+— as tests/kernels/run does, the system's apt state stays untouched — and
+unpacked into ~/.cache/sonde-go115; GOROOT is then
+~/.cache/sonde-go115/usr/lib/go-1.15).
+
+A net/http HTTPS server and client (written below, standard library only,
+GO111MODULE=off) are built with go1.15 twice: default, and stripped
+(-ldflags="-s -w": no symbol table, no DWARF; sonde finds crypto/tls in the
+pcln table). For each build, separately:
+
+  server side  sonde capture --comm <server> started first; the server started
+               after it (sonde attaches when it sees the exec); an untraced
+               go1.15 client makes five requests over HTTP/1.1 (forced) and
+               five over HTTP/2 (ALPN): two GETs on one keep-alive connection,
+               a 20 kB POST echoed back, a 404, a 50 kB download. `sonde tls
+               -o json` lists the running server: library go, go1.15.x.
+  client side  the same ten requests, sonde --comm <client> (the clients
+               started before sonde, each waiting for a line on stdin before
+               its requests).
+
+Every request must appear exactly once, paired with its response, with the
+right method, target, status, version and bodies (size and content),
+capture.method "ebpf-tls-go", capture.tls go and go1.15.x, the traced
+process, the connection's real addresses (the server's port, and the client's
+port as the client saw it: proof that the probes followed tls.Conn to its
+socket); the traced programs must exit normally (a probe that misreads the
+stack ABI would at worst get garbage, but a probe placed wrongly crashes
+Go); the stats record must show no drops, no lost calls, no unresolved Go
+connection.
+
+Usage: test_go_oldabi.py [--keep] path/to/sonde
+  --keep   keep the temporary directory (also SONDE_E2E_KEEP=1)
+SONDE_GO115_CACHE=DIR caches go1.15 there instead of ~/.cache/sonde-go115;
+SONDE_DEBIAN_MIRROR names the Debian archive (else taken from apt's sources).
+Prints PASS/FAIL/SKIP/INFO lines prefixed "go-oldabi:"; exits non-zero on any
+FAIL; SKIP (exit 0) when go1.15 cannot be had or sonde cannot capture here.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+args = sys.argv[1:]
+KEEP = "--keep" in args or bool(os.environ.get("SONDE_E2E_KEEP"))
+rest = [a for a in args if a != "--keep"]
+SONDE = os.path.abspath(rest[0]) if rest else os.path.abspath("./sonde")
+failed = False
+
+CACHE = os.environ.get("SONDE_GO115_CACHE") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sonde-go115")
+GO_PKGS = ["golang-1.15-go", "golang-1.15-src"]
+DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+GOROOT = os.path.join(CACHE, "usr/lib/go-1.15")
+
+# comm names (at most 15 characters); the untraced peers are the default builds
+SRV, CLI = "go115srv", "go115cli"
+BUILDS = {"default": "", "stripped": "_s"}
+
+
+def check(name, cond, why=""):
+    global failed
+    print(("PASS " if cond else "FAIL ") + "go-oldabi: " + name + ("" if cond else ": " + str(why)), flush=True)
+    failed = failed or not cond
+    return cond
+
+
+def info(msg):
+    print("INFO go-oldabi: " + msg, flush=True)
+
+
+def skip(why):
+    print("SKIP go-oldabi: " + why, flush=True)
+
+
+# ------------------------------------------------------------ the programs
+
+SERVER_GO = r'''// An HTTPS server (net/http, HTTP/1.1 and HTTP/2 by ALPN) on 127.0.0.1,
+// a port of its own: "listening PORT" on stdout; SIGTERM shuts it down
+// gracefully and it exits 0 after "bye after N requests".
+package main
+
+import (
+	"context"
+	"fmt"
+	"io/ioutil"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+func big() []byte {
+	b := make([]byte, 50000)
+	for i := range b {
+		b[i] = "0123456789abcdefghijklmnopqrstuvwxyz\n"[i%37]
+	}
+	return b
+}
+
+func main() {
+	var n int64
+	download := big()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hello/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello %s over %s\n", r.URL.Path, r.Proto)
+	})
+	mux.HandleFunc("/echo/", func(w http.ResponseWriter, r *http.Request) {
+		b, err := ioutil.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write(b)
+	})
+	mux.HandleFunc("/big/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write(download)
+	})
+	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		atomic.AddInt64(&n, 1)
+		if strings.HasPrefix(r.URL.Path, "/missing/") {
+			http.NotFound(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "listen:", err)
+		os.Exit(1)
+	}
+	srv := &http.Server{Handler: counted}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeTLS(ln, os.Args[1], os.Args[2]) }()
+	fmt.Printf("listening %d\n", ln.Addr().(*net.TCPAddr).Port)
+	select {
+	case <-sig:
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := srv.Shutdown(ctx)
+		cancel()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "shutdown:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("bye after %d requests\n", atomic.LoadInt64(&n))
+	case err := <-done:
+		fmt.Fprintln(os.Stderr, "serve:", err)
+		os.Exit(1)
+	}
+}
+'''
+
+CLIENT_GO = r'''// An HTTPS client (net/http): client MODE BASEURL TAG, MODE h1 (HTTP/1.1
+// forced) or h2 (HTTP/2 by ALPN). Prints "ready", waits for a line on
+// stdin, then makes five requests on one keep-alive connection, printing
+// "result METHOD PATH STATUS PROTO LOCALADDR BODYLEN" for each, and "done".
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"io/ioutil"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+)
+
+func upload(tag string) []byte {
+	var b bytes.Buffer
+	for i := 0; b.Len() < 20000; i++ {
+		fmt.Fprintf(&b, "line %05d of the upload of %s\n", i, tag)
+	}
+	return b.Bytes()
+}
+
+func main() {
+	mode, base, tag := os.Args[1], os.Args[2], os.Args[3]
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	if mode == "h2" {
+		tr.ForceAttemptHTTP2 = true
+	} else {
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	}
+	client := &http.Client{Transport: tr}
+	fmt.Println("ready")
+	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+		fmt.Fprintln(os.Stderr, "stdin:", err)
+		os.Exit(1)
+	}
+	reqs := []struct {
+		method, path string
+		body         []byte
+	}{
+		{"GET", "/hello/" + tag + "/1", nil},
+		{"GET", "/hello/" + tag + "/2", nil},
+		{"POST", "/echo/" + tag, upload(tag)},
+		{"GET", "/missing/" + tag, nil},
+		{"GET", "/big/" + tag, nil},
+	}
+	for _, q := range reqs {
+		local := "?"
+		trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+			local = i.Conn.LocalAddr().String()
+		}}
+		var body io.Reader
+		if q.body != nil {
+			body = bytes.NewReader(q.body)
+		}
+		req, err := http.NewRequest(q.method, base+q.path, body)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "request:", err)
+			os.Exit(1)
+		}
+		req = req.WithContext(httptrace.WithClientTrace(context.Background(), trace))
+		resp, err := client.Do(req)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, q.path+":", err)
+			os.Exit(1)
+		}
+		b, err := ioutil.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, q.path+": body:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("result %s %s %d %s %s %d\n", q.method, q.path, resp.StatusCode, resp.Proto, local, len(b))
+	}
+	tr.CloseIdleConnections()
+	fmt.Println("done")
+}
+'''
+
+
+def upload_body(tag):
+    out, i = [], 0
+    n = 0
+    while n < 20000:
+        ln = f"line {i:05d} of the upload of {tag}\n"
+        out.append(ln)
+        n += len(ln)
+        i += 1
+    return "".join(out)
+
+
+BIG = "".join("0123456789abcdefghijklmnopqrstuvwxyz\n"[i % 37] for i in range(50000))
+
+
+def expected(tag, h2):
+    """(method, target, status, request body, response body) of a client's
+    five requests."""
+    proto = "HTTP/2.0" if h2 else "HTTP/1.1"
+    h = [f"/hello/{tag}/1", f"/hello/{tag}/2"]
+    return [("GET", h[0], 200, "", f"hello {h[0]} over {proto}\n"),
+            ("GET", h[1], 200, "", f"hello {h[1]} over {proto}\n"),
+            ("POST", f"/echo/{tag}", 200, upload_body(tag), upload_body(tag)),
+            ("GET", f"/missing/{tag}", 404, "", "404 page not found\n"),
+            ("GET", f"/big/{tag}", 200, "", BIG)]
+
+
+# -------------------------------------------------------------- processes
+
+CHILDREN = []
+
+
+class Child:
+    """A process in its own session, stdout/stderr collected by threads."""
+
+    def __init__(self, argv, name=None, env=None, cwd=None):
+        self.name = name or os.path.basename(argv[0])
+        self.out = b""
+        self.err = b""
+        self.lock = threading.Lock()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=env, cwd=cwd, start_new_session=True)
+        self.pid = self.proc.pid
+        CHILDREN.append(self)
+        self.threads = [threading.Thread(target=self._pump, args=(self.proc.stdout, "out"), daemon=True),
+                        threading.Thread(target=self._pump, args=(self.proc.stderr, "err"), daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def _pump(self, f, which):
+        while True:
+            b = f.read1(65536)
+            if not b:
+                return
+            with self.lock:
+                setattr(self, which, getattr(self, which) + b)
+
+    def stdout(self):
+        with self.lock:
+            return self.out.decode(errors="replace")
+
+    def stderr(self):
+        with self.lock:
+            return self.err.decode(errors="replace")
+
+    def wait_for(self, text, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if text in self.stdout():
+                return True
+            if self.proc.poll() is not None:
+                time.sleep(0.2)
+                return text in self.stdout()
+            time.sleep(0.02)
+        return False
+
+    def send(self, data):
+        try:
+            self.proc.stdin.write(data.encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+
+    def finish(self, timeout=30):
+        """Wait for the exit: rc (None on timeout)."""
+        try:
+            self.proc.stdin.close()
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            rc = None
+        for t in self.threads:
+            t.join(timeout=2)
+        return rc
+
+    def kill(self):
+        """SIGTERM, then SIGKILL, to its process group while it runs (once
+        reaped, its id may belong to someone else: left alone)."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if self.proc.poll() is not None:
+                return
+            try:
+                os.killpg(self.pid, sig)
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+def crashed(text):
+    """A Go crash's words in stderr, or None."""
+    for w in ("fatal error:", "panic:", "unexpected signal", "SIGSEGV", "SIGILL", "SIGTRAP", "goroutine 1 ["):
+        if w in text:
+            return w
+    return None
+
+
+# ------------------------------------------------------------------ go1.15
+
+def main_mirror():
+    """The Debian archive this machine's apt uses (as find_mirrors in
+    tests/kernels/run), or SONDE_DEBIAN_MIRROR."""
+    m = os.environ.get("SONDE_DEBIAN_MIRROR")
+    if m:
+        return m
+    try:
+        p = subprocess.run(["apt-get", "indextargets", "--format", "$(REPO_URI) $(RELEASE)", "Identifier: Packages"],
+                           capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for ln in p.stdout.splitlines():
+        uri, _, rel = ln.strip().partition(" ")
+        if rel and "-" not in rel and "debian-security" not in uri:
+            return uri
+    return None
+
+
+def go_ok(goroot):
+    return (os.access(os.path.join(goroot, "bin/go"), os.X_OK)
+            and os.path.isfile(os.path.join(goroot, "src/crypto/tls/conn.go"))
+            and os.path.isfile(os.path.join(goroot, "src/net/http/server.go")))
+
+
+def fetch_go115():
+    """GOROOT of Debian 11's go1.15, fetched on first use: (goroot, None), or
+    (None, why it cannot be had)."""
+    if go_ok(GOROOT):
+        return GOROOT, None
+    for tool in ("apt-get", "dpkg-deb"):
+        if not shutil.which(tool):
+            return None, f"{tool} not found: cannot fetch Debian 11's go1.15"
+    if not os.path.exists(DEBIAN_KEYRING):
+        return None, f"{DEBIAN_KEYRING} missing (debian-archive-keyring): cannot check Debian 11's archive"
+    mirror = main_mirror()
+    if not mirror:
+        return None, "cannot tell the Debian archive from apt's sources: set SONDE_DEBIAN_MIRROR"
+    d = os.path.join(CACHE, "apt")
+    for sub in ("lists/partial", "cache/archives/partial", "sources.list.d"):
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+    with open(os.path.join(d, "sources.list"), "w") as f:
+        f.write(f"deb [signed-by={DEBIAN_KEYRING}] {mirror} bullseye main\n")
+    opts = ["-o", f"Dir::Etc::sourcelist={d}/sources.list", "-o", f"Dir::Etc::sourceparts={d}/sources.list.d",
+            "-o", f"Dir::State::Lists={d}/lists", "-o", "Dir::State::status=/dev/null",
+            "-o", f"Dir::Cache={d}/cache", "-o", "Debug::NoLocking=1"]
+    if os.geteuid() == 0:
+        opts += ["-o", "APT::Sandbox::User=root"]
+
+    def apt(argv, cwd=None, timeout=300):
+        try:
+            p = subprocess.run(["apt-get", "-qq"] + opts + argv, capture_output=True, text=True, cwd=cwd,
+                               timeout=timeout)
+            return p.returncode == 0, " ".join((p.stderr + p.stdout).split())[-400:]
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return False, str(e)
+
+    info(f"fetching Debian 11's {' and '.join(GO_PKGS)} from {mirror} bullseye into {CACHE}")
+    t0 = time.time()
+    ok, out = apt(["update"], timeout=300)
+    # apt-get update may exit 0 with the index not fetched (it only warns)
+    lists = os.listdir(os.path.join(d, "lists"))
+    if not ok or not any("bullseye" in x and "Packages" in x for x in lists):
+        return None, f"Debian 11 archive unreachable (apt-get update of {mirror} bullseye failed: {out})"
+    debs = os.path.join(CACHE, "debs")
+    shutil.rmtree(debs, ignore_errors=True)
+    os.makedirs(debs)
+    ok, out = apt(["download"] + GO_PKGS, cwd=debs, timeout=900)
+    files = sorted(x for x in os.listdir(debs) if x.endswith(".deb"))
+    if not ok or len(files) != len(GO_PKGS):
+        return None, f"apt-get download {' '.join(GO_PKGS)} from {mirror} bullseye failed: {out}"
+    # unpacked beside the cache's usr/, which appears whole or not at all
+    tmp = os.path.join(CACHE, "unpack.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for fn in files:
+        p = subprocess.run(["dpkg-deb", "-x", os.path.join(debs, fn), tmp], capture_output=True, text=True)
+        if p.returncode != 0:
+            return None, f"dpkg-deb -x {fn} failed: {p.stderr[-300:]}"
+    if not go_ok(os.path.join(tmp, "usr/lib/go-1.15")):
+        return None, f"no usr/lib/go-1.15 with bin/go and the sources of crypto/tls and net/http in {files}"
+    usr = os.path.join(CACHE, "usr")
+    if os.path.exists(usr):
+        os.rename(usr, os.path.join(tmp, "old-usr"))
+    os.rename(os.path.join(tmp, "usr"), usr)
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(debs, ignore_errors=True)
+    info(f"unpacked {', '.join(files)} into {CACHE} in {time.time() - t0:.0f} s")
+    return GOROOT, None
+
+
+def go_env(tmp):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GO") and k != "CGO_ENABLED"}
+    home = os.path.join(tmp, "home")
+    os.makedirs(home, exist_ok=True)
+    env.update(GOROOT=GOROOT, GO111MODULE="off", GOPATH=os.path.join(tmp, "gopath"), HOME=home,
+               GOCACHE=os.path.join(tmp, "gocache"), GOENV="off", GOFLAGS="", GOPROXY="off",
+               PATH=os.path.join(GOROOT, "bin") + ":" + env.get("PATH", "/usr/bin:/bin"))
+    return env
+
+
+def build(tmp, env, src_name, src, out_name, stripped):
+    d = os.path.join(tmp, "src", src_name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "main.go"), "w") as f:
+        f.write(src)
+    out = os.path.join(tmp, "bin", out_name)
+    argv = ["go", "build", "-o", out] + (["-ldflags=-s -w"] if stripped else []) + ["main.go"]
+    t0 = time.time()
+    p = subprocess.run(argv, cwd=d, env=env, capture_output=True, text=True, timeout=900)
+    ok = check(f"go1.15 build {out_name} ({'stripped' if stripped else 'default'})",
+               p.returncode == 0 and os.path.isfile(out), (p.stderr + p.stdout)[-1500:])
+    if ok:
+        info(f"built {out_name} in {time.time() - t0:.1f} s: {describe(out)}")
+    return out if ok else None
+
+
+def describe(path):
+    """What file(1)-like facts matter: linking, symbols."""
+    facts = []
+    p = subprocess.run(["readelf", "-lS", "-W", path], capture_output=True, text=True)
+    if p.returncode == 0:
+        facts.append("dynamically linked" if "INTERP" in p.stdout else "static")
+        facts.append("symtab" if ".symtab" in p.stdout else "no symtab")
+        facts.append("DWARF" if ".debug_info" in p.stdout or ".zdebug_info" in p.stdout else "no DWARF")
+        sec = [s for s in (".go.buildinfo", ".gopclntab", ".note.go.buildid") if s in p.stdout]
+        facts.append("sections " + ",".join(sec))
+    facts.append(f"{os.path.getsize(path)} bytes")
+    facts.append(go_formats(path))
+    return ", ".join(facts)
+
+
+PCLN_MAGICS = {0xfffffffb: "go1.2", 0xfffffffa: "go1.16", 0xfffffff0: "go1.18", 0xfffffff1: "go1.20"}
+
+
+def go_formats(path):
+    """The pcln table's magic and the build info's header, from the section
+    headers (what goinfo.c reads first)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        shoff = struct.unpack_from("<Q", data, 0x28)[0]
+        shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3a)
+        secs = [struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize) for i in range(shnum)]
+        stroff = secs[shstrndx][4]
+
+        def name(s):
+            end = data.index(b"\0", stroff + s[0])
+            return data[stroff + s[0]:end].decode()
+        byname = {name(s): s for s in secs}
+        out = []
+        if ".gopclntab" in byname:
+            off = byname[".gopclntab"][4]
+            magic, _, quantum, ptr = struct.unpack_from("<IHBB", data, off)
+            out.append(f"pcln magic {magic:#x} ({PCLN_MAGICS.get(magic, 'unknown')} layout, quantum {quantum}, "
+                       f"pointer {ptr})")
+        if ".go.buildinfo" in byname:
+            off = byname[".go.buildinfo"][4]
+            head = data[off:off + 16]
+            ptr, flags = head[14], head[15]
+            magic = "build info" if head[:14] == b"\xff Go buildinf:" else f"build info (magic {head[:14]!r}?)"
+            out.append(f"{magic}: pointer size {ptr}, flags {flags:#x} "
+                       f"({'inline strings' if flags & 2 else 'version by pointer'})")
+        return "; ".join(out) or "no .gopclntab or .go.buildinfo section"
+    except (OSError, ValueError, struct.error, IndexError) as e:
+        return f"formats unreadable: {e}"
+
+
+# ------------------------------------------------------------------ sonde
+
+SONDES = []
+
+
+class Sonde:
+    """sonde capture -o json --stats in the background, records to a file."""
+
+    def __init__(self, tmp, name, extra):
+        self.name = name
+        self.argv = [SONDE, "capture", "-o", "json", "--stats"] + extra
+        self.out = os.path.join(tmp, "sonde-" + name + ".json")
+        self.err = os.path.join(tmp, "sonde-" + name + ".stderr")
+        with open(self.out, "w") as o, open(self.err, "w") as e:
+            self.proc = subprocess.Popen(self.argv, stdout=o, stderr=e, start_new_session=True)
+        SONDES.append(self)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if "capturing with" in self.stderr() or self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        self.ok = check(f"{name}: sonde started ({' '.join(self.argv[1:])})",
+                        self.proc.poll() is None and "capturing with" in self.stderr(), self.stderr()[-2000:])
+
+    def stderr(self):
+        try:
+            with open(self.err) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def wait_stderr(self, text, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if text in self.stderr():
+                return True
+            if self.proc.poll() is not None:
+                return text in self.stderr()
+            time.sleep(0.05)
+        return False
+
+    def stop(self):
+        time.sleep(0.7)  # let the last events reach the ring buffer
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            rc = self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            rc = -9
+        recs = []
+        with open(self.out) as f:
+            for line in f:
+                if line.strip():
+                    try:
+                        recs.append(json.loads(line))
+                    except ValueError:
+                        recs.append({"type": "unparseable", "line": line[:300]})
+        return rc, recs
+
+    def kill(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.proc.wait()
+
+
+def summary(r):
+    q, a = r.get("request") or {}, r.get("response") or {}
+    qb, ab = q.get("body") or {}, a.get("body") or {}
+    c = r.get("conn") or {}
+    return (f"[conn {c.get('id')} {c.get('client')}->{c.get('server')} {r.get('capture', {}).get('method')} "
+            f"{r.get('version')} {q.get('method')} {q.get('target')} req.body={qb.get('size')}/{qb.get('captured')} "
+            f"-> {a.get('status')} body={ab.get('size')}/{ab.get('captured')} "
+            f"pid={r.get('process', {}).get('pid')} {r.get('process', {}).get('comm')} flags={r.get('flags')}]")
+
+
+STAT_ZERO = ["ebpf_ringbuf_drops", "ebpf_ringbuf_drop_bytes", "ebpf_missed_calls", "ebpf_missed_exits",
+             "ebpf_read_failures", "ebpf_truncated_bytes", "ebpf_bad_events", "gap_bytes", "gaps",
+             "tls_go_unresolved", "tls_unbound_bytes", "tls_attach_failures", "parse_errors",
+             "records_unanswered", "records_unsolicited"]
+STAT_INFO = ["tls_libraries", "tls_calls", "tls_plaintext_bytes", "tls_ciphertext_bytes", "tls_unbound_calls",
+             "tls_go_unresolved", "tls_encrypted_connections", "records", "connections", "ebpf_events",
+             "duplicate_peer_bytes", "skipped_bytes", "undetected_bytes"]
+
+
+def check_run(label, recs, rc, sonde, groups, srv_port):
+    """The records of one sonde run. groups: [(label, traced Child, [(tag,
+    h2, client port)])], each traced process's records checked alone (its
+    pid); the run's stats and lines once."""
+    check(f"{label}: sonde exits 0 on SIGINT", rc == 0, f"rc {rc}: {sonde.stderr()[-1500:]}")
+    probing = [ln for ln in sonde.stderr().splitlines() if "probing" in ln and "(go1." in ln]
+    info(f"{label}: sonde's Go probing lines: " + (" | ".join(probing) or "none"))
+    bad = [r for r in recs if r.get("type") not in ("exchange", "stats")]
+    check(f"{label}: every line is an exchange or stats record", not bad, bad[:3])
+    ex = [r for r in recs if r.get("type") == "exchange"]
+    stats = [r for r in recs if r.get("type") == "stats"]
+    if not check(f"{label}: one stats record", len(stats) == 1, f"{len(stats)}"):
+        st = {}
+    else:
+        st = stats[0]
+    info(f"{label}: stats " + ", ".join(f"{k}={st.get(k)}" for k in STAT_INFO))
+    nz = {k: st.get(k) for k in STAT_ZERO if st.get(k) != 0}
+    check(f"{label}: stats: no drops, gaps, lost calls or unresolved Go connections ({', '.join(STAT_ZERO)} all 0)",
+          not nz, nz)
+    check(f"{label}: stats: tls_calls > 0 and tls_libraries >= 1",
+          (st.get("tls_calls") or 0) > 0 and (st.get("tls_libraries") or 0) >= 1,
+          f"tls_calls={st.get('tls_calls')} tls_libraries={st.get('tls_libraries')}")
+    pids = {g[1].pid for g in groups}
+    stray = [r for r in ex if (r.get("process") or {}).get("pid") not in pids]
+    check(f"{label}: no record of another process", not stray, " ".join(summary(r) for r in stray[:5]))
+    for glabel, traced, clients in groups:
+        mine = [r for r in ex if (r.get("process") or {}).get("pid") == traced.pid]
+        check_records(glabel, mine, traced, clients, srv_port)
+
+
+def check_records(label, ex, traced, clients, srv_port):
+    """The exchange records of one traced process: clients is [(tag, h2,
+    client port)]."""
+    info(f"{label}: {len(ex)} exchange records")
+    for r in ex:
+        info(f"{label}:   {summary(r)}")
+    want_targets = set()
+    for tag, h2, cport in clients:
+        mode = "HTTP/2" if h2 else "HTTP/1.1"
+        for method, target, status, qbody, abody in expected(tag, h2):
+            want_targets.add(target)
+            lab = f"{label}: {mode} {method} {target}"
+            mine = [r for r in ex if (r.get("request") or {}).get("target") == target]
+            if not check(f"{lab}: exactly one record", len(mine) == 1,
+                         f"{len(mine)}: " + " ".join(summary(r) for r in mine)):
+                continue
+            r = mine[0]
+            q, a = r.get("request") or {}, r.get("response") or {}
+            check(f"{lab}: paired with its response, no flags", q and a and r.get("flags") == [],
+                  summary(r))
+            check(f"{lab}: version {mode}", r.get("version") == mode, r.get("version"))
+            check(f"{lab}: method {method}, status {status}",
+                  q.get("method") == method and a.get("status") == status, summary(r))
+            qb, ab = q.get("body") or {}, a.get("body") or {}
+            check(f"{lab}: request body ({len(qbody)} bytes)",
+                  qb.get("size") == len(qbody) and qb.get("captured") == len(qbody)
+                  and (qb.get("data") or "") == qbody,
+                  f"size {qb.get('size')} captured {qb.get('captured')} data {str(qb.get('data'))[:80]!r}")
+            check(f"{lab}: response body ({len(abody)} bytes)",
+                  ab.get("size") == len(abody) and ab.get("captured") == len(abody)
+                  and (ab.get("data") or "") == abody,
+                  f"size {ab.get('size')} captured {ab.get('captured')} data {str(ab.get('data'))[:80]!r}")
+            cap = r.get("capture") or {}
+            tls = cap.get("tls") or {}
+            check(f"{lab}: capture.method ebpf-tls-go, tls go go1.15.x",
+                  cap.get("method") == "ebpf-tls-go" and tls.get("library") == "go"
+                  and str(tls.get("version", "")).startswith("go1.15"), json.dumps(cap))
+            c = r.get("conn") or {}
+            cl, sv = c.get("client") or {}, c.get("server") or {}
+            check(f"{lab}: conn 127.0.0.1:{cport} -> 127.0.0.1:{srv_port} (real addresses)",
+                  cl.get("ip") == "127.0.0.1" and cl.get("port") == cport
+                  and sv.get("ip") == "127.0.0.1" and sv.get("port") == srv_port, json.dumps(c))
+            p = r.get("process") or {}
+            check(f"{lab}: process {traced.pid} {traced.name}",
+                  p.get("pid") == traced.pid and p.get("comm") == traced.name, json.dumps(p))
+    uns = [r for r in ex if "unsolicited" in (r.get("flags") or [])]
+    if uns:
+        info(f"{label}: {len(uns)} response(s) recorded before the request they answer "
+             f"({', '.join(sorted({str(r.get('version')) for r in uns}))}; on HTTP/1.1 the connection's pairing "
+             "then shifts by one, on HTTP/2 the stream's request is left unanswered): the Write's plaintext is "
+             "emitted at its return, which can come after another goroutine's Read of the answer; an ordering "
+             "problem, not the stack ABI's arguments (go1.19 programs show it too)")
+    extra = [r for r in ex if (r.get("request") or {}).get("target") not in want_targets]
+    check(f"{label}: no other exchange records", not extra, " ".join(summary(r) for r in extra[:5]))
+
+
+def run_client(binary, name, mode, base, tag, started=None):
+    """A client (already started, or started now) told to go; returns
+    (client port or None, result lines)."""
+    c = started or Child([binary, mode, base, tag], name=name)
+    if not c.wait_for("ready\n"):
+        check(f"client {name} {mode} ready", False, c.stderr()[-800:])
+        return None, []
+    c.send("go\n")
+    rc = c.finish(timeout=60)
+    out, err = c.stdout(), c.stderr()
+    res = [ln.split() for ln in out.splitlines() if ln.startswith("result ")]
+    want = [(m, t, str(s)) for m, t, s, _, _ in expected(tag, mode == "h2")]
+    got = [(x[1], x[2], x[3]) for x in res if len(x) == 7]
+    protos = {x[4] for x in res if len(x) == 7}
+    wproto = "HTTP/2.0" if mode == "h2" else "HTTP/1.1"
+    check(f"client {name} {mode} ({tag}): exits 0 after its 5 requests, no crash",
+          rc == 0 and "done" in out and got == want and not crashed(err),
+          f"rc {rc}, crash {crashed(err)!r}, results {got}, stderr {err[-1500:]}")
+    check(f"client {name} {mode}: spoke {wproto}", protos == {wproto}, protos)
+    sizes = {x[2]: int(x[6]) for x in res if len(x) == 7}
+    exp_sizes = {t: len(b.encode()) for _, t, _, _, b in expected(tag, mode == "h2")}
+    check(f"client {name} {mode}: response sizes as served", sizes == exp_sizes, f"{sizes} vs {exp_sizes}")
+    locs = {x[5] for x in res if len(x) == 7}
+    if len(locs) != 1:
+        check(f"client {name} {mode}: one keep-alive connection", False, locs)
+        return None, res
+    try:
+        port = int(next(iter(locs)).rsplit(":", 1)[1])
+    except (ValueError, IndexError):
+        port = None
+    return port, res
+
+
+def start_server(binary, name, cert, key):
+    s = Child([binary, cert, key], name=name)
+    if not s.wait_for("listening "):
+        check(f"server {name} listening", False, s.stderr()[-800:])
+        return None, None
+    port = int(s.stdout().split("listening ", 1)[1].split()[0])
+    return s, port
+
+
+def stop_server(s, nreq):
+    if s.proc.poll() is None:
+        s.proc.send_signal(signal.SIGTERM)
+    rc = s.finish(timeout=15)
+    out, err = s.stdout(), s.stderr()
+    check(f"server {s.name} (pid {s.pid}) exits 0 on SIGTERM after {nreq} requests, no crash",
+          rc == 0 and f"bye after {nreq} requests" in out and not crashed(err),
+          f"rc {rc}, crash {crashed(err)!r}, stdout {out[-300:]!r}, stderr {err[-1500:]}")
+
+
+def tls_cmd(label, s, during):
+    p = subprocess.run([SONDE, "tls", "-o", "json"], capture_output=True, text=True, timeout=120)
+    mine = []
+    for ln in p.stdout.splitlines():
+        try:
+            o = json.loads(ln)
+        except ValueError:
+            continue
+        if o.get("pid") == s.pid:
+            mine.append(o)
+    ok = (p.returncode == 0 and len(mine) == 1 and mine[0].get("library") == "go"
+          and str(mine[0].get("version", "")).startswith("go1.15") and mine[0].get("status") == "capturing")
+    check(f"{label}: sonde tls -o json {during} lists the server (pid {s.pid}) once: go, go1.15.x, capturing",
+          ok, f"rc {p.returncode}; its rows {mine}; stderr {p.stderr[-500:]}")
+    if mine:
+        info(f"{label}: sonde tls row: {json.dumps(mine[0])}")
+
+
+def probed(label, so, binary):
+    """sonde's "probing BINARY (go1.15.x, stack ABI, N+M returns)" line."""
+    so.wait_stderr(f"probing {binary} ")
+    pat = re.compile(r"probing " + re.escape(binary) + r" \((go1\.15\.\d+), stack ABI, (\d+)\+(\d+) returns\)")
+    m = pat.search(so.stderr())
+    check(f"{label}: sonde probes {os.path.basename(binary)} with the stack ABI "
+          f"(\"probing ... (go1.15.x, stack ABI, N+M returns)\")", m,
+          [ln for ln in so.stderr().splitlines() if binary in ln or "go" in ln][-5:])
+
+
+def scen_server(tmp, build_name, bins, cert, key, peer):
+    """sonde --comm the server, started after sonde; an untraced client."""
+    srv_bin = bins[(SRV, build_name)]
+    name = os.path.basename(srv_bin)
+    label = f"server side, {build_name}"
+    so = Sonde(tmp, f"server-{build_name}", ["--comm", name])
+    if not so.ok:
+        return
+    s, port = start_server(srv_bin, name, cert, key)
+    if not s:
+        so.kill()
+        return
+    probed(label, so, srv_bin)
+    time.sleep(1.0)
+    base = f"https://127.0.0.1:{port}"
+    clients = []
+    for mode in ("h1", "h2"):
+        tag = f"srv-{build_name}-{mode}"
+        cport, _ = run_client(peer, os.path.basename(peer), mode, base, tag)
+        clients.append((tag, mode == "h2", cport))
+    # another sonde's uprobes on the file: `sonde tls` must still read it
+    tls_cmd(label, s, "while sonde capture probes the server")
+    stop_server(s, 10)
+    rc, recs = so.stop()
+    check_run(label, recs, rc, so, [(label, s, clients)], port)
+
+
+def scen_client(tmp, build_name, bins, cert, key, peer_srv):
+    """`sonde tls` lists the server of this build (no capture running); then
+    sonde --comm the clients, started before sonde; the server untraced."""
+    cli_bin = bins[(CLI, build_name)]
+    name = os.path.basename(cli_bin)
+    label = f"client side, {build_name}"
+    s, port = start_server(peer_srv, os.path.basename(peer_srv), cert, key)
+    if not s:
+        return
+    tls_cmd(f"{build_name} server", s, "(no capture running)")
+    base = f"https://127.0.0.1:{port}"
+    cl = {}
+    for mode in ("h1", "h2"):
+        tag = f"cli-{build_name}-{mode}"
+        cl[mode] = (tag, Child([cli_bin, mode, base, tag], name=name))
+        if not cl[mode][1].wait_for("ready\n"):
+            check(f"{label}: client {mode} ready", False, cl[mode][1].stderr()[-800:])
+            s.kill()
+            return
+    so = Sonde(tmp, f"client-{build_name}", ["--comm", name])
+    if not so.ok:
+        s.kill()
+        return
+    probed(label, so, cli_bin)
+    clients = []
+    for mode in ("h1", "h2"):
+        tag, c = cl[mode]
+        cport, _ = run_client(cli_bin, name, mode, base, tag, started=c)
+        clients.append((tag, mode == "h2", cport, c))
+    rc, recs = so.stop()
+    stop_server(s, 10)
+    # one traced process per client: each client's records alone
+    check_run(label, recs, rc, so,
+              [(f"{label}, {'h2' if h2 else 'h1'} client", c, [(tag, h2, cport)]) for tag, h2, cport, c in clients],
+              port)
+
+
+def main():
+    if not os.path.isfile(SONDE) or not os.access(SONDE, os.X_OK):
+        check("sonde binary", False, f"{SONDE} is not an executable")
+        return
+    if os.geteuid() != 0:
+        skip("not root: sonde capture needs root (or CAP_BPF and CAP_PERFMON)")
+        return
+    if not shutil.which("openssl"):
+        skip("openssl not found: cannot make the server's certificate")
+        return
+    goroot, why = fetch_go115()
+    if not goroot:
+        skip("go1.15: " + why)
+        return
+    tmp = tempfile.mkdtemp(prefix="sonde-go-oldabi.")
+    try:
+        env = go_env(tmp)
+        v = subprocess.run(["go", "version"], env=env, capture_output=True, text=True)
+        if not check("go1.15 runs (go version)", v.returncode == 0 and " go1.15" in v.stdout,
+                     f"{v.returncode}: {v.stdout} {v.stderr}"):
+            return
+        info(f"{v.stdout.strip()}, GOROOT {goroot}")
+        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+        p = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                            "-nodes", "-subj", "/CN=localhost", "-days", "1", "-keyout", key, "-out", cert],
+                           capture_output=True, text=True)
+        if not check("self-signed certificate", p.returncode == 0, p.stderr[-500:]):
+            return
+        bins = {}
+        for prog, src in ((SRV, SERVER_GO), (CLI, CLIENT_GO)):
+            for build_name, suffix in BUILDS.items():
+                b = build(tmp, env, prog, src, prog + suffix, build_name == "stripped")
+                if not b:
+                    return
+                bins[(prog, build_name)] = b
+        for build_name in BUILDS:
+            scen_server(tmp, build_name, bins, cert, key, bins[(CLI, "default")])
+            kill_all()
+            scen_client(tmp, build_name, bins, cert, key, bins[(SRV, build_name)])
+            kill_all()
+    finally:
+        kill_all()
+        if KEEP:
+            info(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def kill_all():
+    for s in SONDES:
+        s.kill()
+    for c in reversed(CHILDREN):
+        c.kill()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        kill_all()
+    sys.exit(1 if failed else 0)
