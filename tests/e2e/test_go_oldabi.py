@@ -787,12 +787,12 @@ def tls_cmd(label, s, during):
 
 
 def probed(label, so, binary):
-    """sonde's "probing BINARY (go1.15.x, stack ABI, N+M returns)" line."""
+    """sonde's "probing BINARY (go1.15.x, stack ABI, N returns of Read)" line."""
     so.wait_stderr(f"probing {binary} ")
-    pat = re.compile(r"probing " + re.escape(binary) + r" \((go1\.15\.\d+), stack ABI, (\d+)\+(\d+) returns\)")
+    pat = re.compile(r"probing " + re.escape(binary) + r" \((go1\.15\.\d+), stack ABI, (\d+) returns of Read\)")
     m = pat.search(so.stderr())
     check(f"{label}: sonde probes {os.path.basename(binary)} with the stack ABI "
-          f"(\"probing ... (go1.15.x, stack ABI, N+M returns)\")", m,
+          "('probing ... (go1.15.x, stack ABI, N returns of Read)')", m,
           [ln for ln in so.stderr().splitlines() if binary in ln or "go" in ln][-5:])
 
 
