@@ -150,7 +150,8 @@ static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, c
 		size_t nret = i ? 0 : f->nret;
 		for (size_t r = 0; r <= nret; r++) {
 			struct bpf_program *prog = r ? ret : fns[i].enter;
-			uint64_t off = r ? f->ret_file_offs[r - 1] : f->file_off;
+			/* entries after the stack check: see goinfo.h */
+			uint64_t off = r ? f->ret_file_offs[r - 1] : f->body_file_off ? f->body_file_off : f->file_off;
 			LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = e->tls_cookies ? t->id : 0);
 			struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, -1, t->path, off, &uo);
 			if (!l) {

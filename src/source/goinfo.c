@@ -669,6 +669,8 @@ static int find_rets(struct img *im, enum sonde_go_arch arch, const char *name,
 	size_t n = (size_t)f->size;
 	uint64_t addr = f->vaddr;
 	f->nret = 0;
+	f->body_file_off = 0;
+	unsigned seen = 0;
 	while (n) {
 		if (!cs_disasm_iter(h, &c, &n, &addr, insn)) {
 			/*
@@ -691,6 +693,12 @@ static int find_rets(struct img *im, enum sonde_go_arch arch, const char *name,
 				  (unsigned long long)(addr - f->vaddr));
 			break;
 		}
+		/* The stack check comes within the first few instructions: a
+		 * branch if below-or-same to morestack (jbe; arm64 b.ls). */
+		if (++seen <= 6 && !f->body_file_off &&
+		    (arch == SONDE_GO_AMD64 ? insn->id == X86_INS_JBE
+					    : !strcmp(insn->mnemonic, "b.ls")))
+			f->body_file_off = f->file_off + (addr - f->vaddr);
 		bool ret = arch == SONDE_GO_AMD64 ? insn->id == X86_INS_RET ||
 							    insn->id == X86_INS_RETF ||
 							    insn->id == X86_INS_RETFQ

@@ -38,6 +38,10 @@ struct sonde_go_func {
 	uint64_t file_off; /* entry as an offset in the file (what a uprobe takes) */
 	uint64_t size; /* bytes, from .symtab or up to the next function's entry */
 	uint64_t ret_file_offs[SONDE_GO_MAX_RETS]; /* file offsets of every return instruction */
+	/* the instruction after the prologue's stack-growth check (0: none
+	 * found). When the stack must grow, runtime.morestack runs the
+	 * function again from its entry: a probe here fires once per call. */
+	uint64_t body_file_off;
 	size_t nret;
 };
 
