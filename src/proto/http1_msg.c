@@ -2,11 +2,11 @@
 /* The HTTP/1.x message type: building, bodies, decoding, JSON and text output. */
 #include "http1_msg.h"
 
+#include "body_decode.h"
 #include "graphql.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 static const struct sonde_msg_ops h1_ops;
 
@@ -120,52 +120,16 @@ struct h1_msg *h1_msg_new_http09(const uint8_t *line, size_t len, bool response)
 /* Inflate a gzip or deflate body in place, keeping at most the body limit. */
 void h1_msg_decode_body(struct h1_msg *m, size_t limit)
 {
-	if (!m->body.len || (m->coding != SONDE_H1_CODING_GZIP && m->coding != SONDE_H1_CODING_DEFLATE))
+	struct sonde_buf out = { 0 };
+	bool full;
+	if (!m->body.len || !sonde_body_inflate(m->body.p, m->body.len, m->coding, limit, &out, &full))
 		return;
-	/* gzip: header detection; deflate: zlib-wrapped first, raw as fallback
-	 * (servers send both under that name). */
-	int tries[2] = { m->coding == SONDE_H1_CODING_GZIP ? 15 + 16 : 15, -15 };
-	int ntries = m->coding == SONDE_H1_CODING_GZIP ? 1 : 2;
-	for (int t = 0; t < ntries; t++) {
-		z_stream z;
-		memset(&z, 0, sizeof(z));
-		if (inflateInit2(&z, tries[t]) != Z_OK)
-			return;
-		struct sonde_buf out = { 0 };
-		size_t cap = limit < 4096 ? limit : 4096;
-		z.next_in = m->body.p;
-		z.avail_in = (uInt)m->body.len;
-		int rc = Z_OK;
-		bool full = false;
-		while (rc == Z_OK) {
-			if (out.len >= limit) {
-				full = true;
-				break;
-			}
-			size_t want = cap < limit - out.len ? cap : limit - out.len;
-			sonde_buf_reserve(&out, want);
-			z.next_out = out.p + out.len;
-			z.avail_out = (uInt)want;
-			rc = inflate(&z, Z_NO_FLUSH);
-			out.len = want - z.avail_out + out.len;
-			if (rc == Z_BUF_ERROR && z.avail_in == 0)
-				break; /* input ended early: keep the prefix */
-			if (cap < (1u << 20))
-				cap *= 2;
-		}
-		inflateEnd(&z);
-		if (rc == Z_STREAM_END || full || (rc == Z_BUF_ERROR && out.len) ||
-		    (rc == Z_OK && out.len)) {
-			sonde_buf_free(&m->body);
-			m->body = out;
-			m->decoded = true;
-			m->decoded_size = out.len;
-			if (full)
-				m->base.flags |= SONDE_MF_TRUNCATED;
-			return;
-		}
-		sonde_buf_free(&out);
-	}
+	sonde_buf_free(&m->body);
+	m->body = out;
+	m->decoded = true;
+	m->decoded_size = out.len;
+	if (full)
+		m->base.flags |= SONDE_MF_TRUNCATED;
 }
 
 void h1_msg_body(struct h1_msg *m, const uint8_t *p, size_t n, size_t limit, struct sonde_stats *st)

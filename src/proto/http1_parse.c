@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "http1_parse.h"
 
+#include "body_decode.h"
+
 #include <string.h>
 
 /* RFC 9110 tchar: the characters of tokens (methods, header names). */
@@ -182,7 +184,7 @@ static int parse_content_length(const uint8_t *p, size_t n, int64_t *out)
 }
 
 /* Does the comma-separated list in p contain token `tok` (lowercase)? */
-static bool list_has(const uint8_t *p, size_t n, const char *tok, bool last_only)
+bool sonde_h1_list_has(const uint8_t *p, size_t n, const char *tok, bool last_only)
 {
 	size_t tl = strlen(tok);
 	bool found = false;
@@ -217,7 +219,7 @@ static void apply_header(const uint8_t *buf, struct sonde_h1_header hd, struct s
 	switch (hd.name.len) {
 	case 6:
 		if (sonde_h1_span_ieq(buf, hd.name, "expect"))
-			h->expect_continue = list_has(v, vl, "100-continue", false);
+			h->expect_continue = sonde_h1_list_has(v, vl, "100-continue", false);
 		break;
 	case 7:
 		if (sonde_h1_span_ieq(buf, hd.name, "upgrade"))
@@ -225,9 +227,9 @@ static void apply_header(const uint8_t *buf, struct sonde_h1_header hd, struct s
 		break;
 	case 10:
 		if (sonde_h1_span_ieq(buf, hd.name, "connection")) {
-			h->conn_close |= list_has(v, vl, "close", false);
-			h->conn_keep_alive |= list_has(v, vl, "keep-alive", false);
-			h->conn_upgrade |= list_has(v, vl, "upgrade", false);
+			h->conn_close |= sonde_h1_list_has(v, vl, "close", false);
+			h->conn_keep_alive |= sonde_h1_list_has(v, vl, "keep-alive", false);
+			h->conn_upgrade |= sonde_h1_list_has(v, vl, "upgrade", false);
 		}
 		break;
 	case 14:
@@ -242,18 +244,15 @@ static void apply_header(const uint8_t *buf, struct sonde_h1_header hd, struct s
 		break;
 	case 16:
 		if (sonde_h1_span_ieq(buf, hd.name, "content-encoding")) {
-			if (list_has(v, vl, "gzip", true) || list_has(v, vl, "x-gzip", true))
-				h->content_encoding = SONDE_H1_CODING_GZIP;
-			else if (list_has(v, vl, "deflate", true))
-				h->content_encoding = SONDE_H1_CODING_DEFLATE;
-			else if (vl && !list_has(v, vl, "identity", true))
-				h->content_encoding = SONDE_H1_CODING_OTHER;
+			enum sonde_h1_coding c = sonde_body_coding(v, vl);
+			if (c != SONDE_H1_CODING_NONE)
+				h->content_encoding = c;
 		}
 		break;
 	case 17:
 		if (sonde_h1_span_ieq(buf, hd.name, "transfer-encoding")) {
 			h->te_present = true;
-			h->chunked = list_has(v, vl, "chunked", true);
+			h->chunked = sonde_h1_list_has(v, vl, "chunked", true);
 		}
 		break;
 	}

@@ -100,5 +100,8 @@ bool sonde_h1_is_http09_request(const uint8_t *line, size_t len);
 
 /* Case-insensitive comparison of a span with a lowercase literal. */
 bool sonde_h1_span_ieq(const uint8_t *buf, struct sonde_h1_span s, const char *lower);
+/* Does the comma-separated list p[0..n) contain token tok (lowercase,
+ * parameters ignored)? last_only: is tok the list's last token? */
+bool sonde_h1_list_has(const uint8_t *p, size_t n, const char *tok, bool last_only);
 
 #endif

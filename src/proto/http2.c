@@ -222,6 +222,10 @@ static void msg_finish(struct h2_conn *h, struct h2_stream *st, enum sonde_dir d
 	st->done[dir] = true;
 	m->base.flags |= flags;
 	m->pb_type = m->response ? st->pb_out : st->pb_in;
+	/* --decode-bodies as for HTTP/1: not after lost bytes, and not gRPC
+	 * (its messages carry their own compression, grpc-encoding) */
+	h2_msg_body_coding(m, h->s->opts->decode_bodies && !m->grpc && !(m->base.flags & SONDE_MF_GAP),
+			   h->s->opts->body_limit);
 	if (m->base.captured_bytes > m->base.wire_bytes)
 		m->base.captured_bytes = m->base.wire_bytes;
 	m->base.mem = sizeof(*m) + m->text.cap + m->body.cap +

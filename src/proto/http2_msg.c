@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "body_decode.h"
 #include "graphql.h"
 
 static const struct sonde_msg_ops h2_ops;
@@ -77,6 +78,30 @@ const struct h2_field *h2_field_find(const struct h2_msg *m, const struct h2_fie
 		if (h2_field_is(m, &fs->f[i], name))
 			return &fs->f[i];
 	return NULL;
+}
+
+void h2_msg_body_coding(struct h2_msg *m, bool decode, size_t limit)
+{
+	m->coding = SONDE_H1_CODING_NONE;
+	for (uint32_t i = 0; i < m->headers.n; i++) {
+		const struct h2_field *f = &m->headers.f[i];
+		if (!h2_field_is(m, f, "content-encoding"))
+			continue;
+		enum sonde_h1_coding c = sonde_body_coding(h2_txt(m, f->voff), f->vlen);
+		if (c != SONDE_H1_CODING_NONE)
+			m->coding = c;
+	}
+	struct sonde_buf out = { 0 };
+	bool full;
+	if (!decode || !m->body.len ||
+	    !sonde_body_inflate(m->body.p, m->body.len, m->coding, limit, &out, &full))
+		return;
+	m->body_captured = m->body.len;
+	sonde_buf_free(&m->body);
+	m->body = out;
+	m->decoded = true;
+	if (full)
+		m->base.flags |= SONDE_MF_TRUNCATED;
 }
 
 /* Is the request GraphQL? With o, write its ,"graphql":{...} too. */
@@ -215,7 +240,16 @@ static void h2_write_json(const struct sonde_msg *bm, struct sonde_buf *o)
 	sonde_buf_puts(o, ",\"body\":{\"size\":");
 	sonde_buf_u64(o, m->body_size);
 	sonde_buf_puts(o, ",\"captured\":");
-	sonde_buf_u64(o, m->body.len);
+	sonde_buf_u64(o, m->decoded ? m->body_captured : m->body.len);
+	if (m->coding != SONDE_H1_CODING_NONE) {
+		static const char *const names[] = { [SONDE_H1_CODING_GZIP] = "gzip",
+						     [SONDE_H1_CODING_DEFLATE] = "deflate",
+						     [SONDE_H1_CODING_OTHER] = "other" };
+		sonde_buf_puts(o, ",\"content_encoding\":");
+		sonde_json_cstr(o, names[m->coding]);
+	}
+	if (m->decoded)
+		sonde_buf_printf(o, ",\"decoded\":true,\"decoded_size\":%zu", m->body.len);
 	if (m->body.len) {
 		size_t mark = o->len;
 		sonde_buf_puts(o, ",\"encoding\":\"utf8\",\"data\":");

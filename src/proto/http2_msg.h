@@ -14,6 +14,7 @@
 #include "../core/buf.h"
 #include "../core/record.h"
 #include "grpc.h"
+#include "http1_parse.h"
 
 #define MAX_INTERIM 4 /* 1xx codes kept per final response */
 
@@ -41,7 +42,10 @@ struct h2_msg {
 	uint32_t hpack_unknown; /* header fields that referred to unknown HPACK entries */
 	uint64_t body_size;
 	bool body_gap; /* bytes of the body were lost: nothing after them is kept */
-	struct sonde_buf body;
+	struct sonde_buf body; /* kept DATA bytes; inflated with --decode-bodies */
+	enum sonde_h1_coding coding; /* content-encoding of the headers (set at the end) */
+	bool decoded; /* body holds the inflated body */
+	uint64_t body_captured; /* DATA bytes kept, when body was inflated */
 	bool grpc; /* a gRPC stream (content-type application/grpc*) */
 	const struct sonde_pd_msg *pb_type; /* its messages' type (--proto-descriptor) */
 	size_t grpc_limit; /* the body limit, for gRPC message decoding */
@@ -59,6 +63,10 @@ bool h2_field_is(const struct h2_msg *m, const struct h2_field *f, const char *n
 int h2_parse_status(const uint8_t *p, size_t n);
 const struct h2_field *h2_field_find(const struct h2_msg *m, const struct h2_fields *fs,
 				     const char *name);
+/* Set the message's content coding from its content-encoding fields (the
+ * last that names one decides, as in HTTP/1) and, with decode, inflate a
+ * gzip or deflate body in place, keeping at most limit bytes. */
+void h2_msg_body_coding(struct h2_msg *m, bool decode, size_t limit);
 /* Is the request GraphQL? With o, write its ,"graphql":{...} too. */
 bool h2_graphql_request(const struct h2_msg *m, struct sonde_buf *o);
 

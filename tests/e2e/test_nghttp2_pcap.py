@@ -16,10 +16,30 @@ and paired, each header field equal to the whole capture's or written as
 "<unknown index N>" (never a wrong value), some unknown in each direction at
 first, and the last 20 exchanges exact in both directions.
 
+Server push: nghttpd pushes /p/style.css and /p/app.bin when /p/index.html is
+asked for (-p), and nghttp accepts them (it does by default). sonde must record
+each pushed stream as an exchange of its own: a request flagged "pushed" (the
+PUSH_PROMISE's header block, wire_bytes 0) on the promised stream id, paired
+with the pushed response, path, status and body size right. tshark's http2
+dissection of the same capture must show the same PUSH_PROMISE frames: as
+many, the same promised stream ids, the same header fields, and for each
+promised stream the same :status and DATA byte count.
+
+--decode-bodies: nghttp uploads a gzip body (content-encoding: gzip, several
+DATA frames) to nghttpd, which echoes it back as it came (--echo-upload, no
+content-encoding). Read with --decode-bodies, the request's body is the
+inflated upload (content_encoding gzip, decoded, decoded_size; size and
+captured the gzip bytes) and the echo is left as sent; read without it, the
+request names its coding and keeps the gzip bytes. (nghttpd compresses no
+response of its own, so the response side is covered by the unit test.)
+
 Usage: test_nghttp2_pcap.py path/to/sonde
 Prints PASS/FAIL/SKIP lines; exits non-zero on any FAIL.
 """
+import base64
 import datetime
+import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -98,6 +118,112 @@ def sonde_json(sonde, path):
     return [json.loads(l) for l in out.stdout.decode().splitlines()]
 
 
+PUSH_FILES = {"index.html": b"<html><link rel=stylesheet href=style.css></html>\n",
+              "style.css": b"body { color: red }\n" * 50, "app.bin": bytes(range(251)) * 13}
+PUSHED = ("/p/style.css", "/p/app.bin")
+# hex text: gzip halves it, so the upload takes a few 16 KiB DATA frames and
+# the inflated body still fits the 64 KiB body limit
+UPLOAD_PLAIN = b"".join(hashlib.sha256(b"%d" % i).hexdigest().encode() + b"\n" for i in range(900))
+UPLOAD_GZ = gzip.compress(UPLOAD_PLAIN, 9, mtime=0)
+
+
+def check_decode(sonde, pcap):
+    """The gzip upload read with and without --decode-bodies; returns failure reasons."""
+    why = []
+    for decode in (True, False):
+        out = subprocess.run([sonde, "read", "-o", "json"] + (["--decode-bodies"] if decode else []) + [pcap],
+                             capture_output=True)
+        recs = [json.loads(l) for l in out.stdout.decode().splitlines()]
+        up = [r for r in recs if r.get("type") == "exchange" and r.get("request")
+              and r["request"].get("target") == "/u/upload"]
+        if out.returncode or len(up) != 1:
+            why.append("decode=%s: exit %d, %d upload exchanges" % (decode, out.returncode, len(up)))
+            continue
+        q, s = up[0]["request"], up[0].get("response") or {}
+        qb, sb = q["body"], s.get("body", {})
+        got = (qb.get("content_encoding"), qb.get("decoded", False), qb.get("decoded_size"), qb["size"], qb["captured"])
+        want = ("gzip", decode, len(UPLOAD_PLAIN) if decode else None, len(UPLOAD_GZ), len(UPLOAD_GZ))
+        if got != want:
+            why.append("decode=%s: request body %r, want %r" % (decode, got, want))
+        data = qb.get("data", "").encode() if qb.get("encoding") == "utf8" else base64.b64decode(qb.get("data", ""))
+        if data != (UPLOAD_PLAIN if decode else UPLOAD_GZ):
+            why.append("decode=%s: request data %d bytes, not the %s upload" % (decode, len(data), "inflated" if decode else "gzip"))
+        if s.get("status") != 200 or sb.get("size") != len(UPLOAD_GZ) or "decoded" in sb \
+                or "content_encoding" in sb or base64.b64decode(sb.get("data", "")) != UPLOAD_GZ:
+            why.append("decode=%s: echo %r %r" % (decode, s.get("status"), {k: v for k, v in sb.items() if k != "data"}))
+        if up[0]["flags"]:
+            why.append("decode=%s: flags %r" % (decode, up[0]["flags"]))
+    return why
+
+
+def tshark_push(pcap, port):
+    """tshark's view of the capture's PUSH_PROMISEs: [(promised stream id,
+    [(name, value)...])], and per stream id its :status and DATA bytes."""
+    out = subprocess.run(["tshark", "-r", pcap, "-d", "tcp.port==%d,http2" % port, "-Y", "http2",
+                          "-T", "json", "--no-duplicate-keys"], capture_output=True, timeout=120)
+    if out.returncode:
+        raise RuntimeError("tshark exit %d: %s" % (out.returncode, out.stderr.decode()[-300:]))
+    promises, status, data = [], {}, {}
+
+    def listify(x):
+        return x if isinstance(x, list) else [x] if x is not None else []
+    for pkt in json.loads(out.stdout.decode() or "[]"):
+        for h2 in listify(pkt["_source"]["layers"].get("http2")):
+            for f in listify(h2.get("http2.stream")):
+                t, sid = f.get("http2.type"), int(f.get("http2.streamid", 0))
+                hdrs = [(h.get("http2.header.name"), h.get("http2.header.value", ""))
+                        for h in listify(f.get("http2.header"))]
+                if t == "5":
+                    promises.append((int(f["http2.push_promise.promised_stream_id"]), hdrs))
+                elif t == "1" and sid % 2 == 0:  # server-initiated: a pushed response
+                    for n, v in hdrs:
+                        if n == ":status":
+                            status[sid] = int(v)
+                elif t == "0" and sid % 2 == 0:
+                    padded = int(f.get("http2.flags", "0"), 16) & 0x8
+                    pad = int(f.get("http2.pad_length", "0")) + 1 if padded else 0
+                    data[sid] = data.get(sid, 0) + int(f["http2.length"]) - pad
+    return promises, status, data
+
+
+def check_push(ex, pcap, port):
+    """The pushed exchanges of the /p/ connection against tshark; returns failure reasons."""
+    why = []
+    recs = [r for r in ex if r.get("version") == "HTTP/2" and r.get("request")
+            and (r["request"]["target"] or "").startswith("/p/")]
+    pushed = sorted((r for r in recs if r["request"].get("pushed")), key=lambda r: r["request"]["stream_id"])
+    page = [r for r in recs if not r["request"].get("pushed")]
+    if len(page) != 1 or page[0].get("response", {}).get("status") != 200 \
+            or page[0]["response"]["body"]["size"] != len(PUSH_FILES["index.html"]):
+        why.append("push page: %r" % [(r["request"]["target"], r.get("response", {}).get("status")) for r in page])
+    got = sorted((r["request"]["target"], r["request"]["method"], r.get("response", {}).get("status"),
+                  r.get("response", {}).get("body", {}).get("size"), r["flags"]) for r in pushed)
+    want = sorted((p, "GET", 200, len(PUSH_FILES[p[3:]]), []) for p in PUSHED)
+    if got != want:
+        why.append("pushed exchanges: %r, want %r" % (got, want))
+    for r in pushed:
+        q, s = r["request"], r.get("response") or {}
+        if q["stream_id"] % 2 or q["stream_id"] != s.get("stream_id") or q["wire_bytes"] != 0 \
+                or s.get("body", {}).get("captured") != s.get("body", {}).get("size"):
+            why.append("pushed %s: stream %r/%r wire_bytes %r" % (q["target"], q["stream_id"], s.get("stream_id"), q["wire_bytes"]))
+    promises, status, data = tshark_push(pcap, port)
+    if len(promises) != len(pushed):
+        why.append("tshark sees %d PUSH_PROMISE frames, sonde %d pushed requests" % (len(promises), len(pushed)))
+    ts = {sid: hdrs for sid, hdrs in promises}
+    for r in pushed:
+        q, s = r["request"], r.get("response") or {}
+        sid = q["stream_id"]
+        if sid not in ts:
+            why.append("pushed stream %d: no PUSH_PROMISE in tshark (promised %r)" % (sid, sorted(ts)))
+            continue
+        if [tuple(h) for h in q["headers"]] != ts[sid]:
+            why.append("pushed stream %d: headers %r, tshark %r" % (sid, q["headers"], ts[sid]))
+        if s.get("status") != status.get(sid) or s.get("body", {}).get("size") != data.get(sid):
+            why.append("pushed stream %d: status/body %r/%r, tshark %r/%r" % (
+                sid, s.get("status"), s.get("body", {}).get("size"), status.get(sid), data.get(sid)))
+    return why
+
+
 def same_or_unknown(got, want):
     """Fields of got equal want's or are unknown; returns (unknown count, error)."""
     if len(got) != len(want):
@@ -165,7 +291,7 @@ def midstream(sonde, pcap):
 
 def main():
     sonde = sys.argv[1] if len(sys.argv) > 1 else "./sonde"
-    for tool in ("nghttpd", "nghttp", "tcpdump"):
+    for tool in ("nghttpd", "nghttp", "tcpdump", "tshark"):
         if not shutil.which(tool):
             print("SKIP nghttp2-pcap: %s is not installed" % tool)
             return 0
@@ -179,6 +305,13 @@ def main():
     for n, b in files.items():
         with open(os.path.join(www, n), "wb") as f:
             f.write(b)
+    os.makedirs(os.path.join(www, "p"))
+    for n, b in PUSH_FILES.items():
+        with open(os.path.join(www, "p", n), "wb") as f:
+            f.write(b)
+    upload = os.path.join(tmp, "upload.gz")
+    with open(upload, "wb") as f:
+        f.write(UPLOAD_GZ)
     # one file per mid-stream request, each with its own modification time
     os.makedirs(os.path.join(www, "m"))
     for i in range(MID_REQUESTS):
@@ -201,7 +334,8 @@ def main():
         if b"listening on" not in td.stderr.readline():
             print("FAIL nghttp2-pcap: tcpdump did not start")
             return 1
-        srv = subprocess.Popen(["nghttpd", "--no-tls", "-d", www, str(port)],
+        srv = subprocess.Popen(["nghttpd", "--no-tls", "-d", www, "--echo-upload",
+                                "-p/p/index.html=" + ",".join(PUSHED), str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(srv)
         if not wait_port(port):
@@ -209,6 +343,11 @@ def main():
             return 1
         base = "http://127.0.0.1:%d/" % port
         subprocess.run(["nghttp", "-n", base + "a.txt", base + "b.bin", base + "c.txt", base + "missing"],
+                       check=True, timeout=20)
+        # a connection of its own: the page, and the two resources pushed with it
+        subprocess.run(["nghttp", "-n", base + "p/index.html"], check=True, timeout=20)
+        # a gzip upload, echoed back as it came
+        subprocess.run(["nghttp", "-n", "-d", upload, "-H", "content-encoding: gzip", base + "u/upload"],
                        check=True, timeout=20)
         if node:
             subprocess.run([node, os.path.join(tmp, "client.js"), str(port), str(MID_REQUESTS)],
@@ -230,7 +369,7 @@ def main():
     ex = [r for r in recs if r.get("type") == "exchange"]
     why = []
     h2 = [r for r in ex if r["version"] == "HTTP/2" and r.get("request")
-          and not r["request"]["target"].startswith("/m/")]
+          and not r["request"]["target"].startswith(("/m/", "/p/", "/u/"))]
     got = sorted((r["request"]["method"], r["request"]["target"], r.get("response", {}).get("status"),
                   r.get("response", {}).get("body", {}).get("size")) for r in h2)
     want = sorted([("GET", "/a.txt", 200, 60), ("GET", "/b.bin", 200, 10240), ("GET", "/c.txt", 200, 70000),
@@ -251,6 +390,18 @@ def main():
         print("kept " + tmp)
         return 1
     print("PASS nghttp2-pcap (%d exchanges)" % len(h2))
+    why = check_push(ex, pcap, port)
+    if why:
+        print("FAIL nghttp2-push: " + "; ".join(why[:5]))
+        print("kept " + tmp)
+        return 1
+    print("PASS nghttp2-push (%d pushed exchanges, PUSH_PROMISEs as tshark sees them)" % len(PUSHED))
+    why = check_decode(sonde, pcap)
+    if why:
+        print("FAIL nghttp2-decode-bodies: " + "; ".join(why[:5]))
+        print("kept " + tmp)
+        return 1
+    print("PASS nghttp2-decode-bodies (a %d-byte gzip upload inflated to %d bytes)" % (len(UPLOAD_GZ), len(UPLOAD_PLAIN)))
     if not node:
         print("SKIP nghttp2-midstream: node is not installed (Node's HTTP/2 client makes the traffic)")
     else:

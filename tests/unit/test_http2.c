@@ -9,7 +9,9 @@
  * a DATA payload and across frames, the client's first stream making its
  * table known, and the mid-stream probe; gRPC calls (the "grpc" object:
  * framing across DATA frames, the 64-message bound, trailers-only status,
- * gzip messages); a GraphQL request and its errors.
+ * gzip messages); a GraphQL request and its errors; --decode-bodies (gzip
+ * and deflate bodies split across DATA frames inflated, content_encoding
+ * written with or without it, the body limit bounding the inflated body).
  */
 #include <dirent.h>
 #include <nghttp2/nghttp2.h>
@@ -950,6 +952,158 @@ static void test_graphql(void **state)
 	tu_h1_free(&h);
 }
 
+/* zlib-compress n bytes of p (windowBits 31: gzip, 15: zlib deflate). */
+static void zbytes(struct tu_bytes *out, const void *p, size_t n, int wbits)
+{
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	uint8_t buf[8192];
+	z.next_in = (Bytef *)(uintptr_t)p;
+	z.avail_in = (uInt)n;
+	z.next_out = buf;
+	z.avail_out = sizeof(buf);
+	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+	tu_bytes_put(out, buf, sizeof(buf) - z.avail_out);
+	deflateEnd(&z);
+}
+
+/*
+ * --decode-bodies for HTTP/2, as for HTTP/1: a deflate request body (two DATA
+ * frames) and a gzip response body (three DATA frames, one padded) inflated,
+ * with content_encoding, decoded and decoded_size; body.size and
+ * body.captured stay the DATA bytes. A coding sonde cannot inflate ("br") is
+ * named "other" and kept as sent. Without the option the coding is still
+ * named and the bytes kept as sent; under a body limit smaller than the
+ * inflated body, the inflated body stops at the limit (flag truncated).
+ */
+static void test_decode_bodies(void **state)
+{
+	(void)state;
+	static struct tu_bytes c2s, s2c, plain, gz, df;
+	memset(&c2s, 0, sizeof(c2s));
+	memset(&s2c, 0, sizeof(s2c));
+	memset(&plain, 0, sizeof(plain));
+	memset(&gz, 0, sizeof(gz));
+	memset(&df, 0, sizeof(df));
+	tu_bytes_track(&c2s);
+	tu_bytes_track(&s2c);
+	tu_bytes_track(&plain);
+	tu_bytes_track(&gz);
+	tu_bytes_track(&df);
+	for (int i = 0; i < 100; i++) {
+		char line[32];
+		snprintf(line, sizeof(line), "line %03d of the body\n", i);
+		tu_bytes_str(&plain, line);
+	}
+	static const char up[] = "{\"upload\": \"compressed with deflate, zlib-wrapped\"}";
+	zbytes(&gz, plain.p, plain.len, 31);
+	zbytes(&df, up, sizeof(up) - 1, 15);
+	assert_true(gz.len > 20 && gz.len < 1000 && plain.len > 1000 && df.len > 10);
+
+	nghttp2_hd_deflater *dc, *ds;
+	assert_int_equal(nghttp2_hd_deflate_new(&dc, 4096), 0);
+	assert_int_equal(nghttp2_hd_deflate_new(&ds, 4096), 0);
+	tu_bytes_str(&c2s, PREFACE);
+	settings(&c2s, -1);
+	settings(&s2c, -1);
+	static const char *const rq1[] = { ":method", "POST", ":scheme", "http", ":path", "/up",
+					   ":authority", "x", "content-encoding", "deflate", NULL };
+	static const char *const rq3[] = { ":method", "GET", ":scheme", "http", ":path", "/br",
+					   ":authority", "x", NULL };
+	static const char *const rs1[] = { ":status", "200", "content-type", "text/plain",
+					   "content-encoding", "gzip", NULL };
+	static const char *const rs3[] = { ":status", "200", "content-encoding", "br", NULL };
+	headers(&c2s, dc, 1, false, 1000, rq1);
+	frame(&c2s, 0, 0, 1, df.p, 7);
+	frame(&c2s, 0, 1, 1, df.p + 7, df.len - 7);
+	headers(&c2s, dc, 3, true, 1000, rq3);
+	headers(&s2c, ds, 1, false, 1000, rs1);
+	headers(&s2c, ds, 3, false, 1000, rs3);
+	size_t a = gz.len / 3, b = 2 * gz.len / 3;
+	frame(&s2c, 0, 0, 1, gz.p, a);
+	{ /* the middle part padded */
+		struct tu_bytes p = { 0 };
+		tu_u8(&p, 5);
+		tu_bytes_put(&p, gz.p + a, b - a);
+		tu_bytes_zero(&p, 5);
+		frame(&s2c, 0, 0x8, 1, p.p, p.len);
+		tu_bytes_free(&p);
+	}
+	frame(&s2c, 0, 0, 3, "\x1b\x03\x00", 3); /* bytes as sent under "br" */
+	frame(&s2c, 0, 1, 1, gz.p + b, gz.len - b);
+	frame(&s2c, 0, 1, 3, "\x03", 1);
+	nghttp2_hd_deflate_del(dc);
+	nghttp2_hd_deflate_del(ds);
+
+	/* 0: --decode-bodies; 1: byte by byte; 2: without; 3: body limit 1000 */
+	for (int run = 0; run < 4; run++) {
+		static struct tu_h1 h;
+		struct sonde_dissect_opts o;
+		tu_dissect_defaults(&o);
+		o.decode_bodies = run != 2;
+		if (run == 3)
+			o.body_limit = 1000;
+		h2_open(&h, &o);
+		run_exchange(&h, &c2s, &s2c, 0, run == 1);
+		assert_false(h.col.bad_record);
+		assert_int_equal(h.col.n, 2);
+		assert_int_equal(h.stats.parse_errors, 0);
+		const struct tu_rec *r1 = &h.col.r[0], *r3 = &h.col.r[1];
+		if (r1->req.target && !strcmp(r1->req.target, "/br")) {
+			const struct tu_rec *t = r1;
+			r1 = r3;
+			r3 = t;
+		}
+		assert_string_equal(r1->req.target, "/up");
+		assert_string_equal(r3->req.target, "/br");
+		/* the request: deflate, two frames */
+		const struct tu_msg *m = &r1->req;
+		assert_string_equal(m->content_encoding, "deflate");
+		assert_int_equal(m->body_size, df.len);
+		assert_int_equal(m->body_captured, df.len);
+		assert_int_equal(m->decoded, run != 2);
+		if (run != 2) {
+			assert_int_equal(m->decoded_size, sizeof(up) - 1);
+			assert_int_equal(m->body_len, sizeof(up) - 1);
+			assert_memory_equal(m->body, up, sizeof(up) - 1);
+		} else {
+			assert_int_equal(m->body_len, df.len);
+			assert_memory_equal(m->body, df.p, df.len);
+		}
+		/* the response: gzip, three frames */
+		m = &r1->resp;
+		assert_string_equal(m->content_encoding, "gzip");
+		assert_int_equal(m->body_size, gz.len);
+		assert_int_equal(m->body_captured, gz.len);
+		assert_int_equal(m->decoded, run != 2);
+		if (run == 2) {
+			assert_int_equal(m->flags, 0);
+			assert_int_equal(m->body_len, gz.len);
+			assert_memory_equal(m->body, gz.p, gz.len);
+		} else if (run == 3) {
+			assert_int_equal(m->flags, SONDE_MF_TRUNCATED);
+			assert_int_equal(m->decoded_size, 1000);
+			assert_int_equal(m->body_len, 1000);
+			assert_memory_equal(m->body, plain.p, 1000);
+		} else {
+			assert_int_equal(m->flags, 0);
+			assert_int_equal(m->decoded_size, plain.len);
+			assert_int_equal(m->body_len, plain.len);
+			assert_memory_equal(m->body, plain.p, plain.len);
+		}
+		/* "br": named other, kept as sent */
+		m = &r3->resp;
+		assert_string_equal(m->content_encoding, "other");
+		assert_false(m->decoded);
+		assert_int_equal(m->body_size, 4);
+		assert_int_equal(m->body_len, 4);
+		assert_memory_equal(m->body, "\x1b\x03\x00\x03", 4);
+		assert_null(r3->req.content_encoding);
+		tu_h1_free(&h);
+	}
+}
+
 int main(void)
 {
 	tu_filters();
@@ -963,6 +1117,7 @@ int main(void)
 		tu_test(test_hpack_stories),
 		tu_test(test_grpc),
 		tu_test(test_graphql),
+		tu_test(test_decode_bodies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
