@@ -343,6 +343,7 @@ static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int h
 		skel->rodata->capture_per_call = o->capture_per_call;
 	skel->rodata->hook_kind = (uint8_t)hook;
 	skel->rodata->recvmsg_nonblock = k->recvmsg_nonblock;
+	skel->rodata->tls_on = o->tls;
 	if (o->ringbuf_size)
 		bpf_map__set_max_entries(skel->maps.events, (uint32_t)o->ringbuf_size);
 	int ncpu = libbpf_num_possible_cpus();

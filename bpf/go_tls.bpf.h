@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Go programs: probes on crypto/tls.(*Conn).Read and .Write.
+ * Part of capture.bpf.c's one object (included at its end): it uses that
+ * file's maps, filters and emitters.
+ */
+/* ---- Go: crypto/tls.(*Conn).Read and .Write ---- */
+
+/*
+ * Go programs carry their own TLS. Never uretprobes here: they rewrite the
+ * return address on the goroutine's stack, which Go moves and inspects (the
+ * traced program crashes). User space puts a uprobe at the entry and one at
+ * every return instruction instead (src/source/goinfo.c finds them).
+ *
+ * A call is keyed by (process, goroutine): goroutines migrate between
+ * threads, and a goroutine pointer is only unique within its process. The
+ * goroutine is r14 under the register ABI (Go 1.17+), else read from the
+ * thread's TLS slot at fs:-8.
+ *
+ * The socket comes from the runtime's structures: *tls.Conn → conn (a
+ * net.Conn interface: itab, data) → *net.TCPConn → fd (*netFD) → pfd.Sysfd,
+ * with the offsets and the *net.TCPConn type of the binary in go_procs (per
+ * process, from user space); the interface's type is checked first, so a
+ * tls.Conn over anything else is reported, not followed into garbage.
+ */
+struct go_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 goroutine;
+};
+
+struct go_call {
+	__u64 conn; /* *tls.Conn */
+	__u64 buf;
+	__u64 fn; /* entry address */
+	__u8 dir;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct go_key);
+	__type(value, struct go_call);
+} go_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tgid */
+	__type(value, struct sonde_go_proc);
+} go_procs SEC(".maps");
+
+static __always_inline __u64 go_goroutine(struct pt_regs *regs, bool regabi)
+{
+	if (regabi)
+		return regs->r14;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase), g = 0;
+	bpf_probe_read_user(&g, sizeof(g), (void *)(fsbase - 8));
+	return g;
+}
+
+/* The socket behind a *tls.Conn, or 0 (unknown process, not a TCP conn). */
+static __always_inline __u64 go_conn_sock(__u64 conn)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct sonde_go_proc *gp = bpf_map_lookup_elem(&go_procs, &tgid);
+	if (!gp) {
+		count(SONDE_CNT_GO_UNRESOLVED, 1);
+		return 0;
+	}
+	__u64 iface[2] = {}, type = 0, netfd = 0;
+	int fd = -1;
+	if (bpf_probe_read_user(iface, sizeof(iface), (void *)(conn + gp->tlsconn_conn_off)) || !iface[0])
+		goto unresolved;
+	/* itab: (inter, _type, hash, fun[0], ...): the dynamic type is the
+	 * second word; without it (stripped programs), fun[0] is the type's
+	 * Close method */
+	if (gp->tcpconn_type) {
+		if (bpf_probe_read_user(&type, sizeof(type), (void *)(iface[0] + 8)) ||
+		    type != gp->tcpconn_type)
+			goto unresolved;
+	} else if (gp->tcpconn_close) {
+		if (bpf_probe_read_user(&type, sizeof(type), (void *)(iface[0] + 24)) ||
+		    type != gp->tcpconn_close)
+			goto unresolved;
+	} else {
+		goto unresolved;
+	}
+	if (bpf_probe_read_user(&netfd, sizeof(netfd), (void *)(iface[1] + gp->netconn_fd_off)) || !netfd)
+		goto unresolved;
+	if (bpf_probe_read_user(&fd, sizeof(fd), (void *)(netfd + gp->netfd_pfd_off + gp->pfd_sysfd_off)))
+		goto unresolved;
+	return fd_to_tcp_sock(fd);
+unresolved:
+	count(SONDE_CNT_GO_UNRESOLVED, 1);
+	return 0;
+}
+
+/* n plaintext bytes at buf of the TLS connection conn (a *tls.Conn). */
+static __always_inline int go_emit(__u64 conn, __u64 buf, __s64 n, __u8 dir, __u64 fn)
+{
+	if (n <= 0 || n > 0x7fffffff)
+		return 0;
+	struct sonde_tls_stream *ts = tls_stream_get(conn);
+	if (!ts)
+		return 0;
+	ts->fn = fn;
+	if (!ts->sk) {
+		__u64 sk = go_conn_sock(conn);
+		if (sk)
+			tls_bind(ts, sk);
+	}
+	if (ts->sk && !port_wanted((struct sock *)ts->sk))
+		return 0;
+	count(SONDE_CNT_TLS_CALLS, 1);
+	if (!ts->sk)
+		count(SONDE_CNT_TLS_UNBOUND, 1);
+	return emit_tls(conn, buf, (__u32)n, dir);
+}
+
+/*
+ * Write's plaintext is taken at its entry: Go's HTTP client reads responses
+ * on another goroutine, which can return with the answer before Write
+ * itself returns, so waiting for the return would put the response first.
+ * Write sends the whole buffer unless the connection fails. Read's bytes
+ * exist only at its return: the entry saves the call.
+ */
+static __always_inline int go_enter(struct pt_regs *regs, bool regabi, __u8 dir)
+{
+	if (!process_wanted())
+		return 0;
+	struct go_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .goroutine = go_goroutine(regs, regabi) };
+	struct go_call c = { .fn = call_origin(regs), .dir = dir };
+	__s64 len = 0;
+	if (regabi) { /* receiver, then the slice (ptr, len, cap) */
+		c.conn = regs->ax;
+		c.buf = regs->bx;
+		len = (__s64)regs->cx;
+	} else { /* on the stack above the return address */
+		__u64 sp = PT_REGS_SP(regs), a[3] = {};
+		bpf_probe_read_user(a, sizeof(a), (void *)(sp + 8));
+		c.conn = a[0];
+		c.buf = a[1];
+		len = (__s64)a[2];
+	}
+	if (!c.conn)
+		return 0;
+	if (dir == SONDE_EV_TX)
+		return go_emit(c.conn, c.buf, len, dir, c.fn);
+	if (!k.goroutine)
+		return 0;
+	if (bpf_map_update_elem(&go_calls, &k, &c, BPF_ANY))
+		count(SONDE_CNT_INFLIGHT_FULL, 1);
+	return 0;
+}
+
+/* At one of Read's return instructions: (n int, err error). */
+static __always_inline int go_return(struct pt_regs *regs, bool regabi)
+{
+	struct go_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .goroutine = go_goroutine(regs, regabi) };
+	struct go_call *cp = bpf_map_lookup_elem(&go_calls, &k);
+	if (!cp)
+		return 0;
+	struct go_call c = *cp;
+	bpf_map_delete_elem(&go_calls, &k);
+	__s64 n = 0;
+	if (regabi)
+		n = (__s64)regs->ax;
+	else /* after the receiver and the slice's three words */
+		bpf_probe_read_user(&n, sizeof(n), (void *)(PT_REGS_SP(regs) + 40));
+	return go_emit(c.conn, c.buf, n, c.dir, c.fn);
+}
+
+SEC("uprobe")
+int go_tls_read_enter(struct pt_regs *ctx)
+{
+	return go_enter(ctx, true, SONDE_EV_RX);
+}
+
+SEC("uprobe")
+int go_tls_write_enter(struct pt_regs *ctx)
+{
+	return go_enter(ctx, true, SONDE_EV_TX);
+}
+
+SEC("uprobe")
+int go_tls_return(struct pt_regs *ctx)
+{
+	return go_return(ctx, true);
+}
+
+SEC("uprobe")
+int go_tls_read_enter_stack(struct pt_regs *ctx)
+{
+	return go_enter(ctx, false, SONDE_EV_RX);
+}
+
+SEC("uprobe")
+int go_tls_write_enter_stack(struct pt_regs *ctx)
+{
+	return go_enter(ctx, false, SONDE_EV_TX);
+}
+
+SEC("uprobe")
+int go_tls_return_stack(struct pt_regs *ctx)
+{
+	return go_return(ctx, false);
+}
