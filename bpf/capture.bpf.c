@@ -533,14 +533,20 @@ struct {
 	__type(value, struct tls_thread);
 } tls_threads SEC(".maps");
 
-/* Bind a TLS connection of the current process to its socket. A context
+/*
+ * Bind a TLS connection of the current process to its socket. A context
  * seen on another socket than before was freed and reused by a new
- * connection: its stream starts over. */
+ * connection: its stream starts over. A socket no hook has seen yet (a
+ * connection older than sonde; Go's Write, taken before its syscall) gets
+ * its state here, so its id stays the same from now on and its ciphertext
+ * is counted, not copied, from its first byte.
+ */
 static __always_inline void tls_bind(struct sonde_tls_stream *ts, __u64 sk)
 {
-	struct sonde_sock_state *sst = bpf_map_lookup_elem(&socks, &sk);
+	struct sonde_sock_state *sst = port_wanted((struct sock *)sk) ? sock_get(sk)
+								   : bpf_map_lookup_elem(&socks, &sk);
 	__u64 sk_id = sst ? sst->id : 0;
-	if (ts->sk == sk && ts->sk_id == sk_id)
+	if (ts->sk == sk && (ts->sk_id == sk_id || !sst))
 		return;
 	if (ts->sk) {
 		ts->st.id = new_id();
@@ -572,8 +578,12 @@ static __always_inline void tls_note_socket(__u64 sk, __u8 dir)
 		if (!t->call.sk) {
 			t->call.sk = sk;
 			/* From now on the library's plaintext stands for this
-			 * socket's bytes: its ciphertext is not copied. */
-			struct sonde_sock_state *sst = bpf_map_lookup_elem(&socks, &sk);
+			 * socket's bytes: its ciphertext is not copied (a
+			 * socket seen for the first time gets its state now,
+			 * before this call's exit would copy it). */
+			struct sonde_sock_state *sst = port_wanted((struct sock *)sk)
+							       ? sock_get(sk)
+							       : bpf_map_lookup_elem(&socks, &sk);
 			if (sst)
 				sst->tls = 1;
 		}

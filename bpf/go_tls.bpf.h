@@ -19,9 +19,11 @@
  *
  * The socket comes from the runtime's structures: *tls.Conn → conn (a
  * net.Conn interface: itab, data) → *net.TCPConn → fd (*netFD) → pfd.Sysfd,
- * with the offsets and the *net.TCPConn type of the binary in go_procs (per
- * process, from user space); the interface's type is checked first, so a
- * tls.Conn over anything else is reported, not followed into garbage.
+ * with the binary's offsets and its *net.TCPConn type (go_proc_of); the
+ * interface's type is checked first, so a tls.Conn over anything else is
+ * reported, not followed into garbage. It is looked up on every call: Go's
+ * allocator hands a freed tls.Conn's memory to the next one, and tls_bind
+ * starts a new stream when the same address turns up on another socket.
  */
 struct go_key {
 	__u32 tgid;
@@ -43,6 +45,16 @@ struct {
 	__type(value, struct go_call);
 } go_calls SEC(".maps");
 
+/* Per program file, by target id (the low half of the probes' cookie). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct sonde_go_bin);
+} go_bins SEC(".maps");
+
+/* Per process, addresses relocated by user space: kernels without attach
+ * cookies (before 5.15), where a probe cannot tell its program file. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
@@ -60,45 +72,70 @@ static __always_inline __u64 go_goroutine(struct pt_regs *regs, bool regabi)
 	return g;
 }
 
-/* The socket behind a *tls.Conn, or 0 (unknown process, not a TCP conn). */
-static __always_inline __u64 go_conn_sock(__u64 conn)
+/*
+ * The current process's Go program as the probe at regs sees it. With a
+ * cookie, from go_bins: the probe sits at file offset off, which the
+ * program was linked to run at text_delta + off; it runs at the probe's
+ * instruction pointer (a uprobe handler sees the probed address), and the
+ * difference is the process's load bias. Else from go_procs.
+ */
+static __always_inline bool go_proc_of(struct pt_regs *regs, struct sonde_go_proc *out)
 {
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_attach_cookie)) {
+		__u64 cookie = bpf_get_attach_cookie(regs);
+		__u32 id = (__u32)cookie;
+		struct sonde_go_bin *gb = id ? bpf_map_lookup_elem(&go_bins, &id) : NULL;
+		if (gb) {
+			*out = gb->link;
+			if (gb->pie) {
+				__u64 bias = PT_REGS_IP(regs) - (gb->text_delta + SONDE_GO_COOKIE_OFF(cookie));
+				if (out->tcpconn_type)
+					out->tcpconn_type += bias;
+				if (out->tcpconn_close)
+					out->tcpconn_close += bias;
+			}
+			return true;
+		}
+	}
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct sonde_go_proc *gp = bpf_map_lookup_elem(&go_procs, &tgid);
-	if (!gp) {
-		count(SONDE_CNT_GO_UNRESOLVED, 1);
-		return 0;
-	}
+	if (!gp)
+		return false;
+	*out = *gp;
+	return true;
+}
+
+/* The socket behind a *tls.Conn, or 0 (not a TCP connection, closed). */
+static __always_inline __u64 go_conn_sock(const struct sonde_go_proc *gp, __u64 conn)
+{
 	__u64 iface[2] = {}, type = 0, netfd = 0;
 	int fd = -1;
 	if (bpf_probe_read_user(iface, sizeof(iface), (void *)(conn + gp->tlsconn_conn_off)) || !iface[0])
-		goto unresolved;
+		return 0;
 	/* itab: (inter, _type, hash, fun[0], ...): the dynamic type is the
 	 * second word; without it (stripped programs), fun[0] is the type's
 	 * Close method */
 	if (gp->tcpconn_type) {
 		if (bpf_probe_read_user(&type, sizeof(type), (void *)(iface[0] + 8)) ||
 		    type != gp->tcpconn_type)
-			goto unresolved;
+			return 0;
 	} else if (gp->tcpconn_close) {
 		if (bpf_probe_read_user(&type, sizeof(type), (void *)(iface[0] + 24)) ||
 		    type != gp->tcpconn_close)
-			goto unresolved;
+			return 0;
 	} else {
-		goto unresolved;
+		return 0;
 	}
 	if (bpf_probe_read_user(&netfd, sizeof(netfd), (void *)(iface[1] + gp->netconn_fd_off)) || !netfd)
-		goto unresolved;
+		return 0;
 	if (bpf_probe_read_user(&fd, sizeof(fd), (void *)(netfd + gp->netfd_pfd_off + gp->pfd_sysfd_off)))
-		goto unresolved;
+		return 0;
 	return fd_to_tcp_sock(fd);
-unresolved:
-	count(SONDE_CNT_GO_UNRESOLVED, 1);
-	return 0;
 }
 
-/* n plaintext bytes at buf of the TLS connection conn (a *tls.Conn). */
-static __always_inline int go_emit(__u64 conn, __u64 buf, __s64 n, __u8 dir, __u64 fn)
+/* n plaintext bytes at buf of the TLS connection conn (a *tls.Conn) whose
+ * socket is sk (0: not found). */
+static __always_inline int go_emit(__u64 conn, __u64 sk, __u64 buf, __s64 n, __u8 dir, __u64 fn)
 {
 	if (n <= 0 || n > 0x7fffffff)
 		return 0;
@@ -106,17 +143,22 @@ static __always_inline int go_emit(__u64 conn, __u64 buf, __s64 n, __u8 dir, __u
 	if (!ts)
 		return 0;
 	ts->fn = fn;
-	if (!ts->sk) {
-		__u64 sk = go_conn_sock(conn);
-		if (sk)
-			tls_bind(ts, sk);
-	}
+	if (sk)
+		tls_bind(ts, sk);
+	else if (!ts->sk)
+		count(SONDE_CNT_GO_UNRESOLVED, 1);
 	if (ts->sk && !port_wanted((struct sock *)ts->sk))
 		return 0;
 	count(SONDE_CNT_TLS_CALLS, 1);
 	if (!ts->sk)
 		count(SONDE_CNT_TLS_UNBOUND, 1);
 	return emit_tls(conn, buf, (__u32)n, dir);
+}
+
+static __always_inline __u64 go_sock(struct pt_regs *regs, __u64 conn)
+{
+	struct sonde_go_proc gp;
+	return go_proc_of(regs, &gp) ? go_conn_sock(&gp, conn) : 0;
 }
 
 /*
@@ -147,12 +189,44 @@ static __always_inline int go_enter(struct pt_regs *regs, bool regabi, __u8 dir)
 	if (!c.conn)
 		return 0;
 	if (dir == SONDE_EV_TX)
-		return go_emit(c.conn, c.buf, len, dir, c.fn);
+		return go_emit(c.conn, go_sock(regs, c.conn), c.buf, len, dir, c.fn);
 	if (!k.goroutine)
 		return 0;
 	if (bpf_map_update_elem(&go_calls, &k, &c, BPF_ANY))
 		count(SONDE_CNT_INFLIGHT_FULL, 1);
 	return 0;
+}
+
+/*
+ * A Read whose entry was not seen: it was in flight when sonde attached
+ * (Go keeps one pending on every idle keep-alive connection), or began
+ * before sonde knew the program. Where the receiver and the slice are
+ * still in their argument slots (SONDE_GO_READ_ARGS_AT_RETURN), take it
+ * from there; only a slot that leads to a TCP socket through the checked
+ * interface type, and a count within the slice, is believed.
+ */
+static __always_inline int go_return_unseen(struct pt_regs *regs, bool regabi)
+{
+	if (!process_wanted())
+		return 0;
+	struct sonde_go_proc gp;
+	if (!go_proc_of(regs, &gp) || !(gp.flags & SONDE_GO_READ_ARGS_AT_RETURN))
+		return 0;
+	__u64 sp = PT_REGS_SP(regs), a[3] = {};
+	__s64 n = 0;
+	if (bpf_probe_read_user(a, sizeof(a), (void *)(sp + 8)) || !a[0])
+		return 0;
+	if (regabi)
+		n = (__s64)regs->ax;
+	else
+		bpf_probe_read_user(&n, sizeof(n), (void *)(sp + 40));
+	if (n <= 0 || (__u64)n > a[2])
+		return 0;
+	__u64 sk = go_conn_sock(&gp, a[0]);
+	if (!sk)
+		return 0;
+	count(SONDE_CNT_GO_READ_AT_RETURN, 1);
+	return go_emit(a[0], sk, a[1], n, SONDE_EV_RX, call_origin(regs));
 }
 
 /* At one of Read's return instructions: (n int, err error). */
@@ -161,7 +235,7 @@ static __always_inline int go_return(struct pt_regs *regs, bool regabi)
 	struct go_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .goroutine = go_goroutine(regs, regabi) };
 	struct go_call *cp = bpf_map_lookup_elem(&go_calls, &k);
 	if (!cp)
-		return 0;
+		return go_return_unseen(regs, regabi);
 	struct go_call c = *cp;
 	bpf_map_delete_elem(&go_calls, &k);
 	__s64 n = 0;
@@ -169,7 +243,7 @@ static __always_inline int go_return(struct pt_regs *regs, bool regabi)
 		n = (__s64)regs->ax;
 	else /* after the receiver and the slice's three words */
 		bpf_probe_read_user(&n, sizeof(n), (void *)(PT_REGS_SP(regs) + 40));
-	return go_emit(c.conn, c.buf, n, c.dir, c.fn);
+	return go_emit(c.conn, go_sock(regs, c.conn), c.buf, n, c.dir, c.fn);
 }
 
 SEC("uprobe")

@@ -111,16 +111,41 @@ struct sonde_tls_stream {
 	__u64 fn; /* entry address of the last library function seen */
 };
 
-/* What the Go TLS probes need to know of one process's binary (go_procs,
- * keyed by tgid; user space fills it from src/source/goinfo.c). */
+/* What the Go TLS probes need to know of a Go program to follow a
+ * *tls.Conn to its socket (user space fills it from src/source/goinfo.c). */
 struct sonde_go_proc {
-	__u64 tcpconn_type; /* run-time address of the *net.TCPConn type descriptor, or 0 */
-	__u64 tcpconn_close; /* run-time address of net.(*TCPConn).Close, or 0 */
+	__u64 tcpconn_type; /* address of the *net.TCPConn type descriptor, or 0 */
+	__u64 tcpconn_close; /* address of net.(*TCPConn).Close, or 0 */
 	__u32 tlsconn_conn_off; /* crypto/tls.Conn.conn */
 	__u32 netconn_fd_off; /* net.conn.fd */
 	__u32 netfd_pfd_off; /* net.netFD.pfd */
 	__u32 pfd_sysfd_off; /* internal/poll.FD.Sysfd */
+	__u32 flags; /* SONDE_GO_* */
+	__u32 pad;
 };
+
+/* Read's receiver and slice are still at the argument slots above the
+ * return address when it returns (stack ABI; register ABI where the
+ * function spills them there first, as goinfo.c checks), so a Read whose
+ * entry was not seen (in flight when sonde attached) is taken at its return. */
+#define SONDE_GO_READ_ARGS_AT_RETURN 1u
+
+/*
+ * A Go program file, as go_bins holds it under its target id (kernels with
+ * attach cookies, 5.15+): addresses are link-time ones, and each probe's
+ * cookie says where it sits, so the probes relocate them for any process,
+ * from its first call, without user space having seen that process.
+ */
+struct sonde_go_bin {
+	struct sonde_go_proc link; /* link-time addresses */
+	__u64 text_delta; /* link-time address minus file offset in the code segment */
+	__u32 pie; /* ET_DYN: loaded at a bias, relocate */
+	__u32 pad;
+};
+
+/* A Go probe's cookie: the target id, and the probe's file offset. */
+#define SONDE_GO_COOKIE(id, file_off) ((__u64)(__u32)(id) | ((__u64)(file_off) & 0x7fffffffull) << 32)
+#define SONDE_GO_COOKIE_OFF(cookie) (((cookie) >> 32) & 0x7fffffffull)
 
 /* Per-CPU counters of what the kernel side could not deliver. */
 enum sonde_counter {
@@ -142,6 +167,7 @@ enum sonde_counter {
 	SONDE_CNT_TLS_CIPHER_BYTES, /* ciphertext bytes of those connections (not copied) */
 	SONDE_CNT_TLS_UNBOUND, /* TLS calls whose socket was not known yet */
 	SONDE_CNT_GO_UNRESOLVED, /* Go TLS calls whose socket the runtime structures did not give */
+	SONDE_CNT_GO_READ_AT_RETURN, /* Go Reads taken at their return (entry not seen) */
 	SONDE_CNT__MAX,
 };
 

@@ -1272,7 +1272,9 @@ static void *h2_open(struct sonde_session *s)
  * In the middle of a connection: plausible frames from the first byte to the
  * last (the last one may be cut), one of them a header block whose first
  * field tells the side — request pseudo-headers (client) or :status, or any
- * PUSH_PROMISE (server). 0 if not.
+ * PUSH_PROMISE (server). 0 if not; -1 if the bytes end, undecided, inside a
+ * plausible frame or its header (a program that reads a frame's header and
+ * its payload in two calls, as Go's HTTP/2 does, hands them over apart).
  */
 static int midstream_role(const uint8_t *p, size_t n)
 {
@@ -1288,7 +1290,7 @@ static int midstream_role(const uint8_t *p, size_t n)
 			return 0;
 		size_t len = be24(f);
 		if (len > n - pos - 9)
-			break; /* cut by the end of these bytes */
+			return role ? role : -1; /* cut by the end of these bytes */
 		if (!role && f[3] == F_PUSH_PROMISE)
 			role = 2;
 		if (!role && f[3] == F_HEADERS) {
@@ -1317,14 +1319,15 @@ static enum sonde_probe h2_probe(const uint8_t *p, size_t n)
 	if (!memcmp(p, H2_PREFACE, k))
 		return k < H2_PREFACE_LEN ? SONDE_PROBE_MORE : SONDE_PROBE_CLIENT;
 	int role = midstream_role(p, n);
-	if (role)
+	if (role > 0)
 		return role == 1 ? SONDE_PROBE_CLIENT : SONDE_PROBE_SERVER;
 	static const uint8_t want[9] = { 0, 0, 0, F_SETTINGS, 0, 0, 0, 0, 0 };
+	bool settings = !(n >= 3 && p[2] % 6);
 	for (size_t i = 0; i < n && i < 9; i++)
 		if (i != 2 && p[i] != want[i])
-			return SONDE_PROBE_NO;
-	if (n >= 3 && p[2] % 6)
-		return SONDE_PROBE_NO;
+			settings = false;
+	if (!settings)
+		return role < 0 ? SONDE_PROBE_MORE : SONDE_PROBE_NO;
 	return n < 9 ? SONDE_PROBE_MORE : SONDE_PROBE_SERVER;
 }
 

@@ -474,6 +474,16 @@ static int static_role(uint32_t idx)
 	return idx >= 1 && idx <= 7 ? 1 : idx >= 8 && idx <= 14 ? 2 : 0;
 }
 
+/* Skip a string literal (no decoding). */
+static int skip_str(const uint8_t *p, size_t n, size_t *i)
+{
+	uint32_t l;
+	if (get_int(p, n, i, 7, &l) < 0 || l > n - *i)
+		return -1;
+	*i += l;
+	return 0;
+}
+
 int h2_hpack_first_role(const uint8_t *p, size_t n)
 {
 	size_t i = 0;
@@ -481,21 +491,35 @@ int h2_hpack_first_role(const uint8_t *p, size_t n)
 	while (i < n && (p[i] & 0xe0) == 0x20) /* size updates come first */
 		if (get_int(p, n, &i, 5, &v) < 0)
 			return 0;
-	if (i >= n)
-		return 0;
-	uint8_t b = p[i];
-	if (b & 0x80)
-		return get_int(p, n, &i, 7, &v) < 0 ? 0 : static_role(v);
-	if (get_int(p, n, &i, (b & 0xc0) == 0x40 ? 6 : 4, &v) < 0)
-		return 0;
-	if (v)
-		return static_role(v);
-	struct sonde_buf s = { 0 };
-	const uint8_t *raw = NULL;
-	size_t off = 0, len = 0;
-	int role = 0;
-	if (get_str(p, n, &i, &s, &raw, &off, &len) == 0)
-		role = name_role(raw ? raw : s.p + off, len);
-	sonde_buf_free(&s);
-	return role;
+	/*
+	 * Pseudo-headers precede the others, so the first field whose name is
+	 * known decides; fields that name a dynamic-table entry (unknown
+	 * mid-stream: a later request's :authority, say) are stepped over.
+	 */
+	for (int fields = 0; i < n && fields < 32; fields++) {
+		uint8_t b = p[i];
+		if ((b & 0xe0) == 0x20)
+			return 0; /* a size update after a field: malformed */
+		bool indexed = b & 0x80;
+		if (get_int(p, n, &i, indexed ? 7 : (b & 0xc0) == 0x40 ? 6 : 4, &v) < 0)
+			return 0;
+		if (indexed && !v)
+			return 0;
+		if (v && v <= STATIC_N)
+			return static_role(v);
+		if (!v) { /* a literal name */
+			struct sonde_buf sb = { 0 };
+			const uint8_t *raw = NULL;
+			size_t off = 0, len = 0;
+			int role = -1;
+			if (get_str(p, n, &i, &sb, &raw, &off, &len) == 0)
+				role = name_role(raw ? raw : sb.p + off, len);
+			sonde_buf_free(&sb);
+			return role < 0 ? 0 : role;
+		}
+		/* a dynamic-table name: step over its value, if any */
+		if (!indexed && skip_str(p, n, &i) < 0)
+			return 0;
+	}
+	return 0;
 }

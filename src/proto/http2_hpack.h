@@ -84,9 +84,10 @@ int h2_hpack_decode(struct h2_hpack *t, const uint8_t *p, size_t n, h2_hp_emit_f
 		    void *ctx, uint32_t *unknown, bool *synced);
 
 /*
- * What the first field of a block tells, without any table: 1 a request
+ * What the first field of a block with a known name tells, without any
+ * table (dynamic-table references before it are stepped over): 1 a request
  * pseudo-header (:method, :scheme, :path, :authority, :protocol), 2 :status,
- * 0 anything else or undecidable (a dynamic-table reference, a malformed
+ * 0 anything else or undecidable (only dynamic references, a malformed
  * block). Used to find HTTP/2 and its roles in the middle of a connection.
  */
 int h2_hpack_first_role(const uint8_t *p, size_t n);

@@ -77,6 +77,7 @@ static uint64_t mono_ns(void)
 
 struct tls_attachment {
 	uint32_t go_pid; /* a Go process announced to the kernel (go_procs) */
+	uint32_t go_bin; /* a Go program file given to the kernel (go_bins) */
 	size_t n, cap;
 	struct bpf_link *links[]; /* entry and return probes */
 };
@@ -119,7 +120,37 @@ static void tls_detach(void *ctx, void *handle)
 		bpf_map_delete_elem(bpf_map__fd(e->skel->maps.go_procs), &a->go_pid);
 	for (size_t i = 0; i < a->n; i++)
 		bpf_link__destroy(a->links[i]);
+	if (a->go_bin)
+		bpf_map_delete_elem(bpf_map__fd(e->skel->maps.go_bins), &a->go_bin);
 	free(a);
+}
+
+/* What the probes need of Go program g, its addresses moved by bias. */
+static struct sonde_go_proc go_proc_info(const struct sonde_go_binary *g, uint64_t bias)
+{
+	return (struct sonde_go_proc){
+		.tcpconn_type = g->tcpconn_type_vaddr ? g->tcpconn_type_vaddr + bias : 0,
+		.tcpconn_close = g->tcpconn_close_vaddr ? g->tcpconn_close_vaddr + bias : 0,
+		.tlsconn_conn_off = g->tlsconn_conn_off,
+		.netconn_fd_off = g->netconn_fd_off,
+		.netfd_pfd_off = g->netfd_pfd_off,
+		.pfd_sysfd_off = g->pfd_sysfd_off,
+		.flags = !g->regabi || g->read.args_spilled ? SONDE_GO_READ_ARGS_AT_RETURN : 0,
+	};
+}
+
+/* A probe's cookie holds its file offset in 31 bits. */
+static bool go_cookies_fit(const struct sonde_go_binary *g)
+{
+	const struct sonde_go_func *fs[2] = { &g->read, &g->write };
+	for (int i = 0; i < 2; i++) {
+		if (fs[i]->file_off > 0x7fffffff || fs[i]->body_file_off > 0x7fffffff)
+			return false;
+		for (size_t r = 0; r < fs[i]->nret; r++)
+			if (fs[i]->ret_file_offs[r] > 0x7fffffff)
+				return false;
+	}
+	return true;
 }
 
 /* Go: a uprobe at the entry of Read and Write and one at each of their
@@ -143,7 +174,23 @@ static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, c
 		{ &g->write, g->regabi ? s->progs.go_tls_write_enter : s->progs.go_tls_write_enter_stack },
 	};
 	struct bpf_program *ret = g->regabi ? s->progs.go_tls_return : s->progs.go_tls_return_stack;
+	/* With cookies the probes find the program in go_bins themselves:
+	 * every process running it is covered from its first call. */
+	bool by_cookie = e->tls_cookies && go_cookies_fit(g);
+	if (by_cookie) {
+		struct sonde_go_bin gb = {
+			.link = go_proc_info(g, 0),
+			.text_delta = g->read.vaddr - g->read.file_off,
+			.pie = g->pie,
+		};
+		if (bpf_map_update_elem(bpf_map__fd(s->maps.go_bins), &t->id, &gb, BPF_ANY) < 0) {
+			snprintf(why, whylen, "cannot record the Go program: %s", strerror(errno));
+			e->p->stats.tls_attach_failures++;
+			return NULL;
+		}
+	}
 	struct tls_attachment *a = attachment_new(2 + g->read.nret);
+	a->go_bin = by_cookie ? t->id : 0;
 	for (int i = 0; i < 2; i++) {
 		const struct sonde_go_func *f = fns[i].f;
 		/* Write is taken at its entry (see go_enter): no return probes */
@@ -152,7 +199,8 @@ static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, c
 			struct bpf_program *prog = r ? ret : fns[i].enter;
 			/* entries after the stack check: see goinfo.h */
 			uint64_t off = r ? f->ret_file_offs[r - 1] : f->body_file_off ? f->body_file_off : f->file_off;
-			LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = e->tls_cookies ? t->id : 0);
+			LIBBPF_OPTS(bpf_uprobe_opts, uo,
+				    .bpf_cookie = by_cookie ? SONDE_GO_COOKIE(t->id, off) : e->tls_cookies ? t->id : 0);
 			struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, -1, t->path, off, &uo);
 			if (!l) {
 				snprintf(why, whylen, "attaching a uprobe to %s of crypto/tls failed: %s",
@@ -194,25 +242,21 @@ static uint64_t load_bias(uint32_t pid, const struct sonde_tls_target *t)
 	return bias;
 }
 
-/* A process runs Go program t: tell the probes where its types are. */
+/* A process runs Go program t. Without cookies the probes cannot tell
+ * which program they are in: tell them, per process, where its types are. */
 static void *go_announce(struct sonde_ebpf *e, const struct sonde_tls_target *t, uint32_t pid,
 			 char *why, size_t whylen)
 {
 	const struct sonde_go_binary *g = t->go;
-	uint64_t bias = g->pie ? load_bias(pid, t) : 0;
-	struct sonde_go_proc gp = {
-		.tcpconn_type = g->tcpconn_type_vaddr ? g->tcpconn_type_vaddr + bias : 0,
-		.tcpconn_close = g->tcpconn_close_vaddr ? g->tcpconn_close_vaddr + bias : 0,
-		.tlsconn_conn_off = g->tlsconn_conn_off,
-		.netconn_fd_off = g->netconn_fd_off,
-		.netfd_pfd_off = g->netfd_pfd_off,
-		.pfd_sysfd_off = g->pfd_sysfd_off,
-	};
+	struct tls_attachment *a = attachment_new(0);
+	if (e->tls_cookies && go_cookies_fit(g))
+		return a; /* go_bins has it */
+	struct sonde_go_proc gp = go_proc_info(g, g->pie ? load_bias(pid, t) : 0);
 	if (bpf_map_update_elem(bpf_map__fd(e->skel->maps.go_procs), &pid, &gp, BPF_ANY) < 0) {
 		snprintf(why, whylen, "cannot record Go process %u: %s", pid, strerror(errno));
+		free(a);
 		return NULL;
 	}
-	struct tls_attachment *a = attachment_new(0);
 	a->go_pid = pid;
 	return a;
 }

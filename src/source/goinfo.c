@@ -628,6 +628,47 @@ static void scan_symtab(const struct img *im, struct syms *s)
 
 /* ===================================================== return points === */
 
+/*
+ * Whether an amd64 function stores its first three register arguments (AX,
+ * BX, CX) in the caller's spill slots, 8, 16 and 24 bytes above the return
+ * address, before its first call. The frame is set up by "push rbp" (Go
+ * 1.21+) and "sub rsp, N", so the slots are [rsp + depth + 8] and on. What
+ * Go compiles (crypto/tls.(*Conn).Read has a defer and spills them at once)
+ * is checked per binary rather than assumed.
+ */
+struct spill_scan {
+	uint64_t depth; /* bytes pushed or reserved since the entry */
+	unsigned stored; /* bit i: argument i stored */
+	bool done; /* a call was reached */
+};
+
+static void spill_step(struct spill_scan *sp, const cs_insn *insn)
+{
+	static const char *const regs[3] = { "rax", "rbx", "rcx" };
+	if (sp->done)
+		return;
+	if (insn->id == X86_INS_CALL) {
+		sp->done = true;
+		return;
+	}
+	unsigned long long v;
+	char reg[8];
+	if (insn->id == X86_INS_PUSH) {
+		sp->depth += 8;
+		return;
+	}
+	if (insn->id == X86_INS_SUB && sscanf(insn->op_str, "rsp, %lli", &v) == 1) {
+		sp->depth += v;
+		return;
+	}
+	if (insn->id != X86_INS_MOV || !sp->depth ||
+	    sscanf(insn->op_str, "qword ptr [rsp + %lli], %7s", &v, reg) != 2)
+		return;
+	for (unsigned i = 0; i < 3; i++)
+		if (v == sp->depth + 8 * (i + 1) && !strcmp(reg, regs[i]))
+			sp->stored |= 1u << i;
+}
+
 /* Every return instruction of f (entry and size set) into f. */
 static int find_rets(struct img *im, enum sonde_go_arch arch, const char *name,
 		     struct sonde_go_func *f)
@@ -670,7 +711,9 @@ static int find_rets(struct img *im, enum sonde_go_arch arch, const char *name,
 	uint64_t addr = f->vaddr;
 	f->nret = 0;
 	f->body_file_off = 0;
+	f->args_spilled = false;
 	unsigned seen = 0;
+	struct spill_scan sp = { 0 };
 	while (n) {
 		if (!cs_disasm_iter(h, &c, &n, &addr, insn)) {
 			/*
@@ -699,6 +742,8 @@ static int find_rets(struct img *im, enum sonde_go_arch arch, const char *name,
 		    (arch == SONDE_GO_AMD64 ? insn->id == X86_INS_JBE
 					    : !strcmp(insn->mnemonic, "b.ls")))
 			f->body_file_off = f->file_off + (addr - f->vaddr);
+		if (arch == SONDE_GO_AMD64)
+			spill_step(&sp, insn);
 		bool ret = arch == SONDE_GO_AMD64 ? insn->id == X86_INS_RET ||
 							    insn->id == X86_INS_RETF ||
 							    insn->id == X86_INS_RETFQ
@@ -715,6 +760,7 @@ static int find_rets(struct img *im, enum sonde_go_arch arch, const char *name,
 	cs_free(insn, 1);
 	cs_close(&h);
 	free(code);
+	f->args_spilled = sp.stored == 7;
 	if (!rc && !f->nret)
 		rc = fail(im, "%s has no return instruction", name);
 	return rc;

@@ -43,6 +43,10 @@ struct sonde_go_func {
 	 * function again from its entry: a probe here fires once per call. */
 	uint64_t body_file_off;
 	size_t nret;
+	/* register ABI: the function stores its receiver and slice (AX, BX,
+	 * CX) in the argument slots its caller reserves, before any call, so
+	 * they are there, above the return address, when it returns */
+	bool args_spilled;
 };
 
 struct sonde_go_binary {

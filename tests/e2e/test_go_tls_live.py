@@ -22,6 +22,11 @@ Scenarios (names for --only):
                attaches to a new binary when it sees the exec), one 1 s
                later on the same keep-alive connection (required when the
                first ones were seen), one on a new connection (required).
+  inflight     A client (started before sonde) makes a request, waits, and
+               makes two more on the same connection once sonde is up: the
+               Reads pending at attach on both ends (Go keeps one on every
+               idle keep-alive connection) must still give whole records.
+               Both ends, each on its own, HTTP/1.1 and HTTP/2.
   tls-cmd      `sonde tls` and `sonde tls -o json` list the running servers.
   grpc         gRPC-Go (Debian's golang-google-grpc-dev, built offline): the
                health-check service over TLS, a call answered and one failing.
@@ -505,7 +510,8 @@ def diff_record(r, want):
                                          + ("" if kept == body[:len(kept)] else ", not the bytes sent"))
         else:
             d("content", f"{side}.body.data", body.decode(errors="replace"), kept.decode(errors="replace"))
-    d("content", "flags", [], sorted(flags - allowed))
+    want_flags = sorted(want.get("flags", []))
+    d("content", "flags", want_flags, sorted(flags - allowed))
     if want["version"] == "HTTP/2":
         sq, sa = q.get("stream_id"), a.get("stream_id")
         if not (isinstance(sq, int) and sq % 2 == 1 and sq == sa):
@@ -1114,10 +1120,66 @@ def scen_grpc(E):
     E.timings.append(("grpc", time.time() - t0))
 
 
+def scen_inflight(E):
+    """5: keep-alive connections whose next Read was already waiting when
+    sonde attached (Go keeps one pending on every idle connection, server and
+    client): a client (started before sonde) makes one request, waits, and
+    once sonde is up makes two more on the same connection. Both ends, each
+    on its own, HTTP/1.1 and HTTP/2. The two later requests must be captured
+    whole: the pending Reads are taken at their return from the arguments
+    Read keeps on its stack (tls_go_reads_at_return)."""
+    srv, P = E.srv.get("plain"), E.port.get("plain")
+    if not srv:
+        return
+    for side in ("server", "client"):
+        t0 = time.time()
+        name = f"inflight-{side}"
+        plan = []
+        for proto in PROTOS:
+            reqs = requests_for(f"/inflight/{side}/{proto}")
+            warm, later = reqs[0], [reqs[1], reqs[5]]
+            argv = [E.bins["plain"]["cli"]] + (["-h1"] if proto == "h1" else []) + \
+                [str(P), warm["spec"], "WAIT"] + [r["spec"] for r in later]
+            c = Child(argv, name=CLI)
+            check(f"{name}: {proto} client made its first request and waits (pid {c.pid})",
+                  c.wait_for("waiting"), c.err)
+            plan.append((proto, warm, later, c))
+        s = start_sonde(E.tmp, name, ["--comm", SRV if side == "server" else CLI])
+        for *_, c in plan:
+            c.send("go\n")
+        ports = {proto: client_results(c, [warm] + later, proto, f"{name}: {proto} client (pid {c.pid})")
+                 for proto, warm, later, c in plan}
+        run = Run(name, s, ports=[P], prefixes=["/inflight/"])
+        run.basic([E.bins["plain"]["srv" if side == "server" else "cli"]])
+        E.timings.append((name, time.time() - t0))
+        if DRY:
+            continue
+        every = []
+        for proto, warm, later, c in plan:
+            pt = ports[proto]
+            for rq, lp in zip(later, pt[1:]):
+                want = dict(rq, version=VERSION[proto], gover=E.gover, port=P, client_port=lp,
+                            path=os.path.realpath(E.bins["plain"]["srv" if side == "server" else "cli"]),
+                            comm=SRV if side == "server" else CLI, pid=srv.pid if side == "server" else c.pid,
+                            flags=["midstream"])  # the connection began before sonde: said so
+                check_record(run, f"{proto} {rq['method']} {rq['target']} (the connection's Read pending at attach)",
+                             want)
+                every.append(rq["target"])
+            check(f"{name}: {proto}: the three requests went on one connection", len(set(pt)) == 1 and pt[0],
+                  f"client ports {pt}")
+        run.exactly(every, "the requests made after sonde started")
+        st = run.stats or {}
+        n = st.get("tls_go_reads_at_return", 0)
+        info(f"{name}: tls_go_reads_at_return {n}")
+        run.ck("stats: tls_go_reads_at_return >= 2 (one pending Read per connection)", n >= 2,
+               f"tls_go_reads_at_return = {n}")
+
+
 SCENARIOS = [
     ("sides", scen_sides),
     ("concurrency", scen_concurrency),
     ("after", scen_after),
+    ("inflight", scen_inflight),
     ("tls-cmd", scen_tlscmd),
     ("grpc", scen_grpc),
 ]

@@ -822,8 +822,9 @@ static bool check_other(const char *path)
 		assert_int_not_equal(g.tcpconn_itab_vaddr, 0);
 		check_stripped_copy(path, &g);
 	}
-	print_message("%s: %s%s, Read %zu RETs, Write %zu RETs%s\n", path, g.go_version,
-		      g.stripped ? " (stripped)" : "", g.read.nret, g.write.nret,
+	print_message("%s: %s%s, Read %zu RETs%s, Write %zu RETs%s\n", path, g.go_version,
+		      g.stripped ? " (stripped)" : "", g.read.nret,
+		      g.read.args_spilled ? " (arguments kept on the stack)" : "", g.write.nret,
 		      g.offsets_from_dwarf ? ", offsets from DWARF" : "");
 	return true;
 }

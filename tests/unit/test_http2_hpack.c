@@ -396,6 +396,13 @@ static void test_first_role(void **state)
 	assert_int_equal(h2_hpack_first_role((const uint8_t *)"\x88", 1), 2); /* :status 200 */
 	assert_int_equal(h2_hpack_first_role((const uint8_t *)"\x3f\xe1\x1f\x87", 4), 1);
 	assert_int_equal(h2_hpack_first_role((const uint8_t *)"\xbe", 1), 0); /* dynamic */
+	/* dynamic references (a later request's :authority, a response's
+	 * cached :status) are stepped over to the first known name */
+	assert_int_equal(h2_hpack_first_role((const uint8_t *)"\xbe\x83", 2), 1);
+	assert_int_equal(h2_hpack_first_role((const uint8_t *)"\xbf\x7f\x00\x01x\x84", 6), 1);
+	assert_int_equal(h2_hpack_first_role((const uint8_t *)"\xbe\x5f\x00\x01x", 5), 0);
+	assert_int_equal(h2_hpack_first_role((const uint8_t *)"\xbe\xbf", 2), 0);
+	assert_int_equal(h2_hpack_first_role((const uint8_t *)"\xbe\x7f\x00\x05x", 5), 0); /* value cut */
 	assert_int_equal(h2_hpack_first_role((const uint8_t *)"\x48\x03" "201", 5), 2);
 	assert_int_equal(h2_hpack_first_role((const uint8_t *)"\x00\x05:path\x01/", 9), 1);
 	/* ":protocol" (no static entry) as nghttp2 writes it: Huffman */

@@ -5,8 +5,9 @@
 //	client [-h1] [-wait] -g G -n N -prefix P [-conns C] PORT
 //
 // A REQUEST is PATH (a GET), POST:PATH:BODY, POST:PATH:@N (a body of N
-// bytes, byte i = i % 251), SLEEP:MS (a pause) or NEWCONN (close the idle
-// connection: the next request opens a new one). The requests go one after
+// bytes, byte i = i % 251), SLEEP:MS (a pause), WAIT (print "waiting" and
+// wait for a line on stdin) or NEWCONN (close the idle connection: the next
+// request opens a new one). The requests go one after
 // the other on one keep-alive connection; each answer is printed
 //
 //	STATUS SIZE BODY PROTO LOCALPORT MS
@@ -75,15 +76,21 @@ func main() {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
 	cl := &http.Client{Transport: tr, Timeout: 60 * time.Second}
+	stdin := bufio.NewReader(os.Stdin) // one reader: -wait and WAIT share its buffer
 	if *wait {
 		fmt.Println("ready")
-		bufio.NewReader(os.Stdin).ReadString('\n')
+		stdin.ReadString('\n')
 	}
 	if *g > 0 {
 		os.Exit(concurrent(cl, base, *g, *n, *prefix))
 	}
 	rc := 0
 	for _, spec := range flag.Args()[1:] {
+		if spec == "WAIT" {
+			fmt.Println("waiting")
+			stdin.ReadString('\n')
+			continue
+		}
 		if spec == "NEWCONN" {
 			tr.CloseIdleConnections()
 			continue
