@@ -229,12 +229,19 @@ static __always_inline __u64 new_id(void)
 	return (bpf_ktime_get_ns() << 6) | (bpf_get_smp_processor_id() & 63);
 }
 
-/* State of a socket, created on first sight (then it is mid-stream). */
+/*
+ * State of a socket, created on first sight (then it is mid-stream). Never
+ * for a socket already closed: its state went at TCP_CLOSE, and an entry
+ * made now would outlive it and pass to whatever socket the kernel puts at
+ * the same address next, in any process.
+ */
 static __always_inline struct sonde_sock_state *sock_get(__u64 sk)
 {
 	struct sonde_sock_state *st = bpf_map_lookup_elem(&socks, &sk);
 	if (st)
 		return st;
+	if (BPF_CORE_READ((struct sock *)sk, __sk_common.skc_state) == TCP_CLOSE)
+		return NULL;
 	struct sonde_sock_state fresh = { .id = new_id(), .midstream = 1 };
 	/* Another CPU may win the race to create it: either copy is fine. */
 	bpf_map_update_elem(&socks, &sk, &fresh, BPF_NOEXIST);
@@ -628,8 +635,11 @@ static __always_inline int exit_io(long ret)
 	bpf_map_delete_elem(&calls, &tid);
 	if (ret <= 0)
 		return 0;
-	if (!sock_get(call.sk))
+	if (!sock_get(call.sk)) {
+		if (call.kind != CALL_MMSG)
+			count(SONDE_CNT_CLOSED_BYTES, (__u32)ret);
 		return 0;
+	}
 	switch (call.kind) {
 	case CALL_BUF:
 		emit_bytes(call.sk, call.buf, (__u32)ret, (__u32)ret, call.dir);
@@ -783,8 +793,12 @@ static __always_inline int kfunc_exit(long ret)
 		return 0;
 	struct call call = *c;
 	bpf_map_delete_elem(&calls, &tid);
-	if (ret <= 0 || !sock_get(call.sk))
+	if (ret <= 0)
 		return 0;
+	if (!sock_get(call.sk)) {
+		count(SONDE_CNT_CLOSED_BYTES, (__u32)ret);
+		return 0;
+	}
 	if (call.kind == CALL_BUF)
 		emit_bytes(call.sk, call.buf, (__u32)ret, (__u32)ret, call.dir);
 	else if (call.kind == CALL_KIOV)
@@ -893,16 +907,21 @@ static __always_inline int untraced(struct sock *sk, int ret, __u8 dir)
 	if (bpf_map_lookup_elem(&calls, &tid))
 		return 0;
 	__u64 skp = ptr_value(sk);
+	/* The syscall hooks follow wanted processes only; so does this (a
+	 * socket shared across fork, used by an unwanted process, is not). */
+	if (!process_wanted())
+		return 0;
 	if (!bpf_map_lookup_elem(&socks, &skp)) {
-		/* Only sockets of wanted processes get state on first sight. */
-		if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP || !process_wanted() ||
-		    !port_wanted(sk))
+		/* Sockets get state on first sight, if their ports are wanted. */
+		if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP || !port_wanted(sk))
 			return 0;
 		__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 		if (family != AF_INET && family != AF_INET6)
 			return 0;
-		if (!sock_get(skp))
+		if (!sock_get(skp)) {
+			count(SONDE_CNT_CLOSED_BYTES, (__u32)ret);
 			return 0;
+		}
 	}
 	count(SONDE_CNT_UNTRACED_BYTES, (__u32)ret);
 	return emit_bytes(skp, 0, (__u32)ret, 0, dir | (SONDE_EVF_UNTRACED) << 8);

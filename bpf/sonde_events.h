@@ -168,6 +168,7 @@ enum sonde_counter {
 	SONDE_CNT_TLS_UNBOUND, /* TLS calls whose socket was not known yet */
 	SONDE_CNT_GO_UNRESOLVED, /* Go TLS calls whose socket the runtime structures did not give */
 	SONDE_CNT_GO_READ_AT_RETURN, /* Go Reads taken at their return (entry not seen) */
+	SONDE_CNT_CLOSED_BYTES, /* bytes moved on a socket after its close, without state (not followed) */
 	SONDE_CNT__MAX,
 };
 

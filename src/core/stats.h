@@ -59,6 +59,7 @@
 	X(ebpf_untraced_bytes, "bytes moved outside traced calls (io_uring, sendfile)") \
 	X(ebpf_missed_calls, "calls or sockets missed: kernel maps full")            \
 	X(ebpf_missed_exits, "calls whose exit was never seen")                      \
+	X(ebpf_closed_socket_bytes, "bytes moved on sockets after their close, not followed") \
 	X(ebpf_ignored_bytes, "bytes of connections sonde stopped copying")          \
 	X(duplicate_peer_bytes, "bytes seen again from a connection's other local end") \
 	X(tls_libraries, "TLS libraries and binaries probed")                        \
