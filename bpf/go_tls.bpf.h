@@ -229,6 +229,30 @@ static __always_inline int go_return_unseen(struct pt_regs *regs, bool regabi)
 	return go_emit(a[0], sk, a[1], n, SONDE_EV_RX, call_origin(regs));
 }
 
+/*
+ * At one of Read's return instructions, in a program whose Read keeps its
+ * receiver and slice in their argument slots (SONDE_GO_READ_ARGS_AT_RETURN,
+ * checked by user space before it picks this program): everything is there,
+ * so Read needs no entry probe, and a Read begun before sonde attached is
+ * taken like any other.
+ */
+static __always_inline int go_read_return(struct pt_regs *regs, bool regabi)
+{
+	if (!process_wanted())
+		return 0;
+	__u64 sp = PT_REGS_SP(regs), a[3] = {};
+	__s64 n = 0;
+	if (bpf_probe_read_user(a, sizeof(a), (void *)(sp + 8)) || !a[0])
+		return 0;
+	if (regabi)
+		n = (__s64)regs->ax;
+	else
+		bpf_probe_read_user(&n, sizeof(n), (void *)(sp + 40));
+	if (n <= 0 || (__u64)n > a[2])
+		return 0;
+	return go_emit(a[0], go_sock(regs, a[0]), a[1], n, SONDE_EV_RX, call_origin(regs));
+}
+
 /* At one of Read's return instructions: (n int, err error). */
 static __always_inline int go_return(struct pt_regs *regs, bool regabi)
 {
@@ -262,6 +286,18 @@ SEC("uprobe")
 int go_tls_return(struct pt_regs *ctx)
 {
 	return go_return(ctx, true);
+}
+
+SEC("uprobe")
+int go_tls_read_return(struct pt_regs *ctx)
+{
+	return go_read_return(ctx, true);
+}
+
+SEC("uprobe")
+int go_tls_read_return_stack(struct pt_regs *ctx)
+{
+	return go_read_return(ctx, false);
 }
 
 SEC("uprobe")

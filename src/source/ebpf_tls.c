@@ -166,14 +166,22 @@ static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, c
 		return NULL;
 	}
 	struct sonde_capture *s = e->skel;
+	/* Where Read keeps its arguments in their slots, its returns take
+	 * everything from there: no entry probe (one uprobe per call, not two). */
+	bool read_at_return = !g->regabi || g->read.args_spilled;
+	struct bpf_program *read_enter = g->regabi ? s->progs.go_tls_read_enter : s->progs.go_tls_read_enter_stack;
+	struct bpf_program *ret = g->regabi ? s->progs.go_tls_return : s->progs.go_tls_return_stack;
+	if (read_at_return) {
+		read_enter = NULL;
+		ret = g->regabi ? s->progs.go_tls_read_return : s->progs.go_tls_read_return_stack;
+	}
 	const struct {
 		const struct sonde_go_func *f;
 		struct bpf_program *enter;
 	} fns[2] = {
-		{ &g->read, g->regabi ? s->progs.go_tls_read_enter : s->progs.go_tls_read_enter_stack },
+		{ &g->read, read_enter },
 		{ &g->write, g->regabi ? s->progs.go_tls_write_enter : s->progs.go_tls_write_enter_stack },
 	};
-	struct bpf_program *ret = g->regabi ? s->progs.go_tls_return : s->progs.go_tls_return_stack;
 	/* With cookies the probes find the program in go_bins themselves:
 	 * every process running it is covered from its first call. */
 	bool by_cookie = e->tls_cookies && go_cookies_fit(g);
@@ -195,7 +203,7 @@ static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, c
 		const struct sonde_go_func *f = fns[i].f;
 		/* Write is taken at its entry (see go_enter): no return probes */
 		size_t nret = i ? 0 : f->nret;
-		for (size_t r = 0; r <= nret; r++) {
+		for (size_t r = fns[i].enter ? 0 : 1; r <= nret; r++) {
 			struct bpf_program *prog = r ? ret : fns[i].enter;
 			/* entries after the stack check: see goinfo.h */
 			uint64_t off = r ? f->ret_file_offs[r - 1] : f->body_file_off ? f->body_file_off : f->file_off;
@@ -213,8 +221,9 @@ static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, c
 		}
 	}
 	e->p->stats.tls_libraries++;
-	fprintf(stderr, "sonde: TLS: probing %s (%s, %s ABI, %zu returns of Read)\n", t->display_path,
-		g->go_version, g->regabi ? "register" : "stack", g->read.nret);
+	fprintf(stderr, "sonde: TLS: probing %s (%s, %s ABI, %zu returns of Read%s)\n", t->display_path,
+		g->go_version, g->regabi ? "register" : "stack", g->read.nret,
+		read_at_return ? "" : ", and its entry");
 	return a;
 }
 

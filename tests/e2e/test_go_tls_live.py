@@ -1104,7 +1104,7 @@ def scen_inflight(E):
     once sonde is up makes two more on the same connection. Both ends, each
     on its own, HTTP/1.1 and HTTP/2. The two later requests must be captured
     whole: the pending Reads are taken at their return from the arguments
-    Read keeps on its stack (tls_go_reads_at_return)."""
+    Read keeps on its stack."""
     srv, P = E.srv.get("plain"), E.port.get("plain")
     if not srv:
         return
@@ -1145,11 +1145,10 @@ def scen_inflight(E):
             check(f"{name}: {proto}: the three requests went on one connection", len(set(pt)) == 1 and pt[0],
                   f"client ports {pt}")
         run.exactly(every, "the requests made after sonde started")
-        st = run.stats or {}
-        n = st.get("tls_go_reads_at_return", 0)
-        info(f"{name}: tls_go_reads_at_return {n}")
-        run.ck("stats: tls_go_reads_at_return >= 2 (one pending Read per connection)", n >= 2,
-               f"tls_go_reads_at_return = {n}")
+        # Go 1.19's Read keeps its arguments in their slots: sonde probes
+        # only its returns, and a pending Read is like any other (with an
+        # entry probe, it would be counted in tls_go_reads_at_return)
+        info(f"{name}: tls_go_reads_at_return {(run.stats or {}).get('tls_go_reads_at_return', 0)}")
 
 
 SCENARIOS = [
