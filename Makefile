@@ -4,10 +4,14 @@
 #   make fuzz       libFuzzer targets (clang)
 #   make test-kernels  sonde on Debian's 5.10/6.1/6.12 kernels under QEMU
 #                   and on this kernel (tests/kernels/run)
+#   make sonde-arm64   build-arm64/sonde, cross-built for arm64 (Debian's
+#                   arm64 libraries and kernel BTF: scripts/arm64-sysroot)
+#   make test-arm64    it, with Go TLS programs, on Debian's arm64 kernel
+#                   under qemu-system-aarch64 (tests/kernels/arm64-go-tls)
 CC ?= cc
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
-CPPFLAGS += -D_GNU_SOURCE -std=gnu11
+CPPFLAGS += -D_GNU_SOURCE -std=gnu11 $(SYS_CPPFLAGS)
 LDLIBS := -lbpf -lelf -ldw -lcapstone -lz -lnghttp2
 
 BUILD := build
@@ -17,16 +21,18 @@ OBJ := $(SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI:%.c=$(BUILD)/%.o)
 HDR := $(wildcard src/*/*.h)
 
-.PHONY: all clean test unit test-unit test-asan fuzz fuzz-smoke corpus bench test-kernels
+.PHONY: all clean test unit test-unit test-asan fuzz fuzz-smoke corpus bench test-kernels sonde-arm64 test-arm64
 all: sonde
 
 # ---- kernel programs -------------------------------------------------------
 # One CO-RE object, typed against this machine's kernel BTF, embedded in the
 # binary through a bpftool skeleton. Generated files live in build/bpf for
-# every build tree (plain, asan, fuzz).
-BPF_OUT := build/bpf
+# every build tree (plain, asan, fuzz); the arm64 build has its own
+# (BPF_ARCH=arm64, typed against Debian's arm64 kernel BTF).
+BPF_OUT ?= build/bpf
+BPF_ARCH ?= x86
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -Wno-gnu-variable-sized-type-not-at-end
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror -Wno-gnu-variable-sized-type-not-at-end
 $(BPF_OUT)/vmlinux.h:
 	@mkdir -p $(BPF_OUT)
 	bpftool btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
@@ -41,6 +47,26 @@ $(EBPF_OBJ): CPPFLAGS += -I$(BPF_OUT) -Ibpf
 
 sonde: $(OBJ) $(CLI_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- arm64 (cross) -----------------------------------------------------------
+# Debian's gcc-aarch64-linux-gnu (its own arm64 glibc), the arm64 -dev
+# packages unpacked into a sysroot, and the BPF object built for arm64
+# against the BTF of Debian's arm64 kernel: all of it from
+# scripts/arm64-sysroot, which leaves the system's apt alone.
+ARM64 := build-arm64
+ARM64_CC ?= aarch64-linux-gnu-gcc
+ARM64_LIB := $(CURDIR)/$(ARM64)/sysroot/usr/lib/aarch64-linux-gnu
+$(ARM64)/kernel/.done:
+	scripts/arm64-sysroot $(ARM64)
+sonde-arm64: $(ARM64)/kernel/.done
+	+$(MAKE) --no-print-directory BUILD=$(ARM64) BPF_OUT=$(ARM64)/bpf BPF_ARCH=arm64 \
+		VMLINUX_BTF=$(ARM64)/kernel/vmlinux.btf CC=$(ARM64_CC) \
+		SYS_CPPFLAGS=-I$(CURDIR)/$(ARM64)/sysroot/usr/include \
+		LDFLAGS="-L$(ARM64_LIB) -Wl,-rpath-link,$(ARM64_LIB):$(CURDIR)/$(ARM64)/sysroot/lib/aarch64-linux-gnu" $(ARM64)/sonde
+$(ARM64)/sonde: $(OBJ) $(CLI_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+test-arm64:
+	tests/kernels/arm64-go-tls
 
 $(BUILD)/%.o: %.c $(HDR)
 	@mkdir -p $(dir $@)
@@ -117,4 +143,4 @@ test-kernels: sonde build/kernels/kahttp
 	tests/kernels/run
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz sonde
+	rm -rf $(BUILD) build-asan build-fuzz build-arm64 sonde

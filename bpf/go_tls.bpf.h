@@ -13,9 +13,20 @@
  * every return instruction instead (src/source/goinfo.c finds them).
  *
  * A call is keyed by (process, goroutine): goroutines migrate between
- * threads, and a goroutine pointer is only unique within its process. The
- * goroutine is r14 under the register ABI (Go 1.17+), else read from the
- * thread's TLS slot at fs:-8.
+ * threads, and a goroutine pointer is only unique within its process.
+ *
+ * Registers (Go's internal ABI, src/cmd/compile/abi-internal.md):
+ *   amd64, register ABI (Go 1.17+): integer arguments and results in RAX,
+ *     RBX, RCX, ...; the goroutine in R14. Stack ABI: the goroutine is in
+ *     the thread's TLS slot at fs:-8.
+ *   arm64, register ABI (Go 1.18+): integer arguments and results in R0,
+ *     R1, R2, ...; the goroutine in R28 ("Current goroutine"), which it
+ *     has always been on arm64 (REGG = REG_R28), stack ABI included.
+ * Stack ABI on both: the arguments, then the results, one word each,
+ * from sp+8 at the entry (amd64: above the return address; arm64: above
+ * the word reserved for the callee's saved LR, the return address being in
+ * LR), and again at a RET (the frame is gone: sp is back to its entry
+ * value on arm64; amd64's RET is yet to pop the return address).
  *
  * The socket comes from the runtime's structures: *tls.Conn → conn (a
  * net.Conn interface: itab, data) → *net.TCPConn → fd (*netFD) → pfd.Sysfd,
@@ -62,14 +73,34 @@ struct {
 	__type(value, struct sonde_go_proc);
 } go_procs SEC(".maps");
 
+#if defined(__TARGET_ARCH_x86)
+#define GO_ARG0(r) ((r)->ax)
+#define GO_ARG1(r) ((r)->bx)
+#define GO_ARG2(r) ((r)->cx)
+#elif defined(__TARGET_ARCH_arm64)
+#define GO_REG(r, n) (((const struct user_pt_regs *)(r))->regs[n])
+#define GO_ARG0(r) GO_REG(r, 0)
+#define GO_ARG1(r) GO_REG(r, 1)
+#define GO_ARG2(r) GO_REG(r, 2)
+#else
+#error "Go probes: x86 and arm64 only (define __TARGET_ARCH_x86 or __TARGET_ARCH_arm64)"
+#endif
+/* The first result register is the first argument register. */
+#define GO_RET0(r) GO_ARG0(r)
+
 static __always_inline __u64 go_goroutine(struct pt_regs *regs, bool regabi)
 {
+#if defined(__TARGET_ARCH_arm64)
+	(void)regabi;
+	return GO_REG(regs, 28);
+#else
 	if (regabi)
 		return regs->r14;
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase), g = 0;
 	bpf_probe_read_user(&g, sizeof(g), (void *)(fsbase - 8));
 	return g;
+#endif
 }
 
 /*
@@ -176,10 +207,10 @@ static __always_inline int go_enter(struct pt_regs *regs, bool regabi, __u8 dir)
 	struct go_call c = { .fn = call_origin(regs), .dir = dir };
 	__s64 len = 0;
 	if (regabi) { /* receiver, then the slice (ptr, len, cap) */
-		c.conn = regs->ax;
-		c.buf = regs->bx;
-		len = (__s64)regs->cx;
-	} else { /* on the stack above the return address */
+		c.conn = GO_ARG0(regs);
+		c.buf = GO_ARG1(regs);
+		len = (__s64)GO_ARG2(regs);
+	} else { /* on the stack, from sp+8 */
 		__u64 sp = PT_REGS_SP(regs), a[3] = {};
 		bpf_probe_read_user(a, sizeof(a), (void *)(sp + 8));
 		c.conn = a[0];
@@ -198,43 +229,12 @@ static __always_inline int go_enter(struct pt_regs *regs, bool regabi, __u8 dir)
 }
 
 /*
- * A Read whose entry was not seen: it was in flight when sonde attached
- * (Go keeps one pending on every idle keep-alive connection), or began
- * before sonde knew the program. Where the receiver and the slice are
- * still in their argument slots (SONDE_GO_READ_ARGS_AT_RETURN), take it
- * from there; only a slot that leads to a TCP socket through the checked
- * interface type, and a count within the slice, is believed.
- */
-static __always_inline int go_return_unseen(struct pt_regs *regs, bool regabi)
-{
-	if (!process_wanted())
-		return 0;
-	struct sonde_go_proc gp;
-	if (!go_proc_of(regs, &gp) || !(gp.flags & SONDE_GO_READ_ARGS_AT_RETURN))
-		return 0;
-	__u64 sp = PT_REGS_SP(regs), a[3] = {};
-	__s64 n = 0;
-	if (bpf_probe_read_user(a, sizeof(a), (void *)(sp + 8)) || !a[0])
-		return 0;
-	if (regabi)
-		n = (__s64)regs->ax;
-	else
-		bpf_probe_read_user(&n, sizeof(n), (void *)(sp + 40));
-	if (n <= 0 || (__u64)n > a[2])
-		return 0;
-	__u64 sk = go_conn_sock(&gp, a[0]);
-	if (!sk)
-		return 0;
-	count(SONDE_CNT_GO_READ_AT_RETURN, 1);
-	return go_emit(a[0], sk, a[1], n, SONDE_EV_RX, call_origin(regs));
-}
-
-/*
  * At one of Read's return instructions, in a program whose Read keeps its
- * receiver and slice in their argument slots (SONDE_GO_READ_ARGS_AT_RETURN,
- * checked by user space before it picks this program): everything is there,
- * so Read needs no entry probe, and a Read begun before sonde attached is
- * taken like any other.
+ * receiver and slice in their argument slots above the return address (the
+ * stack ABI; the register ABI where goinfo.c saw Read store them there, a
+ * check user space makes before it picks this program): everything is
+ * there, so Read needs no entry probe, and a Read begun before sonde
+ * attached is taken like any other.
  */
 static __always_inline int go_read_return(struct pt_regs *regs, bool regabi)
 {
@@ -245,7 +245,7 @@ static __always_inline int go_read_return(struct pt_regs *regs, bool regabi)
 	if (bpf_probe_read_user(a, sizeof(a), (void *)(sp + 8)) || !a[0])
 		return 0;
 	if (regabi)
-		n = (__s64)regs->ax;
+		n = (__s64)GO_RET0(regs);
 	else
 		bpf_probe_read_user(&n, sizeof(n), (void *)(sp + 40));
 	if (n <= 0 || (__u64)n > a[2])
@@ -258,13 +258,13 @@ static __always_inline int go_return(struct pt_regs *regs, bool regabi)
 {
 	struct go_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .goroutine = go_goroutine(regs, regabi) };
 	struct go_call *cp = bpf_map_lookup_elem(&go_calls, &k);
-	if (!cp)
-		return go_return_unseen(regs, regabi);
+	if (!cp) /* begun before sonde attached: its buffer is unknown */
+		return 0;
 	struct go_call c = *cp;
 	bpf_map_delete_elem(&go_calls, &k);
 	__s64 n = 0;
 	if (regabi)
-		n = (__s64)regs->ax;
+		n = (__s64)GO_RET0(regs);
 	else /* after the receiver and the slice's three words */
 		bpf_probe_read_user(&n, sizeof(n), (void *)(PT_REGS_SP(regs) + 40));
 	return go_emit(c.conn, go_sock(regs, c.conn), c.buf, n, c.dir, c.fn);

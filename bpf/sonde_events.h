@@ -120,15 +120,7 @@ struct sonde_go_proc {
 	__u32 netconn_fd_off; /* net.conn.fd */
 	__u32 netfd_pfd_off; /* net.netFD.pfd */
 	__u32 pfd_sysfd_off; /* internal/poll.FD.Sysfd */
-	__u32 flags; /* SONDE_GO_* */
-	__u32 pad;
 };
-
-/* Read's receiver and slice are still at the argument slots above the
- * return address when it returns (stack ABI; register ABI where the
- * function spills them there first, as goinfo.c checks), so a Read whose
- * entry was not seen (in flight when sonde attached) is taken at its return. */
-#define SONDE_GO_READ_ARGS_AT_RETURN 1u
 
 /*
  * A Go program file, as go_bins holds it under its target id (kernels with
@@ -167,7 +159,6 @@ enum sonde_counter {
 	SONDE_CNT_TLS_CIPHER_BYTES, /* ciphertext bytes of those connections (not copied) */
 	SONDE_CNT_TLS_UNBOUND, /* TLS calls whose socket was not known yet */
 	SONDE_CNT_GO_UNRESOLVED, /* Go TLS calls whose socket the runtime structures did not give */
-	SONDE_CNT_GO_READ_AT_RETURN, /* Go Reads taken at their return (entry not seen) */
 	SONDE_CNT_CLOSED_BYTES, /* bytes moved on a socket after its close, without state (not followed) */
 	SONDE_CNT__MAX,
 };

@@ -664,7 +664,6 @@ void sonde_ebpf_update_stats(struct sonde_ebpf *e)
 	st->tls_ciphertext_bytes = sum[SONDE_CNT_TLS_CIPHER_BYTES];
 	st->tls_unbound_calls = sum[SONDE_CNT_TLS_UNBOUND];
 	st->tls_go_unresolved = sum[SONDE_CNT_GO_UNRESOLVED];
-	st->tls_go_reads_at_return = sum[SONDE_CNT_GO_READ_AT_RETURN];
 	st->ebpf_closed_socket_bytes = sum[SONDE_CNT_CLOSED_BYTES];
 }
 

@@ -135,7 +135,6 @@ static struct sonde_go_proc go_proc_info(const struct sonde_go_binary *g, uint64
 		.netconn_fd_off = g->netconn_fd_off,
 		.netfd_pfd_off = g->netfd_pfd_off,
 		.pfd_sysfd_off = g->pfd_sysfd_off,
-		.flags = !g->regabi || g->read.args_spilled ? SONDE_GO_READ_ARGS_AT_RETURN : 0,
 	};
 }
 
@@ -159,9 +158,19 @@ static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, c
 		       size_t whylen)
 {
 	const struct sonde_go_binary *g = t->go;
-	if (g->arch != SONDE_GO_AMD64) {
-		snprintf(why, whylen, "a %s Go program: this sonde probes x86-64 programs only",
-			 g->arch == SONDE_GO_ARM64 ? "arm64" : "foreign");
+	/* The kernel programs read the registers of the architecture they were
+	 * built for, which is this sonde's own (a process runs code of its
+	 * host's architecture only). */
+#if defined(__x86_64__)
+	const enum sonde_go_arch host = SONDE_GO_AMD64;
+#elif defined(__aarch64__)
+	const enum sonde_go_arch host = SONDE_GO_ARM64;
+#else
+#error "sonde's Go probes: x86-64 and arm64 only"
+#endif
+	if (g->arch != host) {
+		snprintf(why, whylen, "a %s Go program: this sonde probes %s programs only",
+			 sonde_go_arch_name(g->arch), sonde_go_arch_name(host));
 		e->p->stats.tls_attach_failures++;
 		return NULL;
 	}

@@ -1145,10 +1145,6 @@ def scen_inflight(E):
             check(f"{name}: {proto}: the three requests went on one connection", len(set(pt)) == 1 and pt[0],
                   f"client ports {pt}")
         run.exactly(every, "the requests made after sonde started")
-        # Go 1.19's Read keeps its arguments in their slots: sonde probes
-        # only its returns, and a pending Read is like any other (with an
-        # entry probe, it would be counted in tls_go_reads_at_return)
-        info(f"{name}: tls_go_reads_at_return {(run.stats or {}).get('tls_go_reads_at_return', 0)}")
 
 
 SCENARIOS = [
