@@ -629,12 +629,13 @@ static void scan_symtab(const struct img *im, struct syms *s)
 /* ===================================================== return points === */
 
 /*
- * Whether an amd64 function stores its first three register arguments (AX,
- * BX, CX) in the caller's spill slots, 8, 16 and 24 bytes above the return
- * address, before its first call. The frame is set up by "push rbp" (Go
- * 1.21+) and "sub rsp, N", so the slots are [rsp + depth + 8] and on. What
- * Go compiles (crypto/tls.(*Conn).Read has a defer and spills them at once)
- * is checked per binary rather than assumed.
+ * Whether a function stores its first three register arguments (amd64 AX,
+ * BX, CX; arm64 R0, R1, R2) in the caller's spill slots, 8, 16 and 24 bytes
+ * above the stack pointer at its entry, before its first call. The frame is
+ * set up by "push rbp" (Go 1.21+) and "sub rsp, N" on amd64, by
+ * "str x30, [sp, #-N]!" on arm64, so the slots are [sp + depth + 8] and on.
+ * What Go compiles (crypto/tls.(*Conn).Read has a defer and spills them at
+ * once) is checked per binary rather than assumed.
  */
 struct spill_scan {
 	uint64_t depth; /* bytes pushed or reserved since the entry */
@@ -642,30 +643,46 @@ struct spill_scan {
 	bool done; /* a call was reached */
 };
 
-static void spill_step(struct spill_scan *sp, const cs_insn *insn)
+static void spill_step(struct spill_scan *sp, enum sonde_go_arch arch, const cs_insn *insn)
 {
-	static const char *const regs[3] = { "rax", "rbx", "rcx" };
+	static const char *const amd64_regs[3] = { "rax", "rbx", "rcx" };
+	static const char *const arm64_regs[3] = { "x0", "x1", "x2" };
+	const char *const *regs = arch == SONDE_GO_AMD64 ? amd64_regs : arm64_regs;
 	if (sp->done)
 		return;
-	if (insn->id == X86_INS_CALL) {
+	if (arch == SONDE_GO_AMD64 ? insn->id == X86_INS_CALL : insn->id == ARM64_INS_BL ||
+								  insn->id == ARM64_INS_BLR) {
 		sp->done = true;
 		return;
 	}
-	unsigned long long v;
+	long long v;
 	char reg[8];
-	if (insn->id == X86_INS_PUSH) {
-		sp->depth += 8;
-		return;
+	if (arch == SONDE_GO_AMD64) {
+		if (insn->id == X86_INS_PUSH) {
+			sp->depth += 8;
+			return;
+		}
+		if (insn->id == X86_INS_SUB && sscanf(insn->op_str, "rsp, %lli", &v) == 1 && v > 0) {
+			sp->depth += (uint64_t)v;
+			return;
+		}
+		if (insn->id != X86_INS_MOV ||
+		    sscanf(insn->op_str, "qword ptr [rsp + %lli], %7s", &v, reg) != 2)
+			return;
+	} else {
+		if (insn->id != ARM64_INS_STR)
+			return;
+		if (sscanf(insn->op_str, "x30, [sp, #%lli]!", &v) == 1 && v < 0) {
+			sp->depth += (uint64_t)-v;
+			return;
+		}
+		if (sscanf(insn->op_str, "%7[^,], [sp, #%lli]", reg, &v) != 2)
+			return;
 	}
-	if (insn->id == X86_INS_SUB && sscanf(insn->op_str, "rsp, %lli", &v) == 1) {
-		sp->depth += v;
-		return;
-	}
-	if (insn->id != X86_INS_MOV || !sp->depth ||
-	    sscanf(insn->op_str, "qword ptr [rsp + %lli], %7s", &v, reg) != 2)
+	if (!sp->depth)
 		return;
 	for (unsigned i = 0; i < 3; i++)
-		if (v == sp->depth + 8 * (i + 1) && !strcmp(reg, regs[i]))
+		if (v > 0 && (uint64_t)v == sp->depth + 8 * (i + 1) && !strcmp(reg, regs[i]))
 			sp->stored |= 1u << i;
 }
 
@@ -742,8 +759,7 @@ static int find_rets(struct img *im, enum sonde_go_arch arch, const char *name,
 		    (arch == SONDE_GO_AMD64 ? insn->id == X86_INS_JBE
 					    : !strcmp(insn->mnemonic, "b.ls")))
 			f->body_file_off = f->file_off + (addr - f->vaddr);
-		if (arch == SONDE_GO_AMD64)
-			spill_step(&sp, insn);
+		spill_step(&sp, arch, insn);
 		bool ret = arch == SONDE_GO_AMD64 ? insn->id == X86_INS_RET ||
 							    insn->id == X86_INS_RETF ||
 							    insn->id == X86_INS_RETFQ

@@ -485,6 +485,11 @@ static void check_variant(enum variant v)
 		   f->nread_rets);
 	check_func(file, len, arch, &g.write, f->write, f->write_first, f->nwrite_first,
 		   f->write_rets, f->nwrite_rets);
+	/* Go's register ABI (amd64 1.17+, arm64 1.18+) has Read store its
+	 * receiver and slice in their argument slots at once (it has a defer):
+	 * what lets sonde take Read at its returns only (test_go_tls_live,
+	 * tests/kernels/arm64-go-tls) */
+	assert_int_equal(g.read.args_spilled, g.regabi);
 
 	/* DWARF (unstripped) agrees with the version table (stripped) */
 	assert_int_equal(g.offsets_from_dwarf, !s->stripped);
