@@ -9,11 +9,13 @@
 /*
  * Go programs carry their own TLS. Never uretprobes here: they rewrite the
  * return address on the goroutine's stack, which Go moves and inspects (the
- * traced program crashes). User space puts a uprobe at the entry and one at
- * every return instruction instead (src/source/goinfo.c finds them).
- *
- * A call is keyed by (process, goroutine): goroutines migrate between
- * threads, and a goroutine pointer is only unique within its process.
+ * traced program crashes). User space puts uprobes on Write's entry and on
+ * every return instruction of Read instead (src/source/goinfo.c finds them):
+ * at a return, Read's receiver and slice are in their argument slots
+ * (go_read_return). Only in a program where goinfo.c could not see Read put
+ * them there is Read's entry probed too, and the call saved keyed by
+ * (process, goroutine): goroutines migrate between threads, and a goroutine
+ * pointer is only unique within its process.
  *
  * Registers (Go's internal ABI, src/cmd/compile/abi-internal.md):
  *   amd64, register ABI (Go 1.17+): integer arguments and results in RAX,

@@ -17,6 +17,8 @@ import tempfile
 import threading
 import time
 
+from livelib import free_port
+
 SONDE = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else "./sonde"
 HERE = os.path.dirname(os.path.abspath(__file__))
 failed = False
@@ -31,14 +33,6 @@ def check(name, cond, why=""):
 def skip(why):
     print("SKIP capture-live: " + why)
     sys.exit(0)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def prog_ids_of(pid):

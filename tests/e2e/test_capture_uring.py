@@ -31,6 +31,8 @@ import sys
 import tempfile
 import time
 
+from livelib import free_port
+
 SONDE = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else "./sonde"
 HERE = os.path.dirname(os.path.abspath(__file__))
 NAME = "capture-uring"
@@ -52,14 +54,6 @@ def skip(why):
 
 def info(msg):
     print("INFO " + NAME + ": " + msg)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def http_get(port, path):

@@ -48,39 +48,26 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+import livelib
+from livelib import Report, SondeRun, fetch_debs, kill_children, kill_sondes, unpack_debs
 
 args = sys.argv[1:]
 KEEP = "--keep" in args or bool(os.environ.get("SONDE_E2E_KEEP"))
 rest = [a for a in args if a != "--keep"]
 SONDE = os.path.abspath(rest[0]) if rest else os.path.abspath("./sonde")
-failed = False
+R = Report("go-oldabi")
+check, info, skip = R.check, R.info, R.skip
 
 CACHE = os.environ.get("SONDE_GO115_CACHE") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sonde-go115")
 GO_PKGS = ["golang-1.15-go", "golang-1.15-src"]
-DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 GOROOT = os.path.join(CACHE, "usr/lib/go-1.15")
 
 # comm names (at most 15 characters); the untraced peers are the default builds
 SRV, CLI = "go115srv", "go115cli"
 BUILDS = {"default": "", "stripped": "_s"}
-
-
-def check(name, cond, why=""):
-    global failed
-    print(("PASS " if cond else "FAIL ") + "go-oldabi: " + name + ("" if cond else ": " + str(why)), flush=True)
-    failed = failed or not cond
-    return cond
-
-
-def info(msg):
-    print("INFO go-oldabi: " + msg, flush=True)
-
-
-def skip(why):
-    print("SKIP go-oldabi: " + why, flush=True)
 
 
 # ------------------------------------------------------------ the programs
@@ -281,88 +268,13 @@ def expected(tag, h2):
 
 # -------------------------------------------------------------- processes
 
-CHILDREN = []
-
-
-class Child:
-    """A process in its own session, stdout/stderr collected by threads."""
-
-    def __init__(self, argv, name=None, env=None, cwd=None):
-        self.name = name or os.path.basename(argv[0])
-        self.out = b""
-        self.err = b""
-        self.lock = threading.Lock()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=env, cwd=cwd, start_new_session=True)
-        self.pid = self.proc.pid
-        CHILDREN.append(self)
-        self.threads = [threading.Thread(target=self._pump, args=(self.proc.stdout, "out"), daemon=True),
-                        threading.Thread(target=self._pump, args=(self.proc.stderr, "err"), daemon=True)]
-        for t in self.threads:
-            t.start()
-
-    def _pump(self, f, which):
-        while True:
-            b = f.read1(65536)
-            if not b:
-                return
-            with self.lock:
-                setattr(self, which, getattr(self, which) + b)
-
-    def stdout(self):
-        with self.lock:
-            return self.out.decode(errors="replace")
-
-    def stderr(self):
-        with self.lock:
-            return self.err.decode(errors="replace")
-
+class Child(livelib.Child):
     def wait_for(self, text, timeout=20):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if text in self.stdout():
-                return True
-            if self.proc.poll() is not None:
-                time.sleep(0.2)
-                return text in self.stdout()
-            time.sleep(0.02)
-        return False
-
-    def send(self, data):
-        try:
-            self.proc.stdin.write(data.encode())
-            self.proc.stdin.flush()
-        except (BrokenPipeError, ValueError, OSError):
-            pass
+        return super().wait_for(text, timeout)
 
     def finish(self, timeout=30):
         """Wait for the exit: rc (None on timeout)."""
-        try:
-            self.proc.stdin.close()
-        except (BrokenPipeError, ValueError, OSError):
-            pass
-        try:
-            rc = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            rc = None
-        for t in self.threads:
-            t.join(timeout=2)
-        return rc
-
-    def kill(self):
-        """SIGTERM, then SIGKILL, to its process group while it runs (once
-        reaped, its id may belong to someone else: left alone)."""
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            if self.proc.poll() is not None:
-                return
-            try:
-                os.killpg(self.pid, sig)
-            except OSError:
-                pass
-            try:
-                self.proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                pass
+        return self.wait(timeout)
 
 
 def crashed(text):
@@ -375,24 +287,6 @@ def crashed(text):
 
 # ------------------------------------------------------------------ go1.15
 
-def main_mirror():
-    """The Debian archive this machine's apt uses (as find_mirrors in
-    tests/kernels/run), or SONDE_DEBIAN_MIRROR."""
-    m = os.environ.get("SONDE_DEBIAN_MIRROR")
-    if m:
-        return m
-    try:
-        p = subprocess.run(["apt-get", "indextargets", "--format", "$(REPO_URI) $(RELEASE)", "Identifier: Packages"],
-                           capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    for ln in p.stdout.splitlines():
-        uri, _, rel = ln.strip().partition(" ")
-        if rel and "-" not in rel and "debian-security" not in uri:
-            return uri
-    return None
-
-
 def go_ok(goroot):
     return (os.access(os.path.join(goroot, "bin/go"), os.X_OK)
             and os.path.isfile(os.path.join(goroot, "src/crypto/tls/conn.go"))
@@ -404,54 +298,16 @@ def fetch_go115():
     (None, why it cannot be had)."""
     if go_ok(GOROOT):
         return GOROOT, None
-    for tool in ("apt-get", "dpkg-deb"):
-        if not shutil.which(tool):
-            return None, f"{tool} not found: cannot fetch Debian 11's go1.15"
-    if not os.path.exists(DEBIAN_KEYRING):
-        return None, f"{DEBIAN_KEYRING} missing (debian-archive-keyring): cannot check Debian 11's archive"
-    mirror = main_mirror()
-    if not mirror:
-        return None, "cannot tell the Debian archive from apt's sources: set SONDE_DEBIAN_MIRROR"
-    d = os.path.join(CACHE, "apt")
-    for sub in ("lists/partial", "cache/archives/partial", "sources.list.d"):
-        os.makedirs(os.path.join(d, sub), exist_ok=True)
-    with open(os.path.join(d, "sources.list"), "w") as f:
-        f.write(f"deb [signed-by={DEBIAN_KEYRING}] {mirror} bullseye main\n")
-    opts = ["-o", f"Dir::Etc::sourcelist={d}/sources.list", "-o", f"Dir::Etc::sourceparts={d}/sources.list.d",
-            "-o", f"Dir::State::Lists={d}/lists", "-o", "Dir::State::status=/dev/null",
-            "-o", f"Dir::Cache={d}/cache", "-o", "Debug::NoLocking=1"]
-    if os.geteuid() == 0:
-        opts += ["-o", "APT::Sandbox::User=root"]
-
-    def apt(argv, cwd=None, timeout=300):
-        try:
-            p = subprocess.run(["apt-get", "-qq"] + opts + argv, capture_output=True, text=True, cwd=cwd,
-                               timeout=timeout)
-            return p.returncode == 0, " ".join((p.stderr + p.stdout).split())[-400:]
-        except (OSError, subprocess.TimeoutExpired) as e:
-            return False, str(e)
-
-    info(f"fetching Debian 11's {' and '.join(GO_PKGS)} from {mirror} bullseye into {CACHE}")
     t0 = time.time()
-    ok, out = apt(["update"], timeout=300)
-    # apt-get update may exit 0 with the index not fetched (it only warns)
-    lists = os.listdir(os.path.join(d, "lists"))
-    if not ok or not any("bullseye" in x and "Packages" in x for x in lists):
-        return None, f"Debian 11 archive unreachable (apt-get update of {mirror} bullseye failed: {out})"
-    debs = os.path.join(CACHE, "debs")
-    shutil.rmtree(debs, ignore_errors=True)
-    os.makedirs(debs)
-    ok, out = apt(["download"] + GO_PKGS, cwd=debs, timeout=900)
-    files = sorted(x for x in os.listdir(debs) if x.endswith(".deb"))
-    if not ok or len(files) != len(GO_PKGS):
-        return None, f"apt-get download {' '.join(GO_PKGS)} from {mirror} bullseye failed: {out}"
+    files, why = fetch_debs(CACHE, "bullseye", GO_PKGS, R)
+    if not files:
+        return None, why
     # unpacked beside the cache's usr/, which appears whole or not at all
     tmp = os.path.join(CACHE, "unpack.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    for fn in files:
-        p = subprocess.run(["dpkg-deb", "-x", os.path.join(debs, fn), tmp], capture_output=True, text=True)
-        if p.returncode != 0:
-            return None, f"dpkg-deb -x {fn} failed: {p.stderr[-300:]}"
+    why = unpack_debs(files, tmp)
+    if why:
+        return None, why
     if not go_ok(os.path.join(tmp, "usr/lib/go-1.15")):
         return None, f"no usr/lib/go-1.15 with bin/go and the sources of crypto/tls and net/http in {files}"
     usr = os.path.join(CACHE, "usr")
@@ -459,8 +315,8 @@ def fetch_go115():
         os.rename(usr, os.path.join(tmp, "old-usr"))
     os.rename(os.path.join(tmp, "usr"), usr)
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(debs, ignore_errors=True)
-    info(f"unpacked {', '.join(files)} into {CACHE} in {time.time() - t0:.0f} s")
+    shutil.rmtree(os.path.join(CACHE, "debs"), ignore_errors=True)
+    info(f"unpacked {', '.join(os.path.basename(f) for f in files)} into {CACHE} in {time.time() - t0:.0f} s")
     return GOROOT, None
 
 
@@ -543,72 +399,9 @@ def go_formats(path):
 
 # ------------------------------------------------------------------ sonde
 
-SONDES = []
-
-
-class Sonde:
+def Sonde(tmp, name, extra):
     """sonde capture -o json --stats in the background, records to a file."""
-
-    def __init__(self, tmp, name, extra):
-        self.name = name
-        self.argv = [SONDE, "capture", "-o", "json", "--stats"] + extra
-        self.out = os.path.join(tmp, "sonde-" + name + ".json")
-        self.err = os.path.join(tmp, "sonde-" + name + ".stderr")
-        with open(self.out, "w") as o, open(self.err, "w") as e:
-            self.proc = subprocess.Popen(self.argv, stdout=o, stderr=e, start_new_session=True)
-        SONDES.append(self)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if "capturing with" in self.stderr() or self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        time.sleep(0.3)
-        self.ok = check(f"{name}: sonde started ({' '.join(self.argv[1:])})",
-                        self.proc.poll() is None and "capturing with" in self.stderr(), self.stderr()[-2000:])
-
-    def stderr(self):
-        try:
-            with open(self.err) as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def wait_stderr(self, text, timeout=20):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if text in self.stderr():
-                return True
-            if self.proc.poll() is not None:
-                return text in self.stderr()
-            time.sleep(0.05)
-        return False
-
-    def stop(self):
-        time.sleep(0.7)  # let the last events reach the ring buffer
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            rc = self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            rc = -9
-        recs = []
-        with open(self.out) as f:
-            for line in f:
-                if line.strip():
-                    try:
-                        recs.append(json.loads(line))
-                    except ValueError:
-                        recs.append({"type": "unparseable", "line": line[:300]})
-        return rc, recs
-
-    def kill(self):
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            self.proc.wait()
+    return SondeRun(SONDE, tmp, name, extra, R)
 
 
 def summary(r):
@@ -909,10 +702,8 @@ def main():
 
 
 def kill_all():
-    for s in SONDES:
-        s.kill()
-    for c in reversed(CHILDREN):
-        c.kill()
+    kill_sondes()
+    kill_children()
 
 
 if __name__ == "__main__":
@@ -920,4 +711,4 @@ if __name__ == "__main__":
         main()
     finally:
         kill_all()
-    sys.exit(1 if failed else 0)
+    sys.exit(1 if R.failed else 0)

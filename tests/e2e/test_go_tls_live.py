@@ -50,14 +50,14 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+import livelib
+from livelib import Report, SondeRun, free_port, kill_children, kill_sondes, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GODIR = os.path.join(HERE, "go")
@@ -84,46 +84,13 @@ while i < len(args):
         rest.append(args[i])
     i += 1
 SONDE = os.path.abspath(rest[0]) if rest else os.path.abspath("./sonde")
-failed = False
 T0 = time.time()
-
-
-def check(name, cond, why=""):
-    global failed
-    print(("PASS " if cond else "FAIL ") + "go-tls: " + name + ("" if cond else ": " + str(why)), flush=True)
-    failed = failed or not cond
-    return cond
-
-
-def info(msg):
-    print("INFO go-tls: " + msg, flush=True)
-
-
-def skip(why):
-    print("SKIP go-tls: " + why, flush=True)
+R = Report("go-tls")
+check, info, skip = R.check, R.info, R.skip
 
 
 def wanted(name):
     return ONLY is None or name in ONLY
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def pattern(n):
@@ -131,187 +98,25 @@ def pattern(n):
     return bytes(i % 251 for i in range(n))
 
 
-# Every process the test starts, each in its own session (process group), so
-# that the end of the test kills it and everything it forked.
-CHILDREN = []
-
-
-class Child:
-    """A process with its stdout/stderr collected by threads."""
-
-    def __init__(self, argv, name=None, stdin=True, cwd=None, env=None):
-        self.name = name or os.path.basename(argv[0])
-        self.argv = argv
-        self.out = b""
-        self.err = b""
-        self.lock = threading.Lock()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env,
-                                     start_new_session=True)
-        self.pid = self.proc.pid
-        CHILDREN.append(self)
-        self.threads = [threading.Thread(target=self._pump, args=(self.proc.stdout, "out"), daemon=True),
-                        threading.Thread(target=self._pump, args=(self.proc.stderr, "err"), daemon=True)]
-        for t in self.threads:
-            t.start()
-
-    def _pump(self, f, which):
-        while True:
-            b = f.read1(65536) if hasattr(f, "read1") else f.read(65536)
-            if not b:
-                return
-            with self.lock:
-                setattr(self, which, getattr(self, which) + b)
-
-    def wait_for(self, text, timeout=15):
-        """Until stdout holds text; False on timeout or exit."""
-        t = text.encode() if isinstance(text, str) else text
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            with self.lock:
-                if t in self.out:
-                    return True
-            if self.proc.poll() is not None:
-                time.sleep(0.1)
-                with self.lock:
-                    return t in self.out
-            time.sleep(0.02)
-        return False
-
-    def send(self, data, close=False):
-        try:
-            self.proc.stdin.write(data.encode() if isinstance(data, str) else data)
-            self.proc.stdin.flush()
-            if close:
-                self.proc.stdin.close()
-        except (BrokenPipeError, ValueError, AttributeError):
-            pass
-
+class Child(livelib.Child):
     def finish(self, timeout=60):
         """Wait for the exit: (rc, stdout text, stderr text); rc None on timeout."""
-        try:
-            if self.proc.stdin:
-                self.proc.stdin.close()
-        except (BrokenPipeError, ValueError):
-            pass
-        try:
-            rc = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            rc = None
-        for t in self.threads:
-            t.join(timeout=2)
-        return rc, self.out.decode(errors="replace"), self.err.decode(errors="replace")
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def kill(self):
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.pid, signal.SIGTERM)
-            except OSError:
-                pass
-            try:
-                self.proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            pass
-
-
-def kill_all():
-    for c in reversed(CHILDREN):
-        c.kill()
+        rc = self.wait(timeout)
+        return rc, self.stdout(), self.stderr()
 
 
 # ---------------------------------------------------------------- sonde runs
 
-class Sonde:
-    """sonde capture in the background, records to a file (a no-op with --dry)."""
-
-    def __init__(self, tmp, name, extra):
-        self.name = name
-        self.argv = [SONDE, "capture", "-o", "json", "--stats"] + extra
-        self.out = os.path.join(tmp, "sonde-" + name + ".json")
-        self.err = os.path.join(tmp, "sonde-" + name + ".stderr")
-        self.proc = None
-        self.started = None
-        if DRY:
-            return
-        t0 = time.time()
-        self.proc = subprocess.Popen(self.argv, stdout=open(self.out, "w"), stderr=open(self.err, "w"),
-                                     start_new_session=True)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if "capturing with" in self.stderr() or self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.started = time.time()
-        info(f"{name}: sonde up in {self.started - t0:.1f} s")
-        time.sleep(0.3)
-        check(f"{name}: sonde started ({' '.join(self.argv[1:])})",
-              self.proc.poll() is None and "capturing with" in self.stderr(), self.stderr()[-2000:])
-
-    def stderr(self):
-        try:
-            with open(self.err) as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def stop(self):
-        if DRY:
-            return 0, []
-        time.sleep(0.7)  # let the last events reach the ring buffer
-        t0 = time.time()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            rc = self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-            rc = -9
-        info(f"{self.name}: sonde stopped in {time.time() - t0:.1f} s")
-        recs = []
-        with open(self.out) as f:
-            for line in f:
-                if line.strip():
-                    try:
-                        recs.append(json.loads(line))
-                    except ValueError:
-                        recs.append({"type": "unparseable", "line": line[:300]})
-        return rc, recs
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            self.proc.wait()
-
-
-SONDES = []
-
-
 def start_sonde(tmp, name, extra):
-    s = Sonde(tmp, name, extra)
-    SONDES.append(s)
-    return s
+    """sonde capture in the background, records to a file (a no-op with --dry)."""
+    return SondeRun(SONDE, tmp, name, extra, R, dry=DRY)
 
 
 def other_sondes():
     """Other sonde processes running now, for failure messages: while one has
     a Go program probed, another cannot read the program's return
     instructions (the uprobes' breakpoints show through its mapping)."""
-    mine = {s.proc.pid for s in SONDES if s.proc}
+    mine = {s.proc.pid for s in livelib.SONDES if s.proc}
     others = []
     for d in os.listdir("/proc"):
         if not d.isdigit() or int(d) == os.getpid() or int(d) in mine:
@@ -1215,8 +1020,7 @@ def main():
                 check(f"{name}: scenario ran without error", False, "".join(
                     traceback.format_exception(type(e), e, e.__traceback__))[-1500:])
             finally:
-                for s in SONDES:
-                    s.kill()
+                kill_sondes()
         # the traced programs never crashed
         for srv in E.servers:
             check(f"{srv.name} (pid {srv.pid}) still running (no crash)", srv.alive(),
@@ -1230,9 +1034,8 @@ def main():
             check(f"{srv.name} (pid {srv.pid}) exits 0", rc == 0,
                   f"exit {rc}: {srv.err.decode(errors='replace')[-300:]}")
     finally:
-        for s in SONDES:
-            s.kill()
-        kill_all()
+        kill_sondes()
+        kill_children()
         info("timings: " + ", ".join(f"{n} {t:.1f} s" for n, t in E.timings) + f"; total {time.time() - T0:.1f} s")
         if KEEP:
             print("kept " + E.tmp, file=sys.stderr)
@@ -1242,4 +1045,4 @@ def main():
 
 if __name__ == "__main__":
     main()
-    sys.exit(1 if failed else 0)
+    sys.exit(1 if R.failed else 0)

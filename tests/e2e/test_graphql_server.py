@@ -23,11 +23,12 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+from livelib import free_port
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "graphql")
 failed = False
@@ -37,14 +38,6 @@ def check(name, cond, why=""):
     global failed
     print(("PASS " if cond else "FAIL ") + "graphql-server: " + name + ("" if cond else ": %s" % (why,)))
     failed = failed or not cond
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def install():

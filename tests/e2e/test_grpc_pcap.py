@@ -28,11 +28,12 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+from livelib import free_port
 
 GRPC_PY = "/usr/bin/python3"
 
@@ -155,14 +156,6 @@ if sys.argv[1] == "serve":
 else:
     client(int(sys.argv[2]))
 '''
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def tshark_sizes(pcap, port):

@@ -43,12 +43,13 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import time
+
+from livelib import free_port, wait_port
 
 # Sequential requests on one connection, each with its own referer.
 CLIENT_JS = r'''
@@ -70,25 +71,6 @@ next();
 '''
 MID_REQUESTS = 60
 MID_CUT = 10  # requests lost before the capture "starts"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, timeout=5.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def read_pcap(path):

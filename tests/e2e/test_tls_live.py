@@ -25,13 +25,13 @@ import base64
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+import livelib
+from livelib import Report, SondeRun, fetch_debs, free_port, kill_children, kill_sondes, unpack_debs, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TLSDIR = os.path.join(HERE, "tls")
@@ -56,43 +56,10 @@ while i < len(args):
         rest.append(args[i])
     i += 1
 SONDE = os.path.abspath(rest[0]) if rest else os.path.abspath("./sonde")
-failed = False
+R = Report("tls-live")
+check, info, skip = R.check, R.info, R.skip
 BIG = 5 * 1024 * 1024
 SMALL = b"hello from nginx\n"
-
-
-def check(name, cond, why=""):
-    global failed
-    print(("PASS " if cond else "FAIL ") + "tls-live: " + name + ("" if cond else ": " + str(why)), flush=True)
-    failed = failed or not cond
-    return cond
-
-
-def info(msg):
-    print("INFO tls-live: " + msg, flush=True)
-
-
-def skip(why):
-    print("SKIP tls-live: " + why, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def comm_of(pid):
@@ -111,105 +78,11 @@ def children_of(pid):
         return []
 
 
-# Every process the test starts, each in its own session (process group), so
-# that the end of the test kills it and everything it forked, whatever
-# happened before.
-CHILDREN = []
-
-
-class Child:
-    """A process with its stdout/stderr collected by threads."""
-
-    def __init__(self, argv, name=None, stdin=True, cwd=None, env=None):
-        self.name = name or os.path.basename(argv[0])
-        self.argv = argv
-        self.out = b""
-        self.err = b""
-        self.lock = threading.Lock()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env,
-                                     start_new_session=True)
-        self.pid = self.proc.pid
-        CHILDREN.append(self)
-        self.threads = [threading.Thread(target=self._pump, args=(self.proc.stdout, "out"), daemon=True),
-                        threading.Thread(target=self._pump, args=(self.proc.stderr, "err"), daemon=True)]
-        for t in self.threads:
-            t.start()
-
-    def _pump(self, f, which):
-        while True:
-            b = f.read1(65536) if hasattr(f, "read1") else f.read(65536)
-            if not b:
-                return
-            with self.lock:
-                setattr(self, which, getattr(self, which) + b)
-
-    def wait_for(self, text, timeout=15):
-        """Until stdout holds text (bytes or str); False on timeout or exit."""
-        t = text.encode() if isinstance(text, str) else text
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            with self.lock:
-                if t in self.out:
-                    return True
-            if self.proc.poll() is not None:
-                time.sleep(0.1)
-                with self.lock:
-                    return t in self.out
-            time.sleep(0.02)
-        return False
-
-    def send(self, data, close=False):
-        try:
-            self.proc.stdin.write(data.encode() if isinstance(data, str) else data)
-            self.proc.stdin.flush()
-            if close:
-                self.proc.stdin.close()
-        except (BrokenPipeError, ValueError, AttributeError):
-            pass
-
+class Child(livelib.Child):
     def finish(self, timeout=30):
         """Wait for the exit: (rc, stdout bytes, stderr text); rc None on timeout."""
-        try:
-            if self.proc.stdin:
-                self.proc.stdin.close()
-        except (BrokenPipeError, ValueError):
-            pass
-        try:
-            rc = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            rc = None
-        for t in self.threads:
-            t.join(timeout=2)
-        return rc, self.out, self.err.decode(errors="replace")
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def kill(self):
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.pid, signal.SIGTERM)
-            except OSError:
-                pass
-            try:
-                self.proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                pass
-        # the group may outlive its leader (nginx workers): SIGKILL what is left
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            pass
-
-
-def kill_all():
-    for c in reversed(CHILDREN):
-        c.kill()
+        rc = self.wait(timeout)
+        return rc, self.out, self.stderr()
 
 
 def parse_http(raw):
@@ -235,73 +108,9 @@ def parse_http(raw):
 
 # ---------------------------------------------------------------- sonde runs
 
-class Sonde:
-    """sonde capture in the background, records to a file (a no-op with --dry)."""
-
-    def __init__(self, tmp, name, extra):
-        self.name = name
-        self.argv = [SONDE, "capture", "-o", "json", "--stats"] + extra
-        self.out = os.path.join(tmp, "sonde-" + name + ".json")
-        self.err = os.path.join(tmp, "sonde-" + name + ".stderr")
-        self.proc = None
-        if DRY:
-            return
-        self.proc = subprocess.Popen(self.argv, stdout=open(self.out, "w"), stderr=open(self.err, "w"),
-                                     start_new_session=True)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if "capturing with" in self.stderr() or self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        time.sleep(0.3)
-        check(f"{name}: sonde started ({' '.join(self.argv[1:])})",
-              self.proc.poll() is None and "capturing with" in self.stderr(), self.stderr()[-2000:])
-
-    def stderr(self):
-        try:
-            with open(self.err) as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def stop(self):
-        if DRY:
-            return 0, []
-        time.sleep(0.7)  # let the last events reach the ring buffer
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            rc = self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-            rc = -9
-        recs = []
-        with open(self.out) as f:
-            for line in f:
-                if line.strip():
-                    try:
-                        recs.append(json.loads(line))
-                    except ValueError:
-                        recs.append({"type": "unparseable", "line": line[:300]})
-        return rc, recs
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            self.proc.wait()
-
-
-SONDES = []
-
-
 def start_sonde(tmp, name, extra):
-    s = Sonde(tmp, name, extra)
-    SONDES.append(s)
-    return s
+    """sonde capture in the background, records to a file (a no-op with --dry)."""
+    return SondeRun(SONDE, tmp, name, extra, R, dry=DRY, stop_timeout=30)
 
 
 def summary(r):
@@ -760,7 +569,6 @@ def scen_dlopen(E):
 O11_CACHE = os.environ.get("SONDE_OPENSSL11_CACHE") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sonde-openssl11")
 O11_PKGS = ["libssl1.1", "openssl"]
-DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 
 def o11_files(root):
@@ -775,83 +583,26 @@ def o11_files(root):
     return None
 
 
-def security_mirror():
-    """The Debian security archive this machine's apt uses (as find_mirrors in
-    tests/kernels/run), or SONDE_DEBIAN_SECURITY_MIRROR."""
-    m = os.environ.get("SONDE_DEBIAN_SECURITY_MIRROR")
-    if m:
-        return m
-    try:
-        p = subprocess.run(["apt-get", "indextargets", "--format", "$(REPO_URI) $(RELEASE)", "Identifier: Packages"],
-                           capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    for ln in p.stdout.splitlines():
-        uri, _, rel = ln.strip().partition(" ")
-        if rel.endswith("-security"):
-            return uri
-    return None
-
-
 def fetch_openssl11():
     """The unpacked root of Debian 11's OpenSSL 1.1, fetched on first use:
     (root, None), or (None, why it cannot be had)."""
     root = os.path.join(O11_CACHE, "root")
     if o11_files(root):
         return root, None
-    for tool in ("apt-get", "dpkg-deb"):
-        if not shutil.which(tool):
-            return None, f"{tool} not found: cannot fetch Debian 11's libssl1.1"
-    if not os.path.exists(DEBIAN_KEYRING):
-        return None, f"{DEBIAN_KEYRING} missing (debian-archive-keyring): cannot check Debian 11's archive"
-    mirror = security_mirror()
-    if not mirror:
-        return None, ("cannot tell the Debian security archive from apt's sources: "
-                      "set SONDE_DEBIAN_SECURITY_MIRROR")
-    d = os.path.join(O11_CACHE, "apt")
-    for sub in ("lists/partial", "cache/archives/partial", "sources.list.d"):
-        os.makedirs(os.path.join(d, sub), exist_ok=True)
-    with open(os.path.join(d, "sources.list"), "w") as f:
-        f.write(f"deb [signed-by={DEBIAN_KEYRING}] {mirror} bullseye-security main\n")
-    opts = ["-o", f"Dir::Etc::sourcelist={d}/sources.list", "-o", f"Dir::Etc::sourceparts={d}/sources.list.d",
-            "-o", f"Dir::State::Lists={d}/lists", "-o", "Dir::State::status=/dev/null",
-            "-o", f"Dir::Cache={d}/cache", "-o", "Debug::NoLocking=1"]
-    if os.geteuid() == 0:
-        opts += ["-o", "APT::Sandbox::User=root"]
-
-    def apt(args, cwd=None, timeout=300):
-        try:
-            p = subprocess.run(["apt-get", "-qq"] + opts + args, capture_output=True, text=True, cwd=cwd,
-                               timeout=timeout)
-            return p.returncode == 0, " ".join((p.stderr + p.stdout).split())[-400:]
-        except subprocess.TimeoutExpired:
-            return False, f"timed out after {timeout} s"
-
-    info(f"openssl-1.1: fetching Debian 11's {' and '.join(O11_PKGS)} from {mirror} bullseye-security "
-         f"into {O11_CACHE}")
-    ok, out = apt(["update"], timeout=180)
-    # apt-get update may exit 0 with the index not fetched (it only warns)
-    lists = os.listdir(os.path.join(d, "lists"))
-    if not ok or not any("bullseye-security" in x and "Packages" in x for x in lists):
-        return None, f"Debian 11 archive unreachable (apt-get update of {mirror} bullseye-security failed: {out})"
-    debs = os.path.join(O11_CACHE, "debs")
-    shutil.rmtree(debs, ignore_errors=True)
-    os.makedirs(debs)
-    ok, out = apt(["download"] + O11_PKGS, cwd=debs)
-    files = sorted(x for x in os.listdir(debs) if x.endswith(".deb"))
-    if not ok or len(files) != len(O11_PKGS):
-        return None, f"apt-get download {' '.join(O11_PKGS)} from {mirror} bullseye-security failed: {out}"
+    files, why = fetch_debs(O11_CACHE, "bullseye-security", O11_PKGS, R, timeout=300)
+    if not files:
+        return None, why
     tmp = root + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    for fn in files:
-        p = subprocess.run(["dpkg-deb", "-x", os.path.join(debs, fn), tmp], capture_output=True, text=True)
-        if p.returncode != 0:
-            return None, f"dpkg-deb -x {fn} failed: {p.stderr[-300:]}"
+    why = unpack_debs(files, tmp)
+    if why:
+        return None, why
+    names = [os.path.basename(f) for f in files]
     if not o11_files(tmp):
-        return None, f"no libssl.so.1.1, libcrypto.so.1.1 and usr/bin/openssl in {files}"
+        return None, f"no libssl.so.1.1, libcrypto.so.1.1 and usr/bin/openssl in {names}"
     shutil.rmtree(root, ignore_errors=True)
     os.rename(tmp, root)
-    info(f"openssl-1.1: unpacked {', '.join(files)} into {root}")
+    info(f"openssl-1.1: unpacked {', '.join(names)} into {root}")
     return root, None
 
 
@@ -1236,8 +987,7 @@ def main():
                 check(f"{name}: scenario ran without error", False, "".join(
                     traceback.format_exception(type(e), e, e.__traceback__))[-1500:])
             finally:
-                for s in SONDES:
-                    s.kill()
+                kill_sondes()
         # The traced programs did not crash.
         check("nginx master still running", E.nginx.alive(), E.nginx.err[-300:])
         check("nginx worker never restarted (no crash)", children_of(E.nginx.pid) == [worker0],
@@ -1253,9 +1003,8 @@ def main():
             check(f"{srv.name} (pid {srv.pid}) still running (no crash)", srv.alive(),
                   f"exit {srv.proc.poll()}: {srv.err.decode(errors='replace')[-300:]}")
     finally:
-        for s in SONDES:
-            s.kill()
-        kill_all()
+        kill_sondes()
+        kill_children()
         if KEEP:
             print("kept " + E.tmp, file=sys.stderr)
         else:
@@ -1264,4 +1013,4 @@ def main():
 
 if __name__ == "__main__":
     main()
-    sys.exit(1 if failed else 0)
+    sys.exit(1 if R.failed else 0)
