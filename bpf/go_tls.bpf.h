@@ -230,6 +230,17 @@ static __always_inline int go_enter(struct pt_regs *regs, bool regabi, __u8 dir)
 	return 0;
 }
 
+/* At one of Read's return instructions: its n (of n int, err error). */
+static __always_inline __s64 go_read_result(struct pt_regs *regs, bool regabi)
+{
+	__s64 n = 0;
+	if (regabi)
+		n = (__s64)GO_RET0(regs);
+	else /* after the receiver and the slice's three words */
+		bpf_probe_read_user(&n, sizeof(n), (void *)(PT_REGS_SP(regs) + 40));
+	return n;
+}
+
 /*
  * At one of Read's return instructions, in a program whose Read keeps its
  * receiver and slice in their argument slots above the return address (the
@@ -242,14 +253,10 @@ static __always_inline int go_read_return(struct pt_regs *regs, bool regabi)
 {
 	if (!process_wanted())
 		return 0;
-	__u64 sp = PT_REGS_SP(regs), a[3] = {};
-	__s64 n = 0;
-	if (bpf_probe_read_user(a, sizeof(a), (void *)(sp + 8)) || !a[0])
+	__u64 a[3] = {};
+	if (bpf_probe_read_user(a, sizeof(a), (void *)(PT_REGS_SP(regs) + 8)) || !a[0])
 		return 0;
-	if (regabi)
-		n = (__s64)GO_RET0(regs);
-	else
-		bpf_probe_read_user(&n, sizeof(n), (void *)(sp + 40));
+	__s64 n = go_read_result(regs, regabi);
 	if (n <= 0 || (__u64)n > a[2])
 		return 0;
 	return go_emit(a[0], go_sock(regs, a[0]), a[1], n, SONDE_EV_RX, call_origin(regs));
@@ -264,11 +271,7 @@ static __always_inline int go_return(struct pt_regs *regs, bool regabi)
 		return 0;
 	struct go_call c = *cp;
 	bpf_map_delete_elem(&go_calls, &k);
-	__s64 n = 0;
-	if (regabi)
-		n = (__s64)GO_RET0(regs);
-	else /* after the receiver and the slice's three words */
-		bpf_probe_read_user(&n, sizeof(n), (void *)(PT_REGS_SP(regs) + 40));
+	__s64 n = go_read_result(regs, regabi);
 	return go_emit(c.conn, go_sock(regs, c.conn), c.buf, n, c.dir, c.fn);
 }
 

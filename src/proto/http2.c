@@ -1147,6 +1147,19 @@ static void gap_in_payload(struct h2_conn *h, enum sonde_dir dir, uint32_t n)
 	}
 }
 
+
+/* The bytes of a preface, frame header or non-DATA frame left unfinished
+ * in direction d (cut by a gap or the end): not dissected. */
+static void count_partial_frame(struct h2_conn *h, const struct h2_dir *d)
+{
+	if (d->st == H2_PREFACE_ST)
+		h->s->stats->unparsed_bytes += d->pre;
+	else if (d->st == H2_FRAME_HDR && d->hlen)
+		h->s->stats->unparsed_bytes += d->hlen;
+	else if (d->st == H2_PAYLOAD && d->ftype != F_DATA)
+		h->s->stats->unparsed_bytes += 9 + d->fpos - d->plost;
+}
+
 static void h2_gap(void *state, enum sonde_dir dir, uint64_t n, uint64_t ts)
 {
 	struct h2_conn *h = state;
@@ -1177,12 +1190,7 @@ static void h2_gap(void *state, enum sonde_dir dir, uint64_t n, uint64_t ts)
 			m->body_size += rest;
 		}
 	}
-	if (d->st == H2_PREFACE_ST)
-		h->s->stats->unparsed_bytes += d->pre;
-	else if (d->st == H2_FRAME_HDR && d->hlen)
-		h->s->stats->unparsed_bytes += d->hlen;
-	else if (d->st == H2_PAYLOAD && d->ftype != F_DATA)
-		h->s->stats->unparsed_bytes += 9 + d->fpos - d->plost;
+	count_partial_frame(h, d);
 	frames_lost(h, dir, SONDE_MF_GAP);
 }
 
@@ -1198,12 +1206,7 @@ static void h2_end(void *state, enum sonde_dir dir, uint64_t ts)
 	}
 	if (d->st == H2_DONE)
 		return;
-	if (d->st == H2_PREFACE_ST)
-		h->s->stats->unparsed_bytes += d->pre;
-	else if (d->st == H2_FRAME_HDR && d->hlen)
-		h->s->stats->unparsed_bytes += d->hlen;
-	else if (d->st == H2_PAYLOAD && d->ftype != F_DATA)
-		h->s->stats->unparsed_bytes += 9 + d->fpos - d->plost;
+	count_partial_frame(h, d);
 	if (d->in_block)
 		h->s->stats->unparsed_bytes += d->hb_wire;
 	finish_dir(h, dir, SONDE_MF_INCOMPLETE);

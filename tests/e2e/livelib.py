@@ -19,6 +19,39 @@ import threading
 import time
 
 
+def parse_args(argv):
+    """A live test's arguments: [--dry] [--keep] [--only NAME,...] [path/to/sonde]
+    -> (sonde, dry, keep, only: a set of names or None). SONDE_E2E_KEEP=1
+    keeps too."""
+    dry = "--dry" in argv
+    keep = "--keep" in argv or bool(os.environ.get("SONDE_E2E_KEEP"))
+    only, rest, i = None, [], 0
+    while i < len(argv):
+        if argv[i] == "--only" and i + 1 < len(argv):
+            only = set(argv[i + 1].split(","))
+            i += 2
+            continue
+        if argv[i] not in ("--dry", "--keep"):
+            rest.append(argv[i])
+        i += 1
+    return os.path.abspath(rest[0] if rest else "./sonde"), dry, keep, only
+
+
+def sonde_tls_json(sonde, pid, timeout=60):
+    """`sonde tls -o json`: (exit status, the objects of process pid, all
+    its output)."""
+    p = subprocess.run([sonde, "tls", "-o", "json"], capture_output=True, text=True, timeout=timeout)
+    mine = []
+    for ln in p.stdout.splitlines():
+        try:
+            o = json.loads(ln)
+        except ValueError:
+            continue
+        if o.get("pid") == pid:
+            mine.append(o)
+    return p.returncode, mine, p.stdout + p.stderr
+
+
 class Report:
     """PASS/FAIL/SKIP/INFO lines under one prefix; failed once any FAIL."""
 

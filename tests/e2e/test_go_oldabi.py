@@ -51,12 +51,9 @@ import tempfile
 import time
 
 import livelib
-from livelib import Report, SondeRun, fetch_debs, kill_children, kill_sondes, unpack_debs
+from livelib import Report, SondeRun, parse_args, sonde_tls_json, fetch_debs, kill_children, kill_sondes, unpack_debs
 
-args = sys.argv[1:]
-KEEP = "--keep" in args or bool(os.environ.get("SONDE_E2E_KEEP"))
-rest = [a for a in args if a != "--keep"]
-SONDE = os.path.abspath(rest[0]) if rest else os.path.abspath("./sonde")
+SONDE, _, KEEP, _ = parse_args(sys.argv[1:])
 R = Report("go-oldabi")
 check, info, skip = R.check, R.info, R.skip
 
@@ -562,19 +559,11 @@ def stop_server(s, nreq):
 
 
 def tls_cmd(label, s, during):
-    p = subprocess.run([SONDE, "tls", "-o", "json"], capture_output=True, text=True, timeout=120)
-    mine = []
-    for ln in p.stdout.splitlines():
-        try:
-            o = json.loads(ln)
-        except ValueError:
-            continue
-        if o.get("pid") == s.pid:
-            mine.append(o)
-    ok = (p.returncode == 0 and len(mine) == 1 and mine[0].get("library") == "go"
+    rc, mine, out = sonde_tls_json(SONDE, s.pid, timeout=120)
+    ok = (rc == 0 and len(mine) == 1 and mine[0].get("library") == "go"
           and str(mine[0].get("version", "")).startswith("go1.15") and mine[0].get("status") == "capturing")
     check(f"{label}: sonde tls -o json {during} lists the server (pid {s.pid}) once: go, go1.15.x, capturing",
-          ok, f"rc {p.returncode}; its rows {mine}; stderr {p.stderr[-500:]}")
+          ok, f"rc {rc}; its rows {mine}; output {out[-500:]}")
     if mine:
         info(f"{label}: sonde tls row: {json.dumps(mine[0])}")
 

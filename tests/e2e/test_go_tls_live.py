@@ -57,7 +57,7 @@ import tempfile
 import time
 
 import livelib
-from livelib import Report, SondeRun, free_port, kill_children, kill_sondes, wait_port
+from livelib import Report, SondeRun, parse_args, free_port, kill_children, kill_sondes, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GODIR = os.path.join(HERE, "go")
@@ -69,21 +69,7 @@ VERSION = {"h1": "HTTP/1.1", "h2": "HTTP/2"}
 BODY_LIMIT = 65536
 UPLOAD, DOWNLOAD = 100000, 70000
 
-args = sys.argv[1:]
-DRY = "--dry" in args
-KEEP = "--keep" in args or bool(os.environ.get("SONDE_E2E_KEEP"))
-ONLY = None
-rest = []
-i = 0
-while i < len(args):
-    if args[i] == "--only" and i + 1 < len(args):
-        ONLY = set(args[i + 1].split(","))
-        i += 2
-        continue
-    if args[i] not in ("--dry", "--keep"):
-        rest.append(args[i])
-    i += 1
-SONDE = os.path.abspath(rest[0]) if rest else os.path.abspath("./sonde")
+SONDE, DRY, KEEP, ONLY = parse_args(sys.argv[1:])
 T0 = time.time()
 R = Report("go-tls")
 check, info, skip = R.check, R.info, R.skip

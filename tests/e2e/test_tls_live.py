@@ -31,7 +31,7 @@ import tempfile
 import time
 
 import livelib
-from livelib import Report, SondeRun, fetch_debs, free_port, kill_children, kill_sondes, unpack_debs, wait_port
+from livelib import Report, SondeRun, parse_args, sonde_tls_json, fetch_debs, free_port, kill_children, kill_sondes, unpack_debs, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TLSDIR = os.path.join(HERE, "tls")
@@ -41,21 +41,7 @@ LIBSSL3 = "libssl.so.3"
 # the file capture.tls.path must name, by library (unless a scenario says)
 LIB_FILES = {"openssl": LIBSSL3, "boringssl": "android/libssl.so.0", "gnutls": "libgnutls.so.30"}
 
-args = sys.argv[1:]
-DRY = "--dry" in args
-KEEP = "--keep" in args or bool(os.environ.get("SONDE_E2E_KEEP"))
-ONLY = None
-rest = []
-i = 0
-while i < len(args):
-    if args[i] == "--only" and i + 1 < len(args):
-        ONLY = set(args[i + 1].split(","))
-        i += 2
-        continue
-    if args[i] not in ("--dry", "--keep"):
-        rest.append(args[i])
-    i += 1
-SONDE = os.path.abspath(rest[0]) if rest else os.path.abspath("./sonde")
+SONDE, DRY, KEEP, ONLY = parse_args(sys.argv[1:])
 R = Report("tls-live")
 check, info, skip = R.check, R.info, R.skip
 BIG = 5 * 1024 * 1024
@@ -617,16 +603,8 @@ def mapped(pid, needle):
 
 def tls_json(pid):
     """`sonde tls -o json`: the objects of process pid, and all the output."""
-    p = subprocess.run([SONDE, "tls", "-o", "json"], capture_output=True, text=True, timeout=60)
-    mine = []
-    for ln in p.stdout.splitlines():
-        try:
-            o = json.loads(ln)
-        except ValueError:
-            continue
-        if o.get("pid") == pid:
-            mine.append(o)
-    return mine, p.stdout + p.stderr
+    _, mine, out = sonde_tls_json(SONDE, pid)
+    return mine, out
 
 
 def scen_openssl11(E):
