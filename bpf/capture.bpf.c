@@ -184,17 +184,23 @@ static __always_inline bool process_wanted(void)
 
 /* The TCP socket behind fd, or 0: files, pipes, UDP and UNIX sockets are
  * filtered out here, before any payload is read. */
-static __always_inline __u64 fd_to_tcp_sock(int fd)
+static __always_inline struct file *fd_file(int fd)
 {
 	if (fd < 0)
-		return 0;
+		return NULL;
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	if (!fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
+		return NULL;
 	struct file **fds = BPF_CORE_READ(fdt, fd);
 	struct file *f = NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+static __always_inline __u64 fd_to_tcp_sock(int fd)
+{
+	struct file *f = fd_file(fd);
 	if (!f)
 		return 0;
 	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);

@@ -138,7 +138,11 @@ static __always_inline bool go_proc_of(struct pt_regs *regs, struct sonde_go_pro
 	return true;
 }
 
-/* The socket behind a *tls.Conn, or 0 (not a TCP connection, closed). */
+/* go_conn_sock's answer for a connection whose descriptor is closed (Go
+ * sets Sysfd to -1; or the slot is already empty): never a kernel address. */
+#define GO_SOCK_CLOSED 1
+
+/* The socket behind a *tls.Conn, GO_SOCK_CLOSED, or 0 (not a TCP connection). */
 static __always_inline __u64 go_conn_sock(const struct sonde_go_proc *gp, __u64 conn)
 {
 	__u64 iface[2] = {}, type = 0, netfd = 0;
@@ -163,6 +167,8 @@ static __always_inline __u64 go_conn_sock(const struct sonde_go_proc *gp, __u64 
 		return 0;
 	if (bpf_probe_read_user(&fd, sizeof(fd), (void *)(netfd + gp->netfd_pfd_off + gp->pfd_sysfd_off)))
 		return 0;
+	if (!fd_file(fd))
+		return GO_SOCK_CLOSED;
 	return fd_to_tcp_sock(fd);
 }
 
@@ -176,6 +182,16 @@ static __always_inline int go_emit(__u64 conn, __u64 sk, __u64 buf, __s64 n, __u
 	if (!ts)
 		return 0;
 	ts->fn = fn;
+	if (sk == GO_SOCK_CLOSED) {
+		/* closed by another goroutine (a connection given up on): a
+		 * Write sends nothing; a Read's bytes did arrive, on the socket
+		 * already bound, if any */
+		if (!ts->sk && dir == SONDE_EV_TX) {
+			count(SONDE_CNT_GO_CLOSED, 1);
+			return 0;
+		}
+		sk = 0;
+	}
 	if (sk)
 		tls_bind(ts, sk);
 	else if (!ts->sk)

@@ -159,6 +159,7 @@ enum sonde_counter {
 	SONDE_CNT_TLS_CIPHER_BYTES, /* ciphertext bytes of those connections (not copied) */
 	SONDE_CNT_TLS_UNBOUND, /* TLS calls whose socket was not known yet */
 	SONDE_CNT_GO_UNRESOLVED, /* Go TLS calls whose socket the runtime structures did not give */
+	SONDE_CNT_GO_CLOSED, /* Go TLS Writes on a connection already closed (nothing sent) */
 	SONDE_CNT_CLOSED_BYTES, /* bytes moved on a socket after its close, without state (not followed) */
 	SONDE_CNT__MAX,
 };

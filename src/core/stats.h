@@ -69,7 +69,8 @@
 	X(tls_ciphertext_bytes, "ciphertext bytes of those connections (not copied)") \
 	X(tls_unbound_calls, "TLS calls made before their socket was known")        \
 	X(tls_unbound_bytes, "plaintext written without its connection's addresses") \
-	X(tls_go_unresolved, "Go TLS calls whose socket the runtime's structures did not give")
+	X(tls_go_unresolved, "Go TLS calls whose socket the runtime's structures did not give") \
+	X(tls_go_closed_writes, "Go TLS writes on connections already closed (nothing sent)")
 
 struct sonde_stats {
 #define SONDE_STATS_MEMBER(name, desc) uint64_t name;

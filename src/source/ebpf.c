@@ -664,6 +664,7 @@ void sonde_ebpf_update_stats(struct sonde_ebpf *e)
 	st->tls_ciphertext_bytes = sum[SONDE_CNT_TLS_CIPHER_BYTES];
 	st->tls_unbound_calls = sum[SONDE_CNT_TLS_UNBOUND];
 	st->tls_go_unresolved = sum[SONDE_CNT_GO_UNRESOLVED];
+	st->tls_go_closed_writes = sum[SONDE_CNT_GO_CLOSED];
 	st->ebpf_closed_socket_bytes = sum[SONDE_CNT_CLOSED_BYTES];
 }
 
