@@ -21,7 +21,7 @@ OBJ := $(SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI:%.c=$(BUILD)/%.o)
 HDR := $(wildcard src/*/*.h)
 
-.PHONY: all clean test unit test-unit test-asan fuzz fuzz-smoke corpus bench test-kernels sonde-arm64 test-arm64
+.PHONY: all clean test test-fresh unit test-unit test-asan fuzz fuzz-smoke corpus bench test-kernels sonde-arm64 test-arm64
 all: sonde
 
 # ---- kernel programs -------------------------------------------------------
@@ -67,6 +67,10 @@ $(ARM64)/sonde: $(OBJ) $(CLI_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 test-arm64:
 	tests/kernels/arm64-go-tls
+
+# README's two commands in a fresh Debian 12 root (debootstrap, cached).
+test-fresh:
+	scripts/fresh-check
 
 $(BUILD)/%.o: %.c $(HDR)
 	@mkdir -p $(dir $@)
