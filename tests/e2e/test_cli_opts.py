@@ -25,8 +25,15 @@ R = Report("cli-opts")
 CORPUS = os.environ.get("SONDE_CORPUS", os.path.join(os.path.dirname(__file__), "../../../shared/corpus"))
 
 
-def run(*args, timeout=30):
-    p = subprocess.run([SONDE] + list(args), capture_output=True, text=True, timeout=timeout)
+def run(*args, timeout=20):
+    """(status, stdout, stderr); status -9 if it ran past timeout (e.g. a
+    refused value accepted and the capture started)."""
+    try:
+        p = subprocess.run([SONDE] + list(args), capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        def s(b):
+            return b.decode(errors="replace") if isinstance(b, bytes) else (b or "")
+        return -9, s(e.stdout), s(e.stderr)
     return p.returncode, p.stdout, p.stderr
 
 
