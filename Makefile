@@ -45,6 +45,17 @@ EBPF_OBJ := $(BUILD)/src/source/ebpf.o $(BUILD)/src/source/ebpf_tls.o
 $(EBPF_OBJ): $(BPF_OUT)/capture.skel.h
 $(EBPF_OBJ): CPPFLAGS += -I$(BPF_OUT) -Ibpf
 
+# The version, once: `git describe` of this tree, or the fallback in
+# src/cli/cli.h outside git. main.o is rebuilt when it changes.
+SONDE_VERSION := $(shell git describe --tags --always --dirty 2>/dev/null)
+ifneq ($(SONDE_VERSION),)
+$(BUILD)/src/cli/main.o: CPPFLAGS += -DSONDE_VERSION='"$(SONDE_VERSION)"'
+$(BUILD)/src/cli/main.o: $(BUILD)/version.stamp
+$(BUILD)/version.stamp: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(SONDE_VERSION)' | cmp -s - $@ || echo '$(SONDE_VERSION)' > $@
+endif
+
 sonde: $(OBJ) $(CLI_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -36,11 +36,16 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define EINPROGRESS 115
 
 /* ---- configuration, set by user space between open and load ---- */
-const volatile __u32 targ_tgid = 0; /* 0: every process */
+/* Filter lists: the first n_* entries count; n_* == 0: any. */
+const volatile __u32 n_tgids = 0;
+const volatile __u32 targ_tgids[SONDE_FILTER_MAX] = {};
 const volatile __u32 self_tgid = 0; /* sonde itself: never traced */
-const volatile __u16 targ_port = 0; /* local or remote port; 0: any */
+const volatile __u32 n_ports = 0;
+const volatile __u16 targ_ports[SONDE_FILTER_MAX] = {}; /* local or remote port */
 const volatile __u64 targ_cgroup = 0; /* cgroup v2 id; 0: any */
-const volatile char targ_comm[SONDE_COMM_LEN] = {};
+/* Command names, NUL-padded, compared as two 64-bit words. */
+const volatile __u32 n_comms = 0;
+const volatile __u64 targ_comms[SONDE_FILTER_MAX][SONDE_COMM_LEN / 8] = {};
 const volatile __u32 capture_per_call = 4 * SONDE_CHUNK_MAX; /* bytes copied per call */
 const volatile __u8 hook_kind = SONDE_HOOK_TRACEPOINT;
 /* TLS probes loaded (--tls): the socket hooks tell them what they see */
@@ -156,17 +161,25 @@ static __always_inline void count(__u32 which, __u64 n)
 
 static __always_inline bool comm_matches(void)
 {
-	if (!targ_comm[0])
+	if (!n_comms)
 		return true;
-	char comm[SONDE_COMM_LEN];
+	/* The helper NUL-pads (strncpy, later strscpy_pad) as task->comm is. */
+	__u64 comm[SONDE_COMM_LEN / 8] = {};
 	bpf_get_current_comm(comm, sizeof(comm));
-	for (int i = 0; i < SONDE_COMM_LEN; i++) {
-		if (comm[i] != targ_comm[i])
-			return false;
-		if (!comm[i])
-			break;
-	}
-	return true;
+	for (__u32 i = 0; i < SONDE_FILTER_MAX && i < n_comms; i++)
+		if (comm[0] == targ_comms[i][0] && comm[1] == targ_comms[i][1])
+			return true;
+	return false;
+}
+
+static __always_inline bool tgid_matches(__u32 tgid)
+{
+	if (!n_tgids)
+		return true;
+	for (__u32 i = 0; i < SONDE_FILTER_MAX && i < n_tgids; i++)
+		if (tgid == targ_tgids[i])
+			return true;
+	return false;
 }
 
 /* Process-level filters, checked before anything else. */
@@ -175,7 +188,7 @@ static __always_inline bool process_wanted(void)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (tgid == self_tgid)
 		return false;
-	if (targ_tgid && tgid != targ_tgid)
+	if (!tgid_matches(tgid))
 		return false;
 	if (targ_cgroup && bpf_get_current_cgroup_id() != targ_cgroup)
 		return false;
@@ -220,11 +233,14 @@ static __always_inline __u64 fd_to_tcp_sock(int fd)
 
 static __always_inline bool port_wanted(struct sock *sk)
 {
-	if (!targ_port)
+	if (!n_ports)
 		return true;
 	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	return lport == targ_port || rport == targ_port;
+	for (__u32 i = 0; i < SONDE_FILTER_MAX && i < n_ports; i++)
+		if (lport == targ_ports[i] || rport == targ_ports[i])
+			return true;
+	return false;
 }
 
 /* ---- socket state and events ---- */

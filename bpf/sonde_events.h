@@ -18,6 +18,8 @@
 /* mmsghdr entries walked per sendmmsg/recvmmsg; the rest is a gap. */
 #define SONDE_MMSG_MAX 4
 #define SONDE_COMM_LEN 16
+/* Values of each --pid, --port, --comm list (the kernel checks them in order). */
+#define SONDE_FILTER_MAX 16
 
 enum sonde_event_type {
 	SONDE_EV_DATA = 1, /* bytes moved; cap of them follow the header */

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/buf.h"
 #include "../core/pipeline.h"
 #include "../source/ebpf.h"
 #include "cli.h"
@@ -28,14 +29,21 @@ static const char capture_head[] =
 	"      --ebpf-hook HOOK     auto (default), fentry, kprobe or tracepoint: where\n"
 	"                           to read socket data; auto picks the first the kernel\n"
 	"                           allows, in that order\n"
-	"      --pid PID            only this process\n"
-	"      --comm NAME          only processes with this command name\n"
-	"      --port PORT          only connections with this local or remote port\n"
+	"      --pid PID[,PID...]   only these processes (must exist)\n"
+	"      --comm NAME[,NAME...]  only processes with one of these command names\n"
+	"                           (at most 15 characters, as the kernel keeps them)\n"
+	"      --port PORT[,PORT...]  only connections with one of these local or\n"
+	"                           remote ports\n"
+	"                           (--pid, --comm, --port: repeatable, lists add up,\n"
+	"                           at most 16 values each)\n"
 	"      --cgroup PATH|ID     only processes in this cgroup (v2 path or id)\n"
 	"      --capture-limit SIZE payload bytes copied per read/write call\n"
-	"                           (default 64k; the rest is counted as a gap)\n"
-	"      --ringbuf-size SIZE  kernel ring buffer (default 16m, power of two)\n"
-	"      --duration DUR       stop after this long (e.g. 30s)\n"
+	"                           (default 64k, at most 16m; the rest is counted\n"
+	"                           as a gap)\n"
+	"      --ringbuf-size SIZE  kernel ring buffer (default 16m; a power of two,\n"
+	"                           4k to 1g)\n"
+	"      --duration DUR       stop after this long (e.g. 30s, 1.5m; 0: never,\n"
+	"                           the default)\n"
 	"TLS:\n"
 	"      --tls                capture the plaintext of TLS connections by probing\n"
 	"                           OpenSSL, BoringSSL and GnuTLS (the default)\n"
@@ -64,6 +72,8 @@ enum {
 };
 
 #define TLS_LIBS_MAX 32
+/* --pid/--port/--comm options given (each may be a list) */
+#define ARGS_MAX 64
 
 static const struct option capture_only[] = {
 	{ "ebpf-hook", required_argument, NULL, OPT_HOOK },
@@ -97,9 +107,14 @@ static uint64_t now_ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int bad(const char *opt, const char *val)
+static int bad(const char *opt, const char *val, const char *why)
 {
-	sonde_errorf("capture: invalid value '%s' for --%s (see 'sonde capture --help')", val, opt);
+	if (why)
+		sonde_errorf("capture: invalid value '%s' for --%s: %s (see 'sonde capture --help')",
+			     val, opt, why);
+	else
+		sonde_errorf("capture: invalid value '%s' for --%s (see 'sonde capture --help')", val,
+			     opt);
 	return SONDE_EXIT_USAGE;
 }
 
@@ -112,6 +127,80 @@ static int parse_uint(const char *s, unsigned long long max, unsigned long long 
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/*
+ * One value of a --pid, --port or --comm list (item points into a copy of
+ * the argument, cut at commas). Returns NULL or why it is refused.
+ */
+static const char *filter_item(int c, char *item, struct sonde_ebpf_opts *eo, char *why, size_t len)
+{
+	unsigned long long v;
+	size_t *n = c == OPT_PID ? &eo->npids : c == OPT_PORT ? &eo->nports : &eo->ncomms;
+	if (*n == SONDE_EBPF_FILTER_MAX) {
+		snprintf(why, len, "more than %d values in all", SONDE_EBPF_FILTER_MAX);
+		return why;
+	}
+	switch (c) {
+	case OPT_PID:
+		if (parse_uint(item, 0x7fffffff, &v) < 0 || !v)
+			return "a process id is a number from 1";
+		/* EPERM: it exists, it is only not ours to signal. */
+		if (kill((pid_t)v, 0) < 0 && errno == ESRCH) {
+			snprintf(why, len, "no process %llu", v);
+			return why;
+		}
+		eo->pids[eo->npids++] = (uint32_t)v;
+		return NULL;
+	case OPT_PORT:
+		if (parse_uint(item, 65535, &v) < 0 || !v)
+			return "a port is a number from 1 to 65535";
+		eo->ports[eo->nports++] = (uint16_t)v;
+		return NULL;
+	default:
+		if (!*item)
+			return "an empty command name";
+		if (strlen(item) > 15) {
+			snprintf(why, len,
+				 "'%s' is %zu characters; the kernel keeps 15 of a command name", item,
+				 strlen(item));
+			return why;
+		}
+		eo->comms[eo->ncomms++] = item;
+		return NULL;
+	}
+}
+
+/* A whole --pid/--port/--comm argument: "80", "80,443". */
+static int filter_list(int c, const char *arg, struct sonde_ebpf_opts *eo, char **copies,
+		       size_t *ncopies)
+{
+	static const char *const names[] = { [OPT_PID - OPT_PID] = "pid",
+					     [OPT_COMM - OPT_PID] = "comm",
+					     [OPT_PORT - OPT_PID] = "port" };
+	char why[128];
+	/* Kept until the capture ends: --comm entries point into it. */
+	size_t alen = strlen(arg) + 1;
+	char *s = memcpy(sonde_xmalloc(alen), arg, alen), *save = NULL, *item;
+	copies[(*ncopies)++] = s;
+	if (!*s || s[strlen(s) - 1] == ',') {
+		bad(names[c - OPT_PID], arg, "an empty value in the list");
+		return -1;
+	}
+	for (item = strtok_r(s, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		const char *e = filter_item(c, item, eo, why, sizeof(why));
+		if (e) {
+			bad(names[c - OPT_PID], arg, e);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void free_copies(char **copies, size_t n)
+{
+	while (n)
+		free(copies[--n]);
 }
 
 static void print_rates(const struct sonde_stats *now, const struct sonde_stats *prev, double secs,
@@ -138,10 +227,13 @@ int sonde_cmd_capture(int argc, char **argv)
 	struct option *longopts = sonde_options_join(sonde_common_longopts, capture_only);
 	unsigned long long v;
 	size_t sz;
+	const char *why;
+	char *copies[ARGS_MAX];
+	size_t ncopies = 0;
 	struct stat st;
 	int c, status = SONDE_EXIT_USAGE;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, SONDE_COMMON_SHORTOPTS "vh", longopts, NULL)) != -1) {
 		int r = sonde_common_option(&co, c, optarg, "capture");
 		if (r < 0)
 			goto out_usage;
@@ -158,59 +250,70 @@ int sonde_cmd_capture(int argc, char **argv)
 			else if (!strcmp(optarg, "tracepoint"))
 				eo.hook = SONDE_HOOK_TP;
 			else {
-				status = bad("ebpf-hook", optarg);
+				status = bad("ebpf-hook", optarg, "auto, fentry, kprobe or tracepoint");
 				goto out_usage;
 			}
 			break;
 		case OPT_PID:
-			if (parse_uint(optarg, 0x7fffffff, &v) < 0 || !v) {
-				status = bad("pid", optarg);
-				goto out_usage;
-			}
-			eo.pid = (uint32_t)v;
-			break;
 		case OPT_COMM:
-			if (!*optarg || strlen(optarg) > 15) {
-				status = bad("comm", optarg);
-				goto out_usage;
-			}
-			eo.comm = optarg;
-			break;
 		case OPT_PORT:
-			if (parse_uint(optarg, 65535, &v) < 0 || !v) {
-				status = bad("port", optarg);
+			if (ncopies == ARGS_MAX) {
+				status = bad(c == OPT_PID ? "pid" : c == OPT_PORT ? "port" : "comm", optarg,
+					     "too many options");
 				goto out_usage;
 			}
-			eo.port = (uint16_t)v;
+			if (filter_list(c, optarg, &eo, copies, &ncopies) < 0)
+				goto out_usage;
 			break;
 		case OPT_CGROUP:
 			/* On cgroup v2 a cgroup's id is its directory's inode number. */
-			if (parse_uint(optarg, ~0ull, &v) == 0)
+			if (parse_uint(optarg, ~0ull, &v) == 0 && v) {
 				eo.cgroup_id = v;
-			else if (stat(optarg, &st) == 0 && S_ISDIR(st.st_mode))
+			} else if (stat(optarg, &st) == 0 && S_ISDIR(st.st_mode)) {
 				eo.cgroup_id = st.st_ino;
-			else {
-				status = bad("cgroup", optarg);
+			} else {
+				char msg[300];
+				int err = errno;
+				if (!strchr(optarg, '/'))
+					snprintf(msg, sizeof(msg), "no such cgroup (give a cgroup v2 "
+						 "directory, e.g. /sys/fs/cgroup/system.slice, or its id)");
+				else
+					snprintf(msg, sizeof(msg), "no such cgroup (%s)",
+						 access(optarg, F_OK) == 0 ? "not a directory" : strerror(err));
+				status = bad("cgroup", optarg, msg);
 				goto out_usage;
 			}
 			break;
 		case OPT_CAPLIMIT:
-			if (sonde_parse_size(optarg, &sz) < 0 || sz > (16u << 20)) {
-				status = bad("capture-limit", optarg);
+			if (sonde_parse_size(optarg, &sz, &why) < 0) {
+				status = bad("capture-limit", optarg, why);
+				goto out_usage;
+			}
+			if (sz > (16u << 20)) {
+				status = bad("capture-limit", optarg, "at most 16m");
 				goto out_usage;
 			}
 			eo.capture_per_call = sz ? (uint32_t)sz : 1;
 			break;
 		case OPT_RINGBUF:
-			if (sonde_parse_size(optarg, &sz) < 0 || sz < 4096 || (sz & (sz - 1)) || sz > (1u << 30)) {
-				status = bad("ringbuf-size", optarg);
+			if (sonde_parse_size(optarg, &sz, &why) < 0) {
+				status = bad("ringbuf-size", optarg, why);
+				goto out_usage;
+			}
+			if (sz < 4096 || sz > (1u << 30)) {
+				status = bad("ringbuf-size", optarg, "from 4k to 1g");
+				goto out_usage;
+			}
+			if (sz & (sz - 1)) {
+				status = bad("ringbuf-size", optarg,
+					     "must be a power of two (e.g. 4m, 8m, 16m)");
 				goto out_usage;
 			}
 			eo.ringbuf_size = sz;
 			break;
 		case OPT_DURATION:
-			if (sonde_parse_duration(optarg, &duration_ns) < 0) {
-				status = bad("duration", optarg);
+			if (sonde_parse_duration(optarg, &duration_ns, &why) < 0) {
+				status = bad("duration", optarg, why);
 				goto out_usage;
 			}
 			break;
@@ -222,7 +325,7 @@ int sonde_cmd_capture(int argc, char **argv)
 			break;
 		case OPT_TLS_LIB:
 			if (ntls_libs == TLS_LIBS_MAX) {
-				status = bad("tls-lib", optarg);
+				status = bad("tls-lib", optarg, "at most 32 libraries");
 				goto out_usage;
 			}
 			tls_libs[ntls_libs++] = optarg;
@@ -242,13 +345,16 @@ int sonde_cmd_capture(int argc, char **argv)
 	free(longopts);
 	if (optind != argc) {
 		sonde_errorf("capture: unexpected argument '%s' (try 'sonde capture --help')", argv[optind]);
+		free_copies(copies, ncopies);
 		return SONDE_EXIT_USAGE;
 	}
 	if (co.format < 0)
 		co.format = isatty(STDOUT_FILENO) ? SONDE_SINK_TEXT : SONDE_SINK_JSON;
 	co.pipe.conn.source = "ebpf";
+	eo.quiet = co.quiet;
 
 	struct sonde_sink *sink = sonde_sink_new(co.format, stdout);
+	sonde_sink_set_limit(sink, co.count);
 	struct sonde_pipeline p;
 	sonde_pipeline_init(&p, &co.pipe, sink);
 	char err[512];
@@ -258,11 +364,13 @@ int sonde_cmd_capture(int argc, char **argv)
 		sonde_pipeline_free(&p);
 		sonde_sink_close(sink);
 		sonde_common_free(&co);
+		free_copies(copies, ncopies);
 		return SONDE_EXIT_FAIL;
 	}
 	sonde_conntable_set_ignore(p.conns, sonde_ebpf_ignore, e);
-	fprintf(stderr, "sonde: capturing with %s hooks%s\n", sonde_ebpf_hook_name(e),
-		eo.verbose ? "" : " (-v for rates)");
+	if (!co.quiet)
+		fprintf(stderr, "sonde: capturing with %s hooks%s\n", sonde_ebpf_hook_name(e),
+			eo.verbose ? "" : " (-v for rates)");
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -296,6 +404,8 @@ int sonde_cmd_capture(int argc, char **argv)
 		}
 		if (duration_ns && t - start >= duration_ns)
 			break;
+		if (sonde_sink_full(sink))
+			break;
 	}
 	/* Drain what the kernel already wrote, then write what is pending. */
 	sonde_ebpf_poll(e, 0);
@@ -310,9 +420,12 @@ int sonde_cmd_capture(int argc, char **argv)
 	}
 	sonde_pipeline_free(&p);
 	sonde_common_free(&co);
+	free_copies(copies, ncopies);
 	return status;
 
 out_usage:
 	free(longopts);
+	sonde_common_free(&co);
+	free_copies(copies, ncopies);
 	return status;
 }

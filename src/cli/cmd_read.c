@@ -32,13 +32,14 @@ static const struct option read_only[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Every frame of the file through the pipeline. Returns -1 on damage. */
-static int read_frames(struct sonde_capfile *cf, struct sonde_pipeline *p)
+/* Every frame of the file (or up to -c records) through the pipeline.
+ * Returns -1 on damage. */
+static int read_frames(struct sonde_capfile *cf, struct sonde_pipeline *p, struct sonde_sink *sink)
 {
 	struct sonde_frame f;
 	struct sonde_chunk c;
-	int rc;
-	while ((rc = sonde_capfile_next(cf, &f)) > 0) {
+	int rc = 0;
+	while (!sonde_sink_full(sink) && (rc = sonde_capfile_next(cf, &f)) > 0) {
 		p->stats.frames++;
 		p->stats.frame_bytes += f.caplen;
 		if (f.caplen < f.wirelen)
@@ -59,7 +60,7 @@ int sonde_cmd_read(int argc, char **argv)
 	struct option *longopts = sonde_options_join(sonde_common_longopts, read_only);
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, SONDE_COMMON_SHORTOPTS "h", longopts, NULL)) != -1) {
 		int r = sonde_common_option(&co, c, optarg, "read");
 		if (r < 0) {
 			free(longopts);
@@ -104,10 +105,11 @@ int sonde_cmd_read(int argc, char **argv)
 		return SONDE_EXIT_FAIL;
 	}
 	struct sonde_sink *sink = sonde_sink_new(co.format, stdout);
+	sonde_sink_set_limit(sink, co.count);
 	struct sonde_pipeline p;
 	sonde_pipeline_init(&p, &co.pipe, sink);
 
-	int rc = read_frames(cf, &p);
+	int rc = read_frames(cf, &p, sink);
 	/* Whatever the input did, write what was parsed before it. */
 	sonde_pipeline_finish(&p);
 	if (co.stats)

@@ -18,9 +18,12 @@ static const char usage[] =
 	"  read FILE|-    dissect a pcap or pcapng capture (- reads standard input)\n"
 	"  tls            list the TLS libraries of running processes and whether\n"
 	"                 their plaintext is captured\n"
+	"  version        print the version\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help (sonde COMMAND --help for a command's)\n"
+	"  -r FILE        the same as 'sonde read FILE' (as in tcpdump; options may\n"
+	"                 follow: sonde -r x.pcap -c 10 -o json)\n"
 	"  -V, --version  print the version\n"
 	"\n"
 	"Records are documented in docs/records.md.\n";
@@ -33,55 +36,6 @@ void sonde_errorf(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-}
-
-int sonde_parse_size(const char *s, size_t *out)
-{
-	char *end;
-	if (!s || !*s || *s == '-')
-		return -1;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (end == s)
-		return -1;
-	unsigned long long mul = 1;
-	switch (*end) {
-	case '\0': break;
-	case 'k': case 'K': mul = 1ull << 10; end++; break;
-	case 'm': case 'M': mul = 1ull << 20; end++; break;
-	case 'g': case 'G': mul = 1ull << 30; end++; break;
-	default: return -1;
-	}
-	if (*end == 'b' || *end == 'B' || *end == 'i')
-		end++;
-	if (*end == 'B')
-		end++;
-	if (*end || (v && mul > ~0ull / v))
-		return -1;
-	*out = (size_t)(v * mul);
-	return 0;
-}
-
-int sonde_parse_duration(const char *s, uint64_t *out_ns)
-{
-	char *end;
-	if (!s || !*s || *s == '-')
-		return -1;
-	double v = strtod(s, &end);
-	if (end == s || v < 0)
-		return -1;
-	double mul = 1e9;
-	if (!strcmp(end, "ms"))
-		mul = 1e6;
-	else if (!strcmp(end, "m") || !strcmp(end, "min"))
-		mul = 60e9;
-	else if (!strcmp(end, "h"))
-		mul = 3600e9;
-	else if (*end && strcmp(end, "s"))
-		return -1;
-	if (v * mul > 1.8e19)
-		return -1;
-	*out_ns = (uint64_t)(v * mul);
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -97,7 +51,7 @@ int main(int argc, char **argv)
 		fputs(usage, stdout);
 		return SONDE_EXIT_OK;
 	}
-	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
 		printf("sonde %s\n", SONDE_VERSION);
 		return SONDE_EXIT_OK;
 	}
@@ -105,6 +59,27 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "capture")) {
 		argv[1] = (char *)"sonde capture";
 		return sonde_cmd_capture(argc - 1, argv + 1);
+	}
+	/* tcpdump's -r: "sonde -r FILE [OPTIONS]" (or -rFILE) is
+	 * "sonde read [OPTIONS] FILE". */
+	if (!strncmp(cmd, "-r", 2)) {
+		const char *file = cmd[2] ? cmd + 2 : argc > 2 ? argv[2] : NULL;
+		int first = cmd[2] ? 2 : 3; /* the options after the file */
+		if (!file) {
+			sonde_errorf("-r: no capture file given (try 'sonde read --help')");
+			return SONDE_EXIT_USAGE;
+		}
+		char **av = calloc((size_t)argc + 1, sizeof(*av));
+		if (!av)
+			return SONDE_EXIT_FAIL;
+		int n = 0;
+		av[n++] = (char *)"sonde read";
+		for (int i = first; i < argc; i++)
+			av[n++] = argv[i];
+		av[n++] = (char *)file;
+		int rc = sonde_cmd_read(n, av);
+		free(av);
+		return rc;
 	}
 	if (!strcmp(cmd, "read")) {
 		argv[1] = (char *)"sonde read";

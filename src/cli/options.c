@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "options.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,8 @@ enum {
 
 const struct option sonde_common_longopts[] = {
 	{ "output", required_argument, NULL, 'o' },
+	{ "count", required_argument, NULL, 'c' },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "body-limit", required_argument, NULL, OPT_BODY_LIMIT },
 	{ "decode-bodies", no_argument, NULL, OPT_DECODE },
@@ -41,6 +44,8 @@ const char sonde_common_usage[] =
 	"  -o, --output FORMAT      text (one line per exchange) or json (JSON Lines,\n"
 	"                           docs/records.md); default: text on a terminal,\n"
 	"                           json otherwise\n"
+	"  -c, --count N            stop after N records\n"
+	"  -q, --quiet              no informational lines on stderr (errors still)\n"
 	"      --stats              end with counters of everything seen and missed\n"
 	"                           (a \"stats\" record in json, a table on stderr in text)\n"
 	"Bodies:\n"
@@ -53,7 +58,7 @@ const char sonde_common_usage[] =
 	"Limits:\n"
 	"      --max-conns N        connections tracked at once (default 262144)\n"
 	"      --idle-timeout DUR   close connections idle this long\n"
-	"                           (default 300s; units ms, s, m, h)\n"
+	"                           (default 300s; units ns, us, ms, s, m, h)\n"
 	"      --reasm-mem SIZE     out-of-order bytes buffered in all (default 256m)\n"
 	"      --reasm-stream-mem SIZE  ... per connection direction (default 4m)\n"
 	"      --max-pending-mem SIZE   requests held waiting for responses, in all\n"
@@ -65,17 +70,32 @@ void sonde_common_defaults(struct sonde_common_opts *o)
 	sonde_pipeline_defaults(&o->pipe);
 	o->format = -1;
 	o->stats = false;
+	o->quiet = false;
+	o->count = 0;
 }
 
-static int bad(const char *cmd, const char *opt, const char *val)
+static int bad(const char *cmd, const char *opt, const char *val, const char *why)
 {
-	sonde_errorf("%s: invalid value '%s' for --%s (see 'sonde %s --help')", cmd, val, opt, cmd);
+	if (why)
+		sonde_errorf("%s: invalid value '%s' for --%s: %s (see 'sonde %s --help')", cmd, val,
+			     opt, why, cmd);
+	else
+		sonde_errorf("%s: invalid value '%s' for --%s (see 'sonde %s --help')", cmd, val, opt,
+			     cmd);
 	return -1;
+}
+
+/* A size option: parsed into *out, or a message saying why not. */
+static int size_opt(const char *cmd, const char *opt, const char *arg, size_t *out)
+{
+	const char *why;
+	return sonde_parse_size(arg, out, &why) < 0 ? bad(cmd, opt, arg, why) : 1;
 }
 
 int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, const char *cmd)
 {
 	size_t sz;
+	const char *why;
 	struct sonde_pipeline_opts *p = &o->pipe;
 	switch (c) {
 	case 'o':
@@ -84,33 +104,52 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 		else if (!strcmp(arg, "text"))
 			o->format = SONDE_SINK_TEXT;
 		else
-			return bad(cmd, "output", arg);
+			return bad(cmd, "output", arg, "text or json");
+		return 1;
+	case 'c': {
+		char *end;
+		if (!*arg || *arg == '-')
+			return bad(cmd, "count", arg, "a number of records, at least 1");
+		errno = 0;
+		unsigned long long n = strtoull(arg, &end, 10);
+		if (*end || errno || !n)
+			return bad(cmd, "count", arg, "a number of records, at least 1");
+		o->count = n;
+		return 1;
+	}
+	case 'q':
+		o->quiet = true;
 		return 1;
 	case OPT_STATS:
 		o->stats = true;
 		return 1;
 	case OPT_BODY_LIMIT:
-		return sonde_parse_size(arg, &p->dissect.body_limit) < 0 ? bad(cmd, "body-limit", arg) : 1;
+		return size_opt(cmd, "body-limit", arg, &p->dissect.body_limit);
 	case OPT_DECODE:
 		p->dissect.decode_bodies = 1;
 		return 1;
 	case OPT_MAX_HEADER:
-		if (sonde_parse_size(arg, &p->dissect.max_head) < 0 || p->dissect.max_head < 64)
-			return bad(cmd, "max-header", arg);
+		if (size_opt(cmd, "max-header", arg, &p->dissect.max_head) < 0)
+			return -1;
+		if (p->dissect.max_head < 64)
+			return bad(cmd, "max-header", arg, "at least 64 bytes");
 		return 1;
 	case OPT_MAX_CONNS:
-		if (sonde_parse_size(arg, &sz) < 0 || !sz)
-			return bad(cmd, "max-conns", arg);
+		if (size_opt(cmd, "max-conns", arg, &sz) < 0)
+			return -1;
+		if (!sz)
+			return bad(cmd, "max-conns", arg, "at least 1");
 		p->conn.max_conns = sz;
 		return 1;
 	case OPT_IDLE:
-		return sonde_parse_duration(arg, &p->conn.idle_timeout_ns) < 0 ? bad(cmd, "idle-timeout", arg) : 1;
+		return sonde_parse_duration(arg, &p->conn.idle_timeout_ns, &why) < 0 ?
+			       bad(cmd, "idle-timeout", arg, why) : 1;
 	case OPT_REASM_MEM:
-		return sonde_parse_size(arg, &p->conn.reasm_mem) < 0 ? bad(cmd, "reasm-mem", arg) : 1;
+		return size_opt(cmd, "reasm-mem", arg, &p->conn.reasm_mem);
 	case OPT_REASM_STREAM:
-		return sonde_parse_size(arg, &p->conn.reasm_stream_mem) < 0 ? bad(cmd, "reasm-stream-mem", arg) : 1;
+		return size_opt(cmd, "reasm-stream-mem", arg, &p->conn.reasm_stream_mem);
 	case OPT_PENDING_MEM:
-		return sonde_parse_size(arg, &p->dissect.pending_mem) < 0 ? bad(cmd, "max-pending-mem", arg) : 1;
+		return size_opt(cmd, "max-pending-mem", arg, &p->dissect.pending_mem);
 	case OPT_PROTO_DESC: {
 		char err[256];
 		struct sonde_protodesc *d = sonde_protodesc_load(arg, err, sizeof(err));

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -411,4 +412,135 @@ void sonde_buf_micros(struct sonde_buf *b, int64_t ns)
 	b->p[b->len] = '.';
 	put_digits(b->p + b->len + 1, (unsigned)((uint64_t)ns % 1000), 3);
 	b->len += 4;
+}
+
+/* ---- sizes and durations on the command line ---- */
+
+/*
+ * A decimal number "12", "1.5", ".25": its digits as an integer and the
+ * power of ten they are scaled by (1.5 is 15 / 10). At most 18 digits.
+ */
+static int parse_decimal(const char *s, const char **end, unsigned __int128 *num,
+			 uint64_t *scale, const char **why)
+{
+	unsigned __int128 n = 0;
+	uint64_t sc = 1;
+	int digits = 0, dot = 0;
+	for (; *s; s++) {
+		if (*s == '.' && !dot) {
+			dot = 1;
+			continue;
+		}
+		if (*s < '0' || *s > '9')
+			break;
+		if (++digits > 18) {
+			*why = "too many digits";
+			return -1;
+		}
+		n = n * 10 + (unsigned)(*s - '0');
+		if (dot)
+			sc *= 10;
+	}
+	if (!digits) {
+		*why = "not a number";
+		return -1;
+	}
+	*end = s;
+	*num = n;
+	*scale = sc;
+	return 0;
+}
+
+/* num / scale * mul, if it is a whole number that fits in max. */
+static int scaled(unsigned __int128 num, uint64_t scale, uint64_t mul, uint64_t max,
+		  const char *whole, uint64_t *out, const char **why)
+{
+	unsigned __int128 v = num * mul; /* < 10^18 * 2^62: fits */
+	if (v % scale) {
+		*why = whole;
+		return -1;
+	}
+	v /= scale;
+	if (v > max) {
+		*why = "too large";
+		return -1;
+	}
+	*out = (uint64_t)v;
+	return 0;
+}
+
+int sonde_parse_size(const char *s, size_t *out, const char **why)
+{
+	const char *dummy, *end;
+	unsigned __int128 num;
+	uint64_t scale, v;
+	if (!why)
+		why = &dummy;
+	if (!s || !*s) {
+		*why = "empty";
+		return -1;
+	}
+	if (*s == '-') {
+		*why = "negative";
+		return -1;
+	}
+	if (parse_decimal(s, &end, &num, &scale, why) < 0)
+		return -1;
+	uint64_t mul = 1;
+	switch (*end) {
+	case '\0': break;
+	case 'b': case 'B': break;
+	case 'k': case 'K': mul = 1ull << 10; end++; break;
+	case 'm': case 'M': mul = 1ull << 20; end++; break;
+	case 'g': case 'G': mul = 1ull << 30; end++; break;
+	default:
+		*why = "unknown unit (k, m or g: powers of 1024)";
+		return -1;
+	}
+	/* "64k", "64kb", "64KiB", "64KB", "64B" */
+	if (*end == 'i' && mul > 1)
+		end++;
+	if (*end == 'b' || *end == 'B')
+		end++;
+	if (*end) {
+		*why = "unknown unit (k, m or g: powers of 1024)";
+		return -1;
+	}
+	if (scaled(num, scale, mul, SIZE_MAX, "not a whole number of bytes", &v, why) < 0)
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+int sonde_parse_duration(const char *s, uint64_t *out_ns, const char **why)
+{
+	static const struct {
+		const char *unit;
+		uint64_t ns;
+	} units[] = {
+		{ "", 1000000000ull }, { "s", 1000000000ull }, { "ms", 1000000ull },
+		{ "us", 1000ull }, { "ns", 1ull }, { "m", 60000000000ull },
+		{ "min", 60000000000ull }, { "h", 3600000000000ull },
+	};
+	const char *dummy, *end;
+	unsigned __int128 num;
+	uint64_t scale;
+	if (!why)
+		why = &dummy;
+	if (!s || !*s) {
+		*why = "empty";
+		return -1;
+	}
+	if (*s == '-') {
+		*why = "negative";
+		return -1;
+	}
+	if (parse_decimal(s, &end, &num, &scale, why) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(end, units[i].unit))
+			return scaled(num, scale, units[i].ns, UINT64_MAX,
+				      "not a whole number of nanoseconds", out_ns, why);
+	*why = "unknown unit (ns, us, ms, s, m or h)";
+	return -1;
 }

@@ -52,4 +52,14 @@ static inline void sonde_json_cstr(struct sonde_buf *b, const char *s)
 	sonde_json_str(b, s, strlen(s));
 }
 
+/*
+ * Command-line sizes and durations. Sizes: "1500", "64k", "1.5m", "2g"
+ * (powers of 1024; an optional b, B, iB). Durations: "30" or "30s", "1.5m",
+ * "500ms", "0.5s", "250us", "10ns", "2h". Decimals are accepted when the unit
+ * makes them whole bytes or nanoseconds. Return -1 with *why (when why is not
+ * NULL) saying what is wrong.
+ */
+int sonde_parse_size(const char *s, size_t *out, const char **why);
+int sonde_parse_duration(const char *s, uint64_t *out_ns, const char **why);
+
 #endif

@@ -17,6 +17,7 @@ struct sonde_sink {
 	int fd;
 	struct sonde_buf pending;
 	int failed;
+	uint64_t written, limit; /* records written; limit 0: no limit (-c) */
 };
 
 struct sonde_sink *sonde_sink_new(enum sonde_sink_format fmt, FILE *out)
@@ -53,8 +54,21 @@ static void drain(struct sonde_sink *s)
 	sonde_buf_reset(&s->pending);
 }
 
+void sonde_sink_set_limit(struct sonde_sink *s, uint64_t n)
+{
+	s->limit = n;
+}
+
+bool sonde_sink_full(const struct sonde_sink *s)
+{
+	return s->limit && s->written >= s->limit;
+}
+
 void sonde_sink_write(struct sonde_sink *s, const struct sonde_record *r)
 {
+	if (sonde_sink_full(s))
+		return;
+	s->written++;
 	if (s->fmt == SONDE_SINK_JSON)
 		sonde_record_json(r, &s->pending);
 	else

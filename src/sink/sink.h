@@ -7,6 +7,8 @@
 #ifndef SONDE_SINK_H
 #define SONDE_SINK_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "../core/record.h"
@@ -21,6 +23,10 @@ struct sonde_sink;
 
 struct sonde_sink *sonde_sink_new(enum sonde_sink_format fmt, FILE *out);
 void sonde_sink_write(struct sonde_sink *s, const struct sonde_record *r);
+/* Write at most n records (-c N; 0: no limit); later ones are dropped. */
+void sonde_sink_set_limit(struct sonde_sink *s, uint64_t n);
+/* The limit is reached: the caller can stop. */
+bool sonde_sink_full(const struct sonde_sink *s);
 /* Write the closing stats: a "stats" record (JSON) or a table on stderr. */
 void sonde_sink_stats(struct sonde_sink *s, const struct sonde_stats *st);
 /* Push written records out (live capture does it every poll). */

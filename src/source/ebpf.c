@@ -28,6 +28,8 @@
 #include "ebpf_priv.h"
 #include "sonde_events.h"
 
+_Static_assert(SONDE_EBPF_FILTER_MAX == SONDE_FILTER_MAX, "filter list sizes of ebpf.h and bpf/");
+
 static const char *const hook_names[] = { "tracepoint", "kprobe", "fentry" };
 
 const char *sonde_ebpf_hook_name(const struct sonde_ebpf *e)
@@ -334,11 +336,16 @@ static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int h
 		return -1;
 	}
 	skel->rodata->self_tgid = (uint32_t)getpid();
-	skel->rodata->targ_tgid = o->pid;
-	skel->rodata->targ_port = o->port;
+	for (size_t i = 0; i < o->npids && i < SONDE_FILTER_MAX; i++)
+		skel->rodata->targ_tgids[i] = o->pids[i];
+	skel->rodata->n_tgids = (uint32_t)(o->npids < SONDE_FILTER_MAX ? o->npids : SONDE_FILTER_MAX);
+	for (size_t i = 0; i < o->nports && i < SONDE_FILTER_MAX; i++)
+		skel->rodata->targ_ports[i] = o->ports[i];
+	skel->rodata->n_ports = (uint32_t)(o->nports < SONDE_FILTER_MAX ? o->nports : SONDE_FILTER_MAX);
+	for (size_t i = 0; i < o->ncomms && i < SONDE_FILTER_MAX; i++)
+		strncpy((char *)skel->rodata->targ_comms[i], o->comms[i], SONDE_COMM_LEN - 1);
+	skel->rodata->n_comms = (uint32_t)(o->ncomms < SONDE_FILTER_MAX ? o->ncomms : SONDE_FILTER_MAX);
 	skel->rodata->targ_cgroup = o->cgroup_id;
-	if (o->comm)
-		strncpy((char *)skel->rodata->targ_comm, o->comm, SONDE_COMM_LEN - 1);
 	if (o->capture_per_call)
 		skel->rodata->capture_per_call = o->capture_per_call;
 	skel->rodata->hook_kind = (uint8_t)hook;

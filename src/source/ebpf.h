@@ -17,6 +17,9 @@
 
 #include "../core/pipeline.h"
 
+/* Entries of each filter list (--pid, --port, --comm); SONDE_FILTER_MAX in bpf/. */
+#define SONDE_EBPF_FILTER_MAX 16
+
 enum sonde_ebpf_hook {
 	SONDE_HOOK_AUTO = -1,
 	SONDE_HOOK_TP = 0, /* syscall tracepoints */
@@ -26,12 +29,17 @@ enum sonde_ebpf_hook {
 
 struct sonde_ebpf_opts {
 	int hook; /* enum sonde_ebpf_hook */
-	uint32_t pid; /* 0: every process */
-	const char *comm; /* NULL: any */
-	uint16_t port; /* local or remote; 0: any */
+	/* Filter lists (any entry matches); an empty list: any. */
+	uint32_t pids[SONDE_EBPF_FILTER_MAX];
+	size_t npids;
+	const char *comms[SONDE_EBPF_FILTER_MAX]; /* at most SONDE_COMM_LEN - 1 bytes each */
+	size_t ncomms;
+	uint16_t ports[SONDE_EBPF_FILTER_MAX]; /* local or remote */
+	size_t nports;
 	uint64_t cgroup_id; /* 0: any */
 	uint32_t capture_per_call; /* payload bytes copied per read/write */
 	size_t ringbuf_size; /* bytes, power of two */
+	bool quiet; /* -q: no informational lines on stderr (warnings still) */
 	int verbose; /* libbpf's messages and hook-probing details on stderr */
 	bool tls; /* probe TLS libraries for plaintext (--tls, the default) */
 	const char *const *tls_libs; /* NULL-terminated: libraries or binaries added by hand */

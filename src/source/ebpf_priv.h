@@ -50,6 +50,7 @@ struct sonde_ebpf {
 	uint64_t tls_dirty_since_ns; /* monotonic; 0: none */
 	uint64_t tls_last_sweep_ns, tls_last_scan_ns;
 	bool tls_verbose;
+	bool tls_quiet; /* -q: no "probing" lines */
 	bool tls_cookies; /* the kernel passes attach cookies to uprobes (5.15+) */
 };
 

@@ -230,9 +230,10 @@ static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, c
 		}
 	}
 	e->p->stats.tls_libraries++;
-	fprintf(stderr, "sonde: TLS: probing %s (%s, %s ABI, %zu returns of Read%s)\n", t->display_path,
-		g->go_version, g->regabi ? "register" : "stack", g->read.nret,
-		read_at_return ? "" : ", and its entry");
+	if (!e->tls_quiet)
+		fprintf(stderr, "sonde: TLS: probing %s (%s, %s ABI, %zu returns of Read%s)\n", t->display_path,
+			g->go_version, g->regabi ? "register" : "stack", g->read.nret,
+			read_at_return ? "" : ", and its entry");
 	return a;
 }
 
@@ -308,7 +309,8 @@ static void *tls_attach(void *ctx, const struct sonde_tls_target *t, uint32_t pi
 		}
 	}
 	e->p->stats.tls_libraries++;
-	fprintf(stderr, "sonde: TLS: probing %s (%s)%s\n", t->display_path,
+	if (!e->tls_quiet)
+		fprintf(stderr, "sonde: TLS: probing %s (%s)%s\n", t->display_path,
 			t->version[0] ? t->version : sonde_tls_lib_name(t->lib),
 			pid ? " in one process" : "");
 	return a;
@@ -343,6 +345,7 @@ void ebpf_tls_open(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o)
 	struct sonde_tls_ops ops = ops_template;
 	ops.ctx = e;
 	e->tls_verbose = o->verbose;
+	e->tls_quiet = o->quiet;
 	/* Cookies name each call's library even after its process is gone. */
 	e->tls_cookies = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_get_attach_cookie, NULL) > 0;
 	sonde_u64map_init(&e->tls_conns);
