@@ -355,6 +355,7 @@ int sonde_cmd_capture(int argc, char **argv)
 
 	struct sonde_sink *sink = sonde_sink_new(co.format, stdout);
 	sonde_sink_set_limit(sink, co.count);
+	sonde_sink_set_immediate(sink, co.line_buffered || isatty(STDOUT_FILENO));
 	struct sonde_pipeline p;
 	sonde_pipeline_init(&p, &co.pipe, sink);
 	char err[512];

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../core/pipeline.h"
@@ -106,6 +107,11 @@ int sonde_cmd_read(int argc, char **argv)
 	}
 	struct sonde_sink *sink = sonde_sink_new(co.format, stdout);
 	sonde_sink_set_limit(sink, co.count);
+	/* Records of a pipe (tcpdump -w - | sonde read -) or for a terminal go
+	 * out as they complete; a file read to a file keeps the block path. */
+	struct stat in_st;
+	bool in_file = fstat(fd, &in_st) == 0 && S_ISREG(in_st.st_mode);
+	sonde_sink_set_immediate(sink, co.line_buffered || !in_file || isatty(STDOUT_FILENO));
 	struct sonde_pipeline p;
 	sonde_pipeline_init(&p, &co.pipe, sink);
 
@@ -123,7 +129,7 @@ int sonde_cmd_read(int argc, char **argv)
 		sonde_errorf("%s", sonde_capfile_error(cf));
 		status = SONDE_EXIT_FAIL;
 	}
-	if (out_rc < 0) {
+	if (out_rc < 0 && errno != EPIPE) { /* EPIPE: the reader had enough (head) */
 		sonde_errorf("writing records: %s", strerror(errno));
 		status = SONDE_EXIT_FAIL;
 	}

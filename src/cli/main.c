@@ -24,7 +24,7 @@ static const char usage[] =
 	"  -h, --help     show this help (sonde COMMAND --help for a command's)\n"
 	"  -r FILE        the same as 'sonde read FILE' (as in tcpdump; options may\n"
 	"                 follow: sonde -r x.pcap -c 10 -o json)\n"
-	"  -V, --version  print the version\n"
+	"      --version  print the version\n"
 	"\n"
 	"Records are documented in docs/records.md.\n";
 
@@ -51,7 +51,7 @@ int main(int argc, char **argv)
 		fputs(usage, stdout);
 		return SONDE_EXIT_OK;
 	}
-	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
 		printf("sonde %s\n", SONDE_VERSION);
 		return SONDE_EXIT_OK;
 	}

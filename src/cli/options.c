@@ -26,6 +26,7 @@ const struct option sonde_common_longopts[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "count", required_argument, NULL, 'c' },
 	{ "quiet", no_argument, NULL, 'q' },
+	{ "line-buffered", no_argument, NULL, 'l' },
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "body-limit", required_argument, NULL, OPT_BODY_LIMIT },
 	{ "decode-bodies", no_argument, NULL, OPT_DECODE },
@@ -46,6 +47,9 @@ const char sonde_common_usage[] =
 	"                           json otherwise\n"
 	"  -c, --count N            stop after N records\n"
 	"  -q, --quiet              no informational lines on stderr (errors still)\n"
+	"  -l, --line-buffered      write each record as soon as it is complete (the\n"
+	"                           default on a terminal, for live capture and when\n"
+	"                           reading a pipe; else records go out in 256 KiB blocks)\n"
 	"      --stats              end with counters of everything seen and missed\n"
 	"                           (a \"stats\" record in json, a table on stderr in text)\n"
 	"Bodies:\n"
@@ -72,6 +76,7 @@ void sonde_common_defaults(struct sonde_common_opts *o)
 	o->stats = false;
 	o->quiet = false;
 	o->count = 0;
+	o->line_buffered = false;
 }
 
 static int bad(const char *cmd, const char *opt, const char *val, const char *why)
@@ -117,6 +122,9 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 		o->count = n;
 		return 1;
 	}
+	case 'l':
+		o->line_buffered = true;
+		return 1;
 	case 'q':
 		o->quiet = true;
 		return 1;

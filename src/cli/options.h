@@ -13,11 +13,12 @@ struct sonde_common_opts {
 	int format; /* enum sonde_sink_format, or -1: by whether stdout is a tty */
 	bool stats;
 	bool quiet; /* -q: no informational lines on stderr */
+	bool line_buffered; /* -l: every record written as soon as it is complete */
 	uint64_t count; /* -c N: stop after N records; 0: no limit */
 };
 
-/* Long options with ids from 1000 up; 'o', 'c', 'q' for -o, -c, -q. */
-#define SONDE_COMMON_SHORTOPTS "o:c:q"
+/* Long options with ids from 1000 up; 'o', 'c', 'q', 'l' for -o, -c, -q, -l. */
+#define SONDE_COMMON_SHORTOPTS "o:c:ql"
 extern const struct option sonde_common_longopts[];
 extern const char sonde_common_usage[];
 

@@ -16,7 +16,8 @@ struct sonde_sink {
 	FILE *out;
 	int fd;
 	struct sonde_buf pending;
-	int failed;
+	int failed; /* errno of the first failed write, or -1 for stdio */
+	bool immediate; /* write each record as soon as it is complete */
 	uint64_t written, limit; /* records written; limit 0: no limit (-c) */
 };
 
@@ -34,9 +35,9 @@ static void drain(struct sonde_sink *s)
 {
 	if (s->fd < 0) { /* a stream with no descriptor (open_memstream) */
 		if (s->pending.len && fwrite(s->pending.p, 1, s->pending.len, s->out) != s->pending.len)
-			s->failed = 1;
+			s->failed = errno ? errno : EIO;
 		if (fflush(s->out) != 0)
-			s->failed = 1;
+			s->failed = errno ? errno : EIO;
 		sonde_buf_reset(&s->pending);
 		return;
 	}
@@ -46,7 +47,7 @@ static void drain(struct sonde_sink *s)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			s->failed = 1; /* errno says why (EPIPE: the reader went away) */
+			s->failed = errno; /* EPIPE: the reader went away */
 			break;
 		}
 		off += (size_t)n;
@@ -61,7 +62,17 @@ void sonde_sink_set_limit(struct sonde_sink *s, uint64_t n)
 
 bool sonde_sink_full(const struct sonde_sink *s)
 {
-	return s->limit && s->written >= s->limit;
+	return (s->limit && s->written >= s->limit) || s->failed;
+}
+
+int sonde_sink_error(const struct sonde_sink *s)
+{
+	return s->failed;
+}
+
+void sonde_sink_set_immediate(struct sonde_sink *s, bool on)
+{
+	s->immediate = on;
 }
 
 void sonde_sink_write(struct sonde_sink *s, const struct sonde_record *r)
@@ -73,7 +84,7 @@ void sonde_sink_write(struct sonde_sink *s, const struct sonde_record *r)
 		sonde_record_json(r, &s->pending);
 	else
 		sonde_record_text(r, &s->pending);
-	if (s->pending.len >= SINK_FLUSH_AT)
+	if (s->immediate || s->pending.len >= SINK_FLUSH_AT)
 		drain(s);
 }
 
@@ -98,8 +109,10 @@ void sonde_sink_flush(struct sonde_sink *s)
 int sonde_sink_close(struct sonde_sink *s)
 {
 	drain(s);
-	int rc = s->failed;
+	int err = s->failed;
 	sonde_buf_free(&s->pending);
 	free(s);
-	return rc ? -1 : 0;
+	if (err)
+		errno = err;
+	return err ? -1 : 0;
 }

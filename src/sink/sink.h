@@ -25,13 +25,18 @@ struct sonde_sink *sonde_sink_new(enum sonde_sink_format fmt, FILE *out);
 void sonde_sink_write(struct sonde_sink *s, const struct sonde_record *r);
 /* Write at most n records (-c N; 0: no limit); later ones are dropped. */
 void sonde_sink_set_limit(struct sonde_sink *s, uint64_t n);
-/* The limit is reached: the caller can stop. */
+/* The limit is reached, or writing failed: the caller should stop. */
 bool sonde_sink_full(const struct sonde_sink *s);
+/* errno of the write that failed (EPIPE: the reader is gone), else 0. */
+int sonde_sink_error(const struct sonde_sink *s);
+/* Write each record as soon as it is complete (a terminal, a pipe, -l)
+ * instead of in 256 KiB blocks. */
+void sonde_sink_set_immediate(struct sonde_sink *s, bool on);
 /* Write the closing stats: a "stats" record (JSON) or a table on stderr. */
 void sonde_sink_stats(struct sonde_sink *s, const struct sonde_stats *st);
 /* Push written records out (live capture does it every poll). */
 void sonde_sink_flush(struct sonde_sink *s);
-/* Flush; returns -1 if writing failed (e.g. a closed pipe), else 0. */
+/* Flush; returns -1 with errno set if writing failed (EPIPE: a closed pipe). */
 int sonde_sink_close(struct sonde_sink *s);
 
 /* Formatting, exposed for tests and other sinks. */

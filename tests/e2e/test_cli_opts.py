@@ -49,8 +49,6 @@ def test_version():
             repr(out + err))
     rc2, out2, _ = run("version")
     R.check("'sonde version' is the same", rc2 == 0 and out2 == out, repr(out2))
-    rc3, out3, _ = run("-V")
-    R.check("-V is the same", rc3 == 0 and out3 == out, repr(out3))
 
 
 def test_refusals():

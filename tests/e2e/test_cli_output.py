@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Output that behaves like tcpdump's: a reader that goes away (head -1)
+stops sonde at once, a failing output (/dev/full) stops it with a clear
+error, and records read from a pipe appear as they complete, not in 256 KiB
+blocks. Real pipes, real head, real /dev/full; live parts on loopback.
+
+Usage: test_cli_output.py [--only NAME,...] path/to/sonde
+Prints PASS/FAIL/SKIP lines; exits non-zero on any FAIL.
+"""
+import http.server
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+from livelib import Report, free_port, kill_sondes
+
+SONDE = None
+R = Report("cli-output")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../..")
+
+
+def big_pcap(tmp):
+    """A generated capture of ~200k exchanges (bench's generator)."""
+    gen = os.path.join(ROOT, "build/bench/gen_http_pcap")
+    if not os.access(gen, os.X_OK):
+        subprocess.run(["make", "-s", "-C", ROOT, "build/bench/gen_http_pcap"], check=True)
+    path = os.path.join(tmp, "big.pcap")
+    subprocess.run([gen, "-s", "100m", "-S", "1", path], check=True, stdout=subprocess.DEVNULL)
+    return path
+
+
+def test_read_head(pcap):
+    t0 = time.monotonic()
+    p = subprocess.run(f"'{SONDE}' read -o json '{pcap}' | head -n 1", shell=True,
+                       capture_output=True, text=True, timeout=120)
+    took = time.monotonic() - t0
+    full = time.monotonic()
+    subprocess.run([SONDE, "read", "-o", "json", pcap], stdout=subprocess.DEVNULL, timeout=300)
+    full = time.monotonic() - full
+    R.check("read | head -1 prints one record", p.stdout.count("\n") == 1 and '"protocol"' in p.stdout,
+            repr(p.stdout[:200]))
+    R.check("read | head -1 stops early, quietly", took < full / 3 and "error" not in p.stderr,
+            f"{took:.2f}s vs {full:.2f}s for the whole file; stderr {p.stderr!r}")
+
+
+def test_read_full(pcap):
+    with open("/dev/full", "w") as full:
+        t0 = time.monotonic()
+        p = subprocess.run([SONDE, "read", "-o", "json", pcap], stdout=full, stderr=subprocess.PIPE,
+                           text=True, timeout=300)
+        took = time.monotonic() - t0
+    R.check("read > /dev/full fails with the reason", p.returncode == 1 and "No space left" in p.stderr,
+            f"status {p.returncode}, {p.stderr!r}")
+    R.check("read > /dev/full stops at the first failed write", took < 2.0, f"{took:.2f}s")
+
+
+def test_read_pipe_prompt(tmp):
+    """A record written into sonde's stdin pipe comes out while the pipe is
+    still open (what `tcpdump -U -w - | sonde read -` needs)."""
+    pcap = os.path.join(ROOT, "../shared/corpus/http1")
+    files = sorted(f for f in os.listdir(pcap) if f.endswith(".pcap")) if os.path.isdir(pcap) else []
+    small = None
+    for f in files:
+        path = os.path.join(pcap, f)
+        if os.path.getsize(path) < 200000:
+            out = subprocess.run([SONDE, "read", "-o", "json", path], capture_output=True, text=True)
+            if out.returncode == 0 and out.stdout.count('"type":"exchange"') >= 1:
+                small = path
+                break
+    if not small:
+        R.skip("read-pipe: no small HTTP/1 capture in the corpus")
+        return
+    p = subprocess.Popen([SONDE, "read", "-o", "json", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    with open(small, "rb") as f:
+        p.stdin.write(f.read())
+    p.stdin.flush()  # the pipe stays open: sonde has not seen the end
+    ready, _, _ = select.select([p.stdout], [], [], 5)
+    line = p.stdout.readline() if ready else b""
+    p.stdin.close()
+    p.wait(timeout=10)
+    R.check("read - writes records before its input ends", b'"protocol"' in line, repr(line[:120]))
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+
+def test_capture_head(tmp):
+    if os.geteuid() != 0:
+        R.skip("capture-head: needs root")
+        return
+    port = free_port()
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), Quiet)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        sh = subprocess.Popen(f"'{SONDE}' capture --port {port} -o json | head -n 1", shell=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        time.sleep(4)  # attach
+        t0 = None
+        for _ in range(40):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read()
+            except OSError:
+                pass
+            if t0 is None:
+                t0 = time.monotonic()
+            if sh.poll() is not None:
+                break
+            time.sleep(0.25)
+        try:
+            out, err = sh.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(sh.pid, 9)
+            out, err = sh.communicate()
+            R.check("capture | head -1 exits", False, "still running 30 s after its first record")
+            return
+        took = time.monotonic() - t0
+        R.check("capture | head -1 prints one record", out.count("\n") == 1 and '"protocol"' in out, repr(out[:200]))
+        R.check("capture | head -1 exits soon after", took < 20, f"{took:.1f}s")
+    finally:
+        srv.shutdown()
+        kill_sondes()
+
+
+def main():
+    global SONDE
+    from livelib import parse_args
+    SONDE, _dry, _keep, only = parse_args(sys.argv[1:])
+    with tempfile.TemporaryDirectory(prefix="sonde-out-") as tmp:
+        if only is None or "read" in only:
+            pcap = big_pcap(tmp)
+            test_read_head(pcap)
+            test_read_full(pcap)
+        if only is None or "pipe" in only:
+            test_read_pipe_prompt(tmp)
+        if only is None or "live" in only:
+            test_capture_head(tmp)
+    sys.exit(1 if R.failed else 0)
+
+
+if __name__ == "__main__":
+    main()
