@@ -109,12 +109,7 @@ static uint64_t now_ns(clockid_t clk)
 
 static int bad(const char *opt, const char *val, const char *why)
 {
-	if (why)
-		sonde_errorf("capture: invalid value '%s' for --%s: %s (see 'sonde capture --help')",
-			     val, opt, why);
-	else
-		sonde_errorf("capture: invalid value '%s' for --%s (see 'sonde capture --help')", val,
-			     opt);
+	sonde_bad_value("capture", opt, val, why);
 	return SONDE_EXIT_USAGE;
 }
 
@@ -171,26 +166,28 @@ static const char *filter_item(int c, char *item, struct sonde_ebpf_opts *eo, ch
 	}
 }
 
+static const char *filter_name(int c)
+{
+	return c == OPT_PID ? "pid" : c == OPT_PORT ? "port" : "comm";
+}
+
 /* A whole --pid/--port/--comm argument: "80", "80,443". */
 static int filter_list(int c, const char *arg, struct sonde_ebpf_opts *eo, char **copies,
 		       size_t *ncopies)
 {
-	static const char *const names[] = { [OPT_PID - OPT_PID] = "pid",
-					     [OPT_COMM - OPT_PID] = "comm",
-					     [OPT_PORT - OPT_PID] = "port" };
 	char why[128];
 	/* Kept until the capture ends: --comm entries point into it. */
 	size_t alen = strlen(arg) + 1;
 	char *s = memcpy(sonde_xmalloc(alen), arg, alen), *save = NULL, *item;
 	copies[(*ncopies)++] = s;
 	if (!*s || s[strlen(s) - 1] == ',') {
-		bad(names[c - OPT_PID], arg, "an empty value in the list");
+		bad(filter_name(c), arg, "an empty value in the list");
 		return -1;
 	}
 	for (item = strtok_r(s, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
 		const char *e = filter_item(c, item, eo, why, sizeof(why));
 		if (e) {
-			bad(names[c - OPT_PID], arg, e);
+			bad(filter_name(c), arg, e);
 			return -1;
 		}
 	}
@@ -258,8 +255,7 @@ int sonde_cmd_capture(int argc, char **argv)
 		case OPT_COMM:
 		case OPT_PORT:
 			if (ncopies == ARGS_MAX) {
-				status = bad(c == OPT_PID ? "pid" : c == OPT_PORT ? "port" : "comm", optarg,
-					     "too many options");
+				status = bad(filter_name(c), optarg, "too many options");
 				goto out_usage;
 			}
 			if (filter_list(c, optarg, &eo, copies, &ncopies) < 0)

@@ -79,7 +79,7 @@ void sonde_common_defaults(struct sonde_common_opts *o)
 	o->line_buffered = false;
 }
 
-static int bad(const char *cmd, const char *opt, const char *val, const char *why)
+int sonde_bad_value(const char *cmd, const char *opt, const char *val, const char *why)
 {
 	if (why)
 		sonde_errorf("%s: invalid value '%s' for --%s: %s (see 'sonde %s --help')", cmd, val,
@@ -94,7 +94,7 @@ static int bad(const char *cmd, const char *opt, const char *val, const char *wh
 static int size_opt(const char *cmd, const char *opt, const char *arg, size_t *out)
 {
 	const char *why;
-	return sonde_parse_size(arg, out, &why) < 0 ? bad(cmd, opt, arg, why) : 1;
+	return sonde_parse_size(arg, out, &why) < 0 ? sonde_bad_value(cmd, opt, arg, why) : 1;
 }
 
 int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, const char *cmd)
@@ -109,16 +109,16 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 		else if (!strcmp(arg, "text"))
 			o->format = SONDE_SINK_TEXT;
 		else
-			return bad(cmd, "output", arg, "text or json");
+			return sonde_bad_value(cmd, "output", arg, "text or json");
 		return 1;
 	case 'c': {
 		char *end;
 		if (!*arg || *arg == '-')
-			return bad(cmd, "count", arg, "a number of records, at least 1");
+			return sonde_bad_value(cmd, "count", arg, "a number of records, at least 1");
 		errno = 0;
 		unsigned long long n = strtoull(arg, &end, 10);
 		if (*end || errno || !n)
-			return bad(cmd, "count", arg, "a number of records, at least 1");
+			return sonde_bad_value(cmd, "count", arg, "a number of records, at least 1");
 		o->count = n;
 		return 1;
 	}
@@ -140,18 +140,18 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 		if (size_opt(cmd, "max-header", arg, &p->dissect.max_head) < 0)
 			return -1;
 		if (p->dissect.max_head < 64)
-			return bad(cmd, "max-header", arg, "at least 64 bytes");
+			return sonde_bad_value(cmd, "max-header", arg, "at least 64 bytes");
 		return 1;
 	case OPT_MAX_CONNS:
 		if (size_opt(cmd, "max-conns", arg, &sz) < 0)
 			return -1;
 		if (!sz)
-			return bad(cmd, "max-conns", arg, "at least 1");
+			return sonde_bad_value(cmd, "max-conns", arg, "at least 1");
 		p->conn.max_conns = sz;
 		return 1;
 	case OPT_IDLE:
 		return sonde_parse_duration(arg, &p->conn.idle_timeout_ns, &why) < 0 ?
-			       bad(cmd, "idle-timeout", arg, why) : 1;
+			       sonde_bad_value(cmd, "idle-timeout", arg, why) : 1;
 	case OPT_REASM_MEM:
 		return size_opt(cmd, "reasm-mem", arg, &p->conn.reasm_mem);
 	case OPT_REASM_STREAM:

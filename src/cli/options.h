@@ -28,6 +28,8 @@ void sonde_common_defaults(struct sonde_common_opts *o);
  * if handled, 0 if not a common option, -1 after printing a message for a
  * bad value (or a --proto-descriptor file that cannot be read).
  */
+/* "CMD: invalid value 'VAL' for --OPT: WHY" on stderr (why may be NULL); -1. */
+int sonde_bad_value(const char *cmd, const char *opt, const char *val, const char *why);
 int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, const char *cmd);
 /* Free what options loaded (the --proto-descriptor set), once the pipeline is gone. */
 void sonde_common_free(struct sonde_common_opts *o);

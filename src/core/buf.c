@@ -417,8 +417,9 @@ void sonde_buf_micros(struct sonde_buf *b, int64_t ns)
 /* ---- sizes and durations on the command line ---- */
 
 /*
- * A decimal number "12", "1.5", ".25": its digits as an integer and the
- * power of ten they are scaled by (1.5 is 15 / 10). At most 18 digits.
+ * A non-negative decimal number "12", "1.5", ".25": its digits as an
+ * integer and the power of ten they are scaled by (1.5 is 15 / 10). At most
+ * 18 digits.
  */
 static int parse_decimal(const char *s, const char **end, unsigned __int128 *num,
 			 uint64_t *scale, const char **why)
@@ -426,6 +427,14 @@ static int parse_decimal(const char *s, const char **end, unsigned __int128 *num
 	unsigned __int128 n = 0;
 	uint64_t sc = 1;
 	int digits = 0, dot = 0;
+	if (!s || !*s) {
+		*why = "empty";
+		return -1;
+	}
+	if (*s == '-') {
+		*why = "negative";
+		return -1;
+	}
 	for (; *s; s++) {
 		if (*s == '.' && !dot) {
 			dot = 1;
@@ -476,14 +485,6 @@ int sonde_parse_size(const char *s, size_t *out, const char **why)
 	uint64_t scale, v;
 	if (!why)
 		why = &dummy;
-	if (!s || !*s) {
-		*why = "empty";
-		return -1;
-	}
-	if (*s == '-') {
-		*why = "negative";
-		return -1;
-	}
 	if (parse_decimal(s, &end, &num, &scale, why) < 0)
 		return -1;
 	uint64_t mul = 1;
@@ -527,14 +528,6 @@ int sonde_parse_duration(const char *s, uint64_t *out_ns, const char **why)
 	uint64_t scale;
 	if (!why)
 		why = &dummy;
-	if (!s || !*s) {
-		*why = "empty";
-		return -1;
-	}
-	if (*s == '-') {
-		*why = "negative";
-		return -1;
-	}
 	if (parse_decimal(s, &end, &num, &scale, why) < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)

@@ -16,7 +16,7 @@ struct sonde_sink {
 	FILE *out;
 	int fd;
 	struct sonde_buf pending;
-	int failed; /* errno of the first failed write, or -1 for stdio */
+	int failed; /* errno of the failed write (EIO if stdio gave none); 0: none */
 	bool immediate; /* write each record as soon as it is complete */
 	uint64_t written, limit; /* records written; limit 0: no limit (-c) */
 };
@@ -63,11 +63,6 @@ void sonde_sink_set_limit(struct sonde_sink *s, uint64_t n)
 bool sonde_sink_full(const struct sonde_sink *s)
 {
 	return (s->limit && s->written >= s->limit) || s->failed;
-}
-
-int sonde_sink_error(const struct sonde_sink *s)
-{
-	return s->failed;
 }
 
 void sonde_sink_set_immediate(struct sonde_sink *s, bool on)

@@ -27,8 +27,6 @@ void sonde_sink_write(struct sonde_sink *s, const struct sonde_record *r);
 void sonde_sink_set_limit(struct sonde_sink *s, uint64_t n);
 /* The limit is reached, or writing failed: the caller should stop. */
 bool sonde_sink_full(const struct sonde_sink *s);
-/* errno of the write that failed (EPIPE: the reader is gone), else 0. */
-int sonde_sink_error(const struct sonde_sink *s);
 /* Write each record as soon as it is complete (a terminal, a pipe, -l)
  * instead of in 256 KiB blocks. */
 void sonde_sink_set_immediate(struct sonde_sink *s, bool on);

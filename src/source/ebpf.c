@@ -336,15 +336,16 @@ static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int h
 		return -1;
 	}
 	skel->rodata->self_tgid = (uint32_t)getpid();
-	for (size_t i = 0; i < o->npids && i < SONDE_FILTER_MAX; i++)
+	/* The lists hold at most SONDE_FILTER_MAX entries (the options refuse more). */
+	for (size_t i = 0; i < o->npids; i++)
 		skel->rodata->targ_tgids[i] = o->pids[i];
-	skel->rodata->n_tgids = (uint32_t)(o->npids < SONDE_FILTER_MAX ? o->npids : SONDE_FILTER_MAX);
-	for (size_t i = 0; i < o->nports && i < SONDE_FILTER_MAX; i++)
+	skel->rodata->n_tgids = (uint32_t)o->npids;
+	for (size_t i = 0; i < o->nports; i++)
 		skel->rodata->targ_ports[i] = o->ports[i];
-	skel->rodata->n_ports = (uint32_t)(o->nports < SONDE_FILTER_MAX ? o->nports : SONDE_FILTER_MAX);
-	for (size_t i = 0; i < o->ncomms && i < SONDE_FILTER_MAX; i++)
+	skel->rodata->n_ports = (uint32_t)o->nports;
+	for (size_t i = 0; i < o->ncomms; i++)
 		strncpy((char *)skel->rodata->targ_comms[i], o->comms[i], SONDE_COMM_LEN - 1);
-	skel->rodata->n_comms = (uint32_t)(o->ncomms < SONDE_FILTER_MAX ? o->ncomms : SONDE_FILTER_MAX);
+	skel->rodata->n_comms = (uint32_t)o->ncomms;
 	skel->rodata->targ_cgroup = o->cgroup_id;
 	if (o->capture_per_call)
 		skel->rodata->capture_per_call = o->capture_per_call;
