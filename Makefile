@@ -11,16 +11,20 @@
 CC ?= cc
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
-CPPFLAGS += -D_GNU_SOURCE -std=gnu11 $(SYS_CPPFLAGS)
+CPPFLAGS += -D_GNU_SOURCE -std=gnu11 -Isrc $(SYS_CPPFLAGS)
+# Each object records the headers it included (-MMD); a changed header
+# rebuilds exactly what uses it, and a deleted one breaks nothing (-MP).
+DEPFLAGS := -MMD -MP
 LDLIBS := -lbpf -lelf -ldw -lcapstone -lz -lnghttp2
 
 BUILD := build
-SRC := $(wildcard src/core/*.c src/source/*.c src/conn/*.c src/proto/*.c src/pair/*.c src/sink/*.c)
-CLI := $(wildcard src/cli/*.c)
+# Every .c under src/ is part of the library except the command line's.
+SRC := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
+CLI := $(sort $(wildcard src/cli/*.c))
 OBJ := $(SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI:%.c=$(BUILD)/%.o)
-HDR := $(wildcard src/*/*.h)
 
+.DELETE_ON_ERROR:
 .PHONY: all clean test test-fresh unit test-unit test-asan fuzz fuzz-smoke corpus bench test-kernels sonde-arm64 test-arm64
 all: sonde
 
@@ -41,7 +45,7 @@ $(BPF_OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(BPF_OUT)/vmlinux.h
 .SECONDARY: $(BPF_OUT)/capture.bpf.o
 $(BPF_OUT)/%.skel.h: $(BPF_OUT)/%.bpf.o
 	bpftool gen skeleton $< name sonde_$* > $@.tmp && mv $@.tmp $@
-EBPF_OBJ := $(BUILD)/src/source/ebpf.o $(BUILD)/src/source/ebpf_tls.o
+EBPF_OBJ := $(filter $(BUILD)/src/source/ebpf/%,$(OBJ))
 $(EBPF_OBJ): $(BPF_OUT)/capture.skel.h
 $(EBPF_OBJ): CPPFLAGS += -I$(BPF_OUT) -Ibpf
 
@@ -83,9 +87,10 @@ test-arm64:
 test-fresh:
 	scripts/fresh-check
 
-$(BUILD)/%.o: %.c $(HDR)
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
+-include $(OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
 $(BUILD)/libsonde.a: $(OBJ)
 	ar rcs $@ $^
@@ -96,7 +101,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libsonde.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Isrc -o $@ $< $(BUILD)/libsonde.a -lcmocka $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(BUILD)/libsonde.a -lcmocka $(LDLIBS)
+-include $(UNIT_BIN:=.d)
 
 unit: $(UNIT_BIN)
 
@@ -123,7 +129,7 @@ build-fuzz/libsonde.a: FORCE
 	+$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_FLAGS)" LDFLAGS= build-fuzz/libsonde.a
 endif
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard fuzz/*.h) build-fuzz/libsonde.a
-	clang $(CPPFLAGS) $(FUZZ_LINK_FLAGS) $(WARN) -Isrc -o $@ $< build-fuzz/libsonde.a $(LDLIBS)
+	clang $(CPPFLAGS) $(FUZZ_LINK_FLAGS) $(WARN) -o $@ $< build-fuzz/libsonde.a $(LDLIBS)
 fuzz: $(FUZZ_BIN)
 fuzz-smoke:
 	tests/fuzz-smoke
@@ -138,7 +144,7 @@ build/bench/gen_http_pcap: bench/gen_http_pcap.c
 	$(CC) $(CPPFLAGS) $(BENCH_FLAGS) $(WARN) -o $@ $< -lm
 build/bench/parser_bench: bench/parser_bench.c build/libsonde.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(BENCH_FLAGS) $(WARN) -Isrc -o $@ $< build/libsonde.a $(LDLIBS) -lm
+	$(CC) $(CPPFLAGS) $(BENCH_FLAGS) $(WARN) -o $@ $< build/libsonde.a $(LDLIBS) -lm
 
 test: sonde
 	tests/run

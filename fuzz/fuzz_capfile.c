@@ -23,8 +23,8 @@
 #include "core/pipeline.h"
 #include "fuzz_common.h"
 #include "sink/sink.h"
-#include "source/capfile.h"
-#include "source/packet.h"
+#include "source/file/capfile.h"
+#include "source/packet/packet.h"
 
 static void run(const uint8_t *data, size_t size, int tight)
 {

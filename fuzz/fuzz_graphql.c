@@ -12,7 +12,7 @@
 
 #include "core/buf.h"
 #include "fuzz_common.h"
-#include "proto/graphql.h"
+#include "proto/content/graphql.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

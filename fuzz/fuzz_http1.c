@@ -35,7 +35,7 @@
 #include "fuzz_common.h"
 #include "fuzz_session.h"
 #include "proto/dissector.h"
-#include "proto/http1_parse.h"
+#include "proto/http/http1_parse.h"
 #include "sink/sink.h"
 
 extern const struct sonde_dissector sonde_dissector_http1;

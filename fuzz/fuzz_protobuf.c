@@ -24,9 +24,9 @@
 
 #include "core/buf.h"
 #include "fuzz_common.h"
-#include "proto/grpc.h"
-#include "proto/protobuf.h"
-#include "proto/protodesc.h"
+#include "proto/content/grpc.h"
+#include "proto/content/protobuf.h"
+#include "proto/content/protodesc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

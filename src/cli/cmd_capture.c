@@ -12,11 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../core/buf.h"
-#include "../core/pipeline.h"
-#include "../source/ebpf.h"
-#include "cli.h"
-#include "options.h"
+#include "core/buf.h"
+#include "core/pipeline.h"
+#include "source/ebpf/ebpf.h"
+#include "cli/cli.h"
+#include "cli/options.h"
 
 static const char capture_head[] =
 	"Usage: sonde capture [OPTIONS]\n"

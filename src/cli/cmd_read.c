@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../core/pipeline.h"
-#include "../source/capfile.h"
-#include "../source/packet.h"
-#include "cli.h"
-#include "options.h"
+#include "core/pipeline.h"
+#include "source/file/capfile.h"
+#include "source/packet/packet.h"
+#include "cli/cli.h"
+#include "cli/options.h"
 
 static const char read_head[] =
 	"Usage: sonde read [OPTIONS] FILE|-\n"

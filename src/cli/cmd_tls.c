@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/pipeline.h"
-#include "../source/ebpf.h"
-#include "../source/tls.h"
-#include "cli.h"
+#include "core/pipeline.h"
+#include "source/ebpf/ebpf.h"
+#include "source/tls/tls_discover.h"
+#include "cli/cli.h"
 
 static const char tls_usage[] =
 	"Usage: sonde tls [OPTIONS]\n"

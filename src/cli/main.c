@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 
 static const char usage[] =
 	"Usage: sonde COMMAND [OPTIONS]\n"

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-#include "options.h"
+#include "cli/options.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/buf.h"
-#include "../proto/protodesc.h"
-#include "cli.h"
+#include "core/buf.h"
+#include "proto/content/protodesc.h"
+#include "cli/cli.h"
 
 enum {
 	OPT_STATS = 1000,

@@ -6,7 +6,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 
-#include "../core/pipeline.h"
+#include "core/pipeline.h"
 
 struct sonde_common_opts {
 	struct sonde_pipeline_opts pipe;

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-#include "conntable.h"
+#include "conn/conntable.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/buf.h"
-#include "../core/hash.h"
+#include "core/buf.h"
+#include "core/hash.h"
 
 #define DETECT_BUF 256 /* bytes kept while a probe asks for more */
 #define DETECT_LINES 64 /* line starts probed inside one chunk */

@@ -13,11 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../core/chunk.h"
-#include "../core/record.h"
-#include "../core/stats.h"
-#include "../proto/dissector.h"
-#include "reasm.h"
+#include "core/chunk.h"
+#include "core/record.h"
+#include "core/stats.h"
+#include "proto/dissector.h"
+#include "conn/reasm.h"
 
 struct sonde_conntable_opts {
 	size_t max_conns; /* connections tracked at once */

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-#include "reasm.h"
+#include "conn/reasm.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/buf.h"
+#include "core/buf.h"
 
 static inline uint64_t seg_end(const struct sonde_reasm_seg *s)
 {

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../core/stats.h"
+#include "core/stats.h"
 
 /* Memory shared by all streams of one capture. */
 struct sonde_mem_budget {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "buf.h"
+#include "core/buf.h"
 
 #include <pthread.h>
 #include <stdarg.h>

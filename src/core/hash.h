@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "chunk.h"
+#include "core/chunk.h"
 
 /* A 64-bit finaliser (MurmurHash3's fmix64 constants). */
 static inline uint64_t sonde_mix64(uint64_t x)

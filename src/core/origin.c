@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "chunk.h"
+#include "core/chunk.h"
 
 const char *sonde_origin_name(enum sonde_origin o)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "pipeline.h"
+#include "core/pipeline.h"
 
 #include <string.h>
 

@@ -7,10 +7,10 @@
 #ifndef SONDE_PIPELINE_H
 #define SONDE_PIPELINE_H
 
-#include "../conn/conntable.h"
-#include "../sink/sink.h"
-#include "chunk.h"
-#include "stats.h"
+#include "conn/conntable.h"
+#include "sink/sink.h"
+#include "core/chunk.h"
+#include "core/stats.h"
 
 struct sonde_pipeline_opts {
 	struct sonde_conntable_opts conn;

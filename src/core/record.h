@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "chunk.h"
+#include "core/buf.h"
+#include "core/chunk.h"
 
 /* Record schema version: bump on any incompatible change of docs/records.md. */
 #define SONDE_SCHEMA_VERSION 1

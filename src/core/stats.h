@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "buf.h"
+#include "core/buf.h"
 
 /* X(name, description) — the name is the JSON key. */
 #define SONDE_STATS_FIELDS(X)                                                      \

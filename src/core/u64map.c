@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-#include "u64map.h"
+#include "core/u64map.h"
 
 #include <stdlib.h>
 
-#include "buf.h"
+#include "core/buf.h"
 
 static inline size_t slot(const struct sonde_u64map *m, uint64_t key)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "pairing.h"
+#include "pair/pairing.h"
 
 void sonde_pairing_init(struct sonde_pairing *p, const struct sonde_conn_info *conn,
 			const struct sonde_record_out *out, struct sonde_stats *stats,

@@ -12,8 +12,8 @@
 
 #include <stddef.h>
 
-#include "../core/record.h"
-#include "../core/stats.h"
+#include "core/record.h"
+#include "core/stats.h"
 
 /* Bytes held by waiting requests, shared by all connections of a capture. */
 struct sonde_pending_budget {

@@ -15,9 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../core/record.h"
-#include "../core/stats.h"
-#include "../pair/pairing.h"
+#include "core/record.h"
+#include "core/stats.h"
+#include "pair/pairing.h"
 
 /* Direction relative to the connection's roles. */
 enum sonde_dir {

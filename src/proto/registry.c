@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <string.h>
 
-#include "dissector.h"
+#include "proto/dissector.h"
 
 extern const struct sonde_dissector sonde_dissector_http1;
 extern const struct sonde_dissector sonde_dissector_http2;

@@ -7,8 +7,8 @@
  */
 #include <stdlib.h>
 
-#include "../core/buf.h"
-#include "dissector.h"
+#include "core/buf.h"
+#include "proto/dissector.h"
 
 enum {
 	TLS_CHANGE_CIPHER_SPEC = 20,

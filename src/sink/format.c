@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "sink.h"
+#include "sink/sink.h"
 
 void sonde_endpoint_str(const struct sonde_endpoint *e, char *buf, size_t len, int with_port)
 {

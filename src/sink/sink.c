@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-#include "sink.h"
+#include "sink/sink.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../core/buf.h"
+#include "core/buf.h"
 
 /* Records are formatted straight into one buffer and written with write()
  * when it holds enough: no second copy through stdio. */

@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../core/record.h"
-#include "../core/stats.h"
+#include "core/record.h"
+#include "core/stats.h"
 
 enum sonde_sink_format {
 	SONDE_SINK_TEXT,

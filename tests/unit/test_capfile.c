@@ -11,7 +11,7 @@
 #include <inttypes.h>
 #include <unistd.h>
 
-#include "source/capfile.h"
+#include "source/file/capfile.h"
 
 static bool host_big_endian(void)
 {

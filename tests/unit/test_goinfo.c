@@ -46,7 +46,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "source/goinfo.h"
+#include "source/binfmt/goinfo.h"
 
 #define READ_SYM "crypto/tls.(*Conn).Read"
 #define WRITE_SYM "crypto/tls.(*Conn).Write"

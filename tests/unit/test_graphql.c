@@ -8,7 +8,7 @@
  */
 #include "testutil.h"
 
-#include "proto/graphql.h"
+#include "proto/content/graphql.h"
 
 static struct sonde_buf out;
 

@@ -19,7 +19,7 @@
 
 #include "testutil.h"
 
-#include "proto/grpc.h"
+#include "proto/content/grpc.h"
 
 extern const struct sonde_dissector sonde_dissector_http2;
 

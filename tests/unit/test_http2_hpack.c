@@ -14,7 +14,7 @@
 
 #include "testutil.h"
 
-#include "proto/http2_hpack.h"
+#include "proto/http/http2_hpack.h"
 
 /* --------------------------------------------------------------- helpers --- */
 

@@ -7,7 +7,7 @@
 
 #include <sys/socket.h>
 
-#include "source/packet.h"
+#include "source/packet/packet.h"
 
 static const uint8_t SRC4[4] = { 192, 168, 1, 10 };
 static const uint8_t DST4[4] = { 93, 184, 216, 34 };

@@ -14,9 +14,9 @@
 
 #include "testutil.h"
 
-#include "proto/grpc.h"
-#include "proto/protobuf.h"
-#include "proto/protodesc.h"
+#include "proto/content/grpc.h"
+#include "proto/content/protobuf.h"
+#include "proto/content/protodesc.h"
 
 /* Output buffers (static: freed by main even after a failed assertion). */
 static struct sonde_buf out, many;

@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "source/tls.h"
-#include "source/tls_libs.h"
+#include "source/tls/tls_discover.h"
+#include "source/tls/tls_libs.h"
 
 extern char **environ;
 

@@ -1,0 +1,796 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP/1.0 and HTTP/1.1 dissector.
+ *
+ * Each direction runs its own state machine over the bytes it is given, split
+ * anywhere: idle → head → body (length, chunked, or until close) → idle. The
+ * head is accumulated (bounded by max_head) and parsed by http1_parse.c; the
+ * body is counted exactly and kept up to the body limit. After a gap, or on
+ * bytes that cannot be a message, the direction resynchronises at the next
+ * line that starts like a request or status line, counting what it skipped.
+ *
+ * Requests enter the pairing queue when complete; a final response pairs with
+ * the oldest waiting one (HTTP/1.x answers in order). 1xx interim responses
+ * are attached to the final response. 101 and a successful CONNECT hand the
+ * rest of the connection on (session->switch_to).
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "proto/dissector.h"
+#include "proto/content/graphql.h"
+#include "proto/http/http1_msg.h"
+#include "proto/http/http1_parse.h"
+
+#define MAX_HEADERS 128 /* kept per message; more are counted */
+#define MAX_CHUNK_LINE 4096 /* chunk-size line with extensions */
+
+enum h1_state {
+	H1_IDLE, /* between messages */
+	H1_HEAD, /* accumulating the head */
+	H1_BODY_LEN, /* Content-Length body */
+	H1_CHUNK_SIZE, /* chunk-size line */
+	H1_CHUNK_DATA,
+	H1_CHUNK_CRLF, /* the CRLF after chunk data */
+	H1_TRAILERS,
+	H1_BODY_CLOSE, /* body runs until the direction ends */
+	H1_RESYNC, /* looking for the next message start */
+	H1_DONE, /* direction ended */
+};
+
+struct h1_dir {
+	enum h1_state st;
+	struct sonde_buf acc; /* head, chunk-size line or trailers so far */
+	size_t scan; /* where the head-end search resumes in acc */
+	struct h1_msg *cur; /* message being parsed (NULL if detached) */
+	uint64_t remaining; /* body or chunk bytes left */
+	uint64_t ts_first; /* first byte of the current message */
+	uint64_t ts_last;
+	uint64_t msg_wire, msg_gap; /* bytes of the current message */
+	int16_t interim[MAX_INTERIM]; /* 1xx seen before the final response */
+	uint8_t ninterim;
+	bool line_start; /* RESYNC: the previous byte ended a line */
+};
+
+struct h1_conn {
+	struct sonde_session *s;
+	struct h1_dir d[2];
+};
+
+static size_t h1_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts);
+
+static void body_bytes(struct h1_conn *h, struct h1_dir *d, const uint8_t *p, size_t n)
+{
+	if (d->cur)
+		h1_msg_body(d->cur, p, n, h->s->opts->body_limit, h->s->stats);
+}
+
+/* ------------------------------------------------------------- pairing --- */
+
+/* The request the next response answers: the oldest waiting one. */
+static struct h1_msg *peek_request(struct h1_conn *h)
+{
+	if (h->s->pairing.head)
+		return (struct h1_msg *)h->s->pairing.head;
+	struct h1_msg *c = h->d[SONDE_DIR_C2S].cur;
+	return c && !c->response ? c : NULL;
+}
+
+static void finish(struct h1_conn *h, enum sonde_dir dir, uint32_t flags)
+{
+	struct h1_dir *d = &h->d[dir];
+	struct h1_msg *m = d->cur;
+	d->cur = NULL;
+	if (!m)
+		return;
+	m->base.flags |= flags;
+	m->base.ts_first = d->ts_first;
+	m->base.ts_last = d->ts_last;
+	m->base.wire_bytes = d->msg_wire;
+	m->base.captured_bytes = d->msg_wire - (d->msg_gap < d->msg_wire ? d->msg_gap : d->msg_wire);
+	m->body_captured = m->body.len;
+	if (h->s->opts->decode_bodies && !(m->base.flags & SONDE_MF_GAP))
+		h1_msg_decode_body(m, h->s->opts->body_limit);
+	if (!m->response) {
+		m->graphql = h1_msg_is_graphql(m);
+		m->base.mem = sizeof(*m) + m->head_len + m->nheaders * sizeof(*m->headers) +
+			      m->body.cap + m->ntrailers * sizeof(*m->trailers);
+		sonde_pairing_request(&h->s->pairing, &m->base);
+		return;
+	}
+	if (m->status >= 100 && m->status < 200 && m->status != 101) {
+		if (d->ninterim < MAX_INTERIM)
+			d->interim[d->ninterim++] = (int16_t)m->status;
+		sonde_msg_free(&m->base);
+		return;
+	}
+	memcpy(m->interim, d->interim, sizeof(m->interim));
+	m->ninterim = d->ninterim;
+	d->ninterim = 0;
+	struct h1_msg *asked = peek_request(h);
+	if (asked && asked->graphql) {
+		m->graphql = true;
+		m->graphql_errors = m->status == 200 && sonde_graphql_has_errors(m->body.p, m->body.len);
+	}
+	/* A final response can overtake its request's body (an early 413, or a
+	 * request cut short): pair with what was seen of the request. */
+	struct h1_dir *c2s = &h->d[SONDE_DIR_C2S];
+	if (!h->s->pairing.head && c2s->cur && !(flags & SONDE_MF_INCOMPLETE)) {
+		struct h1_msg *req = c2s->cur;
+		c2s->cur = NULL;
+		req->base.flags |= SONDE_MF_INCOMPLETE;
+		req->base.ts_first = c2s->ts_first;
+		req->base.ts_last = c2s->ts_last;
+		req->base.wire_bytes = c2s->msg_wire;
+		req->base.captured_bytes = c2s->msg_wire - (c2s->msg_gap < c2s->msg_wire ? c2s->msg_gap : c2s->msg_wire);
+		sonde_pairing_request(&h->s->pairing, &req->base);
+	}
+	/* Upgrade and CONNECT hand the connection on after this response. */
+	struct h1_msg *req = h->s->pairing.head ? (struct h1_msg *)h->s->pairing.head : NULL;
+	if (m->status == 101) {
+		struct sonde_h1_span up = { 0, 0 };
+		const uint8_t *base = NULL;
+		for (uint32_t i = 0; i < m->nheaders; i++)
+			if (sonde_h1_span_ieq(m->head, m->headers[i].name, "upgrade")) {
+				up = m->headers[i].value;
+				base = m->head;
+			}
+		if (!up.len && req && req->upgrade_req) {
+			up = req->upgrade;
+			base = req->head;
+		}
+		if (base && sonde_h1_span_ieq(base, up, "h2c"))
+			h->s->switch_to = "http2";
+		else if (base && sonde_h1_span_ieq(base, up, "websocket"))
+			h->s->switch_to = "websocket";
+		else
+			h->s->switch_to = "upgraded";
+	} else if (req && req->is_connect && m->status >= 200 && m->status < 300) {
+		h->s->switch_to = "tunnel";
+	}
+	sonde_pairing_response(&h->s->pairing, &m->base);
+}
+
+/* --------------------------------------------------------------- heads --- */
+
+static void to_resync(struct h1_conn *h, struct h1_dir *d)
+{
+	(void)h;
+	d->st = H1_RESYNC;
+	d->line_start = false;
+	sonde_buf_reset(&d->acc);
+	d->scan = 0;
+}
+
+/*
+ * Parse a complete head and choose how the body is framed. Returns how many
+ * bytes of buf it used: all of them, or, when the first line is not a
+ * message start, just that line, so the lines after it are scanned again
+ * (garbage before a request must not swallow the request).
+ */
+static size_t process_head(struct h1_conn *h, enum sonde_dir dir, const uint8_t *buf, size_t len)
+{
+	struct h1_dir *d = &h->d[dir];
+	struct sonde_h1_header hdrs[MAX_HEADERS];
+	struct sonde_h1_head hd;
+	bool response = dir == SONDE_DIR_S2C;
+	int rc = sonde_h1_parse_head(buf, len, response, &hd, hdrs, MAX_HEADERS);
+	if (rc == SONDE_H1_E_START_LINE || rc == SONDE_H1_E_VERSION) {
+		const uint8_t *lf = memchr(buf, '\n', len);
+		size_t first = lf ? (size_t)(lf - buf) + 1 : len;
+		h->s->stats->parse_errors++;
+		h->s->stats->unparsed_bytes += first;
+		to_resync(h, d);
+		d->line_start = true;
+		return first;
+	}
+	if (!response && hd.bad_start && hd.nheaders_seen == 0) {
+		/* "GET /path" and a blank line: HTTP/0.9 after all. */
+		const uint8_t *lf = memchr(buf, '\n', len);
+		size_t first = lf ? (size_t)(lf - buf) + 1 : len;
+		if (sonde_h1_is_http09_request(buf, first)) {
+			/* Its message is the line; the blank line is idle filler,
+			 * as when the two arrive apart. */
+			d->cur = h1_msg_new_http09(buf, first, false);
+			d->msg_wire = first;
+			finish(h, dir, 0);
+			d->st = H1_IDLE;
+			return first;
+		}
+	}
+	if (hd.bad_start)
+		h->s->stats->parse_errors++;
+	struct h1_msg *m = h1_msg_new(buf, len, &hd, hdrs, response);
+	d->cur = m;
+	if (rc == SONDE_H1_E_LENGTH) {
+		/* Framing unknowable (conflicting lengths): keep the head, then
+		 * look for the next message. */
+		h->s->stats->parse_errors++;
+		finish(h, dir, SONDE_MF_PARSE_ERROR);
+		to_resync(h, d);
+		return len;
+	}
+	if (rc)
+		h->s->stats->parse_errors++;
+	d->st = H1_IDLE;
+	if (!response) {
+		if (hd.te_present) {
+			if (hd.chunked) {
+				d->st = H1_CHUNK_SIZE;
+			} else { /* RFC 9112 6.3: unframeable request */
+				h->s->stats->parse_errors++;
+				finish(h, dir, SONDE_MF_PARSE_ERROR);
+				to_resync(h, d);
+				return len;
+			}
+		} else if (hd.content_length > 0) {
+			d->st = H1_BODY_LEN;
+			d->remaining = (uint64_t)hd.content_length;
+		}
+	} else {
+		struct h1_msg *req = peek_request(h);
+		int s = hd.status;
+		if ((s >= 100 && s < 200) || s == 204 || s == 304 || (req && req->is_head)) {
+			/* no body */
+		} else if (req && req->is_connect && s >= 200 && s < 300) {
+			/* tunnel follows */
+		} else if (hd.te_present) {
+			d->st = hd.chunked ? H1_CHUNK_SIZE : H1_BODY_CLOSE;
+		} else if (hd.content_length >= 0) {
+			if (hd.content_length > 0) {
+				d->st = H1_BODY_LEN;
+				d->remaining = (uint64_t)hd.content_length;
+			}
+		} else {
+			d->st = H1_BODY_CLOSE;
+		}
+	}
+	if (d->st == H1_IDLE) {
+		finish(h, dir, 0);
+	} else if (d->st == H1_BODY_LEN) {
+		/* Known length: one allocation for what will be kept. */
+		size_t keep = h->s->opts->body_limit;
+		if (d->remaining < keep)
+			keep = (size_t)d->remaining;
+		sonde_buf_reserve(&m->body, keep);
+	}
+	return len;
+}
+
+/*
+ * Bytes of a head. Returns how many of p were consumed: all of them if the
+ * head is not complete yet, else up to its end.
+ */
+static size_t head_feed(struct h1_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n)
+{
+	struct h1_dir *d = &h->d[dir];
+	size_t max_head = h->s->opts->max_head;
+	/* Reject at once what cannot start a message, rather than buffer it. */
+	if (!d->acc.len) {
+		bool ok = dir == SONDE_DIR_S2C ? p[0] == 'H'
+					       : (p[0] >= 'A' && p[0] <= 'Z') || (p[0] >= 'a' && p[0] <= 'z');
+		if (!ok) {
+			h->s->stats->parse_errors++;
+			to_resync(h, d);
+			return 0;
+		}
+	}
+	size_t old = d->acc.len, next = 0, e;
+	const uint8_t *head = NULL;
+	size_t head_len = 0, used;
+	if (!old) {
+		e = sonde_h1_head_end(p, n, 0, &next);
+		if (e) {
+			head = p;
+			head_len = e;
+			used = e;
+		}
+	} else {
+		/* The blank line may straddle acc and p: look at a 3-byte overlap
+		 * first, then in p alone. */
+		size_t k = n < 3 ? n : 3;
+		sonde_buf_append(&d->acc, p, k);
+		e = sonde_h1_head_end(d->acc.p, d->acc.len, d->scan, &next);
+		if (e) {
+			d->acc.len = e;
+			head = d->acc.p;
+			head_len = e;
+			used = e - old;
+		} else {
+			d->acc.len = old;
+			size_t next2 = 0;
+			e = sonde_h1_head_end(p, n, 0, &next2);
+			if (e) {
+				sonde_buf_append(&d->acc, p, e);
+				head = d->acc.p;
+				head_len = d->acc.len;
+				used = e;
+			} else if (old + next2 < next) {
+				/* Resume at the earliest line end still undecided. */
+				next = old + next2;
+			}
+		}
+	}
+	if (head) {
+		if (head_len > max_head)
+			goto too_big;
+		d->msg_wire = head_len;
+		d->msg_gap = 0;
+		size_t took = process_head(h, dir, head, head_len);
+		if (took < head_len && old && took < old) {
+			/* The bytes after the used part came partly from earlier
+			 * chunks: feed them through again (at most one level deep:
+			 * the copy starts with an empty accumulator). */
+			size_t rest = head_len - took;
+			uint8_t *again = sonde_xmalloc(rest);
+			memcpy(again, d->acc.p + took, rest);
+			sonde_buf_reset(&d->acc);
+			d->scan = 0;
+			size_t fed = h1_data(h, dir, again, rest, d->ts_last);
+			if (fed < rest && !h->s->switch_to)
+				h->s->stats->unparsed_bytes += rest - fed;
+			free(again);
+			return used;
+		}
+		if (took < head_len)
+			used = took - old; /* rescan p from the line after the used part */
+		sonde_buf_reset(&d->acc);
+		d->scan = 0;
+		return used;
+	}
+	/* Not complete. HTTP/0.9: a request line with no version. */
+	if (dir == SONDE_DIR_C2S) {
+		const uint8_t *lf = NULL;
+		if (!old)
+			lf = memchr(p, '\n', n);
+		else if (!memchr(d->acc.p, '\n', old))
+			lf = memchr(p, '\n', n);
+		if (lf) {
+			size_t line_in_p = (size_t)(lf - p) + 1;
+			sonde_buf_append(&d->acc, p, line_in_p);
+			if (sonde_h1_is_http09_request(d->acc.p, d->acc.len)) {
+				d->cur = h1_msg_new_http09(d->acc.p, d->acc.len, false);
+				d->msg_wire = d->acc.len;
+				d->msg_gap = 0;
+				sonde_buf_reset(&d->acc);
+				d->scan = 0;
+				finish(h, dir, 0);
+				d->st = H1_IDLE;
+				return line_in_p;
+			}
+			d->acc.len -= line_in_p;
+		}
+	}
+	if (old + n > max_head)
+		goto too_big;
+	sonde_buf_append(&d->acc, p, n);
+	d->scan = next;
+	return n;
+too_big:
+	h->s->stats->parse_errors++;
+	h->s->stats->unparsed_bytes += old;
+	to_resync(h, d);
+	return 0;
+}
+
+/* ---------------------------------------------------------- resync --- */
+
+/*
+ * Find where the next message starts in p: its offset, or n if nowhere. A
+ * line start at the very end that may still become one ("GE") is reported
+ * in *hold (else *hold = n): the caller keeps those bytes and decides when
+ * more arrive, so the outcome does not depend on where the bytes split.
+ */
+static size_t resync_scan(struct h1_dir *d, enum sonde_dir dir, const uint8_t *p, size_t n,
+			  size_t *hold)
+{
+	int want = dir == SONDE_DIR_C2S ? 1 : 2;
+	size_t i = 0;
+	*hold = n;
+	if (!d->line_start) {
+		const uint8_t *lf = memchr(p, '\n', n);
+		if (!lf)
+			return n;
+		i = (size_t)(lf - p) + 1;
+	}
+	while (i < n) {
+		int v = sonde_h1_looks_like_start(p + i, n - i);
+		if (v == want)
+			return i;
+		if (v == -1) {
+			*hold = i;
+			return n;
+		}
+		const uint8_t *lf = memchr(p + i, '\n', n - i);
+		if (!lf)
+			break;
+		i = (size_t)(lf - p) + 1;
+	}
+	d->line_start = n && p[n - 1] == '\n';
+	return n;
+}
+
+/* ------------------------------------------------------------ the feed --- */
+
+static size_t h1_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts)
+{
+	struct h1_conn *h = state;
+	struct h1_dir *d = &h->d[dir];
+	size_t i = 0;
+	d->ts_last = ts;
+	while (i < n && !h->s->switch_to) {
+		size_t before = i, k;
+		switch (d->st) {
+		case H1_DONE:
+			h->s->stats->unparsed_bytes += n - i;
+			return n;
+		case H1_IDLE:
+			while (i < n && (p[i] == '\r' || p[i] == '\n'))
+				i++;
+			if (i == n)
+				break;
+			d->ts_first = ts;
+			d->msg_wire = d->msg_gap = 0;
+			if (dir == SONDE_DIR_S2C) {
+				/* A response without a status line answering a waiting
+				 * request is HTTP/0.9 style: the body runs to the close. */
+				struct h1_msg *req = peek_request(h);
+				if (req && (req->http09 || p[i] != 'H')) {
+					d->cur = h1_msg_new_http09(NULL, 0, true);
+					d->st = H1_BODY_CLOSE;
+					break;
+				}
+			}
+			d->st = H1_HEAD;
+			d->scan = 0;
+			sonde_buf_reset(&d->acc);
+			/* fallthrough */
+		case H1_HEAD:
+			i += head_feed(h, dir, p + i, n - i);
+			before = i; /* head bytes are counted in msg_wire by head_feed */
+			break;
+		case H1_BODY_LEN:
+		case H1_CHUNK_DATA:
+			k = n - i < d->remaining ? n - i : (size_t)d->remaining;
+			body_bytes(h, d, p + i, k);
+			d->remaining -= k;
+			i += k;
+			if (!d->remaining) {
+				d->msg_wire += i - before;
+				before = i;
+				if (d->st == H1_CHUNK_DATA) {
+					d->st = H1_CHUNK_CRLF;
+				} else {
+					d->st = H1_IDLE;
+					finish(h, dir, 0);
+				}
+			}
+			break;
+		case H1_CHUNK_CRLF:
+			if (p[i] == '\r' && d->acc.len == 0) {
+				sonde_buf_putc(&d->acc, '\r');
+				i++;
+			} else if (p[i] == '\n') {
+				i++;
+				sonde_buf_reset(&d->acc);
+				d->st = H1_CHUNK_SIZE;
+			} else {
+				h->s->stats->parse_errors++;
+				d->msg_wire += i - before;
+				before = i;
+				finish(h, dir, SONDE_MF_PARSE_ERROR);
+				to_resync(h, d);
+			}
+			break;
+		case H1_CHUNK_SIZE: {
+			const uint8_t *lf = memchr(p + i, '\n', n - i);
+			size_t take = lf ? (size_t)(lf - (p + i)) + 1 : n - i;
+			if (d->acc.len + take > MAX_CHUNK_LINE) {
+				h->s->stats->parse_errors++;
+				finish(h, dir, SONDE_MF_PARSE_ERROR);
+				to_resync(h, d);
+				break;
+			}
+			sonde_buf_append(&d->acc, p + i, take);
+			i += take;
+			if (!lf)
+				break;
+			uint64_t size = 0;
+			size_t q = 0, digits = 0;
+			while (q < d->acc.len && (d->acc.p[q] == ' ' || d->acc.p[q] == '\t'))
+				q++;
+			for (; q < d->acc.len; q++, digits++) {
+				uint8_t c = d->acc.p[q];
+				int v = c >= '0' && c <= '9' ? c - '0'
+					: (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10
+					: -1;
+				if (v < 0)
+					break;
+				if (digits >= 15) {
+					digits = 0;
+					break;
+				}
+				size = size * 16 + (uint64_t)v;
+			}
+			uint8_t after = q < d->acc.len ? d->acc.p[q] : '\n';
+			if (!digits || (after != ';' && after != '\r' && after != '\n' && after != ' ' && after != '\t')) {
+				h->s->stats->parse_errors++;
+				d->msg_wire += i - before;
+				before = i;
+				finish(h, dir, SONDE_MF_PARSE_ERROR);
+				to_resync(h, d);
+				break;
+			}
+			sonde_buf_reset(&d->acc);
+			if (size) {
+				d->st = H1_CHUNK_DATA;
+				d->remaining = size;
+			} else {
+				d->st = H1_TRAILERS;
+				d->scan = 0;
+			}
+			break;
+		}
+		case H1_TRAILERS: {
+			if (!d->acc.len && (p[i] == '\r' || p[i] == '\n')) {
+				/* No trailers: just the final CRLF. */
+				if (p[i] == '\r') {
+					sonde_buf_putc(&d->acc, '\r');
+					i++;
+					break;
+				}
+				i++;
+				d->msg_wire += i - before;
+				before = i;
+				d->st = H1_IDLE;
+				finish(h, dir, 0);
+				break;
+			}
+			if (d->acc.len == 1 && d->acc.p[0] == '\r') {
+				if (p[i] == '\n') {
+					i++;
+					sonde_buf_reset(&d->acc);
+					d->msg_wire += i - before;
+					before = i;
+					d->st = H1_IDLE;
+					finish(h, dir, 0);
+				} else {
+					h->s->stats->parse_errors++;
+					finish(h, dir, SONDE_MF_PARSE_ERROR);
+					to_resync(h, d);
+				}
+				break;
+			}
+			/* Trailer fields end with a blank line, like a head: prefix a
+			 * fake LF so the search sees the first line's start. */
+			if (!d->acc.len)
+				sonde_buf_putc(&d->acc, '\n');
+			size_t old = d->acc.len, next = 0;
+			size_t room = h->s->opts->max_head + 1 - (old < h->s->opts->max_head + 1 ? old : h->s->opts->max_head + 1);
+			size_t take = n - i < room ? n - i : room;
+			sonde_buf_append(&d->acc, p + i, take);
+			size_t e = sonde_h1_head_end(d->acc.p, d->acc.len, d->scan, &next);
+			if (!e) {
+				if (d->acc.len > h->s->opts->max_head) {
+					h->s->stats->parse_errors++;
+					finish(h, dir, SONDE_MF_PARSE_ERROR);
+					to_resync(h, d);
+					break;
+				}
+				d->scan = next;
+				i += take;
+				break;
+			}
+			i += e - old;
+			struct h1_msg *m = d->cur;
+			if (m) {
+				struct sonde_h1_header th[MAX_HEADERS];
+				struct sonde_h1_head thd;
+				size_t tl = e - 1;
+				m->trailer_buf = sonde_xmalloc(tl ? tl : 1);
+				memcpy(m->trailer_buf, d->acc.p + 1, tl);
+				sonde_h1_parse_fields(m->trailer_buf, tl, &thd, th, MAX_HEADERS);
+				m->trailers = sonde_xmalloc(thd.nheaders * sizeof(*th) + 1);
+				memcpy(m->trailers, th, thd.nheaders * sizeof(*th));
+				m->ntrailers = thd.nheaders;
+			}
+			sonde_buf_reset(&d->acc);
+			d->scan = 0;
+			d->msg_wire += i - before;
+			before = i;
+			d->st = H1_IDLE;
+			finish(h, dir, 0);
+			break;
+		}
+		case H1_BODY_CLOSE:
+			body_bytes(h, d, p + i, n - i);
+			i = n;
+			break;
+		case H1_RESYNC: {
+			if (d->acc.len) {
+				/* Bytes held at a line start: now they can be judged. */
+				uint8_t tmp[32];
+				size_t held = d->acc.len, take = n - i < sizeof(tmp) - held ? n - i : sizeof(tmp) - held;
+				memcpy(tmp, d->acc.p, held);
+				memcpy(tmp + held, p + i, take);
+				int v = sonde_h1_looks_like_start(tmp, held + take);
+				if (v == (dir == SONDE_DIR_C2S ? 1 : 2)) {
+					/* A message starts with the held bytes: they begin its head. */
+					d->st = H1_HEAD;
+					d->ts_first = ts;
+					d->msg_wire = d->msg_gap = 0;
+					d->scan = 0;
+					before = i;
+					break;
+				}
+				if (v == -1 && held + take < sizeof(tmp)) {
+					sonde_buf_append(&d->acc, p + i, n - i);
+					i = n;
+					before = i;
+					break;
+				}
+				h->s->stats->unparsed_bytes += held;
+				sonde_buf_reset(&d->acc);
+				d->line_start = false;
+			}
+			size_t hold;
+			k = resync_scan(d, dir, p + i, n - i, &hold);
+			if (hold < n - i) {
+				h->s->stats->unparsed_bytes += hold;
+				sonde_buf_append(&d->acc, p + i + hold, n - i - hold);
+				i = n;
+			} else {
+				h->s->stats->unparsed_bytes += k;
+				i += k;
+				if (i < n)
+					d->st = H1_IDLE;
+			}
+			before = i;
+			break;
+		}
+		}
+		if (d->st != H1_IDLE && d->st != H1_RESYNC)
+			d->msg_wire += i - before;
+	}
+	return i;
+}
+
+static void h1_gap(void *state, enum sonde_dir dir, uint64_t n, uint64_t ts)
+{
+	struct h1_conn *h = state;
+	struct h1_dir *d = &h->d[dir];
+	d->ts_last = ts;
+	switch (d->st) {
+	case H1_IDLE:
+	case H1_RESYNC:
+		to_resync(h, d);
+		/* A gap often ends at a message boundary: try right after it. */
+		d->line_start = true;
+		break;
+	case H1_HEAD:
+		h->s->stats->unparsed_bytes += d->acc.len;
+		to_resync(h, d);
+		d->line_start = true;
+		break;
+	case H1_BODY_LEN:
+		if (d->cur) {
+			d->cur->base.flags |= SONDE_MF_GAP;
+			d->cur->body_hole = true;
+		}
+		if (n <= d->remaining) {
+			d->remaining -= n;
+			if (d->cur)
+				d->cur->body_size += n;
+			d->msg_wire += n;
+			d->msg_gap += n;
+			if (!d->remaining) {
+				d->st = H1_IDLE;
+				finish(h, dir, 0);
+			}
+		} else {
+			if (d->cur)
+				d->cur->body_size += d->remaining;
+			d->msg_wire += d->remaining;
+			d->msg_gap += d->remaining;
+			finish(h, dir, 0);
+			to_resync(h, d);
+			d->line_start = false;
+		}
+		break;
+	case H1_BODY_CLOSE:
+		if (d->cur) {
+			d->cur->base.flags |= SONDE_MF_GAP;
+			d->cur->body_hole = true;
+			d->cur->body_size += n;
+		}
+		d->msg_wire += n;
+		d->msg_gap += n;
+		break;
+	case H1_CHUNK_SIZE:
+	case H1_CHUNK_DATA:
+	case H1_CHUNK_CRLF:
+	case H1_TRAILERS:
+		d->msg_wire += n;
+		d->msg_gap += n;
+		finish(h, dir, SONDE_MF_GAP | SONDE_MF_INCOMPLETE);
+		to_resync(h, d);
+		break;
+	case H1_DONE:
+		break;
+	}
+}
+
+static void h1_end(void *state, enum sonde_dir dir, uint64_t ts)
+{
+	struct h1_conn *h = state;
+	struct h1_dir *d = &h->d[dir];
+	(void)ts;
+	switch (d->st) {
+	case H1_BODY_CLOSE:
+		finish(h, dir, 0);
+		break;
+	case H1_HEAD:
+		if (d->acc.len)
+			h->s->stats->unparsed_bytes += d->acc.len;
+		break;
+	case H1_BODY_LEN:
+	case H1_CHUNK_SIZE:
+	case H1_CHUNK_DATA:
+	case H1_CHUNK_CRLF:
+	case H1_TRAILERS:
+		finish(h, dir, SONDE_MF_INCOMPLETE);
+		break;
+	default:
+		break;
+	}
+	d->cur = NULL;
+	sonde_buf_free(&d->acc);
+	d->st = H1_DONE;
+}
+
+static void h1_close(void *state, uint64_t ts)
+{
+	struct h1_conn *h = state;
+	/* Requests first, so a response still open pairs with them. */
+	h1_end(h, SONDE_DIR_C2S, ts);
+	h1_end(h, SONDE_DIR_S2C, ts);
+	sonde_pairing_flush(&h->s->pairing);
+	free(h);
+}
+
+static void *h1_open(struct sonde_session *s)
+{
+	struct h1_conn *h = sonde_xcalloc(1, sizeof(*h));
+	h->s = s;
+	for (int dir = 0; dir < 2; dir++) {
+		h->d[dir].st = s->midstream[dir] ? H1_RESYNC : H1_IDLE;
+		h->d[dir].line_start = true;
+	}
+	return h;
+}
+
+static enum sonde_probe h1_probe(const uint8_t *p, size_t n)
+{
+	switch (sonde_h1_looks_like_first(p, n)) {
+	case 1:
+		return SONDE_PROBE_CLIENT;
+	case 2:
+		return SONDE_PROBE_SERVER;
+	case -1:
+		return SONDE_PROBE_MORE;
+	default:
+		return SONDE_PROBE_NO;
+	}
+}
+
+const struct sonde_dissector sonde_dissector_http1 = {
+	.name = "http1",
+	.probe = h1_probe,
+	.open = h1_open,
+	.data = h1_data,
+	.gap = h1_gap,
+	.end = h1_end,
+	.close = h1_close,
+};

@@ -1,0 +1,1345 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP/2 dissector (cleartext: prior knowledge "h2c", HTTP/1.1 Upgrade, and
+ * connections joined mid-stream).
+ *
+ * Each direction runs a frame parser over the bytes it is given, split
+ * anywhere: the client direction starts with the connection preface, then
+ * both are a sequence of 9-byte frame headers and payloads. DATA payloads are
+ * streamed (padding removed); every other frame's payload is buffered (at most
+ * MAX_FRAME_BUF bytes, else skipped) and handled whole. Header blocks
+ * (HEADERS/PUSH_PROMISE + CONTINUATION) are reassembled (at most
+ * MAX_HEADER_BLOCK bytes) and decoded by one nghttp2 HPACK inflater per
+ * direction. SETTINGS_HEADER_TABLE_SIZE sent by one side raises the bound of
+ * the other direction's inflater (see allow_table_size).
+ *
+ * A request is the client's messages on one stream (HEADERS, DATA, trailing
+ * HEADERS), a response the server's; complete on END_STREAM, incomplete on
+ * RST_STREAM or when the connection ends. Both carry pair_key = stream id, so
+ * pairing matches them by stream. PUSH_PROMISE makes a request (flagged
+ * "pushed") on the promised stream.
+ *
+ * A stream whose content-type is application/grpc* is a gRPC call: its DATA
+ * bytes also go through a gRPC framer (grpc.c) that counts messages, and both
+ * messages write a "grpc" object. Other requests are checked for GraphQL when
+ * they end (graphql.c); the response to one notes GraphQL "errors".
+ *
+ * Recovery. A direction whose HPACK state is unknown — it was joined in the
+ * middle, bytes were lost, a header block was lost or rejected — goes on with
+ * the recovering decoder of http2_hpack.c: static and literal fields decode,
+ * references to entries it never saw are written as unknown, and it becomes
+ * exact again once the table has turned over. When frame boundaries are lost
+ * too (joined mid-stream, a gap across frames) the direction first looks for
+ * the next frame (H2_RESYNC: three plausible frame headers in a row, or a
+ * whole HEADERS frame that opens a request or response); its messages in
+ * flight go on, flagged with the gap. A gap inside one frame's payload loses
+ * neither: only that frame's message is flagged.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nghttp2/nghttp2.h>
+
+#include "core/buf.h"
+#include "proto/dissector.h"
+#include "proto/content/graphql.h"
+#include "proto/http/http2_hpack.h"
+#include "proto/http/http2_msg.h"
+#include "proto/content/protodesc.h"
+
+#define H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define H2_PREFACE_LEN 24
+#define MAX_HEADERS 128 /* kept per header block; more are counted */
+#define MAX_HEADER_BLOCK (1u << 20) /* reassembled header block */
+#define MAX_FRAME_BUF (1u << 20) /* buffered non-DATA payload */
+#define MAX_STREAMS 1024 /* open streams tracked per connection */
+#define PLAUSIBLE_LEN 16384 /* largest frame taken for one while resynchronising */
+#define RESYNC_FRAMES 3 /* plausible frame headers in a row that end a search */
+#define RESYNC_SEGS 16 /* arrival times kept for bytes held while searching */
+
+enum h2_type {
+	F_DATA = 0,
+	F_HEADERS = 1,
+	F_PRIORITY = 2,
+	F_RST_STREAM = 3,
+	F_SETTINGS = 4,
+	F_PUSH_PROMISE = 5,
+	F_PING = 6,
+	F_GOAWAY = 7,
+	F_WINDOW_UPDATE = 8,
+	F_CONTINUATION = 9,
+	F_ALTSVC = 0xa, /* RFC 7838 */
+	F_ORIGIN = 0xc, /* RFC 8336 */
+	F_PRIORITY_UPDATE = 0x10, /* RFC 9218 */
+};
+
+#define FL_END_STREAM 0x1
+#define FL_ACK 0x1
+#define FL_END_HEADERS 0x4
+#define FL_PADDED 0x8
+#define FL_PRIORITY 0x20
+
+enum h2_state {
+	H2_PREFACE_ST, /* client: matching the connection preface */
+	H2_FRAME_HDR,
+	H2_PAYLOAD,
+	H2_RESYNC, /* frame boundaries unknown: looking for the next frame */
+	H2_DONE,
+};
+
+struct h2_stream {
+	uint32_t id;
+	struct h2_msg *m[2]; /* message being received per direction */
+	bool done[2]; /* that direction's message was finished */
+	bool req_seen; /* a request started on it while we watched */
+	bool grpc; /* either side's content-type said gRPC */
+	bool graphql; /* the request was GraphQL */
+	const struct sonde_pd_msg *pb_in, *pb_out; /* the method's types (--proto-descriptor) */
+};
+
+/* Held bytes up to `end` arrived at `ts`. */
+struct h2_seg {
+	size_t end;
+	uint64_t ts;
+};
+
+struct h2_dir {
+	enum h2_state st;
+	size_t pre; /* preface bytes matched */
+	uint8_t hdr[9];
+	size_t hlen;
+	uint32_t flen, fpos, fsid;
+	uint8_t ftype, fflags;
+	uint8_t padlen;
+	bool first; /* the next frame is the direction's first */
+	bool pay_skip; /* payload too large to buffer: skipped */
+	bool pay_lost; /* part of the payload was lost in a gap */
+	uint32_t plost; /* how much */
+	struct sonde_buf pay;
+	uint64_t frame_ts;
+	/* header block being reassembled */
+	bool in_block;
+	struct sonde_buf hb;
+	uint32_t hb_sid, hb_promised;
+	uint8_t hb_type;
+	bool hb_end_stream;
+	uint64_t hb_wire, hb_ts;
+	/* HPACK: the exact inflater from the direction's start, or (inf NULL)
+	 * the recovering decoder */
+	nghttp2_hd_inflater *inf;
+	struct h2_hpack hp;
+	bool recovering; /* began mid-stream or lost its HPACK state once */
+	uint32_t table_max; /* the table bound the peer's SETTINGS allowed */
+	bool table_max_known; /* no SETTINGS can have been missed */
+	uint32_t max_sid; /* highest stream a request started on (client side) */
+	/* H2_RESYNC: bytes from the first candidate frame start on */
+	struct sonde_buf rs;
+	struct h2_seg seg[RESYNC_SEGS];
+	unsigned nseg;
+};
+
+struct h2_conn {
+	struct sonde_session *s;
+	struct h2_dir d[2];
+	struct h2_stream *streams;
+	size_t nstreams, cap;
+	uint64_t streams_skipped;
+};
+
+static size_t h2_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts);
+
+static uint32_t be24(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+}
+
+static uint32_t be31(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]) &
+	       0x7fffffffu;
+}
+
+/* ------------------------------------------------------------- streams --- */
+
+static struct h2_stream *stream_find(struct h2_conn *h, uint32_t id)
+{
+	for (size_t i = 0; i < h->nstreams; i++)
+		if (h->streams[i].id == id)
+			return &h->streams[i];
+	return NULL;
+}
+
+static struct h2_stream *stream_get(struct h2_conn *h, uint32_t id)
+{
+	struct h2_stream *st = stream_find(h, id);
+	if (st)
+		return st;
+	if (h->nstreams >= MAX_STREAMS) {
+		h->streams_skipped++;
+		h->s->stats->parse_errors++;
+		return NULL;
+	}
+	if (h->nstreams == h->cap) {
+		h->cap = h->cap ? h->cap * 2 : 8;
+		h->streams = sonde_xrealloc(h->streams, h->cap * sizeof(*h->streams));
+	}
+	st = &h->streams[h->nstreams++];
+	memset(st, 0, sizeof(*st));
+	st->id = id;
+	return st;
+}
+
+/* A direction that ended will finish nothing more. */
+static bool dir_over(const struct h2_conn *h, const struct h2_stream *st, int dir)
+{
+	return st->done[dir] || h->d[dir].st == H2_DONE;
+}
+
+static void stream_drop_if_done(struct h2_conn *h, struct h2_stream *st)
+{
+	if (st->m[0] || st->m[1] || !dir_over(h, st, 0) || !dir_over(h, st, 1))
+		return;
+	size_t i = (size_t)(st - h->streams);
+	/* keep creation order: later streams shift down */
+	memmove(&h->streams[i], &h->streams[i + 1], (h->nstreams - i - 1) * sizeof(*st));
+	h->nstreams--;
+}
+
+static void drop_done_streams(struct h2_conn *h)
+{
+	for (size_t i = h->nstreams; i-- > 0;)
+		stream_drop_if_done(h, &h->streams[i]);
+}
+
+static void msg_finish(struct h2_conn *h, struct h2_stream *st, enum sonde_dir dir, uint32_t flags)
+{
+	struct h2_msg *m = st->m[dir];
+	if (!m)
+		return;
+	st->m[dir] = NULL;
+	st->done[dir] = true;
+	m->base.flags |= flags;
+	m->pb_type = m->response ? st->pb_out : st->pb_in;
+	/* --decode-bodies as for HTTP/1: not after lost bytes, and not gRPC
+	 * (its messages carry their own compression, grpc-encoding) */
+	h2_msg_body_coding(m, h->s->opts->decode_bodies && !m->grpc && !(m->base.flags & SONDE_MF_GAP),
+			   h->s->opts->body_limit);
+	if (m->base.captured_bytes > m->base.wire_bytes)
+		m->base.captured_bytes = m->base.wire_bytes;
+	m->base.mem = sizeof(*m) + m->text.cap + m->body.cap +
+		      (m->headers.cap + m->trailers.cap) * sizeof(struct h2_field);
+	if (!m->response) {
+		if (!m->grpc)
+			m->graphql = st->graphql = h2_graphql_request(m, NULL);
+		sonde_pairing_request(&h->s->pairing, &m->base);
+		return;
+	}
+	/* A response can end before its request did (an early reply, a
+	 * reset): pair with what was seen of the request. */
+	if (st->m[SONDE_DIR_C2S])
+		msg_finish(h, st, SONDE_DIR_C2S, SONDE_MF_INCOMPLETE);
+	else if (!st->req_seen && h->d[SONDE_DIR_C2S].recovering)
+		/* its request started before we watched (or was lost): no
+		 * request will start on this stream any more */
+		st->done[SONDE_DIR_C2S] = true;
+	if (st->graphql) {
+		m->graphql = true;
+		m->gql_errors = m->status == 200 && m->body.len &&
+				sonde_graphql_has_errors(m->body.p, m->body.len);
+	}
+	sonde_pairing_response(&h->s->pairing, &m->base);
+}
+
+/* Finish every message in flight in direction dir. */
+static void finish_dir(struct h2_conn *h, enum sonde_dir dir, uint32_t flags)
+{
+	for (size_t i = 0; i < h->nstreams; i++)
+		if (h->streams[i].m[dir])
+			msg_finish(h, &h->streams[i], dir, flags);
+	drop_done_streams(h);
+}
+
+/* ---------------------------------------------------------- HPACK state --- */
+
+/*
+ * The direction's HPACK state is lost (or was never known): decode on with
+ * the recovering decoder. bound_known: the peer's table-size SETTINGS cannot
+ * have been missed (no bytes were lost).
+ */
+static void hpack_lost(struct h2_conn *h, enum sonde_dir dir, bool bound_known)
+{
+	struct h2_dir *d = &h->d[dir];
+	h->s->stats->hpack_state_lost++;
+	d->recovering = true;
+	d->table_max_known &= bound_known;
+	if (d->inf) {
+		nghttp2_hd_inflate_del(d->inf);
+		d->inf = NULL;
+		h2_hpack_init(&d->hp, d->table_max, d->table_max_known);
+	} else {
+		h2_hpack_reset_unknown(&d->hp);
+		if (!bound_known)
+			d->hp.bound_known = false;
+	}
+}
+
+/* Add flags to the message in flight on stream sid in direction dir. */
+static void flag_block_msg(struct h2_conn *h, enum sonde_dir dir, uint32_t sid, uint32_t flags)
+{
+	struct h2_stream *st = stream_find(h, sid);
+	if (st && st->m[dir])
+		st->m[dir]->base.flags |= flags;
+}
+
+/*
+ * A header block (being reassembled, or carried by the current frame) is lost:
+ * its stream's message gets `flags`, its `wire` bytes are counted as unparsed,
+ * and the direction's HPACK state is lost with it.
+ */
+static void block_lost(struct h2_conn *h, enum sonde_dir dir, uint32_t sid, uint32_t flags,
+		       uint64_t wire)
+{
+	struct h2_dir *d = &h->d[dir];
+	h->s->stats->unparsed_bytes += wire;
+	flag_block_msg(h, dir, sid, flags);
+	d->in_block = false;
+	sonde_buf_reset(&d->hb);
+	hpack_lost(h, dir, true);
+}
+
+/* ---------------------------------------------------------- header blocks --- */
+
+struct decoded {
+	struct h2_conn *h;
+	struct sonde_buf text;
+	struct h2_fields f;
+	uint32_t seen;
+	uint32_t unknown; /* fields referring to unknown table entries */
+	bool truncated;
+	bool pseudo; /* a (known) pseudo-header field was decoded */
+};
+
+static void add_field(struct decoded *out, const uint8_t *name, size_t nlen, const uint8_t *value,
+		      size_t vlen)
+{
+	size_t limit = out->h->s->opts->max_head;
+	out->seen++;
+	if (nlen && name[0] == ':')
+		out->pseudo = true;
+	if (out->f.n < MAX_HEADERS && out->text.len + nlen + vlen <= limit) {
+		struct h2_field f;
+		f.noff = (uint32_t)out->text.len;
+		f.nlen = (uint32_t)nlen;
+		sonde_buf_append(&out->text, name, nlen);
+		f.voff = (uint32_t)out->text.len;
+		f.vlen = (uint32_t)vlen;
+		sonde_buf_append(&out->text, value, vlen);
+		h2_fields_add(&out->f, f);
+	} else {
+		out->truncated = true;
+	}
+}
+
+/* A field from the recovering decoder; unknown names become "<unknown index N>". */
+static void emit_field(void *ctx, const struct h2_hp_field *f)
+{
+	struct decoded *out = ctx;
+	static const uint8_t none[1];
+	if (!(f->flags & H2_HP_NAME_UNKNOWN)) {
+		add_field(out, f->name, f->nlen, f->value ? f->value : none, f->value ? f->vlen : 0);
+		return;
+	}
+	char name[40];
+	int k = snprintf(name, sizeof(name), "<unknown index %u>", f->index);
+	bool value = !(f->flags & H2_HP_VALUE_UNKNOWN) && f->value;
+	add_field(out, (const uint8_t *)name, (size_t)k, value ? f->value : none, value ? f->vlen : 0);
+}
+
+/* Decode one complete header block with the exact inflater. */
+static bool inflate_block(struct h2_dir *d, const uint8_t *in, size_t len, struct decoded *out)
+{
+	for (;;) {
+		nghttp2_nv nv;
+		int fl = 0;
+		ssize_t rv = nghttp2_hd_inflate_hd2(d->inf, &nv, &fl, in, len, 1);
+		if (rv < 0)
+			return false;
+		in += rv;
+		len -= (size_t)rv;
+		if (fl & NGHTTP2_HD_INFLATE_EMIT)
+			add_field(out, nv.name, nv.namelen, nv.value, nv.valuelen);
+		if (fl & NGHTTP2_HD_INFLATE_FINAL) {
+			nghttp2_hd_inflate_end_headers(d->inf);
+			return len == 0;
+		}
+		if (rv == 0 && len == 0)
+			return false; /* block ended inside a field */
+	}
+}
+
+static void decoded_reset(struct decoded *dc)
+{
+	dc->f.n = 0;
+	dc->seen = dc->unknown = 0;
+	dc->truncated = dc->pseudo = false;
+	sonde_buf_reset(&dc->text);
+}
+
+/*
+ * Decode the block the direction reassembled. Returns message flags to add:
+ * 0, or PARSE_ERROR when it did not decode (what did is kept).
+ */
+static uint32_t decode_block(struct h2_conn *h, enum sonde_dir dir, const uint8_t *in, size_t len,
+			     struct decoded *dc)
+{
+	struct h2_dir *d = &h->d[dir];
+	uint32_t flags = 0;
+	if (d->inf) {
+		if (inflate_block(d, in, len, dc))
+			return 0;
+		/* rejected: its insertions are lost; decode it again without them */
+		h->s->stats->parse_errors++;
+		flags = SONDE_MF_PARSE_ERROR;
+		decoded_reset(dc);
+		hpack_lost(h, dir, true);
+	}
+	/* The client's first header block opens stream 1 (stream ids only
+	 * grow, and a request block starts with pseudo-headers): the client's
+	 * table was empty before it. */
+	if (dir == SONDE_DIR_C2S && d->hb_type == F_HEADERS && d->hb_sid == 1 &&
+	    d->hp.tail_unknown && h2_hpack_first_role(in, len) == 1) {
+		h2_hpack_reset_known(&d->hp);
+		h->s->stats->hpack_resynced++;
+	}
+	bool synced = false;
+	if (h2_hpack_decode(&d->hp, in, len, emit_field, dc, &dc->unknown, &synced) < 0) {
+		if (!flags)
+			h->s->stats->parse_errors++;
+		flags = SONDE_MF_PARSE_ERROR;
+	}
+	if (synced)
+		h->s->stats->hpack_resynced++;
+	h->s->stats->hpack_unknown_fields += dc->unknown;
+	return flags;
+}
+
+/* Move decoded fields into m (as headers or trailers). */
+static void attach(struct h2_msg *m, struct decoded *dc, bool trailers)
+{
+	uint32_t base = (uint32_t)m->text.len;
+	sonde_buf_append(&m->text, dc->text.p, dc->text.len);
+	struct h2_fields *fs = trailers ? &m->trailers : &m->headers;
+	for (uint32_t i = 0; i < dc->f.n; i++) {
+		struct h2_field f = dc->f.f[i];
+		f.noff += base;
+		f.voff += base;
+		h2_fields_add(fs, f);
+		if (trailers)
+			continue;
+		int32_t idx = (int32_t)(fs->n - 1);
+		if (h2_field_is(m, &f, ":method"))
+			m->method = idx;
+		else if (h2_field_is(m, &f, ":path"))
+			m->path = idx;
+		else if (h2_field_is(m, &f, ":authority"))
+			m->authority = idx;
+		else if (h2_field_is(m, &f, ":scheme"))
+			m->scheme = idx;
+		else if (h2_field_is(m, &f, ":status"))
+			m->status = h2_parse_status(h2_txt(m, f.voff), f.vlen);
+	}
+	m->hpack_unknown += dc->unknown;
+	if (dc->truncated)
+		m->base.flags |= SONDE_MF_HEADERS_TRUNCATED;
+}
+
+/*
+ * Does a block on a stream with no message in flight start one? Always from a
+ * direction decoded from its start. In a recovering direction the stream may
+ * have started before we watched: a block without pseudo-headers is then its
+ * trailers, unless unknown fields hide them and the stream is new (client: a
+ * higher stream id; server: we saw the request start).
+ */
+static bool starts_message(const struct h2_dir *d, enum sonde_dir dir, const struct h2_stream *st,
+			   uint32_t sid, const struct decoded *dc)
+{
+	if (!d->recovering || dc->pseudo)
+		return true;
+	if (!dc->unknown)
+		return false;
+	if (dir == SONDE_DIR_C2S)
+		return sid > d->max_sid;
+	return st && st->req_seen;
+}
+
+static void header_block_done(struct h2_conn *h, enum sonde_dir dir)
+{
+	struct h2_dir *d = &h->d[dir];
+	struct decoded dc;
+	memset(&dc, 0, sizeof(dc));
+	dc.h = h;
+	d->in_block = false;
+	static const uint8_t none[1];
+	uint32_t flags = decode_block(h, dir, d->hb.p ? d->hb.p : none, d->hb.len, &dc);
+	sonde_buf_reset(&d->hb);
+	uint64_t wire = d->hb_wire;
+	if (d->hb_type == F_PUSH_PROMISE) {
+		/* A pushed request: it never crossed the client's direction. */
+		struct h2_stream *st = stream_get(h, d->hb_promised);
+		if (st && !st->m[SONDE_DIR_C2S] && !st->done[SONDE_DIR_C2S]) {
+			struct h2_msg *m = h2_msg_new(false, d->hb_promised, d->hb_ts);
+			m->pushed = true;
+			m->base.flags |= flags;
+			attach(m, &dc, false);
+			m->base.ts_last = d->frame_ts;
+			st->m[SONDE_DIR_C2S] = m;
+			st->req_seen = true;
+			msg_finish(h, st, SONDE_DIR_C2S, 0);
+		}
+		goto out;
+	}
+	struct h2_stream *st = d->hb_sid ? stream_find(h, d->hb_sid) : NULL;
+	if (st && st->done[dir]) {
+		h->s->stats->unparsed_bytes += wire;
+		goto out;
+	}
+	struct h2_msg *m = st ? st->m[dir] : NULL;
+	bool response = dir == SONDE_DIR_S2C;
+	if (!m) {
+		if (!d->hb_sid || !starts_message(d, dir, st, d->hb_sid, &dc)) {
+			/* the rest of a stream that began before we watched */
+			h->s->stats->unparsed_bytes += wire;
+			goto out;
+		}
+		if (!st && !(st = stream_get(h, d->hb_sid)))
+			goto out;
+		m = st->m[dir] = h2_msg_new(response, d->hb_sid, d->hb_ts);
+		attach(m, &dc, false);
+		if (!response) {
+			st->req_seen = true;
+			if (d->hb_sid > d->max_sid)
+				d->max_sid = d->hb_sid;
+			if (h->s->opts->proto_desc && m->path >= 0) {
+				const struct h2_field *pf = &m->headers.f[m->path];
+				const uint8_t *pv = h2_txt(m, pf->voff);
+				st->pb_in = sonde_protodesc_method(h->s->opts->proto_desc, pv, pf->vlen, false);
+				st->pb_out = sonde_protodesc_method(h->s->opts->proto_desc, pv, pf->vlen, true);
+			}
+		}
+	} else if (response && m->status >= 100 && m->status < 200 && !m->body_seen) {
+		/* interim response: the final one follows */
+		if (m->ninterim < MAX_INTERIM)
+			m->interim[m->ninterim++] = (int16_t)m->status;
+		m->headers.n = 0; /* no trailers yet: the text is all headers */
+		sonde_buf_reset(&m->text);
+		m->status = -1;
+		m->method = m->path = m->authority = m->scheme = -1;
+		attach(m, &dc, false);
+	} else {
+		attach(m, &dc, true);
+	}
+	m->base.flags |= flags;
+	{
+		const struct h2_field *ct = h2_field_find(m, &m->headers, "content-type");
+		if (ct && sonde_grpc_content_type(h2_txt(m, ct->voff), ct->vlen))
+			st->grpc = true;
+		m->grpc = st->grpc;
+		m->grpc_limit = h->s->opts->body_limit;
+	}
+	m->base.wire_bytes += wire;
+	m->base.captured_bytes += wire;
+	m->base.ts_last = d->frame_ts;
+	if (d->hb_end_stream)
+		msg_finish(h, st, dir, 0);
+	stream_drop_if_done(h, st);
+out:
+	sonde_buf_free(&dc.text);
+	free(dc.f.f);
+}
+
+static void block_start(struct h2_dir *d, uint8_t type, uint32_t sid, uint32_t promised,
+			bool end_stream, const uint8_t *frag, size_t n)
+{
+	d->in_block = true;
+	d->hb_type = type;
+	d->hb_sid = sid;
+	d->hb_promised = promised;
+	d->hb_end_stream = end_stream;
+	d->hb_wire = 0;
+	d->hb_ts = d->frame_ts;
+	sonde_buf_reset(&d->hb);
+	sonde_buf_append(&d->hb, frag, n);
+}
+
+/* ---------------------------------------------------------- frames --- */
+
+/* Remove padding (and the HEADERS priority fields): false if malformed. */
+static bool unpad(const uint8_t *p, size_t n, uint8_t flags, size_t extra, size_t *off, size_t *len)
+{
+	size_t o = 0, pad = 0;
+	if (flags & FL_PADDED) {
+		if (n < 1)
+			return false;
+		pad = p[0];
+		o = 1;
+	}
+	o += extra;
+	if (o + pad > n)
+		return false;
+	*off = o;
+	*len = n - o - pad;
+	return true;
+}
+
+/*
+ * SETTINGS_HEADER_TABLE_SIZE v sent by the side receiving direction `dir`'s
+ * header blocks bounds the dynamic table `dir`'s encoder may use. An observer
+ * only ever raises its inflater's bound (at once: the encoder cannot use more
+ * before the ACK, and a larger bound rejects nothing valid); it never lowers
+ * it, so SETTINGS in flight or unacknowledged cannot make valid blocks fail.
+ */
+static void allow_table_size(struct h2_conn *h, enum sonde_dir dir, uint32_t v)
+{
+	struct h2_dir *d = &h->d[dir];
+	if (d->st == H2_DONE)
+		return;
+	if (!d->inf) {
+		h2_hpack_allow(&d->hp, v);
+		if (v > d->table_max)
+			d->table_max = v;
+		return;
+	}
+	if (v <= d->table_max)
+		return;
+	d->table_max = v;
+	if (nghttp2_hd_inflate_change_table_size(d->inf, v) != 0) {
+		h->s->stats->parse_errors++;
+		hpack_lost(h, dir, true);
+	}
+}
+
+static void frame_done(struct h2_conn *h, enum sonde_dir dir)
+{
+	struct h2_dir *d = &h->d[dir];
+	static const uint8_t none[1];
+	const uint8_t *p = d->pay.p ? d->pay.p : none; /* empty payload */
+	size_t n = d->flen, off, len;
+	uint64_t wire = 9 + (uint64_t)d->flen;
+	bool block_frame = d->ftype == F_HEADERS || d->ftype == F_PUSH_PROMISE ||
+			   d->ftype == F_CONTINUATION;
+	if (d->in_block && d->ftype != F_CONTINUATION) {
+		/* the block never ended: it is lost; this frame is handled */
+		h->s->stats->parse_errors++;
+		block_lost(h, dir, d->hb_sid, SONDE_MF_PARSE_ERROR, d->hb_wire);
+	}
+	if (d->pay_skip || d->pay_lost) {
+		/* too large to buffer, or partly lost: fatal only to a header block */
+		uint64_t seen = wire - d->plost;
+		if (d->pay_skip)
+			h->s->stats->parse_errors++;
+		if (block_frame || d->in_block)
+			block_lost(h, dir, d->in_block ? d->hb_sid : d->fsid,
+				   d->pay_lost ? SONDE_MF_GAP : SONDE_MF_PARSE_ERROR,
+				   (d->in_block ? d->hb_wire : 0) + seen);
+		else if (d->pay_skip)
+			h->s->stats->unparsed_bytes += seen;
+		return;
+	}
+	switch (d->ftype) {
+	case F_HEADERS:
+		if (!unpad(p, n, d->fflags, d->fflags & FL_PRIORITY ? 5 : 0, &off, &len))
+			goto bad;
+		block_start(d, F_HEADERS, d->fsid, 0, d->fflags & FL_END_STREAM, p + off, len);
+		d->hb_wire += wire;
+		if (d->fflags & FL_END_HEADERS)
+			header_block_done(h, dir);
+		break;
+	case F_PUSH_PROMISE:
+		if (!unpad(p, n, d->fflags, 4, &off, &len))
+			goto bad;
+		{
+			size_t q = d->fflags & FL_PADDED ? 1 : 0;
+			block_start(d, F_PUSH_PROMISE, d->fsid, be31(p + q), false, p + off, len);
+		}
+		d->hb_wire += wire;
+		if (d->fflags & FL_END_HEADERS)
+			header_block_done(h, dir);
+		break;
+	case F_CONTINUATION:
+		if (!d->in_block || d->fsid != d->hb_sid)
+			goto bad;
+		if (d->hb.len + n > MAX_HEADER_BLOCK) {
+			h->s->stats->parse_errors++;
+			block_lost(h, dir, d->hb_sid, SONDE_MF_PARSE_ERROR, d->hb_wire + wire);
+			return;
+		}
+		sonde_buf_append(&d->hb, p, n);
+		d->hb_wire += wire;
+		if (d->fflags & FL_END_HEADERS)
+			header_block_done(h, dir);
+		break;
+	case F_RST_STREAM: {
+		struct h2_stream *st = stream_find(h, d->fsid);
+		if (st) {
+			msg_finish(h, st, SONDE_DIR_C2S, SONDE_MF_INCOMPLETE);
+			msg_finish(h, st, SONDE_DIR_S2C, SONDE_MF_INCOMPLETE);
+			st->done[0] = st->done[1] = true;
+			stream_drop_if_done(h, st);
+		}
+		break;
+	}
+	case F_SETTINGS:
+		if (d->fflags & FL_ACK)
+			break;
+		if (n % 6)
+			goto bad;
+		for (size_t i = 0; i + 6 <= n; i += 6) {
+			uint16_t id = (uint16_t)(p[i] << 8 | p[i + 1]);
+			uint32_t v = (uint32_t)p[i + 2] << 24 | (uint32_t)p[i + 3] << 16 |
+				     (uint32_t)p[i + 4] << 8 | p[i + 5];
+			if (id == 1)
+				allow_table_size(h, (enum sonde_dir)!dir, v);
+		}
+		break;
+	default: /* PRIORITY, PING, GOAWAY, WINDOW_UPDATE, unknown: nothing */
+		break;
+	}
+	return;
+bad:
+	h->s->stats->parse_errors++;
+	if (block_frame) /* a header block fragment without its start, or malformed */
+		block_lost(h, dir, d->in_block ? d->hb_sid : d->fsid, SONDE_MF_PARSE_ERROR,
+			   (d->in_block ? d->hb_wire : 0) + wire);
+}
+
+/* The DATA message of the current frame, if one is in flight. */
+static struct h2_msg *data_msg(struct h2_conn *h, struct h2_dir *d, enum sonde_dir dir)
+{
+	struct h2_stream *st = stream_find(h, d->fsid);
+	return st ? st->m[dir] : NULL;
+}
+
+/* DATA payload bytes (padding already excluded). */
+static void data_bytes(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n)
+{
+	struct h2_msg *m = data_msg(h, &h->d[dir], dir);
+	if (!m)
+		return;
+	m->body_seen = true;
+	m->body_size += n;
+	if (m->body_gap)
+		return; /* bytes of the body were lost: what follows is not kept */
+	if (m->grpc)
+		sonde_grpc_feed(&m->gf, p, n);
+	size_t limit = h->s->opts->body_limit;
+	size_t room = m->body.len < limit ? limit - m->body.len : 0;
+	if (n > room) {
+		if (!(m->base.flags & SONDE_MF_TRUNCATED)) {
+			m->base.flags |= SONDE_MF_TRUNCATED;
+			h->s->stats->bodies_truncated++;
+		}
+		n = room;
+	}
+	if (n)
+		sonde_buf_append(&m->body, p, n);
+}
+
+/* Count bytes of the current DATA frame on its message (or as unparsed). */
+static void data_wire(struct h2_conn *h, enum sonde_dir dir, uint64_t n, uint64_t ts)
+{
+	struct h2_msg *m = data_msg(h, &h->d[dir], dir);
+	if (!m) {
+		h->s->stats->unparsed_bytes += n;
+		return;
+	}
+	m->base.wire_bytes += n;
+	m->base.captured_bytes += n;
+	m->base.ts_last = ts;
+}
+
+static void data_frame_end(struct h2_conn *h, enum sonde_dir dir)
+{
+	struct h2_dir *d = &h->d[dir];
+	if (!(d->fflags & FL_END_STREAM))
+		return;
+	struct h2_stream *st = stream_find(h, d->fsid);
+	if (!st)
+		return;
+	msg_finish(h, st, dir, 0);
+	stream_drop_if_done(h, st);
+}
+
+/* ------------------------------------------------------- resynchronising --- */
+
+/*
+ * Could these 9 bytes be a frame header? Only the frame types a peer sends
+ * (RFC 9113 and the common extensions) with the flags, stream ids and lengths
+ * they allow, at most PLAUSIBLE_LEN long.
+ */
+static bool plausible(const uint8_t *p)
+{
+	uint32_t len = be24(p), sid = be31(p + 5);
+	uint8_t type = p[3], fl = p[4];
+	if ((p[5] & 0x80) || len > PLAUSIBLE_LEN)
+		return false;
+	switch (type) {
+	case F_DATA:
+		return sid && !(fl & ~(FL_END_STREAM | FL_PADDED)) && len >= (fl & FL_PADDED ? 1u : 0u);
+	case F_HEADERS:
+		return sid && !(fl & ~(FL_END_STREAM | FL_END_HEADERS | FL_PADDED | FL_PRIORITY)) &&
+		       len >= (fl & FL_PADDED ? 1u : 0u) + (fl & FL_PRIORITY ? 5u : 0u);
+	case F_PRIORITY:
+		return sid && !fl && len == 5;
+	case F_RST_STREAM:
+		return sid && !fl && len == 4;
+	case F_SETTINGS:
+		return !sid && !(fl & ~FL_ACK) && (fl & FL_ACK ? len == 0 : len % 6 == 0);
+	case F_PUSH_PROMISE:
+		return sid && !(fl & ~(FL_END_HEADERS | FL_PADDED)) &&
+		       len >= 4 + (fl & FL_PADDED ? 1u : 0u);
+	case F_PING:
+		return !sid && !(fl & ~FL_ACK) && len == 8;
+	case F_GOAWAY:
+		return !sid && !fl && len >= 8;
+	case F_WINDOW_UPDATE:
+		return !fl && len == 4;
+	case F_CONTINUATION:
+		return sid && !(fl & ~FL_END_HEADERS);
+	case F_ALTSVC:
+		return !fl && len >= 2;
+	case F_ORIGIN:
+	case F_PRIORITY_UPDATE:
+		return !sid && !fl && len >= (type == F_ORIGIN ? 0u : 4u);
+	default:
+		return false;
+	}
+}
+
+/* A header-block frame (HEADERS, PUSH_PROMISE, CONTINUATION) not ending it. */
+static bool opens_block(const uint8_t *p)
+{
+	return (p[3] == F_HEADERS || p[3] == F_PUSH_PROMISE || p[3] == F_CONTINUATION) &&
+	       !(p[4] & FL_END_HEADERS);
+}
+
+enum chain { CHAIN_NO, CHAIN_MORE, CHAIN_YES };
+
+/* A whole HEADERS frame whose block starts with a pseudo-header field. */
+static bool starts_request_or_response(const uint8_t *f)
+{
+	size_t off, len;
+	return f[3] == F_HEADERS &&
+	       unpad(f + 9, be24(f), f[4], f[4] & FL_PRIORITY ? 5 : 0, &off, &len) &&
+	       h2_hpack_first_role(f + 9 + off, len) != 0;
+}
+
+/*
+ * Do frames start at p? YES after RESYNC_FRAMES plausible headers in a row
+ * (a CONTINUATION only right after an unfinished block of its stream, never
+ * first), or fewer after a whole HEADERS frame opening a request or response
+ * (so a lone request is not held back until more frames arrive), or when
+ * plausible frames end exactly at n and no more bytes will come (`final`: a
+ * gap or the end follows).
+ */
+static enum chain chain_at(const uint8_t *p, size_t n, bool final)
+{
+	size_t pos = 0;
+	unsigned frames = 0;
+	bool strong = false;
+	const uint8_t *prev = NULL;
+	for (;;) {
+		if (n - pos < 9) {
+			if (pos == n && frames && (final || strong))
+				return CHAIN_YES;
+			return final ? CHAIN_NO : CHAIN_MORE;
+		}
+		const uint8_t *f = p + pos;
+		if (!plausible(f))
+			return CHAIN_NO;
+		bool cont = f[3] == F_CONTINUATION;
+		if (prev && opens_block(prev) ? !cont || be31(f + 5) != be31(prev + 5) : cont)
+			return CHAIN_NO;
+		if (++frames == RESYNC_FRAMES || strong)
+			return CHAIN_YES;
+		prev = f;
+		pos += 9 + (size_t)be24(f);
+		if (pos > n)
+			return final ? CHAIN_NO : CHAIN_MORE;
+		strong = starts_request_or_response(f);
+	}
+}
+
+static void resync_reset(struct h2_dir *d)
+{
+	sonde_buf_free(&d->rs);
+	d->nseg = 0;
+}
+
+/* Drop the first k held bytes. */
+static void resync_drop(struct h2_dir *d, size_t k)
+{
+	if (!k)
+		return;
+	memmove(d->rs.p, d->rs.p + k, d->rs.len - k);
+	d->rs.len -= k;
+	unsigned j = 0;
+	for (unsigned i = 0; i < d->nseg; i++) {
+		if (d->seg[i].end <= k)
+			continue;
+		d->seg[j] = d->seg[i];
+		d->seg[j].end -= k;
+		j++;
+	}
+	d->nseg = j;
+}
+
+/*
+ * Look for a frame start in the held bytes. On success the direction parses
+ * frames again, from the held bytes on (each with the time it arrived);
+ * skipped bytes are counted as unparsed.
+ */
+static void resync_scan(struct h2_conn *h, enum sonde_dir dir, bool final)
+{
+	struct h2_dir *d = &h->d[dir];
+	size_t o = 0;
+	enum chain c = CHAIN_NO;
+	while (o < d->rs.len && (c = chain_at(d->rs.p + o, d->rs.len - o, final)) == CHAIN_NO)
+		o++;
+	h->s->stats->unparsed_bytes += o;
+	resync_drop(d, o);
+	if (c != CHAIN_YES || !d->rs.len)
+		return;
+	/* found: replay the held bytes through the frame parser */
+	struct sonde_buf held = d->rs;
+	unsigned nseg = d->nseg;
+	struct h2_seg seg[RESYNC_SEGS];
+	memcpy(seg, d->seg, sizeof(seg));
+	memset(&d->rs, 0, sizeof(d->rs));
+	d->nseg = 0;
+	d->st = H2_FRAME_HDR;
+	d->hlen = 0;
+	size_t from = 0;
+	for (unsigned i = 0; i < nseg; i++) {
+		if (seg[i].end > from)
+			h2_data(h, dir, held.p + from, seg[i].end - from, seg[i].ts);
+		from = seg[i].end;
+	}
+	sonde_buf_free(&held);
+}
+
+/* Bytes arriving while frame boundaries are unknown. */
+static void resync_feed(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n,
+			uint64_t ts)
+{
+	struct h2_dir *d = &h->d[dir];
+	sonde_buf_append(&d->rs, p, n);
+	if (d->nseg == RESYNC_SEGS) {
+		d->seg[RESYNC_SEGS - 1].end = d->rs.len; /* merged: first arrival kept */
+	} else {
+		d->seg[d->nseg].end = d->rs.len;
+		d->seg[d->nseg].ts = ts;
+		d->nseg++;
+	}
+	resync_scan(h, dir, false);
+}
+
+/*
+ * Frame boundaries are lost (a gap across frames, bytes that are no frames):
+ * its HPACK state is lost with them, and the direction looks for the next
+ * frame. Its messages in flight go on (their streams may still end), with
+ * `flags`; after a gap, as nobody knows which streams' frames were lost, each
+ * may miss bytes: flagged, its body is kept only up to the gap.
+ */
+static void frames_lost(struct h2_conn *h, enum sonde_dir dir, uint32_t flags)
+{
+	struct h2_dir *d = &h->d[dir];
+	if (d->in_block)
+		h->s->stats->unparsed_bytes += d->hb_wire;
+	d->in_block = false;
+	sonde_buf_free(&d->hb);
+	sonde_buf_free(&d->pay);
+	d->hlen = 0;
+	d->first = false;
+	for (size_t i = 0; i < h->nstreams; i++) {
+		struct h2_msg *m = h->streams[i].m[dir];
+		if (!m)
+			continue;
+		m->base.flags |= flags;
+		if (flags & SONDE_MF_GAP)
+			m->body_gap = true;
+	}
+	hpack_lost(h, dir, false);
+	d->st = H2_RESYNC;
+	resync_reset(d);
+}
+
+/* ------------------------------------------------------------- the parser --- */
+
+static size_t h2_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts)
+{
+	struct h2_conn *h = state;
+	struct h2_dir *d = &h->d[dir];
+	size_t i = 0;
+	while (i < n) {
+		switch (d->st) {
+		case H2_DONE:
+			h->s->stats->unparsed_bytes += n - i;
+			return n;
+		case H2_RESYNC:
+			resync_feed(h, dir, p + i, n - i, ts);
+			return n;
+		case H2_PREFACE_ST: {
+			size_t k = H2_PREFACE_LEN - d->pre;
+			if (k > n - i)
+				k = n - i;
+			if (memcmp(p + i, &H2_PREFACE[d->pre], k)) {
+				/* not the connection's start: look for frames,
+				 * the preface bytes matched so far included */
+				size_t pre = d->pre;
+				frames_lost(h, dir, 0);
+				if (pre)
+					resync_feed(h, dir, (const uint8_t *)H2_PREFACE, pre, ts);
+				break;
+			}
+			d->pre += k;
+			i += k;
+			if (d->pre == H2_PREFACE_LEN)
+				d->st = H2_FRAME_HDR;
+			break;
+		}
+		case H2_FRAME_HDR: {
+			if (!d->hlen)
+				d->frame_ts = ts;
+			size_t k = 9 - d->hlen;
+			if (k > n - i)
+				k = n - i;
+			memcpy(d->hdr + d->hlen, p + i, k);
+			d->hlen += k;
+			i += k;
+			if (d->hlen < 9)
+				break;
+			d->hlen = 0;
+			d->flen = be24(d->hdr);
+			d->ftype = d->hdr[3];
+			d->fflags = d->hdr[4];
+			d->fsid = be31(d->hdr + 5);
+			d->fpos = 0;
+			d->padlen = 0;
+			d->pay_skip = d->ftype != F_DATA && d->flen > MAX_FRAME_BUF;
+			d->pay_lost = false;
+			d->plost = 0;
+			sonde_buf_reset(&d->pay);
+			d->st = H2_PAYLOAD;
+			if (d->first) {
+				/* the server's first frame must be its SETTINGS; else
+				 * this is not the connection's start: HPACK state unknown */
+				d->first = false;
+				if (d->ftype != F_SETTINGS || (d->fflags & FL_ACK) || d->fsid ||
+				    d->flen % 6) {
+					h->s->stats->parse_errors++;
+					if (!plausible(d->hdr)) {
+						/* not even a frame: look for one */
+						frames_lost(h, dir, SONDE_MF_PARSE_ERROR);
+						resync_feed(h, dir, d->hdr, 9, ts);
+						break;
+					}
+					hpack_lost(h, dir, false);
+				}
+			}
+			if (d->ftype == F_DATA) {
+				if (d->in_block) {
+					h->s->stats->parse_errors++;
+					block_lost(h, dir, d->hb_sid, SONDE_MF_PARSE_ERROR, d->hb_wire);
+				}
+				data_wire(h, dir, 9, ts);
+			}
+			if (!d->flen) {
+				d->st = H2_FRAME_HDR;
+				if (d->ftype == F_DATA)
+					data_frame_end(h, dir);
+				else
+					frame_done(h, dir);
+			}
+			break;
+		}
+		case H2_PAYLOAD: {
+			size_t k = d->flen - d->fpos;
+			if (k > n - i)
+				k = n - i;
+			if (d->ftype == F_DATA) {
+				data_wire(h, dir, k, ts);
+				size_t j = 0;
+				if ((d->fflags & FL_PADDED) && d->fpos == 0) {
+					d->padlen = p[i];
+					j = 1;
+				}
+				/* data occupies [start, end) of the payload */
+				uint32_t start = d->fflags & FL_PADDED ? 1 : 0;
+				uint32_t end = (uint64_t)start + d->padlen <= d->flen ? d->flen - d->padlen : start;
+				uint32_t from = d->fpos + (uint32_t)j, to = d->fpos + (uint32_t)k;
+				if (from < start)
+					from = start;
+				if (to > end)
+					to = end;
+				if (to > from)
+					data_bytes(h, dir, p + i + (from - d->fpos), to - from);
+			} else if (!d->pay_skip && !d->pay_lost) {
+				sonde_buf_append(&d->pay, p + i, k);
+			}
+			d->fpos += (uint32_t)k;
+			i += k;
+			if (d->fpos == d->flen) {
+				d->st = H2_FRAME_HDR;
+				if (d->ftype == F_DATA) {
+					if ((d->fflags & FL_PADDED) && (uint64_t)d->padlen + 1 > d->flen)
+						h->s->stats->parse_errors++;
+					data_frame_end(h, dir);
+				} else {
+					frame_done(h, dir);
+				}
+			}
+			break;
+		}
+		}
+	}
+	return n;
+}
+
+/*
+ * n bytes of the current frame's payload are missing (n at most what is left
+ * of it): frame boundaries are kept. A DATA message is flagged and keeps its
+ * body up to the gap; another frame is dropped when it completes (with its
+ * header block, if it carried one).
+ */
+static void gap_in_payload(struct h2_conn *h, enum sonde_dir dir, uint32_t n)
+{
+	struct h2_dir *d = &h->d[dir];
+	if (d->ftype == F_DATA) {
+		struct h2_msg *m = data_msg(h, d, dir);
+		if (m) {
+			m->base.flags |= SONDE_MF_GAP;
+			m->base.wire_bytes += n;
+			m->body_gap = true;
+			/* the lost bytes counted as body, but for known padding */
+			uint32_t start = d->fflags & FL_PADDED ? 1 : 0;
+			uint32_t end = d->fpos > 0 && start + d->padlen <= d->flen ? d->flen - d->padlen
+										  : d->flen;
+			uint32_t from = d->fpos > start ? d->fpos : start, to = d->fpos + n;
+			if (to > end)
+				to = end;
+			if (to > from)
+				m->body_size += to - from;
+			m->body_seen = true;
+		}
+	} else {
+		d->pay_lost = true;
+		d->plost += n;
+	}
+	d->fpos += n;
+	if (d->fpos == d->flen) {
+		d->st = H2_FRAME_HDR;
+		if (d->ftype == F_DATA)
+			data_frame_end(h, dir);
+		else
+			frame_done(h, dir);
+	}
+}
+
+
+/* The bytes of a preface, frame header or non-DATA frame left unfinished
+ * in direction d (cut by a gap or the end): not dissected. */
+static void count_partial_frame(struct h2_conn *h, const struct h2_dir *d)
+{
+	if (d->st == H2_PREFACE_ST)
+		h->s->stats->unparsed_bytes += d->pre;
+	else if (d->st == H2_FRAME_HDR && d->hlen)
+		h->s->stats->unparsed_bytes += d->hlen;
+	else if (d->st == H2_PAYLOAD && d->ftype != F_DATA)
+		h->s->stats->unparsed_bytes += 9 + d->fpos - d->plost;
+}
+
+static void h2_gap(void *state, enum sonde_dir dir, uint64_t n, uint64_t ts)
+{
+	struct h2_conn *h = state;
+	struct h2_dir *d = &h->d[dir];
+	(void)ts;
+	if (d->st == H2_RESYNC) {
+		/* the bytes held so far will not grow: frames ending exactly
+		 * before the gap are taken */
+		resync_scan(h, dir, true);
+		if (d->st == H2_RESYNC) {
+			h->s->stats->unparsed_bytes += d->rs.len;
+			resync_reset(d);
+			return;
+		}
+	}
+	if (d->st == H2_DONE)
+		return;
+	if (d->st == H2_PAYLOAD && n <= d->flen - d->fpos) {
+		gap_in_payload(h, dir, (uint32_t)n);
+		return;
+	}
+	/* the message in flight on this frame saw part of its bytes */
+	if (d->st == H2_PAYLOAD && d->ftype == F_DATA) {
+		struct h2_msg *m = data_msg(h, d, dir);
+		if (m) {
+			uint64_t rest = d->flen - d->fpos;
+			m->base.wire_bytes += rest;
+			m->body_size += rest;
+		}
+	}
+	count_partial_frame(h, d);
+	frames_lost(h, dir, SONDE_MF_GAP);
+}
+
+static void h2_end(void *state, enum sonde_dir dir, uint64_t ts)
+{
+	struct h2_conn *h = state;
+	struct h2_dir *d = &h->d[dir];
+	(void)ts;
+	if (d->st == H2_RESYNC) {
+		resync_scan(h, dir, true);
+		if (d->st == H2_RESYNC)
+			h->s->stats->unparsed_bytes += d->rs.len;
+	}
+	if (d->st == H2_DONE)
+		return;
+	count_partial_frame(h, d);
+	if (d->in_block)
+		h->s->stats->unparsed_bytes += d->hb_wire;
+	finish_dir(h, dir, SONDE_MF_INCOMPLETE);
+	d->st = H2_DONE;
+	d->in_block = false;
+	sonde_buf_free(&d->hb);
+	sonde_buf_free(&d->pay);
+	resync_reset(d);
+}
+
+static void h2_close(void *state, uint64_t ts)
+{
+	struct h2_conn *h = state;
+	/* Requests first, so responses still open pair with them. */
+	h2_end(h, SONDE_DIR_C2S, ts);
+	h2_end(h, SONDE_DIR_S2C, ts);
+	sonde_pairing_flush(&h->s->pairing);
+	for (int k = 0; k < 2; k++) {
+		if (h->d[k].inf)
+			nghttp2_hd_inflate_del(h->d[k].inf);
+		h2_hpack_free(&h->d[k].hp);
+	}
+	free(h->streams);
+	free(h);
+}
+
+static void *h2_open(struct sonde_session *s)
+{
+	struct h2_conn *h = sonde_xcalloc(1, sizeof(*h));
+	h->s = s;
+	for (int k = 0; k < 2; k++) {
+		struct h2_dir *d = &h->d[k];
+		d->table_max = 4096;
+		d->table_max_known = true;
+		/*
+		 * A direction decodes exactly from its start: the client's
+		 * preface, the server's first SETTINGS (checked at its frame
+		 * header). The server's direction joined in the middle (its
+		 * first bytes may be anywhere) looks for frames instead; the
+		 * client's finds out at its first bytes whether they are the
+		 * preface (an h2c Upgrade seen mid-stream hands over exactly
+		 * there).
+		 */
+		if (k == SONDE_DIR_S2C && (s->midstream[k] || s->conn->midstream)) {
+			d->table_max_known = false;
+			h2_hpack_init(&d->hp, d->table_max, false);
+			d->recovering = true;
+			s->stats->hpack_state_lost++;
+			d->st = H2_RESYNC;
+			continue;
+		}
+		if (nghttp2_hd_inflate_new(&d->inf) != 0) {
+			d->inf = NULL;
+			h2_hpack_init(&d->hp, d->table_max, true);
+			d->recovering = true;
+		}
+		d->st = k == SONDE_DIR_C2S ? H2_PREFACE_ST : H2_FRAME_HDR;
+		d->first = k == SONDE_DIR_S2C;
+	}
+	return h;
+}
+
+/* ---------------------------------------------------------------- probing --- */
+
+/*
+ * In the middle of a connection: plausible frames from the first byte to the
+ * last (the last one may be cut), one of them a header block whose first
+ * field tells the side — request pseudo-headers (client) or :status, or any
+ * PUSH_PROMISE (server). 0 if not; -1 if the bytes end, undecided, inside a
+ * plausible frame or its header (a program that reads a frame's header and
+ * its payload in two calls, as Go's HTTP/2 does, hands them over apart).
+ */
+static int midstream_role(const uint8_t *p, size_t n)
+{
+	size_t pos = 0;
+	int role = 0;
+	const uint8_t *prev = NULL;
+	while (n - pos >= 9) {
+		const uint8_t *f = p + pos;
+		if (!plausible(f))
+			return 0;
+		bool cont = f[3] == F_CONTINUATION;
+		if (prev && opens_block(prev) ? !cont || be31(f + 5) != be31(prev + 5) : cont)
+			return 0;
+		size_t len = be24(f);
+		if (len > n - pos - 9)
+			return role ? role : -1; /* cut by the end of these bytes */
+		if (!role && f[3] == F_PUSH_PROMISE)
+			role = 2;
+		if (!role && f[3] == F_HEADERS) {
+			size_t off, blen;
+			if (!unpad(f + 9, len, f[4], f[4] & FL_PRIORITY ? 5 : 0, &off, &blen))
+				return 0;
+			role = h2_hpack_first_role(f + 9 + off, blen);
+		}
+		prev = f;
+		pos += 9 + len;
+	}
+	return role;
+}
+
+/*
+ * The client's preface, or frames seen in the middle of a connection (above),
+ * or the server's first frame: a SETTINGS frame (not an ACK) on stream 0 with
+ * a length that is a multiple of 6 below 64 KiB (servers may send theirs
+ * before the preface arrives).
+ */
+static enum sonde_probe h2_probe(const uint8_t *p, size_t n)
+{
+	size_t k = n < H2_PREFACE_LEN ? n : H2_PREFACE_LEN;
+	if (!n)
+		return SONDE_PROBE_NO;
+	if (!memcmp(p, H2_PREFACE, k))
+		return k < H2_PREFACE_LEN ? SONDE_PROBE_MORE : SONDE_PROBE_CLIENT;
+	int role = midstream_role(p, n);
+	if (role > 0)
+		return role == 1 ? SONDE_PROBE_CLIENT : SONDE_PROBE_SERVER;
+	static const uint8_t want[9] = { 0, 0, 0, F_SETTINGS, 0, 0, 0, 0, 0 };
+	bool settings = !(n >= 3 && p[2] % 6);
+	for (size_t i = 0; i < n && i < 9; i++)
+		if (i != 2 && p[i] != want[i])
+			settings = false;
+	if (!settings)
+		return role < 0 ? SONDE_PROBE_MORE : SONDE_PROBE_NO;
+	return n < 9 ? SONDE_PROBE_MORE : SONDE_PROBE_SERVER;
+}
+
+const struct sonde_dissector sonde_dissector_http2 = {
+	.name = "http2",
+	.probe = h2_probe,
+	.open = h2_open,
+	.data = h2_data,
+	.gap = h2_gap,
+	.end = h2_end,
+	.close = h2_close,
+};

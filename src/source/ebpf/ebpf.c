@@ -1,0 +1,704 @@
+/* SPDX-License-Identifier: MIT */
+#include "source/ebpf/ebpf.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/perf_event.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/hash.h"
+#include "core/u64map.h"
+#include "capture.skel.h"
+#include "source/ebpf/ebpf_priv.h"
+#include "sonde_events.h"
+
+_Static_assert(SONDE_EBPF_FILTER_MAX == SONDE_FILTER_MAX, "filter list sizes of ebpf.h and bpf/");
+
+static const char *const hook_names[] = { "tracepoint", "kprobe", "fentry" };
+
+const char *sonde_ebpf_hook_name(const struct sonde_ebpf *e)
+{
+	return hook_names[e->hook];
+}
+
+/* ------------------------------------------------------------ checks --- */
+
+static int verbose_level;
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG || !verbose_level)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static bool has_cap(const struct __user_cap_data_struct *d, int cap)
+{
+	return d[cap / 32].effective & (1u << (cap % 32));
+}
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+static int check_privileges(char *err, size_t len)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { 0 };
+	if (syscall(SYS_capget, &hdr, data) < 0) {
+		snprintf(err, len, "cannot read this process's capabilities: %s", strerror(errno));
+		return -1;
+	}
+	if (has_cap(data, CAP_SYS_ADMIN) || (has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON)))
+		return 0;
+	snprintf(err, len,
+		 "live capture needs root, or the capabilities CAP_BPF and CAP_PERFMON "
+		 "(CAP_SYS_ADMIN on kernels before 5.8); this process has %s",
+		 has_cap(data, CAP_BPF) ? "CAP_BPF but not CAP_PERFMON" :
+		 has_cap(data, CAP_PERFMON) ? "CAP_PERFMON but not CAP_BPF" : "neither");
+	return -1;
+}
+
+/* Mount tracefs and bpffs where they are missing (as `mount -t` would). */
+static int check_filesystems(char *err, size_t len)
+{
+	struct stat st;
+	if (stat("/sys/kernel/tracing/events", &st) < 0 &&
+	    stat("/sys/kernel/debug/tracing/events", &st) < 0) {
+		if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) < 0) {
+			snprintf(err, len,
+				 "tracefs is not mounted and mounting it on /sys/kernel/tracing failed (%s): "
+				 "mount it with 'mount -t tracefs tracefs /sys/kernel/tracing'",
+				 strerror(errno));
+			return -1;
+		}
+	}
+	if (stat("/sys/fs/bpf", &st) == 0) {
+		struct stat parent;
+		if (stat("/sys/fs", &parent) == 0 && parent.st_dev == st.st_dev)
+			mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL); /* best effort: sonde pins nothing */
+	}
+	return 0;
+}
+
+static int check_kernel(char *err, size_t len)
+{
+	if (access("/sys/kernel/btf/vmlinux", R_OK) < 0) {
+		snprintf(err, len,
+			 "this kernel has no BTF (/sys/kernel/btf/vmlinux missing): sonde's CO-RE "
+			 "programs need a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8 or later)");
+		return -1;
+	}
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) <= 0) {
+		snprintf(err, len,
+			 "this kernel has no BPF ring buffer (needs Linux 5.8 or later)");
+		return -1;
+	}
+	return 0;
+}
+
+static bool kprobes_available(void)
+{
+	return access("/sys/bus/event_source/devices/kprobe/type", R_OK) == 0 ||
+	       access("/sys/kernel/tracing/kprobe_events", F_OK) == 0 ||
+	       access("/sys/kernel/debug/tracing/kprobe_events", F_OK) == 0;
+}
+
+/* ------------------------------------------------------------- loading --- */
+
+/* The data-path programs of each hook; everything else is shared. */
+static bool is_data_prog(const char *name, int hook)
+{
+	static const char *const tp[] = { "write", "read", "sendto", "recvfrom", "writev", "readv",
+					  "sendmsg", "recvmsg", "sendmmsg", "recvmmsg", NULL };
+	const char *sfx = NULL;
+	if (!strncmp(name, "tp_enter_", 9))
+		sfx = name + 9;
+	else if (!strncmp(name, "tp_exit_", 8))
+		sfx = name + 8;
+	if (sfx) {
+		if (hook != SONDE_HOOK_TP)
+			return false;
+		for (int i = 0; tp[i]; i++)
+			if (!strcmp(sfx, tp[i]))
+				return true;
+		return false;
+	}
+	if (!strncmp(name, "kp_", 3) || !strncmp(name, "krp_", 4))
+		return hook == SONDE_HOOK_KP;
+	if (!strncmp(name, "fe_", 3) || !strncmp(name, "fx_", 3))
+		return hook == SONDE_HOOK_FE;
+	return false;
+}
+
+static bool is_data_family(const char *name)
+{
+	for (int h = 0; h < 3; h++)
+		if (is_data_prog(name, h))
+			return true;
+	return false;
+}
+
+struct kernel_has {
+	bool sock_length_tp; /* sock:sock_{send,recv}_length (6.4+) */
+	bool tcp_sendpage; /* sendfile bypasses tcp_sendmsg (before 6.5) */
+	bool recvmsg_nonblock; /* tcp_recvmsg has the nonblock argument (before 5.19) */
+};
+
+static void probe_btf(struct kernel_has *k)
+{
+	memset(k, 0, sizeof(*k));
+	struct btf *btf = btf__load_vmlinux_btf();
+	if (!btf)
+		return;
+	k->sock_length_tp = btf__find_by_name_kind(btf, "btf_trace_sock_send_length", BTF_KIND_TYPEDEF) >= 0;
+	k->tcp_sendpage = btf__find_by_name_kind(btf, "tcp_sendpage", BTF_KIND_FUNC) >= 0;
+	int id = btf__find_by_name_kind(btf, "tcp_recvmsg", BTF_KIND_FUNC);
+	const struct btf_type *fn = id >= 0 ? btf__type_by_id(btf, (__u32)id) : NULL;
+	const struct btf_type *proto = fn ? btf__type_by_id(btf, fn->type) : NULL;
+	k->recvmsg_nonblock = proto && btf_is_func_proto(proto) && btf_vlen(proto) == 6;
+	btf__free(btf);
+}
+
+/* ---------------------------------------------------------- kretprobes --- */
+
+/*
+ * A kretprobe sees at most `maxactive` calls in flight at once; other
+ * returns are missed. Through perf_event_open (libbpf's way) it gets the
+ * kernel's default: the number of possible CPUs on kernels without
+ * CONFIG_PREEMPTION (Debian 11's 5.10: one, on one CPU), max(10, 2 * CPUs)
+ * otherwise. A thread blocked in tcp_recvmsg holds its instance until data
+ * comes, so a few idle readers take them all and the returns of the busy
+ * sockets are lost (seen on 5.10: every response to a client that waited in
+ * recv while another process was waiting too). tracefs's kprobe_events takes
+ * an explicit maxactive: the kretprobes are created there, with libbpf's
+ * attach as the fallback.
+ */
+#define KRETPROBE_MAXACTIVE 4096 /* the kernel's KRETPROBE_MAXACTIVE_MAX */
+#define KRP_GROUP "sonde"
+
+static const char *tracefs_root(void)
+{
+	if (access("/sys/kernel/tracing/kprobe_events", W_OK) == 0)
+		return "/sys/kernel/tracing";
+	if (access("/sys/kernel/debug/tracing/kprobe_events", W_OK) == 0)
+		return "/sys/kernel/debug/tracing";
+	return NULL;
+}
+
+static int kprobe_events_write(const char *root, const char *line)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/kprobe_events", root);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int err = write(fd, line, strlen(line)) < 0 ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+static void krp_event_del(const char *root, const char *event)
+{
+	char line[128];
+	snprintf(line, sizeof(line), "-:" KRP_GROUP "/%.63s\n", event);
+	kprobe_events_write(root, line);
+}
+
+/* Events left by sonde processes that are gone (killed before removing
+ * theirs). One still in use cannot be removed (EBUSY), so a live sonde in
+ * another pid namespace keeps its own. */
+static void krp_remove_stale(const char *root)
+{
+	char path[128], line[512], stale[8][64];
+	int n = 0;
+	snprintf(path, sizeof(path), "%s/kprobe_events", root);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	while (n < 8 && fgets(line, sizeof(line), f)) {
+		/* "r4096:sonde/krp_PID_FUNC FUNC" */
+		char *ev = strstr(line, ":" KRP_GROUP "/krp_");
+		if (!ev)
+			continue;
+		ev += strlen(":" KRP_GROUP "/");
+		ev[strcspn(ev, " \n")] = '\0';
+		long pid = strtol(ev + 4, NULL, 10);
+		if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+			snprintf(stale[n++], sizeof(stale[0]), "%.63s", ev);
+	}
+	fclose(f);
+	for (int i = 0; i < n; i++)
+		krp_event_del(root, stale[i]);
+}
+
+/* prog as a kretprobe on func with KRETPROBE_MAXACTIVE; the tracefs event's
+ * name into event (to remove after the link). NULL if tracefs refuses. */
+static struct bpf_link *krp_attach(const char *root, struct bpf_program *prog, const char *func,
+				   char *event, size_t len)
+{
+	char ev[64], line[192], path[192];
+	snprintf(ev, sizeof(ev), "krp_%d_%s", (int)getpid(), func);
+	snprintf(line, sizeof(line), "r%d:" KRP_GROUP "/%s %s\n", KRETPROBE_MAXACTIVE, ev, func);
+	krp_event_del(root, ev); /* a dead namesake's */
+	int err = kprobe_events_write(root, line);
+	if (err < 0) {
+		if (verbose_level)
+			fprintf(stderr, "sonde: cannot create kretprobe %s in tracefs (%s): default maxactive\n",
+				func, strerror(-err));
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "%s/events/" KRP_GROUP "/%s/id", root, ev);
+	FILE *f = fopen(path, "re");
+	unsigned long long id = 0;
+	if (!f || fscanf(f, "%llu", &id) != 1)
+		id = 0;
+	if (f)
+		fclose(f);
+	struct perf_event_attr attr = {
+		.size = sizeof(attr),
+		.type = PERF_TYPE_TRACEPOINT,
+		.config = id,
+		.sample_period = 1,
+		.wakeup_events = 1,
+	};
+	int pfd = id ? (int)syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC) : -1;
+	struct bpf_link *link = pfd >= 0 ? bpf_program__attach_perf_event(prog, pfd) : NULL;
+	if (!link) {
+		if (pfd >= 0)
+			close(pfd);
+		krp_event_del(root, ev);
+		return NULL;
+	}
+	snprintf(event, len, "%s", ev);
+	return link;
+}
+
+/* Before the skeleton's attach: the kretprobes through tracefs where it can;
+ * the others stay for the skeleton (libbpf's perf kprobe, default maxactive). */
+static void attach_kretprobes(struct sonde_ebpf *e, struct sonde_capture *skel)
+{
+	struct {
+		struct bpf_program *prog;
+		struct bpf_link **link;
+		const char *func;
+	} krp[2] = {
+		{ skel->progs.krp_tcp_sendmsg, &skel->links.krp_tcp_sendmsg, "tcp_sendmsg" },
+		{ skel->progs.krp_tcp_recvmsg, &skel->links.krp_tcp_recvmsg, "tcp_recvmsg" },
+	};
+	e->tracefs = tracefs_root();
+	if (!e->tracefs)
+		return;
+	krp_remove_stale(e->tracefs);
+	for (int i = 0; i < 2; i++) {
+		*krp[i].link = krp_attach(e->tracefs, krp[i].prog, krp[i].func, e->krp_events[i],
+					  sizeof(e->krp_events[i]));
+		if (*krp[i].link)
+			bpf_program__set_autoattach(krp[i].prog, false);
+	}
+}
+
+/* After the skeleton (and its links) are gone. */
+static void remove_kretprobes(struct sonde_ebpf *e)
+{
+	for (int i = 0; i < 2; i++) {
+		if (e->tracefs && e->krp_events[i][0])
+			krp_event_del(e->tracefs, e->krp_events[i]);
+		e->krp_events[i][0] = '\0';
+	}
+}
+
+static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int hook,
+		    const struct kernel_has *k, char *why, size_t len)
+{
+	struct sonde_capture *skel = sonde_capture__open();
+	if (!skel) {
+		snprintf(why, len, "opening the BPF object failed: %s", strerror(errno));
+		return -1;
+	}
+	skel->rodata->self_tgid = (uint32_t)getpid();
+	/* The lists hold at most SONDE_FILTER_MAX entries (the options refuse more). */
+	for (size_t i = 0; i < o->npids; i++)
+		skel->rodata->targ_tgids[i] = o->pids[i];
+	skel->rodata->n_tgids = (uint32_t)o->npids;
+	for (size_t i = 0; i < o->nports; i++)
+		skel->rodata->targ_ports[i] = o->ports[i];
+	skel->rodata->n_ports = (uint32_t)o->nports;
+	for (size_t i = 0; i < o->ncomms; i++)
+		strncpy((char *)skel->rodata->targ_comms[i], o->comms[i], SONDE_COMM_LEN - 1);
+	skel->rodata->n_comms = (uint32_t)o->ncomms;
+	skel->rodata->targ_cgroup = o->cgroup_id;
+	if (o->capture_per_call)
+		skel->rodata->capture_per_call = o->capture_per_call;
+	skel->rodata->hook_kind = (uint8_t)hook;
+	skel->rodata->recvmsg_nonblock = k->recvmsg_nonblock;
+	skel->rodata->tls_on = o->tls;
+	if (o->ringbuf_size)
+		bpf_map__set_max_entries(skel->maps.events, (uint32_t)o->ringbuf_size);
+	int ncpu = libbpf_num_possible_cpus();
+	bpf_map__set_max_entries(skel->maps.scratch_map, ncpu > 0 ? (uint32_t)ncpu : 1);
+
+	struct bpf_program *prog;
+	bpf_object__for_each_program(prog, skel->obj) {
+		const char *name = bpf_program__name(prog);
+		if (is_data_family(name))
+			bpf_program__set_autoload(prog, is_data_prog(name, hook));
+	}
+	/* fexit reads tcp_recvmsg's return after its arguments: one program
+	 * per signature, the kernel's loaded. */
+	if (hook == SONDE_HOOK_FE) {
+		bpf_program__set_autoload(skel->progs.fx_tcp_recvmsg, !k->recvmsg_nonblock);
+		bpf_program__set_autoload(skel->progs.fx_tcp_recvmsg_nonblock, k->recvmsg_nonblock);
+	}
+	/* Bytes moved outside traced calls, counted so positions stay exact.
+	 * In kernel-function modes tcp_sendmsg sees io_uring and (6.5+)
+	 * sendfile itself; sendfile's older path needs the syscall hooks. */
+	bool length_tp = hook == SONDE_HOOK_TP && k->sock_length_tp;
+	bool sendfile_tp = hook == SONDE_HOOK_TP ? !k->sock_length_tp : k->tcp_sendpage;
+	bpf_program__set_autoload(skel->progs.tb_sock_send_length, length_tp);
+	bpf_program__set_autoload(skel->progs.tb_sock_recv_length, length_tp);
+	bpf_program__set_autoload(skel->progs.tp_enter_sendfile64, sendfile_tp);
+	bpf_program__set_autoload(skel->progs.tp_exit_sendfile64, sendfile_tp);
+	bpf_program__set_autoload(skel->progs.tp_enter_splice, sendfile_tp);
+	bpf_program__set_autoload(skel->progs.tp_exit_splice, sendfile_tp);
+
+	/* TLS: the uprobe programs (attached per library by ebpf_tls.c) and
+	 * the discovery hooks. */
+	bpf_object__for_each_program(prog, skel->obj) {
+		if (!strncmp(bpf_program__name(prog), "tls_", 4) || !strncmp(bpf_program__name(prog), "go_", 3))
+			bpf_program__set_autoload(prog, o->tls);
+	}
+	bpf_program__set_autoload(skel->progs.tp_exec, o->tls);
+	bpf_program__set_autoload(skel->progs.tp_enter_mmap, o->tls);
+
+	int rc = sonde_capture__load(skel);
+	if (rc) {
+		snprintf(why, len, "loading failed: %s", strerror(-rc));
+		sonde_capture__destroy(skel);
+		return -1;
+	}
+	if (hook == SONDE_HOOK_KP)
+		attach_kretprobes(e, skel);
+	rc = sonde_capture__attach(skel);
+	if (rc) {
+		snprintf(why, len, "attaching failed: %s", strerror(-rc));
+		sonde_capture__destroy(skel);
+		remove_kretprobes(e);
+		return -1;
+	}
+	e->skel = skel;
+	e->hook = hook;
+	return 0;
+}
+
+/* -------------------------------------------------------------- events --- */
+
+/* An event address as an endpoint; v4-mapped IPv6 becomes IPv4 so both ends
+ * of a dual-stack connection describe it the same way. */
+static void endpoint(struct sonde_endpoint *ep, uint8_t family, const uint8_t *addr, uint16_t port)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	memset(ep, 0, sizeof(*ep));
+	ep->port = port;
+	if (family == AF_INET6 && !memcmp(addr, mapped, 12)) {
+		ep->family = AF_INET;
+		memcpy(ep->addr, addr + 12, 4);
+	} else if (family == AF_INET6) {
+		ep->family = AF_INET6;
+		memcpy(ep->addr, addr, 16);
+	} else {
+		ep->family = AF_INET;
+		memcpy(ep->addr, addr, 4);
+	}
+}
+
+void ebpf_release(struct sonde_ebpf *e, uint64_t conn_id)
+{
+	uint64_t tuple;
+	sonde_u64map_del(&e->sockets, conn_id, NULL);
+	if (sonde_u64map_del(&e->owned, conn_id, &tuple))
+		sonde_u64map_del(&e->owners, tuple, NULL);
+}
+
+static void event_endpoints(const struct sonde_event *ev, struct sonde_endpoint *local,
+			    struct sonde_endpoint *remote)
+{
+	endpoint(local, ev->family, ev->laddr, ev->lport);
+	endpoint(remote, ev->family, ev->raddr, ev->rport);
+}
+
+bool ebpf_owns_tuple(struct sonde_ebpf *e, const struct sonde_event *ev, uint64_t salt)
+{
+	struct sonde_endpoint local, remote;
+	event_endpoints(ev, &local, &remote);
+	uint64_t tuple = (sonde_pair_hash(&local, &remote) ^ salt) | 1; /* non-zero map key */
+	uint64_t owner;
+	if (sonde_u64map_get(&e->owners, tuple, &owner))
+		return owner == ev->conn_id;
+	if (ev->type != SONDE_EV_CLOSE) {
+		sonde_u64map_put(&e->owners, tuple, ev->conn_id);
+		sonde_u64map_put(&e->owned, ev->conn_id, tuple);
+	}
+	return true;
+}
+
+void ebpf_chunk_from_event(const struct sonde_ebpf *e, const struct sonde_event *ev,
+			   struct sonde_process *proc, struct sonde_chunk *c)
+{
+	struct sonde_endpoint local, remote;
+	event_endpoints(ev, &local, &remote);
+	proc->pid = ev->tgid;
+	proc->cgroup_id = ev->cgroup_id;
+	memcpy(proc->comm, ev->comm, sizeof(proc->comm));
+	proc->comm[sizeof(proc->comm) - 1] = '\0';
+	memset(c, 0, sizeof(*c));
+	c->ts_ns = ev->ts_ns + (uint64_t)e->mono_to_real_ns;
+	c->seq_kind = SONDE_SEQ_STREAM64;
+	c->origin = e->hook == SONDE_HOOK_FE ? SONDE_ORIGIN_EBPF_FENTRY
+		  : e->hook == SONDE_HOOK_KP ? SONDE_ORIGIN_EBPF_KPROBE
+					     : SONDE_ORIGIN_EBPF_TRACEPOINT;
+	c->conn_id = ev->conn_id;
+	c->proc = proc;
+	c->flow.l4 = SONDE_L4_TCP;
+	bool tx = ev->dir == SONDE_EV_TX;
+	c->flow.src = tx ? local : remote;
+	c->flow.dst = tx ? remote : local;
+	if (ev->role == SONDE_EV_ROLE_CLIENT)
+		c->role = tx ? SONDE_ROLE_SRC_IS_CLIENT : SONDE_ROLE_SRC_IS_SERVER;
+	else if (ev->role == SONDE_EV_ROLE_SERVER)
+		c->role = tx ? SONDE_ROLE_SRC_IS_SERVER : SONDE_ROLE_SRC_IS_CLIENT;
+	if (ev->type == SONDE_EV_DATA) {
+		c->seq = ev->pos;
+		c->wirelen = ev->len;
+		c->caplen = ev->cap;
+		c->data = (const uint8_t *)(ev + 1);
+		if (ev->flags & SONDE_EVF_AFTER_LOSS)
+			c->flags |= SONDE_CF_LOSS_BEFORE;
+	}
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct sonde_ebpf *e = ctx;
+	struct sonde_stats *st = &e->p->stats;
+	const struct sonde_event *ev = data;
+	if (size < sizeof(*ev) || ev->version != SONDE_EVENT_VERSION ||
+	    sizeof(*ev) + ev->cap > size || ev->cap > ev->len) {
+		st->ebpf_bad_events++;
+		return 0;
+	}
+	st->ebpf_events++;
+	if (ev->type == SONDE_EV_MAPPED) {
+		if (e->tls)
+			ebpf_tls_mapped(e, ev->tgid, ev->dir == 0);
+		return 0;
+	}
+	if (ev->flags & SONDE_EVF_TLS) {
+		if (e->tls)
+			ebpf_tls_event(e, ev);
+		return 0;
+	}
+	/* Before the loopback check: each end's socket ends its own TLS
+	 * connection. */
+	if (ev->type == SONDE_EV_CLOSE && e->tls)
+		ebpf_tls_socket_closed(e, ev->conn_id, ev->ts_ns + (uint64_t)e->mono_to_real_ns);
+
+	/* Both ends of a loopback connection are traced sockets: keep one. */
+	if (!ebpf_owns_tuple(e, ev, 0)) {
+		st->duplicate_peer_bytes += ev->len;
+		/* Stop the kernel copying this end's payload at all: only its
+		 * first events get this far. */
+		if (ev->type == SONDE_EV_DATA && ev->cap)
+			bpf_map_update_elem(bpf_map__fd(e->skel->maps.ignored), &ev->sk, &ev->conn_id,
+					    BPF_ANY);
+		return 0;
+	}
+	if (ev->type != SONDE_EV_CLOSE)
+		sonde_u64map_put(&e->sockets, ev->conn_id, ev->sk);
+
+	struct sonde_process proc;
+	struct sonde_chunk c;
+	ebpf_chunk_from_event(e, ev, &proc, &c);
+	switch (ev->type) {
+	case SONDE_EV_OPEN:
+		c.flags = SONDE_CF_SYN;
+		sonde_pipeline_chunk(e->p, &c);
+		break;
+	case SONDE_EV_DATA:
+		sonde_pipeline_chunk(e->p, &c);
+		break;
+	case SONDE_EV_CLOSE: {
+		/* The end of both directions, at their final positions. */
+		c.flags = SONDE_CF_FIN;
+		c.seq = ev->pos;
+		sonde_pipeline_chunk(e->p, &c);
+		struct sonde_endpoint src = c.flow.src;
+		c.flow.src = c.flow.dst;
+		c.flow.dst = src;
+		c.role = c.role == SONDE_ROLE_SRC_IS_CLIENT ? SONDE_ROLE_SRC_IS_SERVER
+		       : c.role == SONDE_ROLE_SRC_IS_SERVER ? SONDE_ROLE_SRC_IS_CLIENT
+							   : SONDE_ROLE_UNKNOWN;
+		c.seq = ev->rx_pos;
+		sonde_pipeline_chunk(e->p, &c);
+		ebpf_release(e, ev->conn_id);
+		break;
+	}
+	default:
+		st->ebpf_bad_events++;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ lifecycle --- */
+
+struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *o, struct sonde_pipeline *p,
+				   char *err, size_t errlen)
+{
+	verbose_level = o->verbose;
+	libbpf_set_print(libbpf_log);
+	if (check_privileges(err, errlen) < 0 || check_filesystems(err, errlen) < 0 ||
+	    check_kernel(err, errlen) < 0)
+		return NULL;
+
+	struct sonde_ebpf *e = sonde_xcalloc(1, sizeof(*e));
+	e->p = p;
+	sonde_u64map_init(&e->sockets);
+	sonde_u64map_init(&e->owners);
+	sonde_u64map_init(&e->owned);
+	struct timespec rt, mt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mt);
+	e->mono_to_real_ns = ((int64_t)rt.tv_sec - mt.tv_sec) * 1000000000ll + (rt.tv_nsec - mt.tv_nsec);
+
+	struct kernel_has k;
+	probe_btf(&k);
+	/* Best first; a forced hook is tried alone. */
+	int order[3] = { SONDE_HOOK_FE, SONDE_HOOK_KP, SONDE_HOOK_TP };
+	int n = 3;
+	if (o->hook != SONDE_HOOK_AUTO) {
+		order[0] = o->hook;
+		n = 1;
+	}
+	char why[3][160];
+	int tried = 0;
+	for (int i = 0; i < n; i++) {
+		int h = order[i];
+		why[i][0] = '\0';
+		tried = i + 1;
+		if (h == SONDE_HOOK_KP && !kprobes_available()) {
+			snprintf(why[i], sizeof(why[i]), "the kernel has no kprobes");
+			continue;
+		}
+		if (try_hook(e, o, h, &k, why[i], sizeof(why[i])) == 0)
+			break;
+		if (o->verbose)
+			fprintf(stderr, "sonde: %s hooks unavailable: %s\n", hook_names[h], why[i]);
+	}
+	if (!e->skel) {
+		size_t w = (size_t)snprintf(err, errlen, "no eBPF hook could be loaded:");
+		for (int i = 0; i < tried && w < errlen; i++)
+			w += (size_t)snprintf(err + w, errlen - w, "%s %s: %s", i ? ";" : "",
+					      hook_names[order[i]], why[i]);
+		sonde_ebpf_close(e);
+		return NULL;
+	}
+	e->rb = ring_buffer__new(bpf_map__fd(e->skel->maps.events), on_event, e, NULL);
+	if (!e->rb) {
+		snprintf(err, errlen, "cannot read the BPF ring buffer: %s", strerror(errno));
+		sonde_ebpf_close(e);
+		return NULL;
+	}
+	if (o->tls)
+		ebpf_tls_open(e, o);
+	return e;
+}
+
+int sonde_ebpf_poll(struct sonde_ebpf *e, int timeout_ms)
+{
+	int n = ring_buffer__poll(e->rb, timeout_ms);
+	if (e->tls)
+		ebpf_tls_tick(e);
+	return n;
+}
+
+void sonde_ebpf_update_stats(struct sonde_ebpf *e)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	if (ncpu <= 0)
+		return;
+	uint64_t *vals = sonde_xcalloc((size_t)ncpu, sizeof(uint64_t));
+	uint64_t sum[SONDE_CNT__MAX] = { 0 };
+	int fd = bpf_map__fd(e->skel->maps.counters);
+	for (uint32_t k = 0; k < SONDE_CNT__MAX; k++) {
+		if (bpf_map_lookup_elem(fd, &k, vals) < 0)
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			sum[k] += vals[c];
+	}
+	free(vals);
+	struct sonde_stats *st = &e->p->stats;
+	st->ebpf_kernel_events = sum[SONDE_CNT_EVENTS];
+	st->ebpf_bytes = sum[SONDE_CNT_BYTES];
+	st->ebpf_captured_bytes = sum[SONDE_CNT_CAPTURED];
+	st->ebpf_ringbuf_drops = sum[SONDE_CNT_RB_DROPS];
+	st->ebpf_ringbuf_drop_bytes = sum[SONDE_CNT_RB_DROP_BYTES];
+	st->ebpf_truncated_bytes = sum[SONDE_CNT_TRUNC_BYTES] + sum[SONDE_CNT_IOV_TRUNC_BYTES];
+	st->ebpf_read_failures = sum[SONDE_CNT_READ_FAILED];
+	st->ebpf_untraced_bytes = sum[SONDE_CNT_UNTRACED_BYTES];
+	st->ebpf_missed_calls = sum[SONDE_CNT_INFLIGHT_FULL] + sum[SONDE_CNT_SOCK_MAP_FULL];
+	st->ebpf_ignored_bytes = sum[SONDE_CNT_IGNORED_BYTES];
+	st->ebpf_missed_exits = sum[SONDE_CNT_MISSED_EXIT];
+	st->tls_calls = sum[SONDE_CNT_TLS_CALLS];
+	st->tls_plaintext_bytes = sum[SONDE_CNT_TLS_BYTES];
+	st->tls_ciphertext_bytes = sum[SONDE_CNT_TLS_CIPHER_BYTES];
+	st->tls_unbound_calls = sum[SONDE_CNT_TLS_UNBOUND];
+	st->tls_go_unresolved = sum[SONDE_CNT_GO_UNRESOLVED];
+	st->tls_go_closed_writes = sum[SONDE_CNT_GO_CLOSED];
+	st->ebpf_closed_socket_bytes = sum[SONDE_CNT_CLOSED_BYTES];
+}
+
+void sonde_ebpf_ignore(void *ctx, uint64_t conn_id)
+{
+	struct sonde_ebpf *e = ctx;
+	uint64_t sk;
+	if (!e || !e->skel)
+		return;
+	if (e->tls && ebpf_tls_ignore(e, conn_id))
+		return;
+	if (!sonde_u64map_get(&e->sockets, conn_id, &sk))
+		return;
+	bpf_map_update_elem(bpf_map__fd(e->skel->maps.ignored), &sk, &conn_id, BPF_ANY);
+}
+
+void sonde_ebpf_close(struct sonde_ebpf *e)
+{
+	if (!e)
+		return;
+	ring_buffer__free(e->rb);
+	ebpf_tls_close(e); /* its uprobe links go before the programs */
+	sonde_capture__destroy(e->skel);
+	remove_kretprobes(e);
+	sonde_u64map_free(&e->sockets);
+	sonde_u64map_free(&e->owners);
+	sonde_u64map_free(&e->owned);
+	free(e);
+}

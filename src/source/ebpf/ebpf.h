@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The eBPF source: loads bpf/capture.bpf.c, picks the best data hook the
+ * kernel allows (fentry, else kprobe, else syscall tracepoints), and turns
+ * ring-buffer events into chunks for a pipeline.
+ *
+ * Lifecycle, top to bottom: sonde_ebpf_open() (checks, load, attach) →
+ * sonde_ebpf_poll() in a loop → sonde_ebpf_close() (detaches everything: no
+ * program, link or map of sonde outlives it).
+ */
+#ifndef SONDE_EBPF_H
+#define SONDE_EBPF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/pipeline.h"
+
+/* Entries of each filter list (--pid, --port, --comm); SONDE_FILTER_MAX in bpf/. */
+#define SONDE_EBPF_FILTER_MAX 16
+
+enum sonde_ebpf_hook {
+	SONDE_HOOK_AUTO = -1,
+	SONDE_HOOK_TP = 0, /* syscall tracepoints */
+	SONDE_HOOK_KP = 1, /* kprobe/kretprobe on tcp_sendmsg/tcp_recvmsg */
+	SONDE_HOOK_FE = 2, /* fentry/fexit on the same */
+};
+
+struct sonde_ebpf_opts {
+	int hook; /* enum sonde_ebpf_hook */
+	/* Filter lists (any entry matches); an empty list: any. */
+	uint32_t pids[SONDE_EBPF_FILTER_MAX];
+	size_t npids;
+	const char *comms[SONDE_EBPF_FILTER_MAX]; /* at most SONDE_COMM_LEN - 1 bytes each */
+	size_t ncomms;
+	uint16_t ports[SONDE_EBPF_FILTER_MAX]; /* local or remote */
+	size_t nports;
+	uint64_t cgroup_id; /* 0: any */
+	uint32_t capture_per_call; /* payload bytes copied per read/write */
+	size_t ringbuf_size; /* bytes, power of two */
+	bool quiet; /* -q: no informational lines on stderr (warnings still) */
+	int verbose; /* libbpf's messages and hook-probing details on stderr */
+	bool tls; /* probe TLS libraries for plaintext (--tls, the default) */
+	const char *const *tls_libs; /* NULL-terminated: libraries or binaries added by hand */
+};
+
+struct sonde_ebpf;
+
+/*
+ * Check privileges and kernel features, load and attach. On failure returns
+ * NULL with one clear sentence in err (what is missing, what to do).
+ */
+struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *opts, struct sonde_pipeline *p,
+				   char *err, size_t errlen);
+/* Name of the hook in use: "fentry", "kprobe" or "tracepoint". */
+const char *sonde_ebpf_hook_name(const struct sonde_ebpf *e);
+/*
+ * Feed pending events to the pipeline, waiting up to timeout_ms for the
+ * first. Returns events handled, or a negative errno (-EINTR on a signal).
+ */
+int sonde_ebpf_poll(struct sonde_ebpf *e, int timeout_ms);
+/* Copy the kernel-side counters into the pipeline's stats. */
+void sonde_ebpf_update_stats(struct sonde_ebpf *e);
+/* The pipeline gave up on a connection: stop copying its payload. */
+void sonde_ebpf_ignore(void *e, uint64_t conn_id);
+void sonde_ebpf_close(struct sonde_ebpf *e);
+
+struct sonde_tls_discovery;
+/* The TLS discovery of this capture (NULL with TLS off), for `sonde tls`. */
+struct sonde_tls_discovery *sonde_ebpf_tls(struct sonde_ebpf *e);
+
+#endif

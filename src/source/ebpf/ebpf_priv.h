@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inside the eBPF source: the state ebpf.c (loading, socket events) and
+ * ebpf_tls.c (TLS library probes and their connections) share.
+ */
+#ifndef SONDE_EBPF_PRIV_H
+#define SONDE_EBPF_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/chunk.h"
+#include "core/u64map.h"
+#include "source/ebpf/ebpf.h"
+#include "sonde_events.h"
+#include "source/tls/tls_discover.h"
+
+struct sonde_capture;
+struct tls_conn;
+
+struct sonde_ebpf {
+	struct sonde_capture *skel;
+	struct ring_buffer *rb;
+	struct sonde_pipeline *p;
+	int hook;
+	int64_t mono_to_real_ns; /* add to bpf_ktime_get_ns() for wall clock */
+	/* conn_id → kernel socket address, for the ignore switch */
+	struct sonde_u64map sockets;
+	/* loopback connections show up twice (both ends are local sockets): the
+	 * first socket seen owns the 4-tuple, the other end's events are dropped.
+	 * tuple hash → owning conn_id */
+	struct sonde_u64map owners;
+	/* conn_id → tuple hash, to release ownership on close */
+	struct sonde_u64map owned;
+	/* kretprobe events sonde created in tracefs (see attach_kretprobes),
+	 * removed once their links are gone */
+	const char *tracefs;
+	char krp_events[2][64];
+
+	/* ---- TLS (ebpf_tls.c); tls is NULL with --no-tls ---- */
+	struct sonde_tls_discovery *tls;
+	struct sonde_u64map tls_conns; /* TLS conn_id → struct tls_conn * */
+	struct sonde_u64map tls_by_sock; /* socket id → TLS conn_id */
+	struct tls_conn *tls_head, *tls_tail; /* least recently used first */
+	size_t tls_count;
+	size_t tls_pending_bytes; /* held for connections whose socket is unknown */
+	/* processes that exec'd or mapped code since the last rescan */
+	uint32_t *tls_dirty;
+	size_t tls_ndirty;
+	uint64_t tls_dirty_since_ns; /* monotonic; 0: none */
+	uint64_t tls_last_sweep_ns, tls_last_scan_ns;
+	bool tls_verbose;
+	bool tls_quiet; /* -q: no "probing" lines */
+	bool tls_cookies; /* the kernel passes attach cookies to uprobes (5.15+) */
+};
+
+/* ebpf.c: the chunk of a data or control event (flow, role, time, process). */
+void ebpf_chunk_from_event(const struct sonde_ebpf *e, const struct sonde_event *ev,
+			   struct sonde_process *proc, struct sonde_chunk *c);
+/* ebpf.c: loopback de-duplication; false if the event is the other end's. */
+bool ebpf_owns_tuple(struct sonde_ebpf *e, const struct sonde_event *ev, uint64_t salt);
+/* ebpf.c: drop what tracks a connection (ownership, socket map). */
+void ebpf_release(struct sonde_ebpf *e, uint64_t conn_id);
+
+/* ebpf_tls.c */
+void ebpf_tls_open(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o);
+void ebpf_tls_event(struct sonde_ebpf *e, const struct sonde_event *ev);
+void ebpf_tls_mapped(struct sonde_ebpf *e, uint32_t pid, bool exec);
+void ebpf_tls_socket_closed(struct sonde_ebpf *e, uint64_t sock_id, uint64_t ts_ns);
+void ebpf_tls_tick(struct sonde_ebpf *e);
+bool ebpf_tls_ignore(struct sonde_ebpf *e, uint64_t conn_id);
+void ebpf_tls_close(struct sonde_ebpf *e);
+
+#endif
