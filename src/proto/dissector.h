@@ -7,7 +7,8 @@
  * has not identified yet; the first dissector that claims the bytes is
  * opened for the connection and from then on gets every byte of both
  * directions, in order, with gaps reported explicitly. Dissectors are
- * incremental: data may be split at any byte.
+ * incremental: data may be split at any byte. Parsed messages go to the
+ * session (proto/session.h), never into the pairing queue directly.
  */
 #ifndef SONDE_DISSECTOR_H
 #define SONDE_DISSECTOR_H
@@ -60,6 +61,9 @@ struct sonde_session {
 
 struct sonde_dissector {
 	const char *name;
+	/* How its responses find their requests (pair/pairing.h); open()
+	 * applies it with sonde_session_start (proto/session.h). */
+	enum sonde_pair_shape pairing;
 	/* Look at the first bytes of one direction (role unknown). */
 	enum sonde_probe (*probe)(const uint8_t *p, size_t n);
 	void *(*open)(struct sonde_session *s);

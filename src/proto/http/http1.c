@@ -20,6 +20,7 @@
 
 #include "core/buf.h"
 #include "proto/dissector.h"
+#include "proto/session.h"
 #include "proto/content/graphql.h"
 #include "proto/http/http1_msg.h"
 #include "proto/http/http1_parse.h"
@@ -59,6 +60,8 @@ struct h1_conn {
 	struct h1_dir d[2];
 };
 
+extern const struct sonde_dissector sonde_dissector_http1;
+
 static size_t h1_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts);
 
 static void body_bytes(struct h1_conn *h, struct h1_dir *d, const uint8_t *p, size_t n)
@@ -72,8 +75,9 @@ static void body_bytes(struct h1_conn *h, struct h1_dir *d, const uint8_t *p, si
 /* The request the next response answers: the oldest waiting one. */
 static struct h1_msg *peek_request(struct h1_conn *h)
 {
-	if (h->s->pairing.head)
-		return (struct h1_msg *)h->s->pairing.head;
+	struct sonde_msg *w = sonde_session_oldest_request(h->s);
+	if (w)
+		return (struct h1_msg *)w;
 	struct h1_msg *c = h->d[SONDE_DIR_C2S].cur;
 	return c && !c->response ? c : NULL;
 }
@@ -97,7 +101,7 @@ static void finish(struct h1_conn *h, enum sonde_dir dir, uint32_t flags)
 		m->graphql = h1_msg_is_graphql(m);
 		m->base.mem = sizeof(*m) + m->head_len + m->nheaders * sizeof(*m->headers) +
 			      m->body.cap + m->ntrailers * sizeof(*m->trailers);
-		sonde_pairing_request(&h->s->pairing, &m->base);
+		sonde_session_request(h->s, &m->base);
 		return;
 	}
 	if (m->status >= 100 && m->status < 200 && m->status != 101) {
@@ -117,7 +121,7 @@ static void finish(struct h1_conn *h, enum sonde_dir dir, uint32_t flags)
 	/* A final response can overtake its request's body (an early 413, or a
 	 * request cut short): pair with what was seen of the request. */
 	struct h1_dir *c2s = &h->d[SONDE_DIR_C2S];
-	if (!h->s->pairing.head && c2s->cur && !(flags & SONDE_MF_INCOMPLETE)) {
+	if (!sonde_session_oldest_request(h->s) && c2s->cur && !(flags & SONDE_MF_INCOMPLETE)) {
 		struct h1_msg *req = c2s->cur;
 		c2s->cur = NULL;
 		req->base.flags |= SONDE_MF_INCOMPLETE;
@@ -125,10 +129,10 @@ static void finish(struct h1_conn *h, enum sonde_dir dir, uint32_t flags)
 		req->base.ts_last = c2s->ts_last;
 		req->base.wire_bytes = c2s->msg_wire;
 		req->base.captured_bytes = c2s->msg_wire - (c2s->msg_gap < c2s->msg_wire ? c2s->msg_gap : c2s->msg_wire);
-		sonde_pairing_request(&h->s->pairing, &req->base);
+		sonde_session_request(h->s, &req->base);
 	}
 	/* Upgrade and CONNECT hand the connection on after this response. */
-	struct h1_msg *req = h->s->pairing.head ? (struct h1_msg *)h->s->pairing.head : NULL;
+	struct h1_msg *req = (struct h1_msg *)sonde_session_oldest_request(h->s);
 	if (m->status == 101) {
 		struct sonde_h1_span up = { 0, 0 };
 		const uint8_t *base = NULL;
@@ -150,7 +154,7 @@ static void finish(struct h1_conn *h, enum sonde_dir dir, uint32_t flags)
 	} else if (req && req->is_connect && m->status >= 200 && m->status < 300) {
 		h->s->switch_to = "tunnel";
 	}
-	sonde_pairing_response(&h->s->pairing, &m->base);
+	sonde_session_response(h->s, &m->base);
 }
 
 /* --------------------------------------------------------------- heads --- */
@@ -756,13 +760,14 @@ static void h1_close(void *state, uint64_t ts)
 	/* Requests first, so a response still open pairs with them. */
 	h1_end(h, SONDE_DIR_C2S, ts);
 	h1_end(h, SONDE_DIR_S2C, ts);
-	sonde_pairing_flush(&h->s->pairing);
+	sonde_session_flush(h->s);
 	free(h);
 }
 
 static void *h1_open(struct sonde_session *s)
 {
 	struct h1_conn *h = sonde_xcalloc(1, sizeof(*h));
+	sonde_session_start(s, &sonde_dissector_http1);
 	h->s = s;
 	for (int dir = 0; dir < 2; dir++) {
 		h->d[dir].st = s->midstream[dir] ? H1_RESYNC : H1_IDLE;
@@ -787,6 +792,7 @@ static enum sonde_probe h1_probe(const uint8_t *p, size_t n)
 
 const struct sonde_dissector sonde_dissector_http1 = {
 	.name = "http1",
+	.pairing = SONDE_PAIR_IN_ORDER, /* HTTP/1.x answers in order */
 	.probe = h1_probe,
 	.open = h1_open,
 	.data = h1_data,

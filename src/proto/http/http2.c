@@ -44,6 +44,7 @@
 
 #include "core/buf.h"
 #include "proto/dissector.h"
+#include "proto/session.h"
 #include "proto/content/graphql.h"
 #include "proto/http/http2_hpack.h"
 #include "proto/http/http2_msg.h"
@@ -233,7 +234,7 @@ static void msg_finish(struct h2_conn *h, struct h2_stream *st, enum sonde_dir d
 	if (!m->response) {
 		if (!m->grpc)
 			m->graphql = st->graphql = h2_graphql_request(m, NULL);
-		sonde_pairing_request(&h->s->pairing, &m->base);
+		sonde_session_request(h->s, &m->base);
 		return;
 	}
 	/* A response can end before its request did (an early reply, a
@@ -249,7 +250,7 @@ static void msg_finish(struct h2_conn *h, struct h2_stream *st, enum sonde_dir d
 		m->gql_errors = m->status == 200 && m->body.len &&
 				sonde_graphql_has_errors(m->body.p, m->body.len);
 	}
-	sonde_pairing_response(&h->s->pairing, &m->base);
+	sonde_session_response(h->s, &m->base);
 }
 
 /* Finish every message in flight in direction dir. */
@@ -1223,7 +1224,7 @@ static void h2_close(void *state, uint64_t ts)
 	/* Requests first, so responses still open pair with them. */
 	h2_end(h, SONDE_DIR_C2S, ts);
 	h2_end(h, SONDE_DIR_S2C, ts);
-	sonde_pairing_flush(&h->s->pairing);
+	sonde_session_flush(h->s);
 	for (int k = 0; k < 2; k++) {
 		if (h->d[k].inf)
 			nghttp2_hd_inflate_del(h->d[k].inf);
@@ -1233,9 +1234,12 @@ static void h2_close(void *state, uint64_t ts)
 	free(h);
 }
 
+extern const struct sonde_dissector sonde_dissector_http2;
+
 static void *h2_open(struct sonde_session *s)
 {
 	struct h2_conn *h = sonde_xcalloc(1, sizeof(*h));
+	sonde_session_start(s, &sonde_dissector_http2);
 	h->s = s;
 	for (int k = 0; k < 2; k++) {
 		struct h2_dir *d = &h->d[k];
@@ -1336,6 +1340,7 @@ static enum sonde_probe h2_probe(const uint8_t *p, size_t n)
 
 const struct sonde_dissector sonde_dissector_http2 = {
 	.name = "http2",
+	.pairing = SONDE_PAIR_BY_KEY, /* stream id */
 	.probe = h2_probe,
 	.open = h2_open,
 	.data = h2_data,
