@@ -38,8 +38,6 @@ void sonde_sink_flush(struct sonde_sink *s);
 int sonde_sink_close(struct sonde_sink *s);
 
 /* Formatting, exposed for tests and other sinks. */
-void sonde_record_json(const struct sonde_record *r, struct sonde_buf *out);
-void sonde_record_text(const struct sonde_record *r, struct sonde_buf *out);
-void sonde_endpoint_str(const struct sonde_endpoint *e, char *buf, size_t len, int with_port);
+#include "sink/render.h"
 
 #endif

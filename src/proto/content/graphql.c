@@ -6,9 +6,11 @@
  * is bounded by the input; nesting is tracked with counters, not recursion,
  * except the JSON skipper (bounded depth).
  */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "proto/content/content.h"
 #include "proto/content/graphql.h"
 
 #define JSON_MAX_DEPTH 64
@@ -115,12 +117,54 @@ static void skip_group(const uint8_t *p, size_t n, size_t *i, char open, char cl
 	}
 }
 
-/* The top-level selection set (its '{' just read): write field names. */
-static void write_fields(struct sonde_buf *o, const uint8_t *p, size_t n, size_t *i)
+/* The parse: requests, their operations, the operations' field names. */
+struct gql_span {
+	uint32_t off, len; /* into the request's query */
+};
+
+struct gql_op {
+	const char *type;
+	bool named;
+	struct gql_span name;
+	uint32_t field0, nfields; /* kept, in g->fields */
+	uint32_t fields_total;
+};
+
+struct gql_req {
+	struct sonde_buf query, opname;
+	bool has_query, has_opname, has_vars;
+	uint32_t op0, nops; /* kept, in g->ops */
+	uint32_t ops_total;
+};
+
+struct sonde_graphql {
+	bool response, errors; /* a response: its "errors" */
+	const char *transport; /* "get", "graphql", "json" */
+	bool batch;
+	struct gql_req reqs[SONDE_GQL_MAX_OPS]; /* kept */
+	uint32_t nreqs, reqs_total;
+	struct gql_op *ops;
+	uint32_t nops, ops_cap;
+	struct gql_span *fields;
+	uint32_t nfields, fields_cap;
+};
+
+static void add_field_name(struct sonde_graphql *g, struct tok t)
+{
+	if (g->nfields == g->fields_cap) {
+		g->fields_cap = g->fields_cap ? g->fields_cap * 2 : 16;
+		g->fields = sonde_xrealloc(g->fields, g->fields_cap * sizeof(*g->fields));
+	}
+	g->fields[g->nfields++] = (struct gql_span){ (uint32_t)t.off, (uint32_t)t.len };
+}
+
+/* The top-level selection set (its '{' just read): its field names. */
+static void scan_fields(struct sonde_graphql *g, struct gql_op *op, const uint8_t *p, size_t n,
+			size_t *i)
 {
 	unsigned nf = 0;
 	struct tok prev = { T_OTHER, 0, 0 };
-	sonde_buf_puts(o, "\"fields\":[");
+	op->field0 = g->nfields;
 	for (;;) {
 		struct tok t = next_tok(p, n, i);
 		if (t.k == T_END || (t.k == T_PUNCT && p[t.off] == '}'))
@@ -154,25 +198,24 @@ static void write_fields(struct sonde_buf *o, const uint8_t *p, size_t n, size_t
 			} else {
 				*i = save;
 			}
-			if (nf < SONDE_GQL_MAX_FIELDS) {
-				if (nf)
-					sonde_buf_putc(o, ',');
-				sonde_json_str(o, p + t.off, t.len);
-			}
+			if (nf < SONDE_GQL_MAX_FIELDS)
+				add_field_name(g, t);
 			nf++;
 		}
 		prev = t;
 	}
-	sonde_buf_putc(o, ']');
-	if (nf > SONDE_GQL_MAX_FIELDS)
-		sonde_buf_printf(o, ",\"fields_omitted\":%u", nf - SONDE_GQL_MAX_FIELDS);
+	op->nfields = g->nfields - op->field0;
+	op->fields_total = nf;
 }
 
-void sonde_graphql_write_doc(struct sonde_buf *o, const uint8_t *p, size_t n)
+/* Scan request r's query: its operations into g. */
+static void scan_doc(struct sonde_graphql *g, struct gql_req *r)
 {
-	size_t i = 0;
+	static const uint8_t none[1];
+	const uint8_t *p = r->query.p ? r->query.p : none;
+	size_t n = r->query.len, i = 0;
 	unsigned nops = 0;
-	sonde_buf_puts(o, "\"operations\":[");
+	r->op0 = g->nops;
 	for (;;) {
 		struct tok t = next_tok(p, n, &i);
 		if (t.k == T_END)
@@ -215,26 +258,53 @@ void sonde_graphql_write_doc(struct sonde_buf *o, const uint8_t *p, size_t n)
 			continue; /* not executable: skip the token */
 		}
 		if (nops < SONDE_GQL_MAX_OPS) {
-			if (nops)
-				sonde_buf_putc(o, ',');
-			sonde_buf_puts(o, "{\"type\":");
-			sonde_json_cstr(o, type);
-			sonde_buf_puts(o, ",\"name\":");
-			if (name.k == T_NAME)
-				sonde_json_str(o, p + name.off, name.len);
-			else
-				sonde_buf_puts(o, "null");
-			sonde_buf_putc(o, ',');
-			write_fields(o, p, n, &i);
-			sonde_buf_putc(o, '}');
+			if (g->nops == g->ops_cap) {
+				g->ops_cap = g->ops_cap ? g->ops_cap * 2 : 4;
+				g->ops = sonde_xrealloc(g->ops, g->ops_cap * sizeof(*g->ops));
+			}
+			struct gql_op *op = &g->ops[g->nops++];
+			memset(op, 0, sizeof(*op));
+			op->type = type;
+			op->named = name.k == T_NAME;
+			op->name = (struct gql_span){ (uint32_t)name.off, (uint32_t)name.len };
+			scan_fields(g, op, p, n, &i);
 		} else {
 			skip_group(p, n, &i, '{', '}');
 		}
 		nops++;
 	}
-	sonde_buf_putc(o, ']');
-	if (nops > SONDE_GQL_MAX_OPS)
-		sonde_buf_printf(o, ",\"operations_omitted\":%u", nops - SONDE_GQL_MAX_OPS);
+	r->nops = g->nops - r->op0;
+	r->ops_total = nops;
+}
+
+/* "operations":[{"type":...,"name":...,"fields":[...]},...] of request r. */
+static void doc_fields(const struct sonde_graphql *g, const struct gql_req *r,
+		       const struct sonde_field_ops *v, void *ctx)
+{
+	static const uint8_t none[1];
+	const uint8_t *p = r->query.p ? r->query.p : none;
+	v->begin(ctx, "operations", SONDE_FG_LIST);
+	for (uint32_t k = 0; k < r->nops; k++) {
+		const struct gql_op *op = &g->ops[r->op0 + k];
+		v->begin(ctx, NULL, SONDE_FG_OBJECT);
+		sonde_field_cstr(v, ctx, "type", op->type);
+		if (op->named)
+			v->str(ctx, "name", p + op->name.off, op->name.len);
+		else
+			v->null(ctx, "name");
+		v->begin(ctx, "fields", SONDE_FG_LIST);
+		for (uint32_t f = 0; f < op->nfields; f++) {
+			const struct gql_span *sp = &g->fields[op->field0 + f];
+			v->str(ctx, NULL, p + sp->off, sp->len);
+		}
+		v->end(ctx, SONDE_FG_LIST);
+		if (op->fields_total > SONDE_GQL_MAX_FIELDS)
+			v->u64(ctx, "fields_omitted", op->fields_total - SONDE_GQL_MAX_FIELDS);
+		v->end(ctx, SONDE_FG_OBJECT);
+	}
+	v->end(ctx, SONDE_FG_LIST);
+	if (r->ops_total > SONDE_GQL_MAX_OPS)
+		v->u64(ctx, "operations_omitted", r->ops_total - SONDE_GQL_MAX_OPS);
 }
 
 /* ---------------------------------------------------------------- JSON --- */
@@ -394,11 +464,6 @@ static bool js_skip(const uint8_t *p, size_t n, size_t *i, unsigned depth)
 	return *i > s;
 }
 
-struct gql_req {
-	struct sonde_buf query, opname;
-	bool has_query, has_opname, has_vars;
-};
-
 /* One request object at p[*i]: its "query", "operationName", "variables". */
 static bool js_request(const uint8_t *p, size_t n, size_t *i, struct gql_req *r)
 {
@@ -453,19 +518,17 @@ static bool js_request(const uint8_t *p, size_t n, size_t *i, struct gql_req *r)
 	return ok;
 }
 
-static void write_req(struct sonde_buf *o, const struct gql_req *r)
+static void req_fields(const struct sonde_graphql *g, const struct gql_req *r,
+		       const struct sonde_field_ops *v, void *ctx)
 {
 	static const uint8_t none[1];
-	sonde_buf_putc(o, '{');
-	if (r->has_opname) {
-		sonde_buf_puts(o, "\"operation_name\":");
-		sonde_json_str(o, r->opname.p ? r->opname.p : none, r->opname.len);
-		sonde_buf_putc(o, ',');
-	}
+	v->begin(ctx, NULL, SONDE_FG_OBJECT);
+	if (r->has_opname)
+		v->str(ctx, "operation_name", r->opname.p ? r->opname.p : none, r->opname.len);
 	if (r->has_vars)
-		sonde_buf_puts(o, "\"variables\":true,");
-	sonde_graphql_write_doc(o, r->query.p ? r->query.p : none, r->query.len);
-	sonde_buf_putc(o, '}');
+		v->boolean(ctx, "variables", true);
+	doc_fields(g, r, v, ctx);
+	v->end(ctx, SONDE_FG_OBJECT);
 }
 
 /* ------------------------------------------------------------- requests --- */
@@ -515,15 +578,79 @@ static bool query_param(const uint8_t *t, size_t n, const char *key, struct sond
 	return false;
 }
 
-bool sonde_graphql_request(struct sonde_buf *o, const uint8_t *method, size_t mlen,
-			   const uint8_t *target, size_t tlen, const uint8_t *ct, size_t ctlen,
-			   const uint8_t *body, size_t blen)
+/* Keep request r (its buffers move into g) and scan its document. */
+static void keep_req(struct sonde_graphql *g, struct gql_req *r)
+{
+	struct gql_req *k = &g->reqs[g->nreqs++];
+	*k = *r;
+	memset(r, 0, sizeof(*r));
+	scan_doc(g, k);
+}
+
+static void free_req(struct gql_req *r)
+{
+	sonde_buf_free(&r->query);
+	sonde_buf_free(&r->opname);
+}
+
+void sonde_graphql_free(struct sonde_graphql *g)
+{
+	if (!g)
+		return;
+	for (uint32_t i = 0; i < g->nreqs; i++)
+		free_req(&g->reqs[i]);
+	free(g->ops);
+	free(g->fields);
+	free(g);
+}
+
+/* A POST application/json body: one request object or a batch of them. */
+static bool parse_json_body(struct sonde_graphql *g, const uint8_t *body, size_t blen)
+{
+	struct gql_req r;
+	size_t i = 0;
+	js_ws(body, blen, &i);
+	g->batch = i < blen && body[i] == '[';
+	if (!g->batch) {
+		memset(&r, 0, sizeof(r));
+		bool ok = js_request(body, blen, &i, &r) && r.has_query;
+		if (ok) {
+			keep_req(g, &r);
+			g->reqs_total = 1;
+		}
+		free_req(&r);
+		return ok;
+	}
+	i++;
+	js_ws(body, blen, &i);
+	if (i < blen && body[i] == ']')
+		return false;
+	for (;;) {
+		memset(&r, 0, sizeof(r));
+		bool ok = js_request(body, blen, &i, &r) && r.has_query;
+		if (ok && g->reqs_total++ < SONDE_GQL_MAX_OPS)
+			keep_req(g, &r);
+		free_req(&r);
+		js_ws(body, blen, &i);
+		if (ok && i < blen && body[i] == ',') {
+			i++;
+			continue;
+		}
+		return ok && i < blen && body[i] == ']' && g->reqs_total;
+	}
+}
+
+struct sonde_graphql *sonde_graphql_parse_request(const uint8_t *method, size_t mlen,
+						  const uint8_t *target, size_t tlen,
+						  const uint8_t *ct, size_t ctlen,
+						  const uint8_t *body, size_t blen)
 {
 	static const uint8_t none[1];
 	if (!body)
 		body = none, blen = 0;
 	bool get = mlen == 3 && !memcmp(method, "GET", 3);
 	bool post = mlen == 4 && !memcmp(method, "POST", 4);
+	struct sonde_graphql *g = sonde_xcalloc(1, sizeof(*g));
 	struct gql_req r;
 	memset(&r, 0, sizeof(r));
 	bool found = false;
@@ -531,74 +658,77 @@ bool sonde_graphql_request(struct sonde_buf *o, const uint8_t *method, size_t ml
 		if (query_param(target, tlen, "query", &r.query)) {
 			r.has_query = true;
 			r.has_opname = query_param(target, tlen, "operationName", &r.opname);
-			struct sonde_buf v = { 0 };
-			r.has_vars = query_param(target, tlen, "variables", &v);
-			sonde_buf_free(&v);
-			sonde_buf_puts(o, ",\"graphql\":{\"transport\":\"get\",\"requests\":[");
-			write_req(o, &r);
-			sonde_buf_puts(o, "]}");
+			struct sonde_buf vars = { 0 };
+			r.has_vars = query_param(target, tlen, "variables", &vars);
+			sonde_buf_free(&vars);
+			g->transport = "get";
+			keep_req(g, &r);
 			found = true;
 		}
 	} else if (post && ct_is(ct, ctlen, "application/graphql")) {
 		r.has_query = true;
 		sonde_buf_append(&r.query, body, blen);
-		sonde_buf_puts(o, ",\"graphql\":{\"transport\":\"graphql\",\"requests\":[");
-		write_req(o, &r);
-		sonde_buf_puts(o, "]}");
+		g->transport = "graphql";
+		keep_req(g, &r);
 		found = true;
 	} else if (post && (ct_is(ct, ctlen, "application/json") ||
 			    ct_is(ct, ctlen, "application/graphql+json"))) {
-		size_t i = 0;
-		js_ws(body, blen, &i);
-		bool batch = i < blen && body[i] == '[';
-		struct sonde_buf tmp = { 0 };
-		unsigned nreq = 0;
-		bool ok = true;
-		if (batch) {
-			i++;
-			js_ws(body, blen, &i);
-			if (i < blen && body[i] == ']')
-				ok = false;
-			while (ok) {
-				memset(&r, 0, sizeof(r));
-				ok = js_request(body, blen, &i, &r) && r.has_query;
-				if (ok && nreq++ < SONDE_GQL_MAX_OPS) {
-					if (nreq > 1)
-						sonde_buf_putc(&tmp, ',');
-					write_req(&tmp, &r);
-				}
-				sonde_buf_free(&r.query);
-				sonde_buf_free(&r.opname);
-				js_ws(body, blen, &i);
-				if (ok && i < blen && body[i] == ',') {
-					i++;
-					continue;
-				}
-				ok = ok && i < blen && body[i] == ']';
-				break;
-			}
-		} else {
-			ok = js_request(body, blen, &i, &r) && r.has_query;
-			if (ok) {
-				write_req(&tmp, &r);
-				nreq = 1;
-			}
-		}
-		if (ok && nreq) {
-			sonde_buf_printf(o, ",\"graphql\":{\"transport\":\"json\",\"batch\":%s,\"requests\":[",
-					 batch ? "true" : "false");
-			sonde_buf_append(o, tmp.p, tmp.len);
-			sonde_buf_putc(o, ']');
-			if (nreq > SONDE_GQL_MAX_OPS)
-				sonde_buf_printf(o, ",\"requests_omitted\":%u", nreq - SONDE_GQL_MAX_OPS);
-			sonde_buf_putc(o, '}');
-			found = true;
-		}
-		sonde_buf_free(&tmp);
+		g->transport = "json";
+		found = parse_json_body(g, body, blen);
 	}
-	sonde_buf_free(&r.query);
-	sonde_buf_free(&r.opname);
-	return found;
+	free_req(&r);
+	if (!found) {
+		sonde_graphql_free(g);
+		return NULL;
+	}
+	return g;
+}
+
+struct sonde_graphql *sonde_graphql_parse_doc(const uint8_t *doc, size_t n)
+{
+	struct sonde_graphql *g = sonde_xcalloc(1, sizeof(*g));
+	struct gql_req r;
+	memset(&r, 0, sizeof(r));
+	r.has_query = true;
+	sonde_buf_append(&r.query, doc, n);
+	keep_req(g, &r);
+	return g;
+}
+
+struct sonde_graphql *sonde_graphql_parse_response(int status, const uint8_t *body, size_t n)
+{
+	struct sonde_graphql *g = sonde_xcalloc(1, sizeof(*g));
+	g->response = true;
+	g->errors = status == 200 && body && sonde_graphql_has_errors(body, n);
+	return g;
+}
+
+void sonde_graphql_fields(const struct sonde_graphql *g, const struct sonde_field_ops *v, void *ctx)
+{
+	v->begin(ctx, "graphql", SONDE_FG_OBJECT);
+	if (g->response) {
+		v->boolean(ctx, "errors", g->errors);
+		v->end(ctx, SONDE_FG_OBJECT);
+		return;
+	}
+	sonde_field_cstr(v, ctx, "transport", g->transport);
+	bool json = !strcmp(g->transport, "json");
+	if (json)
+		v->boolean(ctx, "batch", g->batch);
+	v->begin(ctx, "requests", SONDE_FG_LIST);
+	for (uint32_t i = 0; i < g->nreqs; i++)
+		req_fields(g, &g->reqs[i], v, ctx);
+	v->end(ctx, SONDE_FG_LIST);
+	if (json && g->reqs_total > SONDE_GQL_MAX_OPS)
+		v->u64(ctx, "requests_omitted", g->reqs_total - SONDE_GQL_MAX_OPS);
+	v->end(ctx, SONDE_FG_OBJECT);
+}
+
+void sonde_graphql_doc_fields(const struct sonde_graphql *g, const struct sonde_field_ops *v,
+			      void *ctx)
+{
+	if (g->nreqs)
+		doc_fields(g, &g->reqs[0], v, ctx);
 }
 
 bool sonde_graphql_has_errors(const uint8_t *p, size_t n)
@@ -635,3 +765,47 @@ bool sonde_graphql_has_errors(const uint8_t *p, size_t n)
 	sonde_buf_free(&key);
 	return found;
 }
+
+/* ------------------------------------------------------ content dissector --- */
+
+static void *gql_match_request(const struct sonde_http_msg *m)
+{
+	if (!m->method.set || !m->path.set)
+		return NULL;
+	size_t ctlen;
+	const uint8_t *ct = sonde_http_header(m, "content-type", &ctlen);
+	return sonde_graphql_parse_request(sonde_http_txt(m, m->method.off), m->method.len,
+					   sonde_http_txt(m, m->path.off), m->path.len, ct, ctlen,
+					   m->body.p, m->body.len);
+}
+
+/* A request keeps its parse; the response to one notes its errors. */
+static void *gql_finish(struct sonde_http_msg *m, void *st, const struct sonde_content_ctx *c)
+{
+	(void)c;
+	if (!m->response)
+		return st;
+	sonde_graphql_free(st);
+	return sonde_graphql_parse_response(m->status, m->body.p, m->body.len);
+}
+
+static void gql_fields(const struct sonde_http_msg *m, const void *st,
+		       const struct sonde_field_ops *v, void *ctx)
+{
+	(void)m;
+	sonde_graphql_fields(st, v, ctx);
+}
+
+static void gql_free(void *st)
+{
+	sonde_graphql_free(st);
+}
+
+const struct sonde_content_dissector sonde_content_graphql = {
+	.name = "graphql",
+	.versions = SONDE_CONTENT_VER(SONDE_HTTP_1) | SONDE_CONTENT_VER(SONDE_HTTP_2),
+	.match_request = gql_match_request,
+	.finish = gql_finish,
+	.fields = gql_fields,
+	.free = gql_free,
+};

@@ -21,11 +21,11 @@
 #include "core/buf.h"
 #include "proto/dissector.h"
 #include "proto/session.h"
-#include "proto/content/graphql.h"
+#include "proto/content/content.h"
 #include "proto/http/http1_msg.h"
 #include "proto/http/http1_parse.h"
 
-#define MAX_HEADERS 128 /* kept per message; more are counted */
+#define MAX_HEADERS SONDE_H1_MAX_HEADERS
 #define MAX_CHUNK_LINE 4096 /* chunk-size line with extensions */
 
 enum h1_state {
@@ -45,12 +45,12 @@ struct h1_dir {
 	enum h1_state st;
 	struct sonde_buf acc; /* head, chunk-size line or trailers so far */
 	size_t scan; /* where the head-end search resumes in acc */
-	struct h1_msg *cur; /* message being parsed (NULL if detached) */
+	struct sonde_http_msg *cur; /* message being parsed (NULL if detached) */
 	uint64_t remaining; /* body or chunk bytes left */
 	uint64_t ts_first; /* first byte of the current message */
 	uint64_t ts_last;
 	uint64_t msg_wire, msg_gap; /* bytes of the current message */
-	int16_t interim[MAX_INTERIM]; /* 1xx seen before the final response */
+	int16_t interim[SONDE_HTTP_MAX_INTERIM]; /* 1xx seen before the final response */
 	uint8_t ninterim;
 	bool line_start; /* RESYNC: the previous byte ended a line */
 };
@@ -67,25 +67,25 @@ static size_t h1_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t 
 static void body_bytes(struct h1_conn *h, struct h1_dir *d, const uint8_t *p, size_t n)
 {
 	if (d->cur)
-		h1_msg_body(d->cur, p, n, h->s->opts->body_limit, h->s->stats);
+		sonde_http_msg_body(d->cur, p, n, h->s->opts->body_limit, h->s->stats);
 }
 
 /* ------------------------------------------------------------- pairing --- */
 
 /* The request the next response answers: the oldest waiting one. */
-static struct h1_msg *peek_request(struct h1_conn *h)
+static struct sonde_http_msg *peek_request(struct h1_conn *h)
 {
 	struct sonde_msg *w = sonde_session_oldest_request(h->s);
 	if (w)
-		return (struct h1_msg *)w;
-	struct h1_msg *c = h->d[SONDE_DIR_C2S].cur;
+		return (struct sonde_http_msg *)w;
+	struct sonde_http_msg *c = h->d[SONDE_DIR_C2S].cur;
 	return c && !c->response ? c : NULL;
 }
 
 static void finish(struct h1_conn *h, enum sonde_dir dir, uint32_t flags)
 {
 	struct h1_dir *d = &h->d[dir];
-	struct h1_msg *m = d->cur;
+	struct sonde_http_msg *m = d->cur;
 	d->cur = NULL;
 	if (!m)
 		return;
@@ -96,16 +96,18 @@ static void finish(struct h1_conn *h, enum sonde_dir dir, uint32_t flags)
 	m->base.captured_bytes = d->msg_wire - (d->msg_gap < d->msg_wire ? d->msg_gap : d->msg_wire);
 	m->body_captured = m->body.len;
 	if (h->s->opts->decode_bodies && !(m->base.flags & SONDE_MF_GAP))
-		h1_msg_decode_body(m, h->s->opts->body_limit);
+		sonde_http_msg_decode(m, h->s->opts->body_limit);
+	struct sonde_content_ctx cc = { .body_limit = h->s->opts->body_limit };
 	if (!m->response) {
-		m->graphql = h1_msg_is_graphql(m);
-		m->base.mem = sizeof(*m) + m->head_len + m->nheaders * sizeof(*m->headers) +
-			      m->body.cap + m->ntrailers * sizeof(*m->trailers);
+		if (!m->http09)
+			sonde_content_request(m);
+		sonde_content_finish(m, &cc);
+		m->base.mem = sonde_http_msg_mem(m);
 		sonde_session_request(h->s, &m->base);
 		return;
 	}
 	if (m->status >= 100 && m->status < 200 && m->status != 101) {
-		if (d->ninterim < MAX_INTERIM)
+		if (d->ninterim < SONDE_HTTP_MAX_INTERIM)
 			d->interim[d->ninterim++] = (int16_t)m->status;
 		sonde_msg_free(&m->base);
 		return;
@@ -113,16 +115,16 @@ static void finish(struct h1_conn *h, enum sonde_dir dir, uint32_t flags)
 	memcpy(m->interim, d->interim, sizeof(m->interim));
 	m->ninterim = d->ninterim;
 	d->ninterim = 0;
-	struct h1_msg *asked = peek_request(h);
-	if (asked && asked->graphql) {
-		m->graphql = true;
-		m->graphql_errors = m->status == 200 && sonde_graphql_has_errors(m->body.p, m->body.len);
-	}
+	/* The response to a request its content dissector claimed is its too. */
+	struct sonde_http_msg *asked = peek_request(h);
+	if (asked && asked->cd)
+		sonde_content_attach(m, asked->cd);
+	sonde_content_finish(m, &cc);
 	/* A final response can overtake its request's body (an early 413, or a
 	 * request cut short): pair with what was seen of the request. */
 	struct h1_dir *c2s = &h->d[SONDE_DIR_C2S];
 	if (!sonde_session_oldest_request(h->s) && c2s->cur && !(flags & SONDE_MF_INCOMPLETE)) {
-		struct h1_msg *req = c2s->cur;
+		struct sonde_http_msg *req = c2s->cur;
 		c2s->cur = NULL;
 		req->base.flags |= SONDE_MF_INCOMPLETE;
 		req->base.ts_first = c2s->ts_first;
@@ -132,22 +134,25 @@ static void finish(struct h1_conn *h, enum sonde_dir dir, uint32_t flags)
 		sonde_session_request(h->s, &req->base);
 	}
 	/* Upgrade and CONNECT hand the connection on after this response. */
-	struct h1_msg *req = (struct h1_msg *)sonde_session_oldest_request(h->s);
+	struct sonde_http_msg *req = (struct sonde_http_msg *)sonde_session_oldest_request(h->s);
 	if (m->status == 101) {
-		struct sonde_h1_span up = { 0, 0 };
-		const uint8_t *base = NULL;
-		for (uint32_t i = 0; i < m->nheaders; i++)
-			if (sonde_h1_span_ieq(m->head, m->headers[i].name, "upgrade")) {
-				up = m->headers[i].value;
-				base = m->head;
+		/* the response's (last) Upgrade, else the request's */
+		struct sonde_http_span up = { 0, 0, false };
+		const struct sonde_http_msg *base = NULL;
+		for (uint32_t i = 0; i < m->headers.n; i++) {
+			const struct sonde_http_field *f = &m->headers.f[i];
+			if (h1_msg_span_ieq(m, (struct sonde_http_span){ f->noff, f->nlen, true }, "upgrade")) {
+				up = (struct sonde_http_span){ f->voff, f->vlen, true };
+				base = m;
 			}
+		}
 		if (!up.len && req && req->upgrade_req) {
 			up = req->upgrade;
-			base = req->head;
+			base = req;
 		}
-		if (base && sonde_h1_span_ieq(base, up, "h2c"))
+		if (base && h1_msg_span_ieq(base, up, "h2c"))
 			h->s->switch_to = "http2";
-		else if (base && sonde_h1_span_ieq(base, up, "websocket"))
+		else if (base && h1_msg_span_ieq(base, up, "websocket"))
 			h->s->switch_to = "websocket";
 		else
 			h->s->switch_to = "upgraded";
@@ -206,7 +211,7 @@ static size_t process_head(struct h1_conn *h, enum sonde_dir dir, const uint8_t 
 	}
 	if (hd.bad_start)
 		h->s->stats->parse_errors++;
-	struct h1_msg *m = h1_msg_new(buf, len, &hd, hdrs, response);
+	struct sonde_http_msg *m = h1_msg_new(buf, len, &hd, hdrs, response);
 	d->cur = m;
 	if (rc == SONDE_H1_E_LENGTH) {
 		/* Framing unknowable (conflicting lengths): keep the head, then
@@ -234,7 +239,7 @@ static size_t process_head(struct h1_conn *h, enum sonde_dir dir, const uint8_t 
 			d->remaining = (uint64_t)hd.content_length;
 		}
 	} else {
-		struct h1_msg *req = peek_request(h);
+		struct sonde_http_msg *req = peek_request(h);
 		int s = hd.status;
 		if ((s >= 100 && s < 200) || s == 204 || s == 304 || (req && req->is_head)) {
 			/* no body */
@@ -440,7 +445,7 @@ static size_t h1_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t 
 			if (dir == SONDE_DIR_S2C) {
 				/* A response without a status line answering a waiting
 				 * request is HTTP/0.9 style: the body runs to the close. */
-				struct h1_msg *req = peek_request(h);
+				struct sonde_http_msg *req = peek_request(h);
 				if (req && (req->http09 || p[i] != 'H')) {
 					d->cur = h1_msg_new_http09(NULL, 0, true);
 					d->st = H1_BODY_CLOSE;
@@ -588,18 +593,9 @@ static size_t h1_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t 
 				break;
 			}
 			i += e - old;
-			struct h1_msg *m = d->cur;
-			if (m) {
-				struct sonde_h1_header th[MAX_HEADERS];
-				struct sonde_h1_head thd;
-				size_t tl = e - 1;
-				m->trailer_buf = sonde_xmalloc(tl ? tl : 1);
-				memcpy(m->trailer_buf, d->acc.p + 1, tl);
-				sonde_h1_parse_fields(m->trailer_buf, tl, &thd, th, MAX_HEADERS);
-				m->trailers = sonde_xmalloc(thd.nheaders * sizeof(*th) + 1);
-				memcpy(m->trailers, th, thd.nheaders * sizeof(*th));
-				m->ntrailers = thd.nheaders;
-			}
+			struct sonde_http_msg *m = d->cur;
+			if (m)
+				h1_msg_trailers(m, d->acc.p + 1, e - 1);
 			sonde_buf_reset(&d->acc);
 			d->scan = 0;
 			d->msg_wire += i - before;
