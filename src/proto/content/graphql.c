@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * GraphQL over HTTP (see graphql.h): a token scanner over the document, a
- * minimal JSON walker for request bodies ({"query":...,"operationName":...}
- * or an array of them) and response bodies (top-level "errors"). Everything
- * is bounded by the input; nesting is tracked with counters, not recursion,
- * except the JSON skipper (bounded depth).
+ * GraphQL over HTTP (see graphql.h): a token scanner over the document, and
+ * over the JSON walker (json_scan.h) the request bodies' members
+ * ({"query":...,"operationName":...} or an array of them) and response
+ * bodies' top-level "errors". Everything is bounded by the input; nesting is
+ * tracked with counters, not recursion. A request is parsed once, when it is
+ * complete; its fields are walked from the parse.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,7 @@
 
 #include "proto/content/content.h"
 #include "proto/content/graphql.h"
-
-#define JSON_MAX_DEPTH 64
+#include "proto/content/json_scan.h"
 
 /* ------------------------------------------------------------ document --- */
 
@@ -309,169 +309,14 @@ static void doc_fields(const struct sonde_graphql *g, const struct gql_req *r,
 
 /* ---------------------------------------------------------------- JSON --- */
 
-static void js_ws(const uint8_t *p, size_t n, size_t *i)
-{
-	while (*i < n && (p[*i] == ' ' || p[*i] == '\t' || p[*i] == '\n' || p[*i] == '\r'))
-		(*i)++;
-}
-
-static int hexv(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static bool hex4(const uint8_t *p, size_t n, size_t i, uint32_t *v)
-{
-	if (n - i < 4)
-		return false;
-	*v = 0;
-	for (int k = 0; k < 4; k++) {
-		int h = hexv(p[i + (size_t)k]);
-		if (h < 0)
-			return false;
-		*v = *v << 4 | (uint32_t)h;
-	}
-	return true;
-}
-
-static void put_utf8(struct sonde_buf *b, uint32_t cp)
-{
-	uint8_t u[4];
-	size_t l;
-	if (cp < 0x80) {
-		u[0] = (uint8_t)cp;
-		l = 1;
-	} else if (cp < 0x800) {
-		u[0] = (uint8_t)(0xc0 | cp >> 6);
-		u[1] = (uint8_t)(0x80 | (cp & 0x3f));
-		l = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (uint8_t)(0xe0 | cp >> 12);
-		u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (uint8_t)(0x80 | (cp & 0x3f));
-		l = 3;
-	} else {
-		u[0] = (uint8_t)(0xf0 | cp >> 18);
-		u[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
-		u[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-		u[3] = (uint8_t)(0x80 | (cp & 0x3f));
-		l = 4;
-	}
-	sonde_buf_append(b, u, l);
-}
-
-/* A JSON string at p[*i] ('"'); its decoded bytes into dec (may be NULL). */
-static bool js_string(const uint8_t *p, size_t n, size_t *i, struct sonde_buf *dec)
-{
-	if (*i >= n || p[*i] != '"')
-		return false;
-	(*i)++;
-	while (*i < n) {
-		uint8_t c = p[(*i)++];
-		if (c == '"')
-			return true;
-		if (c != '\\') {
-			if (dec)
-				sonde_buf_append(dec, &c, 1);
-			continue;
-		}
-		if (*i >= n)
-			return false;
-		c = p[(*i)++];
-		uint8_t e;
-		switch (c) {
-		case 'n': e = '\n'; break;
-		case 't': e = '\t'; break;
-		case 'r': e = '\r'; break;
-		case 'b': e = '\b'; break;
-		case 'f': e = '\f'; break;
-		case 'u': {
-			uint32_t cp, lo;
-			if (!hex4(p, n, *i, &cp))
-				return false;
-			*i += 4;
-			if (cp >= 0xd800 && cp < 0xdc00 && n - *i >= 6 && p[*i] == '\\' &&
-			    p[*i + 1] == 'u' && hex4(p, n, *i + 2, &lo) && lo >= 0xdc00 && lo < 0xe000) {
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-				*i += 6;
-			} else if (cp >= 0xd800 && cp < 0xe000) {
-				cp = 0xfffd;
-			}
-			if (dec)
-				put_utf8(dec, cp);
-			continue;
-		}
-		default: e = c; break; /* \" \\ \/ (and anything else, leniently) */
-		}
-		if (dec)
-			sonde_buf_append(dec, &e, 1);
-	}
-	return false;
-}
-
-/* Skip one JSON value (bounded nesting). */
-static bool js_skip(const uint8_t *p, size_t n, size_t *i, unsigned depth)
-{
-	js_ws(p, n, i);
-	if (*i >= n || depth > JSON_MAX_DEPTH)
-		return false;
-	uint8_t c = p[*i];
-	if (c == '"')
-		return js_string(p, n, i, NULL);
-	if (c == '{' || c == '[') {
-		uint8_t close = c == '{' ? '}' : ']';
-		(*i)++;
-		js_ws(p, n, i);
-		if (*i < n && p[*i] == close) {
-			(*i)++;
-			return true;
-		}
-		for (;;) {
-			if (c == '{') {
-				js_ws(p, n, i);
-				if (!js_string(p, n, i, NULL))
-					return false;
-				js_ws(p, n, i);
-				if (*i >= n || p[(*i)++] != ':')
-					return false;
-			}
-			if (!js_skip(p, n, i, depth + 1))
-				return false;
-			js_ws(p, n, i);
-			if (*i >= n)
-				return false;
-			if (p[*i] == ',') {
-				(*i)++;
-				continue;
-			}
-			if (p[*i] == close) {
-				(*i)++;
-				return true;
-			}
-			return false;
-		}
-	}
-	/* number, true, false, null */
-	size_t s = *i;
-	while (*i < n && (name_char(p[*i]) || p[*i] == '-' || p[*i] == '+' || p[*i] == '.'))
-		(*i)++;
-	return *i > s;
-}
-
 /* One request object at p[*i]: its "query", "operationName", "variables". */
 static bool js_request(const uint8_t *p, size_t n, size_t *i, struct gql_req *r)
 {
-	js_ws(p, n, i);
+	sonde_js_ws(p, n, i);
 	if (*i >= n || p[*i] != '{')
 		return false;
 	(*i)++;
-	js_ws(p, n, i);
+	sonde_js_ws(p, n, i);
 	if (*i < n && p[*i] == '}') {
 		(*i)++;
 		return true;
@@ -480,13 +325,13 @@ static bool js_request(const uint8_t *p, size_t n, size_t *i, struct gql_req *r)
 	bool ok = false;
 	for (;;) {
 		sonde_buf_reset(&key);
-		js_ws(p, n, i);
-		if (!js_string(p, n, i, &key))
+		sonde_js_ws(p, n, i);
+		if (!sonde_js_string(p, n, i, &key))
 			break;
-		js_ws(p, n, i);
+		sonde_js_ws(p, n, i);
 		if (*i >= n || p[(*i)++] != ':')
 			break;
-		js_ws(p, n, i);
+		sonde_js_ws(p, n, i);
 		bool isq = key.len == 5 && !memcmp(key.p, "query", 5);
 		bool ison = key.len == 13 && !memcmp(key.p, "operationName", 13);
 		if (key.len == 9 && !memcmp(key.p, "variables", 9))
@@ -494,16 +339,16 @@ static bool js_request(const uint8_t *p, size_t n, size_t *i, struct gql_req *r)
 		if ((isq || ison) && *i < n && p[*i] == '"') {
 			struct sonde_buf *dst = isq ? &r->query : &r->opname;
 			sonde_buf_reset(dst);
-			if (!js_string(p, n, i, dst))
+			if (!sonde_js_string(p, n, i, dst))
 				break;
 			if (isq)
 				r->has_query = true;
 			else
 				r->has_opname = true;
-		} else if (!js_skip(p, n, i, 1)) {
+		} else if (!sonde_js_skip(p, n, i, 1)) {
 			break;
 		}
-		js_ws(p, n, i);
+		sonde_js_ws(p, n, i);
 		if (*i < n && p[*i] == ',') {
 			(*i)++;
 			continue;
@@ -548,7 +393,7 @@ static void pct_decode(struct sonde_buf *b, const uint8_t *p, size_t n)
 		int a, d;
 		if (c == '+') {
 			c = ' ';
-		} else if (c == '%' && i + 2 < n && (a = hexv(p[i + 1])) >= 0 && (d = hexv(p[i + 2])) >= 0) {
+		} else if (c == '%' && i + 2 < n && (a = sonde_js_hexval(p[i + 1])) >= 0 && (d = sonde_js_hexval(p[i + 2])) >= 0) {
 			c = (uint8_t)(a << 4 | d);
 			i += 2;
 		}
@@ -609,7 +454,7 @@ static bool parse_json_body(struct sonde_graphql *g, const uint8_t *body, size_t
 {
 	struct gql_req r;
 	size_t i = 0;
-	js_ws(body, blen, &i);
+	sonde_js_ws(body, blen, &i);
 	g->batch = i < blen && body[i] == '[';
 	if (!g->batch) {
 		memset(&r, 0, sizeof(r));
@@ -622,7 +467,7 @@ static bool parse_json_body(struct sonde_graphql *g, const uint8_t *body, size_t
 		return ok;
 	}
 	i++;
-	js_ws(body, blen, &i);
+	sonde_js_ws(body, blen, &i);
 	if (i < blen && body[i] == ']')
 		return false;
 	for (;;) {
@@ -631,7 +476,7 @@ static bool parse_json_body(struct sonde_graphql *g, const uint8_t *body, size_t
 		if (ok && g->reqs_total++ < SONDE_GQL_MAX_OPS)
 			keep_req(g, &r);
 		free_req(&r);
-		js_ws(body, blen, &i);
+		sonde_js_ws(body, blen, &i);
 		if (ok && i < blen && body[i] == ',') {
 			i++;
 			continue;
@@ -734,7 +579,7 @@ void sonde_graphql_doc_fields(const struct sonde_graphql *g, const struct sonde_
 bool sonde_graphql_has_errors(const uint8_t *p, size_t n)
 {
 	size_t i = 0;
-	js_ws(p, n, &i);
+	sonde_js_ws(p, n, &i);
 	if (i >= n || p[i] != '{')
 		return false;
 	i++;
@@ -742,22 +587,22 @@ bool sonde_graphql_has_errors(const uint8_t *p, size_t n)
 	bool found = false;
 	for (;;) {
 		sonde_buf_reset(&key);
-		js_ws(p, n, &i);
-		if (!js_string(p, n, &i, &key))
+		sonde_js_ws(p, n, &i);
+		if (!sonde_js_string(p, n, &i, &key))
 			break;
-		js_ws(p, n, &i);
+		sonde_js_ws(p, n, &i);
 		if (i >= n || p[i++] != ':')
 			break;
-		js_ws(p, n, &i);
+		sonde_js_ws(p, n, &i);
 		if (key.len == 6 && !memcmp(key.p, "errors", 6) && i < n && p[i] == '[') {
 			size_t j = i + 1;
-			js_ws(p, n, &j);
+			sonde_js_ws(p, n, &j);
 			found = j < n && p[j] != ']';
 			break;
 		}
-		if (!js_skip(p, n, &i, 1))
+		if (!sonde_js_skip(p, n, &i, 1))
 			break;
-		js_ws(p, n, &i);
+		sonde_js_ws(p, n, &i);
 		if (i >= n || p[i] != ',')
 			break;
 		i++;
