@@ -24,17 +24,15 @@
 #include "proto/content/content.h"
 #include "proto/http/http1_msg.h"
 #include "proto/http/http1_parse.h"
+#include "proto/http/chunked.h"
 
 #define MAX_HEADERS SONDE_H1_MAX_HEADERS
-#define MAX_CHUNK_LINE 4096 /* chunk-size line with extensions */
 
 enum h1_state {
 	H1_IDLE, /* between messages */
 	H1_HEAD, /* accumulating the head */
 	H1_BODY_LEN, /* Content-Length body */
-	H1_CHUNK_SIZE, /* chunk-size line */
-	H1_CHUNK_DATA,
-	H1_CHUNK_CRLF, /* the CRLF after chunk data */
+	H1_CHUNKED, /* a chunked body, up to its last chunk (chunked.c) */
 	H1_TRAILERS,
 	H1_BODY_CLOSE, /* body runs until the direction ends */
 	H1_RESYNC, /* looking for the next message start */
@@ -46,7 +44,8 @@ struct h1_dir {
 	struct sonde_buf acc; /* head, chunk-size line or trailers so far */
 	size_t scan; /* where the head-end search resumes in acc */
 	struct sonde_http_msg *cur; /* message being parsed (NULL if detached) */
-	uint64_t remaining; /* body or chunk bytes left */
+	uint64_t remaining; /* Content-Length body bytes left */
+	struct sonde_chunked chunk; /* a chunked body's decoder */
 	uint64_t ts_first; /* first byte of the current message */
 	uint64_t ts_last;
 	uint64_t msg_wire, msg_gap; /* bytes of the current message */
@@ -227,7 +226,8 @@ static size_t process_head(struct h1_conn *h, enum sonde_dir dir, const uint8_t 
 	if (!response) {
 		if (hd.te_present) {
 			if (hd.chunked) {
-				d->st = H1_CHUNK_SIZE;
+				d->st = H1_CHUNKED;
+				sonde_chunked_init(&d->chunk);
 			} else { /* RFC 9112 6.3: unframeable request */
 				h->s->stats->parse_errors++;
 				finish(h, dir, SONDE_MF_PARSE_ERROR);
@@ -246,7 +246,8 @@ static size_t process_head(struct h1_conn *h, enum sonde_dir dir, const uint8_t 
 		} else if (req && req->is_connect && s >= 200 && s < 300) {
 			/* tunnel follows */
 		} else if (hd.te_present) {
-			d->st = hd.chunked ? H1_CHUNK_SIZE : H1_BODY_CLOSE;
+			d->st = hd.chunked ? H1_CHUNKED : H1_BODY_CLOSE;
+			sonde_chunked_init(&d->chunk);
 		} else if (hd.content_length >= 0) {
 			if (hd.content_length > 0) {
 				d->st = H1_BODY_LEN;
@@ -423,6 +424,190 @@ static size_t resync_scan(struct h1_dir *d, enum sonde_dir dir, const uint8_t *p
 
 /* ------------------------------------------------------------ the feed --- */
 
+/*
+ * One function per state. Each consumes from p[0..n) (n > 0), returns how
+ * many bytes it used, and counts the bytes that belong to the current
+ * message into msg_wire itself (a head is counted by head_feed).
+ */
+
+/* Between messages: line ends are filler; then a head, or an HTTP/0.9 body. */
+static size_t st_idle(struct h1_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n,
+		      uint64_t ts)
+{
+	struct h1_dir *d = &h->d[dir];
+	size_t i = 0;
+	while (i < n && (p[i] == '\r' || p[i] == '\n'))
+		i++;
+	if (i == n)
+		return i;
+	d->ts_first = ts;
+	d->msg_wire = d->msg_gap = 0;
+	if (dir == SONDE_DIR_S2C) {
+		/* A response without a status line answering a waiting
+		 * request is HTTP/0.9 style: the body runs to the close. */
+		struct sonde_http_msg *req = peek_request(h);
+		if (req && (req->http09 || p[i] != 'H')) {
+			d->cur = h1_msg_new_http09(NULL, 0, true);
+			d->st = H1_BODY_CLOSE;
+			d->msg_wire += i; /* the filler is the body's start */
+			return i;
+		}
+	}
+	d->st = H1_HEAD;
+	d->scan = 0;
+	sonde_buf_reset(&d->acc);
+	return i;
+}
+
+static size_t st_body_len(struct h1_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n)
+{
+	struct h1_dir *d = &h->d[dir];
+	size_t k = n < d->remaining ? n : (size_t)d->remaining;
+	body_bytes(h, d, p, k);
+	d->remaining -= k;
+	d->msg_wire += k;
+	if (!d->remaining) {
+		d->st = H1_IDLE;
+		finish(h, dir, 0);
+	}
+	return k;
+}
+
+/* A malformed body: keep what was seen, look for the next message. */
+static void body_error(struct h1_conn *h, enum sonde_dir dir)
+{
+	h->s->stats->parse_errors++;
+	finish(h, dir, SONDE_MF_PARSE_ERROR);
+	to_resync(h, &h->d[dir]);
+}
+
+static size_t st_chunked(struct h1_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n)
+{
+	struct h1_dir *d = &h->d[dir];
+	struct sonde_chunked_step s = sonde_chunked_feed(&d->chunk, p, n);
+	d->msg_wire += s.used;
+	switch (s.ev) {
+	case SONDE_CHUNKED_BYTES:
+		body_bytes(h, d, s.data, s.used);
+		break;
+	case SONDE_CHUNKED_END:
+		d->st = H1_TRAILERS;
+		d->scan = 0;
+		break;
+	case SONDE_CHUNKED_ERROR:
+		body_error(h, dir);
+		break;
+	case SONDE_CHUNKED_MORE:
+		break;
+	}
+	return s.used;
+}
+
+/* After the last chunk: the final line end, or trailer fields and a blank line. */
+static size_t st_trailers(struct h1_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n)
+{
+	struct h1_dir *d = &h->d[dir];
+	if (!d->acc.len && (p[0] == '\r' || p[0] == '\n')) {
+		/* No trailers: just the final CRLF. */
+		d->msg_wire++;
+		if (p[0] == '\r') {
+			sonde_buf_putc(&d->acc, '\r');
+			return 1;
+		}
+		d->st = H1_IDLE;
+		finish(h, dir, 0);
+		return 1;
+	}
+	if (d->acc.len == 1 && d->acc.p[0] == '\r') {
+		if (p[0] != '\n') {
+			body_error(h, dir);
+			return 0;
+		}
+		sonde_buf_reset(&d->acc);
+		d->msg_wire++;
+		d->st = H1_IDLE;
+		finish(h, dir, 0);
+		return 1;
+	}
+	/* Trailer fields end with a blank line, like a head: prefix a fake
+	 * LF so the search sees the first line's start. */
+	size_t max = h->s->opts->max_head;
+	if (!d->acc.len)
+		sonde_buf_putc(&d->acc, '\n');
+	size_t old = d->acc.len, next = 0;
+	size_t room = max + 1 - (old < max + 1 ? old : max + 1);
+	size_t take = n < room ? n : room;
+	sonde_buf_append(&d->acc, p, take);
+	size_t e = sonde_h1_head_end(d->acc.p, d->acc.len, d->scan, &next);
+	if (!e) {
+		if (d->acc.len > max) {
+			body_error(h, dir);
+			return 0;
+		}
+		d->scan = next;
+		d->msg_wire += take;
+		return take;
+	}
+	size_t used = e - old;
+	if (d->cur)
+		h1_msg_trailers(d->cur, d->acc.p + 1, e - 1);
+	sonde_buf_reset(&d->acc);
+	d->scan = 0;
+	d->msg_wire += used;
+	d->st = H1_IDLE;
+	finish(h, dir, 0);
+	return used;
+}
+
+static size_t st_body_close(struct h1_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n)
+{
+	struct h1_dir *d = &h->d[dir];
+	body_bytes(h, d, p, n);
+	d->msg_wire += n;
+	return n;
+}
+
+/* Looking for the next message start; what is skipped is unparsed. */
+static size_t st_resync(struct h1_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n,
+			uint64_t ts)
+{
+	struct h1_dir *d = &h->d[dir];
+	if (d->acc.len) {
+		/* Bytes held at a line start: now they can be judged. */
+		uint8_t tmp[32];
+		size_t held = d->acc.len, take = n < sizeof(tmp) - held ? n : sizeof(tmp) - held;
+		memcpy(tmp, d->acc.p, held);
+		memcpy(tmp + held, p, take);
+		int v = sonde_h1_looks_like_start(tmp, held + take);
+		if (v == (dir == SONDE_DIR_C2S ? 1 : 2)) {
+			/* A message starts with the held bytes: they begin its head. */
+			d->st = H1_HEAD;
+			d->ts_first = ts;
+			d->msg_wire = d->msg_gap = 0;
+			d->scan = 0;
+			return 0;
+		}
+		if (v == -1 && held + take < sizeof(tmp)) {
+			sonde_buf_append(&d->acc, p, n);
+			return n;
+		}
+		h->s->stats->unparsed_bytes += held;
+		sonde_buf_reset(&d->acc);
+		d->line_start = false;
+	}
+	size_t hold;
+	size_t k = resync_scan(d, dir, p, n, &hold);
+	if (hold < n) {
+		h->s->stats->unparsed_bytes += hold;
+		sonde_buf_append(&d->acc, p + hold, n - hold);
+		return n;
+	}
+	h->s->stats->unparsed_bytes += k;
+	if (k < n)
+		d->st = H1_IDLE;
+	return k;
+}
+
 static size_t h1_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts)
 {
 	struct h1_conn *h = state;
@@ -430,229 +615,34 @@ static size_t h1_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t 
 	size_t i = 0;
 	d->ts_last = ts;
 	while (i < n && !h->s->switch_to) {
-		size_t before = i, k;
+		const uint8_t *q = p + i;
+		size_t left = n - i;
 		switch (d->st) {
 		case H1_DONE:
-			h->s->stats->unparsed_bytes += n - i;
+			h->s->stats->unparsed_bytes += left;
 			return n;
 		case H1_IDLE:
-			while (i < n && (p[i] == '\r' || p[i] == '\n'))
-				i++;
-			if (i == n)
-				break;
-			d->ts_first = ts;
-			d->msg_wire = d->msg_gap = 0;
-			if (dir == SONDE_DIR_S2C) {
-				/* A response without a status line answering a waiting
-				 * request is HTTP/0.9 style: the body runs to the close. */
-				struct sonde_http_msg *req = peek_request(h);
-				if (req && (req->http09 || p[i] != 'H')) {
-					d->cur = h1_msg_new_http09(NULL, 0, true);
-					d->st = H1_BODY_CLOSE;
-					break;
-				}
-			}
-			d->st = H1_HEAD;
-			d->scan = 0;
-			sonde_buf_reset(&d->acc);
-			/* fallthrough */
+			i += st_idle(h, dir, q, left, ts);
+			break;
 		case H1_HEAD:
-			i += head_feed(h, dir, p + i, n - i);
-			before = i; /* head bytes are counted in msg_wire by head_feed */
+			i += head_feed(h, dir, q, left);
 			break;
 		case H1_BODY_LEN:
-		case H1_CHUNK_DATA:
-			k = n - i < d->remaining ? n - i : (size_t)d->remaining;
-			body_bytes(h, d, p + i, k);
-			d->remaining -= k;
-			i += k;
-			if (!d->remaining) {
-				d->msg_wire += i - before;
-				before = i;
-				if (d->st == H1_CHUNK_DATA) {
-					d->st = H1_CHUNK_CRLF;
-				} else {
-					d->st = H1_IDLE;
-					finish(h, dir, 0);
-				}
-			}
+			i += st_body_len(h, dir, q, left);
 			break;
-		case H1_CHUNK_CRLF:
-			if (p[i] == '\r' && d->acc.len == 0) {
-				sonde_buf_putc(&d->acc, '\r');
-				i++;
-			} else if (p[i] == '\n') {
-				i++;
-				sonde_buf_reset(&d->acc);
-				d->st = H1_CHUNK_SIZE;
-			} else {
-				h->s->stats->parse_errors++;
-				d->msg_wire += i - before;
-				before = i;
-				finish(h, dir, SONDE_MF_PARSE_ERROR);
-				to_resync(h, d);
-			}
+		case H1_CHUNKED:
+			i += st_chunked(h, dir, q, left);
 			break;
-		case H1_CHUNK_SIZE: {
-			const uint8_t *lf = memchr(p + i, '\n', n - i);
-			size_t take = lf ? (size_t)(lf - (p + i)) + 1 : n - i;
-			if (d->acc.len + take > MAX_CHUNK_LINE) {
-				h->s->stats->parse_errors++;
-				finish(h, dir, SONDE_MF_PARSE_ERROR);
-				to_resync(h, d);
-				break;
-			}
-			sonde_buf_append(&d->acc, p + i, take);
-			i += take;
-			if (!lf)
-				break;
-			uint64_t size = 0;
-			size_t q = 0, digits = 0;
-			while (q < d->acc.len && (d->acc.p[q] == ' ' || d->acc.p[q] == '\t'))
-				q++;
-			for (; q < d->acc.len; q++, digits++) {
-				uint8_t c = d->acc.p[q];
-				int v = c >= '0' && c <= '9' ? c - '0'
-					: (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10
-					: -1;
-				if (v < 0)
-					break;
-				if (digits >= 15) {
-					digits = 0;
-					break;
-				}
-				size = size * 16 + (uint64_t)v;
-			}
-			uint8_t after = q < d->acc.len ? d->acc.p[q] : '\n';
-			if (!digits || (after != ';' && after != '\r' && after != '\n' && after != ' ' && after != '\t')) {
-				h->s->stats->parse_errors++;
-				d->msg_wire += i - before;
-				before = i;
-				finish(h, dir, SONDE_MF_PARSE_ERROR);
-				to_resync(h, d);
-				break;
-			}
-			sonde_buf_reset(&d->acc);
-			if (size) {
-				d->st = H1_CHUNK_DATA;
-				d->remaining = size;
-			} else {
-				d->st = H1_TRAILERS;
-				d->scan = 0;
-			}
+		case H1_TRAILERS:
+			i += st_trailers(h, dir, q, left);
 			break;
-		}
-		case H1_TRAILERS: {
-			if (!d->acc.len && (p[i] == '\r' || p[i] == '\n')) {
-				/* No trailers: just the final CRLF. */
-				if (p[i] == '\r') {
-					sonde_buf_putc(&d->acc, '\r');
-					i++;
-					break;
-				}
-				i++;
-				d->msg_wire += i - before;
-				before = i;
-				d->st = H1_IDLE;
-				finish(h, dir, 0);
-				break;
-			}
-			if (d->acc.len == 1 && d->acc.p[0] == '\r') {
-				if (p[i] == '\n') {
-					i++;
-					sonde_buf_reset(&d->acc);
-					d->msg_wire += i - before;
-					before = i;
-					d->st = H1_IDLE;
-					finish(h, dir, 0);
-				} else {
-					h->s->stats->parse_errors++;
-					finish(h, dir, SONDE_MF_PARSE_ERROR);
-					to_resync(h, d);
-				}
-				break;
-			}
-			/* Trailer fields end with a blank line, like a head: prefix a
-			 * fake LF so the search sees the first line's start. */
-			if (!d->acc.len)
-				sonde_buf_putc(&d->acc, '\n');
-			size_t old = d->acc.len, next = 0;
-			size_t room = h->s->opts->max_head + 1 - (old < h->s->opts->max_head + 1 ? old : h->s->opts->max_head + 1);
-			size_t take = n - i < room ? n - i : room;
-			sonde_buf_append(&d->acc, p + i, take);
-			size_t e = sonde_h1_head_end(d->acc.p, d->acc.len, d->scan, &next);
-			if (!e) {
-				if (d->acc.len > h->s->opts->max_head) {
-					h->s->stats->parse_errors++;
-					finish(h, dir, SONDE_MF_PARSE_ERROR);
-					to_resync(h, d);
-					break;
-				}
-				d->scan = next;
-				i += take;
-				break;
-			}
-			i += e - old;
-			struct sonde_http_msg *m = d->cur;
-			if (m)
-				h1_msg_trailers(m, d->acc.p + 1, e - 1);
-			sonde_buf_reset(&d->acc);
-			d->scan = 0;
-			d->msg_wire += i - before;
-			before = i;
-			d->st = H1_IDLE;
-			finish(h, dir, 0);
-			break;
-		}
 		case H1_BODY_CLOSE:
-			body_bytes(h, d, p + i, n - i);
-			i = n;
+			i += st_body_close(h, dir, q, left);
 			break;
-		case H1_RESYNC: {
-			if (d->acc.len) {
-				/* Bytes held at a line start: now they can be judged. */
-				uint8_t tmp[32];
-				size_t held = d->acc.len, take = n - i < sizeof(tmp) - held ? n - i : sizeof(tmp) - held;
-				memcpy(tmp, d->acc.p, held);
-				memcpy(tmp + held, p + i, take);
-				int v = sonde_h1_looks_like_start(tmp, held + take);
-				if (v == (dir == SONDE_DIR_C2S ? 1 : 2)) {
-					/* A message starts with the held bytes: they begin its head. */
-					d->st = H1_HEAD;
-					d->ts_first = ts;
-					d->msg_wire = d->msg_gap = 0;
-					d->scan = 0;
-					before = i;
-					break;
-				}
-				if (v == -1 && held + take < sizeof(tmp)) {
-					sonde_buf_append(&d->acc, p + i, n - i);
-					i = n;
-					before = i;
-					break;
-				}
-				h->s->stats->unparsed_bytes += held;
-				sonde_buf_reset(&d->acc);
-				d->line_start = false;
-			}
-			size_t hold;
-			k = resync_scan(d, dir, p + i, n - i, &hold);
-			if (hold < n - i) {
-				h->s->stats->unparsed_bytes += hold;
-				sonde_buf_append(&d->acc, p + i + hold, n - i - hold);
-				i = n;
-			} else {
-				h->s->stats->unparsed_bytes += k;
-				i += k;
-				if (i < n)
-					d->st = H1_IDLE;
-			}
-			before = i;
+		case H1_RESYNC:
+			i += st_resync(h, dir, q, left, ts);
 			break;
 		}
-		}
-		if (d->st != H1_IDLE && d->st != H1_RESYNC)
-			d->msg_wire += i - before;
 	}
 	return i;
 }
@@ -708,9 +698,7 @@ static void h1_gap(void *state, enum sonde_dir dir, uint64_t n, uint64_t ts)
 		d->msg_wire += n;
 		d->msg_gap += n;
 		break;
-	case H1_CHUNK_SIZE:
-	case H1_CHUNK_DATA:
-	case H1_CHUNK_CRLF:
+	case H1_CHUNKED:
 	case H1_TRAILERS:
 		d->msg_wire += n;
 		d->msg_gap += n;
@@ -736,9 +724,7 @@ static void h1_end(void *state, enum sonde_dir dir, uint64_t ts)
 			h->s->stats->unparsed_bytes += d->acc.len;
 		break;
 	case H1_BODY_LEN:
-	case H1_CHUNK_SIZE:
-	case H1_CHUNK_DATA:
-	case H1_CHUNK_CRLF:
+	case H1_CHUNKED:
 	case H1_TRAILERS:
 		finish(h, dir, SONDE_MF_INCOMPLETE);
 		break;
