@@ -3,14 +3,17 @@
  * HTTP/1.0 and HTTP/1.1 dissector.
  *
  * Each direction runs its own state machine over the bytes it is given, split
- * anywhere: idle → head → body (length, chunked, or until close) → idle. The
- * head is accumulated (bounded by max_head) and parsed by http1_parse.c; the
- * body is counted exactly and kept up to the body limit. After a gap, or on
+ * anywhere: idle → head → body (length, chunked, or until close) → idle, one
+ * function per state. The head is accumulated (bounded by max_head) and
+ * parsed by http1_parse.c; a chunked body is decoded by chunked.c; the body
+ * is counted exactly and kept up to the body limit. After a gap, or on
  * bytes that cannot be a message, the direction resynchronises at the next
  * line that starts like a request or status line, counting what it skipped.
  *
- * Requests enter the pairing queue when complete; a final response pairs with
- * the oldest waiting one (HTTP/1.x answers in order). 1xx interim responses
+ * Requests go to the session when complete; a final response pairs with the
+ * oldest waiting one (the dissector's pairing shape: HTTP/1.x answers in
+ * order). GraphQL and other content is looked up once per request
+ * (content.h) and the response inherits it. 1xx interim responses
  * are attached to the final response. 101 and a successful CONNECT hand the
  * rest of the connection on (session->switch_to).
  */
