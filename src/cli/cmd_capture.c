@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* sonde capture: live traffic of every process, through eBPF, into the pipeline. */
+/* sonde capture: live traffic of every process, through eBPF (argv → a run). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
-#include "core/pipeline.h"
+#include "app/run.h"
+#include "sink/sink.h"
 #include "source/ebpf/ebpf.h"
 #include "cli/cli.h"
 #include "cli/options.h"
@@ -98,13 +98,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
-}
-
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static int bad(const char *opt, const char *val, const char *why)
@@ -200,16 +193,23 @@ static void free_copies(char **copies, size_t n)
 		free(copies[--n]);
 }
 
-static void print_rates(const struct sonde_stats *now, const struct sonde_stats *prev, double secs,
-			size_t live)
+/* -v: a line of rates every two seconds, from the counters' last values. */
+struct rates {
+	struct sonde_stats prev;
+};
+
+static void print_rates(void *ctx, const struct sonde_run *run, double secs)
 {
+	struct rates *rt = ctx;
+	const struct sonde_stats *now = sonde_run_stats(run), *prev = &rt->prev;
 	fprintf(stderr,
 		"sonde: %.0f events/s, %.2f MB/s, %.0f records/s, drops: ring buffer %" PRIu64
 		" events, truncated %" PRIu64 " B, untraced %" PRIu64 " B; %zu live connections\n",
 		(double)(now->ebpf_events - prev->ebpf_events) / secs,
 		(double)(now->ebpf_bytes - prev->ebpf_bytes) / secs / 1e6,
 		(double)(now->records - prev->records) / secs, now->ebpf_ringbuf_drops,
-		now->ebpf_truncated_bytes, now->ebpf_untraced_bytes, live);
+		now->ebpf_truncated_bytes, now->ebpf_untraced_bytes, sonde_run_connections(run));
+	rt->prev = *now;
 }
 
 int sonde_cmd_capture(int argc, char **argv)
@@ -351,20 +351,29 @@ int sonde_cmd_capture(int argc, char **argv)
 
 	struct sonde_sink *sink = sonde_sink_new(co.format, stdout);
 	sonde_sink_set_limit(sink, co.count);
+	sonde_sink_set_stats(sink, co.stats);
 	sonde_sink_set_immediate(sink, co.line_buffered || isatty(STDOUT_FILENO));
-	struct sonde_pipeline p;
-	sonde_pipeline_init(&p, &co.pipe, sink);
+	struct rates rates = { 0 };
+	struct sonde_run_opts ro = {
+		.pipe = co.pipe,
+		.duration_ns = duration_ns,
+		.stop = &stop_requested,
+		.progress = eo.verbose ? print_rates : NULL,
+		.progress_ctx = &rates,
+		.progress_ns = 2000000000ull,
+	};
+	struct sonde_run run;
+	sonde_run_init(&run, &ro);
+	sonde_run_add_stage(&run, &sonde_sink_stage, sink);
 	char err[512];
-	struct sonde_ebpf *e = sonde_ebpf_open(&eo, &p, err, sizeof(err));
+	struct sonde_ebpf *e = sonde_run_add_source(&run, &sonde_source_ebpf, &eo, err, sizeof(err));
 	if (!e) {
 		sonde_errorf("capture: %s", err);
-		sonde_pipeline_free(&p);
-		sonde_sink_close(sink);
+		sonde_run_free(&run);
 		sonde_common_free(&co);
 		free_copies(copies, ncopies);
 		return SONDE_EXIT_FAIL;
 	}
-	sonde_conntable_set_ignore(p.conns, sonde_ebpf_ignore, e);
 	if (!co.quiet)
 		fprintf(stderr, "sonde: capturing with %s hooks%s\n", sonde_ebpf_hook_name(e),
 			eo.verbose ? "" : " (-v for rates)");
@@ -376,46 +385,17 @@ int sonde_cmd_capture(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	uint64_t start = now_ns(CLOCK_MONOTONIC), last_tick = start, last_rate = start;
-	struct sonde_stats prev = p.stats;
 	status = SONDE_EXIT_OK;
-	while (!stop_requested) {
-		int n = sonde_ebpf_poll(e, 100);
-		if (n < 0 && n != -EINTR) {
-			sonde_errorf("capture: reading events: %s", strerror(-n));
-			status = SONDE_EXIT_FAIL;
-			break;
-		}
-		sonde_sink_flush(sink);
-		uint64_t t = now_ns(CLOCK_MONOTONIC);
-		if (t - last_tick >= 1000000000ull) {
-			sonde_pipeline_tick(&p, now_ns(CLOCK_REALTIME));
-			last_tick = t;
-		}
-		if (eo.verbose && t - last_rate >= 2000000000ull) {
-			sonde_ebpf_update_stats(e);
-			print_rates(&p.stats, &prev, (double)(t - last_rate) / 1e9,
-				    sonde_conntable_count(p.conns));
-			prev = p.stats;
-			last_rate = t;
-		}
-		if (duration_ns && t - start >= duration_ns)
-			break;
-		if (sonde_sink_full(sink))
-			break;
+	if (sonde_run_loop(&run) < 0) {
+		sonde_errorf("capture: reading events: %s", sonde_run_error(&run));
+		status = SONDE_EXIT_FAIL;
 	}
 	/* Drain what the kernel already wrote, then write what is pending. */
-	sonde_ebpf_poll(e, 0);
-	sonde_ebpf_update_stats(e);
-	sonde_ebpf_close(e);
-	sonde_pipeline_finish(&p);
-	if (co.stats)
-		sonde_sink_stats(sink, &p.stats);
-	if (sonde_sink_close(sink) < 0 && errno != EPIPE) {
+	sonde_run_finish(&run);
+	if (sonde_run_free(&run) < 0 && errno != EPIPE) {
 		sonde_errorf("writing records: %s", strerror(errno));
 		status = SONDE_EXIT_FAIL;
 	}
-	sonde_pipeline_free(&p);
 	sonde_common_free(&co);
 	free_copies(copies, ncopies);
 	return status;

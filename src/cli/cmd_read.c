@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* sonde read: a capture file through the pipeline. */
+/* sonde read: a capture file through the pipeline (argv → a run). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/pipeline.h"
-#include "source/file/capfile.h"
-#include "source/packet/packet.h"
+#include "app/run.h"
+#include "sink/sink.h"
+#include "source/file/file_source.h"
 #include "cli/cli.h"
 #include "cli/options.h"
 
@@ -32,27 +32,6 @@ static const struct option read_only[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
-
-/* Every frame of the file (or up to -c records) through the pipeline.
- * Returns -1 on damage. */
-static int read_frames(struct sonde_capfile *cf, struct sonde_pipeline *p, struct sonde_sink *sink)
-{
-	struct sonde_frame f;
-	struct sonde_chunk c;
-	int rc = 0;
-	while (!sonde_sink_full(sink) && (rc = sonde_capfile_next(cf, &f)) > 0) {
-		p->stats.frames++;
-		p->stats.frame_bytes += f.caplen;
-		if (f.caplen < f.wirelen)
-			p->stats.frames_truncated++;
-		if (!sonde_decode_packet(f.linktype, f.data, f.caplen, f.wirelen, f.ts_ns, &c,
-					 &p->stats))
-			continue;
-		c.origin = SONDE_ORIGIN_PCAP_FILE;
-		sonde_pipeline_chunk(p, &c);
-	}
-	return rc;
-}
 
 int sonde_cmd_read(int argc, char **argv)
 {
@@ -99,41 +78,41 @@ int sonde_cmd_read(int argc, char **argv)
 	if (co.format < 0)
 		co.format = isatty(STDOUT_FILENO) ? SONDE_SINK_TEXT : SONDE_SINK_JSON;
 
-	struct sonde_capfile *cf = sonde_capfile_open_fd(fd, name);
-	if (!cf) {
-		sonde_errorf("out of memory");
-		sonde_common_free(&co);
-		return SONDE_EXIT_FAIL;
-	}
 	struct sonde_sink *sink = sonde_sink_new(co.format, stdout);
 	sonde_sink_set_limit(sink, co.count);
+	sonde_sink_set_stats(sink, co.stats);
 	/* Records of a pipe (tcpdump -w - | sonde read -) or for a terminal go
 	 * out as they complete; a file read to a file keeps the block path. */
 	struct stat in_st;
 	bool in_file = fstat(fd, &in_st) == 0 && S_ISREG(in_st.st_mode);
 	sonde_sink_set_immediate(sink, co.line_buffered || !in_file || isatty(STDOUT_FILENO));
-	struct sonde_pipeline p;
-	sonde_pipeline_init(&p, &co.pipe, sink);
 
-	int rc = read_frames(cf, &p, sink);
-	/* Whatever the input did, write what was parsed before it. */
-	sonde_pipeline_finish(&p);
-	if (co.stats)
-		sonde_sink_stats(sink, &p.stats);
-	int out_rc = sonde_sink_close(sink);
-	sonde_pipeline_free(&p);
-	sonde_common_free(&co);
+	struct sonde_run_opts ro = { .pipe = co.pipe };
+	struct sonde_run run;
+	sonde_run_init(&run, &ro);
+	sonde_run_add_stage(&run, &sonde_sink_stage, sink);
+	struct sonde_file_source_opts fo = { .fd = fd, .name = name };
+	char err[512];
 	int status = SONDE_EXIT_OK;
+	if (!sonde_run_add_source(&run, &sonde_source_file, &fo, err, sizeof(err))) {
+		sonde_errorf("%s", err);
+		status = SONDE_EXIT_FAIL;
+	}
+	int rc = status == SONDE_EXIT_OK ? sonde_run_loop(&run) : 0;
+	/* Whatever the input did, write what was parsed before it. */
+	sonde_run_finish(&run);
+	int out_rc = sonde_run_free(&run);
+	int out_errno = errno;
+	sonde_common_free(&co);
 	if (rc < 0) {
 		fflush(stdout);
-		sonde_errorf("%s", sonde_capfile_error(cf));
+		sonde_errorf("%s", sonde_run_error(&run));
 		status = SONDE_EXIT_FAIL;
 	}
-	if (out_rc < 0 && errno != EPIPE) { /* EPIPE: the reader had enough (head) */
-		sonde_errorf("writing records: %s", strerror(errno));
+	if (out_rc < 0 && out_errno != EPIPE) { /* EPIPE: the reader had enough (head) */
+		sonde_errorf("writing records: %s", strerror(out_errno));
 		status = SONDE_EXIT_FAIL;
 	}
-	sonde_capfile_close(cf);
 	if (!is_stdin)
 		close(fd);
 	return status;
