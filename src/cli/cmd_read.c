@@ -33,61 +33,53 @@ static const struct option read_only[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-int sonde_cmd_read(int argc, char **argv)
+/* argv → *co and the capture's path. Returns -1 to go on, else the exit
+ * status. */
+static int parse_args(int argc, char **argv, struct sonde_common_opts *co, const char **path)
 {
-	struct sonde_common_opts co;
-	sonde_common_defaults(&co);
 	struct option *longopts = sonde_options_join(sonde_common_longopts, read_only);
-	int c;
+	int c, status = -1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, SONDE_COMMON_SHORTOPTS "h", longopts, NULL)) != -1) {
-		int r = sonde_common_option(&co, c, optarg, "read");
+	while (status < 0 &&
+	       (c = getopt_long(argc, argv, SONDE_COMMON_SHORTOPTS "h", longopts, NULL)) != -1) {
+		int r = sonde_common_option(co, c, optarg, "read");
 		if (r < 0) {
-			free(longopts);
-			sonde_common_free(&co);
-			return SONDE_EXIT_USAGE;
-		}
-		if (r > 0)
-			continue;
-		free(longopts);
-		sonde_common_free(&co);
-		if (c == 'h') {
+			status = SONDE_EXIT_USAGE;
+		} else if (r == 0 && c == 'h') {
 			printf("%s%s%s", read_head, sonde_common_usage, read_tail);
-			return SONDE_EXIT_OK;
+			status = SONDE_EXIT_OK;
+		} else if (r == 0) {
+			fputs("Try 'sonde read --help'.\n", stderr);
+			status = SONDE_EXIT_USAGE;
 		}
-		fputs("Try 'sonde read --help'.\n", stderr);
-		return SONDE_EXIT_USAGE;
 	}
 	free(longopts);
-	if (optind != argc - 1) {
+	if (status < 0 && optind != argc - 1) {
 		sonde_errorf("read: %s (try 'sonde read --help')",
 			     optind >= argc ? "no capture file given" : "one capture file at a time");
-		sonde_common_free(&co);
-		return SONDE_EXIT_USAGE;
+		status = SONDE_EXIT_USAGE;
 	}
-	const char *path = argv[optind];
-	bool is_stdin = !strcmp(path, "-");
-	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		sonde_errorf("%s: %s", path, strerror(errno));
-		sonde_common_free(&co);
-		return SONDE_EXIT_FAIL;
-	}
-	const char *name = is_stdin ? "(stdin)" : path;
-	co.pipe.conn.source = name;
-	if (co.format < 0)
-		co.format = isatty(STDOUT_FILENO) ? SONDE_SINK_TEXT : SONDE_SINK_JSON;
+	if (status < 0)
+		*path = argv[optind];
+	return status;
+}
 
-	struct sonde_sink *sink = sonde_sink_new(co.format, stdout);
-	sonde_sink_set_limit(sink, co.count);
-	sonde_sink_set_stats(sink, co.stats);
+/* The file (fd, named name in messages) through a run into one sink. */
+static int run_read(struct sonde_common_opts *co, int fd, const char *name)
+{
+	co->pipe.conn.source = name;
+	if (co->format < 0)
+		co->format = isatty(STDOUT_FILENO) ? SONDE_SINK_TEXT : SONDE_SINK_JSON;
+	struct sonde_sink *sink = sonde_sink_new(co->format, stdout);
+	sonde_sink_set_limit(sink, co->count);
+	sonde_sink_set_stats(sink, co->stats);
 	/* Records of a pipe (tcpdump -w - | sonde read -) or for a terminal go
 	 * out as they complete; a file read to a file keeps the block path. */
 	struct stat in_st;
 	bool in_file = fstat(fd, &in_st) == 0 && S_ISREG(in_st.st_mode);
-	sonde_sink_set_immediate(sink, co.line_buffered || !in_file || isatty(STDOUT_FILENO));
+	sonde_sink_set_immediate(sink, co->line_buffered || !in_file || isatty(STDOUT_FILENO));
 
-	struct sonde_run_opts ro = { .pipe = co.pipe };
+	struct sonde_run_opts ro = { .pipe = co->pipe };
 	struct sonde_run run;
 	sonde_run_init(&run, &ro);
 	sonde_run_add_stage(&run, &sonde_sink_stage, sink);
@@ -103,7 +95,6 @@ int sonde_cmd_read(int argc, char **argv)
 	sonde_run_finish(&run);
 	int out_rc = sonde_run_free(&run);
 	int out_errno = errno;
-	sonde_common_free(&co);
 	if (rc < 0) {
 		fflush(stdout);
 		sonde_errorf("%s", sonde_run_error(&run));
@@ -113,7 +104,29 @@ int sonde_cmd_read(int argc, char **argv)
 		sonde_errorf("writing records: %s", strerror(out_errno));
 		status = SONDE_EXIT_FAIL;
 	}
-	if (!is_stdin)
-		close(fd);
+	return status;
+}
+
+int sonde_cmd_read(int argc, char **argv)
+{
+	struct sonde_common_opts co;
+	sonde_common_defaults(&co);
+	const char *path = NULL;
+	int status = parse_args(argc, argv, &co, &path);
+	if (status >= 0) {
+		sonde_common_free(&co);
+		return status;
+	}
+	bool is_stdin = !strcmp(path, "-");
+	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		sonde_errorf("%s: %s", path, strerror(errno));
+		status = SONDE_EXIT_FAIL;
+	} else {
+		status = run_read(&co, fd, is_stdin ? "(stdin)" : path);
+		if (!is_stdin)
+			close(fd);
+	}
+	sonde_common_free(&co);
 	return status;
 }
