@@ -136,31 +136,9 @@ static void finish(struct h1_conn *h, enum sonde_dir dir, uint32_t flags)
 		sonde_session_request(h->s, &req->base);
 	}
 	/* Upgrade and CONNECT hand the connection on after this response. */
-	struct sonde_http_msg *req = (struct sonde_http_msg *)sonde_session_oldest_request(h->s);
-	if (m->status == 101) {
-		/* the response's (last) Upgrade, else the request's */
-		struct sonde_http_span up = { 0, 0, false };
-		const struct sonde_http_msg *base = NULL;
-		for (uint32_t i = 0; i < m->headers.n; i++) {
-			const struct sonde_http_field *f = &m->headers.f[i];
-			if (h1_msg_span_ieq(m, (struct sonde_http_span){ f->noff, f->nlen, true }, "upgrade")) {
-				up = (struct sonde_http_span){ f->voff, f->vlen, true };
-				base = m;
-			}
-		}
-		if (!up.len && req && req->upgrade_req) {
-			up = req->upgrade;
-			base = req;
-		}
-		if (base && h1_msg_span_ieq(base, up, "h2c"))
-			h->s->switch_to = "http2";
-		else if (base && h1_msg_span_ieq(base, up, "websocket"))
-			h->s->switch_to = "websocket";
-		else
-			h->s->switch_to = "upgraded";
-	} else if (req && req->is_connect && m->status >= 200 && m->status < 300) {
-		h->s->switch_to = "tunnel";
-	}
+	const char *next = h1_msg_switch_to(m, (struct sonde_http_msg *)sonde_session_oldest_request(h->s));
+	if (next)
+		h->s->switch_to = next;
 	sonde_session_response(h->s, &m->base);
 }
 
@@ -173,6 +151,45 @@ static void to_resync(struct h1_conn *h, struct h1_dir *d)
 	d->line_start = false;
 	sonde_buf_reset(&d->acc);
 	d->scan = 0;
+}
+
+/*
+ * How the body of a parsed head is framed: sets the direction's state (idle:
+ * no body) and length. False for a request with a transfer coding other
+ * than chunked, which cannot be framed.
+ */
+static bool body_framing(struct h1_conn *h, enum sonde_dir dir, const struct sonde_h1_head *hd)
+{
+	struct h1_dir *d = &h->d[dir];
+	d->st = H1_IDLE;
+	if (dir == SONDE_DIR_C2S) {
+		if (hd->te_present) {
+			if (!hd->chunked)
+				return false;
+			d->st = H1_CHUNKED;
+			sonde_chunked_init(&d->chunk);
+		} else if (hd->content_length > 0) {
+			d->st = H1_BODY_LEN;
+			d->remaining = (uint64_t)hd->content_length;
+		}
+		return true;
+	}
+	struct sonde_http_msg *req = peek_request(h);
+	int s = hd->status;
+	if ((s >= 100 && s < 200) || s == 204 || s == 304 || (req && req->is_head)) {
+		/* no body */
+	} else if (req && req->is_connect && s >= 200 && s < 300) {
+		/* tunnel follows */
+	} else if (hd->te_present) {
+		d->st = hd->chunked ? H1_CHUNKED : H1_BODY_CLOSE;
+		sonde_chunked_init(&d->chunk);
+	} else if (hd->content_length > 0) {
+		d->st = H1_BODY_LEN;
+		d->remaining = (uint64_t)hd->content_length;
+	} else if (hd->content_length < 0) {
+		d->st = H1_BODY_CLOSE;
+	}
+	return true;
 }
 
 /*
@@ -225,40 +242,12 @@ static size_t process_head(struct h1_conn *h, enum sonde_dir dir, const uint8_t 
 	}
 	if (rc)
 		h->s->stats->parse_errors++;
-	d->st = H1_IDLE;
-	if (!response) {
-		if (hd.te_present) {
-			if (hd.chunked) {
-				d->st = H1_CHUNKED;
-				sonde_chunked_init(&d->chunk);
-			} else { /* RFC 9112 6.3: unframeable request */
-				h->s->stats->parse_errors++;
-				finish(h, dir, SONDE_MF_PARSE_ERROR);
-				to_resync(h, d);
-				return len;
-			}
-		} else if (hd.content_length > 0) {
-			d->st = H1_BODY_LEN;
-			d->remaining = (uint64_t)hd.content_length;
-		}
-	} else {
-		struct sonde_http_msg *req = peek_request(h);
-		int s = hd.status;
-		if ((s >= 100 && s < 200) || s == 204 || s == 304 || (req && req->is_head)) {
-			/* no body */
-		} else if (req && req->is_connect && s >= 200 && s < 300) {
-			/* tunnel follows */
-		} else if (hd.te_present) {
-			d->st = hd.chunked ? H1_CHUNKED : H1_BODY_CLOSE;
-			sonde_chunked_init(&d->chunk);
-		} else if (hd.content_length >= 0) {
-			if (hd.content_length > 0) {
-				d->st = H1_BODY_LEN;
-				d->remaining = (uint64_t)hd.content_length;
-			}
-		} else {
-			d->st = H1_BODY_CLOSE;
-		}
+	if (!body_framing(h, dir, &hd)) {
+		/* RFC 9112 6.3: unframeable request */
+		h->s->stats->parse_errors++;
+		finish(h, dir, SONDE_MF_PARSE_ERROR);
+		to_resync(h, d);
+		return len;
 	}
 	if (d->st == H1_IDLE) {
 		finish(h, dir, 0);
@@ -272,6 +261,117 @@ static size_t process_head(struct h1_conn *h, enum sonde_dir dir, const uint8_t 
 	return len;
 }
 
+/* A head over max_head: what was held is unparsed; look for the next message. */
+static size_t head_too_big(struct h1_conn *h, struct h1_dir *d, size_t held)
+{
+	h->s->stats->parse_errors++;
+	h->s->stats->unparsed_bytes += held;
+	to_resync(h, d);
+	return 0;
+}
+
+/*
+ * Find the end of the head in what is held (old bytes) and p. Returns the
+ * head (in p or in acc) and its length, and in *used how much of p it
+ * takes; NULL if not complete yet, with *next where the search resumes.
+ */
+static const uint8_t *head_find(struct h1_dir *d, const uint8_t *p, size_t n, size_t *head_len,
+				size_t *used, size_t *next)
+{
+	size_t old = d->acc.len, e;
+	*next = 0;
+	if (!old) {
+		e = sonde_h1_head_end(p, n, 0, next);
+		*head_len = *used = e;
+		return e ? p : NULL;
+	}
+	/* The blank line may straddle acc and p: look at a 3-byte overlap
+	 * first, then in p alone. */
+	size_t k = n < 3 ? n : 3;
+	sonde_buf_append(&d->acc, p, k);
+	e = sonde_h1_head_end(d->acc.p, d->acc.len, d->scan, next);
+	if (e) {
+		d->acc.len = e;
+		*head_len = e;
+		*used = e - old;
+		return d->acc.p;
+	}
+	d->acc.len = old;
+	size_t next2 = 0;
+	e = sonde_h1_head_end(p, n, 0, &next2);
+	if (e) {
+		sonde_buf_append(&d->acc, p, e);
+		*head_len = d->acc.len;
+		*used = e;
+		return d->acc.p;
+	}
+	if (old + next2 < *next)
+		*next = old + next2; /* resume at the earliest line end still undecided */
+	return NULL;
+}
+
+/* A complete head (old bytes of it held before this call): process it.
+ * Returns how much of this call's bytes were used. */
+static size_t head_complete(struct h1_conn *h, enum sonde_dir dir, const uint8_t *head,
+			    size_t head_len, size_t old, size_t used)
+{
+	struct h1_dir *d = &h->d[dir];
+	if (head_len > h->s->opts->max_head)
+		return head_too_big(h, d, old);
+	d->msg_wire = head_len;
+	d->msg_gap = 0;
+	size_t took = process_head(h, dir, head, head_len);
+	if (took < head_len && old && took < old) {
+		/* The bytes after the used part came partly from earlier
+		 * chunks: feed them through again (at most one level deep:
+		 * the copy starts with an empty accumulator). */
+		size_t rest = head_len - took;
+		uint8_t *again = sonde_xmalloc(rest);
+		memcpy(again, d->acc.p + took, rest);
+		sonde_buf_reset(&d->acc);
+		d->scan = 0;
+		size_t fed = h1_data(h, dir, again, rest, d->ts_last);
+		if (fed < rest && !h->s->switch_to)
+			h->s->stats->unparsed_bytes += rest - fed;
+		free(again);
+		return used;
+	}
+	if (took < head_len)
+		used = took - old; /* rescan p from the line after the used part */
+	sonde_buf_reset(&d->acc);
+	d->scan = 0;
+	return used;
+}
+
+/* An incomplete request head whose first line is complete: is that line an
+ * HTTP/0.9 request (no version)? Then it is the message: *used bytes of p. */
+static bool head_http09(struct h1_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n,
+			size_t *used)
+{
+	struct h1_dir *d = &h->d[dir];
+	size_t old = d->acc.len;
+	if (old && memchr(d->acc.p, '\n', old))
+		return false;
+	const uint8_t *lf = memchr(p, '\n', n);
+	if (!lf)
+		return false;
+	size_t line_in_p = (size_t)(lf - p) + 1;
+	sonde_buf_append(&d->acc, p, line_in_p);
+	if (!sonde_h1_is_http09_request(d->acc.p, d->acc.len)) {
+		d->acc.len -= line_in_p;
+		return false;
+	}
+	d->cur = h1_msg_new_http09(d->acc.p, d->acc.len, false);
+	d->msg_wire = d->acc.len;
+	d->msg_gap = 0;
+	sonde_buf_reset(&d->acc);
+	d->scan = 0;
+	finish(h, dir, 0);
+	d->st = H1_IDLE;
+	*used = line_in_p;
+	return true;
+}
+
 /*
  * Bytes of a head. Returns how many of p were consumed: all of them if the
  * head is not complete yet, else up to its end.
@@ -279,7 +379,6 @@ static size_t process_head(struct h1_conn *h, enum sonde_dir dir, const uint8_t 
 static size_t head_feed(struct h1_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n)
 {
 	struct h1_dir *d = &h->d[dir];
-	size_t max_head = h->s->opts->max_head;
 	/* Reject at once what cannot start a message, rather than buffer it. */
 	if (!d->acc.len) {
 		bool ok = dir == SONDE_DIR_S2C ? p[0] == 'H'
@@ -290,102 +389,17 @@ static size_t head_feed(struct h1_conn *h, enum sonde_dir dir, const uint8_t *p,
 			return 0;
 		}
 	}
-	size_t old = d->acc.len, next = 0, e;
-	const uint8_t *head = NULL;
-	size_t head_len = 0, used;
-	if (!old) {
-		e = sonde_h1_head_end(p, n, 0, &next);
-		if (e) {
-			head = p;
-			head_len = e;
-			used = e;
-		}
-	} else {
-		/* The blank line may straddle acc and p: look at a 3-byte overlap
-		 * first, then in p alone. */
-		size_t k = n < 3 ? n : 3;
-		sonde_buf_append(&d->acc, p, k);
-		e = sonde_h1_head_end(d->acc.p, d->acc.len, d->scan, &next);
-		if (e) {
-			d->acc.len = e;
-			head = d->acc.p;
-			head_len = e;
-			used = e - old;
-		} else {
-			d->acc.len = old;
-			size_t next2 = 0;
-			e = sonde_h1_head_end(p, n, 0, &next2);
-			if (e) {
-				sonde_buf_append(&d->acc, p, e);
-				head = d->acc.p;
-				head_len = d->acc.len;
-				used = e;
-			} else if (old + next2 < next) {
-				/* Resume at the earliest line end still undecided. */
-				next = old + next2;
-			}
-		}
-	}
-	if (head) {
-		if (head_len > max_head)
-			goto too_big;
-		d->msg_wire = head_len;
-		d->msg_gap = 0;
-		size_t took = process_head(h, dir, head, head_len);
-		if (took < head_len && old && took < old) {
-			/* The bytes after the used part came partly from earlier
-			 * chunks: feed them through again (at most one level deep:
-			 * the copy starts with an empty accumulator). */
-			size_t rest = head_len - took;
-			uint8_t *again = sonde_xmalloc(rest);
-			memcpy(again, d->acc.p + took, rest);
-			sonde_buf_reset(&d->acc);
-			d->scan = 0;
-			size_t fed = h1_data(h, dir, again, rest, d->ts_last);
-			if (fed < rest && !h->s->switch_to)
-				h->s->stats->unparsed_bytes += rest - fed;
-			free(again);
-			return used;
-		}
-		if (took < head_len)
-			used = took - old; /* rescan p from the line after the used part */
-		sonde_buf_reset(&d->acc);
-		d->scan = 0;
+	size_t old = d->acc.len, head_len = 0, used = 0, next;
+	const uint8_t *head = head_find(d, p, n, &head_len, &used, &next);
+	if (head)
+		return head_complete(h, dir, head, head_len, old, used);
+	if (dir == SONDE_DIR_C2S && head_http09(h, dir, p, n, &used))
 		return used;
-	}
-	/* Not complete. HTTP/0.9: a request line with no version. */
-	if (dir == SONDE_DIR_C2S) {
-		const uint8_t *lf = NULL;
-		if (!old)
-			lf = memchr(p, '\n', n);
-		else if (!memchr(d->acc.p, '\n', old))
-			lf = memchr(p, '\n', n);
-		if (lf) {
-			size_t line_in_p = (size_t)(lf - p) + 1;
-			sonde_buf_append(&d->acc, p, line_in_p);
-			if (sonde_h1_is_http09_request(d->acc.p, d->acc.len)) {
-				d->cur = h1_msg_new_http09(d->acc.p, d->acc.len, false);
-				d->msg_wire = d->acc.len;
-				d->msg_gap = 0;
-				sonde_buf_reset(&d->acc);
-				d->scan = 0;
-				finish(h, dir, 0);
-				d->st = H1_IDLE;
-				return line_in_p;
-			}
-			d->acc.len -= line_in_p;
-		}
-	}
-	if (old + n > max_head)
-		goto too_big;
+	if (old + n > h->s->opts->max_head)
+		return head_too_big(h, d, old);
 	sonde_buf_append(&d->acc, p, n);
 	d->scan = next;
 	return n;
-too_big:
-	h->s->stats->parse_errors++;
-	h->s->stats->unparsed_bytes += old;
-	to_resync(h, d);
-	return 0;
 }
 
 /* ---------------------------------------------------------- resync --- */

@@ -94,6 +94,34 @@ void h1_msg_trailers(struct sonde_http_msg *m, const uint8_t *p, size_t tl)
 	add_fields(&m->trailers, base, th, thd.nheaders);
 }
 
+const char *h1_msg_switch_to(const struct sonde_http_msg *resp, const struct sonde_http_msg *req)
+{
+	if (resp->status == 101) {
+		/* the response's (last) Upgrade, else the request's */
+		struct sonde_http_span up = { 0, 0, false };
+		const struct sonde_http_msg *base = NULL;
+		for (uint32_t i = 0; i < resp->headers.n; i++) {
+			const struct sonde_http_field *f = &resp->headers.f[i];
+			if (h1_msg_span_ieq(resp, (struct sonde_http_span){ f->noff, f->nlen, true }, "upgrade")) {
+				up = (struct sonde_http_span){ f->voff, f->vlen, true };
+				base = resp;
+			}
+		}
+		if (!up.len && req && req->upgrade_req) {
+			up = req->upgrade;
+			base = req;
+		}
+		if (base && h1_msg_span_ieq(base, up, "h2c"))
+			return "http2";
+		if (base && h1_msg_span_ieq(base, up, "websocket"))
+			return "websocket";
+		return "upgraded";
+	}
+	if (req && req->is_connect && resp->status >= 200 && resp->status < 300)
+		return "tunnel";
+	return NULL;
+}
+
 bool h1_msg_span_ieq(const struct sonde_http_msg *m, struct sonde_http_span s, const char *lower)
 {
 	struct sonde_h1_span h = { s.off, s.len };

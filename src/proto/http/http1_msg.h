@@ -23,6 +23,9 @@ struct sonde_http_msg *h1_msg_new(const uint8_t *head, size_t len, const struct 
 struct sonde_http_msg *h1_msg_new_http09(const uint8_t *line, size_t len, bool response);
 /* Trailers of a chunked body: tl bytes of header lines, parsed here. */
 void h1_msg_trailers(struct sonde_http_msg *m, const uint8_t *p, size_t tl);
+/* The protocol a final response hands the connection to (101: by its or
+ * its request's Upgrade; 2xx to CONNECT: "tunnel"), or NULL. req may be NULL. */
+const char *h1_msg_switch_to(const struct sonde_http_msg *resp, const struct sonde_http_msg *req);
 /* Does the header span `s` of m's text equal `lower`, ignoring case? */
 bool h1_msg_span_ieq(const struct sonde_http_msg *m, struct sonde_http_span s, const char *lower);
 
