@@ -7,12 +7,17 @@
  * (a visitor that rewrites header values or fields by name and forwards to
  * the next visitor), a filter language (one that looks up a dotted name such
  * as "response.status" while the walk goes by), HAR or OTLP exporters and a
- * columnar store, none of which need to touch a protocol.
+ * columnar store, none of which need to touch a protocol. tests/unit/
+ * test_fields.c has a dotted-name visitor and a masking one.
  *
  * The walk is a tree: objects and lists open with begin() and close with
  * end(); members of an object carry a name, elements of a list do not (name
- * NULL). Names are static ASCII strings. Byte strings (str, bytes, header)
- * point into the message and are valid only during the call.
+ * NULL). Names are static ASCII strings. Byte strings (str, bytes, header,
+ * json) are never NULL, point into the message or a scratch buffer, and are
+ * valid only during the call. The members every message has (ts,
+ * wire_bytes, captured_bytes) and the record's own (conn, capture, latency,
+ * flags) are not part of the walk: they are plain struct members
+ * (core/record.h).
  *
  * Values:
  *   str      text as captured: arbitrary bytes, a renderer escapes them
