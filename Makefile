@@ -93,7 +93,7 @@ $(BUILD)/%.o: %.c
 -include $(OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
 $(BUILD)/libsonde.a: $(OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 # ---- tests -------------------------------------------------------------
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
