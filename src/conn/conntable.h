@@ -17,6 +17,7 @@
 #include "core/record.h"
 #include "core/stats.h"
 #include "proto/dissector.h"
+#include "conn/detect.h"
 #include "conn/reasm.h"
 
 struct sonde_conntable_opts {
@@ -29,6 +30,9 @@ struct sonde_conntable_opts {
 	 * tunnel), so a source can stop copying its bytes. May be NULL. */
 	void (*on_ignore)(void *ctx, uint64_t conn_id);
 	void *on_ignore_ctx;
+	/* Ports whose protocol is probed first (conn/detect.h), ended by
+	 * port 0; NULL for the built-in table. */
+	const struct sonde_port_hint *port_hints;
 };
 
 struct sonde_conntable;
