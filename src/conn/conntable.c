@@ -97,7 +97,7 @@ struct sonde_conntable *sonde_conntable_new(const struct sonde_conntable_opts *o
 	ct->budget.limit = opts->reasm_mem;
 	ct->budget.per_stream = opts->reasm_stream_mem;
 	ct->pending.limit = dopts->pending_mem;
-	ct->detector = sonde_detector_new(opts->port_hints);
+	ct->detector = sonde_detector_new(opts->dissectors, opts->port_hints);
 	ct->nbuckets = 1024;
 	ct->buckets = sonde_xcalloc(ct->nbuckets, sizeof(*ct->buckets));
 	return ct;
@@ -178,7 +178,7 @@ static void notify_ignore(struct conn *c)
 /* The dissector handed the connection over to another protocol. */
 static void switch_protocol(struct conn *c)
 {
-	const struct sonde_dissector *next = sonde_dissector_find(c->sess.switch_to);
+	const struct sonde_dissector *next = sonde_detect_find(c->ct->detector, c->sess.switch_to);
 	c->d->close(c->dstate, c->last_ts);
 	c->dstate = NULL;
 	c->d = NULL;
@@ -385,8 +385,9 @@ static void conn_close(struct sonde_conntable *ct, struct conn *c, uint64_t ts)
 		if (c->state == CONN_DETECT)
 			settle(c, i, ts);
 	}
-	for (int i = 0; i < 2; i++)
-		send_end(c, i, ts);
+	if (c->l4 != SONDE_L4_UDP) /* datagram dissectors get no end() */
+		for (int i = 0; i < 2; i++)
+			send_end(c, i, ts);
 	if (c->state == CONN_DISSECT)
 		c->d->close(c->dstate, ts);
 	conn_remove(ct, c);
@@ -420,9 +421,27 @@ static struct conn *lookup(struct sonde_conntable *ct, const struct sonde_chunk 
 
 /* ------------------------------------------------------------ the feed --- */
 
+/* A new connection for chunk ch, the most recently active (evicting the
+ * oldest when the table is full). */
+static struct conn *add(struct sonde_conntable *ct, const struct sonde_chunk *ch, uint64_t hash)
+{
+	struct conn *old = lru_oldest(ct);
+	if (ct->count >= ct->opts.max_conns && old) {
+		ct->stats->connections_evicted++;
+		conn_close(ct, old, ch->ts_ns);
+	}
+	struct conn *c = conn_new(ct, ch, hash);
+	struct conn **b = &ct->buckets[hash & (ct->nbuckets - 1)];
+	c->hnext = *b;
+	*b = c;
+	if (++ct->count > ct->nbuckets)
+		grow(ct);
+	sonde_list_push_front(&ct->lru, &c->lru);
+	return c;
+}
+
 /* The chunk's connection, made the most recently active; created on first
- * sight (evicting the oldest when the table is full). NULL for a chunk that
- * tells nothing of a connection not tracked. */
+ * sight. NULL for a chunk that tells nothing of a connection not tracked. */
 static struct conn *find_or_add(struct sonde_conntable *ct, const struct sonde_chunk *ch)
 {
 	uint64_t hash = flow_hash(&ch->flow, ch->conn_id);
@@ -434,19 +453,7 @@ static struct conn *find_or_add(struct sonde_conntable *ct, const struct sonde_c
 	/* A bare ACK or RST: nothing to start a connection with. */
 	if (!ch->wirelen && !(ch->flags & SONDE_CF_SYN))
 		return NULL;
-	struct conn *old = lru_oldest(ct);
-	if (ct->count >= ct->opts.max_conns && old) {
-		ct->stats->connections_evicted++;
-		conn_close(ct, old, ch->ts_ns);
-	}
-	c = conn_new(ct, ch, hash);
-	struct conn **b = &ct->buckets[hash & (ct->nbuckets - 1)];
-	c->hnext = *b;
-	*b = c;
-	if (++ct->count > ct->nbuckets)
-		grow(ct);
-	sonde_list_push_front(&ct->lru, &c->lru);
-	return c;
+	return add(ct, ch, hash);
 }
 
 static void mark_midstream(struct conn *c)
@@ -477,6 +484,10 @@ static void place_stream64(struct conn *c, struct sonde_reasm *rs, const struct 
 
 void sonde_conntable_chunk(struct sonde_conntable *ct, const struct sonde_chunk *ch)
 {
+	if (ch->flow.l4 == SONDE_L4_UDP) {
+		sonde_conntable_datagram(ct, ch);
+		return;
+	}
 	if (ch->flow.l4 != SONDE_L4_TCP)
 		return;
 	uint64_t ts = ch->ts_ns;
@@ -530,6 +541,53 @@ void sonde_conntable_chunk(struct sonde_conntable *ct, const struct sonde_chunk 
 			send_end(c, i, ts);
 	if (c->end_sent[0] && c->end_sent[1])
 		conn_close(ct, c, ts);
+}
+
+/* ----------------------------------------------------------- datagrams --- */
+
+static void undissected(struct sonde_conntable *ct, const struct sonde_chunk *ch)
+{
+	ct->stats->udp_datagrams_undissected++;
+	ct->stats->udp_bytes_undissected += ch->wirelen;
+}
+
+/* A flow's entry: found, or made if a datagram dissector claims ch. */
+static struct conn *datagram_flow(struct sonde_conntable *ct, const struct sonde_chunk *ch)
+{
+	uint64_t hash = flow_hash(&ch->flow, ch->conn_id);
+	struct conn *c = lookup(ct, ch, hash);
+	if (c) {
+		sonde_list_move_front(&ct->lru, &c->lru);
+		return c;
+	}
+	if (ch->caplen < ch->wirelen)
+		return NULL;
+	struct sonde_detect_peers who = { &ch->flow.src, &ch->flow.dst, -1 };
+	bool from_client = false;
+	const struct sonde_dissector *d =
+		sonde_detect_datagram(ct->detector, &who, ch->data, ch->caplen, &from_client);
+	if (!d)
+		return NULL;
+	c = add(ct, ch, hash);
+	set_client(c, from_client ? 0 : 1, false); /* ep[0] sent ch */
+	open_dissector(c, d);
+	return c;
+}
+
+void sonde_conntable_datagram(struct sonde_conntable *ct, const struct sonde_chunk *ch)
+{
+	uint64_t ts = ch->ts_ns;
+	if (ts > ct->last_sweep + SWEEP_INTERVAL_NS)
+		sweep_idle(ct, ts);
+	struct conn *c = datagram_flow(ct, ch);
+	if (c)
+		c->last_ts = ts;
+	if (!c || ch->caplen < ch->wirelen) {
+		undissected(ct, ch);
+		return;
+	}
+	int side = ep_eq(&c->ep[0], &ch->flow.src) ? 0 : 1;
+	c->d->datagram(c->dstate, dir_of(c, side), ch->data, ch->caplen, ts);
 }
 
 void sonde_conntable_tick(struct sonde_conntable *ct, uint64_t now_ns)

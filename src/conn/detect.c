@@ -38,18 +38,21 @@ struct learned {
 };
 
 struct sonde_detector {
+	const struct sonde_dissector *const *list;
 	struct hint hints[HINTS_MAX];
 	size_t nhints;
 	struct learned slots[LEARN_SLOTS];
 };
 
-struct sonde_detector *sonde_detector_new(const struct sonde_port_hint *hints)
+struct sonde_detector *sonde_detector_new(const struct sonde_dissector *const *list,
+					  const struct sonde_port_hint *hints)
 {
 	struct sonde_detector *dt = sonde_xcalloc(1, sizeof(*dt));
+	dt->list = list ? list : sonde_dissectors;
 	if (!hints)
 		hints = builtin_hints;
 	for (size_t i = 0; hints[i].port && dt->nhints < HINTS_MAX; i++) {
-		const struct sonde_dissector *d = sonde_dissector_find(hints[i].dissector);
+		const struct sonde_dissector *d = sonde_detect_find(dt, hints[i].dissector);
 		if (!d) /* a protocol this build lacks */
 			continue;
 		dt->hints[dt->nhints++] = (struct hint){ hints[i].port, hints[i].force, d };
@@ -60,6 +63,14 @@ struct sonde_detector *sonde_detector_new(const struct sonde_port_hint *hints)
 void sonde_detector_free(struct sonde_detector *dt)
 {
 	free(dt);
+}
+
+const struct sonde_dissector *sonde_detect_find(const struct sonde_detector *dt, const char *name)
+{
+	for (size_t i = 0; dt->list[i]; i++)
+		if (!strcmp(dt->list[i]->name, name))
+			return dt->list[i];
+	return NULL;
 }
 
 /* ----------------------------------------------------------- learned --- */
@@ -126,15 +137,22 @@ static bool learned_takes(const struct sonde_detector *dt, const struct sonde_de
 /* ------------------------------------------------------------- order --- */
 
 struct probe_order {
+	const struct sonde_dissector *const *list;
+	bool datagram; /* probing a datagram: only datagram dissectors */
 	const struct sonde_dissector *front[FRONT_MAX];
 	size_t nfront;
 	const struct hint *forced;
 	bool forced_from_client;
 };
 
+static bool fits(const struct probe_order *o, const struct sonde_dissector *d)
+{
+	return o->datagram ? d->datagram != NULL : d->data != NULL;
+}
+
 static void order_add(struct probe_order *o, const struct sonde_dissector *d)
 {
-	if (!d)
+	if (!d || !fits(o, d))
 		return;
 	for (size_t i = 0; i < o->nfront; i++)
 		if (o->front[i] == d)
@@ -158,6 +176,8 @@ static void order_hint(const struct sonde_detector *dt, struct probe_order *o,
 	const struct hint *h = hint_of(dt, ep->port);
 	if (!h)
 		return;
+	if (!fits(o, h->d))
+		return;
 	if (h->force && !o->forced) {
 		o->forced = h;
 		o->forced_from_client = ep_is_to;
@@ -166,11 +186,14 @@ static void order_hint(const struct sonde_detector *dt, struct probe_order *o,
 }
 
 static void order_build(const struct sonde_detector *dt, const struct sonde_detect_peers *who,
-			uint64_t ts, struct probe_order *o)
+			uint64_t ts, bool datagram, struct probe_order *o)
 {
 	bool from_client;
 	memset(o, 0, sizeof(*o));
-	order_add(o, learned_for(dt, who, ts, &from_client));
+	o->list = dt->list;
+	o->datagram = datagram;
+	if (!datagram) /* datagram flows never have known roles to learn from */
+		order_add(o, learned_for(dt, who, ts, &from_client));
 	if (who->from_is_server != 1)
 		order_hint(dt, o, who->to, true);
 	if (who->from_is_server != 0)
@@ -197,9 +220,9 @@ static const struct sonde_dissector *probe_all(const struct probe_order *o, cons
 	for (size_t i = 0; i < o->nfront; i++)
 		if (claims(o->front[i], buf, len, verdict, more))
 			return o->front[i];
-	for (size_t i = 0; sonde_dissectors[i]; i++) {
-		const struct sonde_dissector *d = sonde_dissectors[i];
-		bool tried = false;
+	for (size_t i = 0; o->list[i]; i++) {
+		const struct sonde_dissector *d = o->list[i];
+		bool tried = !fits(o, d);
 		for (size_t k = 0; k < o->nfront; k++)
 			tried |= o->front[k] == d;
 		if (!tried && claims(d, buf, len, verdict, more))
@@ -248,7 +271,7 @@ enum sonde_detect_step sonde_detect(struct sonde_detector *dt, struct sonde_dete
 		plen = held + take;
 	}
 	struct probe_order o;
-	order_build(dt, who, ts, &o);
+	order_build(dt, who, ts, false, &o);
 	*res = (struct sonde_detect_result){ .held = held };
 	if (o.forced) {
 		res->d = o.forced->d;
@@ -297,4 +320,21 @@ bool sonde_detect_settle(struct sonde_detector *dt, struct sonde_detect_side *s,
 	res->held = s->len;
 	s->len = 0;
 	return true;
+}
+
+const struct sonde_dissector *sonde_detect_datagram(const struct sonde_detector *dt,
+						    const struct sonde_detect_peers *who,
+						    const uint8_t *p, size_t n, bool *from_client)
+{
+	struct probe_order o;
+	order_build(dt, who, 0, true, &o);
+	if (o.forced) {
+		*from_client = o.forced_from_client;
+		return o.forced->d;
+	}
+	bool more = false; /* a datagram is whole: MORE is a NO */
+	enum sonde_probe verdict = SONDE_PROBE_NO;
+	const struct sonde_dissector *d = probe_all(&o, p, n, &verdict, &more);
+	*from_client = verdict == SONDE_PROBE_CLIENT;
+	return d;
 }

@@ -34,7 +34,7 @@
 
 struct sonde_port_hint {
 	uint16_t port;
-	const char *dissector; /* a name sonde_dissector_find() knows */
+	const char *dissector; /* a dissector's name; others are ignored */
 	bool force; /* open it without probing */
 };
 
@@ -69,9 +69,16 @@ struct sonde_detect_result {
 
 struct sonde_detector;
 
-/* hints: a table ended by port 0, or NULL for the built-in one. */
-struct sonde_detector *sonde_detector_new(const struct sonde_port_hint *hints);
+/*
+ * list: the dissectors in probing order, NULL-terminated (NULL: the
+ * registry, sonde_dissectors). hints: a table ended by port 0 (NULL: the
+ * built-in one).
+ */
+struct sonde_detector *sonde_detector_new(const struct sonde_dissector *const *list,
+					  const struct sonde_port_hint *hints);
 void sonde_detector_free(struct sonde_detector *dt);
+/* The dissector of the list named `name`, or NULL. */
+const struct sonde_dissector *sonde_detect_find(const struct sonde_detector *dt, const char *name);
 
 /*
  * Probe bytes p[0..n) of one direction (after what `s` holds). On FOUND the
@@ -92,6 +99,15 @@ enum sonde_detect_step sonde_detect(struct sonde_detector *dt, struct sonde_dete
 bool sonde_detect_settle(struct sonde_detector *dt, struct sonde_detect_side *s,
 			 const struct sonde_detect_peers *who, uint64_t ts,
 			 struct sonde_detect_result *res);
+
+/*
+ * The dissector for a flow whose first datagram (payload p[0..n)) is this,
+ * or NULL: the first of the datagram dissectors (port hints first) whose
+ * probe claims it; *from_client tells which side sent it.
+ */
+const struct sonde_dissector *sonde_detect_datagram(const struct sonde_detector *dt,
+						    const struct sonde_detect_peers *who,
+						    const uint8_t *p, size_t n, bool *from_client);
 
 /* The connection's server speaks `d` (its roles are known, not guessed). */
 void sonde_detect_learn(struct sonde_detector *dt, const struct sonde_endpoint *server,
