@@ -244,6 +244,8 @@ static void start(struct conn *c, int side, const struct sonde_detect_result *r,
 	if (r->held)
 		dissect(c, side, c->det[side].buf, r->held, ts);
 	dissect(c, side, p, n, ts);
+	sonde_detect_side_free(&c->det[0]);
+	sonde_detect_side_free(&c->det[1]);
 }
 
 /* Try the dissectors on the first bytes of `side`. */
@@ -262,6 +264,8 @@ static void detect(struct conn *c, int side, const uint8_t *p, size_t n, uint64_
 		break;
 	case SONDE_DETECT_GAVE_UP:
 		c->skipped_before[side] = true;
+		sonde_detect_side_free(&c->det[0]);
+		sonde_detect_side_free(&c->det[1]);
 		c->state = CONN_IGNORE;
 		notify_ignore(c);
 		break;
@@ -391,8 +395,10 @@ static void conn_close(struct sonde_conntable *ct, struct conn *c, uint64_t ts)
 	if (c->state == CONN_DISSECT)
 		c->d->close(c->dstate, ts);
 	conn_remove(ct, c);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		sonde_reasm_free(&c->rs[i], &ct->budget);
+		sonde_detect_side_free(&c->det[i]);
+	}
 	free(c->info.tls);
 	free(c);
 }

@@ -65,6 +65,12 @@ void sonde_detector_free(struct sonde_detector *dt)
 	free(dt);
 }
 
+void sonde_detect_side_free(struct sonde_detect_side *s)
+{
+	free(s->buf);
+	memset(s, 0, sizeof(*s));
+}
+
 const struct sonde_dissector *sonde_detect_find(const struct sonde_detector *dt, const char *name)
 {
 	for (size_t i = 0; dt->list[i]; i++)
@@ -293,6 +299,8 @@ enum sonde_detect_step sonde_detect(struct sonde_detector *dt, struct sonde_dete
 		return SONDE_DETECT_FOUND;
 	}
 	if (more && held + n < SONDE_DETECT_BUF) {
+		if (!s->buf)
+			s->buf = sonde_xmalloc(SONDE_DETECT_BUF);
 		memcpy(s->buf + held, p, n);
 		s->len = (uint16_t)(held + n);
 		return SONDE_DETECT_HELD;

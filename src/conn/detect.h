@@ -38,13 +38,18 @@ struct sonde_port_hint {
 	bool force; /* open it without probing */
 };
 
-/* One direction's probing state. */
+/* One direction's probing state; zeroed to start. */
 struct sonde_detect_side {
 	uint16_t len; /* bytes held in buf */
 	uint32_t tries; /* chunks probed and skipped */
 	uint64_t bytes; /* bytes skipped */
-	uint8_t buf[SONDE_DETECT_BUF];
+	/* SONDE_DETECT_BUF bytes, allocated when bytes are first held: most
+	 * connections are recognised at once and never need it. */
+	uint8_t *buf;
 };
+
+/* Free what `s` holds (detection is over); `s` is zeroed again. */
+void sonde_detect_side_free(struct sonde_detect_side *s);
 
 /* Whose bytes are probed. */
 struct sonde_detect_peers {
