@@ -3,8 +3,10 @@
  * Protocol detection: which dissector a connection's first bytes belong to.
  *
  * Every dissector's probe() is asked in turn; the first that claims the bytes
- * wins, and the claim says which side sent them. The order is the registry's,
- * except that two kinds of knowledge move a dissector to the front:
+ * wins, and the claim says which side sent them. Streams are probed with the
+ * dissectors that take stream data, datagrams (sonde_detect_datagram, whole,
+ * never held) with those that take datagrams. The order is the list's (the
+ * registry's), except that two kinds of knowledge move a dissector first:
  *  - port hints, a table port → dissector name (the server's port, or either
  *    port while roles are unknown). A hint only reorders probing; a hint
  *    marked `force` (configured, none built in) skips probing altogether;
