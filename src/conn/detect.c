@@ -12,7 +12,7 @@
 #define DETECT_MAX_BYTES (256u << 10)
 #define HINTS_MAX 64
 #define FRONT_MAX 3 /* dissectors tried before the registry's order */
-#define LEARN_SLOTS 4096 /* power of two */
+#define LEARN_SLOTS 1024 /* power of two; servers remembered at most */
 #define LEARN_TTL_NS (600ull * 1000000000ull)
 
 /* Ports whose usual protocol is probed first. Only a reordering: the
