@@ -23,7 +23,8 @@ static const char capture_head[] =
 	"\n"
 	"Capture the TCP traffic of every process on this host with eBPF (no proxy,\n"
 	"no change to the programs) and write its request/response records.\n"
-	"Needs root (or CAP_BPF and CAP_PERFMON). Stops on SIGINT/SIGTERM.\n"
+	"Needs root (or CAP_BPF and CAP_PERFMON). Stops on SIGINT/SIGTERM, writing what\n"
+	"is pending; a second signal quits at once.\n"
 	"\n"
 	"Capture:\n"
 	"      --ebpf-hook HOOK     auto (default), fentry, kprobe or tracepoint: where\n"
@@ -92,12 +93,37 @@ static const struct option capture_only[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* Set by SIGINT/SIGTERM; signals are process-wide, hence the two globals. */
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_quietly; /* -q */
 
+/*
+ * The first signal stops the capture: what was captured is written and the
+ * probes are detached, which takes a moment with many TLS libraries, so it
+ * is said. A second signal exits at once: records already out stay out,
+ * pending ones are lost. The kernel detaches probes when their last
+ * descriptor closes, ~80 ms per uprobe and serialised, so a child keeps the
+ * descriptors and lets them go in the background (after closing stdin,
+ * stdout and stderr, so a reader of sonde's output sees its end now).
+ */
 static void on_signal(int sig)
 {
-	(void)sig;
+	static const char stopping[] = "sonde: stopping (again to quit at once)\n";
+	static const char quitting[] = "sonde: quitting at once; probes detach in the background\n";
+	if (stop_requested) {
+		if (write(STDERR_FILENO, quitting, sizeof(quitting) - 1) < 0)
+			stop_quietly = 1;
+		if (_Fork() == 0) {
+			close(STDIN_FILENO);
+			close(STDOUT_FILENO);
+			close(STDERR_FILENO);
+			_exit(0);
+		}
+		_exit(128 + sig);
+	}
 	stop_requested = 1;
+	if (!stop_quietly && write(STDERR_FILENO, stopping, sizeof(stopping) - 1) < 0)
+		stop_quietly = 1;
 }
 
 static int bad(const char *opt, const char *val, const char *why)
@@ -392,6 +418,7 @@ static int run_capture(struct capture_args *a)
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
+	stop_quietly = a->co.quiet;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
