@@ -522,7 +522,8 @@ static int run_capture(struct capture_args *a)
 		fprintf(stderr, "sonde: capturing with %s hooks%s\n", sonde_ebpf_hook_name(src),
 			a->eo.verbose ? "" : " (-v for rates)");
 	else if (!a->co.quiet)
-		fprintf(stderr, "sonde: capturing on %s with %s\n", a->source_name, a->source->name);
+		fprintf(stderr, "sonde: capturing with %s on %s\n", a->source->name,
+			a->source_name);
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
