@@ -283,6 +283,7 @@ static void forget_name(struct sonde_pcapng *w, const char *name)
 	for (size_t i = 0; i < w->nfiles; i++) {
 		if (strcmp(w->files[i].path, name))
 			continue;
+		w->st.files_deleted++; /* truncated when opened again */
 		w->total -= w->files[i].bytes;
 		free(w->files[i].path);
 		memmove(&w->files[i], &w->files[i + 1], (w->nfiles - i - 1) * sizeof(*w->files));
@@ -324,14 +325,34 @@ static int open_file(struct sonde_pcapng *w, const char *name)
 	return write_headers(w);
 }
 
+/* -G with strftime: the first file was named by the clock when it opened;
+ * rename it after its first packet, as every later file is named. */
+static void name_by_first_packet(struct sonde_pcapng *w, uint64_t ts)
+{
+	char name[PATH_MAX];
+	if (!w->o.rotate_ns || !strchr(w->path, '%') || w->cur_packets || !w->nfiles)
+		return;
+	make_name(w, ts, name, sizeof(name));
+	if (!strcmp(name, w->cur) || rename(w->cur, name) < 0)
+		return;
+	char *p = strdup(name);
+	if (!p)
+		abort();
+	free(w->files[w->nfiles - 1].path);
+	w->files[w->nfiles - 1].path = p;
+	snprintf(w->cur, sizeof(w->cur), "%s", name);
+}
+
 /* Before a packet block of `need` bytes at ts: a new file if -C, -G or the
  * quota says so, and the oldest files deleted while over the quota. */
 static int before_packet(struct sonde_pcapng *w, uint64_t ts, size_t need)
 {
 	if (w->to_stdout)
 		return 0;
-	if (!w->period_t0)
+	if (!w->period_t0) {
 		w->period_t0 = ts ? ts : 1;
+		name_by_first_packet(w, ts);
+	}
 	uint64_t q = w->o.quota_bytes;
 	while (q && w->nfiles > 1 && w->total + need > q)
 		delete_oldest(w);

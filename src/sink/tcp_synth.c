@@ -319,7 +319,9 @@ static uint32_t build_segment(struct sonde_tcp_synth *s, struct synth_conn *k, c
 	t[13] = g->flags;
 	put16(t + 14, 0xffff);
 	if (syn) {
-		static const uint8_t opt[8] = { 2, 4, 0xff, 0xd7, 1, 3, 3, WSCALE };
+		/* MSS: the largest segment build_segment() makes; window scale. */
+		uint8_t opt[8] = { 2, 4, 0, 0, 1, 3, 3, WSCALE };
+		put16(opt + 2, (uint16_t)(65535 - 20 - (iphl == 40 ? 0 : 20)));
 		memcpy(t + 20, opt, sizeof(opt));
 	}
 	if (g->len)
