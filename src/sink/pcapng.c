@@ -92,77 +92,94 @@ static void put_opt(struct sonde_buf *b, uint16_t code, const void *p, size_t n)
 	put_pad(b, n);
 }
 
-/* Blocks are written in this machine's byte order, which the SHB's magic
- * tells readers. */
-static void blk_begin(struct sonde_buf *b, uint32_t type)
+/* Blocks are appended to b in this machine's byte order, which the SHB's
+ * magic tells readers; blk_begin() returns where the block starts. */
+static size_t blk_begin(struct sonde_buf *b, uint32_t type)
 {
-	sonde_buf_reset(b);
+	size_t start = b->len;
 	put_u32(b, type);
 	put_u32(b, 0); /* the length, once known */
+	return start;
 }
 
-static void blk_end(struct sonde_buf *b, bool had_options)
+static void blk_end(struct sonde_buf *b, size_t start, bool had_options)
 {
 	if (had_options)
 		put_opt(b, OPT_ENDOFOPT, NULL, 0);
-	uint32_t len = (uint32_t)b->len + 4;
-	memcpy(b->p + 4, &len, 4);
+	uint32_t len = (uint32_t)(b->len - start) + 4;
+	memcpy(b->p + start + 4, &len, 4);
 	put_u32(b, len);
 }
 
 static void build_shb(struct sonde_buf *b)
 {
-	blk_begin(b, BT_SHB);
+	size_t at = blk_begin(b, BT_SHB);
 	put_u32(b, BYTE_ORDER_MAGIC);
 	put_u16(b, 1);
 	put_u16(b, 0);
 	put_u32(b, UINT32_MAX); /* section length: not known (-1) */
 	put_u32(b, UINT32_MAX);
 	put_opt(b, OPT_SHB_USERAPPL, "sonde", 5);
-	blk_end(b, true);
+	blk_end(b, at, true);
 }
 
 static void build_idb(struct sonde_buf *b, const struct iface *f)
 {
 	static const uint8_t ns = 9; /* 10^-9 s */
-	blk_begin(b, BT_IDB);
+	size_t at = blk_begin(b, BT_IDB);
 	put_u16(b, (uint16_t)f->linktype);
 	put_u16(b, 0);
 	put_u32(b, f->snaplen);
 	put_opt(b, OPT_IF_NAME, f->name, strlen(f->name));
 	put_opt(b, OPT_IF_TSRESOL, &ns, 1);
-	blk_end(b, true);
+	blk_end(b, at, true);
+}
+
+static void appendf(char *out, size_t len, size_t *at, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void appendf(char *out, size_t len, size_t *at, const char *fmt, ...)
+{
+	va_list ap;
+	if (*at >= len - 1)
+		return;
+	va_start(ap, fmt);
+	int n = vsnprintf(out + *at, len - *at, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*at = *at + (size_t)n < len - 1 ? *at + (size_t)n : len - 1;
 }
 
 /* "sonde: method=… pid=… comm=… conn=…" with what is known; "" if nothing. */
 static void meta_comment(const struct sonde_pcapng_meta *m, char *out, size_t len)
 {
-	size_t n = 0;
-	out[0] = 0;
+	size_t at = 0;
+	appendf(out, len, &at, "sonde:");
+	size_t empty = at;
 	if (m->method && *m->method)
-		n += (size_t)snprintf(out + n, len - n, " method=%s", m->method);
-	if (m->pid && n < len)
-		n += (size_t)snprintf(out + n, len - n, " pid=%u", m->pid);
-	if (m->comm && *m->comm && n < len) {
-		size_t at = n + 6;
-		n += (size_t)snprintf(out + n, len - n, " comm=%.16s", m->comm);
-		for (size_t i = at; i < n && i < len; i++)
-			if (out[i] <= ' ' || out[i] == '=' || out[i] == 0x7f)
-				out[i] = '_';
+		appendf(out, len, &at, " method=%s", m->method);
+	if (m->pid)
+		appendf(out, len, &at, " pid=%u", m->pid);
+	if (m->comm && *m->comm) {
+		/* One token: a comm may hold spaces, '=', anything. */
+		char comm[17];
+		size_t i;
+		for (i = 0; i < 16 && m->comm[i]; i++) {
+			unsigned char ch = (unsigned char)m->comm[i];
+			comm[i] = ch <= ' ' || ch == '=' || ch >= 0x7f ? '_' : (char)ch;
+		}
+		comm[i] = 0;
+		appendf(out, len, &at, " comm=%s", comm);
 	}
-	if (m->conn_id && n < len)
-		n += (size_t)snprintf(out + n, len - n, " conn=%llu", (unsigned long long)m->conn_id);
-	if (!n || n >= len)
-		return;
-	char tmp[256];
-	snprintf(tmp, sizeof(tmp), "sonde:%s", out);
-	snprintf(out, len, "%s", tmp);
+	if (m->conn_id)
+		appendf(out, len, &at, " conn=%llu", (unsigned long long)m->conn_id);
+	if (at == empty)
+		out[0] = 0;
 }
 
 static void build_epb(struct sonde_buf *b, int iface, uint64_t ts_ns, const uint8_t *data,
 		      uint32_t caplen, uint32_t wirelen, const char *comment)
 {
-	blk_begin(b, BT_EPB);
+	size_t at = blk_begin(b, BT_EPB);
 	put_u32(b, (uint32_t)iface);
 	put_u32(b, (uint32_t)(ts_ns >> 32));
 	put_u32(b, (uint32_t)ts_ns);
@@ -172,7 +189,7 @@ static void build_epb(struct sonde_buf *b, int iface, uint64_t ts_ns, const uint
 	put_pad(b, caplen);
 	if (*comment)
 		put_opt(b, OPT_COMMENT, comment, strlen(comment));
-	blk_end(b, *comment != 0);
+	blk_end(b, at, *comment != 0);
 }
 
 /* ========================================================== output === */
@@ -214,17 +231,15 @@ static int write_block(struct sonde_pcapng *w, const struct sonde_buf *b)
 	return 0;
 }
 
+/* The SHB and every IDB, in one write: a new file is never seen without
+ * its headers. */
 static int write_headers(struct sonde_pcapng *w)
 {
+	sonde_buf_reset(&w->hdr);
 	build_shb(&w->hdr);
-	if (write_block(w, &w->hdr) < 0)
-		return -1;
-	for (size_t i = 0; i < w->nif; i++) {
+	for (size_t i = 0; i < w->nif; i++)
 		build_idb(&w->hdr, &w->ifs[i]);
-		if (write_block(w, &w->hdr) < 0)
-			return -1;
-	}
-	return 0;
+	return write_block(w, &w->hdr);
 }
 
 /* ======================================================== rotation === */
@@ -306,12 +321,19 @@ static int open_file(struct sonde_pcapng *w, const char *name)
 	forget_name(w, name); /* -W's ring: the name is reused */
 	while (w->o.max_files && w->nfiles >= w->o.max_files)
 		delete_oldest(w);
-	w->fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* A file (new, or the oldest being reused) is written as name.part
+	 * and renamed once it holds its headers: killed at any moment, sonde
+	 * leaves no empty or headless file under a capture's name. Devices
+	 * and pipes are written directly. */
+	struct stat sb;
+	bool direct = stat(name, &sb) == 0 && !S_ISREG(sb.st_mode);
+	char part[PATH_MAX + 8];
+	snprintf(part, sizeof(part), "%s%s", name, direct ? "" : ".part");
+	w->fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (w->fd < 0) {
 		fail(w, errno, "open");
 		return -1;
 	}
-	struct stat sb;
 	w->regular = fstat(w->fd, &sb) == 0 && S_ISREG(sb.st_mode);
 	if (w->nfiles == w->capfiles) {
 		w->capfiles = w->capfiles ? w->capfiles * 2 : 8;
@@ -322,7 +344,22 @@ static int open_file(struct sonde_pcapng *w, const char *name)
 		abort();
 	w->st.files++;
 	w->cur_packets = 0;
-	return write_headers(w);
+	/* Without -W or a quota nothing is ever deleted: remember only the
+	 * current file, however long the capture runs. */
+	while (!w->o.max_files && !w->o.quota_bytes && w->nfiles > 1) {
+		w->total -= w->files[0].bytes;
+		free(w->files[0].path);
+		memmove(w->files, w->files + 1, (w->nfiles - 1) * sizeof(*w->files));
+		w->nfiles--;
+	}
+	int rc = write_headers(w);
+	if (!direct && rc == 0 && rename(part, name) < 0) {
+		fail(w, errno, "rename");
+		rc = -1;
+	}
+	if (!direct && rc < 0)
+		unlink(part);
+	return rc;
 }
 
 /* -G with strftime: the first file was named by the clock when it opened;
@@ -388,6 +425,7 @@ static int write_packet(struct sonde_pcapng *w, int iface, uint64_t ts, const ui
 	if (caplen > snap)
 		caplen = snap;
 	meta_comment(m, comment, sizeof(comment));
+	sonde_buf_reset(&w->blk);
 	build_epb(&w->blk, iface, ts, data, caplen, wirelen, comment);
 	if (before_packet(w, ts, w->blk.len) < 0 || write_block(w, &w->blk) < 0)
 		return -1;
@@ -457,6 +495,7 @@ int sonde_pcapng_iface(struct sonde_pcapng *w, const char *name, uint32_t linkty
 	snprintf(f->name, sizeof(f->name), "%s", name ? name : "");
 	f->linktype = linktype;
 	f->snaplen = snaplen ? snaplen : DEFAULT_SNAPLEN;
+	sonde_buf_reset(&w->hdr);
 	build_idb(&w->hdr, f);
 	if (write_block(w, &w->hdr) < 0)
 		return -1;

@@ -17,13 +17,16 @@
  *   sonde: method=ebpf-tls-openssl pid=4242 comm=curl conn=17
  *
  * space-separated key=value fields after "sonde:", in that order; a field
- * sonde does not know is left out (pid and conn are decimal, comm has
- * spaces, '=' and non-printable bytes replaced by '_'). Packets without any
- * field get no comment.
+ * sonde does not know is left out (pid and conn are decimal; in comm,
+ * spaces, '=' and bytes outside printable ASCII become '_'). Packets without
+ * any field get no comment.
  *
  * Durability: each block is built whole and written with one write(), so a
  * file cut at any point (sonde killed) is readable up to its last complete
- * block; a failed write is undone (ftruncate) on regular files. Nothing is
+ * block; a failed write is undone (ftruncate) on regular files. A new file
+ * is written as NAME.part and renamed to NAME once its SHB and IDBs are in
+ * (one write), so no file under a capture's name is ever empty or headless
+ * (a kill at that moment may leave a NAME.part). Nothing is
  * buffered: output to "-" (stdout) is flushed per block, so
  * `sonde capture -w - | tshark -r -` works.
  *
@@ -51,8 +54,8 @@
  * capture command does) so a closed reader is EPIPE, not death.
  *
  * Memory is bounded: the synthetic connections (max_conns, LRU), 64
- * interfaces, one block buffer (the largest packet written) and the list of
- * files kept for -W and the quota.
+ * interfaces, one block buffer (the largest packet written) and the names
+ * of the files -W or the quota may delete (only the current one without).
  */
 #ifndef SONDE_PCAPNG_H
 #define SONDE_PCAPNG_H

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "app/run.h"
@@ -112,6 +113,8 @@ static long count_frames(const char *path)
 	int rc;
 	while ((rc = sonde_capfile_next(cf, &f)) == 1)
 		n++;
+	if (rc < 0)
+		fprintf(stderr, "%s\n", sonde_capfile_error(cf));
 	sonde_capfile_close(cf);
 	close(fd);
 	return rc < 0 ? -1 : n;
@@ -750,6 +753,133 @@ static void skipped_and_evicted(void **state)
 	assert_int_equal(count_frames(path), 16);
 }
 
+/* --------------------------------------------- packets through chunks --- */
+
+/* A packet source's chunks (TCP32 sequence numbers) written as synthetic
+ * TCP: renumbered from their first seq, the same conversation comes out. */
+static void tcp32_chunks(void **state)
+{
+	(void)state;
+	char a[160], b[160];
+	snprintf(a, sizeof(a), "%s", tmp_path("a.pcapng"));
+	snprintf(b, sizeof(b), "%s", tmp_path("b.pcapng"));
+	struct sonde_pcapng_opts o = { .path = a };
+	struct sonde_pcapng *w = open_writer(&o);
+	struct conv v4, v6;
+	conv_init(&v4, AF_INET, 7, 80);
+	conv_init(&v6, AF_INET6, 8, 80);
+	write_two_exchanges(w, &v4, &v6);
+	assert_int_equal(sonde_pcapng_close(w), 0);
+
+	o.path = b;
+	w = open_writer(&o);
+	int fd = open(a, O_RDONLY);
+	struct sonde_capfile *cf = sonde_capfile_open_fd(fd, a);
+	struct sonde_frame f;
+	struct sonde_stats st = { 0 };
+	while (sonde_capfile_next(cf, &f) == 1) {
+		struct sonde_chunk c;
+		assert_true(sonde_frame_chunk(&f, &st, &c));
+		assert_int_equal(c.seq_kind, SONDE_SEQ_TCP32);
+		c.origin = SONDE_ORIGIN_AF_PACKET;
+		assert_int_equal(sonde_pcapng_chunk(w, &c, NULL), 0);
+	}
+	sonde_capfile_close(cf);
+	close(fd);
+	assert_int_equal(sonde_pcapng_close(w), 0);
+
+	struct tu_collector col;
+	read_records(b, &col, &st);
+	assert_int_equal(col.n, 4);
+	assert_exchange(&col, "GET", "/one", 200, "hello");
+	assert_exchange(&col, "POST", "/two", 404, "nope");
+	if (!have_tshark())
+		return;
+	const char *fields = "-T fields -e tcp.stream -e tcp.flags -e tcp.seq -e tcp.ack -e tcp.len";
+	char *ta = tshark(a, fields), *tb = tshark(b, fields);
+	assert_string_equal(ta, tb);
+	free(ta);
+	free(tb);
+	assert_expert_clean(b);
+}
+
+/* ---------------------------------------------------------- to stdout --- */
+
+/* `-w -` into a pipe read by `tshark -r -`. */
+static void stdout_to_tshark(void **state)
+{
+	(void)state;
+	if (!have_tshark()) {
+		skip();
+		return;
+	}
+	char out[160], cmd[256];
+	snprintf(out, sizeof(out), "%s", tmp_path("tshark.txt"));
+	snprintf(cmd, sizeof(cmd), "tshark -n -r - -T fields -e frame.len >'%s' 2>/dev/null", out);
+	fflush(stdout);
+	int saved = dup(STDOUT_FILENO);
+	FILE *p = popen(cmd, "w");
+	assert_non_null(p);
+	dup2(fileno(p), STDOUT_FILENO);
+	struct sonde_pcapng_opts o = { .path = "-" };
+	struct sonde_pcapng *w = open_writer(&o);
+	int ok = sonde_pcapng_iface(w, "eth0", SONDE_LINKTYPE_ETHERNET, 0) == 0;
+	write_frames(w, 5, 1000000000, 1000);
+	ok = ok && sonde_pcapng_close(w) == 0;
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	pclose(p);
+	assert_true(ok);
+	snprintf(cmd, sizeof(cmd), "cat '%s'", out);
+	char *got = run_out(cmd);
+	assert_string_equal(got, "300\n300\n300\n300\n300\n");
+	free(got);
+}
+
+/* ------------------------------------------------------ killed writer --- */
+
+/* Killed (SIGTERM, default action) while writing as fast as it can: every
+ * file left is whole blocks. */
+static void killed_mid_write(void **state)
+{
+	(void)state;
+	char base[160];
+	snprintf(base, sizeof(base), "%s", tmp_path("k.pcapng"));
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		signal(SIGTERM, SIG_DFL);
+		struct sonde_pcapng_opts o = { .path = base, .rotate_bytes = 1 << 20, .max_files = 2 };
+		char err[256];
+		struct sonde_pcapng *w = sonde_pcapng_open(&o, err, sizeof(err));
+		if (!w || sonde_pcapng_iface(w, "eth0", SONDE_LINKTYPE_ETHERNET, 0) < 0)
+			_exit(2);
+		static uint8_t pkt[9000];
+		for (uint64_t i = 0;; i++) {
+			struct sonde_frame f = { .ts_ns = i, .caplen = 60 + (uint32_t)(i * 7919 % 8900),
+						 .data = pkt };
+			f.wirelen = f.caplen;
+			if (sonde_pcapng_frame(w, 0, &f, NULL) < 0)
+				_exit(3);
+		}
+	}
+	usleep(200 * 1000);
+	kill(pid, SIGTERM);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+	int files = 0;
+	for (int i = 0; i < 2; i++) {
+		char p[170];
+		snprintf(p, sizeof(p), "%s%d", base, i);
+		if (!exists(p))
+			continue;
+		files++;
+		assert_true(count_frames(p) >= 0);
+	}
+	assert_true(files >= 1);
+}
+
 int main(void)
 {
 	tu_filters();
@@ -764,6 +894,9 @@ int main(void)
 		tu_test(dev_full),
 		tu_test(closed_pipe),
 		tu_test(skipped_and_evicted),
+		tu_test(tcp32_chunks),
+		tu_test(stdout_to_tshark),
+		tu_test(killed_mid_write),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
