@@ -950,7 +950,7 @@ static void killed_mid_write(void **state)
 	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
 	int files = 0;
 	for (int i = 0; i < 2; i++) {
-		char p[170];
+		char p[180];
 		snprintf(p, sizeof(p), "%s%d", base, i);
 		if (!exists(p))
 			continue;
