@@ -32,6 +32,15 @@ enum {
 
 #define DEFAULT_SNAPLEN 262144u
 
+/* The synthetic interfaces, one per kind of stream source. */
+enum synth_iface {
+	SYNTH_EBPF, /* syscalls */
+	SYNTH_EBPF_TLS, /* TLS libraries' plaintext */
+	SYNTH_OTHER, /* packet sources' chunks, written as chunks */
+};
+
+static const char *const synth_name[] = { "ebpf", "ebpf-tls", "synthetic" };
+
 struct iface {
 	char name[64];
 	uint32_t linktype, snaplen;
@@ -60,7 +69,7 @@ struct sonde_pcapng {
 	uint64_t total; /* bytes of the kept files */
 	struct iface ifs[SONDE_PCAPNG_MAX_IFACES];
 	size_t nif;
-	int synth_if[2]; /* "ebpf", "ebpf-tls"; -1 until used */
+	int synth_if[3]; /* by enum synth_iface; -1 until used */
 	struct sonde_buf blk, hdr; /* the EPB being written; SHB/IDBs */
 	struct sonde_tcp_synth *synth;
 	struct sonde_pcapng_stats st;
@@ -384,7 +393,7 @@ static void name_by_first_packet(struct sonde_pcapng *w, uint64_t ts)
  * quota says so, and the oldest files deleted while over the quota. */
 static int before_packet(struct sonde_pcapng *w, uint64_t ts, size_t need)
 {
-	if (w->to_stdout)
+	if (w->to_stdout || !w->nfiles)
 		return 0;
 	if (!w->period_t0) {
 		w->period_t0 = ts ? ts : 1;
@@ -463,7 +472,8 @@ struct sonde_pcapng *sonde_pcapng_open(const struct sonde_pcapng_opts *o, char *
 	if (!w->path)
 		abort();
 	w->fd = -1;
-	w->synth_if[0] = w->synth_if[1] = -1;
+	for (size_t i = 0; i < sizeof(w->synth_if) / sizeof(w->synth_if[0]); i++)
+		w->synth_if[i] = -1;
 	w->synth = sonde_tcp_synth_new(o->max_conns);
 	for (uint32_t x = o->max_files ? o->max_files - 1 : 0; x; x /= 10)
 		w->wchars++;
@@ -517,9 +527,27 @@ int sonde_pcapng_frame(struct sonde_pcapng *w, int iface, const struct sonde_fra
 	return write_packet(w, iface, f->ts_ns, f->data, f->caplen, f->wirelen, m ? m : &none);
 }
 
+static enum synth_iface synth_kind(uint8_t origin)
+{
+	switch (origin) {
+	case SONDE_ORIGIN_EBPF_TRACEPOINT:
+	case SONDE_ORIGIN_EBPF_KPROBE:
+	case SONDE_ORIGIN_EBPF_FENTRY:
+		return SYNTH_EBPF;
+	case SONDE_ORIGIN_EBPF_TLS:
+	case SONDE_ORIGIN_EBPF_TLS_OPENSSL:
+	case SONDE_ORIGIN_EBPF_TLS_BORINGSSL:
+	case SONDE_ORIGIN_EBPF_TLS_GNUTLS:
+	case SONDE_ORIGIN_EBPF_TLS_GO:
+		return SYNTH_EBPF_TLS;
+	default:
+		return SYNTH_OTHER;
+	}
+}
+
 struct chunk_ctx {
 	struct sonde_pcapng *w;
-	int tls; /* which synthetic interface */
+	enum synth_iface kind;
 	struct sonde_pcapng_meta meta;
 };
 
@@ -529,13 +557,13 @@ static int emit_synth(void *ctx, const struct sonde_chunk *c, uint64_t ts_ns, co
 	struct chunk_ctx *x = ctx;
 	struct sonde_pcapng *w = x->w;
 	(void)c;
-	if (w->synth_if[x->tls] < 0) {
-		w->synth_if[x->tls] = sonde_pcapng_iface(w, x->tls ? "ebpf-tls" : "ebpf",
-							 SONDE_LINKTYPE_RAW, DEFAULT_SNAPLEN);
-		if (w->synth_if[x->tls] < 0)
+	int *id = &w->synth_if[x->kind];
+	if (*id < 0) {
+		*id = sonde_pcapng_iface(w, synth_name[x->kind], SONDE_LINKTYPE_RAW, DEFAULT_SNAPLEN);
+		if (*id < 0)
 			return -1;
 	}
-	return write_packet(w, w->synth_if[x->tls], ts_ns, pkt, len, len, &x->meta);
+	return write_packet(w, *id, ts_ns, pkt, len, len, &x->meta);
 }
 
 int sonde_pcapng_chunk(struct sonde_pcapng *w, const struct sonde_chunk *c,
@@ -546,7 +574,7 @@ int sonde_pcapng_chunk(struct sonde_pcapng *w, const struct sonde_chunk *c,
 		return -1;
 	}
 	struct chunk_ctx x = { .w = w };
-	x.tls = c->origin >= SONDE_ORIGIN_EBPF_TLS && c->origin <= SONDE_ORIGIN_EBPF_TLS_GO;
+	x.kind = synth_kind(c->origin);
 	x.meta.method = sonde_origin_name(c->origin);
 	x.meta.conn_id = c->conn_id;
 	if (c->proc) {

@@ -8,8 +8,10 @@
  * one Enhanced Packet Block per packet. Packet sources' frames are written
  * as they are. Stream sources' chunks (eBPF syscalls, TLS plaintext: no
  * packets exist) are written as synthetic TCP/IP packets (sink/tcp_synth.h)
- * on interfaces of link type RAW named "ebpf" and "ebpf-tls", made on first
- * use, so Wireshark reassembles and dissects the plaintext without keys.
+ * on interfaces of link type RAW named "ebpf" (syscalls) and "ebpf-tls"
+ * (TLS libraries), made on first use, so Wireshark reassembles and
+ * dissects the plaintext without keys. (Chunks of other origins, if given,
+ * go to one named "synthetic".)
  *
  * Every EPB says where its packet came from in an opt_comment, which
  * Wireshark shows as the frame's comment (frame.comment / pkt_comment):

@@ -883,6 +883,55 @@ static void tcp32_chunks(void **state)
 	assert_expert_clean(b);
 }
 
+/* TCP32 chunks whose sequence numbers wrap past 2^32, with no SYN seen
+ * and a retransmission: renumbered, written once, dissected whole. */
+static void tcp32_wrap(void **state)
+{
+	(void)state;
+	const char *path = tmp_path("wrap.pcapng");
+	struct sonde_pcapng_opts o = { .path = path };
+	struct sonde_pcapng *w = open_writer(&o);
+	struct conv v;
+	conv_init(&v, AF_INET, 0, 80);
+	static const char req[] = "GET /wrap HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	const struct {
+		int dir;
+		uint32_t seq;
+		const char *p;
+		uint32_t n;
+	} seg[] = {
+		{ 0, 0xfffffff0u, req, 20 },
+		{ 0, 0xfffffff0u, req, 20 }, /* retransmitted */
+		{ 0, 0x00000004u, req + 20, sizeof(req) - 21 },
+		{ 1, 0x7ffffff0u, resp, sizeof(resp) - 1 },
+	};
+	for (size_t i = 0; i < sizeof(seg) / sizeof(seg[0]); i++) {
+		struct sonde_chunk c = { .flow = seg[i].dir ? v.s2c : v.c2s, .ts_ns = 10 + i,
+					 .seq = seg[i].seq, .seq_kind = SONDE_SEQ_TCP32,
+					 .caplen = seg[i].n, .wirelen = seg[i].n,
+					 .origin = SONDE_ORIGIN_AF_PACKET,
+					 .data = (const uint8_t *)seg[i].p };
+		assert_int_equal(sonde_pcapng_chunk(w, &c, NULL), 0);
+	}
+	struct sonde_pcapng_stats ws;
+	sonde_pcapng_stats(w, &ws);
+	assert_int_equal(ws.packets, 3 + 3);
+	assert_int_equal(ws.gaps, 0);
+	assert_int_equal(sonde_pcapng_close(w), 0);
+	struct tu_collector col;
+	struct sonde_stats st;
+	read_records(path, &col, &st);
+	assert_int_equal(col.n, 1);
+	assert_exchange(&col, "GET", "/wrap", 200, "ok");
+	if (!have_tshark())
+		return;
+	char *ifs = tshark(path, "-c 1 -T fields -e frame.interface_name");
+	assert_string_equal(ifs, "synthetic\n");
+	free(ifs);
+	assert_expert_clean(path);
+}
+
 /* ---------------------------------------------------------- to stdout --- */
 
 /* `-w -` into a pipe read by `tshark -r -`. */
@@ -976,6 +1025,7 @@ int main(void)
 		tu_test(closed_pipe),
 		tu_test(skipped_and_evicted),
 		tu_test(tcp32_chunks),
+		tu_test(tcp32_wrap),
 		tu_test(stdout_to_tshark),
 		tu_test(killed_mid_write),
 	};
