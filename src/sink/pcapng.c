@@ -532,16 +532,13 @@ static enum synth_iface synth_kind(uint8_t origin)
 	switch (origin) {
 	case SONDE_ORIGIN_EBPF_TRACEPOINT:
 	case SONDE_ORIGIN_EBPF_KPROBE:
-	case SONDE_ORIGIN_EBPF_FENTRY:
-		return SYNTH_EBPF;
+	case SONDE_ORIGIN_EBPF_FENTRY: return SYNTH_EBPF;
 	case SONDE_ORIGIN_EBPF_TLS:
 	case SONDE_ORIGIN_EBPF_TLS_OPENSSL:
 	case SONDE_ORIGIN_EBPF_TLS_BORINGSSL:
 	case SONDE_ORIGIN_EBPF_TLS_GNUTLS:
-	case SONDE_ORIGIN_EBPF_TLS_GO:
-		return SYNTH_EBPF_TLS;
-	default:
-		return SYNTH_OTHER;
+	case SONDE_ORIGIN_EBPF_TLS_GO: return SYNTH_EBPF_TLS;
+	default: return SYNTH_OTHER;
 	}
 }
 
@@ -559,7 +556,8 @@ static int emit_synth(void *ctx, const struct sonde_chunk *c, uint64_t ts_ns, co
 	(void)c;
 	int *id = &w->synth_if[x->kind];
 	if (*id < 0) {
-		*id = sonde_pcapng_iface(w, synth_name[x->kind], SONDE_LINKTYPE_RAW, DEFAULT_SNAPLEN);
+		*id = sonde_pcapng_iface(w, synth_name[x->kind], SONDE_LINKTYPE_RAW,
+					 DEFAULT_SNAPLEN);
 		if (*id < 0)
 			return -1;
 	}

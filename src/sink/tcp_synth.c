@@ -332,7 +332,8 @@ static uint32_t build_segment(struct sonde_tcp_synth *s, struct synth_conn *k, c
 }
 
 static int send_seg(struct sonde_tcp_synth *s, struct synth_conn *k, const struct seg *g,
-		    const struct sonde_chunk *c, sonde_tcp_synth_emit_fn emit, void *ctx, int *count)
+		    const struct sonde_chunk *c, sonde_tcp_synth_emit_fn emit, void *ctx,
+		    int *count)
 {
 	uint32_t len = build_segment(s, k, g);
 	s->st.packets++;
@@ -366,7 +367,8 @@ static uint64_t chunk_offset(struct synth_conn *k, int dir, const struct sonde_c
 	 * was written so far, so the 32-bit wrap does not matter. */
 	if (!k->based[dir]) {
 		k->based[dir] = true;
-		k->base[dir] = (uint32_t)(c->seq + !!(c->flags & SONDE_CF_SYN)) - (uint32_t)k->next[dir];
+		k->base[dir] =
+			(uint32_t)(c->seq + !!(c->flags & SONDE_CF_SYN)) - (uint32_t)k->next[dir];
 	}
 	uint32_t rel = (uint32_t)c->seq - (uint32_t)k->base[dir];
 	int64_t delta = (int32_t)(rel - (uint32_t)k->next[dir]);
@@ -401,7 +403,10 @@ static int data_segments(struct sonde_tcp_synth *s, struct synth_conn *k, int di
 	uint32_t maxseg = 65535 - 20 - (k->ep[dir].family == AF_INET6 ? 0 : 20);
 	while (off < cap_end) {
 		uint64_t n = cap_end - off;
-		struct seg g = { .dir = dir, .flags = TH_ACK, .off = off, .data = p,
+		struct seg g = { .dir = dir,
+				 .flags = TH_ACK,
+				 .off = off,
+				 .data = p,
 				 .len = n < maxseg ? (uint32_t)n : maxseg };
 		if (g.len == n)
 			g.flags |= TH_PSH;

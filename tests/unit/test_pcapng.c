@@ -158,12 +158,14 @@ static void frames_roundtrip(void **state)
 		for (uint32_t k = 0; k < len; k++)
 			data[i][k] = (uint8_t)tu_rng_next(&r);
 		f[i] = (struct sonde_frame){ .ts_ns = 1700000000123456789ull + (uint64_t)i * 1001,
-					     .caplen = len, .wirelen = len + (i % 7 == 3 ? 100 : 0),
+					     .caplen = len,
+					     .wirelen = len + (i % 7 == 3 ? 100 : 0),
 					     .linktype = i % 3 ? SONDE_LINKTYPE_ETHERNET
 							       : SONDE_LINKTYPE_RAW,
 					     .data = data[i] };
 		struct sonde_pcapng_meta m = { .method = "af-packet", .conn_id = (uint64_t)i + 1 };
-		assert_int_equal(sonde_pcapng_frame(w, i % 3 ? eth : raw, &f[i], i % 2 ? &m : NULL), 0);
+		assert_int_equal(sonde_pcapng_frame(w, i % 3 ? eth : raw, &f[i], i % 2 ? &m : NULL),
+				 0);
 	}
 	assert_int_equal(sonde_pcapng_frame(w, 5, &f[0], NULL), -1); /* no such interface */
 	assert_null(sonde_pcapng_error(w));
@@ -321,8 +323,8 @@ static const struct tu_rec *find_exchange(const struct tu_collector *col, const 
 	return NULL;
 }
 
-static void assert_exchange(const struct tu_collector *col, const char *method,
-			    const char *target, int status, const char *body)
+static void assert_exchange(const struct tu_collector *col, const char *method, const char *target,
+			    int status, const char *body)
 {
 	const struct tu_rec *r = find_exchange(col, method, target);
 	assert_true(r->resp.present);
@@ -387,8 +389,10 @@ static void http_synthetic(void **state)
 	int v6seen = 0;
 	for (size_t i = 0; i < col.n; i++) {
 		v6seen += col.r[i].client.family == AF_INET6;
-		assert_int_equal(col.r[i].client.port, col.r[i].client.family == AF_INET6 ? 40008 : 40007);
-		assert_int_equal(col.r[i].server.port, col.r[i].client.family == AF_INET6 ? 443 : 80);
+		assert_int_equal(col.r[i].client.port,
+				 col.r[i].client.family == AF_INET6 ? 40008 : 40007);
+		assert_int_equal(col.r[i].server.port,
+				 col.r[i].client.family == AF_INET6 ? 443 : 80);
 		assert_true(col.r[i].role_known);
 		assert_false(col.r[i].midstream);
 		/* The request body made it too. */
@@ -416,7 +420,8 @@ static void http_synthetic(void **state)
 	assert_string_equal(syn, "0\n1\n0\n1\n");
 	free(syn);
 	char *cm = tshark(path, "-c 1 -T fields -e frame.comment -e frame.interface_name");
-	assert_string_equal(cm, "sonde: method=ebpf-tls-openssl pid=4242 comm=curl_main conn=7\tebpf-tls\n");
+	assert_string_equal(
+		cm, "sonde: method=ebpf-tls-openssl pid=4242 comm=curl_main conn=7\tebpf-tls\n");
 	free(cm);
 }
 
@@ -488,12 +493,19 @@ static void roles_and_rst(void **state)
 	struct sonde_pcapng *w = open_writer(&o);
 	struct conv v;
 	conv_init(&v, AF_INET, 0, 25); /* conn 0: keyed by the 4-tuple */
-	struct sonde_chunk c = { .flow = v.s2c, .ts_ns = 5, .seq_kind = SONDE_SEQ_STREAM64,
-				 .origin = SONDE_ORIGIN_EBPF_KPROBE, .data = (const uint8_t *)"220 hi\r\n",
-				 .caplen = 8, .wirelen = 8 };
+	struct sonde_chunk c = { .flow = v.s2c,
+				 .ts_ns = 5,
+				 .seq_kind = SONDE_SEQ_STREAM64,
+				 .origin = SONDE_ORIGIN_EBPF_KPROBE,
+				 .data = (const uint8_t *)"220 hi\r\n",
+				 .caplen = 8,
+				 .wirelen = 8 };
 	assert_int_equal(sonde_pcapng_chunk(w, &c, NULL), 0);
-	c = (struct sonde_chunk){ .flow = v.c2s, .ts_ns = 6, .seq_kind = SONDE_SEQ_STREAM64,
-				  .origin = SONDE_ORIGIN_EBPF_KPROBE, .flags = SONDE_CF_RST };
+	c = (struct sonde_chunk){ .flow = v.c2s,
+				  .ts_ns = 6,
+				  .seq_kind = SONDE_SEQ_STREAM64,
+				  .origin = SONDE_ORIGIN_EBPF_KPROBE,
+				  .flags = SONDE_CF_RST };
 	assert_int_equal(sonde_pcapng_chunk(w, &c, NULL), 0);
 	c.flags = 0;
 	c.data = (const uint8_t *)"QUIT\r\n";
@@ -507,10 +519,14 @@ static void roles_and_rst(void **state)
 		uint8_t flags;
 		uint32_t len;
 	} want[] = {
-		{ 40000, SONDE_CF_SYN, 0 }, { 25, SONDE_CF_SYN | SONDE_CF_ACK, 0 },
-		{ 40000, SONDE_CF_ACK, 0 }, { 25, SONDE_CF_ACK, 8 },
-		{ 40000, SONDE_CF_RST | SONDE_CF_ACK, 0 }, { 40000, SONDE_CF_SYN, 0 },
-		{ 25, SONDE_CF_SYN | SONDE_CF_ACK, 0 }, { 40000, SONDE_CF_ACK, 0 },
+		{ 40000, SONDE_CF_SYN, 0 },
+		{ 25, SONDE_CF_SYN | SONDE_CF_ACK, 0 },
+		{ 40000, SONDE_CF_ACK, 0 },
+		{ 25, SONDE_CF_ACK, 8 },
+		{ 40000, SONDE_CF_RST | SONDE_CF_ACK, 0 },
+		{ 40000, SONDE_CF_SYN, 0 },
+		{ 25, SONDE_CF_SYN | SONDE_CF_ACK, 0 },
+		{ 40000, SONDE_CF_ACK, 0 },
 		{ 40000, SONDE_CF_ACK, 6 },
 	};
 	int fd = open(path, O_RDONLY);
@@ -523,8 +539,9 @@ static void roles_and_rst(void **state)
 		assert_true(n < sizeof(want) / sizeof(want[0]));
 		assert_true(sonde_frame_chunk(&f, &st, &d));
 		assert_int_equal(d.flow.src.port, want[n].sport);
-		assert_int_equal(d.flags & (SONDE_CF_SYN | SONDE_CF_ACK | SONDE_CF_RST | SONDE_CF_FIN),
-				 want[n].flags);
+		assert_int_equal(
+			d.flags & (SONDE_CF_SYN | SONDE_CF_ACK | SONDE_CF_RST | SONDE_CF_FIN),
+			want[n].flags);
 		assert_int_equal(d.caplen, want[n].len);
 		n++;
 	}
@@ -549,7 +566,8 @@ static void large_chunk_split(void **state)
 	struct sonde_pcapng *w = open_writer(&o);
 	enum { BODY = 200 << 10 };
 	static char resp[BODY + 128];
-	int hl = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", BODY);
+	int hl =
+		snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", BODY);
 	for (int i = 0; i < BODY; i++)
 		resp[hl + i] = (char)('a' + i % 26);
 	for (int fam = 0; fam < 2; fam++) {
@@ -569,8 +587,9 @@ static void large_chunk_split(void **state)
 	size_t big = 0;
 	while (sonde_capfile_next(cf, &f) == 1) {
 		assert_int_equal(f.linktype, SONDE_LINKTYPE_RAW);
-		uint32_t iplen = (f.data[0] >> 4) == 4 ? (uint32_t)(f.data[2] << 8 | f.data[3])
-						       : 40u + (uint32_t)(f.data[4] << 8 | f.data[5]);
+		uint32_t iplen = (f.data[0] >> 4) == 4
+					 ? (uint32_t)(f.data[2] << 8 | f.data[3])
+					 : 40u + (uint32_t)(f.data[4] << 8 | f.data[5]);
 		assert_int_equal(iplen, f.caplen);
 		assert_true(f.caplen <= 65535 + 40);
 		big += f.caplen > 60000;
@@ -603,8 +622,10 @@ static void write_frames(struct sonde_pcapng *w, int n, uint64_t ts0, uint64_t s
 	static uint8_t pkt[300];
 	memset(pkt, 0x45, sizeof(pkt));
 	for (int i = 0; i < n; i++) {
-		struct sonde_frame f = { .ts_ns = ts0 + (uint64_t)i * step, .caplen = sizeof(pkt),
-					 .wirelen = sizeof(pkt), .data = pkt };
+		struct sonde_frame f = { .ts_ns = ts0 + (uint64_t)i * step,
+					 .caplen = sizeof(pkt),
+					 .wirelen = sizeof(pkt),
+					 .data = pkt };
 		assert_int_equal(sonde_pcapng_frame(w, 0, &f, NULL), 0);
 	}
 }
@@ -757,7 +778,10 @@ static void dev_full(void **state)
 	assert_int_equal(sonde_pcapng_frame(w, 0, &f, NULL), -1);
 	struct conv v;
 	conv_init(&v, AF_INET, 1, 80);
-	struct sonde_chunk c = { .flow = v.c2s, .caplen = 3, .wirelen = 3, .data = (const uint8_t *)"abc",
+	struct sonde_chunk c = { .flow = v.c2s,
+				 .caplen = 3,
+				 .wirelen = 3,
+				 .data = (const uint8_t *)"abc",
 				 .seq_kind = SONDE_SEQ_STREAM64 };
 	assert_int_equal(sonde_pcapng_chunk(w, &c, NULL), -1);
 	assert_int_equal(sonde_pcapng_flush(w), -1);
@@ -875,7 +899,8 @@ static void tcp32_chunks(void **state)
 	assert_exchange(&col, "POST", "/two", 404, "nope");
 	if (!have_tshark())
 		return;
-	const char *fields = "-T fields -e tcp.stream -e tcp.flags -e tcp.seq -e tcp.ack -e tcp.len";
+	const char *fields =
+		"-T fields -e tcp.stream -e tcp.flags -e tcp.seq -e tcp.ack -e tcp.len";
 	char *ta = tshark(a, fields), *tb = tshark(b, fields);
 	assert_string_equal(ta, tb);
 	free(ta);
@@ -907,9 +932,12 @@ static void tcp32_wrap(void **state)
 		{ 1, 0x7ffffff0u, resp, sizeof(resp) - 1 },
 	};
 	for (size_t i = 0; i < sizeof(seg) / sizeof(seg[0]); i++) {
-		struct sonde_chunk c = { .flow = seg[i].dir ? v.s2c : v.c2s, .ts_ns = 10 + i,
-					 .seq = seg[i].seq, .seq_kind = SONDE_SEQ_TCP32,
-					 .caplen = seg[i].n, .wirelen = seg[i].n,
+		struct sonde_chunk c = { .flow = seg[i].dir ? v.s2c : v.c2s,
+					 .ts_ns = 10 + i,
+					 .seq = seg[i].seq,
+					 .seq_kind = SONDE_SEQ_TCP32,
+					 .caplen = seg[i].n,
+					 .wirelen = seg[i].n,
 					 .origin = SONDE_ORIGIN_AF_PACKET,
 					 .data = (const uint8_t *)seg[i].p };
 		assert_int_equal(sonde_pcapng_chunk(w, &c, NULL), 0);
@@ -978,14 +1006,17 @@ static void killed_mid_write(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		signal(SIGTERM, SIG_DFL);
-		struct sonde_pcapng_opts o = { .path = base, .rotate_bytes = 1 << 20, .max_files = 2 };
+		struct sonde_pcapng_opts o = { .path = base,
+					       .rotate_bytes = 1 << 20,
+					       .max_files = 2 };
 		char err[256];
 		struct sonde_pcapng *w = sonde_pcapng_open(&o, err, sizeof(err));
 		if (!w || sonde_pcapng_iface(w, "eth0", SONDE_LINKTYPE_ETHERNET, 0) < 0)
 			_exit(2);
 		static uint8_t pkt[9000];
 		for (uint64_t i = 0;; i++) {
-			struct sonde_frame f = { .ts_ns = i, .caplen = 60 + (uint32_t)(i * 7919 % 8900),
+			struct sonde_frame f = { .ts_ns = i,
+						 .caplen = 60 + (uint32_t)(i * 7919 % 8900),
 						 .data = pkt };
 			f.wirelen = f.caplen;
 			if (sonde_pcapng_frame(w, 0, &f, NULL) < 0)
