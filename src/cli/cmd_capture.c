@@ -483,8 +483,6 @@ static int parse_args(int argc, char **argv, struct capture_args *a)
 	}
 	if (status < 0)
 		status = check_source_args(a);
-	if (a->co.format < 0)
-		a->co.format = isatty(STDOUT_FILENO) ? SONDE_SINK_TEXT : SONDE_SINK_JSON;
 	a->eo.quiet = a->co.quiet;
 	return status;
 }
@@ -493,10 +491,11 @@ static int parse_args(int argc, char **argv, struct capture_args *a)
  * duration, -c or a failed write. */
 static int run_capture(struct capture_args *a)
 {
-	struct sonde_sink *sink = sonde_sink_new(a->co.format, stdout);
-	sonde_sink_set_limit(sink, a->co.count);
-	sonde_sink_set_stats(sink, a->co.stats);
-	sonde_sink_set_immediate(sink, a->co.line_buffered || isatty(STDOUT_FILENO));
+	int status;
+	struct sonde_pcapng *rec = sonde_common_record(&a->co, "capture", &status);
+	if (status)
+		return status;
+	struct sonde_sink *sink = sonde_common_sink(&a->co, false);
 	struct rates rates = { 0 };
 	struct sonde_run_opts ro = {
 		.pipe = a->co.pipe,
@@ -505,6 +504,7 @@ static int run_capture(struct capture_args *a)
 		.progress = a->eo.verbose ? print_rates : NULL,
 		.progress_ctx = &rates,
 		.progress_ns = 2000000000ull,
+		.record = rec,
 	};
 	struct sonde_run run;
 	sonde_run_init(&run, &ro);
@@ -516,6 +516,7 @@ static int run_capture(struct capture_args *a)
 	if (!src) {
 		sonde_errorf("capture: %s", err);
 		sonde_run_free(&run);
+		sonde_common_record_close(rec, "capture");
 		return SONDE_EXIT_FAIL;
 	}
 	if (!a->co.quiet && ebpf)
@@ -532,7 +533,7 @@ static int run_capture(struct capture_args *a)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	int status = SONDE_EXIT_OK;
+	status = SONDE_EXIT_OK;
 	if (sonde_run_loop(&run) < 0) {
 		sonde_errorf("capture: reading events: %s", sonde_run_error(&run));
 		status = SONDE_EXIT_FAIL;
@@ -543,6 +544,8 @@ static int run_capture(struct capture_args *a)
 		sonde_errorf("writing records: %s", strerror(errno));
 		status = SONDE_EXIT_FAIL;
 	}
+	if (sonde_common_record_close(rec, "capture") < 0)
+		status = SONDE_EXIT_FAIL;
 	return status;
 }
 

@@ -274,6 +274,7 @@ static void on_packet(struct afpacket *s, const struct tpacket3_hdr *ph)
 			return;
 		}
 	}
+	sonde_frame_emit(&s->env.frames, &f, SONDE_ORIGIN_AF_PACKET);
 	struct sonde_chunk c;
 	if (!sonde_frame_chunk(&f, s->env.stats, &c))
 		return;

@@ -125,6 +125,7 @@ static void on_packet(u_char *ctx, const struct pcap_pkthdr *h, const u_char *da
 		.linktype = s->linktype,
 		.data = data,
 	};
+	sonde_frame_emit(&s->env.frames, &f, SONDE_ORIGIN_LIBPCAP);
 	struct sonde_chunk c;
 	if (!sonde_frame_chunk(&f, s->env.stats, &c))
 		return;
