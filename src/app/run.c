@@ -133,6 +133,7 @@ void *sonde_run_add_source(struct sonde_run *r, const struct sonde_source_ops *o
 		.out = { to_pipeline, r },
 		.frames = { r->opts.record ? to_record : NULL, r },
 		.stats = &r->pipe.stats,
+		.stop = &r->pipe.stages.done,
 	};
 	void *state = ops->open(opts, &env, err, errlen);
 	if (!state)
@@ -235,7 +236,7 @@ int sonde_run_loop(struct sonde_run *r)
 		} else if (!active) {
 			return 0;
 		}
-		if (sonde_stage_chain_done(&r->pipe.stages))
+		if (r->pipe.stages.done)
 			return 0;
 	}
 }

@@ -33,6 +33,8 @@ void sonde_stage_chain_record(struct sonde_stage_chain *ch, const struct sonde_r
 		/* A filter counts what it drops itself, under its own name. */
 		if (!s->ops->record(s->ctx, &rec) && s->ops->phase != SONDE_STAGE_SINK)
 			return;
+		if (s->ops->done && s->ops->done(s->ctx))
+			ch->done = true;
 	}
 }
 
@@ -48,6 +50,7 @@ void sonde_stage_chain_flush(struct sonde_stage_chain *ch)
 	for (size_t i = 0; i < ch->n; i++)
 		if (ch->stage[i].ops->flush)
 			ch->stage[i].ops->flush(ch->stage[i].ctx);
+	ch->done = ch->done || sonde_stage_chain_done(ch);
 }
 
 bool sonde_stage_chain_done(const struct sonde_stage_chain *ch)

@@ -56,6 +56,9 @@ struct sonde_stage_chain {
 	} stage[SONDE_STAGES_MAX];
 	size_t n;
 	struct sonde_stats *stats;
+	/* A stage said it is done: kept up to date after every record and
+	 * flush, so the run can look at it between frames for nothing. */
+	bool done;
 };
 
 void sonde_stage_chain_init(struct sonde_stage_chain *ch, struct sonde_stats *stats);

@@ -55,6 +55,9 @@ struct sonde_source_env {
 	struct sonde_chunk_out out;
 	struct sonde_frame_out frames;
 	struct sonde_stats *stats;
+	/* Set once the run wants nothing more (-c reached, the reader gone):
+	 * a finite source stops reading there, between two frames. */
+	const bool *stop;
 };
 
 /* poll() results besides "n items handled" (>= 0) and -errno. */

@@ -46,25 +46,32 @@ static int file_fd(void *s)
 	return -1;
 }
 
-/* One frame per call: the run checks between frames whether it should stop
- * (-c reached, the reader gone), so nothing is read past that point. */
+/* Frames per poll: a run with other sources to serve gets back to them. */
+#define FRAMES_PER_POLL 256
+
+/* Between two frames the run may say it wants no more (-c reached, the
+ * reader gone): nothing is read past that point. */
 static int file_poll(void *state, int timeout_ms)
 {
 	struct file_source *s = state;
 	struct sonde_frame f;
 	struct sonde_chunk c;
 	(void)timeout_ms;
-	int rc = sonde_capfile_next(s->cf, &f);
-	if (rc <= 0) {
-		s->damaged = rc < 0;
-		return SONDE_SOURCE_END;
+	int n = 0;
+	while (n < FRAMES_PER_POLL && !(s->env.stop && *s->env.stop)) {
+		int rc = sonde_capfile_next(s->cf, &f);
+		if (rc <= 0) {
+			s->damaged = rc < 0;
+			return SONDE_SOURCE_END;
+		}
+		sonde_frame_emit(&s->env.frames, &f, SONDE_ORIGIN_PCAP_FILE);
+		if (sonde_frame_chunk(&f, s->env.stats, &c)) {
+			c.origin = SONDE_ORIGIN_PCAP_FILE;
+			sonde_chunk_emit(&s->env.out, &c);
+		}
+		n++;
 	}
-	sonde_frame_emit(&s->env.frames, &f, SONDE_ORIGIN_PCAP_FILE);
-	if (sonde_frame_chunk(&f, s->env.stats, &c)) {
-		c.origin = SONDE_ORIGIN_PCAP_FILE;
-		sonde_chunk_emit(&s->env.out, &c);
-	}
-	return 1;
+	return n;
 }
 
 static const char *file_error(void *state)
