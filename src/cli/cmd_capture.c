@@ -238,15 +238,7 @@ int sonde_cmd_capture(int argc, char **argv)
 			continue;
 		switch (c) {
 		case OPT_HOOK:
-			if (!strcmp(optarg, "auto"))
-				eo.hook = SONDE_HOOK_AUTO;
-			else if (!strcmp(optarg, "fentry"))
-				eo.hook = SONDE_HOOK_FE;
-			else if (!strcmp(optarg, "kprobe"))
-				eo.hook = SONDE_HOOK_KP;
-			else if (!strcmp(optarg, "tracepoint"))
-				eo.hook = SONDE_HOOK_TP;
-			else {
+			if (!sonde_ebpf_hook_from_name(optarg, &eo.hook)) {
 				status = bad("ebpf-hook", optarg, "auto, fentry, kprobe or tracepoint");
 				goto out_usage;
 			}

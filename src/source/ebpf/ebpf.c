@@ -30,11 +30,37 @@
 
 _Static_assert(SONDE_EBPF_FILTER_MAX == SONDE_FILTER_MAX, "filter list sizes of ebpf.h and bpf/");
 
-static const char *const hook_names[] = { "tracepoint", "kprobe", "fentry" };
+static const char *const hook_names[SONDE_HOOK__COUNT] = {
+#define HOOK_NAME(kind, value, name) [SONDE_HOOK_##kind] = name,
+	SONDE_HOOKS(HOOK_NAME)
+#undef HOOK_NAME
+};
+
+/* capture.method of each hook's chunks */
+static const enum sonde_origin hook_origins[SONDE_HOOK__COUNT] = {
+#define HOOK_ORIGIN(kind, value, name) [SONDE_HOOK_##kind] = SONDE_ORIGIN_EBPF_##kind,
+	SONDE_HOOKS(HOOK_ORIGIN)
+#undef HOOK_ORIGIN
+};
 
 const char *sonde_ebpf_hook_name(const struct sonde_ebpf *e)
 {
 	return hook_names[e->hook];
+}
+
+bool sonde_ebpf_hook_from_name(const char *name, int *hook)
+{
+	if (!strcmp(name, "auto")) {
+		*hook = SONDE_HOOK_AUTO;
+		return true;
+	}
+	for (int h = 0; h < SONDE_HOOK__COUNT; h++) {
+		if (!strcmp(name, hook_names[h])) {
+			*hook = h;
+			return true;
+		}
+	}
+	return false;
 }
 
 /* ------------------------------------------------------------ checks --- */
@@ -136,7 +162,7 @@ static bool is_data_prog(const char *name, int hook)
 	else if (!strncmp(name, "tp_exit_", 8))
 		sfx = name + 8;
 	if (sfx) {
-		if (hook != SONDE_HOOK_TP)
+		if (hook != SONDE_HOOK_TRACEPOINT)
 			return false;
 		for (int i = 0; tp[i]; i++)
 			if (!strcmp(sfx, tp[i]))
@@ -144,15 +170,15 @@ static bool is_data_prog(const char *name, int hook)
 		return false;
 	}
 	if (!strncmp(name, "kp_", 3) || !strncmp(name, "krp_", 4))
-		return hook == SONDE_HOOK_KP;
+		return hook == SONDE_HOOK_KPROBE;
 	if (!strncmp(name, "fe_", 3) || !strncmp(name, "fx_", 3))
-		return hook == SONDE_HOOK_FE;
+		return hook == SONDE_HOOK_FENTRY;
 	return false;
 }
 
 static bool is_data_family(const char *name)
 {
-	for (int h = 0; h < 3; h++)
+	for (int h = 0; h < SONDE_HOOK__COUNT; h++)
 		if (is_data_prog(name, h))
 			return true;
 	return false;
@@ -365,15 +391,15 @@ static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int h
 	}
 	/* fexit reads tcp_recvmsg's return after its arguments: one program
 	 * per signature, the kernel's loaded. */
-	if (hook == SONDE_HOOK_FE) {
+	if (hook == SONDE_HOOK_FENTRY) {
 		bpf_program__set_autoload(skel->progs.fx_tcp_recvmsg, !k->recvmsg_nonblock);
 		bpf_program__set_autoload(skel->progs.fx_tcp_recvmsg_nonblock, k->recvmsg_nonblock);
 	}
 	/* Bytes moved outside traced calls, counted so positions stay exact.
 	 * In kernel-function modes tcp_sendmsg sees io_uring and (6.5+)
 	 * sendfile itself; sendfile's older path needs the syscall hooks. */
-	bool length_tp = hook == SONDE_HOOK_TP && k->sock_length_tp;
-	bool sendfile_tp = hook == SONDE_HOOK_TP ? !k->sock_length_tp : k->tcp_sendpage;
+	bool length_tp = hook == SONDE_HOOK_TRACEPOINT && k->sock_length_tp;
+	bool sendfile_tp = hook == SONDE_HOOK_TRACEPOINT ? !k->sock_length_tp : k->tcp_sendpage;
 	bpf_program__set_autoload(skel->progs.tb_sock_send_length, length_tp);
 	bpf_program__set_autoload(skel->progs.tb_sock_recv_length, length_tp);
 	bpf_program__set_autoload(skel->progs.tp_enter_sendfile64, sendfile_tp);
@@ -396,7 +422,7 @@ static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int h
 		sonde_capture__destroy(skel);
 		return -1;
 	}
-	if (hook == SONDE_HOOK_KP)
+	if (hook == SONDE_HOOK_KPROBE)
 		attach_kretprobes(e, skel);
 	rc = sonde_capture__attach(skel);
 	if (rc) {
@@ -473,9 +499,7 @@ void ebpf_chunk_from_event(const struct sonde_ebpf *e, const struct sonde_event 
 	memset(c, 0, sizeof(*c));
 	c->ts_ns = ev->ts_ns + (uint64_t)e->mono_to_real_ns;
 	c->seq_kind = SONDE_SEQ_STREAM64;
-	c->origin = e->hook == SONDE_HOOK_FE ? SONDE_ORIGIN_EBPF_FENTRY
-		  : e->hook == SONDE_HOOK_KP ? SONDE_ORIGIN_EBPF_KPROBE
-					     : SONDE_ORIGIN_EBPF_TRACEPOINT;
+	c->origin = hook_origins[e->hook];
 	c->conn_id = ev->conn_id;
 	c->proc = proc;
 	c->flow.l4 = SONDE_L4_TCP;
@@ -591,20 +615,23 @@ struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *o, struct sonde
 
 	struct kernel_has k;
 	probe_btf(&k);
-	/* Best first; a forced hook is tried alone. */
-	int order[3] = { SONDE_HOOK_FE, SONDE_HOOK_KP, SONDE_HOOK_TP };
-	int n = 3;
+	/* Best first (SONDE_HOOKS lists them best last); a forced hook is
+	 * tried alone. */
+	int order[SONDE_HOOK__COUNT];
+	int n = SONDE_HOOK__COUNT;
+	for (int i = 0; i < n; i++)
+		order[i] = SONDE_HOOK__COUNT - 1 - i;
 	if (o->hook != SONDE_HOOK_AUTO) {
 		order[0] = o->hook;
 		n = 1;
 	}
-	char why[3][160];
+	char why[SONDE_HOOK__COUNT][160];
 	int tried = 0;
 	for (int i = 0; i < n; i++) {
 		int h = order[i];
 		why[i][0] = '\0';
 		tried = i + 1;
-		if (h == SONDE_HOOK_KP && !kprobes_available()) {
+		if (h == SONDE_HOOK_KPROBE && !kprobes_available()) {
 			snprintf(why[i], sizeof(why[i]), "the kernel has no kprobes");
 			continue;
 		}
@@ -640,6 +667,17 @@ int sonde_ebpf_poll(struct sonde_ebpf *e, int timeout_ms)
 	return n;
 }
 
+void ebpf_stats_from_counters(struct sonde_stats *st, const uint64_t sum[SONDE_CNT__MAX])
+{
+	/* Some fields sum two counters: cleared first, then added to. */
+#define KCOUNTER_CLEAR(name, stat) st->stat = 0;
+#define KCOUNTER_ADD(name, stat) st->stat += sum[SONDE_CNT_##name];
+	SONDE_KCOUNTERS(KCOUNTER_CLEAR)
+	SONDE_KCOUNTERS(KCOUNTER_ADD)
+#undef KCOUNTER_CLEAR
+#undef KCOUNTER_ADD
+}
+
 void sonde_ebpf_update_stats(struct sonde_ebpf *e)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -655,25 +693,7 @@ void sonde_ebpf_update_stats(struct sonde_ebpf *e)
 			sum[k] += vals[c];
 	}
 	free(vals);
-	struct sonde_stats *st = &e->p->stats;
-	st->ebpf_kernel_events = sum[SONDE_CNT_EVENTS];
-	st->ebpf_bytes = sum[SONDE_CNT_BYTES];
-	st->ebpf_captured_bytes = sum[SONDE_CNT_CAPTURED];
-	st->ebpf_ringbuf_drops = sum[SONDE_CNT_RB_DROPS];
-	st->ebpf_ringbuf_drop_bytes = sum[SONDE_CNT_RB_DROP_BYTES];
-	st->ebpf_truncated_bytes = sum[SONDE_CNT_TRUNC_BYTES] + sum[SONDE_CNT_IOV_TRUNC_BYTES];
-	st->ebpf_read_failures = sum[SONDE_CNT_READ_FAILED];
-	st->ebpf_untraced_bytes = sum[SONDE_CNT_UNTRACED_BYTES];
-	st->ebpf_missed_calls = sum[SONDE_CNT_INFLIGHT_FULL] + sum[SONDE_CNT_SOCK_MAP_FULL];
-	st->ebpf_ignored_bytes = sum[SONDE_CNT_IGNORED_BYTES];
-	st->ebpf_missed_exits = sum[SONDE_CNT_MISSED_EXIT];
-	st->tls_calls = sum[SONDE_CNT_TLS_CALLS];
-	st->tls_plaintext_bytes = sum[SONDE_CNT_TLS_BYTES];
-	st->tls_ciphertext_bytes = sum[SONDE_CNT_TLS_CIPHER_BYTES];
-	st->tls_unbound_calls = sum[SONDE_CNT_TLS_UNBOUND];
-	st->tls_go_unresolved = sum[SONDE_CNT_GO_UNRESOLVED];
-	st->tls_go_closed_writes = sum[SONDE_CNT_GO_CLOSED];
-	st->ebpf_closed_socket_bytes = sum[SONDE_CNT_CLOSED_BYTES];
+	ebpf_stats_from_counters(&e->p->stats, sum);
 }
 
 void sonde_ebpf_ignore(void *ctx, uint64_t conn_id)
