@@ -17,8 +17,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +27,9 @@
 #include "core/buf.h"
 #include "core/hash.h"
 #include "core/u64map.h"
+#include "source/binfmt/elf.h"
 #include "source/binfmt/goinfo.h"
+#include "source/binfmt/procmaps.h"
 #include "source/tls/tls_libs.h"
 
 #define MAX_TARGETS 1024u /* library files and programs (one is ~9 KiB) */
@@ -105,41 +105,6 @@ static void str_copy(char *dst, size_t n, const char *src)
 
 /* ================================================================= ELF === */
 
-struct elf_file {
-	int fd;
-	Elf *e;
-	struct stat st;
-};
-
-/* 0, or -1 with errno (EINVAL: not a regular file, ENOEXEC: not ELF). */
-static int elf_file_open(struct elf_file *f, const char *path)
-{
-	f->e = NULL;
-	f->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (f->fd < 0)
-		return -1;
-	int err = 0;
-	if (fstat(f->fd, &f->st) < 0)
-		err = errno;
-	else if (!S_ISREG(f->st.st_mode))
-		err = EINVAL;
-	else if (!(f->e = elf_begin(f->fd, ELF_C_READ_MMAP, NULL)) || elf_kind(f->e) != ELF_K_ELF)
-		err = ENOEXEC;
-	if (!err)
-		return 0;
-	if (f->e)
-		elf_end(f->e);
-	close(f->fd);
-	errno = err;
-	return -1;
-}
-
-static void elf_file_close(struct elf_file *f)
-{
-	elf_end(f->e);
-	close(f->fd);
-}
-
 /* What discovery needs to know of an ELF file's symbols and dynamic section. */
 struct elf_facts {
 	uint32_t defines; /* SONDE_TLS_BIT set: functions defined (st_shndx != SHN_UNDEF) */
@@ -149,140 +114,45 @@ struct elf_facts {
 	bool program; /* has PT_INTERP or no DT_SONAME: an executable, not a library */
 };
 
-static void facts_symbols(Elf *e, Elf_Scn *scn, const GElf_Shdr *sh, struct elf_facts *f)
+/* sonde_elf_sym_fn: the table's symbols, defined or imported. */
+static bool facts_symbol(const char *name, const GElf_Sym *s, void *arg)
 {
-	Elf_Data *syms = elf_getdata(scn, NULL);
-	Elf_Data *strs = elf_getdata(elf_getscn(e, sh->sh_link), NULL);
-	/* A string table ending in NUL: every name in it is terminated. */
-	if (!syms || !strs || !strs->d_size || ((const char *)strs->d_buf)[strs->d_size - 1] ||
-	    !sh->sh_entsize)
-		return;
-	size_t n = sh->sh_size / sh->sh_entsize;
-	for (size_t i = 1; i < n; i++) {
-		GElf_Sym s;
-		if (!gelf_getsym(syms, (int)i, &s) || s.st_name >= strs->d_size)
-			continue;
-		int k = sonde_tls_sym_find((const char *)strs->d_buf + s.st_name);
-		if (k < 0)
-			continue;
-		if (s.st_shndx == SHN_UNDEF)
-			f->imports |= 1u << k;
-		else if (GELF_ST_TYPE(s.st_info) == STT_FUNC && GELF_ST_BIND(s.st_info) != STB_LOCAL)
-			f->defines |= 1u << k;
-	}
-}
-
-static void facts_dynamic(Elf *e, Elf_Scn *scn, const GElf_Shdr *sh, struct elf_facts *f)
-{
-	Elf_Data *data = elf_getdata(scn, NULL);
-	size_t n = sh->sh_entsize ? sh->sh_size / sh->sh_entsize : 0;
-	for (size_t i = 0; data && i < n; i++) {
-		GElf_Dyn dyn;
-		if (!gelf_getdyn(data, (int)i, &dyn) || dyn.d_tag == DT_NULL)
-			break;
-		if (dyn.d_tag != DT_SONAME && dyn.d_tag != DT_NEEDED)
-			continue;
-		const char *s = elf_strptr(e, sh->sh_link, dyn.d_un.d_val);
-		if (!s)
-			continue;
-		if (dyn.d_tag == DT_SONAME)
-			str_copy(f->soname, sizeof(f->soname), s);
-		else if (!strncmp(s, "libcrypto", 9) && !f->needed_crypto[0])
-			str_copy(f->needed_crypto, sizeof(f->needed_crypto), s);
-	}
-}
-
-static bool has_interp(Elf *e)
-{
-	size_t n = 0;
-	if (elf_getphdrnum(e, &n) < 0)
+	struct elf_facts *f = arg;
+	int k = sonde_tls_sym_find(name);
+	if (k < 0)
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		GElf_Phdr ph;
-		if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_INTERP)
-			return true;
-	}
+	if (s->st_shndx == SHN_UNDEF)
+		f->imports |= 1u << k;
+	else if (GELF_ST_TYPE(s->st_info) == STT_FUNC && GELF_ST_BIND(s->st_info) != STB_LOCAL)
+		f->defines |= 1u << k;
 	return false;
 }
 
-static void elf_facts(Elf *e, struct elf_facts *f)
+/* sonde_elf_dyn_fn: the soname, and the libcrypto it needs. */
+static bool facts_dynamic(const GElf_Dyn *dyn, const char *s, void *arg)
+{
+	struct elf_facts *f = arg;
+	if (!s)
+		return false;
+	if (dyn->d_tag == DT_SONAME)
+		str_copy(f->soname, sizeof(f->soname), s);
+	else if (dyn->d_tag == DT_NEEDED && !strncmp(s, "libcrypto", 9) && !f->needed_crypto[0])
+		str_copy(f->needed_crypto, sizeof(f->needed_crypto), s);
+	return false;
+}
+
+static void elf_facts(const struct sonde_elf *e, struct elf_facts *f)
 {
 	memset(f, 0, sizeof(*f));
-	Elf_Scn *scn = NULL;
-	while ((scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		if (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB)
-			facts_symbols(e, scn, &sh, f);
-		else if (sh.sh_type == SHT_DYNAMIC)
-			facts_dynamic(e, scn, &sh, f);
-	}
-	f->program = has_interp(e) || !f->soname[0];
+	sonde_elf_symbols(e, 0, facts_symbol, f);
+	sonde_elf_dynamic(e, facts_dynamic, f);
+	f->program = sonde_elf_has_phdr(e, PT_INTERP) || !f->soname[0];
 }
 
-/*
- * Calls fn on the file's read-only data (.rodata* sections; without section
- * headers, the loadable segments that are neither writable nor executable),
- * at most SCAN_LIMIT bytes in all, straight from libelf's mapping of the
- * file. Returns true as soon as fn does.
- */
-typedef bool (*rodata_fn)(const char *p, size_t n, void *arg);
-
-static bool rodata_section(Elf *e, size_t shstrndx, Elf_Scn *scn, const char **p, size_t *n)
+/* The read-only data, at most SCAN_LIMIT bytes (sonde_elf_rodata_each). */
+static bool rodata_each(const struct sonde_elf *e, sonde_elf_bytes_fn fn, void *arg)
 {
-	GElf_Shdr sh;
-	if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS || !(sh.sh_flags & SHF_ALLOC) ||
-	    (sh.sh_flags & (SHF_WRITE | SHF_EXECINSTR)))
-		return false;
-	const char *name = elf_strptr(e, shstrndx, sh.sh_name);
-	if (!name || strncmp(name, ".rodata", 7))
-		return false;
-	size_t size;
-	const char *file = elf_rawfile(e, &size);
-	if (!file || sh.sh_offset > size || sh.sh_size > size - sh.sh_offset)
-		return false;
-	*p = file + sh.sh_offset;
-	*n = sh.sh_size;
-	return true;
-}
-
-static bool rodata_segments(Elf *e, rodata_fn fn, void *arg)
-{
-	size_t n = 0, size, budget = SCAN_LIMIT;
-	const char *file = elf_rawfile(e, &size);
-	if (!file || elf_getphdrnum(e, &n) < 0)
-		return false;
-	for (size_t i = 0; i < n && budget; i++) {
-		GElf_Phdr ph;
-		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_LOAD || (ph.p_flags & (PF_W | PF_X)) ||
-		    ph.p_offset > size || ph.p_filesz > size - ph.p_offset)
-			continue;
-		size_t len = ph.p_filesz < budget ? ph.p_filesz : budget;
-		budget -= len;
-		if (fn(file + ph.p_offset, len, arg))
-			return true;
-	}
-	return false;
-}
-
-static bool rodata_each(Elf *e, rodata_fn fn, void *arg)
-{
-	size_t shstrndx, nsec = 0, budget = SCAN_LIMIT;
-	if (elf_getshdrnum(e, &nsec) < 0 || nsec == 0 || elf_getshdrstrndx(e, &shstrndx) < 0)
-		return rodata_segments(e, fn, arg);
-	Elf_Scn *scn = NULL;
-	while ((scn = elf_nextscn(e, scn)) && budget) {
-		const char *p;
-		size_t n;
-		if (!rodata_section(e, shstrndx, scn, &p, &n))
-			continue;
-		n = n < budget ? n : budget;
-		budget -= n;
-		if (fn(p, n, arg))
-			return true;
-	}
-	return false;
+	return sonde_elf_rodata_each(e, SCAN_LIMIT, fn, arg);
 }
 
 /* ============================================================ versions === */
@@ -402,7 +272,7 @@ static bool find_static_marker(const char *p, size_t n, void *arg)
 }
 
 /* The version from the marks of library `label` (GnuTLS, NSS, Mbed TLS). */
-static void version_from_marks(Elf *e, const char *label, char *out, size_t outlen)
+static void version_from_marks(const struct sonde_elf *e, const char *label, char *out, size_t outlen)
 {
 	for (size_t i = 0; i < sonde_tls_nversion_marks && !out[0]; i++) {
 		struct mark_search m = { &sonde_tls_version_marks[i], out, outlen };
@@ -424,11 +294,11 @@ static void version_from_sibling(const char *path, const char *needed, struct ve
 	if (!needed[0] || snprintf(sib, sizeof(sib), "%.*s/%s", dirlen, slash ? path : ".", needed) >=
 				  (int)sizeof(sib))
 		return;
-	struct elf_file f;
-	if (elf_file_open(&f, sib) < 0)
+	struct sonde_elf f;
+	if (sonde_elf_open(&f, sib) < 0)
 		return;
-	rodata_each(f.e, find_openssl_version, v);
-	elf_file_close(&f);
+	rodata_each(&f, find_openssl_version, v);
+	sonde_elf_close(&f);
 }
 
 /* ===================================================== classification === */
@@ -474,7 +344,7 @@ static void version_fallback(struct target *t, const struct elf_facts *f)
 		 f->soname[0] ? f->soname : base ? base + 1 : t->t.display_path);
 }
 
-static void fill_family(struct target *t, Elf *e, const struct elf_facts *f,
+static void fill_family(struct target *t, const struct sonde_elf *e, const struct elf_facts *f,
 			const struct sonde_tls_family *fam, const struct needles *nd)
 {
 	t->t.lib = fam->lib;
@@ -501,7 +371,7 @@ static void fill_family(struct target *t, Elf *e, const struct elf_facts *f,
 
 /* A program with OpenSSL or BoringSSL linked in and stripped: nothing to
  * probe, but say so. Only programs that import no TLS library get here. */
-static bool fill_stripped(struct target *t, Elf *e, const struct needles *nd)
+static bool fill_stripped(struct target *t, const struct sonde_elf *e, const struct needles *nd)
 {
 	struct version v = { .needles = nd };
 	if (!rodata_each(e, find_openssl_version, &v) ||
@@ -515,7 +385,7 @@ static bool fill_stripped(struct target *t, Elf *e, const struct needles *nd)
 	return true;
 }
 
-static void fill_unsupported(struct target *t, Elf *e, const struct sonde_tls_libname *name)
+static void fill_unsupported(struct target *t, const struct sonde_elf *e, const struct sonde_tls_libname *name)
 {
 	t->label = name->label;
 	version_from_marks(e, name->label, t->t.version, sizeof(t->t.version));
@@ -529,20 +399,10 @@ static void fill_unsupported(struct target *t, Elf *e, const struct sonde_tls_li
  * no TLS code sonde knows. *uses_ssl_bio: a program importing BIO_f_ssl.
  */
 /* A Go program (its build info section): crypto/tls is probed directly. */
-static bool is_go_program(Elf *e)
+static bool is_go_program(const struct sonde_elf *e)
 {
-	size_t shstrndx;
-	if (elf_getshdrstrndx(e, &shstrndx) < 0)
-		return false;
-	Elf_Scn *scn = NULL;
-	while ((scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		const char *name;
-		if (gelf_getshdr(scn, &sh) && (name = elf_strptr(e, shstrndx, sh.sh_name)) &&
-		    !strcmp(name, ".go.buildinfo"))
-			return true;
-	}
-	return false;
+	GElf_Shdr sh;
+	return sonde_elf_section(e, ".go.buildinfo", &sh) != NULL;
 }
 
 /* A Go program using crypto/tls is a target; one without it is not. */
@@ -563,7 +423,7 @@ static bool classify_go(const struct exam *x, struct target *t)
 	return true;
 }
 
-static bool classify(const struct needles *nd, const struct exam *x, Elf *e, struct target *t,
+static bool classify(const struct needles *nd, const struct exam *x, const struct sonde_elf *e, struct target *t,
 		     bool *uses_ssl_bio)
 {
 	struct elf_facts f;
@@ -699,14 +559,14 @@ static void target_paths(struct target *t, const struct exam *x, const struct st
  */
 static bool file_examine(struct sonde_tls_discovery *d, const struct exam *x, struct file *out)
 {
-	struct elf_file f;
-	if (elf_file_open(&f, x->open_path) < 0)
+	struct sonde_elf f;
+	if (sonde_elf_open(&f, x->open_path) < 0)
 		return false;
 	struct target *t = sonde_xcalloc(1, sizeof(*t));
 	target_paths(t, x, &f.st);
 	*out = (struct file){ .dev = x->dev, .ino = x->ino, .target = -1 };
-	bool tls = classify(&d->needles, x, f.e, t, &out->uses_ssl_bio);
-	elf_file_close(&f);
+	bool tls = classify(&d->needles, x, &f, t, &out->uses_ssl_bio);
+	sonde_elf_close(&f);
 	if (tls) {
 		out->target = target_add(d, t);
 	} else {
@@ -782,6 +642,7 @@ static void link_close(struct sonde_tls_discovery *d, struct link *l)
 
 /* What one read of /proc/PID/maps found. */
 struct scan {
+	struct sonde_tls_discovery *d;
 	uint32_t pid;
 	char exe[PATH_LEN + 16]; /* /proc/PID/exe, as maps names it */
 	bool uses_ssl_bio; /* the main executable imports BIO_f_ssl */
@@ -884,52 +745,31 @@ static void proc_apply(struct sonde_tls_discovery *d, const struct scan *s)
 
 /* ================================================================ maps === */
 
-struct mapping {
-	uint64_t start, end, dev, ino;
-	const char *path;
-};
-
-/* An executable mapping of a file ("r-xp", an inode, a path), or false. */
-static bool parse_maps_line(char *line, struct mapping *m)
+/* sonde_maps_fn: an executable mapping of a file ("r-xp", an inode, a
+ * path) that may be TLS code. */
+static bool scan_mapping(const struct sonde_maps_entry *m, void *arg)
 {
-	unsigned long start, end, off, ino;
-	unsigned maj, min;
-	char perms[8];
-	int n = 0;
-	if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu %n", &start, &end, perms, &off, &maj, &min, &ino,
-		   &n) < 7 ||
-	    !n || strcmp(perms, "r-xp") || !ino || line[n] != '/')
+	struct scan *s = arg;
+	struct sonde_tls_discovery *d = s->d;
+	if (strcmp(m->perms, "r-xp") || !m->ino || m->path[0] != '/')
 		return false;
-	line[n + strcspn(line + n, "\n")] = 0;
-	*m = (struct mapping){ start, end, makedev(maj, min), ino, line + n };
-	return true;
-}
-
-static bool is_deleted(const char *path)
-{
-	size_t n = strlen(path), k = sizeof(" (deleted)") - 1;
-	return n > k && !strcmp(path + n - k, " (deleted)");
-}
-
-static void scan_mapping(struct sonde_tls_discovery *d, struct scan *s, const struct mapping *m)
-{
 	bool is_exe = !strcmp(m->path, s->exe);
 	const struct sonde_tls_libname *name = libname_of(m->path);
 	if (!is_exe && !name)
-		return;
+		return false;
 	struct file fe;
 	if (!file_get(d, m->dev, m->ino, &fe)) {
 		/* A deleted file (upgraded since the process started) is still
 		 * there through map_files; a path goes through the process's root,
 		 * so containers' files are found in their mount namespace. */
 		char open_path[PATH_LEN];
-		bool deleted = is_deleted(m->path);
+		bool deleted = sonde_maps_deleted(m);
 		int n = deleted ? snprintf(open_path, sizeof(open_path), "/proc/%u/map_files/%lx-%lx",
 					   s->pid, (unsigned long)m->start, (unsigned long)m->end)
 				: snprintf(open_path, sizeof(open_path), "/proc/%u/root%s", s->pid,
 					   m->path);
 		if (n < 0 || (size_t)n >= sizeof(open_path))
-			return; /* longer than a target's path */
+			return false; /* longer than a target's path */
 		struct exam x = {
 			.open_path = open_path,
 			.plain_path = deleted ? NULL : m->path,
@@ -940,12 +780,13 @@ static void scan_mapping(struct sonde_tls_discovery *d, struct scan *s, const st
 			.name = name,
 		};
 		if (!file_examine(d, &x, &fe))
-			return;
+			return false;
 	}
 	if (is_exe)
 		s->uses_ssl_bio = fe.uses_ssl_bio;
 	if (fe.target >= 0)
 		scan_add(s, fe.target, m->start, m->end);
+	return false;
 }
 
 static void read_exe(uint32_t pid, char *exe, size_t n)
@@ -958,34 +799,19 @@ static void read_exe(uint32_t pid, char *exe, size_t n)
 
 void sonde_tls_scan_pid(struct sonde_tls_discovery *d, uint32_t pid)
 {
-	char path[64];
 	if (!pid)
 		return;
-	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
-	FILE *f = fopen(path, "re");
-	if (!f) {
+	struct scan *s = sonde_xcalloc(1, sizeof(*s));
+	s->d = d;
+	s->pid = pid;
+	read_exe(pid, s->exe, sizeof(s->exe));
+	if (sonde_maps_each(pid, scan_mapping, s) < 0) {
 		/* gone: forget it; unreadable (not root): keep what is known */
 		if (errno == ENOENT || errno == ESRCH)
 			sonde_tls_forget_pid(d, pid);
+		free(s);
 		return;
 	}
-	struct scan *s = sonde_xcalloc(1, sizeof(*s));
-	s->pid = pid;
-	read_exe(pid, s->exe, sizeof(s->exe));
-	char line[PATH_LEN + 256];
-	while (fgets(line, sizeof(line), f)) {
-		struct mapping m;
-		if (!strchr(line, '\n') && !feof(f)) {
-			/* a path too long for us: skip the rest of the line */
-			int c;
-			while ((c = fgetc(f)) != EOF && c != '\n')
-				;
-			continue;
-		}
-		if (parse_maps_line(line, &m))
-			scan_mapping(d, s, &m);
-	}
-	fclose(f);
 	scan_keep_bio_users(d, s);
 	proc_apply(d, s);
 	free(s);
@@ -1110,9 +936,10 @@ static bool examine_by_hand(struct sonde_tls_discovery *d, const char *path, con
 	unsigned long lost = d->lost_targets;
 	if (!file_examine(d, &x, fe)) {
 		snprintf(err, errlen, "%s: %s", path,
-			 errno == ENOEXEC  ? "not an ELF file"
-			 : errno == EINVAL ? "not a regular file"
-					   : strerror(errno));
+			 errno == ENOEXEC   ? "not an ELF file"
+			 : errno == EBADMSG ? "damaged ELF header"
+			 : errno == EINVAL  ? "not a regular file"
+					    : strerror(errno));
 		return false;
 	}
 	if (d->lost_targets != lost) {
