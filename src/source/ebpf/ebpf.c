@@ -151,37 +151,74 @@ static bool kprobes_available(void)
 
 /* ------------------------------------------------------------- loading --- */
 
-/* The data-path programs of each hook; everything else is shared. */
-static bool is_data_prog(const char *name, int hook)
+/*
+ * The programs of each data hook (everything else is shared), and the TLS
+ * probes, named one by one: a program renamed in bpf/ breaks the build
+ * here instead of silently staying off.
+ */
+#define HOOK_PROGS_MAX 20
+
+static size_t hook_programs(const struct sonde_capture *skel, int hook,
+			    struct bpf_program *progs[HOOK_PROGS_MAX])
 {
-	static const char *const tp[] = { "write", "read", "sendto", "recvfrom", "writev", "readv",
-					  "sendmsg", "recvmsg", "sendmmsg", "recvmmsg", NULL };
-	const char *sfx = NULL;
-	if (!strncmp(name, "tp_enter_", 9))
-		sfx = name + 9;
-	else if (!strncmp(name, "tp_exit_", 8))
-		sfx = name + 8;
-	if (sfx) {
-		if (hook != SONDE_HOOK_TRACEPOINT)
-			return false;
-		for (int i = 0; tp[i]; i++)
-			if (!strcmp(sfx, tp[i]))
-				return true;
-		return false;
+	size_t n = 0;
+#define TP_PAIR(name) (progs[n++] = skel->progs.tp_enter_##name, progs[n++] = skel->progs.tp_exit_##name)
+	switch (hook) {
+	case SONDE_HOOK_TRACEPOINT:
+		TP_PAIR(write);
+		TP_PAIR(read);
+		TP_PAIR(sendto);
+		TP_PAIR(recvfrom);
+		TP_PAIR(writev);
+		TP_PAIR(readv);
+		TP_PAIR(sendmsg);
+		TP_PAIR(recvmsg);
+		TP_PAIR(sendmmsg);
+		TP_PAIR(recvmmsg);
+		break;
+	case SONDE_HOOK_KPROBE:
+		progs[n++] = skel->progs.kp_tcp_sendmsg;
+		progs[n++] = skel->progs.krp_tcp_sendmsg;
+		progs[n++] = skel->progs.kp_tcp_recvmsg;
+		progs[n++] = skel->progs.krp_tcp_recvmsg;
+		break;
+	case SONDE_HOOK_FENTRY:
+		progs[n++] = skel->progs.fe_tcp_sendmsg;
+		progs[n++] = skel->progs.fx_tcp_sendmsg;
+		progs[n++] = skel->progs.fe_tcp_recvmsg;
+		progs[n++] = skel->progs.fx_tcp_recvmsg;
+		progs[n++] = skel->progs.fx_tcp_recvmsg_nonblock;
+		break;
 	}
-	if (!strncmp(name, "kp_", 3) || !strncmp(name, "krp_", 4))
-		return hook == SONDE_HOOK_KPROBE;
-	if (!strncmp(name, "fe_", 3) || !strncmp(name, "fx_", 3))
-		return hook == SONDE_HOOK_FENTRY;
-	return false;
+#undef TP_PAIR
+	return n;
 }
 
-static bool is_data_family(const char *name)
+/* The uprobe programs ebpf_tls.c attaches to TLS libraries and Go programs. */
+static size_t tls_programs(const struct sonde_capture *skel, struct bpf_program *progs[HOOK_PROGS_MAX])
 {
-	for (int h = 0; h < SONDE_HOOK__COUNT; h++)
-		if (is_data_prog(name, h))
-			return true;
-	return false;
+	struct bpf_program *all[] = {
+		skel->progs.tls_ret,
+		skel->progs.tls_rw_read,
+		skel->progs.tls_rw_write,
+		skel->progs.tls_ex_read,
+		skel->progs.tls_ex_write,
+		skel->progs.tls_ex2_write,
+		skel->progs.tls_bio_read,
+		skel->progs.tls_bio_write,
+		skel->progs.tls_handshake,
+		skel->progs.go_tls_read_enter,
+		skel->progs.go_tls_write_enter,
+		skel->progs.go_tls_return,
+		skel->progs.go_tls_read_return,
+		skel->progs.go_tls_read_return_stack,
+		skel->progs.go_tls_read_enter_stack,
+		skel->progs.go_tls_write_enter_stack,
+		skel->progs.go_tls_return_stack,
+	};
+	_Static_assert(sizeof(all) / sizeof(all[0]) <= HOOK_PROGS_MAX, "HOOK_PROGS_MAX");
+	memcpy(progs, all, sizeof(all));
+	return sizeof(all) / sizeof(all[0]);
 }
 
 struct kernel_has {
@@ -383,11 +420,11 @@ static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int h
 	int ncpu = libbpf_num_possible_cpus();
 	bpf_map__set_max_entries(skel->maps.scratch_map, ncpu > 0 ? (uint32_t)ncpu : 1);
 
-	struct bpf_program *prog;
-	bpf_object__for_each_program(prog, skel->obj) {
-		const char *name = bpf_program__name(prog);
-		if (is_data_family(name))
-			bpf_program__set_autoload(prog, is_data_prog(name, hook));
+	struct bpf_program *progs[HOOK_PROGS_MAX];
+	for (int h = 0; h < SONDE_HOOK__COUNT; h++) {
+		size_t n = hook_programs(skel, h, progs);
+		for (size_t i = 0; i < n; i++)
+			bpf_program__set_autoload(progs[i], h == hook);
 	}
 	/* fexit reads tcp_recvmsg's return after its arguments: one program
 	 * per signature, the kernel's loaded. */
@@ -409,10 +446,9 @@ static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int h
 
 	/* TLS: the uprobe programs (attached per library by ebpf_tls.c) and
 	 * the discovery hooks. */
-	bpf_object__for_each_program(prog, skel->obj) {
-		if (!strncmp(bpf_program__name(prog), "tls_", 4) || !strncmp(bpf_program__name(prog), "go_", 3))
-			bpf_program__set_autoload(prog, o->tls);
-	}
+	size_t ntls = tls_programs(skel, progs);
+	for (size_t i = 0; i < ntls; i++)
+		bpf_program__set_autoload(progs[i], o->tls);
 	bpf_program__set_autoload(skel->progs.tp_exec, o->tls);
 	bpf_program__set_autoload(skel->progs.tp_enter_mmap, o->tls);
 

@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Go programs: probes on crypto/tls.(*Conn).Read and .Write.
- * Part of capture.bpf.c's one object (included at its end): it uses that
- * file's maps, filters and emitters.
  */
+#ifndef SONDE_BPF_TLS_GO_H
+#define SONDE_BPF_TLS_GO_H
+
+#include "lib/emit.h"
+#include "lib/filter.h"
+#include "lib/maps.h"
+#include "tls/socket.h"
+
 /* ---- Go: crypto/tls.(*Conn).Read and .Write ---- */
 
 /*
@@ -338,3 +344,5 @@ int go_tls_return_stack(struct pt_regs *ctx)
 {
 	return go_return(ctx, false);
 }
+
+#endif
