@@ -125,7 +125,7 @@ struct sonde_tls_stream {
 };
 
 /* What the Go TLS probes need to know of a Go program to follow a
- * *tls.Conn to its socket (user space fills it from src/source/goinfo.c). */
+ * *tls.Conn to its socket (user space fills it from src/source/binfmt/goinfo.c). */
 struct sonde_go_proc {
 	__u64 tcpconn_type; /* address of the *net.TCPConn type descriptor, or 0 */
 	__u64 tcpconn_close; /* address of net.(*TCPConn).Close, or 0 */

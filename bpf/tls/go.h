@@ -16,7 +16,7 @@
  * Go programs carry their own TLS. Never uretprobes here: they rewrite the
  * return address on the goroutine's stack, which Go moves and inspects (the
  * traced program crashes). User space puts uprobes on Write's entry and on
- * every return instruction of Read instead (src/source/goinfo.c finds them):
+ * every return instruction of Read instead (src/source/binfmt/goinfo.c finds them):
  * at a return, Read's receiver and slice are in their argument slots
  * (go_read_return). Only in a program where goinfo.c could not see Read put
  * them there is Read's entry probed too, and the call saved keyed by

@@ -16,7 +16,7 @@
 
 /*
  * One set of programs for every library: user space attaches each to the
- * functions whose arguments have that layout (src/source/tls_libs.c says
+ * functions whose arguments have that layout (src/source/tls/tls_libs.c says
  * which), and one return program finishes every kind.
  *
  * The connection is found without the library's struct layouts: a TLS call

@@ -390,14 +390,10 @@ static void remove_kretprobes(struct sonde_ebpf *e)
 	}
 }
 
-static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int hook,
-		    const struct kernel_has *k, char *why, size_t len)
+/* The read-only configuration and the map sizes, between open and load. */
+static void set_config(struct sonde_capture *skel, const struct sonde_ebpf_opts *o, int hook,
+		       const struct kernel_has *k)
 {
-	struct sonde_capture *skel = sonde_capture__open();
-	if (!skel) {
-		snprintf(why, len, "opening the BPF object failed: %s", strerror(errno));
-		return -1;
-	}
 	skel->rodata->self_tgid = (uint32_t)getpid();
 	/* The lists hold at most SONDE_FILTER_MAX entries (the options refuse more). */
 	for (size_t i = 0; i < o->npids; i++)
@@ -419,7 +415,13 @@ static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int h
 		bpf_map__set_max_entries(skel->maps.events, (uint32_t)o->ringbuf_size);
 	int ncpu = libbpf_num_possible_cpus();
 	bpf_map__set_max_entries(skel->maps.scratch_map, ncpu > 0 ? (uint32_t)ncpu : 1);
+}
 
+/* Which programs load: the chosen hook's, the fallbacks this kernel needs,
+ * the TLS probes unless --no-tls. */
+static void choose_programs(struct sonde_capture *skel, const struct sonde_ebpf_opts *o, int hook,
+			    const struct kernel_has *k)
+{
 	struct bpf_program *progs[HOOK_PROGS_MAX];
 	for (int h = 0; h < SONDE_HOOK__COUNT; h++) {
 		size_t n = hook_programs(skel, h, progs);
@@ -451,6 +453,18 @@ static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int h
 		bpf_program__set_autoload(progs[i], o->tls);
 	bpf_program__set_autoload(skel->progs.tp_exec, o->tls);
 	bpf_program__set_autoload(skel->progs.tp_enter_mmap, o->tls);
+}
+
+static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int hook,
+		    const struct kernel_has *k, char *why, size_t len)
+{
+	struct sonde_capture *skel = sonde_capture__open();
+	if (!skel) {
+		snprintf(why, len, "opening the BPF object failed: %s", strerror(errno));
+		return -1;
+	}
+	set_config(skel, o, hook, k);
+	choose_programs(skel, o, hook, k);
 
 	int rc = sonde_capture__load(skel);
 	if (rc) {
