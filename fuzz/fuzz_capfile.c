@@ -24,7 +24,7 @@
 #include "fuzz_common.h"
 #include "sink/sink.h"
 #include "source/file/capfile.h"
-#include "source/packet/packet.h"
+#include "source/file/file_source.h"
 
 static void run(const uint8_t *data, size_t size, int tight)
 {
@@ -49,7 +49,9 @@ static void run(const uint8_t *data, size_t size, int tight)
 	FUZZ_CHECK(out != NULL, "open_memstream");
 	struct sonde_sink *sink = sonde_sink_new(SONDE_SINK_JSON, out);
 	struct sonde_pipeline p;
-	sonde_pipeline_init(&p, &opts, sink);
+	sonde_pipeline_init(&p, &opts);
+	sonde_sink_set_stats(sink, true);
+	FUZZ_CHECK(sonde_pipeline_add_stage(&p, &sonde_sink_stage, sink) == 0, "add sink");
 
 	struct sonde_capfile *cf = sonde_capfile_open_mem(data, size, "fuzz");
 	FUZZ_CHECK(cf != NULL, "open_mem returned NULL");
@@ -59,12 +61,7 @@ static void run(const uint8_t *data, size_t size, int tight)
 	while ((rc = sonde_capfile_next(cf, &f)) > 0) {
 		FUZZ_CHECK(f.caplen <= SONDE_CAPFILE_MAX_FRAME, "caplen %u", f.caplen);
 		FUZZ_CHECK(f.caplen <= size, "caplen %u > input %zu", f.caplen, size);
-		p.stats.frames++;
-		p.stats.frame_bytes += f.caplen;
-		if (f.caplen < f.wirelen)
-			p.stats.frames_truncated++;
-		if (!sonde_decode_packet(f.linktype, f.data, f.caplen, f.wirelen, f.ts_ns, &c,
-					 &p.stats))
+		if (!sonde_frame_chunk(&f, &p.stats, &c))
 			continue;
 		FUZZ_CHECK(c.caplen <= f.caplen, "chunk caplen %u > frame caplen %u", c.caplen,
 			   f.caplen);
@@ -87,9 +84,7 @@ static void run(const uint8_t *data, size_t size, int tight)
 	sonde_pipeline_finish(&p);
 	FUZZ_CHECK(sonde_conntable_count(p.conns) == 0, "%zu connections left after finish",
 		   sonde_conntable_count(p.conns));
-	sonde_sink_stats(sink, &p.stats);
-	FUZZ_CHECK(sonde_sink_close(sink) == 0, "sink write failed");
-	sonde_pipeline_free(&p);
+	FUZZ_CHECK(sonde_pipeline_free(&p) == 0, "sink write failed");
 	sonde_capfile_close(cf);
 	fclose(out);
 	fuzz_check_jsonl((const uint8_t *)obuf, olen);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* sonde capture: live traffic of every process, through eBPF, into the pipeline. */
+/* sonde capture: live traffic of every process, through eBPF (argv → a run). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
-#include "core/pipeline.h"
+#include "app/run.h"
+#include "sink/sink.h"
 #include "source/ebpf/ebpf.h"
 #include "cli/cli.h"
 #include "cli/options.h"
@@ -98,13 +98,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
-}
-
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static int bad(const char *opt, const char *val, const char *why)
@@ -200,166 +193,193 @@ static void free_copies(char **copies, size_t n)
 		free(copies[--n]);
 }
 
-static void print_rates(const struct sonde_stats *now, const struct sonde_stats *prev, double secs,
-			size_t live)
+/* -v: a line of rates every two seconds, from the counters' last values. */
+struct rates {
+	struct sonde_stats prev;
+};
+
+static void print_rates(void *ctx, const struct sonde_run *run, double secs)
 {
+	struct rates *rt = ctx;
+	const struct sonde_stats *now = sonde_run_stats(run), *prev = &rt->prev;
 	fprintf(stderr,
 		"sonde: %.0f events/s, %.2f MB/s, %.0f records/s, drops: ring buffer %" PRIu64
 		" events, truncated %" PRIu64 " B, untraced %" PRIu64 " B; %zu live connections\n",
 		(double)(now->ebpf_events - prev->ebpf_events) / secs,
 		(double)(now->ebpf_bytes - prev->ebpf_bytes) / secs / 1e6,
 		(double)(now->records - prev->records) / secs, now->ebpf_ringbuf_drops,
-		now->ebpf_truncated_bytes, now->ebpf_untraced_bytes, live);
+		now->ebpf_truncated_bytes, now->ebpf_untraced_bytes, sonde_run_connections(run));
+	rt->prev = *now;
 }
 
-int sonde_cmd_capture(int argc, char **argv)
-{
+/* What argv asks of a capture. */
+struct capture_args {
 	struct sonde_common_opts co;
-	sonde_common_defaults(&co);
-	struct sonde_ebpf_opts eo = { .hook = SONDE_HOOK_AUTO, .ringbuf_size = 16u << 20, .tls = true };
-	const char *tls_libs[TLS_LIBS_MAX + 1] = { NULL };
-	size_t ntls_libs = 0;
-	eo.tls_libs = tls_libs;
-	uint64_t duration_ns = 0;
-	struct option *longopts = sonde_options_join(sonde_common_longopts, capture_only);
+	struct sonde_ebpf_opts eo;
+	const char *tls_libs[TLS_LIBS_MAX + 1];
+	size_t ntls_libs;
+	uint64_t duration_ns;
+	char *copies[ARGS_MAX]; /* --pid/--port/--comm arguments, cut at commas */
+	size_t ncopies;
+};
+
+/* --cgroup: a cgroup v2 directory or its id (the directory's inode number). */
+static int cgroup_option(struct sonde_ebpf_opts *eo, const char *arg)
+{
 	unsigned long long v;
+	struct stat st;
+	if (parse_uint(arg, ~0ull, &v) == 0 && v) {
+		eo->cgroup_id = v;
+		return 0;
+	}
+	if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
+		eo->cgroup_id = st.st_ino;
+		return 0;
+	}
+	char msg[300];
+	int err = errno;
+	if (!strchr(arg, '/'))
+		snprintf(msg, sizeof(msg), "no such cgroup (give a cgroup v2 "
+			 "directory, e.g. /sys/fs/cgroup/system.slice, or its id)");
+	else
+		snprintf(msg, sizeof(msg), "no such cgroup (%s)",
+			 access(arg, F_OK) == 0 ? "not a directory" : strerror(err));
+	return bad("cgroup", arg, msg);
+}
+
+static int size_option(const char *opt, const char *arg, size_t lo, size_t hi, const char *range,
+		       size_t *out)
+{
+	const char *why;
+	if (sonde_parse_size(arg, out, &why) < 0)
+		return bad(opt, arg, why);
+	if (*out < lo || *out > hi)
+		return bad(opt, arg, range);
+	return 0;
+}
+
+/* One option of capture's own. Returns 0, or the exit status to stop with
+ * (SONDE_EXIT_OK after --help). */
+static int capture_option(struct capture_args *a, int c, const char *arg)
+{
+	struct sonde_ebpf_opts *eo = &a->eo;
 	size_t sz;
 	const char *why;
-	char *copies[ARGS_MAX];
-	size_t ncopies = 0;
-	struct stat st;
-	int c, status = SONDE_EXIT_USAGE;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, SONDE_COMMON_SHORTOPTS "vh", longopts, NULL)) != -1) {
-		int r = sonde_common_option(&co, c, optarg, "capture");
-		if (r < 0)
-			goto out_usage;
-		if (r > 0)
-			continue;
-		switch (c) {
-		case OPT_HOOK:
-			if (!sonde_ebpf_hook_from_name(optarg, &eo.hook)) {
-				status = bad("ebpf-hook", optarg, "auto, fentry, kprobe or tracepoint");
-				goto out_usage;
-			}
-			break;
-		case OPT_PID:
-		case OPT_COMM:
-		case OPT_PORT:
-			if (ncopies == ARGS_MAX) {
-				status = bad(filter_name(c), optarg, "too many options");
-				goto out_usage;
-			}
-			if (filter_list(c, optarg, &eo, copies, &ncopies) < 0)
-				goto out_usage;
-			break;
-		case OPT_CGROUP:
-			/* On cgroup v2 a cgroup's id is its directory's inode number. */
-			if (parse_uint(optarg, ~0ull, &v) == 0 && v) {
-				eo.cgroup_id = v;
-			} else if (stat(optarg, &st) == 0 && S_ISDIR(st.st_mode)) {
-				eo.cgroup_id = st.st_ino;
-			} else {
-				char msg[300];
-				int err = errno;
-				if (!strchr(optarg, '/'))
-					snprintf(msg, sizeof(msg), "no such cgroup (give a cgroup v2 "
-						 "directory, e.g. /sys/fs/cgroup/system.slice, or its id)");
-				else
-					snprintf(msg, sizeof(msg), "no such cgroup (%s)",
-						 access(optarg, F_OK) == 0 ? "not a directory" : strerror(err));
-				status = bad("cgroup", optarg, msg);
-				goto out_usage;
-			}
-			break;
-		case OPT_CAPLIMIT:
-			if (sonde_parse_size(optarg, &sz, &why) < 0) {
-				status = bad("capture-limit", optarg, why);
-				goto out_usage;
-			}
-			if (sz > (16u << 20)) {
-				status = bad("capture-limit", optarg, "at most 16m");
-				goto out_usage;
-			}
-			eo.capture_per_call = sz ? (uint32_t)sz : 1;
-			break;
-		case OPT_RINGBUF:
-			if (sonde_parse_size(optarg, &sz, &why) < 0) {
-				status = bad("ringbuf-size", optarg, why);
-				goto out_usage;
-			}
-			if (sz < 4096 || sz > (1u << 30)) {
-				status = bad("ringbuf-size", optarg, "from 4k to 1g");
-				goto out_usage;
-			}
-			if (sz & (sz - 1)) {
-				status = bad("ringbuf-size", optarg,
-					     "must be a power of two (e.g. 4m, 8m, 16m)");
-				goto out_usage;
-			}
-			eo.ringbuf_size = sz;
-			break;
-		case OPT_DURATION:
-			if (sonde_parse_duration(optarg, &duration_ns, &why) < 0) {
-				status = bad("duration", optarg, why);
-				goto out_usage;
-			}
-			break;
-		case OPT_TLS:
-			eo.tls = true;
-			break;
-		case OPT_NO_TLS:
-			eo.tls = false;
-			break;
-		case OPT_TLS_LIB:
-			if (ntls_libs == TLS_LIBS_MAX) {
-				status = bad("tls-lib", optarg, "at most 32 libraries");
-				goto out_usage;
-			}
-			tls_libs[ntls_libs++] = optarg;
-			break;
-		case 'v':
-			eo.verbose = 1;
-			break;
-		case 'h':
-			printf("%s%s%s", capture_head, sonde_common_usage, capture_tail);
-			status = SONDE_EXIT_OK;
-			goto out_usage;
-		default:
-			fputs("Try 'sonde capture --help'.\n", stderr);
-			goto out_usage;
-		}
-	}
-	free(longopts);
-	if (optind != argc) {
-		sonde_errorf("capture: unexpected argument '%s' (try 'sonde capture --help')", argv[optind]);
-		free_copies(copies, ncopies);
+	switch (c) {
+	case OPT_HOOK:
+		if (!sonde_ebpf_hook_from_name(arg, &eo->hook))
+			return bad("ebpf-hook", arg, "auto, fentry, kprobe or tracepoint");
+		return 0;
+	case OPT_PID:
+	case OPT_COMM:
+	case OPT_PORT:
+		if (a->ncopies == ARGS_MAX)
+			return bad(filter_name(c), arg, "too many options");
+		return filter_list(c, arg, eo, a->copies, &a->ncopies) < 0 ? SONDE_EXIT_USAGE : 0;
+	case OPT_CGROUP:
+		return cgroup_option(eo, arg);
+	case OPT_CAPLIMIT:
+		if (size_option("capture-limit", arg, 0, 16u << 20, "at most 16m", &sz))
+			return SONDE_EXIT_USAGE;
+		eo->capture_per_call = sz ? (uint32_t)sz : 1;
+		return 0;
+	case OPT_RINGBUF:
+		if (size_option("ringbuf-size", arg, 4096, 1u << 30, "from 4k to 1g", &sz))
+			return SONDE_EXIT_USAGE;
+		if (sz & (sz - 1))
+			return bad("ringbuf-size", arg, "must be a power of two (e.g. 4m, 8m, 16m)");
+		eo->ringbuf_size = sz;
+		return 0;
+	case OPT_DURATION:
+		if (sonde_parse_duration(arg, &a->duration_ns, &why) < 0)
+			return bad("duration", arg, why);
+		return 0;
+	case OPT_TLS:
+		eo->tls = true;
+		return 0;
+	case OPT_NO_TLS:
+		eo->tls = false;
+		return 0;
+	case OPT_TLS_LIB:
+		if (a->ntls_libs == TLS_LIBS_MAX)
+			return bad("tls-lib", arg, "at most 32 libraries");
+		a->tls_libs[a->ntls_libs++] = arg;
+		return 0;
+	case 'v':
+		eo->verbose = 1;
+		return 0;
+	case 'h':
+		printf("%s%s%s", capture_head, sonde_common_usage, capture_tail);
+		return SONDE_EXIT_OK;
+	default:
+		fputs("Try 'sonde capture --help'.\n", stderr);
 		return SONDE_EXIT_USAGE;
 	}
-	if (co.format < 0)
-		co.format = isatty(STDOUT_FILENO) ? SONDE_SINK_TEXT : SONDE_SINK_JSON;
-	co.pipe.conn.source = "ebpf";
-	eo.quiet = co.quiet;
+}
 
-	struct sonde_sink *sink = sonde_sink_new(co.format, stdout);
-	sonde_sink_set_limit(sink, co.count);
-	sonde_sink_set_immediate(sink, co.line_buffered || isatty(STDOUT_FILENO));
-	struct sonde_pipeline p;
-	sonde_pipeline_init(&p, &co.pipe, sink);
+/* argv → *a. Returns -1 to go on and capture, else the exit status. */
+static int parse_args(int argc, char **argv, struct capture_args *a)
+{
+	sonde_common_defaults(&a->co);
+	a->eo = (struct sonde_ebpf_opts){ .hook = SONDE_HOOK_AUTO, .ringbuf_size = 16u << 20,
+					  .tls = true, .tls_libs = a->tls_libs };
+	struct option *longopts = sonde_options_join(sonde_common_longopts, capture_only);
+	int c, status = -1;
+	optind = 1;
+	while (status < 0 &&
+	       (c = getopt_long(argc, argv, SONDE_COMMON_SHORTOPTS "vh", longopts, NULL)) != -1) {
+		int r = sonde_common_option(&a->co, c, optarg, "capture");
+		if (r < 0)
+			status = SONDE_EXIT_USAGE;
+		else if (r == 0 && (r = capture_option(a, c, optarg)) != 0)
+			status = r;
+		else if (r == 0 && c == 'h')
+			status = SONDE_EXIT_OK;
+	}
+	free(longopts);
+	if (status < 0 && optind != argc) {
+		sonde_errorf("capture: unexpected argument '%s' (try 'sonde capture --help')",
+			     argv[optind]);
+		status = SONDE_EXIT_USAGE;
+	}
+	if (a->co.format < 0)
+		a->co.format = isatty(STDOUT_FILENO) ? SONDE_SINK_TEXT : SONDE_SINK_JSON;
+	a->co.pipe.conn.source = "ebpf";
+	a->eo.quiet = a->co.quiet;
+	return status;
+}
+
+/* The capture itself: the eBPF source and one sink, until a signal, the
+ * duration, -c or a failed write. */
+static int run_capture(struct capture_args *a)
+{
+	struct sonde_sink *sink = sonde_sink_new(a->co.format, stdout);
+	sonde_sink_set_limit(sink, a->co.count);
+	sonde_sink_set_stats(sink, a->co.stats);
+	sonde_sink_set_immediate(sink, a->co.line_buffered || isatty(STDOUT_FILENO));
+	struct rates rates = { 0 };
+	struct sonde_run_opts ro = {
+		.pipe = a->co.pipe,
+		.duration_ns = a->duration_ns,
+		.stop = &stop_requested,
+		.progress = a->eo.verbose ? print_rates : NULL,
+		.progress_ctx = &rates,
+		.progress_ns = 2000000000ull,
+	};
+	struct sonde_run run;
+	sonde_run_init(&run, &ro);
+	sonde_run_add_stage(&run, &sonde_sink_stage, sink);
 	char err[512];
-	struct sonde_ebpf *e = sonde_ebpf_open(&eo, &p, err, sizeof(err));
+	struct sonde_ebpf *e = sonde_run_add_source(&run, &sonde_source_ebpf, &a->eo, err,
+						    sizeof(err));
 	if (!e) {
 		sonde_errorf("capture: %s", err);
-		sonde_pipeline_free(&p);
-		sonde_sink_close(sink);
-		sonde_common_free(&co);
-		free_copies(copies, ncopies);
+		sonde_run_free(&run);
 		return SONDE_EXIT_FAIL;
 	}
-	sonde_conntable_set_ignore(p.conns, sonde_ebpf_ignore, e);
-	if (!co.quiet)
+	if (!a->co.quiet)
 		fprintf(stderr, "sonde: capturing with %s hooks%s\n", sonde_ebpf_hook_name(e),
-			eo.verbose ? "" : " (-v for rates)");
+			a->eo.verbose ? "" : " (-v for rates)");
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -368,53 +388,27 @@ int sonde_cmd_capture(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	uint64_t start = now_ns(CLOCK_MONOTONIC), last_tick = start, last_rate = start;
-	struct sonde_stats prev = p.stats;
-	status = SONDE_EXIT_OK;
-	while (!stop_requested) {
-		int n = sonde_ebpf_poll(e, 100);
-		if (n < 0 && n != -EINTR) {
-			sonde_errorf("capture: reading events: %s", strerror(-n));
-			status = SONDE_EXIT_FAIL;
-			break;
-		}
-		sonde_sink_flush(sink);
-		uint64_t t = now_ns(CLOCK_MONOTONIC);
-		if (t - last_tick >= 1000000000ull) {
-			sonde_pipeline_tick(&p, now_ns(CLOCK_REALTIME));
-			last_tick = t;
-		}
-		if (eo.verbose && t - last_rate >= 2000000000ull) {
-			sonde_ebpf_update_stats(e);
-			print_rates(&p.stats, &prev, (double)(t - last_rate) / 1e9,
-				    sonde_conntable_count(p.conns));
-			prev = p.stats;
-			last_rate = t;
-		}
-		if (duration_ns && t - start >= duration_ns)
-			break;
-		if (sonde_sink_full(sink))
-			break;
+	int status = SONDE_EXIT_OK;
+	if (sonde_run_loop(&run) < 0) {
+		sonde_errorf("capture: reading events: %s", sonde_run_error(&run));
+		status = SONDE_EXIT_FAIL;
 	}
 	/* Drain what the kernel already wrote, then write what is pending. */
-	sonde_ebpf_poll(e, 0);
-	sonde_ebpf_update_stats(e);
-	sonde_ebpf_close(e);
-	sonde_pipeline_finish(&p);
-	if (co.stats)
-		sonde_sink_stats(sink, &p.stats);
-	if (sonde_sink_close(sink) < 0 && errno != EPIPE) {
+	sonde_run_finish(&run);
+	if (sonde_run_free(&run) < 0 && errno != EPIPE) {
 		sonde_errorf("writing records: %s", strerror(errno));
 		status = SONDE_EXIT_FAIL;
 	}
-	sonde_pipeline_free(&p);
-	sonde_common_free(&co);
-	free_copies(copies, ncopies);
 	return status;
+}
 
-out_usage:
-	free(longopts);
-	sonde_common_free(&co);
-	free_copies(copies, ncopies);
+int sonde_cmd_capture(int argc, char **argv)
+{
+	struct capture_args a = { 0 };
+	int status = parse_args(argc, argv, &a);
+	if (status < 0)
+		status = run_capture(&a);
+	sonde_common_free(&a.co);
+	free_copies(a.copies, a.ncopies);
 	return status;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* sonde read: a capture file through the pipeline. */
+/* sonde read: a capture file through the pipeline (argv → a run). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/pipeline.h"
-#include "source/file/capfile.h"
-#include "source/packet/packet.h"
+#include "app/run.h"
+#include "sink/sink.h"
+#include "source/file/file_source.h"
 #include "cli/cli.h"
 #include "cli/options.h"
 
@@ -33,108 +33,100 @@ static const struct option read_only[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Every frame of the file (or up to -c records) through the pipeline.
- * Returns -1 on damage. */
-static int read_frames(struct sonde_capfile *cf, struct sonde_pipeline *p, struct sonde_sink *sink)
+/* argv → *co and the capture's path. Returns -1 to go on, else the exit
+ * status. */
+static int parse_args(int argc, char **argv, struct sonde_common_opts *co, const char **path)
 {
-	struct sonde_frame f;
-	struct sonde_chunk c;
-	int rc = 0;
-	while (!sonde_sink_full(sink) && (rc = sonde_capfile_next(cf, &f)) > 0) {
-		p->stats.frames++;
-		p->stats.frame_bytes += f.caplen;
-		if (f.caplen < f.wirelen)
-			p->stats.frames_truncated++;
-		if (!sonde_decode_packet(f.linktype, f.data, f.caplen, f.wirelen, f.ts_ns, &c,
-					 &p->stats))
-			continue;
-		c.origin = SONDE_ORIGIN_PCAP_FILE;
-		sonde_pipeline_chunk(p, &c);
+	struct option *longopts = sonde_options_join(sonde_common_longopts, read_only);
+	int c, status = -1;
+	optind = 1;
+	while (status < 0 &&
+	       (c = getopt_long(argc, argv, SONDE_COMMON_SHORTOPTS "h", longopts, NULL)) != -1) {
+		int r = sonde_common_option(co, c, optarg, "read");
+		if (r < 0) {
+			status = SONDE_EXIT_USAGE;
+		} else if (r == 0 && c == 'h') {
+			printf("%s%s%s", read_head, sonde_common_usage, read_tail);
+			status = SONDE_EXIT_OK;
+		} else if (r == 0) {
+			fputs("Try 'sonde read --help'.\n", stderr);
+			status = SONDE_EXIT_USAGE;
+		}
 	}
-	return rc;
+	free(longopts);
+	if (status < 0 && optind != argc - 1) {
+		sonde_errorf("read: %s (try 'sonde read --help')",
+			     optind >= argc ? "no capture file given" : "one capture file at a time");
+		status = SONDE_EXIT_USAGE;
+	}
+	if (status < 0)
+		*path = argv[optind];
+	return status;
+}
+
+/* The file (fd, named name in messages) through a run into one sink. */
+static int run_read(struct sonde_common_opts *co, int fd, const char *name)
+{
+	co->pipe.conn.source = name;
+	if (co->format < 0)
+		co->format = isatty(STDOUT_FILENO) ? SONDE_SINK_TEXT : SONDE_SINK_JSON;
+	struct sonde_sink *sink = sonde_sink_new(co->format, stdout);
+	sonde_sink_set_limit(sink, co->count);
+	sonde_sink_set_stats(sink, co->stats);
+	/* Records of a pipe (tcpdump -w - | sonde read -) or for a terminal go
+	 * out as they complete; a file read to a file keeps the block path. */
+	struct stat in_st;
+	bool in_file = fstat(fd, &in_st) == 0 && S_ISREG(in_st.st_mode);
+	sonde_sink_set_immediate(sink, co->line_buffered || !in_file || isatty(STDOUT_FILENO));
+
+	struct sonde_run_opts ro = { .pipe = co->pipe };
+	struct sonde_run run;
+	sonde_run_init(&run, &ro);
+	sonde_run_add_stage(&run, &sonde_sink_stage, sink);
+	struct sonde_file_source_opts fo = { .fd = fd, .name = name };
+	char err[512];
+	int status = SONDE_EXIT_OK;
+	if (!sonde_run_add_source(&run, &sonde_source_file, &fo, err, sizeof(err))) {
+		sonde_errorf("%s", err);
+		status = SONDE_EXIT_FAIL;
+	}
+	int rc = status == SONDE_EXIT_OK ? sonde_run_loop(&run) : 0;
+	/* Whatever the input did, write what was parsed before it. */
+	sonde_run_finish(&run);
+	int out_rc = sonde_run_free(&run);
+	int out_errno = errno;
+	if (rc < 0) {
+		fflush(stdout);
+		sonde_errorf("%s", sonde_run_error(&run));
+		status = SONDE_EXIT_FAIL;
+	}
+	if (out_rc < 0 && out_errno != EPIPE) { /* EPIPE: the reader had enough (head) */
+		sonde_errorf("writing records: %s", strerror(out_errno));
+		status = SONDE_EXIT_FAIL;
+	}
+	return status;
 }
 
 int sonde_cmd_read(int argc, char **argv)
 {
 	struct sonde_common_opts co;
 	sonde_common_defaults(&co);
-	struct option *longopts = sonde_options_join(sonde_common_longopts, read_only);
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, SONDE_COMMON_SHORTOPTS "h", longopts, NULL)) != -1) {
-		int r = sonde_common_option(&co, c, optarg, "read");
-		if (r < 0) {
-			free(longopts);
-			sonde_common_free(&co);
-			return SONDE_EXIT_USAGE;
-		}
-		if (r > 0)
-			continue;
-		free(longopts);
+	const char *path = NULL;
+	int status = parse_args(argc, argv, &co, &path);
+	if (status >= 0) {
 		sonde_common_free(&co);
-		if (c == 'h') {
-			printf("%s%s%s", read_head, sonde_common_usage, read_tail);
-			return SONDE_EXIT_OK;
-		}
-		fputs("Try 'sonde read --help'.\n", stderr);
-		return SONDE_EXIT_USAGE;
+		return status;
 	}
-	free(longopts);
-	if (optind != argc - 1) {
-		sonde_errorf("read: %s (try 'sonde read --help')",
-			     optind >= argc ? "no capture file given" : "one capture file at a time");
-		sonde_common_free(&co);
-		return SONDE_EXIT_USAGE;
-	}
-	const char *path = argv[optind];
 	bool is_stdin = !strcmp(path, "-");
 	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		sonde_errorf("%s: %s", path, strerror(errno));
-		sonde_common_free(&co);
-		return SONDE_EXIT_FAIL;
+		status = SONDE_EXIT_FAIL;
+	} else {
+		status = run_read(&co, fd, is_stdin ? "(stdin)" : path);
+		if (!is_stdin)
+			close(fd);
 	}
-	const char *name = is_stdin ? "(stdin)" : path;
-	co.pipe.conn.source = name;
-	if (co.format < 0)
-		co.format = isatty(STDOUT_FILENO) ? SONDE_SINK_TEXT : SONDE_SINK_JSON;
-
-	struct sonde_capfile *cf = sonde_capfile_open_fd(fd, name);
-	if (!cf) {
-		sonde_errorf("out of memory");
-		sonde_common_free(&co);
-		return SONDE_EXIT_FAIL;
-	}
-	struct sonde_sink *sink = sonde_sink_new(co.format, stdout);
-	sonde_sink_set_limit(sink, co.count);
-	/* Records of a pipe (tcpdump -w - | sonde read -) or for a terminal go
-	 * out as they complete; a file read to a file keeps the block path. */
-	struct stat in_st;
-	bool in_file = fstat(fd, &in_st) == 0 && S_ISREG(in_st.st_mode);
-	sonde_sink_set_immediate(sink, co.line_buffered || !in_file || isatty(STDOUT_FILENO));
-	struct sonde_pipeline p;
-	sonde_pipeline_init(&p, &co.pipe, sink);
-
-	int rc = read_frames(cf, &p, sink);
-	/* Whatever the input did, write what was parsed before it. */
-	sonde_pipeline_finish(&p);
-	if (co.stats)
-		sonde_sink_stats(sink, &p.stats);
-	int out_rc = sonde_sink_close(sink);
-	sonde_pipeline_free(&p);
 	sonde_common_free(&co);
-	int status = SONDE_EXIT_OK;
-	if (rc < 0) {
-		fflush(stdout);
-		sonde_errorf("%s", sonde_capfile_error(cf));
-		status = SONDE_EXIT_FAIL;
-	}
-	if (out_rc < 0 && errno != EPIPE) { /* EPIPE: the reader had enough (head) */
-		sonde_errorf("writing records: %s", strerror(errno));
-		status = SONDE_EXIT_FAIL;
-	}
-	sonde_capfile_close(cf);
-	if (!is_stdin)
-		close(fd);
 	return status;
 }

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/pipeline.h"
 #include "source/ebpf/ebpf.h"
 #include "source/tls/tls_discover.h"
 #include "cli/cli.h"
@@ -24,6 +23,11 @@ static const char tls_usage[] =
 	"  -h, --help           show this help\n";
 
 #define TLS_LIBS_MAX 32
+
+static void discard_chunk(void *ctx, const struct sonde_chunk *c)
+{
+	(void)ctx, (void)c;
+}
 
 int sonde_cmd_tls(int argc, char **argv)
 {
@@ -72,19 +76,16 @@ int sonde_cmd_tls(int argc, char **argv)
 		sonde_errorf("tls: unexpected argument '%s' (try 'sonde tls --help')", argv[optind]);
 		return SONDE_EXIT_USAGE;
 	}
-	struct sonde_pipeline_opts po;
-	sonde_pipeline_defaults(&po);
-	struct sonde_pipeline p;
-	sonde_pipeline_init(&p, &po, NULL);
+	/* The report needs the probes attached, not the traffic. */
+	struct sonde_stats stats = { 0 };
+	struct sonde_source_env env = { .out = { discard_chunk, NULL }, .stats = &stats };
 	char err[512];
-	struct sonde_ebpf *e = sonde_ebpf_open(&eo, &p, err, sizeof(err));
+	struct sonde_ebpf *e = sonde_ebpf_open(&eo, &env, err, sizeof(err));
 	if (!e) {
 		sonde_errorf("tls: %s", err);
-		sonde_pipeline_free(&p);
 		return SONDE_EXIT_FAIL;
 	}
 	sonde_tls_print(sonde_ebpf_tls(e), stdout, json);
 	sonde_ebpf_close(e);
-	sonde_pipeline_free(&p);
 	return SONDE_EXIT_OK;
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "core/pipeline.h"
+#include "sink/sink.h"
 
 struct sonde_common_opts {
 	struct sonde_pipeline_opts pipe;

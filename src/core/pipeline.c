@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "core/pipeline.h"
 
+#include <errno.h>
 #include <string.h>
 
 void sonde_pipeline_defaults(struct sonde_pipeline_opts *o)
@@ -17,29 +18,33 @@ void sonde_pipeline_defaults(struct sonde_pipeline_opts *o)
 	o->dissect.decode_bodies = 0;
 }
 
-static void emit_to_sink(void *ctx, const struct sonde_record *r)
+static void emit_to_stages(void *ctx, const struct sonde_record *r)
 {
-	sonde_sink_write(ctx, r);
+	sonde_stage_chain_record(ctx, r);
 }
 
-void sonde_pipeline_init(struct sonde_pipeline *p, const struct sonde_pipeline_opts *o,
-			 struct sonde_sink *sink)
+void sonde_pipeline_init(struct sonde_pipeline *p, const struct sonde_pipeline_opts *o)
 {
 	memset(p, 0, sizeof(*p));
 	p->dopts = o->dissect;
-	p->sink = sink;
-	p->out.emit = emit_to_sink;
-	p->out.ctx = sink;
+	sonde_stage_chain_init(&p->stages, &p->stats);
+	p->out.emit = emit_to_stages;
+	p->out.ctx = &p->stages;
 	p->conns = sonde_conntable_new(&o->conn, &p->dopts, &p->out, &p->stats);
 }
 
 void sonde_pipeline_finish(struct sonde_pipeline *p)
 {
 	sonde_conntable_close_all(p->conns);
+	sonde_stage_chain_finish(&p->stages);
 }
 
-void sonde_pipeline_free(struct sonde_pipeline *p)
+int sonde_pipeline_free(struct sonde_pipeline *p)
 {
+	int rc = sonde_stage_chain_close(&p->stages);
+	int err = errno;
 	sonde_conntable_free(p->conns);
 	p->conns = NULL;
+	errno = err;
+	return rc;
 }

@@ -18,6 +18,7 @@ struct sonde_sink {
 	struct sonde_buf pending;
 	int failed; /* errno of the failed write (EIO if stdio gave none); 0: none */
 	bool immediate; /* write each record as soon as it is complete */
+	bool with_stats; /* write the stats when the input ends */
 	uint64_t written, limit; /* records written; limit 0: no limit (-c) */
 };
 
@@ -111,3 +112,46 @@ int sonde_sink_close(struct sonde_sink *s)
 		errno = err;
 	return err ? -1 : 0;
 }
+
+void sonde_sink_set_stats(struct sonde_sink *s, bool on)
+{
+	s->with_stats = on;
+}
+
+static bool stage_record(void *ctx, struct sonde_record *r)
+{
+	sonde_sink_write(ctx, r);
+	return true;
+}
+
+static void stage_finish(void *ctx, const struct sonde_stats *st)
+{
+	struct sonde_sink *s = ctx;
+	if (s->with_stats)
+		sonde_sink_stats(s, st);
+}
+
+static void stage_flush(void *ctx)
+{
+	sonde_sink_flush(ctx);
+}
+
+static bool stage_done(const void *ctx)
+{
+	return sonde_sink_full(ctx);
+}
+
+static int stage_close(void *ctx)
+{
+	return sonde_sink_close(ctx);
+}
+
+const struct sonde_stage_ops sonde_sink_stage = {
+	.name = "sink",
+	.phase = SONDE_STAGE_SINK,
+	.record = stage_record,
+	.finish = stage_finish,
+	.flush = stage_flush,
+	.done = stage_done,
+	.close = stage_close,
+};

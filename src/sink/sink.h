@@ -2,7 +2,8 @@
 /*
  * Sinks: where records end up. A sink formats each record and writes it to a
  * FILE; formats are JSON Lines (docs/records.md) and one readable line per
- * exchange for terminals.
+ * exchange for terminals. In a pipeline a sink is the last stage of the
+ * record chain (core/stage.h): sonde_sink_stage, with the sink as context.
  */
 #ifndef SONDE_SINK_H
 #define SONDE_SINK_H
@@ -12,6 +13,7 @@
 #include <stdio.h>
 
 #include "core/record.h"
+#include "core/stage.h"
 #include "core/stats.h"
 
 enum sonde_sink_format {
@@ -30,6 +32,12 @@ bool sonde_sink_full(const struct sonde_sink *s);
 /* Write each record as soon as it is complete (a terminal, a pipe, -l)
  * instead of in 256 KiB blocks. */
 void sonde_sink_set_immediate(struct sonde_sink *s, bool on);
+/* The sink as a record stage: writes every record, the closing stats when
+ * asked (sonde_sink_set_stats), says done when full, and closes the sink
+ * (sonde_sink_close) with the chain. */
+extern const struct sonde_stage_ops sonde_sink_stage;
+/* Write the closing stats when the input ends (--stats). */
+void sonde_sink_set_stats(struct sonde_sink *s, bool on);
 /* Write the closing stats: a "stats" record (JSON) or a table on stderr. */
 void sonde_sink_stats(struct sonde_sink *s, const struct sonde_stats *st);
 /* Push written records out (live capture does it every poll). */

@@ -573,7 +573,7 @@ void ebpf_chunk_from_event(const struct sonde_ebpf *e, const struct sonde_event 
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct sonde_ebpf *e = ctx;
-	struct sonde_stats *st = &e->p->stats;
+	struct sonde_stats *st = e->stats;
 	const struct sonde_event *ev = data;
 	if (size < sizeof(*ev) || ev->version != SONDE_EVENT_VERSION ||
 	    sizeof(*ev) + ev->cap > size || ev->cap > ev->len) {
@@ -615,16 +615,16 @@ static int on_event(void *ctx, void *data, size_t size)
 	switch (ev->type) {
 	case SONDE_EV_OPEN:
 		c.flags = SONDE_CF_SYN;
-		sonde_pipeline_chunk(e->p, &c);
+		sonde_chunk_emit(&e->out, &c);
 		break;
 	case SONDE_EV_DATA:
-		sonde_pipeline_chunk(e->p, &c);
+		sonde_chunk_emit(&e->out, &c);
 		break;
 	case SONDE_EV_CLOSE: {
 		/* The end of both directions, at their final positions. */
 		c.flags = SONDE_CF_FIN;
 		c.seq = ev->pos;
-		sonde_pipeline_chunk(e->p, &c);
+		sonde_chunk_emit(&e->out, &c);
 		struct sonde_endpoint src = c.flow.src;
 		c.flow.src = c.flow.dst;
 		c.flow.dst = src;
@@ -632,7 +632,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		       : c.role == SONDE_ROLE_SRC_IS_SERVER ? SONDE_ROLE_SRC_IS_CLIENT
 							   : SONDE_ROLE_UNKNOWN;
 		c.seq = ev->rx_pos;
-		sonde_pipeline_chunk(e->p, &c);
+		sonde_chunk_emit(&e->out, &c);
 		ebpf_release(e, ev->conn_id);
 		break;
 	}
@@ -644,8 +644,8 @@ static int on_event(void *ctx, void *data, size_t size)
 
 /* ------------------------------------------------------------ lifecycle --- */
 
-struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *o, struct sonde_pipeline *p,
-				   char *err, size_t errlen)
+struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *o,
+				   const struct sonde_source_env *env, char *err, size_t errlen)
 {
 	verbose_level = o->verbose;
 	libbpf_set_print(libbpf_log);
@@ -654,7 +654,8 @@ struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *o, struct sonde
 		return NULL;
 
 	struct sonde_ebpf *e = sonde_xcalloc(1, sizeof(*e));
-	e->p = p;
+	e->out = env->out;
+	e->stats = env->stats;
 	sonde_u64map_init(&e->sockets);
 	sonde_u64map_init(&e->owners);
 	sonde_u64map_init(&e->owned);
@@ -709,6 +710,11 @@ struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *o, struct sonde
 	return e;
 }
 
+int sonde_ebpf_fd(const struct sonde_ebpf *e)
+{
+	return ring_buffer__epoll_fd(e->rb);
+}
+
 int sonde_ebpf_poll(struct sonde_ebpf *e, int timeout_ms)
 {
 	int n = ring_buffer__poll(e->rb, timeout_ms);
@@ -743,7 +749,7 @@ void sonde_ebpf_update_stats(struct sonde_ebpf *e)
 			sum[k] += vals[c];
 	}
 	free(vals);
-	ebpf_stats_from_counters(&e->p->stats, sum);
+	ebpf_stats_from_counters(e->stats, sum);
 }
 
 void sonde_ebpf_ignore(void *ctx, uint64_t conn_id)

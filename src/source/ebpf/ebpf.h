@@ -2,7 +2,8 @@
 /*
  * The eBPF source: loads bpf/capture.bpf.c, picks the best data hook the
  * kernel allows (fentry, else kprobe, else syscall tracepoints), and turns
- * ring-buffer events into chunks for a pipeline.
+ * ring-buffer events into chunks for the chunk output it is given (its row
+ * in the source table, sonde_source_ebpf, is ebpf_source.c).
  *
  * Lifecycle, top to bottom: sonde_ebpf_open() (checks, load, attach) →
  * sonde_ebpf_poll() in a loop → sonde_ebpf_close() (detaches everything: no
@@ -15,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/pipeline.h"
+#include "source/source.h"
 
 /* Entries of each filter list (--pid, --port, --comm); SONDE_FILTER_MAX in bpf/. */
 #define SONDE_EBPF_FILTER_MAX 16
@@ -48,23 +49,25 @@ struct sonde_ebpf;
  * Check privileges and kernel features, load and attach. On failure returns
  * NULL with one clear sentence in err (what is missing, what to do).
  */
-struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *opts, struct sonde_pipeline *p,
-				   char *err, size_t errlen);
+struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *opts,
+				   const struct sonde_source_env *env, char *err, size_t errlen);
 /* Name of the hook in use: "fentry", "kprobe" or "tracepoint". */
 const char *sonde_ebpf_hook_name(const struct sonde_ebpf *e);
+/* The ring buffer's epoll descriptor: readable when events wait. */
+int sonde_ebpf_fd(const struct sonde_ebpf *e);
 /*
  * A --ebpf-hook value ("auto" or a hook's name) into *hook. Returns false,
  * leaving *hook alone, for any other name.
  */
 bool sonde_ebpf_hook_from_name(const char *name, int *hook);
 /*
- * Feed pending events to the pipeline, waiting up to timeout_ms for the
+ * Turn pending events into chunks, waiting up to timeout_ms for the
  * first. Returns events handled, or a negative errno (-EINTR on a signal).
  */
 int sonde_ebpf_poll(struct sonde_ebpf *e, int timeout_ms);
-/* Copy the kernel-side counters into the pipeline's stats. */
+/* Copy the kernel-side counters into the run's stats. */
 void sonde_ebpf_update_stats(struct sonde_ebpf *e);
-/* The pipeline gave up on a connection: stop copying its payload. */
+/* The connection table gave up on a connection: stop copying its payload. */
 void sonde_ebpf_ignore(void *e, uint64_t conn_id);
 void sonde_ebpf_close(struct sonde_ebpf *e);
 

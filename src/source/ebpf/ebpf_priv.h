@@ -23,7 +23,8 @@ struct tls_conn;
 struct sonde_ebpf {
 	struct sonde_capture *skel;
 	struct ring_buffer *rb;
-	struct sonde_pipeline *p;
+	struct sonde_chunk_out out; /* where chunks go */
+	struct sonde_stats *stats; /* the run's counters: the ebpf_ and tls_ ones are ours */
 	int hook;
 	int64_t mono_to_real_ns; /* add to bpf_ktime_get_ns() for wall clock */
 	/* conn_id → kernel socket address, for the ignore switch */

@@ -22,7 +22,7 @@
 #include <time.h>
 
 #include "core/buf.h"
-#include "core/pipeline.h"
+#include "source/source.h"
 #include "capture.skel.h"
 #include "source/ebpf/ebpf_priv.h"
 #include "source/binfmt/goinfo.h"
@@ -172,7 +172,7 @@ static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, c
 	if (g->arch != host) {
 		snprintf(why, whylen, "a %s Go program: this sonde probes %s programs only",
 			 sonde_go_arch_name(g->arch), sonde_go_arch_name(host));
-		e->p->stats.tls_attach_failures++;
+		e->stats->tls_attach_failures++;
 		return NULL;
 	}
 	struct sonde_capture *s = e->skel;
@@ -203,7 +203,7 @@ static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, c
 		};
 		if (bpf_map_update_elem(bpf_map__fd(s->maps.go_bins), &t->id, &gb, BPF_ANY) < 0) {
 			snprintf(why, whylen, "cannot record the Go program: %s", strerror(errno));
-			e->p->stats.tls_attach_failures++;
+			e->stats->tls_attach_failures++;
 			return NULL;
 		}
 	}
@@ -223,14 +223,14 @@ static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, c
 			if (!l) {
 				snprintf(why, whylen, "attaching a uprobe to %s of crypto/tls failed: %s",
 					 i ? "Write" : "Read", strerror(errno));
-				e->p->stats.tls_attach_failures++;
+				e->stats->tls_attach_failures++;
 				tls_detach(e, a);
 				return NULL;
 			}
 			a->links[a->n++] = l;
 		}
 	}
-	e->p->stats.tls_libraries++;
+	e->stats->tls_libraries++;
 	if (!e->tls_quiet)
 		fprintf(stderr, "sonde: TLS: probing %s (%s, %s ABI, %zu returns of Read%s)\n", t->display_path,
 			g->go_version, g->regabi ? "register" : "stack", g->read.nret,
@@ -302,14 +302,14 @@ static void *tls_attach(void *ctx, const struct sonde_tls_target *t, uint32_t pi
 			if (!l) {
 				snprintf(why, whylen, "attaching a uprobe to %s failed: %s", f->symbol,
 					 strerror(errno));
-				e->p->stats.tls_attach_failures++;
+				e->stats->tls_attach_failures++;
 				tls_detach(e, a);
 				return NULL;
 			}
 			a->links[a->n++] = l;
 		}
 	}
-	e->p->stats.tls_libraries++;
+	e->stats->tls_libraries++;
 	if (!e->tls_quiet)
 		fprintf(stderr, "sonde: TLS: probing %s (%s)%s\n", t->display_path,
 			t->version[0] ? t->version : sonde_tls_lib_name(t->lib),
@@ -449,12 +449,12 @@ static void feed(struct sonde_ebpf *e, struct tls_conn *tc, const struct sonde_e
 	c.origin = tc->origin;
 	c.tls = &tc->info;
 	if (!tc->bound)
-		e->p->stats.tls_unbound_bytes += ev->len;
+		e->stats->tls_unbound_bytes += ev->len;
 	uint64_t end = ev->pos + ev->len;
 	int d = ev->dir == SONDE_EV_TX ? 0 : 1;
 	if (end > tc->end[d])
 		tc->end[d] = end;
-	sonde_pipeline_chunk(e->p, &c);
+	sonde_chunk_emit(&e->out, &c);
 }
 
 /* The socket was seen from its start, so is the stream: say so, as a SYN. */
@@ -469,7 +469,7 @@ static void feed_open(struct sonde_ebpf *e, struct tls_conn *tc)
 	c.tls = &tc->info;
 	c.flags = SONDE_CF_SYN;
 	c.seq = 0;
-	sonde_pipeline_chunk(e->p, &c);
+	sonde_chunk_emit(&e->out, &c);
 }
 
 /* Feed what was held, with the addresses and role learnt since when bound. */
@@ -533,7 +533,7 @@ static void conn_end(struct sonde_ebpf *e, struct tls_conn *tc, uint64_t ts_ns)
 			c.flags = SONDE_CF_FIN;
 			c.seq = tc->end[d];
 			c.ts_ns = ts_ns;
-			sonde_pipeline_chunk(e->p, &c);
+			sonde_chunk_emit(&e->out, &c);
 		}
 	}
 	ebpf_release(e, tc->id);
@@ -573,7 +573,7 @@ void ebpf_tls_event(struct sonde_ebpf *e, const struct sonde_event *ev)
 		flush_pending(e, tc);
 	}
 	if (tc->duplicate) {
-		e->p->stats.duplicate_peer_bytes += ev->len;
+		e->stats->duplicate_peer_bytes += ev->len;
 		return;
 	}
 	if (!tc->bound) {

@@ -333,94 +333,116 @@ static int pcapng_shb(struct sonde_capfile *cf)
 	return 0;
 }
 
+/*
+ * The next block, whole: its type, body and body length, the buffer moved
+ * past it. Returns 1, 0 at a clean end, -1 on damage.
+ */
+static int pcapng_block(struct sonde_capfile *cf, uint64_t off, uint32_t *type,
+			const uint8_t **body, size_t *blen)
+{
+	ssize_t n = ensure(cf, 12);
+	if (n < 0)
+		return fail(cf, off, "read error: %s", strerror(errno));
+	if (n == 0)
+		return 0;
+	if (n < 12)
+		return fail(cf, off, "truncated block header (%zd bytes): the file was cut short", n);
+	memcpy(type, cf->buf + cf->pos, 4);
+	if (*type == PCAPNG_SHB) {
+		if (pcapng_shb(cf) < 0) /* the byte order is the section's own */
+			return -1;
+	} else {
+		*type = rd32(cf, cf->buf + cf->pos);
+	}
+	uint32_t len = rd32(cf, cf->buf + cf->pos + 4);
+	if (len < 12 || len % 4 != 0 || len > SONDE_CAPFILE_MAX_FRAME + 4096)
+		return fail(cf, off, "corrupt block: length %u", len);
+	n = ensure(cf, len);
+	if (n < 0)
+		return fail(cf, off, "read error: %s", strerror(errno));
+	if ((size_t)n < len)
+		return fail(cf, off, "truncated block: it says %u bytes, the file ends after %zd: the file was cut short",
+			    len, n);
+	const uint8_t *blk = cf->buf + cf->pos;
+	if (rd32(cf, blk + len - 4) != len)
+		return fail(cf, off, "corrupt block: trailing length %u does not match %u",
+			    rd32(cf, blk + len - 4), len);
+	*body = blk + 8;
+	*blen = len - 12;
+	cf->pos += len;
+	return 1;
+}
+
+/* A packet block (EPB, SPB, the obsolete OPB) into *f. Returns 1 or -1. */
+static int pcapng_packet(struct sonde_capfile *cf, uint64_t off, uint32_t type,
+			 const uint8_t *body, size_t blen, struct sonde_frame *f)
+{
+	uint32_t ifid, caplen, wirelen;
+	uint64_t ts;
+	const uint8_t *data;
+	if (type == PCAPNG_SPB) {
+		if (blen < 4)
+			return fail(cf, off, "simple packet block too short");
+		ifid = 0;
+		ts = 0;
+		wirelen = rd32(cf, body);
+		caplen = (uint32_t)(blen - 4);
+		if (wirelen < caplen)
+			caplen = wirelen;
+		data = body + 4;
+	} else {
+		/* Same layout but the interface id: 32 bits (EPB), or 16
+		 * followed by a drop count (the obsolete packet block). */
+		if (blen < 20)
+			return fail(cf, off, "packet block too short");
+		ifid = type == PCAPNG_EPB ? rd32(cf, body) : rd16(cf, body);
+		ts = (uint64_t)rd32(cf, body + 4) << 32 | rd32(cf, body + 8);
+		caplen = rd32(cf, body + 12);
+		wirelen = rd32(cf, body + 16);
+		data = body + 20;
+		if (caplen > blen - 20)
+			return fail(cf, off, "corrupt packet block: %u captured bytes in a %zu-byte body",
+				    caplen, blen);
+	}
+	if (ifid >= cf->n_ifaces)
+		return fail(cf, off, "packet block names interface %u, but only %u are described",
+			    ifid, cf->n_ifaces);
+	const struct iface *i = &cf->ifaces[ifid];
+	if (type == PCAPNG_SPB && i->snaplen && caplen > i->snaplen)
+		caplen = i->snaplen;
+	f->offset = off;
+	f->ts_ns = to_ns(ts, i->units_per_sec, i->offset_sec);
+	f->caplen = caplen;
+	f->wirelen = wirelen < caplen ? caplen : wirelen;
+	f->linktype = i->linktype;
+	f->data = data;
+	return 1;
+}
+
 static int pcapng_next(struct sonde_capfile *cf, struct sonde_frame *f)
 {
 	for (;;) {
 		uint64_t off = cur_off(cf);
-		ssize_t n = ensure(cf, 12);
-		if (n < 0)
-			return fail(cf, off, "read error: %s", strerror(errno));
-		if (n == 0)
-			return 0;
-		if (n < 12)
-			return fail(cf, off, "truncated block header (%zd bytes): the file was cut short", n);
-		uint32_t type;
-		memcpy(&type, cf->buf + cf->pos, 4);
-		if (type == PCAPNG_SHB) {
-			if (pcapng_shb(cf) < 0)
-				return -1;
-		} else {
-			type = rd32(cf, cf->buf + cf->pos);
-		}
-		uint32_t len = rd32(cf, cf->buf + cf->pos + 4);
-		if (len < 12 || len % 4 != 0 || len > SONDE_CAPFILE_MAX_FRAME + 4096)
-			return fail(cf, off, "corrupt block: length %u", len);
-		n = ensure(cf, len);
-		if (n < 0)
-			return fail(cf, off, "read error: %s", strerror(errno));
-		if ((size_t)n < len)
-			return fail(cf, off, "truncated block: it says %u bytes, the file ends after %zd: the file was cut short",
-				    len, n);
-		const uint8_t *blk = cf->buf + cf->pos;
-		if (rd32(cf, blk + len - 4) != len)
-			return fail(cf, off, "corrupt block: trailing length %u does not match %u",
-				    rd32(cf, blk + len - 4), len);
-		const uint8_t *body = blk + 8;
-		size_t blen = len - 12;
-		cf->pos += len;
-
-		uint32_t ifid, caplen, wirelen;
-		uint64_t ts;
-		const uint8_t *data;
+		uint32_t type = 0;
+		const uint8_t *body = NULL;
+		size_t blen = 0;
+		int rc = pcapng_block(cf, off, &type, &body, &blen);
+		if (rc <= 0)
+			return rc;
 		switch (type) {
-		case PCAPNG_SHB:
-			continue;
 		case PCAPNG_IDB:
 			if (add_iface(cf, off, body, blen) < 0)
 				return -1;
 			continue;
 		case PCAPNG_EPB:
 		case PCAPNG_OPB:
-			/* Same layout but the interface id: 32 bits (EPB), or 16
-			 * followed by a drop count (the obsolete packet block). */
-			if (blen < 20)
-				return fail(cf, off, "packet block too short");
-			ifid = type == PCAPNG_EPB ? rd32(cf, body) : rd16(cf, body);
-			ts = (uint64_t)rd32(cf, body + 4) << 32 | rd32(cf, body + 8);
-			caplen = rd32(cf, body + 12);
-			wirelen = rd32(cf, body + 16);
-			data = body + 20;
-			if (caplen > blen - 20)
-				return fail(cf, off, "corrupt packet block: %u captured bytes in a %zu-byte body",
-					    caplen, blen);
-			break;
 		case PCAPNG_SPB:
-			if (blen < 4)
-				return fail(cf, off, "simple packet block too short");
-			ifid = 0;
-			ts = 0;
-			wirelen = rd32(cf, body);
-			caplen = (uint32_t)(blen - 4);
-			if (wirelen < caplen)
-				caplen = wirelen;
-			data = body + 4;
-			break;
+			return pcapng_packet(cf, off, type, body, blen, f);
 		default:
-			continue; /* name resolution, statistics, secrets, custom: not ours */
+			/* section headers (read above), name resolution,
+			 * statistics, secrets, custom: not ours */
+			continue;
 		}
-		if (ifid >= cf->n_ifaces)
-			return fail(cf, off, "packet block names interface %u, but only %u are described",
-				    ifid, cf->n_ifaces);
-		const struct iface *i = &cf->ifaces[ifid];
-		if (type == PCAPNG_SPB && i->snaplen && caplen > i->snaplen)
-			caplen = i->snaplen;
-		f->offset = off;
-		f->ts_ns = to_ns(ts, i->units_per_sec, i->offset_sec);
-		f->caplen = caplen;
-		f->wirelen = wirelen < caplen ? caplen : wirelen;
-		f->linktype = i->linktype;
-		f->data = data;
-		return 1;
 	}
 }
 

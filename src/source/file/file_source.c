@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+#include "source/file/file_source.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/buf.h"
+#include "source/packet/packet.h"
+#include "source/source.h"
+
+struct file_source {
+	struct sonde_capfile *cf;
+	struct sonde_source_env env;
+	bool damaged;
+};
+
+bool sonde_frame_chunk(const struct sonde_frame *f, struct sonde_stats *st, struct sonde_chunk *c)
+{
+	st->frames++;
+	st->frame_bytes += f->caplen;
+	if (f->caplen < f->wirelen)
+		st->frames_truncated++;
+	return sonde_decode_packet(f->linktype, f->data, f->caplen, f->wirelen, f->ts_ns, c, st);
+}
+
+static void *file_open(const void *opts, const struct sonde_source_env *env, char *err,
+		       size_t errlen)
+{
+	const struct sonde_file_source_opts *o = opts;
+	/* A bad header is not an error here: the first poll reports it. */
+	struct sonde_capfile *cf = o->mem ? sonde_capfile_open_mem(o->mem, o->len, o->name)
+					  : sonde_capfile_open_fd(o->fd, o->name);
+	if (!cf) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	struct file_source *s = sonde_xcalloc(1, sizeof(*s));
+	s->env = *env;
+	s->cf = cf;
+	return s;
+}
+
+static int file_fd(void *s)
+{
+	(void)s;
+	return -1;
+}
+
+/* One frame per call: the run checks between frames whether it should stop
+ * (-c reached, the reader gone), so nothing is read past that point. */
+static int file_poll(void *state, int timeout_ms)
+{
+	struct file_source *s = state;
+	struct sonde_frame f;
+	struct sonde_chunk c;
+	(void)timeout_ms;
+	int rc = sonde_capfile_next(s->cf, &f);
+	if (rc <= 0) {
+		s->damaged = rc < 0;
+		return SONDE_SOURCE_END;
+	}
+	if (sonde_frame_chunk(&f, s->env.stats, &c)) {
+		c.origin = SONDE_ORIGIN_PCAP_FILE;
+		sonde_chunk_emit(&s->env.out, &c);
+	}
+	return 1;
+}
+
+static const char *file_error(void *state)
+{
+	struct file_source *s = state;
+	return s->damaged ? sonde_capfile_error(s->cf) : NULL;
+}
+
+static void file_close(void *state)
+{
+	struct file_source *s = state;
+	sonde_capfile_close(s->cf);
+	free(s);
+}
+
+const struct sonde_source_ops sonde_source_file = {
+	.name = "file",
+	.live = false,
+	.open = file_open,
+	.fd = file_fd,
+	.poll = file_poll,
+	.error = file_error,
+	.close = file_close,
+};
