@@ -37,7 +37,9 @@ static void hook_names(void **state)
 static void hook_names_refused(void **state)
 {
 	(void)state;
-	static const char *const bad[] = { "", "Fentry", "fexit", "kprobe ", "tp", "autox", "trace" };
+	static const char *const bad[] = {
+		"", "Fentry", "fexit", "kprobe ", "tp", "autox", "trace"
+	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int h = 1234;
 		assert_false(sonde_ebpf_hook_from_name(bad[i], &h));
@@ -63,10 +65,12 @@ static void kcounters(void **state)
 	assert_int_equal(st.ebpf_captured_bytes, sum[SONDE_CNT_CAPTURED]);
 	assert_int_equal(st.ebpf_ringbuf_drops, sum[SONDE_CNT_RB_DROPS]);
 	assert_int_equal(st.ebpf_ringbuf_drop_bytes, sum[SONDE_CNT_RB_DROP_BYTES]);
-	assert_int_equal(st.ebpf_truncated_bytes, sum[SONDE_CNT_TRUNC_BYTES] + sum[SONDE_CNT_IOV_TRUNC_BYTES]);
+	assert_int_equal(st.ebpf_truncated_bytes,
+			 sum[SONDE_CNT_TRUNC_BYTES] + sum[SONDE_CNT_IOV_TRUNC_BYTES]);
 	assert_int_equal(st.ebpf_read_failures, sum[SONDE_CNT_READ_FAILED]);
 	assert_int_equal(st.ebpf_untraced_bytes, sum[SONDE_CNT_UNTRACED_BYTES]);
-	assert_int_equal(st.ebpf_missed_calls, sum[SONDE_CNT_INFLIGHT_FULL] + sum[SONDE_CNT_SOCK_MAP_FULL]);
+	assert_int_equal(st.ebpf_missed_calls,
+			 sum[SONDE_CNT_INFLIGHT_FULL] + sum[SONDE_CNT_SOCK_MAP_FULL]);
 	assert_int_equal(st.ebpf_ignored_bytes, sum[SONDE_CNT_IGNORED_BYTES]);
 	assert_int_equal(st.ebpf_missed_exits, sum[SONDE_CNT_MISSED_EXIT]);
 	assert_int_equal(st.ebpf_closed_socket_bytes, sum[SONDE_CNT_CLOSED_BYTES]);

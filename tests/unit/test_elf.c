@@ -117,7 +117,8 @@ static void symbols_libssl(void **state)
 	/* as many named symbols as readelf lists (readelf also counts the
 	 * null symbol 0 and any unnamed ones, which are never given) */
 	char line[64];
-	assert_true(sh_line("readelf -W --dyn-syms " LIBSSL " | awk '$1 ~ /^[0-9]+:$/ && $8 != \"\"' | wc -l",
+	assert_true(sh_line("readelf -W --dyn-syms " LIBSSL
+			    " | awk '$1 ~ /^[0-9]+:$/ && $8 != \"\"' | wc -l",
 			    line, sizeof(line)));
 	size_t n = 0;
 	sonde_elf_symbols(&f, SHT_DYNSYM, count_sym, &n);
@@ -217,7 +218,8 @@ static void addresses(void **state)
 		assert_null(sonde_elf_section_bytes(&f, &sh));
 
 	/* a RELATIVE relocation, as readelf shows it */
-	assert_true(sh_line("readelf -rW " LS " | awk '$3 == \"R_X86_64_RELATIVE\" {print $1, $4; exit}'",
+	assert_true(sh_line("readelf -rW " LS
+			    " | awk '$3 == \"R_X86_64_RELATIVE\" {print $1, $4; exit}'",
 			    line, sizeof(line)));
 	unsigned long long where, addend;
 	assert_int_equal(sscanf(line, "%llx %llx", &where, &addend), 2);
@@ -348,12 +350,9 @@ static void errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(symbols_libssl),
-		cmocka_unit_test(dynamic_and_segments),
-		cmocka_unit_test(addresses),
-		cmocka_unit_test(rodata),
-		cmocka_unit_test(no_section_headers),
-		cmocka_unit_test(errors),
+		cmocka_unit_test(symbols_libssl),     cmocka_unit_test(dynamic_and_segments),
+		cmocka_unit_test(addresses),          cmocka_unit_test(rodata),
+		cmocka_unit_test(no_section_headers), cmocka_unit_test(errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -33,7 +33,8 @@ static void parse_lines(void **state)
 	assert_string_equal(m.path, "/usr/lib/x86_64-linux-gnu/libc.so.6");
 	assert_false(sonde_maps_deleted(&m));
 
-	char l2[] = "7ffd5a1e3000-7ffd5a204000 rw-p 00000000 00:00 0                          [stack]\n";
+	char l2[] = "7ffd5a1e3000-7ffd5a204000 rw-p 00000000 00:00 0                          "
+		    "[stack]\n";
 	assert_true(sonde_maps_parse_line(l2, &m));
 	assert_int_equal(m.ino, 0);
 	assert_string_equal(m.path, "[stack]");
@@ -55,7 +56,8 @@ static void parse_lines(void **state)
 	assert_true(sonde_maps_parse_line(l5, &m));
 	assert_false(sonde_maps_deleted(&m));
 
-	char bad1[] = "not a maps line\n", bad2[] = "1000-2000 r-xp 0 08:02\n", bad3[] = "", bad4[] = "\n";
+	char bad1[] = "not a maps line\n", bad2[] = "1000-2000 r-xp 0 08:02\n", bad3[] = "",
+	     bad4[] = "\n";
 	assert_false(sonde_maps_parse_line(bad1, &m));
 	assert_false(sonde_maps_parse_line(bad2, &m));
 	assert_false(sonde_maps_parse_line(bad3, &m));
@@ -95,8 +97,9 @@ static void long_line(void **state)
 	 * buffer cuts it (one byte short of its size: fgets's NUL) */
 	while (k < second + SONDE_MAPS_LINE_MAX - 1)
 		text[k++] = 'a';
-	k += (size_t)snprintf(text + k, cap - k, "5000-6000 r-xp 00000000 08:02 3 /piece\n"
-						 "7000-8000 r-xp 00000000 08:02 4 /last");
+	k += (size_t)snprintf(text + k, cap - k,
+			      "5000-6000 r-xp 00000000 08:02 3 /piece\n"
+			      "7000-8000 r-xp 00000000 08:02 4 /last");
 	FILE *f = fmemopen(text, k, "r");
 	assert_non_null(f);
 	struct collect c = { 0 };

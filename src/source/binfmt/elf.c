@@ -47,7 +47,8 @@ int sonde_elf_open(struct sonde_elf *f, const char *path)
 		err = errno;
 	else if (!S_ISREG(f->st.st_mode))
 		err = EINVAL;
-	else if (!(f->elf = elf_begin(f->fd, ELF_C_READ_MMAP, NULL)) || elf_kind(f->elf) != ELF_K_ELF)
+	else if (!(f->elf = elf_begin(f->fd, ELF_C_READ_MMAP, NULL)) ||
+		 elf_kind(f->elf) != ELF_K_ELF)
 		err = ENOEXEC;
 	else
 		err = elf_index(f);
@@ -91,8 +92,8 @@ Elf_Scn *sonde_elf_section(const struct sonde_elf *f, const char *name, GElf_Shd
 
 const uint8_t *sonde_elf_section_bytes(const struct sonde_elf *f, const GElf_Shdr *sh)
 {
-	if (sh->sh_type == SHT_NOBITS || (sh->sh_flags & SHF_COMPRESSED) || sh->sh_offset > f->size ||
-	    sh->sh_size > f->size - sh->sh_offset)
+	if (sh->sh_type == SHT_NOBITS || (sh->sh_flags & SHF_COMPRESSED) ||
+	    sh->sh_offset > f->size || sh->sh_size > f->size - sh->sh_offset)
 		return NULL;
 	return f->data + sh->sh_offset;
 }
@@ -114,15 +115,17 @@ static bool rodata_section(const struct sonde_elf *f, size_t shstrndx, Elf_Scn *
 	return true;
 }
 
-static bool rodata_segments(const struct sonde_elf *f, size_t budget, sonde_elf_bytes_fn fn, void *arg)
+static bool rodata_segments(const struct sonde_elf *f, size_t budget, sonde_elf_bytes_fn fn,
+			    void *arg)
 {
 	size_t n = 0;
 	if (elf_getphdrnum(f->elf, &n) < 0)
 		return false;
 	for (size_t i = 0; i < n && budget; i++) {
 		GElf_Phdr ph;
-		if (!gelf_getphdr(f->elf, (int)i, &ph) || ph.p_type != PT_LOAD || (ph.p_flags & (PF_W | PF_X)) ||
-		    ph.p_offset > f->size || ph.p_filesz > f->size - ph.p_offset)
+		if (!gelf_getphdr(f->elf, (int)i, &ph) || ph.p_type != PT_LOAD ||
+		    (ph.p_flags & (PF_W | PF_X)) || ph.p_offset > f->size ||
+		    ph.p_filesz > f->size - ph.p_offset)
 			continue;
 		size_t len = ph.p_filesz < budget ? ph.p_filesz : budget;
 		budget -= len;
@@ -132,10 +135,12 @@ static bool rodata_segments(const struct sonde_elf *f, size_t budget, sonde_elf_
 	return false;
 }
 
-bool sonde_elf_rodata_each(const struct sonde_elf *f, size_t budget, sonde_elf_bytes_fn fn, void *arg)
+bool sonde_elf_rodata_each(const struct sonde_elf *f, size_t budget, sonde_elf_bytes_fn fn,
+			   void *arg)
 {
 	size_t shstrndx, nsec = 0;
-	if (elf_getshdrnum(f->elf, &nsec) < 0 || nsec == 0 || elf_getshdrstrndx(f->elf, &shstrndx) < 0)
+	if (elf_getshdrnum(f->elf, &nsec) < 0 || nsec == 0 ||
+	    elf_getshdrstrndx(f->elf, &shstrndx) < 0)
 		return rodata_segments(f, budget, fn, arg);
 	Elf_Scn *scn = NULL;
 	while ((scn = elf_nextscn(f->elf, scn)) && budget) {
@@ -175,7 +180,8 @@ static bool symtab_each(const struct sonde_elf *f, Elf_Scn *scn, const GElf_Shdr
 	return false;
 }
 
-size_t sonde_elf_symbols(const struct sonde_elf *f, uint32_t sh_type, sonde_elf_sym_fn fn, void *arg)
+size_t sonde_elf_symbols(const struct sonde_elf *f, uint32_t sh_type, sonde_elf_sym_fn fn,
+			 void *arg)
 {
 	size_t tables = 0;
 	bool stopped = false;
@@ -183,7 +189,8 @@ size_t sonde_elf_symbols(const struct sonde_elf *f, uint32_t sh_type, sonde_elf_
 		GElf_Shdr sh;
 		if (!gelf_getshdr(scn, &sh) || !sh.sh_entsize)
 			continue;
-		if (sh_type ? sh.sh_type != sh_type : sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM)
+		if (sh_type ? sh.sh_type != sh_type
+			    : sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM)
 			continue;
 		tables++;
 		if (!stopped)
@@ -209,8 +216,9 @@ void sonde_elf_dynamic(const struct sonde_elf *f, sonde_elf_dyn_fn fn, void *arg
 			GElf_Dyn dyn;
 			if (!gelf_getdyn(data, (int)i, &dyn) || dyn.d_tag == DT_NULL)
 				break;
-			const char *s = dyn_has_string(dyn.d_tag) ? elf_strptr(f->elf, sh.sh_link, dyn.d_un.d_val)
-								   : NULL;
+			const char *s = dyn_has_string(dyn.d_tag)
+						? elf_strptr(f->elf, sh.sh_link, dyn.d_un.d_val)
+						: NULL;
 			if (fn(&dyn, s, arg))
 				return;
 		}

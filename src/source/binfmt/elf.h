@@ -59,7 +59,8 @@ const uint8_t *sonde_elf_section_bytes(const struct sonde_elf *f, const GElf_Shd
  * bytes in all, straight from the mapping. Returns true as soon as fn does.
  */
 typedef bool (*sonde_elf_bytes_fn)(const char *p, size_t n, void *arg);
-bool sonde_elf_rodata_each(const struct sonde_elf *f, size_t budget, sonde_elf_bytes_fn fn, void *arg);
+bool sonde_elf_rodata_each(const struct sonde_elf *f, size_t budget, sonde_elf_bytes_fn fn,
+			   void *arg);
 
 /* ---- symbols and dynamic entries ---- */
 
@@ -70,7 +71,8 @@ bool sonde_elf_rodata_each(const struct sonde_elf *f, size_t budget, sonde_elf_b
  * table does not end in NUL is skipped (every name given is terminated).
  */
 typedef bool (*sonde_elf_sym_fn)(const char *name, const GElf_Sym *sym, void *arg);
-size_t sonde_elf_symbols(const struct sonde_elf *f, uint32_t sh_type, sonde_elf_sym_fn fn, void *arg);
+size_t sonde_elf_symbols(const struct sonde_elf *f, uint32_t sh_type, sonde_elf_sym_fn fn,
+			 void *arg);
 
 /*
  * Calls fn on each entry of the dynamic section up to DT_NULL, with str the

@@ -50,8 +50,8 @@ static void spill_step(struct spill_scan *sp, enum sonde_go_arch arch, const cs_
 	const char *const *regs = arch == SONDE_GO_AMD64 ? amd64_regs : arm64_regs;
 	if (sp->done)
 		return;
-	if (arch == SONDE_GO_AMD64 ? insn->id == X86_INS_CALL : insn->id == ARM64_INS_BL ||
-								  insn->id == ARM64_INS_BLR) {
+	if (arch == SONDE_GO_AMD64 ? insn->id == X86_INS_CALL
+				   : insn->id == ARM64_INS_BL || insn->id == ARM64_INS_BLR) {
 		sp->done = true;
 		return;
 	}
@@ -62,7 +62,8 @@ static void spill_step(struct spill_scan *sp, enum sonde_go_arch arch, const cs_
 			sp->depth += 8;
 			return;
 		}
-		if (insn->id == X86_INS_SUB && sscanf(insn->op_str, "rsp, %lli", &v) == 1 && v > 0) {
+		if (insn->id == X86_INS_SUB && sscanf(insn->op_str, "rsp, %lli", &v) == 1 &&
+		    v > 0) {
 			sp->depth += (uint64_t)v;
 			return;
 		}
@@ -100,7 +101,8 @@ struct walk {
 static bool is_ret(enum sonde_go_arch arch, const cs_insn *insn)
 {
 	if (arch == SONDE_GO_AMD64)
-		return insn->id == X86_INS_RET || insn->id == X86_INS_RETF || insn->id == X86_INS_RETFQ;
+		return insn->id == X86_INS_RET || insn->id == X86_INS_RETF ||
+		       insn->id == X86_INS_RETFQ;
 	return insn->id == ARM64_INS_RET;
 }
 
@@ -130,22 +132,24 @@ static int walk_code(struct walk *w, const uint8_t *code, struct sonde_go_func *
 			}
 			if (w->arch == SONDE_GO_ARM64)
 				break; /* a tail shorter than an instruction */
-			rc = say(w->err, w->errlen, "cannot disassemble %s at %#llx (%llu bytes into it)",
-				 w->name, (unsigned long long)addr, (unsigned long long)(addr - f->vaddr));
+			rc = say(w->err, w->errlen,
+				 "cannot disassemble %s at %#llx (%llu bytes into it)", w->name,
+				 (unsigned long long)addr, (unsigned long long)(addr - f->vaddr));
 			break;
 		}
 		const cs_insn *insn = w->insn;
 		/* The stack check comes within the first few instructions: a
 		 * branch if below-or-same to morestack (jbe; arm64 b.ls). */
 		if (++seen <= 6 && !f->body_file_off &&
-		    (w->arch == SONDE_GO_AMD64 ? insn->id == X86_INS_JBE : !strcmp(insn->mnemonic, "b.ls")))
+		    (w->arch == SONDE_GO_AMD64 ? insn->id == X86_INS_JBE
+					       : !strcmp(insn->mnemonic, "b.ls")))
 			f->body_file_off = f->file_off + (addr - f->vaddr);
 		spill_step(&sp, w->arch, insn);
 		if (!is_ret(w->arch, insn))
 			continue;
 		if (f->nret == SONDE_GO_MAX_RETS) {
-			rc = say(w->err, w->errlen, "%s has more than %u return instructions", w->name,
-				 SONDE_GO_MAX_RETS);
+			rc = say(w->err, w->errlen, "%s has more than %u return instructions",
+				 w->name, SONDE_GO_MAX_RETS);
 			break;
 		}
 		f->ret_file_offs[f->nret++] = f->file_off + (insn->address - f->vaddr);
@@ -173,8 +177,8 @@ int sonde_go_disasm(int fd, enum sonde_go_arch arch, const char *name, struct so
 					   : cs_open(CS_ARCH_ARM64, CS_MODE_ARM, &w.h);
 	if (ce != CS_ERR_OK) {
 		free(code);
-		return say(err, errlen, "capstone cannot disassemble %s: %s", sonde_go_arch_name(arch),
-			   cs_strerror(ce));
+		return say(err, errlen, "capstone cannot disassemble %s: %s",
+			   sonde_go_arch_name(arch), cs_strerror(ce));
 	}
 	int rc = -1;
 	w.insn = cs_malloc(w.h);

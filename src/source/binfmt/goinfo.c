@@ -678,7 +678,8 @@ static int inspect(struct img *im, struct sonde_go_binary *out)
 	const uint8_t *bi = find_buildinfo(im, &avail);
 	if (!bi) {
 		GElf_Shdr sh;
-		if (!sonde_elf_section(&im->f, ".gopclntab", &sh) && !sonde_elf_section(&im->f, ".data.rel.ro.gopclntab", &sh))
+		if (!sonde_elf_section(&im->f, ".gopclntab", &sh) &&
+		    !sonde_elf_section(&im->f, ".data.rel.ro.gopclntab", &sh))
 			return fail(im, "not a Go program (no Go build info or pcln table)");
 		return fail(im, "Go program without build info (older than go1.13?): its "
 				"version and calling convention are unknown");

@@ -15,8 +15,8 @@ bool sonde_maps_parse_line(char *line, struct sonde_maps_entry *m)
 	unsigned maj, min;
 	int n = 0;
 	memset(m, 0, sizeof(*m));
-	if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu %n", &start, &end, m->perms, &off, &maj, &min, &ino,
-		   &n) < 7)
+	if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu %n", &start, &end, m->perms, &off, &maj, &min,
+		   &ino, &n) < 7)
 		return false;
 	char *path = n ? line + n : line + strlen(line);
 	path[strcspn(path, "\n")] = 0;

@@ -162,7 +162,8 @@ static size_t hook_programs(const struct sonde_capture *skel, int hook,
 			    struct bpf_program *progs[HOOK_PROGS_MAX])
 {
 	size_t n = 0;
-#define TP_PAIR(name) (progs[n++] = skel->progs.tp_enter_##name, progs[n++] = skel->progs.tp_exit_##name)
+#define TP_PAIR(name) \
+	(progs[n++] = skel->progs.tp_enter_##name, progs[n++] = skel->progs.tp_exit_##name)
 	switch (hook) {
 	case SONDE_HOOK_TRACEPOINT:
 		TP_PAIR(write);
@@ -195,7 +196,8 @@ static size_t hook_programs(const struct sonde_capture *skel, int hook,
 }
 
 /* The uprobe programs ebpf_tls.c attaches to TLS libraries and Go programs. */
-static size_t tls_programs(const struct sonde_capture *skel, struct bpf_program *progs[HOOK_PROGS_MAX])
+static size_t tls_programs(const struct sonde_capture *skel,
+			   struct bpf_program *progs[HOOK_PROGS_MAX])
 {
 	struct bpf_program *all[] = {
 		skel->progs.tls_ret,

@@ -193,7 +193,8 @@ static bool find_static_marker(const char *p, size_t n, void *arg)
 }
 
 /* The version from the marks of library `label` (GnuTLS, NSS, Mbed TLS). */
-static void version_from_marks(const struct sonde_elf *e, const char *label, char *out, size_t outlen)
+static void version_from_marks(const struct sonde_elf *e, const char *label, char *out,
+			       size_t outlen)
 {
 	for (size_t i = 0; i < sonde_tls_nversion_marks && !out[0]; i++) {
 		struct mark_search m = { &sonde_tls_version_marks[i], out, outlen };
@@ -296,7 +297,8 @@ static bool fill_stripped(struct target *t, const struct sonde_elf *e, const str
 	return true;
 }
 
-static void fill_unsupported(struct target *t, const struct sonde_elf *e, const struct sonde_tls_libname *name)
+static void fill_unsupported(struct target *t, const struct sonde_elf *e,
+			     const struct sonde_tls_libname *name)
 {
 	t->label = name->label;
 	version_from_marks(e, name->label, t->t.version, sizeof(t->t.version));
@@ -330,8 +332,8 @@ static bool classify_go(const struct exam *x, struct target *t)
 	return true;
 }
 
-bool tls_classify(const struct needles *nd, const struct exam *x, const struct sonde_elf *e, struct target *t,
-		  bool *uses_ssl_bio)
+bool tls_classify(const struct needles *nd, const struct exam *x, const struct sonde_elf *e,
+		  struct target *t, bool *uses_ssl_bio)
 {
 	struct elf_facts f;
 	elf_facts(e, &f);

@@ -103,7 +103,7 @@ const struct sonde_tls_libname *tls_libname_of(const char *path);
  * false if it has no TLS code sonde knows. *uses_ssl_bio: a program
  * importing BIO_f_ssl.
  */
-bool tls_classify(const struct needles *nd, const struct exam *x, const struct sonde_elf *e, struct target *t,
-		  bool *uses_ssl_bio);
+bool tls_classify(const struct needles *nd, const struct exam *x, const struct sonde_elf *e,
+		  struct target *t, bool *uses_ssl_bio);
 
 #endif
