@@ -15,7 +15,7 @@ CPPFLAGS += -D_GNU_SOURCE -std=gnu11 -Isrc $(SYS_CPPFLAGS)
 # Each object records the headers it included (-MMD); a changed header
 # rebuilds exactly what uses it, and a deleted one breaks nothing (-MP).
 DEPFLAGS := -MMD -MP
-LDLIBS := -lbpf -lelf -ldw -lcapstone -lz -lnghttp2
+LDLIBS := -lbpf -lelf -ldw -lcapstone -lz -lnghttp2 -lpcap
 
 BUILD := build
 # Every .c under src/ is part of the library except the command line's.
@@ -95,7 +95,7 @@ $(BUILD)/%.o: %.c
 -include $(OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
 $(BUILD)/libsonde.a: $(OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 # ---- tests -------------------------------------------------------------
 UNIT_SRC := $(wildcard tests/unit/test_*.c)

@@ -27,6 +27,7 @@
 #include "proto/content/grpc.h"
 #include "proto/content/protobuf.h"
 #include "proto/content/protodesc.h"
+#include "sink/render.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -62,8 +63,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sonde_grpc_feed(&f, data + half, size - half);
 		sonde_buf_reset(&out);
 		sonde_buf_putc(&out, '{');
-		sonde_grpc_write_messages(&out, data, size, &f, opt & 0x20 ? (const uint8_t *)"gzip" : NULL,
-					  opt & 0x20 ? 4 : 0, opt & 0x40, 4096, NULL);
+		struct sonde_json_fields j;
+		sonde_json_fields_init(&j, &out, false);
+		sonde_grpc_messages_fields(data, size, &f, opt & 0x20 ? (const uint8_t *)"gzip" : NULL,
+					   opt & 0x20 ? 4 : 0, opt & 0x40, 4096, NULL,
+					   &sonde_json_field_ops, &j);
 		sonde_buf_puts(&out, "}\n");
 		fuzz_check_jsonl(out.p, out.len);
 	}
@@ -91,8 +95,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				sonde_grpc_feed(&f, data, size);
 				sonde_buf_reset(&out);
 				sonde_buf_putc(&out, '{');
-				sonde_grpc_write_messages(&out, data, size, &f, NULL, 0, false, 4096,
-							  sonde_protodesc_msg_at(d, 0));
+				struct sonde_json_fields j;
+				sonde_json_fields_init(&j, &out, false);
+				sonde_grpc_messages_fields(data, size, &f, NULL, 0, false, 4096,
+							   sonde_protodesc_msg_at(d, 0),
+							   &sonde_json_field_ops, &j);
 				sonde_buf_puts(&out, "}\n");
 				fuzz_check_jsonl(out.p, out.len);
 			}

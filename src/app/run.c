@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "app/run.h"
 
+#include "source/file/capfile.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,9 +22,59 @@ static uint64_t now_ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The recording failed: said once, and the run goes on without it. */
+static void record_failed(struct sonde_run *r)
+{
+	if (!r->rec_failed)
+		fprintf(stderr, "sonde: recording stopped: %s (records go on)\n",
+			sonde_pcapng_error(r->opts.record));
+	r->rec_failed = true;
+}
+
+static bool is_packet_origin(uint8_t origin)
+{
+	return origin == SONDE_ORIGIN_PCAP_FILE || origin == SONDE_ORIGIN_AF_PACKET ||
+	       origin == SONDE_ORIGIN_LIBPCAP;
+}
+
 static void to_pipeline(void *ctx, const struct sonde_chunk *c)
 {
-	sonde_pipeline_chunk(ctx, c);
+	struct sonde_run *r = ctx;
+	/* Stream sources have no packets: the recording makes them up from
+	 * the chunk (its data is only valid during this call). */
+	if (r->opts.record && !r->rec_failed && !is_packet_origin(c->origin)) {
+		struct sonde_pcapng_meta m = {
+			.method = sonde_origin_name(c->origin),
+			.pid = c->proc ? c->proc->pid : 0,
+			.comm = c->proc ? c->proc->comm : NULL,
+			.conn_id = c->conn_id,
+		};
+		if (sonde_pcapng_chunk(r->opts.record, c, &m) < 0)
+			record_failed(r);
+	}
+	sonde_pipeline_chunk(&r->pipe, c);
+}
+
+/* A packet source's frame, recorded as it is on the interface of its link
+ * type (made on first sight). */
+static void to_record(void *ctx, const struct sonde_frame *f, uint8_t origin)
+{
+	struct sonde_run *r = ctx;
+	if (r->rec_failed)
+		return;
+	int id = -1;
+	for (size_t i = 0; i < r->nrec_ifaces && id < 0; i++)
+		if (r->rec_ifaces[i].linktype == f->linktype)
+			id = r->rec_ifaces[i].id;
+	if (id < 0 && r->nrec_ifaces < sizeof(r->rec_ifaces) / sizeof(r->rec_ifaces[0])) {
+		const char *name = r->opts.pipe.conn.source ? r->opts.pipe.conn.source : "sonde";
+		id = sonde_pcapng_iface(r->opts.record, name, f->linktype, 0);
+		if (id >= 0)
+			r->rec_ifaces[r->nrec_ifaces++] = (typeof(r->rec_ifaces[0])){ f->linktype, id };
+	}
+	struct sonde_pcapng_meta m = { .method = sonde_origin_name(origin) };
+	if (id < 0 || sonde_pcapng_frame(r->opts.record, id, f, &m) < 0)
+		record_failed(r);
 }
 
 /* The connection table gave up on a connection: every source that can stop
@@ -78,7 +130,8 @@ void *sonde_run_add_source(struct sonde_run *r, const struct sonde_source_ops *o
 		return NULL;
 	}
 	struct sonde_source_env env = {
-		.out = { to_pipeline, &r->pipe },
+		.out = { to_pipeline, r },
+		.frames = { r->opts.record ? to_record : NULL, r },
 		.stats = &r->pipe.stats,
 	};
 	void *state = ops->open(opts, &env, err, errlen);
@@ -164,6 +217,8 @@ int sonde_run_loop(struct sonde_run *r)
 			if (poll_live(r, active ? 0 : LIVE_WAIT_MS) < 0)
 				return -1;
 			sonde_stage_chain_flush(&r->pipe.stages);
+			if (r->opts.record && !r->rec_failed && sonde_pcapng_flush(r->opts.record) < 0)
+				record_failed(r);
 			uint64_t t = now_ns(CLOCK_MONOTONIC);
 			if (t - last_tick >= TICK_NS) {
 				sonde_pipeline_tick(&r->pipe, now_ns(CLOCK_REALTIME));

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "core/pipeline.h"
+#include "sink/pcapng.h"
 #include "source/source.h"
 
 #define SONDE_RUN_SOURCES_MAX 8
@@ -37,6 +38,10 @@ struct sonde_run_opts {
 	void (*progress)(void *ctx, const struct sonde_run *r, double secs);
 	void *progress_ctx;
 	uint64_t progress_ns; /* 0: never */
+	/* -w: every frame of packet sources as it is, every chunk of stream
+	 * sources as synthetic TCP/IP; NULL: no recording. The run does not
+	 * own it. */
+	struct sonde_pcapng *record;
 };
 
 struct sonde_run_source {
@@ -51,6 +56,13 @@ struct sonde_run {
 	struct sonde_run_source src[SONDE_RUN_SOURCES_MAX];
 	size_t nsrc, nlive;
 	int epfd; /* several live sources: their descriptors; else -1 */
+	/* -w: the recording's interface per link type of packet frames */
+	struct {
+		uint32_t linktype;
+		int id;
+	} rec_ifaces[8];
+	size_t nrec_ifaces;
+	bool rec_failed; /* said once; records go on */
 	char error[512]; /* why the loop failed, or what a source found damaged */
 };
 

@@ -15,6 +15,7 @@
 #include "app/run.h"
 #include "sink/sink.h"
 #include "source/ebpf/ebpf.h"
+#include "source/packet/live.h"
 #include "cli/cli.h"
 #include "cli/options.h"
 
@@ -23,9 +24,25 @@ static const char capture_head[] =
 	"\n"
 	"Capture the TCP traffic of every process on this host with eBPF (no proxy,\n"
 	"no change to the programs) and write its request/response records.\n"
-	"Needs root (or CAP_BPF and CAP_PERFMON). Stops on SIGINT/SIGTERM.\n"
+	"Needs root (eBPF: CAP_BPF and CAP_PERFMON; packet sources: CAP_NET_RAW).\n"
+	"Stops on SIGINT/SIGTERM, writing what is pending; a second signal quits at once.\n"
 	"\n"
-	"Capture:\n"
+	"Sources:\n"
+	"      --source KIND        ebpf (the default: every process's sockets and TLS\n"
+	"                           libraries, through eBPF), af_packet (packets of\n"
+	"                           network interfaces, through a memory-mapped ring)\n"
+	"                           or libpcap (the same through libpcap)\n"
+	"  -i, --interface IFACE    packet sources: capture on IFACE (repeatable, at\n"
+	"                           most 16; default any: every interface)\n"
+	"      --filter EXPR        packet sources: only packets matching EXPR, in\n"
+	"                           tcpdump's filter syntax, run in the kernel\n"
+	"      --netns NS           packet sources: capture in another network\n"
+	"                           namespace: a name (ip netns), a pid or a path\n"
+	"  -B, --buffer-size SIZE   packet sources: kernel buffer per interface\n"
+	"                           (default 32m)\n"
+	"  -s, --snaplen SIZE       packet sources: bytes kept per packet (default:\n"
+	"                           whole packets; the rest is counted as a gap)\n"
+	"eBPF:\n"
 	"      --ebpf-hook HOOK     auto (default), fentry, kprobe or tracepoint: where\n"
 	"                           to read socket data; auto picks the first the kernel\n"
 	"                           allows, in that order\n"
@@ -69,6 +86,9 @@ enum {
 	OPT_TLS,
 	OPT_NO_TLS,
 	OPT_TLS_LIB,
+	OPT_SOURCE,
+	OPT_FILTER,
+	OPT_NETNS,
 };
 
 #define TLS_LIBS_MAX 32
@@ -87,17 +107,48 @@ static const struct option capture_only[] = {
 	{ "tls", no_argument, NULL, OPT_TLS },
 	{ "no-tls", no_argument, NULL, OPT_NO_TLS },
 	{ "tls-lib", required_argument, NULL, OPT_TLS_LIB },
+	{ "source", required_argument, NULL, OPT_SOURCE },
+	{ "interface", required_argument, NULL, 'i' },
+	{ "filter", required_argument, NULL, OPT_FILTER },
+	{ "netns", required_argument, NULL, OPT_NETNS },
+	{ "buffer-size", required_argument, NULL, 'B' },
+	{ "snaplen", required_argument, NULL, 's' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
+/* Set by SIGINT/SIGTERM; signals are process-wide, hence the two globals. */
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_quietly; /* -q */
 
+/*
+ * The first signal stops the capture: what was captured is written and the
+ * probes are detached, which takes a moment with many TLS libraries, so it
+ * is said. A second signal exits at once: records already out stay out,
+ * pending ones are lost. The kernel detaches probes when their last
+ * descriptor closes, ~80 ms per uprobe and serialised, so a child keeps the
+ * descriptors and lets them go in the background (after closing stdin,
+ * stdout and stderr, so a reader of sonde's output sees its end now).
+ */
 static void on_signal(int sig)
 {
-	(void)sig;
+	static const char stopping[] = "sonde: stopping (again to quit at once)\n";
+	static const char quitting[] = "sonde: quitting at once; probes detach in the background\n";
+	if (stop_requested) {
+		if (write(STDERR_FILENO, quitting, sizeof(quitting) - 1) < 0)
+			stop_quietly = 1;
+		if (_Fork() == 0) {
+			close(STDIN_FILENO);
+			close(STDOUT_FILENO);
+			close(STDERR_FILENO);
+			_exit(0);
+		}
+		_exit(128 + sig);
+	}
 	stop_requested = 1;
+	if (!stop_quietly && write(STDERR_FILENO, stopping, sizeof(stopping) - 1) < 0)
+		stop_quietly = 1;
 }
 
 static int bad(const char *opt, const char *val, const char *why)
@@ -221,7 +272,46 @@ struct capture_args {
 	uint64_t duration_ns;
 	char *copies[ARGS_MAX]; /* --pid/--port/--comm arguments, cut at commas */
 	size_t ncopies;
+	const struct sonde_source_ops *source;
+	struct sonde_packet_opts po;
+	char netns[64]; /* --netns as a path */
+	char source_name[256]; /* records' capture.source */
+	bool ebpf_only_given; /* an eBPF-only option was given */
 };
+
+/* --netns: a name made by `ip netns add`, a process id, or a path. */
+static int netns_option(struct capture_args *a, const char *arg)
+{
+	unsigned long long pid;
+	struct stat st;
+	if (parse_uint(arg, 0x7fffffff, &pid) == 0 && pid)
+		snprintf(a->netns, sizeof(a->netns), "/proc/%llu/ns/net", pid);
+	else if (!strchr(arg, '/'))
+		snprintf(a->netns, sizeof(a->netns), "/run/netns/%s", arg);
+	else
+		snprintf(a->netns, sizeof(a->netns), "%s", arg);
+	if (stat(a->netns, &st) < 0) {
+		char why[128];
+		snprintf(why, sizeof(why), "no network namespace %s (%s)", a->netns, strerror(errno));
+		return bad("netns", arg, why);
+	}
+	a->po.netns = a->netns;
+	return 0;
+}
+
+static int source_option(struct capture_args *a, const char *arg)
+{
+	static const struct sonde_source_ops *const kinds[] = {
+		&sonde_source_ebpf, &sonde_source_af_packet, &sonde_source_libpcap,
+	};
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (!strcmp(arg, kinds[i]->name)) {
+			a->source = kinds[i];
+			return 0;
+		}
+	}
+	return bad("source", arg, "ebpf, af_packet or libpcap");
+}
 
 /* --cgroup: a cgroup v2 directory or its id (the directory's inode number). */
 static int cgroup_option(struct sonde_ebpf_opts *eo, const char *arg)
@@ -265,6 +355,9 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 	struct sonde_ebpf_opts *eo = &a->eo;
 	size_t sz;
 	const char *why;
+	if (c == OPT_HOOK || c == OPT_PID || c == OPT_COMM || c == OPT_PORT || c == OPT_CGROUP ||
+	    c == OPT_CAPLIMIT || c == OPT_RINGBUF || c == OPT_NO_TLS || c == OPT_TLS_LIB)
+		a->ebpf_only_given = true;
 	switch (c) {
 	case OPT_HOOK:
 		if (!sonde_ebpf_hook_from_name(arg, &eo->hook))
@@ -305,6 +398,30 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 			return bad("tls-lib", arg, "at most 32 libraries");
 		a->tls_libs[a->ntls_libs++] = arg;
 		return 0;
+	case OPT_SOURCE:
+		return source_option(a, arg);
+	case 'i':
+		if (a->po.nifaces == SONDE_PACKET_IFACES_MAX)
+			return bad("interface", arg, "at most 16 interfaces");
+		if (!*arg)
+			return bad("interface", arg, "an empty interface name");
+		a->po.ifaces[a->po.nifaces++] = arg;
+		return 0;
+	case OPT_FILTER:
+		a->po.filter = arg;
+		return 0;
+	case OPT_NETNS:
+		return netns_option(a, arg);
+	case 'B':
+		if (size_option("buffer-size", arg, 1u << 20, 1u << 30, "from 1m to 1g", &sz))
+			return SONDE_EXIT_USAGE;
+		a->po.ring_size = sz;
+		return 0;
+	case 's':
+		if (size_option("snaplen", arg, 0, 262144, "at most 256k (0: whole packets)", &sz))
+			return SONDE_EXIT_USAGE;
+		a->po.snaplen = (uint32_t)sz;
+		return 0;
 	case 'v':
 		eo->verbose = 1;
 		return 0;
@@ -317,6 +434,45 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 	}
 }
 
+/* Options that belong to another kind of source are refused, not ignored;
+ * records' capture.source names what was captured. */
+static int check_source_args(struct capture_args *a)
+{
+	if (!a->source)
+		a->source = &sonde_source_ebpf;
+	bool packets = a->source != &sonde_source_ebpf;
+	if (!packets) {
+		const char *o = a->po.nifaces ? "-i" : a->po.filter ? "--filter" : a->po.netns ? "--netns"
+			      : a->po.ring_size ? "-B" : a->po.snaplen ? "-s" : NULL;
+		if (o) {
+			sonde_errorf("capture: %s is for packet sources (--source af_packet or "
+				     "libpcap); the eBPF source filters with --pid, --comm, --port "
+				     "and --cgroup", o);
+			return SONDE_EXIT_USAGE;
+		}
+		a->co.pipe.conn.source = "ebpf";
+		return -1;
+	}
+	if (a->ebpf_only_given) {
+		sonde_errorf("capture: --pid, --comm, --port, --cgroup, --ebpf-hook and the TLS "
+			     "options are for the eBPF source; packet sources take --filter "
+			     "(e.g. --filter 'tcp port 80')");
+		return SONDE_EXIT_USAGE;
+	}
+	struct sonde_buf b = { 0 };
+	for (size_t i = 0; i < (a->po.nifaces ? a->po.nifaces : 1); i++) {
+		if (i)
+			sonde_buf_append(&b, ",", 1);
+		const char *ifn = a->po.nifaces ? a->po.ifaces[i] : "any";
+		sonde_buf_append(&b, ifn, strlen(ifn));
+	}
+	snprintf(a->source_name, sizeof(a->source_name), "%.*s%s%s", (int)b.len, b.p,
+		 a->po.netns ? "@" : "", a->po.netns ? a->po.netns : "");
+	sonde_buf_free(&b);
+	a->co.pipe.conn.source = a->source_name;
+	return -1;
+}
+
 /* argv → *a. Returns -1 to go on and capture, else the exit status. */
 static int parse_args(int argc, char **argv, struct capture_args *a)
 {
@@ -327,7 +483,7 @@ static int parse_args(int argc, char **argv, struct capture_args *a)
 	int c, status = -1;
 	optind = 1;
 	while (status < 0 &&
-	       (c = getopt_long(argc, argv, SONDE_COMMON_SHORTOPTS "vh", longopts, NULL)) != -1) {
+	       (c = getopt_long(argc, argv, SONDE_COMMON_SHORTOPTS "vhi:B:s:", longopts, NULL)) != -1) {
 		int r = sonde_common_option(&a->co, c, optarg, "capture");
 		if (r < 0)
 			status = SONDE_EXIT_USAGE;
@@ -342,9 +498,8 @@ static int parse_args(int argc, char **argv, struct capture_args *a)
 			     argv[optind]);
 		status = SONDE_EXIT_USAGE;
 	}
-	if (a->co.format < 0)
-		a->co.format = isatty(STDOUT_FILENO) ? SONDE_SINK_TEXT : SONDE_SINK_JSON;
-	a->co.pipe.conn.source = "ebpf";
+	if (status < 0)
+		status = check_source_args(a);
 	a->eo.quiet = a->co.quiet;
 	return status;
 }
@@ -353,10 +508,11 @@ static int parse_args(int argc, char **argv, struct capture_args *a)
  * duration, -c or a failed write. */
 static int run_capture(struct capture_args *a)
 {
-	struct sonde_sink *sink = sonde_sink_new(a->co.format, stdout);
-	sonde_sink_set_limit(sink, a->co.count);
-	sonde_sink_set_stats(sink, a->co.stats);
-	sonde_sink_set_immediate(sink, a->co.line_buffered || isatty(STDOUT_FILENO));
+	int status;
+	struct sonde_pcapng *rec = sonde_common_record(&a->co, "capture", &status);
+	if (status)
+		return status;
+	struct sonde_sink *sink = sonde_common_sink(&a->co, false);
 	struct rates rates = { 0 };
 	struct sonde_run_opts ro = {
 		.pipe = a->co.pipe,
@@ -365,30 +521,37 @@ static int run_capture(struct capture_args *a)
 		.progress = a->eo.verbose ? print_rates : NULL,
 		.progress_ctx = &rates,
 		.progress_ns = 2000000000ull,
+		.record = rec,
 	};
 	struct sonde_run run;
 	sonde_run_init(&run, &ro);
 	sonde_run_add_stage(&run, &sonde_sink_stage, sink);
 	char err[512];
-	struct sonde_ebpf *e = sonde_run_add_source(&run, &sonde_source_ebpf, &a->eo, err,
-						    sizeof(err));
-	if (!e) {
+	bool ebpf = a->source == &sonde_source_ebpf;
+	void *src = sonde_run_add_source(&run, a->source, ebpf ? (const void *)&a->eo : &a->po,
+					 err, sizeof(err));
+	if (!src) {
 		sonde_errorf("capture: %s", err);
 		sonde_run_free(&run);
+		sonde_common_record_close(rec, "capture");
 		return SONDE_EXIT_FAIL;
 	}
-	if (!a->co.quiet)
-		fprintf(stderr, "sonde: capturing with %s hooks%s\n", sonde_ebpf_hook_name(e),
+	if (!a->co.quiet && ebpf)
+		fprintf(stderr, "sonde: capturing with %s hooks%s\n", sonde_ebpf_hook_name(src),
 			a->eo.verbose ? "" : " (-v for rates)");
+	else if (!a->co.quiet)
+		fprintf(stderr, "sonde: capturing with %s on %s\n", a->source->name,
+			a->source_name);
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
+	stop_quietly = a->co.quiet;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	int status = SONDE_EXIT_OK;
+	status = SONDE_EXIT_OK;
 	if (sonde_run_loop(&run) < 0) {
 		sonde_errorf("capture: reading events: %s", sonde_run_error(&run));
 		status = SONDE_EXIT_FAIL;
@@ -399,6 +562,8 @@ static int run_capture(struct capture_args *a)
 		sonde_errorf("writing records: %s", strerror(errno));
 		status = SONDE_EXIT_FAIL;
 	}
+	if (sonde_common_record_close(rec, "capture") < 0)
+		status = SONDE_EXIT_FAIL;
 	return status;
 }
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,24 +69,23 @@ static int parse_args(int argc, char **argv, struct sonde_common_opts *co, const
 static int run_read(struct sonde_common_opts *co, int fd, const char *name)
 {
 	co->pipe.conn.source = name;
-	if (co->format < 0)
-		co->format = isatty(STDOUT_FILENO) ? SONDE_SINK_TEXT : SONDE_SINK_JSON;
-	struct sonde_sink *sink = sonde_sink_new(co->format, stdout);
-	sonde_sink_set_limit(sink, co->count);
-	sonde_sink_set_stats(sink, co->stats);
+	int status;
+	struct sonde_pcapng *rec = sonde_common_record(co, "read", &status);
+	if (status)
+		return status;
+	signal(SIGPIPE, SIG_IGN); /* -w -: a reader gone is a failed write */
 	/* Records of a pipe (tcpdump -w - | sonde read -) or for a terminal go
 	 * out as they complete; a file read to a file keeps the block path. */
 	struct stat in_st;
 	bool in_file = fstat(fd, &in_st) == 0 && S_ISREG(in_st.st_mode);
-	sonde_sink_set_immediate(sink, co->line_buffered || !in_file || isatty(STDOUT_FILENO));
+	struct sonde_sink *sink = sonde_common_sink(co, !in_file);
 
-	struct sonde_run_opts ro = { .pipe = co->pipe };
+	struct sonde_run_opts ro = { .pipe = co->pipe, .record = rec };
 	struct sonde_run run;
 	sonde_run_init(&run, &ro);
 	sonde_run_add_stage(&run, &sonde_sink_stage, sink);
 	struct sonde_file_source_opts fo = { .fd = fd, .name = name };
 	char err[512];
-	int status = SONDE_EXIT_OK;
 	if (!sonde_run_add_source(&run, &sonde_source_file, &fo, err, sizeof(err))) {
 		sonde_errorf("%s", err);
 		status = SONDE_EXIT_FAIL;
@@ -104,6 +104,8 @@ static int run_read(struct sonde_common_opts *co, int fd, const char *name)
 		sonde_errorf("writing records: %s", strerror(out_errno));
 		status = SONDE_EXIT_FAIL;
 	}
+	if (sonde_common_record_close(rec, "read") < 0)
+		status = SONDE_EXIT_FAIL;
 	return status;
 }
 

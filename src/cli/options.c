@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "proto/content/protodesc.h"
@@ -20,6 +21,7 @@ enum {
 	OPT_REASM_STREAM,
 	OPT_PENDING_MEM,
 	OPT_PROTO_DESC,
+	OPT_QUOTA,
 };
 
 const struct option sonde_common_longopts[] = {
@@ -37,6 +39,11 @@ const struct option sonde_common_longopts[] = {
 	{ "reasm-stream-mem", required_argument, NULL, OPT_REASM_STREAM },
 	{ "max-pending-mem", required_argument, NULL, OPT_PENDING_MEM },
 	{ "proto-descriptor", required_argument, NULL, OPT_PROTO_DESC },
+	{ "write", required_argument, NULL, 'w' },
+	{ "file-size", required_argument, NULL, 'C' },
+	{ "file-count", required_argument, NULL, 'W' },
+	{ "rotate-every", required_argument, NULL, 'G' },
+	{ "record-quota", required_argument, NULL, OPT_QUOTA },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -52,6 +59,17 @@ const char sonde_common_usage[] =
 	"                           reading a pipe; else records go out in 256 KiB blocks)\n"
 	"      --stats              end with counters of everything seen and missed\n"
 	"                           (a \"stats\" record in json, a table on stderr in text)\n"
+	"Recording:\n"
+	"  -w, --write FILE         also record what was captured to FILE, pcapng (- for\n"
+	"                           stdout; then no records unless -o names a format):\n"
+	"                           packets as they were, streams of the eBPF source and\n"
+	"                           TLS plaintext as TCP/IP packets Wireshark reassembles\n"
+	"                           (-o none: only the recording)\n"
+	"  -C, --file-size SIZE     start a new file past SIZE (FILE, FILE1, FILE2...)\n"
+	"  -W, --file-count N       with -C: keep N files, reusing the oldest\n"
+	"  -G, --rotate-every DUR   start a new file every DUR (strftime % in FILE)\n"
+	"      --record-quota SIZE  all recorded files together at most SIZE, oldest\n"
+	"                           deleted first\n"
 	"Bodies:\n"
 	"      --body-limit SIZE    body bytes kept per message (default 64k; 0: none)\n"
 	"      --decode-bodies      inflate gzip/deflate bodies (Content-Encoding)\n"
@@ -71,6 +89,7 @@ const char sonde_common_usage[] =
 
 void sonde_common_defaults(struct sonde_common_opts *o)
 {
+	memset(o, 0, sizeof(*o));
 	sonde_pipeline_defaults(&o->pipe);
 	o->format = -1;
 	o->stats = false;
@@ -108,8 +127,44 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 			o->format = SONDE_SINK_JSON;
 		else if (!strcmp(arg, "text"))
 			o->format = SONDE_SINK_TEXT;
+		else if (!strcmp(arg, "none"))
+			o->no_records = true;
 		else
-			return sonde_bad_value(cmd, "output", arg, "text or json");
+			return sonde_bad_value(cmd, "output", arg, "text, json or none (with -w)");
+		if (strcmp(arg, "none"))
+			o->no_records = false;
+		return 1;
+	case 'w':
+		if (!*arg)
+			return sonde_bad_value(cmd, "write", arg, "a file name, or - for stdout");
+		o->rec.path = arg;
+		return 1;
+	case 'C':
+		if (size_opt(cmd, "file-size", arg, &sz) < 0)
+			return -1;
+		if (!sz)
+			return sonde_bad_value(cmd, "file-size", arg, "at least one byte");
+		o->rec.rotate_bytes = sz;
+		return 1;
+	case 'W': {
+		char *end;
+		errno = 0;
+		unsigned long n = strtoul(arg, &end, 10);
+		if (!*arg || *end || errno || !n || n > 100000 || *arg == '-')
+			return sonde_bad_value(cmd, "file-count", arg, "a number of files, 1 to 100000");
+		o->rec.max_files = (uint32_t)n;
+		return 1;
+	}
+	case 'G':
+		if (sonde_parse_duration(arg, &o->rec.rotate_ns, &why) < 0)
+			return sonde_bad_value(cmd, "rotate-every", arg, why);
+		if (o->rec.rotate_ns < 1000000000ull)
+			return sonde_bad_value(cmd, "rotate-every", arg, "at least one second");
+		return 1;
+	case OPT_QUOTA:
+		if (size_opt(cmd, "record-quota", arg, &sz) < 0)
+			return -1;
+		o->rec.quota_bytes = sz;
 		return 1;
 	case 'c': {
 		char *end;
@@ -191,4 +246,68 @@ struct option *sonde_options_join(const struct option *a, const struct option *b
 	memcpy(o, a, na * sizeof(*o));
 	memcpy(o + na, b, nb * sizeof(*o));
 	return o;
+}
+
+struct sonde_pcapng *sonde_common_record(const struct sonde_common_opts *o, const char *cmd,
+					 int *status)
+{
+	*status = 0;
+	const char *need = o->rec.rotate_bytes ? "-C" : o->rec.max_files ? "-W"
+			 : o->rec.rotate_ns ? "-G" : o->rec.quota_bytes ? "--record-quota" : NULL;
+	if (!o->rec.path) {
+		if (need || o->no_records) {
+			sonde_errorf("%s: %s goes with -w FILE", cmd, need ? need : "-o none");
+			*status = SONDE_EXIT_USAGE;
+		}
+		return NULL;
+	}
+	if (!strcmp(o->rec.path, "-") && need) {
+		sonde_errorf("%s: %s rotates files; -w - writes to stdout", cmd, need);
+		*status = SONDE_EXIT_USAGE;
+		return NULL;
+	}
+	if (o->rec.max_files && !o->rec.rotate_bytes && !o->rec.rotate_ns) {
+		sonde_errorf("%s: -W keeps N files of -C or -G rotation; give one of them", cmd);
+		*status = SONDE_EXIT_USAGE;
+		return NULL;
+	}
+	if (!strcmp(o->rec.path, "-") && o->format >= 0 && !o->no_records) {
+		sonde_errorf("%s: -w - writes the recording to stdout; records cannot go there too "
+			     "(-o none, or -w FILE)", cmd);
+		*status = SONDE_EXIT_USAGE;
+		return NULL;
+	}
+	char err[512];
+	struct sonde_pcapng *w = sonde_pcapng_open(&o->rec, err, sizeof(err));
+	if (!w) {
+		sonde_errorf("%s: -w %s: %s", cmd, o->rec.path, err);
+		*status = SONDE_EXIT_FAIL;
+	}
+	return w;
+}
+
+int sonde_common_record_close(struct sonde_pcapng *w, const char *cmd)
+{
+	if (!w)
+		return 0;
+	if (sonde_pcapng_close(w) < 0 && errno != EPIPE) {
+		sonde_errorf("%s: recording: %s", cmd, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+struct sonde_sink *sonde_common_sink(struct sonde_common_opts *o, bool immediate)
+{
+	bool none = o->no_records || (o->rec.path && !strcmp(o->rec.path, "-"));
+	if (o->format < 0)
+		o->format = isatty(STDOUT_FILENO) ? SONDE_SINK_TEXT : SONDE_SINK_JSON;
+	/* No records: the closing stats, if asked for, still go to stderr. */
+	struct sonde_sink *s = sonde_sink_new(none ? SONDE_SINK_TEXT : o->format,
+					      none ? stderr : stdout);
+	sonde_sink_set_records(s, !none);
+	sonde_sink_set_limit(s, o->count);
+	sonde_sink_set_stats(s, o->stats);
+	sonde_sink_set_immediate(s, immediate || o->line_buffered || isatty(STDOUT_FILENO));
+	return s;
 }

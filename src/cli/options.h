@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "core/pipeline.h"
+#include "sink/pcapng.h"
 #include "sink/sink.h"
 
 struct sonde_common_opts {
@@ -16,10 +17,23 @@ struct sonde_common_opts {
 	bool quiet; /* -q: no informational lines on stderr */
 	bool line_buffered; /* -l: every record written as soon as it is complete */
 	uint64_t count; /* -c N: stop after N records; 0: no limit */
+	bool no_records; /* -o none: only the recording (-w) */
+	struct sonde_pcapng_opts rec; /* -w FILE and its rotation; path NULL: none */
 };
 
-/* Long options with ids from 1000 up; 'o', 'c', 'q', 'l' for -o, -c, -q, -l. */
-#define SONDE_COMMON_SHORTOPTS "o:c:ql"
+/* -w: open the recording. NULL without -w, or with *status set to the exit
+ * status after a message (a bad combination of options, a file that cannot
+ * be created). */
+struct sonde_pcapng *sonde_common_record(const struct sonde_common_opts *o, const char *cmd,
+					 int *status);
+/* The record sink of -o (stdout; stats only with -o none or -w -). */
+struct sonde_sink *sonde_common_sink(struct sonde_common_opts *o, bool immediate);
+/* -w's end: close it, saying why if it lost packets. Returns -1 then. */
+int sonde_common_record_close(struct sonde_pcapng *w, const char *cmd);
+
+/* Long options with ids from 1000 up; short: -o, -c, -q, -l, and -w, -C, -W,
+ * -G of the recording (tcpdump's letters). */
+#define SONDE_COMMON_SHORTOPTS "o:c:qlw:C:W:G:"
 extern const struct option sonde_common_longopts[];
 extern const char sonde_common_usage[];
 

@@ -14,6 +14,7 @@ const char *sonde_origin_name(enum sonde_origin o)
 		[SONDE_ORIGIN_EBPF_TLS_BORINGSSL] = "ebpf-tls-boringssl",
 		[SONDE_ORIGIN_EBPF_TLS_GNUTLS] = "ebpf-tls-gnutls",
 		[SONDE_ORIGIN_EBPF_TLS_GO] = "ebpf-tls-go",
+		[SONDE_ORIGIN_LIBPCAP] = "libpcap",
 	};
 	return (unsigned)o < SONDE_ORIGIN__COUNT && names[o] ? names[o] : "unknown";
 }

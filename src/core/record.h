@@ -14,6 +14,7 @@
 
 #include "core/buf.h"
 #include "core/chunk.h"
+#include "core/fields.h"
 
 /* Record schema version: bump on any incompatible change of docs/records.md. */
 #define SONDE_SCHEMA_VERSION 1
@@ -36,9 +37,15 @@ struct sonde_msg;
 
 struct sonde_msg_ops {
 	const char *protocol; /* record "protocol" */
-	/* Write the members of the "request"/"response" object (no braces). */
-	void (*write_json)(const struct sonde_msg *m, struct sonde_buf *out);
-	/* A few words for the one-line text output ("GET /x", "200"). */
+	/*
+	 * Walk the members of the "request"/"response" object (core/fields.h),
+	 * after the ones every message has (ts, wire_bytes, captured_bytes),
+	 * which the renderer takes from struct sonde_msg.
+	 */
+	void (*fields)(const struct sonde_msg *m, const struct sonde_field_ops *v, void *ctx);
+	/* A few words for the one-line text output ("GET /x", "200"): kept
+	 * as an op because how a protocol shortens its request line for a
+	 * terminal is its own business, not a field. */
 	void (*summary)(const struct sonde_msg *m, struct sonde_buf *out);
 	void (*free)(struct sonde_msg *m);
 };

@@ -19,9 +19,13 @@
 	X(frames_unsupported_link, "frames of a link type sonde does not decode")     \
 	X(frames_non_ip, "frames carrying neither IPv4 nor IPv6")                     \
 	X(frames_malformed, "frames whose link/IP/TCP headers are inconsistent")      \
+	X(packet_kernel_drops, "packets the kernel dropped: the capture ring or buffer was full") \
+	X(packet_duplicates, "packets seen again on a second interface (counted once)") \
 	X(ipv4_fragments, "IPv4 fragments (not reassembled, ignored)")                \
 	X(ipv6_fragments, "IPv6 fragments (not reassembled, ignored)")                \
-	X(udp_datagrams, "UDP datagrams (no UDP dissector yet)")                      \
+	X(udp_datagrams, "UDP datagrams")                                             \
+	X(udp_datagrams_undissected, "UDP datagrams no dissector took (none for UDP yet)") \
+	X(udp_bytes_undissected, "UDP payload bytes of those datagrams (on the wire)") \
 	X(other_l4, "IP packets of another transport")                               \
 	X(tcp_segments, "TCP segments")                                               \
 	X(tcp_payload_bytes, "TCP payload bytes on the wire")                         \

@@ -6,6 +6,7 @@ void sonde_pairing_init(struct sonde_pairing *p, const struct sonde_conn_info *c
 			size_t max_waiting, struct sonde_pending_budget *budget)
 {
 	p->budget = budget;
+	p->shape = SONDE_PAIR_IN_ORDER;
 	p->orphans = 0;
 	p->head = p->tail = NULL;
 	p->waiting = 0;
@@ -15,14 +16,26 @@ void sonde_pairing_init(struct sonde_pairing *p, const struct sonde_conn_info *c
 	p->stats = stats;
 }
 
+void sonde_pairing_set_shape(struct sonde_pairing *p, enum sonde_pair_shape shape)
+{
+	p->shape = shape;
+}
+
+struct sonde_msg *sonde_pairing_oldest(const struct sonde_pairing *p)
+{
+	return p->head;
+}
+
 static void emit(struct sonde_pairing *p, struct sonde_msg *req, struct sonde_msg *resp)
 {
 	struct sonde_record r = { .conn = p->conn, .req = req, .resp = resp };
-	if (!resp) {
+	if (p->shape == SONDE_PAIR_EVENTS) {
+		/* a one-sided event is complete alone: neither flag applies */
+	} else if (!resp) {
 		r.flags |= SONDE_RF_UNANSWERED;
 		p->stats->records_unanswered++;
 	}
-	if (!req) {
+	if (p->shape != SONDE_PAIR_EVENTS && !req) {
 		r.flags |= SONDE_RF_UNSOLICITED;
 		p->stats->records_unsolicited++;
 	}
@@ -46,11 +59,15 @@ static struct sonde_msg *pop_head(struct sonde_pairing *p)
 
 void sonde_pairing_request(struct sonde_pairing *p, struct sonde_msg *m)
 {
+	if (p->shape == SONDE_PAIR_EVENTS) {
+		emit(p, m, NULL);
+		return;
+	}
 	while (p->head && (p->waiting >= p->max_waiting ||
 			   p->budget->used + m->mem > p->budget->limit)) {
 		p->stats->requests_flushed_for_memory++;
 		struct sonde_msg *old = pop_head(p);
-		if (!old->pair_key)
+		if (p->shape == SONDE_PAIR_IN_ORDER)
 			p->orphans++;
 		emit(p, old, NULL);
 	}
@@ -66,7 +83,11 @@ void sonde_pairing_request(struct sonde_pairing *p, struct sonde_msg *m)
 
 void sonde_pairing_response(struct sonde_pairing *p, struct sonde_msg *m)
 {
-	if (!m->pair_key && p->orphans) {
+	if (p->shape == SONDE_PAIR_EVENTS) {
+		emit(p, NULL, m);
+		return;
+	}
+	if (p->shape == SONDE_PAIR_IN_ORDER && p->orphans) {
 		/* Answers a request already written as unanswered. */
 		p->orphans--;
 		emit(p, NULL, m);
@@ -74,7 +95,8 @@ void sonde_pairing_response(struct sonde_pairing *p, struct sonde_msg *m)
 	}
 	struct sonde_msg **link = &p->head, *prev = NULL;
 	for (struct sonde_msg *q = p->head; q; prev = q, q = q->next) {
-		if (q->pair_key == m->pair_key) {
+		/* in order: the oldest; by key: the oldest of the same key */
+		if (p->shape == SONDE_PAIR_IN_ORDER || q->pair_key == m->pair_key) {
 			*link = q->next;
 			if (p->tail == q)
 				p->tail = prev;

@@ -7,7 +7,8 @@
  * has not identified yet; the first dissector that claims the bytes is
  * opened for the connection and from then on gets every byte of both
  * directions, in order, with gaps reported explicitly. Dissectors are
- * incremental: data may be split at any byte.
+ * incremental: data may be split at any byte. Parsed messages go to the
+ * session (proto/session.h), never into the pairing queue directly.
  */
 #ifndef SONDE_DISSECTOR_H
 #define SONDE_DISSECTOR_H
@@ -60,6 +61,9 @@ struct sonde_session {
 
 struct sonde_dissector {
 	const char *name;
+	/* How its responses find their requests (pair/pairing.h); open()
+	 * applies it with sonde_session_start (proto/session.h). */
+	enum sonde_pair_shape pairing;
 	/* Look at the first bytes of one direction (role unknown). */
 	enum sonde_probe (*probe)(const uint8_t *p, size_t n);
 	void *(*open)(struct sonde_session *s);
@@ -75,6 +79,15 @@ struct sonde_dissector {
 	void (*end)(void *state, enum sonde_dir dir, uint64_t ts);
 	/* The connection is gone: emit what is pending and free the state. */
 	void (*close)(void *state, uint64_t ts);
+	/*
+	 * Datagram protocols (UDP; NULL for the others): one whole datagram
+	 * of direction dir. The table's datagram path skips reassembly: probe()
+	 * is asked about a flow's datagram payloads until one claims it (MORE
+	 * counts as NO), then open(), datagram() for each datagram the capture
+	 * holds whole, and close(); data, gap and end are not called. A
+	 * dissector may set both data and datagram (DNS over TCP and UDP).
+	 */
+	void (*datagram)(void *state, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts);
 };
 
 /* All dissectors, NULL-terminated, in probing order. */

@@ -79,6 +79,7 @@ static void tls_close(void *state, uint64_t ts)
 
 const struct sonde_dissector sonde_dissector_tls = {
 	.name = "tls",
+	.pairing = SONDE_PAIR_EVENTS, /* writes no messages: it identifies and hands on */
 	.probe = tls_probe,
 	.open = tls_open,
 	.data = tls_data,

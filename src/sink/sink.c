@@ -19,6 +19,7 @@ struct sonde_sink {
 	int failed; /* errno of the failed write (EIO if stdio gave none); 0: none */
 	bool immediate; /* write each record as soon as it is complete */
 	bool with_stats; /* write the stats when the input ends */
+	bool no_records; /* -o none: count them, write none */
 	uint64_t written, limit; /* records written; limit 0: no limit (-c) */
 };
 
@@ -76,6 +77,8 @@ void sonde_sink_write(struct sonde_sink *s, const struct sonde_record *r)
 	if (sonde_sink_full(s))
 		return;
 	s->written++;
+	if (s->no_records)
+		return;
 	if (s->fmt == SONDE_SINK_JSON)
 		sonde_record_json(r, &s->pending);
 	else
@@ -111,6 +114,11 @@ int sonde_sink_close(struct sonde_sink *s)
 	if (err)
 		errno = err;
 	return err ? -1 : 0;
+}
+
+void sonde_sink_set_records(struct sonde_sink *s, bool on)
+{
+	s->no_records = !on;
 }
 
 void sonde_sink_set_stats(struct sonde_sink *s, bool on)

@@ -36,6 +36,8 @@ void sonde_sink_set_immediate(struct sonde_sink *s, bool on);
  * asked (sonde_sink_set_stats), says done when full, and closes the sink
  * (sonde_sink_close) with the chain. */
 extern const struct sonde_stage_ops sonde_sink_stage;
+/* false: write no records, only the closing stats (-o none). */
+void sonde_sink_set_records(struct sonde_sink *s, bool on);
 /* Write the closing stats when the input ends (--stats). */
 void sonde_sink_set_stats(struct sonde_sink *s, bool on);
 /* Write the closing stats: a "stats" record (JSON) or a table on stderr. */
@@ -46,8 +48,6 @@ void sonde_sink_flush(struct sonde_sink *s);
 int sonde_sink_close(struct sonde_sink *s);
 
 /* Formatting, exposed for tests and other sinks. */
-void sonde_record_json(const struct sonde_record *r, struct sonde_buf *out);
-void sonde_record_text(const struct sonde_record *r, struct sonde_buf *out);
-void sonde_endpoint_str(const struct sonde_endpoint *e, char *buf, size_t len, int with_port);
+#include "sink/render.h"
 
 #endif

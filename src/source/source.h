@@ -32,10 +32,28 @@ static inline void sonde_chunk_emit(const struct sonde_chunk_out *o, const struc
 	o->chunk(o->ctx, c);
 }
 
-/* What a source is given when it opens: its output and the run's counters
- * (a source adds to its own members of struct sonde_stats only). */
+struct sonde_frame;
+
+/* Where a packet source's frames go as they are, before decoding (-w
+ * records them); fn NULL: nowhere. */
+struct sonde_frame_out {
+	void (*frame)(void *ctx, const struct sonde_frame *f, uint8_t origin);
+	void *ctx;
+};
+
+static inline void sonde_frame_emit(const struct sonde_frame_out *o, const struct sonde_frame *f,
+				    uint8_t origin)
+{
+	if (o->frame)
+		o->frame(o->ctx, f, origin);
+}
+
+/* What a source is given when it opens: its output, where its raw frames
+ * go (packet sources), and the run's counters (a source adds to its own
+ * members of struct sonde_stats only). */
 struct sonde_source_env {
 	struct sonde_chunk_out out;
+	struct sonde_frame_out frames;
 	struct sonde_stats *stats;
 };
 

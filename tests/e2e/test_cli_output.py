@@ -10,6 +10,7 @@ Prints PASS/FAIL/SKIP lines; exits non-zero on any FAIL.
 import http.server
 import os
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -128,6 +129,58 @@ def test_capture_head(tmp):
         kill_sondes()
 
 
+def prog_ids():
+    """Ids of every loaded BPF program (bpftool), or None without bpftool."""
+    import json
+    p = subprocess.run(["bpftool", "-j", "prog", "list"], capture_output=True, text=True)
+    if p.returncode != 0:
+        return None
+    return {x["id"] for x in json.loads(p.stdout or "[]")}
+
+
+def test_capture_signals(tmp):
+    """The first Ctrl-C says it is stopping and finishes; a second one
+    exits at once (130), and nothing of sonde stays loaded in the kernel."""
+    if os.geteuid() != 0:
+        R.skip("capture-signals: needs root")
+        return
+    for twice in (False, True):
+        err = os.path.join(tmp, "sig.err")
+        before = prog_ids()
+        with open(err, "w") as e:
+            p = subprocess.Popen([SONDE, "capture", "--port", "9", "-o", "json"], stdout=subprocess.PIPE,
+                                 stderr=e, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "capturing with" not in open(err).read():
+            time.sleep(0.1)
+        ours = (prog_ids() or set()) - (before or set())
+        p.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        if twice:
+            time.sleep(0.05)
+            p.send_signal(signal.SIGINT)
+        try:
+            p.stdout.read()  # its end: nothing holds sonde's output open
+            rc = p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = p.wait()
+        took = time.monotonic() - t0
+        text = open(err).read()
+        name = "second Ctrl-C exits at once" if twice else "Ctrl-C stops cleanly"
+        R.check(f"capture: {name}",
+                "stopping (again to quit at once)" in text and
+                (rc == 130 and took < 1.0 and "quitting at once" in text if twice else rc == 0),
+                f"status {rc} after {took:.2f}s; stderr {text[-300:]!r}")
+        # after a second signal they detach in the background: within a minute
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and ours & (prog_ids() or set()):
+            time.sleep(0.5)
+        left = ours & (prog_ids() or set())
+        R.check(f"capture: its {len(ours)} BPF programs gone after {'two signals' if twice else 'one'}",
+                before is None or (ours and not left), f"still loaded: {sorted(left)}")
+
+
 def main():
     global SONDE
     from livelib import parse_args
@@ -141,6 +194,7 @@ def main():
             test_read_pipe_prompt(tmp)
         if only is None or "live" in only:
             test_capture_head(tmp)
+            test_capture_signals(tmp)
     sys.exit(1 if R.failed else 0)
 
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * GraphQL scanner and request recognition (src/proto/graphql.c): operation
+ * GraphQL scanner and request recognition (src/proto/content/graphql.c),
+ * rendered through the JSON field visitor: operation
  * types and names, top-level fields (aliases, arguments, nested selections,
  * fragments and spreads skipped), strings, block strings and comments that
  * look like syntax, POST JSON (single and batched, escapes), application/graphql,
@@ -9,13 +10,40 @@
 #include "testutil.h"
 
 #include "proto/content/graphql.h"
+#include "sink/render.h"
 
 static struct sonde_buf out;
+
+/* A document's "operations" member, rendered by the JSON field visitor. */
+static void write_doc(struct sonde_buf *o, const uint8_t *d, size_t n)
+{
+	struct sonde_graphql *g = sonde_graphql_parse_doc(d, n);
+	struct sonde_json_fields j;
+	sonde_json_fields_init(&j, o, false);
+	sonde_graphql_doc_fields(g, &sonde_json_field_ops, &j);
+	sonde_graphql_free(g);
+}
+
+/* As a record has it: ,"graphql":{...} when the request is GraphQL. */
+static bool write_request(struct sonde_buf *o, const char *method, const uint8_t *target,
+			  size_t tlen, const char *ct, const uint8_t *body, size_t blen)
+{
+	struct sonde_graphql *g = sonde_graphql_parse_request(
+		(const uint8_t *)method, strlen(method), target, tlen, (const uint8_t *)ct,
+		ct ? strlen(ct) : 0, body, blen);
+	if (!g)
+		return false;
+	struct sonde_json_fields j;
+	sonde_json_fields_init(&j, o, true);
+	sonde_graphql_fields(g, &sonde_json_field_ops, &j);
+	sonde_graphql_free(g);
+	return true;
+}
 
 static const char *doc(const char *d)
 {
 	sonde_buf_reset(&out);
-	sonde_graphql_write_doc(&out, (const uint8_t *)d, strlen(d));
+	write_doc(&out, (const uint8_t *)d, strlen(d));
 	sonde_buf_putc(&out, 0);
 	return (const char *)out.p;
 }
@@ -23,9 +51,8 @@ static const char *doc(const char *d)
 static const char *req(const char *method, const char *target, const char *ct, const char *body)
 {
 	sonde_buf_reset(&out);
-	bool r = sonde_graphql_request(&out, (const uint8_t *)method, strlen(method),
-				       (const uint8_t *)target, strlen(target), (const uint8_t *)ct,
-				       ct ? strlen(ct) : 0, (const uint8_t *)body, body ? strlen(body) : 0);
+	bool r = write_request(&out, method, (const uint8_t *)target, strlen(target), ct,
+			       (const uint8_t *)body, body ? strlen(body) : 0);
 	sonde_buf_putc(&out, 0);
 	if (!r)
 		assert_int_equal(out.len, 1);
@@ -111,14 +138,14 @@ static void test_random(void **state)
 		for (size_t i = 0; i < n; i++)
 			b[i] = alphabet[tu_rng_below(&r, sizeof(alphabet) - 1)];
 		sonde_buf_reset(&out);
-		sonde_graphql_write_doc(&out, (const uint8_t *)b, n);
-		sonde_graphql_request(&out, (const uint8_t *)"POST", 4, (const uint8_t *)"/", 1,
-				      (const uint8_t *)"application/json", 16, (const uint8_t *)b, n);
+		write_doc(&out, (const uint8_t *)b, n);
+		write_request(&out, "POST", (const uint8_t *)"/", 1, "application/json",
+			      (const uint8_t *)b, n);
 		sonde_graphql_has_errors((const uint8_t *)b, n);
 		/* the output is valid JSON once wrapped */
 		sonde_buf_reset(&out);
 		sonde_buf_putc(&out, '{');
-		sonde_graphql_write_doc(&out, (const uint8_t *)b, n);
+		write_doc(&out, (const uint8_t *)b, n);
 		sonde_buf_putc(&out, '}');
 		struct tj *v = tj_parse(out.p, out.len);
 		assert_non_null(v);

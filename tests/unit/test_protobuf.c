@@ -17,6 +17,7 @@
 #include "proto/content/grpc.h"
 #include "proto/content/protobuf.h"
 #include "proto/content/protodesc.h"
+#include "sink/render.h"
 
 /* Output buffers (static: freed by main even after a failed assertion). */
 static struct sonde_buf out, many;
@@ -152,6 +153,14 @@ static void test_random(void **state)
 	}
 }
 
+/* A walk rendered by the JSON field visitor, starting a fresh object's members. */
+static struct sonde_json_fields *json_into(struct sonde_buf *o)
+{
+	static struct sonde_json_fields j;
+	sonde_json_fields_init(&j, o, false);
+	return &j;
+}
+
 static void test_grpc_helpers(void **state)
 {
 	(void)state;
@@ -167,7 +176,8 @@ static void test_grpc_helpers(void **state)
 #define PATH(s, want)                                                              \
 	do {                                                                       \
 		sonde_buf_reset(&out);                                             \
-		sonde_grpc_write_path(&out, (const uint8_t *)s, sizeof(s) - 1);    \
+		sonde_grpc_path_fields((const uint8_t *)s, sizeof(s) - 1,          \
+				       &sonde_json_field_ops, json_into(&out));    \
 		sonde_buf_putc(&out, 0);                                           \
 		assert_string_equal((const char *)out.p, want);                    \
 	} while (0)
@@ -177,7 +187,8 @@ static void test_grpc_helpers(void **state)
 	PATH("/a/", "\"service\":null,\"method\":null");
 	PATH("", "\"service\":null,\"method\":null");
 	sonde_buf_reset(&out);
-	sonde_grpc_write_pct(&out, (const uint8_t *)"a%20b%25%zz%4", 13);
+	sonde_grpc_pct_field(NULL, (const uint8_t *)"a%20b%25%zz%4", 13, &sonde_json_field_ops,
+			     json_into(&out));
 	sonde_buf_putc(&out, 0);
 	assert_string_equal((const char *)out.p, "\"a b%%zz%4\"");
 
@@ -189,7 +200,8 @@ static void test_grpc_helpers(void **state)
 	assert_int_equal(f.count, 3);
 	assert_true(sonde_grpc_partial(&f));
 	sonde_buf_reset(&out);
-	sonde_grpc_write_messages(&out, body, sizeof(body), &f, NULL, 0, false, 1024, NULL);
+	sonde_grpc_messages_fields(body, sizeof(body), &f, NULL, 0, false, 1024, NULL,
+				   &sonde_json_field_ops, json_into(&out));
 	sonde_buf_putc(&out, 0);
 	assert_string_equal((const char *)out.p,
 			    "\"message_count\":3,\"messages\":[{\"size\":2,\"compressed\":false,"
@@ -200,7 +212,8 @@ static void test_grpc_helpers(void **state)
 	struct sonde_grpc_framer g = { 0 };
 	sonde_grpc_feed(&g, bad, sizeof(bad));
 	sonde_buf_reset(&out);
-	sonde_grpc_write_messages(&out, bad, sizeof(bad), &g, (const uint8_t *)"gzip", 4, false, 1024, NULL);
+	sonde_grpc_messages_fields(bad, sizeof(bad), &g, (const uint8_t *)"gzip", 4, false, 1024, NULL,
+				   &sonde_json_field_ops, json_into(&out));
 	sonde_buf_putc(&out, 0);
 	assert_string_equal((const char *)out.p,
 			    "\"message_count\":1,\"messages\":[{\"size\":2,\"compressed\":true,"
@@ -213,7 +226,8 @@ static void test_grpc_helpers(void **state)
 	assert_int_equal(h.count, 70);
 	assert_false(sonde_grpc_partial(&h));
 	sonde_buf_reset(&out);
-	sonde_grpc_write_messages(&out, many.p, many.len, &h, NULL, 0, false, 1024, NULL);
+	sonde_grpc_messages_fields(many.p, many.len, &h, NULL, 0, false, 1024, NULL,
+				   &sonde_json_field_ops, json_into(&out));
 	sonde_buf_putc(&out, 0);
 	assert_non_null(strstr((const char *)out.p, "\"messages_omitted\":6"));
 }
@@ -485,8 +499,9 @@ static void test_descriptor(void **state)
 	struct sonde_grpc_framer f = { 0 };
 	sonde_grpc_feed(&f, body, sizeof(body));
 	sonde_buf_reset(&out);
-	sonde_grpc_write_messages(&out, body, sizeof(body), &f, NULL, 0, false, 1024,
-				  sonde_protodesc_method(d, (const uint8_t *)"/t.Svc/Do", 9, true));
+	sonde_grpc_messages_fields(body, sizeof(body), &f, NULL, 0, false, 1024,
+				   sonde_protodesc_method(d, (const uint8_t *)"/t.Svc/Do", 9, true),
+				   &sonde_json_field_ops, json_into(&out));
 	sonde_buf_putc(&out, 0);
 	assert_string_equal((const char *)out.p,
 			    "\"message_count\":2,\"messages\":[{\"size\":3,\"compressed\":false,"

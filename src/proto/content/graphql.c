@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * GraphQL over HTTP (see graphql.h): a token scanner over the document, a
- * minimal JSON walker for request bodies ({"query":...,"operationName":...}
- * or an array of them) and response bodies (top-level "errors"). Everything
- * is bounded by the input; nesting is tracked with counters, not recursion,
- * except the JSON skipper (bounded depth).
+ * GraphQL over HTTP (see graphql.h): a token scanner over the document, and
+ * over the JSON walker (json_scan.h) the request bodies' members
+ * ({"query":...,"operationName":...} or an array of them) and response
+ * bodies' top-level "errors". Everything is bounded by the input; nesting is
+ * tracked with counters, not recursion. A request is parsed once, when it is
+ * complete; its fields are walked from the parse.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "proto/content/content.h"
 #include "proto/content/graphql.h"
-
-#define JSON_MAX_DEPTH 64
+#include "proto/content/json_scan.h"
 
 /* ------------------------------------------------------------ document --- */
 
@@ -115,12 +117,54 @@ static void skip_group(const uint8_t *p, size_t n, size_t *i, char open, char cl
 	}
 }
 
-/* The top-level selection set (its '{' just read): write field names. */
-static void write_fields(struct sonde_buf *o, const uint8_t *p, size_t n, size_t *i)
+/* The parse: requests, their operations, the operations' field names. */
+struct gql_span {
+	uint32_t off, len; /* into the request's query */
+};
+
+struct gql_op {
+	const char *type;
+	bool named;
+	struct gql_span name;
+	uint32_t field0, nfields; /* kept, in g->fields */
+	uint32_t fields_total;
+};
+
+struct gql_req {
+	struct sonde_buf query, opname;
+	bool has_query, has_opname, has_vars;
+	uint32_t op0, nops; /* kept, in g->ops */
+	uint32_t ops_total;
+};
+
+struct sonde_graphql {
+	bool response, errors; /* a response: its "errors" */
+	const char *transport; /* "get", "graphql", "json" */
+	bool batch;
+	struct gql_req reqs[SONDE_GQL_MAX_OPS]; /* kept */
+	uint32_t nreqs, reqs_total;
+	struct gql_op *ops;
+	uint32_t nops, ops_cap;
+	struct gql_span *fields;
+	uint32_t nfields, fields_cap;
+};
+
+static void add_field_name(struct sonde_graphql *g, struct tok t)
+{
+	if (g->nfields == g->fields_cap) {
+		g->fields_cap = g->fields_cap ? g->fields_cap * 2 : 16;
+		g->fields = sonde_xrealloc(g->fields, g->fields_cap * sizeof(*g->fields));
+	}
+	g->fields[g->nfields++] = (struct gql_span){ (uint32_t)t.off, (uint32_t)t.len };
+}
+
+/* The top-level selection set (its '{' just read): its field names. */
+static void scan_fields(struct sonde_graphql *g, struct gql_op *op, const uint8_t *p, size_t n,
+			size_t *i)
 {
 	unsigned nf = 0;
 	struct tok prev = { T_OTHER, 0, 0 };
-	sonde_buf_puts(o, "\"fields\":[");
+	op->field0 = g->nfields;
 	for (;;) {
 		struct tok t = next_tok(p, n, i);
 		if (t.k == T_END || (t.k == T_PUNCT && p[t.off] == '}'))
@@ -154,25 +198,24 @@ static void write_fields(struct sonde_buf *o, const uint8_t *p, size_t n, size_t
 			} else {
 				*i = save;
 			}
-			if (nf < SONDE_GQL_MAX_FIELDS) {
-				if (nf)
-					sonde_buf_putc(o, ',');
-				sonde_json_str(o, p + t.off, t.len);
-			}
+			if (nf < SONDE_GQL_MAX_FIELDS)
+				add_field_name(g, t);
 			nf++;
 		}
 		prev = t;
 	}
-	sonde_buf_putc(o, ']');
-	if (nf > SONDE_GQL_MAX_FIELDS)
-		sonde_buf_printf(o, ",\"fields_omitted\":%u", nf - SONDE_GQL_MAX_FIELDS);
+	op->nfields = g->nfields - op->field0;
+	op->fields_total = nf;
 }
 
-void sonde_graphql_write_doc(struct sonde_buf *o, const uint8_t *p, size_t n)
+/* Scan request r's query: its operations into g. */
+static void scan_doc(struct sonde_graphql *g, struct gql_req *r)
 {
-	size_t i = 0;
+	static const uint8_t none[1];
+	const uint8_t *p = r->query.p ? r->query.p : none;
+	size_t n = r->query.len, i = 0;
 	unsigned nops = 0;
-	sonde_buf_puts(o, "\"operations\":[");
+	r->op0 = g->nops;
 	for (;;) {
 		struct tok t = next_tok(p, n, &i);
 		if (t.k == T_END)
@@ -215,198 +258,65 @@ void sonde_graphql_write_doc(struct sonde_buf *o, const uint8_t *p, size_t n)
 			continue; /* not executable: skip the token */
 		}
 		if (nops < SONDE_GQL_MAX_OPS) {
-			if (nops)
-				sonde_buf_putc(o, ',');
-			sonde_buf_puts(o, "{\"type\":");
-			sonde_json_cstr(o, type);
-			sonde_buf_puts(o, ",\"name\":");
-			if (name.k == T_NAME)
-				sonde_json_str(o, p + name.off, name.len);
-			else
-				sonde_buf_puts(o, "null");
-			sonde_buf_putc(o, ',');
-			write_fields(o, p, n, &i);
-			sonde_buf_putc(o, '}');
+			if (g->nops == g->ops_cap) {
+				g->ops_cap = g->ops_cap ? g->ops_cap * 2 : 4;
+				g->ops = sonde_xrealloc(g->ops, g->ops_cap * sizeof(*g->ops));
+			}
+			struct gql_op *op = &g->ops[g->nops++];
+			memset(op, 0, sizeof(*op));
+			op->type = type;
+			op->named = name.k == T_NAME;
+			op->name = (struct gql_span){ (uint32_t)name.off, (uint32_t)name.len };
+			scan_fields(g, op, p, n, &i);
 		} else {
 			skip_group(p, n, &i, '{', '}');
 		}
 		nops++;
 	}
-	sonde_buf_putc(o, ']');
-	if (nops > SONDE_GQL_MAX_OPS)
-		sonde_buf_printf(o, ",\"operations_omitted\":%u", nops - SONDE_GQL_MAX_OPS);
+	r->nops = g->nops - r->op0;
+	r->ops_total = nops;
+}
+
+/* "operations":[{"type":...,"name":...,"fields":[...]},...] of request r. */
+static void doc_fields(const struct sonde_graphql *g, const struct gql_req *r,
+		       const struct sonde_field_ops *v, void *ctx)
+{
+	static const uint8_t none[1];
+	const uint8_t *p = r->query.p ? r->query.p : none;
+	v->begin(ctx, "operations", SONDE_FG_LIST);
+	for (uint32_t k = 0; k < r->nops; k++) {
+		const struct gql_op *op = &g->ops[r->op0 + k];
+		v->begin(ctx, NULL, SONDE_FG_OBJECT);
+		sonde_field_cstr(v, ctx, "type", op->type);
+		if (op->named)
+			v->str(ctx, "name", p + op->name.off, op->name.len);
+		else
+			v->null(ctx, "name");
+		v->begin(ctx, "fields", SONDE_FG_LIST);
+		for (uint32_t f = 0; f < op->nfields; f++) {
+			const struct gql_span *sp = &g->fields[op->field0 + f];
+			v->str(ctx, NULL, p + sp->off, sp->len);
+		}
+		v->end(ctx, SONDE_FG_LIST);
+		if (op->fields_total > SONDE_GQL_MAX_FIELDS)
+			v->u64(ctx, "fields_omitted", op->fields_total - SONDE_GQL_MAX_FIELDS);
+		v->end(ctx, SONDE_FG_OBJECT);
+	}
+	v->end(ctx, SONDE_FG_LIST);
+	if (r->ops_total > SONDE_GQL_MAX_OPS)
+		v->u64(ctx, "operations_omitted", r->ops_total - SONDE_GQL_MAX_OPS);
 }
 
 /* ---------------------------------------------------------------- JSON --- */
 
-static void js_ws(const uint8_t *p, size_t n, size_t *i)
-{
-	while (*i < n && (p[*i] == ' ' || p[*i] == '\t' || p[*i] == '\n' || p[*i] == '\r'))
-		(*i)++;
-}
-
-static int hexv(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static bool hex4(const uint8_t *p, size_t n, size_t i, uint32_t *v)
-{
-	if (n - i < 4)
-		return false;
-	*v = 0;
-	for (int k = 0; k < 4; k++) {
-		int h = hexv(p[i + (size_t)k]);
-		if (h < 0)
-			return false;
-		*v = *v << 4 | (uint32_t)h;
-	}
-	return true;
-}
-
-static void put_utf8(struct sonde_buf *b, uint32_t cp)
-{
-	uint8_t u[4];
-	size_t l;
-	if (cp < 0x80) {
-		u[0] = (uint8_t)cp;
-		l = 1;
-	} else if (cp < 0x800) {
-		u[0] = (uint8_t)(0xc0 | cp >> 6);
-		u[1] = (uint8_t)(0x80 | (cp & 0x3f));
-		l = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (uint8_t)(0xe0 | cp >> 12);
-		u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (uint8_t)(0x80 | (cp & 0x3f));
-		l = 3;
-	} else {
-		u[0] = (uint8_t)(0xf0 | cp >> 18);
-		u[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
-		u[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-		u[3] = (uint8_t)(0x80 | (cp & 0x3f));
-		l = 4;
-	}
-	sonde_buf_append(b, u, l);
-}
-
-/* A JSON string at p[*i] ('"'); its decoded bytes into dec (may be NULL). */
-static bool js_string(const uint8_t *p, size_t n, size_t *i, struct sonde_buf *dec)
-{
-	if (*i >= n || p[*i] != '"')
-		return false;
-	(*i)++;
-	while (*i < n) {
-		uint8_t c = p[(*i)++];
-		if (c == '"')
-			return true;
-		if (c != '\\') {
-			if (dec)
-				sonde_buf_append(dec, &c, 1);
-			continue;
-		}
-		if (*i >= n)
-			return false;
-		c = p[(*i)++];
-		uint8_t e;
-		switch (c) {
-		case 'n': e = '\n'; break;
-		case 't': e = '\t'; break;
-		case 'r': e = '\r'; break;
-		case 'b': e = '\b'; break;
-		case 'f': e = '\f'; break;
-		case 'u': {
-			uint32_t cp, lo;
-			if (!hex4(p, n, *i, &cp))
-				return false;
-			*i += 4;
-			if (cp >= 0xd800 && cp < 0xdc00 && n - *i >= 6 && p[*i] == '\\' &&
-			    p[*i + 1] == 'u' && hex4(p, n, *i + 2, &lo) && lo >= 0xdc00 && lo < 0xe000) {
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-				*i += 6;
-			} else if (cp >= 0xd800 && cp < 0xe000) {
-				cp = 0xfffd;
-			}
-			if (dec)
-				put_utf8(dec, cp);
-			continue;
-		}
-		default: e = c; break; /* \" \\ \/ (and anything else, leniently) */
-		}
-		if (dec)
-			sonde_buf_append(dec, &e, 1);
-	}
-	return false;
-}
-
-/* Skip one JSON value (bounded nesting). */
-static bool js_skip(const uint8_t *p, size_t n, size_t *i, unsigned depth)
-{
-	js_ws(p, n, i);
-	if (*i >= n || depth > JSON_MAX_DEPTH)
-		return false;
-	uint8_t c = p[*i];
-	if (c == '"')
-		return js_string(p, n, i, NULL);
-	if (c == '{' || c == '[') {
-		uint8_t close = c == '{' ? '}' : ']';
-		(*i)++;
-		js_ws(p, n, i);
-		if (*i < n && p[*i] == close) {
-			(*i)++;
-			return true;
-		}
-		for (;;) {
-			if (c == '{') {
-				js_ws(p, n, i);
-				if (!js_string(p, n, i, NULL))
-					return false;
-				js_ws(p, n, i);
-				if (*i >= n || p[(*i)++] != ':')
-					return false;
-			}
-			if (!js_skip(p, n, i, depth + 1))
-				return false;
-			js_ws(p, n, i);
-			if (*i >= n)
-				return false;
-			if (p[*i] == ',') {
-				(*i)++;
-				continue;
-			}
-			if (p[*i] == close) {
-				(*i)++;
-				return true;
-			}
-			return false;
-		}
-	}
-	/* number, true, false, null */
-	size_t s = *i;
-	while (*i < n && (name_char(p[*i]) || p[*i] == '-' || p[*i] == '+' || p[*i] == '.'))
-		(*i)++;
-	return *i > s;
-}
-
-struct gql_req {
-	struct sonde_buf query, opname;
-	bool has_query, has_opname, has_vars;
-};
-
 /* One request object at p[*i]: its "query", "operationName", "variables". */
 static bool js_request(const uint8_t *p, size_t n, size_t *i, struct gql_req *r)
 {
-	js_ws(p, n, i);
+	sonde_js_ws(p, n, i);
 	if (*i >= n || p[*i] != '{')
 		return false;
 	(*i)++;
-	js_ws(p, n, i);
+	sonde_js_ws(p, n, i);
 	if (*i < n && p[*i] == '}') {
 		(*i)++;
 		return true;
@@ -415,13 +325,13 @@ static bool js_request(const uint8_t *p, size_t n, size_t *i, struct gql_req *r)
 	bool ok = false;
 	for (;;) {
 		sonde_buf_reset(&key);
-		js_ws(p, n, i);
-		if (!js_string(p, n, i, &key))
+		sonde_js_ws(p, n, i);
+		if (!sonde_js_string(p, n, i, &key))
 			break;
-		js_ws(p, n, i);
+		sonde_js_ws(p, n, i);
 		if (*i >= n || p[(*i)++] != ':')
 			break;
-		js_ws(p, n, i);
+		sonde_js_ws(p, n, i);
 		bool isq = key.len == 5 && !memcmp(key.p, "query", 5);
 		bool ison = key.len == 13 && !memcmp(key.p, "operationName", 13);
 		if (key.len == 9 && !memcmp(key.p, "variables", 9))
@@ -429,16 +339,16 @@ static bool js_request(const uint8_t *p, size_t n, size_t *i, struct gql_req *r)
 		if ((isq || ison) && *i < n && p[*i] == '"') {
 			struct sonde_buf *dst = isq ? &r->query : &r->opname;
 			sonde_buf_reset(dst);
-			if (!js_string(p, n, i, dst))
+			if (!sonde_js_string(p, n, i, dst))
 				break;
 			if (isq)
 				r->has_query = true;
 			else
 				r->has_opname = true;
-		} else if (!js_skip(p, n, i, 1)) {
+		} else if (!sonde_js_skip(p, n, i, 1)) {
 			break;
 		}
-		js_ws(p, n, i);
+		sonde_js_ws(p, n, i);
 		if (*i < n && p[*i] == ',') {
 			(*i)++;
 			continue;
@@ -453,19 +363,17 @@ static bool js_request(const uint8_t *p, size_t n, size_t *i, struct gql_req *r)
 	return ok;
 }
 
-static void write_req(struct sonde_buf *o, const struct gql_req *r)
+static void req_fields(const struct sonde_graphql *g, const struct gql_req *r,
+		       const struct sonde_field_ops *v, void *ctx)
 {
 	static const uint8_t none[1];
-	sonde_buf_putc(o, '{');
-	if (r->has_opname) {
-		sonde_buf_puts(o, "\"operation_name\":");
-		sonde_json_str(o, r->opname.p ? r->opname.p : none, r->opname.len);
-		sonde_buf_putc(o, ',');
-	}
+	v->begin(ctx, NULL, SONDE_FG_OBJECT);
+	if (r->has_opname)
+		v->str(ctx, "operation_name", r->opname.p ? r->opname.p : none, r->opname.len);
 	if (r->has_vars)
-		sonde_buf_puts(o, "\"variables\":true,");
-	sonde_graphql_write_doc(o, r->query.p ? r->query.p : none, r->query.len);
-	sonde_buf_putc(o, '}');
+		v->boolean(ctx, "variables", true);
+	doc_fields(g, r, v, ctx);
+	v->end(ctx, SONDE_FG_OBJECT);
 }
 
 /* ------------------------------------------------------------- requests --- */
@@ -485,7 +393,7 @@ static void pct_decode(struct sonde_buf *b, const uint8_t *p, size_t n)
 		int a, d;
 		if (c == '+') {
 			c = ' ';
-		} else if (c == '%' && i + 2 < n && (a = hexv(p[i + 1])) >= 0 && (d = hexv(p[i + 2])) >= 0) {
+		} else if (c == '%' && i + 2 < n && (a = sonde_js_hexval(p[i + 1])) >= 0 && (d = sonde_js_hexval(p[i + 2])) >= 0) {
 			c = (uint8_t)(a << 4 | d);
 			i += 2;
 		}
@@ -515,15 +423,79 @@ static bool query_param(const uint8_t *t, size_t n, const char *key, struct sond
 	return false;
 }
 
-bool sonde_graphql_request(struct sonde_buf *o, const uint8_t *method, size_t mlen,
-			   const uint8_t *target, size_t tlen, const uint8_t *ct, size_t ctlen,
-			   const uint8_t *body, size_t blen)
+/* Keep request r (its buffers move into g) and scan its document. */
+static void keep_req(struct sonde_graphql *g, struct gql_req *r)
+{
+	struct gql_req *k = &g->reqs[g->nreqs++];
+	*k = *r;
+	memset(r, 0, sizeof(*r));
+	scan_doc(g, k);
+}
+
+static void free_req(struct gql_req *r)
+{
+	sonde_buf_free(&r->query);
+	sonde_buf_free(&r->opname);
+}
+
+void sonde_graphql_free(struct sonde_graphql *g)
+{
+	if (!g)
+		return;
+	for (uint32_t i = 0; i < g->nreqs; i++)
+		free_req(&g->reqs[i]);
+	free(g->ops);
+	free(g->fields);
+	free(g);
+}
+
+/* A POST application/json body: one request object or a batch of them. */
+static bool parse_json_body(struct sonde_graphql *g, const uint8_t *body, size_t blen)
+{
+	struct gql_req r;
+	size_t i = 0;
+	sonde_js_ws(body, blen, &i);
+	g->batch = i < blen && body[i] == '[';
+	if (!g->batch) {
+		memset(&r, 0, sizeof(r));
+		bool ok = js_request(body, blen, &i, &r) && r.has_query;
+		if (ok) {
+			keep_req(g, &r);
+			g->reqs_total = 1;
+		}
+		free_req(&r);
+		return ok;
+	}
+	i++;
+	sonde_js_ws(body, blen, &i);
+	if (i < blen && body[i] == ']')
+		return false;
+	for (;;) {
+		memset(&r, 0, sizeof(r));
+		bool ok = js_request(body, blen, &i, &r) && r.has_query;
+		if (ok && g->reqs_total++ < SONDE_GQL_MAX_OPS)
+			keep_req(g, &r);
+		free_req(&r);
+		sonde_js_ws(body, blen, &i);
+		if (ok && i < blen && body[i] == ',') {
+			i++;
+			continue;
+		}
+		return ok && i < blen && body[i] == ']' && g->reqs_total;
+	}
+}
+
+struct sonde_graphql *sonde_graphql_parse_request(const uint8_t *method, size_t mlen,
+						  const uint8_t *target, size_t tlen,
+						  const uint8_t *ct, size_t ctlen,
+						  const uint8_t *body, size_t blen)
 {
 	static const uint8_t none[1];
 	if (!body)
 		body = none, blen = 0;
 	bool get = mlen == 3 && !memcmp(method, "GET", 3);
 	bool post = mlen == 4 && !memcmp(method, "POST", 4);
+	struct sonde_graphql *g = sonde_xcalloc(1, sizeof(*g));
 	struct gql_req r;
 	memset(&r, 0, sizeof(r));
 	bool found = false;
@@ -531,80 +503,83 @@ bool sonde_graphql_request(struct sonde_buf *o, const uint8_t *method, size_t ml
 		if (query_param(target, tlen, "query", &r.query)) {
 			r.has_query = true;
 			r.has_opname = query_param(target, tlen, "operationName", &r.opname);
-			struct sonde_buf v = { 0 };
-			r.has_vars = query_param(target, tlen, "variables", &v);
-			sonde_buf_free(&v);
-			sonde_buf_puts(o, ",\"graphql\":{\"transport\":\"get\",\"requests\":[");
-			write_req(o, &r);
-			sonde_buf_puts(o, "]}");
+			struct sonde_buf vars = { 0 };
+			r.has_vars = query_param(target, tlen, "variables", &vars);
+			sonde_buf_free(&vars);
+			g->transport = "get";
+			keep_req(g, &r);
 			found = true;
 		}
 	} else if (post && ct_is(ct, ctlen, "application/graphql")) {
 		r.has_query = true;
 		sonde_buf_append(&r.query, body, blen);
-		sonde_buf_puts(o, ",\"graphql\":{\"transport\":\"graphql\",\"requests\":[");
-		write_req(o, &r);
-		sonde_buf_puts(o, "]}");
+		g->transport = "graphql";
+		keep_req(g, &r);
 		found = true;
 	} else if (post && (ct_is(ct, ctlen, "application/json") ||
 			    ct_is(ct, ctlen, "application/graphql+json"))) {
-		size_t i = 0;
-		js_ws(body, blen, &i);
-		bool batch = i < blen && body[i] == '[';
-		struct sonde_buf tmp = { 0 };
-		unsigned nreq = 0;
-		bool ok = true;
-		if (batch) {
-			i++;
-			js_ws(body, blen, &i);
-			if (i < blen && body[i] == ']')
-				ok = false;
-			while (ok) {
-				memset(&r, 0, sizeof(r));
-				ok = js_request(body, blen, &i, &r) && r.has_query;
-				if (ok && nreq++ < SONDE_GQL_MAX_OPS) {
-					if (nreq > 1)
-						sonde_buf_putc(&tmp, ',');
-					write_req(&tmp, &r);
-				}
-				sonde_buf_free(&r.query);
-				sonde_buf_free(&r.opname);
-				js_ws(body, blen, &i);
-				if (ok && i < blen && body[i] == ',') {
-					i++;
-					continue;
-				}
-				ok = ok && i < blen && body[i] == ']';
-				break;
-			}
-		} else {
-			ok = js_request(body, blen, &i, &r) && r.has_query;
-			if (ok) {
-				write_req(&tmp, &r);
-				nreq = 1;
-			}
-		}
-		if (ok && nreq) {
-			sonde_buf_printf(o, ",\"graphql\":{\"transport\":\"json\",\"batch\":%s,\"requests\":[",
-					 batch ? "true" : "false");
-			sonde_buf_append(o, tmp.p, tmp.len);
-			sonde_buf_putc(o, ']');
-			if (nreq > SONDE_GQL_MAX_OPS)
-				sonde_buf_printf(o, ",\"requests_omitted\":%u", nreq - SONDE_GQL_MAX_OPS);
-			sonde_buf_putc(o, '}');
-			found = true;
-		}
-		sonde_buf_free(&tmp);
+		g->transport = "json";
+		found = parse_json_body(g, body, blen);
 	}
-	sonde_buf_free(&r.query);
-	sonde_buf_free(&r.opname);
-	return found;
+	free_req(&r);
+	if (!found) {
+		sonde_graphql_free(g);
+		return NULL;
+	}
+	return g;
+}
+
+struct sonde_graphql *sonde_graphql_parse_doc(const uint8_t *doc, size_t n)
+{
+	struct sonde_graphql *g = sonde_xcalloc(1, sizeof(*g));
+	struct gql_req r;
+	memset(&r, 0, sizeof(r));
+	r.has_query = true;
+	sonde_buf_append(&r.query, doc, n);
+	keep_req(g, &r);
+	return g;
+}
+
+struct sonde_graphql *sonde_graphql_parse_response(int status, const uint8_t *body, size_t n)
+{
+	struct sonde_graphql *g = sonde_xcalloc(1, sizeof(*g));
+	g->response = true;
+	g->errors = status == 200 && body && sonde_graphql_has_errors(body, n);
+	return g;
+}
+
+void sonde_graphql_fields(const struct sonde_graphql *g, const struct sonde_field_ops *v, void *ctx)
+{
+	v->begin(ctx, "graphql", SONDE_FG_OBJECT);
+	if (g->response) {
+		v->boolean(ctx, "errors", g->errors);
+		v->end(ctx, SONDE_FG_OBJECT);
+		return;
+	}
+	sonde_field_cstr(v, ctx, "transport", g->transport);
+	bool json = !strcmp(g->transport, "json");
+	if (json)
+		v->boolean(ctx, "batch", g->batch);
+	v->begin(ctx, "requests", SONDE_FG_LIST);
+	for (uint32_t i = 0; i < g->nreqs; i++)
+		req_fields(g, &g->reqs[i], v, ctx);
+	v->end(ctx, SONDE_FG_LIST);
+	if (json && g->reqs_total > SONDE_GQL_MAX_OPS)
+		v->u64(ctx, "requests_omitted", g->reqs_total - SONDE_GQL_MAX_OPS);
+	v->end(ctx, SONDE_FG_OBJECT);
+}
+
+void sonde_graphql_doc_fields(const struct sonde_graphql *g, const struct sonde_field_ops *v,
+			      void *ctx)
+{
+	if (g->nreqs)
+		doc_fields(g, &g->reqs[0], v, ctx);
 }
 
 bool sonde_graphql_has_errors(const uint8_t *p, size_t n)
 {
 	size_t i = 0;
-	js_ws(p, n, &i);
+	sonde_js_ws(p, n, &i);
 	if (i >= n || p[i] != '{')
 		return false;
 	i++;
@@ -612,22 +587,22 @@ bool sonde_graphql_has_errors(const uint8_t *p, size_t n)
 	bool found = false;
 	for (;;) {
 		sonde_buf_reset(&key);
-		js_ws(p, n, &i);
-		if (!js_string(p, n, &i, &key))
+		sonde_js_ws(p, n, &i);
+		if (!sonde_js_string(p, n, &i, &key))
 			break;
-		js_ws(p, n, &i);
+		sonde_js_ws(p, n, &i);
 		if (i >= n || p[i++] != ':')
 			break;
-		js_ws(p, n, &i);
+		sonde_js_ws(p, n, &i);
 		if (key.len == 6 && !memcmp(key.p, "errors", 6) && i < n && p[i] == '[') {
 			size_t j = i + 1;
-			js_ws(p, n, &j);
+			sonde_js_ws(p, n, &j);
 			found = j < n && p[j] != ']';
 			break;
 		}
-		if (!js_skip(p, n, &i, 1))
+		if (!sonde_js_skip(p, n, &i, 1))
 			break;
-		js_ws(p, n, &i);
+		sonde_js_ws(p, n, &i);
 		if (i >= n || p[i] != ',')
 			break;
 		i++;
@@ -635,3 +610,47 @@ bool sonde_graphql_has_errors(const uint8_t *p, size_t n)
 	sonde_buf_free(&key);
 	return found;
 }
+
+/* ------------------------------------------------------ content dissector --- */
+
+static void *gql_match_request(const struct sonde_http_msg *m)
+{
+	if (!m->method.set || !m->path.set)
+		return NULL;
+	size_t ctlen;
+	const uint8_t *ct = sonde_http_header(m, "content-type", &ctlen);
+	return sonde_graphql_parse_request(sonde_http_txt(m, m->method.off), m->method.len,
+					   sonde_http_txt(m, m->path.off), m->path.len, ct, ctlen,
+					   m->body.p, m->body.len);
+}
+
+/* A request keeps its parse; the response to one notes its errors. */
+static void *gql_finish(struct sonde_http_msg *m, void *st, const struct sonde_content_ctx *c)
+{
+	(void)c;
+	if (!m->response)
+		return st;
+	sonde_graphql_free(st);
+	return sonde_graphql_parse_response(m->status, m->body.p, m->body.len);
+}
+
+static void gql_fields(const struct sonde_http_msg *m, const void *st,
+		       const struct sonde_field_ops *v, void *ctx)
+{
+	(void)m;
+	sonde_graphql_fields(st, v, ctx);
+}
+
+static void gql_free(void *st)
+{
+	sonde_graphql_free(st);
+}
+
+const struct sonde_content_dissector sonde_content_graphql = {
+	.name = "graphql",
+	.versions = SONDE_CONTENT_VER(SONDE_HTTP_1) | SONDE_CONTENT_VER(SONDE_HTTP_2),
+	.match_request = gql_match_request,
+	.finish = gql_finish,
+	.fields = gql_fields,
+	.free = gql_free,
+};

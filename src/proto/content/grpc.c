@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * gRPC message framing and JSON output (see grpc.h). Messages are written
+ * gRPC message framing, its fields, and the gRPC content dissector (see
+ * grpc.h, content.h). Messages are written
  * from the body bytes the HTTP/2 dissector kept: each with its size and
  * compressed flag; its data inflated when compressed with gzip or deflate
  * (bounded by the body limit) and decoded as protobuf (protobuf.c), or
  * written as text or base64 when it does not decode. A message cut by the
  * body limit is written with "truncated":true and no data.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <zlib.h>
 
+#include "proto/content/content.h"
 #include "proto/content/grpc.h"
 #include "proto/content/protobuf.h"
 #include "proto/content/protodesc.h"
@@ -68,18 +71,17 @@ bool sonde_grpc_content_type(const uint8_t *v, size_t n)
 	return n == l || v[l] == '+';
 }
 
-void sonde_grpc_write_path(struct sonde_buf *o, const uint8_t *p, size_t n)
+void sonde_grpc_path_fields(const uint8_t *p, size_t n, const struct sonde_field_ops *v, void *ctx)
 {
 	const uint8_t *slash = n > 1 && p[0] == '/' ? memchr(p + 1, '/', n - 1) : NULL;
 	if (!slash || slash == p + 1 || slash == p + n - 1 ||
 	    memchr(slash + 1, '/', (size_t)(p + n - slash - 1))) {
-		sonde_buf_puts(o, "\"service\":null,\"method\":null");
+		v->null(ctx, "service");
+		v->null(ctx, "method");
 		return;
 	}
-	sonde_buf_puts(o, "\"service\":");
-	sonde_json_str(o, p + 1, (size_t)(slash - p - 1));
-	sonde_buf_puts(o, ",\"method\":");
-	sonde_json_str(o, slash + 1, (size_t)(p + n - slash - 1));
+	v->str(ctx, "service", p + 1, (size_t)(slash - p - 1));
+	v->str(ctx, "method", slash + 1, (size_t)(p + n - slash - 1));
 }
 
 static int hexval(uint8_t c)
@@ -93,22 +95,23 @@ static int hexval(uint8_t c)
 	return -1;
 }
 
-void sonde_grpc_write_pct(struct sonde_buf *o, const uint8_t *v, size_t n)
+void sonde_grpc_pct_field(const char *name, const uint8_t *p, size_t n,
+			  const struct sonde_field_ops *v, void *ctx)
 {
+	static const uint8_t none[1];
 	struct sonde_buf t = { 0 };
 	for (size_t i = 0; i < n; i++) {
 		int a, b;
-		if (v[i] == '%' && i + 2 < n && (a = hexval(v[i + 1])) >= 0 &&
-		    (b = hexval(v[i + 2])) >= 0) {
+		if (p[i] == '%' && i + 2 < n && (a = hexval(p[i + 1])) >= 0 &&
+		    (b = hexval(p[i + 2])) >= 0) {
 			uint8_t c = (uint8_t)(a << 4 | b);
 			sonde_buf_append(&t, &c, 1);
 			i += 2;
 		} else {
-			sonde_buf_append(&t, &v[i], 1);
+			sonde_buf_append(&t, &p[i], 1);
 		}
 	}
-	static const uint8_t none[1];
-	sonde_json_str(o, t.p ? t.p : none, t.len);
+	v->str(ctx, name, t.p ? t.p : none, t.len);
 	sonde_buf_free(&t);
 }
 
@@ -148,59 +151,52 @@ static int inflate_msg(const uint8_t *p, size_t n, bool gzip, size_t limit, stru
 	return rv;
 }
 
-static void write_data(struct sonde_buf *o, const uint8_t *p, size_t n, bool json, size_t limit,
-		       const struct sonde_pd_msg *type)
+/* One message's data: decoded by its schema, or without one, else as bytes.
+ * Decoders render JSON themselves (their bounds are JSON bytes). */
+static void data_fields(const uint8_t *p, size_t n, bool json, size_t limit,
+			const struct sonde_pd_msg *type, const struct sonde_field_ops *v, void *ctx)
 {
 	struct sonde_pb_limits lim = { .max_depth = 8, .max_out = limit < 4096 ? 4096 : limit };
-	if (!json && type) {
-		size_t mark = o->len;
-		sonde_buf_puts(o, ",\"type\":");
-		sonde_json_cstr(o, sonde_pd_msg_name(type));
-		sonde_buf_puts(o, ",\"fields\":");
-		if (sonde_pd_decode(type, p, n, o, &lim) == SONDE_PB_OK)
-			return;
-		o->len = mark;
+	struct sonde_buf t = { 0 };
+	if (!json && type && sonde_pd_decode(type, p, n, &t, &lim) == SONDE_PB_OK) {
+		sonde_field_cstr(v, ctx, "type", sonde_pd_msg_name(type));
+		v->json(ctx, "fields", t.p, t.len);
+	} else if (!json && sonde_pb_decode(p, n, &t, &lim) == SONDE_PB_OK) {
+		v->json(ctx, "decoded", t.p, t.len);
+	} else {
+		v->bytes(ctx, "data", p, n);
 	}
-	if (!json) {
-		sonde_buf_puts(o, ",\"decoded\":");
-		if (sonde_pb_decode(p, n, o, &lim) == SONDE_PB_OK)
-			return;
-		o->len -= strlen(",\"decoded\":");
-	}
-	size_t mark = o->len;
-	sonde_buf_puts(o, ",\"encoding\":\"utf8\",\"data\":");
-	if (sonde_json_str_utf8(o, p, n) < 0) {
-		o->len = mark;
-		sonde_buf_puts(o, ",\"encoding\":\"base64\",\"data\":\"");
-		sonde_base64(o, p, n);
-		sonde_buf_putc(o, '"');
-	}
+	sonde_buf_free(&t);
 }
 
-void sonde_grpc_write_messages(struct sonde_buf *o, const uint8_t *body, size_t len,
-			       const struct sonde_grpc_framer *f, const uint8_t *enc,
-			       size_t enclen, bool json, size_t limit,
-			       const struct sonde_pd_msg *type)
+void sonde_grpc_messages_fields(const uint8_t *body, size_t len, const struct sonde_grpc_framer *f,
+				const uint8_t *enc, size_t enclen, bool json, size_t limit,
+				const struct sonde_pd_msg *type, const struct sonde_field_ops *v,
+				void *ctx)
 {
-	sonde_buf_puts(o, "\"message_count\":");
-	sonde_buf_u64(o, f->count);
-	sonde_buf_puts(o, ",\"messages\":[");
+	static const uint8_t none[1];
+	v->u64(ctx, "message_count", f->count);
+	v->begin(ctx, "messages", SONDE_FG_LIST);
 	size_t i = 0;
 	unsigned k = 0;
 	while (i < len && k < SONDE_GRPC_MAX_MESSAGES) {
-		if (k++)
-			sonde_buf_putc(o, ',');
+		k++;
+		v->begin(ctx, NULL, SONDE_FG_OBJECT);
 		if (len - i < 5) {
-			sonde_buf_puts(o, "{\"size\":null,\"truncated\":true}");
+			v->null(ctx, "size");
+			v->boolean(ctx, "truncated", true);
+			v->end(ctx, SONDE_FG_OBJECT);
 			break;
 		}
 		const uint8_t *h = body + i;
 		uint32_t sz = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
 		bool comp = h[0] & 1;
-		sonde_buf_printf(o, "{\"size\":%u,\"compressed\":%s", sz, comp ? "true" : "false");
+		v->u64(ctx, "size", sz);
+		v->boolean(ctx, "compressed", comp);
 		i += 5;
 		if (sz > len - i) {
-			sonde_buf_puts(o, ",\"truncated\":true}");
+			v->boolean(ctx, "truncated", true);
+			v->end(ctx, SONDE_FG_OBJECT);
 			break;
 		}
 		const uint8_t *d = body + i;
@@ -210,21 +206,115 @@ void sonde_grpc_write_messages(struct sonde_buf *o, const uint8_t *body, size_t 
 			bool df = enc && ieq(enc, enclen, "deflate");
 			struct sonde_buf z = { 0 };
 			if ((gz || df) && inflate_msg(d, sz, gz, limit, &z) == 0) {
-				sonde_buf_puts(o, ",\"decompressed_size\":");
-				sonde_buf_u64(o, z.len);
-				static const uint8_t none[1];
-				write_data(o, z.p ? z.p : none, z.len, json, limit, type);
+				v->u64(ctx, "decompressed_size", z.len);
+				data_fields(z.p ? z.p : none, z.len, json, limit, type, v, ctx);
 			} else {
-				sonde_buf_puts(o, ",\"decompressed\":false");
-				write_data(o, d, sz, true, limit, NULL);
+				v->boolean(ctx, "decompressed", false);
+				data_fields(d, sz, true, limit, NULL, v, ctx);
 			}
 			sonde_buf_free(&z);
 		} else {
-			write_data(o, d, sz, json, limit, type);
+			data_fields(d, sz, json, limit, type, v, ctx);
 		}
-		sonde_buf_putc(o, '}');
+		v->end(ctx, SONDE_FG_OBJECT);
 	}
-	sonde_buf_putc(o, ']');
+	v->end(ctx, SONDE_FG_LIST);
 	if (f->count > k)
-		sonde_buf_printf(o, ",\"messages_omitted\":%llu", (unsigned long long)(f->count - k));
+		v->u64(ctx, "messages_omitted", f->count - k);
 }
+
+/* ------------------------------------------------------ content dissector --- */
+
+struct grpc_state {
+	struct sonde_grpc_framer f;
+	size_t limit; /* the body limit, for message decoding */
+	const struct sonde_pd_msg *type; /* its messages' type (--proto-descriptor) */
+};
+
+static bool grpc_match_head(const struct sonde_http_msg *m)
+{
+	size_t n;
+	const uint8_t *ct = sonde_http_header(m, "content-type", &n);
+	return ct && sonde_grpc_content_type(ct, n);
+}
+
+static void *grpc_open(const struct sonde_http_msg *m)
+{
+	(void)m;
+	return sonde_xcalloc(1, sizeof(struct grpc_state));
+}
+
+static void grpc_body(void *st, const uint8_t *p, size_t n)
+{
+	struct grpc_state *g = st;
+	sonde_grpc_feed(&g->f, p, n);
+}
+
+static void *grpc_finish(struct sonde_http_msg *m, void *st, const struct sonde_content_ctx *c)
+{
+	(void)m;
+	struct grpc_state *g = st;
+	g->limit = c->body_limit;
+	g->type = c->schema;
+	return g;
+}
+
+/* The "grpc" object: call name (request), status (response), messages. */
+static void grpc_fields(const struct sonde_http_msg *m, const void *st,
+			const struct sonde_field_ops *v, void *ctx)
+{
+	static const uint8_t none[1];
+	const struct grpc_state *g = st;
+	v->begin(ctx, "grpc", SONDE_FG_OBJECT);
+	if (!m->response) {
+		if (m->path.set)
+			sonde_grpc_path_fields(sonde_http_txt(m, m->path.off), m->path.len, v, ctx);
+		else {
+			v->null(ctx, "service");
+			v->null(ctx, "method");
+		}
+	} else {
+		/* from the trailers, or the headers of a trailers-only response */
+		const struct sonde_http_field *gs = sonde_http_find(m, &m->trailers, "grpc-status");
+		const struct sonde_http_field *gm = sonde_http_find(m, &m->trailers, "grpc-message");
+		if (!gs) {
+			gs = sonde_http_find(m, &m->headers, "grpc-status");
+			gm = sonde_http_find(m, &m->headers, "grpc-message");
+		}
+		long val = -1;
+		if (gs && gs->vlen && gs->vlen <= 9) {
+			val = 0;
+			for (uint32_t i = 0; i < gs->vlen && val >= 0; i++) {
+				uint8_t c = sonde_http_txt(m, gs->voff)[i];
+				val = c >= '0' && c <= '9' ? val * 10 + (c - '0') : -1;
+			}
+		}
+		if (val < 0)
+			v->null(ctx, "status");
+		else
+			v->i64(ctx, "status", val);
+		if (gm)
+			sonde_grpc_pct_field("message", sonde_http_txt(m, gm->voff), gm->vlen, v, ctx);
+	}
+	const struct sonde_http_field *enc = sonde_http_find(m, &m->headers, "grpc-encoding");
+	if (enc)
+		v->str(ctx, "encoding", sonde_http_txt(m, enc->voff), enc->vlen);
+	size_t ctlen;
+	const uint8_t *ct = sonde_http_header(m, "content-type", &ctlen);
+	bool json = ct && ctlen >= 5 && !memcmp(ct + ctlen - 5, "+json", 5);
+	sonde_grpc_messages_fields(m->body.p ? m->body.p : none, m->body.len, &g->f,
+				   enc ? sonde_http_txt(m, enc->voff) : NULL, enc ? enc->vlen : 0,
+				   json, g->limit, g->type, v, ctx);
+	v->end(ctx, SONDE_FG_OBJECT);
+}
+
+const struct sonde_content_dissector sonde_content_grpc = {
+	.name = "grpc",
+	.versions = SONDE_CONTENT_VER(SONDE_HTTP_2), /* gRPC runs over HTTP/2 only */
+	.match_head = grpc_match_head,
+	.open = grpc_open,
+	.body = grpc_body,
+	.finish = grpc_finish,
+	.fields = grpc_fields,
+	.free = free,
+};

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * gRPC over HTTP/2: message framing and the "grpc" object of a message's
- * JSON. http2.c recognises gRPC streams (content-type application/grpc*),
- * feeds every DATA byte of such a message to a framer (which counts the
- * length-prefixed messages, however many the body limit kept) and, when
- * writing, hands the kept body to sonde_grpc_write_messages.
+ * fields. The gRPC content dissector (sonde_content_grpc, content.h) claims
+ * a stream by its content-type (application/grpc*), feeds every DATA byte of
+ * its messages to a framer (which counts the length-prefixed messages,
+ * however many the body limit kept) and walks the kept body's messages.
  */
 #ifndef SONDE_GRPC_H
 #define SONDE_GRPC_H
@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/fields.h"
 
 #define SONDE_GRPC_MAX_MESSAGES 64 /* written per direction; all are counted */
 
@@ -35,11 +36,12 @@ static inline bool sonde_grpc_partial(const struct sonde_grpc_framer *f)
 /* content-type application/grpc, application/grpc+proto, +json, ... */
 bool sonde_grpc_content_type(const uint8_t *v, size_t n);
 
-/* "service":...,"method":... from a :path /pkg.Service/Method (nulls if not). */
-void sonde_grpc_write_path(struct sonde_buf *o, const uint8_t *path, size_t n);
+/* Members "service" and "method" from a :path /pkg.Service/Method (nulls if not). */
+void sonde_grpc_path_fields(const uint8_t *path, size_t n, const struct sonde_field_ops *v, void *ctx);
 
-/* A JSON string of a percent-encoded grpc-message value, decoded. */
-void sonde_grpc_write_pct(struct sonde_buf *o, const uint8_t *v, size_t n);
+/* A string member of a percent-encoded grpc-message value, decoded. */
+void sonde_grpc_pct_field(const char *name, const uint8_t *p, size_t n,
+			  const struct sonde_field_ops *v, void *ctx);
 
 struct sonde_pd_msg;
 
@@ -49,10 +51,11 @@ struct sonde_pd_msg;
  * are written as text rather than decoded as protobuf). limit bounds the
  * inflated size of a compressed message and the decoded JSON. type: the
  * messages' protobuf type (--proto-descriptor), or NULL: decoded without it.
+ * Decoded messages are json values (core/fields.h): their bounds are JSON bytes.
  */
-void sonde_grpc_write_messages(struct sonde_buf *o, const uint8_t *body, size_t len,
-			       const struct sonde_grpc_framer *f, const uint8_t *enc,
-			       size_t enclen, bool json, size_t limit,
-			       const struct sonde_pd_msg *type);
+void sonde_grpc_messages_fields(const uint8_t *body, size_t len, const struct sonde_grpc_framer *f,
+				const uint8_t *enc, size_t enclen, bool json, size_t limit,
+				const struct sonde_pd_msg *type, const struct sonde_field_ops *v,
+				void *ctx);
 
 #endif

@@ -1,30 +1,41 @@
 /* SPDX-License-Identifier: MIT */
 /* Content-Encoding: the declared coding, and gzip/deflate inflation. */
 #include "proto/http/body_decode.h"
+#include "proto/http/http1_parse.h"
 
 #include <string.h>
 #include <zlib.h>
 
-enum sonde_h1_coding sonde_body_coding(const uint8_t *v, size_t n)
+const char *sonde_http_coding_name(enum sonde_http_coding c)
 {
-	if (sonde_h1_list_has(v, n, "gzip", true) || sonde_h1_list_has(v, n, "x-gzip", true))
-		return SONDE_H1_CODING_GZIP;
-	if (sonde_h1_list_has(v, n, "deflate", true))
-		return SONDE_H1_CODING_DEFLATE;
-	if (n && !sonde_h1_list_has(v, n, "identity", true))
-		return SONDE_H1_CODING_OTHER;
-	return SONDE_H1_CODING_NONE;
+	switch (c) {
+	case SONDE_HTTP_CODING_GZIP: return "gzip";
+	case SONDE_HTTP_CODING_DEFLATE: return "deflate";
+	case SONDE_HTTP_CODING_OTHER: return "other";
+	default: return NULL;
+	}
 }
 
-bool sonde_body_inflate(const uint8_t *p, size_t n, enum sonde_h1_coding coding, size_t limit,
+enum sonde_http_coding sonde_body_coding(const uint8_t *v, size_t n)
+{
+	if (sonde_h1_list_has(v, n, "gzip", true) || sonde_h1_list_has(v, n, "x-gzip", true))
+		return SONDE_HTTP_CODING_GZIP;
+	if (sonde_h1_list_has(v, n, "deflate", true))
+		return SONDE_HTTP_CODING_DEFLATE;
+	if (n && !sonde_h1_list_has(v, n, "identity", true))
+		return SONDE_HTTP_CODING_OTHER;
+	return SONDE_HTTP_CODING_NONE;
+}
+
+bool sonde_body_inflate(const uint8_t *p, size_t n, enum sonde_http_coding coding, size_t limit,
 			struct sonde_buf *out, bool *full)
 {
 	*full = false;
-	if (!n || (coding != SONDE_H1_CODING_GZIP && coding != SONDE_H1_CODING_DEFLATE))
+	if (!n || (coding != SONDE_HTTP_CODING_GZIP && coding != SONDE_HTTP_CODING_DEFLATE))
 		return false;
 	/* gzip: header detection; deflate: zlib-wrapped first, raw as fallback */
-	int tries[2] = { coding == SONDE_H1_CODING_GZIP ? 15 + 16 : 15, -15 };
-	int ntries = coding == SONDE_H1_CODING_GZIP ? 1 : 2;
+	int tries[2] = { coding == SONDE_HTTP_CODING_GZIP ? 15 + 16 : 15, -15 };
+	int ntries = coding == SONDE_HTTP_CODING_GZIP ? 1 : 2;
 	for (int t = 0; t < ntries; t++) {
 		z_stream z;
 		memset(&z, 0, sizeof(z));

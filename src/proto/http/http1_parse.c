@@ -244,8 +244,8 @@ static void apply_header(const uint8_t *buf, struct sonde_h1_header hd, struct s
 		break;
 	case 16:
 		if (sonde_h1_span_ieq(buf, hd.name, "content-encoding")) {
-			enum sonde_h1_coding c = sonde_body_coding(v, vl);
-			if (c != SONDE_H1_CODING_NONE)
+			enum sonde_http_coding c = sonde_body_coding(v, vl);
+			if (c != SONDE_HTTP_CODING_NONE)
 				h->content_encoding = c;
 		}
 		break;

@@ -11,19 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/http/body_decode.h"
+
 struct sonde_h1_span {
 	uint32_t off, len;
 };
 
 struct sonde_h1_header {
 	struct sonde_h1_span name, value;
-};
-
-enum sonde_h1_coding {
-	SONDE_H1_CODING_NONE = 0,
-	SONDE_H1_CODING_GZIP,
-	SONDE_H1_CODING_DEFLATE,
-	SONDE_H1_CODING_OTHER,
 };
 
 /* Errors, as negative return values. */
@@ -53,7 +48,7 @@ struct sonde_h1_head {
 	bool conn_close, conn_keep_alive, conn_upgrade;
 	bool expect_continue;
 	struct sonde_h1_span upgrade; /* Upgrade: value, len 0 if none */
-	enum sonde_h1_coding content_encoding;
+	enum sonde_http_coding content_encoding;
 };
 
 /*

@@ -19,10 +19,11 @@
  * pairing matches them by stream. PUSH_PROMISE makes a request (flagged
  * "pushed") on the promised stream.
  *
- * A stream whose content-type is application/grpc* is a gRPC call: its DATA
- * bytes also go through a gRPC framer (grpc.c) that counts messages, and both
- * messages write a "grpc" object. Other requests are checked for GraphQL when
- * they end (graphql.c); the response to one notes GraphQL "errors".
+ * What a message carries is looked up in the content table (content.h): a
+ * stream whose headers claim it (gRPC: application/grpc*) keeps that content
+ * for both messages, its DATA bytes going through the content's state too;
+ * other requests are looked up when they end (GraphQL), and the response to
+ * a claimed request is claimed as well.
  *
  * Recovery. A direction whose HPACK state is unknown — it was joined in the
  * middle, bytes were lost, a header block was lost or rejected — goes on with
@@ -44,7 +45,8 @@
 
 #include "core/buf.h"
 #include "proto/dissector.h"
-#include "proto/content/graphql.h"
+#include "proto/session.h"
+#include "proto/content/content.h"
 #include "proto/http/http2_hpack.h"
 #include "proto/http/http2_msg.h"
 #include "proto/content/protodesc.h"
@@ -91,11 +93,11 @@ enum h2_state {
 
 struct h2_stream {
 	uint32_t id;
-	struct h2_msg *m[2]; /* message being received per direction */
+	struct sonde_http_msg *m[2]; /* message being received per direction */
 	bool done[2]; /* that direction's message was finished */
 	bool req_seen; /* a request started on it while we watched */
-	bool grpc; /* either side's content-type said gRPC */
-	bool graphql; /* the request was GraphQL */
+	/* content claimed by either side's headers (gRPC), or by the request */
+	const struct sonde_content_dissector *head_cd, *asked_cd;
 	const struct sonde_pd_msg *pb_in, *pb_out; /* the method's types (--proto-descriptor) */
 };
 
@@ -215,25 +217,29 @@ static void drop_done_streams(struct h2_conn *h)
 
 static void msg_finish(struct h2_conn *h, struct h2_stream *st, enum sonde_dir dir, uint32_t flags)
 {
-	struct h2_msg *m = st->m[dir];
+	struct sonde_http_msg *m = st->m[dir];
 	if (!m)
 		return;
 	st->m[dir] = NULL;
 	st->done[dir] = true;
 	m->base.flags |= flags;
-	m->pb_type = m->response ? st->pb_out : st->pb_in;
 	/* --decode-bodies as for HTTP/1: not after lost bytes, and not gRPC
 	 * (its messages carry their own compression, grpc-encoding) */
-	h2_msg_body_coding(m, h->s->opts->decode_bodies && !m->grpc && !(m->base.flags & SONDE_MF_GAP),
+	h2_msg_body_coding(m, h->s->opts->decode_bodies && m->cd != &sonde_content_grpc &&
+				      !(m->base.flags & SONDE_MF_GAP),
 			   h->s->opts->body_limit);
 	if (m->base.captured_bytes > m->base.wire_bytes)
 		m->base.captured_bytes = m->base.wire_bytes;
-	m->base.mem = sizeof(*m) + m->text.cap + m->body.cap +
-		      (m->headers.cap + m->trailers.cap) * sizeof(struct h2_field);
+	m->base.mem = sonde_http_msg_mem(m);
+	struct sonde_content_ctx cc = {
+		.body_limit = h->s->opts->body_limit,
+		.schema = m->response ? st->pb_out : st->pb_in,
+	};
 	if (!m->response) {
-		if (!m->grpc)
-			m->graphql = st->graphql = h2_graphql_request(m, NULL);
-		sonde_pairing_request(&h->s->pairing, &m->base);
+		if (!m->cd)
+			st->asked_cd = sonde_content_request(m);
+		sonde_content_finish(m, &cc);
+		sonde_session_request(h->s, &m->base);
 		return;
 	}
 	/* A response can end before its request did (an early reply, a
@@ -244,12 +250,11 @@ static void msg_finish(struct h2_conn *h, struct h2_stream *st, enum sonde_dir d
 		/* its request started before we watched (or was lost): no
 		 * request will start on this stream any more */
 		st->done[SONDE_DIR_C2S] = true;
-	if (st->graphql) {
-		m->graphql = true;
-		m->gql_errors = m->status == 200 && m->body.len &&
-				sonde_graphql_has_errors(m->body.p, m->body.len);
-	}
-	sonde_pairing_response(&h->s->pairing, &m->base);
+	/* the response to a request its content dissector claimed is its too */
+	if (!m->cd && st->asked_cd)
+		sonde_content_attach(m, st->asked_cd);
+	sonde_content_finish(m, &cc);
+	sonde_session_response(h->s, &m->base);
 }
 
 /* Finish every message in flight in direction dir. */
@@ -314,7 +319,7 @@ static void block_lost(struct h2_conn *h, enum sonde_dir dir, uint32_t sid, uint
 struct decoded {
 	struct h2_conn *h;
 	struct sonde_buf text;
-	struct h2_fields f;
+	struct sonde_http_fields f;
 	uint32_t seen;
 	uint32_t unknown; /* fields referring to unknown table entries */
 	bool truncated;
@@ -329,14 +334,14 @@ static void add_field(struct decoded *out, const uint8_t *name, size_t nlen, con
 	if (nlen && name[0] == ':')
 		out->pseudo = true;
 	if (out->f.n < MAX_HEADERS && out->text.len + nlen + vlen <= limit) {
-		struct h2_field f;
+		struct sonde_http_field f;
 		f.noff = (uint32_t)out->text.len;
 		f.nlen = (uint32_t)nlen;
 		sonde_buf_append(&out->text, name, nlen);
 		f.voff = (uint32_t)out->text.len;
 		f.vlen = (uint32_t)vlen;
 		sonde_buf_append(&out->text, value, vlen);
-		h2_fields_add(&out->f, f);
+		sonde_http_fields_add(&out->f, f);
 	} else {
 		out->truncated = true;
 	}
@@ -426,29 +431,19 @@ static uint32_t decode_block(struct h2_conn *h, enum sonde_dir dir, const uint8_
 }
 
 /* Move decoded fields into m (as headers or trailers). */
-static void attach(struct h2_msg *m, struct decoded *dc, bool trailers)
+static void attach(struct sonde_http_msg *m, struct decoded *dc, bool trailers)
 {
 	uint32_t base = (uint32_t)m->text.len;
 	sonde_buf_append(&m->text, dc->text.p, dc->text.len);
-	struct h2_fields *fs = trailers ? &m->trailers : &m->headers;
+	struct sonde_http_fields *fs = trailers ? &m->trailers : &m->headers;
 	for (uint32_t i = 0; i < dc->f.n; i++) {
-		struct h2_field f = dc->f.f[i];
+		struct sonde_http_field f = dc->f.f[i];
 		f.noff += base;
 		f.voff += base;
-		h2_fields_add(fs, f);
+		sonde_http_fields_add(fs, f);
 		if (trailers)
 			continue;
-		int32_t idx = (int32_t)(fs->n - 1);
-		if (h2_field_is(m, &f, ":method"))
-			m->method = idx;
-		else if (h2_field_is(m, &f, ":path"))
-			m->path = idx;
-		else if (h2_field_is(m, &f, ":authority"))
-			m->authority = idx;
-		else if (h2_field_is(m, &f, ":scheme"))
-			m->scheme = idx;
-		else if (h2_field_is(m, &f, ":status"))
-			m->status = h2_parse_status(h2_txt(m, f.voff), f.vlen);
+		h2_msg_pseudo(m, &f);
 	}
 	m->hpack_unknown += dc->unknown;
 	if (dc->truncated)
@@ -489,7 +484,7 @@ static void header_block_done(struct h2_conn *h, enum sonde_dir dir)
 		/* A pushed request: it never crossed the client's direction. */
 		struct h2_stream *st = stream_get(h, d->hb_promised);
 		if (st && !st->m[SONDE_DIR_C2S] && !st->done[SONDE_DIR_C2S]) {
-			struct h2_msg *m = h2_msg_new(false, d->hb_promised, d->hb_ts);
+			struct sonde_http_msg *m = h2_msg_new(false, d->hb_promised, d->hb_ts);
 			m->pushed = true;
 			m->base.flags |= flags;
 			attach(m, &dc, false);
@@ -505,7 +500,7 @@ static void header_block_done(struct h2_conn *h, enum sonde_dir dir)
 		h->s->stats->unparsed_bytes += wire;
 		goto out;
 	}
-	struct h2_msg *m = st ? st->m[dir] : NULL;
+	struct sonde_http_msg *m = st ? st->m[dir] : NULL;
 	bool response = dir == SONDE_DIR_S2C;
 	if (!m) {
 		if (!d->hb_sid || !starts_message(d, dir, st, d->hb_sid, &dc)) {
@@ -521,33 +516,27 @@ static void header_block_done(struct h2_conn *h, enum sonde_dir dir)
 			st->req_seen = true;
 			if (d->hb_sid > d->max_sid)
 				d->max_sid = d->hb_sid;
-			if (h->s->opts->proto_desc && m->path >= 0) {
-				const struct h2_field *pf = &m->headers.f[m->path];
-				const uint8_t *pv = h2_txt(m, pf->voff);
-				st->pb_in = sonde_protodesc_method(h->s->opts->proto_desc, pv, pf->vlen, false);
-				st->pb_out = sonde_protodesc_method(h->s->opts->proto_desc, pv, pf->vlen, true);
+			if (h->s->opts->proto_desc && m->path.set) {
+				const uint8_t *pv = sonde_http_txt(m, m->path.off);
+				st->pb_in = sonde_protodesc_method(h->s->opts->proto_desc, pv, m->path.len, false);
+				st->pb_out = sonde_protodesc_method(h->s->opts->proto_desc, pv, m->path.len, true);
 			}
 		}
 	} else if (response && m->status >= 100 && m->status < 200 && !m->body_seen) {
 		/* interim response: the final one follows */
-		if (m->ninterim < MAX_INTERIM)
+		if (m->ninterim < SONDE_HTTP_MAX_INTERIM)
 			m->interim[m->ninterim++] = (int16_t)m->status;
-		m->headers.n = 0; /* no trailers yet: the text is all headers */
-		sonde_buf_reset(&m->text);
-		m->status = -1;
-		m->method = m->path = m->authority = m->scheme = -1;
+		h2_msg_reset_head(m);
 		attach(m, &dc, false);
 	} else {
 		attach(m, &dc, true);
 	}
 	m->base.flags |= flags;
-	{
-		const struct h2_field *ct = h2_field_find(m, &m->headers, "content-type");
-		if (ct && sonde_grpc_content_type(h2_txt(m, ct->voff), ct->vlen))
-			st->grpc = true;
-		m->grpc = st->grpc;
-		m->grpc_limit = h->s->opts->body_limit;
-	}
+	/* content the headers decide (gRPC) holds for the whole stream */
+	if (!st->head_cd)
+		st->head_cd = sonde_content_head(m);
+	if (st->head_cd && !m->cd)
+		sonde_content_attach(m, st->head_cd);
 	m->base.wire_bytes += wire;
 	m->base.captured_bytes += wire;
 	m->base.ts_last = d->frame_ts;
@@ -715,7 +704,7 @@ bad:
 }
 
 /* The DATA message of the current frame, if one is in flight. */
-static struct h2_msg *data_msg(struct h2_conn *h, struct h2_dir *d, enum sonde_dir dir)
+static struct sonde_http_msg *data_msg(struct h2_conn *h, struct h2_dir *d, enum sonde_dir dir)
 {
 	struct h2_stream *st = stream_find(h, d->fsid);
 	return st ? st->m[dir] : NULL;
@@ -724,32 +713,17 @@ static struct h2_msg *data_msg(struct h2_conn *h, struct h2_dir *d, enum sonde_d
 /* DATA payload bytes (padding already excluded). */
 static void data_bytes(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n)
 {
-	struct h2_msg *m = data_msg(h, &h->d[dir], dir);
+	struct sonde_http_msg *m = data_msg(h, &h->d[dir], dir);
 	if (!m)
 		return;
 	m->body_seen = true;
-	m->body_size += n;
-	if (m->body_gap)
-		return; /* bytes of the body were lost: what follows is not kept */
-	if (m->grpc)
-		sonde_grpc_feed(&m->gf, p, n);
-	size_t limit = h->s->opts->body_limit;
-	size_t room = m->body.len < limit ? limit - m->body.len : 0;
-	if (n > room) {
-		if (!(m->base.flags & SONDE_MF_TRUNCATED)) {
-			m->base.flags |= SONDE_MF_TRUNCATED;
-			h->s->stats->bodies_truncated++;
-		}
-		n = room;
-	}
-	if (n)
-		sonde_buf_append(&m->body, p, n);
+	sonde_http_msg_body(m, p, n, h->s->opts->body_limit, h->s->stats);
 }
 
 /* Count bytes of the current DATA frame on its message (or as unparsed). */
 static void data_wire(struct h2_conn *h, enum sonde_dir dir, uint64_t n, uint64_t ts)
 {
-	struct h2_msg *m = data_msg(h, &h->d[dir], dir);
+	struct sonde_http_msg *m = data_msg(h, &h->d[dir], dir);
 	if (!m) {
 		h->s->stats->unparsed_bytes += n;
 		return;
@@ -963,12 +937,12 @@ static void frames_lost(struct h2_conn *h, enum sonde_dir dir, uint32_t flags)
 	d->hlen = 0;
 	d->first = false;
 	for (size_t i = 0; i < h->nstreams; i++) {
-		struct h2_msg *m = h->streams[i].m[dir];
+		struct sonde_http_msg *m = h->streams[i].m[dir];
 		if (!m)
 			continue;
 		m->base.flags |= flags;
 		if (flags & SONDE_MF_GAP)
-			m->body_gap = true;
+			m->body_hole = true;
 	}
 	hpack_lost(h, dir, false);
 	d->st = H2_RESYNC;
@@ -1117,11 +1091,11 @@ static void gap_in_payload(struct h2_conn *h, enum sonde_dir dir, uint32_t n)
 {
 	struct h2_dir *d = &h->d[dir];
 	if (d->ftype == F_DATA) {
-		struct h2_msg *m = data_msg(h, d, dir);
+		struct sonde_http_msg *m = data_msg(h, d, dir);
 		if (m) {
 			m->base.flags |= SONDE_MF_GAP;
 			m->base.wire_bytes += n;
-			m->body_gap = true;
+			m->body_hole = true;
 			/* the lost bytes counted as body, but for known padding */
 			uint32_t start = d->fflags & FL_PADDED ? 1 : 0;
 			uint32_t end = d->fpos > 0 && start + d->padlen <= d->flen ? d->flen - d->padlen
@@ -1183,7 +1157,7 @@ static void h2_gap(void *state, enum sonde_dir dir, uint64_t n, uint64_t ts)
 	}
 	/* the message in flight on this frame saw part of its bytes */
 	if (d->st == H2_PAYLOAD && d->ftype == F_DATA) {
-		struct h2_msg *m = data_msg(h, d, dir);
+		struct sonde_http_msg *m = data_msg(h, d, dir);
 		if (m) {
 			uint64_t rest = d->flen - d->fpos;
 			m->base.wire_bytes += rest;
@@ -1223,7 +1197,7 @@ static void h2_close(void *state, uint64_t ts)
 	/* Requests first, so responses still open pair with them. */
 	h2_end(h, SONDE_DIR_C2S, ts);
 	h2_end(h, SONDE_DIR_S2C, ts);
-	sonde_pairing_flush(&h->s->pairing);
+	sonde_session_flush(h->s);
 	for (int k = 0; k < 2; k++) {
 		if (h->d[k].inf)
 			nghttp2_hd_inflate_del(h->d[k].inf);
@@ -1233,9 +1207,12 @@ static void h2_close(void *state, uint64_t ts)
 	free(h);
 }
 
+extern const struct sonde_dissector sonde_dissector_http2;
+
 static void *h2_open(struct sonde_session *s)
 {
 	struct h2_conn *h = sonde_xcalloc(1, sizeof(*h));
+	sonde_session_start(s, &sonde_dissector_http2);
 	h->s = s;
 	for (int k = 0; k < 2; k++) {
 		struct h2_dir *d = &h->d[k];
@@ -1336,6 +1313,7 @@ static enum sonde_probe h2_probe(const uint8_t *p, size_t n)
 
 const struct sonde_dissector sonde_dissector_http2 = {
 	.name = "http2",
+	.pairing = SONDE_PAIR_BY_KEY, /* stream id */
 	.probe = h2_probe,
 	.open = h2_open,
 	.data = h2_data,

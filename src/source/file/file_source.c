@@ -59,6 +59,7 @@ static int file_poll(void *state, int timeout_ms)
 		s->damaged = rc < 0;
 		return SONDE_SOURCE_END;
 	}
+	sonde_frame_emit(&s->env.frames, &f, SONDE_ORIGIN_PCAP_FILE);
 	if (sonde_frame_chunk(&f, s->env.stats, &c)) {
 		c.origin = SONDE_ORIGIN_PCAP_FILE;
 		sonde_chunk_emit(&s->env.out, &c);

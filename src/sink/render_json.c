@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Record formatting shared by the sinks: JSON (docs/records.md) and text. */
+/*
+ * JSON records (docs/records.md): the record's own members, and the JSON
+ * field visitor that renders each message's walk (core/fields.h).
+ */
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -7,7 +10,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "sink/sink.h"
+#include "sink/render.h"
 
 void sonde_endpoint_str(const struct sonde_endpoint *e, char *buf, size_t len, int with_port)
 {
@@ -20,6 +23,140 @@ void sonde_endpoint_str(const struct sonde_endpoint *e, char *buf, size_t len, i
 	else
 		snprintf(buf, len, "%s:%u", ip, e->port);
 }
+
+/* ---------------------------------------------------------- visitor --- */
+
+void sonde_json_fields_init(struct sonde_json_fields *j, struct sonde_buf *o, bool after_member)
+{
+	j->o = o;
+	j->depth = 0;
+	j->more[0] = after_member;
+}
+
+/* The separator and "name": of the next value at the current level. */
+static void jf_member(struct sonde_json_fields *j, const char *name)
+{
+	if (j->more[j->depth])
+		sonde_buf_putc(j->o, ',');
+	j->more[j->depth] = true;
+	if (name)
+		sonde_json_key(j->o, name);
+}
+
+static void jf_str(void *ctx, const char *name, const uint8_t *p, size_t n)
+{
+	struct sonde_json_fields *j = ctx;
+	static const uint8_t none[1];
+	jf_member(j, name);
+	sonde_json_str(j->o, p ? p : none, n);
+}
+
+static void jf_null(void *ctx, const char *name)
+{
+	struct sonde_json_fields *j = ctx;
+	jf_member(j, name);
+	sonde_buf_puts(j->o, "null");
+}
+
+static void jf_u64(void *ctx, const char *name, uint64_t v)
+{
+	struct sonde_json_fields *j = ctx;
+	jf_member(j, name);
+	sonde_buf_u64(j->o, v);
+}
+
+static void jf_i64(void *ctx, const char *name, int64_t v)
+{
+	struct sonde_json_fields *j = ctx;
+	jf_member(j, name);
+	if (v < 0) {
+		sonde_buf_putc(j->o, '-');
+		sonde_buf_u64(j->o, (uint64_t)0 - (uint64_t)v);
+	} else {
+		sonde_buf_u64(j->o, (uint64_t)v);
+	}
+}
+
+static void jf_bool(void *ctx, const char *name, bool v)
+{
+	struct sonde_json_fields *j = ctx;
+	jf_member(j, name);
+	sonde_buf_puts(j->o, v ? "true" : "false");
+}
+
+/* "encoding":"utf8","name":"text" when the bytes are text, else base64. */
+static void jf_bytes(void *ctx, const char *name, const uint8_t *p, size_t n)
+{
+	struct sonde_json_fields *j = ctx;
+	static const uint8_t none[1];
+	struct sonde_buf *o = j->o;
+	jf_member(j, NULL);
+	size_t mark = o->len;
+	sonde_buf_puts(o, "\"encoding\":\"utf8\",");
+	sonde_json_key(o, name);
+	if (sonde_json_str_utf8(o, p ? p : none, n) < 0) {
+		o->len = mark;
+		sonde_buf_puts(o, "\"encoding\":\"base64\",");
+		sonde_json_key(o, name);
+		sonde_buf_putc(o, '"');
+		sonde_base64(o, p ? p : none, n);
+		sonde_buf_putc(o, '"');
+	}
+}
+
+static void jf_begin(void *ctx, const char *name, enum sonde_field_group g)
+{
+	struct sonde_json_fields *j = ctx;
+	jf_member(j, name);
+	sonde_buf_putc(j->o, g == SONDE_FG_LIST ? '[' : '{');
+	/* deeper than any record goes: flatten rather than overrun */
+	if (j->depth + 1 < SONDE_JSON_MAX_DEPTH)
+		j->depth++;
+	j->more[j->depth] = false;
+}
+
+static void jf_end(void *ctx, enum sonde_field_group g)
+{
+	struct sonde_json_fields *j = ctx;
+	sonde_buf_putc(j->o, g == SONDE_FG_LIST ? ']' : '}');
+	if (j->depth)
+		j->depth--;
+}
+
+/* A header is the pair ["name","value"]. */
+static void jf_header(void *ctx, const uint8_t *name, size_t nlen, const uint8_t *value, size_t vlen)
+{
+	struct sonde_json_fields *j = ctx;
+	static const uint8_t none[1];
+	jf_member(j, NULL);
+	sonde_buf_putc(j->o, '[');
+	sonde_json_str(j->o, name ? name : none, nlen);
+	sonde_buf_putc(j->o, ',');
+	sonde_json_str(j->o, value ? value : none, vlen);
+	sonde_buf_putc(j->o, ']');
+}
+
+static void jf_json(void *ctx, const char *name, const uint8_t *p, size_t n)
+{
+	struct sonde_json_fields *j = ctx;
+	jf_member(j, name);
+	sonde_buf_append(j->o, p, n);
+}
+
+const struct sonde_field_ops sonde_json_field_ops = {
+	.str = jf_str,
+	.null = jf_null,
+	.u64 = jf_u64,
+	.i64 = jf_i64,
+	.boolean = jf_bool,
+	.bytes = jf_bytes,
+	.begin = jf_begin,
+	.end = jf_end,
+	.header = jf_header,
+	.json = jf_json,
+};
+
+/* ----------------------------------------------------------- records --- */
 
 static void json_endpoint(struct sonde_buf *o, const char *key, const struct sonde_endpoint *e)
 {
@@ -41,8 +178,9 @@ static void json_msg(struct sonde_buf *o, const char *key, const struct sonde_ms
 	sonde_buf_u64(o, m->wire_bytes);
 	sonde_buf_puts(o, ",\"captured_bytes\":");
 	sonde_buf_u64(o, m->captured_bytes);
-	sonde_buf_putc(o, ',');
-	m->ops->write_json(m, o);
+	struct sonde_json_fields j;
+	sonde_json_fields_init(&j, o, true);
+	m->ops->fields(m, &sonde_json_field_ops, &j);
 	sonde_buf_putc(o, '}');
 }
 
@@ -74,14 +212,9 @@ static void json_flags(struct sonde_buf *o, const struct sonde_record *r)
 	sonde_buf_putc(o, ']');
 }
 
-static const struct sonde_msg *any_msg(const struct sonde_record *r)
-{
-	return r->req ? r->req : r->resp;
-}
-
 void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 {
-	const struct sonde_msg *m = any_msg(r);
+	const struct sonde_msg *m = r->req ? r->req : r->resp;
 	const struct sonde_conn_info *c = r->conn;
 	sonde_buf_printf(o, "{\"schema\":%d,\"type\":\"exchange\",\"ts\":\"", SONDE_SCHEMA_VERSION);
 	sonde_fmt_time(o, m->ts_first);
@@ -132,52 +265,4 @@ void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 	}
 	json_flags(o, r);
 	sonde_buf_puts(o, "}\n");
-}
-
-static void human_size(struct sonde_buf *o, uint64_t n)
-{
-	if (n < 1024)
-		sonde_buf_printf(o, "%" PRIu64 "B", n);
-	else if (n < 1024 * 1024)
-		sonde_buf_printf(o, "%.1fKB", (double)n / 1024);
-	else
-		sonde_buf_printf(o, "%.1fMB", (double)n / (1024 * 1024));
-}
-
-void sonde_record_text(const struct sonde_record *r, struct sonde_buf *o)
-{
-	const struct sonde_msg *m = any_msg(r);
-	char cl[64], sv[64];
-	sonde_endpoint_str(&r->conn->client, cl, sizeof(cl), 1);
-	sonde_endpoint_str(&r->conn->server, sv, sizeof(sv), 1);
-	time_t sec = (time_t)(m->ts_first / 1000000000ull);
-	struct tm tm;
-	gmtime_r(&sec, &tm);
-	sonde_buf_printf(o, "%02d:%02d:%02d.%06u %s -> %s %s ", tm.tm_hour, tm.tm_min, tm.tm_sec,
-			 (unsigned)(m->ts_first % 1000000000ull / 1000), cl, sv, m->ops->protocol);
-	if (r->req)
-		r->req->ops->summary(r->req, o);
-	else
-		sonde_buf_puts(o, "(no request)");
-	sonde_buf_puts(o, " -> ");
-	if (r->resp)
-		r->resp->ops->summary(r->resp, o);
-	else
-		sonde_buf_puts(o, "(no response)");
-	if (r->req && r->resp)
-		sonde_buf_printf(o, " %.3fms", (double)(r->resp->ts_last - r->req->ts_first) / 1e6);
-	sonde_buf_puts(o, " ");
-	human_size(o, r->req ? r->req->wire_bytes : 0);
-	sonde_buf_puts(o, "/");
-	human_size(o, r->resp ? r->resp->wire_bytes : 0);
-	uint32_t mf = (r->req ? r->req->flags : 0) | (r->resp ? r->resp->flags : 0);
-	if (mf & SONDE_MF_GAP)
-		sonde_buf_puts(o, " [gap]");
-	if (mf & SONDE_MF_TRUNCATED)
-		sonde_buf_puts(o, " [truncated]");
-	if (mf & SONDE_MF_INCOMPLETE)
-		sonde_buf_puts(o, " [incomplete]");
-	if (mf & SONDE_MF_PARSE_ERROR)
-		sonde_buf_puts(o, " [parse-error]");
-	sonde_buf_putc(o, '\n');
 }

@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/* The HTTP message (see http_msg.h): storage, lookup, body, and its fields. */
+#include "proto/http/http_msg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/content/content.h"
+
+static const struct sonde_msg_ops http_ops;
+
+struct sonde_http_msg *sonde_http_msg_new(enum sonde_http_ver ver, bool response)
+{
+	struct sonde_http_msg *m = sonde_xcalloc(1, sizeof(*m));
+	m->base.ops = &http_ops;
+	m->base.kind = response ? SONDE_MSG_RESPONSE : SONDE_MSG_REQUEST;
+	m->ver = ver;
+	m->response = response;
+	m->status = -1;
+	return m;
+}
+
+static void http_free(struct sonde_msg *bm)
+{
+	struct sonde_http_msg *m = (struct sonde_http_msg *)bm;
+	if (m->cd && m->cd->free)
+		m->cd->free(m->content);
+	sonde_buf_free(&m->text);
+	sonde_buf_free(&m->body);
+	free(m->headers.f);
+	free(m->trailers.f);
+	free(m);
+}
+
+const uint8_t *sonde_http_txt(const struct sonde_http_msg *m, uint32_t off)
+{
+	static const uint8_t none[1];
+	return m->text.p ? m->text.p + off : none;
+}
+
+void sonde_http_fields_add(struct sonde_http_fields *fs, struct sonde_http_field f)
+{
+	if (fs->n == fs->cap) {
+		fs->cap = fs->cap ? fs->cap * 2 : 16;
+		fs->f = sonde_xrealloc(fs->f, fs->cap * sizeof(*fs->f));
+	}
+	fs->f[fs->n++] = f;
+}
+
+bool sonde_http_field_is(const struct sonde_http_msg *m, const struct sonde_http_field *f,
+			 const char *name)
+{
+	size_t l = strlen(name);
+	return f->nlen == l && !memcmp(sonde_http_txt(m, f->noff), name, l);
+}
+
+static bool ieq_lower(const uint8_t *p, size_t n, const char *lower)
+{
+	size_t l = strlen(lower);
+	if (n != l)
+		return false;
+	for (size_t i = 0; i < l; i++) {
+		uint8_t c = p[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (uint8_t)(c - 'A' + 'a');
+		if (c != (uint8_t)lower[i])
+			return false;
+	}
+	return true;
+}
+
+const struct sonde_http_field *sonde_http_find(const struct sonde_http_msg *m,
+					       const struct sonde_http_fields *fs, const char *lower)
+{
+	if (m->ver == SONDE_HTTP_1) {
+		for (uint32_t i = 0; i < fs->n; i++)
+			if (ieq_lower(sonde_http_txt(m, fs->f[i].noff), fs->f[i].nlen, lower))
+				return &fs->f[i];
+		return NULL;
+	}
+	for (uint32_t i = fs->n; i-- > 0;)
+		if (sonde_http_field_is(m, &fs->f[i], lower))
+			return &fs->f[i];
+	return NULL;
+}
+
+const uint8_t *sonde_http_header(const struct sonde_http_msg *m, const char *lower, size_t *len)
+{
+	const struct sonde_http_field *f = sonde_http_find(m, &m->headers, lower);
+	*len = f ? f->vlen : 0;
+	return f ? sonde_http_txt(m, f->voff) : NULL;
+}
+
+const uint8_t *sonde_http_span_p(const struct sonde_http_msg *m, struct sonde_http_span s)
+{
+	return s.set ? sonde_http_txt(m, s.off) : NULL;
+}
+
+struct sonde_http_span sonde_http_target(const struct sonde_http_msg *m)
+{
+	static const struct sonde_http_span none;
+	if (m->path.set)
+		return m->path;
+	return m->hpack_unknown ? none : m->authority;
+}
+
+void sonde_http_msg_body(struct sonde_http_msg *m, const uint8_t *p, size_t n, size_t limit,
+			 struct sonde_stats *st)
+{
+	m->body_size += n;
+	if (m->body_hole)
+		return;
+	if (m->cd && m->cd->body)
+		m->cd->body(m->content, p, n);
+	size_t room = m->body.len < limit ? limit - m->body.len : 0;
+	if (n > room) {
+		if (!(m->base.flags & SONDE_MF_TRUNCATED)) {
+			m->base.flags |= SONDE_MF_TRUNCATED;
+			st->bodies_truncated++;
+		}
+		n = room;
+	}
+	if (n)
+		sonde_buf_append(&m->body, p, n);
+}
+
+void sonde_http_msg_decode(struct sonde_http_msg *m, size_t limit)
+{
+	struct sonde_buf out = { 0 };
+	bool full;
+	if (!m->body.len || !sonde_body_inflate(m->body.p, m->body.len, m->coding, limit, &out, &full))
+		return;
+	sonde_buf_free(&m->body);
+	m->body = out;
+	m->decoded = true;
+	if (full)
+		m->base.flags |= SONDE_MF_TRUNCATED;
+}
+
+size_t sonde_http_msg_mem(const struct sonde_http_msg *m)
+{
+	return sizeof(*m) + m->text.cap + m->body.cap +
+	       (m->headers.cap + m->trailers.cap) * sizeof(struct sonde_http_field);
+}
+
+/* -------------------------------------------------------------- fields --- */
+
+static void span_field(const struct sonde_field_ops *v, void *ctx, const struct sonde_http_msg *m,
+		       const char *name, struct sonde_http_span s)
+{
+	if (s.set)
+		v->str(ctx, name, sonde_http_txt(m, s.off), s.len);
+	else
+		v->null(ctx, name);
+}
+
+static void header_list(const struct sonde_field_ops *v, void *ctx, const struct sonde_http_msg *m,
+			const char *name, const struct sonde_http_fields *fs)
+{
+	v->begin(ctx, name, SONDE_FG_LIST);
+	for (uint32_t i = 0; i < fs->n; i++)
+		v->header(ctx, sonde_http_txt(m, fs->f[i].noff), fs->f[i].nlen,
+			  sonde_http_txt(m, fs->f[i].voff), fs->f[i].vlen);
+	v->end(ctx, SONDE_FG_LIST);
+}
+
+static void body_fields(const struct sonde_field_ops *v, void *ctx, const struct sonde_http_msg *m)
+{
+	v->begin(ctx, "body", SONDE_FG_OBJECT);
+	v->u64(ctx, "size", m->body_size);
+	v->u64(ctx, "captured", m->body_captured);
+	if (m->coding != SONDE_HTTP_CODING_NONE)
+		sonde_field_cstr(v, ctx, "content_encoding", sonde_http_coding_name(m->coding));
+	if (m->decoded) {
+		v->boolean(ctx, "decoded", true);
+		v->u64(ctx, "decoded_size", m->body.len);
+	}
+	if (m->body.len)
+		v->bytes(ctx, "data", m->body.p, m->body.len);
+	v->end(ctx, SONDE_FG_OBJECT);
+}
+
+static void content_fields(const struct sonde_field_ops *v, void *ctx, const struct sonde_http_msg *m)
+{
+	if (m->cd)
+		m->cd->fields(m, m->content, v, ctx);
+}
+
+static void http_fields(const struct sonde_msg *bm, const struct sonde_field_ops *v, void *ctx)
+{
+	const struct sonde_http_msg *m = (const struct sonde_http_msg *)bm;
+	bool h2 = m->ver == SONDE_HTTP_2;
+	if (!m->response) {
+		span_field(v, ctx, m, "method", m->method);
+		span_field(v, ctx, m, "target", sonde_http_target(m));
+		if (h2) {
+			span_field(v, ctx, m, "authority", m->authority);
+			span_field(v, ctx, m, "scheme", m->scheme);
+			if (m->pushed)
+				v->boolean(ctx, "pushed", true);
+		}
+	} else if (m->reason.set || m->status >= 0) {
+		v->i64(ctx, "status", m->status);
+		if (m->reason.set)
+			span_field(v, ctx, m, "reason", m->reason);
+	} else {
+		v->null(ctx, "status");
+	}
+	sonde_field_cstr(v, ctx, "version", m->base.version);
+	if (h2)
+		v->u64(ctx, "stream_id", m->stream_id);
+	header_list(v, ctx, m, "headers", &m->headers);
+	if (m->trailers.n)
+		header_list(v, ctx, m, "trailers", &m->trailers);
+	if (!h2)
+		content_fields(v, ctx, m);
+	if (m->hpack_unknown)
+		v->u64(ctx, "hpack_unknown", m->hpack_unknown);
+	if (m->ninterim) {
+		v->begin(ctx, "interim", SONDE_FG_LIST);
+		for (int i = 0; i < m->ninterim; i++)
+			v->i64(ctx, NULL, m->interim[i]);
+		v->end(ctx, SONDE_FG_LIST);
+	}
+	body_fields(v, ctx, m);
+	if (h2)
+		content_fields(v, ctx, m);
+}
+
+/* --------------------------------------------------------------- text --- */
+
+static void put_printable(struct sonde_buf *o, const uint8_t *p, size_t n, size_t max)
+{
+	size_t l = n > max ? max : n;
+	for (size_t i = 0; i < l; i++)
+		sonde_buf_putc(o, p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?');
+	if (l < n)
+		sonde_buf_puts(o, "...");
+}
+
+static void http_summary(const struct sonde_msg *bm, struct sonde_buf *o)
+{
+	const struct sonde_http_msg *m = (const struct sonde_http_msg *)bm;
+	if (!m->response) {
+		/* HTTP/1's method went out as it came; HTTP/2's is shortened */
+		if (m->ver == SONDE_HTTP_1)
+			sonde_buf_append(o, sonde_http_txt(m, m->method.off), m->method.len);
+		else if (m->method.set)
+			put_printable(o, sonde_http_txt(m, m->method.off), m->method.len, 16);
+		else
+			sonde_buf_puts(o, "?");
+		sonde_buf_putc(o, ' ');
+		struct sonde_http_span t = sonde_http_target(m);
+		if (t.set)
+			put_printable(o, sonde_http_txt(m, t.off), t.len, 120);
+	} else if (m->reason.set || m->status >= 0) {
+		sonde_buf_printf(o, "%d", m->status);
+	} else {
+		sonde_buf_puts(o, m->ver == SONDE_HTTP_1 ? "(0.9)" : "(no status)");
+	}
+}
+
+static const struct sonde_msg_ops http_ops = {
+	.protocol = "http",
+	.fields = http_fields,
+	.summary = http_summary,
+	.free = http_free,
+};

@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The AF_PACKET source: one TPACKET_V3 memory-mapped ring per interface (or
+ * one for every interface, "any"), read block by block without a copy or a
+ * system call per packet. Blocks are many and small enough to be handed
+ * over often (a block retires after RETIRE_MS even when not full), so a
+ * slow moment of sonde's loses nothing while the ring has room; what the
+ * kernel still drops is read from PACKET_STATISTICS and counted.
+ */
+#include "source/packet/live.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <net/if_arp.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <pcap/pcap.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "source/file/file_source.h"
+#include "source/packet/packet.h"
+
+#define DEFAULT_RING (32u << 20) /* per interface */
+#define BLOCK_SIZE (1u << 20) /* holds a 64 KiB GSO packet many times over */
+#define FRAME_SIZE 2048 /* TPACKET_V3 only checks it divides the block */
+#define RETIRE_MS 50 /* a block goes to sonde at least this often */
+#define MAX_SNAPLEN 262144
+#define DEDUP_SLOTS 4096 /* recent packets remembered to drop a second sighting */
+#define DEDUP_WINDOW_NS 5000000ull /* 5 ms: the same packet on veth and bridge */
+
+struct ring {
+	int fd;
+	uint8_t *map;
+	size_t map_len;
+	unsigned nblocks, cur;
+	int ifindex; /* 0: any */
+};
+
+struct dedup_slot {
+	uint64_t hash, ts_ns;
+	int ifindex;
+};
+
+struct afpacket {
+	struct sonde_source_env env;
+	struct ring rings[SONDE_PACKET_IFACES_MAX];
+	size_t nrings;
+	int epfd;
+	uint32_t snaplen;
+	bool dedup; /* several interfaces: the same packet may pass two */
+	struct dedup_slot *seen;
+};
+
+int sonde_packet_compile(const char *filter, int dlt, uint32_t snaplen, struct bpf_program *prog,
+			 char *err, size_t errlen)
+{
+	pcap_t *p = pcap_open_dead(dlt, (int)snaplen);
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	int rc = pcap_compile(p, prog, filter, 1, PCAP_NETMASK_UNKNOWN);
+	if (rc < 0)
+		snprintf(err, errlen, "--filter '%s': %s", filter, pcap_geterr(p));
+	pcap_close(p);
+	return rc < 0 ? -1 : 0;
+}
+
+int sonde_netns_enter(const char *netns, int *saved, char *err, size_t errlen)
+{
+	*saved = -1;
+	if (!netns)
+		return 0;
+	int fd = open(netns, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "network namespace %s: %s", netns, strerror(errno));
+		return -1;
+	}
+	*saved = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (*saved < 0 || setns(fd, CLONE_NEWNET) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "cannot enter network namespace %s: %s%s", netns, strerror(e),
+			 e == EPERM ? " (needs CAP_SYS_ADMIN)" : "");
+		close(fd);
+		if (*saved >= 0)
+			close(*saved);
+		*saved = -1;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+void sonde_netns_leave(int saved)
+{
+	if (saved < 0)
+		return;
+	/* Coming back cannot fail for a process that could leave. */
+	if (setns(saved, CLONE_NEWNET) < 0)
+		abort();
+	close(saved);
+}
+
+static int ring_attach_filter(struct ring *r, const struct sonde_packet_opts *o, uint32_t snaplen,
+			      char *err, size_t errlen)
+{
+	struct bpf_program prog = { 0 };
+	struct sock_filter keep_snaplen = BPF_STMT(BPF_RET | BPF_K, snaplen);
+	struct sock_fprog fp = { .len = 1, .filter = &keep_snaplen };
+	if (o->filter) {
+		/* Compiled for Ethernet framing: every interface with a MAC
+		 * header (veth, bridges, NICs, and lo, whose header is zeros). */
+		if (sonde_packet_compile(o->filter, DLT_EN10MB, snaplen, &prog, err, errlen) < 0)
+			return -1;
+		fp.len = (unsigned short)prog.bf_len;
+		fp.filter = (struct sock_filter *)prog.bf_insns;
+	} else if (snaplen >= MAX_SNAPLEN) {
+		return 0;
+	}
+	int rc = setsockopt(r->fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp));
+	int e = errno;
+	pcap_freecode(&prog);
+	if (rc < 0) {
+		snprintf(err, errlen, "attaching the packet filter: %s", strerror(e));
+		return -1;
+	}
+	return 0;
+}
+
+/* A socket for one interface (NULL: any), with its ring mapped. */
+static int ring_open(struct ring *r, const char *iface, const struct sonde_packet_opts *o,
+		     uint32_t snaplen, char *err, size_t errlen)
+{
+	r->fd = -1;
+	if (iface && strcmp(iface, "any")) {
+		r->ifindex = (int)if_nametoindex(iface);
+		if (!r->ifindex) {
+			snprintf(err, errlen, "no interface %s%s%s", iface, o->netns ? " in " : "",
+				 o->netns ? o->netns : "");
+			return -1;
+		}
+	}
+	/* Protocol 0 until bound: no packet queues before the ring exists. */
+	r->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (r->fd < 0) {
+		int e = errno;
+		snprintf(err, errlen, "AF_PACKET socket: %s%s", strerror(e),
+			 e == EPERM ? " (needs CAP_NET_RAW: run as root)" : "");
+		return -1;
+	}
+	int v = TPACKET_V3;
+	size_t ring = o->ring_size ? o->ring_size : DEFAULT_RING;
+	struct tpacket_req3 req = {
+		.tp_block_size = BLOCK_SIZE,
+		.tp_block_nr = (unsigned)(ring / BLOCK_SIZE ? ring / BLOCK_SIZE : 1),
+		.tp_frame_size = FRAME_SIZE,
+		.tp_retire_blk_tov = RETIRE_MS,
+	};
+	req.tp_frame_nr = req.tp_block_nr * (BLOCK_SIZE / FRAME_SIZE);
+	if (setsockopt(r->fd, SOL_PACKET, PACKET_VERSION, &v, sizeof(v)) < 0 ||
+	    ring_attach_filter(r, o, snaplen, err, errlen) < 0 ||
+	    setsockopt(r->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0) {
+		if (!*err)
+			snprintf(err, errlen, "AF_PACKET ring of %zu bytes: %s", ring, strerror(errno));
+		return -1;
+	}
+	r->nblocks = req.tp_block_nr;
+	r->map_len = (size_t)req.tp_block_nr * BLOCK_SIZE;
+	r->map = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED, r->fd, 0);
+	if (r->map == MAP_FAILED) /* MAP_LOCKED can fail on a low memlock limit */
+		r->map = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+	if (r->map == MAP_FAILED) {
+		r->map = NULL;
+		snprintf(err, errlen, "mapping the AF_PACKET ring: %s", strerror(errno));
+		return -1;
+	}
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+				   .sll_ifindex = r->ifindex };
+	if (bind(r->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		snprintf(err, errlen, "binding to %s: %s", iface ? iface : "any", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void ring_close(struct ring *r)
+{
+	if (r->map)
+		munmap(r->map, r->map_len);
+	if (r->fd >= 0)
+		close(r->fd);
+	r->map = NULL;
+	r->fd = -1;
+}
+
+/* LINKTYPE of an interface's hardware type; 0xffffffff: not decoded. */
+static uint32_t linktype_of(unsigned short hatype)
+{
+	switch (hatype) {
+	case ARPHRD_ETHER:
+	case ARPHRD_LOOPBACK:
+		return SONDE_LINKTYPE_ETHERNET;
+	case ARPHRD_NONE:
+	case ARPHRD_TUNNEL:
+	case ARPHRD_TUNNEL6:
+	case ARPHRD_IPGRE:
+	case ARPHRD_PPP:
+	case 519: /* ARPHRD_RAWIP */
+		return SONDE_LINKTYPE_RAW;
+	default:
+		return 0xffffffffu;
+	}
+}
+
+/* FNV-1a over the packet from its network header on, minus what changes on
+ * the way (IPv4 TTL and checksum, IPv6 hop limit). */
+static uint64_t packet_hash(const uint8_t *p, uint32_t n, uint32_t wirelen)
+{
+	uint64_t h = 1469598103934665603ull ^ wirelen;
+	if (n > 64)
+		n = 64;
+	int v = n ? p[0] >> 4 : 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t b = p[i];
+		if ((v == 4 && (i == 8 || i == 10 || i == 11)) || (v == 6 && i == 7))
+			b = 0;
+		h = (h ^ b) * 1099511628211ull;
+	}
+	return h;
+}
+
+/* Seen a moment ago on another interface (veth then bridge)? */
+static bool duplicate(struct afpacket *s, const uint8_t *l3, uint32_t n, uint32_t wirelen,
+		      uint64_t ts, int ifindex)
+{
+	uint64_t h = packet_hash(l3, n, wirelen);
+	struct dedup_slot *d = &s->seen[h % DEDUP_SLOTS];
+	bool dup = d->hash == h && d->ifindex != ifindex && ts - d->ts_ns < DEDUP_WINDOW_NS;
+	if (!dup)
+		*d = (struct dedup_slot){ h, ts, ifindex };
+	return dup;
+}
+
+static void on_packet(struct afpacket *s, const struct tpacket3_hdr *ph)
+{
+	const struct sockaddr_ll *sll =
+		(const void *)((const uint8_t *)ph + TPACKET_ALIGN(sizeof(struct tpacket3_hdr)));
+	/* Loopback shows every packet twice, leaving and arriving: keep one. */
+	if (sll->sll_hatype == ARPHRD_LOOPBACK && sll->sll_pkttype == PACKET_OUTGOING)
+		return;
+	struct sonde_frame f = {
+		.ts_ns = (uint64_t)ph->tp_sec * 1000000000ull + ph->tp_nsec,
+		.caplen = ph->tp_snaplen,
+		.wirelen = ph->tp_len,
+		.linktype = linktype_of(sll->sll_hatype),
+		.data = (const uint8_t *)ph + ph->tp_mac,
+	};
+	if (s->dedup && f.linktype != 0xffffffffu) {
+		uint32_t l3 = f.linktype == SONDE_LINKTYPE_ETHERNET ? 14 : 0;
+		if (f.caplen > l3 &&
+		    duplicate(s, f.data + l3, f.caplen - l3, f.wirelen, f.ts_ns, sll->sll_ifindex)) {
+			s->env.stats->packet_duplicates++;
+			return;
+		}
+	}
+	sonde_frame_emit(&s->env.frames, &f, SONDE_ORIGIN_AF_PACKET);
+	struct sonde_chunk c;
+	if (!sonde_frame_chunk(&f, s->env.stats, &c))
+		return;
+	c.origin = SONDE_ORIGIN_AF_PACKET;
+	/* The kernel dropped packets before this one: holes before it may
+	 * never fill. */
+	if (ph->tp_status & TP_STATUS_LOSING)
+		c.flags |= SONDE_CF_LOSS_BEFORE;
+	sonde_chunk_emit(&s->env.out, &c);
+}
+
+/* Every block the kernel has handed over. Returns packets handled. */
+static int ring_drain(struct afpacket *s, struct ring *r)
+{
+	int n = 0;
+	for (;;) {
+		struct tpacket_block_desc *bd = (void *)(r->map + (size_t)r->cur * BLOCK_SIZE);
+		if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+			return n;
+		const uint8_t *p = (const uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt;
+		for (uint32_t i = 0; i < bd->hdr.bh1.num_pkts; i++) {
+			const struct tpacket3_hdr *ph = (const void *)p;
+			on_packet(s, ph);
+			p += ph->tp_next_offset;
+		}
+		n += (int)bd->hdr.bh1.num_pkts;
+		__atomic_store_n(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+		r->cur = (r->cur + 1) % r->nblocks;
+	}
+}
+
+static void afp_close(void *state);
+
+static void *afp_open(const void *opts, const struct sonde_source_env *env, char *err,
+		      size_t errlen)
+{
+	const struct sonde_packet_opts *o = opts;
+	struct afpacket *s = sonde_xcalloc(1, sizeof(*s));
+	s->env = *env;
+	s->epfd = -1;
+	s->snaplen = o->snaplen && o->snaplen < MAX_SNAPLEN ? o->snaplen : MAX_SNAPLEN;
+	err[0] = 0;
+	int saved;
+	if (sonde_netns_enter(o->netns, &saved, err, errlen) < 0) {
+		free(s);
+		return NULL;
+	}
+	size_t n = o->nifaces ? o->nifaces : 1;
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		s->nrings++;
+		rc = ring_open(&s->rings[i], o->nifaces ? o->ifaces[i] : NULL, o, s->snaplen, err,
+			       errlen);
+	}
+	sonde_netns_leave(saved);
+	s->dedup = n > 1 || s->rings[0].ifindex == 0;
+	if (rc == 0 && s->dedup)
+		s->seen = sonde_xcalloc(DEDUP_SLOTS, sizeof(*s->seen));
+	if (rc == 0 && (s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "epoll: %s", strerror(errno));
+		rc = -1;
+	}
+	for (size_t i = 0; rc == 0 && i < s->nrings; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
+		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->rings[i].fd, &ev) < 0) {
+			snprintf(err, errlen, "epoll: %s", strerror(errno));
+			rc = -1;
+		}
+	}
+	if (rc < 0) {
+		afp_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+static int afp_fd(void *state)
+{
+	return ((struct afpacket *)state)->epfd;
+}
+
+static int afp_poll(void *state, int timeout_ms)
+{
+	struct afpacket *s = state;
+	int n = 0;
+	for (size_t i = 0; i < s->nrings; i++)
+		n += ring_drain(s, &s->rings[i]);
+	if (n || !timeout_ms)
+		return n;
+	struct epoll_event ev[SONDE_PACKET_IFACES_MAX];
+	if (epoll_wait(s->epfd, ev, SONDE_PACKET_IFACES_MAX, timeout_ms) < 0)
+		return -errno;
+	for (size_t i = 0; i < s->nrings; i++)
+		n += ring_drain(s, &s->rings[i]);
+	return n;
+}
+
+/* Each read of PACKET_STATISTICS returns what was dropped since the last
+ * and resets it: added up here. */
+static void afp_stats(void *state)
+{
+	struct afpacket *s = state;
+	for (size_t i = 0; i < s->nrings; i++) {
+		struct tpacket_stats_v3 st;
+		socklen_t len = sizeof(st);
+		if (getsockopt(s->rings[i].fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
+			s->env.stats->packet_kernel_drops += st.tp_drops;
+	}
+}
+
+static void afp_close(void *state)
+{
+	struct afpacket *s = state;
+	for (size_t i = 0; i < s->nrings; i++)
+		ring_close(&s->rings[i]);
+	if (s->epfd >= 0)
+		close(s->epfd);
+	free(s->seen);
+	free(s);
+}
+
+const struct sonde_source_ops sonde_source_af_packet = {
+	.name = "af_packet",
+	.live = true,
+	.open = afp_open,
+	.fd = afp_fd,
+	.poll = afp_poll,
+	.stats = afp_stats,
+	.close = afp_close,
+};
