@@ -22,6 +22,11 @@ int sonde_cmd_read(int argc, char **argv);
 int sonde_cmd_capture(int argc, char **argv);
 int sonde_cmd_tls(int argc, char **argv);
 
+struct sonde_stats;
+/* No record was written: say on stderr what was seen instead (what: the
+ * words for seeing nothing at all, "no packets in the file"). */
+void sonde_say_nothing(const struct sonde_stats *st, const char *what);
+
 /* Print "sonde: <message>" to stderr. */
 void sonde_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

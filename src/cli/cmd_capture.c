@@ -558,6 +558,9 @@ static int run_capture(struct capture_args *a)
 	}
 	/* Drain what the kernel already wrote, then write what is pending. */
 	sonde_run_finish(&run);
+	struct sonde_stats st = *sonde_run_stats(&run);
+	if (!a->co.quiet && status == SONDE_EXIT_OK)
+		sonde_say_nothing(&st, "no traffic seen");
 	if (sonde_run_free(&run) < 0 && errno != EPIPE) {
 		sonde_errorf("writing records: %s", strerror(errno));
 		status = SONDE_EXIT_FAIL;

@@ -93,8 +93,13 @@ static int run_read(struct sonde_common_opts *co, int fd, const char *name)
 	int rc = status == SONDE_EXIT_OK ? sonde_run_loop(&run) : 0;
 	/* Whatever the input did, write what was parsed before it. */
 	sonde_run_finish(&run);
+	struct sonde_stats st = *sonde_run_stats(&run);
 	int out_rc = sonde_run_free(&run);
 	int out_errno = errno;
+	if (!co->quiet && status == SONDE_EXIT_OK && out_rc == 0) {
+		fflush(stdout);
+		sonde_say_nothing(&st, "no packets in the file");
+	}
 	if (rc < 0) {
 		fflush(stdout);
 		sonde_errorf("%s", sonde_run_error(&run));

@@ -49,6 +49,7 @@ struct conn {
 	void *dstate;
 	struct sonde_session sess;
 	struct sonde_detect_side det[2]; /* while CONN_DETECT */
+	struct sonde_conn_attrs attrs; /* info.attrs: what record stages attached */
 };
 
 struct sonde_conntable {
@@ -342,6 +343,7 @@ static struct conn *conn_new(struct sonde_conntable *ct, const struct sonde_chun
 	c->info.l4 = ch->flow.l4;
 	c->info.origin = ch->origin;
 	c->info.source = ct->opts.source;
+	c->info.attrs = &c->attrs;
 	if (ch->tls) {
 		c->info.tls = sonde_xmalloc(sizeof(*c->info.tls));
 		*c->info.tls = *ch->tls;
@@ -399,6 +401,7 @@ static void conn_close(struct sonde_conntable *ct, struct conn *c, uint64_t ts)
 		sonde_reasm_free(&c->rs[i], &ct->budget);
 		sonde_detect_side_free(&c->det[i]);
 	}
+	sonde_attrs_clear(&c->attrs);
 	free(c->info.tls);
 	free(c);
 }

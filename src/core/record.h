@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/attrs.h"
 #include "core/chunk.h"
 #include "core/fields.h"
 
@@ -74,6 +75,10 @@ struct sonde_conn_info {
 	const char *source; /* file name, interface, ... */
 	struct sonde_process proc; /* pid 0: unknown (packet sources) */
 	struct sonde_tls_info *tls; /* TLS plaintext: the library (owned); else NULL */
+	/* What record stages attached to the connection (core/attrs.h); the
+	 * attributes are the stages', not the record's: mutable through a
+	 * const record. NULL without a connection table. */
+	struct sonde_conn_attrs *attrs;
 };
 
 enum sonde_record_flags {

@@ -129,6 +129,39 @@ def test_capture_head(tmp):
         kill_sondes()
 
 
+def test_read_nothing():
+    """No record: one line on stderr says what was seen instead; -q keeps
+    quiet; a capture with records says nothing of the kind."""
+    import struct, tempfile as tf
+    corpus = os.environ.get("SONDE_CORPUS", os.path.join(ROOT, "../shared/corpus"))
+    # three UDP datagrams of no known protocol, to port 9999
+    udp = tf.NamedTemporaryFile(suffix=".pcap", delete=False)
+    udp.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+    for i in range(3):
+        payload = b"just bytes %d" % i
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + 8 + len(payload), i, 0, 64, 17, 0,
+                         bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
+        frame = b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + ip + struct.pack("!HHHH", 4000, 9999, 8 + len(payload), 0) + payload
+        udp.write(struct.pack("<IIII", 1700000000 + i, 0, len(frame), len(frame)) + frame)
+    udp.close()
+    cases = ((udp.name, "3 UDP datagrams"), ("amqp/deepflow-amqp1.pcap",
+             "none in a protocol sonde dissects"))
+    for rel, want in cases:
+        f = os.path.join(corpus, rel)
+        if not os.path.exists(f):
+            R.skip(f"nothing: {rel} not in the corpus")
+            continue
+        p = subprocess.run([SONDE, "read", "-o", "json", f], capture_output=True, text=True)
+        q = subprocess.run([SONDE, "read", "-q", "-o", "json", f], capture_output=True, text=True)
+        R.check(f"read {rel}: no records, says what it saw", p.returncode == 0 and p.stdout == "" and
+                "no records:" in p.stderr and want in p.stderr, repr(p.stderr))
+        R.check(f"read -q {rel}: silent", q.stderr == "", repr(q.stderr))
+    f = os.path.join(corpus, "http1/arkime-http-simple-get.pcap")
+    if os.path.exists(f):
+        p = subprocess.run([SONDE, "read", "-o", "json", f], capture_output=True, text=True)
+        R.check("read with records: no such line", p.stdout and "no records" not in p.stderr, repr(p.stderr))
+
+
 def prog_ids():
     """Ids of every loaded BPF program (bpftool), or None without bpftool."""
     import json
@@ -190,6 +223,7 @@ def main():
             pcap = big_pcap(tmp)
             test_read_head(pcap)
             test_read_full(pcap)
+            test_read_nothing()
         if only is None or "pipe" in only:
             test_read_pipe_prompt(tmp)
         if only is None or "live" in only:

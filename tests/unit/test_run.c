@@ -289,6 +289,78 @@ static void run_damaged_file(void **state)
 	free(path);
 }
 
+/* An enrichment stage: the first record of a connection attaches a note,
+ * later ones find it; the table frees it with the connection. */
+struct note {
+	size_t seen;
+	size_t *freed;
+};
+
+struct noter {
+	size_t attached, found, freed;
+};
+
+static void note_free(void *p)
+{
+	struct note *n = p;
+	(*n->freed)++;
+	free(n);
+}
+
+static bool note_record(void *ctx, struct sonde_record *r)
+{
+	struct noter *nt = ctx;
+	struct note *n = sonde_attr_get(r->conn->attrs, SONDE_ATTR_NAMES);
+	if (n) {
+		nt->found++;
+		n->seen++;
+		return true;
+	}
+	n = tu_xmalloc(sizeof(*n));
+	n->seen = 1;
+	n->freed = &nt->freed;
+	sonde_attr_set(r->conn->attrs, SONDE_ATTR_NAMES, n, note_free);
+	nt->attached++;
+	return true;
+}
+
+static const struct sonde_stage_ops note_ops = {
+	.name = "note", .phase = SONDE_STAGE_ENRICH, .record = note_record,
+};
+
+static void stage_attrs_per_connection(void **state)
+{
+	(void)state;
+	char *path = corpus_file("http1/arkime-http-post-upload.pcap");
+	if (!path) {
+		skip();
+		return;
+	}
+	struct sonde_run_opts ro = { 0 };
+	sonde_pipeline_defaults(&ro.pipe);
+	ro.pipe.conn.source = "attrs";
+	struct sonde_run run;
+	sonde_run_init(&run, &ro);
+	struct noter nt = { 0 };
+	assert_int_equal(sonde_run_add_stage(&run, &note_ops, &nt), 0);
+	int fd = open(path, O_RDONLY);
+	struct sonde_file_source_opts fo = { .fd = fd, .name = path };
+	char err[512];
+	assert_non_null(sonde_run_add_source(&run, &sonde_source_file, &fo, err, sizeof(err)));
+	assert_int_equal(sonde_run_loop(&run), 0);
+	sonde_run_finish(&run);
+	const struct sonde_stats *st = sonde_run_stats(&run);
+	/* One connection, several exchanges: attached once, found after, freed
+	 * once when the connection closed. */
+	assert_int_equal(nt.attached, st->connections);
+	assert_int_equal(nt.attached + nt.found, st->records);
+	assert_true(nt.found > 0);
+	assert_int_equal(nt.freed, nt.attached);
+	assert_int_equal(sonde_run_free(&run), 0);
+	close(fd);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,6 +369,7 @@ int main(void)
 		cmocka_unit_test(run_one_file),
 		cmocka_unit_test(run_two_files),
 		cmocka_unit_test(run_damaged_file),
+		cmocka_unit_test(stage_attrs_per_connection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
