@@ -40,7 +40,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror -Wno-
 $(BPF_OUT)/vmlinux.h:
 	@mkdir -p $(BPF_OUT)
 	bpftool btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
-$(BPF_OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(BPF_OUT)/vmlinux.h
+$(BPF_OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h bpf/*/*.h) $(BPF_OUT)/vmlinux.h
 	clang $(BPF_CFLAGS) -I$(BPF_OUT) -Ibpf -c $< -o $@
 .SECONDARY: $(BPF_OUT)/capture.bpf.o
 $(BPF_OUT)/%.skel.h: $(BPF_OUT)/%.bpf.o
@@ -48,6 +48,8 @@ $(BPF_OUT)/%.skel.h: $(BPF_OUT)/%.bpf.o
 EBPF_OBJ := $(filter $(BUILD)/src/source/ebpf/%,$(OBJ))
 $(EBPF_OBJ): $(BPF_OUT)/capture.skel.h
 $(EBPF_OBJ): CPPFLAGS += -I$(BPF_OUT) -Ibpf
+# Unit tests of the eBPF source's internals see the shared header too.
+$(BUILD)/tests/test_ebpf_%: CPPFLAGS += -Ibpf
 
 # The version, once: `git describe` of this tree, or the fallback in
 # src/cli/cli.h outside git. main.o is rebuilt when it changes.

@@ -40,11 +40,22 @@ enum sonde_event_role {
 	SONDE_EV_ROLE_SERVER = 2, /* it came from accept() */
 };
 
+/*
+ * The data hooks, best last: X(KIND, value, name). The value is the event's
+ * hook field; the name is the --ebpf-hook value and the tail of
+ * capture.method (ebpf-NAME).
+ */
+#define SONDE_HOOKS(X)                                                            \
+	X(TRACEPOINT, 0, "tracepoint") /* syscall tracepoints */                     \
+	X(KPROBE, 1, "kprobe") /* kprobe/kretprobe on tcp_sendmsg/tcp_recvmsg */     \
+	X(FENTRY, 2, "fentry") /* fentry/fexit on the same */
+
 /* Which hook produced the event (becomes capture.method). */
 enum sonde_event_hook {
-	SONDE_HOOK_TRACEPOINT = 0,
-	SONDE_HOOK_KPROBE = 1,
-	SONDE_HOOK_FENTRY = 2,
+#define SONDE_HOOK_ENUM(kind, value, name) SONDE_HOOK_##kind = value,
+	SONDE_HOOKS(SONDE_HOOK_ENUM)
+#undef SONDE_HOOK_ENUM
+	SONDE_HOOK__COUNT,
 };
 
 enum sonde_event_flags {
@@ -114,7 +125,7 @@ struct sonde_tls_stream {
 };
 
 /* What the Go TLS probes need to know of a Go program to follow a
- * *tls.Conn to its socket (user space fills it from src/source/goinfo.c). */
+ * *tls.Conn to its socket (user space fills it from src/source/binfmt/goinfo.c). */
 struct sonde_go_proc {
 	__u64 tcpconn_type; /* address of the *net.TCPConn type descriptor, or 0 */
 	__u64 tcpconn_close; /* address of net.(*TCPConn).Close, or 0 */
@@ -141,28 +152,38 @@ struct sonde_go_bin {
 #define SONDE_GO_COOKIE(id, file_off) ((__u64)(__u32)(id) | ((__u64)(file_off) & 0x7fffffffull) << 32)
 #define SONDE_GO_COOKIE_OFF(cookie) (((cookie) >> 32) & 0x7fffffffull)
 
-/* Per-CPU counters of what the kernel side could not deliver. */
+/*
+ * Per-CPU counters of what the kernel side saw and could not deliver:
+ * X(NAME, stat), SONDE_CNT_NAME its index in the counters map, stat the
+ * struct sonde_stats field it adds to (src/core/stats.h names them in the
+ * output; two counters may add to one field).
+ */
+#define SONDE_KCOUNTERS(X)                                                        \
+	X(EVENTS, ebpf_kernel_events) /* events written to the ring buffer */        \
+	X(BYTES, ebpf_bytes) /* payload bytes moved by traced sockets */              \
+	X(CAPTURED, ebpf_captured_bytes) /* of which copied into events */            \
+	X(RB_DROPS, ebpf_ringbuf_drops) /* events lost: ring buffer full */           \
+	X(RB_DROP_BYTES, ebpf_ringbuf_drop_bytes) /* payload bytes in those events */ \
+	X(TRUNC_BYTES, ebpf_truncated_bytes) /* bytes over the per-call capture limit */ \
+	X(READ_FAILED, ebpf_read_failures) /* payload copies that failed (paged out) */ \
+	X(IOV_TRUNC_BYTES, ebpf_truncated_bytes) /* bytes past SONDE_IOV_MAX / SONDE_MMSG_MAX */ \
+	X(UNTRACED_BYTES, ebpf_untraced_bytes) /* bytes moved outside traced calls */ \
+	X(INFLIGHT_FULL, ebpf_missed_calls) /* calls missed: in-flight map full */    \
+	X(SOCK_MAP_FULL, ebpf_missed_calls) /* sockets missed: socket map full */     \
+	X(IGNORED_BYTES, ebpf_ignored_bytes) /* bytes of connections user space ignores */ \
+	X(MISSED_EXIT, ebpf_missed_exits) /* calls whose exit never came (thread killed mid-call) */ \
+	X(TLS_CALLS, tls_calls) /* TLS library calls that moved plaintext */          \
+	X(TLS_BYTES, tls_plaintext_bytes) /* plaintext bytes they moved */            \
+	X(TLS_CIPHER_BYTES, tls_ciphertext_bytes) /* ciphertext bytes of those connections (not copied) */ \
+	X(TLS_UNBOUND, tls_unbound_calls) /* TLS calls whose socket was not known yet */ \
+	X(GO_UNRESOLVED, tls_go_unresolved) /* Go TLS calls whose socket the runtime structures did not give */ \
+	X(GO_CLOSED, tls_go_closed_writes) /* Go TLS Writes on a connection already closed (nothing sent) */ \
+	X(CLOSED_BYTES, ebpf_closed_socket_bytes) /* bytes moved on a socket after its close, without state (not followed) */
+
 enum sonde_counter {
-	SONDE_CNT_EVENTS, /* events written to the ring buffer */
-	SONDE_CNT_BYTES, /* payload bytes moved by traced sockets */
-	SONDE_CNT_CAPTURED, /* of which copied into events */
-	SONDE_CNT_RB_DROPS, /* events lost: ring buffer full */
-	SONDE_CNT_RB_DROP_BYTES, /* payload bytes in those events */
-	SONDE_CNT_TRUNC_BYTES, /* bytes over the per-call capture limit */
-	SONDE_CNT_READ_FAILED, /* payload copies that failed (paged out) */
-	SONDE_CNT_IOV_TRUNC_BYTES, /* bytes past SONDE_IOV_MAX / SONDE_MMSG_MAX */
-	SONDE_CNT_UNTRACED_BYTES, /* bytes moved outside traced calls */
-	SONDE_CNT_INFLIGHT_FULL, /* calls missed: in-flight map full */
-	SONDE_CNT_SOCK_MAP_FULL, /* sockets missed: socket map full */
-	SONDE_CNT_IGNORED_BYTES, /* bytes of connections user space ignores */
-	SONDE_CNT_MISSED_EXIT, /* calls whose exit never came (thread killed mid-call) */
-	SONDE_CNT_TLS_CALLS, /* TLS library calls that moved plaintext */
-	SONDE_CNT_TLS_BYTES, /* plaintext bytes they moved */
-	SONDE_CNT_TLS_CIPHER_BYTES, /* ciphertext bytes of those connections (not copied) */
-	SONDE_CNT_TLS_UNBOUND, /* TLS calls whose socket was not known yet */
-	SONDE_CNT_GO_UNRESOLVED, /* Go TLS calls whose socket the runtime structures did not give */
-	SONDE_CNT_GO_CLOSED, /* Go TLS Writes on a connection already closed (nothing sent) */
-	SONDE_CNT_CLOSED_BYTES, /* bytes moved on a socket after its close, without state (not followed) */
+#define SONDE_CNT_ENUM(name, stat) SONDE_CNT_##name,
+	SONDE_KCOUNTERS(SONDE_CNT_ENUM)
+#undef SONDE_CNT_ENUM
 	SONDE_CNT__MAX,
 };
 

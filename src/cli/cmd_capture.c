@@ -360,15 +360,7 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 		a->ebpf_only_given = true;
 	switch (c) {
 	case OPT_HOOK:
-		if (!strcmp(arg, "auto"))
-			eo->hook = SONDE_HOOK_AUTO;
-		else if (!strcmp(arg, "fentry"))
-			eo->hook = SONDE_HOOK_FE;
-		else if (!strcmp(arg, "kprobe"))
-			eo->hook = SONDE_HOOK_KP;
-		else if (!strcmp(arg, "tracepoint"))
-			eo->hook = SONDE_HOOK_TP;
-		else
+		if (!sonde_ebpf_hook_from_name(arg, &eo->hook))
 			return bad("ebpf-hook", arg, "auto, fentry, kprobe or tracepoint");
 		return 0;
 	case OPT_PID:

@@ -3,10 +3,11 @@
  * Go binaries (contract in goinfo.h): build info, crypto/tls functions and
  * their return instructions, struct offsets, the TCPConn itab.
  *
- * The file is opened with libelf in mmap mode and read through that mapping
- * (elf_rawfile); every address and offset taken from the file is checked
- * against the mapping before use. Heap use is capstone's handle and, when
- * DWARF is read, libdw's decompressed debug sections (capped: MAX_DWARF).
+ * The file is opened by the ELF reader (elf.h) and read through libelf's
+ * mapping; every address and offset taken from the file is checked against
+ * the mapping before use. The functions are disassembled by godisasm.c.
+ * Heap use is capstone's handle and, when DWARF is read, libdw's
+ * decompressed debug sections (capped: MAX_DWARF).
  *
  * Formats, as read here (Go's own readers are debug/buildinfo and
  * debug/gosym in the Go source tree):
@@ -38,7 +39,6 @@
  */
 #include "source/binfmt/goinfo.h"
 
-#include <capstone/capstone.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <errno.h>
@@ -52,7 +52,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_LOADS 32u /* PT_LOAD segments considered */
+#include "source/binfmt/elf.h"
+#include "source/binfmt/godisasm.h"
+
 #define MAX_SCAN (256u << 20) /* bytes searched for a magic when sections are gone */
 #define MAX_DWARF (512ull << 20) /* decompressed debug sections libdw may hold */
 #define MAX_VERSION 256u /* longest version string read */
@@ -83,15 +85,7 @@ enum { TABLE_CONN = 0, TABLE_FD = 0, TABLE_PFD = 0, TABLE_SYSFD = 16 };
 
 struct img {
 	const char *path;
-	int fd;
-	Elf *elf;
-	const uint8_t *data; /* the whole file, mapped by libelf */
-	size_t size;
-	GElf_Ehdr eh;
-	size_t shstrndx;
-	bool have_shstr; /* section headers with their names */
-	GElf_Phdr loads[MAX_LOADS];
-	size_t nloads;
+	struct sonde_elf f;
 	char *err;
 	size_t errlen;
 };
@@ -128,113 +122,16 @@ static uint64_t rd_word(const uint8_t *p, unsigned n, bool big_endian)
 	return v;
 }
 
-/* The file bytes of [vaddr, vaddr+len) if they lie in one PT_LOAD's file
- * part; *off gets the file offset. NULL otherwise. */
-static const uint8_t *img_at(const struct img *im, uint64_t vaddr, uint64_t len, uint64_t *off)
-{
-	for (size_t i = 0; i < im->nloads; i++) {
-		const GElf_Phdr *ph = &im->loads[i];
-		if (vaddr < ph->p_vaddr || vaddr - ph->p_vaddr > ph->p_filesz ||
-		    len > ph->p_filesz - (vaddr - ph->p_vaddr))
-			continue;
-		uint64_t o = ph->p_offset + (vaddr - ph->p_vaddr);
-		if (o > im->size || len > im->size - o)
-			return NULL;
-		if (off)
-			*off = o;
-		return im->data + o;
-	}
-	return NULL;
-}
-
-/* The virtual address of file offset off, if a PT_LOAD maps it. */
-static bool img_vaddr(const struct img *im, uint64_t off, uint64_t *vaddr)
-{
-	for (size_t i = 0; i < im->nloads; i++) {
-		const GElf_Phdr *ph = &im->loads[i];
-		if (off >= ph->p_offset && off - ph->p_offset < ph->p_filesz) {
-			*vaddr = ph->p_vaddr + (off - ph->p_offset);
-			return true;
-		}
-	}
-	return false;
-}
-
-/* A section by name (first match), or NULL. */
-static Elf_Scn *img_scn(const struct img *im, const char *name, GElf_Shdr *sh)
-{
-	if (!im->have_shstr)
-		return NULL;
-	for (Elf_Scn *s = elf_nextscn(im->elf, NULL); s; s = elf_nextscn(im->elf, s)) {
-		if (!gelf_getshdr(s, sh))
-			continue;
-		const char *n = elf_strptr(im->elf, im->shstrndx, sh->sh_name);
-		if (n && !strcmp(n, name))
-			return s;
-	}
-	return NULL;
-}
-
-/* The file bytes of an uncompressed section that has them, or NULL. */
-static const uint8_t *scn_bytes(const struct img *im, const GElf_Shdr *sh)
-{
-	if (sh->sh_type == SHT_NOBITS || (sh->sh_flags & SHF_COMPRESSED) ||
-	    sh->sh_offset > im->size || sh->sh_size > im->size - sh->sh_offset)
-		return NULL;
-	return im->data + sh->sh_offset;
-}
-
-/*
- * The value a dynamic relocation puts at vaddr (PIEs may leave the word in
- * the file 0 and say it only there): RELATIVE, or an absolute 64-bit one
- * against a dynamic symbol. Returns false if none.
- */
-static bool img_reloc_at(const struct img *im, uint64_t vaddr, uint64_t *val)
-{
-	bool x86 = im->eh.e_machine == EM_X86_64;
-	unsigned relative = x86 ? 8 /* R_X86_64_RELATIVE */ : 1027 /* R_AARCH64_RELATIVE */;
-	unsigned abs64 = x86 ? 1 /* R_X86_64_64 */ : 257 /* R_AARCH64_ABS64 */;
-	for (Elf_Scn *s = elf_nextscn(im->elf, NULL); s; s = elf_nextscn(im->elf, s)) {
-		GElf_Shdr sh;
-		if (!gelf_getshdr(s, &sh) || sh.sh_type != SHT_RELA || !sh.sh_entsize)
-			continue;
-		Elf_Data *d = elf_getdata(s, NULL);
-		if (!d)
-			continue;
-		size_t n = sh.sh_size / sh.sh_entsize;
-		for (size_t i = 0; i < n; i++) {
-			GElf_Rela r;
-			if (!gelf_getrela(d, (int)i, &r) || r.r_offset != vaddr)
-				continue;
-			unsigned type = (unsigned)GELF_R_TYPE(r.r_info);
-			if (type == relative) {
-				*val = (uint64_t)r.r_addend;
-				return true;
-			}
-			if (type != abs64)
-				return false;
-			Elf_Scn *ss = elf_getscn(im->elf, sh.sh_link);
-			Elf_Data *sd = ss ? elf_getdata(ss, NULL) : NULL;
-			GElf_Sym sym;
-			if (!sd || !gelf_getsym(sd, (int)GELF_R_SYM(r.r_info), &sym))
-				return false;
-			*val = sym.st_value + (uint64_t)r.r_addend;
-			return true;
-		}
-	}
-	return false;
-}
-
 /* A pointer-sized word at vaddr, relocated if the file holds 0 there. */
 static bool img_word(const struct img *im, uint64_t vaddr, unsigned ptrsize, bool big_endian,
 		     uint64_t *val)
 {
-	const uint8_t *p = img_at(im, vaddr, ptrsize, NULL);
+	const uint8_t *p = sonde_elf_at(&im->f, vaddr, ptrsize, NULL);
 	if (!p)
 		return false;
 	*val = rd_word(p, ptrsize, big_endian);
-	if (!*val && im->eh.e_type == ET_DYN)
-		img_reloc_at(im, vaddr, val);
+	if (!*val && im->f.eh.e_type == ET_DYN)
+		sonde_elf_reloc_at(&im->f, vaddr, val);
 	return true;
 }
 
@@ -243,9 +140,9 @@ static bool img_word(const struct img *im, uint64_t vaddr, unsigned ptrsize, boo
 static uint64_t img_word_at(const struct img *im, const uint8_t *p, unsigned n)
 {
 	uint64_t v = rd_le(p, n), va;
-	if (!v && n == 8 && im->eh.e_type == ET_DYN &&
-	    img_vaddr(im, (uint64_t)(p - im->data), &va))
-		img_reloc_at(im, va, &v);
+	if (!v && n == 8 && im->f.eh.e_type == ET_DYN &&
+	    sonde_elf_vaddr_of(&im->f, (uint64_t)(p - im->f.data), &va))
+		sonde_elf_reloc_at(&im->f, va, &v);
 	return v;
 }
 
@@ -260,18 +157,18 @@ static const uint8_t *img_scan(const struct img *im, bool writable, size_t align
 			       uint64_t *avail)
 {
 	uint64_t budget = MAX_SCAN;
-	for (size_t i = 0; i < im->nloads && budget; i++) {
-		const GElf_Phdr *ph = &im->loads[i];
+	for (size_t i = 0; i < im->f.nloads && budget; i++) {
+		const GElf_Phdr *ph = &im->f.loads[i];
 		if (!!(ph->p_flags & PF_W) != writable || (ph->p_flags & PF_X) ||
-		    ph->p_offset > im->size)
+		    ph->p_offset > im->f.size)
 			continue;
 		uint64_t len = ph->p_filesz;
-		if (len > im->size - ph->p_offset)
-			len = im->size - ph->p_offset;
+		if (len > im->f.size - ph->p_offset)
+			len = im->f.size - ph->p_offset;
 		if (len > budget)
 			len = budget;
 		budget -= len;
-		const uint8_t *base = im->data + ph->p_offset;
+		const uint8_t *base = im->f.data + ph->p_offset;
 		uint64_t skew = (align - ph->p_vaddr % align) % align;
 		for (uint64_t o = skew; o + 4 <= len; o += align) {
 			if (ok(im, base + o, len - o)) {
@@ -329,14 +226,14 @@ static bool buildinfo_ok(const struct img *im, const uint8_t *p, uint64_t avail)
 static const uint8_t *find_buildinfo(const struct img *im, uint64_t *avail)
 {
 	GElf_Shdr sh;
-	if (img_scn(im, ".go.buildinfo", &sh)) {
-		const uint8_t *p = scn_bytes(im, &sh);
+	if (sonde_elf_section(&im->f, ".go.buildinfo", &sh)) {
+		const uint8_t *p = sonde_elf_section_bytes(&im->f, &sh);
 		if (p && sh.sh_size >= 32 && !memcmp(p, BUILDINFO_MAGIC, sizeof(BUILDINFO_MAGIC))) {
 			*avail = sh.sh_size;
 			return p;
 		}
 	}
-	if (im->have_shstr)
+	if (im->f.have_shstr)
 		return NULL;
 	return img_scan(im, true, 16, buildinfo_ok, avail);
 }
@@ -370,7 +267,7 @@ static int read_version(struct img *im, const uint8_t *bi, uint64_t avail,
 		if (ptrsize != 8 && ptrsize != 4)
 			return fail(im, "damaged Go build info (pointer size %u)", ptrsize);
 		uint64_t hdr = rd_word(bi + 16, ptrsize, big_endian), data, len, at;
-		if (!hdr && img_vaddr(im, (uint64_t)(bi - im->data) + 16, &at))
+		if (!hdr && sonde_elf_vaddr_of(&im->f, (uint64_t)(bi - im->f.data) + 16, &at))
 			img_word(im, at, ptrsize, big_endian, &hdr); /* a PIE's relocation */
 		if (!img_word(im, hdr, ptrsize, big_endian, &data) ||
 		    !img_word(im, hdr + ptrsize, ptrsize, big_endian, &len))
@@ -378,7 +275,7 @@ static int read_version(struct img *im, const uint8_t *bi, uint64_t avail,
 				    (unsigned long long)hdr);
 		if (len > MAX_VERSION)
 			len = MAX_VERSION;
-		const uint8_t *s = img_at(im, data, len, NULL);
+		const uint8_t *s = sonde_elf_at(&im->f, data, len, NULL);
 		if (!s)
 			return fail(im, "damaged Go build info (version string at %#llx)",
 				    (unsigned long long)data);
@@ -479,7 +376,7 @@ static bool pcln_parse(const struct img *im, const uint8_t *p, uint64_t len, str
 		if (!t->text_start) {
 			/* unrelocated (never seen so far): .text starts at runtime.text */
 			GElf_Shdr sh;
-			if (!img_scn(im, ".text", &sh))
+			if (!sonde_elf_section(&im->f, ".text", &sh))
 				return false;
 			t->text_start = sh.sh_addr;
 		}
@@ -542,8 +439,8 @@ static int pcln_open(struct img *im, struct pcln *t)
 	const uint8_t *p = NULL;
 	uint64_t len = 0;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !p; i++) {
-		if (img_scn(im, names[i], &sh)) {
-			p = scn_bytes(im, &sh);
+		if (sonde_elf_section(&im->f, names[i], &sh)) {
+			p = sonde_elf_section_bytes(&im->f, &sh);
 			len = sh.sh_size;
 		}
 	}
@@ -592,194 +489,47 @@ struct syms {
 	bool has_read, has_write, has_itab;
 };
 
+/* sonde_elf_sym_fn: the two crypto/tls functions and the TCPConn itab. */
+static bool syms_take(const char *name, const GElf_Sym *sym, void *arg)
+{
+	struct syms *s = arg;
+	if (name[0] != 'c' && name[0] != 'g')
+		return false; /* not crypto/... nor go.itab/go:itab */
+	if (GELF_ST_TYPE(sym->st_info) == STT_FUNC && !strcmp(name, READ_SYM)) {
+		s->read = *sym;
+		s->has_read = true;
+	} else if (GELF_ST_TYPE(sym->st_info) == STT_FUNC && !strcmp(name, WRITE_SYM)) {
+		s->write = *sym;
+		s->has_write = true;
+	} else if (!strcmp(name, ITAB_SYMS[0]) || !strcmp(name, ITAB_SYMS[1])) {
+		s->itab = *sym;
+		s->has_itab = true;
+	}
+	return false;
+}
+
 static void scan_symtab(const struct img *im, struct syms *s)
 {
 	memset(s, 0, sizeof(*s));
-	for (Elf_Scn *scn = elf_nextscn(im->elf, NULL); scn; scn = elf_nextscn(im->elf, scn)) {
-		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize)
-			continue;
-		s->have_symtab = true;
-		Elf_Data *d = elf_getdata(scn, NULL);
-		if (!d)
-			continue;
-		size_t n = sh.sh_size / sh.sh_entsize;
-		for (size_t i = 0; i < n; i++) {
-			GElf_Sym sym;
-			if (!gelf_getsym(d, (int)i, &sym) || !sym.st_name)
-				continue;
-			const char *name = elf_strptr(im->elf, sh.sh_link, sym.st_name);
-			if (!name || (name[0] != 'c' && name[0] != 'g'))
-				continue; /* not crypto/... nor go.itab/go:itab */
-			if (GELF_ST_TYPE(sym.st_info) == STT_FUNC && !strcmp(name, READ_SYM)) {
-				s->read = sym;
-				s->has_read = true;
-			} else if (GELF_ST_TYPE(sym.st_info) == STT_FUNC &&
-				   !strcmp(name, WRITE_SYM)) {
-				s->write = sym;
-				s->has_write = true;
-			} else if (!strcmp(name, ITAB_SYMS[0]) || !strcmp(name, ITAB_SYMS[1])) {
-				s->itab = sym;
-				s->has_itab = true;
-			}
-		}
-	}
+	s->have_symtab = sonde_elf_symbols(&im->f, SHT_SYMTAB, syms_take, s) > 0;
 }
 
 /* ===================================================== return points === */
-
-/*
- * Whether a function stores its first three register arguments (amd64 AX,
- * BX, CX; arm64 R0, R1, R2) in the caller's spill slots, 8, 16 and 24 bytes
- * above the stack pointer at its entry, before its first call. The frame is
- * set up by "push rbp" (Go 1.21+) and "sub rsp, N" on amd64, by
- * "str x30, [sp, #-N]!" on arm64, so the slots are [sp + depth + 8] and on.
- * What Go compiles (crypto/tls.(*Conn).Read has a defer and spills them at
- * once) is checked per binary rather than assumed.
- */
-struct spill_scan {
-	uint64_t depth; /* bytes pushed or reserved since the entry */
-	unsigned stored; /* bit i: argument i stored */
-	bool done; /* a call was reached */
-};
-
-static void spill_step(struct spill_scan *sp, enum sonde_go_arch arch, const cs_insn *insn)
-{
-	static const char *const amd64_regs[3] = { "rax", "rbx", "rcx" };
-	static const char *const arm64_regs[3] = { "x0", "x1", "x2" };
-	const char *const *regs = arch == SONDE_GO_AMD64 ? amd64_regs : arm64_regs;
-	if (sp->done)
-		return;
-	if (arch == SONDE_GO_AMD64 ? insn->id == X86_INS_CALL : insn->id == ARM64_INS_BL ||
-								  insn->id == ARM64_INS_BLR) {
-		sp->done = true;
-		return;
-	}
-	long long v;
-	char reg[8];
-	if (arch == SONDE_GO_AMD64) {
-		if (insn->id == X86_INS_PUSH) {
-			sp->depth += 8;
-			return;
-		}
-		if (insn->id == X86_INS_SUB && sscanf(insn->op_str, "rsp, %lli", &v) == 1 && v > 0) {
-			sp->depth += (uint64_t)v;
-			return;
-		}
-		if (insn->id != X86_INS_MOV ||
-		    sscanf(insn->op_str, "qword ptr [rsp + %lli], %7s", &v, reg) != 2)
-			return;
-	} else {
-		if (insn->id != ARM64_INS_STR)
-			return;
-		if (sscanf(insn->op_str, "x30, [sp, #%lli]!", &v) == 1 && v < 0) {
-			sp->depth += (uint64_t)-v;
-			return;
-		}
-		if (sscanf(insn->op_str, "%7[^,], [sp, #%lli]", reg, &v) != 2)
-			return;
-	}
-	if (!sp->depth)
-		return;
-	for (unsigned i = 0; i < 3; i++)
-		if (v > 0 && (uint64_t)v == sp->depth + 8 * (i + 1) && !strcmp(reg, regs[i]))
-			sp->stored |= 1u << i;
-}
 
 /* Every return instruction of f (entry and size set) into f. */
 static int find_rets(struct img *im, enum sonde_go_arch arch, const char *name,
 		     struct sonde_go_func *f)
 {
-	if (!img_at(im, f->vaddr, f->size, &f->file_off))
+	if (!sonde_elf_at(&im->f, f->vaddr, f->size, &f->file_off))
 		return fail(im, "%s at %#llx (%llu bytes) is not in the file's loaded code", name,
 			    (unsigned long long)f->vaddr, (unsigned long long)f->size);
 	if (f->size > MAX_FUNC)
 		return fail(im, "%s is %llu bytes long: not a function sonde disassembles", name,
 			    (unsigned long long)f->size);
-	/*
-	 * The code is read with pread, not from libelf's private mapping: in a
-	 * private mapping of a file that has uprobes (another sonde, any
-	 * tracer) the kernel shows int3 where the probes are, returns included.
-	 */
-	uint8_t *code = malloc((size_t)f->size);
-	if (!code)
-		return fail(im, "out of memory");
-	if (pread(im->fd, code, (size_t)f->size, (off_t)f->file_off) != (ssize_t)f->size) {
-		free(code);
-		return fail(im, "cannot read %s's code: %s", name, strerror(errno));
-	}
-	csh h;
-	cs_err ce = arch == SONDE_GO_AMD64 ? cs_open(CS_ARCH_X86, CS_MODE_64, &h)
-					   : cs_open(CS_ARCH_ARM64, CS_MODE_ARM, &h);
-	if (ce != CS_ERR_OK) {
-		free(code);
-		return fail(im, "capstone cannot disassemble %s: %s", sonde_go_arch_name(arch),
-			    cs_strerror(ce));
-	}
-	cs_insn *insn = cs_malloc(h);
-	if (!insn) {
-		cs_close(&h);
-		free(code);
-		return fail(im, "out of memory");
-	}
-	int rc = 0;
-	const uint8_t *c = code;
-	size_t n = (size_t)f->size;
-	uint64_t addr = f->vaddr;
-	f->nret = 0;
-	f->body_file_off = 0;
-	f->args_spilled = false;
-	unsigned seen = 0;
-	struct spill_scan sp = { 0 };
-	while (n) {
-		if (!cs_disasm_iter(h, &c, &n, &addr, insn)) {
-			/*
-			 * arm64 instructions are 4 bytes each: an undecodable word
-			 * (data, or an encoding capstone lacks) is stepped over.
-			 * On amd64 nothing after it could be trusted to start an
-			 * instruction, and a probe in mid-instruction breaks the
-			 * program: give up on this binary rather than guess.
-			 */
-			if (arch == SONDE_GO_ARM64 && n >= 4) {
-				c += 4;
-				n -= 4;
-				addr += 4;
-				continue;
-			}
-			if (arch == SONDE_GO_ARM64)
-				break; /* a tail shorter than an instruction */
-			rc = fail(im, "cannot disassemble %s at %#llx (%llu bytes into it)", name,
-				  (unsigned long long)addr,
-				  (unsigned long long)(addr - f->vaddr));
-			break;
-		}
-		/* The stack check comes within the first few instructions: a
-		 * branch if below-or-same to morestack (jbe; arm64 b.ls). */
-		if (++seen <= 6 && !f->body_file_off &&
-		    (arch == SONDE_GO_AMD64 ? insn->id == X86_INS_JBE
-					    : !strcmp(insn->mnemonic, "b.ls")))
-			f->body_file_off = f->file_off + (addr - f->vaddr);
-		spill_step(&sp, arch, insn);
-		bool ret = arch == SONDE_GO_AMD64 ? insn->id == X86_INS_RET ||
-							    insn->id == X86_INS_RETF ||
-							    insn->id == X86_INS_RETFQ
-						  : insn->id == ARM64_INS_RET;
-		if (!ret)
-			continue;
-		if (f->nret == SONDE_GO_MAX_RETS) {
-			rc = fail(im, "%s has more than %u return instructions", name,
-				  SONDE_GO_MAX_RETS);
-			break;
-		}
-		f->ret_file_offs[f->nret++] = f->file_off + (insn->address - f->vaddr);
-	}
-	cs_free(insn, 1);
-	cs_close(&h);
-	free(code);
-	f->args_spilled = sp.stored == 7;
-	if (!rc && !f->nret)
-		rc = fail(im, "%s has no return instruction", name);
-	return rc;
+	char why[160];
+	if (sonde_go_disasm(im->f.fd, arch, name, f, why, sizeof(why)) < 0)
+		return fail(im, "%s", why);
+	return 0;
 }
 
 /* ============================================================== DWARF === */
@@ -799,11 +549,11 @@ static uint64_t dwarf_bytes(const struct img *im)
 {
 	uint64_t total = 0;
 	bool info = false;
-	for (Elf_Scn *s = elf_nextscn(im->elf, NULL); s; s = elf_nextscn(im->elf, s)) {
+	for (Elf_Scn *s = elf_nextscn(im->f.elf, NULL); s; s = elf_nextscn(im->f.elf, s)) {
 		GElf_Shdr sh;
-		if (!gelf_getshdr(s, &sh) || !im->have_shstr)
+		if (!gelf_getshdr(s, &sh) || !im->f.have_shstr)
 			continue;
-		const char *n = elf_strptr(im->elf, im->shstrndx, sh.sh_name);
+		const char *n = elf_strptr(im->f.elf, im->f.shstrndx, sh.sh_name);
 		if (!n || (strncmp(n, ".debug_", 7) && strncmp(n, ".zdebug_", 8)))
 			continue;
 		info |= !strcmp(n, ".debug_info") || !strcmp(n, ".zdebug_info");
@@ -812,9 +562,9 @@ static uint64_t dwarf_bytes(const struct img *im)
 		if ((sh.sh_flags & SHF_COMPRESSED) && gelf_getchdr(s, &ch))
 			sz = ch.ch_size;
 		else if (!strncmp(n, ".zdebug_", 8) && sh.sh_size >= 12 &&
-			 sh.sh_offset <= im->size - 12 &&
-			 !memcmp(im->data + sh.sh_offset, "ZLIB", 4))
-			sz = rd_word(im->data + sh.sh_offset + 4, 8, true);
+			 sh.sh_offset <= im->f.size - 12 &&
+			 !memcmp(im->f.data + sh.sh_offset, "ZLIB", 4))
+			sz = rd_word(im->f.data + sh.sh_offset + 4, 8, true);
 		total += sz;
 	}
 	return info ? total : 0;
@@ -857,7 +607,7 @@ static bool dwarf_offsets(const struct img *im, struct sonde_go_binary *out)
 	uint64_t bytes = dwarf_bytes(im);
 	if (!bytes || bytes > MAX_DWARF)
 		return false;
-	Dwarf *dw = dwarf_begin_elf(im->elf, DWARF_C_READ, NULL);
+	Dwarf *dw = dwarf_begin_elf(im->f.elf, DWARF_C_READ, NULL);
 	if (!dw)
 		return false;
 	uint32_t off[4];
@@ -928,25 +678,26 @@ static int inspect(struct img *im, struct sonde_go_binary *out)
 	const uint8_t *bi = find_buildinfo(im, &avail);
 	if (!bi) {
 		GElf_Shdr sh;
-		if (!img_scn(im, ".gopclntab", &sh) && !img_scn(im, ".data.rel.ro.gopclntab", &sh))
+		if (!sonde_elf_section(&im->f, ".gopclntab", &sh) &&
+		    !sonde_elf_section(&im->f, ".data.rel.ro.gopclntab", &sh))
 			return fail(im, "not a Go program (no Go build info or pcln table)");
 		return fail(im, "Go program without build info (older than go1.13?): its "
 				"version and calling convention are unknown");
 	}
-	switch (im->eh.e_machine) {
+	switch (im->f.eh.e_machine) {
 	case EM_X86_64: out->arch = SONDE_GO_AMD64; break;
 	case EM_AARCH64: out->arch = SONDE_GO_ARM64; break;
 	default:
 		return fail(im, "Go program for an unsupported architecture (ELF machine %u)",
-			    (unsigned)im->eh.e_machine);
+			    (unsigned)im->f.eh.e_machine);
 	}
 	if (read_version(im, bi, avail, out) < 0)
 		return -1;
 	bool newer = out->major > 1;
 	out->regabi = newer || (out->arch == SONDE_GO_AMD64 ? out->minor >= 17 : out->minor >= 18);
-	out->pie = im->eh.e_type == ET_DYN;
-	if (!img_vaddr(im, 0, &out->base_vaddr) && im->nloads)
-		out->base_vaddr = im->loads[0].p_vaddr - im->loads[0].p_offset;
+	out->pie = im->f.eh.e_type == ET_DYN;
+	if (!sonde_elf_vaddr_of(&im->f, 0, &out->base_vaddr) && im->f.nloads)
+		out->base_vaddr = im->f.loads[0].p_vaddr - im->f.loads[0].p_offset;
 
 	struct syms s;
 	scan_symtab(im, &s);
@@ -986,62 +737,35 @@ static int inspect(struct img *im, struct sonde_go_binary *out)
 	return 0;
 }
 
+/* The open error of sonde_elf_open, as a sentence. */
+static const char *open_error(int err)
+{
+	switch (err) {
+	case EINVAL: return "not a regular file";
+	case ENOEXEC: return "not an ELF file";
+	case EBADMSG: return "damaged ELF header";
+	case ENOSYS: return "libelf is too old";
+	}
+	return strerror(err);
+}
+
 int sonde_go_inspect(const char *path, struct sonde_go_binary *out, char *err, size_t errlen)
 {
-	struct img im = { .path = path, .err = err, .errlen = errlen, .fd = -1 };
+	struct img im = { .path = path, .err = err, .errlen = errlen };
 	memset(out, 0, sizeof(*out));
 	if (errlen)
 		err[0] = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return fail(&im, "%s", strerror(errno));
-	im.fd = fd;
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return fail(&im, "not a regular file");
-	}
+	if (sonde_elf_open(&im.f, path) < 0)
+		return fail(&im, "%s", open_error(errno));
 	int rc = -1;
-	if (elf_version(EV_CURRENT) == EV_NONE) {
-		fail(&im, "libelf is too old");
-		goto out_fd;
-	}
-	im.elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!im.elf || elf_kind(im.elf) != ELF_K_ELF) {
-		fail(&im, "not an ELF file");
-		goto out_elf;
-	}
-	im.data = (const uint8_t *)elf_rawfile(im.elf, &im.size);
-	if (!im.data || !gelf_getehdr(im.elf, &im.eh)) {
-		fail(&im, "damaged ELF header");
-		goto out_elf;
-	}
-	if (im.eh.e_ident[EI_CLASS] != ELFCLASS64 || im.eh.e_ident[EI_DATA] != ELFDATA2LSB) {
+	if (im.f.eh.e_ident[EI_CLASS] != ELFCLASS64 || im.f.eh.e_ident[EI_DATA] != ELFDATA2LSB)
 		fail(&im, "not a 64-bit little-endian ELF file (the only kind sonde reads for Go)");
-		goto out_elf;
-	}
-	size_t shnum = 0;
-	im.have_shstr = elf_getshdrnum(im.elf, &shnum) == 0 && shnum > 0 &&
-			elf_getshdrstrndx(im.elf, &im.shstrndx) == 0 && im.shstrndx != SHN_UNDEF;
-	size_t phnum = 0;
-	if (elf_getphdrnum(im.elf, &phnum) < 0)
-		phnum = 0;
-	for (size_t i = 0; i < phnum && im.nloads < MAX_LOADS; i++) {
-		GElf_Phdr ph;
-		if (gelf_getphdr(im.elf, (int)i, &ph) && ph.p_type == PT_LOAD)
-			im.loads[im.nloads++] = ph;
-	}
-	if (!im.nloads) {
+	else if (!im.f.nloads)
 		fail(&im, "ELF file without loadable segments");
-		goto out_elf;
-	}
-	rc = inspect(&im, out);
+	else
+		rc = inspect(&im, out);
 	if (rc < 0)
 		memset(out, 0, sizeof(*out));
-out_elf:
-	if (im.elf)
-		elf_end(im.elf);
-out_fd:
-	close(fd);
+	sonde_elf_close(&im.f);
 	return rc;
 }

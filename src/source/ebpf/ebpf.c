@@ -30,11 +30,37 @@
 
 _Static_assert(SONDE_EBPF_FILTER_MAX == SONDE_FILTER_MAX, "filter list sizes of ebpf.h and bpf/");
 
-static const char *const hook_names[] = { "tracepoint", "kprobe", "fentry" };
+static const char *const hook_names[SONDE_HOOK__COUNT] = {
+#define HOOK_NAME(kind, value, name) [SONDE_HOOK_##kind] = name,
+	SONDE_HOOKS(HOOK_NAME)
+#undef HOOK_NAME
+};
+
+/* capture.method of each hook's chunks */
+static const enum sonde_origin hook_origins[SONDE_HOOK__COUNT] = {
+#define HOOK_ORIGIN(kind, value, name) [SONDE_HOOK_##kind] = SONDE_ORIGIN_EBPF_##kind,
+	SONDE_HOOKS(HOOK_ORIGIN)
+#undef HOOK_ORIGIN
+};
 
 const char *sonde_ebpf_hook_name(const struct sonde_ebpf *e)
 {
 	return hook_names[e->hook];
+}
+
+bool sonde_ebpf_hook_from_name(const char *name, int *hook)
+{
+	if (!strcmp(name, "auto")) {
+		*hook = SONDE_HOOK_AUTO;
+		return true;
+	}
+	for (int h = 0; h < SONDE_HOOK__COUNT; h++) {
+		if (!strcmp(name, hook_names[h])) {
+			*hook = h;
+			return true;
+		}
+	}
+	return false;
 }
 
 /* ------------------------------------------------------------ checks --- */
@@ -125,37 +151,76 @@ static bool kprobes_available(void)
 
 /* ------------------------------------------------------------- loading --- */
 
-/* The data-path programs of each hook; everything else is shared. */
-static bool is_data_prog(const char *name, int hook)
+/*
+ * The programs of each data hook (everything else is shared), and the TLS
+ * probes, named one by one: a program renamed in bpf/ breaks the build
+ * here instead of silently staying off.
+ */
+#define HOOK_PROGS_MAX 20
+
+static size_t hook_programs(const struct sonde_capture *skel, int hook,
+			    struct bpf_program *progs[HOOK_PROGS_MAX])
 {
-	static const char *const tp[] = { "write", "read", "sendto", "recvfrom", "writev", "readv",
-					  "sendmsg", "recvmsg", "sendmmsg", "recvmmsg", NULL };
-	const char *sfx = NULL;
-	if (!strncmp(name, "tp_enter_", 9))
-		sfx = name + 9;
-	else if (!strncmp(name, "tp_exit_", 8))
-		sfx = name + 8;
-	if (sfx) {
-		if (hook != SONDE_HOOK_TP)
-			return false;
-		for (int i = 0; tp[i]; i++)
-			if (!strcmp(sfx, tp[i]))
-				return true;
-		return false;
+	size_t n = 0;
+#define TP_PAIR(name) \
+	(progs[n++] = skel->progs.tp_enter_##name, progs[n++] = skel->progs.tp_exit_##name)
+	switch (hook) {
+	case SONDE_HOOK_TRACEPOINT:
+		TP_PAIR(write);
+		TP_PAIR(read);
+		TP_PAIR(sendto);
+		TP_PAIR(recvfrom);
+		TP_PAIR(writev);
+		TP_PAIR(readv);
+		TP_PAIR(sendmsg);
+		TP_PAIR(recvmsg);
+		TP_PAIR(sendmmsg);
+		TP_PAIR(recvmmsg);
+		break;
+	case SONDE_HOOK_KPROBE:
+		progs[n++] = skel->progs.kp_tcp_sendmsg;
+		progs[n++] = skel->progs.krp_tcp_sendmsg;
+		progs[n++] = skel->progs.kp_tcp_recvmsg;
+		progs[n++] = skel->progs.krp_tcp_recvmsg;
+		break;
+	case SONDE_HOOK_FENTRY:
+		progs[n++] = skel->progs.fe_tcp_sendmsg;
+		progs[n++] = skel->progs.fx_tcp_sendmsg;
+		progs[n++] = skel->progs.fe_tcp_recvmsg;
+		progs[n++] = skel->progs.fx_tcp_recvmsg;
+		progs[n++] = skel->progs.fx_tcp_recvmsg_nonblock;
+		break;
 	}
-	if (!strncmp(name, "kp_", 3) || !strncmp(name, "krp_", 4))
-		return hook == SONDE_HOOK_KP;
-	if (!strncmp(name, "fe_", 3) || !strncmp(name, "fx_", 3))
-		return hook == SONDE_HOOK_FE;
-	return false;
+#undef TP_PAIR
+	return n;
 }
 
-static bool is_data_family(const char *name)
+/* The uprobe programs ebpf_tls.c attaches to TLS libraries and Go programs. */
+static size_t tls_programs(const struct sonde_capture *skel,
+			   struct bpf_program *progs[HOOK_PROGS_MAX])
 {
-	for (int h = 0; h < 3; h++)
-		if (is_data_prog(name, h))
-			return true;
-	return false;
+	struct bpf_program *all[] = {
+		skel->progs.tls_ret,
+		skel->progs.tls_rw_read,
+		skel->progs.tls_rw_write,
+		skel->progs.tls_ex_read,
+		skel->progs.tls_ex_write,
+		skel->progs.tls_ex2_write,
+		skel->progs.tls_bio_read,
+		skel->progs.tls_bio_write,
+		skel->progs.tls_handshake,
+		skel->progs.go_tls_read_enter,
+		skel->progs.go_tls_write_enter,
+		skel->progs.go_tls_return,
+		skel->progs.go_tls_read_return,
+		skel->progs.go_tls_read_return_stack,
+		skel->progs.go_tls_read_enter_stack,
+		skel->progs.go_tls_write_enter_stack,
+		skel->progs.go_tls_return_stack,
+	};
+	_Static_assert(sizeof(all) / sizeof(all[0]) <= HOOK_PROGS_MAX, "HOOK_PROGS_MAX");
+	memcpy(progs, all, sizeof(all));
+	return sizeof(all) / sizeof(all[0]);
 }
 
 struct kernel_has {
@@ -327,14 +392,10 @@ static void remove_kretprobes(struct sonde_ebpf *e)
 	}
 }
 
-static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int hook,
-		    const struct kernel_has *k, char *why, size_t len)
+/* The read-only configuration and the map sizes, between open and load. */
+static void set_config(struct sonde_capture *skel, const struct sonde_ebpf_opts *o, int hook,
+		       const struct kernel_has *k)
 {
-	struct sonde_capture *skel = sonde_capture__open();
-	if (!skel) {
-		snprintf(why, len, "opening the BPF object failed: %s", strerror(errno));
-		return -1;
-	}
 	skel->rodata->self_tgid = (uint32_t)getpid();
 	/* The lists hold at most SONDE_FILTER_MAX entries (the options refuse more). */
 	for (size_t i = 0; i < o->npids; i++)
@@ -356,24 +417,30 @@ static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int h
 		bpf_map__set_max_entries(skel->maps.events, (uint32_t)o->ringbuf_size);
 	int ncpu = libbpf_num_possible_cpus();
 	bpf_map__set_max_entries(skel->maps.scratch_map, ncpu > 0 ? (uint32_t)ncpu : 1);
+}
 
-	struct bpf_program *prog;
-	bpf_object__for_each_program(prog, skel->obj) {
-		const char *name = bpf_program__name(prog);
-		if (is_data_family(name))
-			bpf_program__set_autoload(prog, is_data_prog(name, hook));
+/* Which programs load: the chosen hook's, the fallbacks this kernel needs,
+ * the TLS probes unless --no-tls. */
+static void choose_programs(struct sonde_capture *skel, const struct sonde_ebpf_opts *o, int hook,
+			    const struct kernel_has *k)
+{
+	struct bpf_program *progs[HOOK_PROGS_MAX];
+	for (int h = 0; h < SONDE_HOOK__COUNT; h++) {
+		size_t n = hook_programs(skel, h, progs);
+		for (size_t i = 0; i < n; i++)
+			bpf_program__set_autoload(progs[i], h == hook);
 	}
 	/* fexit reads tcp_recvmsg's return after its arguments: one program
 	 * per signature, the kernel's loaded. */
-	if (hook == SONDE_HOOK_FE) {
+	if (hook == SONDE_HOOK_FENTRY) {
 		bpf_program__set_autoload(skel->progs.fx_tcp_recvmsg, !k->recvmsg_nonblock);
 		bpf_program__set_autoload(skel->progs.fx_tcp_recvmsg_nonblock, k->recvmsg_nonblock);
 	}
 	/* Bytes moved outside traced calls, counted so positions stay exact.
 	 * In kernel-function modes tcp_sendmsg sees io_uring and (6.5+)
 	 * sendfile itself; sendfile's older path needs the syscall hooks. */
-	bool length_tp = hook == SONDE_HOOK_TP && k->sock_length_tp;
-	bool sendfile_tp = hook == SONDE_HOOK_TP ? !k->sock_length_tp : k->tcp_sendpage;
+	bool length_tp = hook == SONDE_HOOK_TRACEPOINT && k->sock_length_tp;
+	bool sendfile_tp = hook == SONDE_HOOK_TRACEPOINT ? !k->sock_length_tp : k->tcp_sendpage;
 	bpf_program__set_autoload(skel->progs.tb_sock_send_length, length_tp);
 	bpf_program__set_autoload(skel->progs.tb_sock_recv_length, length_tp);
 	bpf_program__set_autoload(skel->progs.tp_enter_sendfile64, sendfile_tp);
@@ -383,12 +450,23 @@ static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int h
 
 	/* TLS: the uprobe programs (attached per library by ebpf_tls.c) and
 	 * the discovery hooks. */
-	bpf_object__for_each_program(prog, skel->obj) {
-		if (!strncmp(bpf_program__name(prog), "tls_", 4) || !strncmp(bpf_program__name(prog), "go_", 3))
-			bpf_program__set_autoload(prog, o->tls);
-	}
+	size_t ntls = tls_programs(skel, progs);
+	for (size_t i = 0; i < ntls; i++)
+		bpf_program__set_autoload(progs[i], o->tls);
 	bpf_program__set_autoload(skel->progs.tp_exec, o->tls);
 	bpf_program__set_autoload(skel->progs.tp_enter_mmap, o->tls);
+}
+
+static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int hook,
+		    const struct kernel_has *k, char *why, size_t len)
+{
+	struct sonde_capture *skel = sonde_capture__open();
+	if (!skel) {
+		snprintf(why, len, "opening the BPF object failed: %s", strerror(errno));
+		return -1;
+	}
+	set_config(skel, o, hook, k);
+	choose_programs(skel, o, hook, k);
 
 	int rc = sonde_capture__load(skel);
 	if (rc) {
@@ -396,7 +474,7 @@ static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int h
 		sonde_capture__destroy(skel);
 		return -1;
 	}
-	if (hook == SONDE_HOOK_KP)
+	if (hook == SONDE_HOOK_KPROBE)
 		attach_kretprobes(e, skel);
 	rc = sonde_capture__attach(skel);
 	if (rc) {
@@ -473,9 +551,7 @@ void ebpf_chunk_from_event(const struct sonde_ebpf *e, const struct sonde_event 
 	memset(c, 0, sizeof(*c));
 	c->ts_ns = ev->ts_ns + (uint64_t)e->mono_to_real_ns;
 	c->seq_kind = SONDE_SEQ_STREAM64;
-	c->origin = e->hook == SONDE_HOOK_FE ? SONDE_ORIGIN_EBPF_FENTRY
-		  : e->hook == SONDE_HOOK_KP ? SONDE_ORIGIN_EBPF_KPROBE
-					     : SONDE_ORIGIN_EBPF_TRACEPOINT;
+	c->origin = hook_origins[e->hook];
 	c->conn_id = ev->conn_id;
 	c->proc = proc;
 	c->flow.l4 = SONDE_L4_TCP;
@@ -592,20 +668,23 @@ struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *o,
 
 	struct kernel_has k;
 	probe_btf(&k);
-	/* Best first; a forced hook is tried alone. */
-	int order[3] = { SONDE_HOOK_FE, SONDE_HOOK_KP, SONDE_HOOK_TP };
-	int n = 3;
+	/* Best first (SONDE_HOOKS lists them best last); a forced hook is
+	 * tried alone. */
+	int order[SONDE_HOOK__COUNT];
+	int n = SONDE_HOOK__COUNT;
+	for (int i = 0; i < n; i++)
+		order[i] = SONDE_HOOK__COUNT - 1 - i;
 	if (o->hook != SONDE_HOOK_AUTO) {
 		order[0] = o->hook;
 		n = 1;
 	}
-	char why[3][160];
+	char why[SONDE_HOOK__COUNT][160];
 	int tried = 0;
 	for (int i = 0; i < n; i++) {
 		int h = order[i];
 		why[i][0] = '\0';
 		tried = i + 1;
-		if (h == SONDE_HOOK_KP && !kprobes_available()) {
+		if (h == SONDE_HOOK_KPROBE && !kprobes_available()) {
 			snprintf(why[i], sizeof(why[i]), "the kernel has no kprobes");
 			continue;
 		}
@@ -646,6 +725,17 @@ int sonde_ebpf_poll(struct sonde_ebpf *e, int timeout_ms)
 	return n;
 }
 
+void ebpf_stats_from_counters(struct sonde_stats *st, const uint64_t sum[SONDE_CNT__MAX])
+{
+	/* Some fields sum two counters: cleared first, then added to. */
+#define KCOUNTER_CLEAR(name, stat) st->stat = 0;
+#define KCOUNTER_ADD(name, stat) st->stat += sum[SONDE_CNT_##name];
+	SONDE_KCOUNTERS(KCOUNTER_CLEAR)
+	SONDE_KCOUNTERS(KCOUNTER_ADD)
+#undef KCOUNTER_CLEAR
+#undef KCOUNTER_ADD
+}
+
 void sonde_ebpf_update_stats(struct sonde_ebpf *e)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -661,25 +751,7 @@ void sonde_ebpf_update_stats(struct sonde_ebpf *e)
 			sum[k] += vals[c];
 	}
 	free(vals);
-	struct sonde_stats *st = e->stats;
-	st->ebpf_kernel_events = sum[SONDE_CNT_EVENTS];
-	st->ebpf_bytes = sum[SONDE_CNT_BYTES];
-	st->ebpf_captured_bytes = sum[SONDE_CNT_CAPTURED];
-	st->ebpf_ringbuf_drops = sum[SONDE_CNT_RB_DROPS];
-	st->ebpf_ringbuf_drop_bytes = sum[SONDE_CNT_RB_DROP_BYTES];
-	st->ebpf_truncated_bytes = sum[SONDE_CNT_TRUNC_BYTES] + sum[SONDE_CNT_IOV_TRUNC_BYTES];
-	st->ebpf_read_failures = sum[SONDE_CNT_READ_FAILED];
-	st->ebpf_untraced_bytes = sum[SONDE_CNT_UNTRACED_BYTES];
-	st->ebpf_missed_calls = sum[SONDE_CNT_INFLIGHT_FULL] + sum[SONDE_CNT_SOCK_MAP_FULL];
-	st->ebpf_ignored_bytes = sum[SONDE_CNT_IGNORED_BYTES];
-	st->ebpf_missed_exits = sum[SONDE_CNT_MISSED_EXIT];
-	st->tls_calls = sum[SONDE_CNT_TLS_CALLS];
-	st->tls_plaintext_bytes = sum[SONDE_CNT_TLS_BYTES];
-	st->tls_ciphertext_bytes = sum[SONDE_CNT_TLS_CIPHER_BYTES];
-	st->tls_unbound_calls = sum[SONDE_CNT_TLS_UNBOUND];
-	st->tls_go_unresolved = sum[SONDE_CNT_GO_UNRESOLVED];
-	st->tls_go_closed_writes = sum[SONDE_CNT_GO_CLOSED];
-	st->ebpf_closed_socket_bytes = sum[SONDE_CNT_CLOSED_BYTES];
+	ebpf_stats_from_counters(e->stats, sum);
 }
 
 void sonde_ebpf_ignore(void *ctx, uint64_t conn_id)

@@ -21,15 +21,12 @@
 /* Entries of each filter list (--pid, --port, --comm); SONDE_FILTER_MAX in bpf/. */
 #define SONDE_EBPF_FILTER_MAX 16
 
-enum sonde_ebpf_hook {
-	SONDE_HOOK_AUTO = -1,
-	SONDE_HOOK_TP = 0, /* syscall tracepoints */
-	SONDE_HOOK_KP = 1, /* kprobe/kretprobe on tcp_sendmsg/tcp_recvmsg */
-	SONDE_HOOK_FE = 2, /* fentry/fexit on the same */
-};
+/* The hooks themselves are SONDE_HOOKS in bpf/sonde_events.h (their kinds
+ * are the event's values); opts.hook is one of them or this. */
+#define SONDE_HOOK_AUTO (-1) /* the best the kernel allows */
 
 struct sonde_ebpf_opts {
-	int hook; /* enum sonde_ebpf_hook */
+	int hook; /* SONDE_HOOK_AUTO or an enum sonde_event_hook */
 	/* Filter lists (any entry matches); an empty list: any. */
 	uint32_t pids[SONDE_EBPF_FILTER_MAX];
 	size_t npids;
@@ -58,6 +55,11 @@ struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *opts,
 const char *sonde_ebpf_hook_name(const struct sonde_ebpf *e);
 /* The ring buffer's epoll descriptor: readable when events wait. */
 int sonde_ebpf_fd(const struct sonde_ebpf *e);
+/*
+ * A --ebpf-hook value ("auto" or a hook's name) into *hook. Returns false,
+ * leaving *hook alone, for any other name.
+ */
+bool sonde_ebpf_hook_from_name(const char *name, int *hook);
 /*
  * Turn pending events into chunks, waiting up to timeout_ms for the
  * first. Returns events handled, or a negative errno (-EINTR on a signal).

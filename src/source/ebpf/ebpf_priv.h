@@ -6,11 +6,13 @@
 #ifndef SONDE_EBPF_PRIV_H
 #define SONDE_EBPF_PRIV_H
 
+#include <linux/types.h> /* the __u types of sonde_events.h */
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "core/chunk.h"
 #include "core/list.h"
+#include "core/stats.h"
 #include "core/u64map.h"
 #include "source/ebpf/ebpf.h"
 #include "sonde_events.h"
@@ -63,6 +65,9 @@ void ebpf_chunk_from_event(const struct sonde_ebpf *e, const struct sonde_event 
 bool ebpf_owns_tuple(struct sonde_ebpf *e, const struct sonde_event *ev, uint64_t salt);
 /* ebpf.c: drop what tracks a connection (ownership, socket map). */
 void ebpf_release(struct sonde_ebpf *e, uint64_t conn_id);
+/* ebpf.c: the kernel counters, summed over CPUs, into the stats fields
+ * SONDE_KCOUNTERS maps them to (set, not added to: totals since load). */
+void ebpf_stats_from_counters(struct sonde_stats *st, const uint64_t sum[SONDE_CNT__MAX]);
 
 /* ebpf_tls.c */
 void ebpf_tls_open(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o);

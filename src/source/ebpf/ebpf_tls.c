@@ -26,6 +26,7 @@
 #include "capture.skel.h"
 #include "source/ebpf/ebpf_priv.h"
 #include "source/binfmt/goinfo.h"
+#include "source/binfmt/procmaps.h"
 
 /* Bounds of what is held for connections whose socket is not known yet. */
 #define PENDING_CONN_MAX (1u << 20)
@@ -237,28 +238,28 @@ static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, c
 	return a;
 }
 
+struct bias_search {
+	const struct sonde_tls_target *t;
+	uint64_t bias;
+};
+
+/* sonde_maps_fn: the mapping of the program's file offset 0. */
+static bool bias_of_mapping(const struct sonde_maps_entry *m, void *arg)
+{
+	struct bias_search *b = arg;
+	if (m->ino != b->t->ino || m->offset != 0)
+		return false;
+	b->bias = m->start - b->t->go->base_vaddr;
+	return true;
+}
+
 /* How far process pid moved a PIE program: where it mapped file offset 0,
  * minus the address the program was linked for there. */
 static uint64_t load_bias(uint32_t pid, const struct sonde_tls_target *t)
 {
-	char path[64], line[512];
-	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
-	FILE *f = fopen(path, "re");
-	uint64_t bias = 0;
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long start, end, off, ino;
-		unsigned maj, min;
-		char perms[8];
-		if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &start, &end, perms, &off, &maj, &min, &ino) == 7 &&
-		    ino == t->ino && off == 0) {
-			bias = start - t->go->base_vaddr;
-			break;
-		}
-	}
-	fclose(f);
-	return bias;
+	struct bias_search b = { t, 0 };
+	sonde_maps_each(pid, bias_of_mapping, &b);
+	return b.bias;
 }
 
 /* A process runs Go program t. Without cookies the probes cannot tell

@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * TLS discovery (contract in tls.h): which TLS libraries and programs the
- * running processes map, what each one is — decided by the symbols it
- * defines and the version text in its read-only data, the name only says
- * which files are worth opening — and their attachment through the eBPF
- * source's callbacks.
+ * TLS discovery (contract in tls_discover.h): which TLS libraries and
+ * programs the running processes map, the cache of what each file is (the
+ * answer itself: tls_classify.c), and their attachment through the eBPF
+ * source's callbacks. `sonde tls` prints it (tls_report.c).
  *
  * Cost: /proc/PID/maps is read per process; a mapped file is opened only if
  * its name is on a short list (tls_libs.c) or it is the process's main
@@ -17,575 +16,19 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "core/buf.h"
 #include "core/hash.h"
 #include "core/u64map.h"
+#include "source/binfmt/elf.h"
 #include "source/binfmt/goinfo.h"
+#include "source/binfmt/procmaps.h"
 #include "source/tls/tls_libs.h"
-
-#define MAX_TARGETS 1024u /* library files and programs (one is ~9 KiB) */
-#define MAX_FILES 16384u /* cached answers; the negative ones are dropped when full */
-#define MAX_PROCS 32768u /* processes that map TLS code */
-#define MAX_LINKS 8u /* TLS targets per process */
-#define MAX_RANGES 16u /* executable mappings of targets per process */
-#define SCAN_LIMIT (64u << 20) /* read-only data searched per file, bytes */
-#define PATH_LEN 4096u
-
-struct target {
-	struct sonde_tls_target t;
-	const char *label; /* LIBRARY column: the lib's name, or the unsupported library's */
-	void *handle; /* the attachment in every process (pid 0) */
-	bool by_hand; /* sonde_tls_add_path: listed even when no process maps it */
-};
-
-/* What a file (device, inode) turned out to be. */
-struct file {
-	uint64_t dev, ino;
-	int32_t target; /* index in targets; -1: no TLS */
-	bool uses_ssl_bio; /* a program importing BIO_f_ssl */
-};
-
-/* A process's use of a target. */
-struct link {
-	uint32_t target;
-	uint8_t status; /* per_process targets: the attachment in this process */
-	void *handle;
-};
-
-struct range {
-	uint64_t start, end; /* an executable mapping of the target's file */
-	uint32_t target;
-};
-
-struct proc {
-	uint32_t pid;
-	char comm[16];
-	uint64_t seen; /* the scan_all pass that last saw it */
-	struct link links[MAX_LINKS];
-	size_t nlinks;
-	struct range ranges[MAX_RANGES];
-	size_t nranges;
-	bool overflow; /* it maps more than MAX_LINKS targets */
-};
-
-struct sonde_tls_discovery {
-	struct sonde_tls_ops ops;
-	bool have_ops;
-	struct target *targets[MAX_TARGETS];
-	size_t ntargets;
-	struct file *files;
-	size_t nfiles, files_cap;
-	struct sonde_u64map file_index; /* file_key() -> index in files */
-	struct sonde_u64map procs; /* pid -> struct proc * */
-	size_t nprocs;
-	uint64_t pass; /* scan_all passes */
-	struct needles {
-		char boring[16]; /* sonde_tls_boringssl_version, '|' removed */
-		char markers[SONDE_TLS_MAX_MARKERS][48]; /* sonde_tls_static_markers */
-	} needles;
-	unsigned long lost_targets, lost_procs; /* over the limits */
-};
-
-/* Copy, cutting what does not fit. */
-static void str_copy(char *dst, size_t n, const char *src)
-{
-	size_t len = strnlen(src, n - 1);
-	memcpy(dst, src, len);
-	dst[len] = 0;
-}
-
-/* ================================================================= ELF === */
-
-struct elf_file {
-	int fd;
-	Elf *e;
-	struct stat st;
-};
-
-/* 0, or -1 with errno (EINVAL: not a regular file, ENOEXEC: not ELF). */
-static int elf_file_open(struct elf_file *f, const char *path)
-{
-	f->e = NULL;
-	f->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (f->fd < 0)
-		return -1;
-	int err = 0;
-	if (fstat(f->fd, &f->st) < 0)
-		err = errno;
-	else if (!S_ISREG(f->st.st_mode))
-		err = EINVAL;
-	else if (!(f->e = elf_begin(f->fd, ELF_C_READ_MMAP, NULL)) || elf_kind(f->e) != ELF_K_ELF)
-		err = ENOEXEC;
-	if (!err)
-		return 0;
-	if (f->e)
-		elf_end(f->e);
-	close(f->fd);
-	errno = err;
-	return -1;
-}
-
-static void elf_file_close(struct elf_file *f)
-{
-	elf_end(f->e);
-	close(f->fd);
-}
-
-/* What discovery needs to know of an ELF file's symbols and dynamic section. */
-struct elf_facts {
-	uint32_t defines; /* SONDE_TLS_BIT set: functions defined (st_shndx != SHN_UNDEF) */
-	uint32_t imports; /* ... and symbols imported */
-	char soname[64];
-	char needed_crypto[64]; /* a DT_NEEDED libcrypto*: where libssl's version text is */
-	bool program; /* has PT_INTERP or no DT_SONAME: an executable, not a library */
-};
-
-static void facts_symbols(Elf *e, Elf_Scn *scn, const GElf_Shdr *sh, struct elf_facts *f)
-{
-	Elf_Data *syms = elf_getdata(scn, NULL);
-	Elf_Data *strs = elf_getdata(elf_getscn(e, sh->sh_link), NULL);
-	/* A string table ending in NUL: every name in it is terminated. */
-	if (!syms || !strs || !strs->d_size || ((const char *)strs->d_buf)[strs->d_size - 1] ||
-	    !sh->sh_entsize)
-		return;
-	size_t n = sh->sh_size / sh->sh_entsize;
-	for (size_t i = 1; i < n; i++) {
-		GElf_Sym s;
-		if (!gelf_getsym(syms, (int)i, &s) || s.st_name >= strs->d_size)
-			continue;
-		int k = sonde_tls_sym_find((const char *)strs->d_buf + s.st_name);
-		if (k < 0)
-			continue;
-		if (s.st_shndx == SHN_UNDEF)
-			f->imports |= 1u << k;
-		else if (GELF_ST_TYPE(s.st_info) == STT_FUNC && GELF_ST_BIND(s.st_info) != STB_LOCAL)
-			f->defines |= 1u << k;
-	}
-}
-
-static void facts_dynamic(Elf *e, Elf_Scn *scn, const GElf_Shdr *sh, struct elf_facts *f)
-{
-	Elf_Data *data = elf_getdata(scn, NULL);
-	size_t n = sh->sh_entsize ? sh->sh_size / sh->sh_entsize : 0;
-	for (size_t i = 0; data && i < n; i++) {
-		GElf_Dyn dyn;
-		if (!gelf_getdyn(data, (int)i, &dyn) || dyn.d_tag == DT_NULL)
-			break;
-		if (dyn.d_tag != DT_SONAME && dyn.d_tag != DT_NEEDED)
-			continue;
-		const char *s = elf_strptr(e, sh->sh_link, dyn.d_un.d_val);
-		if (!s)
-			continue;
-		if (dyn.d_tag == DT_SONAME)
-			str_copy(f->soname, sizeof(f->soname), s);
-		else if (!strncmp(s, "libcrypto", 9) && !f->needed_crypto[0])
-			str_copy(f->needed_crypto, sizeof(f->needed_crypto), s);
-	}
-}
-
-static bool has_interp(Elf *e)
-{
-	size_t n = 0;
-	if (elf_getphdrnum(e, &n) < 0)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		GElf_Phdr ph;
-		if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_INTERP)
-			return true;
-	}
-	return false;
-}
-
-static void elf_facts(Elf *e, struct elf_facts *f)
-{
-	memset(f, 0, sizeof(*f));
-	Elf_Scn *scn = NULL;
-	while ((scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		if (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB)
-			facts_symbols(e, scn, &sh, f);
-		else if (sh.sh_type == SHT_DYNAMIC)
-			facts_dynamic(e, scn, &sh, f);
-	}
-	f->program = has_interp(e) || !f->soname[0];
-}
-
-/*
- * Calls fn on the file's read-only data (.rodata* sections; without section
- * headers, the loadable segments that are neither writable nor executable),
- * at most SCAN_LIMIT bytes in all, straight from libelf's mapping of the
- * file. Returns true as soon as fn does.
- */
-typedef bool (*rodata_fn)(const char *p, size_t n, void *arg);
-
-static bool rodata_section(Elf *e, size_t shstrndx, Elf_Scn *scn, const char **p, size_t *n)
-{
-	GElf_Shdr sh;
-	if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS || !(sh.sh_flags & SHF_ALLOC) ||
-	    (sh.sh_flags & (SHF_WRITE | SHF_EXECINSTR)))
-		return false;
-	const char *name = elf_strptr(e, shstrndx, sh.sh_name);
-	if (!name || strncmp(name, ".rodata", 7))
-		return false;
-	size_t size;
-	const char *file = elf_rawfile(e, &size);
-	if (!file || sh.sh_offset > size || sh.sh_size > size - sh.sh_offset)
-		return false;
-	*p = file + sh.sh_offset;
-	*n = sh.sh_size;
-	return true;
-}
-
-static bool rodata_segments(Elf *e, rodata_fn fn, void *arg)
-{
-	size_t n = 0, size, budget = SCAN_LIMIT;
-	const char *file = elf_rawfile(e, &size);
-	if (!file || elf_getphdrnum(e, &n) < 0)
-		return false;
-	for (size_t i = 0; i < n && budget; i++) {
-		GElf_Phdr ph;
-		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_LOAD || (ph.p_flags & (PF_W | PF_X)) ||
-		    ph.p_offset > size || ph.p_filesz > size - ph.p_offset)
-			continue;
-		size_t len = ph.p_filesz < budget ? ph.p_filesz : budget;
-		budget -= len;
-		if (fn(file + ph.p_offset, len, arg))
-			return true;
-	}
-	return false;
-}
-
-static bool rodata_each(Elf *e, rodata_fn fn, void *arg)
-{
-	size_t shstrndx, nsec = 0, budget = SCAN_LIMIT;
-	if (elf_getshdrnum(e, &nsec) < 0 || nsec == 0 || elf_getshdrstrndx(e, &shstrndx) < 0)
-		return rodata_segments(e, fn, arg);
-	Elf_Scn *scn = NULL;
-	while ((scn = elf_nextscn(e, scn)) && budget) {
-		const char *p;
-		size_t n;
-		if (!rodata_section(e, shstrndx, scn, &p, &n))
-			continue;
-		n = n < budget ? n : budget;
-		budget -= n;
-		if (fn(p, n, arg))
-			return true;
-	}
-	return false;
-}
-
-/* ============================================================ versions === */
-
-struct version {
-	const struct needles *needles;
-	char text[96];
-	bool boring;
-};
-
-/* A needle from the tables: the '|' that keeps sonde from finding itself removed. */
-static void unsplit(char *dst, size_t n, const char *src)
-{
-	size_t k = 0;
-	for (; *src && k + 1 < n; src++)
-		if (*src != '|')
-			dst[k++] = *src;
-	dst[k] = 0;
-}
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool is_alpha(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-/*
- * Length of OpenSSL_version()'s text at p, or 0: "OpenSSL 3.0.19 27 Jan 2026",
- * "OpenSSL 1.1.1w  11 Sep 2023", "OpenSSL 3.0.0 7 sep 2021" — a version
- * starting with a digit, spaces, a date, then the string's end. The shape
- * rules out the other texts naming OpenSSL ("enable OpenSSL 3.0 legacy
- * provider").
- */
-static size_t openssl_version_len(const char *p, const char *end)
-{
-	const char *q = p + 8; /* "OpenSSL " */
-	if (q >= end || !is_digit(*q))
-		return 0;
-	while (q < end && *q > ' ' && *q < 0x7f && q - p < 48)
-		q++;
-	if (q >= end || *q != ' ')
-		return 0;
-	while (q < end && *q == ' ')
-		q++;
-	int day = 0;
-	while (q < end && is_digit(*q) && day < 3)
-		q++, day++;
-	if (day < 1 || day > 2 || end - q < 10 || q[0] != ' ' || !is_alpha(q[1]) || !is_alpha(q[2]) ||
-	    !is_alpha(q[3]) || q[4] != ' ' || !is_digit(q[5]) || !is_digit(q[6]) || !is_digit(q[7]) ||
-	    !is_digit(q[8]) || q[9] != 0)
-		return 0;
-	return (size_t)(q + 9 - p);
-}
-
-/* rodata_fn: BoringSSL's exact version string, else OpenSSL's by shape. */
-static bool find_openssl_version(const char *p, size_t n, void *arg)
-{
-	struct version *v = arg;
-	const char *end = p + n;
-	const char *boring = v->needles->boring;
-	size_t blen = strlen(boring) + 1; /* a whole string: with its NUL */
-	for (const char *q = p; (q = memmem(q, (size_t)(end - q), boring, blen)); q++) {
-		if (q == p || q[-1] == 0) {
-			str_copy(v->text, sizeof(v->text), boring);
-			v->boring = true;
-			return true;
-		}
-	}
-	for (const char *q = p; (q = memmem(q, (size_t)(end - q), "OpenSSL ", 8)); q++) {
-		size_t len = openssl_version_len(q, end);
-		if (len) {
-			snprintf(v->text, sizeof(v->text), "%.*s", (int)len, q);
-			return true;
-		}
-	}
-	return false;
-}
-
-struct mark_search {
-	const struct sonde_tls_version_mark *mark;
-	char *out;
-	size_t outlen;
-};
-
-/* rodata_fn: "<needle>3.7.9" gives "<name> 3.7.9". */
-static bool find_version_mark(const char *p, size_t n, void *arg)
-{
-	struct mark_search *m = arg;
-	const char *end = p + n, *needle = m->mark->needle;
-	size_t nl = strlen(needle);
-	for (const char *q = p; (q = memmem(q, (size_t)(end - q), needle, nl)); q++) {
-		const char *v = q + nl, *e = v;
-		while (e < end && (is_digit(*e) || *e == '.') && e - v < 32)
-			e++;
-		if (e > v && is_digit(*v)) {
-			snprintf(m->out, m->outlen, "%s %.*s", m->mark->name, (int)(e - v), v);
-			return true;
-		}
-	}
-	return false;
-}
-
-/* rodata_fn: any text that only TLS protocol code carries. */
-static bool find_static_marker(const char *p, size_t n, void *arg)
-{
-	const struct needles *nd = arg;
-	for (size_t i = 0; i < sonde_tls_nstatic_markers; i++) {
-		const char *m = nd->markers[i];
-		if (memmem(p, n, m, strlen(m) + 1))
-			return true;
-	}
-	return false;
-}
-
-/* The version from the marks of library `label` (GnuTLS, NSS, Mbed TLS). */
-static void version_from_marks(Elf *e, const char *label, char *out, size_t outlen)
-{
-	for (size_t i = 0; i < sonde_tls_nversion_marks && !out[0]; i++) {
-		struct mark_search m = { &sonde_tls_version_marks[i], out, outlen };
-		if (!strcmp(m.mark->label, label))
-			rodata_each(e, find_version_mark, &m);
-	}
-}
-
-/*
- * OpenSSL's libssl carries no version text: libcrypto does. Look in the
- * libcrypto it needs, in the same directory (through the same
- * /proc/PID/root), as the loader most likely found it.
- */
-static void version_from_sibling(const char *path, const char *needed, struct version *v)
-{
-	const char *slash = strrchr(path, '/');
-	int dirlen = slash ? (int)(slash - path) : 1;
-	char sib[PATH_LEN];
-	if (!needed[0] || snprintf(sib, sizeof(sib), "%.*s/%s", dirlen, slash ? path : ".", needed) >=
-				  (int)sizeof(sib))
-		return;
-	struct elf_file f;
-	if (elf_file_open(&f, sib) < 0)
-		return;
-	rodata_each(f.e, find_openssl_version, v);
-	elf_file_close(&f);
-}
-
-/* ===================================================== classification === */
-
-/* A file to examine: how to open it, and what is known of it already. */
-struct exam {
-	const char *open_path; /* openable from sonde (through /proc/PID/root, map_files) */
-	const char *plain_path; /* as the process names it, if it is a path here too, or NULL */
-	const char *display_path; /* as the process names it */
-	uint64_t dev, ino; /* the cache key */
-	int is_exe; /* the process's main executable: 1, 0, -1 (decide from the ELF file) */
-	const struct sonde_tls_libname *name; /* matched by name, or NULL */
-};
-
-static const struct sonde_tls_libname *libname_of(const char *path)
-{
-	const char *base = strrchr(path, '/');
-	base = base ? base + 1 : path;
-	for (size_t i = 0; i < sonde_tls_nlibnames; i++) {
-		const char *pre = sonde_tls_libnames[i].prefix;
-		if (!strncmp(base, pre, strlen(pre)))
-			return &sonde_tls_libnames[i];
-	}
-	return NULL;
-}
-
-static const struct sonde_tls_family *family_of(const struct elf_facts *f, bool is_exe)
-{
-	for (size_t i = 0; i < sonde_tls_nfamilies; i++) {
-		const struct sonde_tls_family *fam = &sonde_tls_families[i];
-		if ((f->defines & fam->defines) == fam->defines && !(f->defines & fam->not_defines) &&
-		    !(f->imports & fam->not_imports) && !(is_exe && fam->libraries_only))
-			return fam;
-	}
-	return NULL;
-}
-
-/* The soname (or the file's name): the version when the file has no text. */
-static void version_fallback(struct target *t, const struct elf_facts *f)
-{
-	const char *base = strrchr(t->t.display_path, '/');
-	str_copy(t->t.version, sizeof(t->t.version),
-		 f->soname[0] ? f->soname : base ? base + 1 : t->t.display_path);
-}
-
-static void fill_family(struct target *t, Elf *e, const struct elf_facts *f,
-			const struct sonde_tls_family *fam, const struct needles *nd)
-{
-	t->t.lib = fam->lib;
-	t->t.per_process = fam->per_process;
-	for (size_t i = 0; i < fam->nfuncs && t->t.nfuncs < sizeof(t->t.funcs) / sizeof(t->t.funcs[0]);
-	     i++) {
-		int k = sonde_tls_sym_find(fam->funcs[i].symbol);
-		if (k >= 0 && (f->defines & (1u << k)))
-			t->t.funcs[t->t.nfuncs++] = fam->funcs[i];
-	}
-	if (fam->lib == SONDE_TLS_LIB_OPENSSL) {
-		struct version v = { .needles = nd };
-		if (!rodata_each(e, find_openssl_version, &v))
-			version_from_sibling(t->t.path, f->needed_crypto, &v);
-		if (v.boring || (f->defines & SONDE_TLS_BIT(SSL_CTX_set_grease_enabled)))
-			t->t.lib = SONDE_TLS_LIB_BORINGSSL;
-		str_copy(t->t.version, sizeof(t->t.version), v.text);
-	} else {
-		version_from_marks(e, sonde_tls_lib_name(fam->lib), t->t.version,
-				   sizeof(t->t.version));
-	}
-	t->label = sonde_tls_lib_name(t->t.lib);
-}
-
-/* A program with OpenSSL or BoringSSL linked in and stripped: nothing to
- * probe, but say so. Only programs that import no TLS library get here. */
-static bool fill_stripped(struct target *t, Elf *e, const struct needles *nd)
-{
-	struct version v = { .needles = nd };
-	if (!rodata_each(e, find_openssl_version, &v) ||
-	    !rodata_each(e, find_static_marker, (void *)nd))
-		return false;
-	t->t.lib = v.boring ? SONDE_TLS_LIB_BORINGSSL : SONDE_TLS_LIB_OPENSSL;
-	t->label = sonde_tls_lib_name(t->t.lib);
-	str_copy(t->t.version, sizeof(t->t.version), v.text);
-	t->t.status = SONDE_TLS_ST_NO_SYMBOLS;
-	snprintf(t->t.why, sizeof(t->t.why), "statically linked TLS without symbols (stripped)");
-	return true;
-}
-
-static void fill_unsupported(struct target *t, Elf *e, const struct sonde_tls_libname *name)
-{
-	t->label = name->label;
-	version_from_marks(e, name->label, t->t.version, sizeof(t->t.version));
-	t->t.status = SONDE_TLS_ST_UNSUPPORTED;
-	snprintf(t->t.why, sizeof(t->t.why), "%s is not supported: its plaintext is not captured",
-		 name->unsupported);
-}
-
-/*
- * What the open file is: true with t filled in (a target), false if it has
- * no TLS code sonde knows. *uses_ssl_bio: a program importing BIO_f_ssl.
- */
-/* A Go program (its build info section): crypto/tls is probed directly. */
-static bool is_go_program(Elf *e)
-{
-	size_t shstrndx;
-	if (elf_getshdrstrndx(e, &shstrndx) < 0)
-		return false;
-	Elf_Scn *scn = NULL;
-	while ((scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		const char *name;
-		if (gelf_getshdr(scn, &sh) && (name = elf_strptr(e, shstrndx, sh.sh_name)) &&
-		    !strcmp(name, ".go.buildinfo"))
-			return true;
-	}
-	return false;
-}
-
-/* A Go program using crypto/tls is a target; one without it is not. */
-static bool classify_go(const struct exam *x, struct target *t)
-{
-	struct sonde_go_binary *g = sonde_xcalloc(1, sizeof(*g));
-	char err[sizeof(t->t.why)];
-	if (sonde_go_inspect(x->open_path, g, err, sizeof(err)) < 0) {
-		free(g);
-		return false;
-	}
-	t->t.lib = SONDE_TLS_LIB_GO;
-	t->t.is_executable = true;
-	t->t.go = g;
-	t->t.status = SONDE_TLS_ST_PENDING;
-	t->label = sonde_tls_lib_name(SONDE_TLS_LIB_GO);
-	snprintf(t->t.version, sizeof(t->t.version), "%s", g->go_version);
-	return true;
-}
-
-static bool classify(const struct needles *nd, const struct exam *x, Elf *e, struct target *t,
-		     bool *uses_ssl_bio)
-{
-	struct elf_facts f;
-	elf_facts(e, &f);
-	bool is_exe = x->is_exe < 0 ? f.program : x->is_exe;
-	*uses_ssl_bio = false;
-	if (is_exe && is_go_program(e))
-		return classify_go(x, t);
-	*uses_ssl_bio = is_exe && (f.imports & SONDE_TLS_BIT(BIO_f_ssl));
-	t->t.is_executable = is_exe;
-	t->t.status = SONDE_TLS_ST_PENDING;
-	const struct sonde_tls_family *fam = NULL;
-	if (x->name && x->name->unsupported)
-		fill_unsupported(t, e, x->name);
-	else if ((fam = family_of(&f, is_exe)))
-		fill_family(t, e, &f, fam, nd);
-	else if (!is_exe || (f.imports & SONDE_TLS_DYNAMIC_USER) || !fill_stripped(t, e, nd))
-		return false;
-	if (!t->t.version[0])
-		version_fallback(t, &f);
-	return true;
-}
+#include "source/tls/tls_priv.h"
 
 /* ============================================================= targets === */
 
@@ -686,8 +129,8 @@ static void target_paths(struct target *t, const struct exam *x, const struct st
 	if (x->plain_path && stat(x->plain_path, &ps) == 0 && ps.st_dev == st->st_dev &&
 	    ps.st_ino == st->st_ino)
 		path = x->plain_path;
-	str_copy(t->t.path, sizeof(t->t.path), path);
-	str_copy(t->t.display_path, sizeof(t->t.display_path), x->display_path);
+	tls_str_copy(t->t.path, sizeof(t->t.path), path);
+	tls_str_copy(t->t.display_path, sizeof(t->t.display_path), x->display_path);
 	t->t.dev = x->dev;
 	t->t.ino = x->ino;
 }
@@ -699,14 +142,14 @@ static void target_paths(struct target *t, const struct exam *x, const struct st
  */
 static bool file_examine(struct sonde_tls_discovery *d, const struct exam *x, struct file *out)
 {
-	struct elf_file f;
-	if (elf_file_open(&f, x->open_path) < 0)
+	struct sonde_elf f;
+	if (sonde_elf_open(&f, x->open_path) < 0)
 		return false;
 	struct target *t = sonde_xcalloc(1, sizeof(*t));
 	target_paths(t, x, &f.st);
 	*out = (struct file){ .dev = x->dev, .ino = x->ino, .target = -1 };
-	bool tls = classify(&d->needles, x, f.e, t, &out->uses_ssl_bio);
-	elf_file_close(&f);
+	bool tls = tls_classify(&d->needles, x, &f, t, &out->uses_ssl_bio);
+	sonde_elf_close(&f);
 	if (tls) {
 		out->target = target_add(d, t);
 	} else {
@@ -782,6 +225,7 @@ static void link_close(struct sonde_tls_discovery *d, struct link *l)
 
 /* What one read of /proc/PID/maps found. */
 struct scan {
+	struct sonde_tls_discovery *d;
 	uint32_t pid;
 	char exe[PATH_LEN + 16]; /* /proc/PID/exe, as maps names it */
 	bool uses_ssl_bio; /* the main executable imports BIO_f_ssl */
@@ -884,52 +328,31 @@ static void proc_apply(struct sonde_tls_discovery *d, const struct scan *s)
 
 /* ================================================================ maps === */
 
-struct mapping {
-	uint64_t start, end, dev, ino;
-	const char *path;
-};
-
-/* An executable mapping of a file ("r-xp", an inode, a path), or false. */
-static bool parse_maps_line(char *line, struct mapping *m)
+/* sonde_maps_fn: an executable mapping of a file ("r-xp", an inode, a
+ * path) that may be TLS code. */
+static bool scan_mapping(const struct sonde_maps_entry *m, void *arg)
 {
-	unsigned long start, end, off, ino;
-	unsigned maj, min;
-	char perms[8];
-	int n = 0;
-	if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu %n", &start, &end, perms, &off, &maj, &min, &ino,
-		   &n) < 7 ||
-	    !n || strcmp(perms, "r-xp") || !ino || line[n] != '/')
+	struct scan *s = arg;
+	struct sonde_tls_discovery *d = s->d;
+	if (strcmp(m->perms, "r-xp") || !m->ino || m->path[0] != '/')
 		return false;
-	line[n + strcspn(line + n, "\n")] = 0;
-	*m = (struct mapping){ start, end, makedev(maj, min), ino, line + n };
-	return true;
-}
-
-static bool is_deleted(const char *path)
-{
-	size_t n = strlen(path), k = sizeof(" (deleted)") - 1;
-	return n > k && !strcmp(path + n - k, " (deleted)");
-}
-
-static void scan_mapping(struct sonde_tls_discovery *d, struct scan *s, const struct mapping *m)
-{
 	bool is_exe = !strcmp(m->path, s->exe);
-	const struct sonde_tls_libname *name = libname_of(m->path);
+	const struct sonde_tls_libname *name = tls_libname_of(m->path);
 	if (!is_exe && !name)
-		return;
+		return false;
 	struct file fe;
 	if (!file_get(d, m->dev, m->ino, &fe)) {
 		/* A deleted file (upgraded since the process started) is still
 		 * there through map_files; a path goes through the process's root,
 		 * so containers' files are found in their mount namespace. */
 		char open_path[PATH_LEN];
-		bool deleted = is_deleted(m->path);
+		bool deleted = sonde_maps_deleted(m);
 		int n = deleted ? snprintf(open_path, sizeof(open_path), "/proc/%u/map_files/%lx-%lx",
 					   s->pid, (unsigned long)m->start, (unsigned long)m->end)
 				: snprintf(open_path, sizeof(open_path), "/proc/%u/root%s", s->pid,
 					   m->path);
 		if (n < 0 || (size_t)n >= sizeof(open_path))
-			return; /* longer than a target's path */
+			return false; /* longer than a target's path */
 		struct exam x = {
 			.open_path = open_path,
 			.plain_path = deleted ? NULL : m->path,
@@ -940,12 +363,13 @@ static void scan_mapping(struct sonde_tls_discovery *d, struct scan *s, const st
 			.name = name,
 		};
 		if (!file_examine(d, &x, &fe))
-			return;
+			return false;
 	}
 	if (is_exe)
 		s->uses_ssl_bio = fe.uses_ssl_bio;
 	if (fe.target >= 0)
 		scan_add(s, fe.target, m->start, m->end);
+	return false;
 }
 
 static void read_exe(uint32_t pid, char *exe, size_t n)
@@ -958,34 +382,19 @@ static void read_exe(uint32_t pid, char *exe, size_t n)
 
 void sonde_tls_scan_pid(struct sonde_tls_discovery *d, uint32_t pid)
 {
-	char path[64];
 	if (!pid)
 		return;
-	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
-	FILE *f = fopen(path, "re");
-	if (!f) {
+	struct scan *s = sonde_xcalloc(1, sizeof(*s));
+	s->d = d;
+	s->pid = pid;
+	read_exe(pid, s->exe, sizeof(s->exe));
+	if (sonde_maps_each(pid, scan_mapping, s) < 0) {
 		/* gone: forget it; unreadable (not root): keep what is known */
 		if (errno == ENOENT || errno == ESRCH)
 			sonde_tls_forget_pid(d, pid);
+		free(s);
 		return;
 	}
-	struct scan *s = sonde_xcalloc(1, sizeof(*s));
-	s->pid = pid;
-	read_exe(pid, s->exe, sizeof(s->exe));
-	char line[PATH_LEN + 256];
-	while (fgets(line, sizeof(line), f)) {
-		struct mapping m;
-		if (!strchr(line, '\n') && !feof(f)) {
-			/* a path too long for us: skip the rest of the line */
-			int c;
-			while ((c = fgetc(f)) != EOF && c != '\n')
-				;
-			continue;
-		}
-		if (parse_maps_line(line, &m))
-			scan_mapping(d, s, &m);
-	}
-	fclose(f);
 	scan_keep_bio_users(d, s);
 	proc_apply(d, s);
 	free(s);
@@ -996,7 +405,7 @@ static bool all_digits(const char *s)
 	if (!*s)
 		return false;
 	for (; *s; s++)
-		if (!is_digit(*s))
+		if (*s < '0' || *s > '9')
 			return false;
 	return true;
 }
@@ -1105,14 +514,15 @@ static bool examine_by_hand(struct sonde_tls_discovery *d, const char *path, con
 		.dev = st->st_dev,
 		.ino = st->st_ino,
 		.is_exe = -1, /* whatever the ELF file says */
-		.name = libname_of(file),
+		.name = tls_libname_of(file),
 	};
 	unsigned long lost = d->lost_targets;
 	if (!file_examine(d, &x, fe)) {
 		snprintf(err, errlen, "%s: %s", path,
-			 errno == ENOEXEC  ? "not an ELF file"
-			 : errno == EINVAL ? "not a regular file"
-					   : strerror(errno));
+			 errno == ENOEXEC   ? "not an ELF file"
+			 : errno == EBADMSG ? "damaged ELF header"
+			 : errno == EINVAL  ? "not a regular file"
+					    : strerror(errno));
 		return false;
 	}
 	if (d->lost_targets != lost) {
@@ -1151,10 +561,7 @@ struct sonde_tls_discovery *sonde_tls_discovery_new(const struct sonde_tls_ops *
 	}
 	sonde_u64map_init(&d->file_index);
 	sonde_u64map_init(&d->procs);
-	unsplit(d->needles.boring, sizeof(d->needles.boring), sonde_tls_boringssl_version);
-	for (size_t i = 0; i < sonde_tls_nstatic_markers; i++)
-		unsplit(d->needles.markers[i], sizeof(d->needles.markers[i]),
-			sonde_tls_static_markers[i]);
+	tls_needles_init(&d->needles);
 	return d;
 }
 
@@ -1183,150 +590,3 @@ void sonde_tls_discovery_free(struct sonde_tls_discovery *d)
 	free(d);
 }
 
-/* =============================================================== print === */
-
-/* One line of `sonde tls`: a target as one process (or none) uses it. */
-struct row {
-	const struct proc *p; /* NULL: no process maps it now */
-	const struct target *t;
-	enum sonde_tls_status status;
-	const char *why;
-};
-
-static struct row row_of(const struct proc *p, const struct target *t, const struct link *l)
-{
-	struct row r = { p, t, t->t.status, t->t.why };
-	if (l && t->t.per_process)
-		r.status = (enum sonde_tls_status)l->status;
-	if (r.status != SONDE_TLS_ST_ATTACH_FAILED && r.status != SONDE_TLS_ST_NO_SYMBOLS &&
-	    r.status != SONDE_TLS_ST_UNSUPPORTED)
-		r.why = "";
-	return r;
-}
-
-static void row_text(FILE *out, const struct row *r)
-{
-	char pid[16];
-	snprintf(pid, sizeof(pid), r->p ? "%u" : "-", r->p ? r->p->pid : 0);
-	fprintf(out, "%-8s %-16s %-10s %-28s %-14s %s\n", pid, r->p ? r->p->comm : "-", r->t->label,
-		r->t->t.version, sonde_tls_status_name(r->status), r->t->t.display_path);
-	if (r->why[0])
-		fprintf(out, "%-8s   why: %s\n", "", r->why);
-}
-
-static void row_json(FILE *out, const struct row *r, struct sonde_buf *b)
-{
-	const struct sonde_tls_target *t = &r->t->t;
-	sonde_buf_reset(b);
-	sonde_buf_puts(b, "{\"pid\":");
-	if (r->p)
-		sonde_buf_u64(b, r->p->pid);
-	else
-		sonde_buf_puts(b, "null");
-	sonde_buf_puts(b, ",\"comm\":");
-	if (r->p)
-		sonde_json_cstr(b, r->p->comm);
-	else
-		sonde_buf_puts(b, "null");
-	sonde_buf_puts(b, ",\"library\":");
-	sonde_json_cstr(b, r->t->label);
-	sonde_buf_puts(b, ",\"version\":");
-	sonde_json_cstr(b, t->version);
-	sonde_buf_puts(b, ",\"status\":");
-	sonde_json_cstr(b, sonde_tls_status_name(r->status));
-	if (r->why[0]) {
-		sonde_buf_puts(b, ",\"why\":");
-		sonde_json_cstr(b, r->why);
-	}
-	sonde_buf_puts(b, ",\"path\":");
-	sonde_json_cstr(b, t->display_path);
-	sonde_buf_printf(b, ",\"executable\":%s,\"per_process\":%s,\"functions\":[",
-			 t->is_executable ? "true" : "false", t->per_process ? "true" : "false");
-	for (size_t i = 0; i < t->nfuncs; i++) {
-		if (i)
-			sonde_buf_putc(b, ',');
-		sonde_json_cstr(b, t->funcs[i].symbol);
-	}
-	sonde_buf_puts(b, "]}\n");
-	fwrite(b->p, 1, b->len, out);
-}
-
-static int by_pid(const void *a, const void *b)
-{
-	uint32_t x = (*(const struct proc *const *)a)->pid, y = (*(const struct proc *const *)b)->pid;
-	return x < y ? -1 : x > y;
-}
-
-static void print_row(FILE *out, bool json, struct sonde_buf *b, const struct row *r)
-{
-	if (json)
-		row_json(out, r, b);
-	else
-		row_text(out, r);
-}
-
-/* The processes, by pid; free() the array. */
-static const struct proc **procs_sorted(const struct sonde_tls_discovery *d, size_t *n)
-{
-	const struct proc **procs = sonde_xcalloc(d->nprocs + 1, sizeof(*procs));
-	*n = 0;
-	for (size_t i = 0; i < d->procs.cap; i++)
-		if (d->procs.keys[i])
-			procs[(*n)++] = (const struct proc *)(uintptr_t)d->procs.vals[i];
-	qsort(procs, *n, sizeof(*procs), by_pid);
-	return procs;
-}
-
-/* A target no process uses now worth a line: added by hand, or its uprobes
- * (in every process) outlive the processes seen using it. */
-static bool listed_alone(const struct target *t)
-{
-	bool attached = !t->t.per_process && (t->t.status == SONDE_TLS_ST_CAPTURING ||
-					       t->t.status == SONDE_TLS_ST_ATTACH_FAILED);
-	return !t->t.nprocs && (t->by_hand || attached);
-}
-
-/* What the limits left out, in a line. */
-static void print_lost(const struct sonde_tls_discovery *d, FILE *out, const struct proc **procs,
-		       size_t n)
-{
-	unsigned long overflow = 0;
-	for (size_t i = 0; i < n; i++)
-		overflow += procs[i]->overflow;
-	if (d->lost_targets || d->lost_procs)
-		fprintf(out, "not tracked (limits): %lu libraries, %lu processes\n", d->lost_targets,
-			d->lost_procs);
-	if (overflow)
-		fprintf(out, "%lu processes map more than %u TLS libraries: the rest are not listed\n",
-			overflow, MAX_LINKS);
-}
-
-void sonde_tls_print(const struct sonde_tls_discovery *d, FILE *out, bool json)
-{
-	size_t n, rows = 0;
-	const struct proc **procs = procs_sorted(d, &n);
-	struct sonde_buf b = { 0 };
-	if (!json)
-		fprintf(out, "%-8s %-16s %-10s %-28s %-14s %s\n", "PID", "COMM", "LIBRARY", "VERSION",
-			"STATUS", "PATH");
-	for (size_t i = 0; i < n; i++) {
-		for (size_t k = 0; k < procs[i]->nlinks; k++, rows++) {
-			const struct link *l = &procs[i]->links[k];
-			struct row r = row_of(procs[i], d->targets[l->target], l);
-			print_row(out, json, &b, &r);
-		}
-	}
-	for (size_t i = 0; i < d->ntargets; i++) {
-		if (!listed_alone(d->targets[i]))
-			continue;
-		struct row r = row_of(NULL, d->targets[i], NULL);
-		print_row(out, json, &b, &r);
-		rows++;
-	}
-	if (!json && !rows)
-		fprintf(out, "(no TLS library found)\n");
-	if (!json)
-		print_lost(d, out, procs, n);
-	sonde_buf_free(&b);
-	free(procs);
-}

@@ -2,14 +2,21 @@
 /*
  * TLS libraries: the uprobe programs on OpenSSL/BoringSSL/GnuTLS functions,
  * and the events that tell user space to look for new libraries.
- * Part of capture.bpf.c's one object (included at its end): it uses that
- * file's maps, filters and emitters.
  */
+#ifndef SONDE_BPF_TLS_LIBS_H
+#define SONDE_BPF_TLS_LIBS_H
+
+#include "lib/config.h"
+#include "lib/emit.h"
+#include "lib/filter.h"
+#include "lib/maps.h"
+#include "tls/socket.h"
+
 /* ---- TLS libraries: plaintext before encryption, after decryption ---- */
 
 /*
  * One set of programs for every library: user space attaches each to the
- * functions whose arguments have that layout (src/source/tls_libs.c says
+ * functions whose arguments have that layout (src/source/tls/tls_libs.c says
  * which), and one return program finishes every kind.
  *
  * The connection is found without the library's struct layouts: a TLS call
@@ -55,23 +62,6 @@ static __always_inline bool bio_is_ssl(__u64 bio)
 #define RET_SP_DELTA 0
 #endif
 
-/*
- * What names the library of a call for user space: the probe's attach cookie
- * (the target's id, bit 63 set) where the kernel has cookies (5.15+), else
- * the function's address, which user space maps through the process's
- * mappings (which fails if the process is gone by then).
- */
-#define FN_IS_TARGET_ID (1ull << 63)
-static __always_inline __u64 call_origin(struct pt_regs *regs)
-{
-	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_attach_cookie)) {
-		__u64 cookie = bpf_get_attach_cookie(regs);
-		if (cookie)
-			return cookie | FN_IS_TARGET_ID;
-	}
-	return PT_REGS_IP(regs);
-}
-
 static __always_inline int tls_enter(struct pt_regs *regs, __u64 ctx, __u64 buf, __u64 done_ptr,
 				     __u8 kind, __u8 dir)
 {
@@ -108,21 +98,6 @@ static __always_inline int tls_enter(struct pt_regs *regs, __u64 ctx, __u64 buf,
 	t->call.dir = dir;
 	t->call.active = 1;
 	return 0;
-}
-
-/* The TLS connection of ctx in the current process, created on first sight. */
-static __always_inline struct sonde_tls_stream *tls_stream_get(__u64 ctx)
-{
-	struct sonde_tls_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .ctx = ctx };
-	struct sonde_tls_stream *ts = bpf_map_lookup_elem(&tls_streams, &k);
-	if (ts)
-		return ts;
-	struct sonde_tls_stream fresh = { .st = { .id = new_id(), .midstream = 1 } };
-	bpf_map_update_elem(&tls_streams, &k, &fresh, BPF_NOEXIST);
-	ts = bpf_map_lookup_elem(&tls_streams, &k);
-	if (!ts)
-		count(SONDE_CNT_SOCK_MAP_FULL, 1);
-	return ts;
 }
 
 SEC("uretprobe")
@@ -238,3 +213,5 @@ int tp_enter_mmap(struct trace_event_raw_sys_enter *ctx)
 		emit_mapped(1);
 	return 0;
 }
+
+#endif

@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Go programs: probes on crypto/tls.(*Conn).Read and .Write.
- * Part of capture.bpf.c's one object (included at its end): it uses that
- * file's maps, filters and emitters.
  */
+#ifndef SONDE_BPF_TLS_GO_H
+#define SONDE_BPF_TLS_GO_H
+
+#include "lib/emit.h"
+#include "lib/filter.h"
+#include "lib/maps.h"
+#include "tls/socket.h"
+
 /* ---- Go: crypto/tls.(*Conn).Read and .Write ---- */
 
 /*
  * Go programs carry their own TLS. Never uretprobes here: they rewrite the
  * return address on the goroutine's stack, which Go moves and inspects (the
  * traced program crashes). User space puts uprobes on Write's entry and on
- * every return instruction of Read instead (src/source/goinfo.c finds them):
+ * every return instruction of Read instead (src/source/binfmt/goinfo.c finds them):
  * at a return, Read's receiver and slice are in their argument slots
  * (go_read_return). Only in a program where goinfo.c could not see Read put
  * them there is Read's entry probed too, and the call saved keyed by
@@ -338,3 +344,5 @@ int go_tls_return_stack(struct pt_regs *ctx)
 {
 	return go_return(ctx, false);
 }
+
+#endif

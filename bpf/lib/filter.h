@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Which processes and sockets are traced: --pid, --comm, --cgroup (the
+ * process, checked first) and --port (the socket); and the TCP socket behind
+ * a file descriptor.
+ */
+#ifndef SONDE_BPF_FILTER_H
+#define SONDE_BPF_FILTER_H
+
+#include "lib/config.h"
+
+static __always_inline bool comm_matches(void)
+{
+	if (!n_comms)
+		return true;
+	/* The helper NUL-pads (strncpy, later strscpy_pad) as task->comm is. */
+	__u64 comm[SONDE_COMM_LEN / 8] = {};
+	bpf_get_current_comm(comm, sizeof(comm));
+	for (__u32 i = 0; i < SONDE_FILTER_MAX && i < n_comms; i++)
+		if (comm[0] == targ_comms[i][0] && comm[1] == targ_comms[i][1])
+			return true;
+	return false;
+}
+
+static __always_inline bool tgid_matches(__u32 tgid)
+{
+	if (!n_tgids)
+		return true;
+	for (__u32 i = 0; i < SONDE_FILTER_MAX && i < n_tgids; i++)
+		if (tgid == targ_tgids[i])
+			return true;
+	return false;
+}
+
+/* Process-level filters, checked before anything else. */
+static __always_inline bool process_wanted(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (tgid == self_tgid)
+		return false;
+	if (!tgid_matches(tgid))
+		return false;
+	if (targ_cgroup && bpf_get_current_cgroup_id() != targ_cgroup)
+		return false;
+	return comm_matches();
+}
+
+/* The TCP socket behind fd, or 0: files, pipes, UDP and UNIX sockets are
+ * filtered out here, before any payload is read. */
+static __always_inline struct file *fd_file(int fd)
+{
+	if (fd < 0)
+		return NULL;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+static __always_inline __u64 fd_to_tcp_sock(int fd)
+{
+	struct file *f = fd_file(fd);
+	if (!f)
+		return 0;
+	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return 0;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	return (__u64)sk;
+}
+
+static __always_inline bool port_wanted(struct sock *sk)
+{
+	if (!n_ports)
+		return true;
+	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	for (__u32 i = 0; i < SONDE_FILTER_MAX && i < n_ports; i++)
+		if (lport == targ_ports[i] || rport == targ_ports[i])
+			return true;
+	return false;
+}
+
+#endif
