@@ -62,7 +62,7 @@ static inline bool fits(struct sonde_buf *b, size_t n)
 	return !b->full;
 }
 
-int sonde_buf_append(struct sonde_buf *b, const void *p, size_t n)
+int sonde_buf_append_slow(struct sonde_buf *b, const void *p, size_t n)
 {
 	if (!fits(b, n))
 		return -1;
@@ -73,7 +73,7 @@ int sonde_buf_append(struct sonde_buf *b, const void *p, size_t n)
 	return 0;
 }
 
-int sonde_buf_putc(struct sonde_buf *b, char c)
+int sonde_buf_putc_slow(struct sonde_buf *b, char c)
 {
 	if (!fits(b, 1))
 		return -1;

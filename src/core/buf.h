@@ -34,8 +34,28 @@ static inline void sonde_buf_init(struct sonde_buf *b, size_t limit)
 void sonde_buf_reserve(struct sonde_buf *b, size_t more);
 /* These return 0, or -1 having appended nothing: the buffer is full (or,
  * for printf, the format failed). */
-int sonde_buf_append(struct sonde_buf *b, const void *p, size_t n);
-int sonde_buf_putc(struct sonde_buf *b, char c);
+int sonde_buf_append_slow(struct sonde_buf *b, const void *p, size_t n);
+int sonde_buf_putc_slow(struct sonde_buf *b, char c);
+/* Inline where the room is there and no limit applies: the renderers call
+ * these for every punctuation mark of every record. */
+static inline int sonde_buf_append(struct sonde_buf *b, const void *p, size_t n)
+{
+	if (!b->limit && n <= b->cap - b->len) {
+		if (n)
+			__builtin_memcpy(b->p + b->len, p, n);
+		b->len += n;
+		return 0;
+	}
+	return sonde_buf_append_slow(b, p, n);
+}
+static inline int sonde_buf_putc(struct sonde_buf *b, char c)
+{
+	if (!b->limit && b->len < b->cap) {
+		b->p[b->len++] = (uint8_t)c;
+		return 0;
+	}
+	return sonde_buf_putc_slow(b, c);
+}
 int sonde_buf_puts(struct sonde_buf *b, const char *s);
 int sonde_buf_printf(struct sonde_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
