@@ -199,6 +199,15 @@ static void http_fields(const struct sonde_msg *bm, const struct sonde_field_ops
 			span_field(v, ctx, m, "scheme", m->scheme);
 			if (m->pushed)
 				v->boolean(ctx, "pushed", true);
+		} else {
+			/* HTTP/1's authority is its Host header: the same member
+			 * as HTTP/2's, so a query for a host needs no version. */
+			size_t hl;
+			const uint8_t *host = sonde_http_header(m, "host", &hl);
+			if (host)
+				v->str(ctx, "authority", host, hl);
+			else
+				v->null(ctx, "authority");
 		}
 	} else if (m->reason.set || m->status >= 0) {
 		v->i64(ctx, "status", m->status);
