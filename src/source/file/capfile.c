@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "source/file/capfile.h"
+#include "source/file/inflate.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -50,8 +51,24 @@ struct sonde_capfile {
 	/* pcapng */
 	struct iface *ifaces;
 	uint32_t n_ifaces, cap_ifaces;
+	/* compressed input (gzip, zstd): the decoder, the mapping or first
+	 * bytes it reads from, and what it said went wrong */
+	struct sonde_inflate *z;
+	void *map;
+	size_t map_len;
+	uint8_t *pre;
+	bool sniffed; /* the first bytes of a pipe were looked at */
+	char read_err[192];
 	char err[256];
 };
+
+/* What a failed read was: the decoder's message, or the system's. */
+static const char *read_error(struct sonde_capfile *cf)
+{
+	if (!cf->read_err[0])
+		snprintf(cf->read_err, sizeof(cf->read_err), "read error: %s", strerror(errno));
+	return cf->read_err;
+}
 
 static struct sonde_capfile *capfile_new(const char *name)
 {
@@ -73,13 +90,27 @@ struct sonde_capfile *sonde_capfile_open_fd(int fd, const char *name)
 	struct stat st;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
 		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (m != MAP_FAILED) {
+		enum sonde_compression c = m == MAP_FAILED ? SONDE_COMPRESSION_NONE
+				: sonde_compression_of(m, (size_t)st.st_size);
+		if (m != MAP_FAILED && c == SONDE_COMPRESSION_NONE) {
 			madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
 			cf->buf = m;
 			cf->cap = cf->end = (size_t)st.st_size;
 			cf->eof = true;
 			cf->mapped = true;
 			return cf;
+		}
+		if (m != MAP_FAILED) { /* decompressed from the mapping */
+			madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+			cf->map = m;
+			cf->map_len = (size_t)st.st_size;
+			cf->sniffed = true;
+			cf->z = sonde_inflate_new(c, -1, m, cf->map_len);
+			if (!cf->z) {
+				munmap(m, cf->map_len);
+				free(cf);
+				return NULL;
+			}
 		}
 	}
 	cf->cap = 4 * READ_CHUNK;
@@ -111,6 +142,10 @@ void sonde_capfile_close(struct sonde_capfile *cf)
 		munmap(cf->buf, cf->cap);
 	else if (cf->fd >= 0)
 		free(cf->buf);
+	if (cf->map)
+		munmap(cf->map, cf->map_len);
+	sonde_inflate_free(cf->z);
+	free(cf->pre);
 	free(cf->ifaces);
 	free(cf);
 }
@@ -148,6 +183,36 @@ static uint64_t cur_off(const struct sonde_capfile *cf)
  * Make n bytes available at buf+pos. Returns the number available (< n only at
  * end of input), or -1 on a read error.
  */
+/*
+ * Bytes of the capture from the input: read() as they are, or decompressed.
+ * A pipe's first bytes decide which (gzip and zstd say so in their first
+ * four); a regular file was looked at when it was opened.
+ */
+static ssize_t fill(struct sonde_capfile *cf, uint8_t *dst, size_t room)
+{
+	if (!cf->sniffed) {
+		cf->sniffed = true;
+		ssize_t r = read(cf->fd, dst, room);
+		if (r <= 0)
+			return r;
+		enum sonde_compression c = sonde_compression_of(dst, (size_t)r);
+		if (c == SONDE_COMPRESSION_NONE)
+			return r;
+		cf->pre = malloc((size_t)r);
+		if (!cf->pre || !(cf->z = sonde_inflate_new(c, cf->fd, cf->pre, (size_t)r))) {
+			snprintf(cf->read_err, sizeof(cf->read_err), "out of memory");
+			return -1;
+		}
+		memcpy(cf->pre, dst, (size_t)r);
+	}
+	if (!cf->z)
+		return read(cf->fd, dst, room);
+	ssize_t r = sonde_inflate_read(cf->z, dst, room);
+	if (r < 0)
+		snprintf(cf->read_err, sizeof(cf->read_err), "%s", sonde_inflate_error(cf->z));
+	return r;
+}
+
 static ssize_t ensure(struct sonde_capfile *cf, size_t n)
 {
 	while (cf->end - cf->pos < n && !cf->eof) {
@@ -167,9 +232,9 @@ static ssize_t ensure(struct sonde_capfile *cf, size_t n)
 			cf->buf = nb;
 			cf->cap = ncap;
 		}
-		ssize_t r = read(cf->fd, cf->buf + cf->end, cf->cap - cf->end);
+		ssize_t r = fill(cf, cf->buf + cf->end, cf->cap - cf->end);
 		if (r < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR && !cf->z)
 				continue;
 			return -1;
 		}
@@ -208,7 +273,7 @@ static int pcap_header(struct sonde_capfile *cf, uint32_t magic)
 {
 	ssize_t n = ensure(cf, 24);
 	if (n < 0)
-		return fail(cf, 0, "read error: %s", strerror(errno));
+		return fail(cf, 0, "%s", read_error(cf));
 	if (n < 24)
 		return fail(cf, (uint64_t)n, "truncated pcap file header (%zd of 24 bytes)", n);
 	cf->fmt = FMT_PCAP;
@@ -230,7 +295,7 @@ static int pcap_next(struct sonde_capfile *cf, struct sonde_frame *f)
 	uint64_t off = cur_off(cf);
 	ssize_t n = ensure(cf, 16);
 	if (n < 0)
-		return fail(cf, off, "read error: %s", strerror(errno));
+		return fail(cf, off, "%s", read_error(cf));
 	if (n == 0)
 		return 0;
 	if (n < 16)
@@ -244,7 +309,7 @@ static int pcap_next(struct sonde_capfile *cf, struct sonde_frame *f)
 		return fail(cf, off, "corrupt record: sub-second timestamp %u out of range", sub);
 	n = ensure(cf, 16 + (size_t)incl);
 	if (n < 0)
-		return fail(cf, off, "read error: %s", strerror(errno));
+		return fail(cf, off, "%s", read_error(cf));
 	if ((size_t)n < 16 + (size_t)incl)
 		return fail(cf, off, "truncated packet: record says %u bytes, the file ends after %zd: the file was cut short",
 			    incl, n - 16);
@@ -317,7 +382,7 @@ static int pcapng_shb(struct sonde_capfile *cf)
 	uint64_t off = cur_off(cf);
 	ssize_t n = ensure(cf, 12);
 	if (n < 0)
-		return fail(cf, off, "read error: %s", strerror(errno));
+		return fail(cf, off, "%s", read_error(cf));
 	if (n < 12)
 		return fail(cf, off, "truncated section header block");
 	uint32_t bom;
@@ -342,7 +407,7 @@ static int pcapng_block(struct sonde_capfile *cf, uint64_t off, uint32_t *type,
 {
 	ssize_t n = ensure(cf, 12);
 	if (n < 0)
-		return fail(cf, off, "read error: %s", strerror(errno));
+		return fail(cf, off, "%s", read_error(cf));
 	if (n == 0)
 		return 0;
 	if (n < 12)
@@ -359,7 +424,7 @@ static int pcapng_block(struct sonde_capfile *cf, uint64_t off, uint32_t *type,
 		return fail(cf, off, "corrupt block: length %u", len);
 	n = ensure(cf, len);
 	if (n < 0)
-		return fail(cf, off, "read error: %s", strerror(errno));
+		return fail(cf, off, "%s", read_error(cf));
 	if ((size_t)n < len)
 		return fail(cf, off, "truncated block: it says %u bytes, the file ends after %zd: the file was cut short",
 			    len, n);
@@ -453,7 +518,7 @@ int sonde_capfile_next(struct sonde_capfile *cf, struct sonde_frame *f)
 	if (!cf->header_done) {
 		ssize_t n = ensure(cf, 4);
 		if (n < 0)
-			return fail(cf, 0, "read error: %s", strerror(errno));
+			return fail(cf, 0, "%s", read_error(cf));
 		if (n == 0)
 			return fail(cf, 0, "empty input: not a capture file");
 		if (n < 4)
