@@ -247,12 +247,24 @@ static void free_copies(char **copies, size_t n)
 /* -v: a line of rates every two seconds, from the counters' last values. */
 struct rates {
 	struct sonde_stats prev;
+	bool packets; /* a packet source: its counters, not eBPF's */
 };
 
 static void print_rates(void *ctx, const struct sonde_run *run, double secs)
 {
 	struct rates *rt = ctx;
 	const struct sonde_stats *now = sonde_run_stats(run), *prev = &rt->prev;
+	if (rt->packets) {
+		fprintf(stderr,
+			"sonde: %.0f packets/s, %.2f MB/s, %.0f records/s, drops: kernel %" PRIu64
+			" packets, duplicates %" PRIu64 "; %zu live connections\n",
+			(double)(now->frames - prev->frames) / secs,
+			(double)(now->frame_bytes - prev->frame_bytes) / secs / 1e6,
+			(double)(now->records - prev->records) / secs, now->packet_kernel_drops,
+			now->packet_duplicates, sonde_run_connections(run));
+		rt->prev = *now;
+		return;
+	}
 	fprintf(stderr,
 		"sonde: %.0f events/s, %.2f MB/s, %.0f records/s, drops: ring buffer %" PRIu64
 		" events, truncated %" PRIu64 " B, untraced %" PRIu64 " B; %zu live connections\n",
@@ -513,7 +525,7 @@ static int run_capture(struct capture_args *a)
 	if (status)
 		return status;
 	struct sonde_sink *sink = sonde_common_sink(&a->co, false);
-	struct rates rates = { 0 };
+	struct rates rates = { .packets = a->source != &sonde_source_ebpf };
 	struct sonde_run_opts ro = {
 		.pipe = a->co.pipe,
 		.duration_ns = a->duration_ns,
