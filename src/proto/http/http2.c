@@ -951,6 +951,143 @@ static void frames_lost(struct h2_conn *h, enum sonde_dir dir, uint32_t flags)
 
 /* ------------------------------------------------------------- the parser --- */
 
+/* The client's preface; 0 consumed when it is not one (the direction then
+ * looks for frames). */
+static size_t st_preface(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n,
+			 uint64_t ts)
+{
+	struct h2_dir *d = &h->d[dir];
+	size_t k = H2_PREFACE_LEN - d->pre;
+	if (k > n)
+		k = n;
+	if (memcmp(p, &H2_PREFACE[d->pre], k)) {
+		/* not the connection's start: look for frames, the preface
+		 * bytes matched so far included */
+		size_t pre = d->pre;
+		frames_lost(h, dir, 0);
+		if (pre)
+			resync_feed(h, dir, (const uint8_t *)H2_PREFACE, pre, ts);
+		return 0;
+	}
+	d->pre += k;
+	if (d->pre == H2_PREFACE_LEN)
+		d->st = H2_FRAME_HDR;
+	return k;
+}
+
+/* A whole frame header in d->hdr: the frame starts. */
+static void frame_start(struct h2_conn *h, enum sonde_dir dir, uint64_t ts)
+{
+	struct h2_dir *d = &h->d[dir];
+	d->flen = be24(d->hdr);
+	d->ftype = d->hdr[3];
+	d->fflags = d->hdr[4];
+	d->fsid = be31(d->hdr + 5);
+	d->fpos = 0;
+	d->padlen = 0;
+	d->pay_skip = d->ftype != F_DATA && d->flen > MAX_FRAME_BUF;
+	d->pay_lost = false;
+	d->plost = 0;
+	sonde_buf_reset(&d->pay);
+	d->st = H2_PAYLOAD;
+	if (d->first) {
+		/* the server's first frame must be its SETTINGS; else this is not
+		 * the connection's start: HPACK state unknown */
+		d->first = false;
+		if (d->ftype != F_SETTINGS || (d->fflags & FL_ACK) || d->fsid || d->flen % 6) {
+			h->s->stats->parse_errors++;
+			if (!plausible(d->hdr)) {
+				/* not even a frame: look for one */
+				frames_lost(h, dir, SONDE_MF_PARSE_ERROR);
+				resync_feed(h, dir, d->hdr, 9, ts);
+				return;
+			}
+			hpack_lost(h, dir, false);
+		}
+	}
+	if (d->ftype == F_DATA) {
+		if (d->in_block) {
+			h->s->stats->parse_errors++;
+			block_lost(h, dir, d->hb_sid, SONDE_MF_PARSE_ERROR, d->hb_wire);
+		}
+		data_wire(h, dir, 9, ts);
+	}
+	if (!d->flen) {
+		d->st = H2_FRAME_HDR;
+		if (d->ftype == F_DATA)
+			data_frame_end(h, dir);
+		else
+			frame_done(h, dir);
+	}
+}
+
+static size_t st_frame_hdr(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n,
+			   uint64_t ts)
+{
+	struct h2_dir *d = &h->d[dir];
+	if (!d->hlen)
+		d->frame_ts = ts;
+	size_t k = 9 - d->hlen;
+	if (k > n)
+		k = n;
+	memcpy(d->hdr + d->hlen, p, k);
+	d->hlen += k;
+	if (d->hlen == 9) {
+		d->hlen = 0;
+		frame_start(h, dir, ts);
+	}
+	return k;
+}
+
+/* DATA payload bytes [fpos, fpos + k) of the frame: the padding length
+ * byte and the padding are not the message's. */
+static void data_payload(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, size_t k,
+			 uint64_t ts)
+{
+	struct h2_dir *d = &h->d[dir];
+	data_wire(h, dir, k, ts);
+	size_t j = 0;
+	if ((d->fflags & FL_PADDED) && d->fpos == 0) {
+		d->padlen = p[0];
+		j = 1;
+	}
+	/* data occupies [start, end) of the payload */
+	uint32_t start = d->fflags & FL_PADDED ? 1 : 0;
+	uint32_t end = (uint64_t)start + d->padlen <= d->flen ? d->flen - d->padlen : start;
+	uint32_t from = d->fpos + (uint32_t)j, to = d->fpos + (uint32_t)k;
+	if (from < start)
+		from = start;
+	if (to > end)
+		to = end;
+	if (to > from)
+		data_bytes(h, dir, p + (from - d->fpos), to - from);
+}
+
+static size_t st_payload(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n,
+			 uint64_t ts)
+{
+	struct h2_dir *d = &h->d[dir];
+	size_t k = d->flen - d->fpos;
+	if (k > n)
+		k = n;
+	if (d->ftype == F_DATA)
+		data_payload(h, dir, p, k, ts);
+	else if (!d->pay_skip && !d->pay_lost)
+		sonde_buf_append(&d->pay, p, k);
+	d->fpos += (uint32_t)k;
+	if (d->fpos == d->flen) {
+		d->st = H2_FRAME_HDR;
+		if (d->ftype == F_DATA) {
+			if ((d->fflags & FL_PADDED) && (uint64_t)d->padlen + 1 > d->flen)
+				h->s->stats->parse_errors++;
+			data_frame_end(h, dir);
+		} else {
+			frame_done(h, dir);
+		}
+	}
+	return k;
+}
+
 static size_t h2_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts)
 {
 	struct h2_conn *h = state;
@@ -964,118 +1101,15 @@ static size_t h2_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t 
 		case H2_RESYNC:
 			resync_feed(h, dir, p + i, n - i, ts);
 			return n;
-		case H2_PREFACE_ST: {
-			size_t k = H2_PREFACE_LEN - d->pre;
-			if (k > n - i)
-				k = n - i;
-			if (memcmp(p + i, &H2_PREFACE[d->pre], k)) {
-				/* not the connection's start: look for frames,
-				 * the preface bytes matched so far included */
-				size_t pre = d->pre;
-				frames_lost(h, dir, 0);
-				if (pre)
-					resync_feed(h, dir, (const uint8_t *)H2_PREFACE, pre, ts);
-				break;
-			}
-			d->pre += k;
-			i += k;
-			if (d->pre == H2_PREFACE_LEN)
-				d->st = H2_FRAME_HDR;
+		case H2_PREFACE_ST:
+			i += st_preface(h, dir, p + i, n - i, ts);
 			break;
-		}
-		case H2_FRAME_HDR: {
-			if (!d->hlen)
-				d->frame_ts = ts;
-			size_t k = 9 - d->hlen;
-			if (k > n - i)
-				k = n - i;
-			memcpy(d->hdr + d->hlen, p + i, k);
-			d->hlen += k;
-			i += k;
-			if (d->hlen < 9)
-				break;
-			d->hlen = 0;
-			d->flen = be24(d->hdr);
-			d->ftype = d->hdr[3];
-			d->fflags = d->hdr[4];
-			d->fsid = be31(d->hdr + 5);
-			d->fpos = 0;
-			d->padlen = 0;
-			d->pay_skip = d->ftype != F_DATA && d->flen > MAX_FRAME_BUF;
-			d->pay_lost = false;
-			d->plost = 0;
-			sonde_buf_reset(&d->pay);
-			d->st = H2_PAYLOAD;
-			if (d->first) {
-				/* the server's first frame must be its SETTINGS; else
-				 * this is not the connection's start: HPACK state unknown */
-				d->first = false;
-				if (d->ftype != F_SETTINGS || (d->fflags & FL_ACK) || d->fsid ||
-				    d->flen % 6) {
-					h->s->stats->parse_errors++;
-					if (!plausible(d->hdr)) {
-						/* not even a frame: look for one */
-						frames_lost(h, dir, SONDE_MF_PARSE_ERROR);
-						resync_feed(h, dir, d->hdr, 9, ts);
-						break;
-					}
-					hpack_lost(h, dir, false);
-				}
-			}
-			if (d->ftype == F_DATA) {
-				if (d->in_block) {
-					h->s->stats->parse_errors++;
-					block_lost(h, dir, d->hb_sid, SONDE_MF_PARSE_ERROR, d->hb_wire);
-				}
-				data_wire(h, dir, 9, ts);
-			}
-			if (!d->flen) {
-				d->st = H2_FRAME_HDR;
-				if (d->ftype == F_DATA)
-					data_frame_end(h, dir);
-				else
-					frame_done(h, dir);
-			}
+		case H2_FRAME_HDR:
+			i += st_frame_hdr(h, dir, p + i, n - i, ts);
 			break;
-		}
-		case H2_PAYLOAD: {
-			size_t k = d->flen - d->fpos;
-			if (k > n - i)
-				k = n - i;
-			if (d->ftype == F_DATA) {
-				data_wire(h, dir, k, ts);
-				size_t j = 0;
-				if ((d->fflags & FL_PADDED) && d->fpos == 0) {
-					d->padlen = p[i];
-					j = 1;
-				}
-				/* data occupies [start, end) of the payload */
-				uint32_t start = d->fflags & FL_PADDED ? 1 : 0;
-				uint32_t end = (uint64_t)start + d->padlen <= d->flen ? d->flen - d->padlen : start;
-				uint32_t from = d->fpos + (uint32_t)j, to = d->fpos + (uint32_t)k;
-				if (from < start)
-					from = start;
-				if (to > end)
-					to = end;
-				if (to > from)
-					data_bytes(h, dir, p + i + (from - d->fpos), to - from);
-			} else if (!d->pay_skip && !d->pay_lost) {
-				sonde_buf_append(&d->pay, p + i, k);
-			}
-			d->fpos += (uint32_t)k;
-			i += k;
-			if (d->fpos == d->flen) {
-				d->st = H2_FRAME_HDR;
-				if (d->ftype == F_DATA) {
-					if ((d->fflags & FL_PADDED) && (uint64_t)d->padlen + 1 > d->flen)
-						h->s->stats->parse_errors++;
-					data_frame_end(h, dir);
-				} else {
-					frame_done(h, dir);
-				}
-			}
+		case H2_PAYLOAD:
+			i += st_payload(h, dir, p + i, n - i, ts);
 			break;
-		}
 		}
 	}
 	return n;
