@@ -5,13 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conn/detect.h"
+#include "conn/tcpseq.h"
 #include "core/buf.h"
 #include "core/hash.h"
+#include "core/list.h"
 
-#define DETECT_BUF 256 /* bytes kept while a probe asks for more */
-#define DETECT_LINES 64 /* line starts probed inside one chunk */
-#define DETECT_MAX_TRIES 64 /* chunks per direction probed before giving up */
-#define DETECT_MAX_BYTES (256u << 10)
 #define SWEEP_INTERVAL_NS 1000000000ull
 
 enum conn_state {
@@ -32,7 +31,7 @@ struct conn_dir {
 
 struct conn {
 	struct conn *hnext;
-	struct conn *lru_prev, *lru_next;
+	struct sonde_list_node lru; /* on ct->lru */
 	struct sonde_conntable *ct;
 	uint64_t hash;
 	struct sonde_endpoint ep[2]; /* ep[0]: the sender of the first chunk seen */
@@ -49,10 +48,7 @@ struct conn {
 	const struct sonde_dissector *d;
 	void *dstate;
 	struct sonde_session sess;
-	uint16_t detect_len[2];
-	uint8_t detect_buf[2][DETECT_BUF];
-	uint32_t detect_tries[2];
-	uint64_t detect_bytes[2];
+	struct sonde_detect_side det[2]; /* while CONN_DETECT */
 };
 
 struct sonde_conntable {
@@ -62,10 +58,11 @@ struct sonde_conntable {
 	struct sonde_stats *stats;
 	struct sonde_mem_budget budget;
 	struct sonde_pending_budget pending;
+	struct sonde_detector *detector;
 	struct conn **buckets;
 	size_t nbuckets; /* power of two */
 	size_t count;
-	struct conn *lru_head, *lru_tail; /* most recently active first */
+	struct sonde_list lru; /* of struct conn, most recently active first */
 	uint64_t next_id;
 	uint64_t last_sweep;
 };
@@ -100,6 +97,7 @@ struct sonde_conntable *sonde_conntable_new(const struct sonde_conntable_opts *o
 	ct->budget.limit = opts->reasm_mem;
 	ct->budget.per_stream = opts->reasm_stream_mem;
 	ct->pending.limit = dopts->pending_mem;
+	ct->detector = sonde_detector_new(opts->dissectors, opts->port_hints);
 	ct->nbuckets = 1024;
 	ct->buckets = sonde_xcalloc(ct->nbuckets, sizeof(*ct->buckets));
 	return ct;
@@ -128,28 +126,10 @@ static void grow(struct sonde_conntable *ct)
 	ct->nbuckets = n;
 }
 
-static void lru_unlink(struct sonde_conntable *ct, struct conn *c)
+/* The least recently active connection, NULL when the table is empty. */
+static struct conn *lru_oldest(struct sonde_conntable *ct)
 {
-	if (c->lru_prev)
-		c->lru_prev->lru_next = c->lru_next;
-	else
-		ct->lru_head = c->lru_next;
-	if (c->lru_next)
-		c->lru_next->lru_prev = c->lru_prev;
-	else
-		ct->lru_tail = c->lru_prev;
-	c->lru_prev = c->lru_next = NULL;
-}
-
-static void lru_push_front(struct sonde_conntable *ct, struct conn *c)
-{
-	c->lru_prev = NULL;
-	c->lru_next = ct->lru_head;
-	if (ct->lru_head)
-		ct->lru_head->lru_prev = c;
-	ct->lru_head = c;
-	if (!ct->lru_tail)
-		ct->lru_tail = c;
+	return sonde_list_entry_or_null(ct->lru.last, struct conn, lru);
 }
 
 /* ------------------------------------------------------- dissector glue --- */
@@ -198,7 +178,7 @@ static void notify_ignore(struct conn *c)
 /* The dissector handed the connection over to another protocol. */
 static void switch_protocol(struct conn *c)
 {
-	const struct sonde_dissector *next = sonde_dissector_find(c->sess.switch_to);
+	const struct sonde_dissector *next = sonde_detect_find(c->ct->detector, c->sess.switch_to);
 	c->d->close(c->dstate, c->last_ts);
 	c->dstate = NULL;
 	c->d = NULL;
@@ -229,94 +209,86 @@ static void dissect(struct conn *c, int side, const uint8_t *p, size_t n, uint64
 		c->ct->stats->skipped_bytes += n;
 }
 
-/* The first dissector claiming buf; *more if one needs more bytes. */
-static const struct sonde_dissector *probe_all(const uint8_t *buf, size_t len,
-					       enum sonde_probe *verdict, bool *more)
+/* Who sent side's bytes, for detection. */
+static struct sonde_detect_peers peers_of(const struct conn *c, int side)
 {
-	for (size_t i = 0; sonde_dissectors[i]; i++) {
-		enum sonde_probe v = sonde_dissectors[i]->probe(buf, len);
-		if (v == SONDE_PROBE_CLIENT || v == SONDE_PROBE_SERVER) {
-			*verdict = v;
-			return sonde_dissectors[i];
-		}
-		if (v == SONDE_PROBE_MORE)
-			*more = true;
+	return (struct sonde_detect_peers){
+		.from = &c->ep[side],
+		.to = &c->ep[1 - side],
+		.from_is_server = c->client >= 0 && c->info.role_known ? side != c->client : -1,
+	};
+}
+
+/*
+ * Detection found the protocol of side's bytes: open it and hand it what
+ * came so far, the other side's held bytes first (they came first there),
+ * then side's held bytes, then p.
+ */
+static void start(struct conn *c, int side, const struct sonde_detect_result *r,
+		  const uint8_t *p, size_t n, uint64_t ts)
+{
+	/* A role from the handshake or the source beats a guess from content. */
+	if (c->client < 0)
+		set_client(c, r->from_client ? side : 1 - side, false);
+	if (r->skip)
+		c->skipped_before[side] = true;
+	open_dissector(c, r->d);
+	if (!r->learned && c->info.role_known)
+		sonde_detect_learn(c->ct->detector, &c->info.server, r->d, ts);
+	struct sonde_detect_side *other = &c->det[1 - side];
+	if (other->len) {
+		uint16_t len = other->len;
+		other->len = 0;
+		dissect(c, 1 - side, other->buf, len, ts);
 	}
-	return NULL;
+	if (r->held)
+		dissect(c, side, c->det[side].buf, r->held, ts);
+	dissect(c, side, p, n, ts);
+	sonde_detect_side_free(&c->det[0]);
+	sonde_detect_side_free(&c->det[1]);
 }
 
 /* Try the dissectors on the first bytes of `side`. */
 static void detect(struct conn *c, int side, const uint8_t *p, size_t n, uint64_t ts)
 {
-	struct sonde_stats *st = c->ct->stats;
-	uint8_t tmp[DETECT_BUF];
-	const uint8_t *probe = p;
-	size_t plen = n;
-	size_t held = c->detect_len[side];
-	if (held) {
-		size_t take = n < DETECT_BUF - held ? n : DETECT_BUF - held;
-		memcpy(tmp, c->detect_buf[side], held);
-		memcpy(tmp + held, p, take);
-		probe = tmp;
-		plen = held + take;
-	}
-	bool more = false;
-	enum sonde_probe verdict = SONDE_PROBE_NO;
-	const struct sonde_dissector *found = probe_all(probe, plen, &verdict, &more);
-	if (!found && !more && !held) {
-		/* Mid-stream, a chunk often starts inside a message and a new one
-		 * starts on a later line: try line starts. */
-		const uint8_t *q = p, *end = p + n;
-		for (int k = 0; k < DETECT_LINES && q < end; k++) {
-			const uint8_t *lf = memchr(q, '\n', (size_t)(end - q));
-			if (!lf || lf + 1 >= end)
-				break;
-			q = lf + 1;
-			bool m2 = false;
-			found = probe_all(q, (size_t)(end - q), &verdict, &m2);
-			if (found) {
-				size_t skip = (size_t)(q - p);
-				st->undetected_bytes += skip;
-				c->detect_bytes[side] += skip;
-				c->skipped_before[side] = true;
-				p = q;
-				n -= skip;
-				break;
-			}
-		}
-	}
-	if (found) {
-		/* A role from the handshake or the source beats a guess from content. */
-		if (c->client < 0)
-			set_client(c, verdict == SONDE_PROBE_CLIENT ? side : 1 - side, false);
-		c->detect_len[side] = 0;
-		open_dissector(c, found);
-		/* The other side's held bytes came first on that side. */
-		int other = 1 - side;
-		if (c->detect_len[other]) {
-			uint16_t len = c->detect_len[other];
-			c->detect_len[other] = 0;
-			dissect(c, other, c->detect_buf[other], len, ts);
-		}
-		if (held)
-			dissect(c, side, tmp, held, ts);
-		dissect(c, side, p, n, ts);
-		return;
-	}
-	if (more && held + n < DETECT_BUF) {
-		memcpy(c->detect_buf[side] + held, p, n);
-		c->detect_len[side] = (uint16_t)(held + n);
-		return;
-	}
-	/* Not a message start we know: skip these bytes, try the next chunk. */
-	c->detect_len[side] = 0;
-	c->skipped_before[side] = true;
-	st->undetected_bytes += held + n;
-	c->detect_bytes[side] += held + n;
-	if (++c->detect_tries[side] > DETECT_MAX_TRIES || c->detect_bytes[side] > DETECT_MAX_BYTES) {
+	struct sonde_detect_peers who = peers_of(c, side);
+	struct sonde_detect_result r;
+	switch (sonde_detect(c->ct->detector, &c->det[side], &who, p, n, ts, c->ct->stats, &r)) {
+	case SONDE_DETECT_FOUND:
+		start(c, side, &r, p + r.skip, n - r.skip, ts);
+		break;
+	case SONDE_DETECT_HELD:
+		break;
+	case SONDE_DETECT_SKIPPED:
+		c->skipped_before[side] = true;
+		break;
+	case SONDE_DETECT_GAVE_UP:
+		c->skipped_before[side] = true;
+		sonde_detect_side_free(&c->det[0]);
+		sonde_detect_side_free(&c->det[1]);
 		c->state = CONN_IGNORE;
 		notify_ignore(c);
+		break;
 	}
+}
+
+/*
+ * Side's held bytes would be given up (a gap follows, or the end): let the
+ * server's learned protocol take them, else count them undetected.
+ */
+static void settle(struct conn *c, int side, uint64_t ts)
+{
+	struct sonde_detect_side *s = &c->det[side];
+	struct sonde_detect_peers who = peers_of(c, side);
+	struct sonde_detect_result r;
+	if (!s->len)
+		return;
+	if (sonde_detect_settle(c->ct->detector, s, &who, ts, &r)) {
+		start(c, side, &r, NULL, 0, ts);
+		return;
+	}
+	c->ct->stats->undetected_bytes += s->len;
+	s->len = 0;
 }
 
 static void conn_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts)
@@ -346,9 +318,11 @@ static void conn_gap(void *ctx, uint64_t n, uint64_t ts)
 	if (c->state == CONN_DISSECT) {
 		c->d->gap(c->dstate, dir_of(c, cd->side), n, ts);
 	} else if (c->state == CONN_DETECT) {
-		c->ct->stats->undetected_bytes += c->detect_len[cd->side];
-		c->detect_len[cd->side] = 0;
-		c->skipped_before[cd->side] = true;
+		settle(c, cd->side, ts);
+		if (c->state == CONN_DISSECT)
+			c->d->gap(c->dstate, dir_of(c, cd->side), n, ts);
+		else
+			c->skipped_before[cd->side] = true;
 	}
 }
 
@@ -394,7 +368,7 @@ static void conn_remove(struct sonde_conntable *ct, struct conn *c)
 	while (*link != c)
 		link = &(*link)->hnext;
 	*link = c->hnext;
-	lru_unlink(ct, c);
+	sonde_list_remove(&ct->lru, &c->lru);
 	ct->count--;
 }
 
@@ -412,18 +386,19 @@ static void conn_close(struct sonde_conntable *ct, struct conn *c, uint64_t ts)
 {
 	for (int i = 0; i < 2; i++) {
 		sonde_reasm_flush(&c->rs[i], &ct->budget, ct->stats, &c->dirs[i].out, ts);
-		if (c->state == CONN_DETECT && c->detect_len[i]) {
-			ct->stats->undetected_bytes += c->detect_len[i];
-			c->detect_len[i] = 0;
-		}
+		if (c->state == CONN_DETECT)
+			settle(c, i, ts);
 	}
-	for (int i = 0; i < 2; i++)
-		send_end(c, i, ts);
+	if (c->l4 != SONDE_L4_UDP) /* datagram dissectors get no end() */
+		for (int i = 0; i < 2; i++)
+			send_end(c, i, ts);
 	if (c->state == CONN_DISSECT)
 		c->d->close(c->dstate, ts);
 	conn_remove(ct, c);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		sonde_reasm_free(&c->rs[i], &ct->budget);
+		sonde_detect_side_free(&c->det[i]);
+	}
 	free(c->info.tls);
 	free(c);
 }
@@ -431,9 +406,10 @@ static void conn_close(struct sonde_conntable *ct, struct conn *c, uint64_t ts)
 static void sweep_idle(struct sonde_conntable *ct, uint64_t now)
 {
 	ct->last_sweep = now;
-	while (ct->lru_tail && ct->lru_tail->last_ts + ct->opts.idle_timeout_ns < now) {
+	struct conn *c;
+	while ((c = lru_oldest(ct)) && c->last_ts + ct->opts.idle_timeout_ns < now) {
 		ct->stats->connections_idle_closed++;
-		conn_close(ct, ct->lru_tail, now);
+		conn_close(ct, c, now);
 	}
 }
 
@@ -451,35 +427,81 @@ static struct conn *lookup(struct sonde_conntable *ct, const struct sonde_chunk 
 
 /* ------------------------------------------------------------ the feed --- */
 
+/* A new connection for chunk ch, the most recently active (evicting the
+ * oldest when the table is full). */
+static struct conn *add(struct sonde_conntable *ct, const struct sonde_chunk *ch, uint64_t hash)
+{
+	struct conn *old = lru_oldest(ct);
+	if (ct->count >= ct->opts.max_conns && old) {
+		ct->stats->connections_evicted++;
+		conn_close(ct, old, ch->ts_ns);
+	}
+	struct conn *c = conn_new(ct, ch, hash);
+	struct conn **b = &ct->buckets[hash & (ct->nbuckets - 1)];
+	c->hnext = *b;
+	*b = c;
+	if (++ct->count > ct->nbuckets)
+		grow(ct);
+	sonde_list_push_front(&ct->lru, &c->lru);
+	return c;
+}
+
+/* The chunk's connection, made the most recently active; created on first
+ * sight. NULL for a chunk that tells nothing of a connection not tracked. */
+static struct conn *find_or_add(struct sonde_conntable *ct, const struct sonde_chunk *ch)
+{
+	uint64_t hash = flow_hash(&ch->flow, ch->conn_id);
+	struct conn *c = lookup(ct, ch, hash);
+	if (c) {
+		sonde_list_move_front(&ct->lru, &c->lru);
+		return c;
+	}
+	/* A bare ACK or RST: nothing to start a connection with. */
+	if (!ch->wirelen && !(ch->flags & SONDE_CF_SYN))
+		return NULL;
+	return add(ct, ch, hash);
+}
+
+static void mark_midstream(struct conn *c)
+{
+	if (!c->info.midstream) {
+		c->info.midstream = true;
+		c->ct->stats->connections_midstream++;
+	}
+}
+
+/* The source counts stream bytes itself (SONDE_SEQ_STREAM64). Its open event
+ * (SYN) starts both directions; a first chunk without one is mid-stream. */
+static void place_stream64(struct conn *c, struct sonde_reasm *rs, const struct sonde_chunk *ch,
+			   struct sonde_span *sp)
+{
+	if (ch->flags & SONDE_CF_SYN) {
+		for (int i = 0; i < 2; i++)
+			if (!c->rs[i].base_known)
+				sonde_reasm_set_isn(&c->rs[i], 0, false);
+	} else if (!rs->base_known) {
+		sonde_reasm_set_isn(rs, 0, true);
+		mark_midstream(c);
+	}
+	*sp = (struct sonde_span){
+		.off = ch->seq, .p = ch->data, .caplen = ch->caplen, .wirelen = ch->wirelen
+	};
+}
+
 void sonde_conntable_chunk(struct sonde_conntable *ct, const struct sonde_chunk *ch)
 {
+	if (ch->flow.l4 == SONDE_L4_UDP) {
+		sonde_conntable_datagram(ct, ch);
+		return;
+	}
 	if (ch->flow.l4 != SONDE_L4_TCP)
 		return;
 	uint64_t ts = ch->ts_ns;
 	if (ts > ct->last_sweep + SWEEP_INTERVAL_NS)
 		sweep_idle(ct, ts);
-
-	uint64_t hash = flow_hash(&ch->flow, ch->conn_id);
-	struct conn *c = lookup(ct, ch, hash);
-	if (!c) {
-		/* A bare ACK or RST of a connection not tracked tells nothing. */
-		if (!ch->wirelen && !(ch->flags & SONDE_CF_SYN))
-			return;
-		if (ct->count >= ct->opts.max_conns && ct->lru_tail) {
-			ct->stats->connections_evicted++;
-			conn_close(ct, ct->lru_tail, ts);
-		}
-		c = conn_new(ct, ch, hash);
-		struct conn **b = &ct->buckets[hash & (ct->nbuckets - 1)];
-		c->hnext = *b;
-		*b = c;
-		if (++ct->count > ct->nbuckets)
-			grow(ct);
-		lru_push_front(ct, c);
-	} else if (ct->lru_head != c) {
-		lru_unlink(ct, c);
-		lru_push_front(ct, c);
-	}
+	struct conn *c = find_or_add(ct, ch);
+	if (!c)
+		return;
 	c->last_ts = ts;
 	if (ch->proc && !c->info.proc.pid)
 		c->info.proc = *ch->proc;
@@ -495,73 +517,27 @@ void sonde_conntable_chunk(struct sonde_conntable *ct, const struct sonde_chunk 
 			set_client(c, (ch->flags & SONDE_CF_ACK) ? 1 - side : side, true);
 	}
 
-	uint64_t off;
-	uint32_t caplen = ch->caplen, wirelen = ch->wirelen;
-	const uint8_t *p = ch->data;
+	struct sonde_span sp;
+	bool placed = true;
 	if (ch->seq_kind == SONDE_SEQ_STREAM64) {
-		/* The source counts bytes itself. Its open event (SYN) starts both
-		 * directions; a first chunk without one is mid-stream. */
-		if (ch->flags & SONDE_CF_SYN) {
-			for (int i = 0; i < 2; i++)
-				if (!c->rs[i].base_known)
-					sonde_reasm_set_isn(&c->rs[i], 0, false);
-		} else if (!rs->base_known) {
-			sonde_reasm_set_isn(rs, 0, true);
-			if (!c->info.midstream) {
-				c->info.midstream = true;
-				ct->stats->connections_midstream++;
-			}
-		}
-		off = ch->seq;
+		place_stream64(c, rs, ch, &sp);
 	} else {
-		uint32_t seq = ch->seq;
-		if (ch->flags & SONDE_CF_SYN) {
-			if (!rs->base_known || rs->next == 0)
-				sonde_reasm_set_isn(rs, seq + 1, false);
-			seq++;
-		}
-		if (!rs->base_known) {
-			if (!wirelen && !(ch->flags & SONDE_CF_FIN))
-				goto ack;
-			sonde_reasm_set_isn(rs, seq, true);
-			if (!c->info.midstream) {
-				c->info.midstream = true;
-				ct->stats->connections_midstream++;
-			}
-		}
-		int64_t rel = sonde_reasm_offset(rs, seq);
-		if (rel < 0) { /* bytes from before the point sonde started at */
-			uint64_t before = (uint64_t)-rel;
-			if (before >= wirelen) {
-				ct->stats->retransmitted_bytes += caplen;
-				goto ack;
-			}
-			uint32_t cut = (uint32_t)before;
-			uint32_t cut_cap = cut < caplen ? cut : caplen;
-			ct->stats->retransmitted_bytes += cut_cap;
-			p += cut_cap;
-			caplen -= cut_cap;
-			wirelen -= cut;
-			rel = 0;
-		}
-		off = (uint64_t)rel;
+		placed = sonde_tcpseq_place(rs, ch, ct->stats, &sp);
+		if (sp.midstream)
+			mark_midstream(c);
 	}
-	if (wirelen)
-		sonde_reasm_add(rs, &ct->budget, ct->stats, &c->dirs[side].out, off, p, caplen, wirelen, ts);
-	if (ch->flags & SONDE_CF_FIN)
-		sonde_reasm_fin(rs, off + wirelen);
-	if ((ch->flags & SONDE_CF_LOSS_BEFORE) && rs->ooo)
-		sonde_reasm_ack(rs, &ct->budget, ct->stats, &c->dirs[side].out, off + 1, ts);
-ack:
-	if ((ch->flags & SONDE_CF_ACK) && ch->seq_kind == SONDE_SEQ_TCP32) {
-		struct sonde_reasm *peer = &c->rs[1 - side];
-		if (peer->base_known && peer->ooo) {
-			int64_t a = sonde_reasm_offset(peer, ch->ack);
-			if (a > 0)
-				sonde_reasm_ack(peer, &ct->budget, ct->stats, &c->dirs[1 - side].out,
-						(uint64_t)a, ts);
-		}
+	if (placed) {
+		if (sp.wirelen)
+			sonde_reasm_add(rs, &ct->budget, ct->stats, &c->dirs[side].out, sp.off, sp.p,
+					sp.caplen, sp.wirelen, ts);
+		if (ch->flags & SONDE_CF_FIN)
+			sonde_reasm_fin(rs, sp.off + sp.wirelen);
+		if ((ch->flags & SONDE_CF_LOSS_BEFORE) && rs->ooo)
+			sonde_reasm_ack(rs, &ct->budget, ct->stats, &c->dirs[side].out, sp.off + 1, ts);
 	}
+	if ((ch->flags & SONDE_CF_ACK) && ch->seq_kind == SONDE_SEQ_TCP32)
+		sonde_tcpseq_ack(&c->rs[1 - side], ch, &ct->budget, ct->stats,
+				 &c->dirs[1 - side].out);
 	if (ch->flags & SONDE_CF_RST) {
 		conn_close(ct, c, ts);
 		return;
@@ -571,6 +547,53 @@ ack:
 			send_end(c, i, ts);
 	if (c->end_sent[0] && c->end_sent[1])
 		conn_close(ct, c, ts);
+}
+
+/* ----------------------------------------------------------- datagrams --- */
+
+static void undissected(struct sonde_conntable *ct, const struct sonde_chunk *ch)
+{
+	ct->stats->udp_datagrams_undissected++;
+	ct->stats->udp_bytes_undissected += ch->wirelen;
+}
+
+/* A flow's entry: found, or made if a datagram dissector claims ch. */
+static struct conn *datagram_flow(struct sonde_conntable *ct, const struct sonde_chunk *ch)
+{
+	uint64_t hash = flow_hash(&ch->flow, ch->conn_id);
+	struct conn *c = lookup(ct, ch, hash);
+	if (c) {
+		sonde_list_move_front(&ct->lru, &c->lru);
+		return c;
+	}
+	if (ch->caplen < ch->wirelen)
+		return NULL;
+	struct sonde_detect_peers who = { &ch->flow.src, &ch->flow.dst, -1 };
+	bool from_client = false;
+	const struct sonde_dissector *d =
+		sonde_detect_datagram(ct->detector, &who, ch->data, ch->caplen, &from_client);
+	if (!d)
+		return NULL;
+	c = add(ct, ch, hash);
+	set_client(c, from_client ? 0 : 1, false); /* ep[0] sent ch */
+	open_dissector(c, d);
+	return c;
+}
+
+void sonde_conntable_datagram(struct sonde_conntable *ct, const struct sonde_chunk *ch)
+{
+	uint64_t ts = ch->ts_ns;
+	if (ts > ct->last_sweep + SWEEP_INTERVAL_NS)
+		sweep_idle(ct, ts);
+	struct conn *c = datagram_flow(ct, ch);
+	if (c)
+		c->last_ts = ts;
+	if (!c || ch->caplen < ch->wirelen) {
+		undissected(ct, ch);
+		return;
+	}
+	int side = ep_eq(&c->ep[0], &ch->flow.src) ? 0 : 1;
+	c->d->datagram(c->dstate, dir_of(c, side), ch->data, ch->caplen, ts);
 }
 
 void sonde_conntable_tick(struct sonde_conntable *ct, uint64_t now_ns)
@@ -586,8 +609,9 @@ void sonde_conntable_set_ignore(struct sonde_conntable *ct, void (*fn)(void *, u
 
 void sonde_conntable_close_all(struct sonde_conntable *ct)
 {
-	while (ct->lru_tail)
-		conn_close(ct, ct->lru_tail, ct->lru_tail->last_ts);
+	struct conn *c;
+	while ((c = lru_oldest(ct)))
+		conn_close(ct, c, c->last_ts);
 }
 
 void sonde_conntable_free(struct sonde_conntable *ct)
@@ -595,6 +619,7 @@ void sonde_conntable_free(struct sonde_conntable *ct)
 	if (!ct)
 		return;
 	sonde_conntable_close_all(ct);
+	sonde_detector_free(ct->detector);
 	free(ct->buckets);
 	free(ct);
 }

@@ -6,6 +6,16 @@
  * direction, detects the protocol and feeds the dissector. Connections end
  * on FIN in both directions, RST, the idle timeout, eviction when the table
  * is full, or the end of input; whatever is pending is then written.
+ *
+ * The pieces: this file's table (lookup, LRU, lifecycle); conn/tcpseq.h
+ * (TCP sequence numbers of packet sources → stream offsets); conn/reasm.h
+ * (one direction's reassembly); conn/detect.h (which protocol).
+ *
+ * UDP takes the datagram path: no reassembly, one entry per 5-tuple, made
+ * only once a datagram dissector's probe claims a datagram of the flow (the
+ * claim gives the roles, as for streams). Datagrams of flows nobody
+ * dissects are counted (udp_datagrams_undissected, udp_bytes_undissected)
+ * and take no table entry.
  */
 #ifndef SONDE_CONNTABLE_H
 #define SONDE_CONNTABLE_H
@@ -17,6 +27,7 @@
 #include "core/record.h"
 #include "core/stats.h"
 #include "proto/dissector.h"
+#include "conn/detect.h"
 #include "conn/reasm.h"
 
 struct sonde_conntable_opts {
@@ -29,6 +40,12 @@ struct sonde_conntable_opts {
 	 * tunnel), so a source can stop copying its bytes. May be NULL. */
 	void (*on_ignore)(void *ctx, uint64_t conn_id);
 	void *on_ignore_ctx;
+	/* Ports whose protocol is probed first (conn/detect.h), ended by
+	 * port 0; NULL for the built-in table. */
+	const struct sonde_port_hint *port_hints;
+	/* The dissectors, NULL-terminated in probing order; NULL for the
+	 * registry (sonde_dissectors). */
+	const struct sonde_dissector *const *dissectors;
 };
 
 struct sonde_conntable;
@@ -37,8 +54,13 @@ struct sonde_conntable *sonde_conntable_new(const struct sonde_conntable_opts *o
 					    const struct sonde_dissect_opts *dopts,
 					    const struct sonde_record_out *out,
 					    struct sonde_stats *stats);
-/* Feed one chunk. Chunk timestamps drive the idle timeout. */
+/* Feed one chunk. Chunk timestamps drive the idle timeout. UDP chunks go to
+ * sonde_conntable_datagram(); other transports are ignored. */
 void sonde_conntable_chunk(struct sonde_conntable *ct, const struct sonde_chunk *c);
+/* Feed one UDP datagram (a chunk of l4 SONDE_L4_UDP, its whole payload;
+ * seq, ack, flags unused). A datagram the capture cut short (caplen <
+ * wirelen) is counted, not dissected. */
+void sonde_conntable_datagram(struct sonde_conntable *ct, const struct sonde_chunk *c);
 /* Close connections idle since before now - idle timeout (live sources call
  * this periodically, since their chunks may stop coming). */
 void sonde_conntable_tick(struct sonde_conntable *ct, uint64_t now_ns);

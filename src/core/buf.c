@@ -52,27 +52,45 @@ void sonde_buf_reserve(struct sonde_buf *b, size_t more)
 	b->cap = cap;
 }
 
-void sonde_buf_append(struct sonde_buf *b, const void *p, size_t n)
+/* May n more bytes go in? Marks the buffer full if not. */
+static inline bool fits(struct sonde_buf *b, size_t n)
 {
+	if (!b->limit)
+		return true;
+	if (b->full || n > b->limit - b->len)
+		b->full = true;
+	return !b->full;
+}
+
+int sonde_buf_append(struct sonde_buf *b, const void *p, size_t n)
+{
+	if (!fits(b, n))
+		return -1;
 	sonde_buf_reserve(b, n);
 	if (n)
 		memcpy(b->p + b->len, p, n);
 	b->len += n;
+	return 0;
 }
 
-void sonde_buf_putc(struct sonde_buf *b, char c)
+int sonde_buf_putc(struct sonde_buf *b, char c)
 {
+	if (!fits(b, 1))
+		return -1;
 	sonde_buf_reserve(b, 1);
 	b->p[b->len++] = (uint8_t)c;
+	return 0;
 }
 
-void sonde_buf_puts(struct sonde_buf *b, const char *s)
+int sonde_buf_puts(struct sonde_buf *b, const char *s)
 {
-	sonde_buf_append(b, s, strlen(s));
+	return sonde_buf_append(b, s, strlen(s));
 }
 
-void sonde_buf_printf(struct sonde_buf *b, const char *fmt, ...)
+int sonde_buf_printf(struct sonde_buf *b, const char *fmt, ...)
 {
+	if (b->full)
+		return -1;
 	/* Usually fits in what is free: format once. */
 	sonde_buf_reserve(b, 128);
 	size_t room = b->cap - b->len;
@@ -81,7 +99,9 @@ void sonde_buf_printf(struct sonde_buf *b, const char *fmt, ...)
 	int n = vsnprintf((char *)b->p + b->len, room, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		return;
+		return -1;
+	if (!fits(b, (size_t)n))
+		return -1; /* what vsnprintf wrote lies past len: not content */
 	if ((size_t)n >= room) {
 		sonde_buf_reserve(b, (size_t)n + 1);
 		va_start(ap, fmt);
@@ -89,6 +109,7 @@ void sonde_buf_printf(struct sonde_buf *b, const char *fmt, ...)
 		va_end(ap);
 	}
 	b->len += (size_t)n;
+	return 0;
 }
 
 void sonde_buf_free(struct sonde_buf *b)
@@ -96,6 +117,7 @@ void sonde_buf_free(struct sonde_buf *b)
 	free(b->p);
 	b->p = NULL;
 	b->len = b->cap = 0;
+	b->full = false;
 }
 
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */

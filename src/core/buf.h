@@ -1,25 +1,50 @@
 /* SPDX-License-Identifier: MIT */
-/* A growable byte buffer, and the output helpers built on it (JSON, text). */
+/*
+ * A growable byte buffer, and the output helpers built on it (JSON, text).
+ *
+ * Zeroed, a buffer is empty and unbounded. Given a limit (sonde_buf_init),
+ * it is bounded by construction: an append that would take len past the
+ * limit appends nothing, returns -1 and sets `full`. `full` is sticky: every
+ * later append fails too, even one that would fit, so a bounded accumulator
+ * never holds a message with a hole in it. sonde_buf_reset() and
+ * sonde_buf_free() clear it and keep the limit. Only the append functions
+ * (append, putc, puts, printf) check the limit; sonde_buf_reserve() is about
+ * capacity, and the output helpers below are for unbounded output buffers.
+ */
 #ifndef SONDE_BUF_H
 #define SONDE_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct sonde_buf {
 	uint8_t *p;
 	size_t len, cap;
+	size_t limit; /* most bytes held; 0: no limit */
+	bool full; /* an append was refused for the limit */
 };
 
+/* An empty buffer holding at most `limit` bytes (0: unbounded). */
+static inline void sonde_buf_init(struct sonde_buf *b, size_t limit)
+{
+	*b = (struct sonde_buf){ .limit = limit };
+}
 /* Make room for `more` bytes; aborts on allocation failure (like xmalloc). */
 void sonde_buf_reserve(struct sonde_buf *b, size_t more);
-void sonde_buf_append(struct sonde_buf *b, const void *p, size_t n);
-void sonde_buf_putc(struct sonde_buf *b, char c);
-void sonde_buf_puts(struct sonde_buf *b, const char *s);
-void sonde_buf_printf(struct sonde_buf *b, const char *fmt, ...)
+/* These return 0, or -1 having appended nothing: the buffer is full (or,
+ * for printf, the format failed). */
+int sonde_buf_append(struct sonde_buf *b, const void *p, size_t n);
+int sonde_buf_putc(struct sonde_buf *b, char c);
+int sonde_buf_puts(struct sonde_buf *b, const char *s);
+int sonde_buf_printf(struct sonde_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void sonde_buf_free(struct sonde_buf *b);
-static inline void sonde_buf_reset(struct sonde_buf *b) { b->len = 0; }
+static inline void sonde_buf_reset(struct sonde_buf *b)
+{
+	b->len = 0;
+	b->full = false;
+}
 
 /* JSON string literal (with quotes) of arbitrary bytes: invalid UTF-8 bytes
  * become U+FFFD so the output is always valid JSON. */

@@ -79,6 +79,15 @@ struct sonde_dissector {
 	void (*end)(void *state, enum sonde_dir dir, uint64_t ts);
 	/* The connection is gone: emit what is pending and free the state. */
 	void (*close)(void *state, uint64_t ts);
+	/*
+	 * Datagram protocols (UDP; NULL for the others): one whole datagram
+	 * of direction dir. The table's datagram path skips reassembly: probe()
+	 * is asked about a flow's datagram payloads until one claims it (MORE
+	 * counts as NO), then open(), datagram() for each datagram the capture
+	 * holds whole, and close(); data, gap and end are not called. A
+	 * dissector may set both data and datagram (DNS over TCP and UDP).
+	 */
+	void (*datagram)(void *state, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts);
 };
 
 /* All dissectors, NULL-terminated, in probing order. */

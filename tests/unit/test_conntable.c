@@ -2,7 +2,9 @@
 /*
  * The connection table: whole TCP connections fed as chunks (handshake,
  * data both ways, FIN/RST), connections joined mid-stream, the idle timeout
- * and eviction, out-of-order and retransmitted segments.
+ * and eviction, out-of-order and retransmitted segments; protocol detection
+ * (the learned server → protocol cache, port hints); UDP datagrams (the
+ * datagram path, with a datagram dissector defined here).
  */
 #include "testutil.h"
 
@@ -27,7 +29,10 @@ static void env_free_cb(void *e)
 	env_free(e);
 }
 
-static void env_init(struct env *e, size_t max_conns, uint64_t idle_ns)
+/* list, hints: NULL for the registry and the built-in hints. */
+static void env_init_with(struct env *e, size_t max_conns, uint64_t idle_ns,
+			  const struct sonde_dissector *const *list,
+			  const struct sonde_port_hint *hints)
 {
 	memset(e, 0, sizeof(*e));
 	tu_dissect_defaults(&e->dopts);
@@ -36,10 +41,17 @@ static void env_init(struct env *e, size_t max_conns, uint64_t idle_ns)
 	e->copts.reasm_mem = 1u << 20;
 	e->copts.reasm_stream_mem = 1u << 16;
 	e->copts.source = "unit.pcap";
+	e->copts.dissectors = list;
+	e->copts.port_hints = hints;
 	tu_collector_init(&e->col);
 	e->ct = sonde_conntable_new(&e->copts, &e->dopts, &e->col.out, &e->st);
 	assert_non_null(e->ct);
 	tu_cleanup_push(env_free_cb, e);
+}
+
+static void env_init(struct env *e, size_t max_conns, uint64_t idle_ns)
+{
+	env_init_with(e, max_conns, idle_ns, NULL, NULL);
 }
 
 static void env_free(struct env *e)
@@ -61,6 +73,46 @@ static void tcp_init(struct tcp *t, uint8_t last_octet, uint16_t cport, uint32_t
 	tu_endpoint4(&t->s, 10, 0, 1, 1, 80);
 	t->cseq = cisn;
 	t->sseq = sisn;
+}
+
+/* A chunk of `caplen` bytes that the wire carried `wirelen` of. */
+static void send_cut(struct env *e, const struct sonde_endpoint *src, const struct sonde_endpoint *dst,
+		     uint32_t seq, uint32_t ack, uint8_t flags, const void *data, uint32_t caplen,
+		     uint32_t wirelen, uint64_t ts)
+{
+	struct sonde_chunk c;
+	memset(&c, 0, sizeof(c));
+	c.flow.src = *src;
+	c.flow.dst = *dst;
+	c.flow.l4 = SONDE_L4_TCP;
+	c.ts_ns = ts;
+	c.seq = seq;
+	c.ack = ack;
+	c.caplen = caplen;
+	c.wirelen = wirelen;
+	c.seq_kind = SONDE_SEQ_TCP32;
+	c.flags = flags;
+	c.origin = SONDE_ORIGIN_PCAP_FILE;
+	c.data = data;
+	sonde_conntable_chunk(e->ct, &c);
+}
+
+/* A UDP datagram as packet decoding gives it. */
+static void send_udp(struct env *e, const struct sonde_endpoint *src, const struct sonde_endpoint *dst,
+		     const void *data, uint32_t caplen, uint32_t wirelen, uint64_t ts)
+{
+	struct sonde_chunk c;
+	memset(&c, 0, sizeof(c));
+	c.flow.src = *src;
+	c.flow.dst = *dst;
+	c.flow.l4 = SONDE_L4_UDP;
+	c.ts_ns = ts;
+	c.caplen = caplen;
+	c.wirelen = wirelen;
+	c.seq_kind = SONDE_SEQ_STREAM64;
+	c.origin = SONDE_ORIGIN_PCAP_FILE;
+	c.data = data;
+	sonde_conntable_chunk(e->ct, &c);
 }
 
 static void send_chunk(struct env *e, const struct sonde_endpoint *src, const struct sonde_endpoint *dst,
@@ -581,6 +633,313 @@ static void test_undetected(void **state)
 	env_free(&e);
 }
 
+/* ---------------------------------------------------------- detection --- */
+
+/* A client request whose first segment the capture cut to 2 bytes ("GE"):
+ * probing cannot decide on them before the gap. */
+static void cut_request(struct env *e, struct tcp *t, uint64_t ts)
+{
+	static const char req[] = REQ;
+	send_cut(e, &t->c, &t->s, t->cseq, t->sseq, SONDE_CF_ACK, req, 2, sizeof(req) - 1, ts);
+	t->cseq += sizeof(req) - 1;
+}
+
+static void whole_exchange(struct env *e, struct tcp *t, uint64_t ts)
+{
+	handshake(e, t, ts);
+	c_send(e, t, REQ, ts + 10 * MS);
+	s_send(e, t, RESP, ts + 20 * MS);
+	c_fin(e, t, ts + 30 * MS);
+	s_fin(e, t, ts + 31 * MS);
+}
+
+/* A server identified on a connection with known roles lends its protocol
+ * to bytes a later connection's probes could not decide on. */
+static void test_learned_server(void **state)
+{
+	(void)state;
+	static struct env e; /* static: tu_teardown may free it after a failed assertion */
+	env_init(&e, 16, 300 * SEC);
+	struct tcp a, b, ctl;
+	tcp_init(&a, 1, 40000, 1000, 5000);
+	whole_exchange(&e, &a, SEC);
+	assert_int_equal(e.col.n, 1);
+	/* Another connection to the same server, its request cut to "GE". */
+	tcp_init(&b, 2, 40001, 7000, 9000);
+	handshake(&e, &b, 2 * SEC);
+	cut_request(&e, &b, 2 * SEC + 10 * MS);
+	assert_int_equal(e.st.undetected_bytes, 0); /* "GE" went to HTTP/1 */
+	s_send(&e, &b, RESP, 2 * SEC + 20 * MS);
+	c_fin(&e, &b, 2 * SEC + 30 * MS);
+	s_fin(&e, &b, 2 * SEC + 31 * MS);
+	assert_int_equal(e.col.n, 2);
+	assert_int_equal(e.col.r[1].resp.status, 200);
+	assert_int_equal(e.st.undetected_bytes, 0);
+	assert_int_equal(e.st.unparsed_bytes, 2); /* HTTP/1's to count now */
+	/* The same on a server nothing was learnt about: "GE" is lost. */
+	tcp_init(&ctl, 3, 40002, 1000, 5000);
+	ctl.s.port = 8081;
+	handshake(&e, &ctl, 3 * SEC);
+	cut_request(&e, &ctl, 3 * SEC + 10 * MS);
+	assert_int_equal(e.st.undetected_bytes, 2);
+	/* Past the cache's lifetime the server is forgotten. */
+	tcp_init(&b, 4, 40003, 1000, 5000);
+	handshake(&e, &b, 3000 * SEC);
+	cut_request(&e, &b, 3000 * SEC + 10 * MS);
+	assert_int_equal(e.st.undetected_bytes, 4);
+	tu_collector_ok(&e.col);
+	env_free(&e);
+}
+
+/* The held bytes at a connection's end, too; and a probe's NO still wins
+ * over what the server is known to speak. */
+static void test_learned_no_wins(void **state)
+{
+	(void)state;
+	static struct env e; /* static: tu_teardown may free it after a failed assertion */
+	env_init(&e, 16, 300 * SEC);
+	struct tcp a, b;
+	tcp_init(&a, 1, 40000, 1000, 5000);
+	whole_exchange(&e, &a, SEC);
+	tcp_init(&b, 2, 40001, 1000, 5000);
+	handshake(&e, &b, 2 * SEC);
+	c_send(&e, &b, "GE", 2 * SEC + MS);
+	sonde_conntable_close_all(e.ct);
+	assert_int_equal(e.st.undetected_bytes, 0);
+	assert_int_equal(e.st.unparsed_bytes, 2); /* given to HTTP/1 */
+	/* Not HTTP/1 (its probe says no), though TLS's wants more. */
+	tcp_init(&b, 3, 40002, 1000, 5000);
+	handshake(&e, &b, 3 * SEC);
+	c_send_n(&e, &b, "\x16\x03", 2, 3 * SEC + MS);
+	assert_int_equal(e.st.undetected_bytes, 0); /* held */
+	sonde_conntable_close_all(e.ct);
+	assert_int_equal(e.st.undetected_bytes, 2);
+	assert_int_equal(e.col.n, 1);
+	assert_int_equal(e.st.unparsed_bytes, 2);
+	tu_collector_ok(&e.col);
+	env_free(&e);
+}
+
+/* A role guessed from content teaches nothing: the server may be wrong. */
+static void test_learned_needs_roles(void **state)
+{
+	(void)state;
+	static struct env e; /* static: tu_teardown may free it after a failed assertion */
+	env_init(&e, 16, 300 * SEC);
+	struct tcp a, b;
+	tcp_init(&a, 1, 40000, 1000, 5000);
+	c_send(&e, &a, REQ, SEC); /* joined mid-stream: no handshake */
+	s_send(&e, &a, RESP, SEC + MS);
+	assert_int_equal(e.col.n, 1);
+	tcp_init(&b, 2, 40001, 1000, 5000);
+	handshake(&e, &b, 2 * SEC);
+	cut_request(&e, &b, 2 * SEC + 10 * MS);
+	assert_int_equal(e.st.undetected_bytes, 2);
+	env_free(&e);
+}
+
+/* Two stream dissectors that both claim bytes starting with 'x'. */
+static int opened_a, opened_b;
+static enum sonde_probe x_probe(const uint8_t *p, size_t n)
+{
+	return n && p[0] == 'x' ? SONDE_PROBE_CLIENT : SONDE_PROBE_NO;
+}
+static void *a_open(struct sonde_session *s)
+{
+	(void)s;
+	opened_a++;
+	return &opened_a;
+}
+static void *b_open(struct sonde_session *s)
+{
+	(void)s;
+	opened_b++;
+	return &opened_b;
+}
+static size_t x_data(void *st, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts)
+{
+	(void)st, (void)dir, (void)p, (void)ts;
+	return n;
+}
+static void x_gap(void *st, enum sonde_dir dir, uint64_t n, uint64_t ts)
+{
+	(void)st, (void)dir, (void)n, (void)ts;
+}
+static void x_end(void *st, enum sonde_dir dir, uint64_t ts)
+{
+	(void)st, (void)dir, (void)ts;
+}
+static void x_close(void *st, uint64_t ts)
+{
+	(void)st, (void)ts;
+}
+static const struct sonde_dissector x_a = { "a", x_probe, a_open, x_data, x_gap, x_end, x_close, NULL };
+static const struct sonde_dissector x_b = { "b", x_probe, b_open, x_data, x_gap, x_end, x_close, NULL };
+static const struct sonde_dissector *const x_list[] = { &x_a, &x_b, NULL };
+
+/* A port hint puts its dissector first; a forced one skips probing. */
+static void test_port_hints(void **state)
+{
+	(void)state;
+	static struct env e; /* static: tu_teardown may free it after a failed assertion */
+	static const struct sonde_port_hint hints[] = {
+		{ 7000, "b", false }, { 7001, "a", true }, { 7002, "nonesuch", true }, { 0, NULL, false },
+	};
+	env_init_with(&e, 16, 300 * SEC, x_list, hints);
+	opened_a = opened_b = 0;
+	struct tcp t;
+	tcp_init(&t, 1, 40000, 1000, 5000);
+	t.s.port = 7000;
+	handshake(&e, &t, SEC);
+	c_send(&e, &t, "xyz", SEC + MS);
+	assert_int_equal(opened_b, 1);
+	assert_int_equal(opened_a, 0);
+	tcp_init(&t, 2, 40000, 1000, 5000);
+	t.s.port = 6999; /* no hint: the list's order */
+	handshake(&e, &t, SEC);
+	c_send(&e, &t, "xyz", SEC + MS);
+	assert_int_equal(opened_a, 1);
+	tcp_init(&t, 3, 40000, 1000, 5000);
+	t.s.port = 7001; /* forced: opened on bytes no probe claims */
+	handshake(&e, &t, SEC);
+	c_send(&e, &t, "not x", SEC + MS);
+	assert_int_equal(opened_a, 2);
+	assert_int_equal(e.st.undetected_bytes, 0);
+	tcp_init(&t, 4, 40000, 1000, 5000);
+	t.s.port = 7002; /* a hint naming no dissector is ignored */
+	handshake(&e, &t, SEC);
+	c_send(&e, &t, "not x", SEC + MS);
+	assert_int_equal(e.st.undetected_bytes, 5);
+	assert_int_equal(opened_a + opened_b, 3);
+	env_free(&e);
+}
+
+/* ---------------------------------------------------------- datagrams --- */
+
+/* A datagram dissector: 'Q' starts a query (client), 'R' a response. */
+struct dg_log {
+	int opened, closed, ended, n;
+	enum sonde_dir dir[8];
+	char first[8];
+	size_t len[8];
+};
+static struct dg_log dg;
+
+static enum sonde_probe dg_probe(const uint8_t *p, size_t n)
+{
+	if (!n)
+		return SONDE_PROBE_NO;
+	if (p[0] == 'Q')
+		return SONDE_PROBE_CLIENT;
+	if (p[0] == 'R')
+		return SONDE_PROBE_SERVER;
+	return p[0] == 'M' ? SONDE_PROBE_MORE : SONDE_PROBE_NO;
+}
+static void *dg_open(struct sonde_session *s)
+{
+	(void)s;
+	dg.opened++;
+	return &dg;
+}
+static void dg_datagram(void *st, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts)
+{
+	(void)ts;
+	struct dg_log *l = st;
+	if (l->n < 8) {
+		l->dir[l->n] = dir;
+		l->first[l->n] = n ? (char)p[0] : 0;
+		l->len[l->n] = n;
+	}
+	l->n++;
+}
+static void dg_end(void *st, enum sonde_dir dir, uint64_t ts)
+{
+	(void)dir, (void)ts;
+	((struct dg_log *)st)->ended++;
+}
+static void dg_close(void *st, uint64_t ts)
+{
+	(void)ts;
+	((struct dg_log *)st)->closed++;
+}
+static const struct sonde_dissector dg_dissector = {
+	.name = "dg", .probe = dg_probe, .open = dg_open, .end = dg_end, .close = dg_close,
+	.datagram = dg_datagram,
+};
+extern const struct sonde_dissector sonde_dissector_http1;
+static const struct sonde_dissector *const dg_list[] = { &sonde_dissector_http1, &dg_dissector, NULL };
+
+/* No UDP dissector (the registry today): counted, no table entry. */
+static void test_udp_undissected(void **state)
+{
+	(void)state;
+	static struct env e; /* static: tu_teardown may free it after a failed assertion */
+	env_init(&e, 16, 300 * SEC);
+	struct sonde_endpoint c, s;
+	tu_endpoint4(&c, 10, 0, 0, 1, 40000);
+	tu_endpoint4(&s, 10, 0, 1, 1, 53);
+	send_udp(&e, &c, &s, "Qquery", 6, 6, SEC);
+	send_udp(&e, &s, &c, "Ranswer", 7, 7, SEC + MS);
+	send_udp(&e, &c, &s, NULL, 0, 0, SEC + 2 * MS);
+	assert_int_equal(sonde_conntable_count(e.ct), 0);
+	assert_int_equal(e.st.udp_datagrams_undissected, 3);
+	assert_int_equal(e.st.udp_bytes_undissected, 13);
+	assert_int_equal(e.st.connections, 0);
+	assert_int_equal(e.st.undetected_bytes, 0);
+	env_free(&e);
+}
+
+static void test_datagram_flow(void **state)
+{
+	(void)state;
+	static struct env e; /* static: tu_teardown may free it after a failed assertion */
+	env_init_with(&e, 16, 300 * SEC, dg_list, NULL);
+	memset(&dg, 0, sizeof(dg));
+	struct sonde_endpoint c, s;
+	tu_endpoint4(&c, 10, 0, 0, 1, 40000);
+	tu_endpoint4(&s, 10, 0, 1, 1, 53);
+	/* MORE from a datagram probe is no claim: a datagram is whole. */
+	send_udp(&e, &c, &s, "Maybe", 5, 5, SEC);
+	assert_int_equal(sonde_conntable_count(e.ct), 0);
+	assert_int_equal(e.st.udp_datagrams_undissected, 1);
+	/* The first datagram claimed is a response: the sender is the server. */
+	send_udp(&e, &s, &c, "Ranswer", 7, 7, SEC + MS);
+	assert_int_equal(sonde_conntable_count(e.ct), 1);
+	assert_int_equal(dg.opened, 1);
+	send_udp(&e, &c, &s, "Qquery", 6, 6, SEC + 2 * MS);
+	send_udp(&e, &c, &s, "zzz", 3, 3, SEC + 3 * MS); /* the flow's own: delivered */
+	send_udp(&e, &c, &s, "Qcut", 2, 4, SEC + 4 * MS); /* cut by the snap length */
+	/* TCP on the same ports is another connection. */
+	send_chunk(&e, &c, &s, 1, 0, SONDE_CF_SYN, NULL, 0, SEC + 5 * MS);
+	assert_int_equal(sonde_conntable_count(e.ct), 2);
+	assert_int_equal(dg.n, 3);
+	assert_int_equal(dg.dir[0], SONDE_DIR_S2C);
+	assert_int_equal(dg.first[0], 'R');
+	assert_int_equal(dg.len[0], 7);
+	assert_int_equal(dg.dir[1], SONDE_DIR_C2S);
+	assert_int_equal(dg.first[1], 'Q');
+	assert_int_equal(dg.dir[2], SONDE_DIR_C2S);
+	assert_int_equal(dg.len[2], 3);
+	assert_int_equal(e.st.udp_datagrams_undissected, 2);
+	assert_int_equal(e.st.udp_bytes_undissected, 5 + 4);
+	/* Idle datagram flows close like connections: close(), never end(). */
+	sonde_conntable_tick(e.ct, SEC + 301 * SEC);
+	assert_int_equal(sonde_conntable_count(e.ct), 0);
+	assert_int_equal(dg.closed, 1);
+	assert_int_equal(dg.ended, 0);
+	/* A new flow whose first datagram is a query: the sender is the client. */
+	send_udp(&e, &c, &s, "Qagain", 6, 6, 400 * SEC);
+	send_udp(&e, &s, &c, "Rback", 5, 5, 400 * SEC + MS);
+	assert_int_equal(dg.opened, 2);
+	assert_int_equal(dg.dir[3], SONDE_DIR_C2S);
+	assert_int_equal(dg.dir[4], SONDE_DIR_S2C);
+	sonde_conntable_close_all(e.ct);
+	assert_int_equal(dg.closed, 2);
+	assert_int_equal(dg.ended, 0);
+	assert_int_equal(e.st.connections, 3);
+	env_free(&e);
+}
+
 int main(void)
 {
 	tu_filters();
@@ -599,6 +958,12 @@ int main(void)
 		tu_test(test_stream64_conn_id),
 		tu_test(test_upgrade_skips),
 		tu_test(test_undetected),
+		tu_test(test_learned_server),
+		tu_test(test_learned_no_wins),
+		tu_test(test_learned_needs_roles),
+		tu_test(test_port_hints),
+		tu_test(test_udp_undissected),
+		tu_test(test_datagram_flow),
 	};
 	return cmocka_run_group_tests_name("conntable", tests, NULL, NULL);
 }

@@ -1,12 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Packet decoding (sonde_decode_packet): link layers, IPv4/IPv6, TCP.
- * Packets are built here by small helpers.
+ * Packet decoding (sonde_decode_packet): link layers, IPv4/IPv6, TCP, UDP.
+ * Packets are built here by small helpers; the UDP frames of a DNS capture
+ * of the shared corpus (SONDE_CORPUS, else ../shared/corpus) are decoded
+ * too, that test skipped when absent.
  */
 #include "testutil.h"
 
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include "source/file/capfile.h"
 #include "source/packet/packet.h"
 
 static const uint8_t SRC4[4] = { 192, 168, 1, 10 };
@@ -33,6 +40,17 @@ static void build_tcp(struct tu_bytes *b, uint16_t sport, uint16_t dport, uint32
 	tu_be16(b, 0); /* urgent */
 	for (size_t i = 0; i < optlen; i++)
 		tu_u8(b, 1); /* NOP */
+	tu_bytes_put(b, payload, plen);
+}
+
+/* A UDP datagram; `ulen` is its length field (0: the true length). */
+static void build_udp(struct tu_bytes *b, uint16_t sport, uint16_t dport, uint16_t ulen,
+		      const void *payload, size_t plen)
+{
+	tu_be16(b, sport);
+	tu_be16(b, dport);
+	tu_be16(b, ulen ? ulen : (uint16_t)(8 + plen));
+	tu_be16(b, 0); /* checksum: not checked */
 	tu_bytes_put(b, payload, plen);
 }
 
@@ -422,12 +440,21 @@ static void test_ipv6_extension_headers(void **state)
 	assert_int_equal(decode(SONDE_LINKTYPE_RAW, &ip, (uint32_t)ip.len, &c, &st), 0);
 	assert_int_equal(st.frames_malformed, 1);
 	tu_bytes_free(&ip);
-	/* UDP in IPv6. */
-	struct tu_bytes udp = { 0 };
-	tu_bytes_zero(&udp, 12);
-	build_ipv6(&ip, 17, NULL, &udp);
-	assert_int_equal(decode(SONDE_LINKTYPE_RAW, &ip, (uint32_t)ip.len, &c, &st), 0);
+	/* UDP in IPv6, behind a destination options header. */
+	struct tu_bytes udp = { 0 }, dopt = { 0 };
+	tu_u8(&dopt, 17);
+	tu_u8(&dopt, 0);
+	tu_bytes_zero(&dopt, 6);
+	build_udp(&udp, 5353, 53, 0, "dns?", 4);
+	build_ipv6(&ip, 60, &dopt, &udp);
+	assert_int_equal(decode(SONDE_LINKTYPE_RAW, &ip, (uint32_t)ip.len, &c, &st), 1);
 	assert_int_equal(st.udp_datagrams, 1);
+	assert_int_equal(c.flow.l4, SONDE_L4_UDP);
+	assert_int_equal(c.flow.src.family, AF_INET6);
+	assert_int_equal(c.flow.src.port, 5353);
+	assert_int_equal(c.flow.dst.port, 53);
+	assert_bytes(c.data, c.caplen, "dns?", 4);
+	tu_bytes_free(&dopt);
 	tu_bytes_free(&ip);
 	tu_bytes_free(&udp);
 	tu_bytes_free(&bad);
@@ -544,10 +571,6 @@ static void test_not_tcp(void **state)
 	struct tu_bytes l4 = { 0 }, ip = { 0 }, f = { 0 };
 	struct sonde_chunk c;
 	tu_bytes_zero(&l4, 8);
-	build_ipv4(&ip, 17, 0, 0, &l4);
-	assert_int_equal(decode(SONDE_LINKTYPE_RAW, &ip, (uint32_t)ip.len, &c, &st), 0);
-	assert_int_equal(st.udp_datagrams, 1);
-	tu_bytes_free(&ip);
 	build_ipv4(&ip, 1, 0, 0, &l4); /* ICMP */
 	assert_int_equal(decode(SONDE_LINKTYPE_RAW, &ip, (uint32_t)ip.len, &c, &st), 0);
 	assert_int_equal(st.other_l4, 1);
@@ -590,13 +613,130 @@ static void test_not_tcp(void **state)
 	tu_bytes_free(&tiny);
 }
 
+/* UDP: a chunk of the whole payload, lengths from the UDP header. */
+static void test_udp(void **state)
+{
+	(void)state;
+	struct sonde_stats st = { 0 };
+	struct tu_bytes u = { 0 }, ip = { 0 }, f = { 0 };
+	struct sonde_chunk c;
+	static const char q[] = "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00";
+	build_udp(&u, 40001, 53, 0, q, 12);
+	build_ipv4(&ip, 17, 0, 0, &u);
+	build_eth(&f, NULL, 0, 0x0800, &ip); /* 14 + 20 + 20: padded to 60 */
+	assert_int_equal(decode(SONDE_LINKTYPE_ETHERNET, &f, (uint32_t)f.len, &c, &st), 1);
+	assert_int_equal(c.flow.l4, SONDE_L4_UDP);
+	assert_int_equal(c.flow.src.family, AF_INET);
+	assert_bytes(c.flow.src.addr, 4, SRC4, 4);
+	assert_bytes(c.flow.dst.addr, 4, DST4, 4);
+	assert_int_equal(c.flow.src.port, 40001);
+	assert_int_equal(c.flow.dst.port, 53);
+	assert_int_equal(c.wirelen, 12); /* the Ethernet padding is not payload */
+	assert_bytes(c.data, c.caplen, q, 12);
+	assert_int_equal(c.flags, 0);
+	assert_int_equal(c.seq, 0);
+	assert_int_equal(c.ts_ns, 123456789);
+	assert_int_equal(st.udp_datagrams, 1);
+	assert_int_equal(st.tcp_segments, 0);
+	/* Cut by the snap length: the wire's length, the bytes there are. */
+	assert_int_equal(decode(SONDE_LINKTYPE_ETHERNET, &f, 14 + 20 + 8 + 5, &c, &st), 1);
+	assert_int_equal(c.caplen, 5);
+	assert_int_equal(c.wirelen, 12);
+	/* ...and inside the UDP header: nothing usable. */
+	assert_int_equal(decode(SONDE_LINKTYPE_ETHERNET, &f, 14 + 20 + 7, &c, &st), 0);
+	assert_int_equal(st.frames_malformed, 1);
+	tu_bytes_free(&f);
+	tu_bytes_free(&ip);
+	tu_bytes_free(&u);
+	/* A UDP length below the IP payload: the rest is not the datagram's. */
+	build_udp(&u, 1, 2, 8 + 3, "abcdef", 6);
+	build_ipv4(&ip, 17, 0, 0, &u);
+	assert_int_equal(decode(SONDE_LINKTYPE_RAW, &ip, (uint32_t)ip.len, &c, &st), 1);
+	assert_bytes(c.data, c.caplen, "abc", 3);
+	assert_int_equal(c.wirelen, 3);
+	tu_bytes_free(&ip);
+	tu_bytes_free(&u);
+	/* An empty datagram is still one. */
+	build_udp(&u, 1, 2, 0, NULL, 0);
+	build_ipv4(&ip, 17, 0, 0, &u);
+	assert_int_equal(decode(SONDE_LINKTYPE_RAW, &ip, (uint32_t)ip.len, &c, &st), 1);
+	assert_int_equal(c.caplen, 0);
+	assert_int_equal(c.wirelen, 0);
+	tu_bytes_free(&ip);
+	tu_bytes_free(&u);
+	/* Lengths that cannot be: past the IP payload, below the header. */
+	build_udp(&u, 1, 2, 8 + 7, "abcdef", 6);
+	build_ipv4(&ip, 17, 0, 0, &u);
+	assert_int_equal(decode(SONDE_LINKTYPE_RAW, &ip, (uint32_t)ip.len, &c, &st), 0);
+	tu_bytes_free(&ip);
+	tu_bytes_free(&u);
+	build_udp(&u, 1, 2, 7, "abcdef", 6);
+	build_ipv4(&ip, 17, 0, 0, &u);
+	assert_int_equal(decode(SONDE_LINKTYPE_RAW, &ip, (uint32_t)ip.len, &c, &st), 0);
+	assert_int_equal(st.frames_malformed, 3);
+	assert_int_equal(st.udp_datagrams, 4);
+	tu_bytes_free(&ip);
+	tu_bytes_free(&u);
+}
+
+/* The UDP frames of a real capture: DNS queries and responses. */
+static void test_corpus_dns_udp(void **state)
+{
+	(void)state;
+	const char *env = getenv("SONDE_CORPUS");
+	const char *cands[] = { env, "../shared/corpus", "../../shared/corpus" };
+	int fd = -1;
+	for (size_t i = 0; i < sizeof(cands) / sizeof(*cands) && fd < 0; i++) {
+		char path[1024];
+		if (!cands[i] || !*cands[i])
+			continue;
+		snprintf(path, sizeof(path), "%s/dns/arkime-dns-udp.pcap", cands[i]);
+		fd = open(path, O_RDONLY);
+	}
+	if (fd < 0) {
+		print_message("dns/arkime-dns-udp.pcap not found (set SONDE_CORPUS): skipped\n");
+		skip();
+	}
+	struct sonde_capfile *cf = sonde_capfile_open_fd(fd, "arkime-dns-udp.pcap");
+	assert_non_null(cf);
+	struct sonde_stats st = { 0 };
+	struct sonde_frame f;
+	struct sonde_chunk c;
+	int n = 0, queries = 0, responses = 0;
+	uint64_t bytes = 0;
+	while (sonde_capfile_next(cf, &f) == 1) {
+		assert_int_equal(sonde_decode_packet(f.linktype, f.data, f.caplen, f.wirelen, f.ts_ns,
+						     &c, &st),
+				 1);
+		assert_int_equal(c.flow.l4, SONDE_L4_UDP);
+		assert_true(c.flow.src.port == 53 || c.flow.dst.port == 53);
+		assert_int_equal(c.caplen, c.wirelen);
+		assert_true(c.caplen >= 12); /* a DNS header */
+		/* The QR bit agrees with the direction: queries go to port 53. */
+		bool response = c.data[2] & 0x80;
+		assert_int_equal(response, c.flow.src.port == 53);
+		queries += !response;
+		responses += response;
+		bytes += c.wirelen;
+		n++;
+	}
+	sonde_capfile_close(cf);
+	close(fd);
+	/* SOURCES.md: 5 packets, 3 queries and 2 responses. */
+	assert_int_equal(n, 5);
+	assert_int_equal(queries, 3);
+	assert_int_equal(responses, 2);
+	assert_int_equal(st.udp_datagrams, 5);
+	assert_true(bytes > 5 * 12);
+}
+
 /* Every prefix of some complex frames: never a read outside the frame,
  * always exactly one counter, and a chunk only with consistent lengths. */
 static void test_every_truncation(void **state)
 {
 	(void)state;
-	struct tu_bytes frames[4] = { { 0 } };
-	uint32_t links[4];
+	struct tu_bytes frames[5] = { { 0 } };
+	uint32_t links[5];
 	/* 1: Ethernet + QinQ + IPv6 + ext headers + TCP with options. */
 	{
 		struct tu_bytes ext = { 0 }, t = { 0 }, ip = { 0 };
@@ -651,7 +791,18 @@ static void test_every_truncation(void **state)
 		links[3] = SONDE_LINKTYPE_LINUX_SLL;
 		tu_bytes_free(&ip);
 	}
-	for (int k = 0; k < 4; k++) {
+	/* 5: Ethernet + 802.1Q + IPv4 + UDP. */
+	{
+		struct tu_bytes u = { 0 }, ip = { 0 };
+		build_udp(&u, 40000, 53, 0, "a datagram", 10);
+		build_ipv4(&ip, 17, 0, 0, &u);
+		static const uint16_t vlan[] = { 0x8100 };
+		build_eth(&frames[4], vlan, 1, 0x0800, &ip);
+		links[4] = SONDE_LINKTYPE_ETHERNET;
+		tu_bytes_free(&u);
+		tu_bytes_free(&ip);
+	}
+	for (int k = 0; k < 5; k++) {
 		struct sonde_stats st = { 0 };
 		struct sonde_chunk c;
 		int ok_full = decode(links[k], &frames[k], (uint32_t)frames[k].len, &c, &st);
@@ -682,6 +833,8 @@ int main(void)
 		tu_test(test_ethernet_padding_trimmed),
 		tu_test(test_snaplen_truncated),
 		tu_test(test_not_tcp),
+		tu_test(test_udp),
+		tu_test(test_corpus_dns_udp),
 		tu_test(test_every_truncation),
 	};
 	return cmocka_run_group_tests_name("packet", tests, NULL, NULL);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "core/chunk.h"
+#include "core/list.h"
 #include "core/u64map.h"
 #include "source/ebpf/ebpf.h"
 #include "sonde_events.h"
@@ -42,7 +43,7 @@ struct sonde_ebpf {
 	struct sonde_tls_discovery *tls;
 	struct sonde_u64map tls_conns; /* TLS conn_id → struct tls_conn * */
 	struct sonde_u64map tls_by_sock; /* socket id → TLS conn_id */
-	struct tls_conn *tls_head, *tls_tail; /* least recently used first */
+	struct sonde_list tls_lru; /* of struct tls_conn, least recently used first */
 	size_t tls_count;
 	size_t tls_pending_bytes; /* held for connections whose socket is unknown */
 	/* processes that exec'd or mapped code since the last rescan */

@@ -49,7 +49,7 @@ struct tls_pending {
 };
 
 struct tls_conn {
-	struct tls_conn *prev, *next; /* least recently used first */
+	struct sonde_list_node lru; /* on e->tls_lru */
 	uint64_t id; /* the kernel stream's id: the chunks' conn_id */
 	uint64_t ctx;
 	uint32_t tgid;
@@ -371,28 +371,15 @@ struct sonde_tls_discovery *sonde_ebpf_tls(struct sonde_ebpf *e)
 
 /* --------------------------------------------------------- connections --- */
 
-static void list_unlink(struct sonde_ebpf *e, struct tls_conn *tc)
+/* The least recently used connection, NULL when none is tracked. */
+static struct tls_conn *lru_first(struct sonde_ebpf *e)
 {
-	if (tc->prev)
-		tc->prev->next = tc->next;
-	else
-		e->tls_head = tc->next;
-	if (tc->next)
-		tc->next->prev = tc->prev;
-	else
-		e->tls_tail = tc->prev;
-	tc->prev = tc->next = NULL;
+	return sonde_list_entry_or_null(e->tls_lru.first, struct tls_conn, lru);
 }
 
-static void list_append(struct sonde_ebpf *e, struct tls_conn *tc)
+static struct tls_conn *lru_next(struct tls_conn *tc)
 {
-	tc->prev = e->tls_tail;
-	tc->next = NULL;
-	if (e->tls_tail)
-		e->tls_tail->next = tc;
-	else
-		e->tls_head = tc;
-	e->tls_tail = tc;
+	return sonde_list_entry_or_null(tc->lru.next, struct tls_conn, lru);
 }
 
 static void name_library(struct sonde_ebpf *e, struct tls_conn *tc, const struct sonde_event *ev)
@@ -424,8 +411,7 @@ static struct tls_conn *conn_get(struct sonde_ebpf *e, const struct sonde_event 
 	struct tls_conn *tc;
 	if (sonde_u64map_get(&e->tls_conns, ev->conn_id, &v)) {
 		tc = (struct tls_conn *)(uintptr_t)v;
-		list_unlink(e, tc);
-		list_append(e, tc);
+		sonde_list_move_back(&e->tls_lru, &tc->lru);
 		return tc;
 	}
 	tc = sonde_xcalloc(1, sizeof(*tc));
@@ -435,7 +421,7 @@ static struct tls_conn *conn_get(struct sonde_ebpf *e, const struct sonde_event 
 	tc->pending_tail = &tc->pending;
 	name_library(e, tc, ev);
 	sonde_u64map_put(&e->tls_conns, tc->id, (uint64_t)(uintptr_t)tc);
-	list_append(e, tc);
+	sonde_list_push_back(&e->tls_lru, &tc->lru);
 	e->tls_count++;
 	return tc;
 }
@@ -539,7 +525,7 @@ static void conn_end(struct sonde_ebpf *e, struct tls_conn *tc, uint64_t ts_ns)
 	if (tc->sock_id)
 		sonde_u64map_del(&e->tls_by_sock, tc->sock_id, NULL);
 	sonde_u64map_del(&e->tls_conns, tc->id, NULL);
-	list_unlink(e, tc);
+	sonde_list_remove(&e->tls_lru, &tc->lru);
 	e->tls_count--;
 	free(tc);
 }
@@ -583,8 +569,8 @@ void ebpf_tls_event(struct sonde_ebpf *e, const struct sonde_event *ev)
 	tc->hdr.role = ev->role;
 	memcpy(tc->hdr.comm, ev->comm, sizeof(tc->hdr.comm));
 	feed(e, tc, ev);
-	if (e->tls_count > TLS_CONNS_MAX && e->tls_head)
-		conn_end(e, e->tls_head, real_ns(e));
+	if (e->tls_count > TLS_CONNS_MAX && lru_first(e))
+		conn_end(e, lru_first(e), real_ns(e));
 }
 
 void ebpf_tls_socket_closed(struct sonde_ebpf *e, uint64_t sock_id, uint64_t ts_ns)
@@ -658,8 +644,8 @@ static void forget_dead_processes(struct sonde_ebpf *e)
 	for (size_t i = 0; i < ndead; i++)
 		bpf_map_delete_elem(fd, &dead[i]);
 	/* And the connections user space still tracks for them. */
-	for (struct tls_conn *tc = e->tls_head, *nx; tc; tc = nx) {
-		nx = tc->next;
+	for (struct tls_conn *tc = lru_first(e), *nx; tc; tc = nx) {
+		nx = lru_next(tc);
 		if (process_gone(tc->tgid))
 			conn_end(e, tc, real_ns(e));
 	}
@@ -677,7 +663,7 @@ void ebpf_tls_tick(struct sonde_ebpf *e)
 	if (now - e->tls_last_sweep_ns >= SWEEP_INTERVAL_NS) {
 		e->tls_last_sweep_ns = now;
 		/* Connections whose socket never showed up: written without addresses. */
-		for (struct tls_conn *tc = e->tls_head; tc; tc = tc->next)
+		for (struct tls_conn *tc = lru_first(e); tc; tc = lru_next(tc))
 			if (tc->pending && now - tc->pending_since_ns >= PENDING_WAIT_NS)
 				flush_pending(e, tc);
 	}
@@ -693,8 +679,8 @@ void ebpf_tls_close(struct sonde_ebpf *e)
 	if (!e->tls)
 		return;
 	uint64_t ts = real_ns(e);
-	while (e->tls_head)
-		conn_end(e, e->tls_head, ts);
+	while (lru_first(e))
+		conn_end(e, lru_first(e), ts);
 	sonde_tls_discovery_free(e->tls); /* detaches every uprobe */
 	e->tls = NULL;
 	free(e->tls_dirty);

@@ -52,15 +52,44 @@ static int decode_tcp(const uint8_t *p, uint32_t have, uint32_t seglen, struct s
 	return 1;
 }
 
+/* UDP header at p, as decode_tcp; the payload is the whole datagram. */
+static int decode_udp(const uint8_t *p, uint32_t have, uint32_t seglen, struct sonde_chunk *c,
+		      struct sonde_stats *st)
+{
+	if (have < 8 || seglen < 8) {
+		st->frames_malformed++;
+		return 0;
+	}
+	/* The UDP length, not the IP one, ends the datagram (it may be
+	 * shorter: trailing bytes are padding); longer is damage. */
+	uint32_t ulen = be16(p + 4);
+	if (ulen < 8 || ulen > seglen) {
+		st->frames_malformed++;
+		return 0;
+	}
+	c->flow.l4 = SONDE_L4_UDP;
+	c->flow.src.port = be16(p);
+	c->flow.dst.port = be16(p + 2);
+	c->seq = 0;
+	c->ack = 0;
+	c->flags = 0;
+	c->seq_kind = SONDE_SEQ_STREAM64;
+	c->role = SONDE_ROLE_UNKNOWN;
+	c->wirelen = ulen - 8;
+	c->caplen = have - 8 < c->wirelen ? have - 8 : c->wirelen;
+	c->data = p + 8;
+	st->udp_datagrams++;
+	return 1;
+}
+
 static int decode_l4(uint8_t proto, const uint8_t *p, uint32_t have, uint32_t len,
 		     struct sonde_chunk *c, struct sonde_stats *st)
 {
 	if (proto == 6)
 		return decode_tcp(p, have, len, c, st);
 	if (proto == 17)
-		st->udp_datagrams++;
-	else
-		st->other_l4++;
+		return decode_udp(p, have, len, c, st);
+	st->other_l4++;
 	return 0;
 }
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Packet decoding for packet sources (files, AF_PACKET): link layer → IPv4/IPv6
- * → TCP, producing one chunk per TCP segment. Everything that is not a TCP
- * segment sonde can use is counted in the stats, never silently dropped.
+ * → TCP or UDP, producing one chunk per TCP segment or UDP datagram.
+ * Everything else is counted in the stats, never silently dropped.
  */
 #ifndef SONDE_PACKET_H
 #define SONDE_PACKET_H
@@ -25,8 +25,9 @@ enum {
 };
 
 /*
- * Decode one frame of `linktype`. Returns 1 and fills *c (origin and conn_id
- * left for the caller) when the frame holds a TCP segment; returns 0 after
+ * Decode one frame of `linktype`. Returns 1 and fills *c (origin left for
+ * the caller) when the frame holds a TCP segment or a UDP datagram (l4
+ * SONDE_L4_UDP, the datagram's payload; seq 0, no flags); returns 0 after
  * counting why not in *st. Never reads outside data[0..caplen).
  */
 int sonde_decode_packet(uint32_t linktype, const uint8_t *data, uint32_t caplen,
