@@ -773,8 +773,8 @@ static void x_close(void *st, uint64_t ts)
 {
 	(void)st, (void)ts;
 }
-static const struct sonde_dissector x_a = { "a", x_probe, a_open, x_data, x_gap, x_end, x_close, NULL };
-static const struct sonde_dissector x_b = { "b", x_probe, b_open, x_data, x_gap, x_end, x_close, NULL };
+static const struct sonde_dissector x_a = { .name = "a", .probe = x_probe, .open = a_open, .data = x_data, .gap = x_gap, .end = x_end, .close = x_close };
+static const struct sonde_dissector x_b = { .name = "b", .probe = x_probe, .open = b_open, .data = x_data, .gap = x_gap, .end = x_end, .close = x_close };
 static const struct sonde_dissector *const x_list[] = { &x_a, &x_b, NULL };
 
 /* A port hint puts its dissector first; a forced one skips probing. */
