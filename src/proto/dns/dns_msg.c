@@ -99,13 +99,15 @@ static bool header_plausible(const uint8_t *p, size_t len)
 	uint32_t ns = sonde_dns_be16(p + 8), ar = sonde_dns_be16(p + 10);
 	if (!opcode_known((uint8_t)(fl >> 11 & 0xf)) || qd > SONDE_DNS_MAX_QUESTIONS)
 		return false;
-	/* No question only in a response that answers (mDNS announcements). */
-	if (!qd && (!(fl & SONDE_DNS_QR) || !an))
+	/* No question only where answers stand for it: mDNS announcements,
+	 * inverse queries (RFC 1035 6.4, obsolete but seen). */
+	if (!qd && (!an || !((fl & SONDE_DNS_QR) || (fl >> 11 & 0xf) == 1)))
 		return false;
 	return SONDE_DNS_HEADER + qd * QUESTION_MIN + (an + ns + ar) * RR_MIN <= len;
 }
 
-/* The records after the questions, walked without keeping them. */
+/* The records after the questions, walked without keeping them: they
+ * end at len (or, truncated, anywhere). */
 static bool records_walk(const uint8_t *p, size_t len, size_t off, uint32_t count, bool tc)
 {
 	for (uint32_t i = 0; i < count; i++) {
@@ -147,7 +149,8 @@ enum sonde_dns_kind sonde_dns_check(const uint8_t *p, size_t n, size_t len)
 			return SONDE_DNS_NO;
 		off = next + 4;
 	}
-	if (n == len) {
+	/* Without a question only the records can vouch for the message. */
+	if (n == len && !qd) {
 		uint32_t rrs = (uint32_t)sonde_dns_be16(p + 6) + sonde_dns_be16(p + 8) +
 			       sonde_dns_be16(p + 10);
 		if (!records_walk(p, len, off, rrs, fl & SONDE_DNS_TC))
@@ -192,7 +195,7 @@ static int parse_questions(struct sonde_dns_msg *m, const uint8_t *p, size_t n, 
 		struct sonde_dns_question q = { 0 };
 		size_t next;
 		if (take_name(m, p, n, *off, &next, &q.name) || next + 4 > n)
-			return -1;
+			return i ? 1 : -1; /* the first question decides it is DNS */
 		q.type = sonde_dns_be16(p + next);
 		q.qclass = sonde_dns_be16(p + next + 2);
 		*off = next + 4;
@@ -299,9 +302,10 @@ int sonde_dns_parse(struct sonde_dns_msg *m, const uint8_t *p, size_t n)
 	m->rcode = m->hflags & 0xf;
 	m->base.kind = m->hflags & SONDE_DNS_QR ? SONDE_MSG_RESPONSE : SONDE_MSG_REQUEST;
 	size_t off = SONDE_DNS_HEADER;
-	if (parse_questions(m, p, n, &off) < 0) {
+	int r = parse_questions(m, p, n, &off);
+	if (r) {
 		m->error = "question runs past the message or is malformed";
-		return -1;
+		return r;
 	}
 	for (uint8_t sec = 0; sec < 3; sec++)
 		for (uint16_t i = 0; i < m->count[1 + sec]; i++)

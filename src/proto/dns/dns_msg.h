@@ -106,9 +106,12 @@ enum sonde_dns_kind {
 
 /*
  * Whether p[0..n), the first n bytes of a message of len bytes (n <= len),
- * is a plausible DNS message: a header with bounded counts and a parseable
- * first question; when the whole message is there (n == len), every record
- * must parse and end at len. Allocates nothing.
+ * is a plausible DNS message: a known opcode, counts the length can hold,
+ * parseable questions of a plausible class (a standard query also asks
+ * something and answers nothing). A message without a question (mDNS
+ * announcements, inverse queries) must be whole (n == len) and its records
+ * must parse and end at len. Records after questions are not looked at:
+ * a malformed answer is the parser's to report. Allocates nothing.
  */
 enum sonde_dns_kind sonde_dns_check(const uint8_t *p, size_t n, size_t len);
 
