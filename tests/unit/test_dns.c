@@ -9,8 +9,11 @@
  */
 #include "testutil.h"
 
+#include <sys/socket.h>
+
 #include "conn/conntable.h"
 #include "proto/dns/dns_msg.h"
+#include "proto/dns/dns_names.h"
 #include "proto/dns/dns_wire.h"
 
 #define MS 1000000ull
@@ -754,6 +757,122 @@ static void test_tcp_through_table(void **state)
 	free(s2c.p);
 }
 
+/* -------------------------------------------------------- name table --- */
+
+/* An owner name as a full name (no compression), then type, ttl, rdata. */
+static void put_rr_named(struct tu_bytes *b, const char *owner, uint16_t type, uint32_t ttl,
+			 const struct tu_bytes *rd)
+{
+	put_name(b, owner);
+	tu_be16(b, type);
+	tu_be16(b, 1);
+	tu_be32(b, ttl);
+	tu_be16(b, (uint16_t)rd->len);
+	tu_bytes_put(b, rd->p, rd->len);
+}
+
+/* www.example.com CNAME edge.cdn.example (300 s); edge A 192.0.2.7 (60 s),
+ * AAAA 2001:db8::7 (120 s); other.example A 192.0.2.8 (30 s), off the chain. */
+static struct sonde_dns_msg *cdn_answer(uint16_t rcode)
+{
+	struct tu_bytes b = { 0 }, rd = { 0 };
+	put_header(&b, 5, (uint16_t)(SONDE_DNS_QR | rcode), 1, 4, 0, 0);
+	put_question(&b, "www.example.com", 1);
+	put_name(&rd, "edge.cdn.example");
+	put_rr_named(&b, "www.example.com", 5, 300, &rd);
+	rd.len = 0;
+	hex_put(&rd, "c0000207");
+	put_rr_named(&b, "EDGE.cdn.example", 1, 60, &rd);
+	rd.len = 0;
+	hex_put(&rd, "20010db8000000000000000000000007");
+	put_rr_named(&b, "edge.cdn.example", 28, 120, &rd);
+	rd.len = 0;
+	hex_put(&rd, "c0000208");
+	put_rr_named(&b, "other.example", 1, 30, &rd);
+	struct sonde_dns_msg *m = parse(&b, 0);
+	free(b.p);
+	free(rd.p);
+	return m;
+}
+
+static void test_name_table(void **state)
+{
+	(void)state;
+	struct sonde_dns_names *t = sonde_dns_names_new(64);
+	static const uint8_t v4[4] = { 192, 0, 2, 7 }, other[4] = { 192, 0, 2, 8 };
+	static const uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 7 };
+	const char *out[8];
+	struct sonde_dns_msg *m = cdn_answer(3); /* NXDOMAIN: nothing learned */
+	sonde_dns_names_learn(t, m, SEC);
+	assert_int_equal(sonde_dns_names_lookup(t, AF_INET, v4, SEC, out, 8), 0);
+	msg_free(m);
+	m = cdn_answer(0);
+	sonde_dns_names_learn(t, m, SEC);
+	msg_free(m);
+	/* The chain leads from the question: the name asked for. */
+	assert_int_equal(sonde_dns_names_lookup(t, AF_INET, v4, 2 * SEC, out, 8), 1);
+	assert_string_equal(out[0], "www.example.com");
+	assert_int_equal(sonde_dns_names_lookup(t, AF_INET6, v6, 2 * SEC, out, 8), 1);
+	assert_string_equal(out[0], "www.example.com");
+	/* Off the chain: its own owner. */
+	assert_int_equal(sonde_dns_names_lookup(t, AF_INET, other, 2 * SEC, out, 8), 1);
+	assert_string_equal(out[0], "other.example");
+	/* TTLs: the A record's 60 s (shorter than the CNAME's), the AAAA's 120 s. */
+	assert_int_equal(sonde_dns_names_lookup(t, AF_INET, v4, 60 * SEC, out, 8), 1);
+	assert_int_equal(sonde_dns_names_lookup(t, AF_INET, v4, 61 * SEC + 1, out, 8), 0);
+	assert_int_equal(sonde_dns_names_lookup(t, AF_INET6, v6, 100 * SEC, out, 8), 1);
+	assert_int_equal(sonde_dns_names_lookup(t, AF_INET6, v6, 122 * SEC, out, 8), 0);
+	/* Names per address are capped, newest first. */
+	for (int i = 0; i < 6; i++) {
+		struct tu_bytes b = { 0 }, rd = { 0 };
+		char name[32];
+		snprintf(name, sizeof(name), "n%d.example", i);
+		put_header(&b, 6, SONDE_DNS_QR, 1, 1, 0, 0);
+		put_question(&b, name, 1);
+		hex_put(&rd, "c0000208");
+		put_rr_named(&b, name, 1, 600, &rd);
+		m = parse(&b, 0);
+		sonde_dns_names_learn(t, m, 10 * SEC);
+		msg_free(m);
+		free(b.p);
+		free(rd.p);
+	}
+	assert_int_equal(sonde_dns_names_lookup(t, AF_INET, other, 11 * SEC, out, 8),
+			 SONDE_DNS_NAMES_PER_ADDR);
+	assert_string_equal(out[0], "n5.example");
+	assert_string_equal(out[3], "n2.example");
+	sonde_dns_names_free(t);
+}
+
+/* Many more addresses than slots: bounded, the newest still found. */
+static void test_name_table_bounded(void **state)
+{
+	(void)state;
+	struct sonde_dns_names *t = sonde_dns_names_new(8);
+	const char *out[4];
+	for (int i = 0; i < 1000; i++) {
+		struct tu_bytes b = { 0 }, rd = { 0 };
+		put_header(&b, 7, SONDE_DNS_QR, 1, 1, 0, 0);
+		put_question(&b, "many.example", 1);
+		uint8_t ip[4] = { 10, 1, (uint8_t)(i >> 8), (uint8_t)i };
+		tu_bytes_put(&rd, ip, 4);
+		put_rr_named(&b, "many.example", 1, (uint32_t)(100 + i), &rd);
+		struct sonde_dns_msg *m = parse(&b, 0);
+		sonde_dns_names_learn(t, m, SEC);
+		msg_free(m);
+		free(b.p);
+		free(rd.p);
+		assert_int_equal(sonde_dns_names_lookup(t, AF_INET, ip, 2 * SEC, out, 4), 1);
+	}
+	size_t found = 0;
+	for (int i = 0; i < 1000; i++) {
+		uint8_t ip[4] = { 10, 1, (uint8_t)(i >> 8), (uint8_t)i };
+		found += sonde_dns_names_lookup(t, AF_INET, ip, 2 * SEC, out, 4);
+	}
+	assert_true(found <= 8);
+	sonde_dns_names_free(t);
+}
+
 int main(void)
 {
 	tu_filters();
@@ -770,6 +889,8 @@ int main(void)
 		tu_test(test_tcp_gaps),
 		tu_test(test_udp_end_to_end),
 		tu_test(test_tcp_through_table),
+		tu_test(test_name_table),
+		tu_test(test_name_table_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
