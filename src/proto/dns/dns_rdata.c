@@ -313,6 +313,32 @@ static void caa(struct rd *r)
 	sonde_buf_putc(r->out, '"');
 }
 
+/* The DNSSEC types (RFC 4034, 5155) and their relatives. */
+static bool decode_dnssec(struct rd *r, uint16_t type)
+{
+	switch (type) {
+	case 43: case 59: case 32769: /* DS CDS DLV */
+		put_u(r, rd_u16(r));
+		put_u(r, rd_u8(r));
+		put_u(r, rd_u8(r));
+		put_hex_n(r, r->end - r->pos);
+		break;
+	case 25: case 48: case 60: /* KEY DNSKEY CDNSKEY */
+		put_u(r, rd_u16(r));
+		put_u(r, rd_u8(r));
+		put_u(r, rd_u8(r));
+		put_b64_rest(r);
+		break;
+	case 24: case 46: rrsig(r); break; /* SIG RRSIG */
+	case 47: put_name(r); put_bitmap(r); break; /* NSEC */
+	case 50: nsec3(r, false); break;
+	case 51: nsec3(r, true); break;
+	default:
+		return false;
+	}
+	return true;
+}
+
 /* The decoder of a type: false for types decoded generically. */
 static bool decode(struct rd *r, uint16_t type)
 {
@@ -355,22 +381,6 @@ static bool decode(struct rd *r, uint16_t type)
 			put_cstr(r);
 		put_name(r);
 		break;
-	case 43: case 59: case 32769: /* DS CDS DLV */
-		put_u(r, rd_u16(r));
-		put_u(r, rd_u8(r));
-		put_u(r, rd_u8(r));
-		put_hex_n(r, r->end - r->pos);
-		break;
-	case 25: case 48: case 60: /* KEY DNSKEY CDNSKEY */
-		put_u(r, rd_u16(r));
-		put_u(r, rd_u8(r));
-		put_u(r, rd_u8(r));
-		put_b64_rest(r);
-		break;
-	case 24: case 46: rrsig(r); break; /* SIG RRSIG */
-	case 47: put_name(r); put_bitmap(r); break; /* NSEC */
-	case 50: nsec3(r, false); break;
-	case 51: nsec3(r, true); break;
 	case 44: /* SSHFP */
 		put_u(r, rd_u8(r));
 		put_u(r, rd_u8(r));
@@ -395,7 +405,7 @@ static bool decode(struct rd *r, uint16_t type)
 		break;
 	case 257: caa(r); break;
 	default:
-		return false;
+		return decode_dnssec(r, type);
 	}
 	return true;
 }
