@@ -417,6 +417,35 @@ static void test_huge_counts(void **state)
 	free(b.p);
 }
 
+/* TC: a truncated answer is kept with what fits; the flag and summary say so. */
+static void test_truncated_answer(void **state)
+{
+	(void)state;
+	struct tu_bytes b = { 0 };
+	put_header(&b, 11, SONDE_DNS_QR | SONDE_DNS_TC | SONDE_DNS_RD, 1, 3, 0, 0);
+	put_question(&b, "big.example", 16);
+	put_rr(&b, 16, 5, "\x05hello", 6);
+	put_rr(&b, 16, 5, "\x05world", 6);
+	b.len -= 3; /* the last record cut off, as a server may */
+	assert_int_equal(sonde_dns_check(b.p, b.len, b.len), SONDE_DNS_RESPONSE);
+	struct sonde_dns_msg *m = parse(&b, 1);
+	assert_int_equal(m->nrr, 1);
+	assert_string_equal(txt(m, m->rr[0].data), "\"hello\"");
+	struct sonde_buf o = { 0 };
+	m->base.ops->summary(&m->base, &o);
+	assert_bytes(o.p, o.len, "NOERROR 3 answers [tc]", 22);
+	sonde_buf_reset(&o);
+	struct sonde_json_fields j;
+	sonde_json_fields_init(&j, &o, false);
+	m->base.ops->fields(&m->base, &sonde_json_field_ops, &j);
+	sonde_buf_putc(&o, 0);
+	assert_non_null(strstr((const char *)o.p, "\"flags\":[\"tc\",\"rd\"]"));
+	assert_non_null(strstr((const char *)o.p, "\"malformed\":"));
+	sonde_buf_free(&o);
+	msg_free(m);
+	free(b.p);
+}
+
 /* ------------------------------------------------------------- probing --- */
 
 static void test_probe(void **state)
@@ -884,6 +913,7 @@ int main(void)
 		tu_test(test_name_limits),
 		tu_test(test_corpus_message_and_truncation),
 		tu_test(test_huge_counts),
+		tu_test(test_truncated_answer),
 		tu_test(test_probe),
 		tu_test(test_tcp_split_everywhere),
 		tu_test(test_tcp_gaps),
