@@ -202,7 +202,7 @@ static void dns_gap(void *state, enum sonde_dir dir, uint64_t n, uint64_t ts)
 		return;
 	}
 	/* Inside a message of known length: its end is known, step over it. */
-	if (d->nlen == TCP_PREFIX && d->msg.len + n <= d->need) {
+	if (d->nlen == TCP_PREFIX && n <= d->need - d->msg.len) {
 		d->skip = d->need - d->msg.len - n;
 		drop_partial(st, d);
 		return;
