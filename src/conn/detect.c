@@ -22,6 +22,8 @@ static const struct sonde_port_hint builtin_hints[] = {
 	{ 8080, "http1", false },
 	{ 443, "tls", false },
 	{ 8443, "tls", false },
+	{ 53, "dns", false },
+	{ 5353, "dns", false },
 	{ 0, NULL, false },
 };
 

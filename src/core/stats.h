@@ -24,7 +24,7 @@
 	X(ipv4_fragments, "IPv4 fragments (not reassembled, ignored)")                \
 	X(ipv6_fragments, "IPv6 fragments (not reassembled, ignored)")                \
 	X(udp_datagrams, "UDP datagrams")                                             \
-	X(udp_datagrams_undissected, "UDP datagrams no dissector took (none for UDP yet)") \
+	X(udp_datagrams_undissected, "UDP datagrams no dissector took") \
 	X(udp_bytes_undissected, "UDP payload bytes of those datagrams (on the wire)") \
 	X(other_l4, "IP packets of another transport")                               \
 	X(tcp_segments, "TCP segments")                                               \
