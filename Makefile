@@ -78,8 +78,9 @@ sonde: $(OBJ) $(CLI_OBJ)
 ARM64 := build-arm64
 ARM64_CC ?= aarch64-linux-gnu-gcc
 ARM64_LIB := $(CURDIR)/$(ARM64)/sysroot/usr/lib/aarch64-linux-gnu
-$(ARM64)/kernel/.done:
+$(ARM64)/kernel/.done: scripts/arm64-sysroot
 	scripts/arm64-sysroot $(ARM64)
+	touch $@
 sonde-arm64: $(ARM64)/kernel/.done
 	+$(MAKE) --no-print-directory BUILD=$(ARM64) BPF_OUT=$(ARM64)/bpf BPF_ARCH=arm64 \
 		VMLINUX_BTF=$(ARM64)/kernel/vmlinux.btf CC=$(ARM64_CC) \
