@@ -22,6 +22,7 @@ static const struct sonde_port_hint builtin_hints[] = {
 	{ 8080, "http1", false },
 	{ 443, "tls", false },
 	{ 8443, "tls", false },
+	{ 6379, "redis", false },
 	{ 0, NULL, false },
 };
 
