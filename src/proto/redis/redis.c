@@ -271,12 +271,30 @@ static enum pv probe_command(const uint8_t *p, size_t n)
 	return PV_OK;
 }
 
+/*
+ * An inline command ("PING\r\n", "set k v\r\n"): a known command name, then
+ * printable text. Text is too weak a sign to claim a connection on, so it
+ * is only held (MORE) until the server's side decides.
+ */
+static enum sonde_probe probe_inline(const uint8_t *p, size_t n)
+{
+	size_t k = 0;
+	while (k < n && k < 24 && p[k] != ' ' && p[k] != '\r' && p[k] != '\n')
+		k++;
+	if (k == n || !known_command(p, k))
+		return k == n && k < 24 ? SONDE_PROBE_MORE : SONDE_PROBE_NO;
+	for (size_t i = k; i < n; i++)
+		if ((p[i] < 0x20 && p[i] != '\r' && p[i] != '\n' && p[i] != '\t') || p[i] == 0x7f)
+			return SONDE_PROBE_NO;
+	return SONDE_PROBE_MORE;
+}
+
 static enum sonde_probe redis_probe(const uint8_t *p, size_t n)
 {
 	if (!n)
 		return SONDE_PROBE_MORE;
 	if (!sonde_resp_type_byte(p[0], true))
-		return SONDE_PROBE_NO;
+		return probe_inline(p, n);
 	if (p[0] == '*') {
 		enum pv c = probe_command(p, n);
 		if (c == PV_OK)
