@@ -66,6 +66,7 @@ struct redis_conn {
 	bool db_known;
 	int64_t db;
 	enum reply_mode mode;
+	int asked; /* the protocol the last HELLO sent asked for, 0: none */
 	bool in_multi;
 	uint32_t multi, queued;
 	bool subscribed;
@@ -279,8 +280,10 @@ static enum pv probe_command(const uint8_t *p, size_t n)
 static enum sonde_probe probe_inline(const uint8_t *p, size_t n)
 {
 	size_t k = 0;
-	while (k < n && k < 24 && p[k] != ' ' && p[k] != '\r' && p[k] != '\n')
+	while (k < n && k < 24 && ((p[k] | 0x20) >= 'a' && (p[k] | 0x20) <= 'z'))
 		k++;
+	if (k < n && p[k] != ' ' && p[k] != '\r' && p[k] != '\n')
+		return SONDE_PROBE_NO;
 	if (k == n || !known_command(p, k))
 		return k == n && k < 24 ? SONDE_PROBE_MORE : SONDE_PROBE_NO;
 	for (size_t i = k; i < n; i++)
@@ -386,6 +389,8 @@ static void on_command(struct redis_conn *rc, struct sonde_redis_msg *m)
 		rc->db_known = true;
 	} else if (!strcmp(c, "HELLO")) {
 		m->hello = a1 && sonde_resp_int(&m->v, a1, &k) && k > 0 && k < 10 ? (int)k : 0;
+		if (m->hello)
+			rc->asked = m->hello;
 	} else if (!strcmp(c, "RESET")) {
 		rc->db = 0;
 		rc->db_known = true;
@@ -484,6 +489,8 @@ static void on_reply(struct redis_conn *rc, const struct sonde_redis_msg *m,
 	bool err = sonde_redis_is_error(m);
 	if (req->hello && !err)
 		rc->resp3 = req->hello >= 3;
+	if (req->hello)
+		rc->asked = 0; /* answered: resp3 says */
 	if (!strcmp(req->cmd, "SELECT") && err) {
 		rc->db = req->db;
 		rc->db_known = req->db_known;
@@ -511,12 +518,13 @@ static void finish(struct redis_conn *rc, enum sonde_dir dir, uint32_t flags)
 	m->base.ts_last = d->ts_last;
 	m->base.wire_bytes = seen + d->gap;
 	m->base.captured_bytes = seen;
-	m->base.version = rc->resp3 ? "RESP3" : "RESP2";
 	d->gap = 0;
 	d->bad = 0;
 	if (kind == SONDE_MSG_REQUEST) {
 		command_name(m);
 		on_command(rc, m);
+		/* what the server answers it in, as far as is known */
+		m->base.version = (rc->asked ? rc->asked >= 3 : rc->resp3) ? "RESP3" : "RESP2";
 		if (m->no_reply)
 			sonde_session_event(rc->s, &m->base);
 		else
@@ -525,6 +533,7 @@ static void finish(struct redis_conn *rc, enum sonde_dir dir, uint32_t flags)
 	}
 	while (m->top < m->v.n && m->v.node[m->top].type == SONDE_RESP_ATTR)
 		m->top = sonde_resp_next(&m->v, m->top);
+	m->base.version = d->ps.resp3 ? "RESP3" : "RESP2";
 	const struct sonde_redis_msg *req =
 		(const struct sonde_redis_msg *)sonde_session_oldest_request(rc->s);
 	if (m->top >= m->v.n || !is_event(rc, m, req)) {
