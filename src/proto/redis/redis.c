@@ -279,6 +279,13 @@ static enum pv probe_command(const uint8_t *p, size_t n)
  */
 static enum sonde_probe probe_inline(const uint8_t *p, size_t n)
 {
+	/* empty lines before a command are skipped by servers too */
+	while (n && (p[0] == '\r' || p[0] == '\n')) {
+		p++;
+		n--;
+	}
+	if (!n)
+		return SONDE_PROBE_NO;
 	size_t k = 0;
 	while (k < n && k < 24 && ((p[k] | 0x20) >= 'a' && (p[k] | 0x20) <= 'z'))
 		k++;
