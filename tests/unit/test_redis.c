@@ -327,6 +327,33 @@ static void test_inline(void **state)
 	check_splits(&inline_cmds);
 }
 
+/* Quotes as Redis splits them: escapes in double quotes, \\' in single. */
+static const struct scen inline_quotes = {
+	"SET k \"a b\\\"c\\x41\\xZ\\n\"\r\n"
+	"SET k 'it\\'s \"x\"' \"\"\r\n"
+	"SET k \"open\r\n"
+	"GET k\r\n",
+	"+OK\r\n+OK\r\n-ERR Protocol error: unbalanced quotes in request\r\n$1\r\nv\r\n",
+};
+
+static void test_inline_quotes(void **state)
+{
+	(void)state;
+	static struct tu_h1 h;
+	run(&h, &inline_quotes, FEED_WHOLE, 0);
+	assert_int_equal(h.stats.parse_errors, 1);
+	assert_int_equal(h.col.n, 4);
+	assert_has(&h, 0, "\"arguments\":[\"k\",\"a b\\\"cAxZ\\n\"]");
+	assert_has(&h, 1, "\"arguments\":[\"k\",\"it's \\\"x\\\"\",\"\"],\"argument_count\":3");
+	/* the unbalanced line is a malformed command Redis answers */
+	assert_has(&h, 2, "\"request_parse_error\"");
+	assert_has(&h, 2, "\"error_prefix\":\"ERR\"");
+	assert_has(&h, 3, "\"command\":\"GET\"");
+	assert_has(&h, 3, "\"value\":\"v\"");
+	tu_h1_free(&h);
+	check_splits(&inline_quotes);
+}
+
 static const struct scen multi_exec = {
 	"*1\r\n$5\r\nMULTI\r\n*2\r\n$4\r\nINCR\r\n$1\r\nx\r\n" GET_A "*1\r\n$4\r\nEXEC\r\n" PING
 	"*1\r\n$5\r\nMULTI\r\n*1\r\n$7\r\nDISCARD\r\n",
@@ -579,6 +606,10 @@ static void test_probe(void **state)
 	assert_int_equal(P("%1\r\n+a\r\n:1\r\n"), SONDE_PROBE_SERVER);
 	assert_int_equal(P("*2\r\n$3\r\nFOO\r\n$1\r\na\r\n"), SONDE_PROBE_SERVER); /* a reply */
 	assert_int_equal(P("PING\r\n"), SONDE_PROBE_MORE); /* inline: held */
+	assert_int_equal(P("\r\nPING\r\nset a b\r\n"), SONDE_PROBE_CLIENT); /* two commands */
+	assert_int_equal(P("PING\r\nHost: x\r\n"), SONDE_PROBE_MORE);
+	assert_int_equal(P("\r\n\r\n"), SONDE_PROBE_NO);
+	assert_int_equal(P("howdy world\r\n"), SONDE_PROBE_NO);
 	assert_int_equal(P("HTTP/1.1 200 OK\r\n"), SONDE_PROBE_NO);
 	assert_int_equal(P("+OK POP3 ready\r\n"), SONDE_PROBE_NO);
 	assert_int_equal(P("\x16\x03\x01\x02\x00"), SONDE_PROBE_NO);
@@ -620,6 +651,7 @@ int main(void)
 		tu_test(test_pubsub),
 		tu_test(test_pubsub_midstream),
 		tu_test(test_inline),
+		tu_test(test_inline_quotes),
 		tu_test(test_multi_exec),
 		tu_test(test_select),
 		tu_test(test_client_reply),

@@ -272,31 +272,59 @@ static enum pv probe_command(const uint8_t *p, size_t n)
 	return PV_OK;
 }
 
-/*
- * An inline command ("PING\r\n", "set k v\r\n"): a known command name, then
- * printable text. Text is too weak a sign to claim a connection on, so it
- * is only held (MORE) until the server's side decides.
- */
-static enum sonde_probe probe_inline(const uint8_t *p, size_t n)
+/* Does the line at p start with a known command name (then a space or
+ * its end), all printable? The line's length, with its LF, in *len (0:
+ * it does not end within n bytes). */
+static enum sonde_probe inline_line(const uint8_t *p, size_t n, size_t *len)
 {
-	/* empty lines before a command are skipped by servers too */
-	while (n && (p[0] == '\r' || p[0] == '\n')) {
-		p++;
-		n--;
-	}
-	if (!n)
-		return SONDE_PROBE_NO;
 	size_t k = 0;
+	*len = 0;
 	while (k < n && k < 24 && ((p[k] | 0x20) >= 'a' && (p[k] | 0x20) <= 'z'))
 		k++;
 	if (k < n && p[k] != ' ' && p[k] != '\r' && p[k] != '\n')
 		return SONDE_PROBE_NO;
 	if (k == n || !known_command(p, k))
 		return k == n && k < 24 ? SONDE_PROBE_MORE : SONDE_PROBE_NO;
-	for (size_t i = k; i < n; i++)
-		if ((p[i] < 0x20 && p[i] != '\r' && p[i] != '\n' && p[i] != '\t') || p[i] == 0x7f)
+	for (size_t i = k; i < n; i++) {
+		if (p[i] == '\n') {
+			*len = i + 1;
+			break;
+		}
+		if ((p[i] < 0x20 && p[i] != '\r' && p[i] != '\t') || p[i] == 0x7f)
 			return SONDE_PROBE_NO;
+	}
 	return SONDE_PROBE_MORE;
+}
+
+/*
+ * Inline commands ("PING\r\n", "set k v\r\n"): a known command name, then
+ * printable text. One line is too weak a sign to claim a connection on: it
+ * is held (MORE) until the server's side decides. Two whole lines, each a
+ * command, are the client's side.
+ */
+static enum sonde_probe probe_inline(const uint8_t *p, size_t n)
+{
+	int lines = 0;
+	while (n) {
+		/* empty lines before a command are skipped by servers too */
+		while (n && (p[0] == '\r' || p[0] == '\n')) {
+			p++;
+			n--;
+		}
+		if (!n)
+			break;
+		size_t len;
+		enum sonde_probe v = inline_line(p, n, &len);
+		if (v == SONDE_PROBE_NO)
+			return lines ? SONDE_PROBE_MORE : SONDE_PROBE_NO;
+		if (!len)
+			break;
+		if (++lines == 2)
+			return SONDE_PROBE_CLIENT;
+		p += len;
+		n -= len;
+	}
+	return lines || n ? SONDE_PROBE_MORE : SONDE_PROBE_NO;
 }
 
 static enum sonde_probe redis_probe(const uint8_t *p, size_t n)
@@ -520,7 +548,10 @@ static void finish(struct redis_conn *rc, enum sonde_dir dir, uint32_t flags)
 	}
 	uint8_t kind = dir == SONDE_DIR_C2S ? SONDE_MSG_REQUEST : SONDE_MSG_RESPONSE;
 	struct sonde_redis_msg *m = sonde_redis_msg_new(kind, &v);
-	m->base.flags = flags | (m->v.cut ? SONDE_MF_TRUNCATED : 0) | (d->gap ? SONDE_MF_GAP : 0);
+	m->base.flags = flags | (m->v.cut ? SONDE_MF_TRUNCATED : 0) | (d->gap ? SONDE_MF_GAP : 0) |
+			(m->v.malformed ? SONDE_MF_PARSE_ERROR : 0);
+	if (m->v.malformed)
+		rc->s->stats->parse_errors++;
 	m->base.ts_first = d->ts_first;
 	m->base.ts_last = d->ts_last;
 	m->base.wire_bytes = seen + d->gap;

@@ -67,6 +67,7 @@ void sonde_resp_reset(struct sonde_resp_parser *ps)
 	sonde_buf_reset(&ps->v.text);
 	ps->v.cut = false;
 	ps->v.is_inline = false;
+	ps->v.malformed = false;
 	ps->st = RESP_TYPE;
 	ps->depth = 0;
 	ps->cur = -1;
@@ -75,6 +76,9 @@ void sonde_resp_reset(struct sonde_resp_parser *ps)
 	ps->line_len = 0;
 	ps->tok = false;
 	ps->ntok = 0;
+	ps->quote = 0;
+	ps->esc = ps->closed = false;
+	ps->xn = 0;
 	ps->why = NULL;
 }
 
@@ -313,44 +317,148 @@ static size_t step_line(struct sonde_resp_parser *ps, const uint8_t *p, size_t n
 	return k + 1;
 }
 
+/* Start the next inline token: the command's array node first. */
+static void inline_token(struct sonde_resp_parser *ps)
+{
+	if (ps->tok)
+		return;
+	if (!ps->ntok++) {
+		ps->depth = 0;
+		int32_t a = node_add(ps, SONDE_RESP_ARRAY);
+		ps->stack[0] = (struct resp_frame){ SONDE_RESP_ARRAY, a, UINT64_MAX };
+		ps->depth = 1;
+	}
+	ps->cur = node_add(ps, SONDE_RESP_BULK);
+	ps->tok = true;
+}
+
+static void inline_put(struct sonde_resp_parser *ps, uint8_t c)
+{
+	inline_token(ps);
+	keep(ps, ps->cur, &c, 1);
+	if (ps->cur >= 0)
+		ps->v.node[ps->cur].size++;
+}
+
+static int hexval(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The line ended: the command is done (a blank line is none). */
+static enum sonde_resp_rc inline_end(struct sonde_resp_parser *ps)
+{
+	if (!ps->ntok) {
+		sonde_resp_reset(ps);
+		return SONDE_RESP_MORE;
+	}
+	if (ps->v.n)
+		ps->v.node[0].size = ps->ntok;
+	ps->depth = 0;
+	ps->st = RESP_TYPE;
+	return SONDE_RESP_DONE;
+}
+
+/*
+ * A byte inside quotes, the way Redis splits inline commands: in double
+ * quotes \n \r \t \b \a and \xHH stand for bytes and \ makes any other
+ * byte itself; in single quotes only \' is an escape.
+ */
+static enum sonde_resp_rc inline_quoted(struct sonde_resp_parser *ps, uint8_t c)
+{
+	static const char esc_in[] = "nrtba", esc_out[] = "\n\r\t\b\a";
+	if (ps->xn) { /* after \x */
+		if (hexval(c) >= 0 && ps->xn == 1) {
+			ps->xb = c;
+			ps->xn = 2;
+			return SONDE_RESP_MORE;
+		}
+		bool both = hexval(c) >= 0;
+		if (both)
+			inline_put(ps, (uint8_t)(hexval(ps->xb) << 4 | hexval(c)));
+		else
+			inline_put(ps, 'x');
+		if (!both && ps->xn == 2)
+			inline_put(ps, ps->xb);
+		ps->xn = 0;
+		if (both)
+			return SONDE_RESP_MORE;
+	}
+	if (c == '\n') {
+		/* Redis answers it with an error: a command still; its
+		 * line's CR is not the token's */
+		struct sonde_resp_node *nd = ps->cur >= 0 ? &ps->v.node[ps->cur] : NULL;
+		if (nd && nd->len && !nd->cut && ps->v.text.p[nd->off + nd->len - 1] == '\r') {
+			nd->len--;
+			nd->size--;
+			ps->v.text.len--;
+		}
+		ps->v.malformed = true;
+		return inline_end(ps);
+	}
+	if (ps->esc) {
+		ps->esc = false;
+		if (ps->quote == '\'') {
+			if (c == '\'') {
+				inline_put(ps, c);
+				return SONDE_RESP_MORE;
+			}
+			inline_put(ps, '\\');
+		} else if (c == 'x') {
+			ps->xn = 1;
+			return SONDE_RESP_MORE;
+		} else {
+			const char *e = memchr(esc_in, c, 5);
+			inline_put(ps, e ? (uint8_t)esc_out[e - esc_in] : c);
+			return SONDE_RESP_MORE;
+		}
+	}
+	if (c == '\\')
+		ps->esc = true;
+	else if (c == ps->quote)
+		ps->quote = 0, ps->closed = true;
+	else
+		inline_put(ps, c);
+	return SONDE_RESP_MORE;
+}
+
+static enum sonde_resp_rc inline_byte(struct sonde_resp_parser *ps, uint8_t c)
+{
+	bool space = c == ' ' || c == '\t' || c == '\r';
+	if (ps->bytes > INLINE_MAX)
+		return bad(ps, "inline command too long");
+	if ((c < 0x20 && c != '\n' && !space) || c == 0x7f)
+		return bad(ps, "control byte in an inline command");
+	if (ps->quote)
+		return inline_quoted(ps, c);
+	if (ps->closed && !space && c != '\n')
+		ps->v.malformed = true; /* a closing quote must end its token */
+	if (c == '\n')
+		return inline_end(ps);
+	if (space) {
+		ps->tok = false;
+		ps->closed = false;
+	} else if (c == '"' || c == '\'') {
+		inline_token(ps); /* "" is an empty argument */
+		ps->quote = c;
+	} else {
+		inline_put(ps, c);
+	}
+	return SONDE_RESP_MORE;
+}
+
 static size_t step_inline(struct sonde_resp_parser *ps, const uint8_t *p, size_t n,
 			  enum sonde_resp_rc *rc)
 {
 	size_t k = 0;
-	for (; k < n && *rc == SONDE_RESP_MORE; k++) {
-		uint8_t c = p[k];
+	while (k < n && *rc == SONDE_RESP_MORE) {
 		ps->bytes++;
-		if (ps->bytes > INLINE_MAX) {
-			*rc = bad(ps, "inline command too long");
-		} else if (c == '\n') {
-			if (!ps->ntok) { /* a blank line: no command */
-				sonde_resp_reset(ps);
-				return k + 1;
-			}
-			if (ps->v.n)
-				ps->v.node[0].size = ps->ntok;
-			ps->depth = 0;
-			ps->st = RESP_TYPE;
-			*rc = SONDE_RESP_DONE;
-		} else if (c == ' ' || c == '\t' || c == '\r') {
-			ps->tok = false;
-		} else if (c < 0x20 || c == 0x7f) {
-			*rc = bad(ps, "control byte in an inline command");
-		} else {
-			if (!ps->tok) {
-				if (!ps->ntok++) { /* the command's array node */
-					ps->depth = 0;
-					int32_t a = node_add(ps, SONDE_RESP_ARRAY);
-					ps->stack[0] = (struct resp_frame){ SONDE_RESP_ARRAY, a, UINT64_MAX };
-					ps->depth = 1;
-				}
-				ps->cur = node_add(ps, SONDE_RESP_BULK);
-				ps->tok = true;
-			}
-			keep(ps, ps->cur, &c, 1);
-			if (ps->cur >= 0)
-				ps->v.node[ps->cur].size++;
-		}
+		*rc = inline_byte(ps, p[k++]);
+		if (ps->st == RESP_TYPE && *rc == SONDE_RESP_MORE)
+			return k; /* a blank line, reset */
 	}
 	return k;
 }

@@ -66,6 +66,8 @@ struct sonde_resp_value {
 	struct sonde_buf text;
 	bool cut; /* anything not kept */
 	bool is_inline;
+	bool malformed; /* an inline command with unbalanced quotes (Redis
+			 * answers it with an error) */
 };
 
 enum sonde_resp_rc {
@@ -103,6 +105,9 @@ struct sonde_resp_parser {
 	uint64_t left; /* payload bytes still to come */
 	bool tok; /* inline: inside a token */
 	uint64_t ntok; /* inline: tokens so far */
+	uint8_t quote; /* inline: the quote a token is inside, or 0 */
+	bool esc, closed; /* inline: after a backslash; after a closing quote */
+	uint8_t xn, xb; /* inline: \x seen (1), and its first digit (2) */
 	uint32_t depth;
 	struct resp_frame stack[SONDE_RESP_DEPTH];
 	uint64_t bytes; /* bytes of the current value so far */
