@@ -24,6 +24,7 @@ static const struct sonde_port_hint builtin_hints[] = {
 	{ 8443, "tls", false },
 	{ 53, "dns", false },
 	{ 5353, "dns", false },
+	{ 6379, "redis", false },
 	{ 0, NULL, false },
 };
 

@@ -111,6 +111,18 @@ void sonde_pairing_response(struct sonde_pairing *p, struct sonde_msg *m)
 	emit(p, NULL, m);
 }
 
+void sonde_pairing_event(struct sonde_pairing *p, struct sonde_msg *m)
+{
+	struct sonde_record r = { .conn = p->conn };
+	if (m->kind == SONDE_MSG_REQUEST)
+		r.req = m;
+	else
+		r.resp = m;
+	p->stats->records++;
+	p->out->emit(p->out->ctx, &r);
+	sonde_msg_free(m);
+}
+
 void sonde_pairing_flush(struct sonde_pairing *p)
 {
 	while (p->head)

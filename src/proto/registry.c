@@ -5,6 +5,7 @@
 
 extern const struct sonde_dissector sonde_dissector_http1;
 extern const struct sonde_dissector sonde_dissector_http2;
+extern const struct sonde_dissector sonde_dissector_redis;
 extern const struct sonde_dissector sonde_dissector_tls;
 extern const struct sonde_dissector sonde_dissector_dns;
 
@@ -12,6 +13,7 @@ const struct sonde_dissector *const sonde_dissectors[] = {
 	&sonde_dissector_http1,
 	&sonde_dissector_http2,
 	&sonde_dissector_tls,
+	&sonde_dissector_redis, /* after HTTP: HTTP's bytes are HTTP's */
 	&sonde_dissector_dns,
 	NULL,
 };
