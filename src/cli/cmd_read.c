@@ -58,7 +58,8 @@ static int parse_args(int argc, char **argv, struct sonde_common_opts *co, const
 	free(longopts);
 	if (status < 0 && optind != argc - 1) {
 		sonde_errorf("read: %s (try 'sonde read --help')",
-			     optind >= argc ? "no capture file given" : "one capture file at a time");
+			     optind >= argc ? "no capture file given"
+					    : "one capture file at a time");
 		status = SONDE_EXIT_USAGE;
 	}
 	if (status < 0)

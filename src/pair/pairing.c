@@ -63,8 +63,8 @@ void sonde_pairing_request(struct sonde_pairing *p, struct sonde_msg *m)
 		emit(p, m, NULL);
 		return;
 	}
-	while (p->head && (p->waiting >= p->max_waiting ||
-			   p->budget->used + m->mem > p->budget->limit)) {
+	while (p->head &&
+	       (p->waiting >= p->max_waiting || p->budget->used + m->mem > p->budget->limit)) {
 		p->stats->requests_flushed_for_memory++;
 		struct sonde_msg *old = pop_head(p);
 		if (p->shape == SONDE_PAIR_IN_ORDER)

@@ -48,17 +48,14 @@ static enum sonde_probe dns_probe(const uint8_t *p, size_t n)
 		if (n < TCP_PREFIX)
 			return SONDE_PROBE_MORE;
 		size_t len = sonde_dns_be16(p);
-		k = sonde_dns_check(p + TCP_PREFIX, n - TCP_PREFIX < len ? n - TCP_PREFIX : len, len);
+		k = sonde_dns_check(p + TCP_PREFIX, n - TCP_PREFIX < len ? n - TCP_PREFIX : len,
+				    len);
 	}
 	switch (k) {
-	case SONDE_DNS_QUERY:
-		return SONDE_PROBE_CLIENT;
-	case SONDE_DNS_RESPONSE:
-		return SONDE_PROBE_SERVER;
-	case SONDE_DNS_MORE:
-		return SONDE_PROBE_MORE;
-	default:
-		return SONDE_PROBE_NO;
+	case SONDE_DNS_QUERY: return SONDE_PROBE_CLIENT;
+	case SONDE_DNS_RESPONSE: return SONDE_PROBE_SERVER;
+	case SONDE_DNS_MORE: return SONDE_PROBE_MORE;
+	default: return SONDE_PROBE_NO;
 	}
 }
 
@@ -76,8 +73,8 @@ static void *dns_open(struct sonde_session *s)
 }
 
 /* One whole message (wire: the bytes it took, with a TCP prefix). */
-static void emit(struct dns_state *st, const uint8_t *p, size_t n, uint64_t wire,
-		 uint64_t ts_first, uint64_t ts)
+static void emit(struct dns_state *st, const uint8_t *p, size_t n, uint64_t wire, uint64_t ts_first,
+		 uint64_t ts)
 {
 	struct sonde_stats *stats = st->s->stats;
 	struct sonde_dns_msg *m = sonde_dns_msg_new();
@@ -119,7 +116,8 @@ static void drop_partial(struct dns_state *st, struct dns_dir *d)
 }
 
 /* Framing in step: bytes of p used before it is all used or sync is lost. */
-static size_t frame(struct dns_state *st, struct dns_dir *d, const uint8_t *p, size_t n, uint64_t ts)
+static size_t frame(struct dns_state *st, struct dns_dir *d, const uint8_t *p, size_t n,
+		    uint64_t ts)
 {
 	size_t i = 0;
 	while (i < n && !d->resync) {
@@ -164,7 +162,8 @@ static size_t resync(struct dns_state *st, struct dns_dir *d, const uint8_t *p, 
 	size_t i = 0;
 	for (; i + TCP_PREFIX + SONDE_DNS_HEADER <= n; i++) {
 		size_t len = sonde_dns_be16(p + i), vis = n - i - TCP_PREFIX;
-		enum sonde_dns_kind k = sonde_dns_check(p + i + TCP_PREFIX, vis < len ? vis : len, len);
+		enum sonde_dns_kind k =
+			sonde_dns_check(p + i + TCP_PREFIX, vis < len ? vis : len, len);
 		if (k == SONDE_DNS_QUERY || k == SONDE_DNS_RESPONSE) {
 			d->resync = false;
 			break;

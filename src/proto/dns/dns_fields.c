@@ -14,20 +14,24 @@ struct code_name {
 
 /* IANA "Resource Record (RR) TYPEs". */
 static const struct code_name types[] = {
-	{ 1, "A" }, { 2, "NS" }, { 3, "MD" }, { 4, "MF" }, { 5, "CNAME" }, { 6, "SOA" },
-	{ 7, "MB" }, { 8, "MG" }, { 9, "MR" }, { 10, "NULL" }, { 11, "WKS" }, { 12, "PTR" },
-	{ 13, "HINFO" }, { 14, "MINFO" }, { 15, "MX" }, { 16, "TXT" }, { 17, "RP" },
-	{ 18, "AFSDB" }, { 19, "X25" }, { 20, "ISDN" }, { 21, "RT" }, { 22, "NSAP" },
-	{ 24, "SIG" }, { 25, "KEY" }, { 26, "PX" }, { 27, "GPOS" }, { 28, "AAAA" },
-	{ 29, "LOC" }, { 30, "NXT" }, { 33, "SRV" }, { 35, "NAPTR" }, { 36, "KX" },
-	{ 37, "CERT" }, { 38, "A6" }, { 39, "DNAME" }, { 41, "OPT" }, { 42, "APL" },
-	{ 43, "DS" }, { 44, "SSHFP" }, { 45, "IPSECKEY" }, { 46, "RRSIG" }, { 47, "NSEC" },
-	{ 48, "DNSKEY" }, { 49, "DHCID" }, { 50, "NSEC3" }, { 51, "NSEC3PARAM" },
-	{ 52, "TLSA" }, { 53, "SMIMEA" }, { 55, "HIP" }, { 59, "CDS" }, { 60, "CDNSKEY" },
-	{ 61, "OPENPGPKEY" }, { 62, "CSYNC" }, { 63, "ZONEMD" }, { 64, "SVCB" },
-	{ 65, "HTTPS" }, { 99, "SPF" }, { 108, "EUI48" }, { 109, "EUI64" }, { 249, "TKEY" },
-	{ 250, "TSIG" }, { 251, "IXFR" }, { 252, "AXFR" }, { 253, "MAILB" }, { 254, "MAILA" },
-	{ 255, "ANY" }, { 256, "URI" }, { 257, "CAA" }, { 32768, "TA" }, { 32769, "DLV" },
+	{ 1, "A" },       { 2, "NS" },          { 3, "MD" },       { 4, "MF" },
+	{ 5, "CNAME" },   { 6, "SOA" },         { 7, "MB" },       { 8, "MG" },
+	{ 9, "MR" },      { 10, "NULL" },       { 11, "WKS" },     { 12, "PTR" },
+	{ 13, "HINFO" },  { 14, "MINFO" },      { 15, "MX" },      { 16, "TXT" },
+	{ 17, "RP" },     { 18, "AFSDB" },      { 19, "X25" },     { 20, "ISDN" },
+	{ 21, "RT" },     { 22, "NSAP" },       { 24, "SIG" },     { 25, "KEY" },
+	{ 26, "PX" },     { 27, "GPOS" },       { 28, "AAAA" },    { 29, "LOC" },
+	{ 30, "NXT" },    { 33, "SRV" },        { 35, "NAPTR" },   { 36, "KX" },
+	{ 37, "CERT" },   { 38, "A6" },         { 39, "DNAME" },   { 41, "OPT" },
+	{ 42, "APL" },    { 43, "DS" },         { 44, "SSHFP" },   { 45, "IPSECKEY" },
+	{ 46, "RRSIG" },  { 47, "NSEC" },       { 48, "DNSKEY" },  { 49, "DHCID" },
+	{ 50, "NSEC3" },  { 51, "NSEC3PARAM" }, { 52, "TLSA" },    { 53, "SMIMEA" },
+	{ 55, "HIP" },    { 59, "CDS" },        { 60, "CDNSKEY" }, { 61, "OPENPGPKEY" },
+	{ 62, "CSYNC" },  { 63, "ZONEMD" },     { 64, "SVCB" },    { 65, "HTTPS" },
+	{ 99, "SPF" },    { 108, "EUI48" },     { 109, "EUI64" },  { 249, "TKEY" },
+	{ 250, "TSIG" },  { 251, "IXFR" },      { 252, "AXFR" },   { 253, "MAILB" },
+	{ 254, "MAILA" }, { 255, "ANY" },       { 256, "URI" },    { 257, "CAA" },
+	{ 32768, "TA" },  { 32769, "DLV" },
 };
 
 static const struct code_name classes[] = {
@@ -36,24 +40,37 @@ static const struct code_name classes[] = {
 
 /* RFC 1035, 2136, 6891, 8945, 7873; 16 is BADVERS with EDNS, BADSIG in TSIG. */
 static const struct code_name rcodes[] = {
-	{ 0, "NOERROR" }, { 1, "FORMERR" }, { 2, "SERVFAIL" }, { 3, "NXDOMAIN" },
-	{ 4, "NOTIMP" }, { 5, "REFUSED" }, { 6, "YXDOMAIN" }, { 7, "YXRRSET" },
-	{ 8, "NXRRSET" }, { 9, "NOTAUTH" }, { 10, "NOTZONE" }, { 11, "DSOTYPENI" },
-	{ 16, "BADVERS" }, { 17, "BADKEY" }, { 18, "BADTIME" }, { 19, "BADMODE" },
+	{ 0, "NOERROR" },  { 1, "FORMERR" }, { 2, "SERVFAIL" },  { 3, "NXDOMAIN" },
+	{ 4, "NOTIMP" },   { 5, "REFUSED" }, { 6, "YXDOMAIN" },  { 7, "YXRRSET" },
+	{ 8, "NXRRSET" },  { 9, "NOTAUTH" }, { 10, "NOTZONE" },  { 11, "DSOTYPENI" },
+	{ 16, "BADVERS" }, { 17, "BADKEY" }, { 18, "BADTIME" },  { 19, "BADMODE" },
 	{ 20, "BADNAME" }, { 21, "BADALG" }, { 22, "BADTRUNC" }, { 23, "BADCOOKIE" },
 };
 
 static const struct code_name opcodes[] = {
-	{ 0, "QUERY" }, { 1, "IQUERY" }, { 2, "STATUS" }, { 4, "NOTIFY" }, { 5, "UPDATE" },
-	{ 6, "DSO" },
+	{ 0, "QUERY" },  { 1, "IQUERY" }, { 2, "STATUS" },
+	{ 4, "NOTIFY" }, { 5, "UPDATE" }, { 6, "DSO" },
 };
 
 /* IANA "DNS EDNS0 Option Codes". */
 static const struct code_name options[] = {
-	{ 1, "LLQ" }, { 2, "UL" }, { 3, "NSID" }, { 5, "DAU" }, { 6, "DHU" }, { 7, "N3U" },
-	{ 8, "CLIENT_SUBNET" }, { 9, "EXPIRE" }, { 10, "COOKIE" }, { 11, "TCP_KEEPALIVE" },
-	{ 12, "PADDING" }, { 13, "CHAIN" }, { 14, "KEY_TAG" }, { 15, "EDE" },
-	{ 16, "CLIENT_TAG" }, { 17, "SERVER_TAG" }, { 18, "REPORT_CHANNEL" },
+	{ 1, "LLQ" },
+	{ 2, "UL" },
+	{ 3, "NSID" },
+	{ 5, "DAU" },
+	{ 6, "DHU" },
+	{ 7, "N3U" },
+	{ 8, "CLIENT_SUBNET" },
+	{ 9, "EXPIRE" },
+	{ 10, "COOKIE" },
+	{ 11, "TCP_KEEPALIVE" },
+	{ 12, "PADDING" },
+	{ 13, "CHAIN" },
+	{ 14, "KEY_TAG" },
+	{ 15, "EDE" },
+	{ 16, "CLIENT_TAG" },
+	{ 17, "SERVER_TAG" },
+	{ 18, "REPORT_CHANNEL" },
 	{ 19, "ZONEVERSION" },
 };
 
@@ -172,7 +189,8 @@ static void edns(const struct sonde_field_ops *v, void *ctx, const struct sonde_
 		const struct sonde_dns_option *o = &e->opts[i];
 		v->begin(ctx, NULL, SONDE_FG_OBJECT);
 		v->u64(ctx, "code", o->code);
-		sonde_field_cstr(v, ctx, "name", lookup(options, N(options), o->code, "OPT", b, sizeof(b)));
+		sonde_field_cstr(v, ctx, "name",
+				 lookup(options, N(options), o->code, "OPT", b, sizeof(b)));
 		v->u64(ctx, "length", o->len);
 		str_member(v, ctx, m, "data", o->data);
 		v->end(ctx, SONDE_FG_OBJECT);
@@ -189,7 +207,8 @@ static void dns_fields(const struct sonde_msg *bm, const struct sonde_field_ops 
 	static const char *const cnames[] = { "questions", "answers", "authority", "additional" };
 	char b[16];
 	v->u64(ctx, "id", m->id);
-	sonde_field_cstr(v, ctx, "opcode", sonde_dns_opcode_name((uint8_t)(m->hflags >> 11 & 0xf), b, sizeof(b)));
+	sonde_field_cstr(v, ctx, "opcode",
+			 sonde_dns_opcode_name((uint8_t)(m->hflags >> 11 & 0xf), b, sizeof(b)));
 	flag_list(v, ctx, m->hflags);
 	sonde_field_cstr(v, ctx, "rcode", sonde_dns_rcode_name(m->rcode, b, sizeof(b)));
 	if (m->base.kind == SONDE_MSG_RESPONSE && m->rcode)
@@ -218,14 +237,16 @@ static void dns_summary(const struct sonde_msg *bm, struct sonde_buf *o)
 	if (m->base.kind == SONDE_MSG_RESPONSE) {
 		sonde_buf_puts(o, sonde_dns_rcode_name(m->rcode, b, sizeof(b)));
 		if (!m->rcode)
-			sonde_buf_printf(o, " %u answer%s", m->count[1], m->count[1] == 1 ? "" : "s");
+			sonde_buf_printf(o, " %u answer%s", m->count[1],
+					 m->count[1] == 1 ? "" : "s");
 	} else if (m->nq) {
 		sonde_buf_printf(o, "%s ", sonde_dns_type_name(m->q[0].type, b, sizeof(b)));
 		const char *s = sonde_dns_txt(m, m->q[0].name);
 		size_t n = m->q[0].name.len > 120 ? 120 : m->q[0].name.len;
 		sonde_buf_append(o, s, n);
 	} else {
-		sonde_buf_puts(o, sonde_dns_opcode_name((uint8_t)(m->hflags >> 11 & 0xf), b, sizeof(b)));
+		sonde_buf_puts(
+			o, sonde_dns_opcode_name((uint8_t)(m->hflags >> 11 & 0xf), b, sizeof(b)));
 	}
 	if (m->hflags & SONDE_DNS_TC)
 		sonde_buf_puts(o, " [tc]");

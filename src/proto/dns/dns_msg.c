@@ -145,7 +145,8 @@ enum sonde_dns_kind sonde_dns_check(const uint8_t *p, size_t n, size_t len)
 		int r = sonde_dns_name(p, n, off, &next, NULL);
 		if (r == SONDE_DNS_NAME_SHORT || (!r && next + 4 > n))
 			return n < len ? SONDE_DNS_MORE : SONDE_DNS_NO;
-		if (r || !sonde_dns_be16(p + next) || !qclass_plausible(sonde_dns_be16(p + next + 2)))
+		if (r || !sonde_dns_be16(p + next) ||
+		    !qclass_plausible(sonde_dns_be16(p + next + 2)))
 			return SONDE_DNS_NO;
 		off = next + 4;
 	}
@@ -176,8 +177,8 @@ const char *sonde_dns_txt(const struct sonde_dns_msg *m, struct sonde_dns_str s)
 }
 
 /* A name into the text buffer. */
-static int take_name(struct sonde_dns_msg *m, const uint8_t *p, size_t n, size_t off,
-		     size_t *next, struct sonde_dns_str *s)
+static int take_name(struct sonde_dns_msg *m, const uint8_t *p, size_t n, size_t off, size_t *next,
+		     struct sonde_dns_str *s)
 {
 	size_t mark = m->text.len;
 	int r = sonde_dns_name(p, n, off, next, &m->text);
@@ -228,7 +229,8 @@ static void take_opt(struct sonde_dns_msg *m, const uint8_t *p, size_t off, uint
 			op->code = code;
 			op->len = len;
 			sonde_dns_hex(&m->text, p + o + 4, len, SONDE_DNS_MAX_DATA / 2, &cut);
-			op->data = (struct sonde_dns_str){ (uint32_t)mark, (uint32_t)(m->text.len - mark) };
+			op->data = (struct sonde_dns_str){ (uint32_t)mark,
+							   (uint32_t)(m->text.len - mark) };
 		} else {
 			e->opts_omitted++;
 		}
@@ -276,8 +278,12 @@ static int parse_rr(struct sonde_dns_msg *m, const uint8_t *p, size_t n, size_t 
 		m->omitted++;
 		return 0;
 	}
-	*rr = (struct sonde_dns_rr){ .name = name, .type = type, .rclass = rclass, .ttl = ttl,
-				     .rdlength = rdlen, .section = sec };
+	*rr = (struct sonde_dns_rr){ .name = name,
+				     .type = type,
+				     .rclass = rclass,
+				     .ttl = ttl,
+				     .rdlength = rdlen,
+				     .section = sec };
 	if ((type == 1 && rdlen == 4) || (type == 28 && rdlen == 16))
 		memcpy(rr->addr, p + rd, rdlen);
 	size_t mark = m->text.len;

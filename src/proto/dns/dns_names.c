@@ -166,7 +166,8 @@ static void learn_rr(struct sonde_dns_names *t, const struct sonde_dns_msg *m,
 
 void sonde_dns_names_learn(struct sonde_dns_names *t, const struct sonde_dns_msg *m, uint64_t now)
 {
-	if (m->base.kind != SONDE_MSG_RESPONSE || m->rcode || (m->base.flags & SONDE_MF_PARSE_ERROR))
+	if (m->base.kind != SONDE_MSG_RESPONSE || m->rcode ||
+	    (m->base.flags & SONDE_MF_PARSE_ERROR))
 		return;
 	for (uint16_t i = 0; i < m->nrr; i++) {
 		const struct sonde_dns_rr *rr = &m->rr[i];

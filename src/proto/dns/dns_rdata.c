@@ -163,7 +163,8 @@ static void put_bitmap(struct rd *r)
 		for (uint32_t i = 0; !r->bad && i < len * 8; i++)
 			if (r->msg[r->pos + i / 8] & (0x80 >> (i % 8))) {
 				sep(r);
-				sonde_buf_puts(r->out, sonde_dns_type_name((uint16_t)(win << 8 | i), tb, sizeof(tb)));
+				sonde_buf_puts(r->out, sonde_dns_type_name((uint16_t)(win << 8 | i),
+									   tb, sizeof(tb)));
 			}
 		r->pos += r->bad ? 0 : len;
 	}
@@ -317,24 +318,31 @@ static void caa(struct rd *r)
 static bool decode_dnssec(struct rd *r, uint16_t type)
 {
 	switch (type) {
-	case 43: case 59: case 32769: /* DS CDS DLV */
+	case 43:
+	case 59:
+	case 32769: /* DS CDS DLV */
 		put_u(r, rd_u16(r));
 		put_u(r, rd_u8(r));
 		put_u(r, rd_u8(r));
 		put_hex_n(r, r->end - r->pos);
 		break;
-	case 25: case 48: case 60: /* KEY DNSKEY CDNSKEY */
+	case 25:
+	case 48:
+	case 60: /* KEY DNSKEY CDNSKEY */
 		put_u(r, rd_u16(r));
 		put_u(r, rd_u8(r));
 		put_u(r, rd_u8(r));
 		put_b64_rest(r);
 		break;
-	case 24: case 46: rrsig(r); break; /* SIG RRSIG */
-	case 47: put_name(r); put_bitmap(r); break; /* NSEC */
+	case 24:
+	case 46: rrsig(r); break; /* SIG RRSIG */
+	case 47:
+		put_name(r);
+		put_bitmap(r);
+		break; /* NSEC */
 	case 50: nsec3(r, false); break;
 	case 51: nsec3(r, true); break;
-	default:
-		return false;
+	default: return false;
 	}
 	return true;
 }
@@ -345,7 +353,15 @@ static bool decode(struct rd *r, uint16_t type)
 	switch (type) {
 	case 1: put_addr(r, AF_INET, 4); break; /* A */
 	case 28: put_addr(r, AF_INET6, 16); break; /* AAAA */
-	case 2: case 3: case 4: case 5: case 7: case 8: case 9: case 12: case 39:
+	case 2:
+	case 3:
+	case 4:
+	case 5:
+	case 7:
+	case 8:
+	case 9:
+	case 12:
+	case 39:
 		put_name(r); /* NS MD MF CNAME MB MG MR PTR DNAME */
 		break;
 	case 6: /* SOA */
@@ -354,21 +370,29 @@ static bool decode(struct rd *r, uint16_t type)
 		for (int i = 0; i < 5; i++)
 			put_u(r, rd_u32(r));
 		break;
-	case 15: case 18: case 21: case 36: /* MX AFSDB RT KX */
+	case 15:
+	case 18:
+	case 21:
+	case 36: /* MX AFSDB RT KX */
 		put_u(r, rd_u16(r));
 		put_name(r);
 		break;
-	case 14: case 17: /* MINFO RP */
+	case 14:
+	case 17: /* MINFO RP */
 		put_name(r);
 		put_name(r);
 		break;
-	case 16: case 99: /* TXT SPF */
+	case 16:
+	case 99: /* TXT SPF */
 		if (r->pos == r->end)
 			r->bad = true;
 		while (!r->bad && r->pos < r->end)
 			put_cstr(r);
 		break;
-	case 13: put_cstr(r); put_cstr(r); break; /* HINFO */
+	case 13:
+		put_cstr(r);
+		put_cstr(r);
+		break; /* HINFO */
 	case 33: /* SRV */
 		for (int i = 0; i < 3; i++)
 			put_u(r, rd_u16(r));
@@ -386,12 +410,14 @@ static bool decode(struct rd *r, uint16_t type)
 		put_u(r, rd_u8(r));
 		put_hex_n(r, r->end - r->pos);
 		break;
-	case 52: case 53: /* TLSA SMIMEA */
+	case 52:
+	case 53: /* TLSA SMIMEA */
 		for (int i = 0; i < 3; i++)
 			put_u(r, rd_u8(r));
 		put_hex_n(r, r->end - r->pos);
 		break;
-	case 64: case 65: svcb(r); break; /* SVCB HTTPS */
+	case 64:
+	case 65: svcb(r); break; /* SVCB HTTPS */
 	case 256: /* URI */
 		put_u(r, rd_u16(r));
 		put_u(r, rd_u16(r));
@@ -404,8 +430,7 @@ static bool decode(struct rd *r, uint16_t type)
 		}
 		break;
 	case 257: caa(r); break;
-	default:
-		return decode_dnssec(r, type);
+	default: return decode_dnssec(r, type);
 	}
 	return true;
 }

@@ -52,7 +52,6 @@
 #include "proto/http/http2_priv.h"
 #include "proto/content/protodesc.h"
 
-
 /* ------------------------------------------------------------- streams --- */
 
 static struct h2_stream *stream_find(struct h2_conn *h, uint32_t id)
@@ -115,8 +114,9 @@ static void msg_finish(struct h2_conn *h, struct h2_stream *st, enum sonde_dir d
 	m->base.flags |= flags;
 	/* --decode-bodies as for HTTP/1: not after lost bytes, and not gRPC
 	 * (its messages carry their own compression, grpc-encoding) */
-	h2_msg_body_coding(m, h->s->opts->decode_bodies && m->cd != &sonde_content_grpc &&
-				      !(m->base.flags & SONDE_MF_GAP),
+	h2_msg_body_coding(m,
+			   h->s->opts->decode_bodies && m->cd != &sonde_content_grpc &&
+				   !(m->base.flags & SONDE_MF_GAP),
 			   h->s->opts->body_limit);
 	if (m->base.captured_bytes > m->base.wire_bytes)
 		m->base.captured_bytes = m->base.wire_bytes;
@@ -243,13 +243,15 @@ static void emit_field(void *ctx, const struct h2_hp_field *f)
 	struct decoded *out = ctx;
 	static const uint8_t none[1];
 	if (!(f->flags & H2_HP_NAME_UNKNOWN)) {
-		add_field(out, f->name, f->nlen, f->value ? f->value : none, f->value ? f->vlen : 0);
+		add_field(out, f->name, f->nlen, f->value ? f->value : none,
+			  f->value ? f->vlen : 0);
 		return;
 	}
 	char name[40];
 	int k = snprintf(name, sizeof(name), "<unknown index %u>", f->index);
 	bool value = !(f->flags & H2_HP_VALUE_UNKNOWN) && f->value;
-	add_field(out, (const uint8_t *)name, (size_t)k, value ? f->value : none, value ? f->vlen : 0);
+	add_field(out, (const uint8_t *)name, (size_t)k, value ? f->value : none,
+		  value ? f->vlen : 0);
 }
 
 /* Decode one complete header block with the exact inflater. */
@@ -408,8 +410,10 @@ static void header_block_done(struct h2_conn *h, enum sonde_dir dir)
 				d->max_sid = d->hb_sid;
 			if (h->s->opts->proto_desc && m->path.set) {
 				const uint8_t *pv = sonde_http_txt(m, m->path.off);
-				st->pb_in = sonde_protodesc_method(h->s->opts->proto_desc, pv, m->path.len, false);
-				st->pb_out = sonde_protodesc_method(h->s->opts->proto_desc, pv, m->path.len, true);
+				st->pb_in = sonde_protodesc_method(h->s->opts->proto_desc, pv,
+								   m->path.len, false);
+				st->pb_out = sonde_protodesc_method(h->s->opts->proto_desc, pv,
+								    m->path.len, true);
 			}
 		}
 	} else if (response && m->status >= 100 && m->status < 200 && !m->body_seen) {
@@ -454,7 +458,6 @@ static void block_start(struct h2_dir *d, uint8_t type, uint32_t sid, uint32_t p
 
 /* ---------------------------------------------------------- frames --- */
 
-
 /*
  * SETTINGS_HEADER_TABLE_SIZE v sent by the side receiving direction `dir`'s
  * header blocks bounds the dynamic table `dir`'s encoder may use. An observer
@@ -489,8 +492,8 @@ static void frame_done(struct h2_conn *h, enum sonde_dir dir)
 	const uint8_t *p = d->pay.p ? d->pay.p : none; /* empty payload */
 	size_t n = d->flen, off, len;
 	uint64_t wire = 9 + (uint64_t)d->flen;
-	bool block_frame = d->ftype == F_HEADERS || d->ftype == F_PUSH_PROMISE ||
-			   d->ftype == F_CONTINUATION;
+	bool block_frame =
+		d->ftype == F_HEADERS || d->ftype == F_PUSH_PROMISE || d->ftype == F_CONTINUATION;
 	if (d->in_block && d->ftype != F_CONTINUATION) {
 		/* the block never ended: it is lost; this frame is handled */
 		h->s->stats->parse_errors++;
@@ -523,7 +526,8 @@ static void frame_done(struct h2_conn *h, enum sonde_dir dir)
 			goto bad;
 		{
 			size_t q = d->fflags & FL_PADDED ? 1 : 0;
-			block_start(d, F_PUSH_PROMISE, d->fsid, h2_be31(p + q), false, p + off, len);
+			block_start(d, F_PUSH_PROMISE, d->fsid, h2_be31(p + q), false, p + off,
+				    len);
 		}
 		d->hb_wire += wire;
 		if (d->fflags & FL_END_HEADERS)
@@ -562,11 +566,10 @@ static void frame_done(struct h2_conn *h, enum sonde_dir dir)
 			uint32_t v = (uint32_t)p[i + 2] << 24 | (uint32_t)p[i + 3] << 16 |
 				     (uint32_t)p[i + 4] << 8 | p[i + 5];
 			if (id == 1)
-				allow_table_size(h, (enum sonde_dir)!dir, v);
+				allow_table_size(h, (enum sonde_dir) !dir, v);
 		}
 		break;
-	default: /* PRIORITY, PING, GOAWAY, WINDOW_UPDATE, unknown: nothing */
-		break;
+	default: /* PRIORITY, PING, GOAWAY, WINDOW_UPDATE, unknown: nothing */ break;
 	}
 	return;
 bad:
@@ -764,21 +767,11 @@ size_t h2_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t n, uint
 	size_t i = 0;
 	while (i < n) {
 		switch (d->st) {
-		case H2_DONE:
-			h->s->stats->unparsed_bytes += n - i;
-			return n;
-		case H2_RESYNC:
-			h2_resync_feed(h, dir, p + i, n - i, ts);
-			return n;
-		case H2_PREFACE_ST:
-			i += st_preface(h, dir, p + i, n - i, ts);
-			break;
-		case H2_FRAME_HDR:
-			i += st_frame_hdr(h, dir, p + i, n - i, ts);
-			break;
-		case H2_PAYLOAD:
-			i += st_payload(h, dir, p + i, n - i, ts);
-			break;
+		case H2_DONE: h->s->stats->unparsed_bytes += n - i; return n;
+		case H2_RESYNC: h2_resync_feed(h, dir, p + i, n - i, ts); return n;
+		case H2_PREFACE_ST: i += st_preface(h, dir, p + i, n - i, ts); break;
+		case H2_FRAME_HDR: i += st_frame_hdr(h, dir, p + i, n - i, ts); break;
+		case H2_PAYLOAD: i += st_payload(h, dir, p + i, n - i, ts); break;
 		}
 	}
 	return n;
@@ -801,8 +794,9 @@ static void gap_in_payload(struct h2_conn *h, enum sonde_dir dir, uint32_t n)
 			m->body_hole = true;
 			/* the lost bytes counted as body, but for known padding */
 			uint32_t start = d->fflags & FL_PADDED ? 1 : 0;
-			uint32_t end = d->fpos > 0 && start + d->padlen <= d->flen ? d->flen - d->padlen
-										  : d->flen;
+			uint32_t end = d->fpos > 0 && start + d->padlen <= d->flen
+					       ? d->flen - d->padlen
+					       : d->flen;
 			uint32_t from = d->fpos > start ? d->fpos : start, to = d->fpos + n;
 			if (to > end)
 				to = end;
@@ -823,7 +817,6 @@ static void gap_in_payload(struct h2_conn *h, enum sonde_dir dir, uint32_t n)
 			frame_done(h, dir);
 	}
 }
-
 
 /* The bytes of a preface, frame header or non-DATA frame left unfinished
  * in direction d (cut by a gap or the end): not dissected. */
@@ -969,7 +962,8 @@ static int midstream_role(const uint8_t *p, size_t n)
 		if (!h2_plausible(f))
 			return 0;
 		bool cont = f[3] == F_CONTINUATION;
-		if (prev && h2_opens_block(prev) ? !cont || h2_be31(f + 5) != h2_be31(prev + 5) : cont)
+		if (prev && h2_opens_block(prev) ? !cont || h2_be31(f + 5) != h2_be31(prev + 5)
+						 : cont)
 			return 0;
 		size_t len = h2_be24(f);
 		if (len > n - pos - 9)

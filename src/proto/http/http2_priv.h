@@ -131,7 +131,8 @@ static inline uint32_t h2_be31(const uint8_t *p)
 }
 
 /* Remove padding (and the HEADERS priority fields): false if malformed. */
-static inline bool h2_unpad(const uint8_t *p, size_t n, uint8_t flags, size_t extra, size_t *off, size_t *len)
+static inline bool h2_unpad(const uint8_t *p, size_t n, uint8_t flags, size_t extra, size_t *off,
+			    size_t *len)
 {
 	size_t o = 0, pad = 0;
 	if (flags & FL_PADDED) {
@@ -152,8 +153,7 @@ bool h2_plausible(const uint8_t *p);
 bool h2_opens_block(const uint8_t *p);
 void h2_resync_reset(struct h2_dir *d);
 void h2_resync_scan(struct h2_conn *h, enum sonde_dir dir, bool final);
-void h2_resync_feed(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n,
-			uint64_t ts);
+void h2_resync_feed(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts);
 void h2_frames_lost(struct h2_conn *h, enum sonde_dir dir, uint32_t flags);
 void h2_lose_hpack(struct h2_conn *h, enum sonde_dir dir, bool bound_known);
 size_t h2_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts);

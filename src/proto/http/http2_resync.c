@@ -10,7 +10,6 @@
 
 #include "proto/http/http2_priv.h"
 
-
 /*
  * Could these 9 bytes be a frame header? Only the frame types a peer sends
  * (RFC 9113 and the common extensions) with the flags, stream ids and lengths
@@ -24,34 +23,25 @@ bool h2_plausible(const uint8_t *p)
 		return false;
 	switch (type) {
 	case F_DATA:
-		return sid && !(fl & ~(FL_END_STREAM | FL_PADDED)) && len >= (fl & FL_PADDED ? 1u : 0u);
+		return sid && !(fl & ~(FL_END_STREAM | FL_PADDED)) &&
+		       len >= (fl & FL_PADDED ? 1u : 0u);
 	case F_HEADERS:
 		return sid && !(fl & ~(FL_END_STREAM | FL_END_HEADERS | FL_PADDED | FL_PRIORITY)) &&
 		       len >= (fl & FL_PADDED ? 1u : 0u) + (fl & FL_PRIORITY ? 5u : 0u);
-	case F_PRIORITY:
-		return sid && !fl && len == 5;
-	case F_RST_STREAM:
-		return sid && !fl && len == 4;
-	case F_SETTINGS:
-		return !sid && !(fl & ~FL_ACK) && (fl & FL_ACK ? len == 0 : len % 6 == 0);
+	case F_PRIORITY: return sid && !fl && len == 5;
+	case F_RST_STREAM: return sid && !fl && len == 4;
+	case F_SETTINGS: return !sid && !(fl & ~FL_ACK) && (fl & FL_ACK ? len == 0 : len % 6 == 0);
 	case F_PUSH_PROMISE:
 		return sid && !(fl & ~(FL_END_HEADERS | FL_PADDED)) &&
 		       len >= 4 + (fl & FL_PADDED ? 1u : 0u);
-	case F_PING:
-		return !sid && !(fl & ~FL_ACK) && len == 8;
-	case F_GOAWAY:
-		return !sid && !fl && len >= 8;
-	case F_WINDOW_UPDATE:
-		return !fl && len == 4;
-	case F_CONTINUATION:
-		return sid && !(fl & ~FL_END_HEADERS);
-	case F_ALTSVC:
-		return !fl && len >= 2;
+	case F_PING: return !sid && !(fl & ~FL_ACK) && len == 8;
+	case F_GOAWAY: return !sid && !fl && len >= 8;
+	case F_WINDOW_UPDATE: return !fl && len == 4;
+	case F_CONTINUATION: return sid && !(fl & ~FL_END_HEADERS);
+	case F_ALTSVC: return !fl && len >= 2;
 	case F_ORIGIN:
-	case F_PRIORITY_UPDATE:
-		return !sid && !fl && len >= (type == F_ORIGIN ? 0u : 4u);
-	default:
-		return false;
+	case F_PRIORITY_UPDATE: return !sid && !fl && len >= (type == F_ORIGIN ? 0u : 4u);
+	default: return false;
 	}
 }
 
@@ -97,7 +87,8 @@ static enum chain chain_at(const uint8_t *p, size_t n, bool final)
 		if (!h2_plausible(f))
 			return CHAIN_NO;
 		bool cont = f[3] == F_CONTINUATION;
-		if (prev && h2_opens_block(prev) ? !cont || h2_be31(f + 5) != h2_be31(prev + 5) : cont)
+		if (prev && h2_opens_block(prev) ? !cont || h2_be31(f + 5) != h2_be31(prev + 5)
+						 : cont)
 			return CHAIN_NO;
 		if (++frames == RESYNC_FRAMES || strong)
 			return CHAIN_YES;
@@ -168,8 +159,7 @@ void h2_resync_scan(struct h2_conn *h, enum sonde_dir dir, bool final)
 }
 
 /* Bytes arriving while frame boundaries are unknown. */
-void h2_resync_feed(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n,
-			uint64_t ts)
+void h2_resync_feed(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts)
 {
 	struct h2_dir *d = &h->d[dir];
 	sonde_buf_append(&d->rs, p, n);
@@ -212,4 +202,3 @@ void h2_frames_lost(struct h2_conn *h, enum sonde_dir dir, uint32_t flags)
 	d->st = H2_RESYNC;
 	h2_resync_reset(d);
 }
-

@@ -82,36 +82,235 @@ extern const struct sonde_dissector sonde_dissector_redis;
 /* Command names, lower case, sorted: what a client's first array must
  * start with to be taken for Redis. */
 static const char *const commands[] = {
-	"append", "asking", "auth", "bgrewriteaof", "bgsave", "bitcount", "bitfield",
-	"bitop", "bitpos", "blmove", "blmpop", "blpop", "brpop", "brpoplpush", "bzmpop",
-	"bzpopmax", "bzpopmin", "client", "cluster", "command", "config", "copy", "dbsize",
-	"decr", "decrby", "del", "discard", "dump", "echo", "eval", "eval_ro", "evalsha",
-	"evalsha_ro", "exec", "exists", "expire", "expireat", "expiretime", "fcall",
-	"fcall_ro", "flushall", "flushdb", "function", "geoadd", "geodist", "geohash",
-	"geopos", "georadius", "geosearch", "get", "getbit", "getdel", "getex", "getrange",
-	"getset", "hdel", "hello", "hexists", "hget", "hgetall", "hincrby", "hincrbyfloat",
-	"hkeys", "hlen", "hmget", "hmset", "hrandfield", "hscan", "hset", "hsetnx",
-	"hstrlen", "hvals", "incr", "incrby", "incrbyfloat", "info", "keys", "lastsave",
-	"latency", "lcs", "lindex", "linsert", "llen", "lmove", "lmpop", "lolwut", "lpop",
-	"lpos", "lpush", "lpushx", "lrange", "lrem", "lset", "ltrim", "memory", "mget",
-	"migrate", "module", "monitor", "move", "mset", "msetnx", "multi", "object",
-	"persist", "pexpire", "pexpireat", "pexpiretime", "pfadd", "pfcount", "pfmerge",
-	"ping", "psetex", "psubscribe", "psync", "pttl", "publish", "pubsub",
-	"punsubscribe", "quit", "randomkey", "readonly", "readwrite", "rename", "renamenx",
-	"replconf", "replicaof", "reset", "restore", "role", "rpop", "rpoplpush", "rpush",
-	"rpushx", "sadd", "save", "scan", "scard", "script", "sdiff", "sdiffstore", "select",
-	"set", "setbit", "setex", "setnx", "setrange", "shutdown", "sinter", "sintercard",
-	"sinterstore", "sismember", "slaveof", "slowlog", "smembers", "smismember", "smove",
-	"sort", "sort_ro", "spop", "spublish", "srandmember", "srem", "sscan", "ssubscribe",
-	"strlen", "subscribe", "substr", "sunion", "sunionstore", "sunsubscribe", "swapdb",
-	"sync", "time", "touch", "ttl", "type", "unlink", "unsubscribe", "unwatch", "wait",
-	"waitaof", "watch", "xack", "xadd", "xautoclaim", "xclaim", "xdel", "xgroup", "xinfo",
-	"xlen", "xpending", "xrange", "xread", "xreadgroup", "xrevrange", "xsetid", "xtrim",
-	"zadd", "zcard", "zcount", "zdiff", "zdiffstore", "zincrby", "zinter", "zintercard",
-	"zinterstore", "zlexcount", "zmpop", "zmscore", "zpopmax", "zpopmin", "zrandmember",
-	"zrange", "zrangebylex", "zrangebyscore", "zrangestore", "zrank", "zrem",
-	"zremrangebylex", "zremrangebyrank", "zremrangebyscore", "zrevrange",
-	"zrevrangebylex", "zrevrangebyscore", "zrevrank", "zscan", "zscore", "zunion",
+	"append",
+	"asking",
+	"auth",
+	"bgrewriteaof",
+	"bgsave",
+	"bitcount",
+	"bitfield",
+	"bitop",
+	"bitpos",
+	"blmove",
+	"blmpop",
+	"blpop",
+	"brpop",
+	"brpoplpush",
+	"bzmpop",
+	"bzpopmax",
+	"bzpopmin",
+	"client",
+	"cluster",
+	"command",
+	"config",
+	"copy",
+	"dbsize",
+	"decr",
+	"decrby",
+	"del",
+	"discard",
+	"dump",
+	"echo",
+	"eval",
+	"eval_ro",
+	"evalsha",
+	"evalsha_ro",
+	"exec",
+	"exists",
+	"expire",
+	"expireat",
+	"expiretime",
+	"fcall",
+	"fcall_ro",
+	"flushall",
+	"flushdb",
+	"function",
+	"geoadd",
+	"geodist",
+	"geohash",
+	"geopos",
+	"georadius",
+	"geosearch",
+	"get",
+	"getbit",
+	"getdel",
+	"getex",
+	"getrange",
+	"getset",
+	"hdel",
+	"hello",
+	"hexists",
+	"hget",
+	"hgetall",
+	"hincrby",
+	"hincrbyfloat",
+	"hkeys",
+	"hlen",
+	"hmget",
+	"hmset",
+	"hrandfield",
+	"hscan",
+	"hset",
+	"hsetnx",
+	"hstrlen",
+	"hvals",
+	"incr",
+	"incrby",
+	"incrbyfloat",
+	"info",
+	"keys",
+	"lastsave",
+	"latency",
+	"lcs",
+	"lindex",
+	"linsert",
+	"llen",
+	"lmove",
+	"lmpop",
+	"lolwut",
+	"lpop",
+	"lpos",
+	"lpush",
+	"lpushx",
+	"lrange",
+	"lrem",
+	"lset",
+	"ltrim",
+	"memory",
+	"mget",
+	"migrate",
+	"module",
+	"monitor",
+	"move",
+	"mset",
+	"msetnx",
+	"multi",
+	"object",
+	"persist",
+	"pexpire",
+	"pexpireat",
+	"pexpiretime",
+	"pfadd",
+	"pfcount",
+	"pfmerge",
+	"ping",
+	"psetex",
+	"psubscribe",
+	"psync",
+	"pttl",
+	"publish",
+	"pubsub",
+	"punsubscribe",
+	"quit",
+	"randomkey",
+	"readonly",
+	"readwrite",
+	"rename",
+	"renamenx",
+	"replconf",
+	"replicaof",
+	"reset",
+	"restore",
+	"role",
+	"rpop",
+	"rpoplpush",
+	"rpush",
+	"rpushx",
+	"sadd",
+	"save",
+	"scan",
+	"scard",
+	"script",
+	"sdiff",
+	"sdiffstore",
+	"select",
+	"set",
+	"setbit",
+	"setex",
+	"setnx",
+	"setrange",
+	"shutdown",
+	"sinter",
+	"sintercard",
+	"sinterstore",
+	"sismember",
+	"slaveof",
+	"slowlog",
+	"smembers",
+	"smismember",
+	"smove",
+	"sort",
+	"sort_ro",
+	"spop",
+	"spublish",
+	"srandmember",
+	"srem",
+	"sscan",
+	"ssubscribe",
+	"strlen",
+	"subscribe",
+	"substr",
+	"sunion",
+	"sunionstore",
+	"sunsubscribe",
+	"swapdb",
+	"sync",
+	"time",
+	"touch",
+	"ttl",
+	"type",
+	"unlink",
+	"unsubscribe",
+	"unwatch",
+	"wait",
+	"waitaof",
+	"watch",
+	"xack",
+	"xadd",
+	"xautoclaim",
+	"xclaim",
+	"xdel",
+	"xgroup",
+	"xinfo",
+	"xlen",
+	"xpending",
+	"xrange",
+	"xread",
+	"xreadgroup",
+	"xrevrange",
+	"xsetid",
+	"xtrim",
+	"zadd",
+	"zcard",
+	"zcount",
+	"zdiff",
+	"zdiffstore",
+	"zincrby",
+	"zinter",
+	"zintercard",
+	"zinterstore",
+	"zlexcount",
+	"zmpop",
+	"zmscore",
+	"zpopmax",
+	"zpopmin",
+	"zrandmember",
+	"zrange",
+	"zrangebylex",
+	"zrangebyscore",
+	"zrangestore",
+	"zrank",
+	"zrem",
+	"zremrangebylex",
+	"zremrangebyrank",
+	"zremrangebyscore",
+	"zrevrange",
+	"zrevrangebylex",
+	"zrevrangebyscore",
+	"zrevrank",
+	"zscan",
+	"zscore",
+	"zunion",
 	"zunionstore",
 };
 
@@ -141,8 +340,8 @@ enum pv {
 };
 
 /* The line at p[*off] (a type byte, text, CRLF) within max bytes: its text. */
-static enum pv probe_line(const uint8_t *p, size_t n, size_t *off, size_t max,
-			  const uint8_t **txt, size_t *len)
+static enum pv probe_line(const uint8_t *p, size_t n, size_t *off, size_t max, const uint8_t **txt,
+			  size_t *len)
 {
 	size_t s = *off + 1;
 	for (size_t i = s; i < n && i - s <= max; i++) {
@@ -208,16 +407,13 @@ static enum pv probe_value(const uint8_t *p, size_t n, size_t *off, int depth)
 	if (r != PV_OK)
 		return r;
 	switch (t) {
-	case '+': case '-':
-		return probe_text(t, txt, len) ? PV_OK : PV_BAD;
-	case ':': case '(':
-		return probe_int(txt, len, INT64_MIN + 1, &k) ? PV_OK : PV_BAD;
-	case '_':
-		return len ? PV_BAD : PV_OK;
-	case '#':
-		return len == 1 && (txt[0] == 't' || txt[0] == 'f') ? PV_OK : PV_BAD;
-	case ',':
-		return len ? PV_OK : PV_BAD;
+	case '+':
+	case '-': return probe_text(t, txt, len) ? PV_OK : PV_BAD;
+	case ':':
+	case '(': return probe_int(txt, len, INT64_MIN + 1, &k) ? PV_OK : PV_BAD;
+	case '_': return len ? PV_BAD : PV_OK;
+	case '#': return len == 1 && (txt[0] == 't' || txt[0] == 'f') ? PV_OK : PV_BAD;
+	case ',': return len ? PV_OK : PV_BAD;
 	}
 	if (!probe_int(txt, len, -1, &k) || (k == -1 && t != '$' && t != '*') || k > (1ll << 32))
 		return PV_BAD;
@@ -342,12 +538,9 @@ static enum sonde_probe redis_probe(const uint8_t *p, size_t n)
 	}
 	size_t off = 0;
 	switch (probe_value(p, n, &off, 0)) {
-	case PV_OK:
-		return SONDE_PROBE_SERVER;
-	case PV_MORE:
-		return SONDE_PROBE_MORE;
-	default:
-		return SONDE_PROBE_NO;
+	case PV_OK: return SONDE_PROBE_SERVER;
+	case PV_MORE: return SONDE_PROBE_MORE;
+	default: return SONDE_PROBE_NO;
 	}
 }
 
@@ -432,7 +625,8 @@ static void on_command(struct redis_conn *rc, struct sonde_redis_msg *m)
 		rc->mode = REPLY_ON;
 		rc->in_multi = false;
 		rc->subscribed = false;
-	} else if (!strcmp(c, "SUBSCRIBE") || !strcmp(c, "PSUBSCRIBE") || !strcmp(c, "SSUBSCRIBE")) {
+	} else if (!strcmp(c, "SUBSCRIBE") || !strcmp(c, "PSUBSCRIBE") ||
+		   !strcmp(c, "SSUBSCRIBE")) {
 		rc->subscribed = true;
 		m->confirms = nargs(m) ? (uint32_t)nargs(m) : 1;
 	} else if (strstr(c, "UNSUBSCRIBE") && strlen(c) <= 12) {
@@ -445,7 +639,7 @@ static void on_command(struct redis_conn *rc, struct sonde_redis_msg *m)
 
 static bool is_confirmation(const struct sonde_redis_msg *m)
 {
-	static const char *const kinds[] = { "subscribe", "psubscribe", "ssubscribe",
+	static const char *const kinds[] = { "subscribe",   "psubscribe",   "ssubscribe",
 					     "unsubscribe", "punsubscribe", "sunsubscribe" };
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (sonde_redis_kind_is(m, kinds[i]))
@@ -462,7 +656,8 @@ static void confirmation_count(struct redis_conn *rc, const struct sonde_redis_m
 		if (m->v.node[i].depth == d)
 			last = i;
 	int64_t k;
-	if (last && m->v.node[last].type == SONDE_RESP_INTEGER && sonde_resp_int(&m->v, &m->v.node[last], &k))
+	if (last && m->v.node[last].type == SONDE_RESP_INTEGER &&
+	    sonde_resp_int(&m->v, &m->v.node[last], &k))
 		rc->subscribed = k > 0;
 }
 
@@ -614,8 +809,8 @@ static void reply_parser_mode(struct redis_conn *rc)
 {
 	const struct sonde_redis_msg *req =
 		(const struct sonde_redis_msg *)sonde_session_oldest_request(rc->s);
-	rc->d[SONDE_DIR_S2C].ps.resp3 = rc->resp3 || (req && req->hello >= 3) ||
-					rc->s->midstream[SONDE_DIR_S2C];
+	rc->d[SONDE_DIR_S2C].ps.resp3 =
+		rc->resp3 || (req && req->hello >= 3) || rc->s->midstream[SONDE_DIR_S2C];
 }
 
 /* Bytes that are not RESP: count them, resynchronise, or give up. */

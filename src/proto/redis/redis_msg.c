@@ -118,8 +118,7 @@ static uint32_t walk(const struct sonde_resp_value *val, uint32_t i, const char 
 	case SONDE_RESP_SET:
 	case SONDE_RESP_PUSH:
 	case SONDE_RESP_MAP:
-	case SONDE_RESP_ATTR:
-		return walk_aggregate(val, i, name, v, ctx);
+	case SONDE_RESP_ATTR: return walk_aggregate(val, i, name, v, ctx);
 	case SONDE_RESP_INTEGER:
 		if (sonde_resp_int(val, nd, &k))
 			v->i64(ctx, name, k);
@@ -129,17 +128,14 @@ static uint32_t walk(const struct sonde_resp_value *val, uint32_t i, const char 
 	case SONDE_RESP_BOOL:
 		v->boolean(ctx, name, nd->len && sonde_resp_bytes(val, nd)[0] == 't');
 		break;
-	case SONDE_RESP_NULL:
-		v->null(ctx, name);
-		break;
+	case SONDE_RESP_NULL: v->null(ctx, name); break;
 	case SONDE_RESP_ERROR:
 	case SONDE_RESP_BULK_ERROR:
 		v->begin(ctx, name, SONDE_FG_OBJECT);
 		walk_str(val, nd, "error", v, ctx);
 		v->end(ctx, SONDE_FG_OBJECT);
 		break;
-	default:
-		walk_str(val, nd, name, v, ctx);
+	default: walk_str(val, nd, name, v, ctx);
 	}
 	return i + 1;
 }
@@ -178,8 +174,8 @@ static void error_prefix(const struct sonde_redis_msg *m, const struct sonde_fie
 	const struct sonde_resp_node *nd = &m->v.node[m->top];
 	const uint8_t *b = sonde_resp_bytes(&m->v, nd);
 	size_t k = 0;
-	while (k < nd->len && ((b[k] >= 'A' && b[k] <= 'Z') || b[k] == '_' ||
-			       (k && b[k] >= '0' && b[k] <= '9')))
+	while (k < nd->len &&
+	       ((b[k] >= 'A' && b[k] <= 'Z') || b[k] == '_' || (k && b[k] >= '0' && b[k] <= '9')))
 		k++;
 	if (k && (k == nd->len || b[k] == ' '))
 		v->str(ctx, "error_prefix", b, k);

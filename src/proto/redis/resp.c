@@ -21,11 +21,21 @@
 bool sonde_resp_type_byte(uint8_t c, bool resp3)
 {
 	switch (c) {
-	case '+': case '-': case ':': case '$': case '*':
-		return true;
-	case '_': case '#': case ',': case '(': case '!': case '=':
-	case '%': case '~': case '|': case '>':
-		return resp3;
+	case '+':
+	case '-':
+	case ':':
+	case '$':
+	case '*': return true;
+	case '_':
+	case '#':
+	case ',':
+	case '(':
+	case '!':
+	case '=':
+	case '%':
+	case '~':
+	case '|':
+	case '>': return resp3;
 	}
 	return false;
 }
@@ -47,8 +57,7 @@ void sonde_resp_value_free(struct sonde_resp_value *v)
 	memset(v, 0, sizeof(*v));
 }
 
-void sonde_resp_init(struct sonde_resp_parser *ps, const struct sonde_resp_limits *lim,
-		     bool client)
+void sonde_resp_init(struct sonde_resp_parser *ps, const struct sonde_resp_limits *lim, bool client)
 {
 	memset(ps, 0, sizeof(*ps));
 	ps->lim = *lim;
@@ -466,10 +475,8 @@ static size_t step_inline(struct sonde_resp_parser *ps, const uint8_t *p, size_t
 static size_t step(struct sonde_resp_parser *ps, const uint8_t *p, size_t n, enum sonde_resp_rc *rc)
 {
 	switch (ps->st) {
-	case RESP_TYPE:
-		return step_type(ps, p[0], rc);
-	case RESP_LINE:
-		return step_line(ps, p, n, rc);
+	case RESP_TYPE: return step_type(ps, p[0], rc);
+	case RESP_LINE: return step_line(ps, p, n, rc);
 	case RESP_LINE_LF:
 		if (p[0] != '\n') {
 			*rc = bad(ps, "CR without LF");
@@ -502,8 +509,7 @@ static size_t step(struct sonde_resp_parser *ps, const uint8_t *p, size_t n, enu
 		ps->st = RESP_TYPE;
 		*rc = value_done(ps, false);
 		return 1;
-	case RESP_INLINE:
-		return step_inline(ps, p, n, rc);
+	case RESP_INLINE: return step_inline(ps, p, n, rc);
 	}
 	*rc = bad(ps, "parser state");
 	return n;

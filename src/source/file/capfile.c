@@ -90,8 +90,9 @@ struct sonde_capfile *sonde_capfile_open_fd(int fd, const char *name)
 	struct stat st;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
 		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		enum sonde_compression c = m == MAP_FAILED ? SONDE_COMPRESSION_NONE
-				: sonde_compression_of(m, (size_t)st.st_size);
+		enum sonde_compression c = m == MAP_FAILED
+						   ? SONDE_COMPRESSION_NONE
+						   : sonde_compression_of(m, (size_t)st.st_size);
 		if (m != MAP_FAILED && c == SONDE_COMPRESSION_NONE) {
 			madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
 			cf->buf = m;
@@ -161,15 +162,15 @@ const char *sonde_capfile_format(const struct sonde_capfile *cf)
 }
 
 __attribute__((format(printf, 3, 4))) static int fail(struct sonde_capfile *cf, uint64_t off,
-						       const char *fmt, ...)
+						      const char *fmt, ...)
 {
 	char msg[192];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(cf->err, sizeof(cf->err), "%s: offset %llu: %s", cf->name,
-		 (unsigned long long)off, msg);
+	snprintf(cf->err, sizeof(cf->err), "%s: offset %llu: %s", cf->name, (unsigned long long)off,
+		 msg);
 	cf->failed = true;
 	return -1;
 }
@@ -299,7 +300,10 @@ static int pcap_next(struct sonde_capfile *cf, struct sonde_frame *f)
 	if (n == 0)
 		return 0;
 	if (n < 16)
-		return fail(cf, off, "truncated packet record header (%zd of 16 bytes): the file was cut short", n);
+		return fail(
+			cf, off,
+			"truncated packet record header (%zd of 16 bytes): the file was cut short",
+			n);
 	const uint8_t *h = cf->buf + cf->pos;
 	uint32_t sec = rd32(cf, h), sub = rd32(cf, h + 4);
 	uint32_t incl = rd32(cf, h + 8), orig = rd32(cf, h + 12);
@@ -311,7 +315,9 @@ static int pcap_next(struct sonde_capfile *cf, struct sonde_frame *f)
 	if (n < 0)
 		return fail(cf, off, "%s", read_error(cf));
 	if ((size_t)n < 16 + (size_t)incl)
-		return fail(cf, off, "truncated packet: record says %u bytes, the file ends after %zd: the file was cut short",
+		return fail(cf, off,
+			    "truncated packet: record says %u bytes, the file ends after %zd: the "
+			    "file was cut short",
 			    incl, n - 16);
 	f->offset = off;
 	f->ts_ns = (uint64_t)sec * 1000000000ull + (cf->nanos ? sub : (uint64_t)sub * 1000u);
@@ -357,11 +363,13 @@ static int add_iface(struct sonde_capfile *cf, uint64_t off, const uint8_t *body
 			unsigned exp = r & 0x7f;
 			if (r & 0x80) {
 				if (exp > 63)
-					return fail(cf, off, "unsupported timestamp resolution 2^-%u", exp);
+					return fail(cf, off,
+						    "unsupported timestamp resolution 2^-%u", exp);
 				units = 1ull << exp;
 			} else {
 				if (exp > 19)
-					return fail(cf, off, "unsupported timestamp resolution 10^-%u", exp);
+					return fail(cf, off,
+						    "unsupported timestamp resolution 10^-%u", exp);
 				while (exp--)
 					units *= 10;
 			}
@@ -411,7 +419,8 @@ static int pcapng_block(struct sonde_capfile *cf, uint64_t off, uint32_t *type,
 	if (n == 0)
 		return 0;
 	if (n < 12)
-		return fail(cf, off, "truncated block header (%zd bytes): the file was cut short", n);
+		return fail(cf, off, "truncated block header (%zd bytes): the file was cut short",
+			    n);
 	memcpy(type, cf->buf + cf->pos, 4);
 	if (*type == PCAPNG_SHB) {
 		if (pcapng_shb(cf) < 0) /* the byte order is the section's own */
@@ -426,7 +435,9 @@ static int pcapng_block(struct sonde_capfile *cf, uint64_t off, uint32_t *type,
 	if (n < 0)
 		return fail(cf, off, "%s", read_error(cf));
 	if ((size_t)n < len)
-		return fail(cf, off, "truncated block: it says %u bytes, the file ends after %zd: the file was cut short",
+		return fail(cf, off,
+			    "truncated block: it says %u bytes, the file ends after %zd: the file "
+			    "was cut short",
 			    len, n);
 	const uint8_t *blk = cf->buf + cf->pos;
 	if (rd32(cf, blk + len - 4) != len)
@@ -439,8 +450,8 @@ static int pcapng_block(struct sonde_capfile *cf, uint64_t off, uint32_t *type,
 }
 
 /* A packet block (EPB, SPB, the obsolete OPB) into *f. Returns 1 or -1. */
-static int pcapng_packet(struct sonde_capfile *cf, uint64_t off, uint32_t type,
-			 const uint8_t *body, size_t blen, struct sonde_frame *f)
+static int pcapng_packet(struct sonde_capfile *cf, uint64_t off, uint32_t type, const uint8_t *body,
+			 size_t blen, struct sonde_frame *f)
 {
 	uint32_t ifid, caplen, wirelen;
 	uint64_t ts;
@@ -466,7 +477,8 @@ static int pcapng_packet(struct sonde_capfile *cf, uint64_t off, uint32_t type,
 		wirelen = rd32(cf, body + 16);
 		data = body + 20;
 		if (caplen > blen - 20)
-			return fail(cf, off, "corrupt packet block: %u captured bytes in a %zu-byte body",
+			return fail(cf, off,
+				    "corrupt packet block: %u captured bytes in a %zu-byte body",
 				    caplen, blen);
 	}
 	if (ifid >= cf->n_ifaces)
@@ -501,8 +513,7 @@ static int pcapng_next(struct sonde_capfile *cf, struct sonde_frame *f)
 			continue;
 		case PCAPNG_EPB:
 		case PCAPNG_OPB:
-		case PCAPNG_SPB:
-			return pcapng_packet(cf, off, type, body, blen, f);
+		case PCAPNG_SPB: return pcapng_packet(cf, off, type, body, blen, f);
 		default:
 			/* section headers (read above), name resolution,
 			 * statistics, secrets, custom: not ours */
@@ -534,7 +545,8 @@ int sonde_capfile_next(struct sonde_capfile *cf, struct sonde_frame *f)
 		} else if (magic == PCAPNG_SHB) {
 			cf->fmt = FMT_PCAPNG;
 		} else {
-			return fail(cf, 0, "not a pcap or pcapng file (starts with %02x %02x %02x %02x)",
+			return fail(cf, 0,
+				    "not a pcap or pcapng file (starts with %02x %02x %02x %02x)",
 				    cf->buf[cf->pos], cf->buf[cf->pos + 1], cf->buf[cf->pos + 2],
 				    cf->buf[cf->pos + 3]);
 		}

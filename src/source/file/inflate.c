@@ -114,8 +114,8 @@ static uint64_t where(const struct sonde_inflate *z)
 /* One step of decompression into out; returns bytes out, 0 when the input
  * ended, -1 on damage. Concatenated gzip members are read one after another
  * (as gzip -d does). */
-static ssize_t step(struct sonde_inflate *z, const uint8_t *in, size_t nin, uint8_t *out,
-		    size_t n, size_t *used)
+static ssize_t step(struct sonde_inflate *z, const uint8_t *in, size_t nin, uint8_t *out, size_t n,
+		    size_t *used)
 {
 	if (z->kind == SONDE_COMPRESSION_GZIP) {
 		z->gz.next_in = (Bytef *)in;
@@ -165,7 +165,8 @@ ssize_t sonde_inflate_read(struct sonde_inflate *z, uint8_t *out, size_t n)
 		if (got > 0)
 			return got;
 		if (!used) {
-			snprintf(z->err, sizeof(z->err), "%s: no progress at compressed offset %llu",
+			snprintf(z->err, sizeof(z->err),
+				 "%s: no progress at compressed offset %llu",
 				 sonde_compression_name(z->kind), (unsigned long long)where(z));
 			return -1;
 		}
