@@ -158,4 +158,16 @@ void h2_frames_lost(struct h2_conn *h, enum sonde_dir dir, uint32_t flags);
 void h2_lose_hpack(struct h2_conn *h, enum sonde_dir dir, bool bound_known);
 size_t h2_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts);
 
+/* http2.c: streams */
+struct h2_stream *h2_stream_find(struct h2_conn *h, uint32_t id);
+struct h2_stream *h2_stream_get(struct h2_conn *h, uint32_t id);
+void h2_stream_drop_if_done(struct h2_conn *h, struct h2_stream *st);
+void h2_msg_finish(struct h2_conn *h, struct h2_stream *st, enum sonde_dir dir, uint32_t flags);
+/* http2_block.c: header blocks */
+void h2_block_lost(struct h2_conn *h, enum sonde_dir dir, uint32_t sid, uint32_t flags,
+		   uint64_t wire);
+void h2_block_start(struct h2_dir *d, uint8_t type, uint32_t sid, uint32_t promised,
+		    bool end_stream, const uint8_t *frag, size_t n);
+void h2_header_block_done(struct h2_conn *h, enum sonde_dir dir);
+
 #endif
