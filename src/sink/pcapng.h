@@ -24,8 +24,11 @@
  * any field get no comment.
  *
  * Durability: each block is built whole and written with one write(), so a
- * file cut at any point (sonde killed) is readable up to its last complete
- * block; a failed write is undone (ftruncate) on regular files. A new file
+ * stop on SIGTERM/SIGINT (caught: the write in progress finishes) leaves
+ * whole blocks only. A fatal signal (SIGKILL) can stop the kernel inside a
+ * write, so the last block may be cut; readers take the file up to the
+ * last complete block and say the rest was cut short. A failed write is
+ * undone (ftruncate) on regular files. A new file
  * is written as NAME.part and renamed to NAME once its SHB and IDBs are in
  * (one write), so no file under a capture's name is ever empty or headless
  * (a kill at that moment may leave a NAME.part). Nothing is
