@@ -182,7 +182,7 @@ static void take(char **dst, char *s)
 struct annot {
 	struct sonde_container_meta *m;
 	char *crio_labels, *sandbox_id;
-	bool crio;
+	bool crio, libpod;
 };
 
 static void one_annotation(void *ctx, struct jdoc d, const char *key, size_t v)
@@ -207,6 +207,11 @@ static void one_annotation(void *ctx, struct jdoc d, const char *key, size_t v)
 	};
 	if (!strncmp(key, "io.kubernetes.cri-o.", 20))
 		a->crio = true;
+	if (!strcmp(key, "io.container.manager")) {
+		char *v2 = str_at(d, v);
+		a->libpod = v2 && !strcmp(v2, "libpod");
+		free(v2);
+	}
 	if (!strcmp(key, "io.kubernetes.cri-o.Labels"))
 		take(&a->crio_labels, str_at(d, v));
 	else if (!strcmp(key, "io.kubernetes.cri-o.SandboxID"))
@@ -339,7 +344,8 @@ static struct sonde_container_meta *read_storage(const char *root, const char *i
 		struct annot a = { .m = m };
 		annotations((struct jdoc){ buf, n }, &a);
 		free(buf);
-		if (a.crio)
+		/* podman writes a few io.kubernetes.cri-o.* keys too */
+		if (a.crio && !a.libpod)
 			m->runtime = SONDE_RUNTIME_CRIO;
 		if (a.sandbox_id && strcmp(a.sandbox_id, id)) {
 			struct sonde_container_meta *sb = read_storage(root, a.sandbox_id);

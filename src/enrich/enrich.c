@@ -58,21 +58,32 @@ static struct sonde_enrich_end *end_of(struct enrich *en, uint32_t pid)
 }
 
 /*
- * Which end the traced process is (0 client, 1 server, -1 unknown), and the
+ * Which end the traced process is (0 client, 1 server, -1 unknown), and a
  * socket of the other end when it is on this host too (*other_ino, else 0).
+ * When the connection's own sockets are gone (it closed before its first
+ * record), a listener on the server's port still tells: the traced process
+ * holding it is the server; else the listener's holder is the server and
+ * the traced process, which did not accept there, the client.
  */
 static int place(struct enrich *en, const struct sonde_conn_info *c, uint64_t *other_ino)
 {
-	uint64_t ino[2];
+	uint64_t ino[2], lino;
 	*other_ino = 0;
-	if (!sonde_sock_inodes(en->proc, c->proc.pid, &c->client, &c->server, &ino[0], &ino[1]))
+	if (!sonde_sock_inodes(en->proc, c->proc.pid, &c->client, &c->server, &ino[0], &ino[1],
+			       &lino))
 		return -1;
 	if (ino[0] && !ino[1])
 		return 0;
 	if (ino[1] && !ino[0])
 		return 1;
-	if (!ino[0])
-		return -1;
+	if (!ino[0]) {
+		if (!lino)
+			return -1;
+		if (sonde_sock_held_by(en->proc, c->proc.pid, lino))
+			return 1;
+		*other_ino = lino;
+		return 0;
+	}
 	for (int k = 0; k < 2; k++)
 		if (sonde_sock_held_by(en->proc, c->proc.pid, ino[k])) {
 			*other_ino = ino[!k];

@@ -17,8 +17,10 @@
  * end is the client's, or the server's. When both sockets are there (both
  * ends on this host: loopback), the other end's process is the holder of
  * the other socket (enrich/socket.h). When the sockets are gone before the
- * first record (the connection closed at once), the end is not known and
- * nothing per end is attached — only the traced process's own details.
+ * first record (the connection closed at once), a socket listening on the
+ * server's port on this host tells the server end: its holder. When nothing
+ * tells, nothing per end is attached — only the traced process's own
+ * details, in the record's "process".
  * Records without a pid (packet sources, files) are left alone.
  *
  * The walks below describe what was attached through the field visitor

@@ -46,8 +46,22 @@ static void table_form(const struct sonde_endpoint *e, bool v6, uint8_t *addr)
 	}
 }
 
+#define TCP_LISTEN 0x0a /* st in net/tcp */
+
+static bool same_host(const struct sonde_endpoint *client, const struct sonde_endpoint *server)
+{
+	static const uint8_t lo6[16] = { [15] = 1 };
+	if (server->family == AF_INET && server->addr[0] == 127)
+		return true;
+	if (server->family == AF_INET6 && !memcmp(server->addr, lo6, 16))
+		return true;
+	return client->family == server->family &&
+	       !memcmp(client->addr, server->addr, server->family == AF_INET ? 4 : 16);
+}
+
 static void scan_table(const char *path, bool v6, const struct sonde_endpoint *client,
-		       const struct sonde_endpoint *server, uint64_t *cino, uint64_t *sino)
+		       const struct sonde_endpoint *server, uint64_t *cino, uint64_t *sino,
+		       uint64_t *lino)
 {
 	FILE *f = fopen(path, "re");
 	if (!f)
@@ -60,14 +74,24 @@ static void scan_table(const char *path, bool v6, const struct sonde_endpoint *c
 	while (fgets(line, sizeof(line), f)) {
 		char local[64], remote[64];
 		unsigned long long ino;
+		unsigned st;
 		/* sl local rem st queues timer retr uid timeout inode */
-		if (sscanf(line, " %*s %63s %63s %*s %*s %*s %*s %*s %*s %llu", local, remote,
-			   &ino) != 3 || !ino)
+		if (sscanf(line, " %*s %63s %63s %x %*s %*s %*s %*s %*s %llu", local, remote, &st,
+			   &ino) != 4 || !ino)
 			continue;
 		uint8_t la[16], ra[16];
 		uint16_t lp, rp;
 		if (!parse_addr(local, alen / 4, la, &lp) || !parse_addr(remote, alen / 4, ra, &rp))
 			continue;
+		static const uint8_t any[16];
+		if (st == TCP_LISTEN) {
+			/* A wildcard listener is the server's only if the server's
+			 * address is this host's: the client's, or loopback. */
+			if (lino && lp == server->port &&
+			    (!memcmp(la, s, alen) || (!memcmp(la, any, alen) && same_host(client, server))))
+				*lino = ino;
+			continue;
+		}
 		if (lp == client->port && rp == server->port && !memcmp(la, c, alen) &&
 		    !memcmp(ra, s, alen))
 			*cino = ino;
@@ -80,19 +104,26 @@ static void scan_table(const char *path, bool v6, const struct sonde_endpoint *c
 
 bool sonde_sock_inodes(const char *proc, uint32_t pid, const struct sonde_endpoint *client,
 		       const struct sonde_endpoint *server, uint64_t *client_ino,
-		       uint64_t *server_ino)
+		       uint64_t *server_ino, uint64_t *listen_ino)
 {
 	*client_ino = *server_ino = 0;
+	if (listen_ino)
+		*listen_ino = 0;
 	char path[128];
+	/* A process that is gone (a zombie has no tables) leaves the host's
+	 * network namespace, init's, to look in. */
+	snprintf(path, sizeof(path), "%s/%u/net/tcp6", proc, pid);
+	if (access(path, R_OK) < 0)
+		pid = 1;
 	bool any = false;
 	if (client->family == AF_INET) {
 		snprintf(path, sizeof(path), "%s/%u/net/tcp", proc, pid);
 		any = access(path, R_OK) == 0;
-		scan_table(path, false, client, server, client_ino, server_ino);
+		scan_table(path, false, client, server, client_ino, server_ino, listen_ino);
 	}
 	snprintf(path, sizeof(path), "%s/%u/net/tcp6", proc, pid);
 	any = any || access(path, R_OK) == 0;
-	scan_table(path, true, client, server, client_ino, server_ino);
+	scan_table(path, true, client, server, client_ino, server_ino, listen_ino);
 	return any;
 }
 

@@ -23,12 +23,15 @@
  * The sockets of connection client→server in the socket tables that
  * process pid sees: *client_ino the one whose local end is the client's,
  * *server_ino the server's; 0 for one not there (remote, or closed). IPv4
- * ends match IPv4-mapped IPv6 sockets too (dual-stack listeners). Returns
- * false if no table could be read.
+ * ends match IPv4-mapped IPv6 sockets too (dual-stack listeners).
+ * *listen_ino (may be NULL): a socket listening on the server's port at its
+ * address or the wildcard, 0 if none. A process that is gone has no
+ * tables: init's (the host's namespace) are read instead. Returns false if
+ * no table could be read.
  */
 bool sonde_sock_inodes(const char *proc, uint32_t pid, const struct sonde_endpoint *client,
 		       const struct sonde_endpoint *server, uint64_t *client_ino,
-		       uint64_t *server_ino);
+		       uint64_t *server_ino, uint64_t *listen_ino);
 
 /* Does process pid hold socket inode ino? */
 bool sonde_sock_held_by(const char *proc, uint32_t pid, uint64_t ino);

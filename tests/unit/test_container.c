@@ -69,6 +69,8 @@ static const char podman_spec[] =
 	"\"container=podman\"],\"cwd\":\"/\",\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\","
 	"\"hard\":20000,\"soft\":20000}],\"terminal\":false},\"root\":{\"path\":\"/x\"},"
 	"\"hostname\":\"web0\",\"annotations\":{\"io.container.manager\":\"libpod\","
+	"\"io.kubernetes.cri-o.Created\":\"2026-12-03T14:56:08.319591705Z\","
+	"\"io.kubernetes.cri-o.TTY\":\"false\",\"io.podman.annotations.init\":\"FALSE\","
 	"\"io.kubernetes.pod.name\":\"web-0\",\"io.kubernetes.pod.namespace\":\"shop\","
 	"\"io.kubernetes.pod.uid\":\"" UID "\",\"org.opencontainers.image.stopSignal\":\"15\"},"
 	"\"linux\":{\"namespaces\":[{\"type\":\"pid\"}]}}";
