@@ -42,6 +42,10 @@ int tp_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	bpf_map_delete_elem(&calls, &tid);
 	if ((ctx->ret != 0 && ctx->ret != -EINPROGRESS) || !port_wanted((struct sock *)sk))
 		return 0;
+	/* hiredis (redis-cli) confirms a non-blocking connect by calling
+	 * connect() again: the socket is open already, its stream goes on */
+	if (bpf_map_lookup_elem(&socks, &sk))
+		return 0;
 	return open_sock(sk, SONDE_EV_ROLE_CLIENT);
 }
 

@@ -70,7 +70,8 @@ static void to_record(void *ctx, const struct sonde_frame *f, uint8_t origin)
 		const char *name = r->opts.pipe.conn.source ? r->opts.pipe.conn.source : "sonde";
 		id = sonde_pcapng_iface(r->opts.record, name, f->linktype, 0);
 		if (id >= 0)
-			r->rec_ifaces[r->nrec_ifaces++] = (typeof(r->rec_ifaces[0])){ f->linktype, id };
+			r->rec_ifaces[r->nrec_ifaces++] =
+				(typeof(r->rec_ifaces[0])){ f->linktype, id };
 	}
 	struct sonde_pcapng_meta m = { .method = sonde_origin_name(origin) };
 	if (id < 0 || sonde_pcapng_frame(r->opts.record, id, f, &m) < 0)
@@ -176,8 +177,8 @@ static int poll_live(struct sonde_run *r, int timeout_ms)
 	if (r->nlive == 1) {
 		for (size_t i = 0; i < r->nsrc; i++)
 			if (r->src[i].ops->live && !r->src[i].ended)
-				return polled(r, &r->src[i], r->src[i].ops->poll(r->src[i].state,
-										 timeout_ms));
+				return polled(r, &r->src[i],
+					      r->src[i].ops->poll(r->src[i].state, timeout_ms));
 		return 0;
 	}
 	struct epoll_event ev[SONDE_RUN_SOURCES_MAX];
@@ -218,7 +219,8 @@ int sonde_run_loop(struct sonde_run *r)
 			if (poll_live(r, active ? 0 : LIVE_WAIT_MS) < 0)
 				return -1;
 			sonde_stage_chain_flush(&r->pipe.stages);
-			if (r->opts.record && !r->rec_failed && sonde_pcapng_flush(r->opts.record) < 0)
+			if (r->opts.record && !r->rec_failed &&
+			    sonde_pcapng_flush(r->opts.record) < 0)
 				record_failed(r);
 			uint64_t t = now_ns(CLOCK_MONOTONIC);
 			if (t - last_tick >= TICK_NS) {
@@ -228,7 +230,8 @@ int sonde_run_loop(struct sonde_run *r)
 			if (r->opts.progress && r->opts.progress_ns &&
 			    t - last_progress >= r->opts.progress_ns) {
 				refresh_stats(r);
-				r->opts.progress(r->opts.progress_ctx, r, (double)(t - last_progress) / 1e9);
+				r->opts.progress(r->opts.progress_ctx, r,
+						 (double)(t - last_progress) / 1e9);
 				last_progress = t;
 			}
 			if (r->opts.duration_ns && t - start >= r->opts.duration_ns)

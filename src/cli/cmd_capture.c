@@ -209,8 +209,8 @@ static const char *filter_item(int c, char *item, struct sonde_ebpf_opts *eo, ch
 			return "an empty command name";
 		if (strlen(item) > 15) {
 			snprintf(why, len,
-				 "'%s' is %zu characters; the kernel keeps 15 of a command name", item,
-				 strlen(item));
+				 "'%s' is %zu characters; the kernel keeps 15 of a command name",
+				 item, strlen(item));
 			return why;
 		}
 		eo->comms[eo->ncomms++] = item;
@@ -255,12 +255,24 @@ static void free_copies(char **copies, size_t n)
 /* -v: a line of rates every two seconds, from the counters' last values. */
 struct rates {
 	struct sonde_stats prev;
+	bool packets; /* a packet source: its counters, not eBPF's */
 };
 
 static void print_rates(void *ctx, const struct sonde_run *run, double secs)
 {
 	struct rates *rt = ctx;
 	const struct sonde_stats *now = sonde_run_stats(run), *prev = &rt->prev;
+	if (rt->packets) {
+		fprintf(stderr,
+			"sonde: %.0f packets/s, %.2f MB/s, %.0f records/s, drops: kernel %" PRIu64
+			" packets, duplicates %" PRIu64 "; %zu live connections\n",
+			(double)(now->frames - prev->frames) / secs,
+			(double)(now->frame_bytes - prev->frame_bytes) / secs / 1e6,
+			(double)(now->records - prev->records) / secs, now->packet_kernel_drops,
+			now->packet_duplicates, sonde_run_connections(run));
+		rt->prev = *now;
+		return;
+	}
 	fprintf(stderr,
 		"sonde: %.0f events/s, %.2f MB/s, %.0f records/s, drops: ring buffer %" PRIu64
 		" events, truncated %" PRIu64 " B, untraced %" PRIu64 " B; %zu live connections\n",
@@ -301,7 +313,8 @@ static int netns_option(struct capture_args *a, const char *arg)
 		snprintf(a->netns, sizeof(a->netns), "%s", arg);
 	if (stat(a->netns, &st) < 0) {
 		char why[128];
-		snprintf(why, sizeof(why), "no network namespace %s (%s)", a->netns, strerror(errno));
+		snprintf(why, sizeof(why), "no network namespace %s (%s)", a->netns,
+			 strerror(errno));
 		return bad("netns", arg, why);
 	}
 	a->po.netns = a->netns;
@@ -311,7 +324,9 @@ static int netns_option(struct capture_args *a, const char *arg)
 static int source_option(struct capture_args *a, const char *arg)
 {
 	static const struct sonde_source_ops *const kinds[] = {
-		&sonde_source_ebpf, &sonde_source_af_packet, &sonde_source_libpcap,
+		&sonde_source_ebpf,
+		&sonde_source_af_packet,
+		&sonde_source_libpcap,
 	};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		if (!strcmp(arg, kinds[i]->name)) {
@@ -338,7 +353,8 @@ static int cgroup_option(struct sonde_ebpf_opts *eo, const char *arg)
 	char msg[300];
 	int err = errno;
 	if (!strchr(arg, '/'))
-		snprintf(msg, sizeof(msg), "no such cgroup (give a cgroup v2 "
+		snprintf(msg, sizeof(msg),
+			 "no such cgroup (give a cgroup v2 "
 			 "directory, e.g. /sys/fs/cgroup/system.slice, or its id)");
 	else
 		snprintf(msg, sizeof(msg), "no such cgroup (%s)",
@@ -378,8 +394,7 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 		if (a->ncopies == ARGS_MAX)
 			return bad(filter_name(c), arg, "too many options");
 		return filter_list(c, arg, eo, a->copies, &a->ncopies) < 0 ? SONDE_EXIT_USAGE : 0;
-	case OPT_CGROUP:
-		return cgroup_option(eo, arg);
+	case OPT_CGROUP: return cgroup_option(eo, arg);
 	case OPT_CAPLIMIT:
 		if (size_option("capture-limit", arg, 0, 16u << 20, "at most 16m", &sz))
 			return SONDE_EXIT_USAGE;
@@ -389,26 +404,22 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 		if (size_option("ringbuf-size", arg, 4096, 1u << 30, "from 4k to 1g", &sz))
 			return SONDE_EXIT_USAGE;
 		if (sz & (sz - 1))
-			return bad("ringbuf-size", arg, "must be a power of two (e.g. 4m, 8m, 16m)");
+			return bad("ringbuf-size", arg,
+				   "must be a power of two (e.g. 4m, 8m, 16m)");
 		eo->ringbuf_size = sz;
 		return 0;
 	case OPT_DURATION:
 		if (sonde_parse_duration(arg, &a->duration_ns, &why) < 0)
 			return bad("duration", arg, why);
 		return 0;
-	case OPT_TLS:
-		eo->tls = true;
-		return 0;
-	case OPT_NO_TLS:
-		eo->tls = false;
-		return 0;
+	case OPT_TLS: eo->tls = true; return 0;
+	case OPT_NO_TLS: eo->tls = false; return 0;
 	case OPT_TLS_LIB:
 		if (a->ntls_libs == TLS_LIBS_MAX)
 			return bad("tls-lib", arg, "at most 32 libraries");
 		a->tls_libs[a->ntls_libs++] = arg;
 		return 0;
-	case OPT_SOURCE:
-		return source_option(a, arg);
+	case OPT_SOURCE: return source_option(a, arg);
 	case 'i':
 		if (a->po.nifaces == SONDE_PACKET_IFACES_MAX)
 			return bad("interface", arg, "at most 16 interfaces");
@@ -416,14 +427,9 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 			return bad("interface", arg, "an empty interface name");
 		a->po.ifaces[a->po.nifaces++] = arg;
 		return 0;
-	case OPT_FILTER:
-		a->po.filter = arg;
-		return 0;
-	case OPT_NETNS:
-		return netns_option(a, arg);
-	case OPT_NO_ENRICH:
-		a->no_enrich = true;
-		return 0;
+	case OPT_FILTER: a->po.filter = arg; return 0;
+	case OPT_NETNS: return netns_option(a, arg);
+	case OPT_NO_ENRICH: a->no_enrich = true; return 0;
 	case 'B':
 		if (size_option("buffer-size", arg, 1u << 20, 1u << 30, "from 1m to 1g", &sz))
 			return SONDE_EXIT_USAGE;
@@ -434,15 +440,11 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 			return SONDE_EXIT_USAGE;
 		a->po.snaplen = (uint32_t)sz;
 		return 0;
-	case 'v':
-		eo->verbose = 1;
-		return 0;
+	case 'v': eo->verbose = 1; return 0;
 	case 'h':
 		printf("%s%s%s", capture_head, sonde_common_usage, capture_tail);
 		return SONDE_EXIT_OK;
-	default:
-		fputs("Try 'sonde capture --help'.\n", stderr);
-		return SONDE_EXIT_USAGE;
+	default: fputs("Try 'sonde capture --help'.\n", stderr); return SONDE_EXIT_USAGE;
 	}
 }
 
@@ -454,12 +456,17 @@ static int check_source_args(struct capture_args *a)
 		a->source = &sonde_source_ebpf;
 	bool packets = a->source != &sonde_source_ebpf;
 	if (!packets) {
-		const char *o = a->po.nifaces ? "-i" : a->po.filter ? "--filter" : a->po.netns ? "--netns"
-			      : a->po.ring_size ? "-B" : a->po.snaplen ? "-s" : NULL;
+		const char *o = a->po.nifaces     ? "-i"
+				: a->po.filter    ? "--filter"
+				: a->po.netns     ? "--netns"
+				: a->po.ring_size ? "-B"
+				: a->po.snaplen   ? "-s"
+						  : NULL;
 		if (o) {
 			sonde_errorf("capture: %s is for packet sources (--source af_packet or "
 				     "libpcap); the eBPF source filters with --pid, --comm, --port "
-				     "and --cgroup", o);
+				     "and --cgroup",
+				     o);
 			return SONDE_EXIT_USAGE;
 		}
 		a->co.pipe.conn.source = "ebpf";
@@ -489,13 +496,16 @@ static int check_source_args(struct capture_args *a)
 static int parse_args(int argc, char **argv, struct capture_args *a)
 {
 	sonde_common_defaults(&a->co);
-	a->eo = (struct sonde_ebpf_opts){ .hook = SONDE_HOOK_AUTO, .ringbuf_size = 16u << 20,
-					  .tls = true, .tls_libs = a->tls_libs };
+	a->eo = (struct sonde_ebpf_opts){ .hook = SONDE_HOOK_AUTO,
+					  .ringbuf_size = 16u << 20,
+					  .tls = true,
+					  .tls_libs = a->tls_libs };
 	struct option *longopts = sonde_options_join(sonde_common_longopts, capture_only);
 	int c, status = -1;
 	optind = 1;
 	while (status < 0 &&
-	       (c = getopt_long(argc, argv, SONDE_COMMON_SHORTOPTS "vhi:B:s:", longopts, NULL)) != -1) {
+	       (c = getopt_long(argc, argv, SONDE_COMMON_SHORTOPTS "vhi:B:s:", longopts, NULL)) !=
+		       -1) {
 		int r = sonde_common_option(&a->co, c, optarg, "capture");
 		if (r < 0)
 			status = SONDE_EXIT_USAGE;
@@ -525,7 +535,7 @@ static int run_capture(struct capture_args *a)
 	if (status)
 		return status;
 	struct sonde_sink *sink = sonde_common_sink(&a->co, false);
-	struct rates rates = { 0 };
+	struct rates rates = { .packets = a->source != &sonde_source_ebpf };
 	struct sonde_run_opts ro = {
 		.pipe = a->co.pipe,
 		.duration_ns = a->duration_ns,
@@ -545,8 +555,8 @@ static int run_capture(struct capture_args *a)
 	void *enrich = ebpf && !a->no_enrich ? sonde_enrich_new(&eno, &run.pipe.stats) : NULL;
 	if (enrich)
 		sonde_run_add_stage(&run, &sonde_enrich_stage, enrich);
-	void *src = sonde_run_add_source(&run, a->source, ebpf ? (const void *)&a->eo : &a->po,
-					 err, sizeof(err));
+	void *src = sonde_run_add_source(&run, a->source, ebpf ? (const void *)&a->eo : &a->po, err,
+					 sizeof(err));
 	if (!src) {
 		sonde_errorf("capture: %s", err);
 		sonde_run_free(&run);

@@ -20,7 +20,8 @@
 static const char read_head[] =
 	"Usage: sonde read [OPTIONS] FILE|-\n"
 	"\n"
-	"Dissect a pcap or pcapng capture into request/response records.\n"
+	"Dissect a pcap or pcapng capture into request/response records. Compressed\n"
+	"captures (gzip, zstd: .pcap.gz, .pcapng.zst) are read as they are.\n"
 	"FILE '-' reads standard input. Times (idle timeout, latency) are capture time.\n"
 	"\n";
 static const char read_tail[] =
@@ -57,7 +58,8 @@ static int parse_args(int argc, char **argv, struct sonde_common_opts *co, const
 	free(longopts);
 	if (status < 0 && optind != argc - 1) {
 		sonde_errorf("read: %s (try 'sonde read --help')",
-			     optind >= argc ? "no capture file given" : "one capture file at a time");
+			     optind >= argc ? "no capture file given"
+					    : "one capture file at a time");
 		status = SONDE_EXIT_USAGE;
 	}
 	if (status < 0)
@@ -96,7 +98,7 @@ static int run_read(struct sonde_common_opts *co, int fd, const char *name)
 	struct sonde_stats st = *sonde_run_stats(&run);
 	int out_rc = sonde_run_free(&run);
 	int out_errno = errno;
-	if (!co->quiet && status == SONDE_EXIT_OK && out_rc == 0) {
+	if (!co->quiet && status == SONDE_EXIT_OK && rc >= 0 && out_rc == 0) {
 		fflush(stdout);
 		sonde_say_nothing(&st, "no packets in the file");
 	}

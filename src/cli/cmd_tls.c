@@ -41,15 +41,17 @@ int sonde_cmd_tls(int argc, char **argv)
 	const char *libs[TLS_LIBS_MAX + 1] = { NULL };
 	size_t nlibs = 0;
 	bool json = false;
-	struct sonde_ebpf_opts eo = { .hook = SONDE_HOOK_AUTO, .ringbuf_size = 1u << 20, .tls = true,
-				      .tls_libs = libs };
+	struct sonde_ebpf_opts eo = {
+		.hook = SONDE_HOOK_AUTO, .ringbuf_size = 1u << 20, .tls = true, .tls_libs = libs
+	};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
-				sonde_errorf("tls: invalid value '%s' for --output (text or json)", optarg);
+				sonde_errorf("tls: invalid value '%s' for --output (text or json)",
+					     optarg);
 				return SONDE_EXIT_USAGE;
 			}
 			json = !strcmp(optarg, "json");
@@ -61,19 +63,14 @@ int sonde_cmd_tls(int argc, char **argv)
 			}
 			libs[nlibs++] = optarg;
 			break;
-		case 'v':
-			eo.verbose = 1;
-			break;
-		case 'h':
-			fputs(tls_usage, stdout);
-			return SONDE_EXIT_OK;
-		default:
-			fputs("Try 'sonde tls --help'.\n", stderr);
-			return SONDE_EXIT_USAGE;
+		case 'v': eo.verbose = 1; break;
+		case 'h': fputs(tls_usage, stdout); return SONDE_EXIT_OK;
+		default: fputs("Try 'sonde tls --help'.\n", stderr); return SONDE_EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
-		sonde_errorf("tls: unexpected argument '%s' (try 'sonde tls --help')", argv[optind]);
+		sonde_errorf("tls: unexpected argument '%s' (try 'sonde tls --help')",
+			     argv[optind]);
 		return SONDE_EXIT_USAGE;
 	}
 	/* The report needs the probes attached, not the traffic. */

@@ -34,8 +34,9 @@ void sonde_say_nothing(const struct sonde_stats *st, const char *what)
 	char t[160];
 	uint64_t plain = st->connections - st->tls_encrypted_connections;
 	if (plain) {
-		snprintf(t, sizeof(t), "%" PRIu64 " TCP connection%s, none in a protocol sonde dissects (",
-			 plain, plain == 1 ? "" : "s");
+		snprintf(t, sizeof(t),
+			 "%" PRIu64 " TCP connection%s, none in a protocol sonde dissects (", plain,
+			 plain == 1 ? "" : "s");
 		part(&b, t);
 		size_of(&b, st->undetected_bytes + st->skipped_bytes);
 		sonde_buf_puts(&b, ")");

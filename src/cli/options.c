@@ -101,11 +101,11 @@ void sonde_common_defaults(struct sonde_common_opts *o)
 int sonde_bad_value(const char *cmd, const char *opt, const char *val, const char *why)
 {
 	if (why)
-		sonde_errorf("%s: invalid value '%s' for --%s: %s (see 'sonde %s --help')", cmd, val,
-			     opt, why, cmd);
+		sonde_errorf("%s: invalid value '%s' for --%s: %s (see 'sonde %s --help')", cmd,
+			     val, opt, why, cmd);
 	else
-		sonde_errorf("%s: invalid value '%s' for --%s (see 'sonde %s --help')", cmd, val, opt,
-			     cmd);
+		sonde_errorf("%s: invalid value '%s' for --%s (see 'sonde %s --help')", cmd, val,
+			     opt, cmd);
 	return -1;
 }
 
@@ -151,7 +151,8 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 		errno = 0;
 		unsigned long n = strtoul(arg, &end, 10);
 		if (!*arg || *end || errno || !n || n > 100000 || *arg == '-')
-			return sonde_bad_value(cmd, "file-count", arg, "a number of files, 1 to 100000");
+			return sonde_bad_value(cmd, "file-count", arg,
+					       "a number of files, 1 to 100000");
 		o->rec.max_files = (uint32_t)n;
 		return 1;
 	}
@@ -169,28 +170,21 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 	case 'c': {
 		char *end;
 		if (!*arg || *arg == '-')
-			return sonde_bad_value(cmd, "count", arg, "a number of records, at least 1");
+			return sonde_bad_value(cmd, "count", arg,
+					       "a number of records, at least 1");
 		errno = 0;
 		unsigned long long n = strtoull(arg, &end, 10);
 		if (*end || errno || !n)
-			return sonde_bad_value(cmd, "count", arg, "a number of records, at least 1");
+			return sonde_bad_value(cmd, "count", arg,
+					       "a number of records, at least 1");
 		o->count = n;
 		return 1;
 	}
-	case 'l':
-		o->line_buffered = true;
-		return 1;
-	case 'q':
-		o->quiet = true;
-		return 1;
-	case OPT_STATS:
-		o->stats = true;
-		return 1;
-	case OPT_BODY_LIMIT:
-		return size_opt(cmd, "body-limit", arg, &p->dissect.body_limit);
-	case OPT_DECODE:
-		p->dissect.decode_bodies = 1;
-		return 1;
+	case 'l': o->line_buffered = true; return 1;
+	case 'q': o->quiet = true; return 1;
+	case OPT_STATS: o->stats = true; return 1;
+	case OPT_BODY_LIMIT: return size_opt(cmd, "body-limit", arg, &p->dissect.body_limit);
+	case OPT_DECODE: p->dissect.decode_bodies = 1; return 1;
 	case OPT_MAX_HEADER:
 		if (size_opt(cmd, "max-header", arg, &p->dissect.max_head) < 0)
 			return -1;
@@ -205,14 +199,13 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 		p->conn.max_conns = sz;
 		return 1;
 	case OPT_IDLE:
-		return sonde_parse_duration(arg, &p->conn.idle_timeout_ns, &why) < 0 ?
-			       sonde_bad_value(cmd, "idle-timeout", arg, why) : 1;
-	case OPT_REASM_MEM:
-		return size_opt(cmd, "reasm-mem", arg, &p->conn.reasm_mem);
+		return sonde_parse_duration(arg, &p->conn.idle_timeout_ns, &why) < 0
+			       ? sonde_bad_value(cmd, "idle-timeout", arg, why)
+			       : 1;
+	case OPT_REASM_MEM: return size_opt(cmd, "reasm-mem", arg, &p->conn.reasm_mem);
 	case OPT_REASM_STREAM:
 		return size_opt(cmd, "reasm-stream-mem", arg, &p->conn.reasm_stream_mem);
-	case OPT_PENDING_MEM:
-		return size_opt(cmd, "max-pending-mem", arg, &p->dissect.pending_mem);
+	case OPT_PENDING_MEM: return size_opt(cmd, "max-pending-mem", arg, &p->dissect.pending_mem);
 	case OPT_PROTO_DESC: {
 		char err[256];
 		struct sonde_protodesc *d = sonde_protodesc_load(arg, err, sizeof(err));
@@ -224,8 +217,7 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 		p->dissect.proto_desc = d;
 		return 1;
 	}
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
@@ -252,8 +244,11 @@ struct sonde_pcapng *sonde_common_record(const struct sonde_common_opts *o, cons
 					 int *status)
 {
 	*status = 0;
-	const char *need = o->rec.rotate_bytes ? "-C" : o->rec.max_files ? "-W"
-			 : o->rec.rotate_ns ? "-G" : o->rec.quota_bytes ? "--record-quota" : NULL;
+	const char *need = o->rec.rotate_bytes  ? "-C"
+			   : o->rec.max_files   ? "-W"
+			   : o->rec.rotate_ns   ? "-G"
+			   : o->rec.quota_bytes ? "--record-quota"
+						: NULL;
 	if (!o->rec.path) {
 		if (need || o->no_records) {
 			sonde_errorf("%s: %s goes with -w FILE", cmd, need ? need : "-o none");
@@ -273,7 +268,8 @@ struct sonde_pcapng *sonde_common_record(const struct sonde_common_opts *o, cons
 	}
 	if (!strcmp(o->rec.path, "-") && o->format >= 0 && !o->no_records) {
 		sonde_errorf("%s: -w - writes the recording to stdout; records cannot go there too "
-			     "(-o none, or -w FILE)", cmd);
+			     "(-o none, or -w FILE)",
+			     cmd);
 		*status = SONDE_EXIT_USAGE;
 		return NULL;
 	}
@@ -303,8 +299,8 @@ struct sonde_sink *sonde_common_sink(struct sonde_common_opts *o, bool immediate
 	if (o->format < 0)
 		o->format = isatty(STDOUT_FILENO) ? SONDE_SINK_TEXT : SONDE_SINK_JSON;
 	/* No records: the closing stats, if asked for, still go to stderr. */
-	struct sonde_sink *s = sonde_sink_new(none ? SONDE_SINK_TEXT : o->format,
-					      none ? stderr : stdout);
+	struct sonde_sink *s =
+		sonde_sink_new(none ? SONDE_SINK_TEXT : o->format, none ? stderr : stdout);
 	sonde_sink_set_records(s, !none);
 	sonde_sink_set_limit(s, o->count);
 	sonde_sink_set_stats(s, o->stats);

@@ -225,8 +225,8 @@ static struct sonde_detect_peers peers_of(const struct conn *c, int side)
  * came so far, the other side's held bytes first (they came first there),
  * then side's held bytes, then p.
  */
-static void start(struct conn *c, int side, const struct sonde_detect_result *r,
-		  const uint8_t *p, size_t n, uint64_t ts)
+static void start(struct conn *c, int side, const struct sonde_detect_result *r, const uint8_t *p,
+		  size_t n, uint64_t ts)
 {
 	/* A role from the handshake or the source beats a guess from content. */
 	if (c->client < 0)
@@ -255,14 +255,9 @@ static void detect(struct conn *c, int side, const uint8_t *p, size_t n, uint64_
 	struct sonde_detect_peers who = peers_of(c, side);
 	struct sonde_detect_result r;
 	switch (sonde_detect(c->ct->detector, &c->det[side], &who, p, n, ts, c->ct->stats, &r)) {
-	case SONDE_DETECT_FOUND:
-		start(c, side, &r, p + r.skip, n - r.skip, ts);
-		break;
-	case SONDE_DETECT_HELD:
-		break;
-	case SONDE_DETECT_SKIPPED:
-		c->skipped_before[side] = true;
-		break;
+	case SONDE_DETECT_FOUND: start(c, side, &r, p + r.skip, n - r.skip, ts); break;
+	case SONDE_DETECT_HELD: break;
+	case SONDE_DETECT_SKIPPED: c->skipped_before[side] = true; break;
 	case SONDE_DETECT_GAVE_UP:
 		c->skipped_before[side] = true;
 		sonde_detect_side_free(&c->det[0]);
@@ -297,18 +292,10 @@ static void conn_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts)
 	struct conn_dir *cd = ctx;
 	struct conn *c = cd->c;
 	switch (c->state) {
-	case CONN_DETECT:
-		detect(c, cd->side, p, n, ts);
-		break;
-	case CONN_DISSECT:
-		dissect(c, cd->side, p, n, ts);
-		break;
-	case CONN_SKIP:
-		c->ct->stats->skipped_bytes += n;
-		break;
-	case CONN_IGNORE:
-		c->ct->stats->undetected_bytes += n;
-		break;
+	case CONN_DETECT: detect(c, cd->side, p, n, ts); break;
+	case CONN_DISSECT: dissect(c, cd->side, p, n, ts); break;
+	case CONN_SKIP: c->ct->stats->skipped_bytes += n; break;
+	case CONN_IGNORE: c->ct->stats->undetected_bytes += n; break;
 	}
 }
 
@@ -329,7 +316,8 @@ static void conn_gap(void *ctx, uint64_t n, uint64_t ts)
 
 /* ---------------------------------------------------------- lifecycle --- */
 
-static struct conn *conn_new(struct sonde_conntable *ct, const struct sonde_chunk *ch, uint64_t hash)
+static struct conn *conn_new(struct sonde_conntable *ct, const struct sonde_chunk *ch,
+			     uint64_t hash)
 {
 	struct conn *c = sonde_xcalloc(1, sizeof(*c));
 	c->ct = ct;
@@ -531,12 +519,13 @@ void sonde_conntable_chunk(struct sonde_conntable *ct, const struct sonde_chunk 
 	}
 	if (placed) {
 		if (sp.wirelen)
-			sonde_reasm_add(rs, &ct->budget, ct->stats, &c->dirs[side].out, sp.off, sp.p,
-					sp.caplen, sp.wirelen, ts);
+			sonde_reasm_add(rs, &ct->budget, ct->stats, &c->dirs[side].out, sp.off,
+					sp.p, sp.caplen, sp.wirelen, ts);
 		if (ch->flags & SONDE_CF_FIN)
 			sonde_reasm_fin(rs, sp.off + sp.wirelen);
 		if ((ch->flags & SONDE_CF_LOSS_BEFORE) && rs->ooo)
-			sonde_reasm_ack(rs, &ct->budget, ct->stats, &c->dirs[side].out, sp.off + 1, ts);
+			sonde_reasm_ack(rs, &ct->budget, ct->stats, &c->dirs[side].out, sp.off + 1,
+					ts);
 	}
 	if ((ch->flags & SONDE_CF_ACK) && ch->seq_kind == SONDE_SEQ_TCP32)
 		sonde_tcpseq_ack(&c->rs[1 - side], ch, &ct->budget, ct->stats,

@@ -64,7 +64,8 @@ void sonde_conntable_datagram(struct sonde_conntable *ct, const struct sonde_chu
 /* Close connections idle since before now - idle timeout (live sources call
  * this periodically, since their chunks may stop coming). */
 void sonde_conntable_tick(struct sonde_conntable *ct, uint64_t now_ns);
-void sonde_conntable_set_ignore(struct sonde_conntable *ct, void (*fn)(void *, uint64_t), void *ctx);
+void sonde_conntable_set_ignore(struct sonde_conntable *ct, void (*fn)(void *, uint64_t),
+				void *ctx);
 /* Close every connection (end of input), writing what is pending. */
 void sonde_conntable_close_all(struct sonde_conntable *ct);
 size_t sonde_conntable_count(const struct sonde_conntable *ct);

@@ -18,11 +18,9 @@
 /* Ports whose usual protocol is probed first. Only a reordering: the
  * probes of the built-in dissectors exclude each other. */
 static const struct sonde_port_hint builtin_hints[] = {
-	{ 80, "http1", false },
-	{ 8080, "http1", false },
-	{ 443, "tls", false },
-	{ 8443, "tls", false },
-	{ 0, NULL, false },
+	{ 80, "http1", false },   { 8080, "http1", false }, { 443, "tls", false },
+	{ 8443, "tls", false },   { 53, "dns", false },     { 5353, "dns", false },
+	{ 6379, "redis", false }, { 0, NULL, false },
 };
 
 struct hint {
@@ -101,8 +99,7 @@ void sonde_detect_learn(struct sonde_detector *dt, const struct sonde_endpoint *
 }
 
 const struct sonde_dissector *sonde_detect_learned(const struct sonde_detector *dt,
-						   const struct sonde_endpoint *server,
-						   uint64_t ts)
+						   const struct sonde_endpoint *server, uint64_t ts)
 {
 	const struct learned *l = &dt->slots[slot_of(server)];
 	if (!l->d || ts >= l->expires || !ep_eq(&l->server, server))
@@ -251,7 +248,8 @@ static const struct sonde_dissector *probe_lines(const struct probe_order *o, co
 			break;
 		q = lf + 1;
 		bool more = false;
-		const struct sonde_dissector *d = probe_all(o, q, (size_t)(end - q), verdict, &more);
+		const struct sonde_dissector *d =
+			probe_all(o, q, (size_t)(end - q), verdict, &more);
 		if (d) {
 			*skip = (size_t)(q - p);
 			return d;

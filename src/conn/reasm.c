@@ -58,8 +58,9 @@ void sonde_reasm_fin(struct sonde_reasm *r, uint64_t off)
  * Deliver [off, off+len) captured then `gap` lost bytes, skipping whatever lies
  * below r->next (already delivered: a retransmission or overlap).
  */
-static void deliver(struct sonde_reasm *r, struct sonde_stats *st, const struct sonde_reasm_out *out,
-		    uint64_t off, const uint8_t *p, uint32_t len, uint32_t gap, uint64_t ts)
+static void deliver(struct sonde_reasm *r, struct sonde_stats *st,
+		    const struct sonde_reasm_out *out, uint64_t off, const uint8_t *p, uint32_t len,
+		    uint32_t gap, uint64_t ts)
 {
 	uint64_t end = off + len + gap;
 	if (end <= r->next) {
@@ -160,7 +161,11 @@ static bool buffer_segment(struct sonde_reasm *r, struct sonde_mem_budget *b,
 			}
 			if (s->off <= cur) { /* already held: first copy wins */
 				uint64_t held = (seg_end(s) < end ? seg_end(s) : end) - cur;
-				uint64_t held_cap = cur < cap_end ? (cap_end < cur + held ? cap_end : cur + held) - cur : 0;
+				uint64_t held_cap =
+					cur < cap_end
+						? (cap_end < cur + held ? cap_end : cur + held) -
+							  cur
+						: 0;
 				st->retransmitted_bytes += held_cap;
 				cur += held;
 				link = &s->next;
@@ -211,7 +216,8 @@ void sonde_reasm_add(struct sonde_reasm *r, struct sonde_mem_budget *b, struct s
 			if (stop > from) {
 				uint64_t cfrom = from < cap_end ? from : cap_end;
 				uint64_t cstop = stop < cap_end ? stop : cap_end;
-				deliver(r, st, out, from, p + (cfrom - off), (uint32_t)(cstop - cfrom),
+				deliver(r, st, out, from, p + (cfrom - off),
+					(uint32_t)(cstop - cfrom),
 					(uint32_t)((stop - from) - (cstop - cfrom)), ts);
 			}
 			if (!r->ooo)

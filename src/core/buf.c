@@ -223,10 +223,10 @@ static int json_escape(struct sonde_buf *b, const uint8_t *p, size_t n, int stri
 		 * negative, every byte from 0x80 as well. */
 		while (i + 16 <= n) {
 			__m128i v = _mm_loadu_si128((const __m128i *)(p + i));
-			__m128i special = _mm_or_si128(
-				_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-					     _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-				_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+			__m128i special =
+				_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+							  _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+					     _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
 			unsigned mask = (unsigned)_mm_movemask_epi8(special);
 			_mm_storeu_si128((__m128i *)o, v);
 			if (!mask) {
@@ -443,8 +443,8 @@ void sonde_buf_micros(struct sonde_buf *b, int64_t ns)
  * integer and the power of ten they are scaled by (1.5 is 15 / 10). At most
  * 18 digits.
  */
-static int parse_decimal(const char *s, const char **end, unsigned __int128 *num,
-			 uint64_t *scale, const char **why)
+static int parse_decimal(const char *s, const char **end, unsigned __int128 *num, uint64_t *scale,
+			 const char **why)
 {
 	unsigned __int128 n = 0;
 	uint64_t sc = 1;
@@ -512,13 +512,24 @@ int sonde_parse_size(const char *s, size_t *out, const char **why)
 	uint64_t mul = 1;
 	switch (*end) {
 	case '\0': break;
-	case 'b': case 'B': break;
-	case 'k': case 'K': mul = 1ull << 10; end++; break;
-	case 'm': case 'M': mul = 1ull << 20; end++; break;
-	case 'g': case 'G': mul = 1ull << 30; end++; break;
-	default:
-		*why = "unknown unit (k, m or g: powers of 1024)";
-		return -1;
+	case 'b':
+	case 'B': break;
+	case 'k':
+	case 'K':
+		mul = 1ull << 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		mul = 1ull << 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		mul = 1ull << 30;
+		end++;
+		break;
+	default: *why = "unknown unit (k, m or g: powers of 1024)"; return -1;
 	}
 	/* "64k", "64kb", "64KiB", "64KB", "64B" */
 	if (*end == 'i' && mul > 1)
@@ -541,9 +552,14 @@ int sonde_parse_duration(const char *s, uint64_t *out_ns, const char **why)
 		const char *unit;
 		uint64_t ns;
 	} units[] = {
-		{ "", 1000000000ull }, { "s", 1000000000ull }, { "ms", 1000000ull },
-		{ "us", 1000ull }, { "ns", 1ull }, { "m", 60000000000ull },
-		{ "min", 60000000000ull }, { "h", 3600000000000ull },
+		{ "", 1000000000ull },
+		{ "s", 1000000000ull },
+		{ "ms", 1000000ull },
+		{ "us", 1000ull },
+		{ "ns", 1ull },
+		{ "m", 60000000000ull },
+		{ "min", 60000000000ull },
+		{ "h", 3600000000000ull },
 	};
 	const char *dummy, *end;
 	unsigned __int128 num;

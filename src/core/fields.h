@@ -57,7 +57,8 @@ struct sonde_field_ops {
 	void (*bytes)(void *ctx, const char *name, const uint8_t *p, size_t n);
 	void (*begin)(void *ctx, const char *name, enum sonde_field_group g);
 	void (*end)(void *ctx, enum sonde_field_group g);
-	void (*header)(void *ctx, const uint8_t *name, size_t nlen, const uint8_t *value, size_t vlen);
+	void (*header)(void *ctx, const uint8_t *name, size_t nlen, const uint8_t *value,
+		       size_t vlen);
 	void (*json)(void *ctx, const char *name, const uint8_t *p, size_t n);
 };
 

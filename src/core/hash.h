@@ -28,7 +28,8 @@ static inline uint64_t sonde_endpoint_hash(const struct sonde_endpoint *e)
 }
 
 /* The same for both directions of a connection: order does not matter. */
-static inline uint64_t sonde_pair_hash(const struct sonde_endpoint *x, const struct sonde_endpoint *y)
+static inline uint64_t sonde_pair_hash(const struct sonde_endpoint *x,
+				       const struct sonde_endpoint *y)
 {
 	return sonde_mix64(sonde_endpoint_hash(x) + sonde_endpoint_hash(y));
 }

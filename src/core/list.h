@@ -24,7 +24,7 @@ struct sonde_list {
 };
 
 /* The struct of `type` whose member `member` is node n; n must not be NULL. */
-#define sonde_list_entry(n, type, member) ((type *)(void *)((char *)(n) - offsetof(type, member)))
+#define sonde_list_entry(n, type, member) ((type *)(void *)((char *)(n)-offsetof(type, member)))
 /* The same, NULL for a NULL node (the end of a walk, an empty list). */
 #define sonde_list_entry_or_null(n, type, member) \
 	((n) ? sonde_list_entry(n, type, member) : (type *)NULL)

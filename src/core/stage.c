@@ -65,7 +65,8 @@ int sonde_stage_chain_close(struct sonde_stage_chain *ch)
 {
 	int err = 0;
 	for (size_t i = 0; i < ch->n; i++) {
-		if (ch->stage[i].ops->close && ch->stage[i].ops->close(ch->stage[i].ctx) < 0 && !err)
+		if (ch->stage[i].ops->close && ch->stage[i].ops->close(ch->stage[i].ctx) < 0 &&
+		    !err)
 			err = errno ? errno : EIO;
 	}
 	ch->n = 0;

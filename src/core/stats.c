@@ -6,8 +6,7 @@
 void sonde_stats_json(const struct sonde_stats *s, struct sonde_buf *out)
 {
 	sonde_buf_puts(out, "{\"type\":\"stats\"");
-#define SONDE_STATS_JSON(name, desc) \
-	sonde_buf_printf(out, ",\"" #name "\":%" PRIu64, s->name);
+#define SONDE_STATS_JSON(name, desc) sonde_buf_printf(out, ",\"" #name "\":%" PRIu64, s->name);
 	SONDE_STATS_FIELDS(SONDE_STATS_JSON)
 #undef SONDE_STATS_JSON
 	sonde_buf_puts(out, "}\n");

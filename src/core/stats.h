@@ -12,74 +12,76 @@
 #include "core/buf.h"
 
 /* X(name, description) — the name is the JSON key. */
-#define SONDE_STATS_FIELDS(X)                                                      \
-	X(frames, "capture frames read")                                              \
-	X(frame_bytes, "bytes of capture frames (as captured)")                       \
-	X(frames_truncated, "frames cut short by the capture's snap length")          \
-	X(frames_unsupported_link, "frames of a link type sonde does not decode")     \
-	X(frames_non_ip, "frames carrying neither IPv4 nor IPv6")                     \
-	X(frames_malformed, "frames whose link/IP/TCP headers are inconsistent")      \
+#define SONDE_STATS_FIELDS(X)                                                                     \
+	X(frames, "capture frames read")                                                          \
+	X(frame_bytes, "bytes of capture frames (as captured)")                                   \
+	X(frames_truncated, "frames cut short by the capture's snap length")                      \
+	X(frames_unsupported_link, "frames of a link type sonde does not decode")                 \
+	X(frames_non_ip, "frames carrying neither IPv4 nor IPv6")                                 \
+	X(frames_malformed, "frames whose link/IP/TCP headers are inconsistent")                  \
 	X(packet_kernel_drops, "packets the kernel dropped: the capture ring or buffer was full") \
-	X(packet_duplicates, "packets seen again on a second interface (counted once)") \
-	X(ipv4_fragments, "IPv4 fragments (not reassembled, ignored)")                \
-	X(ipv6_fragments, "IPv6 fragments (not reassembled, ignored)")                \
-	X(udp_datagrams, "UDP datagrams")                                             \
-	X(udp_datagrams_undissected, "UDP datagrams no dissector took (none for UDP yet)") \
-	X(udp_bytes_undissected, "UDP payload bytes of those datagrams (on the wire)") \
-	X(other_l4, "IP packets of another transport")                               \
-	X(tcp_segments, "TCP segments")                                               \
-	X(tcp_payload_bytes, "TCP payload bytes on the wire")                         \
-	X(retransmitted_bytes, "payload bytes seen twice (first copy kept)")          \
-	X(out_of_order_segments, "segments that arrived ahead of a hole")             \
-	X(gap_bytes, "stream bytes never seen: capture loss, snap length, budget")    \
-	X(gaps, "holes reported to dissectors")                                       \
-	X(reassembly_budget_drops, "holes forced because reassembly memory ran out")  \
-	X(connections, "connections tracked")                                         \
-	X(connections_midstream, "connections joined after their start")             \
-	X(connections_idle_closed, "connections closed by the idle timeout")          \
-	X(connections_evicted, "connections evicted because the table was full")      \
-	X(undetected_bytes, "bytes of connections whose protocol was not recognised") \
-	X(skipped_bytes, "bytes deliberately not dissected (tunnels, upgrades, TLS ciphertext)") \
-	X(tls_encrypted_connections, "connections seen only as TLS ciphertext")     \
-	X(unparsed_bytes, "bytes a dissector skipped while resynchronising")          \
-	X(parse_errors, "messages a dissector could not parse")                       \
-	X(hpack_state_lost, "HTTP/2 directions decoded without their HPACK state")   \
-	X(hpack_resynced, "of those, times their HPACK table became fully known")    \
-	X(hpack_unknown_fields, "HTTP/2 header fields referring to unknown entries") \
-	X(records, "records written")                                                 \
-	X(records_unanswered, "requests written without a response")                 \
-	X(records_unsolicited, "responses written without a request")                \
-	X(requests_flushed_for_memory, "requests written unanswered early (queue bounds)") \
-	X(bodies_truncated, "bodies kept only up to the body limit")                  \
-	X(ebpf_events, "eBPF events read from the ring buffer")                      \
-	X(ebpf_bad_events, "eBPF events of a wrong size or version (ignored)")       \
-	X(ebpf_kernel_events, "events the kernel side wrote")                        \
-	X(ebpf_bytes, "payload bytes moved by traced TCP sockets")                   \
-	X(ebpf_captured_bytes, "of which copied into events")                        \
-	X(ebpf_ringbuf_drops, "events lost: ring buffer full")                       \
-	X(ebpf_ringbuf_drop_bytes, "payload bytes of the lost events")               \
-	X(ebpf_truncated_bytes, "bytes over the per-call capture limit")             \
-	X(ebpf_read_failures, "payload copies from process memory that failed")     \
-	X(ebpf_untraced_bytes, "bytes moved outside traced calls (io_uring, sendfile)") \
-	X(ebpf_missed_calls, "calls or sockets missed: kernel maps full")            \
-	X(ebpf_missed_exits, "calls whose exit was never seen")                      \
-	X(ebpf_closed_socket_bytes, "bytes moved on sockets after their close, not followed") \
-	X(ebpf_ignored_bytes, "bytes of connections sonde stopped copying")          \
-	X(duplicate_peer_bytes, "bytes seen again from a connection's other local end") \
-	X(tls_libraries, "TLS libraries and binaries probed")                        \
-	X(tls_attach_failures, "TLS libraries or binaries sonde could not probe")    \
-	X(tls_calls, "TLS library calls that moved plaintext")                      \
-	X(tls_plaintext_bytes, "plaintext bytes those calls moved")                  \
-	X(tls_ciphertext_bytes, "ciphertext bytes of those connections (not copied)") \
-	X(tls_unbound_calls, "TLS calls made before their socket was known")        \
-	X(tls_unbound_bytes, "plaintext written without its connection's addresses") \
-	X(tls_go_unresolved, "Go TLS calls whose socket the runtime's structures did not give") \
-	X(tls_go_closed_writes, "Go TLS writes on connections already closed (nothing sent)") \
-	X(enrich_process_lookups, "processes looked up for records (once per connection end)") \
-	X(enrich_process_failures, "of those, processes /proc did not describe (gone, or no access)") \
-	X(enrich_process_expired, "cached processes dropped because they had exited") \
+	X(packet_duplicates, "packets seen again on a second interface (counted once)")           \
+	X(ipv4_fragments, "IPv4 fragments (not reassembled, ignored)")                            \
+	X(ipv6_fragments, "IPv6 fragments (not reassembled, ignored)")                            \
+	X(udp_datagrams, "UDP datagrams")                                                         \
+	X(udp_datagrams_undissected, "UDP datagrams no dissector took")                           \
+	X(udp_bytes_undissected, "UDP payload bytes of those datagrams (on the wire)")            \
+	X(other_l4, "IP packets of another transport")                                            \
+	X(tcp_segments, "TCP segments")                                                           \
+	X(tcp_payload_bytes, "TCP payload bytes on the wire")                                     \
+	X(retransmitted_bytes, "payload bytes seen twice (first copy kept)")                      \
+	X(out_of_order_segments, "segments that arrived ahead of a hole")                         \
+	X(gap_bytes, "stream bytes never seen: capture loss, snap length, budget")                \
+	X(gaps, "holes reported to dissectors")                                                   \
+	X(reassembly_budget_drops, "holes forced because reassembly memory ran out")              \
+	X(connections, "connections tracked")                                                     \
+	X(connections_midstream, "connections joined after their start")                          \
+	X(connections_idle_closed, "connections closed by the idle timeout")                      \
+	X(connections_evicted, "connections evicted because the table was full")                  \
+	X(undetected_bytes, "bytes of connections whose protocol was not recognised")             \
+	X(skipped_bytes, "bytes deliberately not dissected (tunnels, upgrades, TLS ciphertext)")  \
+	X(tls_encrypted_connections, "connections seen only as TLS ciphertext")                   \
+	X(unparsed_bytes, "bytes a dissector skipped while resynchronising")                      \
+	X(parse_errors, "messages a dissector could not parse")                                   \
+	X(hpack_state_lost, "HTTP/2 directions decoded without their HPACK state")                \
+	X(hpack_resynced, "of those, times their HPACK table became fully known")                 \
+	X(hpack_unknown_fields, "HTTP/2 header fields referring to unknown entries")              \
+	X(records, "records written")                                                             \
+	X(records_unanswered, "requests written without a response")                              \
+	X(records_unsolicited, "responses written without a request")                             \
+	X(requests_flushed_for_memory, "requests written unanswered early (queue bounds)")        \
+	X(bodies_truncated, "bodies kept only up to the body limit")                              \
+	X(ebpf_events, "eBPF events read from the ring buffer")                                   \
+	X(ebpf_bad_events, "eBPF events of a wrong size or version (ignored)")                    \
+	X(ebpf_kernel_events, "events the kernel side wrote")                                     \
+	X(ebpf_bytes, "payload bytes moved by traced TCP sockets")                                \
+	X(ebpf_captured_bytes, "of which copied into events")                                     \
+	X(ebpf_ringbuf_drops, "events lost: ring buffer full")                                    \
+	X(ebpf_ringbuf_drop_bytes, "payload bytes of the lost events")                            \
+	X(ebpf_truncated_bytes, "bytes over the per-call capture limit")                          \
+	X(ebpf_read_failures, "payload copies from process memory that failed")                   \
+	X(ebpf_untraced_bytes, "bytes moved outside traced calls (io_uring, sendfile)")           \
+	X(ebpf_missed_calls, "calls or sockets missed: kernel maps full")                         \
+	X(ebpf_missed_exits, "calls whose exit was never seen")                                   \
+	X(ebpf_closed_socket_bytes, "bytes moved on sockets after their close, not followed")     \
+	X(ebpf_ignored_bytes, "bytes of connections sonde stopped copying")                       \
+	X(duplicate_peer_bytes, "bytes seen again from a connection's other local end")           \
+	X(tls_libraries, "TLS libraries and binaries probed")                                     \
+	X(tls_attach_failures, "TLS libraries or binaries sonde could not probe")                 \
+	X(tls_calls, "TLS library calls that moved plaintext")                                    \
+	X(tls_plaintext_bytes, "plaintext bytes those calls moved")                               \
+	X(tls_ciphertext_bytes, "ciphertext bytes of those connections (not copied)")             \
+	X(tls_unbound_calls, "TLS calls made before their socket was known")                      \
+	X(tls_unbound_bytes, "plaintext written without its connection's addresses")              \
+	X(tls_go_unresolved, "Go TLS calls whose socket the runtime's structures did not give")   \
+	X(tls_go_closed_writes, "Go TLS writes on connections already closed (nothing sent)")     \
+	X(enrich_process_lookups, "processes looked up for records (once per connection end)")    \
+	X(enrich_process_failures,                                                                \
+	  "of those, processes /proc did not describe (gone, or no access)")                      \
+	X(enrich_process_expired, "cached processes dropped because they had exited")             \
 	X(enrich_container_lookups, "containers looked up for records (once per connection end)") \
-	X(enrich_container_failures, "of those, containers no runtime's state on the node described")
+	X(enrich_container_failures,                                                              \
+	  "of those, containers no runtime's state on the node described")
 
 struct sonde_stats {
 #define SONDE_STATS_MEMBER(name, desc) uint64_t name;

@@ -6,18 +6,12 @@
 const char *sonde_runtime_name(enum sonde_runtime rt)
 {
 	switch (rt) {
-	case SONDE_RUNTIME_UNKNOWN:
-		return "unknown";
-	case SONDE_RUNTIME_DOCKER:
-		return "docker";
-	case SONDE_RUNTIME_CONTAINERD:
-		return "containerd";
-	case SONDE_RUNTIME_CRIO:
-		return "cri-o";
-	case SONDE_RUNTIME_PODMAN:
-		return "podman";
-	case SONDE_RUNTIME_NONE:
-		break;
+	case SONDE_RUNTIME_UNKNOWN: return "unknown";
+	case SONDE_RUNTIME_DOCKER: return "docker";
+	case SONDE_RUNTIME_CONTAINERD: return "containerd";
+	case SONDE_RUNTIME_CRIO: return "cri-o";
+	case SONDE_RUNTIME_PODMAN: return "podman";
+	case SONDE_RUNTIME_NONE: break;
 	}
 	return NULL;
 }
@@ -91,12 +85,9 @@ static const struct {
 	enum sonde_runtime rt; /* NONE: a runtime's helper, not a container */
 } scope_prefixes[] = {
 	/* The conmon scopes first: they share the runtime's prefix. */
-	{ "crio-conmon-", SONDE_RUNTIME_NONE },
-	{ "libpod-conmon-", SONDE_RUNTIME_NONE },
-	{ "docker-", SONDE_RUNTIME_DOCKER },
-	{ "cri-containerd-", SONDE_RUNTIME_CONTAINERD },
-	{ "nerdctl-", SONDE_RUNTIME_CONTAINERD },
-	{ "crio-", SONDE_RUNTIME_CRIO },
+	{ "crio-conmon-", SONDE_RUNTIME_NONE },   { "libpod-conmon-", SONDE_RUNTIME_NONE },
+	{ "docker-", SONDE_RUNTIME_DOCKER },      { "cri-containerd-", SONDE_RUNTIME_CONTAINERD },
+	{ "nerdctl-", SONDE_RUNTIME_CONTAINERD }, { "crio-", SONDE_RUNTIME_CRIO },
 	{ "libpod-", SONDE_RUNTIME_PODMAN },
 };
 
@@ -136,13 +127,14 @@ static bool colon_form(struct span c, struct sonde_cgroup_ctr *out)
 	if (!is_hex_id(id))
 		return false;
 	enum sonde_runtime rt = span_is(kind, "cri-containerd") ? SONDE_RUNTIME_CONTAINERD
-				: span_is(kind, "crio")		 ? SONDE_RUNTIME_CRIO
-				: span_is(kind, "docker")	 ? SONDE_RUNTIME_DOCKER
-								 : SONDE_RUNTIME_UNKNOWN;
+				: span_is(kind, "crio")         ? SONDE_RUNTIME_CRIO
+				: span_is(kind, "docker")       ? SONDE_RUNTIME_DOCKER
+								: SONDE_RUNTIME_UNKNOWN;
 	if (span_suffix(&slice, ".slice")) {
 		const char *pod = memmem(slice.p, slice.n, "-pod", 4);
 		if (pod)
-			set_pod(out, (struct span){ pod + 4, slice.n - (size_t)(pod + 4 - slice.p) });
+			set_pod(out,
+				(struct span){ pod + 4, slice.n - (size_t)(pod + 4 - slice.p) });
 	}
 	set_id(out, rt, id);
 	return true;
@@ -159,15 +151,17 @@ static void component(struct span c, struct span prev, struct sonde_cgroup_ctr *
 		if (span_prefix(base, "kubepods")) {
 			const char *pod = memmem(base.p, base.n, "-pod", 4);
 			if (pod)
-				set_pod(out, (struct span){ pod + 4, base.n - (size_t)(pod + 4 - base.p) });
+				set_pod(out, (struct span){ pod + 4,
+							    base.n - (size_t)(pod + 4 - base.p) });
 		}
 		return;
 	}
 	span_suffix(&base, ".scope");
 	if (prefixed(base, out))
 		return;
-	if (span_prefix(c, "pod") && (span_prefix(prev, "kubepods") || span_is(prev, "besteffort") ||
-				      span_is(prev, "burstable") || span_is(prev, "guaranteed"))) {
+	if (span_prefix(c, "pod") &&
+	    (span_prefix(prev, "kubepods") || span_is(prev, "besteffort") ||
+	     span_is(prev, "burstable") || span_is(prev, "guaranteed"))) {
 		set_pod(out, (struct span){ c.p + 3, c.n - 3 });
 		return;
 	}
@@ -175,7 +169,8 @@ static void component(struct span c, struct span prev, struct sonde_cgroup_ctr *
 		/* podman's cgroupfs pods: /libpod_parent/<pod id>/libpod-<id> */
 		if (span_is(prev, "libpod_parent"))
 			return;
-		set_id(out, span_is(prev, "docker") ? SONDE_RUNTIME_DOCKER : SONDE_RUNTIME_UNKNOWN, c);
+		set_id(out, span_is(prev, "docker") ? SONDE_RUNTIME_DOCKER : SONDE_RUNTIME_UNKNOWN,
+		       c);
 	}
 }
 
@@ -210,8 +205,8 @@ static void copy_path(char *dst, size_t len, const char *p, size_t n)
 	dst[n] = 0;
 }
 
-bool sonde_cgroup_parse_file(const char *text, size_t n, struct sonde_cgroup_ctr *out,
-			     char *path, size_t pathlen)
+bool sonde_cgroup_parse_file(const char *text, size_t n, struct sonde_cgroup_ctr *out, char *path,
+			     size_t pathlen)
 {
 	memset(out, 0, sizeof(*out));
 	copy_path(path, pathlen, "", 0);

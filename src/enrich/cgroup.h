@@ -56,7 +56,7 @@ bool sonde_cgroup_parse(const char *path, size_t n, struct sonde_cgroup_ctr *out
  * line's path, else the v2 ("0::") line's, else the first line's, cut to
  * pathlen - 1 bytes. Returns true if a container was named.
  */
-bool sonde_cgroup_parse_file(const char *text, size_t n, struct sonde_cgroup_ctr *out,
-			     char *path, size_t pathlen);
+bool sonde_cgroup_parse_file(const char *text, size_t n, struct sonde_cgroup_ctr *out, char *path,
+			     size_t pathlen);
 
 #endif

@@ -197,11 +197,13 @@ static void one_annotation(void *ctx, struct jdoc d, const char *key, size_t v)
 		{ "io.kubernetes.container.name", offsetof(struct sonde_container_meta, name) },
 		{ "io.kubernetes.cri.image-name", offsetof(struct sonde_container_meta, image) },
 		{ "io.kubernetes.cri-o.ImageName", offsetof(struct sonde_container_meta, image) },
-		{ "io.kubernetes.cri.sandbox-name", offsetof(struct sonde_container_meta, pod_name) },
+		{ "io.kubernetes.cri.sandbox-name",
+		  offsetof(struct sonde_container_meta, pod_name) },
 		{ "io.kubernetes.pod.name", offsetof(struct sonde_container_meta, pod_name) },
 		{ "io.kubernetes.cri.sandbox-namespace",
 		  offsetof(struct sonde_container_meta, pod_namespace) },
-		{ "io.kubernetes.pod.namespace", offsetof(struct sonde_container_meta, pod_namespace) },
+		{ "io.kubernetes.pod.namespace",
+		  offsetof(struct sonde_container_meta, pod_namespace) },
 		{ "io.kubernetes.cri.sandbox-uid", offsetof(struct sonde_container_meta, pod_uid) },
 		{ "io.kubernetes.pod.uid", offsetof(struct sonde_container_meta, pod_uid) },
 	};
@@ -335,8 +337,8 @@ static struct sonde_container_meta *read_storage(const char *root, const char *i
 	for (size_t b = 0; b < 2; b++) {
 		char path[512];
 		size_t n = 0;
-		snprintf(path, sizeof(path), "%s/overlay-containers/%s/userdata/config.json", bases[b],
-			 id);
+		snprintf(path, sizeof(path), "%s/overlay-containers/%s/userdata/config.json",
+			 bases[b], id);
 		uint8_t *buf = slurp(root, path, &n);
 		if (!buf)
 			continue;
@@ -435,18 +437,11 @@ struct sonde_container_meta *sonde_container_read(const char *root,
 	 * kubelet's cgroupfs paths name none. */
 	struct sonde_container_meta *m = NULL;
 	switch (ctr->runtime) {
-	case SONDE_RUNTIME_DOCKER:
-		m = read_docker(root, ctr->id);
-		break;
-	case SONDE_RUNTIME_CONTAINERD:
-		m = read_containerd(root, ctr->id);
-		break;
+	case SONDE_RUNTIME_DOCKER: m = read_docker(root, ctr->id); break;
+	case SONDE_RUNTIME_CONTAINERD: m = read_containerd(root, ctr->id); break;
 	case SONDE_RUNTIME_CRIO:
-	case SONDE_RUNTIME_PODMAN:
-		m = read_storage(root, ctr->id);
-		break;
-	default:
-		break;
+	case SONDE_RUNTIME_PODMAN: m = read_storage(root, ctr->id); break;
+	default: break;
 	}
 	if (!m)
 		m = read_containerd(root, ctr->id);

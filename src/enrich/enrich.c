@@ -166,8 +166,7 @@ static void str_if(const struct sonde_field_ops *v, void *ctx, const char *name,
 		sonde_field_cstr(v, ctx, name, s);
 }
 
-static void time_member(const struct sonde_field_ops *v, void *ctx, const char *name,
-			uint64_t ns)
+static void time_member(const struct sonde_field_ops *v, void *ctx, const char *name, uint64_t ns)
 {
 	struct sonde_buf b = { 0 };
 	sonde_fmt_time(&b, ns);

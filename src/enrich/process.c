@@ -140,8 +140,8 @@ int sonde_proc_read(const char *proc, const char *root, uint64_t btime_s, uint32
 	}
 	long hz = sysconf(_SC_CLK_TCK);
 	if (btime_s && hz > 0)
-		out->start_ns = btime_s * 1000000000ull +
-				out->start_ticks * (1000000000ull / (uint64_t)hz);
+		out->start_ns =
+			btime_s * 1000000000ull + out->start_ticks * (1000000000ull / (uint64_t)hz);
 	if (read_pid_file(proc, pid, "status", buf, sizeof(buf)) <= 0)
 		return -1;
 	out->uid = euid_of(buf);
@@ -157,7 +157,8 @@ int sonde_proc_read(const char *proc, const char *root, uint64_t btime_s, uint32
 	cmdline_of(proc, pid, out->cmdline);
 	n = read_pid_file(proc, pid, "cgroup", buf, sizeof(buf));
 	if (n > 0)
-		sonde_cgroup_parse_file(buf, (size_t)n, &out->ctr, out->cgroup, sizeof(out->cgroup));
+		sonde_cgroup_parse_file(buf, (size_t)n, &out->ctr, out->cgroup,
+					sizeof(out->cgroup));
 	return 0;
 }
 

@@ -77,7 +77,8 @@ static void scan_table(const char *path, bool v6, const struct sonde_endpoint *c
 		unsigned st;
 		/* sl local rem st queues timer retr uid timeout inode */
 		if (sscanf(line, " %*s %63s %63s %x %*s %*s %*s %*s %*s %llu", local, remote, &st,
-			   &ino) != 4 || !ino)
+			   &ino) != 4 ||
+		    !ino)
 			continue;
 		uint8_t la[16], ra[16];
 		uint16_t lp, rp;
@@ -88,7 +89,8 @@ static void scan_table(const char *path, bool v6, const struct sonde_endpoint *c
 			/* A wildcard listener is the server's only if the server's
 			 * address is this host's: the client's, or loopback. */
 			if (lino && lp == server->port &&
-			    (!memcmp(la, s, alen) || (!memcmp(la, any, alen) && same_host(client, server))))
+			    (!memcmp(la, s, alen) ||
+			     (!memcmp(la, any, alen) && same_host(client, server))))
 				*lino = ino;
 			continue;
 		}

@@ -63,8 +63,8 @@ void sonde_pairing_request(struct sonde_pairing *p, struct sonde_msg *m)
 		emit(p, m, NULL);
 		return;
 	}
-	while (p->head && (p->waiting >= p->max_waiting ||
-			   p->budget->used + m->mem > p->budget->limit)) {
+	while (p->head &&
+	       (p->waiting >= p->max_waiting || p->budget->used + m->mem > p->budget->limit)) {
 		p->stats->requests_flushed_for_memory++;
 		struct sonde_msg *old = pop_head(p);
 		if (p->shape == SONDE_PAIR_IN_ORDER)
@@ -109,6 +109,18 @@ void sonde_pairing_response(struct sonde_pairing *p, struct sonde_msg *m)
 		link = &q->next;
 	}
 	emit(p, NULL, m);
+}
+
+void sonde_pairing_event(struct sonde_pairing *p, struct sonde_msg *m)
+{
+	struct sonde_record r = { .conn = p->conn };
+	if (m->kind == SONDE_MSG_REQUEST)
+		r.req = m;
+	else
+		r.resp = m;
+	p->stats->records++;
+	p->out->emit(p->out->ctx, &r);
+	sonde_msg_free(m);
 }
 
 void sonde_pairing_flush(struct sonde_pairing *p)

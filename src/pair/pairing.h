@@ -59,6 +59,10 @@ struct sonde_msg *sonde_pairing_oldest(const struct sonde_pairing *p);
 /* Both take ownership of m. */
 void sonde_pairing_request(struct sonde_pairing *p, struct sonde_msg *m);
 void sonde_pairing_response(struct sonde_pairing *p, struct sonde_msg *m);
+/* A message that is a record alone, with neither flag: a one-sided event
+ * of a protocol that otherwise pairs (Redis pub/sub, a command the server
+ * was told not to answer). Takes ownership of m; nothing waiting moves. */
+void sonde_pairing_event(struct sonde_pairing *p, struct sonde_msg *m);
 /* Write every waiting request as unanswered. */
 void sonde_pairing_flush(struct sonde_pairing *p);
 

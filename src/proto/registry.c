@@ -5,13 +5,14 @@
 
 extern const struct sonde_dissector sonde_dissector_http1;
 extern const struct sonde_dissector sonde_dissector_http2;
+extern const struct sonde_dissector sonde_dissector_redis;
 extern const struct sonde_dissector sonde_dissector_tls;
+extern const struct sonde_dissector sonde_dissector_dns;
 
 const struct sonde_dissector *const sonde_dissectors[] = {
-	&sonde_dissector_http1,
-	&sonde_dissector_http2,
-	&sonde_dissector_tls,
-	NULL,
+	&sonde_dissector_http1, &sonde_dissector_http2,
+	&sonde_dissector_tls,   &sonde_dissector_redis, /* after HTTP: HTTP's bytes are HTTP's */
+	&sonde_dissector_dns,   NULL,
 };
 
 const struct sonde_dissector *sonde_dissector_find(const char *name)

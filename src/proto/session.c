@@ -17,6 +17,11 @@ void sonde_session_response(struct sonde_session *s, struct sonde_msg *m)
 	sonde_pairing_response(&s->pairing, m);
 }
 
+void sonde_session_event(struct sonde_session *s, struct sonde_msg *m)
+{
+	sonde_pairing_event(&s->pairing, m);
+}
+
 void sonde_session_flush(struct sonde_session *s)
 {
 	sonde_pairing_flush(&s->pairing);

@@ -16,6 +16,9 @@ void sonde_session_start(struct sonde_session *s, const struct sonde_dissector *
 /* Both take ownership of m. */
 void sonde_session_request(struct sonde_session *s, struct sonde_msg *m);
 void sonde_session_response(struct sonde_session *s, struct sonde_msg *m);
+/* A message written as a record alone, whatever the pairing shape (a
+ * pub/sub message, a command that expects no reply); takes ownership. */
+void sonde_session_event(struct sonde_session *s, struct sonde_msg *m);
 /* The connection is over: write what still waits (as unanswered). */
 void sonde_session_flush(struct sonde_session *s);
 /* The request the next in-order response answers, or NULL (owned by the

@@ -22,8 +22,9 @@ enum {
 static enum sonde_probe tls_probe(const uint8_t *p, size_t n)
 {
 	if (n < 5)
-		return n && (p[0] < TLS_CHANGE_CIPHER_SPEC || p[0] > TLS_APPLICATION_DATA) ? SONDE_PROBE_NO
-										     : SONDE_PROBE_MORE;
+		return n && (p[0] < TLS_CHANGE_CIPHER_SPEC || p[0] > TLS_APPLICATION_DATA)
+			       ? SONDE_PROBE_NO
+			       : SONDE_PROBE_MORE;
 	if (p[0] < TLS_CHANGE_CIPHER_SPEC || p[0] > TLS_APPLICATION_DATA || p[1] != 3 || p[2] > 4)
 		return SONDE_PROBE_NO;
 	size_t len = (size_t)p[3] << 8 | p[4];

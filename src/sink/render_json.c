@@ -125,7 +125,8 @@ static void jf_end(void *ctx, enum sonde_field_group g)
 }
 
 /* A header is the pair ["name","value"]. */
-static void jf_header(void *ctx, const uint8_t *name, size_t nlen, const uint8_t *value, size_t vlen)
+static void jf_header(void *ctx, const uint8_t *name, size_t nlen, const uint8_t *value,
+		      size_t vlen)
 {
 	struct sonde_json_fields *j = ctx;
 	static const uint8_t none[1];
@@ -204,8 +205,8 @@ static void json_flags(struct sonde_buf *o, const struct sonde_record *r)
 {
 	int n = 0;
 	sonde_buf_puts(o, ",\"flags\":[");
-#define FLAG(name)                                            \
-	do {                                                  \
+#define FLAG(name)                                                     \
+	do {                                                           \
 		sonde_buf_printf(o, "%s\"%s\"", n++ ? "," : "", name); \
 	} while (0)
 	if (r->flags & SONDE_RF_UNANSWERED)
@@ -221,7 +222,8 @@ static void json_flags(struct sonde_buf *o, const struct sonde_record *r)
 			continue;
 		for (unsigned b = 0; b < sizeof(msg_flag_names) / sizeof(*msg_flag_names); b++)
 			if (ms[k]->flags & (1u << b)) {
-				sonde_buf_printf(o, "%s\"%s%s\"", n++ ? "," : "", pre[k], msg_flag_names[b]);
+				sonde_buf_printf(o, "%s\"%s%s\"", n++ ? "," : "", pre[k],
+						 msg_flag_names[b]);
 			}
 	}
 #undef FLAG

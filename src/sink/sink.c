@@ -36,7 +36,8 @@ struct sonde_sink *sonde_sink_new(enum sonde_sink_format fmt, FILE *out)
 static void drain(struct sonde_sink *s)
 {
 	if (s->fd < 0) { /* a stream with no descriptor (open_memstream) */
-		if (s->pending.len && fwrite(s->pending.p, 1, s->pending.len, s->out) != s->pending.len)
+		if (s->pending.len &&
+		    fwrite(s->pending.p, 1, s->pending.len, s->out) != s->pending.len)
 			s->failed = errno ? errno : EIO;
 		if (fflush(s->out) != 0)
 			s->failed = errno ? errno : EIO;

@@ -162,6 +162,39 @@ def test_read_nothing():
         R.check("read with records: no such line", p.stdout and "no records" not in p.stderr, repr(p.stderr))
 
 
+def test_read_compressed(tmp):
+    """gzip and zstd captures, as files and through a pipe, give the records
+    of the capture itself; damage inside the compression is named."""
+    import gzip, shutil as sh_
+    corpus = os.environ.get("SONDE_CORPUS", os.path.join(ROOT, "../shared/corpus"))
+    src = os.path.join(corpus, "http1/arkime-http-post-upload.pcap")
+    if not os.path.exists(src):
+        R.skip("compressed: corpus not found")
+        return
+    norm = lambda out: [l.split('"capture"')[0] + l.split('"request"', 1)[-1] for l in out.splitlines()]
+    want = subprocess.run([SONDE, "read", "-o", "json", src], capture_output=True, text=True).stdout
+    gz = os.path.join(tmp, "c.pcap.gz")
+    with open(src, "rb") as f, gzip.open(gz, "wb") as g:
+        sh_.copyfileobj(f, g)
+    files = [("gzip", gz)]
+    if sh_.which("zstd"):
+        zst = os.path.join(tmp, "c.pcapng.zst")
+        subprocess.run(["zstd", "-qf", src, "-o", zst], check=True)
+        files.append(("zstd", zst))
+    for kind, path in files:
+        p = subprocess.run([SONDE, "read", "-o", "json", path], capture_output=True, text=True)
+        q = subprocess.run(f"cat '{path}' | '{SONDE}' read -o json -", shell=True, capture_output=True, text=True)
+        R.check(f"read {kind} file: the capture's records", p.returncode == 0 and want and norm(p.stdout) == norm(want),
+                p.stderr)
+        R.check(f"read {kind} from a pipe: the same", q.returncode == 0 and norm(q.stdout) == norm(want), q.stderr)
+    bad = os.path.join(tmp, "bad.pcap.gz")
+    data = bytearray(open(gz, "rb").read())
+    data[400:404] = b"\xff\xff\xff\xff"
+    open(bad, "wb").write(bytes(data))
+    p = subprocess.run([SONDE, "read", "-o", "json", bad], capture_output=True, text=True)
+    R.check("read damaged gzip: status 1, the damage named", p.returncode == 1 and "gzip:" in p.stderr, repr(p.stderr))
+
+
 def prog_ids():
     """Ids of every loaded BPF program (bpftool), or None without bpftool."""
     import json
@@ -224,6 +257,7 @@ def main():
             test_read_head(pcap)
             test_read_full(pcap)
             test_read_nothing()
+            test_read_compressed(tmp)
         if only is None or "pipe" in only:
             test_read_pipe_prompt(tmp)
         if only is None or "live" in only:

@@ -52,8 +52,8 @@ struct sonde_content_dissector {
 	void (*body)(void *st, const uint8_t *p, size_t n);
 	/* The message is complete: returns its state (st, or a new one). */
 	void *(*finish)(struct sonde_http_msg *m, void *st, const struct sonde_content_ctx *c);
-	void (*fields)(const struct sonde_http_msg *m, const void *st, const struct sonde_field_ops *v,
-		       void *ctx);
+	void (*fields)(const struct sonde_http_msg *m, const void *st,
+		       const struct sonde_field_ops *v, void *ctx);
 	void (*free)(void *st);
 };
 

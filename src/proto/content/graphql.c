@@ -63,7 +63,8 @@ static struct tok next_tok(const uint8_t *p, size_t n, size_t *i)
 		if (n - *i >= 3 && p[*i + 1] == '"' && p[*i + 2] == '"') {
 			*i += 3; /* block string: ends at an unescaped """ */
 			while (*i < n) {
-				if (p[*i] == '\\' && n - *i >= 4 && !memcmp(p + *i + 1, "\"\"\"", 3)) {
+				if (p[*i] == '\\' && n - *i >= 4 &&
+				    !memcmp(p + *i + 1, "\"\"\"", 3)) {
 					*i += 4;
 				} else if (n - *i >= 3 && !memcmp(p + *i, "\"\"\"", 3)) {
 					*i += 3;
@@ -226,7 +227,9 @@ static void scan_doc(struct sonde_graphql *g, struct gql_req *r)
 			type = "query";
 		} else if (t.k == T_NAME && (tok_is(p, t, "query") || tok_is(p, t, "mutation") ||
 					     tok_is(p, t, "subscription"))) {
-			type = tok_is(p, t, "query") ? "query" : tok_is(p, t, "mutation") ? "mutation" : "subscription";
+			type = tok_is(p, t, "query")      ? "query"
+			       : tok_is(p, t, "mutation") ? "mutation"
+							  : "subscription";
 			/* name, variables, directives, then the selection set */
 			size_t save = i;
 			name = next_tok(p, n, &i);
@@ -393,7 +396,8 @@ static void pct_decode(struct sonde_buf *b, const uint8_t *p, size_t n)
 		int a, d;
 		if (c == '+') {
 			c = ' ';
-		} else if (c == '%' && i + 2 < n && (a = sonde_js_hexval(p[i + 1])) >= 0 && (d = sonde_js_hexval(p[i + 2])) >= 0) {
+		} else if (c == '%' && i + 2 < n && (a = sonde_js_hexval(p[i + 1])) >= 0 &&
+			   (d = sonde_js_hexval(p[i + 2])) >= 0) {
 			c = (uint8_t)(a << 4 | d);
 			i += 2;
 		}

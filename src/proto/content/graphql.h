@@ -39,7 +39,8 @@ struct sonde_graphql *sonde_graphql_parse_doc(const uint8_t *doc, size_t n);
 void sonde_graphql_free(struct sonde_graphql *g);
 
 /* The member "graphql":{...} of a message (core/fields.h). */
-void sonde_graphql_fields(const struct sonde_graphql *g, const struct sonde_field_ops *v, void *ctx);
+void sonde_graphql_fields(const struct sonde_graphql *g, const struct sonde_field_ops *v,
+			  void *ctx);
 /* The "operations":[...] (and operations_omitted) of the first request. */
 void sonde_graphql_doc_fields(const struct sonde_graphql *g, const struct sonde_field_ops *v,
 			      void *ctx);

@@ -189,7 +189,8 @@ void sonde_grpc_messages_fields(const uint8_t *body, size_t len, const struct so
 			break;
 		}
 		const uint8_t *h = body + i;
-		uint32_t sz = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
+		uint32_t sz =
+			(uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
 		bool comp = h[0] & 1;
 		v->u64(ctx, "size", sz);
 		v->boolean(ctx, "compressed", comp);
@@ -276,7 +277,8 @@ static void grpc_fields(const struct sonde_http_msg *m, const void *st,
 	} else {
 		/* from the trailers, or the headers of a trailers-only response */
 		const struct sonde_http_field *gs = sonde_http_find(m, &m->trailers, "grpc-status");
-		const struct sonde_http_field *gm = sonde_http_find(m, &m->trailers, "grpc-message");
+		const struct sonde_http_field *gm =
+			sonde_http_find(m, &m->trailers, "grpc-message");
 		if (!gs) {
 			gs = sonde_http_find(m, &m->headers, "grpc-status");
 			gm = sonde_http_find(m, &m->headers, "grpc-message");
@@ -294,7 +296,8 @@ static void grpc_fields(const struct sonde_http_msg *m, const void *st,
 		else
 			v->i64(ctx, "status", val);
 		if (gm)
-			sonde_grpc_pct_field("message", sonde_http_txt(m, gm->voff), gm->vlen, v, ctx);
+			sonde_grpc_pct_field("message", sonde_http_txt(m, gm->voff), gm->vlen, v,
+					     ctx);
 	}
 	const struct sonde_http_field *enc = sonde_http_find(m, &m->headers, "grpc-encoding");
 	if (enc)

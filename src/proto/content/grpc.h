@@ -37,7 +37,8 @@ static inline bool sonde_grpc_partial(const struct sonde_grpc_framer *f)
 bool sonde_grpc_content_type(const uint8_t *v, size_t n);
 
 /* Members "service" and "method" from a :path /pkg.Service/Method (nulls if not). */
-void sonde_grpc_path_fields(const uint8_t *path, size_t n, const struct sonde_field_ops *v, void *ctx);
+void sonde_grpc_path_fields(const uint8_t *path, size_t n, const struct sonde_field_ops *v,
+			    void *ctx);
 
 /* A string member of a percent-encoded grpc-message value, decoded. */
 void sonde_grpc_pct_field(const char *name, const uint8_t *p, size_t n,

@@ -7,7 +7,8 @@
 /* Bytes of a number or literal (true, false, null): scanned, not checked. */
 static bool scalar_char(uint8_t c)
 {
-	return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+	return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9');
 }
 
 void sonde_js_ws(const uint8_t *p, size_t n, size_t *i)
@@ -98,7 +99,8 @@ bool sonde_js_string(const uint8_t *p, size_t n, size_t *i, struct sonde_buf *de
 				return false;
 			*i += 4;
 			if (cp >= 0xd800 && cp < 0xdc00 && n - *i >= 6 && p[*i] == '\\' &&
-			    p[*i + 1] == 'u' && hex4(p, n, *i + 2, &lo) && lo >= 0xdc00 && lo < 0xe000) {
+			    p[*i + 1] == 'u' && hex4(p, n, *i + 2, &lo) && lo >= 0xdc00 &&
+			    lo < 0xe000) {
 				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 				*i += 6;
 			} else if (cp >= 0xd800 && cp < 0xe000) {

@@ -82,8 +82,7 @@ int sonde_pb_next(struct sonde_pb_reader *r, struct sonde_pb_wfield *f)
 		r->i += f->len;
 		v = 0;
 		break;
-	default: /* groups (deprecated) and invalid wire types */
-		return -1;
+	default: /* groups (deprecated) and invalid wire types */ return -1;
 	}
 	f->v = v;
 	return 1;
@@ -97,7 +96,8 @@ static void write_value(const uint8_t *p, const struct pb_field *f, struct sonde
 		return;
 	}
 	const uint8_t *q = p + f->v;
-	if (f->len && depth + 1 < c->max_depth && decode(q, f->len, out, c, depth + 1) == SONDE_PB_OK)
+	if (f->len && depth + 1 < c->max_depth &&
+	    decode(q, f->len, out, c, depth + 1) == SONDE_PB_OK)
 		return;
 	if (sonde_json_str_utf8(out, q, f->len) == 0)
 		return;
@@ -115,7 +115,8 @@ static int decode(const uint8_t *p, size_t n, struct sonde_buf *out, const struc
 	while (i < n) {
 		uint64_t tag, v = 0;
 		size_t len = 0;
-		if (!sonde_pb_varint(p, n, &i, &tag) || (tag >> 3) == 0 || (tag >> 3) > 0x1fffffff) {
+		if (!sonde_pb_varint(p, n, &i, &tag) || (tag >> 3) == 0 ||
+		    (tag >> 3) > 0x1fffffff) {
 			rv = SONDE_PB_MALFORMED;
 			goto out;
 		}
@@ -167,7 +168,9 @@ static int decode(const uint8_t *p, size_t n, struct sonde_buf *out, const struc
 			f = g;
 			cap = ncap;
 		}
-		f[nf++] = (struct pb_field){ .num = (uint32_t)(tag >> 3), .wt = wt, .v = v, .len = len };
+		f[nf++] = (struct pb_field){
+			.num = (uint32_t)(tag >> 3), .wt = wt, .v = v, .len = len
+		};
 	}
 	size_t mark = out->len;
 	sonde_buf_putc(out, '{');

@@ -262,7 +262,8 @@ static int read_service(struct sonde_protodesc *d, const char *package, const ui
 			continue;
 		/* MethodDescriptorProto: 1 name, 2 input_type, 3 output_type */
 		char *mname = NULL, *in = NULL, *out = NULL;
-		if (get_string(f.bytes, f.len, 1, &mname) < 0 || get_string(f.bytes, f.len, 2, &in) < 0 ||
+		if (get_string(f.bytes, f.len, 1, &mname) < 0 ||
+		    get_string(f.bytes, f.len, 2, &in) < 0 ||
 		    get_string(f.bytes, f.len, 3, &out) < 0 || !mname) {
 			free(mname);
 			free(in);
@@ -371,8 +372,9 @@ struct sonde_protodesc *sonde_protodesc_parse(const uint8_t *p, size_t n, char *
 		}
 	}
 	if (rc < 0 || !d->files) {
-		snprintf(err, errlen, "%s", rc < 0 ? "not a FileDescriptorSet (malformed protobuf)"
-						   : "not a FileDescriptorSet (no file in it)");
+		snprintf(err, errlen, "%s",
+			 rc < 0 ? "not a FileDescriptorSet (malformed protobuf)"
+				: "not a FileDescriptorSet (no file in it)");
 		sonde_protodesc_free(d);
 		return NULL;
 	}
@@ -486,16 +488,13 @@ static int wire_of(uint8_t type)
 	switch (type) {
 	case T_DOUBLE:
 	case T_FIXED64:
-	case T_SFIXED64:
-		return 1;
+	case T_SFIXED64: return 1;
 	case T_FLOAT:
 	case T_FIXED32:
-	case T_SFIXED32:
-		return 5;
+	case T_SFIXED32: return 5;
 	case T_STRING:
 	case T_BYTES:
-	case T_MESSAGE:
-		return 2;
+	case T_MESSAGE: return 2;
 	case T_INT64:
 	case T_UINT64:
 	case T_INT32:
@@ -503,10 +502,8 @@ static int wire_of(uint8_t type)
 	case T_UINT32:
 	case T_ENUM:
 	case T_SINT32:
-	case T_SINT64:
-		return 0;
-	default: /* groups, unknown types */
-		return -1;
+	case T_SINT64: return 0;
+	default: /* groups, unknown types */ return -1;
 	}
 }
 
@@ -538,26 +535,18 @@ static void put_scalar(struct sonde_buf *o, const struct pd_field *fd, uint64_t 
 		break;
 	}
 	case T_INT64:
-	case T_SFIXED64:
-		sonde_buf_printf(o, "%lld", (long long)(int64_t)v);
-		break;
+	case T_SFIXED64: sonde_buf_printf(o, "%lld", (long long)(int64_t)v); break;
 	case T_INT32:
-	case T_SFIXED32:
-		sonde_buf_printf(o, "%d", (int)(int32_t)v);
-		break;
+	case T_SFIXED32: sonde_buf_printf(o, "%d", (int)(int32_t)v); break;
 	case T_UINT32:
-	case T_FIXED32:
-		sonde_buf_printf(o, "%u", (unsigned)(uint32_t)v);
-		break;
+	case T_FIXED32: sonde_buf_printf(o, "%u", (unsigned)(uint32_t)v); break;
 	case T_SINT32:
 		sonde_buf_printf(o, "%d", (int)(int32_t)((uint32_t)(v >> 1) ^ -(uint32_t)(v & 1)));
 		break;
 	case T_SINT64:
 		sonde_buf_printf(o, "%lld", (long long)(int64_t)((v >> 1) ^ -(v & 1)));
 		break;
-	case T_BOOL:
-		sonde_buf_puts(o, v ? "true" : "false");
-		break;
+	case T_BOOL: sonde_buf_puts(o, v ? "true" : "false"); break;
 	case T_ENUM:
 		if (fd->en)
 			for (size_t i = 0; i < fd->en->nv; i++)
@@ -567,9 +556,7 @@ static void put_scalar(struct sonde_buf *o, const struct pd_field *fd, uint64_t 
 				}
 		sonde_buf_printf(o, "%d", (int)(int32_t)v);
 		break;
-	default: /* uint64, fixed64 */
-		sonde_buf_u64(o, v);
-		break;
+	default: /* uint64, fixed64 */ sonde_buf_u64(o, v); break;
 	}
 }
 
@@ -613,7 +600,8 @@ static void put_raw(struct sonde_buf *o, const struct sonde_pb_wfield *w, const 
 	}
 	if (w->len && depth + 1 < c->max_depth) {
 		struct sonde_pb_limits lim = { .max_depth = c->max_depth - depth - 1,
-					       .max_out = c->out_end > o->len ? c->out_end - o->len : 1,
+					       .max_out = c->out_end > o->len ? c->out_end - o->len
+									      : 1,
 					       .max_fields = c->max_fields };
 		if (sonde_pb_decode(w->bytes, w->len, o, &lim) == SONDE_PB_OK)
 			return;
@@ -626,8 +614,8 @@ static void put_raw(struct sonde_buf *o, const struct sonde_pb_wfield *w, const 
 }
 
 /* One (unpacked) value of a field whose wire type matches its declaration. */
-static void put_value(struct sonde_buf *o, const struct pd_field *fd, const struct sonde_pb_wfield *w,
-		      const struct pd_ctx *c, unsigned depth)
+static void put_value(struct sonde_buf *o, const struct pd_field *fd,
+		      const struct sonde_pb_wfield *w, const struct pd_ctx *c, unsigned depth)
 {
 	if (fd->type == T_STRING) {
 		sonde_json_str(o, w->bytes, w->len); /* bad UTF-8 bytes become U+FFFD */
@@ -687,7 +675,8 @@ static bool put_map(struct sonde_buf *o, const struct pd_field *fd, struct occ *
 		first = false;
 		/* the key as a JSON string */
 		if (kf->type == T_STRING) {
-			sonde_json_str(o, key.bytes ? key.bytes : (const uint8_t *)"", has_key ? key.len : 0);
+			sonde_json_str(o, key.bytes ? key.bytes : (const uint8_t *)"",
+				       has_key ? key.len : 0);
 		} else {
 			struct sonde_buf k = { 0 };
 			put_scalar(&k, kf, has_key ? key.v : 0);
@@ -760,7 +749,8 @@ static int tdecode(const struct sonde_pd_msg *m, const uint8_t *p, size_t n, str
 			cnt++;
 			last = b;
 			f[b].written = true;
-			if (want >= 0 && f[b].w.wt != want && !(repeated && want != 2 && f[b].w.wt == 2))
+			if (want >= 0 && f[b].w.wt != want &&
+			    !(repeated && want != 2 && f[b].w.wt == 2))
 				want = -1;
 		}
 		if (!first)
@@ -794,7 +784,8 @@ static int tdecode(const struct sonde_pd_msg *m, const uint8_t *p, size_t n, str
 					if (f[b].w.num != num)
 						continue;
 					if (want != 2 && f[b].w.wt == 2) {
-						if (put_packed(out, fd, f[b].w.bytes, f[b].w.len, &firstv)) {
+						if (put_packed(out, fd, f[b].w.bytes, f[b].w.len,
+							       &firstv)) {
 							out->len = mark;
 							rv = SONDE_PB_MALFORMED;
 							goto out;

@@ -32,8 +32,7 @@ struct sonde_pd_msg;
  * Parse the n bytes of a FileDescriptorSet. Returns NULL with a sentence in
  * err (errlen bytes) if they are not one (malformed, or no file in it).
  */
-struct sonde_protodesc *sonde_protodesc_parse(const uint8_t *p, size_t n, char *err,
-					      size_t errlen);
+struct sonde_protodesc *sonde_protodesc_parse(const uint8_t *p, size_t n, char *err, size_t errlen);
 /* The same from a file. */
 struct sonde_protodesc *sonde_protodesc_load(const char *path, char *err, size_t errlen);
 void sonde_protodesc_free(struct sonde_protodesc *d);

@@ -101,12 +101,8 @@ struct sonde_chunked_step sonde_chunked_feed(struct sonde_chunked *c, const uint
 			s.ev = SONDE_CHUNKED_ERROR;
 		}
 		return s;
-	case SONDE_CHUNKED_LAST:
-		s.ev = SONDE_CHUNKED_END;
-		return s;
+	case SONDE_CHUNKED_LAST: s.ev = SONDE_CHUNKED_END; return s;
 	case SONDE_CHUNKED_BAD:
-	default:
-		s.ev = SONDE_CHUNKED_ERROR;
-		return s;
+	default: s.ev = SONDE_CHUNKED_ERROR; return s;
 	}
 }

@@ -95,7 +95,8 @@ static void finish(struct h1_conn *h, enum sonde_dir dir, uint32_t flags)
 	m->base.ts_first = d->ts_first;
 	m->base.ts_last = d->ts_last;
 	m->base.wire_bytes = d->msg_wire;
-	m->base.captured_bytes = d->msg_wire - (d->msg_gap < d->msg_wire ? d->msg_gap : d->msg_wire);
+	m->base.captured_bytes =
+		d->msg_wire - (d->msg_gap < d->msg_wire ? d->msg_gap : d->msg_wire);
 	m->body_captured = m->body.len;
 	if (h->s->opts->decode_bodies && !(m->base.flags & SONDE_MF_GAP))
 		sonde_http_msg_decode(m, h->s->opts->body_limit);
@@ -132,11 +133,14 @@ static void finish(struct h1_conn *h, enum sonde_dir dir, uint32_t flags)
 		req->base.ts_first = c2s->ts_first;
 		req->base.ts_last = c2s->ts_last;
 		req->base.wire_bytes = c2s->msg_wire;
-		req->base.captured_bytes = c2s->msg_wire - (c2s->msg_gap < c2s->msg_wire ? c2s->msg_gap : c2s->msg_wire);
+		req->base.captured_bytes =
+			c2s->msg_wire -
+			(c2s->msg_gap < c2s->msg_wire ? c2s->msg_gap : c2s->msg_wire);
 		sonde_session_request(h->s, &req->base);
 	}
 	/* Upgrade and CONNECT hand the connection on after this response. */
-	const char *next = h1_msg_switch_to(m, (struct sonde_http_msg *)sonde_session_oldest_request(h->s));
+	const char *next =
+		h1_msg_switch_to(m, (struct sonde_http_msg *)sonde_session_oldest_request(h->s));
 	if (next)
 		h->s->switch_to = next;
 	sonde_session_response(h->s, &m->base);
@@ -381,8 +385,9 @@ static size_t head_feed(struct h1_conn *h, enum sonde_dir dir, const uint8_t *p,
 	struct h1_dir *d = &h->d[dir];
 	/* Reject at once what cannot start a message, rather than buffer it. */
 	if (!d->acc.len) {
-		bool ok = dir == SONDE_DIR_S2C ? p[0] == 'H'
-					       : (p[0] >= 'A' && p[0] <= 'Z') || (p[0] >= 'a' && p[0] <= 'z');
+		bool ok = dir == SONDE_DIR_S2C
+				  ? p[0] == 'H'
+				  : (p[0] >= 'A' && p[0] <= 'Z') || (p[0] >= 'a' && p[0] <= 'z');
 		if (!ok) {
 			h->s->stats->parse_errors++;
 			to_resync(h, d);
@@ -504,18 +509,13 @@ static size_t st_chunked(struct h1_conn *h, enum sonde_dir dir, const uint8_t *p
 	struct sonde_chunked_step s = sonde_chunked_feed(&d->chunk, p, n);
 	d->msg_wire += s.used;
 	switch (s.ev) {
-	case SONDE_CHUNKED_BYTES:
-		body_bytes(h, d, s.data, s.used);
-		break;
+	case SONDE_CHUNKED_BYTES: body_bytes(h, d, s.data, s.used); break;
 	case SONDE_CHUNKED_END:
 		d->st = H1_TRAILERS;
 		d->scan = 0;
 		break;
-	case SONDE_CHUNKED_ERROR:
-		body_error(h, dir);
-		break;
-	case SONDE_CHUNKED_MORE:
-		break;
+	case SONDE_CHUNKED_ERROR: body_error(h, dir); break;
+	case SONDE_CHUNKED_MORE: break;
 	}
 	return s.used;
 }
@@ -635,30 +635,14 @@ static size_t h1_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t 
 		const uint8_t *q = p + i;
 		size_t left = n - i;
 		switch (d->st) {
-		case H1_DONE:
-			h->s->stats->unparsed_bytes += left;
-			return n;
-		case H1_IDLE:
-			i += st_idle(h, dir, q, left, ts);
-			break;
-		case H1_HEAD:
-			i += head_feed(h, dir, q, left);
-			break;
-		case H1_BODY_LEN:
-			i += st_body_len(h, dir, q, left);
-			break;
-		case H1_CHUNKED:
-			i += st_chunked(h, dir, q, left);
-			break;
-		case H1_TRAILERS:
-			i += st_trailers(h, dir, q, left);
-			break;
-		case H1_BODY_CLOSE:
-			i += st_body_close(h, dir, q, left);
-			break;
-		case H1_RESYNC:
-			i += st_resync(h, dir, q, left, ts);
-			break;
+		case H1_DONE: h->s->stats->unparsed_bytes += left; return n;
+		case H1_IDLE: i += st_idle(h, dir, q, left, ts); break;
+		case H1_HEAD: i += head_feed(h, dir, q, left); break;
+		case H1_BODY_LEN: i += st_body_len(h, dir, q, left); break;
+		case H1_CHUNKED: i += st_chunked(h, dir, q, left); break;
+		case H1_TRAILERS: i += st_trailers(h, dir, q, left); break;
+		case H1_BODY_CLOSE: i += st_body_close(h, dir, q, left); break;
+		case H1_RESYNC: i += st_resync(h, dir, q, left, ts); break;
 		}
 	}
 	return i;
@@ -722,8 +706,7 @@ static void h1_gap(void *state, enum sonde_dir dir, uint64_t n, uint64_t ts)
 		finish(h, dir, SONDE_MF_GAP | SONDE_MF_INCOMPLETE);
 		to_resync(h, d);
 		break;
-	case H1_DONE:
-		break;
+	case H1_DONE: break;
 	}
 }
 
@@ -733,20 +716,15 @@ static void h1_end(void *state, enum sonde_dir dir, uint64_t ts)
 	struct h1_dir *d = &h->d[dir];
 	(void)ts;
 	switch (d->st) {
-	case H1_BODY_CLOSE:
-		finish(h, dir, 0);
-		break;
+	case H1_BODY_CLOSE: finish(h, dir, 0); break;
 	case H1_HEAD:
 		if (d->acc.len)
 			h->s->stats->unparsed_bytes += d->acc.len;
 		break;
 	case H1_BODY_LEN:
 	case H1_CHUNKED:
-	case H1_TRAILERS:
-		finish(h, dir, SONDE_MF_INCOMPLETE);
-		break;
-	default:
-		break;
+	case H1_TRAILERS: finish(h, dir, SONDE_MF_INCOMPLETE); break;
+	default: break;
 	}
 	d->cur = NULL;
 	sonde_buf_free(&d->acc);
@@ -778,14 +756,10 @@ static void *h1_open(struct sonde_session *s)
 static enum sonde_probe h1_probe(const uint8_t *p, size_t n)
 {
 	switch (sonde_h1_looks_like_first(p, n)) {
-	case 1:
-		return SONDE_PROBE_CLIENT;
-	case 2:
-		return SONDE_PROBE_SERVER;
-	case -1:
-		return SONDE_PROBE_MORE;
-	default:
-		return SONDE_PROBE_NO;
+	case 1: return SONDE_PROBE_CLIENT;
+	case 2: return SONDE_PROBE_SERVER;
+	case -1: return SONDE_PROBE_MORE;
+	default: return SONDE_PROBE_NO;
 	}
 }
 

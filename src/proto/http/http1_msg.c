@@ -20,8 +20,10 @@ static void add_fields(struct sonde_http_fields *fs, uint32_t base_off,
 	fs->cap = n;
 	for (uint32_t i = 0; i < n; i++)
 		fs->f[fs->n++] = (struct sonde_http_field){
-			base_off + hdrs[i].name.off, hdrs[i].name.len,
-			base_off + hdrs[i].value.off, hdrs[i].value.len,
+			base_off + hdrs[i].name.off,
+			hdrs[i].name.len,
+			base_off + hdrs[i].value.off,
+			hdrs[i].value.len,
 		};
 }
 
@@ -102,7 +104,9 @@ const char *h1_msg_switch_to(const struct sonde_http_msg *resp, const struct son
 		const struct sonde_http_msg *base = NULL;
 		for (uint32_t i = 0; i < resp->headers.n; i++) {
 			const struct sonde_http_field *f = &resp->headers.f[i];
-			if (h1_msg_span_ieq(resp, (struct sonde_http_span){ f->noff, f->nlen, true }, "upgrade")) {
+			if (h1_msg_span_ieq(resp,
+					    (struct sonde_http_span){ f->noff, f->nlen, true },
+					    "upgrade")) {
 				up = (struct sonde_http_span){ f->voff, f->vlen, true };
 				base = resp;
 			}

@@ -7,18 +7,15 @@
 
 /* RFC 9110 tchar: the characters of tokens (methods, header names). */
 static const uint8_t tchar[256] = {
-	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
-	['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,
-	['~'] = 1,
-	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
-	['7'] = 1, ['8'] = 1, ['9'] = 1,
-	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
-	['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
-	['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
-	['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
-	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
-	['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
-	['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+	['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
+	['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
+	['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,  ['F'] = 1, ['G'] = 1,
+	['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,  ['N'] = 1, ['O'] = 1,
+	['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1,
+	['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,  ['d'] = 1, ['e'] = 1,
+	['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1, ['m'] = 1,
+	['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
 	['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
 
@@ -64,11 +61,11 @@ size_t sonde_h1_head_end(const uint8_t *buf, size_t len, size_t from, size_t *ne
 /* Methods that may start a message when resynchronising; a fixed list is
  * what keeps resynchronisation from locking onto body text. */
 static const char *const known_methods[] = {
-	"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
-	"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT",
-	"SEARCH", "PURGE", "MKCALENDAR", "ACL", "BIND", "LINK", "UNLINK", "MERGE",
-	"CHECKOUT", "NOTIFY", "SUBSCRIBE", "UNSUBSCRIBE", "MSEARCH", "M-SEARCH", "SOURCE",
-	NULL,
+	"GET",         "POST",    "PUT",      "DELETE",    "HEAD",     "OPTIONS",    "PATCH",
+	"CONNECT",     "TRACE",   "PROPFIND", "PROPPATCH", "MKCOL",    "COPY",       "MOVE",
+	"LOCK",        "UNLOCK",  "REPORT",   "SEARCH",    "PURGE",    "MKCALENDAR", "ACL",
+	"BIND",        "LINK",    "UNLINK",   "MERGE",     "CHECKOUT", "NOTIFY",     "SUBSCRIBE",
+	"UNSUBSCRIBE", "MSEARCH", "M-SEARCH", "SOURCE",    NULL,
 };
 
 static bool is_known_method(const uint8_t *m, size_t len)
@@ -118,7 +115,8 @@ int sonde_h1_looks_like_first(const uint8_t *buf, size_t len)
 		return v;
 	/* Any method token, if the line ends like a request line. */
 	size_t i = 0;
-	while (i < len && i < 32 && ((buf[i] >= 'A' && buf[i] <= 'Z') || buf[i] == '_' || buf[i] == '-'))
+	while (i < len && i < 32 &&
+	       ((buf[i] >= 'A' && buf[i] <= 'Z') || buf[i] == '_' || buf[i] == '-'))
 		i++;
 	if (i < 3 || i == 32)
 		return 0;

@@ -49,119 +49,8 @@
 #include "proto/content/content.h"
 #include "proto/http/http2_hpack.h"
 #include "proto/http/http2_msg.h"
+#include "proto/http/http2_priv.h"
 #include "proto/content/protodesc.h"
-
-#define H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-#define H2_PREFACE_LEN 24
-#define MAX_HEADERS 128 /* kept per header block; more are counted */
-#define MAX_HEADER_BLOCK (1u << 20) /* reassembled header block */
-#define MAX_FRAME_BUF (1u << 20) /* buffered non-DATA payload */
-#define MAX_STREAMS 1024 /* open streams tracked per connection */
-#define PLAUSIBLE_LEN 16384 /* largest frame taken for one while resynchronising */
-#define RESYNC_FRAMES 3 /* plausible frame headers in a row that end a search */
-#define RESYNC_SEGS 16 /* arrival times kept for bytes held while searching */
-
-enum h2_type {
-	F_DATA = 0,
-	F_HEADERS = 1,
-	F_PRIORITY = 2,
-	F_RST_STREAM = 3,
-	F_SETTINGS = 4,
-	F_PUSH_PROMISE = 5,
-	F_PING = 6,
-	F_GOAWAY = 7,
-	F_WINDOW_UPDATE = 8,
-	F_CONTINUATION = 9,
-	F_ALTSVC = 0xa, /* RFC 7838 */
-	F_ORIGIN = 0xc, /* RFC 8336 */
-	F_PRIORITY_UPDATE = 0x10, /* RFC 9218 */
-};
-
-#define FL_END_STREAM 0x1
-#define FL_ACK 0x1
-#define FL_END_HEADERS 0x4
-#define FL_PADDED 0x8
-#define FL_PRIORITY 0x20
-
-enum h2_state {
-	H2_PREFACE_ST, /* client: matching the connection preface */
-	H2_FRAME_HDR,
-	H2_PAYLOAD,
-	H2_RESYNC, /* frame boundaries unknown: looking for the next frame */
-	H2_DONE,
-};
-
-struct h2_stream {
-	uint32_t id;
-	struct sonde_http_msg *m[2]; /* message being received per direction */
-	bool done[2]; /* that direction's message was finished */
-	bool req_seen; /* a request started on it while we watched */
-	/* content claimed by either side's headers (gRPC), or by the request */
-	const struct sonde_content_dissector *head_cd, *asked_cd;
-	const struct sonde_pd_msg *pb_in, *pb_out; /* the method's types (--proto-descriptor) */
-};
-
-/* Held bytes up to `end` arrived at `ts`. */
-struct h2_seg {
-	size_t end;
-	uint64_t ts;
-};
-
-struct h2_dir {
-	enum h2_state st;
-	size_t pre; /* preface bytes matched */
-	uint8_t hdr[9];
-	size_t hlen;
-	uint32_t flen, fpos, fsid;
-	uint8_t ftype, fflags;
-	uint8_t padlen;
-	bool first; /* the next frame is the direction's first */
-	bool pay_skip; /* payload too large to buffer: skipped */
-	bool pay_lost; /* part of the payload was lost in a gap */
-	uint32_t plost; /* how much */
-	struct sonde_buf pay;
-	uint64_t frame_ts;
-	/* header block being reassembled */
-	bool in_block;
-	struct sonde_buf hb;
-	uint32_t hb_sid, hb_promised;
-	uint8_t hb_type;
-	bool hb_end_stream;
-	uint64_t hb_wire, hb_ts;
-	/* HPACK: the exact inflater from the direction's start, or (inf NULL)
-	 * the recovering decoder */
-	nghttp2_hd_inflater *inf;
-	struct h2_hpack hp;
-	bool recovering; /* began mid-stream or lost its HPACK state once */
-	uint32_t table_max; /* the table bound the peer's SETTINGS allowed */
-	bool table_max_known; /* no SETTINGS can have been missed */
-	uint32_t max_sid; /* highest stream a request started on (client side) */
-	/* H2_RESYNC: bytes from the first candidate frame start on */
-	struct sonde_buf rs;
-	struct h2_seg seg[RESYNC_SEGS];
-	unsigned nseg;
-};
-
-struct h2_conn {
-	struct sonde_session *s;
-	struct h2_dir d[2];
-	struct h2_stream *streams;
-	size_t nstreams, cap;
-	uint64_t streams_skipped;
-};
-
-static size_t h2_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts);
-
-static uint32_t be24(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-}
-
-static uint32_t be31(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]) &
-	       0x7fffffffu;
-}
 
 /* ------------------------------------------------------------- streams --- */
 
@@ -225,8 +114,9 @@ static void msg_finish(struct h2_conn *h, struct h2_stream *st, enum sonde_dir d
 	m->base.flags |= flags;
 	/* --decode-bodies as for HTTP/1: not after lost bytes, and not gRPC
 	 * (its messages carry their own compression, grpc-encoding) */
-	h2_msg_body_coding(m, h->s->opts->decode_bodies && m->cd != &sonde_content_grpc &&
-				      !(m->base.flags & SONDE_MF_GAP),
+	h2_msg_body_coding(m,
+			   h->s->opts->decode_bodies && m->cd != &sonde_content_grpc &&
+				   !(m->base.flags & SONDE_MF_GAP),
 			   h->s->opts->body_limit);
 	if (m->base.captured_bytes > m->base.wire_bytes)
 		m->base.captured_bytes = m->base.wire_bytes;
@@ -273,7 +163,7 @@ static void finish_dir(struct h2_conn *h, enum sonde_dir dir, uint32_t flags)
  * the recovering decoder. bound_known: the peer's table-size SETTINGS cannot
  * have been missed (no bytes were lost).
  */
-static void hpack_lost(struct h2_conn *h, enum sonde_dir dir, bool bound_known)
+void h2_lose_hpack(struct h2_conn *h, enum sonde_dir dir, bool bound_known)
 {
 	struct h2_dir *d = &h->d[dir];
 	h->s->stats->hpack_state_lost++;
@@ -311,7 +201,7 @@ static void block_lost(struct h2_conn *h, enum sonde_dir dir, uint32_t sid, uint
 	flag_block_msg(h, dir, sid, flags);
 	d->in_block = false;
 	sonde_buf_reset(&d->hb);
-	hpack_lost(h, dir, true);
+	h2_lose_hpack(h, dir, true);
 }
 
 /* ---------------------------------------------------------- header blocks --- */
@@ -353,13 +243,15 @@ static void emit_field(void *ctx, const struct h2_hp_field *f)
 	struct decoded *out = ctx;
 	static const uint8_t none[1];
 	if (!(f->flags & H2_HP_NAME_UNKNOWN)) {
-		add_field(out, f->name, f->nlen, f->value ? f->value : none, f->value ? f->vlen : 0);
+		add_field(out, f->name, f->nlen, f->value ? f->value : none,
+			  f->value ? f->vlen : 0);
 		return;
 	}
 	char name[40];
 	int k = snprintf(name, sizeof(name), "<unknown index %u>", f->index);
 	bool value = !(f->flags & H2_HP_VALUE_UNKNOWN) && f->value;
-	add_field(out, (const uint8_t *)name, (size_t)k, value ? f->value : none, value ? f->vlen : 0);
+	add_field(out, (const uint8_t *)name, (size_t)k, value ? f->value : none,
+		  value ? f->vlen : 0);
 }
 
 /* Decode one complete header block with the exact inflater. */
@@ -408,7 +300,7 @@ static uint32_t decode_block(struct h2_conn *h, enum sonde_dir dir, const uint8_
 		h->s->stats->parse_errors++;
 		flags = SONDE_MF_PARSE_ERROR;
 		decoded_reset(dc);
-		hpack_lost(h, dir, true);
+		h2_lose_hpack(h, dir, true);
 	}
 	/* The client's first header block opens stream 1 (stream ids only
 	 * grow, and a request block starts with pseudo-headers): the client's
@@ -518,8 +410,10 @@ static void header_block_done(struct h2_conn *h, enum sonde_dir dir)
 				d->max_sid = d->hb_sid;
 			if (h->s->opts->proto_desc && m->path.set) {
 				const uint8_t *pv = sonde_http_txt(m, m->path.off);
-				st->pb_in = sonde_protodesc_method(h->s->opts->proto_desc, pv, m->path.len, false);
-				st->pb_out = sonde_protodesc_method(h->s->opts->proto_desc, pv, m->path.len, true);
+				st->pb_in = sonde_protodesc_method(h->s->opts->proto_desc, pv,
+								   m->path.len, false);
+				st->pb_out = sonde_protodesc_method(h->s->opts->proto_desc, pv,
+								    m->path.len, true);
 			}
 		}
 	} else if (response && m->status >= 100 && m->status < 200 && !m->body_seen) {
@@ -564,24 +458,6 @@ static void block_start(struct h2_dir *d, uint8_t type, uint32_t sid, uint32_t p
 
 /* ---------------------------------------------------------- frames --- */
 
-/* Remove padding (and the HEADERS priority fields): false if malformed. */
-static bool unpad(const uint8_t *p, size_t n, uint8_t flags, size_t extra, size_t *off, size_t *len)
-{
-	size_t o = 0, pad = 0;
-	if (flags & FL_PADDED) {
-		if (n < 1)
-			return false;
-		pad = p[0];
-		o = 1;
-	}
-	o += extra;
-	if (o + pad > n)
-		return false;
-	*off = o;
-	*len = n - o - pad;
-	return true;
-}
-
 /*
  * SETTINGS_HEADER_TABLE_SIZE v sent by the side receiving direction `dir`'s
  * header blocks bounds the dynamic table `dir`'s encoder may use. An observer
@@ -605,7 +481,7 @@ static void allow_table_size(struct h2_conn *h, enum sonde_dir dir, uint32_t v)
 	d->table_max = v;
 	if (nghttp2_hd_inflate_change_table_size(d->inf, v) != 0) {
 		h->s->stats->parse_errors++;
-		hpack_lost(h, dir, true);
+		h2_lose_hpack(h, dir, true);
 	}
 }
 
@@ -616,8 +492,8 @@ static void frame_done(struct h2_conn *h, enum sonde_dir dir)
 	const uint8_t *p = d->pay.p ? d->pay.p : none; /* empty payload */
 	size_t n = d->flen, off, len;
 	uint64_t wire = 9 + (uint64_t)d->flen;
-	bool block_frame = d->ftype == F_HEADERS || d->ftype == F_PUSH_PROMISE ||
-			   d->ftype == F_CONTINUATION;
+	bool block_frame =
+		d->ftype == F_HEADERS || d->ftype == F_PUSH_PROMISE || d->ftype == F_CONTINUATION;
 	if (d->in_block && d->ftype != F_CONTINUATION) {
 		/* the block never ended: it is lost; this frame is handled */
 		h->s->stats->parse_errors++;
@@ -638,7 +514,7 @@ static void frame_done(struct h2_conn *h, enum sonde_dir dir)
 	}
 	switch (d->ftype) {
 	case F_HEADERS:
-		if (!unpad(p, n, d->fflags, d->fflags & FL_PRIORITY ? 5 : 0, &off, &len))
+		if (!h2_unpad(p, n, d->fflags, d->fflags & FL_PRIORITY ? 5 : 0, &off, &len))
 			goto bad;
 		block_start(d, F_HEADERS, d->fsid, 0, d->fflags & FL_END_STREAM, p + off, len);
 		d->hb_wire += wire;
@@ -646,11 +522,12 @@ static void frame_done(struct h2_conn *h, enum sonde_dir dir)
 			header_block_done(h, dir);
 		break;
 	case F_PUSH_PROMISE:
-		if (!unpad(p, n, d->fflags, 4, &off, &len))
+		if (!h2_unpad(p, n, d->fflags, 4, &off, &len))
 			goto bad;
 		{
 			size_t q = d->fflags & FL_PADDED ? 1 : 0;
-			block_start(d, F_PUSH_PROMISE, d->fsid, be31(p + q), false, p + off, len);
+			block_start(d, F_PUSH_PROMISE, d->fsid, h2_be31(p + q), false, p + off,
+				    len);
 		}
 		d->hb_wire += wire;
 		if (d->fflags & FL_END_HEADERS)
@@ -689,11 +566,10 @@ static void frame_done(struct h2_conn *h, enum sonde_dir dir)
 			uint32_t v = (uint32_t)p[i + 2] << 24 | (uint32_t)p[i + 3] << 16 |
 				     (uint32_t)p[i + 4] << 8 | p[i + 5];
 			if (id == 1)
-				allow_table_size(h, (enum sonde_dir)!dir, v);
+				allow_table_size(h, (enum sonde_dir) !dir, v);
 		}
 		break;
-	default: /* PRIORITY, PING, GOAWAY, WINDOW_UPDATE, unknown: nothing */
-		break;
+	default: /* PRIORITY, PING, GOAWAY, WINDOW_UPDATE, unknown: nothing */ break;
 	}
 	return;
 bad:
@@ -745,337 +621,157 @@ static void data_frame_end(struct h2_conn *h, enum sonde_dir dir)
 	stream_drop_if_done(h, st);
 }
 
-/* ------------------------------------------------------- resynchronising --- */
-
-/*
- * Could these 9 bytes be a frame header? Only the frame types a peer sends
- * (RFC 9113 and the common extensions) with the flags, stream ids and lengths
- * they allow, at most PLAUSIBLE_LEN long.
- */
-static bool plausible(const uint8_t *p)
-{
-	uint32_t len = be24(p), sid = be31(p + 5);
-	uint8_t type = p[3], fl = p[4];
-	if ((p[5] & 0x80) || len > PLAUSIBLE_LEN)
-		return false;
-	switch (type) {
-	case F_DATA:
-		return sid && !(fl & ~(FL_END_STREAM | FL_PADDED)) && len >= (fl & FL_PADDED ? 1u : 0u);
-	case F_HEADERS:
-		return sid && !(fl & ~(FL_END_STREAM | FL_END_HEADERS | FL_PADDED | FL_PRIORITY)) &&
-		       len >= (fl & FL_PADDED ? 1u : 0u) + (fl & FL_PRIORITY ? 5u : 0u);
-	case F_PRIORITY:
-		return sid && !fl && len == 5;
-	case F_RST_STREAM:
-		return sid && !fl && len == 4;
-	case F_SETTINGS:
-		return !sid && !(fl & ~FL_ACK) && (fl & FL_ACK ? len == 0 : len % 6 == 0);
-	case F_PUSH_PROMISE:
-		return sid && !(fl & ~(FL_END_HEADERS | FL_PADDED)) &&
-		       len >= 4 + (fl & FL_PADDED ? 1u : 0u);
-	case F_PING:
-		return !sid && !(fl & ~FL_ACK) && len == 8;
-	case F_GOAWAY:
-		return !sid && !fl && len >= 8;
-	case F_WINDOW_UPDATE:
-		return !fl && len == 4;
-	case F_CONTINUATION:
-		return sid && !(fl & ~FL_END_HEADERS);
-	case F_ALTSVC:
-		return !fl && len >= 2;
-	case F_ORIGIN:
-	case F_PRIORITY_UPDATE:
-		return !sid && !fl && len >= (type == F_ORIGIN ? 0u : 4u);
-	default:
-		return false;
-	}
-}
-
-/* A header-block frame (HEADERS, PUSH_PROMISE, CONTINUATION) not ending it. */
-static bool opens_block(const uint8_t *p)
-{
-	return (p[3] == F_HEADERS || p[3] == F_PUSH_PROMISE || p[3] == F_CONTINUATION) &&
-	       !(p[4] & FL_END_HEADERS);
-}
-
-enum chain { CHAIN_NO, CHAIN_MORE, CHAIN_YES };
-
-/* A whole HEADERS frame whose block starts with a pseudo-header field. */
-static bool starts_request_or_response(const uint8_t *f)
-{
-	size_t off, len;
-	return f[3] == F_HEADERS &&
-	       unpad(f + 9, be24(f), f[4], f[4] & FL_PRIORITY ? 5 : 0, &off, &len) &&
-	       h2_hpack_first_role(f + 9 + off, len) != 0;
-}
-
-/*
- * Do frames start at p? YES after RESYNC_FRAMES plausible headers in a row
- * (a CONTINUATION only right after an unfinished block of its stream, never
- * first), or fewer after a whole HEADERS frame opening a request or response
- * (so a lone request is not held back until more frames arrive), or when
- * plausible frames end exactly at n and no more bytes will come (`final`: a
- * gap or the end follows).
- */
-static enum chain chain_at(const uint8_t *p, size_t n, bool final)
-{
-	size_t pos = 0;
-	unsigned frames = 0;
-	bool strong = false;
-	const uint8_t *prev = NULL;
-	for (;;) {
-		if (n - pos < 9) {
-			if (pos == n && frames && (final || strong))
-				return CHAIN_YES;
-			return final ? CHAIN_NO : CHAIN_MORE;
-		}
-		const uint8_t *f = p + pos;
-		if (!plausible(f))
-			return CHAIN_NO;
-		bool cont = f[3] == F_CONTINUATION;
-		if (prev && opens_block(prev) ? !cont || be31(f + 5) != be31(prev + 5) : cont)
-			return CHAIN_NO;
-		if (++frames == RESYNC_FRAMES || strong)
-			return CHAIN_YES;
-		prev = f;
-		pos += 9 + (size_t)be24(f);
-		if (pos > n)
-			return final ? CHAIN_NO : CHAIN_MORE;
-		strong = starts_request_or_response(f);
-	}
-}
-
-static void resync_reset(struct h2_dir *d)
-{
-	sonde_buf_free(&d->rs);
-	d->nseg = 0;
-}
-
-/* Drop the first k held bytes. */
-static void resync_drop(struct h2_dir *d, size_t k)
-{
-	if (!k)
-		return;
-	memmove(d->rs.p, d->rs.p + k, d->rs.len - k);
-	d->rs.len -= k;
-	unsigned j = 0;
-	for (unsigned i = 0; i < d->nseg; i++) {
-		if (d->seg[i].end <= k)
-			continue;
-		d->seg[j] = d->seg[i];
-		d->seg[j].end -= k;
-		j++;
-	}
-	d->nseg = j;
-}
-
-/*
- * Look for a frame start in the held bytes. On success the direction parses
- * frames again, from the held bytes on (each with the time it arrived);
- * skipped bytes are counted as unparsed.
- */
-static void resync_scan(struct h2_conn *h, enum sonde_dir dir, bool final)
-{
-	struct h2_dir *d = &h->d[dir];
-	size_t o = 0;
-	enum chain c = CHAIN_NO;
-	while (o < d->rs.len && (c = chain_at(d->rs.p + o, d->rs.len - o, final)) == CHAIN_NO)
-		o++;
-	h->s->stats->unparsed_bytes += o;
-	resync_drop(d, o);
-	if (c != CHAIN_YES || !d->rs.len)
-		return;
-	/* found: replay the held bytes through the frame parser */
-	struct sonde_buf held = d->rs;
-	unsigned nseg = d->nseg;
-	struct h2_seg seg[RESYNC_SEGS];
-	memcpy(seg, d->seg, sizeof(seg));
-	memset(&d->rs, 0, sizeof(d->rs));
-	d->nseg = 0;
-	d->st = H2_FRAME_HDR;
-	d->hlen = 0;
-	size_t from = 0;
-	for (unsigned i = 0; i < nseg; i++) {
-		if (seg[i].end > from)
-			h2_data(h, dir, held.p + from, seg[i].end - from, seg[i].ts);
-		from = seg[i].end;
-	}
-	sonde_buf_free(&held);
-}
-
-/* Bytes arriving while frame boundaries are unknown. */
-static void resync_feed(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n,
-			uint64_t ts)
-{
-	struct h2_dir *d = &h->d[dir];
-	sonde_buf_append(&d->rs, p, n);
-	if (d->nseg == RESYNC_SEGS) {
-		d->seg[RESYNC_SEGS - 1].end = d->rs.len; /* merged: first arrival kept */
-	} else {
-		d->seg[d->nseg].end = d->rs.len;
-		d->seg[d->nseg].ts = ts;
-		d->nseg++;
-	}
-	resync_scan(h, dir, false);
-}
-
-/*
- * Frame boundaries are lost (a gap across frames, bytes that are no frames):
- * its HPACK state is lost with them, and the direction looks for the next
- * frame. Its messages in flight go on (their streams may still end), with
- * `flags`; after a gap, as nobody knows which streams' frames were lost, each
- * may miss bytes: flagged, its body is kept only up to the gap.
- */
-static void frames_lost(struct h2_conn *h, enum sonde_dir dir, uint32_t flags)
-{
-	struct h2_dir *d = &h->d[dir];
-	if (d->in_block)
-		h->s->stats->unparsed_bytes += d->hb_wire;
-	d->in_block = false;
-	sonde_buf_free(&d->hb);
-	sonde_buf_free(&d->pay);
-	d->hlen = 0;
-	d->first = false;
-	for (size_t i = 0; i < h->nstreams; i++) {
-		struct sonde_http_msg *m = h->streams[i].m[dir];
-		if (!m)
-			continue;
-		m->base.flags |= flags;
-		if (flags & SONDE_MF_GAP)
-			m->body_hole = true;
-	}
-	hpack_lost(h, dir, false);
-	d->st = H2_RESYNC;
-	resync_reset(d);
-}
-
 /* ------------------------------------------------------------- the parser --- */
 
-static size_t h2_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts)
+/* The client's preface; 0 consumed when it is not one (the direction then
+ * looks for frames). */
+static size_t st_preface(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n,
+			 uint64_t ts)
+{
+	struct h2_dir *d = &h->d[dir];
+	size_t k = H2_PREFACE_LEN - d->pre;
+	if (k > n)
+		k = n;
+	if (memcmp(p, &H2_PREFACE[d->pre], k)) {
+		/* not the connection's start: look for frames, the preface
+		 * bytes matched so far included */
+		size_t pre = d->pre;
+		h2_frames_lost(h, dir, 0);
+		if (pre)
+			h2_resync_feed(h, dir, (const uint8_t *)H2_PREFACE, pre, ts);
+		return 0;
+	}
+	d->pre += k;
+	if (d->pre == H2_PREFACE_LEN)
+		d->st = H2_FRAME_HDR;
+	return k;
+}
+
+/* A whole frame header in d->hdr: the frame starts. */
+static void frame_start(struct h2_conn *h, enum sonde_dir dir, uint64_t ts)
+{
+	struct h2_dir *d = &h->d[dir];
+	d->flen = h2_be24(d->hdr);
+	d->ftype = d->hdr[3];
+	d->fflags = d->hdr[4];
+	d->fsid = h2_be31(d->hdr + 5);
+	d->fpos = 0;
+	d->padlen = 0;
+	d->pay_skip = d->ftype != F_DATA && d->flen > MAX_FRAME_BUF;
+	d->pay_lost = false;
+	d->plost = 0;
+	sonde_buf_reset(&d->pay);
+	d->st = H2_PAYLOAD;
+	if (d->first) {
+		/* the server's first frame must be its SETTINGS; else this is not
+		 * the connection's start: HPACK state unknown */
+		d->first = false;
+		if (d->ftype != F_SETTINGS || (d->fflags & FL_ACK) || d->fsid || d->flen % 6) {
+			h->s->stats->parse_errors++;
+			if (!h2_plausible(d->hdr)) {
+				/* not even a frame: look for one */
+				h2_frames_lost(h, dir, SONDE_MF_PARSE_ERROR);
+				h2_resync_feed(h, dir, d->hdr, 9, ts);
+				return;
+			}
+			h2_lose_hpack(h, dir, false);
+		}
+	}
+	if (d->ftype == F_DATA) {
+		if (d->in_block) {
+			h->s->stats->parse_errors++;
+			block_lost(h, dir, d->hb_sid, SONDE_MF_PARSE_ERROR, d->hb_wire);
+		}
+		data_wire(h, dir, 9, ts);
+	}
+	if (!d->flen) {
+		d->st = H2_FRAME_HDR;
+		if (d->ftype == F_DATA)
+			data_frame_end(h, dir);
+		else
+			frame_done(h, dir);
+	}
+}
+
+static size_t st_frame_hdr(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n,
+			   uint64_t ts)
+{
+	struct h2_dir *d = &h->d[dir];
+	if (!d->hlen)
+		d->frame_ts = ts;
+	size_t k = 9 - d->hlen;
+	if (k > n)
+		k = n;
+	memcpy(d->hdr + d->hlen, p, k);
+	d->hlen += k;
+	if (d->hlen == 9) {
+		d->hlen = 0;
+		frame_start(h, dir, ts);
+	}
+	return k;
+}
+
+/* DATA payload bytes [fpos, fpos + k) of the frame: the padding length
+ * byte and the padding are not the message's. */
+static void data_payload(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, size_t k,
+			 uint64_t ts)
+{
+	struct h2_dir *d = &h->d[dir];
+	data_wire(h, dir, k, ts);
+	size_t j = 0;
+	if ((d->fflags & FL_PADDED) && d->fpos == 0) {
+		d->padlen = p[0];
+		j = 1;
+	}
+	/* data occupies [start, end) of the payload */
+	uint32_t start = d->fflags & FL_PADDED ? 1 : 0;
+	uint32_t end = (uint64_t)start + d->padlen <= d->flen ? d->flen - d->padlen : start;
+	uint32_t from = d->fpos + (uint32_t)j, to = d->fpos + (uint32_t)k;
+	if (from < start)
+		from = start;
+	if (to > end)
+		to = end;
+	if (to > from)
+		data_bytes(h, dir, p + (from - d->fpos), to - from);
+}
+
+static size_t st_payload(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n,
+			 uint64_t ts)
+{
+	struct h2_dir *d = &h->d[dir];
+	size_t k = d->flen - d->fpos;
+	if (k > n)
+		k = n;
+	if (d->ftype == F_DATA)
+		data_payload(h, dir, p, k, ts);
+	else if (!d->pay_skip && !d->pay_lost)
+		sonde_buf_append(&d->pay, p, k);
+	d->fpos += (uint32_t)k;
+	if (d->fpos == d->flen) {
+		d->st = H2_FRAME_HDR;
+		if (d->ftype == F_DATA) {
+			if ((d->fflags & FL_PADDED) && (uint64_t)d->padlen + 1 > d->flen)
+				h->s->stats->parse_errors++;
+			data_frame_end(h, dir);
+		} else {
+			frame_done(h, dir);
+		}
+	}
+	return k;
+}
+
+size_t h2_data(void *state, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts)
 {
 	struct h2_conn *h = state;
 	struct h2_dir *d = &h->d[dir];
 	size_t i = 0;
 	while (i < n) {
 		switch (d->st) {
-		case H2_DONE:
-			h->s->stats->unparsed_bytes += n - i;
-			return n;
-		case H2_RESYNC:
-			resync_feed(h, dir, p + i, n - i, ts);
-			return n;
-		case H2_PREFACE_ST: {
-			size_t k = H2_PREFACE_LEN - d->pre;
-			if (k > n - i)
-				k = n - i;
-			if (memcmp(p + i, &H2_PREFACE[d->pre], k)) {
-				/* not the connection's start: look for frames,
-				 * the preface bytes matched so far included */
-				size_t pre = d->pre;
-				frames_lost(h, dir, 0);
-				if (pre)
-					resync_feed(h, dir, (const uint8_t *)H2_PREFACE, pre, ts);
-				break;
-			}
-			d->pre += k;
-			i += k;
-			if (d->pre == H2_PREFACE_LEN)
-				d->st = H2_FRAME_HDR;
-			break;
-		}
-		case H2_FRAME_HDR: {
-			if (!d->hlen)
-				d->frame_ts = ts;
-			size_t k = 9 - d->hlen;
-			if (k > n - i)
-				k = n - i;
-			memcpy(d->hdr + d->hlen, p + i, k);
-			d->hlen += k;
-			i += k;
-			if (d->hlen < 9)
-				break;
-			d->hlen = 0;
-			d->flen = be24(d->hdr);
-			d->ftype = d->hdr[3];
-			d->fflags = d->hdr[4];
-			d->fsid = be31(d->hdr + 5);
-			d->fpos = 0;
-			d->padlen = 0;
-			d->pay_skip = d->ftype != F_DATA && d->flen > MAX_FRAME_BUF;
-			d->pay_lost = false;
-			d->plost = 0;
-			sonde_buf_reset(&d->pay);
-			d->st = H2_PAYLOAD;
-			if (d->first) {
-				/* the server's first frame must be its SETTINGS; else
-				 * this is not the connection's start: HPACK state unknown */
-				d->first = false;
-				if (d->ftype != F_SETTINGS || (d->fflags & FL_ACK) || d->fsid ||
-				    d->flen % 6) {
-					h->s->stats->parse_errors++;
-					if (!plausible(d->hdr)) {
-						/* not even a frame: look for one */
-						frames_lost(h, dir, SONDE_MF_PARSE_ERROR);
-						resync_feed(h, dir, d->hdr, 9, ts);
-						break;
-					}
-					hpack_lost(h, dir, false);
-				}
-			}
-			if (d->ftype == F_DATA) {
-				if (d->in_block) {
-					h->s->stats->parse_errors++;
-					block_lost(h, dir, d->hb_sid, SONDE_MF_PARSE_ERROR, d->hb_wire);
-				}
-				data_wire(h, dir, 9, ts);
-			}
-			if (!d->flen) {
-				d->st = H2_FRAME_HDR;
-				if (d->ftype == F_DATA)
-					data_frame_end(h, dir);
-				else
-					frame_done(h, dir);
-			}
-			break;
-		}
-		case H2_PAYLOAD: {
-			size_t k = d->flen - d->fpos;
-			if (k > n - i)
-				k = n - i;
-			if (d->ftype == F_DATA) {
-				data_wire(h, dir, k, ts);
-				size_t j = 0;
-				if ((d->fflags & FL_PADDED) && d->fpos == 0) {
-					d->padlen = p[i];
-					j = 1;
-				}
-				/* data occupies [start, end) of the payload */
-				uint32_t start = d->fflags & FL_PADDED ? 1 : 0;
-				uint32_t end = (uint64_t)start + d->padlen <= d->flen ? d->flen - d->padlen : start;
-				uint32_t from = d->fpos + (uint32_t)j, to = d->fpos + (uint32_t)k;
-				if (from < start)
-					from = start;
-				if (to > end)
-					to = end;
-				if (to > from)
-					data_bytes(h, dir, p + i + (from - d->fpos), to - from);
-			} else if (!d->pay_skip && !d->pay_lost) {
-				sonde_buf_append(&d->pay, p + i, k);
-			}
-			d->fpos += (uint32_t)k;
-			i += k;
-			if (d->fpos == d->flen) {
-				d->st = H2_FRAME_HDR;
-				if (d->ftype == F_DATA) {
-					if ((d->fflags & FL_PADDED) && (uint64_t)d->padlen + 1 > d->flen)
-						h->s->stats->parse_errors++;
-					data_frame_end(h, dir);
-				} else {
-					frame_done(h, dir);
-				}
-			}
-			break;
-		}
+		case H2_DONE: h->s->stats->unparsed_bytes += n - i; return n;
+		case H2_RESYNC: h2_resync_feed(h, dir, p + i, n - i, ts); return n;
+		case H2_PREFACE_ST: i += st_preface(h, dir, p + i, n - i, ts); break;
+		case H2_FRAME_HDR: i += st_frame_hdr(h, dir, p + i, n - i, ts); break;
+		case H2_PAYLOAD: i += st_payload(h, dir, p + i, n - i, ts); break;
 		}
 	}
 	return n;
@@ -1098,8 +794,9 @@ static void gap_in_payload(struct h2_conn *h, enum sonde_dir dir, uint32_t n)
 			m->body_hole = true;
 			/* the lost bytes counted as body, but for known padding */
 			uint32_t start = d->fflags & FL_PADDED ? 1 : 0;
-			uint32_t end = d->fpos > 0 && start + d->padlen <= d->flen ? d->flen - d->padlen
-										  : d->flen;
+			uint32_t end = d->fpos > 0 && start + d->padlen <= d->flen
+					       ? d->flen - d->padlen
+					       : d->flen;
 			uint32_t from = d->fpos > start ? d->fpos : start, to = d->fpos + n;
 			if (to > end)
 				to = end;
@@ -1121,7 +818,6 @@ static void gap_in_payload(struct h2_conn *h, enum sonde_dir dir, uint32_t n)
 	}
 }
 
-
 /* The bytes of a preface, frame header or non-DATA frame left unfinished
  * in direction d (cut by a gap or the end): not dissected. */
 static void count_partial_frame(struct h2_conn *h, const struct h2_dir *d)
@@ -1142,10 +838,10 @@ static void h2_gap(void *state, enum sonde_dir dir, uint64_t n, uint64_t ts)
 	if (d->st == H2_RESYNC) {
 		/* the bytes held so far will not grow: frames ending exactly
 		 * before the gap are taken */
-		resync_scan(h, dir, true);
+		h2_resync_scan(h, dir, true);
 		if (d->st == H2_RESYNC) {
 			h->s->stats->unparsed_bytes += d->rs.len;
-			resync_reset(d);
+			h2_resync_reset(d);
 			return;
 		}
 	}
@@ -1165,7 +861,7 @@ static void h2_gap(void *state, enum sonde_dir dir, uint64_t n, uint64_t ts)
 		}
 	}
 	count_partial_frame(h, d);
-	frames_lost(h, dir, SONDE_MF_GAP);
+	h2_frames_lost(h, dir, SONDE_MF_GAP);
 }
 
 static void h2_end(void *state, enum sonde_dir dir, uint64_t ts)
@@ -1174,7 +870,7 @@ static void h2_end(void *state, enum sonde_dir dir, uint64_t ts)
 	struct h2_dir *d = &h->d[dir];
 	(void)ts;
 	if (d->st == H2_RESYNC) {
-		resync_scan(h, dir, true);
+		h2_resync_scan(h, dir, true);
 		if (d->st == H2_RESYNC)
 			h->s->stats->unparsed_bytes += d->rs.len;
 	}
@@ -1188,7 +884,7 @@ static void h2_end(void *state, enum sonde_dir dir, uint64_t ts)
 	d->in_block = false;
 	sonde_buf_free(&d->hb);
 	sonde_buf_free(&d->pay);
-	resync_reset(d);
+	h2_resync_reset(d);
 }
 
 static void h2_close(void *state, uint64_t ts)
@@ -1263,19 +959,20 @@ static int midstream_role(const uint8_t *p, size_t n)
 	const uint8_t *prev = NULL;
 	while (n - pos >= 9) {
 		const uint8_t *f = p + pos;
-		if (!plausible(f))
+		if (!h2_plausible(f))
 			return 0;
 		bool cont = f[3] == F_CONTINUATION;
-		if (prev && opens_block(prev) ? !cont || be31(f + 5) != be31(prev + 5) : cont)
+		if (prev && h2_opens_block(prev) ? !cont || h2_be31(f + 5) != h2_be31(prev + 5)
+						 : cont)
 			return 0;
-		size_t len = be24(f);
+		size_t len = h2_be24(f);
 		if (len > n - pos - 9)
 			return role ? role : -1; /* cut by the end of these bytes */
 		if (!role && f[3] == F_PUSH_PROMISE)
 			role = 2;
 		if (!role && f[3] == F_HEADERS) {
 			size_t off, blen;
-			if (!unpad(f + 9, len, f[4], f[4] & FL_PRIORITY ? 5 : 0, &off, &blen))
+			if (!h2_unpad(f + 9, len, f[4], f[4] & FL_PRIORITY ? 5 : 0, &off, &blen))
 				return 0;
 			role = h2_hpack_first_role(f + 9 + off, blen);
 		}

@@ -80,8 +80,8 @@ void h2_hpack_reset_unknown(struct h2_hpack *t);
  * the unresolved references. *synced tells whether the tail became known
  * empty during this block.
  */
-int h2_hpack_decode(struct h2_hpack *t, const uint8_t *p, size_t n, h2_hp_emit_fn emit,
-		    void *ctx, uint32_t *unknown, bool *synced);
+int h2_hpack_decode(struct h2_hpack *t, const uint8_t *p, size_t n, h2_hp_emit_fn emit, void *ctx,
+		    uint32_t *unknown, bool *synced);
 
 /*
  * What the first field of a block with a known name tells, without any

@@ -71,7 +71,8 @@ static bool ieq_lower(const uint8_t *p, size_t n, const char *lower)
 }
 
 const struct sonde_http_field *sonde_http_find(const struct sonde_http_msg *m,
-					       const struct sonde_http_fields *fs, const char *lower)
+					       const struct sonde_http_fields *fs,
+					       const char *lower)
 {
 	if (m->ver == SONDE_HTTP_1) {
 		for (uint32_t i = 0; i < fs->n; i++)
@@ -129,7 +130,8 @@ void sonde_http_msg_decode(struct sonde_http_msg *m, size_t limit)
 {
 	struct sonde_buf out = { 0 };
 	bool full;
-	if (!m->body.len || !sonde_body_inflate(m->body.p, m->body.len, m->coding, limit, &out, &full))
+	if (!m->body.len ||
+	    !sonde_body_inflate(m->body.p, m->body.len, m->coding, limit, &out, &full))
 		return;
 	sonde_buf_free(&m->body);
 	m->body = out;
@@ -181,7 +183,8 @@ static void body_fields(const struct sonde_field_ops *v, void *ctx, const struct
 	v->end(ctx, SONDE_FG_OBJECT);
 }
 
-static void content_fields(const struct sonde_field_ops *v, void *ctx, const struct sonde_http_msg *m)
+static void content_fields(const struct sonde_field_ops *v, void *ctx,
+			   const struct sonde_http_msg *m)
 {
 	if (m->cd)
 		m->cd->fields(m, m->content, v, ctx);

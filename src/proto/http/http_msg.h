@@ -96,7 +96,8 @@ bool sonde_http_field_is(const struct sonde_http_msg *m, const struct sonde_http
  * (its names are lowercase on the wire) — as each always did.
  */
 const struct sonde_http_field *sonde_http_find(const struct sonde_http_msg *m,
-					       const struct sonde_http_fields *fs, const char *lower);
+					       const struct sonde_http_fields *fs,
+					       const char *lower);
 /* The same for a header's value: NULL when there is none. */
 const uint8_t *sonde_http_header(const struct sonde_http_msg *m, const char *lower, size_t *len);
 /* A span's bytes, or NULL when not set. */

@@ -456,16 +456,17 @@ static int pcln_open(struct img *im, struct pcln *t)
 		uint32_t m = len >= 4 ? (uint32_t)rd_le(p, 4) : 0;
 		if (m == PCLN_GO12 || m == PCLN_GO116 || m == PCLN_GO118 || m == PCLN_GO120)
 			return fail(im, "damaged Go pcln table (magic %#x)", m);
-		return fail(im, "unsupported Go pcln table (magic %#x; sonde knows those of go1.2, "
-				"1.16, 1.18 and 1.20)",
+		return fail(im,
+			    "unsupported Go pcln table (magic %#x; sonde knows those of go1.2, "
+			    "1.16, 1.18 and 1.20)",
 			    m);
 	}
 	return 0;
 }
 
 /* Entry and size of the function called name; false if absent. */
-static bool pcln_find(const struct img *im, const struct pcln *t, const char *name,
-		      uint64_t *entry, uint64_t *size)
+static bool pcln_find(const struct img *im, const struct pcln *t, const char *name, uint64_t *entry,
+		      uint64_t *size)
 {
 	for (uint64_t i = 0; i < t->nfunc; i++) {
 		const char *n = pcln_name(t, i);

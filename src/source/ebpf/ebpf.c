@@ -99,8 +99,9 @@ static int check_privileges(char *err, size_t len)
 	snprintf(err, len,
 		 "live capture needs root, or the capabilities CAP_BPF and CAP_PERFMON "
 		 "(CAP_SYS_ADMIN on kernels before 5.8); this process has %s",
-		 has_cap(data, CAP_BPF) ? "CAP_BPF but not CAP_PERFMON" :
-		 has_cap(data, CAP_PERFMON) ? "CAP_PERFMON but not CAP_BPF" : "neither");
+		 has_cap(data, CAP_BPF)       ? "CAP_BPF but not CAP_PERFMON"
+		 : has_cap(data, CAP_PERFMON) ? "CAP_PERFMON but not CAP_BPF"
+					      : "neither");
 	return -1;
 }
 
@@ -112,7 +113,8 @@ static int check_filesystems(char *err, size_t len)
 	    stat("/sys/kernel/debug/tracing/events", &st) < 0) {
 		if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) < 0) {
 			snprintf(err, len,
-				 "tracefs is not mounted and mounting it on /sys/kernel/tracing failed (%s): "
+				 "tracefs is not mounted and mounting it on /sys/kernel/tracing "
+				 "failed (%s): "
 				 "mount it with 'mount -t tracefs tracefs /sys/kernel/tracing'",
 				 strerror(errno));
 			return -1;
@@ -121,7 +123,8 @@ static int check_filesystems(char *err, size_t len)
 	if (stat("/sys/fs/bpf", &st) == 0) {
 		struct stat parent;
 		if (stat("/sys/fs", &parent) == 0 && parent.st_dev == st.st_dev)
-			mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL); /* best effort: sonde pins nothing */
+			mount("bpf", "/sys/fs/bpf", "bpf", 0,
+			      NULL); /* best effort: sonde pins nothing */
 	}
 	return 0;
 }
@@ -129,14 +132,14 @@ static int check_filesystems(char *err, size_t len)
 static int check_kernel(char *err, size_t len)
 {
 	if (access("/sys/kernel/btf/vmlinux", R_OK) < 0) {
-		snprintf(err, len,
-			 "this kernel has no BTF (/sys/kernel/btf/vmlinux missing): sonde's CO-RE "
-			 "programs need a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8 or later)");
+		snprintf(
+			err, len,
+			"this kernel has no BTF (/sys/kernel/btf/vmlinux missing): sonde's CO-RE "
+			"programs need a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8 or later)");
 		return -1;
 	}
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) <= 0) {
-		snprintf(err, len,
-			 "this kernel has no BPF ring buffer (needs Linux 5.8 or later)");
+		snprintf(err, len, "this kernel has no BPF ring buffer (needs Linux 5.8 or later)");
 		return -1;
 	}
 	return 0;
@@ -235,7 +238,8 @@ static void probe_btf(struct kernel_has *k)
 	struct btf *btf = btf__load_vmlinux_btf();
 	if (!btf)
 		return;
-	k->sock_length_tp = btf__find_by_name_kind(btf, "btf_trace_sock_send_length", BTF_KIND_TYPEDEF) >= 0;
+	k->sock_length_tp =
+		btf__find_by_name_kind(btf, "btf_trace_sock_send_length", BTF_KIND_TYPEDEF) >= 0;
 	k->tcp_sendpage = btf__find_by_name_kind(btf, "tcp_sendpage", BTF_KIND_FUNC) >= 0;
 	int id = btf__find_by_name_kind(btf, "tcp_recvmsg", BTF_KIND_FUNC);
 	const struct btf_type *fn = id >= 0 ? btf__type_by_id(btf, (__u32)id) : NULL;
@@ -328,7 +332,9 @@ static struct bpf_link *krp_attach(const char *root, struct bpf_program *prog, c
 	int err = kprobe_events_write(root, line);
 	if (err < 0) {
 		if (verbose_level)
-			fprintf(stderr, "sonde: cannot create kretprobe %s in tracefs (%s): default maxactive\n",
+			fprintf(stderr,
+				"sonde: cannot create kretprobe %s in tracefs (%s): default "
+				"maxactive\n",
 				func, strerror(-err));
 		return NULL;
 	}
@@ -346,7 +352,8 @@ static struct bpf_link *krp_attach(const char *root, struct bpf_program *prog, c
 		.sample_period = 1,
 		.wakeup_events = 1,
 	};
-	int pfd = id ? (int)syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC) : -1;
+	int pfd =
+		id ? (int)syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC) : -1;
 	struct bpf_link *link = pfd >= 0 ? bpf_program__attach_perf_event(prog, pfd) : NULL;
 	if (!link) {
 		if (pfd >= 0)
@@ -604,8 +611,8 @@ static int on_event(void *ctx, void *data, size_t size)
 		/* Stop the kernel copying this end's payload at all: only its
 		 * first events get this far. */
 		if (ev->type == SONDE_EV_DATA && ev->cap)
-			bpf_map_update_elem(bpf_map__fd(e->skel->maps.ignored), &ev->sk, &ev->conn_id,
-					    BPF_ANY);
+			bpf_map_update_elem(bpf_map__fd(e->skel->maps.ignored), &ev->sk,
+					    &ev->conn_id, BPF_ANY);
 		return 0;
 	}
 	if (ev->type != SONDE_EV_CLOSE)
@@ -619,9 +626,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		c.flags = SONDE_CF_SYN;
 		sonde_chunk_emit(&e->out, &c);
 		break;
-	case SONDE_EV_DATA:
-		sonde_chunk_emit(&e->out, &c);
-		break;
+	case SONDE_EV_DATA: sonde_chunk_emit(&e->out, &c); break;
 	case SONDE_EV_CLOSE: {
 		/* The end of both directions, at their final positions. */
 		c.flags = SONDE_CF_FIN;
@@ -630,16 +635,15 @@ static int on_event(void *ctx, void *data, size_t size)
 		struct sonde_endpoint src = c.flow.src;
 		c.flow.src = c.flow.dst;
 		c.flow.dst = src;
-		c.role = c.role == SONDE_ROLE_SRC_IS_CLIENT ? SONDE_ROLE_SRC_IS_SERVER
-		       : c.role == SONDE_ROLE_SRC_IS_SERVER ? SONDE_ROLE_SRC_IS_CLIENT
-							   : SONDE_ROLE_UNKNOWN;
+		c.role = c.role == SONDE_ROLE_SRC_IS_CLIENT   ? SONDE_ROLE_SRC_IS_SERVER
+			 : c.role == SONDE_ROLE_SRC_IS_SERVER ? SONDE_ROLE_SRC_IS_CLIENT
+							      : SONDE_ROLE_UNKNOWN;
 		c.seq = ev->rx_pos;
 		sonde_chunk_emit(&e->out, &c);
 		ebpf_release(e, ev->conn_id);
 		break;
 	}
-	default:
-		st->ebpf_bad_events++;
+	default: st->ebpf_bad_events++;
 	}
 	return 0;
 }
@@ -664,7 +668,8 @@ struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *o,
 	struct timespec rt, mt;
 	clock_gettime(CLOCK_REALTIME, &rt);
 	clock_gettime(CLOCK_MONOTONIC, &mt);
-	e->mono_to_real_ns = ((int64_t)rt.tv_sec - mt.tv_sec) * 1000000000ll + (rt.tv_nsec - mt.tv_nsec);
+	e->mono_to_real_ns =
+		((int64_t)rt.tv_sec - mt.tv_sec) * 1000000000ll + (rt.tv_nsec - mt.tv_nsec);
 
 	struct kernel_has k;
 	probe_btf(&k);

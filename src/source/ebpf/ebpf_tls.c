@@ -94,16 +94,11 @@ static struct bpf_program *entry_prog(struct sonde_capture *skel, const struct s
 {
 	bool rd = f->dir == SONDE_TLS_DIR_READ;
 	switch (f->kind) {
-	case SONDE_TLS_PROBE_RW:
-		return rd ? skel->progs.tls_rw_read : skel->progs.tls_rw_write;
-	case SONDE_TLS_PROBE_EX:
-		return rd ? skel->progs.tls_ex_read : skel->progs.tls_ex_write;
-	case SONDE_TLS_PROBE_EX2:
-		return rd ? NULL : skel->progs.tls_ex2_write;
-	case SONDE_TLS_PROBE_BIO:
-		return rd ? skel->progs.tls_bio_read : skel->progs.tls_bio_write;
-	case SONDE_TLS_PROBE_HANDSHAKE:
-		return skel->progs.tls_handshake;
+	case SONDE_TLS_PROBE_RW: return rd ? skel->progs.tls_rw_read : skel->progs.tls_rw_write;
+	case SONDE_TLS_PROBE_EX: return rd ? skel->progs.tls_ex_read : skel->progs.tls_ex_write;
+	case SONDE_TLS_PROBE_EX2: return rd ? NULL : skel->progs.tls_ex2_write;
+	case SONDE_TLS_PROBE_BIO: return rd ? skel->progs.tls_bio_read : skel->progs.tls_bio_write;
+	case SONDE_TLS_PROBE_HANDSHAKE: return skel->progs.tls_handshake;
 	}
 	return NULL;
 }
@@ -179,7 +174,8 @@ static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, c
 	/* Where Read keeps its arguments in their slots, its returns take
 	 * everything from there: no entry probe (one uprobe per call, not two). */
 	bool read_at_return = !g->regabi || g->read.args_spilled;
-	struct bpf_program *read_enter = g->regabi ? s->progs.go_tls_read_enter : s->progs.go_tls_read_enter_stack;
+	struct bpf_program *read_enter =
+		g->regabi ? s->progs.go_tls_read_enter : s->progs.go_tls_read_enter_stack;
 	struct bpf_program *ret = g->regabi ? s->progs.go_tls_return : s->progs.go_tls_return_stack;
 	if (read_at_return) {
 		read_enter = NULL;
@@ -190,7 +186,8 @@ static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, c
 		struct bpf_program *enter;
 	} fns[2] = {
 		{ &g->read, read_enter },
-		{ &g->write, g->regabi ? s->progs.go_tls_write_enter : s->progs.go_tls_write_enter_stack },
+		{ &g->write,
+		  g->regabi ? s->progs.go_tls_write_enter : s->progs.go_tls_write_enter_stack },
 	};
 	/* With cookies the probes find the program in go_bins themselves:
 	 * every process running it is covered from its first call. */
@@ -216,12 +213,18 @@ static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, c
 		for (size_t r = fns[i].enter ? 0 : 1; r <= nret; r++) {
 			struct bpf_program *prog = r ? ret : fns[i].enter;
 			/* entries after the stack check: see goinfo.h */
-			uint64_t off = r ? f->ret_file_offs[r - 1] : f->body_file_off ? f->body_file_off : f->file_off;
+			uint64_t off = r                  ? f->ret_file_offs[r - 1]
+				       : f->body_file_off ? f->body_file_off
+							  : f->file_off;
 			LIBBPF_OPTS(bpf_uprobe_opts, uo,
-				    .bpf_cookie = by_cookie ? SONDE_GO_COOKIE(t->id, off) : e->tls_cookies ? t->id : 0);
-			struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, -1, t->path, off, &uo);
+				    .bpf_cookie = by_cookie        ? SONDE_GO_COOKIE(t->id, off)
+						  : e->tls_cookies ? t->id
+								   : 0);
+			struct bpf_link *l =
+				bpf_program__attach_uprobe_opts(prog, -1, t->path, off, &uo);
 			if (!l) {
-				snprintf(why, whylen, "attaching a uprobe to %s of crypto/tls failed: %s",
+				snprintf(why, whylen,
+					 "attaching a uprobe to %s of crypto/tls failed: %s",
 					 i ? "Write" : "Read", strerror(errno));
 				e->stats->tls_attach_failures++;
 				tls_detach(e, a);
@@ -232,9 +235,9 @@ static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, c
 	}
 	e->stats->tls_libraries++;
 	if (!e->tls_quiet)
-		fprintf(stderr, "sonde: TLS: probing %s (%s, %s ABI, %zu returns of Read%s)\n", t->display_path,
-			g->go_version, g->regabi ? "register" : "stack", g->read.nret,
-			read_at_return ? "" : ", and its entry");
+		fprintf(stderr, "sonde: TLS: probing %s (%s, %s ABI, %zu returns of Read%s)\n",
+			t->display_path, g->go_version, g->regabi ? "register" : "stack",
+			g->read.nret, read_at_return ? "" : ", and its entry");
 	return a;
 }
 
@@ -297,11 +300,11 @@ static void *tls_attach(void *ctx, const struct sonde_tls_target *t, uint32_t pi
 		for (int r = 0; r < 2 && a->n < a->cap; r++) {
 			LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = f->symbol, .retprobe = r == 1,
 				    .bpf_cookie = e->tls_cookies ? t->id : 0);
-			struct bpf_link *l = bpf_program__attach_uprobe_opts(progs[r], pid ? (pid_t)pid : -1,
-									     t->path, 0, &uo);
+			struct bpf_link *l = bpf_program__attach_uprobe_opts(
+				progs[r], pid ? (pid_t)pid : -1, t->path, 0, &uo);
 			if (!l) {
-				snprintf(why, whylen, "attaching a uprobe to %s failed: %s", f->symbol,
-					 strerror(errno));
+				snprintf(why, whylen, "attaching a uprobe to %s failed: %s",
+					 f->symbol, strerror(errno));
 				e->stats->tls_attach_failures++;
 				tls_detach(e, a);
 				return NULL;
@@ -323,10 +326,15 @@ static void *tls_attach(void *ctx, const struct sonde_tls_target *t, uint32_t pi
 static void probe_system_libraries(struct sonde_ebpf *e)
 {
 	static const char *const patterns[] = {
-		"/usr/lib/*-linux-gnu/libssl.so.*", "/usr/lib/*-linux-gnu/libgnutls.so.*",
-		"/usr/lib/*-linux-gnu/android/libssl.so*", "/usr/lib64/libssl.so.*",
-		"/usr/lib64/libgnutls.so.*", "/usr/lib/libssl.so.*", "/usr/lib/libgnutls.so.*",
-		"/usr/local/lib/libssl.so.*", "/usr/local/lib64/libssl.so.*",
+		"/usr/lib/*-linux-gnu/libssl.so.*",
+		"/usr/lib/*-linux-gnu/libgnutls.so.*",
+		"/usr/lib/*-linux-gnu/android/libssl.so*",
+		"/usr/lib64/libssl.so.*",
+		"/usr/lib64/libgnutls.so.*",
+		"/usr/lib/libssl.so.*",
+		"/usr/lib/libgnutls.so.*",
+		"/usr/local/lib/libssl.so.*",
+		"/usr/local/lib64/libssl.so.*",
 	};
 	char err[256];
 	for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
@@ -334,7 +342,8 @@ static void probe_system_libraries(struct sonde_ebpf *e)
 		if (glob(patterns[i], 0, NULL, &g) != 0)
 			continue;
 		for (size_t j = 0; j < g.gl_pathc; j++)
-			if (sonde_tls_add_path(e->tls, g.gl_pathv[j], err, sizeof(err)) < 0 && e->tls_verbose)
+			if (sonde_tls_add_path(e->tls, g.gl_pathv[j], err, sizeof(err)) < 0 &&
+			    e->tls_verbose)
 				fprintf(stderr, "sonde: TLS: %s\n", err);
 		globfree(&g);
 	}
@@ -342,13 +351,15 @@ static void probe_system_libraries(struct sonde_ebpf *e)
 
 void ebpf_tls_open(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o)
 {
-	static const struct sonde_tls_ops ops_template = { .attach = tls_attach, .detach = tls_detach };
+	static const struct sonde_tls_ops ops_template = { .attach = tls_attach,
+							   .detach = tls_detach };
 	struct sonde_tls_ops ops = ops_template;
 	ops.ctx = e;
 	e->tls_verbose = o->verbose;
 	e->tls_quiet = o->quiet;
 	/* Cookies name each call's library even after its process is gone. */
-	e->tls_cookies = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_get_attach_cookie, NULL) > 0;
+	e->tls_cookies =
+		libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_get_attach_cookie, NULL) > 0;
 	sonde_u64map_init(&e->tls_conns);
 	sonde_u64map_init(&e->tls_by_sock);
 	e->tls_dirty = sonde_xcalloc(DIRTY_MAX, sizeof(*e->tls_dirty));
@@ -402,8 +413,10 @@ static void name_library(struct sonde_ebpf *e, struct tls_conn *tc, const struct
 	if ((unsigned)t->lib < SONDE_TLS_LIB__COUNT && origins[t->lib])
 		tc->origin = origins[t->lib];
 	snprintf(tc->info.library, sizeof(tc->info.library), "%s", sonde_tls_lib_name(t->lib));
-	snprintf(tc->info.version, sizeof(tc->info.version), "%.*s", (int)sizeof(tc->info.version) - 1, t->version);
-	snprintf(tc->info.path, sizeof(tc->info.path), "%.*s", (int)sizeof(tc->info.path) - 1, t->display_path);
+	snprintf(tc->info.version, sizeof(tc->info.version), "%.*s",
+		 (int)sizeof(tc->info.version) - 1, t->version);
+	snprintf(tc->info.path, sizeof(tc->info.path), "%.*s", (int)sizeof(tc->info.path) - 1,
+		 t->display_path);
 }
 
 static struct tls_conn *conn_get(struct sonde_ebpf *e, const struct sonde_event *ev)
@@ -486,7 +499,8 @@ static void flush_pending(struct sonde_ebpf *e, struct tls_conn *tc)
 static void hold(struct sonde_ebpf *e, struct tls_conn *tc, const struct sonde_event *ev)
 {
 	size_t size = sizeof(*ev) + ev->cap;
-	if (tc->pending_bytes + size > PENDING_CONN_MAX || e->tls_pending_bytes + size > PENDING_TOTAL_MAX) {
+	if (tc->pending_bytes + size > PENDING_CONN_MAX ||
+	    e->tls_pending_bytes + size > PENDING_TOTAL_MAX) {
 		flush_pending(e, tc); /* no room to wait: without addresses */
 		feed(e, tc, ev);
 		return;
@@ -552,7 +566,8 @@ void ebpf_tls_event(struct sonde_ebpf *e, const struct sonde_event *ev)
 		if (!ebpf_owns_tuple(e, ev, TLS_TUPLE_SALT)) {
 			tc->duplicate = true;
 			struct sonde_tls_key k = { .tgid = tc->tgid, .ctx = tc->ctx };
-			bpf_map_update_elem(bpf_map__fd(e->skel->maps.tls_ignored), &k, &tc->id, BPF_ANY);
+			bpf_map_update_elem(bpf_map__fd(e->skel->maps.tls_ignored), &k, &tc->id,
+					    BPF_ANY);
 		}
 		if (!tc->duplicate && !(ev->flags & SONDE_EVF_MIDSTREAM))
 			feed_open(e, tc);
@@ -577,7 +592,8 @@ void ebpf_tls_event(struct sonde_ebpf *e, const struct sonde_event *ev)
 void ebpf_tls_socket_closed(struct sonde_ebpf *e, uint64_t sock_id, uint64_t ts_ns)
 {
 	uint64_t id, v;
-	if (!sonde_u64map_get(&e->tls_by_sock, sock_id, &id) || !sonde_u64map_get(&e->tls_conns, id, &v))
+	if (!sonde_u64map_get(&e->tls_by_sock, sock_id, &id) ||
+	    !sonde_u64map_get(&e->tls_conns, id, &v))
 		return;
 	conn_end(e, (struct tls_conn *)(uintptr_t)v, ts_ns);
 }

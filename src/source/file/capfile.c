@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "source/file/capfile.h"
+#include "source/file/inflate.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -50,8 +51,24 @@ struct sonde_capfile {
 	/* pcapng */
 	struct iface *ifaces;
 	uint32_t n_ifaces, cap_ifaces;
+	/* compressed input (gzip, zstd): the decoder, the mapping or first
+	 * bytes it reads from, and what it said went wrong */
+	struct sonde_inflate *z;
+	void *map;
+	size_t map_len;
+	uint8_t *pre;
+	bool sniffed; /* the first bytes of a pipe were looked at */
+	char read_err[192];
 	char err[256];
 };
+
+/* What a failed read was: the decoder's message, or the system's. */
+static const char *read_error(struct sonde_capfile *cf)
+{
+	if (!cf->read_err[0])
+		snprintf(cf->read_err, sizeof(cf->read_err), "read error: %s", strerror(errno));
+	return cf->read_err;
+}
 
 static struct sonde_capfile *capfile_new(const char *name)
 {
@@ -73,13 +90,28 @@ struct sonde_capfile *sonde_capfile_open_fd(int fd, const char *name)
 	struct stat st;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
 		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (m != MAP_FAILED) {
+		enum sonde_compression c = m == MAP_FAILED
+						   ? SONDE_COMPRESSION_NONE
+						   : sonde_compression_of(m, (size_t)st.st_size);
+		if (m != MAP_FAILED && c == SONDE_COMPRESSION_NONE) {
 			madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
 			cf->buf = m;
 			cf->cap = cf->end = (size_t)st.st_size;
 			cf->eof = true;
 			cf->mapped = true;
 			return cf;
+		}
+		if (m != MAP_FAILED) { /* decompressed from the mapping */
+			madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+			cf->map = m;
+			cf->map_len = (size_t)st.st_size;
+			cf->sniffed = true;
+			cf->z = sonde_inflate_new(c, -1, m, cf->map_len);
+			if (!cf->z) {
+				munmap(m, cf->map_len);
+				free(cf);
+				return NULL;
+			}
 		}
 	}
 	cf->cap = 4 * READ_CHUNK;
@@ -111,6 +143,10 @@ void sonde_capfile_close(struct sonde_capfile *cf)
 		munmap(cf->buf, cf->cap);
 	else if (cf->fd >= 0)
 		free(cf->buf);
+	if (cf->map)
+		munmap(cf->map, cf->map_len);
+	sonde_inflate_free(cf->z);
+	free(cf->pre);
 	free(cf->ifaces);
 	free(cf);
 }
@@ -126,15 +162,15 @@ const char *sonde_capfile_format(const struct sonde_capfile *cf)
 }
 
 __attribute__((format(printf, 3, 4))) static int fail(struct sonde_capfile *cf, uint64_t off,
-						       const char *fmt, ...)
+						      const char *fmt, ...)
 {
 	char msg[192];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(cf->err, sizeof(cf->err), "%s: offset %llu: %s", cf->name,
-		 (unsigned long long)off, msg);
+	snprintf(cf->err, sizeof(cf->err), "%s: offset %llu: %s", cf->name, (unsigned long long)off,
+		 msg);
 	cf->failed = true;
 	return -1;
 }
@@ -148,6 +184,36 @@ static uint64_t cur_off(const struct sonde_capfile *cf)
  * Make n bytes available at buf+pos. Returns the number available (< n only at
  * end of input), or -1 on a read error.
  */
+/*
+ * Bytes of the capture from the input: read() as they are, or decompressed.
+ * A pipe's first bytes decide which (gzip and zstd say so in their first
+ * four); a regular file was looked at when it was opened.
+ */
+static ssize_t fill(struct sonde_capfile *cf, uint8_t *dst, size_t room)
+{
+	if (!cf->sniffed) {
+		cf->sniffed = true;
+		ssize_t r = read(cf->fd, dst, room);
+		if (r <= 0)
+			return r;
+		enum sonde_compression c = sonde_compression_of(dst, (size_t)r);
+		if (c == SONDE_COMPRESSION_NONE)
+			return r;
+		cf->pre = malloc((size_t)r);
+		if (!cf->pre || !(cf->z = sonde_inflate_new(c, cf->fd, cf->pre, (size_t)r))) {
+			snprintf(cf->read_err, sizeof(cf->read_err), "out of memory");
+			return -1;
+		}
+		memcpy(cf->pre, dst, (size_t)r);
+	}
+	if (!cf->z)
+		return read(cf->fd, dst, room);
+	ssize_t r = sonde_inflate_read(cf->z, dst, room);
+	if (r < 0)
+		snprintf(cf->read_err, sizeof(cf->read_err), "%s", sonde_inflate_error(cf->z));
+	return r;
+}
+
 static ssize_t ensure(struct sonde_capfile *cf, size_t n)
 {
 	while (cf->end - cf->pos < n && !cf->eof) {
@@ -167,9 +233,9 @@ static ssize_t ensure(struct sonde_capfile *cf, size_t n)
 			cf->buf = nb;
 			cf->cap = ncap;
 		}
-		ssize_t r = read(cf->fd, cf->buf + cf->end, cf->cap - cf->end);
+		ssize_t r = fill(cf, cf->buf + cf->end, cf->cap - cf->end);
 		if (r < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR && !cf->z)
 				continue;
 			return -1;
 		}
@@ -208,7 +274,7 @@ static int pcap_header(struct sonde_capfile *cf, uint32_t magic)
 {
 	ssize_t n = ensure(cf, 24);
 	if (n < 0)
-		return fail(cf, 0, "read error: %s", strerror(errno));
+		return fail(cf, 0, "%s", read_error(cf));
 	if (n < 24)
 		return fail(cf, (uint64_t)n, "truncated pcap file header (%zd of 24 bytes)", n);
 	cf->fmt = FMT_PCAP;
@@ -230,11 +296,14 @@ static int pcap_next(struct sonde_capfile *cf, struct sonde_frame *f)
 	uint64_t off = cur_off(cf);
 	ssize_t n = ensure(cf, 16);
 	if (n < 0)
-		return fail(cf, off, "read error: %s", strerror(errno));
+		return fail(cf, off, "%s", read_error(cf));
 	if (n == 0)
 		return 0;
 	if (n < 16)
-		return fail(cf, off, "truncated packet record header (%zd of 16 bytes): the file was cut short", n);
+		return fail(
+			cf, off,
+			"truncated packet record header (%zd of 16 bytes): the file was cut short",
+			n);
 	const uint8_t *h = cf->buf + cf->pos;
 	uint32_t sec = rd32(cf, h), sub = rd32(cf, h + 4);
 	uint32_t incl = rd32(cf, h + 8), orig = rd32(cf, h + 12);
@@ -244,9 +313,11 @@ static int pcap_next(struct sonde_capfile *cf, struct sonde_frame *f)
 		return fail(cf, off, "corrupt record: sub-second timestamp %u out of range", sub);
 	n = ensure(cf, 16 + (size_t)incl);
 	if (n < 0)
-		return fail(cf, off, "read error: %s", strerror(errno));
+		return fail(cf, off, "%s", read_error(cf));
 	if ((size_t)n < 16 + (size_t)incl)
-		return fail(cf, off, "truncated packet: record says %u bytes, the file ends after %zd: the file was cut short",
+		return fail(cf, off,
+			    "truncated packet: record says %u bytes, the file ends after %zd: the "
+			    "file was cut short",
 			    incl, n - 16);
 	f->offset = off;
 	f->ts_ns = (uint64_t)sec * 1000000000ull + (cf->nanos ? sub : (uint64_t)sub * 1000u);
@@ -292,11 +363,13 @@ static int add_iface(struct sonde_capfile *cf, uint64_t off, const uint8_t *body
 			unsigned exp = r & 0x7f;
 			if (r & 0x80) {
 				if (exp > 63)
-					return fail(cf, off, "unsupported timestamp resolution 2^-%u", exp);
+					return fail(cf, off,
+						    "unsupported timestamp resolution 2^-%u", exp);
 				units = 1ull << exp;
 			} else {
 				if (exp > 19)
-					return fail(cf, off, "unsupported timestamp resolution 10^-%u", exp);
+					return fail(cf, off,
+						    "unsupported timestamp resolution 10^-%u", exp);
 				while (exp--)
 					units *= 10;
 			}
@@ -317,7 +390,7 @@ static int pcapng_shb(struct sonde_capfile *cf)
 	uint64_t off = cur_off(cf);
 	ssize_t n = ensure(cf, 12);
 	if (n < 0)
-		return fail(cf, off, "read error: %s", strerror(errno));
+		return fail(cf, off, "%s", read_error(cf));
 	if (n < 12)
 		return fail(cf, off, "truncated section header block");
 	uint32_t bom;
@@ -342,11 +415,12 @@ static int pcapng_block(struct sonde_capfile *cf, uint64_t off, uint32_t *type,
 {
 	ssize_t n = ensure(cf, 12);
 	if (n < 0)
-		return fail(cf, off, "read error: %s", strerror(errno));
+		return fail(cf, off, "%s", read_error(cf));
 	if (n == 0)
 		return 0;
 	if (n < 12)
-		return fail(cf, off, "truncated block header (%zd bytes): the file was cut short", n);
+		return fail(cf, off, "truncated block header (%zd bytes): the file was cut short",
+			    n);
 	memcpy(type, cf->buf + cf->pos, 4);
 	if (*type == PCAPNG_SHB) {
 		if (pcapng_shb(cf) < 0) /* the byte order is the section's own */
@@ -359,9 +433,11 @@ static int pcapng_block(struct sonde_capfile *cf, uint64_t off, uint32_t *type,
 		return fail(cf, off, "corrupt block: length %u", len);
 	n = ensure(cf, len);
 	if (n < 0)
-		return fail(cf, off, "read error: %s", strerror(errno));
+		return fail(cf, off, "%s", read_error(cf));
 	if ((size_t)n < len)
-		return fail(cf, off, "truncated block: it says %u bytes, the file ends after %zd: the file was cut short",
+		return fail(cf, off,
+			    "truncated block: it says %u bytes, the file ends after %zd: the file "
+			    "was cut short",
 			    len, n);
 	const uint8_t *blk = cf->buf + cf->pos;
 	if (rd32(cf, blk + len - 4) != len)
@@ -374,8 +450,8 @@ static int pcapng_block(struct sonde_capfile *cf, uint64_t off, uint32_t *type,
 }
 
 /* A packet block (EPB, SPB, the obsolete OPB) into *f. Returns 1 or -1. */
-static int pcapng_packet(struct sonde_capfile *cf, uint64_t off, uint32_t type,
-			 const uint8_t *body, size_t blen, struct sonde_frame *f)
+static int pcapng_packet(struct sonde_capfile *cf, uint64_t off, uint32_t type, const uint8_t *body,
+			 size_t blen, struct sonde_frame *f)
 {
 	uint32_t ifid, caplen, wirelen;
 	uint64_t ts;
@@ -401,7 +477,8 @@ static int pcapng_packet(struct sonde_capfile *cf, uint64_t off, uint32_t type,
 		wirelen = rd32(cf, body + 16);
 		data = body + 20;
 		if (caplen > blen - 20)
-			return fail(cf, off, "corrupt packet block: %u captured bytes in a %zu-byte body",
+			return fail(cf, off,
+				    "corrupt packet block: %u captured bytes in a %zu-byte body",
 				    caplen, blen);
 	}
 	if (ifid >= cf->n_ifaces)
@@ -436,8 +513,7 @@ static int pcapng_next(struct sonde_capfile *cf, struct sonde_frame *f)
 			continue;
 		case PCAPNG_EPB:
 		case PCAPNG_OPB:
-		case PCAPNG_SPB:
-			return pcapng_packet(cf, off, type, body, blen, f);
+		case PCAPNG_SPB: return pcapng_packet(cf, off, type, body, blen, f);
 		default:
 			/* section headers (read above), name resolution,
 			 * statistics, secrets, custom: not ours */
@@ -453,7 +529,7 @@ int sonde_capfile_next(struct sonde_capfile *cf, struct sonde_frame *f)
 	if (!cf->header_done) {
 		ssize_t n = ensure(cf, 4);
 		if (n < 0)
-			return fail(cf, 0, "read error: %s", strerror(errno));
+			return fail(cf, 0, "%s", read_error(cf));
 		if (n == 0)
 			return fail(cf, 0, "empty input: not a capture file");
 		if (n < 4)
@@ -469,7 +545,8 @@ int sonde_capfile_next(struct sonde_capfile *cf, struct sonde_frame *f)
 		} else if (magic == PCAPNG_SHB) {
 			cf->fmt = FMT_PCAPNG;
 		} else {
-			return fail(cf, 0, "not a pcap or pcapng file (starts with %02x %02x %02x %02x)",
+			return fail(cf, 0,
+				    "not a pcap or pcapng file (starts with %02x %02x %02x %02x)",
 				    cf->buf[cf->pos], cf->buf[cf->pos + 1], cf->buf[cf->pos + 2],
 				    cf->buf[cf->pos + 3]);
 		}

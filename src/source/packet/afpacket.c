@@ -172,7 +172,8 @@ static int ring_open(struct ring *r, const char *iface, const struct sonde_packe
 	    ring_attach_filter(r, o, snaplen, err, errlen) < 0 ||
 	    setsockopt(r->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0) {
 		if (!*err)
-			snprintf(err, errlen, "AF_PACKET ring of %zu bytes: %s", ring, strerror(errno));
+			snprintf(err, errlen, "AF_PACKET ring of %zu bytes: %s", ring,
+				 strerror(errno));
 		return -1;
 	}
 	r->nblocks = req.tp_block_nr;
@@ -185,7 +186,8 @@ static int ring_open(struct ring *r, const char *iface, const struct sonde_packe
 		snprintf(err, errlen, "mapping the AF_PACKET ring: %s", strerror(errno));
 		return -1;
 	}
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET,
+				   .sll_protocol = htons(ETH_P_ALL),
 				   .sll_ifindex = r->ifindex };
 	if (bind(r->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
 		snprintf(err, errlen, "binding to %s: %s", iface ? iface : "any", strerror(errno));
@@ -209,17 +211,14 @@ static uint32_t linktype_of(unsigned short hatype)
 {
 	switch (hatype) {
 	case ARPHRD_ETHER:
-	case ARPHRD_LOOPBACK:
-		return SONDE_LINKTYPE_ETHERNET;
+	case ARPHRD_LOOPBACK: return SONDE_LINKTYPE_ETHERNET;
 	case ARPHRD_NONE:
 	case ARPHRD_TUNNEL:
 	case ARPHRD_TUNNEL6:
 	case ARPHRD_IPGRE:
 	case ARPHRD_PPP:
-	case 519: /* ARPHRD_RAWIP */
-		return SONDE_LINKTYPE_RAW;
-	default:
-		return 0xffffffffu;
+	case 519: /* ARPHRD_RAWIP */ return SONDE_LINKTYPE_RAW;
+	default: return 0xffffffffu;
 	}
 }
 
@@ -268,8 +267,8 @@ static void on_packet(struct afpacket *s, const struct tpacket3_hdr *ph)
 	};
 	if (s->dedup && f.linktype != 0xffffffffu) {
 		uint32_t l3 = f.linktype == SONDE_LINKTYPE_ETHERNET ? 14 : 0;
-		if (f.caplen > l3 &&
-		    duplicate(s, f.data + l3, f.caplen - l3, f.wirelen, f.ts_ns, sll->sll_ifindex)) {
+		if (f.caplen > l3 && duplicate(s, f.data + l3, f.caplen - l3, f.wirelen, f.ts_ns,
+					       sll->sll_ifindex)) {
 			s->env.stats->packet_duplicates++;
 			return;
 		}
@@ -292,7 +291,8 @@ static int ring_drain(struct afpacket *s, struct ring *r)
 	int n = 0;
 	for (;;) {
 		struct tpacket_block_desc *bd = (void *)(r->map + (size_t)r->cur * BLOCK_SIZE);
-		if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+		if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) &
+		      TP_STATUS_USER))
 			return n;
 		const uint8_t *p = (const uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt;
 		for (uint32_t i = 0; i < bd->hdr.bh1.num_pkts; i++) {

@@ -25,7 +25,8 @@ struct sonde_packet_opts {
 	const char *ifaces[SONDE_PACKET_IFACES_MAX]; /* none: every interface ("any") */
 	size_t nifaces;
 	const char *filter; /* tcpdump filter syntax (pcap-filter(7)); NULL: all */
-	const char *netns; /* a network namespace file (/run/netns/X, /proc/PID/ns/net); NULL: ours */
+	const char
+		*netns; /* a network namespace file (/run/netns/X, /proc/PID/ns/net); NULL: ours */
 	size_t ring_size; /* bytes of kernel buffer per interface; 0: the default */
 	uint32_t snaplen; /* bytes kept per packet; 0: whole packets */
 };

@@ -161,9 +161,7 @@ static int decode_ipv6(const uint8_t *p, uint32_t have, struct sonde_chunk *c,
 			nh = p[off];
 			off += ((uint32_t)p[off + 1] + 2) * 4;
 			break;
-		case 44: /* fragment */
-			st->ipv6_fragments++;
-			return 0;
+		case 44: /* fragment */ st->ipv6_fragments++; return 0;
 		default:
 			if (off > captured) {
 				st->frames_malformed++;
@@ -180,8 +178,8 @@ static int decode_ipv6(const uint8_t *p, uint32_t have, struct sonde_chunk *c,
 	return 0;
 }
 
-static int decode_ethertype(uint16_t type, const uint8_t *p, uint32_t have,
-			    struct sonde_chunk *c, struct sonde_stats *st)
+static int decode_ethertype(uint16_t type, const uint8_t *p, uint32_t have, struct sonde_chunk *c,
+			    struct sonde_stats *st)
 {
 	if (type == ETH_P_IP)
 		return decode_ipv4(p, have, c, st);
@@ -262,10 +260,7 @@ int sonde_decode_packet(uint32_t linktype, const uint8_t *p, uint32_t caplen, ui
 	case 12: /* DLT_RAW as some writers store it */
 	case 14:
 	case SONDE_LINKTYPE_IPV4:
-	case SONDE_LINKTYPE_IPV6:
-		return decode_ip_any(p, caplen, c, st);
-	default:
-		st->frames_unsupported_link++;
-		return 0;
+	case SONDE_LINKTYPE_IPV6: return decode_ip_any(p, caplen, c, st);
+	default: st->frames_unsupported_link++; return 0;
 	}
 }

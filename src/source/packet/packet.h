@@ -30,8 +30,7 @@ enum {
  * SONDE_L4_UDP, the datagram's payload; seq 0, no flags); returns 0 after
  * counting why not in *st. Never reads outside data[0..caplen).
  */
-int sonde_decode_packet(uint32_t linktype, const uint8_t *data, uint32_t caplen,
-			uint32_t wirelen, uint64_t ts_ns, struct sonde_chunk *c,
-			struct sonde_stats *st);
+int sonde_decode_packet(uint32_t linktype, const uint8_t *data, uint32_t caplen, uint32_t wirelen,
+			uint64_t ts_ns, struct sonde_chunk *c, struct sonde_stats *st);
 
 #endif

@@ -35,17 +35,14 @@ struct pcap_source {
 static uint32_t linktype_of(int dlt)
 {
 	switch (dlt) {
-	case DLT_RAW:
-		return SONDE_LINKTYPE_RAW;
-	default:
-		return (uint32_t)dlt;
+	case DLT_RAW: return SONDE_LINKTYPE_RAW;
+	default: return (uint32_t)dlt;
 	}
 }
 
 static void pcap_close_source(void *state);
 
-static int start(struct pcap_source *s, const struct sonde_packet_opts *o, char *err,
-		 size_t errlen)
+static int start(struct pcap_source *s, const struct sonde_packet_opts *o, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	const char *dev = o->nifaces ? o->ifaces[0] : "any";
@@ -80,7 +77,8 @@ static int start(struct pcap_source *s, const struct sonde_packet_opts *o, char 
 			return -1;
 		}
 	}
-	if (pcap_setnonblock(s->pcap, 1, ebuf) < 0 || (s->fd = pcap_get_selectable_fd(s->pcap)) < 0) {
+	if (pcap_setnonblock(s->pcap, 1, ebuf) < 0 ||
+	    (s->fd = pcap_get_selectable_fd(s->pcap)) < 0) {
 		snprintf(err, errlen, "libpcap on %s: no descriptor to wait on", dev);
 		return -1;
 	}
@@ -93,7 +91,8 @@ static void *pcap_open_source(const void *opts, const struct sonde_source_env *e
 {
 	const struct sonde_packet_opts *o = opts;
 	if (o->nifaces > 1) {
-		snprintf(err, errlen, "the libpcap source captures one interface (or any); "
+		snprintf(err, errlen,
+			 "the libpcap source captures one interface (or any); "
 			 "use af_packet for several");
 		return NULL;
 	}

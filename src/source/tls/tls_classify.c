@@ -116,7 +116,7 @@ static size_t openssl_version_len(const char *p, const char *end)
 	const char *q = p + 8; /* "OpenSSL " */
 	if (q >= end || !is_digit(*q))
 		return 0;
-	while (q < end && *q > ' ' && *q < 0x7f && q - p < 48)
+	while (q<end && * q> ' ' && *q < 0x7f && q - p < 48)
 		q++;
 	if (q >= end || *q != ' ')
 		return 0;
@@ -125,9 +125,9 @@ static size_t openssl_version_len(const char *p, const char *end)
 	int day = 0;
 	while (q < end && is_digit(*q) && day < 3)
 		q++, day++;
-	if (day < 1 || day > 2 || end - q < 10 || q[0] != ' ' || !is_alpha(q[1]) || !is_alpha(q[2]) ||
-	    !is_alpha(q[3]) || q[4] != ' ' || !is_digit(q[5]) || !is_digit(q[6]) || !is_digit(q[7]) ||
-	    !is_digit(q[8]) || q[9] != 0)
+	if (day < 1 || day > 2 || end - q < 10 || q[0] != ' ' || !is_alpha(q[1]) ||
+	    !is_alpha(q[2]) || !is_alpha(q[3]) || q[4] != ' ' || !is_digit(q[5]) ||
+	    !is_digit(q[6]) || !is_digit(q[7]) || !is_digit(q[8]) || q[9] != 0)
 		return 0;
 	return (size_t)(q + 9 - p);
 }
@@ -213,8 +213,8 @@ static void version_from_sibling(const char *path, const char *needed, struct ve
 	const char *slash = strrchr(path, '/');
 	int dirlen = slash ? (int)(slash - path) : 1;
 	char sib[PATH_LEN];
-	if (!needed[0] || snprintf(sib, sizeof(sib), "%.*s/%s", dirlen, slash ? path : ".", needed) >=
-				  (int)sizeof(sib))
+	if (!needed[0] || snprintf(sib, sizeof(sib), "%.*s/%s", dirlen, slash ? path : ".",
+				   needed) >= (int)sizeof(sib))
 		return;
 	struct sonde_elf f;
 	if (sonde_elf_open(&f, sib) < 0)
@@ -241,8 +241,9 @@ static const struct sonde_tls_family *family_of(const struct elf_facts *f, bool 
 {
 	for (size_t i = 0; i < sonde_tls_nfamilies; i++) {
 		const struct sonde_tls_family *fam = &sonde_tls_families[i];
-		if ((f->defines & fam->defines) == fam->defines && !(f->defines & fam->not_defines) &&
-		    !(f->imports & fam->not_imports) && !(is_exe && fam->libraries_only))
+		if ((f->defines & fam->defines) == fam->defines &&
+		    !(f->defines & fam->not_defines) && !(f->imports & fam->not_imports) &&
+		    !(is_exe && fam->libraries_only))
 			return fam;
 	}
 	return NULL;
@@ -253,7 +254,9 @@ static void version_fallback(struct target *t, const struct elf_facts *f)
 {
 	const char *base = strrchr(t->t.display_path, '/');
 	tls_str_copy(t->t.version, sizeof(t->t.version),
-		 f->soname[0] ? f->soname : base ? base + 1 : t->t.display_path);
+		     f->soname[0] ? f->soname
+		     : base       ? base + 1
+				  : t->t.display_path);
 }
 
 static void fill_family(struct target *t, const struct sonde_elf *e, const struct elf_facts *f,
@@ -261,8 +264,8 @@ static void fill_family(struct target *t, const struct sonde_elf *e, const struc
 {
 	t->t.lib = fam->lib;
 	t->t.per_process = fam->per_process;
-	for (size_t i = 0; i < fam->nfuncs && t->t.nfuncs < sizeof(t->t.funcs) / sizeof(t->t.funcs[0]);
-	     i++) {
+	for (size_t i = 0;
+	     i < fam->nfuncs && t->t.nfuncs < sizeof(t->t.funcs) / sizeof(t->t.funcs[0]); i++) {
 		int k = sonde_tls_sym_find(fam->funcs[i].symbol);
 		if (k >= 0 && (f->defines & (1u << k)))
 			t->t.funcs[t->t.nfuncs++] = fam->funcs[i];

@@ -39,7 +39,8 @@ static void attach_result(struct sonde_tls_target *t, bool ok, const char *why)
 		t->why[0] = 0;
 	} else if (t->status != SONDE_TLS_ST_CAPTURING) {
 		t->status = SONDE_TLS_ST_ATTACH_FAILED;
-		snprintf(t->why, sizeof(t->why), "%s", why[0] ? why : "the uprobes could not be attached");
+		snprintf(t->why, sizeof(t->why), "%s",
+			 why[0] ? why : "the uprobes could not be attached");
 	}
 }
 
@@ -347,8 +348,9 @@ static bool scan_mapping(const struct sonde_maps_entry *m, void *arg)
 		 * so containers' files are found in their mount namespace. */
 		char open_path[PATH_LEN];
 		bool deleted = sonde_maps_deleted(m);
-		int n = deleted ? snprintf(open_path, sizeof(open_path), "/proc/%u/map_files/%lx-%lx",
-					   s->pid, (unsigned long)m->start, (unsigned long)m->end)
+		int n = deleted ? snprintf(open_path, sizeof(open_path),
+					   "/proc/%u/map_files/%lx-%lx", s->pid,
+					   (unsigned long)m->start, (unsigned long)m->end)
 				: snprintf(open_path, sizeof(open_path), "/proc/%u/root%s", s->pid,
 					   m->path);
 		if (n < 0 || (size_t)n >= sizeof(open_path))
@@ -456,7 +458,8 @@ bool sonde_tls_forget_pid(struct sonde_tls_discovery *d, uint32_t pid)
 	return true;
 }
 
-const struct sonde_tls_target *sonde_tls_target_by_id(const struct sonde_tls_discovery *d, uint32_t id)
+const struct sonde_tls_target *sonde_tls_target_by_id(const struct sonde_tls_discovery *d,
+						      uint32_t id)
 {
 	return id && id <= d->ntargets ? &d->targets[id - 1]->t : NULL;
 }
@@ -480,8 +483,8 @@ const struct sonde_tls_target *sonde_tls_target_of(struct sonde_tls_discovery *d
 /* ========================================================== by hand === */
 
 /* add_path's answer for a file examined. */
-static int added(struct sonde_tls_discovery *d, const char *path, const struct file *fe,
-		 char *err, size_t errlen)
+static int added(struct sonde_tls_discovery *d, const char *path, const struct file *fe, char *err,
+		 size_t errlen)
 {
 	struct target *t = fe->target >= 0 ? d->targets[fe->target] : NULL;
 	if (!t) {
@@ -589,4 +592,3 @@ void sonde_tls_discovery_free(struct sonde_tls_discovery *d)
 	free(d->files);
 	free(d);
 }
-

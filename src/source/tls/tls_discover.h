@@ -144,7 +144,8 @@ const struct sonde_tls_target *sonde_tls_target_of(struct sonde_tls_discovery *d
 						   uint64_t ip);
 
 /* The target with this id, or NULL. */
-const struct sonde_tls_target *sonde_tls_target_by_id(const struct sonde_tls_discovery *d, uint32_t id);
+const struct sonde_tls_target *sonde_tls_target_by_id(const struct sonde_tls_discovery *d,
+						      uint32_t id);
 
 /* `sonde tls`: per process, the TLS libraries found and their status. */
 void sonde_tls_print(const struct sonde_tls_discovery *d, FILE *out, bool json);

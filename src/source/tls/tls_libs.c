@@ -67,7 +67,10 @@ int sonde_tls_sym_find(const char *name)
 	return -1;
 }
 
-#define FN(sym, kind, dir) { #sym, SONDE_TLS_PROBE_##kind, SONDE_TLS_DIR_##dir }
+#define FN(sym, kind, dir)                                        \
+	{                                                         \
+#sym, SONDE_TLS_PROBE_##kind, SONDE_TLS_DIR_##dir \
+	}
 
 /* OpenSSL 1.1.1+/3.x and BoringSSL libssl; node links the same in. SSL_read
  * and SSL_read_ex (likewise the writes) each call an internal function,

@@ -43,8 +43,8 @@ int sonde_tls_sym_find(const char *name);
 
 /* Imports that show a program uses a shared TLS library (so its own
  * version strings are the headers it was built with, not TLS code). */
-#define SONDE_TLS_DYNAMIC_USER                                                                  \
-	(SONDE_TLS_BIT(SSL_read) | SONDE_TLS_BIT(SSL_write) | SONDE_TLS_BIT(OpenSSL_version) |    \
+#define SONDE_TLS_DYNAMIC_USER                                                                 \
+	(SONDE_TLS_BIT(SSL_read) | SONDE_TLS_BIT(SSL_write) | SONDE_TLS_BIT(OpenSSL_version) | \
 	 SONDE_TLS_BIT(BIO_f_ssl) | SONDE_TLS_BIT(gnutls_record_recv))
 
 /*

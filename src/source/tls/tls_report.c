@@ -80,7 +80,8 @@ static void row_json(FILE *out, const struct row *r, struct sonde_buf *b)
 
 static int by_pid(const void *a, const void *b)
 {
-	uint32_t x = (*(const struct proc *const *)a)->pid, y = (*(const struct proc *const *)b)->pid;
+	uint32_t x = (*(const struct proc *const *)a)->pid,
+		 y = (*(const struct proc *const *)b)->pid;
 	return x < y ? -1 : x > y;
 }
 
@@ -109,7 +110,7 @@ static const struct proc **procs_sorted(const struct sonde_tls_discovery *d, siz
 static bool listed_alone(const struct target *t)
 {
 	bool attached = !t->t.per_process && (t->t.status == SONDE_TLS_ST_CAPTURING ||
-					       t->t.status == SONDE_TLS_ST_ATTACH_FAILED);
+					      t->t.status == SONDE_TLS_ST_ATTACH_FAILED);
 	return !t->t.nprocs && (t->by_hand || attached);
 }
 
@@ -121,10 +122,11 @@ static void print_lost(const struct sonde_tls_discovery *d, FILE *out, const str
 	for (size_t i = 0; i < n; i++)
 		overflow += procs[i]->overflow;
 	if (d->lost_targets || d->lost_procs)
-		fprintf(out, "not tracked (limits): %lu libraries, %lu processes\n", d->lost_targets,
-			d->lost_procs);
+		fprintf(out, "not tracked (limits): %lu libraries, %lu processes\n",
+			d->lost_targets, d->lost_procs);
 	if (overflow)
-		fprintf(out, "%lu processes map more than %u TLS libraries: the rest are not listed\n",
+		fprintf(out,
+			"%lu processes map more than %u TLS libraries: the rest are not listed\n",
 			overflow, MAX_LINKS);
 }
 
@@ -134,8 +136,8 @@ void sonde_tls_print(const struct sonde_tls_discovery *d, FILE *out, bool json)
 	const struct proc **procs = procs_sorted(d, &n);
 	struct sonde_buf b = { 0 };
 	if (!json)
-		fprintf(out, "%-8s %-16s %-10s %-28s %-14s %s\n", "PID", "COMM", "LIBRARY", "VERSION",
-			"STATUS", "PATH");
+		fprintf(out, "%-8s %-16s %-10s %-28s %-14s %s\n", "PID", "COMM", "LIBRARY",
+			"VERSION", "STATUS", "PATH");
 	for (size_t i = 0; i < n; i++) {
 		for (size_t k = 0; k < procs[i]->nlinks; k++, rows++) {
 			const struct link *l = &procs[i]->links[k];

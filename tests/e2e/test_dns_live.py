@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""DNS, live: dnsmasq serving a local zone on loopback (its own port),
+queried with dig over UDP and over TCP (+tcp).
+
+1. From a capture: tcpdump on lo (udp port P or tcp port P) while dig asks
+   A, AAAA (no such record: NOERROR with no answer), a name outside the zone
+   (NXDOMAIN), TXT, MX, SRV, over UDP and TCP; then `sonde read` of the file
+   must have every exchange, paired, with the right transport, rcode and
+   answer data. A query to a port nobody answers is written unanswered.
+2. Live: `sonde capture --port P` during the same dig queries. The TCP
+   ones must be records. UDP: the eBPF source follows TCP sockets only, so
+   UDP queries are not seen; the test says so with a SKIP line (and fails
+   if sonde ever writes a UDP record, so the line gets updated).
+
+Usage: test_dns_live.py [path/to/sonde]. PASS/FAIL/SKIP lines.
+"""
+import json
+import re
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from livelib import Child, Report, SondeRun, free_port, kill_children, kill_sondes, parse_args  # noqa: E402
+
+R = Report("dns-live")
+
+ZONE = """port={port}
+listen-address=127.0.0.1
+bind-interfaces
+no-resolv
+no-hosts
+local=/svc.test/
+address=/web.svc.test/127.0.0.5
+txt-record=txt.svc.test,"hello world"
+mx-host=svc.test,mail.svc.test,10
+srv-host=_http._tcp.svc.test,web.svc.test,8080,1,2
+"""
+
+# (name, type, transport, rcode, answer data that must appear)
+QUERIES = [
+    ("web.svc.test", "A", "udp", "NOERROR", "127.0.0.5"),
+    ("web.svc.test", "AAAA", "udp", "NOERROR", None),
+    ("nope.svc.test", "A", "udp", "NXDOMAIN", None),
+    ("txt.svc.test", "TXT", "udp", "NOERROR", '"hello world"'),
+    ("svc.test", "MX", "udp", "NOERROR", "10 mail.svc.test"),
+    ("_http._tcp.svc.test", "SRV", "udp", "NOERROR", "1 2 8080 web.svc.test"),
+    ("web.svc.test", "A", "tcp", "NOERROR", "127.0.0.5"),
+    ("txt.svc.test", "TXT", "tcp", "NOERROR", '"hello world"'),
+    ("nope.svc.test", "A", "tcp", "NXDOMAIN", None),
+]
+
+
+def dig(port, name, qtype, transport):
+    argv = ["dig", "@127.0.0.1", "-p", str(port), name, qtype, "+tries=1", "+time=2"]
+    if transport == "tcp":
+        argv.append("+tcp")
+    return subprocess.run(argv, capture_output=True, text=True, timeout=20)
+
+
+def run_queries(port):
+    """Ask every query; what dig says each status was (its rcode name)."""
+    said = {}
+    for name, qtype, transport, _, _ in QUERIES:
+        p = dig(port, name, qtype, transport)
+        if p.returncode != 0:
+            R.info(f"dig {name} {qtype} {transport} exited {p.returncode}")
+        m = re.search(r"status: ([A-Z]+)", p.stdout)
+        said[(name, qtype, transport)] = m.group(1) if m else None
+    return said
+
+
+def dns_records(recs):
+    return [r for r in recs if r.get("type") == "exchange" and r.get("protocol") == "dns"]
+
+
+def find(recs, name, qtype, transport):
+    for r in recs:
+        q = (r.get("request") or r.get("response") or {}).get("questions") or [{}]
+        if (q[0].get("name") == name and q[0].get("type") == qtype
+                and r["conn"]["transport"] == transport):
+            return r
+    return None
+
+
+def check_records(what, recs, queries, said):
+    for name, qtype, transport, rcode, data in queries:
+        # dnsmasq answers a type it has no data for NOERROR or NXDOMAIN
+        # (versions differ): the record must say what dig saw.
+        if said.get((name, qtype, transport)) and not data:
+            rcode = said[(name, qtype, transport)]
+        r = find(recs, name, qtype, transport)
+        label = f"{what}: {transport} {qtype} {name}"
+        if not R.check(label + ": a record", r is not None, f"{len(recs)} DNS records"):
+            continue
+        resp = r.get("response")
+        ok = (r.get("request") and resp and resp["rcode"] == rcode and r["flags"] == []
+              and r["request"]["id"] == resp["id"] and r["conn"]["server"]["port"] > 0)
+        if ok and data:
+            ok = any(a["data"] == data for a in resp["answers"])
+        R.check(label + f": paired, {rcode}" + (f", {data}" if data else ""), ok,
+                json.dumps({k: r.get(k) for k in ("flags", "request", "response")})[:1500])
+
+
+def from_capture(sonde, tmp, port):
+    if not shutil.which("tcpdump"):
+        R.skip("tcpdump not installed: no capture file test")
+        return
+    pcap = os.path.join(tmp, "lo.pcap")
+    dead = free_port()  # nobody answers here: the query stays unanswered
+    td = Child(["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-Z", "root", "-w", pcap,
+                f"udp port {port} or tcp port {port} or udp port {dead}"], name="tcpdump")
+    deadline = time.time() + 10
+    while time.time() < deadline and "listening" not in td.stderr():
+        time.sleep(0.05)
+    said = run_queries(port)
+    dig(dead, "lost.svc.test", "A", "udp")
+    time.sleep(0.5)
+    td.kill()
+    p = subprocess.run([sonde, "read", "-o", "json", "--stats", pcap], capture_output=True,
+                       text=True, timeout=60)
+    R.check("sonde read exits 0", p.returncode == 0, p.stderr[-500:])
+    recs = [json.loads(ln) for ln in p.stdout.splitlines() if ln.strip()]
+    dns = dns_records(recs)
+    check_records("pcap", dns, QUERIES, said)
+    lost = [r for r in dns if "unanswered" in r["flags"]]
+    R.check("pcap: the query nobody answered is unanswered", len(lost) >= 1 and all(
+        r["request"]["questions"][0]["name"] == "lost.svc.test" for r in lost), json.dumps(lost)[:400])
+    st = recs[-1] if recs else {}
+    R.check("pcap: every datagram dissected", st.get("udp_datagrams_undissected") == 0, st)
+    R.check("pcap: nothing else", len(dns) == len(QUERIES) + len(lost), f"{len(dns)} DNS records")
+
+
+def live(sonde, tmp, port, dry):
+    run = SondeRun(sonde, tmp, "capture", ["--port", str(port)], R, dry=dry)
+    if not run.ok:
+        return
+    said = run_queries(port)
+    rc, recs = run.stop()
+    R.check("capture: sonde exits 0", rc == 0, run.stderr()[-500:])
+    dns = dns_records(recs)
+    check_records("capture", dns, [q for q in QUERIES if q[2] == "tcp"], said)
+    udp = [r for r in dns if r["conn"]["transport"] == "udp"]
+    if udp:
+        R.check("capture: UDP seen live (update this test)", False, json.dumps(udp[0])[:300])
+    else:
+        R.skip("capture: UDP over eBPF: the eBPF source follows TCP sockets only "
+               "(bpf/capture.bpf.c); DNS over UDP is dissected from packet captures")
+
+
+def main():
+    sonde, dry, _keep, _only = parse_args(sys.argv[1:])
+    for tool in ("dnsmasq", "dig"):
+        if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
+            R.skip(f"{tool} not installed")
+            return 0
+    if os.geteuid() != 0:
+        R.skip("needs root (tcpdump on lo, eBPF)")
+        return 0
+    tmp = tempfile.mkdtemp(prefix="sonde-dns.")
+    port = free_port()
+    conf = os.path.join(tmp, "dnsmasq.conf")
+    with open(conf, "w") as f:
+        f.write(ZONE.format(port=port))
+    dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+    try:
+        Child([dnsmasq, "--keep-in-foreground", "--conf-file=" + conf, "--user=root",
+               "--pid-file=" + os.path.join(tmp, "pid"), "--log-facility=-"], name="dnsmasq")
+        ok = False
+        for _ in range(100):
+            if dig(port, "web.svc.test", "A", "udp").returncode == 0:
+                ok = True
+                break
+            time.sleep(0.05)
+        if not R.check("dnsmasq answers", ok):
+            return 1
+        from_capture(sonde, tmp, port)
+        live(sonde, tmp, port, dry)
+    finally:
+        kill_sondes()
+        kill_children()
+        if not R.failed:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if R.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
