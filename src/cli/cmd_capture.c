@@ -14,6 +14,7 @@
 #include "core/buf.h"
 #include "app/run.h"
 #include "sink/sink.h"
+#include "enrich/enrich.h"
 #include "source/ebpf/ebpf.h"
 #include "source/packet/live.h"
 #include "cli/cli.h"
@@ -67,6 +68,11 @@ static const char capture_head[] =
 	"      --no-tls             do not probe TLS libraries\n"
 	"      --tls-lib PATH       also probe this TLS library or program (repeatable)\n"
 	"                           ('sonde tls' lists what is found and captured)\n"
+	"Who is talking:\n"
+	"      --no-enrich          eBPF: do not name each end's process, container and\n"
+	"                           pod (read once per process from /proc and the\n"
+	"                           container runtimes' state on this host; on by\n"
+	"                           default)\n"
 	"  -v, --verbose            a stats line on stderr every 2 s, and why a hook\n"
 	"                           was not usable\n";
 static const char capture_tail[] =
@@ -89,6 +95,7 @@ enum {
 	OPT_SOURCE,
 	OPT_FILTER,
 	OPT_NETNS,
+	OPT_NO_ENRICH,
 };
 
 #define TLS_LIBS_MAX 32
@@ -111,6 +118,7 @@ static const struct option capture_only[] = {
 	{ "interface", required_argument, NULL, 'i' },
 	{ "filter", required_argument, NULL, OPT_FILTER },
 	{ "netns", required_argument, NULL, OPT_NETNS },
+	{ "no-enrich", no_argument, NULL, OPT_NO_ENRICH },
 	{ "buffer-size", required_argument, NULL, 'B' },
 	{ "snaplen", required_argument, NULL, 's' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -289,6 +297,7 @@ struct capture_args {
 	char netns[64]; /* --netns as a path */
 	char source_name[256]; /* records' capture.source */
 	bool ebpf_only_given; /* an eBPF-only option was given */
+	bool no_enrich; /* --no-enrich */
 };
 
 /* --netns: a name made by `ip netns add`, a process id, or a path. */
@@ -420,6 +429,7 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 		return 0;
 	case OPT_FILTER: a->po.filter = arg; return 0;
 	case OPT_NETNS: return netns_option(a, arg);
+	case OPT_NO_ENRICH: a->no_enrich = true; return 0;
 	case 'B':
 		if (size_option("buffer-size", arg, 1u << 20, 1u << 30, "from 1m to 1g", &sz))
 			return SONDE_EXIT_USAGE;
@@ -540,6 +550,11 @@ static int run_capture(struct capture_args *a)
 	sonde_run_add_stage(&run, &sonde_sink_stage, sink);
 	char err[512];
 	bool ebpf = a->source == &sonde_source_ebpf;
+	/* Packet records carry no process to start from (yet). */
+	struct sonde_enrich_opts eno = { .containers = true };
+	void *enrich = ebpf && !a->no_enrich ? sonde_enrich_new(&eno, &run.pipe.stats) : NULL;
+	if (enrich)
+		sonde_run_add_stage(&run, &sonde_enrich_stage, enrich);
 	void *src = sonde_run_add_source(&run, a->source, ebpf ? (const void *)&a->eo : &a->po, err,
 					 sizeof(err));
 	if (!src) {

@@ -74,7 +74,14 @@
 	X(tls_unbound_calls, "TLS calls made before their socket was known")                      \
 	X(tls_unbound_bytes, "plaintext written without its connection's addresses")              \
 	X(tls_go_unresolved, "Go TLS calls whose socket the runtime's structures did not give")   \
-	X(tls_go_closed_writes, "Go TLS writes on connections already closed (nothing sent)")
+	X(tls_go_closed_writes, "Go TLS writes on connections already closed (nothing sent)")     \
+	X(enrich_process_lookups, "processes looked up for records (once per connection end)")    \
+	X(enrich_process_failures,                                                                \
+	  "of those, processes /proc did not describe (gone, or no access)")                      \
+	X(enrich_process_expired, "cached processes dropped because they had exited")             \
+	X(enrich_container_lookups, "containers looked up for records (once per connection end)") \
+	X(enrich_container_failures,                                                              \
+	  "of those, containers no runtime's state on the node described")
 
 struct sonde_stats {
 #define SONDE_STATS_MEMBER(name, desc) uint64_t name;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "sink/render.h"
+#include "enrich/enrich.h"
 
 void sonde_endpoint_str(const struct sonde_endpoint *e, char *buf, size_t len, int with_port)
 {
@@ -159,11 +160,26 @@ const struct sonde_field_ops sonde_json_field_ops = {
 
 /* ----------------------------------------------------------- records --- */
 
-static void json_endpoint(struct sonde_buf *o, const char *key, const struct sonde_endpoint *e)
+/* Who is talking at end k (0 client, 1 server) of c: what the enrichment
+ * stage attached (enrich/enrich.h), nothing without it. */
+static void json_conn_end(struct sonde_buf *o, const struct sonde_conn_info *c, int k)
 {
+	if (!c->attrs)
+		return;
+	struct sonde_json_fields j;
+	sonde_json_fields_init(&j, o, true);
+	sonde_enrich_end_fields(c, k, &sonde_json_field_ops, &j);
+}
+
+static void json_endpoint(struct sonde_buf *o, const char *key, const struct sonde_conn_info *c,
+			  int k)
+{
+	const struct sonde_endpoint *e = k ? &c->server : &c->client;
 	char ip[INET6_ADDRSTRLEN];
 	sonde_endpoint_str(e, ip, sizeof(ip), 0);
-	sonde_buf_printf(o, "\"%s\":{\"ip\":\"%s\",\"port\":%u}", key, ip, e->port);
+	sonde_buf_printf(o, "\"%s\":{\"ip\":\"%s\",\"port\":%u", key, ip, e->port);
+	json_conn_end(o, c, k);
+	sonde_buf_putc(o, '}');
 }
 
 static const char *const msg_flag_names[] = {
@@ -228,9 +244,9 @@ void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 	}
 	sonde_buf_printf(o, ",\"conn\":{\"id\":%" PRIu64 ",\"transport\":\"%s\",", c->id,
 			 c->l4 == SONDE_L4_UDP ? "udp" : "tcp");
-	json_endpoint(o, "client", &c->client);
+	json_endpoint(o, "client", c, 0);
 	sonde_buf_putc(o, ',');
-	json_endpoint(o, "server", &c->server);
+	json_endpoint(o, "server", c, 1);
 	sonde_buf_puts(o, "},\"capture\":{\"method\":");
 	sonde_json_cstr(o, sonde_origin_name(c->origin));
 	if (c->source) {
@@ -250,7 +266,13 @@ void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 	if (c->proc.pid) {
 		sonde_buf_printf(o, ",\"process\":{\"pid\":%u,\"comm\":", c->proc.pid);
 		sonde_json_str(o, c->proc.comm, strnlen(c->proc.comm, sizeof(c->proc.comm)));
-		sonde_buf_printf(o, ",\"cgroup_id\":%" PRIu64 "}", c->proc.cgroup_id);
+		sonde_buf_printf(o, ",\"cgroup_id\":%" PRIu64, c->proc.cgroup_id);
+		if (c->attrs) {
+			struct sonde_json_fields j;
+			sonde_json_fields_init(&j, o, true);
+			sonde_enrich_process_fields(c, &sonde_json_field_ops, &j);
+		}
+		sonde_buf_putc(o, '}');
 	}
 	if (r->req)
 		json_msg(o, "request", r->req);

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: MIT
+#include "enrich/enrich.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "enrich/socket.h"
+
+struct enrich {
+	char proc[128];
+	struct sonde_stats *stats;
+	struct sonde_proc_cache *procs;
+	struct sonde_container_cache *ctrs; /* NULL: ids only */
+	struct sonde_sock_owners *owners;
+};
+
+static void end_free(struct sonde_enrich_end *e)
+{
+	if (!e)
+		return;
+	sonde_container_meta_unref(e->ctr);
+	free(e);
+}
+
+static void conn_free(void *p)
+{
+	struct sonde_enrich_conn *ec = p;
+	for (int i = 0; i < 2; i++)
+		if (ec->end[i] != ec->traced)
+			end_free(ec->end[i]);
+	end_free(ec->traced);
+	free(ec);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Process pid and its container, copied out of the caches; NULL if unknown. */
+static struct sonde_enrich_end *end_of(struct enrich *en, uint32_t pid)
+{
+	const struct sonde_proc_info *pi = sonde_proc_lookup(en->procs, pid);
+	if (!pi)
+		return NULL;
+	struct sonde_enrich_end *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->proc = *pi;
+	if (en->ctrs && pi->ctr.id[0])
+		e->ctr = sonde_container_lookup(en->ctrs, &pi->ctr, now_ns());
+	return e;
+}
+
+/*
+ * Which end the traced process is (0 client, 1 server, -1 unknown), and a
+ * socket of the other end when it is on this host too (*other_ino, else 0).
+ * When the connection's own sockets are gone (it closed before its first
+ * record), a listener on the server's port still tells: the traced process
+ * holding it is the server; else the listener's holder is the server and
+ * the traced process, which did not accept there, the client.
+ */
+static int place(struct enrich *en, const struct sonde_conn_info *c, uint64_t *other_ino)
+{
+	uint64_t ino[2], lino;
+	*other_ino = 0;
+	if (!sonde_sock_inodes(en->proc, c->proc.pid, &c->client, &c->server, &ino[0], &ino[1],
+			       &lino))
+		return -1;
+	if (ino[0] && !ino[1])
+		return 0;
+	if (ino[1] && !ino[0])
+		return 1;
+	if (!ino[0]) {
+		if (!lino)
+			return -1;
+		if (sonde_sock_held_by(en->proc, c->proc.pid, lino))
+			return 1;
+		*other_ino = lino;
+		return 0;
+	}
+	for (int k = 0; k < 2; k++)
+		if (sonde_sock_held_by(en->proc, c->proc.pid, ino[k])) {
+			*other_ino = ino[!k];
+			return k;
+		}
+	return -1;
+}
+
+static bool enrich_record(void *ctx, struct sonde_record *r)
+{
+	struct enrich *en = ctx;
+	const struct sonde_conn_info *c = r->conn;
+	if (!c->attrs || !c->proc.pid || sonde_attr_get(c->attrs, SONDE_ATTR_CONTAINER))
+		return true;
+	struct sonde_enrich_conn *ec = calloc(1, sizeof(*ec));
+	if (!ec)
+		return true;
+	ec->traced = end_of(en, c->proc.pid);
+	uint64_t other_ino;
+	int k = place(en, c, &other_ino);
+	if (k >= 0) {
+		ec->end[k] = ec->traced;
+		uint32_t other = other_ino ? sonde_sock_owner(en->owners, other_ino, 0) : 0;
+		if (other == c->proc.pid)
+			ec->end[!k] = ec->traced; /* a process talking to itself */
+		else if (other)
+			ec->end[!k] = end_of(en, other);
+	}
+	sonde_attr_set(c->attrs, SONDE_ATTR_CONTAINER, ec, conn_free);
+	if (ec->end[0])
+		sonde_attr_set(c->attrs, SONDE_ATTR_CLIENT_PROCESS, ec->end[0], NULL);
+	if (ec->end[1])
+		sonde_attr_set(c->attrs, SONDE_ATTR_SERVER_PROCESS, ec->end[1], NULL);
+	return true;
+}
+
+static int enrich_close(void *ctx)
+{
+	struct enrich *en = ctx;
+	sonde_proc_cache_free(en->procs);
+	sonde_container_cache_free(en->ctrs);
+	sonde_sock_owners_free(en->owners);
+	free(en);
+	return 0;
+}
+
+const struct sonde_stage_ops sonde_enrich_stage = {
+	.name = "enrich",
+	.phase = SONDE_STAGE_ENRICH,
+	.record = enrich_record,
+	.close = enrich_close,
+};
+
+void *sonde_enrich_new(const struct sonde_enrich_opts *o, struct sonde_stats *stats)
+{
+	struct enrich *en = calloc(1, sizeof(*en));
+	if (!en)
+		return NULL;
+	const char *proc = o && o->proc ? o->proc : "/proc";
+	const char *root = o && o->root ? o->root : "/";
+	snprintf(en->proc, sizeof(en->proc), "%s", proc);
+	en->stats = stats;
+	struct sonde_proc_opts po = { .proc = proc, .root = root };
+	en->procs = sonde_proc_cache_new(&po, stats);
+	en->owners = sonde_sock_owners_new(proc, 0);
+	if (o && o->containers)
+		en->ctrs = sonde_container_cache_new(root, 0, stats);
+	if (!en->procs || !en->owners || (o && o->containers && !en->ctrs)) {
+		enrich_close(en);
+		return NULL;
+	}
+	return en;
+}
+
+/* ---------------------------------------------------------- walks --- */
+
+static void str_if(const struct sonde_field_ops *v, void *ctx, const char *name, const char *s)
+{
+	if (s && *s)
+		sonde_field_cstr(v, ctx, name, s);
+}
+
+static void time_member(const struct sonde_field_ops *v, void *ctx, const char *name, uint64_t ns)
+{
+	struct sonde_buf b = { 0 };
+	sonde_fmt_time(&b, ns);
+	v->str(ctx, name, b.p, b.len);
+	sonde_buf_free(&b);
+}
+
+static void proc_members(const struct sonde_proc_info *p, const struct sonde_field_ops *v,
+			 void *ctx)
+{
+	str_if(v, ctx, "exe", p->exe);
+	str_if(v, ctx, "cmdline", p->cmdline);
+	if (p->uid != (uint32_t)-1)
+		v->u64(ctx, "uid", p->uid);
+	str_if(v, ctx, "user", p->user);
+	if (p->start_ns)
+		time_member(v, ctx, "start_time", p->start_ns);
+	str_if(v, ctx, "container_id", p->ctr.id);
+}
+
+void sonde_enrich_process_fields(const struct sonde_conn_info *c, const struct sonde_field_ops *v,
+				 void *ctx)
+{
+	const struct sonde_enrich_conn *ec = sonde_attr_get(c->attrs, SONDE_ATTR_CONTAINER);
+	if (ec && ec->traced)
+		proc_members(&ec->traced->proc, v, ctx);
+}
+
+static void container_object(const struct sonde_enrich_end *e, const struct sonde_field_ops *v,
+			     void *ctx)
+{
+	const struct sonde_container_meta *m = e->ctr;
+	v->begin(ctx, "container", SONDE_FG_OBJECT);
+	sonde_field_cstr(v, ctx, "id", e->proc.ctr.id);
+	if (m) {
+		str_if(v, ctx, "name", m->name);
+		str_if(v, ctx, "image", m->image);
+	}
+	const char *rt = sonde_runtime_name(m ? m->runtime : e->proc.ctr.runtime);
+	str_if(v, ctx, "runtime", rt);
+	v->end(ctx, SONDE_FG_OBJECT);
+	const char *uid = m && m->pod_uid ? m->pod_uid : e->proc.ctr.pod_uid;
+	if (!(m && (m->pod_name || m->pod_namespace)) && !*uid)
+		return;
+	v->begin(ctx, "pod", SONDE_FG_OBJECT);
+	if (m) {
+		str_if(v, ctx, "name", m->pod_name);
+		str_if(v, ctx, "namespace", m->pod_namespace);
+	}
+	str_if(v, ctx, "uid", uid);
+	if (m && m->nlabels) {
+		v->begin(ctx, "labels", SONDE_FG_OBJECT);
+		for (size_t i = 0; i < m->nlabels; i++)
+			sonde_field_cstr(v, ctx, m->labels[i].key, m->labels[i].value);
+		v->end(ctx, SONDE_FG_OBJECT);
+	}
+	v->end(ctx, SONDE_FG_OBJECT);
+}
+
+void sonde_enrich_end_fields(const struct sonde_conn_info *c, int e,
+			     const struct sonde_field_ops *v, void *ctx)
+{
+	const struct sonde_enrich_end *end =
+		sonde_attr_get(c->attrs, e ? SONDE_ATTR_SERVER_PROCESS : SONDE_ATTR_CLIENT_PROCESS);
+	if (!end)
+		return;
+	const struct sonde_proc_info *p = &end->proc;
+	v->begin(ctx, "process", SONDE_FG_OBJECT);
+	v->u64(ctx, "pid", p->pid);
+	str_if(v, ctx, "comm", p->comm);
+	proc_members(p, v, ctx);
+	str_if(v, ctx, "cgroup", p->cgroup);
+	v->end(ctx, SONDE_FG_OBJECT);
+	if (p->ctr.id[0])
+		container_object(end, v, ctx);
+}

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: MIT
+#include "enrich/socket.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/u64map.h"
+
+/* An address as the kernel prints it in net/tcp: 32-bit words in %08X of
+ * their native value, then ":PORT" in hex. */
+static bool parse_addr(const char *s, size_t words, uint8_t *addr, uint16_t *port)
+{
+	for (size_t w = 0; w < words; w++) {
+		char word[9];
+		memcpy(word, s + 8 * w, 8);
+		word[8] = 0;
+		char *end;
+		uint32_t v = (uint32_t)strtoul(word, &end, 16);
+		if (*end)
+			return false;
+		memcpy(addr + 4 * w, &v, 4);
+	}
+	if (s[8 * words] != ':')
+		return false;
+	*port = (uint16_t)strtoul(s + 8 * words + 1, NULL, 16);
+	return true;
+}
+
+/* The endpoint as the table of this family shows it (16 bytes for tcp6:
+ * an IPv4 end as ::ffff:a.b.c.d). */
+static void table_form(const struct sonde_endpoint *e, bool v6, uint8_t *addr)
+{
+	memset(addr, 0, 16);
+	if (!v6) {
+		memcpy(addr, e->addr, 4);
+	} else if (e->family == AF_INET) {
+		addr[10] = addr[11] = 0xff;
+		memcpy(addr + 12, e->addr, 4);
+	} else {
+		memcpy(addr, e->addr, 16);
+	}
+}
+
+#define TCP_LISTEN 0x0a /* st in net/tcp */
+
+static bool same_host(const struct sonde_endpoint *client, const struct sonde_endpoint *server)
+{
+	static const uint8_t lo6[16] = { [15] = 1 };
+	if (server->family == AF_INET && server->addr[0] == 127)
+		return true;
+	if (server->family == AF_INET6 && !memcmp(server->addr, lo6, 16))
+		return true;
+	return client->family == server->family &&
+	       !memcmp(client->addr, server->addr, server->family == AF_INET ? 4 : 16);
+}
+
+static void scan_table(const char *path, bool v6, const struct sonde_endpoint *client,
+		       const struct sonde_endpoint *server, uint64_t *cino, uint64_t *sino,
+		       uint64_t *lino)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	uint8_t c[16], s[16];
+	table_form(client, v6, c);
+	table_form(server, v6, s);
+	size_t alen = v6 ? 16 : 4;
+	char line[512];
+	while (fgets(line, sizeof(line), f)) {
+		char local[64], remote[64];
+		unsigned long long ino;
+		unsigned st;
+		/* sl local rem st queues timer retr uid timeout inode */
+		if (sscanf(line, " %*s %63s %63s %x %*s %*s %*s %*s %*s %llu", local, remote, &st,
+			   &ino) != 4 ||
+		    !ino)
+			continue;
+		uint8_t la[16], ra[16];
+		uint16_t lp, rp;
+		if (!parse_addr(local, alen / 4, la, &lp) || !parse_addr(remote, alen / 4, ra, &rp))
+			continue;
+		static const uint8_t any[16];
+		if (st == TCP_LISTEN) {
+			/* A wildcard listener is the server's only if the server's
+			 * address is this host's: the client's, or loopback. */
+			if (lino && lp == server->port &&
+			    (!memcmp(la, s, alen) ||
+			     (!memcmp(la, any, alen) && same_host(client, server))))
+				*lino = ino;
+			continue;
+		}
+		if (lp == client->port && rp == server->port && !memcmp(la, c, alen) &&
+		    !memcmp(ra, s, alen))
+			*cino = ino;
+		else if (lp == server->port && rp == client->port && !memcmp(la, s, alen) &&
+			 !memcmp(ra, c, alen))
+			*sino = ino;
+	}
+	fclose(f);
+}
+
+bool sonde_sock_inodes(const char *proc, uint32_t pid, const struct sonde_endpoint *client,
+		       const struct sonde_endpoint *server, uint64_t *client_ino,
+		       uint64_t *server_ino, uint64_t *listen_ino)
+{
+	*client_ino = *server_ino = 0;
+	if (listen_ino)
+		*listen_ino = 0;
+	char path[128];
+	/* A process that is gone (a zombie has no tables) leaves the host's
+	 * network namespace, init's, to look in. */
+	snprintf(path, sizeof(path), "%s/%u/net/tcp6", proc, pid);
+	if (access(path, R_OK) < 0)
+		pid = 1;
+	bool any = false;
+	if (client->family == AF_INET) {
+		snprintf(path, sizeof(path), "%s/%u/net/tcp", proc, pid);
+		any = access(path, R_OK) == 0;
+		scan_table(path, false, client, server, client_ino, server_ino, listen_ino);
+	}
+	snprintf(path, sizeof(path), "%s/%u/net/tcp6", proc, pid);
+	any = any || access(path, R_OK) == 0;
+	scan_table(path, true, client, server, client_ino, server_ino, listen_ino);
+	return any;
+}
+
+/* "socket:[123]" → 123, else 0. */
+static uint64_t socket_ino(const char *link)
+{
+	if (strncmp(link, "socket:[", 8))
+		return 0;
+	return strtoull(link + 8, NULL, 10);
+}
+
+/* Calls fn for every socket process pid holds, until it returns true;
+ * returns the descriptors read. */
+static size_t each_socket(const char *proc, uint32_t pid,
+			  bool (*fn)(void *ctx, uint32_t pid, uint64_t ino), void *ctx, bool *stop)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/%u/fd", proc, pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return 0;
+	size_t n = 0;
+	struct dirent *de;
+	while (!*stop && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char link[64];
+		ssize_t l = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+		n++;
+		if (l <= 0)
+			continue;
+		link[l] = 0;
+		uint64_t ino = socket_ino(link);
+		if (ino && fn(ctx, pid, ino))
+			*stop = true;
+	}
+	closedir(d);
+	return n;
+}
+
+struct held {
+	uint64_t ino;
+};
+
+static bool is_held(void *ctx, uint32_t pid, uint64_t ino)
+{
+	(void)pid;
+	return ino == ((struct held *)ctx)->ino;
+}
+
+bool sonde_sock_held_by(const char *proc, uint32_t pid, uint64_t ino)
+{
+	struct held h = { ino };
+	bool found = false;
+	each_socket(proc, pid, is_held, &h, &found);
+	return found;
+}
+
+#define OWNERS_KEPT 8192
+
+struct sonde_sock_owners {
+	char proc[128];
+	size_t max_fds;
+	struct sonde_u64map seen; /* socket inode → pid, from earlier searches */
+};
+
+struct sonde_sock_owners *sonde_sock_owners_new(const char *proc, size_t max_fds)
+{
+	struct sonde_sock_owners *o = calloc(1, sizeof(*o));
+	if (!o)
+		return NULL;
+	snprintf(o->proc, sizeof(o->proc), "%s", proc ? proc : "/proc");
+	o->max_fds = max_fds ? max_fds : 65536;
+	sonde_u64map_init(&o->seen);
+	return o;
+}
+
+void sonde_sock_owners_free(struct sonde_sock_owners *o)
+{
+	if (!o)
+		return;
+	sonde_u64map_free(&o->seen);
+	free(o);
+}
+
+struct search {
+	struct sonde_sock_owners *o;
+	uint64_t ino;
+	uint32_t found;
+};
+
+static bool note(void *ctx, uint32_t pid, uint64_t ino)
+{
+	struct search *s = ctx;
+	if (s->o->seen.len < OWNERS_KEPT)
+		sonde_u64map_put(&s->o->seen, ino, pid);
+	if (ino != s->ino)
+		return false;
+	s->found = pid;
+	return true;
+}
+
+uint32_t sonde_sock_owner(struct sonde_sock_owners *o, uint64_t ino, uint32_t skip)
+{
+	uint64_t pid;
+	if (sonde_u64map_get(&o->seen, ino, &pid) && pid != skip &&
+	    sonde_sock_held_by(o->proc, (uint32_t)pid, ino))
+		return (uint32_t)pid;
+	/* What was kept is stale by now: sockets come and go. */
+	sonde_u64map_free(&o->seen);
+	sonde_u64map_init(&o->seen);
+	DIR *d = opendir(o->proc);
+	if (!d)
+		return 0;
+	struct search s = { .o = o, .ino = ino };
+	bool stop = false;
+	size_t budget = o->max_fds;
+	struct dirent *de;
+	while (!stop && budget && (de = readdir(d))) {
+		char *end;
+		unsigned long p = strtoul(de->d_name, &end, 10);
+		if (*end || !p || p == skip)
+			continue;
+		size_t n = each_socket(o->proc, (uint32_t)p, note, &s, &stop);
+		budget = n < budget ? budget - n : 0;
+	}
+	closedir(d);
+	return s.found;
+}
