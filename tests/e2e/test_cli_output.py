@@ -195,6 +195,50 @@ def test_read_compressed(tmp):
     R.check("read damaged gzip: status 1, the damage named", p.returncode == 1 and "gzip:" in p.stderr, repr(p.stderr))
 
 
+def test_capture_prompt(tmp):
+    """A record of a connection that stays open comes out within a poll, not
+    at the connection's close (the kernel wakes the reader only when enough
+    is pending; sonde reads the rest on its timeout)."""
+    if os.geteuid() != 0:
+        R.skip("capture-prompt: needs root")
+        return
+    import http.client, json as js
+
+    class KeepAlive(Quiet):
+        protocol_version = "HTTP/1.1"
+
+    port = free_port()
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), KeepAlive)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    out = os.path.join(tmp, "prompt.json")
+    try:
+        with open(out, "w") as o:
+            p = subprocess.Popen([SONDE, "capture", "--port", str(port), "-o", "json", "-q"], stdout=o,
+                                 stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(4)
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/first")
+        c.getresponse().read()
+        time.sleep(1.5)
+        c.request("GET", "/second")
+        c.getresponse().read()
+        t0, seen = time.monotonic(), None
+        while time.monotonic() - t0 < 3:
+            targets = [js.loads(l).get("request", {}).get("target") for l in open(out) if l.strip()]
+            if "/second" in targets:
+                seen = time.monotonic() - t0
+                break
+            time.sleep(0.05)
+        R.check("capture: a record of an open keep-alive connection comes out within a second",
+                seen is not None and seen < 1.0, f"after {seen}s" if seen is not None else "not within 3 s")
+        c.close()
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=60)
+    finally:
+        srv.shutdown()
+        kill_sondes()
+
+
 def prog_ids():
     """Ids of every loaded BPF program (bpftool), or None without bpftool."""
     import json
@@ -263,6 +307,7 @@ def main():
         if only is None or "live" in only:
             test_capture_head(tmp)
             test_capture_signals(tmp)
+            test_capture_prompt(tmp)
     sys.exit(1 if R.failed else 0)
 
 

@@ -725,6 +725,11 @@ int sonde_ebpf_fd(const struct sonde_ebpf *e)
 int sonde_ebpf_poll(struct sonde_ebpf *e, int timeout_ms)
 {
 	int n = ring_buffer__poll(e->rb, timeout_ms);
+	/* The kernel side wakes the reader only once enough is pending
+	 * (rb_flags): what a quiet connection wrote since is read here, on the
+	 * timeout, so its records come out within one poll, not at its close. */
+	if (n == 0)
+		n = ring_buffer__consume(e->rb);
 	if (e->tls)
 		ebpf_tls_tick(e);
 	return n;
