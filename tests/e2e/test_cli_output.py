@@ -239,6 +239,31 @@ def test_capture_prompt(tmp):
         kill_sondes()
 
 
+def test_capture_capabilities():
+    """With the capabilities the help names and one missing, sonde says which
+    one, for what, at start (a real setpriv capability set, user nobody)."""
+    import shutil as sh_
+    if os.geteuid() != 0 or not sh_.which("setpriv"):
+        R.skip("capture-capabilities: needs root and setpriv")
+        return
+    def run(caps):
+        c = ",".join("+" + x for x in caps)
+        argv = ["setpriv", f"--inh-caps=-all,{c}", f"--ambient-caps=-all,{c}", f"--bounding-set=-all,{c}",
+                "--reuid=65534", "--regid=65534", "--clear-groups", SONDE, "capture", "--duration", "2",
+                "-o", "json"]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    p = run(["bpf", "perfmon"])
+    R.check("capture with CAP_BPF, CAP_PERFMON only: names CAP_DAC_READ_SEARCH for tracefs",
+            p.returncode == 1 and "CAP_DAC_READ_SEARCH" in p.stderr and "tracefs" in p.stderr, repr(p.stderr[-400:]))
+    p = run(["bpf", "perfmon", "dac_read_search"])
+    R.check("capture without CAP_SYS_PTRACE: starts, and says TLS of other users' processes is missed",
+            p.returncode == 0 and "capturing with" in p.stderr and "without CAP_SYS_PTRACE" in p.stderr,
+            repr(p.stderr[-400:]))
+    p = run(["bpf", "perfmon", "dac_read_search", "sys_ptrace"])
+    R.check("capture with every capability the help names: no such line", p.returncode == 0 and
+            "capturing with" in p.stderr and "without CAP_" not in p.stderr, repr(p.stderr[-400:]))
+
+
 def prog_ids():
     """Ids of every loaded BPF program (bpftool), or None without bpftool."""
     import json
@@ -308,6 +333,7 @@ def main():
             test_capture_head(tmp)
             test_capture_signals(tmp)
             test_capture_prompt(tmp)
+            test_capture_capabilities()
     sys.exit(1 if R.failed else 0)
 
 

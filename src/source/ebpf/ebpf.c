@@ -86,7 +86,24 @@ static bool has_cap(const struct __user_cap_data_struct *d, int cap)
 #define CAP_BPF 39
 #endif
 
-static int check_privileges(char *err, size_t len)
+/* TLS probing reads other processes' memory maps and files through
+ * /proc/PID: without these it sees only this user's processes. Said once at
+ * start (not only with -v), since the capture goes on without them. */
+static void say_tls_capabilities(const struct __user_cap_data_struct *data)
+{
+	if (has_cap(data, CAP_SYS_ADMIN) ||
+	    (has_cap(data, CAP_SYS_PTRACE) && has_cap(data, CAP_DAC_READ_SEARCH)))
+		return;
+	fprintf(stderr,
+		"sonde: TLS: without %s, TLS libraries of other users' processes cannot be "
+		"probed (their /proc/PID/maps and files): their plaintext will be missing\n",
+		!has_cap(data, CAP_SYS_PTRACE) && !has_cap(data, CAP_DAC_READ_SEARCH)
+			? "CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH"
+		: !has_cap(data, CAP_SYS_PTRACE) ? "CAP_SYS_PTRACE"
+						 : "CAP_DAC_READ_SEARCH");
+}
+
+static int check_privileges(char *err, size_t len, bool tls)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = { 0 };
@@ -94,8 +111,12 @@ static int check_privileges(char *err, size_t len)
 		snprintf(err, len, "cannot read this process's capabilities: %s", strerror(errno));
 		return -1;
 	}
-	if (has_cap(data, CAP_SYS_ADMIN) || (has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON)))
+	if (has_cap(data, CAP_SYS_ADMIN) ||
+	    (has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON))) {
+		if (tls)
+			say_tls_capabilities(data);
 		return 0;
+	}
 	snprintf(err, len,
 		 "live capture needs root, or the capabilities CAP_BPF and CAP_PERFMON "
 		 "(CAP_SYS_ADMIN on kernels before 5.8); this process has %s",
@@ -109,8 +130,18 @@ static int check_privileges(char *err, size_t len)
 static int check_filesystems(char *err, size_t len)
 {
 	struct stat st;
-	if (stat("/sys/kernel/tracing/events", &st) < 0 &&
-	    stat("/sys/kernel/debug/tracing/events", &st) < 0) {
+	int tracing_err = stat("/sys/kernel/tracing/events", &st) < 0 ? errno : 0;
+	if (tracing_err && stat("/sys/kernel/debug/tracing/events", &st) < 0) {
+		/* Mounted, but root's only (mode 0700): a capability is
+		 * missing, not the file system. */
+		if (tracing_err == EACCES) {
+			snprintf(
+				err, len,
+				"tracefs (/sys/kernel/tracing) is mounted but this process may not "
+				"read it: the syscall tracepoints need CAP_DAC_READ_SEARCH as well "
+				"as CAP_BPF and CAP_PERFMON (or run as root)");
+			return -1;
+		}
 		if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) < 0) {
 			snprintf(err, len,
 				 "tracefs is not mounted and mounting it on /sys/kernel/tracing "
@@ -655,7 +686,7 @@ struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *o,
 {
 	verbose_level = o->verbose;
 	libbpf_set_print(libbpf_log);
-	if (check_privileges(err, errlen) < 0 || check_filesystems(err, errlen) < 0 ||
+	if (check_privileges(err, errlen, o->tls) < 0 || check_filesystems(err, errlen) < 0 ||
 	    check_kernel(err, errlen) < 0)
 		return NULL;
 
