@@ -208,7 +208,7 @@ def check_connection(name, spec, pid, done, ex, port):
         check(f"{tag}: captured by eBPF", r.get("capture", {}).get("method", "").startswith("ebpf-"),
               r.get("capture"))
         check(f"{tag}: endpoints 127.0.0.1:ephemeral -> 127.0.0.1:{port}",
-              r["conn"]["server"] == {"ip": "127.0.0.1", "port": port}
+              (r["conn"]["server"]["ip"], r["conn"]["server"]["port"]) == ("127.0.0.1", port)
               and r["conn"]["client"]["ip"] == "127.0.0.1" and r["conn"]["client"]["port"] != port, r["conn"])
     order = [r["request"]["target"] for r in mine if "request" in r and r in matched]
     want = [a[2:] for a in spec if a[0] == "s"]
