@@ -246,10 +246,19 @@ def test_capture_capabilities():
     if os.geteuid() != 0 or not sh_.which("setpriv"):
         R.skip("capture-capabilities: needs root and setpriv")
         return
+    # user nobody must reach the binary: a copy where anyone may (the
+    # checkout may sit under a directory only root can enter)
+    import tempfile as tf
+    d = tf.mkdtemp(prefix="sonde-caps-")
+    os.chmod(d, 0o755)
+    exe = os.path.join(d, "sonde")
+    sh_.copy(SONDE, exe)
+    os.chmod(exe, 0o755)
+
     def run(caps):
         c = ",".join("+" + x for x in caps)
         argv = ["setpriv", f"--inh-caps=-all,{c}", f"--ambient-caps=-all,{c}", f"--bounding-set=-all,{c}",
-                "--reuid=65534", "--regid=65534", "--clear-groups", SONDE, "capture", "--duration", "2",
+                "--reuid=65534", "--regid=65534", "--clear-groups", exe, "capture", "--duration", "2",
                 "-o", "json"]
         return subprocess.run(argv, capture_output=True, text=True, timeout=120)
     p = run(["bpf", "perfmon"])
@@ -262,6 +271,7 @@ def test_capture_capabilities():
     p = run(["bpf", "perfmon", "dac_read_search", "sys_ptrace"])
     R.check("capture with every capability the help names: no such line", p.returncode == 0 and
             "capturing with" in p.stderr and "without CAP_" not in p.stderr, repr(p.stderr[-400:]))
+    sh_.rmtree(d, ignore_errors=True)
 
 
 def prog_ids():
