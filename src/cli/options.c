@@ -92,10 +92,6 @@ void sonde_common_defaults(struct sonde_common_opts *o)
 	memset(o, 0, sizeof(*o));
 	sonde_pipeline_defaults(&o->pipe);
 	o->format = -1;
-	o->stats = false;
-	o->quiet = false;
-	o->count = 0;
-	o->line_buffered = false;
 }
 
 int sonde_bad_value(const char *cmd, const char *opt, const char *val, const char *why)
