@@ -146,6 +146,26 @@ static const struct scen resp2_types = {
 	"-NOAUTH Authentication required.\r\n",
 };
 
+/* Passwords are masked in records: AUTH's, and HELLO's after AUTH. */
+static const struct scen auth_masked = {
+	"*2\r\n$4\r\nAUTH\r\n$6\r\nsekret\r\n"
+	"*5\r\n$5\r\nHELLO\r\n$1\r\n2\r\n$4\r\nAUTH\r\n$4\r\nuser\r\n$6\r\nsekret\r\n",
+	"+OK\r\n"
+	"*2\r\n$6\r\nserver\r\n$5\r\nredis\r\n",
+};
+
+static void test_auth_masked(void **state)
+{
+	(void)state;
+	static struct tu_h1 h;
+	run(&h, &auth_masked, FEED_WHOLE, 0);
+	assert_int_equal(h.col.n, 2);
+	assert_has(&h, 0, "\"command\":\"AUTH\",\"arguments\":[\"***\"]");
+	assert_has(&h, 1, "\"arguments\":[\"2\",\"AUTH\",\"***\",\"***\"]");
+	for (size_t i = 0; i < h.col.n; i++)
+		assert_null(strstr(h.col.r[i].json, "sekret"));
+}
+
 static void test_resp2_types(void **state)
 {
 	(void)state;
@@ -645,6 +665,7 @@ int main(void)
 	tu_filters();
 	const struct CMUnitTest tests[] = {
 		tu_test(test_resp2_types),
+		tu_test(test_auth_masked),
 		tu_test(test_resp3_types),
 		tu_test(test_resp3_needs_hello),
 		tu_test(test_pipelining),

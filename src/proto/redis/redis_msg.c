@@ -148,9 +148,21 @@ static void command_fields(const struct sonde_redis_msg *m, const struct sonde_f
 	const struct sonde_resp_node *top = m->v.n ? &m->v.node[0] : NULL;
 	uint64_t nargs = top && top->size ? top->size - 1 : 0;
 	sonde_field_cstr(v, ctx, "command", m->cmd);
+	/* Passwords never leave sonde: AUTH's arguments, and the two after
+	 * HELLO's AUTH, are written masked. */
+	bool auth = !strcmp(m->cmd, "AUTH");
+	uint32_t secret_until = 0;
 	v->begin(ctx, "arguments", SONDE_FG_LIST);
-	for (uint32_t i = 2; i < m->v.n; i++)
-		walk_str(&m->v, &m->v.node[i], NULL, v, ctx);
+	for (uint32_t i = 2; i < m->v.n; i++) {
+		const struct sonde_resp_node *a = &m->v.node[i];
+		if (auth || i < secret_until) {
+			sonde_field_cstr(v, ctx, NULL, "***");
+			continue;
+		}
+		if (!strcmp(m->cmd, "HELLO") && sonde_resp_ieq(&m->v, a, "AUTH"))
+			secret_until = i + 3;
+		walk_str(&m->v, a, NULL, v, ctx);
+	}
 	v->end(ctx, SONDE_FG_LIST);
 	v->u64(ctx, "argument_count", nargs);
 	if (m->v.cut || m->cmd_cut)
