@@ -22,6 +22,7 @@ enum {
 	OPT_PENDING_MEM,
 	OPT_PROTO_DESC,
 	OPT_QUOTA,
+	OPT_NO_NAMES,
 };
 
 const struct option sonde_common_longopts[] = {
@@ -30,6 +31,7 @@ const struct option sonde_common_longopts[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "line-buffered", no_argument, NULL, 'l' },
 	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "no-names", no_argument, NULL, OPT_NO_NAMES },
 	{ "body-limit", required_argument, NULL, OPT_BODY_LIMIT },
 	{ "decode-bodies", no_argument, NULL, OPT_DECODE },
 	{ "max-header", required_argument, NULL, OPT_MAX_HEADER },
@@ -59,6 +61,8 @@ const char sonde_common_usage[] =
 	"                           reading a pipe; else records go out in 256 KiB blocks)\n"
 	"      --stats              end with counters of everything seen and missed\n"
 	"                           (a \"stats\" record in json, a table on stderr in text)\n"
+	"      --no-names           do not name ends by the DNS answers seen (by default\n"
+	"                           conn.client/server.name, and the text line's host)\n"
 	"Recording:\n"
 	"  -w, --write FILE         also record what was captured to FILE, pcapng (- for\n"
 	"                           stdout; then no records unless -o names a format):\n"
@@ -179,6 +183,7 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 	case 'l': o->line_buffered = true; return 1;
 	case 'q': o->quiet = true; return 1;
 	case OPT_STATS: o->stats = true; return 1;
+	case OPT_NO_NAMES: o->no_names = true; return 1;
 	case OPT_BODY_LIMIT: return size_opt(cmd, "body-limit", arg, &p->dissect.body_limit);
 	case OPT_DECODE: p->dissect.decode_bodies = 1; return 1;
 	case OPT_MAX_HEADER:

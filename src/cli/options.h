@@ -18,6 +18,7 @@ struct sonde_common_opts {
 	bool line_buffered; /* -l: every record written as soon as it is complete */
 	uint64_t count; /* -c N: stop after N records; 0: no limit */
 	bool no_records; /* -o none: only the recording (-w) */
+	bool no_names; /* --no-names: ends not named from DNS answers */
 	struct sonde_pcapng_opts rec; /* -w FILE and its rotation; path NULL: none */
 };
 

@@ -81,7 +81,9 @@
 	X(enrich_process_expired, "cached processes dropped because they had exited")             \
 	X(enrich_container_lookups, "containers looked up for records (once per connection end)") \
 	X(enrich_container_failures,                                                              \
-	  "of those, containers no runtime's state on the node described")
+	  "of those, containers no runtime's state on the node described")                        \
+	X(names_responses, "DNS responses the IP-to-name table learnt from")                      \
+	X(names_attached, "connection ends named by a DNS answer")
 
 struct sonde_stats {
 #define SONDE_STATS_MEMBER(name, desc) uint64_t name;

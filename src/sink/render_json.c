@@ -12,6 +12,7 @@
 
 #include "sink/render.h"
 #include "enrich/enrich.h"
+#include "enrich/names.h"
 
 void sonde_endpoint_str(const struct sonde_endpoint *e, char *buf, size_t len, int with_port)
 {
@@ -168,6 +169,7 @@ static void json_conn_end(struct sonde_buf *o, const struct sonde_conn_info *c, 
 		return;
 	struct sonde_json_fields j;
 	sonde_json_fields_init(&j, o, true);
+	sonde_names_end_fields(c, k, &sonde_json_field_ops, &j);
 	sonde_enrich_end_fields(c, k, &sonde_json_field_ops, &j);
 }
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "enrich/names.h"
 #include "sink/render.h"
 
 static void human_size(struct sonde_buf *o, uint64_t n)
@@ -16,12 +17,25 @@ static void human_size(struct sonde_buf *o, uint64_t n)
 		sonde_buf_printf(o, "%.1fMB", (double)n / (1024 * 1024));
 }
 
+/* An end as "name:port" when DNS named it (the name cut to fit; JSON keeps
+ * the address), else "ip:port". */
+static void text_endpoint(const struct sonde_conn_info *c, int e, char *out, size_t n)
+{
+	const struct sonde_endpoint *ep = e ? &c->server : &c->client;
+	const char *name = sonde_names_end(c, e);
+	if (!name) {
+		sonde_endpoint_str(ep, out, n, 1);
+		return;
+	}
+	snprintf(out, n, "%.*s:%u", (int)(n - 8), name, ep->port);
+}
+
 void sonde_record_text(const struct sonde_record *r, struct sonde_buf *o)
 {
 	const struct sonde_msg *m = r->req ? r->req : r->resp;
-	char cl[64], sv[64];
-	sonde_endpoint_str(&r->conn->client, cl, sizeof(cl), 1);
-	sonde_endpoint_str(&r->conn->server, sv, sizeof(sv), 1);
+	char cl[96], sv[96];
+	text_endpoint(r->conn, 0, cl, sizeof(cl));
+	text_endpoint(r->conn, 1, sv, sizeof(sv));
 	time_t sec = (time_t)(m->ts_first / 1000000000ull);
 	struct tm tm;
 	gmtime_r(&sec, &tm);

@@ -11,6 +11,11 @@ queried with dig over UDP and over TCP (+tcp).
    ones must be records. UDP: the eBPF source follows TCP sockets only, so
    UDP queries are not seen; the test says so with a SKIP line (and fails
    if sonde ever writes a UDP record, so the line gets updated).
+3. Names: an HTTP server and a redis-server on 127.0.0.5, the address the
+   zone gives web.svc.test; dig resolves it, curl and redis-cli talk to it.
+   From a capture (the lookup over UDP) and live (over TCP), their records
+   name the server end web.svc.test and leave the client unnamed; with
+   --no-names nothing is named; the text line shows the name.
 
 Usage: test_dns_live.py [path/to/sonde]. PASS/FAIL/SKIP lines.
 """
@@ -18,6 +23,7 @@ import json
 import re
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -151,6 +157,107 @@ def live(sonde, tmp, port, dry):
                "(bpf/capture.bpf.c); DNS over UDP is dissected from packet captures")
 
 
+WEB = "127.0.0.5"  # what dnsmasq answers for web.svc.test
+
+
+def wait_addr(addr, port, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection((addr, port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def name_servers(tmp):
+    """An HTTP server and (if installed) a redis-server on WEB, the address
+    the zone gives web.svc.test. Returns their ports (redis: None)."""
+    hp = free_port()
+    Child(["/usr/bin/python3", "-m", "http.server", str(hp), "--bind", WEB, "--directory", tmp],
+          name="http.server")
+    rp = None
+    if shutil.which("redis-server"):
+        rp = free_port()
+        Child(["redis-server", "--port", str(rp), "--bind", WEB, "--save", "", "--appendonly",
+               "no", "--dir", tmp], name="redis-server")
+    ok = wait_addr(WEB, hp) and (rp is None or wait_addr(WEB, rp))
+    R.check("names: servers on " + WEB + " up", ok)
+    return hp, rp
+
+
+def name_clients(port, transport, hp, rp):
+    """Resolve web.svc.test through dnsmasq, then talk to what it said."""
+    p = dig(port, "web.svc.test", "A", transport)
+    R.check(f"names: dig {transport} gives {WEB}", WEB in p.stdout, p.stdout[-300:])
+    subprocess.run(["curl", "-s", "-o", "/dev/null", f"http://{WEB}:{hp}/"], timeout=20)
+    if rp:
+        subprocess.run(["redis-cli", "-h", WEB, "-p", str(rp), "PING"], capture_output=True,
+                       timeout=20)
+
+
+def check_names(what, recs, hp, rp, want=True):
+    """HTTP and Redis records to WEB name their server web.svc.test, their
+    client (127.0.0.1, which no answer named) nothing."""
+    for proto, port in (("http", hp), ("redis", rp)):
+        if port is None:
+            continue
+        rs = [r for r in recs if r.get("type") == "exchange" and r.get("protocol") == proto
+              and r["conn"]["server"]["port"] == port]
+        if not R.check(f"{what}: a {proto} record to {WEB}:{port}", rs, f"{len(recs)} records"):
+            continue
+        sv, cl = rs[0]["conn"]["server"], rs[0]["conn"]["client"]
+        if want:
+            ok = (sv.get("name") == "web.svc.test" and sv.get("name_source") == "dns"
+                  and "name" not in cl)
+            R.check(f"{what}: {proto} server named web.svc.test (dns), client unnamed", ok,
+                    json.dumps(rs[0]["conn"]))
+        else:
+            R.check(f"{what}: --no-names: {proto} server unnamed", "name" not in sv,
+                    json.dumps(rs[0]["conn"]))
+
+
+def names_from_capture(sonde, tmp, port, hp, rp):
+    if not shutil.which("tcpdump"):
+        return
+    pcap = os.path.join(tmp, "names.pcap")
+    flt = f"udp port {port} or tcp port {hp}" + (f" or tcp port {rp}" if rp else "")
+    td = Child(["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-Z", "root", "-w", pcap, flt],
+               name="tcpdump")
+    deadline = time.time() + 10
+    while time.time() < deadline and "listening" not in td.stderr():
+        time.sleep(0.05)
+    name_clients(port, "udp", hp, rp)
+    time.sleep(0.5)
+    td.kill()
+    for extra, want in (([], True), (["--no-names"], False)):
+        p = subprocess.run([sonde, "read", "-o", "json"] + extra + ["--stats", pcap],
+                           capture_output=True, text=True, timeout=60)
+        recs = [json.loads(ln) for ln in p.stdout.splitlines() if ln.strip()]
+        check_names("pcap" + (" --no-names" if extra else ""), recs, hp, rp, want)
+        if want:
+            st = recs[-1] if recs else {}
+            R.check("pcap: names counted (names_responses, names_attached)",
+                    st.get("names_responses", 0) >= 1 and st.get("names_attached", 0) >= 1, st)
+    p = subprocess.run([sonde, "read", "-o", "text", pcap], capture_output=True, text=True,
+                       timeout=60)
+    R.check("pcap: the text line names the server", f"web.svc.test:{hp} http" in p.stdout,
+            p.stdout[-600:])
+
+
+def names_live(sonde, tmp, port, hp, rp, dry):
+    """eBPF sees DNS over TCP (dig +tcp): the same naming, live."""
+    ports = ",".join(str(x) for x in (port, hp, rp) if x)
+    run = SondeRun(sonde, tmp, "names", ["--port", ports], R, dry=dry)
+    if not run.ok:
+        return
+    name_clients(port, "tcp", hp, rp)
+    time.sleep(0.5)
+    rc, recs = run.stop()
+    check_names("capture", recs, hp, rp)
+
+
 def main():
     sonde, dry, _keep, _only = parse_args(sys.argv[1:])
     for tool in ("dnsmasq", "dig"):
@@ -179,6 +286,9 @@ def main():
             return 1
         from_capture(sonde, tmp, port)
         live(sonde, tmp, port, dry)
+        hp, rp = name_servers(tmp)
+        names_from_capture(sonde, tmp, port, hp, rp)
+        names_live(sonde, tmp, port, hp, rp, dry)
     finally:
         kill_sondes()
         kill_children()
