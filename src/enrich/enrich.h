@@ -21,7 +21,8 @@
  * server's port on this host tells the server end: its holder. When nothing
  * tells, nothing per end is attached — only the traced process's own
  * details, in the record's "process".
- * Records without a pid (packet sources, files) are left alone.
+ * Records without a pid (packet sources, files) are left alone; UDP flows
+ * get the traced process only (the socket tables read are TCP's).
  *
  * The walks below describe what was attached through the field visitor
  * (core/fields.h), for any sink. Label keys of pods are passed as member
