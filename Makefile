@@ -8,6 +8,9 @@
 #                   arm64 libraries and kernel BTF: scripts/arm64-sysroot)
 #   make test-arm64    it, with Go TLS programs, on Debian's arm64 kernel
 #                   under qemu-system-aarch64 (tests/kernels/arm64-go-tls)
+#   make install    sonde, its man page, bash and zsh completion and docs
+#                   under $(DESTDIR)$(PREFIX) (default /usr/local);
+#                   make uninstall removes them
 CC ?= cc
 CFLAGS ?= -O2 -g
 # ./sonde is optimised across files (the hot path crosses the pipeline's
@@ -30,7 +33,7 @@ OBJ := $(SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI:%.c=$(BUILD)/%.o)
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test test-fresh unit test-unit test-asan fuzz fuzz-smoke corpus bench test-kernels sonde-arm64 test-arm64
+.PHONY: all clean install uninstall test test-fresh unit test-unit test-asan fuzz fuzz-smoke corpus bench test-kernels sonde-arm64 test-arm64
 all: sonde
 
 # ---- kernel programs -------------------------------------------------------
@@ -170,6 +173,31 @@ build/kernels/katls: tests/kernels/katls.c
 	$(CC) $(CPPFLAGS) -O2 $(WARN) -static -o $@ $< -l:libssl.a -l:libcrypto.a -lpthread
 test-kernels: sonde build/kernels/kahttp
 	tests/kernels/run
+
+# ---- install -----------------------------------------------------------------
+# The layout Debian uses (debian/rules installs with PREFIX=/usr): completion
+# where bash-completion and zsh look for packaged completions. The man page
+# is given this install's docdir, where it says records.md is.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/sonde
+BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
+ZSH_COMPLETION_DIR ?= $(PREFIX)/share/zsh/vendor-completions
+DOCS := README.md docs/records.md docs/ARCHITECTURE.md
+install: sonde
+	install -D -m 0755 sonde $(DESTDIR)$(BINDIR)/sonde
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR)
+	sed 's|/usr/share/doc/sonde|$(DOCDIR)|g' man/sonde.1 > $(DESTDIR)$(MANDIR)/man1/sonde.1
+	chmod 0644 $(DESTDIR)$(MANDIR)/man1/sonde.1
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	install -D -m 0644 completion/sonde.bash $(DESTDIR)$(BASH_COMPLETION_DIR)/sonde
+	install -D -m 0644 completion/_sonde $(DESTDIR)$(ZSH_COMPLETION_DIR)/_sonde
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/sonde $(DESTDIR)$(MANDIR)/man1/sonde.1 \
+		$(DESTDIR)$(BASH_COMPLETION_DIR)/sonde $(DESTDIR)$(ZSH_COMPLETION_DIR)/_sonde \
+		$(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)))
+	-rmdir $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz build-arm64 sonde
