@@ -317,8 +317,17 @@ def copy_tree(dst):
     """The tree as a clone would have it, uncommitted changes included
     (tracked and new files, not ignored ones), so the worktree is never
     written to."""
-    names = sh(["git", "-C", ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard"]).stdout
-    for name in filter(None, names.split("\0")):
+    git = sh(["git", "-C", ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+    if git.returncode != 0:
+        # A copy without git (scripts/fresh-check's): all of it but what
+        # builds make (.gitignore's names).
+        def generated(d, names):
+            top = os.path.samefile(d, ROOT)
+            return [n for n in names if n in ("__pycache__", ".git") or n.endswith((".o", ".a"))
+                    or (top and (n == "sonde" or n.startswith("build")))]
+        shutil.copytree(ROOT, dst, ignore=generated, symlinks=True)
+        return
+    for name in filter(None, git.stdout.split("\0")):
         src = os.path.join(ROOT, name)
         if os.path.isfile(src):
             os.makedirs(os.path.dirname(os.path.join(dst, name)), exist_ok=True)
