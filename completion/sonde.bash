@@ -10,6 +10,12 @@
 
 declare -gA _sonde_opts _sonde_args
 
+# COMPREPLY from compgen ARGS..., one match a line (names with spaces stay whole).
+_sonde_reply()
+{
+	mapfile -t COMPREPLY < <(compgen "$@")
+}
+
 # Fill _sonde_opts[BIN:CMD] (every option of CMD, '' for the top level) and
 # _sonde_args[BIN:CMD:OPT] (the placeholder of an option taking an argument).
 # Option lines of --help are indented 2 to 8 columns ("  -o, --output FORMAT  ..."
@@ -37,7 +43,7 @@ _sonde_learn()
 			_sonde_opts[$key]+=" $word"
 			[[ -n $arg ]] && _sonde_args[$key:$word]=$arg
 		done
-	done < <("$bin" $cmd --help 2>/dev/null)
+	done < <("$bin" ${cmd:+"$cmd"} --help 2>/dev/null)
 }
 
 # Complete the argument of option OPT (placeholder ARG) of command CMD.
@@ -47,39 +53,40 @@ _sonde_complete_arg()
 	case $opt in
 	-o | --output)
 		if [[ $cmd == tls ]]; then
-			COMPREPLY=($(compgen -W 'text json' -- "$cur"))
+			_sonde_reply -W 'text json' -- "$cur"
 		else
-			COMPREPLY=($(compgen -W 'text json none' -- "$cur"))
+			_sonde_reply -W 'text json none' -- "$cur"
 		fi
 		return
 		;;
-	--source) COMPREPLY=($(compgen -W 'ebpf af_packet libpcap' -- "$cur")); return ;;
-	--ebpf-hook) COMPREPLY=($(compgen -W 'auto fentry kprobe tracepoint' -- "$cur")); return ;;
+	--source) _sonde_reply -W 'ebpf af_packet libpcap' -- "$cur"; return ;;
+	--ebpf-hook) _sonde_reply -W 'auto fentry kprobe tracepoint' -- "$cur"; return ;;
 	esac
-	local IFS=$'\n'
 	case $arg in
 	FILE | PATH)
 		compopt -o filenames 2>/dev/null
-		COMPREPLY=($(compgen -f -- "$cur"))
+		_sonde_reply -f -- "$cur"
 		;;
 	IFACE)
 		local -a ifaces=(any)
-		[[ -d /sys/class/net ]] && ifaces+=($(command ls /sys/class/net))
-		COMPREPLY=($(compgen -W "${ifaces[*]}" -- "$cur"))
+		[[ -d /sys/class/net ]] && ifaces+=(/sys/class/net/*)
+		ifaces=("${ifaces[@]#/sys/class/net/}")
+		_sonde_reply -W "${ifaces[*]}" -- "$cur"
 		;;
 	NS)
-		[[ -d /run/netns ]] && COMPREPLY=($(compgen -W "$(command ls /run/netns)" -- "$cur"))
+		local -a names=(/run/netns/*)
+		[[ -e ${names[0]} ]] && _sonde_reply -W "${names[*]#/run/netns/}" -- "$cur"
 		;;
 	PID*)
 		# Lists are comma-separated: complete the last element.
 		local done=${cur%"${cur##*,}"}
 		local -a pids=(/proc/[0-9]*)
-		COMPREPLY=($(compgen -P "$done" -W "${pids[*]#/proc/}" -- "${cur##*,}"))
+		_sonde_reply -P "$done" -W "${pids[*]#/proc/}" -- "${cur##*,}"
 		;;
 	NAME*)
 		local done=${cur%"${cur##*,}"}
-		COMPREPLY=($(compgen -P "$done" -W "$(cat /proc/[0-9]*/comm 2>/dev/null | sort -u)" \
-			-- "${cur##*,}"))
+		_sonde_reply -P "$done" -W "$(cat /proc/[0-9]*/comm 2>/dev/null | sort -u)" \
+			-- "${cur##*,}"
 		;;
 	*) COMPREPLY=() ;; # sizes, durations, numbers, filters: nothing to offer
 	esac
@@ -88,7 +95,7 @@ _sonde_complete_arg()
 _sonde()
 {
 	local bin=${1:-sonde} cur=${COMP_WORDS[COMP_CWORD]}
-	local cmd= i word prev opt
+	local cmd='' i word prev opt
 	COMPREPLY=()
 
 	# The command is the first word naming one; -r FILE means read.
@@ -96,7 +103,7 @@ _sonde()
 		word=${COMP_WORDS[i]}
 		case $word in
 		capture | read | tls | version) cmd=$word; break ;;
-		-r*) cmd=read; break ;;
+		-r*) cmd='read'; break ;;
 		esac
 	done
 	[[ $cmd == version ]] && return
@@ -109,15 +116,14 @@ _sonde()
 	prev=${COMP_WORDS[COMP_CWORD - 1]}
 	if [[ $cur == = ]]; then
 		opt=$prev cur=
-	elif [[ $prev == = && COMP_CWORD -ge 2 ]]; then
+	elif [[ $prev == = && $COMP_CWORD -ge 2 ]]; then
 		opt=${COMP_WORDS[COMP_CWORD - 2]}
 	else
 		opt=$prev
 	fi
 	if [[ $opt == -r && $COMP_CWORD -eq 2 ]]; then # sonde -r FILE
 		compopt -o filenames 2>/dev/null
-		local IFS=$'\n'
-		COMPREPLY=($(compgen -f -- "$cur"))
+		_sonde_reply -f -- "$cur"
 		return
 	fi
 	if [[ $opt == -* && -n ${_sonde_args[$key:$opt]+set} ]]; then
@@ -126,16 +132,15 @@ _sonde()
 	fi
 
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "${_sonde_opts[$key]}" -- "$cur"))
+		_sonde_reply -W "${_sonde_opts[$key]}" -- "$cur"
 		return
 	fi
 	case $cmd in
-	'') COMPREPLY=($(compgen -W 'capture read tls version' -- "$cur")) ;;
+	'') _sonde_reply -W 'capture read tls version' -- "$cur" ;;
 	read)
 		# The capture file, or - for standard input.
 		compopt -o filenames 2>/dev/null
-		local IFS=$'\n'
-		COMPREPLY=($(compgen -f -- "$cur"))
+		_sonde_reply -f -- "$cur"
 		;;
 	esac
 }

@@ -215,7 +215,7 @@ def test_bash(dest):
         return
     prefix = os.path.join(dest, "usr/local")
     work = tempfile.mkdtemp(dir=dest)
-    for f in ("web.pcap", "api.pcapng.gz", "notes.txt"):
+    for f in ("web.pcap", "api.pcapng.gz", "notes.txt", "my capture.pcap"):
         open(os.path.join(work, f), "w").close()
 
     def comp(*words):
@@ -251,8 +251,9 @@ def test_bash(dest):
     ifaces = {"any"} | set(os.listdir("/sys/class/net"))
     R.check("-i offers the interfaces of /sys/class/net and any", set(comp("capture", "-i", "")) == ifaces,
             comp("capture", "-i", ""))
-    R.check("read completes capture files", set(comp("read", "")) == {"web.pcap", "api.pcapng.gz", "notes.txt"},
+    R.check("read completes capture files", set(comp("read", "")) == {"web.pcap", "api.pcapng.gz", "notes.txt", "my capture.pcap"},
             comp("read", ""))
+    R.check("a file name with a space stays whole", comp("read", "my") == ["my capture.pcap"], comp("read", "my"))
     R.check("sonde -r completes a file", comp("-r", "we") == ["web.pcap"], comp("-r", "we"))
     R.check("after -r FILE, read's options", "--stats" in comp("-r", "web.pcap", "--st"), comp("-r", "web.pcap", "--st"))
     R.check("--proto-descriptor completes a file", comp("read", "--proto-descriptor", "no") == ["notes.txt"],
