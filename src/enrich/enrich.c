@@ -245,3 +245,10 @@ void sonde_enrich_end_fields(const struct sonde_conn_info *c, int e,
 	if (p->ctr.id[0])
 		container_object(end, v, ctx);
 }
+
+const struct sonde_proc_info *sonde_enrich_end_proc(const struct sonde_conn_info *c, int e)
+{
+	const struct sonde_enrich_end *end =
+		sonde_attr_get(c->attrs, e ? SONDE_ATTR_SERVER_PROCESS : SONDE_ATTR_CLIENT_PROCESS);
+	return end ? &end->proc : NULL;
+}
