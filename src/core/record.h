@@ -102,6 +102,10 @@ struct sonde_record {
 	const struct sonde_conn_info *conn;
 	struct sonde_msg *req, *resp; /* either may be NULL, not both */
 	uint32_t flags; /* enum sonde_record_flags */
+	/* The record's number in its output, 1, 2, ... in the order written;
+	 * set by the sink (0 before it). Records are written as they complete,
+	 * so ts may go back where a slow exchange started before a fast one. */
+	uint64_t seq;
 };
 
 /* Where records go: a sink, or a test's collector. */

@@ -86,10 +86,12 @@ void sonde_sink_write(struct sonde_sink *s, const struct sonde_record *r)
 	s->written++;
 	if (s->no_records)
 		return;
+	struct sonde_record numbered = *r;
+	numbered.seq = s->written;
 	if (s->fmt == SONDE_SINK_JSON)
-		sonde_record_json(r, &s->pending);
+		sonde_record_json(&numbered, &s->pending);
 	else
-		sonde_record_text(r, &s->text, &s->pending);
+		sonde_record_text(&numbered, &s->text, &s->pending);
 	if (s->immediate || s->pending.len >= SINK_FLUSH_AT)
 		drain(s);
 }
