@@ -73,4 +73,7 @@ void sonde_enrich_process_fields(const struct sonde_conn_info *c, const struct s
 void sonde_enrich_end_fields(const struct sonde_conn_info *c, int e,
 			     const struct sonde_field_ops *v, void *ctx);
 
+/* The process at end e (0 client, 1 server), or NULL when not known. */
+const struct sonde_proc_info *sonde_enrich_end_proc(const struct sonde_conn_info *c, int e);
+
 #endif

@@ -236,7 +236,10 @@ void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 {
 	const struct sonde_msg *m = r->req ? r->req : r->resp;
 	const struct sonde_conn_info *c = r->conn;
-	sonde_buf_printf(o, "{\"schema\":%d,\"type\":\"exchange\",\"ts\":\"", SONDE_SCHEMA_VERSION);
+	sonde_buf_printf(o, "{\"schema\":%d,\"type\":\"exchange\",", SONDE_SCHEMA_VERSION);
+	if (r->seq)
+		sonde_buf_printf(o, "\"seq\":%" PRIu64 ",", r->seq);
+	sonde_buf_puts(o, "\"ts\":\"");
 	sonde_fmt_time(o, m->ts_first);
 	sonde_buf_puts(o, "\",\"protocol\":");
 	sonde_json_cstr(o, m->ops->protocol);
