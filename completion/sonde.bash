@@ -61,6 +61,7 @@ _sonde_complete_arg()
 		;;
 	--source) _sonde_reply -W 'ebpf af_packet libpcap' -- "$cur"; return ;;
 	--ebpf-hook) _sonde_reply -W 'auto fentry kprobe tracepoint' -- "$cur"; return ;;
+	--color | --colour) _sonde_reply -W 'auto always never' -- "$cur"; return ;;
 	esac
 	case $arg in
 	FILE | PATH)
