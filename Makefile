@@ -175,15 +175,17 @@ test-kernels: sonde build/kernels/kahttp
 	tests/kernels/run
 
 # ---- install -----------------------------------------------------------------
-# The layout Debian uses (debian/rules installs with PREFIX=/usr): completion
-# where bash-completion and zsh look for packaged completions. The man page
-# is given this install's docdir, where it says records.md is.
+# The layout Debian uses (debian/rules installs with PREFIX=/usr). Completion
+# goes where bash-completion and zsh look: bash-completion under each of
+# XDG_DATA_DIRS (/usr/local/share:/usr/share), zsh in vendor-completions for
+# packages and site-functions for the local admin's (/usr/local). The man
+# page is given this install's docdir, where it says records.md is.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/sonde
 BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
-ZSH_COMPLETION_DIR ?= $(PREFIX)/share/zsh/vendor-completions
+ZSH_COMPLETION_DIR ?= $(PREFIX)/share/zsh/$(if $(filter /usr,$(PREFIX)),vendor-completions,site-functions)
 DOCS := README.md docs/records.md docs/ARCHITECTURE.md
 install: sonde
 	install -D -m 0755 sonde $(DESTDIR)$(BINDIR)/sonde

@@ -135,9 +135,16 @@ def test_man():
             f"status {shown.returncode}, not shown: {absent} {shown.stderr[-300:]}")
 
 
+# Under PREFIX; zsh's directory is site-functions outside /usr (the one of
+# zsh's default fpath for /usr/local), vendor-completions for packages.
 INSTALLED = ["bin/sonde", "share/man/man1/sonde.1", "share/bash-completion/completions/sonde",
-             "share/zsh/vendor-completions/_sonde", "share/doc/sonde/records.md",
+             "share/zsh/site-functions/_sonde", "share/doc/sonde/records.md",
              "share/doc/sonde/ARCHITECTURE.md", "share/doc/sonde/README.md"]
+
+
+def zsh_fpath():
+    """The directories a plain zsh here looks in for functions."""
+    return sh(["zsh", "-fc", "print -l $fpath"]).stdout.split() if shutil.which("zsh") else None
 
 
 def make_install(destdir, *make_vars):
@@ -157,6 +164,9 @@ def test_install(tmp):
     want = sorted("usr/local/" + f for f in INSTALLED)
     R.check("the default PREFIX is /usr/local: binary, man page, completions, docs",
             files_under(dest) == want, f"installed {files_under(dest)}")
+    fpath = zsh_fpath()
+    if fpath is not None:
+        R.check("zsh looks where the zsh completion went", "/usr/local/share/zsh/site-functions" in fpath, fpath)
     sonde = os.path.join(dest, "usr/local/bin/sonde")
     ver = sh([sonde, "--version"]) if os.access(sonde, os.X_OK) else None
     R.check("the installed sonde runs (--version)", ver is not None and ver.returncode == 0
@@ -293,7 +303,7 @@ zpty -d z
 def zsh_complete(dest, line):
     prefix = os.path.join(dest, "usr/local")
     out = os.path.join(dest, "zsh-matches")
-    p = sh(["zsh", "-f", "-c", ZSH_DRIVER, "zsh", os.path.join(prefix, "share/zsh/vendor-completions"),
+    p = sh(["zsh", "-f", "-c", ZSH_DRIVER, "zsh", os.path.join(prefix, "share/zsh/site-functions"),
             os.path.join(prefix, "bin"), out, line], timeout=60)
     if p.returncode != 0:
         return None
@@ -368,6 +378,10 @@ def test_deb(tmp):
             "/usr/share/zsh/vendor-completions/_sonde", "/usr/share/doc/sonde/records.md",
             "/usr/share/doc/sonde/copyright", "/usr/share/doc/sonde/changelog.gz"}
     R.check("the package holds the binary, man page, completions and docs", want <= names, sorted(want - names))
+    fpath = zsh_fpath()
+    if fpath is not None:
+        R.check("zsh looks where the package put the zsh completion", "/usr/share/zsh/vendor-completions" in fpath,
+                fpath)
     deps = sh(["dpkg-deb", "-f", deb, "Depends"]).stdout
     R.check("Depends come from the binary's libraries (shlibs)", "libbpf1" in deps and "libpcap0.8" in deps, deps)
     if shutil.which("apt-get"):
