@@ -177,6 +177,10 @@ def test_install(tmp):
             "/usr/local/share/doc/sonde/records.md" in text and "/usr/share/doc/sonde" not in text,
             [ln for ln in text.splitlines() if "records.md" in ln])
 
+    found = sh(["man", "-M", os.path.join(dest, "usr/local/share/man"), "-w", "sonde"])
+    R.check("man finds the installed page by name (man -M MANDIR sonde)",
+            found.stdout.strip() == page, found.stdout + found.stderr)
+
     rc, out = make_install(dest, "PREFIX=/opt/sonde")
     got = [f for f in files_under(dest) if f.startswith("opt/")]
     R.check("PREFIX=/opt/sonde installs under it", rc == 0 and got == sorted("opt/sonde/" + f for f in INSTALLED),
