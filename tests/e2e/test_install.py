@@ -304,11 +304,13 @@ zpty -d z
 '''
 
 
-def zsh_complete(dest, line):
+def zsh_complete(dest, line, cwd=None):
+    """The matches the installed zsh completion adds for line, typed in a
+    real interactive zsh in cwd; None if zsh could not be driven."""
     prefix = os.path.join(dest, "usr/local")
     out = os.path.join(dest, "zsh-matches")
     p = sh(["zsh", "-f", "-c", ZSH_DRIVER, "zsh", os.path.join(prefix, "share/zsh/site-functions"),
-            os.path.join(prefix, "bin"), out, line], timeout=60)
+            os.path.join(prefix, "bin"), out, line], timeout=60, cwd=cwd)
     if p.returncode != 0:
         return None
     return {m for m in open(out).read().splitlines() if m}
@@ -320,6 +322,11 @@ def test_zsh(dest):
         return
     got = zsh_complete(dest, "sonde ")
     R.check("zsh: a command is completed", got is not None and {"capture", "read", "tls", "version"} <= got, got)
+    for cmd in ("capture", "read", "tls"):
+        want = help_options(help_text(SONDE, cmd))
+        got = zsh_complete(dest, f"sonde {cmd} -")
+        R.check(f"zsh: 'sonde {cmd} -<TAB>' offers exactly its --help options", got == want,
+                got is None or f"missing {sorted(want - got)}, extra {sorted(got - want)}")
     got = zsh_complete(dest, "sonde capture --sou")
     R.check("zsh: a capture option is completed from --help", got == {"--source"}, got)
     got = zsh_complete(dest, "sonde read --max-c")
@@ -330,6 +337,15 @@ def test_zsh(dest):
     R.check("zsh: tls -o offers text and json", got == {"text", "json"}, got)
     got = zsh_complete(dest, "sonde capture -i ")
     R.check("zsh: -i offers interfaces", got is not None and "lo" in got and "any" in got, got)
+    got = zsh_complete(dest, "sonde read --color ")
+    R.check("zsh: --color offers its values", got == {"auto", "always", "never"}, got)
+    work = tempfile.mkdtemp(dir=dest)
+    for f in ("web.pcap", "notes.txt"):
+        open(os.path.join(work, f), "w").close()
+    got = zsh_complete(dest, "sonde read we", cwd=work)
+    R.check("zsh: read completes a capture file", got == {"web.pcap"}, got)
+    got = zsh_complete(dest, "sonde -r no", cwd=work)
+    R.check("zsh: -r completes a file", got == {"notes.txt"}, got)
 
 
 # ---- the Debian package -----------------------------------------------------
