@@ -33,12 +33,14 @@ static const char capture_head[] =
 	"Sources:\n"
 	"      --source KIND        ebpf (the default: every process's sockets and TLS\n"
 	"                           libraries, through eBPF), af_packet (packets of\n"
-	"                           network interfaces, through a memory-mapped ring)\n"
-	"                           or libpcap (the same through libpcap)\n"
+	"                           network interfaces, through a memory-mapped ring),\n"
+	"                           libpcap (the same through libpcap) or tc (eBPF on\n"
+	"                           the interfaces' traffic-control hooks)\n"
 	"  -i, --interface IFACE    packet sources: capture on IFACE (repeatable, at\n"
 	"                           most 16; default any: every interface)\n"
 	"      --filter EXPR        packet sources: only packets matching EXPR, in\n"
-	"                           tcpdump's filter syntax, run in the kernel\n"
+	"                           tcpdump's filter syntax, run in the kernel (tc:\n"
+	"                           in sonde)\n"
 	"      --netns NS           packet sources: capture in another network\n"
 	"                           namespace: a name (ip netns), a pid or a path\n"
 	"  -B, --buffer-size SIZE   packet sources: kernel buffer per interface\n"
@@ -329,6 +331,7 @@ static int source_option(struct capture_args *a, const char *arg)
 		&sonde_source_ebpf,
 		&sonde_source_af_packet,
 		&sonde_source_libpcap,
+		&sonde_source_tc,
 	};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		if (!strcmp(arg, kinds[i]->name)) {
@@ -336,7 +339,7 @@ static int source_option(struct capture_args *a, const char *arg)
 			return 0;
 		}
 	}
-	return bad("source", arg, "ebpf, af_packet or libpcap");
+	return bad("source", arg, "ebpf, af_packet, libpcap or tc");
 }
 
 /* --cgroup: a cgroup v2 directory or its id (the directory's inode number). */
@@ -465,8 +468,9 @@ static int check_source_args(struct capture_args *a)
 				: a->po.snaplen   ? "-s"
 						  : NULL;
 		if (o) {
-			sonde_errorf("capture: %s is for packet sources (--source af_packet or "
-				     "libpcap); the eBPF source filters with --pid, --comm, --port "
+			sonde_errorf("capture: %s is for packet sources (--source af_packet, "
+				     "libpcap or tc); the eBPF source filters with --pid, --comm, "
+				     "--port "
 				     "and --cgroup",
 				     o);
 			return SONDE_EXIT_USAGE;

@@ -78,6 +78,7 @@ enum sonde_origin {
 	SONDE_ORIGIN_EBPF_TLS_GNUTLS,
 	SONDE_ORIGIN_EBPF_TLS_GO,
 	SONDE_ORIGIN_LIBPCAP,
+	SONDE_ORIGIN_TC, /* eBPF on the interfaces' traffic-control hooks */
 	SONDE_ORIGIN__COUNT,
 };
 
