@@ -262,8 +262,12 @@ static int load(struct tc_source *s, const struct sonde_packet_opts *o, uint32_t
 	s->skel->rodata->snaplen = snaplen;
 	int ncpu = libbpf_num_possible_cpus();
 	bpf_map__set_max_entries(s->skel->maps.tc_scratch_map, ncpu > 0 ? (uint32_t)ncpu : 1);
-	if (o->ring_size)
-		bpf_map__set_max_entries(s->skel->maps.packets, (uint32_t)o->ring_size);
+	if (o->ring_size) { /* a ring buffer's size is a power of two */
+		uint32_t size = 1u << 20;
+		while (size < o->ring_size && size < (1u << 30))
+			size <<= 1;
+		bpf_map__set_max_entries(s->skel->maps.packets, size);
+	}
 	int rc = sonde_tc__load(s->skel);
 	if (rc) {
 		snprintf(err, errlen, "loading the TC programs failed: %s%s", strerror(-rc),
