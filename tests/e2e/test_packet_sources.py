@@ -7,7 +7,8 @@ read` makes of tcpdump's recording of the same traffic, with the method and
 interface named. Also: --filter runs in the kernel, `any` in a namespace
 with loopback traffic gives each exchange once, --netns by pid, and every
 wrong option or missing interface is refused with the reason; tc's hooks
-are gone after sonde stops, by signal or SIGKILL.
+are gone after sonde stops, by signal or SIGKILL; --all-netns follows a
+namespace made after start and one deleted, and writes each exchange once.
 
 Usage: test_packet_sources.py [--only NAME,...] path/to/sonde
 """
@@ -67,7 +68,7 @@ def setup_net():
 
 
 def teardown_net():
-    for ns in (NS_SRV, NS_CLI):
+    for ns in (NS_SRV, NS_CLI, NS_NEW):
         sh("ip", "netns", "pids", ns, check=False)
         pids = sh("ip", "netns", "pids", ns, check=False).stdout.split()
         for p in pids:
@@ -184,6 +185,55 @@ def test_any_loopback(tmp, server_pid, kind="af_packet"):
             str({r["capture"]["source"] for r in ex}))
 
 
+NS_NEW = f"{TAG}c"  # made while sonde runs: a pod started after it
+
+
+def test_all_netns(tmp, kind):
+    """--all-netns: a namespace made after sonde started is captured, its
+    loopback too (a sidecar's plaintext leg to its app); the veth exchanges,
+    seen leaving one namespace and entering the other, are written once;
+    the new namespace, deleted, is let go."""
+    run = SondeRun(SONDE, tmp, f"all-{kind}", ["--source", kind, "--all-netns"], R)
+    if not run.ok:
+        return
+    sh("ip", "netns", "add", NS_NEW)
+    app = None
+    try:
+        sh("ip", "netns", "exec", NS_NEW, "ip", "link", "set", "lo", "up")
+        app = subprocess.Popen(["ip", "netns", "exec", NS_NEW, "/usr/bin/python3", "-c", SERVER,
+                                "127.0.0.1", str(PORT)], start_new_session=True)
+        for _ in range(100):
+            if sh("ip", "netns", "exec", NS_NEW, "curl", "-s", "-o", "/dev/null",
+                  f"http://127.0.0.1:{PORT}/ready", check=False).returncode == 0:
+                break
+            time.sleep(0.1)
+        time.sleep(2.5)  # sonde looks for new namespaces every 2 s
+        n_side = clients(ns=NS_NEW, host="127.0.0.1", tag=f"side{kind}")
+        n_veth = clients(tag=f"veth{kind}")
+    finally:
+        if app:
+            os.killpg(app.pid, signal.SIGKILL)
+            app.wait()
+        sh("ip", "netns", "del", NS_NEW, check=False)
+    time.sleep(2.5)
+    rc, recs = run.stop()
+    ex = exchanges(recs)
+    side = [r for r in ex if r.get("request") and f"/side{kind}/" in r["request"]["target"]]
+    veth = [r for r in ex if r.get("request") and f"/veth{kind}/" in r["request"]["target"]]
+    R.check(f"all-netns {kind}: a namespace made after start, its loopback captured ({n_side})",
+            len(side) == n_side and all(r["capture"]["source"] == f"any@/run/netns/{NS_NEW}"
+                                        for r in side),
+            json.dumps([(r["request"]["target"], r["capture"]["source"]) for r in side]))
+    srcs = {r["capture"]["source"] for r in veth}
+    R.check(f"all-netns {kind}: veth exchanges once though two namespaces saw them ({n_veth})",
+            len(veth) == n_veth and srcs <= {f"any@/run/netns/{NS_SRV}", f"any@/run/netns/{NS_CLI}"},
+            f"{len(veth)} records from {srcs}")
+    st = stats_of(recs)
+    R.check(f"all-netns {kind}: the second sightings counted, the gone namespace closed",
+            st.get("packet_duplicates", 0) > 0 and st.get("netns_closed", 0) >= 1 and rc == 0,
+            f"duplicates {st.get('packet_duplicates')} closed {st.get('netns_closed')} rc {rc}")
+
+
 def tc_programs_left():
     """sonde's TC programs still in the kernel: loaded while a TCX link or a
     clsact filter holds them, gone once nothing does (Debian 12's bpftool
@@ -276,6 +326,9 @@ def main():
             test_any_loopback(tmp, srv.pid, "tc")
         if wants("tc"):
             test_tc_leaves_nothing(tmp)
+        for kind in ("af_packet", "tc"):
+            if wants("all-netns"):
+                test_all_netns(tmp, kind)
         if wants("refusals"):
             test_refusals()
     finally:

@@ -50,6 +50,8 @@ struct afpacket {
 	int epfd;
 	uint32_t snaplen;
 	struct sonde_packet_dedup *dedup; /* several interfaces: a packet may pass two */
+	bool dedup_owned; /* else --all-netns's shared table */
+	uint32_t dedup_tag;
 };
 
 static int ring_attach_filter(struct ring *r, const struct sonde_packet_opts *o, uint32_t snaplen,
@@ -160,7 +162,8 @@ static void on_packet(struct afpacket *s, const struct tpacket3_hdr *ph)
 		.linktype = sonde_linktype_of_arphrd(sll->sll_hatype),
 		.data = (const uint8_t *)ph + ph->tp_mac,
 	};
-	if (s->dedup && sonde_packet_dedup_seen(s->dedup, &f, sll->sll_ifindex)) {
+	if (s->dedup &&
+	    sonde_packet_dedup_seen(s->dedup, &f, sll->sll_ifindex ^ (int)(s->dedup_tag << 20))) {
 		s->env.stats->packet_duplicates++;
 		return;
 	}
@@ -221,8 +224,11 @@ static void *afp_open(const void *opts, const struct sonde_source_env *env, char
 			       errlen);
 	}
 	sonde_netns_leave(saved);
-	if (rc == 0 && (n > 1 || s->rings[0].ifindex == 0))
-		s->dedup = sonde_packet_dedup_new();
+	s->dedup_tag = o->dedup_tag;
+	if (o->dedup)
+		s->dedup = o->dedup;
+	else if (rc == 0 && (n > 1 || s->rings[0].ifindex == 0))
+		s->dedup_owned = (s->dedup = sonde_packet_dedup_new()) != NULL;
 	if (rc == 0 && (s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "epoll: %s", strerror(errno));
 		rc = -1;
@@ -282,7 +288,8 @@ static void afp_close(void *state)
 		ring_close(&s->rings[i]);
 	if (s->epfd >= 0)
 		close(s->epfd);
-	sonde_packet_dedup_free(s->dedup);
+	if (s->dedup_owned)
+		sonde_packet_dedup_free(s->dedup);
 	free(s);
 }
 

@@ -31,7 +31,26 @@ struct sonde_packet_opts {
 		*netns; /* a network namespace file (/run/netns/X, /proc/PID/ns/net); NULL: ours */
 	size_t ring_size; /* bytes of kernel buffer per interface; 0: the default */
 	uint32_t snaplen; /* bytes kept per packet; 0: whole packets */
+	/* --all-netns: the second-sighting table all namespaces share (not
+	 * owned) and this namespace's tag, kept apart from its ifindexes. */
+	struct sonde_packet_dedup *dedup;
+	uint32_t dedup_tag;
 };
+
+/*
+ * --all-netns: a packet source of `kind` in every network namespace of the
+ * host, as they appear (a rescan every 2 s: /run/netns and every process's
+ * /proc/PID/ns/net) and disappear (no process and no name left: its source
+ * is closed, so sonde does not keep it alive). Records' capture.source names
+ * each one like --netns does ("any@/run/netns/web", "any@/proc/4242/ns/net").
+ * A packet that crosses a veth pair is seen in both namespaces: one table of
+ * recent packets drops the second sighting (packet_duplicates).
+ */
+struct sonde_all_netns_opts {
+	const struct sonde_source_ops *kind; /* af_packet, libpcap or tc */
+	struct sonde_packet_opts packet; /* netns unset */
+};
+extern const struct sonde_source_ops sonde_source_all_netns;
 
 extern const struct sonde_source_ops sonde_source_af_packet;
 extern const struct sonde_source_ops sonde_source_libpcap;

@@ -67,6 +67,8 @@ struct tc_source {
 	int netns_fd; /* the namespace the hooks are in, for closing; -1: ours */
 	struct sonde_packet_filter *filter; /* --filter, run here; NULL: none */
 	struct sonde_packet_dedup *dedup;
+	bool dedup_owned; /* else --all-netns's shared table */
+	uint32_t dedup_tag;
 	int64_t mono_to_real_ns;
 	uint64_t drops_seen;
 	char error[256];
@@ -234,7 +236,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	};
 	if (s->filter && !sonde_packet_filter_match(s->filter, &f))
 		return 0;
-	if (s->dedup && sonde_packet_dedup_seen(s->dedup, &f, (int)ev->ifindex)) {
+	if (s->dedup &&
+	    sonde_packet_dedup_seen(s->dedup, &f, (int)(ev->ifindex ^ (s->dedup_tag << 20)))) {
 		s->env.stats->packet_duplicates++;
 		return 0;
 	}
@@ -314,8 +317,11 @@ static void *tc_open(const void *opts, const struct sonde_source_env *env, char 
 		tc_close(s);
 		return NULL;
 	}
-	if (s->nhooks > 1)
-		s->dedup = sonde_packet_dedup_new();
+	s->dedup_tag = o->dedup_tag;
+	if (o->dedup)
+		s->dedup = o->dedup;
+	else if (s->nhooks > 1)
+		s->dedup_owned = (s->dedup = sonde_packet_dedup_new()) != NULL;
 	return s;
 }
 
@@ -380,7 +386,8 @@ static void tc_close(void *state)
 	ring_buffer__free(s->rb);
 	sonde_tc__destroy(s->skel);
 	sonde_packet_filter_free(s->filter);
-	sonde_packet_dedup_free(s->dedup);
+	if (s->dedup_owned)
+		sonde_packet_dedup_free(s->dedup);
 	free(s);
 }
 
