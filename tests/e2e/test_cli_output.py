@@ -51,6 +51,61 @@ def test_read_head(pcap):
             f"{took:.2f}s vs {full:.2f}s for the whole file; stderr {p.stderr!r}")
 
 
+def test_summary(pcap):
+    """--summary against the records themselves: per protocol and server the
+    same counts and outcomes, percentiles within the histogram's 6.25%, and
+    the text table for the same run."""
+    p = subprocess.run([SONDE, "read", "-o", "json", "--summary", pcap], capture_output=True,
+                       text=True, timeout=600)
+    lines = [json.loads(x) for x in p.stdout.splitlines()]
+    recs = [r for r in lines if r.get("type") == "exchange"]
+    summ = [r for r in lines if r.get("type") == "summary"]
+    if not R.check("summary: one summary record, after the records", len(summ) == 1
+                   and lines[-1].get("type") == "summary", f"{len(summ)} summaries"):
+        return
+    groups = {}
+    for r in recs:
+        c = r["conn"]["server"]
+        host = c.get("name") or (f"[{c['ip']}]" if ":" in c["ip"] else c["ip"])
+        g = groups.setdefault((r["protocol"], f"{host}:{c['port']}"),
+                              {"n": 0, "ok": 0, "client_error": 0, "server_error": 0, "lat": []})
+        g["n"] += 1
+        st = (r.get("response") or {}).get("status", 0)
+        if 200 <= st < 300:
+            g["ok"] += 1
+        elif 400 <= st < 500:
+            g["client_error"] += 1
+        elif st >= 500:
+            g["server_error"] += 1
+        if r.get("latency_us"):
+            g["lat"].append(r["latency_us"]["last_byte"])
+    s = summ[0]
+    R.check("summary: every exchange counted", s["exchanges"] == len(recs),
+            f"{s['exchanges']} vs {len(recs)}")
+    bad = []
+    for sg in s["groups"]:
+        g = groups.get((sg["protocol"], sg["server"]))
+        if not g:
+            bad.append(f"unknown group {sg['server']}")
+            continue
+        if sg["exchanges"] != g["n"] or any(sg["outcomes"][k] != g[k] for k in
+                                               ("ok", "client_error", "server_error")):
+            bad.append(f"{sg['server']}: {sg['exchanges']}/{sg['outcomes']} vs {g}")
+        lat = sorted(g["lat"])
+        for q, name in ((0.5, "p50"), (0.9, "p90"), (0.99, "p99")):
+            want = lat[max(0, int(len(lat) * q + 0.999999) - 1)]
+            if abs(sg["latency_us"][name] - want) > want * 0.0625 + 1:
+                bad.append(f"{sg['server']} {name} {sg['latency_us'][name]} vs {want}")
+        if abs(sg["latency_us"]["max"] - lat[-1]) > 1:
+            bad.append(f"{sg['server']} max {sg['latency_us']['max']} vs {lat[-1]}")
+    R.check(f"summary: {len(s['groups'])} groups agree with the records", not bad and
+            len(s["groups"]) == len(groups), "; ".join(bad[:5]))
+    t = subprocess.run([SONDE, "read", "-o", "text", "--summary", pcap], capture_output=True,
+                       text=True, timeout=600)
+    R.check("summary: the text table ends the text output", f"Summary: {len(recs)} exchanges"
+            in t.stdout and "p99" in t.stdout.splitlines()[-len(groups) - 1], t.stdout[-400:])
+
+
 def test_read_full(pcap):
     with open("/dev/full", "w") as full:
         t0 = time.monotonic()
@@ -469,6 +524,7 @@ def main():
             pcap = big_pcap(tmp)
             test_read_head(pcap)
             test_read_full(pcap)
+            test_summary(pcap)
             test_read_nothing()
             test_read_compressed(tmp)
             test_read_snaplen(tmp)
