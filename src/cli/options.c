@@ -330,8 +330,10 @@ struct sonde_sink *sonde_common_sink(struct sonde_common_opts *o, bool immediate
 	if (o->format < 0)
 		o->format = isatty(STDOUT_FILENO) ? SONDE_SINK_TEXT : SONDE_SINK_JSON;
 	/* No records: the closing stats, if asked for, still go to stderr. */
-	struct sonde_sink *s =
-		sonde_sink_new(none ? SONDE_SINK_TEXT : o->format, none ? stderr : stdout);
+	/* -o none --summary: the summary is the output (unless -w - holds stdout). */
+	bool rec_stdout = o->rec.path && !strcmp(o->rec.path, "-");
+	FILE *out = none && !(o->summary && !rec_stdout) ? stderr : stdout;
+	struct sonde_sink *s = sonde_sink_new(none ? SONDE_SINK_TEXT : o->format, out);
 	sonde_sink_set_records(s, !none);
 	sonde_sink_set_limit(s, o->count);
 	sonde_sink_set_stats(s, o->stats);
