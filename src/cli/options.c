@@ -281,8 +281,9 @@ struct sonde_pcapng *sonde_common_record(const struct sonde_common_opts *o, cons
 			   : o->rec.quota_bytes ? "--record-quota"
 						: NULL;
 	if (!o->rec.path) {
-		if (need || o->no_records) {
-			sonde_errorf("%s: %s goes with -w FILE", cmd, need ? need : "-o none");
+		if (need || (o->no_records && !o->summary)) {
+			sonde_errorf("%s: %s goes with -w FILE (or --summary)", cmd,
+				     need ? need : "-o none");
 			*status = SONDE_EXIT_USAGE;
 		}
 		return NULL;
