@@ -189,8 +189,8 @@ static bool proves_v5(struct sonde_mqtt_msg *m)
 	case MQTT_UNSUBACK: return m->remaining > 2;
 	case MQTT_SUBSCRIBE:
 	case MQTT_SUBACK:
-	case MQTT_UNSUBSCRIBE:
-	case MQTT_PUBLISH: return !parses_as(m, MQTT_LEVEL_311) && parses_as(m, MQTT_LEVEL_5);
+	case MQTT_UNSUBSCRIBE: return !parses_as(m, MQTT_LEVEL_311) && parses_as(m, MQTT_LEVEL_5);
+	case MQTT_PUBLISH: return parses_as(m, MQTT_LEVEL_5); /* any 3.1.1 payload parses */
 	default: return false;
 	}
 }
