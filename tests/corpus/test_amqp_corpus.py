@@ -42,8 +42,12 @@ FIELDS = ["amqp.type", "amqp.method.class", "amqp.method.method",
           "amqp.method.arguments.response"]
 
 
-def tshark(path):
-    out = subprocess.run(["tshark", "-n", "-r", path, "-Y", "amqp", "-T", "fields", "-E",
+def tshark(path, port=None):
+    """tshark's amqp frames of path (on port 5672, or port): Counters of
+    frame types, (class, method), delivery tags, reply codes; the SASL
+    responses."""
+    decode = ["-d", f"tcp.port=={port},amqp"] if port else []
+    out = subprocess.run(["tshark", "-n", "-r", path] + decode + ["-Y", "amqp", "-T", "fields", "-E",
                           "occurrence=a", "-E", "aggregator=,"] + sum([["-e", f] for f in FIELDS],
                                                                          []),
                          capture_output=True, text=True, timeout=120).stdout
