@@ -59,7 +59,7 @@ static void frame_header(struct amqp_conn *ac, struct amqp_dir *d)
 	}
 	size_t lim = ac->s->opts->max_head > KEEP_MIN ? ac->s->opts->max_head : KEEP_MIN;
 	d->keep = d->type == AMQP_FRAME_BODY ? 0 : d->size < lim ? d->size : (uint32_t)lim;
-	d->got = d->buf_len = 0;
+	d->got = d->buf_len = d->lost_bytes = 0;
 	d->lost = false;
 	d->st = d->size ? AD_PAYLOAD : AD_END;
 }
@@ -69,8 +69,10 @@ static void frame_done(struct amqp_conn *ac, enum sonde_dir dir, bool end_ok)
 {
 	struct amqp_dir *d = &ac->d[dir];
 	uint32_t flags = d->lost ? SONDE_MF_GAP : 0;
-	if (!end_ok) {
-		ac->s->stats->unparsed_bytes += d->size + 8ull;
+	if (!end_ok) { /* a body's bytes went to its message already */
+		if (d->type == AMQP_FRAME_BODY)
+			amqp_on_body_end(ac, dir, d->channel, false);
+		ac->s->stats->unparsed_bytes += d->type == AMQP_FRAME_BODY ? 1 : d->size + 8ull;
 		free(d->buf);
 		d->buf = NULL;
 		bad_frame(ac, d);
@@ -81,7 +83,8 @@ static void frame_done(struct amqp_conn *ac, enum sonde_dir dir, bool end_ok)
 	d->hn = 0;
 	switch (d->type) {
 	case AMQP_FRAME_METHOD:
-		amqp_on_method(ac, dir, d->channel, d->buf, d->buf_len, d->size, flags);
+		amqp_on_method(ac, dir, d->channel, d->buf, d->buf_len, d->size, d->size + 8ull,
+			       d->size + 8ull - d->lost_bytes, flags);
 		break;
 	case AMQP_FRAME_HEADER:
 		if (!d->lost)
@@ -90,7 +93,7 @@ static void frame_done(struct amqp_conn *ac, enum sonde_dir dir, bool end_ok)
 			ac->s->stats->unparsed_bytes += d->size + 8ull;
 		break;
 	case AMQP_FRAME_HEARTBEAT: amqp_on_heartbeat(ac, dir, d->channel); break;
-	default: break; /* bodies went as they came */
+	default: amqp_on_body_end(ac, dir, d->channel, true); break; /* bodies went as they came */
 	}
 	free(d->buf);
 	d->buf = NULL;
@@ -121,10 +124,14 @@ static size_t payload(struct amqp_conn *ac, enum sonde_dir dir, const uint8_t *p
 static void cut_frame(struct amqp_conn *ac, enum sonde_dir dir, uint32_t flags)
 {
 	struct amqp_dir *d = &ac->d[dir];
+	uint64_t wire = 7ull + d->got; /* the frame-end was never seen */
 	if (d->type == AMQP_FRAME_METHOD)
-		amqp_on_method(ac, dir, d->channel, d->buf, d->buf_len, d->size, flags);
+		amqp_on_method(ac, dir, d->channel, d->buf, d->buf_len, d->size, wire,
+			       wire - d->lost_bytes, flags);
 	else if (d->type == AMQP_FRAME_HEADER)
-		ac->s->stats->unparsed_bytes += d->buf_len + 7ull;
+		ac->s->stats->unparsed_bytes += wire - d->lost_bytes;
+	else
+		amqp_on_body_end(ac, dir, d->channel, false);
 }
 
 /* One step of the direction's state machine; returns the bytes used. */
@@ -144,8 +151,14 @@ static size_t resync(struct amqp_conn *ac, enum sonde_dir dir, const uint8_t *p,
 		while (d->hn && (r = amqp_frame_start(d->hdr, d->hn)) < 0) {
 			ac->s->stats->unparsed_bytes++;
 			memmove(d->hdr, d->hdr + 1, --d->hn);
+			d->skipped++;
+		}
+		if (d->skipped > AMQP_RESYNC_GIVE_UP) { /* not AMQP, or never again */
+			ac->s->switch_to = "unparsed";
+			break;
 		}
 		if (d->hn && r > 0) {
+			d->skipped = 0;
 			uint8_t win[AMQP_WINDOW + 1];
 			size_t wn = d->hn, off = 0;
 			memcpy(win, d->hdr, wn);
@@ -217,11 +230,15 @@ static void amqp_gap(void *state, enum sonde_dir dir, uint64_t n, uint64_t ts)
 		if (d->type == AMQP_FRAME_BODY)
 			amqp_on_body(ac, dir, d->channel, NULL, 0, lost, d->got == 0);
 		d->got += (uint32_t)lost;
+		d->lost_bytes += (uint32_t)lost;
 		d->lost = true;
 		if (n < left)
 			return; /* the frame goes on after the hole */
-		cut_frame(ac, dir, SONDE_MF_GAP | SONDE_MF_INCOMPLETE);
 	}
+	if (d->st == AD_PAYLOAD || d->st == AD_END)
+		cut_frame(ac, dir, SONDE_MF_GAP | SONDE_MF_INCOMPLETE);
+	else if (d->st != AD_START)
+		ac->s->stats->unparsed_bytes += d->hn; /* a frame header, protocol header, window */
 	free(d->buf);
 	d->buf = NULL;
 	d->hn = 0;

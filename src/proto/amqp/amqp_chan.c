@@ -187,12 +187,13 @@ static void on_state(struct amqp_conn *ac, struct sonde_amqp_msg *m)
 /* -------------------------------------------------------------- frames --- */
 
 void amqp_on_method(struct amqp_conn *ac, enum sonde_dir dir, uint16_t channel, uint8_t *payload,
-		    uint32_t len, uint32_t size, uint32_t flags)
+		    uint32_t len, uint32_t size, uint64_t wire, uint64_t captured, uint32_t flags)
 {
 	struct sonde_amqp_msg *m = sonde_amqp_msg_new(AMQP_MSG_METHOD, (uint8_t)dir, channel);
 	new_times(ac, m, size);
 	m->base.flags = flags;
-	m->base.captured_bytes -= flags & SONDE_MF_GAP ? size - len : 0;
+	m->base.wire_bytes = wire;
+	m->base.captured_bytes = captured;
 	uint16_t cl = len >= 4 ? (uint16_t)(payload[0] << 8 | payload[1]) : 0;
 	uint16_t me = len >= 4 ? (uint16_t)(payload[2] << 8 | payload[3]) : 0;
 	uint32_t alen = len >= 4 ? len - 4 : 0;
@@ -281,13 +282,13 @@ void amqp_on_body(struct amqp_conn *ac, enum sonde_dir dir, uint16_t channel, co
 	struct amqp_chan *c;
 	struct sonde_amqp_msg *m = waiting(ac, dir, channel, &c);
 	if (!m || !m->header_seen) {
-		ac->s->stats->unparsed_bytes += n + (frame_start ? 8 : 0);
+		ac->s->stats->unparsed_bytes += n + (frame_start ? 7 : 0);
 		return;
 	}
 	if (frame_start) {
 		m->body_frames++;
-		m->base.wire_bytes += 8;
-		m->base.captured_bytes += 8;
+		m->base.wire_bytes += 7;
+		m->base.captured_bytes += 7;
 	}
 	if (lost) /* the kept body stops at the hole */
 		m->base.flags |= SONDE_MF_GAP;
@@ -296,6 +297,18 @@ void amqp_on_body(struct amqp_conn *ac, enum sonde_dir dir, uint16_t channel, co
 	m->body_seen += n + lost;
 	m->base.wire_bytes += n + lost;
 	m->base.captured_bytes += n;
+}
+
+void amqp_on_body_end(struct amqp_conn *ac, enum sonde_dir dir, uint16_t channel, bool end_seen)
+{
+	struct amqp_chan *c;
+	struct sonde_amqp_msg *m = waiting(ac, dir, channel, &c);
+	if (!m || !m->header_seen) {
+		ac->s->stats->unparsed_bytes += end_seen;
+		return;
+	}
+	m->base.wire_bytes += end_seen;
+	m->base.captured_bytes += end_seen;
 	if (m->body_seen >= m->body_size)
 		content_done(ac, c, dir);
 }

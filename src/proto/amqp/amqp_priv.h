@@ -18,6 +18,7 @@
 #define AMQP_DELIVERIES 512 /* unacknowledged deliveries remembered, per connection */
 #define AMQP_MAX_FRAME (16u << 20) /* larger declared frames are not AMQP */
 #define AMQP_WINDOW 11 /* bytes a resynchronisation judges a frame start by */
+#define AMQP_RESYNC_GIVE_UP (1u << 20) /* bytes skipped in a row before handing back */
 
 enum ad_state {
 	AD_START, /* a protocol header may come first */
@@ -39,8 +40,10 @@ struct amqp_dir {
 	uint8_t *buf; /* method and header payloads, kept up to keep */
 	uint32_t buf_len, keep;
 	bool lost; /* payload bytes never seen */
+	uint32_t lost_bytes;
 	uint64_t ts_first, ts_last;
-	uint32_t bad;
+	uint32_t bad; /* malformed frames in a row */
+	uint64_t skipped; /* bytes skipped since the last frame start */
 };
 
 /* A channel's state, per connection. */
@@ -69,13 +72,18 @@ struct amqp_conn {
 
 /* amqp_chan.c */
 /* A method frame's payload (args owned by the callee afterwards). */
+/* A method frame: len of its size payload bytes kept; wire and captured:
+ * the bytes of the frame on the wire (as far as it went) and seen. */
 void amqp_on_method(struct amqp_conn *ac, enum sonde_dir dir, uint16_t channel, uint8_t *payload,
-		    uint32_t len, uint32_t size, uint32_t flags);
+		    uint32_t len, uint32_t size, uint64_t wire, uint64_t captured, uint32_t flags);
 void amqp_on_header(struct amqp_conn *ac, enum sonde_dir dir, uint16_t channel,
 		    const uint8_t *payload, uint32_t len, uint32_t size);
 /* Body bytes of a body frame (n == 0 with lost > 0: a hole in it). */
 void amqp_on_body(struct amqp_conn *ac, enum sonde_dir dir, uint16_t channel, const uint8_t *p,
 		  size_t n, uint64_t lost, bool frame_start);
+/* A body frame ended (end_seen: its frame-end octet was read): the message
+ * is complete when its bodies are. */
+void amqp_on_body_end(struct amqp_conn *ac, enum sonde_dir dir, uint16_t channel, bool end_seen);
 void amqp_on_heartbeat(struct amqp_conn *ac, enum sonde_dir dir, uint16_t channel);
 void amqp_on_protocol_header(struct amqp_conn *ac, enum sonde_dir dir, const uint8_t *hdr);
 /* The connection is gone: write what waits for content, as incomplete. */
