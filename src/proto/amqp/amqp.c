@@ -147,7 +147,7 @@ static size_t resync(struct amqp_conn *ac, enum sonde_dir dir, const uint8_t *p,
 	size_t used = 0;
 	while (used < n && d->st == AD_RESYNC) {
 		d->hdr[d->hn++] = p[used++];
-		int r;
+		int r = 0;
 		while (d->hn && (r = amqp_frame_start(d->hdr, d->hn)) < 0) {
 			ac->s->stats->unparsed_bytes++;
 			memmove(d->hdr, d->hdr + 1, --d->hn);
