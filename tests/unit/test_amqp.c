@@ -420,6 +420,58 @@ static void test_handback(void **state)
 	tu_h1_free(&h);
 }
 
+/* Every field value type of a table, and a password in an AMQPLAIN table. */
+static void test_table_types(void **state)
+{
+	(void)state;
+	static struct tu_h1 h;
+	struct tu_bytes t = { 0 }, a = { 0 }, b = { 0 };
+	/* t b B s u I i l T f d D V x A F, each named after its type letter */
+	static const uint8_t vals[] =
+		"\x01\x74\x74\x01\x01\x62\x62\xff\x01\x42\x42\xff\x01\x73\x73\xff\xfe\x01\x75\x75"
+		"\xff\xfe\x01\x49\x49\xff\xff\xff\xfe\x01\x69\x69\xff\xff\xff\xfe\x01\x6c\x6c\xff"
+		"\xff\xff\xff\xff\xff\xff\xfe\x01\x54\x54\x00\x00\x00\x00\x65\x00\x00\x00\x01\x66"
+		"\x66\x3f\xc0\x00\x00\x01\x64\x64\x40\x09\x21\xfb\x54\x44\x2d\x18\x01\x44\x44\x02"
+		"\x00\x00\x01\x3b\x01\x56\x56\x01\x78\x78\x00\x00\x00\x02\x00\x01\x01\x41\x41\x00"
+		"\x00\x00\x04\x42\x01\x42\x02\x01\x46\x46\x00\x00\x00\x04\x01\x6b\x74\x00";
+	tu_be32(&t, sizeof(vals) - 1);
+	tu_bytes_put(&t, vals, sizeof(vals) - 1);
+	tu_bytes_put(&a, "\x00\x09", 2);
+	tu_bytes_put(&a, t.p, t.len);
+	lstr(&a, "AMQPLAIN", 8);
+	lstr(&a, "en_US", 5);
+	margs(&b, 0, 10, 10, &a);
+	a.len = 0;
+	tu_be32(&a, 0);
+	sstr(&a, "AMQPLAIN");
+	static const uint8_t login[] = "\x05LOGINS\x00\x00\x00\x03"
+				       "bob"
+				       "\x08PASSWORDS\x00\x00\x00\x07"
+				       "hunter2";
+	lstr(&a, login, sizeof(login) - 1);
+	sstr(&a, "en_US");
+	size_t at = b.len;
+	margs(&b, 0, 10, 11, &a);
+	am_open(&h, NULL, false);
+	feed(&h, S2C, b.p, at);
+	feed(&h, C2S, b.p + at, b.len - at);
+	tu_h1_close(&h, TS);
+	assert_int_equal(h.col.n, 1);
+	assert_has(
+		&h, 0,
+		"[[\"t\",true],[\"b\",-1],[\"B\",255],[\"s\",-2],[\"u\",65534],"
+		"[\"I\",-2],[\"i\",4294967294],[\"l\",-2],[\"T\",1694498816],"
+		"[\"f\",\"1.5\"],[\"d\",\"3.1415926535897931\"],[\"D\",\"315E-2\"],"
+		"[\"V\",null],[\"x\",\"\\u0000\\u0001\"],[\"A\",[1,2]],[\"F\",[[\"k\",false]]]]");
+	assert_has(&h, 0, "\"response\":[[\"LOGIN\",\"bob\"],[\"PASSWORD\",\"****\"]]");
+	assert_null(strstr(h.col.r[0].json, "hunter2"));
+	assert_int_equal(h.stats.parse_errors, 0);
+	tu_h1_free(&h);
+	free(t.p);
+	free(a.p);
+	free(b.p);
+}
+
 static void test_probe(void **state)
 {
 	(void)state;
@@ -462,7 +514,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		tu_test(test_session),     tu_test(test_body_bounded), tu_test(test_malformed),
 		tu_test(test_gap_in_body), tu_test(test_midstream),    tu_test(test_handback),
-		tu_test(test_probe),
+		tu_test(test_table_types), tu_test(test_probe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,7 @@
 /* AMQP 0-9-1 wire format (see amqp_wire.h). */
 #include "proto/amqp/amqp_wire.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -222,21 +223,88 @@ static int64_t sval(struct amqp_cur *c, int k)
 	}
 }
 
-static void write_float(const char *name, double d, const struct sonde_field_ops *v, void *ctx)
+/* An unsigned value of k bytes. */
+static uint64_t uval(struct amqp_cur *c, int k)
 {
-	char b[48];
-	int k = snprintf(b, sizeof(b), "%.17g", d);
-	v->str(ctx, name, (const uint8_t *)b, (size_t)k);
+	switch (k) {
+	case 1: return amqp_u8(c);
+	case 2: return amqp_u16(c);
+	case 4: return amqp_u32(c);
+	default: return amqp_u64(c);
+	}
+}
+
+static void write_text(const char *name, const char *fmt, const struct sonde_field_ops *v,
+		       void *ctx, ...) __attribute__((format(printf, 2, 5)));
+static void write_text(const char *name, const char *fmt, const struct sonde_field_ops *v,
+		       void *ctx, ...)
+{
+	char b[64];
+	va_list ap;
+	va_start(ap, ctx);
+	int k = vsnprintf(b, sizeof(b), fmt, ap);
+	va_end(ap);
+	v->str(ctx, name, (const uint8_t *)b, k < 0 ? 0 : (size_t)k);
+}
+
+/* The integer types of field values: letter, size, signed. */
+static bool int_type(uint8_t t, int *size, bool *sign)
+{
+	static const char letters[] = "tbBsuIilT";
+	static const uint8_t sizes[] = { 1, 1, 1, 2, 2, 4, 4, 8, 8 };
+	const char *at = t ? strchr(letters, t) : NULL;
+	if (!at)
+		return false;
+	*size = sizes[at - letters];
+	*sign = t == 'b' || t == 's' || t == 'I' || t == 'l';
+	return true;
+}
+
+/* A table or an array inside a value: a list, depth bounded. */
+static bool nested(struct amqp_cur *c, uint8_t t, const char *name, int depth,
+		   const struct sonde_field_ops *v, void *ctx)
+{
+	if (depth >= AMQP_TABLE_DEPTH)
+		return false;
+	uint32_t len = amqp_u32(c);
+	const uint8_t *s = amqp_take(c, len);
+	if (!s)
+		return false;
+	if (v)
+		v->begin(ctx, name, SONDE_FG_LIST);
+	bool ok = t == 'F' ? amqp_table_walk(s, len, depth + 1, NULL, v, ctx)
+			   : array_walk(s, len, depth + 1, v, ctx);
+	if (v)
+		v->end(ctx, SONDE_FG_LIST);
+	return ok;
 }
 
 /* One typed value of a table or array (RabbitMQ's type letters, which
- * its errata to 0-9-1 made the common ones); v NULL only reads. */
+ * its errata to 0-9-1 made the common ones); v NULL only reads, mask
+ * writes "****" for it. */
 static bool field_value(struct amqp_cur *c, const char *name, int depth, bool mask,
 			const struct sonde_field_ops *v, void *ctx)
 {
 	uint8_t t = amqp_u8(c);
-	uint32_t len;
-	const uint8_t *s;
+	int size;
+	bool sign;
+	if (t == 'F' || t == 'A')
+		return nested(c, t, name, depth, mask ? NULL : v, ctx) && !c->bad;
+	if (mask && v)
+		sonde_field_cstr(v, ctx, name, "****");
+	if (mask)
+		v = NULL;
+	if (int_type(t, &size, &sign)) {
+		int64_t x = sign ? sval(c, size) : 0;
+		uint64_t u = sign ? 0 : uval(c, size);
+		if (v && t == 't')
+			v->boolean(ctx, name, u != 0);
+		else if (v && sign)
+			v->i64(ctx, name, x);
+		else if (v)
+			v->u64(ctx, name, u);
+		return !c->bad;
+	}
 	union {
 		uint32_t u;
 		float f;
@@ -245,43 +313,24 @@ static bool field_value(struct amqp_cur *c, const char *name, int depth, bool ma
 		uint64_t u;
 		double d;
 	} f8;
-	if (mask && v && t != 'F' && t != 'A')
-		sonde_field_cstr(v, ctx, name, "****");
-	if (mask)
-		v = NULL;
+	uint32_t len;
+	const uint8_t *s;
 	switch (t) {
-	case 't':
-		if (v)
-			v->boolean(ctx, name, amqp_u8(c) != 0);
-		else
-			amqp_u8(c);
-		break;
-	case 'b': v ? v->i64(ctx, name, sval(c, 1)) : (void)sval(c, 1); break;
-	case 'B': v ? v->u64(ctx, name, amqp_u8(c)) : (void)amqp_u8(c); break;
-	case 's': v ? v->i64(ctx, name, sval(c, 2)) : (void)sval(c, 2); break;
-	case 'u': v ? v->u64(ctx, name, amqp_u16(c)) : (void)amqp_u16(c); break;
-	case 'I': v ? v->i64(ctx, name, sval(c, 4)) : (void)sval(c, 4); break;
-	case 'i': v ? v->u64(ctx, name, amqp_u32(c)) : (void)amqp_u32(c); break;
-	case 'l': v ? v->i64(ctx, name, sval(c, 8)) : (void)sval(c, 8); break;
-	case 'T': v ? v->u64(ctx, name, amqp_u64(c)) : (void)amqp_u64(c); break;
 	case 'f':
 		f4.u = amqp_u32(c);
 		if (v)
-			write_float(name, f4.f, v, ctx);
+			write_text(name, "%.9g", v, ctx, (double)f4.f);
 		break;
 	case 'd':
 		f8.u = amqp_u64(c);
 		if (v)
-			write_float(name, f8.d, v, ctx);
+			write_text(name, "%.17g", v, ctx, f8.d);
 		break;
 	case 'D': { /* scale, then a signed 32-bit value */
 		uint8_t scale = amqp_u8(c);
 		int64_t x = sval(c, 4);
-		if (v) {
-			char b[40];
-			int k = snprintf(b, sizeof(b), "%lldE-%u", (long long)x, scale);
-			v->str(ctx, name, (const uint8_t *)b, (size_t)k);
-		}
+		if (v)
+			write_text(name, "%lldE-%u", v, ctx, (long long)x, scale);
 		break;
 	}
 	case 'V':
@@ -292,25 +341,9 @@ static bool field_value(struct amqp_cur *c, const char *name, int depth, bool ma
 	case 'x':
 		len = amqp_u32(c);
 		s = amqp_take(c, len);
-		if (v && s)
-			v->str(ctx, name, s,
-			       len); /* an encoding member would repeat in an object */
+		if (v && s) /* text, escaped as needed: an encoding member would repeat */
+			v->str(ctx, name, s, len);
 		break;
-	case 'F':
-	case 'A':
-		if (depth >= AMQP_TABLE_DEPTH)
-			return false;
-		len = amqp_u32(c);
-		s = amqp_take(c, len);
-		if (!s)
-			return false;
-		if (v)
-			v->begin(ctx, name, SONDE_FG_LIST);
-		bool ok = t == 'F' ? amqp_table_walk(s, len, depth + 1, NULL, v, ctx)
-				   : array_walk(s, len, depth + 1, v, ctx);
-		if (v)
-			v->end(ctx, SONDE_FG_LIST);
-		return ok && !c->bad;
 	default: return false;
 	}
 	return !c->bad;
