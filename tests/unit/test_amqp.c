@@ -420,6 +420,39 @@ static void test_handback(void **state)
 	tu_h1_free(&h);
 }
 
+/* More deliveries unacknowledged than sonde remembers: an ack of a
+ * forgotten one says so (never "unknown"), the recent ones still match. */
+static void test_acks_forgotten(void **state)
+{
+	(void)state;
+	static struct tu_h1 h;
+	struct tu_bytes s = { 0 }, c = { 0 }, a = { 0 };
+	for (uint32_t tag = 1; tag <= 1100; tag++) {
+		a.len = 0;
+		sstr(&a, "c");
+		tu_be32(&a, 0);
+		tu_be32(&a, tag);
+		tu_bytes_put(&a, "\x00\x00\x01q", 4);
+		margs(&s, 1, 60, 60, &a);
+		header(&s, 1, 0);
+	}
+	method(&c, 1, 60, 80, "\x00\x00\x00\x00\x00\x00\x00\x01\x00", 9);
+	method(&c, 1, 60, 80, "\x00\x00\x00\x00\x00\x00\x04\x4c\x00", 9); /* 1100 */
+	method(&c, 1, 60, 80, "\x00\x00\x00\x00\x00\x00\x04\x4b\x01", 9); /* up to 1099 */
+	am_open(&h, NULL, false);
+	feed(&h, S2C, s.p, s.len);
+	feed(&h, C2S, c.p, c.len);
+	tu_h1_close(&h, TS);
+	assert_int_equal(h.col.n, 1103);
+	assert_has(&h, 1100, "\"acknowledged_count\":0,\"acknowledges_forgotten\":true");
+	assert_has(&h, 1101, "\"acknowledged_count\":1,\"acknowledges\":[{\"delivery_tag\":1100");
+	assert_has(&h, 1102, "\"acknowledged_count\":1023,\"acknowledges_forgotten\":true");
+	tu_h1_free(&h);
+	free(s.p);
+	free(c.p);
+	free(a.p);
+}
+
 /* Every field value type of a table, and a password in an AMQPLAIN table. */
 static void test_table_types(void **state)
 {
@@ -512,9 +545,9 @@ int main(void)
 {
 	tu_filters();
 	const struct CMUnitTest tests[] = {
-		tu_test(test_session),     tu_test(test_body_bounded), tu_test(test_malformed),
-		tu_test(test_gap_in_body), tu_test(test_midstream),    tu_test(test_handback),
-		tu_test(test_table_types), tu_test(test_probe),
+		tu_test(test_session),     tu_test(test_body_bounded),   tu_test(test_malformed),
+		tu_test(test_gap_in_body), tu_test(test_midstream),      tu_test(test_handback),
+		tu_test(test_table_types), tu_test(test_acks_forgotten), tu_test(test_probe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -277,6 +277,7 @@ static void amqp_close(void *state, uint64_t ts)
 		amqp_end(ac, (enum sonde_dir)dir, ts);
 	amqp_chan_close_all(ac);
 	sonde_session_flush(ac->s);
+	free(ac->dl);
 	free(ac);
 }
 

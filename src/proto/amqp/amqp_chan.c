@@ -107,7 +107,7 @@ static void reset_chan(struct amqp_conn *ac, struct amqp_chan *c)
 {
 	for (int dir = 0; dir < 2; dir++)
 		flush_content(ac, c, dir);
-	for (size_t i = 0; i < AMQP_DELIVERIES; i++)
+	for (size_t i = 0; ac->dl && i < AMQP_DELIVERIES; i++)
 		if (ac->dl[i].channel == c->id)
 			ac->dl[i].live = false;
 	c->confirming = false;
@@ -129,7 +129,12 @@ static void copy_name(char *dst, uint8_t *dlen, const struct sonde_amqp_msg *m, 
 
 static void remember(struct amqp_conn *ac, const struct sonde_amqp_msg *m, uint64_t tag)
 {
+	if (!ac->dl)
+		ac->dl = sonde_xcalloc(AMQP_DELIVERIES, sizeof(*ac->dl));
 	struct amqp_delivery *dl = &ac->dl[ac->dl_next++ % AMQP_DELIVERIES];
+	struct amqp_chan *old = dl->live ? chan(ac, dl->channel, false) : NULL;
+	if (old && dl->ref.tag > old->forgot_upto[dl->by])
+		old->forgot_upto[dl->by] = dl->ref.tag;
 	dl->live = true;
 	dl->by = m->sender;
 	dl->channel = m->channel;
@@ -144,7 +149,7 @@ static void match_ack(struct amqp_conn *ac, struct sonde_amqp_msg *m)
 	uint64_t tag = 0, multiple = 0;
 	amqp_arg_u64(m->m, m->args, m->args_len, "delivery_tag", &tag);
 	amqp_arg_u64(m->m, m->args, m->args_len, "multiple", &multiple);
-	for (uint32_t k = 0; k < AMQP_DELIVERIES; k++) {
+	for (uint32_t k = 0; ac->dl && k < AMQP_DELIVERIES; k++) {
 		/* oldest first, so the refs kept are in tag order */
 		struct amqp_delivery *dl = &ac->dl[(ac->dl_next + k) % AMQP_DELIVERIES];
 		if (!dl->live || dl->by == m->sender || dl->channel != m->channel)
@@ -156,7 +161,17 @@ static void match_ack(struct amqp_conn *ac, struct sonde_amqp_msg *m)
 			m->acked[m->nacked] = dl->ref;
 		m->nacked++;
 	}
-	m->ack_unknown = !m->nacked;
+	/* Tags grow per channel: an unmatched one at or under a forgotten
+	 * delivery was seen; a multiple ack may cover forgotten ones too,
+	 * and one reaching the highest leaves none forgotten. */
+	struct amqp_chan *c = chan(ac, m->channel, false);
+	uint64_t *forgot = c ? &c->forgot_upto[m->sender ^ 1] : NULL;
+	if (forgot && *forgot && (multiple || (!m->nacked && tag <= *forgot))) {
+		m->ack_forgotten = true;
+		if (multiple && (!tag || tag >= *forgot))
+			*forgot = 0;
+	}
+	m->ack_unknown = !m->nacked && !m->ack_forgotten;
 }
 
 /* What a method changes on its channel, as it is sent. */

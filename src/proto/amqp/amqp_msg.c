@@ -97,6 +97,8 @@ static void ack_fields(const struct sonde_amqp_msg *m, const struct sonde_field_
 	v->u64(ctx, "acknowledged_count", m->nacked);
 	if (m->ack_unknown)
 		v->boolean(ctx, "acknowledges_unknown", true);
+	if (m->ack_forgotten)
+		v->boolean(ctx, "acknowledges_forgotten", true);
 	if (!m->nacked)
 		return;
 	v->begin(ctx, "acknowledges", SONDE_FG_LIST);

@@ -58,6 +58,7 @@ struct sonde_amqp_msg {
 	struct amqp_ack_ref acked[AMQP_ACK_REFS];
 	uint32_t nacked; /* deliveries it acknowledged (refs kept up to AMQP_ACK_REFS) */
 	bool ack_unknown; /* an ack of a tag sonde never saw delivered */
+	bool ack_forgotten; /* ... or saw, but had to forget before the ack came */
 };
 
 /* A method (or heartbeat, or protocol header) message of dir. */

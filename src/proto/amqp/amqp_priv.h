@@ -15,7 +15,7 @@
 #include "proto/dissector.h"
 
 #define AMQP_CHANNELS 64 /* channels with state kept at once */
-#define AMQP_DELIVERIES 512 /* unacknowledged deliveries remembered, per connection */
+#define AMQP_DELIVERIES 1024 /* unacknowledged deliveries remembered, per connection */
 #define AMQP_MAX_FRAME (16u << 20) /* larger declared frames are not AMQP */
 #define AMQP_WINDOW 11 /* bytes a resynchronisation judges a frame start by */
 #define AMQP_RESYNC_GIVE_UP (1u << 20) /* bytes skipped in a row before handing back */
@@ -52,6 +52,9 @@ struct amqp_chan {
 	uint16_t id;
 	bool confirming; /* confirm.select sent: the server acks publishes */
 	uint64_t next_seq;
+	/* per sender: the highest tag of a delivery pushed out of the ring
+	 * before its ack came (an ack of it is "forgotten", not unknown) */
+	uint64_t forgot_upto[2];
 	struct sonde_amqp_msg *content[2]; /* per sender: a method waiting for its content */
 };
 
@@ -66,7 +69,7 @@ struct amqp_conn {
 	struct sonde_session *s;
 	struct amqp_dir d[2];
 	struct amqp_chan ch[AMQP_CHANNELS];
-	struct amqp_delivery dl[AMQP_DELIVERIES];
+	struct amqp_delivery *dl; /* AMQP_DELIVERIES, allocated at the first delivery */
 	uint32_t dl_next; /* ring: the oldest is overwritten */
 };
 
