@@ -177,6 +177,12 @@ def check(rep, ex, raw, pcap, port):
                 and not r.get("request")]
         rep.check(f"{v}: the three deliveries to mosquitto_sub are events",
                   sorted(r["response"]["qos"] for r in dels) == [0, 1, 2], dels[:1])
+    acks = [r for r in ex if not r.get("response")
+            and r.get("request", {}).get("packet") in ("PUBACK", "PUBREC", "PUBCOMP")]
+    rep.check("the subscribers' acks of deliveries are events naming the delivery (topic, QoS)",
+              len(acks) == 6 + 3 and all(  # mosquitto_sub: 2 QoS 1 + 2 QoS 2, paho: 1 + 1
+                  r["request"].get("acknowledges", {}).get("topic", "")[:2] in ("m/", "p/")
+                  for r in acks), acks[:2])
     sub = [r for r in ex if r.get("request", {}).get("packet") == "SUBSCRIBE"
            and r["request"]["topics"][0]["topic"] == "p/#"]
     rep.check("paho: SUBSCRIBE paired with SUBACK granted_qos_2",

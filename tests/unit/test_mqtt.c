@@ -132,9 +132,15 @@ static void build_session(struct session *s, uint8_t level)
 	publish(&s->c2s, level, 2, 3, "a/two", "q2");
 	ack(&s->c2s, 0x62, 3, -1); /* PUBREL */
 	if (v5) /* UNSUBSCRIBE */
-		raw(&s->c2s, "\xa2\x08\x00\x04\x00\x00\x03" "a/#", 10);
+		raw(&s->c2s,
+		    "\xa2\x08\x00\x04\x00\x00\x03"
+		    "a/#",
+		    10);
 	else
-		raw(&s->c2s, "\xa2\x07\x00\x04\x00\x03" "a/#", 9);
+		raw(&s->c2s,
+		    "\xa2\x07\x00\x04\x00\x03"
+		    "a/#",
+		    9);
 	raw(&s->c2s, "\xc0\x00", 2); /* PINGREQ */
 	ack(&s->c2s, 0x40, 9, -1); /* PUBACK of the broker's delivery 9 */
 	raw(&s->c2s, v5 ? "\xe0\x01\x04" : "\xe0\x00", v5 ? 3 : 2); /* DISCONNECT */
@@ -172,12 +178,12 @@ static bool has(const struct tu_h1 *h, size_t i, const char *s)
 	return i < h->col.n && strstr(h->col.r[i].json, s);
 }
 
-#define assert_has(h, i, s)                                                  \
-	do {                                                                 \
-		if (!has(h, i, s)) {                                         \
-			tu_collector_dump(&(h)->col, "records");             \
-			fail_msg("record %d lacks %s", (int)(i), s);         \
-		}                                                            \
+#define assert_has(h, i, s)                                          \
+	do {                                                         \
+		if (!has(h, i, s)) {                                 \
+			tu_collector_dump(&(h)->col, "records");     \
+			fail_msg("record %d lacks %s", (int)(i), s); \
+		}                                                    \
 	} while (0)
 
 /* Which record has s, or -1. */
@@ -411,7 +417,10 @@ static void test_malformed_lengths(void **state)
 
 	/* a string length past the packet's end, a property past the block */
 	mq_open(&h, NULL, false);
-	feed(&h, C2S, (const uint8_t *)"\x82\x06\x00\x01\x00\x09" "ab", 8);
+	feed(&h, C2S,
+	     (const uint8_t *)"\x82\x06\x00\x01\x00\x09"
+			      "ab",
+	     8);
 	feed(&h, S2C, (const uint8_t *)"\x40\x05\x00\x01\x00\x02\x26", 7);
 	tu_h1_close(&h, TS);
 	assert_int_equal(h.stats.parse_errors, 2);
@@ -464,6 +473,36 @@ static void test_garbage(void **state)
 	tu_h1_free(&h);
 }
 
+/* The acks of a broker delivery's flow name it; one of an id never
+ * delivered says so. */
+static void test_delivery_acks(void **state)
+{
+	(void)state;
+	static struct tu_h1 h;
+	struct tu_bytes v = { 0 }, c = { 0 };
+	publish(&v, 4, 2, 5, "d/two", "x");
+	mq_open(&h, NULL, false);
+	feed(&h, S2C, v.p, v.len);
+	ack(&c, 0x50, 5, -1); /* PUBREC */
+	feed(&h, C2S, c.p, c.len);
+	c.len = 0;
+	ack(&c, 0x62, 5, -1); /* the broker's PUBREL */
+	feed(&h, S2C, c.p, c.len);
+	c.len = 0;
+	ack(&c, 0x70, 5, -1); /* PUBCOMP: the flow ends */
+	ack(&c, 0x40, 5, -1); /* a PUBACK of 5 now names nothing */
+	feed(&h, C2S, c.p, c.len);
+	tu_h1_close(&h, TS);
+	assert_int_equal(h.col.n, 5);
+	for (int i = 1; i < 4; i++)
+		assert_has(&h, i, "\"acknowledges\":{\"topic\":\"d/two\",\"qos\":2}");
+	assert_has(&h, 4, "\"packet\":\"PUBACK\"");
+	assert_has(&h, 4, "\"acknowledges_unknown\":true");
+	tu_h1_free(&h);
+	free(v.p);
+	free(c.p);
+}
+
 static void test_probe(void **state)
 {
 	(void)state;
@@ -479,7 +518,10 @@ static void test_probe(void **state)
 	free(c.p);
 	assert_int_equal(d->probe((const uint8_t *)"\x20\x02\x00\x00", 4), SONDE_PROBE_SERVER);
 	assert_int_equal(d->probe((const uint8_t *)"\xd0\x00", 2), SONDE_PROBE_SERVER);
-	assert_int_equal(d->probe((const uint8_t *)"\x30\x08\x00\x03" "a/b", 7), SONDE_PROBE_CLIENT);
+	assert_int_equal(d->probe((const uint8_t *)"\x30\x08\x00\x03"
+						   "a/b",
+				  7),
+			 SONDE_PROBE_CLIENT);
 	/* other protocols' first bytes */
 	assert_int_equal(d->probe((const uint8_t *)"GET / HTTP/1.1\r\n", 16), SONDE_PROBE_NO);
 	assert_int_equal(d->probe((const uint8_t *)"*1\r\n$4\r\nPING\r\n", 14), SONDE_PROBE_NO);
@@ -493,10 +535,15 @@ int main(void)
 {
 	tu_filters();
 	const struct CMUnitTest tests[] = {
-		tu_test(test_session_v311),  tu_test(test_session_v5),
-		tu_test(test_midstream_v5),  tu_test(test_payload_bounded),
-		tu_test(test_malformed_lengths), tu_test(test_gap_in_payload),
-		tu_test(test_garbage),	     tu_test(test_probe),
+		tu_test(test_session_v311),
+		tu_test(test_session_v5),
+		tu_test(test_midstream_v5),
+		tu_test(test_payload_bounded),
+		tu_test(test_malformed_lengths),
+		tu_test(test_gap_in_payload),
+		tu_test(test_garbage),
+		tu_test(test_delivery_acks),
+		tu_test(test_probe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

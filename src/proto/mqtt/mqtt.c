@@ -41,6 +41,7 @@
 
 #define HEAD_KEEP_MIN 256 /* variable header bytes kept even with a tiny --max-header */
 #define HANDBACK_ERRORS 8
+#define MQTT_DELIVERIES 64 /* broker deliveries in flight remembered (the ids they use) */
 
 enum md_state {
 	MD_HEAD, /* reading a fixed header (or looking for one) */
@@ -64,11 +65,20 @@ struct mqtt_dir {
 	uint32_t bad;
 };
 
+/* A QoS 1/2 delivery of the broker, until the client's last ack of it. */
+struct mqtt_delivery {
+	bool live;
+	uint16_t id;
+	struct sonde_mqtt_ack ack;
+};
+
 struct mqtt_conn {
 	struct sonde_session *s;
 	struct mqtt_dir d[2];
 	uint8_t level; /* enum mqtt_level: from CONNECT or a proof of 5.0 */
 	bool level_guessed;
+	struct mqtt_delivery dl[MQTT_DELIVERIES];
+	uint32_t dl_next; /* ring: the oldest is overwritten */
 };
 
 extern const struct sonde_dissector sonde_dissector_mqtt;
@@ -228,12 +238,57 @@ static uint64_t key(uint8_t answered_type, uint16_t id)
 	return (uint64_t)answered_type << 16 | id;
 }
 
+/* --------------------------------------------------------- deliveries --- */
+
+static struct mqtt_delivery *delivery(struct mqtt_conn *rc, uint16_t id)
+{
+	for (size_t i = 0; i < MQTT_DELIVERIES; i++)
+		if (rc->dl[i].live && rc->dl[i].id == id)
+			return &rc->dl[i];
+	return NULL;
+}
+
+/*
+ * The broker's QoS 1/2 deliveries are events, and so are the acks of their
+ * flow (the client's PUBACK, PUBREC, PUBCOMP, the broker's PUBREL): each
+ * ack names the delivery of its packet id (topic, QoS) while the flow is
+ * open, or says it is unknown (sent before sonde, or forgotten).
+ */
+static void delivery_flow(struct mqtt_conn *rc, enum sonde_dir dir, struct sonde_mqtt_msg *m)
+{
+	uint8_t t = m->type;
+	bool ack = (dir == SONDE_DIR_C2S &&
+		    (t == MQTT_PUBACK || t == MQTT_PUBREC || t == MQTT_PUBCOMP)) ||
+		   (dir == SONDE_DIR_S2C && t == MQTT_PUBREL);
+	if (dir == SONDE_DIR_S2C && t == MQTT_PUBLISH && m->has_id && !m->why) {
+		struct mqtt_delivery *d = delivery(rc, m->packet_id);
+		if (!d)
+			d = &rc->dl[rc->dl_next++ % MQTT_DELIVERIES];
+		d->live = true;
+		d->id = m->packet_id;
+		d->ack.qos = sonde_mqtt_qos(m);
+		d->ack.topic_len =
+			(uint8_t)(m->topic.len < MQTT_TOPIC_KEEP ? m->topic.len : MQTT_TOPIC_KEEP);
+		memcpy(d->ack.topic, m->raw + m->topic.off, d->ack.topic_len);
+	}
+	if (!ack || !m->has_id)
+		return;
+	struct mqtt_delivery *d = delivery(rc, m->packet_id);
+	m->ack_state = d ? MQTT_ACK_MATCHED : MQTT_ACK_UNKNOWN;
+	if (!d)
+		return;
+	m->ack = d->ack;
+	if (t == MQTT_PUBACK || t == MQTT_PUBCOMP) /* the flow's last packet */
+		d->live = false;
+}
+
 /* Hand a finished message to the session by who sent it (top of file). */
 static void route(struct mqtt_conn *rc, enum sonde_dir dir, struct sonde_mqtt_msg *m)
 {
 	uint16_t id = m->packet_id;
 	bool req = false, resp = false;
 	uint8_t t = m->type;
+	delivery_flow(rc, dir, m);
 	if (dir == SONDE_DIR_C2S) {
 		req = t == MQTT_CONNECT || t == MQTT_SUBSCRIBE || t == MQTT_UNSUBSCRIBE ||
 		      t == MQTT_PINGREQ || t == MQTT_PUBREL || (t == MQTT_PUBLISH && m->has_id);

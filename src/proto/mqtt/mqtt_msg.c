@@ -304,6 +304,14 @@ static void mqtt_fields(const struct sonde_msg *bm, const struct sonde_field_ops
 	if (m->list.set)
 		list_fields(m, v, ctx);
 	reason_fields(m, v, ctx);
+	if (m->ack_state == MQTT_ACK_MATCHED) {
+		v->begin(ctx, "acknowledges", SONDE_FG_OBJECT);
+		v->str(ctx, "topic", (const uint8_t *)m->ack.topic, m->ack.topic_len);
+		v->u64(ctx, "qos", m->ack.qos);
+		v->end(ctx, SONDE_FG_OBJECT);
+	} else if (m->ack_state == MQTT_ACK_UNKNOWN) {
+		v->boolean(ctx, "acknowledges_unknown", true);
+	}
 	props_fields(m, "properties", m->props, v, ctx);
 	v->u64(ctx, "remaining_length", m->remaining);
 	if (m->why)

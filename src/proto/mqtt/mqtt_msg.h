@@ -15,6 +15,20 @@
 #include "core/record.h"
 #include "proto/mqtt/mqtt_wire.h"
 
+#define MQTT_TOPIC_KEEP 64 /* bytes of a delivery's topic an ack names */
+
+/* The broker delivery an ack of its flow belongs to. */
+struct sonde_mqtt_ack {
+	uint8_t qos, topic_len;
+	char topic[MQTT_TOPIC_KEEP];
+};
+
+enum mqtt_ack_state {
+	MQTT_ACK_NONE, /* not an ack of a delivery */
+	MQTT_ACK_MATCHED,
+	MQTT_ACK_UNKNOWN, /* its delivery was not seen */
+};
+
 struct sonde_mqtt_msg {
 	struct sonde_msg base;
 	uint8_t type, flags; /* of the fixed header */
@@ -42,6 +56,9 @@ struct sonde_mqtt_msg {
 	struct mqtt_span props;
 	/* SUBSCRIBE/UNSUBSCRIBE filters, SUBACK/UNSUBACK reason codes */
 	struct mqtt_span list;
+	/* an ack in a broker delivery's flow: the delivery */
+	uint8_t ack_state; /* enum mqtt_ack_state */
+	struct sonde_mqtt_ack ack;
 };
 
 /* A message taking ownership of raw (malloc'd, raw_len bytes of remaining). */
