@@ -64,6 +64,7 @@ enum sonde_event_flags {
 	SONDE_EVF_UNTRACED = 4, /* bytes moved outside traced calls (io_uring, sendfile, splice) */
 	SONDE_EVF_AFTER_LOSS = 8, /* events of this direction were lost just before */
 	SONDE_EVF_TLS = 16, /* plaintext of a TLS connection, from a TLS library's functions */
+	SONDE_EVF_DATAGRAM = 32, /* one UDP datagram: no stream position, the peer in raddr */
 };
 
 struct sonde_event {
@@ -178,7 +179,9 @@ struct sonde_go_bin {
 	X(TLS_UNBOUND, tls_unbound_calls) /* TLS calls whose socket was not known yet */ \
 	X(GO_UNRESOLVED, tls_go_unresolved) /* Go TLS calls whose socket the runtime structures did not give */ \
 	X(GO_CLOSED, tls_go_closed_writes) /* Go TLS Writes on a connection already closed (nothing sent) */ \
-	X(CLOSED_BYTES, ebpf_closed_socket_bytes) /* bytes moved on a socket after its close, without state (not followed) */
+	X(CLOSED_BYTES, ebpf_closed_socket_bytes) /* bytes moved on a socket after its close, without state (not followed) */ \
+	X(UDP_DATAGRAMS, ebpf_udp_datagrams) /* UDP datagrams of wanted ports copied */ \
+	X(UDP_BYTES, ebpf_udp_bytes) /* their bytes */
 
 enum sonde_counter {
 #define SONDE_CNT_ENUM(name, stat) SONDE_CNT_##name,

@@ -15,6 +15,7 @@
 #include "app/run.h"
 #include "sink/sink.h"
 #include "enrich/enrich.h"
+#include "enrich/names.h"
 #include "source/ebpf/ebpf.h"
 #include "source/packet/live.h"
 #include "cli/cli.h"
@@ -556,6 +557,8 @@ static int run_capture(struct capture_args *a)
 	void *enrich = ebpf && !a->no_enrich ? sonde_enrich_new(&eno, &run.pipe.stats) : NULL;
 	if (enrich)
 		sonde_run_add_stage(&run, &sonde_enrich_stage, enrich);
+	if (!a->co.no_names)
+		sonde_run_add_stage(&run, &sonde_names_stage, sonde_names_new(0, &run.pipe.stats));
 	void *src = sonde_run_add_source(&run, a->source, ebpf ? (const void *)&a->eo : &a->po, err,
 					 sizeof(err));
 	if (!src) {

@@ -578,8 +578,11 @@ void sonde_conntable_datagram(struct sonde_conntable *ct, const struct sonde_chu
 	if (ts > ct->last_sweep + SWEEP_INTERVAL_NS)
 		sweep_idle(ct, ts);
 	struct conn *c = datagram_flow(ct, ch);
-	if (c)
+	if (c) {
 		c->last_ts = ts;
+		if (ch->proc && !c->info.proc.pid)
+			c->info.proc = *ch->proc;
+	}
 	if (!c || ch->caplen < ch->wirelen) {
 		undissected(ct, ch);
 		return;
