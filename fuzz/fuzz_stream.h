@@ -19,7 +19,8 @@
  * of the right kind and the right flags; captured bytes never exceed wire
  * bytes, nor the messages' wire bytes the bytes both directions carried
  * (a request may come from either side: AMQP's server asks too); nothing
- * waits and the pending budget is 0 after close; JSON output is valid.
+ * waits and the pending budget is 0 after close; JSON output is valid, and
+ * so is the text line (with colour and every field's details).
  */
 #ifndef SONDE_FUZZ_STREAM_H
 #define SONDE_FUZZ_STREAM_H
@@ -61,7 +62,8 @@ static void fuzz_stream_collect(void *ctx, const struct sonde_record *r)
 	sonde_record_json(r, &c->json);
 	fuzz_check_jsonl(c->json.p, c->json.len);
 	sonde_buf_reset(&c->text);
-	sonde_record_text(r, &c->text);
+	static const struct sonde_text_opts all = { .utc = true, .colour = true, .details = true };
+	sonde_record_text(r, &all, &c->text);
 	FUZZ_CHECK(c->text.len && c->text.p[c->text.len - 1] == '\n', "text line without newline");
 	c->records++;
 }

@@ -191,9 +191,24 @@ static void amqp_summary(const struct sonde_msg *bm, struct sonde_buf *out)
 		sonde_buf_printf(out, " %llu", (unsigned long long)code);
 }
 
+/* A reply code's class (the spec's constants): 200 is success, 3xx and
+ * 4xx are soft errors of the request (no route, not found, access
+ * refused, precondition failed), 5xx hard errors of the connection. */
+static enum sonde_outcome amqp_outcome(const struct sonde_msg *bm)
+{
+	const struct sonde_amqp_msg *m = (const struct sonde_amqp_msg *)bm;
+	uint64_t code;
+	if (m->base.kind != SONDE_MSG_RESPONSE || !m->m)
+		return SONDE_OUTCOME_UNKNOWN;
+	if (!amqp_arg_u64(m->m, m->args, m->args_len, "reply_code", &code) || code == 200)
+		return SONDE_OUTCOME_OK;
+	return code >= 500 ? SONDE_OUTCOME_SERVER_ERROR : SONDE_OUTCOME_CLIENT_ERROR;
+}
+
 static const struct sonde_msg_ops amqp_ops = {
 	.protocol = "amqp",
 	.fields = amqp_fields,
 	.summary = amqp_summary,
+	.outcome = amqp_outcome,
 	.free = amqp_free,
 };

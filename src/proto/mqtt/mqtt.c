@@ -260,7 +260,7 @@ static void delivery_flow(struct mqtt_conn *rc, enum sonde_dir dir, struct sonde
 	bool ack = (dir == SONDE_DIR_C2S &&
 		    (t == MQTT_PUBACK || t == MQTT_PUBREC || t == MQTT_PUBCOMP)) ||
 		   (dir == SONDE_DIR_S2C && t == MQTT_PUBREL);
-	if (dir == SONDE_DIR_S2C && t == MQTT_PUBLISH && m->has_id && !m->why) {
+	if (dir == SONDE_DIR_S2C && t == MQTT_PUBLISH && m->has_id && m->topic.set && !m->why) {
 		struct mqtt_delivery *d = delivery(rc, m->packet_id);
 		if (!d)
 			d = &rc->dl[rc->dl_next++ % MQTT_DELIVERIES];

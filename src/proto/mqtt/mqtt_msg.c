@@ -90,8 +90,8 @@ static void parse_body(struct mqtt_cur *c, struct sonde_mqtt_msg *m)
 	case MQTT_PUBLISH:
 		m->topic = mqtt_lstr(c);
 		if (sonde_mqtt_qos(m)) {
-			m->has_id = true;
 			m->packet_id = mqtt_u16(c);
+			m->has_id = !c->bad; /* a cut packet may lack it */
 		}
 		props(c, m, &m->props);
 		if (!c->bad) {
@@ -103,16 +103,16 @@ static void parse_body(struct mqtt_cur *c, struct sonde_mqtt_msg *m)
 	case MQTT_PUBREC:
 	case MQTT_PUBREL:
 	case MQTT_PUBCOMP:
-		m->has_id = true;
 		m->packet_id = mqtt_u16(c);
+		m->has_id = !c->bad; /* a cut packet may lack it */
 		reason_and_props(c, m);
 		break;
 	case MQTT_SUBSCRIBE:
 	case MQTT_SUBACK:
 	case MQTT_UNSUBSCRIBE:
 	case MQTT_UNSUBACK:
-		m->has_id = true;
 		m->packet_id = mqtt_u16(c);
+		m->has_id = !c->bad; /* a cut packet may lack it */
 		props(c, m, &m->props);
 		m->list = mqtt_take(c, mqtt_left(c));
 		break;
@@ -326,7 +326,7 @@ static void mqtt_summary(const struct sonde_msg *bm, struct sonde_buf *out)
 	if (m->topic.set)
 		sonde_buf_printf(out, " %.*s q%u", (int)(m->topic.len < 60 ? m->topic.len : 60),
 				 (const char *)m->raw + m->topic.off, sonde_mqtt_qos(m));
-	if (m->type == MQTT_CONNECT && m->client_id.set)
+	if (m->type == MQTT_CONNECT && m->client_id.set && m->client_id.len)
 		sonde_buf_printf(out, " %.*s", (int)(m->client_id.len < 40 ? m->client_id.len : 40),
 				 (const char *)m->raw + m->client_id.off);
 	if (m->has_id)
@@ -336,9 +336,43 @@ static void mqtt_summary(const struct sonde_msg *bm, struct sonde_buf *out)
 		sonde_buf_printf(out, " %s", n);
 }
 
+/* A reason or return code's class: the broker's own failures (unspecified,
+ * implementation specific, unavailable, busy, shutting down) are server
+ * errors, the other refusals the client's. */
+static enum sonde_outcome code_outcome(const struct sonde_mqtt_msg *m, uint8_t code)
+{
+	static const uint8_t server_side[] = { 0x80, 0x83, 0x88, 0x89, 0x8b };
+	if (m->level != MQTT_LEVEL_5 && m->type == MQTT_CONNACK)
+		return !code       ? SONDE_OUTCOME_OK
+		       : code == 3 ? SONDE_OUTCOME_SERVER_ERROR
+				   : SONDE_OUTCOME_CLIENT_ERROR;
+	if (code < 0x80)
+		return SONDE_OUTCOME_OK;
+	for (size_t i = 0; i < sizeof(server_side); i++)
+		if (code == server_side[i] && (m->level == MQTT_LEVEL_5 || m->type != MQTT_SUBACK))
+			return SONDE_OUTCOME_SERVER_ERROR;
+	return SONDE_OUTCOME_CLIENT_ERROR;
+}
+
+static enum sonde_outcome mqtt_outcome(const struct sonde_msg *bm)
+{
+	const struct sonde_mqtt_msg *m = (const struct sonde_mqtt_msg *)bm;
+	if (m->base.kind != SONDE_MSG_RESPONSE)
+		return SONDE_OUTCOME_UNKNOWN;
+	enum sonde_outcome o =
+		m->reason >= 0 ? code_outcome(m, (uint8_t)m->reason) : SONDE_OUTCOME_OK;
+	if (m->type != MQTT_SUBACK || !m->list.set)
+		return o;
+	struct mqtt_cur c = mqtt_cur(m->raw + m->list.off, m->list.len);
+	while (mqtt_left(&c) && o == SONDE_OUTCOME_OK) /* any filter refused */
+		o = code_outcome(m, mqtt_u8(&c));
+	return o;
+}
+
 static const struct sonde_msg_ops mqtt_ops = {
 	.protocol = "mqtt",
 	.fields = mqtt_fields,
 	.summary = mqtt_summary,
+	.outcome = mqtt_outcome,
 	.free = mqtt_free,
 };
