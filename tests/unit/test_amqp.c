@@ -134,6 +134,7 @@ static void build(struct scen *s)
 	method(b, 1, 20, 10, "\x00", 1);
 	method(b, 1, 50, 10, "\x00\x00\x01q\x00\x00\x00\x00\x00", 9);
 	method(b, 1, 85, 10, "\x00", 1);
+	method(b, 2, 85, 10, "\x01", 1); /* nowait: no answer comes */
 	/* server: the answers */
 	b = next_step(s, S2C);
 	method(b, 0, 10, 41, "\x00", 1);
@@ -253,7 +254,8 @@ static void test_session(void **state)
 	assert_has(&h, find(&h, "\"method\":\"connection.open\""), "connection.open-ok");
 	assert_has(&h, find(&h, "\"method\":\"channel.open\""), "channel.open-ok");
 	assert_has(&h, find(&h, "\"method\":\"queue.declare\""), "\"method\":\"queue.declare-ok\"");
-	assert_has(&h, find(&h, "\"method\":\"confirm.select\""), "confirm.select-ok");
+	assert_has(&h, find(&h, "\"channel\":1,\"method\":\"confirm.select\""),
+		   "confirm.select-ok");
 	i = find(&h, "\"method\":\"basic.publish\"");
 	assert_has(&h, i, "\"routing_key\":\"q\"");
 	assert_has(&h, i, "\"publish_seq\":1");
@@ -271,8 +273,12 @@ static void test_session(void **state)
 		&h, i,
 		"\"acknowledges\":[{\"delivery_tag\":7,\"exchange\":\"\",\"routing_key\":\"q\"}]");
 	assert_true(find(&h, "\"frame\":\"heartbeat\"") >= 0);
-	/* the protocol header, 6 pairs, publish, 2 acks, deliver, heartbeat */
-	assert_int_equal(h.col.n, 12);
+	/* the protocol header, 6 pairs, a nowait select, publish, 2 acks, deliver, heartbeat */
+	i = find(&h, "\"channel\":2,\"method\":\"confirm.select\"");
+	assert_has(&h, i, "\"nowait\":true");
+	assert_false(h.col.r[i].resp.present);
+	assert_int_equal(h.col.r[i].flags, 0); /* expected no answer: not unanswered */
+	assert_int_equal(h.col.n, 13);
 	for (size_t k = 0; k < h.col.n; k++)
 		assert_int_equal(h.col.r[k].flags, 0);
 	assert_int_equal(h.stats.parse_errors, 0);

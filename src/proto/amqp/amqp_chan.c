@@ -51,10 +51,14 @@ static struct amqp_chan *chan(struct amqp_conn *ac, uint16_t id, bool create)
 
 /* ------------------------------------------------------------- routing --- */
 
+/* Asked not to answer: "no-wait", or confirm.select's "nowait" (as RabbitMQ
+ * spelled it). */
 static bool no_wait(const struct sonde_amqp_msg *m)
 {
 	uint64_t x;
-	return amqp_arg_u64(m->m, m->args, m->args_len, "no_wait", &x) && x;
+	return (amqp_arg_u64(m->m, m->args, m->args_len, "no_wait", &x) ||
+		amqp_arg_u64(m->m, m->args, m->args_len, "nowait", &x)) &&
+	       x;
 }
 
 static void route(struct amqp_conn *ac, struct sonde_amqp_msg *m)

@@ -78,6 +78,8 @@ int amqp_args_next(struct amqp_args *a, struct amqp_val *out)
 		return 0;
 	const struct amqp_field *f = &a->f[a->i++];
 	out->f = f;
+	out->s = NULL;
+	out->len = 0;
 	if (f->type == AMQP_BIT) {
 		if (a->bitpos >= 8) {
 			a->bits = amqp_u8(&a->c);
