@@ -40,6 +40,8 @@ void sonde_amqp_msg_args(struct sonde_amqp_msg *m, uint16_t class_id, uint16_t m
 
 void sonde_amqp_msg_body(struct sonde_amqp_msg *m, const uint8_t *p, size_t n, size_t limit)
 {
+	if (limit > (1u << 30)) /* the kept body's sizes are 32-bit */
+		limit = 1u << 30;
 	size_t room = m->body_len < limit ? limit - m->body_len : 0;
 	size_t k = n < room ? n : room;
 	if (k && m->body_len + k > m->body_cap) {
