@@ -190,4 +190,33 @@ enum sonde_counter {
 	SONDE_CNT__MAX,
 };
 
+/*
+ * The TC packet source (bpf/tc.bpf.c): every packet of an interface, as it
+ * was at ingress or egress, up to SONDE_TC_SNAP_MAX bytes, one event each.
+ */
+#define SONDE_TC_SNAP_MAX 16384
+
+enum sonde_tc_dir {
+	SONDE_TC_INGRESS = 0,
+	SONDE_TC_EGRESS = 1,
+};
+
+struct sonde_tc_event {
+	__u64 ts_ns; /* CLOCK_MONOTONIC */
+	__u32 ifindex;
+	__u32 len; /* the packet's bytes */
+	__u32 cap; /* of which follow the header */
+	__u8 dir; /* enum sonde_tc_dir */
+	__u8 pad[3];
+	/* followed by cap bytes, from the link-layer header on */
+};
+
+/* Counters of the TC programs (a per-CPU array). */
+enum sonde_tc_counter {
+	SONDE_TC_CNT_PACKETS, /* packets written to the ring buffer */
+	SONDE_TC_CNT_DROPS, /* packets lost: the ring buffer was full */
+	SONDE_TC_CNT_LOAD_FAILED, /* packets whose bytes could not be read */
+	SONDE_TC_CNT__MAX,
+};
+
 #endif

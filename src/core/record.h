@@ -85,6 +85,7 @@ struct sonde_conn_info {
 	uint8_t l4;
 	uint8_t origin; /* enum sonde_origin */
 	const char *source; /* file name, interface, ... */
+	char *own_source; /* a chunk's own source name, copied (source points at it) */
 	struct sonde_process proc; /* pid 0: unknown (packet sources) */
 	struct sonde_tls_info *tls; /* TLS plaintext: the library (owned); else NULL */
 	/* What record stages attached to the connection (core/attrs.h); the

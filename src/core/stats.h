@@ -84,6 +84,10 @@
 	X(enrich_container_lookups, "containers looked up for records (once per connection end)") \
 	X(enrich_container_failures,                                                              \
 	  "of those, containers no runtime's state on the node described")                        \
+	X(netns_opened, "--all-netns: network namespaces captured")                               \
+	X(netns_closed, "--all-netns: of those, namespaces gone again")                           \
+	X(netns_failed, "--all-netns: namespaces whose packet source would not open")             \
+	X(netns_skipped, "--all-netns: namespaces over the limit (256), not captured")            \
 	X(names_responses, "DNS responses the IP-to-name table learnt from")                      \
 	X(names_attached, "connection ends named by a DNS answer")
 
