@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""Kafka corpus test: sonde against tshark on every capture in $SONDE_CORPUS/kafka.
+
+For each capture (*.pcap, *.pcapng) this runs
+
+    sonde read -o json --stats FILE        (timed, its peak memory measured)
+    tshark -n -r FILE -d tcp.port==P,kafka -T fields ...   (tshark's kafka dissector)
+
+and checks, message by message (a message is keyed by its connection's
+client port, its correlation id and whether it is a request or response):
+
+  * sonde exits 0 within TIME_LIMIT seconds and below RSS_LIMIT, every line
+    is JSON, the last is the stats record and it agrees with the records;
+  * requests: every request tshark dissects (api key, api version,
+    correlation id) is one of sonde's, and sonde has no other;
+  * responses: every response tshark matched to its request is one of
+    sonde's, with the same api key; responses tshark could not match (their
+    request is not in the capture) are either sonde's unsolicited responses
+    or bytes sonde counted (undetected_bytes, unparsed_bytes);
+  * error codes: for each response tshark parsed without a "malformed"
+    mark, the non-zero error codes it shows are exactly sonde's `errors`;
+  * topics: for each message tshark parsed without a malformed mark, the
+    topic names it shows are exactly the names in sonde's `topics`;
+  * every message tshark marks malformed is one whose version tshark 4.0
+    predates (flexible versions); sonde must parse those bodies cleanly
+    ("body":"parsed"), since its tables come from the schemas.
+
+Output: "PASS <file> (...)", "FAIL <file>: <why>" or "SKIP ..." per capture.
+
+Usage: python3 tests/corpus/test_kafka_corpus.py --sonde ./sonde [CAPTURE ...]
+Environment: SONDE_CORPUS (default ../shared/corpus from the repository).
+"""
+
+import argparse
+import collections
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TIME_LIMIT = 10.0
+GNU_TIME = "/usr/bin/time"
+RSS_LIMIT = 64 << 20
+FIELDS = ["frame.number", "tcp.srcport", "tcp.dstport", "kafka.api_key", "kafka.api_version",
+          "kafka.correlation_id", "kafka.error", "kafka.topic_name", "kafka.request_frame",
+          "_ws.malformed"]
+
+
+def run_sonde(sonde, path):
+    t0 = time.monotonic()
+    with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile("r") as peak:
+        cmd = [sonde, "read", "-o", "json", "--stats", path]
+        if os.access(GNU_TIME, os.X_OK):
+            cmd = [GNU_TIME, "-f", "%M", "-o", peak.name] + cmd
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            rc = p.wait(timeout=TIME_LIMIT * 3)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, 9)
+            p.wait()
+            rc = None
+        secs = time.monotonic() - t0
+        out.seek(0)
+        data = out.read()
+        kib = peak.read().strip().splitlines()
+    rss = int(kib[-1]) * 1024 if kib and kib[-1].isdigit() else None
+    return rc, data, secs, rss
+
+
+def tshark_messages(path, ports):
+    """One dict per frame tshark dissected as Kafka."""
+    dec = []
+    for port in sorted(ports - {9092}):
+        dec += ["-d", f"tcp.port=={port},kafka"]
+    cmd = ["tshark", "-n", "-r", path] + dec + ["-Y", "kafka", "-T", "fields", "-E", "occurrence=a"]
+    for f in FIELDS:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, check=False, text=True).stdout
+    msgs = []
+    for line in out.splitlines():
+        v = line.split("\t")
+        if len(v) < len(FIELDS):
+            continue
+        row = dict(zip(FIELDS, v))
+        sport, dport = int(row["tcp.srcport"]), int(row["tcp.dstport"])
+        req = dport in ports
+        msgs.append({
+            "frame": int(row["frame.number"]),
+            "client": sport if req else dport,
+            "request": req,
+            "key": int(row["kafka.api_key"].split(",")[0]) if row["kafka.api_key"] else None,
+            "version": int(row["kafka.api_version"]) if row["kafka.api_version"] else None,
+            "corr": int(row["kafka.correlation_id"].split(",")[0]),
+            "errors": {int(x) for x in row["kafka.error"].split(",") if x} - {0},
+            "topics": {x for x in row["kafka.topic_name"].split(",") if x},
+            "matched": bool(row["kafka.request_frame"]) or req,
+            "malformed": bool(row["_ws.malformed"]),
+        })
+    return msgs
+
+
+def sonde_messages(recs):
+    """(client port, corr, is request) -> the sonde message and its record."""
+    msgs = collections.defaultdict(list)
+    for r in recs:
+        if r.get("type") != "exchange" or r.get("protocol") != "kafka":
+            continue
+        port = r["conn"]["client"]["port"]
+        for kind in ("request", "response"):
+            m = r.get(kind)
+            if m:
+                msgs[(port, m["correlation_id"], kind == "request")].append((m, r))
+    return msgs
+
+
+def check_one(sonde, path):
+    rc, data, secs, rss = run_sonde(sonde, path)
+    if rc != 0:
+        return f"sonde exited {rc}"
+    if secs > TIME_LIMIT:
+        return f"took {secs:.1f}s"
+    limit = RSS_LIMIT * (8 if "asan" in sonde else 1)
+    if rss and rss > limit:
+        return f"peak RSS {rss >> 20} MiB"
+    recs = [json.loads(x) for x in data.decode().splitlines()]
+    stats = recs[-1] if recs and recs[-1].get("type") == "stats" else None
+    if not stats:
+        return "no stats record last"
+    ex = [r for r in recs if r.get("type") == "exchange"]
+    if stats["records"] != len(ex):
+        return f"stats say {stats['records']} records, {len(ex)} written"
+    ports = {r["conn"]["server"]["port"] for r in ex} | {9092}
+    tmsgs = tshark_messages(path, ports)
+    smsgs = sonde_messages(ex)
+    seen = collections.Counter()
+    unmatched = 0
+    for t in tmsgs:
+        k = (t["client"], t["corr"], t["request"])
+        got = smsgs.get(k)
+        what = f"frame {t['frame']} ({'request' if t['request'] else 'response'} #{t['corr']})"
+        if not got:
+            if not t["request"] and not t["matched"]:
+                unmatched += 1
+                continue
+            return f"{what}: not in sonde's records"
+        m, r = got[min(seen[k], len(got) - 1)]
+        seen[k] += 1
+        if t["request"] and (m["api_key"], m["api_version"]) != (t["key"], t["version"]):
+            return f"{what}: sonde says api {m['api_key']} v{m['api_version']}, tshark {t['key']} v{t['version']}"
+        if not t["request"] and t["matched"] and m["api_key"] != t["key"]:
+            return f"{what}: sonde says api {m['api_key']}, tshark {t['key']}"
+        if t["malformed"]:
+            # tshark 4.0 predates the version; sonde reads it from the schema
+            if t["request"] and m["body"] not in ("parsed", "trailing_bytes"):
+                return f"{what}: tshark malformed, sonde body {m['body']}"
+            continue
+        if not t["matched"]:
+            continue
+        names = {x["name"] for x in m.get("topics", []) if x.get("name")}
+        if names != t["topics"]:
+            return f"{what}: topics {sorted(names)} vs tshark {sorted(t['topics'])}"
+        if not t["request"]:
+            codes = {e["code"] for e in m.get("errors", [])}
+            if codes != t["errors"]:
+                return f"{what}: error codes {sorted(codes)} vs tshark {sorted(t['errors'])}"
+    treqs = sum(1 for t in tmsgs if t["request"])
+    sreqs = sum(len(v) for k, v in smsgs.items() if k[2])
+    if treqs != sreqs:
+        return f"{sreqs} requests in sonde's records, tshark dissects {treqs}"
+    if unmatched and not (stats["records_unsolicited"] or stats["undetected_bytes"]
+                          or stats["unparsed_bytes"]):
+        return f"{unmatched} responses without their request, neither written nor counted"
+    resp = sum(1 for t in tmsgs if not t["request"])
+    return (None, f"{treqs} requests, {resp} responses ({unmatched} without request), "
+                  f"{len(ex)} records, {secs * 1000:.0f} ms")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sonde", default=os.path.join(ROOT, "sonde"))
+    ap.add_argument("captures", nargs="*")
+    a = ap.parse_args()
+    corpus = os.environ.get("SONDE_CORPUS", os.path.join(ROOT, "..", "shared", "corpus"))
+    files = a.captures or sorted(glob.glob(os.path.join(corpus, "kafka", "*.pcap*")))
+    if not shutil.which("tshark"):
+        print("SKIP kafka corpus: no tshark")
+        return 0
+    if not files:
+        print(f"SKIP kafka corpus: no captures under {corpus}/kafka")
+        return 0
+    bad = 0
+    for f in files:
+        res = check_one(a.sonde, f)
+        name = os.path.basename(f)
+        if isinstance(res, tuple):
+            print(f"PASS {name} ({res[1]})")
+        else:
+            print(f"FAIL {name}: {res}")
+            bad += 1
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
