@@ -53,6 +53,10 @@ struct kafka_dir {
 	uint64_t captured;
 	uint64_t ts_first;
 	uint32_t losses; /* framing lost since the last message */
+	/* RESYNC: the end of a chunk that may start a message (too short to
+	 * tell), kept for the next chunk */
+	uint8_t carry[16];
+	uint8_t ncarry;
 };
 
 struct inflight {
@@ -272,23 +276,78 @@ static bool size_ok(enum sonde_dir dir, uint64_t size)
 }
 
 /* Does a message start at p: a request header, or a response to a request
- * in flight? */
-static bool starts_here(const struct kafka_conn *kc, enum sonde_dir dir, const uint8_t *p, size_t n)
+ * in flight? MAYBE: too few bytes to tell (never with 14 or more). */
+static enum kafka_plausible start_at(const struct kafka_conn *kc, enum sonde_dir dir,
+				     const uint8_t *p, size_t n)
 {
 	if (dir == SONDE_DIR_C2S)
-		return sonde_kafka_plausible_request(p, n) == KAFKA_REQUEST;
-	return n >= 8 && size_ok(dir, kafka_be(p, 4)) &&
-	       inflight_find(kc, (int32_t)(uint32_t)kafka_be(p + 4, 4));
+		return sonde_kafka_plausible_request(p, n);
+	if (n < 4)
+		return KAFKA_MAYBE;
+	if (!size_ok(dir, kafka_be(p, 4)))
+		return KAFKA_NOT;
+	if (n < 8)
+		return KAFKA_MAYBE;
+	return inflight_find(kc, (int32_t)(uint32_t)kafka_be(p + 4, 4)) ? KAFKA_REQUEST : KAFKA_NOT;
 }
 
-static size_t resync(struct kafka_conn *kc, enum sonde_dir dir, const uint8_t *p, size_t n)
+static size_t frame(struct kafka_conn *kc, enum sonde_dir dir, const uint8_t *p, size_t n,
+		    uint64_t ts);
+
+/* Resync with bytes carried from the last chunk: a start inside them is
+ * framed from there; returns the bytes of p used. */
+static size_t resync_carry(struct kafka_conn *kc, enum sonde_dir dir, const uint8_t *p, size_t n,
+			   uint64_t ts)
 {
+	struct kafka_dir *d = &kc->d[dir];
+	uint8_t tmp[2 * sizeof(d->carry)], carry[sizeof(d->carry)];
+	size_t nc = d->ncarry, take = n < sizeof(d->carry) ? n : sizeof(d->carry);
+	memcpy(tmp, d->carry, nc);
+	memcpy(tmp + nc, p, take);
+	memcpy(carry, d->carry, nc);
+	d->ncarry = 0;
+	for (size_t j = 0; j < nc; j++) {
+		enum kafka_plausible v = start_at(kc, dir, tmp + j, nc + take - j);
+		if (v == KAFKA_MAYBE) { /* still too short: all of p joins the carry */
+			kc->s->stats->unparsed_bytes += j;
+			memcpy(d->carry, tmp + j, nc + take - j);
+			d->ncarry = (uint8_t)(nc + take - j);
+			return take;
+		}
+		if (v == KAFKA_REQUEST) {
+			kc->s->stats->unparsed_bytes += j;
+			d->st = KD_SIZE;
+			size_t k = j;
+			while (k < nc && d->st != KD_RESYNC && !kc->s->switch_to)
+				k += frame(kc, dir, carry + k, nc - k, ts);
+			kc->s->stats->unparsed_bytes += nc - k;
+			return 0;
+		}
+	}
+	kc->s->stats->unparsed_bytes += nc;
+	return 0;
+}
+
+static size_t resync(struct kafka_conn *kc, enum sonde_dir dir, const uint8_t *p, size_t n,
+		     uint64_t ts)
+{
+	struct kafka_dir *d = &kc->d[dir];
+	if (d->ncarry)
+		return resync_carry(kc, dir, p, n, ts);
 	size_t i = 0;
-	for (; i < n; i++)
-		if (starts_here(kc, dir, p + i, n - i)) {
-			kc->d[dir].st = KD_SIZE;
+	for (; i < n; i++) {
+		enum kafka_plausible v = start_at(kc, dir, p + i, n - i);
+		if (v == KAFKA_REQUEST) {
+			d->st = KD_SIZE;
 			break;
 		}
+		if (v == KAFKA_MAYBE) { /* the chunk ends too soon to tell */
+			memcpy(d->carry, p + i, n - i);
+			d->ncarry = (uint8_t)(n - i);
+			kc->s->stats->unparsed_bytes += i;
+			return n;
+		}
+	}
 	kc->s->stats->unparsed_bytes += i;
 	return i;
 }
@@ -332,7 +391,7 @@ static size_t kafka_data(void *state, enum sonde_dir dir, const uint8_t *p, size
 	struct kafka_conn *kc = state;
 	size_t i = 0;
 	while (i < n && !kc->s->switch_to)
-		i += kc->d[dir].st == KD_RESYNC ? resync(kc, dir, p + i, n - i)
+		i += kc->d[dir].st == KD_RESYNC ? resync(kc, dir, p + i, n - i, ts)
 						: frame(kc, dir, p + i, n - i, ts);
 	return kc->s->switch_to ? i : n;
 }
@@ -343,6 +402,8 @@ static void kafka_gap(void *state, enum sonde_dir dir, uint64_t n, uint64_t ts)
 	struct kafka_dir *d = &kc->d[dir];
 	if (dir == SONDE_DIR_S2C)
 		kc->s2c_lost = true;
+	kc->s->stats->unparsed_bytes += d->ncarry;
+	d->ncarry = 0;
 	if (d->st == KD_BODY && n <= d->size - d->got) {
 		/* inside a message of known length: framing holds */
 		d->gap = true;
@@ -371,6 +432,8 @@ static void flush_partial(struct kafka_conn *kc, enum sonde_dir dir, uint64_t ts
 		kc->s->stats->unparsed_bytes += d->nlen;
 		d->nlen = 0;
 	}
+	kc->s->stats->unparsed_bytes += d->ncarry;
+	d->ncarry = 0;
 }
 
 static void kafka_end(void *state, enum sonde_dir dir, uint64_t ts)
