@@ -50,6 +50,7 @@ struct kafka_dir {
 	uint32_t got; /* of which passed (gaps included) */
 	struct sonde_buf msg; /* the bytes kept, up to the first gap or KAFKA_KEEP */
 	bool gap; /* bytes of the message were lost */
+	bool cut; /* the direction ended inside the message */
 	uint64_t captured;
 	uint64_t ts_first;
 	uint32_t losses; /* framing lost since the last message */
@@ -233,15 +234,17 @@ static void message_done(struct kafka_conn *kc, enum sonde_dir dir, uint64_t ts)
 	struct kafka_dir *d = &kc->d[dir];
 	struct sonde_kafka_msg *m =
 		sonde_kafka_msg_new(dir == SONDE_DIR_C2S ? SONDE_MSG_REQUEST : SONDE_MSG_RESPONSE);
-	bool whole = !d->gap && d->msg.len == d->size;
+	bool whole = !d->gap && !d->cut && d->msg.len == d->size;
 	m->size = d->size;
 	m->base.ts_first = d->ts_first;
 	m->base.ts_last = ts;
-	m->base.wire_bytes = 4ull + d->size;
+	m->base.wire_bytes = 4ull + d->got; /* all of it, but for a stream's end */
 	m->base.captured_bytes = d->captured;
 	if (d->gap)
 		m->base.flags |= SONDE_MF_GAP;
-	else if (!whole)
+	if (d->cut)
+		m->base.flags |= SONDE_MF_INCOMPLETE;
+	else if (!whole && !d->gap)
 		m->base.flags |= SONDE_MF_TRUNCATED;
 	if (m->base.flags & SONDE_MF_TRUNCATED)
 		kc->s->stats->bodies_truncated++;
@@ -370,7 +373,7 @@ static size_t frame(struct kafka_conn *kc, enum sonde_dir dir, const uint8_t *p,
 			}
 			d->st = KD_BODY;
 			d->got = 0;
-			d->gap = false;
+			d->gap = d->cut = false;
 			d->captured = 4;
 		}
 		return k;
@@ -414,6 +417,7 @@ static void kafka_gap(void *state, enum sonde_dir dir, uint64_t n, uint64_t ts)
 	}
 	if (d->st == KD_BODY && d->got >= KAFKA_REQ_MIN) {
 		d->gap = true; /* the rest of it and more: written, then resync */
+		d->got = d->size;
 		message_done(kc, dir, ts);
 	}
 	if (d->st != KD_RESYNC)
@@ -425,7 +429,7 @@ static void flush_partial(struct kafka_conn *kc, enum sonde_dir dir, uint64_t ts
 {
 	struct kafka_dir *d = &kc->d[dir];
 	if (d->st == KD_BODY && d->got) {
-		d->gap = true;
+		d->cut = true;
 		message_done(kc, dir, ts);
 		kc->s->stats->parse_errors++;
 	} else if (d->st == KD_SIZE && d->nlen) {

@@ -385,8 +385,8 @@ void sonde_kafka_count_records(const uint8_t *p, size_t n, uint64_t *records, ui
 	while (n - off > BATCH_MAGIC_AT) {
 		const uint8_t *b = p + off;
 		int32_t len = (int32_t)(uint32_t)kafka_be(b + 8, 4);
-		if (len < 0 || (size_t)len > n - off - 12)
-			break; /* a partial batch ends a size-limited fetch */
+		if (len < BATCH_MAGIC_AT + 1 - 12 || (size_t)len > n - off - 12)
+			break; /* too short for a batch, or a partial one (a fetch cut at its limit) */
 		uint8_t magic = b[BATCH_MAGIC_AT];
 		if (magic == 2 && len + 12 >= BATCH_COUNT_AT + 4) {
 			int32_t k = (int32_t)(uint32_t)kafka_be(b + BATCH_COUNT_AT, 4);
