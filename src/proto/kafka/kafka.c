@@ -63,6 +63,7 @@ struct kafka_dir {
 struct inflight {
 	int32_t corr;
 	int16_t key, version;
+	bool event; /* written already (acks=0): an answer is an event too */
 };
 
 struct kafka_conn {
@@ -101,13 +102,14 @@ static void *kafka_open(struct sonde_session *s)
 
 /* ----------------------------------------------------------- in flight --- */
 
-static void inflight_add(struct kafka_conn *kc, const struct sonde_kafka_msg *m)
+static void inflight_add(struct kafka_conn *kc, const struct sonde_kafka_msg *m, bool event)
 {
 	if (kc->nfl == INFLIGHT_MAX) { /* the oldest is forgotten: its answer is read headless */
 		memmove(kc->fl, kc->fl + 1, (INFLIGHT_MAX - 1) * sizeof(*kc->fl));
 		kc->nfl--;
 	}
-	kc->fl[kc->nfl++] = (struct inflight){ m->correlation_id, m->api_key, m->api_version };
+	kc->fl[kc->nfl++] =
+		(struct inflight){ m->correlation_id, m->api_key, m->api_version, event };
 }
 
 static const struct inflight *inflight_find(const struct kafka_conn *kc, int32_t corr)
@@ -177,12 +179,17 @@ static void request_done(struct kafka_conn *kc, struct sonde_kafka_msg *m, const
 	}
 	m->base.pair_key = (uint32_t)m->correlation_id;
 	m->base.mem = sizeof(*m) + m->text.cap;
+	if (m->body == KAFKA_BODY_MALFORMED)
+		kc->s->stats->parse_errors++;
 	if (m->api_key == PRODUCE && acks_zero(m)) {
+		/* remembered all the same: a broker that answers anyway (librdkafka's
+		 * mock does) has its answer read and written alone too */
 		m->response_expected = false;
+		inflight_add(kc, m, true);
 		sonde_session_event(kc->s, &m->base);
 		return;
 	}
-	inflight_add(kc, m);
+	inflight_add(kc, m, false);
 	sonde_session_request(kc->s, &m->base);
 }
 
@@ -197,6 +204,7 @@ static void response_done(struct kafka_conn *kc, struct sonde_kafka_msg *m, cons
 		return;
 	}
 	const struct inflight *f = inflight_find(kc, (int32_t)(uint32_t)kafka_be(p, 4));
+	bool event = f && f->event;
 	if (f) {
 		m->api_key = f->key;
 		m->api_version = f->version;
@@ -225,7 +233,13 @@ static void response_done(struct kafka_conn *kc, struct sonde_kafka_msg *m, cons
 	}
 	m->base.pair_key = (uint32_t)m->correlation_id;
 	m->base.mem = sizeof(*m) + m->text.cap;
-	sonde_session_response(kc->s, &m->base);
+	m->response_expected = !event;
+	if (m->body == KAFKA_BODY_MALFORMED)
+		kc->s->stats->parse_errors++;
+	if (event)
+		sonde_session_event(kc->s, &m->base);
+	else
+		sonde_session_response(kc->s, &m->base);
 }
 
 /* The message of direction d is over: parse and emit it. */

@@ -203,8 +203,10 @@ static void kafka_fields(const struct sonde_msg *bm, const struct sonde_field_op
 	sonde_field_cstr(v, ctx, "body", body_states[m->body]);
 	if (m->retried_v0)
 		v->boolean(ctx, "body_v0", true);
-	if (!m->response_expected)
+	if (!m->response_expected && m->base.kind == SONDE_MSG_REQUEST)
 		v->boolean(ctx, "response_expected", false);
+	else if (!m->response_expected)
+		v->boolean(ctx, "acks0_answer", true);
 	if (m->unanswered)
 		sonde_field_cstr(v, ctx, "unanswered_reason", m->unanswered);
 	if (m->body == KAFKA_BODY_UNKNOWN_API || m->body == KAFKA_BODY_UNKNOWN_VERSION ||

@@ -78,7 +78,7 @@ struct sonde_kafka_msg {
 	uint64_t size; /* the message's length prefix */
 	uint32_t tagged_fields, unknown_tags; /* tagged fields seen, of which no schema knew */
 	enum kafka_body_state body;
-	bool response_expected; /* false: Produce with acks=0 */
+	bool response_expected; /* false: Produce with acks=0, and an answer to one */
 	bool retried_v0; /* an ApiVersions error answered in v0 form */
 	const char *unanswered; /* why a request got no response, when known */
 	struct kafka_topic topic[KAFKA_TOPICS_MAX];
