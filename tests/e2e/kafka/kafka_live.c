@@ -4,8 +4,10 @@
  * (a broker speaking the real protocol on 127.0.0.1) and librdkafka clients
  * driven by commands on stdin, one per line:
  *
- *   produce TOPIC N ACKS   a producer (client.id sonde-acksACKS) sends N
- *                          messages with request.required.acks=ACKS, flushes
+ *   produce TOPIC N ACKS [BATCH]
+ *                          a producer (client.id sonde-acksACKS) sends N
+ *                          messages with request.required.acks=ACKS (at
+ *                          most BATCH per request when given), flushes
  *   consume TOPIC N        a consumer (client.id sonde-consumer) reads N
  *                          messages of partition 0 from the beginning
  *   quit
@@ -21,13 +23,14 @@
 #include <string.h>
 
 static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap, const char *id,
-			  const char *acks)
+			  const char *acks, const char *batch)
 {
 	char err[256];
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof(err)) ||
 	    rd_kafka_conf_set(conf, "client.id", id, err, sizeof(err)) ||
 	    (acks && rd_kafka_conf_set(conf, "acks", acks, err, sizeof(err))) ||
+	    (batch && rd_kafka_conf_set(conf, "batch.num.messages", batch, err, sizeof(err))) ||
 	    (type == RD_KAFKA_CONSUMER &&
 	     rd_kafka_conf_set(conf, "group.id", "sonde-live", err, sizeof(err)))) {
 		printf("error conf: %s\n", err);
@@ -39,20 +42,25 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap, const cha
 	return rk;
 }
 
-static void produce(const char *bootstrap, const char *topic, int n, const char *acks)
+static void produce(const char *bootstrap, const char *topic, int n, const char *acks,
+		    const char *batch)
 {
 	char id[32];
 	snprintf(id, sizeof(id), "sonde-acks%s", acks);
-	rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, bootstrap, id, acks);
+	rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, bootstrap, id, acks, batch);
 	if (!rk)
 		return;
 	int sent = 0;
 	for (int i = 0; i < n; i++) {
 		char v[64];
 		int len = snprintf(v, sizeof(v), "message %d of %d", i, n);
-		if (!rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
-				       RD_KAFKA_V_VALUE(v, (size_t)len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-				       RD_KAFKA_V_END))
+		rd_kafka_resp_err_t e;
+		while ((e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
+					      RD_KAFKA_V_VALUE(v, (size_t)len),
+					      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
+		       RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			rd_kafka_poll(rk, 10); /* the local queue is full: let it drain */
+		if (!e)
 			sent++;
 	}
 	rd_kafka_resp_err_t e = rd_kafka_flush(rk, 10000);
@@ -62,7 +70,7 @@ static void produce(const char *bootstrap, const char *topic, int n, const char 
 
 static void consume(const char *bootstrap, const char *topic, int n)
 {
-	rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, bootstrap, "sonde-consumer", NULL);
+	rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, bootstrap, "sonde-consumer", NULL, NULL);
 	if (!rk)
 		return;
 	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
@@ -70,12 +78,15 @@ static void consume(const char *bootstrap, const char *topic, int n)
 	rd_kafka_assign(rk, parts);
 	rd_kafka_topic_partition_list_destroy(parts);
 	int got = 0;
-	for (int tries = 0; got < n && tries < 200; tries++) {
+	for (int idle = 0; got < n && idle < 200;) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-		if (!m)
+		if (!m) {
+			idle++;
 			continue;
+		}
 		if (!m->err)
 			got++;
+		idle = 0;
 		rd_kafka_message_destroy(m);
 	}
 	printf("consumed %d\n", got);
@@ -101,12 +112,12 @@ int main(void)
 	rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(owner);
 	const char *bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
 	printf("bootstrap %s\n", bootstrap);
-	char line[256], topic[128], acks[8];
-	int n;
+	char line[256], topic[128], acks[8], batch[16];
+	int n, k;
 	while (fgets(line, sizeof(line), stdin)) {
-		if (sscanf(line, "produce %127s %d %7s", topic, &n, acks) == 3) {
+		if ((k = sscanf(line, "produce %127s %d %7s %15s", topic, &n, acks, batch)) >= 3) {
 			rd_kafka_mock_topic_create(mc, topic, 1, 1);
-			produce(bootstrap, topic, n, acks);
+			produce(bootstrap, topic, n, acks, k == 4 ? batch : NULL);
 		} else if (sscanf(line, "consume %127s %d", topic, &n) == 2) {
 			consume(bootstrap, topic, n);
 		} else if (!strncmp(line, "quit", 4)) {
