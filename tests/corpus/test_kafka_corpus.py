@@ -25,6 +25,11 @@ client port, its correlation id and whether it is a request or response):
     predates (flexible versions); sonde must parse those bodies cleanly
     ("body":"parsed"), since its tables come from the schemas.
 
+Then `--proto-port kafka=PORT` on a capture written here (a connection on
+port 19092 whose first request uses an API key no schema has, which content
+detection cannot claim): without the option it is not dissected; with it the
+exchange is written with "body":"unknown_api"; bad values exit 2.
+
 Output: "PASS <file> (...)", "FAIL <file>: <why>" or "SKIP ..." per capture.
 
 Usage: python3 tests/corpus/test_kafka_corpus.py --sonde ./sonde [CAPTURE ...]
@@ -37,6 +42,7 @@ import glob
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -180,6 +186,52 @@ def check_one(sonde, path):
                   f"{len(ex)} records, {secs * 1000:.0f} ms")
 
 
+def write_pcap(path, port):
+    """One TCP connection to `port` (handshake, a request of API key 999,
+    its response): Ethernet, IPv4, TCP with zero checksums."""
+    def pkt(src, dst, sport, dport, seq, ack, flags, payload=b""):
+        tcp = struct.pack(">HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0)
+        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(payload), 0, 0, 64, 6, 0,
+                         bytes(src), bytes(dst))
+        return b"\0" * 12 + b"\x08\x00" + ip + tcp + payload
+    c, s = [10, 0, 0, 1], [10, 0, 0, 2]
+    req = struct.pack(">hhih", 999, 0, 1, 4) + b"unit" + b"\xde\xad"
+    req = struct.pack(">i", len(req)) + req
+    resp = struct.pack(">i", 1) + b"\x00\x00"
+    resp = struct.pack(">i", len(resp)) + resp
+    frames = [pkt(c, s, 40000, port, 100, 0, 0x02), pkt(s, c, port, 40000, 500, 101, 0x12),
+              pkt(c, s, 40000, port, 101, 501, 0x10),
+              pkt(c, s, 40000, port, 101, 501, 0x18, req),
+              pkt(s, c, port, 40000, 501, 101 + len(req), 0x18, resp)]
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+        for i, fr in enumerate(frames):
+            f.write(struct.pack("<IIII", 1700000000, i * 1000, len(fr), len(fr)) + fr)
+
+
+def check_proto_port(sonde):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "unknown-key.pcap")
+        write_pcap(path, 19092)
+        plain = subprocess.run([sonde, "read", "-o", "json", path], capture_output=True, text=True)
+        forced = subprocess.run([sonde, "read", "-o", "json", "--proto-port", "kafka=19092", path],
+                                capture_output=True, text=True)
+        bad = [subprocess.run([sonde, "read", "--proto-port", v, path], capture_output=True).returncode
+               for v in ("kafka", "kafka=0", "kafka=70000", "nosuch=19092")]
+    recs = [json.loads(x) for x in forced.stdout.splitlines()]
+    ex = [r for r in recs if r.get("type") == "exchange"]
+    if plain.returncode != 0 or [x for x in plain.stdout.splitlines() if '"exchange"' in x]:
+        return f"without --proto-port: rc {plain.returncode}, {plain.stdout[:200]}"
+    if forced.returncode != 0 or len(ex) != 1 or ex[0]["protocol"] != "kafka":
+        return f"with --proto-port: rc {forced.returncode}, {forced.stdout[:300]}"
+    q, r = ex[0].get("request") or {}, ex[0].get("response") or {}
+    if (q.get("api_key"), q.get("body"), r.get("correlation_id")) != (999, "unknown_api", 1):
+        return f"with --proto-port: {ex[0]}"
+    if bad != [2, 2, 2, 2]:
+        return f"bad --proto-port values exited {bad}, not 2"
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sonde", default=os.path.join(ROOT, "sonde"))
@@ -202,7 +254,10 @@ def main():
         else:
             print(f"FAIL {name}: {res}")
             bad += 1
-    return 1 if bad else 0
+    why = check_proto_port(a.sonde)
+    print("PASS proto-port: kafka=PORT forces the dissector, bad values refused" if not why
+          else f"FAIL proto-port: {why}")
+    return 1 if bad or why else 0
 
 
 if __name__ == "__main__":
