@@ -73,7 +73,7 @@ static bool names_topic(const struct walk *w, const struct sonde_kafka_field *f)
 	for (uint16_t i = 0; i < f->nchild; i++)
 		if (present(w, &c[i]) &&
 		    ((c[i].entity == KAFKA_E_TOPIC && c[i].type == KAFKA_T_STRING) ||
-		     (c[i].type == KAFKA_T_UUID && !strcmp(c[i].name, "topic_id"))))
+		     c[i].role == KAFKA_R_TOPIC_ID))
 			return true;
 	return false;
 }
@@ -152,9 +152,9 @@ static bool read_fixed(struct walk *w, const struct sonde_kafka_field *f, int de
 	uint64_t u = 0;
 	if (f->type == KAFKA_T_UUID ? !kafka_skip(&w->c, 16) : !kafka_uint(&w->c, k, &u))
 		return fail(w);
-	if (f->type == KAFKA_T_INT16 && strstr(f->name, "error_code"))
+	if (f->role == KAFKA_R_ERROR_CODE)
 		sonde_kafka_add_error(w->m, (int16_t)(uint16_t)u);
-	if (f->type == KAFKA_T_UUID && topic && !strcmp(f->name, "topic_id"))
+	if (f->role == KAFKA_R_TOPIC_ID && topic)
 		topic_id(w, topic, at);
 	struct kafka_scalar *s = scalar_slot(w, f, depth);
 	if (!s)
@@ -249,7 +249,7 @@ static bool read_array(struct walk *w, const struct sonde_kafka_field *f, int de
 	if ((uint64_t)n > kafka_left(&w->c))
 		return fail(w);
 	bool topics = f->type == KAFKA_T_STRUCT && names_topic(w, f);
-	if (topic && !topics && strstr(f->name, "partition"))
+	if (topic && !topics && f->role == KAFKA_R_PARTITIONS)
 		topic->partitions += (uint32_t)n;
 	for (int64_t i = 0; i < n; i++) {
 		struct kafka_topic *t = topics ? new_topic(w->m) : topic;

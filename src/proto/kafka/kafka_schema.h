@@ -42,6 +42,15 @@ enum sonde_kafka_entity {
 	KAFKA_E_TXN,
 };
 
+/* What the body walker gathers a field as (the generator decides, from the
+ * schemas' names). */
+enum sonde_kafka_role {
+	KAFKA_R_NONE,
+	KAFKA_R_ERROR_CODE, /* an error code (int16 ...ErrorCode) */
+	KAFKA_R_PARTITIONS, /* a topic's list of partitions */
+	KAFKA_R_TOPIC_ID, /* a topic's id (uuid TopicId) */
+};
+
 struct sonde_kafka_vrange {
 	uint8_t lo, hi;
 };
@@ -55,6 +64,7 @@ struct sonde_kafka_field {
 	int16_t tag; /* -1: not a tagged field */
 	bool noflex; /* never in the compact encoding (RequestHeader's ClientId) */
 	uint8_t entity; /* enum sonde_kafka_entity */
+	uint8_t role; /* enum sonde_kafka_role */
 	bool credential; /* a secret: only ever written masked */
 	uint16_t child, nchild; /* a struct's fields: sonde_kafka_fields[child..+nchild) */
 };
