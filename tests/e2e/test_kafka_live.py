@@ -11,6 +11,9 @@ records match what the clients did:
     "response_expected":false, never unanswered, their record counts adding up;
   * the consumer's Fetch responses carry at least the messages it read;
     ApiVersions and Metadata (naming the topic) are parsed;
+  * a group member (subscribe): FindCoordinator for its group, JoinGroup,
+    SyncGroup, Heartbeat, OffsetFetch, OffsetCommit of the topic, LeaveGroup,
+    all answered, error codes named;
   * python3-kafka: its producer's records and its consumer's fetches add up;
     a producer connected before sonde started is picked up mid-connection;
   * no parse errors; requests left unanswered are long-polling Fetches (or
@@ -128,6 +131,21 @@ def check(rep, ex, stats, old_lines):  # noqa: C901 (one check after another)
     meta = [r for r in ex if r.get("request") and r["request"]["api"] == "Metadata" and r.get("response")]
     rep.check("Metadata responses name the topic", any(
         t.get("name") == "live" for r in meta for t in r["response"]["topics"]), meta[:1])
+    for api in ("FindCoordinator", "JoinGroup", "SyncGroup", "Heartbeat", "OffsetFetch",
+                "OffsetCommit", "LeaveGroup"):
+        rs = by(ex, "sonde-member", api)
+        named = all(e.get("name") for r in rs if r.get("response")
+                    for e in r["response"].get("errors", []))
+        rep.check(f"group member: {api} answered, errors named", rs and named and all(
+            r.get("response") and r["response"]["body"] == "parsed" for r in rs), rs[:1])
+    join = [r for r in by(ex, "sonde-member", "JoinGroup") if r.get("response")]
+    rep.check("JoinGroup names the group and gives a member id", any(
+        r["request"]["fields"].get("group_id") == "sonde-group"
+        and r["response"]["fields"].get("member_id") for r in join), join[:1])
+    commit = by(ex, "sonde-member", "OffsetCommit")
+    rep.check("OffsetCommit commits the topic's partition", any(
+        t.get("name") == "live" and t.get("partitions") == 1
+        for r in commit for t in r["request"]["topics"]), commit[:1])
     pyp = by(ex, "sonde-python", "Produce")
     rep.check(f"python3-kafka producer: {N_PY} messages",
               records_of([r["request"] for r in pyp], "py") == N_PY, pyp[:1])
@@ -187,8 +205,9 @@ def main():
         if dry or not run.ok:
             return 0 if dry else 1
         t0 = time.time()
-        mock.send(f"produce live {N_ALL} all\nproduce fire {N_ZERO} 0\nconsume live {N_ALL}\n".encode())
-        ok = rep.check("librdkafka clients done", mock.wait_for(f"consumed {N_ALL}", 60),
+        mock.send(f"produce live {N_ALL} all\nproduce fire {N_ZERO} 0\nconsume live {N_ALL}\n"
+                  f"group live {N_ALL}\n".encode())
+        ok = rep.check("librdkafka clients done", mock.wait_for(f"grouped {N_ALL}", 60),
                        mock.stdout()[-500:])
         old.send(b"go\n")
         ok &= rep.check("old producer sent", old.wait_for("sent", 30), old.stderr()[-500:])

@@ -10,6 +10,9 @@
  *                          most BATCH per request when given), flushes
  *   consume TOPIC N        a consumer (client.id sonde-consumer) reads N
  *                          messages of partition 0 from the beginning
+ *   group TOPIC N          a consumer of group sonde-group (client.id
+ *                          sonde-member) subscribes, reads N messages,
+ *                          commits them and leaves the group
  *   quit
  *
  * It prints "bootstrap HOST:PORT" once the cluster is up, then one line per
@@ -18,6 +21,7 @@
  */
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +31,20 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap, const cha
 {
 	char err[256];
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	bool member = !strcmp(id, "sonde-member");
+	if (member && (rd_kafka_conf_set(conf, "heartbeat.interval.ms", "200", err, sizeof(err)) ||
+		       rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err)) ||
+		       rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, sizeof(err)))) {
+		printf("error conf: %s\n", err);
+		return NULL;
+	}
 	if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof(err)) ||
 	    rd_kafka_conf_set(conf, "client.id", id, err, sizeof(err)) ||
 	    (acks && rd_kafka_conf_set(conf, "acks", acks, err, sizeof(err))) ||
 	    (batch && rd_kafka_conf_set(conf, "batch.num.messages", batch, err, sizeof(err))) ||
 	    (type == RD_KAFKA_CONSUMER &&
-	     rd_kafka_conf_set(conf, "group.id", "sonde-live", err, sizeof(err)))) {
+	     rd_kafka_conf_set(conf, "group.id", member ? "sonde-group" : "sonde-live", err,
+			       sizeof(err)))) {
 		printf("error conf: %s\n", err);
 		return NULL;
 	}
@@ -94,6 +106,35 @@ static void consume(const char *bootstrap, const char *topic, int n)
 	rd_kafka_destroy(rk);
 }
 
+static void group(const char *bootstrap, const char *topic, int n)
+{
+	rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, bootstrap, "sonde-member", NULL, NULL);
+	if (!rk)
+		return;
+	rd_kafka_poll_set_consumer(rk);
+	rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, subs);
+	rd_kafka_topic_partition_list_destroy(subs);
+	int got = 0;
+	for (int idle = 0; !e && got < n && idle < 150;) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+		if (!m) {
+			idle++;
+			continue;
+		}
+		if (!m->err)
+			got++;
+		idle = 0;
+		rd_kafka_message_destroy(m);
+	}
+	if (!e)
+		e = rd_kafka_commit(rk, NULL, 0); /* OffsetCommit of what was read */
+	printf(e ? "error group %d\n" : "grouped %d\n", e ? (int)e : got);
+	rd_kafka_consumer_close(rk); /* LeaveGroup */
+	rd_kafka_destroy(rk);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -118,6 +159,8 @@ int main(void)
 		if ((k = sscanf(line, "produce %127s %d %7s %15s", topic, &n, acks, batch)) >= 3) {
 			rd_kafka_mock_topic_create(mc, topic, 1, 1);
 			produce(bootstrap, topic, n, acks, k == 4 ? batch : NULL);
+		} else if (sscanf(line, "group %127s %d", topic, &n) == 2) {
+			group(bootstrap, topic, n);
 		} else if (sscanf(line, "consume %127s %d", topic, &n) == 2) {
 			consume(bootstrap, topic, n);
 		} else if (!strncmp(line, "quit", 4)) {
