@@ -16,6 +16,10 @@ records match what the clients did:
     all answered, error codes named;
   * python3-kafka: its producer's records and its consumer's fetches add up;
     a producer connected before sonde started is picked up mid-connection;
+  * SASL: python3-kafka logging in with PLAIN (a password) to a broker stub
+    written here that accepts SaslHandshake and SaslAuthenticate (the mock has
+    no SASL): the records show both, `auth_bytes` written "****", and the
+    password appears in no record;
   * no parse errors; requests left unanswered are long-polling Fetches (or
     say why).
 
@@ -75,6 +79,62 @@ print("consumed", got, flush=True)
 '''
 
 
+# A broker stub for the SASL exchange only: SaslHandshake v1 (PLAIN offered)
+# and SaslAuthenticate v0/v1 answered with success, then the connection is
+# closed at the next request.
+SASL_STUB = r'''
+import socket, struct, sys
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 0))
+srv.listen(8)
+print("port", srv.getsockname()[1], flush=True)
+def read(c, n):
+    b = b""
+    while len(b) < n:
+        k = c.recv(n - len(b))
+        if not k:
+            raise EOFError
+        b += k
+    return b
+while True:
+    c, _ = srv.accept()
+    try:
+        while True:
+            size, = struct.unpack(">i", read(c, 4))
+            msg = read(c, size)
+            key, ver, corr = struct.unpack(">hhi", msg[:8])
+            if key == 17:
+                body = struct.pack(">hi", 0, 1) + struct.pack(">h", 5) + b"PLAIN"
+            elif key == 97 or key == 24940:  # "\\0a" / "al": a raw PLAIN token after v0
+                c.sendall(struct.pack(">i", 0))  # the login's (empty) answer
+                continue
+            elif key == 36:
+                body = struct.pack(">hhi", 0, -1, 0) + (struct.pack(">q", 0) if ver >= 1 else b"")
+            else:
+                break
+            out = struct.pack(">i", corr) + body
+            c.sendall(struct.pack(">i", len(out)) + out)
+    except (EOFError, OSError):
+        pass
+    c.close()
+'''
+
+SASL_CLIENT = r'''
+import sys
+from kafka import KafkaProducer
+try:
+    p = KafkaProducer(bootstrap_servers="127.0.0.1:" + sys.argv[1], security_protocol="SASL_PLAINTEXT",
+                      sasl_mechanism="PLAIN", sasl_plain_username="alice",
+                      sasl_plain_password=sys.argv[2], api_version=(2, 0, 0), max_block_ms=2000)
+    p.partitions_for("t")  # connects: the login, then Metadata, which the stub refuses
+except Exception as e:
+    print("client:", type(e).__name__, flush=True)
+print("done", flush=True)
+'''
+SASL_PASSWORD = "hunter2-sonde-secret"
+
+
 def build(tmp):
     flags = subprocess.run(["pkg-config", "--cflags", "--libs", "rdkafka"], capture_output=True,
                            text=True)
@@ -119,7 +179,7 @@ def check(rep, ex, stats, old_lines):  # noqa: C901 (one check after another)
     got = records_of([r.get("response") for r in fetch], "live")
     rep.check(f"consumer: Fetch responses carry the {N_ALL} messages", got >= N_ALL,
               f"{got} in {len(fetch)} fetches")
-    api = [r for r in ex if r.get("request") and r["request"]["api"] == "ApiVersions"]
+    api = [r for r in ex if r.get("request") and r["request"].get("api") == "ApiVersions"]
     # the mock answers v3 with UNSUPPORTED_VERSION in a body no version has
     # (a one-byte array count, no tags): malformed, its error code read
     quirk = [r for r in api if r.get("response") and r["response"]["body"] == "malformed"
@@ -128,7 +188,7 @@ def check(rep, ex, stats, old_lines):  # noqa: C901 (one check after another)
         r.get("response") and (r["response"]["body"] == "parsed" or r in quirk) for r in api),
         api[:1])
     rep.info(f"{len(quirk)} UNSUPPORTED_VERSION answers in the mock's own encoding")
-    meta = [r for r in ex if r.get("request") and r["request"]["api"] == "Metadata" and r.get("response")]
+    meta = [r for r in ex if r.get("request") and r["request"].get("api") == "Metadata" and r.get("response")]
     rep.check("Metadata responses name the topic", any(
         t.get("name") == "live" for r in meta for t in r["response"]["topics"]), meta[:1])
     for api in ("FindCoordinator", "JoinGroup", "SyncGroup", "Heartbeat", "OffsetFetch",
@@ -159,13 +219,29 @@ def check(rep, ex, stats, old_lines):  # noqa: C901 (one check after another)
               and all("midstream" in r["flags"] for r in old), f"{old[:1]} {old_lines}")
     dup = {}
     for r in ex:
-        if r.get("request"):
+        if r.get("request") and r["request"]["body"] != "sasl_token":
             dup.setdefault(r["conn"]["id"], []).append(r["request"]["correlation_id"])
     rep.check("correlation ids unique per connection",
               all(len(v) == len(set(v)) for v in dup.values()))
-    lone = [r for r in ex if "unanswered" in r["flags"] and r["request"]["api"] != "Fetch"
+    lone = [r for r in ex if "unanswered" in r["flags"] and r["request"].get("api") != "Fetch"
             and not r["request"].get("unanswered_reason")]
     rep.check("only long-polling Fetches (or requests saying why) unanswered", not lone, lone[:2])
+    hand = [r for r in ex if r.get("request") and r["request"].get("api") == "SaslHandshake"]
+    # kafka-python 2.0.2 logs in after SaslHandshake v0: raw tokens, no
+    # SaslAuthenticate (a v1 handshake would be followed by SaslAuthenticate)
+    auth = [r for r in ex if r.get("request") and r["request"].get("api") == "SaslAuthenticate"]
+    tokens = [m for r in ex for m in (r.get("request"), r.get("response"))
+              if m and m.get("body") == "sasl_token"]
+    rep.check("SASL: SaslHandshake (PLAIN) answered",
+              hand and all(r.get("response") for r in hand)
+              and hand[0]["request"]["fields"].get("mechanism") == "PLAIN", hand[:1])
+    rep.check("SASL: the login's tokens written masked, both ways", all(
+        r["request"]["fields"].get("auth_bytes") == "****" for r in auth)
+        and (auth or (any(t["size"] > 0 for t in tokens) and all(t["sasl_token"] == "****"
+                                                                 for t in tokens))),
+        (auth + tokens)[:2])
+    rep.check("SASL: the password is in no record",
+              not [r for r in ex if SASL_PASSWORD in json.dumps(r)])
     rep.check("no unsolicited responses", not [r for r in ex if "unsolicited" in r["flags"]],
               [r for r in ex if "unsolicited" in r["flags"]][:1])
     # the mock answers acks=0 too (a broker does not): those answers are events
@@ -201,7 +277,12 @@ def main():
         old = Child([PY, "-c", OLD_PRODUCER, bootstrap, str(N_OLD)], name="old-producer")
         rep.check("python producer connected before sonde", old.wait_for("connected", 30),
                   old.stderr()[-500:])
-        run = SondeRun(sonde, tmp, "kafka", ["--port", port], rep, dry=dry)
+        stub = Child([PY, "-c", SASL_STUB], name="sasl-stub")
+        if not rep.check("SASL broker stub up", stub.wait_for("port ", 10), stub.stderr()[-300:]):
+            return 1
+        sasl_port = stub.stdout().split("port ", 1)[1].split()[0]
+        run = SondeRun(sonde, tmp, "kafka", ["--port", f"{port},{sasl_port}",
+                                             "--proto-port", f"kafka={sasl_port}"], rep, dry=dry)
         if dry or not run.ok:
             return 0 if dry else 1
         t0 = time.time()
@@ -214,6 +295,8 @@ def main():
         py = Child([PY, "-c", PY_CLIENTS, bootstrap, str(N_PY)], name="python-clients")
         ok &= rep.check("python3-kafka clients done", py.wait_for(f"consumed {N_PY + 1}", 60),
                         py.stdout()[-300:] + py.stderr()[-800:])
+        sasl = Child([PY, "-c", SASL_CLIENT, sasl_port, SASL_PASSWORD], name="sasl-client")
+        ok &= rep.check("SASL client done", sasl.wait_for("done", 30), sasl.stderr()[-500:])
         rep.info(f"workloads took {time.time() - t0:.1f} s")
         mock.send(b"quit\n", close=True)
         mock.wait(20)

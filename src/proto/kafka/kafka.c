@@ -34,6 +34,7 @@
 #define INFLIGHT_MAX 1024 /* requests remembered per connection */
 #define HANDBACK_LOSSES 8
 #define PRODUCE 0
+#define SASL_HANDSHAKE 17
 #define API_VERSIONS 18
 
 enum kd_state {
@@ -73,6 +74,9 @@ struct kafka_conn {
 	size_t nfl;
 	struct sonde_kafka_topic_ids *ids; /* allocated when Metadata names one */
 	bool s2c_lost; /* server bytes were lost: a response may have gone */
+	/* After SaslHandshake v0 the login is raw SASL tokens behind a length,
+	 * until a request (client) or a response in flight (server) shows up. */
+	bool sasl_raw[2];
 };
 
 extern const struct sonde_dissector sonde_dissector_kafka;
@@ -181,6 +185,8 @@ static void request_done(struct kafka_conn *kc, struct sonde_kafka_msg *m, const
 	m->base.mem = sizeof(*m) + m->text.cap;
 	if (m->body == KAFKA_BODY_MALFORMED)
 		kc->s->stats->parse_errors++;
+	if (m->api_key == SASL_HANDSHAKE && m->api_version == 0)
+		kc->sasl_raw[SONDE_DIR_C2S] = true; /* the server's, after its answer */
 	if (m->api_key == PRODUCE && acks_zero(m)) {
 		/* remembered all the same: a broker that answers anyway (librdkafka's
 		 * mock does) has its answer read and written alone too */
@@ -234,12 +240,35 @@ static void response_done(struct kafka_conn *kc, struct sonde_kafka_msg *m, cons
 	m->base.pair_key = (uint32_t)m->correlation_id;
 	m->base.mem = sizeof(*m) + m->text.cap;
 	m->response_expected = !event;
+	if (m->api_key == SASL_HANDSHAKE && m->api_version == 0)
+		kc->sasl_raw[SONDE_DIR_S2C] = true;
 	if (m->body == KAFKA_BODY_MALFORMED)
 		kc->s->stats->parse_errors++;
 	if (event)
 		sonde_session_event(kc->s, &m->base);
 	else
 		sonde_session_response(kc->s, &m->base);
+}
+
+/* In raw SASL mode, is this message a token (not a request, not a response
+ * to a request in flight)? A message that is not ends the mode. */
+static bool sasl_token(struct kafka_conn *kc, enum sonde_dir dir, const struct kafka_dir *d)
+{
+	if (!kc->sasl_raw[dir])
+		return false;
+	bool kafka;
+	if (dir == SONDE_DIR_C2S) {
+		uint8_t head[14];
+		size_t k = d->msg.len < 10 ? d->msg.len : 10;
+		memcpy(head, d->lenb, 4);
+		memcpy(head + 4, d->msg.p, k);
+		kafka = sonde_kafka_plausible_request(head, 4 + k) == KAFKA_REQUEST;
+	} else {
+		kafka = d->msg.len >= 4 &&
+			inflight_find(kc, (int32_t)(uint32_t)kafka_be(d->msg.p, 4));
+	}
+	kc->sasl_raw[dir] = !kafka;
+	return !kafka;
 }
 
 /* The message of direction d is over: parse and emit it. */
@@ -262,10 +291,14 @@ static void message_done(struct kafka_conn *kc, enum sonde_dir dir, uint64_t ts)
 		m->base.flags |= SONDE_MF_TRUNCATED;
 	if (m->base.flags & SONDE_MF_TRUNCATED)
 		kc->s->stats->bodies_truncated++;
-	if (dir == SONDE_DIR_C2S)
+	if (sasl_token(kc, dir, d)) { /* a credential: never parsed, written masked */
+		m->body = KAFKA_BODY_SASL_TOKEN;
+		sonde_session_event(kc->s, &m->base);
+	} else if (dir == SONDE_DIR_C2S) {
 		request_done(kc, m, d->msg.p, d->msg.len, whole);
-	else
+	} else {
 		response_done(kc, m, d->msg.p, d->msg.len, whole);
+	}
 	d->st = KD_SIZE;
 	d->nlen = 0;
 	d->losses = 0;
@@ -381,7 +414,9 @@ static size_t frame(struct kafka_conn *kc, enum sonde_dir dir, const uint8_t *p,
 		d->nlen = (uint8_t)(d->nlen + k);
 		if (d->nlen == 4) {
 			d->size = (uint32_t)kafka_be(d->lenb, 4);
-			if (!size_ok(dir, d->size)) {
+			/* a raw SASL token may be empty (a PLAIN login's answer) */
+			bool token = kc->sasl_raw[dir] && d->size <= KAFKA_SIZE_MAX;
+			if (!token && !size_ok(dir, d->size)) {
 				lose_sync(kc, d);
 				return k;
 			}
@@ -389,6 +424,8 @@ static size_t frame(struct kafka_conn *kc, enum sonde_dir dir, const uint8_t *p,
 			d->got = 0;
 			d->gap = d->cut = false;
 			d->captured = 4;
+			if (!d->size) /* nothing follows: it is whole already */
+				message_done(kc, dir, ts);
 		}
 		return k;
 	}

@@ -70,6 +70,7 @@ static const char *const body_states[] = {
 	[KAFKA_BODY_MALFORMED] = "malformed",
 	[KAFKA_BODY_CUT] = "cut",
 	[KAFKA_BODY_TRAILING] = "trailing_bytes",
+	[KAFKA_BODY_SASL_TOKEN] = "sasl_token",
 };
 
 static void span_field(const struct sonde_kafka_msg *m, const struct sonde_field_ops *v, void *ctx,
@@ -199,6 +200,12 @@ static void header_fields(const struct sonde_kafka_msg *m, const struct sonde_fi
 static void kafka_fields(const struct sonde_msg *bm, const struct sonde_field_ops *v, void *ctx)
 {
 	const struct sonde_kafka_msg *m = (const struct sonde_kafka_msg *)bm;
+	if (m->body == KAFKA_BODY_SASL_TOKEN) { /* no header: a secret behind a length */
+		sonde_field_cstr(v, ctx, "body", body_states[m->body]);
+		v->u64(ctx, "size", m->size);
+		sonde_field_cstr(v, ctx, "sasl_token", "****");
+		return;
+	}
 	header_fields(m, v, ctx);
 	sonde_field_cstr(v, ctx, "body", body_states[m->body]);
 	if (m->retried_v0)
@@ -234,6 +241,10 @@ static void kafka_fields(const struct sonde_msg *bm, const struct sonde_field_op
 static void kafka_summary(const struct sonde_msg *bm, struct sonde_buf *out)
 {
 	const struct sonde_kafka_msg *m = (const struct sonde_kafka_msg *)bm;
+	if (m->body == KAFKA_BODY_SASL_TOKEN) {
+		sonde_buf_printf(out, "SASL token (%" PRIu64 " bytes)", m->size);
+		return;
+	}
 	if (m->api)
 		sonde_buf_puts(out, m->api->name);
 	else

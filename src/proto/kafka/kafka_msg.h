@@ -65,6 +65,7 @@ enum kafka_body_state {
 	KAFKA_BODY_MALFORMED, /* the bytes do not follow the schema (kept: what came before) */
 	KAFKA_BODY_CUT, /* only a part was captured or kept */
 	KAFKA_BODY_TRAILING, /* parsed, with bytes left over */
+	KAFKA_BODY_SASL_TOKEN, /* a raw SASL token (after SaslHandshake v0): a credential */
 };
 
 struct sonde_kafka_msg {
