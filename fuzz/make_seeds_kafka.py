@@ -74,6 +74,8 @@ def seeds():
     apiv = req(18, 3, 2, cstr(b"fuzz") + cstr(b"1") + b"\0", True)
     apivr = resp(2, struct.pack(">hi", 35, 1) + struct.pack(">hhh", 18, 0, 2), False)
     sasl = req(36, 2, 3, uv(6) + b"\0u\0pw\0" + b"\0", True)
+    hand0 = req(17, 0, 4, s16(b"PLAIN"), False)
+    hand0r = resp(4, struct.pack(">hi", 0, 1) + s16(b"PLAIN"), False)
     return {
         "produce_v9": bytes([0]) + data(C2S, produce9) + data(S2C, produce9r),
         "metadata_v1": bytes([0]) + data(C2S, meta1) + data(S2C, meta1r),
@@ -83,6 +85,8 @@ def seeds():
         "gaps": bytes([0]) + data(C2S, meta1[:9]) + gap(C2S, 4) + data(C2S, meta1[13:] + sasl)
         + gap(S2C, 2) + data(S2C, meta1r),
         "midstream": bytes([6]) + data(C2S, b"junk" + meta1 + apiv) + data(S2C, b"xx" + meta1r + apivr),
+        "sasl_v0": bytes([0]) + data(C2S, hand0 + frame(b"\0u\0pw") + meta1) + data(S2C, hand0r)
+        + data(S2C, struct.pack(">i", 0) + meta1r),
         "tight": bytes([8]) + data(C2S, produce9 + meta1 + apiv) + data(S2C, produce9r + meta1r + apivr),
     }
 
