@@ -683,6 +683,38 @@ static void test_hostile(void **state)
 	check_splits(sc);
 }
 
+/* A message over the 1 MiB kept is read as far as that goes, flagged, and
+ * framing holds for the next one. */
+static void test_large_message(void **state)
+{
+	(void)state;
+	struct scen *sc = scen_new();
+	size_t at = req_begin(&sc->c2s, 0, 3, 1, false);
+	tu_be16(&sc->c2s, 0xffff);
+	tu_be16(&sc->c2s, 1);
+	tu_be32(&sc->c2s, 1000);
+	tu_be32(&sc->c2s, 1);
+	str16(&sc->c2s, "big");
+	tu_be32(&sc->c2s, 1);
+	tu_be32(&sc->c2s, 0);
+	tu_be32(&sc->c2s, 3u << 20);
+	batch(&sc->c2s, 1000);
+	tu_bytes_zero(&sc->c2s, (3u << 20) - BATCH_LEN);
+	end_msg(&sc->c2s, at);
+	metadata_v1(&sc->c2s, &sc->s2c, 2);
+	static struct tu_h1 h;
+	run(&h, sc, FEED_WHOLE, 0);
+	assert_int_equal(h.col.n, 2);
+	assert_has(&h, 0, "\"body\":\"cut\"");
+	assert_has(&h, 0, "\"topics\":[{\"name\":\"big\",\"partitions\":1}]");
+	assert_true(h.col.r[0].req.flags & SONDE_MF_TRUNCATED);
+	assert_true(h.col.r[0].req.wire_bytes > (3u << 20));
+	assert_int_equal(h.col.r[0].flags, SONDE_RF_UNANSWERED);
+	assert_has(&h, 1, "\"api\":\"Metadata\"");
+	assert_int_equal(h.stats.bodies_truncated, 1);
+	tu_h1_free(&h);
+}
+
 static void test_probe(void **state)
 {
 	(void)state;
@@ -748,6 +780,7 @@ int main(void)
 		tu_test(test_gaps),
 		tu_test(test_midstream),
 		tu_test(test_hostile),
+		tu_test(test_large_message),
 		tu_test(test_probe),
 		tu_test(test_schema_tables),
 	};
