@@ -34,6 +34,7 @@
 #define INFLIGHT_MAX 1024 /* requests remembered per connection */
 #define HANDBACK_LOSSES 8
 #define PRODUCE 0
+#define METADATA 3
 #define SASL_HANDSHAKE 17
 #define API_VERSIONS 18
 
@@ -157,7 +158,7 @@ static void walk_body(struct kafka_conn *kc, struct sonde_kafka_msg *m, const ui
 /* A Metadata response may name topic ids: room for them. */
 static void want_ids(struct kafka_conn *kc, const struct sonde_kafka_msg *m)
 {
-	if (!kc->ids && m->api && m->api->key == 3 && m->api_version >= 10)
+	if (!kc->ids && m->api_key == METADATA && m->api_version >= 10)
 		kc->ids = sonde_xcalloc(1, sizeof(*kc->ids));
 }
 
@@ -199,6 +200,26 @@ static void request_done(struct kafka_conn *kc, struct sonde_kafka_msg *m, const
 	sonde_session_request(kc->s, &m->base);
 }
 
+/* A broker answers an ApiVersions version it does not speak in the v0 form
+ * (KIP-511): read the body again so. */
+static void api_versions_v0(struct kafka_conn *kc, struct sonde_kafka_msg *m, const uint8_t *p,
+			    size_t n, bool whole)
+{
+	int16_t asked = m->api_version;
+	bool flexible = m->flexible;
+	summary_reset(m);
+	m->api_version = 0;
+	m->flexible = false;
+	walk_body(kc, m, p, n, whole);
+	m->retried_v0 = m->body == KAFKA_BODY_PARSED;
+	m->api_version = asked;
+	if (!m->retried_v0) { /* neither: the first reading stands */
+		summary_reset(m);
+		m->flexible = flexible;
+		walk_body(kc, m, p, n, whole);
+	}
+}
+
 static void response_done(struct kafka_conn *kc, struct sonde_kafka_msg *m, const uint8_t *p,
 			  size_t n, bool whole)
 {
@@ -225,17 +246,9 @@ static void response_done(struct kafka_conn *kc, struct sonde_kafka_msg *m, cons
 	} else {
 		want_ids(kc, m);
 		walk_body(kc, m, p + h, n - h, whole);
-		/* a broker answers an ApiVersions version it does not speak in v0 */
 		if (m->api_key == API_VERSIONS && m->api_version > 0 &&
-		    m->body != KAFKA_BODY_PARSED) {
-			int16_t asked = m->api_version;
-			summary_reset(m);
-			m->api_version = 0;
-			m->flexible = false;
-			walk_body(kc, m, p + h, n - h, whole);
-			m->retried_v0 = m->body == KAFKA_BODY_PARSED;
-			m->api_version = asked;
-		}
+		    m->body != KAFKA_BODY_PARSED)
+			api_versions_v0(kc, m, p + h, n - h, whole);
 	}
 	m->base.pair_key = (uint32_t)m->correlation_id;
 	m->base.mem = sizeof(*m) + m->text.cap;
