@@ -238,11 +238,23 @@ static void kafka_fields(const struct sonde_msg *bm, const struct sonde_field_op
 		v->u64(ctx, "fields_dropped", m->scalars_dropped);
 }
 
+/* Requests: "Produce v9 #47 orders +2 records=10"; responses: "ok" or the
+ * first error's name, and the records they carry. */
 static void kafka_summary(const struct sonde_msg *bm, struct sonde_buf *out)
 {
 	const struct sonde_kafka_msg *m = (const struct sonde_kafka_msg *)bm;
 	if (m->body == KAFKA_BODY_SASL_TOKEN) {
 		sonde_buf_printf(out, "SASL token (%" PRIu64 " bytes)", m->size);
+		return;
+	}
+	if (m->base.kind == SONDE_MSG_RESPONSE) {
+		const char *e = m->nerr ? sonde_kafka_error_name(m->err[0].code) : NULL;
+		sonde_buf_puts(out, m->nerr ? (e ? e : "error") : "ok");
+		if (m->body == KAFKA_BODY_NO_REQUEST)
+			sonde_buf_printf(out, " #%" PRId32 " (request not seen)",
+					 m->correlation_id);
+		if (m->record_bytes)
+			sonde_buf_printf(out, " records=%" PRIu64, m->records);
 		return;
 	}
 	if (m->api)
@@ -258,10 +270,6 @@ static void kafka_summary(const struct sonde_msg *bm, struct sonde_buf *out)
 		sonde_buf_printf(out, " +%u", m->ntopics - 1);
 	if (m->record_bytes)
 		sonde_buf_printf(out, " records=%" PRIu64, m->records);
-	if (m->nerr) {
-		const char *e = sonde_kafka_error_name(m->err[0].code);
-		sonde_buf_printf(out, " %s", e ? e : "error");
-	}
 }
 
 static const struct sonde_msg_ops kafka_ops = {
