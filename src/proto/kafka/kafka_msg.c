@@ -272,9 +272,35 @@ static void kafka_summary(const struct sonde_msg *bm, struct sonde_buf *out)
 		sonde_buf_printf(out, " records=%" PRIu64, m->records);
 }
 
+/* The broker could not serve (itself, or not now): unknown server error,
+ * leader or coordinator unavailable or moved, timeouts, too few replicas,
+ * storage; every other error says the request was wrong or not allowed. */
+static bool broker_side(int16_t code)
+{
+	static const int16_t codes[] = { -1, 5, 6, 7, 8, 9, 13, 14, 15, 16, 19, 20, 41, 56 };
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (codes[i] == code)
+			return true;
+	return false;
+}
+
+static enum sonde_outcome kafka_outcome(const struct sonde_msg *bm)
+{
+	const struct sonde_kafka_msg *m = (const struct sonde_kafka_msg *)bm;
+	if (m->base.kind != SONDE_MSG_RESPONSE || m->body == KAFKA_BODY_SASL_TOKEN)
+		return SONDE_OUTCOME_UNKNOWN;
+	if (!m->nerr)
+		return m->body == KAFKA_BODY_PARSED ? SONDE_OUTCOME_OK : SONDE_OUTCOME_UNKNOWN;
+	for (uint32_t i = 0; i < m->nerr; i++)
+		if (broker_side(m->err[i].code))
+			return SONDE_OUTCOME_SERVER_ERROR;
+	return SONDE_OUTCOME_CLIENT_ERROR;
+}
+
 static const struct sonde_msg_ops kafka_ops = {
 	.protocol = "kafka",
 	.fields = kafka_fields,
 	.summary = kafka_summary,
+	.outcome = kafka_outcome,
 	.free = kafka_free,
 };
