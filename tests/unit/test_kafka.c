@@ -385,7 +385,7 @@ static void test_classic_and_errors(void **state)
 		   "\"api\":\"Metadata\",\"api_key\":3,\"api_version\":1,\"correlation_id\":1,"
 		   "\"header_version\":1,\"flexible\":false");
 	assert_has(&h, 0,
-		   "\"topics\":[{\"name\":\"missing\",\"partitions\":0}],\"error\":"
+		   "\"topics\":[{\"name\":\"missing\",\"partitions\":0,\"errors\":1}],\"error\":"
 		   "\"UNKNOWN_TOPIC_OR_PARTITION\",\"errors\":[{\"code\":3,\"name\":"
 		   "\"UNKNOWN_TOPIC_OR_PARTITION\",\"count\":1}]");
 	assert_has(&h, 0, "\"header_version\":0,\"flexible\":false,\"size\":");
@@ -412,7 +412,8 @@ static void test_topic_ids_named(void **state)
 	/* its response came after: named */
 	assert_has(&h, 1,
 		   "\"topics\":[{\"name\":\"orders\",\"topic_id\":\"c4a4c0df-715f-41b7-9ca4-"
-		   "95c62744d56c\",\"named_by_metadata\":true,\"partitions\":1,\"records\":5");
+		   "95c62744d56c\",\"named_by_metadata\":true,\"partitions\":1,\"errors\":1,"
+		   "\"records\":5");
 	assert_has(&h, 1, "\"error\":\"OFFSET_OUT_OF_RANGE\"");
 	assert_int_equal(h.stats.parse_errors, 0);
 	tu_h1_free(&h);

@@ -152,8 +152,11 @@ static bool read_fixed(struct walk *w, const struct sonde_kafka_field *f, int de
 	uint64_t u = 0;
 	if (f->type == KAFKA_T_UUID ? !kafka_skip(&w->c, 16) : !kafka_uint(&w->c, k, &u))
 		return fail(w);
-	if (f->role == KAFKA_R_ERROR_CODE)
+	if (f->role == KAFKA_R_ERROR_CODE && u) {
 		sonde_kafka_add_error(w->m, (int16_t)(uint16_t)u);
+		if (topic)
+			topic->errors++;
+	}
 	if (f->role == KAFKA_R_TOPIC_ID && topic)
 		topic_id(w, topic, at);
 	struct kafka_scalar *s = scalar_slot(w, f, depth);

@@ -145,6 +145,8 @@ static void topics_field(const struct sonde_kafka_msg *m, const struct sonde_fie
 		if (t->named_by_id)
 			v->boolean(ctx, "named_by_metadata", true);
 		v->u64(ctx, "partitions", t->partitions);
+		if (t->errors)
+			v->u64(ctx, "errors", t->errors);
 		if (t->record_bytes) {
 			v->u64(ctx, "records", t->records);
 			v->u64(ctx, "batches", t->batches);

@@ -36,6 +36,7 @@ struct kafka_topic {
 	uint8_t id[16];
 	bool has_id, named_by_id;
 	uint32_t partitions;
+	uint32_t errors; /* non-zero error codes inside the topic (its partitions') */
 	uint64_t records, record_bytes, batches;
 };
 
