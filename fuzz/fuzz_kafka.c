@@ -80,8 +80,7 @@ static void walk_direct(const uint8_t *p, size_t n)
 	if (n < 2)
 		return;
 	const struct sonde_kafka_api *a = &sonde_kafka_apis[p[0] % sonde_kafka_napis];
-	struct sonde_kafka_topic_ids ids;
-	memset(&ids, 0, sizeof(ids));
+	struct sonde_kafka_topic_ids *ids = sonde_kafka_topic_ids_new(2); /* tight: eviction */
 	for (int kind = SONDE_MSG_REQUEST; kind <= SONDE_MSG_RESPONSE; kind++) {
 		struct sonde_kafka_msg *m = sonde_kafka_msg_new((uint8_t)kind);
 		m->api = a;
@@ -89,7 +88,7 @@ static void walk_direct(const uint8_t *p, size_t n)
 		m->api_version = (int16_t)(a->min + p[1] % (a->max - a->min + 1));
 		uint8_t flex = kind == SONDE_MSG_REQUEST ? a->req_flex : a->resp_flex;
 		m->flexible = flex != KAFKA_V_NONE && m->api_version >= flex;
-		sonde_kafka_walk(m, p + 2, n - 2, true, &ids);
+		sonde_kafka_walk(m, p + 2, n - 2, true, ids);
 		FUZZ_CHECK(m->ntopics <= KAFKA_TOPICS_MAX && m->nerr <= KAFKA_ERRORS_MAX &&
 				   m->nscalars <= KAFKA_SCALARS_MAX,
 			   "summary over its bounds");
@@ -98,7 +97,8 @@ static void walk_direct(const uint8_t *p, size_t n)
 			   (unsigned long long)m->record_bytes, n);
 		sonde_msg_free(&m->base);
 	}
-	FUZZ_CHECK(ids.n <= KAFKA_TOPIC_IDS, "topic ids over their bound");
+	FUZZ_CHECK(ids->n <= ids->cap, "topic ids over their bound");
+	free(ids);
 	uint64_t recs = 0, batches = 0;
 	sonde_kafka_count_records(p, n, &recs, &batches);
 	FUZZ_CHECK(batches <= n / 17 + 1, "%llu batches in %zu bytes", (unsigned long long)batches, n);

@@ -237,13 +237,20 @@ static void metadata_then_fetch(struct tu_bytes *c, struct tu_bytes *s)
 
 /* ============================================================ harness === */
 
-static void kf_open(struct tu_h1 *h, bool mid_c2s, bool mid_s2c)
+/* shared: the capture's state (as the connection table hands it), or NULL. */
+static void kf_open_shared(struct tu_h1 *h, bool mid_c2s, bool mid_s2c, void *shared)
 {
 	tu_h1_open(h, NULL, mid_c2s, mid_s2c);
 	h->d->close(h->state, 0);
 	h->info.server.port = 9092;
 	h->d = &sonde_dissector_kafka;
+	h->sess.shared = shared;
 	h->state = h->d->open(&h->sess);
+}
+
+static void kf_open(struct tu_h1 *h, bool mid_c2s, bool mid_s2c)
+{
+	kf_open_shared(h, mid_c2s, mid_s2c, NULL);
 }
 
 static bool has(const struct tu_h1 *h, size_t i, const char *s)
@@ -418,6 +425,35 @@ static void test_topic_ids_named(void **state)
 	assert_int_equal(h.stats.parse_errors, 0);
 	tu_h1_free(&h);
 	check_splits(sc);
+}
+
+/* Topic ids are the cluster's: Metadata on one connection names the topics
+ * a Fetch on another asks for by id, through the capture's shared state. */
+static void test_topic_ids_across_connections(void **state)
+{
+	(void)state;
+	struct scen *sc = scen_new();
+	metadata_then_fetch(&sc->c2s, &sc->s2c);
+	size_t meta_req = sc->c2s.p[3] + 4u, meta_resp = sc->s2c.p[3] + 4u; /* lengths < 256 */
+	const struct sonde_dissector *d = &sonde_dissector_kafka;
+	void *shared = d->shared_new();
+	static struct tu_h1 a, b;
+	kf_open_shared(&a, false, false, shared);
+	tu_h1_data(&a, C2S, sc->c2s.p, meta_req, TS);
+	tu_h1_data(&a, S2C, sc->s2c.p, meta_resp, TS);
+	kf_open_shared(&b, false, false, shared);
+	tu_h1_data(&b, C2S, sc->c2s.p + meta_req, sc->c2s.len - meta_req, TS);
+	tu_h1_close(&a, TS);
+	tu_h1_close(&b, TS);
+	d->shared_free(shared);
+	tu_collector_ok(&b.col);
+	assert_int_equal(b.col.n, 1);
+	assert_has(&b, 0, "\"api\":\"Fetch\"");
+	assert_has(&b, 0,
+		   "\"topics\":[{\"name\":\"orders\",\"topic_id\":\"c4a4c0df-715f-41b7-"
+		   "9ca4-95c62744d56c\",\"named_by_metadata\":true");
+	tu_h1_free(&a);
+	tu_h1_free(&b);
 }
 
 /* Produce with acks=0 gets no response: an event, never unanswered. */
@@ -770,19 +806,13 @@ int main(void)
 {
 	tu_filters();
 	const struct CMUnitTest tests[] = {
-		tu_test(test_produce_flexible),
-		tu_test(test_classic_and_errors),
-		tu_test(test_topic_ids_named),
-		tu_test(test_acks_zero),
-		tu_test(test_api_versions),
-		tu_test(test_unknown_api),
-		tu_test(test_sasl_masked),
-		tu_test(test_sasl_raw_tokens),
-		tu_test(test_gaps),
-		tu_test(test_midstream),
-		tu_test(test_hostile),
-		tu_test(test_large_message),
-		tu_test(test_probe),
+		tu_test(test_produce_flexible), tu_test(test_classic_and_errors),
+		tu_test(test_topic_ids_named),  tu_test(test_topic_ids_across_connections),
+		tu_test(test_acks_zero),        tu_test(test_api_versions),
+		tu_test(test_unknown_api),      tu_test(test_sasl_masked),
+		tu_test(test_sasl_raw_tokens),  tu_test(test_gaps),
+		tu_test(test_midstream),        tu_test(test_hostile),
+		tu_test(test_large_message),    tu_test(test_probe),
 		tu_test(test_schema_tables),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

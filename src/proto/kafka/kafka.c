@@ -73,7 +73,10 @@ struct kafka_conn {
 	struct kafka_dir d[2];
 	struct inflight *fl; /* requests awaiting a response, oldest first */
 	size_t nfl;
-	struct sonde_kafka_topic_ids *ids; /* allocated when Metadata names one */
+	/* topic names by id: the capture's (session->shared), or, without a
+	 * connection table, the connection's own, made when Metadata names one */
+	struct sonde_kafka_topic_ids *ids;
+	bool own_ids;
 	bool s2c_lost; /* server bytes were lost: a response may have gone */
 	/* After SaslHandshake v0 the login is raw SASL tokens behind a length,
 	 * until a request (client) or a response in flight (server) shows up. */
@@ -97,6 +100,7 @@ static void *kafka_open(struct sonde_session *s)
 	struct kafka_conn *kc = sonde_xcalloc(1, sizeof(*kc));
 	kc->s = s;
 	kc->fl = sonde_xcalloc(INFLIGHT_MAX, sizeof(*kc->fl));
+	kc->ids = s->shared;
 	for (int i = 0; i < 2; i++) {
 		sonde_buf_init(&kc->d[i].msg, KAFKA_KEEP);
 		/* joined mid-stream: the first bytes may be inside a message */
@@ -158,8 +162,10 @@ static void walk_body(struct kafka_conn *kc, struct sonde_kafka_msg *m, const ui
 /* A Metadata response may name topic ids: room for them. */
 static void want_ids(struct kafka_conn *kc, const struct sonde_kafka_msg *m)
 {
-	if (!kc->ids && m->api_key == METADATA && m->api_version >= 10)
-		kc->ids = sonde_xcalloc(1, sizeof(*kc->ids));
+	if (!kc->ids && m->api_key == METADATA && m->api_version >= 10) {
+		kc->ids = sonde_kafka_topic_ids_new(KAFKA_TOPIC_IDS);
+		kc->own_ids = true;
+	}
 }
 
 /* Forget what a first walk found, for a second one. */
@@ -527,9 +533,22 @@ static void kafka_close(void *state, uint64_t ts)
 	sonde_session_flush(kc->s);
 	for (int i = 0; i < 2; i++)
 		sonde_buf_free(&kc->d[i].msg);
-	free(kc->ids);
+	if (kc->own_ids)
+		free(kc->ids);
 	free(kc->fl);
 	free(kc);
+}
+
+/* Topic ids are the cluster's: one connection's Metadata names the topics
+ * another fetches by id. */
+static void *kafka_shared_new(void)
+{
+	return sonde_kafka_topic_ids_new(KAFKA_TOPIC_IDS_SHARED);
+}
+
+static void kafka_shared_free(void *shared)
+{
+	free(shared);
 }
 
 const struct sonde_dissector sonde_dissector_kafka = {
@@ -541,4 +560,6 @@ const struct sonde_dissector sonde_dissector_kafka = {
 	.gap = kafka_gap,
 	.end = kafka_end,
 	.close = kafka_close,
+	.shared_new = kafka_shared_new,
+	.shared_free = kafka_shared_free,
 };

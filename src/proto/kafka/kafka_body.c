@@ -353,6 +353,14 @@ void sonde_kafka_walk(struct sonde_kafka_msg *m, const uint8_t *p, size_t n, boo
 
 /* ------------------------------------------------------- topic ids --- */
 
+struct sonde_kafka_topic_ids *sonde_kafka_topic_ids_new(uint32_t cap)
+{
+	struct sonde_kafka_topic_ids *ids =
+		sonde_xcalloc(1, sizeof(*ids) + (size_t)cap * sizeof(ids->e[0]));
+	ids->cap = cap;
+	return ids;
+}
+
 const char *sonde_kafka_topic_name(const struct sonde_kafka_topic_ids *ids, const uint8_t id[16],
 				   size_t *len)
 {
@@ -371,7 +379,7 @@ void sonde_kafka_topic_learn(struct sonde_kafka_topic_ids *ids, const uint8_t id
 	size_t have;
 	if (!memcmp(id, zero, 16) || sonde_kafka_topic_name(ids, id, &have))
 		return;
-	uint32_t i = ids->n < KAFKA_TOPIC_IDS ? ids->n++ : ids->next++ % KAFKA_TOPIC_IDS;
+	uint32_t i = ids->n < ids->cap ? ids->n++ : ids->next++ % ids->cap;
 	memcpy(ids->e[i].id, id, 16);
 	ids->e[i].len = (uint8_t)(len < KAFKA_NAME_MAX ? len : KAFKA_NAME_MAX);
 	memcpy(ids->e[i].name, name, ids->e[i].len);

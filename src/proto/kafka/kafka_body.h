@@ -18,19 +18,23 @@
 
 #include "proto/kafka/kafka_msg.h"
 
-#define KAFKA_TOPIC_IDS 64 /* topic ids a connection remembers the names of */
+#define KAFKA_TOPIC_IDS 64 /* topic names by id one connection keeps alone */
+#define KAFKA_TOPIC_IDS_SHARED 1024 /* ... the connections of a capture keep together */
 #define KAFKA_NAME_MAX 249 /* Kafka's longest topic name */
 
-/* Topic id → name, learnt from Metadata responses; per connection, bounded
- * (the oldest entry makes room). */
+/* Topic id → name, learnt from Metadata responses; bounded (the oldest
+ * entry makes room). */
 struct sonde_kafka_topic_ids {
+	uint32_t n, next, cap;
 	struct {
 		uint8_t id[16];
 		uint8_t len;
 		char name[KAFKA_NAME_MAX];
-	} e[KAFKA_TOPIC_IDS];
-	uint32_t n, next;
+	} e[];
 };
+
+/* Room for cap names (free() frees it). */
+struct sonde_kafka_topic_ids *sonde_kafka_topic_ids_new(uint32_t cap);
 
 /*
  * Walk body p[0..n) of m (api, api_version, flexible and kind set). `whole`
