@@ -483,6 +483,33 @@ static void test_acks_zero(void **state)
 	check_splits(sc);
 }
 
+/* Requests in flight are bounded; acks=0 Produces (never answered by a
+ * broker) make room first, so a request sent before 1100 of them is still
+ * read when its answer comes. */
+static void test_inflight_bound(void **state)
+{
+	(void)state;
+	struct scen *sc = scen_new();
+	metadata_v1(&sc->c2s, &sc->s2c, 1);
+	for (int i = 0; i < 1100; i++) {
+		size_t at = req_begin(&sc->c2s, 0, 3, 2 + i, false);
+		tu_be16(&sc->c2s, 0xffff);
+		tu_be16(&sc->c2s, 0); /* acks 0 */
+		tu_be32(&sc->c2s, 1000);
+		tu_be32(&sc->c2s, 0); /* no topics */
+		end_msg(&sc->c2s, at);
+	}
+	static struct tu_h1 h;
+	run(&h, sc, FEED_WHOLE, 0);
+	assert_int_equal(h.col.n, 1101);
+	size_t meta = h.col.n - 1; /* paired last: its answer follows every request */
+	assert_has(&h, meta, "\"api\":\"Metadata\"");
+	assert_has(&h, meta, "\"error\":\"UNKNOWN_TOPIC_OR_PARTITION\"");
+	assert_int_equal(h.col.r[meta].flags, 0);
+	assert_int_equal(h.stats.records_unanswered, 0);
+	tu_h1_free(&h);
+}
+
 /* ApiVersions: the response header is v0 even in flexible versions; an
  * unsupported version is answered in the v0 body. */
 static void test_api_versions(void **state)
@@ -806,13 +833,21 @@ int main(void)
 {
 	tu_filters();
 	const struct CMUnitTest tests[] = {
-		tu_test(test_produce_flexible), tu_test(test_classic_and_errors),
-		tu_test(test_topic_ids_named),  tu_test(test_topic_ids_across_connections),
-		tu_test(test_acks_zero),        tu_test(test_api_versions),
-		tu_test(test_unknown_api),      tu_test(test_sasl_masked),
-		tu_test(test_sasl_raw_tokens),  tu_test(test_gaps),
-		tu_test(test_midstream),        tu_test(test_hostile),
-		tu_test(test_large_message),    tu_test(test_probe),
+		tu_test(test_produce_flexible),
+		tu_test(test_classic_and_errors),
+		tu_test(test_topic_ids_named),
+		tu_test(test_topic_ids_across_connections),
+		tu_test(test_acks_zero),
+		tu_test(test_inflight_bound),
+		tu_test(test_api_versions),
+		tu_test(test_unknown_api),
+		tu_test(test_sasl_masked),
+		tu_test(test_sasl_raw_tokens),
+		tu_test(test_gaps),
+		tu_test(test_midstream),
+		tu_test(test_hostile),
+		tu_test(test_large_message),
+		tu_test(test_probe),
 		tu_test(test_schema_tables),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

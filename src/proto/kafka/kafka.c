@@ -111,11 +111,22 @@ static void *kafka_open(struct sonde_session *s)
 
 /* ----------------------------------------------------------- in flight --- */
 
+static void inflight_drop(struct kafka_conn *kc, const struct inflight *f)
+{
+	size_t i = (size_t)(f - kc->fl);
+	memmove(kc->fl + i, kc->fl + i + 1, (kc->nfl - i - 1) * sizeof(*kc->fl));
+	kc->nfl--;
+}
+
 static void inflight_add(struct kafka_conn *kc, const struct sonde_kafka_msg *m, bool event)
 {
-	if (kc->nfl == INFLIGHT_MAX) { /* the oldest is forgotten: its answer is read headless */
-		memmove(kc->fl, kc->fl + 1, (INFLIGHT_MAX - 1) * sizeof(*kc->fl));
-		kc->nfl--;
+	if (kc->nfl == INFLIGHT_MAX) {
+		/* full: forget the oldest acks=0 Produce (a broker never answers
+		 * those), else the oldest request (its answer is then read headless) */
+		size_t i = 0;
+		while (i < kc->nfl && !kc->fl[i].event)
+			i++;
+		inflight_drop(kc, &kc->fl[i < kc->nfl ? i : 0]);
 	}
 	kc->fl[kc->nfl++] =
 		(struct inflight){ m->correlation_id, m->api_key, m->api_version, event };
@@ -127,13 +138,6 @@ static const struct inflight *inflight_find(const struct kafka_conn *kc, int32_t
 		if (kc->fl[i].corr == corr)
 			return &kc->fl[i];
 	return NULL;
-}
-
-static void inflight_drop(struct kafka_conn *kc, const struct inflight *f)
-{
-	size_t i = (size_t)(f - kc->fl);
-	memmove(kc->fl + i, kc->fl + i + 1, (kc->nfl - i - 1) * sizeof(*kc->fl));
-	kc->nfl--;
 }
 
 /* ------------------------------------------------------------ messages --- */
