@@ -95,18 +95,26 @@ def tshark_messages(path, ports):
         row = dict(zip(FIELDS, v))
         sport, dport = int(row["tcp.srcport"]), int(row["tcp.dstport"])
         req = dport in ports
-        msgs.append({
-            "frame": int(row["frame.number"]),
-            "client": sport if req else dport,
-            "request": req,
-            "key": int(row["kafka.api_key"].split(",")[0]) if row["kafka.api_key"] else None,
-            "version": int(row["kafka.api_version"]) if row["kafka.api_version"] else None,
-            "corr": int(row["kafka.correlation_id"].split(",")[0]),
-            "errors": {int(x) for x in row["kafka.error"].split(",") if x} - {0},
-            "topics": {x for x in row["kafka.topic_name"].split(",") if x},
-            "matched": bool(row["kafka.request_frame"]) or req,
-            "malformed": bool(row["_ws.malformed"]),
-        })
+        split = {k: [x for x in row[k].split(",") if x] for k in row}
+        corrs = split["kafka.correlation_id"]
+        # Several messages in one frame: their api keys, versions and ids line
+        # up one per message; error codes and topics do not (not compared)
+        many = len(corrs) > 1
+        for i, corr in enumerate(corrs):
+            keys, vers = split["kafka.api_key"], split["kafka.api_version"]
+            msgs.append({
+                "frame": int(row["frame.number"]),
+                "client": sport if req else dport,
+                "request": req,
+                "key": int(keys[i]) if i < len(keys) and (not many or len(keys) == len(corrs)) else None,
+                "version": int(vers[i]) if req and i < len(vers) else None,
+                "corr": int(corr),
+                "errors": {int(x) for x in split["kafka.error"]} - {0},
+                "topics": set(split["kafka.topic_name"]),
+                "matched": bool(row["kafka.request_frame"]) or req,
+                "malformed": bool(row["_ws.malformed"]),
+                "many": many,
+            })
     return msgs
 
 
@@ -158,14 +166,14 @@ def check_one(sonde, path):
         seen[k] += 1
         if t["request"] and (m["api_key"], m["api_version"]) != (t["key"], t["version"]):
             return f"{what}: sonde says api {m['api_key']} v{m['api_version']}, tshark {t['key']} v{t['version']}"
-        if not t["request"] and t["matched"] and m["api_key"] != t["key"]:
+        if not t["request"] and t["matched"] and t["key"] is not None and m["api_key"] != t["key"]:
             return f"{what}: sonde says api {m['api_key']}, tshark {t['key']}"
         if t["malformed"]:
             # tshark 4.0 predates the version; sonde reads it from the schema
             if t["request"] and m["body"] not in ("parsed", "trailing_bytes"):
                 return f"{what}: tshark malformed, sonde body {m['body']}"
             continue
-        if not t["matched"]:
+        if not t["matched"] or t["many"]:
             continue
         names = {x["name"] for x in m.get("topics", []) if x.get("name")}
         if names != t["topics"]:
