@@ -222,6 +222,10 @@ def test_read_snaplen(tmp):
                           "response_gap" in r["flags"] for r in recs)
             R.check(f"snaplen {snap}: records say what was cut", recs and flagged,
                     json.dumps([r["flags"] for r in recs]))
+            fol = subprocess.run([SONDE, "read", "--follow", "1", pcap], capture_output=True,
+                                 timeout=60).stdout
+            R.check(f"snaplen {snap}: --follow marks what was not captured",
+                    b"bytes not captured]" in fol and b"GET /a HTTP/1.1" in fol, fol[:300])
     finally:
         srv.shutdown()
 
@@ -279,6 +283,24 @@ def test_text_view(tmp):
             and b"Host: shop.test" in det, det[-600:])
     R.check("text -V: no raw ESC, BEL or C1 from the traffic", b"\x1b" not in det
             and b"\x07" not in det and b"\xc2\x9b" not in det, det[-600:])
+    # --follow: the conversation of the one connection, both sides, escaped.
+    js = [json.loads(x) for x in subprocess.run([SONDE, "read", "-o", "json", pcap],
+                                                capture_output=True, text=True).stdout.splitlines()]
+    cid = js[0]["conn"]["id"]
+    fol = subprocess.run([SONDE, "read", "--follow", str(cid), pcap], capture_output=True,
+                         timeout=60).stdout
+    sent = sum(r["request"]["wire_bytes"] for r in js)
+    got = sum(r["response"]["wire_bytes"] for r in js)
+    R.check("follow: both sides in order, byte counts as the records say",
+            fol.find(b"--> client:\nGET /a HTTP/1.1\n") >= 0
+            and fol.find(b"--> client:\nGET /a HTTP/1.1\n") < fol.find(b"<-- server:\nHTTP/1.1 200")
+            < fol.find(b"GET /evil") and
+            f"client sent {sent} bytes, server {got}".encode() in fol, fol[-300:])
+    R.check("follow: the traffic's control bytes are dots", b"\x1b" not in fol
+            and b"\x07" not in fol and b"X-Evil: .[31mred" in fol, fol[-400:])
+    none = subprocess.run([SONDE, "read", "--follow", "999", pcap], capture_output=True, timeout=60)
+    R.check("follow: a connection not in the capture says so", none.returncode == 0 and
+            b"connection 999: not in the capture" in none.stdout, none.stdout)
 
 
 def test_capture_head(tmp):
