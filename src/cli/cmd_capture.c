@@ -74,6 +74,9 @@ static const char capture_head[] =
 	"                           pod (read once per process from /proc and the\n"
 	"                           container runtimes' state on this host; on by\n"
 	"                           default)\n"
+	"      --cri-socket PATH    the container runtime's CRI socket, for pods and\n"
+	"                           their labels (default: containerd's or CRI-O's\n"
+	"                           usual socket, when there; 'none': do not ask)\n"
 	"  -v, --verbose            a stats line on stderr every 2 s, and why a hook\n"
 	"                           was not usable\n";
 static const char capture_tail[] =
@@ -97,6 +100,7 @@ enum {
 	OPT_FILTER,
 	OPT_NETNS,
 	OPT_NO_ENRICH,
+	OPT_CRI_SOCKET,
 };
 
 #define TLS_LIBS_MAX 32
@@ -120,6 +124,7 @@ static const struct option capture_only[] = {
 	{ "filter", required_argument, NULL, OPT_FILTER },
 	{ "netns", required_argument, NULL, OPT_NETNS },
 	{ "no-enrich", no_argument, NULL, OPT_NO_ENRICH },
+	{ "cri-socket", required_argument, NULL, OPT_CRI_SOCKET },
 	{ "buffer-size", required_argument, NULL, 'B' },
 	{ "snaplen", required_argument, NULL, 's' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -299,6 +304,7 @@ struct capture_args {
 	char source_name[256]; /* records' capture.source */
 	bool ebpf_only_given; /* an eBPF-only option was given */
 	bool no_enrich; /* --no-enrich */
+	const char *cri_socket; /* --cri-socket: NULL the usual, "" none */
 };
 
 /* --netns: a name made by `ip netns add`, a process id, or a path. */
@@ -431,6 +437,7 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 	case OPT_FILTER: a->po.filter = arg; return 0;
 	case OPT_NETNS: return netns_option(a, arg);
 	case OPT_NO_ENRICH: a->no_enrich = true; return 0;
+	case OPT_CRI_SOCKET: a->cri_socket = strcmp(arg, "none") ? arg : ""; return 0;
 	case 'B':
 		if (size_option("buffer-size", arg, 1u << 20, 1u << 30, "from 1m to 1g", &sz))
 			return SONDE_EXIT_USAGE;
@@ -552,7 +559,7 @@ static int run_capture(struct capture_args *a)
 	char err[512];
 	bool ebpf = a->source == &sonde_source_ebpf;
 	/* Packet records carry no process to start from (yet). */
-	struct sonde_enrich_opts eno = { .containers = true };
+	struct sonde_enrich_opts eno = { .containers = true, .cri_socket = a->cri_socket };
 	void *enrich = ebpf && !a->no_enrich ? sonde_enrich_new(&eno, &run.pipe.stats) : NULL;
 	if (enrich)
 		sonde_run_add_stage(&run, &sonde_enrich_stage, enrich);

@@ -81,7 +81,10 @@
 	X(enrich_process_expired, "cached processes dropped because they had exited")             \
 	X(enrich_container_lookups, "containers looked up for records (once per connection end)") \
 	X(enrich_container_failures,                                                              \
-	  "of those, containers no runtime's state on the node described")
+	  "of those, containers no runtime's state on the node described")                        \
+	X(enrich_cri_listings, "listings of the node's pods asked of the runtime's CRI API")      \
+	X(enrich_cri_failures, "of those, listings that failed (retried at the next turn)")       \
+	X(enrich_cri_misses, "containers the latest CRI listing did not have (a new one asked)")
 
 struct sonde_stats {
 #define SONDE_STATS_MEMBER(name, desc) uint64_t name;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "enrich/cri.h"
 #include "enrich/socket.h"
 
 struct enrich {
@@ -14,6 +15,7 @@ struct enrich {
 	struct sonde_stats *stats;
 	struct sonde_proc_cache *procs;
 	struct sonde_container_cache *ctrs; /* NULL: ids only */
+	struct sonde_cri *cri; /* NULL: no CRI socket */
 	struct sonde_sock_owners *owners;
 };
 
@@ -120,11 +122,21 @@ static bool enrich_record(void *ctx, struct sonde_record *r)
 	return true;
 }
 
+/* The CRI thread counts on its own; the final stats record gets its counts. */
+static void enrich_finish(void *ctx, const struct sonde_stats *st)
+{
+	(void)st;
+	struct enrich *en = ctx;
+	if (en->cri)
+		sonde_cri_stats(en->cri, en->stats);
+}
+
 static int enrich_close(void *ctx)
 {
 	struct enrich *en = ctx;
 	sonde_proc_cache_free(en->procs);
 	sonde_container_cache_free(en->ctrs);
+	sonde_cri_stop(en->cri);
 	sonde_sock_owners_free(en->owners);
 	free(en);
 	return 0;
@@ -134,6 +146,7 @@ const struct sonde_stage_ops sonde_enrich_stage = {
 	.name = "enrich",
 	.phase = SONDE_STAGE_ENRICH,
 	.record = enrich_record,
+	.finish = enrich_finish,
 	.close = enrich_close,
 };
 
@@ -155,6 +168,15 @@ void *sonde_enrich_new(const struct sonde_enrich_opts *o, struct sonde_stats *st
 		enrich_close(en);
 		return NULL;
 	}
+	char sock[512], why[256];
+	const char *cs = o ? o->cri_socket : "";
+	if (en->ctrs && cs && *cs)
+		snprintf(sock, sizeof(sock), "%s", cs);
+	else if (!(en->ctrs && !cs && sonde_cri_find_socket(root, sock, sizeof(sock))))
+		sock[0] = 0;
+	/* A thread that cannot start leaves the state files to say what they can. */
+	if (sock[0] && (en->cri = sonde_cri_start(sock, why, sizeof(why))))
+		sonde_container_cache_set_cri(en->ctrs, en->cri);
 	return en;
 }
 

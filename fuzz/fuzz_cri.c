@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fuzz target: the CRI responses sonde decodes from a runtime's socket
+ * (src/enrich/cri_msg.c): ListPodSandboxResponse and ListContainersResponse.
+ *
+ * Input layout: u8 options, then the response bytes.
+ *   options & 1   decode as ListContainersResponse (else ListPodSandbox)
+ *
+ * Oracles besides the sanitizers: what is kept stays within the bounds of
+ * cri_msg.h, every kept string is NUL-free and within SONDE_CRI_STR_MAX, and
+ * only sonde.dev/ annotations are kept.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "enrich/cri_msg.h"
+#include "fuzz_common.h"
+
+static void check_str(const char *s)
+{
+	FUZZ_CHECK(!s || strlen(s) <= SONDE_CRI_STR_MAX, "string over the bound");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	uint8_t opt = data[0];
+	struct sonde_cri_list l = { 0 };
+	if (opt & 1)
+		sonde_cri_decode_containers(data + 1, size - 1, &l);
+	else
+		sonde_cri_decode_pods(data + 1, size - 1, &l);
+	FUZZ_CHECK(l.npods <= SONDE_CRI_PODS_MAX && l.nctrs <= SONDE_CRI_CTRS_MAX, "too many");
+	for (size_t i = 0; i < l.npods; i++) {
+		const struct sonde_cri_pod *p = &l.pods[i];
+		FUZZ_CHECK(p->id && p->nlabels <= SONDE_CRI_KV_MAX &&
+				   p->nannotations <= SONDE_CRI_KV_MAX,
+			   "pod %zu", i);
+		check_str(p->name);
+		for (size_t k = 0; k < p->nannotations; k++)
+			FUZZ_CHECK(!strncmp(p->annotations[k].key, "sonde.dev/", 10),
+				   "annotation %s kept", p->annotations[k].key);
+	}
+	for (size_t i = 0; i < l.nctrs; i++) {
+		FUZZ_CHECK(l.ctrs[i].id, "container without id");
+		check_str(l.ctrs[i].image);
+	}
+	sonde_cri_list_free(&l);
+	return 0;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The few CRI messages sonde reads (k8s.io/cri-api runtime/v1 api.proto),
+ * decoded from their protobuf bytes by hand with the wire reader of
+ * proto/content/protobuf.h: ListPodSandboxResponse (the pods: metadata,
+ * labels, annotations) and ListContainersResponse (each container's pod,
+ * name and image). Requests are empty messages (no filter: every pod of
+ * the node), so nothing is encoded.
+ *
+ * The bytes come from a socket sonde does not control: every count and
+ * size is bounded (below), strings are copied NUL-terminated with NULs
+ * refused, and malformed bytes fail the whole response.
+ */
+#ifndef SONDE_ENRICH_CRI_MSG_H
+#define SONDE_ENRICH_CRI_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "enrich/container.h"
+
+#define SONDE_CRI_PODS_MAX 4096
+#define SONDE_CRI_CTRS_MAX 16384
+#define SONDE_CRI_KV_MAX 64 /* labels, and annotations kept, per pod */
+#define SONDE_CRI_STR_MAX 4096 /* bytes of one string */
+
+struct sonde_cri_pod {
+	char *id, *name, *namespace, *uid;
+	struct sonde_kv *labels;
+	size_t nlabels;
+	/* Only sonde's own (sonde.dev/...): other annotations may carry
+	 * anything, secrets included (kubectl's last-applied-configuration). */
+	struct sonde_kv *annotations;
+	size_t nannotations;
+};
+
+struct sonde_cri_ctr {
+	char *id, *pod_id, *name, *image;
+};
+
+struct sonde_cri_list {
+	struct sonde_cri_pod *pods;
+	size_t npods;
+	struct sonde_cri_ctr *ctrs;
+	size_t nctrs;
+	size_t dropped; /* pods or containers past the bounds, not kept */
+};
+
+/* Decode one response into l (appending). 0, or -1 if malformed (l then
+ * holds what was decoded before; free it either way). */
+int sonde_cri_decode_pods(const uint8_t *p, size_t n, struct sonde_cri_list *l);
+int sonde_cri_decode_containers(const uint8_t *p, size_t n, struct sonde_cri_list *l);
+void sonde_cri_list_free(struct sonde_cri_list *l);
+
+const struct sonde_cri_pod *sonde_cri_find_pod(const struct sonde_cri_list *l, const char *id);
+const struct sonde_cri_ctr *sonde_cri_find_ctr(const struct sonde_cri_list *l, const char *id);
+
+#endif
