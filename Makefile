@@ -53,8 +53,11 @@ $(BPF_OUT)/%.skel.h: $(BPF_OUT)/%.bpf.o
 EBPF_OBJ := $(filter $(BUILD)/src/source/ebpf/%,$(OBJ))
 $(EBPF_OBJ): $(BPF_OUT)/capture.skel.h
 $(EBPF_OBJ): CPPFLAGS += -I$(BPF_OUT) -Ibpf
-# Unit tests of the eBPF source's internals see the shared header too.
+# Unit tests of the eBPF source's internals see the shared header too, as
+# do the capture targets (struct sonde_target is the kernel's map value).
 $(BUILD)/tests/test_ebpf_%: CPPFLAGS += -Ibpf
+$(BUILD)/src/enrich/%.o $(BUILD)/tests/test_targets: CPPFLAGS += -Ibpf
+$(BUILD)/src/cli/cmd_capture.o: CPPFLAGS += -Ibpf
 
 # The version, once: `git describe` of this tree, or the fallback in
 # src/cli/cli.h outside git. main.o is rebuilt when it changes.

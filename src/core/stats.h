@@ -64,6 +64,7 @@
 	X(ebpf_missed_calls, "calls or sockets missed: kernel maps full")                         \
 	X(ebpf_missed_exits, "calls whose exit was never seen")                                   \
 	X(ebpf_closed_socket_bytes, "bytes moved on sockets after their close, not followed")     \
+	X(ebpf_target_skipped_calls, "calls of processes no --target selects, not followed")      \
 	X(ebpf_ignored_bytes, "bytes of connections sonde stopped copying")                       \
 	X(duplicate_peer_bytes, "bytes seen again from a connection's other local end")           \
 	X(tls_libraries, "TLS libraries and binaries probed")                                     \
@@ -84,7 +85,11 @@
 	  "of those, containers no runtime's state on the node described")                        \
 	X(enrich_cri_listings, "listings of the node's pods asked of the runtime's CRI API")      \
 	X(enrich_cri_failures, "of those, listings that failed (retried at the next turn)")       \
-	X(enrich_cri_misses, "containers the latest CRI listing did not have (a new one asked)")
+	X(enrich_cri_misses, "containers the latest CRI listing did not have (a new one asked)")  \
+	X(target_scans, "scans of the node's cgroups for --target's containers")                  \
+	X(target_cgroups, "cgroups the last scan selected (given to the kernel)")                 \
+	X(target_cgroups_unselected, "container cgroups the last scan left out")                  \
+	X(target_map_full, "selected cgroups the kernel's map had no room for")
 
 struct sonde_stats {
 #define SONDE_STATS_MEMBER(name, desc) uint64_t name;
