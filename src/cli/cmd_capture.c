@@ -81,6 +81,9 @@ static const char capture_head[] =
 	"                           container=NAME, ports=P[,P...], all; pod\n"
 	"                           annotations sonde.dev/capture and sonde.dev/ports\n"
 	"                           override; applied in the kernel by cgroup\n"
+	"      --host-root PATH     the node's root, where the runtimes' state files\n"
+	"                           and sockets are (default /; in a container with\n"
+	"                           the host's pid namespace: /proc/1/root)\n"
 	"      --cri-socket PATH    the container runtime's CRI socket, for pods and\n"
 	"                           their labels (default: containerd's or CRI-O's\n"
 	"                           usual socket, when there; 'none': do not ask)\n"
@@ -109,6 +112,7 @@ enum {
 	OPT_NO_ENRICH,
 	OPT_CRI_SOCKET,
 	OPT_TARGET,
+	OPT_HOST_ROOT,
 };
 
 #define TLS_LIBS_MAX 32
@@ -134,6 +138,7 @@ static const struct option capture_only[] = {
 	{ "no-enrich", no_argument, NULL, OPT_NO_ENRICH },
 	{ "cri-socket", required_argument, NULL, OPT_CRI_SOCKET },
 	{ "target", required_argument, NULL, OPT_TARGET },
+	{ "host-root", required_argument, NULL, OPT_HOST_ROOT },
 	{ "buffer-size", required_argument, NULL, 'B' },
 	{ "snaplen", required_argument, NULL, 's' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -315,6 +320,7 @@ struct capture_args {
 	bool no_enrich; /* --no-enrich */
 	const char *cri_socket; /* --cri-socket: NULL the usual, "" none */
 	struct sonde_targets targets; /* --target */
+	const char *host_root; /* --host-root: NULL "/" */
 };
 
 /* --netns: a name made by `ip netns add`, a process id, or a path. */
@@ -459,6 +465,7 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 	case OPT_NO_ENRICH: a->no_enrich = true; return 0;
 	case OPT_CRI_SOCKET: a->cri_socket = strcmp(arg, "none") ? arg : ""; return 0;
 	case OPT_TARGET: return target_option(a, arg);
+	case OPT_HOST_ROOT: a->host_root = arg; return 0;
 	case 'B':
 		if (size_option("buffer-size", arg, 1u << 20, 1u << 30, "from 1m to 1g", &sz))
 			return SONDE_EXIT_USAGE;
@@ -563,6 +570,7 @@ static int add_targets(struct sonde_run *run, const struct capture_args *a, void
 		.targets = &a->targets,
 		.map_fd = sonde_ebpf_targets_fd(src),
 		.cri_socket = a->cri_socket,
+		.root = a->host_root,
 		.stats = &run->pipe.stats,
 	};
 	void *scan = sonde_target_scan_new(&to, why, sizeof(why));
@@ -599,7 +607,9 @@ static int run_capture(struct capture_args *a)
 	char err[512];
 	bool ebpf = a->source == &sonde_source_ebpf;
 	/* Packet records carry no process to start from (yet). */
-	struct sonde_enrich_opts eno = { .containers = true, .cri_socket = a->cri_socket };
+	struct sonde_enrich_opts eno = { .containers = true,
+					 .cri_socket = a->cri_socket,
+					 .root = a->host_root };
 	void *enrich = ebpf && !a->no_enrich ? sonde_enrich_new(&eno, &run.pipe.stats) : NULL;
 	if (enrich)
 		sonde_run_add_stage(&run, &sonde_enrich_stage, enrich);

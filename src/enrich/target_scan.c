@@ -55,7 +55,9 @@ static bool find_cgroup2(char *out, size_t len)
 		return false;
 	char line[1024];
 	bool found = false;
-	while (!found && fgets(line, sizeof(line), f)) {
+	/* the last: a later mount hides an earlier one (a container's own
+	 * cgroup namespace view under the host's tree mounted over it) */
+	while (fgets(line, sizeof(line), f)) {
 		const char *sep = strstr(line, " - cgroup2 ");
 		char mnt[400];
 		if (sep && sscanf(line, "%*s %*s %*s %*s %399s", mnt) == 1) {
