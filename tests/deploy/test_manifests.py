@@ -119,6 +119,10 @@ def policy(name, ds, source):
         check(f"{name}: mounts {need}, all read-only",
               all(p in mounts and mounts[p].get("readOnly") for p in need), sorted(mounts))
         vols = {v["name"]: v for v in pod["volumes"]}
+        state = [m for m in mounts if m.startswith("/host/")]
+        check(f"{name}: the runtimes' state under /host, read-only, and --host-root=/host",
+              "/host/run/containerd/io.containerd.runtime.v2.task" in state and
+              all(mounts[m].get("readOnly") for m in state) and "--host-root=/host" in c["args"], state)
         check(f"{name}: the runtime socket is a hostPath of type Socket",
               vols.get("runtime-socket", {}).get("hostPath", {}).get("type") == "Socket", vols.get("runtime-socket"))
 
