@@ -21,6 +21,7 @@ static void check_str(const char *s)
 	FUZZ_CHECK(!s || strlen(s) <= SONDE_CRI_STR_MAX, "string over the bound");
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
