@@ -123,6 +123,12 @@ static int pump(nghttp2_session *s, struct call *c, int64_t deadline, char *why,
 		}
 		if (n < 0)
 			break;
+		/* A protocol error ends the session (GOAWAY sent): nothing more
+		 * will come for the stream. */
+		if (!c->closed && !nghttp2_session_want_read(s) && !nghttp2_session_want_write(s)) {
+			snprintf(why, whylen, "the runtime's answer is not HTTP/2");
+			return SONDE_GRPC_PROTOCOL;
+		}
 		struct pollfd pr = { c->fd, POLLIN, 0 };
 		int left = (int)(deadline - now_ms());
 		if (left <= 0 || poll(&pr, 1, left) <= 0)
