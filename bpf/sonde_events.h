@@ -23,15 +23,19 @@
 
 /*
  * Capture targets (--target): the cgroups (v2 ids) of the selected
- * containers, each with the ports wanted there (none: every port); key 0
+ * containers, each with the ports and processes wanted there (none: all); key 0
  * holds the rule for processes in any other cgroup, when a target selects
  * them. A process whose cgroup has no entry, and no key 0, is not followed.
  */
 #define SONDE_TARGET_PORTS 8
+#define SONDE_TARGET_COMMS 4
 #define SONDE_TARGETS_MAX 16384
 struct sonde_target {
 	__u16 ports[SONDE_TARGET_PORTS];
 	__u32 nports; /* 0: every port */
+	__u32 ncomms; /* 0: every process */
+	/* command names, NUL-padded, compared as two 64-bit words */
+	__u64 comms[SONDE_TARGET_COMMS][SONDE_COMM_LEN / 8];
 };
 
 enum sonde_event_type {

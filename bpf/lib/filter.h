@@ -46,6 +46,21 @@ static __always_inline struct sonde_target *current_target(void)
 	return t;
 }
 
+/* A target (NULL: none) and the current command name. */
+static __always_inline bool target_comm_wanted(struct sonde_target *t)
+{
+	if (!t)
+		return false;
+	if (!t->ncomms)
+		return true;
+	__u64 comm[SONDE_COMM_LEN / 8] = {};
+	bpf_get_current_comm(comm, sizeof(comm));
+	for (__u32 i = 0; i < SONDE_TARGET_COMMS && i < t->ncomms; i++)
+		if (comm[0] == t->comms[i][0] && comm[1] == t->comms[i][1])
+			return true;
+	return false;
+}
+
 /* Process-level filters, checked before anything else. */
 static __always_inline bool process_wanted(void)
 {
@@ -58,7 +73,7 @@ static __always_inline bool process_wanted(void)
 		return false;
 	if (!comm_matches())
 		return false;
-	if (targets_on && !current_target()) {
+	if (targets_on && !target_comm_wanted(current_target())) {
 		count(SONDE_CNT_TARGET_SKIPPED, 1);
 		return false;
 	}

@@ -86,6 +86,20 @@ static int selector(const char *s, struct sonde_target_sel *t)
 	return t->nreqs ? 0 : -1;
 }
 
+/* process=nginx,envoy: command names as the kernel keeps them. */
+static int comms_parse(const char *s, struct sonde_target_sel *t)
+{
+	while (*s) {
+		const char *comma = strchr(s, ',');
+		size_t n = comma ? (size_t)(comma - s) : strlen(s);
+		if (!n || n >= SONDE_COMM_LEN || t->ncomms == SONDE_TARGET_COMMS)
+			return -1;
+		memcpy(t->comms[t->ncomms++], s, n);
+		s += n + (comma ? 1 : 0);
+	}
+	return t->ncomms ? 0 : -1;
+}
+
 static void sel_free(struct sonde_target_sel *t)
 {
 	free(t->namespace);
@@ -116,14 +130,17 @@ static int term(const char *p, size_t n, struct sonde_target_sel *t, char *why, 
 			rc = selector(v, t), t->workload_terms = true;
 		else if (!strcmp(s, "ports"))
 			rc = sonde_ports_parse(v, t->ports, &t->nports);
+		else if (!strcmp(s, "process"))
+			rc = comms_parse(v, t);
 		else
 			rc = -1;
 	}
 	if (rc < 0)
 		snprintf(why, whylen,
 			 "'%s' is not a term: namespace=NAME, pod=SELECTOR (app=web,tier!=db), "
-			 "container=NAME, ports=P[,P...] (at most %d) or all",
-			 s, SONDE_TARGET_PORTS);
+			 "container=NAME, process=NAME[,NAME...] (at most %d), ports=P[,P...] "
+			 "(at most %d) or all",
+			 s, SONDE_TARGET_COMMS, SONDE_TARGET_PORTS);
 	free(s);
 	return rc;
 }
@@ -211,6 +228,29 @@ static void add_ports(struct sonde_target *out, bool *any, const uint16_t *ports
 	}
 }
 
+/* out ∪= comms (ncomms 0, every process, absorbs everything). */
+static void add_comms(struct sonde_target *out, bool *any, const struct sonde_target_sel *sel)
+{
+	if (!sel->ncomms) {
+		*any = true;
+		return;
+	}
+	for (size_t i = 0; i < sel->ncomms; i++) {
+		uint64_t w[SONDE_COMM_LEN / 8] = { 0 };
+		memcpy(w, sel->comms[i], SONDE_COMM_LEN);
+		bool have = false;
+		for (size_t k = 0; k < out->ncomms; k++)
+			have = have || !memcmp(out->comms[k], w, sizeof(w));
+		if (have)
+			continue;
+		if (out->ncomms == SONDE_TARGET_COMMS) {
+			*any = true;
+			return;
+		}
+		memcpy(out->comms[out->ncomms++], w, sizeof(w));
+	}
+}
+
 bool sonde_targets_match(const struct sonde_targets *t, const struct sonde_container_meta *m,
 			 struct sonde_target *out)
 {
@@ -219,18 +259,21 @@ bool sonde_targets_match(const struct sonde_targets *t, const struct sonde_conta
 	const char *ports = m ? kv_get(m->annotations, m->nannotations, "sonde.dev/ports") : NULL;
 	if (cap && !strcmp(cap, "false"))
 		return false;
-	bool hit = cap && !strcmp(cap, "true"), any = false;
+	bool hit = cap && !strcmp(cap, "true"), any = false, any_comm = hit;
 	for (size_t i = 0; i < t->n; i++)
 		if (sel_matches(&t->sel[i], m)) {
 			hit = true;
 			add_ports(out, &any, t->sel[i].ports, t->sel[i].nports);
+			add_comms(out, &any_comm, &t->sel[i]);
 		}
 	if (!hit)
 		return false;
+	if (any_comm)
+		out->ncomms = 0;
 	uint16_t p[SONDE_TARGET_PORTS];
 	size_t np;
 	if (ports && sonde_ports_parse(ports, p, &np) == 0) {
-		memset(out, 0, sizeof(*out)); /* the workload's own word wins */
+		out->nports = 0; /* the workload's own word wins */
 		any = false;
 		add_ports(out, &any, p, np);
 	} else if (cap && !strcmp(cap, "true") && !out->nports) {
@@ -244,13 +287,16 @@ bool sonde_targets_match(const struct sonde_targets *t, const struct sonde_conta
 bool sonde_targets_match_host(const struct sonde_targets *t, struct sonde_target *out)
 {
 	memset(out, 0, sizeof(*out));
-	bool hit = false, any = false;
+	bool hit = false, any = false, any_comm = false;
 	for (size_t i = 0; i < t->n; i++)
 		if (!t->sel[i].workload_terms) {
 			hit = true;
 			add_ports(out, &any, t->sel[i].ports, t->sel[i].nports);
+			add_comms(out, &any_comm, &t->sel[i]);
 		}
 	if (any)
 		out->nports = 0;
+	if (any_comm)
+		out->ncomms = 0;
 	return hit;
 }

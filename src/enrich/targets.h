@@ -8,10 +8,14 @@
  *   pod=SELECTOR         the pod's labels, Kubernetes' equality-based
  *                        selector: app=checkout,tier!=db,canary,!legacy
  *   container=NAME       the container's name
+ *   process=NAME[,NAME...]  only processes with one of these command names
+ *                        (at most 4, 15 characters as the kernel keeps them)
  *   ports=P[,P...]       only connections with one of these ports (at most 8)
  *   all                  every workload (so annotations alone decide)
  * A target without namespace/pod/container terms also selects processes
- * outside containers. Pod annotations override, per workload:
+ * outside containers. Where several targets select one container, its
+ * processes and ports are the unions of theirs (the kernel keeps one rule
+ * per cgroup). Pod annotations override, per workload:
  *   sonde.dev/capture: "false"  never followed; "true": followed even
  *                        when no target selects it
  *   sonde.dev/ports: "8080,8443"  the ports followed there
@@ -43,6 +47,8 @@ struct sonde_target_sel {
 	size_t nreqs;
 	uint16_t ports[SONDE_TARGET_PORTS];
 	size_t nports; /* 0: every port */
+	char comms[SONDE_TARGET_COMMS][SONDE_COMM_LEN];
+	size_t ncomms; /* 0: every process */
 	bool workload_terms; /* names a namespace, pod or container */
 };
 
@@ -58,8 +64,8 @@ void sonde_targets_free(struct sonde_targets *t);
 /*
  * The verdict for a container (m: its metadata, NULL when unknown — only
  * targets without workload terms can select it then): true when followed,
- * with the ports wanted in *out (the union over the targets that select
- * it; nports 0: every port).
+ * with the ports and processes wanted in *out (the unions over the targets
+ * that select it; nports, ncomms 0: all).
  */
 bool sonde_targets_match(const struct sonde_targets *t, const struct sonde_container_meta *m,
 			 struct sonde_target *out);

@@ -162,7 +162,7 @@ def main():
         with open(vals, "w") as f:
             f.write("capture:\n  tls: false\n  targets:\n"
                     "    - namespace: shop\n      podSelector: 'app=checkout,tier!=db'\n      ports: [8080, 8443]\n"
-                    "    - container: web\n"
+                    "    - container: web\n      processes: [nginx, envoy]\n"
                     "    - {}\n"
                     "extraArgs: ['--max-conns', '1000']\n")
         text, why = render(renderer, vals)
@@ -174,7 +174,7 @@ def main():
         args = daemonset(ds)["spec"]["template"]["spec"]["containers"][0]["args"] if ds else []
         check("targets: each entry is one --target, terms joined by ';'",
               "--target=namespace=shop;pod=app=checkout,tier!=db;ports=8080,8443" in args and
-              "--target=container=web" in args and "--target=all" in args and "--no-tls" in args, args)
+              "--target=container=web;process=nginx,envoy" in args and "--target=all" in args and "--no-tls" in args, args)
 
         pk = os.path.join(tmp, "packets.yaml")
         with open(pk, "w") as f:

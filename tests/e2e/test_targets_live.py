@@ -7,7 +7,8 @@ container name), curl on the host.
     nothing through traced sockets (ebpf_bytes stays far below it) and the
     kernel counts the calls it did not follow (ebpf_target_skipped_calls);
     a container annotated sonde.dev/capture=false is left out although its
-    namespace is selected; one started after sonde is followed.
+    namespace is selected; one started after sonde is followed;
+    process= selects by the command name of the container's processes.
   - sonde.dev/ports on a container: only that port of it is followed.
   - Without --target, the same traffic is all recorded (the checks above
     can fail).
@@ -131,6 +132,18 @@ def podman_targets(sonde, tmp, dry):
         R.check("target counters: scans, cgroups selected and left out",
                 s.get("target_scans", 0) >= 2 and s.get("target_cgroups", 0) >= 3 and
                 s.get("target_cgroups_unselected", 0) >= 2, s)
+
+        # process=: the same container, by its processes' command name.
+        run = SondeRun(sonde, tmp, "process", ["--no-tls", "--target", "namespace=shop;process=nosuch",
+                                               "--target", "namespace=ports;process=httpd"], R, dry=dry)
+        if not run.ok:
+            return
+        for p in (pa, pd2):
+            curl(p)
+        rc, recs = run.stop()
+        seen = ports_seen(recs)
+        R.check("process=: a container's processes of another name are not followed, of its name they are",
+                pa not in seen and pd2 in seen, (pa, pd2, seen))
     finally:
         for c in ctrs:
             c.rm()

@@ -29,6 +29,7 @@ static void refused(void **st)
 	static const char *const bad[] = {
 		"", "namespace=", "pod=", "pod=app=x,,y", "pod=a b=c", "ports=0", "ports=70000",
 		"ports=1,2,3,4,5,6,7,8,9", "ports=80x", "colour=blue", "namespace=a;bogus",
+		"process=", "process=a,,b", "process=a,b,c,d,e", "process=sixteen-letters!",
 	};
 	struct sonde_targets t = { 0 };
 	char why[256];
@@ -98,6 +99,34 @@ static void ports_and_hosts(void **st)
 	sonde_targets_free(&t);
 }
 
+static void processes(void **st)
+{
+	(void)st;
+	struct sonde_targets t = { 0 };
+	add(&t, "namespace=shop;process=nginx");
+	add(&t, "container=web;process=envoy,nginx");
+	struct sonde_container_meta web = meta("shop", "web", L_web, 2);
+	struct sonde_container_meta db = meta("shop", "db", L_db, 3);
+	struct sonde_target out;
+	assert_true(sonde_targets_match(&t, &web, &out));
+	assert_int_equal(out.ncomms, 2); /* nginx, envoy: the union */
+	char name[SONDE_COMM_LEN] = { 0 };
+	memcpy(name, out.comms[1], SONDE_COMM_LEN);
+	assert_string_equal(name, "envoy");
+	assert_true(sonde_targets_match(&t, &db, &out));
+	assert_int_equal(out.ncomms, 1);
+	assert_false(sonde_targets_match_host(&t, &out));
+	/* a target without a process term: every process of that container */
+	add(&t, "container=web");
+	assert_true(sonde_targets_match(&t, &web, &out));
+	assert_int_equal(out.ncomms, 0);
+	sonde_targets_free(&t);
+	add(&t, "process=sshd");
+	assert_true(sonde_targets_match_host(&t, &out));
+	assert_int_equal(out.ncomms, 1);
+	sonde_targets_free(&t);
+}
+
 static void annotations(void **st)
 {
 	(void)st;
@@ -130,6 +159,7 @@ int main(void)
 		tu_test(refused),
 		tu_test(selectors),
 		tu_test(ports_and_hosts),
+		tu_test(processes),
 		tu_test(annotations),
 	};
 	return cmocka_run_group_tests_name("targets", tests, NULL, NULL);

@@ -15,6 +15,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- with .namespace }}{{ $terms = append $terms (printf "namespace=%s" .) }}{{ end -}}
 {{- with .podSelector }}{{ $terms = append $terms (printf "pod=%s" .) }}{{ end -}}
 {{- with .container }}{{ $terms = append $terms (printf "container=%s" .) }}{{ end -}}
+{{- with .processes }}{{ $terms = append $terms (printf "process=%s" (join "," .)) }}{{ end -}}
 {{- with .ports }}{{ $terms = append $terms (printf "ports=%s" (join "," .)) }}{{ end -}}
 {{- if not $terms }}{{ $terms = list "all" }}{{ end -}}
 {{- join ";" $terms -}}
