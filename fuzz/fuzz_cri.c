@@ -6,14 +6,19 @@
  * Input layout: u8 options, then the response bytes.
  *   options & 1   decode as ListContainersResponse (else ListPodSandbox)
  *
+ * Each decoded pod's labels and sonde.dev/ annotations (sonde.dev/ports is
+ * parsed from them) then go through capture targets' matching.
+ *
  * Oracles besides the sanitizers: what is kept stays within the bounds of
- * cri_msg.h, every kept string is NUL-free and within SONDE_CRI_STR_MAX, and
- * only sonde.dev/ annotations are kept.
+ * cri_msg.h, every kept string is NUL-free and within SONDE_CRI_STR_MAX,
+ * only sonde.dev/ annotations are kept, and a match's ports and processes
+ * stay within the kernel's bounds.
  */
 #include <stdint.h>
 #include <string.h>
 
 #include "enrich/cri_msg.h"
+#include "enrich/targets.h"
 #include "fuzz_common.h"
 
 static void check_str(const char *s)
@@ -43,6 +48,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(!strncmp(p->annotations[k].key, "sonde.dev/", 10),
 				   "annotation %s kept", p->annotations[k].key);
 	}
+	struct sonde_targets t = { 0 };
+	char why[128];
+	sonde_targets_add(&t, "pod=app=web,tier!=db,!legacy;ports=80", why, sizeof(why));
+	sonde_targets_add(&t, "namespace=shop;process=nginx", why, sizeof(why));
+	for (size_t i = 0; i < l.npods; i++) {
+		const struct sonde_cri_pod *p = &l.pods[i];
+		struct sonde_container_meta m = { .refs = 1, .name = p->name };
+		m.pod_namespace = p->namespace;
+		m.labels = p->labels, m.nlabels = p->nlabels;
+		m.annotations = p->annotations, m.nannotations = p->nannotations;
+		struct sonde_target out;
+		if (sonde_targets_match(&t, &m, &out))
+			FUZZ_CHECK(out.nports <= SONDE_TARGET_PORTS && out.ncomms <= SONDE_TARGET_COMMS,
+				   "target bounds");
+	}
+	sonde_targets_free(&t);
 	for (size_t i = 0; i < l.nctrs; i++) {
 		FUZZ_CHECK(l.ctrs[i].id, "container without id");
 		check_str(l.ctrs[i].image);
