@@ -5,6 +5,7 @@
  *
  * Input layout: u8 options, then the response bytes.
  *   options & 1   decode as ListContainersResponse (else ListPodSandbox)
+ *   options & 2   also as PodSandboxStatusResponse (the pod's IP)
  *
  * Each decoded pod's labels and sonde.dev/ annotations (sonde.dev/ports is
  * parsed from them) then go through capture targets' matching.
@@ -15,6 +16,7 @@
  * stay within the kernel's bounds.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "enrich/cri_msg.h"
@@ -37,6 +39,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sonde_cri_decode_containers(data + 1, size - 1, &l);
 	else
 		sonde_cri_decode_pods(data + 1, size - 1, &l);
+	if (opt & 2) {
+		struct sonde_cri_pod pod = { 0 };
+		sonde_cri_decode_status(data + 1, size - 1, &pod);
+		FUZZ_CHECK(!pod.ip || strlen(pod.ip) <= 45, "IP too long");
+		free(pod.ip);
+	}
 	FUZZ_CHECK(l.npods <= SONDE_CRI_PODS_MAX && l.nctrs <= SONDE_CRI_CTRS_MAX, "too many");
 	for (size_t i = 0; i < l.npods; i++) {
 		const struct sonde_cri_pod *p = &l.pods[i];

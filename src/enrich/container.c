@@ -156,6 +156,7 @@ void sonde_container_meta_unref(struct sonde_container_meta *m)
 	free(m->pod_name);
 	free(m->pod_namespace);
 	free(m->pod_uid);
+	free(m->pod_ip);
 	for (size_t i = 0; i < m->nlabels; i++) {
 		free(m->labels[i].key);
 		free(m->labels[i].value);
@@ -520,6 +521,19 @@ static struct sonde_container_meta *read_all(struct sonde_container_cache *c,
 		m = NULL;
 	}
 	sonde_cri_stats(c->cri, c->stats);
+	return m;
+}
+
+struct sonde_container_meta *sonde_container_pod_by_ip(struct sonde_container_cache *c,
+						       const char *ip)
+{
+	if (!c->cri)
+		return NULL;
+	struct sonde_container_meta *m = meta_new(SONDE_RUNTIME_UNKNOWN, "");
+	if (!sonde_cri_fill_by_ip(c->cri, ip, m)) {
+		sonde_container_meta_unref(m);
+		return NULL;
+	}
 	return m;
 }
 

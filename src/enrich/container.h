@@ -42,6 +42,7 @@ struct sonde_container_meta {
 	char id[SONDE_CONTAINER_ID_MAX + 1];
 	char *name, *image; /* NULL: unknown */
 	char *pod_name, *pod_namespace, *pod_uid; /* NULL: unknown or no pod */
+	char *pod_ip; /* NULL: unknown, or the pod shares the node's network */
 	struct sonde_kv *labels; /* the pod's labels */
 	size_t nlabels;
 	struct sonde_kv *annotations; /* the pod's sonde.dev/ annotations only */
@@ -73,6 +74,11 @@ void sonde_container_cache_set_cri(struct sonde_container_cache *c, struct sonde
 struct sonde_container_meta *sonde_container_lookup(struct sonde_container_cache *c,
 						    const struct sonde_cgroup_ctr *ctr,
 						    uint64_t now_ns);
+
+/* The pod (no container: which one is not known) whose IP is ip, from the
+ * CRI listing; NULL without one. A new reference. */
+struct sonde_container_meta *sonde_container_pod_by_ip(struct sonde_container_cache *c,
+						       const char *ip);
 
 /* Uncached: read the runtime state under root. NULL if none has it. */
 struct sonde_container_meta *sonde_container_read(const char *root,

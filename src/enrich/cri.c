@@ -92,9 +92,47 @@ int sonde_cri_fetch(const char *path, int timeout_ms, struct sonde_cri_list *l, 
 		if (rc == SONDE_GRPC_OK)
 			rc = list_one(path, versions[v], "ListContainers", timeout_ms, l, why,
 				      whylen, &status);
+		l->api_version = versions[v];
 		return rc == SONDE_GRPC_OK ? 0 : -1;
 	}
 	return -1;
+}
+
+/* At most this many PodSandboxStatus calls per turn (the rest next turn). */
+#define STATUS_PER_TURN 64
+
+/* Each pod's IP: kept from the last listing, else asked (PodSandboxStatus)
+ * once per sandbox. Failed calls are counted and asked again next turn. */
+static void pod_ips(const char *path, const char *version, struct sonde_cri_list *l,
+		    const struct sonde_cri_list *prev, uint64_t *failures)
+{
+	unsigned asked = 0;
+	for (size_t i = 0; i < l->npods; i++) {
+		struct sonde_cri_pod *pod = &l->pods[i];
+		const struct sonde_cri_pod *old = sonde_cri_find_pod(prev, pod->id);
+		if (old && old->status_asked) {
+			pod->status_asked = true;
+			if (old->ip && !(pod->ip = strdup(old->ip)))
+				abort();
+			continue;
+		}
+		uint8_t req[160];
+		size_t n = sonde_cri_status_request(pod->id, req, sizeof(req));
+		if (!n || asked++ >= STATUS_PER_TURN)
+			continue;
+		char full[96], why[128];
+		snprintf(full, sizeof(full), "/runtime.%s.RuntimeService/PodSandboxStatus",
+			 version);
+		struct sonde_buf out = { 0 };
+		int status;
+		if (sonde_grpc_unix_call(path, full, req, n, CALL_TIMEOUT_MS, &out, &status, why,
+					 sizeof(why)) == SONDE_GRPC_OK &&
+		    sonde_cri_decode_status(out.p, out.len, pod) == 0)
+			pod->status_asked = true;
+		else
+			(*failures)++;
+		sonde_buf_free(&out);
+	}
 }
 
 /* A digest of what lookups can see, to tell a changed listing. */
@@ -105,7 +143,9 @@ static uint64_t digest(const struct sonde_cri_list *l)
 		for (const char *s = l->ctrs[i].id; *s; s++)
 			h = (h ^ (uint8_t)*s) * 1099511628211ull;
 	for (size_t i = 0; i < l->npods; i++)
-		h = (h ^ l->pods[i].nlabels ^ l->pods[i].nannotations << 8) * 1099511628211ull;
+		h = (h ^ l->pods[i].nlabels ^ l->pods[i].nannotations << 8 ^
+		     (uint64_t)(l->pods[i].ip != NULL) << 16) *
+		    1099511628211ull;
 	return h;
 }
 
@@ -129,7 +169,12 @@ static void *run(void *arg)
 		char why[256];
 		int rc = sonde_cri_fetch(c->path, CALL_TIMEOUT_MS, &l, why, sizeof(why));
 		enum sonde_runtime rt = rc == 0 && !c->runtime ? runtime_of(c->path) : c->runtime;
+		/* c->list is this thread's to change: read without the lock */
+		uint64_t status_failures = 0;
+		if (rc == 0)
+			pod_ips(c->path, l.api_version, &l, &c->list, &status_failures);
 		pthread_mutex_lock(&c->lock);
+		c->counts.failures += status_failures;
 		c->runtime = rt;
 		c->counts.listings++;
 		if (rc < 0) {
@@ -251,6 +296,7 @@ bool sonde_cri_fill(struct sonde_cri *c, const char *id, struct sonde_container_
 		dup_if_unset(&m->pod_name, pod->name);
 		dup_if_unset(&m->pod_namespace, pod->namespace);
 		dup_if_unset(&m->pod_uid, pod->uid);
+		dup_if_unset(&m->pod_ip, pod->ip);
 		copy_kv(&m->labels, &m->nlabels, pod->labels, pod->nlabels);
 		copy_kv(&m->annotations, &m->nannotations, pod->annotations, pod->nannotations);
 	}
@@ -262,6 +308,26 @@ bool sonde_cri_fill(struct sonde_cri *c, const char *id, struct sonde_container_
 	}
 	pthread_mutex_unlock(&c->lock);
 	return found;
+}
+
+bool sonde_cri_fill_by_ip(struct sonde_cri *c, const char *ip, struct sonde_container_meta *m)
+{
+	pthread_mutex_lock(&c->lock);
+	const struct sonde_cri_pod *pod = NULL;
+	for (size_t i = 0; i < c->list.npods && !pod; i++)
+		if (c->list.pods[i].ip && !strcmp(c->list.pods[i].ip, ip))
+			pod = &c->list.pods[i];
+	if (pod) {
+		m->runtime = c->runtime > SONDE_RUNTIME_UNKNOWN ? c->runtime : m->runtime;
+		dup_if_unset(&m->pod_name, pod->name);
+		dup_if_unset(&m->pod_namespace, pod->namespace);
+		dup_if_unset(&m->pod_uid, pod->uid);
+		dup_if_unset(&m->pod_ip, pod->ip);
+		copy_kv(&m->labels, &m->nlabels, pod->labels, pod->nlabels);
+		m->from_cri = true;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return pod != NULL;
 }
 
 uint64_t sonde_cri_generation(struct sonde_cri *c)

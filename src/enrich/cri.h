@@ -8,7 +8,8 @@
  *
  * A thread of its own lists the node's pods and containers
  * (RuntimeService ListPodSandbox and ListContainers, runtime.v1, else
- * v1alpha2) every few seconds, or sooner when a lookup missed; lookups
+ * v1alpha2; PodSandboxStatus once per new sandbox, for its IP) every few
+ * seconds, or sooner when a lookup missed; lookups
  * only read the latest list, so the capture never waits on the runtime.
  * A failed listing is counted and tried again at the next turn.
  */
@@ -38,6 +39,14 @@ bool sonde_cri_find_socket(const char *root, char *path, size_t len);
  * false when the listing does not have it (a refresh is asked for).
  */
 bool sonde_cri_fill(struct sonde_cri *c, const char *id, struct sonde_container_meta *m);
+
+/*
+ * The pod on this node whose IP is ip (text form), merged into m as
+ * sonde_cri_fill does: an end of a connection sonde found no process for
+ * (its socket is in another network namespace) is still named. Pods on the
+ * node's network have no IP of their own and never match. False if none.
+ */
+bool sonde_cri_fill_by_ip(struct sonde_cri *c, const char *ip, struct sonde_container_meta *m);
 
 /* Changes each time a listing differs from the one before (0: none yet). */
 uint64_t sonde_cri_generation(struct sonde_cri *c);

@@ -105,6 +105,7 @@ static int pod_metadata(const struct sonde_pb_wfield *f, struct sonde_cri_pod *p
 static void pod_free(struct sonde_cri_pod *p)
 {
 	free(p->id);
+	free(p->ip);
 	free(p->name);
 	free(p->namespace);
 	free(p->uid);
@@ -259,4 +260,57 @@ const struct sonde_cri_ctr *sonde_cri_find_ctr(const struct sonde_cri_list *l, c
 		if (!strcmp(l->ctrs[i].id, id))
 			return &l->ctrs[i];
 	return NULL;
+}
+
+/* The string at field 1 of a message, if any; -1 if malformed. */
+static int field1(const uint8_t *p, size_t n, unsigned num, const uint8_t **out, size_t *outlen)
+{
+	struct sonde_pb_reader r = { p, n, 0 };
+	struct sonde_pb_wfield f;
+	int rc;
+	*out = NULL;
+	while ((rc = sonde_pb_next(&r, &f)) == 1)
+		if (f.num == num && f.wt == 2 && !*out)
+			*out = f.bytes, *outlen = f.len;
+	return rc;
+}
+
+int sonde_cri_decode_status(const uint8_t *p, size_t n, struct sonde_cri_pod *pod)
+{
+	/* status (1) → network (5) → ip (1) */
+	const uint8_t *st, *net, *ip;
+	size_t stn = 0, netn = 0, ipn = 0;
+	if (field1(p, n, 1, &st, &stn) < 0)
+		return -1;
+	if (!st)
+		return 0;
+	if (field1(st, stn, 5, &net, &netn) < 0)
+		return -1;
+	if (!net)
+		return 0;
+	if (field1(net, netn, 1, &ip, &ipn) < 0)
+		return -1;
+	if (!ip || !ipn)
+		return 0;
+	struct sonde_pb_wfield f = { .wt = 2, .bytes = ip, .len = ipn };
+	bool bad = false;
+	char *s = str_of(&f, &bad);
+	if (bad || ipn > 45) { /* longer than any IPv6 text */
+		free(s);
+		return -1;
+	}
+	free(pod->ip);
+	pod->ip = s;
+	return 0;
+}
+
+size_t sonde_cri_status_request(const char *id, uint8_t *out, size_t len)
+{
+	size_t n = strlen(id);
+	if (n > 127 || n + 2 > len)
+		return 0;
+	out[0] = 0x0a; /* pod_sandbox_id, field 1, length-delimited */
+	out[1] = (uint8_t)n;
+	memcpy(out + 2, id, n);
+	return n + 2;
 }

@@ -14,6 +14,7 @@
 #ifndef SONDE_ENRICH_CRI_MSG_H
 #define SONDE_ENRICH_CRI_MSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,8 @@
 
 struct sonde_cri_pod {
 	char *id, *name, *namespace, *uid;
+	char *ip; /* from PodSandboxStatus; NULL: none (host network) or not asked */
+	bool status_asked;
 	struct sonde_kv *labels;
 	size_t nlabels;
 	/* Only sonde's own (sonde.dev/...): other annotations may carry
@@ -44,6 +47,7 @@ struct sonde_cri_list {
 	struct sonde_cri_ctr *ctrs;
 	size_t nctrs;
 	size_t dropped; /* pods or containers past the bounds, not kept */
+	const char *api_version; /* "v1" or "v1alpha2": what answered */
 };
 
 /* Decode one response into l (appending). 0, or -1 if malformed (l then
@@ -51,6 +55,12 @@ struct sonde_cri_list {
 int sonde_cri_decode_pods(const uint8_t *p, size_t n, struct sonde_cri_list *l);
 int sonde_cri_decode_containers(const uint8_t *p, size_t n, struct sonde_cri_list *l);
 void sonde_cri_list_free(struct sonde_cri_list *l);
+/* PodSandboxStatusResponse: the pod's first IP into pod->ip (kept NULL when
+ * it has none). 0, or -1 if malformed. */
+int sonde_cri_decode_status(const uint8_t *p, size_t n, struct sonde_cri_pod *pod);
+/* PodSandboxStatusRequest for sandbox id, into out (at most len bytes);
+ * its length, or 0 if it does not fit. */
+size_t sonde_cri_status_request(const char *id, uint8_t *out, size_t len);
 
 const struct sonde_cri_pod *sonde_cri_find_pod(const struct sonde_cri_list *l, const char *id);
 const struct sonde_cri_ctr *sonde_cri_find_ctr(const struct sonde_cri_list *l, const char *id);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "enrich/enrich.h"
 
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,25 @@ static struct sonde_enrich_end *end_of(struct enrich *en, uint32_t pid)
 	return e;
 }
 
+/* An end whose process sonde could not find (its socket is in another
+ * network namespace: a pod on this node) is named by its pod's IP, when the
+ * CRI listing has a pod with that IP. No process, no container. */
+static struct sonde_enrich_end *pod_end(struct enrich *en, const struct sonde_endpoint *ep)
+{
+	char ip[INET6_ADDRSTRLEN];
+	if (!en->ctrs || !en->cri ||
+	    !inet_ntop(ep->family == AF_INET6 ? AF_INET6 : AF_INET, ep->addr, ip, sizeof(ip)))
+		return NULL;
+	struct sonde_container_meta *m = sonde_container_pod_by_ip(en->ctrs, ip);
+	if (!m)
+		return NULL;
+	struct sonde_enrich_end *e = calloc(1, sizeof(*e));
+	if (!e)
+		abort();
+	e->ctr = m;
+	return e;
+}
+
 /*
  * Which end the traced process is (0 client, 1 server, -1 unknown), and a
  * socket of the other end when it is on this host too (*other_ino, else 0).
@@ -114,6 +134,9 @@ static bool enrich_record(void *ctx, struct sonde_record *r)
 		else if (other)
 			ec->end[!k] = end_of(en, other);
 	}
+	for (int e = 0; e < 2; e++)
+		if (!ec->end[e])
+			ec->end[e] = pod_end(en, e ? &c->server : &c->client);
 	sonde_attr_set(c->attrs, SONDE_ATTR_CONTAINER, ec, conn_free);
 	if (ec->end[0])
 		sonde_attr_set(c->attrs, SONDE_ATTR_CLIENT_PROCESS, ec->end[0], NULL);
@@ -217,6 +240,9 @@ void sonde_enrich_process_fields(const struct sonde_conn_info *c, const struct s
 		proc_members(&ec->traced->proc, v, ctx);
 }
 
+static void pod_object(const struct sonde_enrich_end *e, const struct sonde_field_ops *v,
+		       void *ctx);
+
 static void container_object(const struct sonde_enrich_end *e, const struct sonde_field_ops *v,
 			     void *ctx)
 {
@@ -230,6 +256,12 @@ static void container_object(const struct sonde_enrich_end *e, const struct sond
 	const char *rt = sonde_runtime_name(m ? m->runtime : e->proc.ctr.runtime);
 	str_if(v, ctx, "runtime", rt);
 	v->end(ctx, SONDE_FG_OBJECT);
+	pod_object(e, v, ctx);
+}
+
+static void pod_object(const struct sonde_enrich_end *e, const struct sonde_field_ops *v, void *ctx)
+{
+	const struct sonde_container_meta *m = e->ctr;
 	const char *uid = m && m->pod_uid ? m->pod_uid : e->proc.ctr.pod_uid;
 	if (!(m && (m->pod_name || m->pod_namespace)) && !*uid)
 		return;
@@ -239,6 +271,8 @@ static void container_object(const struct sonde_enrich_end *e, const struct sond
 		str_if(v, ctx, "namespace", m->pod_namespace);
 	}
 	str_if(v, ctx, "uid", uid);
+	if (m)
+		str_if(v, ctx, "ip", m->pod_ip);
 	if (m && m->nlabels) {
 		v->begin(ctx, "labels", SONDE_FG_OBJECT);
 		for (size_t i = 0; i < m->nlabels; i++)
@@ -256,6 +290,10 @@ void sonde_enrich_end_fields(const struct sonde_conn_info *c, int e,
 	if (!end)
 		return;
 	const struct sonde_proc_info *p = &end->proc;
+	if (!p->pid) { /* named by its pod's IP only */
+		pod_object(end, v, ctx);
+		return;
+	}
 	v->begin(ctx, "process", SONDE_FG_OBJECT);
 	v->u64(ctx, "pid", p->pid);
 	str_if(v, ctx, "comm", p->comm);

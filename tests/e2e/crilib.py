@@ -72,11 +72,13 @@ def _read_varint(b, i):
 NODE = 2  # NamespaceMode NODE: the host's network namespace, no CNI needed
 
 
-def sandbox_config(name, namespace, uid, labels, annotations):
+def sandbox_config(name, namespace, uid, labels, annotations, host_network=True):
     meta = fbytes(1, name) + fbytes(2, uid) + fbytes(3, namespace)
-    nsopt = fint(1, NODE) + fint(2, 1)  # network NODE, pid CONTAINER
+    # network NODE (or POD, the default 0: the CNI plugins), pid CONTAINER
+    nsopt = (fint(1, NODE) if host_network else b"") + fint(2, 1)
     linux = fbytes(2, fbytes(1, nsopt))  # security_context.namespace_options
-    return (fbytes(1, meta) + fmap(6, labels) + fmap(7, annotations) +
+    host = b"" if host_network else fbytes(2, name)  # a hostname needs a UTS namespace
+    return (fbytes(1, meta) + host + fmap(6, labels) + fmap(7, annotations) +
             fbytes(8, linux))
 
 
@@ -94,16 +96,26 @@ class Cri:
         r = parse(self.call("Version", fbytes(1, "v1")))
         return r.get(2, [b""])[0].decode(), r.get(3, [b""])[0].decode()
 
-    def run_pod(self, name, namespace, uid, labels=None, annotations=None):
-        self.sbconf = sandbox_config(name, namespace, uid, labels, annotations)
-        r = parse(self.call("RunPodSandbox", fbytes(1, self.sbconf)))
-        return r[1][0].decode()
+    def run_pod(self, name, namespace, uid, labels=None, annotations=None, host_network=True):
+        conf = sandbox_config(name, namespace, uid, labels, annotations, host_network)
+        r = parse(self.call("RunPodSandbox", fbytes(1, conf)))
+        sb = r[1][0].decode()
+        self.sbconf = getattr(self, "sbconf", {})
+        self.sbconf[sb] = conf
+        return sb
 
     def create_container(self, sandbox, name, image, command, labels=None, annotations=None):
         conf = (fbytes(1, fbytes(1, name)) + fbytes(2, fbytes(1, image)) +
                 b"".join(fbytes(3, c) for c in command) + fmap(9, labels) + fmap(10, annotations))
-        r = parse(self.call("CreateContainer", fbytes(1, sandbox) + fbytes(2, conf) + fbytes(3, self.sbconf)))
+        r = parse(self.call("CreateContainer", fbytes(1, sandbox) + fbytes(2, conf) +
+                            fbytes(3, self.sbconf[sandbox])))
         return r[1][0].decode()
+
+    def pod_ip(self, sandbox):
+        """PodSandboxStatus: status (1) → network (5) → ip (1); "" if none."""
+        st = parse(self.call("PodSandboxStatus", fbytes(1, sandbox))).get(1, [b""])[0]
+        net = parse(st).get(5, [b""])[0]
+        return parse(net).get(1, [b""])[0].decode()
 
     def start_container(self, cid):
         self.call("StartContainer", fbytes(1, cid))
@@ -128,9 +140,18 @@ state = "{d}/state"
   stream_server_address = "127.0.0.1"
   restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "{d}/cni/bin"
+    bin_dir = "/usr/lib/cni"
     conf_dir = "{d}/cni/conf"
 '''
+
+# Pods with their own network: a bridge the test makes (and removes) with
+# a private /24, no masquerading; addresses from host-local under the dir.
+CNI = '''{{"cniVersion": "0.4.0", "name": "sonde-test", "plugins": [
+  {{"type": "bridge", "bridge": "{bridge}", "isGateway": true, "ipMasq": false,
+    "ipam": {{"type": "host-local", "ranges": [[{{"subnet": "{subnet}"}}]], "dataDir": "{d}/cni/ipam"}}}}]}}
+'''
+BRIDGE = "sondecri0"
+SUBNET = "10.233.77.0/24"
 
 
 class Containerd:
@@ -146,6 +167,9 @@ class Containerd:
         conf = os.path.join(self.dir, "config.toml")
         with open(conf, "w") as f:
             f.write(CONFIG.format(d=self.dir))
+        if os.path.exists("/usr/lib/cni/bridge"):
+            with open(os.path.join(self.dir, "cni", "conf", "10-sonde-test.conflist"), "w") as f:
+                f.write(CNI.format(d=self.dir, bridge=BRIDGE, subnet=SUBNET))
         self.log = open(os.path.join(self.dir, "log"), "w")
         self.proc = subprocess.Popen(["containerd", "--config", conf], stdout=self.log, stderr=self.log,
                                      start_new_session=True)
@@ -166,6 +190,7 @@ class Containerd:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
             self.log.close()
+        subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)
         # the shims outlive containerd; their mounts go with the tmp dir
         subprocess.run(["sh", "-c", f"grep -F '{self.dir}' /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount -l"],
                        capture_output=True)

@@ -7,10 +7,12 @@ CNI here) — through a test client of its own (crilib.py). `sonde capture
 --cri-socket` sees curl on the host talk to it: the server end names the
 container, its image, the pod and the pod's labels, which only the CRI API
 holds (containerd's task bundle has the pod's name, not its labels).
-Also: an empty node listed without failure, and a socket that is not there
-counted as failed listings while the records still come.
+Also: an empty node listed without failure, a socket that is not there
+counted as failed listings while the records still come, and a pod in its
+own network namespace (CNI bridge plugin on a bridge and /24 the test makes
+and removes) whose IP, from PodSandboxStatus, the record carries.
 Usage: test_cri_live.py [path/to/sonde]. PASS/FAIL/SKIP/INFO lines."""
-import os, shutil, subprocess, sys, tempfile, time
+import os, shutil, socket, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from livelib import Report, Child, SondeRun, free_port, wait_port, kill_children, kill_sondes, parse_args
@@ -64,6 +66,76 @@ def exchanges(recs, path):
 def stats(recs):
     st = [r for r in recs if r.get("type") == "stats"]
     return st[0] if st else {}
+
+
+HOLDING_CLIENT = r'''
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+s.sendall(b"GET / HTTP/1.1\r\nHost: pod\r\n\r\n")
+while s.recv(65536):
+    pass
+time.sleep(2)
+s.close()
+'''
+
+
+def pod_network(sonde, tmp, dry, cd, cri):
+    """A pod in its own network namespace (CNI bridge plugin, a bridge and
+    /24 of the test's own): its IP from PodSandboxStatus, in the record."""
+    if not os.path.exists("/usr/lib/cni/bridge"):
+        R.skip("pod network: no CNI plugins (containernetworking-plugins)")
+        return
+    try:
+        sb = cri.run_pod("api-0", "shop", "uid-api-0", {"app": "api"}, host_network=False)
+    except Exception as e:  # noqa: BLE001
+        R.check("pod network: a pod in its own network namespace runs", False, str(e)[-600:])
+        return
+    try:
+        ip = cri.pod_ip(sb)
+        port = 8080
+        cid = cri.create_container(sb, "api", "localhost/sonde-cri-app:1",
+                                   ["httpd", "-f", "-p", f"0.0.0.0:{port}", "-h", "/www"])
+        cri.start_container(cid)
+        R.info(f"pod network: pod IP {ip}")
+        up = False
+        for _ in range(100):
+            if subprocess.run(["curl", "-s", "-o", "/dev/null", "--max-time", "1", f"http://{ip}:{port}/"]).returncode == 0:
+                up = True
+                break
+            time.sleep(0.1)
+        if not R.check("pod network: the pod has an IP and its server answers there", bool(ip) and up, ip):
+            return
+        run = SondeRun(sonde, tmp, "podnet", ["--port", str(port), "--no-tls", "--cri-socket", cd.sock], R, dry=dry)
+        if not run.ok:
+            return
+        time.sleep(1.2)
+        # A client that holds its socket after the answer (CLOSE_WAIT keeps
+        # it in the socket table), so sonde can place it; a second
+        # connection wakes sonde's reader meanwhile.
+        cli = Child(["/usr/bin/python3", "-c", HOLDING_CLIENT, ip, str(port)], name="client")
+        time.sleep(0.6)
+        socket.create_connection((ip, port), timeout=2).close()
+        cli.wait(timeout=20)
+        rc, recs = run.stop()
+        ex = exchanges(recs, "/")
+        if R.check("pod network: the exchange recorded", len(ex) == 1, [r.get("type") for r in recs]):
+            sv = ex[0]["conn"]["server"]
+            # curl (on the host) is the traced end; the server's socket is
+            # in the pod's network namespace, so its end is named by its
+            # IP: the pod with that IP (PodSandboxStatus), no process.
+            R.info("pod network: server end " + str(sv))
+            R.check("pod network: the server end is named by the pod's IP (PodSandboxStatus): pod, labels, ip",
+                    sv.get("ip") == ip and sv.get("pod", {}).get("ip") == ip and
+                    sv.get("pod", {}).get("name") == "api-0" and sv.get("pod", {}).get("labels") == {"app": "api"}, sv)
+            R.check("pod network: the client end is the client process on the host",
+                    ex[0]["conn"]["client"].get("process", {}).get("pid") == cli.pid, ex[0]["conn"]["client"])
+        s = stats(recs)
+        R.check("pod network: no CRI call failed", s.get("enrich_cri_failures") == 0, s)
+    finally:
+        try:
+            cri.remove_pod(sb)
+        except Exception:  # noqa: BLE001
+            pass
 
 
 def main():
@@ -159,6 +231,7 @@ def main():
                     len(ex) == 1 and "labels" not in ex[0]["conn"]["server"].get("pod", {}), ex)
             R.check("no CRI socket: failed listings counted", s.get("enrich_cri_failures", 0) >= 1 and
                     s.get("enrich_cri_failures") == s.get("enrich_cri_listings"), s)
+            pod_network(sonde, tmp, dry, cd, cri)
         finally:
             try:
                 cri.remove_pod(sb)

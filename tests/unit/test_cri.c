@@ -184,6 +184,49 @@ static void bounded(void **st)
 	sonde_buf_free(&b);
 }
 
+/* PodSandboxStatusResponse → the pod's IP; the request it answers. */
+static void status(void **st)
+{
+	(void)st;
+	struct sonde_buf b = { 0 }, stt = { 0 }, net = { 0 };
+	str(&net, 1, "10.233.77.2");
+	str(&stt, 1, "sb1");
+	sub(&stt, 5, &net);
+	sub(&b, 1, &stt);
+	struct sonde_cri_pod pod = { 0 };
+	assert_int_equal(sonde_cri_decode_status(b.p, b.len, &pod), 0);
+	assert_string_equal(pod.ip, "10.233.77.2");
+	free(pod.ip);
+	pod.ip = NULL;
+	/* every cut: malformed or no IP, never a crash */
+	for (size_t n = 0; n < b.len; n++) {
+		uint8_t *copy = malloc(n ? n : 1);
+		memcpy(copy, b.p, n);
+		sonde_cri_decode_status(copy, n, &pod);
+		free(pod.ip);
+		pod.ip = NULL;
+		free(copy);
+	}
+	sonde_buf_free(&b);
+	/* a host-network pod: no network status, no IP */
+	str(&stt, 1, "sb2");
+	sub(&b, 1, &stt);
+	assert_int_equal(sonde_cri_decode_status(b.p, b.len, &pod), 0);
+	assert_null(pod.ip);
+	sonde_buf_free(&b);
+	/* an IP longer than any address is refused */
+	str(&net, 1, "1234567890123456789012345678901234567890123456789");
+	sub(&stt, 5, &net);
+	sub(&b, 1, &stt);
+	assert_int_equal(sonde_cri_decode_status(b.p, b.len, &pod), -1);
+	assert_null(pod.ip);
+	sonde_buf_free(&b);
+	uint8_t req[80];
+	assert_int_equal(sonde_cri_status_request("abc", req, sizeof(req)), 5);
+	assert_memory_equal(req, "\x0a\x03" "abc", 5);
+	assert_int_equal(sonde_cri_status_request("abc", req, 4), 0);
+}
+
 int main(void)
 {
 	tu_filters();
@@ -192,6 +235,7 @@ int main(void)
 		tu_test(every_cut),
 		tu_test(refused),
 		tu_test(bounded),
+		tu_test(status),
 	};
 	return cmocka_run_group_tests_name("cri", tests, NULL, NULL);
 }
