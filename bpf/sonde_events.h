@@ -81,6 +81,7 @@ enum sonde_event_flags {
 	SONDE_EVF_UNTRACED = 4, /* bytes moved outside traced calls (io_uring, sendfile, splice) */
 	SONDE_EVF_AFTER_LOSS = 8, /* events of this direction were lost just before */
 	SONDE_EVF_TLS = 16, /* plaintext of a TLS connection, from a TLS library's functions */
+	SONDE_EVF_DATAGRAM = 32, /* one UDP datagram: no stream position, the peer in raddr */
 };
 
 struct sonde_event {
@@ -196,6 +197,8 @@ struct sonde_go_bin {
 	X(GO_UNRESOLVED, tls_go_unresolved) /* Go TLS calls whose socket the runtime structures did not give */ \
 	X(GO_CLOSED, tls_go_closed_writes) /* Go TLS Writes on a connection already closed (nothing sent) */ \
 	X(CLOSED_BYTES, ebpf_closed_socket_bytes) /* bytes moved on a socket after its close, without state (not followed) */ \
+	X(UDP_DATAGRAMS, ebpf_udp_datagrams) /* UDP datagrams of wanted ports copied */ \
+	X(UDP_BYTES, ebpf_udp_bytes) /* their bytes */ \
 	X(TARGET_SKIPPED, ebpf_target_skipped_calls) /* calls of processes no --target selects (not followed) */
 
 enum sonde_counter {
@@ -203,6 +206,35 @@ enum sonde_counter {
 	SONDE_KCOUNTERS(SONDE_CNT_ENUM)
 #undef SONDE_CNT_ENUM
 	SONDE_CNT__MAX,
+};
+
+/*
+ * The TC packet source (bpf/tc.bpf.c): every packet of an interface, as it
+ * was at ingress or egress, up to SONDE_TC_SNAP_MAX bytes, one event each.
+ */
+#define SONDE_TC_SNAP_MAX 16384
+
+enum sonde_tc_dir {
+	SONDE_TC_INGRESS = 0,
+	SONDE_TC_EGRESS = 1,
+};
+
+struct sonde_tc_event {
+	__u64 ts_ns; /* CLOCK_MONOTONIC */
+	__u32 ifindex;
+	__u32 len; /* the packet's bytes */
+	__u32 cap; /* of which follow the header */
+	__u8 dir; /* enum sonde_tc_dir */
+	__u8 pad[3];
+	/* followed by cap bytes, from the link-layer header on */
+};
+
+/* Counters of the TC programs (a per-CPU array). */
+enum sonde_tc_counter {
+	SONDE_TC_CNT_PACKETS, /* packets written to the ring buffer */
+	SONDE_TC_CNT_DROPS, /* packets lost: the ring buffer was full */
+	SONDE_TC_CNT_LOAD_FAILED, /* packets whose bytes could not be read */
+	SONDE_TC_CNT__MAX,
 };
 
 #endif

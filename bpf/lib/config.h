@@ -26,6 +26,9 @@ const volatile __u8 hook_kind = SONDE_HOOK_TRACEPOINT;
 const volatile bool tls_on = false;
 /* tcp_recvmsg has the `nonblock` argument (before 5.19): flags come 5th */
 const volatile bool recvmsg_nonblock = false;
+/* The syscall tracepoints are loaded for UDP alone (a kernel-function data
+ * hook follows TCP): their TCP data calls are left to it. */
+const volatile bool udp_only = false;
 /* Ring buffer bytes pending before a wake-up is forced (batched wake-ups). */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 

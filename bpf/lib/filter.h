@@ -2,7 +2,8 @@
 /*
  * Which processes and sockets are traced: --pid, --comm, --cgroup and
  * --target (the process, checked first) and --port and the target's ports
- * (the socket); and the TCP socket behind a file descriptor.
+ * (the socket); and the TCP socket behind a file descriptor (and the UDP
+ * one, whose calls carry datagrams).
  */
 #ifndef SONDE_BPF_FILTER_H
 #define SONDE_BPF_FILTER_H
@@ -94,8 +95,7 @@ static __always_inline bool target_port_wanted(__u16 lport, __u16 rport)
 	return false;
 }
 
-/* The TCP socket behind fd, or 0: files, pipes, UDP and UNIX sockets are
- * filtered out here, before any payload is read. */
+/* The file behind fd, or NULL. */
 static __always_inline struct file *fd_file(int fd)
 {
 	if (fd < 0)
@@ -110,7 +110,8 @@ static __always_inline struct file *fd_file(int fd)
 	return f;
 }
 
-static __always_inline __u64 fd_to_tcp_sock(int fd)
+/* The IPv4/IPv6 TCP or UDP socket behind fd (its protocol in *proto), or 0. */
+static __always_inline __u64 fd_to_inet_sock(int fd, __u16 *proto)
 {
 	struct file *f = fd_file(fd);
 	if (!f)
@@ -122,12 +123,22 @@ static __always_inline __u64 fd_to_tcp_sock(int fd)
 	struct sock *sk = BPF_CORE_READ(sock, sk);
 	if (!sk)
 		return 0;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	*proto = BPF_CORE_READ(sk, sk_protocol);
+	if (*proto != IPPROTO_TCP && *proto != IPPROTO_UDP)
 		return 0;
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
 	return (__u64)sk;
+}
+
+/* The TCP socket behind fd, or 0: files, pipes, UDP and UNIX sockets are
+ * filtered out here, before any payload is read. */
+static __always_inline __u64 fd_to_tcp_sock(int fd)
+{
+	__u16 proto = 0;
+	__u64 sk = fd_to_inet_sock(fd, &proto);
+	return proto == IPPROTO_TCP ? sk : 0;
 }
 
 static __always_inline bool port_wanted(struct sock *sk)
@@ -140,6 +151,18 @@ static __always_inline bool port_wanted(struct sock *sk)
 		return false;
 	if (!n_ports)
 		return true;
+	for (__u32 i = 0; i < SONDE_FILTER_MAX && i < n_ports; i++)
+		if (lport == targ_ports[i] || rport == targ_ports[i])
+			return true;
+	return false;
+}
+
+/* A datagram's ports: --port's list, or without one DNS's port 53 alone, so
+ * the bulk of a host's UDP (QUIC, media, metrics) is never copied. */
+static __always_inline bool udp_port_wanted(__u16 lport, __u16 rport)
+{
+	if (!n_ports)
+		return lport == 53 || rport == 53;
 	for (__u32 i = 0; i < SONDE_FILTER_MAX && i < n_ports; i++)
 		if (lport == targ_ports[i] || rport == targ_ports[i])
 			return true;

@@ -15,6 +15,7 @@
 #include "app/run.h"
 #include "sink/sink.h"
 #include "enrich/enrich.h"
+#include "enrich/names.h"
 #include "enrich/target_scan.h"
 #include "source/ebpf/ebpf.h"
 #include "source/packet/live.h"
@@ -33,14 +34,19 @@ static const char capture_head[] =
 	"Sources:\n"
 	"      --source KIND        ebpf (the default: every process's sockets and TLS\n"
 	"                           libraries, through eBPF), af_packet (packets of\n"
-	"                           network interfaces, through a memory-mapped ring)\n"
-	"                           or libpcap (the same through libpcap)\n"
+	"                           network interfaces, through a memory-mapped ring),\n"
+	"                           libpcap (the same through libpcap) or tc (eBPF on\n"
+	"                           the interfaces' traffic-control hooks)\n"
 	"  -i, --interface IFACE    packet sources: capture on IFACE (repeatable, at\n"
 	"                           most 16; default any: every interface)\n"
 	"      --filter EXPR        packet sources: only packets matching EXPR, in\n"
-	"                           tcpdump's filter syntax, run in the kernel\n"
+	"                           tcpdump's filter syntax, run in the kernel (tc:\n"
+	"                           in sonde)\n"
 	"      --netns NS           packet sources: capture in another network\n"
 	"                           namespace: a name (ip netns), a pid or a path\n"
+	"      --all-netns          packet sources: in every network namespace of the\n"
+	"                           host, as they come and go (capture.source names\n"
+	"                           each; 4m of kernel buffer each unless -B)\n"
 	"  -B, --buffer-size SIZE   packet sources: kernel buffer per interface\n"
 	"                           (default 32m)\n"
 	"  -s, --snaplen SIZE       packet sources: bytes kept per packet (default:\n"
@@ -110,6 +116,7 @@ enum {
 	OPT_SOURCE,
 	OPT_FILTER,
 	OPT_NETNS,
+	OPT_ALL_NETNS,
 	OPT_NO_ENRICH,
 	OPT_CRI_SOCKET,
 	OPT_TARGET,
@@ -136,6 +143,7 @@ static const struct option capture_only[] = {
 	{ "interface", required_argument, NULL, 'i' },
 	{ "filter", required_argument, NULL, OPT_FILTER },
 	{ "netns", required_argument, NULL, OPT_NETNS },
+	{ "all-netns", no_argument, NULL, OPT_ALL_NETNS },
 	{ "no-enrich", no_argument, NULL, OPT_NO_ENRICH },
 	{ "cri-socket", required_argument, NULL, OPT_CRI_SOCKET },
 	{ "target", required_argument, NULL, OPT_TARGET },
@@ -319,6 +327,8 @@ struct capture_args {
 	char source_name[256]; /* records' capture.source */
 	bool ebpf_only_given; /* an eBPF-only option was given */
 	bool no_enrich; /* --no-enrich */
+	bool all_netns; /* --all-netns */
+	struct sonde_all_netns_opts ao; /* its options: the kind and po */
 	const char *cri_socket; /* --cri-socket: NULL the usual, "" none */
 	struct sonde_targets targets; /* --target */
 	const char *host_root; /* --host-root: NULL "/" */
@@ -351,6 +361,7 @@ static int source_option(struct capture_args *a, const char *arg)
 		&sonde_source_ebpf,
 		&sonde_source_af_packet,
 		&sonde_source_libpcap,
+		&sonde_source_tc,
 	};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		if (!strcmp(arg, kinds[i]->name)) {
@@ -358,7 +369,7 @@ static int source_option(struct capture_args *a, const char *arg)
 			return 0;
 		}
 	}
-	return bad("source", arg, "ebpf, af_packet or libpcap");
+	return bad("source", arg, "ebpf, af_packet, libpcap or tc");
 }
 
 /* --cgroup: a cgroup v2 directory or its id (the directory's inode number). */
@@ -463,6 +474,7 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 		return 0;
 	case OPT_FILTER: a->po.filter = arg; return 0;
 	case OPT_NETNS: return netns_option(a, arg);
+	case OPT_ALL_NETNS: a->all_netns = true; return 0;
 	case OPT_NO_ENRICH: a->no_enrich = true; return 0;
 	case OPT_CRI_SOCKET: a->cri_socket = strcmp(arg, "none") ? arg : ""; return 0;
 	case OPT_TARGET: return target_option(a, arg);
@@ -496,12 +508,14 @@ static int check_source_args(struct capture_args *a)
 		const char *o = a->po.nifaces     ? "-i"
 				: a->po.filter    ? "--filter"
 				: a->po.netns     ? "--netns"
+				: a->all_netns    ? "--all-netns"
 				: a->po.ring_size ? "-B"
 				: a->po.snaplen   ? "-s"
 						  : NULL;
 		if (o) {
-			sonde_errorf("capture: %s is for packet sources (--source af_packet or "
-				     "libpcap); the eBPF source filters with --pid, --comm, --port "
+			sonde_errorf("capture: %s is for packet sources (--source af_packet, "
+				     "libpcap or tc); the eBPF source filters with --pid, --comm, "
+				     "--port "
 				     "and --cgroup",
 				     o);
 			return SONDE_EXIT_USAGE;
@@ -526,6 +540,15 @@ static int check_source_args(struct capture_args *a)
 		 a->po.netns ? "@" : "", a->po.netns ? a->po.netns : "");
 	sonde_buf_free(&b);
 	a->co.pipe.conn.source = a->source_name;
+	if (a->all_netns) {
+		if (a->po.netns) {
+			sonde_errorf("capture: --netns names one namespace, --all-netns every "
+				     "one: give one of them");
+			return SONDE_EXIT_USAGE;
+		}
+		a->ao = (struct sonde_all_netns_opts){ .kind = a->source, .packet = a->po };
+		a->source = &sonde_source_all_netns;
+	}
 	return -1;
 }
 
@@ -614,8 +637,10 @@ static int run_capture(struct capture_args *a)
 	void *enrich = ebpf && !a->no_enrich ? sonde_enrich_new(&eno, &run.pipe.stats) : NULL;
 	if (enrich)
 		sonde_run_add_stage(&run, &sonde_enrich_stage, enrich);
-	void *src = sonde_run_add_source(&run, a->source, ebpf ? (const void *)&a->eo : &a->po, err,
-					 sizeof(err));
+	if (!a->co.no_names)
+		sonde_run_add_stage(&run, &sonde_names_stage, sonde_names_new(0, &run.pipe.stats));
+	const void *so = ebpf ? (const void *)&a->eo : a->all_netns ? (const void *)&a->ao : &a->po;
+	void *src = sonde_run_add_source(&run, a->source, so, err, sizeof(err));
 	if (!src) {
 		sonde_errorf("capture: %s", err);
 		sonde_run_free(&run);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "app/run.h"
+#include "enrich/names.h"
 #include "sink/sink.h"
 #include "source/file/file_source.h"
 #include "cli/cli.h"
@@ -86,6 +87,8 @@ static int run_read(struct sonde_common_opts *co, int fd, const char *name)
 	struct sonde_run run;
 	sonde_run_init(&run, &ro);
 	sonde_run_add_stage(&run, &sonde_sink_stage, sink);
+	if (!co->no_names)
+		sonde_run_add_stage(&run, &sonde_names_stage, sonde_names_new(0, &run.pipe.stats));
 	struct sonde_file_source_opts fo = { .fd = fd, .name = name };
 	char err[512];
 	if (!sonde_run_add_source(&run, &sonde_source_file, &fo, err, sizeof(err))) {

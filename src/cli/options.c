@@ -22,6 +22,8 @@ enum {
 	OPT_PENDING_MEM,
 	OPT_PROTO_DESC,
 	OPT_QUOTA,
+	OPT_NO_NAMES,
+	OPT_COLOR,
 };
 
 const struct option sonde_common_longopts[] = {
@@ -30,6 +32,11 @@ const struct option sonde_common_longopts[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "line-buffered", no_argument, NULL, 'l' },
 	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "no-names", no_argument, NULL, OPT_NO_NAMES },
+	{ "utc", no_argument, NULL, 'u' },
+	{ "details", no_argument, NULL, 'V' },
+	{ "color", required_argument, NULL, OPT_COLOR },
+	{ "colour", required_argument, NULL, OPT_COLOR },
 	{ "body-limit", required_argument, NULL, OPT_BODY_LIMIT },
 	{ "decode-bodies", no_argument, NULL, OPT_DECODE },
 	{ "max-header", required_argument, NULL, OPT_MAX_HEADER },
@@ -59,6 +66,14 @@ const char sonde_common_usage[] =
 	"                           reading a pipe; else records go out in 256 KiB blocks)\n"
 	"      --stats              end with counters of everything seen and missed\n"
 	"                           (a \"stats\" record in json, a table on stderr in text)\n"
+	"      --no-names           do not name ends by the DNS answers seen (by default\n"
+	"                           conn.client/server.name, and the text line's host)\n"
+	"Text output:\n"
+	"  -u, --utc                times in UTC (default: local time)\n"
+	"  -V, --details            below each line, every field of the request and the\n"
+	"                           response (headers, bodies), like tshark -O\n"
+	"      --color WHEN         auto (a terminal, unless NO_COLOR is set), always or\n"
+	"                           never: responses coloured by outcome\n"
 	"Recording:\n"
 	"  -w, --write FILE         also record what was captured to FILE, pcapng (- for\n"
 	"                           stdout; then no records unless -o names a format):\n"
@@ -92,6 +107,7 @@ void sonde_common_defaults(struct sonde_common_opts *o)
 	memset(o, 0, sizeof(*o));
 	sonde_pipeline_defaults(&o->pipe);
 	o->format = -1;
+	o->colour = -1;
 }
 
 int sonde_bad_value(const char *cmd, const char *opt, const char *val, const char *why)
@@ -179,6 +195,19 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 	case 'l': o->line_buffered = true; return 1;
 	case 'q': o->quiet = true; return 1;
 	case OPT_STATS: o->stats = true; return 1;
+	case OPT_NO_NAMES: o->no_names = true; return 1;
+	case 'u': o->text.utc = true; return 1;
+	case 'V': o->text.details = true; return 1;
+	case OPT_COLOR:
+		if (!strcmp(arg, "auto"))
+			o->colour = -1;
+		else if (!strcmp(arg, "always"))
+			o->colour = 1;
+		else if (!strcmp(arg, "never"))
+			o->colour = 0;
+		else
+			return sonde_bad_value(cmd, "color", arg, "auto, always or never");
+		return 1;
 	case OPT_BODY_LIMIT: return size_opt(cmd, "body-limit", arg, &p->dissect.body_limit);
 	case OPT_DECODE: p->dissect.decode_bodies = 1; return 1;
 	case OPT_MAX_HEADER:
@@ -301,5 +330,10 @@ struct sonde_sink *sonde_common_sink(struct sonde_common_opts *o, bool immediate
 	sonde_sink_set_limit(s, o->count);
 	sonde_sink_set_stats(s, o->stats);
 	sonde_sink_set_immediate(s, immediate || o->line_buffered || isatty(STDOUT_FILENO));
+	struct sonde_text_opts to = o->text;
+	const char *term = getenv("TERM");
+	to.colour = o->colour > 0 || (o->colour < 0 && isatty(STDOUT_FILENO) &&
+				      !getenv("NO_COLOR") && !(term && !strcmp(term, "dumb")));
+	sonde_sink_set_text(s, &to);
 	return s;
 }

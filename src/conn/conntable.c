@@ -331,6 +331,10 @@ static struct conn *conn_new(struct sonde_conntable *ct, const struct sonde_chun
 	c->info.l4 = ch->flow.l4;
 	c->info.origin = ch->origin;
 	c->info.source = ct->opts.source;
+	if (ch->source) {
+		size_t n = strlen(ch->source) + 1;
+		c->info.source = c->info.own_source = memcpy(sonde_xmalloc(n), ch->source, n);
+	}
 	c->info.attrs = &c->attrs;
 	if (ch->tls) {
 		c->info.tls = sonde_xmalloc(sizeof(*c->info.tls));
@@ -391,6 +395,7 @@ static void conn_close(struct sonde_conntable *ct, struct conn *c, uint64_t ts)
 	}
 	sonde_attrs_clear(&c->attrs);
 	free(c->info.tls);
+	free(c->info.own_source);
 	free(c);
 }
 
@@ -578,8 +583,11 @@ void sonde_conntable_datagram(struct sonde_conntable *ct, const struct sonde_chu
 	if (ts > ct->last_sweep + SWEEP_INTERVAL_NS)
 		sweep_idle(ct, ts);
 	struct conn *c = datagram_flow(ct, ch);
-	if (c)
+	if (c) {
 		c->last_ts = ts;
+		if (ch->proc && !c->info.proc.pid)
+			c->info.proc = *ch->proc;
+	}
 	if (!c || ch->caplen < ch->wirelen) {
 		undissected(ct, ch);
 		return;

@@ -124,8 +124,10 @@ static bool enrich_record(void *ctx, struct sonde_record *r)
 	if (!ec)
 		return true;
 	ec->traced = end_of(en, c->proc.pid);
-	uint64_t other_ino;
-	int k = place(en, c, &other_ino);
+	uint64_t other_ino = 0;
+	/* The socket tables placed are TCP's; a UDP flow (a lookup each) keeps
+	 * only the traced process's own details. */
+	int k = c->l4 != SONDE_L4_UDP ? place(en, c, &other_ino) : -1;
 	if (k >= 0) {
 		ec->end[k] = ec->traced;
 		uint32_t other = other_ino ? sonde_sock_owner(en->owners, other_ino, 0) : 0;
@@ -302,4 +304,11 @@ void sonde_enrich_end_fields(const struct sonde_conn_info *c, int e,
 	v->end(ctx, SONDE_FG_OBJECT);
 	if (p->ctr.id[0])
 		container_object(end, v, ctx);
+}
+
+const struct sonde_proc_info *sonde_enrich_end_proc(const struct sonde_conn_info *c, int e)
+{
+	const struct sonde_enrich_end *end =
+		sonde_attr_get(c->attrs, e ? SONDE_ATTR_SERVER_PROCESS : SONDE_ATTR_CLIENT_PROCESS);
+	return end ? &end->proc : NULL;
 }

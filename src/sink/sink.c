@@ -21,6 +21,7 @@ struct sonde_sink {
 	bool with_stats; /* write the stats when the input ends */
 	bool no_records; /* -o none: count them, write none */
 	uint64_t written, limit; /* records written; limit 0: no limit (-c) */
+	struct sonde_text_opts text; /* the text format's choices */
 };
 
 struct sonde_sink *sonde_sink_new(enum sonde_sink_format fmt, FILE *out)
@@ -68,6 +69,11 @@ bool sonde_sink_full(const struct sonde_sink *s)
 	return (s->limit && s->written >= s->limit) || s->failed;
 }
 
+void sonde_sink_set_text(struct sonde_sink *s, const struct sonde_text_opts *o)
+{
+	s->text = *o;
+}
+
 void sonde_sink_set_immediate(struct sonde_sink *s, bool on)
 {
 	s->immediate = on;
@@ -80,10 +86,12 @@ void sonde_sink_write(struct sonde_sink *s, const struct sonde_record *r)
 	s->written++;
 	if (s->no_records)
 		return;
+	struct sonde_record numbered = *r;
+	numbered.seq = s->written;
 	if (s->fmt == SONDE_SINK_JSON)
-		sonde_record_json(r, &s->pending);
+		sonde_record_json(&numbered, &s->pending);
 	else
-		sonde_record_text(r, &s->pending);
+		sonde_record_text(&numbered, &s->text, &s->pending);
 	if (s->immediate || s->pending.len >= SINK_FLUSH_AT)
 		drain(s);
 }

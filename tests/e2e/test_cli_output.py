@@ -8,8 +8,10 @@ Usage: test_cli_output.py [--only NAME,...] path/to/sonde
 Prints PASS/FAIL/SKIP lines; exits non-zero on any FAIL.
 """
 import http.server
+import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -90,6 +92,138 @@ def test_read_pipe_prompt(tmp):
 class Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *a):
         pass
+
+
+class KeepAlive(http.server.BaseHTTPRequestHandler):
+    """HTTP/1.1 with lengths: one connection carries every request."""
+    protocol_version = "HTTP/1.1"
+
+    def reply(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        if n:
+            self.rfile.read(n)
+        if self.path.startswith("/evil"):
+            # What a hostile peer may send a terminal: ESC sequences, C1.
+            body = b"\x1b]0;owned\x07\x1b[2J\xc2\x9b31m body"
+            self.send_response(500, "Bad \x1b[5mBlink")
+            self.send_header("X-Evil", "\x1b[31mred")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        body = b"x" * (404 if self.path.startswith("/missing") else 3000)
+        self.send_response(404 if self.path.startswith("/missing") else 200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("X-Padding", "p" * 300)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = reply
+
+    def log_message(self, *a):
+        pass
+
+
+def test_read_snaplen(tmp):
+    """tcpdump -s N cuts every packet: the message starts that fit are still
+    records, paired, flagged for what was cut (issue: -s 120 gave nothing,
+    -s 200 gave answered requests as unanswered)."""
+    if not shutil.which("tcpdump") or not shutil.which("curl"):
+        R.skip("snaplen: needs tcpdump and curl")
+        return
+    port = free_port()
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), KeepAlive)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    paths = ["/a", "/b?q=1", "/missing", "/c"]
+    want = [("GET", "/a", 200), ("GET", "/b?q=1", 200), ("GET", "/missing", 404),
+            ("POST", "/c", 200)]
+    try:
+        for snap in (120, 200):
+            pcap = os.path.join(tmp, f"snap{snap}.pcap")
+            td = subprocess.Popen(["tcpdump", "-i", "lo", "-s", str(snap), "-U", "--immediate-mode", "-Z", "root",
+                                   "-w", pcap, f"tcp port {port}"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            deadline = time.time() + 10
+            line = b""
+            while time.time() < deadline and b"listening" not in line:
+                line += td.stderr.read1(200)
+            base = f"http://127.0.0.1:{port}"
+            subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", "X-Long: " + "h" * 400,
+                            base + paths[0], "-o", "/dev/null", base + paths[1], "-o",
+                            "/dev/null", base + paths[2], "--next", "-s", "-o", "/dev/null", "-d",
+                            "y" * 2000, base + paths[3]], timeout=20)
+            time.sleep(0.5)
+            td.send_signal(signal.SIGINT)
+            td.wait(timeout=10)
+            p = subprocess.run([SONDE, "read", "-o", "json", pcap], capture_output=True,
+                               text=True, timeout=60)
+            recs = [json.loads(x) for x in p.stdout.splitlines() if '"exchange"' in x]
+            got = [((r.get("request") or {}).get("method"), (r.get("request") or {}).get("target"),
+                    (r.get("response") or {}).get("status")) for r in recs]
+            R.check(f"snaplen {snap}: every request a record, paired with its status", got == want,
+                    f"{got} (stderr {p.stderr[-200:]!r})")
+            flagged = all("request_headers_truncated" in r["flags"] and
+                          "response_gap" in r["flags"] for r in recs)
+            R.check(f"snaplen {snap}: records say what was cut", recs and flagged,
+                    json.dumps([r["flags"] for r in recs]))
+    finally:
+        srv.shutdown()
+
+
+def test_text_view(tmp):
+    """The text line and -V: the host with the path, the reason, latency with
+    its unit, labelled sizes; local time unless -u; colour only when asked
+    (or on a terminal); and nothing from the traffic reaches the terminal
+    unescaped (ESC, BEL, C1 controls)."""
+    if not shutil.which("tcpdump") or not shutil.which("curl"):
+        R.skip("text view: needs tcpdump and curl")
+        return
+    port = free_port()
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), KeepAlive)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    pcap = os.path.join(tmp, "text.pcap")
+    try:
+        td = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-Z", "root",
+                               "-w", pcap, f"tcp port {port}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        line = b""
+        deadline = time.time() + 10
+        while time.time() < deadline and b"listening" not in line:
+            line += td.stderr.read1(200)
+        base = f"http://127.0.0.1:{port}"
+        subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", "Host: shop.test", base + "/a",
+                        "-o", "/dev/null", base + "/evil"], timeout=20)
+        time.sleep(0.5)
+        td.send_signal(signal.SIGINT)
+        td.wait(timeout=10)
+    finally:
+        srv.shutdown()
+
+    def read(*args, env=None):
+        return subprocess.run([SONDE, "read", "-o", "text", *args, pcap], capture_output=True,
+                              timeout=60, env=env)
+    utc = read("-u", "--color", "never").stdout.decode("utf-8", "replace").splitlines()
+    R.check("text: two lines", len(utc) == 2, utc)
+    if len(utc) != 2:
+        return
+    a = utc[0]
+    R.check("text: host and path, reason, latency unit, labelled sizes",
+            " http/1.1 GET shop.test/a -> 200 OK " in a and " ms req " in a and " resp " in a, a)
+    tokyo = read("--color", "never", env=dict(os.environ, TZ="Asia/Tokyo")).stdout.decode()
+    h_utc, h_tokyo = int(a[:2]), int(tokyo[:2])
+    R.check("text: local time by default, UTC with -u", (h_utc + 9) % 24 == h_tokyo,
+            f"{a[:15]} vs {tokyo[:15]}")
+    col = read("--color", "always").stdout
+    R.check("text: --color always colours the outcome (2xx green, 5xx red)",
+            b"\x1b[32m200 OK\x1b[0m" in col and b"\x1b[1;31m500 " in col, col[:400])
+    R.check("text: no colour into a pipe by default", b"\x1b[" not in read().stdout)
+    det = read("-V", "--color", "never").stdout
+    R.check("text -V: headers and bodies below the line",
+            b"X-Evil: \\x1b[31mred" in det and b"data: (24 bytes) 1b 5d 30 3b" in det
+            and b"Host: shop.test" in det, det[-600:])
+    R.check("text -V: no raw ESC, BEL or C1 from the traffic", b"\x1b" not in det
+            and b"\x07" not in det and b"\xc2\x9b" not in det, det[-600:])
 
 
 def test_capture_head(tmp):
@@ -337,6 +471,8 @@ def main():
             test_read_full(pcap)
             test_read_nothing()
             test_read_compressed(tmp)
+            test_read_snaplen(tmp)
+            test_text_view(tmp)
         if only is None or "pipe" in only:
             test_read_pipe_prompt(tmp)
         if only is None or "live" in only:
