@@ -102,7 +102,7 @@ def policy(name, ds, source):
     pod = ds["spec"]["template"]["spec"]
     c = pod["containers"][0]
     sc = c["securityContext"]
-    want = ["BPF", "PERFMON", "DAC_READ_SEARCH", "SYS_PTRACE"] if source == "ebpf" else ["NET_RAW"]
+    want = {"ebpf": ["BPF", "PERFMON", "DAC_READ_SEARCH", "SYS_PTRACE"], "tc": ["BPF", "NET_ADMIN"]}.get(source, ["NET_RAW"])
     check(f"{name}: not privileged", not sc.get("privileged"), sc)
     check(f"{name}: capabilities: drop ALL, add exactly {want}",
           sc.get("capabilities") == {"drop": ["ALL"], "add": want}, sc.get("capabilities"))
@@ -187,6 +187,17 @@ def main():
             check(f"af_packet: {d['kind']} valid", not e, e)
         if ds:
             policy("af_packet", daemonset(ds), "af_packet")
+
+        tc = os.path.join(tmp, "tc.yaml")
+        with open(tc, "w") as f:
+            f.write("source: tc\n")
+        text, why = render(renderer, tc)
+        ds = docs(text or "")
+        if check("chart renders for the tc source", text is not None, why):
+            for d in ds:
+                e = schema.errors(d)
+                check(f"tc: {d['kind']} valid", not e, e)
+            policy("tc", daemonset(ds), "tc")
 
         pv = os.path.join(tmp, "priv.yaml")
         with open(pv, "w") as f:

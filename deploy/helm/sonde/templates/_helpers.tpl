@@ -28,6 +28,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - PERFMON
 - DAC_READ_SEARCH
 - SYS_PTRACE
+{{- else if eq .Values.source "tc" -}}
+- BPF
+- NET_ADMIN
 {{- else -}}
 - NET_RAW
 {{- end -}}
