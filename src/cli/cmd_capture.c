@@ -524,9 +524,10 @@ static int check_source_args(struct capture_args *a)
 		return -1;
 	}
 	if (a->ebpf_only_given) {
-		sonde_errorf("capture: --pid, --comm, --port, --cgroup, --ebpf-hook and the TLS "
-			     "options are for the eBPF source; packet sources take --filter "
-			     "(e.g. --filter 'tcp port 80')");
+		sonde_errorf(
+			"capture: --pid, --comm, --port, --cgroup, --target, --ebpf-hook and "
+			"the TLS options are for the eBPF source; packet sources take --filter "
+			"(e.g. --filter 'tcp port 80')");
 		return SONDE_EXIT_USAGE;
 	}
 	struct sonde_buf b = { 0 };
