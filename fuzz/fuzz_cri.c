@@ -8,7 +8,8 @@
  *   options & 2   also as PodSandboxStatusResponse (the pod's IP)
  *
  * Each decoded pod's labels and sonde.dev/ annotations (sonde.dev/ports is
- * parsed from them) then go through capture targets' matching.
+ * parsed from them) then go through capture targets' matching, and its
+ * name and labels through the workload's derivation.
  *
  * Oracles besides the sanitizers: what is kept stays within the bounds of
  * cri_msg.h, every kept string is NUL-free and within SONDE_CRI_STR_MAX,
@@ -21,6 +22,7 @@
 
 #include "enrich/cri_msg.h"
 #include "enrich/targets.h"
+#include "enrich/workload.h"
 #include "fuzz_common.h"
 
 static void check_str(const char *s)
@@ -66,6 +68,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		m.pod_namespace = p->namespace;
 		m.labels = p->labels, m.nlabels = p->nlabels;
 		m.annotations = p->annotations, m.nannotations = p->nannotations;
+		const char *kind;
+		char wname[64];
+		if (sonde_workload_of(p->name, p->labels, p->nlabels, &kind, wname, sizeof(wname)))
+			FUZZ_CHECK(strlen(wname) < sizeof(wname) && kind, "workload");
 		struct sonde_target out;
 		if (sonde_targets_match(&t, &m, &out))
 			FUZZ_CHECK(out.nports <= SONDE_TARGET_PORTS && out.ncomms <= SONDE_TARGET_COMMS,

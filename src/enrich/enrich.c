@@ -10,6 +10,7 @@
 
 #include "enrich/cri.h"
 #include "enrich/socket.h"
+#include "enrich/workload.h"
 
 struct enrich {
 	char proc[128];
@@ -275,6 +276,15 @@ static void pod_object(const struct sonde_enrich_end *e, const struct sonde_fiel
 	str_if(v, ctx, "uid", uid);
 	if (m)
 		str_if(v, ctx, "ip", m->pod_ip);
+	const char *kind;
+	char wname[256];
+	if (m &&
+	    sonde_workload_of(m->pod_name, m->labels, m->nlabels, &kind, wname, sizeof(wname))) {
+		v->begin(ctx, "workload", SONDE_FG_OBJECT);
+		sonde_field_cstr(v, ctx, "kind", kind);
+		sonde_field_cstr(v, ctx, "name", wname);
+		v->end(ctx, SONDE_FG_OBJECT);
+	}
 	if (m && m->nlabels) {
 		v->begin(ctx, "labels", SONDE_FG_OBJECT);
 		for (size_t i = 0; i < m->nlabels; i++)

@@ -212,6 +212,8 @@ def main():
                 R.check("pod: name, namespace, uid", pod.get("name") == "checkout-7d9f-x2" and
                         pod.get("namespace") == "shop" and pod.get("uid") == uid, pod)
                 R.check("pod: every label, only from CRI", pod.get("labels") == labels, pod)
+                R.check("pod: its workload, from the name and pod-template-hash: Deployment checkout",
+                        pod.get("workload") == {"kind": "Deployment", "name": "checkout"}, pod)
             s = stats(recs)
             R.info("stats " + str({k: v for k, v in s.items() if k.startswith("enrich_")}))
             R.check("stats: listings made, none failed", s.get("enrich_cri_listings", 0) >= 1 and
