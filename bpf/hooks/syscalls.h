@@ -28,8 +28,14 @@ static __always_inline int enter_io_at(int fd, __u64 buf, __u64 cnt, __u64 addr,
 		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	if (proto == IPPROTO_UDP) {
-		/* Data calls only; ports are known at the exit (a receive's peer). */
+		/* Data calls only. A connected socket's ports are known now: the
+		 * bulk of a host's UDP (QUIC clients, metrics) stops here; an
+		 * unconnected one's peer only at the exit. */
 		if (kind > CALL_MMSG)
+			return 0;
+		__u16 dport = BPF_CORE_READ((struct sock *)sk, __sk_common.skc_dport);
+		if (dport && !udp_port_wanted(BPF_CORE_READ((struct sock *)sk, __sk_common.skc_num),
+					      bpf_ntohs(dport)))
 			return 0;
 		struct call c = { .sk = sk, .buf = buf, .cnt = cnt, .addr = addr, .kind = kind,
 				  .dir = dir, .udp = 1 };

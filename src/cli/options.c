@@ -24,6 +24,7 @@ enum {
 	OPT_QUOTA,
 	OPT_NO_NAMES,
 	OPT_COLOR,
+	OPT_SUMMARY,
 };
 
 const struct option sonde_common_longopts[] = {
@@ -32,6 +33,7 @@ const struct option sonde_common_longopts[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "line-buffered", no_argument, NULL, 'l' },
 	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "summary", no_argument, NULL, OPT_SUMMARY },
 	{ "no-names", no_argument, NULL, OPT_NO_NAMES },
 	{ "utc", no_argument, NULL, 'u' },
 	{ "details", no_argument, NULL, 'V' },
@@ -66,6 +68,9 @@ const char sonde_common_usage[] =
 	"                           reading a pipe; else records go out in 256 KiB blocks)\n"
 	"      --stats              end with counters of everything seen and missed\n"
 	"                           (a \"stats\" record in json, a table on stderr in text)\n"
+	"      --summary            end with exchanges per protocol and server: outcomes,\n"
+	"                           unanswered, latency p50/p90/p99/max (a \"summary\"\n"
+	"                           record in json; with -o none the summary alone)\n"
 	"      --no-names           do not name ends by the DNS answers seen (by default\n"
 	"                           conn.client/server.name, and the text line's host)\n"
 	"Text output:\n"
@@ -195,6 +200,7 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 	case 'l': o->line_buffered = true; return 1;
 	case 'q': o->quiet = true; return 1;
 	case OPT_STATS: o->stats = true; return 1;
+	case OPT_SUMMARY: o->summary = true; return 1;
 	case OPT_NO_NAMES: o->no_names = true; return 1;
 	case 'u': o->text.utc = true; return 1;
 	case 'V': o->text.details = true; return 1;
@@ -275,8 +281,9 @@ struct sonde_pcapng *sonde_common_record(const struct sonde_common_opts *o, cons
 			   : o->rec.quota_bytes ? "--record-quota"
 						: NULL;
 	if (!o->rec.path) {
-		if (need || o->no_records) {
-			sonde_errorf("%s: %s goes with -w FILE", cmd, need ? need : "-o none");
+		if (need || (o->no_records && !o->summary)) {
+			sonde_errorf("%s: %s goes with -w FILE (or --summary)", cmd,
+				     need ? need : "-o none");
 			*status = SONDE_EXIT_USAGE;
 		}
 		return NULL;
@@ -324,11 +331,14 @@ struct sonde_sink *sonde_common_sink(struct sonde_common_opts *o, bool immediate
 	if (o->format < 0)
 		o->format = isatty(STDOUT_FILENO) ? SONDE_SINK_TEXT : SONDE_SINK_JSON;
 	/* No records: the closing stats, if asked for, still go to stderr. */
-	struct sonde_sink *s =
-		sonde_sink_new(none ? SONDE_SINK_TEXT : o->format, none ? stderr : stdout);
+	/* -o none --summary: the summary is the output (unless -w - holds stdout). */
+	bool rec_stdout = o->rec.path && !strcmp(o->rec.path, "-");
+	FILE *out = none && !(o->summary && !rec_stdout) ? stderr : stdout;
+	struct sonde_sink *s = sonde_sink_new(none ? SONDE_SINK_TEXT : o->format, out);
 	sonde_sink_set_records(s, !none);
 	sonde_sink_set_limit(s, o->count);
 	sonde_sink_set_stats(s, o->stats);
+	sonde_sink_set_summary(s, o->summary);
 	sonde_sink_set_immediate(s, immediate || o->line_buffered || isatty(STDOUT_FILENO));
 	struct sonde_text_opts to = o->text;
 	const char *term = getenv("TERM");

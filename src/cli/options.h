@@ -14,6 +14,7 @@ struct sonde_common_opts {
 	struct sonde_pipeline_opts pipe;
 	int format; /* enum sonde_sink_format, or -1: by whether stdout is a tty */
 	bool stats;
+	bool summary; /* --summary */
 	bool quiet; /* -q: no informational lines on stderr */
 	bool line_buffered; /* -l: every record written as soon as it is complete */
 	uint64_t count; /* -c N: stop after N records; 0: no limit */

@@ -287,10 +287,19 @@ static void settle(struct conn *c, int side, uint64_t ts)
 	s->len = 0;
 }
 
+/* Does side's sender count as the client, for --follow? */
+static bool followed_from_client(const struct conn *c, int side)
+{
+	return c->client >= 0 ? side == c->client : side == 0;
+}
+
 static void conn_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts)
 {
 	struct conn_dir *cd = ctx;
 	struct conn *c = cd->c;
+	const struct sonde_follow_out *f = c->ct->opts.follow;
+	if (f && c->info.id == c->ct->opts.follow_id)
+		f->data(f->ctx, &c->info, followed_from_client(c, cd->side), p, n, ts);
 	switch (c->state) {
 	case CONN_DETECT: detect(c, cd->side, p, n, ts); break;
 	case CONN_DISSECT: dissect(c, cd->side, p, n, ts); break;
@@ -303,6 +312,9 @@ static void conn_gap(void *ctx, uint64_t n, uint64_t ts)
 {
 	struct conn_dir *cd = ctx;
 	struct conn *c = cd->c;
+	const struct sonde_follow_out *f = c->ct->opts.follow;
+	if (f && c->info.id == c->ct->opts.follow_id)
+		f->gap(f->ctx, &c->info, followed_from_client(c, cd->side), n);
 	if (c->state == CONN_DISSECT) {
 		c->d->gap(c->dstate, dir_of(c, cd->side), n, ts);
 	} else if (c->state == CONN_DETECT) {

@@ -43,6 +43,9 @@ void sonde_sink_set_immediate(struct sonde_sink *s, bool on);
 extern const struct sonde_stage_ops sonde_sink_stage;
 /* false: write no records, only the closing stats (-o none). */
 void sonde_sink_set_records(struct sonde_sink *s, bool on);
+/* Count every record written and end with a summary (sink/summary.h),
+ * before the stats (--summary). */
+void sonde_sink_set_summary(struct sonde_sink *s, bool on);
 /* Write the closing stats when the input ends (--stats). */
 void sonde_sink_set_stats(struct sonde_sink *s, bool on);
 /* Write the closing stats: a "stats" record (JSON) or a table on stderr. */

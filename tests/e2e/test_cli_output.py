@@ -51,6 +51,61 @@ def test_read_head(pcap):
             f"{took:.2f}s vs {full:.2f}s for the whole file; stderr {p.stderr!r}")
 
 
+def test_summary(pcap):
+    """--summary against the records themselves: per protocol and server the
+    same counts and outcomes, percentiles within the histogram's 6.25%, and
+    the text table for the same run."""
+    p = subprocess.run([SONDE, "read", "-o", "json", "--summary", pcap], capture_output=True,
+                       text=True, timeout=600)
+    lines = [json.loads(x) for x in p.stdout.splitlines()]
+    recs = [r for r in lines if r.get("type") == "exchange"]
+    summ = [r for r in lines if r.get("type") == "summary"]
+    if not R.check("summary: one summary record, after the records", len(summ) == 1
+                   and lines[-1].get("type") == "summary", f"{len(summ)} summaries"):
+        return
+    groups = {}
+    for r in recs:
+        c = r["conn"]["server"]
+        host = c.get("name") or (f"[{c['ip']}]" if ":" in c["ip"] else c["ip"])
+        g = groups.setdefault((r["protocol"], f"{host}:{c['port']}"),
+                              {"n": 0, "ok": 0, "client_error": 0, "server_error": 0, "lat": []})
+        g["n"] += 1
+        st = (r.get("response") or {}).get("status", 0)
+        if 200 <= st < 300:
+            g["ok"] += 1
+        elif 400 <= st < 500:
+            g["client_error"] += 1
+        elif st >= 500:
+            g["server_error"] += 1
+        if r.get("latency_us"):
+            g["lat"].append(r["latency_us"]["last_byte"])
+    s = summ[0]
+    R.check("summary: every exchange counted", s["exchanges"] == len(recs),
+            f"{s['exchanges']} vs {len(recs)}")
+    bad = []
+    for sg in s["groups"]:
+        g = groups.get((sg["protocol"], sg["server"]))
+        if not g:
+            bad.append(f"unknown group {sg['server']}")
+            continue
+        if sg["exchanges"] != g["n"] or any(sg["outcomes"][k] != g[k] for k in
+                                               ("ok", "client_error", "server_error")):
+            bad.append(f"{sg['server']}: {sg['exchanges']}/{sg['outcomes']} vs {g}")
+        lat = sorted(g["lat"])
+        for q, name in ((0.5, "p50"), (0.9, "p90"), (0.99, "p99")):
+            want = lat[max(0, int(len(lat) * q + 0.999999) - 1)]
+            if abs(sg["latency_us"][name] - want) > want * 0.0625 + 1:
+                bad.append(f"{sg['server']} {name} {sg['latency_us'][name]} vs {want}")
+        if abs(sg["latency_us"]["max"] - lat[-1]) > 1:
+            bad.append(f"{sg['server']} max {sg['latency_us']['max']} vs {lat[-1]}")
+    R.check(f"summary: {len(s['groups'])} groups agree with the records", not bad and
+            len(s["groups"]) == len(groups), "; ".join(bad[:5]))
+    t = subprocess.run([SONDE, "read", "-o", "text", "--summary", pcap], capture_output=True,
+                       text=True, timeout=600)
+    R.check("summary: the text table ends the text output", f"Summary: {len(recs)} exchanges"
+            in t.stdout and "p99" in t.stdout.splitlines()[-len(groups) - 1], t.stdout[-400:])
+
+
 def test_read_full(pcap):
     with open("/dev/full", "w") as full:
         t0 = time.monotonic()
@@ -167,6 +222,10 @@ def test_read_snaplen(tmp):
                           "response_gap" in r["flags"] for r in recs)
             R.check(f"snaplen {snap}: records say what was cut", recs and flagged,
                     json.dumps([r["flags"] for r in recs]))
+            fol = subprocess.run([SONDE, "read", "--follow", "1", pcap], capture_output=True,
+                                 timeout=60).stdout
+            R.check(f"snaplen {snap}: --follow marks what was not captured",
+                    b"bytes not captured]" in fol and b"GET /a HTTP/1.1" in fol, fol[:300])
     finally:
         srv.shutdown()
 
@@ -224,6 +283,24 @@ def test_text_view(tmp):
             and b"Host: shop.test" in det, det[-600:])
     R.check("text -V: no raw ESC, BEL or C1 from the traffic", b"\x1b" not in det
             and b"\x07" not in det and b"\xc2\x9b" not in det, det[-600:])
+    # --follow: the conversation of the one connection, both sides, escaped.
+    js = [json.loads(x) for x in subprocess.run([SONDE, "read", "-o", "json", pcap],
+                                                capture_output=True, text=True).stdout.splitlines()]
+    cid = js[0]["conn"]["id"]
+    fol = subprocess.run([SONDE, "read", "--follow", str(cid), pcap], capture_output=True,
+                         timeout=60).stdout
+    sent = sum(r["request"]["wire_bytes"] for r in js)
+    got = sum(r["response"]["wire_bytes"] for r in js)
+    R.check("follow: both sides in order, byte counts as the records say",
+            fol.find(b"--> client:\nGET /a HTTP/1.1\n") >= 0
+            and fol.find(b"--> client:\nGET /a HTTP/1.1\n") < fol.find(b"<-- server:\nHTTP/1.1 200")
+            < fol.find(b"GET /evil") and
+            f"client sent {sent} bytes, server {got}".encode() in fol, fol[-300:])
+    R.check("follow: the traffic's control bytes are dots", b"\x1b" not in fol
+            and b"\x07" not in fol and b"X-Evil: .[31mred" in fol, fol[-400:])
+    none = subprocess.run([SONDE, "read", "--follow", "999", pcap], capture_output=True, timeout=60)
+    R.check("follow: a connection not in the capture says so", none.returncode == 0 and
+            b"connection 999: not in the capture" in none.stdout, none.stdout)
 
 
 def test_capture_head(tmp):
@@ -469,6 +546,7 @@ def main():
             pcap = big_pcap(tmp)
             test_read_head(pcap)
             test_read_full(pcap)
+            test_summary(pcap)
             test_read_nothing()
             test_read_compressed(tmp)
             test_read_snaplen(tmp)
