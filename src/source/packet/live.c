@@ -167,7 +167,10 @@ bool sonde_packet_dedup_seen(struct sonde_packet_dedup *d, const struct sonde_fr
 		return false;
 	uint64_t h = packet_hash(f->data + l3, f->caplen - l3, f->wirelen);
 	struct dedup_slot *s = &d->slot[h % DEDUP_SLOTS];
-	bool dup = s->hash == h && s->ifindex != ifindex && f->ts_ns - s->ts_ns < DEDUP_WINDOW_NS;
+	/* Either sighting may be read first (two rings, two namespaces): the
+	 * times are compared either way round. */
+	uint64_t apart = f->ts_ns > s->ts_ns ? f->ts_ns - s->ts_ns : s->ts_ns - f->ts_ns;
+	bool dup = s->hash == h && s->ifindex != ifindex && apart < DEDUP_WINDOW_NS;
 	if (!dup)
 		*s = (struct dedup_slot){ h, f->ts_ns, ifindex };
 	return dup;
