@@ -21,6 +21,23 @@
 /* Values of each --pid, --port, --comm list (the kernel checks them in order). */
 #define SONDE_FILTER_MAX 16
 
+/*
+ * Capture targets (--target): the cgroups (v2 ids) of the selected
+ * containers, each with the ports and processes wanted there (none: all); key 0
+ * holds the rule for processes in any other cgroup, when a target selects
+ * them. A process whose cgroup has no entry, and no key 0, is not followed.
+ */
+#define SONDE_TARGET_PORTS 8
+#define SONDE_TARGET_COMMS 4
+#define SONDE_TARGETS_MAX 16384
+struct sonde_target {
+	__u16 ports[SONDE_TARGET_PORTS];
+	__u32 nports; /* 0: every port */
+	__u32 ncomms; /* 0: every process */
+	/* command names, NUL-padded, compared as two 64-bit words */
+	__u64 comms[SONDE_TARGET_COMMS][SONDE_COMM_LEN / 8];
+};
+
 enum sonde_event_type {
 	SONDE_EV_DATA = 1, /* bytes moved; cap of them follow the header */
 	SONDE_EV_OPEN = 2, /* connect() or accept() completed */
@@ -181,7 +198,8 @@ struct sonde_go_bin {
 	X(GO_CLOSED, tls_go_closed_writes) /* Go TLS Writes on a connection already closed (nothing sent) */ \
 	X(CLOSED_BYTES, ebpf_closed_socket_bytes) /* bytes moved on a socket after its close, without state (not followed) */ \
 	X(UDP_DATAGRAMS, ebpf_udp_datagrams) /* UDP datagrams of wanted ports copied */ \
-	X(UDP_BYTES, ebpf_udp_bytes) /* their bytes */
+	X(UDP_BYTES, ebpf_udp_bytes) /* their bytes */ \
+	X(TARGET_SKIPPED, ebpf_target_skipped_calls) /* calls of processes no --target selects (not followed) */
 
 enum sonde_counter {
 #define SONDE_CNT_ENUM(name, stat) SONDE_CNT_##name,

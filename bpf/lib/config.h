@@ -15,6 +15,8 @@ const volatile __u32 self_tgid = 0; /* sonde itself: never traced */
 const volatile __u32 n_ports = 0;
 const volatile __u16 targ_ports[SONDE_FILTER_MAX] = {}; /* local or remote port */
 const volatile __u64 targ_cgroup = 0; /* cgroup v2 id; 0: any */
+/* --target given: only cgroups in the targets map are followed */
+const volatile bool targets_on = false;
 /* Command names, NUL-padded, compared as two 64-bit words. */
 const volatile __u32 n_comms = 0;
 const volatile __u64 targ_comms[SONDE_FILTER_MAX][SONDE_COMM_LEN / 8] = {};

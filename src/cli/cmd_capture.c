@@ -16,6 +16,7 @@
 #include "sink/sink.h"
 #include "enrich/enrich.h"
 #include "enrich/names.h"
+#include "enrich/target_scan.h"
 #include "source/ebpf/ebpf.h"
 #include "source/packet/live.h"
 #include "cli/cli.h"
@@ -80,6 +81,19 @@ static const char capture_head[] =
 	"                           pod (read once per process from /proc and the\n"
 	"                           container runtimes' state on this host; on by\n"
 	"                           default)\n"
+	"      --target SEL         eBPF: follow only the workloads SEL selects\n"
+	"                           (repeatable: any of them), terms joined by ';':\n"
+	"                           namespace=NS, pod=LABELSELECTOR (app=web,tier!=db),\n"
+	"                           container=NAME, process=COMM[,COMM...],\n"
+	"                           ports=P[,P...], all; pod\n"
+	"                           annotations sonde.dev/capture and sonde.dev/ports\n"
+	"                           override; applied in the kernel by cgroup\n"
+	"      --host-root PATH     the node's root, where the runtimes' state files\n"
+	"                           and sockets are (default /; in a container with\n"
+	"                           the host's pid namespace: /proc/1/root)\n"
+	"      --cri-socket PATH    the container runtime's CRI socket, for pods and\n"
+	"                           their labels (default: containerd's or CRI-O's\n"
+	"                           usual socket, when there; 'none': do not ask)\n"
 	"  -v, --verbose            a stats line on stderr every 2 s, and why a hook\n"
 	"                           was not usable\n";
 static const char capture_tail[] =
@@ -104,6 +118,9 @@ enum {
 	OPT_NETNS,
 	OPT_ALL_NETNS,
 	OPT_NO_ENRICH,
+	OPT_CRI_SOCKET,
+	OPT_TARGET,
+	OPT_HOST_ROOT,
 };
 
 #define TLS_LIBS_MAX 32
@@ -128,6 +145,9 @@ static const struct option capture_only[] = {
 	{ "netns", required_argument, NULL, OPT_NETNS },
 	{ "all-netns", no_argument, NULL, OPT_ALL_NETNS },
 	{ "no-enrich", no_argument, NULL, OPT_NO_ENRICH },
+	{ "cri-socket", required_argument, NULL, OPT_CRI_SOCKET },
+	{ "target", required_argument, NULL, OPT_TARGET },
+	{ "host-root", required_argument, NULL, OPT_HOST_ROOT },
 	{ "buffer-size", required_argument, NULL, 'B' },
 	{ "snaplen", required_argument, NULL, 's' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -309,6 +329,9 @@ struct capture_args {
 	bool no_enrich; /* --no-enrich */
 	bool all_netns; /* --all-netns */
 	struct sonde_all_netns_opts ao; /* its options: the kind and po */
+	const char *cri_socket; /* --cri-socket: NULL the usual, "" none */
+	struct sonde_targets targets; /* --target */
+	const char *host_root; /* --host-root: NULL "/" */
 };
 
 /* --netns: a name made by `ip netns add`, a process id, or a path. */
@@ -385,6 +408,15 @@ static int size_option(const char *opt, const char *arg, size_t lo, size_t hi, c
 	return 0;
 }
 
+static int target_option(struct capture_args *a, const char *arg)
+{
+	char why[256];
+	if (sonde_targets_add(&a->targets, arg, why, sizeof(why)) < 0)
+		return bad("target", arg, why);
+	a->eo.targets = true;
+	return 0;
+}
+
 /* One option of capture's own. Returns 0, or the exit status to stop with
  * (SONDE_EXIT_OK after --help). */
 static int capture_option(struct capture_args *a, int c, const char *arg)
@@ -393,7 +425,8 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 	size_t sz;
 	const char *why;
 	if (c == OPT_HOOK || c == OPT_PID || c == OPT_COMM || c == OPT_PORT || c == OPT_CGROUP ||
-	    c == OPT_CAPLIMIT || c == OPT_RINGBUF || c == OPT_NO_TLS || c == OPT_TLS_LIB)
+	    c == OPT_CAPLIMIT || c == OPT_RINGBUF || c == OPT_NO_TLS || c == OPT_TLS_LIB ||
+	    c == OPT_TARGET)
 		a->ebpf_only_given = true;
 	switch (c) {
 	case OPT_HOOK:
@@ -443,6 +476,9 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 	case OPT_NETNS: return netns_option(a, arg);
 	case OPT_ALL_NETNS: a->all_netns = true; return 0;
 	case OPT_NO_ENRICH: a->no_enrich = true; return 0;
+	case OPT_CRI_SOCKET: a->cri_socket = strcmp(arg, "none") ? arg : ""; return 0;
+	case OPT_TARGET: return target_option(a, arg);
+	case OPT_HOST_ROOT: a->host_root = arg; return 0;
 	case 'B':
 		if (size_option("buffer-size", arg, 1u << 20, 1u << 30, "from 1m to 1g", &sz))
 			return SONDE_EXIT_USAGE;
@@ -488,9 +524,10 @@ static int check_source_args(struct capture_args *a)
 		return -1;
 	}
 	if (a->ebpf_only_given) {
-		sonde_errorf("capture: --pid, --comm, --port, --cgroup, --ebpf-hook and the TLS "
-			     "options are for the eBPF source; packet sources take --filter "
-			     "(e.g. --filter 'tcp port 80')");
+		sonde_errorf(
+			"capture: --pid, --comm, --port, --cgroup, --target, --ebpf-hook and "
+			"the TLS options are for the eBPF source; packet sources take --filter "
+			"(e.g. --filter 'tcp port 80')");
 		return SONDE_EXIT_USAGE;
 	}
 	struct sonde_buf b = { 0 };
@@ -550,6 +587,26 @@ static int parse_args(int argc, char **argv, struct capture_args *a)
 	return status;
 }
 
+/* --target: the walk that keeps the kernel's targets map, before capture. */
+static int add_targets(struct sonde_run *run, const struct capture_args *a, void *src)
+{
+	char why[256];
+	struct sonde_target_scan_opts to = {
+		.targets = &a->targets,
+		.map_fd = sonde_ebpf_targets_fd(src),
+		.cri_socket = a->cri_socket,
+		.root = a->host_root,
+		.stats = &run->pipe.stats,
+	};
+	void *scan = sonde_target_scan_new(&to, why, sizeof(why));
+	if (!scan) {
+		sonde_errorf("capture: %s", why);
+		return -1;
+	}
+	sonde_run_add_stage(run, &sonde_target_scan_stage, scan);
+	return 0;
+}
+
 /* The capture itself: the eBPF source and one sink, until a signal, the
  * duration, -c or a failed write. */
 static int run_capture(struct capture_args *a)
@@ -575,7 +632,9 @@ static int run_capture(struct capture_args *a)
 	char err[512];
 	bool ebpf = a->source == &sonde_source_ebpf;
 	/* Packet records carry no process to start from (yet). */
-	struct sonde_enrich_opts eno = { .containers = true };
+	struct sonde_enrich_opts eno = { .containers = true,
+					 .cri_socket = a->cri_socket,
+					 .root = a->host_root };
 	void *enrich = ebpf && !a->no_enrich ? sonde_enrich_new(&eno, &run.pipe.stats) : NULL;
 	if (enrich)
 		sonde_run_add_stage(&run, &sonde_enrich_stage, enrich);
@@ -585,6 +644,11 @@ static int run_capture(struct capture_args *a)
 	void *src = sonde_run_add_source(&run, a->source, so, err, sizeof(err));
 	if (!src) {
 		sonde_errorf("capture: %s", err);
+		sonde_run_free(&run);
+		sonde_common_record_close(rec, "capture");
+		return SONDE_EXIT_FAIL;
+	}
+	if (ebpf && a->eo.targets && add_targets(&run, a, src) < 0) {
 		sonde_run_free(&run);
 		sonde_common_record_close(rec, "capture");
 		return SONDE_EXIT_FAIL;
@@ -631,5 +695,6 @@ int sonde_cmd_capture(int argc, char **argv)
 		status = run_capture(&a);
 	sonde_common_free(&a.co);
 	free_copies(a.copies, a.ncopies);
+	sonde_targets_free(&a.targets);
 	return status;
 }

@@ -10,6 +10,8 @@
 #include "sink/pcapng.h"
 #include "sink/sink.h"
 
+#define SONDE_PROTO_PORTS_MAX 16
+
 struct sonde_common_opts {
 	struct sonde_pipeline_opts pipe;
 	int format; /* enum sonde_sink_format, or -1: by whether stdout is a tty */
@@ -23,6 +25,9 @@ struct sonde_common_opts {
 	struct sonde_text_opts text; /* -u, -V; colour from --color */
 	int colour; /* --color: -1 auto (a terminal without NO_COLOR), 0 never, 1 always */
 	struct sonde_pcapng_opts rec; /* -w FILE and its rotation; path NULL: none */
+	/* --proto-port NAME=PORT: forced port hints, ended by port 0 */
+	struct sonde_port_hint proto_ports[SONDE_PROTO_PORTS_MAX + 1];
+	size_t nproto_ports;
 };
 
 /* -w: open the recording. NULL without -w, or with *status set to the exit

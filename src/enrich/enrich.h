@@ -56,6 +56,9 @@ struct sonde_enrich_opts {
 	const char *proc; /* "/proc" when NULL */
 	const char *root; /* the node's root for runtime state and users: "/" */
 	bool containers; /* look up container metadata (false: ids only) */
+	/* The runtime's CRI socket for pods and labels: NULL looks for the
+	 * usual ones under root, "" asks none. */
+	const char *cri_socket;
 };
 
 extern const struct sonde_stage_ops sonde_enrich_stage;

@@ -446,6 +446,7 @@ static void set_config(struct sonde_capture *skel, const struct sonde_ebpf_opts 
 		strncpy((char *)skel->rodata->targ_comms[i], o->comms[i], SONDE_COMM_LEN - 1);
 	skel->rodata->n_comms = (uint32_t)o->ncomms;
 	skel->rodata->targ_cgroup = o->cgroup_id;
+	skel->rodata->targets_on = o->targets;
 	if (o->capture_per_call)
 		skel->rodata->capture_per_call = o->capture_per_call;
 	skel->rodata->hook_kind = (uint8_t)hook;
@@ -840,4 +841,9 @@ void sonde_ebpf_close(struct sonde_ebpf *e)
 	sonde_u64map_free(&e->owned);
 	ebpf_datagram_free(e);
 	free(e);
+}
+
+int sonde_ebpf_targets_fd(const struct sonde_ebpf *e)
+{
+	return e->skel->rodata->targets_on ? bpf_map__fd(e->skel->maps.targets) : -1;
 }
