@@ -62,6 +62,13 @@ _sonde_complete_arg()
 	--source) _sonde_reply -W 'ebpf af_packet libpcap tc' -- "$cur"; return ;;
 	--ebpf-hook) _sonde_reply -W 'auto fentry kprobe tracepoint' -- "$cur"; return ;;
 	--color | --colour) _sonde_reply -W 'auto always never' -- "$cur"; return ;;
+	--proto-port)
+		# NAME=PORT: the dissector's name, then the port is the user's.
+		[[ $cur == *=* ]] && return
+		compopt -o nospace 2>/dev/null
+		_sonde_reply -S = -W 'http1 http2 tls redis dns kafka mqtt amqp' -- "$cur"
+		return
+		;;
 	esac
 	case $arg in
 	FILE | PATH)

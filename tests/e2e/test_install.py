@@ -266,6 +266,15 @@ def test_bash(dest):
         for v in sorted(got):
             p = sh([SONDE] + words + [v, "--help"])
             R.check(f"sonde takes {words[-1]} {v}", p.returncode == 0, p.stderr.strip())
+    # --proto-port NAME=PORT: every dissector of the registry, each taken.
+    registry = open(os.path.join(ROOT, "src/proto/registry.c")).read()
+    dissectors = set(re.findall(r"^\s*&sonde_dissector_(\w+),", registry, re.M))
+    got = set(comp("read", "--proto-port", ""))
+    R.check("--proto-port offers NAME= for every dissector of src/proto/registry.c",
+            dissectors and got == {d + "=" for d in dissectors}, f"offered {sorted(got)}, registry {sorted(dissectors)}")
+    for name in sorted(dissectors):
+        p = sh([SONDE, "read", "--proto-port", f"{name}=1", "--help"])
+        R.check(f"sonde takes --proto-port {name}=1", p.returncode == 0, p.stderr.strip())
     R.check("--output=j completes to json", comp("capture", "--output", "=", "j") == ["json"],
             comp("capture", "--output", "=", "j"))
     ifaces = {"any"} | set(os.listdir("/sys/class/net"))
