@@ -82,10 +82,12 @@ static int run_read(struct sonde_common_opts *co, int fd, const char *name)
 	bool in_file = fstat(fd, &in_st) == 0 && S_ISREG(in_st.st_mode);
 	struct sonde_sink *sink = sonde_common_sink(co, !in_file);
 
-	struct sonde_run_opts ro = { .pipe = co->pipe, .record = rec };
+	struct sonde_redact_stream *mask = sonde_common_record_mask(co, true);
+	struct sonde_run_opts ro = { .pipe = co->pipe, .record = rec, .record_mask = mask };
 	struct sonde_run run;
 	sonde_run_init(&run, &ro);
 	sonde_run_add_stage(&run, &sonde_sink_stage, sink);
+	sonde_common_redact(co, &run);
 	struct sonde_file_source_opts fo = { .fd = fd, .name = name };
 	char err[512];
 	if (!sonde_run_add_source(&run, &sonde_source_file, &fo, err, sizeof(err))) {
@@ -113,6 +115,7 @@ static int run_read(struct sonde_common_opts *co, int fd, const char *name)
 	}
 	if (sonde_common_record_close(rec, "read") < 0)
 		status = SONDE_EXIT_FAIL;
+	sonde_redact_stream_free(mask);
 	return status;
 }
 

@@ -6,7 +6,10 @@
 #include <getopt.h>
 #include <stdbool.h>
 
+#include "app/run.h"
 #include "core/pipeline.h"
+#include "redact/redact.h"
+#include "redact/redact_stream.h"
 #include "sink/pcapng.h"
 #include "sink/sink.h"
 
@@ -19,7 +22,18 @@ struct sonde_common_opts {
 	uint64_t count; /* -c N: stop after N records; 0: no limit */
 	bool no_records; /* -o none: only the recording (-w) */
 	struct sonde_pcapng_opts rec; /* -w FILE and its rotation; path NULL: none */
+	struct sonde_redactor redact; /* the masking rules (defaults + --redact-*) */
+	bool no_redact; /* --no-redact */
 };
+
+/* Redaction in front of every sink: the redaction stage, or with
+ * --no-redact the stage that flags records unredacted (said on stderr). */
+void sonde_common_redact(struct sonde_common_opts *o, struct sonde_run *run);
+/* -w's masker of stream bytes (TLS plaintext, eBPF): NULL without -w or with
+ * --no-redact. packets: the source records frames as the wire carried them
+ * (said once on stderr, unless quiet). */
+struct sonde_redact_stream *sonde_common_record_mask(const struct sonde_common_opts *o,
+						     bool packets);
 
 /* -w: open the recording. NULL without -w, or with *status set to the exit
  * status after a message (a bad combination of options, a file that cannot

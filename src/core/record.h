@@ -84,6 +84,7 @@ struct sonde_conn_info {
 enum sonde_record_flags {
 	SONDE_RF_UNANSWERED = 1u << 0, /* a request without a response */
 	SONDE_RF_UNSOLICITED = 1u << 1, /* a response without a request */
+	SONDE_RF_UNREDACTED = 1u << 2, /* written with redaction off (--no-redact) */
 };
 
 struct sonde_record {

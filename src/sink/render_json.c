@@ -213,6 +213,8 @@ static void json_flags(struct sonde_buf *o, const struct sonde_record *r)
 		FLAG("unanswered");
 	if (r->flags & SONDE_RF_UNSOLICITED)
 		FLAG("unsolicited");
+	if (r->flags & SONDE_RF_UNREDACTED)
+		FLAG("unredacted");
 	if (r->conn->midstream)
 		FLAG("midstream");
 	const struct sonde_msg *ms[2] = { r->req, r->resp };

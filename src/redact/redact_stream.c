@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: MIT */
+/* Same-length masking of the recording's stream bytes (redact_stream.h). */
+#include "redact/redact_stream.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TAIL_MAX 512 /* context a direction keeps: a header name, a JSON key, AUTH */
+#define SLOTS 4096 /* directions tracked at once (a direct-mapped table) */
+
+/* A secret still open at the end of what was scanned. */
+enum open_kind {
+	OPEN_NONE = 0,
+	OPEN_LINE, /* a header value: up to CR or LF */
+	OPEN_JSON_STR, /* a JSON string: up to its closing quote */
+	OPEN_TOKEN, /* a bare value: up to a delimiter */
+	OPEN_COUNT, /* a Redis bulk string: a known number of bytes */
+};
+
+struct dir_state {
+	struct sonde_flow flow;
+	uint64_t conn_id;
+	uint64_t next_seq; /* where the next chunk should start */
+	uint8_t tail[TAIL_MAX]; /* the last bytes, as captured */
+	uint32_t tail_len;
+	uint8_t open; /* enum open_kind */
+	bool escape; /* OPEN_JSON_STR: the last byte was a backslash */
+	uint32_t open_count; /* OPEN_COUNT: bytes left */
+};
+
+struct sonde_redact_stream {
+	const struct sonde_redactor *r;
+	struct dir_state *slot[SLOTS];
+	struct sonde_chunk out; /* the masked copy handed back */
+	uint8_t *win; /* tail + chunk */
+	size_t win_cap;
+};
+
+struct sonde_redact_stream *sonde_redact_stream_new(const struct sonde_redactor *r)
+{
+	struct sonde_redact_stream *s = sonde_xcalloc(1, sizeof(*s));
+	s->r = r;
+	return s;
+}
+
+void sonde_redact_stream_free(struct sonde_redact_stream *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < SLOTS; i++)
+		free(s->slot[i]);
+	free(s->win);
+	free(s);
+}
+
+/* ------------------------------------------------------------ scanning --- */
+
+static bool is_space(uint8_t c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static bool is_tchar(uint8_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static bool is_name_char(uint8_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("_-.%+[]", c));
+}
+
+static bool ends_token(uint8_t c)
+{
+	return is_space(c) || (c && strchr("&;,\"'#<>}]", c));
+}
+
+static size_t line_end(const uint8_t *p, size_t n, size_t i)
+{
+	while (i < n && p[i] != '\r' && p[i] != '\n')
+		i++;
+	return i;
+}
+
+static bool ieq(const uint8_t *p, size_t n, const char *s)
+{
+	return n == strlen(s) && !strncasecmp((const char *)p, s, n);
+}
+
+/* "Name: value" lines (HTTP/1 headers) and inline Redis AUTH. */
+static void scan_line(const struct sonde_redactor *r, const uint8_t *p, size_t n, size_t a,
+		      struct sonde_redact_spans *sp)
+{
+	size_t e = line_end(p, n, a);
+	size_t k = a;
+	while (k < e && k - a <= SONDE_REDACT_NAME_MAX && is_tchar(p[k]))
+		k++;
+	if (k > a && k < e && p[k] == ':') {
+		enum sonde_redact_hdr how = sonde_redact_header_kind(r, p + a, k - a);
+		size_t v = k + 1;
+		while (v < e && (p[v] == ' ' || p[v] == '\t'))
+			v++;
+		if (how != SONDE_REDACT_HDR_NONE && v < e) {
+			struct sonde_redact_spans hs = { .n = 0 };
+			sonde_redact_scan_header(r, how, p + v, e - v, &hs);
+			for (uint32_t i = 0; i < hs.n; i++)
+				sonde_redact_spans_add(sp, v + hs.s[i].off,
+						       hs.overflow && i + 1 == hs.n
+							       ? e - v - hs.s[i].off
+							       : hs.s[i].len);
+		}
+		return;
+	}
+	/* inline commands: AUTH pass, HELLO 3 AUTH user pass */
+	size_t w = a;
+	while (w < e && p[w] != ' ')
+		w++;
+	if (ieq(p + a, w - a, "AUTH") && w < e) {
+		sonde_redact_spans_add(sp, w + 1, e - w - 1);
+	} else if (ieq(p + a, w - a, "HELLO")) {
+		for (size_t i = w; i + 6 <= e; i++)
+			if (!strncasecmp((const char *)p + i, " AUTH ", 6)) {
+				sonde_redact_spans_add(sp, i + 6, e - i - 6);
+				break;
+			}
+	}
+}
+
+/* name=value wherever it is: query strings, form bodies, cookies. */
+static void scan_kv(const struct sonde_redactor *r, const uint8_t *p, size_t n,
+		    struct sonde_redact_spans *sp)
+{
+	const uint8_t *eq;
+	size_t i = 0;
+	while (i < n && (eq = memchr(p + i, '=', n - i))) {
+		size_t at = (size_t)(eq - p), a = at;
+		i = at + 1;
+		while (a > 0 && at - a < 256 && is_name_char(p[a - 1]))
+			a--;
+		if (a == at || !sonde_redact_field_match(r, p + a, at - a))
+			continue;
+		size_t e = at + 1;
+		while (e < n && !ends_token(p[e]))
+			e++;
+		sonde_redact_spans_add(sp, at + 1, e - at - 1);
+		i = e;
+	}
+}
+
+/* scheme://user:pass@host wherever it is. */
+static void scan_userinfo(const struct sonde_redactor *r, const uint8_t *p, size_t n,
+			  struct sonde_redact_spans *sp)
+{
+	const uint8_t *m;
+	size_t i = 0;
+	while (i + 3 <= n && (m = memmem(p + i, n - i, "://", 3))) {
+		size_t at = (size_t)(m - p), a = at;
+		while (a > 0 && at - a < 32 &&
+		       (is_name_char(p[a - 1]) && p[a - 1] != '%' && p[a - 1] != '['))
+			a--;
+		size_t e = at + 3;
+		while (e < n && !is_space(p[e]) && p[e] != '/' && p[e] != '"')
+			e++;
+		if (a < at) {
+			struct sonde_redact_spans us = { .n = 0 };
+			/* only the authority: the query is scan_kv's */
+			sonde_redact_scan_url(r, p + a, e - a, &us);
+			for (uint32_t k = 0; k < us.n; k++)
+				sonde_redact_spans_add(sp, a + us.s[k].off, us.s[k].len);
+		}
+		i = at + 3;
+	}
+}
+
+/* A RESP bulk string header "$LEN\r\n" at p[i]: LEN, and *data its first byte. */
+static bool bulk_at(const uint8_t *p, size_t n, size_t i, uint64_t *len, size_t *data)
+{
+	if (i >= n || p[i] != '$')
+		return false;
+	uint64_t v = 0;
+	size_t k = i + 1;
+	while (k < n && p[k] >= '0' && p[k] <= '9' && v < (1ull << 32))
+		v = v * 10 + (p[k++] - '0');
+	if (k == i + 1 || k + 1 >= n || p[k] != '\r' || p[k + 1] != '\n')
+		return false;
+	*len = v;
+	*data = k + 2;
+	return true;
+}
+
+/* Redis AUTH arguments and HELLO's AUTH user and password, as RESP arrays.
+ * Returns the bytes of a bulk string left past the end. */
+static uint32_t scan_resp_auth(const uint8_t *p, size_t n, struct sonde_redact_spans *sp)
+{
+	const uint8_t *m;
+	size_t i = 0;
+	uint32_t left = 0;
+	while (i + 10 <= n && (m = memmem(p + i, n - i, "$4\r\n", 4))) {
+		size_t at = (size_t)(m - p);
+		i = at + 4;
+		if (at + 10 > n || strncasecmp((const char *)p + at + 4, "AUTH\r\n", 6))
+			continue;
+		/* "*2\r\n$4\r\nAUTH": the command, its 1 or 2 arguments; else HELLO's */
+		int args = 2;
+		if (at >= 4 && p[at - 4] == '*' && p[at - 2] == '\r' && p[at - 3] >= '2' &&
+		    p[at - 3] <= '3')
+			args = p[at - 3] - '1';
+		size_t k = at + 10;
+		for (int a = 0; a < args; a++) {
+			uint64_t len;
+			size_t d;
+			if (!bulk_at(p, n, k, &len, &d))
+				break;
+			size_t have = n - d < len ? n - d : (size_t)len;
+			sonde_redact_spans_add(sp, d, have ? have : 0);
+			if (have < len) {
+				left = (uint32_t)(len - have);
+				break;
+			}
+			k = d + (size_t)len + 2;
+		}
+		i = k > i ? k : i;
+	}
+	return left;
+}
+
+int sonde_redact_stream_scan(const struct sonde_redactor *r, uint8_t *p, size_t n, size_t ctx,
+			     uint32_t *open_count)
+{
+	struct sonde_redact_spans sp = { .n = 0 };
+	/* every line, the first too: a cut line taken for a header costs at
+	 * most a few masked bytes */
+	for (size_t a = 0; a < n;) {
+		scan_line(r, p, n, a, &sp);
+		const uint8_t *nl = memchr(p + a, '\n', n - a);
+		a = nl ? (size_t)(nl - p) + 1 : n;
+	}
+	scan_kv(r, p, n, &sp);
+	scan_userinfo(r, p, n, &sp);
+	if (memchr(p, '"', n))
+		sonde_redact_scan_json(r, p, n, &sp);
+	uint32_t left = scan_resp_auth(p, n, &sp);
+	if (r->cards)
+		sonde_redact_scan_cards(p, n, &sp);
+	sonde_redact_scan_patterns(r, p, n, &sp);
+
+	int open = OPEN_NONE;
+	*open_count = left;
+	if (left) {
+		open = OPEN_COUNT;
+	} else if (sp.n) {
+		const struct sonde_redact_span *last = &sp.s[sp.n - 1];
+		if (sp.overflow || last->off + last->len >= n) {
+			uint8_t before = last->off ? p[last->off - 1] : 0;
+			if (before == '"') {
+				open = OPEN_JSON_STR;
+			} else if (before == '=' || last->quote) {
+				open = OPEN_TOKEN;
+			} else {
+				open = OPEN_LINE;
+			}
+		}
+	}
+	/* only what was not written yet is masked */
+	for (uint32_t i = 0; i < sp.n; i++) {
+		size_t a = sp.s[i].off, e = sp.overflow && i + 1 == sp.n ? n : a + sp.s[i].len;
+		if (e > n)
+			e = n;
+		if (a < ctx)
+			a = ctx;
+		if (a < e)
+			memset(p + a, '*', e - a);
+	}
+	return open;
+}
+
+/* ------------------------------------------------------------ chunks --- */
+
+static uint64_t dir_hash(const struct sonde_chunk *c)
+{
+	uint64_t h = 1469598103934665603ull;
+	const struct sonde_endpoint *e[2] = { &c->flow.src, &c->flow.dst };
+	for (int k = 0; k < 2; k++) {
+		for (size_t i = 0; i < 16; i++)
+			h = (h ^ e[k]->addr[i]) * 1099511628211ull;
+		h = (h ^ e[k]->port) * 1099511628211ull;
+		h = (h ^ e[k]->family) * 1099511628211ull;
+	}
+	return (h ^ c->conn_id) * 1099511628211ull;
+}
+
+static bool same_dir(const struct dir_state *d, const struct sonde_chunk *c)
+{
+	const struct sonde_endpoint *a[2] = { &d->flow.src, &d->flow.dst };
+	const struct sonde_endpoint *b[2] = { &c->flow.src, &c->flow.dst };
+	for (int k = 0; k < 2; k++)
+		if (a[k]->family != b[k]->family || a[k]->port != b[k]->port ||
+		    memcmp(a[k]->addr, b[k]->addr, 16))
+			return false;
+	return d->conn_id == c->conn_id;
+}
+
+static struct dir_state *dir_of(struct sonde_redact_stream *s, const struct sonde_chunk *c)
+{
+	struct dir_state **slot = &s->slot[dir_hash(c) % SLOTS];
+	if (*slot && same_dir(*slot, c))
+		return *slot;
+	if (!*slot)
+		*slot = sonde_xmalloc(sizeof(**slot));
+	memset(*slot, 0, sizeof(**slot));
+	(*slot)->flow = c->flow;
+	(*slot)->conn_id = c->conn_id;
+	(*slot)->next_seq = c->seq;
+	return *slot;
+}
+
+/* Go on masking a secret the last chunk left open; returns where it ends. */
+static size_t continue_open(struct dir_state *d, uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	switch (d->open) {
+	case OPEN_LINE:
+		while (i < n && p[i] != '\r' && p[i] != '\n')
+			i++;
+		break;
+	case OPEN_JSON_STR:
+		for (; i < n; i++) {
+			if (p[i] == '"' && !d->escape)
+				break;
+			d->escape = p[i] == '\\' && !d->escape;
+		}
+		break;
+	case OPEN_TOKEN:
+		while (i < n && !ends_token(p[i]))
+			i++;
+		break;
+	case OPEN_COUNT:
+		i = n < d->open_count ? n : d->open_count;
+		d->open_count -= (uint32_t)i;
+		break;
+	default: return 0;
+	}
+	memset(p, '*', i);
+	if (i < n || (d->open == OPEN_COUNT && !d->open_count))
+		d->open = OPEN_NONE;
+	return i;
+}
+
+const struct sonde_chunk *sonde_redact_stream_chunk(struct sonde_redact_stream *s,
+						    const struct sonde_chunk *c,
+						    struct sonde_stats *st)
+{
+	if (!c->caplen) {
+		if (c->flags & (SONDE_CF_FIN | SONDE_CF_RST)) {
+			struct dir_state **slot = &s->slot[dir_hash(c) % SLOTS];
+			if (*slot && same_dir(*slot, c))
+				(*slot)->tail_len = 0, (*slot)->open = OPEN_NONE;
+		}
+		return c;
+	}
+	struct dir_state *d = dir_of(s, c);
+	if (c->seq_kind == SONDE_SEQ_STREAM64 && c->seq != d->next_seq) {
+		d->tail_len = 0; /* a hole: what came before is no context */
+		d->open = OPEN_NONE;
+	}
+	size_t n = c->caplen, win = d->tail_len + n;
+	if (win > s->win_cap) {
+		s->win_cap = win;
+		s->win = sonde_xrealloc(s->win, win);
+	}
+	memcpy(s->win, d->tail, d->tail_len);
+	memcpy(s->win + d->tail_len, c->data, n);
+	/* the tail keeps the bytes as captured, for the next scan's context */
+	size_t keep = win < TAIL_MAX ? win : TAIL_MAX;
+	uint8_t next_tail[TAIL_MAX];
+	memcpy(next_tail, s->win + win - keep, keep);
+	continue_open(d, s->win + d->tail_len, n);
+	uint32_t count = 0;
+	int open = sonde_redact_stream_scan(s->r, s->win, win, d->tail_len, &count);
+	if (open && !d->open) {
+		d->open = (uint8_t)open;
+		d->open_count = count;
+		d->escape = s->win[win - 1] == '\\';
+	}
+	memcpy(d->tail, next_tail, keep);
+	d->tail_len = (uint32_t)keep;
+	d->next_seq = c->seq + c->wirelen;
+	if (c->flags & (SONDE_CF_FIN | SONDE_CF_RST))
+		d->tail_len = 0, d->open = OPEN_NONE;
+
+	const uint8_t *m = s->win + win - n;
+	size_t masked = 0;
+	for (size_t i = 0; i < n; i++)
+		masked += m[i] != c->data[i];
+	if (!masked)
+		return c;
+	st->redacted_recording_bytes += masked;
+	s->out = *c;
+	s->out.data = m;
+	return &s->out;
+}
