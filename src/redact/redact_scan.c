@@ -259,7 +259,8 @@ void sonde_redact_scan_cards(const uint8_t *p, size_t n, struct sonde_redact_spa
 {
 	size_t i = 0;
 	while (i < n) {
-		if (!is_digit(p[i]) || (i && (is_digit(p[i - 1]) || p[i - 1] == '.'))) {
+		if (!is_digit(p[i]) || (i && is_digit(p[i - 1])) ||
+		    (i > 1 && p[i - 1] == '.' && is_digit(p[i - 2]))) {
 			i++;
 			continue;
 		}
@@ -279,7 +280,7 @@ void sonde_redact_scan_cards(const uint8_t *p, size_t n, struct sonde_redact_spa
 				break;
 		}
 		bool card = digits >= 13 && digits <= 19 && p[i] >= '2' && p[i] <= '6' &&
-			    !(last + 1 < n && (is_digit(p[last + 1]) || p[last + 1] == '.')) &&
+			    !(last + 2 < n && p[last + 1] == '.' && is_digit(p[last + 2])) &&
 			    sonde_redact_luhn(p + i, last + 1 - i);
 		if (card)
 			sonde_redact_spans_add(sp, i, last + 1 - i);

@@ -163,7 +163,11 @@ static void scan_userinfo(const struct sonde_redactor *r, const uint8_t *p, size
 		size_t e = at + 3;
 		while (e < n && !is_space(p[e]) && p[e] != '/' && p[e] != '"')
 			e++;
-		if (a < at) {
+		bool at_sign = memchr(p + at + 3, '@', e - at - 3) != NULL;
+		if (a < at && e == n && !at_sign) {
+			/* cut before its '@' (if any): it may be a password */
+			sonde_redact_spans_add(sp, at + 3, n - at - 3);
+		} else if (a < at) {
 			struct sonde_redact_spans us = { .n = 0 };
 			/* only the authority: the query is scan_kv's */
 			sonde_redact_scan_url(r, p + a, e - a, &us);
@@ -226,6 +230,41 @@ static uint32_t scan_resp_auth(const uint8_t *p, size_t n, struct sonde_redact_s
 	return left;
 }
 
+/* What is still open at the end of the scan: the kind of the secret that
+ * runs to the end of p, judged by what came before it. */
+static int open_at_end(const uint8_t *p, size_t n, const struct sonde_redact_spans *sp,
+		       uint32_t left)
+{
+	if (left)
+		return OPEN_COUNT;
+	if (!sp->n)
+		return OPEN_NONE;
+	const struct sonde_redact_span *last = &sp->s[sp->n - 1];
+	if (!sp->overflow && last->off + last->len < n)
+		return OPEN_NONE;
+	uint8_t before = last->off ? p[last->off - 1] : 0;
+	if (before == '"')
+		return OPEN_JSON_STR;
+	if (before == '=' || last->quote)
+		return OPEN_TOKEN;
+	return OPEN_LINE;
+}
+
+/* Digits at the very end that may be the start of a card number. */
+static void trailing_digits(const uint8_t *p, size_t n, struct sonde_redact_spans *sp)
+{
+	size_t a = n, digits = 0;
+	while (a > 0 &&
+	       ((p[a - 1] >= '0' && p[a - 1] <= '9') || p[a - 1] == ' ' || p[a - 1] == '-')) {
+		digits += p[a - 1] >= '0' && p[a - 1] <= '9';
+		a--;
+	}
+	while (a < n && (p[a] < '0' || p[a] > '9'))
+		a++;
+	if (digits >= 6 && digits < 19 && a < n && p[a] >= '2' && p[a] <= '6')
+		sonde_redact_spans_add(sp, a, n - a);
+}
+
 int sonde_redact_stream_scan(const struct sonde_redactor *r, uint8_t *p, size_t n, size_t ctx,
 			     uint32_t *open_count)
 {
@@ -238,31 +277,21 @@ int sonde_redact_stream_scan(const struct sonde_redactor *r, uint8_t *p, size_t 
 		a = nl ? (size_t)(nl - p) + 1 : n;
 	}
 	scan_kv(r, p, n, &sp);
-	scan_userinfo(r, p, n, &sp);
 	if (memchr(p, '"', n))
 		sonde_redact_scan_json(r, p, n, &sp);
 	uint32_t left = scan_resp_auth(p, n, &sp);
-	if (r->cards)
+	int open = open_at_end(p, n, &sp, left);
+	*open_count = left;
+	/* secrets whose marker comes after them (a userinfo's '@', a card's
+	 * last digit): the next scan sees them whole again in its context;
+	 * here what may be one is masked to the end */
+	scan_userinfo(r, p, n, &sp);
+	if (r->cards) {
 		sonde_redact_scan_cards(p, n, &sp);
+		trailing_digits(p, n, &sp);
+	}
 	sonde_redact_scan_patterns(r, p, n, &sp);
 
-	int open = OPEN_NONE;
-	*open_count = left;
-	if (left) {
-		open = OPEN_COUNT;
-	} else if (sp.n) {
-		const struct sonde_redact_span *last = &sp.s[sp.n - 1];
-		if (sp.overflow || last->off + last->len >= n) {
-			uint8_t before = last->off ? p[last->off - 1] : 0;
-			if (before == '"') {
-				open = OPEN_JSON_STR;
-			} else if (before == '=' || last->quote) {
-				open = OPEN_TOKEN;
-			} else {
-				open = OPEN_LINE;
-			}
-		}
-	}
 	/* only what was not written yet is masked */
 	for (uint32_t i = 0; i < sp.n; i++) {
 		size_t a = sp.s[i].off, e = sp.overflow && i + 1 == sp.n ? n : a + sp.s[i].len;
