@@ -7,6 +7,7 @@
  */
 #include "redact/redact.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static bool is_space(uint8_t c)
@@ -134,7 +135,7 @@ static void userinfo(const uint8_t *p, size_t n, struct sonde_redact_spans *sp)
 	if (!i || i + 2 >= n || p[i] != ':' || p[i + 1] != '/' || p[i + 2] != '/')
 		return;
 	size_t a = i + 3, e = a, at = 0;
-	for (; e < n && p[e] != '/' && p[e] != '?' && p[e] != '#'; e++)
+	for (; e < n && p[e] != '/' && p[e] != '?' && p[e] != '#' && !is_space(p[e]); e++)
 		if (p[e] == '@')
 			at = e;
 	if (!at)
@@ -295,18 +296,26 @@ void sonde_redact_scan_cards(const uint8_t *p, size_t n, struct sonde_redact_spa
 void sonde_redact_scan_patterns(const struct sonde_redactor *r, const uint8_t *p, size_t n,
 				struct sonde_redact_spans *sp)
 {
+	if (!r->npattern)
+		return;
+	/* REG_STARTEND bounds the match, but not every regexec (a sanitizer's
+	 * interceptor) honours it: a terminated copy is never over-read */
+	char *t = sonde_xmalloc(n + 1);
+	memcpy(t, p, n);
+	t[n] = 0;
 	for (size_t k = 0; k < r->npattern; k++) {
 		size_t at = 0;
 		for (int guard = 0; at <= n && guard < SONDE_REDACT_SPANS_MAX; guard++) {
 			regmatch_t m[2] = { { .rm_so = (regoff_t)at, .rm_eo = (regoff_t)n } };
 			int fl = REG_STARTEND | (at ? REG_NOTBOL : 0);
-			if (regexec(&r->pattern[k], (const char *)p, 2, m, fl))
+			if (regexec(&r->pattern[k], t, 2, m, fl))
 				break;
 			regmatch_t g = r->pattern[k].re_nsub && m[1].rm_so >= 0 ? m[1] : m[0];
 			sonde_redact_spans_add(sp, (size_t)g.rm_so, (size_t)(g.rm_eo - g.rm_so));
 			at = (size_t)m[0].rm_eo > at ? (size_t)m[0].rm_eo : at + 1;
 		}
 	}
+	free(t);
 }
 
 /* --------------------------------------------------------------- body --- */

@@ -163,9 +163,9 @@ static void scan_userinfo(const struct sonde_redactor *r, const uint8_t *p, size
 		size_t e = at + 3;
 		while (e < n && !is_space(p[e]) && p[e] != '/' && p[e] != '"')
 			e++;
-		bool at_sign = memchr(p + at + 3, '@', e - at - 3) != NULL;
-		if (a < at && e == n && !at_sign) {
-			/* cut before its '@' (if any): it may be a password */
+		if (a < at && e == n) {
+			/* cut before its end: where its last '@' is, and so
+			 * whether there is a password, is not known yet */
 			sonde_redact_spans_add(sp, at + 3, n - at - 3);
 		} else if (a < at) {
 			struct sonde_redact_spans us = { .n = 0 };
@@ -345,8 +345,9 @@ static struct dir_state *dir_of(struct sonde_redact_stream *s, const struct sond
 	return *slot;
 }
 
-/* Go on masking a secret the last chunk left open; returns where it ends. */
-static size_t continue_open(struct dir_state *d, uint8_t *p, size_t n)
+/* How far a secret the last chunk left open goes on into p (the bytes as
+ * captured). */
+static size_t continue_open(struct dir_state *d, const uint8_t *p, size_t n)
 {
 	size_t i = 0;
 	switch (d->open) {
@@ -371,7 +372,6 @@ static size_t continue_open(struct dir_state *d, uint8_t *p, size_t n)
 		break;
 	default: return 0;
 	}
-	memset(p, '*', i);
 	if (i < n || (d->open == OPEN_COUNT && !d->open_count))
 		d->open = OPEN_NONE;
 	return i;
@@ -405,9 +405,11 @@ const struct sonde_chunk *sonde_redact_stream_chunk(struct sonde_redact_stream *
 	size_t keep = win < TAIL_MAX ? win : TAIL_MAX;
 	uint8_t next_tail[TAIL_MAX];
 	memcpy(next_tail, s->win + win - keep, keep);
-	continue_open(d, s->win + d->tail_len, n);
+	/* the scan reads the bytes as captured; the open secret is masked after */
+	size_t cont = continue_open(d, c->data, n);
 	uint32_t count = 0;
 	int open = sonde_redact_stream_scan(s->r, s->win, win, d->tail_len, &count);
+	memset(s->win + d->tail_len, '*', cont);
 	if (open && !d->open) {
 		d->open = (uint8_t)open;
 		d->open_count = count;
