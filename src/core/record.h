@@ -87,11 +87,34 @@ enum sonde_record_flags {
 	SONDE_RF_UNREDACTED = 1u << 2, /* written with redaction off (--no-redact) */
 };
 
+/*
+ * A stage's say in the fields sinks walk outside the messages (who is
+ * talking, core/attrs.h): a sink walks them with the visitor wrap() returns
+ * for its own (the redaction stage puts its masking visitor in front).
+ */
+struct sonde_record_lens {
+	const struct sonde_field_ops *(*wrap)(void *ctx, const struct sonde_field_ops *v,
+					      void *vctx, void **wrapped_ctx);
+	void *ctx;
+};
+
 struct sonde_record {
 	const struct sonde_conn_info *conn;
 	struct sonde_msg *req, *resp; /* either may be NULL, not both */
 	uint32_t flags; /* enum sonde_record_flags */
+	const struct sonde_record_lens *lens; /* NULL: sinks walk with their own visitor */
 };
+
+/* The visitor (and its context) a sink walks the connection's fields with. */
+static inline const struct sonde_field_ops *sonde_record_visitor(const struct sonde_record *r,
+								 const struct sonde_field_ops *v,
+								 void *vctx, void **ctx)
+{
+	if (r->lens)
+		return r->lens->wrap(r->lens->ctx, v, vctx, ctx);
+	*ctx = vctx;
+	return v;
+}
 
 /* Where records go: a sink, or a test's collector. */
 struct sonde_record_out {

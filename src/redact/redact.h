@@ -115,6 +115,10 @@ void sonde_redact_scan_json(const struct sonde_redactor *r, const uint8_t *p, si
 void sonde_redact_scan_cards(const uint8_t *p, size_t n, struct sonde_redact_spans *sp);
 void sonde_redact_scan_patterns(const struct sonde_redactor *r, const uint8_t *p, size_t n,
 				struct sonde_redact_spans *sp);
+/* A command line (arguments joined by spaces): --name=VALUE, name=VALUE and
+ * --name VALUE for field names, URLs' userinfo, patterns. */
+void sonde_redact_scan_cmdline(const struct sonde_redactor *r, const uint8_t *p, size_t n,
+			       struct sonde_redact_spans *sp);
 /* Everything a body can hold: JSON members, form pairs, cards, patterns. */
 void sonde_redact_scan_body(const struct sonde_redactor *r, const uint8_t *p, size_t n,
 			    struct sonde_redact_spans *sp);

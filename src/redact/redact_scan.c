@@ -318,6 +318,43 @@ void sonde_redact_scan_patterns(const struct sonde_redactor *r, const uint8_t *p
 	free(t);
 }
 
+/* ------------------------------------------------------ command lines --- */
+
+void sonde_redact_scan_cmdline(const struct sonde_redactor *r, const uint8_t *p, size_t n,
+			       struct sonde_redact_spans *sp)
+{
+	bool next_is_secret = false;
+	for (size_t a = 0; a < n;) {
+		while (a < n && p[a] == ' ')
+			a++;
+		size_t e = a;
+		while (e < n && p[e] != ' ')
+			e++;
+		if (a == e)
+			break;
+		if (next_is_secret) {
+			sonde_redact_spans_add(sp, a, e - a);
+			next_is_secret = false;
+		} else {
+			size_t d = a;
+			while (d < e && d - a < 2 && p[d] == '-')
+				d++;
+			const uint8_t *eq = memchr(p + d, '=', e - d);
+			size_t ne = eq ? (size_t)(eq - p) : e;
+			bool named = ne > d && sonde_redact_field_match(r, p + d, ne - d);
+			if (named && eq)
+				sonde_redact_spans_add(sp, ne + 1, e - ne - 1);
+			next_is_secret = named && !eq && d > a; /* --password VALUE */
+			struct sonde_redact_spans us = { .n = 0 };
+			userinfo(p + a, e - a, &us);
+			for (uint32_t k = 0; k < us.n; k++)
+				sonde_redact_spans_add(sp, a + us.s[k].off, us.s[k].len);
+		}
+		a = e;
+	}
+	sonde_redact_scan_patterns(r, p, n, sp);
+}
+
 /* --------------------------------------------------------------- body --- */
 
 /* A form body has no spaces and a '=' early on. */

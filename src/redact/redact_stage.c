@@ -64,6 +64,8 @@ static void mv_str(void *ctx, const char *name, const uint8_t *p, size_t n)
 	struct sonde_redact_spans sp = { .n = 0 };
 	if (name && !strcmp(name, "target"))
 		sonde_redact_scan_url(mv->r, p, n, &sp);
+	else if (name && !strcmp(name, "cmdline"))
+		sonde_redact_scan_cmdline(mv->r, p, n, &sp);
 	p = masked(mv, p, &n, &sp);
 	mv->next->str(mv->nctx, name, p, n);
 }
@@ -232,7 +234,20 @@ struct redact_ctx {
 	struct redact_view view[2];
 	struct sonde_buf summary;
 	struct mask_visit mv; /* its scratch reused record after record */
+	struct mask_visit conn_mv; /* the connection's fields (process command lines) */
+	struct sonde_record_lens lens;
 };
+
+static const struct sonde_field_ops *conn_wrap(void *ctx, const struct sonde_field_ops *v,
+					       void *vctx, void **wrapped)
+{
+	struct redact_ctx *rc = ctx;
+	rc->conn_mv.next = v;
+	rc->conn_mv.nctx = vctx;
+	rc->conn_mv.st = rc->st;
+	*wrapped = &rc->conn_mv;
+	return &mask_ops;
+}
 
 static void view_fields(const struct sonde_msg *m, const struct sonde_field_ops *v, void *ctx)
 {
@@ -324,6 +339,8 @@ void *sonde_redact_stage_new(const struct sonde_redactor *r, struct sonde_stats 
 	rc->r = r;
 	rc->st = st;
 	rc->mv.r = r;
+	rc->conn_mv.r = r;
+	rc->lens = (struct sonde_record_lens){ conn_wrap, rc };
 	return rc;
 }
 
@@ -332,6 +349,7 @@ static bool redact_record(void *ctx, struct sonde_record *rec)
 	struct redact_ctx *rc = ctx;
 	rec->req = view_of(rc, 0, rec->req);
 	rec->resp = view_of(rc, 1, rec->resp);
+	rec->lens = &rc->lens;
 	return true;
 }
 
@@ -340,6 +358,7 @@ static int redact_close(void *ctx)
 	struct redact_ctx *rc = ctx;
 	sonde_buf_free(&rc->summary);
 	sonde_buf_free(&rc->mv.scratch);
+	sonde_buf_free(&rc->conn_mv.scratch);
 	free(rc);
 	return 0;
 }

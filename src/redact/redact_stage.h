@@ -5,7 +5,9 @@
  * whose field walk passes through a masking visitor — header values by
  * rule, request targets and URL headers, bodies, gRPC messages decoded as
  * JSON, and every value a dissector wrote with sonde_field_secret() — and
- * whose one-line summary has the same secrets masked. Sinks need not know.
+ * whose one-line summary has the same secrets masked; and it gives the
+ * record a lens (core/record.h) through which sinks walk the connection's
+ * fields, so process command lines are masked too. Sinks need not know.
  *
  * With redaction off (--no-redact) the unredacted stage takes its place: it
  * only flags each record "unredacted", so no record is unmasked silently.

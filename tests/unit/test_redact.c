@@ -242,6 +242,23 @@ static void test_urls(void **state)
 	expect(url("/p?secret="), "/p?secret=");
 }
 
+static void test_cmdline(void **state)
+{
+	(void)state;
+	const char *in = "mysql --password=PW1 -u root --api-key K2 redis://:PW3@db:6379/0 "
+			 "token=T4 --verbose";
+	struct sonde_redact_spans sp = { .n = 0 };
+	sonde_redact_scan_cmdline(&R, (const uint8_t *)in, strlen(in), &sp);
+	char want[512];
+	snprintf(want, sizeof(want),
+		 "mysql --password=%s -u root --api-key %s redis://:%s@db:6379/0 token=%s --verbose",
+		 mask_of("PW1"), mask_of("K2"), mask_of("PW3"), mask_of("T4"));
+	expect(applied(in, &sp), want);
+	struct sonde_redact_spans none = { .n = 0 };
+	sonde_redact_scan_cmdline(&R, (const uint8_t *)"nginx -g daemon off;", 20, &none);
+	assert_int_equal(none.n, 0);
+}
+
 /* ---------------------------------------------------------------- JSON --- */
 
 static void test_json(void **state)
@@ -653,6 +670,7 @@ int main(void)
 		cmocka_unit_test(test_header_values),
 		cmocka_unit_test(test_odd_bytes),
 		cmocka_unit_test(test_urls),
+		cmocka_unit_test(test_cmdline),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_forms),
 		cmocka_unit_test(test_luhn),
