@@ -320,37 +320,72 @@ void sonde_redact_scan_patterns(const struct sonde_redactor *r, const uint8_t *p
 
 /* ------------------------------------------------------ command lines --- */
 
-void sonde_redact_scan_cmdline(const struct sonde_redactor *r, const uint8_t *p, size_t n,
-			       struct sonde_redact_spans *sp)
+/* Tokens of a command line split by spaces. */
+struct token {
+	size_t a, e;
+};
+
+static size_t tokens(const uint8_t *p, size_t n, struct token *t, size_t max)
 {
-	bool next_is_secret = false;
-	for (size_t a = 0; a < n;) {
+	size_t k = 0;
+	for (size_t a = 0; a < n && k < max;) {
 		while (a < n && p[a] == ' ')
 			a++;
 		size_t e = a;
 		while (e < n && p[e] != ' ')
 			e++;
-		if (a == e)
-			break;
-		if (next_is_secret) {
-			sonde_redact_spans_add(sp, a, e - a);
-			next_is_secret = false;
-		} else {
-			size_t d = a;
-			while (d < e && d - a < 2 && p[d] == '-')
-				d++;
-			const uint8_t *eq = memchr(p + d, '=', e - d);
-			size_t ne = eq ? (size_t)(eq - p) : e;
-			bool named = ne > d && sonde_redact_field_match(r, p + d, ne - d);
-			if (named && eq)
-				sonde_redact_spans_add(sp, ne + 1, e - ne - 1);
-			next_is_secret = named && !eq && d > a; /* --password VALUE */
-			struct sonde_redact_spans us = { .n = 0 };
-			userinfo(p + a, e - a, &us);
-			for (uint32_t k = 0; k < us.n; k++)
-				sonde_redact_spans_add(sp, a + us.s[k].off, us.s[k].len);
-		}
+		if (e > a)
+			t[k++] = (struct token){ a, e };
 		a = e;
+	}
+	return k;
+}
+
+/* A header given as an argument ("-H 'Authorization: Bearer T'", whose ':'
+ * a client may have overwritten in its argv): its value's tokens up to the
+ * next option, the scheme kept. Returns the tokens used. */
+static size_t header_arg(const struct sonde_redactor *r, const uint8_t *p, const struct token *t,
+			 size_t i, size_t k, struct sonde_redact_spans *sp)
+{
+	size_t nlen = t[i].e - t[i].a - (p[t[i].e - 1] == ':');
+	enum sonde_redact_hdr how = sonde_redact_header_kind(r, p + t[i].a, nlen);
+	if (how == SONDE_REDACT_HDR_NONE || how == SONDE_REDACT_HDR_URL)
+		return 0;
+	size_t j = i + 1, end = i + 1;
+	while (end < k && p[t[end].a] != '-')
+		end++;
+	if (how == SONDE_REDACT_HDR_AUTH && end - j > 1)
+		j++;
+	if (j < end)
+		sonde_redact_spans_add(sp, t[j].a, t[end - 1].e - t[j].a);
+	return end - i - 1;
+}
+
+void sonde_redact_scan_cmdline(const struct sonde_redactor *r, const uint8_t *p, size_t n,
+			       struct sonde_redact_spans *sp)
+{
+	struct token t[128];
+	size_t k = tokens(p, n, t, 128);
+	for (size_t i = 0; i < k; i++) {
+		size_t a = t[i].a, e = t[i].e, d = a;
+		while (d < e && d - a < 2 && p[d] == '-')
+			d++;
+		const uint8_t *eq = memchr(p + d, '=', e - d);
+		size_t ne = eq ? (size_t)(eq - p) : e;
+		bool named = ne > d && sonde_redact_field_match(r, p + d, ne - d);
+		if (memmem(p + a, e - a, "://", 3) || memchr(p + a, '?', e - a)) {
+			struct sonde_redact_spans us = { .n = 0 };
+			sonde_redact_scan_url(r, p + a, e - a, &us);
+			for (uint32_t q = 0; q < us.n; q++)
+				sonde_redact_spans_add(sp, a + us.s[q].off, us.s[q].len);
+		} else if (named && eq) { /* --password=VALUE, password=VALUE */
+			sonde_redact_spans_add(sp, ne + 1, e - ne - 1);
+		} else if (named && d > a && i + 1 < k) { /* --password VALUE */
+			sonde_redact_spans_add(sp, t[i + 1].a, t[i + 1].e - t[i + 1].a);
+			i++;
+		} else if (d == a) {
+			i += header_arg(r, p, t, i, k, sp);
+		}
 	}
 	sonde_redact_scan_patterns(r, p, n, sp);
 }

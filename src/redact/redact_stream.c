@@ -2,6 +2,8 @@
 /* Same-length masking of the recording's stream bytes (redact_stream.h). */
 #include "redact/redact_stream.h"
 
+#include "redact/redact_h2.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +28,20 @@ struct dir_state {
 	uint8_t open; /* enum open_kind */
 	bool escape; /* OPEN_JSON_STR: the last byte was a backslash */
 	uint32_t open_count; /* OPEN_COUNT: bytes left */
+	/* HTTP/2, told from the direction's first bytes (redact_h2.h) */
+	uint8_t h2_mode; /* enum h2_mode */
+	uint8_t first[24]; /* the first bytes, until decided */
+	uint8_t first_len;
+	struct sonde_redact_h2 *h2;
 };
+
+enum h2_mode {
+	H2_UNDECIDED = 0,
+	H2_NO,
+	H2_YES,
+};
+
+static const uint8_t PREFACE[24] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 struct sonde_redact_stream {
 	const struct sonde_redactor *r;
@@ -48,7 +63,10 @@ void sonde_redact_stream_free(struct sonde_redact_stream *s)
 	if (!s)
 		return;
 	for (size_t i = 0; i < SLOTS; i++)
-		free(s->slot[i]);
+		if (s->slot[i]) {
+			sonde_redact_h2_free(s->slot[i]->h2);
+			free(s->slot[i]);
+		}
 	free(s->win);
 	free(s);
 }
@@ -338,6 +356,8 @@ static struct dir_state *dir_of(struct sonde_redact_stream *s, const struct sond
 		return *slot;
 	if (!*slot)
 		*slot = sonde_xmalloc(sizeof(**slot));
+	else
+		sonde_redact_h2_free((*slot)->h2);
 	memset(*slot, 0, sizeof(**slot));
 	(*slot)->flow = c->flow;
 	(*slot)->conn_id = c->conn_id;
@@ -377,6 +397,57 @@ static size_t continue_open(struct dir_state *d, const uint8_t *p, size_t n)
 	return i;
 }
 
+/* The direction's first bytes say whether it is HTTP/2: the client's
+ * preface, or a server's SETTINGS frame (its length a multiple of 6). */
+static enum h2_mode h2_decide(const struct dir_state *d)
+{
+	size_t n = d->first_len;
+	bool preface = !memcmp(d->first, PREFACE, n < 24 ? n : 24);
+	if (preface && n >= 24)
+		return H2_YES;
+	if (n >= 9 && d->first[3] == 4 && !(d->first[4] & ~1u) && !(d->first[5] & 0x7f) &&
+	    !d->first[6] && !d->first[7] && !d->first[8] &&
+	    ((uint32_t)d->first[0] << 16 | (uint32_t)d->first[1] << 8 | d->first[2]) % 6 == 0)
+		return H2_YES;
+	if (preface || n < 9)
+		return H2_UNDECIDED;
+	return H2_NO;
+}
+
+/* HTTP/2 header blocks of the chunk (bytes as captured in p) masked in out. */
+static size_t h2_step(struct dir_state *d, const struct sonde_redactor *r,
+		      const struct sonde_chunk *c, const uint8_t *p, uint8_t *out, size_t n)
+{
+	if (d->h2_mode == H2_UNDECIDED) {
+		if (c->seq_kind != SONDE_SEQ_STREAM64 || c->seq != d->first_len) {
+			d->h2_mode = H2_NO; /* not from the start: not followed */
+			return 0;
+		}
+		size_t take =
+			n < sizeof(d->first) - d->first_len ? n : sizeof(d->first) - d->first_len;
+		memcpy(d->first + d->first_len, p, take);
+		d->first_len += (uint8_t)take;
+		d->h2_mode = (uint8_t)h2_decide(d);
+		if (d->h2_mode != H2_YES)
+			return 0;
+		d->h2 = sonde_redact_h2_new();
+		bool client = d->first[0] == 'P';
+		/* a server's frames begin at 0: what earlier chunks held is fed
+		 * unmasked (already written, and only SETTINGS) */
+		size_t before = (size_t)c->seq;
+		size_t from = client ? 24 : 0;
+		if (before > from)
+			sonde_redact_h2_feed(d->h2, r, d->first + from, NULL, before - from);
+		size_t skip = from > before ? from - before : 0;
+		if (skip >= n)
+			return 0;
+		return sonde_redact_h2_feed(d->h2, r, p + skip, out + skip, n - skip);
+	}
+	if (d->h2_mode != H2_YES)
+		return 0;
+	return sonde_redact_h2_feed(d->h2, r, p, out, n);
+}
+
 const struct sonde_chunk *sonde_redact_stream_chunk(struct sonde_redact_stream *s,
 						    const struct sonde_chunk *c,
 						    struct sonde_stats *st)
@@ -393,6 +464,8 @@ const struct sonde_chunk *sonde_redact_stream_chunk(struct sonde_redact_stream *
 	if (c->seq_kind == SONDE_SEQ_STREAM64 && c->seq != d->next_seq) {
 		d->tail_len = 0; /* a hole: what came before is no context */
 		d->open = OPEN_NONE;
+		if (d->h2)
+			sonde_redact_h2_lost(d->h2);
 	}
 	size_t n = c->caplen, win = d->tail_len + n;
 	if (win > s->win_cap) {
@@ -410,6 +483,7 @@ const struct sonde_chunk *sonde_redact_stream_chunk(struct sonde_redact_stream *
 	uint32_t count = 0;
 	int open = sonde_redact_stream_scan(s->r, s->win, win, d->tail_len, &count);
 	memset(s->win + d->tail_len, '*', cont);
+	h2_step(d, s->r, c, c->data, s->win + d->tail_len, n);
 	if (open && !d->open) {
 		d->open = (uint8_t)open;
 		d->open_count = count;

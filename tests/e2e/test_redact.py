@@ -144,7 +144,8 @@ if sys.argv[1] == "serve":
     print("ready", flush=True); s.wait_for_termination(60)
 else:
     ch = grpc.insecure_channel("127.0.0.1:" + sys.argv[2])
-    md = (("authorization", "Bearer " + sys.argv[3]), ("x-api-key", sys.argv[4]))
+    # --token=T --api_key=K: options, masked in the command line sonde writes
+    md = (("authorization", "Bearer " + sys.argv[3].split("=", 1)[1]), ("x-api-key", sys.argv[4].split("=", 1)[1]))
     assert ch.unary_unary("/demo.Echo/Say")(b"\x0a\x02hi", metadata=md, timeout=10) == b"\x0a\x02hi"
     ch.close()
 '''
@@ -172,8 +173,8 @@ def traffic(tmp, ports, tls_files=None):
                      "x-api-key: " + S["h2apikey"],
                      "http://127.0.0.1:%d/a.txt?access_token=%s" % (ports["h2"], S["h2query"])])
     if "grpc" in ports:
-        runs.append([PY, os.path.join(tmp, "grpc_demo.py"), "call", str(ports["grpc"]), S["grpcbearer"],
-                     S["grpcapikey"]])
+        runs.append([PY, os.path.join(tmp, "grpc_demo.py"), "call", str(ports["grpc"]), "--token=" + S["grpcbearer"],
+                     "--api_key=" + S["grpcapikey"]])
     # redis-cli's password through the environment, HELLO through stdin: a
     # short option (-a PASS) in a command line is not recognised (docs)
     rc = ["redis-cli", "--no-auth-warning", "-p", str(ports["redis"])]
@@ -369,7 +370,12 @@ def phase_live(sonde, tmp):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
                     "-days", "1", "-subj", "/CN=127.0.0.1"], capture_output=True, check=True)
     ports = {"http": free_port(), "https": free_port(), "redis": free_port()}
-    planted = {k: v for k, v in S.items() if not k.startswith(("h2", "grpc"))}
+    if shutil.which("nghttpd") and shutil.which("nghttp"):
+        ports["h2"] = free_port()
+    if subprocess.run([PY, "-c", "import grpc"], capture_output=True).returncode == 0:
+        ports["grpc"] = free_port()
+    kinds = {"h2": "h2" in ports, "grpc": "grpc" in ports}
+    planted = {k: v for k, v in S.items() if kinds.get(k[:4] if k.startswith("grpc") else k[:2], True)}
     try:
         if not check("live: servers up", start_servers(tmp, ports, (cert, key))):
             return
@@ -398,6 +404,10 @@ def phase_live(sonde, tmp):
           len(tls))
     check("live: cleartext records carry the masks", plain and mask(S["formpass"]) in json.dumps(plain))
     check("live: Redis AUTH masked", mask(S["redispass"]) in j)
+    for name, keys in (("h2", ("h2bearer", "h2apikey", "h2query")), ("grpc", ("grpcbearer", "grpcapikey"))):
+        if name in ports:
+            check(f"live: {name} records carry the masks", all(mask(S[k]) in j for k in keys),
+                  [k for k in keys if mask(S[k]) not in j])
     check("live: a server's command line written with its options masked",
           ("--access_token=" + mask(S["resptoken"])) in j)
     with open(rec, "rb") as f:
@@ -414,6 +424,18 @@ def phase_live(sonde, tmp):
         check("live -w: tshark dissects the recording, secrets as '*'",
               any(("Bearer " + "*" * len(S["bearer"])) in ln for ln in lines)
               and not leaks(p.stdout, planted), lines[:6])
+        # HTTP/2 and gRPC: Huffman-coded on the wire, so decoded by tshark
+        for name in ("h2", "grpc"):
+            if name not in ports:
+                continue
+            p = subprocess.run(["tshark", "-r", rec, "-d", "tcp.port==%d,http2" % ports[name], "-Y", "http2",
+                                "-T", "fields", "-e", "http2.header.name", "-e", "http2.header.value"],
+                               capture_output=True, timeout=120)
+            text = p.stdout.decode()
+            hdr = [ln for ln in text.splitlines() if "authorization" in ln]
+            check(f"live -w: {name}: tshark decodes the header blocks, secrets as '*'",
+                  hdr and not leaks(p.stdout, planted) and "*" * 8 in text and ("x-api-key" in text),
+                  (hdr[:2], leaks(p.stdout, planted)))
 
 
 def main():

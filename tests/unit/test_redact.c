@@ -9,6 +9,8 @@
  * recording's same-length masker fed the same bytes split at every offset
  * and byte by byte.
  */
+#include <nghttp2/nghttp2.h>
+
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -254,6 +256,13 @@ static void test_cmdline(void **state)
 		 "mysql --password=%s -u root --api-key %s redis://:%s@db:6379/0 token=%s --verbose",
 		 mask_of("PW1"), mask_of("K2"), mask_of("PW3"), mask_of("T4"));
 	expect(applied(in, &sp), want);
+	const char *curl = "curl -H Authorization: Bearer HT1 -H x-api-key  K5 -v "
+			   "https://h/p?access_token=Q6";
+	struct sonde_redact_spans sp2 = { .n = 0 };
+	sonde_redact_scan_cmdline(&R, (const uint8_t *)curl, strlen(curl), &sp2);
+	snprintf(want, sizeof(want), "curl -H Authorization: Bearer %s -H x-api-key  %s -v "
+		 "https://h/p?access_token=%s", mask_of("HT1"), mask_of("K5"), mask_of("Q6"));
+	expect(applied(curl, &sp2), want);
 	struct sonde_redact_spans none = { .n = 0 };
 	sonde_redact_scan_cmdline(&R, (const uint8_t *)"nginx -g daemon off;", 20, &none);
 	assert_int_equal(none.n, 0);
@@ -662,6 +671,173 @@ static void test_stream_long_value(void **state)
 	sonde_buf_free(&b);
 }
 
+/* ------------------------------------------ the recording of HTTP/2 --- */
+
+static void h2_frame(struct tu_bytes *b, uint8_t type, uint8_t flags, uint32_t sid, const void *p,
+		     size_t n)
+{
+	tu_u8(b, (uint8_t)(n >> 16));
+	tu_be16(b, (uint16_t)n);
+	tu_u8(b, type);
+	tu_u8(b, flags);
+	tu_be32(b, sid);
+	if (n)
+		tu_bytes_put(b, p, n);
+}
+
+/* A header block of the pairs (NULL-terminated), Huffman-coded or not as
+ * nghttp2's deflater chooses (Huffman wherever it is shorter). */
+static size_t h2_block(nghttp2_hd_deflater *def, const char *const *nv, uint8_t *buf, size_t cap)
+{
+	nghttp2_nv a[16];
+	size_t n = 0;
+	for (; nv[2 * n]; n++) {
+		a[n].name = (uint8_t *)(uintptr_t)nv[2 * n];
+		a[n].namelen = strlen(nv[2 * n]);
+		a[n].value = (uint8_t *)(uintptr_t)nv[2 * n + 1];
+		a[n].valuelen = strlen(nv[2 * n + 1]);
+		a[n].flags = NGHTTP2_NV_FLAG_NONE;
+	}
+	ssize_t r = nghttp2_hd_deflate_hd(def, buf, cap, a, n);
+	assert_true(r > 0);
+	return (size_t)r;
+}
+
+static const char *const H2_REQ1[] = { ":method", "GET", ":scheme", "http", ":path",
+				       "/api/items?page=2&access_token=H2QUERYSECRET", ":authority",
+				       "h", "authorization", "Bearer H2BEARERSECRET", "x-api-key",
+				       "H2APIKEYSECRET", "accept", "application/json", NULL };
+/* the second request reuses the table: x-api-key's name is a dynamic entry */
+static const char *const H2_REQ2[] = { ":method", "GET", ":scheme", "http", ":path", "/other",
+				       ":authority", "h", "x-api-key", "H2APIKEY2NDSECRET",
+				       "cookie", "sid=H2COOKIESECRET", "accept", "application/json",
+				       NULL };
+
+/* Decode the header blocks of a client stream (after the preface): the
+ * fields, "name: value\n" each, into out. */
+static void h2_decode(const uint8_t *p, size_t n, struct sonde_buf *out)
+{
+	nghttp2_hd_inflater *inf;
+	assert_int_equal(nghttp2_hd_inflate_new(&inf), 0);
+	size_t at = 24;
+	struct sonde_buf block = { 0 };
+	while (at + 9 <= n) {
+		size_t len = (size_t)p[at] << 16 | (size_t)p[at + 1] << 8 | p[at + 2];
+		uint8_t type = p[at + 3], flags = p[at + 4];
+		assert_true(at + 9 + len <= n);
+		if (type == 1 || type == 9) {
+			const uint8_t *f = p + at + 9;
+			size_t fl = len, pad = 0;
+			if (type == 1 && (flags & 0x8)) {
+				pad = f[0];
+				f++, fl--;
+			}
+			if (type == 1 && (flags & 0x20))
+				f += 5, fl -= 5;
+			sonde_buf_append(&block, f, fl - pad);
+		}
+		if ((type == 1 || type == 9) && (flags & 0x4)) {
+			const uint8_t *in = block.p;
+			size_t left = block.len;
+			for (;;) {
+				nghttp2_nv nv;
+				int fl = 0;
+				ssize_t k = nghttp2_hd_inflate_hd2(inf, &nv, &fl, in, left, 1);
+				if (k < 0)
+					fail_msg("block does not decode (%zd) after:\n%s", k, out->p ? (char *)out->p : "");
+				in += k, left -= (size_t)k;
+				if (fl & NGHTTP2_HD_INFLATE_EMIT)
+					sonde_buf_printf(out, "%.*s: %.*s\n", (int)nv.namelen, nv.name,
+							 (int)nv.valuelen, nv.value);
+				if (fl & NGHTTP2_HD_INFLATE_FINAL)
+					break;
+			}
+			nghttp2_hd_inflate_end_headers(inf);
+			sonde_buf_reset(&block);
+		}
+		at += 9 + len;
+	}
+	sonde_buf_putc(out, 0);
+	sonde_buf_free(&block);
+	nghttp2_hd_inflate_del(inf);
+}
+
+static void test_stream_http2(void **state)
+{
+	(void)state;
+	nghttp2_hd_deflater *def;
+	assert_int_equal(nghttp2_hd_deflate_new(&def, 4096), 0);
+	struct tu_bytes b = { 0 };
+	tu_bytes_str(&b, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+	h2_frame(&b, 4, 0, 0, NULL, 0);
+	uint8_t blk[1024];
+	size_t k = h2_block(def, H2_REQ1, blk, sizeof(blk));
+	/* split into HEADERS (padded, with priority) + CONTINUATION */
+	struct tu_bytes hp = { 0 };
+	tu_u8(&hp, 3); /* pad length */
+	tu_be32(&hp, 0);
+	tu_u8(&hp, 16);
+	tu_bytes_put(&hp, blk, k / 2);
+	tu_bytes_put(&hp, "\0\0\0", 3);
+	h2_frame(&b, 1, 0x8 | 0x20 | 0x1, 1, hp.p, hp.len);
+	h2_frame(&b, 9, 0x4, 1, blk + k / 2, k - k / 2);
+	h2_frame(&b, 0, 0x1, 1, "{\"password\":\"H2JSONSECRET\"}", 27);
+	k = h2_block(def, H2_REQ2, blk, sizeof(blk));
+	h2_frame(&b, 1, 0x5, 3, blk, k);
+	nghttp2_hd_deflate_del(def);
+	const char *secrets[] = { "H2QUERYSECRET", "H2BEARERSECRET", "H2APIKEYSECRET",
+				  "H2APIKEY2NDSECRET", "H2COOKIESECRET", "H2JSONSECRET" };
+	struct sonde_buf plain = { 0 };
+	h2_decode(b.p, b.len, &plain);
+	for (size_t i = 0; i < 5; i++)
+		assert_non_null(strstr((const char *)plain.p, secrets[i])); /* planted */
+	sonde_buf_free(&plain);
+	/* whole, cut once anywhere, byte by byte */
+	size_t n = b.len;
+	size_t *cuts = tu_xrealloc(NULL, n * sizeof(*cuts));
+	for (size_t mode = 0; mode <= n; mode++) {
+		size_t ncuts = 0;
+		if (mode == n) {
+			for (size_t i = 1; i < n; i++)
+				cuts[ncuts++] = i;
+		} else if (mode) {
+			cuts[ncuts++] = mode;
+		}
+		struct sonde_redact_stream *s = sonde_redact_stream_new(&R);
+		struct sonde_stats st = { 0 };
+		uint8_t *out = tu_xrealloc(NULL, n);
+		struct sonde_chunk c = { .seq_kind = SONDE_SEQ_STREAM64, .conn_id = 9 };
+		size_t at = 0;
+		for (size_t q = 0; q <= ncuts; q++) {
+			size_t end = q < ncuts ? cuts[q] : n;
+			c.seq = at;
+			c.caplen = c.wirelen = (uint32_t)(end - at);
+			c.data = b.p + at;
+			const struct sonde_chunk *m = sonde_redact_stream_chunk(s, &c, &st);
+			memcpy(out + at, m->data, m->caplen);
+			at = end;
+		}
+		sonde_redact_stream_free(s);
+		struct sonde_buf dec = { 0 };
+		h2_decode(out, n, &dec);
+		const char *d = (const char *)dec.p;
+		for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+			if (strstr(d, secrets[i]) || memmem(out, n, secrets[i], strlen(secrets[i])))
+				fail_msg("split %zu: %s survived:\n%s", mode, secrets[i], d);
+		assert_non_null(strstr(d, "authorization: ***"));
+		assert_non_null(strstr(d, "x-api-key: ***"));
+		assert_non_null(strstr(d, "cookie: ***"));
+		assert_non_null(strstr(d, ":path: /api/items?"));
+		assert_non_null(strstr(d, ":path: /other\n"));
+		assert_non_null(strstr(d, "accept: application/json"));
+		sonde_buf_free(&dec);
+		free(out);
+	}
+	free(cuts);
+	free(b.p);
+	free(hp.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -681,6 +857,7 @@ int main(void)
 		cmocka_unit_test(test_stage_summary),
 		cmocka_unit_test(test_stream_split_anywhere),
 		cmocka_unit_test(test_stream_long_value),
+		cmocka_unit_test(test_stream_http2),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
