@@ -29,6 +29,7 @@ enum {
 	OPT_REDACT_PATTERN,
 	OPT_REDACT_RULES,
 	OPT_REDACT_KEY,
+	OPT_NO_BODIES,
 };
 
 const struct option sonde_common_longopts[] = {
@@ -57,6 +58,7 @@ const struct option sonde_common_longopts[] = {
 	{ "redact-pattern", required_argument, NULL, OPT_REDACT_PATTERN },
 	{ "redact-rules", required_argument, NULL, OPT_REDACT_RULES },
 	{ "redact-key", required_argument, NULL, OPT_REDACT_KEY },
+	{ "no-bodies", required_argument, NULL, OPT_NO_BODIES },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -96,6 +98,9 @@ const char sonde_common_usage[] =
 	"                           every record flagged \"unredacted\")\n"
 	"Bodies:\n"
 	"      --body-limit SIZE    body bytes kept per message (default 64k; 0: none)\n"
+	"      --no-bodies PROTO    keep no bodies of these protocols, headers only:\n"
+	"                           http (http1 and http2, gRPC's messages too),\n"
+	"                           http1, http2, all; a list\n"
 	"      --decode-bodies      inflate gzip/deflate bodies (Content-Encoding)\n"
 	"      --max-header SIZE    largest message head accepted (default 64k)\n"
 	"      --proto-descriptor FILE  decode gRPC messages with field names and types\n"
@@ -117,6 +122,29 @@ void sonde_common_defaults(struct sonde_common_opts *o)
 	sonde_pipeline_defaults(&o->pipe);
 	sonde_redactor_init(&o->redact);
 	o->format = -1;
+}
+
+/* --no-bodies LIST: the dissectors with bodies (http1, http2), http (both)
+ * or all; repeated options add to the list. */
+static int no_bodies_option(struct sonde_dissect_opts *d, const char *arg, const char *cmd)
+{
+	for (const char *p = arg; *p || p == arg;) {
+		size_t k = strcspn(p, ",");
+		char name[32];
+		snprintf(name, sizeof(name), "%.*s", (int)(k < 31 ? k : 31), p);
+		if (!k || k > 31 ||
+		    (strcmp(name, "http") && strcmp(name, "all") && strcmp(name, "http1") &&
+		     strcmp(name, "http2")))
+			return sonde_bad_value(cmd, "no-bodies", arg, "http, http1, http2 or all");
+		p += k + (p[k] == ',');
+		if (!*p)
+			break;
+	}
+	size_t used = strlen(d->no_bodies);
+	if (used + strlen(arg) + 2 > sizeof(d->no_bodies))
+		return sonde_bad_value(cmd, "no-bodies", arg, "too long a list");
+	snprintf(d->no_bodies + used, sizeof(d->no_bodies) - used, "%s%s", used ? "," : "", arg);
+	return 1;
 }
 
 /* --redact-*: a rule, or the message saying why not. */
@@ -288,6 +316,7 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 		return size_opt(cmd, "reasm-stream-mem", arg, &p->conn.reasm_stream_mem);
 	case OPT_PENDING_MEM: return size_opt(cmd, "max-pending-mem", arg, &p->dissect.pending_mem);
 	case OPT_NO_REDACT: o->no_redact = true; return 1;
+	case OPT_NO_BODIES: return no_bodies_option(&p->dissect, arg, cmd);
 	case OPT_REDACT_HEADER:
 	case OPT_REDACT_FIELD:
 	case OPT_REDACT_PATTERN:

@@ -313,6 +313,15 @@ def check_pcap(sonde, tmp, pcap, have):
     check("--body-limit 0: no body data at all, sizes kept",
           ex and all("data" not in (r.get(m) or {}).get("body", {}) for r in ex for m in ("request", "response"))
           and any((r.get("request") or {}).get("body", {}).get("size", 0) > 0 for r in ex))
+    # --no-bodies http: the same, by protocol; Redis records untouched
+    p = read(sonde, pcap, "-o", "json", "--no-bodies", "http")
+    recs = [r for r in records(p.stdout.decode()) if r.get("type") == "exchange"]
+    http = [r for r in recs if r.get("protocol") == "http"]
+    check("--no-bodies http: HTTP records keep headers, no body data",
+          http and all("data" not in (r.get(m) or {}).get("body", {}) for r in http for m in ("request", "response"))
+          and all((r.get("request") or {}).get("headers") is not None for r in http))
+    check("--no-bodies http: other protocols' records still written",
+          "redispass" not in have or any(r.get("protocol") == "redis" for r in recs))
     # -w of packets: recorded as the wire carried them, and said so
     rec = os.path.join(tmp, "read.pcapng")
     p = read(sonde, pcap, "-o", "json", "-w", rec)
