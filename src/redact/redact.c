@@ -2,8 +2,9 @@
 /* The rules, their defaults, and the mask (redact.h). */
 #include "redact/redact.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -75,8 +76,15 @@ void sonde_redactor_init(struct sonde_redactor *r)
 	}
 }
 
+static void mac_drop(struct sonde_redactor *r)
+{
+	EVP_MAC_CTX_free(r->mac);
+	r->mac = NULL;
+}
+
 void sonde_redactor_free(struct sonde_redactor *r)
 {
+	mac_drop(r);
 	for (size_t i = 0; i < r->npattern; i++)
 		regfree(&r->pattern[i]);
 	r->npattern = 0;
@@ -181,6 +189,7 @@ void sonde_redactor_set_key(struct sonde_redactor *r, const void *key, size_t n)
 	EVP_Digest(key, n, r->key, &len, EVP_sha256(), NULL);
 	r->key_len = len;
 	r->key_given = true;
+	mac_drop(r);
 }
 
 /* ----------------------------------------------------------- matching --- */
@@ -201,17 +210,19 @@ enum sonde_redact_hdr sonde_redact_header_kind(const struct sonde_redactor *r, c
 bool sonde_redact_field_match(const struct sonde_redactor *r, const uint8_t *name, size_t n)
 {
 	char low[257];
-	size_t k = normalise(name, n, true, low, sizeof(low) - 1);
-	if (k == SIZE_MAX)
-		k = normalise(name, 256, true, low, sizeof(low) - 1);
+	size_t k = normalise(name, n < 256 ? n : 256, true, low, sizeof(low) - 1);
 	if (!k || k == SIZE_MAX)
 		return false;
 	for (size_t i = 0; i < r->nfield; i++) {
 		const struct sonde_redact_name *f = &r->field[i];
 		if (f->kind == 1 && f->len == k && !memcmp(f->name, low, k))
 			return true;
-		if (f->kind == 2 && f->len <= k && memmem(low, k, f->name, f->len))
-			return true;
+		if (f->kind != 2 || f->len > k)
+			continue;
+		/* names are short: a plain search beats memmem's set-up */
+		for (size_t at = 0; at + f->len <= k; at++)
+			if (low[at] == f->name[0] && !memcmp(low + at, f->name, f->len))
+				return true;
 	}
 	return false;
 }
@@ -274,13 +285,33 @@ static struct sonde_redact_span span_at(const struct sonde_redact_spans *sp, uin
 
 /* --------------------------------------------------------------- mask --- */
 
+/* HMAC-SHA256(key, p) into md (32 bytes); zeros if OpenSSL fails. Keyed
+ * once: re-initialising with no key reuses the prepared key. */
+static void hmac(const struct sonde_redactor *r, const uint8_t *p, size_t n, uint8_t *md)
+{
+	struct sonde_redactor *w = (struct sonde_redactor *)r; /* the cache only */
+	size_t len = 0;
+	if (!w->mac) {
+		EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
+		w->mac = m ? EVP_MAC_CTX_new(m) : NULL;
+		EVP_MAC_free(m);
+		OSSL_PARAM prm[] = { OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+								      (char *)"SHA256", 0),
+				     OSSL_PARAM_construct_end() };
+		if (w->mac && !EVP_MAC_init(w->mac, r->key, r->key_len, prm))
+			mac_drop(w);
+	} else if (!EVP_MAC_init(w->mac, NULL, 0, NULL)) {
+		mac_drop(w);
+	}
+	if (!w->mac || !EVP_MAC_update(w->mac, p, n) || !EVP_MAC_final(w->mac, md, &len, 32))
+		memset(md, 0, 32);
+}
+
 size_t sonde_redact_mask(const struct sonde_redactor *r, const uint8_t *secret, size_t n, char *out)
 {
-	uint8_t md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	uint8_t md[32];
 	static const char hex[] = "0123456789abcdef";
-	if (!HMAC(EVP_sha256(), r->key, (int)r->key_len, secret, n, md, &mdlen))
-		memset(md, 0, sizeof(md));
+	hmac(r, secret, n, md);
 	int k = snprintf(out, SONDE_REDACT_MASK_MAX, "****[%zu:", n);
 	for (int i = 0; i < SONDE_REDACT_HASH_HEX / 2; i++) {
 		out[k++] = hex[md[i] >> 4];

@@ -74,6 +74,9 @@ struct sonde_redactor {
 	uint8_t key[SONDE_REDACT_KEY_LEN];
 	size_t key_len;
 	bool key_given; /* from --redact-key or a rules file, not random */
+	/* HMAC-SHA256 under key, keyed once (OpenSSL's EVP_MAC_CTX), reused
+	 * for every mask; made on first use */
+	void *mac;
 };
 
 /* The default rules and a random key (getrandom). */

@@ -210,11 +210,43 @@ static size_t json_value_end(const uint8_t *p, size_t n, size_t i, size_t *off)
  * middle of a string (a cut body, a chunk of the recording) cannot get the
  * quotes' parity wrong this way.
  */
+/* Longer keys are not looked at: no field name is that long (and a scan
+ * that began inside a string would take text for keys). */
+#define KEY_MAX 64
+
+/* Keys a JSON body repeats (arrays of objects) are matched once: keys that
+ * did not match, in a small direct-mapped table by their bytes. */
+#define KEYS_SEEN 64
+
+struct keys_seen {
+	const uint8_t *k[KEYS_SEEN];
+	uint32_t len[KEYS_SEEN];
+};
+
+static unsigned key_slot(const uint8_t *k, size_t n)
+{
+	return n ? (unsigned)(n * 31 + k[0] * 7u + k[n - 1] * 131u + k[n / 2]) % KEYS_SEEN : 0;
+}
+
+static bool key_seen(const struct keys_seen *ks, const uint8_t *k, size_t n)
+{
+	unsigned i = key_slot(k, n);
+	return ks->k[i] && ks->len[i] == n && !memcmp(ks->k[i], k, n);
+}
+
+static void key_remember(struct keys_seen *ks, const uint8_t *k, size_t n)
+{
+	unsigned i = key_slot(k, n);
+	ks->k[i] = k;
+	ks->len[i] = (uint32_t)n;
+}
+
 void sonde_redact_scan_json(const struct sonde_redactor *r, const uint8_t *p, size_t n,
 			    struct sonde_redact_spans *sp)
 {
 	size_t i = 0;
 	const uint8_t *c;
+	struct keys_seen ks = { .len = { 0 } };
 	while (i < n && (c = memchr(p + i, ':', n - i))) {
 		size_t colon = (size_t)(c - p), j = colon;
 		i = colon + 1;
@@ -222,13 +254,17 @@ void sonde_redact_scan_json(const struct sonde_redactor *r, const uint8_t *p, si
 			j--;
 		if (j == 0 || p[j - 1] != '"' || escaped(p, j - 1))
 			continue;
-		size_t close = j - 1, k = close, lim = close > 256 ? close - 256 : 0;
+		size_t close = j - 1, k = close, lim = close > KEY_MAX ? close - KEY_MAX : 0;
 		while (k > lim && !(p[k - 1] == '"' && !escaped(p, k - 1)))
 			k--;
 		if (k == lim && !(k > 0 && p[k - 1] == '"'))
 			continue;
-		if (!sonde_redact_field_match(r, p + k, close - k))
+		if (key_seen(&ks, p + k, close - k))
 			continue;
+		if (!sonde_redact_field_match(r, p + k, close - k)) {
+			key_remember(&ks, p + k, close - k);
+			continue;
+		}
 		size_t v = i;
 		while (v < n && is_space(p[v]))
 			v++;
@@ -256,10 +292,27 @@ bool sonde_redact_luhn(const uint8_t *p, size_t n)
 	return k && sum % 10 == 0;
 }
 
+static bool card_char(uint8_t c)
+{
+	return c == ' ' || c == '-';
+}
+
 void sonde_redact_scan_cards(const uint8_t *p, size_t n, struct sonde_redact_spans *sp)
 {
 	size_t i = 0;
 	while (i < n) {
+		/* A card is 13 digits or more: when byte i+12 cannot be part of
+		 * one, no run through it starts at i or before — skip 13 (most
+		 * text is looked at once in 13 bytes). */
+		if (n - i < 13)
+			break;
+		/* a separator is part of a run only between two digits */
+		uint8_t c = p[i + 12];
+		if (!is_digit(c) && (!card_char(c) || !is_digit(p[i + 11]) || i + 13 >= n ||
+				     !is_digit(p[i + 13]))) {
+			i += 13;
+			continue;
+		}
 		if (!is_digit(p[i]) || (i && is_digit(p[i - 1])) ||
 		    (i > 1 && p[i - 1] == '.' && is_digit(p[i - 2]))) {
 			i++;
