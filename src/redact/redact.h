@@ -128,6 +128,14 @@ void sonde_redact_scan_body(const struct sonde_redactor *r, const uint8_t *p, si
 /* The Luhn check of the digits of p (other bytes skipped). */
 bool sonde_redact_luhn(const uint8_t *p, size_t n);
 
+/* Where a URL's authority ends (userinfo@host:port): both scanners of
+ * URLs must agree, or a cut one masks less than the whole. */
+static inline bool sonde_redact_authority_end(uint8_t c)
+{
+	return c == '/' || c == '?' || c == '#' || c == ' ' || c == '\t' || c == '\r' ||
+	       c == '\n' || c == '"' || c == '<' || c == '>';
+}
+
 /* Add a span (kept sorted, overlaps merged). */
 void sonde_redact_spans_add(struct sonde_redact_spans *sp, size_t off, size_t len);
 void sonde_redact_spans_add_quoted(struct sonde_redact_spans *sp, size_t off, size_t len,

@@ -135,7 +135,7 @@ static void userinfo(const uint8_t *p, size_t n, struct sonde_redact_spans *sp)
 	if (!i || i + 2 >= n || p[i] != ':' || p[i + 1] != '/' || p[i + 2] != '/')
 		return;
 	size_t a = i + 3, e = a, at = 0;
-	for (; e < n && p[e] != '/' && p[e] != '?' && p[e] != '#' && !is_space(p[e]); e++)
+	for (; e < n && !sonde_redact_authority_end(p[e]); e++)
 		if (p[e] == '@')
 			at = e;
 	if (!at)

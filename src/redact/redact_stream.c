@@ -179,7 +179,7 @@ static void scan_userinfo(const struct sonde_redactor *r, const uint8_t *p, size
 		       (is_name_char(p[a - 1]) && p[a - 1] != '%' && p[a - 1] != '['))
 			a--;
 		size_t e = at + 3;
-		while (e < n && !is_space(p[e]) && p[e] != '/' && p[e] != '"')
+		while (e < n && !sonde_redact_authority_end(p[e]))
 			e++;
 		if (a < at && e == n) {
 			/* cut before its end: where its last '@' is, and so

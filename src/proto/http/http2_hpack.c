@@ -158,13 +158,12 @@ size_t h2_huff_symbol_bit(const uint8_t *p, size_t n, size_t k)
 	for (size_t sym_no = 0; pos < bits; sym_no++) {
 		if (sym_no == k)
 			return pos;
-		int code = 0, first = 0, index = 0, found = 0;
+		int code = 0, first = 0, found = 0;
 		for (int len = 1; len <= 30 && pos < bits && !found; len++) {
 			code |= (p[pos >> 3] >> (7 - (pos & 7))) & 1;
 			pos++;
 			int count = huff_count[len];
 			found = code - first < count;
-			index += count;
 			first = (first + count) << 1;
 			code <<= 1;
 		}
