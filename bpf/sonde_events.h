@@ -21,6 +21,23 @@
 /* Values of each --pid, --port, --comm list (the kernel checks them in order). */
 #define SONDE_FILTER_MAX 16
 
+/*
+ * Capture targets (--target): the cgroups (v2 ids) of the selected
+ * containers, each with the ports and processes wanted there (none: all); key 0
+ * holds the rule for processes in any other cgroup, when a target selects
+ * them. A process whose cgroup has no entry, and no key 0, is not followed.
+ */
+#define SONDE_TARGET_PORTS 8
+#define SONDE_TARGET_COMMS 4
+#define SONDE_TARGETS_MAX 16384
+struct sonde_target {
+	__u16 ports[SONDE_TARGET_PORTS];
+	__u32 nports; /* 0: every port */
+	__u32 ncomms; /* 0: every process */
+	/* command names, NUL-padded, compared as two 64-bit words */
+	__u64 comms[SONDE_TARGET_COMMS][SONDE_COMM_LEN / 8];
+};
+
 enum sonde_event_type {
 	SONDE_EV_DATA = 1, /* bytes moved; cap of them follow the header */
 	SONDE_EV_OPEN = 2, /* connect() or accept() completed */
@@ -64,6 +81,7 @@ enum sonde_event_flags {
 	SONDE_EVF_UNTRACED = 4, /* bytes moved outside traced calls (io_uring, sendfile, splice) */
 	SONDE_EVF_AFTER_LOSS = 8, /* events of this direction were lost just before */
 	SONDE_EVF_TLS = 16, /* plaintext of a TLS connection, from a TLS library's functions */
+	SONDE_EVF_DATAGRAM = 32, /* one UDP datagram: no stream position, the peer in raddr */
 };
 
 struct sonde_event {
@@ -178,13 +196,45 @@ struct sonde_go_bin {
 	X(TLS_UNBOUND, tls_unbound_calls) /* TLS calls whose socket was not known yet */ \
 	X(GO_UNRESOLVED, tls_go_unresolved) /* Go TLS calls whose socket the runtime structures did not give */ \
 	X(GO_CLOSED, tls_go_closed_writes) /* Go TLS Writes on a connection already closed (nothing sent) */ \
-	X(CLOSED_BYTES, ebpf_closed_socket_bytes) /* bytes moved on a socket after its close, without state (not followed) */
+	X(CLOSED_BYTES, ebpf_closed_socket_bytes) /* bytes moved on a socket after its close, without state (not followed) */ \
+	X(UDP_DATAGRAMS, ebpf_udp_datagrams) /* UDP datagrams of wanted ports copied */ \
+	X(UDP_BYTES, ebpf_udp_bytes) /* their bytes */ \
+	X(TARGET_SKIPPED, ebpf_target_skipped_calls) /* calls of processes no --target selects (not followed) */
 
 enum sonde_counter {
 #define SONDE_CNT_ENUM(name, stat) SONDE_CNT_##name,
 	SONDE_KCOUNTERS(SONDE_CNT_ENUM)
 #undef SONDE_CNT_ENUM
 	SONDE_CNT__MAX,
+};
+
+/*
+ * The TC packet source (bpf/tc.bpf.c): every packet of an interface, as it
+ * was at ingress or egress, up to SONDE_TC_SNAP_MAX bytes, one event each.
+ */
+#define SONDE_TC_SNAP_MAX 16384
+
+enum sonde_tc_dir {
+	SONDE_TC_INGRESS = 0,
+	SONDE_TC_EGRESS = 1,
+};
+
+struct sonde_tc_event {
+	__u64 ts_ns; /* CLOCK_MONOTONIC */
+	__u32 ifindex;
+	__u32 len; /* the packet's bytes */
+	__u32 cap; /* of which follow the header */
+	__u8 dir; /* enum sonde_tc_dir */
+	__u8 pad[3];
+	/* followed by cap bytes, from the link-layer header on */
+};
+
+/* Counters of the TC programs (a per-CPU array). */
+enum sonde_tc_counter {
+	SONDE_TC_CNT_PACKETS, /* packets written to the ring buffer */
+	SONDE_TC_CNT_DROPS, /* packets lost: the ring buffer was full */
+	SONDE_TC_CNT_LOAD_FAILED, /* packets whose bytes could not be read */
+	SONDE_TC_CNT__MAX,
 };
 
 #endif

@@ -74,7 +74,8 @@ static void collect(void *ctx, const struct sonde_record *r)
 	sonde_record_json(r, &c->json);
 	fuzz_check_jsonl(c->json.p, c->json.len);
 	sonde_buf_reset(&c->text);
-	sonde_record_text(r, &c->text);
+	static const struct sonde_text_opts all = { .utc = true, .colour = true, .details = true };
+	sonde_record_text(r, &all, &c->text);
 	FUZZ_CHECK(c->text.len && c->text.p[c->text.len - 1] == '\n', "text line without newline");
 	c->records++;
 }

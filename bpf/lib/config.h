@@ -15,6 +15,8 @@ const volatile __u32 self_tgid = 0; /* sonde itself: never traced */
 const volatile __u32 n_ports = 0;
 const volatile __u16 targ_ports[SONDE_FILTER_MAX] = {}; /* local or remote port */
 const volatile __u64 targ_cgroup = 0; /* cgroup v2 id; 0: any */
+/* --target given: only cgroups in the targets map are followed */
+const volatile bool targets_on = false;
 /* Command names, NUL-padded, compared as two 64-bit words. */
 const volatile __u32 n_comms = 0;
 const volatile __u64 targ_comms[SONDE_FILTER_MAX][SONDE_COMM_LEN / 8] = {};
@@ -24,6 +26,9 @@ const volatile __u8 hook_kind = SONDE_HOOK_TRACEPOINT;
 const volatile bool tls_on = false;
 /* tcp_recvmsg has the `nonblock` argument (before 5.19): flags come 5th */
 const volatile bool recvmsg_nonblock = false;
+/* The syscall tracepoints are loaded for UDP alone (a kernel-function data
+ * hook follows TCP): their TCP data calls are left to it. */
+const volatile bool udp_only = false;
 /* Ring buffer bytes pending before a wake-up is forced (batched wake-ups). */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 

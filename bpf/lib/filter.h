@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Which processes and sockets are traced: --pid, --comm, --cgroup (the
- * process, checked first) and --port (the socket); and the TCP socket behind
- * a file descriptor.
+ * Which processes and sockets are traced: --pid, --comm, --cgroup and
+ * --target (the process, checked first) and --port and the target's ports
+ * (the socket); and the TCP socket behind a file descriptor (and the UDP
+ * one, whose calls carry datagrams).
  */
 #ifndef SONDE_BPF_FILTER_H
 #define SONDE_BPF_FILTER_H
 
 #include "lib/config.h"
+#include "lib/maps.h"
 
 static __always_inline bool comm_matches(void)
 {
@@ -32,6 +34,34 @@ static __always_inline bool tgid_matches(__u32 tgid)
 	return false;
 }
 
+/* The capture target of the current process's cgroup, else the rule for
+ * every other cgroup (key 0); NULL: not a target. */
+static __always_inline struct sonde_target *current_target(void)
+{
+	__u64 cg = bpf_get_current_cgroup_id();
+	struct sonde_target *t = bpf_map_lookup_elem(&targets, &cg);
+	if (!t) {
+		__u64 others = 0;
+		t = bpf_map_lookup_elem(&targets, &others);
+	}
+	return t;
+}
+
+/* A target (NULL: none) and the current command name. */
+static __always_inline bool target_comm_wanted(struct sonde_target *t)
+{
+	if (!t)
+		return false;
+	if (!t->ncomms)
+		return true;
+	__u64 comm[SONDE_COMM_LEN / 8] = {};
+	bpf_get_current_comm(comm, sizeof(comm));
+	for (__u32 i = 0; i < SONDE_TARGET_COMMS && i < t->ncomms; i++)
+		if (comm[0] == t->comms[i][0] && comm[1] == t->comms[i][1])
+			return true;
+	return false;
+}
+
 /* Process-level filters, checked before anything else. */
 static __always_inline bool process_wanted(void)
 {
@@ -42,11 +72,30 @@ static __always_inline bool process_wanted(void)
 		return false;
 	if (targ_cgroup && bpf_get_current_cgroup_id() != targ_cgroup)
 		return false;
-	return comm_matches();
+	if (!comm_matches())
+		return false;
+	if (targets_on && !target_comm_wanted(current_target())) {
+		count(SONDE_CNT_TARGET_SKIPPED, 1);
+		return false;
+	}
+	return true;
 }
 
-/* The TCP socket behind fd, or 0: files, pipes, UDP and UNIX sockets are
- * filtered out here, before any payload is read. */
+/* The ports the current process's target wants, if it names some. */
+static __always_inline bool target_port_wanted(__u16 lport, __u16 rport)
+{
+	if (!targets_on)
+		return true;
+	struct sonde_target *t = current_target();
+	if (!t || !t->nports)
+		return true;
+	for (__u32 i = 0; i < SONDE_TARGET_PORTS && i < t->nports; i++)
+		if (lport == t->ports[i] || rport == t->ports[i])
+			return true;
+	return false;
+}
+
+/* The file behind fd, or NULL. */
 static __always_inline struct file *fd_file(int fd)
 {
 	if (fd < 0)
@@ -61,7 +110,8 @@ static __always_inline struct file *fd_file(int fd)
 	return f;
 }
 
-static __always_inline __u64 fd_to_tcp_sock(int fd)
+/* The IPv4/IPv6 TCP or UDP socket behind fd (its protocol in *proto), or 0. */
+static __always_inline __u64 fd_to_inet_sock(int fd, __u16 *proto)
 {
 	struct file *f = fd_file(fd);
 	if (!f)
@@ -73,7 +123,8 @@ static __always_inline __u64 fd_to_tcp_sock(int fd)
 	struct sock *sk = BPF_CORE_READ(sock, sk);
 	if (!sk)
 		return 0;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	*proto = BPF_CORE_READ(sk, sk_protocol);
+	if (*proto != IPPROTO_TCP && *proto != IPPROTO_UDP)
 		return 0;
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family != AF_INET && family != AF_INET6)
@@ -81,12 +132,37 @@ static __always_inline __u64 fd_to_tcp_sock(int fd)
 	return (__u64)sk;
 }
 
+/* The TCP socket behind fd, or 0: files, pipes, UDP and UNIX sockets are
+ * filtered out here, before any payload is read. */
+static __always_inline __u64 fd_to_tcp_sock(int fd)
+{
+	__u16 proto = 0;
+	__u64 sk = fd_to_inet_sock(fd, &proto);
+	return proto == IPPROTO_TCP ? sk : 0;
+}
+
 static __always_inline bool port_wanted(struct sock *sk)
 {
-	if (!n_ports)
+	if (!n_ports && !targets_on)
 		return true;
 	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (!target_port_wanted(lport, rport))
+		return false;
+	if (!n_ports)
+		return true;
+	for (__u32 i = 0; i < SONDE_FILTER_MAX && i < n_ports; i++)
+		if (lport == targ_ports[i] || rport == targ_ports[i])
+			return true;
+	return false;
+}
+
+/* A datagram's ports: --port's list, or without one DNS's port 53 alone, so
+ * the bulk of a host's UDP (QUIC, media, metrics) is never copied. */
+static __always_inline bool udp_port_wanted(__u16 lport, __u16 rport)
+{
+	if (!n_ports)
+		return lport == 53 || rport == 53;
 	for (__u32 i = 0; i < SONDE_FILTER_MAX && i < n_ports; i++)
 		if (lport == targ_ports[i] || rport == targ_ports[i])
 			return true;

@@ -60,6 +60,14 @@ static __always_inline struct scratch *scratch_get(void)
 	return bpf_map_lookup_elem(&scratch_map, &cpu);
 }
 
+/* Capture targets: cgroup id → struct sonde_target, kept by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SONDE_TARGETS_MAX);
+	__type(key, __u64);
+	__type(value, struct sonde_target);
+} targets SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SONDE_CNT__MAX);

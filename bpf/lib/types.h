@@ -13,8 +13,10 @@ struct call {
 	__u64 sk;
 	__u64 buf; /* user buffer, iovec array, msghdr or mmsghdr array */
 	__u64 cnt; /* length, iovec count or mmsg count */
+	__u64 addr; /* sendto, recvfrom: the peer's user sockaddr, or 0 */
 	__u8 kind; /* enum call_kind */
 	__u8 dir;
+	__u8 udp; /* a UDP socket's call: its exit emits datagrams */
 };
 
 enum call_kind {

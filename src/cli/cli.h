@@ -20,6 +20,8 @@ enum {
 
 int sonde_cmd_read(int argc, char **argv);
 int sonde_cmd_capture(int argc, char **argv);
+/* Make the permitted capabilities effective (file capabilities set +p). */
+void sonde_raise_caps(void);
 int sonde_cmd_tls(int argc, char **argv);
 
 struct sonde_stats;

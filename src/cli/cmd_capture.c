@@ -15,6 +15,8 @@
 #include "app/run.h"
 #include "sink/sink.h"
 #include "enrich/enrich.h"
+#include "enrich/names.h"
+#include "enrich/target_scan.h"
 #include "source/ebpf/ebpf.h"
 #include "source/packet/live.h"
 #include "cli/cli.h"
@@ -32,14 +34,19 @@ static const char capture_head[] =
 	"Sources:\n"
 	"      --source KIND        ebpf (the default: every process's sockets and TLS\n"
 	"                           libraries, through eBPF), af_packet (packets of\n"
-	"                           network interfaces, through a memory-mapped ring)\n"
-	"                           or libpcap (the same through libpcap)\n"
+	"                           network interfaces, through a memory-mapped ring),\n"
+	"                           libpcap (the same through libpcap) or tc (eBPF on\n"
+	"                           the interfaces' traffic-control hooks)\n"
 	"  -i, --interface IFACE    packet sources: capture on IFACE (repeatable, at\n"
 	"                           most 16; default any: every interface)\n"
 	"      --filter EXPR        packet sources: only packets matching EXPR, in\n"
-	"                           tcpdump's filter syntax, run in the kernel\n"
+	"                           tcpdump's filter syntax, run in the kernel (tc:\n"
+	"                           in sonde)\n"
 	"      --netns NS           packet sources: capture in another network\n"
 	"                           namespace: a name (ip netns), a pid or a path\n"
+	"      --all-netns          packet sources: in every network namespace of the\n"
+	"                           host, as they come and go (capture.source names\n"
+	"                           each; 4m of kernel buffer each unless -B)\n"
 	"  -B, --buffer-size SIZE   packet sources: kernel buffer per interface\n"
 	"                           (default 32m)\n"
 	"  -s, --snaplen SIZE       packet sources: bytes kept per packet (default:\n"
@@ -74,6 +81,19 @@ static const char capture_head[] =
 	"                           pod (read once per process from /proc and the\n"
 	"                           container runtimes' state on this host; on by\n"
 	"                           default)\n"
+	"      --target SEL         eBPF: follow only the workloads SEL selects\n"
+	"                           (repeatable: any of them), terms joined by ';':\n"
+	"                           namespace=NS, pod=LABELSELECTOR (app=web,tier!=db),\n"
+	"                           container=NAME, process=COMM[,COMM...],\n"
+	"                           ports=P[,P...], all; pod\n"
+	"                           annotations sonde.dev/capture and sonde.dev/ports\n"
+	"                           override; applied in the kernel by cgroup\n"
+	"      --host-root PATH     the node's root, where the runtimes' state files\n"
+	"                           and sockets are (default /; in a container with\n"
+	"                           the host's pid namespace: /proc/1/root)\n"
+	"      --cri-socket PATH    the container runtime's CRI socket, for pods and\n"
+	"                           their labels (default: containerd's or CRI-O's\n"
+	"                           usual socket, when there; 'none': do not ask)\n"
 	"  -v, --verbose            a stats line on stderr every 2 s, and why a hook\n"
 	"                           was not usable\n";
 static const char capture_tail[] =
@@ -96,7 +116,11 @@ enum {
 	OPT_SOURCE,
 	OPT_FILTER,
 	OPT_NETNS,
+	OPT_ALL_NETNS,
 	OPT_NO_ENRICH,
+	OPT_CRI_SOCKET,
+	OPT_TARGET,
+	OPT_HOST_ROOT,
 };
 
 #define TLS_LIBS_MAX 32
@@ -119,7 +143,11 @@ static const struct option capture_only[] = {
 	{ "interface", required_argument, NULL, 'i' },
 	{ "filter", required_argument, NULL, OPT_FILTER },
 	{ "netns", required_argument, NULL, OPT_NETNS },
+	{ "all-netns", no_argument, NULL, OPT_ALL_NETNS },
 	{ "no-enrich", no_argument, NULL, OPT_NO_ENRICH },
+	{ "cri-socket", required_argument, NULL, OPT_CRI_SOCKET },
+	{ "target", required_argument, NULL, OPT_TARGET },
+	{ "host-root", required_argument, NULL, OPT_HOST_ROOT },
 	{ "buffer-size", required_argument, NULL, 'B' },
 	{ "snaplen", required_argument, NULL, 's' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -299,6 +327,11 @@ struct capture_args {
 	char source_name[256]; /* records' capture.source */
 	bool ebpf_only_given; /* an eBPF-only option was given */
 	bool no_enrich; /* --no-enrich */
+	bool all_netns; /* --all-netns */
+	struct sonde_all_netns_opts ao; /* its options: the kind and po */
+	const char *cri_socket; /* --cri-socket: NULL the usual, "" none */
+	struct sonde_targets targets; /* --target */
+	const char *host_root; /* --host-root: NULL "/" */
 };
 
 /* --netns: a name made by `ip netns add`, a process id, or a path. */
@@ -328,6 +361,7 @@ static int source_option(struct capture_args *a, const char *arg)
 		&sonde_source_ebpf,
 		&sonde_source_af_packet,
 		&sonde_source_libpcap,
+		&sonde_source_tc,
 	};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		if (!strcmp(arg, kinds[i]->name)) {
@@ -335,7 +369,7 @@ static int source_option(struct capture_args *a, const char *arg)
 			return 0;
 		}
 	}
-	return bad("source", arg, "ebpf, af_packet or libpcap");
+	return bad("source", arg, "ebpf, af_packet, libpcap or tc");
 }
 
 /* --cgroup: a cgroup v2 directory or its id (the directory's inode number). */
@@ -374,6 +408,15 @@ static int size_option(const char *opt, const char *arg, size_t lo, size_t hi, c
 	return 0;
 }
 
+static int target_option(struct capture_args *a, const char *arg)
+{
+	char why[256];
+	if (sonde_targets_add(&a->targets, arg, why, sizeof(why)) < 0)
+		return bad("target", arg, why);
+	a->eo.targets = true;
+	return 0;
+}
+
 /* One option of capture's own. Returns 0, or the exit status to stop with
  * (SONDE_EXIT_OK after --help). */
 static int capture_option(struct capture_args *a, int c, const char *arg)
@@ -382,7 +425,8 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 	size_t sz;
 	const char *why;
 	if (c == OPT_HOOK || c == OPT_PID || c == OPT_COMM || c == OPT_PORT || c == OPT_CGROUP ||
-	    c == OPT_CAPLIMIT || c == OPT_RINGBUF || c == OPT_NO_TLS || c == OPT_TLS_LIB)
+	    c == OPT_CAPLIMIT || c == OPT_RINGBUF || c == OPT_NO_TLS || c == OPT_TLS_LIB ||
+	    c == OPT_TARGET)
 		a->ebpf_only_given = true;
 	switch (c) {
 	case OPT_HOOK:
@@ -430,7 +474,11 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 		return 0;
 	case OPT_FILTER: a->po.filter = arg; return 0;
 	case OPT_NETNS: return netns_option(a, arg);
+	case OPT_ALL_NETNS: a->all_netns = true; return 0;
 	case OPT_NO_ENRICH: a->no_enrich = true; return 0;
+	case OPT_CRI_SOCKET: a->cri_socket = strcmp(arg, "none") ? arg : ""; return 0;
+	case OPT_TARGET: return target_option(a, arg);
+	case OPT_HOST_ROOT: a->host_root = arg; return 0;
 	case 'B':
 		if (size_option("buffer-size", arg, 1u << 20, 1u << 30, "from 1m to 1g", &sz))
 			return SONDE_EXIT_USAGE;
@@ -460,12 +508,14 @@ static int check_source_args(struct capture_args *a)
 		const char *o = a->po.nifaces     ? "-i"
 				: a->po.filter    ? "--filter"
 				: a->po.netns     ? "--netns"
+				: a->all_netns    ? "--all-netns"
 				: a->po.ring_size ? "-B"
 				: a->po.snaplen   ? "-s"
 						  : NULL;
 		if (o) {
-			sonde_errorf("capture: %s is for packet sources (--source af_packet or "
-				     "libpcap); the eBPF source filters with --pid, --comm, --port "
+			sonde_errorf("capture: %s is for packet sources (--source af_packet, "
+				     "libpcap or tc); the eBPF source filters with --pid, --comm, "
+				     "--port "
 				     "and --cgroup",
 				     o);
 			return SONDE_EXIT_USAGE;
@@ -474,9 +524,10 @@ static int check_source_args(struct capture_args *a)
 		return -1;
 	}
 	if (a->ebpf_only_given) {
-		sonde_errorf("capture: --pid, --comm, --port, --cgroup, --ebpf-hook and the TLS "
-			     "options are for the eBPF source; packet sources take --filter "
-			     "(e.g. --filter 'tcp port 80')");
+		sonde_errorf(
+			"capture: --pid, --comm, --port, --cgroup, --target, --ebpf-hook and "
+			"the TLS options are for the eBPF source; packet sources take --filter "
+			"(e.g. --filter 'tcp port 80')");
 		return SONDE_EXIT_USAGE;
 	}
 	struct sonde_buf b = { 0 };
@@ -490,6 +541,15 @@ static int check_source_args(struct capture_args *a)
 		 a->po.netns ? "@" : "", a->po.netns ? a->po.netns : "");
 	sonde_buf_free(&b);
 	a->co.pipe.conn.source = a->source_name;
+	if (a->all_netns) {
+		if (a->po.netns) {
+			sonde_errorf("capture: --netns names one namespace, --all-netns every "
+				     "one: give one of them");
+			return SONDE_EXIT_USAGE;
+		}
+		a->ao = (struct sonde_all_netns_opts){ .kind = a->source, .packet = a->po };
+		a->source = &sonde_source_all_netns;
+	}
 	return -1;
 }
 
@@ -527,6 +587,26 @@ static int parse_args(int argc, char **argv, struct capture_args *a)
 	return status;
 }
 
+/* --target: the walk that keeps the kernel's targets map, before capture. */
+static int add_targets(struct sonde_run *run, const struct capture_args *a, void *src)
+{
+	char why[256];
+	struct sonde_target_scan_opts to = {
+		.targets = &a->targets,
+		.map_fd = sonde_ebpf_targets_fd(src),
+		.cri_socket = a->cri_socket,
+		.root = a->host_root,
+		.stats = &run->pipe.stats,
+	};
+	void *scan = sonde_target_scan_new(&to, why, sizeof(why));
+	if (!scan) {
+		sonde_errorf("capture: %s", why);
+		return -1;
+	}
+	sonde_run_add_stage(run, &sonde_target_scan_stage, scan);
+	return 0;
+}
+
 /* The capture itself: the eBPF source and one sink, until a signal, the
  * duration, -c or a failed write. */
 static int run_capture(struct capture_args *a)
@@ -556,17 +636,26 @@ static int run_capture(struct capture_args *a)
 	char err[512];
 	bool ebpf = a->source == &sonde_source_ebpf;
 	/* Packet records carry no process to start from (yet). */
-	struct sonde_enrich_opts eno = { .containers = true };
+	struct sonde_enrich_opts eno = { .containers = true,
+					 .cri_socket = a->cri_socket,
+					 .root = a->host_root };
 	void *enrich = ebpf && !a->no_enrich ? sonde_enrich_new(&eno, &run.pipe.stats) : NULL;
 	if (enrich)
 		sonde_run_add_stage(&run, &sonde_enrich_stage, enrich);
-	void *src = sonde_run_add_source(&run, a->source, ebpf ? (const void *)&a->eo : &a->po, err,
-					 sizeof(err));
+	if (!a->co.no_names)
+		sonde_run_add_stage(&run, &sonde_names_stage, sonde_names_new(0, &run.pipe.stats));
+	const void *so = ebpf ? (const void *)&a->eo : a->all_netns ? (const void *)&a->ao : &a->po;
+	void *src = sonde_run_add_source(&run, a->source, so, err, sizeof(err));
 	if (!src) {
 		sonde_errorf("capture: %s", err);
 		sonde_run_free(&run);
 		sonde_common_record_close(rec, "capture");
 		sonde_redact_stream_free(mask);
+		return SONDE_EXIT_FAIL;
+	}
+	if (ebpf && a->eo.targets && add_targets(&run, a, src) < 0) {
+		sonde_run_free(&run);
+		sonde_common_record_close(rec, "capture");
 		return SONDE_EXIT_FAIL;
 	}
 	if (!a->co.quiet && ebpf)
@@ -612,5 +701,6 @@ int sonde_cmd_capture(int argc, char **argv)
 		status = run_capture(&a);
 	sonde_common_free(&a.co);
 	free_copies(a.copies, a.ncopies);
+	sonde_targets_free(&a.targets);
 	return status;
 }

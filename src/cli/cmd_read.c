@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "app/run.h"
+#include "enrich/names.h"
+#include "sink/follow.h"
 #include "sink/sink.h"
 #include "source/file/file_source.h"
 #include "cli/cli.h"
@@ -25,19 +27,28 @@ static const char read_head[] =
 	"FILE '-' reads standard input. Times (idle timeout, latency) are capture time.\n"
 	"\n";
 static const char read_tail[] =
+	"Following:\n"
+	"      --follow ID          instead of records, the conversation of connection\n"
+	"                           ID (conn.id in the records): each side's bytes in\n"
+	"                           order, and what was not captured, like tshark's\n"
+	"                           follow-stream\n"
 	"  -h, --help               show this help\n"
 	"\n"
 	"Exit status: 0 on success, 1 if the input is damaged or unreadable (records\n"
 	"before the damage are still written), 2 on bad usage.\n";
 
+enum { OPT_FOLLOW = 2000 };
+
 static const struct option read_only[] = {
 	{ "help", no_argument, NULL, 'h' },
+	{ "follow", required_argument, NULL, OPT_FOLLOW },
 	{ NULL, 0, NULL, 0 },
 };
 
 /* argv → *co and the capture's path. Returns -1 to go on, else the exit
  * status. */
-static int parse_args(int argc, char **argv, struct sonde_common_opts *co, const char **path)
+static int parse_args(int argc, char **argv, struct sonde_common_opts *co, const char **path,
+		      uint64_t *follow)
 {
 	struct option *longopts = sonde_options_join(sonde_common_longopts, read_only);
 	int c, status = -1;
@@ -47,6 +58,17 @@ static int parse_args(int argc, char **argv, struct sonde_common_opts *co, const
 		int r = sonde_common_option(co, c, optarg, "read");
 		if (r < 0) {
 			status = SONDE_EXIT_USAGE;
+		} else if (r == 0 && c == OPT_FOLLOW) {
+			char *end;
+			errno = 0;
+			unsigned long long id = strtoull(optarg, &end, 10);
+			if (*end || errno || !id || optarg[0] == '-') {
+				sonde_errorf("read: invalid value '%s' for --follow: a connection "
+					     "id, conn.id in the records (1, 2, ...)",
+					     optarg);
+				status = SONDE_EXIT_USAGE;
+			}
+			*follow = id;
 		} else if (r == 0 && c == 'h') {
 			printf("%s%s%s", read_head, sonde_common_usage, read_tail);
 			status = SONDE_EXIT_OK;
@@ -68,18 +90,41 @@ static int parse_args(int argc, char **argv, struct sonde_common_opts *co, const
 }
 
 /* The file (fd, named name in messages) through a run into one sink. */
-static int run_read(struct sonde_common_opts *co, int fd, const char *name)
+static int run_read(struct sonde_common_opts *co, int fd, const char *name, uint64_t follow)
 {
 	co->pipe.conn.source = name;
+	/* --follow: the conversation instead of the records */
+	struct sonde_follower *fw = follow ? sonde_follower_new(follow, stdout) : NULL;
+	/* its bytes masked like everything else (the stats are the run's:
+	 * what it overwrote is not counted) */
+	struct sonde_redact_follow *fmask =
+		fw ? sonde_redact_follow_new(co->no_redact ? NULL : &co->redact,
+					     sonde_follower_out(fw), NULL)
+		   : NULL;
+	if (fw) {
+		co->pipe.conn.follow =
+			fmask ? sonde_redact_follow_out(fmask) : sonde_follower_out(fw);
+		co->pipe.conn.follow_id = follow;
+		if (co->no_redact)
+			fprintf(stderr,
+				"sonde: WARNING: --no-redact: the conversation is written as "
+				"captured\n");
+	}
 	int status;
 	struct sonde_pcapng *rec = sonde_common_record(co, "read", &status);
-	if (status)
+	if (status) {
+		if (fw)
+			sonde_follower_close(fw);
+		sonde_redact_follow_free(fmask);
 		return status;
+	}
 	signal(SIGPIPE, SIG_IGN); /* -w -: a reader gone is a failed write */
 	/* Records of a pipe (tcpdump -w - | sonde read -) or for a terminal go
 	 * out as they complete; a file read to a file keeps the block path. */
 	struct stat in_st;
 	bool in_file = fstat(fd, &in_st) == 0 && S_ISREG(in_st.st_mode);
+	if (fw)
+		co->no_records = true; /* -w still records, if asked */
 	struct sonde_sink *sink = sonde_common_sink(co, !in_file);
 
 	struct sonde_redact_stream *mask = sonde_common_record_mask(co, true);
@@ -88,6 +133,8 @@ static int run_read(struct sonde_common_opts *co, int fd, const char *name)
 	sonde_run_init(&run, &ro);
 	sonde_run_add_stage(&run, &sonde_sink_stage, sink);
 	sonde_common_redact(co, &run);
+	if (!co->no_names)
+		sonde_run_add_stage(&run, &sonde_names_stage, sonde_names_new(0, &run.pipe.stats));
 	struct sonde_file_source_opts fo = { .fd = fd, .name = name };
 	char err[512];
 	if (!sonde_run_add_source(&run, &sonde_source_file, &fo, err, sizeof(err))) {
@@ -115,6 +162,11 @@ static int run_read(struct sonde_common_opts *co, int fd, const char *name)
 	}
 	if (sonde_common_record_close(rec, "read") < 0)
 		status = SONDE_EXIT_FAIL;
+	if (fw && sonde_follower_close(fw) < 0 && errno != EPIPE) {
+		sonde_errorf("writing the conversation: %s", strerror(errno));
+		status = SONDE_EXIT_FAIL;
+	}
+	sonde_redact_follow_free(fmask);
 	sonde_redact_stream_free(mask);
 	return status;
 }
@@ -124,7 +176,8 @@ int sonde_cmd_read(int argc, char **argv)
 	struct sonde_common_opts co;
 	sonde_common_defaults(&co);
 	const char *path = NULL;
-	int status = parse_args(argc, argv, &co, &path);
+	uint64_t follow = 0;
+	int status = parse_args(argc, argv, &co, &path, &follow);
 	if (status >= 0) {
 		sonde_common_free(&co);
 		return status;
@@ -135,7 +188,7 @@ int sonde_cmd_read(int argc, char **argv)
 		sonde_errorf("%s: %s", path, strerror(errno));
 		status = SONDE_EXIT_FAIL;
 	} else {
-		status = run_read(&co, fd, is_stdin ? "(stdin)" : path);
+		status = run_read(&co, fd, is_stdin ? "(stdin)" : path, follow);
 		if (!is_stdin)
 			close(fd);
 	}

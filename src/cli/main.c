@@ -40,6 +40,7 @@ void sonde_errorf(const char *fmt, ...)
 
 int main(int argc, char **argv)
 {
+	sonde_raise_caps();
 	if (argc < 2) {
 		if (geteuid() == 0)
 			return sonde_cmd_capture(argc, argv);

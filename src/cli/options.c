@@ -30,6 +30,9 @@ enum {
 	OPT_REDACT_RULES,
 	OPT_REDACT_KEY,
 	OPT_NO_BODIES,
+	OPT_NO_NAMES,
+	OPT_COLOR,
+	OPT_SUMMARY,
 };
 
 const struct option sonde_common_longopts[] = {
@@ -38,6 +41,12 @@ const struct option sonde_common_longopts[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "line-buffered", no_argument, NULL, 'l' },
 	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "summary", no_argument, NULL, OPT_SUMMARY },
+	{ "no-names", no_argument, NULL, OPT_NO_NAMES },
+	{ "utc", no_argument, NULL, 'u' },
+	{ "details", no_argument, NULL, 'V' },
+	{ "color", required_argument, NULL, OPT_COLOR },
+	{ "colour", required_argument, NULL, OPT_COLOR },
 	{ "body-limit", required_argument, NULL, OPT_BODY_LIMIT },
 	{ "decode-bodies", no_argument, NULL, OPT_DECODE },
 	{ "max-header", required_argument, NULL, OPT_MAX_HEADER },
@@ -74,6 +83,17 @@ const char sonde_common_usage[] =
 	"                           reading a pipe; else records go out in 256 KiB blocks)\n"
 	"      --stats              end with counters of everything seen and missed\n"
 	"                           (a \"stats\" record in json, a table on stderr in text)\n"
+	"      --summary            end with exchanges per protocol and server: outcomes,\n"
+	"                           unanswered, latency p50/p90/p99/max (a \"summary\"\n"
+	"                           record in json; with -o none the summary alone)\n"
+	"      --no-names           do not name ends by the DNS answers seen (by default\n"
+	"                           conn.client/server.name, and the text line's host)\n"
+	"Text output:\n"
+	"  -u, --utc                times in UTC (default: local time)\n"
+	"  -V, --details            below each line, every field of the request and the\n"
+	"                           response (headers, bodies), like tshark -O\n"
+	"      --color WHEN         auto (a terminal, unless NO_COLOR is set), always or\n"
+	"                           never: responses coloured by outcome\n"
 	"Recording:\n"
 	"  -w, --write FILE         also record what was captured to FILE, pcapng (- for\n"
 	"                           stdout; then no records unless -o names a format):\n"
@@ -122,6 +142,7 @@ void sonde_common_defaults(struct sonde_common_opts *o)
 	sonde_pipeline_defaults(&o->pipe);
 	sonde_redactor_init(&o->redact);
 	o->format = -1;
+	o->colour = -1;
 }
 
 /* --no-bodies LIST: the dissectors with bodies (http1, http2), http (both)
@@ -292,6 +313,20 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 	case 'l': o->line_buffered = true; return 1;
 	case 'q': o->quiet = true; return 1;
 	case OPT_STATS: o->stats = true; return 1;
+	case OPT_SUMMARY: o->summary = true; return 1;
+	case OPT_NO_NAMES: o->no_names = true; return 1;
+	case 'u': o->text.utc = true; return 1;
+	case 'V': o->text.details = true; return 1;
+	case OPT_COLOR:
+		if (!strcmp(arg, "auto"))
+			o->colour = -1;
+		else if (!strcmp(arg, "always"))
+			o->colour = 1;
+		else if (!strcmp(arg, "never"))
+			o->colour = 0;
+		else
+			return sonde_bad_value(cmd, "color", arg, "auto, always or never");
+		return 1;
 	case OPT_BODY_LIMIT: return size_opt(cmd, "body-limit", arg, &p->dissect.body_limit);
 	case OPT_DECODE: p->dissect.decode_bodies = 1; return 1;
 	case OPT_MAX_HEADER:
@@ -367,8 +402,9 @@ struct sonde_pcapng *sonde_common_record(const struct sonde_common_opts *o, cons
 			   : o->rec.quota_bytes ? "--record-quota"
 						: NULL;
 	if (!o->rec.path) {
-		if (need || o->no_records) {
-			sonde_errorf("%s: %s goes with -w FILE", cmd, need ? need : "-o none");
+		if (need || (o->no_records && !o->summary)) {
+			sonde_errorf("%s: %s goes with -w FILE (or --summary)", cmd,
+				     need ? need : "-o none");
 			*status = SONDE_EXIT_USAGE;
 		}
 		return NULL;
@@ -416,11 +452,19 @@ struct sonde_sink *sonde_common_sink(struct sonde_common_opts *o, bool immediate
 	if (o->format < 0)
 		o->format = isatty(STDOUT_FILENO) ? SONDE_SINK_TEXT : SONDE_SINK_JSON;
 	/* No records: the closing stats, if asked for, still go to stderr. */
-	struct sonde_sink *s =
-		sonde_sink_new(none ? SONDE_SINK_TEXT : o->format, none ? stderr : stdout);
+	/* -o none --summary: the summary is the output (unless -w - holds stdout). */
+	bool rec_stdout = o->rec.path && !strcmp(o->rec.path, "-");
+	FILE *out = none && !(o->summary && !rec_stdout) ? stderr : stdout;
+	struct sonde_sink *s = sonde_sink_new(none ? SONDE_SINK_TEXT : o->format, out);
 	sonde_sink_set_records(s, !none);
 	sonde_sink_set_limit(s, o->count);
 	sonde_sink_set_stats(s, o->stats);
+	sonde_sink_set_summary(s, o->summary);
 	sonde_sink_set_immediate(s, immediate || o->line_buffered || isatty(STDOUT_FILENO));
+	struct sonde_text_opts to = o->text;
+	const char *term = getenv("TERM");
+	to.colour = o->colour > 0 || (o->colour < 0 && isatty(STDOUT_FILENO) &&
+				      !getenv("NO_COLOR") && !(term && !strcmp(term, "dumb")));
+	sonde_sink_set_text(s, &to);
 	return s;
 }

@@ -17,10 +17,14 @@ struct sonde_common_opts {
 	struct sonde_pipeline_opts pipe;
 	int format; /* enum sonde_sink_format, or -1: by whether stdout is a tty */
 	bool stats;
+	bool summary; /* --summary */
 	bool quiet; /* -q: no informational lines on stderr */
 	bool line_buffered; /* -l: every record written as soon as it is complete */
 	uint64_t count; /* -c N: stop after N records; 0: no limit */
 	bool no_records; /* -o none: only the recording (-w) */
+	bool no_names; /* --no-names: ends not named from DNS answers */
+	struct sonde_text_opts text; /* -u, -V; colour from --color */
+	int colour; /* --color: -1 auto (a terminal without NO_COLOR), 0 never, 1 always */
 	struct sonde_pcapng_opts rec; /* -w FILE and its rotation; path NULL: none */
 	struct sonde_redactor redact; /* the masking rules (defaults + --redact-*) */
 	bool no_redact; /* --no-redact */
@@ -45,9 +49,9 @@ struct sonde_sink *sonde_common_sink(struct sonde_common_opts *o, bool immediate
 /* -w's end: close it, saying why if it lost packets. Returns -1 then. */
 int sonde_common_record_close(struct sonde_pcapng *w, const char *cmd);
 
-/* Long options with ids from 1000 up; short: -o, -c, -q, -l, and -w, -C, -W,
- * -G of the recording (tcpdump's letters). */
-#define SONDE_COMMON_SHORTOPTS "o:c:qlw:C:W:G:"
+/* Long options with ids from 1000 up; short: -o, -c, -q, -l, -u, -V, and -w,
+ * -C, -W, -G of the recording (tcpdump's letters). */
+#define SONDE_COMMON_SHORTOPTS "o:c:qlw:C:W:G:uV"
 extern const struct option sonde_common_longopts[];
 extern const char sonde_common_usage[];
 

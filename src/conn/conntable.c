@@ -290,10 +290,19 @@ static void settle(struct conn *c, int side, uint64_t ts)
 	s->len = 0;
 }
 
+/* Does side's sender count as the client, for --follow? */
+static bool followed_from_client(const struct conn *c, int side)
+{
+	return c->client >= 0 ? side == c->client : side == 0;
+}
+
 static void conn_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts)
 {
 	struct conn_dir *cd = ctx;
 	struct conn *c = cd->c;
+	const struct sonde_follow_out *f = c->ct->opts.follow;
+	if (f && c->info.id == c->ct->opts.follow_id)
+		f->data(f->ctx, &c->info, followed_from_client(c, cd->side), p, n, ts);
 	switch (c->state) {
 	case CONN_DETECT: detect(c, cd->side, p, n, ts); break;
 	case CONN_DISSECT: dissect(c, cd->side, p, n, ts); break;
@@ -306,6 +315,9 @@ static void conn_gap(void *ctx, uint64_t n, uint64_t ts)
 {
 	struct conn_dir *cd = ctx;
 	struct conn *c = cd->c;
+	const struct sonde_follow_out *f = c->ct->opts.follow;
+	if (f && c->info.id == c->ct->opts.follow_id)
+		f->gap(f->ctx, &c->info, followed_from_client(c, cd->side), n);
 	if (c->state == CONN_DISSECT) {
 		c->d->gap(c->dstate, dir_of(c, cd->side), n, ts);
 	} else if (c->state == CONN_DETECT) {
@@ -334,6 +346,10 @@ static struct conn *conn_new(struct sonde_conntable *ct, const struct sonde_chun
 	c->info.l4 = ch->flow.l4;
 	c->info.origin = ch->origin;
 	c->info.source = ct->opts.source;
+	if (ch->source) {
+		size_t n = strlen(ch->source) + 1;
+		c->info.source = c->info.own_source = memcpy(sonde_xmalloc(n), ch->source, n);
+	}
 	c->info.attrs = &c->attrs;
 	if (ch->tls) {
 		c->info.tls = sonde_xmalloc(sizeof(*c->info.tls));
@@ -394,6 +410,7 @@ static void conn_close(struct sonde_conntable *ct, struct conn *c, uint64_t ts)
 	}
 	sonde_attrs_clear(&c->attrs);
 	free(c->info.tls);
+	free(c->info.own_source);
 	free(c);
 }
 
@@ -581,8 +598,11 @@ void sonde_conntable_datagram(struct sonde_conntable *ct, const struct sonde_chu
 	if (ts > ct->last_sweep + SWEEP_INTERVAL_NS)
 		sweep_idle(ct, ts);
 	struct conn *c = datagram_flow(ct, ch);
-	if (c)
+	if (c) {
 		c->last_ts = ts;
+		if (ch->proc && !c->info.proc.pid)
+			c->info.proc = *ch->proc;
+	}
 	if (!c || ch->caplen < ch->wirelen) {
 		undissected(ct, ch);
 		return;

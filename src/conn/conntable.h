@@ -30,6 +30,16 @@
 #include "conn/detect.h"
 #include "conn/reasm.h"
 
+/* --follow: one connection's bytes in order, as reassembly delivers them,
+ * and what is missing. from_client: the bytes' sender is the client (or,
+ * roles unknown, the first to send). */
+struct sonde_follow_out {
+	void (*data)(void *ctx, const struct sonde_conn_info *c, bool from_client, const uint8_t *p,
+		     size_t n, uint64_t ts);
+	void (*gap)(void *ctx, const struct sonde_conn_info *c, bool from_client, uint64_t n);
+	void *ctx;
+};
+
 struct sonde_conntable_opts {
 	size_t max_conns; /* connections tracked at once */
 	uint64_t idle_timeout_ns; /* close connections quiet this long */
@@ -46,6 +56,9 @@ struct sonde_conntable_opts {
 	/* The dissectors, NULL-terminated in probing order; NULL for the
 	 * registry (sonde_dissectors). */
 	const struct sonde_dissector *const *dissectors;
+	/* The connection whose bytes go to follow as well (conn.id); 0: none. */
+	uint64_t follow_id;
+	const struct sonde_follow_out *follow;
 };
 
 struct sonde_conntable;

@@ -20,7 +20,8 @@
 static const struct sonde_port_hint builtin_hints[] = {
 	{ 80, "http1", false },   { 8080, "http1", false }, { 443, "tls", false },
 	{ 8443, "tls", false },   { 53, "dns", false },     { 5353, "dns", false },
-	{ 6379, "redis", false }, { 0, NULL, false },
+	{ 6379, "redis", false }, { 1883, "mqtt", false },  { 5672, "amqp", false },
+	{ 0, NULL, false },
 };
 
 struct hint {

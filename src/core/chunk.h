@@ -78,6 +78,7 @@ enum sonde_origin {
 	SONDE_ORIGIN_EBPF_TLS_GNUTLS,
 	SONDE_ORIGIN_EBPF_TLS_GO,
 	SONDE_ORIGIN_LIBPCAP,
+	SONDE_ORIGIN_TC, /* eBPF on the interfaces' traffic-control hooks */
 	SONDE_ORIGIN__COUNT,
 };
 
@@ -107,6 +108,10 @@ struct sonde_chunk {
 	uint64_t conn_id;
 	const struct sonde_process *proc; /* NULL for packet sources */
 	const struct sonde_tls_info *tls; /* TLS plaintext: the library; else NULL */
+	/* Where the chunk was captured, for records' capture.source, when the
+	 * source has several places (--all-netns); NULL: the run's one name.
+	 * The connection keeps a copy. */
+	const char *source;
 	const uint8_t *data;
 };
 

@@ -15,6 +15,7 @@ const char *sonde_origin_name(enum sonde_origin o)
 		[SONDE_ORIGIN_EBPF_TLS_GNUTLS] = "ebpf-tls-gnutls",
 		[SONDE_ORIGIN_EBPF_TLS_GO] = "ebpf-tls-go",
 		[SONDE_ORIGIN_LIBPCAP] = "libpcap",
+		[SONDE_ORIGIN_TC] = "ebpf-tc",
 	};
 	return (unsigned)o < SONDE_ORIGIN__COUNT && names[o] ? names[o] : "unknown";
 }

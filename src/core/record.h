@@ -36,6 +36,15 @@ enum sonde_msg_flags {
 
 struct sonde_msg;
 
+/* A response's outcome by class (HTTP's status classes, or the like). */
+enum sonde_outcome {
+	SONDE_OUTCOME_UNKNOWN = 0,
+	SONDE_OUTCOME_OK,
+	SONDE_OUTCOME_REDIRECT, /* go elsewhere, or nothing new (3xx) */
+	SONDE_OUTCOME_CLIENT_ERROR, /* the request was wrong (4xx, NXDOMAIN) */
+	SONDE_OUTCOME_SERVER_ERROR, /* the server failed (5xx, SERVFAIL, error replies) */
+};
+
 struct sonde_msg_ops {
 	const char *protocol; /* record "protocol" */
 	/*
@@ -48,6 +57,9 @@ struct sonde_msg_ops {
 	 * as an op because how a protocol shortens its request line for a
 	 * terminal is its own business, not a field. */
 	void (*summary)(const struct sonde_msg *m, struct sonde_buf *out);
+	/* How a response turned out, for the text line's colour; NULL when
+	 * the protocol has no such notion. */
+	enum sonde_outcome (*outcome)(const struct sonde_msg *m);
 	void (*free)(struct sonde_msg *m);
 };
 
@@ -73,6 +85,7 @@ struct sonde_conn_info {
 	uint8_t l4;
 	uint8_t origin; /* enum sonde_origin */
 	const char *source; /* file name, interface, ... */
+	char *own_source; /* a chunk's own source name, copied (source points at it) */
 	struct sonde_process proc; /* pid 0: unknown (packet sources) */
 	struct sonde_tls_info *tls; /* TLS plaintext: the library (owned); else NULL */
 	/* What record stages attached to the connection (core/attrs.h); the
@@ -103,6 +116,10 @@ struct sonde_record {
 	struct sonde_msg *req, *resp; /* either may be NULL, not both */
 	uint32_t flags; /* enum sonde_record_flags */
 	const struct sonde_record_lens *lens; /* NULL: sinks walk with their own visitor */
+	/* The record's number in its output, 1, 2, ... in the order written;
+	 * set by the sink (0 before it). Records are written as they complete,
+	 * so ts may go back where a slow exchange started before a fast one. */
+	uint64_t seq;
 };
 
 /* The visitor (and its context) a sink walks the connection's fields with. */

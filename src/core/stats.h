@@ -67,7 +67,10 @@
 	X(ebpf_missed_calls, "calls or sockets missed: kernel maps full")                         \
 	X(ebpf_missed_exits, "calls whose exit was never seen")                                   \
 	X(ebpf_closed_socket_bytes, "bytes moved on sockets after their close, not followed")     \
+	X(ebpf_target_skipped_calls, "calls of processes no --target selects, not followed")      \
 	X(ebpf_ignored_bytes, "bytes of connections sonde stopped copying")                       \
+	X(ebpf_udp_datagrams, "UDP datagrams copied (port 53, or --port's)")                      \
+	X(ebpf_udp_bytes, "bytes of those datagrams")                                             \
 	X(duplicate_peer_bytes, "bytes seen again from a connection's other local end")           \
 	X(tls_libraries, "TLS libraries and binaries probed")                                     \
 	X(tls_attach_failures, "TLS libraries or binaries sonde could not probe")                 \
@@ -84,7 +87,20 @@
 	X(enrich_process_expired, "cached processes dropped because they had exited")             \
 	X(enrich_container_lookups, "containers looked up for records (once per connection end)") \
 	X(enrich_container_failures,                                                              \
-	  "of those, containers no runtime's state on the node described")
+	  "of those, containers no runtime's state on the node described")                        \
+	X(netns_opened, "--all-netns: network namespaces captured")                               \
+	X(netns_closed, "--all-netns: of those, namespaces gone again")                           \
+	X(netns_failed, "--all-netns: namespaces whose packet source would not open")             \
+	X(netns_skipped, "--all-netns: namespaces over the limit (256), not captured")            \
+	X(names_responses, "DNS responses the IP-to-name table learnt from")                      \
+	X(names_attached, "connection ends named by a DNS answer")                                \
+	X(enrich_cri_listings, "listings of the node's pods asked of the runtime's CRI API")      \
+	X(enrich_cri_failures, "of those, listings that failed (retried at the next turn)")       \
+	X(enrich_cri_misses, "containers the latest CRI listing did not have (a new one asked)")  \
+	X(target_scans, "scans of the node's cgroups for --target's containers")                  \
+	X(target_cgroups, "cgroups the last scan selected (given to the kernel)")                 \
+	X(target_cgroups_unselected, "container cgroups the last scan left out")                  \
+	X(target_map_full, "selected cgroups the kernel's map had no room for")
 
 struct sonde_stats {
 #define SONDE_STATS_MEMBER(name, desc) uint64_t name;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "enrich/cri.h"
 #include "proto/content/json_scan.h"
 
 /* State files bigger than this are not a runtime's: left unread. */
@@ -155,11 +156,17 @@ void sonde_container_meta_unref(struct sonde_container_meta *m)
 	free(m->pod_name);
 	free(m->pod_namespace);
 	free(m->pod_uid);
+	free(m->pod_ip);
 	for (size_t i = 0; i < m->nlabels; i++) {
 		free(m->labels[i].key);
 		free(m->labels[i].value);
 	}
 	free(m->labels);
+	for (size_t i = 0; i < m->nannotations; i++) {
+		free(m->annotations[i].key);
+		free(m->annotations[i].value);
+	}
+	free(m->annotations);
 	free(m);
 }
 
@@ -209,6 +216,8 @@ static void one_annotation(void *ctx, struct jdoc d, const char *key, size_t v)
 	};
 	if (!strncmp(key, "io.kubernetes.cri-o.", 20))
 		a->crio = true;
+	if (!strncmp(key, "sonde.dev/", 10))
+		sonde_kv_push(&m->annotations, &m->nannotations, key, str_at(d, v));
 	if (!strcmp(key, "io.container.manager")) {
 		char *v2 = str_at(d, v);
 		a->libpod = v2 && !strcmp(v2, "libpod");
@@ -223,20 +232,25 @@ static void one_annotation(void *ctx, struct jdoc d, const char *key, size_t v)
 			take((char **)((char *)m + keys[k].field), str_at(d, v));
 }
 
+void sonde_kv_push(struct sonde_kv **kv, size_t *n, const char *key, char *value)
+{
+	if (!value || *n >= 64) {
+		free(value);
+		return;
+	}
+	*kv = realloc(*kv, (*n + 1) * sizeof(**kv));
+	if (!*kv || !(kv[0][*n].key = strdup(key)))
+		abort();
+	kv[0][(*n)++].value = value;
+}
+
 static void one_label(void *ctx, struct jdoc d, const char *key, size_t v)
 {
 	struct sonde_container_meta *m = ctx;
 	/* kubelet's own bookkeeping, already in name/namespace/uid */
 	if (!strncmp(key, "io.kubernetes.", 14) || m->nlabels >= 64)
 		return;
-	char *val = str_at(d, v);
-	if (!val)
-		return;
-	m->labels = realloc(m->labels, (m->nlabels + 1) * sizeof(*m->labels));
-	if (!m->labels)
-		abort();
-	m->labels[m->nlabels].key = strdup(key);
-	m->labels[m->nlabels++].value = val;
+	sonde_kv_push(&m->labels, &m->nlabels, key, str_at(d, v));
 }
 
 /* A JSON object held in a string (CRI-O's io.kubernetes.cri-o.Labels). */
@@ -458,11 +472,13 @@ struct ctr_entry {
 	char id[SONDE_CONTAINER_ID_MAX + 1];
 	struct sonde_container_meta *m; /* NULL: not found at checked_ns */
 	uint64_t checked_ns;
+	uint64_t cri_gen; /* the CRI listing it was merged with */
 };
 
 struct sonde_container_cache {
 	char root[256];
 	struct sonde_stats *stats;
+	struct sonde_cri *cri; /* NULL: state files only */
 	struct ctr_entry *e;
 	size_t max, len, next; /* next: the entry a full cache replaces */
 };
@@ -482,6 +498,43 @@ struct sonde_container_cache *sonde_container_cache_new(const char *root, size_t
 	}
 	c->stats = stats;
 	return c;
+}
+
+void sonde_container_cache_set_cri(struct sonde_container_cache *c, struct sonde_cri *cri)
+{
+	c->cri = cri;
+}
+
+/* The state files' metadata, completed by the CRI listing. */
+static struct sonde_container_meta *read_all(struct sonde_container_cache *c,
+					     const struct sonde_cgroup_ctr *ctr)
+{
+	struct sonde_container_meta *m = sonde_container_read(c->root, ctr);
+	if (!c->cri)
+		return m;
+	bool fresh = !m;
+	if (fresh)
+		m = meta_new(ctr->runtime, ctr->id);
+	m->from_cri = sonde_cri_fill(c->cri, ctr->id, m);
+	if (fresh && !m->from_cri) {
+		sonde_container_meta_unref(m);
+		m = NULL;
+	}
+	sonde_cri_stats(c->cri, c->stats);
+	return m;
+}
+
+struct sonde_container_meta *sonde_container_pod_by_ip(struct sonde_container_cache *c,
+						       const char *ip)
+{
+	if (!c->cri)
+		return NULL;
+	struct sonde_container_meta *m = meta_new(SONDE_RUNTIME_UNKNOWN, "");
+	if (!sonde_cri_fill_by_ip(c->cri, ip, m)) {
+		sonde_container_meta_unref(m);
+		return NULL;
+	}
+	return m;
 }
 
 void sonde_container_cache_free(struct sonde_container_cache *c)
@@ -506,7 +559,10 @@ struct sonde_container_meta *sonde_container_lookup(struct sonde_container_cache
 	for (size_t i = 0; i < c->len && !e; i++)
 		if (!strcmp(c->e[i].id, ctr->id))
 			e = &c->e[i];
-	if (e && (e->m || now_ns - e->checked_ns < RETRY_NS)) {
+	/* A new CRI listing may name what the last one did not. */
+	uint64_t gen = c->cri ? sonde_cri_generation(c->cri) : 0;
+	bool stale = e && e->cri_gen != gen && !(e->m && e->m->from_cri);
+	if (e && !stale && (e->m || now_ns - e->checked_ns < RETRY_NS)) {
 		if (!e->m && c->stats)
 			c->stats->enrich_container_failures++;
 		return sonde_container_meta_ref(e->m);
@@ -517,8 +573,10 @@ struct sonde_container_meta *sonde_container_lookup(struct sonde_container_cache
 		memset(e, 0, sizeof(*e));
 		snprintf(e->id, sizeof(e->id), "%s", ctr->id);
 	}
-	e->m = sonde_container_read(c->root, ctr);
+	sonde_container_meta_unref(e->m);
+	e->m = read_all(c, ctr);
 	e->checked_ns = now_ns;
+	e->cri_gen = gen;
 	if (!e->m && c->stats)
 		c->stats->enrich_container_failures++;
 	return sonde_container_meta_ref(e->m);

@@ -32,6 +32,9 @@ struct sonde_kv {
 	char *key, *value;
 };
 
+/* Append key (copied) and value (taken; NULL: nothing), at most 64. */
+void sonde_kv_push(struct sonde_kv **kv, size_t *n, const char *key, char *value);
+
 /* Shared, immutable once made: hold it with _ref, let go with _unref. */
 struct sonde_container_meta {
 	unsigned refs;
@@ -39,8 +42,12 @@ struct sonde_container_meta {
 	char id[SONDE_CONTAINER_ID_MAX + 1];
 	char *name, *image; /* NULL: unknown */
 	char *pod_name, *pod_namespace, *pod_uid; /* NULL: unknown or no pod */
+	char *pod_ip; /* NULL: unknown, or the pod shares the node's network */
 	struct sonde_kv *labels; /* the pod's labels */
 	size_t nlabels;
+	struct sonde_kv *annotations; /* the pod's sonde.dev/ annotations only */
+	size_t nannotations;
+	bool from_cri; /* the runtime's CRI API added to it */
 };
 
 struct sonde_container_meta *sonde_container_meta_ref(struct sonde_container_meta *m);
@@ -49,11 +56,15 @@ void sonde_container_meta_unref(struct sonde_container_meta *m);
 void sonde_container_meta_free(void *m);
 
 struct sonde_container_cache;
+struct sonde_cri;
 
 /* root: "/" when NULL. max_entries 0: 256. Counters into stats (may be NULL). */
 struct sonde_container_cache *sonde_container_cache_new(const char *root, size_t max_entries,
 							struct sonde_stats *stats);
 void sonde_container_cache_free(struct sonde_container_cache *c);
+/* Also ask the runtime's CRI API (owned by the caller, outliving the
+ * cache): a container is read again when a new listing may know more. */
+void sonde_container_cache_set_cri(struct sonde_container_cache *c, struct sonde_cri *cri);
 
 /*
  * Container ctr (from its cgroup) at time now_ns (any monotonic clock): a
@@ -63,6 +74,11 @@ void sonde_container_cache_free(struct sonde_container_cache *c);
 struct sonde_container_meta *sonde_container_lookup(struct sonde_container_cache *c,
 						    const struct sonde_cgroup_ctr *ctr,
 						    uint64_t now_ns);
+
+/* The pod (no container: which one is not known) whose IP is ip, from the
+ * CRI listing; NULL without one. A new reference. */
+struct sonde_container_meta *sonde_container_pod_by_ip(struct sonde_container_cache *c,
+						       const char *ip);
 
 /* Uncached: read the runtime state under root. NULL if none has it. */
 struct sonde_container_meta *sonde_container_read(const char *root,

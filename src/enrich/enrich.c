@@ -1,19 +1,23 @@
 // SPDX-License-Identifier: MIT
 #include "enrich/enrich.h"
 
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "enrich/cri.h"
 #include "enrich/socket.h"
+#include "enrich/workload.h"
 
 struct enrich {
 	char proc[128];
 	struct sonde_stats *stats;
 	struct sonde_proc_cache *procs;
 	struct sonde_container_cache *ctrs; /* NULL: ids only */
+	struct sonde_cri *cri; /* NULL: no CRI socket */
 	struct sonde_sock_owners *owners;
 };
 
@@ -54,6 +58,25 @@ static struct sonde_enrich_end *end_of(struct enrich *en, uint32_t pid)
 	e->proc = *pi;
 	if (en->ctrs && pi->ctr.id[0])
 		e->ctr = sonde_container_lookup(en->ctrs, &pi->ctr, now_ns());
+	return e;
+}
+
+/* An end whose process sonde could not find (its socket is in another
+ * network namespace: a pod on this node) is named by its pod's IP, when the
+ * CRI listing has a pod with that IP. No process, no container. */
+static struct sonde_enrich_end *pod_end(struct enrich *en, const struct sonde_endpoint *ep)
+{
+	char ip[INET6_ADDRSTRLEN];
+	if (!en->ctrs || !en->cri ||
+	    !inet_ntop(ep->family == AF_INET6 ? AF_INET6 : AF_INET, ep->addr, ip, sizeof(ip)))
+		return NULL;
+	struct sonde_container_meta *m = sonde_container_pod_by_ip(en->ctrs, ip);
+	if (!m)
+		return NULL;
+	struct sonde_enrich_end *e = calloc(1, sizeof(*e));
+	if (!e)
+		abort();
+	e->ctr = m;
 	return e;
 }
 
@@ -102,8 +125,10 @@ static bool enrich_record(void *ctx, struct sonde_record *r)
 	if (!ec)
 		return true;
 	ec->traced = end_of(en, c->proc.pid);
-	uint64_t other_ino;
-	int k = place(en, c, &other_ino);
+	uint64_t other_ino = 0;
+	/* The socket tables placed are TCP's; a UDP flow (a lookup each) keeps
+	 * only the traced process's own details. */
+	int k = c->l4 != SONDE_L4_UDP ? place(en, c, &other_ino) : -1;
 	if (k >= 0) {
 		ec->end[k] = ec->traced;
 		uint32_t other = other_ino ? sonde_sock_owner(en->owners, other_ino, 0) : 0;
@@ -112,6 +137,9 @@ static bool enrich_record(void *ctx, struct sonde_record *r)
 		else if (other)
 			ec->end[!k] = end_of(en, other);
 	}
+	for (int e = 0; e < 2; e++)
+		if (!ec->end[e])
+			ec->end[e] = pod_end(en, e ? &c->server : &c->client);
 	sonde_attr_set(c->attrs, SONDE_ATTR_CONTAINER, ec, conn_free);
 	if (ec->end[0])
 		sonde_attr_set(c->attrs, SONDE_ATTR_CLIENT_PROCESS, ec->end[0], NULL);
@@ -120,11 +148,21 @@ static bool enrich_record(void *ctx, struct sonde_record *r)
 	return true;
 }
 
+/* The CRI thread counts on its own; the final stats record gets its counts. */
+static void enrich_finish(void *ctx, const struct sonde_stats *st)
+{
+	(void)st;
+	struct enrich *en = ctx;
+	if (en->cri)
+		sonde_cri_stats(en->cri, en->stats);
+}
+
 static int enrich_close(void *ctx)
 {
 	struct enrich *en = ctx;
 	sonde_proc_cache_free(en->procs);
 	sonde_container_cache_free(en->ctrs);
+	sonde_cri_stop(en->cri);
 	sonde_sock_owners_free(en->owners);
 	free(en);
 	return 0;
@@ -134,6 +172,7 @@ const struct sonde_stage_ops sonde_enrich_stage = {
 	.name = "enrich",
 	.phase = SONDE_STAGE_ENRICH,
 	.record = enrich_record,
+	.finish = enrich_finish,
 	.close = enrich_close,
 };
 
@@ -155,6 +194,15 @@ void *sonde_enrich_new(const struct sonde_enrich_opts *o, struct sonde_stats *st
 		enrich_close(en);
 		return NULL;
 	}
+	char sock[512], why[256];
+	const char *cs = o ? o->cri_socket : "";
+	if (en->ctrs && cs && *cs)
+		snprintf(sock, sizeof(sock), "%s", cs);
+	else if (!(en->ctrs && !cs && sonde_cri_find_socket(root, sock, sizeof(sock))))
+		sock[0] = 0;
+	/* A thread that cannot start leaves the state files to say what they can. */
+	if (sock[0] && (en->cri = sonde_cri_start(sock, why, sizeof(why))))
+		sonde_container_cache_set_cri(en->ctrs, en->cri);
 	return en;
 }
 
@@ -195,6 +243,9 @@ void sonde_enrich_process_fields(const struct sonde_conn_info *c, const struct s
 		proc_members(&ec->traced->proc, v, ctx);
 }
 
+static void pod_object(const struct sonde_enrich_end *e, const struct sonde_field_ops *v,
+		       void *ctx);
+
 static void container_object(const struct sonde_enrich_end *e, const struct sonde_field_ops *v,
 			     void *ctx)
 {
@@ -208,6 +259,12 @@ static void container_object(const struct sonde_enrich_end *e, const struct sond
 	const char *rt = sonde_runtime_name(m ? m->runtime : e->proc.ctr.runtime);
 	str_if(v, ctx, "runtime", rt);
 	v->end(ctx, SONDE_FG_OBJECT);
+	pod_object(e, v, ctx);
+}
+
+static void pod_object(const struct sonde_enrich_end *e, const struct sonde_field_ops *v, void *ctx)
+{
+	const struct sonde_container_meta *m = e->ctr;
 	const char *uid = m && m->pod_uid ? m->pod_uid : e->proc.ctr.pod_uid;
 	if (!(m && (m->pod_name || m->pod_namespace)) && !*uid)
 		return;
@@ -217,6 +274,17 @@ static void container_object(const struct sonde_enrich_end *e, const struct sond
 		str_if(v, ctx, "namespace", m->pod_namespace);
 	}
 	str_if(v, ctx, "uid", uid);
+	if (m)
+		str_if(v, ctx, "ip", m->pod_ip);
+	const char *kind;
+	char wname[256];
+	if (m &&
+	    sonde_workload_of(m->pod_name, m->labels, m->nlabels, &kind, wname, sizeof(wname))) {
+		v->begin(ctx, "workload", SONDE_FG_OBJECT);
+		sonde_field_cstr(v, ctx, "kind", kind);
+		sonde_field_cstr(v, ctx, "name", wname);
+		v->end(ctx, SONDE_FG_OBJECT);
+	}
 	if (m && m->nlabels) {
 		v->begin(ctx, "labels", SONDE_FG_OBJECT);
 		for (size_t i = 0; i < m->nlabels; i++)
@@ -234,6 +302,10 @@ void sonde_enrich_end_fields(const struct sonde_conn_info *c, int e,
 	if (!end)
 		return;
 	const struct sonde_proc_info *p = &end->proc;
+	if (!p->pid) { /* named by its pod's IP only */
+		pod_object(end, v, ctx);
+		return;
+	}
 	v->begin(ctx, "process", SONDE_FG_OBJECT);
 	v->u64(ctx, "pid", p->pid);
 	str_if(v, ctx, "comm", p->comm);
@@ -242,4 +314,11 @@ void sonde_enrich_end_fields(const struct sonde_conn_info *c, int e,
 	v->end(ctx, SONDE_FG_OBJECT);
 	if (p->ctr.id[0])
 		container_object(end, v, ctx);
+}
+
+const struct sonde_proc_info *sonde_enrich_end_proc(const struct sonde_conn_info *c, int e)
+{
+	const struct sonde_enrich_end *end =
+		sonde_attr_get(c->attrs, e ? SONDE_ATTR_SERVER_PROCESS : SONDE_ATTR_CLIENT_PROCESS);
+	return end ? &end->proc : NULL;
 }

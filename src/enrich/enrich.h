@@ -21,7 +21,8 @@
  * server's port on this host tells the server end: its holder. When nothing
  * tells, nothing per end is attached — only the traced process's own
  * details, in the record's "process".
- * Records without a pid (packet sources, files) are left alone.
+ * Records without a pid (packet sources, files) are left alone; UDP flows
+ * get the traced process only (the socket tables read are TCP's).
  *
  * The walks below describe what was attached through the field visitor
  * (core/fields.h), for any sink. Label keys of pods are passed as member
@@ -55,6 +56,9 @@ struct sonde_enrich_opts {
 	const char *proc; /* "/proc" when NULL */
 	const char *root; /* the node's root for runtime state and users: "/" */
 	bool containers; /* look up container metadata (false: ids only) */
+	/* The runtime's CRI socket for pods and labels: NULL looks for the
+	 * usual ones under root, "" asks none. */
+	const char *cri_socket;
 };
 
 extern const struct sonde_stage_ops sonde_enrich_stage;
@@ -71,5 +75,8 @@ void sonde_enrich_process_fields(const struct sonde_conn_info *c, const struct s
  * object: "process", "container" and "pod" objects, those known. */
 void sonde_enrich_end_fields(const struct sonde_conn_info *c, int e,
 			     const struct sonde_field_ops *v, void *ctx);
+
+/* The process at end e (0 client, 1 server), or NULL when not known. */
+const struct sonde_proc_info *sonde_enrich_end_proc(const struct sonde_conn_info *c, int e);
 
 #endif

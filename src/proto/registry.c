@@ -8,11 +8,14 @@ extern const struct sonde_dissector sonde_dissector_http2;
 extern const struct sonde_dissector sonde_dissector_redis;
 extern const struct sonde_dissector sonde_dissector_tls;
 extern const struct sonde_dissector sonde_dissector_dns;
+extern const struct sonde_dissector sonde_dissector_mqtt;
+extern const struct sonde_dissector sonde_dissector_amqp;
 
 const struct sonde_dissector *const sonde_dissectors[] = {
 	&sonde_dissector_http1, &sonde_dissector_http2,
 	&sonde_dissector_tls,   &sonde_dissector_redis, /* after HTTP: HTTP's bytes are HTTP's */
-	&sonde_dissector_dns,   NULL,
+	&sonde_dissector_dns,   &sonde_dissector_mqtt,
+	&sonde_dissector_amqp,  NULL,
 };
 
 const struct sonde_dissector *sonde_dissector_find(const char *name)

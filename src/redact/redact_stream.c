@@ -2,6 +2,7 @@
 /* Same-length masking of the recording's stream bytes (redact_stream.h). */
 #include "redact/redact_stream.h"
 
+#include "conn/conntable.h"
 #include "redact/redact_h2.h"
 
 #include <stdlib.h>
@@ -501,8 +502,73 @@ const struct sonde_chunk *sonde_redact_stream_chunk(struct sonde_redact_stream *
 		masked += m[i] != c->data[i];
 	if (!masked)
 		return c;
-	st->redacted_recording_bytes += masked;
+	if (st)
+		st->redacted_recording_bytes += masked;
 	s->out = *c;
 	s->out.data = m;
 	return &s->out;
+}
+
+/* ------------------------------------------------------------ --follow --- */
+
+struct sonde_redact_follow {
+	struct sonde_follow_out out;
+	const struct sonde_follow_out *next;
+	struct sonde_redact_stream *s;
+	struct sonde_stats *st;
+	uint64_t pos[2]; /* stream offset of each direction (one connection) */
+};
+
+static void follow_data(void *ctx, const struct sonde_conn_info *c, bool from_client,
+			const uint8_t *p, size_t n, uint64_t ts)
+{
+	struct sonde_redact_follow *f = ctx;
+	struct sonde_chunk k = {
+		.flow = { .src = from_client ? c->client : c->server,
+			  .dst = from_client ? c->server : c->client },
+		.seq = f->pos[from_client],
+		.seq_kind = SONDE_SEQ_STREAM64,
+		.caplen = (uint32_t)n,
+		.wirelen = (uint32_t)n,
+		.conn_id = c->id,
+		.data = p,
+	};
+	f->pos[from_client] += n;
+	const struct sonde_chunk *m =
+		n <= UINT32_MAX ? sonde_redact_stream_chunk(f->s, &k, f->st) : &k;
+	f->next->data(f->next->ctx, c, from_client, m->data, n, ts);
+}
+
+static void follow_gap(void *ctx, const struct sonde_conn_info *c, bool from_client, uint64_t n)
+{
+	struct sonde_redact_follow *f = ctx;
+	f->pos[from_client] += n; /* a hole: the masker drops its context */
+	f->next->gap(f->next->ctx, c, from_client, n);
+}
+
+struct sonde_redact_follow *sonde_redact_follow_new(const struct sonde_redactor *r,
+						    const struct sonde_follow_out *next,
+						    struct sonde_stats *st)
+{
+	if (!r || !next)
+		return NULL;
+	struct sonde_redact_follow *f = sonde_xcalloc(1, sizeof(*f));
+	f->out = (struct sonde_follow_out){ follow_data, follow_gap, f };
+	f->next = next;
+	f->s = sonde_redact_stream_new(r);
+	f->st = st;
+	return f;
+}
+
+const struct sonde_follow_out *sonde_redact_follow_out(struct sonde_redact_follow *f)
+{
+	return &f->out;
+}
+
+void sonde_redact_follow_free(struct sonde_redact_follow *f)
+{
+	if (!f)
+		return;
+	sonde_redact_stream_free(f->s);
+	free(f);
 }

@@ -35,6 +35,19 @@ void sonde_redact_stream_free(struct sonde_redact_stream *s);
 const struct sonde_chunk *sonde_redact_stream_chunk(struct sonde_redact_stream *s,
 						    const struct sonde_chunk *c,
 						    struct sonde_stats *st);
+/*
+ * --follow's conversation through the same masking: a tap (conn/conntable.h)
+ * that masks each direction's bytes and hands them to next. NULL with
+ * rules NULL (redaction off). Free with sonde_redact_follow_free().
+ */
+struct sonde_follow_out;
+struct sonde_redact_follow;
+struct sonde_redact_follow *sonde_redact_follow_new(const struct sonde_redactor *r,
+						    const struct sonde_follow_out *next,
+						    struct sonde_stats *st);
+const struct sonde_follow_out *sonde_redact_follow_out(struct sonde_redact_follow *f);
+void sonde_redact_follow_free(struct sonde_redact_follow *f);
+
 /* The scan alone, over one buffer: p[0..n) masked in place, where the first
  * `ctx` bytes are context only (already written) and stay as they are.
  * Returns the kind of secret still open at the end (0: none), for tests. */

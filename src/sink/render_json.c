@@ -12,6 +12,7 @@
 
 #include "sink/render.h"
 #include "enrich/enrich.h"
+#include "enrich/names.h"
 
 void sonde_endpoint_str(const struct sonde_endpoint *e, char *buf, size_t len, int with_port)
 {
@@ -170,6 +171,7 @@ static void json_conn_end(struct sonde_buf *o, const struct sonde_record *r, int
 	sonde_json_fields_init(&j, o, true);
 	void *ctx;
 	const struct sonde_field_ops *v = sonde_record_visitor(r, &sonde_json_field_ops, &j, &ctx);
+	sonde_names_end_fields(r->conn, k, v, ctx);
 	sonde_enrich_end_fields(r->conn, k, v, ctx);
 }
 
@@ -238,7 +240,10 @@ void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 {
 	const struct sonde_msg *m = r->req ? r->req : r->resp;
 	const struct sonde_conn_info *c = r->conn;
-	sonde_buf_printf(o, "{\"schema\":%d,\"type\":\"exchange\",\"ts\":\"", SONDE_SCHEMA_VERSION);
+	sonde_buf_printf(o, "{\"schema\":%d,\"type\":\"exchange\",", SONDE_SCHEMA_VERSION);
+	if (r->seq)
+		sonde_buf_printf(o, "\"seq\":%" PRIu64 ",", r->seq);
+	sonde_buf_puts(o, "\"ts\":\"");
 	sonde_fmt_time(o, m->ts_first);
 	sonde_buf_puts(o, "\",\"protocol\":");
 	sonde_json_cstr(o, m->ops->protocol);

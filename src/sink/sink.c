@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "sink/sink.h"
+#include "sink/summary.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -21,6 +22,8 @@ struct sonde_sink {
 	bool with_stats; /* write the stats when the input ends */
 	bool no_records; /* -o none: count them, write none */
 	uint64_t written, limit; /* records written; limit 0: no limit (-c) */
+	struct sonde_text_opts text; /* the text format's choices */
+	struct sonde_summary *summary; /* --summary; NULL: none */
 };
 
 struct sonde_sink *sonde_sink_new(enum sonde_sink_format fmt, FILE *out)
@@ -68,6 +71,11 @@ bool sonde_sink_full(const struct sonde_sink *s)
 	return (s->limit && s->written >= s->limit) || s->failed;
 }
 
+void sonde_sink_set_text(struct sonde_sink *s, const struct sonde_text_opts *o)
+{
+	s->text = *o;
+}
+
 void sonde_sink_set_immediate(struct sonde_sink *s, bool on)
 {
 	s->immediate = on;
@@ -78,12 +86,16 @@ void sonde_sink_write(struct sonde_sink *s, const struct sonde_record *r)
 	if (sonde_sink_full(s))
 		return;
 	s->written++;
+	if (s->summary)
+		sonde_summary_add(s->summary, r);
 	if (s->no_records)
 		return;
+	struct sonde_record numbered = *r;
+	numbered.seq = s->written;
 	if (s->fmt == SONDE_SINK_JSON)
-		sonde_record_json(r, &s->pending);
+		sonde_record_json(&numbered, &s->pending);
 	else
-		sonde_record_text(r, &s->pending);
+		sonde_record_text(&numbered, &s->text, &s->pending);
 	if (s->immediate || s->pending.len >= SINK_FLUSH_AT)
 		drain(s);
 }
@@ -110,6 +122,7 @@ int sonde_sink_close(struct sonde_sink *s)
 {
 	drain(s);
 	int err = s->failed;
+	sonde_summary_free(s->summary);
 	sonde_buf_free(&s->pending);
 	free(s);
 	if (err)
@@ -133,9 +146,22 @@ static bool stage_record(void *ctx, struct sonde_record *r)
 	return true;
 }
 
+void sonde_sink_set_summary(struct sonde_sink *s, bool on)
+{
+	if (on && !s->summary)
+		s->summary = sonde_summary_new();
+}
+
 static void stage_finish(void *ctx, const struct sonde_stats *st)
 {
 	struct sonde_sink *s = ctx;
+	if (s->summary) {
+		if (s->fmt == SONDE_SINK_JSON)
+			sonde_summary_json(s->summary, &s->pending);
+		else
+			sonde_summary_text(s->summary, &s->pending);
+		drain(s);
+	}
 	if (s->with_stats)
 		sonde_sink_stats(s, st);
 }

@@ -15,6 +15,8 @@
 #include "core/record.h"
 #include "core/stage.h"
 #include "core/stats.h"
+/* Formatting, exposed for tests and other sinks. */
+#include "sink/render.h"
 
 enum sonde_sink_format {
 	SONDE_SINK_TEXT,
@@ -29,6 +31,9 @@ void sonde_sink_write(struct sonde_sink *s, const struct sonde_record *r);
 void sonde_sink_set_limit(struct sonde_sink *s, uint64_t n);
 /* The limit is reached, or writing failed: the caller should stop. */
 bool sonde_sink_full(const struct sonde_sink *s);
+/* The text format's choices: time zone, colour, -V details (default: UTC,
+ * no colour, one line). */
+void sonde_sink_set_text(struct sonde_sink *s, const struct sonde_text_opts *o);
 /* Write each record as soon as it is complete (a terminal, a pipe, -l)
  * instead of in 256 KiB blocks. */
 void sonde_sink_set_immediate(struct sonde_sink *s, bool on);
@@ -38,6 +43,9 @@ void sonde_sink_set_immediate(struct sonde_sink *s, bool on);
 extern const struct sonde_stage_ops sonde_sink_stage;
 /* false: write no records, only the closing stats (-o none). */
 void sonde_sink_set_records(struct sonde_sink *s, bool on);
+/* Count every record written and end with a summary (sink/summary.h),
+ * before the stats (--summary). */
+void sonde_sink_set_summary(struct sonde_sink *s, bool on);
 /* Write the closing stats when the input ends (--stats). */
 void sonde_sink_set_stats(struct sonde_sink *s, bool on);
 /* Write the closing stats: a "stats" record (JSON) or a table on stderr. */
@@ -46,8 +54,5 @@ void sonde_sink_stats(struct sonde_sink *s, const struct sonde_stats *st);
 void sonde_sink_flush(struct sonde_sink *s);
 /* Flush; returns -1 with errno set if writing failed (EPIPE: a closed pipe). */
 int sonde_sink_close(struct sonde_sink *s);
-
-/* Formatting, exposed for tests and other sinks. */
-#include "sink/render.h"
 
 #endif

@@ -8,8 +8,10 @@ Usage: test_cli_output.py [--only NAME,...] path/to/sonde
 Prints PASS/FAIL/SKIP lines; exits non-zero on any FAIL.
 """
 import http.server
+import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,6 +49,61 @@ def test_read_head(pcap):
             repr(p.stdout[:200]))
     R.check("read | head -1 stops early, quietly", took < full / 3 and "error" not in p.stderr,
             f"{took:.2f}s vs {full:.2f}s for the whole file; stderr {p.stderr!r}")
+
+
+def test_summary(pcap):
+    """--summary against the records themselves: per protocol and server the
+    same counts and outcomes, percentiles within the histogram's 6.25%, and
+    the text table for the same run."""
+    p = subprocess.run([SONDE, "read", "-o", "json", "--summary", pcap], capture_output=True,
+                       text=True, timeout=600)
+    lines = [json.loads(x) for x in p.stdout.splitlines()]
+    recs = [r for r in lines if r.get("type") == "exchange"]
+    summ = [r for r in lines if r.get("type") == "summary"]
+    if not R.check("summary: one summary record, after the records", len(summ) == 1
+                   and lines[-1].get("type") == "summary", f"{len(summ)} summaries"):
+        return
+    groups = {}
+    for r in recs:
+        c = r["conn"]["server"]
+        host = c.get("name") or (f"[{c['ip']}]" if ":" in c["ip"] else c["ip"])
+        g = groups.setdefault((r["protocol"], f"{host}:{c['port']}"),
+                              {"n": 0, "ok": 0, "client_error": 0, "server_error": 0, "lat": []})
+        g["n"] += 1
+        st = (r.get("response") or {}).get("status", 0)
+        if 200 <= st < 300:
+            g["ok"] += 1
+        elif 400 <= st < 500:
+            g["client_error"] += 1
+        elif st >= 500:
+            g["server_error"] += 1
+        if r.get("latency_us"):
+            g["lat"].append(r["latency_us"]["last_byte"])
+    s = summ[0]
+    R.check("summary: every exchange counted", s["exchanges"] == len(recs),
+            f"{s['exchanges']} vs {len(recs)}")
+    bad = []
+    for sg in s["groups"]:
+        g = groups.get((sg["protocol"], sg["server"]))
+        if not g:
+            bad.append(f"unknown group {sg['server']}")
+            continue
+        if sg["exchanges"] != g["n"] or any(sg["outcomes"][k] != g[k] for k in
+                                               ("ok", "client_error", "server_error")):
+            bad.append(f"{sg['server']}: {sg['exchanges']}/{sg['outcomes']} vs {g}")
+        lat = sorted(g["lat"])
+        for q, name in ((0.5, "p50"), (0.9, "p90"), (0.99, "p99")):
+            want = lat[max(0, int(len(lat) * q + 0.999999) - 1)]
+            if abs(sg["latency_us"][name] - want) > want * 0.0625 + 1:
+                bad.append(f"{sg['server']} {name} {sg['latency_us'][name]} vs {want}")
+        if abs(sg["latency_us"]["max"] - lat[-1]) > 1:
+            bad.append(f"{sg['server']} max {sg['latency_us']['max']} vs {lat[-1]}")
+    R.check(f"summary: {len(s['groups'])} groups agree with the records", not bad and
+            len(s["groups"]) == len(groups), "; ".join(bad[:5]))
+    t = subprocess.run([SONDE, "read", "-o", "text", "--summary", pcap], capture_output=True,
+                       text=True, timeout=600)
+    R.check("summary: the text table ends the text output", f"Summary: {len(recs)} exchanges"
+            in t.stdout and "p99" in t.stdout.splitlines()[-len(groups) - 1], t.stdout[-400:])
 
 
 def test_read_full(pcap):
@@ -90,6 +147,160 @@ def test_read_pipe_prompt(tmp):
 class Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *a):
         pass
+
+
+class KeepAlive(http.server.BaseHTTPRequestHandler):
+    """HTTP/1.1 with lengths: one connection carries every request."""
+    protocol_version = "HTTP/1.1"
+
+    def reply(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        if n:
+            self.rfile.read(n)
+        if self.path.startswith("/evil"):
+            # What a hostile peer may send a terminal: ESC sequences, C1.
+            body = b"\x1b]0;owned\x07\x1b[2J\xc2\x9b31m body"
+            self.send_response(500, "Bad \x1b[5mBlink")
+            self.send_header("X-Evil", "\x1b[31mred")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        body = b"x" * (404 if self.path.startswith("/missing") else 3000)
+        self.send_response(404 if self.path.startswith("/missing") else 200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("X-Padding", "p" * 300)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = reply
+
+    def log_message(self, *a):
+        pass
+
+
+def test_read_snaplen(tmp):
+    """tcpdump -s N cuts every packet: the message starts that fit are still
+    records, paired, flagged for what was cut (issue: -s 120 gave nothing,
+    -s 200 gave answered requests as unanswered)."""
+    if not shutil.which("tcpdump") or not shutil.which("curl"):
+        R.skip("snaplen: needs tcpdump and curl")
+        return
+    port = free_port()
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), KeepAlive)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    paths = ["/a", "/b?q=1", "/missing", "/c"]
+    want = [("GET", "/a", 200), ("GET", "/b?q=1", 200), ("GET", "/missing", 404),
+            ("POST", "/c", 200)]
+    try:
+        for snap in (120, 200):
+            pcap = os.path.join(tmp, f"snap{snap}.pcap")
+            td = subprocess.Popen(["tcpdump", "-i", "lo", "-s", str(snap), "-U", "--immediate-mode", "-Z", "root",
+                                   "-w", pcap, f"tcp port {port}"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            deadline = time.time() + 10
+            line = b""
+            while time.time() < deadline and b"listening" not in line:
+                line += td.stderr.read1(200)
+            base = f"http://127.0.0.1:{port}"
+            subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", "X-Long: " + "h" * 400,
+                            base + paths[0], "-o", "/dev/null", base + paths[1], "-o",
+                            "/dev/null", base + paths[2], "--next", "-s", "-o", "/dev/null", "-d",
+                            "y" * 2000, base + paths[3]], timeout=20)
+            time.sleep(0.5)
+            td.send_signal(signal.SIGINT)
+            td.wait(timeout=10)
+            p = subprocess.run([SONDE, "read", "-o", "json", pcap], capture_output=True,
+                               text=True, timeout=60)
+            recs = [json.loads(x) for x in p.stdout.splitlines() if '"exchange"' in x]
+            got = [((r.get("request") or {}).get("method"), (r.get("request") or {}).get("target"),
+                    (r.get("response") or {}).get("status")) for r in recs]
+            R.check(f"snaplen {snap}: every request a record, paired with its status", got == want,
+                    f"{got} (stderr {p.stderr[-200:]!r})")
+            flagged = all("request_headers_truncated" in r["flags"] and
+                          "response_gap" in r["flags"] for r in recs)
+            R.check(f"snaplen {snap}: records say what was cut", recs and flagged,
+                    json.dumps([r["flags"] for r in recs]))
+            fol = subprocess.run([SONDE, "read", "--follow", "1", pcap], capture_output=True,
+                                 timeout=60).stdout
+            R.check(f"snaplen {snap}: --follow marks what was not captured",
+                    b"bytes not captured]" in fol and b"GET /a HTTP/1.1" in fol, fol[:300])
+    finally:
+        srv.shutdown()
+
+
+def test_text_view(tmp):
+    """The text line and -V: the host with the path, the reason, latency with
+    its unit, labelled sizes; local time unless -u; colour only when asked
+    (or on a terminal); and nothing from the traffic reaches the terminal
+    unescaped (ESC, BEL, C1 controls)."""
+    if not shutil.which("tcpdump") or not shutil.which("curl"):
+        R.skip("text view: needs tcpdump and curl")
+        return
+    port = free_port()
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), KeepAlive)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    pcap = os.path.join(tmp, "text.pcap")
+    try:
+        td = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-Z", "root",
+                               "-w", pcap, f"tcp port {port}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        line = b""
+        deadline = time.time() + 10
+        while time.time() < deadline and b"listening" not in line:
+            line += td.stderr.read1(200)
+        base = f"http://127.0.0.1:{port}"
+        subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", "Host: shop.test", base + "/a",
+                        "-o", "/dev/null", base + "/evil"], timeout=20)
+        time.sleep(0.5)
+        td.send_signal(signal.SIGINT)
+        td.wait(timeout=10)
+    finally:
+        srv.shutdown()
+
+    def read(*args, env=None):
+        return subprocess.run([SONDE, "read", "-o", "text", *args, pcap], capture_output=True,
+                              timeout=60, env=env)
+    utc = read("-u", "--color", "never").stdout.decode("utf-8", "replace").splitlines()
+    R.check("text: two lines", len(utc) == 2, utc)
+    if len(utc) != 2:
+        return
+    a = utc[0]
+    R.check("text: host and path, reason, latency unit, labelled sizes",
+            " http/1.1 GET shop.test/a -> 200 OK " in a and " ms req " in a and " resp " in a, a)
+    tokyo = read("--color", "never", env=dict(os.environ, TZ="Asia/Tokyo")).stdout.decode()
+    h_utc, h_tokyo = int(a[:2]), int(tokyo[:2])
+    R.check("text: local time by default, UTC with -u", (h_utc + 9) % 24 == h_tokyo,
+            f"{a[:15]} vs {tokyo[:15]}")
+    col = read("--color", "always").stdout
+    R.check("text: --color always colours the outcome (2xx green, 5xx red)",
+            b"\x1b[32m200 OK\x1b[0m" in col and b"\x1b[1;31m500 " in col, col[:400])
+    R.check("text: no colour into a pipe by default", b"\x1b[" not in read().stdout)
+    det = read("-V", "--color", "never").stdout
+    R.check("text -V: headers and bodies below the line",
+            b"X-Evil: \\x1b[31mred" in det and b"data: (24 bytes) 1b 5d 30 3b" in det
+            and b"Host: shop.test" in det, det[-600:])
+    R.check("text -V: no raw ESC, BEL or C1 from the traffic", b"\x1b" not in det
+            and b"\x07" not in det and b"\xc2\x9b" not in det, det[-600:])
+    # --follow: the conversation of the one connection, both sides, escaped.
+    js = [json.loads(x) for x in subprocess.run([SONDE, "read", "-o", "json", pcap],
+                                                capture_output=True, text=True).stdout.splitlines()]
+    cid = js[0]["conn"]["id"]
+    fol = subprocess.run([SONDE, "read", "--follow", str(cid), pcap], capture_output=True,
+                         timeout=60).stdout
+    sent = sum(r["request"]["wire_bytes"] for r in js)
+    got = sum(r["response"]["wire_bytes"] for r in js)
+    R.check("follow: both sides in order, byte counts as the records say",
+            fol.find(b"--> client:\nGET /a HTTP/1.1\n") >= 0
+            and fol.find(b"--> client:\nGET /a HTTP/1.1\n") < fol.find(b"<-- server:\nHTTP/1.1 200")
+            < fol.find(b"GET /evil") and
+            f"client sent {sent} bytes, server {got}".encode() in fol, fol[-300:])
+    R.check("follow: the traffic's control bytes are dots", b"\x1b" not in fol
+            and b"\x07" not in fol and b"X-Evil: .[31mred" in fol, fol[-400:])
+    none = subprocess.run([SONDE, "read", "--follow", "999", pcap], capture_output=True, timeout=60)
+    R.check("follow: a connection not in the capture says so", none.returncode == 0 and
+            b"connection 999: not in the capture" in none.stdout, none.stdout)
 
 
 def test_capture_head(tmp):
@@ -338,8 +549,11 @@ def main():
             pcap = big_pcap(tmp)
             test_read_head(pcap)
             test_read_full(pcap)
+            test_summary(pcap)
             test_read_nothing()
             test_read_compressed(tmp)
+            test_read_snaplen(tmp)
+            test_text_view(tmp)
         if only is None or "pipe" in only:
             test_read_pipe_prompt(tmp)
         if only is None or "live" in only:

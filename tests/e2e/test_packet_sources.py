@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Packet sources on the real kernel: two network namespaces joined by a veth
 pair (made here, removed after), a real HTTP/1.1 server in one and curl in
-the other. Each packet source (af_packet, libpcap) captures the exchanges
+the other. Each packet source (af_packet, libpcap, tc) captures the exchanges
 from inside the server's namespace, and its records must be those `sonde
 read` makes of tcpdump's recording of the same traffic, with the method and
 interface named. Also: --filter runs in the kernel, `any` in a namespace
 with loopback traffic gives each exchange once, --netns by pid, and every
-wrong option or missing interface is refused with the reason.
+wrong option or missing interface is refused with the reason; tc's hooks
+are gone after sonde stops, by signal or SIGKILL; --all-netns follows a
+namespace made after start and one deleted, and writes each exchange once.
 
 Usage: test_packet_sources.py [--only NAME,...] path/to/sonde
 """
@@ -66,7 +68,7 @@ def setup_net():
 
 
 def teardown_net():
-    for ns in (NS_SRV, NS_CLI):
+    for ns in (NS_SRV, NS_CLI, NS_NEW):
         sh("ip", "netns", "pids", ns, check=False)
         pids = sh("ip", "netns", "pids", ns, check=False).stdout.split()
         for p in pids:
@@ -135,7 +137,7 @@ def test_source(tmp, kind):
             f"{len(live)} records; tcpdump's recording has {len(ref)} ({line.strip()})")
     method = {r["capture"]["method"] for r in live}
     source = {r["capture"]["source"] for r in live}
-    want_method = {"af_packet": "af-packet", "libpcap": "libpcap"}[kind]
+    want_method = {"af_packet": "af-packet", "libpcap": "libpcap", "tc": "ebpf-tc"}[kind]
     R.check(f"{kind}: records name the method and the interface",
             method == {want_method} and source == {f"{IF_SRV}@/run/netns/{NS_SRV}"}, f"{method} {source}")
     R.check(f"{kind}: the same records as sonde read of tcpdump's recording",
@@ -147,44 +149,139 @@ def test_source(tmp, kind):
             f"drops {st.get('packet_kernel_drops')} frames {st.get('frames')} gaps {st.get('gap_bytes')}")
 
 
-def test_filter(tmp):
+def test_filter(tmp, kind="af_packet"):
     for expr, want in ((f"tcp port {PORT}", 4), ("tcp port 9", 0)):
-        run = SondeRun(SONDE, tmp, "filter", ["--source", "af_packet", "--netns", NS_SRV, "-i", IF_SRV,
+        run = SondeRun(SONDE, tmp, "filter", ["--source", kind, "--netns", NS_SRV, "-i", IF_SRV,
                                               "--filter", expr], R)
         if not run.ok:
             return
         clients(tag="f")
         rc, recs = run.stop()
         st = stats_of(recs)
-        R.check(f"filter '{expr}': {want} exchanges", len(exchanges(recs)) == want and rc == 0,
+        R.check(f"{kind} filter '{expr}': {want} exchanges", len(exchanges(recs)) == want and rc == 0,
                 f"{len(exchanges(recs))} records, status {rc}")
         if want == 0:
-            R.check("filter: unwanted packets never reach sonde (no frames read)", st.get("frames") == 0,
+            # af_packet: in the kernel, nothing read; tc: in sonde, nothing decoded.
+            R.check(f"{kind} filter: unwanted packets never decoded (no frames)", st.get("frames") == 0,
                     f"frames {st.get('frames')}")
 
 
-def test_any_loopback(tmp, server_pid):
+def test_any_loopback(tmp, server_pid, kind="af_packet"):
     """`any` in the server's namespace by pid: its loopback traffic (each
     packet shows twice on lo) and the veth's, each exchange once."""
-    run = SondeRun(SONDE, tmp, "any", ["--source", "af_packet", "--netns", str(server_pid)], R)
+    run = SondeRun(SONDE, tmp, "any", ["--source", kind, "--netns", str(server_pid)], R)
     if not run.ok:
         return
     n = clients(tag="veth") + clients(ns=NS_SRV, host=SRV_IP, tag="lo")
     rc, recs = run.stop()
     ex = exchanges(recs)
     targets = sorted(r["request"]["target"] for r in ex if r.get("request"))
-    R.check(f"any by pid: every exchange once ({n})", len(ex) == n and len(set(targets)) == len(targets),
+    R.check(f"{kind} any by pid: every exchange once ({n})", len(ex) == n and len(set(targets)) == len(targets),
             f"{len(ex)} records: {targets}")
     st = stats_of(recs)
-    R.check("any: no retransmission seen (no duplicate reached reassembly)",
+    R.check(f"{kind} any: no retransmission seen (no duplicate reached reassembly)",
             st.get("retransmitted_bytes") == 0, f"retransmitted {st.get('retransmitted_bytes')}")
-    R.check("any: source names the namespace", {r["capture"]["source"] for r in ex} == {f"any@/proc/{server_pid}/ns/net"},
+    R.check(f"{kind} any: source names the namespace", {r["capture"]["source"] for r in ex} == {f"any@/proc/{server_pid}/ns/net"},
             str({r["capture"]["source"] for r in ex}))
+
+
+NS_NEW = f"{TAG}c"  # made while sonde runs: a pod started after it
+
+
+def test_all_netns(tmp, kind):
+    """--all-netns: a namespace made after sonde started is captured, its
+    loopback too (a sidecar's plaintext leg to its app); the veth exchanges,
+    seen leaving one namespace and entering the other, are written once;
+    the new namespace, deleted, is let go."""
+    run = SondeRun(SONDE, tmp, f"all-{kind}", ["--source", kind, "--all-netns"], R)
+    if not run.ok:
+        return
+    sh("ip", "netns", "add", NS_NEW)
+    app = None
+    try:
+        sh("ip", "netns", "exec", NS_NEW, "ip", "link", "set", "lo", "up")
+        app = subprocess.Popen(["ip", "netns", "exec", NS_NEW, "/usr/bin/python3", "-c", SERVER,
+                                "127.0.0.1", str(PORT)], start_new_session=True)
+        for _ in range(100):
+            if sh("ip", "netns", "exec", NS_NEW, "curl", "-s", "-o", "/dev/null",
+                  f"http://127.0.0.1:{PORT}/ready", check=False).returncode == 0:
+                break
+            time.sleep(0.1)
+        time.sleep(2.5)  # sonde looks for new namespaces every 2 s
+        n_side = clients(ns=NS_NEW, host="127.0.0.1", tag=f"side{kind}")
+        n_veth = clients(tag=f"veth{kind}")
+    finally:
+        if app:
+            os.killpg(app.pid, signal.SIGKILL)
+            app.wait()
+        sh("ip", "netns", "del", NS_NEW, check=False)
+    time.sleep(2.5)
+    rc, recs = run.stop()
+    ex = exchanges(recs)
+    side = [r for r in ex if r.get("request") and f"/side{kind}/" in r["request"]["target"]]
+    veth = [r for r in ex if r.get("request") and f"/veth{kind}/" in r["request"]["target"]]
+    R.check(f"all-netns {kind}: a namespace made after start, its loopback captured ({n_side})",
+            len(side) == n_side and all(r["capture"]["source"] == f"any@/run/netns/{NS_NEW}"
+                                        for r in side),
+            json.dumps([(r["request"]["target"], r["capture"]["source"]) for r in side]))
+    srcs = {r["capture"]["source"] for r in veth}
+    R.check(f"all-netns {kind}: veth exchanges once though two namespaces saw them ({n_veth})",
+            len(veth) == n_veth and srcs <= {f"any@/run/netns/{NS_SRV}", f"any@/run/netns/{NS_CLI}"},
+            f"{len(veth)} records from {srcs}")
+    st = stats_of(recs)
+    R.check(f"all-netns {kind}: the second sightings counted, the gone namespace closed",
+            st.get("packet_duplicates", 0) > 0 and st.get("netns_closed", 0) >= 1 and rc == 0,
+            f"duplicates {st.get('packet_duplicates')} closed {st.get('netns_closed')} rc {rc}")
+
+
+def tc_programs_left():
+    """sonde's TC programs still in the kernel: loaded while a TCX link or a
+    clsact filter holds them, gone once nothing does (Debian 12's bpftool
+    does not list TCX links, so the programs are looked for)."""
+    p = sh("bpftool", "-j", "prog", "show", check=False)
+    progs = json.loads(p.stdout or "[]")
+    return [x["id"] for x in progs if x.get("name") in ("sonde_tc_in", "sonde_tc_out")]
+
+
+def test_tc_leaves_nothing(tmp):
+    """The TC hooks go with sonde: after a clean stop, and after SIGKILL
+    (a TCX link is the process's; the kernel removes it)."""
+    for how in ("SIGINT", "SIGKILL", "clsact"):
+        if how == "clsact":  # the pre-6.6 way, filters on a clsact qdisc
+            os.environ["SONDE_TC_ATTACH"] = "clsact"
+        run = SondeRun(SONDE, tmp, f"tc-{how}", ["--source", "tc", "--netns", NS_SRV], R)
+        os.environ.pop("SONDE_TC_ATTACH", None)
+        if not run.ok:
+            return
+        if how == "clsact":
+            q = sh("ip", "netns", "exec", NS_SRV, "tc", "qdisc", "show", "dev", IF_SRV,
+                   check=False).stdout
+            R.check("tc clsact: the qdisc made while running", "clsact" in q, q)
+        during = tc_programs_left()
+        if how != "SIGKILL":
+            n = clients(tag="tc" + how)
+            rc, recs = run.stop()
+            R.check(f"tc {how}: every exchange captured ({n})", len(exchanges(recs)) == n,
+                    f"{len(exchanges(recs))} records")
+        else:
+            run.proc.kill()
+            run.proc.wait(timeout=10)
+        deadline = time.time() + 5
+        while time.time() < deadline and tc_programs_left():
+            time.sleep(0.1)
+        R.check(f"tc: attached while running, nothing left after {how}",
+                during and not tc_programs_left(), f"during {during}, after {tc_programs_left()}")
+        if how == "clsact":
+            q = sh("ip", "netns", "exec", NS_SRV, "tc", "qdisc", "show", "dev", IF_SRV,
+                   check=False).stdout
+            R.check("tc clsact: the qdisc sonde made is gone with it", "clsact" not in q, q)
 
 
 def test_refusals():
     cases = [
-        (["--source", "bogus"], 2, "af_packet or libpcap"),
+        (["--source", "bogus"], 2, "af_packet, libpcap or tc"),
+        (["--source", "tc", "--netns", NS_SRV, "-i", "nosuch0"], 1, "no interface nosuch0"),
+        (["--source", "tc", "--netns", NS_SRV, "--filter", "tcp port ((("], 1, "--filter"),
         (["--source", "af_packet", "--pid", "1"], 2, "for the eBPF source"),
         (["-i", "lo"], 2, "for packet sources"),
         (["--source", "af_packet", "--netns", "/nonexistent/ns"], 2, "no network namespace"),
@@ -218,13 +315,20 @@ def main():
                   f"http://{SRV_IP}:{PORT}/ready", check=False).returncode == 0:
                 break
             time.sleep(0.1)
-        for kind in ("af_packet", "libpcap"):
+        for kind in ("af_packet", "libpcap", "tc"):
             if wants(kind):
                 test_source(tmp, kind)
         if wants("filter"):
             test_filter(tmp)
+            test_filter(tmp, "tc")
         if wants("any"):
             test_any_loopback(tmp, srv.pid)
+            test_any_loopback(tmp, srv.pid, "tc")
+        if wants("tc"):
+            test_tc_leaves_nothing(tmp)
+        for kind in ("af_packet", "tc"):
+            if wants("all-netns"):
+                test_all_netns(tmp, kind)
         if wants("refusals"):
             test_refusals()
     finally:

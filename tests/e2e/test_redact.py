@@ -250,12 +250,22 @@ def check_pcap(sonde, tmp, pcap, have):
     outs = {
         "json": read(sonde, pcap, "-o", "json", "--stats"),
         "text": read(sonde, pcap, "-o", "text", "--stats"),
+        "text -V": read(sonde, pcap, "-o", "text", "-V"),
+        "json --summary": read(sonde, pcap, "-o", "json", "--summary"),
+        "text --summary": read(sonde, pcap, "-o", "text", "--summary"),
     }
+    ids = sorted({r["conn"]["id"] for r in records(outs["json"].stdout.decode()) if r.get("type") == "exchange"})
+    follow = [read(sonde, pcap, "--follow", str(i)) for i in ids]
     for name, p in outs.items():
         check(f"read -o {name}: exit 0", p.returncode == 0, p.stderr[-500:])
         raw = p.stdout + p.stderr
         bad = leaks(raw, planted)
         check(f"read -o {name}: no secret in any output byte", not bad, bad)
+    raw = b"".join(p.stdout + p.stderr for p in follow)
+    check(f"read --follow (each of {len(ids)} connections): no secret in the conversations",
+          ids and all(p.returncode == 0 for p in follow) and not leaks(raw, planted), leaks(raw, planted))
+    check("read --follow: secrets as '*', lengths kept",
+          ("Authorization: Bearer " + "*" * len(S["bearer"])).encode() in raw)
     j = outs["json"].stdout.decode()
     for k, v in planted.items():
         if k in ("card",) or k.startswith("redis"):

@@ -870,6 +870,24 @@ static void test_name_table(void **state)
 			 SONDE_DNS_NAMES_PER_ADDR);
 	assert_string_equal(out[0], "n5.example");
 	assert_string_equal(out[3], "n2.example");
+	/* TTL 0 (a local zone's answer): kept the floor's seconds, then gone. */
+	struct tu_bytes b = { 0 }, rd = { 0 };
+	static const uint8_t zero[4] = { 192, 0, 2, 9 };
+	put_header(&b, 7, SONDE_DNS_QR, 1, 1, 0, 0);
+	put_question(&b, "zero.example", 1);
+	hex_put(&rd, "c0000209");
+	put_rr_named(&b, "zero.example", 1, 0, &rd);
+	m = parse(&b, 0);
+	sonde_dns_names_learn(t, m, 20 * SEC);
+	msg_free(m);
+	free(b.p);
+	free(rd.p);
+	assert_int_equal(sonde_dns_names_lookup(t, AF_INET, zero, 21 * SEC, out, 8), 1);
+	assert_string_equal(out[0], "zero.example");
+	assert_int_equal(
+		sonde_dns_names_lookup(t, AF_INET, zero, (20 + SONDE_DNS_NAMES_MIN_TTL) * SEC + 1,
+				       out, 8),
+		0);
 	sonde_dns_names_free(t);
 }
 

@@ -260,9 +260,23 @@ static void dns_free(struct sonde_msg *bm)
 	free(m);
 }
 
+static enum sonde_outcome dns_outcome(const struct sonde_msg *bm)
+{
+	const struct sonde_dns_msg *m = (const struct sonde_dns_msg *)bm;
+	if (m->base.kind != SONDE_MSG_RESPONSE)
+		return SONDE_OUTCOME_UNKNOWN;
+	switch (m->rcode) {
+	case 0: return SONDE_OUTCOME_OK;
+	case 2: /* SERVFAIL */
+	case 4: /* NOTIMP */ return SONDE_OUTCOME_SERVER_ERROR;
+	default: return SONDE_OUTCOME_CLIENT_ERROR; /* FORMERR, NXDOMAIN, REFUSED, ... */
+	}
+}
+
 const struct sonde_msg_ops sonde_dns_msg_ops = {
 	.protocol = "dns",
 	.fields = dns_fields,
 	.summary = dns_summary,
+	.outcome = dns_outcome,
 	.free = dns_free,
 };

@@ -154,8 +154,10 @@ static void learn_rr(struct sonde_dns_names *t, const struct sonde_dns_msg *m,
 	struct sonde_dns_str name = rr->name;
 	if (m->nq && chain_reaches(m, m->q[0].name, rr->name, &ttl))
 		name = m->q[0].name;
-	if (!ttl || name.len >= SONDE_DNS_NAMES_LEN)
+	if (name.len >= SONDE_DNS_NAMES_LEN)
 		return;
+	if (ttl < SONDE_DNS_NAMES_MIN_TTL)
+		ttl = SONDE_DNS_NAMES_MIN_TTL;
 	char text[SONDE_DNS_NAMES_LEN];
 	memcpy(text, sonde_dns_txt(m, name), name.len);
 	text[name.len] = 0;

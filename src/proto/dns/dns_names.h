@@ -6,7 +6,10 @@
  * and AAAA answer gives its address the name the client asked for, when a
  * CNAME chain leads from the question to the record's owner (at most
  * SONDE_DNS_NAMES_CHAIN links), else the owner itself. A name lives as long
- * as the shortest TTL along its chain.
+ * as the shortest TTL along its chain, but at least SONDE_DNS_NAMES_MIN_TTL
+ * seconds: a client connects after its lookup, often to an answer of TTL 0
+ * (local zones, service discovery), and resolvers and runtimes keep answers
+ * past their TTL.
  *
  * Bounded by construction: `slots` addresses (a power of two), found by
  * probing SONDE_DNS_NAMES_PROBE slots from the address's hash; a new address
@@ -27,6 +30,7 @@
 #define SONDE_DNS_NAMES_LEN 256 /* bytes of a name's text, with its NUL */
 #define SONDE_DNS_NAMES_PROBE 8
 #define SONDE_DNS_NAMES_CHAIN 16
+#define SONDE_DNS_NAMES_MIN_TTL 30 /* seconds */
 
 struct sonde_dns_names;
 

@@ -265,6 +265,42 @@ static size_t process_head(struct h1_conn *h, enum sonde_dir dir, const uint8_t 
 	return len;
 }
 
+/*
+ * A gap inside a head: a snap length cut the packet, or bytes were lost.
+ * When the start line arrived whole, the lines that ended are the message —
+ * parsed as a head of their own, flagged gap, incomplete and
+ * headers_truncated — so a capture made with a snap length still gives every
+ * request and response line, paired. The body's framing is unknown: the
+ * caller resynchronises. Returns false if nothing could be kept.
+ */
+static bool head_cut(struct h1_conn *h, enum sonde_dir dir, uint64_t gap)
+{
+	struct h1_dir *d = &h->d[dir];
+	size_t end = d->acc.len;
+	while (end && d->acc.p[end - 1] != '\n')
+		end--;
+	bool response = dir == SONDE_DIR_S2C;
+	if (!end || sonde_h1_looks_like_start(d->acc.p, end) != (response ? 2 : 1))
+		return false;
+	struct sonde_buf head = { 0 };
+	sonde_buf_append(&head, d->acc.p, end);
+	sonde_buf_append(&head, "\r\n", 2); /* the head's end, as if it came */
+	struct sonde_h1_header hdrs[MAX_HEADERS];
+	struct sonde_h1_head hd;
+	int rc = sonde_h1_parse_head(head.p, head.len, response, &hd, hdrs, MAX_HEADERS);
+	if (rc == SONDE_H1_E_START_LINE || rc == SONDE_H1_E_VERSION || hd.bad_start) {
+		sonde_buf_free(&head);
+		return false;
+	}
+	d->cur = h1_msg_new(head.p, head.len, &hd, hdrs, response);
+	sonde_buf_free(&head);
+	h->s->stats->unparsed_bytes += d->acc.len - end; /* a line cut short */
+	d->msg_wire = d->acc.len + gap;
+	d->msg_gap = gap + (d->acc.len - end);
+	finish(h, dir, SONDE_MF_GAP | SONDE_MF_INCOMPLETE | SONDE_MF_HEADERS_TRUNCATED);
+	return true;
+}
+
 /* A head over max_head: what was held is unparsed; look for the next message. */
 static size_t head_too_big(struct h1_conn *h, struct h1_dir *d, size_t held)
 {
@@ -661,7 +697,8 @@ static void h1_gap(void *state, enum sonde_dir dir, uint64_t n, uint64_t ts)
 		d->line_start = true;
 		break;
 	case H1_HEAD:
-		h->s->stats->unparsed_bytes += d->acc.len;
+		if (!head_cut(h, dir, n))
+			h->s->stats->unparsed_bytes += d->acc.len;
 		to_resync(h, d);
 		d->line_start = true;
 		break;

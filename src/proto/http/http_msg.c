@@ -264,18 +264,42 @@ static void http_summary(const struct sonde_msg *bm, struct sonde_buf *o)
 			sonde_buf_puts(o, "?");
 		sonde_buf_putc(o, ' ');
 		struct sonde_http_span t = sonde_http_target(m);
+		/* Origin-form targets read better after their host. */
+		size_t hl = 0;
+		const uint8_t *host = m->ver == SONDE_HTTP_2 ? sonde_http_span_p(m, m->authority)
+							     : sonde_http_header(m, "host", &hl);
+		if (m->ver == SONDE_HTTP_2)
+			hl = m->authority.len;
+		if (host && t.set && t.len && sonde_http_txt(m, t.off)[0] == '/')
+			put_printable(o, host, hl, 80);
 		if (t.set)
 			put_printable(o, sonde_http_txt(m, t.off), t.len, 120);
 	} else if (m->reason.set || m->status >= 0) {
 		sonde_buf_printf(o, "%d", m->status);
+		if (m->reason.set && m->reason.len) {
+			sonde_buf_putc(o, ' ');
+			put_printable(o, sonde_http_txt(m, m->reason.off), m->reason.len, 40);
+		}
 	} else {
 		sonde_buf_puts(o, m->ver == SONDE_HTTP_1 ? "(0.9)" : "(no status)");
 	}
+}
+
+static enum sonde_outcome http_outcome(const struct sonde_msg *bm)
+{
+	const struct sonde_http_msg *m = (const struct sonde_http_msg *)bm;
+	if (!m->response || m->status < 200)
+		return SONDE_OUTCOME_UNKNOWN;
+	return m->status < 300   ? SONDE_OUTCOME_OK
+	       : m->status < 400 ? SONDE_OUTCOME_REDIRECT
+	       : m->status < 500 ? SONDE_OUTCOME_CLIENT_ERROR
+				 : SONDE_OUTCOME_SERVER_ERROR;
 }
 
 static const struct sonde_msg_ops http_ops = {
 	.protocol = "http",
 	.fields = http_fields,
 	.summary = http_summary,
+	.outcome = http_outcome,
 	.free = http_free,
 };

@@ -279,9 +279,18 @@ static void redis_summary(const struct sonde_msg *bm, struct sonde_buf *out)
 				 (const char *)sonde_resp_bytes(&m->v, nd));
 }
 
+static enum sonde_outcome redis_outcome(const struct sonde_msg *bm)
+{
+	const struct sonde_redis_msg *m = (const struct sonde_redis_msg *)bm;
+	if (m->base.kind != SONDE_MSG_RESPONSE)
+		return SONDE_OUTCOME_UNKNOWN;
+	return sonde_redis_is_error(m) ? SONDE_OUTCOME_SERVER_ERROR : SONDE_OUTCOME_OK;
+}
+
 static const struct sonde_msg_ops redis_ops = {
 	.protocol = "redis",
 	.fields = redis_fields,
 	.summary = redis_summary,
+	.outcome = redis_outcome,
 	.free = redis_free,
 };

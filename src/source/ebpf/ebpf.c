@@ -446,9 +446,11 @@ static void set_config(struct sonde_capture *skel, const struct sonde_ebpf_opts 
 		strncpy((char *)skel->rodata->targ_comms[i], o->comms[i], SONDE_COMM_LEN - 1);
 	skel->rodata->n_comms = (uint32_t)o->ncomms;
 	skel->rodata->targ_cgroup = o->cgroup_id;
+	skel->rodata->targets_on = o->targets;
 	if (o->capture_per_call)
 		skel->rodata->capture_per_call = o->capture_per_call;
 	skel->rodata->hook_kind = (uint8_t)hook;
+	skel->rodata->udp_only = hook != SONDE_HOOK_TRACEPOINT;
 	skel->rodata->recvmsg_nonblock = k->recvmsg_nonblock;
 	skel->rodata->tls_on = o->tls;
 	if (o->ringbuf_size)
@@ -467,6 +469,20 @@ static void choose_programs(struct sonde_capture *skel, const struct sonde_ebpf_
 		size_t n = hook_programs(skel, h, progs);
 		for (size_t i = 0; i < n; i++)
 			bpf_program__set_autoload(progs[i], h == hook);
+	}
+	/* UDP datagrams come from the socket calls' tracepoints whatever the
+	 * hook (a kernel-function hook sees TCP only): loaded, udp_only. */
+	if (hook != SONDE_HOOK_TRACEPOINT) {
+		struct bpf_program *udp[] = {
+			skel->progs.tp_enter_sendto,   skel->progs.tp_exit_sendto,
+			skel->progs.tp_enter_recvfrom, skel->progs.tp_exit_recvfrom,
+			skel->progs.tp_enter_sendmsg,  skel->progs.tp_exit_sendmsg,
+			skel->progs.tp_enter_recvmsg,  skel->progs.tp_exit_recvmsg,
+			skel->progs.tp_enter_sendmmsg, skel->progs.tp_exit_sendmmsg,
+			skel->progs.tp_enter_recvmmsg, skel->progs.tp_exit_recvmmsg,
+		};
+		for (size_t i = 0; i < sizeof(udp) / sizeof(*udp); i++)
+			bpf_program__set_autoload(udp[i], true);
 	}
 	/* fexit reads tcp_recvmsg's return after its arguments: one program
 	 * per signature, the kernel's loaded. */
@@ -629,6 +645,10 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (ev->flags & SONDE_EVF_TLS) {
 		if (e->tls)
 			ebpf_tls_event(e, ev);
+		return 0;
+	}
+	if (ev->flags & SONDE_EVF_DATAGRAM) {
+		ebpf_datagram(e, ev);
 		return 0;
 	}
 	/* Before the loopback check: each end's socket ends its own TLS
@@ -819,5 +839,11 @@ void sonde_ebpf_close(struct sonde_ebpf *e)
 	sonde_u64map_free(&e->sockets);
 	sonde_u64map_free(&e->owners);
 	sonde_u64map_free(&e->owned);
+	ebpf_datagram_free(e);
 	free(e);
+}
+
+int sonde_ebpf_targets_fd(const struct sonde_ebpf *e)
+{
+	return e->skel->rodata->targets_on ? bpf_map__fd(e->skel->maps.targets) : -1;
 }

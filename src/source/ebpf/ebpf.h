@@ -35,6 +35,7 @@ struct sonde_ebpf_opts {
 	uint16_t ports[SONDE_EBPF_FILTER_MAX]; /* local or remote */
 	size_t nports;
 	uint64_t cgroup_id; /* 0: any */
+	bool targets; /* --target: only the cgroups in the targets map */
 	uint32_t capture_per_call; /* payload bytes copied per read/write */
 	size_t ringbuf_size; /* bytes, power of two */
 	bool quiet; /* -q: no informational lines on stderr (warnings still) */
@@ -70,6 +71,9 @@ void sonde_ebpf_update_stats(struct sonde_ebpf *e);
 /* The connection table gave up on a connection: stop copying its payload. */
 void sonde_ebpf_ignore(void *e, uint64_t conn_id);
 void sonde_ebpf_close(struct sonde_ebpf *e);
+/* The targets map (cgroup id → struct sonde_target, bpf/sonde_events.h),
+ * which user space keeps while the capture runs; -1 without --target. */
+int sonde_ebpf_targets_fd(const struct sonde_ebpf *e);
 
 struct sonde_tls_discovery;
 /* The TLS discovery of this capture (NULL with TLS off), for `sonde tls`. */

@@ -36,6 +36,11 @@ struct sonde_ebpf {
 	struct sonde_u64map owners;
 	/* conn_id → tuple hash, to release ownership on close */
 	struct sonde_u64map owned;
+	/* UDP datagrams between two traced sockets (loopback) are seen twice,
+	 * sent and received: keys of the ones seen in the last two windows of
+	 * SONDE_EBPF_DGRAM_WINDOW_NS (ebpf_udp.c), dropped when matched */
+	struct sonde_u64map dgram_seen[2];
+	uint64_t dgram_window_start;
 	/* kretprobe events sonde created in tracefs (see attach_kretprobes),
 	 * removed once their links are gone */
 	const char *tracefs;
@@ -68,6 +73,10 @@ void ebpf_release(struct sonde_ebpf *e, uint64_t conn_id);
 /* ebpf.c: the kernel counters, summed over CPUs, into the stats fields
  * SONDE_KCOUNTERS maps them to (set, not added to: totals since load). */
 void ebpf_stats_from_counters(struct sonde_stats *st, const uint64_t sum[SONDE_CNT__MAX]);
+
+/* ebpf_udp.c: a SONDE_EVF_DATAGRAM event into the pipeline's datagram path. */
+void ebpf_datagram(struct sonde_ebpf *e, const struct sonde_event *ev);
+void ebpf_datagram_free(struct sonde_ebpf *e);
 
 /* ebpf_tls.c */
 void ebpf_tls_open(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o);

@@ -34,8 +34,6 @@
 #define FRAME_SIZE 2048 /* TPACKET_V3 only checks it divides the block */
 #define RETIRE_MS 50 /* a block goes to sonde at least this often */
 #define MAX_SNAPLEN 262144
-#define DEDUP_SLOTS 4096 /* recent packets remembered to drop a second sighting */
-#define DEDUP_WINDOW_NS 5000000ull /* 5 ms: the same packet on veth and bridge */
 
 struct ring {
 	int fd;
@@ -45,19 +43,15 @@ struct ring {
 	int ifindex; /* 0: any */
 };
 
-struct dedup_slot {
-	uint64_t hash, ts_ns;
-	int ifindex;
-};
-
 struct afpacket {
 	struct sonde_source_env env;
 	struct ring rings[SONDE_PACKET_IFACES_MAX];
 	size_t nrings;
 	int epfd;
 	uint32_t snaplen;
-	bool dedup; /* several interfaces: the same packet may pass two */
-	struct dedup_slot *seen;
+	struct sonde_packet_dedup *dedup; /* several interfaces: a packet may pass two */
+	bool dedup_owned; /* else --all-netns's shared table */
+	uint32_t dedup_tag;
 };
 
 static int ring_attach_filter(struct ring *r, const struct sonde_packet_opts *o, uint32_t snaplen,
@@ -154,51 +148,6 @@ static void ring_close(struct ring *r)
 	r->fd = -1;
 }
 
-/* LINKTYPE of an interface's hardware type; 0xffffffff: not decoded. */
-static uint32_t linktype_of(unsigned short hatype)
-{
-	switch (hatype) {
-	case ARPHRD_ETHER:
-	case ARPHRD_LOOPBACK: return SONDE_LINKTYPE_ETHERNET;
-	case ARPHRD_NONE:
-	case ARPHRD_TUNNEL:
-	case ARPHRD_TUNNEL6:
-	case ARPHRD_IPGRE:
-	case ARPHRD_PPP:
-	case 519: /* ARPHRD_RAWIP */ return SONDE_LINKTYPE_RAW;
-	default: return 0xffffffffu;
-	}
-}
-
-/* FNV-1a over the packet from its network header on, minus what changes on
- * the way (IPv4 TTL and checksum, IPv6 hop limit). */
-static uint64_t packet_hash(const uint8_t *p, uint32_t n, uint32_t wirelen)
-{
-	uint64_t h = 1469598103934665603ull ^ wirelen;
-	if (n > 64)
-		n = 64;
-	int v = n ? p[0] >> 4 : 0;
-	for (uint32_t i = 0; i < n; i++) {
-		uint8_t b = p[i];
-		if ((v == 4 && (i == 8 || i == 10 || i == 11)) || (v == 6 && i == 7))
-			b = 0;
-		h = (h ^ b) * 1099511628211ull;
-	}
-	return h;
-}
-
-/* Seen a moment ago on another interface (veth then bridge)? */
-static bool duplicate(struct afpacket *s, const uint8_t *l3, uint32_t n, uint32_t wirelen,
-		      uint64_t ts, int ifindex)
-{
-	uint64_t h = packet_hash(l3, n, wirelen);
-	struct dedup_slot *d = &s->seen[h % DEDUP_SLOTS];
-	bool dup = d->hash == h && d->ifindex != ifindex && ts - d->ts_ns < DEDUP_WINDOW_NS;
-	if (!dup)
-		*d = (struct dedup_slot){ h, ts, ifindex };
-	return dup;
-}
-
 static void on_packet(struct afpacket *s, const struct tpacket3_hdr *ph)
 {
 	const struct sockaddr_ll *sll =
@@ -210,16 +159,13 @@ static void on_packet(struct afpacket *s, const struct tpacket3_hdr *ph)
 		.ts_ns = (uint64_t)ph->tp_sec * 1000000000ull + ph->tp_nsec,
 		.caplen = ph->tp_snaplen,
 		.wirelen = ph->tp_len,
-		.linktype = linktype_of(sll->sll_hatype),
+		.linktype = sonde_linktype_of_arphrd(sll->sll_hatype),
 		.data = (const uint8_t *)ph + ph->tp_mac,
 	};
-	if (s->dedup && f.linktype != 0xffffffffu) {
-		uint32_t l3 = f.linktype == SONDE_LINKTYPE_ETHERNET ? 14 : 0;
-		if (f.caplen > l3 && duplicate(s, f.data + l3, f.caplen - l3, f.wirelen, f.ts_ns,
-					       sll->sll_ifindex)) {
-			s->env.stats->packet_duplicates++;
-			return;
-		}
+	if (s->dedup &&
+	    sonde_packet_dedup_seen(s->dedup, &f, sll->sll_ifindex ^ (int)(s->dedup_tag << 20))) {
+		s->env.stats->packet_duplicates++;
+		return;
 	}
 	sonde_frame_emit(&s->env.frames, &f, SONDE_ORIGIN_AF_PACKET);
 	struct sonde_chunk c;
@@ -278,9 +224,11 @@ static void *afp_open(const void *opts, const struct sonde_source_env *env, char
 			       errlen);
 	}
 	sonde_netns_leave(saved);
-	s->dedup = n > 1 || s->rings[0].ifindex == 0;
-	if (rc == 0 && s->dedup)
-		s->seen = sonde_xcalloc(DEDUP_SLOTS, sizeof(*s->seen));
+	s->dedup_tag = o->dedup_tag;
+	if (o->dedup)
+		s->dedup = o->dedup;
+	else if (rc == 0 && (n > 1 || s->rings[0].ifindex == 0))
+		s->dedup_owned = (s->dedup = sonde_packet_dedup_new()) != NULL;
 	if (rc == 0 && (s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "epoll: %s", strerror(errno));
 		rc = -1;
@@ -340,7 +288,8 @@ static void afp_close(void *state)
 		ring_close(&s->rings[i]);
 	if (s->epfd >= 0)
 		close(s->epfd);
-	free(s->seen);
+	if (s->dedup_owned)
+		sonde_packet_dedup_free(s->dedup);
 	free(s);
 }
 

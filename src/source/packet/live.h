@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Live packet sources: AF_PACKET (sonde's own TPACKET_V3 ring reader, the
- * default packet source) and libpcap. Both take the same options, hand every
+ * default packet source), libpcap, and TC (eBPF on the interfaces'
+ * traffic-control hooks, tc.c). They take the same options, hand every
  * frame to packet decoding (source/packet/packet.c) and from there to the
  * connection table like a capture file's frames; their rows in the source
  * table are sonde_source_af_packet and sonde_source_libpcap.
  *
- * What each needs: CAP_NET_RAW for the sockets; CAP_SYS_ADMIN as well to
- * enter another network namespace (--netns). A missing one is named in the
+ * What each needs: CAP_NET_RAW for the sockets (TC: CAP_BPF and
+ * CAP_NET_ADMIN instead); CAP_SYS_ADMIN as well to enter another network
+ * namespace (--netns). A missing one is named in the
  * open error.
  */
 #ifndef SONDE_PACKET_LIVE_H
@@ -29,10 +31,30 @@ struct sonde_packet_opts {
 		*netns; /* a network namespace file (/run/netns/X, /proc/PID/ns/net); NULL: ours */
 	size_t ring_size; /* bytes of kernel buffer per interface; 0: the default */
 	uint32_t snaplen; /* bytes kept per packet; 0: whole packets */
+	/* --all-netns: the second-sighting table all namespaces share (not
+	 * owned) and this namespace's tag, kept apart from its ifindexes. */
+	struct sonde_packet_dedup *dedup;
+	uint32_t dedup_tag;
 };
+
+/*
+ * --all-netns: a packet source of `kind` in every network namespace of the
+ * host, as they appear (a rescan every 2 s: /run/netns and every process's
+ * /proc/PID/ns/net) and disappear (no process and no name left: its source
+ * is closed, so sonde does not keep it alive). Records' capture.source names
+ * each one like --netns does ("any@/run/netns/web", "any@/proc/4242/ns/net").
+ * A packet that crosses a veth pair is seen in both namespaces: one table of
+ * recent packets drops the second sighting (packet_duplicates).
+ */
+struct sonde_all_netns_opts {
+	const struct sonde_source_ops *kind; /* af_packet, libpcap or tc */
+	struct sonde_packet_opts packet; /* netns unset */
+};
+extern const struct sonde_source_ops sonde_source_all_netns;
 
 extern const struct sonde_source_ops sonde_source_af_packet;
 extern const struct sonde_source_ops sonde_source_libpcap;
+extern const struct sonde_source_ops sonde_source_tc;
 
 /* Shared by both: compile opts->filter for a link type into a classic BPF
  * program (libpcap's compiler). Returns 0, or -1 with err set. */
@@ -42,5 +64,29 @@ int sonde_packet_compile(const char *filter, int dlt, uint32_t snaplen, struct b
 /* Enter opts->netns (saving ours in *saved) / come back. No netns: no-op. */
 int sonde_netns_enter(const char *netns, int *saved, char *err, size_t errlen);
 void sonde_netns_leave(int saved);
+
+/* A --filter run in user space, on frames of Ethernet or raw-IP link type
+ * (the TC source: its programs copy every packet). */
+struct sonde_packet_filter;
+struct sonde_packet_filter *sonde_packet_filter_new(const char *filter, uint32_t snaplen, char *err,
+						    size_t errlen);
+bool sonde_packet_filter_match(const struct sonde_packet_filter *pf, const struct sonde_frame *f);
+void sonde_packet_filter_free(struct sonde_packet_filter *pf);
+
+/* The LINKTYPE of an interface's hardware type (ARPHRD_*): Ethernet or raw
+ * IP; SONDE_LINKTYPE_NONE for what packet decoding does not read. */
+#define SONDE_LINKTYPE_NONE 0xffffffffu
+uint32_t sonde_linktype_of_arphrd(unsigned short hatype);
+
+/* Capturing several interfaces, a packet can pass two of them (veth, then
+ * the bridge): the second sighting, within a few ms on another interface,
+ * is dropped (counted by the caller as packet_duplicates). Bounded: a
+ * fixed table of recent packets. */
+struct sonde_frame;
+struct sonde_packet_dedup;
+struct sonde_packet_dedup *sonde_packet_dedup_new(void);
+void sonde_packet_dedup_free(struct sonde_packet_dedup *d);
+bool sonde_packet_dedup_seen(struct sonde_packet_dedup *d, const struct sonde_frame *f,
+			     int ifindex);
 
 #endif

@@ -213,6 +213,7 @@ int sonde_decode_packet(uint32_t linktype, const uint8_t *p, uint32_t caplen, ui
 	c->conn_id = 0;
 	c->proc = NULL;
 	c->tls = NULL;
+	c->source = NULL;
 	switch (linktype) {
 	case SONDE_LINKTYPE_ETHERNET: {
 		if (caplen < 14) {

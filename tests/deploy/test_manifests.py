@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""The Kubernetes deployment, offline: the Helm chart (deploy/helm/sonde)
+rendered by a small Helm-compatible renderer (tests/deploy/render: Go's
+text/template with Debian's Sprig — helm is not in Debian), and the plain
+manifest (deploy/kubernetes/sonde.yaml), validated against the Kubernetes
+OpenAPI definitions of the kinds they hold (tests/deploy/k8s-definitions.json,
+cut from the spec by extract_defs.py; its x-source says which). Strict, as
+kubeconform -strict: a field the schema does not name is an error. Then the
+policy the docs promise: no privileged container by default, the exact
+capability list per source, hostPID, hostNetwork only for packet sources,
+the mounts, resources, tolerations; and the arguments the chart gives
+sonde are ones sonde accepts.
+Usage: test_manifests.py [path/to/sonde]. PASS/FAIL/SKIP lines."""
+import copy, json, os, shutil, subprocess, sys, tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.join(ROOT, "tests", "deploy")
+failed = False
+
+
+def check(name, cond, why=""):
+    global failed
+    print(("PASS " if cond else "FAIL ") + "deploy: " + name + ("" if cond else ": " + str(why)[:1500]), flush=True)
+    failed = failed or not cond
+    return cond
+
+
+def skip(why):
+    print("SKIP deploy: " + why, flush=True)
+
+
+try:
+    import yaml, jsonschema
+except ImportError:
+    if os.path.exists("/usr/bin/python3") and os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3"):
+        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+    yaml = None
+
+
+def strict(defs):
+    """Every object definition with properties refuses other fields;
+    IntOrString takes both (the v2 spec says string, kubectl knows better)."""
+    d = copy.deepcopy(defs)
+    for v in d.values():
+        if v.get("type") == "object" and "properties" in v and "additionalProperties" not in v:
+            v["additionalProperties"] = False
+    d["io.k8s.apimachinery.pkg.util.intstr.IntOrString"] = {"type": ["integer", "string"]}
+    return d
+
+
+KIND_DEF = {("apps/v1", "DaemonSet"): "io.k8s.api.apps.v1.DaemonSet",
+            ("v1", "ServiceAccount"): "io.k8s.api.core.v1.ServiceAccount",
+            ("v1", "Namespace"): "io.k8s.api.core.v1.Namespace"}
+
+
+class Schema:
+    def __init__(self):
+        spec = json.load(open(os.path.join(HERE, "k8s-definitions.json")))
+        self.source = spec["x-source"]
+        self.root = {"definitions": strict(spec["definitions"])}
+
+    def errors(self, doc):
+        key = (doc.get("apiVersion"), doc.get("kind"))
+        if key not in KIND_DEF:
+            return [f"no schema for {key}"]
+        sch = dict(self.root, **{"$ref": "#/definitions/" + KIND_DEF[key]})
+        v = jsonschema.Draft4Validator(sch)
+        return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in v.iter_errors(doc)]
+
+
+def render(renderer, *values):
+    argv = [renderer]
+    for v in values:
+        argv += ["-f", v]
+    p = subprocess.run(argv + [os.path.join(ROOT, "deploy", "helm", "sonde")], capture_output=True, text=True)
+    if p.returncode:
+        return None, p.stderr
+    return p.stdout, ""
+
+
+def docs(text):
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def daemonset(ds):
+    return [d for d in ds if d["kind"] == "DaemonSet"][0]
+
+
+def build_renderer(tmp):
+    if not shutil.which("go"):
+        return None, "go is not installed (golang-go)"
+    out = os.path.join(tmp, "render")
+    env = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode", GOCACHE=os.path.join(tmp, "gocache"))
+    p = subprocess.run(["go", "build", "-o", out, "./render"], capture_output=True, text=True,
+                       env=env, cwd=HERE)
+    if p.returncode:
+        return None, "cannot build the renderer (golang-github-masterminds-sprig-dev, golang-gopkg-yaml.v3-dev): " + p.stderr[-400:]
+    return out, ""
+
+
+def policy(name, ds, source):
+    pod = ds["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    sc = c["securityContext"]
+    want = {"ebpf": ["BPF", "PERFMON", "DAC_READ_SEARCH", "SYS_PTRACE"], "tc": ["BPF", "NET_ADMIN"]}.get(source, ["NET_RAW"])
+    check(f"{name}: not privileged", not sc.get("privileged"), sc)
+    check(f"{name}: capabilities: drop ALL, add exactly {want}",
+          sc.get("capabilities") == {"drop": ["ALL"], "add": want}, sc.get("capabilities"))
+    check(f"{name}: non-root user, read-only root file system",
+          sc.get("runAsNonRoot") is True and sc.get("runAsUser", 0) != 0 and sc.get("readOnlyRootFilesystem") is True, sc)
+    check(f"{name}: hostPID", pod.get("hostPID") is True, pod.get("hostPID"))
+    check(f"{name}: hostNetwork only for packet sources", pod.get("hostNetwork") is (source != "ebpf"), pod.get("hostNetwork"))
+    check(f"{name}: resource requests and limits", set(c["resources"]) == {"requests", "limits"}, c["resources"])
+    check(f"{name}: tolerates every taint", {"operator": "Exists"} in pod.get("tolerations", []), pod.get("tolerations"))
+    check(f"{name}: no service account token", pod.get("automountServiceAccountToken") is False, pod)
+    if source == "ebpf":
+        mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+        need = ["/sys/kernel/btf", "/sys/kernel/tracing", "/sys/fs/bpf", "/sys/fs/cgroup", "/run/containerd/containerd.sock"]
+        check(f"{name}: mounts {need}, all read-only",
+              all(p in mounts and mounts[p].get("readOnly") for p in need), sorted(mounts))
+        vols = {v["name"]: v for v in pod["volumes"]}
+        state = [m for m in mounts if m.startswith("/host/")]
+        check(f"{name}: the runtimes' state under /host, read-only, and --host-root=/host",
+              "/host/run/containerd/io.containerd.runtime.v2.task" in state and
+              all(mounts[m].get("readOnly") for m in state) and "--host-root=/host" in c["args"], state)
+        check(f"{name}: the runtime socket is a hostPath of type Socket",
+              vols.get("runtime-socket", {}).get("hostPath", {}).get("type") == "Socket", vols.get("runtime-socket"))
+
+
+def main():
+    sonde = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "sonde"))
+    if yaml is None:
+        skip("needs python3-yaml and python3-jsonschema")
+        return 0
+    tmp = tempfile.mkdtemp(prefix="sonde-deploy-")
+    try:
+        renderer, why = build_renderer(tmp)
+        if not renderer:
+            skip(why)
+            return 0
+        schema = Schema()
+        print("INFO deploy: schema: " + schema.source, flush=True)
+
+        # The validator can fail: unknown field, wrong type, missing required.
+        bad = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "x"},
+               "spec": {"selector": {}, "template": {"spec": {"containers": [{"name": "c", "imagee": "x"}],
+                                                              "hostPID": "yes"}}}}
+        errs = schema.errors(bad)
+        check("the validator refuses an unknown field and a wrong type",
+              any("imagee" in e for e in errs) and any("hostPID" in e for e in errs), errs)
+
+        text, why = render(renderer)
+        if not check("chart renders with its default values", text is not None, why):
+            return 1
+        ds = docs(text)
+        for d in ds:
+            e = schema.errors(d)
+            check(f"default values: {d['kind']} valid against the OpenAPI schema", not e, e)
+        policy("default values", daemonset(ds), "ebpf")
+
+        vals = os.path.join(tmp, "targets.yaml")
+        with open(vals, "w") as f:
+            f.write("capture:\n  tls: false\n  targets:\n"
+                    "    - namespace: shop\n      podSelector: 'app=checkout,tier!=db'\n      ports: [8080, 8443]\n"
+                    "    - container: web\n      processes: [nginx, envoy]\n"
+                    "    - {}\n"
+                    "extraArgs: ['--max-conns', '1000']\n")
+        text, why = render(renderer, vals)
+        check("chart renders with capture targets", text is not None, why)
+        ds = docs(text or "")
+        for d in ds:
+            e = schema.errors(d)
+            check(f"targets: {d['kind']} valid", not e, e)
+        args = daemonset(ds)["spec"]["template"]["spec"]["containers"][0]["args"] if ds else []
+        check("targets: each entry is one --target, terms joined by ';'",
+              "--target=namespace=shop;pod=app=checkout,tier!=db;ports=8080,8443" in args and
+              "--target=container=web;process=nginx,envoy" in args and "--target=all" in args and "--no-tls" in args, args)
+
+        pk = os.path.join(tmp, "packets.yaml")
+        with open(pk, "w") as f:
+            f.write("source: af_packet\ninterfaces: [eth0]\nruntimeSocket: ''\n")
+        text, why = render(renderer, pk)
+        ds = docs(text or "")
+        check("chart renders for a packet source", text is not None, why)
+        for d in ds:
+            e = schema.errors(d)
+            check(f"af_packet: {d['kind']} valid", not e, e)
+        if ds:
+            policy("af_packet", daemonset(ds), "af_packet")
+
+        tc = os.path.join(tmp, "tc.yaml")
+        with open(tc, "w") as f:
+            f.write("source: tc\n")
+        text, why = render(renderer, tc)
+        ds = docs(text or "")
+        if check("chart renders for the tc source", text is not None, why):
+            for d in ds:
+                e = schema.errors(d)
+                check(f"tc: {d['kind']} valid", not e, e)
+            policy("tc", daemonset(ds), "tc")
+
+        pv = os.path.join(tmp, "priv.yaml")
+        with open(pv, "w") as f:
+            f.write("privileged: true\n")
+        text, _ = render(renderer, pv)
+        ds = docs(text or "")
+        sc = daemonset(ds)["spec"]["template"]["spec"]["containers"][0]["securityContext"] if ds else {}
+        check("privileged: true only when asked", sc.get("privileged") is True and not schema.errors(daemonset(ds)), sc)
+
+        # deploy/kubernetes: the chart with its defaults, and a namespace.
+        plain = docs(open(os.path.join(ROOT, "deploy", "kubernetes", "sonde.yaml")).read())
+        for d in plain:
+            e = schema.errors(d)
+            check(f"deploy/kubernetes/sonde.yaml: {d['kind']} valid", not e, e)
+        text, _ = render(renderer)
+        check("deploy/kubernetes/sonde.yaml is the chart rendered with its defaults",
+              [d for d in plain if d["kind"] != "Namespace"] == docs(text), "re-render it (docs/deploy.md)")
+
+        # sonde takes the arguments the chart gives it.
+        if os.geteuid() == 0 and os.access(sonde, os.X_OK):
+            args = daemonset(docs(render(renderer, vals)[0]))["spec"]["template"]["spec"]["containers"][0]["args"]
+            args = [a for a in args if not a.startswith("--cri-socket")] + ["--cri-socket=none", "--duration=1s", "-q"]
+            p = subprocess.run([sonde] + args, capture_output=True, text=True, timeout=60)
+            check("sonde accepts the chart's arguments (a 1 s capture)", p.returncode == 0, p.stderr[-500:])
+        else:
+            skip("sonde run with the chart's arguments: needs root and a built sonde")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
