@@ -45,6 +45,8 @@ enum sonde_outcome {
 	SONDE_OUTCOME_SERVER_ERROR, /* the server failed (5xx, SERVFAIL, error replies) */
 };
 
+/* A new op taking the message must also be forwarded by the redaction
+ * stage's views of messages (redact/redact_stage.c, view_of). */
 struct sonde_msg_ops {
 	const char *protocol; /* record "protocol" */
 	/*

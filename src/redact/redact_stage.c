@@ -309,6 +309,12 @@ static void view_summary(const struct sonde_msg *m, struct sonde_buf *out)
 	sonde_redact_apply(rc->r, s->p ? s->p : (const uint8_t *)"", s->len, &sp, out);
 }
 
+static enum sonde_outcome view_outcome(const struct sonde_msg *m)
+{
+	const struct redact_view *w = (const struct redact_view *)m;
+	return w->orig->ops->outcome(w->orig);
+}
+
 static void view_free(struct sonde_msg *m)
 {
 	(void)m; /* the view is the stage's; the message pairing's */
@@ -321,9 +327,12 @@ static struct sonde_msg *view_of(struct redact_ctx *rc, int k, struct sonde_msg 
 	struct redact_view *w = &rc->view[k];
 	w->base = *orig;
 	w->base.next = NULL;
+	/* Every op that takes the message is the view's, calling the
+	 * original's with the original (a new op must be added here). */
 	w->ops = *orig->ops;
 	w->ops.fields = view_fields;
 	w->ops.summary = view_summary;
+	w->ops.outcome = orig->ops->outcome ? view_outcome : NULL;
 	w->ops.free = view_free;
 	w->base.ops = &w->ops;
 	w->orig = orig;
