@@ -254,6 +254,10 @@ def check_pcap(sonde, tmp, pcap, have):
         "json --summary": read(sonde, pcap, "-o", "json", "--summary"),
         "text --summary": read(sonde, pcap, "-o", "text", "--summary"),
     }
+    summ = [r for r in records(outs["json --summary"].stdout.decode()) if r.get("type") == "summary"]
+    http = [g for r in summ for g in r.get("groups", []) if g.get("protocol") == "http"]
+    check("--summary: masked records still classified (HTTP outcomes ok, none unknown)",
+          http and all(g["outcomes"]["unknown"] == 0 and g["outcomes"]["ok"] > 0 for g in http), http)
     ids = sorted({r["conn"]["id"] for r in records(outs["json"].stdout.decode()) if r.get("type") == "exchange"})
     follow = [read(sonde, pcap, "--follow", str(i)) for i in ids]
     for name, p in outs.items():
