@@ -30,6 +30,7 @@ enum {
 	OPT_REDACT_RULES,
 	OPT_REDACT_KEY,
 	OPT_NO_BODIES,
+	OPT_PROTO_PORT,
 	OPT_NO_NAMES,
 	OPT_COLOR,
 	OPT_SUMMARY,
@@ -56,6 +57,7 @@ const struct option sonde_common_longopts[] = {
 	{ "reasm-stream-mem", required_argument, NULL, OPT_REASM_STREAM },
 	{ "max-pending-mem", required_argument, NULL, OPT_PENDING_MEM },
 	{ "proto-descriptor", required_argument, NULL, OPT_PROTO_DESC },
+	{ "proto-port", required_argument, NULL, OPT_PROTO_PORT },
 	{ "write", required_argument, NULL, 'w' },
 	{ "file-size", required_argument, NULL, 'C' },
 	{ "file-count", required_argument, NULL, 'W' },
@@ -126,6 +128,11 @@ const char sonde_common_usage[] =
 	"      --proto-descriptor FILE  decode gRPC messages with field names and types\n"
 	"                           from FILE, a FileDescriptorSet (protoc\n"
 	"                           --include_imports --descriptor_set_out=FILE)\n"
+	"Protocols:\n"
+	"      --proto-port NAME=PORT  dissect connections to PORT as NAME without\n"
+	"                           probing (http1, http2, tls, redis, dns, kafka...;\n"
+	"                           repeat for more, 16 at most); ports are only hints\n"
+	"                           otherwise\n"
 	"Limits:\n"
 	"      --max-conns N        connections tracked at once (default 262144)\n"
 	"      --idle-timeout DUR   close connections idle this long\n"
@@ -246,6 +253,31 @@ static int size_opt(const char *cmd, const char *opt, const char *arg, size_t *o
 	return sonde_parse_size(arg, out, &why) < 0 ? sonde_bad_value(cmd, opt, arg, why) : 1;
 }
 
+/* --proto-port NAME=PORT: a forced hint (the name is the dissector's own, static). */
+static int proto_port_opt(struct sonde_common_opts *o, const char *cmd, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char name[32];
+	if (!eq || (size_t)(eq - arg) >= sizeof(name))
+		return sonde_bad_value(cmd, "proto-port", arg, "NAME=PORT, e.g. kafka=19092");
+	memcpy(name, arg, (size_t)(eq - arg));
+	name[eq - arg] = 0;
+	const struct sonde_dissector *d = sonde_dissector_find(name);
+	if (!d)
+		return sonde_bad_value(cmd, "proto-port", arg, "no dissector of that name");
+	char *end;
+	errno = 0;
+	unsigned long port = strtoul(eq + 1, &end, 10);
+	if (!eq[1] || *end || errno || !port || port > 65535)
+		return sonde_bad_value(cmd, "proto-port", arg, "a port from 1 to 65535");
+	if (o->nproto_ports >= SONDE_PROTO_PORTS_MAX)
+		return sonde_bad_value(cmd, "proto-port", arg, "16 at most");
+	o->proto_ports[o->nproto_ports++] =
+		(struct sonde_port_hint){ (uint16_t)port, d->name, true };
+	o->pipe.conn.port_hints = o->proto_ports;
+	return 1;
+}
+
 int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, const char *cmd)
 {
 	size_t sz;
@@ -357,6 +389,7 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 	case OPT_REDACT_PATTERN:
 	case OPT_REDACT_RULES:
 	case OPT_REDACT_KEY: return redact_option(o, c, arg, cmd);
+	case OPT_PROTO_PORT: return proto_port_opt(o, cmd, arg);
 	case OPT_PROTO_DESC: {
 		char err[256];
 		struct sonde_protodesc *d = sonde_protodesc_load(arg, err, sizeof(err));

@@ -13,6 +13,8 @@
 #include "sink/pcapng.h"
 #include "sink/sink.h"
 
+#define SONDE_PROTO_PORTS_MAX 16
+
 struct sonde_common_opts {
 	struct sonde_pipeline_opts pipe;
 	int format; /* enum sonde_sink_format, or -1: by whether stdout is a tty */
@@ -28,6 +30,9 @@ struct sonde_common_opts {
 	struct sonde_pcapng_opts rec; /* -w FILE and its rotation; path NULL: none */
 	struct sonde_redactor redact; /* the masking rules (defaults + --redact-*) */
 	bool no_redact; /* --no-redact */
+	/* --proto-port NAME=PORT: forced port hints, ended by port 0 */
+	struct sonde_port_hint proto_ports[SONDE_PROTO_PORTS_MAX + 1];
+	size_t nproto_ports;
 };
 
 /* Redaction in front of every sink: the redaction stage, or with

@@ -12,6 +12,7 @@
 #include "core/list.h"
 
 #define SWEEP_INTERVAL_NS 1000000000ull
+#define SHARED_MAX 32 /* dissectors with per-capture state */
 
 enum conn_state {
 	CONN_DETECT, /* protocol not known yet */
@@ -67,6 +68,12 @@ struct sonde_conntable {
 	struct sonde_list lru; /* of struct conn, most recently active first */
 	uint64_t next_id;
 	uint64_t last_sweep;
+	/* dissectors' per-capture state (shared_new), made on first use */
+	struct {
+		const struct sonde_dissector *d;
+		void *state;
+	} shared[SHARED_MAX];
+	size_t nshared;
 };
 
 /* ------------------------------------------------------------- hashing --- */
@@ -155,6 +162,21 @@ static void set_client(struct conn *c, int side, bool known)
 }
 
 /* Start the dissector `d` on the connection; roles must be known. */
+/* The state d's connections share in this capture, made on first use. */
+static void *shared_of(struct sonde_conntable *ct, const struct sonde_dissector *d)
+{
+	if (!d->shared_new)
+		return NULL;
+	for (size_t i = 0; i < ct->nshared; i++)
+		if (ct->shared[i].d == d)
+			return ct->shared[i].state;
+	if (ct->nshared == SHARED_MAX)
+		return NULL;
+	ct->shared[ct->nshared].d = d;
+	ct->shared[ct->nshared].state = d->shared_new();
+	return ct->shared[ct->nshared++].state;
+}
+
 static void open_dissector(struct conn *c, const struct sonde_dissector *d)
 {
 	struct sonde_conntable *ct = c->ct;
@@ -169,6 +191,7 @@ static void open_dissector(struct conn *c, const struct sonde_dissector *d)
 			c->rs[side].midstream || c->skipped_before[side];
 	sonde_pairing_init(&c->sess.pairing, &c->info, ct->out, ct->stats, ct->dopts->max_waiting,
 			   &ct->pending);
+	c->sess.shared = shared_of(ct, d);
 	c->dstate = d->open(&c->sess);
 }
 
@@ -634,6 +657,8 @@ void sonde_conntable_free(struct sonde_conntable *ct)
 	if (!ct)
 		return;
 	sonde_conntable_close_all(ct);
+	for (size_t i = 0; i < ct->nshared; i++)
+		ct->shared[i].d->shared_free(ct->shared[i].state);
 	sonde_detector_free(ct->detector);
 	free(ct->buckets);
 	free(ct);

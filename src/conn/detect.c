@@ -21,7 +21,7 @@ static const struct sonde_port_hint builtin_hints[] = {
 	{ 80, "http1", false },   { 8080, "http1", false }, { 443, "tls", false },
 	{ 8443, "tls", false },   { 53, "dns", false },     { 5353, "dns", false },
 	{ 6379, "redis", false }, { 1883, "mqtt", false },  { 5672, "amqp", false },
-	{ 0, NULL, false },
+	{ 9092, "kafka", false }, { 0, NULL, false },
 };
 
 struct hint {
@@ -43,19 +43,24 @@ struct sonde_detector {
 	struct learned slots[LEARN_SLOTS];
 };
 
-struct sonde_detector *sonde_detector_new(const struct sonde_dissector *const *list,
-					  const struct sonde_port_hint *hints)
+static void add_hints(struct sonde_detector *dt, const struct sonde_port_hint *hints)
 {
-	struct sonde_detector *dt = sonde_xcalloc(1, sizeof(*dt));
-	dt->list = list ? list : sonde_dissectors;
-	if (!hints)
-		hints = builtin_hints;
-	for (size_t i = 0; hints[i].port && dt->nhints < HINTS_MAX; i++) {
+	for (size_t i = 0; hints && hints[i].port && dt->nhints < HINTS_MAX; i++) {
 		const struct sonde_dissector *d = sonde_detect_find(dt, hints[i].dissector);
 		if (!d) /* a protocol this build lacks */
 			continue;
 		dt->hints[dt->nhints++] = (struct hint){ hints[i].port, hints[i].force, d };
 	}
+}
+
+struct sonde_detector *sonde_detector_new(const struct sonde_dissector *const *list,
+					  const struct sonde_port_hint *hints)
+{
+	struct sonde_detector *dt = sonde_xcalloc(1, sizeof(*dt));
+	dt->list = list ? list : sonde_dissectors;
+	/* the caller's first: a port's first hint is the one used */
+	add_hints(dt, hints);
+	add_hints(dt, builtin_hints);
 	return dt;
 }
 

@@ -9,7 +9,7 @@
  * registry's), except that two kinds of knowledge move a dissector first:
  *  - port hints, a table port → dissector name (the server's port, or either
  *    port while roles are unknown). A hint only reorders probing; a hint
- *    marked `force` (configured, none built in) skips probing altogether;
+ *    marked `force` (--proto-port, none built in) skips probing altogether;
  *  - the learned cache: a server address (ip, port) whose protocol was
  *    identified on a connection with known roles is remembered for a while
  *    (LEARN_TTL of capture time, LEARN_SLOTS entries, the newest wins a slot).
@@ -78,8 +78,8 @@ struct sonde_detector;
 
 /*
  * list: the dissectors in probing order, NULL-terminated (NULL: the
- * registry, sonde_dissectors). hints: a table ended by port 0 (NULL: the
- * built-in one).
+ * registry, sonde_dissectors). hints: a table ended by port 0 (NULL: none),
+ * looked up before the built-in one (--proto-port's forced hints).
  */
 struct sonde_detector *sonde_detector_new(const struct sonde_dissector *const *list,
 					  const struct sonde_port_hint *hints);

@@ -63,6 +63,9 @@ struct sonde_session {
 	/* Set by a dissector that hands the rest of the connection over
 	 * (HTTP Upgrade, CONNECT): the protocol's name, or "tunnel". */
 	const char *switch_to;
+	/* The dissector's per-capture state (shared_new), or NULL: without a
+	 * connection table, or for a dissector that has none. */
+	void *shared;
 };
 
 struct sonde_dissector {
@@ -94,6 +97,15 @@ struct sonde_dissector {
 	 * dissector may set both data and datagram (DNS over TCP and UDP).
 	 */
 	void (*datagram)(void *state, enum sonde_dir dir, const uint8_t *p, size_t n, uint64_t ts);
+	/*
+	 * Optional (NULL for most): state the dissector's connections of one
+	 * capture share (Kafka: topic names by id, told on one connection and
+	 * used on another), made by the connection table when it first opens
+	 * the dissector, handed to every session (session->shared), and freed
+	 * with the table.
+	 */
+	void *(*shared_new)(void);
+	void (*shared_free)(void *shared);
 };
 
 /* All dissectors, NULL-terminated, in probing order. */

@@ -10,12 +10,18 @@ extern const struct sonde_dissector sonde_dissector_tls;
 extern const struct sonde_dissector sonde_dissector_dns;
 extern const struct sonde_dissector sonde_dissector_mqtt;
 extern const struct sonde_dissector sonde_dissector_amqp;
+extern const struct sonde_dissector sonde_dissector_kafka;
 
 const struct sonde_dissector *const sonde_dissectors[] = {
-	&sonde_dissector_http1, &sonde_dissector_http2,
-	&sonde_dissector_tls,   &sonde_dissector_redis, /* after HTTP: HTTP's bytes are HTTP's */
-	&sonde_dissector_dns,   &sonde_dissector_mqtt,
-	&sonde_dissector_amqp,  NULL,
+	&sonde_dissector_http1,
+	&sonde_dissector_http2,
+	&sonde_dissector_tls,
+	&sonde_dissector_redis, /* after HTTP: HTTP's bytes are HTTP's */
+	&sonde_dissector_dns,
+	&sonde_dissector_mqtt,
+	&sonde_dissector_amqp,
+	&sonde_dissector_kafka, /* its probe wants a request header */
+	NULL,
 };
 
 const struct sonde_dissector *sonde_dissector_find(const char *name)
