@@ -355,7 +355,8 @@ def test_read_nothing():
         frame = b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + ip + struct.pack("!HHHH", 4000, 9999, 8 + len(payload), 0) + payload
         udp.write(struct.pack("<IIII", 1700000000 + i, 0, len(frame), len(frame)) + frame)
     udp.close()
-    cases = ((udp.name, "3 UDP datagrams"), ("amqp/deepflow-amqp1.pcap",
+    # MySQL: no dissector yet (AMQP, this test's first choice, has one now)
+    cases = ((udp.name, "3 UDP datagrams"), ("mysql/deepflow-mysql-exec.pcap",
              "none in a protocol sonde dissects"))
     for rel, want in cases:
         f = os.path.join(corpus, rel)
