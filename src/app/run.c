@@ -49,7 +49,11 @@ static void to_pipeline(void *ctx, const struct sonde_chunk *c)
 			.comm = c->proc ? c->proc->comm : NULL,
 			.conn_id = c->conn_id,
 		};
-		if (sonde_pcapng_chunk(r->opts.record, c, &m) < 0)
+		const struct sonde_chunk *rc =
+			r->opts.record_mask
+				? sonde_redact_stream_chunk(r->opts.record_mask, c, &r->pipe.stats)
+				: c;
+		if (sonde_pcapng_chunk(r->opts.record, rc, &m) < 0)
 			record_failed(r);
 	}
 	sonde_pipeline_chunk(&r->pipe, c);

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "core/pipeline.h"
+#include "redact/redact_stream.h"
 #include "sink/pcapng.h"
 #include "source/source.h"
 
@@ -42,6 +43,10 @@ struct sonde_run_opts {
 	 * sources as synthetic TCP/IP; NULL: no recording. The run does not
 	 * own it. */
 	struct sonde_pcapng *record;
+	/* -w: masks secrets in stream chunks before they are recorded (the
+	 * run does not own it); NULL: recorded as captured. Packet frames
+	 * are always recorded as the wire carried them. */
+	struct sonde_redact_stream *record_mask;
 };
 
 struct sonde_run_source {

@@ -617,6 +617,8 @@ static int run_capture(struct capture_args *a)
 		return status;
 	struct sonde_sink *sink = sonde_common_sink(&a->co, false);
 	struct rates rates = { .packets = a->source != &sonde_source_ebpf };
+	struct sonde_redact_stream *mask =
+		sonde_common_record_mask(&a->co, a->source != &sonde_source_ebpf);
 	struct sonde_run_opts ro = {
 		.pipe = a->co.pipe,
 		.duration_ns = a->duration_ns,
@@ -625,10 +627,12 @@ static int run_capture(struct capture_args *a)
 		.progress_ctx = &rates,
 		.progress_ns = 2000000000ull,
 		.record = rec,
+		.record_mask = mask,
 	};
 	struct sonde_run run;
 	sonde_run_init(&run, &ro);
 	sonde_run_add_stage(&run, &sonde_sink_stage, sink);
+	sonde_common_redact(&a->co, &run);
 	char err[512];
 	bool ebpf = a->source == &sonde_source_ebpf;
 	/* Packet records carry no process to start from (yet). */
@@ -646,6 +650,7 @@ static int run_capture(struct capture_args *a)
 		sonde_errorf("capture: %s", err);
 		sonde_run_free(&run);
 		sonde_common_record_close(rec, "capture");
+		sonde_redact_stream_free(mask);
 		return SONDE_EXIT_FAIL;
 	}
 	if (ebpf && a->eo.targets && add_targets(&run, a, src) < 0) {
@@ -684,6 +689,7 @@ static int run_capture(struct capture_args *a)
 	}
 	if (sonde_common_record_close(rec, "capture") < 0)
 		status = SONDE_EXIT_FAIL;
+	sonde_redact_stream_free(mask);
 	return status;
 }
 

@@ -95,15 +95,27 @@ static int run_read(struct sonde_common_opts *co, int fd, const char *name, uint
 	co->pipe.conn.source = name;
 	/* --follow: the conversation instead of the records */
 	struct sonde_follower *fw = follow ? sonde_follower_new(follow, stdout) : NULL;
+	/* its bytes masked like everything else (the stats are the run's:
+	 * what it overwrote is not counted) */
+	struct sonde_redact_follow *fmask =
+		fw ? sonde_redact_follow_new(co->no_redact ? NULL : &co->redact,
+					     sonde_follower_out(fw), NULL)
+		   : NULL;
 	if (fw) {
-		co->pipe.conn.follow = sonde_follower_out(fw);
+		co->pipe.conn.follow =
+			fmask ? sonde_redact_follow_out(fmask) : sonde_follower_out(fw);
 		co->pipe.conn.follow_id = follow;
+		if (co->no_redact)
+			fprintf(stderr,
+				"sonde: WARNING: --no-redact: the conversation is written as "
+				"captured\n");
 	}
 	int status;
 	struct sonde_pcapng *rec = sonde_common_record(co, "read", &status);
 	if (status) {
 		if (fw)
 			sonde_follower_close(fw);
+		sonde_redact_follow_free(fmask);
 		return status;
 	}
 	signal(SIGPIPE, SIG_IGN); /* -w -: a reader gone is a failed write */
@@ -115,10 +127,12 @@ static int run_read(struct sonde_common_opts *co, int fd, const char *name, uint
 		co->no_records = true; /* -w still records, if asked */
 	struct sonde_sink *sink = sonde_common_sink(co, !in_file);
 
-	struct sonde_run_opts ro = { .pipe = co->pipe, .record = rec };
+	struct sonde_redact_stream *mask = sonde_common_record_mask(co, true);
+	struct sonde_run_opts ro = { .pipe = co->pipe, .record = rec, .record_mask = mask };
 	struct sonde_run run;
 	sonde_run_init(&run, &ro);
 	sonde_run_add_stage(&run, &sonde_sink_stage, sink);
+	sonde_common_redact(co, &run);
 	if (!co->no_names)
 		sonde_run_add_stage(&run, &sonde_names_stage, sonde_names_new(0, &run.pipe.stats));
 	struct sonde_file_source_opts fo = { .fd = fd, .name = name };
@@ -152,6 +166,8 @@ static int run_read(struct sonde_common_opts *co, int fd, const char *name, uint
 		sonde_errorf("writing the conversation: %s", strerror(errno));
 		status = SONDE_EXIT_FAIL;
 	}
+	sonde_redact_follow_free(fmask);
+	sonde_redact_stream_free(mask);
 	return status;
 }
 

@@ -8,6 +8,7 @@
 
 #include "core/buf.h"
 #include "proto/content/protodesc.h"
+#include "redact/redact_stage.h"
 #include "cli/cli.h"
 
 enum {
@@ -22,6 +23,13 @@ enum {
 	OPT_PENDING_MEM,
 	OPT_PROTO_DESC,
 	OPT_QUOTA,
+	OPT_NO_REDACT,
+	OPT_REDACT_HEADER,
+	OPT_REDACT_FIELD,
+	OPT_REDACT_PATTERN,
+	OPT_REDACT_RULES,
+	OPT_REDACT_KEY,
+	OPT_NO_BODIES,
 	OPT_PROTO_PORT,
 	OPT_NO_NAMES,
 	OPT_COLOR,
@@ -55,6 +63,13 @@ const struct option sonde_common_longopts[] = {
 	{ "file-count", required_argument, NULL, 'W' },
 	{ "rotate-every", required_argument, NULL, 'G' },
 	{ "record-quota", required_argument, NULL, OPT_QUOTA },
+	{ "no-redact", no_argument, NULL, OPT_NO_REDACT },
+	{ "redact-header", required_argument, NULL, OPT_REDACT_HEADER },
+	{ "redact-field", required_argument, NULL, OPT_REDACT_FIELD },
+	{ "redact-pattern", required_argument, NULL, OPT_REDACT_PATTERN },
+	{ "redact-rules", required_argument, NULL, OPT_REDACT_RULES },
+	{ "redact-key", required_argument, NULL, OPT_REDACT_KEY },
+	{ "no-bodies", required_argument, NULL, OPT_NO_BODIES },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -92,8 +107,22 @@ const char sonde_common_usage[] =
 	"  -G, --rotate-every DUR   start a new file every DUR (strftime % in FILE)\n"
 	"      --record-quota SIZE  all recorded files together at most SIZE, oldest\n"
 	"                           deleted first\n"
+	"Secrets (docs/security.md; masked in every output by default):\n"
+	"      --redact-header NAME mask this header's value too (any case; repeatable)\n"
+	"      --redact-field PATH  mask this body field / URL parameter too (JSON\n"
+	"                           members and form fields by name; a.b: every b)\n"
+	"      --redact-pattern RE  mask what this POSIX extended regex matches in\n"
+	"                           header values and bodies (group 1 if it has one)\n"
+	"      --redact-rules FILE  rules from FILE (header, field, pattern, key lines)\n"
+	"      --redact-key KEY     key of the masks' hashes (default: random per run),\n"
+	"                           so equal secrets hash equal across runs\n"
+	"      --no-redact          write secrets as captured (loud: said on stderr,\n"
+	"                           every record flagged \"unredacted\")\n"
 	"Bodies:\n"
 	"      --body-limit SIZE    body bytes kept per message (default 64k; 0: none)\n"
+	"      --no-bodies PROTO    keep no bodies of these protocols, headers only:\n"
+	"                           http (http1 and http2, gRPC's messages too),\n"
+	"                           http1, http2, all; a list\n"
 	"      --decode-bodies      inflate gzip/deflate bodies (Content-Encoding)\n"
 	"      --max-header SIZE    largest message head accepted (default 64k)\n"
 	"      --proto-descriptor FILE  decode gRPC messages with field names and types\n"
@@ -118,8 +147,92 @@ void sonde_common_defaults(struct sonde_common_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	sonde_pipeline_defaults(&o->pipe);
+	sonde_redactor_init(&o->redact);
 	o->format = -1;
 	o->colour = -1;
+}
+
+/* --no-bodies LIST: the dissectors with bodies (http1, http2), http (both)
+ * or all; repeated options add to the list. */
+static int no_bodies_option(struct sonde_dissect_opts *d, const char *arg, const char *cmd)
+{
+	for (const char *p = arg; *p || p == arg;) {
+		size_t k = strcspn(p, ",");
+		char name[32];
+		snprintf(name, sizeof(name), "%.*s", (int)(k < 31 ? k : 31), p);
+		if (!k || k > 31 ||
+		    (strcmp(name, "http") && strcmp(name, "all") && strcmp(name, "http1") &&
+		     strcmp(name, "http2")))
+			return sonde_bad_value(cmd, "no-bodies", arg, "http, http1, http2 or all");
+		p += k + (p[k] == ',');
+		if (!*p)
+			break;
+	}
+	size_t used = strlen(d->no_bodies);
+	if (used + strlen(arg) + 2 > sizeof(d->no_bodies))
+		return sonde_bad_value(cmd, "no-bodies", arg, "too long a list");
+	snprintf(d->no_bodies + used, sizeof(d->no_bodies) - used, "%s%s", used ? "," : "", arg);
+	return 1;
+}
+
+/* --redact-*: a rule, or the message saying why not. */
+static int redact_option(struct sonde_common_opts *o, int c, const char *arg, const char *cmd)
+{
+	char err[256] = "";
+	int rc = 0;
+	const char *opt = "redact-rules";
+	switch (c) {
+	case OPT_REDACT_HEADER:
+		opt = "redact-header";
+		rc = sonde_redactor_add_header(&o->redact, arg, SONDE_REDACT_HDR_WHOLE, err,
+					       sizeof(err));
+		break;
+	case OPT_REDACT_FIELD:
+		opt = "redact-field";
+		rc = sonde_redactor_add_field(&o->redact, arg, false, err, sizeof(err));
+		break;
+	case OPT_REDACT_PATTERN:
+		opt = "redact-pattern";
+		rc = sonde_redactor_add_pattern(&o->redact, arg, err, sizeof(err));
+		break;
+	case OPT_REDACT_KEY:
+		if (!*arg)
+			return sonde_bad_value(cmd, "redact-key", arg, "a non-empty key");
+		sonde_redactor_set_key(&o->redact, arg, strlen(arg));
+		return 1;
+	default:
+		if (sonde_redactor_load(&o->redact, arg, err, sizeof(err)) < 0) {
+			sonde_errorf("%s: --redact-rules %s", cmd, err);
+			return -1;
+		}
+		return 1;
+	}
+	return rc < 0 ? sonde_bad_value(cmd, opt, arg, err) : 1;
+}
+
+void sonde_common_redact(struct sonde_common_opts *o, struct sonde_run *run)
+{
+	if (o->no_redact) {
+		/* Loud on purpose, -q or not: secrets are about to be written. */
+		fprintf(stderr, "sonde: WARNING: --no-redact: passwords, tokens and cookies are "
+				"written as captured; every record is flagged \"unredacted\"\n");
+		sonde_run_add_stage(run, &sonde_unredacted_stage, &run->pipe.stats);
+		return;
+	}
+	sonde_run_add_stage(run, &sonde_redact_stage,
+			    sonde_redact_stage_new(&o->redact, &run->pipe.stats));
+}
+
+struct sonde_redact_stream *sonde_common_record_mask(const struct sonde_common_opts *o,
+						     bool packets)
+{
+	if (!o->rec.path || o->no_redact)
+		return NULL;
+	if (packets && !o->quiet)
+		fprintf(stderr, "sonde: -w: packets are recorded as the wire carried them, like "
+				"tcpdump's: cleartext secrets in them are not masked (records are; "
+				"docs/security.md)\n");
+	return sonde_redact_stream_new(&o->redact);
 }
 
 int sonde_bad_value(const char *cmd, const char *opt, const char *val, const char *why)
@@ -269,6 +382,13 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 	case OPT_REASM_STREAM:
 		return size_opt(cmd, "reasm-stream-mem", arg, &p->conn.reasm_stream_mem);
 	case OPT_PENDING_MEM: return size_opt(cmd, "max-pending-mem", arg, &p->dissect.pending_mem);
+	case OPT_NO_REDACT: o->no_redact = true; return 1;
+	case OPT_NO_BODIES: return no_bodies_option(&p->dissect, arg, cmd);
+	case OPT_REDACT_HEADER:
+	case OPT_REDACT_FIELD:
+	case OPT_REDACT_PATTERN:
+	case OPT_REDACT_RULES:
+	case OPT_REDACT_KEY: return redact_option(o, c, arg, cmd);
 	case OPT_PROTO_PORT: return proto_port_opt(o, cmd, arg);
 	case OPT_PROTO_DESC: {
 		char err[256];
@@ -289,6 +409,7 @@ void sonde_common_free(struct sonde_common_opts *o)
 {
 	sonde_protodesc_free((struct sonde_protodesc *)o->pipe.dissect.proto_desc);
 	o->pipe.dissect.proto_desc = NULL;
+	sonde_redactor_free(&o->redact);
 }
 
 struct option *sonde_options_join(const struct option *a, const struct option *b)

@@ -6,7 +6,10 @@
 #include <getopt.h>
 #include <stdbool.h>
 
+#include "app/run.h"
 #include "core/pipeline.h"
+#include "redact/redact.h"
+#include "redact/redact_stream.h"
 #include "sink/pcapng.h"
 #include "sink/sink.h"
 
@@ -25,10 +28,21 @@ struct sonde_common_opts {
 	struct sonde_text_opts text; /* -u, -V; colour from --color */
 	int colour; /* --color: -1 auto (a terminal without NO_COLOR), 0 never, 1 always */
 	struct sonde_pcapng_opts rec; /* -w FILE and its rotation; path NULL: none */
+	struct sonde_redactor redact; /* the masking rules (defaults + --redact-*) */
+	bool no_redact; /* --no-redact */
 	/* --proto-port NAME=PORT: forced port hints, ended by port 0 */
 	struct sonde_port_hint proto_ports[SONDE_PROTO_PORTS_MAX + 1];
 	size_t nproto_ports;
 };
+
+/* Redaction in front of every sink: the redaction stage, or with
+ * --no-redact the stage that flags records unredacted (said on stderr). */
+void sonde_common_redact(struct sonde_common_opts *o, struct sonde_run *run);
+/* -w's masker of stream bytes (TLS plaintext, eBPF): NULL without -w or with
+ * --no-redact. packets: the source records frames as the wire carried them
+ * (said once on stderr, unless quiet). */
+struct sonde_redact_stream *sonde_common_record_mask(const struct sonde_common_opts *o,
+						     bool packets);
 
 /* -w: open the recording. NULL without -w, or with *status set to the exit
  * status after a message (a bad combination of options, a file that cannot

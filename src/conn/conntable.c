@@ -56,6 +56,7 @@ struct conn {
 struct sonde_conntable {
 	struct sonde_conntable_opts opts;
 	const struct sonde_dissect_opts *dopts;
+	struct sonde_dissect_opts no_body; /* dopts, bodies off (--no-bodies) */
 	const struct sonde_record_out *out;
 	struct sonde_stats *stats;
 	struct sonde_mem_budget budget;
@@ -100,6 +101,8 @@ struct sonde_conntable *sonde_conntable_new(const struct sonde_conntable_opts *o
 	if (!ct->opts.max_conns)
 		ct->opts.max_conns = 1;
 	ct->dopts = dopts;
+	ct->no_body = *dopts;
+	ct->no_body.body_limit = 0;
 	ct->out = out;
 	ct->stats = stats;
 	ct->budget.limit = opts->reasm_mem;
@@ -181,7 +184,7 @@ static void open_dissector(struct conn *c, const struct sonde_dissector *d)
 	c->state = CONN_DISSECT;
 	memset(&c->sess, 0, sizeof(c->sess));
 	c->sess.conn = &c->info;
-	c->sess.opts = ct->dopts;
+	c->sess.opts = sonde_dissect_no_body(ct->dopts, d->name) ? &ct->no_body : ct->dopts;
 	c->sess.stats = ct->stats;
 	for (int side = 0; side < 2; side++)
 		c->sess.midstream[dir_of(c, side)] =

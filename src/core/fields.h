@@ -32,7 +32,9 @@
  *   json     a value a decoder already rendered as JSON, because its bounds
  *            are JSON bytes (protobuf messages of gRPC); other visitors may
  *            treat it as opaque text
- * Every callback must be set. A walk is (const struct sonde_field_ops *v,
+ *   secret   a credential, through sonde_field_secret(): a str that the
+ *            redaction stage masks (the one optional callback)
+ * Every other callback must be set. A walk is (const struct sonde_field_ops *v,
  * void *ctx): the visitor and its state.
  */
 #ifndef SONDE_FIELDS_H
@@ -60,7 +62,22 @@ struct sonde_field_ops {
 	void (*header)(void *ctx, const uint8_t *name, size_t nlen, const uint8_t *value,
 		       size_t vlen);
 	void (*json)(void *ctx, const char *name, const uint8_t *p, size_t n);
+	/* A credential (a password, a token): written like str by visitors
+	 * that leave it NULL; the redaction stage masks it. Dissectors call
+	 * sonde_field_secret(), never this directly. */
+	void (*secret)(void *ctx, const char *name, const uint8_t *p, size_t n);
 };
+
+/* Write a value that is a credential: masked unless redaction is off
+ * (redact/redact.h). */
+static inline void sonde_field_secret(const struct sonde_field_ops *v, void *ctx, const char *name,
+				      const uint8_t *p, size_t n)
+{
+	if (v->secret)
+		v->secret(ctx, name, p, n);
+	else
+		v->str(ctx, name, p, n);
+}
 
 static inline void sonde_field_cstr(const struct sonde_field_ops *v, void *ctx, const char *name,
 				    const char *s)

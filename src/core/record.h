@@ -45,6 +45,8 @@ enum sonde_outcome {
 	SONDE_OUTCOME_SERVER_ERROR, /* the server failed (5xx, SERVFAIL, error replies) */
 };
 
+/* A new op taking the message must also be forwarded by the redaction
+ * stage's views of messages (redact/redact_stage.c, view_of). */
 struct sonde_msg_ops {
 	const char *protocol; /* record "protocol" */
 	/*
@@ -97,17 +99,41 @@ struct sonde_conn_info {
 enum sonde_record_flags {
 	SONDE_RF_UNANSWERED = 1u << 0, /* a request without a response */
 	SONDE_RF_UNSOLICITED = 1u << 1, /* a response without a request */
+	SONDE_RF_UNREDACTED = 1u << 2, /* written with redaction off (--no-redact) */
+};
+
+/*
+ * A stage's say in the fields sinks walk outside the messages (who is
+ * talking, core/attrs.h): a sink walks them with the visitor wrap() returns
+ * for its own (the redaction stage puts its masking visitor in front).
+ */
+struct sonde_record_lens {
+	const struct sonde_field_ops *(*wrap)(void *ctx, const struct sonde_field_ops *v,
+					      void *vctx, void **wrapped_ctx);
+	void *ctx;
 };
 
 struct sonde_record {
 	const struct sonde_conn_info *conn;
 	struct sonde_msg *req, *resp; /* either may be NULL, not both */
 	uint32_t flags; /* enum sonde_record_flags */
+	const struct sonde_record_lens *lens; /* NULL: sinks walk with their own visitor */
 	/* The record's number in its output, 1, 2, ... in the order written;
 	 * set by the sink (0 before it). Records are written as they complete,
 	 * so ts may go back where a slow exchange started before a fast one. */
 	uint64_t seq;
 };
+
+/* The visitor (and its context) a sink walks the connection's fields with. */
+static inline const struct sonde_field_ops *sonde_record_visitor(const struct sonde_record *r,
+								 const struct sonde_field_ops *v,
+								 void *vctx, void **ctx)
+{
+	if (r->lens)
+		return r->lens->wrap(r->lens->ctx, v, vctx, ctx);
+	*ctx = vctx;
+	return v;
+}
 
 /* Where records go: a sink, or a test's collector. */
 struct sonde_record_out {

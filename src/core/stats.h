@@ -49,6 +49,9 @@
 	X(records, "records written")                                                             \
 	X(records_unanswered, "requests written without a response")                              \
 	X(records_unsolicited, "responses written without a request")                             \
+	X(redacted_values, "secrets masked in records (each masked span counts)")                 \
+	X(redacted_recording_bytes, "bytes of the -w recording overwritten as secrets")           \
+	X(unredacted_records, "records written with redaction off (--no-redact)")                 \
 	X(requests_flushed_for_memory, "requests written unanswered early (queue bounds)")        \
 	X(bodies_truncated, "bodies kept only up to the body limit")                              \
 	X(ebpf_events, "eBPF events read from the ring buffer")                                   \

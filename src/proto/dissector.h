@@ -43,7 +43,13 @@ struct sonde_dissect_opts {
 	size_t pending_mem; /* bytes held by waiting requests, all connections */
 	int decode_bodies; /* inflate gzip/deflate bodies */
 	const struct sonde_protodesc *proto_desc; /* gRPC message schemas, or NULL */
+	/* --no-bodies: dissectors (names, comma-separated; "http" is http1 and
+	 * http2, "all" every one) opened with body_limit 0 */
+	char no_bodies[64];
 };
+
+/* Does the --no-bodies list name dissector `name`? */
+bool sonde_dissect_no_body(const struct sonde_dissect_opts *o, const char *name);
 
 /* Per-connection context handed to a dissector when it is opened. */
 struct sonde_session {

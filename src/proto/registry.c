@@ -31,3 +31,16 @@ const struct sonde_dissector *sonde_dissector_find(const char *name)
 			return sonde_dissectors[i];
 	return NULL;
 }
+
+bool sonde_dissect_no_body(const struct sonde_dissect_opts *o, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = o->no_bodies; *p;) {
+		size_t k = strcspn(p, ",");
+		if ((k == n && !strncmp(p, name, n)) || (k == 3 && !strncmp(p, "all", 3)) ||
+		    (k == 4 && !strncmp(p, "http", 4) && !strncmp(name, "http", 4)))
+			return true;
+		p += k + (p[k] == ',');
+	}
+	return false;
+}

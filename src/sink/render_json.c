@@ -163,24 +163,26 @@ const struct sonde_field_ops sonde_json_field_ops = {
 
 /* Who is talking at end k (0 client, 1 server) of c: what the enrichment
  * stage attached (enrich/enrich.h), nothing without it. */
-static void json_conn_end(struct sonde_buf *o, const struct sonde_conn_info *c, int k)
+static void json_conn_end(struct sonde_buf *o, const struct sonde_record *r, int k)
 {
-	if (!c->attrs)
+	if (!r->conn->attrs)
 		return;
 	struct sonde_json_fields j;
 	sonde_json_fields_init(&j, o, true);
-	sonde_names_end_fields(c, k, &sonde_json_field_ops, &j);
-	sonde_enrich_end_fields(c, k, &sonde_json_field_ops, &j);
+	void *ctx;
+	const struct sonde_field_ops *v = sonde_record_visitor(r, &sonde_json_field_ops, &j, &ctx);
+	sonde_names_end_fields(r->conn, k, v, ctx);
+	sonde_enrich_end_fields(r->conn, k, v, ctx);
 }
 
-static void json_endpoint(struct sonde_buf *o, const char *key, const struct sonde_conn_info *c,
-			  int k)
+static void json_endpoint(struct sonde_buf *o, const char *key, const struct sonde_record *r, int k)
 {
+	const struct sonde_conn_info *c = r->conn;
 	const struct sonde_endpoint *e = k ? &c->server : &c->client;
 	char ip[INET6_ADDRSTRLEN];
 	sonde_endpoint_str(e, ip, sizeof(ip), 0);
 	sonde_buf_printf(o, "\"%s\":{\"ip\":\"%s\",\"port\":%u", key, ip, e->port);
-	json_conn_end(o, c, k);
+	json_conn_end(o, r, k);
 	sonde_buf_putc(o, '}');
 }
 
@@ -215,6 +217,8 @@ static void json_flags(struct sonde_buf *o, const struct sonde_record *r)
 		FLAG("unanswered");
 	if (r->flags & SONDE_RF_UNSOLICITED)
 		FLAG("unsolicited");
+	if (r->flags & SONDE_RF_UNREDACTED)
+		FLAG("unredacted");
 	if (r->conn->midstream)
 		FLAG("midstream");
 	const struct sonde_msg *ms[2] = { r->req, r->resp };
@@ -249,9 +253,9 @@ void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 	}
 	sonde_buf_printf(o, ",\"conn\":{\"id\":%" PRIu64 ",\"transport\":\"%s\",", c->id,
 			 c->l4 == SONDE_L4_UDP ? "udp" : "tcp");
-	json_endpoint(o, "client", c, 0);
+	json_endpoint(o, "client", r, 0);
 	sonde_buf_putc(o, ',');
-	json_endpoint(o, "server", c, 1);
+	json_endpoint(o, "server", r, 1);
 	sonde_buf_puts(o, "},\"capture\":{\"method\":");
 	sonde_json_cstr(o, sonde_origin_name(c->origin));
 	if (c->source) {
@@ -275,7 +279,10 @@ void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 		if (c->attrs) {
 			struct sonde_json_fields j;
 			sonde_json_fields_init(&j, o, true);
-			sonde_enrich_process_fields(c, &sonde_json_field_ops, &j);
+			void *ctx;
+			const struct sonde_field_ops *v =
+				sonde_record_visitor(r, &sonde_json_field_ops, &j, &ctx);
+			sonde_enrich_process_fields(c, v, ctx);
 		}
 		sonde_buf_putc(o, '}');
 	}

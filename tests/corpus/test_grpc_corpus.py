@@ -105,7 +105,7 @@ def tshark_view(path):
 
 
 def sonde_view(sonde, path):
-    out = subprocess.run([sonde, "read", "-o", "json", path], capture_output=True, timeout=120)
+    out = subprocess.run([sonde, "read", "-o", "json", "--no-redact", path], capture_output=True, timeout=120)
     if out.returncode:
         raise RuntimeError("sonde exit %d: %s" % (out.returncode, out.stderr.decode()[:300]))
     calls, n = set(), 0

@@ -140,7 +140,7 @@ def tshark_lists(path, opts):
 
 
 def sonde_lists(sonde, path):
-    p = subprocess.run([sonde, "read", "-o", "json", "--stats", path], capture_output=True)
+    p = subprocess.run([sonde, "read", "-o", "json", "--no-redact", "--stats", path], capture_output=True)
     if p.returncode != 0:
         raise RuntimeError("sonde exit %d: %s" % (p.returncode, p.stderr.decode(errors="replace")[:200]))
     reqs, resps, blocks = [], [], []

@@ -330,7 +330,7 @@ def parse_ts(s):
 
 def run_sonde(sonde, path, extra=()):
     try:
-        p = subprocess.run([sonde, "read", "-o", "json"] + list(extra) + [path],
+        p = subprocess.run([sonde, "read", "-o", "json", "--no-redact"] + list(extra) + [path],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         return -1, "", "sonde did not finish in %d s" % TIMEOUT

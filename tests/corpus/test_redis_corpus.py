@@ -62,7 +62,7 @@ def run_sonde(sonde, path):
     the script's own high-water mark."""
     t0 = time.monotonic()
     with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile("r") as peak:
-        cmd = [sonde, "read", "-o", "json", "--stats", path]
+        cmd = [sonde, "read", "-o", "json", "--no-redact", "--stats", path]
         if os.access(GNU_TIME, os.X_OK):
             cmd = [GNU_TIME, "-f", "%M", "-o", peak.name] + cmd
         p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL,

@@ -355,7 +355,8 @@ def test_read_nothing():
         frame = b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + ip + struct.pack("!HHHH", 4000, 9999, 8 + len(payload), 0) + payload
         udp.write(struct.pack("<IIII", 1700000000 + i, 0, len(frame), len(frame)) + frame)
     udp.close()
-    cases = ((udp.name, "3 UDP datagrams"), ("amqp/deepflow-amqp1.pcap",
+    # MySQL: no dissector yet (AMQP, this test's first choice, has one now)
+    cases = ((udp.name, "3 UDP datagrams"), ("mysql/deepflow-mysql-exec.pcap",
              "none in a protocol sonde dissects"))
     for rel, want in cases:
         f = os.path.join(corpus, rel)
@@ -383,7 +384,9 @@ def test_read_compressed(tmp):
         R.skip("compressed: corpus not found")
         return
     norm = lambda out: [l.split('"capture"')[0] + l.split('"request"', 1)[-1] for l in out.splitlines()]
-    want = subprocess.run([SONDE, "read", "-o", "json", src], capture_output=True, text=True).stdout
+    # one key for the masks' hashes: runs are compared (the default key is random per run)
+    want = subprocess.run([SONDE, "read", "-o", "json", "--redact-key", "k", src], capture_output=True,
+                          text=True).stdout
     gz = os.path.join(tmp, "c.pcap.gz")
     with open(src, "rb") as f, gzip.open(gz, "wb") as g:
         sh_.copyfileobj(f, g)
@@ -393,8 +396,9 @@ def test_read_compressed(tmp):
         subprocess.run(["zstd", "-qf", src, "-o", zst], check=True)
         files.append(("zstd", zst))
     for kind, path in files:
-        p = subprocess.run([SONDE, "read", "-o", "json", path], capture_output=True, text=True)
-        q = subprocess.run(f"cat '{path}' | '{SONDE}' read -o json -", shell=True, capture_output=True, text=True)
+        p = subprocess.run([SONDE, "read", "-o", "json", "--redact-key", "k", path], capture_output=True, text=True)
+        q = subprocess.run(f"cat '{path}' | '{SONDE}' read -o json --redact-key k -", shell=True,
+                           capture_output=True, text=True)
         R.check(f"read {kind} file: the capture's records", p.returncode == 0 and want and norm(p.stdout) == norm(want),
                 p.stderr)
         R.check(f"read {kind} from a pipe: the same", q.returncode == 0 and norm(q.stdout) == norm(want), q.stderr)

@@ -35,6 +35,7 @@
 #include "core/stats.h"
 #include "pair/pairing.h"
 #include "proto/dissector.h"
+#include "redact/redact_stage.h"
 #include "sink/sink.h"
 
 #define TU_FN __attribute__((unused)) static
@@ -640,6 +641,9 @@ struct tu_collector {
 	struct tu_rec *r;
 	size_t n, cap;
 	struct sonde_record_out out;
+	/* non-NULL: each record goes through the redaction stage first, as
+	 * in front of every sink */
+	const struct sonde_redactor *redact;
 	bool bad_record; /* a record broke an invariant (see tu_collector_emit) */
 	char why[256];
 };
@@ -727,6 +731,14 @@ TU_FN void tu_msg_free(struct tu_msg *t)
 TU_FN void tu_collector_emit(void *ctx, const struct sonde_record *r)
 {
 	struct tu_collector *c = ctx;
+	struct sonde_record masked;
+	void *stage = NULL;
+	if (c->redact) {
+		masked = *r;
+		stage = sonde_redact_stage_new(c->redact, NULL);
+		sonde_redact_stage.record(stage, &masked);
+		r = &masked;
+	}
 	if (c->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 16;
 		c->r = tu_xrealloc(c->r, c->cap * sizeof(*c->r));
@@ -760,6 +772,8 @@ TU_FN void tu_collector_emit(void *ctx, const struct sonde_record *r)
 	if (r->resp)
 		tu_msg_fill(&x->resp, r->resp, tj_get(root, "response"));
 	tj_free(root);
+	if (stage)
+		sonde_redact_stage.close(stage);
 }
 
 TU_FN void tu_collector_init(struct tu_collector *c)

@@ -152,6 +152,32 @@ int h2_huff_decode(const uint8_t *p, size_t n, struct sonde_buf *out)
 	return 0;
 }
 
+size_t h2_huff_symbol_bit(const uint8_t *p, size_t n, size_t k)
+{
+	size_t bits = n * 8, pos = 0;
+	for (size_t sym_no = 0; pos < bits; sym_no++) {
+		if (sym_no == k)
+			return pos;
+		int code = 0, first = 0, found = 0;
+		for (int len = 1; len <= 30 && pos < bits && !found; len++) {
+			code |= (p[pos >> 3] >> (7 - (pos & 7))) & 1;
+			pos++;
+			int count = huff_count[len];
+			found = code - first < count;
+			first = (first + count) << 1;
+			code <<= 1;
+		}
+		if (!found)
+			break;
+	}
+	return bits;
+}
+
+const char *h2_hpack_static_name(uint32_t index)
+{
+	return index >= 1 && index <= STATIC_N ? static_table[index - 1].name : NULL;
+}
+
 /* ------------------------------------------------------- the mirrored table --- */
 
 struct h2_hp_entry {

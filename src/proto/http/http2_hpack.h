@@ -94,5 +94,12 @@ int h2_hpack_first_role(const uint8_t *p, size_t n);
 
 /* Huffman-decode n bytes (RFC 7541 §5.2, Appendix B) onto out: 0 or -1. */
 int h2_huff_decode(const uint8_t *p, size_t n, struct sonde_buf *out);
+/* The bit of p[0..n) where the k-th (from 0) Huffman-coded symbol starts;
+ * 8n if there are fewer. For masking from a decoded position on. */
+size_t h2_huff_symbol_bit(const uint8_t *p, size_t n, size_t k);
+/* The name of static table entry index (1..61), else NULL. */
+const char *h2_hpack_static_name(uint32_t index);
+/* One whole byte of Huffman code that decodes to '*' (its 8-bit code). */
+#define H2_HUFF_STAR 0xf9
 
 #endif

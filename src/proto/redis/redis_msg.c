@@ -148,15 +148,15 @@ static void command_fields(const struct sonde_redis_msg *m, const struct sonde_f
 	const struct sonde_resp_node *top = m->v.n ? &m->v.node[0] : NULL;
 	uint64_t nargs = top && top->size ? top->size - 1 : 0;
 	sonde_field_cstr(v, ctx, "command", m->cmd);
-	/* Passwords never leave sonde: AUTH's arguments, and the two after
-	 * HELLO's AUTH, are written masked. */
+	/* Credentials: AUTH's arguments, and the two after HELLO's AUTH
+	 * (the redaction stage masks them). */
 	bool auth = !strcmp(m->cmd, "AUTH");
 	uint32_t secret_until = 0;
 	v->begin(ctx, "arguments", SONDE_FG_LIST);
 	for (uint32_t i = 2; i < m->v.n; i++) {
 		const struct sonde_resp_node *a = &m->v.node[i];
 		if (auth || i < secret_until) {
-			sonde_field_cstr(v, ctx, NULL, "***");
+			sonde_field_secret(v, ctx, NULL, sonde_resp_bytes(&m->v, a), a->len);
 			continue;
 		}
 		if (!strcmp(m->cmd, "HELLO") && sonde_resp_ieq(&m->v, a, "AUTH"))
