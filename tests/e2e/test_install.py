@@ -139,7 +139,8 @@ def test_man():
 # zsh's default fpath for /usr/local), vendor-completions for packages.
 INSTALLED = ["bin/sonde", "share/man/man1/sonde.1", "share/bash-completion/completions/sonde",
              "share/zsh/site-functions/_sonde", "share/doc/sonde/records.md",
-             "share/doc/sonde/ARCHITECTURE.md", "share/doc/sonde/README.md"]
+             "share/doc/sonde/ARCHITECTURE.md", "share/doc/sonde/README.md", "share/doc/sonde/security.md",
+             "share/doc/sonde/deploy.md"]
 
 
 def zsh_fpath():
