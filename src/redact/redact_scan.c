@@ -297,6 +297,13 @@ static bool card_char(uint8_t c)
 	return c == ' ' || c == '-';
 }
 
+/* A card number stands alone: a digit run inside a word (a hex digest, a
+ * base64 token, an identifier) is not one. */
+static bool word_char(uint8_t c)
+{
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c == '_';
+}
+
 void sonde_redact_scan_cards(const uint8_t *p, size_t n, struct sonde_redact_spans *sp)
 {
 	size_t i = 0;
@@ -313,7 +320,7 @@ void sonde_redact_scan_cards(const uint8_t *p, size_t n, struct sonde_redact_spa
 			i += 13;
 			continue;
 		}
-		if (!is_digit(p[i]) || (i && is_digit(p[i - 1])) ||
+		if (!is_digit(p[i]) || (i && word_char(p[i - 1])) ||
 		    (i > 1 && p[i - 1] == '.' && is_digit(p[i - 2]))) {
 			i++;
 			continue;
@@ -335,6 +342,7 @@ void sonde_redact_scan_cards(const uint8_t *p, size_t n, struct sonde_redact_spa
 		}
 		bool card = digits >= 13 && digits <= 19 && p[i] >= '2' && p[i] <= '6' &&
 			    !(last + 2 < n && p[last + 1] == '.' && is_digit(p[last + 2])) &&
+			    !(last + 1 < n && word_char(p[last + 1])) &&
 			    sonde_redact_luhn(p + i, last + 1 - i);
 		if (card)
 			sonde_redact_spans_add(sp, i, last + 1 - i);

@@ -338,6 +338,8 @@ static void test_luhn(void **state)
 		"41111111111111111111", /* 20 digits */
 		"4111  1111 1111 1111", /* two spaces */
 		"3.4111111111111111", /* a decimal */
+		"ab4111111111111111", /* inside a word: a hex digest, a token */
+		"4111111111111111c9",
 	};
 	assert_false(sonde_redact_luhn((const uint8_t *)bad[0], strlen(bad[0])));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
