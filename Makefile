@@ -95,7 +95,7 @@ $(ARM64)/kernel/.done: scripts/arm64-sysroot
 sonde-arm64: $(ARM64)/kernel/.done
 	+$(MAKE) --no-print-directory BUILD=$(ARM64) BPF_OUT=$(ARM64)/bpf BPF_ARCH=arm64 \
 		VMLINUX_BTF=$(ARM64)/kernel/vmlinux.btf CC=$(ARM64_CC) \
-		SYS_CPPFLAGS=-I$(CURDIR)/$(ARM64)/sysroot/usr/include \
+		SYS_CPPFLAGS="-I$(CURDIR)/$(ARM64)/sysroot/usr/include -I$(CURDIR)/$(ARM64)/sysroot/usr/include/aarch64-linux-gnu" \
 		LDFLAGS="-L$(ARM64_LIB) -Wl,-rpath-link,$(ARM64_LIB):$(CURDIR)/$(ARM64)/sysroot/lib/aarch64-linux-gnu" $(ARM64)/sonde
 $(ARM64)/sonde: $(OBJ) $(CLI_OBJ)
 	$(CC) $(CFLAGS) $(LTO) $(LDFLAGS) -o $@ $^ $(LDLIBS)
