@@ -364,8 +364,9 @@ def copy_tree(dst):
     """The tree as a clone would have it, uncommitted changes included
     (tracked and new files, not ignored ones), so the worktree is never
     written to."""
-    git = sh(["git", "-C", ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard"])
-    if git.returncode != 0:
+    git = sh(["git", "-C", ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard"]) \
+        if shutil.which("git") else None
+    if git is None or git.returncode != 0:
         # A copy without git (scripts/fresh-check's): all of it but what
         # builds make (.gitignore's names).
         def generated(d, names):
