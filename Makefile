@@ -124,6 +124,8 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libsonde.a
 -include $(UNIT_BIN:=.d)
 
 unit: $(UNIT_BIN)
+# The filter's SQL is run on a real SQLite (Debian's libsqlite3).
+$(BUILD)/tests/test_filter_sql: LDLIBS += -lsqlite3
 
 # ASan+UBSan builds live in their own tree.
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

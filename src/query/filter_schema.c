@@ -105,7 +105,6 @@ static const struct schema_entry schema[] = {
 	{ "request.method", FQ_STR, 0 },
 	{ "request.target", FQ_STR, 0 },
 	{ "request.command", FQ_STR, 0 },
-	{ "request.arguments", FQ_STRLIST, 0 },
 	{ "request.grpc", FQ_OBJ, 0 },
 	{ "request.grpc.service", FQ_STR, 0 },
 	{ "request.grpc.method", FQ_STR, 0 },

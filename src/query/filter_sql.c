@@ -312,7 +312,11 @@ static bool lit_sql(struct sqlgen *g, const struct fq_atom *a, const struct fq_l
 			char c = l->s[i];
 			if (!c)
 				return false;
-			if (c == '%' || c == '_' || c == '\\')
+			if (c == '\\') {
+				sonde_buf_puts(o, "\\\\\\\\"); /* \\ in LIKE, each quoted */
+				continue;
+			}
+			if (c == '%' || c == '_')
 				sonde_buf_puts(o, "\\\\");
 			if (c == '\'')
 				sonde_buf_putc(o, '\\');
@@ -393,7 +397,12 @@ static bool atom_path(struct sqlgen *g, const struct fq_atom *a, const struct fq
 {
 	struct sonde_buf *o = g->o;
 	const char *col = column_of(g, p);
-	if (col) {
+	/* a column holds no difference between null and absent: those
+	 * tests read the JSON */
+	bool by_kind = a->op == FQ_OP_HAS || a->op == FQ_OP_TRUTHY;
+	for (size_t i = 0; i < a->nlit; i++)
+		by_kind = by_kind || a->lit[i].type == FQ_NULL;
+	if (col && !by_kind) {
 		struct xval x = { .col = col, .numeric_col = a->field_type == FQ_TIME };
 		return atom_on(g, a, &x);
 	}
