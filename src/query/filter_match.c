@@ -7,6 +7,7 @@
  * at (a bit mask of positions); a value reached at a path's end is handed to
  * the atoms that test the path. Nothing is copied and nothing allocated.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -62,17 +63,31 @@ static int bytes_cmp(const uint8_t *a, size_t an, const char *b, size_t bn)
 	return c < 0 ? -1 : c > 0;
 }
 
+/* regexec() wants a C string (sanitizers read it to its NUL even with
+ * REG_STARTEND, which lets it hold a NUL of its own): a copy, on the stack
+ * unless it is long. */
+static bool re_test(const regex_t *re, const uint8_t *s, size_t n)
+{
+	char small[1024];
+	char *c = n < sizeof(small) ? small : malloc(n + 1);
+	if (!c)
+		return false;
+	memcpy(c, s, n);
+	c[n] = 0;
+	regmatch_t rm = { .rm_so = 0, .rm_eo = (regoff_t)n };
+	bool ok = regexec(re, c, 1, &rm, REG_STARTEND) == 0;
+	if (c != small)
+		free(c);
+	return ok;
+}
+
 static bool str_test(const struct fq_atom *a, const struct fq_lit *l, const uint8_t *s, size_t n)
 {
 	switch (a->op) {
 	case FQ_OP_CONTAINS: return !l->n || (n >= l->n && memmem(s, n, l->s, l->n));
 	case FQ_OP_STARTS: return n >= l->n && !memcmp(s, l->s, l->n);
 	case FQ_OP_ENDS: return n >= l->n && !memcmp(s + n - l->n, l->s, l->n);
-	case FQ_OP_MATCHES: {
-		/* REG_STARTEND: the value needs no NUL, and may hold one */
-		regmatch_t rm = { .rm_so = 0, .rm_eo = (regoff_t)n };
-		return regexec(&a->re, (const char *)s, 1, &rm, REG_STARTEND) == 0;
-	}
+	case FQ_OP_MATCHES: return re_test(&a->re, s, n);
 	default: return ordered(a->op, bytes_cmp(s, n, l->s, l->n));
 	}
 }

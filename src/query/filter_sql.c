@@ -106,6 +106,22 @@ static bool json_path(struct sqlgen *g, const struct fq_path *p, size_t n)
 	return true;
 }
 
+/* Can every step of p be written in a JSON path? (SQLite's quoted
+ * labels take no quote or backslash; no literal takes a NUL.) Checked
+ * before anything is written, so a clause never holds half a path. */
+static bool path_writable(const struct fq_path *p)
+{
+	for (size_t i = 0; i < p->nsteps; i++) {
+		const struct fq_step *s = &p->step[i];
+		if (s->kind == FQ_STEP_INDEX)
+			continue;
+		for (size_t k = 0; k < s->n; k++)
+			if (s->s[k] == '"' || s->s[k] == '\\' || s->s[k] == '\'' || !s->s[k])
+				return false;
+	}
+	return true;
+}
+
 /* How an atom's values are reached. */
 enum reach {
 	REACH_SCALAR, /* one value at a fixed path */
@@ -407,7 +423,7 @@ static bool atom_path(struct sqlgen *g, const struct fq_atom *a, const struct fq
 		return atom_on(g, a, &x);
 	}
 	enum reach r = reach_of(a, p);
-	if (r == REACH_INEXACT)
+	if (r == REACH_INEXACT || !path_writable(p))
 		return false;
 	if (r == REACH_SCALAR) {
 		struct xval x = { .path = p };
@@ -468,7 +484,7 @@ static void inexact(struct sqlgen *g, const struct fq_atom *a, bool negated)
 		if (p->step[i].kind == FQ_STEP_NAME)
 			last = &p->step[i];
 	if (negated || !last || memchr(last->s, '\\', last->n) || memchr(last->s, '"', last->n) ||
-	    a->npaths > 1) {
+	    memchr(last->s, 0, last->n) || a->npaths > 1) {
 		sonde_buf_puts(g->o, negated ? "0" : "1");
 		return;
 	}
