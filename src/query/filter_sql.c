@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The filter as SQL (query/filter.h): a WHERE clause over a table of records
- * as JSON, for SQLite (json_extract, json_each, json_type) and ClickHouse
- * (JSONExtract*, JSONHas; match() for regexes), or over columns the caller
- * names for some paths. Every atom becomes a 0/1 test (never NULL, so NOT
+ * as JSON, for SQLite (json_extract, json_each, json_type), or over columns
+ * the caller names for some paths — ClickHouse's only exact means (match()
+ * for regexes, LIKE for the rest), since Debian's 18.16 has no JSON paths. Every atom becomes a 0/1 test (never NULL, so NOT
  * means what the filter's ! means). An atom SQL cannot say exactly — a path
  * the schema does not know (it may go through lists), a regex in SQLite, a
  * list in ClickHouse — becomes a test that is true whenever the atom may be:
@@ -74,36 +74,20 @@ static const char *column_of(struct sqlgen *g, const struct fq_path *p)
 	return NULL;
 }
 
-/* The JSON path of steps [0, n): SQLite's '$.a.b[0]."k"', ClickHouse's
- * argument list 'a', 'b', 1. false when it cannot be written. */
-static bool json_path(struct sqlgen *g, const struct fq_path *p, size_t n)
+/* SQLite's JSON path of steps [0, n): '$."a"."b"[0]."k"' (path_writable()
+ * said it can be written). */
+static void json_path(struct sqlgen *g, const struct fq_path *p, size_t n)
 {
 	struct sonde_buf *o = g->o;
-	if (g->d == SONDE_SQL_SQLITE)
-		sonde_buf_puts(o, "'$");
+	sonde_buf_puts(o, "'$");
 	for (size_t i = 0; i < n; i++) {
 		const struct fq_step *s = &p->step[i];
-		if (s->kind == FQ_STEP_INDEX) {
-			if (g->d == SONDE_SQL_SQLITE)
-				sonde_buf_printf(o, "[%" PRIu32 "]", s->index);
-			else
-				sonde_buf_printf(o, ", %" PRIu32, s->index + 1);
-			continue;
-		}
-		if (g->d == SONDE_SQL_CLICKHOUSE) {
-			sonde_buf_puts(o, ", ");
-			if (!sql_str(g, s->s, s->n))
-				return false;
-			continue;
-		}
-		for (size_t k = 0; k < s->n; k++)
-			if (s->s[k] == '"' || s->s[k] == '\\' || s->s[k] == '\'' || !s->s[k])
-				return false;
-		sonde_buf_printf(o, ".\"%.*s\"", (int)s->n, s->s);
+		if (s->kind == FQ_STEP_INDEX)
+			sonde_buf_printf(o, "[%" PRIu32 "]", s->index);
+		else
+			sonde_buf_printf(o, ".\"%.*s\"", (int)s->n, s->s);
 	}
-	if (g->d == SONDE_SQL_SQLITE)
-		sonde_buf_putc(o, '\'');
-	return true;
+	sonde_buf_putc(o, '\'');
 }
 
 /* Can every step of p be written in a JSON path? (SQLite's quoted
@@ -171,7 +155,7 @@ struct xval {
 	bool numeric_col; /* TIME column: µs */
 };
 
-static void emit_x(struct sqlgen *g, const struct xval *x, char want)
+static void emit_x(struct sqlgen *g, const struct xval *x)
 {
 	struct sonde_buf *o = g->o;
 	if (x->col) {
@@ -182,14 +166,7 @@ static void emit_x(struct sqlgen *g, const struct xval *x, char want)
 		sonde_buf_puts(o, x->raw);
 		return;
 	}
-	if (g->d == SONDE_SQL_SQLITE) {
-		sonde_buf_printf(o, "json_extract(%s, ", g->json);
-		json_path(g, x->path, x->path->nsteps);
-		sonde_buf_putc(o, ')');
-		return;
-	}
-	sonde_buf_printf(o, "%s(%s", want == 's' ? "JSONExtractString" : "JSONExtractFloat",
-			 g->json);
+	sonde_buf_printf(o, "json_extract(%s, ", g->json);
 	json_path(g, x->path, x->path->nsteps);
 	sonde_buf_putc(o, ')');
 }
@@ -198,17 +175,10 @@ static void emit_x(struct sqlgen *g, const struct xval *x, char want)
  * and numbers where the filter does not). */
 static void guard(struct sqlgen *g, const struct xval *x, char want)
 {
-	if (g->d != SONDE_SQL_SQLITE) {
-		/* ClickHouse's JSONExtract* give 0 or '' for a missing member */
-		if (!x->col && !x->raw) {
-			sonde_buf_printf(g->o, "JSONHas(%s", g->json);
-			json_path(g, x->path, x->path->nsteps);
-			sonde_buf_puts(g->o, ") AND ");
-		}
-		return;
-	}
+	if (g->d != SONDE_SQL_SQLITE)
+		return; /* ClickHouse: columns, of their own types */
 	sonde_buf_puts(g->o, "typeof(");
-	emit_x(g, x, want);
+	emit_x(g, x);
 	sonde_buf_puts(g->o, want == 's' ? ") = 'text' AND " : ") IN ('integer', 'real') AND ");
 }
 
@@ -223,26 +193,15 @@ static const char *op_sql(uint8_t op)
 	}
 }
 
+/* == null: SQLite's JSON at a fixed path only (atom_path() sends no
+ * other here). */
 static bool is_null_test(struct sqlgen *g, const struct xval *x)
 {
-	struct sonde_buf *o = g->o;
-	if (x->col) {
-		sonde_buf_printf(o, "%s IS NULL", x->col);
-		return true;
-	}
-	if (x->raw) {
-		sonde_buf_printf(o, "%s_type = 'null'", x->raw);
-		return true;
-	}
-	if (g->d == SONDE_SQL_SQLITE) {
-		sonde_buf_printf(o, "json_type(%s, ", g->json);
-		json_path(g, x->path, x->path->nsteps);
-		sonde_buf_puts(o, ") = 'null'");
-		return true;
-	}
-	sonde_buf_printf(o, "JSONType(%s", g->json);
+	if (!x->path || x->col || x->raw)
+		return false;
+	sonde_buf_printf(g->o, "json_type(%s, ", g->json);
 	json_path(g, x->path, x->path->nsteps);
-	sonde_buf_puts(o, ") = 'Null'");
+	sonde_buf_puts(g->o, ") = 'null'");
 	return true;
 }
 
@@ -261,14 +220,14 @@ static bool lit_sql(struct sqlgen *g, const struct fq_atom *a, const struct fq_l
 			return true;
 		}
 		guard(g, x, 's');
-		emit_x(g, x, 's');
+		emit_x(g, x);
 		sonde_buf_puts(o, op_sql(op));
 		fmt_time_lit(g, t);
 		return true;
 	}
 	if (a->unit_ns) {
 		guard(g, x, 'n');
-		emit_x(g, x, 'n');
+		emit_x(g, x);
 		sonde_buf_printf(o, "%s%.17g", op_sql(op), l->ns / a->unit_ns);
 		return true;
 	}
@@ -277,24 +236,16 @@ static bool lit_sql(struct sqlgen *g, const struct fq_atom *a, const struct fq_l
 			sonde_buf_printf(o, "%s = %d", x->col, l->b);
 			return true;
 		}
-		if (g->d == SONDE_SQL_SQLITE && !x->raw) {
-			sonde_buf_printf(o, "json_type(%s, ", g->json);
-			json_path(g, x->path, x->path->nsteps);
-			sonde_buf_printf(o, ") = '%s'", l->b ? "true" : "false");
-			return true;
-		}
-		if (x->raw) {
-			sonde_buf_printf(o, "%s_type = '%s'", x->raw, l->b ? "true" : "false");
-			return true;
-		}
-		sonde_buf_printf(o, "JSONExtractBool(%s", g->json);
+		if (x->raw)
+			return false;
+		sonde_buf_printf(o, "json_type(%s, ", g->json);
 		json_path(g, x->path, x->path->nsteps);
-		sonde_buf_printf(o, ") = %d", l->b);
+		sonde_buf_printf(o, ") = '%s'", l->b ? "true" : "false");
 		return true;
 	}
 	if (l->type == FQ_NUM) {
 		guard(g, x, 'n');
-		emit_x(g, x, 'n');
+		emit_x(g, x);
 		if (l->num.is_int)
 			sonde_buf_printf(o, "%s%s%" PRIu64, op_sql(op), l->num.neg ? "-" : "",
 					 l->num.mag);
@@ -308,19 +259,19 @@ static bool lit_sql(struct sqlgen *g, const struct fq_atom *a, const struct fq_l
 	guard(g, x, 's');
 	if (op == FQ_OP_MATCHES) {
 		sonde_buf_puts(o, "match(");
-		emit_x(g, x, 's');
+		emit_x(g, x);
 		sonde_buf_puts(o, ", ");
 		return sql_str(g, l->s, l->n) && sonde_buf_putc(o, ')') == 0;
 	}
 	if ((op == FQ_OP_CONTAINS || op == FQ_OP_STARTS || op == FQ_OP_ENDS) && !l->n) {
-		emit_x(g, x, 's');
+		emit_x(g, x);
 		sonde_buf_puts(o, " IS NOT NULL");
 		return true;
 	}
 	if (g->d == SONDE_SQL_CLICKHOUSE &&
 	    (op == FQ_OP_CONTAINS || op == FQ_OP_STARTS || op == FQ_OP_ENDS)) {
 		/* LIKE, its % _ and \ escaped */
-		emit_x(g, x, 's');
+		emit_x(g, x);
 		sonde_buf_puts(o, " LIKE '");
 		if (op != FQ_OP_STARTS)
 			sonde_buf_putc(o, '%');
@@ -346,7 +297,7 @@ static bool lit_sql(struct sqlgen *g, const struct fq_atom *a, const struct fq_l
 	if (op == FQ_OP_CONTAINS) {
 		/* SQLite's LIKE ignores case: instr() does not */
 		sonde_buf_puts(o, "instr(");
-		emit_x(g, x, 's');
+		emit_x(g, x);
 		sonde_buf_puts(o, ", ");
 		if (!sql_str(g, l->s, l->n))
 			return false;
@@ -355,14 +306,14 @@ static bool lit_sql(struct sqlgen *g, const struct fq_atom *a, const struct fq_l
 	}
 	if (op == FQ_OP_STARTS || op == FQ_OP_ENDS) {
 		sonde_buf_puts(o, "substr(");
-		emit_x(g, x, 's');
+		emit_x(g, x);
 		sonde_buf_puts(o, op == FQ_OP_STARTS ? ", 1, length(" : ", -length(");
 		if (!sql_str(g, l->s, l->n))
 			return false;
 		sonde_buf_puts(o, op == FQ_OP_STARTS ? ")) = " : ")) = ");
 		return sql_str(g, l->s, l->n);
 	}
-	emit_x(g, x, 's');
+	emit_x(g, x);
 	sonde_buf_puts(o, op_sql(op));
 	return sql_str(g, l->s, l->n);
 }
@@ -372,22 +323,8 @@ static bool atom_on(struct sqlgen *g, const struct fq_atom *a, const struct xval
 {
 	struct sonde_buf *o = g->o;
 	if (a->op == FQ_OP_HAS || a->op == FQ_OP_TRUTHY) {
-		if (x->col) {
-			sonde_buf_printf(o, "%s IS NOT NULL", x->col);
-			return a->op == FQ_OP_HAS;
-		}
-		if (x->raw) {
-			sonde_buf_printf(o, "%s_type NOT IN ('null', 'false')", x->raw);
-			return a->op == FQ_OP_TRUTHY;
-		}
-		if (g->d == SONDE_SQL_CLICKHOUSE) {
-			if (a->op != FQ_OP_HAS)
-				return false;
-			sonde_buf_printf(o, "JSONHas(%s", g->json);
-			json_path(g, x->path, x->path->nsteps);
-			sonde_buf_putc(o, ')');
-			return true;
-		}
+		if (x->col || x->raw)
+			return false; /* atom_path() reads those from the JSON */
 		sonde_buf_printf(o, "coalesce(json_type(%s, ", g->json);
 		json_path(g, x->path, x->path->nsteps);
 		sonde_buf_puts(o, a->op == FQ_OP_HAS ? "), '') != ''"
@@ -423,7 +360,10 @@ static bool atom_path(struct sqlgen *g, const struct fq_atom *a, const struct fq
 		return atom_on(g, a, &x);
 	}
 	enum reach r = reach_of(a, p);
-	if (r == REACH_INEXACT || !path_writable(p))
+	/* ClickHouse 18.16 (Debian's) has no JSONExtract*, and the
+	 * visitParam* functions find a name anywhere in the text: columns
+	 * only, the rest is a test on the text */
+	if (r == REACH_INEXACT || !path_writable(p) || g->d == SONDE_SQL_CLICKHOUSE)
 		return false;
 	if (r == REACH_SCALAR) {
 		struct xval x = { .path = p };
@@ -442,8 +382,7 @@ static bool atom_path(struct sqlgen *g, const struct fq_atom *a, const struct fq
 		}
 	}
 	sonde_buf_printf(o, "EXISTS (SELECT 1 FROM json_each(%s, ", g->json);
-	if (!json_path(g, p, n))
-		return false;
+	json_path(g, p, n);
 	sonde_buf_puts(o, ") AS e WHERE ");
 	struct xval x = { .raw = "e.value" };
 	if (r == REACH_PAIRS) {
