@@ -79,7 +79,8 @@ const char sonde_common_usage[] =
 	"Output:\n"
 	"  -o, --output FORMAT      text (one line per exchange) or json (JSON Lines,\n"
 	"                           docs/records.md); default: text on a terminal,\n"
-	"                           json otherwise\n"
+	"                           json otherwise; none: no records (with -w,\n"
+	"                           --summary or --stats)\n"
 	"  -c, --count N            stop after N records\n"
 	"  -Y, --display-filter EXPR  only records EXPR matches (docs/filter.md), e.g.\n"
 	"                           'protocol == \"http\" && response.status >= 500';\n"
@@ -468,8 +469,9 @@ struct sonde_pcapng *sonde_common_record(const struct sonde_common_opts *o, cons
 			   : o->rec.quota_bytes ? "--record-quota"
 						: NULL;
 	if (!o->rec.path) {
-		if (need || (o->no_records && !o->summary)) {
-			sonde_errorf("%s: %s goes with -w FILE (or --summary)", cmd,
+		/* -o none --stats: only the counts (with -Y, of what matched) */
+		if (need || (o->no_records && !o->summary && !o->stats)) {
+			sonde_errorf("%s: %s goes with -w FILE (or --summary, --stats)", cmd,
 				     need ? need : "-o none");
 			*status = SONDE_EXIT_USAGE;
 		}
