@@ -107,6 +107,7 @@ struct fq_atom {
 	bool has_re;
 	regex_t re;
 	size_t column; /* where the atom starts (SQL errors point there) */
+	uint32_t top; /* the top-level members its paths start with */
 };
 
 enum fq_node_kind {
@@ -184,8 +185,21 @@ void fq_matcher_init(struct fq_matcher *m, const struct sonde_filter *f, uint64_
 bool fq_begin(struct fq_matcher *m, const char *name, size_t n, bool list);
 void fq_end(struct fq_matcher *m);
 void fq_scalar(struct fq_matcher *m, const char *name, size_t n, const struct fq_value *v);
+/* Would the scalar member `name` (NULL: the next element) be looked at?
+ * false: the caller may call fq_scalar_skip() instead, and spare itself
+ * making the value (checking text, base64). */
+bool fq_scalar_wanted(const struct fq_matcher *m, const char *name, size_t n);
+static inline void fq_scalar_skip(struct fq_matcher *m)
+{
+	if (!m->skip)
+		m->lv[m->depth - 1].nchild++;
+}
 /* The expression's answer over what was seen. */
 bool fq_result(const struct fq_matcher *m);
+/* The answer already, whatever the top-level members not yet walked hold
+ * (walked: their bits, fq_schema_top()'s order)? 1 true, 0 false, -1 not
+ * known yet. */
+int fq_decided(const struct fq_matcher *m, uint32_t walked);
 
 /* ---- tokens (filter_lex.c) ---- */
 

@@ -270,6 +270,52 @@ void fq_scalar(struct fq_matcher *m, const char *name, size_t n, const struct fq
 	}
 }
 
+bool fq_scalar_wanted(const struct fq_matcher *m, const char *name, size_t n)
+{
+	if (m->skip)
+		return false;
+	const struct sonde_filter *f = m->f;
+	const struct fq_level *l = &m->lv[m->depth - 1];
+	for (size_t p = 0; p < f->npaths; p++) {
+		uint16_t end = (uint16_t)(1u << f->path[p].nsteps), pk;
+		if (l->list && (l->pairk[p] || l->pairok[p] || (l->pos[p] & end)))
+			return true;
+		if (child_pos(&f->path[p], l, p, name, n, l->nchild, false, &pk) & end)
+			return true;
+	}
+	return false;
+}
+
+/* Three-valued: 1, 0, or -1 for not known yet. */
+static int decide(const struct fq_matcher *m, uint32_t walked, uint16_t i, int *memo)
+{
+	const struct sonde_filter *f = m->f;
+	const struct fq_node *nd = &f->node[i];
+	int a, b;
+	switch (nd->kind) {
+	case FQ_N_ATOM:
+		if (m->done >> nd->a & 1)
+			return 1;
+		return (f->atom[nd->a].top & ~walked) ? -1 : 0;
+	case FQ_N_NOT: a = memo[nd->a]; return a < 0 ? -1 : !a;
+	case FQ_N_AND:
+		a = memo[nd->a], b = memo[nd->b];
+		return !a || !b ? 0 : a == 1 && b == 1 ? 1 : -1;
+	case FQ_N_OR:
+		a = memo[nd->a], b = memo[nd->b];
+		return a == 1 || b == 1 ? 1 : !a && !b ? 0 : -1;
+	default: return nd->value;
+	}
+}
+
+int fq_decided(const struct fq_matcher *m, uint32_t walked)
+{
+	int memo[FQ_MAX_NODES];
+	for (size_t i = 0; i < m->f->nnodes; i++)
+		memo[i] = decide(m, walked, (uint16_t)i, memo);
+	return memo[m->f->root];
+}
+
 bool fq_result(const struct fq_matcher *m)
 {
 	const struct sonde_filter *f = m->f;

@@ -603,8 +603,13 @@ static int new_atom(struct parser *p, const struct field *fd, uint8_t op, struct
 		}
 		a->has_re = true;
 	}
-	for (size_t i = 0; i < fd->npaths; i++)
+	for (size_t i = 0; i < fd->npaths; i++) {
+		const struct fq_path *pa = &f->path[fd->path[i]];
 		f->path[fd->path[i]].atoms |= 1ull << f->natoms;
+		int top = fq_schema_top(pa->step[0].s, pa->step[0].n);
+		if (top >= 0)
+			a->top |= 1u << top;
+	}
 	int atom = (int)f->natoms++;
 	struct fq_node n = { FQ_N_ATOM, false, (uint16_t)atom, 0 };
 	if (f->nnodes == FQ_MAX_NODES)

@@ -34,6 +34,10 @@ static size_t name_len(const char *name)
 static void put_str(struct walk *w, const char *name, const uint8_t *p, size_t n)
 {
 	struct fq_value v = { .kind = FQ_V_STR, .s = p, .n = n };
+	if (!fq_scalar_wanted(&w->m, name, name_len(name))) {
+		fq_scalar_skip(&w->m);
+		return;
+	}
 	if (n && !sonde_utf8_valid(p, n)) {
 		/* what the renderer would write, read back */
 		sonde_buf_reset(&w->scratch);
@@ -92,6 +96,12 @@ static void v_bytes(void *ctx, const char *name, const uint8_t *p, size_t n)
 	static const uint8_t none[1];
 	if (!p)
 		p = none;
+	if (!fq_scalar_wanted(&w->m, "encoding", 8) &&
+	    !fq_scalar_wanted(&w->m, name, name_len(name))) {
+		fq_scalar_skip(&w->m);
+		fq_scalar_skip(&w->m);
+		return;
+	}
 	bool text = sonde_utf8_valid(p, n);
 	struct fq_value enc = { .kind = FQ_V_STR,
 				.s = (const uint8_t *)(text ? "utf8" : "base64"),
@@ -313,6 +323,15 @@ enum {
 	TOP_FLAGS
 };
 
+/* Whether the answer is known once the members of `walked` are: the
+ * members left (the costly ones, walked last) are then not walked. */
+static bool settled(const struct walk *w, uint32_t walked)
+{
+	return fq_decided(&w->m, walked) >= 0;
+}
+
+#define BIT(t) (1u << (t))
+
 bool sonde_filter_match_record(const struct sonde_filter *f, const struct sonde_record *r,
 			       uint64_t now_us)
 {
@@ -321,30 +340,37 @@ bool sonde_filter_match_record(const struct sonde_filter *f, const struct sonde_
 	sonde_buf_init(&w.scratch, 0);
 	const struct sonde_msg *m = r->req ? r->req : r->resp;
 	uint32_t top = f->top_mask;
-	if (top & (1u << TOP_SCHEMA))
+	/* the cheap members first, then each costly one only if the answer
+	 * still depends on it */
+	if (top & BIT(TOP_SCHEMA))
 		v_u64(&w, "schema", SONDE_SCHEMA_VERSION);
-	if (top & (1u << TOP_TYPE))
+	if (top & BIT(TOP_TYPE))
 		cstr(&w, "type", "exchange");
-	if (top & (1u << TOP_TS))
+	if (top & BIT(TOP_TS))
 		time_member(&w, "ts", m->ts_first);
-	if (top & (1u << TOP_PROTOCOL))
+	if (top & BIT(TOP_PROTOCOL))
 		cstr(&w, "protocol", m->ops->protocol);
-	if ((top & (1u << TOP_VERSION)) && m->version)
+	if ((top & BIT(TOP_VERSION)) && m->version)
 		cstr(&w, "version", m->version);
-	if (top & (1u << TOP_CONN))
-		conn_member(&w, r);
-	if (top & (1u << TOP_CAPTURE))
+	if (top & BIT(TOP_CAPTURE))
 		capture_member(&w, r->conn);
-	if (top & (1u << TOP_PROCESS))
-		process_member(&w, r);
-	if ((top & (1u << TOP_REQUEST)) && r->req)
-		msg_member(&w, "request", r->req);
-	if ((top & (1u << TOP_RESPONSE)) && r->resp)
-		msg_member(&w, "response", r->resp);
-	if (top & (1u << TOP_LATENCY))
+	if (top & BIT(TOP_LATENCY))
 		latency_member(&w, r);
-	if (top & (1u << TOP_FLAGS))
+	if (top & BIT(TOP_FLAGS))
 		flags_member(&w, r);
+	uint32_t walked = BIT(TOP_SCHEMA) | BIT(TOP_TYPE) | BIT(TOP_TS) | BIT(TOP_PROTOCOL) |
+			  BIT(TOP_VERSION) | BIT(TOP_CAPTURE) | BIT(TOP_LATENCY) | BIT(TOP_FLAGS);
+	if ((top & BIT(TOP_CONN)) && !settled(&w, walked))
+		conn_member(&w, r);
+	walked |= BIT(TOP_CONN);
+	if ((top & BIT(TOP_PROCESS)) && !settled(&w, walked))
+		process_member(&w, r);
+	walked |= BIT(TOP_PROCESS);
+	if ((top & BIT(TOP_RESPONSE)) && r->resp && !settled(&w, walked))
+		msg_member(&w, "response", r->resp);
+	walked |= BIT(TOP_RESPONSE);
+	if ((top & BIT(TOP_REQUEST)) && r->req && !settled(&w, walked))
+		msg_member(&w, "request", r->req);
 	sonde_buf_free(&w.scratch);
 	return fq_result(&w.m);
 }
