@@ -11,6 +11,7 @@
 
 #include "core/buf.h"
 #include "query/filter.h"
+#include "store/clickhouse.h"
 #include "store/query.h"
 #include "store/row.h"
 #include "store/top.h"
@@ -22,7 +23,8 @@ static const char query_usage[] =
 	"Records kept by 'sonde capture --store DIR' or 'sonde read --store DIR' that\n"
 	"EXPR matches (docs/filter.md; none: every record), newest first.\n"
 	"\n"
-	"      --store DIR          the store (default: $SONDE_STORE)\n"
+	"      --store DIR          the store (default: $SONDE_STORE); clickhouse=URL asks\n"
+	"                           ClickHouse (--sink clickhouse=URL) instead\n"
 	"      --since DUR          records of the last DUR only (units s, m, h...)\n"
 	"      --until DUR          records older than DUR ago only\n"
 	"  -o, --output FORMAT      text or json (JSON Lines, as sonde read -o json wrote\n"
@@ -145,6 +147,10 @@ static int parse_args(int argc, char **argv, struct query_args *a)
 		sonde_errorf("query: which store? --store DIR (or SONDE_STORE)");
 		return SONDE_EXIT_USAGE;
 	}
+	if (!strncmp(a->q.dir, "clickhouse=", 11) && a->q.follow) {
+		sonde_errorf("query: --follow reads the embedded store, not ClickHouse");
+		return SONDE_EXIT_USAGE;
+	}
 	if (a->top >= 0 && a->q.follow) {
 		sonde_errorf("query: --top counts what is stored; it cannot --follow");
 		return SONDE_EXIT_USAGE;
@@ -241,7 +247,9 @@ int sonde_cmd_query(int argc, char **argv)
 	struct sonde_query_counts c;
 	char err[512];
 	status = SONDE_EXIT_OK;
-	if (sonde_query_run(&a.q, &c, err, sizeof(err)) < 0) {
+	bool ch = !strncmp(a.q.dir, "clickhouse=", 11);
+	if (ch ? sonde_clickhouse_query(a.q.dir + 11, &a.q, &c, err, sizeof(err)) < 0
+	       : sonde_query_run(&a.q, &c, err, sizeof(err)) < 0) {
 		sonde_errorf("query: %s", err);
 		status = SONDE_EXIT_FAIL;
 	}

@@ -37,6 +37,8 @@ struct sonde_common_opts {
 	size_t nproto_ports;
 	struct sonde_filter *filter; /* -Y EXPR (docs/filter.md); NULL: every record */
 	struct sonde_store_opts store; /* --store DIR and its bounds; dir NULL: none */
+	const char *clickhouse; /* --sink clickhouse=URL: the URL; NULL: none */
+	const char *node; /* --node NAME; NULL: the hostname */
 };
 
 /* -Y: the filter stage (records it does not match are dropped, counted);
