@@ -137,7 +137,8 @@ static int parse_args(int argc, char **argv, struct query_args *a)
 	if (status >= 0)
 		return status;
 	if (optind < argc - 1) {
-		sonde_errorf("query: one expression (quote it: sonde query 'protocol == \"http\"')");
+		sonde_errorf(
+			"query: one expression (quote it: sonde query 'protocol == \"http\"')");
 		return SONDE_EXIT_USAGE;
 	}
 	a->expr = optind < argc ? argv[optind] : NULL;

@@ -542,8 +542,8 @@ struct sonde_pcapng *sonde_common_record(const struct sonde_common_opts *o, cons
 		/* -o none --stats: only the counts (with -Y, of what matched) */
 		if (need || (o->no_records && !o->summary && !o->stats && !o->store.dir &&
 			     !o->clickhouse)) {
-			sonde_errorf("%s: %s goes with -w FILE (or --summary, --stats, --store)", cmd,
-				     need ? need : "-o none");
+			sonde_errorf("%s: %s goes with -w FILE (or --summary, --stats, --store)",
+				     cmd, need ? need : "-o none");
 			*status = SONDE_EXIT_USAGE;
 		}
 		return NULL;

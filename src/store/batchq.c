@@ -138,8 +138,7 @@ void sonde_batchq_drain(struct sonde_batchq *q, uint64_t timeout_ms)
 	pthread_mutex_lock(&q->mu);
 	q->flush_wanted = true;
 	pthread_cond_signal(&q->more);
-	while ((q->head || q->busy) &&
-	       pthread_cond_timedwait(&q->idle, &q->mu, &ts) != ETIMEDOUT)
+	while ((q->head || q->busy) && pthread_cond_timedwait(&q->idle, &q->mu, &ts) != ETIMEDOUT)
 		pthread_cond_signal(&q->more);
 	pthread_mutex_unlock(&q->mu);
 }

@@ -23,8 +23,17 @@
 #define CH_MAX_REPLY (256u << 20)
 
 static const char *const ch_columns[] = {
-	"ts", "ts_us", "protocol", "protocol", "conn.server.ip", "server",
-	"conn.server.port", "server_port", "conn.client.ip", "client", NULL,
+	"ts",
+	"ts_us",
+	"protocol",
+	"protocol",
+	"conn.server.ip",
+	"server",
+	"conn.server.port",
+	"server_port",
+	"conn.client.ip",
+	"client",
+	NULL,
 };
 
 struct ch_sink {
@@ -158,11 +167,12 @@ static size_t write_batch(void *ctx, struct sonde_store_row **rows, size_t n)
 	for (size_t i = 0; i < n; i++)
 		row_tsv(&body, k, rows[i]);
 	char err[512];
-	int rc = ch_exec(&k->url, k->db,
-			 "INSERT INTO " CH_TABLE " (ts_us, node, service, protocol, server, "
-			 "server_port, client, status, outcome, latency_us, pid, comm, pod, conn_id, "
-			 "json, text) FORMAT TabSeparated",
-			 body.p, body.len, NULL, err, sizeof(err));
+	int rc = ch_exec(
+		&k->url, k->db,
+		"INSERT INTO " CH_TABLE " (ts_us, node, service, protocol, server, "
+		"server_port, client, status, outcome, latency_us, pid, comm, pod, conn_id, "
+		"json, text) FORMAT TabSeparated",
+		body.p, body.len, NULL, err, sizeof(err));
 	sonde_buf_free(&body);
 	pthread_mutex_lock(&k->mu);
 	if (rc == 0) {
@@ -173,7 +183,10 @@ static size_t write_batch(void *ctx, struct sonde_store_row **rows, size_t n)
 	} else {
 		k->failed_posts++;
 		if (!k->down)
-			fprintf(stderr, "sonde: clickhouse: %s (records queued, then dropped and counted)\n", err);
+			fprintf(stderr,
+				"sonde: clickhouse: %s (records queued, then dropped and "
+				"counted)\n",
+				err);
 		k->down = true;
 	}
 	pthread_mutex_unlock(&k->mu);

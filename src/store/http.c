@@ -128,8 +128,8 @@ static int dechunk(struct sonde_buf *b)
 }
 
 int sonde_http_post(const struct sonde_http_url *u, const char *target, const void *body,
-		    size_t len, struct sonde_buf *resp, size_t max_resp, int timeout_ms,
-		    char *err, size_t errlen)
+		    size_t len, struct sonde_buf *resp, size_t max_resp, int timeout_ms, char *err,
+		    size_t errlen)
 {
 	int fd = dial(u, timeout_ms, err, errlen);
 	if (fd < 0)

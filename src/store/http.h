@@ -28,8 +28,8 @@ int sonde_http_url_parse(const char *s, struct sonde_http_url *u, char *err, siz
  * with a sentence in err (connection refused, timeout, malformed reply).
  */
 int sonde_http_post(const struct sonde_http_url *u, const char *target, const void *body,
-		    size_t len, struct sonde_buf *resp, size_t max_resp, int timeout_ms,
-		    char *err, size_t errlen);
+		    size_t len, struct sonde_buf *resp, size_t max_resp, int timeout_ms, char *err,
+		    size_t errlen);
 
 /* Append s percent-encoded for a query string. */
 void sonde_http_urlencode(struct sonde_buf *b, const char *s, size_t n);

@@ -57,7 +57,8 @@ static bool offer(struct query *q, sqlite3_stmt *st)
 		.details = col_text(st, 3),
 		.service = col_text(st, 4),
 		.client = col_text(st, 5),
-		.status = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 6),
+		.status =
+			sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 6),
 		.outcome = col_text(st, 7),
 		.latency_us = sqlite3_column_type(st, 8) == SQLITE_NULL
 				      ? -1
@@ -88,7 +89,7 @@ static int prepare(struct query *q, struct cursor *k, bool follow)
 		     "SELECT ts_us,json,text,details,service,client,status,outcome,latency_us,id"
 		     " FROM records WHERE %s AND (%s) %s",
 		     follow ? "id > ?1" : "ts_us >= ?2 AND ts_us < ?3 AND id <= ?1", q->where,
-		     follow ? "ORDER BY id"
+		     follow               ? "ORDER BY id"
 		     : q->o->oldest_first ? "ORDER BY ts_us, id"
 					  : "ORDER BY ts_us DESC, id DESC") < 0)
 		abort();
@@ -207,8 +208,8 @@ int sonde_query_run(const struct sonde_query_opts *o, struct sonde_query_counts 
 	struct sonde_buf w = { 0 };
 	if (o->filter) {
 		struct sonde_filter_error fe;
-		if (sonde_filter_to_sql(o->filter, SONDE_SQL_SQLITE, "json", sonde_store_sql_columns,
-					q.now_us, &w, &q.exact, &fe) < 0) {
+		if (sonde_filter_to_sql(o->filter, SONDE_SQL_SQLITE, "json",
+					sonde_store_sql_columns, q.now_us, &w, &q.exact, &fe) < 0) {
 			sonde_buf_reset(&w); /* every row is checked instead */
 			q.exact = false;
 		}

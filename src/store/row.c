@@ -133,8 +133,8 @@ static void row_index(struct sonde_store_row *w, const struct sonde_record *r)
 	const struct sonde_msg *m = r->req ? r->req : r->resp;
 	const struct sonde_conn_info *c = r->conn;
 	w->ts_us = m->ts_first / 1000;
-	w->latency_us = r->req && r->resp ? (int64_t)(r->resp->ts_last - r->req->ts_first) / 1000
-					  : -1;
+	w->latency_us =
+		r->req && r->resp ? (int64_t)(r->resp->ts_last - r->req->ts_first) / 1000 : -1;
 	copy_cstr(w->protocol, sizeof(w->protocol), m->ops->protocol, sizeof(w->protocol));
 	sonde_endpoint_str(&c->server, w->server, sizeof(w->server), 0);
 	sonde_endpoint_str(&c->client, w->client, sizeof(w->client), 0);

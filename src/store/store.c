@@ -25,8 +25,17 @@
 #define STORE_RETRY_NS (2ull * 1000000000ull)
 
 const char *const sonde_store_sql_columns[] = {
-	"ts", "ts_us", "protocol", "protocol", "conn.server.ip", "server",
-	"conn.server.port", "server_port", "conn.client.ip", "client", NULL,
+	"ts",
+	"ts_us",
+	"protocol",
+	"protocol",
+	"conn.server.ip",
+	"server",
+	"conn.server.port",
+	"server_port",
+	"conn.client.ip",
+	"client",
+	NULL,
 };
 
 static const char schema[] =
@@ -158,7 +167,10 @@ sqlite3 *sonde_store_open_segment(const char *path, char *err, size_t errlen)
 		sqlite3_finalize(st);
 		return db;
 	}
-	snprintf(err, errlen, "%s", rc == SQLITE_ROW || rc == SQLITE_DONE ? "not a sonde store segment" : db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+	snprintf(err, errlen, "%s",
+		 rc == SQLITE_ROW || rc == SQLITE_DONE ? "not a sonde store segment"
+		 : db                                  ? sqlite3_errmsg(db)
+						       : sqlite3_errstr(rc));
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return NULL;
@@ -193,13 +205,15 @@ static int segment_new(struct sonde_store *s, char *err, size_t errlen)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(s->db, schema, NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(s->db,
-					"INSERT INTO records(ts_us,protocol,service,server,server_port,"
-					"client,status,outcome,latency_us,pid,comm,pod,conn_id,json,"
-					"text,details) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-					-1, &s->ins, NULL);
+		rc = sqlite3_prepare_v2(
+			s->db,
+			"INSERT INTO records(ts_us,protocol,service,server,server_port,"
+			"client,status,outcome,latency_us,pid,comm,pod,conn_id,json,"
+			"text,details) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			-1, &s->ins, NULL);
 	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		snprintf(err, errlen, "%s: %s", path,
+			 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 		sqlite3_close(s->db);
 		s->db = NULL;
 		unlink(path);
@@ -264,7 +278,8 @@ static uint64_t segment_rows(const char *path)
 	sqlite3 *db = sonde_store_open_segment(path, err, sizeof(err));
 	uint64_t n = 0;
 	sqlite3_stmt *st;
-	if (db && sqlite3_prepare_v2(db, "SELECT max(id) FROM records", -1, &st, NULL) == SQLITE_OK) {
+	if (db &&
+	    sqlite3_prepare_v2(db, "SELECT max(id) FROM records", -1, &st, NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW)
 			n = (uint64_t)sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);

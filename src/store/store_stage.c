@@ -27,8 +27,8 @@ static size_t write_batch(void *ctx, struct sonde_store_row **rows, size_t n)
 	return sonde_store_write(ctx, rows, n);
 }
 
-void *sonde_store_stage_new(const struct sonde_store_opts *o, struct sonde_stats *stats,
-			    char *err, size_t errlen)
+void *sonde_store_stage_new(const struct sonde_store_opts *o, struct sonde_stats *stats, char *err,
+			    size_t errlen)
 {
 	struct sonde_store *st = sonde_store_open(o, err, errlen);
 	if (!st)

@@ -16,7 +16,7 @@ extern const struct sonde_stage_ops sonde_store_stage;
 
 /* The stage's context; NULL with one sentence in err. stats: the run's,
  * updated with the store's counters as records go by and at the end. */
-void *sonde_store_stage_new(const struct sonde_store_opts *o, struct sonde_stats *stats,
-			    char *err, size_t errlen);
+void *sonde_store_stage_new(const struct sonde_store_opts *o, struct sonde_stats *stats, char *err,
+			    size_t errlen);
 
 #endif

@@ -131,8 +131,8 @@ void sonde_top_write(struct sonde_top *t, size_t n, bool json, FILE *out)
 			struct sonde_buf b = { 0 };
 			sonde_buf_printf(&b, "{\"type\":\"top\",\"%s\":", what[t->kind]);
 			sonde_json_cstr(&b, g->key);
-			sonde_buf_printf(&b, ",\"records\":%" PRIu64 ",\"errors\":%" PRIu64, g->count,
-					 g->errors);
+			sonde_buf_printf(&b, ",\"records\":%" PRIu64 ",\"errors\":%" PRIu64,
+					 g->count, g->errors);
 			if (g->nlat)
 				sonde_buf_printf(&b,
 						 ",\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,"
