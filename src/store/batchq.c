@@ -37,6 +37,7 @@ static void release(struct sonde_batchq *q, size_t n)
 		q->rows--;
 		free(w);
 	}
+	pthread_cond_broadcast(&q->room);
 }
 
 static void *writer(void *arg)
@@ -96,6 +97,7 @@ int sonde_batchq_start(struct sonde_batchq *q, const struct sonde_batchq_opts *o
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&q->more, &ca);
 	pthread_cond_init(&q->idle, &ca);
+	pthread_cond_init(&q->room, &ca);
 	pthread_condattr_destroy(&ca);
 	int err = pthread_create(&q->thread, NULL, writer, q);
 	if (err) {
@@ -110,6 +112,11 @@ bool sonde_batchq_push(struct sonde_batchq *q, struct sonde_store_row *w)
 {
 	w->next = NULL;
 	pthread_mutex_lock(&q->mu);
+	while (q->o.block_when_full && q->running && q->head &&
+	       (q->rows >= q->o.max_rows || q->bytes + w->size > q->o.max_bytes)) {
+		pthread_cond_signal(&q->more);
+		pthread_cond_wait(&q->room, &q->mu);
+	}
 	if (q->rows >= q->o.max_rows || q->bytes + w->size > q->o.max_bytes || !q->running) {
 		q->dropped++;
 		pthread_mutex_unlock(&q->mu);
@@ -158,6 +165,7 @@ size_t sonde_batchq_stop(struct sonde_batchq *q)
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->more);
 	pthread_cond_destroy(&q->idle);
+	pthread_cond_destroy(&q->room);
 	return left;
 }
 

@@ -26,13 +26,16 @@ struct sonde_batchq_opts {
 	 * writer thread. The queue frees the rows dealt with. */
 	size_t (*write)(void *ctx, struct sonde_store_row **rows, size_t n);
 	uint64_t retry_ms;
+	/* Wait for room instead of refusing (a capture file: there is no
+	 * live traffic to keep up with). */
+	bool block_when_full;
 	void *ctx;
 };
 
 struct sonde_batchq {
 	struct sonde_batchq_opts o;
 	pthread_mutex_t mu;
-	pthread_cond_t more, idle;
+	pthread_cond_t more, idle, room;
 	struct sonde_store_row *head, *tail;
 	size_t bytes, rows;
 	bool stopping, running, busy, flush_wanted;

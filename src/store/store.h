@@ -22,6 +22,7 @@ struct sonde_store_opts {
 	const char *dir;
 	uint64_t max_bytes; /* every segment together; 0: the default (1 GiB) */
 	uint64_t max_age_ns; /* segments last written longer ago are deleted; 0: never */
+	bool block; /* the stage waits for the writer instead of dropping (sonde read) */
 };
 
 struct sonde_store_counts {

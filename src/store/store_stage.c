@@ -44,6 +44,7 @@ void *sonde_store_stage_new(const struct sonde_store_opts *o, struct sonde_stats
 		.batch_rows = STAGE_BATCH_ROWS,
 		.linger_ms = STAGE_LINGER_MS,
 		.retry_ms = 1000,
+		.block_when_full = o->block,
 		.write = write_batch,
 		.ctx = st,
 	};

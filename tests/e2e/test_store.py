@@ -171,7 +171,8 @@ def pcap_http_exchange(i):
         ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(payload), 0, 0, 64, 6,
                          0, bytes(src), bytes(dst))
         return b"\x00" * 12 + b"\x08\x00" + ip + tcp + payload
-    cli, srv = [127, 0, 0, 1], [127, 0, 0, 2]
+    # a new client address every 50000 ports: every exchange its own connection
+    cli, srv = [127, 1 + i // 50000 // 256 % 250, i // 50000 % 256, 1], [127, 0, 0, 2]
     port = 10000 + i % 50000
     req = f"GET /item/{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
     resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
