@@ -114,7 +114,8 @@ int sonde_store_list(const char *dir, char ***paths, size_t *n)
 		cnt++;
 	}
 	closedir(d);
-	qsort(v, cnt, sizeof(*v), cmp_str);
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), cmp_str);
 	*paths = v;
 	*n = cnt;
 	return 0;
