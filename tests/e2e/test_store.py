@@ -226,6 +226,36 @@ def test_corrupt(sonde, files):
            f"rc {p.returncode} stderr {p.stderr.strip()!r}: {len(got)} vs {len(want)}")
 
 
+def test_disk_full(sonde, files):
+    """A store on a full disk (a 1 MiB tmpfs made here): sonde goes on
+    writing records, the store stops growing, the loss is counted."""
+    if os.geteuid() != 0:
+        print("SKIP store on a full disk: needs root (a tmpfs)")
+        return
+    m = tempfile.mkdtemp(prefix="sonde-store-full.")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", m]).returncode:
+        print("SKIP store on a full disk: mount tmpfs failed")
+        return
+    try:
+        d = os.path.join(m, "store")
+        want = made = 0
+        stored = drops = 0
+        for f in files[:40]:
+            p = run([sonde, "read", "-q", "--stats", "-o", "json", "--store", d, f])
+            out = [json.loads(x) for x in p.stdout.splitlines()]
+            st = out[-1] if out and out[-1].get("type") == "stats" else {}
+            want += sum(1 for r in out if r.get("type") == "exchange")
+            made += st.get("records", 0)
+            stored += st.get("store_records", 0)
+            drops += st.get("store_write_drops", 0)
+        report(want == made and drops > 0 and stored + drops == made,
+               f"a full disk: records go on ({made}), {stored} stored, {drops} counted lost",
+               f"{want} written, {made} made, {stored} stored, {drops} drops")
+    finally:
+        subprocess.run(["umount", m])
+        os.rmdir(m)
+
+
 def test_bad_expr(sonde, store):
     p = run([sonde, "query", "--store", store, 'protocol == "http" &&'])
     report(p.returncode == 2 and "column 22" in p.stderr, "a bad expression: exit 2, its column",
@@ -247,6 +277,7 @@ def main():
     test_quota(sonde, files)
     test_sigkill(sonde)
     test_corrupt(sonde, files)
+    test_disk_full(sonde, files)
     return 1 if failed else 0
 
 
