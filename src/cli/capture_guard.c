@@ -154,6 +154,12 @@ void capture_audit_stop(struct sonde_audit *au, const char *why, int status, uin
 	sonde_audit_end(au);
 }
 
+bool capture_needs_setns(const struct capture_guard_desc *d)
+{
+	bool tc_elsewhere = d->source && !strcmp(d->source, "tc") && d->po && d->po->netns;
+	return d->all_netns || tc_elsewhere;
+}
+
 sonde_caps capture_caps_needed(const struct capture_guard_desc *d)
 {
 	sonde_caps c = 0;
@@ -173,6 +179,8 @@ sonde_caps capture_caps_needed(const struct capture_guard_desc *d)
 		c |= SONDE_CAP(CAP_SYS_PTRACE) | SONDE_CAP(CAP_DAC_READ_SEARCH);
 	if (d->source && !strcmp(d->source, "tc")) /* the clsact way is undone at exit */
 		c |= SONDE_CAP(CAP_BPF) | SONDE_CAP(CAP_NET_ADMIN);
+	if (capture_needs_setns(d)) /* ... in the namespace it was made in */
+		c |= SONDE_CAP(CAP_SYS_ADMIN);
 	if (d->all_netns) /* a new namespace: setns, a packet socket or classifiers in it */
 		c |= SONDE_CAP(CAP_SYS_ADMIN) | SONDE_CAP(CAP_NET_RAW) | SONDE_CAP(CAP_NET_ADMIN) |
 		     SONDE_CAP(CAP_BPF) | SONDE_CAP(CAP_SYS_PTRACE) |

@@ -40,6 +40,9 @@ void capture_audit_tls_probe(void *au, const char *path, const char *library, ui
 void capture_audit_stop(struct sonde_audit *au, const char *why, int status, uint64_t secs,
 			const struct sonde_stats *st);
 
+/* The running capture enters namespaces (--all-netns; tc's classifiers in
+ * another namespace are undone there at exit). */
+bool capture_needs_setns(const struct capture_guard_desc *d);
 /* The capabilities the running capture still needs (docs/security.md). */
 sonde_caps capture_caps_needed(const struct capture_guard_desc *d);
 

@@ -695,7 +695,7 @@ static int drop_privileges(const struct capture_args *a, const struct capture_gu
 		sonde_caps_format(c, before, sizeof(before));
 	struct sonde_privs_plan plan = { .keep = capture_caps_needed(d),
 					 .user = a->user,
-					 .allow_setns = a->all_netns };
+					 .allow_setns = capture_needs_setns(d) };
 	if (sonde_privs_drop(&plan, why, sizeof(why)) < 0) {
 		sonde_errorf("capture: %s", why);
 		return -1;
