@@ -245,7 +245,8 @@ static void copy_targets(struct sonde_targets *dst, const struct sonde_targets *
 		t->container = t->container ? strdup(t->container) : NULL;
 		for (size_t k = 0; k < t->nreqs; k++) {
 			t->reqs[k].key = strdup(t->reqs[k].key);
-			t->reqs[k].value = t->reqs[k].value ? strdup(t->reqs[k].value) : NULL;
+			for (size_t j = 0; j < t->reqs[k].nvalues; j++)
+				t->reqs[k].values[j] = strdup(t->reqs[k].values[j]);
 		}
 	}
 }
