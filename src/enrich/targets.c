@@ -214,7 +214,8 @@ static int term(const char *p, size_t n, struct sonde_target_sel *t, char *why, 
 	}
 	if (rc < 0)
 		snprintf(why, whylen,
-			 "'%s' is not a term: namespace=NAME, pod=SELECTOR (app=web,tier!=db,env in (a,b)), "
+			 "'%s' is not a term: namespace=NAME, pod=SELECTOR (app=web,tier!=db,env "
+			 "in (a,b)), "
 			 "container=NAME, process=NAME[,NAME...] (at most %d), ports=P[,P...] "
 			 "(at most %d) or all",
 			 s, SONDE_TARGET_COMMS, SONDE_TARGET_PORTS);
