@@ -65,7 +65,7 @@ $(BUILD)/src/source/packet/tc.o: CPPFLAGS += -I$(BPF_OUT) -Ibpf
 $(BUILD)/tests/test_ebpf_%: CPPFLAGS += -Ibpf
 $(BUILD)/src/enrich/%.o $(BUILD)/tests/test_targets: CPPFLAGS += -Ibpf
 $(BUILD)/src/cli/cmd_capture.o: CPPFLAGS += -Ibpf
-build-fuzz/fuzz_cri: CPPFLAGS += -Ibpf
+build-fuzz/fuzz_cri build-fuzz/fuzz_targets: CPPFLAGS += -Ibpf
 
 # The version, once: `git describe` of this tree, or the fallback in
 # src/cli/cli.h outside git. main.o is rebuilt when it changes.
