@@ -10,8 +10,11 @@
  */
 #include "testutil.h"
 
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -286,6 +289,19 @@ static int ch_query(const struct ch *c, const char *sql_file, const char *out)
 	return system(cmd);
 }
 
+/* A port nothing listens on now (the kernel's choice). */
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
 static bool ch_start(struct ch *c)
 {
 	if (system("command -v clickhouse-server > /dev/null 2>&1") != 0 ||
@@ -293,7 +309,8 @@ static bool ch_start(struct ch *c)
 		return false;
 	snprintf(c->dir, sizeof(c->dir), "/tmp/sonde-filter-ch.XXXXXX");
 	assert_non_null(mkdtemp(c->dir));
-	c->port = 18000 + (int)(getpid() % 1000);
+	c->port = free_port();
+	int tcp_port = free_port();
 	char cmd[2048];
 	snprintf(cmd, sizeof(cmd),
 		 "cd %s && mkdir -p data tmp user_files log && cp /etc/clickhouse-server/users.xml . && "
@@ -304,7 +321,7 @@ static bool ch_start(struct ch *c)
 		 "</user_files_path><users_config>users.xml</users_config><default_profile>default"
 		 "</default_profile><default_database>default</default_database>"
 		 "<mark_cache_size>536870912</mark_cache_size><timezone>UTC</timezone></yandex>' > config.xml",
-		 c->dir, c->dir, c->dir, c->port, c->port + 1000, c->dir, c->dir, c->dir);
+		 c->dir, c->dir, c->dir, c->port, tcp_port, c->dir, c->dir, c->dir);
 	assert_int_equal(system(cmd), 0);
 	c->pid = fork();
 	assert_true(c->pid >= 0);
