@@ -20,14 +20,17 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-PREFIX = "faults"
-failed = False
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
+from livelib import Report, free_port, wait_port  # noqa: E402
+
+R = Report("faults")
+
+
 BIG = 1 << 20
 
 SERVER = r'''
@@ -62,36 +65,6 @@ os.execvp("curl", ["curl", "-sk", "-o", "/dev/null", f"https://127.0.0.1:{port}/
 '''
 
 
-def say(kind, msg):
-    global failed
-    failed = failed or kind == "FAIL"
-    print(f"{kind} {PREFIX}: {msg}", flush=True)
-
-
-def check(name, cond, why=""):
-    say("PASS" if cond else "FAIL", name + ("" if cond else f": {why}"))
-    return cond
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, timeout=15):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.1)
-    return False
-
-
 class Sonde:
     def __init__(self, sonde, tmp, name, extra):
         self.out = os.path.join(tmp, name + ".json")
@@ -102,7 +75,7 @@ class Sonde:
         t0 = time.time()
         while time.time() - t0 < 60 and self.p.poll() is None and "capturing with" not in self.stderr():
             time.sleep(0.05)
-        self.ok = check(f"{name}: sonde started", self.p.poll() is None, self.stderr()[-500:])
+        self.ok = R.check(f"{name}: sonde started", self.p.poll() is None, self.stderr()[-500:])
 
     def stderr(self):
         with open(self.err) as f:
@@ -144,16 +117,16 @@ def ring_full(sonde, tmp, port):
         subprocess.run(["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/small-{i}"], timeout=20)
         time.sleep(0.2)
     rc, recs, st = s.stop()
-    check("ring full: sonde goes on and stops cleanly", rc == 0, s.stderr()[-500:])
-    say("INFO", f"ring full: drops {st.get('ebpf_ringbuf_drops')} events, {st.get('ebpf_ringbuf_drop_bytes')} bytes")
-    check("ring full: the lost events are counted", st.get("ebpf_ringbuf_drops", 0) > 0, st)
+    R.check("ring full: sonde goes on and stops cleanly", rc == 0, s.stderr()[-500:])
+    R.info(f"ring full: drops {st.get('ebpf_ringbuf_drops')} events, {st.get('ebpf_ringbuf_drop_bytes')} bytes")
+    R.check("ring full: the lost events are counted", st.get("ebpf_ringbuf_drops", 0) > 0, st)
     small = [r for r in recs if target(r).startswith("/small-") and (r.get("response") or {}).get("status") == 200]
-    check("ring full: the small exchanges after the bursts recorded whole", len(small) == 5,
+    R.check("ring full: the small exchanges after the bursts recorded whole", len(small) == 5,
           [target(r) for r in recs][:20])
     big = [r for r in recs if target(r).startswith("/big-")]
     lossy = [r for r in big if any(w in f for f in r.get("flags", [])
                                    for w in ("gap", "incomplete", "unanswered", "truncated"))]
-    check("ring full: no burst exchange claims to be whole when bytes were lost",
+    R.check("ring full: no burst exchange claims to be whole when bytes were lost",
           all(r in lossy or (r.get("response") or {}).get("body", {}).get("size") == BIG for r in big),
           [(target(r), r.get("flags")) for r in big][:8])
 
@@ -167,9 +140,9 @@ def vanishing(sonde, tmp, port):
     time.sleep(5)
     rc, recs, st = s.stop()
     got = {target(r) for r in recs if target(r).startswith("/gone-")}
-    check("vanishing processes: sonde stops cleanly", rc == 0, s.stderr()[-500:])
-    check("vanishing processes: all 100 exchanges recorded", len(got) == 100, f"{len(got)} recorded")
-    say("INFO", f"vanishing processes: {st.get('enrich_process_lookups')} lookups, "
+    R.check("vanishing processes: sonde stops cleanly", rc == 0, s.stderr()[-500:])
+    R.check("vanishing processes: all 100 exchanges recorded", len(got) == 100, f"{len(got)} recorded")
+    R.info(f"vanishing processes: {st.get('enrich_process_lookups')} lookups, "
                 f"{st.get('enrich_process_failures')} processes already gone")
 
 
@@ -181,16 +154,16 @@ def exec_under_probe(sonde, tmp, tls_port):
     with open(script, "w") as f:
         f.write(EXEC_CLIENT)
     p = subprocess.run(["/usr/bin/python3", script, str(tls_port)], timeout=60, capture_output=True, text=True)
-    check("exec: the client ran both requests", p.returncode == 0, p.stderr[-500:])
+    R.check("exec: the client ran both requests", p.returncode == 0, p.stderr[-500:])
     rc, recs, st = s.stop()
     by = {target(r): r for r in recs if target(r) in ("/before-exec", "/after-exec")}
-    check("exec: both TLS requests recorded, before and after the exec", len(by) == 2, sorted(by))
+    R.check("exec: both TLS requests recorded, before and after the exec", len(by) == 2, sorted(by))
     if len(by) == 2:
         def proc(r):
             c = r.get("conn", {}).get("client", {}).get("process") or r.get("process") or {}
             return c.get("pid"), c.get("comm")
         a, b = proc(by["/before-exec"]), proc(by["/after-exec"])
-        check("exec: one pid, each request named by the program that made it",
+        R.check("exec: one pid, each request named by the program that made it",
               a[0] and a[0] == b[0] and a[1] and a[1].startswith("python") and b[1] == "curl", (a, b))
 
 
@@ -198,10 +171,10 @@ def main():
     argv = [a for a in sys.argv[1:] if not a.startswith("--")]
     sonde = os.path.abspath(argv[0] if argv else "./sonde")
     if os.geteuid() != 0:
-        say("SKIP", "needs root (live capture)")
+        R.skip("needs root (live capture)")
         return 0
     if not shutil.which("curl"):
-        say("SKIP", "curl not installed")
+        R.skip("curl not installed")
         return 0
     tmp = tempfile.mkdtemp(prefix="sonde-faults-")
     os.chmod(tmp, 0o755)
@@ -217,12 +190,12 @@ def main():
         children.append(subprocess.Popen(["/usr/bin/python3", script, str(port)], start_new_session=True))
         children.append(subprocess.Popen(["/usr/bin/python3", script, str(tls_port), crt, key],
                                          start_new_session=True))
-        if not check("servers up", wait_port(port) and wait_port(tls_port)):
+        if not R.check("servers up", wait_port(port) and wait_port(tls_port)):
             return 1
         ring_full(sonde, tmp, port)
         vanishing(sonde, tmp, port)
         exec_under_probe(sonde, tmp, tls_port)
-        return 1 if failed else 0
+        return 1 if R.failed else 0
     finally:
         for c in children:
             try:
