@@ -160,7 +160,10 @@ def exec_under_probe(sonde, tmp, tls_port):
     R.check("exec: both TLS requests recorded, before and after the exec", len(by) == 2, sorted(by))
     if len(by) == 2:
         def proc(r):
-            c = r.get("conn", {}).get("client", {}).get("process") or r.get("process") or {}
+            # the record's own process: pid and comm as the kernel gave them
+            # with the call (the per-end details come from /proc when the
+            # record is written, which may be after the exec)
+            c = r.get("process") or {}
             return c.get("pid"), c.get("comm")
         a, b = proc(by["/before-exec"]), proc(by["/after-exec"])
         R.check("exec: one pid, each request named by the program that made it",
