@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -22,40 +21,14 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
+from livelib import Report, free_port, wait_port  # noqa: E402
+
+R = Report("attach-loop")
+
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 E2E = os.path.join(os.path.dirname(HERE), "e2e")
-PREFIX = "attach-loop"
-failed = False
-
-
-def say(kind, msg):
-    global failed
-    failed = failed or kind == "FAIL"
-    print(f"{kind} {PREFIX}: {msg}", flush=True)
-
-
-def check(name, cond, why=""):
-    say("PASS" if cond else "FAIL", name + ("" if cond else f": {why}"))
-    return cond
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, timeout=30):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.1)
-    return False
 
 
 def bpf_prog_ids():
@@ -158,14 +131,14 @@ def start_servers(tmp, children):
                    GO111MODULE="off", GOFLAGS="", GOTOOLCHAIN="local", GOPROXY="off")
         b = subprocess.run([go, "build", "-o", out, os.path.join(E2E, "go", "server", "main.go")], env=env,
                            capture_output=True, text=True, timeout=600, cwd=tmp)
-        if check("the Go HTTPS server builds", b.returncode == 0, b.stderr[-800:]):
+        if R.check("the Go HTTPS server builds", b.returncode == 0, b.stderr[-800:]):
             port = free_port()
             children.append(subprocess.Popen([out, str(port), crt, key], stdin=subprocess.PIPE,
                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                              start_new_session=True))
             servers["go"] = (port, True, children[-1])
     else:
-        say("SKIP", "go not installed: no Go server in the loop")
+        R.skip("go not installed: no Go server in the loop")
     return servers
 
 
@@ -174,10 +147,10 @@ def main():
     cycles = 50 if "--long" in sys.argv else 10
     sonde = os.path.abspath(argv[0] if argv else "./sonde")
     if os.geteuid() != 0:
-        say("SKIP", "needs root (live capture)")
+        R.skip("needs root (live capture)")
         return 0
     if not shutil.which("bpftool"):
-        say("SKIP", "bpftool not installed")
+        R.skip("bpftool not installed")
         return 0
     tmp = tempfile.mkdtemp(prefix="sonde-attach-")
     os.chmod(tmp, 0o755)
@@ -186,7 +159,7 @@ def main():
     try:
         servers = start_servers(tmp, children)
         for name, (port, _, _) in servers.items():
-            check(f"{name} serving", wait_port(port))
+            R.check(f"{name} serving", wait_port(port))
         before = bpf_prog_ids()
         loads = [Load(n, p, tls) for n, (p, tls, _) in servers.items()]
         for ld in loads:
@@ -210,7 +183,7 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-        check(f"sonde attached {cycles} times (SIGINT and SIGKILL in turn)", started == cycles,
+        R.check(f"sonde attached {cycles} times (SIGINT and SIGKILL in turn)", started == cycles,
               f"{started} started")
         time.sleep(1)
         for ld in loads:
@@ -218,11 +191,11 @@ def main():
         for ld in loads:
             ld.join(timeout=30)
         for ld in loads:
-            say("INFO", f"{ld.name}: {ld.ok} requests served, {ld.errors} failed")
-            check(f"{ld.name}: no request failed while sonde came and went", ld.errors == 0 and ld.ok > 0,
+            R.info(f"{ld.name}: {ld.ok} requests served, {ld.errors} failed")
+            R.check(f"{ld.name}: no request failed while sonde came and went", ld.errors == 0 and ld.ok > 0,
                   f"{ld.errors} failed ({ld.last_error}), {ld.ok} served")
         for name, (_, _, proc) in servers.items():
-            check(f"{name} still running", proc.poll() is None, f"exit {proc.returncode}")
+            R.check(f"{name} still running", proc.poll() is None, f"exit {proc.returncode}")
         deadline = time.time() + 20  # a SIGINT'd sonde lets its probes go in a child
         while time.time() < deadline and sondes_running():
             time.sleep(0.2)
@@ -231,8 +204,8 @@ def main():
         while left and time.time() < deadline:
             time.sleep(0.5)
             left = bpf_prog_ids() - before
-        check("nothing of sonde left in the kernel after the last SIGKILL", not left, sorted(left))
-        return 1 if failed else 0
+        R.check("nothing of sonde left in the kernel after the last SIGKILL", not left, sorted(left))
+        return 1 if R.failed else 0
     finally:
         for ld in loads:
             ld.stop = True

@@ -32,19 +32,10 @@ import tempfile
 import threading
 import time
 
-PREFIX = "soak"
-failed = False
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
+from livelib import Report, free_port, wait_port  # noqa: E402
 
-
-def say(kind, msg):
-    global failed
-    failed = failed or kind == "FAIL"
-    print(f"{kind} {PREFIX}: {msg}", flush=True)
-
-
-def check(name, cond, why=""):
-    say("PASS" if cond else "FAIL", name + ("" if cond else f": {why}"))
-    return cond
+R = Report("soak")
 
 
 SERVER = r'''
@@ -73,25 +64,6 @@ async def main():
         await s.serve_forever()
 asyncio.run(main())
 '''
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, timeout=15):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.1)
-    return False
 
 
 def proc_status(pid):
@@ -231,7 +203,7 @@ def resets_mid_message(port, n):
 
 def http2(tmp, n):
     if not (shutil.which("h2load") and shutil.which("nghttpd")):
-        say("SKIP", "h2load/nghttpd not installed: no HTTP/2 attack")
+        R.skip("h2load/nghttpd not installed: no HTTP/2 attack")
         return None, None
     port = free_port()
     with open(os.path.join(tmp, "index.html"), "w") as f:
@@ -248,7 +220,7 @@ def main():
     long_form = "--long" in sys.argv
     sonde = os.path.abspath(argv[0] if argv else "./sonde")
     if os.geteuid() != 0:
-        say("SKIP", "needs root (live capture)")
+        R.skip("needs root (live capture)")
         return 0
     size = dict(conns=20000 if long_form else 1500, loris=2000 if long_form else 200,
                 header=100 << 20 if long_form else 8 << 20, body=64 << 20 if long_form else 1 << 20,
@@ -265,7 +237,7 @@ def main():
         with open(script, "w") as f:
             f.write(SERVER)
         children.append(subprocess.Popen(["/usr/bin/python3", script, str(port)], start_new_session=True))
-        if not check("HTTP server up", wait_port(port)):
+        if not R.check("HTTP server up", wait_port(port)):
             return 1
         h2srv, h2port = http2(tmp, size["h2"])
         if h2srv:
@@ -284,13 +256,13 @@ def main():
         t0 = time.time()
         while time.time() - t0 < 60 and "capturing with" not in open(err).read():
             time.sleep(0.1)
-        if not check("sonde started", sonde_p.poll() is None, open(err).read()[-500:]):
+        if not R.check("sonde started", sonde_p.poll() is None, open(err).read()[-500:]):
             return 1
         base = proc_status(sonde_p.pid)
-        say("INFO", f"sonde RSS at start {base.get('VmRSS')}")
+        R.info(f"sonde RSS at start {base.get('VmRSS')}")
         ok_before = normal_requests(port, "before", size["normal"])
         held = hold_connections(port, size["conns"])
-        say("INFO", f"{len(held)} connections open and held")
+        R.info(f"{len(held)} connections open and held")
         attacks = [
             ("slowloris", lambda: slowloris(port, size["loris"], 4 if not long_form else 30)),
             ("header block", lambda: huge_header(port, size["header"])),
@@ -312,24 +284,24 @@ def main():
         for t in threads:
             t.join(timeout=300)
         stuck = [t.name for t in threads if t.is_alive()]
-        check("every attack ran to its end", not stuck, stuck)
+        R.check("every attack ran to its end", not stuck, stuck)
         for s in held:
             s.close()
         alive = sonde_p.poll() is None
-        check("sonde alive after the attacks", alive, open(err).read()[-800:])
+        R.check("sonde alive after the attacks", alive, open(err).read()[-800:])
         if not alive:
             return 1
         time.sleep(3)  # let the backlog drain
         t1 = cpu_ticks(sonde_p.pid)
         time.sleep(3)
         idle = (cpu_ticks(sonde_p.pid) - t1) / os.sysconf("SC_CLK_TCK") / 3
-        check("CPU back to idle afterwards (under 10% of a core)", idle < 0.10, f"{idle:.0%}")
+        R.check("CPU back to idle afterwards (under 10% of a core)", idle < 0.10, f"{idle:.0%}")
         ok_after = normal_requests(port, "after", size["normal"])
         peak = proc_status(sonde_p.pid).get("VmHWM", "0 kB")
         peak_mb = int(peak.split()[0]) / 1024
         bound = 64 + (budgets["reasm"] + budgets["pending"]) / (1 << 20) * 2 + 64 + 128
-        say("INFO", f"peak RSS {peak_mb:.0f} MB (budgets 32m reassembly + 32m pending, 64m ring buffer)")
-        check(f"peak RSS under {bound:.0f} MB", peak_mb < bound, f"{peak_mb:.0f} MB")
+        R.info(f"peak RSS {peak_mb:.0f} MB (budgets 32m reassembly + 32m pending, 64m ring buffer)")
+        R.check(f"peak RSS under {bound:.0f} MB", peak_mb < bound, f"{peak_mb:.0f} MB")
         time.sleep(1)
         sonde_p.send_signal(signal.SIGINT)
         try:
@@ -337,14 +309,14 @@ def main():
         except subprocess.TimeoutExpired:
             sonde_p.kill()
             rc = -9
-        check("sonde stopped cleanly", rc == 0, f"status {rc}: " + open(err).read()[-800:])
+        R.check("sonde stopped cleanly", rc == 0, f"status {rc}: " + open(err).read()[-800:])
         recs, stats = [], {}
         with open(out) as f:
             for ln in f:
                 try:
                     o = json.loads(ln)
                 except ValueError:
-                    check("every output line is JSON", False, ln[:200])
+                    R.check("every output line is JSON", False, ln[:200])
                     break
                 if o.get("type") == "stats":
                     stats = o
@@ -357,7 +329,7 @@ def main():
                 targets[t] = (r.get("response") or {}).get("status")
         for tag, served in (("before", ok_before), ("during", during[0]), ("after", ok_after)):
             mine = {t: s for t, s in targets.items() if t.startswith(f"/normal-{tag}-")}
-            check(f"ordinary traffic {tag} the attacks recorded completely ({served} served)",
+            R.check(f"ordinary traffic {tag} the attacks recorded completely ({served} served)",
                   served == size["normal"] and len(mine) == served and all(s == 200 for s in mine.values()),
                   f"{len(mine)} records, {sum(s == 200 for s in mine.values())} with 200, {served} served")
         # A connection holds at most 1024 waiting requests (pipeline.c): past
@@ -368,22 +340,22 @@ def main():
                         if (r.get("response") or {}).get("status") == 200)
         early = size["pipe"] - min(size["pipe"], 1024)
         unans = sum(1 for r in pipes if "unanswered" in r.get("flags", []))
-        check(f"{size['pipe']} pipelined requests: all recorded, the newest 1024 paired with their answers, "
+        R.check(f"{size['pipe']} pipelined requests: all recorded, the newest 1024 paired with their answers, "
               "the older written unanswered",
               len(pipes) == size["pipe"] and paired == list(range(early, size["pipe"])) and unans == early,
               f"{len(pipes)} records, {len(paired)} paired from {paired[:1]}, {unans} unanswered")
-        check("their answers written unsolicited and the flushing counted",
+        R.check("their answers written unsolicited and the flushing counted",
               stats.get("records_unsolicited", 0) >= early and stats.get("requests_flushed_for_memory", 0) >= early,
               {k: stats.get(k) for k in ("records_unsolicited", "requests_flushed_for_memory")})
         gave_up = {k: v for k, v in stats.items()
                    if k in ("gap_bytes", "unparsed_bytes", "parse_errors", "skipped_bytes", "undetected_bytes",
                             "bodies_truncated", "headers_truncated", "ebpf_ringbuf_drops",
                             "ebpf_truncated_bytes", "reassembly_budget_drops") and v}
-        say("INFO", f"given up on, counted: {gave_up}")
-        check("what sonde gave up on is counted (unparsed or skipped bytes, truncations)",
+        R.info(f"given up on, counted: {gave_up}")
+        R.check("what sonde gave up on is counted (unparsed or skipped bytes, truncations)",
               any(stats.get(k) for k in ("unparsed_bytes", "skipped_bytes", "undetected_bytes",
                                          "parse_errors", "gap_bytes")), stats)
-        return 1 if failed else 0
+        return 1 if R.failed else 0
     finally:
         for c in children:
             if c.poll() is None:
