@@ -5,7 +5,9 @@ exactly those jq (Debian's) selects from `sonde read -o json` with the same
 question written in jq; --stats must count the others in records_filtered;
 --summary must count only the kept ones; -c counts after the filter; a bad
 expression is a usage error (exit 2) naming its column; and `-w` with `-Y`
-still records every packet (as documented).
+still records every packet (as documented). Live, as root: `sonde capture
+-Y` (eBPF) on a real Python HTTP server on loopback, driven by curl, writes
+only the matching exchanges and counts the others.
 
 Usage: test_filter.py path/to/sonde
 Prints PASS/FAIL/SKIP lines; exits non-zero on any FAIL.
@@ -16,6 +18,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from livelib import Child, Report, SondeRun, free_port, kill_children, kill_sondes, wait_port  # noqa: E402
 
 # (filter, the same question in jq)
 CASES = [
@@ -157,7 +163,55 @@ def main():
                                      text=True, check=True).stdout)
         report(len(again) == n_all, "filter: -w records every packet, -Y or not",
                f"{len(again)} records from the recording, {n_all} from the capture")
+    live(sonde)
     return 1 if failed else 0
+
+
+def live(sonde):
+    """sonde capture -Y on real traffic: nginx-like python server, curl."""
+    global failed
+    rep = Report("filter-live")
+    if os.geteuid() != 0:
+        rep.skip("not root: no live capture")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        www = os.path.join(tmp, "www")
+        os.mkdir(www)
+        for name in ("a.txt", "b.txt"):
+            with open(os.path.join(www, name), "w") as f:
+                f.write(name * 10)
+        port = free_port()
+        Child(["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", str(port)],
+              name="http.server", cwd=www, stdin=False)
+        try:
+            if not wait_port(port):
+                rep.check("http.server up", False, "no listener")
+                failed += 1
+                return
+            run = SondeRun(sonde, tmp, "capture-Y",
+                           ["--port", str(port), "--no-tls", "-Y",
+                            'request.target == "/b.txt" && response.status == 200'], rep)
+            if not run.ok:
+                failed += 1
+                return
+            for path in ("/a.txt", "/b.txt", "/a.txt", "/missing", "/b.txt", "/a.txt"):
+                subprocess.run(["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}{path}"],
+                               check=False)
+            time.sleep(0.5)
+            rc, recs = run.stop()
+            ex = [r for r in recs if r.get("type") == "exchange"]
+            st = [r for r in recs if r.get("type") == "stats"]
+            ok = rep.check("capture -Y writes only the matching exchanges",
+                           rc == 0 and len(ex) == 2 and
+                           all(r["request"]["target"] == "/b.txt" for r in ex),
+                           f"exit {rc}: {[(r.get('request') or {}).get('target') for r in ex]}")
+            ok = rep.check("capture -Y counts the others in records_filtered",
+                           st and st[0]["records_filtered"] == 4 and st[0]["records"] == 6,
+                           st[0] if st else run.stderr()[-500:]) and ok
+            failed += 0 if ok else 1
+        finally:
+            kill_sondes()
+            kill_children()
 
 
 if __name__ == "__main__":
