@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "store/http.h"
 
+#include "proto/http/chunked.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <netdb.h>
@@ -102,29 +104,23 @@ static int send_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-/* Decode a chunked body in place; -1 if malformed. */
-static int dechunk(struct sonde_buf *b)
+/* A chunked body (p, n) decoded into out, with the HTTP dissector's own
+ * decoder. -1 if malformed or cut short. */
+static int dechunk(const uint8_t *p, size_t n, struct sonde_buf *out)
 {
-	size_t in = 0, out = 0;
-	for (;;) {
-		char *end;
-		if (in >= b->len)
+	struct sonde_chunked c;
+	sonde_chunked_init(&c);
+	for (size_t i = 0; i < n;) {
+		struct sonde_chunked_step st = sonde_chunked_feed(&c, p + i, n - i);
+		if (st.ev == SONDE_CHUNKED_BYTES)
+			sonde_buf_append(out, st.data, st.used);
+		i += st.used;
+		if (st.ev == SONDE_CHUNKED_END)
+			return 0;
+		if (st.ev == SONDE_CHUNKED_ERROR || (!st.used && st.ev == SONDE_CHUNKED_MORE))
 			return -1;
-		unsigned long long n = strtoull((const char *)b->p + in, &end, 16);
-		const char *nl = memchr(b->p + in, '\n', b->len - in);
-		if (!nl || end == (const char *)b->p + in)
-			return -1;
-		in = (size_t)((const uint8_t *)nl - b->p) + 1;
-		if (!n)
-			break;
-		if (n > b->len - in)
-			return -1;
-		memmove(b->p + out, b->p + in, n);
-		out += n;
-		in += n + 2; /* CRLF after the data */
 	}
-	b->len = out;
-	return 0;
+	return -1;
 }
 
 int sonde_http_post(const struct sonde_http_url *u, const char *target, const void *body,
@@ -181,8 +177,9 @@ int sonde_http_post(const struct sonde_http_url *u, const char *target, const vo
 		    strstr(l + 2, "chunked") < strstr(l + 2, "\r\n"))
 			chunked = true;
 	sonde_buf_reset(resp);
-	sonde_buf_append(resp, in.p + hlen, in.len - hlen);
-	if (chunked && dechunk(resp) < 0) {
+	if (!chunked)
+		sonde_buf_append(resp, in.p + hlen, in.len - hlen);
+	else if (dechunk(in.p + hlen, in.len - hlen, resp) < 0) {
 		snprintf(err, errlen, "%s:%s: a malformed chunked reply", u->host, u->port);
 		goto out;
 	}
