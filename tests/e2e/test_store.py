@@ -256,6 +256,25 @@ def test_disk_full(sonde, files):
         os.rmdir(m)
 
 
+def test_follow(sonde, files):
+    """--follow: records stored after the query started are printed as
+    they are committed (a new segment of another sonde run)."""
+    d = tempfile.mkdtemp(prefix="sonde-store-follow.")
+    dns = [f for f in files if "/dns/" in f][0]
+    redis = [f for f in files if "/redis/" in f][0]
+    run([sonde, "read", "-q", "--store", d, "-o", "none", dns])
+    q = subprocess.Popen([sonde, "query", "--store", d, "--follow", "-o", "json",
+                          '!(protocol == "dns")'], stdout=subprocess.PIPE, text=True)
+    time.sleep(1)
+    want = run([sonde, "read", "-q", "--store", d, "-o", "json", redis]).stdout.splitlines()
+    time.sleep(1.5)
+    q.send_signal(signal.SIGINT)
+    out, _ = q.communicate(10)
+    report(q.returncode == 0 and sorted(out.splitlines()) == sorted(want) and want,
+           f"--follow prints the {len(want)} records stored after it started",
+           f"rc {q.returncode}, {len(out.splitlines())} lines")
+
+
 def test_bad_expr(sonde, store):
     p = run([sonde, "query", "--store", store, 'protocol == "http" &&'])
     report(p.returncode == 2 and "column 22" in p.stderr, "a bad expression: exit 2, its column",
@@ -277,6 +296,7 @@ def main():
     test_quota(sonde, files)
     test_sigkill(sonde)
     test_corrupt(sonde, files)
+    test_follow(sonde, files)
     test_disk_full(sonde, files)
     return 1 if failed else 0
 
