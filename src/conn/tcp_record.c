@@ -94,6 +94,8 @@ static void conn_fields(const struct sonde_msg *m, const struct sonde_field_ops 
 	if (f->have & SONDE_TCPF_SEGS)
 		put_pair(v, ctx, "segments", f->segs);
 	put_retrans(v, ctx, f);
+	if (f->have & SONDE_TCPF_OOO)
+		put_pair(v, ctx, "out_of_order", f->ooo_segs);
 	put_rtt(v, ctx, f);
 	if (f->have & SONDE_TCPF_CWND) {
 		put_cstr(v, ctx, "cwnd_of", sonde_tcp_side_name(f->cwnd_side));

@@ -111,12 +111,14 @@ void sonde_tcp_health_facts(struct sonde_tcp_health *h, const struct sonde_tcp_f
 {
 	struct sonde_tcp_facts *o = &h->f;
 	*o = *f;
+	h->ended = true; /* facts come with the end: records written from now say how */
 	int a = src_is_client ? 0 : 1; /* index of the chunk source's direction */
 	for (int i = 0; i < 2; i++) {
 		o->bytes[i ^ a] = f->bytes[i];
 		o->segs[i ^ a] = f->segs[i];
 		o->retrans_segs[i ^ a] = f->retrans_segs[i];
 		o->retrans_bytes[i ^ a] = f->retrans_bytes[i];
+		o->ooo_segs[i ^ a] = f->ooo_segs[i];
 	}
 	o->have &= ~(uint32_t)(SONDE_TCPF_RETRANS0 | SONDE_TCPF_RETRANS1);
 	if (f->have & SONDE_TCPF_RETRANS0)
@@ -165,37 +167,47 @@ static int rtt_dir(const struct sonde_tcp_health *h)
 	return h->d[0].srtt_us >= h->d[1].srtt_us ? 0 : 1;
 }
 
-/* Wireshark's test (packet-tcp.c, tcp_analyze_sequence_number) of a segment
- * that does not advance the sequence: a retransmission unless it is a
- * keep-alive or an out-of-order arrival. */
-static bool is_retransmission(const struct sonde_tcp_health *h, const struct sonde_tcp_dir *d,
+/* Wireshark's classification (packet-tcp.c, tcp_analyze_sequence_number) of
+ * a segment that does not advance the sequence: a keep-alive, a zero-window
+ * probe's follower, a fast retransmission (counted), out of order, spurious
+ * (already acknowledged: not counted), else a retransmission (counted). */
+enum seg_kind { SEG_NEW, SEG_RETRANS, SEG_OUT_OF_ORDER };
+
+static enum seg_kind classify(const struct sonde_tcp_health *h, const struct sonde_tcp_dir *d,
 			      const struct sonde_tcp_dir *rev, uint32_t seq, uint32_t seglen,
 			      bool synfin, uint64_t ts)
 {
 	if (!d->started || !seq_lt(seq, d->nextseq))
-		return false;
+		return SEG_NEW;
 	if (seglen <= 1 && !synfin && seq == d->nextseq - 1)
-		return false; /* keep-alive */
-	if (rev->ack_known && rev->dupacks >= 2 && rev->lastack == seq)
-		return true; /* fast retransmission */
+		return SEG_NEW; /* keep-alive */
+	bool not_advanced = !(seglen > 1 && d->nextseq - 1 == seq);
+	if (not_advanced && rev->ack_known && rev->dupacks >= 2 && rev->lastack == seq &&
+	    ts - rev->lastack_ts < 20000000)
+		return SEG_RETRANS; /* fast retransmission */
 	uint64_t thres = h->ts_syn && h->ts_ack ? h->ts_ack - h->ts_syn : 3000000;
-	if (ts - d->last_ts < thres && d->nextseq != seq + seglen + (synfin ? 1 : 0))
-		return false; /* out of order */
-	return true;
+	if (not_advanced && ts - d->last_ts < thres && d->nextseq != seq + seglen)
+		return SEG_OUT_OF_ORDER; /* within one initial RTT of the newest */
+	if (seglen && rev->ack_known && !seq_lt(rev->lastack, seq + seglen))
+		return SEG_RETRANS; /* spurious: tshark flags it a retransmission too */
+	return not_advanced ? SEG_RETRANS : SEG_NEW;
 }
 
-static void note_ack(struct sonde_tcp_dir *d, struct sonde_tcp_dir *rev, uint32_t ack,
-		     bool bare, uint64_t ts)
+/* Wireshark's duplicate ACK: no data, the same ACK and window as before. */
+static void note_ack(struct sonde_tcp_dir *d, struct sonde_tcp_dir *rev, const struct sonde_chunk *ch,
+		     bool bare)
 {
-	if (d->ack_known && ack == d->lastack && bare) {
+	uint32_t ack = ch->ack;
+	if (d->ack_known && ack == d->lastack && bare && ch->tcp_window == d->window)
 		d->dupacks++;
-	} else if (!d->ack_known || seq_lt(d->lastack, ack)) {
-		d->lastack = ack;
-		d->ack_known = true;
+	else if (!d->ack_known || ack != d->lastack)
 		d->dupacks = 0;
-	}
+	d->lastack = ack;
+	d->lastack_ts = ch->ts_ns;
+	d->window = ch->tcp_window;
+	d->ack_known = true;
 	if (rev->timing && seq_ge(ack, rev->timed_end)) {
-		rtt_sample(rev, ts - rev->timed_ts);
+		rtt_sample(rev, ch->ts_ns - rev->timed_ts);
 		rev->timing = false;
 	}
 }
@@ -229,11 +241,15 @@ void sonde_tcp_health_segment(struct sonde_tcp_health *h, const struct sonde_chu
 	d->fin |= fin;
 
 	if ((seglen || synfin) && !rst) {
-		if (is_retransmission(h, d, rev, seq, seglen, synfin, ts)) {
+		enum seg_kind kind = classify(h, d, rev, seq, seglen, synfin, ts);
+		if (kind == SEG_RETRANS) {
 			d->retrans_segs++;
 			d->retrans_bytes += seglen;
-			d->timing = false; /* Karn: no sample from a retransmitted segment */
+		} else if (kind == SEG_OUT_OF_ORDER) {
+			d->ooo_segs++;
 		}
+		if (kind != SEG_NEW)
+			d->timing = false; /* Karn: no sample from a segment sent again */
 		uint32_t end = seq + seglen + (synfin ? 1 : 0);
 		if (!d->started || seq_lt(d->nextseq, end)) {
 			if (seglen && !d->timing && d->started) {
@@ -247,7 +263,7 @@ void sonde_tcp_health_segment(struct sonde_tcp_health *h, const struct sonde_chu
 		}
 	}
 	if (fl & SONDE_CF_ACK)
-		note_ack(d, rev, ch->ack, !seglen && !synfin && !rst, ts);
+		note_ack(d, rev, ch, !seglen && !synfin && !rst);
 	const struct sonde_tcp_dir *r = &h->d[rtt_dir(h)];
 	push_sample(h, ts, r->srtt_us, (uint32_t)(h->d[0].retrans_segs + h->d[1].retrans_segs));
 	h->sample_source = SONDE_TCP_SRC_PACKETS;
@@ -265,7 +281,9 @@ static void packet_facts(struct sonde_tcp_health *h)
 		f->segs[i] = h->d[i].segs;
 		f->retrans_segs[i] = h->d[i].retrans_segs;
 		f->retrans_bytes[i] = h->d[i].retrans_bytes;
+		f->ooo_segs[i] = h->d[i].ooo_segs;
 	}
+	f->have |= SONDE_TCPF_OOO;
 	if (h->ts_syn && h->ts_ack) {
 		f->handshake_ns = h->ts_ack - h->ts_syn; /* Wireshark's tcp.analysis.initial_rtt */
 		f->have |= SONDE_TCPF_HANDSHAKE;

@@ -59,6 +59,7 @@ enum sonde_tcp_facts_have {
 	SONDE_TCPF_CWND = 1u << 7, /* cwnd, delivery_rate (the reporting end's) */
 	SONDE_TCPF_CLOSE = 1u << 8, /* outcome, closed_by, reset_by */
 	SONDE_TCPF_ERR = 1u << 9,
+	SONDE_TCPF_OOO = 1u << 10, /* ooo_segs[] (packets) */
 };
 
 /*
@@ -75,6 +76,10 @@ struct sonde_tcp_facts {
 	uint64_t handshake_ns; /* SYN to ESTABLISHED as the connecting end saw it */
 	uint64_t bytes[2], segs[2];
 	uint64_t retrans_segs[2], retrans_bytes[2]; /* retransmitted by each sender */
+	/* segments below the newest sent within one initial RTT of it:
+	 * Wireshark's tcp.analysis.out_of_order, mostly retransmissions in a
+	 * burst when the capture is at the sender */
+	uint64_t ooo_segs[2];
 	uint32_t srtt_us, rttvar_us; /* at the end */
 	uint8_t rtt_side; /* 1: whose estimate srtt is (the chunk's source); 2: its peer; 0: the connection's */
 	uint32_t srtt_min_us, srtt_avg_us, srtt_max_us;
@@ -87,7 +92,9 @@ struct sonde_tcp_facts {
 struct sonde_tcp_dir {
 	bool started; /* nextseq known */
 	uint32_t nextseq; /* highest sequence number sent + 1 */
-	uint32_t lastack; /* the highest ACK this direction sent */
+	uint32_t lastack; /* the last ACK this direction sent */
+	uint64_t lastack_ts;
+	uint16_t window; /* with it, so a repeated ACK is told from a window update */
 	bool ack_known;
 	uint32_t dupacks; /* ACKs in a row repeating lastack */
 	uint64_t last_ts; /* last segment with data, SYN or FIN */
@@ -97,7 +104,7 @@ struct sonde_tcp_dir {
 	uint64_t timed_ts;
 	uint32_t srtt_us, rttvar_us, rtt_min_us, rtt_max_us, rtt_n;
 	uint64_t rtt_sum_us;
-	uint64_t segs, bytes, retrans_segs, retrans_bytes;
+	uint64_t segs, bytes, retrans_segs, retrans_bytes, ooo_segs;
 	bool fin, rst;
 };
 

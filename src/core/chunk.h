@@ -121,6 +121,7 @@ struct sonde_chunk {
 	 * a connection or reports a failed attempt, what the source knew of
 	 * it (NULL: nothing). */
 	uint32_t tcp_srtt_us, tcp_retrans;
+	uint16_t tcp_window; /* packet sources: the segment's window field, unscaled */
 	const struct sonde_tcp_facts *tcp;
 };
 

@@ -623,6 +623,8 @@ void ebpf_chunk_from_event(const struct sonde_ebpf *e, const struct sonde_event 
 		c->wirelen = ev->len;
 		c->caplen = ev->cap;
 		c->data = (const uint8_t *)(ev + 1);
+		c->tcp_srtt_us = ev->srtt_us; /* TLS plaintext too: its socket's */
+		c->tcp_retrans = ev->total_retrans;
 		if (ev->flags & SONDE_EVF_AFTER_LOSS)
 			c->flags |= SONDE_CF_LOSS_BEFORE;
 	}
@@ -689,11 +691,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		c.flags = SONDE_CF_SYN;
 		sonde_chunk_emit(&e->out, &c);
 		break;
-	case SONDE_EV_DATA:
-		c.tcp_srtt_us = ev->srtt_us;
-		c.tcp_retrans = ev->total_retrans;
-		sonde_chunk_emit(&e->out, &c);
-		break;
+	case SONDE_EV_DATA: sonde_chunk_emit(&e->out, &c); break;
 	case SONDE_EV_CLOSE: {
 		/* The end of both directions, at their final positions; the
 		 * first (the local socket's) says how it ended. */
