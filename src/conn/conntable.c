@@ -439,7 +439,8 @@ static void tcp_end(struct sonde_conntable *ct, struct conn *c)
 	default: break;
 	}
 	if (c->tcp.f.source == SONDE_TCP_SRC_PACKETS)
-		st->tcp_retransmitted_segments += c->tcp.d[0].retrans_segs + c->tcp.d[1].retrans_segs;
+		st->tcp_retransmitted_segments +=
+			c->tcp.d[0].retrans_segs + c->tcp.d[1].retrans_segs;
 }
 
 /* --connections: the connection's own record, after its exchanges. */
@@ -458,6 +459,12 @@ static void count_exchange(void *ctx, const struct sonde_record *r)
 {
 	struct conn *c = ctx;
 	c->tcp.exchanges++;
+	struct sonde_tcp_exchange x;
+	const struct sonde_msg *first = r->req ? r->req : r->resp;
+	if (c->info.tcp && c->tcp.nring == SONDE_TCP_SAMPLES &&
+	    (!sonde_tcp_health_exchange(&c->tcp, first->ts_first, first->ts_first, &x) ||
+	     !x.retrans_known))
+		c->ct->stats->tcp_samples_lost++; /* its history was overwritten */
 	c->ct->out->emit(c->ct->out->ctx, r);
 }
 

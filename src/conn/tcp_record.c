@@ -155,7 +155,9 @@ void sonde_tcp_connection_record(const struct sonde_conn_info *c, const char *ap
 {
 	const struct sonde_tcp_health *h = c->tcp;
 	struct tcp_conn_msg m = {
-		.m = { .ops = &tcp_conn_ops, .kind = SONDE_MSG_REQUEST, .ts_first = h->ts_first,
+		.m = { .ops = &tcp_conn_ops,
+		       .kind = SONDE_MSG_REQUEST,
+		       .ts_first = h->ts_first,
 		       .ts_last = ts },
 		.h = h,
 		.app_protocol = app_protocol,

@@ -194,8 +194,8 @@ static enum seg_kind classify(const struct sonde_tcp_health *h, const struct son
 }
 
 /* Wireshark's duplicate ACK: no data, the same ACK and window as before. */
-static void note_ack(struct sonde_tcp_dir *d, struct sonde_tcp_dir *rev, const struct sonde_chunk *ch,
-		     bool bare)
+static void note_ack(struct sonde_tcp_dir *d, struct sonde_tcp_dir *rev,
+		     const struct sonde_chunk *ch, bool bare)
 {
 	uint32_t ack = ch->ack;
 	if (d->ack_known && ack == d->lastack && bare && ch->tcp_window == d->window)

@@ -158,7 +158,8 @@ void sonde_tcp_health_finish(struct sonde_tcp_health *h);
 bool sonde_tcp_health_exchange(const struct sonde_tcp_health *h, uint64_t req_ts, uint64_t end_ts,
 			       struct sonde_tcp_exchange *out);
 /* Whether exchanges on it are worth a mark: retransmissions, a reset. */
-bool sonde_tcp_health_troubled(const struct sonde_tcp_health *h, const struct sonde_tcp_exchange *x);
+bool sonde_tcp_health_troubled(const struct sonde_tcp_health *h,
+			       const struct sonde_tcp_exchange *x);
 
 /* Name of an outcome, a side ("client"/"server"), a source. */
 const char *sonde_tcp_outcome_name(enum sonde_tcp_outcome o);

@@ -90,7 +90,7 @@ static void close_facts(const struct sonde_tcp_info *in, struct sonde_tcp_facts 
 		f->outcome = SONDE_TCP_RESET;
 	else
 		f->outcome = SONDE_TCP_CLOSED;
-	f->closed_by = f->reset_by		       ? f->reset_by
+	f->closed_by = f->reset_by                             ? f->reset_by
 		       : in->closer == SONDE_TCP_CLOSER_LOCAL  ? 1
 		       : in->closer == SONDE_TCP_CLOSER_REMOTE ? 2
 							       : 0;
