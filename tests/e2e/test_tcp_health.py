@@ -13,6 +13,10 @@ tcpdump recording the client's veth at the same time.
   - loss on the server's ingress (iptables' statistic match, 15 %) during a
     large upload: retransmissions counted on the connection record and
     shown on the exchange;
+  - 25 ms each way added by a userspace relay between two TUN devices (a
+    second path between the namespaces; netem is not built here): srtt
+    and the handshake show the 50 ms round trip, on the connection record
+    and on the exchange;
   - the same traffic read back from tcpdump's file by `sonde read
     --connections`: refused and timed-out attempts, the reset, handshake
     times close to the kernel's, and per connection the retransmission
@@ -69,6 +73,30 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), H).serve_forever()
 '''
 
+RELAY = r'''
+import fcntl, heapq, os, select, struct, sys, time
+# two TUN devices; every packet read from one is written to the other
+# DELAY seconds later: a path with a round trip of twice DELAY
+DELAY = float(sys.argv[3])
+def tun(name):
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+    fcntl.ioctl(fd, 0x400454ca, struct.pack("16sH", name.encode(), 0x0001 | 0x1000))  # TUNSETIFF, TUN|NO_PI
+    return fd
+a, b = tun(sys.argv[1]), tun(sys.argv[2])
+print("ready", flush=True)
+q = []
+while True:
+    wait = max(0.0, q[0][0] - time.monotonic()) if q else 1.0
+    r, _, _ = select.select([a, b], [], [], wait)
+    for fd in r:
+        heapq.heappush(q, (time.monotonic() + DELAY, id(r), b if fd == a else a, os.read(fd, 65536)))
+    while q and q[0][0] <= time.monotonic():
+        _, _, out, pkt = heapq.heappop(q)
+        os.write(out, pkt)
+'''
+TUN_SRV, TUN_CLI = "10.199.10.1", "10.199.10.2"
+DELAY_S = 0.025
+
 CONNECT = r'''
 import socket, sys
 s = socket.socket()
@@ -104,6 +132,36 @@ def setup_net():
     sh("ip", "netns", "exec", NS_CLI, "sysctl", "-qw", "net.ipv4.tcp_syn_retries=1")
     sh("ip", "netns", "exec", NS_SRV, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", str(DROP_PORT),
        "-j", "DROP")
+
+
+def setup_relay():
+    """The delayed path: tun devices made by the relay, one moved into each
+    namespace, addressed point to point."""
+    t_srv, t_cli = f"{TAG}ts", f"{TAG}tc"
+    relay = subprocess.Popen(["/usr/bin/python3", "-c", RELAY, t_srv, t_cli, str(DELAY_S)],
+                             stdout=subprocess.PIPE, text=True, start_new_session=True)
+    if relay.stdout.readline().strip() != "ready":
+        return relay, False
+    for dev, ns, ip, peer in ((t_srv, NS_SRV, TUN_SRV, TUN_CLI), (t_cli, NS_CLI, TUN_CLI, TUN_SRV)):
+        sh("ip", "link", "set", dev, "netns", ns)
+        sh("ip", "-n", ns, "addr", "add", ip, "peer", peer, "dev", dev)
+        sh("ip", "-n", ns, "link", "set", dev, "up")
+    return relay, True
+
+
+def check_delay(recs):
+    delayed = [r for r in by_type(recs, "connection") if r["conn"]["server"]["ip"] == TUN_SRV]
+    ex = [r for r in by_type(recs, "exchange") if r["conn"]["server"]["ip"] == TUN_SRV]
+    rtt_us = 2 * DELAY_S * 1e6
+    R.check("delay: one connection over the relay", len(delayed) == 1, len(delayed))
+    if delayed:
+        t = delayed[0]["tcp"]
+        R.info(f"delay: handshake {t.get('handshake_us')} us, rtt {t.get('rtt_us')}")
+        R.check("delay: handshake shows the round trip", rtt_us <= t.get("handshake_us", 0) < 3 * rtt_us, t)
+        R.check("delay: srtt shows the round trip", rtt_us <= t.get("rtt_us", {}).get("srtt", 0) < 3 * rtt_us, t)
+    R.check("delay: the exchanges' srtt at the request shows it",
+            len(ex) >= 2 and all(rtt_us <= r.get("tcp", {}).get("srtt_us", 0) < 3 * rtt_us for r in ex),
+            [r.get("tcp") for r in ex])
 
 
 def teardown_net():
@@ -239,7 +297,9 @@ def main():
     pcap = os.path.join(tmp, "client.pcap")
     try:
         setup_net()
-        srv = subprocess.Popen(["ip", "netns", "exec", NS_SRV, "/usr/bin/python3", "-c", SERVER, SRV_IP,
+        relay, relay_ok = setup_relay()
+        R.check("the delaying relay is up", relay_ok)
+        srv = subprocess.Popen(["ip", "netns", "exec", NS_SRV, "/usr/bin/python3", "-c", SERVER, "0.0.0.0",
                                 str(PORT)], start_new_session=True)
         run = SondeRun(SONDE, tmp, "live", ["--connections", "--port", f"{PORT},{CLOSED_PORT},{DROP_PORT}"], R,
                        dry=dry)
@@ -268,14 +328,18 @@ def main():
         in_cli("curl", "-s", "-o", "/dev/null", "--data-binary", "@" + body, f"{base}/upload", timeout=120)
         sh("ip", "netns", "exec", NS_SRV, "iptables", "-D", *loss)
         in_cli("curl", "-sf", "-o", "/dev/null", f"{base}/small")
+        far = f"http://{TUN_SRV}:{PORT}/small"
+        in_cli("curl", "-sf", "-o", "/dev/null", "-o", "/dev/null", far, far)
         time.sleep(1)
         rc, recs = run.stop()
+        relay.kill()
         td.send_signal(signal.SIGINT)
         td.wait(timeout=10)
         srv.kill()
         R.check("sonde exited 0", rc == 0, run.stderr()[-2000:])
         stats = (by_type(recs, "stats") or [{}])[0]
         check_live(recs, stats)
+        check_delay(recs)
         check_pcap(pcap, recs)
     finally:
         kill_sondes()
