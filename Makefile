@@ -33,7 +33,7 @@ OBJ := $(SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI:%.c=$(BUILD)/%.o)
 
 .DELETE_ON_ERROR:
-.PHONY: all clean install uninstall test test-fresh unit test-unit test-asan fuzz fuzz-smoke corpus bench test-kernels sonde-arm64 test-arm64
+.PHONY: all clean install uninstall test test-fresh unit test-unit test-asan fuzz fuzz-smoke fuzz-campaign corpus bench test-kernels sonde-arm64 test-arm64
 all: sonde
 
 # ---- kernel programs -------------------------------------------------------
@@ -65,7 +65,7 @@ $(BUILD)/src/source/packet/tc.o: CPPFLAGS += -I$(BPF_OUT) -Ibpf
 $(BUILD)/tests/test_ebpf_%: CPPFLAGS += -Ibpf
 $(BUILD)/src/enrich/%.o $(BUILD)/tests/test_targets: CPPFLAGS += -Ibpf
 $(BUILD)/src/cli/cmd_capture.o: CPPFLAGS += -Ibpf
-build-fuzz/fuzz_cri: CPPFLAGS += -Ibpf
+build-fuzz/fuzz_cri build-fuzz/fuzz_targets: CPPFLAGS += -Ibpf
 
 # The version, once: `git describe` of this tree, or the fallback in
 # src/cli/cli.h outside git. main.o is rebuilt when it changes.
@@ -152,6 +152,10 @@ build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard fuzz/*.h) build-fuzz/libsonde.a
 fuzz: $(FUZZ_BIN)
 fuzz-smoke:
 	tests/fuzz-smoke
+# Every target until 10 million runs each (FUZZ_RUNS, FUZZ_MAX_SECONDS,
+# FUZZ_JOBS); what adds coverage is merged into fuzz/corpus/.
+fuzz-campaign:
+	scripts/fuzz-campaign
 
 # ---- benchmarks -----------------------------------------------------------
 # Not tests: bench/run builds these, generates a capture and times sonde
