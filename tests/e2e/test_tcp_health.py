@@ -84,15 +84,24 @@ def tun(name):
     return fd
 a, b = tun(sys.argv[1]), tun(sys.argv[2])
 print("ready", flush=True)
-q = []
+q, seq = [], 0
 while True:
     wait = max(0.0, q[0][0] - time.monotonic()) if q else 1.0
     r, _, _ = select.select([a, b], [], [], wait)
     for fd in r:
-        heapq.heappush(q, (time.monotonic() + DELAY, id(r), b if fd == a else a, os.read(fd, 65536)))
+        try:  # EIO while a device is down (being moved to its namespace)
+            pkt = os.read(fd, 65536)
+        except OSError:
+            time.sleep(0.01)
+            continue
+        seq += 1
+        heapq.heappush(q, (time.monotonic() + DELAY, seq, b if fd == a else a, pkt))
     while q and q[0][0] <= time.monotonic():
         _, _, out, pkt = heapq.heappop(q)
-        os.write(out, pkt)
+        try:
+            os.write(out, pkt)
+        except OSError:
+            pass
 '''
 TUN_SRV, TUN_CLI = "10.199.10.1", "10.199.10.2"
 DELAY_S = 0.025
