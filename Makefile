@@ -124,6 +124,8 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libsonde.a
 -include $(UNIT_BIN:=.d)
 
 unit: $(UNIT_BIN)
+# The filter's SQL is run on a real SQLite (Debian's libsqlite3).
+$(BUILD)/tests/test_filter_sql: LDLIBS += -lsqlite3
 
 # ASan+UBSan builds live in their own tree.
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -198,7 +200,7 @@ MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/sonde
 BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
 ZSH_COMPLETION_DIR ?= $(PREFIX)/share/zsh/$(if $(filter /usr,$(PREFIX)),vendor-completions,site-functions)
-DOCS := README.md docs/records.md docs/ARCHITECTURE.md docs/security.md docs/deploy.md
+DOCS := README.md docs/records.md docs/filter.md docs/ARCHITECTURE.md docs/security.md docs/deploy.md
 install: sonde
 	install -D -m 0755 sonde $(DESTDIR)$(BINDIR)/sonde
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR)

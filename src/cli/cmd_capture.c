@@ -746,6 +746,7 @@ static int run_capture(struct capture_args *a)
 	sonde_run_init(&run, &ro);
 	sonde_run_add_stage(&run, &sonde_sink_stage, sink);
 	sonde_common_redact(&a->co, &run);
+	sonde_common_filter(&a->co, &run);
 	char err[512];
 	bool ebpf = a->source == &sonde_source_ebpf;
 	/* Packet records carry no process to start from (yet). */

@@ -49,6 +49,7 @@
 	X(records, "records written")                                                             \
 	X(records_unanswered, "requests written without a response")                              \
 	X(records_unsolicited, "responses written without a request")                             \
+	X(records_filtered, "of the records, those -Y's filter did not match (not written)")      \
 	X(redacted_values, "secrets masked in records (each masked span counts)")                 \
 	X(redacted_recording_bytes, "bytes of the -w recording overwritten as secrets")           \
 	X(unredacted_records, "records written with redaction off (--no-redact)")                 \

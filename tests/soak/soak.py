@@ -227,8 +227,17 @@ def main():
                 junk=64 << 20 if long_form else 4 << 20, tiny=200000 if long_form else 20000,
                 pipe=10000 if long_form else 3000, resets=2000 if long_form else 200,
                 h2=100000 if long_form else 20000, normal=100 if long_form else 40)
+    # The held connections take a descriptor each on both sides (root may
+    # raise the hard limit too); the server inherits it.
+    want = size["conns"] * 2 + 4096
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, size["conns"] * 2 + 4096)), hard))
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), max(hard, want)))
+    except (ValueError, OSError):  # the hard limit is the machine's to give
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        if size["conns"] + size["loris"] + 1000 > hard:
+            size["conns"] = hard - size["loris"] - 1000
+            R.info(f"descriptors limited to {hard}: {size['conns']} held connections")
     tmp = tempfile.mkdtemp(prefix="sonde-soak-")
     children = []
     try:
@@ -236,7 +245,8 @@ def main():
         script = os.path.join(tmp, "srv.py")
         with open(script, "w") as f:
             f.write(SERVER)
-        children.append(subprocess.Popen(["/usr/bin/python3", script, str(port)], start_new_session=True))
+        children.append(subprocess.Popen(["/usr/bin/python3", script, str(port)], stderr=subprocess.DEVNULL,
+                                         start_new_session=True))
         if not R.check("HTTP server up", wait_port(port)):
             return 1
         h2srv, h2port = http2(tmp, size["h2"])
