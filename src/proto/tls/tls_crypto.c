@@ -31,8 +31,8 @@ static const struct sonde_tls_suite suites[] = {
 	  SONDE_AEAD_CHACHA20_POLY1305, 32, 12, false },
 	{ 0xcca9, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", 0x0303,
 	  SONDE_AEAD_CHACHA20_POLY1305, 32, 12, false },
-	{ 0xccaa, "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256", 0x0303,
-	  SONDE_AEAD_CHACHA20_POLY1305, 32, 12, false },
+	{ 0xccaa, "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256", 0x0303, SONDE_AEAD_CHACHA20_POLY1305,
+	  32, 12, false },
 };
 
 const struct sonde_tls_suite *sonde_tls_suite_find(uint16_t id)
@@ -112,8 +112,8 @@ bool sonde_tls13_keys(struct sonde_tls_keys *k, const struct sonde_tls_suite *s,
 bool sonde_tls13_update(struct sonde_tls_keys *k)
 {
 	uint8_t next[SONDE_TLS_SECRET_MAX];
-	if (!k->suite || !expand_label(k->suite, k->secret, k->secret_len, "traffic upd", next,
-				       k->secret_len))
+	if (!k->suite ||
+	    !expand_label(k->suite, k->secret, k->secret_len, "traffic upd", next, k->secret_len))
 		return false;
 	bool ok = sonde_tls13_keys(k, k->suite, next, k->secret_len);
 	OPENSSL_cleanse(next, sizeof(next));
@@ -172,8 +172,8 @@ size_t sonde_tls_overhead(const struct sonde_tls_keys *k)
 	return SONDE_TLS_TAG + (k->suite->fixed_iv_len == 4 ? 8 : 0);
 }
 
-int sonde_tls_open(struct sonde_tls_keys *k, uint64_t seq, const uint8_t hdr[5],
-		   const uint8_t *rec, size_t n, uint8_t *out)
+int sonde_tls_open(struct sonde_tls_keys *k, uint64_t seq, const uint8_t hdr[5], const uint8_t *rec,
+		   size_t n, uint8_t *out)
 {
 	uint8_t nonce[12], aad[13];
 	size_t aad_len, explicit_len = 0;

@@ -63,8 +63,8 @@ bool sonde_tls12_keys(struct sonde_tls_keys *client, struct sonde_tls_keys *serv
  * length (1.3: still ending with the content type and padding), or -1 when
  * the tag does not verify or the record is too short.
  */
-int sonde_tls_open(struct sonde_tls_keys *k, uint64_t seq, const uint8_t hdr[5],
-		   const uint8_t *rec, size_t n, uint8_t *out);
+int sonde_tls_open(struct sonde_tls_keys *k, uint64_t seq, const uint8_t hdr[5], const uint8_t *rec,
+		   size_t n, uint8_t *out);
 /* Bytes a protected record carries besides its plaintext (1.3: the
  * content type byte too, padding not counted). */
 size_t sonde_tls_overhead(const struct sonde_tls_keys *k);

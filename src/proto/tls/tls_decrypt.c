@@ -362,7 +362,10 @@ static bool on_record(void *ctx, const uint8_t *rec, size_t n, uint64_t off, boo
 	if (!d->protected && rec[0] == REC_APP_DATA && t->version == 0x0304 && d->keyed)
 		d->protected = true; /* the client's first record under handshake keys */
 	bool ok = true;
-	if (d->protected)
+	/* TLS 1.3 protects only what it sends as application data: its
+	 * ChangeCipherSpec (middlebox compatibility) and early alerts are clear. */
+	bool clear13 = t->version == 0x0304 && rec[0] != REC_APP_DATA;
+	if (d->protected && !clear13)
 		ok = protected_record(d, rec, n, off, resync);
 	else if (!resync)
 		clear_record(d, rec, n);
