@@ -202,7 +202,7 @@ MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/sonde
 BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
 ZSH_COMPLETION_DIR ?= $(PREFIX)/share/zsh/$(if $(filter /usr,$(PREFIX)),vendor-completions,site-functions)
-DOCS := README.md docs/records.md docs/filter.md docs/ARCHITECTURE.md docs/security.md docs/deploy.md
+DOCS := README.md docs/records.md docs/filter.md docs/store.md docs/ARCHITECTURE.md docs/security.md docs/deploy.md
 install: sonde
 	install -D -m 0755 sonde $(DESTDIR)$(BINDIR)/sonde
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR)

@@ -140,7 +140,7 @@ def test_man():
 INSTALLED = ["bin/sonde", "share/man/man1/sonde.1", "share/bash-completion/completions/sonde",
              "share/zsh/site-functions/_sonde", "share/doc/sonde/records.md",
              "share/doc/sonde/ARCHITECTURE.md", "share/doc/sonde/README.md", "share/doc/sonde/security.md",
-             "share/doc/sonde/deploy.md"]
+             "share/doc/sonde/deploy.md", "share/doc/sonde/filter.md", "share/doc/sonde/store.md"]
 
 
 def zsh_fpath():
@@ -246,10 +246,10 @@ def test_bash(dest):
     if not R.check("bash-completion loads the installed completion for sonde", got is not None,
                    "the completion was not found or did not register _sonde"):
         return
-    R.check("a command is completed", set(got) == {"capture", "read", "tls", "version"}, got)
+    R.check("a command is completed", set(got) == {"capture", "read", "query", "tls", "version"}, got)
     R.check("top-level options are those of sonde --help", set(comp("-")) == help_options(help_text(SONDE, "")),
             comp("-"))
-    for cmd in ("capture", "read", "tls"):
+    for cmd in ("capture", "read", "query", "tls"):
         want = help_options(help_text(SONDE, cmd))
         got = comp(cmd, "-")
         R.check(f"'sonde {cmd} -<TAB>' offers exactly its --help options", set(got) == want,
@@ -331,8 +331,9 @@ def test_zsh(dest):
         R.skip("zsh completion: no zsh (scripts/setup installs it)")
         return
     got = zsh_complete(dest, "sonde ")
-    R.check("zsh: a command is completed", got is not None and {"capture", "read", "tls", "version"} <= got, got)
-    for cmd in ("capture", "read", "tls"):
+    R.check("zsh: a command is completed", got is not None and {"capture", "read", "query", "tls", "version"} <= got,
+            got)
+    for cmd in ("capture", "read", "query", "tls"):
         want = help_options(help_text(SONDE, cmd))
         got = zsh_complete(dest, f"sonde {cmd} -")
         R.check(f"zsh: 'sonde {cmd} -<TAB>' offers exactly its --help options", got == want,
