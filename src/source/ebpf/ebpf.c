@@ -92,6 +92,12 @@ static bool has_cap(const struct __user_cap_data_struct *d, int cap)
  * start (not only with -v), since the capture goes on without them. */
 static void say_tls_capabilities(const struct __user_cap_data_struct *data)
 {
+	/* The uprobe events TLS probing attaches answer EACCES without
+	 * CAP_SYS_ADMIN, CAP_PERFMON or not (measured on 6.18). */
+	if (!has_cap(data, CAP_SYS_ADMIN))
+		fprintf(stderr, "sonde: TLS: without CAP_SYS_ADMIN the kernel refuses uprobes: no TLS "
+				"library can be probed, and TLS plaintext will be missing (--no-tls "
+				"says this is meant)\n");
 	if (has_cap(data, CAP_SYS_ADMIN) ||
 	    (has_cap(data, CAP_SYS_PTRACE) && has_cap(data, CAP_DAC_READ_SEARCH)))
 		return;
