@@ -36,7 +36,9 @@ static const char capture_head[] =
 	"                           libraries, through eBPF), af_packet (packets of\n"
 	"                           network interfaces, through a memory-mapped ring),\n"
 	"                           libpcap (the same through libpcap) or tc (eBPF on\n"
-	"                           the interfaces' traffic-control hooks)\n"
+	"                           the interfaces' traffic-control hooks); several\n"
+	"                           with commas (ebpf,af_packet): each connection\n"
+	"                           from one, eBPF for the sockets it follows\n"
 	"  -i, --interface IFACE    packet sources: capture on IFACE (repeatable, at\n"
 	"                           most 16; default any: every interface)\n"
 	"      --filter EXPR        packet sources: only packets matching EXPR, in\n"
@@ -124,6 +126,7 @@ enum {
 };
 
 #define TLS_LIBS_MAX 32
+#define SONDE_SOURCE_KINDS_MAX 4 /* packet kinds of one --source list */
 /* --pid/--port/--comm options given (each may be a list) */
 #define ARGS_MAX 64
 
@@ -321,7 +324,13 @@ struct capture_args {
 	uint64_t duration_ns;
 	char *copies[ARGS_MAX]; /* --pid/--port/--comm arguments, cut at commas */
 	size_t ncopies;
-	const struct sonde_source_ops *source;
+	const struct sonde_source_ops *source; /* the packet kind; else eBPF */
+	/* --source with several kinds (ebpf,af_packet): the eBPF source and the
+	 * packet kinds, each connection from one of them (app/arbiter.h) */
+	bool with_ebpf;
+	const struct sonde_source_ops *more[SONDE_SOURCE_KINDS_MAX];
+	size_t nmore;
+	struct sonde_all_netns_opts more_ao[SONDE_SOURCE_KINDS_MAX];
 	struct sonde_packet_opts po;
 	char netns[64]; /* --netns as a path */
 	char source_name[256]; /* records' capture.source */
@@ -355,7 +364,7 @@ static int netns_option(struct capture_args *a, const char *arg)
 	return 0;
 }
 
-static int source_option(struct capture_args *a, const char *arg)
+static const struct sonde_source_ops *source_kind(const char *name)
 {
 	static const struct sonde_source_ops *const kinds[] = {
 		&sonde_source_ebpf,
@@ -363,13 +372,46 @@ static int source_option(struct capture_args *a, const char *arg)
 		&sonde_source_libpcap,
 		&sonde_source_tc,
 	};
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		if (!strcmp(arg, kinds[i]->name)) {
-			a->source = kinds[i];
-			return 0;
-		}
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(name, kinds[i]->name))
+			return kinds[i];
+	return NULL;
+}
+
+#define SOURCE_KINDS "ebpf, af_packet, libpcap or tc"
+
+/* --source KIND[,KIND...]: one kind, or the eBPF source and packet kinds
+ * together. */
+static int source_option(struct capture_args *a, const char *arg)
+{
+	char list[128], *save = NULL;
+	snprintf(list, sizeof(list), "%s", arg);
+	a->source = NULL;
+	a->with_ebpf = false;
+	a->nmore = 0;
+	for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		const struct sonde_source_ops *k = source_kind(item);
+		if (!k)
+			return bad("source", arg, SOURCE_KINDS " (or several, with commas)");
+		bool twice = k == &sonde_source_ebpf ? a->with_ebpf : k == a->source;
+		for (size_t i = 0; i < a->nmore; i++)
+			twice |= a->more[i] == k;
+		if (twice)
+			return bad("source", arg, "a kind named twice");
+		if (k == &sonde_source_ebpf)
+			a->with_ebpf = true;
+		else if (!a->source)
+			a->source = k;
+		else if (a->nmore == SONDE_SOURCE_KINDS_MAX)
+			return bad("source", arg, "too many kinds");
+		else
+			a->more[a->nmore++] = k;
 	}
-	return bad("source", arg, "ebpf, af_packet, libpcap or tc");
+	if (!a->source && !a->with_ebpf)
+		return bad("source", arg, SOURCE_KINDS);
+	if (!a->source)
+		a->source = &sonde_source_ebpf, a->with_ebpf = false;
+	return 0;
 }
 
 /* --cgroup: a cgroup v2 directory or its id (the directory's inode number). */
@@ -523,7 +565,7 @@ static int check_source_args(struct capture_args *a)
 		a->co.pipe.conn.source = "ebpf";
 		return -1;
 	}
-	if (a->ebpf_only_given) {
+	if (a->ebpf_only_given && !a->with_ebpf) {
 		sonde_errorf(
 			"capture: --pid, --comm, --port, --cgroup, --target, --ebpf-hook and "
 			"the TLS options are for the eBPF source; packet sources take --filter "
@@ -540,7 +582,9 @@ static int check_source_args(struct capture_args *a)
 	snprintf(a->source_name, sizeof(a->source_name), "%.*s%s%s", (int)b.len, b.p,
 		 a->po.netns ? "@" : "", a->po.netns ? a->po.netns : "");
 	sonde_buf_free(&b);
-	a->co.pipe.conn.source = a->source_name;
+	/* Several kinds: the eBPF source's records say "ebpf", the packet
+	 * sources' their interfaces (sonde_run_name_source). */
+	a->co.pipe.conn.source = a->with_ebpf ? "ebpf" : a->source_name;
 	if (a->all_netns) {
 		if (a->po.netns) {
 			sonde_errorf("capture: --netns names one namespace, --all-netns every "
@@ -549,6 +593,11 @@ static int check_source_args(struct capture_args *a)
 		}
 		a->ao = (struct sonde_all_netns_opts){ .kind = a->source, .packet = a->po };
 		a->source = &sonde_source_all_netns;
+		for (size_t i = 0; i < a->nmore; i++) {
+			a->more_ao[i] = (struct sonde_all_netns_opts){ .kind = a->more[i],
+								       .packet = a->po };
+			a->more[i] = &sonde_source_all_netns;
+		}
 	}
 	return -1;
 }
@@ -607,6 +656,33 @@ static int add_targets(struct sonde_run *run, const struct capture_args *a, void
 	return 0;
 }
 
+/* The sources of the run: one kind, or the eBPF source and packet kinds
+ * (each named in its records). Returns the eBPF source's state if it is
+ * one, else the packet source's; NULL with err set. */
+static void *add_sources(struct sonde_run *run, struct capture_args *a, char *err, size_t errlen)
+{
+	void *first = NULL;
+	if (a->with_ebpf &&
+	    !(first = sonde_run_add_source(run, &sonde_source_ebpf, &a->eo, err, errlen)))
+		return NULL;
+	bool named = a->with_ebpf || a->nmore;
+	for (size_t i = 0; i <= a->nmore; i++) {
+		const struct sonde_source_ops *k = i ? a->more[i - 1] : a->source;
+		const void *so = k == &sonde_source_ebpf        ? (const void *)&a->eo
+				 : k != &sonde_source_all_netns ? (const void *)&a->po
+				 : i                            ? (const void *)&a->more_ao[i - 1]
+								: &a->ao;
+		void *s = sonde_run_add_source(run, k, so, err, errlen);
+		if (!s)
+			return NULL;
+		if (named)
+			sonde_run_name_source(run, s, a->source_name);
+		if (!first)
+			first = s;
+	}
+	return first;
+}
+
 /* The capture itself: the eBPF source and one sink, until a signal, the
  * duration, -c or a failed write. */
 static int run_capture(struct capture_args *a)
@@ -616,9 +692,8 @@ static int run_capture(struct capture_args *a)
 	if (status)
 		return status;
 	struct sonde_sink *sink = sonde_common_sink(&a->co, false);
-	struct rates rates = { .packets = a->source != &sonde_source_ebpf };
-	struct sonde_redact_stream *mask =
-		sonde_common_record_mask(&a->co, a->source != &sonde_source_ebpf);
+	struct rates rates = { .packets = a->source != &sonde_source_ebpf && !a->with_ebpf };
+	struct sonde_redact_stream *mask = sonde_common_record_mask(&a->co, rates.packets);
 	struct sonde_run_opts ro = {
 		.pipe = a->co.pipe,
 		.duration_ns = a->duration_ns,
@@ -628,13 +703,14 @@ static int run_capture(struct capture_args *a)
 		.progress_ns = 2000000000ull,
 		.record = rec,
 		.record_mask = mask,
+		.one_source_per_conn = a->with_ebpf || a->nmore,
 	};
 	struct sonde_run run;
 	sonde_run_init(&run, &ro);
 	sonde_run_add_stage(&run, &sonde_sink_stage, sink);
 	sonde_common_redact(&a->co, &run);
 	char err[512];
-	bool ebpf = a->source == &sonde_source_ebpf;
+	bool ebpf = a->source == &sonde_source_ebpf || a->with_ebpf;
 	/* Packet records carry no process to start from (yet). */
 	struct sonde_enrich_opts eno = { .containers = true,
 					 .cri_socket = a->cri_socket,
@@ -644,8 +720,7 @@ static int run_capture(struct capture_args *a)
 		sonde_run_add_stage(&run, &sonde_enrich_stage, enrich);
 	if (!a->co.no_names)
 		sonde_run_add_stage(&run, &sonde_names_stage, sonde_names_new(0, &run.pipe.stats));
-	const void *so = ebpf ? (const void *)&a->eo : a->all_netns ? (const void *)&a->ao : &a->po;
-	void *src = sonde_run_add_source(&run, a->source, so, err, sizeof(err));
+	void *src = add_sources(&run, a, err, sizeof(err));
 	if (!src) {
 		sonde_errorf("capture: %s", err);
 		sonde_run_free(&run);
@@ -658,7 +733,10 @@ static int run_capture(struct capture_args *a)
 		sonde_common_record_close(rec, "capture");
 		return SONDE_EXIT_FAIL;
 	}
-	if (!a->co.quiet && ebpf)
+	if (!a->co.quiet && a->with_ebpf)
+		fprintf(stderr, "sonde: capturing with %s hooks and packets on %s\n",
+			sonde_ebpf_hook_name(src), a->source_name);
+	else if (!a->co.quiet && ebpf)
 		fprintf(stderr, "sonde: capturing with %s hooks%s\n", sonde_ebpf_hook_name(src),
 			a->eo.verbose ? "" : " (-v for rates)");
 	else if (!a->co.quiet)
