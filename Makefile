@@ -60,6 +60,10 @@ $(EBPF_OBJ): CPPFLAGS += -I$(BPF_OUT) -Ibpf
 .SECONDARY: $(BPF_OUT)/tc.bpf.o
 $(BUILD)/src/source/packet/tc.o: $(BPF_OUT)/tc.skel.h
 $(BUILD)/src/source/packet/tc.o: CPPFLAGS += -I$(BPF_OUT) -Ibpf
+# So does the cgroup_skb source (bpf/cgroup_skb.bpf.c).
+.SECONDARY: $(BPF_OUT)/cgroup_skb.bpf.o
+$(BUILD)/src/source/packet/cgroup_skb.o: $(BPF_OUT)/cgroup_skb.skel.h
+$(BUILD)/src/source/packet/cgroup_skb.o: CPPFLAGS += -I$(BPF_OUT) -Ibpf
 # Unit tests of the eBPF source's internals see the shared header too, as
 # do the capture targets (struct sonde_target is the kernel's map value).
 $(BUILD)/tests/test_ebpf_%: CPPFLAGS += -Ibpf

@@ -36,7 +36,10 @@ static const char capture_head[] =
 	"                           libraries, through eBPF), af_packet (packets of\n"
 	"                           network interfaces, through a memory-mapped ring),\n"
 	"                           libpcap (the same through libpcap) or tc (eBPF on\n"
-	"                           the interfaces' traffic-control hooks); several\n"
+	"                           the interfaces' traffic-control hooks) or\n"
+	"                           cgroup_skb (eBPF on a cgroup's sockets: --cgroup,\n"
+	"                           default the root; records name each socket's\n"
+	"                           cgroup); several\n"
 	"                           with commas (ebpf,af_packet): each connection\n"
 	"                           from one, eBPF for the sockets it follows\n"
 	"  -i, --interface IFACE    packet sources: capture on IFACE (repeatable, at\n"
@@ -64,7 +67,8 @@ static const char capture_head[] =
 	"                           remote ports\n"
 	"                           (--pid, --comm, --port: repeatable, lists add up,\n"
 	"                           at most 16 values each)\n"
-	"      --cgroup PATH|ID     only processes in this cgroup (v2 path or id)\n"
+	"      --cgroup PATH|ID     only processes in this cgroup (v2 path or id);\n"
+	"                           cgroup_skb: the cgroup to attach to (a path)\n"
 	"      --capture-limit SIZE payload bytes copied per read/write call\n"
 	"                           (default 64k, at most 16m; the rest is counted\n"
 	"                           as a gap)\n"
@@ -334,7 +338,7 @@ struct capture_args {
 	struct sonde_packet_opts po;
 	char netns[64]; /* --netns as a path */
 	char source_name[256]; /* records' capture.source */
-	bool ebpf_only_given; /* an eBPF-only option was given */
+	bool ebpf_only_given; /* an eBPF-only option was given (--cgroup aside) */
 	bool no_enrich; /* --no-enrich */
 	bool all_netns; /* --all-netns */
 	struct sonde_all_netns_opts ao; /* its options: the kind and po */
@@ -367,10 +371,8 @@ static int netns_option(struct capture_args *a, const char *arg)
 static const struct sonde_source_ops *source_kind(const char *name)
 {
 	static const struct sonde_source_ops *const kinds[] = {
-		&sonde_source_ebpf,
-		&sonde_source_af_packet,
-		&sonde_source_libpcap,
-		&sonde_source_tc,
+		&sonde_source_ebpf, &sonde_source_af_packet,  &sonde_source_libpcap,
+		&sonde_source_tc,   &sonde_source_cgroup_skb,
 	};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (!strcmp(name, kinds[i]->name))
@@ -378,7 +380,7 @@ static const struct sonde_source_ops *source_kind(const char *name)
 	return NULL;
 }
 
-#define SOURCE_KINDS "ebpf, af_packet, libpcap or tc"
+#define SOURCE_KINDS "ebpf, af_packet, libpcap, tc or cgroup_skb"
 
 /* --source KIND[,KIND...]: one kind, or the eBPF source and packet kinds
  * together. */
@@ -466,9 +468,8 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 	struct sonde_ebpf_opts *eo = &a->eo;
 	size_t sz;
 	const char *why;
-	if (c == OPT_HOOK || c == OPT_PID || c == OPT_COMM || c == OPT_PORT || c == OPT_CGROUP ||
-	    c == OPT_CAPLIMIT || c == OPT_RINGBUF || c == OPT_NO_TLS || c == OPT_TLS_LIB ||
-	    c == OPT_TARGET)
+	if (c == OPT_HOOK || c == OPT_PID || c == OPT_COMM || c == OPT_PORT || c == OPT_CAPLIMIT ||
+	    c == OPT_RINGBUF || c == OPT_NO_TLS || c == OPT_TLS_LIB || c == OPT_TARGET)
 		a->ebpf_only_given = true;
 	switch (c) {
 	case OPT_HOOK:
@@ -481,7 +482,7 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 		if (a->ncopies == ARGS_MAX)
 			return bad(filter_name(c), arg, "too many options");
 		return filter_list(c, arg, eo, a->copies, &a->ncopies) < 0 ? SONDE_EXIT_USAGE : 0;
-	case OPT_CGROUP: return cgroup_option(eo, arg);
+	case OPT_CGROUP: a->po.cgroup = arg; return cgroup_option(eo, arg);
 	case OPT_CAPLIMIT:
 		if (size_option("capture-limit", arg, 0, 16u << 20, "at most 16m", &sz))
 			return SONDE_EXIT_USAGE;
@@ -539,6 +540,45 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 	}
 }
 
+static bool uses_kind(const struct capture_args *a, const struct sonde_source_ops *k)
+{
+	bool used = a->source == k;
+	for (size_t i = 0; i < a->nmore; i++)
+		used |= a->more[i] == k;
+	return used;
+}
+
+/* --cgroup: the eBPF source's filter, or the cgroup cgroup_skb attaches
+ * to (a directory then). cgroup_skb follows sockets, not interfaces. Its
+ * records' capture.source: "cgroup:PATH". Returns -1 to go on. */
+static int check_cgroup_args(struct capture_args *a)
+{
+	bool cgskb = uses_kind(a, &sonde_source_cgroup_skb);
+	if (a->po.cgroup && !cgskb && !a->with_ebpf && a->source != &sonde_source_ebpf) {
+		sonde_errorf("capture: --cgroup is for the eBPF and cgroup_skb sources");
+		return SONDE_EXIT_USAGE;
+	}
+	if (!cgskb)
+		return -1;
+	struct stat st;
+	if (a->po.cgroup && (stat(a->po.cgroup, &st) < 0 || !S_ISDIR(st.st_mode)))
+		return bad("cgroup", a->po.cgroup,
+			   "cgroup_skb attaches to a cgroup v2 directory: give its path");
+	const char *o = a->po.nifaces  ? "-i"
+			: a->po.netns  ? "--netns"
+			: a->all_netns ? "--all-netns"
+				       : NULL;
+	if (o) {
+		sonde_errorf("capture: %s is for the interface sources; cgroup_skb follows a "
+			     "cgroup's sockets in every namespace (--cgroup PATH)",
+			     o);
+		return SONDE_EXIT_USAGE;
+	}
+	snprintf(a->source_name, sizeof(a->source_name), "cgroup:%s",
+		 a->po.cgroup ? a->po.cgroup : "/");
+	return -1;
+}
+
 /* Options that belong to another kind of source are refused, not ignored;
  * records' capture.source names what was captured. */
 static int check_source_args(struct capture_args *a)
@@ -565,7 +605,8 @@ static int check_source_args(struct capture_args *a)
 		a->co.pipe.conn.source = "ebpf";
 		return -1;
 	}
-	if (a->ebpf_only_given && !a->with_ebpf) {
+	if ((a->ebpf_only_given || (a->po.cgroup && !uses_kind(a, &sonde_source_cgroup_skb))) &&
+	    !a->with_ebpf) {
 		sonde_errorf(
 			"capture: --pid, --comm, --port, --cgroup, --target, --ebpf-hook and "
 			"the TLS options are for the eBPF source; packet sources take --filter "
@@ -582,6 +623,9 @@ static int check_source_args(struct capture_args *a)
 	snprintf(a->source_name, sizeof(a->source_name), "%.*s%s%s", (int)b.len, b.p,
 		 a->po.netns ? "@" : "", a->po.netns ? a->po.netns : "");
 	sonde_buf_free(&b);
+	int status = check_cgroup_args(a);
+	if (status >= 0)
+		return status;
 	/* Several kinds: the eBPF source's records say "ebpf", the packet
 	 * sources' their interfaces (sonde_run_name_source). */
 	a->co.pipe.conn.source = a->with_ebpf ? "ebpf" : a->source_name;
