@@ -410,6 +410,16 @@ def test_refusals():
         p = sh(SONDE, "capture", "--duration", "1", *argv, check=False, timeout=30)
         R.check(f"refused: {' '.join(argv)}", p.returncode == want_rc and want_text in p.stderr,
                 f"status {p.returncode}, {p.stderr.strip()!r}")
+    # Each source checks its own capabilities and names the missing one.
+    for kind, drop, cap in (("af_packet", "cap_net_raw", "CAP_NET_RAW"),
+                            ("libpcap", "cap_net_raw", "CAP_NET_RAW"),
+                            ("tc", "cap_net_admin", "CAP_NET_ADMIN"),
+                            ("cgroup_skb", "cap_net_admin", "CAP_NET_ADMIN"),
+                            ("cgroup_skb", "cap_bpf,cap_sys_admin", "CAP_BPF")):
+        p = sh("capsh", f"--drop={drop}", "--", "-c",
+               f"exec {SONDE} capture --source {kind} --duration 1", check=False, timeout=30)
+        R.check(f"refused without {drop}: {kind} names {cap}",
+                p.returncode == 1 and f"{kind} needs {cap}" in p.stderr, p.stderr.strip())
 
 
 def main():

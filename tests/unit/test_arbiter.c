@@ -13,7 +13,7 @@
 struct seen {
 	uint8_t origin[64];
 	char first[64];
-	const char *source[64];
+	char source[64][32]; /* a chunk's data is valid during the call only */
 	size_t n, total; /* kept, and all that got through */
 };
 
@@ -25,7 +25,7 @@ static void keep(void *ctx, const struct sonde_chunk *c)
 		return;
 	s->origin[s->n] = c->origin;
 	s->first[s->n] = c->caplen ? (char)c->data[0] : '-';
-	s->source[s->n] = c->source;
+	snprintf(s->source[s->n], sizeof(s->source[0]), "%s", c->source ? c->source : "");
 	s->n++;
 }
 
