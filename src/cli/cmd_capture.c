@@ -39,7 +39,9 @@ static const char capture_head[] =
 	"                           the interfaces' traffic-control hooks) or\n"
 	"                           cgroup_skb (eBPF on a cgroup's sockets: --cgroup,\n"
 	"                           default the root; records name each socket's\n"
-	"                           cgroup); several\n"
+	"                           cgroup) or af_xdp (an XSK socket fed by XDP on a\n"
+	"                           mirror of -i IFACE: the interface's own packets\n"
+	"                           go on untouched); several\n"
 	"                           with commas (ebpf,af_packet): each connection\n"
 	"                           from one, eBPF for the sockets it follows\n"
 	"  -i, --interface IFACE    packet sources: capture on IFACE (repeatable, at\n"
@@ -52,6 +54,7 @@ static const char capture_head[] =
 	"      --all-netns          packet sources: in every network namespace of the\n"
 	"                           host, as they come and go (capture.source names\n"
 	"                           each; 4m of kernel buffer each unless -B)\n"
+	"      --queue N            af_xdp: only the packets of the interface's queue N\n"
 	"  -B, --buffer-size SIZE   packet sources: kernel buffer per interface\n"
 	"                           (default 32m)\n"
 	"  -s, --snaplen SIZE       packet sources: bytes kept per packet (default:\n"
@@ -127,6 +130,7 @@ enum {
 	OPT_CRI_SOCKET,
 	OPT_TARGET,
 	OPT_HOST_ROOT,
+	OPT_QUEUE,
 };
 
 #define TLS_LIBS_MAX 32
@@ -155,6 +159,7 @@ static const struct option capture_only[] = {
 	{ "cri-socket", required_argument, NULL, OPT_CRI_SOCKET },
 	{ "target", required_argument, NULL, OPT_TARGET },
 	{ "host-root", required_argument, NULL, OPT_HOST_ROOT },
+	{ "queue", required_argument, NULL, OPT_QUEUE },
 	{ "buffer-size", required_argument, NULL, 'B' },
 	{ "snaplen", required_argument, NULL, 's' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -372,7 +377,7 @@ static const struct sonde_source_ops *source_kind(const char *name)
 {
 	static const struct sonde_source_ops *const kinds[] = {
 		&sonde_source_ebpf, &sonde_source_af_packet,  &sonde_source_libpcap,
-		&sonde_source_tc,   &sonde_source_cgroup_skb,
+		&sonde_source_tc,   &sonde_source_cgroup_skb, &sonde_source_af_xdp,
 	};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (!strcmp(name, kinds[i]->name))
@@ -380,7 +385,7 @@ static const struct sonde_source_ops *source_kind(const char *name)
 	return NULL;
 }
 
-#define SOURCE_KINDS "ebpf, af_packet, libpcap, tc or cgroup_skb"
+#define SOURCE_KINDS "ebpf, af_packet, libpcap, tc, cgroup_skb or af_xdp"
 
 /* --source KIND[,KIND...]: one kind, or the eBPF source and packet kinds
  * together. */
@@ -522,6 +527,13 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 	case OPT_CRI_SOCKET: a->cri_socket = strcmp(arg, "none") ? arg : ""; return 0;
 	case OPT_TARGET: return target_option(a, arg);
 	case OPT_HOST_ROOT: a->host_root = arg; return 0;
+	case OPT_QUEUE: {
+		unsigned long long q;
+		if (parse_uint(arg, 4095, &q) < 0)
+			return bad("queue", arg, "a queue number from 0 to 4095");
+		a->po.queue = (int)q;
+		return 0;
+	}
 	case 'B':
 		if (size_option("buffer-size", arg, 1u << 20, 1u << 30, "from 1m to 1g", &sz))
 			return SONDE_EXIT_USAGE;
@@ -650,6 +662,7 @@ static int check_source_args(struct capture_args *a)
 static int parse_args(int argc, char **argv, struct capture_args *a)
 {
 	sonde_common_defaults(&a->co);
+	a->po.queue = -1;
 	a->eo = (struct sonde_ebpf_opts){ .hook = SONDE_HOOK_AUTO,
 					  .ringbuf_size = 16u << 20,
 					  .tls = true,

@@ -9,7 +9,8 @@ with loopback traffic gives each exchange once, --netns by pid, and every
 wrong option or missing interface is refused with the reason; tc's hooks
 are gone after sonde stops, by signal or SIGKILL; cgroup_skb on a cgroup
 of the test's own gives that cgroup's exchanges as tcpdump's recording
-does, and leaves nothing attached either; --all-netns follows a
+does, and leaves nothing attached either; af_xdp captures through its own
+mirror veth while traffic flows, and leaves nothing after SIGINT or SIGKILL; --all-netns follows a
 namespace made after start and one deleted, and writes each exchange once.
 
 Usage: test_packet_sources.py [--only NAME,...] path/to/sonde
@@ -139,7 +140,8 @@ def test_source(tmp, kind):
             f"{len(live)} records; tcpdump's recording has {len(ref)} ({line.strip()})")
     method = {r["capture"]["method"] for r in live}
     source = {r["capture"]["source"] for r in live}
-    want_method = {"af_packet": "af-packet", "libpcap": "libpcap", "tc": "ebpf-tc"}[kind]
+    want_method = {"af_packet": "af-packet", "libpcap": "libpcap", "tc": "ebpf-tc",
+                   "af_xdp": "af-xdp"}[kind]
     R.check(f"{kind}: records name the method and the interface",
             method == {want_method} and source == {f"{IF_SRV}@/run/netns/{NS_SRV}"}, f"{method} {source}")
     R.check(f"{kind}: the same records as sonde read of tcpdump's recording",
@@ -388,12 +390,58 @@ def test_cgroup_skb(tmp):
                 time.sleep(0.1)
 
 
+def xdp_left():
+    """What the AF_XDP source sets up: its programs, its mirror veth in the
+    captured namespace."""
+    progs = [x["id"] for x in json.loads(sh("bpftool", "-j", "prog", "show", check=False).stdout
+                                         or "[]")
+             if x.get("name") in ("sonde_xdp_mirror", "sonde_xdp_rx")]
+    links = [l for l in sh("ip", "-n", NS_SRV, "-o", "link", check=False).stdout.splitlines()
+             if ": sdx" in l]
+    return progs + links
+
+
+def test_af_xdp_leaves_nothing(tmp):
+    """AF_XDP never takes the interface's packets: traffic flows while it
+    captures (curl -f succeeds, every exchange captured), and the mirror
+    veth and the programs are gone after SIGINT and after SIGKILL (the
+    veth's peer lives in a namespace only sonde holds)."""
+    for how in ("SIGINT", "SIGKILL"):
+        run = SondeRun(SONDE, tmp, f"af_xdp-{how}", ["--source", "af_xdp", "--netns", NS_SRV,
+                                                     "-i", IF_SRV], R)
+        if not run.ok:
+            return
+        during = xdp_left()
+        try:
+            n, flowed = clients(tag="xdp" + how), True
+        except subprocess.CalledProcessError as e:
+            n, flowed = 0, False
+        R.check(f"af_xdp {how}: traffic flows while capturing", flowed)
+        if how == "SIGKILL":
+            run.proc.kill()
+            run.proc.wait(timeout=10)
+        else:
+            rc, recs = run.stop()
+            R.check(f"af_xdp {how}: every exchange captured ({n})", len(exchanges(recs)) == n
+                    and rc == 0, f"{len(exchanges(recs))} records, status {rc}")
+        deadline = time.time() + 10
+        while time.time() < deadline and xdp_left():
+            time.sleep(0.2)
+        R.check(f"af_xdp: mirror and programs there while running, nothing left after {how}",
+                len(during) == 3 and not xdp_left(), f"during {during}, after {xdp_left()}")
+        R.check(f"af_xdp: traffic flows after {how}",
+                sh("ip", "netns", "exec", NS_CLI, "curl", "-sf", "-o", "/dev/null",
+                   f"http://{SRV_IP}:{PORT}/after", check=False).returncode == 0)
+
+
 def test_refusals():
     cases = [
-        (["--source", "bogus"], 2, "af_packet, libpcap, tc or cgroup_skb"),
+        (["--source", "bogus"], 2, "tc, cgroup_skb or af_xdp"),
         (["--source", "cgroup_skb", "--cgroup", "/nonexistent"], 2, "no such cgroup"),
         (["--source", "cgroup_skb", "--cgroup", "1"], 2, "give its path"),
         (["--source", "cgroup_skb", "-i", "lo"], 2, "follows a cgroup's sockets"),
+        (["--source", "af_xdp"], 1, "give -i IFACE"),
+        (["--source", "af_xdp", "--queue", "x", "-i", "lo"], 2, "a queue number"),
         (["--source", "af_packet", "--cgroup", "/sys"], 2, "for the eBPF source"),
         (["--source", "tc", "--netns", NS_SRV, "-i", "nosuch0"], 1, "no interface nosuch0"),
         (["--source", "tc", "--netns", NS_SRV, "--filter", "tcp port ((("], 1, "--filter"),
@@ -415,7 +463,8 @@ def test_refusals():
                             ("libpcap", "cap_net_raw", "CAP_NET_RAW"),
                             ("tc", "cap_net_admin", "CAP_NET_ADMIN"),
                             ("cgroup_skb", "cap_net_admin", "CAP_NET_ADMIN"),
-                            ("cgroup_skb", "cap_bpf,cap_sys_admin", "CAP_BPF")):
+                            ("cgroup_skb", "cap_bpf,cap_sys_admin", "CAP_BPF"),
+                            ("af_xdp", "cap_net_raw", "CAP_NET_RAW")):
         p = sh("capsh", f"--drop={drop}", "--", "-c",
                f"exec {SONDE} capture --source {kind} --duration 1", check=False, timeout=30)
         R.check(f"refused without {drop}: {kind} names {cap}",
@@ -440,7 +489,7 @@ def main():
                   f"http://{SRV_IP}:{PORT}/ready", check=False).returncode == 0:
                 break
             time.sleep(0.1)
-        for kind in ("af_packet", "libpcap", "tc"):
+        for kind in ("af_packet", "libpcap", "tc", "af_xdp"):
             if wants(kind):
                 test_source(tmp, kind)
         if wants("filter"):
@@ -453,6 +502,8 @@ def main():
             test_tc_leaves_nothing(tmp)
         if wants("cgroup_skb"):
             test_cgroup_skb(tmp)
+        if wants("af_xdp"):
+            test_af_xdp_leaves_nothing(tmp)
         for kind in ("af_packet", "tc"):
             if wants("all-netns"):
                 test_all_netns(tmp, kind)

@@ -32,6 +32,7 @@ struct sonde_packet_opts {
 	size_t ring_size; /* bytes of kernel buffer per interface; 0: the default */
 	uint32_t snaplen; /* bytes kept per packet; 0: whole packets */
 	const char *cgroup; /* cgroup_skb: a cgroup v2 directory; NULL: the root */
+	int queue; /* af_xdp: only this queue's packets; -1: every queue */
 	/* --all-netns: the second-sighting table all namespaces share (not
 	 * owned) and this namespace's tag, kept apart from its ifindexes. */
 	struct sonde_packet_dedup *dedup;
@@ -57,6 +58,7 @@ extern const struct sonde_source_ops sonde_source_af_packet;
 extern const struct sonde_source_ops sonde_source_libpcap;
 extern const struct sonde_source_ops sonde_source_tc;
 extern const struct sonde_source_ops sonde_source_cgroup_skb;
+extern const struct sonde_source_ops sonde_source_af_xdp;
 
 /* A source's capabilities, checked before it tries: 0, or -1 with the
  * first missing one named in err ("cgroup_skb needs CAP_NET_ADMIN").
