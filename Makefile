@@ -33,7 +33,7 @@ OBJ := $(SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI:%.c=$(BUILD)/%.o)
 
 .DELETE_ON_ERROR:
-.PHONY: all clean install uninstall test test-fresh unit test-unit test-asan fuzz fuzz-smoke corpus bench test-kernels sonde-arm64 test-arm64
+.PHONY: all clean install uninstall test test-fresh unit test-unit test-asan fuzz fuzz-smoke fuzz-campaign corpus bench test-kernels sonde-arm64 test-arm64
 all: sonde
 
 # ---- kernel programs -------------------------------------------------------
@@ -73,7 +73,7 @@ $(BUILD)/src/source/packet/af_xdp.o: CPPFLAGS += -I$(BPF_OUT) -Ibpf
 $(BUILD)/tests/test_ebpf_%: CPPFLAGS += -Ibpf
 $(BUILD)/src/enrich/%.o $(BUILD)/tests/test_targets: CPPFLAGS += -Ibpf
 $(BUILD)/src/cli/cmd_capture.o: CPPFLAGS += -Ibpf
-build-fuzz/fuzz_cri: CPPFLAGS += -Ibpf
+build-fuzz/fuzz_cri build-fuzz/fuzz_targets: CPPFLAGS += -Ibpf
 
 # The version, once: `git describe` of this tree, or the fallback in
 # src/cli/cli.h outside git. main.o is rebuilt when it changes.
@@ -132,6 +132,8 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libsonde.a
 -include $(UNIT_BIN:=.d)
 
 unit: $(UNIT_BIN)
+# The filter's SQL is run on a real SQLite (Debian's libsqlite3).
+$(BUILD)/tests/test_filter_sql: LDLIBS += -lsqlite3
 
 # ASan+UBSan builds live in their own tree.
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -160,6 +162,10 @@ build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard fuzz/*.h) build-fuzz/libsonde.a
 fuzz: $(FUZZ_BIN)
 fuzz-smoke:
 	tests/fuzz-smoke
+# Every target until 10 million runs each (FUZZ_RUNS, FUZZ_MAX_SECONDS,
+# FUZZ_JOBS); what adds coverage is merged into fuzz/corpus/.
+fuzz-campaign:
+	scripts/fuzz-campaign
 
 # ---- benchmarks -----------------------------------------------------------
 # Not tests: bench/run builds these, generates a capture and times sonde
@@ -202,7 +208,7 @@ MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/sonde
 BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
 ZSH_COMPLETION_DIR ?= $(PREFIX)/share/zsh/$(if $(filter /usr,$(PREFIX)),vendor-completions,site-functions)
-DOCS := README.md docs/records.md docs/ARCHITECTURE.md docs/security.md docs/deploy.md
+DOCS := README.md docs/records.md docs/filter.md docs/ARCHITECTURE.md docs/security.md docs/deploy.md
 install: sonde
 	install -D -m 0755 sonde $(DESTDIR)$(BINDIR)/sonde
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR)

@@ -14,6 +14,8 @@
  *   -c CONCURRENT  connections open at once, interleaved packet by packet
  *                  (default 64)
  *   -6 PERCENT     share of connections over IPv6 (default 10)
+ *   -B SIZE        largest response body (default 200000; bench/filter uses
+ *                  small ones for many exchanges per byte)
  *
  * Each connection: SYN, SYN-ACK, ACK (MSS 1460, timestamps), then 1-30
  * request/response exchanges, then FIN/ACK from both sides. Requests carry
@@ -76,6 +78,7 @@ static FILE *out;
 static uint64_t out_bytes;
 static uint64_t now_us = 1700000000ull * 1000000ull;
 static uint64_t npackets, nconns, nexchanges;
+static uint32_t max_body = 200000; /* -B */
 
 static void put(const void *p, size_t n)
 {
@@ -392,7 +395,7 @@ static void make_response(struct buf *b)
 	const char *status = r < 9 ? "404 Not Found" : "200 OK";
 	uint32_t ct = rnd_below(sizeof(ctypes) / sizeof(*ctypes));
 	bool binary = ct >= 4 && ct <= 6;
-	uint32_t size = rnd_log(300, 200000);
+	uint32_t size = max_body > 300 ? rnd_log(300, max_body) : max_body;
 	bool chunked = rnd_below(100) < 35;
 	b_printf(b, "HTTP/1.1 %s\r\n", status);
 	b_printf(b, date_fmt, days[rnd_below(7)], rnd_range(1, 28), rnd_below(24), rnd_below(60), rnd_below(60));
@@ -568,7 +571,7 @@ static int parse_size(const char *s, uint64_t *out_v)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: gen_http_pcap [-s SIZE] [-S SEED] [-c CONCURRENT] [-6 PERCENT] OUT.pcap\n");
+	fprintf(stderr, "usage: gen_http_pcap [-s SIZE] [-S SEED] [-c CONCURRENT] [-6 PERCENT] [-B SIZE] OUT.pcap\n");
 	exit(2);
 }
 
@@ -578,7 +581,7 @@ int main(int argc, char **argv)
 	unsigned conc = 64;
 	int v6_percent = 10;
 	int opt;
-	while ((opt = getopt(argc, argv, "s:S:c:6:h")) != -1) {
+	while ((opt = getopt(argc, argv, "s:S:c:6:B:h")) != -1) {
 		switch (opt) {
 		case 's':
 			if (parse_size(optarg, &target))
@@ -595,6 +598,13 @@ int main(int argc, char **argv)
 		case '6':
 			v6_percent = atoi(optarg);
 			break;
+		case 'B': {
+			uint64_t b;
+			if (parse_size(optarg, &b) || b > 1u << 30)
+				usage();
+			max_body = (uint32_t)b;
+			break;
+		}
 		default:
 			usage();
 		}

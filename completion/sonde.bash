@@ -81,6 +81,7 @@ _sonde_complete_arg()
 		ifaces=("${ifaces[@]#/sys/class/net/}")
 		_sonde_reply -W "${ifaces[*]}" -- "$cur"
 		;;
+	USER) _sonde_reply -u -- "$cur" ;;
 	NS)
 		local -a names=(/run/netns/*)
 		[[ -e ${names[0]} ]] && _sonde_reply -W "${names[*]#/run/netns/}" -- "$cur"

@@ -18,6 +18,9 @@ enum {
 	SONDE_EXIT_USAGE = 2, /* bad command line */
 };
 
+/* SONDE_VERSION as main.o was built with it (the Makefile defines it there). */
+const char *sonde_version(void);
+
 int sonde_cmd_read(int argc, char **argv);
 int sonde_cmd_capture(int argc, char **argv);
 /* Make the permitted capabilities effective (file capabilities set +p). */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -19,6 +20,7 @@
 #include "enrich/target_scan.h"
 #include "source/ebpf/ebpf.h"
 #include "source/packet/live.h"
+#include "cli/capture_guard.h"
 #include "cli/cli.h"
 #include "cli/options.h"
 
@@ -28,7 +30,8 @@ static const char capture_head[] =
 	"Capture the TCP traffic of every process on this host with eBPF (no proxy,\n"
 	"no change to the programs) and write its request/response records.\n"
 	"Needs root, or: eBPF CAP_BPF, CAP_PERFMON and CAP_DAC_READ_SEARCH (tracefs),\n"
-	"and CAP_SYS_PTRACE for other users' TLS; packet sources CAP_NET_RAW.\n"
+	"and for TLS CAP_SYS_ADMIN (uprobes) and CAP_SYS_PTRACE; packet sources\n"
+	"CAP_NET_RAW (tc: CAP_NET_ADMIN and CAP_BPF).\n"
 	"Stops on SIGINT/SIGTERM, writing what is pending; a second signal quits at once.\n"
 	"\n"
 	"Sources:\n"
@@ -92,7 +95,8 @@ static const char capture_head[] =
 	"                           default)\n"
 	"      --target SEL         eBPF: follow only the workloads SEL selects\n"
 	"                           (repeatable: any of them), terms joined by ';':\n"
-	"                           namespace=NS, pod=LABELSELECTOR (app=web,tier!=db),\n"
+	"                           namespace=NS, pod=LABELSELECTOR (app=web,tier!=db,\n"
+	"                           env in (prod,qa), track notin (canary)),\n"
 	"                           container=NAME, process=COMM[,COMM...],\n"
 	"                           ports=P[,P...], all; pod\n"
 	"                           annotations sonde.dev/capture and sonde.dev/ports\n"
@@ -103,8 +107,18 @@ static const char capture_head[] =
 	"      --cri-socket PATH    the container runtime's CRI socket, for pods and\n"
 	"                           their labels (default: containerd's or CRI-O's\n"
 	"                           usual socket, when there; 'none': do not ask)\n"
-	"  -v, --verbose            a stats line on stderr every 2 s, and why a hook\n"
-	"                           was not usable\n";
+	"Privileges and audit:\n"
+	"      --user USER          once started, run as USER (its groups too), like\n"
+	"                           tcpdump's -Z\n"
+	"      --keep-privileges    keep every capability (by default sonde keeps only\n"
+	"                           what its live work needs, sets no_new_privs and a\n"
+	"                           seccomp filter once started; docs/security.md)\n"
+	"      --audit-log FILE     append this session's audit events (JSON Lines) to\n"
+	"                           FILE ('none': not at all; default as root:\n"
+	"                           " SONDE_AUDIT_DEFAULT "); also to syslog when\n"
+	"                           there is one\n"
+	"  -v, --verbose            a stats line on stderr every 2 s, why a hook was\n"
+	"                           not usable, and the capabilities kept\n";
 static const char capture_tail[] =
 	"  -h, --help               show this help\n"
 	"\n"
@@ -131,6 +145,9 @@ enum {
 	OPT_TARGET,
 	OPT_HOST_ROOT,
 	OPT_QUEUE,
+	OPT_USER,
+	OPT_KEEP_PRIVS,
+	OPT_AUDIT_LOG,
 };
 
 #define TLS_LIBS_MAX 32
@@ -160,6 +177,9 @@ static const struct option capture_only[] = {
 	{ "target", required_argument, NULL, OPT_TARGET },
 	{ "host-root", required_argument, NULL, OPT_HOST_ROOT },
 	{ "queue", required_argument, NULL, OPT_QUEUE },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "keep-privileges", no_argument, NULL, OPT_KEEP_PRIVS },
+	{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
 	{ "buffer-size", required_argument, NULL, 'B' },
 	{ "snaplen", required_argument, NULL, 's' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -350,6 +370,11 @@ struct capture_args {
 	const char *cri_socket; /* --cri-socket: NULL the usual, "" none */
 	struct sonde_targets targets; /* --target */
 	const char *host_root; /* --host-root: NULL "/" */
+	const char *user; /* --user */
+	bool keep_privs; /* --keep-privileges */
+	const char *audit_log; /* --audit-log: NULL the default, "" none */
+	int argc; /* the command line, for the audit log */
+	char **argv;
 };
 
 /* --netns: a name made by `ip netns add`, a process id, or a path. */
@@ -534,6 +559,13 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 		a->po.queue = (int)q;
 		return 0;
 	}
+	case OPT_USER:
+		if (!*arg)
+			return bad("user", arg, "an empty user name");
+		a->user = arg;
+		return 0;
+	case OPT_KEEP_PRIVS: a->keep_privs = true; return 0;
+	case OPT_AUDIT_LOG: a->audit_log = strcmp(arg, "none") ? arg : ""; return 0;
 	case 'B':
 		if (size_option("buffer-size", arg, 1u << 20, 1u << 30, "from 1m to 1g", &sz))
 			return SONDE_EXIT_USAGE;
@@ -595,6 +627,12 @@ static int check_cgroup_args(struct capture_args *a)
  * records' capture.source names what was captured. */
 static int check_source_args(struct capture_args *a)
 {
+	if (a->user && a->targets.n) {
+		/* the target scanner's thread updates a BPF map, which takes
+		 * CAP_BPF, and a thread loses its capabilities with the user */
+		sonde_errorf("capture: --user and --target do not go together yet");
+		return SONDE_EXIT_USAGE;
+	}
 	if (!a->source)
 		a->source = &sonde_source_ebpf;
 	bool packets = a->source != &sonde_source_ebpf;
@@ -740,6 +778,69 @@ static void *add_sources(struct sonde_run *run, struct capture_args *a, char *er
 	return first;
 }
 
+static struct capture_guard_desc guard_desc(const struct capture_args *a, bool ebpf, bool enrich)
+{
+	return (struct capture_guard_desc){
+		.argc = a->argc,
+		.argv = a->argv,
+		.co = &a->co,
+		.source = a->all_netns ? a->ao.kind->name : a->source->name,
+		.source_name = ebpf ? "ebpf" : a->source_name,
+		.eo = ebpf ? &a->eo : NULL,
+		.po = ebpf && !a->with_ebpf ? NULL : &a->po,
+		.all_netns = a->all_netns,
+		.enrich = enrich,
+		.ntargets = a->targets.n,
+		.duration_ns = a->duration_ns,
+	};
+}
+
+/* The audit log: --audit-log FILE (required), or as root the default file
+ * when it can be written (else said, and syslog alone). */
+static int open_audit(const struct capture_args *a, struct sonde_audit **au)
+{
+	char why[320];
+	*au = NULL;
+	if (a->audit_log && !*a->audit_log)
+		return 0;
+	const char *path = a->audit_log     ? a->audit_log
+			   : geteuid() == 0 ? SONDE_AUDIT_DEFAULT
+					    : NULL;
+	*au = sonde_audit_open(path, a->audit_log != NULL, why, sizeof(why));
+	if (!*au && a->audit_log) {
+		sonde_errorf("capture: --audit-log: %s", why);
+		return -1;
+	}
+	if (why[0] && !a->co.quiet)
+		fprintf(stderr, "sonde: audit log: %s (--audit-log FILE, or none)\n", why);
+	return 0;
+}
+
+/* Once every source is open: keep only what live work needs. */
+static int drop_privileges(const struct capture_args *a, const struct capture_guard_desc *d)
+{
+	if (a->keep_privs)
+		return 0;
+	char before[768], after[768], why[256];
+	sonde_caps c = sonde_caps_effective();
+	if (c >= SONDE_CAP(40) - 1) /* every capability up to cap_bpf: root's */
+		snprintf(before, sizeof(before), "all");
+	else
+		sonde_caps_format(c, before, sizeof(before));
+	struct sonde_privs_plan plan = { .keep = capture_caps_needed(d),
+					 .user = a->user,
+					 .allow_setns = capture_needs_setns(d) };
+	if (sonde_privs_drop(&plan, why, sizeof(why)) < 0) {
+		sonde_errorf("capture: %s", why);
+		return -1;
+	}
+	sonde_caps_format(sonde_caps_effective(), after, sizeof(after));
+	if (a->eo.verbose)
+		fprintf(stderr, "sonde: capabilities: %s before start-up, %s kept%s%s\n", before,
+			after, a->user ? "; running as " : "", a->user ? a->user : "");
+	return 0;
+}
+
 /* The capture itself: the eBPF source and one sink, until a signal, the
  * duration, -c or a failed write. */
 static int run_capture(struct capture_args *a)
@@ -762,10 +863,17 @@ static int run_capture(struct capture_args *a)
 		.record_mask = mask,
 		.one_source_per_conn = a->with_ebpf || a->nmore,
 	};
+	struct sonde_audit *audit;
+	if (open_audit(a, &audit) < 0) {
+		sonde_common_record_close(rec, "capture");
+		sonde_redact_stream_free(mask);
+		return SONDE_EXIT_FAIL;
+	}
 	struct sonde_run run;
 	sonde_run_init(&run, &ro);
 	sonde_run_add_stage(&run, &sonde_sink_stage, sink);
 	sonde_common_redact(&a->co, &run);
+	sonde_common_filter(&a->co, &run);
 	char err[512];
 	bool ebpf = a->source == &sonde_source_ebpf || a->with_ebpf;
 	/* Packet records carry no process to start from (yet). */
@@ -777,15 +885,28 @@ static int run_capture(struct capture_args *a)
 		sonde_run_add_stage(&run, &sonde_enrich_stage, enrich);
 	if (!a->co.no_names)
 		sonde_run_add_stage(&run, &sonde_names_stage, sonde_names_new(0, &run.pipe.stats));
+	struct capture_guard_desc gd = guard_desc(a, ebpf, enrich != NULL);
+	capture_audit_start(audit, &gd);
+	if (audit) {
+		a->eo.on_tls_probe = capture_audit_tls_probe;
+		a->eo.on_tls_probe_ctx = audit;
+	}
+	struct timespec started;
+	clock_gettime(CLOCK_MONOTONIC, &started);
 	void *src = add_sources(&run, a, err, sizeof(err));
 	if (!src) {
 		sonde_errorf("capture: %s", err);
+		capture_audit_stop(audit, "failed to start", SONDE_EXIT_FAIL, 0, NULL);
+		sonde_audit_close(audit);
 		sonde_run_free(&run);
 		sonde_common_record_close(rec, "capture");
 		sonde_redact_stream_free(mask);
 		return SONDE_EXIT_FAIL;
 	}
-	if (ebpf && a->eo.targets && add_targets(&run, a, src) < 0) {
+	if ((ebpf && a->eo.targets && add_targets(&run, a, src) < 0) ||
+	    drop_privileges(a, &gd) < 0) {
+		capture_audit_stop(audit, "failed to start", SONDE_EXIT_FAIL, 0, NULL);
+		sonde_audit_close(audit);
 		sonde_run_free(&run);
 		sonde_common_record_close(rec, "capture");
 		return SONDE_EXIT_FAIL;
@@ -818,6 +939,14 @@ static int run_capture(struct capture_args *a)
 	struct sonde_stats st = *sonde_run_stats(&run);
 	if (!a->co.quiet && status == SONDE_EXIT_OK)
 		sonde_say_nothing(&st, "no traffic seen");
+	struct timespec ended;
+	clock_gettime(CLOCK_MONOTONIC, &ended);
+	capture_audit_stop(audit,
+			   stop_requested            ? "signal"
+			   : status != SONDE_EXIT_OK ? "error"
+						     : "duration, count or output ended",
+			   status, (uint64_t)(ended.tv_sec - started.tv_sec), &st);
+	sonde_audit_close(audit);
 	if (sonde_run_free(&run) < 0 && errno != EPIPE) {
 		sonde_errorf("writing records: %s", strerror(errno));
 		status = SONDE_EXIT_FAIL;
@@ -830,7 +959,7 @@ static int run_capture(struct capture_args *a)
 
 int sonde_cmd_capture(int argc, char **argv)
 {
-	struct capture_args a = { 0 };
+	struct capture_args a = { .argc = argc, .argv = argv };
 	int status = parse_args(argc, argv, &a);
 	if (status < 0)
 		status = run_capture(&a);

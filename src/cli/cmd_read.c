@@ -133,6 +133,7 @@ static int run_read(struct sonde_common_opts *co, int fd, const char *name, uint
 	sonde_run_init(&run, &ro);
 	sonde_run_add_stage(&run, &sonde_sink_stage, sink);
 	sonde_common_redact(co, &run);
+	sonde_common_filter(co, &run);
 	if (!co->no_names)
 		sonde_run_add_stage(&run, &sonde_names_stage, sonde_names_new(0, &run.pipe.stats));
 	struct sonde_file_source_opts fo = { .fd = fd, .name = name };

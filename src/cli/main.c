@@ -38,6 +38,11 @@ void sonde_errorf(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+const char *sonde_version(void)
+{
+	return SONDE_VERSION;
+}
+
 int main(int argc, char **argv)
 {
 	sonde_raise_caps();

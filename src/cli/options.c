@@ -8,6 +8,7 @@
 
 #include "core/buf.h"
 #include "proto/content/protodesc.h"
+#include "query/filter_stage.h"
 #include "redact/redact_stage.h"
 #include "cli/cli.h"
 
@@ -70,6 +71,7 @@ const struct option sonde_common_longopts[] = {
 	{ "redact-rules", required_argument, NULL, OPT_REDACT_RULES },
 	{ "redact-key", required_argument, NULL, OPT_REDACT_KEY },
 	{ "no-bodies", required_argument, NULL, OPT_NO_BODIES },
+	{ "display-filter", required_argument, NULL, 'Y' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -77,8 +79,12 @@ const char sonde_common_usage[] =
 	"Output:\n"
 	"  -o, --output FORMAT      text (one line per exchange) or json (JSON Lines,\n"
 	"                           docs/records.md); default: text on a terminal,\n"
-	"                           json otherwise\n"
+	"                           json otherwise; none: no records (with -w,\n"
+	"                           --summary or --stats)\n"
 	"  -c, --count N            stop after N records\n"
+	"  -Y, --display-filter EXPR  only records EXPR matches (docs/filter.md), e.g.\n"
+	"                           'protocol == \"http\" && response.status >= 500';\n"
+	"                           --stats counts the others (records_filtered)\n"
 	"  -q, --quiet              no informational lines on stderr (errors still)\n"
 	"  -l, --line-buffered      write each record as soon as it is complete (the\n"
 	"                           default on a terminal, for live capture and when\n"
@@ -142,6 +148,31 @@ const char sonde_common_usage[] =
 	"      --max-pending-mem SIZE   requests held waiting for responses, in all\n"
 	"                           (default 256m; past it the oldest are written\n"
 	"                           unanswered)\n";
+
+/* -Y EXPR: compiled now, so a bad one is a usage error pointing at the
+ * column. */
+static int filter_option(struct sonde_common_opts *o, const char *arg, const char *cmd)
+{
+	struct sonde_filter_error err;
+	struct sonde_filter *f = sonde_filter_compile(arg, &err);
+	if (!f) {
+		sonde_errorf("%s: -Y: column %zu: %s\n  %s\n  %*s", cmd, err.column, err.message,
+			     arg, (int)err.column, "^");
+		return -1;
+	}
+	sonde_filter_free(o->filter);
+	o->filter = f;
+	return 1;
+}
+
+void sonde_common_filter(struct sonde_common_opts *o, struct sonde_run *run)
+{
+	if (!o->filter)
+		return;
+	sonde_run_add_stage(run, &sonde_filter_stage,
+			    sonde_filter_stage_new(o->filter, &run->pipe.stats));
+	o->filter = NULL;
+}
 
 void sonde_common_defaults(struct sonde_common_opts *o)
 {
@@ -390,6 +421,7 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 	case OPT_REDACT_RULES:
 	case OPT_REDACT_KEY: return redact_option(o, c, arg, cmd);
 	case OPT_PROTO_PORT: return proto_port_opt(o, cmd, arg);
+	case 'Y': return filter_option(o, arg, cmd);
 	case OPT_PROTO_DESC: {
 		char err[256];
 		struct sonde_protodesc *d = sonde_protodesc_load(arg, err, sizeof(err));
@@ -410,6 +442,8 @@ void sonde_common_free(struct sonde_common_opts *o)
 	sonde_protodesc_free((struct sonde_protodesc *)o->pipe.dissect.proto_desc);
 	o->pipe.dissect.proto_desc = NULL;
 	sonde_redactor_free(&o->redact);
+	sonde_filter_free(o->filter);
+	o->filter = NULL;
 }
 
 struct option *sonde_options_join(const struct option *a, const struct option *b)
@@ -435,8 +469,9 @@ struct sonde_pcapng *sonde_common_record(const struct sonde_common_opts *o, cons
 			   : o->rec.quota_bytes ? "--record-quota"
 						: NULL;
 	if (!o->rec.path) {
-		if (need || (o->no_records && !o->summary)) {
-			sonde_errorf("%s: %s goes with -w FILE (or --summary)", cmd,
+		/* -o none --stats: only the counts (with -Y, of what matched) */
+		if (need || (o->no_records && !o->summary && !o->stats)) {
+			sonde_errorf("%s: %s goes with -w FILE (or --summary, --stats)", cmd,
 				     need ? need : "-o none");
 			*status = SONDE_EXIT_USAGE;
 		}

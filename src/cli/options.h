@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "app/run.h"
+#include "query/filter.h"
 #include "core/pipeline.h"
 #include "redact/redact.h"
 #include "redact/redact_stream.h"
@@ -33,8 +34,12 @@ struct sonde_common_opts {
 	/* --proto-port NAME=PORT: forced port hints, ended by port 0 */
 	struct sonde_port_hint proto_ports[SONDE_PROTO_PORTS_MAX + 1];
 	size_t nproto_ports;
+	struct sonde_filter *filter; /* -Y EXPR (docs/filter.md); NULL: every record */
 };
 
+/* -Y: the filter stage (records it does not match are dropped, counted);
+ * nothing without -Y. The run owns the filter from now. */
+void sonde_common_filter(struct sonde_common_opts *o, struct sonde_run *run);
 /* Redaction in front of every sink: the redaction stage, or with
  * --no-redact the stage that flags records unredacted (said on stderr). */
 void sonde_common_redact(struct sonde_common_opts *o, struct sonde_run *run);
@@ -56,7 +61,7 @@ int sonde_common_record_close(struct sonde_pcapng *w, const char *cmd);
 
 /* Long options with ids from 1000 up; short: -o, -c, -q, -l, -u, -V, and -w,
  * -C, -W, -G of the recording (tcpdump's letters). */
-#define SONDE_COMMON_SHORTOPTS "o:c:qlw:C:W:G:uV"
+#define SONDE_COMMON_SHORTOPTS "o:c:qlw:C:W:G:uVY:"
 extern const struct option sonde_common_longopts[];
 extern const char sonde_common_usage[];
 

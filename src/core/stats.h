@@ -49,6 +49,7 @@
 	X(records, "records written")                                                             \
 	X(records_unanswered, "requests written without a response")                              \
 	X(records_unsolicited, "responses written without a request")                             \
+	X(records_filtered, "of the records, those -Y's filter did not match (not written)")      \
 	X(redacted_values, "secrets masked in records (each masked span counts)")                 \
 	X(redacted_recording_bytes, "bytes of the -w recording overwritten as secrets")           \
 	X(unredacted_records, "records written with redaction off (--no-redact)")                 \
@@ -85,6 +86,7 @@
 	X(enrich_process_failures,                                                                \
 	  "of those, processes /proc did not describe (gone, or no access)")                      \
 	X(enrich_process_expired, "cached processes dropped because they had exited")             \
+	X(enrich_process_execs, "cached processes read again because they had exec'd")            \
 	X(enrich_container_lookups, "containers looked up for records (once per connection end)") \
 	X(enrich_container_failures,                                                              \
 	  "of those, containers no runtime's state on the node described")                        \

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "enrich/cri.h"
 
+#include "app/privs.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -161,6 +163,8 @@ static void add_ms(struct timespec *ts, long ms)
 static void *run(void *arg)
 {
 	struct sonde_cri *c = arg;
+	/* It only talks to the runtime's socket (root's, and so is sonde's uid). */
+	sonde_privs_thread_keep(0);
 	pthread_mutex_lock(&c->lock);
 	while (!c->stop) {
 		c->asked = false;

@@ -42,8 +42,10 @@ static ssize_t read_small(const char *path, char *buf, size_t len)
 static ssize_t read_pid_file(const char *proc, uint32_t pid, const char *name, char *buf,
 			     size_t len)
 {
-	char path[128];
-	snprintf(path, sizeof(path), "%s/%u/%s", proc, pid, name);
+	char path[512];
+	int n = snprintf(path, sizeof(path), "%s/%u/%s", proc, pid, name);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -1;
 	return read_small(path, buf, len);
 }
 
@@ -74,6 +76,23 @@ bool sonde_proc_start_ticks(const char *proc, uint32_t pid, uint64_t *ticks)
 	char stat[1024];
 	return read_pid_file(proc, pid, "stat", stat, sizeof(stat)) > 0 &&
 	       parse_start_ticks(stat, ticks);
+}
+
+/* Start ticks and comm (field 2, between the first '(' and the last ')')
+ * from one read of stat: an exec keeps the pid and start time but renames
+ * the process, which is how the cache sees it. */
+static bool identity(const char *proc, uint32_t pid, uint64_t *ticks, char comm[16])
+{
+	char stat[1024];
+	if (read_pid_file(proc, pid, "stat", stat, sizeof(stat)) <= 0 ||
+	    !parse_start_ticks(stat, ticks))
+		return false;
+	const char *open = strchr(stat, '('), *close = strrchr(stat, ')');
+	size_t n = open && close > open ? (size_t)(close - open - 1) : 0;
+	n = n < 15 ? n : 15;
+	memcpy(comm, open ? open + 1 : "", n);
+	comm[n] = 0;
+	return true;
 }
 
 static void cmdline_of(const char *proc, uint32_t pid, char *out)
@@ -272,14 +291,18 @@ const struct sonde_proc_info *sonde_proc_lookup(struct sonde_proc_cache *c, uint
 	if (c->stats)
 		c->stats->enrich_process_lookups++;
 	uint64_t idx, ticks;
+	char comm[16];
 	bool cached = sonde_u64map_get(&c->by_pid, pid, &idx);
-	bool alive = sonde_proc_start_ticks(c->proc, pid, &ticks);
-	if (cached && (!alive || c->e[idx - 1].info.start_ticks == ticks)) {
+	bool alive = identity(c->proc, pid, &ticks, comm);
+	if (cached && (!alive || (c->e[idx - 1].info.start_ticks == ticks &&
+				  !strcmp(c->e[idx - 1].info.comm, comm)))) {
 		c->e[idx - 1].last_use = c->clock;
 		return &c->e[idx - 1].info;
 	}
+	if (cached && c->stats && c->e[idx - 1].info.start_ticks == ticks)
+		c->stats->enrich_process_execs++;
 	if (cached)
-		drop(c, idx - 1); /* the pid is another process's now */
+		drop(c, idx - 1); /* the pid is another process's now, or it exec'd */
 	sweep(c);
 	struct sonde_proc_info info;
 	if (!alive || sonde_proc_read(c->proc, c->root, c->btime_s, pid, &info) < 0) {

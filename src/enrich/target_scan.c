@@ -3,6 +3,7 @@
 
 #include <bpf/bpf.h>
 #include <dirent.h>
+#include <linux/capability.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "app/privs.h"
 #include "enrich/cri.h"
 
 #define SCAN_MS 2000
@@ -156,6 +158,10 @@ static void scan_once(struct scan *s)
 static void *run(void *arg)
 {
 	struct scan *s = arg;
+	/* The targets map takes CAP_BPF; /proc of other users' processes the
+	 * other two. Nothing else, whatever the main thread keeps. */
+	sonde_privs_thread_keep(SONDE_CAP(CAP_BPF) | SONDE_CAP(CAP_SYS_PTRACE) |
+				SONDE_CAP(CAP_DAC_READ_SEARCH));
 	pthread_mutex_lock(&s->lock);
 	while (!s->stop) {
 		struct timespec ts;
@@ -239,7 +245,8 @@ static void copy_targets(struct sonde_targets *dst, const struct sonde_targets *
 		t->container = t->container ? strdup(t->container) : NULL;
 		for (size_t k = 0; k < t->nreqs; k++) {
 			t->reqs[k].key = strdup(t->reqs[k].key);
-			t->reqs[k].value = t->reqs[k].value ? strdup(t->reqs[k].value) : NULL;
+			for (size_t j = 0; j < t->reqs[k].nvalues; j++)
+				t->reqs[k].values[j] = strdup(t->reqs[k].values[j]);
 		}
 	}
 }

@@ -40,10 +40,69 @@ static bool label_chars(const char *p, size_t n)
 	return true;
 }
 
-/* One requirement of a selector: k=v, k==v, k!=v, k, !k. */
+static void trim(const char **p, size_t *n)
+{
+	while (*n && **p == ' ')
+		(*p)++, (*n)--;
+	while (*n && (*p)[*n - 1] == ' ')
+		(*n)--;
+}
+
+/* "(a,b,c)" into r->values. */
+static int value_set(const char *p, size_t n, struct sonde_label_req *r)
+{
+	trim(&p, &n);
+	if (n < 2 || p[0] != '(' || p[n - 1] != ')')
+		return -1;
+	p++, n -= 2;
+	while (n) {
+		const char *comma = memchr(p, ',', n);
+		size_t k = comma ? (size_t)(comma - p) : n;
+		const char *v = p;
+		size_t vlen = k;
+		trim(&v, &vlen);
+		if (r->nvalues == SONDE_LABEL_VALUES_MAX || !label_chars(v, vlen))
+			return -1;
+		r->values[r->nvalues++] = dup_span(v, vlen);
+		p += k + (comma ? 1 : 0);
+		n -= k + (comma ? 1 : 0);
+		if (comma && !n)
+			return -1; /* "(a,)" */
+	}
+	return r->nvalues ? 0 : -1;
+}
+
+/* A set-based requirement, "key in (a,b)" or "key notin (a,b)": 1 when p is
+ * one (parsed into r, or -1 if malformed), 0 when it is not. */
+static int set_req(const char *p, size_t n, struct sonde_label_req *r)
+{
+	const char *sp = memchr(p, ' ', n);
+	if (!sp)
+		return 0;
+	size_t klen = (size_t)(sp - p);
+	const char *op = sp;
+	size_t rest = n - klen;
+	trim(&op, &rest);
+	bool notin = rest > 6 && !memcmp(op, "notin", 5) && (op[5] == ' ' || op[5] == '(');
+	bool in = rest > 3 && !memcmp(op, "in", 2) && (op[2] == ' ' || op[2] == '(');
+	if (!in && !notin)
+		return 0;
+	size_t oplen = notin ? 5 : 2;
+	if (!klen || !label_chars(p, klen))
+		return -1;
+	r->key = dup_span(p, klen);
+	r->negated = notin;
+	return value_set(op + oplen, rest - oplen, r) < 0 ? -1 : 1;
+}
+
+/* One requirement of a selector: k=v, k==v, k!=v, k, !k, k in (..), k notin (..). */
 static int label_req(const char *p, size_t n, struct sonde_label_req *r)
 {
 	memset(r, 0, sizeof(*r));
+	trim(&p, &n);
+	int set = set_req(p, n, r);
+	if (set)
+		return set < 0 ? -1 : 0;
 	if (n && p[0] == '!') {
 		r->negated = true;
 		p++, n--;
@@ -69,19 +128,39 @@ static int label_req(const char *p, size_t n, struct sonde_label_req *r)
 	if (!klen || !label_chars(p, klen) || !label_chars(v, vlen))
 		return -1;
 	r->key = dup_span(p, klen);
-	r->value = dup_span(v, vlen);
+	r->values[0] = dup_span(v, vlen);
+	r->nvalues = 1;
 	return 0;
 }
 
+static void req_free(struct sonde_label_req *r)
+{
+	free(r->key);
+	for (size_t i = 0; i < r->nvalues; i++)
+		free(r->values[i]);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Requirements separated by commas, but not the commas of an `in (...)`. */
 static int selector(const char *s, struct sonde_target_sel *t)
 {
 	while (*s) {
-		const char *comma = strchr(s, ',');
-		size_t n = comma ? (size_t)(comma - s) : strlen(s);
-		if (t->nreqs == SONDE_TARGET_REQS_MAX || label_req(s, n, &t->reqs[t->nreqs]) < 0)
+		size_t n = 0;
+		int depth = 0;
+		while (s[n] && (s[n] != ',' || depth)) {
+			depth += s[n] == '(' ? 1 : s[n] == ')' ? -1 : 0;
+			if (depth < 0)
+				return -1;
+			n++;
+		}
+		if (t->nreqs == SONDE_TARGET_REQS_MAX)
 			return -1;
+		if (label_req(s, n, &t->reqs[t->nreqs]) < 0) {
+			req_free(&t->reqs[t->nreqs]);
+			return -1;
+		}
 		t->nreqs++;
-		s += n + (comma ? 1 : 0);
+		s += n + (s[n] == ',' ? 1 : 0);
 	}
 	return t->nreqs ? 0 : -1;
 }
@@ -104,10 +183,8 @@ static void sel_free(struct sonde_target_sel *t)
 {
 	free(t->namespace);
 	free(t->container);
-	for (size_t i = 0; i < t->nreqs; i++) {
-		free(t->reqs[i].key);
-		free(t->reqs[i].value);
-	}
+	for (size_t i = 0; i < t->nreqs; i++)
+		req_free(&t->reqs[i]);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -137,7 +214,8 @@ static int term(const char *p, size_t n, struct sonde_target_sel *t, char *why, 
 	}
 	if (rc < 0)
 		snprintf(why, whylen,
-			 "'%s' is not a term: namespace=NAME, pod=SELECTOR (app=web,tier!=db), "
+			 "'%s' is not a term: namespace=NAME, pod=SELECTOR (app=web,tier!=db,env "
+			 "in (a,b)), "
 			 "container=NAME, process=NAME[,NAME...] (at most %d), ports=P[,P...] "
 			 "(at most %d) or all",
 			 s, SONDE_TARGET_COMMS, SONDE_TARGET_PORTS);
@@ -200,7 +278,9 @@ static bool sel_matches(const struct sonde_target_sel *t, const struct sonde_con
 	for (size_t i = 0; i < t->nreqs; i++) {
 		const struct sonde_label_req *r = &t->reqs[i];
 		const char *v = kv_get(m->labels, m->nlabels, r->key);
-		bool holds = r->value ? v && !strcmp(v, r->value) : v != NULL;
+		bool holds = !r->nvalues && v;
+		for (size_t k = 0; k < r->nvalues && v && !holds; k++)
+			holds = !strcmp(v, r->values[k]);
 		if (holds == r->negated)
 			return false;
 	}

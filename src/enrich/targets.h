@@ -5,8 +5,9 @@
  * all hold, separated by ';'; a workload is followed when any target
  * selects it:
  *   namespace=NAME       the pod's namespace
- *   pod=SELECTOR         the pod's labels, Kubernetes' equality-based
- *                        selector: app=checkout,tier!=db,canary,!legacy
+ *   pod=SELECTOR         the pod's labels, Kubernetes' label selector:
+ *                        app=checkout,tier!=db,canary,!legacy,
+ *                        env in (prod,qa),track notin (canary)
  *   container=NAME       the container's name
  *   process=NAME[,NAME...]  only processes with one of these command names
  *                        (at most 4, 15 characters as the kernel keeps them)
@@ -36,9 +37,13 @@
 #define SONDE_TARGETS_MAX_SEL 16 /* --target options */
 #define SONDE_TARGET_REQS_MAX 16 /* label requirements per target */
 
+#define SONDE_LABEL_VALUES_MAX 8 /* values of one `in (...)` */
+
 struct sonde_label_req {
-	char *key, *value; /* value NULL: existence */
-	bool negated; /* != or !key */
+	char *key;
+	char *values[SONDE_LABEL_VALUES_MAX]; /* the value is one of them */
+	size_t nvalues; /* 0: existence */
+	bool negated; /* !=, notin, !key: absent or another value */
 };
 
 struct sonde_target_sel {

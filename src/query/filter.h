@@ -48,6 +48,10 @@ enum sonde_sql_dialect {
  * What the dialect cannot express becomes a condition on the JSON text, or,
  * when even that cannot be said, the clause is *exact == false and the caller
  * checks each row with sonde_filter_match_json as well. 0 or -1 (err filled).
+ * For SQLite, qualify json_col with its table ("records.json"): the clause
+ * may use json_each(), whose own hidden columns include one named json.
+ * A column given for a time path (ts, request.ts) holds µs since the epoch;
+ * any other column holds the value as the JSON has it. docs/filter.md, "SQL".
  */
 int sonde_filter_to_sql(const struct sonde_filter *f, enum sonde_sql_dialect d,
 			const char *json_col, const char *const *columns, uint64_t now_us,

@@ -422,11 +422,70 @@ static size_t header_arg(const struct sonde_redactor *r, const uint8_t *p, const
 	return end - i - 1;
 }
 
+/* Short options that carry a password, by program (the command line's
+ * first word, its directory left off): the value is the rest of the option
+ * ("-pSECRET") or, unless attached_only, the next word ("-a SECRET"). */
+static const struct {
+	const char *prog;
+	char opt;
+	bool attached_only; /* a bare -p asks for the password instead */
+} short_secrets[] = {
+	{ "redis-cli", 'a', false },   { "valkey-cli", 'a', false },   { "sshpass", 'p', false },
+	{ "mongo", 'p', false },       { "mongosh", 'p', false },      { "mysql", 'p', true },
+	{ "mysqldump", 'p', true },    { "mysqladmin", 'p', true },    { "mariadb", 'p', true },
+	{ "mariadb-dump", 'p', true }, { "mariadb-admin", 'p', true },
+};
+
+/* curl's -u/--user USER:PASSWORD: the password. */
+static void user_colon_password(const uint8_t *p, struct token v, struct sonde_redact_spans *sp)
+{
+	const uint8_t *colon = memchr(p + v.a, ':', v.e - v.a);
+	if (colon && (size_t)(colon - p) + 1 < v.e)
+		sonde_redact_spans_add(sp, (size_t)(colon - p) + 1, v.e - (size_t)(colon - p) - 1);
+}
+
+static void positional_secrets(const uint8_t *p, const struct token *t, size_t k,
+			       struct sonde_redact_spans *sp)
+{
+	if (!k)
+		return;
+	const uint8_t *slash = memrchr(p + t[0].a, '/', t[0].e - t[0].a);
+	size_t pa = slash ? (size_t)(slash - p) + 1 : t[0].a, plen = t[0].e - pa;
+	bool curl = plen == 4 && !memcmp(p + pa, "curl", 4);
+	for (size_t i = 1; i < k; i++) {
+		size_t a = t[i].a, len = t[i].e - a;
+		if (curl && ((len == 2 && !memcmp(p + a, "-u", 2)) ||
+			     (len == 6 && !memcmp(p + a, "--user", 6)))) {
+			if (i + 1 < k)
+				user_colon_password(p, t[++i], sp);
+			continue;
+		}
+		if (curl && len > 2 && !memcmp(p + a, "-u", 2)) {
+			user_colon_password(p, (struct token){ a + 2, t[i].e }, sp);
+			continue;
+		}
+		if (len < 2 || p[a] != '-' || p[a + 1] == '-')
+			continue;
+		for (size_t s = 0; s < sizeof(short_secrets) / sizeof(*short_secrets); s++) {
+			const char *prog = short_secrets[s].prog;
+			if (strlen(prog) != plen || memcmp(p + pa, prog, plen) ||
+			    p[a + 1] != short_secrets[s].opt)
+				continue;
+			if (len > 2)
+				sonde_redact_spans_add(sp, a + 2, len - 2);
+			else if (!short_secrets[s].attached_only && i + 1 < k)
+				i++, sonde_redact_spans_add(sp, t[i].a, t[i].e - t[i].a);
+			break;
+		}
+	}
+}
+
 void sonde_redact_scan_cmdline(const struct sonde_redactor *r, const uint8_t *p, size_t n,
 			       struct sonde_redact_spans *sp)
 {
 	struct token t[128];
 	size_t k = tokens(p, n, t, 128);
+	positional_secrets(p, t, k, sp);
 	for (size_t i = 0; i < k; i++) {
 		size_t a = t[i].a, e = t[i].e, d = a;
 		while (d < e && d - a < 2 && p[d] == '-')

@@ -21,7 +21,7 @@ and checks:
     says which frames came last: a request whose answer would be after the
     file's end is unanswered, and sonde says so);
   * every connection.start-ok's response (the SASL PLAIN response, which
-    tshark shows) is written "****", and its password is in no record
+    tshark shows) is masked (****[LEN:HASH]), and its password is in no record
     (these captures' passwords equal their users, which sonde writes).
 
 Output: "PASS <file> (...)", "FAIL <file>: <why>" or "SKIP <file>: <why>".
@@ -32,6 +32,7 @@ import collections
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -131,8 +132,9 @@ def check(sonde, path):
         if secret != user and len(secret) >= 3 and secret in p.stdout:
             why.append("a PLAIN password is in the output")
     oks = [m for _, m in sonde_msgs(recs) if m.get("method") == "connection.start-ok"]
-    if len(oks) != len(responses) or any(m["arguments"]["response"] != "****" for m in oks):
-        why.append("connection.start-ok's response not written ****")
+    if len(oks) != len(responses) or any(not re.fullmatch(r"\*\*\*\*\[\d+(:[0-9a-f]+)?\]",
+                                                          m["arguments"]["response"]) for m in oks):
+        why.append("connection.start-ok's response not masked")
     if lone:
         why.append(f"{len(lone)} unsolicited answers: {lone[0]['response'].get('method')}")
     unanswered = [r for r in recs if r.get("protocol") == "amqp" and "unanswered" in r["flags"]]

@@ -222,6 +222,42 @@ static void pid_reused(void **state)
 	rm_tree(tree);
 }
 
+/* An exec keeps the pid and the start time and renames the process: the
+ * cache reads it again instead of answering with what it ran before. */
+static void execd(void **state)
+{
+	(void)state;
+	char *tree = fake_tree();
+	char proc[512], dir[600], buf[256];
+	snprintf(proc, sizeof(proc), "%s/proc", tree);
+	struct sonde_stats st = { 0 };
+	struct sonde_proc_opts o = { .proc = proc, .root = tree };
+	struct sonde_proc_cache *c = sonde_proc_cache_new(&o, &st);
+	fake_proc(tree, 555, 300, 0, "sh\0-c\0exec curl x\0", 18, "0::/\n");
+	const struct sonde_proc_info *pi = sonde_proc_lookup(c, 555);
+	assert_non_null(pi);
+	assert_string_equal(pi->cmdline, "sh -c exec curl x");
+	snprintf(dir, sizeof(dir), "%s/555", proc);
+	int n = snprintf(buf, sizeof(buf),
+			 "555 (curl) S 1 1 1 0 -1 4194560 100 0 0 0 1 1 0 0 20 0 1 0 300 1000 100\n");
+	put(dir, "stat", buf, (size_t)n);
+	put(dir, "comm", "curl\n", 5);
+	put(dir, "cmdline", "curl\0x\0", 7);
+	pi = sonde_proc_lookup(c, 555);
+	assert_non_null(pi);
+	assert_string_equal(pi->comm, "curl");
+	assert_string_equal(pi->cmdline, "curl x");
+	assert_int_equal(pi->start_ticks, 300);
+	assert_int_equal(st.enrich_process_execs, 1);
+	pi = sonde_proc_lookup(c, 555); /* and from the cache from then on */
+	assert_string_equal(pi->comm, "curl");
+	assert_int_equal(st.enrich_process_execs, 1);
+	assert_int_equal(sonde_proc_cache_len(c), 1);
+	gone(tree, 555);
+	sonde_proc_cache_free(c);
+	rm_tree(tree);
+}
+
 static void bounded_and_expiring(void **state)
 {
 	(void)state;
@@ -263,6 +299,7 @@ int main(void)
 		tu_test(self),
 		tu_test(child),
 		tu_test(pid_reused),
+		tu_test(execd),
 		tu_test(bounded_and_expiring),
 	};
 	return cmocka_run_group_tests_name("process", tests, NULL, NULL);

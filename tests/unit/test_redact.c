@@ -268,6 +268,43 @@ static void test_cmdline(void **state)
 	assert_int_equal(none.n, 0);
 }
 
+/* Positional secrets of well-known clients: redis-cli -a, mysql -pPASS (a
+ * bare -p prompts: nothing follows it), sshpass -p, curl -u user:pass; the
+ * same letters of other programs are left alone. */
+static void test_cmdline_positional(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *secret[2];
+	} cases[] = {
+		{ "redis-cli -h db -a S3cret GET k", { "S3cret" } },
+		{ "/usr/bin/redis-cli -aS3cret ping", { "S3cret" } },
+		{ "mysql -u root -pHunter2 shop", { "Hunter2" } },
+		{ "mysql -u root -p shop", { NULL } },
+		{ "sshpass -p pw ssh h", { "pw" } },
+		{ "curl -u alice:pw1 http://h/", { "pw1" } },
+		{ "curl -ubob:pw2 --user carol:pw3 http://h/", { "pw2", "pw3" } },
+		{ "curl -u alice http://h/", { NULL } },
+		{ "grep -a -p x", { NULL } },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		const char *in = cases[i].in;
+		struct sonde_redact_spans sp = { .n = 0 };
+		sonde_redact_scan_cmdline(&R, (const uint8_t *)in, strlen(in), &sp);
+		char want[512];
+		snprintf(want, sizeof(want), "%s", in);
+		for (int k = 0; k < 2 && cases[i].secret[k]; k++) {
+			const char *at = strstr(want, cases[i].secret[k]);
+			assert_non_null(at);
+			char rest[512];
+			snprintf(rest, sizeof(rest), "%s", at + strlen(cases[i].secret[k]));
+			snprintf(want + (at - want), sizeof(want) - (size_t)(at - want), "%s%s",
+				 mask_of(cases[i].secret[k]), rest);
+		}
+		expect(applied(in, &sp), want);
+	}
+}
+
 /* ---------------------------------------------------------------- JSON --- */
 
 static void test_json(void **state)
@@ -850,6 +887,7 @@ int main(void)
 		cmocka_unit_test(test_odd_bytes),
 		cmocka_unit_test(test_urls),
 		cmocka_unit_test(test_cmdline),
+		cmocka_unit_test(test_cmdline_positional),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_forms),
 		cmocka_unit_test(test_luhn),

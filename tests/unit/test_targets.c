@@ -70,6 +70,44 @@ static void selectors(void **st)
 	sonde_targets_free(&t);
 }
 
+/* Kubernetes' set-based requirements: in (the key is there, with one of
+ * the values), notin (absent, or another value); commas inside the set
+ * are not requirement separators. */
+static void set_selectors(void **st)
+{
+	(void)st;
+	struct sonde_targets t = { 0 };
+	struct sonde_container_meta web = meta("shop", "web", L_web, 2);
+	struct sonde_container_meta db = meta("shop", "db", L_db, 3);
+	struct sonde_container_meta bare = meta("shop", "x", NULL, 0);
+	struct sonde_target out;
+	add(&t, "pod=tier in (web, cache),app=checkout");
+	assert_true(sonde_targets_match(&t, &web, &out));
+	assert_false(sonde_targets_match(&t, &db, &out));
+	assert_false(sonde_targets_match(&t, &bare, &out));
+	sonde_targets_free(&t);
+	add(&t, "pod=tier notin (db)");
+	assert_true(sonde_targets_match(&t, &web, &out));
+	assert_false(sonde_targets_match(&t, &db, &out));
+	assert_true(sonde_targets_match(&t, &bare, &out)); /* no tier at all */
+	sonde_targets_free(&t);
+	add(&t, "pod=legacy notin (1,2),tier in (db,web)");
+	assert_true(sonde_targets_match(&t, &web, &out));
+	assert_false(sonde_targets_match(&t, &db, &out));
+	sonde_targets_free(&t);
+	static const char *const bad[] = {
+		"pod=tier in ()", "pod=tier in (a,)", "pod=tier in a,b", "pod=tier in (a b)",
+		"pod=tier in (a,b", "pod=tier notin", "pod= in (a)",
+		"pod=k in (a,b,c,d,e,f,g,h,i)", "pod=a),b",
+	};
+	char why[256];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		assert_int_equal(sonde_targets_add(&t, bad[i], why, sizeof(why)), -1);
+		assert_int_equal(t.n, 0);
+	}
+	sonde_targets_free(&t);
+}
+
 static void ports_and_hosts(void **st)
 {
 	(void)st;
@@ -158,6 +196,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		tu_test(refused),
 		tu_test(selectors),
+		tu_test(set_selectors),
 		tu_test(ports_and_hosts),
 		tu_test(processes),
 		tu_test(annotations),

@@ -947,4 +947,25 @@ TU_FN void tu_h1_free(struct tu_h1 *h)
 	tu_collector_free(&h->col);
 }
 
+/* One redactor for a test binary, under a fixed key, as in front of every
+ * sink; tu_mask: the mask it writes for s (valid until the next call). */
+TU_FN const struct sonde_redactor *tu_redactor(void)
+{
+	static struct sonde_redactor r;
+	static bool ready;
+	if (!ready) {
+		sonde_redactor_init(&r);
+		sonde_redactor_set_key(&r, "k", 1);
+		ready = true;
+	}
+	return &r;
+}
+
+TU_FN const char *tu_mask(const char *s)
+{
+	static char m[SONDE_REDACT_MASK_MAX];
+	sonde_redact_mask(tu_redactor(), (const uint8_t *)s, strlen(s), m);
+	return m;
+}
+
 #endif

@@ -149,7 +149,7 @@ static void write_val(const struct amqp_val *x, const struct sonde_field_ops *v,
 			v->end(ctx, SONDE_FG_LIST);
 			return;
 		}
-		sonde_field_cstr(v, ctx, f->name, "****");
+		sonde_field_secret(v, ctx, f->name, x->s ? x->s : (const uint8_t *)"", x->len);
 		if (!strcmp(f->name, "response"))
 			plain_user(x, v, ctx);
 		return;
@@ -282,8 +282,9 @@ static bool nested(struct amqp_cur *c, uint8_t t, const char *name, int depth,
 }
 
 /* One typed value of a table or array (RabbitMQ's type letters, which
- * its errata to 0-9-1 made the common ones); v NULL only reads, mask
- * writes "****" for it. */
+ * its errata to 0-9-1 made the common ones); v NULL only reads. With mask,
+ * a string value is a credential (the masking stage writes it masked) and
+ * any other type is written "****". */
 static bool field_value(struct amqp_cur *c, const char *name, int depth, bool mask,
 			const struct sonde_field_ops *v, void *ctx)
 {
@@ -292,10 +293,11 @@ static bool field_value(struct amqp_cur *c, const char *name, int depth, bool ma
 	bool sign;
 	if (t == 'F' || t == 'A')
 		return nested(c, t, name, depth, mask ? NULL : v, ctx) && !c->bad;
-	if (mask && v)
-		sonde_field_cstr(v, ctx, name, "****");
+	const struct sonde_field_ops *secret_to = mask ? v : NULL;
 	if (mask)
 		v = NULL;
+	if (secret_to && t != 'S' && t != 'x')
+		sonde_field_cstr(secret_to, ctx, name, "****");
 	if (int_type(t, &size, &sign)) {
 		int64_t x = sign ? sval(c, size) : 0;
 		uint64_t u = sign ? 0 : uval(c, size);
@@ -345,6 +347,8 @@ static bool field_value(struct amqp_cur *c, const char *name, int depth, bool ma
 		s = amqp_take(c, len);
 		if (v && s) /* text, escaped as needed: an encoding member would repeat */
 			v->str(ctx, name, s, len);
+		else if (secret_to && s)
+			sonde_field_secret(secret_to, ctx, name, s, len);
 		break;
 	default: return false;
 	}

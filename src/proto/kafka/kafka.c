@@ -314,8 +314,12 @@ static void message_done(struct kafka_conn *kc, enum sonde_dir dir, uint64_t ts)
 		m->base.flags |= SONDE_MF_TRUNCATED;
 	if (m->base.flags & SONDE_MF_TRUNCATED)
 		kc->s->stats->bodies_truncated++;
-	if (sasl_token(kc, dir, d)) { /* a credential: never parsed, written masked */
+	if (sasl_token(kc, dir, d)) { /* a credential: never parsed; masked by the stage */
 		m->body = KAFKA_BODY_SASL_TOKEN;
+		if (whole)
+			m->sasl = sonde_kafka_keep(m, d->msg.p, d->msg.len);
+		else
+			m->sasl.cut = true;
 		sonde_session_event(kc->s, &m->base);
 	} else if (dir == SONDE_DIR_C2S) {
 		request_done(kc, m, d->msg.p, d->msg.len, whole);

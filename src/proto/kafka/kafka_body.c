@@ -222,6 +222,8 @@ static bool read_blob(struct walk *w, const struct sonde_kafka_field *f, int dep
 	if (s) {
 		s->null = len < 0;
 		s->v.i = len < 0 ? 0 : len;
+		if (f->credential && len >= 0) /* for the masking stage's mask */
+			s->s = sonde_kafka_keep(w->m, at, (size_t)len);
 	}
 	return true;
 }

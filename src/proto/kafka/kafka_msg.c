@@ -99,8 +99,13 @@ static void scalar_field(const struct sonde_kafka_msg *m, const struct kafka_sca
 			 const struct sonde_field_ops *v, void *ctx)
 {
 	const struct sonde_kafka_field *f = s->f;
-	if (f->credential) { /* a secret (SASL bytes): never written */
-		sonde_field_cstr(v, ctx, f->name, "****");
+	if (f->credential) { /* a secret (SASL bytes): the masking stage masks it */
+		if (s->null)
+			v->null(ctx, f->name);
+		else if (s->s.cut) /* only a prefix kept: no honest mask of it */
+			sonde_field_cstr(v, ctx, f->name, "****");
+		else
+			sonde_field_secret(v, ctx, f->name, sonde_kafka_span(m, s->s), s->s.len);
 		return;
 	}
 	switch (f->type) {
@@ -205,7 +210,11 @@ static void kafka_fields(const struct sonde_msg *bm, const struct sonde_field_op
 	if (m->body == KAFKA_BODY_SASL_TOKEN) { /* no header: a secret behind a length */
 		sonde_field_cstr(v, ctx, "body", body_states[m->body]);
 		v->u64(ctx, "size", m->size);
-		sonde_field_cstr(v, ctx, "sasl_token", "****");
+		if (m->sasl.cut)
+			sonde_field_cstr(v, ctx, "sasl_token", "****");
+		else
+			sonde_field_secret(v, ctx, "sasl_token", sonde_kafka_span(m, m->sasl),
+					   m->sasl.len);
 		return;
 	}
 	header_fields(m, v, ctx);

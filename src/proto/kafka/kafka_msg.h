@@ -91,6 +91,7 @@ struct sonde_kafka_msg {
 	uint32_t nscalars, scalars_dropped;
 	uint64_t records, record_bytes; /* over all topics (records fields anywhere) */
 	struct sonde_buf text; /* strings' bytes */
+	struct kafka_span sasl; /* KAFKA_BODY_SASL_TOKEN: the token (a credential) */
 };
 
 struct sonde_kafka_msg *sonde_kafka_msg_new(uint8_t kind);

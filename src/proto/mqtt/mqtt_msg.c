@@ -61,10 +61,8 @@ static void parse_connect(struct mqtt_cur *c, struct sonde_mqtt_msg *m)
 	}
 	if (f & 0x80)
 		m->username = mqtt_lstr(c);
-	if (f & 0x40) {
-		struct mqtt_span pw = mqtt_lstr(c);
-		m->password_len = pw.set ? pw.len : 0;
-	}
+	if (f & 0x40)
+		m->password = mqtt_lstr(c);
 }
 
 /* Reason code and properties of the acks, DISCONNECT and AUTH: both may
@@ -212,9 +210,11 @@ static void connect_fields(const struct sonde_mqtt_msg *m, const struct sonde_fi
 	v->boolean(ctx, m->level == MQTT_LEVEL_5 ? "clean_start" : "clean_session", f & 2);
 	v->u64(ctx, "keep_alive", m->keep_alive);
 	span_str(m, "username", m->username, v, ctx);
-	/* A credential: written masked, never as captured (records.md). */
-	if (f & 0x40)
-		sonde_field_cstr(v, ctx, "password", "****");
+	/* A credential: the masking stage writes it masked (records.md). */
+	if ((f & 0x40) && m->password.set)
+		sonde_field_secret(v, ctx, "password", m->raw + m->password.off, m->password.len);
+	else if (f & 0x40)
+		sonde_field_cstr(v, ctx, "password", "****"); /* cut from what sonde kept */
 	if (f & 0x04) {
 		v->begin(ctx, "will", SONDE_FG_OBJECT);
 		span_str(m, "topic", m->will_topic, v, ctx);

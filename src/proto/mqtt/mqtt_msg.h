@@ -46,7 +46,7 @@ struct sonde_mqtt_msg {
 	struct mqtt_span proto_name, client_id, will_topic, will_payload, will_props, username;
 	uint8_t connect_level, connect_flags;
 	uint16_t keep_alive;
-	uint32_t password_len; /* a credential: only its presence and size leave sonde */
+	struct mqtt_span password; /* a credential: written through the masking stage */
 	/* CONNACK */
 	bool session_present;
 	/* PUBLISH: the payload runs from payload.off to the packet's end */

@@ -187,7 +187,7 @@ static void prop_value(struct mqtt_cur *c, const struct prop *pr, const char *na
 	case P_BIN:
 		a = mqtt_lstr(c);
 		if (v && !c->bad && pr->secret)
-			sonde_field_cstr(v, ctx, name, "****");
+			sonde_field_secret(v, ctx, name, c->p + a.off, a.len);
 		else if (v && !c->bad)
 			(pr->kind == P_STR ? v->str : v->bytes)(ctx, name, c->p + a.off, a.len);
 		return;

@@ -60,6 +60,8 @@ struct sonde_ebpf {
 	uint64_t tls_last_sweep_ns, tls_last_scan_ns;
 	bool tls_verbose;
 	bool tls_quiet; /* -q: no "probing" lines */
+	void (*on_tls_probe)(void *ctx, const char *path, const char *library, uint32_t pid);
+	void *on_tls_probe_ctx;
 	bool tls_cookies; /* the kernel passes attach cookies to uprobes (5.15+) */
 };
 

@@ -234,6 +234,8 @@ static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, c
 		}
 	}
 	e->stats->tls_libraries++;
+	if (e->on_tls_probe)
+		e->on_tls_probe(e->on_tls_probe_ctx, t->display_path, g->go_version, 0);
 	if (!e->tls_quiet)
 		fprintf(stderr, "sonde: TLS: probing %s (%s, %s ABI, %zu returns of Read%s)\n",
 			t->display_path, g->go_version, g->regabi ? "register" : "stack",
@@ -313,6 +315,9 @@ static void *tls_attach(void *ctx, const struct sonde_tls_target *t, uint32_t pi
 		}
 	}
 	e->stats->tls_libraries++;
+	if (e->on_tls_probe)
+		e->on_tls_probe(e->on_tls_probe_ctx, t->display_path,
+				t->version[0] ? t->version : sonde_tls_lib_name(t->lib), pid);
 	if (!e->tls_quiet)
 		fprintf(stderr, "sonde: TLS: probing %s (%s)%s\n", t->display_path,
 			t->version[0] ? t->version : sonde_tls_lib_name(t->lib),
@@ -357,6 +362,8 @@ void ebpf_tls_open(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o)
 	ops.ctx = e;
 	e->tls_verbose = o->verbose;
 	e->tls_quiet = o->quiet;
+	e->on_tls_probe = o->on_tls_probe;
+	e->on_tls_probe_ctx = o->on_tls_probe_ctx;
 	/* Cookies name each call's library even after its process is gone. */
 	e->tls_cookies =
 		libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_get_attach_cookie, NULL) > 0;
