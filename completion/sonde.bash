@@ -111,7 +111,7 @@ _sonde()
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		word=${COMP_WORDS[i]}
 		case $word in
-		capture | read | tls | version) cmd=$word; break ;;
+		capture | read | query | tls | version) cmd=$word; break ;;
 		-r*) cmd='read'; break ;;
 		esac
 	done
@@ -145,7 +145,7 @@ _sonde()
 		return
 	fi
 	case $cmd in
-	'') _sonde_reply -W 'capture read tls version' -- "$cur" ;;
+	'') _sonde_reply -W 'capture read query tls version' -- "$cur" ;;
 	read)
 		# The capture file, or - for standard input.
 		compopt -o filenames 2>/dev/null

@@ -26,6 +26,7 @@ int sonde_cmd_capture(int argc, char **argv);
 /* Make the permitted capabilities effective (file capabilities set +p). */
 void sonde_raise_caps(void);
 int sonde_cmd_tls(int argc, char **argv);
+int sonde_cmd_query(int argc, char **argv);
 
 struct sonde_stats;
 /* No record was written: say on stderr what was seen instead (what: the

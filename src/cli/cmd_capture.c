@@ -871,6 +871,13 @@ static int run_capture(struct capture_args *a)
 	}
 	struct sonde_run run;
 	sonde_run_init(&run, &ro);
+	if (sonde_common_store(&a->co, &run) < 0) {
+		sonde_sink_close(sink);
+		sonde_run_free(&run);
+		sonde_common_record_close(rec, "capture");
+		sonde_redact_stream_free(mask);
+		return SONDE_EXIT_FAIL;
+	}
 	sonde_run_add_stage(&run, &sonde_sink_stage, sink);
 	sonde_common_redact(&a->co, &run);
 	sonde_common_filter(&a->co, &run);

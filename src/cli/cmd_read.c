@@ -131,6 +131,9 @@ static int run_read(struct sonde_common_opts *co, int fd, const char *name, uint
 	struct sonde_run_opts ro = { .pipe = co->pipe, .record = rec, .record_mask = mask };
 	struct sonde_run run;
 	sonde_run_init(&run, &ro);
+	co->store.block = true; /* a file: every record stored, however long it takes */
+	if (sonde_common_store(co, &run) < 0)
+		status = SONDE_EXIT_FAIL;
 	sonde_run_add_stage(&run, &sonde_sink_stage, sink);
 	sonde_common_redact(co, &run);
 	sonde_common_filter(co, &run);

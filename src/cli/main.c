@@ -16,6 +16,7 @@ static const char usage[] =
 	"Commands:\n"
 	"  capture        capture live traffic with eBPF (the default, as root)\n"
 	"  read FILE|-    dissect a pcap or pcapng capture (- reads standard input)\n"
+	"  query [EXPR]   records of the embedded store (--store) EXPR matches\n"
 	"  tls            list the TLS libraries of running processes and whether\n"
 	"                 their plaintext is captured\n"
 	"  version        print the version\n"
@@ -90,6 +91,10 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "read")) {
 		argv[1] = (char *)"sonde read";
 		return sonde_cmd_read(argc - 1, argv + 1);
+	}
+	if (!strcmp(cmd, "query")) {
+		argv[1] = (char *)"sonde query";
+		return sonde_cmd_query(argc - 1, argv + 1);
 	}
 	if (!strcmp(cmd, "tls")) {
 		argv[1] = (char *)"sonde tls";

@@ -9,6 +9,8 @@
 #include "core/buf.h"
 #include "proto/content/protodesc.h"
 #include "query/filter_stage.h"
+#include "store/clickhouse.h"
+#include "store/store_stage.h"
 #include "redact/redact_stage.h"
 #include "cli/cli.h"
 
@@ -35,6 +37,11 @@ enum {
 	OPT_NO_NAMES,
 	OPT_COLOR,
 	OPT_SUMMARY,
+	OPT_STORE, /* the embedded store (store/) */
+	OPT_STORE_SIZE,
+	OPT_STORE_AGE,
+	OPT_SINK,
+	OPT_NODE,
 };
 
 const struct option sonde_common_longopts[] = {
@@ -72,6 +79,11 @@ const struct option sonde_common_longopts[] = {
 	{ "redact-key", required_argument, NULL, OPT_REDACT_KEY },
 	{ "no-bodies", required_argument, NULL, OPT_NO_BODIES },
 	{ "display-filter", required_argument, NULL, 'Y' },
+	{ "store", required_argument, NULL, OPT_STORE },
+	{ "store-size", required_argument, NULL, OPT_STORE_SIZE },
+	{ "store-age", required_argument, NULL, OPT_STORE_AGE },
+	{ "sink", required_argument, NULL, OPT_SINK },
+	{ "node", required_argument, NULL, OPT_NODE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -139,6 +151,15 @@ const char sonde_common_usage[] =
 	"                           probing (http1, http2, tls, redis, dns, kafka...;\n"
 	"                           repeat for more, 16 at most); ports are only hints\n"
 	"                           otherwise\n"
+	"Store (docs/store.md):\n"
+	"      --store DIR          keep every record in the store in DIR too (made if\n"
+	"                           absent), for sonde query\n"
+	"      --store-size SIZE    the store's bound, oldest deleted first (default 1g)\n"
+	"      --store-age DUR      delete stored records older than this (default: none;\n"
+	"                           ClickHouse: its day partitions wholly older)\n"
+	"      --sink clickhouse=URL  insert every record into ClickHouse too, over its\n"
+	"                           HTTP interface: http://HOST:8123/DB\n"
+	"      --node NAME          this sonde's name in ClickHouse (default: hostname)\n"
 	"Limits:\n"
 	"      --max-conns N        connections tracked at once (default 262144)\n"
 	"      --idle-timeout DUR   close connections idle this long\n"
@@ -239,6 +260,33 @@ static int redact_option(struct sonde_common_opts *o, int c, const char *arg, co
 		return 1;
 	}
 	return rc < 0 ? sonde_bad_value(cmd, opt, arg, err) : 1;
+}
+
+int sonde_common_store(struct sonde_common_opts *o, struct sonde_run *run)
+{
+	char err[512];
+	if (o->store.dir) {
+		void *st = sonde_store_stage_new(&o->store, &run->pipe.stats, err, sizeof(err));
+		if (!st) {
+			sonde_errorf("store: %s", err);
+			return -1;
+		}
+		sonde_run_add_stage(run, &sonde_store_stage, st);
+	}
+	if (o->clickhouse) {
+		char host[128] = "";
+		gethostname(host, sizeof(host) - 1);
+		struct sonde_clickhouse_opts cho = { .url = o->clickhouse,
+						     .node = o->node ? o->node : host,
+						     .max_age_ns = o->store.max_age_ns };
+		void *ch = sonde_clickhouse_stage_new(&cho, &run->pipe.stats, err, sizeof(err));
+		if (!ch) {
+			sonde_errorf("clickhouse: %s", err);
+			return -1;
+		}
+		sonde_run_add_stage(run, &sonde_clickhouse_stage, ch);
+	}
+	return 0;
 }
 
 void sonde_common_redact(struct sonde_common_opts *o, struct sonde_run *run)
@@ -420,6 +468,28 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 	case OPT_REDACT_PATTERN:
 	case OPT_REDACT_RULES:
 	case OPT_REDACT_KEY: return redact_option(o, c, arg, cmd);
+	case OPT_STORE: o->store.dir = arg; return 1;
+	case OPT_SINK:
+		if (strncmp(arg, "clickhouse=", 11))
+			return sonde_bad_value(cmd, "sink", arg, "clickhouse=http://HOST:PORT/DB");
+		o->clickhouse = arg + 11;
+		return 1;
+	case OPT_NODE:
+		if (!*arg || strlen(arg) > 100)
+			return sonde_bad_value(cmd, "node", arg, "a name of 1 to 100 characters");
+		o->node = arg;
+		return 1;
+	case OPT_STORE_SIZE:
+		if (size_opt(cmd, "store-size", arg, &sz) < 0)
+			return -1;
+		if (sz < (1u << 20))
+			return sonde_bad_value(cmd, "store-size", arg, "at least 1m");
+		o->store.max_bytes = sz;
+		return 1;
+	case OPT_STORE_AGE:
+		return sonde_parse_duration(arg, &o->store.max_age_ns, &why) < 0
+			       ? sonde_bad_value(cmd, "store-age", arg, why)
+			       : 1;
 	case OPT_PROTO_PORT: return proto_port_opt(o, cmd, arg);
 	case 'Y': return filter_option(o, arg, cmd);
 	case OPT_PROTO_DESC: {
@@ -470,9 +540,10 @@ struct sonde_pcapng *sonde_common_record(const struct sonde_common_opts *o, cons
 						: NULL;
 	if (!o->rec.path) {
 		/* -o none --stats: only the counts (with -Y, of what matched) */
-		if (need || (o->no_records && !o->summary && !o->stats)) {
-			sonde_errorf("%s: %s goes with -w FILE (or --summary, --stats)", cmd,
-				     need ? need : "-o none");
+		if (need || (o->no_records && !o->summary && !o->stats && !o->store.dir &&
+			     !o->clickhouse)) {
+			sonde_errorf("%s: %s goes with -w FILE (or --summary, --stats, --store)",
+				     cmd, need ? need : "-o none");
 			*status = SONDE_EXIT_USAGE;
 		}
 		return NULL;

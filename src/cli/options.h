@@ -13,6 +13,7 @@
 #include "redact/redact_stream.h"
 #include "sink/pcapng.h"
 #include "sink/sink.h"
+#include "store/store.h"
 
 #define SONDE_PROTO_PORTS_MAX 16
 
@@ -35,11 +36,17 @@ struct sonde_common_opts {
 	struct sonde_port_hint proto_ports[SONDE_PROTO_PORTS_MAX + 1];
 	size_t nproto_ports;
 	struct sonde_filter *filter; /* -Y EXPR (docs/filter.md); NULL: every record */
+	struct sonde_store_opts store; /* --store DIR and its bounds; dir NULL: none */
+	const char *clickhouse; /* --sink clickhouse=URL: the URL; NULL: none */
+	const char *node; /* --node NAME; NULL: the hostname */
 };
 
 /* -Y: the filter stage (records it does not match are dropped, counted);
  * nothing without -Y. The run owns the filter from now. */
 void sonde_common_filter(struct sonde_common_opts *o, struct sonde_run *run);
+/* --store: the store's stage, before the stdout sink so that the closing
+ * stats count what it kept. 0, or -1 after a message. */
+int sonde_common_store(struct sonde_common_opts *o, struct sonde_run *run);
 /* Redaction in front of every sink: the redaction stage, or with
  * --no-redact the stage that flags records unredacted (said on stderr). */
 void sonde_common_redact(struct sonde_common_opts *o, struct sonde_run *run);

@@ -55,6 +55,14 @@
 	X(unredacted_records, "records written with redaction off (--no-redact)")                 \
 	X(requests_flushed_for_memory, "requests written unanswered early (queue bounds)")        \
 	X(bodies_truncated, "bodies kept only up to the body limit")                              \
+	X(store_records, "records committed to the store (--store)")                              \
+	X(store_queue_drops, "records the store's full queue refused (not stored)")               \
+	X(store_write_drops, "records lost to failed store writes (a full disk)")                 \
+	X(store_expired_records, "stored records deleted for --store-size or --store-age")        \
+	X(clickhouse_records, "records ClickHouse accepted (--sink clickhouse=)")                 \
+	X(clickhouse_queue_drops, "records dropped: ClickHouse's queue was full (slow or down)")  \
+	X(clickhouse_failed_posts, "inserts ClickHouse refused or never answered (retried)")      \
+	X(clickhouse_unsent, "records still queued for ClickHouse at the end (not sent)")         \
 	X(ebpf_events, "eBPF events read from the ring buffer")                                   \
 	X(ebpf_bad_events, "eBPF events of a wrong size or version (ignored)")                    \
 	X(ebpf_kernel_events, "events the kernel side wrote")                                     \

@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: MIT */
+/* sonde query: records of the embedded store a filter matches (argv → a query). */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "query/filter.h"
+#include "store/clickhouse.h"
+#include "store/query.h"
+#include "store/row.h"
+#include "store/top.h"
+#include "cli/cli.h"
+
+static const char query_usage[] =
+	"Usage: sonde query [OPTIONS] [EXPR]\n"
+	"\n"
+	"Records kept by 'sonde capture --store DIR' or 'sonde read --store DIR' that\n"
+	"EXPR matches (docs/filter.md; none: every record), newest first.\n"
+	"\n"
+	"      --store DIR          the store (default: $SONDE_STORE); clickhouse=URL asks\n"
+	"                           ClickHouse (--sink clickhouse=URL) instead\n"
+	"      --since DUR          records of the last DUR only (units s, m, h...)\n"
+	"      --until DUR          records older than DUR ago only\n"
+	"  -o, --output FORMAT      text or json (JSON Lines, as sonde read -o json wrote\n"
+	"                           them); default: text on a terminal, else json\n"
+	"  -n, --limit N            at most N records\n"
+	"      --oldest-first       oldest first\n"
+	"      --follow             then the new matches as they are stored (Ctrl-C stops)\n"
+	"      --top KIND           instead of records: counts, error rates and latency\n"
+	"                           p50/p90/p99 per endpoints, status or talkers\n"
+	"  -u, --utc                text times in UTC (default: local time)\n"
+	"  -V, --verbose            text: every field of both messages below each line\n"
+	"  -h, --help               show this help\n"
+	"\n"
+	"Exit status: 0 on success (matches or not), 1 if the store cannot be read,\n"
+	"2 on bad usage.\n";
+
+enum { OPT_STORE = 3000, OPT_SINCE, OPT_UNTIL, OPT_OLDEST, OPT_FOLLOW, OPT_TOP };
+
+static const struct option query_opts[] = {
+	{ "store", required_argument, NULL, OPT_STORE },
+	{ "since", required_argument, NULL, OPT_SINCE },
+	{ "until", required_argument, NULL, OPT_UNTIL },
+	{ "output", required_argument, NULL, 'o' },
+	{ "limit", required_argument, NULL, 'n' },
+	{ "oldest-first", no_argument, NULL, OPT_OLDEST },
+	{ "follow", no_argument, NULL, OPT_FOLLOW },
+	{ "top", required_argument, NULL, OPT_TOP },
+	{ "utc", no_argument, NULL, 'u' },
+	{ "verbose", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct query_args {
+	struct sonde_query_opts q;
+	const char *expr;
+	int json; /* -1: by whether stdout is a terminal */
+	bool utc, details;
+	int top; /* enum sonde_top_kind, or -1: records */
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static int bad(const char *opt, const char *val, const char *why)
+{
+	sonde_errorf("query: invalid value '%s' for --%s%s%s", val, opt, why ? ": " : "",
+		     why ? why : "");
+	return SONDE_EXIT_USAGE;
+}
+
+/* A duration ago, in µs since the epoch. */
+static int ago(const char *opt, const char *arg, uint64_t *out_us)
+{
+	uint64_t ns;
+	const char *why;
+	if (sonde_parse_duration(arg, &ns, &why) < 0)
+		return bad(opt, arg, why);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
+	*out_us = ns / 1000 < now ? now - ns / 1000 : 0;
+	return -1;
+}
+
+static int one_option(struct query_args *a, int c, const char *arg)
+{
+	char *end;
+	switch (c) {
+	case OPT_STORE: a->q.dir = arg; return -1;
+	case OPT_SINCE: return ago("since", arg, &a->q.since_us);
+	case OPT_UNTIL: return ago("until", arg, &a->q.until_us);
+	case 'o':
+		if (strcmp(arg, "json") && strcmp(arg, "jsonl") && strcmp(arg, "text"))
+			return bad("output", arg, "text or json");
+		a->json = strcmp(arg, "text") != 0;
+		return -1;
+	case 'n':
+		errno = 0;
+		a->q.limit = strtoull(arg, &end, 10);
+		if (!*arg || *end || errno || *arg == '-' || !a->q.limit)
+			return bad("limit", arg, "a number of records, 1 or more");
+		return -1;
+	case OPT_OLDEST: a->q.oldest_first = true; return -1;
+	case OPT_FOLLOW: a->q.follow = true; return -1;
+	case OPT_TOP:
+		a->top = !strcmp(arg, "endpoints") ? SONDE_TOP_ENDPOINTS
+			 : !strcmp(arg, "status")  ? SONDE_TOP_STATUS
+			 : !strcmp(arg, "talkers") ? SONDE_TOP_TALKERS
+						   : -2;
+		return a->top == -2 ? bad("top", arg, "endpoints, status or talkers") : -1;
+	case 'u': a->utc = true; return -1;
+	case 'V': a->details = true; return -1;
+	case 'h': fputs(query_usage, stdout); return SONDE_EXIT_OK;
+	default: fputs("Try 'sonde query --help'.\n", stderr); return SONDE_EXIT_USAGE;
+	}
+}
+
+static int parse_args(int argc, char **argv, struct query_args *a)
+{
+	int c, status = -1;
+	optind = 1;
+	while (status < 0 && (c = getopt_long(argc, argv, "o:n:uVh", query_opts, NULL)) != -1)
+		status = one_option(a, c, optarg);
+	if (status >= 0)
+		return status;
+	if (optind < argc - 1) {
+		sonde_errorf(
+			"query: one expression (quote it: sonde query 'protocol == \"http\"')");
+		return SONDE_EXIT_USAGE;
+	}
+	a->expr = optind < argc ? argv[optind] : NULL;
+	if (!a->q.dir)
+		a->q.dir = getenv("SONDE_STORE");
+	if (!a->q.dir) {
+		sonde_errorf("query: which store? --store DIR (or SONDE_STORE)");
+		return SONDE_EXIT_USAGE;
+	}
+	if (!strncmp(a->q.dir, "clickhouse=", 11) && a->q.follow) {
+		sonde_errorf("query: --follow reads the embedded store, not ClickHouse");
+		return SONDE_EXIT_USAGE;
+	}
+	if (a->top >= 0 && a->q.follow) {
+		sonde_errorf("query: --top counts what is stored; it cannot --follow");
+		return SONDE_EXIT_USAGE;
+	}
+	return -1;
+}
+
+struct writer {
+	struct query_args *a;
+	struct sonde_buf out;
+	struct sonde_top *top;
+	bool failed;
+};
+
+static bool put_clock(struct sonde_buf *o, uint64_t ts_us, bool utc)
+{
+	time_t sec = (time_t)(ts_us / 1000000ull);
+	struct tm tm;
+	if (utc)
+		gmtime_r(&sec, &tm);
+	else
+		localtime_r(&sec, &tm);
+	return sonde_buf_printf(o, "%02d:%02d:%02d.%06u", tm.tm_hour, tm.tm_min, tm.tm_sec,
+				(unsigned)(ts_us % 1000000ull)) == 0;
+}
+
+static bool emit(void *ctx, const struct sonde_query_row *r)
+{
+	struct writer *w = ctx;
+	if (w->top) {
+		sonde_top_add(w->top, r);
+		return true;
+	}
+	if (w->a->json) {
+		sonde_buf_append(&w->out, r->json, r->json_len);
+		sonde_buf_putc(&w->out, '\n');
+	} else {
+		put_clock(&w->out, r->ts_us, w->a->utc);
+		sonde_buf_puts(&w->out, r->text);
+		if (w->a->details)
+			sonde_buf_puts(&w->out, r->details);
+	}
+	if (w->out.len >= (64u << 10) || w->a->q.follow) {
+		if (fwrite(w->out.p, 1, w->out.len, stdout) != w->out.len || fflush(stdout))
+			w->failed = true;
+		sonde_buf_reset(&w->out);
+	}
+	return !w->failed;
+}
+
+/* EXPR compiled, or NULL with *status set after a message pointing at the
+ * column. */
+static struct sonde_filter *compile(const char *expr, int *status)
+{
+	*status = -1;
+	if (!expr)
+		return NULL;
+	struct sonde_filter_error err;
+	struct sonde_filter *f = sonde_filter_compile(expr, &err);
+	if (!f) {
+		sonde_errorf("query: column %zu: %s\n  %s\n  %*s", err.column, err.message, expr,
+			     (int)err.column, "^");
+		*status = SONDE_EXIT_USAGE;
+	}
+	return f;
+}
+
+int sonde_cmd_query(int argc, char **argv)
+{
+	struct query_args a = { .json = -1, .top = -1 };
+	int status = parse_args(argc, argv, &a);
+	if (status >= 0)
+		return status;
+	struct sonde_filter *f = compile(a.expr, &status);
+	if (status >= 0)
+		return status;
+	if (a.json < 0)
+		a.json = !isatty(STDOUT_FILENO);
+	struct writer w = { .a = &a };
+	if (a.top >= 0)
+		w.top = sonde_top_new((enum sonde_top_kind)a.top);
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	a.q.filter = f;
+	a.q.stop = &stop_requested;
+	a.q.emit = emit;
+	a.q.ctx = &w;
+	/* --top: the limit is of groups shown, not of records counted */
+	uint64_t limit = a.q.limit;
+	if (w.top)
+		a.q.limit = 0;
+	struct sonde_query_counts c;
+	char err[512];
+	status = SONDE_EXIT_OK;
+	bool ch = !strncmp(a.q.dir, "clickhouse=", 11);
+	if (ch ? sonde_clickhouse_query(a.q.dir + 11, &a.q, &c, err, sizeof(err)) < 0
+	       : sonde_query_run(&a.q, &c, err, sizeof(err)) < 0) {
+		sonde_errorf("query: %s", err);
+		status = SONDE_EXIT_FAIL;
+	}
+	if (w.top)
+		sonde_top_write(w.top, limit ? limit : 20, a.json, stdout);
+	if (w.out.len && !w.failed && fwrite(w.out.p, 1, w.out.len, stdout) != w.out.len)
+		w.failed = true;
+	if (fflush(stdout) != 0)
+		w.failed = true;
+	if (w.failed && errno != EPIPE)
+		status = SONDE_EXIT_FAIL;
+	if (!c.segments && status == SONDE_EXIT_OK)
+		sonde_errorf("query: %s holds no records yet", a.q.dir);
+	sonde_top_free(w.top);
+	sonde_buf_free(&w.out);
+	sonde_filter_free(f);
+	return status;
+}
