@@ -7,7 +7,7 @@
 #ifndef SONDE_EVENTS_H
 #define SONDE_EVENTS_H
 
-#define SONDE_EVENT_VERSION 2
+#define SONDE_EVENT_VERSION 3
 
 /* Payload bytes per event; a larger read/write becomes several events. */
 #define SONDE_CHUNK_MAX 16384
@@ -43,6 +43,10 @@ enum sonde_event_type {
 	SONDE_EV_OPEN = 2, /* connect() or accept() completed */
 	SONDE_EV_CLOSE = 3, /* the socket reached TCP_CLOSE */
 	SONDE_EV_MAPPED = 4, /* a process exec'd (dir 0) or mapped executable code (dir 1) */
+	/* A connect() that never reached ESTABLISHED on a socket sonde did not
+	 * follow (a blocking connect refused or timed out): the header names
+	 * the process that called connect, struct sonde_tcp_info follows. */
+	SONDE_EV_TCP_FAILED = 5,
 };
 
 /* Direction relative to the traced socket. */
@@ -82,6 +86,7 @@ enum sonde_event_flags {
 	SONDE_EVF_AFTER_LOSS = 8, /* events of this direction were lost just before */
 	SONDE_EVF_TLS = 16, /* plaintext of a TLS connection, from a TLS library's functions */
 	SONDE_EVF_DATAGRAM = 32, /* one UDP datagram: no stream position, the peer in raddr */
+	SONDE_EVF_TCP_INFO = 64, /* a struct sonde_tcp_info follows the header */
 };
 
 struct sonde_event {
@@ -111,7 +116,12 @@ struct sonde_event {
 	 * unknown: then the addresses are zero). */
 	__u64 tls_fn;
 	__u64 sock_id;
-	/* followed by cap bytes of payload */
+	/* TCP data events: the socket's smoothed RTT (us) and retransmitted
+	 * segments so far, when the event was made (0: not read). */
+	__u32 srtt_us;
+	__u32 total_retrans;
+	/* followed by cap bytes of payload; CLOSE and TCP_FAILED events with
+	 * SONDE_EVF_TCP_INFO: by struct sonde_tcp_info instead */
 };
 
 /* Per-socket state in the kernel's socket map (user space reads it only). */
@@ -124,6 +134,74 @@ struct sonde_sock_state {
 	__u8 tls; /* a TLS library's plaintext of this socket is captured: its
 		   * ciphertext is counted, not copied */
 	__u8 pad[4];
+	/* The socket's smoothed RTT as the data events read it: the latest,
+	 * and min/max/sum over the samples (bpf/hooks/tcp_health.h). */
+	__u32 srtt_now_us, retrans_now;
+	__u32 srtt_min_us, srtt_max_us;
+	__u64 srtt_sum_us;
+	__u32 srtt_n;
+	__u32 pad2;
+};
+
+/*
+ * TCP health of one connection (bpf/hooks/tcp_health.h), as the local socket
+ * saw it: lifecycle from sock:inet_sock_set_state, resets and retransmissions
+ * from the tcp: tracepoints, the rest read from struct tcp_sock at close.
+ * Times are CLOCK_MONOTONIC; a field whose bit in `have` is clear is unknown.
+ */
+enum sonde_tcp_have {
+	SONDE_TCP_HAVE_LIFE = 1, /* the lifecycle was followed from the first SYN */
+	SONDE_TCP_HAVE_SOCK = 2, /* struct tcp_sock was read at close */
+	SONDE_TCP_HAVE_BYTES_SENT = 4, /* bytes_sent, bytes_retrans (4.19+) */
+	SONDE_TCP_HAVE_RETRANS_TP = 8, /* tcp:tcp_retransmit_skb counted */
+	SONDE_TCP_HAVE_RESET_TP = 16, /* tcp:tcp_send_reset / tcp_receive_reset seen */
+};
+
+enum sonde_tcp_closer {
+	SONDE_TCP_CLOSER_UNKNOWN = 0,
+	SONDE_TCP_CLOSER_LOCAL = 1, /* the local socket sent its FIN first */
+	SONDE_TCP_CLOSER_REMOTE = 2, /* the peer's FIN came first */
+};
+
+enum sonde_tcp_rst {
+	SONDE_TCP_RST_SENT = 1,
+	SONDE_TCP_RST_RECEIVED = 2,
+};
+
+struct sonde_tcp_info {
+	__u64 ts_syn; /* SYN_SENT (client) or SYN_RECV (server) */
+	__u64 ts_established;
+	__u64 bytes_sent, bytes_received, bytes_acked, bytes_retrans;
+	__u64 delivery_rate; /* bytes/s at close: rate_delivered / rate_interval_us */
+	__u64 srtt_sum_us; /* with srtt_n: the average of the sampled srtt */
+	__u32 srtt_n;
+	__u32 srtt_us, mdev_us, srtt_min_us, srtt_max_us; /* at close; min/max sampled */
+	__u32 snd_cwnd;
+	__u32 segs_out, segs_in;
+	__u32 total_retrans; /* segments retransmitted (tcp_sock) */
+	__u32 retrans_events; /* tcp:tcp_retransmit_skb calls seen */
+	__s32 sk_err; /* errno the socket ended with (ECONNREFUSED, ETIMEDOUT, ...) */
+	__u8 last_state; /* TCP state before TCP_CLOSE */
+	__u8 closer; /* enum sonde_tcp_closer */
+	__u8 rst; /* enum sonde_tcp_rst bits */
+	__u8 have; /* enum sonde_tcp_have bits */
+	__u8 opener; /* enum sonde_event_role: the local socket connected or accepted */
+	__u8 pad[3];
+};
+
+/* Per socket while it lives (map tcp_life, key: the kernel socket). */
+struct sonde_tcp_life {
+	__u64 ts_syn, ts_established;
+	__u64 cgroup_id;
+	__u32 tgid;
+	__u32 retrans_events;
+	char comm[SONDE_COMM_LEN];
+	__u8 opener; /* enum sonde_event_role */
+	__u8 closer; /* enum sonde_tcp_closer */
+	__u8 rst; /* enum sonde_tcp_rst bits */
+	__u8 wanted; /* the connecting process passed the filters */
+	__u8 pad[2];
+	__u16 lport; /* at SYN_SENT: a failed connect's port is released before its close */
 };
 
 /* A TLS connection as its library sees it (an SSL*, a gnutls session, an SSL
@@ -199,7 +277,12 @@ struct sonde_go_bin {
 	X(CLOSED_BYTES, ebpf_closed_socket_bytes) /* bytes moved on a socket after its close, without state (not followed) */ \
 	X(UDP_DATAGRAMS, ebpf_udp_datagrams) /* UDP datagrams of wanted ports copied */ \
 	X(UDP_BYTES, ebpf_udp_bytes) /* their bytes */ \
-	X(TARGET_SKIPPED, ebpf_target_skipped_calls) /* calls of processes no --target selects (not followed) */
+	X(TARGET_SKIPPED, ebpf_target_skipped_calls) /* calls of processes no --target selects (not followed) */ \
+	X(TCP_RETRANS, tcp_retransmit_events) /* tcp:tcp_retransmit_skb on sockets sonde follows */ \
+	X(TCP_RST_SENT, tcp_resets_sent) /* resets sent by those sockets */ \
+	X(TCP_RST_RECEIVED, tcp_resets_received) /* resets they received */ \
+	X(TCP_FAILED, tcp_failed_connects) /* connects that never reached ESTABLISHED */ \
+	X(TCP_LIFE_FULL, tcp_untracked_sockets) /* sockets whose lifecycle was not kept: tcp_life map full */
 
 enum sonde_counter {
 #define SONDE_CNT_ENUM(name, stat) SONDE_CNT_##name,

@@ -31,6 +31,7 @@ static void run(const uint8_t *data, size_t size, int tight)
 	struct sonde_pipeline_opts opts;
 	sonde_pipeline_defaults(&opts);
 	opts.conn.source = "fuzz";
+	opts.conn.connections = true; /* the TCP analysis and its records too */
 	if (tight) {
 		opts.conn.max_conns = 3;
 		opts.conn.idle_timeout_ns = 2000000000ull; /* 2 s */

@@ -11,6 +11,7 @@
 #include "lib/emit.h"
 #include "lib/filter.h"
 #include "lib/maps.h"
+#include "hooks/tcp_health.h"
 
 SEC("tracepoint/syscalls/sys_enter_connect")
 int tp_enter_connect(struct trace_event_raw_sys_enter *ctx)
@@ -46,6 +47,10 @@ int tp_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	 * connect() again: the socket is open already, its stream goes on */
 	if (bpf_map_lookup_elem(&socks, &sk))
 		return 0;
+	/* refused within the call (loopback answers at once): its close has
+	 * passed, state now would outlive it (hooks/tcp_health.h reported it) */
+	if (BPF_CORE_READ((struct sock *)sk, __sk_common.skc_state) == TCP_CLOSE)
+		return 0;
 	return open_sock(sk, SONDE_EV_ROLE_CLIENT);
 }
 
@@ -75,13 +80,27 @@ int tp_exit_accept4(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/sock/inet_sock_set_state")
 int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
-	if (ctx->newstate != TCP_CLOSE || ctx->protocol != IPPROTO_TCP)
+	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
 	__u64 sk = (__u64)ctx->skaddr;
-	struct sonde_sock_state *st = bpf_map_lookup_elem(&socks, &sk);
-	if (!st)
+	if (tcp_health_on)
+		tcp_life_state(sk, ctx->oldstate, ctx->newstate, ctx->sport);
+	if (ctx->newstate != TCP_CLOSE)
 		return 0;
-	emit_control(sk, st, SONDE_EV_CLOSE);
+	struct sonde_sock_state *st = bpf_map_lookup_elem(&socks, &sk);
+	if (!st) {
+		if (tcp_health_on) {
+			emit_failed_connect(sk, ctx->oldstate, ctx->sport);
+			bpf_map_delete_elem(&tcp_life, &sk);
+		}
+		return 0;
+	}
+	if (tcp_health_on) {
+		emit_close_info(sk, st, ctx->oldstate, ctx->sport);
+		bpf_map_delete_elem(&tcp_life, &sk);
+	} else {
+		emit_control(sk, st, SONDE_EV_CLOSE);
+	}
 	bpf_map_delete_elem(&socks, &sk);
 	bpf_map_delete_elem(&ignored, &sk);
 	return 0;

@@ -9,6 +9,7 @@
 
 #include "lib/config.h"
 #include "lib/maps.h"
+#include "lib/tcp.h"
 #include "tls/maps.h"
 
 /* Twice the chunk so a size masked with 2*SONDE_CHUNK_MAX-1 provably fits:
@@ -40,6 +41,8 @@ static __always_inline void fill_header(struct sonde_event *ev, __u64 skp, struc
 	ev->cgroup_id = bpf_get_current_cgroup_id();
 	ev->tls_fn = 0;
 	ev->sock_id = 0;
+	ev->srtt_us = st->srtt_now_us;
+	ev->total_retrans = st->retrans_now;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	if (!skp) { /* a TLS stream whose socket is not known yet */
 		ev->family = 0;
@@ -187,6 +190,7 @@ __noinline int emit_bytes(__u64 sk, __u64 ubuf, __u32 len, __u32 avail, __u32 di
 		st->tx += len;
 	else
 		st->rx += len;
+	tcp_sample(st, sk);
 	if (st->tls) { /* its plaintext comes from the TLS library */
 		count(SONDE_CNT_TLS_CIPHER_BYTES, len);
 		return 0;
@@ -222,6 +226,7 @@ __noinline int emit_tls(__u64 ctx, __u64 ubuf, __u32 len, __u32 dir)
 		count(SONDE_CNT_IGNORED_BYTES, len);
 		return 0;
 	}
+	tcp_sample(st, ts->sk);
 	return emit_stream(st, ts->sk, ctx, pos, ubuf, len, len, dir & 0xff, SONDE_EVF_TLS, ts->fn,
 			   ts->sk_id);
 }

@@ -86,6 +86,9 @@ static const char capture_head[] =
 	"      --tls                capture the plaintext of TLS connections by probing\n"
 	"                           OpenSSL, BoringSSL and GnuTLS (the default)\n"
 	"      --no-tls             do not probe TLS libraries\n"
+	"TCP health:\n"
+	"      --no-tcp-health      eBPF: no lifecycle, RTT or retransmission tracking\n"
+	"                           (tcp: tracepoints, tcp_sock reads) of connections\n"
 	"      --tls-lib PATH       also probe this TLS library or program (repeatable)\n"
 	"                           ('sonde tls' lists what is found and captured)\n"
 	"Who is talking:\n"
@@ -135,6 +138,7 @@ enum {
 	OPT_DURATION,
 	OPT_TLS,
 	OPT_NO_TLS,
+	OPT_NO_TCP_HEALTH,
 	OPT_TLS_LIB,
 	OPT_SOURCE,
 	OPT_FILTER,
@@ -166,6 +170,7 @@ static const struct option capture_only[] = {
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "tls", no_argument, NULL, OPT_TLS },
 	{ "no-tls", no_argument, NULL, OPT_NO_TLS },
+	{ "no-tcp-health", no_argument, NULL, OPT_NO_TCP_HEALTH },
 	{ "tls-lib", required_argument, NULL, OPT_TLS_LIB },
 	{ "source", required_argument, NULL, OPT_SOURCE },
 	{ "interface", required_argument, NULL, 'i' },
@@ -499,7 +504,8 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 	size_t sz;
 	const char *why;
 	if (c == OPT_HOOK || c == OPT_PID || c == OPT_COMM || c == OPT_PORT || c == OPT_CAPLIMIT ||
-	    c == OPT_RINGBUF || c == OPT_NO_TLS || c == OPT_TLS_LIB || c == OPT_TARGET)
+	    c == OPT_RINGBUF || c == OPT_NO_TLS || c == OPT_TLS_LIB || c == OPT_TARGET ||
+	    c == OPT_NO_TCP_HEALTH)
 		a->ebpf_only_given = true;
 	switch (c) {
 	case OPT_HOOK:
@@ -532,6 +538,7 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 		return 0;
 	case OPT_TLS: eo->tls = true; return 0;
 	case OPT_NO_TLS: eo->tls = false; return 0;
+	case OPT_NO_TCP_HEALTH: eo->no_tcp_health = true; return 0;
 	case OPT_TLS_LIB:
 		if (a->ntls_libs == TLS_LIBS_MAX)
 			return bad("tls-lib", arg, "at most 32 libraries");

@@ -42,6 +42,7 @@ enum {
 	OPT_STORE_AGE,
 	OPT_SINK,
 	OPT_NODE,
+	OPT_CONNECTIONS,
 };
 
 const struct option sonde_common_longopts[] = {
@@ -52,6 +53,7 @@ const struct option sonde_common_longopts[] = {
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "summary", no_argument, NULL, OPT_SUMMARY },
 	{ "no-names", no_argument, NULL, OPT_NO_NAMES },
+	{ "connections", no_argument, NULL, OPT_CONNECTIONS },
 	{ "utc", no_argument, NULL, 'u' },
 	{ "details", no_argument, NULL, 'V' },
 	{ "color", required_argument, NULL, OPT_COLOR },
@@ -108,6 +110,9 @@ const char sonde_common_usage[] =
 	"                           record in json; with -o none the summary alone)\n"
 	"      --no-names           do not name ends by the DNS answers seen (by default\n"
 	"                           conn.client/server.name, and the text line's host)\n"
+	"      --connections        a \"connection\" record as each TCP connection ends\n"
+	"                           and for each failed attempt (refused, timed out):\n"
+	"                           handshake, bytes, retransmissions, RTT, who closed\n"
 	"Text output:\n"
 	"  -u, --utc                times in UTC (default: local time)\n"
 	"  -V, --details            below each line, every field of the request and the\n"
@@ -426,6 +431,7 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 	case OPT_STATS: o->stats = true; return 1;
 	case OPT_SUMMARY: o->summary = true; return 1;
 	case OPT_NO_NAMES: o->no_names = true; return 1;
+	case OPT_CONNECTIONS: o->pipe.conn.connections = true; return 1;
 	case 'u': o->text.utc = true; return 1;
 	case 'V': o->text.details = true; return 1;
 	case OPT_COLOR:

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "conn/detect.h"
+#include "conn/tcphealth.h"
 #include "conn/tcpseq.h"
 #include "core/buf.h"
 #include "core/hash.h"
@@ -51,6 +52,8 @@ struct conn {
 	struct sonde_session sess;
 	struct sonde_detect_side det[2]; /* while CONN_DETECT */
 	struct sonde_conn_attrs attrs; /* info.attrs: what record stages attached */
+	struct sonde_tcp_health tcp; /* info.tcp, TCP connections */
+	struct sonde_record_out counted; /* records go out through it: exchanges counted */
 };
 
 struct sonde_conntable {
@@ -177,6 +180,8 @@ static void *shared_of(struct sonde_conntable *ct, const struct sonde_dissector 
 	return ct->shared[ct->nshared++].state;
 }
 
+static void count_exchange(void *ctx, const struct sonde_record *r);
+
 static void open_dissector(struct conn *c, const struct sonde_dissector *d)
 {
 	struct sonde_conntable *ct = c->ct;
@@ -189,8 +194,9 @@ static void open_dissector(struct conn *c, const struct sonde_dissector *d)
 	for (int side = 0; side < 2; side++)
 		c->sess.midstream[dir_of(c, side)] =
 			c->rs[side].midstream || c->skipped_before[side];
-	sonde_pairing_init(&c->sess.pairing, &c->info, ct->out, ct->stats, ct->dopts->max_waiting,
-			   &ct->pending);
+	c->counted = (struct sonde_record_out){ count_exchange, c };
+	sonde_pairing_init(&c->sess.pairing, &c->info, &c->counted, ct->stats,
+			   ct->dopts->max_waiting, &ct->pending);
 	c->sess.shared = shared_of(ct, d);
 	c->dstate = d->open(&c->sess);
 }
@@ -374,6 +380,10 @@ static struct conn *conn_new(struct sonde_conntable *ct, const struct sonde_chun
 		c->info.source = c->info.own_source = memcpy(sonde_xmalloc(n), ch->source, n);
 	}
 	c->info.attrs = &c->attrs;
+	if (c->l4 == SONDE_L4_TCP) {
+		sonde_tcp_health_init(&c->tcp, ch->ts_ns);
+		c->info.tcp = &c->tcp;
+	}
 	if (ch->tls) {
 		c->info.tls = sonde_xmalloc(sizeof(*c->info.tls));
 		*c->info.tls = *ch->tls;
@@ -413,9 +423,55 @@ static void send_end(struct conn *c, int side, uint64_t ts)
 		c->d->end(c->dstate, dir_of(c, side), ts);
 }
 
+/* The connection's TCP health at its end: the packets' facts, the
+ * accounting, and the records written from now on say how it ended. */
+static void tcp_end(struct sonde_conntable *ct, struct conn *c)
+{
+	if (!c->info.tcp)
+		return;
+	sonde_tcp_health_finish(&c->tcp);
+	c->tcp.ended = true;
+	struct sonde_stats *st = ct->stats;
+	switch (c->tcp.f.outcome) {
+	case SONDE_TCP_REFUSED: st->tcp_connections_refused++; break;
+	case SONDE_TCP_TIMEOUT: st->tcp_connections_timed_out++; break;
+	case SONDE_TCP_RESET: st->tcp_connections_reset++; break;
+	default: break;
+	}
+	if (c->tcp.f.source == SONDE_TCP_SRC_PACKETS)
+		st->tcp_retransmitted_segments +=
+			c->tcp.d[0].retrans_segs + c->tcp.d[1].retrans_segs;
+}
+
+/* --connections: the connection's own record, after its exchanges. */
+static void tcp_record(struct sonde_conntable *ct, struct conn *c, uint64_t ts)
+{
+	if (!ct->opts.connections || !c->info.tcp || !c->tcp.f.source)
+		return;
+	ct->stats->tcp_connection_records++;
+	ct->stats->records++;
+	sonde_tcp_connection_record(&c->info, c->state == CONN_DISSECT ? c->d->name : NULL, ts,
+				    ct->out);
+}
+
+/* Each record of a TCP connection: its exchange count. */
+static void count_exchange(void *ctx, const struct sonde_record *r)
+{
+	struct conn *c = ctx;
+	c->tcp.exchanges++;
+	struct sonde_tcp_exchange x;
+	const struct sonde_msg *first = r->req ? r->req : r->resp;
+	if (c->info.tcp && c->tcp.nring == SONDE_TCP_SAMPLES &&
+	    (!sonde_tcp_health_exchange(&c->tcp, first->ts_first, first->ts_first, &x) ||
+	     !x.retrans_known))
+		c->ct->stats->tcp_samples_lost++; /* its history was overwritten */
+	c->ct->out->emit(c->ct->out->ctx, r);
+}
+
 /* End the connection: deliver what is buffered, flush the dissector, free. */
 static void conn_close(struct sonde_conntable *ct, struct conn *c, uint64_t ts)
 {
+	tcp_end(ct, c);
 	for (int i = 0; i < 2; i++) {
 		sonde_reasm_flush(&c->rs[i], &ct->budget, ct->stats, &c->dirs[i].out, ts);
 		if (c->state == CONN_DETECT)
@@ -426,6 +482,7 @@ static void conn_close(struct sonde_conntable *ct, struct conn *c, uint64_t ts)
 			send_end(c, i, ts);
 	if (c->state == CONN_DISSECT)
 		c->d->close(c->dstate, ts);
+	tcp_record(ct, c, ts);
 	conn_remove(ct, c);
 	for (int i = 0; i < 2; i++) {
 		sonde_reasm_free(&c->rs[i], &ct->budget);
@@ -522,6 +579,20 @@ static void place_stream64(struct conn *c, struct sonde_reasm *rs, const struct 
 	};
 }
 
+/* What the chunk tells of the connection's TCP health: a packet source's
+ * segment, a kernel sample, a source's facts at the end. */
+static void tcp_chunk(struct conn *c, int side, const struct sonde_chunk *ch)
+{
+	bool from_client = c->client < 0 ? side == 0 : side == c->client;
+	if (ch->seq_kind == SONDE_SEQ_TCP32)
+		sonde_tcp_health_segment(&c->tcp, ch, from_client);
+	if (ch->tcp_srtt_us)
+		sonde_tcp_health_sample(&c->tcp, ch->ts_ns, ch->tcp_srtt_us, ch->tcp_retrans,
+					SONDE_TCP_SRC_KERNEL);
+	if (ch->tcp)
+		sonde_tcp_health_facts(&c->tcp, ch->tcp, from_client);
+}
+
 void sonde_conntable_chunk(struct sonde_conntable *ct, const struct sonde_chunk *ch)
 {
 	if (ch->flow.l4 == SONDE_L4_UDP) {
@@ -550,6 +621,8 @@ void sonde_conntable_chunk(struct sonde_conntable *ct, const struct sonde_chunk 
 		else if (ch->flags & SONDE_CF_SYN)
 			set_client(c, (ch->flags & SONDE_CF_ACK) ? 1 - side : side, true);
 	}
+
+	tcp_chunk(c, side, ch);
 
 	struct sonde_span sp;
 	bool placed = true;

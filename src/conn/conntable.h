@@ -59,6 +59,9 @@ struct sonde_conntable_opts {
 	/* The connection whose bytes go to follow as well (conn.id); 0: none. */
 	uint64_t follow_id;
 	const struct sonde_follow_out *follow;
+	/* --connections: a "connection" record as each TCP connection ends
+	 * (and for each failed attempt), conn/tcphealth.h. */
+	bool connections;
 };
 
 struct sonde_conntable;

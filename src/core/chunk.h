@@ -91,6 +91,8 @@ struct sonde_tls_info {
 	char path[256]; /* the file, as the process sees it */
 };
 
+struct sonde_tcp_facts;
+
 struct sonde_chunk {
 	struct sonde_flow flow;
 	uint64_t ts_ns; /* wall clock, ns since the epoch */
@@ -115,6 +117,14 @@ struct sonde_chunk {
 	 * The connection keeps a copy. */
 	const char *source;
 	const uint8_t *data;
+	/* TCP health (conn/tcphealth.h), for sources that know it: the
+	 * sender's smoothed RTT and retransmitted segments when the chunk was
+	 * sent or received (srtt_us 0: not known), and, on the chunk that ends
+	 * a connection or reports a failed attempt, what the source knew of
+	 * it (NULL: nothing). */
+	uint32_t tcp_srtt_us, tcp_retrans;
+	uint16_t tcp_window; /* packet sources: the segment's window field, unscaled */
+	const struct sonde_tcp_facts *tcp;
 };
 
 const char *sonde_origin_name(enum sonde_origin o);

@@ -35,6 +35,7 @@ enum sonde_msg_flags {
 };
 
 struct sonde_msg;
+struct sonde_tcp_health;
 
 /* A response's outcome by class (HTTP's status classes, or the like). */
 enum sonde_outcome {
@@ -94,12 +95,18 @@ struct sonde_conn_info {
 	 * attributes are the stages', not the record's: mutable through a
 	 * const record. NULL without a connection table. */
 	struct sonde_conn_attrs *attrs;
+	/* TCP health (conn/tcphealth.h), kept by the connection table; NULL
+	 * for UDP and without a table. */
+	struct sonde_tcp_health *tcp;
 };
 
 enum sonde_record_flags {
 	SONDE_RF_UNANSWERED = 1u << 0, /* a request without a response */
 	SONDE_RF_UNSOLICITED = 1u << 1, /* a response without a request */
 	SONDE_RF_UNREDACTED = 1u << 2, /* written with redaction off (--no-redact) */
+	/* A connection record (type "connection"): req is the connection's
+	 * own message (conn/tcphealth.c), resp NULL. */
+	SONDE_RF_CONNECTION = 1u << 3,
 };
 
 /*

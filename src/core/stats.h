@@ -116,7 +116,20 @@
 	X(target_scans, "scans of the node's cgroups for --target's containers")                  \
 	X(target_cgroups, "cgroups the last scan selected (given to the kernel)")                 \
 	X(target_cgroups_unselected, "container cgroups the last scan left out")                  \
-	X(target_map_full, "selected cgroups the kernel's map had no room for")
+	X(target_map_full, "selected cgroups the kernel's map had no room for")                   \
+	X(tcp_retransmit_events, "eBPF: tcp_retransmit_skb on sockets sonde follows")             \
+	X(tcp_resets_sent, "eBPF: resets sent by sockets sonde follows")                          \
+	X(tcp_resets_received, "eBPF: resets received by them")                                   \
+	X(tcp_failed_connects, "eBPF: connects that never reached ESTABLISHED")                   \
+	X(tcp_untracked_sockets, "eBPF: sockets whose lifecycle was not kept (map full)")         \
+	X(tcp_tracepoints_missing, "eBPF: tcp: tracepoints this kernel lacks (health without)")   \
+	X(tcp_connection_records, "connection records written (--connections)")                   \
+	X(tcp_connections_refused, "connection attempts refused (SYN answered by RST)")           \
+	X(tcp_connections_timed_out, "connection attempts never answered")                        \
+	X(tcp_connections_reset, "connections ended by a reset")                                  \
+	X(tcp_retransmitted_segments,                                                             \
+	  "packets: segments Wireshark's analysis calls retransmissions")                         \
+	X(tcp_samples_lost, "exchanges whose TCP history was older than the samples kept")
 
 struct sonde_stats {
 #define SONDE_STATS_MEMBER(name, desc) uint64_t name;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "sink/render.h"
+#include "conn/tcphealth.h"
 #include "enrich/enrich.h"
 #include "enrich/names.h"
 
@@ -221,6 +222,8 @@ static void json_flags(struct sonde_buf *o, const struct sonde_record *r)
 		FLAG("unredacted");
 	if (r->conn->midstream)
 		FLAG("midstream");
+	if (sonde_tcp_record_reset_by(r))
+		FLAG("reset");
 	const struct sonde_msg *ms[2] = { r->req, r->resp };
 	const char *pre[2] = { "request_", "response_" };
 	for (int k = 0; k < 2; k++) {
@@ -236,11 +239,21 @@ static void json_flags(struct sonde_buf *o, const struct sonde_record *r)
 	sonde_buf_putc(o, ']');
 }
 
+/* An exchange's TCP health (conn/tcphealth.h), where known. */
+static void json_tcp(struct sonde_buf *o, const struct sonde_record *r)
+{
+	struct sonde_json_fields j;
+	sonde_json_fields_init(&j, o, true);
+	sonde_tcp_exchange_fields(r, &sonde_json_field_ops, &j);
+}
+
 void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 {
 	const struct sonde_msg *m = r->req ? r->req : r->resp;
 	const struct sonde_conn_info *c = r->conn;
-	sonde_buf_printf(o, "{\"schema\":%d,\"type\":\"exchange\",", SONDE_SCHEMA_VERSION);
+	bool conn_rec = r->flags & SONDE_RF_CONNECTION;
+	sonde_buf_printf(o, "{\"schema\":%d,\"type\":\"%s\",", SONDE_SCHEMA_VERSION,
+			 conn_rec ? "connection" : "exchange");
 	if (r->seq)
 		sonde_buf_printf(o, "\"seq\":%" PRIu64 ",", r->seq);
 	sonde_buf_puts(o, "\"ts\":\"");
@@ -289,9 +302,10 @@ void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 		sonde_buf_putc(o, '}');
 	}
 	if (r->req)
-		json_msg(o, "request", r->req);
+		json_msg(o, conn_rec ? "tcp" : "request", r->req);
 	if (r->resp)
 		json_msg(o, "response", r->resp);
+	json_tcp(o, r);
 	if (r->req && r->resp) {
 		int64_t first = (int64_t)(r->resp->ts_first - r->req->ts_first);
 		int64_t last = (int64_t)(r->resp->ts_last - r->req->ts_first);

@@ -18,6 +18,7 @@
 #include "enrich/enrich.h"
 #include "enrich/names.h"
 #include "sink/render.h"
+#include "conn/tcphealth.h"
 
 #define ANSI_RESET "\033[0m"
 
@@ -149,6 +150,21 @@ static void put_summary(struct sonde_buf *o, const struct sonde_msg *m, struct s
 	sonde_text_safe(o, tmp->p, tmp->len, 400);
 }
 
+/* Exchanges on troubled connections: retransmissions during them, a reset. */
+static void put_tcp_marks(struct sonde_buf *o, const struct sonde_record *r, bool colour)
+{
+	struct sonde_tcp_exchange x;
+	if (!sonde_tcp_record_troubled(r, &x))
+		return;
+	const char *on = colour ? " \033[35m" : " ";
+	const char *off = colour ? ANSI_RESET : "";
+	if (x.retrans_known && x.retrans)
+		sonde_buf_printf(o, "%s[retrans %u]%s", on, x.retrans, off);
+	const char *by = sonde_tcp_record_reset_by(r);
+	if (by)
+		sonde_buf_printf(o, "%s[reset by %s]%s", on, by, off);
+}
+
 static void put_flags(struct sonde_buf *o, const struct sonde_record *r, bool colour)
 {
 	static const struct {
@@ -167,6 +183,7 @@ static void put_flags(struct sonde_buf *o, const struct sonde_record *r, bool co
 					 mflags[i].name);
 	if (r->conn->midstream)
 		sonde_buf_puts(o, " [midstream]");
+	put_tcp_marks(o, r, colour);
 }
 
 void sonde_record_text(const struct sonde_record *r, const struct sonde_text_opts *opts,
@@ -184,6 +201,12 @@ void sonde_record_text(const struct sonde_record *r, const struct sonde_text_opt
 	sonde_buf_putc(o, ' ');
 	put_protocol(o, r, m);
 	sonde_buf_putc(o, ' ');
+	if (r->flags & SONDE_RF_CONNECTION) { /* the connection's own line */
+		put_summary(o, m, &tmp);
+		sonde_buf_putc(o, '\n');
+		sonde_buf_free(&tmp);
+		return;
+	}
 	if (r->req)
 		put_summary(o, r->req, &tmp);
 	else

@@ -25,6 +25,7 @@
 #include "core/hash.h"
 #include "core/u64map.h"
 #include "capture.skel.h"
+#include "conn/tcphealth.h"
 #include "source/ebpf/ebpf_priv.h"
 #include "sonde_events.h"
 
@@ -521,6 +522,7 @@ static int try_hook(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o, int h
 	}
 	set_config(skel, o, hook, k);
 	choose_programs(skel, o, hook, k);
+	ebpf_tcp_choose(skel, o, e->stats);
 
 	int rc = sonde_capture__load(skel);
 	if (rc) {
@@ -621,6 +623,8 @@ void ebpf_chunk_from_event(const struct sonde_ebpf *e, const struct sonde_event 
 		c->wirelen = ev->len;
 		c->caplen = ev->cap;
 		c->data = (const uint8_t *)(ev + 1);
+		c->tcp_srtt_us = ev->srtt_us; /* TLS plaintext too: its socket's */
+		c->tcp_retrans = ev->total_retrans;
 		if (ev->flags & SONDE_EVF_AFTER_LOSS)
 			c->flags |= SONDE_CF_LOSS_BEFORE;
 	}
@@ -651,6 +655,16 @@ static int on_event(void *ctx, void *data, size_t size)
 		ebpf_datagram(e, ev);
 		return 0;
 	}
+	bool tcp_info = ev->flags & SONDE_EVF_TCP_INFO;
+	if (tcp_info && size < sizeof(*ev) + sizeof(struct sonde_tcp_info)) {
+		st->ebpf_bad_events++;
+		return 0;
+	}
+	if (ev->type == SONDE_EV_TCP_FAILED) {
+		if (tcp_info)
+			ebpf_tcp_failed(e, ev);
+		return 0;
+	}
 	/* Before the loopback check: each end's socket ends its own TLS
 	 * connection. */
 	if (ev->type == SONDE_EV_CLOSE && e->tls)
@@ -679,10 +693,17 @@ static int on_event(void *ctx, void *data, size_t size)
 		break;
 	case SONDE_EV_DATA: sonde_chunk_emit(&e->out, &c); break;
 	case SONDE_EV_CLOSE: {
-		/* The end of both directions, at their final positions. */
+		/* The end of both directions, at their final positions; the
+		 * first (the local socket's) says how it ended. */
+		struct sonde_tcp_facts facts;
+		if (tcp_info) {
+			ebpf_tcp_facts((const struct sonde_tcp_info *)(ev + 1), &facts);
+			c.tcp = &facts;
+		}
 		c.flags = SONDE_CF_FIN;
 		c.seq = ev->pos;
 		sonde_chunk_emit(&e->out, &c);
+		c.tcp = NULL;
 		struct sonde_endpoint src = c.flow.src;
 		c.flow.src = c.flow.dst;
 		c.flow.dst = src;

@@ -42,6 +42,7 @@ struct sonde_ebpf_opts {
 	int verbose; /* libbpf's messages and hook-probing details on stderr */
 	bool tls; /* probe TLS libraries for plaintext (--tls, the default) */
 	const char *const *tls_libs; /* NULL-terminated: libraries or binaries added by hand */
+	bool no_tcp_health; /* --no-tcp-health: no lifecycle, tcp_sock reads or tcp: tracepoints */
 	/* Told of each library or binary probed (pid 0: every process mapping
 	 * it), e.g. for the audit log; NULL: nobody. */
 	void (*on_tls_probe)(void *ctx, const char *path, const char *library, uint32_t pid);

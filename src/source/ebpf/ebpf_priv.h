@@ -80,6 +80,19 @@ void ebpf_stats_from_counters(struct sonde_stats *st, const uint64_t sum[SONDE_C
 void ebpf_datagram(struct sonde_ebpf *e, const struct sonde_event *ev);
 void ebpf_datagram_free(struct sonde_ebpf *e);
 
+/* ebpf_tcp.c: TCP health (bpf/hooks/tcp_health.h) */
+struct sonde_tcp_facts;
+struct sonde_tcp_info;
+/* Between open and load: the tcp: tracepoints this kernel has, counted
+ * in tcp_tracepoints_missing where not (said with -v). */
+void ebpf_tcp_choose(struct sonde_capture *skel, const struct sonde_ebpf_opts *o,
+		     struct sonde_stats *st);
+/* A close event's info as the facts of its connection, index 0 the local
+ * socket's direction. */
+void ebpf_tcp_facts(const struct sonde_tcp_info *in, struct sonde_tcp_facts *f);
+/* A SONDE_EV_TCP_FAILED event into the pipeline: its SYN and its end. */
+void ebpf_tcp_failed(struct sonde_ebpf *e, const struct sonde_event *ev);
+
 /* ebpf_tls.c */
 void ebpf_tls_open(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o);
 void ebpf_tls_event(struct sonde_ebpf *e, const struct sonde_event *ev);

@@ -42,6 +42,7 @@ static int decode_tcp(const uint8_t *p, uint32_t have, uint32_t seglen, struct s
 	c->seq = be32(p + 4);
 	c->ack = be32(p + 8);
 	c->flags = p[13] & (SONDE_CF_FIN | SONDE_CF_SYN | SONDE_CF_RST | SONDE_CF_ACK);
+	c->tcp_window = be16(p + 14); /* unscaled: the analysis only compares it */
 	c->seq_kind = SONDE_SEQ_TCP32;
 	c->role = SONDE_ROLE_UNKNOWN;
 	c->wirelen = seglen - hlen;
@@ -214,6 +215,9 @@ int sonde_decode_packet(uint32_t linktype, const uint8_t *p, uint32_t caplen, ui
 	c->proc = NULL;
 	c->tls = NULL;
 	c->source = NULL;
+	c->tcp = NULL; /* packets carry no kernel view of TCP health */
+	c->tcp_srtt_us = c->tcp_retrans = 0;
+	c->tcp_window = 0;
 	switch (linktype) {
 	case SONDE_LINKTYPE_ETHERNET: {
 		if (caplen < 14) {
