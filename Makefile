@@ -130,6 +130,8 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libsonde.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(BUILD)/libsonde.a -lcmocka $(LDLIBS)
 -include $(UNIT_BIN:=.d)
+# The TLS stage's test makes its TLS sessions with libssl, in process.
+$(BUILD)/tests/test_tls_keylog: LDLIBS += -lssl
 
 unit: $(UNIT_BIN)
 # The filter's SQL is run on a real SQLite (Debian's libsqlite3).

@@ -13,6 +13,7 @@
 
 #include "app/run.h"
 #include "enrich/names.h"
+#include "proto/tls/keylog.h"
 #include "sink/follow.h"
 #include "sink/sink.h"
 #include "source/file/file_source.h"
@@ -27,6 +28,9 @@ static const char read_head[] =
 	"FILE '-' reads standard input. Times (idle timeout, latency) are capture time.\n"
 	"\n";
 static const char read_tail[] =
+	"TLS:\n"
+	"      --tls-keylog FILE    decrypt TLS 1.2 and 1.3 connections with the secrets\n"
+	"                           of an NSS key log (SSLKEYLOGFILE, as Wireshark reads)\n"
 	"Following:\n"
 	"      --follow ID          instead of records, the conversation of connection\n"
 	"                           ID (conn.id in the records): each side's bytes in\n"
@@ -37,16 +41,30 @@ static const char read_tail[] =
 	"Exit status: 0 on success, 1 if the input is damaged or unreadable (records\n"
 	"before the damage are still written), 2 on bad usage.\n";
 
-enum { OPT_FOLLOW = 2000 };
+enum { OPT_FOLLOW = 2000, OPT_TLS_KEYLOG };
 
 static const struct option read_only[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "follow", required_argument, NULL, OPT_FOLLOW },
+	{ "tls-keylog", required_argument, NULL, OPT_TLS_KEYLOG },
 	{ NULL, 0, NULL, 0 },
 };
 
 /* argv → *co and the capture's path. Returns -1 to go on, else the exit
  * status. */
+/* --tls-keylog FILE: read now, so a bad file is a usage error before any
+ * output; never quoted in messages (it is a secret). */
+static int load_keylog(struct sonde_common_opts *co, const char *path)
+{
+	char err[512];
+	sonde_keylog_free((struct sonde_keylog *)co->pipe.conn.tls_keylog);
+	co->pipe.conn.tls_keylog = sonde_keylog_load(path, err, sizeof(err));
+	if (co->pipe.conn.tls_keylog)
+		return 0;
+	sonde_errorf("read: --tls-keylog %s", err);
+	return -1;
+}
+
 static int parse_args(int argc, char **argv, struct sonde_common_opts *co, const char **path,
 		      uint64_t *follow)
 {
@@ -69,6 +87,9 @@ static int parse_args(int argc, char **argv, struct sonde_common_opts *co, const
 				status = SONDE_EXIT_USAGE;
 			}
 			*follow = id;
+		} else if (r == 0 && c == OPT_TLS_KEYLOG) {
+			if (load_keylog(co, optarg) < 0)
+				status = SONDE_EXIT_USAGE;
 		} else if (r == 0 && c == 'h') {
 			printf("%s%s%s", read_head, sonde_common_usage, read_tail);
 			status = SONDE_EXIT_OK;
@@ -183,6 +204,7 @@ int sonde_cmd_read(int argc, char **argv)
 	uint64_t follow = 0;
 	int status = parse_args(argc, argv, &co, &path, &follow);
 	if (status >= 0) {
+		sonde_keylog_free((struct sonde_keylog *)co.pipe.conn.tls_keylog);
 		sonde_common_free(&co);
 		return status;
 	}
@@ -196,6 +218,7 @@ int sonde_cmd_read(int argc, char **argv)
 		if (!is_stdin)
 			close(fd);
 	}
+	sonde_keylog_free((struct sonde_keylog *)co.pipe.conn.tls_keylog);
 	sonde_common_free(&co);
 	return status;
 }

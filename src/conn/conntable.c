@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "core/hash.h"
 #include "core/list.h"
+#include "proto/tls/tls_decrypt.h"
 
 #define SWEEP_INTERVAL_NS 1000000000ull
 #define SHARED_MAX 32 /* dissectors with per-capture state */
@@ -54,6 +55,8 @@ struct conn {
 	struct sonde_conn_attrs attrs; /* info.attrs: what record stages attached */
 	struct sonde_tcp_health tcp; /* info.tcp, TCP connections */
 	struct sonde_record_out counted; /* records go out through it: exchanges counted */
+	/* --tls-keylog: the TLS stage in front of detection, or NULL */
+	struct sonde_tls_decrypt *tls;
 };
 
 struct sonde_conntable {
@@ -257,16 +260,23 @@ static struct sonde_detect_peers peers_of(const struct conn *c, int side)
  * came so far, the other side's held bytes first (they came first there),
  * then side's held bytes, then p.
  */
+static void start_tls(struct conn *c, int side, const struct sonde_detect_result *r,
+		      const uint8_t *p, size_t n, uint64_t ts);
+
 static void start(struct conn *c, int side, const struct sonde_detect_result *r, const uint8_t *p,
 		  size_t n, uint64_t ts)
 {
 	/* A role from the handshake or the source beats a guess from content. */
 	if (c->client < 0)
 		set_client(c, r->from_client ? side : 1 - side, false);
+	if (c->ct->opts.tls_keylog && !c->tls && !strcmp(r->d->name, "tls")) {
+		start_tls(c, side, r, p, n, ts);
+		return;
+	}
 	if (r->skip)
 		c->skipped_before[side] = true;
 	open_dissector(c, r->d);
-	if (!r->learned && c->info.role_known)
+	if (!r->learned && c->info.role_known && !c->tls) /* the port is TLS's */
 		sonde_detect_learn(c->ct->detector, &c->info.server, r->d, ts);
 	struct sonde_detect_side *other = &c->det[1 - side];
 	if (other->len) {
@@ -279,6 +289,56 @@ static void start(struct conn *c, int side, const struct sonde_detect_result *r,
 	dissect(c, side, p, n, ts);
 	sonde_detect_side_free(&c->det[0]);
 	sonde_detect_side_free(&c->det[1]);
+}
+
+/* ---------------------------------------------------- the TLS stage --- */
+
+static void deliver(struct conn *c, int side, const uint8_t *p, size_t n, uint64_t ts);
+static void lose(struct conn *c, int side, uint64_t n, uint64_t ts);
+
+static void tls_plain(void *ctx, int side, const uint8_t *p, size_t n, uint64_t ts)
+{
+	deliver(ctx, side, p, n, ts);
+}
+
+static void tls_lost(void *ctx, int side, uint64_t n, uint64_t ts)
+{
+	lose(ctx, side, n, ts);
+}
+
+/*
+ * Detection saw TLS and a key log is given: the connection's bytes go to
+ * the TLS stage from now on, and its plaintext starts detection afresh. The
+ * held ciphertext is taken out of the detection state first, which the
+ * plaintext's detection reuses.
+ */
+static void start_tls(struct conn *c, int side, const struct sonde_detect_result *r,
+		      const uint8_t *p, size_t n, uint64_t ts)
+{
+	struct sonde_tls_out out = { .data = tls_plain, .gap = tls_lost, .ctx = c };
+	c->tls = sonde_tls_decrypt_new(c->ct->opts.tls_keylog, c->ct->stats, &out);
+	c->info.tls_session = sonde_tls_decrypt_session(c->tls);
+	if (r->skip)
+		c->skipped_before[side] = true;
+	struct sonde_detect_side held[2] = { c->det[0], c->det[1] };
+	memset(c->det, 0, sizeof(c->det));
+	if (held[1 - side].len)
+		sonde_tls_decrypt_data(c->tls, 1 - side, held[1 - side].buf, held[1 - side].len,
+				       ts);
+	if (r->held)
+		sonde_tls_decrypt_data(c->tls, side, held[side].buf, r->held, ts);
+	sonde_tls_decrypt_data(c->tls, side, p, n, ts);
+	sonde_detect_side_free(&held[0]);
+	sonde_detect_side_free(&held[1]);
+}
+
+/* The TLS stage's end: owed plaintext given as gaps; a connection that was
+ * never decrypted counts as ciphertext only, as without a key log. */
+static void finish_tls(struct conn *c, uint64_t ts)
+{
+	sonde_tls_decrypt_finish(c->tls, ts);
+	if (sonde_tls_decrypt_status(c->tls) != SONDE_TLS_DECRYPTING)
+		c->ct->stats->tls_encrypted_connections++;
 }
 
 /* Try the dissectors on the first bytes of `side`. */
@@ -325,37 +385,52 @@ static bool followed_from_client(const struct conn *c, int side)
 	return c->client >= 0 ? side == c->client : side == 0;
 }
 
-static void conn_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts)
+/* In-order bytes of side (decrypted ones, behind the TLS stage). */
+static void deliver(struct conn *c, int side, const uint8_t *p, size_t n, uint64_t ts)
 {
-	struct conn_dir *cd = ctx;
-	struct conn *c = cd->c;
 	const struct sonde_follow_out *f = c->ct->opts.follow;
 	if (f && c->info.id == c->ct->opts.follow_id)
-		f->data(f->ctx, &c->info, followed_from_client(c, cd->side), p, n, ts);
+		f->data(f->ctx, &c->info, followed_from_client(c, side), p, n, ts);
 	switch (c->state) {
-	case CONN_DETECT: detect(c, cd->side, p, n, ts); break;
-	case CONN_DISSECT: dissect(c, cd->side, p, n, ts); break;
+	case CONN_DETECT: detect(c, side, p, n, ts); break;
+	case CONN_DISSECT: dissect(c, side, p, n, ts); break;
 	case CONN_SKIP: c->ct->stats->skipped_bytes += n; break;
 	case CONN_IGNORE: c->ct->stats->undetected_bytes += n; break;
 	}
 }
 
+static void lose(struct conn *c, int side, uint64_t n, uint64_t ts)
+{
+	const struct sonde_follow_out *f = c->ct->opts.follow;
+	if (f && c->info.id == c->ct->opts.follow_id)
+		f->gap(f->ctx, &c->info, followed_from_client(c, side), n);
+	if (c->state == CONN_DISSECT) {
+		c->d->gap(c->dstate, dir_of(c, side), n, ts);
+	} else if (c->state == CONN_DETECT) {
+		settle(c, side, ts);
+		if (c->state == CONN_DISSECT)
+			c->d->gap(c->dstate, dir_of(c, side), n, ts);
+		else
+			c->skipped_before[side] = true;
+	}
+}
+
+static void conn_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts)
+{
+	struct conn_dir *cd = ctx;
+	if (cd->c->tls)
+		sonde_tls_decrypt_data(cd->c->tls, cd->side, p, n, ts);
+	else
+		deliver(cd->c, cd->side, p, n, ts);
+}
+
 static void conn_gap(void *ctx, uint64_t n, uint64_t ts)
 {
 	struct conn_dir *cd = ctx;
-	struct conn *c = cd->c;
-	const struct sonde_follow_out *f = c->ct->opts.follow;
-	if (f && c->info.id == c->ct->opts.follow_id)
-		f->gap(f->ctx, &c->info, followed_from_client(c, cd->side), n);
-	if (c->state == CONN_DISSECT) {
-		c->d->gap(c->dstate, dir_of(c, cd->side), n, ts);
-	} else if (c->state == CONN_DETECT) {
-		settle(c, cd->side, ts);
-		if (c->state == CONN_DISSECT)
-			c->d->gap(c->dstate, dir_of(c, cd->side), n, ts);
-		else
-			c->skipped_before[cd->side] = true;
-	}
+	if (cd->c->tls)
+		sonde_tls_decrypt_gap(cd->c->tls, cd->side, n, ts);
+	else
+		lose(cd->c, cd->side, n, ts);
 }
 
 /* ---------------------------------------------------------- lifecycle --- */
@@ -474,8 +549,14 @@ static void conn_close(struct sonde_conntable *ct, struct conn *c, uint64_t ts)
 	tcp_end(ct, c);
 	for (int i = 0; i < 2; i++) {
 		sonde_reasm_flush(&c->rs[i], &ct->budget, ct->stats, &c->dirs[i].out, ts);
-		if (c->state == CONN_DETECT)
+		if (c->state == CONN_DETECT && !c->tls)
 			settle(c, i, ts);
+	}
+	if (c->tls) {
+		finish_tls(c, ts);
+		for (int i = 0; i < 2; i++)
+			if (c->state == CONN_DETECT)
+				settle(c, i, ts);
 	}
 	if (c->l4 != SONDE_L4_UDP) /* datagram dissectors get no end() */
 		for (int i = 0; i < 2; i++)
@@ -489,6 +570,7 @@ static void conn_close(struct sonde_conntable *ct, struct conn *c, uint64_t ts)
 		sonde_detect_side_free(&c->det[i]);
 	}
 	sonde_attrs_clear(&c->attrs);
+	sonde_tls_decrypt_free(c->tls);
 	free(c->info.tls);
 	free(c->info.own_source);
 	free(c);

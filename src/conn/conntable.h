@@ -29,6 +29,7 @@
 #include "proto/dissector.h"
 #include "conn/detect.h"
 #include "conn/reasm.h"
+#include "proto/tls/keylog.h"
 
 /* --follow: one connection's bytes in order, as reassembly delivers them,
  * and what is missing. from_client: the bytes' sender is the client (or,
@@ -62,6 +63,10 @@ struct sonde_conntable_opts {
 	/* --connections: a "connection" record as each TCP connection ends
 	 * (and for each failed attempt), conn/tcphealth.h. */
 	bool connections;
+	/* read --tls-keylog: connections detected as TLS go through the TLS
+	 * stage (proto/tls/tls_decrypt.h) and their plaintext is detected and
+	 * dissected as cleartext. NULL: TLS is only recognised. */
+	const struct sonde_keylog *tls_keylog;
 };
 
 struct sonde_conntable;

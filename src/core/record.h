@@ -79,6 +79,17 @@ struct sonde_msg {
 	const char *version; /* protocol version label, e.g. "HTTP/1.1" */
 };
 
+/* A TLS connection read with its secrets from a key log (records'
+ * capture.tls); strings empty when unknown. */
+struct sonde_tls_session {
+	const char *version; /* "TLSv1.2", "TLSv1.3" */
+	const char *cipher; /* the suite's IANA name */
+	char alpn[32];
+	char sni[256];
+	uint64_t records_failed; /* tags that did not verify, so far */
+	uint64_t records_lost; /* records lost in gaps, so far */
+};
+
 /* What a record says about the connection it came from. */
 struct sonde_conn_info {
 	uint64_t id; /* unique within one sonde run */
@@ -91,6 +102,9 @@ struct sonde_conn_info {
 	char *own_source; /* a chunk's own source name, copied (source points at it) */
 	struct sonde_process proc; /* pid 0: unknown (packet sources) */
 	struct sonde_tls_info *tls; /* TLS plaintext: the library (owned); else NULL */
+	/* TLS sonde decrypted itself with a key log (read --tls-keylog); owned
+	 * by the connection's TLS stage; else NULL. */
+	const struct sonde_tls_session *tls_session;
 	/* What record stages attached to the connection (core/attrs.h); the
 	 * attributes are the stages', not the record's: mutable through a
 	 * const record. NULL without a connection table. */

@@ -41,6 +41,18 @@
 	X(undetected_bytes, "bytes of connections whose protocol was not recognised")             \
 	X(skipped_bytes, "bytes deliberately not dissected (tunnels, upgrades, TLS ciphertext)")  \
 	X(tls_encrypted_connections, "connections seen only as TLS ciphertext")                   \
+	X(tls_keylog_decrypted, "TLS connections decrypted with --tls-keylog")                    \
+	X(tls_keylog_no_key, "TLS connections whose secrets the key log lacks")                   \
+	X(tls_keylog_unsupported, "TLS connections of a version or suite not decrypted")          \
+	X(tls_keylog_no_handshake, "TLS connections joined after their hellos")                   \
+	X(tls_records_decrypted, "TLS records decrypted")                                         \
+	X(tls_records_failed, "TLS records whose tag did not verify (corrupt, wrong key)")        \
+	X(tls_records_lost, "TLS records lost in gaps (told by sequence numbers)")                \
+	X(tls_records_undecrypted, "protected TLS records not decrypted")                         \
+	X(tls_early_data_records, "TLS 1.3 0-RTT records skipped (not decrypted)")                \
+	X(tls_resyncs, "TLS directions found again after a gap")                                  \
+	X(tls_decrypted_bytes, "application bytes decrypted from TLS records")                    \
+	X(tls_undecrypted_bytes, "TLS record bytes not decrypted or skipped")                     \
 	X(unparsed_bytes, "bytes a dissector skipped while resynchronising")                      \
 	X(parse_errors, "messages a dissector could not parse")                                   \
 	X(hpack_state_lost, "HTTP/2 directions decoded without their HPACK state")                \

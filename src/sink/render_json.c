@@ -247,6 +247,28 @@ static void json_tcp(struct sonde_buf *o, const struct sonde_record *r)
 	sonde_tcp_exchange_fields(r, &sonde_json_field_ops, &j);
 }
 
+/* capture.tls of a connection decrypted with a key log (read --tls-keylog). */
+static void json_tls_session(struct sonde_buf *o, const struct sonde_tls_session *t)
+{
+	sonde_buf_puts(o, ",\"tls\":{\"decrypted\":\"keylog\",\"version\":");
+	sonde_json_cstr(o, t->version);
+	sonde_buf_puts(o, ",\"cipher\":");
+	sonde_json_cstr(o, t->cipher);
+	if (t->alpn[0]) {
+		sonde_buf_puts(o, ",\"alpn\":");
+		sonde_json_cstr(o, t->alpn);
+	}
+	if (t->sni[0]) {
+		sonde_buf_puts(o, ",\"sni\":");
+		sonde_json_cstr(o, t->sni);
+	}
+	if (t->records_failed)
+		sonde_buf_printf(o, ",\"records_failed\":%" PRIu64, t->records_failed);
+	if (t->records_lost)
+		sonde_buf_printf(o, ",\"records_lost\":%" PRIu64, t->records_lost);
+	sonde_buf_putc(o, '}');
+}
+
 void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 {
 	const struct sonde_msg *m = r->req ? r->req : r->resp;
@@ -286,6 +308,8 @@ void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 		sonde_json_cstr(o, c->tls->path);
 		sonde_buf_putc(o, '}');
 	}
+	if (c->tls_session)
+		json_tls_session(o, c->tls_session);
 	sonde_buf_putc(o, '}');
 	if (c->proc.pid) {
 		sonde_buf_printf(o, ",\"process\":{\"pid\":%u,\"comm\":", c->proc.pid);

@@ -127,7 +127,7 @@ static void put_protocol(struct sonde_buf *o, const struct sonde_record *r,
 		sonde_buf_printf(o, "http/%s", v + 5);
 	else
 		sonde_buf_puts(o, m->ops->protocol);
-	if (r->conn->tls)
+	if (r->conn->tls || r->conn->tls_session)
 		sonde_buf_puts(o, "+tls");
 }
 
