@@ -23,7 +23,7 @@ CPPFLAGS += -D_GNU_SOURCE -std=gnu11 -Isrc $(SYS_CPPFLAGS)
 # Each object records the headers it included (-MMD); a changed header
 # rebuilds exactly what uses it, and a deleted one breaks nothing (-MP).
 DEPFLAGS := -MMD -MP
-LDLIBS := -lbpf -lelf -ldw -lcapstone -lz -lzstd -lnghttp2 -lpcap -lcrypto -lsqlite3 -lpthread
+LDLIBS := -lxdp -lbpf -lelf -ldw -lcapstone -lz -lzstd -lnghttp2 -lpcap -lcrypto -lsqlite3 -lpthread
 
 BUILD := build
 # Every .c under src/ is part of the library except the command line's.
@@ -60,6 +60,14 @@ $(EBPF_OBJ): CPPFLAGS += -I$(BPF_OUT) -Ibpf
 .SECONDARY: $(BPF_OUT)/tc.bpf.o
 $(BUILD)/src/source/packet/tc.o: $(BPF_OUT)/tc.skel.h
 $(BUILD)/src/source/packet/tc.o: CPPFLAGS += -I$(BPF_OUT) -Ibpf
+# So does the cgroup_skb source (bpf/cgroup_skb.bpf.c).
+.SECONDARY: $(BPF_OUT)/cgroup_skb.bpf.o
+$(BUILD)/src/source/packet/cgroup_skb.o: $(BPF_OUT)/cgroup_skb.skel.h
+$(BUILD)/src/source/packet/cgroup_skb.o: CPPFLAGS += -I$(BPF_OUT) -Ibpf
+# And the AF_XDP source (bpf/af_xdp.bpf.c), with libxdp's XSK rings.
+.SECONDARY: $(BPF_OUT)/af_xdp.bpf.o
+$(BUILD)/src/source/packet/af_xdp.o: $(BPF_OUT)/af_xdp.skel.h
+$(BUILD)/src/source/packet/af_xdp.o: CPPFLAGS += -I$(BPF_OUT) -Ibpf
 # Unit tests of the eBPF source's internals see the shared header too, as
 # do the capture targets (struct sonde_target is the kernel's map value).
 $(BUILD)/tests/test_ebpf_%: CPPFLAGS += -Ibpf

@@ -320,4 +320,20 @@ enum sonde_tc_counter {
 	SONDE_TC_CNT__MAX,
 };
 
+/*
+ * The cgroup_skb packet source (bpf/cgroup_skb.bpf.c): every packet the
+ * sockets of a cgroup (and its descendants) send or receive, from the IP
+ * header on, with the socket's cgroup. Counters: enum sonde_tc_counter.
+ */
+struct sonde_cgskb_event {
+	__u64 ts_ns; /* CLOCK_MONOTONIC */
+	__u64 cgroup_id; /* the cgroup v2 id of the packet's socket */
+	__u32 ifindex;
+	__u32 len; /* the packet's bytes, from the IP header */
+	__u32 cap; /* of which follow the header */
+	__u8 dir; /* enum sonde_tc_dir */
+	__u8 pad[3];
+	/* followed by cap bytes, from the IP header on */
+};
+
 #endif

@@ -59,7 +59,7 @@ _sonde_complete_arg()
 		fi
 		return
 		;;
-	--source) _sonde_reply -W 'ebpf af_packet libpcap tc' -- "$cur"; return ;;
+	--source) _sonde_reply -W 'ebpf af_packet libpcap tc cgroup_skb af_xdp' -- "$cur"; return ;;
 	--ebpf-hook) _sonde_reply -W 'auto fentry kprobe tracepoint' -- "$cur"; return ;;
 	--color | --colour) _sonde_reply -W 'auto always never' -- "$cur"; return ;;
 	--proto-port)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "app/run.h"
 
+#include "app/arbiter.h"
 #include "source/file/capfile.h"
 
 #include <errno.h>
@@ -31,18 +32,12 @@ static void record_failed(struct sonde_run *r)
 	r->rec_failed = true;
 }
 
-static bool is_packet_origin(uint8_t origin)
-{
-	return origin == SONDE_ORIGIN_PCAP_FILE || origin == SONDE_ORIGIN_AF_PACKET ||
-	       origin == SONDE_ORIGIN_LIBPCAP;
-}
-
 static void to_pipeline(void *ctx, const struct sonde_chunk *c)
 {
 	struct sonde_run *r = ctx;
 	/* Stream sources have no packets: the recording makes them up from
 	 * the chunk (its data is only valid during this call). */
-	if (r->opts.record && !r->rec_failed && !is_packet_origin(c->origin)) {
+	if (r->opts.record && !r->rec_failed && !sonde_origin_is_packet(c->origin)) {
 		struct sonde_pcapng_meta m = {
 			.method = sonde_origin_name(c->origin),
 			.pid = c->proc ? c->proc->pid : 0,
@@ -57,6 +52,30 @@ static void to_pipeline(void *ctx, const struct sonde_chunk *c)
 			record_failed(r);
 	}
 	sonde_pipeline_chunk(&r->pipe, c);
+}
+
+/* Several kinds of source: the arbiter lets each connection's chunks
+ * through from one of them. */
+static void to_arbiter(void *ctx, const struct sonde_chunk *c)
+{
+	struct sonde_run *r = ctx;
+	sonde_arbiter_chunk(r->arbiter, c, now_ns(CLOCK_MONOTONIC));
+}
+
+/* A source's chunk: named after its source if it says no place itself. */
+static void from_source(void *ctx, const struct sonde_chunk *c)
+{
+	struct sonde_run_source *s = ctx;
+	struct sonde_chunk named;
+	if (s->name && !c->source) {
+		named = *c;
+		named.source = s->name;
+		c = &named;
+	}
+	if (s->run->arbiter)
+		to_arbiter(s->run, c);
+	else
+		to_pipeline(s->run, c);
 }
 
 /* A packet source's frame, recorded as it is on the interface of its link
@@ -99,6 +118,9 @@ void sonde_run_init(struct sonde_run *r, const struct sonde_run_opts *o)
 	r->epfd = -1;
 	sonde_pipeline_init(&r->pipe, &o->pipe);
 	sonde_conntable_set_ignore(r->pipe.conns, ignore_conn, r);
+	if (o->one_source_per_conn)
+		r->arbiter = sonde_arbiter_new(&(struct sonde_chunk_out){ to_pipeline, r },
+					       &r->pipe.stats);
 }
 
 int sonde_run_add_stage(struct sonde_run *r, const struct sonde_stage_ops *ops, void *ctx)
@@ -135,21 +157,29 @@ void *sonde_run_add_source(struct sonde_run *r, const struct sonde_source_ops *o
 		return NULL;
 	}
 	struct sonde_source_env env = {
-		.out = { to_pipeline, r },
+		.out = { from_source, &r->src[r->nsrc] },
 		.frames = { r->opts.record ? to_record : NULL, r },
 		.stats = &r->pipe.stats,
 		.stop = &r->pipe.stages.done,
 	};
+	r->src[r->nsrc] = (struct sonde_run_source){ .ops = ops, .run = r };
 	void *state = ops->open(opts, &env, err, errlen);
 	if (!state)
 		return NULL;
-	r->src[r->nsrc++] = (struct sonde_run_source){ .ops = ops, .state = state };
+	r->src[r->nsrc++].state = state;
 	if (ops->live && ++r->nlive > 1 && watch_live(r, err, errlen) < 0) {
 		ops->close(state);
 		r->nsrc--, r->nlive--;
 		return NULL;
 	}
 	return state;
+}
+
+void sonde_run_name_source(struct sonde_run *r, void *state, const char *name)
+{
+	for (size_t i = 0; i < r->nsrc; i++)
+		if (r->src[i].state == state)
+			r->src[i].name = name;
 }
 
 size_t sonde_run_connections(const struct sonde_run *r)
@@ -227,6 +257,8 @@ int sonde_run_loop(struct sonde_run *r)
 			    sonde_pcapng_flush(r->opts.record) < 0)
 				record_failed(r);
 			uint64_t t = now_ns(CLOCK_MONOTONIC);
+			if (r->arbiter)
+				sonde_arbiter_tick(r->arbiter, t);
 			if (t - last_tick >= TICK_NS) {
 				sonde_pipeline_tick(&r->pipe, now_ns(CLOCK_REALTIME));
 				last_tick = t;
@@ -263,6 +295,8 @@ void sonde_run_finish(struct sonde_run *r)
 		s->ended = true;
 	}
 	r->nsrc = r->nlive = 0;
+	if (r->arbiter)
+		sonde_arbiter_flush(r->arbiter);
 	sonde_pipeline_finish(&r->pipe);
 }
 
@@ -275,5 +309,7 @@ int sonde_run_free(struct sonde_run *r)
 	if (r->epfd >= 0)
 		close(r->epfd);
 	r->epfd = -1;
+	sonde_arbiter_free(r->arbiter);
+	r->arbiter = NULL;
 	return sonde_pipeline_free(&r->pipe);
 }

@@ -47,12 +47,17 @@ struct sonde_run_opts {
 	 * run does not own it); NULL: recorded as captured. Packet frames
 	 * are always recorded as the wire carried them. */
 	struct sonde_redact_stream *record_mask;
+	/* Several kinds of source at once: each connection from one of them
+	 * (app/arbiter.h). */
+	bool one_source_per_conn;
 };
 
 struct sonde_run_source {
 	const struct sonde_source_ops *ops;
 	void *state;
 	bool ended;
+	struct sonde_run *run;
+	const char *name; /* its chunks' capture.source, unless they say; NULL: the run's */
 };
 
 struct sonde_run {
@@ -61,6 +66,7 @@ struct sonde_run {
 	struct sonde_run_source src[SONDE_RUN_SOURCES_MAX];
 	size_t nsrc, nlive;
 	int epfd; /* several live sources: their descriptors; else -1 */
+	struct sonde_arbiter *arbiter; /* opts.one_source_per_conn; else NULL */
 	/* -w: the recording's interface per link type of packet frames */
 	struct {
 		uint32_t linktype;
@@ -87,6 +93,9 @@ void *sonde_run_add_source(struct sonde_run *r, const struct sonde_source_ops *o
  * damage are kept; finish the run as usual).
  */
 int sonde_run_loop(struct sonde_run *r);
+/* Several sources: the records of source `state` say `name` (not owned)
+ * in capture.source where its chunks do not name a place themselves. */
+void sonde_run_name_source(struct sonde_run *r, void *state, const char *name);
 /* Live connections, for progress lines. */
 size_t sonde_run_connections(const struct sonde_run *r);
 /* Drain and close the sources, close every connection and finish the

@@ -39,7 +39,14 @@ static const char capture_head[] =
 	"                           libraries, through eBPF), af_packet (packets of\n"
 	"                           network interfaces, through a memory-mapped ring),\n"
 	"                           libpcap (the same through libpcap) or tc (eBPF on\n"
-	"                           the interfaces' traffic-control hooks)\n"
+	"                           the interfaces' traffic-control hooks) or\n"
+	"                           cgroup_skb (eBPF on a cgroup's sockets: --cgroup,\n"
+	"                           default the root; records name each socket's\n"
+	"                           cgroup) or af_xdp (an XSK socket fed by XDP on a\n"
+	"                           mirror of -i IFACE: the interface's own packets\n"
+	"                           go on untouched); several\n"
+	"                           with commas (ebpf,af_packet): each connection\n"
+	"                           from one, eBPF for the sockets it follows\n"
 	"  -i, --interface IFACE    packet sources: capture on IFACE (repeatable, at\n"
 	"                           most 16; default any: every interface)\n"
 	"      --filter EXPR        packet sources: only packets matching EXPR, in\n"
@@ -50,6 +57,7 @@ static const char capture_head[] =
 	"      --all-netns          packet sources: in every network namespace of the\n"
 	"                           host, as they come and go (capture.source names\n"
 	"                           each; 4m of kernel buffer each unless -B)\n"
+	"      --queue N            af_xdp: only the packets of the interface's queue N\n"
 	"  -B, --buffer-size SIZE   packet sources: kernel buffer per interface\n"
 	"                           (default 32m)\n"
 	"  -s, --snaplen SIZE       packet sources: bytes kept per packet (default:\n"
@@ -65,7 +73,8 @@ static const char capture_head[] =
 	"                           remote ports\n"
 	"                           (--pid, --comm, --port: repeatable, lists add up,\n"
 	"                           at most 16 values each)\n"
-	"      --cgroup PATH|ID     only processes in this cgroup (v2 path or id)\n"
+	"      --cgroup PATH|ID     only processes in this cgroup (v2 path or id);\n"
+	"                           cgroup_skb: the cgroup to attach to (a path)\n"
 	"      --capture-limit SIZE payload bytes copied per read/write call\n"
 	"                           (default 64k, at most 16m; the rest is counted\n"
 	"                           as a gap)\n"
@@ -139,12 +148,14 @@ enum {
 	OPT_CRI_SOCKET,
 	OPT_TARGET,
 	OPT_HOST_ROOT,
+	OPT_QUEUE,
 	OPT_USER,
 	OPT_KEEP_PRIVS,
 	OPT_AUDIT_LOG,
 };
 
 #define TLS_LIBS_MAX 32
+#define SONDE_SOURCE_KINDS_MAX 4 /* packet kinds of one --source list */
 /* --pid/--port/--comm options given (each may be a list) */
 #define ARGS_MAX 64
 
@@ -170,6 +181,7 @@ static const struct option capture_only[] = {
 	{ "cri-socket", required_argument, NULL, OPT_CRI_SOCKET },
 	{ "target", required_argument, NULL, OPT_TARGET },
 	{ "host-root", required_argument, NULL, OPT_HOST_ROOT },
+	{ "queue", required_argument, NULL, OPT_QUEUE },
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "keep-privileges", no_argument, NULL, OPT_KEEP_PRIVS },
 	{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
@@ -346,11 +358,17 @@ struct capture_args {
 	uint64_t duration_ns;
 	char *copies[ARGS_MAX]; /* --pid/--port/--comm arguments, cut at commas */
 	size_t ncopies;
-	const struct sonde_source_ops *source;
+	const struct sonde_source_ops *source; /* the packet kind; else eBPF */
+	/* --source with several kinds (ebpf,af_packet): the eBPF source and the
+	 * packet kinds, each connection from one of them (app/arbiter.h) */
+	bool with_ebpf;
+	const struct sonde_source_ops *more[SONDE_SOURCE_KINDS_MAX];
+	size_t nmore;
+	struct sonde_all_netns_opts more_ao[SONDE_SOURCE_KINDS_MAX];
 	struct sonde_packet_opts po;
 	char netns[64]; /* --netns as a path */
 	char source_name[256]; /* records' capture.source */
-	bool ebpf_only_given; /* an eBPF-only option was given */
+	bool ebpf_only_given; /* an eBPF-only option was given (--cgroup aside) */
 	bool no_enrich; /* --no-enrich */
 	bool all_netns; /* --all-netns */
 	struct sonde_all_netns_opts ao; /* its options: the kind and po */
@@ -385,21 +403,52 @@ static int netns_option(struct capture_args *a, const char *arg)
 	return 0;
 }
 
-static int source_option(struct capture_args *a, const char *arg)
+static const struct sonde_source_ops *source_kind(const char *name)
 {
 	static const struct sonde_source_ops *const kinds[] = {
-		&sonde_source_ebpf,
-		&sonde_source_af_packet,
-		&sonde_source_libpcap,
-		&sonde_source_tc,
+		&sonde_source_ebpf, &sonde_source_af_packet,  &sonde_source_libpcap,
+		&sonde_source_tc,   &sonde_source_cgroup_skb, &sonde_source_af_xdp,
 	};
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		if (!strcmp(arg, kinds[i]->name)) {
-			a->source = kinds[i];
-			return 0;
-		}
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(name, kinds[i]->name))
+			return kinds[i];
+	return NULL;
+}
+
+#define SOURCE_KINDS "ebpf, af_packet, libpcap, tc, cgroup_skb or af_xdp"
+
+/* --source KIND[,KIND...]: one kind, or the eBPF source and packet kinds
+ * together. */
+static int source_option(struct capture_args *a, const char *arg)
+{
+	char list[128], *save = NULL;
+	snprintf(list, sizeof(list), "%s", arg);
+	a->source = NULL;
+	a->with_ebpf = false;
+	a->nmore = 0;
+	for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		const struct sonde_source_ops *k = source_kind(item);
+		if (!k)
+			return bad("source", arg, SOURCE_KINDS " (or several, with commas)");
+		bool twice = k == &sonde_source_ebpf ? a->with_ebpf : k == a->source;
+		for (size_t i = 0; i < a->nmore; i++)
+			twice |= a->more[i] == k;
+		if (twice)
+			return bad("source", arg, "a kind named twice");
+		if (k == &sonde_source_ebpf)
+			a->with_ebpf = true;
+		else if (!a->source)
+			a->source = k;
+		else if (a->nmore == SONDE_SOURCE_KINDS_MAX)
+			return bad("source", arg, "too many kinds");
+		else
+			a->more[a->nmore++] = k;
 	}
-	return bad("source", arg, "ebpf, af_packet, libpcap or tc");
+	if (!a->source && !a->with_ebpf)
+		return bad("source", arg, SOURCE_KINDS);
+	if (!a->source)
+		a->source = &sonde_source_ebpf, a->with_ebpf = false;
+	return 0;
 }
 
 /* --cgroup: a cgroup v2 directory or its id (the directory's inode number). */
@@ -454,9 +503,9 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 	struct sonde_ebpf_opts *eo = &a->eo;
 	size_t sz;
 	const char *why;
-	if (c == OPT_HOOK || c == OPT_PID || c == OPT_COMM || c == OPT_PORT || c == OPT_CGROUP ||
-	    c == OPT_CAPLIMIT || c == OPT_RINGBUF || c == OPT_NO_TLS || c == OPT_TLS_LIB ||
-	    c == OPT_TARGET || c == OPT_NO_TCP_HEALTH)
+	if (c == OPT_HOOK || c == OPT_PID || c == OPT_COMM || c == OPT_PORT || c == OPT_CAPLIMIT ||
+	    c == OPT_RINGBUF || c == OPT_NO_TLS || c == OPT_TLS_LIB || c == OPT_TARGET ||
+	    c == OPT_NO_TCP_HEALTH)
 		a->ebpf_only_given = true;
 	switch (c) {
 	case OPT_HOOK:
@@ -469,7 +518,7 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 		if (a->ncopies == ARGS_MAX)
 			return bad(filter_name(c), arg, "too many options");
 		return filter_list(c, arg, eo, a->copies, &a->ncopies) < 0 ? SONDE_EXIT_USAGE : 0;
-	case OPT_CGROUP: return cgroup_option(eo, arg);
+	case OPT_CGROUP: a->po.cgroup = arg; return cgroup_option(eo, arg);
 	case OPT_CAPLIMIT:
 		if (size_option("capture-limit", arg, 0, 16u << 20, "at most 16m", &sz))
 			return SONDE_EXIT_USAGE;
@@ -510,6 +559,13 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 	case OPT_CRI_SOCKET: a->cri_socket = strcmp(arg, "none") ? arg : ""; return 0;
 	case OPT_TARGET: return target_option(a, arg);
 	case OPT_HOST_ROOT: a->host_root = arg; return 0;
+	case OPT_QUEUE: {
+		unsigned long long q;
+		if (parse_uint(arg, 4095, &q) < 0)
+			return bad("queue", arg, "a queue number from 0 to 4095");
+		a->po.queue = (int)q;
+		return 0;
+	}
 	case OPT_USER:
 		if (!*arg)
 			return bad("user", arg, "an empty user name");
@@ -533,6 +589,45 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 		return SONDE_EXIT_OK;
 	default: fputs("Try 'sonde capture --help'.\n", stderr); return SONDE_EXIT_USAGE;
 	}
+}
+
+static bool uses_kind(const struct capture_args *a, const struct sonde_source_ops *k)
+{
+	bool used = a->source == k;
+	for (size_t i = 0; i < a->nmore; i++)
+		used |= a->more[i] == k;
+	return used;
+}
+
+/* --cgroup: the eBPF source's filter, or the cgroup cgroup_skb attaches
+ * to (a directory then). cgroup_skb follows sockets, not interfaces. Its
+ * records' capture.source: "cgroup:PATH". Returns -1 to go on. */
+static int check_cgroup_args(struct capture_args *a)
+{
+	bool cgskb = uses_kind(a, &sonde_source_cgroup_skb);
+	if (a->po.cgroup && !cgskb && !a->with_ebpf && a->source != &sonde_source_ebpf) {
+		sonde_errorf("capture: --cgroup is for the eBPF and cgroup_skb sources");
+		return SONDE_EXIT_USAGE;
+	}
+	if (!cgskb)
+		return -1;
+	struct stat st;
+	if (a->po.cgroup && (stat(a->po.cgroup, &st) < 0 || !S_ISDIR(st.st_mode)))
+		return bad("cgroup", a->po.cgroup,
+			   "cgroup_skb attaches to a cgroup v2 directory: give its path");
+	const char *o = a->po.nifaces  ? "-i"
+			: a->po.netns  ? "--netns"
+			: a->all_netns ? "--all-netns"
+				       : NULL;
+	if (o) {
+		sonde_errorf("capture: %s is for the interface sources; cgroup_skb follows a "
+			     "cgroup's sockets in every namespace (--cgroup PATH)",
+			     o);
+		return SONDE_EXIT_USAGE;
+	}
+	snprintf(a->source_name, sizeof(a->source_name), "cgroup:%s",
+		 a->po.cgroup ? a->po.cgroup : "/");
+	return -1;
 }
 
 /* Options that belong to another kind of source are refused, not ignored;
@@ -567,7 +662,8 @@ static int check_source_args(struct capture_args *a)
 		a->co.pipe.conn.source = "ebpf";
 		return -1;
 	}
-	if (a->ebpf_only_given) {
+	if ((a->ebpf_only_given || (a->po.cgroup && !uses_kind(a, &sonde_source_cgroup_skb))) &&
+	    !a->with_ebpf) {
 		sonde_errorf(
 			"capture: --pid, --comm, --port, --cgroup, --target, --ebpf-hook and "
 			"the TLS options are for the eBPF source; packet sources take --filter "
@@ -584,7 +680,12 @@ static int check_source_args(struct capture_args *a)
 	snprintf(a->source_name, sizeof(a->source_name), "%.*s%s%s", (int)b.len, b.p,
 		 a->po.netns ? "@" : "", a->po.netns ? a->po.netns : "");
 	sonde_buf_free(&b);
-	a->co.pipe.conn.source = a->source_name;
+	int status = check_cgroup_args(a);
+	if (status >= 0)
+		return status;
+	/* Several kinds: the eBPF source's records say "ebpf", the packet
+	 * sources' their interfaces (sonde_run_name_source). */
+	a->co.pipe.conn.source = a->with_ebpf ? "ebpf" : a->source_name;
 	if (a->all_netns) {
 		if (a->po.netns) {
 			sonde_errorf("capture: --netns names one namespace, --all-netns every "
@@ -593,6 +694,11 @@ static int check_source_args(struct capture_args *a)
 		}
 		a->ao = (struct sonde_all_netns_opts){ .kind = a->source, .packet = a->po };
 		a->source = &sonde_source_all_netns;
+		for (size_t i = 0; i < a->nmore; i++) {
+			a->more_ao[i] = (struct sonde_all_netns_opts){ .kind = a->more[i],
+								       .packet = a->po };
+			a->more[i] = &sonde_source_all_netns;
+		}
 	}
 	return -1;
 }
@@ -601,6 +707,7 @@ static int check_source_args(struct capture_args *a)
 static int parse_args(int argc, char **argv, struct capture_args *a)
 {
 	sonde_common_defaults(&a->co);
+	a->po.queue = -1;
 	a->eo = (struct sonde_ebpf_opts){ .hook = SONDE_HOOK_AUTO,
 					  .ringbuf_size = 16u << 20,
 					  .tls = true,
@@ -651,6 +758,33 @@ static int add_targets(struct sonde_run *run, const struct capture_args *a, void
 	return 0;
 }
 
+/* The sources of the run: one kind, or the eBPF source and packet kinds
+ * (each named in its records). Returns the eBPF source's state if it is
+ * one, else the packet source's; NULL with err set. */
+static void *add_sources(struct sonde_run *run, struct capture_args *a, char *err, size_t errlen)
+{
+	void *first = NULL;
+	if (a->with_ebpf &&
+	    !(first = sonde_run_add_source(run, &sonde_source_ebpf, &a->eo, err, errlen)))
+		return NULL;
+	bool named = a->with_ebpf || a->nmore;
+	for (size_t i = 0; i <= a->nmore; i++) {
+		const struct sonde_source_ops *k = i ? a->more[i - 1] : a->source;
+		const void *so = k == &sonde_source_ebpf        ? (const void *)&a->eo
+				 : k != &sonde_source_all_netns ? (const void *)&a->po
+				 : i                            ? (const void *)&a->more_ao[i - 1]
+								: &a->ao;
+		void *s = sonde_run_add_source(run, k, so, err, errlen);
+		if (!s)
+			return NULL;
+		if (named)
+			sonde_run_name_source(run, s, a->source_name);
+		if (!first)
+			first = s;
+	}
+	return first;
+}
+
 static struct capture_guard_desc guard_desc(const struct capture_args *a, bool ebpf, bool enrich)
 {
 	return (struct capture_guard_desc){
@@ -660,7 +794,7 @@ static struct capture_guard_desc guard_desc(const struct capture_args *a, bool e
 		.source = a->all_netns ? a->ao.kind->name : a->source->name,
 		.source_name = ebpf ? "ebpf" : a->source_name,
 		.eo = ebpf ? &a->eo : NULL,
-		.po = ebpf ? NULL : &a->po,
+		.po = ebpf && !a->with_ebpf ? NULL : &a->po,
 		.all_netns = a->all_netns,
 		.enrich = enrich,
 		.ntargets = a->targets.n,
@@ -723,9 +857,8 @@ static int run_capture(struct capture_args *a)
 	if (status)
 		return status;
 	struct sonde_sink *sink = sonde_common_sink(&a->co, false);
-	struct rates rates = { .packets = a->source != &sonde_source_ebpf };
-	struct sonde_redact_stream *mask =
-		sonde_common_record_mask(&a->co, a->source != &sonde_source_ebpf);
+	struct rates rates = { .packets = a->source != &sonde_source_ebpf && !a->with_ebpf };
+	struct sonde_redact_stream *mask = sonde_common_record_mask(&a->co, rates.packets);
 	struct sonde_run_opts ro = {
 		.pipe = a->co.pipe,
 		.duration_ns = a->duration_ns,
@@ -735,6 +868,7 @@ static int run_capture(struct capture_args *a)
 		.progress_ns = 2000000000ull,
 		.record = rec,
 		.record_mask = mask,
+		.one_source_per_conn = a->with_ebpf || a->nmore,
 	};
 	struct sonde_audit *audit;
 	if (open_audit(a, &audit) < 0) {
@@ -755,7 +889,7 @@ static int run_capture(struct capture_args *a)
 	sonde_common_redact(&a->co, &run);
 	sonde_common_filter(&a->co, &run);
 	char err[512];
-	bool ebpf = a->source == &sonde_source_ebpf;
+	bool ebpf = a->source == &sonde_source_ebpf || a->with_ebpf;
 	/* Packet records carry no process to start from (yet). */
 	struct sonde_enrich_opts eno = { .containers = true,
 					 .cri_socket = a->cri_socket,
@@ -773,8 +907,7 @@ static int run_capture(struct capture_args *a)
 	}
 	struct timespec started;
 	clock_gettime(CLOCK_MONOTONIC, &started);
-	const void *so = ebpf ? (const void *)&a->eo : a->all_netns ? (const void *)&a->ao : &a->po;
-	void *src = sonde_run_add_source(&run, a->source, so, err, sizeof(err));
+	void *src = add_sources(&run, a, err, sizeof(err));
 	if (!src) {
 		sonde_errorf("capture: %s", err);
 		capture_audit_stop(audit, "failed to start", SONDE_EXIT_FAIL, 0, NULL);
@@ -792,7 +925,10 @@ static int run_capture(struct capture_args *a)
 		sonde_common_record_close(rec, "capture");
 		return SONDE_EXIT_FAIL;
 	}
-	if (!a->co.quiet && ebpf)
+	if (!a->co.quiet && a->with_ebpf)
+		fprintf(stderr, "sonde: capturing with %s hooks and packets on %s\n",
+			sonde_ebpf_hook_name(src), a->source_name);
+	else if (!a->co.quiet && ebpf)
 		fprintf(stderr, "sonde: capturing with %s hooks%s\n", sonde_ebpf_hook_name(src),
 			a->eo.verbose ? "" : " (-v for rates)");
 	else if (!a->co.quiet)

@@ -79,6 +79,8 @@ enum sonde_origin {
 	SONDE_ORIGIN_EBPF_TLS_GO,
 	SONDE_ORIGIN_LIBPCAP,
 	SONDE_ORIGIN_TC, /* eBPF on the interfaces' traffic-control hooks */
+	SONDE_ORIGIN_CGROUP_SKB, /* eBPF on a cgroup's ingress and egress */
+	SONDE_ORIGIN_AF_XDP, /* an XSK socket fed by XDP */
 	SONDE_ORIGIN__COUNT,
 };
 
@@ -126,5 +128,7 @@ struct sonde_chunk {
 };
 
 const char *sonde_origin_name(enum sonde_origin o);
+/* Whole packets (a file, a packet source), not a stream of a socket. */
+bool sonde_origin_is_packet(enum sonde_origin o);
 
 #endif

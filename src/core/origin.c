@@ -16,6 +16,15 @@ const char *sonde_origin_name(enum sonde_origin o)
 		[SONDE_ORIGIN_EBPF_TLS_GO] = "ebpf-tls-go",
 		[SONDE_ORIGIN_LIBPCAP] = "libpcap",
 		[SONDE_ORIGIN_TC] = "ebpf-tc",
+		[SONDE_ORIGIN_CGROUP_SKB] = "ebpf-cgroup-skb",
+		[SONDE_ORIGIN_AF_XDP] = "af-xdp",
 	};
 	return (unsigned)o < SONDE_ORIGIN__COUNT && names[o] ? names[o] : "unknown";
+}
+
+bool sonde_origin_is_packet(enum sonde_origin o)
+{
+	return o == SONDE_ORIGIN_PCAP_FILE || o == SONDE_ORIGIN_AF_PACKET ||
+	       o == SONDE_ORIGIN_LIBPCAP || o == SONDE_ORIGIN_TC || o == SONDE_ORIGIN_CGROUP_SKB ||
+	       o == SONDE_ORIGIN_AF_XDP;
 }

@@ -110,6 +110,12 @@
 	X(enrich_container_lookups, "containers looked up for records (once per connection end)") \
 	X(enrich_container_failures,                                                              \
 	  "of those, containers no runtime's state on the node described")                        \
+	X(source_stream_conns, "several sources: connections the syscall source gave")            \
+	X(source_packet_conns, "several sources: connections only packets showed")                \
+	X(source_handoffs, "of the syscall source's, connections packets showed first")           \
+	X(source_dropped_packet_bytes, "packet bytes of connections another source gave")         \
+	X(source_late_stream_bytes, "syscall bytes of connections packets gave first (too late)") \
+	X(source_hold_overflows, "connections given to packets early: the hold was full")         \
 	X(netns_opened, "--all-netns: network namespaces captured")                               \
 	X(netns_closed, "--all-netns: of those, namespaces gone again")                           \
 	X(netns_failed, "--all-netns: namespaces whose packet source would not open")             \

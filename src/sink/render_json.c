@@ -297,6 +297,8 @@ void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 		sonde_buf_puts(o, ",\"source\":");
 		sonde_json_cstr(o, c->source);
 	}
+	if (!c->proc.pid && c->proc.cgroup_id) /* cgroup_skb: the socket's cgroup */
+		sonde_buf_printf(o, ",\"cgroup_id\":%" PRIu64, c->proc.cgroup_id);
 	if (c->tls) {
 		sonde_buf_puts(o, ",\"tls\":{\"library\":");
 		sonde_json_cstr(o, c->tls->library);

@@ -7,7 +7,10 @@ read` makes of tcpdump's recording of the same traffic, with the method and
 interface named. Also: --filter runs in the kernel, `any` in a namespace
 with loopback traffic gives each exchange once, --netns by pid, and every
 wrong option or missing interface is refused with the reason; tc's hooks
-are gone after sonde stops, by signal or SIGKILL; --all-netns follows a
+are gone after sonde stops, by signal or SIGKILL; cgroup_skb on a cgroup
+of the test's own gives that cgroup's exchanges as tcpdump's recording
+does, and leaves nothing attached either; af_xdp captures through its own
+mirror veth while traffic flows, and leaves nothing after SIGINT or SIGKILL; --all-netns follows a
 namespace made after start and one deleted, and writes each exchange once.
 
 Usage: test_packet_sources.py [--only NAME,...] path/to/sonde
@@ -79,10 +82,10 @@ def teardown_net():
         sh("ip", "netns", "del", ns, check=False)
 
 
-def clients(ns=NS_CLI, host=SRV_IP, tag="a"):
+def clients(ns=NS_CLI, host=SRV_IP, tag="a", port=PORT):
     """Real curl traffic: a keep-alive connection with two GETs, a POST, and
     a fresh connection. Returns the number of exchanges."""
-    base = f"http://{host}:{PORT}"
+    base = f"http://{host}:{port}"
     sh("ip", "netns", "exec", ns, "curl", "-sf", "-o", "/dev/null", "-o", "/dev/null",
        f"{base}/{tag}/one", f"{base}/{tag}/two")
     sh("ip", "netns", "exec", ns, "curl", "-sf", "-o", "/dev/null", "-d", "x" * 3000, f"{base}/{tag}/post")
@@ -137,7 +140,8 @@ def test_source(tmp, kind):
             f"{len(live)} records; tcpdump's recording has {len(ref)} ({line.strip()})")
     method = {r["capture"]["method"] for r in live}
     source = {r["capture"]["source"] for r in live}
-    want_method = {"af_packet": "af-packet", "libpcap": "libpcap", "tc": "ebpf-tc"}[kind]
+    want_method = {"af_packet": "af-packet", "libpcap": "libpcap", "tc": "ebpf-tc",
+                   "af_xdp": "af-xdp"}[kind]
     R.check(f"{kind}: records name the method and the interface",
             method == {want_method} and source == {f"{IF_SRV}@/run/netns/{NS_SRV}"}, f"{method} {source}")
     R.check(f"{kind}: the same records as sonde read of tcpdump's recording",
@@ -277,9 +281,168 @@ def test_tc_leaves_nothing(tmp):
             R.check("tc clsact: the qdisc sonde made is gone with it", "clsact" not in q, q)
 
 
+CG_PORT = PORT + 1  # the server whose sockets are in the test's cgroup
+
+
+def cgroup2_root():
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            dev, path, kind = line.split()[:3]
+            if kind == "cgroup2":
+                return path
+    return None
+
+
+def cg_programs_left():
+    p = sh("bpftool", "-j", "prog", "show", check=False)
+    return [x["id"] for x in json.loads(p.stdout or "[]")
+            if x.get("name") in ("sonde_cg_in", "sonde_cg_out")]
+
+
+def start_cg_server(cg):
+    """A second server, started inside cgroup cg (its sockets are the
+    cgroup's from creation)."""
+    def enter():
+        with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+    srv = subprocess.Popen(["ip", "netns", "exec", NS_SRV, "/usr/bin/python3", "-c", SERVER,
+                            SRV_IP, str(CG_PORT)], start_new_session=True, preexec_fn=enter)
+    for _ in range(100):
+        if sh("ip", "netns", "exec", NS_CLI, "curl", "-s", "-o", "/dev/null",
+              f"http://{SRV_IP}:{CG_PORT}/ready", check=False).returncode == 0:
+            break
+        time.sleep(0.1)
+    return srv
+
+
+def test_cgroup_skb(tmp):
+    """cgroup_skb on a cgroup of the test's own, holding a real server in
+    the server's namespace: the records of curl's exchanges with it are
+    those of tcpdump's recording on the interface, each names the socket's
+    cgroup; the other server's traffic (outside the cgroup) is not seen;
+    the programs are gone after SIGINT and after SIGKILL (BPF links)."""
+    root = cgroup2_root()
+    if not root:
+        R.skip("cgroup_skb: no cgroup v2 hierarchy mounted")
+        return
+    cg = os.path.join(root, f"sonde-{TAG}")
+    os.makedirs(cg, exist_ok=True)
+    srv = None
+    try:
+        srv = start_cg_server(cg)
+        cg_id = os.stat(cg).st_ino
+        for how in ("SIGINT", "SIGKILL"):
+            pcap = os.path.join(tmp, f"tcpdump-cg-{how}.pcap")
+            td = subprocess.Popen(["ip", "netns", "exec", NS_SRV, "tcpdump", "-i", IF_SRV, "-U",
+                                   "-s", "0", "-w", pcap, f"tcp port {CG_PORT}"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            td.stderr.readline()
+            run = SondeRun(SONDE, tmp, f"cgroup_skb-{how}", ["--source", "cgroup_skb",
+                                                             "--cgroup", cg], R)
+            if not run.ok:
+                td.terminate()
+                return
+            during = cg_programs_left()
+            n = clients(tag="cg" + how, port=CG_PORT)
+            clients(tag="outside" + how)  # the server outside the cgroup
+            if how == "SIGKILL":
+                time.sleep(0.5)
+                run.proc.kill()
+                run.proc.wait(timeout=10)
+                recs = []
+            else:
+                rc, recs = run.stop()
+                R.check("cgroup_skb: stopped cleanly", rc == 0, run.stderr()[-500:])
+            time.sleep(0.3)
+            td.send_signal(signal.SIGINT)
+            td.wait(timeout=10)
+            deadline = time.time() + 5
+            while time.time() < deadline and cg_programs_left():
+                time.sleep(0.1)
+            R.check(f"cgroup_skb: attached while running, nothing left after {how}",
+                    during and not cg_programs_left(), f"during {during}, after {cg_programs_left()}")
+            if how == "SIGKILL":
+                continue
+            live = exchanges(recs)
+            ref = exchanges(read_pcap(pcap))
+            R.check(f"cgroup_skb: the cgroup's exchanges, only those ({n})", len(live) == n,
+                    json.dumps([r["request"]["target"] for r in live if r.get("request")]))
+            R.check("cgroup_skb: records name the method, the cgroup and the socket's cgroup id",
+                    all(r["capture"] == {"method": "ebpf-cgroup-skb", "source": f"cgroup:{cg}",
+                                         "cgroup_id": cg_id} for r in live),
+                    json.dumps([r["capture"] for r in live][:2]) + f" want id {cg_id}")
+            R.check("cgroup_skb: the same records as sonde read of tcpdump's recording",
+                    sorted(map(key, live)) == sorted(map(key, ref)) and len(ref) == n,
+                    f"live {len(live)}, tcpdump {len(ref)}; first live {live[:1]} first ref {ref[:1]}")
+            st = stats_of(recs)
+            R.check("cgroup_skb: nothing dropped, no gap",
+                    st.get("packet_kernel_drops") == 0 and st.get("gap_bytes") == 0,
+                    f"drops {st.get('packet_kernel_drops')} gaps {st.get('gap_bytes')}")
+    finally:
+        if srv:
+            os.killpg(srv.pid, signal.SIGKILL)
+            srv.wait()
+        for _ in range(50):
+            try:
+                os.rmdir(cg)
+                break
+            except OSError:
+                time.sleep(0.1)
+
+
+def xdp_left():
+    """What the AF_XDP source sets up: its programs, its mirror veth in the
+    captured namespace."""
+    progs = [x["id"] for x in json.loads(sh("bpftool", "-j", "prog", "show", check=False).stdout
+                                         or "[]")
+             if x.get("name") in ("sonde_xdp_mirror", "sonde_xdp_rx")]
+    links = [l for l in sh("ip", "-n", NS_SRV, "-o", "link", check=False).stdout.splitlines()
+             if ": sdx" in l]
+    return progs + links
+
+
+def test_af_xdp_leaves_nothing(tmp):
+    """AF_XDP never takes the interface's packets: traffic flows while it
+    captures (curl -f succeeds, every exchange captured), and the mirror
+    veth and the programs are gone after SIGINT and after SIGKILL (the
+    veth's peer lives in a namespace only sonde holds)."""
+    for how in ("SIGINT", "SIGKILL"):
+        run = SondeRun(SONDE, tmp, f"af_xdp-{how}", ["--source", "af_xdp", "--netns", NS_SRV,
+                                                     "-i", IF_SRV], R)
+        if not run.ok:
+            return
+        during = xdp_left()
+        try:
+            n, flowed = clients(tag="xdp" + how), True
+        except subprocess.CalledProcessError as e:
+            n, flowed = 0, False
+        R.check(f"af_xdp {how}: traffic flows while capturing", flowed)
+        if how == "SIGKILL":
+            run.proc.kill()
+            run.proc.wait(timeout=10)
+        else:
+            rc, recs = run.stop()
+            R.check(f"af_xdp {how}: every exchange captured ({n})", len(exchanges(recs)) == n
+                    and rc == 0, f"{len(exchanges(recs))} records, status {rc}")
+        deadline = time.time() + 10
+        while time.time() < deadline and xdp_left():
+            time.sleep(0.2)
+        R.check(f"af_xdp: mirror and programs there while running, nothing left after {how}",
+                len(during) == 3 and not xdp_left(), f"during {during}, after {xdp_left()}")
+        R.check(f"af_xdp: traffic flows after {how}",
+                sh("ip", "netns", "exec", NS_CLI, "curl", "-sf", "-o", "/dev/null",
+                   f"http://{SRV_IP}:{PORT}/after", check=False).returncode == 0)
+
+
 def test_refusals():
     cases = [
-        (["--source", "bogus"], 2, "af_packet, libpcap or tc"),
+        (["--source", "bogus"], 2, "tc, cgroup_skb or af_xdp"),
+        (["--source", "cgroup_skb", "--cgroup", "/nonexistent"], 2, "no such cgroup"),
+        (["--source", "cgroup_skb", "--cgroup", "1"], 2, "give its path"),
+        (["--source", "cgroup_skb", "-i", "lo"], 2, "follows a cgroup's sockets"),
+        (["--source", "af_xdp"], 1, "give -i IFACE"),
+        (["--source", "af_xdp", "--queue", "x", "-i", "lo"], 2, "a queue number"),
+        (["--source", "af_packet", "--cgroup", "/sys"], 2, "for the eBPF source"),
         (["--source", "tc", "--netns", NS_SRV, "-i", "nosuch0"], 1, "no interface nosuch0"),
         (["--source", "tc", "--netns", NS_SRV, "--filter", "tcp port ((("], 1, "--filter"),
         (["--source", "af_packet", "--pid", "1"], 2, "for the eBPF source"),
@@ -295,6 +458,17 @@ def test_refusals():
         p = sh(SONDE, "capture", "--duration", "1", *argv, check=False, timeout=30)
         R.check(f"refused: {' '.join(argv)}", p.returncode == want_rc and want_text in p.stderr,
                 f"status {p.returncode}, {p.stderr.strip()!r}")
+    # Each source checks its own capabilities and names the missing one.
+    for kind, drop, cap in (("af_packet", "cap_net_raw", "CAP_NET_RAW"),
+                            ("libpcap", "cap_net_raw", "CAP_NET_RAW"),
+                            ("tc", "cap_net_admin", "CAP_NET_ADMIN"),
+                            ("cgroup_skb", "cap_net_admin", "CAP_NET_ADMIN"),
+                            ("cgroup_skb", "cap_bpf,cap_sys_admin", "CAP_BPF"),
+                            ("af_xdp", "cap_net_raw", "CAP_NET_RAW")):
+        p = sh("capsh", f"--drop={drop}", "--", "-c",
+               f"exec {SONDE} capture --source {kind} --duration 1", check=False, timeout=30)
+        R.check(f"refused without {drop}: {kind} names {cap}",
+                p.returncode == 1 and f"{kind} needs {cap}" in p.stderr, p.stderr.strip())
 
 
 def main():
@@ -315,7 +489,7 @@ def main():
                   f"http://{SRV_IP}:{PORT}/ready", check=False).returncode == 0:
                 break
             time.sleep(0.1)
-        for kind in ("af_packet", "libpcap", "tc"):
+        for kind in ("af_packet", "libpcap", "tc", "af_xdp"):
             if wants(kind):
                 test_source(tmp, kind)
         if wants("filter"):
@@ -326,6 +500,10 @@ def main():
             test_any_loopback(tmp, srv.pid, "tc")
         if wants("tc"):
             test_tc_leaves_nothing(tmp)
+        if wants("cgroup_skb"):
+            test_cgroup_skb(tmp)
+        if wants("af_xdp"):
+            test_af_xdp_leaves_nothing(tmp)
         for kind in ("af_packet", "tc"):
             if wants("all-netns"):
                 test_all_netns(tmp, kind)

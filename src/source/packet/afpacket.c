@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <net/if_arp.h>
 #include <linux/if_packet.h>
@@ -205,6 +206,13 @@ static void afp_close(void *state);
 static void *afp_open(const void *opts, const struct sonde_source_env *env, char *err,
 		      size_t errlen)
 {
+	static const int caps[] = { CAP_NET_RAW, -1 };
+	static const int caps_netns[] = { CAP_NET_RAW, CAP_SYS_ADMIN, -1 };
+	if (sonde_packet_need_caps("af_packet",
+				   ((const struct sonde_packet_opts *)opts)->netns ? caps_netns
+										   : caps,
+				   err, errlen) < 0)
+		return NULL;
 	const struct sonde_packet_opts *o = opts;
 	struct afpacket *s = sonde_xcalloc(1, sizeof(*s));
 	s->env = *env;

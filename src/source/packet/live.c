@@ -5,12 +5,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <net/if_arp.h>
 #include <pcap/pcap.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -174,4 +176,38 @@ bool sonde_packet_dedup_seen(struct sonde_packet_dedup *d, const struct sonde_fr
 	if (!dup)
 		*s = (struct dedup_slot){ h, f->ts_ns, ifindex };
 	return dup;
+}
+
+static bool has_cap(const struct __user_cap_data_struct *d, int cap)
+{
+	return d[cap / 32].effective & (1u << (cap % 32));
+}
+
+static const char *cap_name(int cap)
+{
+	switch (cap) {
+	case CAP_NET_RAW: return "CAP_NET_RAW";
+	case CAP_NET_ADMIN: return "CAP_NET_ADMIN";
+	case CAP_SYS_ADMIN: return "CAP_SYS_ADMIN";
+	case CAP_BPF: return "CAP_BPF";
+	case CAP_PERFMON: return "CAP_PERFMON";
+	default: return "a capability";
+	}
+}
+
+int sonde_packet_need_caps(const char *source, const int *caps, char *err, size_t errlen)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+	if (syscall(SYS_capget, &h, d) < 0)
+		return 0; /* cannot tell: the kernel will say */
+	for (const int *c = caps; *c >= 0; c++) {
+		bool ok = has_cap(d, *c) || (*c == CAP_BPF && has_cap(d, CAP_SYS_ADMIN));
+		if (!ok) {
+			snprintf(err, errlen, "%s needs %s (run as root or grant it)", source,
+				 cap_name(*c));
+			return -1;
+		}
+	}
+	return 0;
 }

@@ -31,6 +31,8 @@ struct sonde_packet_opts {
 		*netns; /* a network namespace file (/run/netns/X, /proc/PID/ns/net); NULL: ours */
 	size_t ring_size; /* bytes of kernel buffer per interface; 0: the default */
 	uint32_t snaplen; /* bytes kept per packet; 0: whole packets */
+	const char *cgroup; /* cgroup_skb: a cgroup v2 directory; NULL: the root */
+	int queue; /* af_xdp: only this queue's packets; -1: every queue */
 	/* --all-netns: the second-sighting table all namespaces share (not
 	 * owned) and this namespace's tag, kept apart from its ifindexes. */
 	struct sonde_packet_dedup *dedup;
@@ -55,6 +57,14 @@ extern const struct sonde_source_ops sonde_source_all_netns;
 extern const struct sonde_source_ops sonde_source_af_packet;
 extern const struct sonde_source_ops sonde_source_libpcap;
 extern const struct sonde_source_ops sonde_source_tc;
+extern const struct sonde_source_ops sonde_source_cgroup_skb;
+extern const struct sonde_source_ops sonde_source_af_xdp;
+
+/* A source's capabilities, checked before it tries: 0, or -1 with the
+ * first missing one named in err ("cgroup_skb needs CAP_NET_ADMIN").
+ * CAP_BPF is also granted by CAP_SYS_ADMIN (kernels before 5.8 have no
+ * CAP_BPF). caps: CAP_* numbers, ended by -1. */
+int sonde_packet_need_caps(const char *source, const int *caps, char *err, size_t errlen);
 
 /* Shared by both: compile opts->filter for a link type into a classic BPF
  * program (libpcap's compiler). Returns 0, or -1 with err set. */

@@ -8,6 +8,7 @@
 #include "source/packet/live.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <stdio.h>
@@ -89,6 +90,12 @@ static int start(struct pcap_source *s, const struct sonde_packet_opts *o, char 
 static void *pcap_open_source(const void *opts, const struct sonde_source_env *env, char *err,
 			      size_t errlen)
 {
+	static const int caps[] = { CAP_NET_RAW, -1 };
+	static const int caps_netns[] = { CAP_NET_RAW, CAP_SYS_ADMIN, -1 };
+	if (sonde_packet_need_caps(
+		    "libpcap", ((const struct sonde_packet_opts *)opts)->netns ? caps_netns : caps,
+		    err, errlen) < 0)
+		return NULL;
 	const struct sonde_packet_opts *o = opts;
 	if (o->nifaces > 1) {
 		snprintf(err, errlen,

@@ -25,6 +25,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <linux/capability.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <net/if_arp.h>
@@ -287,6 +288,12 @@ static int load(struct tc_source *s, const struct sonde_packet_opts *o, uint32_t
 
 static void *tc_open(const void *opts, const struct sonde_source_env *env, char *err, size_t errlen)
 {
+	static const int caps[] = { CAP_BPF, CAP_NET_ADMIN, -1 };
+	static const int caps_netns[] = { CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN, -1 };
+	if (sonde_packet_need_caps(
+		    "tc", ((const struct sonde_packet_opts *)opts)->netns ? caps_netns : caps, err,
+		    errlen) < 0)
+		return NULL;
 	const struct sonde_packet_opts *o = opts;
 	struct tc_source *s = sonde_xcalloc(1, sizeof(*s));
 	s->env = *env;
