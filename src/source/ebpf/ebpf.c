@@ -95,9 +95,10 @@ static void say_tls_capabilities(const struct __user_cap_data_struct *data)
 	/* The uprobe events TLS probing attaches answer EACCES without
 	 * CAP_SYS_ADMIN, CAP_PERFMON or not (measured on 6.18). */
 	if (!has_cap(data, CAP_SYS_ADMIN))
-		fprintf(stderr, "sonde: TLS: without CAP_SYS_ADMIN the kernel refuses uprobes: no TLS "
-				"library can be probed, and TLS plaintext will be missing (--no-tls "
-				"says this is meant)\n");
+		fprintf(stderr,
+			"sonde: TLS: without CAP_SYS_ADMIN the kernel refuses uprobes: no TLS "
+			"library can be probed, and TLS plaintext will be missing (--no-tls "
+			"says this is meant)\n");
 	if (has_cap(data, CAP_SYS_ADMIN) ||
 	    (has_cap(data, CAP_SYS_PTRACE) && has_cap(data, CAP_DAC_READ_SEARCH)))
 		return;
