@@ -11,6 +11,7 @@
 #include "query/filter.h"
 #include "store/batchq.h"
 #include "store/http.h"
+#include "store/store.h" /* its table has the store's index columns */
 
 #define CH_TABLE "sonde_records"
 #define CH_QUEUE_BYTES (64u << 20)
@@ -21,20 +22,6 @@
 #define CH_TIMEOUT_MS 10000
 #define CH_DRAIN_MS 15000
 #define CH_MAX_REPLY (256u << 20)
-
-static const char *const ch_columns[] = {
-	"ts",
-	"ts_us",
-	"protocol",
-	"protocol",
-	"conn.server.ip",
-	"server",
-	"conn.server.port",
-	"server_port",
-	"conn.client.ip",
-	"client",
-	NULL,
-};
 
 struct ch_sink {
 	struct sonde_http_url url;
@@ -341,8 +328,8 @@ int sonde_clickhouse_query(const char *url, const struct sonde_query_opts *o,
 	bool exact = true;
 	if (o->filter) {
 		struct sonde_filter_error fe;
-		if (sonde_filter_to_sql(o->filter, SONDE_SQL_CLICKHOUSE, "json", ch_columns, now_us,
-					&where, &exact, &fe) < 0) {
+		if (sonde_filter_to_sql(o->filter, SONDE_SQL_CLICKHOUSE, "json",
+					sonde_store_sql_columns, now_us, &where, &exact, &fe) < 0) {
 			sonde_buf_reset(&where);
 			exact = false;
 		}

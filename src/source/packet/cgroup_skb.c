@@ -119,12 +119,9 @@ static int load(struct cgskb_source *s, const struct sonde_packet_opts *o, char 
 	s->skel->rodata->snaplen = snaplen;
 	int ncpu = libbpf_num_possible_cpus();
 	bpf_map__set_max_entries(s->skel->maps.cg_scratch_map, ncpu > 0 ? (uint32_t)ncpu : 1);
-	if (o->ring_size) { /* a ring buffer's size is a power of two */
-		uint32_t size = 1u << 20;
-		while (size < o->ring_size && size < (1u << 30))
-			size <<= 1;
-		bpf_map__set_max_entries(s->skel->maps.packets, size);
-	}
+	if (o->ring_size)
+		bpf_map__set_max_entries(s->skel->maps.packets,
+					 sonde_packet_ring_bytes(o->ring_size));
 	int rc = sonde_cgroup_skb__load(s->skel);
 	if (rc) {
 		snprintf(err, errlen, "loading the cgroup_skb programs failed: %s", strerror(-rc));
@@ -214,21 +211,8 @@ static int cgskb_poll(void *state, int timeout_ms)
 static void cgskb_stats(void *state)
 {
 	struct cgskb_source *s = state;
-	int ncpu = libbpf_num_possible_cpus();
-	if (ncpu <= 0)
-		return;
-	uint64_t *v = calloc((size_t)ncpu, sizeof(*v));
-	uint32_t key = SONDE_TC_CNT_DROPS;
-	if (v && !bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.cg_counters), &key, v)) {
-		uint64_t drops = 0;
-		for (int i = 0; i < ncpu; i++)
-			drops += v[i];
-		if (drops > s->drops_seen) {
-			s->env.stats->packet_kernel_drops += drops - s->drops_seen;
-			s->drops_seen = drops;
-		}
-	}
-	free(v);
+	sonde_packet_percpu_drops(bpf_map__fd(s->skel->maps.cg_counters), SONDE_TC_CNT_DROPS,
+				  &s->drops_seen, s->env.stats);
 }
 
 static const char *cgskb_error(void *state)

@@ -66,6 +66,13 @@ extern const struct sonde_source_ops sonde_source_af_xdp;
  * CAP_BPF). caps: CAP_* numbers, ended by -1. */
 int sonde_packet_need_caps(const char *source, const int *caps, char *err, size_t errlen);
 
+/* The eBPF packet sources (tc, cgroup_skb): -B as a ring buffer's size, the
+ * power of two at least ring_size (1m to 1g); and the growth of a per-CPU
+ * drop counter (map fd, key) since *seen, added to packet_kernel_drops. */
+uint32_t sonde_packet_ring_bytes(size_t ring_size);
+struct sonde_stats;
+void sonde_packet_percpu_drops(int map_fd, uint32_t key, uint64_t *seen, struct sonde_stats *st);
+
 /* Shared by both: compile opts->filter for a link type into a classic BPF
  * program (libpcap's compiler). Returns 0, or -1 with err set. */
 struct bpf_program;

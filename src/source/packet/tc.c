@@ -266,12 +266,9 @@ static int load(struct tc_source *s, const struct sonde_packet_opts *o, uint32_t
 	s->skel->rodata->snaplen = snaplen;
 	int ncpu = libbpf_num_possible_cpus();
 	bpf_map__set_max_entries(s->skel->maps.tc_scratch_map, ncpu > 0 ? (uint32_t)ncpu : 1);
-	if (o->ring_size) { /* a ring buffer's size is a power of two */
-		uint32_t size = 1u << 20;
-		while (size < o->ring_size && size < (1u << 30))
-			size <<= 1;
-		bpf_map__set_max_entries(s->skel->maps.packets, size);
-	}
+	if (o->ring_size)
+		bpf_map__set_max_entries(s->skel->maps.packets,
+					 sonde_packet_ring_bytes(o->ring_size));
 	int rc = sonde_tc__load(s->skel);
 	if (rc) {
 		snprintf(err, errlen, "loading the TC programs failed: %s%s", strerror(-rc),
@@ -351,21 +348,8 @@ static int tc_poll(void *state, int timeout_ms)
 static void tc_stats(void *state)
 {
 	struct tc_source *s = state;
-	int ncpu = libbpf_num_possible_cpus();
-	if (ncpu <= 0)
-		return;
-	uint64_t *v = calloc((size_t)ncpu, sizeof(*v));
-	uint32_t key = SONDE_TC_CNT_DROPS;
-	if (v && !bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.tc_counters), &key, v)) {
-		uint64_t drops = 0;
-		for (int i = 0; i < ncpu; i++)
-			drops += v[i];
-		if (drops > s->drops_seen) {
-			s->env.stats->packet_kernel_drops += drops - s->drops_seen;
-			s->drops_seen = drops;
-		}
-	}
-	free(v);
+	sonde_packet_percpu_drops(bpf_map__fd(s->skel->maps.tc_counters), SONDE_TC_CNT_DROPS,
+				  &s->drops_seen, s->env.stats);
 }
 
 static const char *tc_error(void *state)
