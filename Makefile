@@ -72,7 +72,7 @@ $(BUILD)/src/source/packet/af_xdp.o: CPPFLAGS += -I$(BPF_OUT) -Ibpf
 # do the capture targets (struct sonde_target is the kernel's map value).
 $(BUILD)/tests/test_ebpf_%: CPPFLAGS += -Ibpf
 $(BUILD)/src/enrich/%.o $(BUILD)/tests/test_targets: CPPFLAGS += -Ibpf
-$(BUILD)/src/cli/cmd_capture.o: CPPFLAGS += -Ibpf
+$(BUILD)/src/cli/cmd_capture.o $(BUILD)/src/cli/capture_args.o: CPPFLAGS += -Ibpf
 build-fuzz/fuzz_cri build-fuzz/fuzz_targets: CPPFLAGS += -Ibpf
 
 # The version, once: `git describe` of this tree, or the fallback in

@@ -89,7 +89,7 @@ def code_long_options():
             by_val.setdefault(val, set()).add("--" + name)
         return [names for names in by_val.values()]
     common = longs("options.c")
-    return {"capture": longs("cmd_capture.c") + common, "read": longs("cmd_read.c") + common,
+    return {"capture": longs("capture_args.c") + common, "read": longs("cmd_read.c") + common,
             "tls": longs("cmd_tls.c")}
 
 
