@@ -124,9 +124,11 @@ static bool diag_lookup(int fd, int family, const uint8_t *local, uint16_t lport
 		struct nlmsghdr nh;
 		struct inet_diag_req_v2 r;
 	} req = {
-		.nh = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+		.nh = { .nlmsg_len = sizeof(req),
+			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
 			.nlmsg_flags = NLM_F_REQUEST },
-		.r = { .sdiag_family = (uint8_t)family, .sdiag_protocol = IPPROTO_TCP,
+		.r = { .sdiag_family = (uint8_t)family,
+		       .sdiag_protocol = IPPROTO_TCP,
 		       .idiag_states = ~0u },
 	};
 	size_t alen = family == AF_INET ? 4 : 16;
@@ -186,12 +188,14 @@ static bool diag_inodes(const struct sonde_endpoint *client, const struct sonde_
 		table_form(client, v6, c);
 		table_form(server, v6, s);
 		if (!*cino) {
-			ok = diag_lookup(fd, fam, c, client->port, s, server->port, &st, &ino, NULL);
+			ok = diag_lookup(fd, fam, c, client->port, s, server->port, &st, &ino,
+					 NULL);
 			if (ok && st != TCP_LISTEN)
 				*cino = ino;
 		}
 		if (ok && !*sino) {
-			ok = diag_lookup(fd, fam, s, server->port, c, client->port, &st, &ino, NULL);
+			ok = diag_lookup(fd, fam, s, server->port, c, client->port, &st, &ino,
+					 NULL);
 			if (ok && st != TCP_LISTEN)
 				*sino = ino;
 		}
@@ -220,8 +224,7 @@ bool sonde_sock_inodes(const char *proc, uint32_t pid, const struct sonde_endpoi
 	*client_ino = *server_ino = 0;
 	if (listen_ino)
 		*listen_ino = 0;
-	if (own_netns(proc, pid) &&
-	    diag_inodes(client, server, client_ino, server_ino, listen_ino))
+	if (own_netns(proc, pid) && diag_inodes(client, server, client_ino, server_ino, listen_ino))
 		return true;
 	*client_ino = *server_ino = 0;
 	if (listen_ino)
