@@ -407,7 +407,7 @@ void *sonde_redact_stage_new(const struct sonde_redactor *r, struct sonde_stats 
 	rc->mv.r = r;
 	rc->conn_mv.r = r;
 	rc->conn_mv.memo = rc->memo;
-	rc->lens = (struct sonde_record_lens){ conn_wrap, rc };
+	rc->lens = (struct sonde_record_lens){ conn_wrap, rc, st ? &st->redacted_values : NULL };
 	return rc;
 }
 

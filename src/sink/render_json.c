@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -187,6 +188,83 @@ static void json_endpoint(struct sonde_buf *o, const char *key, const struct son
 	sonde_buf_putc(o, '}');
 }
 
+/*
+ * Both ends, rendered once per connection: every record of a connection
+ * shows the same ends (addresses, each end's process, container, pod and
+ * names), and rendering them, masking included, was a quarter of a live
+ * capture's CPU. Kept in the connection's attributes while what they show
+ * stays the same: the same endpoints, the same attribute objects (set once,
+ * or replaced), the same names (set later, each once) and the same lens.
+ */
+struct json_ends {
+	struct sonde_endpoint client, server;
+	const void *key[5];
+	const struct sonde_record_lens *lens;
+	uint64_t counted; /* what the lens counted while rendering them */
+	struct sonde_buf b;
+};
+
+static void json_ends_free(void *p)
+{
+	struct json_ends *je = p;
+	sonde_buf_free(&je->b);
+	free(je);
+}
+
+static bool same_endpoint(const struct sonde_endpoint *a, const struct sonde_endpoint *b)
+{
+	return a->family == b->family && a->port == b->port && !memcmp(a->addr, b->addr, 16);
+}
+
+static bool json_ends_current(const struct json_ends *je, const struct sonde_record *r,
+			      const void *const key[5])
+{
+	const struct sonde_conn_info *c = r->conn;
+	return je->lens == r->lens && !memcmp(je->key, key, sizeof(je->key)) &&
+	       same_endpoint(&je->client, &c->client) && same_endpoint(&je->server, &c->server);
+}
+
+static void json_ends(struct sonde_buf *o, const struct sonde_record *r)
+{
+	const struct sonde_conn_info *c = r->conn;
+	if (!c->attrs) {
+		json_endpoint(o, "client", r, 0);
+		sonde_buf_putc(o, ',');
+		json_endpoint(o, "server", r, 1);
+		return;
+	}
+	const void *key[5] = {
+		sonde_attr_get(c->attrs, SONDE_ATTR_CLIENT_PROCESS),
+		sonde_attr_get(c->attrs, SONDE_ATTR_SERVER_PROCESS),
+		sonde_attr_get(c->attrs, SONDE_ATTR_CONTAINER),
+		sonde_names_end(c, 0),
+		sonde_names_end(c, 1),
+	};
+	struct json_ends *je = sonde_attr_get(c->attrs, SONDE_ATTR_JSON_ENDS);
+	uint64_t *counted = r->lens ? r->lens->counted : NULL;
+	if (je && json_ends_current(je, r, key)) {
+		if (counted)
+			*counted += je->counted;
+		sonde_buf_append(o, je->b.p, je->b.len);
+		return;
+	}
+	if (!je) {
+		je = sonde_xcalloc(1, sizeof(*je));
+		sonde_attr_set(c->attrs, SONDE_ATTR_JSON_ENDS, je, json_ends_free);
+	}
+	uint64_t before = counted ? *counted : 0;
+	sonde_buf_reset(&je->b);
+	json_endpoint(&je->b, "client", r, 0);
+	sonde_buf_putc(&je->b, ',');
+	json_endpoint(&je->b, "server", r, 1);
+	je->counted = counted ? *counted - before : 0;
+	je->client = c->client;
+	je->server = c->server;
+	memcpy(je->key, key, sizeof(je->key));
+	je->lens = r->lens;
+	sonde_buf_append(o, je->b.p, je->b.len);
+}
+
 static const char *const msg_flag_names[] = {
 	"gap", "truncated", "incomplete", "parse_error", "headers_truncated",
 };
@@ -288,9 +366,7 @@ void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 	}
 	sonde_buf_printf(o, ",\"conn\":{\"id\":%" PRIu64 ",\"transport\":\"%s\",", c->id,
 			 c->l4 == SONDE_L4_UDP ? "udp" : "tcp");
-	json_endpoint(o, "client", r, 0);
-	sonde_buf_putc(o, ',');
-	json_endpoint(o, "server", r, 1);
+	json_ends(o, r);
 	sonde_buf_puts(o, "},\"capture\":{\"method\":");
 	sonde_json_cstr(o, sonde_origin_name(c->origin));
 	if (c->source) {
