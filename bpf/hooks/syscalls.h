@@ -39,8 +39,8 @@ static __always_inline bool enter_check(int fd, __u64 buf, __u64 cnt, __u64 addr
 		if (dport && !udp_port_wanted(BPF_CORE_READ((struct sock *)sk, __sk_common.skc_num),
 					      bpf_ntohs(dport)))
 			return false;
-		*c = (struct call){ .sk = sk, .buf = buf, .cnt = cnt, .addr = addr, .kind = kind,
-				    .dir = dir, .udp = 1 };
+		c->sk = sk, c->buf = buf, c->cnt = cnt, c->addr = addr;
+		c->kind = kind, c->dir = dir, c->udp = 1;
 		return true;
 	}
 	if (udp_only && kind <= CALL_MMSG)
@@ -50,14 +50,18 @@ static __always_inline bool enter_check(int fd, __u64 buf, __u64 cnt, __u64 addr
 		tls_note_socket(sk, dir);
 	if (kind != CALL_CONNECT && !port_wanted((struct sock *)sk))
 		return false;
-	*c = (struct call){ .sk = sk, .buf = buf, .cnt = cnt, .kind = kind, .dir = dir };
+	c->sk = sk, c->buf = buf, c->cnt = cnt;
+	c->kind = kind, c->dir = dir;
 	return true;
 }
 
 static __always_inline int enter_io_at(int fd, __u64 buf, __u64 cnt, __u64 addr, __u8 kind,
 				       __u8 dir)
 {
+	/* Zeroed whole, padding too: the map update reads every byte and older
+	 * verifiers (5.10) refuse uninitialised stack. */
 	struct call c;
+	__builtin_memset(&c, 0, sizeof(c));
 	if (enter_check(fd, buf, cnt, addr, kind, dir, &c))
 		remember_call((__u32)bpf_get_current_pid_tgid(), &c);
 	return 0;
@@ -197,7 +201,8 @@ static __always_inline bool in_traced_call(void)
 static __always_inline int exit_args_io(long ret, int fd, __u64 buf, __u64 cnt, __u64 addr,
 					__u8 kind, __u8 dir)
 {
-	struct call c = {};
+	struct call c;
+	__builtin_memset(&c, 0, sizeof(c));
 	if (!enter_check(fd, buf, cnt, addr, kind, dir, &c))
 		return 0;
 	return exit_call(c, ret);
