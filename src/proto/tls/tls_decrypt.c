@@ -53,6 +53,7 @@ struct sonde_tls_decrypt {
 	uint64_t ts;
 	int client; /* side of the ClientHello, -1 */
 	bool have_sh, early_offered;
+	bool etm; /* the ServerHello agreed to encrypt_then_mac */
 	uint16_t version;
 	uint8_t client_random[32];
 	const struct sonde_tls_suite *suite;
@@ -133,6 +134,8 @@ static void setup_keys(struct sonde_tls_decrypt *t, int server, const uint8_t se
 				      server_random);
 		c->keyed = s->keyed = ok;
 		c->seq = s->seq = 0;
+		/* RFC 7366 3: it applies to CBC suites only */
+		c->keys.etm = s->keys.etm = t->etm && t->suite->mac != SONDE_MAC_NONE;
 	}
 	set_status(t, ok ? SONDE_TLS_DECRYPTING : SONDE_TLS_NO_KEY);
 }
@@ -163,6 +166,7 @@ static void on_server_hello(struct tls_dir *d, const uint8_t *body, size_t n)
 	}
 	t->have_sh = true;
 	t->version = h.version;
+	t->etm = h.etm;
 	t->suite = sonde_tls_suite_find(h.suite);
 	snprintf(t->cipher, sizeof(t->cipher), "0x%04x", h.suite);
 	t->info.cipher = t->cipher;
