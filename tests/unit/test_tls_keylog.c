@@ -129,8 +129,8 @@ static void make_session(struct transcript *t, int v, const char *suite, unsigne
 	}
 	SSL_CTX_use_certificate(sc, cert);
 	SSL_CTX_use_PrivateKey(sc, key);
-	struct conn_pair p = { SSL_new(cc), SSL_new(sc), BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()),
-			       BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()) };
+	struct conn_pair p = { SSL_new(cc),          SSL_new(sc),          BIO_new(BIO_s_mem()),
+			       BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()) };
 	SSL_set_app_data(p.c, t);
 	SSL_set_bio(p.c, p.c_in, p.c_out);
 	SSL_set_bio(p.s, p.s_in, p.s_out);
@@ -492,8 +492,8 @@ int main(void)
 {
 	tu_filters();
 	const struct CMUnitTest tests[] = {
-		tu_test(test_tls12),	  tu_test(test_tls12_cbc), tu_test(test_tls13),
-		tu_test(test_loss),	  tu_test(test_wrong_key), tu_test(test_no_key),
+		tu_test(test_tls12),        tu_test(test_tls12_cbc), tu_test(test_tls13),
+		tu_test(test_loss),         tu_test(test_wrong_key), tu_test(test_no_key),
 		tu_test(test_keylog_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -273,8 +273,8 @@ static bool record_mac(const struct sonde_tls_keys *k, uint64_t seq, const uint8
 }
 
 /* AES-CBC over body[0..n) with the IV iv (no padding removed) into out. */
-static bool cbc_decrypt(struct sonde_tls_keys *k, const uint8_t *iv, const uint8_t *body,
-			size_t n, uint8_t *out)
+static bool cbc_decrypt(struct sonde_tls_keys *k, const uint8_t *iv, const uint8_t *body, size_t n,
+			uint8_t *out)
 {
 	int l1 = 0, l2 = 0;
 	return EVP_DecryptInit_ex(k->ctx, NULL, NULL, NULL, iv) > 0 &&
@@ -306,8 +306,8 @@ static int open_cbc(struct sonde_tls_keys *k, uint64_t seq, const uint8_t hdr[5]
 	size_t clen = n - (k->etm ? ml : 0);
 	if (n < bs + ml || clen < 2 * bs || (clen - bs) % bs)
 		return -1;
-	if (k->etm && (!record_mac(k, seq, hdr, rec, clen, mac) ||
-		       CRYPTO_memcmp(mac, rec + clen, ml)))
+	if (k->etm &&
+	    (!record_mac(k, seq, hdr, rec, clen, mac) || CRYPTO_memcmp(mac, rec + clen, ml)))
 		return -1;
 	if (!cbc_decrypt(k, rec, rec + bs, clen - bs, out))
 		return -1;

@@ -443,6 +443,37 @@ enum sonde_tls_status sonde_tls_decrypt_status(const struct sonde_tls_decrypt *t
 	return t->status;
 }
 
+size_t sonde_tls_decrypt_why(const struct sonde_tls_decrypt *t, char *buf, size_t len)
+{
+	char cr[65];
+	for (int i = 0; i < 32; i++)
+		snprintf(cr + 2 * i, 3, "%02x", t->client_random[i]);
+	int n = 0;
+	switch (t->status) {
+	case SONDE_TLS_NO_KEY:
+		n = snprintf(buf, len, "no keys in the key log for client_random %s", cr);
+		break;
+	case SONDE_TLS_UNSUPPORTED:
+		n = snprintf(buf, len,
+			     "%s %s is not decrypted (TLS 1.3; TLS 1.2 AES-GCM, ChaCha20-Poly1305, "
+			     "AES-CBC)",
+			     t->info.version[0] ? t->info.version : "this version", t->info.cipher);
+		break;
+	case SONDE_TLS_NO_HANDSHAKE:
+		n = snprintf(buf, len, "joined after its hellos: no client_random to find keys by");
+		break;
+	case SONDE_TLS_HANDSHAKE:
+		n = t->client >= 0 ? snprintf(buf, len,
+					      "ended before its ServerHello "
+					      "(client_random %s)",
+					      cr)
+				   : snprintf(buf, len, "no ClientHello seen");
+		break;
+	case SONDE_TLS_DECRYPTING: break;
+	}
+	return n > 0 ? (size_t)n : 0;
+}
+
 int sonde_tls_decrypt_client(const struct sonde_tls_decrypt *t)
 {
 	return t->client;

@@ -63,6 +63,10 @@ void sonde_tls_decrypt_finish(struct sonde_tls_decrypt *t, uint64_t ts);
 /* What records say of the connection (valid while t lives). */
 const struct sonde_tls_session *sonde_tls_decrypt_session(const struct sonde_tls_decrypt *t);
 enum sonde_tls_status sonde_tls_decrypt_status(const struct sonde_tls_decrypt *t);
+/* Why the connection was not decrypted, one phrase into buf ("no keys in
+ * the key log for client_random <hex>": the random is the ClientHello's, on
+ * the wire in the clear); 0 when it was decrypted. */
+size_t sonde_tls_decrypt_why(const struct sonde_tls_decrypt *t, char *buf, size_t len);
 /* The side that sent the ClientHello, or -1. */
 int sonde_tls_decrypt_client(const struct sonde_tls_decrypt *t);
 void sonde_tls_decrypt_free(struct sonde_tls_decrypt *t);
