@@ -3,7 +3,8 @@
 """Write the seeds of fuzz_tls into fuzz/corpus/fuzz_tls/ (the layout of
 fuzz/fuzz_tls.c: a key log, then data/gap events of the two sides): real TLS
 sessions made in process by Python's ssl (SSLObject over memory BIOs, the
-client's keylog_filename), TLS 1.2 and 1.3, a request and a reply of a few
+client's keylog_filename), TLS 1.2 (GCM, ChaCha20, CBC with and without
+encrypt_then_mac) and 1.3, a request and a reply of a few
 records each. Not deterministic (fresh keys each run); run it by hand,
 /usr/bin/python3 fuzz/make_seeds_tls.py, and commit what it writes.
 """
@@ -15,7 +16,10 @@ import tempfile
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "fuzz_tls")
 
 
-def session(tmp, version, ciphers):
+OP_NO_ENCRYPT_THEN_MAC = 1 << 19  # OpenSSL's SSL_OP_NO_ENCRYPT_THEN_MAC
+
+
+def session(tmp, version, ciphers, options=0):
     cert, key, log = (os.path.join(tmp, n) for n in ("c.pem", "k.pem", "keys.log"))
     if not os.path.exists(cert):
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
@@ -33,6 +37,7 @@ def session(tmp, version, ciphers):
         c.minimum_version = c.maximum_version = version
         if ciphers:
             c.set_ciphers(ciphers)
+        c.options |= options
     cc.set_alpn_protocols(["http/1.1"])
     bufs = [ssl.MemoryBIO() for _ in range(4)]
     cli = cc.wrap_bio(bufs[0], bufs[1], server_hostname="localhost")
@@ -77,6 +82,9 @@ def main():
             "tls13_aes128": session(tmp, ssl.TLSVersion.TLSv1_3, None),
             "tls12_aes128gcm": session(tmp, ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-AES128-GCM-SHA256"),
             "tls12_chacha20": session(tmp, ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-CHACHA20-POLY1305"),
+            "tls12_aes128cbc_etm": session(tmp, ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-AES128-SHA256"),
+            "tls12_aes256cbc_sha1": session(tmp, ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-AES256-SHA",
+                                            OP_NO_ENCRYPT_THEN_MAC),
         }
     for name, b in seeds.items():
         with open(os.path.join(ROOT, name), "wb") as f:

@@ -7,6 +7,7 @@
 #include "core/buf.h"
 #include "core/hash.h"
 #include "core/list.h"
+#include "source/file/capfile.h"
 
 #define BUCKETS (2 * SONDE_ARBITER_FLOWS) /* a power of two */
 
@@ -16,11 +17,12 @@ enum owner {
 	OWNER_PACKET, /* its packet source's (flow->origin) */
 };
 
-/* A packet chunk kept while its connection's owner is not known; its bytes
- * (and its source name) follow it. */
+/* A packet chunk kept while its connection's owner is not known; its bytes,
+ * its source name and its frame's bytes (for -w) follow it. */
 struct held {
 	struct held *next;
 	struct sonde_chunk c;
+	struct sonde_frame frame;
 };
 
 /* A connection, by its two endpoints in a fixed order. */
@@ -166,7 +168,8 @@ static void flow_forget_unheld(struct sonde_arbiter *a, struct flow *f)
 static bool hold(struct sonde_arbiter *a, struct flow *f, const struct sonde_chunk *c)
 {
 	size_t srclen = c->source ? strlen(c->source) + 1 : 0;
-	size_t size = sizeof(struct held) + c->caplen + srclen;
+	size_t framelen = c->frame ? c->frame->caplen : 0;
+	size_t size = sizeof(struct held) + c->caplen + srclen + framelen;
 	if (a->held_bytes + size > SONDE_ARBITER_HELD_MAX)
 		return false;
 	struct held *h = sonde_xmalloc(size);
@@ -178,6 +181,11 @@ static bool hold(struct sonde_arbiter *a, struct flow *f, const struct sonde_chu
 	h->c.data = bytes;
 	if (srclen)
 		h->c.source = memcpy(bytes + c->caplen, c->source, srclen);
+	if (c->frame) {
+		h->frame = *c->frame;
+		h->frame.data = memcpy(bytes + c->caplen + srclen, c->frame->data, framelen);
+		h->c.frame = &h->frame;
+	}
 	*f->tail = h;
 	f->tail = &h->next;
 	f->held_bytes += size;

@@ -32,6 +32,40 @@ static void record_failed(struct sonde_run *r)
 	r->rec_failed = true;
 }
 
+/* A packet source's frame, recorded as it is on the interface of its link
+ * type (made on first sight, named where; NULL: the run's source name). */
+static void record_frame(struct sonde_run *r, const struct sonde_frame *f, uint8_t origin,
+			 const char *where)
+{
+	if (r->rec_failed)
+		return;
+	int id = -1;
+	for (size_t i = 0; i < r->nrec_ifaces && id < 0; i++)
+		if (r->rec_ifaces[i].linktype == f->linktype)
+			id = r->rec_ifaces[i].id;
+	if (id < 0 && r->nrec_ifaces < sizeof(r->rec_ifaces) / sizeof(r->rec_ifaces[0])) {
+		const char *name = where                      ? where
+				   : r->opts.pipe.conn.source ? r->opts.pipe.conn.source
+							      : "sonde";
+		id = sonde_pcapng_iface(r->opts.record, name, f->linktype, 0);
+		if (id >= 0)
+			r->rec_ifaces[r->nrec_ifaces++] =
+				(typeof(r->rec_ifaces[0])){ f->linktype, id };
+	}
+	struct sonde_pcapng_meta m = { .method = sonde_origin_name(origin) };
+	if (id < 0 || sonde_pcapng_frame(r->opts.record, id, f, &m) < 0)
+		record_failed(r);
+}
+
+/* The packet sources' frames as they come; with several sources they wait
+ * for the arbiter instead (to_pipeline). */
+static void to_record(void *ctx, const struct sonde_frame *f, uint8_t origin)
+{
+	struct sonde_run *r = ctx;
+	if (!r->arbiter)
+		record_frame(r, f, origin, NULL);
+}
+
 static void to_pipeline(void *ctx, const struct sonde_chunk *c)
 {
 	struct sonde_run *r = ctx;
@@ -51,6 +85,11 @@ static void to_pipeline(void *ctx, const struct sonde_chunk *c)
 		if (sonde_pcapng_chunk(r->opts.record, rc, &m) < 0)
 			record_failed(r);
 	}
+	/* Several sources: a packet source's frame is recorded only now that
+	 * the arbiter let its connection through, so -w holds each connection
+	 * once, from the source its records come from. */
+	if (r->opts.record && r->arbiter && sonde_origin_is_packet(c->origin) && c->frame)
+		record_frame(r, c->frame, c->origin, c->source);
 	sonde_pipeline_chunk(&r->pipe, c);
 }
 
@@ -76,29 +115,6 @@ static void from_source(void *ctx, const struct sonde_chunk *c)
 		to_arbiter(s->run, c);
 	else
 		to_pipeline(s->run, c);
-}
-
-/* A packet source's frame, recorded as it is on the interface of its link
- * type (made on first sight). */
-static void to_record(void *ctx, const struct sonde_frame *f, uint8_t origin)
-{
-	struct sonde_run *r = ctx;
-	if (r->rec_failed)
-		return;
-	int id = -1;
-	for (size_t i = 0; i < r->nrec_ifaces && id < 0; i++)
-		if (r->rec_ifaces[i].linktype == f->linktype)
-			id = r->rec_ifaces[i].id;
-	if (id < 0 && r->nrec_ifaces < sizeof(r->rec_ifaces) / sizeof(r->rec_ifaces[0])) {
-		const char *name = r->opts.pipe.conn.source ? r->opts.pipe.conn.source : "sonde";
-		id = sonde_pcapng_iface(r->opts.record, name, f->linktype, 0);
-		if (id >= 0)
-			r->rec_ifaces[r->nrec_ifaces++] =
-				(typeof(r->rec_ifaces[0])){ f->linktype, id };
-	}
-	struct sonde_pcapng_meta m = { .method = sonde_origin_name(origin) };
-	if (id < 0 || sonde_pcapng_frame(r->opts.record, id, f, &m) < 0)
-		record_failed(r);
 }
 
 /* The connection table gave up on a connection: every source that can stop

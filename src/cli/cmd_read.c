@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "app/run.h"
+#include "core/buf.h"
 #include "enrich/names.h"
 #include "proto/tls/keylog.h"
 #include "sink/follow.h"
@@ -31,6 +32,10 @@ static const char read_tail[] =
 	"TLS:\n"
 	"      --tls-keylog FILE    decrypt TLS 1.2 and 1.3 connections with the secrets\n"
 	"                           of an NSS key log (SSLKEYLOGFILE, as Wireshark reads)\n"
+	"      --record-keylog      with -w: write the key log's secrets into the\n"
+	"                           recording (a pcapng Decryption Secrets Block) so\n"
+	"                           Wireshark and tshark decrypt it alone; the file then\n"
+	"                           holds secrets (never written unless asked)\n"
 	"Following:\n"
 	"      --follow ID          instead of records, the conversation of connection\n"
 	"                           ID (conn.id in the records): each side's bytes in\n"
@@ -41,12 +46,13 @@ static const char read_tail[] =
 	"Exit status: 0 on success, 1 if the input is damaged or unreadable (records\n"
 	"before the damage are still written), 2 on bad usage.\n";
 
-enum { OPT_FOLLOW = 2000, OPT_TLS_KEYLOG };
+enum { OPT_FOLLOW = 2000, OPT_TLS_KEYLOG, OPT_RECORD_KEYLOG };
 
 static const struct option read_only[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "follow", required_argument, NULL, OPT_FOLLOW },
 	{ "tls-keylog", required_argument, NULL, OPT_TLS_KEYLOG },
+	{ "record-keylog", no_argument, NULL, OPT_RECORD_KEYLOG },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -65,8 +71,14 @@ static int load_keylog(struct sonde_common_opts *co, const char *path)
 	return -1;
 }
 
-static int parse_args(int argc, char **argv, struct sonde_common_opts *co, const char **path,
-		      uint64_t *follow)
+/* What read adds to the common options. */
+struct read_opts {
+	const char *path;
+	uint64_t follow;
+	bool record_keylog;
+};
+
+static int parse_args(int argc, char **argv, struct sonde_common_opts *co, struct read_opts *ro)
 {
 	struct option *longopts = sonde_options_join(sonde_common_longopts, read_only);
 	int c, status = -1;
@@ -86,7 +98,9 @@ static int parse_args(int argc, char **argv, struct sonde_common_opts *co, const
 					     optarg);
 				status = SONDE_EXIT_USAGE;
 			}
-			*follow = id;
+			ro->follow = id;
+		} else if (r == 0 && c == OPT_RECORD_KEYLOG) {
+			ro->record_keylog = true;
 		} else if (r == 0 && c == OPT_TLS_KEYLOG) {
 			if (load_keylog(co, optarg) < 0)
 				status = SONDE_EXIT_USAGE;
@@ -105,15 +119,37 @@ static int parse_args(int argc, char **argv, struct sonde_common_opts *co, const
 					    : "one capture file at a time");
 		status = SONDE_EXIT_USAGE;
 	}
+	if (status < 0 && ro->record_keylog && (!co->rec.path || !co->pipe.conn.tls_keylog)) {
+		sonde_errorf("read: --record-keylog writes the --tls-keylog secrets into the -w "
+			     "recording; give both");
+		status = SONDE_EXIT_USAGE;
+	}
 	if (status < 0)
-		*path = argv[optind];
+		ro->path = argv[optind];
 	return status;
 }
 
-/* The file (fd, named name in messages) through a run into one sink. */
-static int run_read(struct sonde_common_opts *co, int fd, const char *name, uint64_t follow)
+/* --record-keylog: the secrets into the recording, as one DSB. */
+static int record_keylog(struct sonde_pcapng *rec, const struct sonde_keylog *kl)
 {
+	struct sonde_buf text = { 0 };
+	sonde_keylog_text(kl, &text);
+	int rc = sonde_pcapng_secrets(rec, SONDE_PCAPNG_SECRETS_TLS, text.p, text.len);
+	explicit_bzero(text.p, text.cap);
+	sonde_buf_free(&text);
+	if (rc < 0)
+		sonde_errorf("read: -w: %s", sonde_pcapng_error(rec));
+	return rc;
+}
+
+/* The file (fd, named name in messages) through a run into one sink. */
+static int run_read(struct sonde_common_opts *co, int fd, const char *name,
+		    const struct read_opts *rdo)
+{
+	uint64_t follow = rdo->follow;
 	co->pipe.conn.source = name;
+	/* TLS connections the key log does not open are said, not only counted */
+	co->pipe.conn.tls_notes = co->quiet ? NULL : stderr;
 	/* --follow: the conversation instead of the records */
 	struct sonde_follower *fw = follow ? sonde_follower_new(follow, stdout) : NULL;
 	/* its bytes masked like everything else (the stats are the run's:
@@ -139,6 +175,8 @@ static int run_read(struct sonde_common_opts *co, int fd, const char *name, uint
 		sonde_redact_follow_free(fmask);
 		return status;
 	}
+	if (rec && rdo->record_keylog && record_keylog(rec, co->pipe.conn.tls_keylog) < 0)
+		status = SONDE_EXIT_FAIL;
 	signal(SIGPIPE, SIG_IGN); /* -w -: a reader gone is a failed write */
 	/* Records of a pipe (tcpdump -w - | sonde read -) or for a terminal go
 	 * out as they complete; a file read to a file keeps the block path. */
@@ -200,9 +238,9 @@ int sonde_cmd_read(int argc, char **argv)
 {
 	struct sonde_common_opts co;
 	sonde_common_defaults(&co);
-	const char *path = NULL;
-	uint64_t follow = 0;
-	int status = parse_args(argc, argv, &co, &path, &follow);
+	struct read_opts ro = { 0 };
+	int status = parse_args(argc, argv, &co, &ro);
+	const char *path = ro.path;
 	if (status >= 0) {
 		sonde_keylog_free((struct sonde_keylog *)co.pipe.conn.tls_keylog);
 		sonde_common_free(&co);
@@ -214,7 +252,7 @@ int sonde_cmd_read(int argc, char **argv)
 		sonde_errorf("%s: %s", path, strerror(errno));
 		status = SONDE_EXIT_FAIL;
 	} else {
-		status = run_read(&co, fd, is_stdin ? "(stdin)" : path, follow);
+		status = run_read(&co, fd, is_stdin ? "(stdin)" : path, &ro);
 		if (!is_stdin)
 			close(fd);
 	}

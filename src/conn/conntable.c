@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "conn/conntable.h"
 
+#include <arpa/inet.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +76,7 @@ struct sonde_conntable {
 	struct sonde_list lru; /* of struct conn, most recently active first */
 	uint64_t next_id;
 	uint64_t last_sweep;
+	uint64_t tls_notes; /* lines written to opts.tls_notes */
 	/* dissectors' per-capture state (shared_new), made on first use */
 	struct {
 		const struct sonde_dissector *d;
@@ -332,13 +335,45 @@ static void start_tls(struct conn *c, int side, const struct sonde_detect_result
 	sonde_detect_side_free(&held[1]);
 }
 
+#define TLS_NOTES_MAX 100
+
+/* "TLS connection 7 (a:p → b:p): why", so a connection without records
+ * is not known only to --stats. */
+static void tls_note(struct conn *c)
+{
+	struct sonde_conntable *ct = c->ct;
+	char why[200], a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+	if (!ct->opts.tls_notes || ct->tls_notes > TLS_NOTES_MAX ||
+	    !sonde_tls_decrypt_why(c->tls, why, sizeof(why)))
+		return;
+	if (ct->tls_notes++ == TLS_NOTES_MAX) {
+		fprintf(ct->opts.tls_notes, "sonde: more TLS connections not decrypted: "
+					    "counted in --stats (tls_keylog_*)\n");
+		return;
+	}
+	int cl = c->client >= 0 ? c->client : 0;
+	const struct sonde_endpoint *e[2] = { &c->ep[cl], &c->ep[1 - cl] };
+	char *s[2] = { a, b };
+	for (int i = 0; i < 2; i++)
+		if (!inet_ntop(e[i]->family, e[i]->addr, s[i], INET6_ADDRSTRLEN))
+			snprintf(s[i], INET6_ADDRSTRLEN, "?");
+	fprintf(ct->opts.tls_notes, "sonde: TLS connection %llu (%s%s%s:%u -> %s%s%s:%u): %s\n",
+		(unsigned long long)c->info.id, e[0]->family == AF_INET6 ? "[" : "", a,
+		e[0]->family == AF_INET6 ? "]" : "", e[0]->port,
+		e[1]->family == AF_INET6 ? "[" : "", b, e[1]->family == AF_INET6 ? "]" : "",
+		e[1]->port, why);
+}
+
 /* The TLS stage's end: owed plaintext given as gaps; a connection that was
- * never decrypted counts as ciphertext only, as without a key log. */
+ * never decrypted counts as ciphertext only, as without a key log, and is
+ * said (tls_note). */
 static void finish_tls(struct conn *c, uint64_t ts)
 {
 	sonde_tls_decrypt_finish(c->tls, ts);
-	if (sonde_tls_decrypt_status(c->tls) != SONDE_TLS_DECRYPTING)
+	if (sonde_tls_decrypt_status(c->tls) != SONDE_TLS_DECRYPTING) {
 		c->ct->stats->tls_encrypted_connections++;
+		tls_note(c);
+	}
 }
 
 /* Try the dissectors on the first bytes of `side`. */

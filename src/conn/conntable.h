@@ -21,6 +21,7 @@
 #define SONDE_CONNTABLE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "core/chunk.h"
@@ -67,6 +68,10 @@ struct sonde_conntable_opts {
 	 * stage (proto/tls/tls_decrypt.h) and their plaintext is detected and
 	 * dissected as cleartext. NULL: TLS is only recognised. */
 	const struct sonde_keylog *tls_keylog;
+	/* With tls_keylog: a line here for each TLS connection not decrypted
+	 * and why (the first 100; the rest are counted in the stats); NULL:
+	 * none (-q). */
+	FILE *tls_notes;
 };
 
 struct sonde_conntable;

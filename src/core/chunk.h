@@ -92,6 +92,7 @@ struct sonde_tls_info {
 };
 
 struct sonde_tcp_facts;
+struct sonde_frame;
 
 struct sonde_chunk {
 	struct sonde_flow flow;
@@ -125,6 +126,10 @@ struct sonde_chunk {
 	uint32_t tcp_srtt_us, tcp_retrans;
 	uint16_t tcp_window; /* packet sources: the segment's window field, unscaled */
 	const struct sonde_tcp_facts *tcp;
+	/* Packet sources: the frame the chunk was decoded from, valid while
+	 * the chunk is (-w with several sources records it only once the
+	 * arbiter gave the connection to this source); NULL otherwise. */
+	const struct sonde_frame *frame;
 };
 
 const char *sonde_origin_name(enum sonde_origin o);

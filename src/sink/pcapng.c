@@ -22,6 +22,7 @@ enum {
 	BT_SHB = 0x0A0D0D0A,
 	BT_IDB = 0x00000001,
 	BT_EPB = 0x00000006,
+	BT_DSB = 0x0000000A,
 	BYTE_ORDER_MAGIC = 0x1A2B3C4D,
 	OPT_ENDOFOPT = 0,
 	OPT_COMMENT = 1,
@@ -71,6 +72,7 @@ struct sonde_pcapng {
 	size_t nif;
 	int synth_if[3]; /* by enum synth_iface; -1 until used */
 	struct sonde_buf blk, hdr; /* the EPB being written; SHB/IDBs */
+	struct sonde_buf dsb; /* Decryption Secrets Blocks, repeated in every file */
 	struct sonde_tcp_synth *synth;
 	struct sonde_pcapng_stats st;
 };
@@ -248,6 +250,7 @@ static int write_headers(struct sonde_pcapng *w)
 	build_shb(&w->hdr);
 	for (size_t i = 0; i < w->nif; i++)
 		build_idb(&w->hdr, &w->ifs[i]);
+	sonde_buf_append(&w->hdr, w->dsb.p, w->dsb.len);
 	return write_block(w, &w->hdr);
 }
 
@@ -512,6 +515,30 @@ int sonde_pcapng_iface(struct sonde_pcapng *w, const char *name, uint32_t linkty
 	return (int)w->nif++;
 }
 
+int sonde_pcapng_secrets(struct sonde_pcapng *w, uint32_t type, const void *p, size_t n)
+{
+	if (w->err)
+		return -1;
+	if (n > UINT32_MAX - 64) {
+		errno = EFBIG;
+		return -1;
+	}
+	size_t from = w->dsb.len;
+	/* room for the whole block first: no reallocation copies secrets */
+	sonde_buf_reserve(&w->dsb, n + 32);
+	size_t at = blk_begin(&w->dsb, BT_DSB);
+	put_u32(&w->dsb, type);
+	put_u32(&w->dsb, (uint32_t)n);
+	sonde_buf_append(&w->dsb, p, n);
+	put_pad(&w->dsb, n);
+	blk_end(&w->dsb, at, false);
+	/* the headers are rebuilt from ifs and dsb for every file: make room
+	 * there too */
+	sonde_buf_reserve(&w->hdr, w->dsb.len + 128 * (SONDE_PCAPNG_MAX_IFACES + 1));
+	struct sonde_buf one = { .p = w->dsb.p + from, .len = w->dsb.len - from };
+	return write_block(w, &one);
+}
+
 int sonde_pcapng_frame(struct sonde_pcapng *w, int iface, const struct sonde_frame *f,
 		       const struct sonde_pcapng_meta *m)
 {
@@ -634,6 +661,11 @@ int sonde_pcapng_close(struct sonde_pcapng *w)
 	free(w->files);
 	free(w->path);
 	sonde_buf_free(&w->blk);
+	if (w->dsb.cap) { /* the headers held the secrets too */
+		explicit_bzero(w->dsb.p, w->dsb.cap);
+		explicit_bzero(w->hdr.p, w->hdr.cap);
+	}
+	sonde_buf_free(&w->dsb);
 	sonde_buf_free(&w->hdr);
 	sonde_tcp_synth_free(w->synth);
 	free(w);

@@ -4,7 +4,8 @@
  * Wireshark and tshark read (draft-ietf-opsawg-pcapng).
  *
  * A file is a Section Header Block (shb_userappl "sonde"), one Interface
- * Description Block per interface or source (if_name, if_tsresol = ns), and
+ * Description Block per interface or source (if_name, if_tsresol = ns), a
+ * Decryption Secrets Block when asked (read -w --record-keylog), and
  * one Enhanced Packet Block per packet. Packet sources' frames are written
  * as they are. Stream sources' chunks (eBPF syscalls, TLS plaintext: no
  * packets exist) are written as synthetic TCP/IP packets (sink/tcp_synth.h)
@@ -113,6 +114,15 @@ struct sonde_pcapng *sonde_pcapng_open(const struct sonde_pcapng_opts *o, char *
  */
 int sonde_pcapng_iface(struct sonde_pcapng *w, const char *name, uint32_t linktype,
 		       uint32_t snaplen);
+/*
+ * A Decryption Secrets Block (pcapng 4.7) of secrets type (0x544c534b
+ * "TLSK": NSS key log lines), p[0..n), written now and after the headers
+ * of every later file, so that Wireshark and tshark decrypt each file
+ * alone. Only for a user who asked for it: the file then holds secrets. The
+ * writer wipes its copies when closed. Returns 0, or -1 once it failed.
+ */
+#define SONDE_PCAPNG_SECRETS_TLS 0x544c534bu
+int sonde_pcapng_secrets(struct sonde_pcapng *w, uint32_t type, const void *p, size_t n);
 /* A frame of a packet source, as it is (f->linktype is the interface's).
  * m may be NULL. Returns 0, or -1 once the writer failed. */
 int sonde_pcapng_frame(struct sonde_pcapng *w, int iface, const struct sonde_frame *f,

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 
 #include "app/arbiter.h"
+#include "source/file/capfile.h"
 
 #define MS 1000000ull
 
@@ -14,6 +15,8 @@ struct seen {
 	uint8_t origin[64];
 	char first[64];
 	char source[64][32]; /* a chunk's data is valid during the call only */
+	uint32_t frame_len[64], frame_wire[64]; /* c->frame's, 0 without */
+	uint8_t frame_head[64][4];
 	size_t n, total; /* kept, and all that got through */
 };
 
@@ -26,6 +29,12 @@ static void keep(void *ctx, const struct sonde_chunk *c)
 	s->origin[s->n] = c->origin;
 	s->first[s->n] = c->caplen ? (char)c->data[0] : '-';
 	snprintf(s->source[s->n], sizeof(s->source[0]), "%s", c->source ? c->source : "");
+	if (c->frame) {
+		s->frame_len[s->n] = c->frame->caplen;
+		s->frame_wire[s->n] = c->frame->wirelen;
+		memcpy(s->frame_head[s->n], c->frame->data,
+		       c->frame->caplen < 4 ? c->frame->caplen : 4);
+	}
 	s->n++;
 }
 
@@ -126,6 +135,42 @@ static void test_packets_only_released_in_order(void **state)
 	assert_int_equal(e.st.source_late_stream_bytes, 4);
 	assert_int_equal(e.st.source_packet_conns, 1);
 	assert_int_equal(e.st.source_handoffs, 0);
+	sonde_arbiter_free(e.a);
+}
+
+/* -w with several sources records a packet chunk's frame when the chunk
+ * gets through, so a held chunk keeps a copy of its frame: the source's
+ * buffer is reused by the release. */
+static void test_held_frame_kept(void **state)
+{
+	(void)state;
+	struct env e;
+	env_init(&e);
+	uint8_t raw[40];
+	for (size_t i = 0; i < sizeof(raw); i++)
+		raw[i] = (uint8_t)(0xa0 + i);
+	struct sonde_frame f = {
+		.ts_ns = 77, .caplen = sizeof(raw), .wirelen = 60, .linktype = 1, .data = raw
+	};
+	struct sonde_chunk c = chunk(SONDE_ORIGIN_AF_PACKET, 3000, true, "Z", SONDE_CF_SYN);
+	c.frame = &f;
+	feed(&e, c, 0);
+	memset(raw, 0, sizeof(raw)); /* the ring's slot is reused */
+	f.caplen = 0;
+	sonde_arbiter_tick(e.a, SONDE_ARBITER_HOLD_NS);
+	assert_int_equal(e.seen.n, 1);
+	assert_int_equal(e.seen.frame_len[0], sizeof(raw));
+	assert_int_equal(e.seen.frame_wire[0], 60);
+	assert_memory_equal(e.seen.frame_head[0], "\xa0\xa1\xa2\xa3", 4);
+	/* decided: straight through, its own frame as it is */
+	uint8_t later[8] = { 1, 2, 3, 4 };
+	struct sonde_frame f2 = { .caplen = 8, .wirelen = 8, .data = later };
+	c = chunk(SONDE_ORIGIN_AF_PACKET, 3000, true, "Y", SONDE_CF_ACK);
+	c.frame = &f2;
+	sonde_arbiter_chunk(e.a, &c, 600 * MS);
+	assert_int_equal(e.seen.n, 2);
+	assert_int_equal(e.seen.frame_len[1], 8);
+	assert_memory_equal(e.seen.frame_head[1], later, 4);
 	sonde_arbiter_free(e.a);
 }
 
@@ -236,6 +281,7 @@ int main(void)
 		tu_test(test_two_packet_sources),
 		tu_test(test_bare_acks_decide_nothing),
 		tu_test(test_hold_bounded),
+		tu_test(test_held_frame_kept),
 		tu_test(test_flows_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -700,6 +700,73 @@ static void rotate_size(void **state)
 	assert_true(count_frames(p) > 0);
 }
 
+/* The Decryption Secrets Blocks of a file: their count, and whether each
+ * holds exactly want (type TLSK); every block's two lengths agree. */
+static int secrets_blocks(const char *path, const char *want, int *bad)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	static uint8_t b[1 << 16];
+	size_t n = fread(b, 1, sizeof(b), f);
+	fclose(f);
+	int found = 0;
+	*bad = 0;
+	for (size_t at = 0; at + 12 <= n;) {
+		uint32_t type, len, tail;
+		memcpy(&type, b + at, 4);
+		memcpy(&len, b + at + 4, 4);
+		if (len < 12 || len % 4 || at + len > n) {
+			(*bad)++;
+			break;
+		}
+		memcpy(&tail, b + at + len - 4, 4);
+		*bad += tail != len;
+		if (type == 0x0A) {
+			uint32_t st, sl;
+			memcpy(&st, b + at + 8, 4);
+			memcpy(&sl, b + at + 12, 4);
+			*bad += st != SONDE_PCAPNG_SECRETS_TLS || sl != strlen(want) ||
+				memcmp(b + at + 16, want, sl) || len != 20 + ((sl + 3) & ~3u);
+			found++;
+		}
+		at += len;
+	}
+	return found;
+}
+
+/* --record-keylog: the secrets block in the first file and after the
+ * headers of every rotated one, so each decrypts alone. */
+static void secrets_in_every_file(void **state)
+{
+	(void)state;
+	static const char keys[] = "CLIENT_RANDOM 0101 0202\n"; /* 23 bytes: padded */
+	char base[128];
+	snprintf(base, sizeof(base), "%s", tmp_path("k.pcapng"));
+	struct sonde_pcapng_opts o = { .path = base, .rotate_bytes = 2000 };
+	struct sonde_pcapng *w = open_writer(&o);
+	assert_int_equal(sonde_pcapng_iface(w, "eth0", SONDE_LINKTYPE_ETHERNET, 0), 0);
+	assert_int_equal(sonde_pcapng_secrets(w, SONDE_PCAPNG_SECRETS_TLS, keys, strlen(keys)), 0);
+	write_frames(w, 30, 1000000000, 1000);
+	assert_int_equal(sonde_pcapng_close(w), 0);
+	int nfiles = 0;
+	for (int i = 0; i < 20; i++) {
+		char p[160];
+		if (i)
+			snprintf(p, sizeof(p), "%s%d", base, i);
+		else
+			snprintf(p, sizeof(p), "%s", base);
+		if (!exists(p))
+			break;
+		int bad;
+		assert_int_equal(secrets_blocks(p, keys, &bad), 1);
+		assert_int_equal(bad, 0);
+		if (have_tshark()) /* Wireshark's reader takes the block */
+			assert_expert_clean(p);
+		nfiles++;
+	}
+	assert_true(nfiles >= 3);
+}
+
 static void rotate_time_and_quota(void **state)
 {
 	(void)state;
@@ -1057,21 +1124,14 @@ int main(void)
 {
 	tu_filters();
 	const struct CMUnitTest tests[] = {
-		tu_test(frames_roundtrip),
-		tu_test(http_synthetic),
-		tu_test(gap_is_a_jump),
-		tu_test(roles_and_rst),
-		tu_test(large_chunk_split),
-		tu_test(rotate_size),
-		tu_test(rotate_time_and_quota),
-		tu_test(bad_options),
-		tu_test(dev_full),
-		tu_test(closed_pipe),
-		tu_test(skipped_and_evicted),
-		tu_test(tcp32_chunks),
-		tu_test(tcp32_wrap),
-		tu_test(stdout_to_tshark),
-		tu_test(killed_mid_write),
+		tu_test(frames_roundtrip),      tu_test(http_synthetic),
+		tu_test(gap_is_a_jump),         tu_test(roles_and_rst),
+		tu_test(large_chunk_split),     tu_test(rotate_size),
+		tu_test(secrets_in_every_file), tu_test(rotate_time_and_quota),
+		tu_test(bad_options),           tu_test(dev_full),
+		tu_test(closed_pipe),           tu_test(skipped_and_evicted),
+		tu_test(tcp32_chunks),          tu_test(tcp32_wrap),
+		tu_test(stdout_to_tshark),      tu_test(killed_mid_write),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -221,6 +221,43 @@ const struct sonde_keylog_entry *sonde_keylog_find(const struct sonde_keylog *kl
 	return bsearch(&key, kl->e, kl->n, sizeof(*kl->e), entry_cmp);
 }
 
+/* "LABEL <hex> <hex>\n" of one secret. */
+static void put_line(struct sonde_buf *out, const char *label, const uint8_t cr[32],
+		     const struct sonde_keylog_secret *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	sonde_buf_puts(out, label);
+	sonde_buf_putc(out, ' ');
+	for (int i = 0; i < 32; i++) {
+		sonde_buf_putc(out, hex[cr[i] >> 4]);
+		sonde_buf_putc(out, hex[cr[i] & 15]);
+	}
+	sonde_buf_putc(out, ' ');
+	for (size_t i = 0; i < s->len; i++) {
+		sonde_buf_putc(out, hex[s->b[i] >> 4]);
+		sonde_buf_putc(out, hex[s->b[i] & 15]);
+	}
+	sonde_buf_putc(out, '\n');
+}
+
+void sonde_keylog_text(const struct sonde_keylog *kl, struct sonde_buf *out)
+{
+	const size_t nl = sizeof(labels) / sizeof(labels[0]);
+	size_t need = 0;
+	for (size_t i = 0; i < kl->n; i++)
+		for (size_t l = 0; l < nl; l++)
+			if (kl->e[i].s[labels[l].label].len)
+				need += strlen(labels[l].name) + 66 +
+					2u * kl->e[i].s[labels[l].label].len + 1;
+	/* room first: no reallocation leaves a copy of secrets behind */
+	sonde_buf_reserve(out, need);
+	for (size_t i = 0; i < kl->n; i++)
+		for (size_t l = 0; l < nl; l++)
+			if (kl->e[i].s[labels[l].label].len)
+				put_line(out, labels[l].name, kl->e[i].client_random,
+					 &kl->e[i].s[labels[l].label]);
+}
+
 size_t sonde_keylog_count(const struct sonde_keylog *kl)
 {
 	return kl->n;

@@ -6,6 +6,8 @@
  *
  * The file is a secret: nothing here ever writes a line, a random or a
  * secret into an error message; errors name the file and a line number.
+ * Only sonde_keylog_text() gives the secrets out, for a recording whose
+ * user asked for them.
  */
 #ifndef SONDE_TLS_KEYLOG_H
 #define SONDE_TLS_KEYLOG_H
@@ -53,6 +55,12 @@ struct sonde_keylog *sonde_keylog_parse(const char *text, size_t n, char *err, s
 const struct sonde_keylog_entry *sonde_keylog_find(const struct sonde_keylog *kl,
 						   const uint8_t client_random[32]);
 size_t sonde_keylog_count(const struct sonde_keylog *kl);
+/* Every secret as a key log line ("LABEL <client_random> <secret>", hex,
+ * one connection's lines together), appended to out: what a pcapng
+ * Decryption Secrets Block carries (read -w --record-keylog). The caller
+ * wipes out (OPENSSL_cleanse) before freeing it. */
+struct sonde_buf;
+void sonde_keylog_text(const struct sonde_keylog *kl, struct sonde_buf *out);
 /* Frees and wipes the secrets. */
 void sonde_keylog_free(struct sonde_keylog *kl);
 

@@ -33,6 +33,39 @@ static const struct sonde_tls_suite suites[] = {
 	  SONDE_AEAD_CHACHA20_POLY1305, 32, 12, false },
 	{ 0xccaa, "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256", 0x0303, SONDE_AEAD_CHACHA20_POLY1305,
 	  32, 12, false },
+	/* CBC: the PRF is SHA-256 but for the SHA-384 suites (RFC 5246 5, RFC 5289) */
+	{ 0x002f, "TLS_RSA_WITH_AES_128_CBC_SHA", 0x0303, SONDE_CBC_AES128, 16, 0, false,
+	  SONDE_MAC_SHA1 },
+	{ 0x0035, "TLS_RSA_WITH_AES_256_CBC_SHA", 0x0303, SONDE_CBC_AES256, 32, 0, false,
+	  SONDE_MAC_SHA1 },
+	{ 0x003c, "TLS_RSA_WITH_AES_128_CBC_SHA256", 0x0303, SONDE_CBC_AES128, 16, 0, false,
+	  SONDE_MAC_SHA256 },
+	{ 0x003d, "TLS_RSA_WITH_AES_256_CBC_SHA256", 0x0303, SONDE_CBC_AES256, 32, 0, false,
+	  SONDE_MAC_SHA256 },
+	{ 0x0033, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA", 0x0303, SONDE_CBC_AES128, 16, 0, false,
+	  SONDE_MAC_SHA1 },
+	{ 0x0039, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA", 0x0303, SONDE_CBC_AES256, 32, 0, false,
+	  SONDE_MAC_SHA1 },
+	{ 0x0067, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256", 0x0303, SONDE_CBC_AES128, 16, 0, false,
+	  SONDE_MAC_SHA256 },
+	{ 0x006b, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256", 0x0303, SONDE_CBC_AES256, 32, 0, false,
+	  SONDE_MAC_SHA256 },
+	{ 0xc009, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", 0x0303, SONDE_CBC_AES128, 16, 0, false,
+	  SONDE_MAC_SHA1 },
+	{ 0xc00a, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", 0x0303, SONDE_CBC_AES256, 32, 0, false,
+	  SONDE_MAC_SHA1 },
+	{ 0xc013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", 0x0303, SONDE_CBC_AES128, 16, 0, false,
+	  SONDE_MAC_SHA1 },
+	{ 0xc014, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", 0x0303, SONDE_CBC_AES256, 32, 0, false,
+	  SONDE_MAC_SHA1 },
+	{ 0xc023, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", 0x0303, SONDE_CBC_AES128, 16, 0, false,
+	  SONDE_MAC_SHA256 },
+	{ 0xc024, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384", 0x0303, SONDE_CBC_AES256, 32, 0, true,
+	  SONDE_MAC_SHA384 },
+	{ 0xc027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", 0x0303, SONDE_CBC_AES128, 16, 0, false,
+	  SONDE_MAC_SHA256 },
+	{ 0xc028, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384", 0x0303, SONDE_CBC_AES256, 32, 0, true,
+	  SONDE_MAC_SHA384 },
 };
 
 const struct sonde_tls_suite *sonde_tls_suite_find(uint16_t id)
@@ -43,14 +76,37 @@ const struct sonde_tls_suite *sonde_tls_suite_find(uint16_t id)
 	return NULL;
 }
 
-static const EVP_CIPHER *cipher_of(enum sonde_tls_aead a)
+static const EVP_CIPHER *cipher_of(enum sonde_tls_bulk a)
 {
 	switch (a) {
 	case SONDE_AEAD_AES128_GCM: return EVP_aes_128_gcm();
 	case SONDE_AEAD_AES256_GCM: return EVP_aes_256_gcm();
 	case SONDE_AEAD_CHACHA20_POLY1305: return EVP_chacha20_poly1305();
+	case SONDE_CBC_AES128: return EVP_aes_128_cbc();
+	case SONDE_CBC_AES256: return EVP_aes_256_cbc();
 	}
 	return NULL;
+}
+
+static bool is_cbc(const struct sonde_tls_suite *s)
+{
+	return s->mac != SONDE_MAC_NONE;
+}
+
+static size_t mac_size(enum sonde_tls_mac m)
+{
+	switch (m) {
+	case SONDE_MAC_SHA1: return 20;
+	case SONDE_MAC_SHA256: return 32;
+	case SONDE_MAC_SHA384: return 48;
+	case SONDE_MAC_NONE: break;
+	}
+	return 0;
+}
+
+static const char *mac_digest(enum sonde_tls_mac m)
+{
+	return m == SONDE_MAC_SHA1 ? "SHA1" : m == SONDE_MAC_SHA384 ? "SHA384" : "SHA256";
 }
 
 static const char *digest_name(const struct sonde_tls_suite *s)
@@ -86,12 +142,31 @@ static bool expand_label(const struct sonde_tls_suite *s, const uint8_t *secret,
 	return ok;
 }
 
-/* A cipher context for k (key set; the nonce comes per record). */
+/* A keyed HMAC for a CBC direction (duplicated for every record). */
+static bool mac_ctx(struct sonde_tls_keys *k)
+{
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *mc = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	EVP_MAC_free(mac);
+	OSSL_PARAM p[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+						 (char *)mac_digest(k->suite->mac), 0),
+		OSSL_PARAM_construct_end(),
+	};
+	EVP_MAC_CTX_free(k->mac_ctx);
+	k->mac_ctx = mc;
+	return mc && EVP_MAC_init(mc, k->mac_key, k->mac_len, p) > 0;
+}
+
+/* A cipher context for k (key set; the nonce or IV comes per record). */
 static bool key_ctx(struct sonde_tls_keys *k)
 {
 	EVP_CIPHER_CTX *c = k->ctx ? k->ctx : EVP_CIPHER_CTX_new();
 	k->ctx = c;
-	return c && EVP_DecryptInit_ex(c, cipher_of(k->suite->aead), NULL, NULL, NULL) > 0 &&
+	if (c && is_cbc(k->suite))
+		return EVP_DecryptInit_ex(c, cipher_of(k->suite->bulk), NULL, k->key, NULL) > 0 &&
+		       EVP_CIPHER_CTX_set_padding(c, 0) > 0 && mac_ctx(k);
+	return c && EVP_DecryptInit_ex(c, cipher_of(k->suite->bulk), NULL, NULL, NULL) > 0 &&
 	       EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL) > 0 &&
 	       EVP_DecryptInit_ex(c, NULL, NULL, k->key, NULL) > 0;
 }
@@ -146,19 +221,21 @@ bool sonde_tls12_keys(struct sonde_tls_keys *client, struct sonde_tls_keys *serv
 		      const struct sonde_tls_suite *s, const uint8_t master[48],
 		      const uint8_t client_random[32], const uint8_t server_random[32])
 {
-	/* AEAD suites have no MAC keys: client key, server key, client IV,
-	 * server IV. */
-	uint8_t kb[2 * (SONDE_TLS_KEY_MAX + SONDE_TLS_IV_MAX)];
-	size_t kl = s->key_len, il = s->fixed_iv_len;
-	if (!key_block(s, master, client_random, server_random, kb, 2 * (kl + il)))
+	/* client MAC key, server MAC key (CBC only), client key, server key,
+	 * client IV, server IV (AEAD only: CBC records carry theirs) */
+	uint8_t kb[2 * (SONDE_TLS_MAC_MAX + SONDE_TLS_KEY_MAX + SONDE_TLS_IV_MAX)];
+	size_t ml = mac_size(s->mac), kl = s->key_len, il = s->fixed_iv_len;
+	if (!key_block(s, master, client_random, server_random, kb, 2 * (ml + kl + il)))
 		return false;
 	struct sonde_tls_keys *dir[2] = { client, server };
 	for (int i = 0; i < 2; i++) {
 		dir[i]->suite = s;
 		dir[i]->version = 0x0303;
-		memcpy(dir[i]->key, kb + i * kl, kl);
+		memcpy(dir[i]->mac_key, kb + i * ml, ml);
+		dir[i]->mac_len = (uint8_t)ml;
+		memcpy(dir[i]->key, kb + 2 * ml + i * kl, kl);
 		memset(dir[i]->iv, 0, sizeof(dir[i]->iv));
-		memcpy(dir[i]->iv, kb + 2 * kl + i * il, il);
+		memcpy(dir[i]->iv, kb + 2 * (ml + kl) + i * il, il);
 		dir[i]->secret_len = 0;
 	}
 	OPENSSL_cleanse(kb, sizeof(kb));
@@ -167,14 +244,91 @@ bool sonde_tls12_keys(struct sonde_tls_keys *client, struct sonde_tls_keys *serv
 
 size_t sonde_tls_overhead(const struct sonde_tls_keys *k)
 {
+	if (is_cbc(k->suite))
+		return SONDE_TLS_CBC_BLOCK + k->mac_len + 1;
 	if (k->version == 0x0304)
 		return SONDE_TLS_TAG + 1;
 	return SONDE_TLS_TAG + (k->suite->fixed_iv_len == 4 ? 8 : 0);
 }
 
+/* HMAC(seq || type || version || length || p[0..n)) (RFC 5246 6.2.3.1;
+ * RFC 7366 3: over the IV and ciphertext) into out. */
+static bool record_mac(const struct sonde_tls_keys *k, uint64_t seq, const uint8_t hdr[5],
+		       const uint8_t *p, size_t n, uint8_t out[SONDE_TLS_MAC_MAX])
+{
+	uint8_t pre[13];
+	for (int i = 0; i < 8; i++)
+		pre[i] = (uint8_t)(seq >> (56 - 8 * i));
+	pre[8] = hdr[0];
+	pre[9] = hdr[1];
+	pre[10] = hdr[2];
+	pre[11] = (uint8_t)(n >> 8);
+	pre[12] = (uint8_t)n;
+	EVP_MAC_CTX *mc = EVP_MAC_CTX_dup(k->mac_ctx);
+	size_t len = 0;
+	bool ok = mc && EVP_MAC_update(mc, pre, sizeof(pre)) > 0 && EVP_MAC_update(mc, p, n) > 0 &&
+		  EVP_MAC_final(mc, out, &len, SONDE_TLS_MAC_MAX) > 0 && len == k->mac_len;
+	EVP_MAC_CTX_free(mc);
+	return ok;
+}
+
+/* AES-CBC over body[0..n) with the IV iv (no padding removed) into out. */
+static bool cbc_decrypt(struct sonde_tls_keys *k, const uint8_t *iv, const uint8_t *body, size_t n,
+			uint8_t *out)
+{
+	int l1 = 0, l2 = 0;
+	return EVP_DecryptInit_ex(k->ctx, NULL, NULL, NULL, iv) > 0 &&
+	       EVP_DecryptUpdate(k->ctx, out, &l1, body, (int)n) > 0 &&
+	       EVP_DecryptFinal_ex(k->ctx, out + l1, &l2) > 0 && (size_t)(l1 + l2) == n;
+}
+
+/* The length of out[0..n) without its padding, or -1 if the padding is not
+ * TLS's (every one of the last p + 1 bytes holds p). */
+static long unpad(const uint8_t *out, size_t n)
+{
+	size_t p = out[n - 1];
+	if (p + 1 > n)
+		return -1;
+	for (size_t i = n - p - 1; i < n; i++)
+		if (out[i] != p)
+			return -1;
+	return (long)(n - p - 1);
+}
+
+/* A CBC record: IV, then the ciphertext of plaintext || MAC || padding
+ * (MAC-then-encrypt), or of plaintext || padding followed by the MAC of IV
+ * and ciphertext (encrypt-then-MAC). */
+static int open_cbc(struct sonde_tls_keys *k, uint64_t seq, const uint8_t hdr[5],
+		    const uint8_t *rec, size_t n, uint8_t *out)
+{
+	const size_t bs = SONDE_TLS_CBC_BLOCK, ml = k->mac_len;
+	uint8_t mac[SONDE_TLS_MAC_MAX];
+	size_t clen = n - (k->etm ? ml : 0);
+	if (n < bs + ml || clen < 2 * bs || (clen - bs) % bs)
+		return -1;
+	if (k->etm &&
+	    (!record_mac(k, seq, hdr, rec, clen, mac) || CRYPTO_memcmp(mac, rec + clen, ml)))
+		return -1;
+	if (!cbc_decrypt(k, rec, rec + bs, clen - bs, out))
+		return -1;
+	long pl = unpad(out, clen - bs);
+	if (pl < 0)
+		return -1;
+	if (k->etm)
+		return (int)pl;
+	if ((size_t)pl < ml)
+		return -1;
+	pl -= (long)ml;
+	if (!record_mac(k, seq, hdr, out, (size_t)pl, mac) || CRYPTO_memcmp(mac, out + pl, ml))
+		return -1;
+	return (int)pl;
+}
+
 int sonde_tls_open(struct sonde_tls_keys *k, uint64_t seq, const uint8_t hdr[5], const uint8_t *rec,
 		   size_t n, uint8_t *out)
 {
+	if (k->suite && is_cbc(k->suite))
+		return open_cbc(k, seq, hdr, rec, n, out);
 	uint8_t nonce[12], aad[13];
 	size_t aad_len, explicit_len = 0;
 	if (k->version == 0x0303 && k->suite->fixed_iv_len == 4) {
@@ -221,5 +375,6 @@ int sonde_tls_open(struct sonde_tls_keys *k, uint64_t seq, const uint8_t hdr[5],
 void sonde_tls_keys_clear(struct sonde_tls_keys *k)
 {
 	EVP_CIPHER_CTX_free(k->ctx);
+	EVP_MAC_CTX_free(k->mac_ctx);
 	OPENSSL_cleanse(k, sizeof(*k));
 }

@@ -53,6 +53,7 @@ struct sonde_tls_decrypt {
 	uint64_t ts;
 	int client; /* side of the ClientHello, -1 */
 	bool have_sh, early_offered;
+	bool etm; /* the ServerHello agreed to encrypt_then_mac */
 	uint16_t version;
 	uint8_t client_random[32];
 	const struct sonde_tls_suite *suite;
@@ -133,6 +134,8 @@ static void setup_keys(struct sonde_tls_decrypt *t, int server, const uint8_t se
 				      server_random);
 		c->keyed = s->keyed = ok;
 		c->seq = s->seq = 0;
+		/* RFC 7366 3: it applies to CBC suites only */
+		c->keys.etm = s->keys.etm = t->etm && t->suite->mac != SONDE_MAC_NONE;
 	}
 	set_status(t, ok ? SONDE_TLS_DECRYPTING : SONDE_TLS_NO_KEY);
 }
@@ -163,6 +166,7 @@ static void on_server_hello(struct tls_dir *d, const uint8_t *body, size_t n)
 	}
 	t->have_sh = true;
 	t->version = h.version;
+	t->etm = h.etm;
 	t->suite = sonde_tls_suite_find(h.suite);
 	snprintf(t->cipher, sizeof(t->cipher), "0x%04x", h.suite);
 	t->info.cipher = t->cipher;
@@ -437,6 +441,37 @@ const struct sonde_tls_session *sonde_tls_decrypt_session(const struct sonde_tls
 enum sonde_tls_status sonde_tls_decrypt_status(const struct sonde_tls_decrypt *t)
 {
 	return t->status;
+}
+
+size_t sonde_tls_decrypt_why(const struct sonde_tls_decrypt *t, char *buf, size_t len)
+{
+	char cr[65];
+	for (int i = 0; i < 32; i++)
+		snprintf(cr + 2 * i, 3, "%02x", t->client_random[i]);
+	int n = 0;
+	switch (t->status) {
+	case SONDE_TLS_NO_KEY:
+		n = snprintf(buf, len, "no keys in the key log for client_random %s", cr);
+		break;
+	case SONDE_TLS_UNSUPPORTED:
+		n = snprintf(buf, len,
+			     "%s %s is not decrypted (TLS 1.3; TLS 1.2 AES-GCM, ChaCha20-Poly1305, "
+			     "AES-CBC)",
+			     t->info.version[0] ? t->info.version : "this version", t->info.cipher);
+		break;
+	case SONDE_TLS_NO_HANDSHAKE:
+		n = snprintf(buf, len, "joined after its hellos: no client_random to find keys by");
+		break;
+	case SONDE_TLS_HANDSHAKE:
+		n = t->client >= 0 ? snprintf(buf, len,
+					      "ended before its ServerHello "
+					      "(client_random %s)",
+					      cr)
+				   : snprintf(buf, len, "no ClientHello seen");
+		break;
+	case SONDE_TLS_DECRYPTING: break;
+	}
+	return n > 0 ? (size_t)n : 0;
 }
 
 int sonde_tls_decrypt_client(const struct sonde_tls_decrypt *t)

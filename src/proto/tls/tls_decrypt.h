@@ -11,15 +11,19 @@
  * version, suite, SNI, ALPN), finds the connection's secrets in the key log
  * by client_random, and decrypts: TLS 1.3 with handshake keys until each
  * side's Finished, then application keys, KeyUpdate followed; TLS 1.2 after
- * each side's ChangeCipherSpec. AEAD suites only (AES-GCM, ChaCha20-Poly1305;
- * tls_crypto.c lists them); TLS 1.3 0-RTT records are counted and skipped.
+ * each side's ChangeCipherSpec. AEAD suites (AES-GCM, ChaCha20-Poly1305) and
+ * TLS 1.2's AES-CBC with HMAC, MAC-then-encrypt or encrypt_then_mac as the
+ * hellos agreed (tls_crypto.c lists them); TLS 1.3 0-RTT records are counted
+ * and skipped; TLS 1.0 and 1.1 are counted unsupported.
  *
  * After a gap a direction resumes only at a record it can decrypt: a
  * plausible header of a whole record, opened with the next sequence numbers
  * in turn (as many as the lost bytes could have held records, at most 4096);
- * the tag proves both the boundary and the number. The plaintext lost in
- * between is given to the dissector as one gap of its exact size (lost
- * bytes minus the records' overhead).
+ * the tag (CBC: the MAC, over the sequence number) proves both the boundary
+ * and the number; CBC records carry their own IV, so each opens alone. The
+ * plaintext lost in between is given to the dissector as one gap of its
+ * exact size (lost bytes minus the records' overhead; CBC: minus the least
+ * padding, so up to 15 bytes a lost record more than was sent).
  */
 #ifndef SONDE_TLS_DECRYPT_H
 #define SONDE_TLS_DECRYPT_H
@@ -59,6 +63,10 @@ void sonde_tls_decrypt_finish(struct sonde_tls_decrypt *t, uint64_t ts);
 /* What records say of the connection (valid while t lives). */
 const struct sonde_tls_session *sonde_tls_decrypt_session(const struct sonde_tls_decrypt *t);
 enum sonde_tls_status sonde_tls_decrypt_status(const struct sonde_tls_decrypt *t);
+/* Why the connection was not decrypted, one phrase into buf ("no keys in
+ * the key log for client_random <hex>": the random is the ClientHello's, on
+ * the wire in the clear); 0 when it was decrypted. */
+size_t sonde_tls_decrypt_why(const struct sonde_tls_decrypt *t, char *buf, size_t len);
 /* The side that sent the ClientHello, or -1. */
 int sonde_tls_decrypt_client(const struct sonde_tls_decrypt *t);
 void sonde_tls_decrypt_free(struct sonde_tls_decrypt *t);

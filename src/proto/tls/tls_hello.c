@@ -155,6 +155,7 @@ static bool extensions(struct cur *c, uint8_t type, struct sonde_tls_hello *h)
 		switch (et) {
 		case 0: ext_sni(e, h); break;
 		case 16: ext_alpn(e, h); break;
+		case 22: h->etm = true; break;
 		case 42: h->early_data = true; break;
 		case 43: ext_versions(e, type, h); break;
 		}

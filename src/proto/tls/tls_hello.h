@@ -50,6 +50,7 @@ struct sonde_tls_hello {
 	uint16_t version; /* supported_versions: the server's choice, or the client's highest */
 	uint16_t suite; /* ServerHello: the chosen one */
 	bool early_data; /* the early_data extension */
+	bool etm; /* the encrypt_then_mac extension (RFC 7366) */
 	bool hrr; /* a HelloRetryRequest */
 	char sni[256]; /* host_name, NUL-terminated, empty if none */
 	char alpn[32]; /* ServerHello/EE: the protocol; ClientHello: the first offered */

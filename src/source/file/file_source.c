@@ -20,7 +20,10 @@ bool sonde_frame_chunk(const struct sonde_frame *f, struct sonde_stats *st, stru
 	st->frame_bytes += f->caplen;
 	if (f->caplen < f->wirelen)
 		st->frames_truncated++;
-	return sonde_decode_packet(f->linktype, f->data, f->caplen, f->wirelen, f->ts_ns, c, st);
+	if (!sonde_decode_packet(f->linktype, f->data, f->caplen, f->wirelen, f->ts_ns, c, st))
+		return false;
+	c->frame = f;
+	return true;
 }
 
 static void *file_open(const void *opts, const struct sonde_source_env *env, char *err,
