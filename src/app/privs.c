@@ -280,6 +280,12 @@ int sonde_privs_drop(const struct sonde_privs_plan *p, char *why, size_t whylen)
 	return 0;
 }
 
+int sonde_privs_drop_all(char *why, size_t whylen)
+{
+	const struct sonde_privs_plan none = { .keep = 0 };
+	return sonde_privs_drop(&none, why, whylen);
+}
+
 void sonde_privs_thread_keep(sonde_caps keep)
 {
 	keep &= sonde_caps_permitted();

@@ -43,6 +43,14 @@ void sonde_caps_format(sonde_caps c, char *out, size_t len);
  */
 int sonde_privs_drop(const struct sonde_privs_plan *p, char *why, size_t whylen);
 
+/*
+ * sonde read and sonde query: they parse files anyone may have written and
+ * need no privilege once their inputs are open, so they keep none — every
+ * capability gone (bounding set too, where CAP_SETPCAP allows), no_new_privs,
+ * the seccomp filter. Call before any thread starts. 0, or -1 with why.
+ */
+int sonde_privs_drop_all(char *why, size_t whylen);
+
 /* A worker thread at its start: keep only `keep` of what it has, no_new_privs. */
 void sonde_privs_thread_keep(sonde_caps keep);
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "app/privs.h"
 #include "app/run.h"
 #include "core/buf.h"
 #include "enrich/names.h"
@@ -248,8 +249,14 @@ int sonde_cmd_read(int argc, char **argv)
 	}
 	bool is_stdin = !strcmp(path, "-");
 	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	char why[256];
 	if (fd < 0) {
 		sonde_errorf("%s: %s", path, strerror(errno));
+		status = SONDE_EXIT_FAIL;
+	} else if (sonde_privs_drop_all(why, sizeof(why)) < 0) {
+		/* the capture and the key log are open: nothing privileged is
+		 * left to do, and what follows parses hostile bytes */
+		sonde_errorf("read: %s", why);
 		status = SONDE_EXIT_FAIL;
 	} else {
 		status = run_read(&co, fd, is_stdin ? "(stdin)" : path, &ro);

@@ -432,7 +432,9 @@ static size_t h2_step(struct dir_state *d, const struct sonde_redactor *r,
 		if (d->h2_mode != H2_YES)
 			return 0;
 		d->h2 = sonde_redact_h2_new();
-		bool client = d->first[0] == 'P';
+		/* the client's preface, whole; not a server's SETTINGS whose
+		 * length happens to begin with the byte 'P' */
+		bool client = d->first_len >= 24 && !memcmp(d->first, PREFACE, 24);
 		/* a server's frames begin at 0: what earlier chunks held is fed
 		 * unmasked (already written, and only SETTINGS) */
 		size_t before = (size_t)c->seq;

@@ -11,7 +11,21 @@
   * an exec under a probed pid: a Python process makes a TLS request, then
     exec()s curl in the same pid, which makes another over a TLS library
     mapped anew; both are recorded, each with the name of the program that
-    made it.
+    made it;
+  * the socket map full: 136 000 loopback connections opened and held
+    (272 000 sockets, more than the kernel socket map's 262 144 and the
+    connection table's 262 144) by 14 processes, ordinary requests during
+    and after; sonde goes on, the oldest held connections lose their state
+    and, when they speak again, are joined mid-stream and still recorded
+    (connections_midstream, connections_evicted), and once they close
+    ordinary traffic is recorded as before;
+  * a TLS library unmapped while probed: a process dlopen()s a libssl, makes
+    an HTTPS request through it, dlclose()s it (really unmapped: Debian's
+    libssl is linked -z nodelete, so the test loads a copy with that flag
+    cleared, as libraries without it are), dlopen()s it again and makes
+    another at once, then does the same with a copy sonde has never seen;
+    the process is not harmed, sonde records the TLS of both loads, and the
+    fresh copy's request is recorded or counted (tls_encrypted_connections).
 
     tests/soak/faults.py path/to/sonde
 
@@ -20,15 +34,18 @@ import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
 from livelib import Report, free_port, wait_port  # noqa: E402
 
 R = Report("faults")
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 BIG = 1 << 20
@@ -57,6 +74,7 @@ srv.serve_forever()
 EXEC_CLIENT = r'''
 import os, ssl, sys, urllib.request
 port = sys.argv[1]
+sys.stdin.readline()  # sonde starts on this pid meanwhile
 ctx = ssl.create_default_context()
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
@@ -80,6 +98,13 @@ class Sonde:
     def stderr(self):
         with open(self.err) as f:
             return f.read()
+
+    def peak_rss_mb(self):
+        with open(f"/proc/{self.p.pid}/status") as f:
+            for ln in f:
+                if ln.startswith("VmHWM:"):
+                    return int(ln.split()[1]) // 1024
+        return 0
 
     def stop(self):
         time.sleep(1)
@@ -147,14 +172,19 @@ def vanishing(sonde, tmp, port):
 
 
 def exec_under_probe(sonde, tmp, tls_port):
-    s = Sonde(sonde, tmp, "exec", ["--port", str(tls_port)])
-    if not s.ok:
-        return
     script = os.path.join(tmp, "exec_client.py")
     with open(script, "w") as f:
         f.write(EXEC_CLIENT)
-    p = subprocess.run(["/usr/bin/python3", script, str(tls_port)], timeout=60, capture_output=True, text=True)
-    R.check("exec: the client ran both requests", p.returncode == 0, p.stderr[-500:])
+    p = subprocess.Popen(["/usr/bin/python3", script, str(tls_port)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # this pid alone: the server's end of each connection (probed too) is not
+    # the one kept for the record
+    s = Sonde(sonde, tmp, "exec", ["--pid", str(p.pid), "--port", str(tls_port)])
+    if not s.ok:
+        p.kill()
+        return
+    _, err = p.communicate("go\n", timeout=60)
+    R.check("exec: the client ran both requests", p.returncode == 0, err[-500:])
     rc, recs, st = s.stop()
     by = {target(r): r for r in recs if target(r) in ("/before-exec", "/after-exec")}
     R.check("exec: both TLS requests recorded, before and after the exec", len(by) == 2, sorted(by))
@@ -170,8 +200,164 @@ def exec_under_probe(sonde, tmp, tls_port):
               a[0] and a[0] == b[0] and a[1] and a[1].startswith("python") and b[1] == "curl", (a, b))
 
 
+def lossy(r):
+    return [f for f in r.get("flags", []) for w in ("gap", "incomplete", "unanswered", "truncated") if w in f]
+
+
+def whole(recs, prefix):
+    """The exchanges of targets starting with prefix: (all, those answered
+    200 with nothing lost)."""
+    mine = [r for r in recs if target(r).startswith(prefix)]
+    return mine, [r for r in mine if (r.get("response") or {}).get("status") == 200 and not lossy(r)]
+
+
+def curl_loop(port, prefix, stop, sent):
+    i = 0
+    while not stop.is_set():
+        subprocess.run(["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/{prefix}-{i}"], timeout=20)
+        sent.append(i)
+        i += 1
+        time.sleep(0.2)
+
+
+HOLDERS, PER_HOLDER = 14, 9750  # 2 x 136 500 sockets; a process may hold 20 000 files here
+
+
+def socket_map_full(sonde, tmp, port):
+    ports = [free_port() for _ in range(HOLDERS)]
+    s = Sonde(sonde, tmp, "maps", ["--no-tls", "--ringbuf-size", "64m", "--port", ",".join(str(p) for p in [port] + ports)])
+    if not s.ok:
+        return
+    stop, sent = threading.Event(), []
+    during = threading.Thread(target=curl_loop, args=(port, "during", stop, sent))
+    during.start()
+    holders, held = [], 0
+    t0 = time.time()
+    for i, hp in enumerate(ports):  # one after another: the first holder's are the oldest
+        h = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "sock_hold.py"), str(hp), str(PER_HOLDER),
+                              f"127.0.0.{2 + i}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        holders.append(h)
+        line = h.stdout.readline().split()
+        held += int(line[1]) if line[:1] == ["held"] else 0
+    opened_s = time.time() - t0
+    stop.set()
+    during.join()
+    R.check(f"map full: {held} connections held ({2 * held} sockets, the socket map holds 262144)",
+            2 * held > 262144, held)
+    R.info(f"map full: opened in {opened_s:.1f}s with sonde tracing them; sonde peak RSS {s.peak_rss_mb()} MB")
+    holders[0].stdin.write("speak 200\n")
+    holders[0].stdin.flush()
+    spoke = holders[0].stdout.readline().split()
+    R.check("map full: the 200 oldest connections carry a request and its answer (the holder unharmed)",
+            spoke == ["spoke", "200"], spoke)
+    for i in range(10):
+        subprocess.run(["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/full-{i}"], timeout=20)
+    for h in holders:
+        h.stdin.write("close\n")
+        h.stdin.flush()
+    for h in holders:
+        h.wait(timeout=120)
+    time.sleep(1)
+    for i in range(10):
+        subprocess.run(["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/recovered-{i}"], timeout=20)
+    rss = s.peak_rss_mb()
+    rc, recs, st = s.stop()
+    R.check("map full: sonde goes on and stops cleanly", rc == 0, s.stderr()[-500:])
+    for prefix, n, when in (("/during-", len(sent), "while the connections opened"),
+                            ("/full-", 10, "while the map was full"),
+                            ("/recovered-", 10, "once they closed")):
+        mine, ok = whole(recs, prefix)
+        R.check(f"map full: ordinary requests {when} recorded whole ({len(ok)}/{n})",
+                n > 0 and len(ok) == n, [(target(r), r.get("flags")) for r in mine if r not in ok][:5])
+    old, old_ok = whole(recs, "/old-")
+    mid = [r for r in old if "midstream" in json.dumps(r.get("conn", {})) or "midstream" in r.get("flags", [])]
+    R.info(f"map full: {len(old_ok)}/200 requests of the oldest held connections recorded, {len(mid)} of "
+           f"them flagged mid-stream; connections {st.get('connections')}, midstream "
+           f"{st.get('connections_midstream')}, evicted {st.get('connections_evicted')}, missed calls "
+           f"{st.get('ebpf_missed_calls')}, ring drops {st.get('ebpf_ringbuf_drops')}, peak RSS {rss} MB")
+    R.check("map full: the oldest connections, their kernel state gone, are each counted as joined mid-stream",
+            st.get("connections_midstream", 0) >= 200, st.get("connections_midstream"))
+    R.check("map full: what the oldest connections said afterwards is recorded (200/200)", len(old_ok) == 200,
+            [(target(r), r.get("flags")) for r in old if r not in old_ok][:5])
+
+
+def unloadable_libssl(src, dst):
+    """A copy of a shared library with DF_1_NODELETE cleared from its
+    DT_FLAGS_1 (ELF64 little-endian), so that dlclose unmaps it."""
+    data = bytearray(open(src, "rb").read())
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    for i in range(phnum):
+        p_type, _, p_offset, _, _, p_filesz = struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize)
+        for off in range(p_offset, p_offset + p_filesz, 16) if p_type == 2 else ():  # PT_DYNAMIC
+            tag, val = struct.unpack_from("<qQ", data, off)
+            if tag == 0:
+                break
+            if tag == 0x6ffffffb:  # DT_FLAGS_1
+                struct.pack_into("<qQ", data, off, tag, val & ~0x8)  # DF_1_NODELETE
+    with open(dst, "wb") as f:
+        f.write(data)
+
+
+def tls_dlclose(sonde, tmp, tls_port):
+    system = "/usr/lib/x86_64-linux-gnu"
+    if not os.path.exists(os.path.join(system, "libssl.so.3")):
+        R.skip("dlclose: no libssl.so.3")
+        return
+    libdir, fresh = os.path.join(tmp, "dl"), os.path.join(tmp, "dl-fresh")
+    os.makedirs(libdir)
+    os.makedirs(fresh)
+    for lib in ("libssl.so.3", "libcrypto.so.3"):  # libcrypto pins itself too: both unloadable
+        unloadable_libssl(os.path.join(system, lib), os.path.join(libdir, lib))
+    shutil.copy(os.path.join(libdir, "libssl.so.3"), os.path.join(fresh, "libssl.so.3"))
+    first, other = os.path.join(libdir, "libssl.so.3"), os.path.join(fresh, "libssl.so.3")
+    steps = [f"wait:{first}:/dl-first", f"now:{first}:/dl-again", f"now:{other}:/dl-fresh"]
+    client = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "dlclose_client.py"), str(tls_port)] + steps,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=dict(os.environ, LD_LIBRARY_PATH=libdir))
+    s = Sonde(sonde, tmp, "dlclose", ["--pid", str(client.pid), "--port", str(tls_port)])
+    if not s.ok:
+        client.kill()
+        return
+    out, err = client.communicate("go\n", timeout=120)
+    R.check("dlclose: the process is not harmed (exit 0, every answer whole)", client.returncode == 0,
+            err[-600:])
+    R.check("dlclose: the library really left the process's maps after each dlclose",
+            out.count("unmapped=True") == 3, out)
+    alive = s.p.poll() is None
+    rc, recs, st = s.stop()
+    R.check("dlclose: sonde stayed up and stops cleanly", alive and rc == 0, s.stderr()[-500:])
+
+    def by_tls(path, tgt):
+        return [r for r in recs if target(r) == tgt and (r.get("response") or {}).get("status") == 200
+                and (r.get("capture", {}).get("tls") or {}).get("path") == path
+                and (r.get("process") or {}).get("pid") == client.pid]
+    R.check("dlclose: the first load's request recorded from its TLS plaintext", len(by_tls(first, "/dl-first")) == 1,
+            [(target(r), r.get("capture")) for r in recs])
+    R.check("dlclose: the second load's request, made at once, recorded from its TLS plaintext",
+            len(by_tls(first, "/dl-again")) == 1, [(target(r), r.get("capture")) for r in recs])
+    seen = len(by_tls(other, "/dl-fresh"))
+    R.info(f"dlclose: a copy never seen before, used at once: {'recorded' if seen else 'missed'}; "
+           f"tls_libraries {st.get('tls_libraries')}, tls_attach_failures {st.get('tls_attach_failures')}, "
+           f"tls_encrypted_connections {st.get('tls_encrypted_connections')}")
+    R.check("dlclose: the fresh copy's request is recorded or counted as ciphertext only",
+            seen == 1 or st.get("tls_encrypted_connections", 0) >= 1, st)
+    R.check("dlclose: no probe failed", st.get("tls_attach_failures", 1) == 0, st.get("tls_attach_failures"))
+
+
+FAULTS = {"ring": lambda so, tmp, port, tls: ring_full(so, tmp, port),
+          "vanish": lambda so, tmp, port, tls: vanishing(so, tmp, port),
+          "exec": lambda so, tmp, port, tls: exec_under_probe(so, tmp, tls),
+          "dlclose": lambda so, tmp, port, tls: tls_dlclose(so, tmp, tls),
+          "maps": lambda so, tmp, port, tls: socket_map_full(so, tmp, port)}
+
+
 def main():
-    argv = [a for a in sys.argv[1:] if not a.startswith("--")]
+    # [--only ring,vanish,exec,dlclose,maps] [path/to/sonde]
+    only = set(FAULTS)
+    if "--only" in sys.argv[1:-1]:
+        only = set(sys.argv[sys.argv.index("--only") + 1].split(","))
+    argv = [a for a in sys.argv[1:] if not a.startswith("--") and set(a.split(",")) - set(FAULTS)]
     sonde = os.path.abspath(argv[0] if argv else "./sonde")
     if os.geteuid() != 0:
         R.skip("needs root (live capture)")
@@ -195,9 +381,9 @@ def main():
                                          start_new_session=True))
         if not R.check("servers up", wait_port(port) and wait_port(tls_port)):
             return 1
-        ring_full(sonde, tmp, port)
-        vanishing(sonde, tmp, port)
-        exec_under_probe(sonde, tmp, tls_port)
+        for name, fault in FAULTS.items():
+            if name in only:
+                fault(sonde, tmp, port, tls_port)
         return 1 if R.failed else 0
     finally:
         for c in children:

@@ -609,9 +609,19 @@ bool ebpf_owns_tuple(struct sonde_ebpf *e, const struct sonde_event *ev, uint64_
 	struct sonde_endpoint local, remote;
 	event_endpoints(ev, &local, &remote);
 	uint64_t tuple = (sonde_pair_hash(&local, &remote) ^ salt) | 1; /* non-zero map key */
-	uint64_t owner;
-	if (sonde_u64map_get(&e->owners, tuple, &owner))
+	uint64_t owner = 0;
+	uint64_t owner_sk;
+	if (sonde_u64map_get(&e->owners, tuple, &owner) &&
+	    (owner == ev->conn_id || !sonde_u64map_get(&e->sockets, owner, &owner_sk) ||
+	     owner_sk != ev->sk))
 		return owner == ev->conn_id;
+	if (owner != 0 && owner != ev->conn_id) {
+		/* The owner's own kernel socket under a new id: its state there
+		 * was lost (a full socket map) and made anew, mid-stream. The
+		 * same end, not its peer: it owns the tuple from now on. */
+		sonde_u64map_del(&e->owned, owner, NULL);
+		sonde_u64map_del(&e->owners, tuple, NULL);
+	}
 	if (ev->type != SONDE_EV_CLOSE) {
 		sonde_u64map_put(&e->owners, tuple, ev->conn_id);
 		sonde_u64map_put(&e->owned, ev->conn_id, tuple);
