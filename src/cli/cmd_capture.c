@@ -225,11 +225,14 @@ static int add_stages(struct sonde_run *run, struct capture_args *a, bool ebpf,
 	sonde_run_add_stage(run, &sonde_sink_stage, sink);
 	sonde_common_redact(&a->co, run);
 	sonde_common_filter(&a->co, run);
-	/* Packet records carry no process to start from (yet). */
+	/* Packet records carry no process: their ends are found by 4-tuple,
+	 * in --netns's namespace (entered now, while sonde still may). */
 	struct sonde_enrich_opts eno = { .containers = true,
 					 .cri_socket = a->cri_socket,
-					 .root = a->host_root };
-	*enrich = ebpf && !a->no_enrich ? sonde_enrich_new(&eno, &run->pipe.stats) : NULL;
+					 .root = a->host_root,
+					 .packets = !ebpf || a->with_ebpf,
+					 .netns = a->all_netns ? NULL : a->po.netns };
+	*enrich = !a->no_enrich ? sonde_enrich_new(&eno, &run->pipe.stats) : NULL;
 	if (*enrich)
 		sonde_run_add_stage(run, &sonde_enrich_stage, *enrich);
 	if (!a->co.no_names)
