@@ -262,14 +262,12 @@ void *sonde_enrich_new(const struct sonde_enrich_opts *o, struct sonde_stats *st
 		enrich_close(en);
 		return NULL;
 	}
-	char sock[512], why[256];
-	const char *cs = o ? o->cri_socket : "";
-	if (en->ctrs && cs && *cs)
-		snprintf(sock, sizeof(sock), "%s", cs);
-	else if (!(en->ctrs && !cs && sonde_cri_find_socket(root, sock, sizeof(sock))))
-		sock[0] = 0;
+	char why[256];
 	/* A thread that cannot start leaves the state files to say what they can. */
-	if (sock[0] && (en->cri = sonde_cri_start(sock, why, sizeof(why))))
+	if (en->ctrs)
+		en->cri = o->cri ? sonde_cri_ref(o->cri)
+				 : sonde_cri_open(root, o->cri_socket, why, sizeof(why));
+	if (en->cri)
 		sonde_container_cache_set_cri(en->ctrs, en->cri);
 	return en;
 }

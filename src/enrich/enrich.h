@@ -62,6 +62,9 @@ struct sonde_enrich_opts {
 	/* The runtime's CRI socket for pods and labels: NULL looks for the
 	 * usual ones under root, "" asks none. */
 	const char *cri_socket;
+	/* The run's CRI client, shared with the target scan (a reference is
+	 * taken); NULL: the stage opens its own as cri_socket says. */
+	struct sonde_cri *cri;
 	/* Records of packet sources too: their local ends found by 4-tuple
 	 * (enrich/packet_ends.h), in netns (--netns's file, NULL: ours) and,
 	 * for cgroup_skb, under the cgroup v2 mount cgroup_root (NULL: found). */

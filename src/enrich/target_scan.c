@@ -248,13 +248,10 @@ void *sonde_target_scan_new(const struct sonde_target_scan_opts *o, char *why, s
 	}
 	const char *root = o->root ? o->root : "/";
 	s->ctrs = sonde_container_cache_new(root, 4096, NULL);
-	char sock[512], cwhy[256];
-	const char *cs = o->cri_socket;
-	if (cs && *cs)
-		snprintf(sock, sizeof(sock), "%s", cs);
-	else if (!(!cs && sonde_cri_find_socket(root, sock, sizeof(sock))))
-		sock[0] = 0;
-	if (sock[0] && (s->cri = sonde_cri_start(sock, cwhy, sizeof(cwhy)))) {
+	char cwhy[256];
+	s->cri = o->cri ? sonde_cri_ref(o->cri)
+			: sonde_cri_open(root, o->cri_socket, cwhy, sizeof(cwhy));
+	if (s->cri) {
 		sonde_container_cache_set_cri(s->ctrs, s->cri);
 		/* The first listing, so the first walk knows the pods' labels. */
 		for (int i = 0; i < 30 && !sonde_cri_generation(s->cri); i++)
@@ -273,6 +270,8 @@ void *sonde_target_scan_new(const struct sonde_target_scan_opts *o, char *why, s
 	pthread_mutex_init(&s->lock, NULL);
 	scan_once(s);
 	int err = pthread_create(&s->thread, NULL, run, s);
+	if (!err)
+		pthread_setname_np(s->thread, "sonde-targets");
 	if (err) {
 		snprintf(why, whylen, "cannot start the target thread: %s", strerror(err));
 		pthread_cond_destroy(&s->wake);
