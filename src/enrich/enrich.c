@@ -85,6 +85,7 @@ static struct sonde_enrich_end *pod_end(struct enrich *en, const struct sonde_en
 /*
  * Which end the traced process is (0 client, 1 server, -1 unknown), and a
  * socket of the other end when it is on this host too (*other_ino, else 0).
+ * A socket found is asked who holds it: finding it does not say whose it is.
  * When the connection's own sockets are gone (it closed before its first
  * record), a listener on the server's port still tells: the traced process
  * holding it is the server; else the listener's holder is the server and
@@ -97,10 +98,15 @@ static int place(struct enrich *en, const struct sonde_conn_info *c, uint64_t *o
 	if (!sonde_sock_inodes(en->proc, c->proc.pid, &c->client, &c->server, &ino[0], &ino[1],
 			       &lino))
 		return -1;
-	if (ino[0] && !ino[1])
-		return 0;
-	if (ino[1] && !ino[0])
-		return 1;
+	/* One socket left: the traced process's own, or (a server that closed
+	 * first, its socket an orphan) the peer's, still held by the peer. */
+	for (int k = 0; k < 2; k++)
+		if (ino[k] && !ino[!k]) {
+			if (sonde_sock_held_by(en->proc, c->proc.pid, ino[k]))
+				return k;
+			*other_ino = ino[k];
+			return !k;
+		}
 	if (!ino[0]) {
 		if (!lino)
 			return -1;
