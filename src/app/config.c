@@ -218,9 +218,11 @@ static bool capture_member(struct loader *l, const struct member *m, void *ctx)
 {
 	(void)ctx;
 	if (!strcmp(m->key, "tls")) {
+		/* on by default, and the eBPF source's alone: only "off" is said,
+		 * so a packet source's file may keep the chart's tls: true */
 		int t = boolean(l, m->value, "capture.tls");
-		if (t >= 0)
-			add(l, m->at, t ? "tls" : "no-tls", NULL);
+		if (t == 0)
+			add(l, m->at, "no-tls", NULL);
 		return t >= 0;
 	}
 	if (!strcmp(m->key, "filter")) {
