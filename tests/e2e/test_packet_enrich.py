@@ -8,7 +8,8 @@ A client in another namespace (over a veth) is a remote end and stays
 unnamed; a client that exits before its record leaves the server named by
 its listener; --no-enrich names nothing; the lookups and misses are
 counted. With podman working here, cgroup_skb on podman's cgroup names the
-container (and pod, from its annotations) of the server's socket.
+container (and pod, from its annotations) of the server's socket, on the
+host's network and in a pod's own network namespace.
 
 Usage: test_packet_enrich.py [--only NAME,...] path/to/sonde
 PASS/FAIL/SKIP/INFO lines."""
@@ -234,6 +235,55 @@ def cgroup_skb_podman(sonde, tmp, dry):
         subprocess.run(pm + ["rm", "-f", "-t", "0", name], capture_output=True)
 
 
+def cgroup_skb_pod_netns(sonde, tmp, dry):
+    """A podman pod with a network namespace of its own (only lo): its
+    sockets are in no table of sonde's namespace, and cgroup_skb keeps no
+    CAP_SYS_ADMIN to enter it, so the lookup reads the table of a process of
+    the socket's cgroup (/proc/PID/net/tcp), counted as not entered."""
+    pm, why = podman_works(tmp)
+    if not pm or not busybox_image(pm, tmp)[0]:
+        R.skip("cgroup_skb+pod: podman or its image unavailable")
+        return
+    pod, web = f"{TAG}-pod", f"{TAG}-api"
+    p = subprocess.run(pm + ["pod", "create", "--name", pod, "--network", "none"], capture_output=True, text=True)
+    if p.returncode:
+        R.skip("cgroup_skb+pod: cannot make a pod here: " + p.stderr[-300:])
+        return
+    try:
+        p = subprocess.run(pm + ["run", "-d", "--pod", pod, "--name", web,
+                                 "--annotation", "io.kubernetes.pod.name=api-1",
+                                 "--annotation", "io.kubernetes.pod.namespace=shop",
+                                 "--annotation", "io.kubernetes.container.name=api",
+                                 "localhost/sonde-bb:1", "httpd", "-f", "-p", "127.0.0.1:8080", "-h", "/www"],
+                           capture_output=True, text=True)
+        if not R.check("cgroup_skb+pod: the pod's server runs", p.returncode == 0, p.stderr[-300:]):
+            return
+        cid = p.stdout.strip()
+        time.sleep(0.5)
+        root = "/sys/fs/cgroup/unified" if os.path.isdir("/sys/fs/cgroup/unified/libpod_parent") else "/sys/fs/cgroup"
+        run = SondeRun(sonde, tmp, "cgroup_skb-pod", ["--source", "cgroup_skb", "--cgroup", root + "/libpod_parent",
+                                                      "--audit-log", "none"], R, dry=dry)
+        if not run.ok:
+            return
+        subprocess.run(pm + ["run", "--rm", "--pod", pod, "localhost/sonde-bb:1", "sh", "-c",
+                             "wget -qO- http://127.0.0.1:8080/ >/dev/null; sleep 1"], capture_output=True, timeout=60)
+        rc, recs = run.stop()
+        ex = exchanges(recs).get("/")
+        if not R.check("cgroup_skb+pod: the exchange recorded", ex, [r.get("type") for r in recs]):
+            return
+        sv = ex["conn"]["server"]
+        st = stats_of(recs)
+        R.check("cgroup_skb+pod: the server end in the pod's own namespace is httpd, its container and pod",
+                proc_of(sv).get("cmdline", "").startswith("httpd -f") and
+                sv.get("container", {}).get("id") == cid and sv.get("pod", {}).get("name") == "api-1", sv)
+        R.check("cgroup_skb+pod: the namespace not entered is counted (read through /proc instead)",
+                st.get("enrich_packet_netns_unentered", 0) >= 1,
+                {k: v for k, v in st.items() if "enrich_packet" in k})
+    finally:
+        subprocess.run(pm + ["rm", "-f", "-t", "0", web], capture_output=True)
+        subprocess.run(pm + ["pod", "rm", "-f", pod], capture_output=True)
+
+
 def main():
     sonde, dry, keep, only = parse_args(sys.argv[1:])
     if os.geteuid() != 0:
@@ -248,6 +298,7 @@ def main():
             namespaces(sonde, tmp, dry)
         if only is None or "cgroup_skb" in only:
             cgroup_skb_podman(sonde, tmp, dry)
+            cgroup_skb_pod_netns(sonde, tmp, dry)
     finally:
         kill_sondes()
         kill_children()
