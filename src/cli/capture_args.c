@@ -83,10 +83,11 @@ static const char capture_head[] =
 	"      --tls-lib PATH       also probe this TLS library or program (repeatable)\n"
 	"                           ('sonde tls' lists what is found and captured)\n"
 	"Who is talking:\n"
-	"      --no-enrich          eBPF: do not name each end's process, container and\n"
+	"      --no-enrich          do not name each end's process, container and\n"
 	"                           pod (read once per process from /proc and the\n"
-	"                           container runtimes' state on this host; on by\n"
-	"                           default)\n"
+	"                           container runtimes' state on this host; packet\n"
+	"                           sources: the local ends' sockets looked up once\n"
+	"                           per connection; on by default)\n"
 	"      --target SEL         eBPF: follow only the workloads SEL selects\n"
 	"                           (repeatable: any of them), terms joined by ';':\n"
 	"                           namespace=NS, pod=LABELSELECTOR (app=web,tier!=db,\n"
@@ -101,6 +102,9 @@ static const char capture_head[] =
 	"      --cri-socket PATH    the container runtime's CRI socket, for pods and\n"
 	"                           their labels (default: containerd's or CRI-O's\n"
 	"                           usual socket, when there; 'none': do not ask)\n"
+	"      --config FILE        the node agent's settings, in the structure of the\n"
+	"                           Helm chart's values (docs/deploy.md); an option\n"
+	"                           given on the command line wins over the file's\n"
 	"Privileges and audit:\n"
 	"      --user USER          once started, run as USER (its groups too), like\n"
 	"                           tcpdump's -Z\n"
@@ -143,6 +147,7 @@ enum {
 	OPT_USER,
 	OPT_KEEP_PRIVS,
 	OPT_AUDIT_LOG,
+	OPT_CONFIG,
 };
 
 static const struct option capture_only[] = {
@@ -171,6 +176,7 @@ static const struct option capture_only[] = {
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "keep-privileges", no_argument, NULL, OPT_KEEP_PRIVS },
 	{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
+	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "buffer-size", required_argument, NULL, 'B' },
 	{ "snaplen", required_argument, NULL, 's' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -462,6 +468,7 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 		return 0;
 	case OPT_KEEP_PRIVS: a->keep_privs = true; return 0;
 	case OPT_AUDIT_LOG: a->audit_log = strcmp(arg, "none") ? arg : ""; return 0;
+	case OPT_CONFIG: return 0; /* read before the command line (apply_config) */
 	case 'B':
 		if (size_option("buffer-size", arg, 1u << 20, 1u << 30, "from 1m to 1g", &sz))
 			return SONDE_EXIT_USAGE;
@@ -592,6 +599,64 @@ static int check_source_args(struct capture_args *a)
 	return -1;
 }
 
+#define GIVEN_MAX 256
+
+/* One option of the file, unless the command line gives it. Returns -1 to
+ * go on, else the exit status. */
+static int config_option(struct capture_args *a, const struct option *longopts,
+			 const struct sonde_config_opt *co, const int *given, size_t ngiven,
+			 const char *path)
+{
+	const struct option *o = longopts;
+	while (o->name && strcmp(o->name, co->name))
+		o++;
+	if (!o->name) {
+		sonde_errorf("capture: %s:%u: no option --%s", path, co->line, co->name);
+		return SONDE_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < ngiven; i++)
+		if (given[i] == o->val)
+			return -1;
+	/* sonde_common_option: <0 refused, >0 taken, 0 capture's own */
+	int r = sonde_common_option(&a->co, o->val, co->value, "capture");
+	if (r > 0 || (r == 0 && capture_option(a, o->val, co->value) == 0))
+		return -1;
+	fprintf(stderr, "sonde: (said by %s, line %u)\n", path, co->line);
+	return SONDE_EXIT_USAGE;
+}
+
+/* --config FILE: its options first, each dropped when the command line
+ * gives the same option (a list there replaces the file's). Returns -1 to
+ * go on, else the exit status. */
+static int apply_config(struct capture_args *a, int argc, char **argv,
+			const struct option *longopts, const char *shortopts)
+{
+	int given[GIVEN_MAX], c;
+	size_t ngiven = 0;
+	const char *path = NULL;
+	opterr = 0; /* the real pass says what is wrong */
+	optind = 1;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if (c == OPT_CONFIG)
+			path = optarg;
+		if (ngiven < GIVEN_MAX)
+			given[ngiven++] = c;
+	}
+	opterr = 1;
+	optind = 1;
+	if (!path)
+		return -1;
+	char why[512];
+	if (sonde_config_load(path, &a->config, why, sizeof(why)) < 0) {
+		sonde_errorf("capture: --config: %s", why);
+		return SONDE_EXIT_USAGE;
+	}
+	int status = -1;
+	for (size_t i = 0; i < a->config.n && status < 0; i++)
+		status = config_option(a, longopts, &a->config.opt[i], given, ngiven, path);
+	return status;
+}
+
 int capture_args_parse(int argc, char **argv, struct capture_args *a)
 {
 	sonde_common_defaults(&a->co);
@@ -601,11 +666,10 @@ int capture_args_parse(int argc, char **argv, struct capture_args *a)
 					  .tls = true,
 					  .tls_libs = a->tls_libs };
 	struct option *longopts = sonde_options_join(sonde_common_longopts, capture_only);
-	int c, status = -1;
+	const char *shortopts = SONDE_COMMON_SHORTOPTS "vhi:B:s:";
+	int c, status = apply_config(a, argc, argv, longopts, shortopts);
 	optind = 1;
-	while (status < 0 &&
-	       (c = getopt_long(argc, argv, SONDE_COMMON_SHORTOPTS "vhi:B:s:", longopts, NULL)) !=
-		       -1) {
+	while (status < 0 && (c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		int r = sonde_common_option(&a->co, c, optarg, "capture");
 		if (r < 0)
 			status = SONDE_EXIT_USAGE;
@@ -631,4 +695,5 @@ void capture_args_free(struct capture_args *a)
 	sonde_common_free(&a->co);
 	free_copies(a->copies, a->ncopies);
 	sonde_targets_free(&a->targets);
+	sonde_config_free(&a->config);
 }

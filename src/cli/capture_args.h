@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "app/config.h"
 #include "app/run.h"
 #include "enrich/targets.h"
 #include "source/ebpf/ebpf.h"
@@ -47,6 +48,7 @@ struct capture_args {
 	const char *user; /* --user */
 	bool keep_privs; /* --keep-privileges */
 	const char *audit_log; /* --audit-log: NULL the default, "" none */
+	struct sonde_config config; /* --config's options (values kept: options point in) */
 	int argc; /* the command line, for the audit log */
 	char **argv;
 };

@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "app/run.h"
 #include "sink/sink.h"
+#include "enrich/cri.h"
 #include "enrich/enrich.h"
 #include "enrich/names.h"
 #include "enrich/target_scan.h"
@@ -88,13 +89,15 @@ static void print_rates(void *ctx, const struct sonde_run *run, double secs)
 }
 
 /* --target: the walk that keeps the kernel's targets map, before capture. */
-static int add_targets(struct sonde_run *run, const struct capture_args *a, void *src)
+static int add_targets(struct sonde_run *run, const struct capture_args *a, void *src,
+		       struct sonde_cri *cri)
 {
 	char why[256];
 	struct sonde_target_scan_opts to = {
 		.targets = &a->targets,
 		.map_fd = sonde_ebpf_targets_fd(src),
 		.cri_socket = a->cri_socket,
+		.cri = cri,
 		.root = a->host_root,
 		.stats = &run->pipe.stats,
 	};
@@ -216,7 +219,7 @@ static void close_outputs(struct capture_outputs *out, int *status)
 /* The stages between pairing and the sink: the store, masking, the
  * filter, who is talking, DNS names. Returns the enrichment stage or NULL. */
 static int add_stages(struct sonde_run *run, struct capture_args *a, bool ebpf,
-		      struct sonde_sink *sink, void **enrich)
+		      struct sonde_sink *sink, struct sonde_cri *cri, void **enrich)
 {
 	if (sonde_common_store(&a->co, run) < 0) {
 		sonde_sink_close(sink);
@@ -225,11 +228,15 @@ static int add_stages(struct sonde_run *run, struct capture_args *a, bool ebpf,
 	sonde_run_add_stage(run, &sonde_sink_stage, sink);
 	sonde_common_redact(&a->co, run);
 	sonde_common_filter(&a->co, run);
-	/* Packet records carry no process to start from (yet). */
+	/* Packet records carry no process: their ends are found by 4-tuple,
+	 * in --netns's namespace (entered now, while sonde still may). */
 	struct sonde_enrich_opts eno = { .containers = true,
 					 .cri_socket = a->cri_socket,
-					 .root = a->host_root };
-	*enrich = ebpf && !a->no_enrich ? sonde_enrich_new(&eno, &run->pipe.stats) : NULL;
+					 .cri = cri,
+					 .root = a->host_root,
+					 .packets = !ebpf || a->with_ebpf,
+					 .netns = a->all_netns ? NULL : a->po.netns };
+	*enrich = !a->no_enrich ? sonde_enrich_new(&eno, &run->pipe.stats) : NULL;
 	if (*enrich)
 		sonde_run_add_stage(run, &sonde_enrich_stage, *enrich);
 	if (!a->co.no_names)
@@ -293,8 +300,8 @@ static int run_until_stopped(struct sonde_run *run, const struct capture_args *a
 }
 
 /* The capture itself: outputs, the run's stages and sources, least
- * privilege, then the loop. */
-static int run_capture(struct capture_args *a)
+ * privilege, then the loop; cri: the run's one CRI client (or NULL). */
+static int run_capture_with(struct capture_args *a, struct sonde_cri *cri)
 {
 	int status;
 	struct capture_outputs out = { .rec = sonde_common_record(&a->co, "capture", &status) };
@@ -321,7 +328,7 @@ static int run_capture(struct capture_args *a)
 	sonde_run_init(&run, &ro);
 	bool ebpf = a->source == &sonde_source_ebpf || a->with_ebpf;
 	void *enrich = NULL;
-	if (add_stages(&run, a, ebpf, sonde_common_sink(&a->co, false), &enrich) < 0) {
+	if (add_stages(&run, a, ebpf, sonde_common_sink(&a->co, false), cri, &enrich) < 0) {
 		sonde_run_free(&run);
 		close_outputs(&out, &status);
 		return SONDE_EXIT_FAIL;
@@ -336,7 +343,7 @@ static int run_capture(struct capture_args *a)
 	clock_gettime(CLOCK_MONOTONIC, &started);
 	char err[512] = "";
 	void *src = add_sources(&run, a, err, sizeof(err));
-	if (!src || (ebpf && a->eo.targets && add_targets(&run, a, src) < 0) ||
+	if (!src || (ebpf && a->eo.targets && add_targets(&run, a, src, cri) < 0) ||
 	    drop_privileges(a, &gd) < 0) {
 		if (!src)
 			sonde_errorf("capture: %s", err);
@@ -349,6 +356,23 @@ static int run_capture(struct capture_args *a)
 	catch_signals(a->co.quiet);
 	status = run_until_stopped(&run, a, out.audit, &started);
 	close_outputs(&out, &status);
+	return status;
+}
+
+/* One CRI client for enrichment and the target scan: one listing thread,
+ * one connection's worth of load on the runtime. Its thread keeps no
+ * capability (enrich/cri.c), whoever starts it. */
+static int run_capture(struct capture_args *a)
+{
+	char why[256];
+	struct sonde_cri *cri =
+		!a->no_enrich || a->eo.targets
+			? sonde_cri_open(a->host_root, a->cri_socket, why, sizeof(why))
+			: NULL;
+	if (!cri && a->cri_socket && *a->cri_socket && !a->co.quiet)
+		fprintf(stderr, "sonde: --cri-socket: %s\n", why);
+	int status = run_capture_with(a, cri);
+	sonde_cri_stop(cri);
 	return status;
 }
 

@@ -122,6 +122,11 @@
 	X(netns_skipped, "--all-netns: namespaces over the limit (256), not captured")            \
 	X(names_responses, "DNS responses the IP-to-name table learnt from")                      \
 	X(names_attached, "connection ends named by a DNS answer")                                \
+	X(enrich_packet_lookups, "packet sources: connections whose sockets were looked up")      \
+	X(enrich_packet_misses, "of those, with no local socket found (remote, or closed)")       \
+	X(enrich_packet_owner_misses, "local sockets found whose process was not found")          \
+	X(enrich_packet_netns_unentered, "lookups in namespaces not entered (read from /proc)")   \
+	X(enrich_packet_cgroup_misses, "cgroup_skb: cgroup ids not in the cgroup tree")           \
 	X(enrich_cri_listings, "listings of the node's pods asked of the runtime's CRI API")      \
 	X(enrich_cri_failures, "of those, listings that failed (retried at the next turn)")       \
 	X(enrich_cri_misses, "containers the latest CRI listing did not have (a new one asked)")  \

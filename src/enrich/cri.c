@@ -25,6 +25,7 @@ struct sonde_cri {
 	char path[256];
 	pthread_t thread;
 	pthread_mutex_t lock;
+	unsigned refs; /* under lock */
 	pthread_cond_t wake;
 	bool stop, asked; /* under lock */
 	struct sonde_cri_list list; /* under lock */
@@ -215,6 +216,7 @@ struct sonde_cri *sonde_cri_start(const char *path, char *why, size_t whylen)
 		return NULL;
 	}
 	snprintf(c->path, sizeof(c->path), "%s", path);
+	c->refs = 1;
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -222,6 +224,8 @@ struct sonde_cri *sonde_cri_start(const char *path, char *why, size_t whylen)
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&c->lock, NULL);
 	int err = pthread_create(&c->thread, NULL, run, c);
+	if (!err) /* named, so the one client of a run can be told (ps -L) */
+		pthread_setname_np(c->thread, "sonde-cri");
 	if (err) {
 		snprintf(why, whylen, "cannot start the CRI thread: %s", strerror(err));
 		pthread_cond_destroy(&c->wake);
@@ -232,11 +236,36 @@ struct sonde_cri *sonde_cri_start(const char *path, char *why, size_t whylen)
 	return c;
 }
 
+struct sonde_cri *sonde_cri_ref(struct sonde_cri *c)
+{
+	if (c) {
+		pthread_mutex_lock(&c->lock);
+		c->refs++;
+		pthread_mutex_unlock(&c->lock);
+	}
+	return c;
+}
+
+struct sonde_cri *sonde_cri_open(const char *root, const char *socket, char *why, size_t whylen)
+{
+	char path[512];
+	why[0] = 0;
+	if (socket && *socket)
+		snprintf(path, sizeof(path), "%s", socket);
+	else if (socket || !sonde_cri_find_socket(root ? root : "/", path, sizeof(path)))
+		return NULL;
+	return sonde_cri_start(path, why, whylen);
+}
+
 void sonde_cri_stop(struct sonde_cri *c)
 {
 	if (!c)
 		return;
 	pthread_mutex_lock(&c->lock);
+	if (--c->refs) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
 	c->stop = true;
 	pthread_cond_signal(&c->wake);
 	pthread_mutex_unlock(&c->lock);

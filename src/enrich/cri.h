@@ -25,9 +25,19 @@
 struct sonde_cri;
 
 /* Start listing through the socket at path. NULL only when out of memory
- * or no thread could start (why says). */
+ * or no thread could start (why says). The caller holds one reference. */
 struct sonde_cri *sonde_cri_start(const char *path, char *why, size_t whylen);
-void sonde_cri_stop(struct sonde_cri *c);
+/* One client serves every stage of a run (enrichment, the target scan):
+ * each holds a reference; the last one dropped stops the thread. */
+struct sonde_cri *sonde_cri_ref(struct sonde_cri *c);
+void sonde_cri_stop(struct sonde_cri *c); /* drop a reference (NULL: none) */
+
+/*
+ * A run's client: socket path as --cri-socket gives it ("" none, NULL the
+ * usual ones under root, sonde_cri_find_socket). NULL when there is no
+ * socket or no thread (why says, "" for no socket).
+ */
+struct sonde_cri *sonde_cri_open(const char *root, const char *socket, char *why, size_t whylen);
 
 /* The first of the usual sockets under root ("/" or "/proc/1/root") that
  * exists: containerd's, then CRI-O's; false when none does. */

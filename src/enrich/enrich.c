@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "enrich/cri.h"
+#include "enrich/packet_ends.h"
 #include "enrich/socket.h"
 #include "enrich/workload.h"
 
@@ -19,6 +20,7 @@ struct enrich {
 	struct sonde_container_cache *ctrs; /* NULL: ids only */
 	struct sonde_cri *cri; /* NULL: no CRI socket */
 	struct sonde_sock_owners *owners;
+	struct sonde_packet_ends *packets; /* NULL: packet records left alone */
 };
 
 static void end_free(struct sonde_enrich_end *e)
@@ -83,6 +85,7 @@ static struct sonde_enrich_end *pod_end(struct enrich *en, const struct sonde_en
 /*
  * Which end the traced process is (0 client, 1 server, -1 unknown), and a
  * socket of the other end when it is on this host too (*other_ino, else 0).
+ * A socket found is asked who holds it: finding it does not say whose it is.
  * When the connection's own sockets are gone (it closed before its first
  * record), a listener on the server's port still tells: the traced process
  * holding it is the server; else the listener's holder is the server and
@@ -95,10 +98,15 @@ static int place(struct enrich *en, const struct sonde_conn_info *c, uint64_t *o
 	if (!sonde_sock_inodes(en->proc, c->proc.pid, &c->client, &c->server, &ino[0], &ino[1],
 			       &lino))
 		return -1;
-	if (ino[0] && !ino[1])
-		return 0;
-	if (ino[1] && !ino[0])
-		return 1;
+	/* One socket left: the traced process's own, or (a server that closed
+	 * first, its socket an orphan) the peer's, still held by the peer. */
+	for (int k = 0; k < 2; k++)
+		if (ino[k] && !ino[!k]) {
+			if (sonde_sock_held_by(en->proc, c->proc.pid, ino[k]))
+				return k;
+			*other_ino = ino[k];
+			return !k;
+		}
 	if (!ino[0]) {
 		if (!lino)
 			return -1;
@@ -115,15 +123,60 @@ static int place(struct enrich *en, const struct sonde_conn_info *c, uint64_t *o
 	return -1;
 }
 
-static bool enrich_record(void *ctx, struct sonde_record *r)
+/* cgroup_skb: the socket's cgroup names a container that no process found
+ * at an end carries; it goes to the one end whose socket is on this host
+ * and whose process was not found, if there is exactly one such end. */
+static void place_cgroup(struct enrich *en, struct sonde_enrich_conn *ec,
+			 const struct sonde_packet_found *f)
 {
-	struct enrich *en = ctx;
-	const struct sonde_conn_info *c = r->conn;
-	if (!c->attrs || !c->proc.pid || sonde_attr_get(c->attrs, SONDE_ATTR_CONTAINER))
-		return true;
+	if (!f->cg.id[0])
+		return;
+	for (int e = 0; e < 2; e++)
+		if (ec->end[e] && !strcmp(ec->end[e]->proc.ctr.id, f->cg.id))
+			return;
+	int at = f->socket[0] && !ec->end[0] ? 0 : -1;
+	if (f->socket[1] && !ec->end[1])
+		at = at < 0 ? 1 : -1;
+	if (at < 0)
+		return;
+	struct sonde_enrich_end *e = calloc(1, sizeof(*e));
+	if (!e)
+		abort();
+	e->proc.uid = (uint32_t)-1;
+	e->proc.ctr = f->cg;
+	snprintf(e->proc.cgroup, sizeof(e->proc.cgroup), "%s", f->cg_path);
+	if (en->ctrs)
+		e->ctr = sonde_container_lookup(en->ctrs, &f->cg, now_ns());
+	ec->end[at] = e;
+}
+
+/* A packet source's connection: its local ends from the socket table. */
+static struct sonde_enrich_conn *packet_conn(struct enrich *en, const struct sonde_conn_info *c)
+{
+	struct sonde_packet_found f;
+	sonde_packet_ends_find(en->packets, c, &f);
 	struct sonde_enrich_conn *ec = calloc(1, sizeof(*ec));
 	if (!ec)
-		return true;
+		abort();
+	if (f.pid[0] && f.pid[0] == f.pid[1]) { /* a process talking to itself */
+		ec->traced = end_of(en, f.pid[0]);
+		ec->end[0] = ec->end[1] = ec->traced;
+	} else {
+		for (int e = 0; e < 2; e++)
+			if (f.pid[e])
+				ec->end[e] = end_of(en, f.pid[e]);
+	}
+	place_cgroup(en, ec, &f);
+	return ec;
+}
+
+/* An eBPF connection: the traced process placed at its end, the other
+ * end's found through the other socket. */
+static struct sonde_enrich_conn *traced_conn(struct enrich *en, const struct sonde_conn_info *c)
+{
+	struct sonde_enrich_conn *ec = calloc(1, sizeof(*ec));
+	if (!ec)
+		abort();
 	ec->traced = end_of(en, c->proc.pid);
 	uint64_t other_ino = 0;
 	/* The socket tables placed are TCP's; a UDP flow (a lookup each) keeps
@@ -137,6 +190,19 @@ static bool enrich_record(void *ctx, struct sonde_record *r)
 		else if (other)
 			ec->end[!k] = end_of(en, other);
 	}
+	return ec;
+}
+
+static bool enrich_record(void *ctx, struct sonde_record *r)
+{
+	struct enrich *en = ctx;
+	const struct sonde_conn_info *c = r->conn;
+	if (!c->attrs || sonde_attr_get(c->attrs, SONDE_ATTR_CONTAINER))
+		return true;
+	bool packets = en->packets && sonde_packet_ends_wanted(c);
+	if (!c->proc.pid && !packets)
+		return true;
+	struct sonde_enrich_conn *ec = packets ? packet_conn(en, c) : traced_conn(en, c);
 	for (int e = 0; e < 2; e++)
 		if (!ec->end[e])
 			ec->end[e] = pod_end(en, e ? &c->server : &c->client);
@@ -164,6 +230,7 @@ static int enrich_close(void *ctx)
 	sonde_container_cache_free(en->ctrs);
 	sonde_cri_stop(en->cri);
 	sonde_sock_owners_free(en->owners);
+	sonde_packet_ends_free(en->packets);
 	free(en);
 	return 0;
 }
@@ -190,18 +257,23 @@ void *sonde_enrich_new(const struct sonde_enrich_opts *o, struct sonde_stats *st
 	en->owners = sonde_sock_owners_new(proc, 0);
 	if (o && o->containers)
 		en->ctrs = sonde_container_cache_new(root, 0, stats);
+	struct sonde_packet_ends_opts pe = { .proc = proc,
+					     .netns = o ? o->netns : NULL,
+					     .cgroup_root = o ? o->cgroup_root : NULL };
+	char pwhy[256];
+	/* Without a netlink socket packet records keep their addresses only. */
+	if (o && o->packets)
+		en->packets = sonde_packet_ends_new(&pe, stats, pwhy, sizeof(pwhy));
 	if (!en->procs || !en->owners || (o && o->containers && !en->ctrs)) {
 		enrich_close(en);
 		return NULL;
 	}
-	char sock[512], why[256];
-	const char *cs = o ? o->cri_socket : "";
-	if (en->ctrs && cs && *cs)
-		snprintf(sock, sizeof(sock), "%s", cs);
-	else if (!(en->ctrs && !cs && sonde_cri_find_socket(root, sock, sizeof(sock))))
-		sock[0] = 0;
+	char why[256];
 	/* A thread that cannot start leaves the state files to say what they can. */
-	if (sock[0] && (en->cri = sonde_cri_start(sock, why, sizeof(why))))
+	if (en->ctrs)
+		en->cri = o->cri ? sonde_cri_ref(o->cri)
+				 : sonde_cri_open(root, o->cri_socket, why, sizeof(why));
+	if (en->cri)
 		sonde_container_cache_set_cri(en->ctrs, en->cri);
 	return en;
 }
@@ -302,8 +374,11 @@ void sonde_enrich_end_fields(const struct sonde_conn_info *c, int e,
 	if (!end)
 		return;
 	const struct sonde_proc_info *p = &end->proc;
-	if (!p->pid) { /* named by its pod's IP only */
-		pod_object(end, v, ctx);
+	if (!p->pid) { /* named by its cgroup, or by its pod's IP only */
+		if (p->ctr.id[0])
+			container_object(end, v, ctx);
+		else
+			pod_object(end, v, ctx);
 		return;
 	}
 	v->begin(ctx, "process", SONDE_FG_OBJECT);
@@ -320,5 +395,5 @@ const struct sonde_proc_info *sonde_enrich_end_proc(const struct sonde_conn_info
 {
 	const struct sonde_enrich_end *end =
 		sonde_attr_get(c->attrs, e ? SONDE_ATTR_SERVER_PROCESS : SONDE_ATTR_CLIENT_PROCESS);
-	return end ? &end->proc : NULL;
+	return end && end->proc.pid ? &end->proc : NULL; /* pid 0: a pod or cgroup only */
 }

@@ -21,8 +21,11 @@
  * server's port on this host tells the server end: its holder. When nothing
  * tells, nothing per end is attached — only the traced process's own
  * details, in the record's "process".
- * Records without a pid (packet sources, files) are left alone; UDP flows
- * get the traced process only (the socket tables read are TCP's).
+ * Records of packet sources (no pid) have their local ends found by their
+ * 4-tuple in the kernel's socket table (enrich/packet_ends.h) when asked
+ * (opts.packets); cgroup_skb's the container of the socket's cgroup too.
+ * Records of files are left alone; UDP flows get the traced process only
+ * (the socket tables read are TCP's).
  *
  * The walks below describe what was attached through the field visitor
  * (core/fields.h), for any sink. Label keys of pods are passed as member
@@ -59,6 +62,15 @@ struct sonde_enrich_opts {
 	/* The runtime's CRI socket for pods and labels: NULL looks for the
 	 * usual ones under root, "" asks none. */
 	const char *cri_socket;
+	/* The run's CRI client, shared with the target scan (a reference is
+	 * taken); NULL: the stage opens its own as cri_socket says. */
+	struct sonde_cri *cri;
+	/* Records of packet sources too: their local ends found by 4-tuple
+	 * (enrich/packet_ends.h), in netns (--netns's file, NULL: ours) and,
+	 * for cgroup_skb, under the cgroup v2 mount cgroup_root (NULL: found). */
+	bool packets;
+	const char *netns;
+	const char *cgroup_root;
 };
 
 extern const struct sonde_stage_ops sonde_enrich_stage;

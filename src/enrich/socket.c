@@ -308,6 +308,9 @@ struct sonde_sock_owners {
 	char proc[128];
 	size_t max_fds;
 	struct sonde_u64map seen; /* socket inode → pid, from earlier searches */
+	struct sonde_u64map full; /* socket inode → pid, the last full search's */
+	uint64_t full_at_ns;
+	bool full_done;
 };
 
 struct sonde_sock_owners *sonde_sock_owners_new(const char *proc, size_t max_fds)
@@ -318,6 +321,7 @@ struct sonde_sock_owners *sonde_sock_owners_new(const char *proc, size_t max_fds
 	snprintf(o->proc, sizeof(o->proc), "%s", proc ? proc : "/proc");
 	o->max_fds = max_fds ? max_fds : 65536;
 	sonde_u64map_init(&o->seen);
+	sonde_u64map_init(&o->full);
 	return o;
 }
 
@@ -326,6 +330,7 @@ void sonde_sock_owners_free(struct sonde_sock_owners *o)
 	if (!o)
 		return;
 	sonde_u64map_free(&o->seen);
+	sonde_u64map_free(&o->full);
 	free(o);
 }
 
@@ -372,4 +377,57 @@ uint32_t sonde_sock_owner(struct sonde_sock_owners *o, uint64_t ino, uint32_t sk
 	}
 	closedir(d);
 	return s.found;
+}
+
+static bool note_all(void *ctx, uint32_t pid, uint64_t ino)
+{
+	struct sonde_u64map *m = ctx;
+	sonde_u64map_put(m, ino, pid);
+	return false;
+}
+
+/* Every process's sockets into o->full, within the descriptor budget. */
+static void search_all(struct sonde_sock_owners *o)
+{
+	sonde_u64map_free(&o->full);
+	sonde_u64map_init(&o->full);
+	DIR *d = opendir(o->proc);
+	if (!d)
+		return;
+	size_t budget = o->max_fds;
+	bool stop = false;
+	struct dirent *de;
+	while (budget && (de = readdir(d))) {
+		char *end;
+		unsigned long p = strtoul(de->d_name, &end, 10);
+		if (*end || !p)
+			continue;
+		size_t n = each_socket(o->proc, (uint32_t)p, note_all, &o->full, &stop);
+		budget = n < budget ? budget - n : 0;
+	}
+	closedir(d);
+}
+
+uint32_t sonde_sock_owner_known(struct sonde_sock_owners *o, uint64_t ino)
+{
+	uint64_t pid;
+	if (sonde_u64map_get(&o->full, ino, &pid) &&
+	    sonde_sock_held_by(o->proc, (uint32_t)pid, ino))
+		return (uint32_t)pid;
+	return 0;
+}
+
+uint32_t sonde_sock_owner_scan(struct sonde_sock_owners *o, uint64_t ino, uint64_t now_ns,
+			       uint64_t interval_ns)
+{
+	uint64_t pid;
+	uint32_t known = sonde_sock_owner_known(o, ino);
+	if (known)
+		return known;
+	if (o->full_done && now_ns - o->full_at_ns < interval_ns)
+		return 0;
+	o->full_done = true;
+	o->full_at_ns = now_ns;
+	search_all(o);
+	return sonde_u64map_get(&o->full, ino, &pid) ? (uint32_t)pid : 0;
 }

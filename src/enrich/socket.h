@@ -45,4 +45,18 @@ void sonde_sock_owners_free(struct sonde_sock_owners *o);
  * none was found within the budget. */
 uint32_t sonde_sock_owner(struct sonde_sock_owners *o, uint64_t ino, uint32_t skip);
 
+/*
+ * The process holding socket ino, from what the last full search saw
+ * (every process's descriptors within the budget, each socket noted), or
+ * a full search again when ino is not there and the last one is at least
+ * interval_ns old (now_ns: a monotonic clock): one search per interval
+ * however many connections miss, for the packet sources, which look up
+ * every connection. 0 if not found (or not searched for).
+ */
+/* The holder of ino as the last full search saw it, if it still holds it;
+ * else 0 (nothing searched). */
+uint32_t sonde_sock_owner_known(struct sonde_sock_owners *o, uint64_t ino);
+uint32_t sonde_sock_owner_scan(struct sonde_sock_owners *o, uint64_t ino, uint64_t now_ns,
+			       uint64_t interval_ns);
+
 #endif

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "app/privs.h"
+#include "enrich/cgroup_ids.h"
 #include "enrich/cri.h"
 
 #define SCAN_MS 2000
@@ -47,28 +48,6 @@ static uint64_t mono_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* The cgroup v2 mount (hybrid hosts: /sys/fs/cgroup/unified). */
-static bool find_cgroup2(char *out, size_t len)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return false;
-	char line[1024];
-	bool found = false;
-	/* the last: a later mount hides an earlier one (a container's own
-	 * cgroup namespace view under the host's tree mounted over it) */
-	while (fgets(line, sizeof(line), f)) {
-		const char *sep = strstr(line, " - cgroup2 ");
-		char mnt[400];
-		if (sep && sscanf(line, "%*s %*s %*s %*s %399s", mnt) == 1) {
-			snprintf(out, len, "%s", mnt);
-			found = true;
-		}
-	}
-	fclose(f);
-	return found;
 }
 
 static void select_dir(struct scan *s, const char *rel, uint64_t ino)
@@ -261,7 +240,7 @@ void *sonde_target_scan_new(const struct sonde_target_scan_opts *o, char *why, s
 	s->stats = o->stats;
 	if (o->cgroup_root)
 		snprintf(s->cgroot, sizeof(s->cgroot), "%s", o->cgroup_root);
-	else if (!find_cgroup2(s->cgroot, sizeof(s->cgroot))) {
+	else if (!sonde_cgroup2_mount(s->cgroot, sizeof(s->cgroot))) {
 		snprintf(why, whylen, "--target needs the cgroup v2 tree, and none is mounted");
 		sonde_targets_free(&s->targets);
 		free(s);
@@ -269,13 +248,10 @@ void *sonde_target_scan_new(const struct sonde_target_scan_opts *o, char *why, s
 	}
 	const char *root = o->root ? o->root : "/";
 	s->ctrs = sonde_container_cache_new(root, 4096, NULL);
-	char sock[512], cwhy[256];
-	const char *cs = o->cri_socket;
-	if (cs && *cs)
-		snprintf(sock, sizeof(sock), "%s", cs);
-	else if (!(!cs && sonde_cri_find_socket(root, sock, sizeof(sock))))
-		sock[0] = 0;
-	if (sock[0] && (s->cri = sonde_cri_start(sock, cwhy, sizeof(cwhy)))) {
+	char cwhy[256];
+	s->cri = o->cri ? sonde_cri_ref(o->cri)
+			: sonde_cri_open(root, o->cri_socket, cwhy, sizeof(cwhy));
+	if (s->cri) {
 		sonde_container_cache_set_cri(s->ctrs, s->cri);
 		/* The first listing, so the first walk knows the pods' labels. */
 		for (int i = 0; i < 30 && !sonde_cri_generation(s->cri); i++)
@@ -294,6 +270,8 @@ void *sonde_target_scan_new(const struct sonde_target_scan_opts *o, char *why, s
 	pthread_mutex_init(&s->lock, NULL);
 	scan_once(s);
 	int err = pthread_create(&s->thread, NULL, run, s);
+	if (!err)
+		pthread_setname_np(s->thread, "sonde-targets");
 	if (err) {
 		snprintf(why, whylen, "cannot start the target thread: %s", strerror(err));
 		pthread_cond_destroy(&s->wake);

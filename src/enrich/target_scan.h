@@ -18,12 +18,16 @@
 #include "core/stats.h"
 #include "enrich/targets.h"
 
+struct sonde_cri;
+
 struct sonde_target_scan_opts {
 	const struct sonde_targets *targets; /* copied */
 	int map_fd; /* the eBPF source's targets map */
 	const char *cgroup_root; /* the cgroup v2 mount; NULL: found in mountinfo */
 	const char *root; /* the node's root for runtime state: "/" */
 	const char *cri_socket; /* as enrich's: NULL the usual, "" none */
+	struct sonde_cri *cri; /* the run's client, shared (a reference is
+				* taken); NULL: opened here as cri_socket says */
 	struct sonde_stats *stats;
 };
 

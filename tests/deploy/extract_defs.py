@@ -7,7 +7,8 @@ reference — so the test runs offline. Run once per Kubernetes version:
 """
 import json, sys
 
-KINDS = ["io.k8s.api.apps.v1.DaemonSet", "io.k8s.api.core.v1.ServiceAccount", "io.k8s.api.core.v1.Namespace"]
+KINDS = ["io.k8s.api.apps.v1.DaemonSet", "io.k8s.api.core.v1.ServiceAccount", "io.k8s.api.core.v1.Namespace",
+         "io.k8s.api.core.v1.ConfigMap"]
 
 
 def refs(o, out):

@@ -50,7 +50,8 @@ def strict(defs):
 
 KIND_DEF = {("apps/v1", "DaemonSet"): "io.k8s.api.apps.v1.DaemonSet",
             ("v1", "ServiceAccount"): "io.k8s.api.core.v1.ServiceAccount",
-            ("v1", "Namespace"): "io.k8s.api.core.v1.Namespace"}
+            ("v1", "Namespace"): "io.k8s.api.core.v1.Namespace",
+            ("v1", "ConfigMap"): "io.k8s.api.core.v1.ConfigMap"}
 
 
 class Schema:
@@ -84,6 +85,23 @@ def docs(text):
 
 def daemonset(ds):
     return [d for d in ds if d["kind"] == "DaemonSet"][0]
+
+
+def agent_config(ds):
+    """The ConfigMap's sonde.yaml (sonde's --config), parsed."""
+    cm = [d for d in ds if d["kind"] == "ConfigMap"]
+    return yaml.safe_load(cm[0]["data"]["sonde.yaml"]) if cm else None
+
+
+def run_with_config(sonde, tmp, ds, extra):
+    """sonde capture with the DaemonSet's arguments, its --config the
+    ConfigMap's file written here."""
+    path = os.path.join(tmp, "sonde.yaml")
+    with open(path, "w") as f:
+        f.write([d for d in ds if d["kind"] == "ConfigMap"][0]["data"]["sonde.yaml"])
+    args = daemonset(ds)["spec"]["template"]["spec"]["containers"][0]["args"]
+    args = ["--config=" + path if a.startswith("--config=") else a for a in args]
+    return subprocess.run([sonde] + args + extra, capture_output=True, text=True, timeout=60)
 
 
 def build_renderer(tmp):
@@ -172,9 +190,12 @@ def main():
             e = schema.errors(d)
             check(f"targets: {d['kind']} valid", not e, e)
         args = daemonset(ds)["spec"]["template"]["spec"]["containers"][0]["args"] if ds else []
-        check("targets: each entry is one --target, terms joined by ';'",
-              "--target=namespace=shop;pod=app=checkout,tier!=db;ports=8080,8443" in args and
-              "--target=container=web;process=nginx,envoy" in args and "--target=all" in args and "--no-tls" in args, args)
+        cfg = agent_config(ds) if ds else None
+        check("targets: the values reach sonde as its --config file (a ConfigMap mounted at /etc/sonde)",
+              cfg and cfg["capture"]["targets"][0] == {"namespace": "shop", "podSelector": "app=checkout,tier!=db",
+                                                       "ports": [8080, 8443]} and
+              cfg["capture"]["tls"] is False and "--config=/etc/sonde/sonde.yaml" in args and
+              "--max-conns" in args, [args, cfg])
 
         pk = os.path.join(tmp, "packets.yaml")
         with open(pk, "w") as f:
@@ -216,12 +237,21 @@ def main():
         check("deploy/kubernetes/sonde.yaml is the chart rendered with its defaults",
               [d for d in plain if d["kind"] != "Namespace"] == docs(text), "re-render it (docs/deploy.md)")
 
-        # sonde takes the arguments the chart gives it.
+        # sonde takes the arguments and the file the chart gives it (the
+        # command line's --cri-socket wins over the file's); a typo in
+        # the values reaches sonde, which refuses it with its line.
         if os.geteuid() == 0 and os.access(sonde, os.X_OK):
-            args = daemonset(docs(render(renderer, vals)[0]))["spec"]["template"]["spec"]["containers"][0]["args"]
-            args = [a for a in args if not a.startswith("--cri-socket")] + ["--cri-socket=none", "--duration=1s", "-q"]
-            p = subprocess.run([sonde] + args, capture_output=True, text=True, timeout=60)
-            check("sonde accepts the chart's arguments (a 1 s capture)", p.returncode == 0, p.stderr[-500:])
+            extra = ["--cri-socket=none", "--duration=1s", "-q", "--audit-log=none"]
+            p = run_with_config(sonde, tmp, docs(render(renderer, vals)[0]), extra)
+            check("sonde accepts the chart's arguments and --config file (a 1 s capture)", p.returncode == 0,
+                  p.stderr[-500:])
+            typo = os.path.join(tmp, "typo.yaml")
+            with open(typo, "w") as f:
+                f.write("capture:\n  targetz: []\n")
+            p = run_with_config(sonde, tmp, docs(render(renderer, typo)[0]), extra)
+            check("a key sonde does not know, in the values, is refused by sonde with its line",
+                  p.returncode == 2 and "unknown key 'targetz' in capture" in p.stderr and "sonde.yaml:" in p.stderr,
+                  p.stderr[-500:])
         else:
             skip("sonde run with the chart's arguments: needs root and a built sonde")
     finally:

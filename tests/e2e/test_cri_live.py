@@ -219,6 +219,29 @@ def main():
             R.check("stats: listings made, none failed", s.get("enrich_cri_listings", 0) >= 1 and
                     s.get("enrich_cri_failures") == 0, s)
 
+            # --target and enrichment together: one CRI client (one
+            # "sonde-cri" thread) serves both, and the pod is still named.
+            run = SondeRun(sonde, tmp, "shared", ["--port", str(port), "--no-tls", "--cri-socket", cd.sock,
+                                                  "--target", "namespace=shop"], R, dry=dry)
+            if not run.ok:
+                return 1
+            time.sleep(1.2)
+            names = []
+            for t in os.listdir(f"/proc/{run.proc.pid}/task"):
+                try:
+                    names.append(open(f"/proc/{run.proc.pid}/task/{t}/comm").read().strip())
+                except OSError:
+                    pass
+            R.check("--target with enrichment: one CRI client for both (one sonde-cri thread, one sonde-targets)",
+                    names.count("sonde-cri") == 1 and names.count("sonde-targets") == 1, names)
+            Child(["curl", "-s", f"http://127.0.0.1:{port}/"], name="curl-shared").wait(timeout=20)
+            rc, recs = run.stop()
+            ex = exchanges(recs, "/")
+            s = stats(recs)
+            R.check("--target with enrichment: the selected pod's exchange names its labels (from the shared listing)",
+                    len(ex) == 1 and ex[0]["conn"]["server"].get("pod", {}).get("labels") == labels and
+                    s.get("target_cgroups", 0) >= 1, [ex, {k: v for k, v in s.items() if k.startswith("target_")}])
+
             # A socket that is not there: counted, records still come.
             run = SondeRun(sonde, tmp, "nosock", ["--port", str(port), "--no-tls", "--cri-socket",
                                                   os.path.join(tmp, "absent.sock")], R, dry=dry)

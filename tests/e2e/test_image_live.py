@@ -27,7 +27,20 @@ except ImportError:  # Debian's python3-yaml: its python
     yaml = None
 
 
-def daemonset_podman_args(pm, name, tag):
+def configmap_dir(docs, name, tmp):
+    """The ConfigMap's files in a directory, as the kubelet mounts them."""
+    cm = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == name][0]
+    d = os.path.join(tmp, "configmap-" + name)
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o755)  # the kubelet's modes: sonde's non-root user reads it
+    for fn, text in cm["data"].items():
+        with open(os.path.join(d, fn), "w") as f:
+            f.write(text)
+        os.chmod(os.path.join(d, fn), 0o644)
+    return d
+
+
+def daemonset_podman_args(pm, name, tag, tmp):
     """podman run arguments from the DaemonSet's pod spec."""
     docs = [d for d in yaml.safe_load_all(open(os.path.join(ROOT, "deploy", "kubernetes", "sonde.yaml"))) if d]
     pod = [d for d in docs if d["kind"] == "DaemonSet"][0]["spec"]["template"]["spec"]
@@ -42,7 +55,8 @@ def daemonset_podman_args(pm, name, tag):
         argv.append("--read-only")
     for cap in sc["capabilities"]["add"]:
         argv += ["--cap-add", cap]
-    vols = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"]}
+    vols = {v["name"]: v["hostPath"]["path"] if "hostPath" in v else configmap_dir(docs, v["configMap"]["name"], tmp)
+            for v in pod["volumes"]}
     for m in c["volumeMounts"]:
         src = vols[m["name"]]
         if not os.path.exists(src):
@@ -104,7 +118,7 @@ def main():
             return 1
         sname = f"sonde-img-{port}"
         names.append(sname)
-        argv, args = daemonset_podman_args(pm, sname, tag)
+        argv, args = daemonset_podman_args(pm, sname, tag, tmp)
         args = [a for a in args if not a.startswith("--cri-socket")] + ["--cri-socket=none", "--no-tls",
                                                                           "--port", str(port)]
         R.info("sonde as the DaemonSet runs it: " + " ".join(argv[len(pm):] + args))
