@@ -369,14 +369,13 @@ static int redissect(struct query_args *a)
 	uint64_t written = 0;
 	for (size_t i = 0, j; i < n && status == SONDE_EXIT_OK; i = j) {
 		size_t len = run_name_len(paths[i]);
-		for (j = i + 1; j < n && run_name_len(paths[j]) == len &&
-				!strncmp(paths[i], paths[j], len);
+		for (j = i + 1;
+		     j < n && run_name_len(paths[j]) == len && !strncmp(paths[i], paths[j], len);
 		     j++)
 			;
 		if (a->q.limit && written >= a->q.limit)
 			break;
-		snprintf(limit, sizeof(limit), "%llu",
-			 (unsigned long long)(a->q.limit - written));
+		snprintf(limit, sizeof(limit), "%llu", (unsigned long long)(a->q.limit - written));
 		status = redissect_run(a, paths + i, j - i, av, ac, &written);
 	}
 	free(av);

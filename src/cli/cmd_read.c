@@ -218,8 +218,8 @@ static int read_main(int argc, char **argv, int in_fd, const char *in_name, uint
 		sonde_errorf("%s: %s", path, strerror(errno));
 		status = SONDE_EXIT_FAIL;
 	} else {
-		status = run_read(&co, fd, in_fd >= 0 ? in_name : is_stdin ? "(stdin)" : path, follow,
-				  matched);
+		const char *name = in_fd >= 0 ? in_name : is_stdin ? "(stdin)" : path;
+		status = run_read(&co, fd, name, follow, matched);
 		if (!is_stdin && in_fd < 0)
 			close(fd);
 	}

@@ -318,9 +318,10 @@ struct sonde_redact_stream *sonde_common_record_mask(const struct sonde_common_o
 	if (!o->rec.path || o->no_redact)
 		return NULL;
 	if (packets && !o->quiet)
-		fprintf(stderr, "sonde: %s: packets are recorded as the wire carried them, like "
-				"tcpdump's: cleartext secrets in them are not masked (records are; "
-				"docs/security.md)\n",
+		fprintf(stderr,
+			"sonde: %s: packets are recorded as the wire carried them, like "
+			"tcpdump's: cleartext secrets in them are not masked (records are; "
+			"docs/security.md)\n",
 			o->store_raw ? "--store-raw" : "-w");
 	return sonde_redact_stream_new(&o->redact);
 }
@@ -580,8 +581,7 @@ static int store_raw_record(struct sonde_common_opts *o, const char *cmd)
 	return 0;
 }
 
-struct sonde_pcapng *sonde_common_record(struct sonde_common_opts *o, const char *cmd,
-					 int *status)
+struct sonde_pcapng *sonde_common_record(struct sonde_common_opts *o, const char *cmd, int *status)
 {
 	*status = store_raw_record(o, cmd);
 	if (*status)

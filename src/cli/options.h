@@ -58,11 +58,10 @@ void sonde_common_redact(struct sonde_common_opts *o, struct sonde_run *run);
 struct sonde_redact_stream *sonde_common_record_mask(const struct sonde_common_opts *o,
 						     bool packets);
 
-/* -w (or --store-raw: into the store): open the recording. NULL without, or with *status set to the exit
- * status after a message (a bad combination of options, a file that cannot
- * be created). */
-struct sonde_pcapng *sonde_common_record(struct sonde_common_opts *o, const char *cmd,
-					 int *status);
+/* -w (or --store-raw: into the store's directory): open the recording. NULL
+ * without, or with *status set to the exit status after a message (a bad
+ * combination of options, a file that cannot be created). */
+struct sonde_pcapng *sonde_common_record(struct sonde_common_opts *o, const char *cmd, int *status);
 /* The record sink of -o (stdout; stats only with -o none or -w -). */
 struct sonde_sink *sonde_common_sink(struct sonde_common_opts *o, bool immediate);
 /* -w's end: close it, saying why if it lost packets. Returns -1 then. */

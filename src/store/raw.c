@@ -97,8 +97,8 @@ int sonde_store_raw_list(const char *dir, char ***paths, size_t *n)
 }
 
 int sonde_store_raw_prepare(const char *dir, uint64_t quota, struct sonde_pcapng_opts *rec,
-			    char *path, size_t pathlen, struct sonde_store_raw_prep *prep, char *err,
-			    size_t errlen)
+			    char *path, size_t pathlen, struct sonde_store_raw_prep *prep,
+			    char *err, size_t errlen)
 {
 	*prep = (struct sonde_store_raw_prep){ 0 };
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {

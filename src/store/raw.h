@@ -27,8 +27,8 @@ struct sonde_store_raw_prep {
  * sentence in err.
  */
 int sonde_store_raw_prepare(const char *dir, uint64_t quota, struct sonde_pcapng_opts *rec,
-			    char *path, size_t pathlen, struct sonde_store_raw_prep *prep, char *err,
-			    size_t errlen);
+			    char *path, size_t pathlen, struct sonde_store_raw_prep *prep,
+			    char *err, size_t errlen);
 
 /* The complete raw files of dir (not those still being started, .part),
  * oldest first. 0, or -1 with errno. Free with sonde_store_list_free. */
