@@ -28,8 +28,10 @@ static const char query_usage[] =
 	"Records kept by 'sonde capture --store DIR' or 'sonde read --store DIR' that\n"
 	"EXPR matches (docs/filter.md; none: every record), newest first.\n"
 	"\n"
-	"      --store DIR          the store (default: $SONDE_STORE); clickhouse=URL asks\n"
-	"                           ClickHouse (--sink clickhouse=URL) instead\n"
+	"      --store DIR          the store (default: $SONDE_STORE, else\n"
+	"                           " SONDE_STORE_AGENT_DIR " if it exists);\n"
+	"                           clickhouse=URL asks ClickHouse (--sink\n"
+	"                           clickhouse=URL) instead\n"
 	"      --since DUR          records of the last DUR only (units s, m, h...)\n"
 	"      --until DUR          records older than DUR ago only\n"
 	"  -o, --output FORMAT      text or json (JSON Lines, as sonde read -o json wrote\n"
@@ -166,6 +168,9 @@ static int parse_args(int argc, char **argv, struct query_args *a)
 	a->expr = optind < argc ? argv[optind] : NULL;
 	if (!a->q.dir)
 		a->q.dir = getenv("SONDE_STORE");
+	/* the node agent's (deploy/, docs/store.md) */
+	if (!a->q.dir && access(SONDE_STORE_AGENT_DIR, F_OK) == 0)
+		a->q.dir = SONDE_STORE_AGENT_DIR;
 	if (!a->q.dir) {
 		sonde_errorf("query: which store? --store DIR (or SONDE_STORE)");
 		return SONDE_EXIT_USAGE;

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -105,10 +107,24 @@ int sonde_store_raw_prepare(const char *dir, uint64_t quota, struct sonde_pcapng
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		return -1;
 	}
+	/* Another sonde writing this store keeps its files: ask its lock
+	 * before deleting any (the store's stage takes it for good next). */
+	char lock[4096];
+	snprintf(lock, sizeof(lock), "%s/lock", dir);
+	int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(err, errlen, "%s: %s", dir,
+			 errno == EWOULDBLOCK ? "another sonde is writing this store"
+					      : strerror(errno));
+		if (lfd >= 0)
+			close(lfd);
+		return -1;
+	}
 	struct raw_file *f;
 	size_t n;
 	if (list_files(dir, &f, &n) < 0) {
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		close(lfd);
 		return -1;
 	}
 	uint64_t total = 0;
@@ -123,6 +139,7 @@ int sonde_store_raw_prepare(const char *dir, uint64_t quota, struct sonde_pcapng
 		free(f[i].path);
 	}
 	free(f);
+	close(lfd);
 	prep->kept_bytes = total;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);

@@ -222,6 +222,13 @@ def test_live(sonde, R, tmp):
         for i in range(n):
             subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", f"Authorization: Bearer {SECRET}",
                             f"http://127.0.0.1:{port}/ok.txt?i={i}&token={SECRET}"], check=True)
+        before = {f: os.path.getsize(f) for f in raw_files(d)}
+        small = os.path.join(tmp, "second.pcap")
+        pcap(small, 2, "second", body=10)
+        p = run([sonde, "read", "--store", d, "--store-raw", "1m", "-o", "none", small])
+        R.check("live: a second sonde on the same store is refused and deletes no raw file",
+                p.returncode == 1 and "another sonde" in p.stderr and
+                all(os.path.exists(f) for f in before), p.stderr)
         rc, _ = rn.stop()
         srv.proc.terminate()
     finally:
