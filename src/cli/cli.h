@@ -22,6 +22,10 @@ enum {
 const char *sonde_version(void);
 
 int sonde_cmd_read(int argc, char **argv);
+/* sonde read over fd instead of argv's FILE (which must be "-"), named name in
+ * records: sonde query --redissect feeds it the store's raw bytes. *matched:
+ * the records -Y matched (written, up to -c). */
+int sonde_cmd_read_fd(int argc, char **argv, int fd, const char *name, uint64_t *matched);
 int sonde_cmd_capture(int argc, char **argv);
 /* Make the permitted capabilities effective (file capabilities set +p). */
 void sonde_raise_caps(void);

@@ -145,7 +145,7 @@ static int record_keylog(struct sonde_pcapng *rec, const struct sonde_keylog *kl
 
 /* The file (fd, named name in messages) through a run into one sink. */
 static int run_read(struct sonde_common_opts *co, int fd, const char *name,
-		    const struct read_opts *rdo)
+		    const struct read_opts *rdo, uint64_t *matched)
 {
 	uint64_t follow = rdo->follow;
 	co->pipe.conn.source = name;
@@ -209,6 +209,8 @@ static int run_read(struct sonde_common_opts *co, int fd, const char *name,
 	/* Whatever the input did, write what was parsed before it. */
 	sonde_run_finish(&run);
 	struct sonde_stats st = *sonde_run_stats(&run);
+	if (matched)
+		*matched = st.records - st.records_filtered;
 	int out_rc = sonde_run_free(&run);
 	int out_errno = errno;
 	if (!co->quiet && status == SONDE_EXIT_OK && rc >= 0 && out_rc == 0) {
@@ -235,7 +237,8 @@ static int run_read(struct sonde_common_opts *co, int fd, const char *name,
 	return status;
 }
 
-int sonde_cmd_read(int argc, char **argv)
+/* argv's FILE, or with fd >= 0 that descriptor, named name in records. */
+static int read_main(int argc, char **argv, int in_fd, const char *in_name, uint64_t *matched)
 {
 	struct sonde_common_opts co;
 	sonde_common_defaults(&co);
@@ -248,7 +251,7 @@ int sonde_cmd_read(int argc, char **argv)
 		return status;
 	}
 	bool is_stdin = !strcmp(path, "-");
-	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	int fd = in_fd >= 0 ? in_fd : is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	char why[256];
 	if (fd < 0) {
 		sonde_errorf("%s: %s", path, strerror(errno));
@@ -259,11 +262,22 @@ int sonde_cmd_read(int argc, char **argv)
 		sonde_errorf("read: %s", why);
 		status = SONDE_EXIT_FAIL;
 	} else {
-		status = run_read(&co, fd, is_stdin ? "(stdin)" : path, &ro);
-		if (!is_stdin)
+		const char *name = in_fd >= 0 ? in_name : is_stdin ? "(stdin)" : path;
+		status = run_read(&co, fd, name, &ro, matched);
+		if (!is_stdin && in_fd < 0)
 			close(fd);
 	}
 	sonde_keylog_free((struct sonde_keylog *)co.pipe.conn.tls_keylog);
 	sonde_common_free(&co);
 	return status;
+}
+
+int sonde_cmd_read(int argc, char **argv)
+{
+	return read_main(argc, argv, -1, NULL, NULL);
+}
+
+int sonde_cmd_read_fd(int argc, char **argv, int fd, const char *name, uint64_t *matched)
+{
+	return read_main(argc, argv, fd, name, matched);
 }

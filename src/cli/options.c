@@ -10,6 +10,7 @@
 #include "proto/content/protodesc.h"
 #include "query/filter_stage.h"
 #include "store/clickhouse.h"
+#include "store/raw.h"
 #include "store/store_stage.h"
 #include "redact/redact_stage.h"
 #include "cli/cli.h"
@@ -40,6 +41,7 @@ enum {
 	OPT_STORE, /* the embedded store (store/) */
 	OPT_STORE_SIZE,
 	OPT_STORE_AGE,
+	OPT_STORE_RAW,
 	OPT_SINK,
 	OPT_NODE,
 	OPT_CONNECTIONS,
@@ -84,6 +86,7 @@ const struct option sonde_common_longopts[] = {
 	{ "store", required_argument, NULL, OPT_STORE },
 	{ "store-size", required_argument, NULL, OPT_STORE_SIZE },
 	{ "store-age", required_argument, NULL, OPT_STORE_AGE },
+	{ "store-raw", required_argument, NULL, OPT_STORE_RAW },
 	{ "sink", required_argument, NULL, OPT_SINK },
 	{ "node", required_argument, NULL, OPT_NODE },
 	{ NULL, 0, NULL, 0 },
@@ -162,6 +165,8 @@ const char sonde_common_usage[] =
 	"      --store-size SIZE    the store's bound, oldest deleted first (default 1g)\n"
 	"      --store-age DUR      delete stored records older than this (default: none;\n"
 	"                           ClickHouse: its day partitions wholly older)\n"
+	"      --store-raw SIZE     keep the captured bytes in the store too, within SIZE\n"
+	"                           (oldest deleted first), for sonde query --redissect\n"
 	"      --sink clickhouse=URL  insert every record into ClickHouse too, over its\n"
 	"                           HTTP interface: http://HOST:8123/DB\n"
 	"      --node NAME          this sonde's name in ClickHouse (default: hostname)\n"
@@ -313,9 +318,11 @@ struct sonde_redact_stream *sonde_common_record_mask(const struct sonde_common_o
 	if (!o->rec.path || o->no_redact)
 		return NULL;
 	if (packets && !o->quiet)
-		fprintf(stderr, "sonde: -w: packets are recorded as the wire carried them, like "
-				"tcpdump's: cleartext secrets in them are not masked (records are; "
-				"docs/security.md)\n");
+		fprintf(stderr,
+			"sonde: %s: packets are recorded as the wire carried them, like "
+			"tcpdump's: cleartext secrets in them are not masked (records are; "
+			"docs/security.md)\n",
+			o->store_raw ? "--store-raw" : "-w");
 	return sonde_redact_stream_new(&o->redact);
 }
 
@@ -492,6 +499,13 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 			return sonde_bad_value(cmd, "store-size", arg, "at least 1m");
 		o->store.max_bytes = sz;
 		return 1;
+	case OPT_STORE_RAW:
+		if (size_opt(cmd, "store-raw", arg, &sz) < 0)
+			return -1;
+		if (sz < (1u << 20))
+			return sonde_bad_value(cmd, "store-raw", arg, "at least 1m");
+		o->store_raw = sz;
+		return 1;
 	case OPT_STORE_AGE:
 		return sonde_parse_duration(arg, &o->store.max_age_ns, &why) < 0
 			       ? sonde_bad_value(cmd, "store-age", arg, why)
@@ -520,6 +534,8 @@ void sonde_common_free(struct sonde_common_opts *o)
 	sonde_redactor_free(&o->redact);
 	sonde_filter_free(o->filter);
 	o->filter = NULL;
+	free(o->store_raw_path);
+	o->store_raw_path = NULL;
 }
 
 struct option *sonde_options_join(const struct option *a, const struct option *b)
@@ -535,10 +551,41 @@ struct option *sonde_options_join(const struct option *a, const struct option *b
 	return o;
 }
 
-struct sonde_pcapng *sonde_common_record(const struct sonde_common_opts *o, const char *cmd,
-					 int *status)
+/* --store-raw: the recording goes into the store's directory, within its
+ * quota (store/raw.h). 0, or the exit status after a message. */
+static int store_raw_record(struct sonde_common_opts *o, const char *cmd)
 {
-	*status = 0;
+	if (!o->store_raw)
+		return 0;
+	if (!o->store.dir || o->rec.path || o->rec.rotate_bytes || o->rec.rotate_ns ||
+	    o->rec.max_files || o->rec.quota_bytes) {
+		sonde_errorf("%s: --store-raw records into --store DIR (and without -w and its "
+			     "rotation)",
+			     cmd);
+		return SONDE_EXIT_USAGE;
+	}
+	char err[512];
+	struct sonde_store_raw_prep prep;
+	size_t len = strlen(o->store.dir) + 64;
+	o->store_raw_path = sonde_xcalloc(1, len);
+	if (sonde_store_raw_prepare(o->store.dir, o->store_raw, &o->rec, o->store_raw_path, len,
+				    &prep, err, sizeof(err)) < 0) {
+		sonde_errorf("%s: --store-raw: %s", cmd, err);
+		return SONDE_EXIT_FAIL;
+	}
+	if (prep.deleted_files && !o->quiet)
+		fprintf(stderr,
+			"sonde: --store-raw: %zu raw files of earlier runs deleted (oldest first) "
+			"to keep within the quota\n",
+			prep.deleted_files);
+	return 0;
+}
+
+struct sonde_pcapng *sonde_common_record(struct sonde_common_opts *o, const char *cmd, int *status)
+{
+	*status = store_raw_record(o, cmd);
+	if (*status)
+		return NULL;
 	const char *need = o->rec.rotate_bytes  ? "-C"
 			   : o->rec.max_files   ? "-W"
 			   : o->rec.rotate_ns   ? "-G"

@@ -37,6 +37,8 @@ struct sonde_common_opts {
 	size_t nproto_ports;
 	struct sonde_filter *filter; /* -Y EXPR (docs/filter.md); NULL: every record */
 	struct sonde_store_opts store; /* --store DIR and its bounds; dir NULL: none */
+	uint64_t store_raw; /* --store-raw SIZE: the raw bytes' quota; 0: not kept */
+	char *store_raw_path; /* the recording's path in the store (owned) */
 	const char *clickhouse; /* --sink clickhouse=URL: the URL; NULL: none */
 	const char *node; /* --node NAME; NULL: the hostname */
 };
@@ -56,11 +58,10 @@ void sonde_common_redact(struct sonde_common_opts *o, struct sonde_run *run);
 struct sonde_redact_stream *sonde_common_record_mask(const struct sonde_common_opts *o,
 						     bool packets);
 
-/* -w: open the recording. NULL without -w, or with *status set to the exit
- * status after a message (a bad combination of options, a file that cannot
- * be created). */
-struct sonde_pcapng *sonde_common_record(const struct sonde_common_opts *o, const char *cmd,
-					 int *status);
+/* -w (or --store-raw: into the store's directory): open the recording. NULL
+ * without, or with *status set to the exit status after a message (a bad
+ * combination of options, a file that cannot be created). */
+struct sonde_pcapng *sonde_common_record(struct sonde_common_opts *o, const char *cmd, int *status);
 /* The record sink of -o (stdout; stats only with -o none or -w -). */
 struct sonde_sink *sonde_common_sink(struct sonde_common_opts *o, bool immediate);
 /* -w's end: close it, saying why if it lost packets. Returns -1 then. */

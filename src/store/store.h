@@ -18,6 +18,10 @@
 
 struct sqlite3;
 
+/* Where the node agent keeps its store (deploy/), and sonde query looks
+ * when given none. */
+#define SONDE_STORE_AGENT_DIR "/var/lib/sonde/store"
+
 struct sonde_store_opts {
 	const char *dir;
 	uint64_t max_bytes; /* every segment together; 0: the default (1 GiB) */
