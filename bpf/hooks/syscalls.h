@@ -16,41 +16,50 @@
 #include "lib/sock.h"
 #include "tls/socket.h"
 
-/* addr: sendto/recvfrom's peer sockaddr (user memory), or 0. */
-static __always_inline int enter_io_at(int fd, __u64 buf, __u64 cnt, __u64 addr, __u8 kind,
-				       __u8 dir)
+/*
+ * Whether a data call on fd is followed, and then *c, what its exit needs.
+ * addr: sendto/recvfrom's peer sockaddr (user memory), or 0.
+ */
+static __always_inline bool enter_check(int fd, __u64 buf, __u64 cnt, __u64 addr, __u8 kind,
+					__u8 dir, struct call *c)
 {
 	if (!process_wanted())
-		return 0;
+		return false;
 	__u16 proto = 0;
 	__u64 sk = fd_to_inet_sock(fd, &proto);
 	if (!sk)
-		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+		return false;
 	if (proto == IPPROTO_UDP) {
 		/* Data calls only. A connected socket's ports are known now: the
 		 * bulk of a host's UDP (QUIC clients, metrics) stops here; an
 		 * unconnected one's peer only at the exit. */
 		if (kind > CALL_MMSG)
-			return 0;
+			return false;
 		__u16 dport = BPF_CORE_READ((struct sock *)sk, __sk_common.skc_dport);
 		if (dport && !udp_port_wanted(BPF_CORE_READ((struct sock *)sk, __sk_common.skc_num),
 					      bpf_ntohs(dport)))
-			return 0;
-		struct call c = { .sk = sk, .buf = buf, .cnt = cnt, .addr = addr, .kind = kind,
-				  .dir = dir, .udp = 1 };
-		remember_call(tid, &c);
-		return 0;
+			return false;
+		*c = (struct call){ .sk = sk, .buf = buf, .cnt = cnt, .addr = addr, .kind = kind,
+				    .dir = dir, .udp = 1 };
+		return true;
 	}
 	if (udp_only && kind <= CALL_MMSG)
-		return 0;
+		return false;
 	/* Before connect() the socket has no ports: filter at its exit. */
 	if (kind <= CALL_MMSG)
 		tls_note_socket(sk, dir);
 	if (kind != CALL_CONNECT && !port_wanted((struct sock *)sk))
-		return 0;
-	struct call c = { .sk = sk, .buf = buf, .cnt = cnt, .kind = kind, .dir = dir };
-	remember_call(tid, &c);
+		return false;
+	*c = (struct call){ .sk = sk, .buf = buf, .cnt = cnt, .kind = kind, .dir = dir };
+	return true;
+}
+
+static __always_inline int enter_io_at(int fd, __u64 buf, __u64 cnt, __u64 addr, __u8 kind,
+				       __u8 dir)
+{
+	struct call c;
+	if (enter_check(fd, buf, cnt, addr, kind, dir, &c))
+		remember_call((__u32)bpf_get_current_pid_tgid(), &c);
 	return 0;
 }
 
@@ -59,11 +68,9 @@ static __always_inline int enter_io(int fd, __u64 buf, __u64 cnt, __u8 kind, __u
 	return enter_io_at(fd, buf, cnt, 0, kind, dir);
 }
 
-static __always_inline int exit_io(long ret)
+/* The exit of a data call whose entry was let through (enter_io_at). */
+static __always_inline int exit_call(struct call call, long ret)
 {
-	struct call call;
-	if (!take_call(&call))
-		return 0;
 	if (call.udp)
 		return udp_exit(&call, ret);
 	if (ret <= 0)
@@ -109,6 +116,93 @@ static __always_inline int exit_io(long ret)
 	return 0;
 }
 
+static __always_inline int exit_io(long ret)
+{
+	struct call call;
+	if (!take_call(&call))
+		return 0;
+	return exit_call(call, ret);
+}
+
+/*
+ * The exit alone, where the kernel has bpf_task_pt_regs (5.15+; user space
+ * sets exit_args): a syscall's arguments are still in the task's saved user
+ * registers when it returns, so the entry program is not loaded and no call
+ * is stored and taken per call (both were most of a traced call's cost).
+ * The checks the entry made are made here, in the same order; the socket's
+ * file is looked up after the call instead of before it.
+ */
+const volatile bool exit_args = false;
+
+#if defined(__TARGET_ARCH_x86)
+#define SYSCALL_NR(r) ((r)->orig_ax)
+#define NR_READ 0
+#define NR_WRITE 1
+#define NR_READV 19
+#define NR_WRITEV 20
+#define NR_SENDTO 44
+#define NR_RECVFROM 45
+#define NR_SENDMSG 46
+#define NR_RECVMSG 47
+#define NR_RECVMMSG 299
+#define NR_SENDMMSG 307
+#define SYSCALL_ARG(r, i)                                                                       \
+	((i) == 0   ? (r)->di                                                                  \
+	 : (i) == 1 ? (r)->si                                                                  \
+	 : (i) == 2 ? (r)->dx                                                                  \
+	 : (i) == 3 ? (r)->r10                                                                 \
+	 : (i) == 4 ? (r)->r8                                                                  \
+		    : (r)->r9)
+#elif defined(__TARGET_ARCH_arm64)
+/* x0 holds the return value by now; the first argument is kept apart. */
+#define SYSCALL_ARG(r, i) ((i) == 0 ? (r)->orig_x0 : (r)->regs[(i) & 7])
+#define SYSCALL_NR(r) ((r)->syscallno)
+#define NR_READV 65
+#define NR_WRITEV 66
+#define NR_READ 63
+#define NR_WRITE 64
+#define NR_SENDTO 206
+#define NR_RECVFROM 207
+#define NR_SENDMSG 211
+#define NR_RECVMSG 212
+#define NR_RECVMMSG 243
+#define NR_SENDMMSG 269
+#endif
+
+#define PF_IO_WORKER 0x00000010 /* include/linux/sched.h */
+#define PF_KTHREAD 0x00200000
+
+/*
+ * With exit_args: is the current thread inside one of the data calls whose
+ * exit handles the bytes it moves (the syscall number in its saved
+ * registers)? Kernel threads and io_uring's workers never are, whatever
+ * their registers hold. Without exit_args the entry stored the call.
+ */
+static __always_inline bool in_traced_call(void)
+{
+	if (!exit_args) {
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();
+		return bpf_map_lookup_elem(&calls, &tid) != NULL;
+	}
+	struct task_struct *t = bpf_get_current_task_btf();
+	if (t->flags & (PF_KTHREAD | PF_IO_WORKER))
+		return false;
+	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(t);
+	long nr = (long)SYSCALL_NR(r);
+	return nr == NR_READ || nr == NR_WRITE || nr == NR_READV || nr == NR_WRITEV ||
+	       nr == NR_SENDTO || nr == NR_RECVFROM || nr == NR_SENDMSG || nr == NR_RECVMSG ||
+	       nr == NR_SENDMMSG || nr == NR_RECVMMSG;
+}
+
+static __always_inline int exit_args_io(long ret, int fd, __u64 buf, __u64 cnt, __u64 addr,
+					__u8 kind, __u8 dir)
+{
+	struct call c = {};
+	if (!enter_check(fd, buf, cnt, addr, kind, dir, &c))
+		return 0;
+	return exit_call(c, ret);
+}
+
 #define NO_ARG 6 /* no such argument: args[6] does not exist */
 #define NO_FLAGS NO_ARG
 
@@ -128,7 +222,16 @@ static __always_inline int exit_io(long ret)
 	SEC("tracepoint/syscalls/sys_exit_" #name)                                       \
 	int tp_exit_##name(struct trace_event_raw_sys_exit *ctx)                         \
 	{                                                                                \
-		return exit_io(ctx->ret);                                                \
+		if (!exit_args)                                                          \
+			return exit_io(ctx->ret);                                        \
+		struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(                  \
+			bpf_get_current_task_btf());                                     \
+		if (flagsarg != NO_FLAGS && (SYSCALL_ARG(r, flagsarg & 7) & MSG_PEEK))   \
+			return 0;                                                        \
+		return exit_args_io(ctx->ret, (int)SYSCALL_ARG(r, fdarg),                \
+				    SYSCALL_ARG(r, bufarg), SYSCALL_ARG(r, cntarg),      \
+				    addrarg != NO_ARG ? SYSCALL_ARG(r, addrarg & 7) : 0, \
+				    kind, dir);                                          \
 	}
 
 IO_TP(write, 0, 1, 2, NO_FLAGS, NO_ARG, CALL_BUF, SONDE_EV_TX)

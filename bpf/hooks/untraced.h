@@ -30,8 +30,7 @@ static __always_inline int untraced(struct sock *sk, int ret, __u8 dir)
 	 * first (a direct read through the BTF pointer, no map lookup). */
 	if (ret <= 0 || !sk || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	if (bpf_map_lookup_elem(&calls, &tid))
+	if (in_traced_call())
 		return 0;
 	__u64 skp = ptr_value(sk);
 	/* The syscall hooks follow wanted processes only; so does this (a

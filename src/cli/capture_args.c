@@ -145,7 +145,6 @@ enum {
 	OPT_AUDIT_LOG,
 };
 
-
 static const struct option capture_only[] = {
 	{ "ebpf-hook", required_argument, NULL, OPT_HOOK },
 	{ "pid", required_argument, NULL, OPT_PID },

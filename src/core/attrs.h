@@ -19,6 +19,7 @@ enum sonde_attr_slot {
 	SONDE_ATTR_CONTAINER,
 	SONDE_ATTR_POD,
 	SONDE_ATTR_NAMES,
+	SONDE_ATTR_JSON_ENDS, /* the JSON renderer's copy of both ends (sink/render_json.c) */
 	SONDE_ATTR__COUNT,
 };
 

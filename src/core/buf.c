@@ -395,11 +395,35 @@ static inline void put_digits(uint8_t *o, unsigned v, int width)
 	}
 }
 
+/*
+ * UTC calendar fields of a Unix time, by the proleptic Gregorian
+ * days-to-civil arithmetic (eras of 400 years from 0000-03-01): glibc's
+ * gmtime_r takes the time-zone lock on every call, and records have three
+ * timestamps.
+ */
+static void utc_fields(uint64_t sec, struct tm *tm)
+{
+	uint64_t days = sec / 86400, rem = sec % 86400;
+	tm->tm_hour = (int)(rem / 3600);
+	tm->tm_min = (int)(rem % 3600 / 60);
+	tm->tm_sec = (int)(rem % 60);
+	uint64_t z = days + 719468; /* days since 0000-03-01 */
+	uint64_t era = z / 146097, doe = z % 146097;
+	uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	uint64_t mp = (5 * doy + 2) / 153; /* months from March */
+	unsigned mday = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+	unsigned mon = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+	uint64_t year = yoe + era * 400 + (mon <= 2);
+	tm->tm_mday = (int)mday;
+	tm->tm_mon = (int)mon - 1;
+	tm->tm_year = year > 9999 ? 9999 - 1900 : (int)year - 1900;
+}
+
 void sonde_fmt_time(struct sonde_buf *b, uint64_t ts_ns)
 {
-	time_t sec = (time_t)(ts_ns / 1000000000ull);
 	struct tm tm;
-	gmtime_r(&sec, &tm);
+	utc_fields(ts_ns / 1000000000ull, &tm);
 	/* YYYY-MM-DDTHH:MM:SS.uuuuuuZ, without printf: records have three. */
 	sonde_buf_reserve(b, 27);
 	uint8_t *o = b->p + b->len;

@@ -132,6 +132,10 @@ struct sonde_record_lens {
 	const struct sonde_field_ops *(*wrap)(void *ctx, const struct sonde_field_ops *v,
 					      void *vctx, void **wrapped_ctx);
 	void *ctx;
+	/* What the lens counts as it walks (the values it masked), or NULL: a
+	 * sink replaying what it rendered from an earlier walk adds that walk's
+	 * share, so counts stay per record. */
+	uint64_t *counted;
 };
 
 struct sonde_record {

@@ -17,6 +17,29 @@ struct secrets {
 
 /* ------------------------------------------------------ masking visitor --- */
 
+/*
+ * Command lines masked lately: the same process's command line comes with
+ * every record of its connections (once per end and once for the traced
+ * process), and scanning it is most of a live record's masking. Keyed by
+ * content, so a process that exec'd or a reused pid is scanned afresh.
+ */
+#define CMDLINE_MEMO 16
+#define CMDLINE_MEMO_MAX 4096 /* longer ones are scanned every time */
+
+struct cmdline_memo {
+	uint64_t hash;
+	uint32_t n_spans; /* values it masked: counted at every use */
+	struct sonde_buf orig, masked;
+};
+
+static uint64_t fnv1a(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
 struct mask_visit {
 	const struct sonde_redactor *r;
 	const struct sonde_field_ops *next; /* where masked fields go */
@@ -24,6 +47,7 @@ struct mask_visit {
 	struct sonde_buf scratch;
 	struct sonde_stats *st; /* NULL: do not count (the summary's walk) */
 	struct secrets *collect; /* non-NULL: remember what was masked */
+	struct cmdline_memo *memo; /* CMDLINE_MEMO slots, or NULL */
 };
 
 static void remember(struct secrets *s, const uint8_t *p, const struct sonde_redact_spans *sp,
@@ -58,14 +82,46 @@ static const uint8_t *masked(struct mask_visit *mv, const uint8_t *p, size_t *n,
 	return mv->scratch.p ? mv->scratch.p : (const uint8_t *)"";
 }
 
+/* A command line, masked, through the memo when the visit has one. */
+static void mv_cmdline(struct mask_visit *mv, const char *name, const uint8_t *p, size_t n)
+{
+	struct sonde_redact_spans sp = { .n = 0 };
+	if (!mv->memo || mv->collect || n > CMDLINE_MEMO_MAX) {
+		sonde_redact_scan_cmdline(mv->r, p, n, &sp);
+		p = masked(mv, p, &n, &sp);
+		mv->next->str(mv->nctx, name, p, n);
+		return;
+	}
+	uint64_t h = fnv1a(p, n);
+	struct cmdline_memo *m = &mv->memo[h % CMDLINE_MEMO];
+	if (m->hash != h || m->orig.len != n || (n && memcmp(m->orig.p, p, n))) {
+		sonde_redact_scan_cmdline(mv->r, p, n, &sp);
+		m->hash = h;
+		m->n_spans = sp.n;
+		sonde_buf_reset(&m->orig);
+		sonde_buf_append(&m->orig, p, n);
+		sonde_buf_reset(&m->masked);
+		if (sp.n)
+			sonde_redact_apply(mv->r, p, n, &sp, &m->masked);
+		else
+			sonde_buf_append(&m->masked, p, n);
+	}
+	if (mv->st)
+		mv->st->redacted_values += m->n_spans;
+	mv->next->str(mv->nctx, name, m->masked.p ? m->masked.p : (const uint8_t *)"",
+		      m->masked.len);
+}
+
 static void mv_str(void *ctx, const char *name, const uint8_t *p, size_t n)
 {
 	struct mask_visit *mv = ctx;
 	struct sonde_redact_spans sp = { .n = 0 };
 	if (name && !strcmp(name, "target"))
 		sonde_redact_scan_url(mv->r, p, n, &sp);
-	else if (name && !strcmp(name, "cmdline"))
-		sonde_redact_scan_cmdline(mv->r, p, n, &sp);
+	else if (name && !strcmp(name, "cmdline")) {
+		mv_cmdline(mv, name, p, n);
+		return;
+	}
 	p = masked(mv, p, &n, &sp);
 	mv->next->str(mv->nctx, name, p, n);
 }
@@ -235,6 +291,7 @@ struct redact_ctx {
 	struct sonde_buf summary;
 	struct mask_visit mv; /* its scratch reused record after record */
 	struct mask_visit conn_mv; /* the connection's fields (process command lines) */
+	struct cmdline_memo memo[CMDLINE_MEMO];
 	struct sonde_record_lens lens;
 };
 
@@ -349,7 +406,8 @@ void *sonde_redact_stage_new(const struct sonde_redactor *r, struct sonde_stats 
 	rc->st = st;
 	rc->mv.r = r;
 	rc->conn_mv.r = r;
-	rc->lens = (struct sonde_record_lens){ conn_wrap, rc };
+	rc->conn_mv.memo = rc->memo;
+	rc->lens = (struct sonde_record_lens){ conn_wrap, rc, st ? &st->redacted_values : NULL };
 	return rc;
 }
 
@@ -368,6 +426,10 @@ static int redact_close(void *ctx)
 	sonde_buf_free(&rc->summary);
 	sonde_buf_free(&rc->mv.scratch);
 	sonde_buf_free(&rc->conn_mv.scratch);
+	for (size_t i = 0; i < CMDLINE_MEMO; i++) {
+		sonde_buf_free(&rc->memo[i].orig);
+		sonde_buf_free(&rc->memo[i].masked);
+	}
 	free(rc);
 	return 0;
 }

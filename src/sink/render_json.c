@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -187,6 +188,123 @@ static void json_endpoint(struct sonde_buf *o, const char *key, const struct son
 	sonde_buf_putc(o, '}');
 }
 
+/*
+ * Both ends, rendered once per connection: every record of a connection
+ * shows the same ends (addresses, each end's process, container, pod and
+ * names), and rendering them, masking included, was a quarter of a live
+ * capture's CPU. Kept in the connection's attributes while what they show
+ * stays the same: the same endpoints, the same attribute objects (set once,
+ * or replaced), the same names (set later, each once) and the same lens.
+ */
+struct json_ends {
+	struct sonde_endpoint client, server;
+	const void *key[5];
+	const struct sonde_record_lens *lens;
+	uint64_t counted; /* what the lens counted while rendering them */
+	struct sonde_buf b;
+	/* The traced process's enrichment (record.process), the same way. */
+	const void *proc_key;
+	const struct sonde_record_lens *proc_lens;
+	uint64_t proc_counted;
+	struct sonde_buf proc;
+};
+
+static void json_ends_free(void *p)
+{
+	struct json_ends *je = p;
+	sonde_buf_free(&je->b);
+	sonde_buf_free(&je->proc);
+	free(je);
+}
+
+static bool same_endpoint(const struct sonde_endpoint *a, const struct sonde_endpoint *b)
+{
+	return a->family == b->family && a->port == b->port && !memcmp(a->addr, b->addr, 16);
+}
+
+static bool json_ends_current(const struct json_ends *je, const struct sonde_record *r,
+			      const void *const key[5])
+{
+	const struct sonde_conn_info *c = r->conn;
+	return je->lens == r->lens && !memcmp(je->key, key, sizeof(je->key)) &&
+	       same_endpoint(&je->client, &c->client) && same_endpoint(&je->server, &c->server);
+}
+
+static struct json_ends *json_ends_of(const struct sonde_conn_info *c)
+{
+	struct json_ends *je = sonde_attr_get(c->attrs, SONDE_ATTR_JSON_ENDS);
+	if (!je) {
+		je = sonde_xcalloc(1, sizeof(*je));
+		je->proc_key = je; /* matches nothing */
+		sonde_attr_set(c->attrs, SONDE_ATTR_JSON_ENDS, je, json_ends_free);
+	}
+	return je;
+}
+
+/* The traced process's enrichment fields, rendered once per connection
+ * while the process the enrichment stage attached stays the same. */
+static void json_proc_enrich(struct sonde_buf *o, const struct sonde_record *r)
+{
+	const struct sonde_conn_info *c = r->conn;
+	struct json_ends *je = json_ends_of(c);
+	const void *key = sonde_attr_get(c->attrs, SONDE_ATTR_CONTAINER);
+	uint64_t *counted = r->lens ? r->lens->counted : NULL;
+	if (je->proc_key != key || je->proc_lens != r->lens) {
+		uint64_t before = counted ? *counted : 0;
+		sonde_buf_reset(&je->proc);
+		struct sonde_json_fields j;
+		sonde_json_fields_init(&j, &je->proc, true);
+		void *ctx;
+		const struct sonde_field_ops *v =
+			sonde_record_visitor(r, &sonde_json_field_ops, &j, &ctx);
+		sonde_enrich_process_fields(c, v, ctx);
+		je->proc_counted = counted ? *counted - before : 0;
+		je->proc_key = key;
+		je->proc_lens = r->lens;
+	} else if (counted) {
+		*counted += je->proc_counted;
+	}
+	sonde_buf_append(o, je->proc.p, je->proc.len);
+}
+
+static void json_ends(struct sonde_buf *o, const struct sonde_record *r)
+{
+	const struct sonde_conn_info *c = r->conn;
+	if (!c->attrs) {
+		json_endpoint(o, "client", r, 0);
+		sonde_buf_putc(o, ',');
+		json_endpoint(o, "server", r, 1);
+		return;
+	}
+	const void *key[5] = {
+		sonde_attr_get(c->attrs, SONDE_ATTR_CLIENT_PROCESS),
+		sonde_attr_get(c->attrs, SONDE_ATTR_SERVER_PROCESS),
+		sonde_attr_get(c->attrs, SONDE_ATTR_CONTAINER),
+		sonde_names_end(c, 0),
+		sonde_names_end(c, 1),
+	};
+	struct json_ends *je = sonde_attr_get(c->attrs, SONDE_ATTR_JSON_ENDS);
+	uint64_t *counted = r->lens ? r->lens->counted : NULL;
+	if (je && je->b.len && json_ends_current(je, r, key)) {
+		if (counted)
+			*counted += je->counted;
+		sonde_buf_append(o, je->b.p, je->b.len);
+		return;
+	}
+	je = json_ends_of(c);
+	uint64_t before = counted ? *counted : 0;
+	sonde_buf_reset(&je->b);
+	json_endpoint(&je->b, "client", r, 0);
+	sonde_buf_putc(&je->b, ',');
+	json_endpoint(&je->b, "server", r, 1);
+	je->counted = counted ? *counted - before : 0;
+	je->client = c->client;
+	je->server = c->server;
+	memcpy(je->key, key, sizeof(je->key));
+	je->lens = r->lens;
+	sonde_buf_append(o, je->b.p, je->b.len);
+}
+
 static const char *const msg_flag_names[] = {
 	"gap", "truncated", "incomplete", "parse_error", "headers_truncated",
 };
@@ -288,9 +406,7 @@ void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 	}
 	sonde_buf_printf(o, ",\"conn\":{\"id\":%" PRIu64 ",\"transport\":\"%s\",", c->id,
 			 c->l4 == SONDE_L4_UDP ? "udp" : "tcp");
-	json_endpoint(o, "client", r, 0);
-	sonde_buf_putc(o, ',');
-	json_endpoint(o, "server", r, 1);
+	json_ends(o, r);
 	sonde_buf_puts(o, "},\"capture\":{\"method\":");
 	sonde_json_cstr(o, sonde_origin_name(c->origin));
 	if (c->source) {
@@ -315,14 +431,8 @@ void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 		sonde_buf_printf(o, ",\"process\":{\"pid\":%u,\"comm\":", c->proc.pid);
 		sonde_json_str(o, c->proc.comm, strnlen(c->proc.comm, sizeof(c->proc.comm)));
 		sonde_buf_printf(o, ",\"cgroup_id\":%" PRIu64, c->proc.cgroup_id);
-		if (c->attrs) {
-			struct sonde_json_fields j;
-			sonde_json_fields_init(&j, o, true);
-			void *ctx;
-			const struct sonde_field_ops *v =
-				sonde_record_visitor(r, &sonde_json_field_ops, &j, &ctx);
-			sonde_enrich_process_fields(c, v, ctx);
-		}
+		if (c->attrs)
+			json_proc_enrich(o, r);
 		sonde_buf_putc(o, '}');
 	}
 	if (r->req)

@@ -6,6 +6,8 @@
  */
 #include "testutil.h"
 
+#include <time.h>
+
 #include "core/buf.h"
 
 static void test_unbounded(void **state)
@@ -59,12 +61,38 @@ static void test_limit(void **state)
 	sonde_buf_free(&b);
 }
 
+/* Timestamps: the calendar arithmetic agrees with glibc's gmtime_r from
+ * 1970 to the end of 64-bit nanoseconds (2554), leap days and centuries
+ * included. */
+static void test_fmt_time(void **state)
+{
+	(void)state;
+	static const uint64_t step = 86400ull * 3 + 3671; /* every hour and weekday in turn */
+	for (uint64_t s = 0; s < 18446744073ull; s += step) {
+		struct sonde_buf b = { 0 };
+		sonde_fmt_time(&b, s * 1000000000ull + 123456789);
+		time_t t = (time_t)s;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		char ref[40];
+		strftime(ref, sizeof(ref), "%Y-%m-%dT%H:%M:%S.123456Z", &tm);
+		assert_int_equal(b.len, 27);
+		assert_memory_equal(b.p, ref, 27);
+		sonde_buf_free(&b);
+	}
+	struct sonde_buf b = { 0 };
+	sonde_fmt_time(&b, 951782400ull * 1000000000ull); /* a century's leap day */
+	assert_memory_equal(b.p, "2000-02-29T00:00:00.000000Z", 27);
+	sonde_buf_free(&b);
+}
+
 int main(void)
 {
 	tu_filters();
 	const struct CMUnitTest tests[] = {
 		tu_test(test_unbounded),
 		tu_test(test_limit),
+		tu_test(test_fmt_time),
 	};
 	return cmocka_run_group_tests_name("buf", tests, NULL, NULL);
 }

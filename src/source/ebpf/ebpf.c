@@ -269,6 +269,9 @@ struct kernel_has {
 	bool sock_length_tp; /* sock:sock_{send,recv}_length (6.4+) */
 	bool tcp_sendpage; /* sendfile bypasses tcp_sendmsg (before 6.5) */
 	bool recvmsg_nonblock; /* tcp_recvmsg has the nonblock argument (before 5.19) */
+	/* bpf_task_pt_regs (5.15+): data calls' exits read their own arguments
+	 * (bpf/hooks/syscalls.h), their entries are not loaded */
+	bool exit_args;
 };
 
 static void probe_btf(struct kernel_has *k)
@@ -285,6 +288,13 @@ static void probe_btf(struct kernel_has *k)
 	const struct btf_type *proto = fn ? btf__type_by_id(btf, fn->type) : NULL;
 	k->recvmsg_nonblock = proto && btf_is_func_proto(proto) && btf_vlen(proto) == 6;
 	btf__free(btf);
+	/* SONDE_EBPF_EXIT_ARGS=0: the entry-and-exit way, for tests on one kernel */
+	const char *ea = getenv("SONDE_EBPF_EXIT_ARGS");
+	k->exit_args = !(ea && !strcmp(ea, "0")) &&
+		       libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_pt_regs,
+					       NULL) == 1 &&
+		       libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT,
+					       BPF_FUNC_get_current_task_btf, NULL) == 1;
 }
 
 /* ---------------------------------------------------------- kretprobes --- */
@@ -461,6 +471,7 @@ static void set_config(struct sonde_capture *skel, const struct sonde_ebpf_opts 
 	skel->rodata->udp_only = hook != SONDE_HOOK_TRACEPOINT;
 	skel->rodata->recvmsg_nonblock = k->recvmsg_nonblock;
 	skel->rodata->tls_on = o->tls;
+	skel->rodata->exit_args = k->exit_args;
 	if (o->ringbuf_size)
 		bpf_map__set_max_entries(skel->maps.events, (uint32_t)o->ringbuf_size);
 	int ncpu = libbpf_num_possible_cpus();
@@ -491,6 +502,12 @@ static void choose_programs(struct sonde_capture *skel, const struct sonde_ebpf_
 		};
 		for (size_t i = 0; i < sizeof(udp) / sizeof(*udp); i++)
 			bpf_program__set_autoload(udp[i], true);
+	}
+	/* Exits that read their own arguments need no entries. */
+	if (k->exit_args) {
+		size_t n = hook_programs(skel, SONDE_HOOK_TRACEPOINT, progs);
+		for (size_t i = 0; i < n; i += 2) /* TP_PAIR: the entry first */
+			bpf_program__set_autoload(progs[i], false);
 	}
 	/* fexit reads tcp_recvmsg's return after its arguments: one program
 	 * per signature, the kernel's loaded. */
