@@ -155,6 +155,7 @@ enum sonde_tcp_have {
 	SONDE_TCP_HAVE_BYTES_SENT = 4, /* bytes_sent, bytes_retrans (4.19+) */
 	SONDE_TCP_HAVE_RETRANS_TP = 8, /* tcp:tcp_retransmit_skb counted */
 	SONDE_TCP_HAVE_RESET_TP = 16, /* tcp:tcp_send_reset / tcp_receive_reset seen */
+	SONDE_TCP_HAVE_OOO = 32, /* rcv_ooopack (5.4+) */
 };
 
 enum sonde_tcp_closer {
@@ -187,6 +188,12 @@ struct sonde_tcp_info {
 	__u8 have; /* enum sonde_tcp_have bits */
 	__u8 opener; /* enum sonde_event_role: the local socket connected or accepted */
 	__u8 pad[3];
+	/* a listener's child: SYN-ACK sent to the handshake's ACK (the kernel's
+	 * first srtt sample, tcp_synack_rtt_meas); 0 when not measured (the
+	 * SYN-ACK was retransmitted, a SYN cookie) */
+	__u32 synack_rtt_us;
+	__u32 rcv_ooopack; /* the peer's segments queued out of order here (5.4+) */
+	__u32 pad2;
 };
 
 /* Per socket while it lives (map tcp_life, key: the kernel socket). */
@@ -202,6 +209,8 @@ struct sonde_tcp_life {
 	__u8 wanted; /* the connecting process passed the filters */
 	__u8 pad[2];
 	__u16 lport; /* at SYN_SENT: a failed connect's port is released before its close */
+	__u32 synack_rtt_us; /* as in sonde_tcp_info, taken at ESTABLISHED */
+	__u32 pad2;
 };
 
 /* A TLS connection as its library sees it (an SSL*, a gnutls session, an SSL

@@ -75,9 +75,13 @@ static __always_inline void tcp_life_state(__u64 sk, int oldstate, int newstate,
 		return;
 	if (sport)
 		l->lport = sport; /* 0 at SYN_SENT: connect() picks the port after */
-	if (newstate == TCP_ESTABLISHED && !l->ts_established)
+	if (newstate == TCP_ESTABLISHED && !l->ts_established) {
 		l->ts_established = bpf_ktime_get_ns();
-	else if (!l->closer && newstate == TCP_FIN_WAIT1)
+		/* a listener's child: the SYN-ACK's round trip became the first
+		 * srtt sample just before this change; later samples overwrite it */
+		if (l->opener == SONDE_EV_ROLE_SERVER)
+			l->synack_rtt_us = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
+	} else if (!l->closer && newstate == TCP_FIN_WAIT1)
 		l->closer = SONDE_TCP_CLOSER_LOCAL;
 	else if (!l->closer && newstate == TCP_CLOSE_WAIT)
 		l->closer = SONDE_TCP_CLOSER_REMOTE;
@@ -102,6 +106,10 @@ static __always_inline void tcp_read_sock(__u64 skp, struct sonde_tcp_info *in)
 		in->delivery_rate = (__u64)delivered * BPF_CORE_READ(tp, mss_cache) * 1000000ull /
 				    interval;
 	in->have |= SONDE_TCP_HAVE_SOCK;
+	if (bpf_core_field_exists(tp->rcv_ooopack)) {
+		in->rcv_ooopack = BPF_CORE_READ(tp, rcv_ooopack);
+		in->have |= SONDE_TCP_HAVE_OOO;
+	}
 	if (bpf_core_field_exists(tp->bytes_sent)) {
 		in->bytes_sent = BPF_CORE_READ(tp, bytes_sent);
 		in->bytes_retrans = BPF_CORE_READ(tp, bytes_retrans);
@@ -122,6 +130,7 @@ static __always_inline void tcp_info_fill(__u64 sk, struct sonde_tcp_life *l,
 		in->closer = l->closer;
 		in->rst = l->rst;
 		in->opener = l->opener;
+		in->synack_rtt_us = l->synack_rtt_us;
 		in->retrans_events = l->retrans_events;
 		in->have |= SONDE_TCP_HAVE_LIFE | SONDE_TCP_HAVE_RETRANS_TP | SONDE_TCP_HAVE_RESET_TP;
 	}

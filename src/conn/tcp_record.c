@@ -86,6 +86,8 @@ static void conn_fields(const struct sonde_msg *m, const struct sonde_field_ops 
 	put_cstr(v, ctx, "reset_by", sonde_tcp_side_name(f->reset_by));
 	if (f->have & SONDE_TCPF_HANDSHAKE)
 		put_u64(v, ctx, "handshake_us", f->handshake_ns / 1000);
+	if (f->have & SONDE_TCPF_SERVER_HANDSHAKE)
+		put_u64(v, ctx, "server_handshake_us", f->server_handshake_ns / 1000);
 	put_u64(v, ctx, "lifetime_us", c->lifetime_ns / 1000);
 	put_cstr(v, ctx, "app_protocol", c->app_protocol);
 	put_u64(v, ctx, "exchanges", c->h->exchanges);
@@ -94,8 +96,14 @@ static void conn_fields(const struct sonde_msg *m, const struct sonde_field_ops 
 	if (f->have & SONDE_TCPF_SEGS)
 		put_pair(v, ctx, "segments", f->segs);
 	put_retrans(v, ctx, f);
-	if (f->have & SONDE_TCPF_OOO)
-		put_pair(v, ctx, "out_of_order", f->ooo_segs);
+	if (f->have & SONDE_TCPF_OOO) {
+		v->begin(ctx, "out_of_order", SONDE_FG_OBJECT);
+		if (f->have & SONDE_TCPF_OOO0)
+			put_u64(v, ctx, "client", f->ooo_segs[0]);
+		if (f->have & SONDE_TCPF_OOO1)
+			put_u64(v, ctx, "server", f->ooo_segs[1]);
+		v->end(ctx, SONDE_FG_OBJECT);
+	}
 	put_rtt(v, ctx, f);
 	if (f->have & SONDE_TCPF_CWND) {
 		put_cstr(v, ctx, "cwnd_of", sonde_tcp_side_name(f->cwnd_side));
@@ -117,6 +125,8 @@ static void conn_summary(const struct sonde_msg *m, struct sonde_buf *out)
 		sonde_buf_printf(out, " by %s", sonde_tcp_side_name(f->closed_by));
 	if (f->have & SONDE_TCPF_HANDSHAKE)
 		sonde_buf_printf(out, " handshake %.3f ms", (double)f->handshake_ns / 1e6);
+	if (f->have & SONDE_TCPF_SERVER_HANDSHAKE)
+		sonde_buf_printf(out, " synack-ack %.3f ms", (double)f->server_handshake_ns / 1e6);
 	if (f->have & SONDE_TCPF_RTT)
 		sonde_buf_printf(out, " srtt %.3f ms", (double)f->srtt_us / 1e3);
 	uint64_t re = f->retrans_segs[0] + f->retrans_segs[1];

@@ -125,6 +125,11 @@ void sonde_tcp_health_facts(struct sonde_tcp_health *h, const struct sonde_tcp_f
 		o->have |= a ? SONDE_TCPF_RETRANS1 : SONDE_TCPF_RETRANS0;
 	if (f->have & SONDE_TCPF_RETRANS1)
 		o->have |= a ? SONDE_TCPF_RETRANS0 : SONDE_TCPF_RETRANS1;
+	o->have &= ~(uint32_t)SONDE_TCPF_OOO;
+	if (f->have & SONDE_TCPF_OOO0)
+		o->have |= a ? SONDE_TCPF_OOO1 : SONDE_TCPF_OOO0;
+	if (f->have & SONDE_TCPF_OOO1)
+		o->have |= a ? SONDE_TCPF_OOO0 : SONDE_TCPF_OOO1;
 	o->closed_by = side_of(f->closed_by, src_is_client);
 	o->reset_by = side_of(f->reset_by, src_is_client);
 	o->rtt_side = side_of(f->rtt_side, src_is_client);

@@ -59,7 +59,10 @@ enum sonde_tcp_facts_have {
 	SONDE_TCPF_CWND = 1u << 7, /* cwnd, delivery_rate (the reporting end's) */
 	SONDE_TCPF_CLOSE = 1u << 8, /* outcome, closed_by, reset_by */
 	SONDE_TCPF_ERR = 1u << 9,
-	SONDE_TCPF_OOO = 1u << 10, /* ooo_segs[] (packets) */
+	SONDE_TCPF_OOO0 = 1u << 10, /* ooo_segs[0] */
+	SONDE_TCPF_SERVER_HANDSHAKE = 1u << 11, /* server_handshake_ns */
+	SONDE_TCPF_OOO1 = 1u << 12, /* ooo_segs[1] */
+	SONDE_TCPF_OOO = SONDE_TCPF_OOO0 | SONDE_TCPF_OOO1,
 };
 
 /*
@@ -74,11 +77,15 @@ struct sonde_tcp_facts {
 	uint32_t have; /* enum sonde_tcp_facts_have */
 	int err; /* errno the attempt or connection ended with; 0: none */
 	uint64_t handshake_ns; /* SYN to ESTABLISHED as the connecting end saw it */
+	uint64_t server_handshake_ns; /* SYN-ACK sent to its ACK, as the listener saw it */
 	uint64_t bytes[2], segs[2];
 	uint64_t retrans_segs[2], retrans_bytes[2]; /* retransmitted by each sender */
-	/* segments below the newest sent within one initial RTT of it:
-	 * Wireshark's tcp.analysis.out_of_order, mostly retransmissions in a
-	 * burst when the capture is at the sender */
+	/* segments of each sender that arrived out of order. Packets:
+	 * below the newest sent within one initial RTT of it (Wireshark's
+	 * tcp.analysis.out_of_order, mostly retransmissions in a burst when
+	 * the capture is at the sender). Kernel: the peer's only, the
+	 * receiver's tcp_sock.rcv_ooopack (5.4+): segments queued out of
+	 * order, each a hole the peer's retransmission (or a reordering) filled */
 	uint64_t ooo_segs[2];
 	uint32_t srtt_us, rttvar_us; /* at the end */
 	uint8_t rtt_side; /* 1: whose estimate srtt is (the chunk's source); 2: its peer; 0: the connection's */

@@ -17,6 +17,9 @@ tcpdump recording the client's veth at the same time.
     second path between the namespaces; netem is not built here): srtt
     and the handshake show the 50 ms round trip, on the connection record
     and on the exchange;
+  - only the server traced (--pid): SYN-ACK to ACK over the relay shows
+    the round trip; under loss the client's segments that reached the
+    server out of order are counted (tcp_sock.rcv_ooopack);
   - the same traffic read back from tcpdump's file by `sonde read
     --connections`: refused and timed-out attempts, the reset, handshake
     times close to the kernel's, and per connection the retransmission
@@ -171,6 +174,46 @@ def check_delay(recs):
     R.check("delay: the exchanges' srtt at the request shows it",
             len(ex) >= 2 and all(rtt_us <= r.get("tcp", {}).get("srtt_us", 0) < 3 * rtt_us for r in ex),
             [r.get("tcp") for r in ex])
+
+
+def server_only(tmp, dry, srv_pid, body, loss):
+    """Only the server traced (--pid): its accepted sockets own the
+    connections, so their records give the listener's view — the SYN-ACK's
+    round trip over the delayed path, and the client's segments that
+    arrived out of order under loss (what the server's tcp_sock shows of
+    the peer's retransmissions)."""
+    run = SondeRun(SONDE, tmp, "server", ["--connections", "--pid", str(srv_pid), "--port", str(PORT)], R,
+                   dry=dry)
+    in_cli("curl", "-sf", "-o", "/dev/null", f"http://{TUN_SRV}:{PORT}/small")
+    sh("ip", "netns", "exec", NS_SRV, "iptables", "-A", *loss)
+    in_cli("curl", "-s", "-o", "/dev/null", "--data-binary", "@" + body, f"http://{SRV_IP}:{PORT}/upload",
+           timeout=120)
+    sh("ip", "netns", "exec", NS_SRV, "iptables", "-D", *loss)
+    time.sleep(1)
+    rc, recs = run.stop()
+    R.check("server only: sonde exited 0", rc == 0, run.stderr()[-2000:])
+    conns = by_type(recs, "connection")
+    far = [r for r in conns if r["conn"]["server"]["ip"] == TUN_SRV]
+    near = [r for r in conns if r["conn"]["server"]["ip"] == SRV_IP]
+    R.check("server only: one connection each way", len(far) == 1 and len(near) == 1, conns)
+    rtt_us = 2 * DELAY_S * 1e6
+    if far:
+        t = far[0]["tcp"]
+        R.info(f"server only: SYN-ACK to ACK {t.get('server_handshake_us')} us over the relay")
+        R.check("server only: the server's process", far[0].get("process", {}).get("pid") == srv_pid,
+                far[0].get("process"))
+        R.check("server only: no connect-side handshake", "handshake_us" not in t, t)
+        R.check("server only: SYN-ACK to ACK shows the round trip",
+                rtt_us <= t.get("server_handshake_us", 0) < 3 * rtt_us, t)
+    if near:
+        t = near[0]["tcp"]
+        ooo = t.get("out_of_order", {})
+        R.info(f"server only: under loss, the client's segments out of order at the server {ooo}, "
+               f"server handshake {t.get('server_handshake_us')} us")
+        R.check("server only: the client's losses show as its out-of-order segments",
+                ooo.get("client", 0) > 0 and "server" not in ooo, t)
+        R.check("server only: SYN-ACK to ACK on the direct path is short",
+                0 < t.get("server_handshake_us", 0) < rtt_us, t)
 
 
 def teardown_net():
@@ -341,9 +384,10 @@ def main():
         in_cli("curl", "-sf", "-o", "/dev/null", "-o", "/dev/null", far, far)
         time.sleep(1)
         rc, recs = run.stop()
-        relay.kill()
         td.send_signal(signal.SIGINT)
         td.wait(timeout=10)
+        server_only(tmp, dry, srv.pid, body, loss)
+        relay.kill()
         srv.kill()
         R.check("sonde exited 0", rc == 0, run.stderr()[-2000:])
         stats = (by_type(recs, "stats") or [{}])[0]

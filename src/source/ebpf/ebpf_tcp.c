@@ -111,6 +111,11 @@ void ebpf_tcp_facts(const struct sonde_tcp_info *in, struct sonde_tcp_facts *f)
 		f->handshake_ns = in->ts_established - in->ts_syn;
 		f->have |= SONDE_TCPF_HANDSHAKE;
 	}
+	if ((in->have & SONDE_TCP_HAVE_LIFE) && in->opener == SONDE_EV_ROLE_SERVER &&
+	    in->synack_rtt_us) {
+		f->server_handshake_ns = (uint64_t)in->synack_rtt_us * 1000;
+		f->have |= SONDE_TCPF_SERVER_HANDSHAKE;
+	}
 	if (!(in->have & SONDE_TCP_HAVE_SOCK))
 		return;
 	bool sent = in->have & SONDE_TCP_HAVE_BYTES_SENT;
@@ -121,6 +126,10 @@ void ebpf_tcp_facts(const struct sonde_tcp_info *in, struct sonde_tcp_facts *f)
 	f->retrans_segs[0] = in->total_retrans;
 	f->retrans_bytes[0] = sent ? in->bytes_retrans : 0;
 	f->have |= SONDE_TCPF_BYTES | SONDE_TCPF_SEGS | SONDE_TCPF_RETRANS0;
+	if (in->have & SONDE_TCP_HAVE_OOO) {
+		f->ooo_segs[1] = in->rcv_ooopack; /* the peer's segments, as they arrived here */
+		f->have |= SONDE_TCPF_OOO1;
+	}
 	if (in->srtt_us) {
 		f->srtt_us = in->srtt_us;
 		f->rttvar_us = in->mdev_us;
