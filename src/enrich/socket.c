@@ -6,15 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
-#include <linux/inet_diag.h>
-#include <linux/netlink.h>
-#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/u64map.h"
+#include "enrich/sockdiag.h"
 
 /* An address as the kernel prints it in net/tcp: 32-bit words in %08X of
  * their native value, then ":PORT" in hex. */
@@ -109,58 +107,6 @@ static void scan_table(const char *path, bool v6, const struct sonde_endpoint *c
 	fclose(f);
 }
 
-/*
- * One socket by its exact addresses, through NETLINK_SOCK_DIAG: the kernel
- * looks it up in its hash tables as it would for a packet (an established
- * socket, else the listener that packet would reach), where the text tables
- * cost a walk of every socket of the namespace (~100 ms with 100k sockets,
- * which a busy node has). Returns false if the kernel could not answer.
- */
-static bool diag_lookup(int fd, int family, const uint8_t *local, uint16_t lport,
-			const uint8_t *remote, uint16_t rport, uint8_t *state, uint64_t *ino,
-			uint8_t *bound)
-{
-	struct {
-		struct nlmsghdr nh;
-		struct inet_diag_req_v2 r;
-	} req = {
-		.nh = { .nlmsg_len = sizeof(req),
-			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			.nlmsg_flags = NLM_F_REQUEST },
-		.r = { .sdiag_family = (uint8_t)family,
-		       .sdiag_protocol = IPPROTO_TCP,
-		       .idiag_states = ~0u },
-	};
-	size_t alen = family == AF_INET ? 4 : 16;
-	req.r.id.idiag_sport = htons(lport);
-	req.r.id.idiag_dport = htons(rport);
-	memcpy(req.r.id.idiag_src, local, alen);
-	memcpy(req.r.id.idiag_dst, remote, alen);
-	req.r.id.idiag_cookie[0] = req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
-	*state = 0;
-	*ino = 0;
-	if (send(fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req))
-		return false;
-	union {
-		struct nlmsghdr nh;
-		uint8_t b[1024];
-	} rep;
-	ssize_t n = recv(fd, &rep, sizeof(rep), 0);
-	if (n < (ssize_t)sizeof(struct nlmsghdr) || (size_t)n < rep.nh.nlmsg_len)
-		return false;
-	if (rep.nh.nlmsg_type == NLMSG_ERROR) /* ENOENT: no such socket */
-		return true;
-	if (rep.nh.nlmsg_type != SOCK_DIAG_BY_FAMILY ||
-	    rep.nh.nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
-		return false;
-	const struct inet_diag_msg *m = NLMSG_DATA(&rep.nh);
-	*state = m->idiag_state;
-	*ino = m->idiag_inode;
-	if (bound)
-		memcpy(bound, m->id.idiag_src, alen);
-	return true;
-}
-
 /* Is pid in sonde's own network namespace (where a netlink socket asks)? */
 static bool own_netns(const char *proc, uint32_t pid)
 {
@@ -171,47 +117,25 @@ static bool own_netns(const char *proc, uint32_t pid)
 	       mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev;
 }
 
-/* sonde_sock_inodes through the kernel's lookup, in sonde's namespace: each
- * end's socket, IPv4 ones also as IPv4-mapped IPv6 (dual-stack sockets);
- * the listener a lookup falls back to for the server's end. */
+/* sonde_sock_inodes through the kernel's own lookup (enrich/sockdiag.h), in
+ * sonde's namespace: the text tables cost a walk of every socket of the
+ * namespace per connection (~100 ms with 131k sockets on this host). A
+ * listener found for no peer may be a wildcard one, which is the server's
+ * only if the server's address is this host's (as scan_table decides). */
 static bool diag_inodes(const struct sonde_endpoint *client, const struct sonde_endpoint *server,
 			uint64_t *cino, uint64_t *sino, uint64_t *lino)
 {
-	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	char why[128];
+	int fd = sonde_sockdiag_open(NULL, why, sizeof(why));
 	if (fd < 0)
 		return false;
-	bool ok = true;
-	for (int v6 = client->family == AF_INET6; v6 < 2 && ok; v6++) {
-		uint8_t c[16], s[16], st;
-		uint64_t ino;
-		int fam = v6 ? AF_INET6 : AF_INET;
-		table_form(client, v6, c);
-		table_form(server, v6, s);
-		if (!*cino) {
-			ok = diag_lookup(fd, fam, c, client->port, s, server->port, &st, &ino,
-					 NULL);
-			if (ok && st != TCP_LISTEN)
-				*cino = ino;
-		}
-		if (ok && !*sino) {
-			ok = diag_lookup(fd, fam, s, server->port, c, client->port, &st, &ino,
-					 NULL);
-			if (ok && st != TCP_LISTEN)
-				*sino = ino;
-		}
-		/* From no peer at all, the lookup can only end at a listener;
-		 * a wildcard one is the server's only if the server's address
-		 * is this host's (as scan_table decides). */
-		static const uint8_t none[16];
-		uint8_t bound[16] = { 0 };
-		if (ok && lino && !*lino) {
-			ok = diag_lookup(fd, fam, s, server->port, none, 0, &st, &ino, bound);
-			size_t alen = v6 ? 16 : 4;
-			if (ok && st == TCP_LISTEN &&
-			    (!memcmp(bound, s, alen) ||
-			     (!memcmp(bound, none, alen) && same_host(client, server))))
-				*lino = ino;
-		}
+	struct sonde_sockdiag_hit hit[2];
+	bool ok = sonde_sockdiag_lookup(fd, client, server, hit) >= 0;
+	if (ok) {
+		*cino = hit[0].ino;
+		*sino = hit[1].listener ? 0 : hit[1].ino;
+		if (lino && same_host(client, server))
+			*lino = hit[1].listener ? hit[1].ino : sonde_sockdiag_listener(fd, server);
 	}
 	close(fd);
 	return ok;
