@@ -123,8 +123,7 @@ static bool server_is_local(const struct sonde_conn_info *c)
 		return true;
 	if (s->family == AF_INET6 && !memcmp(s->addr, lo6, 16))
 		return true;
-	return cl->family == s->family &&
-	       !memcmp(cl->addr, s->addr, s->family == AF_INET ? 4 : 16);
+	return cl->family == s->family && !memcmp(cl->addr, s->addr, s->family == AF_INET ? 4 : 16);
 }
 
 /* The two sockets' inodes (0: not there) in namespace netns (NULL: ours),
