@@ -112,20 +112,6 @@ static uint32_t pid_of_nspath(const char *path)
 	return (uint32_t)pid;
 }
 
-/* Is the server's address this host's as a client on it sees it: loopback,
- * or the client's own address? Only then does a wildcard listener on its
- * port stand for it. */
-static bool server_is_local(const struct sonde_conn_info *c)
-{
-	static const uint8_t lo6[16] = { [15] = 1 };
-	const struct sonde_endpoint *s = &c->server, *cl = &c->client;
-	if (s->family == AF_INET && s->addr[0] == 127)
-		return true;
-	if (s->family == AF_INET6 && !memcmp(s->addr, lo6, 16))
-		return true;
-	return cl->family == s->family && !memcmp(cl->addr, s->addr, s->family == AF_INET ? 4 : 16);
-}
-
 /* The two sockets' inodes (0: not there) in namespace netns (NULL: ours),
  * and the server's port's listener (*lino, 0: none). Returns false when no
  * table of that namespace could be read. */
@@ -150,7 +136,7 @@ static bool sockets_in(struct sonde_packet_ends *p, const char *netns,
 		/* The server's socket gone altogether (the client closed first,
 		 * the record came later): its listener stands for it, as the
 		 * /proc path below does. */
-		if (n >= 0 && !ino[1] && server_is_local(c))
+		if (n >= 0 && !ino[1] && sonde_sock_same_host(&c->client, &c->server))
 			ino[1] = *lino;
 		return n >= 0;
 	}

@@ -51,7 +51,7 @@ static void table_form(const struct sonde_endpoint *e, bool v6, uint8_t *addr)
 
 #define TCP_LISTEN 0x0a /* st in net/tcp */
 
-static bool same_host(const struct sonde_endpoint *client, const struct sonde_endpoint *server)
+bool sonde_sock_same_host(const struct sonde_endpoint *client, const struct sonde_endpoint *server)
 {
 	static const uint8_t lo6[16] = { [15] = 1 };
 	if (server->family == AF_INET && server->addr[0] == 127)
@@ -93,7 +93,7 @@ static void scan_table(const char *path, bool v6, const struct sonde_endpoint *c
 			 * address is this host's: the client's, or loopback. */
 			if (lino && lp == server->port &&
 			    (!memcmp(la, s, alen) ||
-			     (!memcmp(la, any, alen) && same_host(client, server))))
+			     (!memcmp(la, any, alen) && sonde_sock_same_host(client, server))))
 				*lino = ino;
 			continue;
 		}
@@ -134,7 +134,7 @@ static bool diag_inodes(const struct sonde_endpoint *client, const struct sonde_
 	if (ok) {
 		*cino = hit[0].ino;
 		*sino = hit[1].listener ? 0 : hit[1].ino;
-		if (lino && same_host(client, server))
+		if (lino && sonde_sock_same_host(client, server))
 			*lino = hit[1].listener ? hit[1].ino : sonde_sockdiag_listener(fd, server);
 	}
 	close(fd);

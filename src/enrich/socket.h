@@ -33,6 +33,11 @@ bool sonde_sock_inodes(const char *proc, uint32_t pid, const struct sonde_endpoi
 		       const struct sonde_endpoint *server, uint64_t *client_ino,
 		       uint64_t *server_ino, uint64_t *listen_ino);
 
+/* Is the server's address this host's as the client sees it (loopback, or
+ * the client's own address)? Only then does a wildcard listener on its port
+ * stand for the server. */
+bool sonde_sock_same_host(const struct sonde_endpoint *client, const struct sonde_endpoint *server);
+
 /* Does process pid hold socket inode ino? */
 bool sonde_sock_held_by(const char *proc, uint32_t pid, uint64_t ino);
 
