@@ -718,16 +718,22 @@ static int on_event(void *ctx, void *data, size_t size)
 	 * so; the check below is for sockets it could not place (map full). */
 	if (ev->flags & SONDE_EVF_PEER_COPY)
 		return 0; /* its bytes are counted in ebpf_peer_copy_bytes */
-	if (!ebpf_owns_tuple(e, ev, 0)) {
-		st->duplicate_peer_bytes += ev->len;
-		/* Stop the kernel copying this end's payload at all: only its
-		 * first events get this far. */
-		if (ev->type == SONDE_EV_DATA && ev->cap)
-			ebpf_ignore_socket(e, ev->sk, ev->conn_id);
-		return 0;
+	/* A socket that owns its tuple keeps it until its close or until its
+	 * own socket comes back under a new id (which drops it from `owned`):
+	 * its later events need no second look. */
+	uint64_t owned_tuple;
+	if (!sonde_u64map_get(&e->owned, ev->conn_id, &owned_tuple)) {
+		if (!ebpf_owns_tuple(e, ev, 0)) {
+			st->duplicate_peer_bytes += ev->len;
+			/* Stop the kernel copying this end's payload at all: only
+			 * its first events get this far. */
+			if (ev->type == SONDE_EV_DATA && ev->cap)
+				ebpf_ignore_socket(e, ev->sk, ev->conn_id);
+			return 0;
+		}
+		if (ev->type != SONDE_EV_CLOSE)
+			sonde_u64map_put(&e->sockets, ev->conn_id, ev->sk);
 	}
-	if (ev->type != SONDE_EV_CLOSE)
-		sonde_u64map_put(&e->sockets, ev->conn_id, ev->sk);
 
 	struct sonde_process proc;
 	struct sonde_chunk c;
