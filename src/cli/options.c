@@ -96,8 +96,9 @@ const char sonde_common_usage[] =
 	"Output:\n"
 	"  -o, --output FORMAT      text (one line per exchange) or json (JSON Lines,\n"
 	"                           docs/records.md); default: text on a terminal,\n"
-	"                           json otherwise; none: no records (with -w,\n"
-	"                           --summary or --stats)\n"
+	"                           json otherwise; har: the HTTP exchanges as one\n"
+	"                           HAR 1.2 log (others skipped, counted); none: no\n"
+	"                           records (with -w, --summary or --stats)\n"
 	"  -c, --count N            stop after N records\n"
 	"  -Y, --display-filter EXPR  only records EXPR matches (docs/filter.md), e.g.\n"
 	"                           'protocol == \"http\" && response.status >= 500';\n"
@@ -380,10 +381,13 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 			o->format = SONDE_SINK_JSON;
 		else if (!strcmp(arg, "text"))
 			o->format = SONDE_SINK_TEXT;
+		else if (!strcmp(arg, "har"))
+			o->format = SONDE_SINK_HAR;
 		else if (!strcmp(arg, "none"))
 			o->no_records = true;
 		else
-			return sonde_bad_value(cmd, "output", arg, "text, json or none (with -w)");
+			return sonde_bad_value(cmd, "output", arg,
+					       "text, json, har or none (with -w)");
 		if (strcmp(arg, "none"))
 			o->no_records = false;
 		return 1;
@@ -658,5 +662,6 @@ struct sonde_sink *sonde_common_sink(struct sonde_common_opts *o, bool immediate
 	to.colour = o->colour > 0 || (o->colour < 0 && isatty(STDOUT_FILENO) &&
 				      !getenv("NO_COLOR") && !(term && !strcmp(term, "dumb")));
 	sonde_sink_set_text(s, &to);
+	sonde_sink_set_har(s, sonde_version(), o->quiet);
 	return s;
 }
