@@ -64,7 +64,8 @@ static void take_up(struct sonde_spill *s, DIR *d)
 		f.bytes = (uint64_t)st.st_size;
 		append(s, f);
 	}
-	qsort(s->files, s->n, sizeof(*s->files), by_seq);
+	if (s->n) /* qsort wants an array, even of none */
+		qsort(s->files, s->n, sizeof(*s->files), by_seq);
 }
 
 int sonde_spill_open(struct sonde_spill *s, const char *dir, uint64_t quota, char *err,

@@ -37,7 +37,7 @@ static void expect_next(struct sonde_spill *s, unsigned i, size_t len, uint64_t 
 static void test_order_quota_restart(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/sonde-spill-test.XXXXXX", err[256], buf[4096], path[4200];
+	char dir[64] = "/tmp/sonde-spill-test.XXXXXX", err[256], buf[4096], path[4200];
 	assert_non_null(mkdtemp(dir));
 	strcat(dir, "/s"); /* made by the spill */
 	struct sonde_spill s;
