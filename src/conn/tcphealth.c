@@ -414,6 +414,7 @@ const char *sonde_tcp_outcome_name(enum sonde_tcp_outcome o)
 	case SONDE_TCP_TIMEOUT: return "timeout";
 	case SONDE_TCP_UNREACHABLE: return "unreachable";
 	case SONDE_TCP_ABORTED: return "aborted";
+	case SONDE_TCP_LISTEN_OVERFLOW: return "listen_overflow";
 	case SONDE_TCP_OPEN: break;
 	}
 	return "open";

@@ -39,6 +39,7 @@ enum sonde_tcp_outcome {
 	SONDE_TCP_TIMEOUT, /* SYN never answered (ETIMEDOUT) */
 	SONDE_TCP_UNREACHABLE, /* an ICMP error ended the attempt (EHOSTUNREACH...) */
 	SONDE_TCP_ABORTED, /* the caller gave up before ESTABLISHED (closed the socket) */
+	SONDE_TCP_LISTEN_OVERFLOW, /* the listener dropped the SYN: its accept queue was full */
 };
 
 enum sonde_tcp_side {
@@ -62,6 +63,7 @@ enum sonde_tcp_facts_have {
 	SONDE_TCPF_OOO0 = 1u << 10, /* ooo_segs[0] */
 	SONDE_TCPF_SERVER_HANDSHAKE = 1u << 11, /* server_handshake_ns */
 	SONDE_TCPF_OOO1 = 1u << 12, /* ooo_segs[1] */
+	SONDE_TCPF_BACKLOG = 1u << 13, /* listen_backlog */
 	SONDE_TCPF_OOO = SONDE_TCPF_OOO0 | SONDE_TCPF_OOO1,
 };
 
@@ -93,6 +95,7 @@ struct sonde_tcp_facts {
 	uint8_t cwnd_side; /* as rtt_side, for cwnd and delivery_rate */
 	uint32_t cwnd; /* segments */
 	uint64_t delivery_rate; /* bytes/s */
+	uint32_t listen_backlog; /* a listen overflow: the listener's backlog */
 };
 
 /* The Wireshark-style analysis of one direction's segments. */
