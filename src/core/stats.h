@@ -144,8 +144,9 @@
 	X(tcp_resets_sent, "eBPF: resets sent by sockets sonde follows")                          \
 	X(tcp_resets_received, "eBPF: resets received by them")                                   \
 	X(tcp_failed_connects, "eBPF: connects that never reached ESTABLISHED")                   \
+	X(tcp_listen_overflows, "eBPF: SYNs a listener dropped, its accept queue full")           \
 	X(tcp_untracked_sockets, "eBPF: sockets whose lifecycle was not kept (map full)")         \
-	X(tcp_tracepoints_missing, "eBPF: tcp: tracepoints this kernel lacks (health without)")   \
+	X(tcp_tracepoints_missing, "eBPF: tcp: tracepoints (or kprobes) this kernel lacks")       \
 	X(tcp_connection_records, "connection records written (--connections)")                   \
 	X(tcp_connections_refused, "connection attempts refused (SYN answered by RST)")           \
 	X(tcp_connections_timed_out, "connection attempts never answered")                        \

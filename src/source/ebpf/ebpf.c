@@ -184,7 +184,7 @@ static int check_kernel(char *err, size_t len)
 	return 0;
 }
 
-static bool kprobes_available(void)
+bool ebpf_kprobes_available(void)
 {
 	return access("/sys/bus/event_source/devices/kprobe/type", R_OK) == 0 ||
 	       access("/sys/kernel/tracing/kprobe_events", F_OK) == 0 ||
@@ -813,7 +813,7 @@ struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *o,
 		int h = order[i];
 		why[i][0] = '\0';
 		tried = i + 1;
-		if (h == SONDE_HOOK_KPROBE && !kprobes_available()) {
+		if (h == SONDE_HOOK_KPROBE && !ebpf_kprobes_available()) {
 			snprintf(why[i], sizeof(why[i]), "the kernel has no kprobes");
 			continue;
 		}
