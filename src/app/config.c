@@ -320,6 +320,12 @@ static bool top_member(struct loader *l, const struct member *m, void *ctx)
 		return members(l, m->value, "store", store, store_member, NULL);
 	if (!strcmp(k, "masking"))
 		return members(l, m->value, "masking", masking, masking_member, NULL);
+	if (!strcmp(k, "kubeApi")) { /* true: --kube-api */
+		int t = boolean(l, m->value, k);
+		if (t == 1)
+			add(l, m->at, "kube-api", NULL);
+		return t >= 0;
+	}
 	if (!strcmp(k, "interfaces"))
 		add_list(l, m->value, k, "interface");
 	else if (!strcmp(k, "sinks"))
@@ -336,7 +342,7 @@ static bool top_member(struct loader *l, const struct member *m, void *ctx)
 static const char *const top_keys[] = {
 	"source",        "interfaces",   "capture",           "output",
 	"runtimeSocket", "store",        "masking",           "sinks",
-	"node",          "image",        "hostStatePaths",    "extraArgs",
+	"node",          "kubeApi",      "image",             "hostStatePaths",    "extraArgs",
 	"runAsUser",     "runAsGroup",   "privileged",        "resources",
 	"tolerations",   "nodeSelector", "priorityClassName", NULL,
 };

@@ -111,11 +111,15 @@ static void remove_at(struct sonde_kube_table *t, size_t i)
 	size_t last = --t->n;
 	if (i == last)
 		return;
-	unindex_ips(t, last);
 	t->e[i] = t->e[last];
 	memset(&t->e[last], 0, sizeof(t->e[last]));
 	sonde_u64map_put(&t->by_key, key_of(&t->e[i].o), i + 1);
-	index_ips(t, i);
+	/* Its addresses follow it, those another object took excepted. */
+	for (size_t k = 0; k < t->e[i].o.naddrs; k++) {
+		uint64_t v, h = ip_key(t->e[i].o.addrs[k].ip);
+		if (sonde_u64map_get(&t->by_ip, h, &v) && v == ip_val(last, k))
+			sonde_u64map_put(&t->by_ip, h, ip_val(i, k));
+	}
 }
 
 static char *dup_or_null(const char *s)
