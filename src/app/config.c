@@ -340,11 +340,11 @@ static bool top_member(struct loader *l, const struct member *m, void *ctx)
 }
 
 static const char *const top_keys[] = {
-	"source",        "interfaces",   "capture",           "output",
-	"runtimeSocket", "store",        "masking",           "sinks",
-	"node",          "kubeApi",      "image",             "hostStatePaths",    "extraArgs",
-	"runAsUser",     "runAsGroup",   "privileged",        "resources",
-	"tolerations",   "nodeSelector", "priorityClassName", NULL,
+	"source",     "interfaces",     "capture",     "output",       "runtimeSocket",
+	"store",      "masking",        "sinks",       "node",         "kubeApi",
+	"image",      "hostStatePaths", "extraArgs",   "runAsUser",    "runAsGroup",
+	"privileged", "resources",      "tolerations", "nodeSelector", "priorityClassName",
+	NULL,
 };
 
 int sonde_config_parse(const uint8_t *text, size_t len, const char *name, struct sonde_config *out,

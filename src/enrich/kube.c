@@ -27,8 +27,8 @@
 
 /* The counters: the threads add, sonde_kube_stats reads. */
 struct counts {
-	_Atomic uint64_t lists, list_failures, watches, watch_failures, events, bad_events,
-		relists, too_long, table_full;
+	_Atomic uint64_t lists, list_failures, watches, watch_failures, events, bad_events, relists,
+		too_long, table_full;
 };
 
 struct watcher {
@@ -117,8 +117,8 @@ static long get(struct sonde_kube *k, const char *url, long timeout_s,
 	curl_easy_cleanup(c);
 	curl_slist_free_all(h);
 	return rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && status != 200) ? status
-	       : rc == CURLE_WRITE_ERROR					 ? -2
-										 : -1;
+	       : rc == CURLE_WRITE_ERROR                                    ? -2
+									    : -1;
 }
 
 /* The selector and paging of a request for w's resource, after '?'. */
@@ -208,11 +208,8 @@ static bool on_event(void *ctx, const char *line, size_t len)
 		if (!sonde_kube_table_put(w->table, &ev.obj))
 			w->k->n.table_full++;
 		break;
-	case SONDE_KUBE_DELETED:
-		sonde_kube_table_del(w->table, &ev.obj);
-		break;
-	case SONDE_KUBE_BOOKMARK:
-		break;
+	case SONDE_KUBE_DELETED: sonde_kube_table_del(w->table, &ev.obj); break;
+	case SONDE_KUBE_BOOKMARK: break;
 	case SONDE_KUBE_ERROR:
 		/* 410: the version is too old, list again; else resume. */
 		w->gone = ev.code == 410;
@@ -267,7 +264,8 @@ static bool nap(struct sonde_kube *k, long ms)
 	if (ts.tv_nsec >= 1000000000l)
 		ts.tv_sec++, ts.tv_nsec -= 1000000000l;
 	pthread_mutex_lock(&k->lock);
-	while (!atomic_load(&k->stop) && pthread_cond_timedwait(&k->wake, &k->lock, &ts) != ETIMEDOUT)
+	while (!atomic_load(&k->stop) &&
+	       pthread_cond_timedwait(&k->wake, &k->lock, &ts) != ETIMEDOUT)
 		;
 	pthread_mutex_unlock(&k->lock);
 	return !atomic_load(&k->stop);
@@ -297,8 +295,7 @@ static void *run(void *arg)
 	return NULL;
 }
 
-static int config(struct sonde_kube *k, const struct sonde_kube_opts *o, char *why,
-		  size_t whylen)
+static int config(struct sonde_kube *k, const struct sonde_kube_opts *o, char *why, size_t whylen)
 {
 	const char *host = getenv("KUBERNETES_SERVICE_HOST");
 	const char *port = getenv("KUBERNETES_SERVICE_PORT");
@@ -315,7 +312,8 @@ static int config(struct sonde_kube *k, const struct sonde_kube_opts *o, char *w
 	snprintf(k->token_path, sizeof(k->token_path), "%s/token", dir);
 	snprintf(k->ca_path, sizeof(k->ca_path), "%s/ca.crt", dir);
 	if (access(k->token_path, R_OK) || access(k->ca_path, R_OK)) {
-		snprintf(why, whylen, "%s: no readable token and ca.crt (%s)", dir, strerror(errno));
+		snprintf(why, whylen, "%s: no readable token and ca.crt (%s)", dir,
+			 strerror(errno));
 		return -1;
 	}
 	if (node && *node)

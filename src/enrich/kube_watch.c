@@ -43,7 +43,8 @@ static struct json_object *member(struct json_object *o, const char *key)
 static const char *str_member(struct json_object *o, const char *key, size_t max)
 {
 	struct json_object *v = member(o, key);
-	if (!json_object_is_type(v, json_type_string) || (size_t)json_object_get_string_len(v) > max)
+	if (!json_object_is_type(v, json_type_string) ||
+	    (size_t)json_object_get_string_len(v) > max)
 		return NULL;
 	const char *s = json_object_get_string(v);
 	return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL; /* no NUL inside */
