@@ -348,6 +348,12 @@ static bool top_member(struct loader *l, const struct member *m, void *ctx)
 	}
 	if (!strcmp(k, "masking"))
 		return members(l, m->value, "masking", masking, masking_member, NULL);
+	if (!strcmp(k, "kubeApi")) { /* true: --kube-api */
+		int t = boolean(l, m->value, k);
+		if (t == 1)
+			add(l, m->at, "kube-api", NULL);
+		return t >= 0;
+	}
 	if (!strcmp(k, "interfaces"))
 		add_list(l, m->value, k, "interface");
 	else if (!strcmp(k, "sinks"))
@@ -362,11 +368,11 @@ static bool top_member(struct loader *l, const struct member *m, void *ctx)
 }
 
 static const char *const top_keys[] = {
-	"source",        "interfaces",   "capture",           "output",
-	"runtimeSocket", "store",        "masking",           "sinks",
-	"node",          "image",        "hostStatePaths",    "extraArgs",
-	"runAsUser",     "runAsGroup",   "privileged",        "resources",
-	"tolerations",   "nodeSelector", "priorityClassName", NULL,
+	"source",     "interfaces",     "capture",     "output",       "runtimeSocket",
+	"store",      "masking",        "sinks",       "node",         "kubeApi",
+	"image",      "hostStatePaths", "extraArgs",   "runAsUser",    "runAsGroup",
+	"privileged", "resources",      "tolerations", "nodeSelector", "priorityClassName",
+	NULL,
 };
 
 int sonde_config_parse(const uint8_t *text, size_t len, const char *name, struct sonde_config *out,

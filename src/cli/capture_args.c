@@ -102,6 +102,11 @@ static const char capture_head[] =
 	"      --cri-socket PATH    the container runtime's CRI socket, for pods and\n"
 	"                           their labels (default: containerd's or CRI-O's\n"
 	"                           usual socket, when there; 'none': do not ask)\n"
+	"      --kube-api           in a cluster: name remote pods and Services'\n"
+	"                           cluster IPs from the Kubernetes API (the pod's\n"
+	"                           service account; list and watch, this node's pods)\n"
+	"      --kube-api-account DIR  the service account's token and ca.crt\n"
+	"                           (default /var/run/secrets/kubernetes.io/serviceaccount)\n"
 	"      --config FILE        the node agent's settings, in the structure of the\n"
 	"                           Helm chart's values (docs/deploy.md); an option\n"
 	"                           given on the command line wins over the file's\n"
@@ -141,6 +146,8 @@ enum {
 	OPT_ALL_NETNS,
 	OPT_NO_ENRICH,
 	OPT_CRI_SOCKET,
+	OPT_KUBE_API,
+	OPT_KUBE_ACCOUNT,
 	OPT_TARGET,
 	OPT_HOST_ROOT,
 	OPT_QUEUE,
@@ -170,6 +177,8 @@ static const struct option capture_only[] = {
 	{ "all-netns", no_argument, NULL, OPT_ALL_NETNS },
 	{ "no-enrich", no_argument, NULL, OPT_NO_ENRICH },
 	{ "cri-socket", required_argument, NULL, OPT_CRI_SOCKET },
+	{ "kube-api", no_argument, NULL, OPT_KUBE_API },
+	{ "kube-api-account", required_argument, NULL, OPT_KUBE_ACCOUNT },
 	{ "target", required_argument, NULL, OPT_TARGET },
 	{ "host-root", required_argument, NULL, OPT_HOST_ROOT },
 	{ "queue", required_argument, NULL, OPT_QUEUE },
@@ -452,6 +461,8 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 	case OPT_ALL_NETNS: a->all_netns = true; return 0;
 	case OPT_NO_ENRICH: a->no_enrich = true; return 0;
 	case OPT_CRI_SOCKET: a->cri_socket = strcmp(arg, "none") ? arg : ""; return 0;
+	case OPT_KUBE_API: a->kube_api = true; return 0;
+	case OPT_KUBE_ACCOUNT: a->kube_account = arg; return 0;
 	case OPT_TARGET: return target_option(a, arg);
 	case OPT_HOST_ROOT: a->host_root = arg; return 0;
 	case OPT_QUEUE: {

@@ -40,6 +40,8 @@ struct capture_args {
 	char source_name[256]; /* records' capture.source */
 	bool ebpf_only_given; /* an eBPF-only option was given (--cgroup aside) */
 	bool no_enrich; /* --no-enrich */
+	bool kube_api; /* --kube-api */
+	const char *kube_account; /* --kube-api-account; NULL: the pod's */
 	bool all_netns; /* --all-netns */
 	struct sonde_all_netns_opts ao; /* its options: the kind and po */
 	const char *cri_socket; /* --cri-socket: NULL the usual, "" none */

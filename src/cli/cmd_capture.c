@@ -216,10 +216,16 @@ static void close_outputs(struct capture_outputs *out, int *status)
 	sonde_redact_stream_free(out->mask);
 }
 
+/* The clients of a run that stages share. */
+struct run_clients {
+	struct sonde_cri *cri; /* the runtime's CRI API */
+	struct sonde_kube *kube; /* the Kubernetes API (--kube-api) */
+};
+
 /* The stages between pairing and the sink: the store, masking, the
  * filter, who is talking, DNS names. Returns the enrichment stage or NULL. */
 static int add_stages(struct sonde_run *run, struct capture_args *a, bool ebpf,
-		      struct sonde_sink *sink, struct sonde_cri *cri, void **enrich)
+		      struct sonde_sink *sink, const struct run_clients *cl, void **enrich)
 {
 	if (sonde_common_store(&a->co, run) < 0) {
 		sonde_sink_close(sink);
@@ -232,7 +238,8 @@ static int add_stages(struct sonde_run *run, struct capture_args *a, bool ebpf,
 	 * in --netns's namespace (entered now, while sonde still may). */
 	struct sonde_enrich_opts eno = { .containers = true,
 					 .cri_socket = a->cri_socket,
-					 .cri = cri,
+					 .cri = cl->cri,
+					 .kube = cl->kube,
 					 .root = a->host_root,
 					 .packets = !ebpf || a->with_ebpf,
 					 .netns = a->all_netns ? NULL : a->po.netns };
@@ -300,9 +307,11 @@ static int run_until_stopped(struct sonde_run *run, const struct capture_args *a
 }
 
 /* The capture itself: outputs, the run's stages and sources, least
- * privilege, then the loop; cri: the run's one CRI client (or NULL). */
-static int run_capture_with(struct capture_args *a, struct sonde_cri *cri)
+ * privilege, then the loop; cl: the run's clients of the runtime and the
+ * Kubernetes API (each may be NULL). */
+static int run_capture_with(struct capture_args *a, const struct run_clients *cl)
 {
+	struct sonde_cri *cri = cl->cri;
 	int status;
 	struct capture_outputs out = { .rec = sonde_common_record(&a->co, "capture", &status) };
 	if (status)
@@ -328,7 +337,7 @@ static int run_capture_with(struct capture_args *a, struct sonde_cri *cri)
 	sonde_run_init(&run, &ro);
 	bool ebpf = a->source == &sonde_source_ebpf || a->with_ebpf;
 	void *enrich = NULL;
-	if (add_stages(&run, a, ebpf, sonde_common_sink(&a->co, false), cri, &enrich) < 0) {
+	if (add_stages(&run, a, ebpf, sonde_common_sink(&a->co, false), cl, &enrich) < 0) {
 		sonde_run_free(&run);
 		close_outputs(&out, &status);
 		return SONDE_EXIT_FAIL;
@@ -371,7 +380,13 @@ static int run_capture(struct capture_args *a)
 			: NULL;
 	if (!cri && a->cri_socket && *a->cri_socket && !a->co.quiet)
 		fprintf(stderr, "sonde: --cri-socket: %s\n", why);
-	int status = run_capture_with(a, cri);
+	struct run_clients cl = { .cri = cri };
+	/* Without the API the capture goes on: its ends are only less named. */
+	struct sonde_kube_opts ko = { .account_dir = a->kube_account, .node = a->co.node };
+	if (a->kube_api && !a->no_enrich && !(cl.kube = sonde_kube_start(&ko, why, sizeof(why))))
+		fprintf(stderr, "sonde: --kube-api: %s\n", why);
+	int status = run_capture_with(a, &cl);
+	sonde_kube_stop(cl.kube);
 	sonde_cri_stop(cri);
 	return status;
 }

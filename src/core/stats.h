@@ -136,6 +136,17 @@
 	X(enrich_cri_listings, "listings of the node's pods asked of the runtime's CRI API")      \
 	X(enrich_cri_failures, "of those, listings that failed (retried at the next turn)")       \
 	X(enrich_cri_misses, "containers the latest CRI listing did not have (a new one asked)")  \
+	X(kube_api_lists, "--kube-api: lists asked of the API server")                            \
+	X(kube_api_list_failures, "--kube-api: of those, failed (retried, backoff)")              \
+	X(kube_api_watches, "--kube-api: watches started (from the last version)")                \
+	X(kube_api_watch_failures, "--kube-api: watches refused or cut (retried, backoff)")       \
+	X(kube_api_events, "--kube-api: watch events applied")                                    \
+	X(kube_api_bad_events, "--kube-api: events and list items not understood")                \
+	X(kube_api_lines_too_long, "--kube-api: watch events over 1 MiB (dropped)")               \
+	X(kube_api_relists, "--kube-api: versions gone (410 Gone): listed again")                 \
+	X(kube_api_table_full, "--kube-api: objects not kept: table full")                        \
+	X(kube_api_objects, "--kube-api: pods, services, slices known at the end")                \
+	X(kube_api_ends_named, "--kube-api: connection ends the API named")                       \
 	X(target_scans, "scans of the node's cgroups for --target's containers")                  \
 	X(target_cgroups, "cgroups the last scan selected (given to the kernel)")                 \
 	X(target_cgroups_unselected, "container cgroups the last scan left out")                  \

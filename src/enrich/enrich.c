@@ -21,6 +21,7 @@ struct enrich {
 	struct sonde_cri *cri; /* NULL: no CRI socket */
 	struct sonde_sock_owners *owners;
 	struct sonde_packet_ends *packets; /* NULL: packet records left alone */
+	struct sonde_kube *kube; /* NULL: no Kubernetes API */
 };
 
 static void end_free(struct sonde_enrich_end *e)
@@ -28,6 +29,8 @@ static void end_free(struct sonde_enrich_end *e)
 	if (!e)
 		return;
 	sonde_container_meta_unref(e->ctr);
+	free(e->service);
+	free(e->service_ns);
 	free(e);
 }
 
@@ -80,6 +83,47 @@ static struct sonde_enrich_end *pod_end(struct enrich *en, const struct sonde_en
 		abort();
 	e->ctr = m;
 	return e;
+}
+
+/* An end nothing on the node named (a remote peer), named by the
+ * Kubernetes API: a pod with its IP, else a Service with it as cluster IP. */
+static struct sonde_enrich_end *kube_end(struct enrich *en, const struct sonde_endpoint *ep)
+{
+	char ip[INET6_ADDRSTRLEN], name[254], ns[254];
+	if (!inet_ntop(ep->family == AF_INET6 ? AF_INET6 : AF_INET, ep->addr, ip, sizeof(ip)))
+		return NULL;
+	struct sonde_container_meta *m = sonde_kube_pod_by_ip(en->kube, ip);
+	bool svc = !m && sonde_kube_service_by_ip(en->kube, ip, name, sizeof(name), ns, sizeof(ns));
+	if (!m && !svc)
+		return NULL;
+	struct sonde_enrich_end *e = calloc(1, sizeof(*e));
+	if (!e || (svc && (!(e->service = strdup(name)) || !(e->service_ns = strdup(ns)))))
+		abort();
+	e->ctr = m;
+	if (en->stats)
+		en->stats->kube_api_ends_named++;
+	return e;
+}
+
+/* Ends still unknown, looked up by address: the node's pods (CRI), then
+ * the Kubernetes API's. The API is asked again only once it knows more. */
+static void name_unknown_ends(struct enrich *en, struct sonde_enrich_conn *ec,
+			      const struct sonde_conn_info *c)
+{
+	uint64_t gen = en->kube ? sonde_kube_generation(en->kube) : 0;
+	bool fresh = !ec->kube_generation;
+	if (!fresh && gen == ec->kube_generation)
+		return;
+	for (int e = 0; e < 2; e++) {
+		const struct sonde_endpoint *ep = e ? &c->server : &c->client;
+		if (!ec->end[e] && fresh)
+			ec->end[e] = pod_end(en, ep);
+		if (!ec->end[e] && en->kube && (ec->end[e] = kube_end(en, ep)))
+			sonde_attr_set(c->attrs,
+				       e ? SONDE_ATTR_SERVER_PROCESS : SONDE_ATTR_CLIENT_PROCESS,
+				       ec->end[e], NULL);
+	}
+	ec->kube_generation = gen ? gen : 1;
 }
 
 /*
@@ -197,16 +241,20 @@ static bool enrich_record(void *ctx, struct sonde_record *r)
 {
 	struct enrich *en = ctx;
 	const struct sonde_conn_info *c = r->conn;
-	if (!c->attrs || sonde_attr_get(c->attrs, SONDE_ATTR_CONTAINER))
+	if (!c->attrs)
 		return true;
+	struct sonde_enrich_conn *ec = sonde_attr_get(c->attrs, SONDE_ATTR_CONTAINER);
+	if (ec) {
+		if (en->kube && (!ec->end[0] || !ec->end[1]))
+			name_unknown_ends(en, ec, c);
+		return true;
+	}
 	bool packets = en->packets && sonde_packet_ends_wanted(c);
 	if (!c->proc.pid && !packets)
 		return true;
-	struct sonde_enrich_conn *ec = packets ? packet_conn(en, c) : traced_conn(en, c);
-	for (int e = 0; e < 2; e++)
-		if (!ec->end[e])
-			ec->end[e] = pod_end(en, e ? &c->server : &c->client);
+	ec = packets ? packet_conn(en, c) : traced_conn(en, c);
 	sonde_attr_set(c->attrs, SONDE_ATTR_CONTAINER, ec, conn_free);
+	name_unknown_ends(en, ec, c);
 	if (ec->end[0])
 		sonde_attr_set(c->attrs, SONDE_ATTR_CLIENT_PROCESS, ec->end[0], NULL);
 	if (ec->end[1])
@@ -221,6 +269,7 @@ static void enrich_finish(void *ctx, const struct sonde_stats *st)
 	struct enrich *en = ctx;
 	if (en->cri)
 		sonde_cri_stats(en->cri, en->stats);
+	sonde_kube_stats(en->kube, en->stats);
 }
 
 static int enrich_close(void *ctx)
@@ -252,6 +301,7 @@ void *sonde_enrich_new(const struct sonde_enrich_opts *o, struct sonde_stats *st
 	const char *root = o && o->root ? o->root : "/";
 	snprintf(en->proc, sizeof(en->proc), "%s", proc);
 	en->stats = stats;
+	en->kube = o ? o->kube : NULL;
 	struct sonde_proc_opts po = { .proc = proc, .root = root };
 	en->procs = sonde_proc_cache_new(&po, stats);
 	en->owners = sonde_sock_owners_new(proc, 0);
@@ -374,11 +424,17 @@ void sonde_enrich_end_fields(const struct sonde_conn_info *c, int e,
 	if (!end)
 		return;
 	const struct sonde_proc_info *p = &end->proc;
-	if (!p->pid) { /* named by its cgroup, or by its pod's IP only */
+	if (!p->pid) { /* named by its cgroup, its pod's IP, or a Service's */
 		if (p->ctr.id[0])
 			container_object(end, v, ctx);
 		else
 			pod_object(end, v, ctx);
+		if (end->service) {
+			v->begin(ctx, "service", SONDE_FG_OBJECT);
+			sonde_field_cstr(v, ctx, "name", end->service);
+			str_if(v, ctx, "namespace", end->service_ns);
+			v->end(ctx, SONDE_FG_OBJECT);
+		}
 		return;
 	}
 	v->begin(ctx, "process", SONDE_FG_OBJECT);

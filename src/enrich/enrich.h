@@ -24,6 +24,9 @@
  * Records of packet sources (no pid) have their local ends found by their
  * 4-tuple in the kernel's socket table (enrich/packet_ends.h) when asked
  * (opts.packets); cgroup_skb's the container of the socket's cgroup too.
+ * An end still unnamed after all that — a remote peer — is named by the
+ * Kubernetes API's tables when opts.kube is given, on the first record or
+ * a later one once the tables have changed.
  * Records of files are left alone; UDP flows get the traced process only
  * (the socket tables read are TCP's).
  *
@@ -40,11 +43,14 @@
 #include "core/record.h"
 #include "core/stage.h"
 #include "enrich/container.h"
+#include "enrich/kube.h"
 #include "enrich/process.h"
 
 struct sonde_enrich_end {
 	struct sonde_proc_info proc;
 	struct sonde_container_meta *ctr; /* a reference; NULL: none or unknown */
+	/* A Service's cluster IP (--kube-api): its name and namespace. */
+	char *service, *service_ns;
 };
 
 struct sonde_enrich_conn {
@@ -53,6 +59,9 @@ struct sonde_enrich_conn {
 	/* The traced process (conn->proc), whichever end it is; NULL if /proc
 	 * did not know it. Owned here; end[] may point at it. */
 	struct sonde_enrich_end *traced;
+	/* The Kubernetes API's tables when an end was last looked for there:
+	 * an end still unknown is looked for again once they change. */
+	uint64_t kube_generation;
 };
 
 struct sonde_enrich_opts {
@@ -71,6 +80,11 @@ struct sonde_enrich_opts {
 	bool packets;
 	const char *netns;
 	const char *cgroup_root;
+	/* The Kubernetes API client (--kube-api), owned by the caller and
+	 * outliving the stage; NULL: none. Ends no process, container or
+	 * node-local pod names are looked up there by address: a pod (this
+	 * node's, or behind a Service's EndpointSlice), else a Service. */
+	struct sonde_kube *kube;
 };
 
 extern const struct sonde_stage_ops sonde_enrich_stage;

@@ -8,7 +8,12 @@ reference — so the test runs offline. Run once per Kubernetes version:
 import json, sys
 
 KINDS = ["io.k8s.api.apps.v1.DaemonSet", "io.k8s.api.core.v1.ServiceAccount", "io.k8s.api.core.v1.Namespace",
-         "io.k8s.api.core.v1.ConfigMap"]
+         "io.k8s.api.core.v1.ConfigMap",
+         # the Kubernetes API path: its RBAC, and what the test's API server serves
+         "io.k8s.api.rbac.v1.ClusterRole", "io.k8s.api.rbac.v1.ClusterRoleBinding",
+         "io.k8s.api.core.v1.PodList", "io.k8s.api.core.v1.ServiceList",
+         "io.k8s.api.discovery.v1.EndpointSliceList",
+         "io.k8s.apimachinery.pkg.apis.meta.v1.WatchEvent", "io.k8s.apimachinery.pkg.apis.meta.v1.Status"]
 
 
 def refs(o, out):

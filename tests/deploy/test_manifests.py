@@ -54,7 +54,9 @@ def strict(defs):
 KIND_DEF = {("apps/v1", "DaemonSet"): "io.k8s.api.apps.v1.DaemonSet",
             ("v1", "ServiceAccount"): "io.k8s.api.core.v1.ServiceAccount",
             ("v1", "Namespace"): "io.k8s.api.core.v1.Namespace",
-            ("v1", "ConfigMap"): "io.k8s.api.core.v1.ConfigMap"}
+            ("v1", "ConfigMap"): "io.k8s.api.core.v1.ConfigMap",
+            ("rbac.authorization.k8s.io/v1", "ClusterRole"): "io.k8s.api.rbac.v1.ClusterRole",
+            ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): "io.k8s.api.rbac.v1.ClusterRoleBinding"}
 
 
 class Schema:
@@ -119,7 +121,7 @@ def build_renderer(tmp):
     return out, ""
 
 
-def policy(name, ds, source):
+def policy(name, ds, source, kube=True):
     pod = ds["spec"]["template"]["spec"]
     c = pod["containers"][0]
     sc = c["securityContext"]
@@ -133,7 +135,11 @@ def policy(name, ds, source):
     check(f"{name}: hostNetwork only for packet sources", pod.get("hostNetwork") is (source != "ebpf"), pod.get("hostNetwork"))
     check(f"{name}: resource requests and limits", set(c["resources"]) == {"requests", "limits"}, c["resources"])
     check(f"{name}: tolerates every taint", {"operator": "Exists"} in pod.get("tolerations", []), pod.get("tolerations"))
-    check(f"{name}: no service account token", pod.get("automountServiceAccountToken") is False, pod)
+    check(f"{name}: the service account token mounted only for the Kubernetes API path (kubeApi: {kube})",
+          pod.get("automountServiceAccountToken") is kube, pod.get("automountServiceAccountToken"))
+    env = {e["name"]: e for e in c.get("env", [])}
+    check(f"{name}: NODE_NAME from the downward API (spec.nodeName)",
+          env.get("NODE_NAME", {}).get("valueFrom") == {"fieldRef": {"fieldPath": "spec.nodeName"}}, env)
     if source == "ebpf":
         mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
         need = ["/sys/kernel/btf", "/sys/kernel/tracing", "/sys/fs/bpf", "/sys/fs/cgroup", "/run/containerd/containerd.sock"]
@@ -171,6 +177,26 @@ def store_policy(name, ds, path, size, age):
     check(f"{name}: sonde's --config keeps the store at {path}, size {size!r}, age {age!r}",
           cfg and cfg["store"] == {"enabled": True, "path": path, "size": size, "maxAge": age}, cfg and cfg.get("store"))
 
+def rbac(name, ds, kube):
+    """kubeApi: a ClusterRole that reads pods, services and endpointslices
+    and nothing else, bound to the chart's service account; else none."""
+    roles = [d for d in ds if d["kind"] == "ClusterRole"]
+    binds = [d for d in ds if d["kind"] == "ClusterRoleBinding"]
+    if not kube:
+        check(f"{name}: no ClusterRole or binding without kubeApi", not roles and not binds, [d["kind"] for d in ds])
+        return
+    want = [{"apiGroups": [""], "resources": ["pods", "services"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]}]
+    check(f"{name}: one ClusterRole: get/list/watch of pods, services, endpointslices only",
+          len(roles) == 1 and roles[0]["rules"] == want, roles)
+    sa = [d for d in ds if d["kind"] == "ServiceAccount"]
+    check(f"{name}: bound to the chart's service account",
+          len(binds) == 1 and roles and binds[0]["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                                                "name": roles[0]["metadata"]["name"]}
+          and sa and binds[0]["subjects"] == [{"kind": "ServiceAccount", "name": sa[0]["metadata"]["name"],
+                                               "namespace": sa[0]["metadata"]["namespace"]}], binds)
+    check(f"{name}: the service account's token mounted", sa and sa[0].get("automountServiceAccountToken") is True, sa)
+
 
 def main():
     sonde = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "sonde"))
@@ -203,6 +229,9 @@ def main():
             check(f"default values: {d['kind']} valid against the OpenAPI schema", not e, e)
         policy("default values", daemonset(ds), "ebpf")
         store_policy("default values", ds, "/var/lib/sonde/store", "1g", "")
+        rbac("default values", ds, True)
+        check("default values: kubeApi reaches sonde's --config file", agent_config(ds).get("kubeApi") is True,
+              agent_config(ds))
 
         sv = os.path.join(tmp, "store.yaml")
         with open(sv, "w") as f:
@@ -225,6 +254,14 @@ def main():
                   "initContainers" not in pod and all(v["name"] != "store" for v in pod["volumes"])
                   and all(m["name"] != "store" for m in pod["containers"][0]["volumeMounts"])
                   and not schema.errors(daemonset(ds)), pod.get("initContainers"))
+        nk = os.path.join(tmp, "nokube.yaml")
+        with open(nk, "w") as f:
+            f.write("kubeApi: false\n")
+        text, why = render(renderer, nk)
+        if check("chart renders without the Kubernetes API path", text is not None, why):
+            ds = docs(text)
+            policy("kubeApi false", daemonset(ds), "ebpf", kube=False)
+            rbac("kubeApi false", ds, False)
 
         vals = os.path.join(tmp, "targets.yaml")
         with open(vals, "w") as f:

@@ -130,7 +130,8 @@ def check_local(name, recs, tag, srv, cli, client_local=True):
         # record's server end stays unnamed since main's merge of
         # 2026-12-07; said, not asserted, until it is found.
         R.info(f"{name}: KNOWN BUG: a curl gone before its record: server named by its "
-               f"listener: {named} {curl['conn']}")
+               f"listener: {named} {curl['conn']} " +
+               json.dumps({k: v for k, v in stats_of(recs).items() if "enrich_packet" in k}))
     else:
         R.check(f"{name}: a curl gone before its record: the server named by its listener",
                 named, curl["conn"])
