@@ -400,17 +400,15 @@ static int target_option(struct capture_args *a, const char *arg)
 	return 0;
 }
 
-/* One option of capture's own. Returns 0, or the exit status to stop with
- * (SONDE_EXIT_OK after --help). */
-static int capture_option(struct capture_args *a, int c, const char *arg)
+/* capture_option's answer for an option that is not in a group's switch. */
+#define OTHER_GROUP (-1)
+
+/* The eBPF source's options. 0, the exit status to stop with, or
+ * OTHER_GROUP. */
+static int ebpf_option(struct capture_args *a, int c, const char *arg)
 {
 	struct sonde_ebpf_opts *eo = &a->eo;
 	size_t sz;
-	const char *why;
-	if (c == OPT_HOOK || c == OPT_PID || c == OPT_COMM || c == OPT_PORT || c == OPT_CAPLIMIT ||
-	    c == OPT_RINGBUF || c == OPT_NO_TLS || c == OPT_TLS_LIB || c == OPT_TARGET ||
-	    c == OPT_NO_TCP_HEALTH)
-		a->ebpf_only_given = true;
 	switch (c) {
 	case OPT_HOOK:
 		if (!sonde_ebpf_hook_from_name(arg, &eo->hook))
@@ -436,10 +434,6 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 				   "must be a power of two (e.g. 4m, 8m, 16m)");
 		eo->ringbuf_size = sz;
 		return 0;
-	case OPT_DURATION:
-		if (sonde_parse_duration(arg, &a->duration_ns, &why) < 0)
-			return bad("duration", arg, why);
-		return 0;
 	case OPT_TLS: eo->tls = true; return 0;
 	case OPT_NO_TLS: eo->tls = false; return 0;
 	case OPT_NO_TCP_HEALTH: eo->no_tcp_health = true; return 0;
@@ -448,7 +442,16 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 			return bad("tls-lib", arg, "at most 32 libraries");
 		a->tls_libs[a->ntls_libs++] = arg;
 		return 0;
-	case OPT_SOURCE: return source_option(a, arg);
+	default: return OTHER_GROUP;
+	}
+}
+
+/* The packet sources' options. 0, the exit status to stop with, or
+ * OTHER_GROUP. */
+static int packet_option(struct capture_args *a, int c, const char *arg)
+{
+	size_t sz;
+	switch (c) {
 	case 'i':
 		if (a->po.nifaces == SONDE_PACKET_IFACES_MAX)
 			return bad("interface", arg, "at most 16 interfaces");
@@ -459,12 +462,6 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 	case OPT_FILTER: a->po.filter = arg; return 0;
 	case OPT_NETNS: return netns_option(a, arg);
 	case OPT_ALL_NETNS: a->all_netns = true; return 0;
-	case OPT_NO_ENRICH: a->no_enrich = true; return 0;
-	case OPT_CRI_SOCKET: a->cri_socket = strcmp(arg, "none") ? arg : ""; return 0;
-	case OPT_KUBE_API: a->kube_api = true; return 0;
-	case OPT_KUBE_ACCOUNT: a->kube_account = arg; return 0;
-	case OPT_TARGET: return target_option(a, arg);
-	case OPT_HOST_ROOT: a->host_root = arg; return 0;
 	case OPT_QUEUE: {
 		unsigned long long q;
 		if (parse_uint(arg, 4095, &q) < 0)
@@ -472,14 +469,6 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 		a->po.queue = (int)q;
 		return 0;
 	}
-	case OPT_USER:
-		if (!*arg)
-			return bad("user", arg, "an empty user name");
-		a->user = arg;
-		return 0;
-	case OPT_KEEP_PRIVS: a->keep_privs = true; return 0;
-	case OPT_AUDIT_LOG: a->audit_log = strcmp(arg, "none") ? arg : ""; return 0;
-	case OPT_CONFIG: return 0; /* read before the command line (apply_config) */
 	case 'B':
 		if (size_option("buffer-size", arg, 1u << 20, 1u << 30, "from 1m to 1g", &sz))
 			return SONDE_EXIT_USAGE;
@@ -490,7 +479,45 @@ static int capture_option(struct capture_args *a, int c, const char *arg)
 			return SONDE_EXIT_USAGE;
 		a->po.snaplen = (uint32_t)sz;
 		return 0;
-	case 'v': eo->verbose = 1; return 0;
+	default: return OTHER_GROUP;
+	}
+}
+
+/* One option of capture's own. Returns 0, or the exit status to stop with
+ * (SONDE_EXIT_OK after --help). */
+static int capture_option(struct capture_args *a, int c, const char *arg)
+{
+	const char *why;
+	if (c == OPT_HOOK || c == OPT_PID || c == OPT_COMM || c == OPT_PORT || c == OPT_CAPLIMIT ||
+	    c == OPT_RINGBUF || c == OPT_NO_TLS || c == OPT_TLS_LIB || c == OPT_TARGET ||
+	    c == OPT_NO_TCP_HEALTH)
+		a->ebpf_only_given = true;
+	int rc = ebpf_option(a, c, arg);
+	if (rc == OTHER_GROUP)
+		rc = packet_option(a, c, arg);
+	if (rc != OTHER_GROUP)
+		return rc;
+	switch (c) {
+	case OPT_DURATION:
+		if (sonde_parse_duration(arg, &a->duration_ns, &why) < 0)
+			return bad("duration", arg, why);
+		return 0;
+	case OPT_SOURCE: return source_option(a, arg);
+	case OPT_NO_ENRICH: a->no_enrich = true; return 0;
+	case OPT_CRI_SOCKET: a->cri_socket = strcmp(arg, "none") ? arg : ""; return 0;
+	case OPT_KUBE_API: a->kube_api = true; return 0;
+	case OPT_KUBE_ACCOUNT: a->kube_account = arg; return 0;
+	case OPT_TARGET: return target_option(a, arg);
+	case OPT_HOST_ROOT: a->host_root = arg; return 0;
+	case OPT_USER:
+		if (!*arg)
+			return bad("user", arg, "an empty user name");
+		a->user = arg;
+		return 0;
+	case OPT_KEEP_PRIVS: a->keep_privs = true; return 0;
+	case OPT_AUDIT_LOG: a->audit_log = strcmp(arg, "none") ? arg : ""; return 0;
+	case OPT_CONFIG: return 0; /* read before the command line (apply_config) */
+	case 'v': a->eo.verbose = 1; return 0;
 	case 'h':
 		printf("%s%s%s", capture_head, sonde_common_usage, capture_tail);
 		return SONDE_EXIT_OK;

@@ -143,31 +143,86 @@ static int record_keylog(struct sonde_pcapng *rec, const struct sonde_keylog *kl
 	return rc;
 }
 
+/* --follow ID: the conversation instead of the records, its bytes masked
+ * like everything else (the stats are the run's: what it overwrote is not
+ * counted). Sets *fw and *fmask, NULL without --follow. */
+static void follow_open(struct sonde_common_opts *co, uint64_t follow, struct sonde_follower **fw,
+			struct sonde_redact_follow **fmask)
+{
+	*fw = follow ? sonde_follower_new(follow, stdout) : NULL;
+	*fmask = *fw ? sonde_redact_follow_new(co->no_redact ? NULL : &co->redact,
+					       sonde_follower_out(*fw), NULL)
+		     : NULL;
+	if (!*fw)
+		return;
+	co->pipe.conn.follow = *fmask ? sonde_redact_follow_out(*fmask) : sonde_follower_out(*fw);
+	co->pipe.conn.follow_id = follow;
+	if (co->no_redact)
+		fprintf(stderr, "sonde: WARNING: --no-redact: the conversation is written as "
+				"captured\n");
+}
+
+/* The run's stages (store, sink, masking, filter, names) and its file
+ * source. Returns SONDE_EXIT_FAIL if a part could not be set up. */
+static int read_stages(struct sonde_common_opts *co, struct sonde_run *run, int fd,
+		       const char *name, struct sonde_sink *sink)
+{
+	int status = SONDE_EXIT_OK;
+	co->store.block = true; /* a file: every record stored, however long it takes */
+	if (sonde_common_store(co, run) < 0)
+		status = SONDE_EXIT_FAIL;
+	sonde_run_add_stage(run, &sonde_sink_stage, sink);
+	sonde_common_redact(co, run);
+	sonde_common_filter(co, run);
+	if (!co->no_names)
+		sonde_run_add_stage(run, &sonde_names_stage, sonde_names_new(0, &run->pipe.stats));
+	struct sonde_file_source_opts fo = { .fd = fd, .name = name };
+	char err[512];
+	if (!sonde_run_add_source(run, &sonde_source_file, &fo, err, sizeof(err))) {
+		sonde_errorf("%s", err);
+		status = SONDE_EXIT_FAIL;
+	}
+	return status;
+}
+
+/* After the loop (rc its result): the run finished and freed, what went
+ * wrong said. Returns status, or SONDE_EXIT_FAIL. */
+static int read_finish(struct sonde_common_opts *co, struct sonde_run *run, int rc, int status,
+		       uint64_t *matched)
+{
+	/* Whatever the input did, write what was parsed before it. */
+	sonde_run_finish(run);
+	struct sonde_stats st = *sonde_run_stats(run);
+	if (matched)
+		*matched = st.records - st.records_filtered;
+	int out_rc = sonde_run_free(run);
+	int out_errno = errno;
+	if (!co->quiet && status == SONDE_EXIT_OK && rc >= 0 && out_rc == 0) {
+		fflush(stdout);
+		sonde_say_nothing(&st, "no packets in the file");
+	}
+	if (rc < 0) {
+		fflush(stdout);
+		sonde_errorf("%s", sonde_run_error(run));
+		status = SONDE_EXIT_FAIL;
+	}
+	if (out_rc < 0 && out_errno != EPIPE) { /* EPIPE: the reader had enough (head) */
+		sonde_errorf("writing records: %s", strerror(out_errno));
+		status = SONDE_EXIT_FAIL;
+	}
+	return status;
+}
+
 /* The file (fd, named name in messages) through a run into one sink. */
 static int run_read(struct sonde_common_opts *co, int fd, const char *name,
 		    const struct read_opts *rdo, uint64_t *matched)
 {
-	uint64_t follow = rdo->follow;
 	co->pipe.conn.source = name;
 	/* TLS connections the key log does not open are said, not only counted */
 	co->pipe.conn.tls_notes = co->quiet ? NULL : stderr;
-	/* --follow: the conversation instead of the records */
-	struct sonde_follower *fw = follow ? sonde_follower_new(follow, stdout) : NULL;
-	/* its bytes masked like everything else (the stats are the run's:
-	 * what it overwrote is not counted) */
-	struct sonde_redact_follow *fmask =
-		fw ? sonde_redact_follow_new(co->no_redact ? NULL : &co->redact,
-					     sonde_follower_out(fw), NULL)
-		   : NULL;
-	if (fw) {
-		co->pipe.conn.follow =
-			fmask ? sonde_redact_follow_out(fmask) : sonde_follower_out(fw);
-		co->pipe.conn.follow_id = follow;
-		if (co->no_redact)
-			fprintf(stderr,
-				"sonde: WARNING: --no-redact: the conversation is written as "
-				"captured\n");
-	}
+	struct sonde_follower *fw;
+	struct sonde_redact_follow *fmask;
+	follow_open(co, rdo->follow, &fw, &fmask);
 	int status;
 	struct sonde_pcapng *rec = sonde_common_record(co, "read", &status);
 	if (status) {
@@ -191,41 +246,10 @@ static int run_read(struct sonde_common_opts *co, int fd, const char *name,
 	struct sonde_run_opts ro = { .pipe = co->pipe, .record = rec, .record_mask = mask };
 	struct sonde_run run;
 	sonde_run_init(&run, &ro);
-	co->store.block = true; /* a file: every record stored, however long it takes */
-	if (sonde_common_store(co, &run) < 0)
+	if (read_stages(co, &run, fd, name, sink) != SONDE_EXIT_OK)
 		status = SONDE_EXIT_FAIL;
-	sonde_run_add_stage(&run, &sonde_sink_stage, sink);
-	sonde_common_redact(co, &run);
-	sonde_common_filter(co, &run);
-	if (!co->no_names)
-		sonde_run_add_stage(&run, &sonde_names_stage, sonde_names_new(0, &run.pipe.stats));
-	struct sonde_file_source_opts fo = { .fd = fd, .name = name };
-	char err[512];
-	if (!sonde_run_add_source(&run, &sonde_source_file, &fo, err, sizeof(err))) {
-		sonde_errorf("%s", err);
-		status = SONDE_EXIT_FAIL;
-	}
 	int rc = status == SONDE_EXIT_OK ? sonde_run_loop(&run) : 0;
-	/* Whatever the input did, write what was parsed before it. */
-	sonde_run_finish(&run);
-	struct sonde_stats st = *sonde_run_stats(&run);
-	if (matched)
-		*matched = st.records - st.records_filtered;
-	int out_rc = sonde_run_free(&run);
-	int out_errno = errno;
-	if (!co->quiet && status == SONDE_EXIT_OK && rc >= 0 && out_rc == 0) {
-		fflush(stdout);
-		sonde_say_nothing(&st, "no packets in the file");
-	}
-	if (rc < 0) {
-		fflush(stdout);
-		sonde_errorf("%s", sonde_run_error(&run));
-		status = SONDE_EXIT_FAIL;
-	}
-	if (out_rc < 0 && out_errno != EPIPE) { /* EPIPE: the reader had enough (head) */
-		sonde_errorf("writing records: %s", strerror(out_errno));
-		status = SONDE_EXIT_FAIL;
-	}
+	status = read_finish(co, &run, rc, status, matched);
 	if (sonde_common_record_close(rec, "read") < 0)
 		status = SONDE_EXIT_FAIL;
 	if (fw && sonde_follower_close(fw) < 0 && errno != EPIPE) {

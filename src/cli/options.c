@@ -388,27 +388,12 @@ static int proto_port_opt(struct sonde_common_opts *o, const char *cmd, const ch
 	return 1;
 }
 
-int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, const char *cmd)
+/* -w and its rotation: the recording. 0 if c is none of them. */
+static int recording_option(struct sonde_common_opts *o, int c, const char *arg, const char *cmd)
 {
 	size_t sz;
 	const char *why;
-	struct sonde_pipeline_opts *p = &o->pipe;
 	switch (c) {
-	case 'o':
-		if (!strcmp(arg, "json") || !strcmp(arg, "jsonl"))
-			o->format = SONDE_SINK_JSON;
-		else if (!strcmp(arg, "text"))
-			o->format = SONDE_SINK_TEXT;
-		else if (!strcmp(arg, "har"))
-			o->format = SONDE_SINK_HAR;
-		else if (!strcmp(arg, "none"))
-			o->no_records = true;
-		else
-			return sonde_bad_value(cmd, "output", arg,
-					       "text, json, har or none (with -w)");
-		if (strcmp(arg, "none"))
-			o->no_records = false;
-		return 1;
 	case 'w':
 		if (!*arg)
 			return sonde_bad_value(cmd, "write", arg, "a file name, or - for stdout");
@@ -442,6 +427,30 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 			return -1;
 		o->rec.quota_bytes = sz;
 		return 1;
+	default: return 0;
+	}
+}
+
+/* What the records are and how they are shown: -o, -c, text options,
+ * stats. 0 if c is none of them. */
+static int output_option(struct sonde_common_opts *o, int c, const char *arg, const char *cmd)
+{
+	switch (c) {
+	case 'o':
+		if (!strcmp(arg, "json") || !strcmp(arg, "jsonl"))
+			o->format = SONDE_SINK_JSON;
+		else if (!strcmp(arg, "text"))
+			o->format = SONDE_SINK_TEXT;
+		else if (!strcmp(arg, "har"))
+			o->format = SONDE_SINK_HAR;
+		else if (!strcmp(arg, "none"))
+			o->no_records = true;
+		else
+			return sonde_bad_value(cmd, "output", arg,
+					       "text, json, har or none (with -w)");
+		if (strcmp(arg, "none"))
+			o->no_records = false;
+		return 1;
 	case 'c': {
 		char *end;
 		if (!*arg || *arg == '-')
@@ -473,6 +482,17 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 		else
 			return sonde_bad_value(cmd, "color", arg, "auto, always or never");
 		return 1;
+	default: return 0;
+	}
+}
+
+/* The bounds of the pipeline: bodies, headers, connections, memory. 0 if
+ * c is none of them. */
+static int limit_option(struct sonde_pipeline_opts *p, int c, const char *arg, const char *cmd)
+{
+	size_t sz;
+	const char *why;
+	switch (c) {
 	case OPT_BODY_LIMIT: return size_opt(cmd, "body-limit", arg, &p->dissect.body_limit);
 	case OPT_DECODE: p->dissect.decode_bodies = 1; return 1;
 	case OPT_MAX_HEADER:
@@ -496,13 +516,16 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 	case OPT_REASM_STREAM:
 		return size_opt(cmd, "reasm-stream-mem", arg, &p->conn.reasm_stream_mem);
 	case OPT_PENDING_MEM: return size_opt(cmd, "max-pending-mem", arg, &p->dissect.pending_mem);
-	case OPT_NO_REDACT: o->no_redact = true; return 1;
-	case OPT_NO_BODIES: return no_bodies_option(&p->dissect, arg, cmd);
-	case OPT_REDACT_HEADER:
-	case OPT_REDACT_FIELD:
-	case OPT_REDACT_PATTERN:
-	case OPT_REDACT_RULES:
-	case OPT_REDACT_KEY: return redact_option(o, c, arg, cmd);
+	default: return 0;
+	}
+}
+
+/* The store and the sinks past stdout. 0 if c is none of them. */
+static int store_option(struct sonde_common_opts *o, int c, const char *arg, const char *cmd)
+{
+	size_t sz;
+	const char *why;
+	switch (c) {
 	case OPT_STORE: o->store.dir = arg; return 1;
 	case OPT_SINK:
 		if (strncmp(arg, "clickhouse=", 11))
@@ -544,6 +567,30 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 		return sonde_parse_duration(arg, &o->store.max_age_ns, &why) < 0
 			       ? sonde_bad_value(cmd, "store-age", arg, why)
 			       : 1;
+	default: return 0;
+	}
+}
+
+int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, const char *cmd)
+{
+	struct sonde_pipeline_opts *p = &o->pipe;
+	int rc = recording_option(o, c, arg, cmd);
+	if (!rc)
+		rc = output_option(o, c, arg, cmd);
+	if (!rc)
+		rc = limit_option(p, c, arg, cmd);
+	if (!rc)
+		rc = store_option(o, c, arg, cmd);
+	if (rc)
+		return rc;
+	switch (c) {
+	case OPT_NO_REDACT: o->no_redact = true; return 1;
+	case OPT_NO_BODIES: return no_bodies_option(&p->dissect, arg, cmd);
+	case OPT_REDACT_HEADER:
+	case OPT_REDACT_FIELD:
+	case OPT_REDACT_PATTERN:
+	case OPT_REDACT_RULES:
+	case OPT_REDACT_KEY: return redact_option(o, c, arg, cmd);
 	case OPT_PROTO_PORT: return proto_port_opt(o, cmd, arg);
 	case 'Y': return filter_option(o, arg, cmd);
 	case OPT_PROTO_DESC: {

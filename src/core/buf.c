@@ -204,42 +204,95 @@ static inline int block_needs_care(uint64_t v)
 }
 
 /*
- * The escaping pass: plain ASCII runs are copied 8 bytes at a time. With
- * strict, stops at the first byte that is not valid UTF-8 (or NUL) and
- * returns -1, so the caller can write the bytes another way.
+ * One byte that needs care at p[i]: its escape (or, from 0x80, its UTF-8
+ * sequence) written at *o. Returns the input bytes used; 0 when strict and
+ * the byte is NUL or starts no valid UTF-8 sequence.
+ */
+static inline size_t escape_one(uint8_t **o, const uint8_t *p, size_t i, size_t n, int strict)
+{
+	static const char hex[] = "0123456789abcdef";
+	/* the second byte of a two-byte escape, 'u' for \u00XX */
+	static const uint8_t short_esc[32] = {
+		'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 't', 'n', 'u', 'u', 'r', 'u', 'u',
+		'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+	};
+	uint8_t c = p[i], *w = *o;
+	if (c == '"' || c == '\\') {
+		w[0] = '\\';
+		w[1] = c;
+		*o = w + 2;
+		return 1;
+	}
+	if (c < 0x20) {
+		if (strict && c == 0)
+			return 0;
+		w[0] = '\\';
+		w[1] = short_esc[c];
+		if (w[1] != 'u') {
+			*o = w + 2;
+			return 1;
+		}
+		memcpy(w + 2, "00", 2);
+		w[4] = (uint8_t)hex[c >> 4];
+		w[5] = (uint8_t)hex[c & 15];
+		*o = w + 6;
+		return 1;
+	}
+	size_t l = c < 0x80 ? 1 : utf8_seq(p + i, n - i);
+	if (l) {
+		memcpy(w, p + i, l);
+		*o = w + l;
+		return l;
+	}
+	if (strict)
+		return 0;
+	memcpy(w, "\xef\xbf\xbd", 3); /* U+FFFD */
+	*o = w + 3;
+	return 1;
+}
+
+/*
+ * The escaping pass: runs of plain ASCII are copied 16 (or 8) bytes at a
+ * time, and the byte that ends a run is escaped without leaving the wide
+ * loop (text bodies have a quote every few bytes). With strict, stops at
+ * the first byte that is not valid UTF-8 (or NUL) and returns -1, so the
+ * caller can write the bytes another way.
  */
 static int json_escape(struct sonde_buf *b, const uint8_t *p, size_t n, int strict)
 {
-	static const char hex[] = "0123456789abcdef";
-	/* Worst case: every byte becomes \u00XX (6) or U+FFFD (3). */
+	/* Worst case: every byte becomes \u00XX (6) or U+FFFD (3); a wide
+	 * store of 16 bytes at i + 16 <= n stays within that. */
 	sonde_buf_reserve(b, n * 6 + 2);
 	uint8_t *o = b->p + b->len;
 	*o++ = '"';
 	size_t i = 0;
-	while (i < n) {
 #ifdef __SSE2__
-		/* 16 at a time: copy up to the first byte that needs care. A
-		 * signed compare with 0x20 catches control bytes and, being
-		 * negative, every byte from 0x80 as well. */
-		while (i + 16 <= n) {
-			__m128i v = _mm_loadu_si128((const __m128i *)(p + i));
-			__m128i special =
-				_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-							  _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-					     _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
-			unsigned mask = (unsigned)_mm_movemask_epi8(special);
-			_mm_storeu_si128((__m128i *)o, v);
-			if (!mask) {
-				o += 16;
-				i += 16;
-				continue;
-			}
-			unsigned k = (unsigned)__builtin_ctz(mask);
-			o += k;
-			i += k;
-			break;
+	/* A signed compare with 0x20 catches control bytes and, being
+	 * negative, every byte from 0x80 as well. */
+	const __m128i quote = _mm_set1_epi8('"'), back = _mm_set1_epi8('\\'),
+		      space = _mm_set1_epi8(0x20);
+	while (i + 16 <= n) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+		__m128i special = _mm_or_si128(
+			_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, back)),
+			_mm_cmplt_epi8(v, space));
+		unsigned mask = (unsigned)_mm_movemask_epi8(special);
+		_mm_storeu_si128((__m128i *)o, v);
+		if (!mask) {
+			o += 16;
+			i += 16;
+			continue;
 		}
+		unsigned k = (unsigned)__builtin_ctz(mask);
+		o += k;
+		i += k;
+		size_t used = escape_one(&o, p, i, n, strict);
+		if (!used)
+			return -1;
+		i += used;
+	}
 #endif
+	while (i < n) {
 		while (i + 8 <= n) {
 			uint64_t v;
 			memcpy(&v, p + i, 8);
@@ -249,48 +302,16 @@ static int json_escape(struct sonde_buf *b, const uint8_t *p, size_t n, int stri
 			o += 8;
 			i += 8;
 		}
-		if (i >= n)
-			break;
-		/* This block has something special: go byte by byte through it. */
+		/* this block has something special: byte by byte through it */
 		size_t stop = i + 8 < n ? i + 8 : n;
 		while (i < stop && json_plain[p[i]])
 			*o++ = p[i++];
 		if (i == stop)
 			continue;
-		uint8_t c = p[i];
-		if (c < 0x80) {
-			if (strict && c == 0)
-				return -1;
-			*o++ = '\\';
-			switch (c) {
-			case '"': *o++ = '"'; break;
-			case '\\': *o++ = '\\'; break;
-			case '\n': *o++ = 'n'; break;
-			case '\r': *o++ = 'r'; break;
-			case '\t': *o++ = 't'; break;
-			default:
-				*o++ = 'u';
-				*o++ = '0';
-				*o++ = '0';
-				*o++ = hex[c >> 4];
-				*o++ = hex[c & 15];
-			}
-			i++;
-			continue;
-		}
-		size_t l = utf8_seq(p + i, n - i);
-		if (l) {
-			memcpy(o, p + i, l);
-			o += l;
-			i += l;
-		} else if (strict) {
+		size_t used = escape_one(&o, p, i, n, strict);
+		if (!used)
 			return -1;
-		} else {
-			*o++ = 0xef;
-			*o++ = 0xbf;
-			*o++ = 0xbd;
-			i++;
-		}
+		i += used;
 	}
 	*o++ = '"';
 	b->len = (size_t)(o - b->p);

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "enrich/cgroup_ids.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,16 +8,13 @@
 
 #include "core/buf.h"
 #include "core/u64map.h"
-
-#define DEPTH_MAX 12 /* kubepods/<qos>/pod<uid>/<id> is 4 */
-#define DIRS_MAX 65536
+#include "enrich/cgroup_walk.h"
 
 struct sonde_cgroup_ids {
 	char root[512];
 	uint64_t rewalk_ns, last_walk_ns, walks;
 	struct sonde_u64map ids; /* cgroup id → offset of its path in names */
 	struct sonde_buf names; /* NUL-terminated paths below root */
-	size_t dirs; /* this walk's */
 };
 
 bool sonde_cgroup2_mount(char *out, size_t len)
@@ -73,31 +69,9 @@ static void note(struct sonde_cgroup_ids *c, uint64_t id, const char *rel)
 	sonde_buf_append(&c->names, rel, strlen(rel) + 1);
 }
 
-/* Depth-first under path (rel_at: where the part below the mount begins). */
-static void walk(struct sonde_cgroup_ids *c, char *path, size_t plen, size_t rel_at, int depth)
+static void note_dir(void *ctx, const char *rel, uint64_t id)
 {
-	DIR *d = opendir(path);
-	if (!d)
-		return;
-	struct dirent *de;
-	while ((de = readdir(d)) && c->dirs < DIRS_MAX) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		size_t n = strlen(de->d_name);
-		if (plen + 1 + n >= 4096)
-			continue;
-		path[plen] = '/';
-		memcpy(path + plen + 1, de->d_name, n + 1);
-		struct stat st;
-		c->dirs++;
-		if (stat(path, &st) == 0) {
-			note(c, (uint64_t)st.st_ino, path + rel_at);
-			if (depth < DEPTH_MAX)
-				walk(c, path, plen + 1 + n, rel_at, depth + 1);
-		}
-		path[plen] = 0;
-	}
-	closedir(d);
+	note(ctx, id, rel);
 }
 
 static void walk_all(struct sonde_cgroup_ids *c)
@@ -105,14 +79,10 @@ static void walk_all(struct sonde_cgroup_ids *c)
 	sonde_u64map_free(&c->ids);
 	sonde_u64map_init(&c->ids);
 	sonde_buf_reset(&c->names);
-	char path[4096];
-	snprintf(path, sizeof(path), "%s", c->root);
-	size_t n = strlen(path);
 	struct stat st;
-	if (stat(path, &st) == 0)
+	if (stat(c->root, &st) == 0)
 		note(c, (uint64_t)st.st_ino, "/");
-	c->dirs = 0;
-	walk(c, path, n, n, 0);
+	sonde_cgroup_walk(c->root, note_dir, c);
 	c->walks++;
 }
 

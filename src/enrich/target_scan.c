@@ -2,7 +2,6 @@
 #include "enrich/target_scan.h"
 
 #include <bpf/bpf.h>
-#include <dirent.h>
 #include <linux/capability.h>
 #include <errno.h>
 #include <pthread.h>
@@ -14,11 +13,10 @@
 
 #include "app/privs.h"
 #include "enrich/cgroup_ids.h"
+#include "enrich/cgroup_walk.h"
 #include "enrich/cri.h"
 
 #define SCAN_MS 2000
-#define DEPTH_MAX 12 /* kubepods/<qos>/pod<uid>/<id> is 4 */
-#define DIRS_MAX 65536
 
 struct scan {
 	struct sonde_targets targets;
@@ -39,7 +37,7 @@ struct scan {
 	size_t nin_map;
 	/* this walk */
 	uint64_t *ids;
-	size_t nids, dirs;
+	size_t nids;
 	uint64_t now_ns;
 };
 
@@ -50,8 +48,9 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void select_dir(struct scan *s, const char *rel, uint64_t ino)
+static void select_dir(void *ctx, const char *rel, uint64_t ino)
 {
+	struct scan *s = ctx;
 	struct sonde_cgroup_ctr ctr;
 	if (!sonde_cgroup_parse(rel, strlen(rel), &ctr))
 		return;
@@ -73,33 +72,6 @@ static void select_dir(struct scan *s, const char *rel, uint64_t ino)
 	s->ids[s->nids++] = ino;
 }
 
-/* Depth-first under path (rel: the part below the mount, "/..." form). */
-static void walk(struct scan *s, char *path, size_t plen, size_t rel_at, int depth)
-{
-	DIR *d = opendir(path);
-	if (!d)
-		return;
-	struct dirent *de;
-	while ((de = readdir(d)) && s->dirs < DIRS_MAX) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		size_t n = strlen(de->d_name);
-		if (plen + 1 + n >= 4096)
-			continue;
-		path[plen] = '/';
-		memcpy(path + plen + 1, de->d_name, n + 1);
-		struct stat st;
-		s->dirs++;
-		if (stat(path, &st) == 0) {
-			select_dir(s, path + rel_at, (uint64_t)st.st_ino);
-			if (depth < DEPTH_MAX)
-				walk(s, path, plen + 1 + n, rel_at, depth + 1);
-		}
-		path[plen] = 0;
-	}
-	closedir(d);
-}
-
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -110,11 +82,9 @@ static int cmp_u64(const void *a, const void *b)
  * longer selected (or gone) leave it. */
 static void scan_once(struct scan *s)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s", s->cgroot);
-	s->nids = 0, s->dirs = 0, s->walk_unselected = 0, s->walk_full = 0;
+	s->nids = 0, s->walk_unselected = 0, s->walk_full = 0;
 	s->now_ns = mono_ns();
-	walk(s, path, strlen(path), strlen(path), 0);
+	sonde_cgroup_walk(s->cgroot, select_dir, s);
 	qsort(s->ids, s->nids, sizeof(*s->ids), cmp_u64);
 	for (size_t i = 0; i < s->nin_map; i++) {
 		uint64_t k = s->in_map[i];

@@ -202,22 +202,120 @@ static bool starts_value(const struct fq_token *t)
 	       fq_is_word(t, "now");
 }
 
+/* has(field) */
+static int parse_has(struct fq_parser *p, size_t col)
+{
+	fq_next(p);
+	fq_next(p);
+	struct fq_field fd;
+	if (fq_parse_field(p, &fd) < 0)
+		return -1;
+	if (p->tok.kind != FQ_T_RPAREN)
+		return fq_fail(p, p->tok.col, "')' was expected%s", NULL);
+	fq_next(p);
+	return new_atom(p, &fd, FQ_OP_HAS, NULL, 0, col);
+}
+
+/* The field a test is about, which must come now. */
+static int field_here(struct fq_parser *p, struct fq_field *fd)
+{
+	if (p->tok.kind != FQ_T_IDENT || starts_value(&p->tok))
+		return fq_fail(p, p->tok.col, "a field was expected here (e.g. response.status)%s",
+			       NULL);
+	return fq_parse_field(p, fd);
+}
+
+/* literal OP field: the test flipped to field OP' literal. */
+static int parse_flipped(struct fq_parser *p, size_t col)
+{
+	struct fq_lit lit;
+	bool negate = false;
+	if (fq_parse_literal(p, &lit) < 0)
+		return -1;
+	int op = relop(&p->tok, &negate);
+	if (op < 0 || op == FQ_OP_CONTAINS || op == FQ_OP_STARTS || op == FQ_OP_ENDS ||
+	    op == FQ_OP_MATCHES)
+		return fq_fail(p, p->tok.col,
+			       "a value alone is not a test: compare it with a field "
+			       "(\"x\" in flags, 500 <= response.status)%s",
+			       NULL);
+	fq_next(p);
+	op = op == FQ_OP_IN ? FQ_OP_EQ : flip((uint8_t)op);
+	struct fq_field fd;
+	if (field_here(p, &fd) < 0)
+		return -1;
+	if (fq_check_literal(p, &fd, (uint8_t)op, &lit, col) < 0)
+		return -1;
+	int a = new_atom(p, &fd, (uint8_t)op, &lit, 1, col);
+	return negate ? new_node(p, FQ_N_NOT, a, -1, col) : a;
+}
+
+/* field.method("...") (at the '.') */
+static int parse_method(struct fq_parser *p, const struct fq_field *fd, size_t col)
+{
+	fq_next(p);
+	struct fq_token m = p->tok;
+	int op = fq_is_word(&m, "startsWith") ? FQ_OP_STARTS
+		 : fq_is_word(&m, "endsWith") ? FQ_OP_ENDS
+		 : fq_is_word(&m, "contains") ? FQ_OP_CONTAINS
+		 : fq_is_word(&m, "matches")  ? FQ_OP_MATCHES
+					      : -1;
+	if (op < 0)
+		return fq_fail(p, m.col,
+			       "unknown method: startsWith, endsWith, contains or matches%s", NULL);
+	fq_next(p);
+	fq_next(p); /* the '(' */
+	size_t vcol = p->tok.col;
+	struct fq_lit lit;
+	if (fq_parse_literal(p, &lit) < 0 || fq_check_literal(p, fd, (uint8_t)op, &lit, vcol))
+		return -1;
+	if (p->tok.kind != FQ_T_RPAREN)
+		return fq_fail(p, p->tok.col, "')' was expected%s", NULL);
+	fq_next(p);
+	return new_atom(p, fd, (uint8_t)op, &lit, 1, col);
+}
+
+/* field OP literal, field in [...], or a bare field (truthy). */
+static int parse_compare(struct fq_parser *p, const struct fq_field *fd, size_t col)
+{
+	struct fq_lit lits[FQ_MAX_LITS];
+	bool negate = false;
+	int op = relop(&p->tok, &negate);
+	if (op < 0) {
+		if (fd->type == FQ_DUR || fd->unit_ns)
+			return fq_type_error(p, fd, fd->col, ": compare it (latency > 200ms)");
+		return new_atom(p, fd, FQ_OP_TRUTHY, NULL, 0, col);
+	}
+	fq_next(p);
+	size_t n = 1;
+	if (op == FQ_OP_IN) {
+		if (p->tok.kind != FQ_T_LBRACKET)
+			return fq_fail(p, p->tok.col, "in takes a list: in [\"a\", \"b\"]%s", NULL);
+		if (parse_list(p, fd, lits, &n) < 0)
+			return -1;
+	} else {
+		size_t vcol = p->tok.col;
+		if (p->tok.kind == FQ_T_IDENT && !starts_value(&p->tok))
+			return fq_fail(p, vcol,
+				       "a field is compared with a value, not with another field%s",
+				       NULL);
+		if (fq_parse_literal(p, &lits[0]) < 0 ||
+		    fq_check_literal(p, fd, (uint8_t)op, &lits[0], vcol))
+			return -1;
+		if (lits[0].type == FQ_NULL && op == FQ_OP_EQ)
+			op = FQ_OP_IN; /* == null: one literal, compared by kind */
+	}
+	int a = new_atom(p, fd, (uint8_t)op, lits, n, col);
+	return negate ? new_node(p, FQ_N_NOT, a, -1, col) : a;
+}
+
 /* field OP literal, field.method("..."), field in [...], has(field), a bare
  * field, or literal OP field (flipped). */
 static int parse_test(struct fq_parser *p)
 {
 	size_t col = p->tok.col;
-	if (fq_is_word(&p->tok, "has") && fq_peek(p).kind == FQ_T_LPAREN) {
-		fq_next(p);
-		fq_next(p);
-		struct fq_field fd;
-		if (fq_parse_field(p, &fd) < 0)
-			return -1;
-		if (p->tok.kind != FQ_T_RPAREN)
-			return fq_fail(p, p->tok.col, "')' was expected%s", NULL);
-		fq_next(p);
-		return new_atom(p, &fd, FQ_OP_HAS, NULL, 0, col);
-	}
+	if (fq_is_word(&p->tok, "has") && fq_peek(p).kind == FQ_T_LPAREN)
+		return parse_has(p, col);
 	if (fq_is_word(&p->tok, "true") || fq_is_word(&p->tok, "false")) {
 		struct fq_token nx = fq_peek(p);
 		bool dummy;
@@ -229,87 +327,14 @@ static int parse_test(struct fq_parser *p)
 			return n;
 		}
 	}
-	struct fq_lit lits[FQ_MAX_LITS];
-	bool lit_first = starts_value(&p->tok);
-	size_t lit_col = col;
-	if (lit_first && fq_parse_literal(p, &lits[0]) < 0)
-		return -1;
-	bool negate = false;
-	int op = -1;
-	if (lit_first) {
-		op = relop(&p->tok, &negate);
-		if (op < 0 || op == FQ_OP_CONTAINS || op == FQ_OP_STARTS || op == FQ_OP_ENDS ||
-		    op == FQ_OP_MATCHES)
-			return fq_fail(p, p->tok.col,
-				       "a value alone is not a test: compare it with a field "
-				       "(\"x\" in flags, 500 <= response.status)%s",
-				       NULL);
-		fq_next(p);
-		op = op == FQ_OP_IN ? FQ_OP_EQ : flip((uint8_t)op);
-	}
+	if (starts_value(&p->tok))
+		return parse_flipped(p, col);
 	struct fq_field fd;
-	if (p->tok.kind != FQ_T_IDENT || starts_value(&p->tok))
-		return fq_fail(p, p->tok.col, "a field was expected here (e.g. response.status)%s",
-			       NULL);
-	if (fq_parse_field(p, &fd) < 0)
+	if (field_here(p, &fd) < 0)
 		return -1;
-	if (lit_first) {
-		if (fq_check_literal(p, &fd, (uint8_t)op, &lits[0], lit_col) < 0)
-			return -1;
-		int a = new_atom(p, &fd, (uint8_t)op, lits, 1, col);
-		return negate ? new_node(p, FQ_N_NOT, a, -1, col) : a;
-	}
-	if (p->tok.kind == FQ_T_DOT) { /* field.method("...") */
-		fq_next(p);
-		struct fq_token m = p->tok;
-		op = fq_is_word(&m, "startsWith") ? FQ_OP_STARTS
-		     : fq_is_word(&m, "endsWith") ? FQ_OP_ENDS
-		     : fq_is_word(&m, "contains") ? FQ_OP_CONTAINS
-		     : fq_is_word(&m, "matches")  ? FQ_OP_MATCHES
-						  : -1;
-		if (op < 0)
-			return fq_fail(
-				p, m.col,
-				"unknown method: startsWith, endsWith, contains or matches%s",
-				NULL);
-		fq_next(p);
-		fq_next(p); /* the '(' */
-		size_t vcol = p->tok.col;
-		if (fq_parse_literal(p, &lits[0]) < 0 ||
-		    fq_check_literal(p, &fd, (uint8_t)op, &lits[0], vcol))
-			return -1;
-		if (p->tok.kind != FQ_T_RPAREN)
-			return fq_fail(p, p->tok.col, "')' was expected%s", NULL);
-		fq_next(p);
-		return new_atom(p, &fd, (uint8_t)op, lits, 1, col);
-	}
-	op = relop(&p->tok, &negate);
-	if (op < 0) {
-		if (fd.type == FQ_DUR || fd.unit_ns)
-			return fq_type_error(p, &fd, fd.col, ": compare it (latency > 200ms)");
-		return new_atom(p, &fd, FQ_OP_TRUTHY, NULL, 0, col);
-	}
-	fq_next(p);
-	size_t n = 1;
-	if (op == FQ_OP_IN) {
-		if (p->tok.kind != FQ_T_LBRACKET)
-			return fq_fail(p, p->tok.col, "in takes a list: in [\"a\", \"b\"]%s", NULL);
-		if (parse_list(p, &fd, lits, &n) < 0)
-			return -1;
-	} else {
-		size_t vcol = p->tok.col;
-		if (p->tok.kind == FQ_T_IDENT && !starts_value(&p->tok))
-			return fq_fail(p, vcol,
-				       "a field is compared with a value, not with another field%s",
-				       NULL);
-		if (fq_parse_literal(p, &lits[0]) < 0 ||
-		    fq_check_literal(p, &fd, (uint8_t)op, &lits[0], vcol))
-			return -1;
-		if (lits[0].type == FQ_NULL && op == FQ_OP_EQ)
-			op = FQ_OP_IN; /* == null: one literal, compared by kind */
-	}
-	int a = new_atom(p, &fd, (uint8_t)op, lits, n, col);
-	return negate ? new_node(p, FQ_N_NOT, a, -1, col) : a;
+	if (p->tok.kind == FQ_T_DOT)
+		return parse_method(p, &fd, col);
+	return parse_compare(p, &fd, col);
 }
 
 static int parse_unary(struct fq_parser *p)

@@ -205,55 +205,72 @@ static bool is_null_test(struct sqlgen *g, const struct xval *x)
 	return true;
 }
 
-/* One literal; false: not expressible. */
-static bool lit_sql(struct sqlgen *g, const struct fq_atom *a, const struct fq_lit *l,
-		    const struct xval *x)
+/* A time literal (now-relative ones against g->now_us). */
+static bool time_lit_sql(struct sqlgen *g, uint8_t op, const struct fq_lit *l, const struct xval *x)
 {
 	struct sonde_buf *o = g->o;
-	uint8_t op = a->op == FQ_OP_IN ? FQ_OP_EQ : a->op;
-	if (l->type == FQ_NULL)
-		return is_null_test(g, x);
-	if (l->type == FQ_TIME) {
-		int64_t t = l->now_rel ? g->now_us + l->dur_ns / 1000 : l->time_us;
-		if (x->numeric_col) {
-			sonde_buf_printf(o, "%s%s%" PRId64, x->col, op_sql(op), t);
-			return true;
-		}
-		guard(g, x, 's');
-		emit_x(g, x);
-		sonde_buf_puts(o, op_sql(op));
-		fmt_time_lit(g, t);
+	int64_t t = l->now_rel ? g->now_us + l->dur_ns / 1000 : l->time_us;
+	if (x->numeric_col) {
+		sonde_buf_printf(o, "%s%s%" PRId64, x->col, op_sql(op), t);
 		return true;
 	}
-	if (a->unit_ns) {
-		guard(g, x, 'n');
-		emit_x(g, x);
-		sonde_buf_printf(o, "%s%.17g", op_sql(op), l->ns / a->unit_ns);
+	guard(g, x, 's');
+	emit_x(g, x);
+	sonde_buf_puts(o, op_sql(op));
+	fmt_time_lit(g, t);
+	return true;
+}
+
+/* true/false: a column's 0/1, or the JSON value's type. */
+static bool bool_lit_sql(struct sqlgen *g, const struct fq_lit *l, const struct xval *x)
+{
+	struct sonde_buf *o = g->o;
+	if (x->col) {
+		sonde_buf_printf(o, "%s = %d", x->col, l->b);
 		return true;
 	}
-	if (l->type == FQ_BOOL) {
-		if (x->col) {
-			sonde_buf_printf(o, "%s = %d", x->col, l->b);
-			return true;
-		}
-		if (x->raw)
+	if (x->raw)
+		return false;
+	sonde_buf_printf(o, "json_type(%s, ", g->json);
+	json_path(g, x->path, x->path->nsteps);
+	sonde_buf_printf(o, ") = '%s'", l->b ? "true" : "false");
+	return true;
+}
+
+/* ClickHouse's LIKE for contains/starts/ends, its % _ and \ escaped. */
+static bool clickhouse_like(struct sqlgen *g, uint8_t op, const struct fq_lit *l,
+			    const struct xval *x)
+{
+	struct sonde_buf *o = g->o;
+	emit_x(g, x);
+	sonde_buf_puts(o, " LIKE '");
+	if (op != FQ_OP_STARTS)
+		sonde_buf_putc(o, '%');
+	for (size_t i = 0; i < l->n; i++) {
+		char c = l->s[i];
+		if (!c)
 			return false;
-		sonde_buf_printf(o, "json_type(%s, ", g->json);
-		json_path(g, x->path, x->path->nsteps);
-		sonde_buf_printf(o, ") = '%s'", l->b ? "true" : "false");
-		return true;
+		if (c == '\\') {
+			sonde_buf_puts(o, "\\\\\\\\"); /* \\ in LIKE, each quoted */
+			continue;
+		}
+		if (c == '%' || c == '_')
+			sonde_buf_puts(o, "\\\\");
+		if (c == '\'')
+			sonde_buf_putc(o, '\\');
+		sonde_buf_putc(o, c);
 	}
-	if (l->type == FQ_NUM) {
-		guard(g, x, 'n');
-		emit_x(g, x);
-		if (l->num.is_int)
-			sonde_buf_printf(o, "%s%s%" PRIu64, op_sql(op), l->num.neg ? "-" : "",
-					 l->num.mag);
-		else
-			sonde_buf_printf(o, "%s%.17g", op_sql(op), l->num.d);
-		return true;
-	}
-	/* strings */
+	if (op != FQ_OP_ENDS)
+		sonde_buf_putc(o, '%');
+	sonde_buf_putc(o, '\'');
+	return true;
+}
+
+/* A string literal under op. */
+static bool str_lit_sql(struct sqlgen *g, uint8_t op, const struct fq_lit *l, const struct xval *x)
+{
+	struct sonde_buf *o = g->o;
+	bool affix = op == FQ_OP_CONTAINS || op == FQ_OP_STARTS || op == FQ_OP_ENDS;
 	if (op == FQ_OP_MATCHES && g->d == SONDE_SQL_SQLITE)
 		return false;
 	guard(g, x, 's');
@@ -263,37 +280,13 @@ static bool lit_sql(struct sqlgen *g, const struct fq_atom *a, const struct fq_l
 		sonde_buf_puts(o, ", ");
 		return sql_str(g, l->s, l->n) && sonde_buf_putc(o, ')') == 0;
 	}
-	if ((op == FQ_OP_CONTAINS || op == FQ_OP_STARTS || op == FQ_OP_ENDS) && !l->n) {
+	if (affix && !l->n) {
 		emit_x(g, x);
 		sonde_buf_puts(o, " IS NOT NULL");
 		return true;
 	}
-	if (g->d == SONDE_SQL_CLICKHOUSE &&
-	    (op == FQ_OP_CONTAINS || op == FQ_OP_STARTS || op == FQ_OP_ENDS)) {
-		/* LIKE, its % _ and \ escaped */
-		emit_x(g, x);
-		sonde_buf_puts(o, " LIKE '");
-		if (op != FQ_OP_STARTS)
-			sonde_buf_putc(o, '%');
-		for (size_t i = 0; i < l->n; i++) {
-			char c = l->s[i];
-			if (!c)
-				return false;
-			if (c == '\\') {
-				sonde_buf_puts(o, "\\\\\\\\"); /* \\ in LIKE, each quoted */
-				continue;
-			}
-			if (c == '%' || c == '_')
-				sonde_buf_puts(o, "\\\\");
-			if (c == '\'')
-				sonde_buf_putc(o, '\\');
-			sonde_buf_putc(o, c);
-		}
-		if (op != FQ_OP_ENDS)
-			sonde_buf_putc(o, '%');
-		sonde_buf_putc(o, '\'');
-		return true;
-	}
+	if (affix && g->d == SONDE_SQL_CLICKHOUSE)
+		return clickhouse_like(g, op, l, x);
 	if (op == FQ_OP_CONTAINS) {
 		/* SQLite's LIKE ignores case: instr() does not */
 		sonde_buf_puts(o, "instr(");
@@ -304,7 +297,7 @@ static bool lit_sql(struct sqlgen *g, const struct fq_atom *a, const struct fq_l
 		sonde_buf_puts(o, ") > 0");
 		return true;
 	}
-	if (op == FQ_OP_STARTS || op == FQ_OP_ENDS) {
+	if (affix) {
 		sonde_buf_puts(o, "substr(");
 		emit_x(g, x);
 		sonde_buf_puts(o, op == FQ_OP_STARTS ? ", 1, length(" : ", -length(");
@@ -316,6 +309,37 @@ static bool lit_sql(struct sqlgen *g, const struct fq_atom *a, const struct fq_l
 	emit_x(g, x);
 	sonde_buf_puts(o, op_sql(op));
 	return sql_str(g, l->s, l->n);
+}
+
+/* One literal; false: not expressible. */
+static bool lit_sql(struct sqlgen *g, const struct fq_atom *a, const struct fq_lit *l,
+		    const struct xval *x)
+{
+	struct sonde_buf *o = g->o;
+	uint8_t op = a->op == FQ_OP_IN ? FQ_OP_EQ : a->op;
+	if (l->type == FQ_NULL)
+		return is_null_test(g, x);
+	if (l->type == FQ_TIME)
+		return time_lit_sql(g, op, l, x);
+	if (a->unit_ns) {
+		guard(g, x, 'n');
+		emit_x(g, x);
+		sonde_buf_printf(o, "%s%.17g", op_sql(op), l->ns / a->unit_ns);
+		return true;
+	}
+	if (l->type == FQ_BOOL)
+		return bool_lit_sql(g, l, x);
+	if (l->type == FQ_NUM) {
+		guard(g, x, 'n');
+		emit_x(g, x);
+		if (l->num.is_int)
+			sonde_buf_printf(o, "%s%s%" PRIu64, op_sql(op), l->num.neg ? "-" : "",
+					 l->num.mag);
+		else
+			sonde_buf_printf(o, "%s%.17g", op_sql(op), l->num.d);
+		return true;
+	}
+	return str_lit_sql(g, op, l, x);
 }
 
 /* The atom's test on x: any literal; HAS and TRUTHY by type. */

@@ -68,6 +68,12 @@ struct sonde_redactor {
 	struct sonde_redact_name hdr[SONDE_REDACT_NAMES_MAX];
 	struct sonde_redact_name field[SONDE_REDACT_NAMES_MAX];
 	size_t nhdr, nfield;
+	/* Prefilters of sonde_redact_field_match, kept by add_field: the
+	 * lengths of the exact names (bit len - 1), the shortest substring
+	 * name and the bytes substring names start with. */
+	uint64_t field_exact_lens;
+	uint8_t field_sub_min;
+	bool field_sub_first[256];
 	regex_t pattern[SONDE_REDACT_PATTERNS_MAX];
 	size_t npattern;
 	bool cards; /* card numbers that pass the Luhn check */

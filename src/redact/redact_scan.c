@@ -320,6 +320,13 @@ void sonde_redact_scan_cards(const uint8_t *p, size_t n, struct sonde_redact_spa
 			i += 13;
 			continue;
 		}
+		/* A card through byte i+12 starts where the run of digits and
+		 * separators holding it does: what comes before that run is in
+		 * runs shorter than 13 bytes, none a card. */
+		size_t j = i + 12;
+		while (j > i && (is_digit(p[j - 1]) || card_char(p[j - 1])))
+			j--;
+		i = j;
 		if (!is_digit(p[i]) || (i && word_char(p[i - 1])) ||
 		    (i > 1 && p[i - 1] == '.' && is_digit(p[i - 2]))) {
 			i++;

@@ -106,113 +106,113 @@ static void write_value(const uint8_t *p, const struct pb_field *f, struct sonde
 	sonde_buf_puts(out, "\"}");
 }
 
-static int decode(const uint8_t *p, size_t n, struct sonde_buf *out, const struct pb_ctx *c,
-		  unsigned depth)
+/* A message's fields, in a local array until they outgrow it. */
+struct pb_fields {
+	struct pb_field *f;
+	size_t n, cap;
+	struct pb_field local[64];
+};
+
+static void fields_add(struct pb_fields *fl, struct pb_field f)
 {
-	struct pb_field fs[64], *f = fs;
-	size_t cap = sizeof(fs) / sizeof(fs[0]), nf = 0, i = 0;
-	int rv = SONDE_PB_OK;
-	while (i < n) {
-		uint64_t tag, v = 0;
-		size_t len = 0;
-		if (!sonde_pb_varint(p, n, &i, &tag) || (tag >> 3) == 0 ||
-		    (tag >> 3) > 0x1fffffff) {
-			rv = SONDE_PB_MALFORMED;
-			goto out;
-		}
-		uint8_t wt = tag & 7;
-		switch (wt) {
-		case 0:
-			if (!sonde_pb_varint(p, n, &i, &v))
-				rv = SONDE_PB_MALFORMED;
-			break;
-		case 1:
-		case 5: {
-			size_t w = wt == 1 ? 8 : 4;
-			if (n - i < w) {
-				rv = SONDE_PB_MALFORMED;
-				break;
-			}
-			for (size_t k = w; k-- > 0;)
-				v = v << 8 | p[i + k];
-			i += w;
-			break;
-		}
-		case 2: {
-			uint64_t l;
-			if (!sonde_pb_varint(p, n, &i, &l) || l > n - i) {
-				rv = SONDE_PB_MALFORMED;
-				break;
-			}
-			v = i;
-			len = (size_t)l;
-			i += len;
-			break;
-		}
-		default: /* groups (deprecated) and invalid wire types */
-			rv = SONDE_PB_MALFORMED;
-			break;
-		}
-		if (rv)
-			goto out;
-		if (nf == c->max_fields) {
-			rv = SONDE_PB_TOO_LARGE;
-			goto out;
-		}
-		if (nf == cap) {
-			size_t ncap = cap * 2;
-			struct pb_field *g = sonde_xmalloc(ncap * sizeof(*g));
-			memcpy(g, f, nf * sizeof(*g));
-			if (f != fs)
-				free(f);
-			f = g;
-			cap = ncap;
-		}
-		f[nf++] = (struct pb_field){
-			.num = (uint32_t)(tag >> 3), .wt = wt, .v = v, .len = len
-		};
+	if (fl->n == fl->cap) {
+		size_t ncap = fl->cap * 2;
+		struct pb_field *g = sonde_xmalloc(ncap * sizeof(*g));
+		memcpy(g, fl->f, fl->n * sizeof(*g));
+		if (fl->f != fl->local)
+			free(fl->f);
+		fl->f = g;
+		fl->cap = ncap;
 	}
+	fl->f[fl->n++] = f;
+}
+
+/* The first pass: p[0..n) split into fields (sonde_pb_next checks every
+ * length), at most c->max_fields of them. */
+static int split_fields(const uint8_t *p, size_t n, const struct pb_ctx *c, struct pb_fields *fl)
+{
+	struct sonde_pb_reader r = { p, n, 0 };
+	struct sonde_pb_wfield w;
+	int got;
+	while ((got = sonde_pb_next(&r, &w)) > 0) {
+		if (fl->n == c->max_fields)
+			return SONDE_PB_TOO_LARGE;
+		bool ld = w.wt == 2;
+		fields_add(fl, (struct pb_field){ .num = w.num,
+						  .wt = w.wt,
+						  .v = ld ? (uint64_t)(w.bytes - p) : w.v,
+						  .len = ld ? w.len : 0 });
+	}
+	return got < 0 ? SONDE_PB_MALFORMED : SONDE_PB_OK;
+}
+
+/* The values of field number f[a].num from a on, as one value or a list;
+ * marks them written. */
+static int write_number(const uint8_t *p, struct pb_field *f, size_t nf, size_t a,
+			struct sonde_buf *out, const struct pb_ctx *c, unsigned depth)
+{
+	size_t cnt = 0;
+	for (size_t b = a; b < nf; b++)
+		cnt += f[b].num == f[a].num;
+	sonde_buf_printf(out, "\"%u\":", f[a].num);
+	if (cnt > 1)
+		sonde_buf_putc(out, '[');
+	bool firstv = true;
+	for (size_t b = a; b < nf; b++) {
+		if (f[b].num != f[a].num)
+			continue;
+		f[b].written = true;
+		if (!firstv)
+			sonde_buf_putc(out, ',');
+		firstv = false;
+		write_value(p, &f[b], out, c, depth);
+		if (out->len > c->out_end)
+			return SONDE_PB_TOO_LARGE;
+	}
+	if (cnt > 1)
+		sonde_buf_putc(out, ']');
+	return SONDE_PB_OK;
+}
+
+/* The second pass: the fields as one object, grouped by number; nothing
+ * written if it grows past c->out_end. */
+static int write_fields(const uint8_t *p, struct pb_fields *fl, struct sonde_buf *out,
+			const struct pb_ctx *c, unsigned depth)
+{
 	size_t mark = out->len;
 	sonde_buf_putc(out, '{');
 	bool first = true;
-	for (size_t a = 0; a < nf; a++) {
-		if (f[a].written)
+	for (size_t a = 0; a < fl->n; a++) {
+		if (fl->f[a].written)
 			continue;
-		size_t cnt = 0;
-		for (size_t b = a; b < nf; b++)
-			cnt += f[b].num == f[a].num;
 		if (!first)
 			sonde_buf_putc(out, ',');
 		first = false;
-		sonde_buf_printf(out, "\"%u\":", f[a].num);
-		if (cnt > 1)
-			sonde_buf_putc(out, '[');
-		bool firstv = true;
-		for (size_t b = a; b < nf; b++) {
-			if (f[b].num != f[a].num)
-				continue;
-			f[b].written = true;
-			if (!firstv)
-				sonde_buf_putc(out, ',');
-			firstv = false;
-			write_value(p, &f[b], out, c, depth);
-			if (out->len > c->out_end) {
-				out->len = mark;
-				rv = SONDE_PB_TOO_LARGE;
-				goto out;
-			}
+		if (write_number(p, fl->f, fl->n, a, out, c, depth) != SONDE_PB_OK) {
+			out->len = mark;
+			return SONDE_PB_TOO_LARGE;
 		}
-		if (cnt > 1)
-			sonde_buf_putc(out, ']');
 	}
 	sonde_buf_putc(out, '}');
 	if (out->len > c->out_end) {
 		out->len = mark;
-		rv = SONDE_PB_TOO_LARGE;
+		return SONDE_PB_TOO_LARGE;
 	}
-out:
-	if (f != fs)
-		free(f);
+	return SONDE_PB_OK;
+}
+
+static int decode(const uint8_t *p, size_t n, struct sonde_buf *out, const struct pb_ctx *c,
+		  unsigned depth)
+{
+	struct pb_fields fl;
+	fl.f = fl.local;
+	fl.n = 0;
+	fl.cap = sizeof(fl.local) / sizeof(fl.local[0]);
+	int rv = split_fields(p, n, c, &fl);
+	if (rv == SONDE_PB_OK)
+		rv = write_fields(p, &fl, out, c, depth);
+	if (fl.f != fl.local)
+		free(fl.f);
 	return rv;
 }
 

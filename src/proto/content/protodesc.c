@@ -700,122 +700,172 @@ static bool put_map(struct sonde_buf *o, const struct pd_field *fd, struct occ *
 	return true;
 }
 
+/* A message's field occurrences, in a local array until they outgrow it. */
+struct occs {
+	struct occ *f;
+	size_t n, cap;
+	struct occ local[64];
+};
+
+/* The first pass: p[0..n) split into occurrences, at most c->max_fields. */
+static int occs_split(struct occs *o, const uint8_t *p, size_t n, const struct pd_ctx *c)
+{
+	struct sonde_pb_reader r = { p, n, 0 };
+	struct sonde_pb_wfield w;
+	int rc;
+	while ((rc = sonde_pb_next(&r, &w)) > 0) {
+		if (o->n == c->max_fields)
+			return SONDE_PB_TOO_LARGE;
+		if (o->n == o->cap) {
+			struct occ *g = sonde_xmalloc(o->cap * 2 * sizeof(*g));
+			memcpy(g, o->f, o->n * sizeof(*g));
+			if (o->f != o->local)
+				free(o->f);
+			o->f = g;
+			o->cap *= 2;
+		}
+		o->f[o->n].w = w;
+		o->f[o->n++].written = false;
+	}
+	return rc < 0 ? SONDE_PB_MALFORMED : SONDE_PB_OK;
+}
+
+static const struct pd_field *field_of(const struct sonde_pd_msg *m, uint32_t num)
+{
+	for (size_t k = 0; k < m->nf; k++)
+		if (m->f[k].number == num)
+			return &m->f[k];
+	return NULL;
+}
+
+/* The occurrences of f[a]'s number from a on, marked written: how many
+ * (*cnt), the last (*last), and the wire type they all have as fd declares
+ * it (or packed), -1 if not (or fd is NULL). */
+static int occs_of(struct occ *f, size_t nf, size_t a, const struct pd_field *fd, size_t *cnt,
+		   size_t *last)
+{
+	uint32_t num = f[a].w.num;
+	int want = fd ? wire_of(fd->type) : -1;
+	bool repeated = fd && fd->label == LABEL_REPEATED;
+	*cnt = 0, *last = a;
+	for (size_t b = a; b < nf; b++) {
+		if (f[b].w.num != num)
+			continue;
+		(*cnt)++;
+		*last = b;
+		f[b].written = true;
+		if (want >= 0 && f[b].w.wt != want && !(repeated && want != 2 && f[b].w.wt == 2))
+			want = -1;
+	}
+	return want;
+}
+
+/* A number the schema does not know (or not with these wire types): by
+ * number, as without a schema. */
+static void put_by_number(struct sonde_buf *out, const struct occ *f, size_t nf, size_t a,
+			  size_t cnt, const struct pd_ctx *c, unsigned depth)
+{
+	uint32_t num = f[a].w.num;
+	sonde_buf_printf(out, "\"%u\":", num);
+	if (cnt > 1)
+		sonde_buf_putc(out, '[');
+	bool firstv = true;
+	for (size_t b = a; b < nf; b++) {
+		if (f[b].w.num != num)
+			continue;
+		if (!firstv)
+			sonde_buf_putc(out, ',');
+		firstv = false;
+		put_raw(out, &f[b].w, c, depth);
+	}
+	if (cnt > 1)
+		sonde_buf_putc(out, ']');
+}
+
+/* A repeated field's values as a list, packed ones unpacked. -1 if a
+ * packed run is malformed. */
+static int put_repeated(struct sonde_buf *out, const struct pd_field *fd, int want,
+			const struct occ *f, size_t nf, size_t a, const struct pd_ctx *c,
+			unsigned depth)
+{
+	uint32_t num = f[a].w.num;
+	sonde_buf_putc(out, '[');
+	bool firstv = true;
+	for (size_t b = a; b < nf; b++) {
+		if (f[b].w.num != num)
+			continue;
+		if (want != 2 && f[b].w.wt == 2) {
+			if (put_packed(out, fd, f[b].w.bytes, f[b].w.len, &firstv))
+				return -1;
+			continue;
+		}
+		if (!firstv)
+			sonde_buf_putc(out, ',');
+		firstv = false;
+		put_value(out, fd, &f[b].w, c, depth);
+	}
+	sonde_buf_putc(out, ']');
+	return 0;
+}
+
+/* The member for f[a]'s number, by its schema name where the schema knows
+ * it. SONDE_PB_OK, or SONDE_PB_MALFORMED from a packed run. */
+static int put_member(struct sonde_buf *out, const struct sonde_pd_msg *m, struct occs *o, size_t a,
+		      const struct pd_ctx *c, unsigned depth)
+{
+	struct occ *f = o->f;
+	uint32_t num = f[a].w.num;
+	const struct pd_field *fd = field_of(m, num);
+	bool repeated = fd && fd->label == LABEL_REPEATED;
+	size_t cnt, last;
+	int want = occs_of(f, o->n, a, fd, &cnt, &last);
+	if (want < 0) {
+		put_by_number(out, f, o->n, a, cnt, c, depth);
+		return SONDE_PB_OK;
+	}
+	sonde_json_cstr(out, fd->name);
+	sonde_buf_putc(out, ':');
+	if (repeated && fd->msg && fd->msg->map_entry &&
+	    put_map(out, fd, f + a, o->n - a, num, c, depth))
+		return SONDE_PB_OK;
+	if (repeated)
+		return put_repeated(out, fd, want, f, o->n, a, c, depth) < 0 ? SONDE_PB_MALFORMED
+									     : SONDE_PB_OK;
+	put_value(out, fd, &f[last].w, c, depth); /* the last one counts */
+	return SONDE_PB_OK;
+}
+
 static int tdecode(const struct sonde_pd_msg *m, const uint8_t *p, size_t n, struct sonde_buf *out,
 		   const struct pd_ctx *c, unsigned depth)
 {
-	struct occ fs[64], *f = fs;
-	size_t cap = sizeof(fs) / sizeof(fs[0]), nf = 0;
-	struct sonde_pb_reader r = { p, n, 0 };
-	struct sonde_pb_wfield w;
-	int rc, rv = SONDE_PB_OK;
-	while ((rc = sonde_pb_next(&r, &w)) > 0) {
-		if (nf == c->max_fields) {
-			rv = SONDE_PB_TOO_LARGE;
-			goto out;
-		}
-		if (nf == cap) {
-			struct occ *g = sonde_xmalloc(cap * 2 * sizeof(*g));
-			memcpy(g, f, nf * sizeof(*g));
-			if (f != fs)
-				free(f);
-			f = g;
-			cap *= 2;
-		}
-		f[nf].w = w;
-		f[nf++].written = false;
-	}
-	if (rc < 0) {
-		rv = SONDE_PB_MALFORMED;
-		goto out;
-	}
+	struct occs o;
+	o.f = o.local;
+	o.n = 0;
+	o.cap = sizeof(o.local) / sizeof(o.local[0]);
+	int rv = occs_split(&o, p, n, c);
 	size_t mark = out->len;
-	sonde_buf_putc(out, '{');
+	if (rv == SONDE_PB_OK)
+		sonde_buf_putc(out, '{');
 	bool first = true;
-	for (size_t a = 0; a < nf; a++) {
-		if (f[a].written)
+	for (size_t a = 0; a < o.n && rv == SONDE_PB_OK; a++) {
+		if (o.f[a].written)
 			continue;
-		uint32_t num = f[a].w.num;
-		const struct pd_field *fd = NULL;
-		for (size_t k = 0; k < m->nf && !fd; k++)
-			if (m->f[k].number == num)
-				fd = &m->f[k];
-		/* every occurrence must have the declared wire type (or be packed) */
-		int want = fd ? wire_of(fd->type) : -1;
-		bool repeated = fd && fd->label == LABEL_REPEATED;
-		size_t cnt = 0, last = a;
-		for (size_t b = a; b < nf; b++) {
-			if (f[b].w.num != num)
-				continue;
-			cnt++;
-			last = b;
-			f[b].written = true;
-			if (want >= 0 && f[b].w.wt != want &&
-			    !(repeated && want != 2 && f[b].w.wt == 2))
-				want = -1;
-		}
 		if (!first)
 			sonde_buf_putc(out, ',');
 		first = false;
-		if (want < 0) { /* unknown to the schema: by number, as without one */
-			sonde_buf_printf(out, "\"%u\":", num);
-			if (cnt > 1)
-				sonde_buf_putc(out, '[');
-			bool firstv = true;
-			for (size_t b = a; b < nf; b++) {
-				if (f[b].w.num != num)
-					continue;
-				if (!firstv)
-					sonde_buf_putc(out, ',');
-				firstv = false;
-				put_raw(out, &f[b].w, c, depth);
-			}
-			if (cnt > 1)
-				sonde_buf_putc(out, ']');
-		} else {
-			sonde_json_cstr(out, fd->name);
-			sonde_buf_putc(out, ':');
-			if (repeated && fd->msg && fd->msg->map_entry &&
-			    put_map(out, fd, f + a, nf - a, num, c, depth)) {
-				/* written */
-			} else if (repeated) {
-				sonde_buf_putc(out, '[');
-				bool firstv = true;
-				for (size_t b = a; b < nf; b++) {
-					if (f[b].w.num != num)
-						continue;
-					if (want != 2 && f[b].w.wt == 2) {
-						if (put_packed(out, fd, f[b].w.bytes, f[b].w.len,
-							       &firstv)) {
-							out->len = mark;
-							rv = SONDE_PB_MALFORMED;
-							goto out;
-						}
-						continue;
-					}
-					if (!firstv)
-						sonde_buf_putc(out, ',');
-					firstv = false;
-					put_value(out, fd, &f[b].w, c, depth);
-				}
-				sonde_buf_putc(out, ']');
-			} else {
-				put_value(out, fd, &f[last].w, c, depth); /* the last one counts */
-			}
-		}
-		if (out->len > c->out_end) {
-			out->len = mark;
+		rv = put_member(out, m, &o, a, c, depth);
+		if (rv == SONDE_PB_OK && out->len > c->out_end)
 			rv = SONDE_PB_TOO_LARGE;
-			goto out;
-		}
 	}
-	sonde_buf_putc(out, '}');
-	if (out->len > c->out_end) {
+	if (rv == SONDE_PB_OK) {
+		sonde_buf_putc(out, '}');
+		if (out->len > c->out_end)
+			rv = SONDE_PB_TOO_LARGE;
+	}
+	if (rv != SONDE_PB_OK)
 		out->len = mark;
-		rv = SONDE_PB_TOO_LARGE;
-	}
-out:
-	if (f != fs)
-		free(f);
+	if (o.f != o.local)
+		free(o.f);
 	return rv;
 }
 

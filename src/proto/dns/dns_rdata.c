@@ -347,6 +347,44 @@ static bool decode_dnssec(struct rd *r, uint16_t type)
 	return true;
 }
 
+/* Types of character strings: TXT SPF HINFO NAPTR URI. False for others. */
+static bool decode_text(struct rd *r, uint16_t type)
+{
+	switch (type) {
+	case 16:
+	case 99: /* TXT SPF */
+		if (r->pos == r->end)
+			r->bad = true;
+		while (!r->bad && r->pos < r->end)
+			put_cstr(r);
+		break;
+	case 13:
+		put_cstr(r);
+		put_cstr(r);
+		break; /* HINFO */
+	case 35: /* NAPTR */
+		put_u(r, rd_u16(r));
+		put_u(r, rd_u16(r));
+		for (int i = 0; i < 3; i++)
+			put_cstr(r);
+		put_name(r);
+		break;
+	case 256: /* URI */
+		put_u(r, rd_u16(r));
+		put_u(r, rd_u16(r));
+		if (!r->bad) {
+			sep(r);
+			sonde_buf_putc(r->out, '"');
+			sonde_buf_append(r->out, r->msg + r->pos, r->end - r->pos);
+			sonde_buf_putc(r->out, '"');
+			r->pos = r->end;
+		}
+		break;
+	default: return false;
+	}
+	return true;
+}
+
 /* The decoder of a type: false for types decoded generically. */
 static bool decode(struct rd *r, uint16_t type)
 {
@@ -382,27 +420,9 @@ static bool decode(struct rd *r, uint16_t type)
 		put_name(r);
 		put_name(r);
 		break;
-	case 16:
-	case 99: /* TXT SPF */
-		if (r->pos == r->end)
-			r->bad = true;
-		while (!r->bad && r->pos < r->end)
-			put_cstr(r);
-		break;
-	case 13:
-		put_cstr(r);
-		put_cstr(r);
-		break; /* HINFO */
 	case 33: /* SRV */
 		for (int i = 0; i < 3; i++)
 			put_u(r, rd_u16(r));
-		put_name(r);
-		break;
-	case 35: /* NAPTR */
-		put_u(r, rd_u16(r));
-		put_u(r, rd_u16(r));
-		for (int i = 0; i < 3; i++)
-			put_cstr(r);
 		put_name(r);
 		break;
 	case 44: /* SSHFP */
@@ -418,19 +438,8 @@ static bool decode(struct rd *r, uint16_t type)
 		break;
 	case 64:
 	case 65: svcb(r); break; /* SVCB HTTPS */
-	case 256: /* URI */
-		put_u(r, rd_u16(r));
-		put_u(r, rd_u16(r));
-		if (!r->bad) {
-			sep(r);
-			sonde_buf_putc(r->out, '"');
-			sonde_buf_append(r->out, r->msg + r->pos, r->end - r->pos);
-			sonde_buf_putc(r->out, '"');
-			r->pos = r->end;
-		}
-		break;
 	case 257: caa(r); break;
-	default: return decode_dnssec(r, type);
+	default: return decode_text(r, type) || decode_dnssec(r, type);
 	}
 	return true;
 }

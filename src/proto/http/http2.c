@@ -185,12 +185,92 @@ static void allow_table_size(struct h2_conn *h, enum sonde_dir dir, uint32_t v)
 	}
 }
 
+/* A payload too large to buffer, or partly lost: fatal only to a header
+ * block. Returns true if that is this frame's case (then handled). */
+static bool payload_unusable(struct h2_conn *h, enum sonde_dir dir, uint64_t wire, bool block_frame)
+{
+	struct h2_dir *d = &h->d[dir];
+	if (!d->pay_skip && !d->pay_lost)
+		return false;
+	uint64_t seen = wire - d->plost;
+	if (d->pay_skip)
+		h->s->stats->parse_errors++;
+	if (block_frame || d->in_block)
+		h2_block_lost(h, dir, d->in_block ? d->hb_sid : d->fsid,
+			      d->pay_lost ? SONDE_MF_GAP : SONDE_MF_PARSE_ERROR,
+			      (d->in_block ? d->hb_wire : 0) + seen);
+	else if (d->pay_skip)
+		h->s->stats->unparsed_bytes += seen;
+	return true;
+}
+
+/* HEADERS, PUSH_PROMISE, CONTINUATION: a piece of a header block. False if
+ * malformed. */
+static bool block_frame_done(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n,
+			     uint64_t wire)
+{
+	struct h2_dir *d = &h->d[dir];
+	size_t off, len;
+	if (d->ftype == F_HEADERS) {
+		if (!h2_unpad(p, n, d->fflags, d->fflags & FL_PRIORITY ? 5 : 0, &off, &len))
+			return false;
+		h2_block_start(d, F_HEADERS, d->fsid, 0, d->fflags & FL_END_STREAM, p + off, len);
+	} else if (d->ftype == F_PUSH_PROMISE) {
+		if (!h2_unpad(p, n, d->fflags, 4, &off, &len))
+			return false;
+		size_t q = d->fflags & FL_PADDED ? 1 : 0;
+		h2_block_start(d, F_PUSH_PROMISE, d->fsid, h2_be31(p + q), false, p + off, len);
+	} else {
+		if (!d->in_block || d->fsid != d->hb_sid)
+			return false;
+		if (d->hb.len + n > MAX_HEADER_BLOCK) {
+			h->s->stats->parse_errors++;
+			h2_block_lost(h, dir, d->hb_sid, SONDE_MF_PARSE_ERROR, d->hb_wire + wire);
+			return true;
+		}
+		sonde_buf_append(&d->hb, p, n);
+	}
+	d->hb_wire += wire;
+	if (d->fflags & FL_END_HEADERS)
+		h2_header_block_done(h, dir);
+	return true;
+}
+
+static void rst_stream(struct h2_conn *h, uint32_t sid)
+{
+	struct h2_stream *st = h2_stream_find(h, sid);
+	if (!st)
+		return;
+	h2_msg_finish(h, st, SONDE_DIR_C2S, SONDE_MF_INCOMPLETE);
+	h2_msg_finish(h, st, SONDE_DIR_S2C, SONDE_MF_INCOMPLETE);
+	st->done[0] = st->done[1] = true;
+	h2_stream_drop_if_done(h, st);
+}
+
+/* SETTINGS from dir: the table size it allows the other side's encoder.
+ * False if malformed. */
+static bool settings(struct h2_conn *h, enum sonde_dir dir, const uint8_t *p, size_t n)
+{
+	if (h->d[dir].fflags & FL_ACK)
+		return true;
+	if (n % 6)
+		return false;
+	for (size_t i = 0; i + 6 <= n; i += 6) {
+		uint16_t id = (uint16_t)(p[i] << 8 | p[i + 1]);
+		uint32_t v = (uint32_t)p[i + 2] << 24 | (uint32_t)p[i + 3] << 16 |
+			     (uint32_t)p[i + 4] << 8 | p[i + 5];
+		if (id == 1)
+			allow_table_size(h, (enum sonde_dir) !dir, v);
+	}
+	return true;
+}
+
 static void frame_done(struct h2_conn *h, enum sonde_dir dir)
 {
 	struct h2_dir *d = &h->d[dir];
 	static const uint8_t none[1];
 	const uint8_t *p = d->pay.p ? d->pay.p : none; /* empty payload */
-	size_t n = d->flen, off, len;
+	size_t n = d->flen;
 	uint64_t wire = 9 + (uint64_t)d->flen;
 	bool block_frame =
 		d->ftype == F_HEADERS || d->ftype == F_PUSH_PROMISE || d->ftype == F_CONTINUATION;
@@ -199,80 +279,18 @@ static void frame_done(struct h2_conn *h, enum sonde_dir dir)
 		h->s->stats->parse_errors++;
 		h2_block_lost(h, dir, d->hb_sid, SONDE_MF_PARSE_ERROR, d->hb_wire);
 	}
-	if (d->pay_skip || d->pay_lost) {
-		/* too large to buffer, or partly lost: fatal only to a header block */
-		uint64_t seen = wire - d->plost;
-		if (d->pay_skip)
-			h->s->stats->parse_errors++;
-		if (block_frame || d->in_block)
-			h2_block_lost(h, dir, d->in_block ? d->hb_sid : d->fsid,
-				      d->pay_lost ? SONDE_MF_GAP : SONDE_MF_PARSE_ERROR,
-				      (d->in_block ? d->hb_wire : 0) + seen);
-		else if (d->pay_skip)
-			h->s->stats->unparsed_bytes += seen;
+	if (payload_unusable(h, dir, wire, block_frame))
 		return;
-	}
-	switch (d->ftype) {
-	case F_HEADERS:
-		if (!h2_unpad(p, n, d->fflags, d->fflags & FL_PRIORITY ? 5 : 0, &off, &len))
-			goto bad;
-		h2_block_start(d, F_HEADERS, d->fsid, 0, d->fflags & FL_END_STREAM, p + off, len);
-		d->hb_wire += wire;
-		if (d->fflags & FL_END_HEADERS)
-			h2_header_block_done(h, dir);
-		break;
-	case F_PUSH_PROMISE:
-		if (!h2_unpad(p, n, d->fflags, 4, &off, &len))
-			goto bad;
-		{
-			size_t q = d->fflags & FL_PADDED ? 1 : 0;
-			h2_block_start(d, F_PUSH_PROMISE, d->fsid, h2_be31(p + q), false, p + off,
-				       len);
-		}
-		d->hb_wire += wire;
-		if (d->fflags & FL_END_HEADERS)
-			h2_header_block_done(h, dir);
-		break;
-	case F_CONTINUATION:
-		if (!d->in_block || d->fsid != d->hb_sid)
-			goto bad;
-		if (d->hb.len + n > MAX_HEADER_BLOCK) {
-			h->s->stats->parse_errors++;
-			h2_block_lost(h, dir, d->hb_sid, SONDE_MF_PARSE_ERROR, d->hb_wire + wire);
-			return;
-		}
-		sonde_buf_append(&d->hb, p, n);
-		d->hb_wire += wire;
-		if (d->fflags & FL_END_HEADERS)
-			h2_header_block_done(h, dir);
-		break;
-	case F_RST_STREAM: {
-		struct h2_stream *st = h2_stream_find(h, d->fsid);
-		if (st) {
-			h2_msg_finish(h, st, SONDE_DIR_C2S, SONDE_MF_INCOMPLETE);
-			h2_msg_finish(h, st, SONDE_DIR_S2C, SONDE_MF_INCOMPLETE);
-			st->done[0] = st->done[1] = true;
-			h2_stream_drop_if_done(h, st);
-		}
-		break;
-	}
-	case F_SETTINGS:
-		if (d->fflags & FL_ACK)
-			break;
-		if (n % 6)
-			goto bad;
-		for (size_t i = 0; i + 6 <= n; i += 6) {
-			uint16_t id = (uint16_t)(p[i] << 8 | p[i + 1]);
-			uint32_t v = (uint32_t)p[i + 2] << 24 | (uint32_t)p[i + 3] << 16 |
-				     (uint32_t)p[i + 4] << 8 | p[i + 5];
-			if (id == 1)
-				allow_table_size(h, (enum sonde_dir) !dir, v);
-		}
-		break;
-	default: /* PRIORITY, PING, GOAWAY, WINDOW_UPDATE, unknown: nothing */ break;
-	}
-	return;
-bad:
+	bool ok = true;
+	if (block_frame)
+		ok = block_frame_done(h, dir, p, n, wire);
+	else if (d->ftype == F_RST_STREAM)
+		rst_stream(h, d->fsid);
+	else if (d->ftype == F_SETTINGS)
+		ok = settings(h, dir, p, n);
+	/* PRIORITY, PING, GOAWAY, WINDOW_UPDATE, unknown: nothing */
+	if (ok)
+		return;
 	h->s->stats->parse_errors++;
 	if (block_frame) /* a header block fragment without its start, or malformed */
 		h2_block_lost(h, dir, d->in_block ? d->hb_sid : d->fsid, SONDE_MF_PARSE_ERROR,
