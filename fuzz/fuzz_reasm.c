@@ -37,7 +37,7 @@
 #include "conn/reasm.h"
 #include "fuzz_common.h"
 
-static inline uint8_t stream_byte(uint64_t off)
+FUZZ_ORACLE static inline uint8_t stream_byte(uint64_t off)
 {
 	uint64_t x = off * 0x9e3779b97f4a7c15ull;
 	return (uint8_t)(x >> 56 ^ x >> 29);
@@ -49,7 +49,7 @@ struct sink {
 	uint64_t last_ts;
 };
 
-static void on_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts)
+FUZZ_ORACLE static void on_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts)
 {
 	struct sink *s = ctx;
 	FUZZ_CHECK(n > 0, "empty data callback at %llu", (unsigned long long)s->pos);
@@ -64,7 +64,7 @@ static void on_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts)
 	s->last_ts = ts;
 }
 
-static void on_gap(void *ctx, uint64_t n, uint64_t ts)
+FUZZ_ORACLE static void on_gap(void *ctx, uint64_t n, uint64_t ts)
 {
 	struct sink *s = ctx;
 	FUZZ_CHECK(n > 0, "empty gap callback at %llu", (unsigned long long)s->pos);
@@ -78,7 +78,7 @@ struct in {
 	size_t n;
 };
 
-static uint64_t take(struct in *in, int bytes)
+FUZZ_ORACLE static uint64_t take(struct in *in, int bytes)
 {
 	uint64_t v = 0;
 	for (int i = 0; i < bytes; i++) {
@@ -95,7 +95,7 @@ static uint64_t take(struct in *in, int bytes)
 static uint8_t segbuf[4096];
 
 /* The segment's captured bytes: the stream's, or their complement. */
-static const uint8_t *make_seg(uint64_t off, uint32_t caplen, int conflict)
+FUZZ_ORACLE static const uint8_t *make_seg(uint64_t off, uint32_t caplen, int conflict)
 {
 	for (uint32_t i = 0; i < caplen; i++) {
 		uint8_t b = stream_byte(off + i);
@@ -104,7 +104,7 @@ static const uint8_t *make_seg(uint64_t off, uint32_t caplen, int conflict)
 	return segbuf;
 }
 
-static void check_state(const struct sonde_reasm *r, const struct sonde_mem_budget *b,
+FUZZ_ORACLE static void check_state(const struct sonde_reasm *r, const struct sonde_mem_budget *b,
 			const struct sink *s, uint64_t max_end)
 {
 	FUZZ_CHECK(s->pos == r->next, "delivered %llu (data %llu + gap %llu) but next is %llu",
