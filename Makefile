@@ -195,6 +195,11 @@ build/kernels/kahttp: tests/kernels/kahttp.c
 build/kernels/katls: tests/kernels/katls.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -O2 $(WARN) -static -o $@ $< -l:libssl.a -l:libcrypto.a -lpthread
+# kabare: bare probes on sonde's kernel-function hooks (bench/kernel_overhead).
+.SECONDARY: $(BPF_OUT)/bare_probes.bpf.o
+build/kernels/kabare: tests/kernels/kabare.c $(BPF_OUT)/bare_probes.skel.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -I$(BPF_OUT) -O2 $(WARN) -o $@ $< -lbpf -lelf -lz
 test-kernels: sonde build/kernels/kahttp
 	tests/kernels/run
 

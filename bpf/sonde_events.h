@@ -87,6 +87,8 @@ enum sonde_event_flags {
 	SONDE_EVF_TLS = 16, /* plaintext of a TLS connection, from a TLS library's functions */
 	SONDE_EVF_DATAGRAM = 32, /* one UDP datagram: no stream position, the peer in raddr */
 	SONDE_EVF_TCP_INFO = 64, /* a struct sonde_tcp_info follows the header */
+	SONDE_EVF_PEER_COPY = 128, /* the second local end of a connection whose first end
+				    * is captured: its data is not copied (lib/sock.h) */
 };
 
 struct sonde_event {
@@ -133,14 +135,41 @@ struct sonde_sock_state {
 	__u8 lost; /* bit per direction: an event was lost since the last one */
 	__u8 tls; /* a TLS library's plaintext of this socket is captured: its
 		   * ciphertext is counted, not copied */
-	__u8 pad[4];
+	__u8 muted; /* nothing more is copied: SONDE_MUTED_* */
+	__u8 peer; /* SONDE_PEER_*: its place in the peers map (lib/sock.h) */
+	__u8 pad[2];
 	/* The socket's smoothed RTT as the data events read it: the latest,
 	 * and min/max/sum over the samples (bpf/hooks/tcp_health.h). */
 	__u32 srtt_now_us, retrans_now;
 	__u32 srtt_min_us, srtt_max_us;
 	__u64 srtt_sum_us;
 	__u32 srtt_n;
-	__u32 pad2;
+	__u32 ignored_gen; /* the ignore switch's generation last looked up at */
+};
+
+enum sonde_muted {
+	SONDE_MUTED_IGNORED = 1, /* user space said so (the ignore switch) */
+	SONDE_MUTED_PEER_COPY = 2, /* the other local end is captured */
+};
+
+enum sonde_peer {
+	SONDE_PEER_OWNER = 1, /* this socket holds its tuple's entry */
+	SONDE_PEER_COPY = 2, /* another live socket holds it: this one is its copy */
+};
+
+/* The peers map's key: a TCP connection's two endpoints in a fixed order
+ * (the lesser first, IPv4 as IPv4-mapped IPv6), so that both its local ends
+ * make the same key; and, for loopback addresses only, the network namespace
+ * (127.0.0.1 in two namespaces are two hosts; any other address is one). */
+struct sonde_peer_key {
+	__u8 addr[2][16];
+	__u16 port[2];
+	__u32 netns;
+};
+
+struct sonde_peer_owner {
+	__u64 sk;
+	__u64 id;
 };
 
 /*
@@ -291,7 +320,8 @@ struct sonde_go_bin {
 	X(TCP_RST_SENT, tcp_resets_sent) /* resets sent by those sockets */ \
 	X(TCP_RST_RECEIVED, tcp_resets_received) /* resets they received */ \
 	X(TCP_FAILED, tcp_failed_connects) /* connects that never reached ESTABLISHED */ \
-	X(TCP_LIFE_FULL, tcp_untracked_sockets) /* sockets whose lifecycle was not kept: tcp_life map full */
+	X(TCP_LIFE_FULL, tcp_untracked_sockets) /* sockets whose lifecycle was not kept: tcp_life map full */ \
+	X(PEER_COPY_BYTES, ebpf_peer_copy_bytes) /* bytes of a connection's second local end, not copied */
 
 enum sonde_counter {
 #define SONDE_CNT_ENUM(name, stat) SONDE_CNT_##name,

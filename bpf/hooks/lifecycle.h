@@ -11,6 +11,7 @@
 #include "lib/emit.h"
 #include "lib/filter.h"
 #include "lib/maps.h"
+#include "lib/sock.h"
 #include "hooks/tcp_health.h"
 
 SEC("tracepoint/syscalls/sys_enter_connect")
@@ -27,8 +28,10 @@ static __always_inline int open_sock(__u64 sk, __u8 role)
 		return 0;
 	}
 	struct sonde_sock_state *p = bpf_map_lookup_elem(&socks, &sk);
-	if (p)
+	if (p) {
+		peer_register(sk, p); /* before its first event, which says if it is a copy */
 		emit_control(sk, p, SONDE_EV_OPEN);
+	}
 	return 0;
 }
 
@@ -101,6 +104,7 @@ int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	} else {
 		emit_control(sk, st, SONDE_EV_CLOSE);
 	}
+	peer_forget(sk, st);
 	bpf_map_delete_elem(&socks, &sk);
 	bpf_map_delete_elem(&ignored, &sk);
 	return 0;

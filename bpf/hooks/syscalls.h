@@ -201,6 +201,15 @@ static __always_inline bool in_traced_call(void)
 static __always_inline int exit_args_io(long ret, int fd, __u64 buf, __u64 cnt, __u64 addr,
 					__u8 kind, __u8 dir)
 {
+	/* A call that moved nothing (EAGAIN after an event loop's last read)
+	 * has nothing to copy; what the checks below would still do for it is
+	 * tell a TLS call in progress its socket, and only a thread inside one
+	 * has an entry in tls_threads. */
+	if (ret <= 0) {
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();
+		if (!tls_on || !bpf_map_lookup_elem(&tls_threads, &tid))
+			return 0;
+	}
 	struct call c;
 	__builtin_memset(&c, 0, sizeof(c));
 	if (!enter_check(fd, buf, cnt, addr, kind, dir, &c))

@@ -9,6 +9,7 @@
 
 #include "lib/config.h"
 #include "lib/maps.h"
+#include "lib/sock.h"
 #include "lib/tcp.h"
 #include "tls/maps.h"
 
@@ -32,7 +33,8 @@ static __always_inline void fill_header(struct sonde_event *ev, __u64 skp, struc
 	ev->dir = dir;
 	ev->role = st->role;
 	ev->hook = hook_kind;
-	ev->flags = st->midstream ? SONDE_EVF_MIDSTREAM : 0;
+	ev->flags = (st->midstream ? SONDE_EVF_MIDSTREAM : 0) |
+		    (st->peer == SONDE_PEER_COPY ? SONDE_EVF_PEER_COPY : 0);
 	ev->tgid = pid_tgid >> 32;
 	ev->tid = (__u32)pid_tgid;
 	ev->ts_ns = bpf_ktime_get_ns();
@@ -182,6 +184,7 @@ __noinline int emit_bytes(__u64 sk, __u64 ubuf, __u32 len, __u32 avail, __u32 di
 	__u32 dir = dir_flags & 0xff, flags = (dir_flags >> 8) & 0xff;
 	if (!len)
 		return 0;
+	/* The caller gave the socket its state (sock_get). */
 	struct sonde_sock_state *st = bpf_map_lookup_elem(&socks, &sk);
 	if (!st)
 		return 0;
@@ -196,9 +199,21 @@ __noinline int emit_bytes(__u64 sk, __u64 ubuf, __u32 len, __u32 avail, __u32 di
 		return 0;
 	}
 	count(SONDE_CNT_BYTES, len);
-	__u64 *ig = bpf_map_lookup_elem(&ignored, &sk);
-	if (ig && *ig == st->id) {
-		count(SONDE_CNT_IGNORED_BYTES, len);
+	if (!st->muted) {
+		/* The switch is looked up only when user space has written to it
+		 * since this socket's last look. */
+		__u32 gen = ignored_gen;
+		if (st->ignored_gen != gen) {
+			__u64 *ig = bpf_map_lookup_elem(&ignored, &sk);
+			if (ig && *ig == st->id)
+				st->muted = SONDE_MUTED_IGNORED;
+			st->ignored_gen = gen;
+		}
+	}
+	if (st->muted) {
+		count(st->muted == SONDE_MUTED_PEER_COPY ? SONDE_CNT_PEER_COPY_BYTES
+							 : SONDE_CNT_IGNORED_BYTES,
+		      len);
 		return 0;
 	}
 	return emit_stream(st, sk, sk, pos, ubuf, len, avail, dir, flags, 0, 0);

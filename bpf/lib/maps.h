@@ -45,6 +45,23 @@ struct {
 	__type(value, __u64);
 } ignored SEC(".maps");
 
+/* User space bumps this after each write to `ignored`: a socket looks the
+ * switch up only when the generation moved since its last look, not on
+ * every call (written by user space through the mmapped .bss). */
+volatile __u32 ignored_gen = 0;
+
+/* The socket capturing each connection tuple that has a local end here
+ * (struct sonde_peer_key): the second local end of the same connection (both
+ * ends of a loopback or same-node connection are traced) finds the first
+ * there and is not copied at all (lib/sock.h). LRU: an entry whose close was
+ * missed ages out; a stale one is checked against the socket map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sonde_peer_key);
+	__type(value, struct sonde_peer_owner);
+} peers SEC(".maps");
+
 /* One scratch slot per CPU (a per-CPU array caps values at 32 KiB); user
  * space sets max_entries to the number of possible CPUs. */
 struct {

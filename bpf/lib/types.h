@@ -34,6 +34,11 @@ enum call_kind {
 struct scratch {
 	struct sonde_event ev;
 	__u8 data[2 * SONDE_CHUNK_MAX];
+	/* Off the 512-byte stack: a new socket's state and its peers key
+	 * (lib/sock.h), made in the same programs that fill ev. */
+	struct sonde_sock_state fresh;
+	struct sonde_peer_key peer;
+	struct sonde_peer_owner owner;
 };
 
 #endif

@@ -5,7 +5,7 @@ const char *sonde_origin_name(enum sonde_origin o)
 {
 	static const char *const names[SONDE_ORIGIN__COUNT] = {
 		[SONDE_ORIGIN_PCAP_FILE] = "pcap-file",
-		[SONDE_ORIGIN_AF_PACKET] = "af-packet",
+		[SONDE_ORIGIN_AF_PACKET] = "af_packet",
 		[SONDE_ORIGIN_EBPF_TRACEPOINT] = "ebpf-tracepoint",
 		[SONDE_ORIGIN_EBPF_KPROBE] = "ebpf-kprobe",
 		[SONDE_ORIGIN_EBPF_FENTRY] = "ebpf-fentry",
@@ -17,7 +17,7 @@ const char *sonde_origin_name(enum sonde_origin o)
 		[SONDE_ORIGIN_LIBPCAP] = "libpcap",
 		[SONDE_ORIGIN_TC] = "ebpf-tc",
 		[SONDE_ORIGIN_CGROUP_SKB] = "ebpf-cgroup-skb",
-		[SONDE_ORIGIN_AF_XDP] = "af-xdp",
+		[SONDE_ORIGIN_AF_XDP] = "af_xdp",
 	};
 	return (unsigned)o < SONDE_ORIGIN__COUNT && names[o] ? names[o] : "unknown";
 }

@@ -93,6 +93,7 @@
 	X(ebpf_udp_datagrams, "UDP datagrams copied (port 53, or --port's)")                      \
 	X(ebpf_udp_bytes, "bytes of those datagrams")                                             \
 	X(duplicate_peer_bytes, "bytes seen again from a connection's other local end")           \
+	X(ebpf_peer_copy_bytes, "bytes of a connection's other local end, not copied")            \
 	X(tls_libraries, "TLS libraries and binaries probed")                                     \
 	X(tls_attach_failures, "TLS libraries or binaries sonde could not probe")                 \
 	X(tls_calls, "TLS library calls that moved plaintext")                                    \

@@ -86,7 +86,7 @@ struct sonde_pcapng_opts {
 
 /* Where a packet came from: its EPB comment. NULL/0 fields are unknown. */
 struct sonde_pcapng_meta {
-	const char *method; /* "af-packet", "ebpf-tls-openssl" (sonde_origin_name) */
+	const char *method; /* "af_packet", "ebpf-tls-openssl" (sonde_origin_name) */
 	uint32_t pid;
 	const char *comm;
 	uint64_t conn_id;

@@ -146,8 +146,8 @@ def test_source(tmp, kind):
             f"{len(live)} records; tcpdump's recording has {len(ref)} ({line.strip()})")
     method = {r["capture"]["method"] for r in live}
     source = {r["capture"]["source"] for r in live}
-    want_method = {"af_packet": "af-packet", "libpcap": "libpcap", "tc": "ebpf-tc",
-                   "af_xdp": "af-xdp"}[kind]
+    want_method = {"af_packet": "af_packet", "libpcap": "libpcap", "tc": "ebpf-tc",
+                   "af_xdp": "af_xdp"}[kind]
     R.check(f"{kind}: records name the method and the interface",
             method == {want_method} and source == {f"{IF_SRV}@/run/netns/{NS_SRV}"}, f"{method} {source}")
     R.check(f"{kind}: the same records as sonde read of tcpdump's recording",

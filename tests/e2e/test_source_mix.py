@@ -145,7 +145,7 @@ def test_mix(tmp, packet_kind="af_packet"):
             len(host) == want["host"] and all(r["capture"]["method"].startswith("ebpf-") and
                                               r["capture"]["source"] == "ebpf" for r in host),
             json.dumps([(r["request"]["target"], r["capture"]) for r in host]))
-    want_method = {"af_packet": "af-packet", "libpcap": "libpcap", "tc": "ebpf-tc"}[packet_kind]
+    want_method = {"af_packet": "af_packet", "libpcap": "libpcap", "tc": "ebpf-tc"}[packet_kind]
     R.check(f"{name}: the other namespace's client from the packets ({want['ns']})",
             len(ns) == want["ns"] and all(r["capture"]["method"] == want_method and
                                           r["capture"]["source"] == f"any@/run/netns/{NS_SRV}"

@@ -11,6 +11,9 @@
  *                                 other (the last with Connection: close),
  *                                 each response read in full; prints the
  *                                 bodies; exits 0 if every status was 200
+ *   kahttp bench ADDR PORT SECS   requests one after the other on one
+ *                                 connection for SECS seconds; prints the
+ *                                 count and the seconds taken
  *
  * The server reads with read() and answers with writev(); the client sends
  * with send() and reads with recv(): more system calls than busybox uses.
@@ -18,12 +21,14 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BUF 8192
@@ -103,64 +108,116 @@ static int serve(const char *ip, const char *port)
 	}
 }
 
-static int get(const char *ip, const char *port, char **paths, int npaths)
+/* One request for path on fd and its response read in full (buf holds
+ * what was read ahead); the body to out unless NULL. Returns the status, or
+ * -1 when the connection failed. */
+static int exchange(int fd, const char *ip, const char *port, const char *path, bool last, char *buf,
+		    size_t *have, FILE *out)
+{
+	char req[512];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: kahttp\r\n%s\r\n",
+			 path, ip, port, last ? "Connection: close\r\n" : "");
+	if (send(fd, req, (size_t)n, 0) != n) {
+		perror("kahttp: send");
+		return -1;
+	}
+	char *end;
+	while (!(end = memmem(buf, *have, "\r\n\r\n", 4))) {
+		ssize_t r = *have < BUF ? recv(fd, buf + *have, BUF - *have, 0) : -1;
+		if (r <= 0) {
+			fprintf(stderr, "kahttp: %s: connection ended before the response\n", path);
+			return -1;
+		}
+		*have += (size_t)r;
+	}
+	size_t head = (size_t)(end + 4 - buf);
+	*end = '\0';
+	int status = 0;
+	sscanf(buf, "HTTP/1.%*d %d", &status);
+	char *cl = strcasestr(buf, "\r\nContent-Length:");
+	size_t blen = cl ? strtoul(cl + 17, NULL, 10) : 0;
+	if (blen > BUF - head) {
+		fprintf(stderr, "kahttp: %s: body too large\n", path);
+		return -1;
+	}
+	while (*have < head + blen) {
+		ssize_t r = recv(fd, buf + *have, BUF - *have, 0);
+		if (r <= 0) {
+			fprintf(stderr, "kahttp: %s: body cut short\n", path);
+			return -1;
+		}
+		*have += (size_t)r;
+	}
+	if (out)
+		fwrite(buf + head, 1, blen, out);
+	memmove(buf, buf + head + blen, *have - head - blen);
+	*have -= head + blen;
+	return status;
+}
+
+static int connect_to(const char *ip, const char *port)
 {
 	struct sockaddr_in sa;
 	if (addr_of(ip, port, &sa) < 0)
-		return 2;
+		return -1;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		perror("kahttp: connect");
-		return 1;
+		return -1;
 	}
+	return fd;
+}
+
+static int get(const char *ip, const char *port, char **paths, int npaths)
+{
+	int fd = connect_to(ip, port);
+	if (fd < 0)
+		return 1;
 	int rc = 0;
 	char buf[BUF];
 	size_t have = 0;
 	for (int i = 0; i < npaths; i++) {
-		char req[512];
-		int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: kahttp\r\n%s\r\n",
-				 paths[i], ip, port, i == npaths - 1 ? "Connection: close\r\n" : "");
-		if (send(fd, req, (size_t)n, 0) != n) {
-			perror("kahttp: send");
+		int status = exchange(fd, ip, port, paths[i], i == npaths - 1, buf, &have, stdout);
+		if (status < 0)
 			return 1;
-		}
-		char *end;
-		while (!(end = memmem(buf, have, "\r\n\r\n", 4))) {
-			ssize_t r = have < sizeof(buf) ? recv(fd, buf + have, sizeof(buf) - have, 0) : -1;
-			if (r <= 0) {
-				fprintf(stderr, "kahttp: %s: connection ended before the response\n", paths[i]);
-				return 1;
-			}
-			have += (size_t)r;
-		}
-		size_t head = (size_t)(end + 4 - buf);
-		*end = '\0';
-		int status = 0;
-		sscanf(buf, "HTTP/1.%*d %d", &status);
-		char *cl = strcasestr(buf, "\r\nContent-Length:");
-		size_t blen = cl ? strtoul(cl + 17, NULL, 10) : 0;
-		if (blen > sizeof(buf) - head) {
-			fprintf(stderr, "kahttp: %s: body too large\n", paths[i]);
-			return 1;
-		}
-		while (have < head + blen) {
-			ssize_t r = recv(fd, buf + have, sizeof(buf) - have, 0);
-			if (r <= 0) {
-				fprintf(stderr, "kahttp: %s: body cut short\n", paths[i]);
-				return 1;
-			}
-			have += (size_t)r;
-		}
-		fwrite(buf + head, 1, blen, stdout);
 		if (status != 200) {
 			fprintf(stderr, "kahttp: %s: status %d\n", paths[i], status);
 			rc = 1;
 		}
-		memmove(buf, buf + head + blen, have - head - blen);
-		have -= head + blen;
 	}
 	close(fd);
 	return rc;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Requests one after the other on one keep-alive connection for `secs`
+ * seconds (bench/kernel_overhead): prints "requests seconds". */
+static int bench(const char *ip, const char *port, const char *secs)
+{
+	int fd = connect_to(ip, port);
+	if (fd < 0)
+		return 1;
+	char buf[BUF];
+	size_t have = 0;
+	double t0 = now_s(), until = t0 + atof(secs), t = t0;
+	long n = 0;
+	while (t < until) {
+		if (exchange(fd, ip, port, "/bench", false, buf, &have, NULL) != 200)
+			return 1;
+		n++;
+		if (!(n & 15))
+			t = now_s();
+	}
+	t = now_s();
+	printf("%ld %.3f\n", n, t - t0);
+	close(fd);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -169,6 +226,9 @@ int main(int argc, char **argv)
 		return serve(argv[2], argv[3]);
 	if (argc >= 5 && !strcmp(argv[1], "get"))
 		return get(argv[2], argv[3], argv + 4, argc - 4);
-	fprintf(stderr, "usage: kahttp serve ADDR PORT | kahttp get ADDR PORT PATH...\n");
+	if (argc == 5 && !strcmp(argv[1], "bench"))
+		return bench(argv[2], argv[3], argv[4]);
+	fprintf(stderr, "usage: kahttp serve ADDR PORT | kahttp get ADDR PORT PATH... | "
+			"kahttp bench ADDR PORT SECONDS\n");
 	return 2;
 }

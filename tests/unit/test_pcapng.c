@@ -163,7 +163,7 @@ static void frames_roundtrip(void **state)
 					     .linktype = i % 3 ? SONDE_LINKTYPE_ETHERNET
 							       : SONDE_LINKTYPE_RAW,
 					     .data = data[i] };
-		struct sonde_pcapng_meta m = { .method = "af-packet", .conn_id = (uint64_t)i + 1 };
+		struct sonde_pcapng_meta m = { .method = "af_packet", .conn_id = (uint64_t)i + 1 };
 		assert_int_equal(sonde_pcapng_frame(w, i % 3 ? eth : raw, &f[i], i % 2 ? &m : NULL),
 				 0);
 	}
@@ -195,7 +195,7 @@ static void frames_roundtrip(void **state)
 	for (int i = 0; i < 40; i++) {
 		char line[128];
 		if (i % 2)
-			snprintf(line, sizeof(line), "%u\tsonde: method=af-packet conn=%d\n",
+			snprintf(line, sizeof(line), "%u\tsonde: method=af_packet conn=%d\n",
 				 f[i].wirelen, i + 1);
 		else
 			snprintf(line, sizeof(line), "%u\t\n", f[i].wirelen);

@@ -664,6 +664,15 @@ void ebpf_chunk_from_event(const struct sonde_ebpf *e, const struct sonde_event 
 	}
 }
 
+/* The ignore switch: the kernel stops copying socket sk's payload. The
+ * generation is bumped after the write, so a socket that looks again finds
+ * the entry (bpf/lib/emit.h). */
+static void ebpf_ignore_socket(struct sonde_ebpf *e, uint64_t sk, uint64_t conn_id)
+{
+	bpf_map_update_elem(bpf_map__fd(e->skel->maps.ignored), &sk, &conn_id, BPF_ANY);
+	__atomic_fetch_add(&e->skel->bss->ignored_gen, 1, __ATOMIC_RELEASE);
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct sonde_ebpf *e = ctx;
@@ -704,14 +713,17 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (ev->type == SONDE_EV_CLOSE && e->tls)
 		ebpf_tls_socket_closed(e, ev->conn_id, ev->ts_ns + (uint64_t)e->mono_to_real_ns);
 
-	/* Both ends of a loopback connection are traced sockets: keep one. */
+	/* Both ends of a loopback connection are traced sockets: keep one. The
+	 * kernel mutes the second from its first event on (peers map) and says
+	 * so; the check below is for sockets it could not place (map full). */
+	if (ev->flags & SONDE_EVF_PEER_COPY)
+		return 0; /* its bytes are counted in ebpf_peer_copy_bytes */
 	if (!ebpf_owns_tuple(e, ev, 0)) {
 		st->duplicate_peer_bytes += ev->len;
 		/* Stop the kernel copying this end's payload at all: only its
 		 * first events get this far. */
 		if (ev->type == SONDE_EV_DATA && ev->cap)
-			bpf_map_update_elem(bpf_map__fd(e->skel->maps.ignored), &ev->sk,
-					    &ev->conn_id, BPF_ANY);
+			ebpf_ignore_socket(e, ev->sk, ev->conn_id);
 		return 0;
 	}
 	if (ev->type != SONDE_EV_CLOSE)
@@ -880,7 +892,7 @@ void sonde_ebpf_ignore(void *ctx, uint64_t conn_id)
 		return;
 	if (!sonde_u64map_get(&e->sockets, conn_id, &sk))
 		return;
-	bpf_map_update_elem(bpf_map__fd(e->skel->maps.ignored), &sk, &conn_id, BPF_ANY);
+	ebpf_ignore_socket(e, sk, conn_id);
 }
 
 void sonde_ebpf_close(struct sonde_ebpf *e)
