@@ -185,6 +185,7 @@ enum sonde_tcp_have {
 	SONDE_TCP_HAVE_RETRANS_TP = 8, /* tcp:tcp_retransmit_skb counted */
 	SONDE_TCP_HAVE_RESET_TP = 16, /* tcp:tcp_send_reset / tcp_receive_reset seen */
 	SONDE_TCP_HAVE_OOO = 32, /* rcv_ooopack (5.4+) */
+	SONDE_TCP_HAVE_LISTEN_DROP = 64, /* a SYN the listener's full accept queue dropped */
 };
 
 enum sonde_tcp_closer {
@@ -222,7 +223,7 @@ struct sonde_tcp_info {
 	 * SYN-ACK was retransmitted, a SYN cookie) */
 	__u32 synack_rtt_us;
 	__u32 rcv_ooopack; /* the peer's segments queued out of order here (5.4+) */
-	__u32 pad2;
+	__u32 listen_backlog; /* SONDE_TCP_HAVE_LISTEN_DROP: the listener's backlog (sk_max_ack_backlog) */
 };
 
 /* Per socket while it lives (map tcp_life, key: the kernel socket). */
@@ -320,6 +321,7 @@ struct sonde_go_bin {
 	X(TCP_RST_SENT, tcp_resets_sent) /* resets sent by those sockets */ \
 	X(TCP_RST_RECEIVED, tcp_resets_received) /* resets they received */ \
 	X(TCP_FAILED, tcp_failed_connects) /* connects that never reached ESTABLISHED */ \
+	X(TCP_LISTEN_OVERFLOW, tcp_listen_overflows) /* SYNs dropped: the listener's accept queue was full */ \
 	X(TCP_LIFE_FULL, tcp_untracked_sockets) /* sockets whose lifecycle was not kept: tcp_life map full */ \
 	X(PEER_COPY_BYTES, ebpf_peer_copy_bytes) /* bytes of a connection's second local end, not copied */
 

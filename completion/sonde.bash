@@ -54,8 +54,10 @@ _sonde_complete_arg()
 	-o | --output)
 		if [[ $cmd == tls ]]; then
 			_sonde_reply -W 'text json' -- "$cur"
+		elif [[ $cmd == query ]]; then
+			_sonde_reply -W 'text json har' -- "$cur"
 		else
-			_sonde_reply -W 'text json none' -- "$cur"
+			_sonde_reply -W 'text json har none' -- "$cur"
 		fi
 		return
 		;;

@@ -237,4 +237,102 @@ int tp_tcp_receive_reset(struct tcp_tp_sk *ctx)
 	return tcp_reset_seen((__u64)ctx->skaddr, SONDE_TCP_RST_RECEIVED, SONDE_CNT_TCP_RST_RECEIVED);
 }
 
+/* The SYN's addresses into ev: its source is the remote end, its
+ * destination the listener's (the skb's headers, as the kernel parsed them). */
+static __always_inline bool syn_addrs(struct sk_buff *skb, struct sonde_event *ev)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 th = BPF_CORE_READ(skb, transport_header);
+	__u8 vihl = 0;
+	if (bpf_probe_read_kernel(&vihl, 1, head + nh))
+		return false;
+	__builtin_memset(ev->laddr, 0, 16);
+	__builtin_memset(ev->raddr, 0, 16);
+	if (vihl >> 4 == 4) {
+		struct iphdr ip;
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh))
+			return false;
+		ev->family = AF_INET;
+		__builtin_memcpy(ev->raddr, &ip.saddr, 4);
+		__builtin_memcpy(ev->laddr, &ip.daddr, 4);
+	} else if (vihl >> 4 == 6) {
+		struct ipv6hdr ip6;
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
+			return false;
+		ev->family = AF_INET6;
+		__builtin_memcpy(ev->raddr, &ip6.saddr, 16);
+		__builtin_memcpy(ev->laddr, &ip6.daddr, 16);
+	} else {
+		return false;
+	}
+	struct tcphdr tcp;
+	if (bpf_probe_read_kernel(&tcp, sizeof(tcp), head + th))
+		return false;
+	ev->rport = bpf_ntohs(tcp.source);
+	ev->lport = bpf_ntohs(tcp.dest);
+	return true;
+}
+
+/* Only a port filter can be asked of a listener's drop: it runs in
+ * softirq, so no process (nor its target) is known. */
+static __always_inline bool listen_drop_wanted(__u16 lport)
+{
+	if (n_tgids || n_comms || targ_cgroup || targets_on)
+		return false;
+	if (!n_ports)
+		return true;
+	for (__u32 i = 0; i < SONDE_FILTER_MAX && i < n_ports; i++)
+		if (lport == targ_ports[i])
+			return true;
+	return false;
+}
+
+/*
+ * A SYN to a listener whose accept queue is full (sk_acceptq_is_full):
+ * tcp_conn_request drops it, counting LINUX_MIB_LISTENOVERFLOWS, with no
+ * tracepoint or drop reason (the skb is consumed). The attempt becomes a
+ * failed-connect event of the listener's, the client's address from the SYN.
+ */
+SEC("?kprobe/tcp_conn_request")
+int BPF_KPROBE(kp_tcp_conn_request, void *rsk_ops, void *af_ops, struct sock *sk,
+	       struct sk_buff *skb)
+{
+	if (!tcp_health_on)
+		return 0;
+	__u32 backlog = BPF_CORE_READ(sk, sk_ack_backlog);
+	__u32 max = BPF_CORE_READ(sk, sk_max_ack_backlog);
+	if (backlog <= max)
+		return 0;
+	if (!listen_drop_wanted(BPF_CORE_READ(sk, __sk_common.skc_num)))
+		return 0;
+	count(SONDE_CNT_TCP_LISTEN_OVERFLOW, 1);
+	struct scratch *s = scratch_get();
+	if (!s)
+		return 0;
+	struct sonde_sock_state none = { .id = new_id(), .role = SONDE_EV_ROLE_SERVER };
+	fill_header(&s->ev, (__u64)sk, &none, SONDE_EV_TCP_FAILED, SONDE_EV_RX);
+	if (!syn_addrs(skb, &s->ev))
+		return 0;
+	/* whoever the softirq interrupted is not the listener's owner */
+	s->ev.tgid = s->ev.tid = 0;
+	s->ev.cgroup_id = 0;
+	__builtin_memset(s->ev.comm, 0, sizeof(s->ev.comm));
+	s->ev.flags |= SONDE_EVF_TCP_INFO;
+	s->ev.pos = s->ev.rx_pos = 0;
+	s->ev.len = s->ev.cap = 0;
+	struct sonde_tcp_info *in = (struct sonde_tcp_info *)s->data;
+	__builtin_memset(in, 0, sizeof(*in));
+	in->ts_syn = s->ev.ts_ns;
+	in->last_state = TCP_SYN_RECV;
+	in->opener = SONDE_EV_ROLE_SERVER;
+	in->have = SONDE_TCP_HAVE_LISTEN_DROP;
+	in->listen_backlog = max;
+	if (bpf_ringbuf_output(&events, s, sizeof(s->ev) + sizeof(*in), BPF_RB_FORCE_WAKEUP))
+		count(SONDE_CNT_RB_DROPS, 1);
+	else
+		count(SONDE_CNT_EVENTS, 1);
+	return 0;
+}
+
 #endif

@@ -10,6 +10,7 @@
 #include <yaml.h>
 
 #include "core/buf.h"
+#include "store/store.h" /* the node agent's store directory */
 
 #define LIST_MAX 64 /* entries of one list */
 #define VALUE_MAX 4096 /* bytes of one value */
@@ -260,16 +261,38 @@ static bool output_member(struct loader *l, const struct member *m, void *ctx)
 	return s != NULL;
 }
 
+/* store: its keys are seen whole before --store is decided (in any
+ * order): enabled false is no store; enabled with no path is the node
+ * agent's directory. */
+struct store_keys {
+	int enabled; /* -1: not said */
+	const char *val[3]; /* path, size, maxAge */
+	const yaml_node_t *at[3];
+};
+
 static bool store_member(struct loader *l, const struct member *m, void *ctx)
 {
-	(void)ctx;
-	const char *opt = !strcmp(m->key, "path")   ? "store"
-			  : !strcmp(m->key, "size") ? "store-size"
-						    : "store-age";
-	const char *s = scalar(l, m->value, m->key);
-	if (s && *s)
-		add(l, m->value, opt, s);
-	return s != NULL;
+	struct store_keys *sk = ctx;
+	if (!strcmp(m->key, "enabled")) {
+		sk->enabled = boolean(l, m->value, "store.enabled");
+		return sk->enabled >= 0;
+	}
+	int i = !strcmp(m->key, "path") ? 0 : !strcmp(m->key, "size") ? 1 : 2;
+	sk->val[i] = scalar(l, m->value, m->key);
+	sk->at[i] = m->value;
+	return sk->val[i] != NULL;
+}
+
+static void store_options(struct loader *l, const struct member *m, const struct store_keys *sk)
+{
+	static const char *const opt[3] = { "store", "store-size", "store-age" };
+	if (sk->enabled == 0)
+		return;
+	if (sk->enabled == 1 && (!sk->val[0] || !*sk->val[0]))
+		add(l, m->at, "store", SONDE_STORE_AGENT_DIR);
+	for (int i = 0; i < 3; i++)
+		if (sk->val[i] && *sk->val[i])
+			add(l, sk->at[i], opt[i], sk->val[i]);
 }
 
 static bool masking_member(struct loader *l, const struct member *m, void *ctx)
@@ -307,7 +330,7 @@ static bool top_member(struct loader *l, const struct member *m, void *ctx)
 	(void)ctx;
 	static const char *const capture[] = { "tls", "filter", "targets", NULL };
 	static const char *const output[] = { "format", "stats", NULL };
-	static const char *const store[] = { "path", "size", "maxAge", NULL };
+	static const char *const store[] = { "enabled", "path", "size", "maxAge", NULL };
 	static const char *const masking[] = { "enabled", "headers", "fields", "patterns", NULL };
 	const char *k = m->key, *s;
 	if (chart_only(k))
@@ -316,8 +339,13 @@ static bool top_member(struct loader *l, const struct member *m, void *ctx)
 		return members(l, m->value, "capture", capture, capture_member, NULL);
 	if (!strcmp(k, "output"))
 		return members(l, m->value, "output", output, output_member, NULL);
-	if (!strcmp(k, "store"))
-		return members(l, m->value, "store", store, store_member, NULL);
+	if (!strcmp(k, "store")) {
+		struct store_keys sk = { .enabled = -1 };
+		if (!members(l, m->value, "store", store, store_member, &sk))
+			return false;
+		store_options(l, m, &sk);
+		return true;
+	}
 	if (!strcmp(k, "masking"))
 		return members(l, m->value, "masking", masking, masking_member, NULL);
 	if (!strcmp(k, "interfaces"))

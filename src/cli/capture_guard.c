@@ -84,6 +84,7 @@ static void sinks(const struct capture_guard_desc *d, struct sonde_buf *b)
 	sonde_json_cstr(b, co->no_records                  ? "none"
 			   : co->format == SONDE_SINK_TEXT ? "text"
 			   : co->format == SONDE_SINK_JSON ? "json"
+			   : co->format == SONDE_SINK_HAR  ? "har"
 							   : "auto");
 	sonde_buf_puts(b, ",\"recording\":");
 	if (co->rec.path)

@@ -14,6 +14,7 @@
 #include "app/privs.h"
 #include "core/buf.h"
 #include "query/filter.h"
+#include "sink/har.h"
 #include "store/clickhouse.h"
 #include "store/query.h"
 #include "store/raw.h"
@@ -35,8 +36,9 @@ static const char query_usage[] =
 	"                           clickhouse=URL) instead\n"
 	"      --since DUR          records of the last DUR only (units s, m, h...)\n"
 	"      --until DUR          records older than DUR ago only\n"
-	"  -o, --output FORMAT      text or json (JSON Lines, as sonde read -o json wrote\n"
-	"                           them); default: text on a terminal, else json\n"
+	"  -o, --output FORMAT      text, json (JSON Lines, as sonde read -o json wrote\n"
+	"                           them) or har (the HTTP exchanges as one HAR 1.2\n"
+	"                           log); default: text on a terminal, else json\n"
 	"  -n, --limit N            at most N records\n"
 	"      --oldest-first       oldest first\n"
 	"      --follow             then the new matches as they are stored (Ctrl-C stops)\n"
@@ -75,6 +77,7 @@ struct query_args {
 	struct sonde_query_opts q;
 	const char *expr;
 	int json; /* -1: by whether stdout is a terminal */
+	bool har; /* -o har (json is then 1: rows are read as JSON) */
 	bool utc, details;
 	int top; /* enum sonde_top_kind, or -1: records */
 	bool redissect;
@@ -122,9 +125,11 @@ static int one_option(struct query_args *a, int c, const char *arg)
 	case OPT_UNTIL: return ago("until", arg, &a->q.until_us, &a->until_ns);
 	case OPT_REDISSECT: a->redissect = true; return -1;
 	case 'o':
-		if (strcmp(arg, "json") && strcmp(arg, "jsonl") && strcmp(arg, "text"))
-			return bad("output", arg, "text or json");
+		if (strcmp(arg, "json") && strcmp(arg, "jsonl") && strcmp(arg, "text") &&
+		    strcmp(arg, "har"))
+			return bad("output", arg, "text, json or har");
 		a->json = strcmp(arg, "text") != 0;
+		a->har = !strcmp(arg, "har");
 		return -1;
 	case 'n':
 		errno = 0;
@@ -185,6 +190,10 @@ static int parse_args(int argc, char **argv, struct query_args *a)
 			     "with --top, --follow or ClickHouse)");
 		return SONDE_EXIT_USAGE;
 	}
+	if (a->top >= 0 && a->har) {
+		sonde_errorf("query: --top writes counts, not records (-o text or json)");
+		return SONDE_EXIT_USAGE;
+	}
 	if (a->top >= 0 && a->q.follow) {
 		sonde_errorf("query: --top counts what is stored; it cannot --follow");
 		return SONDE_EXIT_USAGE;
@@ -196,6 +205,7 @@ struct writer {
 	struct query_args *a;
 	struct sonde_buf out;
 	struct sonde_top *top;
+	struct sonde_har *har; /* -o har */
 	bool failed;
 };
 
@@ -218,7 +228,9 @@ static bool emit(void *ctx, const struct sonde_query_row *r)
 		sonde_top_add(w->top, r);
 		return true;
 	}
-	if (w->a->json) {
+	if (w->har) {
+		sonde_har_add_json(w->har, r->json, r->json_len, &w->out);
+	} else if (w->a->json) {
 		sonde_buf_append(&w->out, r->json, r->json_len);
 		sonde_buf_putc(&w->out, '\n');
 	} else {
@@ -233,6 +245,17 @@ static bool emit(void *ctx, const struct sonde_query_row *r)
 		sonde_buf_reset(&w->out);
 	}
 	return !w->failed;
+}
+
+/* The log's tail; the records it skipped said on stderr. */
+static void har_end(struct sonde_har *h, struct sonde_buf *out)
+{
+	sonde_har_end(h, out);
+	uint64_t unreadable, skipped = sonde_har_skipped(h, &unreadable);
+	if (skipped)
+		sonde_errorf("query: har: %llu records were not HTTP exchanges and are not in the "
+			     "log (%llu unreadable)",
+			     (unsigned long long)skipped, (unsigned long long)unreadable);
 }
 
 /* EXPR compiled, or NULL with *status set after a message pointing at the
@@ -357,7 +380,7 @@ static int redissect(struct query_args *a)
 	int ac = 0;
 	av[ac++] = "read";
 	av[ac++] = "-o";
-	av[ac++] = a->json == 0 ? "text" : "json";
+	av[ac++] = a->har ? "har" : a->json == 0 ? "text" : "json";
 	av[ac++] = "-Y";
 	av[ac++] = expr;
 	if (a->q.limit) {
@@ -417,6 +440,10 @@ int sonde_cmd_query(int argc, char **argv)
 	struct writer w = { .a = &a };
 	if (a.top >= 0)
 		w.top = sonde_top_new((enum sonde_top_kind)a.top);
+	if (a.har) {
+		w.har = sonde_har_new(sonde_version());
+		sonde_har_begin(w.har, &w.out);
+	}
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -440,6 +467,8 @@ int sonde_cmd_query(int argc, char **argv)
 	}
 	if (w.top)
 		sonde_top_write(w.top, limit ? limit : 20, a.json, stdout);
+	if (w.har)
+		har_end(w.har, &w.out);
 	if (w.out.len && !w.failed && fwrite(w.out.p, 1, w.out.len, stdout) != w.out.len)
 		w.failed = true;
 	if (fflush(stdout) != 0)
@@ -449,6 +478,7 @@ int sonde_cmd_query(int argc, char **argv)
 	if (!c.segments && status == SONDE_EXIT_OK)
 		sonde_errorf("query: %s holds no records yet", a.q.dir);
 	sonde_top_free(w.top);
+	sonde_har_free(w.har);
 	sonde_buf_free(&w.out);
 	sonde_filter_free(f);
 	return status;

@@ -44,6 +44,8 @@ enum {
 	OPT_STORE_RAW,
 	OPT_SINK,
 	OPT_NODE,
+	OPT_CH_SPILL,
+	OPT_CH_SPILL_SIZE,
 	OPT_CONNECTIONS,
 };
 
@@ -89,6 +91,8 @@ const struct option sonde_common_longopts[] = {
 	{ "store-raw", required_argument, NULL, OPT_STORE_RAW },
 	{ "sink", required_argument, NULL, OPT_SINK },
 	{ "node", required_argument, NULL, OPT_NODE },
+	{ "clickhouse-spill", required_argument, NULL, OPT_CH_SPILL },
+	{ "clickhouse-spill-size", required_argument, NULL, OPT_CH_SPILL_SIZE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -96,8 +100,9 @@ const char sonde_common_usage[] =
 	"Output:\n"
 	"  -o, --output FORMAT      text (one line per exchange) or json (JSON Lines,\n"
 	"                           docs/records.md); default: text on a terminal,\n"
-	"                           json otherwise; none: no records (with -w,\n"
-	"                           --summary or --stats)\n"
+	"                           json otherwise; har: the HTTP exchanges as one\n"
+	"                           HAR 1.2 log (others skipped, counted); none: no\n"
+	"                           records (with -w, --summary or --stats)\n"
 	"  -c, --count N            stop after N records\n"
 	"  -Y, --display-filter EXPR  only records EXPR matches (docs/filter.md), e.g.\n"
 	"                           'protocol == \"http\" && response.status >= 500';\n"
@@ -170,6 +175,11 @@ const char sonde_common_usage[] =
 	"      --sink clickhouse=URL  insert every record into ClickHouse too, over its\n"
 	"                           HTTP interface: http://HOST:8123/DB\n"
 	"      --node NAME          this sonde's name in ClickHouse (default: hostname)\n"
+	"      --clickhouse-spill DIR  batches ClickHouse cannot take wait in DIR and\n"
+	"                           are sent, in order, when it is back (default:\n"
+	"                           --store's DIR/clickhouse-spill; none without --store)\n"
+	"      --clickhouse-spill-size SIZE  the spill's bound, oldest deleted and\n"
+	"                           counted first (default 256m)\n"
 	"Limits:\n"
 	"      --max-conns N        connections tracked at once (default 262144)\n"
 	"      --idle-timeout DUR   close connections idle this long\n"
@@ -286,9 +296,18 @@ int sonde_common_store(struct sonde_common_opts *o, struct sonde_run *run)
 	if (o->clickhouse) {
 		char host[128] = "";
 		gethostname(host, sizeof(host) - 1);
-		struct sonde_clickhouse_opts cho = { .url = o->clickhouse,
-						     .node = o->node ? o->node : host,
-						     .max_age_ns = o->store.max_age_ns };
+		char spill[4096] = "";
+		if (o->ch_spill)
+			snprintf(spill, sizeof(spill), "%s", o->ch_spill);
+		else if (o->store.dir) /* the store's disk holds what ClickHouse misses */
+			snprintf(spill, sizeof(spill), "%s/clickhouse-spill", o->store.dir);
+		struct sonde_clickhouse_opts cho = {
+			.url = o->clickhouse,
+			.node = o->node ? o->node : host,
+			.max_age_ns = o->store.max_age_ns,
+			.spill_dir = spill[0] ? spill : NULL,
+			.spill_quota = o->ch_spill_size ? o->ch_spill_size : 256u << 20,
+		};
 		void *ch = sonde_clickhouse_stage_new(&cho, &run->pipe.stats, err, sizeof(err));
 		if (!ch) {
 			sonde_errorf("clickhouse: %s", err);
@@ -380,10 +399,13 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 			o->format = SONDE_SINK_JSON;
 		else if (!strcmp(arg, "text"))
 			o->format = SONDE_SINK_TEXT;
+		else if (!strcmp(arg, "har"))
+			o->format = SONDE_SINK_HAR;
 		else if (!strcmp(arg, "none"))
 			o->no_records = true;
 		else
-			return sonde_bad_value(cmd, "output", arg, "text, json or none (with -w)");
+			return sonde_bad_value(cmd, "output", arg,
+					       "text, json, har or none (with -w)");
 		if (strcmp(arg, "none"))
 			o->no_records = false;
 		return 1;
@@ -486,6 +508,18 @@ int sonde_common_option(struct sonde_common_opts *o, int c, const char *arg, con
 		if (strncmp(arg, "clickhouse=", 11))
 			return sonde_bad_value(cmd, "sink", arg, "clickhouse=http://HOST:PORT/DB");
 		o->clickhouse = arg + 11;
+		return 1;
+	case OPT_CH_SPILL:
+		if (!*arg)
+			return sonde_bad_value(cmd, "clickhouse-spill", arg, "a directory");
+		o->ch_spill = arg;
+		return 1;
+	case OPT_CH_SPILL_SIZE:
+		if (size_opt(cmd, "clickhouse-spill-size", arg, &sz) < 0)
+			return -1;
+		if (sz < (64u << 10))
+			return sonde_bad_value(cmd, "clickhouse-spill-size", arg, "at least 64k");
+		o->ch_spill_size = sz;
 		return 1;
 	case OPT_NODE:
 		if (!*arg || strlen(arg) > 100)
@@ -658,5 +692,6 @@ struct sonde_sink *sonde_common_sink(struct sonde_common_opts *o, bool immediate
 	to.colour = o->colour > 0 || (o->colour < 0 && isatty(STDOUT_FILENO) &&
 				      !getenv("NO_COLOR") && !(term && !strcmp(term, "dumb")));
 	sonde_sink_set_text(s, &to);
+	sonde_sink_set_har(s, sonde_version(), o->quiet);
 	return s;
 }

@@ -41,6 +41,8 @@ struct sonde_common_opts {
 	char *store_raw_path; /* the recording's path in the store (owned) */
 	const char *clickhouse; /* --sink clickhouse=URL: the URL; NULL: none */
 	const char *node; /* --node NAME; NULL: the hostname */
+	const char *ch_spill; /* --clickhouse-spill DIR; NULL: the store's, or none */
+	size_t ch_spill_size; /* --clickhouse-spill-size; 0: the default */
 };
 
 /* -Y: the filter stage (records it does not match are dropped, counted);

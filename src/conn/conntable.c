@@ -164,6 +164,9 @@ static inline enum sonde_dir dir_of(const struct conn *c, int side)
 
 static void set_client(struct conn *c, int side, bool known)
 {
+	/* until roles are known the first side's segments count as the client's */
+	if (c->l4 == SONDE_L4_TCP && side != (c->client < 0 ? 0 : c->client))
+		sonde_tcp_health_swap(&c->tcp);
 	c->client = side;
 	c->info.role_known = known;
 	c->info.client = c->ep[side];

@@ -88,6 +88,8 @@ static void conn_fields(const struct sonde_msg *m, const struct sonde_field_ops 
 		put_u64(v, ctx, "handshake_us", f->handshake_ns / 1000);
 	if (f->have & SONDE_TCPF_SERVER_HANDSHAKE)
 		put_u64(v, ctx, "server_handshake_us", f->server_handshake_ns / 1000);
+	if (f->have & SONDE_TCPF_BACKLOG)
+		put_u64(v, ctx, "listen_backlog", f->listen_backlog);
 	put_u64(v, ctx, "lifetime_us", c->lifetime_ns / 1000);
 	put_cstr(v, ctx, "app_protocol", c->app_protocol);
 	put_u64(v, ctx, "exchanges", c->h->exchanges);

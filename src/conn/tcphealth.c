@@ -172,38 +172,70 @@ static int rtt_dir(const struct sonde_tcp_health *h)
 	return h->d[0].srtt_us >= h->d[1].srtt_us ? 0 : 1;
 }
 
-/* Wireshark's classification (packet-tcp.c, tcp_analyze_sequence_number) of
- * a segment that does not advance the sequence: a keep-alive, a zero-window
- * probe's follower, a fast retransmission (counted), out of order, spurious
- * (already acknowledged: not counted), else a retransmission (counted). */
-enum seg_kind { SEG_NEW, SEG_RETRANS, SEG_OUT_OF_ORDER };
+/*
+ * Wireshark's classification (tcp.analysis.*, as tshark 4.0 applies it;
+ * checked segment by segment against it on the e2e test's captures) of a
+ * segment carrying data, SYN or FIN, in this order: a keep-alive (one byte
+ * or none, one below nextseq) and a zero-window probe are neither; data
+ * already acknowledged is a spurious retransmission (counted, whenever it
+ * came: a copy sent while the ACK was on its way is one too); below
+ * nextseq: a fast retransmission after two duplicate ACKs (counted), out
+ * of order within one initial RTT of the newest segment unless it ends
+ * where that one did, else a retransmission (counted).
+ */
+enum seg_kind { SEG_NEW, SEG_RETRANS, SEG_OUT_OF_ORDER, SEG_KEEPALIVE, SEG_PROBE };
 
-static enum seg_kind classify(const struct sonde_tcp_health *h, const struct sonde_tcp_dir *d,
-			      const struct sonde_tcp_dir *rev, uint32_t seq, uint32_t seglen,
-			      bool synfin, uint64_t ts)
+struct seg_view {
+	uint32_t seq, len;
+	bool synfin, rst;
+	uint64_t ts;
+};
+
+static bool is_keepalive(const struct sonde_tcp_dir *d, const struct seg_view *s)
 {
-	if (!d->started || !seq_lt(seq, d->nextseq))
-		return SEG_NEW;
-	if (seglen <= 1 && !synfin && seq == d->nextseq - 1)
-		return SEG_NEW; /* keep-alive */
-	bool not_advanced = !(seglen > 1 && d->nextseq - 1 == seq);
-	if (not_advanced && rev->ack_known && rev->dupacks >= 2 && rev->lastack == seq &&
-	    ts - rev->lastack_ts < 20000000)
-		return SEG_RETRANS; /* fast retransmission */
-	uint64_t thres = h->ts_syn && h->ts_ack ? h->ts_ack - h->ts_syn : 3000000;
-	if (not_advanced && ts - d->last_ts < thres && d->nextseq != seq + seglen)
-		return SEG_OUT_OF_ORDER; /* within one initial RTT of the newest */
-	if (seglen && rev->ack_known && !seq_lt(rev->lastack, seq + seglen))
-		return SEG_RETRANS; /* spurious: tshark flags it a retransmission too */
-	return not_advanced ? SEG_RETRANS : SEG_NEW;
+	return d->started && s->len <= 1 && !s->synfin && !s->rst && s->seq == d->nextseq - 1;
 }
 
-/* Wireshark's duplicate ACK: no data, the same ACK and window as before. */
+/* A one-byte probe of a peer that advertised no room; it does not move nextseq. */
+static bool is_window_probe(const struct sonde_tcp_dir *d, const struct sonde_tcp_dir *rev,
+			    const struct seg_view *s)
+{
+	return d->started && s->len == 1 && s->seq == d->nextseq && rev->ack_known && !rev->window;
+}
+
+static enum seg_kind classify(const struct sonde_tcp_health *h, const struct sonde_tcp_dir *d,
+			      const struct sonde_tcp_dir *rev, const struct seg_view *s)
+{
+	if (is_keepalive(d, s))
+		return SEG_KEEPALIVE;
+	if (is_window_probe(d, rev, s))
+		return SEG_PROBE;
+	if (s->len && rev->ack_known && !seq_lt(rev->lastack, s->seq + s->len))
+		return SEG_RETRANS; /* spurious */
+	if (!d->started || !seq_lt(s->seq, d->nextseq))
+		return SEG_NEW;
+	if (s->len > 1 && d->nextseq - 1 == s->seq)
+		return SEG_NEW; /* new data after a probe nextseq did not count */
+	if (rev->ack_known && rev->dupacks >= 2 && rev->lastack == s->seq &&
+	    s->ts - rev->lastack_ts < 20000000)
+		return SEG_RETRANS; /* fast retransmission */
+	uint64_t thres = h->first_rtt_ns ? h->first_rtt_ns : 3000000;
+	if (s->ts - d->last_ts < thres && d->nextseq != s->seq + s->len + (s->synfin ? 1 : 0))
+		return SEG_OUT_OF_ORDER;
+	return SEG_RETRANS;
+}
+
+/* Wireshark's duplicate ACK: no data, SYN, FIN or RST, nothing new
+ * (seq at nextseq), the same ACK and the same non-zero window as before,
+ * and not the answer to the peer's keep-alive. */
 static void note_ack(struct sonde_tcp_dir *d, struct sonde_tcp_dir *rev,
 		     const struct sonde_chunk *ch, bool bare)
 {
 	uint32_t ack = ch->ack;
-	if (d->ack_known && ack == d->lastack && bare && ch->tcp_window == d->window)
+	bool dup = bare && d->ack_known && ack == d->lastack && ch->tcp_window &&
+		   ch->tcp_window == d->window && d->started && (uint32_t)ch->seq == d->nextseq &&
+		   !rev->last_keepalive;
+	if (dup)
 		d->dupacks++;
 	else if (!d->ack_known || ack != d->lastack)
 		d->dupacks = 0;
@@ -217,61 +249,105 @@ static void note_ack(struct sonde_tcp_dir *d, struct sonde_tcp_dir *rev,
 	}
 }
 
+/* The handshake's times; the out-of-order window is Wireshark's initial
+ * RTT: the newest SYN to the first ACK without SYN after it. */
+static void note_handshake(struct sonde_tcp_health *h, uint8_t fl, int k, uint64_t ts)
+{
+	bool syn = fl & SONDE_CF_SYN, ack = fl & SONDE_CF_ACK;
+	if (syn && !ack) {
+		if (!h->ts_syn)
+			h->ts_syn = ts;
+		h->ts_mru_syn = ts;
+	}
+	if (syn && ack && !h->ts_synack) {
+		h->ts_synack = ts;
+		h->syn_answered = true;
+	}
+	if (!syn && ack && k == 0 && h->ts_synack && !h->ts_ack)
+		h->ts_ack = ts;
+	if (!syn && ack && h->ts_mru_syn && !h->first_rtt_ns)
+		h->first_rtt_ns = ts - h->ts_mru_syn;
+}
+
+/* Counts the segment's kind, and moves nextseq (and the RTT timing) on. */
+static void note_data(struct sonde_tcp_health *h, struct sonde_tcp_dir *d,
+		      const struct sonde_tcp_dir *rev, const struct seg_view *s)
+{
+	enum seg_kind kind = classify(h, d, rev, s);
+	d->last_keepalive = kind == SEG_KEEPALIVE;
+	if (kind == SEG_RETRANS) {
+		d->retrans_segs++;
+		d->retrans_bytes += s->len;
+	} else if (kind == SEG_OUT_OF_ORDER) {
+		d->ooo_segs++;
+	}
+	if (kind != SEG_NEW)
+		d->timing = false; /* Karn: no sample from a segment sent again */
+	if (kind == SEG_PROBE)
+		return;
+	uint32_t end = s->seq + s->len + (s->synfin ? 1 : 0);
+	if (!d->started || seq_lt(d->nextseq, end)) {
+		if (s->len && !d->timing && d->started) {
+			d->timing = true;
+			d->timed_end = end;
+			d->timed_ts = s->ts;
+		}
+		d->nextseq = end;
+		d->started = true;
+		d->last_ts = s->ts;
+	}
+}
+
 void sonde_tcp_health_segment(struct sonde_tcp_health *h, const struct sonde_chunk *ch,
 			      bool from_client)
 {
 	int k = from_client ? 0 : 1;
 	struct sonde_tcp_dir *d = &h->d[k], *rev = &h->d[1 - k];
 	uint8_t fl = ch->flags;
-	bool syn = fl & SONDE_CF_SYN, fin = fl & SONDE_CF_FIN, rst = fl & SONDE_CF_RST;
-	bool synfin = syn || fin;
-	uint32_t seq = (uint32_t)ch->seq, seglen = ch->wirelen;
-	uint64_t ts = ch->ts_ns;
-
-	if (syn && !(fl & SONDE_CF_ACK) && !h->ts_syn)
-		h->ts_syn = ts;
-	if (syn && (fl & SONDE_CF_ACK) && !h->ts_synack) {
-		h->ts_synack = ts;
-		h->syn_answered = true;
-	}
-	if (!syn && (fl & SONDE_CF_ACK) && k == 0 && h->ts_synack && !h->ts_ack)
-		h->ts_ack = ts;
-	if (rst && h->first_rst < 0)
+	struct seg_view s = {
+		.seq = (uint32_t)ch->seq,
+		.len = ch->wirelen,
+		.synfin = fl & (SONDE_CF_SYN | SONDE_CF_FIN),
+		.rst = fl & SONDE_CF_RST,
+		.ts = ch->ts_ns,
+	};
+	note_handshake(h, fl, k, s.ts);
+	if (s.rst && h->first_rst < 0)
 		h->first_rst = (int8_t)k;
-	if (fin && h->first_fin < 0)
+	if ((fl & SONDE_CF_FIN) && h->first_fin < 0)
 		h->first_fin = (int8_t)k;
 	d->segs++;
-	d->bytes += seglen;
-	d->rst |= rst;
-	d->fin |= fin;
-
-	if ((seglen || synfin) && !rst) {
-		enum seg_kind kind = classify(h, d, rev, seq, seglen, synfin, ts);
-		if (kind == SEG_RETRANS) {
-			d->retrans_segs++;
-			d->retrans_bytes += seglen;
-		} else if (kind == SEG_OUT_OF_ORDER) {
-			d->ooo_segs++;
-		}
-		if (kind != SEG_NEW)
-			d->timing = false; /* Karn: no sample from a segment sent again */
-		uint32_t end = seq + seglen + (synfin ? 1 : 0);
-		if (!d->started || seq_lt(d->nextseq, end)) {
-			if (seglen && !d->timing && d->started) {
-				d->timing = true;
-				d->timed_end = end;
-				d->timed_ts = ts;
-			}
-			d->nextseq = end;
+	d->bytes += s.len;
+	d->rst |= s.rst;
+	d->fin |= (fl & SONDE_CF_FIN) != 0;
+	/* the ACK first: a duplicate is judged against nextseq before this segment */
+	if (fl & SONDE_CF_ACK)
+		note_ack(d, rev, ch, !s.len && !s.synfin && !s.rst);
+	if (s.len || s.synfin) {
+		note_data(h, d, rev, &s);
+	} else {
+		d->last_keepalive = is_keepalive(d, &s);
+		if (!d->started ||
+		    seq_lt(d->nextseq, s.seq)) { /* met mid-stream: a bare ACK places it */
+			d->nextseq = s.seq;
 			d->started = true;
-			d->last_ts = ts;
+			d->last_ts = s.ts;
 		}
 	}
-	if (fl & SONDE_CF_ACK)
-		note_ack(d, rev, ch, !seglen && !synfin && !rst);
 	const struct sonde_tcp_dir *r = &h->d[rtt_dir(h)];
-	push_sample(h, ts, r->srtt_us, (uint32_t)(h->d[0].retrans_segs + h->d[1].retrans_segs));
+	push_sample(h, s.ts, r->srtt_us, (uint32_t)(h->d[0].retrans_segs + h->d[1].retrans_segs));
 	h->sample_source = SONDE_TCP_SRC_PACKETS;
+}
+
+void sonde_tcp_health_swap(struct sonde_tcp_health *h)
+{
+	struct sonde_tcp_dir t = h->d[0];
+	h->d[0] = h->d[1];
+	h->d[1] = t;
+	if (h->first_fin >= 0)
+		h->first_fin ^= 1;
+	if (h->first_rst >= 0)
+		h->first_rst ^= 1;
 }
 
 /* What the packets said, where the kernel said nothing. */
@@ -338,6 +414,7 @@ const char *sonde_tcp_outcome_name(enum sonde_tcp_outcome o)
 	case SONDE_TCP_TIMEOUT: return "timeout";
 	case SONDE_TCP_UNREACHABLE: return "unreachable";
 	case SONDE_TCP_ABORTED: return "aborted";
+	case SONDE_TCP_LISTEN_OVERFLOW: return "listen_overflow";
 	case SONDE_TCP_OPEN: break;
 	}
 	return "open";

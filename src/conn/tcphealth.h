@@ -39,6 +39,7 @@ enum sonde_tcp_outcome {
 	SONDE_TCP_TIMEOUT, /* SYN never answered (ETIMEDOUT) */
 	SONDE_TCP_UNREACHABLE, /* an ICMP error ended the attempt (EHOSTUNREACH...) */
 	SONDE_TCP_ABORTED, /* the caller gave up before ESTABLISHED (closed the socket) */
+	SONDE_TCP_LISTEN_OVERFLOW, /* the listener dropped the SYN: its accept queue was full */
 };
 
 enum sonde_tcp_side {
@@ -62,6 +63,7 @@ enum sonde_tcp_facts_have {
 	SONDE_TCPF_OOO0 = 1u << 10, /* ooo_segs[0] */
 	SONDE_TCPF_SERVER_HANDSHAKE = 1u << 11, /* server_handshake_ns */
 	SONDE_TCPF_OOO1 = 1u << 12, /* ooo_segs[1] */
+	SONDE_TCPF_BACKLOG = 1u << 13, /* listen_backlog */
 	SONDE_TCPF_OOO = SONDE_TCPF_OOO0 | SONDE_TCPF_OOO1,
 };
 
@@ -93,6 +95,7 @@ struct sonde_tcp_facts {
 	uint8_t cwnd_side; /* as rtt_side, for cwnd and delivery_rate */
 	uint32_t cwnd; /* segments */
 	uint64_t delivery_rate; /* bytes/s */
+	uint32_t listen_backlog; /* a listen overflow: the listener's backlog */
 };
 
 /* The Wireshark-style analysis of one direction's segments. */
@@ -104,7 +107,8 @@ struct sonde_tcp_dir {
 	uint16_t window; /* with it, so a repeated ACK is told from a window update */
 	bool ack_known;
 	uint32_t dupacks; /* ACKs in a row repeating lastack */
-	uint64_t last_ts; /* last segment with data, SYN or FIN */
+	uint64_t last_ts; /* the segment that last raised nextseq */
+	bool last_keepalive; /* the last segment was a keep-alive: its answer is no duplicate ACK */
 	/* RTT: one segment timed at a time (Karn: never a retransmitted one) */
 	bool timing;
 	uint32_t timed_end;
@@ -132,6 +136,8 @@ struct sonde_tcp_health {
 	/* the packet analysis (packet sources); d[0]: client→server */
 	struct sonde_tcp_dir d[2];
 	uint64_t ts_syn, ts_synack, ts_ack; /* 0: not seen */
+	uint64_t ts_mru_syn; /* the newest SYN */
+	uint64_t first_rtt_ns; /* newest SYN to the first ACK after it (0: not yet) */
 	int8_t first_fin, first_rst; /* 0 client, 1 server, -1 none yet */
 	bool syn_answered; /* SYN/ACK seen */
 	/* samples, oldest overwritten */
@@ -159,6 +165,10 @@ void sonde_tcp_health_facts(struct sonde_tcp_health *h, const struct sonde_tcp_f
  * (or, roles unknown, the first sender). */
 void sonde_tcp_health_segment(struct sonde_tcp_health *h, const struct sonde_chunk *ch,
 			      bool from_client);
+/* The roles turned out the other way round from what the segments so far
+ * were taken as (a connection met mid-stream): each direction's analysis
+ * goes to the other side. */
+void sonde_tcp_health_swap(struct sonde_tcp_health *h);
 /* The facts the packets gave, merged into h->f where no kernel fact is. */
 void sonde_tcp_health_finish(struct sonde_tcp_health *h);
 /* The view of an exchange from req_ts to end_ts; false when nothing is known. */

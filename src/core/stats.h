@@ -75,6 +75,11 @@
 	X(clickhouse_queue_drops, "records dropped: ClickHouse's queue was full (slow or down)")  \
 	X(clickhouse_failed_posts, "inserts ClickHouse refused or never answered (retried)")      \
 	X(clickhouse_unsent, "records still queued for ClickHouse at the end (not sent)")         \
+	X(clickhouse_spilled, "records spilled to disk while ClickHouse could not take them")     \
+	X(clickhouse_spill_replayed,                                                              \
+	  "spilled records ClickHouse took later (in clickhouse_records)")                        \
+	X(clickhouse_spill_dropped, "spilled records deleted for the spill's quota (lost)")       \
+	X(clickhouse_spill_pending, "records still spilled at the end (the next run sends them)") \
 	X(ebpf_events, "eBPF events read from the ring buffer")                                   \
 	X(ebpf_bad_events, "eBPF events of a wrong size or version (ignored)")                    \
 	X(ebpf_kernel_events, "events the kernel side wrote")                                     \
@@ -139,8 +144,9 @@
 	X(tcp_resets_sent, "eBPF: resets sent by sockets sonde follows")                          \
 	X(tcp_resets_received, "eBPF: resets received by them")                                   \
 	X(tcp_failed_connects, "eBPF: connects that never reached ESTABLISHED")                   \
+	X(tcp_listen_overflows, "eBPF: SYNs a listener dropped, its accept queue full")           \
 	X(tcp_untracked_sockets, "eBPF: sockets whose lifecycle was not kept (map full)")         \
-	X(tcp_tracepoints_missing, "eBPF: tcp: tracepoints this kernel lacks (health without)")   \
+	X(tcp_tracepoints_missing, "eBPF: tcp: tracepoints (or kprobes) this kernel lacks")       \
 	X(tcp_connection_records, "connection records written (--connections)")                   \
 	X(tcp_connections_refused, "connection attempts refused (SYN answered by RST)")           \
 	X(tcp_connections_timed_out, "connection attempts never answered")                        \

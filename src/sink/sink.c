@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "sink/har.h"
 
 /* Records are formatted straight into one buffer and written with write()
  * when it holds enough: no second copy through stdio. */
@@ -24,6 +25,9 @@ struct sonde_sink {
 	uint64_t written, limit; /* records written; limit 0: no limit (-c) */
 	struct sonde_text_opts text; /* the text format's choices */
 	struct sonde_summary *summary; /* --summary; NULL: none */
+	struct sonde_har *har; /* -o har: the log being written; NULL: not yet begun */
+	char har_version[64];
+	bool quiet;
 };
 
 struct sonde_sink *sonde_sink_new(enum sonde_sink_format fmt, FILE *out)
@@ -61,6 +65,39 @@ static void drain(struct sonde_sink *s)
 	sonde_buf_reset(&s->pending);
 }
 
+void sonde_sink_set_har(struct sonde_sink *s, const char *version, bool quiet)
+{
+	snprintf(s->har_version, sizeof(s->har_version), "%s", version ? version : "");
+	s->quiet = quiet;
+}
+
+/* The HAR log's head goes out with the first entry, or at the end. */
+static struct sonde_har *har_log(struct sonde_sink *s)
+{
+	if (!s->har) {
+		s->har = sonde_har_new(s->har_version);
+		sonde_har_begin(s->har, &s->pending);
+	}
+	return s->har;
+}
+
+/* The HAR log's tail, and what it skipped said on stderr. */
+static void har_close(struct sonde_sink *s)
+{
+	if (s->fmt != SONDE_SINK_HAR || s->no_records)
+		return;
+	struct sonde_har *h = har_log(s);
+	sonde_har_end(h, &s->pending);
+	uint64_t unreadable, skipped = sonde_har_skipped(h, &unreadable);
+	if (skipped && !s->quiet)
+		fprintf(stderr,
+			"sonde: har: %llu records were not HTTP exchanges and are not in the "
+			"log (%llu unreadable)\n",
+			(unsigned long long)skipped, (unsigned long long)unreadable);
+	sonde_har_free(h);
+	s->har = NULL;
+}
+
 void sonde_sink_set_limit(struct sonde_sink *s, uint64_t n)
 {
 	s->limit = n;
@@ -92,7 +129,10 @@ void sonde_sink_write(struct sonde_sink *s, const struct sonde_record *r)
 		return;
 	struct sonde_record numbered = *r;
 	numbered.seq = s->written;
-	if (s->fmt == SONDE_SINK_JSON)
+	if (s->fmt == SONDE_SINK_HAR) {
+		if (!sonde_har_add(har_log(s), &numbered, &s->pending))
+			s->written--; /* not HTTP: counted by the log, not by -c */
+	} else if (s->fmt == SONDE_SINK_JSON)
 		sonde_record_json(&numbered, &s->pending);
 	else
 		sonde_record_text(&numbered, &s->text, &s->pending);
@@ -120,6 +160,7 @@ void sonde_sink_flush(struct sonde_sink *s)
 
 int sonde_sink_close(struct sonde_sink *s)
 {
+	har_close(s);
 	drain(s);
 	int err = s->failed;
 	sonde_summary_free(s->summary);
@@ -156,10 +197,17 @@ static void stage_finish(void *ctx, const struct sonde_stats *st)
 {
 	struct sonde_sink *s = ctx;
 	if (s->summary) {
-		if (s->fmt == SONDE_SINK_JSON)
+		if (s->fmt == SONDE_SINK_JSON) {
 			sonde_summary_json(s->summary, &s->pending);
-		else
+		} else if (s->fmt == SONDE_SINK_HAR && !s->no_records) {
+			/* the log holds only entries: the summary goes to stderr */
+			struct sonde_buf t = { 0 };
+			sonde_summary_text(s->summary, &t);
+			fwrite(t.p, 1, t.len, stderr);
+			sonde_buf_free(&t);
+		} else {
 			sonde_summary_text(s->summary, &s->pending);
+		}
 		drain(s);
 	}
 	if (s->with_stats)

@@ -21,12 +21,16 @@
 enum sonde_sink_format {
 	SONDE_SINK_TEXT,
 	SONDE_SINK_JSON,
+	SONDE_SINK_HAR, /* HTTP exchanges as one HAR 1.2 log (sink/har.h) */
 };
 
 struct sonde_sink;
 
 struct sonde_sink *sonde_sink_new(enum sonde_sink_format fmt, FILE *out);
 void sonde_sink_write(struct sonde_sink *s, const struct sonde_record *r);
+/* -o har: the creator version the log names, and whether to keep quiet
+ * about the records that were not HTTP (counted in the log either way). */
+void sonde_sink_set_har(struct sonde_sink *s, const char *version, bool quiet);
 /* Write at most n records (-c N; 0: no limit); later ones are dropped. */
 void sonde_sink_set_limit(struct sonde_sink *s, uint64_t n);
 /* The limit is reached, or writing failed: the caller should stop. */

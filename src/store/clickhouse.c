@@ -11,6 +11,7 @@
 #include "query/filter.h"
 #include "store/batchq.h"
 #include "store/http.h"
+#include "store/spill.h"
 #include "store/store.h" /* its table has the store's index columns */
 
 #define CH_TABLE "sonde_records"
@@ -22,6 +23,7 @@
 #define CH_TIMEOUT_MS 10000
 #define CH_DRAIN_MS 15000
 #define CH_MAX_REPLY (256u << 20)
+#define CH_REFUSALS 3 /* a spilled batch the server refuses this often is dropped */
 
 struct ch_sink {
 	struct sonde_http_url url;
@@ -36,9 +38,16 @@ struct ch_sink {
 	pthread_mutex_t mu; /* the counters the writer keeps */
 	uint64_t sent, failed_posts, unsent;
 	bool down; /* said once per outage */
+	/* --clickhouse-spill: batches that failed wait on disk (writer thread) */
+	bool spilling;
+	struct sonde_spill spill;
+	uint64_t next_try_ns; /* while down: no insert tried before this */
+	unsigned refusals; /* answered errors for the oldest spilled batch */
+	uint64_t spilled, replayed, spill_dropped, spill_pending;
 };
 
-/* One statement; 0 or -1 (err filled). resp may be NULL. */
+/* One statement; 0, or -1 when the server did not answer, -2 when it
+ * answered with an error (err filled either way). resp may be NULL. */
 static int ch_exec(const struct sonde_http_url *u, const char *db, const char *sql,
 		   const void *body, size_t len, struct sonde_buf *resp, char *err, size_t errlen)
 {
@@ -51,14 +60,15 @@ static int ch_exec(const struct sonde_http_url *u, const char *db, const char *s
 	struct sonde_buf *r = resp ? resp : &tmp;
 	int st = sonde_http_post(u, (const char *)target.p, body, len, r, CH_MAX_REPLY,
 				 CH_TIMEOUT_MS, err, errlen);
+	int rc = st < 0 ? -1 : 0;
 	if (st >= 0 && st != 200) {
 		int n = (int)(r->len > 300 ? 300 : r->len);
 		snprintf(err, errlen, "ClickHouse said %d: %.*s", st, n, (const char *)r->p);
-		st = -1;
+		rc = -2;
 	}
 	sonde_buf_free(&target);
 	sonde_buf_free(&tmp);
-	return st < 0 ? -1 : 0;
+	return rc;
 }
 
 static const char ch_schema[] =
@@ -147,40 +157,150 @@ static void retention(struct ch_sink *k)
 	sonde_buf_free(&r);
 }
 
-static size_t write_batch(void *ctx, struct sonde_store_row **rows, size_t n)
+static const char ch_insert_sql[] =
+	"INSERT INTO " CH_TABLE " (ts_us, node, service, protocol, server, server_port, client, "
+	"status, outcome, latency_us, pid, comm, pod, conn_id, json, text) FORMAT TabSeparated";
+
+/* One insert; the outcome counted and said (once per outage). 0, -1 (no
+ * answer), -2 (refused). */
+static int insert(struct ch_sink *k, const struct sonde_buf *body, uint64_t rows)
 {
-	struct ch_sink *k = ctx;
-	struct sonde_buf body = { 0 };
-	for (size_t i = 0; i < n; i++)
-		row_tsv(&body, k, rows[i]);
 	char err[512];
-	int rc = ch_exec(
-		&k->url, k->db,
-		"INSERT INTO " CH_TABLE " (ts_us, node, service, protocol, server, "
-		"server_port, client, status, outcome, latency_us, pid, comm, pod, conn_id, "
-		"json, text) FORMAT TabSeparated",
-		body.p, body.len, NULL, err, sizeof(err));
-	sonde_buf_free(&body);
+	int rc = ch_exec(&k->url, k->db, ch_insert_sql, body->p, body->len, NULL, err, sizeof(err));
 	pthread_mutex_lock(&k->mu);
 	if (rc == 0) {
-		k->sent += n;
+		k->sent += rows;
 		if (k->down)
 			fprintf(stderr, "sonde: clickhouse: back; sending again\n");
 		k->down = false;
 	} else {
 		k->failed_posts++;
 		if (!k->down)
-			fprintf(stderr,
-				"sonde: clickhouse: %s (records queued, then dropped and "
-				"counted)\n",
-				err);
+			fprintf(stderr, "sonde: clickhouse: %s (%s)\n", err,
+				k->spilling ? "records spilled to disk, sent when it is back"
+					    : "records queued, then dropped and counted");
 		k->down = true;
+		k->next_try_ns = wall_ns() + CH_RETRY_MS * 1000000ull;
 	}
 	pthread_mutex_unlock(&k->mu);
-	if (rc == 0)
+	return rc;
+}
+
+static void publish_spill(struct ch_sink *k)
+{
+	pthread_mutex_lock(&k->mu);
+	k->spill_dropped = k->spill.dropped_rows;
+	k->spill_pending = k->spill.rows;
+	pthread_mutex_unlock(&k->mu);
+}
+
+/* Did an earlier insert of this batch get in after all (the server took
+ * it, then its answer was lost: killed mid-reply)? One insert is one block,
+ * so its first row tells: node, ts_us, conn_id and the JSON line (TSV
+ * escapes are valid in a ClickHouse string literal; quotes are escaped). */
+static bool already_in(struct ch_sink *k, const struct sonde_buf *body)
+{
+	const char *p = (const char *)body->p, *end = p + body->len;
+	const char *col[16];
+	size_t len[16], n = 0;
+	for (const char *c = p; n < 16 && c < end;) {
+		const char *t = c;
+		while (t < end && *t != '\t' && *t != '\n')
+			t++;
+		col[n] = c;
+		len[n++] = (size_t)(t - c);
+		if (t >= end || *t == '\n')
+			break;
+		c = t + 1;
+	}
+	if (n < 16)
+		return false;
+	struct sonde_buf sql = { 0 }, r = { 0 };
+	sonde_buf_printf(&sql,
+			 "SELECT count() FROM " CH_TABLE " WHERE ts_us = %.*s AND conn_id = %.*s",
+			 (int)len[0], col[0], (int)len[13], col[13]);
+	for (int i = 1; i < 16; i += 14) { /* node (1) and json (15) */
+		sonde_buf_puts(&sql, i == 1 ? " AND node = '" : " AND json = '");
+		for (size_t j = 0; j < len[i]; j++) {
+			if (col[i][j] == '\'')
+				sonde_buf_putc(&sql, '\\');
+			sonde_buf_putc(&sql, col[i][j]);
+		}
+		sonde_buf_putc(&sql, '\'');
+	}
+	sonde_buf_putc(&sql, 0);
+	char err[256];
+	bool in =
+		ch_exec(&k->url, k->db, (const char *)sql.p, NULL, 0, &r, err, sizeof(err)) == 0 &&
+		r.len && r.p[0] >= '1' && r.p[0] <= '9';
+	sonde_buf_free(&sql);
+	sonde_buf_free(&r);
+	return in;
+}
+
+/* The spilled batches, oldest first, while the server takes them. true
+ * when none is left (newer rows may go straight to the server). */
+static bool replay(struct ch_sink *k)
+{
+	bool waiting = k->spill.head < k->spill.n;
+	if (waiting && k->down && wall_ns() < k->next_try_ns)
+		return false; /* still down: tried again later, not per batch */
+	struct sonde_buf body = { 0 };
+	uint64_t rows;
+	bool empty = true;
+	while (sonde_spill_peek(&k->spill, &body, &rows)) {
+		bool in = already_in(k, &body);
+		int rc = in ? 0 : insert(k, &body, rows);
+		if (in) { /* taken before (the server answered this query: it is back) */
+			pthread_mutex_lock(&k->mu);
+			k->sent += rows;
+			k->down = false;
+			pthread_mutex_unlock(&k->mu);
+		}
+		if (rc == 0) {
+			sonde_spill_pop(&k->spill);
+			k->replayed += rows;
+			k->refusals = 0;
+			continue;
+		}
+		/* a batch the server answers with an error each time (damaged on
+		 * disk) would hold back every later one */
+		if (rc == -2 && ++k->refusals >= CH_REFUSALS) {
+			fprintf(stderr,
+				"sonde: clickhouse: a spilled batch of %" PRIu64
+				" records refused %d times, dropped\n",
+				rows, CH_REFUSALS);
+			sonde_spill_drop(&k->spill);
+			k->refusals = 0;
+			continue;
+		}
+		empty = false;
+		break;
+	}
+	sonde_buf_free(&body);
+	publish_spill(k);
+	return empty;
+}
+
+static size_t write_batch(void *ctx, struct sonde_store_row **rows, size_t n)
+{
+	struct ch_sink *k = ctx;
+	struct sonde_buf body = { 0 };
+	for (size_t i = 0; i < n; i++)
+		row_tsv(&body, k, rows[i]);
+	/* with a spill, order is kept: older spilled rows go first, and while
+	 * they wait this batch waits behind them on disk */
+	bool sent = (!k->spilling || replay(k)) && insert(k, &body, n) == 0;
+	if (!sent && k->spilling) {
+		sonde_spill_put(&k->spill, body.p, body.len, n);
+		k->spilled += n;
+		publish_spill(k);
+	}
+	sonde_buf_free(&body);
+	if (sent)
 		retention(k);
-	/* nothing dealt with on failure: the batch is offered again */
-	return rc == 0 ? n : 0;
+	/* without a spill nothing is dealt with on failure: offered again */
+	return sent || k->spilling ? n : 0;
 }
 
 void *sonde_clickhouse_stage_new(const struct sonde_clickhouse_opts *o, struct sonde_stats *stats,
@@ -197,6 +317,12 @@ void *sonde_clickhouse_stage_new(const struct sonde_clickhouse_opts *o, struct s
 	snprintf(k->node, sizeof(k->node), "%s", o->node);
 	k->max_age_ns = o->max_age_ns;
 	k->stats = stats;
+	if (o->spill_dir &&
+	    sonde_spill_open(&k->spill, o->spill_dir, o->spill_quota, err, errlen) < 0) {
+		free(k);
+		return NULL;
+	}
+	k->spilling = o->spill_dir != NULL;
 	char sql[320];
 	snprintf(sql, sizeof(sql), "CREATE DATABASE IF NOT EXISTS `%s`", k->db);
 	if (strchr(k->db, '`') ||
@@ -204,6 +330,7 @@ void *sonde_clickhouse_stage_new(const struct sonde_clickhouse_opts *o, struct s
 	    ch_exec(&k->url, k->db, ch_schema, NULL, 0, NULL, err, errlen) < 0) {
 		if (strchr(k->db, '`'))
 			snprintf(err, errlen, "a database name without backquotes");
+		sonde_spill_close(&k->spill);
 		free(k);
 		return NULL;
 	}
@@ -221,6 +348,7 @@ void *sonde_clickhouse_stage_new(const struct sonde_clickhouse_opts *o, struct s
 	if (sonde_batchq_start(&k->q, &qo) < 0) {
 		snprintf(err, errlen, "the writer thread: %m");
 		pthread_mutex_destroy(&k->mu);
+		sonde_spill_close(&k->spill);
 		free(k);
 		return NULL;
 	}
@@ -233,6 +361,10 @@ static void publish(struct ch_sink *k)
 	k->stats->clickhouse_records = k->sent;
 	k->stats->clickhouse_failed_posts = k->failed_posts;
 	k->stats->clickhouse_unsent = k->unsent;
+	k->stats->clickhouse_spilled = k->spilled;
+	k->stats->clickhouse_spill_replayed = k->replayed;
+	k->stats->clickhouse_spill_dropped = k->spill_dropped;
+	k->stats->clickhouse_spill_pending = k->spill_pending;
 	pthread_mutex_unlock(&k->mu);
 	if (!k->stopped)
 		k->stats->clickhouse_queue_drops = sonde_batchq_dropped(&k->q);
@@ -256,6 +388,17 @@ static void stop(struct ch_sink *k)
 	sonde_batchq_drain(&k->q, CH_DRAIN_MS);
 	uint64_t dropped = sonde_batchq_dropped(&k->q);
 	size_t left = sonde_batchq_stop(&k->q);
+	if (k->spilling) {
+		/* the writer is gone: one last try of what waits on disk; what
+		 * stays there is the next run's to send */
+		k->next_try_ns = 0;
+		replay(k);
+		if (k->spill.rows)
+			fprintf(stderr,
+				"sonde: clickhouse: %" PRIu64 " records stay spilled in %s, "
+				"sent by the next run\n",
+				k->spill.rows, k->spill.dir);
+	}
 	pthread_mutex_lock(&k->mu);
 	k->unsent = left;
 	pthread_mutex_unlock(&k->mu);
@@ -282,6 +425,7 @@ static int stage_close(void *ctx)
 	struct ch_sink *k = ctx;
 	stop(k);
 	pthread_mutex_destroy(&k->mu);
+	sonde_spill_close(&k->spill);
 	free(k);
 	return 0;
 }

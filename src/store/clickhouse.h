@@ -19,6 +19,8 @@ struct sonde_clickhouse_opts {
 	const char *url; /* http://host:port/db (db: default when absent) */
 	const char *node; /* this sonde's name in every row */
 	uint64_t max_age_ns; /* drop partitions older than this; 0: never */
+	const char *spill_dir; /* failed batches kept here (store/spill.h); NULL: none */
+	uint64_t spill_quota; /* the spill's bound in bytes */
 };
 
 extern const struct sonde_stage_ops sonde_clickhouse_stage;

@@ -8,8 +8,11 @@ cut from the spec by extract_defs.py; its x-source says which). Strict, as
 kubeconform -strict: a field the schema does not name is an error. Then the
 policy the docs promise: no privileged container by default, the exact
 capability list per source, hostPID, hostNetwork only for packet sources,
-the mounts, resources, tolerations; and the arguments the chart gives
-sonde are ones sonde accepts.
+the mounts, resources, tolerations; the store on a hostPath (on by
+default, handed to the agent's user by an init container with only CHOWN
+and FOWNER; off, or at another path with its size and age); and the
+arguments the chart gives sonde are ones sonde accepts (the store's
+values making a real store where they say).
 Usage: test_manifests.py [path/to/sonde]. PASS/FAIL/SKIP lines."""
 import copy, json, os, shutil, subprocess, sys, tempfile
 
@@ -145,6 +148,30 @@ def policy(name, ds, source):
               vols.get("runtime-socket", {}).get("hostPath", {}).get("type") == "Socket", vols.get("runtime-socket"))
 
 
+def store_policy(name, ds, path, size, age):
+    """The store on the node: hostPath, the same path in the pod, writable,
+    the init container that hands it over, and the --config keys."""
+    pod = daemonset(ds)["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    vols = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    check(f"{name}: the store is a hostPath {path} (DirectoryOrCreate), mounted there writable",
+          vols.get("store", {}).get("hostPath") == {"path": path, "type": "DirectoryOrCreate"}
+          and mounts.get("store", {}).get("mountPath") == path and not mounts["store"].get("readOnly"),
+          [vols.get("store"), mounts.get("store")])
+    init = pod.get("initContainers", [])
+    sc = init[0]["securityContext"] if init else {}
+    check(f"{name}: one init container hands the store to the agent's user, with only CHOWN and FOWNER",
+          len(init) == 1 and sc.get("capabilities") == {"drop": ["ALL"], "add": ["CHOWN", "FOWNER"]}
+          and sc.get("allowPrivilegeEscalation") is False and not sc.get("privileged")
+          and "chown %d:%d /store" % (c["securityContext"]["runAsUser"], c["securityContext"]["runAsGroup"])
+          in init[0]["command"][-1]
+          and [m["name"] for m in init[0]["volumeMounts"]] == ["store"], init)
+    cfg = agent_config(ds)
+    check(f"{name}: sonde's --config keeps the store at {path}, size {size!r}, age {age!r}",
+          cfg and cfg["store"] == {"enabled": True, "path": path, "size": size, "maxAge": age}, cfg and cfg.get("store"))
+
+
 def main():
     sonde = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "sonde"))
     if yaml is None:
@@ -175,6 +202,29 @@ def main():
             e = schema.errors(d)
             check(f"default values: {d['kind']} valid against the OpenAPI schema", not e, e)
         policy("default values", daemonset(ds), "ebpf")
+        store_policy("default values", ds, "/var/lib/sonde/store", "1g", "")
+
+        sv = os.path.join(tmp, "store.yaml")
+        with open(sv, "w") as f:
+            f.write("store:\n  path: /data/sonde\n  size: 5g\n  maxAge: 7d\n")
+        text, why = render(renderer, sv)
+        ds = docs(text or "")
+        if check("chart renders with the store elsewhere", text is not None, why):
+            for d in ds:
+                e = schema.errors(d)
+                check(f"store elsewhere: {d['kind']} valid", not e, e)
+            store_policy("store at /data/sonde", ds, "/data/sonde", "5g", "7d")
+        nv = os.path.join(tmp, "nostore.yaml")
+        with open(nv, "w") as f:
+            f.write("store:\n  enabled: false\n")
+        text, why = render(renderer, nv)
+        ds = docs(text or "")
+        if check("chart renders without the store", text is not None, why):
+            pod = daemonset(ds)["spec"]["template"]["spec"]
+            check("store.enabled false: no hostPath, no mount, no init container",
+                  "initContainers" not in pod and all(v["name"] != "store" for v in pod["volumes"])
+                  and all(m["name"] != "store" for m in pod["containers"][0]["volumeMounts"])
+                  and not schema.errors(daemonset(ds)), pod.get("initContainers"))
 
         vals = os.path.join(tmp, "targets.yaml")
         with open(vals, "w") as f:
@@ -241,10 +291,26 @@ def main():
         # command line's --cri-socket wins over the file's); a typo in
         # the values reaches sonde, which refuses it with its line.
         if os.geteuid() == 0 and os.access(sonde, os.X_OK):
-            extra = ["--cri-socket=none", "--duration=1s", "-q", "--audit-log=none"]
+            # the default store is the node's /var/lib/sonde/store: elsewhere here
+            extra = ["--cri-socket=none", "--duration=1s", "-q", "--audit-log=none",
+                     "--store=" + os.path.join(tmp, "st-default")]
             p = run_with_config(sonde, tmp, docs(render(renderer, vals)[0]), extra)
             check("sonde accepts the chart's arguments and --config file (a 1 s capture)", p.returncode == 0,
                   p.stderr[-500:])
+            here = os.path.join(tmp, "node-store")
+            hv = os.path.join(tmp, "here.yaml")
+            with open(hv, "w") as f:
+                f.write("store:\n  path: %s\n  size: 8m\n" % here)
+            p = run_with_config(sonde, tmp, docs(render(renderer, hv)[0]), extra[:-1])
+            segs = [n for n in os.listdir(here) if n.startswith("seg-")] if os.path.isdir(here) else []
+            check("the chart's store values make a store where they say (sonde capture, 1 s)",
+                  p.returncode == 0 and segs, (p.stderr[-500:], segs))
+            agent = "/var/lib/sonde/store"
+            there = os.path.exists(agent)
+            p = run_with_config(sonde, tmp, docs(render(renderer, nv)[0]), extra[:-1])
+            check("store.enabled false: sonde runs and keeps no store (" + agent +
+                  (" existed before: not telling)" if there else " not made)"),
+                  p.returncode == 0 and (there or not os.path.exists(agent)), p.stderr[-500:])
             typo = os.path.join(tmp, "typo.yaml")
             with open(typo, "w") as f:
                 f.write("capture:\n  targetz: []\n")

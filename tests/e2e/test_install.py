@@ -258,7 +258,8 @@ def test_bash(dest):
             comp("capture", "--ebpf-h"))
     enums = [("capture", ["capture", "--source"], "source"), ("capture", ["capture", "--ebpf-hook"], "ebpf-hook"),
              ("capture", ["capture", "-o"], "output"), ("read", ["read", "--output"], "output"),
-             ("tls", ["tls", "-o"], "output"), ("read", ["read", "--color"], "color")]
+             ("tls", ["tls", "-o"], "output"), ("query", ["query", "-o"], "output"),
+             ("read", ["read", "--color"], "color")]
     for cmd, words, opt in enums:
         got = set(comp(*words, ""))
         accepted = refusal_values(words, opt)
@@ -343,7 +344,8 @@ def test_zsh(dest):
     got = zsh_complete(dest, "sonde read --max-c")
     R.check("zsh: a read option is completed", got == {"--max-conns"}, got)
     for words, opt in ((["capture", "--source"], "source"), (["capture", "--ebpf-hook"], "ebpf-hook"),
-                       (["read", "-o"], "output"), (["tls", "-o"], "output"), (["read", "--color"], "color")):
+                       (["read", "-o"], "output"), (["tls", "-o"], "output"), (["query", "-o"], "output"),
+                       (["read", "--color"], "color")):
         got = zsh_complete(dest, "sonde " + " ".join(words) + " ")
         accepted = refusal_values(words, opt)
         R.check(f"zsh: '{' '.join(words)} <TAB>' offers the values sonde accepts {sorted(accepted)}",

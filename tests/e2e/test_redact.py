@@ -9,7 +9,7 @@ body, a card number, HTTP/2 headers (nghttp to nghttpd), gRPC metadata
 requirepass) — and captured twice:
 
   * by tcpdump into a pcap, read by `sonde read` into every record format
-    (JSON, text, --stats) and again with --no-redact, --redact-header,
+    (JSON, text, HAR, --stats) and again with --no-redact, --redact-header,
     --redact-field, --redact-pattern, --redact-rules and --body-limit 0;
   * live, by `sonde capture` (eBPF) with -w, in cleartext and over TLS
     (Python's ssl module: OpenSSL plaintext through the uprobes), so the
@@ -253,6 +253,7 @@ def check_pcap(sonde, tmp, pcap, have):
         "text -V": read(sonde, pcap, "-o", "text", "-V"),
         "json --summary": read(sonde, pcap, "-o", "json", "--summary"),
         "text --summary": read(sonde, pcap, "-o", "text", "--summary"),
+        "har --stats": read(sonde, pcap, "-o", "har", "--stats"),
     }
     summ = [r for r in records(outs["json --summary"].stdout.decode()) if r.get("type") == "summary"]
     http = [g for r in summ for g in r.get("groups", []) if g.get("protocol") == "http"]
@@ -283,6 +284,12 @@ def check_pcap(sonde, tmp, pcap, have):
     check("read -o json: the same token twice hashes equal", len(auths) >= 2 and len(set(auths)) == 1, auths)
     check("read -o json: cookie names kept, values masked",
           ("sid=%s; theme=%s" % (mask(S["cookie"]), mask("dark"))) in j)
+    har = json.loads(outs["har --stats"].stdout)["log"]["entries"]
+    hc = [c for e in har for c in e["request"]["cookies"] if c["name"] == "sid"]
+    hq = [q for e in har for q in e["request"]["queryString"] if q["name"] == "token"]
+    check("read -o har: cookies and query parameters parsed from the masked values",
+          hc and hq and all(c["value"] == mask(S["cookie"]) for c in hc)
+          and all(q["value"] == mask(S["query"]) for q in hq), (hc, hq))
     if "redispass" in have:
         rd = [r for r in ex if r.get("protocol") == "redis" and r["request"].get("command") in ("AUTH", "HELLO")]
         args = [a for r in rd for a in r["request"].get("arguments", [])]

@@ -315,17 +315,10 @@ def check_pcap(pcap, live):
     ts = tshark_retrans(pcap)
     mine = {r["conn"]["client"]["port"]: retrans_of(r) for r in by_type(recs, "connection")}
     R.info(f"retransmissions per client port: tshark {ts}, sonde read {mine}")
-    same = all(mine.get(k, 0) == v for k, v in ts.items()) and sum(mine.values()) == sum(ts.values())
-    # Open bug (closing note of session 8): since 2026-12-07 the lossy
-    # upload's count differs from tshark's (4 against 13, 14 against 19):
-    # sonde takes some of tshark's retransmissions for reorderings. Said,
-    # not asserted, until the rule is brought back in line; the other
-    # connections and every live check still are.
-    R.info(f"KNOWN BUG: read: retransmissions per connection = tshark's "
-           f"tcp.analysis.retransmission: {same} {(ts, mine)}")
-    R.check("read: no retransmission where tshark sees none, none missing on a connection tshark counts",
-            all(v == 0 for k, v in mine.items() if not ts.get(k)) and
-            all(mine.get(k, 0) > 0 for k, v in ts.items() if v > 0),
+    # Wireshark's rules in its order (spurious first, then fast, out of
+    # order, plain): the count must be tshark's, connection by connection
+    R.check("read: retransmissions per connection = tshark's tcp.analysis.retransmission",
+            all(mine.get(k, 0) == v for k, v in ts.items()) and sum(mine.values()) == sum(ts.values()),
             (ts, mine))
     live_by_port = {r["conn"]["client"]["port"]: r for r in conn_to(live, PORT)}
     for r in conn_to(recs, PORT):

@@ -11,6 +11,10 @@
  *                                 other (the last with Connection: close),
  *                                 each response read in full; prints the
  *                                 bodies; exits 0 if every status was 200
+ *   kahttp flood ADDR PORT N      a listener of backlog 1 that never accepts,
+ *                                 and N connects to it at once: the kernel
+ *                                 drops the SYNs beyond its accept queue;
+ *                                 waits 1.5 s (the SYNs sent again) and exits
  *   kahttp bench ADDR PORT SECS   requests one after the other on one
  *                                 connection for SECS seconds; prints the
  *                                 count and the seconds taken
@@ -189,6 +193,29 @@ static int get(const char *ip, const char *port, char **paths, int npaths)
 	return rc;
 }
 
+static int flood(const char *ip, const char *port, int n)
+{
+	struct sockaddr_in sa;
+	if (addr_of(ip, port, &sa) < 0 || n < 1 || n > 64)
+		return 2;
+	int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 1) < 0) {
+		perror("kahttp flood: listen");
+		return 1;
+	}
+	int fds[64];
+	for (int i = 0; i < n; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)); /* EINPROGRESS */
+	}
+	usleep(1500000);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	close(l);
+	return 0;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -222,6 +249,8 @@ static int bench(const char *ip, const char *port, const char *secs)
 
 int main(int argc, char **argv)
 {
+	if (argc == 5 && !strcmp(argv[1], "flood"))
+		return flood(argv[2], argv[3], atoi(argv[4]));
 	if (argc == 4 && !strcmp(argv[1], "serve"))
 		return serve(argv[2], argv[3]);
 	if (argc >= 5 && !strcmp(argv[1], "get"))
@@ -229,6 +258,6 @@ int main(int argc, char **argv)
 	if (argc == 5 && !strcmp(argv[1], "bench"))
 		return bench(argv[2], argv[3], argv[4]);
 	fprintf(stderr, "usage: kahttp serve ADDR PORT | kahttp get ADDR PORT PATH... | "
-			"kahttp bench ADDR PORT SECONDS\n");
+			"kahttp bench ADDR PORT SECONDS | kahttp flood ADDR PORT N\n");
 	return 2;
 }

@@ -29,8 +29,8 @@ static void the_chart_values(void **state)
 	/* the chart's values file, as shipped, is a valid config */
 	struct sonde_config c;
 	char why[512];
-	assert_int_equal(sonde_config_load("deploy/helm/sonde/values.yaml" /* run from the tree */, &c, why,
-					   sizeof(why)),
+	assert_int_equal(sonde_config_load("deploy/helm/sonde/values.yaml" /* run from the tree */,
+					   &c, why, sizeof(why)),
 			 0);
 	char all[2048];
 	joined(&c, all, sizeof(all));
@@ -80,6 +80,16 @@ static void options_from_values(void **state)
 	sonde_config_free(&c);
 	assert_int_equal(parse("", &c, why, sizeof(why)), 0);
 	assert_int_equal(c.n, 0);
+	/* the chart's store: off whatever else it says; on without a path:
+	 * the node agent's directory */
+	assert_int_equal(
+		parse("store: {size: 1g, path: /x, enabled: false}\n", &c, why, sizeof(why)), 0);
+	assert_int_equal(c.n, 0);
+	sonde_config_free(&c);
+	assert_int_equal(parse("store:\n  size: 1g\n  enabled: true\n", &c, why, sizeof(why)), 0);
+	joined(&c, all, sizeof(all));
+	assert_string_equal(all, "store=/var/lib/sonde/store store-size=1g");
+	sonde_config_free(&c);
 }
 
 static void refused(const char *text, const char *want)
@@ -103,6 +113,7 @@ static void refusals(void **state)
 	refused("capture:\n  targets:\n    - ports: [\"1,2\"]\n", "v.yaml:3:");
 	refused("interfaces: eth0\n", "v.yaml:1: interfaces: a list is wanted");
 	refused("output: json\n", "v.yaml:1: output: a mapping");
+	refused("store: {enabled: maybe}\n", "v.yaml:1: store.enabled: true or false");
 	refused("source: [a\n", "v.yaml:2:1:");
 	refused("source: a\n---\nsource: b\n", "one YAML document");
 	refused("- a\n- b\n", "the file: a mapping");

@@ -18,6 +18,7 @@
 struct run {
 	struct sonde_tcp_health h;
 	uint64_t now;
+	uint16_t window; /* advertised by the next segments; 0 means 500 */
 };
 
 /* One segment; c2s: sent by the client. */
@@ -34,7 +35,7 @@ static void seg(struct run *r, bool c2s, uint32_t seq, uint32_t ack, uint8_t fla
 	c.flags = flags;
 	c.wirelen = c.caplen = len;
 	c.ts_ns = r->now;
-	c.tcp_window = 500;
+	c.tcp_window = r->window ? r->window : 500;
 	sonde_tcp_health_segment(&r->h, &c, c2s);
 }
 
@@ -45,6 +46,7 @@ static void seg(struct run *r, bool c2s, uint32_t seq, uint32_t ack, uint8_t fla
 /* SYN at 0, SYN/ACK 10 ms later, ACK at once: a capture at the client. */
 static void handshake(struct run *r)
 {
+	r->window = 0;
 	sonde_tcp_health_init(&r->h, 0);
 	r->now = 1000 * MS;
 	seg(r, true, CISN, 0, SONDE_CF_SYN, 0, 0);
@@ -196,6 +198,91 @@ static void test_kernel_facts_oriented(void **state)
 	assert_true(h.ended);
 }
 
+/* Where the order of tshark's (4.0) rules decides, as it decided on
+ * crafted captures and on the e2e test's lossy uploads. */
+static void test_wireshark_precedence(void **state)
+{
+	(void)state;
+	struct run r;
+	handshake(&r); /* initial RTT 10.1 ms */
+	uint32_t s = CISN + 1;
+	seg(&r, true, s, SISN + 1, A, 100, MS);
+	seg(&r, true, s + 100, SISN + 1, A, 100, 10000);
+	seg(&r, false, SISN + 1, s + 200, A, 0, 10000);
+	/* already acknowledged, 10 us after the newest: spurious before out of order */
+	seg(&r, true, s, SISN + 1, A, 100, 10000);
+	assert_int_equal(r.h.d[0].retrans_segs, 1);
+	assert_int_equal(r.h.d[0].ooo_segs, 0);
+	/* a FIN sent again at once ends where the newest did: a retransmission */
+	seg(&r, true, s + 200, SISN + 1, A | SONDE_CF_FIN, 0, 10000);
+	seg(&r, true, s + 200, SISN + 1, A | SONDE_CF_FIN, 0, 10000);
+	assert_int_equal(r.h.d[0].retrans_segs, 2);
+	assert_int_equal(r.h.d[0].ooo_segs, 0);
+}
+
+static void test_window_from_newest_syn(void **state)
+{
+	(void)state;
+	struct run r = { .now = 1000 * MS };
+	sonde_tcp_health_init(&r.h, 0);
+	seg(&r, true, CISN, 0, SONDE_CF_SYN, 0, 0);
+	seg(&r, true, CISN, 0, SONDE_CF_SYN, 0, 1000 * MS); /* sent again 1 s later */
+	seg(&r, false, SISN, CISN + 1, SONDE_CF_SYN | A, 0, MS);
+	seg(&r, true, CISN + 1, SISN + 1, A, 0, MS);
+	assert_int_equal(r.h.first_rtt_ns, 2 * MS);
+	/* the handshake time still counts from the first SYN */
+	assert_int_equal(r.h.ts_ack - r.h.ts_syn, 1002 * MS);
+	uint32_t s = CISN + 1;
+	seg(&r, true, s, SISN + 1, A, 100, MS);
+	seg(&r, true, s + 100, SISN + 1, A, 100, 5000);
+	seg(&r, true, s, SISN + 1, A, 100, 3 * MS); /* beyond 2 ms: not out of order */
+	assert_int_equal(r.h.d[0].retrans_segs, 2); /* and the SYN */
+	assert_int_equal(r.h.d[0].ooo_segs, 0);
+}
+
+static void test_duplicate_ack_rules(void **state)
+{
+	(void)state;
+	struct run r;
+	handshake(&r);
+	uint32_t s = CISN + 1;
+	for (int i = 0; i < 4; i++)
+		seg(&r, true, s + 100u * (uint32_t)i, SISN + 1, A, 100, 10000);
+	/* repeated ACKs of a zero window are no duplicates: no fast retransmission */
+	r.window = 0xffff;
+	seg(&r, false, SISN + 1, s, A, 0, 10000);
+	r.window = 0;
+	struct sonde_chunk z = { .flow.l4 = SONDE_L4_TCP, .seq_kind = SONDE_SEQ_TCP32 };
+	for (int i = 0; i < 3; i++) {
+		z.seq = SISN + 1, z.ack = s, z.flags = A, z.ts_ns = (r.now += 10000);
+		sonde_tcp_health_segment(&r.h, &z, false);
+	}
+	assert_int_equal(r.h.d[1].dupacks, 0);
+	/* a one-byte probe of the closed window: neither kind, nextseq stays */
+	seg(&r, true, s + 400, SISN + 1, A, 1, 10000);
+	assert_int_equal(r.h.d[0].nextseq, s + 400);
+	/* the first segment again 10 us later: out of order, not fast */
+	seg(&r, true, s, SISN + 1, A, 100, 10000);
+	assert_int_equal(r.h.d[0].retrans_segs, 0);
+	assert_int_equal(r.h.d[0].ooo_segs, 1);
+}
+
+static void test_roles_swapped(void **state)
+{
+	(void)state;
+	struct run r = { .now = MS };
+	sonde_tcp_health_init(&r.h, 0);
+	/* met mid-stream: the server's data came first and was taken as the client's */
+	seg(&r, true, SISN, CISN, A, 1000, 0);
+	seg(&r, true, SISN + 1000, CISN, A | SONDE_CF_FIN, 0, 200 * MS);
+	sonde_tcp_health_swap(&r.h);
+	seg(&r, false, SISN, CISN, A, 1000, 300 * MS); /* its data again */
+	assert_int_equal(r.h.d[1].retrans_segs, 1);
+	assert_int_equal(r.h.d[1].segs, 3);
+	assert_int_equal(r.h.d[0].segs, 0);
+	assert_int_equal(r.h.first_fin, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -205,6 +292,10 @@ int main(void)
 		cmocka_unit_test(test_reset_mid_exchange),
 		cmocka_unit_test(test_exchange_view),
 		cmocka_unit_test(test_kernel_facts_oriented),
+		cmocka_unit_test(test_wireshark_precedence),
+		cmocka_unit_test(test_window_from_newest_syn),
+		cmocka_unit_test(test_duplicate_ack_rules),
+		cmocka_unit_test(test_roles_swapped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

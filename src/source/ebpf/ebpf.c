@@ -184,7 +184,7 @@ static int check_kernel(char *err, size_t len)
 	return 0;
 }
 
-static bool kprobes_available(void)
+bool ebpf_kprobes_available(void)
 {
 	return access("/sys/bus/event_source/devices/kprobe/type", R_OK) == 0 ||
 	       access("/sys/kernel/tracing/kprobe_events", F_OK) == 0 ||
@@ -718,16 +718,22 @@ static int on_event(void *ctx, void *data, size_t size)
 	 * so; the check below is for sockets it could not place (map full). */
 	if (ev->flags & SONDE_EVF_PEER_COPY)
 		return 0; /* its bytes are counted in ebpf_peer_copy_bytes */
-	if (!ebpf_owns_tuple(e, ev, 0)) {
-		st->duplicate_peer_bytes += ev->len;
-		/* Stop the kernel copying this end's payload at all: only its
-		 * first events get this far. */
-		if (ev->type == SONDE_EV_DATA && ev->cap)
-			ebpf_ignore_socket(e, ev->sk, ev->conn_id);
-		return 0;
+	/* A socket that owns its tuple keeps it until its close or until its
+	 * own socket comes back under a new id (which drops it from `owned`):
+	 * its later events need no second look. */
+	uint64_t owned_tuple;
+	if (!sonde_u64map_get(&e->owned, ev->conn_id, &owned_tuple)) {
+		if (!ebpf_owns_tuple(e, ev, 0)) {
+			st->duplicate_peer_bytes += ev->len;
+			/* Stop the kernel copying this end's payload at all: only
+			 * its first events get this far. */
+			if (ev->type == SONDE_EV_DATA && ev->cap)
+				ebpf_ignore_socket(e, ev->sk, ev->conn_id);
+			return 0;
+		}
+		if (ev->type != SONDE_EV_CLOSE)
+			sonde_u64map_put(&e->sockets, ev->conn_id, ev->sk);
 	}
-	if (ev->type != SONDE_EV_CLOSE)
-		sonde_u64map_put(&e->sockets, ev->conn_id, ev->sk);
 
 	struct sonde_process proc;
 	struct sonde_chunk c;
@@ -807,7 +813,7 @@ struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *o,
 		int h = order[i];
 		why[i][0] = '\0';
 		tried = i + 1;
-		if (h == SONDE_HOOK_KPROBE && !kprobes_available()) {
+		if (h == SONDE_HOOK_KPROBE && !ebpf_kprobes_available()) {
 			snprintf(why[i], sizeof(why[i]), "the kernel has no kprobes");
 			continue;
 		}

@@ -90,6 +90,8 @@ void ebpf_tcp_choose(struct sonde_capture *skel, const struct sonde_ebpf_opts *o
 /* A close event's info as the facts of its connection, index 0 the local
  * socket's direction. */
 void ebpf_tcp_facts(const struct sonde_tcp_info *in, struct sonde_tcp_facts *f);
+/* Whether the kernel can attach kprobes (the kprobe PMU or tracefs's kprobe_events). */
+bool ebpf_kprobes_available(void);
 /* A SONDE_EV_TCP_FAILED event into the pipeline: its SYN and its end. */
 void ebpf_tcp_failed(struct sonde_ebpf *e, const struct sonde_event *ev);
 

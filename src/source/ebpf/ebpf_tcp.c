@@ -20,6 +20,27 @@
 /* TCP states of the kernel (include/net/tcp_states.h). */
 enum { K_TCP_ESTABLISHED = 1, K_TCP_SYN_SENT = 2, K_TCP_SYN_RECV = 3 };
 
+/* Whether the kernel has function name to kprobe (a text symbol in kallsyms). */
+static bool kfunc_exists(const char *name)
+{
+	FILE *f = fopen("/proc/kallsyms", "r");
+	if (!f)
+		return false;
+	char line[256];
+	size_t n = strlen(name);
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		/* "ADDR T name [module]" */
+		const char *p = strchr(line, ' ');
+		if (!p || (p[1] != 'T' && p[1] != 't') || p[2] != ' ')
+			continue;
+		p += 3;
+		found = !strncmp(p, name, n) && (p[n] == '\n' || p[n] == ' ' || p[n] == '\t');
+	}
+	fclose(f);
+	return found;
+}
+
 /* Whether tracefs lists tcp:name (sonde mounted tracefs if it was missing). */
 static bool tracepoint_exists(const char *name)
 {
@@ -56,6 +77,17 @@ void ebpf_tcp_choose(struct sonde_capture *skel, const struct sonde_ebpf_opts *o
 		}
 		bpf_program__set_autoload(tps[i].prog, on);
 	}
+	/* the SYNs a full accept queue drops leave no tracepoint: a kprobe on
+	 * the function that drops them */
+	bool listen =
+		!o->no_tcp_health && ebpf_kprobes_available() && kfunc_exists("tcp_conn_request");
+	if (!o->no_tcp_health && !listen) {
+		st->tcp_tracepoints_missing++;
+		if (o->verbose)
+			fprintf(stderr,
+				"sonde: no kprobe on tcp_conn_request: no listen overflows\n");
+	}
+	bpf_program__set_autoload(skel->progs.kp_tcp_conn_request, listen);
 }
 
 /* The outcome of a socket that never reached ESTABLISHED, from its error. */
@@ -74,6 +106,12 @@ static uint8_t failed_outcome(int err)
 
 static void close_facts(const struct sonde_tcp_info *in, struct sonde_tcp_facts *f)
 {
+	if (in->have & SONDE_TCP_HAVE_LISTEN_DROP) {
+		f->outcome = SONDE_TCP_LISTEN_OVERFLOW;
+		f->listen_backlog = in->listen_backlog;
+		f->have |= SONDE_TCPF_BACKLOG;
+		return;
+	}
 	if (in->last_state == K_TCP_SYN_SENT || in->last_state == K_TCP_SYN_RECV) {
 		f->outcome = failed_outcome(in->sk_err);
 		if (f->outcome == SONDE_TCP_REFUSED)
