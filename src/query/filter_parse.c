@@ -6,6 +6,7 @@
  * made an atom, and the boolean tree over them. The first error stops it,
  * with the column it was found at.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,106 @@ static int new_node(struct fq_parser *p, uint8_t kind, int a, int b, size_t col)
 	return (int)f->nnodes++;
 }
 
+/* ---------------------------------------------------- regex size --- */
+
+#define RE_MAX_NODES 20000 /* a regular expression's items once repetitions are copied out */
+
+/* A bound {n}, {n,} or {n,m} at s ('{'): its end and how many copies of the
+ * item it makes; NULL when it is not a bound (then '{' is an ordinary
+ * character). */
+static const char *re_bound(const char *s, size_t *copies)
+{
+	size_t n = 0, m = 0;
+	bool comma = false, digits = false;
+	for (s++; *s && *s != '}'; s++) {
+		if (*s == ',' && !comma) {
+			comma = true;
+		} else if (*s >= '0' && *s <= '9') {
+			size_t *v = comma ? &m : &n;
+			*v = *v > RE_MAX_NODES ? *v : *v * 10 + (size_t)(*s - '0');
+			digits = true;
+		} else {
+			return NULL;
+		}
+	}
+	if (*s != '}' || !digits)
+		return NULL;
+	*copies = comma ? (m ? m : n + 1) : n;
+	if (!*copies)
+		*copies = 1;
+	return s;
+}
+
+/* The last character of the bracket expression at s ('['): a ']' first (or
+ * after '^') is a member, and so is one inside [:class:], [.x.] or [=x=]. */
+static const char *re_bracket_end(const char *s)
+{
+	s++;
+	s += *s == '^';
+	s += *s == ']';
+	for (; *s && *s != ']'; s++) {
+		const char *close;
+		if (*s == '[' && (s[1] == ':' || s[1] == '.' || s[1] == '=') &&
+		    (close = strchr(s + 2, s[1])) && close[1] == ']')
+			s = close + 1;
+	}
+	return *s ? s : s - 1;
+}
+
+/*
+ * Whether a POSIX extended regular expression stays small once compiled.
+ * glibc's regcomp copies a repeated item once per repetition ('+' twice,
+ * {n,m} m times), so nested repetitions multiply: "(a+)+" doubles per '+',
+ * and a filter of a hundred of them took gigabytes (found by fuzz_filter).
+ * Counts the items with the copies made, per group level; refuses past
+ * RE_MAX_NODES or MAX_NESTING groups deep.
+ */
+static bool re_small_enough(const char *re)
+{
+	size_t sum[MAX_NESTING + 1] = { 0 }, last[MAX_NESTING + 1] = { 0 };
+	int d = 0;
+	for (const char *s = re; *s; s++) {
+		size_t w = 1, copies = 0;
+		const char *end;
+		switch (*s) {
+		case '(':
+			if (d == MAX_NESTING)
+				return false;
+			d++;
+			sum[d] = last[d] = 0;
+			continue;
+		case ')':
+			if (d > 0)
+				w = sum[d--];
+			break;
+		case '|': last[d] = 0; continue;
+		case '*':
+		case '?': continue; /* no copy */
+		case '+': copies = 2; break;
+		case '{':
+			end = re_bound(s, &copies);
+			if (end)
+				s = end;
+			break;
+		case '[': s = re_bracket_end(s); break;
+		case '\\':
+			if (s[1])
+				s++;
+			break;
+		}
+		if (copies) { /* the last item, repeated */
+			sum[d] = sum[d] - last[d] + last[d] * copies;
+			last[d] *= copies;
+		} else {
+			sum[d] += w;
+			last[d] = w;
+		}
+		if (sum[d] > RE_MAX_NODES)
+			return false;
+	}
+	return true;
+}
+
 static int new_atom(struct fq_parser *p, const struct fq_field *fd, uint8_t op, struct fq_lit *lits,
 		    size_t nlit, size_t col)
 {
@@ -84,12 +185,18 @@ static int new_atom(struct fq_parser *p, const struct fq_field *fd, uint8_t op, 
 		char *re = sonde_xmalloc(lits[0].n + 1);
 		memcpy(re, lits[0].s, lits[0].n);
 		re[lits[0].n] = 0;
-		int rc = memchr(lits[0].s, 0, lits[0].n)
-				 ? -1
-				 : regcomp(&a->re, re, REG_EXTENDED | REG_NOSUB);
+		bool nul = memchr(lits[0].s, 0, lits[0].n) != NULL;
+		int rc = nul                    ? -1
+			 : !re_small_enough(re) ? -2
+						: regcomp(&a->re, re, REG_EXTENDED | REG_NOSUB);
 		free(re);
 		if (rc) {
 			char why[120] = "a NUL in the pattern";
+			if (rc == -2)
+				snprintf(why, sizeof(why),
+					 "too large once its repetitions are copied out "
+					 "(%d items at most)",
+					 RE_MAX_NODES);
 			if (rc > 0)
 				regerror(rc, &a->re, why, sizeof(why));
 			f->natoms++; /* freed with the filter */

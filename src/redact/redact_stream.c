@@ -47,6 +47,7 @@ static const uint8_t PREFACE[24] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 struct sonde_redact_stream {
 	const struct sonde_redactor *r;
 	struct dir_state *slot[SLOTS];
+	size_t lo, hi; /* slots ever used lie in [lo, hi): freeing looks there only */
 	struct sonde_chunk out; /* the masked copy handed back */
 	uint8_t *win; /* tail + chunk */
 	size_t win_cap;
@@ -63,7 +64,7 @@ void sonde_redact_stream_free(struct sonde_redact_stream *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < SLOTS; i++)
+	for (size_t i = s->lo; i < s->hi; i++)
 		if (s->slot[i]) {
 			sonde_redact_h2_free(s->slot[i]->h2);
 			free(s->slot[i]);
@@ -352,13 +353,19 @@ static bool same_dir(const struct dir_state *d, const struct sonde_chunk *c)
 
 static struct dir_state *dir_of(struct sonde_redact_stream *s, const struct sonde_chunk *c)
 {
-	struct dir_state **slot = &s->slot[dir_hash(c) % SLOTS];
+	size_t i = dir_hash(c) % SLOTS;
+	struct dir_state **slot = &s->slot[i];
 	if (*slot && same_dir(*slot, c))
 		return *slot;
-	if (!*slot)
+	if (!*slot) {
 		*slot = sonde_xmalloc(sizeof(**slot));
-	else
+		if (s->lo == s->hi)
+			s->lo = i, s->hi = i + 1;
+		s->lo = i < s->lo ? i : s->lo;
+		s->hi = i >= s->hi ? i + 1 : s->hi;
+	} else {
 		sonde_redact_h2_free((*slot)->h2);
+	}
 	memset(*slot, 0, sizeof(**slot));
 	(*slot)->flow = c->flow;
 	(*slot)->conn_id = c->conn_id;

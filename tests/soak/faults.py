@@ -16,7 +16,8 @@
     (272 000 sockets, more than the kernel socket map's 262 144 and the
     connection table's 262 144) by 14 processes, ordinary requests during
     and after; sonde goes on, the oldest held connections lose their state
-    and, when they speak again, are joined mid-stream and still recorded
+    (most of them: the kernel's LRU evicts approximately) and, when they
+    speak again, are joined mid-stream and still recorded
     (connections_midstream, connections_evicted), and once they close
     ordinary traffic is recorded as before;
   * a TLS library unmapped while probed: a process dlopen()s a libssl, makes
@@ -223,27 +224,44 @@ def curl_loop(port, prefix, stop, sent):
 HOLDERS, PER_HOLDER = 14, 9750  # 2 x 136 500 sockets; a process may hold 20 000 files here
 
 
+def start_holders():
+    """The holders, listening before sonde starts (its --port needs their
+    ports, and a port the kernel picks at bind cannot be taken meanwhile):
+    [(process, port)]; a holder that could not listen has port None."""
+    holders = []
+    for i in range(HOLDERS):
+        h = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "sock_hold.py"), str(PER_HOLDER),
+                              f"127.0.0.{2 + i}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = h.stdout.readline().split()
+        holders.append((h, int(line[1]) if line[:1] == ["listening"] else None))
+    return holders
+
+
 def socket_map_full(sonde, tmp, port):
-    ports = [free_port() for _ in range(HOLDERS)]
-    s = Sonde(sonde, tmp, "maps", ["--no-tls", "--ringbuf-size", "64m", "--port", ",".join(str(p) for p in [port] + ports)])
+    holders = start_holders()
+    if not R.check("map full: every holder listens", all(p for _, p in holders), [p for _, p in holders]):
+        return
+    s = Sonde(sonde, tmp, "maps", ["--no-tls", "--ringbuf-size", "64m", "--port",
+                                   ",".join(str(p) for p in [port] + [p for _, p in holders])])
     if not s.ok:
         return
     stop, sent = threading.Event(), []
     during = threading.Thread(target=curl_loop, args=(port, "during", stop, sent))
     during.start()
-    holders, held = [], 0
+    each = []
     t0 = time.time()
-    for i, hp in enumerate(ports):  # one after another: the first holder's are the oldest
-        h = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "sock_hold.py"), str(hp), str(PER_HOLDER),
-                              f"127.0.0.{2 + i}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        holders.append(h)
+    for h, _ in holders:  # one after another: the first holder's are the oldest
+        h.stdin.write("open\n")
+        h.stdin.flush()
         line = h.stdout.readline().split()
-        held += int(line[1]) if line[:1] == ["held"] else 0
+        each.append(int(line[1]) if line[:1] == ["held"] else 0)
+    held = sum(each)
     opened_s = time.time() - t0
     stop.set()
     during.join()
     R.check(f"map full: {held} connections held ({2 * held} sockets, the socket map holds 262144)",
-            2 * held > 262144, held)
+            2 * held > 262144, each)
+    holders = [h for h, _ in holders]
     R.info(f"map full: opened in {opened_s:.1f}s with sonde tracing them; sonde peak RSS {s.peak_rss_mb()} MB")
     holders[0].stdin.write("speak 200\n")
     holders[0].stdin.flush()
@@ -275,8 +293,12 @@ def socket_map_full(sonde, tmp, port):
            f"them flagged mid-stream; connections {st.get('connections')}, midstream "
            f"{st.get('connections_midstream')}, evicted {st.get('connections_evicted')}, missed calls "
            f"{st.get('ebpf_missed_calls')}, ring drops {st.get('ebpf_ringbuf_drops')}, peak RSS {rss} MB")
-    R.check("map full: the oldest connections, their kernel state gone, are each counted as joined mid-stream",
-            st.get("connections_midstream", 0) >= 200, st.get("connections_midstream"))
+    # The kernel's LRU map evicts approximately (in batches, from per-CPU
+    # lists), so not every one of the 200 oldest need have lost its state
+    # (124 to 200 of them in runs here); those that did must say so.
+    R.check("map full: the oldest connections whose kernel state was evicted are flagged and counted as "
+            f"joined mid-stream ({len(mid)} of 200)",
+            0 < len(mid) <= st.get("connections_midstream", 0), (len(mid), st.get("connections_midstream")))
     R.check("map full: what the oldest connections said afterwards is recorded (200/200)", len(old_ok) == 200,
             [(target(r), r.get("flags")) for r in old if r not in old_ok][:5])
 

@@ -3,11 +3,15 @@
 (faults.py's "socket map full"): more sockets than sonde's kernel socket map
 holds (262144), so the oldest lose their state there.
 
-    sock_hold.py PORT COUNT SOURCE_IP
+    sock_hold.py COUNT SOURCE_IP
 
-Listens on 127.0.0.1:PORT, connects COUNT clients from SOURCE_IP (a
-loopback address: the ephemeral ports of one address run out near 28000),
-accepts them all, prints "held N", then obeys lines on standard input:
+Listens on 127.0.0.1 at a port the kernel picks and prints "listening
+PORT" (a port chosen by the caller and bound later could be taken in
+between: by then the machine's other tests and the holders before this one
+hold thousands of ephemeral ports); on the line "open" it connects COUNT
+clients from SOURCE_IP (a loopback address: the ephemeral ports of one
+address run out near 28000), accepts them all, prints "held N", then obeys
+lines on standard input:
 
     speak K   the K oldest connections each carry one request and its answer
               ("GET /old-I", "200 ok"), over the connection held since the
@@ -38,12 +42,16 @@ def drain(listener, servers):
         servers[peer] = s
 
 
-def open_all(port, count, source):
+def listen():
     listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", port))
+    listener.bind(("127.0.0.1", 0))
     listener.listen(4096)
     listener.setblocking(False)
+    return listener
+
+
+def open_all(listener, count, source):
+    port = listener.getsockname()[1]
     clients, servers = [], {}
     for i in range(count):
         c = socket.socket()
@@ -64,7 +72,7 @@ def open_all(port, count, source):
         s = servers.get(c.getsockname())
         if s is not None:
             pairs.append((c, s))
-    return listener, pairs
+    return pairs
 
 
 def speak(pairs, k):
@@ -93,9 +101,13 @@ def speak(pairs, k):
 
 
 def main():
-    port, count, source = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    count, source = int(sys.argv[1]), sys.argv[2]
     raise_fd_limit(2 * count + 64)
-    listener, pairs = open_all(port, count, source)
+    listener = listen()
+    print(f"listening {listener.getsockname()[1]}", flush=True)
+    if sys.stdin.readline().split() != ["open"]:
+        return
+    pairs = open_all(listener, count, source)
     print(f"held {len(pairs)}", flush=True)
     for line in sys.stdin:
         words = line.split()

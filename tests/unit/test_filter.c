@@ -33,6 +33,9 @@ static const struct bad bads[] = {
 	{ "protocol == \"http\")", 19, "joined with && or ||" },
 	{ "protocol == \"a\" & x", 17, "'&' alone" },
 	{ "request.target ~ \"(\"", 1, "bad regular expression" },
+	/* repetitions that glibc would copy out into gigabytes (fuzz_filter) */
+	{ "request.target ~ \"(a+)++++++++++++++++++++++++++++++++\"", 1, "too large once" },
+	{ "request.target ~ \"((x{100}){100}){100}\"", 1, "too large once" },
 	{ "latency > 3", 11, "give the number a unit" },
 	{ "response.status > 3parsecs", 20, "unknown unit" },
 	{ "ts > 5", 6, "is a time" },
@@ -167,6 +170,7 @@ static const struct want wants[] = {
 	{ "request.target.endsWith(\"x=2\")", false, false },
 	{ "request.target matches \"^/api/v[0-9]+/\"", true, false },
 	{ "request.target ~ r\"\\?x=[[:digit:]]\"", true, false },
+	{ "request.target ~ \"^/[]a-z[:alpha:]]+/v(([0-9]{1,3}[.]){3}[0-9]{1,3})?\"", true, false },
 	{ "request.target.matches(\"CHARGE\")", false, false },
 	{ "request.body.data contains \"line1\\nline2 \\\"q\\\"\"", true, false },
 	{ "request.body.data == 'line1\\nline2 \"q\"'", true, false },

@@ -123,6 +123,17 @@ static void test_huffman_malformed(void **state)
 	assert_int_equal(o.len, 0);
 	sonde_buf_free(&o);
 
+	/* where the k-th symbol starts, over 30-bit codes (EOS: 30 ones) and
+	 * past them: a found code ends the search (the fuzzer found the next
+	 * length's shift overflowing) */
+	static const uint8_t ones[8] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	assert_int_equal(h2_huff_symbol_bit(ones, sizeof(ones), 0), 0);
+	assert_int_equal(h2_huff_symbol_bit(ones, sizeof(ones), 1), 30);
+	assert_int_equal(h2_huff_symbol_bit(ones, sizeof(ones), 2), 60);
+	assert_int_equal(h2_huff_symbol_bit(ones, sizeof(ones), 3), 64);
+	/* "aa": 00011 00011, then padding */
+	assert_int_equal(h2_huff_symbol_bit((const uint8_t *)"\x18\xff", 2, 1), 5);
+
 	/* malformed representations reset the table to unknown */
 	struct h2_hpack t;
 	h2_hpack_init(&t, 4096, true);

@@ -159,11 +159,13 @@ size_t h2_huff_symbol_bit(const uint8_t *p, size_t n, size_t k)
 		if (sym_no == k)
 			return pos;
 		int code = 0, first = 0, found = 0;
-		for (int len = 1; len <= 30 && pos < bits && !found; len++) {
+		for (int len = 1; len <= 30 && pos < bits; len++) {
 			code |= (p[pos >> 3] >> (7 - (pos & 7))) & 1;
 			pos++;
 			int count = huff_count[len];
 			found = code - first < count;
+			if (found) /* shifting on past a 30-bit code overflows */
+				break;
 			first = (first + count) << 1;
 			code <<= 1;
 		}
