@@ -89,6 +89,8 @@ enum sonde_event_flags {
 	SONDE_EVF_TCP_INFO = 64, /* a struct sonde_tcp_info follows the header */
 	SONDE_EVF_PEER_COPY = 128, /* the second local end of a connection whose first end
 				    * is captured: its data is not copied (lib/sock.h) */
+	SONDE_EVF_PEER_OWNER = 256, /* the kernel placed this socket as its connection's
+				     * captured end (lib/sock.h): user space need not check */
 };
 
 struct sonde_event {

@@ -34,7 +34,9 @@ static __always_inline void fill_header(struct sonde_event *ev, __u64 skp, struc
 	ev->role = st->role;
 	ev->hook = hook_kind;
 	ev->flags = (st->midstream ? SONDE_EVF_MIDSTREAM : 0) |
-		    (st->peer == SONDE_PEER_COPY ? SONDE_EVF_PEER_COPY : 0);
+		    (st->peer == SONDE_PEER_COPY    ? SONDE_EVF_PEER_COPY
+		     : st->peer == SONDE_PEER_OWNER ? SONDE_EVF_PEER_OWNER
+						    : 0);
 	ev->tgid = pid_tgid >> 32;
 	ev->tid = (__u32)pid_tgid;
 	ev->ts_ns = bpf_ktime_get_ns();

@@ -629,6 +629,23 @@ bool ebpf_owns_tuple(struct sonde_ebpf *e, const struct sonde_event *ev, uint64_
 	return true;
 }
 
+/* The kernel placed this socket as its connection's captured end: it owns
+ * the tuple here too, whoever our map says held it. */
+static bool ebpf_claim_tuple(struct sonde_ebpf *e, const struct sonde_event *ev, uint64_t salt)
+{
+	struct sonde_endpoint local, remote;
+	event_endpoints(ev, &local, &remote);
+	uint64_t tuple = (sonde_pair_hash(&local, &remote) ^ salt) | 1;
+	uint64_t owner = 0;
+	if (sonde_u64map_get(&e->owners, tuple, &owner) && owner != ev->conn_id)
+		sonde_u64map_del(&e->owned, owner, NULL);
+	if (ev->type != SONDE_EV_CLOSE) {
+		sonde_u64map_put(&e->owners, tuple, ev->conn_id);
+		sonde_u64map_put(&e->owned, ev->conn_id, tuple);
+	}
+	return true;
+}
+
 void ebpf_chunk_from_event(const struct sonde_ebpf *e, const struct sonde_event *ev,
 			   struct sonde_process *proc, struct sonde_chunk *c)
 {
@@ -723,7 +740,13 @@ static int on_event(void *ctx, void *data, size_t size)
 	 * its later events need no second look. */
 	uint64_t owned_tuple;
 	if (!sonde_u64map_get(&e->owned, ev->conn_id, &owned_tuple)) {
-		if (!ebpf_owns_tuple(e, ev, 0)) {
+		/* The kernel's word is final: its peers map lives beside the
+		 * sockets, while ours can keep an owner whose close event was
+		 * lost (a full ring) and would take the next connection on the
+		 * same tuple for its copy. */
+		bool owns = ev->flags & SONDE_EVF_PEER_OWNER ? ebpf_claim_tuple(e, ev, 0)
+							     : ebpf_owns_tuple(e, ev, 0);
+		if (!owns) {
 			st->duplicate_peer_bytes += ev->len;
 			/* Stop the kernel copying this end's payload at all: only
 			 * its first events get this far. */
