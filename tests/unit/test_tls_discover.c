@@ -877,11 +877,25 @@ static void test_self_dlopen(void **state)
 	const struct sonde_tls_target *t = sonde_tls_target_of(d, self, (uint64_t)(uintptr_t)fn);
 	assert_non_null(t);
 	assert_int_equal(t->lib, SONDE_TLS_LIB_OPENSSL);
-	assert_int_equal(f.nattach, 1);
-	struct tj *rows[4];
-	size_t n = json_rows(d, self, rows, 4);
-	assert_int_equal(n, 1);
-	assert_false(tj_get(rows[0], "executable")->b);
+	/* The test binary's own libraries may bring in another TLS library
+	 * (libcurl's GnuTLS, through librtmp, where nothing drops unused
+	 * ones): libssl is attached once, and nothing attached is this
+	 * executable. */
+	char self_exe[4096];
+	ssize_t len = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+	assert_true(len > 0);
+	self_exe[len] = '\0';
+	size_t nssl = 0;
+	for (size_t i = 0; i < f.nattach; i++) {
+		nssl += strstr(f.calls[i].path, "libssl") != NULL;
+		assert_string_not_equal(f.calls[i].path, self_exe);
+	}
+	assert_int_equal(nssl, 1);
+	struct tj *rows[8];
+	size_t n = json_rows(d, self, rows, 8);
+	assert_int_equal(n, f.nattach);
+	for (size_t i = 0; i < n; i++)
+		assert_false(tj_get(rows[i], "executable")->b);
 	rows_free(rows, n);
 	disc_free(d);
 	dlclose(h);
