@@ -55,8 +55,20 @@ def daemonset_podman_args(pm, name, tag, tmp):
         argv.append("--read-only")
     for cap in sc["capabilities"]["add"]:
         argv += ["--cap-add", cap]
-    vols = {v["name"]: v["hostPath"]["path"] if "hostPath" in v else configmap_dir(docs, v["configMap"]["name"], tmp)
-            for v in pod["volumes"]}
+    vols = {}
+    for v in pod["volumes"]:
+        if "configMap" in v:
+            vols[v["name"]] = configmap_dir(docs, v["configMap"]["name"], tmp)
+        elif v["hostPath"].get("type") == "DirectoryOrCreate":
+            # The kubelet makes it and the init container hands it to the
+            # agent's user (the store): a stand-in under tmp, not the host's.
+            d = os.path.join(tmp, "hostpath-" + v["name"])
+            os.makedirs(d, exist_ok=True)
+            os.chown(d, sc["runAsUser"], sc["runAsGroup"])
+            os.chmod(d, 0o700)
+            vols[v["name"]] = d
+        else:
+            vols[v["name"]] = v["hostPath"]["path"]
     for m in c["volumeMounts"]:
         src = vols[m["name"]]
         if not os.path.exists(src):
