@@ -21,6 +21,7 @@ Usage: test_read_privileges.py [path/to/sonde]. PASS/FAIL/SKIP/INFO lines."""
 import glob
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -138,10 +139,22 @@ def query_follow(sonde, store, n):
         bad = unprivileged(tasks)
         R.check(f"sonde query --follow: every thread ({len(tasks)}) holds no capability, no_new_privs, seccomp",
                 tasks and not bad, bad)
+        # --follow never ends by itself: stop it once the stored records
+        # are out (or after 20 s), not at a fixed time, which a loaded
+        # machine can outrun.
+        out = b""
+        deadline = time.time() + 20
+        while time.time() < deadline and out.count(b'"type":"exchange"') < n:
+            ready, _, _ = select.select([p.stdout], [], [], 0.2)
+            if ready:
+                chunk = os.read(p.stdout.fileno(), 1 << 16)
+                if not chunk:
+                    break
+                out += chunk
     finally:
         p.terminate()
-    out, err = p.communicate(timeout=30)
-    got = records(out.decode())
+    rest, err = p.communicate(timeout=30)
+    got = records((out + rest).decode())
     R.check(f"sonde query without privileges writes the {n} stored exchanges", len(got) == n,
             (len(got), err.decode()[-400:]))
 
