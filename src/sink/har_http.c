@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "proto/content/json_scan.h"
 #include "sink/har.h"
 
 /* Bytes a URI holds as they are (RFC 3986's unreserved, reserved and '%'). */
@@ -74,17 +75,6 @@ void sonde_har_url(struct sonde_buf *o, const char *scheme, const char *authorit
 	sonde_buf_free(&u);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* application/x-www-form-urlencoded decoding; a bad %XX stays as it is. */
 static void form_decoded(struct sonde_buf *o, const char *p, size_t n)
 {
@@ -93,8 +83,9 @@ static void form_decoded(struct sonde_buf *o, const char *p, size_t n)
 		int hi, lo;
 		if (p[i] == '+') {
 			sonde_buf_putc(&d, ' ');
-		} else if (p[i] == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 &&
-			   (lo = hexval(p[i + 2])) >= 0) {
+		} else if (p[i] == '%' && i + 2 < n &&
+			   (hi = sonde_js_hexval((uint8_t)p[i + 1])) >= 0 &&
+			   (lo = sonde_js_hexval((uint8_t)p[i + 2])) >= 0) {
 			sonde_buf_putc(&d, (char)(hi << 4 | lo));
 			i += 2;
 		} else {
