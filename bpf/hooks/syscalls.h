@@ -72,19 +72,26 @@ static __always_inline int enter_io(int fd, __u64 buf, __u64 cnt, __u8 kind, __u
 	return enter_io_at(fd, buf, cnt, 0, kind, dir);
 }
 
-/* The exit of a data call whose entry was let through (enter_io_at). */
-static __always_inline int exit_call(struct call call, long ret)
+/*
+ * The exit of a data call whose entry was let through (enter_io_at). kind is
+ * the exit program's own, a constant: each program keeps only its branch
+ * below, so sendto's has no iovec path and 5.10's verifier, which adds the
+ * stack frames of a chain of calls, is not shown exit + emit_iov +
+ * emit_bytes (over 512 bytes together).
+ */
+static __always_inline int exit_call(struct call call, long ret, __u8 kind)
 {
+	call.kind = kind;
 	if (call.udp)
 		return udp_exit(&call, ret);
 	if (ret <= 0)
 		return 0;
 	if (!sock_get(call.sk)) {
-		if (call.kind != CALL_MMSG)
+		if (kind != CALL_MMSG)
 			count(SONDE_CNT_CLOSED_BYTES, (__u32)ret);
 		return 0;
 	}
-	switch (call.kind) {
+	switch (kind) {
 	case CALL_BUF:
 		emit_bytes(call.sk, call.buf, (__u32)ret, (__u32)ret, call.dir);
 		break;
@@ -120,12 +127,18 @@ static __always_inline int exit_call(struct call call, long ret)
 	return 0;
 }
 
-static __always_inline int exit_io(long ret)
+/* The exit of a call of the given kind; an entry of another kind is a
+ * stale one (its own exit was missed) and is dropped. */
+static __always_inline int exit_io(long ret, __u8 kind)
 {
 	struct call call;
 	if (!take_call(&call))
 		return 0;
-	return exit_call(call, ret);
+	if (call.kind != kind) {
+		count(SONDE_CNT_MISSED_EXIT, 1);
+		return 0;
+	}
+	return exit_call(call, ret, kind);
 }
 
 /*
@@ -214,7 +227,7 @@ static __always_inline int exit_args_io(long ret, int fd, __u64 buf, __u64 cnt, 
 	__builtin_memset(&c, 0, sizeof(c));
 	if (!enter_check(fd, buf, cnt, addr, kind, dir, &c))
 		return 0;
-	return exit_call(c, ret);
+	return exit_call(c, ret, kind);
 }
 
 #define NO_ARG 6 /* no such argument: args[6] does not exist */
@@ -237,7 +250,7 @@ static __always_inline int exit_args_io(long ret, int fd, __u64 buf, __u64 cnt, 
 	int tp_exit_##name(struct trace_event_raw_sys_exit *ctx)                         \
 	{                                                                                \
 		if (!exit_args)                                                          \
-			return exit_io(ctx->ret);                                        \
+			return exit_io(ctx->ret, kind);                                  \
 		struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(                  \
 			bpf_get_current_task_btf());                                     \
 		if (flagsarg != NO_FLAGS && (SYSCALL_ARG(r, flagsarg & 7) & MSG_PEEK))   \

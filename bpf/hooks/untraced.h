@@ -77,7 +77,7 @@ int tp_enter_sendfile64(struct trace_event_raw_sys_enter *ctx)
 SEC("?tracepoint/syscalls/sys_exit_sendfile64")
 int tp_exit_sendfile64(struct trace_event_raw_sys_exit *ctx)
 {
-	return exit_io(ctx->ret);
+	return exit_io(ctx->ret, CALL_OTHER);
 }
 
 SEC("?tracepoint/syscalls/sys_enter_splice")
@@ -93,7 +93,7 @@ int tp_enter_splice(struct trace_event_raw_sys_enter *ctx)
 SEC("?tracepoint/syscalls/sys_exit_splice")
 int tp_exit_splice(struct trace_event_raw_sys_exit *ctx)
 {
-	return exit_io(ctx->ret);
+	return exit_io(ctx->ret, CALL_OTHER);
 }
 
 #endif

@@ -112,6 +112,16 @@ static __always_inline int emit_stream(struct sonde_sock_state *st, __u64 sk, __
 	struct scratch *s = scratch_get();
 	if (!s)
 		return 0;
+	/* One header for every event of the call (one time, one thread): the
+	 * loop below sets only what differs, which keeps few values live across
+	 * it (the stack frame is counted against 512 bytes with its callers'). */
+	fill_header(&s->ev, sk, st, SONDE_EV_DATA, dir);
+	s->ev.flags |= flags;
+	s->ev.tls_fn = tls_fn;
+	s->ev.sock_id = sock_id;
+	s->ev.sk = handle; /* TLS: the library context, user space's handle */
+	s->ev.rx_pos = 0;
+	flags = s->ev.flags;
 	__u32 limit = capture_per_call < avail ? capture_per_call : avail;
 	__u32 off = 0;
 	for (int i = 0; i < SONDE_CHUNKS_PER_CALL; i++) {
@@ -130,13 +140,8 @@ static __always_inline int emit_stream(struct sonde_sock_state *st, __u64 sk, __
 			 * event covers the rest. */
 			count(SONDE_CNT_TRUNC_BYTES, n);
 		}
-		fill_header(&s->ev, sk, st, SONDE_EV_DATA, dir);
-		s->ev.flags |= flags;
-		s->ev.tls_fn = tls_fn;
-		s->ev.sock_id = sock_id;
-		s->ev.sk = handle; /* TLS: the library context, user space's handle */
+		s->ev.flags = flags;
 		s->ev.pos = pos + off;
-		s->ev.rx_pos = 0;
 		s->ev.len = n;
 		if (cap && bpf_probe_read_user(s->data, size_bound(cap), (void *)(ubuf + off))) {
 			count(SONDE_CNT_READ_FAILED, 1);
@@ -158,11 +163,7 @@ static __always_inline int emit_stream(struct sonde_sock_state *st, __u64 sk, __
 		off += n;
 	}
 	if (off < len) { /* more than SONDE_CHUNKS_PER_CALL events' worth */
-		fill_header(&s->ev, sk, st, SONDE_EV_DATA, dir);
-		s->ev.flags |= flags;
-		s->ev.tls_fn = tls_fn;
-		s->ev.sock_id = sock_id;
-		s->ev.sk = handle;
+		s->ev.flags = flags;
 		s->ev.pos = pos + off;
 		s->ev.len = len - off;
 		s->ev.cap = 0;
