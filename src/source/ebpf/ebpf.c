@@ -900,6 +900,9 @@ int sonde_ebpf_poll(struct sonde_ebpf *e, int timeout_ms)
 		n = ring_buffer__consume(e->rb);
 	if (e->tls)
 		ebpf_tls_tick(e);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ebpf_sweep_lost_closes(e, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
 	return n;
 }
 
