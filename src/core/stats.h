@@ -97,6 +97,7 @@
 	X(ebpf_ignored_bytes, "bytes of connections sonde stopped copying")                       \
 	X(ebpf_udp_datagrams, "UDP datagrams copied (port 53, or --port's)")                      \
 	X(ebpf_udp_bytes, "bytes of those datagrams")                                             \
+	X(ebpf_lost_closes, "sockets gone from the kernel, their close event lost")               \
 	X(duplicate_peer_bytes, "bytes seen again from a connection's other local end")           \
 	X(ebpf_peer_copy_bytes, "bytes of a connection's other local end, not copied")            \
 	X(tls_libraries, "TLS libraries and binaries probed")                                     \
