@@ -286,6 +286,7 @@ def cgroup_skb_pod_netns(sonde, tmp, dry):
             return
         sv = ex["conn"]["server"]
         st = stats_of(recs)
+        R.info("cgroup_skb+pod: " + json.dumps({k: v for k, v in st.items() if "enrich_packet" in k}))
         R.check("cgroup_skb+pod: the server end in the pod's own namespace is httpd, its container and pod",
                 proc_of(sv).get("cmdline", "").startswith("httpd -f") and
                 sv.get("container", {}).get("id") == cid and sv.get("pod", {}).get("name") == "api-1", sv)
