@@ -20,10 +20,17 @@ tcpdump recording the client's veth at the same time.
   - only the server traced (--pid): SYN-ACK to ACK over the relay shows
     the round trip; under loss the client's segments that reached the
     server out of order are counted (tcp_sock.rcv_ooopack);
-  - the same traffic read back from tcpdump's file by `sonde read
-    --connections`: refused and timed-out attempts, the reset, handshake
-    times close to the kernel's, and per connection the retransmission
-    count of tshark's tcp.analysis.retransmission exactly.
+  - both ends traced (the server in one namespace, curl in the other, and
+    again both on one namespace's loopback): one connection record per
+    connection with both ends' facts (ends "both"): both processes, each
+    end's handshake half, each end's own retransmissions, the other end's
+    RTT;
+  - the same traffic read back from tcpdump's file by `sonde read`
+    (connection records are on by default): refused and timed-out
+    attempts, the reset, handshake times close to the kernel's, and per
+    connection the retransmission count of tshark's
+    tcp.analysis.retransmission exactly (a FIN sent again after both FINs
+    included; on a mismatch every segment tshark flagged is listed).
 
 Usage: test_tcp_health.py [--keep] path/to/sonde
 """
@@ -43,7 +50,7 @@ TAG = f"th{os.getpid() % 100000}"
 NS_SRV, NS_CLI = f"{TAG}s", f"{TAG}c"
 IF_SRV, IF_CLI = f"{TAG}vs", f"{TAG}vc"
 SRV_IP, CLI_IP = "10.199.9.1", "10.199.9.2"
-PORT, CLOSED_PORT, DROP_PORT = 8080, 8081, 8082
+PORT, CLOSED_PORT, DROP_PORT, LO_PORT = 8080, 8081, 8082, 8083
 
 SERVER = r'''
 import http.server, socket, struct, sys
@@ -246,9 +253,66 @@ def tshark_retrans(pcap):
     return n
 
 
+def tshark_flagged(pcap):
+    """Each segment tshark calls a retransmission: frame, ports, time, flags, seq, len, ack."""
+    p = sh("tshark", "-r", pcap, "-Y", "tcp.analysis.retransmission", "-T", "fields", "-e", "frame.number",
+           "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "frame.time_relative", "-e", "tcp.flags.str",
+           "-e", "tcp.seq", "-e", "tcp.len", "-e", "tcp.ack", check=False)
+    return p.stdout.splitlines()
+
+
 def retrans_of(r):
     t = r.get("tcp", {}).get("retransmits", {})
     return t.get("client", 0) + t.get("server", 0)
+
+
+def check_both_ends(what, conns, client_comm, server_comm):
+    """Connection records of connections whose two ends are both traced."""
+    ports = [r["conn"]["client"]["port"] for r in conns]
+    R.check(f"{what}: one connection record per connection", conns and len(ports) == len(set(ports)), ports)
+    closed = [r for r in conns if r["tcp"].get("outcome") == "closed"]
+    R.check(f"{what}: clean connections closed, by the client (curl)",
+            closed and all(r["tcp"].get("closed_by") == "client" for r in closed), [r["tcp"] for r in closed])
+    for r in closed:
+        t, c = r["tcp"], r["conn"]
+        R.check(f"{what}: port {c['client']['port']}: both ends' facts", t.get("ends") == "both" and
+                set(t.get("retransmits", {})) == {"client", "server"} and
+                set(t.get("retransmitted_bytes", {})) == {"client", "server"}, t)
+        R.check(f"{what}: port {c['client']['port']}: both processes",
+                c["client"].get("process", {}).get("comm") == client_comm and
+                c["server"].get("process", {}).get("comm") == server_comm, c)
+        R.check(f"{what}: port {c['client']['port']}: each end's handshake half, each end's RTT",
+                t.get("handshake_us", 0) > 0 and t.get("server_handshake_us", 0) > 0 and
+                t.get("rtt_us", {}).get("measured_by") == "client" and
+                t.get("peer_rtt_us", {}).get("measured_by") == "server" and
+                t.get("peer_rtt_us", {}).get("srtt", 0) > 0 and t.get("peer_cwnd_of") == "server", t)
+
+
+def loopback_phase(tmp, dry):
+    """Both ends on the loopback of one namespace (the server's)."""
+    srv = subprocess.Popen(["ip", "netns", "exec", NS_SRV, "/usr/bin/python3", "-c", SERVER, "127.0.0.1",
+                            str(LO_PORT)], start_new_session=True)
+    run = SondeRun(SONDE, tmp, "loopback", ["--port", str(LO_PORT)], R, dry=dry)
+    ok = False
+    for _ in range(50):
+        if sh("ip", "netns", "exec", NS_SRV, "curl", "-sf", "-o", "/dev/null",
+              f"http://127.0.0.1:{LO_PORT}/small", check=False).returncode == 0:
+            ok = True
+            break
+        time.sleep(0.1)
+    for _ in range(2):
+        sh("ip", "netns", "exec", NS_SRV, "curl", "-sf", "-o", "/dev/null", f"http://127.0.0.1:{LO_PORT}/small",
+           check=False)
+    time.sleep(1)
+    rc, recs = run.stop()
+    srv.kill()
+    R.check("loopback: the server answered, sonde exited 0", ok and rc == 0, run.stderr()[-2000:])
+    conns = conn_to(recs, LO_PORT)
+    stats = (by_type(recs, "stats") or [{}])[0]
+    R.check("loopback: three connections, three records", len(conns) == 3, [r["tcp"] for r in conns])
+    check_both_ends("loopback", conns, "curl", "python3")
+    R.check("loopback: both ends' facts merged, none missed",
+            stats.get("tcp_peer_ends_merged", 0) >= 3 and stats.get("tcp_peer_ends_missed") == 0, stats)
 
 
 def check_live(recs, stats):
@@ -295,12 +359,18 @@ def check_live(recs, stats):
             [r["tcp"] for r in closed])
     R.check("stats: failed connects and connection records counted",
             stats.get("tcp_failed_connects", 0) >= 2 and stats.get("tcp_connection_records", 0) >= 4, stats)
+    # curl in one namespace, the server in the other, both traced
+    check_both_ends("two namespaces", [r for r in conn_to(recs, PORT) if r["conn"]["server"]["ip"] == SRV_IP],
+                    "curl", "python3")
+    uploads = [r for r in conn_to(recs, PORT) if retrans_of(r) > 0]
+    R.check("loss: the client's own retransmissions on the record, from its socket",
+            any(r["tcp"]["retransmits"].get("client", 0) > 0 for r in uploads), [r["tcp"] for r in uploads])
     text_lines = sh(SONDE, "read", "--help", check=False)  # keep the binary honest: it still runs
     R.check("sonde still answers --help", text_lines.returncode == 0, text_lines.stderr)
 
 
 def check_pcap(pcap, live):
-    p = sh(SONDE, "read", "--connections", "-o", "json", pcap, check=False)
+    p = sh(SONDE, "read", "-o", "json", pcap, check=False)
     recs = [json.loads(ln) for ln in p.stdout.splitlines() if ln.strip()]
     R.check("read: exit status 0", p.returncode == 0, p.stderr)
     refused = conn_to(recs, CLOSED_PORT)
@@ -317,9 +387,13 @@ def check_pcap(pcap, live):
     R.info(f"retransmissions per client port: tshark {ts}, sonde read {mine}")
     # Wireshark's rules in its order (spurious first, then fast, out of
     # order, plain): the count must be tshark's, connection by connection
-    R.check("read: retransmissions per connection = tshark's tcp.analysis.retransmission",
-            all(mine.get(k, 0) == v for k, v in ts.items()) and sum(mine.values()) == sum(ts.values()),
-            (ts, mine))
+    same = all(mine.get(k, 0) == v for k, v in ts.items()) and sum(mine.values()) == sum(ts.values())
+    R.check("read: retransmissions per connection = tshark's tcp.analysis.retransmission", same, (ts, mine))
+    if not same:  # every segment tshark flagged, of the connections that differ
+        bad = {k for k in set(ts) | set(mine) if ts.get(k, 0) != mine.get(k, 0)}
+        for ln in tshark_flagged(pcap):
+            if {int(ln.split("\t")[1]), int(ln.split("\t")[2])} & bad:
+                R.info("tshark flagged: " + ln)
     live_by_port = {r["conn"]["client"]["port"]: r for r in conn_to(live, PORT)}
     for r in conn_to(recs, PORT):
         k = r["conn"]["client"]["port"]
@@ -355,7 +429,7 @@ def main():
         R.check("the delaying relay is up", relay_ok)
         srv = subprocess.Popen(["ip", "netns", "exec", NS_SRV, "/usr/bin/python3", "-c", SERVER, "0.0.0.0",
                                 str(PORT)], start_new_session=True)
-        run = SondeRun(SONDE, tmp, "live", ["--connections", "--port", f"{PORT},{CLOSED_PORT},{DROP_PORT}"], R,
+        run = SondeRun(SONDE, tmp, "live", ["--port", f"{PORT},{CLOSED_PORT},{DROP_PORT}"], R,
                        dry=dry)
         td = subprocess.Popen(["ip", "netns", "exec", NS_CLI, "tcpdump", "-i", IF_CLI, "-U", "-s", "0", "-w",
                                pcap, "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -389,6 +463,7 @@ def main():
         td.send_signal(signal.SIGINT)
         td.wait(timeout=10)
         server_only(tmp, dry, srv.pid, body, loss)
+        loopback_phase(tmp, dry)
         relay.kill()
         srv.kill()
         R.check("sonde exited 0", rc == 0, run.stderr()[-2000:])
