@@ -806,6 +806,11 @@ void sonde_conntable_chunk(struct sonde_conntable *ct, const struct sonde_chunk 
 			conn_drop(ct, c, ts);
 		return;
 	}
+	if (ch->peer_proc) { /* who is at the other end; nothing else */
+		c->info.peer_proc = *ch->peer_proc;
+		c->info.peer_is_server = ch->peer_is_server;
+		return;
+	}
 	if (ch->proc && !c->info.proc.pid)
 		c->info.proc = *ch->proc;
 	int side = ep_eq(&c->ep[0], &ch->flow.src) ? 0 : 1;

@@ -114,6 +114,21 @@ static uint64_t owner_of_copy(struct sonde_ebpf *e, const struct sonde_event *ev
 	return ebpf_tuple_owner(e, ev);
 }
 
+/* The copy's process to its owner's connection: its end is named even in
+ * another namespace, whose sockets the owner's socket table lacks. */
+static void tell_peer_process(struct sonde_ebpf *e, const struct sonde_event *ev, uint64_t owner)
+{
+	struct sonde_process proc;
+	struct sonde_chunk c;
+	ebpf_chunk_from_event(e, ev, &proc, &c);
+	c.conn_id = owner;
+	c.proc = NULL;
+	c.role = SONDE_ROLE_UNKNOWN;
+	c.peer_proc = &proc;
+	c.peer_is_server = ev->role == SONDE_EV_ROLE_SERVER;
+	sonde_chunk_emit(&e->out, &c);
+}
+
 void ebpf_peers_copy_event(struct sonde_ebpf *e, const struct sonde_event *ev)
 {
 	if (ev->type != SONDE_EV_OPEN && ev->type != SONDE_EV_CLOSE)
@@ -129,6 +144,8 @@ void ebpf_peers_copy_event(struct sonde_ebpf *e, const struct sonde_event *ev)
 		p->copy_id = ev->conn_id;
 		sonde_u64map_put(&e->peers_by_copy, ev->conn_id, owner);
 	}
+	if (ev->type == SONDE_EV_OPEN && ev->tgid)
+		tell_peer_process(e, ev, owner);
 	if (ev->type == SONDE_EV_OPEN || !info)
 		return;
 	ebpf_tcp_facts((const struct sonde_tcp_info *)(ev + 1), &p->copy_facts);
