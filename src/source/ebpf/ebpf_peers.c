@@ -22,7 +22,7 @@
 #include "source/ebpf/ebpf_priv.h"
 
 #define PEER_WAIT_NS 1000000000ull /* a copy still open after its owner's close */
-#define PEERS_MAX 65536
+#define PEERS_MAX 16384 /* about 600 bytes each */
 
 #define HELD_MAX (sizeof(struct sonde_event) + sizeof(struct sonde_tcp_info))
 
