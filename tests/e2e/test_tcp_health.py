@@ -71,6 +71,8 @@ class H(http.server.BaseHTTPRequestHandler):
             self.connection.close()
             self.close_connection = True
             return
+        if self.path == "/close":  # the server closes first
+            self.close_connection = True
         self.reply(b"small\n")
     def do_POST(self):
         n = int(self.headers.get("Content-Length", 0))
@@ -113,6 +115,21 @@ while True:
         except OSError:
             pass
 '''
+# The server closes first; once its FIN is in, the client closes when told
+# (the test drops the server's last ACK in between): its FIN goes again.
+CLOSER = r'''
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+s.sendall(b"GET /close HTTP/1.1\r\nHost: x\r\n\r\n")
+while s.recv(65536):
+    pass
+print("ready", s.getsockname()[1], flush=True)
+sys.stdin.readline()
+s.close()
+time.sleep(1.5)
+print("done", flush=True)
+'''
+
 TUN_SRV, TUN_CLI = "10.199.10.1", "10.199.10.2"
 DELAY_S = 0.025
 
@@ -288,6 +305,26 @@ def check_both_ends(what, conns, client_comm, server_comm):
                 t.get("peer_rtt_us", {}).get("srtt", 0) > 0 and t.get("peer_cwnd_of") == "server", t)
 
 
+def fin_again():
+    """The server's ACK of the client's FIN (the server closed first) lost:
+    the client sends its FIN again after both FINs. Returns its port."""
+    p = subprocess.Popen(["ip", "netns", "exec", NS_CLI, "/usr/bin/python3", "-c", CLOSER, SRV_IP, str(PORT)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    ready = p.stdout.readline().split()
+    # the first bare ACK from the server from now on: the one of the client's FIN
+    rule = ["INPUT", "-p", "tcp", "--sport", str(PORT), "--tcp-flags", "ALL", "ACK", "-m", "statistic",
+            "--mode", "nth", "--every", "1000000", "--packet", "0", "-j", "DROP"]
+    sh("ip", "netns", "exec", NS_CLI, "iptables", "-A", *rule)
+    p.stdin.write("go\n")
+    p.stdin.flush()
+    done = p.stdout.readline().strip()
+    sh("ip", "netns", "exec", NS_CLI, "iptables", "-D", *rule)
+    p.wait(timeout=10)
+    R.check("fin again: the client closed after the server", ready[:1] == ["ready"] and done == "done",
+            (ready, done))
+    return int(ready[1]) if len(ready) == 2 else 0
+
+
 def loopback_phase(tmp, dry):
     """Both ends on the loopback of one namespace (the server's)."""
     srv = subprocess.Popen(["ip", "netns", "exec", NS_SRV, "/usr/bin/python3", "-c", SERVER, "127.0.0.1",
@@ -315,7 +352,7 @@ def loopback_phase(tmp, dry):
             stats.get("tcp_peer_ends_merged", 0) >= 3 and stats.get("tcp_peer_ends_missed") == 0, stats)
 
 
-def check_live(recs, stats):
+def check_live(recs, stats, fin_port):
     refused = conn_to(recs, CLOSED_PORT)
     R.check("refused: one connection record", len(refused) == 1, refused)
     if refused:
@@ -360,8 +397,8 @@ def check_live(recs, stats):
     R.check("stats: failed connects and connection records counted",
             stats.get("tcp_failed_connects", 0) >= 2 and stats.get("tcp_connection_records", 0) >= 4, stats)
     # curl in one namespace, the server in the other, both traced
-    check_both_ends("two namespaces", [r for r in conn_to(recs, PORT) if r["conn"]["server"]["ip"] == SRV_IP],
-                    "curl", "python3")
+    check_both_ends("two namespaces", [r for r in conn_to(recs, PORT) if r["conn"]["server"]["ip"] == SRV_IP
+                                       and r["conn"]["client"]["port"] != fin_port], "curl", "python3")
     uploads = [r for r in conn_to(recs, PORT) if retrans_of(r) > 0]
     R.check("loss: the client's own retransmissions on the record, from its socket",
             any(r["tcp"]["retransmits"].get("client", 0) > 0 for r in uploads), [r["tcp"] for r in uploads])
@@ -369,7 +406,7 @@ def check_live(recs, stats):
     R.check("sonde still answers --help", text_lines.returncode == 0, text_lines.stderr)
 
 
-def check_pcap(pcap, live):
+def check_pcap(pcap, live, fin_port=0):
     p = sh(SONDE, "read", "-o", "json", pcap, check=False)
     recs = [json.loads(ln) for ln in p.stdout.splitlines() if ln.strip()]
     R.check("read: exit status 0", p.returncode == 0, p.stderr)
@@ -389,6 +426,11 @@ def check_pcap(pcap, live):
     # order, plain): the count must be tshark's, connection by connection
     same = all(mine.get(k, 0) == v for k, v in ts.items()) and sum(mine.values()) == sum(ts.values())
     R.check("read: retransmissions per connection = tshark's tcp.analysis.retransmission", same, (ts, mine))
+    # the client's FIN sent again after both FINs (the server's ACK lost)
+    again = [ln.split("\t") for ln in tshark_flagged(pcap) if ln.split("\t")[1] == str(fin_port)]
+    R.check("read: a FIN sent again after both FINs, counted as tshark counts it",
+            fin_port and len(again) == 1 and "F" in again[0][4] and again[0][6] == "0" and
+            mine.get(fin_port) == ts.get(fin_port) == 1, (fin_port, again, ts.get(fin_port), mine.get(fin_port)))
     if not same:  # every segment tshark flagged, of the connections that differ
         bad = {k for k in set(ts) | set(mine) if ts.get(k, 0) != mine.get(k, 0)}
         for ln in tshark_flagged(pcap):
@@ -456,6 +498,7 @@ def main():
         in_cli("curl", "-s", "-o", "/dev/null", "--data-binary", "@" + body, f"{base}/upload", timeout=120)
         sh("ip", "netns", "exec", NS_SRV, "iptables", "-D", *loss)
         in_cli("curl", "-sf", "-o", "/dev/null", f"{base}/small")
+        fin_port = fin_again()
         far = f"http://{TUN_SRV}:{PORT}/small"
         in_cli("curl", "-sf", "-o", "/dev/null", "-o", "/dev/null", far, far)
         time.sleep(1)
@@ -468,9 +511,13 @@ def main():
         srv.kill()
         R.check("sonde exited 0", rc == 0, run.stderr()[-2000:])
         stats = (by_type(recs, "stats") or [{}])[0]
-        check_live(recs, stats)
+        check_live(recs, stats, fin_port)
         check_delay(recs)
-        check_pcap(pcap, recs)
+        check_pcap(pcap, recs, fin_port)
+        fin = [r for r in conn_to(recs, PORT) if r["conn"]["client"]["port"] == fin_port]
+        R.check("fin again: live, one record, closed by the server, its FIN sent again counted by the client",
+                len(fin) == 1 and fin[0]["tcp"].get("closed_by") == "server" and
+                fin[0]["tcp"].get("retransmits", {}).get("client", 0) >= 1, [r["tcp"] for r in fin])
     finally:
         kill_sondes()
         teardown_net()
