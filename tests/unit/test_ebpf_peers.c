@@ -1,205 +1,174 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Both ends of a connection traced on this host (source/ebpf/ebpf_peers.c):
- * the muted copy's OPEN names its process to the owner's connection, and
- * the two ends' close events become one close carrying both ends' facts,
- * whichever closes first; an owner whose copy never closes is written
- * alone when the source closes, and counted.
+ * User space's loopback de-duplication (ebpf.c's owners map, ebpf_udp.c's
+ * datagram window) on events as the kernel writes them: the two local ends
+ * of one connection are one connection, 127.0.0.1 in two network
+ * namespaces are two hosts (the event's netns), and two namespaces joined
+ * by a veth are one host's two ends of one connection.
  */
 #include "testutil.h"
 
-#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
-#include "conn/tcphealth.h"
 #include "source/ebpf/ebpf_priv.h"
+#include "source/source.h"
 
-struct seen {
-	uint64_t conn_id;
-	uint8_t flags;
-	bool tcp, tcp_peer;
-	uint32_t peer_pid;
-	bool peer_is_server;
-	uint32_t peer_retrans; /* the copy's own retransmissions, as its facts say */
-};
+static void v4(uint8_t *addr, uint8_t a, uint8_t b, uint8_t c, uint8_t d)
+{
+	memset(addr, 0, 16);
+	addr[0] = a, addr[1] = b, addr[2] = c, addr[3] = d;
+}
 
-struct sink {
-	struct seen c[16];
-	size_t n;
+/* A socket's event: local → remote as the kernel reports them. */
+static struct sonde_event sock_event(uint64_t conn_id, uint32_t netns, const uint8_t *laddr,
+				     uint16_t lport, const uint8_t *raddr, uint16_t rport)
+{
+	struct sonde_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.version = SONDE_EVENT_VERSION;
+	ev.type = SONDE_EV_DATA;
+	ev.family = AF_INET;
+	ev.conn_id = conn_id;
+	ev.sk = 0x1000 * conn_id;
+	ev.netns = netns;
+	memcpy(ev.laddr, laddr, 16);
+	memcpy(ev.raddr, raddr, 16);
+	ev.lport = lport;
+	ev.rport = rport;
+	return ev;
+}
+
+static void ebpf_init(struct sonde_ebpf *e, struct sonde_stats *st)
+{
+	memset(e, 0, sizeof(*e));
+	memset(st, 0, sizeof(*st));
+	e->stats = st;
+	sonde_u64map_init(&e->owners);
+	sonde_u64map_init(&e->owned);
+	sonde_u64map_init(&e->sockets);
+}
+
+static void ebpf_fini(struct sonde_ebpf *e)
+{
+	sonde_u64map_free(&e->owners);
+	sonde_u64map_free(&e->owned);
+	sonde_u64map_free(&e->sockets);
+	ebpf_datagram_free(e);
+}
+
+/* 127.0.0.1:40000 → 127.0.0.1:8080 in namespaces 1 and 2: each has one
+ * owner and one copy, and neither namespace's connection is the other's. */
+static void loopback_two_netns(void **state)
+{
+	(void)state;
+	struct sonde_ebpf e;
+	struct sonde_stats st;
+	ebpf_init(&e, &st);
+	uint8_t lo[16];
+	v4(lo, 127, 0, 0, 1);
+	struct sonde_event a_cli = sock_event(1, 1, lo, 40000, lo, 8080);
+	struct sonde_event a_srv = sock_event(2, 1, lo, 8080, lo, 40000);
+	struct sonde_event b_cli = sock_event(3, 2, lo, 40000, lo, 8080);
+	struct sonde_event b_srv = sock_event(4, 2, lo, 8080, lo, 40000);
+	assert_true(ebpf_owns_tuple(&e, &a_cli, 0));
+	assert_false(ebpf_owns_tuple(&e, &a_srv, 0));
+	assert_true(ebpf_owns_tuple(&e, &b_cli, 0));
+	assert_false(ebpf_owns_tuple(&e, &b_srv, 0));
+	/* The owners keep owning; TLS's salt keys a map of its own. */
+	assert_true(ebpf_owns_tuple(&e, &a_cli, 0));
+	assert_true(ebpf_owns_tuple(&e, &b_cli, 0));
+	assert_true(ebpf_owns_tuple(&e, &b_srv, 77));
+	assert_false(ebpf_owns_tuple(&e, &b_cli, 77));
+	assert_true(ebpf_owns_tuple(&e, &a_srv, 77));
+	/* One namespace's close frees its tuple only. */
+	ebpf_release(&e, 1);
+	assert_true(ebpf_owns_tuple(&e, &a_srv, 0));
+	assert_false(ebpf_owns_tuple(&e, &b_srv, 0));
+	ebpf_fini(&e);
+}
+
+/* 10.9.0.1:40000 in namespace 1 → 10.9.0.2:8080 in namespace 2 over a veth:
+ * one connection, whose second end is a copy although its namespace is
+ * another. */
+static void veth_two_netns(void **state)
+{
+	(void)state;
+	struct sonde_ebpf e;
+	struct sonde_stats st;
+	ebpf_init(&e, &st);
+	uint8_t a[16], b[16];
+	v4(a, 10, 9, 0, 1);
+	v4(b, 10, 9, 0, 2);
+	struct sonde_event cli = sock_event(1, 1, a, 40000, b, 8080);
+	struct sonde_event srv = sock_event(2, 2, b, 8080, a, 40000);
+	assert_true(ebpf_owns_tuple(&e, &cli, 0));
+	assert_false(ebpf_owns_tuple(&e, &srv, 0));
+	ebpf_fini(&e);
+}
+
+struct collected {
+	unsigned chunks;
 };
 
 static void collect(void *ctx, const struct sonde_chunk *c)
 {
-	struct sink *s = ctx;
-	assert_true(s->n < 16);
-	s->c[s->n++] = (struct seen){
-		.conn_id = c->conn_id,
-		.flags = c->flags,
-		.tcp = c->tcp != NULL,
-		.tcp_peer = c->tcp_peer != NULL,
-		.peer_pid = c->peer_proc ? c->peer_proc->pid : 0,
-		.peer_is_server = c->peer_is_server,
-		.peer_retrans = c->tcp_peer ? (uint32_t)c->tcp_peer->retrans_segs[0] : 0,
-	};
+	(void)c;
+	((struct collected *)ctx)->chunks++;
 }
 
-struct ev_buf {
-	_Alignas(8) unsigned char b[sizeof(struct sonde_event) + sizeof(struct sonde_tcp_info)];
-};
-
-/* An event of the socket at 127.0.0.1:lport talking to 127.0.0.1:rport. */
-static const struct sonde_event *event(struct ev_buf *buf, uint8_t type, uint64_t id, uint16_t lport,
-				       uint16_t rport, uint16_t flags, uint8_t role, uint32_t retrans)
+/* A UDP event of dir's direction: payload follows in the same buffer. */
+static void datagram(struct sonde_ebpf *e, uint32_t netns, uint8_t dir, const uint8_t *laddr,
+		     uint16_t lport, const uint8_t *raddr, uint16_t rport)
 {
-	memset(buf, 0, sizeof(*buf));
-	struct sonde_event *ev = (struct sonde_event *)buf->b;
-	ev->version = SONDE_EVENT_VERSION;
-	ev->type = type;
-	ev->role = role;
-	ev->family = AF_INET;
-	ev->flags = flags;
-	ev->conn_id = id;
-	ev->tgid = role == SONDE_EV_ROLE_SERVER ? 200 : 100;
-	inet_pton(AF_INET, "127.0.0.1", ev->laddr);
-	inet_pton(AF_INET, "127.0.0.1", ev->raddr);
-	ev->lport = lport;
-	ev->rport = rport;
-	if (type == SONDE_EV_CLOSE) {
-		ev->flags |= SONDE_EVF_TCP_INFO;
-		struct sonde_tcp_info *in = (struct sonde_tcp_info *)(ev + 1);
-		in->last_state = 9; /* LAST_ACK */
-		in->have = SONDE_TCP_HAVE_SOCK;
-		in->total_retrans = retrans;
-		in->srtt_us = 30;
-	}
-	return ev;
+	struct {
+		struct sonde_event ev;
+		char data[8];
+	} m;
+	m.ev = sock_event(0, netns, laddr, lport, raddr, rport);
+	m.ev.flags = SONDE_EVF_DATAGRAM;
+	m.ev.dir = dir;
+	m.ev.ts_ns = 1000;
+	memcpy(m.data, "query!!", 8);
+	m.ev.len = m.ev.cap = 8;
+	ebpf_datagram(e, &m.ev);
 }
 
-struct peers_env {
+/* A datagram sent and received on 127.0.0.1 is passed on once per
+ * namespace; one from namespace 1 to 2 over a veth, once. */
+static void datagrams(void **state)
+{
+	(void)state;
 	struct sonde_ebpf e;
 	struct sonde_stats st;
-	struct sink sink;
-};
-
-static void env_init(struct peers_env *x)
-{
-	memset(x, 0, sizeof(*x));
-	x->e.out = (struct sonde_chunk_out){ collect, &x->sink };
-	x->e.stats = &x->st;
-	sonde_u64map_init(&x->e.owners);
-	sonde_u64map_init(&x->e.owned);
-	sonde_u64map_init(&x->e.sockets);
-	ebpf_peers_init(&x->e);
-}
-
-static void env_free(struct peers_env *x)
-{
-	ebpf_peers_close(&x->e);
-	sonde_u64map_free(&x->e.owners);
-	sonde_u64map_free(&x->e.owned);
-	sonde_u64map_free(&x->e.sockets);
-}
-
-#define CLOSE_SIZE (sizeof(struct sonde_event) + sizeof(struct sonde_tcp_info))
-
-/* The client (id 1, port 40000) owns the tuple; the server's socket (id 2,
- * port 80) is its copy. */
-static void open_both(struct peers_env *x)
-{
-	struct ev_buf b;
-	const struct sonde_event *ev =
-		event(&b, SONDE_EV_OPEN, 1, 40000, 80, SONDE_EVF_PEER_OWNER, SONDE_EV_ROLE_CLIENT, 0);
-	assert_true(ebpf_owns_tuple(&x->e, ev, 0));
-	ebpf_peers_copy_event(&x->e, event(&b, SONDE_EV_OPEN, 2, 80, 40000, SONDE_EVF_PEER_COPY,
-					   SONDE_EV_ROLE_SERVER, 0));
-	/* the copy's process, told to the owner's connection */
-	assert_int_equal(x->sink.n, 1);
-	assert_int_equal(x->sink.c[0].conn_id, 1);
-	assert_int_equal(x->sink.c[0].peer_pid, 200);
-	assert_true(x->sink.c[0].peer_is_server);
-	assert_int_equal(x->sink.c[0].flags, 0);
-}
-
-static void owner_first(void **state)
-{
-	(void)state;
-	static struct peers_env x;
-	env_init(&x);
-	open_both(&x);
-	struct ev_buf b;
-	/* the client closes first: its close waits for the server's */
-	ebpf_peers_owner_close(&x.e, event(&b, SONDE_EV_CLOSE, 1, 40000, 80, SONDE_EVF_PEER_OWNER,
-					   SONDE_EV_ROLE_CLIENT, 1),
-			       CLOSE_SIZE);
-	assert_int_equal(x.sink.n, 1);
-	ebpf_peers_copy_event(&x.e, event(&b, SONDE_EV_CLOSE, 2, 80, 40000, SONDE_EVF_PEER_COPY,
-					  SONDE_EV_ROLE_SERVER, 4));
-	assert_int_equal(x.sink.n, 3); /* the owner's close: both directions' ends */
-	assert_int_equal(x.sink.c[1].conn_id, 1);
-	assert_true(x.sink.c[1].flags & SONDE_CF_FIN);
-	assert_true(x.sink.c[1].tcp && x.sink.c[1].tcp_peer);
-	assert_int_equal(x.sink.c[1].peer_retrans, 4);
-	assert_false(x.sink.c[2].tcp);
-	assert_int_equal(x.st.tcp_peer_ends_merged, 1);
-	assert_int_equal(x.st.tcp_peer_ends_missed, 0);
-	assert_int_equal(x.e.npeers, 0);
-	env_free(&x);
-}
-
-static void copy_first(void **state)
-{
-	(void)state;
-	static struct peers_env x;
-	env_init(&x);
-	open_both(&x);
-	struct ev_buf b;
-	ebpf_peers_copy_event(&x.e, event(&b, SONDE_EV_CLOSE, 2, 80, 40000, SONDE_EVF_PEER_COPY,
-					  SONDE_EV_ROLE_SERVER, 2));
-	assert_int_equal(x.sink.n, 1); /* kept until the owner's close */
-	ebpf_peers_owner_close(&x.e, event(&b, SONDE_EV_CLOSE, 1, 40000, 80, SONDE_EVF_PEER_OWNER,
-					   SONDE_EV_ROLE_CLIENT, 0),
-			       CLOSE_SIZE);
-	assert_int_equal(x.sink.n, 3);
-	assert_true(x.sink.c[1].tcp_peer);
-	assert_int_equal(x.sink.c[1].peer_retrans, 2);
-	assert_int_equal(x.st.tcp_peer_ends_merged, 1);
-	assert_int_equal(x.e.npeers, 0);
-	env_free(&x);
-}
-
-static void copy_never_closes(void **state)
-{
-	(void)state;
-	static struct peers_env x;
-	env_init(&x);
-	open_both(&x);
-	struct ev_buf b;
-	ebpf_peers_owner_close(&x.e, event(&b, SONDE_EV_CLOSE, 1, 40000, 80, SONDE_EVF_PEER_OWNER,
-					   SONDE_EV_ROLE_CLIENT, 0),
-			       CLOSE_SIZE);
-	ebpf_peers_tick(&x.e); /* within the wait: still held */
-	assert_int_equal(x.sink.n, 1);
-	ebpf_peers_close(&x.e); /* the source closes: written with one end's facts */
-	assert_int_equal(x.sink.n, 3);
-	assert_true(x.sink.c[1].tcp);
-	assert_false(x.sink.c[1].tcp_peer);
-	assert_int_equal(x.st.tcp_peer_ends_missed, 1);
-	/* a connection without a copy closes at once */
-	ebpf_peers_init(&x.e);
-	ebpf_peers_owner_close(&x.e, event(&b, SONDE_EV_CLOSE, 5, 40001, 80, SONDE_EVF_PEER_OWNER,
-					   SONDE_EV_ROLE_CLIENT, 0),
-			       CLOSE_SIZE);
-	assert_int_equal(x.sink.n, 5);
-	assert_false(x.sink.c[3].tcp_peer);
-	env_free(&x);
+	ebpf_init(&e, &st);
+	struct collected got = { 0 };
+	e.out.chunk = collect;
+	e.out.ctx = &got;
+	uint8_t lo[16], any[16], a[16], b[16];
+	v4(lo, 127, 0, 0, 1);
+	v4(any, 0, 0, 0, 0);
+	v4(a, 10, 9, 0, 1);
+	v4(b, 10, 9, 0, 2);
+	for (uint32_t ns = 1; ns <= 2; ns++) {
+		datagram(&e, ns, SONDE_EV_TX, lo, 5000, lo, 53);
+		datagram(&e, ns, SONDE_EV_RX, any, 53, lo, 5000); /* bound to any */
+	}
+	assert_int_equal(got.chunks, 2);
+	assert_int_equal(st.duplicate_peer_bytes, 16);
+	datagram(&e, 1, SONDE_EV_TX, a, 5001, b, 53);
+	datagram(&e, 2, SONDE_EV_RX, b, 53, a, 5001);
+	assert_int_equal(got.chunks, 3);
+	assert_int_equal(st.duplicate_peer_bytes, 24);
+	ebpf_fini(&e);
 }
 
 int main(void)
 {
-	tu_filters();
 	const struct CMUnitTest tests[] = {
-		tu_test(owner_first),
-		tu_test(copy_first),
-		tu_test(copy_never_closes),
+		cmocka_unit_test(loopback_two_netns),
+		cmocka_unit_test(veth_two_netns),
+		cmocka_unit_test(datagrams),
 	};
-	return cmocka_run_group_tests_name("ebpf_peers", tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }
