@@ -63,7 +63,6 @@ struct sonde_redact_h2 {
 	uint8_t *val; /* URL values: the bytes so far */
 	uint32_t val_len, val_total;
 	size_t star_from; /* URL values: the bit the stars begin at, or SIZE_MAX */
-	bool val_started_before; /* began in an earlier feed */
 	struct dyn_name dyn[NAMES_KEPT];
 	uint32_t dyn_head, dyn_n;
 };
@@ -190,9 +189,51 @@ static size_t stars_from(struct sonde_redact_h2 *h, uint8_t *out, size_t start, 
 	return star_bits(out, start, n, h->star_from, h->val_total);
 }
 
-/* A URL value's piece p[0..n) (out: where its masked form goes), the
- * value's last when last: from its first secret on, or when cut, from its
- * query on. */
+static bool is_scheme_char(uint8_t c)
+{
+	return ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+	       c == '-' || c == '.';
+}
+
+/* A URL's authority begun in t[0..n) and not ended yet: where it starts
+ * (what follows may be a password), else SIZE_MAX. */
+static size_t open_authority(const uint8_t *t, size_t n)
+{
+	size_t i = 0;
+	while (i < n && i < 32 && is_scheme_char(t[i]))
+		i++;
+	if (!i || i + 3 > n || memcmp(t + i, "://", 3))
+		return SIZE_MAX;
+	for (size_t e = i + 3; e < n; e++)
+		if (sonde_redact_authority_end(t[e]))
+			return SIZE_MAX;
+	return i + 3;
+}
+
+/*
+ * The secrets of a URL value decoded so far, t[0..n): its spans as the
+ * whole value's would begin. A value not complete yet is scanned with a
+ * byte after it, so that "token=" at its end already starts a secret, and
+ * an authority not ended yet is secret from its start: the bytes of this
+ * piece are written before the rest is seen.
+ */
+static void url_secrets(const struct sonde_redactor *r, struct sonde_buf *t, bool last,
+			struct sonde_redact_spans *sp)
+{
+	size_t n = t->len;
+	if (!last)
+		sonde_buf_putc(t, 1);
+	sonde_redact_scan_url(r, t->p ? t->p : (const uint8_t *)"", t->len, sp);
+	size_t a = last ? SIZE_MAX : open_authority(t->p, n);
+	if (a <= n) /* through the byte after: it may begin here */
+		sonde_redact_spans_add(sp, a, n + 1 - a);
+}
+
+/* A URL value's piece p[0..n) (out: where its masked form goes; its bytes
+ * start at `start` of the value), the value's last when last. A literal's
+ * secrets are starred where they are; a Huffman-coded value is starred
+ * from its first secret to its end. Whole or cut, the value is masked
+ * alike (but for an authority cut before its end). */
 static size_t url_piece(struct sonde_redact_h2 *h, const struct sonde_redactor *r, const uint8_t *p,
 			uint8_t *out, size_t n, bool last)
 {
@@ -210,29 +251,26 @@ static size_t url_piece(struct sonde_redact_h2 *h, const struct sonde_redactor *
 	}
 	struct sonde_buf t = { 0 };
 	decoded(h, &t);
-	size_t from = SIZE_MAX; /* decoded offset to mask from */
-	if (last && !h->val_started_before) {
-		struct sonde_redact_spans sp = { .n = 0 };
-		sonde_redact_scan_url(r, t.p ? t.p : (const uint8_t *)"", t.len, &sp);
-		if (sp.n && !h->huff) {
-			/* a literal: exactly the secrets */
-			size_t changed = 0;
-			for (uint32_t i = 0; out && i < sp.n; i++)
-				changed += star(out + sp.s[i].off, sp.s[i].len, false);
-			sonde_buf_free(&t);
-			return changed;
-		}
-		from = sp.n ? sp.s[0].off : SIZE_MAX;
-	} else {
-		for (size_t i = 0; i < t.len && from == SIZE_MAX; i++)
-			if (t.p[i] == '?' || t.p[i] == '#')
-				from = i + 1;
-	}
+	size_t len = t.len; /* without url_secrets' extra byte */
+	struct sonde_redact_spans sp = { .n = 0 };
+	url_secrets(r, &t, last, &sp);
 	sonde_buf_free(&t);
-	if (from == SIZE_MAX)
+	if (!sp.n)
 		return 0;
-	h->star_from = h->huff ? h2_huff_symbol_bit(h->val, h->val_len, from) : from;
-	return stars_from(h, out, start, n);
+	if (h->huff || sp.overflow) {
+		size_t from = sp.s[0].off;
+		h->star_from = h->huff ? h2_huff_symbol_bit(h->val, h->val_len, from) : from;
+		return stars_from(h, out, start, n);
+	}
+	size_t changed = 0; /* a literal: exactly the secrets in this piece */
+	for (uint32_t i = 0; out && i < sp.n; i++) {
+		size_t a = sp.s[i].off, e = a + sp.s[i].len;
+		e = e < len ? e : len;
+		a = a > start ? a : start;
+		if (a < e)
+			changed += star(out + a - start, e - a, false);
+	}
+	return changed;
 }
 
 static size_t value_piece(struct sonde_redact_h2 *h, const struct sonde_redactor *r,
@@ -309,7 +347,6 @@ static void int_done(struct sonde_redact_h2 *h, const struct sonde_redactor *r, 
 		h->val_total = v;
 		h->star_from = SIZE_MAX;
 		h->val_len = 0;
-		h->val_started_before = false;
 		h->st = HP_STR;
 		if (!v)
 			string_done(h, r);
@@ -324,6 +361,8 @@ static size_t hpack(struct sonde_redact_h2 *h, const struct sonde_redactor *r, c
 	size_t i = 0, changed = 0;
 	while (i < n && !h->lost) {
 		uint8_t b = p[i];
+		if (out && h->st != HP_STR)
+			out[i] = b; /* the block's structure, as it was */
 		switch (h->st) {
 		case HP_START:
 			i++;
@@ -358,6 +397,10 @@ static size_t hpack(struct sonde_redact_h2 *h, const struct sonde_redactor *r, c
 		case HP_STR: {
 			size_t m = n - i < h->str_left ? n - i : h->str_left;
 			bool last = m == h->str_left;
+			/* names, and Huffman codes (not text), only this masker
+			 * changes: the text rules' stars would break the block */
+			if (out && (h->in_name || h->huff))
+				memcpy(out + i, p + i, m);
 			if (h->in_name) {
 				size_t room = NAME_RAW_MAX - h->name_len;
 				if (m > room)
@@ -366,7 +409,6 @@ static size_t hpack(struct sonde_redact_h2 *h, const struct sonde_redactor *r, c
 				h->name_len += (uint32_t)(m < room ? m : room);
 			} else {
 				changed += value_piece(h, r, p + i, out ? out + i : NULL, m, last);
-				h->val_started_before = true;
 			}
 			h->str_left -= (uint32_t)m;
 			i += m;
@@ -404,6 +446,8 @@ size_t sonde_redact_h2_feed(struct sonde_redact_h2 *h, const struct sonde_redact
 		if (h->lost)
 			return changed + (out ? star(out + i, n - i, false) : 0);
 		if (h->fh_len < 9) {
+			if (out)
+				out[i] = p[i]; /* the frame header, as it was */
 			h->fh[h->fh_len++] = p[i++];
 			if (h->fh_len == 9)
 				frame_start(h);
@@ -413,6 +457,8 @@ size_t sonde_redact_h2_feed(struct sonde_redact_h2 *h, const struct sonde_redact
 		if (!h->block) {
 			k = avail;
 		} else if (h->need_padlen) {
+			if (out)
+				out[i] = p[i];
 			h->pad = p[i];
 			h->need_padlen = false;
 			k = 1;
@@ -421,6 +467,8 @@ size_t sonde_redact_h2_feed(struct sonde_redact_h2 *h, const struct sonde_redact
 		} else if (h->skip_front) {
 			k = avail < h->skip_front ? avail : h->skip_front;
 			h->skip_front -= (uint32_t)k;
+			if (out)
+				memcpy(out + i, p + i, k);
 		} else if (h->left > h->pad) {
 			size_t frag = h->left - h->pad;
 			k = avail < frag ? avail : frag;

@@ -7,8 +7,16 @@
  * overwritten in place with the same number of bytes — '*' for a literal,
  * 0xf9 (the 8-bit Huffman code of '*') for a Huffman-coded one — so the
  * block still decodes, to stars, and the HPACK tables of a reader stay in
- * step. A URL-valued field (:path) is masked from its first secret on (or,
- * cut by a chunk, from its '?' on). Names are resolved through the static
+ * step. A URL-valued field (:path) keeps what is not secret: a literal has
+ * exactly its secrets starred, a Huffman-coded one is starred from its
+ * first secret on. Each piece of a value cut by chunks is judged on what
+ * came so far, as the whole value would be (a query value from its name
+ * and '=' on), so cut or whole the mask is the same — but for an authority
+ * cut before its end, secret from its start (its '@' is not seen yet).
+ * The frames' and blocks' own bytes (headers, integers, names, Huffman
+ * codes) are written as they were, whatever the text rules of
+ * redact_stream.c made of them: their stars would break the block, and the
+ * secrets there are this masker's. Names are resolved through the static
  * table and a mirror of the names the direction inserted (the newest 128);
  * a reference past them masks the value. Once the frames are lost (a hole
  * in the stream, a malformed block) every later byte of the direction is
