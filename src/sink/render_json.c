@@ -428,7 +428,10 @@ void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 		json_tls_session(o, c->tls_session);
 	sonde_buf_putc(o, '}');
 	if (c->proc.pid) {
-		sonde_buf_printf(o, ",\"process\":{\"pid\":%u,\"comm\":", c->proc.pid);
+		sonde_buf_printf(o, ",\"process\":{\"pid\":%u,", c->proc.pid);
+		if (c->proc.tid)
+			sonde_buf_printf(o, "\"tid\":%u,", c->proc.tid);
+		sonde_buf_puts(o, "\"comm\":");
 		sonde_json_str(o, c->proc.comm, strnlen(c->proc.comm, sizeof(c->proc.comm)));
 		sonde_buf_printf(o, ",\"cgroup_id\":%" PRIu64, c->proc.cgroup_id);
 		if (c->attrs)

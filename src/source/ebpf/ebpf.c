@@ -604,11 +604,27 @@ static void event_endpoints(const struct sonde_event *ev, struct sonde_endpoint 
 	endpoint(remote, ev->family, ev->raddr, ev->rport);
 }
 
-bool ebpf_owns_tuple(struct sonde_ebpf *e, const struct sonde_event *ev, uint64_t salt)
+bool ebpf_loopback(const struct sonde_endpoint *ep)
+{
+	static const uint8_t lo6[16] = { [15] = 1 };
+	return ep->family == AF_INET ? ep->addr[0] == 127 : !memcmp(ep->addr, lo6, 16);
+}
+
+/* The owners map's key of ev's connection: both its local ends make the
+ * same one; a loopback one in another namespace is another connection. */
+static uint64_t tuple_key(const struct sonde_event *ev, uint64_t salt)
 {
 	struct sonde_endpoint local, remote;
 	event_endpoints(ev, &local, &remote);
-	uint64_t tuple = (sonde_pair_hash(&local, &remote) ^ salt) | 1; /* non-zero map key */
+	uint64_t h = sonde_pair_hash(&local, &remote) ^ salt;
+	if (ebpf_loopback(&local))
+		h = sonde_mix64(h ^ ev->netns);
+	return h | 1; /* non-zero map key */
+}
+
+bool ebpf_owns_tuple(struct sonde_ebpf *e, const struct sonde_event *ev, uint64_t salt)
+{
+	uint64_t tuple = tuple_key(ev, salt);
 	uint64_t owner = 0;
 	uint64_t owner_sk;
 	if (sonde_u64map_get(&e->owners, tuple, &owner) &&
@@ -633,9 +649,7 @@ bool ebpf_owns_tuple(struct sonde_ebpf *e, const struct sonde_event *ev, uint64_
  * the tuple here too, whoever our map says held it. */
 static bool ebpf_claim_tuple(struct sonde_ebpf *e, const struct sonde_event *ev, uint64_t salt)
 {
-	struct sonde_endpoint local, remote;
-	event_endpoints(ev, &local, &remote);
-	uint64_t tuple = (sonde_pair_hash(&local, &remote) ^ salt) | 1;
+	uint64_t tuple = tuple_key(ev, salt);
 	uint64_t owner = 0;
 	if (sonde_u64map_get(&e->owners, tuple, &owner) && owner != ev->conn_id)
 		sonde_u64map_del(&e->owned, owner, NULL);
@@ -652,6 +666,7 @@ void ebpf_chunk_from_event(const struct sonde_ebpf *e, const struct sonde_event 
 	struct sonde_endpoint local, remote;
 	event_endpoints(ev, &local, &remote);
 	proc->pid = ev->tgid;
+	proc->tid = ev->tid;
 	proc->cgroup_id = ev->cgroup_id;
 	memcpy(proc->comm, ev->comm, sizeof(proc->comm));
 	proc->comm[sizeof(proc->comm) - 1] = '\0';

@@ -71,8 +71,12 @@ struct sonde_ebpf {
 /* ebpf.c: the chunk of a data or control event (flow, role, time, process). */
 void ebpf_chunk_from_event(const struct sonde_ebpf *e, const struct sonde_event *ev,
 			   struct sonde_process *proc, struct sonde_chunk *c);
-/* ebpf.c: loopback de-duplication; false if the event is the other end's. */
+/* ebpf.c: loopback de-duplication; false if the event is the other end's.
+ * The key is the connection's tuple, and for a loopback one the socket's
+ * network namespace too (the event's netns). */
 bool ebpf_owns_tuple(struct sonde_ebpf *e, const struct sonde_event *ev, uint64_t salt);
+/* ebpf.c: is ep a loopback address (127/8, ::1; v4-mapped already IPv4)? */
+bool ebpf_loopback(const struct sonde_endpoint *ep);
 /* ebpf.c: drop what tracks a connection (ownership, socket map). */
 void ebpf_release(struct sonde_ebpf *e, uint64_t conn_id);
 /* Release sockets the kernel no longer holds, their close lost (now_ns:
