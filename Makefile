@@ -23,7 +23,7 @@ CPPFLAGS += -D_GNU_SOURCE -std=gnu11 -Isrc $(SYS_CPPFLAGS)
 # Each object records the headers it included (-MMD); a changed header
 # rebuilds exactly what uses it, and a deleted one breaks nothing (-MP).
 DEPFLAGS := -MMD -MP
-LDLIBS := -lxdp -lbpf -lelf -ldw -lcapstone -lz -lzstd -lnghttp2 -lpcap -lcrypto -lsqlite3 -lyaml -ljansson -lcurl -ljson-c -lpthread
+LDLIBS := -lxdp -lbpf -lelf -ldw -lcapstone -lz -lzstd -lnghttp2 -lpcap -lcrypto -lsqlite3 -lyaml -lcurl -ljson-c -lpthread
 
 BUILD := build
 # Every .c under src/ is part of the library except the command line's.

@@ -2,10 +2,11 @@
 #include "enrich/kube_watch.h"
 
 #include <arpa/inet.h>
-#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/json_doc.h"
 
 /* A label key: an optional DNS-subdomain prefix, '/', a name of 63. */
 #define LABEL_KEY_MAX (SONDE_KUBE_STR_MAX + 1 + 63)
@@ -31,23 +32,12 @@ void sonde_kube_object_clear(struct sonde_kube_object *o)
 
 /* ----------------------------------------------------- JSON access --- */
 
-static struct json_object *member(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;
-}
-
 /* The string at key, or NULL when missing, not a string, or over max. */
 static const char *str_member(struct json_object *o, const char *key, size_t max)
 {
-	struct json_object *v = member(o, key);
-	if (!json_object_is_type(v, json_type_string) ||
-	    (size_t)json_object_get_string_len(v) > max)
-		return NULL;
-	const char *s = json_object_get_string(v);
-	return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL; /* no NUL inside */
+	size_t n;
+	const char *s = sonde_jdoc_str(sonde_jdoc_member(o, key), &n);
+	return s && n <= max && strlen(s) == n ? s : NULL; /* no NUL inside */
 }
 
 static bool copy_member(struct json_object *o, const char *key, char *out, size_t size)
@@ -110,15 +100,15 @@ static char *dup_member(struct json_object *o, const char *key, size_t max)
 static void endpoints_of(struct sonde_kube_object *o, struct json_object *slice)
 {
 	const char *type = str_member(slice, "addressType", 8);
-	struct json_object *eps = member(slice, "endpoints");
+	struct json_object *eps = sonde_jdoc_member(slice, "endpoints");
 	if (!type || (strcmp(type, "IPv4") && strcmp(type, "IPv6")) ||
 	    !json_object_is_type(eps, json_type_array))
 		return;
 	size_t n = json_object_array_length(eps);
 	for (size_t i = 0; i < n && o->naddrs < SONDE_KUBE_SLICE_MAX; i++) {
 		struct json_object *ep = json_object_array_get_idx(eps, i);
-		struct json_object *ref = member(ep, "targetRef");
-		struct json_object *addrs = member(ep, "addresses");
+		struct json_object *ref = sonde_jdoc_member(ep, "targetRef");
+		struct json_object *addrs = sonde_jdoc_member(ep, "addresses");
 		const char *kind = str_member(ref, "kind", 16);
 		if (!kind || strcmp(kind, "Pod") || !json_object_is_type(addrs, json_type_array) ||
 		    !json_object_array_length(addrs))
@@ -139,7 +129,7 @@ static void endpoints_of(struct sonde_kube_object *o, struct json_object *slice)
 static void ips_of(struct sonde_kube_object *o, struct json_object *parent, const char *list,
 		   const char *one, bool in_objects)
 {
-	struct json_object *a = member(parent, list);
+	struct json_object *a = sonde_jdoc_member(parent, list);
 	if (json_object_is_type(a, json_type_array)) {
 		size_t n = json_object_array_length(a);
 		for (size_t i = 0; i < n && i < 8; i++) {
@@ -188,13 +178,14 @@ static bool object_of(struct json_object *obj, enum sonde_kube_kind kind,
 {
 	const char *want = kind_names[kind];
 	const char *k = str_member(obj, "kind", 64);
-	struct json_object *md = member(obj, "metadata");
+	struct json_object *md = sonde_jdoc_member(obj, "metadata");
 	if ((k && strcmp(k, want)) || !copy_member(md, "name", o->name, sizeof(o->name)))
 		return false;
 	copy_member(md, "namespace", o->ns, sizeof(o->ns));
 	copy_member(md, "uid", o->uid, sizeof(o->uid));
 	copy_member(md, "resourceVersion", o->rv, sizeof(o->rv));
-	struct json_object *spec = member(obj, "spec"), *status = member(obj, "status");
+	struct json_object *spec = sonde_jdoc_member(obj, "spec"),
+			   *status = sonde_jdoc_member(obj, "status");
 	if (kind == SONDE_KUBE_SERVICE) {
 		ips_of(o, spec, "clusterIPs", "clusterIP", false);
 		return true;
@@ -203,31 +194,15 @@ static bool object_of(struct json_object *obj, enum sonde_kube_kind kind,
 		endpoints_of(o, obj);
 		return true;
 	}
-	labels_of(o, member(md, "labels"));
-	if (!json_object_get_boolean(member(spec, "hostNetwork")) && !pod_ended(status))
+	labels_of(o, sonde_jdoc_member(md, "labels"));
+	if (!json_object_get_boolean(sonde_jdoc_member(spec, "hostNetwork")) && !pod_ended(status))
 		ips_of(o, status, "podIPs", "podIP", true);
 	return true;
 }
 
 static struct json_object *parse(const char *p, size_t len)
 {
-	if (len > SONDE_KUBE_LIST_MAX)
-		return NULL;
-	struct json_tokener *tok = json_tokener_new_ex(SONDE_KUBE_DEPTH_MAX);
-	if (!tok)
-		abort();
-	struct json_object *o = json_tokener_parse_ex(tok, p, (int)len);
-	/* One complete value, nothing but blanks after it. */
-	size_t used = json_tokener_get_parse_end(tok);
-	bool ok = o && json_tokener_get_error(tok) == json_tokener_success;
-	for (; ok && used < len; used++)
-		ok = strchr(" \t\r\n", p[used]) && p[used];
-	json_tokener_free(tok);
-	if (!ok) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	return len > SONDE_KUBE_LIST_MAX ? NULL : sonde_jdoc_parse(p, len, SONDE_KUBE_DEPTH_MAX);
 }
 
 /* -------------------------------------------------------- events --- */
@@ -247,17 +222,17 @@ int sonde_kube_parse_event(const char *line, size_t len, enum sonde_kube_kind ki
 	memset(ev, 0, sizeof(*ev));
 	struct json_object *root = parse(line, len);
 	int t = type_of(str_member(root, "type", 16));
-	struct json_object *obj = member(root, "object");
+	struct json_object *obj = sonde_jdoc_member(root, "object");
 	int rc = -1;
 	if (t < 0 || !json_object_is_type(obj, json_type_object))
 		goto out;
 	ev->type = (enum sonde_kube_type)t;
 	if (t == SONDE_KUBE_ERROR) {
-		struct json_object *code = member(obj, "code");
+		struct json_object *code = sonde_jdoc_member(obj, "code");
 		ev->code = json_object_is_type(code, json_type_int) ? json_object_get_int(code) : 0;
 		rc = 0;
 	} else if (t == SONDE_KUBE_BOOKMARK) {
-		struct json_object *md = member(obj, "metadata");
+		struct json_object *md = sonde_jdoc_member(obj, "metadata");
 		rc = copy_member(md, "resourceVersion", ev->obj.rv, sizeof(ev->obj.rv)) ? 0 : -1;
 	} else {
 		rc = object_of(obj, kind, &ev->obj) ? 0 : -1;
@@ -276,13 +251,14 @@ int sonde_kube_parse_list(const char *body, size_t len, enum sonde_kube_kind kin
 	struct json_object *root = parse(body, len);
 	const char *k = str_member(root, "kind", 64);
 	const char *want = list_names[kind];
-	struct json_object *items = member(root, "items");
-	struct json_object *md = member(root, "metadata");
+	struct json_object *items = sonde_jdoc_member(root, "items");
+	struct json_object *md = sonde_jdoc_member(root, "metadata");
 	const char *v = str_member(md, "resourceVersion", SONDE_KUBE_RV_MAX);
 	int rc = -1;
 	/* An empty list's items may be null. */
 	if ((k && strcmp(k, want)) || !v ||
-	    !(json_object_is_type(items, json_type_array) || (member(root, "items") == NULL)))
+	    !(json_object_is_type(items, json_type_array) ||
+	      (sonde_jdoc_member(root, "items") == NULL)))
 		goto out;
 	snprintf(rv, rvlen, "%s", v);
 	const char *c = str_member(md, "continue", 4096);

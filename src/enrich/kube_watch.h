@@ -3,8 +3,8 @@
  * What the Kubernetes API server sends the client of enrich/kube.c, taken
  * as hostile input: a list's body (PodList, ServiceList) and a watch's
  * stream of events, one JSON object per line ({"type": "ADDED" | "MODIFIED"
- * | "DELETED" | "BOOKMARK" | "ERROR", "object": ...}). Parsed with json-c,
- * nesting bounded; of each Pod or Service only what enrichment needs is
+ * | "DELETED" | "BOOKMARK" | "ERROR", "object": ...}). Parsed with json-c
+ * (core/json_doc.h: strict RFC 8259, UTF-8 checked), nesting bounded; of each Pod or Service only what enrichment needs is
  * kept, every string and count bounded (below). Pure: no I/O, no locks.
  */
 #ifndef SONDE_ENRICH_KUBE_WATCH_H

@@ -2,6 +2,7 @@
 /* The filter's tokens (docs/filter.md, "Grammar"). */
 #include <string.h>
 
+#include "core/hex.h"
 #include "query/filter_impl.h"
 
 static bool is_ident_start(char c)
@@ -12,17 +13,6 @@ static bool is_ident_start(char c)
 static bool is_ident(char c)
 {
 	return is_ident_start(c) || (c >= '0' && c <= '9');
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* A quoted string, raw (r"...": no escapes) or with \\ \" \' \n \r \t \0
@@ -48,15 +38,17 @@ static void lex_string(struct fq_lexer *lx, struct fq_token *t, bool raw)
 			case 't': c = '\t'; break;
 			case '0': c = 0; break;
 			case 'x': {
-				int h = lx->pos + 1 < lx->len ? hexval(lx->src[lx->pos]) : -1;
-				int l = h >= 0 ? hexval(lx->src[lx->pos + 1]) : -1;
-				if (l < 0) {
+				int v = lx->pos + 1 < lx->len
+						? sonde_hexbyte((uint8_t)lx->src[lx->pos],
+								(uint8_t)lx->src[lx->pos + 1])
+						: -1;
+				if (v < 0) {
 					t->kind = FQ_T_ERROR;
 					t->col = at;
 					t->why = "\\x takes two hex digits";
 					return;
 				}
-				c = (char)(h * 16 + l);
+				c = (char)v;
 				lx->pos += 2;
 				break;
 			}

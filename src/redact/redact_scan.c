@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hex.h"
+
 static bool is_space(uint8_t c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -69,24 +71,15 @@ void sonde_redact_scan_header(const struct sonde_redactor *r, enum sonde_redact_
 
 /* ---------------------------------------------------------- URLs, forms --- */
 
-static int hexval(uint8_t c)
-{
-	if (is_digit(c))
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* A form name, percent-decoded ('+' a space), matched against the rules. */
 static bool form_name_match(const struct sonde_redactor *r, const uint8_t *p, size_t n)
 {
 	uint8_t name[256];
 	size_t k = 0;
 	for (size_t i = 0; i < n && k < sizeof(name); i++) {
-		int hi, lo;
-		if (p[i] == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 &&
-		    (lo = hexval(p[i + 2])) >= 0) {
-			name[k++] = (uint8_t)(hi << 4 | lo);
+		int v;
+		if (p[i] == '%' && i + 2 < n && (v = sonde_hexbyte(p[i + 1], p[i + 2])) >= 0) {
+			name[k++] = (uint8_t)v;
 			i += 2;
 		} else {
 			name[k++] = p[i] == '+' ? ' ' : p[i];

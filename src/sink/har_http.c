@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "proto/content/json_scan.h"
+#include "core/hex.h"
 #include "sink/har.h"
 
 /* Bytes a URI holds as they are (RFC 3986's unreserved, reserved and '%'). */
@@ -80,13 +80,12 @@ static void form_decoded(struct sonde_buf *o, const char *p, size_t n)
 {
 	struct sonde_buf d = { 0 };
 	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
+		int v;
 		if (p[i] == '+') {
 			sonde_buf_putc(&d, ' ');
 		} else if (p[i] == '%' && i + 2 < n &&
-			   (hi = sonde_js_hexval((uint8_t)p[i + 1])) >= 0 &&
-			   (lo = sonde_js_hexval((uint8_t)p[i + 2])) >= 0) {
-			sonde_buf_putc(&d, (char)(hi << 4 | lo));
+			   (v = sonde_hexbyte((uint8_t)p[i + 1], (uint8_t)p[i + 2])) >= 0) {
+			sonde_buf_putc(&d, (char)v);
 			i += 2;
 		} else {
 			sonde_buf_putc(&d, p[i]);

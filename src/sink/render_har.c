@@ -1,18 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * -o har (sink/har.h): one HAR 1.2 entry per HTTP record. The record is
- * read back from its -o json line with jansson (Debian's libjansson), so
+ * read back from its -o json line with json-c (core/json_doc.h), so
  * every command and the store share this one mapping; what HAR has no
  * field for (flags, gRPC status, a body sonde kept only part of) goes in
  * underscore-named members, as HAR 1.2 wants its extensions, or in comment.
  */
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core/json_doc.h"
 #include "sink/har.h"
 #include "sink/render.h"
 
@@ -70,40 +70,59 @@ void sonde_har_end(struct sonde_har *h, struct sonde_buf *out)
 
 /* ---- reading the record ---- */
 
-static const char *jstr(const json_t *o, const char *key, size_t *len)
+/* Records nest less than the JSON renderer's bound (SONDE_JSON_MAX_DEPTH);
+ * a stored line deeper than twice that is not one of sonde's. */
+#define HAR_RECORD_DEPTH (2 * SONDE_JSON_MAX_DEPTH)
+
+/* key is there, even as null (present, as the record wrote it). */
+static bool has(struct json_object *o, const char *key)
 {
-	const json_t *v = json_object_get(o, key);
-	if (!json_is_string(v)) {
-		*len = 0;
-		return NULL;
-	}
-	*len = json_string_length(v);
-	return json_string_value(v);
+	return json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, key, NULL);
 }
 
-/* A number member, or dflt. Records' integers are read as doubles
- * (JSON_DECODE_INT_AS_REAL: a protobuf varint may pass int64). */
-static double jnum(const json_t *o, const char *key, double dflt)
+static bool is_true(struct json_object *v)
 {
-	const json_t *v = json_object_get(o, key);
-	return json_is_number(v) ? json_number_value(v) : dflt;
+	return json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+}
+
+static const char *jstr(struct json_object *o, const char *key, size_t *len)
+{
+	return sonde_jdoc_str(sonde_jdoc_member(o, key), len);
+}
+
+/* A number member, or dflt. Read as doubles: a protobuf varint may pass
+ * int64; not finite (NaN in a hostile line) is dflt too. */
+static double jnum(struct json_object *o, const char *key, double dflt)
+{
+	return sonde_jdoc_num(sonde_jdoc_member(o, key), dflt);
+}
+
+/* A header's name and value (["name","value"]), or false. */
+static bool header_pair(struct json_object *h, const char **k, size_t *kl, const char **v,
+			size_t *vl)
+{
+	*k = sonde_jdoc_str(sonde_jdoc_item(h, 0), kl);
+	*v = sonde_jdoc_str(sonde_jdoc_item(h, 1), vl);
+	return *k && *v;
+}
+
+static bool header_named(struct json_object *h, const char *name, size_t nl, const char **v,
+			 size_t *vl)
+{
+	const char *k;
+	size_t kl;
+	return header_pair(h, &k, &kl, v, vl) && kl == nl && !strncasecmp(k, name, nl);
 }
 
 /* The first header named name (ASCII case-insensitive), or NULL. */
-static const char *header(const json_t *msg, const char *name, size_t *len)
+static const char *header(struct json_object *msg, const char *name, size_t *len)
 {
-	const json_t *hs = json_object_get(msg, "headers");
-	size_t i, nl = strlen(name);
-	const json_t *h;
-	json_array_foreach(hs, i, h)
-	{
-		const json_t *k = json_array_get(h, 0), *v = json_array_get(h, 1);
-		if (json_is_string(k) && json_is_string(v) && json_string_length(k) == nl &&
-		    !strncasecmp(json_string_value(k), name, nl)) {
-			*len = json_string_length(v);
-			return json_string_value(v);
-		}
-	}
+	struct json_object *hs = sonde_jdoc_member(msg, "headers");
+	size_t nl = strlen(name);
+	const char *v;
+	for (size_t i = 0; i < sonde_jdoc_count(hs); i++)
+		if (header_named(sonde_jdoc_item(hs, i), name, nl, &v, len))
+			return v;
 	*len = 0;
 	return NULL;
 }
@@ -120,55 +139,49 @@ static void put_ms(struct sonde_buf *o, double us)
 
 /* ---- writing the entry ---- */
 
-static void headers(struct sonde_buf *o, const json_t *msg)
+static void headers(struct sonde_buf *o, struct json_object *msg)
 {
 	sonde_buf_puts(o, "\"headers\":[");
-	const json_t *hs = json_object_get(msg, "headers"), *h;
-	size_t i, n = 0;
-	json_array_foreach(hs, i, h)
-	{
+	struct json_object *hs = sonde_jdoc_member(msg, "headers");
+	size_t n = 0;
+	for (size_t i = 0; i < sonde_jdoc_count(hs); i++) {
+		const char *k, *v;
 		size_t kl, vl;
-		const json_t *k = json_array_get(h, 0), *v = json_array_get(h, 1);
-		if (!json_is_string(k) || !json_is_string(v))
+		if (!header_pair(sonde_jdoc_item(hs, i), &k, &kl, &v, &vl))
 			continue;
-		kl = json_string_length(k);
-		vl = json_string_length(v);
 		sonde_buf_puts(o, n++ ? ",{\"name\":" : "{\"name\":");
-		put_str(o, json_string_value(k), kl);
+		put_str(o, k, kl);
 		sonde_buf_puts(o, ",\"value\":");
-		put_str(o, json_string_value(v), vl);
+		put_str(o, v, vl);
 		sonde_buf_putc(o, '}');
 	}
 	sonde_buf_putc(o, ']');
 }
 
 /* Every header called name, through fn (the cookie parsers). */
-static void cookies(struct sonde_buf *o, const json_t *msg, const char *name,
+static void cookies(struct sonde_buf *o, struct json_object *msg, const char *name,
 		    void (*fn)(struct sonde_buf *, const char *, size_t, bool *))
 {
 	sonde_buf_puts(o, "\"cookies\":[");
-	const json_t *hs = json_object_get(msg, "headers"), *h;
-	size_t i, nl = strlen(name);
+	struct json_object *hs = sonde_jdoc_member(msg, "headers");
+	size_t nl = strlen(name), vl;
+	const char *v;
 	bool first = true;
-	json_array_foreach(hs, i, h)
-	{
-		const json_t *k = json_array_get(h, 0), *v = json_array_get(h, 1);
-		if (json_is_string(k) && json_is_string(v) && json_string_length(k) == nl &&
-		    !strncasecmp(json_string_value(k), name, nl))
-			fn(o, json_string_value(v), json_string_length(v), &first);
-	}
+	for (size_t i = 0; i < sonde_jdoc_count(hs); i++)
+		if (header_named(sonde_jdoc_item(hs, i), name, nl, &v, &vl))
+			fn(o, v, vl, &first);
 	sonde_buf_putc(o, ']');
 }
 
 /* The head's size: HTTP/1 only, when the message was seen whole and its
  * body was not chunked (framing bytes would count as head); else -1. */
-static long long head_size(const json_t *rec, const json_t *msg)
+static long long head_size(struct json_object *rec, struct json_object *msg)
 {
 	size_t n;
 	const char *ver = jstr(msg, "version", &n);
-	const json_t *body = json_object_get(msg, "body");
+	struct json_object *body = sonde_jdoc_member(msg, "body");
 	if (!ver || strncmp(ver, "HTTP/1.", 7) || header(msg, "transfer-encoding", &n) ||
-	    json_array_size(json_object_get(rec, "flags")))
+	    sonde_jdoc_count(sonde_jdoc_member(rec, "flags")))
 		return -1;
 	double wire = jnum(msg, "wire_bytes", -1), size = jnum(body, "size", 0);
 	return wire >= size ? (long long)(wire - size) : -1;
@@ -176,16 +189,16 @@ static long long head_size(const json_t *rec, const json_t *msg)
 
 /* content (response) or postData (request): the kept body, base64 when
  * the bytes are not text. */
-static void body(struct sonde_buf *o, const json_t *msg, bool response)
+static void body(struct sonde_buf *o, struct json_object *msg, bool response)
 {
-	const json_t *b = json_object_get(msg, "body");
+	struct json_object *b = sonde_jdoc_member(msg, "body");
 	size_t ml, dl, el;
 	const char *mime = header(msg, "content-type", &ml);
 	const char *data = jstr(b, "data", &dl);
 	const char *enc = jstr(b, "encoding", &el);
 	bool b64 = enc && !strcmp(enc, "base64");
 	double size = jnum(b, "size", 0), captured = jnum(b, "captured", 0);
-	bool decoded = json_is_true(json_object_get(b, "decoded"));
+	bool decoded = is_true(sonde_jdoc_member(b, "decoded"));
 	double content = decoded ? jnum(b, "decoded_size", size) : size;
 	sonde_buf_puts(o, response ? "\"content\":{" : ",\"postData\":{");
 	if (response)
@@ -208,18 +221,19 @@ static void body(struct sonde_buf *o, const json_t *msg, bool response)
 	sonde_buf_putc(o, '}');
 }
 
-static void entry_url(struct sonde_buf *o, const json_t *rec, const json_t *req)
+static void entry_url(struct sonde_buf *o, struct json_object *rec, struct json_object *req)
 {
 	size_t tl, al, sl;
 	const char *target = jstr(req, "target", &tl);
 	const char *auth = jstr(req, "authority", &al);
 	const char *scheme = jstr(req, "scheme", &sl);
-	bool tls = json_object_get(json_object_get(rec, "capture"), "tls") != NULL;
+	bool tls = has(sonde_jdoc_member(rec, "capture"), "tls");
 	char ends[80];
 	if (!scheme || (strcmp(scheme, "http") && strcmp(scheme, "https")))
 		scheme = tls ? "https" : "http";
 	if (!auth) { /* no Host: the server's address */
-		const json_t *srv = json_object_get(json_object_get(rec, "conn"), "server");
+		struct json_object *srv =
+			sonde_jdoc_member(sonde_jdoc_member(rec, "conn"), "server");
 		size_t il;
 		const char *ip = jstr(srv, "ip", &il);
 		ip = ip && il < 64 ? ip : "0.0.0.0";
@@ -236,7 +250,7 @@ static void entry_url(struct sonde_buf *o, const json_t *rec, const json_t *req)
 		sonde_har_url(o, scheme, auth, al, target ? target : "/", target ? tl : 1);
 }
 
-static void entry_request(struct sonde_buf *o, const json_t *rec, const json_t *req)
+static void entry_request(struct sonde_buf *o, struct json_object *rec, struct json_object *req)
 {
 	size_t ml, vl, tl;
 	const char *method = jstr(req, "method", &ml);
@@ -256,9 +270,9 @@ static void entry_request(struct sonde_buf *o, const json_t *rec, const json_t *
 	headers(o, req);
 	sonde_buf_puts(o, ",\"queryString\":");
 	sonde_har_query(o, target ? target : "", tl);
-	const json_t *b = json_object_get(req, "body");
+	struct json_object *b = sonde_jdoc_member(req, "body");
 	double size = jnum(b, "size", 0);
-	if (size > 0 || json_object_get(b, "data"))
+	if (size > 0 || has(b, "data"))
 		body(o, req, false);
 	sonde_buf_printf(o, ",\"headersSize\":%lld,\"bodySize\":%.0f", head_size(rec, req),
 			 req ? size : -1.0);
@@ -267,7 +281,7 @@ static void entry_request(struct sonde_buf *o, const json_t *rec, const json_t *
 	sonde_buf_putc(o, '}');
 }
 
-static void entry_response(struct sonde_buf *o, const json_t *rec, const json_t *resp)
+static void entry_response(struct sonde_buf *o, struct json_object *rec, struct json_object *resp)
 {
 	size_t rl, vl, ll;
 	const char *reason = jstr(resp, "reason", &rl);
@@ -290,7 +304,7 @@ static void entry_response(struct sonde_buf *o, const json_t *rec, const json_t 
 	sonde_buf_puts(o, ",\"redirectURL\":");
 	put_str(o, loc, ll);
 	sonde_buf_printf(o, ",\"headersSize\":%lld,\"bodySize\":%.0f", head_size(rec, resp),
-			 resp ? jnum(json_object_get(resp, "body"), "size", 0) : -1.0);
+			 resp ? jnum(sonde_jdoc_member(resp, "body"), "size", 0) : -1.0);
 	if (!resp)
 		sonde_buf_puts(o, ",\"comment\":\"no response was seen\"");
 	sonde_buf_putc(o, '}');
@@ -298,9 +312,9 @@ static void entry_response(struct sonde_buf *o, const json_t *rec, const json_t 
 
 /* send is not known apart (a request's last byte has no time in records):
  * wait runs from the request's first byte to the response's first. */
-static void entry_timings(struct sonde_buf *o, const json_t *rec)
+static void entry_timings(struct sonde_buf *o, struct json_object *rec)
 {
-	const json_t *lat = json_object_get(rec, "latency_us");
+	struct json_object *lat = sonde_jdoc_member(rec, "latency_us");
 	double first = jnum(lat, "first_byte", 0), last = jnum(lat, "last_byte", first);
 	sonde_buf_puts(o, ",\"time\":");
 	put_ms(o, last);
@@ -312,22 +326,23 @@ static void entry_timings(struct sonde_buf *o, const json_t *rec)
 }
 
 /* What HAR has no member for: the record's flags, the gRPC call. */
-static void entry_extras(struct sonde_buf *o, const json_t *rec, const json_t *req,
-			 const json_t *resp)
+static void entry_extras(struct sonde_buf *o, struct json_object *rec, struct json_object *req,
+			 struct json_object *resp)
 {
-	const json_t *flags = json_object_get(rec, "flags"), *f;
-	size_t i;
-	if (json_array_size(flags)) {
+	struct json_object *flags = sonde_jdoc_member(rec, "flags");
+	if (sonde_jdoc_count(flags)) {
 		sonde_buf_puts(o, ",\"_flags\":[");
-		json_array_foreach(flags, i, f)
-		{
+		for (size_t i = 0; i < sonde_jdoc_count(flags); i++) {
+			size_t fl;
+			const char *f = sonde_jdoc_str(sonde_jdoc_item(flags, i), &fl);
 			if (i)
 				sonde_buf_putc(o, ',');
-			put_str(o, json_string_value(f), json_string_length(f));
+			put_str(o, f, fl);
 		}
 		sonde_buf_putc(o, ']');
 	}
-	const json_t *gq = json_object_get(req, "grpc"), *gr = json_object_get(resp, "grpc");
+	struct json_object *gq = sonde_jdoc_member(req, "grpc"),
+			   *gr = sonde_jdoc_member(resp, "grpc");
 	if (!gq && !gr)
 		return;
 	size_t sl, ml, tl;
@@ -337,9 +352,9 @@ static void entry_extras(struct sonde_buf *o, const json_t *rec, const json_t *r
 	put_str(o, svc, sl);
 	sonde_buf_puts(o, ",\"method\":");
 	put_str(o, meth, ml);
-	const json_t *st = json_object_get(gr, "status");
-	if (json_is_number(st))
-		sonde_buf_printf(o, ",\"status\":%.0f", json_number_value(st));
+	double st = jnum(gr, "status", NAN);
+	if (!isnan(st))
+		sonde_buf_printf(o, ",\"status\":%.0f", st);
 	if (msg) {
 		sonde_buf_puts(o, ",\"message\":");
 		put_str(o, msg, tl);
@@ -347,16 +362,16 @@ static void entry_extras(struct sonde_buf *o, const json_t *rec, const json_t *r
 	sonde_buf_putc(o, '}');
 }
 
-static void entry(struct sonde_buf *o, const json_t *rec)
+static void entry(struct sonde_buf *o, struct json_object *rec)
 {
-	const json_t *req = json_object_get(rec, "request"),
-		     *resp = json_object_get(rec, "response");
-	const json_t *conn = json_object_get(rec, "conn");
+	struct json_object *req = sonde_jdoc_member(rec, "request"),
+			   *resp = sonde_jdoc_member(rec, "response");
+	struct json_object *conn = sonde_jdoc_member(rec, "conn");
 	size_t tl, il;
 	const char *ts = jstr(req, "ts", &tl);
 	if (!ts)
 		ts = jstr(rec, "ts", &tl);
-	const char *ip = jstr(json_object_get(conn, "server"), "ip", &il);
+	const char *ip = jstr(sonde_jdoc_member(conn, "server"), "ip", &il);
 	sonde_buf_puts(o, "{\"startedDateTime\":");
 	put_str(o, ts, tl);
 	entry_timings(o, rec);
@@ -373,22 +388,21 @@ static void entry(struct sonde_buf *o, const json_t *rec)
 	sonde_buf_putc(o, '}');
 }
 
-static bool is_http_exchange(const json_t *rec)
+static bool is_http_exchange(struct json_object *rec)
 {
 	size_t tl, pl;
 	const char *type = jstr(rec, "type", &tl), *proto = jstr(rec, "protocol", &pl);
 	return type && proto && !strcmp(type, "exchange") && !strcmp(proto, "http") &&
-	       (json_is_object(json_object_get(rec, "request")) ||
-		json_is_object(json_object_get(rec, "response")));
+	       (json_object_is_type(sonde_jdoc_member(rec, "request"), json_type_object) ||
+		json_object_is_type(sonde_jdoc_member(rec, "response"), json_type_object));
 }
 
 bool sonde_har_add_json(struct sonde_har *h, const char *json, size_t len, struct sonde_buf *out)
 {
-	json_error_t e;
-	json_t *rec = json_loadb(json, len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &e);
-	if (!json_is_object(rec)) {
+	struct json_object *rec = sonde_jdoc_parse(json, len, HAR_RECORD_DEPTH);
+	if (!json_object_is_type(rec, json_type_object)) {
 		h->unreadable++;
-		json_decref(rec);
+		json_object_put(rec);
 		return false;
 	}
 	bool http = is_http_exchange(rec);
@@ -398,7 +412,7 @@ bool sonde_har_add_json(struct sonde_har *h, const char *json, size_t len, struc
 	} else {
 		h->not_http++;
 	}
-	json_decref(rec);
+	json_object_put(rec);
 	return http;
 }
 

@@ -2,16 +2,18 @@
 /*
  * -o har's parts (sink/har.h): URLs, query strings, cookies and Set-Cookie
  * attributes from hostile header bytes, and whole entries from record lines
- * — every output read back with jansson, so a byte that breaks JSON fails.
+ * — every output read back with json-c in its strict mode (core/json_doc.h),
+ * so a byte that breaks JSON (or UTF-8) fails.
  */
 #include "testutil.h"
 
-#include <jansson.h>
+#include <math.h>
 
+#include "core/json_doc.h"
 #include "sink/har.h"
 
 /* out as JSON (wrapped in [ ] when it is a list of members). */
-static json_t *parsed(const struct sonde_buf *b, bool members)
+static struct json_object *parsed(const struct sonde_buf *b, bool members)
 {
 	struct sonde_buf w = { 0 };
 	if (members)
@@ -19,21 +21,33 @@ static json_t *parsed(const struct sonde_buf *b, bool members)
 	sonde_buf_append(&w, b->p, b->len);
 	if (members)
 		sonde_buf_putc(&w, ']');
-	json_error_t e;
-	json_t *j = json_loadb((const char *)w.p, w.len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &e);
+	struct json_object *j = sonde_jdoc_parse((const char *)w.p, w.len, 64);
 	if (!j)
-		fail_msg("not JSON (%s): %.*s", e.text, (int)w.len, (const char *)w.p);
+		fail_msg("not JSON: %.*s", (int)w.len, (const char *)w.p);
 	sonde_buf_free(&w);
 	return j;
+}
+
+/* v's string, or a text no test expects. */
+static const char *text(struct json_object *v)
+{
+	size_t n;
+	const char *s = sonde_jdoc_str(v, &n);
+	return s ? s : "(not a string)";
+}
+
+static bool is_true(struct json_object *v)
+{
+	return json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
 }
 
 static void url_is(const char *scheme, const char *auth, const char *target, const char *want)
 {
 	struct sonde_buf b = { 0 };
 	sonde_har_url(&b, scheme, auth, strlen(auth), target, strlen(target));
-	json_t *j = parsed(&b, false);
-	assert_string_equal(json_string_value(j), want);
-	json_decref(j);
+	struct json_object *j = parsed(&b, false);
+	assert_string_equal(text(j), want);
+	json_object_put(j);
 	sonde_buf_free(&b);
 }
 
@@ -56,18 +70,18 @@ static void test_query(void **state)
 	const char *t = "/p?a=1&&b=%41%zz%4&c=+x+&d&=v&e=%E2%9C%93&f=%ff#frag&g=2";
 	struct sonde_buf b = { 0 };
 	sonde_har_query(&b, t, strlen(t));
-	json_t *j = parsed(&b, false);
+	struct json_object *j = parsed(&b, false);
 	static const char *const want[][2] = {
 		{ "a", "1" }, { "b", "A%zz%4" },       { "c", " x " },         { "d", "" },
 		{ "", "v" },  { "e", "\xe2\x9c\x93" }, { "f", "\xef\xbf\xbd" }
 	};
-	assert_int_equal(json_array_size(j), 7);
+	assert_int_equal(sonde_jdoc_count(j), 7);
 	for (size_t i = 0; i < 7; i++) {
-		json_t *p = json_array_get(j, i);
-		assert_string_equal(json_string_value(json_object_get(p, "name")), want[i][0]);
-		assert_string_equal(json_string_value(json_object_get(p, "value")), want[i][1]);
+		struct json_object *p = sonde_jdoc_item(j, i);
+		assert_string_equal(text(sonde_jdoc_member(p, "name")), want[i][0]);
+		assert_string_equal(text(sonde_jdoc_member(p, "value")), want[i][1]);
 	}
-	json_decref(j);
+	json_object_put(j);
 	sonde_buf_reset(&b);
 	sonde_har_query(&b, "/no-query", 9);
 	assert_int_equal(b.len, 2);
@@ -83,15 +97,12 @@ static void test_cookies(void **state)
 	const char *c1 = " sid=abc=def ;theme=dark;;  ; flag", *c2 = "k=\"q\\\"\"";
 	sonde_har_cookies(&b, c1, strlen(c1), &first);
 	sonde_har_cookies(&b, c2, strlen(c2), &first);
-	json_t *j = parsed(&b, true);
-	assert_int_equal(json_array_size(j), 4);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "value")),
-			    "abc=def");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(j, 2), "name")),
-			    "flag");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(j, 3), "value")),
-			    "\"q\\\"\"");
-	json_decref(j);
+	struct json_object *j = parsed(&b, true);
+	assert_int_equal(sonde_jdoc_count(j), 4);
+	assert_string_equal(text(sonde_jdoc_member(sonde_jdoc_item(j, 0), "value")), "abc=def");
+	assert_string_equal(text(sonde_jdoc_member(sonde_jdoc_item(j, 2), "name")), "flag");
+	assert_string_equal(text(sonde_jdoc_member(sonde_jdoc_item(j, 3), "value")), "\"q\\\"\"");
+	json_object_put(j);
 	sonde_buf_free(&b);
 }
 
@@ -108,23 +119,21 @@ static void test_set_cookie(void **state)
 	};
 	for (size_t i = 0; i < 4; i++)
 		sonde_har_set_cookie(&b, v[i], strlen(v[i]), &first);
-	json_t *j = parsed(&b, true), *c;
-	assert_int_equal(json_array_size(j), 4);
-	c = json_array_get(j, 0);
-	assert_string_equal(json_string_value(json_object_get(c, "expires")),
-			    "2015-10-21T07:28:00Z");
-	assert_string_equal(json_string_value(json_object_get(c, "path")), "/b"); /* the last */
-	assert_true(json_is_true(json_object_get(c, "secure")));
-	assert_true(json_is_true(json_object_get(c, "httpOnly")));
-	c = json_array_get(j, 1);
-	assert_string_equal(json_string_value(json_object_get(c, "expires")),
-			    "1994-11-06T08:49:37Z");
-	assert_string_equal(json_string_value(json_object_get(c, "domain")), "ex.test");
-	c = json_array_get(j, 2);
-	assert_null(json_object_get(c, "expires")); /* not a date: left out */
-	assert_true(json_is_true(json_object_get(c, "secure")));
-	assert_string_equal(json_string_value(json_object_get(json_array_get(j, 3), "name")), "w");
-	json_decref(j);
+	struct json_object *j = parsed(&b, true), *c;
+	assert_int_equal(sonde_jdoc_count(j), 4);
+	c = sonde_jdoc_item(j, 0);
+	assert_string_equal(text(sonde_jdoc_member(c, "expires")), "2015-10-21T07:28:00Z");
+	assert_string_equal(text(sonde_jdoc_member(c, "path")), "/b"); /* the last */
+	assert_true(is_true(sonde_jdoc_member(c, "secure")));
+	assert_true(is_true(sonde_jdoc_member(c, "httpOnly")));
+	c = sonde_jdoc_item(j, 1);
+	assert_string_equal(text(sonde_jdoc_member(c, "expires")), "1994-11-06T08:49:37Z");
+	assert_string_equal(text(sonde_jdoc_member(c, "domain")), "ex.test");
+	c = sonde_jdoc_item(j, 2);
+	assert_null(sonde_jdoc_member(c, "expires")); /* not a date: left out */
+	assert_true(is_true(sonde_jdoc_member(c, "secure")));
+	assert_string_equal(text(sonde_jdoc_member(sonde_jdoc_item(j, 3), "name")), "w");
+	json_object_put(j);
 	sonde_buf_free(&b);
 }
 
@@ -154,21 +163,50 @@ static void test_entries(void **state)
 	assert_int_equal(sonde_har_entries(h), 1);
 	assert_int_equal(sonde_har_skipped(h, &unreadable), 3);
 	assert_int_equal(unreadable, 2);
-	json_t *j = parsed(&b, false), *log = json_object_get(j, "log");
-	json_t *e = json_array_get(json_object_get(log, "entries"), 0);
-	assert_int_equal(json_integer_value(json_object_get(log, "_skipped_records")), 1);
-	assert_int_equal(json_integer_value(json_object_get(log, "_unreadable_records")), 2);
-	assert_string_equal(
-		json_string_value(json_object_get(json_object_get(e, "request"), "url")),
-		"http://h/x?a=1");
-	assert_int_equal(
-		json_integer_value(json_object_get(json_object_get(e, "response"), "status")), 0);
-	assert_string_equal(json_string_value(json_object_get(e, "connection")), "7");
-	json_t *t = json_object_get(e, "timings");
-	assert_true(json_real_value(json_object_get(t, "wait")) == 1.5 ||
-		    json_number_value(json_object_get(t, "wait")) > 1.499);
-	assert_true(json_number_value(json_object_get(e, "time")) > 2.499);
-	json_decref(j);
+	struct json_object *j = parsed(&b, false), *log = sonde_jdoc_member(j, "log");
+	struct json_object *e = sonde_jdoc_item(sonde_jdoc_member(log, "entries"), 0);
+	assert_int_equal(json_object_get_int64(sonde_jdoc_member(log, "_skipped_records")), 1);
+	assert_int_equal(json_object_get_int64(sonde_jdoc_member(log, "_unreadable_records")), 2);
+	assert_string_equal(text(sonde_jdoc_member(sonde_jdoc_member(e, "request"), "url")),
+			    "http://h/x?a=1");
+	assert_int_equal(json_object_get_int64(
+				 sonde_jdoc_member(sonde_jdoc_member(e, "response"), "status")),
+			 0);
+	assert_string_equal(text(sonde_jdoc_member(e, "connection")), "7");
+	struct json_object *t = sonde_jdoc_member(e, "timings");
+	assert_true(fabs(sonde_jdoc_num(sonde_jdoc_member(t, "wait"), NAN) - 1.5) < 0.002);
+	assert_true(fabs(sonde_jdoc_num(sonde_jdoc_member(e, "time"), NAN) - 2.5) < 0.002);
+	json_object_put(j);
+	sonde_buf_free(&b);
+	sonde_har_free(h);
+}
+
+/* A stored line may be anything json-c's strict mode takes, NaN and 1e400
+ * included: numbers that are not finite count as absent, so the log stays
+ * JSON. */
+static void test_hostile_numbers(void **state)
+{
+	(void)state;
+	static const char *const lines[] = {
+		"{\"type\":\"exchange\",\"protocol\":\"http\",\"request\":{\"method\":\"GET\","
+		"\"body\":{\"size\":NaN}},\"response\":{\"status\":-Infinity},"
+		"\"conn\":{\"id\":1e400}}",
+		"{\"type\":\"exchange\",\"protocol\":\"http\",\"response\":{\"status\":1e999,"
+		"\"grpc\":{\"status\":NaN}},\"latency_us\":{\"first_byte\":Infinity}}",
+	};
+	struct sonde_har *h = sonde_har_new("t");
+	struct sonde_buf b = { 0 };
+	sonde_har_begin(h, &b);
+	for (size_t i = 0; i < 2; i++)
+		assert_true(sonde_har_add_json(h, lines[i], strlen(lines[i]), &b));
+	sonde_har_end(h, &b);
+	struct json_object *j = parsed(&b, false);
+	struct json_object *e = sonde_jdoc_member(sonde_jdoc_member(j, "log"), "entries");
+	assert_int_equal(sonde_jdoc_count(e), 2);
+	struct json_object *resp = sonde_jdoc_member(sonde_jdoc_item(e, 0), "response");
+	assert_true(json_object_is_type(sonde_jdoc_member(resp, "status"), json_type_int));
+	assert_int_equal(json_object_get_int64(sonde_jdoc_member(resp, "status")), 0);
+	json_object_put(j);
 	sonde_buf_free(&b);
 	sonde_har_free(h);
 }
@@ -178,7 +216,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_url),     cmocka_unit_test(test_query),
 		cmocka_unit_test(test_cookies), cmocka_unit_test(test_set_cookie),
-		cmocka_unit_test(test_entries),
+		cmocka_unit_test(test_entries), cmocka_unit_test(test_hostile_numbers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 
 #include "testutil.h"
 
+#include "core/hex.h"
 #include "proto/content/grpc.h"
 
 extern const struct sonde_dissector sonde_dissector_http2;
@@ -337,12 +338,6 @@ static void test_malformed(void **state)
 
 /* ------------------------------------------------------------ HPACK stories --- */
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 static char *slurp(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -399,7 +394,7 @@ static void run_story(const char *path)
 		assert_non_null(wire);
 		struct tu_bytes blk = { 0 };
 		for (size_t k = 0; wire[k] && wire[k + 1]; k += 2)
-			tu_u8(&blk, (uint8_t)(hexval(wire[k]) << 4 | hexval(wire[k + 1])));
+			tu_u8(&blk, (uint8_t)sonde_hexbyte((uint8_t)wire[k], (uint8_t)wire[k + 1]));
 		c2s.len = 0;
 		frame(&c2s, 1, 0x5, (uint32_t)(2 * i + 1), blk.p, blk.len);
 		tu_bytes_free(&blk);

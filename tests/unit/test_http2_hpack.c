@@ -14,6 +14,7 @@
 
 #include "testutil.h"
 
+#include "core/hex.h"
 #include "proto/http/http2_hpack.h"
 
 /* --------------------------------------------------------------- helpers --- */
@@ -158,12 +159,6 @@ static void test_huffman_malformed(void **state)
 
 /* ---------------------------------------------------------------- stories --- */
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 static char *slurp(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -217,7 +212,7 @@ static void run_story(const char *path, size_t from, struct tally *ty)
 		const char *wire = tj_cstr(tj_get(c, "wire"));
 		struct tu_bytes blk = { 0 };
 		for (size_t k = 0; wire[k] && wire[k + 1]; k += 2)
-			tu_u8(&blk, (uint8_t)(hexval(wire[k]) << 4 | hexval(wire[k + 1])));
+			tu_u8(&blk, (uint8_t)sonde_hexbyte((uint8_t)wire[k], (uint8_t)wire[k + 1]));
 		struct got g = { 0 };
 		uint32_t unknown = 0;
 		bool synced = false;

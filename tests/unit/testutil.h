@@ -31,6 +31,7 @@
 
 #include "core/buf.h"
 #include "core/chunk.h"
+#include "core/hex.h"
 #include "core/record.h"
 #include "core/stats.h"
 #include "pair/pairing.h"
@@ -309,11 +310,7 @@ TU_FN int tj_hex4(const char *p, uint32_t *out)
 {
 	uint32_t v = 0;
 	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-		int d = c >= '0' && c <= '9' ? c - '0'
-			: c >= 'a' && c <= 'f' ? c - 'a' + 10
-			: c >= 'A' && c <= 'F' ? c - 'A' + 10
-			: -1;
+		int d = sonde_hexval((uint8_t)p[i]);
 		if (d < 0)
 			return -1;
 		v = v << 4 | (uint32_t)d;

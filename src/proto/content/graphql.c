@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/hex.h"
 #include "proto/content/content.h"
 #include "proto/content/graphql.h"
 #include "proto/content/json_scan.h"
@@ -393,12 +394,11 @@ static void pct_decode(struct sonde_buf *b, const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		uint8_t c = p[i];
-		int a, d;
+		int v;
 		if (c == '+') {
 			c = ' ';
-		} else if (c == '%' && i + 2 < n && (a = sonde_js_hexval(p[i + 1])) >= 0 &&
-			   (d = sonde_js_hexval(p[i + 2])) >= 0) {
-			c = (uint8_t)(a << 4 | d);
+		} else if (c == '%' && i + 2 < n && (v = sonde_hexbyte(p[i + 1], p[i + 2])) >= 0) {
+			c = (uint8_t)v;
 			i += 2;
 		}
 		sonde_buf_append(b, &c, 1);

@@ -13,6 +13,7 @@
 
 #include <zlib.h>
 
+#include "core/hex.h"
 #include "proto/content/content.h"
 #include "proto/content/grpc.h"
 #include "proto/content/protobuf.h"
@@ -84,27 +85,15 @@ void sonde_grpc_path_fields(const uint8_t *p, size_t n, const struct sonde_field
 	v->str(ctx, "method", slash + 1, (size_t)(p + n - slash - 1));
 }
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 void sonde_grpc_pct_field(const char *name, const uint8_t *p, size_t n,
 			  const struct sonde_field_ops *v, void *ctx)
 {
 	static const uint8_t none[1];
 	struct sonde_buf t = { 0 };
 	for (size_t i = 0; i < n; i++) {
-		int a, b;
-		if (p[i] == '%' && i + 2 < n && (a = hexval(p[i + 1])) >= 0 &&
-		    (b = hexval(p[i + 2])) >= 0) {
-			uint8_t c = (uint8_t)(a << 4 | b);
+		int byte;
+		if (p[i] == '%' && i + 2 < n && (byte = sonde_hexbyte(p[i + 1], p[i + 2])) >= 0) {
+			uint8_t c = (uint8_t)byte;
 			sonde_buf_append(&t, &c, 1);
 			i += 2;
 		} else {

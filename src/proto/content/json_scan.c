@@ -2,6 +2,7 @@
 /* A minimal JSON walker over untrusted bytes (see json_scan.h). */
 #include "proto/content/json_scan.h"
 
+#include "core/hex.h"
 #define JSON_MAX_DEPTH 64
 
 /* Bytes of a number or literal (true, false, null): scanned, not checked. */
@@ -17,24 +18,13 @@ void sonde_js_ws(const uint8_t *p, size_t n, size_t *i)
 		(*i)++;
 }
 
-int sonde_js_hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool hex4(const uint8_t *p, size_t n, size_t i, uint32_t *v)
 {
 	if (n - i < 4)
 		return false;
 	*v = 0;
 	for (int k = 0; k < 4; k++) {
-		int h = sonde_js_hexval(p[i + (size_t)k]);
+		int h = sonde_hexval(p[i + (size_t)k]);
 		if (h < 0)
 			return false;
 		*v = *v << 4 | (uint32_t)h;

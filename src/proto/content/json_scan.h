@@ -20,7 +20,5 @@ void sonde_js_ws(const uint8_t *p, size_t n, size_t *i);
 bool sonde_js_string(const uint8_t *p, size_t n, size_t *i, struct sonde_buf *dec);
 /* Skip one value; depth: how deep it already is (start at 1). */
 bool sonde_js_skip(const uint8_t *p, size_t n, size_t *i, unsigned depth);
-/* A hex digit's value, or -1. */
-int sonde_js_hexval(uint8_t c);
 
 #endif

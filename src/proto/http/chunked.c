@@ -4,13 +4,7 @@
 
 #include <string.h>
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
+#include "core/hex.h"
 
 /* One byte of a size line (not its LF). */
 static void size_byte(struct sonde_chunked *c, uint8_t b)
@@ -22,7 +16,7 @@ static void size_byte(struct sonde_chunked *c, uint8_t b)
 	}
 	if (c->phase != 1)
 		return;
-	int v = hexval(b);
+	int v = sonde_hexval(b);
 	if (v >= 0) {
 		if (c->digits >= 15) {
 			c->bad_line = true; /* more than 60 bits */

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hex.h"
+
 #define LINE_NUM_MAX 22 /* a length or count: sign and 20 digits */
 #define LINE_TEXT_MAX (1u << 20) /* simple strings, errors, doubles, big numbers */
 #define INLINE_MAX (64u << 10) /* Redis refuses longer inline commands too */
@@ -349,14 +351,6 @@ static void inline_put(struct sonde_resp_parser *ps, uint8_t c)
 		ps->v.node[ps->cur].size++;
 }
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* The line ended: the command is done (a blank line is none). */
 static enum sonde_resp_rc inline_end(struct sonde_resp_parser *ps)
 {
@@ -380,14 +374,15 @@ static enum sonde_resp_rc inline_quoted(struct sonde_resp_parser *ps, uint8_t c)
 {
 	static const char esc_in[] = "nrtba", esc_out[] = "\n\r\t\b\a";
 	if (ps->xn) { /* after \x */
-		if (hexval(c) >= 0 && ps->xn == 1) {
+		if (sonde_hexval(c) >= 0 && ps->xn == 1) {
 			ps->xb = c;
 			ps->xn = 2;
 			return SONDE_RESP_MORE;
 		}
-		bool both = hexval(c) >= 0;
+		int v = sonde_hexbyte(ps->xb, c);
+		bool both = v >= 0;
 		if (both)
-			inline_put(ps, (uint8_t)(hexval(ps->xb) << 4 | hexval(c)));
+			inline_put(ps, (uint8_t)v);
 		else
 			inline_put(ps, 'x');
 		if (!both && ps->xn == 2)

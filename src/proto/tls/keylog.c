@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 
 #include "core/buf.h"
+#include "core/hex.h"
 
 #define KEYLOG_FILE_MAX (64u << 20)
 #define KEYLOG_ENTRIES_MAX (1u << 20)
@@ -33,27 +34,16 @@ static const struct {
 	{ "CLIENT_EARLY_TRAFFIC_SECRET", SONDE_KL_CLIENT_EARLY },
 };
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Hex digits p[0..n) into out (at most max bytes); bytes written, or -1. */
 static int unhex(const char *p, size_t n, uint8_t *out, size_t max)
 {
 	if (n % 2 || n / 2 > max || !n)
 		return -1;
 	for (size_t i = 0; i < n; i += 2) {
-		int hi = hexval(p[i]), lo = hexval(p[i + 1]);
-		if (hi < 0 || lo < 0)
+		int v = sonde_hexbyte((uint8_t)p[i], (uint8_t)p[i + 1]);
+		if (v < 0)
 			return -1;
-		out[i / 2] = (uint8_t)(hi << 4 | lo);
+		out[i / 2] = (uint8_t)v;
 	}
 	return (int)(n / 2);
 }
