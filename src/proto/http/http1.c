@@ -521,6 +521,8 @@ static size_t st_body_len(struct h1_conn *h, enum sonde_dir dir, const uint8_t *
 {
 	struct h1_dir *d = &h->d[dir];
 	size_t k = n < d->remaining ? n : (size_t)d->remaining;
+	if (d->cur && !d->cur->body.cap) /* the first bytes: room for all at once */
+		sonde_http_msg_body_expect(d->cur, d->remaining, h->s->opts->body_limit);
 	body_bytes(h, d, p, k);
 	d->remaining -= k;
 	d->msg_wire += k;

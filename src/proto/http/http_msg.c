@@ -126,6 +126,13 @@ void sonde_http_msg_body(struct sonde_http_msg *m, const uint8_t *p, size_t n, s
 		sonde_buf_append(&m->body, p, n);
 }
 
+void sonde_http_msg_body_expect(struct sonde_http_msg *m, uint64_t total, size_t limit)
+{
+	size_t keep = total < limit ? (size_t)total : limit;
+	if (!m->body_hole && keep > m->body.len)
+		sonde_buf_reserve(&m->body, keep - m->body.len);
+}
+
 void sonde_http_msg_decode(struct sonde_http_msg *m, size_t limit)
 {
 	struct sonde_buf out = { 0 };

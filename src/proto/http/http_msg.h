@@ -110,6 +110,9 @@ struct sonde_http_span sonde_http_target(const struct sonde_http_msg *m);
  * under limit (past it the message is flagged truncated, once counted). */
 void sonde_http_msg_body(struct sonde_http_msg *m, const uint8_t *p, size_t n, size_t limit,
 			 struct sonde_stats *st);
+/* The body will be `total` bytes (Content-Length): room for what of it is
+ * kept, reserved once instead of grown (and copied) as it comes. */
+void sonde_http_msg_body_expect(struct sonde_http_msg *m, uint64_t total, size_t limit);
 /* Inflate a gzip/deflate body (m->coding) in place, keeping at most limit bytes. */
 void sonde_http_msg_decode(struct sonde_http_msg *m, size_t limit);
 /* Heap bytes the message holds, for the pending-requests budget. */
