@@ -7,7 +7,7 @@
 #ifndef SONDE_EVENTS_H
 #define SONDE_EVENTS_H
 
-#define SONDE_EVENT_VERSION 3
+#define SONDE_EVENT_VERSION 4
 
 /* Payload bytes per event; a larger read/write becomes several events. */
 #define SONDE_CHUNK_MAX 16384
@@ -114,6 +114,7 @@ struct sonde_event {
 	__u8 laddr[16], raddr[16]; /* local and remote address; IPv4 in the first 4 */
 	__u16 lport, rport; /* host byte order */
 	char comm[SONDE_COMM_LEN];
+	__u32 netns; /* the socket's network namespace (its inode); 0: unknown */
 	/* TLS events: what names the library (with bit 63 set, the probed
 	 * target's id; else the entry address of the function that moved the
 	 * bytes), and the id of the socket the TLS connection runs on (0 while

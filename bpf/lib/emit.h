@@ -53,9 +53,13 @@ static __always_inline void fill_header(struct sonde_event *ev, __u64 skp, struc
 		__builtin_memset(ev->laddr, 0, 16);
 		__builtin_memset(ev->raddr, 0, 16);
 		ev->lport = ev->rport = 0;
+		ev->netns = 0;
 		return;
 	}
 	ev->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	/* 127.0.0.1 in two namespaces are two hosts: user space's loopback
+	 * de-duplication keys by it, as the peers map does (lib/sock.h). */
+	ev->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	if (ev->family == AF_INET) {
 		__builtin_memset(ev->laddr, 0, 16);
 		__builtin_memset(ev->raddr, 0, 16);

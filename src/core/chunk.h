@@ -54,6 +54,7 @@ enum sonde_chunk_flags {
 /* The process behind a chunk, for sources that know it (eBPF). */
 struct sonde_process {
 	uint32_t pid;
+	uint32_t tid; /* the thread whose call the connection was first seen in; 0: unknown */
 	uint64_t cgroup_id;
 	char comm[16];
 };

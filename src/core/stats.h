@@ -97,6 +97,7 @@
 	X(ebpf_ignored_bytes, "bytes of connections sonde stopped copying")                       \
 	X(ebpf_udp_datagrams, "UDP datagrams copied (port 53, or --port's)")                      \
 	X(ebpf_udp_bytes, "bytes of those datagrams")                                             \
+	X(ebpf_lost_closes, "sockets gone from the kernel, their close event lost")               \
 	X(duplicate_peer_bytes, "bytes seen again from a connection's other local end")           \
 	X(ebpf_peer_copy_bytes, "bytes of a connection's other local end, not copied")            \
 	X(tls_libraries, "TLS libraries and binaries probed")                                     \
@@ -131,6 +132,7 @@
 	X(enrich_packet_lookups, "packet sources: connections whose sockets were looked up")      \
 	X(enrich_packet_misses, "of those, with no local socket found (remote, or closed)")       \
 	X(enrich_packet_owner_misses, "local sockets found whose process was not found")          \
+	X(enrich_packet_by_listener, "server ends named by their listener (their socket gone)")   \
 	X(enrich_packet_netns_unentered, "lookups in namespaces not entered (read from /proc)")   \
 	X(enrich_packet_cgroup_misses, "cgroup_skb: cgroup ids not in the cgroup tree")           \
 	X(enrich_cri_listings, "listings of the node's pods asked of the runtime's CRI API")      \

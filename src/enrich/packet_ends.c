@@ -113,10 +113,12 @@ static uint32_t pid_of_nspath(const char *path)
 }
 
 /* The two sockets' inodes (0: not there) in namespace netns (NULL: ours),
- * and the server's port's listener (*lino, 0: none). Returns false when no
- * table of that namespace could be read. */
+ * and the server's port's listener (*lino, 0: none); *unentered set when
+ * read from /proc for want of entering it. Returns false when no table of
+ * that namespace could be read. */
 static bool sockets_in(struct sonde_packet_ends *p, const char *netns,
-		       const struct sonde_conn_info *c, uint64_t ino[2], uint64_t *lino)
+		       const struct sonde_conn_info *c, uint64_t ino[2], uint64_t *lino,
+		       bool *unentered)
 {
 	struct sonde_sockdiag_hit hit[2];
 	uint64_t ns = netns ? ns_ino(netns) : p->own_ns;
@@ -143,13 +145,23 @@ static bool sockets_in(struct sonde_packet_ends *p, const char *netns,
 	/* Not allowed in (sonde kept no CAP_SYS_ADMIN): a process of that
 	 * namespace shows its table in /proc. */
 	uint32_t pid = pid_of_nspath(netns);
-	p->stats->enrich_packet_netns_unentered++;
+	*unentered = true;
 	if (!pid ||
 	    !sonde_sock_inodes(p->proc, pid, &c->client, &c->server, &ino[0], &ino[1], lino))
 		return false;
 	if (!ino[1])
 		ino[1] = *lino; /* a listener stands for the server's socket */
 	return true;
+}
+
+/* Is the server's socket sino gone from the table since it was seen (closed,
+ * or orphaned by its holder's close: no inode)? */
+static bool server_gone(struct sonde_packet_ends *p, const char *netns,
+			const struct sonde_conn_info *c, uint64_t sino)
+{
+	uint64_t ino[2] = { 0, 0 }, lino = 0;
+	bool unentered = false;
+	return sockets_in(p, netns, c, ino, &lino, &unentered) && ino[1] != sino;
 }
 
 /* cgroup_skb: the container of the socket's cgroup, and the namespace of
@@ -205,7 +217,11 @@ void sonde_packet_ends_find(struct sonde_packet_ends *p, const struct sonde_conn
 	if (!netns)
 		netns = netns_of_source(c->source);
 	uint64_t ino[2] = { 0, 0 }, lino = 0;
-	if (!sockets_in(p, netns, c, ino, &lino) || (!ino[0] && !ino[1])) {
+	bool unentered = false;
+	bool read = sockets_in(p, netns, c, ino, &lino, &unentered);
+	if (unentered)
+		p->stats->enrich_packet_netns_unentered++;
+	if (!read || (!ino[0] && !ino[1])) {
 		p->stats->enrich_packet_misses++;
 		return;
 	}
@@ -214,7 +230,19 @@ void sonde_packet_ends_find(struct sonde_packet_ends *p, const struct sonde_conn
 		out->socket[e] = ino[e] != 0;
 		if (ino[e])
 			out->pid[e] = owner_of(p, ino[e], e ? lino : 0, now);
+	}
+	/* The server's socket was in the table but its holder closed it before
+	 * the descriptors were searched (the client left first and the record
+	 * came at once, as tc's do): gone now, it is stood for by its listener
+	 * as one gone before the lookup is. */
+	bool by_listener = lino && ino[1] == lino;
+	if (!out->pid[1] && ino[1] && lino && !by_listener && server_gone(p, netns, c, ino[1])) {
+		out->pid[1] = owner_of(p, lino, 0, now);
+		by_listener = true;
+	}
+	if (by_listener && out->pid[1])
+		p->stats->enrich_packet_by_listener++;
+	for (int e = 0; e < 2; e++)
 		if (ino[e] && !out->pid[e])
 			p->stats->enrich_packet_owner_misses++;
-	}
 }

@@ -238,6 +238,8 @@ static void process_member(struct walk *w, const struct sonde_record *r)
 	if (!c->proc.pid || !open_member(w, "process", false))
 		return;
 	v_u64(w, "pid", c->proc.pid);
+	if (c->proc.tid)
+		v_u64(w, "tid", c->proc.tid);
 	put_str(w, "comm", (const uint8_t *)c->proc.comm,
 		strnlen(c->proc.comm, sizeof(c->proc.comm)));
 	v_u64(w, "cgroup_id", c->proc.cgroup_id);

@@ -488,6 +488,10 @@ void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 	if (c->proc.pid) {
 		sonde_buf_puts(o, ",\"process\":{\"pid\":");
 		sonde_buf_u64(o, c->proc.pid);
+		if (c->proc.tid) {
+			sonde_buf_puts(o, ",\"tid\":");
+			sonde_buf_u64(o, c->proc.tid);
+		}
 		sonde_buf_puts(o, ",\"comm\":");
 		sonde_json_str(o, c->proc.comm, strnlen(c->proc.comm, sizeof(c->proc.comm)));
 		sonde_buf_puts(o, ",\"cgroup_id\":");

@@ -85,6 +85,9 @@ def processes(sonde, tmp, dry):
     R.check("record's process: pid, comm, cgroup_id kept; exe, cmdline added",
             {"pid", "comm", "cgroup_id"} <= set(top) and top.get("exe") == traced.get("exe") and
             top.get("cmdline") == traced.get("cmdline"), top)
+    # Both curl and the server call from their main thread.
+    R.check("record's process: the tid of the call (the main thread's: the pid)",
+            top.get("tid") == top.get("pid"), top)
     R.check("no container for host processes",
             "container" not in r["conn"]["client"] and "container" not in r["conn"]["server"], r["conn"])
     slow = exchanges(recs, "/slow")

@@ -604,11 +604,27 @@ static void event_endpoints(const struct sonde_event *ev, struct sonde_endpoint 
 	endpoint(remote, ev->family, ev->raddr, ev->rport);
 }
 
-bool ebpf_owns_tuple(struct sonde_ebpf *e, const struct sonde_event *ev, uint64_t salt)
+bool ebpf_loopback(const struct sonde_endpoint *ep)
+{
+	static const uint8_t lo6[16] = { [15] = 1 };
+	return ep->family == AF_INET ? ep->addr[0] == 127 : !memcmp(ep->addr, lo6, 16);
+}
+
+/* The owners map's key of ev's connection: both its local ends make the
+ * same one; a loopback one in another namespace is another connection. */
+static uint64_t tuple_key(const struct sonde_event *ev, uint64_t salt)
 {
 	struct sonde_endpoint local, remote;
 	event_endpoints(ev, &local, &remote);
-	uint64_t tuple = (sonde_pair_hash(&local, &remote) ^ salt) | 1; /* non-zero map key */
+	uint64_t h = sonde_pair_hash(&local, &remote) ^ salt;
+	if (ebpf_loopback(&local))
+		h = sonde_mix64(h ^ ev->netns);
+	return h | 1; /* non-zero map key */
+}
+
+bool ebpf_owns_tuple(struct sonde_ebpf *e, const struct sonde_event *ev, uint64_t salt)
+{
+	uint64_t tuple = tuple_key(ev, salt);
 	uint64_t owner = 0;
 	uint64_t owner_sk;
 	if (sonde_u64map_get(&e->owners, tuple, &owner) &&
@@ -633,9 +649,7 @@ bool ebpf_owns_tuple(struct sonde_ebpf *e, const struct sonde_event *ev, uint64_
  * the tuple here too, whoever our map says held it. */
 static bool ebpf_claim_tuple(struct sonde_ebpf *e, const struct sonde_event *ev, uint64_t salt)
 {
-	struct sonde_endpoint local, remote;
-	event_endpoints(ev, &local, &remote);
-	uint64_t tuple = (sonde_pair_hash(&local, &remote) ^ salt) | 1;
+	uint64_t tuple = tuple_key(ev, salt);
 	uint64_t owner = 0;
 	if (sonde_u64map_get(&e->owners, tuple, &owner) && owner != ev->conn_id)
 		sonde_u64map_del(&e->owned, owner, NULL);
@@ -652,6 +666,7 @@ void ebpf_chunk_from_event(const struct sonde_ebpf *e, const struct sonde_event 
 	struct sonde_endpoint local, remote;
 	event_endpoints(ev, &local, &remote);
 	proc->pid = ev->tgid;
+	proc->tid = ev->tid;
 	proc->cgroup_id = ev->cgroup_id;
 	memcpy(proc->comm, ev->comm, sizeof(proc->comm));
 	proc->comm[sizeof(proc->comm) - 1] = '\0';
@@ -690,6 +705,87 @@ static void ebpf_ignore_socket(struct sonde_ebpf *e, uint64_t sk, uint64_t conn_
 	__atomic_fetch_add(&e->skel->bss->ignored_gen, 1, __ATOMIC_RELEASE);
 }
 
+/* Events that are not a TCP stream's: a mapped library, TLS plaintext, a
+ * datagram. True when handled here. */
+static bool on_side_event(struct sonde_ebpf *e, const struct sonde_event *ev)
+{
+	if (ev->type == SONDE_EV_MAPPED) {
+		if (e->tls)
+			ebpf_tls_mapped(e, ev->tgid, ev->dir == 0);
+		return true;
+	}
+	if (ev->flags & SONDE_EVF_TLS) {
+		if (e->tls)
+			ebpf_tls_event(e, ev);
+		return true;
+	}
+	if (ev->flags & SONDE_EVF_DATAGRAM) {
+		ebpf_datagram(e, ev);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Both ends of a loopback connection are traced sockets: keep one. The
+ * kernel mutes the second from its first event on (peers map) and says so;
+ * the check below is for sockets it could not place (map full). False for
+ * an event of the end not kept.
+ */
+static bool end_kept(struct sonde_ebpf *e, const struct sonde_event *ev)
+{
+	if (ev->flags & SONDE_EVF_PEER_COPY)
+		return false; /* its bytes are counted in ebpf_peer_copy_bytes */
+	/* A socket that owns its tuple keeps it until its close or until its
+	 * own socket comes back under a new id (which drops it from `owned`):
+	 * its later events need no second look. */
+	uint64_t owned_tuple;
+	if (sonde_u64map_get(&e->owned, ev->conn_id, &owned_tuple))
+		return true;
+	/* The kernel's word is final: its peers map lives beside the sockets,
+	 * while ours can keep an owner whose close event was lost (a full
+	 * ring) and would take the next connection on the same tuple for its
+	 * copy. */
+	bool owns = ev->flags & SONDE_EVF_PEER_OWNER ? ebpf_claim_tuple(e, ev, 0)
+						     : ebpf_owns_tuple(e, ev, 0);
+	if (!owns) {
+		e->stats->duplicate_peer_bytes += ev->len;
+		/* Stop the kernel copying this end's payload at all: only its
+		 * first events get this far. */
+		if (ev->type == SONDE_EV_DATA && ev->cap)
+			ebpf_ignore_socket(e, ev->sk, ev->conn_id);
+		return false;
+	}
+	if (ev->type != SONDE_EV_CLOSE)
+		sonde_u64map_put(&e->sockets, ev->conn_id, ev->sk);
+	return true;
+}
+
+/* The end of both directions, at their final positions; the first (the
+ * local socket's) says how it ended. */
+static void emit_close(struct sonde_ebpf *e, const struct sonde_event *ev, bool tcp_info,
+		       struct sonde_chunk *c)
+{
+	struct sonde_tcp_facts facts;
+	if (tcp_info) {
+		ebpf_tcp_facts((const struct sonde_tcp_info *)(ev + 1), &facts);
+		c->tcp = &facts;
+	}
+	c->flags = SONDE_CF_FIN;
+	c->seq = ev->pos;
+	sonde_chunk_emit(&e->out, c);
+	c->tcp = NULL;
+	struct sonde_endpoint src = c->flow.src;
+	c->flow.src = c->flow.dst;
+	c->flow.dst = src;
+	c->role = c->role == SONDE_ROLE_SRC_IS_CLIENT   ? SONDE_ROLE_SRC_IS_SERVER
+		  : c->role == SONDE_ROLE_SRC_IS_SERVER ? SONDE_ROLE_SRC_IS_CLIENT
+							: SONDE_ROLE_UNKNOWN;
+	c->seq = ev->rx_pos;
+	sonde_chunk_emit(&e->out, c);
+	ebpf_release(e, ev->conn_id);
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct sonde_ebpf *e = ctx;
@@ -701,20 +797,8 @@ static int on_event(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	st->ebpf_events++;
-	if (ev->type == SONDE_EV_MAPPED) {
-		if (e->tls)
-			ebpf_tls_mapped(e, ev->tgid, ev->dir == 0);
+	if (on_side_event(e, ev))
 		return 0;
-	}
-	if (ev->flags & SONDE_EVF_TLS) {
-		if (e->tls)
-			ebpf_tls_event(e, ev);
-		return 0;
-	}
-	if (ev->flags & SONDE_EVF_DATAGRAM) {
-		ebpf_datagram(e, ev);
-		return 0;
-	}
 	bool tcp_info = ev->flags & SONDE_EVF_TCP_INFO;
 	if (tcp_info && size < sizeof(*ev) + sizeof(struct sonde_tcp_info)) {
 		st->ebpf_bad_events++;
@@ -729,34 +813,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	 * connection. */
 	if (ev->type == SONDE_EV_CLOSE && e->tls)
 		ebpf_tls_socket_closed(e, ev->conn_id, ev->ts_ns + (uint64_t)e->mono_to_real_ns);
-
-	/* Both ends of a loopback connection are traced sockets: keep one. The
-	 * kernel mutes the second from its first event on (peers map) and says
-	 * so; the check below is for sockets it could not place (map full). */
-	if (ev->flags & SONDE_EVF_PEER_COPY)
-		return 0; /* its bytes are counted in ebpf_peer_copy_bytes */
-	/* A socket that owns its tuple keeps it until its close or until its
-	 * own socket comes back under a new id (which drops it from `owned`):
-	 * its later events need no second look. */
-	uint64_t owned_tuple;
-	if (!sonde_u64map_get(&e->owned, ev->conn_id, &owned_tuple)) {
-		/* The kernel's word is final: its peers map lives beside the
-		 * sockets, while ours can keep an owner whose close event was
-		 * lost (a full ring) and would take the next connection on the
-		 * same tuple for its copy. */
-		bool owns = ev->flags & SONDE_EVF_PEER_OWNER ? ebpf_claim_tuple(e, ev, 0)
-							     : ebpf_owns_tuple(e, ev, 0);
-		if (!owns) {
-			st->duplicate_peer_bytes += ev->len;
-			/* Stop the kernel copying this end's payload at all: only
-			 * its first events get this far. */
-			if (ev->type == SONDE_EV_DATA && ev->cap)
-				ebpf_ignore_socket(e, ev->sk, ev->conn_id);
-			return 0;
-		}
-		if (ev->type != SONDE_EV_CLOSE)
-			sonde_u64map_put(&e->sockets, ev->conn_id, ev->sk);
-	}
+	if (!end_kept(e, ev))
+		return 0;
 
 	struct sonde_process proc;
 	struct sonde_chunk c;
@@ -767,29 +825,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		sonde_chunk_emit(&e->out, &c);
 		break;
 	case SONDE_EV_DATA: sonde_chunk_emit(&e->out, &c); break;
-	case SONDE_EV_CLOSE: {
-		/* The end of both directions, at their final positions; the
-		 * first (the local socket's) says how it ended. */
-		struct sonde_tcp_facts facts;
-		if (tcp_info) {
-			ebpf_tcp_facts((const struct sonde_tcp_info *)(ev + 1), &facts);
-			c.tcp = &facts;
-		}
-		c.flags = SONDE_CF_FIN;
-		c.seq = ev->pos;
-		sonde_chunk_emit(&e->out, &c);
-		c.tcp = NULL;
-		struct sonde_endpoint src = c.flow.src;
-		c.flow.src = c.flow.dst;
-		c.flow.dst = src;
-		c.role = c.role == SONDE_ROLE_SRC_IS_CLIENT   ? SONDE_ROLE_SRC_IS_SERVER
-			 : c.role == SONDE_ROLE_SRC_IS_SERVER ? SONDE_ROLE_SRC_IS_CLIENT
-							      : SONDE_ROLE_UNKNOWN;
-		c.seq = ev->rx_pos;
-		sonde_chunk_emit(&e->out, &c);
-		ebpf_release(e, ev->conn_id);
-		break;
-	}
+	case SONDE_EV_CLOSE: emit_close(e, ev, tcp_info, &c); break;
 	default: st->ebpf_bad_events++;
 	}
 	return 0;
@@ -879,6 +915,9 @@ int sonde_ebpf_poll(struct sonde_ebpf *e, int timeout_ms)
 		n = ring_buffer__consume(e->rb);
 	if (e->tls)
 		ebpf_tls_tick(e);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ebpf_sweep_lost_closes(e, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
 	return n;
 }
 

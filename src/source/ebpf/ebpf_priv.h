@@ -36,6 +36,9 @@ struct sonde_ebpf {
 	struct sonde_u64map owners;
 	/* conn_id → tuple hash, to release ownership on close */
 	struct sonde_u64map owned;
+	/* the last sweep for sockets whose close was lost (ebpf_sweep.c):
+	 * monotonic time, and the kernel's ring drops then */
+	uint64_t sweep_last_ns, sweep_drops;
 	/* UDP datagrams between two traced sockets (loopback) are seen twice,
 	 * sent and received: keys of the ones seen in the last two windows of
 	 * SONDE_EBPF_DGRAM_WINDOW_NS (ebpf_udp.c), dropped when matched */
@@ -68,10 +71,19 @@ struct sonde_ebpf {
 /* ebpf.c: the chunk of a data or control event (flow, role, time, process). */
 void ebpf_chunk_from_event(const struct sonde_ebpf *e, const struct sonde_event *ev,
 			   struct sonde_process *proc, struct sonde_chunk *c);
-/* ebpf.c: loopback de-duplication; false if the event is the other end's. */
+/* ebpf.c: loopback de-duplication; false if the event is the other end's.
+ * The key is the connection's tuple, and for a loopback one the socket's
+ * network namespace too (the event's netns). */
 bool ebpf_owns_tuple(struct sonde_ebpf *e, const struct sonde_event *ev, uint64_t salt);
+/* ebpf.c: is ep a loopback address (127/8, ::1; v4-mapped already IPv4)? */
+bool ebpf_loopback(const struct sonde_endpoint *ep);
 /* ebpf.c: drop what tracks a connection (ownership, socket map). */
 void ebpf_release(struct sonde_ebpf *e, uint64_t conn_id);
+/* Release sockets the kernel no longer holds, their close lost (now_ns:
+ * monotonic); rate-limited, soon after ring drops. */
+void ebpf_sweep_lost_closes(struct sonde_ebpf *e, uint64_t now_ns);
+/* The sweep itself, against socket map socks_fd: how many were released. */
+size_t ebpf_sweep_sockets(struct sonde_ebpf *e, int socks_fd);
 /* ebpf.c: the kernel counters, summed over CPUs, into the stats fields
  * SONDE_KCOUNTERS maps them to (set, not added to: totals since load). */
 void ebpf_stats_from_counters(struct sonde_stats *st, const uint64_t sum[SONDE_CNT__MAX]);

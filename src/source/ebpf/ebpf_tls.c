@@ -148,15 +148,12 @@ static bool go_cookies_fit(const struct sonde_go_binary *g)
 	return true;
 }
 
-/* Go: a uprobe at the entry of Read and Write and one at each of their
- * return instructions (never uretprobes: see bpf/capture.bpf.c). */
-static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, char *why,
-		       size_t whylen)
+/* The kernel programs read the registers of the architecture they were
+ * built for, which is this sonde's own (a process runs code of its host's
+ * architecture only). */
+static bool go_arch_probed(struct sonde_ebpf *e, const struct sonde_go_binary *g, char *why,
+			   size_t whylen)
 {
-	const struct sonde_go_binary *g = t->go;
-	/* The kernel programs read the registers of the architecture they were
-	 * built for, which is this sonde's own (a process runs code of its
-	 * host's architecture only). */
 #if defined(__x86_64__)
 	const enum sonde_go_arch host = SONDE_GO_AMD64;
 #elif defined(__aarch64__)
@@ -164,74 +161,108 @@ static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, c
 #else
 #error "sonde's Go probes: x86-64 and arm64 only"
 #endif
-	if (g->arch != host) {
-		snprintf(why, whylen, "a %s Go program: this sonde probes %s programs only",
-			 sonde_go_arch_name(g->arch), sonde_go_arch_name(host));
-		e->stats->tls_attach_failures++;
-		return NULL;
+	if (g->arch == host)
+		return true;
+	snprintf(why, whylen, "a %s Go program: this sonde probes %s programs only",
+		 sonde_go_arch_name(g->arch), sonde_go_arch_name(host));
+	e->stats->tls_attach_failures++;
+	return false;
+}
+
+/* One Go function's probes: its entry (where enter is set) and, for Read,
+ * each return instruction with ret. */
+struct go_probe_set {
+	const struct sonde_go_func *f;
+	struct bpf_program *enter, *ret;
+	size_t nret;
+	const char *name;
+};
+
+static bool go_attach_func(struct sonde_ebpf *e, const struct sonde_tls_target *t,
+			   const struct go_probe_set *p, bool by_cookie, struct tls_attachment *a,
+			   char *why, size_t whylen)
+{
+	const struct sonde_go_func *f = p->f;
+	for (size_t r = p->enter ? 0 : 1; r <= p->nret; r++) {
+		struct bpf_program *prog = r ? p->ret : p->enter;
+		/* entries after the stack check: see goinfo.h */
+		uint64_t off = r                  ? f->ret_file_offs[r - 1]
+			       : f->body_file_off ? f->body_file_off
+						  : f->file_off;
+		LIBBPF_OPTS(bpf_uprobe_opts, uo,
+			    .bpf_cookie = by_cookie        ? SONDE_GO_COOKIE(t->id, off)
+					  : e->tls_cookies ? t->id
+							   : 0);
+		struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, -1, t->path, off, &uo);
+		if (!l) {
+			snprintf(why, whylen, "attaching a uprobe to %s of crypto/tls failed: %s",
+				 p->name, strerror(errno));
+			e->stats->tls_attach_failures++;
+			return false;
+		}
+		a->links[a->n++] = l;
 	}
+	return true;
+}
+
+/* With cookies the probes find the program in go_bins themselves: every
+ * process running it is covered from its first call. */
+static bool go_register_bin(struct sonde_ebpf *e, const struct sonde_tls_target *t, char *why,
+			    size_t whylen)
+{
+	const struct sonde_go_binary *g = t->go;
+	struct sonde_go_bin gb = {
+		.link = go_proc_info(g, 0),
+		.text_delta = g->read.vaddr - g->read.file_off,
+		.pie = g->pie,
+	};
+	if (bpf_map_update_elem(bpf_map__fd(e->skel->maps.go_bins), &t->id, &gb, BPF_ANY) == 0)
+		return true;
+	snprintf(why, whylen, "cannot record the Go program: %s", strerror(errno));
+	e->stats->tls_attach_failures++;
+	return false;
+}
+
+/* Go: a uprobe at the entry of Read and Write and one at each of their
+ * return instructions (never uretprobes: see bpf/capture.bpf.c). */
+static void *go_attach(struct sonde_ebpf *e, const struct sonde_tls_target *t, char *why,
+		       size_t whylen)
+{
+	const struct sonde_go_binary *g = t->go;
+	if (!go_arch_probed(e, g, why, whylen))
+		return NULL;
 	struct sonde_capture *s = e->skel;
 	/* Where Read keeps its arguments in their slots, its returns take
 	 * everything from there: no entry probe (one uprobe per call, not two). */
 	bool read_at_return = !g->regabi || g->read.args_spilled;
-	struct bpf_program *read_enter =
-		g->regabi ? s->progs.go_tls_read_enter : s->progs.go_tls_read_enter_stack;
-	struct bpf_program *ret = g->regabi ? s->progs.go_tls_return : s->progs.go_tls_return_stack;
-	if (read_at_return) {
-		read_enter = NULL;
-		ret = g->regabi ? s->progs.go_tls_read_return : s->progs.go_tls_read_return_stack;
-	}
-	const struct {
-		const struct sonde_go_func *f;
-		struct bpf_program *enter;
-	} fns[2] = {
-		{ &g->read, read_enter },
-		{ &g->write,
-		  g->regabi ? s->progs.go_tls_write_enter : s->progs.go_tls_write_enter_stack },
+	struct go_probe_set read = {
+		.f = &g->read,
+		.enter = g->regabi ? s->progs.go_tls_read_enter : s->progs.go_tls_read_enter_stack,
+		.ret = g->regabi ? s->progs.go_tls_return : s->progs.go_tls_return_stack,
+		.nret = g->read.nret,
+		.name = "Read",
 	};
-	/* With cookies the probes find the program in go_bins themselves:
-	 * every process running it is covered from its first call. */
-	bool by_cookie = e->tls_cookies && go_cookies_fit(g);
-	if (by_cookie) {
-		struct sonde_go_bin gb = {
-			.link = go_proc_info(g, 0),
-			.text_delta = g->read.vaddr - g->read.file_off,
-			.pie = g->pie,
-		};
-		if (bpf_map_update_elem(bpf_map__fd(s->maps.go_bins), &t->id, &gb, BPF_ANY) < 0) {
-			snprintf(why, whylen, "cannot record the Go program: %s", strerror(errno));
-			e->stats->tls_attach_failures++;
-			return NULL;
-		}
+	if (read_at_return) {
+		read.enter = NULL;
+		read.ret =
+			g->regabi ? s->progs.go_tls_read_return : s->progs.go_tls_read_return_stack;
 	}
+	/* Write is taken at its entry (see go_enter): no return probes */
+	struct go_probe_set write = {
+		.f = &g->write,
+		.enter =
+			g->regabi ? s->progs.go_tls_write_enter : s->progs.go_tls_write_enter_stack,
+		.name = "Write",
+	};
+	bool by_cookie = e->tls_cookies && go_cookies_fit(g);
+	if (by_cookie && !go_register_bin(e, t, why, whylen))
+		return NULL;
 	struct tls_attachment *a = attachment_new(2 + g->read.nret);
 	a->go_bin = by_cookie ? t->id : 0;
-	for (int i = 0; i < 2; i++) {
-		const struct sonde_go_func *f = fns[i].f;
-		/* Write is taken at its entry (see go_enter): no return probes */
-		size_t nret = i ? 0 : f->nret;
-		for (size_t r = fns[i].enter ? 0 : 1; r <= nret; r++) {
-			struct bpf_program *prog = r ? ret : fns[i].enter;
-			/* entries after the stack check: see goinfo.h */
-			uint64_t off = r                  ? f->ret_file_offs[r - 1]
-				       : f->body_file_off ? f->body_file_off
-							  : f->file_off;
-			LIBBPF_OPTS(bpf_uprobe_opts, uo,
-				    .bpf_cookie = by_cookie        ? SONDE_GO_COOKIE(t->id, off)
-						  : e->tls_cookies ? t->id
-								   : 0);
-			struct bpf_link *l =
-				bpf_program__attach_uprobe_opts(prog, -1, t->path, off, &uo);
-			if (!l) {
-				snprintf(why, whylen,
-					 "attaching a uprobe to %s of crypto/tls failed: %s",
-					 i ? "Write" : "Read", strerror(errno));
-				e->stats->tls_attach_failures++;
-				tls_detach(e, a);
-				return NULL;
-			}
-			a->links[a->n++] = l;
-		}
+	if (!go_attach_func(e, t, &read, by_cookie, a, why, whylen) ||
+	    !go_attach_func(e, t, &write, by_cookie, a, why, whylen)) {
+		tls_detach(e, a);
+		return NULL;
 	}
 	e->stats->tls_libraries++;
 	if (e->on_tls_probe)

@@ -7,7 +7,8 @@
  * first copy goes on; the second, matched by ports, length and payload within
  * a couple of seconds, is counted in duplicate_peer_bytes. Addresses are left
  * out of the match: a socket bound to any address says 0.0.0.0 where its
- * peer names the real one.
+ * peer names the real one. A loopback datagram's key holds its namespace: the
+ * same datagram on 127.0.0.1 of two namespaces was sent twice.
  */
 #include <string.h>
 
@@ -17,10 +18,12 @@
 #define WINDOW_NS 2000000000ull /* a datagram's two copies arrive well within it */
 #define WINDOW_MAX 65536 /* keys kept per window; past it, copies may pass twice */
 
-static uint64_t datagram_key(const struct sonde_chunk *c)
+/* netns: the namespace of a loopback datagram, else 0. */
+static uint64_t datagram_key(const struct sonde_chunk *c, uint32_t netns)
 {
 	uint64_t h = sonde_mix64((uint64_t)c->flow.src.port << 48 |
 				 (uint64_t)c->flow.dst.port << 32 | c->wirelen);
+	h = sonde_mix64(h ^ netns);
 	uint32_t i = 0;
 	for (; i + 8 <= c->caplen; i += 8) {
 		uint64_t w;
@@ -33,7 +36,7 @@ static uint64_t datagram_key(const struct sonde_chunk *c)
 }
 
 /* True if the datagram is the second sight of one already passed on. */
-static bool seen_twice(struct sonde_ebpf *e, const struct sonde_chunk *c)
+static bool seen_twice(struct sonde_ebpf *e, const struct sonde_chunk *c, uint32_t netns)
 {
 	uint64_t now = c->ts_ns;
 	if (!e->dgram_seen[0].keys) {
@@ -47,7 +50,7 @@ static bool seen_twice(struct sonde_ebpf *e, const struct sonde_chunk *c)
 		sonde_u64map_init(&e->dgram_seen[0]);
 		e->dgram_window_start = now;
 	}
-	uint64_t key = datagram_key(c);
+	uint64_t key = datagram_key(c, netns);
 	for (int i = 0; i < 2; i++)
 		if (sonde_u64map_del(&e->dgram_seen[i], key, NULL))
 			return true;
@@ -67,7 +70,10 @@ void ebpf_datagram(struct sonde_ebpf *e, const struct sonde_event *ev)
 	c.conn_id = 0; /* the 5-tuple is the flow */
 	c.role = SONDE_ROLE_UNKNOWN;
 	c.flags = 0;
-	if (seen_twice(e, &c)) {
+	/* The remote end, which both copies name alike (a local one may be a
+	 * wildcard), says whether it is a loopback datagram. */
+	bool loopback = ebpf_loopback(ev->dir == SONDE_EV_TX ? &c.flow.dst : &c.flow.src);
+	if (seen_twice(e, &c, loopback ? ev->netns : 0)) {
 		e->stats->duplicate_peer_bytes += ev->len;
 		return;
 	}
