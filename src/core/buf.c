@@ -41,7 +41,7 @@ void *sonde_xrealloc(void *p, size_t n)
 	return q;
 }
 
-void sonde_buf_reserve(struct sonde_buf *b, size_t more)
+void sonde_buf_grow(struct sonde_buf *b, size_t more)
 {
 	if (b->cap - b->len >= more)
 		return;
@@ -80,11 +80,6 @@ int sonde_buf_putc_slow(struct sonde_buf *b, char c)
 	sonde_buf_reserve(b, 1);
 	b->p[b->len++] = (uint8_t)c;
 	return 0;
-}
-
-int sonde_buf_puts(struct sonde_buf *b, const char *s)
-{
-	return sonde_buf_append(b, s, strlen(s));
 }
 
 int sonde_buf_printf(struct sonde_buf *b, const char *fmt, ...)
@@ -335,8 +330,23 @@ int sonde_json_str_utf8(struct sonde_buf *b, const void *p, size_t n)
 
 void sonde_json_key(struct sonde_buf *b, const char *key)
 {
-	sonde_json_cstr(b, key);
-	sonde_buf_putc(b, ':');
+	/* Keys are short static names that need no escaping: copied in one
+	 * pass, with the general escape only for one that does. */
+	size_t n = strlen(key);
+	sonde_buf_reserve(b, n + 3);
+	uint8_t *o = b->p + b->len;
+	o[0] = '"';
+	for (size_t i = 0; i < n; i++) {
+		if (!json_plain[(uint8_t)key[i]]) {
+			sonde_json_str(b, key, n);
+			sonde_buf_putc(b, ':');
+			return;
+		}
+		o[i + 1] = (uint8_t)key[i];
+	}
+	o[n + 1] = '"';
+	o[n + 2] = ':';
+	b->len += n + 3;
 }
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -394,17 +404,49 @@ void sonde_base64(struct sonde_buf *b, const void *vp, size_t n)
 	b->len = (size_t)(o - b->p);
 }
 
+/* "00" "01" ... "99": two digits per division. */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+				     "25262728293031323334353637383940414243444546474849"
+				     "50515253545556575859606162636465666768697071727374"
+				     "75767778798081828384858687888990919293949596979899";
+
+size_t sonde_u64_digits(uint8_t *o, uint64_t v)
+{
+	size_t n = 1;
+	for (uint64_t t = v; t >= 10; t /= 10)
+		n++;
+	uint8_t *e = o + n;
+	while (v >= 100) {
+		e -= 2;
+		memcpy(e, digit_pairs + v % 100 * 2, 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		e -= 2;
+		memcpy(e, digit_pairs + v * 2, 2);
+	} else {
+		*--e = (uint8_t)('0' + v);
+	}
+	return n;
+}
+
 void sonde_buf_u64(struct sonde_buf *b, uint64_t v)
 {
-	char tmp[20];
-	size_t n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	sonde_buf_reserve(b, n);
-	while (n)
-		b->p[b->len++] = (uint8_t)tmp[--n];
+	sonde_buf_reserve(b, 20);
+	b->len += sonde_u64_digits(b->p + b->len, v);
+}
+
+void sonde_buf_i64(struct sonde_buf *b, int64_t v)
+{
+	sonde_buf_reserve(b, 21);
+	uint8_t *o = b->p + b->len;
+	uint64_t u = (uint64_t)v;
+	if (v < 0) {
+		*o++ = '-';
+		u = (uint64_t)0 - u;
+	}
+	o += sonde_u64_digits(o, u);
+	b->len = (size_t)(o - b->p);
 }
 
 /* Write v as exactly `width` decimal digits (zero-padded). */

@@ -30,8 +30,14 @@ static inline void sonde_buf_init(struct sonde_buf *b, size_t limit)
 {
 	*b = (struct sonde_buf){ .limit = limit };
 }
-/* Make room for `more` bytes; aborts on allocation failure (like xmalloc). */
-void sonde_buf_reserve(struct sonde_buf *b, size_t more);
+/* Make room for `more` bytes; aborts on allocation failure (like xmalloc).
+ * Inline where the room is there: every value of every record asks. */
+void sonde_buf_grow(struct sonde_buf *b, size_t more);
+static inline void sonde_buf_reserve(struct sonde_buf *b, size_t more)
+{
+	if (b->cap - b->len < more)
+		sonde_buf_grow(b, more);
+}
 /* These return 0, or -1 having appended nothing: the buffer is full (or,
  * for printf, the format failed). */
 int sonde_buf_append_slow(struct sonde_buf *b, const void *p, size_t n);
@@ -56,7 +62,11 @@ static inline int sonde_buf_putc(struct sonde_buf *b, char c)
 	}
 	return sonde_buf_putc_slow(b, c);
 }
-int sonde_buf_puts(struct sonde_buf *b, const char *s);
+/* Inline, so a literal's length is known when compiled. */
+static inline int sonde_buf_puts(struct sonde_buf *b, const char *s)
+{
+	return sonde_buf_append(b, s, __builtin_strlen(s));
+}
 int sonde_buf_printf(struct sonde_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void sonde_buf_free(struct sonde_buf *b);
@@ -73,8 +83,11 @@ static inline void sonde_json_cstr(struct sonde_buf *b, const char *s);
 /* The same for text that must stay text: returns -1, writing nothing, if the
  * bytes are not valid UTF-8 (or hold a NUL). One pass for check and escape. */
 int sonde_json_str_utf8(struct sonde_buf *b, const void *p, size_t n);
-/* Decimal digits of v. */
+/* Decimal digits of v (and of a signed v, '-' first), without printf. */
 void sonde_buf_u64(struct sonde_buf *b, uint64_t v);
+void sonde_buf_i64(struct sonde_buf *b, int64_t v);
+/* v's decimal digits at o (room for 20): how many. */
+size_t sonde_u64_digits(uint8_t *o, uint64_t v);
 /* "key": */
 void sonde_json_key(struct sonde_buf *b, const char *key);
 /* Standard base64 (RFC 4648) with padding, no quotes. */

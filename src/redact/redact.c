@@ -137,6 +137,7 @@ int sonde_redactor_add_header(struct sonde_redactor *r, const char *name, enum s
 		return -1;
 	}
 	r->hdr[r->nhdr++] = nm;
+	r->hdr_lens_by_first[(uint8_t)nm.name[0]] |= 1ull << (nm.len - 1);
 	return 0;
 }
 
@@ -205,8 +206,11 @@ enum sonde_redact_hdr sonde_redact_header_kind(const struct sonde_redactor *r, c
 					       size_t n)
 {
 	char low[SONDE_REDACT_NAME_MAX + 1];
-	if (n > SONDE_REDACT_NAME_MAX)
+	if (!n || n > SONDE_REDACT_NAME_MAX)
 		return SONDE_REDACT_HDR_NONE;
+	uint8_t first = name[0] >= 'A' && name[0] <= 'Z' ? (uint8_t)(name[0] + 32) : name[0];
+	if (!(r->hdr_lens_by_first[first] >> (n - 1) & 1))
+		return SONDE_REDACT_HDR_NONE; /* no rule of this length starts so */
 	size_t k = normalise(name, n, false, low, SONDE_REDACT_NAME_MAX);
 	for (size_t i = 0; i < r->nhdr; i++)
 		if (r->hdr[i].len == k && !memcmp(r->hdr[i].name, low, k))

@@ -58,6 +58,14 @@ struct sonde_redact_spans {
 	bool overflow; /* more than SPANS_MAX: everything after the last is masked */
 };
 
+/* Empty spans. Only s[0..n) is ever read: clearing the count is enough,
+ * where an initialiser would zero all 768 bytes for every value masked. */
+static inline void sonde_redact_spans_clear(struct sonde_redact_spans *sp)
+{
+	sp->n = 0;
+	sp->overflow = false;
+}
+
 struct sonde_redact_name {
 	char name[SONDE_REDACT_NAME_MAX + 1]; /* lower case; fields also without '-', '_' */
 	uint8_t len;
@@ -74,6 +82,10 @@ struct sonde_redactor {
 	uint64_t field_exact_lens;
 	uint8_t field_sub_min;
 	bool field_sub_first[256];
+	/* Prefilter of sonde_redact_header_kind, kept by add_header: by a
+	 * rule's first byte (lower case), the lengths of its names (bit
+	 * len - 1). Most headers no rule can be are told by one load. */
+	uint64_t hdr_lens_by_first[256];
 	regex_t pattern[SONDE_REDACT_PATTERNS_MAX];
 	size_t npattern;
 	bool cards; /* card numbers that pass the Luhn check */

@@ -494,7 +494,8 @@ void sonde_redact_scan_cmdline(const struct sonde_redactor *r, const uint8_t *p,
 		size_t ne = eq ? (size_t)(eq - p) : e;
 		bool named = ne > d && sonde_redact_field_match(r, p + d, ne - d);
 		if (memmem(p + a, e - a, "://", 3) || memchr(p + a, '?', e - a)) {
-			struct sonde_redact_spans us = { .n = 0 };
+			struct sonde_redact_spans us;
+			sonde_redact_spans_clear(&us);
 			sonde_redact_scan_url(r, p + a, e - a, &us);
 			for (uint32_t q = 0; q < us.n; q++)
 				sonde_redact_spans_add(sp, a + us.s[q].off, us.s[q].len);

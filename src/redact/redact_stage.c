@@ -85,7 +85,8 @@ static const uint8_t *masked(struct mask_visit *mv, const uint8_t *p, size_t *n,
 /* A command line, masked, through the memo when the visit has one. */
 static void mv_cmdline(struct mask_visit *mv, const char *name, const uint8_t *p, size_t n)
 {
-	struct sonde_redact_spans sp = { .n = 0 };
+	struct sonde_redact_spans sp;
+	sonde_redact_spans_clear(&sp);
 	if (!mv->memo || mv->collect || n > CMDLINE_MEMO_MAX) {
 		sonde_redact_scan_cmdline(mv->r, p, n, &sp);
 		p = masked(mv, p, &n, &sp);
@@ -115,7 +116,8 @@ static void mv_cmdline(struct mask_visit *mv, const char *name, const uint8_t *p
 static void mv_str(void *ctx, const char *name, const uint8_t *p, size_t n)
 {
 	struct mask_visit *mv = ctx;
-	struct sonde_redact_spans sp = { .n = 0 };
+	struct sonde_redact_spans sp;
+	sonde_redact_spans_clear(&sp);
 	if (name && !strcmp(name, "target"))
 		sonde_redact_scan_url(mv->r, p, n, &sp);
 	else if (name && !strcmp(name, "cmdline")) {
@@ -129,7 +131,8 @@ static void mv_str(void *ctx, const char *name, const uint8_t *p, size_t n)
 static void mv_secret(void *ctx, const char *name, const uint8_t *p, size_t n)
 {
 	struct mask_visit *mv = ctx;
-	struct sonde_redact_spans sp = { .n = 0 };
+	struct sonde_redact_spans sp;
+	sonde_redact_spans_clear(&sp);
 	sonde_redact_spans_add(&sp, 0, n);
 	if (!n) { /* an empty password still says there was one */
 		mv->next->str(mv->nctx, name, (const uint8_t *)"****[0]", 7);
@@ -142,7 +145,8 @@ static void mv_secret(void *ctx, const char *name, const uint8_t *p, size_t n)
 static void mv_bytes(void *ctx, const char *name, const uint8_t *p, size_t n)
 {
 	struct mask_visit *mv = ctx;
-	struct sonde_redact_spans sp = { .n = 0 };
+	struct sonde_redact_spans sp;
+	sonde_redact_spans_clear(&sp);
 	sonde_redact_scan_body(mv->r, p, n, &sp);
 	p = masked(mv, p, &n, &sp);
 	mv->next->bytes(mv->nctx, name, p, n);
@@ -151,7 +155,8 @@ static void mv_bytes(void *ctx, const char *name, const uint8_t *p, size_t n)
 static void mv_json(void *ctx, const char *name, const uint8_t *p, size_t n)
 {
 	struct mask_visit *mv = ctx;
-	struct sonde_redact_spans sp = { .n = 0 };
+	struct sonde_redact_spans sp;
+	sonde_redact_spans_clear(&sp);
 	sonde_redact_scan_json(mv->r, p, n, &sp);
 	p = masked(mv, p, &n, &sp);
 	mv->next->json(mv->nctx, name, p, n);
@@ -161,7 +166,8 @@ static void mv_header(void *ctx, const uint8_t *name, size_t nlen, const uint8_t
 		      size_t vlen)
 {
 	struct mask_visit *mv = ctx;
-	struct sonde_redact_spans sp = { .n = 0 };
+	struct sonde_redact_spans sp;
+	sonde_redact_spans_clear(&sp);
 	sonde_redact_scan_header(mv->r, sonde_redact_header_kind(mv->r, name, nlen), value, vlen,
 				 &sp);
 	sonde_redact_scan_patterns(mv->r, value, vlen, &sp);
@@ -345,7 +351,8 @@ static void view_summary(const struct sonde_msg *m, struct sonde_buf *out)
 	/* What the fields walk masks, masked here too, wherever the
 	 * protocol's summary put it; and a target's query parameters. */
 	struct secrets *sec = malloc(sizeof(*sec));
-	struct sonde_redact_spans sp = { .n = 0 };
+	struct sonde_redact_spans sp;
+	sonde_redact_spans_clear(&sp);
 	if (sec) {
 		sec->n = sec->used = 0;
 		rc->mv = (struct mask_visit){

@@ -20,9 +20,14 @@ void sonde_endpoint_str(const struct sonde_endpoint *e, char *buf, size_t len, i
 {
 	char ip[INET6_ADDRSTRLEN] = "?";
 	inet_ntop(e->family == AF_INET6 ? AF_INET6 : AF_INET, e->addr, ip, sizeof(ip));
-	if (!with_port)
-		snprintf(buf, len, "%s", ip);
-	else if (e->family == AF_INET6)
+	if (!with_port) {
+		size_t l = strnlen(ip, sizeof(ip));
+		l = len && l >= len ? len - 1 : l;
+		if (len) {
+			memcpy(buf, ip, l);
+			buf[l] = 0;
+		}
+	} else if (e->family == AF_INET6)
 		snprintf(buf, len, "[%s]:%u", ip, e->port);
 	else
 		snprintf(buf, len, "%s:%u", ip, e->port);
@@ -73,12 +78,7 @@ static void jf_i64(void *ctx, const char *name, int64_t v)
 {
 	struct sonde_json_fields *j = ctx;
 	jf_member(j, name);
-	if (v < 0) {
-		sonde_buf_putc(j->o, '-');
-		sonde_buf_u64(j->o, (uint64_t)0 - (uint64_t)v);
-	} else {
-		sonde_buf_u64(j->o, (uint64_t)v);
-	}
+	sonde_buf_i64(j->o, v);
 }
 
 static void jf_bool(void *ctx, const char *name, bool v)
@@ -183,7 +183,11 @@ static void json_endpoint(struct sonde_buf *o, const char *key, const struct son
 	const struct sonde_endpoint *e = k ? &c->server : &c->client;
 	char ip[INET6_ADDRSTRLEN];
 	sonde_endpoint_str(e, ip, sizeof(ip), 0);
-	sonde_buf_printf(o, "\"%s\":{\"ip\":\"%s\",\"port\":%u", key, ip, e->port);
+	sonde_json_key(o, key);
+	sonde_buf_puts(o, "{\"ip\":\"");
+	sonde_buf_puts(o, ip);
+	sonde_buf_puts(o, "\",\"port\":");
+	sonde_buf_u64(o, e->port);
 	json_conn_end(o, r, k);
 	sonde_buf_putc(o, '}');
 }
@@ -305,15 +309,49 @@ static void json_ends(struct sonde_buf *o, const struct sonde_record *r)
 	sonde_buf_append(o, je->b.p, je->b.len);
 }
 
+/*
+ * A record's timestamps as RFC 3339 text: the record's is its first
+ * message's, and its messages' are mostly in the same second, so what was
+ * written last is reused whole or up to its fraction.
+ */
+struct json_time_memo {
+	uint64_t ns;
+	bool set;
+	uint8_t text[27]; /* YYYY-MM-DDTHH:MM:SS.uuuuuuZ */
+};
+
+static void json_time(struct sonde_buf *o, uint64_t ns, struct json_time_memo *tm)
+{
+	if (tm->set && tm->ns == ns) {
+		sonde_buf_append(o, tm->text, sizeof(tm->text));
+		return;
+	}
+	if (tm->set && tm->ns / 1000000000ull == ns / 1000000000ull) {
+		for (uint64_t us = ns % 1000000000ull / 1000, k = 26; k-- > 20; us /= 10)
+			tm->text[k] = (uint8_t)('0' + us % 10);
+	} else {
+		size_t at = o->len;
+		sonde_fmt_time(o, ns);
+		memcpy(tm->text, o->p + at, sizeof(tm->text));
+		tm->ns = ns;
+		tm->set = true;
+		return;
+	}
+	tm->ns = ns;
+	sonde_buf_append(o, tm->text, sizeof(tm->text));
+}
+
 static const char *const msg_flag_names[] = {
 	"gap", "truncated", "incomplete", "parse_error", "headers_truncated",
 };
 
-static void json_msg(struct sonde_buf *o, const char *key, const struct sonde_msg *m)
+static void json_msg(struct sonde_buf *o, const char *key, const struct sonde_msg *m,
+		     struct json_time_memo *tm)
 {
-	sonde_buf_printf(o, ",\"%s\":{\"ts\":", key);
-	sonde_buf_putc(o, '"');
-	sonde_fmt_time(o, m->ts_first);
+	sonde_buf_putc(o, ',');
+	sonde_json_key(o, key);
+	sonde_buf_puts(o, "{\"ts\":\"");
+	json_time(o, m->ts_first, tm);
 	sonde_buf_puts(o, "\",\"wire_bytes\":");
 	sonde_buf_u64(o, m->wire_bytes);
 	sonde_buf_puts(o, ",\"captured_bytes\":");
@@ -324,14 +362,23 @@ static void json_msg(struct sonde_buf *o, const char *key, const struct sonde_ms
 	sonde_buf_putc(o, '}');
 }
 
+/* One member of the flags list: its separator, its quoted name (and the
+ * name's suffix, which may be ""). */
+static void json_flag(struct sonde_buf *o, int *n, const char *pre, const char *name)
+{
+	if ((*n)++)
+		sonde_buf_putc(o, ',');
+	sonde_buf_putc(o, '"');
+	sonde_buf_puts(o, pre);
+	sonde_buf_puts(o, name);
+	sonde_buf_putc(o, '"');
+}
+
 static void json_flags(struct sonde_buf *o, const struct sonde_record *r)
 {
 	int n = 0;
 	sonde_buf_puts(o, ",\"flags\":[");
-#define FLAG(name)                                                     \
-	do {                                                           \
-		sonde_buf_printf(o, "%s\"%s\"", n++ ? "," : "", name); \
-	} while (0)
+#define FLAG(name) json_flag(o, &n, "", name)
 	if (r->flags & SONDE_RF_UNANSWERED)
 		FLAG("unanswered");
 	if (r->flags & SONDE_RF_UNSOLICITED)
@@ -348,10 +395,8 @@ static void json_flags(struct sonde_buf *o, const struct sonde_record *r)
 		if (!ms[k])
 			continue;
 		for (unsigned b = 0; b < sizeof(msg_flag_names) / sizeof(*msg_flag_names); b++)
-			if (ms[k]->flags & (1u << b)) {
-				sonde_buf_printf(o, "%s\"%s%s\"", n++ ? "," : "", pre[k],
-						 msg_flag_names[b]);
-			}
+			if (ms[k]->flags & (1u << b))
+				json_flag(o, &n, pre[k], msg_flag_names[b]);
 	}
 #undef FLAG
 	sonde_buf_putc(o, ']');
@@ -380,10 +425,14 @@ static void json_tls_session(struct sonde_buf *o, const struct sonde_tls_session
 		sonde_buf_puts(o, ",\"sni\":");
 		sonde_json_cstr(o, t->sni);
 	}
-	if (t->records_failed)
-		sonde_buf_printf(o, ",\"records_failed\":%" PRIu64, t->records_failed);
-	if (t->records_lost)
-		sonde_buf_printf(o, ",\"records_lost\":%" PRIu64, t->records_lost);
+	if (t->records_failed) {
+		sonde_buf_puts(o, ",\"records_failed\":");
+		sonde_buf_u64(o, t->records_failed);
+	}
+	if (t->records_lost) {
+		sonde_buf_puts(o, ",\"records_lost\":");
+		sonde_buf_u64(o, t->records_lost);
+	}
 	sonde_buf_putc(o, '}');
 }
 
@@ -392,20 +441,27 @@ void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 	const struct sonde_msg *m = r->req ? r->req : r->resp;
 	const struct sonde_conn_info *c = r->conn;
 	bool conn_rec = r->flags & SONDE_RF_CONNECTION;
-	sonde_buf_printf(o, "{\"schema\":%d,\"type\":\"%s\",", SONDE_SCHEMA_VERSION,
-			 conn_rec ? "connection" : "exchange");
-	if (r->seq)
-		sonde_buf_printf(o, "\"seq\":%" PRIu64 ",", r->seq);
+	sonde_buf_puts(o, "{\"schema\":");
+	sonde_buf_u64(o, SONDE_SCHEMA_VERSION);
+	sonde_buf_puts(o, conn_rec ? ",\"type\":\"connection\"," : ",\"type\":\"exchange\",");
+	if (r->seq) {
+		sonde_buf_puts(o, "\"seq\":");
+		sonde_buf_u64(o, r->seq);
+		sonde_buf_putc(o, ',');
+	}
+	struct json_time_memo tm = { .set = false };
 	sonde_buf_puts(o, "\"ts\":\"");
-	sonde_fmt_time(o, m->ts_first);
+	json_time(o, m->ts_first, &tm);
 	sonde_buf_puts(o, "\",\"protocol\":");
 	sonde_json_cstr(o, m->ops->protocol);
 	if (m->version) {
 		sonde_buf_puts(o, ",\"version\":");
 		sonde_json_cstr(o, m->version);
 	}
-	sonde_buf_printf(o, ",\"conn\":{\"id\":%" PRIu64 ",\"transport\":\"%s\",", c->id,
-			 c->l4 == SONDE_L4_UDP ? "udp" : "tcp");
+	sonde_buf_puts(o, ",\"conn\":{\"id\":");
+	sonde_buf_u64(o, c->id);
+	sonde_buf_puts(o, c->l4 == SONDE_L4_UDP ? ",\"transport\":\"udp\","
+						: ",\"transport\":\"tcp\",");
 	json_ends(o, r);
 	sonde_buf_puts(o, "},\"capture\":{\"method\":");
 	sonde_json_cstr(o, sonde_origin_name(c->origin));
@@ -413,8 +469,10 @@ void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 		sonde_buf_puts(o, ",\"source\":");
 		sonde_json_cstr(o, c->source);
 	}
-	if (!c->proc.pid && c->proc.cgroup_id) /* cgroup_skb: the socket's cgroup */
-		sonde_buf_printf(o, ",\"cgroup_id\":%" PRIu64, c->proc.cgroup_id);
+	if (!c->proc.pid && c->proc.cgroup_id) { /* cgroup_skb: the socket's cgroup */
+		sonde_buf_puts(o, ",\"cgroup_id\":");
+		sonde_buf_u64(o, c->proc.cgroup_id);
+	}
 	if (c->tls) {
 		sonde_buf_puts(o, ",\"tls\":{\"library\":");
 		sonde_json_cstr(o, c->tls->library);
@@ -428,20 +486,24 @@ void sonde_record_json(const struct sonde_record *r, struct sonde_buf *o)
 		json_tls_session(o, c->tls_session);
 	sonde_buf_putc(o, '}');
 	if (c->proc.pid) {
-		sonde_buf_printf(o, ",\"process\":{\"pid\":%u,", c->proc.pid);
-		if (c->proc.tid)
-			sonde_buf_printf(o, "\"tid\":%u,", c->proc.tid);
-		sonde_buf_puts(o, "\"comm\":");
+		sonde_buf_puts(o, ",\"process\":{\"pid\":");
+		sonde_buf_u64(o, c->proc.pid);
+		if (c->proc.tid) {
+			sonde_buf_puts(o, ",\"tid\":");
+			sonde_buf_u64(o, c->proc.tid);
+		}
+		sonde_buf_puts(o, ",\"comm\":");
 		sonde_json_str(o, c->proc.comm, strnlen(c->proc.comm, sizeof(c->proc.comm)));
-		sonde_buf_printf(o, ",\"cgroup_id\":%" PRIu64, c->proc.cgroup_id);
+		sonde_buf_puts(o, ",\"cgroup_id\":");
+		sonde_buf_u64(o, c->proc.cgroup_id);
 		if (c->attrs)
 			json_proc_enrich(o, r);
 		sonde_buf_putc(o, '}');
 	}
 	if (r->req)
-		json_msg(o, conn_rec ? "tcp" : "request", r->req);
+		json_msg(o, conn_rec ? "tcp" : "request", r->req, &tm);
 	if (r->resp)
-		json_msg(o, "response", r->resp);
+		json_msg(o, "response", r->resp, &tm);
 	json_tcp(o, r);
 	if (r->req && r->resp) {
 		int64_t first = (int64_t)(r->resp->ts_first - r->req->ts_first);

@@ -199,6 +199,64 @@ static void test_json_escape(void **state)
 	}
 }
 
+/* Integers without printf: every digit count and both ends of the range
+ * come out as printf writes them; keys as sonde_json_str writes them. */
+static void test_integers(void **state)
+{
+	(void)state;
+	struct sonde_buf got = { 0 };
+	char ref[64];
+	uint64_t u = 0;
+	for (int digits = 0; digits <= 20; digits++) {
+		const uint64_t vs[] = { u, u + 1, u ? u - 1 : 9, u * 7 + 3 };
+		for (size_t k = 0; k < sizeof(vs) / sizeof(vs[0]); k++) {
+			const int64_t sv[] = { (int64_t)vs[k], (int64_t)(0 - vs[k]) };
+			sonde_buf_reset(&got);
+			sonde_buf_u64(&got, vs[k]);
+			int n = snprintf(ref, sizeof(ref), "%llu", (unsigned long long)vs[k]);
+			assert_int_equal(got.len, n);
+			assert_memory_equal(got.p, ref, (size_t)n);
+			for (int s = 0; s < 2; s++) {
+				sonde_buf_reset(&got);
+				sonde_buf_i64(&got, sv[s]);
+				n = snprintf(ref, sizeof(ref), "%lld", (long long)sv[s]);
+				assert_int_equal(got.len, n);
+				assert_memory_equal(got.p, ref, (size_t)n);
+			}
+		}
+		u = u ? u * 10 : 10;
+	}
+	const struct {
+		uint64_t u;
+		int64_t i;
+		const char *us, *is;
+	} ends[] = {
+		{ UINT64_MAX, INT64_MIN, "18446744073709551615", "-9223372036854775808" },
+		{ 0, INT64_MAX, "0", "9223372036854775807" },
+	};
+	for (size_t k = 0; k < 2; k++) {
+		sonde_buf_reset(&got);
+		sonde_buf_u64(&got, ends[k].u);
+		sonde_buf_putc(&got, ' ');
+		sonde_buf_i64(&got, ends[k].i);
+		snprintf(ref, sizeof(ref), "%s %s", ends[k].us, ends[k].is);
+		assert_int_equal(got.len, strlen(ref));
+		assert_memory_equal(got.p, ref, got.len);
+	}
+	const char *keys[] = { "", "status", "a\"b", "tab\there", "x" };
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		struct sonde_buf want = { 0 };
+		sonde_buf_reset(&got);
+		sonde_json_key(&got, keys[k]);
+		sonde_json_cstr(&want, keys[k]);
+		sonde_buf_putc(&want, ':');
+		assert_int_equal(got.len, want.len);
+		assert_memory_equal(got.p, want.p, got.len);
+		sonde_buf_free(&want);
+	}
+	sonde_buf_free(&got);
+}
+
 int main(void)
 {
 	tu_filters();
@@ -207,6 +265,7 @@ int main(void)
 		tu_test(test_json_escape),
 		tu_test(test_limit),
 		tu_test(test_fmt_time),
+		tu_test(test_integers),
 	};
 	return cmocka_run_group_tests_name("buf", tests, NULL, NULL);
 }

@@ -405,7 +405,8 @@ static void pct_decode(struct sonde_buf *b, const uint8_t *p, size_t n)
 	}
 }
 
-/* The value of parameter `key` of a target's query string, decoded. */
+/* The value of parameter `key` of a target's query string, decoded (out
+ * NULL: only whether there is one). */
 static bool query_param(const uint8_t *t, size_t n, const char *key, struct sonde_buf *out)
 {
 	const uint8_t *q = memchr(t, '?', n);
@@ -417,7 +418,8 @@ static bool query_param(const uint8_t *t, size_t n, const char *key, struct sond
 		while (e < n && t[e] != '&' && t[e] != '#')
 			e++;
 		if (e - i > kl && !memcmp(t + i, key, kl) && t[i + kl] == '=') {
-			pct_decode(out, t + i + kl + 1, e - i - kl - 1);
+			if (out)
+				pct_decode(out, t + i + kl + 1, e - i - kl - 1);
 			return true;
 		}
 		if (e < n && t[e] == '#')
@@ -499,6 +501,13 @@ struct sonde_graphql *sonde_graphql_parse_request(const uint8_t *method, size_t 
 		body = none, blen = 0;
 	bool get = mlen == 3 && !memcmp(method, "GET", 3);
 	bool post = mlen == 4 && !memcmp(method, "POST", 4);
+	bool gql_ct = ct_is(ct, ctlen, "application/graphql");
+	bool json_ct = ct_is(ct, ctlen, "application/json") ||
+		       ct_is(ct, ctlen, "application/graphql+json");
+	/* Most requests are not GraphQL: told before anything is allocated. */
+	if (!(get && target && query_param(target, tlen, "query", NULL)) &&
+	    !(post && (gql_ct || json_ct)))
+		return NULL;
 	struct sonde_graphql *g = sonde_xcalloc(1, sizeof(*g));
 	struct gql_req r;
 	memset(&r, 0, sizeof(r));
@@ -514,14 +523,13 @@ struct sonde_graphql *sonde_graphql_parse_request(const uint8_t *method, size_t 
 			keep_req(g, &r);
 			found = true;
 		}
-	} else if (post && ct_is(ct, ctlen, "application/graphql")) {
+	} else if (post && gql_ct) {
 		r.has_query = true;
 		sonde_buf_append(&r.query, body, blen);
 		g->transport = "graphql";
 		keep_req(g, &r);
 		found = true;
-	} else if (post && (ct_is(ct, ctlen, "application/json") ||
-			    ct_is(ct, ctlen, "application/graphql+json"))) {
+	} else if (post && json_ct) {
 		g->transport = "json";
 		found = parse_json_body(g, body, blen);
 	}

@@ -60,6 +60,7 @@ struct h1_dir {
 struct h1_conn {
 	struct sonde_session *s;
 	struct h1_dir d[2];
+	struct sonde_http_pool *pool; /* its messages, reused */
 };
 
 extern const struct sonde_dissector sonde_dissector_http1;
@@ -225,7 +226,7 @@ static size_t process_head(struct h1_conn *h, enum sonde_dir dir, const uint8_t 
 		if (sonde_h1_is_http09_request(buf, first)) {
 			/* Its message is the line; the blank line is idle filler,
 			 * as when the two arrive apart. */
-			d->cur = h1_msg_new_http09(buf, first, false);
+			d->cur = h1_msg_new_http09(h->pool, buf, first, false);
 			d->msg_wire = first;
 			finish(h, dir, 0);
 			d->st = H1_IDLE;
@@ -234,7 +235,7 @@ static size_t process_head(struct h1_conn *h, enum sonde_dir dir, const uint8_t 
 	}
 	if (hd.bad_start)
 		h->s->stats->parse_errors++;
-	struct sonde_http_msg *m = h1_msg_new(buf, len, &hd, hdrs, response);
+	struct sonde_http_msg *m = h1_msg_new(h->pool, buf, len, &hd, hdrs, response);
 	d->cur = m;
 	if (rc == SONDE_H1_E_LENGTH) {
 		/* Framing unknowable (conflicting lengths): keep the head, then
@@ -292,7 +293,7 @@ static bool head_cut(struct h1_conn *h, enum sonde_dir dir, uint64_t gap)
 		sonde_buf_free(&head);
 		return false;
 	}
-	d->cur = h1_msg_new(head.p, head.len, &hd, hdrs, response);
+	d->cur = h1_msg_new(h->pool, head.p, head.len, &hd, hdrs, response);
 	sonde_buf_free(&head);
 	h->s->stats->unparsed_bytes += d->acc.len - end; /* a line cut short */
 	d->msg_wire = d->acc.len + gap;
@@ -401,7 +402,7 @@ static bool head_http09(struct h1_conn *h, enum sonde_dir dir, const uint8_t *p,
 		d->acc.len -= line_in_p;
 		return false;
 	}
-	d->cur = h1_msg_new_http09(d->acc.p, d->acc.len, false);
+	d->cur = h1_msg_new_http09(h->pool, d->acc.p, d->acc.len, false);
 	d->msg_wire = d->acc.len;
 	d->msg_gap = 0;
 	sonde_buf_reset(&d->acc);
@@ -505,7 +506,7 @@ static size_t st_idle(struct h1_conn *h, enum sonde_dir dir, const uint8_t *p, s
 		 * request is HTTP/0.9 style: the body runs to the close. */
 		struct sonde_http_msg *req = peek_request(h);
 		if (req && (req->http09 || p[i] != 'H')) {
-			d->cur = h1_msg_new_http09(NULL, 0, true);
+			d->cur = h1_msg_new_http09(h->pool, NULL, 0, true);
 			d->st = H1_BODY_CLOSE;
 			d->msg_wire += i; /* the filler is the body's start */
 			return i;
@@ -775,6 +776,7 @@ static void h1_close(void *state, uint64_t ts)
 	h1_end(h, SONDE_DIR_C2S, ts);
 	h1_end(h, SONDE_DIR_S2C, ts);
 	sonde_session_flush(h->s);
+	sonde_http_pool_close(h->pool);
 	free(h);
 }
 
@@ -783,6 +785,7 @@ static void *h1_open(struct sonde_session *s)
 	struct h1_conn *h = sonde_xcalloc(1, sizeof(*h));
 	sonde_session_start(s, &sonde_dissector_http1);
 	h->s = s;
+	h->pool = sonde_http_pool_new();
 	for (int dir = 0; dir < 2; dir++) {
 		h->d[dir].st = s->midstream[dir] ? H1_RESYNC : H1_IDLE;
 		h->d[dir].line_start = true;

@@ -16,8 +16,11 @@ static void add_fields(struct sonde_http_fields *fs, uint32_t base_off,
 {
 	if (!n)
 		return;
-	fs->f = sonde_xmalloc(n * sizeof(*fs->f));
-	fs->cap = n;
+	if (fs->cap < n) { /* a recycled message's array is kept when it fits */
+		free(fs->f);
+		fs->f = sonde_xmalloc(n * sizeof(*fs->f));
+		fs->cap = n;
+	}
 	for (uint32_t i = 0; i < n; i++)
 		fs->f[fs->n++] = (struct sonde_http_field){
 			base_off + hdrs[i].name.off,
@@ -27,10 +30,11 @@ static void add_fields(struct sonde_http_fields *fs, uint32_t base_off,
 		};
 }
 
-struct sonde_http_msg *h1_msg_new(const uint8_t *head, size_t len, const struct sonde_h1_head *hd,
+struct sonde_http_msg *h1_msg_new(struct sonde_http_pool *pool, const uint8_t *head, size_t len,
+				  const struct sonde_h1_head *hd,
 				  const struct sonde_h1_header *hdrs, bool response)
 {
-	struct sonde_http_msg *m = sonde_http_msg_new(SONDE_HTTP_1, response);
+	struct sonde_http_msg *m = sonde_http_msg_take(pool, SONDE_HTTP_1, response);
 	if (len) {
 		sonde_buf_reserve(&m->text, len);
 		sonde_buf_append(&m->text, head, len);
@@ -65,7 +69,8 @@ struct sonde_http_msg *h1_msg_new(const uint8_t *head, size_t len, const struct 
 	return m;
 }
 
-struct sonde_http_msg *h1_msg_new_http09(const uint8_t *line, size_t len, bool response)
+struct sonde_http_msg *h1_msg_new_http09(struct sonde_http_pool *pool, const uint8_t *line,
+					 size_t len, bool response)
 {
 	struct sonde_h1_head hd;
 	memset(&hd, 0, sizeof(hd));
@@ -78,7 +83,7 @@ struct sonde_http_msg *h1_msg_new_http09(const uint8_t *line, size_t len, bool r
 		hd.target.off = 4;
 		hd.target.len = end > 4 ? (uint32_t)(end - 4) : 0;
 	}
-	struct sonde_http_msg *m = h1_msg_new(line, end, &hd, NULL, response);
+	struct sonde_http_msg *m = h1_msg_new(pool, line, end, &hd, NULL, response);
 	m->http09 = true;
 	m->status = -1;
 	m->reason.set = false;

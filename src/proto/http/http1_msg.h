@@ -16,11 +16,14 @@
 
 #define SONDE_H1_MAX_HEADERS 128 /* kept per message (and trailers); more are counted */
 
-/* A message from a parsed head (copied); headers may be NULL when none. */
-struct sonde_http_msg *h1_msg_new(const uint8_t *head, size_t len, const struct sonde_h1_head *hd,
+/* A message from a parsed head (copied); headers may be NULL when none.
+ * From the connection's pool (http_msg.h; NULL: none). */
+struct sonde_http_msg *h1_msg_new(struct sonde_http_pool *pool, const uint8_t *head, size_t len,
+				  const struct sonde_h1_head *hd,
 				  const struct sonde_h1_header *hdrs, bool response);
 /* A message with no head: an HTTP/0.9 request line, or a 0.9 response. */
-struct sonde_http_msg *h1_msg_new_http09(const uint8_t *line, size_t len, bool response);
+struct sonde_http_msg *h1_msg_new_http09(struct sonde_http_pool *pool, const uint8_t *line,
+					 size_t len, bool response);
 /* Trailers of a chunked body: tl bytes of header lines, parsed here. */
 void h1_msg_trailers(struct sonde_http_msg *m, const uint8_t *p, size_t tl);
 /* The protocol a final response hands the connection to (101: by its or

@@ -21,16 +21,160 @@ struct sonde_http_msg *sonde_http_msg_new(enum sonde_http_ver ver, bool response
 	return m;
 }
 
-static void http_free(struct sonde_msg *bm)
+/* ---------------------------------------------------------------- pool --- */
+
+/* A spare is poisoned under AddressSanitizer, so a pointer kept to a freed
+ * message still fails loudly while the message waits for reuse. */
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_ASAN 1
+#endif
+#endif
+#ifdef POOL_ASAN
+#include <sanitizer/asan_interface.h>
+static void spare_poison(struct sonde_http_msg *m, bool on)
 {
-	struct sonde_http_msg *m = (struct sonde_http_msg *)bm;
-	if (m->cd && m->cd->free)
-		m->cd->free(m->content);
+	void (*how)(const volatile void *, size_t) =
+		on ? __asan_poison_memory_region : __asan_unpoison_memory_region;
+	if (!on)
+		how(m, sizeof(*m));
+	if (m->text.p)
+		how(m->text.p, m->text.cap);
+	if (m->body.p)
+		how(m->body.p, m->body.cap);
+	if (m->headers.f)
+		how(m->headers.f, m->headers.cap * sizeof(*m->headers.f));
+	if (m->trailers.f)
+		how(m->trailers.f, m->trailers.cap * sizeof(*m->trailers.f));
+	if (on)
+		how(m, sizeof(*m));
+}
+#else
+static void spare_poison(struct sonde_http_msg *m, bool on)
+{
+	(void)m, (void)on;
+}
+#endif
+
+#define POOL_SPARES 4 /* in-order HTTP/1 needs two: a request and its response */
+/* Buffers larger than these are freed, not kept in a spare. */
+#define POOL_KEEP_TEXT 4096
+#define POOL_KEEP_BODY 16384
+#define POOL_KEEP_FIELDS 64
+
+struct sonde_http_pool {
+	struct sonde_http_msg *spare[POOL_SPARES];
+	unsigned nspare;
+	unsigned out; /* messages taken and not yet back */
+	bool closed; /* the owner is gone: the last message out frees it */
+};
+
+struct sonde_http_pool *sonde_http_pool_new(void)
+{
+	return sonde_xcalloc(1, sizeof(struct sonde_http_pool));
+}
+
+static void msg_release(struct sonde_http_msg *m)
+{
 	sonde_buf_free(&m->text);
 	sonde_buf_free(&m->body);
 	free(m->headers.f);
 	free(m->trailers.f);
 	free(m);
+}
+
+void sonde_http_pool_close(struct sonde_http_pool *pool)
+{
+	if (!pool)
+		return;
+	for (unsigned i = 0; i < pool->nspare; i++) {
+		spare_poison(pool->spare[i], false);
+		msg_release(pool->spare[i]);
+	}
+	pool->nspare = 0;
+	pool->closed = true;
+	if (!pool->out)
+		free(pool);
+}
+
+static void fields_keep(struct sonde_http_fields *fs)
+{
+	if (fs->cap > POOL_KEEP_FIELDS) {
+		free(fs->f);
+		fs->f = NULL;
+		fs->cap = 0;
+	}
+	fs->n = 0;
+}
+
+static void buf_keep(struct sonde_buf *b, size_t most)
+{
+	if (b->cap > most)
+		sonde_buf_free(b);
+}
+
+/* m, emptied as sonde_http_msg_new makes one, keeping its buffers. */
+static void msg_empty(struct sonde_http_msg *m)
+{
+	struct sonde_buf text = m->text, body = m->body;
+	struct sonde_http_fields hf = m->headers, tf = m->trailers;
+	struct sonde_http_pool *pool = m->pool;
+	buf_keep(&text, POOL_KEEP_TEXT);
+	buf_keep(&body, POOL_KEEP_BODY);
+	fields_keep(&hf);
+	fields_keep(&tf);
+	memset(m, 0, sizeof(*m));
+	m->text = (struct sonde_buf){ .p = text.p, .cap = text.cap };
+	m->body = (struct sonde_buf){ .p = body.p, .cap = body.cap };
+	m->headers = hf;
+	m->trailers = tf;
+	m->pool = pool;
+}
+
+struct sonde_http_msg *sonde_http_msg_take(struct sonde_http_pool *pool, enum sonde_http_ver ver,
+					   bool response)
+{
+	if (!pool)
+		return sonde_http_msg_new(ver, response);
+	struct sonde_http_msg *m;
+	if (pool->nspare) {
+		m = pool->spare[--pool->nspare];
+		spare_poison(m, false);
+		m->base.ops = &http_ops;
+		m->base.kind = response ? SONDE_MSG_RESPONSE : SONDE_MSG_REQUEST;
+		m->ver = ver;
+		m->response = response;
+		m->status = -1;
+	} else {
+		m = sonde_http_msg_new(ver, response);
+		m->pool = pool;
+	}
+	pool->out++;
+	return m;
+}
+
+static void http_free(struct sonde_msg *bm)
+{
+	struct sonde_http_msg *m = (struct sonde_http_msg *)bm;
+	struct sonde_http_pool *pool = m->pool;
+	if (m->cd && m->cd->free)
+		m->cd->free(m->content);
+	if (!pool) {
+		msg_release(m);
+		return;
+	}
+	pool->out--;
+	if (!pool->closed && pool->nspare < POOL_SPARES) {
+		msg_empty(m);
+		spare_poison(m, true);
+		pool->spare[pool->nspare++] = m;
+		return;
+	}
+	msg_release(m);
+	if (pool->closed && !pool->out)
+		free(pool);
 }
 
 const uint8_t *sonde_http_txt(const struct sonde_http_msg *m, uint32_t off)

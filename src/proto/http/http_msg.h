@@ -48,6 +48,7 @@ struct sonde_http_fields {
 };
 
 struct sonde_content_dissector;
+struct sonde_http_pool;
 
 struct sonde_http_msg {
 	struct sonde_msg base;
@@ -80,10 +81,24 @@ struct sonde_http_msg {
 	bool body_seen;
 	uint32_t stream_id;
 	uint32_t hpack_unknown; /* fields that referred to unknown HPACK entries */
+	struct sonde_http_pool *pool; /* where it goes back when freed; NULL: none */
 };
 
 /* An empty message (status -1, nothing set); the caller fills it in. */
 struct sonde_http_msg *sonde_http_msg_new(enum sonde_http_ver ver, bool response);
+/*
+ * A connection's spare messages: a message taken from the pool goes back
+ * to it when freed, its buffers kept (small ones only), so a keep-alive
+ * connection's exchanges allocate nothing once warm. Messages outlive
+ * their connection's dissector (they wait for pairing, for sinks): the
+ * owner closes the pool, and it is freed with the last message out.
+ */
+struct sonde_http_pool *sonde_http_pool_new(void);
+void sonde_http_pool_close(struct sonde_http_pool *pool);
+/* sonde_http_msg_new, from the pool's spares when it has one (pool NULL:
+ * a plain new message). */
+struct sonde_http_msg *sonde_http_msg_take(struct sonde_http_pool *pool, enum sonde_http_ver ver,
+					   bool response);
 /* Bytes of the text at off (a valid pointer even when there is no text). */
 const uint8_t *sonde_http_txt(const struct sonde_http_msg *m, uint32_t off);
 void sonde_http_fields_add(struct sonde_http_fields *fs, struct sonde_http_field f);
