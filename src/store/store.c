@@ -145,36 +145,65 @@ static uint64_t file_bytes(const char *path, uint64_t *mtime_ns)
 	return total;
 }
 
-sqlite3 *sonde_store_open_segment(const char *path, char *err, size_t errlen)
+/* Open path with flags and read its format; SQLITE_ROW when it is a sonde
+ * segment (*db left open), else an SQLite code (*db closed, *why set). */
+static int segment_check(const char *path, int flags, sqlite3 **db, char *why, size_t whylen)
 {
-	sqlite3 *db = NULL;
-	/* read-write so that a segment left by a killed writer has its WAL
-	 * recovered; nothing is written */
-	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
-	if (rc != SQLITE_OK) {
-		sqlite3_close(db);
-		db = NULL;
-		rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-	}
+	*db = NULL;
+	int rc = sqlite3_open_v2(path, db, flags, NULL);
 	sqlite3_stmt *st = NULL;
 	if (rc == SQLITE_OK) {
-		sqlite3_busy_timeout(db, 2000);
-		rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='format'", -1, &st,
+		sqlite3_busy_timeout(*db, 2000);
+		rc = sqlite3_prepare_v2(*db, "SELECT value FROM meta WHERE key='format'", -1, &st,
 					NULL);
 	}
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(st, 0), STORE_FORMAT)) {
 		sqlite3_finalize(st);
-		return db;
+		return rc;
 	}
-	snprintf(err, errlen, "%s",
+	snprintf(why, whylen, "%s",
 		 rc == SQLITE_ROW || rc == SQLITE_DONE ? "not a sonde store segment"
-		 : db                                  ? sqlite3_errmsg(db)
+		 : *db                                 ? sqlite3_errmsg(*db)
 						       : sqlite3_errstr(rc));
+	if (rc == SQLITE_ROW)
+		rc = SQLITE_NOTADB;
 	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return NULL;
+	sqlite3_close(*db);
+	*db = NULL;
+	return rc;
+}
+
+/* path as an SQLite file: URI, read-only and immutable. */
+static void immutable_uri(const char *path, char *uri, size_t len)
+{
+	size_t o = (size_t)snprintf(uri, len, "file:");
+	for (const char *c = path; *c && o + 4 < len; c++)
+		o += (size_t)(*c == '%' || *c == '?' || *c == '#'
+				      ? snprintf(uri + o, len - o, "%%%02X", (unsigned char)*c)
+				      : snprintf(uri + o, len - o, "%c", *c));
+	snprintf(uri + o, len - o, "?immutable=1");
+}
+
+sqlite3 *sonde_store_open_segment(const char *path, char *err, size_t errlen)
+{
+	sqlite3 *db;
+	/* read-write so that a segment left by a killed writer has its WAL
+	 * recovered; nothing is written */
+	int rc = segment_check(path, SQLITE_OPEN_READWRITE, &db, err, errlen);
+	if (rc != SQLITE_ROW && rc != SQLITE_NOTADB)
+		rc = segment_check(path, SQLITE_OPEN_READONLY, &db, err, errlen);
+	if (rc != SQLITE_ROW && rc != SQLITE_NOTADB) {
+		/* A full disk (or a read-only one) leaves no room for the
+		 * shared-memory file a WAL reader makes: read the file as it is.
+		 * A closed segment's WAL was checkpointed into it; one a killed
+		 * writer left is read without its WAL. */
+		char uri[8192];
+		immutable_uri(path, uri, sizeof(uri));
+		rc = segment_check(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, &db, err, errlen);
+	}
+	return rc == SQLITE_ROW ? db : NULL;
 }
 
 /* Start a new segment, the current one (if any) closed first. */
