@@ -255,6 +255,12 @@ static bool output_member(struct loader *l, const struct member *m, void *ctx)
 			add(l, m->at, "stats", NULL);
 		return t >= 0;
 	}
+	if (!strcmp(m->key, "connections")) { /* on by default: only "off" is said */
+		int t = boolean(l, m->value, "output.connections");
+		if (t == 0)
+			add(l, m->at, "no-connections", NULL);
+		return t >= 0;
+	}
 	const char *s = scalar(l, m->value, "output.format");
 	if (s)
 		add(l, m->value, "output", s);
@@ -329,7 +335,7 @@ static bool top_member(struct loader *l, const struct member *m, void *ctx)
 {
 	(void)ctx;
 	static const char *const capture[] = { "tls", "filter", "targets", NULL };
-	static const char *const output[] = { "format", "stats", NULL };
+	static const char *const output[] = { "format", "stats", "connections", NULL };
 	static const char *const store[] = { "enabled", "path", "size", "maxAge", NULL };
 	static const char *const masking[] = { "enabled", "headers", "fields", "patterns", NULL };
 	const char *k = m->key, *s;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * When a run wrote no record, one line on stderr says what it saw instead,
+ * When a run wrote no exchange, one line on stderr says what it saw instead,
  * so an empty result is never silent ("no HTTP in 12 TCP connections...").
  */
 #include <inttypes.h>
@@ -28,7 +28,8 @@ static void part(struct sonde_buf *b, const char *s)
 
 void sonde_say_nothing(const struct sonde_stats *st, const char *what)
 {
-	if (st->records)
+	/* connection records alone still leave the question of the exchanges */
+	if (st->records > st->tcp_connection_records)
 		return;
 	struct sonde_buf b = { 0 };
 	char t[160];
@@ -57,9 +58,10 @@ void sonde_say_nothing(const struct sonde_stats *st, const char *what)
 		snprintf(t, sizeof(t), "%" PRIu64 " frames of other protocols or damaged", other);
 		part(&b, t);
 	}
+	const char *none = st->records ? "no exchanges" : "no records";
 	if (!b.len)
-		sonde_errorf("no records: %s", what);
+		sonde_errorf("%s: %s", none, what);
 	else
-		sonde_errorf("no records: %.*s (see --stats)", (int)b.len, b.p);
+		sonde_errorf("%s: %.*s (see --stats)", none, (int)b.len, b.p);
 	sonde_buf_free(&b);
 }

@@ -47,6 +47,7 @@ enum {
 	OPT_CH_SPILL,
 	OPT_CH_SPILL_SIZE,
 	OPT_CONNECTIONS,
+	OPT_NO_CONNECTIONS,
 };
 
 const struct option sonde_common_longopts[] = {
@@ -58,6 +59,7 @@ const struct option sonde_common_longopts[] = {
 	{ "summary", no_argument, NULL, OPT_SUMMARY },
 	{ "no-names", no_argument, NULL, OPT_NO_NAMES },
 	{ "connections", no_argument, NULL, OPT_CONNECTIONS },
+	{ "no-connections", no_argument, NULL, OPT_NO_CONNECTIONS },
 	{ "utc", no_argument, NULL, 'u' },
 	{ "details", no_argument, NULL, 'V' },
 	{ "color", required_argument, NULL, OPT_COLOR },
@@ -121,6 +123,8 @@ const char sonde_common_usage[] =
 	"      --connections        a \"connection\" record as each TCP connection ends\n"
 	"                           and for each failed attempt (refused, timed out):\n"
 	"                           handshake, bytes, retransmissions, RTT, who closed\n"
+	"                           (the default)\n"
+	"      --no-connections     no connection records: exchanges only\n"
 	"Text output:\n"
 	"  -u, --utc                times in UTC (default: local time)\n"
 	"  -V, --details            below each line, every field of the request and the\n"
@@ -220,6 +224,7 @@ void sonde_common_defaults(struct sonde_common_opts *o)
 	memset(o, 0, sizeof(*o));
 	sonde_pipeline_defaults(&o->pipe);
 	sonde_redactor_init(&o->redact);
+	o->pipe.conn.connections = true; /* connection records unless --no-connections */
 	o->format = -1;
 	o->colour = -1;
 }
@@ -470,6 +475,7 @@ static int output_option(struct sonde_common_opts *o, int c, const char *arg, co
 	case OPT_SUMMARY: o->summary = true; return 1;
 	case OPT_NO_NAMES: o->no_names = true; return 1;
 	case OPT_CONNECTIONS: o->pipe.conn.connections = true; return 1;
+	case OPT_NO_CONNECTIONS: o->pipe.conn.connections = false; return 1;
 	case 'u': o->text.utc = true; return 1;
 	case 'V': o->text.details = true; return 1;
 	case OPT_COLOR:

@@ -16,6 +16,10 @@
 #include "proto/tls/tls_decrypt.h"
 
 #define SWEEP_INTERVAL_NS 1000000000ull
+/* After both FINs a packet source's connection waits this long (capture
+ * time) before its record: a FIN sent again because its ACK was lost is
+ * still the connection's, and a retransmission by Wireshark's rules. */
+#define LINGER_NS 1000000000ull
 #define SHARED_MAX 32 /* dissectors with per-capture state */
 
 enum conn_state {
@@ -36,7 +40,7 @@ struct conn_dir {
 
 struct conn {
 	struct conn *hnext;
-	struct sonde_list_node lru; /* on ct->lru */
+	struct sonde_list_node lru; /* on ct->lru, or ct->linger once lingering */
 	struct sonde_conntable *ct;
 	uint64_t hash;
 	struct sonde_endpoint ep[2]; /* ep[0]: the sender of the first chunk seen */
@@ -48,6 +52,8 @@ struct conn {
 	struct sonde_reasm rs[2]; /* rs[i]: bytes sent by ep[i] */
 	struct conn_dir dirs[2];
 	bool end_sent[2];
+	bool lingering; /* closed, its record waits for segments after both FINs */
+	uint64_t linger_until;
 	bool skipped_before[2]; /* bytes of this side were not given to the dissector */
 	enum conn_state state;
 	const struct sonde_dissector *d;
@@ -74,6 +80,8 @@ struct sonde_conntable {
 	size_t nbuckets; /* power of two */
 	size_t count;
 	struct sonde_list lru; /* of struct conn, most recently active first */
+	struct sonde_list linger; /* closed ones waiting for their record, newest first */
+	size_t nlinger;
 	uint64_t next_id;
 	uint64_t last_sweep;
 	uint64_t tls_notes; /* lines written to opts.tls_notes */
@@ -125,7 +133,7 @@ struct sonde_conntable *sonde_conntable_new(const struct sonde_conntable_opts *o
 
 size_t sonde_conntable_count(const struct sonde_conntable *ct)
 {
-	return ct->count;
+	return ct->count - ct->nlinger; /* the lingering ones are closed */
 }
 
 static void grow(struct sonde_conntable *ct)
@@ -150,6 +158,12 @@ static void grow(struct sonde_conntable *ct)
 static struct conn *lru_oldest(struct sonde_conntable *ct)
 {
 	return sonde_list_entry_or_null(ct->lru.last, struct conn, lru);
+}
+
+/* The connection lingering longest, NULL when none is. */
+static struct conn *linger_oldest(struct sonde_conntable *ct)
+{
+	return sonde_list_entry_or_null(ct->linger.last, struct conn, lru);
 }
 
 /* ------------------------------------------------------- dissector glue --- */
@@ -523,7 +537,8 @@ static void conn_remove(struct sonde_conntable *ct, struct conn *c)
 	while (*link != c)
 		link = &(*link)->hnext;
 	*link = c->hnext;
-	sonde_list_remove(&ct->lru, &c->lru);
+	sonde_list_remove(c->lingering ? &ct->linger : &ct->lru, &c->lru);
+	ct->nlinger -= c->lingering;
 	ct->count--;
 }
 
@@ -551,15 +566,21 @@ static void tcp_end(struct sonde_conntable *ct, struct conn *c)
 	case SONDE_TCP_RESET: st->tcp_connections_reset++; break;
 	default: break;
 	}
-	if (c->tcp.f.source == SONDE_TCP_SRC_PACKETS)
-		st->tcp_retransmitted_segments +=
-			c->tcp.d[0].retrans_segs + c->tcp.d[1].retrans_segs;
 }
 
-/* --connections: the connection's own record, after its exchanges. */
+/* The connection's own record, after its exchanges (not with
+ * --no-connections); the packets' retransmissions counted, lingering
+ * ones too. */
 static void tcp_record(struct sonde_conntable *ct, struct conn *c, uint64_t ts)
 {
-	if (!ct->opts.connections || !c->info.tcp || !c->tcp.f.source)
+	if (!c->info.tcp)
+		return;
+	if (c->lingering)
+		sonde_tcp_health_finish(&c->tcp); /* again: what came after both FINs */
+	if (c->tcp.f.source == SONDE_TCP_SRC_PACKETS)
+		ct->stats->tcp_retransmitted_segments +=
+			c->tcp.d[0].retrans_segs + c->tcp.d[1].retrans_segs;
+	if (!ct->opts.connections || !c->tcp.f.source)
 		return;
 	ct->stats->tcp_connection_records++;
 	ct->stats->records++;
@@ -581,7 +602,53 @@ static void count_exchange(void *ctx, const struct sonde_record *r)
 	c->ct->out->emit(c->ct->out->ctx, r);
 }
 
-/* End the connection: deliver what is buffered, flush the dissector, free. */
+/* Its record, and the connection gone. */
+static void conn_drop(struct sonde_conntable *ct, struct conn *c, uint64_t ts)
+{
+	tcp_record(ct, c, ts);
+	conn_remove(ct, c);
+	for (int i = 0; i < 2; i++) {
+		sonde_reasm_free(&c->rs[i], &ct->budget);
+		sonde_detect_side_free(&c->det[i]);
+	}
+	sonde_attrs_clear(&c->attrs);
+	sonde_tls_decrypt_free(c->tls);
+	free(c->info.tls);
+	free(c->info.own_source);
+	free(c);
+}
+
+/* Whether a closed connection waits for a FIN sent again: packets that saw
+ * both FINs (the kernel's count has them already; a reset ends it all). */
+static bool linger_wanted(const struct conn *c)
+{
+	const struct sonde_tcp_health *h = &c->tcp;
+	return c->info.tcp && h->f.source == SONDE_TCP_SRC_PACKETS && h->d[0].fin && h->d[1].fin &&
+	       h->first_rst < 0;
+}
+
+/* Closed, but kept in the table for LINGER_NS: later segments go to its
+ * TCP analysis alone (they change no outcome). */
+static void linger(struct sonde_conntable *ct, struct conn *c, uint64_t ts)
+{
+	c->lingering = true;
+	c->tcp.closed = true;
+	c->linger_until = ts + LINGER_NS;
+	sonde_list_remove(&ct->lru, &c->lru);
+	sonde_list_push_front(&ct->linger, &c->lru);
+	ct->nlinger++;
+}
+
+/* The lingering connections whose wait ended by now: their records. */
+static void linger_expire(struct sonde_conntable *ct, uint64_t now)
+{
+	struct conn *c;
+	while ((c = linger_oldest(ct)) && c->linger_until <= now)
+		conn_drop(ct, c, c->last_ts);
+}
+
+/* End the connection: deliver what is buffered, flush the dissector; then
+ * its record (at once, or after lingering) and free it. */
 static void conn_close(struct sonde_conntable *ct, struct conn *c, uint64_t ts)
 {
 	tcp_end(ct, c);
@@ -601,17 +668,10 @@ static void conn_close(struct sonde_conntable *ct, struct conn *c, uint64_t ts)
 			send_end(c, i, ts);
 	if (c->state == CONN_DISSECT)
 		c->d->close(c->dstate, ts);
-	tcp_record(ct, c, ts);
-	conn_remove(ct, c);
-	for (int i = 0; i < 2; i++) {
-		sonde_reasm_free(&c->rs[i], &ct->budget);
-		sonde_detect_side_free(&c->det[i]);
-	}
-	sonde_attrs_clear(&c->attrs);
-	sonde_tls_decrypt_free(c->tls);
-	free(c->info.tls);
-	free(c->info.own_source);
-	free(c);
+	if (linger_wanted(c))
+		linger(ct, c, ts);
+	else
+		conn_drop(ct, c, ts);
 }
 
 static void sweep_idle(struct sonde_conntable *ct, uint64_t now)
@@ -643,7 +703,10 @@ static struct conn *lookup(struct sonde_conntable *ct, const struct sonde_chunk 
 static struct conn *add(struct sonde_conntable *ct, const struct sonde_chunk *ch, uint64_t hash)
 {
 	struct conn *old = lru_oldest(ct);
-	if (ct->count >= ct->opts.max_conns && old) {
+	if (ct->count >= ct->opts.max_conns && linger_oldest(ct)) {
+		old = linger_oldest(ct); /* closed already: its record goes first */
+		conn_drop(ct, old, old->last_ts);
+	} else if (ct->count >= ct->opts.max_conns && old) {
 		ct->stats->connections_evicted++;
 		conn_close(ct, old, ch->ts_ns);
 	}
@@ -663,6 +726,12 @@ static struct conn *find_or_add(struct sonde_conntable *ct, const struct sonde_c
 {
 	uint64_t hash = flow_hash(&ch->flow, ch->conn_id);
 	struct conn *c = lookup(ct, ch, hash);
+	if (c && c->lingering && (ch->flags & (SONDE_CF_SYN | SONDE_CF_ACK)) == SONDE_CF_SYN) {
+		conn_drop(ct, c, c->last_ts); /* a new connection on the same ports */
+		c = NULL;
+	}
+	if (c && c->lingering)
+		return c;
 	if (c) {
 		sonde_list_move_front(&ct->lru, &c->lru);
 		return c;
@@ -711,6 +780,8 @@ static void tcp_chunk(struct conn *c, int side, const struct sonde_chunk *ch)
 					SONDE_TCP_SRC_KERNEL);
 	if (ch->tcp)
 		sonde_tcp_health_facts(&c->tcp, ch->tcp, from_client);
+	if (ch->tcp && ch->tcp_peer)
+		sonde_tcp_health_peer(&c->tcp, ch->tcp_peer, !from_client);
 }
 
 void sonde_conntable_chunk(struct sonde_conntable *ct, const struct sonde_chunk *ch)
@@ -724,10 +795,22 @@ void sonde_conntable_chunk(struct sonde_conntable *ct, const struct sonde_chunk 
 	uint64_t ts = ch->ts_ns;
 	if (ts > ct->last_sweep + SWEEP_INTERVAL_NS)
 		sweep_idle(ct, ts);
+	linger_expire(ct, ts);
 	struct conn *c = find_or_add(ct, ch);
 	if (!c)
 		return;
 	c->last_ts = ts;
+	if (c->lingering) {
+		tcp_chunk(c, ep_eq(&c->ep[0], &ch->flow.src) ? 0 : 1, ch);
+		if (ch->flags & SONDE_CF_RST)
+			conn_drop(ct, c, ts);
+		return;
+	}
+	if (ch->peer_proc) { /* who is at the other end; nothing else */
+		c->info.peer_proc = *ch->peer_proc;
+		c->info.peer_is_server = ch->peer_is_server;
+		return;
+	}
 	if (ch->proc && !c->info.proc.pid)
 		c->info.proc = *ch->proc;
 	int side = ep_eq(&c->ep[0], &ch->flow.src) ? 0 : 1;
@@ -830,6 +913,7 @@ void sonde_conntable_datagram(struct sonde_conntable *ct, const struct sonde_chu
 void sonde_conntable_tick(struct sonde_conntable *ct, uint64_t now_ns)
 {
 	sweep_idle(ct, now_ns);
+	linger_expire(ct, now_ns);
 }
 
 void sonde_conntable_set_ignore(struct sonde_conntable *ct, void (*fn)(void *, uint64_t), void *ctx)
@@ -843,6 +927,8 @@ void sonde_conntable_close_all(struct sonde_conntable *ct)
 	struct conn *c;
 	while ((c = lru_oldest(ct)))
 		conn_close(ct, c, c->last_ts);
+	while ((c = linger_oldest(ct)))
+		conn_drop(ct, c, c->last_ts);
 }
 
 void sonde_conntable_free(struct sonde_conntable *ct)

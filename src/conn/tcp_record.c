@@ -56,12 +56,14 @@ static void put_retrans(const struct sonde_field_ops *v, void *ctx, const struct
 	v->end(ctx, SONDE_FG_OBJECT);
 }
 
-static void put_rtt(const struct sonde_field_ops *v, void *ctx, const struct sonde_tcp_facts *f)
+/* f's RTT under name, measured by `by` (a side). */
+static void put_rtt(const struct sonde_field_ops *v, void *ctx, const char *name,
+		    const struct sonde_tcp_facts *f, uint8_t by)
 {
 	if (!(f->have & SONDE_TCPF_RTT))
 		return;
-	v->begin(ctx, "rtt_us", SONDE_FG_OBJECT);
-	put_cstr(v, ctx, "measured_by", sonde_tcp_side_name(f->rtt_side));
+	v->begin(ctx, name, SONDE_FG_OBJECT);
+	put_cstr(v, ctx, "measured_by", sonde_tcp_side_name(by));
 	put_u64(v, ctx, "srtt", f->srtt_us);
 	put_u64(v, ctx, "rttvar", f->rttvar_us);
 	if (f->have & SONDE_TCPF_RTT_RANGE) {
@@ -70,6 +72,21 @@ static void put_rtt(const struct sonde_field_ops *v, void *ctx, const struct son
 		put_u64(v, ctx, "max", f->srtt_max_us);
 	}
 	v->end(ctx, SONDE_FG_OBJECT);
+}
+
+/* Both ends traced here: the other end's own view of RTT and congestion. */
+static void put_peer(const struct sonde_field_ops *v, void *ctx, const struct sonde_tcp_health *h)
+{
+	if (!h->peer_side)
+		return;
+	const struct sonde_tcp_facts *p = &h->peer;
+	put_cstr(v, ctx, "ends", "both");
+	put_rtt(v, ctx, "peer_rtt_us", p, h->peer_side);
+	if (p->have & SONDE_TCPF_CWND) {
+		put_cstr(v, ctx, "peer_cwnd_of", sonde_tcp_side_name(h->peer_side));
+		put_u64(v, ctx, "peer_cwnd", p->cwnd);
+		put_u64(v, ctx, "peer_delivery_rate_bps", p->delivery_rate * 8);
+	}
 }
 
 static void conn_fields(const struct sonde_msg *m, const struct sonde_field_ops *v, void *ctx)
@@ -106,12 +123,13 @@ static void conn_fields(const struct sonde_msg *m, const struct sonde_field_ops 
 			put_u64(v, ctx, "server", f->ooo_segs[1]);
 		v->end(ctx, SONDE_FG_OBJECT);
 	}
-	put_rtt(v, ctx, f);
+	put_rtt(v, ctx, "rtt_us", f, f->rtt_side);
 	if (f->have & SONDE_TCPF_CWND) {
 		put_cstr(v, ctx, "cwnd_of", sonde_tcp_side_name(f->cwnd_side));
 		put_u64(v, ctx, "cwnd", f->cwnd);
 		put_u64(v, ctx, "delivery_rate_bps", f->delivery_rate * 8);
 	}
+	put_peer(v, ctx, c->h);
 }
 
 static void conn_summary(const struct sonde_msg *m, struct sonde_buf *out)
@@ -131,6 +149,9 @@ static void conn_summary(const struct sonde_msg *m, struct sonde_buf *out)
 		sonde_buf_printf(out, " synack-ack %.3f ms", (double)f->server_handshake_ns / 1e6);
 	if (f->have & SONDE_TCPF_RTT)
 		sonde_buf_printf(out, " srtt %.3f ms", (double)f->srtt_us / 1e3);
+	if (c->h->peer_side && (c->h->peer.have & SONDE_TCPF_RTT))
+		sonde_buf_printf(out, " (%s's %.3f ms)", sonde_tcp_side_name(c->h->peer_side),
+				 (double)c->h->peer.srtt_us / 1e3);
 	uint64_t re = f->retrans_segs[0] + f->retrans_segs[1];
 	if (re)
 		sonde_buf_printf(out, " retrans %llu", (unsigned long long)re);

@@ -136,6 +136,56 @@ void sonde_tcp_health_facts(struct sonde_tcp_health *h, const struct sonde_tcp_f
 	o->cwnd_side = side_of(f->cwnd_side, src_is_client);
 }
 
+/* The peer's retransmissions (its own, index 0) and what it received out
+ * of order (the other end's, index 1) into f at the client-oriented me. */
+static void peer_counts(struct sonde_tcp_facts *o, const struct sonde_tcp_facts *f, int me)
+{
+	if (f->have & SONDE_TCPF_RETRANS0) {
+		o->retrans_segs[me] = f->retrans_segs[0];
+		o->retrans_bytes[me] = f->retrans_bytes[0];
+		o->have |= me ? SONDE_TCPF_RETRANS1 : SONDE_TCPF_RETRANS0;
+	}
+	if (f->have & SONDE_TCPF_OOO1) {
+		o->ooo_segs[1 - me] = f->ooo_segs[1];
+		o->have |= me ? SONDE_TCPF_OOO0 : SONDE_TCPF_OOO1;
+	}
+}
+
+void sonde_tcp_health_peer(struct sonde_tcp_health *h, const struct sonde_tcp_facts *f,
+			   bool peer_is_client)
+{
+	struct sonde_tcp_facts *o = &h->f;
+	h->peer = *f;
+	h->peer_side = peer_is_client ? SONDE_TCP_SIDE_CLIENT : SONDE_TCP_SIDE_SERVER;
+	peer_counts(o, f, peer_is_client ? 0 : 1);
+	/* each end times its own half of the handshake */
+	if (peer_is_client && (f->have & SONDE_TCPF_HANDSHAKE) &&
+	    !(o->have & SONDE_TCPF_HANDSHAKE)) {
+		o->handshake_ns = f->handshake_ns;
+		o->have |= SONDE_TCPF_HANDSHAKE;
+	}
+	if (!peer_is_client && (f->have & SONDE_TCPF_SERVER_HANDSHAKE) &&
+	    !(o->have & SONDE_TCPF_SERVER_HANDSHAKE)) {
+		o->server_handshake_ns = f->server_handshake_ns;
+		o->have |= SONDE_TCPF_SERVER_HANDSHAKE;
+	}
+	uint8_t closed = side_of(f->closed_by, peer_is_client);
+	uint8_t reset = side_of(f->reset_by, peer_is_client);
+	/* an end knows best what it sent itself; the other's word fills gaps */
+	if (reset && (f->reset_by == 1 || !o->reset_by))
+		o->reset_by = reset;
+	if (f->outcome == SONDE_TCP_RESET && o->outcome == SONDE_TCP_CLOSED)
+		o->outcome = SONDE_TCP_RESET;
+	if (o->outcome == SONDE_TCP_RESET && o->reset_by)
+		o->closed_by = o->reset_by;
+	else if (closed && (f->closed_by == 1 || !o->closed_by))
+		o->closed_by = closed;
+	if (!o->err && (f->have & SONDE_TCPF_ERR) && f->err) {
+		o->err = f->err;
+		o->have |= SONDE_TCPF_ERR;
+	}
+}
+
 /* ---------------------------------------------------- packet analysis --- */
 
 /* RFC 6298's smoothing of one RTT sample into direction d. */
@@ -311,11 +361,13 @@ void sonde_tcp_health_segment(struct sonde_tcp_health *h, const struct sonde_chu
 		.rst = fl & SONDE_CF_RST,
 		.ts = ch->ts_ns,
 	};
-	note_handshake(h, fl, k, s.ts);
-	if (s.rst && h->first_rst < 0)
-		h->first_rst = (int8_t)k;
-	if ((fl & SONDE_CF_FIN) && h->first_fin < 0)
-		h->first_fin = (int8_t)k;
+	if (!h->closed) { /* how it opened and closed is settled at the close */
+		note_handshake(h, fl, k, s.ts);
+		if (s.rst && h->first_rst < 0)
+			h->first_rst = (int8_t)k;
+		if ((fl & SONDE_CF_FIN) && h->first_fin < 0)
+			h->first_fin = (int8_t)k;
+	}
 	d->segs++;
 	d->bytes += s.len;
 	d->rst |= s.rst;
@@ -354,6 +406,7 @@ void sonde_tcp_health_swap(struct sonde_tcp_health *h)
 static void packet_facts(struct sonde_tcp_health *h)
 {
 	struct sonde_tcp_facts *f = &h->f;
+	memset(f, 0, sizeof(*f)); /* made anew each time: segments after both FINs count */
 	f->source = SONDE_TCP_SRC_PACKETS;
 	f->have = SONDE_TCPF_BYTES | SONDE_TCPF_SEGS | SONDE_TCPF_RETRANS0 | SONDE_TCPF_RETRANS1 |
 		  SONDE_TCPF_CLOSE;
@@ -399,7 +452,7 @@ static void packet_facts(struct sonde_tcp_health *h)
 
 void sonde_tcp_health_finish(struct sonde_tcp_health *h)
 {
-	if (!h->f.source && h->sample_source == SONDE_TCP_SRC_PACKETS)
+	if (h->f.source != SONDE_TCP_SRC_KERNEL && h->sample_source == SONDE_TCP_SRC_PACKETS)
 		packet_facts(h);
 }
 

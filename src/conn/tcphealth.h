@@ -129,8 +129,15 @@ struct sonde_tcp_sample {
 
 struct sonde_tcp_health {
 	struct sonde_tcp_facts f; /* client-oriented: [0] client→server */
+	/* Both ends are sockets of this host (loopback, two local namespaces):
+	 * the other local end's own facts, its directions relative to itself,
+	 * merged into f where f had none; peer_side says which end it is
+	 * (SONDE_TCP_SIDE_UNKNOWN: only one end's facts). */
+	struct sonde_tcp_facts peer;
+	uint8_t peer_side;
 	uint8_t sample_source; /* enum sonde_tcp_source of the samples */
 	bool ended; /* the connection is being closed: records say reset */
+	bool closed; /* after both FINs: segments still count, change no outcome */
 	uint32_t exchanges; /* records written on the connection */
 	uint64_t ts_first; /* the connection's first sight */
 	/* the packet analysis (packet sources); d[0]: client→server */
@@ -161,6 +168,12 @@ void sonde_tcp_health_sample(struct sonde_tcp_health *h, uint64_t ts, uint32_t s
  * the client. */
 void sonde_tcp_health_facts(struct sonde_tcp_health *h, const struct sonde_tcp_facts *f,
 			    bool src_is_client);
+/* The other local end's facts, at the end (after sonde_tcp_health_facts
+ * of the first): its retransmissions, out-of-order count and handshake
+ * half join f, who closed or reset it where f did not know; its RTT and
+ * congestion window are kept as its own view (h->peer). */
+void sonde_tcp_health_peer(struct sonde_tcp_health *h, const struct sonde_tcp_facts *f,
+			   bool peer_is_client);
 /* One TCP segment of a packet source; from_client: sent by the client
  * (or, roles unknown, the first sender). */
 void sonde_tcp_health_segment(struct sonde_tcp_health *h, const struct sonde_chunk *ch,

@@ -127,6 +127,15 @@ struct sonde_chunk {
 	uint32_t tcp_srtt_us, tcp_retrans;
 	uint16_t tcp_window; /* packet sources: the segment's window field, unscaled */
 	const struct sonde_tcp_facts *tcp;
+	/* With tcp, when both ends are sockets of this host (eBPF): the other
+	 * local end's facts, its directions relative to itself (the chunk's
+	 * flow destination); NULL: one end's only. */
+	const struct sonde_tcp_facts *tcp_peer;
+	/* eBPF, both ends of the connection traced sockets of this host: on a
+	 * chunk of no bytes and no flags, the other local end's process, and
+	 * whether it is the server (the chunk's flow is the connection's). */
+	const struct sonde_process *peer_proc;
+	bool peer_is_server;
 	/* Packet sources: the frame the chunk was decoded from, valid while
 	 * the chunk is (-w with several sources records it only once the
 	 * arbiter gave the connection to this source); NULL otherwise. */

@@ -101,6 +101,10 @@ struct sonde_conn_info {
 	const char *source; /* file name, interface, ... */
 	char *own_source; /* a chunk's own source name, copied (source points at it) */
 	struct sonde_process proc; /* pid 0: unknown (packet sources) */
+	/* eBPF: the process at the other end when its socket is traced on this
+	 * host too (another namespace: no socket table shows it); pid 0: none */
+	struct sonde_process peer_proc;
+	bool peer_is_server;
 	struct sonde_tls_info *tls; /* TLS plaintext: the library (owned); else NULL */
 	/* TLS sonde decrypted itself with a key log (read --tls-keylog); owned
 	 * by the connection's TLS stage; else NULL. */

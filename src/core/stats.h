@@ -160,7 +160,9 @@
 	X(tcp_listen_overflows, "eBPF: SYNs a listener dropped, its accept queue full")           \
 	X(tcp_untracked_sockets, "eBPF: sockets whose lifecycle was not kept (map full)")         \
 	X(tcp_tracepoints_missing, "eBPF: tcp: tracepoints (or kprobes) this kernel lacks")       \
-	X(tcp_connection_records, "connection records written (--connections)")                   \
+	X(tcp_connection_records, "connection records written (not --no-connections)")            \
+	X(tcp_peer_ends_merged, "eBPF: connections with both local ends' facts in one record")    \
+	X(tcp_peer_ends_missed, "eBPF: a local end's facts that joined no record (too late)")     \
 	X(tcp_connections_refused, "connection attempts refused (SYN answered by RST)")           \
 	X(tcp_connections_timed_out, "connection attempts never answered")                        \
 	X(tcp_connections_reset, "connections ended by a reset")                                  \

@@ -226,9 +226,13 @@ static struct sonde_enrich_conn *traced_conn(struct enrich *en, const struct son
 	/* The socket tables placed are TCP's; a UDP flow (a lookup each) keeps
 	 * only the traced process's own details. */
 	int k = c->l4 != SONDE_L4_UDP ? place(en, c, &other_ino) : -1;
+	if (k < 0 && c->peer_proc.pid)
+		k = c->peer_is_server ? 0 : 1; /* the traced end is the other's opposite */
 	if (k >= 0) {
 		ec->end[k] = ec->traced;
 		uint32_t other = other_ino ? sonde_sock_owner(en->owners, other_ino, 0) : 0;
+		if (!other) /* the other end's socket traced too, maybe in another namespace */
+			other = c->peer_proc.pid;
 		if (other == c->proc.pid)
 			ec->end[!k] = ec->traced; /* a process talking to itself */
 		else if (other)

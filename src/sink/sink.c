@@ -123,7 +123,7 @@ void sonde_sink_write(struct sonde_sink *s, const struct sonde_record *r)
 	if (sonde_sink_full(s))
 		return;
 	s->written++;
-	if (s->summary)
+	if (s->summary && !(r->flags & SONDE_RF_CONNECTION)) /* it sums up exchanges */
 		sonde_summary_add(s->summary, r);
 	if (s->no_records)
 		return;

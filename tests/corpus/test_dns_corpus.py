@@ -158,8 +158,10 @@ def sonde_msgs(sonde, path):
     if not recs or recs[-1].get("type") != "stats":
         raise RuntimeError("no stats record at the end")
     ex = [r for r in recs if r.get("type") == "exchange"]
-    if recs[-1]["records"] != len(ex):
-        raise RuntimeError("stats.records does not match the exchange lines")
+    conns = [r for r in recs if r.get("type") == "connection"]  # DNS over TCP's
+    if recs[-1]["records"] != len(ex) + len(conns) or recs[-1]["tcp_connection_records"] != len(conns) \
+            or len(ex) + len(conns) + 1 != len(recs):
+        raise RuntimeError("stats.records does not match the exchange and connection lines")
     msgs = []
     for r in ex:
         if r["protocol"] != "dns":

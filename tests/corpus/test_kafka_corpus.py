@@ -146,8 +146,9 @@ def check_one(sonde, path):
     if not stats:
         return "no stats record last"
     ex = [r for r in recs if r.get("type") == "exchange"]
-    if stats["records"] != len(ex):
-        return f"stats say {stats['records']} records, {len(ex)} written"
+    conns = [r for r in recs if r.get("type") == "connection"]
+    if stats["records"] != len(ex) + len(conns) or stats["tcp_connection_records"] != len(conns):
+        return f"stats say {stats['records']} records, {len(ex)} exchanges and {len(conns)} connections written"
     ports = {r["conn"]["server"]["port"] for r in ex} | {9092}
     tmsgs = tshark_messages(path, ports)
     smsgs = sonde_messages(ex)

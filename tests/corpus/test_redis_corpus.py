@@ -166,8 +166,9 @@ def check(sonde, path, asan):
         return "FAIL", f"sonde output: {e}"
     if not stats:
         return "FAIL", "no stats record"
-    if stats["records"] != len(ex):
-        return "FAIL", f"stats.records {stats['records']} != {len(ex)} records"
+    conns = [r for r in recs if r.get("type") == "connection"]
+    if stats["records"] != len(ex) + len(conns) or stats["tcp_connection_records"] != len(conns):
+        return "FAIL", f"stats.records {stats['records']} != {len(ex)} exchanges + {len(conns)} connections"
     ua = sum(1 for r in ex if "unanswered" in r.get("flags", []))
     us = sum(1 for r in ex if "unsolicited" in r.get("flags", []))
     if (ua, us) != (stats["records_unanswered"], stats["records_unsolicited"]):

@@ -368,8 +368,12 @@ http {{
         check(f"connections == {len(clients)}, none mid-stream",
               st.get("connections") == len(clients) and st.get("connections_midstream") == 0,
               (st.get("connections"), st.get("connections_midstream")))
-        check("records counter matches the exchange lines", st.get("records") == len(ex),
-              (st.get("records"), len(ex)))
+        conns = [r for r in recs if r.get("type") == "connection"]
+        check(f"a connection record for each client's connection ({len(clients)})",
+              len(conns) == len(clients) and st.get("tcp_connection_records") == len(conns),
+              (len(conns), st.get("tcp_connection_records")))
+        check("records counter matches the exchange and connection lines",
+              st.get("records") == len(ex) + len(conns), (st.get("records"), len(ex), len(conns)))
         check("no events lost", st.get("ebpf_ringbuf_drops") == 0 and st.get("ebpf_bad_events") == 0,
               (st.get("ebpf_ringbuf_drops"), st.get("ebpf_bad_events")))
         check("no bytes truncated or missed by the kernel side",

@@ -427,8 +427,8 @@ def check_run(label, recs, rc, sonde, groups, srv_port):
     check(f"{label}: sonde exits 0 on SIGINT", rc == 0, f"rc {rc}: {sonde.stderr()[-1500:]}")
     probing = [ln for ln in sonde.stderr().splitlines() if "probing" in ln and "(go1." in ln]
     info(f"{label}: sonde's Go probing lines: " + (" | ".join(probing) or "none"))
-    bad = [r for r in recs if r.get("type") not in ("exchange", "stats")]
-    check(f"{label}: every line is an exchange or stats record", not bad, bad[:3])
+    bad = [r for r in recs if r.get("type") not in ("exchange", "connection", "stats")]
+    check(f"{label}: every line is an exchange, connection or stats record", not bad, bad[:3])
     ex = [r for r in recs if r.get("type") == "exchange"]
     stats = [r for r in recs if r.get("type") == "stats"]
     if not check(f"{label}: one stats record", len(stats) == 1, f"{len(stats)}"):

@@ -48,10 +48,13 @@ def main():
         rc, recs = run.stop()
         srv.proc.terminate()
         with open(run.out) as f:
-            lines = [x for x in f if '"type":"exchange"' in x]
+            lines = [x for x in f if '"type":"stats"' not in x]  # exchanges and connections
         stats = next((r for r in recs if r.get("type") == "stats"), {})
-        R.check(f"capture saw the {N_OK + N_404} exchanges", rc == 0 and len(lines) == N_OK + N_404,
-                f"rc {rc}, {len(lines)} records")
+        n_ex = sum('"type":"exchange"' in x for x in lines)
+        n_conn = sum('"type":"connection"' in x for x in lines)
+        R.check(f"capture saw the {N_OK + N_404} exchanges, and their connections' records",
+                rc == 0 and n_ex == N_OK + N_404 and n_conn == N_OK + N_404 and len(lines) == n_ex + n_conn,
+                f"rc {rc}, {n_ex} exchanges, {n_conn} connections, {len(lines)} records")
         R.check("the store kept them all (store_records)",
                 stats.get("store_records") == len(lines) and not stats.get("store_queue_drops"),
                 stats)
@@ -68,8 +71,8 @@ def main():
         R.check(f"a filter finds the {N_404} 404s",
                 len(got) == N_404 and all(r["request"]["target"].startswith("/missing/") for r in got),
                 f"{len(got)}: {q.stderr.strip()}")
-        q = subprocess.run([sonde, "query", "--store", store, "--top", "status", "-o", "json"],
-                           capture_output=True, text=True)
+        q = subprocess.run([sonde, "query", "--store", store, "--top", "status", "-o", "json",
+                            'type == "exchange"'], capture_output=True, text=True)
         top = {t["status"]: t["records"] for t in map(json.loads, q.stdout.splitlines())}
         R.check("--top status counts 200s and 404s", top == {"200": N_OK, "404": N_404}, top)
     finally:

@@ -147,8 +147,13 @@ def test_options(sonde, R, tmp):
             sorted((m, t) for m, t, _ in got) == reqs and sorted(c for _, _, c in got) == codes
             and len(reqs) == 20, f"{got[:3]} vs {reqs[:3]} {codes[:3]}")
     stored = [json.loads(x) for x in run([sonde, "query", "--store", d, "-o", "json"]).stdout.splitlines()]
+    conns = [r for r in stored if r["type"] == "connection"]
+    R.check("the store kept each connection's record too (20, never closed)",
+            len(conns) == 20 and all(r["tcp"]["outcome"] == "open" for r in conns), conns[:2])
+    stored = [r for r in stored if r["type"] == "exchange"]
     p = run([sonde, "query", "--store", d, "--redissect", "-o", "json", "--", "--body-limit", "16"])
     fresh = [json.loads(x) for x in p.stdout.splitlines()]
+    fresh = [r for r in fresh if r["type"] == "exchange"]
     R.check("stored records kept the whole 1000-byte bodies",
             len(stored) == 20 and all(r["response"]["body"]["captured"] == 1000 for r in stored),
             [r["response"]["body"] for r in stored[:2]])
@@ -242,6 +247,9 @@ def test_live(sonde, R, tmp):
     p = run([sonde, "query", "--store", d, "--redissect", "-o", "json",
              f"conn.server.port == {port}"])
     got = [json.loads(x) for x in p.stdout.splitlines()]
+    conns = [r for r in got if r.get("type") == "connection"]
+    R.check(f"live: --redissect makes the {n} connections' records again", len(conns) == n, len(conns))
+    got = [r for r in got if r.get("type") == "exchange"]
     R.check(f"live: --redissect pairs the {n} exchanges again",
             len(got) == n and all(r["response"]["status"] == 200 for r in got),
             p.stderr[-400:] + f" {len(got)} records")

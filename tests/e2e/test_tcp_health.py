@@ -20,10 +20,17 @@ tcpdump recording the client's veth at the same time.
   - only the server traced (--pid): SYN-ACK to ACK over the relay shows
     the round trip; under loss the client's segments that reached the
     server out of order are counted (tcp_sock.rcv_ooopack);
-  - the same traffic read back from tcpdump's file by `sonde read
-    --connections`: refused and timed-out attempts, the reset, handshake
-    times close to the kernel's, and per connection the retransmission
-    count of tshark's tcp.analysis.retransmission exactly.
+  - both ends traced (the server in one namespace, curl in the other, and
+    again both on one namespace's loopback): one connection record per
+    connection with both ends' facts (ends "both"): both processes, each
+    end's handshake half, each end's own retransmissions, the other end's
+    RTT;
+  - the same traffic read back from tcpdump's file by `sonde read`
+    (connection records are on by default): refused and timed-out
+    attempts, the reset, handshake times close to the kernel's, and per
+    connection the retransmission count of tshark's
+    tcp.analysis.retransmission exactly (a FIN sent again after both FINs
+    included; on a mismatch every segment tshark flagged is listed).
 
 Usage: test_tcp_health.py [--keep] path/to/sonde
 """
@@ -43,7 +50,7 @@ TAG = f"th{os.getpid() % 100000}"
 NS_SRV, NS_CLI = f"{TAG}s", f"{TAG}c"
 IF_SRV, IF_CLI = f"{TAG}vs", f"{TAG}vc"
 SRV_IP, CLI_IP = "10.199.9.1", "10.199.9.2"
-PORT, CLOSED_PORT, DROP_PORT = 8080, 8081, 8082
+PORT, CLOSED_PORT, DROP_PORT, LO_PORT = 8080, 8081, 8082, 8083
 
 SERVER = r'''
 import http.server, socket, struct, sys
@@ -64,6 +71,8 @@ class H(http.server.BaseHTTPRequestHandler):
             self.connection.close()
             self.close_connection = True
             return
+        if self.path == "/close":  # the server closes first
+            self.close_connection = True
         self.reply(b"small\n")
     def do_POST(self):
         n = int(self.headers.get("Content-Length", 0))
@@ -106,6 +115,21 @@ while True:
         except OSError:
             pass
 '''
+# The server closes first; once its FIN is in, the client closes when told
+# (the test drops the server's last ACK in between): its FIN goes again.
+CLOSER = r'''
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+s.sendall(b"GET /close HTTP/1.1\r\nHost: x\r\n\r\n")
+while s.recv(65536):
+    pass
+print("ready", s.getsockname()[1], flush=True)
+sys.stdin.readline()
+s.close()
+time.sleep(1.5)
+print("done", flush=True)
+'''
+
 TUN_SRV, TUN_CLI = "10.199.10.1", "10.199.10.2"
 DELAY_S = 0.025
 
@@ -246,12 +270,89 @@ def tshark_retrans(pcap):
     return n
 
 
+def tshark_flagged(pcap):
+    """Each segment tshark calls a retransmission: frame, ports, time, flags, seq, len, ack."""
+    p = sh("tshark", "-r", pcap, "-Y", "tcp.analysis.retransmission", "-T", "fields", "-e", "frame.number",
+           "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "frame.time_relative", "-e", "tcp.flags.str",
+           "-e", "tcp.seq", "-e", "tcp.len", "-e", "tcp.ack", check=False)
+    return p.stdout.splitlines()
+
+
 def retrans_of(r):
     t = r.get("tcp", {}).get("retransmits", {})
     return t.get("client", 0) + t.get("server", 0)
 
 
-def check_live(recs, stats):
+def check_both_ends(what, conns, client_comm, server_comm):
+    """Connection records of connections whose two ends are both traced."""
+    ports = [r["conn"]["client"]["port"] for r in conns]
+    R.check(f"{what}: one connection record per connection", conns and len(ports) == len(set(ports)), ports)
+    closed = [r for r in conns if r["tcp"].get("outcome") == "closed"]
+    R.check(f"{what}: clean connections closed, by the client (curl)",
+            closed and all(r["tcp"].get("closed_by") == "client" for r in closed), [r["tcp"] for r in closed])
+    for r in closed:
+        t, c = r["tcp"], r["conn"]
+        R.check(f"{what}: port {c['client']['port']}: both ends' facts", t.get("ends") == "both" and
+                set(t.get("retransmits", {})) == {"client", "server"} and
+                set(t.get("retransmitted_bytes", {})) == {"client", "server"}, t)
+        R.check(f"{what}: port {c['client']['port']}: both processes",
+                c["client"].get("process", {}).get("comm") == client_comm and
+                c["server"].get("process", {}).get("comm") == server_comm, c)
+        R.check(f"{what}: port {c['client']['port']}: each end's handshake half, each end's RTT",
+                t.get("handshake_us", 0) > 0 and t.get("server_handshake_us", 0) > 0 and
+                t.get("rtt_us", {}).get("measured_by") == "client" and
+                t.get("peer_rtt_us", {}).get("measured_by") == "server" and
+                t.get("peer_rtt_us", {}).get("srtt", 0) > 0 and t.get("peer_cwnd_of") == "server", t)
+
+
+def fin_again():
+    """The server's ACK of the client's FIN (the server closed first) lost:
+    the client sends its FIN again after both FINs. Returns its port."""
+    p = subprocess.Popen(["ip", "netns", "exec", NS_CLI, "/usr/bin/python3", "-c", CLOSER, SRV_IP, str(PORT)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    ready = p.stdout.readline().split()
+    # the first bare ACK from the server from now on: the one of the client's FIN
+    rule = ["INPUT", "-p", "tcp", "--sport", str(PORT), "--tcp-flags", "ALL", "ACK", "-m", "statistic",
+            "--mode", "nth", "--every", "1000000", "--packet", "0", "-j", "DROP"]
+    sh("ip", "netns", "exec", NS_CLI, "iptables", "-A", *rule)
+    p.stdin.write("go\n")
+    p.stdin.flush()
+    done = p.stdout.readline().strip()
+    sh("ip", "netns", "exec", NS_CLI, "iptables", "-D", *rule)
+    p.wait(timeout=10)
+    R.check("fin again: the client closed after the server", ready[:1] == ["ready"] and done == "done",
+            (ready, done))
+    return int(ready[1]) if len(ready) == 2 else 0
+
+
+def loopback_phase(tmp, dry):
+    """Both ends on the loopback of one namespace (the server's)."""
+    srv = subprocess.Popen(["ip", "netns", "exec", NS_SRV, "/usr/bin/python3", "-c", SERVER, "127.0.0.1",
+                            str(LO_PORT)], start_new_session=True)
+    run = SondeRun(SONDE, tmp, "loopback", ["--port", str(LO_PORT)], R, dry=dry)
+    ok = False
+    for _ in range(50):
+        if sh("ip", "netns", "exec", NS_SRV, "curl", "-sf", "-o", "/dev/null",
+              f"http://127.0.0.1:{LO_PORT}/small", check=False).returncode == 0:
+            ok = True
+            break
+        time.sleep(0.1)
+    for _ in range(2):
+        sh("ip", "netns", "exec", NS_SRV, "curl", "-sf", "-o", "/dev/null", f"http://127.0.0.1:{LO_PORT}/small",
+           check=False)
+    time.sleep(1)
+    rc, recs = run.stop()
+    srv.kill()
+    R.check("loopback: the server answered, sonde exited 0", ok and rc == 0, run.stderr()[-2000:])
+    conns = conn_to(recs, LO_PORT)
+    stats = (by_type(recs, "stats") or [{}])[0]
+    R.check("loopback: three connections, three records", len(conns) == 3, [r["tcp"] for r in conns])
+    check_both_ends("loopback", conns, "curl", "python3")
+    R.check("loopback: both ends' facts merged, none missed",
+            stats.get("tcp_peer_ends_merged", 0) >= 3 and stats.get("tcp_peer_ends_missed") == 0, stats)
+
+
+def check_live(recs, stats, fin_port):
     refused = conn_to(recs, CLOSED_PORT)
     R.check("refused: one connection record", len(refused) == 1, refused)
     if refused:
@@ -295,12 +396,18 @@ def check_live(recs, stats):
             [r["tcp"] for r in closed])
     R.check("stats: failed connects and connection records counted",
             stats.get("tcp_failed_connects", 0) >= 2 and stats.get("tcp_connection_records", 0) >= 4, stats)
+    # curl in one namespace, the server in the other, both traced
+    check_both_ends("two namespaces", [r for r in conn_to(recs, PORT) if r["conn"]["server"]["ip"] == SRV_IP
+                                       and r["conn"]["client"]["port"] != fin_port], "curl", "python3")
+    uploads = [r for r in conn_to(recs, PORT) if retrans_of(r) > 0]
+    R.check("loss: the client's own retransmissions on the record, from its socket",
+            any(r["tcp"]["retransmits"].get("client", 0) > 0 for r in uploads), [r["tcp"] for r in uploads])
     text_lines = sh(SONDE, "read", "--help", check=False)  # keep the binary honest: it still runs
     R.check("sonde still answers --help", text_lines.returncode == 0, text_lines.stderr)
 
 
-def check_pcap(pcap, live):
-    p = sh(SONDE, "read", "--connections", "-o", "json", pcap, check=False)
+def check_pcap(pcap, live, fin_port=0):
+    p = sh(SONDE, "read", "-o", "json", pcap, check=False)
     recs = [json.loads(ln) for ln in p.stdout.splitlines() if ln.strip()]
     R.check("read: exit status 0", p.returncode == 0, p.stderr)
     refused = conn_to(recs, CLOSED_PORT)
@@ -317,9 +424,18 @@ def check_pcap(pcap, live):
     R.info(f"retransmissions per client port: tshark {ts}, sonde read {mine}")
     # Wireshark's rules in its order (spurious first, then fast, out of
     # order, plain): the count must be tshark's, connection by connection
-    R.check("read: retransmissions per connection = tshark's tcp.analysis.retransmission",
-            all(mine.get(k, 0) == v for k, v in ts.items()) and sum(mine.values()) == sum(ts.values()),
-            (ts, mine))
+    same = all(mine.get(k, 0) == v for k, v in ts.items()) and sum(mine.values()) == sum(ts.values())
+    R.check("read: retransmissions per connection = tshark's tcp.analysis.retransmission", same, (ts, mine))
+    # the client's FIN sent again after both FINs (the server's ACK lost)
+    again = [ln.split("\t") for ln in tshark_flagged(pcap) if ln.split("\t")[1] == str(fin_port)]
+    R.check("read: a FIN sent again after both FINs, counted as tshark counts it",
+            fin_port and len(again) == 1 and "F" in again[0][4] and again[0][6] == "0" and
+            mine.get(fin_port) == ts.get(fin_port) == 1, (fin_port, again, ts.get(fin_port), mine.get(fin_port)))
+    if not same:  # every segment tshark flagged, of the connections that differ
+        bad = {k for k in set(ts) | set(mine) if ts.get(k, 0) != mine.get(k, 0)}
+        for ln in tshark_flagged(pcap):
+            if {int(ln.split("\t")[1]), int(ln.split("\t")[2])} & bad:
+                R.info("tshark flagged: " + ln)
     live_by_port = {r["conn"]["client"]["port"]: r for r in conn_to(live, PORT)}
     for r in conn_to(recs, PORT):
         k = r["conn"]["client"]["port"]
@@ -355,7 +471,7 @@ def main():
         R.check("the delaying relay is up", relay_ok)
         srv = subprocess.Popen(["ip", "netns", "exec", NS_SRV, "/usr/bin/python3", "-c", SERVER, "0.0.0.0",
                                 str(PORT)], start_new_session=True)
-        run = SondeRun(SONDE, tmp, "live", ["--connections", "--port", f"{PORT},{CLOSED_PORT},{DROP_PORT}"], R,
+        run = SondeRun(SONDE, tmp, "live", ["--port", f"{PORT},{CLOSED_PORT},{DROP_PORT}"], R,
                        dry=dry)
         td = subprocess.Popen(["ip", "netns", "exec", NS_CLI, "tcpdump", "-i", IF_CLI, "-U", "-s", "0", "-w",
                                pcap, "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -382,6 +498,7 @@ def main():
         in_cli("curl", "-s", "-o", "/dev/null", "--data-binary", "@" + body, f"{base}/upload", timeout=120)
         sh("ip", "netns", "exec", NS_SRV, "iptables", "-D", *loss)
         in_cli("curl", "-sf", "-o", "/dev/null", f"{base}/small")
+        fin_port = fin_again()
         far = f"http://{TUN_SRV}:{PORT}/small"
         in_cli("curl", "-sf", "-o", "/dev/null", "-o", "/dev/null", far, far)
         time.sleep(1)
@@ -389,13 +506,18 @@ def main():
         td.send_signal(signal.SIGINT)
         td.wait(timeout=10)
         server_only(tmp, dry, srv.pid, body, loss)
+        loopback_phase(tmp, dry)
         relay.kill()
         srv.kill()
         R.check("sonde exited 0", rc == 0, run.stderr()[-2000:])
         stats = (by_type(recs, "stats") or [{}])[0]
-        check_live(recs, stats)
+        check_live(recs, stats, fin_port)
         check_delay(recs)
-        check_pcap(pcap, recs)
+        check_pcap(pcap, recs, fin_port)
+        fin = [r for r in conn_to(recs, PORT) if r["conn"]["client"]["port"] == fin_port]
+        R.check("fin again: live, one record, closed by the server, its FIN sent again counted by the client",
+                len(fin) == 1 and fin[0]["tcp"].get("closed_by") == "server" and
+                fin[0]["tcp"].get("retransmits", {}).get("client", 0) >= 1, [r["tcp"] for r in fin])
     finally:
         kill_sondes()
         teardown_net()

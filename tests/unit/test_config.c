@@ -73,6 +73,14 @@ static void options_from_values(void **state)
 	assert_int_equal(c.opt[0].line, 3);
 	assert_int_equal(c.opt[4].line, 8); /* a target: where its entry starts */
 	sonde_config_free(&c);
+	/* connection records off; on (the default) says nothing */
+	assert_int_equal(parse("output: {connections: false}\n", &c, why, sizeof(why)), 0);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.opt[0].name, "no-connections");
+	sonde_config_free(&c);
+	assert_int_equal(parse("output: {connections: true}\n", &c, why, sizeof(why)), 0);
+	assert_int_equal(c.n, 0);
+	sonde_config_free(&c);
 	/* masking off; an empty file says nothing */
 	assert_int_equal(parse("masking:\n  enabled: false\n", &c, why, sizeof(why)), 0);
 	assert_int_equal(c.n, 1);

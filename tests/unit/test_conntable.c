@@ -241,6 +241,64 @@ static void test_whole_connection(void **state)
 	env_free(&e);
 }
 
+/*
+ * After both FINs the connection lingers a second (capture time) before its
+ * record: a FIN sent again (its ACK lost) is a retransmission by
+ * Wireshark's rules and is counted there; a new SYN on the same ports ends
+ * the wait at once.
+ */
+static void test_fin_again_after_both_fins(void **state)
+{
+	(void)state;
+	static struct env e; /* static: tu_teardown may free it after a failed assertion */
+	env_init(&e, 16, 300 * SEC);
+	sonde_conntable_free(e.ct);
+	e.copts.connections = true;
+	e.ct = sonde_conntable_new(&e.copts, &e.dopts, &e.col.out, &e.st);
+	struct tcp t;
+	tcp_init(&t, 1, 40000, 1000, 5000);
+	uint64_t t0 = 1700000000 * SEC;
+	handshake(&e, &t, t0);
+	c_send(&e, &t, REQ, t0 + 10 * MS);
+	s_send(&e, &t, RESP, t0 + 30 * MS);
+	c_fin(&e, &t, t0 + 40 * MS);
+	s_fin(&e, &t, t0 + 41 * MS);
+	assert_int_equal(sonde_conntable_count(e.ct), 0); /* closed: no longer live */
+	assert_int_equal(e.col.n, 1); /* the exchange; the connection's record waits */
+	/* the server's FIN again, 200 ms later: the client's last ACK was lost */
+	send_chunk(&e, &t.s, &t.c, t.sseq - 1, t.cseq, SONDE_CF_FIN | SONDE_CF_ACK, NULL, 0,
+		   t0 + 241 * MS);
+	send_chunk(&e, &t.c, &t.s, t.cseq, t.sseq, SONDE_CF_ACK, NULL, 0, t0 + 242 * MS);
+	assert_int_equal(e.col.n, 1);
+	sonde_conntable_tick(e.ct, t0 + 900 * MS);
+	assert_int_equal(e.col.n, 1);
+	sonde_conntable_tick(e.ct, t0 + 1100 * MS); /* a second after the close */
+	tu_collector_ok(&e.col);
+	assert_int_equal(e.col.n, 2);
+	const struct tu_rec *r = &e.col.r[1];
+	assert_true(r->flags & SONDE_RF_CONNECTION);
+	assert_non_null(strstr(r->json, "\"outcome\":\"closed\",\"closed_by\":\"client\""));
+	assert_non_null(strstr(r->json, "\"retransmits\":{\"client\":0,\"server\":1}"));
+	assert_non_null(strstr(r->json, "\"exchanges\":1"));
+	assert_int_equal(e.st.tcp_retransmitted_segments, 1);
+	assert_int_equal(e.st.tcp_connection_records, 1);
+
+	/* the same ports again while lingering: the old record, then a new connection */
+	tcp_init(&t, 1, 40000, 1000, 5000);
+	handshake(&e, &t, t0 + 2 * SEC);
+	c_fin(&e, &t, t0 + 2 * SEC + 40 * MS);
+	s_fin(&e, &t, t0 + 2 * SEC + 41 * MS);
+	tcp_init(&t, 1, 40000, 90000, 95000);
+	handshake(&e, &t, t0 + 2 * SEC + 50 * MS);
+	assert_int_equal(e.st.tcp_connection_records, 2);
+	assert_int_equal(sonde_conntable_count(e.ct), 1);
+	assert_int_equal(e.st.connections, 3);
+	sonde_conntable_close_all(e.ct); /* the end of input: every record written */
+	assert_int_equal(e.st.tcp_connection_records, 3);
+	assert_int_equal(e.st.tcp_retransmitted_segments, 1);
+	env_free(&e);
+}
+
 /* With the handshake seen, the roles are known, not guessed. */
 static void test_role_known_after_handshake(void **state)
 {
@@ -945,6 +1003,7 @@ int main(void)
 	tu_filters();
 	const struct CMUnitTest tests[] = {
 		tu_test(test_whole_connection),
+		tu_test(test_fin_again_after_both_fins),
 		tu_test(test_role_known_after_handshake),
 		tu_test(test_roles_from_syn),
 		tu_test(test_out_of_order_and_retransmission),

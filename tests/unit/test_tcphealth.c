@@ -198,6 +198,59 @@ static void test_kernel_facts_oriented(void **state)
 	assert_true(h.ended);
 }
 
+/* Both ends traced: the client's socket reports first, the server's facts
+ * join — its retransmissions, what it got out of order, its handshake
+ * half and RTT — and the server's word on the reset it sent wins. */
+static void test_peer_facts_merged(void **state)
+{
+	(void)state;
+	struct sonde_tcp_health h;
+	sonde_tcp_health_init(&h, 0);
+	struct sonde_tcp_facts cli = { .source = SONDE_TCP_SRC_KERNEL,
+				       .outcome = SONDE_TCP_RESET,
+				       .have = SONDE_TCPF_CLOSE | SONDE_TCPF_RETRANS0 |
+					       SONDE_TCPF_HANDSHAKE | SONDE_TCPF_RTT |
+					       SONDE_TCPF_OOO1,
+				       .handshake_ns = 100000,
+				       .retrans_segs = { 3, 0 },
+				       .retrans_bytes = { 3000, 0 },
+				       .ooo_segs = { 0, 2 },
+				       .srtt_us = 80,
+				       .rtt_side = 1 };
+	struct sonde_tcp_facts srv = { .source = SONDE_TCP_SRC_KERNEL,
+				       .outcome = SONDE_TCP_RESET,
+				       .reset_by = 1,
+				       .have = SONDE_TCPF_CLOSE | SONDE_TCPF_RETRANS0 |
+					       SONDE_TCPF_SERVER_HANDSHAKE | SONDE_TCPF_RTT |
+					       SONDE_TCPF_OOO1 | SONDE_TCPF_HANDSHAKE,
+				       .handshake_ns = 1, /* not the client's half: ignored */
+				       .server_handshake_ns = 60000,
+				       .retrans_segs = { 5, 0 },
+				       .retrans_bytes = { 7000, 0 },
+				       .ooo_segs = { 0, 4 },
+				       .srtt_us = 70,
+				       .rtt_side = 1 };
+	sonde_tcp_health_facts(&h, &cli, true);
+	sonde_tcp_health_peer(&h, &srv, false);
+	const struct sonde_tcp_facts *f = &h.f;
+	assert_int_equal(h.peer_side, SONDE_TCP_SIDE_SERVER);
+	assert_int_equal(f->retrans_segs[0], 3);
+	assert_int_equal(f->retrans_segs[1], 5);
+	assert_int_equal(f->retrans_bytes[1], 7000);
+	assert_true((f->have & (SONDE_TCPF_RETRANS0 | SONDE_TCPF_RETRANS1)) ==
+		    (SONDE_TCPF_RETRANS0 | SONDE_TCPF_RETRANS1));
+	assert_int_equal(f->ooo_segs[1], 2); /* the server's segments, as the client got them */
+	assert_int_equal(f->ooo_segs[0], 4); /* the client's, as the server got them */
+	assert_int_equal(f->handshake_ns, 100000);
+	assert_true(f->have & SONDE_TCPF_SERVER_HANDSHAKE);
+	assert_int_equal(f->server_handshake_ns, 60000);
+	assert_int_equal(f->reset_by, SONDE_TCP_SIDE_SERVER);
+	assert_int_equal(f->closed_by, SONDE_TCP_SIDE_SERVER);
+	assert_int_equal(f->rtt_side, SONDE_TCP_SIDE_CLIENT);
+	assert_int_equal(f->srtt_us, 80); /* the first end's; the server's kept apart */
+	assert_int_equal(h.peer.srtt_us, 70);
+}
+
 /* Where the order of tshark's (4.0) rules decides, as it decided on
  * crafted captures and on the e2e test's lossy uploads. */
 static void test_wireshark_precedence(void **state)
@@ -292,6 +345,7 @@ int main(void)
 		cmocka_unit_test(test_reset_mid_exchange),
 		cmocka_unit_test(test_exchange_view),
 		cmocka_unit_test(test_kernel_facts_oriented),
+		cmocka_unit_test(test_peer_facts_merged),
 		cmocka_unit_test(test_wireshark_precedence),
 		cmocka_unit_test(test_window_from_newest_syn),
 		cmocka_unit_test(test_duplicate_ack_rules),

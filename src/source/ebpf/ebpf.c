@@ -645,6 +645,13 @@ bool ebpf_owns_tuple(struct sonde_ebpf *e, const struct sonde_event *ev, uint64_
 	return true;
 }
 
+uint64_t ebpf_tuple_owner(struct sonde_ebpf *e, const struct sonde_event *ev)
+{
+	uint64_t owner = 0;
+	sonde_u64map_get(&e->owners, tuple_key(ev, 0), &owner);
+	return owner;
+}
+
 /* The kernel placed this socket as its connection's captured end: it owns
  * the tuple here too, whoever our map says held it. */
 static bool ebpf_claim_tuple(struct sonde_ebpf *e, const struct sonde_event *ev, uint64_t salt)
@@ -761,31 +768,6 @@ static bool end_kept(struct sonde_ebpf *e, const struct sonde_event *ev)
 	return true;
 }
 
-/* The end of both directions, at their final positions; the first (the
- * local socket's) says how it ended. */
-static void emit_close(struct sonde_ebpf *e, const struct sonde_event *ev, bool tcp_info,
-		       struct sonde_chunk *c)
-{
-	struct sonde_tcp_facts facts;
-	if (tcp_info) {
-		ebpf_tcp_facts((const struct sonde_tcp_info *)(ev + 1), &facts);
-		c->tcp = &facts;
-	}
-	c->flags = SONDE_CF_FIN;
-	c->seq = ev->pos;
-	sonde_chunk_emit(&e->out, c);
-	c->tcp = NULL;
-	struct sonde_endpoint src = c->flow.src;
-	c->flow.src = c->flow.dst;
-	c->flow.dst = src;
-	c->role = c->role == SONDE_ROLE_SRC_IS_CLIENT   ? SONDE_ROLE_SRC_IS_SERVER
-		  : c->role == SONDE_ROLE_SRC_IS_SERVER ? SONDE_ROLE_SRC_IS_CLIENT
-							: SONDE_ROLE_UNKNOWN;
-	c->seq = ev->rx_pos;
-	sonde_chunk_emit(&e->out, c);
-	ebpf_release(e, ev->conn_id);
-}
-
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct sonde_ebpf *e = ctx;
@@ -813,6 +795,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	 * connection. */
 	if (ev->type == SONDE_EV_CLOSE && e->tls)
 		ebpf_tls_socket_closed(e, ev->conn_id, ev->ts_ns + (uint64_t)e->mono_to_real_ns);
+	if (ev->flags & SONDE_EVF_PEER_COPY)
+		ebpf_peers_copy_event(e, ev); /* its close facts join the owner's record */
 	if (!end_kept(e, ev))
 		return 0;
 
@@ -825,7 +809,10 @@ static int on_event(void *ctx, void *data, size_t size)
 		sonde_chunk_emit(&e->out, &c);
 		break;
 	case SONDE_EV_DATA: sonde_chunk_emit(&e->out, &c); break;
-	case SONDE_EV_CLOSE: emit_close(e, ev, tcp_info, &c); break;
+	case SONDE_EV_CLOSE:
+		ebpf_peers_owner_close(e, ev, size);
+		ebpf_release(e, ev->conn_id);
+		break;
 	default: st->ebpf_bad_events++;
 	}
 	return 0;
@@ -848,6 +835,7 @@ struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *o,
 	sonde_u64map_init(&e->sockets);
 	sonde_u64map_init(&e->owners);
 	sonde_u64map_init(&e->owned);
+	ebpf_peers_init(e);
 	struct timespec rt, mt;
 	clock_gettime(CLOCK_REALTIME, &rt);
 	clock_gettime(CLOCK_MONOTONIC, &mt);
@@ -915,6 +903,7 @@ int sonde_ebpf_poll(struct sonde_ebpf *e, int timeout_ms)
 		n = ring_buffer__consume(e->rb);
 	if (e->tls)
 		ebpf_tls_tick(e);
+	ebpf_peers_tick(e);
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ebpf_sweep_lost_closes(e, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
@@ -967,6 +956,7 @@ void sonde_ebpf_close(struct sonde_ebpf *e)
 {
 	if (!e)
 		return;
+	ebpf_peers_close(e); /* the closes still waiting for their copy's go out first */
 	ring_buffer__free(e->rb);
 	ebpf_tls_close(e); /* its uprobe links go before the programs */
 	sonde_capture__destroy(e->skel);

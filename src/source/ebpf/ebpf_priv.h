@@ -36,6 +36,11 @@ struct sonde_ebpf {
 	struct sonde_u64map owners;
 	/* conn_id → tuple hash, to release ownership on close */
 	struct sonde_u64map owned;
+	/* both ends local: the owner's and its copy's close facts paired
+	 * (ebpf_peers.c); owner conn_id → struct ebpf_peer *, copy → owner */
+	struct sonde_u64map peers_by_owner, peers_by_copy;
+	struct sonde_list peers_held; /* owners' closes waiting for the copy's, newest first */
+	size_t npeers;
 	/* the last sweep for sockets whose close was lost (ebpf_sweep.c):
 	 * monotonic time, and the kernel's ring drops then */
 	uint64_t sweep_last_ns, sweep_drops;
@@ -106,6 +111,22 @@ void ebpf_tcp_facts(const struct sonde_tcp_info *in, struct sonde_tcp_facts *f);
 bool ebpf_kprobes_available(void);
 /* A SONDE_EV_TCP_FAILED event into the pipeline: its SYN and its end. */
 void ebpf_tcp_failed(struct sonde_ebpf *e, const struct sonde_event *ev);
+
+/* ebpf.c: the conn_id holding the event's 4-tuple now (0: none). */
+uint64_t ebpf_tuple_owner(struct sonde_ebpf *e, const struct sonde_event *ev);
+
+/* ebpf_peers.c: both ends of a connection traced sockets of this host */
+void ebpf_peers_init(struct sonde_ebpf *e);
+/* An event of a copy (SONDE_EVF_PEER_COPY): its OPEN pairs it with the
+ * owner, its close keeps its facts (or releases the owner's held close). */
+void ebpf_peers_copy_event(struct sonde_ebpf *e, const struct sonde_event *ev);
+/* An owner's close event (size bytes): into the pipeline at once, or held
+ * until its copy's close or PEER_WAIT_NS. */
+void ebpf_peers_owner_close(struct sonde_ebpf *e, const struct sonde_event *ev, size_t size);
+/* Held closes that waited long enough, written with one end's facts. */
+void ebpf_peers_tick(struct sonde_ebpf *e);
+/* Every held close written, everything freed. */
+void ebpf_peers_close(struct sonde_ebpf *e);
 
 /* ebpf_tls.c */
 void ebpf_tls_open(struct sonde_ebpf *e, const struct sonde_ebpf_opts *o);

@@ -215,7 +215,8 @@ int sonde_decode_packet(uint32_t linktype, const uint8_t *p, uint32_t caplen, ui
 	c->proc = NULL;
 	c->tls = NULL;
 	c->source = NULL;
-	c->tcp = NULL; /* packets carry no kernel view of TCP health */
+	c->tcp = c->tcp_peer = NULL; /* packets carry no kernel view of TCP health */
+	c->peer_proc = NULL;
 	c->tcp_srtt_us = c->tcp_retrans = 0;
 	c->tcp_window = 0;
 	switch (linktype) {
