@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "conn/tcphealth.h"
 #include "core/buf.h"
 #include "enrich/enrich.h"
 #include "enrich/names.h"
@@ -294,6 +295,8 @@ static void flags_member(struct walk *w, const struct sonde_record *r)
 		cstr(w, NULL, "unredacted");
 	if (r->conn->midstream)
 		cstr(w, NULL, "midstream");
+	if (sonde_tcp_record_reset_by(r))
+		cstr(w, NULL, "reset");
 	const struct sonde_msg *ms[2] = { r->req, r->resp };
 	const char *pre[2] = { "request_", "response_" };
 	for (int k = 0; k < 2; k++) {
@@ -322,7 +325,8 @@ enum {
 	TOP_REQUEST,
 	TOP_RESPONSE,
 	TOP_LATENCY,
-	TOP_FLAGS
+	TOP_FLAGS,
+	TOP_TCP
 };
 
 /* Whether the answer is known once the members of `walked` are: the
@@ -346,8 +350,9 @@ bool sonde_filter_match_record(const struct sonde_filter *f, const struct sonde_
 	 * still depends on it */
 	if (top & BIT(TOP_SCHEMA))
 		v_u64(&w, "schema", SONDE_SCHEMA_VERSION);
+	bool conn_rec = r->flags & SONDE_RF_CONNECTION;
 	if (top & BIT(TOP_TYPE))
-		cstr(&w, "type", "exchange");
+		cstr(&w, "type", conn_rec ? "connection" : "exchange");
 	if (top & BIT(TOP_TS))
 		time_member(&w, "ts", m->ts_first);
 	if (top & BIT(TOP_PROTOCOL))
@@ -371,7 +376,15 @@ bool sonde_filter_match_record(const struct sonde_filter *f, const struct sonde_
 	if ((top & BIT(TOP_RESPONSE)) && r->resp && !settled(&w, walked))
 		msg_member(&w, "response", r->resp);
 	walked |= BIT(TOP_RESPONSE);
-	if ((top & BIT(TOP_REQUEST)) && r->req && !settled(&w, walked))
+	if ((top & BIT(TOP_TCP)) && !settled(&w, walked)) {
+		if (conn_rec)
+			msg_member(&w, "tcp", r->req);
+		else
+			sonde_tcp_exchange_fields(r, &walk_ops, &w);
+	}
+	walked |= BIT(TOP_TCP);
+	/* a connection record's one message is its tcp{} (render_json.c) */
+	if ((top & BIT(TOP_REQUEST)) && r->req && !conn_rec && !settled(&w, walked))
 		msg_member(&w, "request", r->req);
 	sonde_buf_free(&w.scratch);
 	return fq_result(&w.m);

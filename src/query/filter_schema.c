@@ -11,8 +11,8 @@
 #include "query/filter_impl.h"
 
 static const char *const top_names[] = {
-	"schema",  "type",    "ts",      "protocol", "version",    "conn",
-	"capture", "process", "request", "response", "latency_us", "flags",
+	"schema",  "type",    "ts",       "protocol",   "version", "conn", "capture",
+	"process", "request", "response", "latency_us", "flags",   "tcp",
 };
 
 int fq_schema_top(const char *name, size_t n)
@@ -37,6 +37,7 @@ static const struct schema_entry schema[] = {
 	{ "ts", FQ_TIME, 0 },
 	{ "protocol", FQ_STR, 0 },
 	{ "version", FQ_STR, 0 },
+	{ "tcp", FQ_OBJ, 0 },
 	{ "conn", FQ_OBJ, 0 },
 	{ "conn.id", FQ_NUM, 0 },
 	{ "conn.transport", FQ_STR, 0 },

@@ -323,11 +323,14 @@ def check_pcap(sonde, tmp, pcap, have):
     ex = [r for r in recs if r.get("type") == "exchange"]
     check("--no-redact: secrets written as captured", S["bearer"].encode() in p.stdout)
     check("--no-redact: a warning on stderr", b"WARNING: --no-redact" in p.stderr, p.stderr)
-    check("--no-redact: every record flagged unredacted",
-          ex and all("unredacted" in r["flags"] for r in ex))
+    # connection records are records too: flagged and counted like exchanges
+    conns = [r for r in recs if r.get("type") == "connection"]
+    check("--no-redact: every record flagged unredacted (exchanges and connections)",
+          ex and conns and all("unredacted" in r["flags"] for r in ex + conns), len(conns))
     st = [r for r in recs if r.get("type") == "stats"]
     check("--no-redact: stats count the unredacted records",
-          st and st[0].get("unredacted_records") == len(ex), st and st[0].get("unredacted_records"))
+          st and st[0].get("unredacted_records") == len(ex) + len(conns),
+          st and (st[0].get("unredacted_records"), len(ex), len(conns)))
     # --body-limit 0: headers, no bodies
     p = read(sonde, pcap, "-o", "json", "--body-limit", "0")
     ex = [r for r in records(p.stdout.decode()) if r.get("type") == "exchange" and r.get("protocol") == "http"]

@@ -70,6 +70,7 @@ static void fc_run_file(const char *path, struct fc_probe *probe)
 	struct sonde_run_opts ro = { 0 };
 	sonde_pipeline_defaults(&ro.pipe);
 	ro.pipe.conn.source = path;
+	ro.pipe.conn.connections = true; /* as sonde's default: connection records too */
 	struct sonde_run run;
 	sonde_run_init(&run, &ro);
 	struct sonde_redactor red;

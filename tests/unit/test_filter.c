@@ -360,6 +360,14 @@ static const char *const corpus_exprs[] = {
 	"response.reason == \"OK\" && !(response.status == 200)",
 	"request.stream_id >= 3",
 	"pod.labels[\"app\"] == \"x\" || container.name == \"y\"",
+	"type == \"connection\"",
+	"type == \"exchange\" && has(tcp)",
+	"tcp.outcome == \"closed\" && tcp.closed_by == \"client\"",
+	"tcp.outcome in [\"refused\", \"reset\", \"timeout\"]",
+	"tcp.retransmits.server > 0 || tcp.retransmits > 0",
+	"tcp.rtt_us.srtt > 1000 || tcp.srtt_us > 1000",
+	"tcp.handshake_us < 100 && tcp.app_protocol == \"http\"",
+	"flags contains \"reset\"",
 };
 
 struct same {
