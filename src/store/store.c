@@ -206,7 +206,8 @@ sqlite3 *sonde_store_open_segment(const char *path, char *err, size_t errlen)
 	return rc == SQLITE_ROW ? db : NULL;
 }
 
-/* Start a new segment, the current one (if any) closed first. */
+/* Start a new segment, the current one (if any) closed first. Returns
+ * SQLITE_OK, or the result code of what failed (SQLITE_FULL: no room). */
 static int segment_new(struct sonde_store *s, char *err, size_t errlen)
 {
 	if (s->db) {
@@ -248,7 +249,7 @@ static int segment_new(struct sonde_store *s, char *err, size_t errlen)
 		s->db = NULL;
 		unlink(path);
 		free(path);
-		return -1;
+		return rc != SQLITE_OK ? rc : SQLITE_ERROR;
 	}
 	s->seg = realloc(s->seg, (s->nseg + 1) * sizeof(*s->seg));
 	if (!s->seg)
@@ -294,7 +295,15 @@ struct sonde_store *sonde_store_open(const struct sonde_store_opts *o, char *err
 	}
 	s->nseg = n;
 	free(paths);
-	if (segment_new(s, err, errlen) < 0) {
+	int rc = segment_new(s, err, errlen);
+	if (rc == SQLITE_FULL) {
+		/* a full disk is not a mistake of the user's: capture goes on,
+		 * the store counts what it drops and makes its segment once
+		 * there is room (sonde_store_write) */
+		fprintf(stderr,
+			"sonde: store: %s (records dropped, counted, until there is room)\n", err);
+		s->retry_at_ns = wall_ns() + STORE_RETRY_NS;
+	} else if (rc != SQLITE_OK) {
 		sonde_store_close(s);
 		return NULL;
 	}
@@ -346,8 +355,11 @@ static void keep_bounds(struct sonde_store *s)
 	char err[256];
 	if (cur->bytes >= s->seg_bytes ||
 	    (s->max_age_ns && now - s->seg_started_ns > s->max_age_ns / 8))
-		if (segment_new(s, err, sizeof(err)) < 0)
+		if (segment_new(s, err, sizeof(err)) != SQLITE_OK) {
+			/* closed: sonde_store_write tries again later */
 			fprintf(stderr, "sonde: store: %s\n", err);
+			s->retry_at_ns = now + STORE_RETRY_NS;
+		}
 	for (;;) {
 		uint64_t total = 0;
 		for (size_t i = 0; i < s->nseg; i++)
@@ -391,6 +403,10 @@ static int insert_row(struct sonde_store *s, const struct sonde_store_row *w)
 size_t sonde_store_write(struct sonde_store *s, struct sonde_store_row **rows, size_t n)
 {
 	uint64_t now = wall_ns();
+	char err[256];
+	/* no segment (the disk was full when one was due): try again */
+	if (!s->db && now >= s->retry_at_ns && segment_new(s, err, sizeof(err)) != SQLITE_OK)
+		s->retry_at_ns = now + STORE_RETRY_NS;
 	bool ok = s->db && now >= s->retry_at_ns;
 	if (ok)
 		ok = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;

@@ -228,7 +228,9 @@ def test_corrupt(sonde, files):
 
 def test_disk_full(sonde, files):
     """A store on a full disk (a 1 MiB tmpfs made here): sonde goes on
-    writing records, the store stops growing, the loss is counted."""
+    writing records, the store stops growing, the loss is counted; a run
+    that starts on the full disk goes on too, and its store starts keeping
+    records again once there is room."""
     if os.geteuid() != 0:
         print("SKIP store on a full disk: needs root (a tmpfs)")
         return
@@ -239,21 +241,20 @@ def test_disk_full(sonde, files):
     try:
         d = os.path.join(m, "store")
         want = made = 0
-        stored = drops = 0
+        stored = drops = failed = 0
+        # each run is a segment of ~50 KB: the 1 MiB is full after about 20
         for f in files[:40]:
-            # the workload this test was made with: exchanges only (with the
-            # connection records too the same files did not fill the 1 MiB
-            # here: 41 made, 41 stored, 0 lost; see the branch's report)
-            p = run([sonde, "read", "-q", "--stats", "-o", "json", "--no-connections", "--store", d, f])
+            p = run([sonde, "read", "-q", "--stats", "-o", "json", "--store", d, f])
             out = [json.loads(x) for x in p.stdout.splitlines()]
             st = out[-1] if out and out[-1].get("type") == "stats" else {}
-            want += sum(1 for r in out if r.get("type") == "exchange")
+            want += sum(1 for r in out if r.get("type") in ("exchange", "connection"))
             made += st.get("records", 0)
             stored += st.get("store_records", 0)
             drops += st.get("store_write_drops", 0)
-        report(want == made and drops > 0 and stored + drops == made,
+            failed += p.returncode != 0
+        report(want == made and drops > 0 and stored + drops == made and not failed,
                f"a full disk: records go on ({made}), {stored} stored, {drops} counted lost",
-               f"{want} written, {made} made, {stored} stored, {drops} drops")
+               f"{want} written, {made} made, {stored} stored, {drops} drops, {failed} runs failed")
         # On the full disk a WAL reader has no room for its shared-memory
         # file: the query reads the segments as they are.
         q = run([sonde, "query", "--store", d, "-o", "json"])
@@ -261,9 +262,43 @@ def test_disk_full(sonde, files):
         report(q.returncode == 0 and got == stored and "skipped" not in q.stderr,
                f"a full disk: the query still reads all {stored} stored records",
                f"rc {q.returncode}, {got} records, stderr {q.stderr.strip()[:300]!r}")
+        disk_full_then_room(sonde, m, d)
     finally:
         subprocess.run(["umount", m])
         os.rmdir(m)
+
+
+def disk_full_then_room(sonde, m, d):
+    """A run started on the full disk, the disk then made larger: the first
+    records are dropped and counted, the later ones stored."""
+    p = subprocess.Popen([sonde, "read", "-q", "--stats", "-o", "none", "--store", d, "-"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def feed(first, n):
+        buf = b""
+        for i in range(first, first + n):
+            for fr in pcap_http_exchange(i):
+                buf += struct.pack("<IIII", 1700000000, i * 1000, len(fr), len(fr)) + fr
+        p.stdin.write(buf)
+        p.stdin.flush()
+    p.stdin.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+    feed(0, 50)
+    time.sleep(1.0)
+    grown = subprocess.run(["mount", "-o", "remount,size=4m", m]).returncode == 0
+    time.sleep(2.5)  # past the store's 2 s between tries
+    feed(50, 50)
+    time.sleep(0.5)
+    feed(100, 50)
+    _, err = p.communicate(timeout=60)
+    st = {}
+    for x in err.decode().splitlines():
+        f = x.split()
+        if x.startswith("  ") and len(f) >= 2 and f[1].isdigit():
+            st[f[0]] = int(f[1])
+    kept, lost = st.get("store_records", 0), st.get("store_write_drops", 0)
+    report(p.returncode == 0 and grown and kept > 0 and lost > 0 and kept + lost == st.get("records"),
+           f"a run started on the full disk: {lost} records counted lost, then {kept} stored "
+           f"once there was room", f"rc {p.returncode} grown {grown} {st} {err.decode()[-300:]!r}")
 
 
 def test_follow(sonde, files):
