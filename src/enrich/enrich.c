@@ -105,8 +105,31 @@ static struct sonde_enrich_end *kube_end(struct enrich *en, const struct sonde_e
 	return e;
 }
 
-/* Ends still unknown, looked up by address: the node's pods (CRI), then
- * the Kubernetes API's. The API is asked again only once it knows more. */
+/* An end to look for by address: unknown, or a process whose pod sonde
+ * could not tell (its socket traced in another network namespace, no
+ * container found for it). */
+static bool end_unnamed(const struct sonde_enrich_end *e)
+{
+	return !e || (!e->ctr && !e->service);
+}
+
+/* What an address told, with the process sonde already had (if any): a new
+ * end object, since the renderers keep an end's text while it is the same. */
+static struct sonde_enrich_end *end_named(struct sonde_enrich_conn *ec, int e,
+					  struct sonde_enrich_end *found)
+{
+	struct sonde_enrich_end *have = ec->end[e];
+	if (!have)
+		return found;
+	found->proc = have->proc;
+	if (have != ec->traced && have != ec->end[!e])
+		end_free(have);
+	return found;
+}
+
+/* Ends still unnamed, looked up by address: the node's pods (CRI, for an
+ * end with no process), then the Kubernetes API's (which leaves
+ * host-network pods out). The API is asked again only once it knows more. */
 static void name_unknown_ends(struct enrich *en, struct sonde_enrich_conn *ec,
 			      const struct sonde_conn_info *c)
 {
@@ -116,12 +139,18 @@ static void name_unknown_ends(struct enrich *en, struct sonde_enrich_conn *ec,
 		return;
 	for (int e = 0; e < 2; e++) {
 		const struct sonde_endpoint *ep = e ? &c->server : &c->client;
-		if (!ec->end[e] && fresh)
-			ec->end[e] = pod_end(en, ep);
-		if (!ec->end[e] && en->kube && (ec->end[e] = kube_end(en, ep)))
-			sonde_attr_set(c->attrs,
-				       e ? SONDE_ATTR_SERVER_PROCESS : SONDE_ATTR_CLIENT_PROCESS,
-				       ec->end[e], NULL);
+		struct sonde_enrich_end *have = ec->end[e], *found = NULL;
+		if (!end_unnamed(have))
+			continue;
+		if (!have && fresh)
+			found = pod_end(en, ep);
+		if (!found && en->kube)
+			found = kube_end(en, ep);
+		if (!found)
+			continue;
+		ec->end[e] = end_named(ec, e, found);
+		sonde_attr_set(c->attrs, e ? SONDE_ATTR_SERVER_PROCESS : SONDE_ATTR_CLIENT_PROCESS,
+			       ec->end[e], NULL);
 	}
 	ec->kube_generation = gen ? gen : 1;
 }
@@ -249,7 +278,7 @@ static bool enrich_record(void *ctx, struct sonde_record *r)
 		return true;
 	struct sonde_enrich_conn *ec = sonde_attr_get(c->attrs, SONDE_ATTR_CONTAINER);
 	if (ec) {
-		if (en->kube && (!ec->end[0] || !ec->end[1]))
+		if (en->kube && (end_unnamed(ec->end[0]) || end_unnamed(ec->end[1])))
 			name_unknown_ends(en, ec, c);
 		return true;
 	}
@@ -428,27 +457,26 @@ void sonde_enrich_end_fields(const struct sonde_conn_info *c, int e,
 	if (!end)
 		return;
 	const struct sonde_proc_info *p = &end->proc;
-	if (!p->pid) { /* named by its cgroup, its pod's IP, or a Service's */
-		if (p->ctr.id[0])
-			container_object(end, v, ctx);
-		else
-			pod_object(end, v, ctx);
-		if (end->service) {
-			v->begin(ctx, "service", SONDE_FG_OBJECT);
-			sonde_field_cstr(v, ctx, "name", end->service);
-			str_if(v, ctx, "namespace", end->service_ns);
-			v->end(ctx, SONDE_FG_OBJECT);
-		}
-		return;
+	if (p->pid) {
+		v->begin(ctx, "process", SONDE_FG_OBJECT);
+		v->u64(ctx, "pid", p->pid);
+		str_if(v, ctx, "comm", p->comm);
+		proc_members(p, v, ctx);
+		str_if(v, ctx, "cgroup", p->cgroup);
+		v->end(ctx, SONDE_FG_OBJECT);
 	}
-	v->begin(ctx, "process", SONDE_FG_OBJECT);
-	v->u64(ctx, "pid", p->pid);
-	str_if(v, ctx, "comm", p->comm);
-	proc_members(p, v, ctx);
-	str_if(v, ctx, "cgroup", p->cgroup);
-	v->end(ctx, SONDE_FG_OBJECT);
+	/* no process: named by its cgroup, its pod's IP, or a Service's; a
+	 * process in another namespace may be named by its IP too */
 	if (p->ctr.id[0])
 		container_object(end, v, ctx);
+	else if (!p->pid || end->ctr)
+		pod_object(end, v, ctx);
+	if (end->service) {
+		v->begin(ctx, "service", SONDE_FG_OBJECT);
+		sonde_field_cstr(v, ctx, "name", end->service);
+		str_if(v, ctx, "namespace", end->service_ns);
+		v->end(ctx, SONDE_FG_OBJECT);
+	}
 }
 
 const struct sonde_proc_info *sonde_enrich_end_proc(const struct sonde_conn_info *c, int e)
