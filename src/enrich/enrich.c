@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "enrich/cri.h"
 #include "enrich/packet_ends.h"
@@ -175,7 +176,7 @@ static int place(struct enrich *en, const struct sonde_conn_info *c, uint64_t *o
 	 * first, its socket an orphan) the peer's, still held by the peer. */
 	for (int k = 0; k < 2; k++)
 		if (ino[k] && !ino[!k]) {
-			if (sonde_sock_held_by(en->proc, c->proc.pid, ino[k]))
+			if (sonde_sock_owners_holds(en->owners, c->proc.pid, ino[k]))
 				return k;
 			*other_ino = ino[k];
 			return !k;
@@ -183,13 +184,13 @@ static int place(struct enrich *en, const struct sonde_conn_info *c, uint64_t *o
 	if (!ino[0]) {
 		if (!lino)
 			return -1;
-		if (sonde_sock_held_by(en->proc, c->proc.pid, lino))
+		if (sonde_sock_owners_holds(en->owners, c->proc.pid, lino))
 			return 1;
 		*other_ino = lino;
 		return 0;
 	}
 	for (int k = 0; k < 2; k++)
-		if (sonde_sock_held_by(en->proc, c->proc.pid, ino[k])) {
+		if (sonde_sock_owners_holds(en->owners, c->proc.pid, ino[k])) {
 			*other_ino = ino[!k];
 			return k;
 		}
@@ -245,8 +246,22 @@ static struct sonde_enrich_conn *packet_conn(struct enrich *en, const struct son
 
 /* An eBPF connection: the traced process placed at its end, the other
  * end's found through the other socket. */
-static struct sonde_enrich_conn *traced_conn(struct enrich *en, const struct sonde_conn_info *c)
+/* A connection record whose connection no exchange enriched, its process
+ * gone: its sockets went with it, and looking for them (init's text
+ * tables, a walk of every socket on the host) for each of the thousands a
+ * process may close as it exits would stall the capture. */
+static bool gone_with_its_sockets(const struct enrich *en, const struct sonde_record *r)
 {
+	char path[192];
+	if (!(r->flags & SONDE_RF_CONNECTION))
+		return false;
+	snprintf(path, sizeof(path), "%s/%u/net/tcp6", en->proc, r->conn->proc.pid);
+	return access(path, R_OK) < 0;
+}
+
+static struct sonde_enrich_conn *traced_conn(struct enrich *en, const struct sonde_record *r)
+{
+	const struct sonde_conn_info *c = r->conn;
 	struct sonde_enrich_conn *ec = calloc(1, sizeof(*ec));
 	if (!ec)
 		abort();
@@ -254,7 +269,8 @@ static struct sonde_enrich_conn *traced_conn(struct enrich *en, const struct son
 	uint64_t other_ino = 0;
 	/* The socket tables placed are TCP's; a UDP flow (a lookup each) keeps
 	 * only the traced process's own details. */
-	int k = c->l4 != SONDE_L4_UDP ? place(en, c, &other_ino) : -1;
+	bool look = c->l4 != SONDE_L4_UDP && !gone_with_its_sockets(en, r);
+	int k = look ? place(en, c, &other_ino) : -1;
 	if (k < 0 && c->peer_proc.pid)
 		k = c->peer_is_server ? 0 : 1; /* the traced end is the other's opposite */
 	if (k >= 0) {
@@ -285,7 +301,7 @@ static bool enrich_record(void *ctx, struct sonde_record *r)
 	bool packets = en->packets && sonde_packet_ends_wanted(c);
 	if (!c->proc.pid && !packets)
 		return true;
-	ec = packets ? packet_conn(en, c) : traced_conn(en, c);
+	ec = packets ? packet_conn(en, c) : traced_conn(en, r);
 	sonde_attr_set(c->attrs, SONDE_ATTR_CONTAINER, ec, conn_free);
 	name_unknown_ends(en, ec, c);
 	if (ec->end[0])

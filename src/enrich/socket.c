@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/u64map.h"
@@ -148,17 +149,19 @@ bool sonde_sock_inodes(const char *proc, uint32_t pid, const struct sonde_endpoi
 	*client_ino = *server_ino = 0;
 	if (listen_ino)
 		*listen_ino = 0;
+	char path[128];
+	/* A process that is gone (a zombie has no tables) leaves the host's
+	 * network namespace, init's, to look in: through the kernel's lookup
+	 * too when that is sonde's (the records of a process's connections
+	 * closing as it exits would each read the whole text table) */
+	snprintf(path, sizeof(path), "%s/%u/net/tcp6", proc, pid);
+	if (access(path, R_OK) < 0)
+		pid = 1;
 	if (own_netns(proc, pid) && diag_inodes(client, server, client_ino, server_ino, listen_ino))
 		return true;
 	*client_ino = *server_ino = 0;
 	if (listen_ino)
 		*listen_ino = 0;
-	char path[128];
-	/* A process that is gone (a zombie has no tables) leaves the host's
-	 * network namespace, init's, to look in. */
-	snprintf(path, sizeof(path), "%s/%u/net/tcp6", proc, pid);
-	if (access(path, R_OK) < 0)
-		pid = 1;
 	bool any = false;
 	if (client->family == AF_INET) {
 		snprintf(path, sizeof(path), "%s/%u/net/tcp", proc, pid);
@@ -235,7 +238,35 @@ struct sonde_sock_owners {
 	struct sonde_u64map full; /* socket inode → pid, the last full search's */
 	uint64_t full_at_ns;
 	bool full_done;
+	struct sonde_u64map held; /* pid << 32 | inode → held?, since held_at_ns */
+	uint64_t held_at_ns;
 };
+
+#define HELD_KEEP_NS 1000000000ull
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+bool sonde_sock_owners_holds(struct sonde_sock_owners *o, uint32_t pid, uint64_t ino)
+{
+	if (ino >> 32) /* sockfs numbers its inodes in 32 bits: not kept */
+		return sonde_sock_held_by(o->proc, pid, ino);
+	uint64_t now = mono_ns(), key = (uint64_t)pid << 32 | ino, v;
+	if (now - o->held_at_ns > HELD_KEEP_NS || o->held.len >= OWNERS_KEPT) {
+		sonde_u64map_free(&o->held);
+		sonde_u64map_init(&o->held);
+		o->held_at_ns = now;
+	}
+	if (sonde_u64map_get(&o->held, key, &v))
+		return v == 2;
+	bool yes = sonde_sock_held_by(o->proc, pid, ino);
+	sonde_u64map_put(&o->held, key, yes ? 2 : 1);
+	return yes;
+}
 
 struct sonde_sock_owners *sonde_sock_owners_new(const char *proc, size_t max_fds)
 {
@@ -246,6 +277,7 @@ struct sonde_sock_owners *sonde_sock_owners_new(const char *proc, size_t max_fds
 	o->max_fds = max_fds ? max_fds : 65536;
 	sonde_u64map_init(&o->seen);
 	sonde_u64map_init(&o->full);
+	sonde_u64map_init(&o->held);
 	return o;
 }
 
@@ -255,6 +287,7 @@ void sonde_sock_owners_free(struct sonde_sock_owners *o)
 		return;
 	sonde_u64map_free(&o->seen);
 	sonde_u64map_free(&o->full);
+	sonde_u64map_free(&o->held);
 	free(o);
 }
 
@@ -279,7 +312,7 @@ uint32_t sonde_sock_owner(struct sonde_sock_owners *o, uint64_t ino, uint32_t sk
 {
 	uint64_t pid;
 	if (sonde_u64map_get(&o->seen, ino, &pid) && pid != skip &&
-	    sonde_sock_held_by(o->proc, (uint32_t)pid, ino))
+	    sonde_sock_owners_holds(o, (uint32_t)pid, ino))
 		return (uint32_t)pid;
 	/* What was kept is stale by now: sockets come and go. */
 	sonde_u64map_free(&o->seen);

@@ -46,6 +46,11 @@ struct sonde_sock_owners;
 /* max_fds: descriptors one search may read (0: 65536). */
 struct sonde_sock_owners *sonde_sock_owners_new(const char *proc, size_t max_fds);
 void sonde_sock_owners_free(struct sonde_sock_owners *o);
+/* sonde_sock_held_by, answered from what was read in the last second when
+ * it can: a process with many descriptors (a server holding 50k
+ * connections) costs a read of each, and the records of its connections
+ * closing ask about the same listener again and again. */
+bool sonde_sock_owners_holds(struct sonde_sock_owners *o, uint32_t pid, uint64_t ino);
 /* The process holding socket ino, skipping process skip (0: none): 0 if
  * none was found within the budget. */
 uint32_t sonde_sock_owner(struct sonde_sock_owners *o, uint64_t ino, uint32_t skip);
