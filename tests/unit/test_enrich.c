@@ -61,8 +61,17 @@ static void sockets_found(void **state)
 	/* kept from the search: found again without one */
 	assert_int_equal(sonde_sock_owner(o, ci, 0), me);
 	assert_int_equal(sonde_sock_owner(o, 0x7fffffffffull, 0), 0);
+	/* held or not, kept a second by process and socket */
+	assert_true(sonde_sock_owners_holds(o, me, li));
+	assert_false(sonde_sock_owners_holds(o, 1, li));
+	assert_true(sonde_sock_owners_holds(o, me, li));
+	close(p.lfd);
+	assert_true(sonde_sock_owners_holds(o, me, li)); /* within the second: as it was */
+	sleep(1);
+	usleep(100000);
+	assert_false(sonde_sock_owners_holds(o, me, li)); /* read again */
 	sonde_sock_owners_free(o);
-	close(p.cfd), close(p.sfd), close(p.lfd);
+	close(p.cfd), close(p.sfd);
 }
 
 static void json_of_end(const struct sonde_conn_info *c, int k, char *out, size_t len)
