@@ -45,6 +45,8 @@
 	X(tls_keylog_no_key, "TLS connections whose secrets the key log lacks")                   \
 	X(tls_keylog_unsupported, "TLS connections of a version or suite not decrypted")          \
 	X(tls_keylog_no_handshake, "TLS connections joined after their hellos")                   \
+	X(pcapng_secrets_blocks, "pcapng secrets blocks read as a TLS key log")                   \
+	X(pcapng_secrets_unused, "pcapng secrets blocks of another kind, or unusable")            \
 	X(tls_records_decrypted, "TLS records decrypted")                                         \
 	X(tls_records_failed, "TLS records whose tag did not verify (corrupt, wrong key)")        \
 	X(tls_records_lost, "TLS records lost in gaps (told by sequence numbers)")                \
