@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "enrich/cri.h"
+#include "enrich/holders.h"
 #include "enrich/packet_ends.h"
 #include "enrich/socket.h"
 #include "enrich/workload.h"
@@ -22,6 +23,7 @@ struct enrich {
 	struct sonde_sock_owners *owners;
 	struct sonde_packet_ends *packets; /* NULL: packet records left alone */
 	struct sonde_kube *kube; /* NULL: no Kubernetes API */
+	struct sonde_holders *holders; /* sockets the source saw opened */
 };
 
 static void end_free(struct sonde_enrich_end *e)
@@ -214,8 +216,37 @@ static struct sonde_enrich_conn *packet_conn(struct enrich *en, const struct son
 	return ec;
 }
 
+/* The pid the source saw open end e's socket (0 client, 1 server); 0: none. */
+static uint32_t held_by(struct enrich *en, const struct sonde_conn_info *c, int e, uint32_t netns)
+{
+	const struct sonde_endpoint *l = e ? &c->server : &c->client;
+	return sonde_holders_get(en->holders, l, e ? &c->client : &c->server, netns);
+}
+
+/* What the socket tables could not tell, from who opened the sockets: the
+ * traced process's end when its sockets are gone, the other end when its
+ * socket is gone or in another network namespace. Returns the traced end. */
+static int place_held(struct enrich *en, struct sonde_enrich_conn *ec,
+		      const struct sonde_conn_info *c, int k)
+{
+	uint32_t netns = ec->traced ? ec->traced->proc.netns : 0;
+	for (int j = 0; j < 2 && k < 0; j++)
+		if (held_by(en, c, j, netns) == c->proc.pid) {
+			k = j;
+			ec->end[k] = ec->traced;
+		}
+	if (k < 0 || ec->end[!k])
+		return k;
+	uint32_t other = held_by(en, c, !k, netns);
+	if (other == c->proc.pid)
+		ec->end[!k] = ec->traced;
+	else if (other && (ec->end[!k] = end_of(en, other)) && en->stats)
+		en->stats->enrich_held_ends++;
+	return k;
+}
+
 /* An eBPF connection: the traced process placed at its end, the other
- * end's found through the other socket. */
+ * end's found through the other socket, or through who opened it. */
 static struct sonde_enrich_conn *traced_conn(struct enrich *en, const struct sonde_conn_info *c)
 {
 	struct sonde_enrich_conn *ec = calloc(1, sizeof(*ec));
@@ -234,7 +265,25 @@ static struct sonde_enrich_conn *traced_conn(struct enrich *en, const struct son
 		else if (other)
 			ec->end[!k] = end_of(en, other);
 	}
+	if (c->l4 != SONDE_L4_UDP)
+		place_held(en, ec, c, k);
 	return ec;
+}
+
+void sonde_enrich_proc_event(void *ctx, const struct sonde_proc_event *ev)
+{
+	struct enrich *en = ctx;
+	switch (ev->kind) {
+	case SONDE_PROC_TRACKED: sonde_proc_track(en->procs); break;
+	case SONDE_PROC_EXEC: sonde_proc_exec(en->procs, ev->pid); break;
+	case SONDE_PROC_EXIT: sonde_proc_exit(en->procs, ev->pid); break;
+	case SONDE_PROC_SOCKET:
+		sonde_holders_put(en->holders, &ev->local, &ev->remote, ev->netns, ev->pid);
+		/* Read now, while it lives: its first record may come after its exit. */
+		sonde_proc_remember(en->procs, ev->pid);
+		break;
+	default: break;
+	}
 }
 
 static bool enrich_record(void *ctx, struct sonde_record *r)
@@ -276,6 +325,7 @@ static int enrich_close(void *ctx)
 {
 	struct enrich *en = ctx;
 	sonde_proc_cache_free(en->procs);
+	sonde_holders_free(en->holders);
 	sonde_container_cache_free(en->ctrs);
 	sonde_cri_stop(en->cri);
 	sonde_sock_owners_free(en->owners);
@@ -305,6 +355,7 @@ void *sonde_enrich_new(const struct sonde_enrich_opts *o, struct sonde_stats *st
 	struct sonde_proc_opts po = { .proc = proc, .root = root };
 	en->procs = sonde_proc_cache_new(&po, stats);
 	en->owners = sonde_sock_owners_new(proc, 0);
+	en->holders = sonde_holders_new(0);
 	if (o && o->containers)
 		en->ctrs = sonde_container_cache_new(root, 0, stats);
 	struct sonde_packet_ends_opts pe = { .proc = proc,
@@ -314,7 +365,7 @@ void *sonde_enrich_new(const struct sonde_enrich_opts *o, struct sonde_stats *st
 	/* Without a netlink socket packet records keep their addresses only. */
 	if (o && o->packets)
 		en->packets = sonde_packet_ends_new(&pe, stats, pwhy, sizeof(pwhy));
-	if (!en->procs || !en->owners || (o && o->containers && !en->ctrs)) {
+	if (!en->procs || !en->owners || !en->holders || (o && o->containers && !en->ctrs)) {
 		enrich_close(en);
 		return NULL;
 	}

@@ -66,6 +66,7 @@ struct sonde_ebpf {
 	void (*on_tls_probe)(void *ctx, const char *path, const char *library, uint32_t pid);
 	void *on_tls_probe_ctx;
 	bool tls_cookies; /* the kernel passes attach cookies to uprobes (5.15+) */
+	struct sonde_proc_hook proc_hook; /* event NULL: nobody */
 };
 
 /* ebpf.c: the chunk of a data or control event (flow, role, time, process). */
