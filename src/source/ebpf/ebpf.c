@@ -878,6 +878,7 @@ struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *o,
 	sonde_u64map_init(&e->sockets);
 	sonde_u64map_init(&e->owners);
 	sonde_u64map_init(&e->owned);
+	sonde_u64map_init(&e->dgram_aliases);
 	struct timespec rt, mt;
 	clock_gettime(CLOCK_REALTIME, &rt);
 	clock_gettime(CLOCK_MONOTONIC, &mt);

@@ -43,6 +43,9 @@ struct sonde_ebpf {
 	 * sent and received: keys of the ones seen in the last two windows of
 	 * SONDE_EBPF_DGRAM_WINDOW_NS (ebpf_udp.c), dropped when matched */
 	struct sonde_u64map dgram_seen[2];
+	/* A cross-namespace UDP flow's other namespace → the one naming it
+	 * (ebpf_udp.c) */
+	struct sonde_u64map dgram_aliases;
 	uint64_t dgram_window_start;
 	/* kretprobe events sonde created in tracefs (see attach_kretprobes),
 	 * removed once their links are gone */
