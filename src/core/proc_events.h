@@ -26,9 +26,13 @@ enum sonde_proc_event_kind {
 struct sonde_proc_event {
 	uint8_t kind; /* enum sonde_proc_event_kind */
 	uint32_t pid;
-	/* SONDE_PROC_SOCKET: the socket's ends and network namespace (inode) */
+	/* SONDE_PROC_SOCKET: the socket's ends and network namespace (inode),
+	 * and the kernel's word on the process then (its thread's comm, its
+	 * cgroup v2 id), for when it is gone before /proc could be read */
 	struct sonde_endpoint local, remote;
 	uint32_t netns;
+	uint64_t cgroup_id;
+	char comm[16];
 };
 
 struct sonde_proc_hook {

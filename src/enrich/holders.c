@@ -11,13 +11,14 @@
 
 struct holder {
 	uint64_t key;
-	uint32_t pid;
+	struct sonde_holder who;
 };
 
 struct sonde_holders {
 	struct holder *ring; /* in the order seen; next overwrites the oldest */
 	size_t max, next;
 	struct sonde_u64map by_key; /* key → ring index */
+	struct sonde_u64map netns_of; /* pid → its last socket's namespace */
 };
 
 static bool loopback(const struct sonde_endpoint *ep)
@@ -49,6 +50,7 @@ struct sonde_holders *sonde_holders_new(size_t max)
 		return NULL;
 	}
 	sonde_u64map_init(&h->by_key);
+	sonde_u64map_init(&h->netns_of);
 	return h;
 }
 
@@ -57,28 +59,43 @@ void sonde_holders_free(struct sonde_holders *h)
 	if (!h)
 		return;
 	sonde_u64map_free(&h->by_key);
+	sonde_u64map_free(&h->netns_of);
 	free(h->ring);
 	free(h);
 }
 
 void sonde_holders_put(struct sonde_holders *h, const struct sonde_endpoint *local,
-		       const struct sonde_endpoint *remote, uint32_t netns, uint32_t pid)
+		       const struct sonde_endpoint *remote, uint32_t netns,
+		       const struct sonde_holder *who)
 {
 	uint64_t key = key_of(local, remote, netns), at;
 	size_t i = h->next;
 	struct holder *old = &h->ring[i];
 	if (old->key && sonde_u64map_get(&h->by_key, old->key, &at) && at == i)
 		sonde_u64map_del(&h->by_key, old->key, NULL);
-	*old = (struct holder){ .key = key, .pid = pid };
+	*old = (struct holder){ .key = key, .who = *who };
 	sonde_u64map_put(&h->by_key, key, i);
 	h->next = (i + 1) % h->max;
+	if (h->netns_of.len >= h->max) { /* bounded: forget, and learn again */
+		sonde_u64map_free(&h->netns_of);
+		sonde_u64map_init(&h->netns_of);
+	}
+	if (who->pid)
+		sonde_u64map_put(&h->netns_of, who->pid, netns);
 }
 
-uint32_t sonde_holders_get(const struct sonde_holders *h, const struct sonde_endpoint *local,
-			   const struct sonde_endpoint *remote, uint32_t netns)
+uint32_t sonde_holders_netns_of(const struct sonde_holders *h, uint32_t pid)
+{
+	uint64_t ns;
+	return sonde_u64map_get(&h->netns_of, pid, &ns) ? (uint32_t)ns : 0;
+}
+
+const struct sonde_holder *sonde_holders_get(const struct sonde_holders *h,
+					     const struct sonde_endpoint *local,
+					     const struct sonde_endpoint *remote, uint32_t netns)
 {
 	uint64_t at;
 	if (!sonde_u64map_get(&h->by_key, key_of(local, remote, netns), &at))
-		return 0;
-	return h->ring[at].pid;
+		return NULL;
+	return &h->ring[at].who;
 }

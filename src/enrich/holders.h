@@ -19,14 +19,27 @@
 
 struct sonde_holders;
 
+/* Who opened a socket, as the kernel said then. */
+struct sonde_holder {
+	uint32_t pid;
+	uint64_t cgroup_id; /* cgroup v2 id; 0: unknown */
+	char comm[16];
+};
+
 /* max 0: 16384. NULL only when out of memory. */
 struct sonde_holders *sonde_holders_new(size_t max);
 void sonde_holders_free(struct sonde_holders *h);
-/* pid opened the socket local → remote in namespace netns. */
+/* who opened the socket local → remote in namespace netns. */
 void sonde_holders_put(struct sonde_holders *h, const struct sonde_endpoint *local,
-		       const struct sonde_endpoint *remote, uint32_t netns, uint32_t pid);
-/* The pid that opened local → remote (netns counts for loopback only); 0: none seen. */
-uint32_t sonde_holders_get(const struct sonde_holders *h, const struct sonde_endpoint *local,
-			   const struct sonde_endpoint *remote, uint32_t netns);
+		       const struct sonde_endpoint *remote, uint32_t netns,
+		       const struct sonde_holder *who);
+/* Who opened local → remote (netns counts for loopback only); NULL: none
+ * seen. Valid until the next put. */
+const struct sonde_holder *sonde_holders_get(const struct sonde_holders *h,
+					     const struct sonde_endpoint *local,
+					     const struct sonde_endpoint *remote, uint32_t netns);
+
+/* The namespace of the socket pid opened last; 0: none seen. */
+uint32_t sonde_holders_netns_of(const struct sonde_holders *h, uint32_t pid);
 
 #endif

@@ -90,11 +90,15 @@ def wait_http(pm, tag, network, url):
     return False
 
 
-def check_end(label, end, role, cid, comm):
+def check_end(label, end, role, cid, comm, cmdline=True):
+    """cmdline False: the process may be gone before sonde read /proc
+    (a wget of a small page lives a few ms): its comm and cgroup are the
+    kernel's, its command line unknown."""
     pod, ns, uid, cname, _ = PODS[role]
     proc, c, pd = end.get("process", {}), end.get("container", {}), end.get("pod", {})
     R.check(f"{label}: {role} end: its own process ({comm}) in its container",
-            proc.get("comm") == comm and proc.get("container_id") == cid, proc)
+            proc.get("comm") == comm and (not cmdline or proc.get("cmdline", "").startswith(comm)) and
+            proc.get("container_id") == cid and end.get("process", {}).get("cgroup", "").endswith(cid), proc)
     R.check(f"{label}: {role} end: container id, name, image, runtime",
             c.get("id") == cid and c.get("name") == cname and c.get("runtime") == "podman" and
             c.get("image") in (IMAGE, None), c)
@@ -126,10 +130,10 @@ def scenario(pm, sonde, tmp, dry, tag, network, host, label):
         cli, p = run_ctr(pm, "client", tag, network[1], ["wget", "-qO-", f"http://{host}:{port}/"],
                          detach=False)
         R.check(f"{label}: the client container got the page", "hello from a pod" in p.stdout, p.stderr)
-        # Killed while the script sleeps: it exits mid-connection. (Not as
-        # the container's PID 1, which ignores a SIGKILL sent from inside.)
+        # Killed while the script sleeps, and reaped: it exits mid-connection.
+        # (Not as the container's PID 1, which ignores a SIGKILL from inside.)
         cli2, p = run_ctr(pm, "client", tag + "-x", network[1],
-                          ["sh", "-c", f"wget -qO- http://{host}:{port}/cgi-bin/slow & sleep 1; kill -9 $!; sleep 1"])
+                          ["sh", "-c", f"wget -qO- http://{host}:{port}/cgi-bin/slow & sleep 1; kill -9 $!; wait; sleep 1"])
         cid2 = cid_of(pm, cli2)
         time.sleep(4)  # the script answers a closed socket
         rc, recs = run.stop()
@@ -146,7 +150,7 @@ def scenario(pm, sonde, tmp, dry, tag, network, host, label):
         # The quick client's container was removed (--rm): its id is the record's.
         ccid = r["conn"]["client"].get("container", {}).get("id", "")
         check_end(label, r["conn"]["server"], "server", srv_cid, "httpd")
-        check_end(label, r["conn"]["client"], "client", ccid or "?", "wget")
+        check_end(label, r["conn"]["client"], "client", ccid or "?", "wget", cmdline=False)
         R.check(f"{label}: the two ends are two containers and two pods",
                 ccid and ccid != srv_cid and r["conn"]["client"].get("pod", {}).get("uid") !=
                 r["conn"]["server"].get("pod", {}).get("uid"), r["conn"])

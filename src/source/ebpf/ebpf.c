@@ -722,7 +722,9 @@ static void tell_socket(struct sonde_ebpf *e, const struct sonde_event *ev)
 		return;
 	struct sonde_proc_event pe = { .kind = SONDE_PROC_SOCKET,
 				       .pid = ev->tgid,
-				       .netns = ev->netns };
+				       .netns = ev->netns,
+				       .cgroup_id = ev->cgroup_id };
+	memcpy(pe.comm, ev->comm, sizeof(pe.comm) - 1);
 	event_endpoints(ev, &pe.local, &pe.remote);
 	e->proc_hook.event(e->proc_hook.ctx, &pe);
 }
