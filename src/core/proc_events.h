@@ -21,6 +21,7 @@ enum sonde_proc_event_kind {
 	SONDE_PROC_EXEC = 2, /* pid runs a new program */
 	SONDE_PROC_EXIT = 3, /* pid's main thread exited */
 	SONDE_PROC_SOCKET = 4, /* pid opened a socket from local to remote */
+	SONDE_PROC_LOST = 5, /* events were lost (a full ring): trust nothing cached */
 };
 
 struct sonde_proc_event {

@@ -324,6 +324,7 @@ void sonde_enrich_proc_event(void *ctx, const struct sonde_proc_event *ev)
 	case SONDE_PROC_TRACKED: sonde_proc_track(en->procs); break;
 	case SONDE_PROC_EXEC: sonde_proc_exec(en->procs, ev->pid); break;
 	case SONDE_PROC_EXIT: sonde_proc_exit(en->procs, ev->pid); break;
+	case SONDE_PROC_LOST: sonde_proc_doubt(en->procs); break;
 	case SONDE_PROC_SOCKET:;
 		struct sonde_holder who = { .pid = ev->pid, .cgroup_id = ev->cgroup_id };
 		memcpy(who.comm, ev->comm, sizeof(who.comm));

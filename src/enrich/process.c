@@ -203,6 +203,7 @@ struct proc_entry {
 	uint64_t last_use; /* the cache's clock: lookups so far */
 	bool used;
 	bool exited; /* its exit event came: the pid may be another's by now */
+	bool doubted; /* events were lost since it was read: an exec too */
 };
 
 struct sonde_proc_cache {
@@ -297,7 +298,7 @@ static size_t room(struct sonde_proc_cache *c)
 static bool still_valid(struct sonde_proc_cache *c, size_t i, uint32_t pid)
 {
 	struct proc_entry *e = &c->e[i];
-	if (c->tracked && !e->exited)
+	if (c->tracked && !e->exited && !e->doubted)
 		return true;
 	uint64_t ticks;
 	char comm[16];
@@ -308,8 +309,10 @@ static bool still_valid(struct sonde_proc_cache *c, size_t i, uint32_t pid)
 			c->stats->enrich_process_reused++;
 		return false;
 	}
-	if (c->tracked || !strcmp(e->info.comm, comm))
-		return true; /* tracked: an exec would have dropped it */
+	if ((c->tracked && !e->doubted) || !strcmp(e->info.comm, comm)) {
+		e->doubted = false; /* tracked: an exec would have dropped it */
+		return true;
+	}
 	if (c->stats)
 		c->stats->enrich_process_execs++;
 	return false;
@@ -364,6 +367,12 @@ void sonde_proc_remember(struct sonde_proc_cache *c, uint32_t pid)
 void sonde_proc_track(struct sonde_proc_cache *c)
 {
 	c->tracked = true;
+}
+
+void sonde_proc_doubt(struct sonde_proc_cache *c)
+{
+	for (size_t i = 0; i < c->max; i++)
+		c->e[i].doubted = c->e[i].used;
 }
 
 void sonde_proc_exec(struct sonde_proc_cache *c, uint32_t pid)

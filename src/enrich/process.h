@@ -78,6 +78,10 @@ void sonde_proc_exec(struct sonde_proc_cache *c, uint32_t pid);
  * lookup checks the pid is not another process's by then. */
 void sonde_proc_exit(struct sonde_proc_cache *c, uint32_t pid);
 
+/* Events may have been lost: every entry is checked against /proc (start
+ * time and comm) on its next lookup, and trusted again if it holds. */
+void sonde_proc_doubt(struct sonde_proc_cache *c);
+
 /* Entries held (tests). */
 size_t sonde_proc_cache_len(const struct sonde_proc_cache *c);
 

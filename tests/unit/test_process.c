@@ -343,6 +343,20 @@ static void tracked(void **state)
 	sonde_proc_exec(c, 602);
 	assert_int_equal(sonde_proc_cache_len(c), 1);
 	assert_int_equal(st.enrich_process_failures, 0);
+	/* Events lost (a full ring): an exec they may have held is found by
+	 * /proc's comm on the next lookup, then the entry is trusted again. */
+	fake_proc(tree, 610, 50, 0, "sh\0", 3, "0::/\n");
+	sonde_proc_remember(c, 610);
+	char dir2[600];
+	snprintf(dir2, sizeof(dir2), "%s/610", proc);
+	put(dir2, "stat", "610 (curl) S 1 1 1 0 -1 4194560 100 0 0 0 1 1 0 0 20 0 1 0 50 1000 100\n", 71);
+	put(dir2, "comm", "curl\n", 5);
+	put(dir2, "cmdline", "curl\0", 5);
+	assert_string_equal(sonde_proc_lookup(c, 610)->cmdline, "sh"); /* trusted */
+	sonde_proc_doubt(c);
+	assert_string_equal(sonde_proc_lookup(c, 610)->cmdline, "curl");
+	gone(tree, 610);
+	assert_string_equal(sonde_proc_lookup(c, 610)->cmdline, "curl"); /* trusted again */
 	/* A process that vanished before it was remembered: unknown, and not
 	 * counted as a record's failed lookup. */
 	sonde_proc_remember(c, 603);

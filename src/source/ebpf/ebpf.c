@@ -706,7 +706,7 @@ static void ebpf_ignore_socket(struct sonde_ebpf *e, uint64_t sk, uint64_t conn_
 	__atomic_fetch_add(&e->skel->bss->ignored_gen, 1, __ATOMIC_RELEASE);
 }
 
-static void tell_proc(struct sonde_ebpf *e, uint8_t kind, uint32_t pid)
+void ebpf_tell_proc(struct sonde_ebpf *e, uint8_t kind, uint32_t pid)
 {
 	if (!e->proc_hook.event)
 		return;
@@ -735,13 +735,13 @@ static bool on_side_event(struct sonde_ebpf *e, const struct sonde_event *ev)
 {
 	if (ev->type == SONDE_EV_MAPPED) {
 		if (ev->dir == 0)
-			tell_proc(e, SONDE_PROC_EXEC, ev->tgid);
+			ebpf_tell_proc(e, SONDE_PROC_EXEC, ev->tgid);
 		if (e->tls)
 			ebpf_tls_mapped(e, ev->tgid, ev->dir == 0);
 		return true;
 	}
 	if (ev->type == SONDE_EV_EXIT) {
-		tell_proc(e, SONDE_PROC_EXIT, ev->tgid);
+		ebpf_tell_proc(e, SONDE_PROC_EXIT, ev->tgid);
 		return true;
 	}
 	if (ev->flags & SONDE_EVF_TLS) {
@@ -931,7 +931,7 @@ struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *o,
 	if (o->tls)
 		ebpf_tls_open(e, o);
 	e->proc_hook = o->proc_hook;
-	tell_proc(e, SONDE_PROC_TRACKED, 0);
+	ebpf_tell_proc(e, SONDE_PROC_TRACKED, 0);
 	return e;
 }
 

@@ -120,4 +120,7 @@ void ebpf_tls_tick(struct sonde_ebpf *e);
 bool ebpf_tls_ignore(struct sonde_ebpf *e, uint64_t conn_id);
 void ebpf_tls_close(struct sonde_ebpf *e);
 
+/* Tell the process hook (core/proc_events.h), if any, of kind for pid. */
+void ebpf_tell_proc(struct sonde_ebpf *e, uint8_t kind, uint32_t pid);
+
 #endif
