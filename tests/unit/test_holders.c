@@ -33,6 +33,10 @@ static void ordered_and_namespaced(void **state)
 	assert_int_equal(sonde_holders_get(h, &lc, &ls, 111)->pid, 700);
 	assert_int_equal(sonde_holders_get(h, &lc, &ls, 222)->pid, 800);
 	assert_null(sonde_holders_get(h, &lc, &ls, 333));
+	/* the namespace of each pid's last socket */
+	assert_int_equal(sonde_holders_netns_of(h, 700), 111);
+	assert_int_equal(sonde_holders_netns_of(h, 800), 222);
+	assert_int_equal(sonde_holders_netns_of(h, 900), 0);
 	/* the latest opener of a tuple wins */
 	sonde_holders_put(h, &cli, &srv, 111, &(struct sonde_holder){ .pid = 501 });
 	assert_int_equal(sonde_holders_get(h, &cli, &srv, 0)->pid, 501);
