@@ -116,6 +116,8 @@
 	  "of those, processes /proc did not describe (gone, or no access)")                      \
 	X(enrich_process_expired, "cached processes dropped because they had exited")             \
 	X(enrich_process_execs, "cached processes read again because they had exec'd")            \
+	X(enrich_process_reused, "cached processes read again because their pid was reused")      \
+	X(enrich_held_ends, "connection ends named by the process the source saw open them")      \
 	X(enrich_container_lookups, "containers looked up for records (once per connection end)") \
 	X(enrich_container_failures,                                                              \
 	  "of those, containers no runtime's state on the node described")                        \
