@@ -143,6 +143,9 @@ bool sonde_h1_is_http09_request(const uint8_t *line, size_t len)
 		end--;
 	if (end <= 4)
 		return false;
+	/* a request line with a version has a second space: found wide */
+	if (memchr(line + 4, ' ', end - 4))
+		return false;
 	for (size_t i = 4; i < end; i++)
 		if (line[i] == ' ' || line[i] < 0x21)
 			return false;
