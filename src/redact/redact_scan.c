@@ -251,8 +251,11 @@ void sonde_redact_scan_json(const struct sonde_redactor *r, const uint8_t *p, si
 		if (j == 0 || p[j - 1] != '"' || escaped(p, j - 1))
 			continue;
 		size_t close = j - 1, k = close, lim = close > KEY_MAX ? close - KEY_MAX : 0;
-		while (k > lim && !(p[k - 1] == '"' && !escaped(p, k - 1)))
-			k--;
+		const uint8_t *q = NULL; /* the opening quote, found wide */
+		while (k > lim && (q = memrchr(p + lim, '"', k - lim)) &&
+		       escaped(p, (size_t)(q - p)))
+			k = (size_t)(q - p);
+		k = k > lim && q ? (size_t)(q - p) + 1 : lim;
 		if (k == lim && !(k > 0 && p[k - 1] == '"'))
 			continue;
 		if (key_seen(&ks, p + k, close - k))
