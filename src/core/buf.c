@@ -249,22 +249,95 @@ static inline size_t escape_one(uint8_t **o, const uint8_t *p, size_t i, size_t 
 	return 1;
 }
 
+#if defined(__x86_64__)
 /*
- * The escaping pass: runs of plain ASCII are copied 16 (or 8) bytes at a
- * time, and the byte that ends a run is escaped without leaving the wide
- * loop (text bodies have a quote every few bytes). With strict, stops at
- * the first byte that is not valid UTF-8 (or NUL) and returns -1, so the
- * caller can write the bytes another way.
+ * Text bodies have a quote, a backslash or a line break every few bytes:
+ * escaping them one at a time costs a pass of the wide loop each. With
+ * SSSE3 a block of 16 whose every special byte takes a two-byte escape
+ * (\" \\ \n \r \t) is written whole: each half of 8 bytes is spread by a
+ * byte shuffle chosen by its mask of specials, a backslash put before each.
+ * Tables made once, read-only after.
  */
-static int json_escape(struct sonde_buf *b, const uint8_t *p, size_t n, int strict)
+struct esc_spread {
+	uint8_t from[16]; /* input byte of each output byte, 0x80 for a backslash */
+	uint8_t slash[16]; /* '\\' where the backslashes go */
+	uint8_t len;
+};
+static struct esc_spread esc_spreads[256];
+static bool esc_wide;
+
+static void esc_init(void)
 {
-	/* Worst case: every byte becomes \u00XX (6) or U+FFFD (3); a wide
-	 * store of 16 bytes at i + 16 <= n stays within that. */
-	sonde_buf_reserve(b, n * 6 + 2);
-	uint8_t *o = b->p + b->len;
-	*o++ = '"';
-	size_t i = 0;
+	for (unsigned m = 0; m < 256; m++) {
+		struct esc_spread *e = &esc_spreads[m];
+		uint8_t k = 0;
+		for (uint8_t j = 0; j < 8; j++) {
+			if (m >> j & 1) {
+				e->from[k] = 0x80;
+				e->slash[k++] = '\\';
+			}
+			e->from[k++] = j;
+		}
+		for (uint8_t j = k; j < 16; j++)
+			e->from[j] = 0x80;
+		e->len = k;
+	}
+	esc_wide = __builtin_cpu_supports("ssse3");
+}
+
+static pthread_once_t esc_once = PTHREAD_ONCE_INIT;
+
+static inline bool esc_ready(void)
+{
+	pthread_once(&esc_once, esc_init);
+	return esc_wide;
+}
+
+/* One half block: 8 bytes of v from its low end, mask m of its specials. */
+__attribute__((target("ssse3"))) static inline uint8_t *esc_half(uint8_t *o, __m128i v, unsigned m)
+{
+	const struct esc_spread *e = &esc_spreads[m];
+	__m128i from = _mm_loadu_si128((const __m128i *)e->from);
+	__m128i slash = _mm_loadu_si128((const __m128i *)e->slash);
+	_mm_storeu_si128((__m128i *)o, _mm_or_si128(_mm_shuffle_epi8(v, from), slash));
+	return o + e->len;
+}
+
+/* The block v written at *o if its specials all take two-byte escapes
+ * (special: the wide loop's mask); false, and nothing written, if not. */
+__attribute__((target("ssse3"))) static inline bool esc_block(uint8_t **o, __m128i v,
+							      unsigned special)
+{
+	__m128i nl = _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')),
+		cr = _mm_cmpeq_epi8(v, _mm_set1_epi8('\r')),
+		tab = _mm_cmpeq_epi8(v, _mm_set1_epi8('\t'));
+	__m128i ctl = _mm_or_si128(_mm_or_si128(nl, cr), tab);
+	__m128i two = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+						_mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+				   ctl);
+	if ((unsigned)_mm_movemask_epi8(two) != special)
+		return false;
+	/* \n \r \t: the letter after the backslash, by the byte's low nibble */
+	const __m128i letters = _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 't', 'n', 0, 0, 'r', 0, 0);
+	v = _mm_or_si128(_mm_andnot_si128(ctl, v),
+			 _mm_and_si128(ctl, _mm_shuffle_epi8(letters, v)));
+	uint8_t *w = esc_half(*o, v, special & 0xff);
+	*o = esc_half(w, _mm_srli_si128(v, 8), special >> 8);
+	return true;
+}
+#endif
+
 #ifdef __SSE2__
+/*
+ * The wide part of the escaping pass, to the last whole block of 16: *op
+ * and *ip move on; -1 as json_escape. With spread (an SSSE3 copy of it), a
+ * block with several specials, all of two-byte escapes, goes at once.
+ */
+static inline __attribute__((always_inline)) int wide_loop(uint8_t **op, const uint8_t *p, size_t n,
+							   size_t *ip, int strict, bool spread)
+{
+	uint8_t *o = *op;
+	size_t i = *ip;
 	/* A signed compare with 0x20 catches control bytes and, being
 	 * negative, every byte from 0x80 as well. */
 	const __m128i quote = _mm_set1_epi8('"'), back = _mm_set1_epi8('\\'),
@@ -281,6 +354,12 @@ static int json_escape(struct sonde_buf *b, const uint8_t *p, size_t n, int stri
 			i += 16;
 			continue;
 		}
+#if defined(__x86_64__)
+		if (spread && mask & (mask - 1) && esc_block(&o, v, mask)) {
+			i += 16;
+			continue;
+		}
+#endif
 		unsigned k = (unsigned)__builtin_ctz(mask);
 		o += k;
 		i += k;
@@ -289,6 +368,47 @@ static int json_escape(struct sonde_buf *b, const uint8_t *p, size_t n, int stri
 			return -1;
 		i += used;
 	}
+	*op = o;
+	*ip = i;
+	return 0;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("ssse3"))) static int wide_ssse3(uint8_t **op, const uint8_t *p, size_t n,
+						       size_t *ip, int strict)
+{
+	return wide_loop(op, p, n, ip, strict, true);
+}
+#endif
+
+static int wide_loop_run(uint8_t **op, const uint8_t *p, size_t n, size_t *ip, int strict)
+{
+#if defined(__x86_64__)
+	if (n >= 64 && esc_ready()) /* short strings rarely hold two specials a block */
+		return wide_ssse3(op, p, n, ip, strict);
+#endif
+	return wide_loop(op, p, n, ip, strict, false);
+}
+#endif
+
+/*
+ * The escaping pass: runs of plain ASCII are copied 16 (or 8) bytes at a
+ * time, and the byte that ends a run is escaped without leaving the wide
+ * loop (text bodies have a quote every few bytes). With strict, stops at
+ * the first byte that is not valid UTF-8 (or NUL) and returns -1, so the
+ * caller can write the bytes another way.
+ */
+static int json_escape(struct sonde_buf *b, const uint8_t *p, size_t n, int strict)
+{
+	/* Worst case: every byte becomes \u00XX (6) or U+FFFD (3); a wide
+	 * store of 16 bytes at i + 16 <= n stays within that. */
+	sonde_buf_reserve(b, n * 6 + 2);
+	uint8_t *o = b->p + b->len;
+	*o++ = '"';
+	size_t i = 0;
+#ifdef __SSE2__
+	if (wide_loop_run(&o, p, n, &i, strict) < 0)
+		return -1;
 #endif
 	while (i < n) {
 		while (i + 8 <= n) {
