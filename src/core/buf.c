@@ -11,6 +11,7 @@
 #include <emmintrin.h>
 #endif
 #if defined(__x86_64__)
+#include <immintrin.h>
 #include <tmmintrin.h>
 #endif
 
@@ -510,7 +511,36 @@ __attribute__((target("ssse3"))) static size_t b64_ssse3(uint8_t *o, const uint8
 	return i;
 }
 
-static bool b64_wide;
+/* The same with AVX2, 24 bytes a step: two groups of 12, one per lane. */
+__attribute__((target("avx2"))) static size_t b64_avx2(uint8_t *o, const uint8_t *p, size_t n)
+{
+	const __m256i spread = _mm256_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10,
+						1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10);
+	const __m256i offsets =
+		_mm256_setr_epi8(71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 65, 0, 0, 71,
+				 -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 65, 0, 0);
+	size_t i = 0;
+	for (; i + 28 <= n; i += 24, o += 32) {
+		__m256i v = _mm256_inserti128_si256(
+			_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(p + i))),
+			_mm_loadu_si128((const __m128i *)(p + i + 12)), 1);
+		v = _mm256_shuffle_epi8(v, spread);
+		__m256i hi = _mm256_mulhi_epu16(_mm256_and_si256(v, _mm256_set1_epi32(0x0fc0fc00)),
+						_mm256_set1_epi32(0x04000040));
+		__m256i lo = _mm256_mullo_epi16(_mm256_and_si256(v, _mm256_set1_epi32(0x003f03f0)),
+						_mm256_set1_epi32(0x01000010));
+		__m256i idx = _mm256_or_si256(hi, lo);
+		__m256i row = _mm256_subs_epu8(idx, _mm256_set1_epi8(51));
+		row = _mm256_or_si256(row,
+				      _mm256_and_si256(_mm256_cmpgt_epi8(_mm256_set1_epi8(26), idx),
+						       _mm256_set1_epi8(13)));
+		_mm256_storeu_si256((__m256i *)o,
+				    _mm256_add_epi8(idx, _mm256_shuffle_epi8(offsets, row)));
+	}
+	return i;
+}
+
+static bool b64_wide, b64_wider;
 #endif
 
 static void b64_init(void)
@@ -521,6 +551,7 @@ static void b64_init(void)
 	}
 #if defined(__x86_64__)
 	b64_wide = __builtin_cpu_supports("ssse3");
+	b64_wider = __builtin_cpu_supports("avx2");
 #endif
 }
 
@@ -532,9 +563,14 @@ void sonde_base64(struct sonde_buf *b, const void *vp, size_t n)
 	uint8_t *o = b->p + b->len;
 	size_t i = 0;
 #if defined(__x86_64__)
-	if (b64_wide) {
-		i = b64_ssse3(o, p, n);
+	if (b64_wider) {
+		i = b64_avx2(o, p, n);
 		o += i / 3 * 4;
+	}
+	if (b64_wide) {
+		size_t k = b64_ssse3(o, p + i, n - i);
+		i += k;
+		o += k / 3 * 4;
 	}
 #endif
 	/* Six input bytes (48 bits) per step from one big-endian 64-bit load. */
