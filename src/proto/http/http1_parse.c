@@ -357,8 +357,8 @@ int sonde_h1_parse_head(const uint8_t *buf, size_t len, bool response, struct so
 		 * or malformed version keeps the request, flagged (bad_start). */
 		h->version_minor = 1;
 		size_t ts = i < end ? ++i : i;
-		while (i < end && buf[i] != ' ')
-			i++;
+		const uint8_t *sp = memchr(buf + i, ' ', end - i); /* targets are long */
+		i = sp ? (size_t)(sp - buf) : end;
 		h->target.off = (uint32_t)ts;
 		h->target.len = (uint32_t)(i - ts);
 		if (i < end)
