@@ -47,6 +47,7 @@ enum sonde_event_type {
 	 * follow (a blocking connect refused or timed out): the header names
 	 * the process that called connect, struct sonde_tcp_info follows. */
 	SONDE_EV_TCP_FAILED = 5,
+	SONDE_EV_EXIT = 6, /* a process's main thread exited (tgid) */
 };
 
 /* Direction relative to the traced socket. */

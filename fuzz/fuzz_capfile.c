@@ -11,7 +11,9 @@
  * bodies, body decoding on) so eviction, budget drops and truncation paths
  * are reached by small inputs. Oracles besides the sanitizers: the output
  * must be valid JSON Lines, every frame's caplen must stay within the input,
- * and the reader's error state must be sticky.
+ * and the reader's error state must be sticky. A pcapng's secrets blocks go
+ * into the connection table's key log, as `sonde read` does, so hostile
+ * secrets and the TLS decryption they open are reached too.
  *
  * Seeds: fuzz/corpus/fuzz_capfile/ and, when present, ../shared/corpus/http1.
  */
@@ -22,14 +24,24 @@
 
 #include "core/pipeline.h"
 #include "fuzz_common.h"
+#include "proto/tls/keylog.h"
 #include "sink/sink.h"
 #include "source/file/capfile.h"
 #include "source/file/file_source.h"
+
+static void add_secrets(void *ctx, uint32_t type, const uint8_t *data, size_t len)
+{
+	char err[128];
+	if (type == SONDE_PCAPNG_SECRETS_TLS)
+		(void)sonde_keylog_add(ctx, (const char *)data, len, err, sizeof(err));
+}
 
 static void run(const uint8_t *data, size_t size, int tight)
 {
 	struct sonde_pipeline_opts opts;
 	sonde_pipeline_defaults(&opts);
+	struct sonde_keylog *kl = sonde_keylog_new();
+	opts.conn.tls_keylog = kl;
 	opts.conn.source = "fuzz";
 	opts.conn.connections = true; /* the TCP analysis and its records too */
 	if (tight) {
@@ -56,6 +68,7 @@ static void run(const uint8_t *data, size_t size, int tight)
 
 	struct sonde_capfile *cf = sonde_capfile_open_mem(data, size, "fuzz");
 	FUZZ_CHECK(cf != NULL, "open_mem returned NULL");
+	sonde_capfile_on_secrets(cf, add_secrets, kl);
 	struct sonde_frame f;
 	struct sonde_chunk c;
 	int rc;
@@ -87,6 +100,7 @@ static void run(const uint8_t *data, size_t size, int tight)
 		   sonde_conntable_count(p.conns));
 	FUZZ_CHECK(sonde_pipeline_free(&p) == 0, "sink write failed");
 	sonde_capfile_close(cf);
+	sonde_keylog_free(kl);
 	fclose(out);
 	fuzz_check_jsonl((const uint8_t *)obuf, olen);
 	free(obuf);

@@ -29,6 +29,9 @@ const volatile bool recvmsg_nonblock = false;
 /* The syscall tracepoints are loaded for UDP alone (a kernel-function data
  * hook follows TCP): their TCP data calls are left to it. */
 const volatile bool udp_only = false;
+/* User space follows processes: exits of main threads are sent
+ * (exec events are, whenever tp_exec is loaded). */
+const volatile bool proc_events = false;
 /* Ring buffer bytes pending before a wake-up is forced (batched wake-ups). */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 

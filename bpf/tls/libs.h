@@ -161,21 +161,13 @@ TLS_PROBE(tls_bio_read, TLS_BIO, SONDE_EV_RX, 0)
 TLS_PROBE(tls_bio_write, TLS_BIO, SONDE_EV_TX, 0)
 TLS_PROBE(tls_handshake, TLS_HANDSHAKE, SONDE_EV_TX, 0)
 
-/* A thread is gone: nothing of it stays. */
-SEC("tracepoint/sched/sched_process_exit")
-int tp_thread_exit(void *ctx)
-{
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	bpf_map_delete_elem(&tls_threads, &tid);
-	return 0;
-}
-
 /* ---- TLS discovery: tell user space when a process maps new code ---- */
 
 #define PROT_EXEC 0x4
 
-/* kind: 0 exec (the program is mapped now), 1 mmap (a library, maybe) */
-static __always_inline void emit_mapped(__u8 kind)
+/* type SONDE_EV_MAPPED, kind: 0 exec (the program is mapped now), 1 mmap
+ * (a library, maybe); type SONDE_EV_EXIT: a process's main thread exited. */
+static __always_inline void emit_proc(__u8 type, __u8 kind)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
@@ -188,7 +180,7 @@ static __always_inline void emit_mapped(__u8 kind)
 	}
 	__builtin_memset(ev, 0, sizeof(*ev));
 	ev->version = SONDE_EVENT_VERSION;
-	ev->type = SONDE_EV_MAPPED;
+	ev->type = type;
 	ev->dir = kind;
 	ev->tgid = tgid;
 	ev->tid = (__u32)pid_tgid;
@@ -197,10 +189,23 @@ static __always_inline void emit_mapped(__u8 kind)
 	bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP);
 }
 
+/* A thread is gone: nothing of it stays. Its process's main thread gone,
+ * user space's process cache hears of it (proc_events). */
+SEC("tracepoint/sched/sched_process_exit")
+int tp_thread_exit(void *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	bpf_map_delete_elem(&tls_threads, &tid);
+	if (proc_events && tid == pid_tgid >> 32)
+		emit_proc(SONDE_EV_EXIT, 0);
+	return 0;
+}
+
 SEC("?tracepoint/sched/sched_process_exec")
 int tp_exec(void *ctx)
 {
-	emit_mapped(0);
+	emit_proc(SONDE_EV_MAPPED, 0);
 	return 0;
 }
 
@@ -210,7 +215,7 @@ SEC("?tracepoint/syscalls/sys_enter_mmap")
 int tp_enter_mmap(struct trace_event_raw_sys_enter *ctx)
 {
 	if ((ctx->args[2] & PROT_EXEC) && (long)ctx->args[4] >= 0)
-		emit_mapped(1);
+		emit_proc(SONDE_EV_MAPPED, 1);
 	return 0;
 }
 

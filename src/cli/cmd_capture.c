@@ -244,8 +244,11 @@ static int add_stages(struct sonde_run *run, struct capture_args *a, bool ebpf,
 					 .packets = !ebpf || a->with_ebpf,
 					 .netns = a->all_netns ? NULL : a->po.netns };
 	*enrich = !a->no_enrich ? sonde_enrich_new(&eno, &run->pipe.stats) : NULL;
-	if (*enrich)
+	if (*enrich) {
 		sonde_run_add_stage(run, &sonde_enrich_stage, *enrich);
+		/* The eBPF source tells it of execs, exits and sockets opened. */
+		a->eo.proc_hook = (struct sonde_proc_hook){ sonde_enrich_proc_event, *enrich };
+	}
 	if (!a->co.no_names)
 		sonde_run_add_stage(run, &sonde_names_stage, sonde_names_new(0, &run->pipe.stats));
 	return 0;

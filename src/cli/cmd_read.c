@@ -176,7 +176,11 @@ static int read_stages(struct sonde_common_opts *co, struct sonde_run *run, int 
 	sonde_common_filter(co, run);
 	if (!co->no_names)
 		sonde_run_add_stage(run, &sonde_names_stage, sonde_names_new(0, &run->pipe.stats));
-	struct sonde_file_source_opts fo = { .fd = fd, .name = name };
+	struct sonde_file_source_opts fo = {
+		.fd = fd,
+		.name = name,
+		.secrets = (struct sonde_keylog *)co->pipe.conn.tls_keylog,
+	};
 	char err[512];
 	if (!sonde_run_add_source(run, &sonde_source_file, &fo, err, sizeof(err))) {
 		sonde_errorf("%s", err);
@@ -243,6 +247,10 @@ static int run_read(struct sonde_common_opts *co, int fd, const char *name,
 	struct sonde_sink *sink = sonde_common_sink(co, !in_file);
 
 	struct sonde_redact_stream *mask = sonde_common_record_mask(co, true);
+	/* secrets the file itself carries are added to the key log (or to one
+	 * of their own): the connection table holds it from the start */
+	if (!co->pipe.conn.tls_keylog)
+		co->pipe.conn.tls_keylog = sonde_keylog_new();
 	struct sonde_run_opts ro = { .pipe = co->pipe, .record = rec, .record_mask = mask };
 	struct sonde_run run;
 	sonde_run_init(&run, &ro);

@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "core/hash.h"
 #include "core/list.h"
+#include "proto/tls/keylog.h"
 #include "proto/tls/tls_decrypt.h"
 
 #define SWEEP_INTERVAL_NS 1000000000ull
@@ -289,7 +290,7 @@ static void start(struct conn *c, int side, const struct sonde_detect_result *r,
 	/* A role from the handshake or the source beats a guess from content. */
 	if (c->client < 0)
 		set_client(c, r->from_client ? side : 1 - side, false);
-	if (c->ct->opts.tls_keylog && !c->tls && !strcmp(r->d->name, "tls")) {
+	if (sonde_keylog_count(c->ct->opts.tls_keylog) && !c->tls && !strcmp(r->d->name, "tls")) {
 		start_tls(c, side, r, p, n, ts);
 		return;
 	}

@@ -45,6 +45,8 @@
 	X(tls_keylog_no_key, "TLS connections whose secrets the key log lacks")                   \
 	X(tls_keylog_unsupported, "TLS connections of a version or suite not decrypted")          \
 	X(tls_keylog_no_handshake, "TLS connections joined after their hellos")                   \
+	X(pcapng_secrets_blocks, "pcapng secrets blocks read as a TLS key log")                   \
+	X(pcapng_secrets_unused, "pcapng secrets blocks of another kind, or unusable")            \
 	X(tls_records_decrypted, "TLS records decrypted")                                         \
 	X(tls_records_failed, "TLS records whose tag did not verify (corrupt, wrong key)")        \
 	X(tls_records_lost, "TLS records lost in gaps (told by sequence numbers)")                \
@@ -114,6 +116,8 @@
 	  "of those, processes /proc did not describe (gone, or no access)")                      \
 	X(enrich_process_expired, "cached processes dropped because they had exited")             \
 	X(enrich_process_execs, "cached processes read again because they had exec'd")            \
+	X(enrich_process_reused, "cached processes read again because their pid was reused")      \
+	X(enrich_held_ends, "connection ends named by the process the source saw open them")      \
 	X(enrich_container_lookups, "containers looked up for records (once per connection end)") \
 	X(enrich_container_failures,                                                              \
 	  "of those, containers no runtime's state on the node described")                        \

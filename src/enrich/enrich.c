@@ -9,7 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "enrich/cgroup_ids.h"
 #include "enrich/cri.h"
+#include "enrich/holders.h"
 #include "enrich/packet_ends.h"
 #include "enrich/socket.h"
 #include "enrich/workload.h"
@@ -23,6 +25,12 @@ struct enrich {
 	struct sonde_sock_owners *owners;
 	struct sonde_packet_ends *packets; /* NULL: packet records left alone */
 	struct sonde_kube *kube; /* NULL: no Kubernetes API */
+	struct sonde_holders *holders; /* sockets the source saw opened */
+	/* cgroup id → path, for processes gone before /proc was read; made
+	 * when first needed (NULL: not yet, or no cgroup v2 tree) */
+	struct sonde_cgroup_ids *cgroups;
+	bool cgroups_tried;
+	char cgroup_root[128]; /* "": found in mountinfo */
 };
 
 static void end_free(struct sonde_enrich_end *e)
@@ -64,6 +72,33 @@ static struct sonde_enrich_end *end_of(struct enrich *en, uint32_t pid)
 	e->proc = *pi;
 	if (en->ctrs && pi->ctr.id[0])
 		e->ctr = sonde_container_lookup(en->ctrs, &pi->ctr, now_ns());
+	return e;
+}
+
+/* A process gone before /proc could be read: what the kernel said of it
+ * (pid, comm, cgroup id), its container from its cgroup's path. */
+static struct sonde_enrich_end *kernel_end(struct enrich *en, uint32_t pid, const char *comm,
+					   uint64_t cgroup_id)
+{
+	struct sonde_enrich_end *e = calloc(1, sizeof(*e));
+	if (!e)
+		abort();
+	e->proc.pid = pid;
+	e->proc.uid = (uint32_t)-1;
+	snprintf(e->proc.comm, sizeof(e->proc.comm), "%s", comm);
+	if (!en->cgroups_tried && cgroup_id) {
+		en->cgroups_tried = true;
+		en->cgroups = sonde_cgroup_ids_new(*en->cgroup_root ? en->cgroup_root : NULL, 0);
+	}
+	const char *rel = en->cgroups && cgroup_id
+				  ? sonde_cgroup_ids_path(en->cgroups, cgroup_id, now_ns())
+				  : NULL;
+	if (!rel)
+		return e;
+	snprintf(e->proc.cgroup, sizeof(e->proc.cgroup), "%s", rel);
+	sonde_cgroup_parse(rel, strlen(rel), &e->proc.ctr);
+	if (en->ctrs && e->proc.ctr.id[0])
+		e->ctr = sonde_container_lookup(en->ctrs, &e->proc.ctr, now_ns());
 	return e;
 }
 
@@ -244,8 +279,47 @@ static struct sonde_enrich_conn *packet_conn(struct enrich *en, const struct son
 	return ec;
 }
 
-/* An eBPF connection: the traced process placed at its end, the other
- * end's found through the other socket. */
+/* The pid the source saw open end e's socket (0 client, 1 server); 0: none. */
+static uint32_t held_by(struct enrich *en, const struct sonde_conn_info *c, int e, uint32_t netns,
+			const struct sonde_holder **who)
+{
+	const struct sonde_endpoint *l = e ? &c->server : &c->client;
+	*who = sonde_holders_get(en->holders, l, e ? &c->client : &c->server, netns);
+	return *who ? (*who)->pid : 0;
+}
+
+/* What the socket tables could not tell, from who opened the sockets: the
+ * traced process's end when its sockets are gone, the other end when its
+ * socket is gone or in another network namespace. Returns the traced end. */
+static int place_held(struct enrich *en, struct sonde_enrich_conn *ec,
+		      const struct sonde_conn_info *c, int k)
+{
+	uint32_t netns = ec->traced && ec->traced->proc.netns
+				 ? ec->traced->proc.netns
+				 : sonde_holders_netns_of(en->holders, c->proc.pid);
+	const struct sonde_holder *who;
+	for (int j = 0; j < 2 && k < 0; j++)
+		if (held_by(en, c, j, netns, &who) == c->proc.pid) {
+			k = j;
+			ec->end[k] = ec->traced;
+		}
+	if (k < 0 || ec->end[!k])
+		return k;
+	uint32_t other = held_by(en, c, !k, netns, &who);
+	if (!other)
+		return k;
+	if (other == c->proc.pid) {
+		ec->end[!k] = ec->traced;
+		return k;
+	}
+	ec->end[!k] = end_of(en, other);
+	if (!ec->end[!k])
+		ec->end[!k] = kernel_end(en, other, who->comm, who->cgroup_id);
+	if (en->stats)
+		en->stats->enrich_held_ends++;
+	return k;
+}
+
 /* A connection record whose connection no exchange enriched, its process
  * gone: its sockets went with it, and looking for them (init's text
  * tables, a walk of every socket on the host) for each of the thousands a
@@ -259,6 +333,8 @@ static bool gone_with_its_sockets(const struct enrich *en, const struct sonde_re
 	return access(path, R_OK) < 0;
 }
 
+/* An eBPF connection: the traced process placed at its end, the other
+ * end's found through the other socket, or through who opened it. */
 static struct sonde_enrich_conn *traced_conn(struct enrich *en, const struct sonde_record *r)
 {
 	const struct sonde_conn_info *c = r->conn;
@@ -266,6 +342,8 @@ static struct sonde_enrich_conn *traced_conn(struct enrich *en, const struct son
 	if (!ec)
 		abort();
 	ec->traced = end_of(en, c->proc.pid);
+	if (!ec->traced) /* gone before /proc could be read */
+		ec->traced = kernel_end(en, c->proc.pid, c->proc.comm, c->proc.cgroup_id);
 	uint64_t other_ino = 0;
 	/* The socket tables placed are TCP's; a UDP flow (a lookup each) keeps
 	 * only the traced process's own details. */
@@ -283,7 +361,28 @@ static struct sonde_enrich_conn *traced_conn(struct enrich *en, const struct son
 		else if (other)
 			ec->end[!k] = end_of(en, other);
 	}
+	if (c->l4 != SONDE_L4_UDP)
+		place_held(en, ec, c, k);
 	return ec;
+}
+
+void sonde_enrich_proc_event(void *ctx, const struct sonde_proc_event *ev)
+{
+	struct enrich *en = ctx;
+	switch (ev->kind) {
+	case SONDE_PROC_TRACKED: sonde_proc_track(en->procs); break;
+	case SONDE_PROC_EXEC: sonde_proc_exec(en->procs, ev->pid); break;
+	case SONDE_PROC_EXIT: sonde_proc_exit(en->procs, ev->pid); break;
+	case SONDE_PROC_LOST: sonde_proc_doubt(en->procs); break;
+	case SONDE_PROC_SOCKET:;
+		struct sonde_holder who = { .pid = ev->pid, .cgroup_id = ev->cgroup_id };
+		memcpy(who.comm, ev->comm, sizeof(who.comm));
+		sonde_holders_put(en->holders, &ev->local, &ev->remote, ev->netns, &who);
+		/* Read now, while it lives: its first record may come after its exit. */
+		sonde_proc_remember(en->procs, ev->pid);
+		break;
+	default: break;
+	}
 }
 
 static bool enrich_record(void *ctx, struct sonde_record *r)
@@ -325,6 +424,8 @@ static int enrich_close(void *ctx)
 {
 	struct enrich *en = ctx;
 	sonde_proc_cache_free(en->procs);
+	sonde_holders_free(en->holders);
+	sonde_cgroup_ids_free(en->cgroups);
 	sonde_container_cache_free(en->ctrs);
 	sonde_cri_stop(en->cri);
 	sonde_sock_owners_free(en->owners);
@@ -354,6 +455,9 @@ void *sonde_enrich_new(const struct sonde_enrich_opts *o, struct sonde_stats *st
 	struct sonde_proc_opts po = { .proc = proc, .root = root };
 	en->procs = sonde_proc_cache_new(&po, stats);
 	en->owners = sonde_sock_owners_new(proc, 0);
+	en->holders = sonde_holders_new(0);
+	snprintf(en->cgroup_root, sizeof(en->cgroup_root), "%s",
+		 o && o->cgroup_root ? o->cgroup_root : "");
 	if (o && o->containers)
 		en->ctrs = sonde_container_cache_new(root, 0, stats);
 	struct sonde_packet_ends_opts pe = { .proc = proc,
@@ -363,7 +467,7 @@ void *sonde_enrich_new(const struct sonde_enrich_opts *o, struct sonde_stats *st
 	/* Without a netlink socket packet records keep their addresses only. */
 	if (o && o->packets)
 		en->packets = sonde_packet_ends_new(&pe, stats, pwhy, sizeof(pwhy));
-	if (!en->procs || !en->owners || (o && o->containers && !en->ctrs)) {
+	if (!en->procs || !en->owners || !en->holders || (o && o->containers && !en->ctrs)) {
 		enrich_close(en);
 		return NULL;
 	}

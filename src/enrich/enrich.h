@@ -27,6 +27,8 @@
  * An end still unnamed after all that — a remote peer — is named by the
  * Kubernetes API's tables when opts.kube is given, on the first record or
  * a later one once the tables have changed.
+ * Sockets the source saw opened (sonde_enrich_proc_event, enrich/holders.h)
+ * name the ends the socket tables cannot: gone, or in another namespace.
  * Records of files are left alone; UDP flows get the traced process only
  * (the socket tables read are TCP's).
  *
@@ -40,6 +42,7 @@
 #include <stdbool.h>
 
 #include "core/fields.h"
+#include "core/proc_events.h"
 #include "core/record.h"
 #include "core/stage.h"
 #include "enrich/container.h"
@@ -88,6 +91,10 @@ struct sonde_enrich_opts {
 };
 
 extern const struct sonde_stage_ops sonde_enrich_stage;
+
+/* A source's word on processes (core/proc_events.h), ctx the stage's: the
+ * hook (struct sonde_proc_hook) a source that sees processes is given. */
+void sonde_enrich_proc_event(void *ctx, const struct sonde_proc_event *ev);
 
 /* The stage's context, for sonde_run_add_stage(&sonde_enrich_stage, ...).
  * NULL only when out of memory. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/u64map.h"
@@ -178,6 +179,10 @@ int sonde_proc_read(const char *proc, const char *root, uint64_t btime_s, uint32
 	if (n > 0)
 		sonde_cgroup_parse_file(buf, (size_t)n, &out->ctr, out->cgroup,
 					sizeof(out->cgroup));
+	struct stat ns;
+	snprintf(path, sizeof(path), "%s/%u/ns/net", proc, pid);
+	if (stat(path, &ns) == 0)
+		out->netns = (uint32_t)ns.st_ino;
 	return 0;
 }
 
@@ -197,6 +202,8 @@ struct proc_entry {
 	struct sonde_proc_info info;
 	uint64_t last_use; /* the cache's clock: lookups so far */
 	bool used;
+	bool exited; /* its exit event came: the pid may be another's by now */
+	bool doubted; /* events were lost since it was read: an exec too */
 };
 
 struct sonde_proc_cache {
@@ -207,6 +214,7 @@ struct sonde_proc_cache {
 	size_t max, len;
 	size_t sweep; /* next entry the lazy expiry looks at */
 	uint64_t clock;
+	bool tracked; /* exec and exit events flow: entries are trusted */
 	struct sonde_u64map by_pid; /* pid → index + 1 */
 };
 
@@ -283,30 +291,51 @@ static size_t room(struct sonde_proc_cache *c)
 	return lru;
 }
 
-const struct sonde_proc_info *sonde_proc_lookup(struct sonde_proc_cache *c, uint32_t pid)
+/* Whether cached entry i still describes process pid: with events, until
+ * an exec drops it or an exit marks it; else (or once marked) while
+ * /proc/PID/stat shows the same start time (and, without events, comm: an
+ * exec keeps the start time). Counts a reuse or an exec it finds. */
+static bool still_valid(struct sonde_proc_cache *c, size_t i, uint32_t pid)
 {
-	if (!pid)
-		return NULL;
-	c->clock++;
-	if (c->stats)
-		c->stats->enrich_process_lookups++;
-	uint64_t idx, ticks;
+	struct proc_entry *e = &c->e[i];
+	if (c->tracked && !e->exited && !e->doubted)
+		return true;
+	uint64_t ticks;
 	char comm[16];
-	bool cached = sonde_u64map_get(&c->by_pid, pid, &idx);
-	bool alive = identity(c->proc, pid, &ticks, comm);
-	if (cached && (!alive || (c->e[idx - 1].info.start_ticks == ticks &&
-				  !strcmp(c->e[idx - 1].info.comm, comm)))) {
-		c->e[idx - 1].last_use = c->clock;
-		return &c->e[idx - 1].info;
-	}
-	if (cached && c->stats && c->e[idx - 1].info.start_ticks == ticks)
-		c->stats->enrich_process_execs++;
-	if (cached)
-		drop(c, idx - 1); /* the pid is another process's now, or it exec'd */
-	sweep(c);
-	struct sonde_proc_info info;
-	if (!alive || sonde_proc_read(c->proc, c->root, c->btime_s, pid, &info) < 0) {
+	if (!identity(c->proc, pid, &ticks, comm))
+		return true; /* gone: it is the last process that had the pid */
+	if (ticks != e->info.start_ticks) {
 		if (c->stats)
+			c->stats->enrich_process_reused++;
+		return false;
+	}
+	if ((c->tracked && !e->doubted) || !strcmp(e->info.comm, comm)) {
+		e->doubted = false; /* tracked: an exec would have dropped it */
+		return true;
+	}
+	if (c->stats)
+		c->stats->enrich_process_execs++;
+	return false;
+}
+
+/* counted: a lookup for a record (its failure is counted too) */
+static const struct sonde_proc_info *lookup(struct sonde_proc_cache *c, uint32_t pid, bool counted)
+{
+	uint64_t idx;
+	if (sonde_u64map_get(&c->by_pid, pid, &idx)) {
+		if (still_valid(c, idx - 1, pid)) {
+			c->e[idx - 1].last_use = c->clock;
+			return &c->e[idx - 1].info;
+		}
+		drop(c, idx - 1); /* the pid is another process's now, or it exec'd */
+	}
+	/* With events an exited entry stays for its late records: the least
+	 * recently used one makes room, no /proc read finds it gone. */
+	if (!c->tracked)
+		sweep(c);
+	struct sonde_proc_info info;
+	if (sonde_proc_read(c->proc, c->root, c->btime_s, pid, &info) < 0) {
+		if (c->stats && counted)
 			c->stats->enrich_process_failures++;
 		return NULL;
 	}
@@ -315,4 +344,50 @@ const struct sonde_proc_info *sonde_proc_lookup(struct sonde_proc_cache *c, uint
 	c->len++;
 	sonde_u64map_put(&c->by_pid, pid, i + 1);
 	return &c->e[i].info;
+}
+
+const struct sonde_proc_info *sonde_proc_lookup(struct sonde_proc_cache *c, uint32_t pid)
+{
+	if (!pid)
+		return NULL;
+	c->clock++;
+	if (c->stats)
+		c->stats->enrich_process_lookups++;
+	return lookup(c, pid, true);
+}
+
+void sonde_proc_remember(struct sonde_proc_cache *c, uint32_t pid)
+{
+	if (!pid)
+		return;
+	c->clock++;
+	lookup(c, pid, false);
+}
+
+void sonde_proc_track(struct sonde_proc_cache *c)
+{
+	c->tracked = true;
+}
+
+void sonde_proc_doubt(struct sonde_proc_cache *c)
+{
+	for (size_t i = 0; i < c->max; i++)
+		c->e[i].doubted = c->e[i].used;
+}
+
+void sonde_proc_exec(struct sonde_proc_cache *c, uint32_t pid)
+{
+	uint64_t idx;
+	if (!sonde_u64map_get(&c->by_pid, pid, &idx))
+		return;
+	drop(c, idx - 1);
+	if (c->stats)
+		c->stats->enrich_process_execs++;
+}
+
+void sonde_proc_exit(struct sonde_proc_cache *c, uint32_t pid)
+{
+	uint64_t idx;
+	if (sonde_u64map_get(&c->by_pid, pid, &idx))
+		c->e[idx - 1].exited = true;
 }

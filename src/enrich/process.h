@@ -5,11 +5,16 @@
  *
  * A process is its pid and its start time together (field 22 of
  * /proc/PID/stat), so a pid the kernel hands out again is a new entry, not
- * the old one's name on a stranger. A lookup reads /proc/PID/stat (one small
- * read) to tell the two apart and the rest only on a miss; callers look up
- * once per connection, never per event. Entries of processes that are gone
- * are dropped lazily, a couple per miss, and the least recently used one
- * makes room when the cache is full. Nothing here blocks: /proc answers at
+ * the old one's name on a stranger. Without exec and exit events a lookup
+ * reads /proc/PID/stat (one small read) to tell the two apart and the rest
+ * only on a miss; once a source sends them (sonde_proc_track: the eBPF
+ * source's sched_process_exec/exit), a cached entry is answered without
+ * touching /proc until an exec drops it or an exit marks it, and only a
+ * marked entry is checked against /proc/PID/stat (a pid reused since).
+ * Callers look up once per connection end, never per event. Without
+ * events, entries of processes that are gone are dropped lazily, a couple
+ * per miss; with them an exited entry stays for its connections' late
+ * records. The least recently used entry makes room when the cache is full. Nothing here blocks: /proc answers at
  * once or the lookup fails, is counted, and the process is unknown.
  */
 #ifndef SONDE_ENRICH_PROCESS_H
@@ -34,6 +39,7 @@ struct sonde_proc_info {
 	char cmdline[SONDE_PROC_CMDLINE_MAX]; /* arguments joined by spaces, cut */
 	char user[33]; /* "" when the uid has no name in <root>/etc/passwd */
 	char cgroup[256]; /* the path that names the container, else the v2 one */
+	uint32_t netns; /* its network namespace's inode; 0: unknown */
 	struct sonde_cgroup_ctr ctr; /* runtime "" id: no container */
 };
 
@@ -59,6 +65,22 @@ void sonde_proc_cache_free(struct sonde_proc_cache *c);
  * pointer is valid until the next lookup; copy what is kept.
  */
 const struct sonde_proc_info *sonde_proc_lookup(struct sonde_proc_cache *c, uint32_t pid);
+
+/* Process pid read into the cache now if it is not there (a process that
+ * opened a socket, before it can exit); not counted as a lookup. */
+void sonde_proc_remember(struct sonde_proc_cache *c, uint32_t pid);
+
+/* Exec and exit events flow from now on: cached entries are trusted. */
+void sonde_proc_track(struct sonde_proc_cache *c);
+/* pid runs a new program: its entry goes (counted in enrich_process_execs). */
+void sonde_proc_exec(struct sonde_proc_cache *c, uint32_t pid);
+/* pid's main thread exited: its entry stays for late records, but a later
+ * lookup checks the pid is not another process's by then. */
+void sonde_proc_exit(struct sonde_proc_cache *c, uint32_t pid);
+
+/* Events may have been lost: every entry is checked against /proc (start
+ * time and comm) on its next lookup, and trusted again if it holds. */
+void sonde_proc_doubt(struct sonde_proc_cache *c);
 
 /* Entries held (tests). */
 size_t sonde_proc_cache_len(const struct sonde_proc_cache *c);

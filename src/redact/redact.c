@@ -161,11 +161,12 @@ int sonde_redactor_add_field(struct sonde_redactor *r, const char *name, bool su
 	nm.kind = substring ? 2 : 1;
 	r->field[r->nfield++] = nm;
 	if (!substring) {
-		r->field_exact_lens |= 1ull << (n - 1);
+		r->field_exact_lens_by_first[(uint8_t)nm.name[0]] |= 1ull << (n - 1);
 	} else {
 		if (!r->field_sub_min || n < r->field_sub_min)
 			r->field_sub_min = (uint8_t)n;
 		r->field_sub_first[(uint8_t)nm.name[0]] = true;
+		r->field_sub[r->nfield_sub++] = (uint8_t)(r->nfield - 1);
 	}
 	return 0;
 }
@@ -224,24 +225,27 @@ bool sonde_redact_field_match(const struct sonde_redactor *r, const uint8_t *nam
 	size_t k = normalise(name, n < 256 ? n : 256, true, low, sizeof(low) - 1);
 	if (!k || k == SIZE_MAX)
 		return false;
-	/* Most keys are neither as long as an exact name nor hold a byte a
-	 * substring name starts with, early enough for it to fit. */
-	bool exact = k <= 64 && (r->field_exact_lens >> (k - 1) & 1);
-	bool sub = false;
-	for (size_t at = 0; r->field_sub_min && at + r->field_sub_min <= k && !sub; at++)
-		sub = r->field_sub_first[(uint8_t)low[at]];
-	if (!exact && !sub)
-		return false;
-	for (size_t i = 0; i < r->nfield; i++) {
-		const struct sonde_redact_name *f = &r->field[i];
-		if (exact && f->kind == 1 && f->len == k && !memcmp(f->name, low, k))
-			return true;
-		if (!sub || f->kind != 2 || f->len > k)
-			continue;
-		/* names are short: a plain search beats memmem's set-up */
-		for (size_t at = 0; at + f->len <= k; at++)
-			if (low[at] == f->name[0] && !memcmp(low + at, f->name, f->len))
+	/* Most keys are neither as long as an exact name with their first
+	 * byte nor hold a byte a substring name starts with, early enough for
+	 * it to fit: one pass over the key looks for those bytes. */
+	if (k <= 64 && (r->field_exact_lens_by_first[(uint8_t)low[0]] >> (k - 1) & 1))
+		for (size_t i = 0; i < r->nfield; i++) {
+			const struct sonde_redact_name *f = &r->field[i];
+			if (f->kind == 1 && f->len == k && !memcmp(f->name, low, k))
 				return true;
+		}
+	for (size_t at = 0; r->field_sub_min && at + r->field_sub_min <= k; at++) {
+		if (!r->field_sub_first[(uint8_t)low[at]])
+			continue;
+		for (size_t i = 0; i < r->nfield_sub; i++) {
+			const struct sonde_redact_name *f = &r->field[r->field_sub[i]];
+			/* names are short: a plain comparison beats memmem's set-up
+			 * (low[k] is its terminator: a name of one byte has 0 next) */
+			if (f->len <= k - at && low[at] == f->name[0] &&
+			    (f->len == 1 || low[at + 1] == f->name[1]) &&
+			    !memcmp(low + at, f->name, f->len))
+				return true;
+		}
 	}
 	return false;
 }

@@ -76,12 +76,14 @@ struct sonde_redactor {
 	struct sonde_redact_name hdr[SONDE_REDACT_NAMES_MAX];
 	struct sonde_redact_name field[SONDE_REDACT_NAMES_MAX];
 	size_t nhdr, nfield;
-	/* Prefilters of sonde_redact_field_match, kept by add_field: the
-	 * lengths of the exact names (bit len - 1), the shortest substring
-	 * name and the bytes substring names start with. */
-	uint64_t field_exact_lens;
+	/* Prefilters of sonde_redact_field_match, kept by add_field: by
+	 * their first byte, the lengths of the exact names (bit len - 1), the
+	 * shortest substring name and the bytes substring names start with. */
+	uint64_t field_exact_lens_by_first[256];
 	uint8_t field_sub_min;
 	bool field_sub_first[256];
+	uint8_t field_sub[SONDE_REDACT_NAMES_MAX]; /* which of field[] are substring names */
+	uint8_t nfield_sub;
 	/* Prefilter of sonde_redact_header_kind, kept by add_header: by a
 	 * rule's first byte (lower case), the lengths of its names (bit
 	 * len - 1). Most headers no rule can be are told by one load. */

@@ -116,12 +116,11 @@ int sonde_pcapng_iface(struct sonde_pcapng *w, const char *name, uint32_t linkty
 		       uint32_t snaplen);
 /*
  * A Decryption Secrets Block (pcapng 4.7) of secrets type (0x544c534b
- * "TLSK": NSS key log lines), p[0..n), written now and after the headers
+ * "TLSK": NSS key log lines, SONDE_PCAPNG_SECRETS_TLS), p[0..n), written now and after the headers
  * of every later file, so that Wireshark and tshark decrypt each file
  * alone. Only for a user who asked for it: the file then holds secrets. The
  * writer wipes its copies when closed. Returns 0, or -1 once it failed.
  */
-#define SONDE_PCAPNG_SECRETS_TLS 0x544c534bu
 int sonde_pcapng_secrets(struct sonde_pcapng *w, uint32_t type, const void *p, size_t n);
 /* A frame of a packet source, as it is (f->linktype is the interface's).
  * m may be NULL. Returns 0, or -1 once the writer failed. */

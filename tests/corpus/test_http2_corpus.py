@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""HTTP/2 corpus test: sonde against tshark on the plaintext captures in $SONDE_CORPUS/http2.
+"""HTTP/2 corpus test: sonde against tshark on the captures in $SONDE_CORPUS/http2.
 
-For each capture (*.pcap, *.pcapng; the TLS ones are skipped) this runs
+For each capture (*.pcap, *.pcapng; the TLS ones decrypted by both) this runs
 
     sonde read -o json --stats FILE
     tshark -n -r FILE [opts] -T json -J http2
@@ -45,18 +45,28 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CORPUS = os.environ.get("SONDE_CORPUS", os.path.join(ROOT, "..", "shared", "corpus"))
 
-TLS = {
-    "wireshark-http2-data-reassembly.pcap": "TLS (keylog file): sonde has no TLS decryption",
-    "wireshark-http2-brotli.pcapng": "TLS (secrets in the pcapng): sonde has no TLS decryption",
-    "wireshark-http2_follow_multistream.pcapng": "TLS (secrets in the pcapng): sonde has no TLS decryption",
-}
+# TLS captures: sonde decrypts them as tshark does, from the key log beside
+# the capture (--tls-keylog) or from the secrets the pcapng carries (DSB).
+KEYLOG = {"wireshark-http2-data-reassembly.pcap": "wireshark-http2-data-reassembly.keys"}
+TLS_DSB = ("wireshark-http2-brotli.pcapng", "wireshark-http2_follow_multistream.pcapng")
 
 # Per capture: what sonde reports instead of tshark's lists, and why.
 # "requests"/"responses": sonde's lists exactly (None: same as tshark's).
 # (The captures that start mid-connection, deepflow-*, now agree with tshark:
 # their fields that refer to HPACK entries from before the capture are written
 # as unknown by both.)
-EXPECT = {}
+# "tshark_missed": streams whose response tshark does not decode at all
+# (sonde's header blocks there are the only ones not compared).
+TSHARK_MISSED = [29, 33, 35, 41, 43, 49]
+EXPECT = {
+    "wireshark-http2_follow_multistream.pcapng": {
+        "responses": [[sid, 200] for sid in range(13, 50, 2)],
+        "tshark_missed": TSHARK_MISSED,
+        "why": "tshark 4.0 shows no frame of the responses on streams %s (their TLS records span "
+               "TCP segments); sonde decodes them, and each one's body is as long as its "
+               "content-length says (47112 bytes on stream 29, 52156 on 49)" % TSHARK_MISSED,
+    },
+}
 
 
 # Hints SOURCES.md does not give: arkime's h2c runs on port 80 with no hint,
@@ -67,6 +77,8 @@ EXTRA_OPTS = {"arkime-http2-nghttp2.pcap": ["-d", "tcp.port==80,http2"]}
 def tshark_opts(name):
     if name in EXTRA_OPTS:
         return EXTRA_OPTS[name]
+    if name in KEYLOG:
+        return ["-o", "tls.keylog_file:" + os.path.join(CORPUS, "http2", KEYLOG[name])]
     try:
         with open(os.path.join(CORPUS, "SOURCES.md"), encoding="utf-8") as f:
             for line in f:
@@ -140,13 +152,24 @@ def tshark_lists(path, opts):
 
 
 def sonde_lists(sonde, path):
-    p = subprocess.run([sonde, "read", "-o", "json", "--no-redact", "--stats", path], capture_output=True)
+    name = os.path.basename(path)
+    keys = ["--tls-keylog", os.path.join(os.path.dirname(path), KEYLOG[name])] if name in KEYLOG else []
+    p = subprocess.run([sonde, "read", "-o", "json", "--no-redact", "--stats"] + keys + [path],
+                       capture_output=True)
     if p.returncode != 0:
         raise RuntimeError("sonde exit %d: %s" % (p.returncode, p.stderr.decode(errors="replace")[:200]))
     reqs, resps, blocks = [], [], []
     lines = p.stdout.decode().splitlines()
     if not lines or json.loads(lines[-1]).get("type") != "stats":
         raise RuntimeError("last line is not the stats record")
+    st = json.loads(lines[-1])
+    if name in KEYLOG or name in TLS_DSB:
+        want = {"tls_keylog_decrypted": 1, "tls_records_failed": 0, "tls_encrypted_connections": 0}
+        if name in TLS_DSB:
+            want["pcapng_secrets_blocks"] = 1
+        got = {k: st.get(k) for k in want}
+        if got != want:
+            raise RuntimeError("TLS not decrypted as expected: %r" % got)
     for line in lines:
         r = json.loads(line)
         if r.get("type") != "exchange" or r.get("version") != "HTTP/2":
@@ -181,9 +204,6 @@ def main():
     failed = False
     for path in files:
         name = os.path.basename(path)
-        if name in TLS:
-            print("SKIP %s: %s" % (name, TLS[name]))
-            continue
         try:
             treq, tresp, tblocks = tshark_lists(path, tshark_opts(name))
             sreq, sresp, sblocks = sonde_lists(a.sonde, path)
@@ -209,6 +229,12 @@ def main():
             why.append("requests: sonde %r, expected %r (tshark %r)" % (sreq, want_req, treq))
         if sresp != want_resp:
             why.append("responses: sonde %r, expected %r (tshark %r)" % (sresp, want_resp, tresp))
+        missed = exp.get("tshark_missed", [])
+        if missed:
+            extra = [b for b in sblocks if b[0] in missed and b[1] and b[1][0][0] == ":status"]
+            if sorted(b[0] for b in extra) != sorted(missed):
+                why.append("sonde's responses on the streams tshark misses: %r" % [b[0] for b in extra])
+            sblocks = [b for b in sblocks if b not in extra]
         if not exp.get("blocks_differ") and sblocks != tblocks:
             miss = [b for b in tblocks if b not in sblocks][:1]
             extra = [b for b in sblocks if b not in tblocks][:1]

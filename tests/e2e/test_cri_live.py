@@ -12,7 +12,7 @@ counted as failed listings while the records still come, and a pod in its
 own network namespace (CNI bridge plugin on a bridge and /24 the test makes
 and removes) whose IP, from PodSandboxStatus, the record carries.
 Usage: test_cri_live.py [path/to/sonde]. PASS/FAIL/SKIP/INFO lines."""
-import os, shutil, socket, subprocess, sys, tempfile, time
+import json, os, shutil, socket, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from livelib import Report, Child, SondeRun, free_port, wait_port, kill_children, kill_sondes, parse_args
@@ -34,7 +34,7 @@ def images(tmp):
     root = os.path.join(tmp, "bbroot")
     os.makedirs(os.path.join(root, "bin"))
     shutil.copy("/bin/busybox", os.path.join(root, "bin", "busybox"))
-    for app in ("sh", "httpd", "sleep"):
+    for app in ("sh", "httpd", "sleep", "wget"):
         os.symlink("busybox", os.path.join(root, "bin", app))
     os.makedirs(os.path.join(root, "www"))
     with open(os.path.join(root, "www", "index.html"), "w") as f:
@@ -79,6 +79,55 @@ s.close()
 '''
 
 
+def two_pods(sonde, tmp, dry, cd, cri, port, srv_cid, srv_uid, srv_labels):
+    """A client pod started after sonde (host network, as the server's):
+    busybox wget in a loop against the server pod. Each end names its own
+    container and pod with the pod's labels from CRI; once the listing
+    knows the new pod (it lists every 5 s, sooner after a miss), its
+    records carry its labels too."""
+    run = SondeRun(sonde, tmp, "twopods", ["--port", str(port), "--no-tls", "--cri-socket", cd.sock], R, dry=dry)
+    if not run.ok:
+        return
+    uid = "9d2f5e3b-6c4a-4f9e-8b1d-3a4b5c6d7e8f"
+    labels = {"app": "frontend", "pod-template-hash": "6b8c"}
+    try:
+        sb = cri.run_pod("frontend-6b8c-z9", "shop", uid, labels)
+        cid = cri.create_container(sb, "fe", "localhost/sonde-cri-app:1",
+                                   ["sh", "-c", f"while :; do wget -qO- http://127.0.0.1:{port}/; sleep 0.5; done"])
+        cri.start_container(cid)
+    except Exception as e:  # noqa: BLE001
+        R.check("two pods: the client pod runs through CRI", False, str(e)[-600:])
+        run.stop()
+        return
+    try:
+        time.sleep(8)
+        rc, recs = run.stop()
+        ex = [r for r in exchanges(recs, "/") if r["conn"]["client"].get("pod", {}).get("uid") == uid]
+        R.info(f"two pods: {len(ex)} exchanges from the client pod")
+        full = [r for r in ex if r["conn"]["client"].get("pod", {}).get("labels") == labels and
+                r["conn"]["server"].get("pod", {}).get("labels") == srv_labels]
+        if not R.check("two pods: the client pod's exchanges recorded, both ends' pods with their CRI labels",
+                       len(ex) >= 3 and full, json.dumps([r["conn"] for r in ex[:2]])[:2500]):
+            return
+        c, sv = full[-1]["conn"]["client"], full[-1]["conn"]["server"]
+        R.info("two pods: " + json.dumps({"client": c, "server": sv})[:2500])
+        R.check("two pods: client end: wget in the client pod's container (containerd), pod frontend-6b8c-z9, Deployment frontend",
+                c.get("process", {}).get("comm") == "wget" and c.get("container", {}).get("id") == cid and
+                c["container"].get("name") == "fe" and c["container"].get("runtime") == "containerd" and
+                c.get("pod", {}).get("name") == "frontend-6b8c-z9" and c["pod"].get("namespace") == "shop" and
+                c["pod"].get("workload") == {"kind": "Deployment", "name": "frontend"}, c)
+        R.check("two pods: server end: httpd in the server pod's container, its own pod",
+                sv.get("process", {}).get("comm") == "httpd" and sv.get("container", {}).get("id") == srv_cid and
+                sv.get("pod", {}).get("uid") == srv_uid, sv)
+        s = stats(recs)
+        R.check("two pods: no CRI call failed", s.get("enrich_cri_failures") == 0, s)
+    finally:
+        try:
+            cri.remove_pod(sb)
+        except Exception:  # noqa: BLE001
+            pass
+
+
 def pod_network(sonde, tmp, dry, cd, cri):
     """A pod in its own network namespace (CNI bridge plugin, a bridge and
     /24 of the test's own): its IP from PodSandboxStatus, in the record."""
@@ -120,13 +169,18 @@ def pod_network(sonde, tmp, dry, cd, cri):
         ex = exchanges(recs, "/")
         if R.check("pod network: the exchange recorded", len(ex) == 1, [r.get("type") for r in recs]):
             sv = ex[0]["conn"]["server"]
-            # curl (on the host) is the traced end; the server's socket is
-            # in the pod's network namespace, so its end is named by its
-            # IP: the pod with that IP (PodSandboxStatus), no process.
+            # The client (on the host) is the traced end; the server's
+            # socket is in the pod's network namespace, where the host's
+            # socket table does not show it: the process the kernel saw
+            # accept it names the end, and its container the pod, whose IP
+            # PodSandboxStatus gives.
             R.info("pod network: server end " + str(sv))
-            R.check("pod network: the server end is named by the pod's IP (PodSandboxStatus): pod, labels, ip",
+            R.check("pod network: the server end names the pod: pod, labels, ip (PodSandboxStatus)",
                     sv.get("ip") == ip and sv.get("pod", {}).get("ip") == ip and
                     sv.get("pod", {}).get("name") == "api-0" and sv.get("pod", {}).get("labels") == {"app": "api"}, sv)
+            R.check("pod network: the server end's process is httpd in the pod's container",
+                    sv.get("process", {}).get("comm") == "httpd" and
+                    sv.get("process", {}).get("container_id") == cid == sv.get("container", {}).get("id"), sv)
             R.check("pod network: the client end is the client process on the host",
                     ex[0]["conn"]["client"].get("process", {}).get("pid") == cli.pid, ex[0]["conn"]["client"])
         s = stats(recs)
@@ -256,6 +310,7 @@ def main():
                     len(ex) == 1 and "labels" not in ex[0]["conn"]["server"].get("pod", {}), ex)
             R.check("no CRI socket: failed listings counted", s.get("enrich_cri_failures", 0) >= 1 and
                     s.get("enrich_cri_failures") == s.get("enrich_cri_listings"), s)
+            two_pods(sonde, tmp, dry, cd, cri, port, cid, uid, labels)
             pod_network(sonde, tmp, dry, cd, cri)
         finally:
             try:

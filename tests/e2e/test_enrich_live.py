@@ -2,7 +2,9 @@
 """Who is talking, live: `sonde capture --port P` while a real HTTP server
 (Python) and curl run as separate processes on loopback. The records name
 both ends' processes (pid, exe, cmdline, user, start time), the traced one
-in the record's "process" too; --no-enrich leaves them out. With podman
+in the record's "process" too; --no-enrich leaves them out. A traced pid
+that execs another binary under the same comm is named anew after the
+exec (the exec event, not /proc's comm, tells). With podman
 working here, the server also runs in a podman container carrying a
 kubelet's pod annotations, and its records name the container and pod.
 Usage: test_enrich_live.py [path/to/sonde]. PASS/FAIL/SKIP/INFO lines."""
@@ -111,6 +113,65 @@ def processes(sonde, tmp, dry):
             "exe" not in ex[0].get("process", {}), ex)
 
 
+EXEC_CLIENT = r'''
+import http.client, os, sys, time
+port, step, alt = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+c.request("GET", "/" + step)
+c.getresponse().read()
+time.sleep(0.6)  # sonde reads the open event while this program still runs
+c.close()
+if step == "before":
+    # The same pid runs another binary under the same comm ("python3"):
+    # only the exec event tells the cache its exe and command line changed.
+    os.execv(alt, ["python3", sys.argv[0], str(port), "after", alt])
+'''
+
+
+def exec_under_pid(sonde, tmp, dry):
+    """A traced pid execs a new binary (a copy of python3: same comm): its
+    connection after the exec names the new exe and command line, the one
+    before the old; the pid is the same."""
+    port = free_port()
+    script = os.path.join(tmp, "srv.py")
+    with open(script, "w") as f:
+        f.write(SERVER)
+    srv = Child(["/usr/bin/python3", script, str(port)], name="server-exec")
+    if not wait_port(port):
+        R.check("exec: server up", False, srv.stderr())
+        return
+    alt_dir = os.path.join(tmp, "alt")
+    os.makedirs(alt_dir)
+    alt = os.path.join(alt_dir, "python3")
+    shutil.copy(os.path.realpath("/usr/bin/python3"), alt)
+    cli = os.path.join(tmp, "exec_client.py")
+    with open(cli, "w") as f:
+        f.write(EXEC_CLIENT)
+    run = SondeRun(sonde, tmp, "exec", ["--port", str(port), "--no-tls"], R, dry=dry)
+    if not run.ok:
+        return
+    p = Child(["/usr/bin/python3", cli, str(port), "before", alt], name="exec-client")
+    p.wait(timeout=30)
+    nudge(port)
+    rc, recs = run.stop()
+    ends = {}
+    for step in ("before", "after"):
+        ex = exchanges(recs, "/" + step)
+        ends[step] = ex[0]["conn"]["client"].get("process", {}) if len(ex) == 1 else {}
+    b, a = ends["before"], ends["after"]
+    R.check("exec: both exchanges recorded, one pid", b.get("pid") == a.get("pid") == p.pid, ends)
+    R.check("exec: before the exec: the old binary and command line",
+            b.get("exe") == os.path.realpath("/usr/bin/python3") and
+            b.get("cmdline") == f"/usr/bin/python3 {cli} {port} before {alt}", b)
+    R.check("exec: after the exec: the new binary and command line, the same comm",
+            a.get("exe") == alt and a.get("cmdline") == f"python3 {cli} {port} after {alt}" and
+            a.get("comm") == b.get("comm") == "python3", a)
+    st = [x for x in recs if x.get("type") == "stats"]
+    R.check("exec: the exec counted", st and st[0].get("enrich_process_execs", 0) >= 1,
+            st[0] if st else "no stats")
+    srv.kill()
+
+
 def podman_works(tmp):
     """(podman argv prefix, None) when podman runs a container here, else (None, why)."""
     if not shutil.which("podman"):
@@ -210,6 +271,8 @@ def main():
     try:
         if only is None or "processes" in only:
             processes(sonde, tmp, dry)
+        if only is None or "exec" in only:
+            exec_under_pid(sonde, tmp, dry)
         if only is None or "podman" in only:
             in_podman(sonde, tmp, dry)
     finally:

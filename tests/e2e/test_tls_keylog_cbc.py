@@ -222,6 +222,15 @@ def check_missing_key(r, sonde, tmp, pcap, keylog, conns, total):
     r.check("missing key: -q says nothing of it", "no keys" not in p.stderr.decode(), p.stderr.decode()[-300:])
 
 
+def sonde_exchanges(sonde, path, args):
+    """(method, target, status) of each exchange `sonde read` writes, and its stats."""
+    p = subprocess.run([sonde, "read", "-o", "json", "--stats"] + args + [path], capture_output=True, timeout=120)
+    recs = [json.loads(l) for l in p.stdout.decode().splitlines() if l.strip()]
+    ex = sorted((e["request"]["method"], e["request"]["target"], (e.get("response") or {}).get("status") or 0)
+                for e in recs if e.get("type") == "exchange" and e.get("request"))
+    return ex, next((x for x in recs if x.get("type") == "stats"), {})
+
+
 def check_recording(r, sonde, tmp, pcap, keylog):
     treqs, tstat = tshark_http(pcap, keylog)
     out = os.path.join(tmp, "out.pcapng")
@@ -231,6 +240,11 @@ def check_recording(r, sonde, tmp, pcap, keylog):
     wreqs, wstat = tshark_http(out, None)
     r.check("tshark decrypts the recording alone, the same HTTP", wreqs == treqs and wstat == tstat and wreqs,
             (wreqs, treqs))
+    back, bst = sonde_exchanges(sonde, out, [])
+    want, _ = sonde_exchanges(sonde, pcap, ["--tls-keylog", keylog])
+    r.check("sonde reads the recording back alone: its secrets block decrypts it, the same records",
+            back == want and want and bst.get("pcapng_secrets_blocks") == 1 and not bst.get("tls_keylog_no_key"),
+            (len(back), len(want), {k: v for k, v in bst.items() if k.startswith(("pcapng", "tls_keylog"))}))
     kinds = subprocess.run(["capinfos", "-M", out], capture_output=True, text=True, timeout=60).stdout
     r.check("capinfos reads the recording", "Number of packets" in kinds, kinds[-300:])
     plain = os.path.join(tmp, "plain.pcapng")

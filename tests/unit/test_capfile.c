@@ -672,6 +672,75 @@ static void test_large_frames_fd(void **state)
 	tu_bytes_free(&b);
 }
 
+static void ng_dsb(struct ng *g, uint32_t type, const char *secrets, uint32_t said_len)
+{
+	ng_begin(g, 10);
+	w32(&g->b, type, g->swapped);
+	w32(&g->b, said_len, g->swapped);
+	tu_bytes_put(&g->b, secrets, strlen(secrets));
+	ng_end(g);
+}
+
+struct seen_secrets {
+	int n;
+	uint32_t type[4];
+	char text[4][64];
+	int frames_before[4];
+	int frames;
+};
+
+static void on_secrets(void *ctx, uint32_t type, const uint8_t *data, size_t len)
+{
+	struct seen_secrets *s = ctx;
+	assert_true(s->n < 4 && len < 64);
+	s->type[s->n] = type;
+	memcpy(s->text[s->n], data, len);
+	s->text[s->n][len] = 0;
+	s->frames_before[s->n++] = s->frames;
+}
+
+/* Decryption Secrets Blocks reach the callback in file order, between the
+ * frames around them, in either byte order; a length past the body is
+ * damage at the block's offset. */
+static void check_dsb(bool swapped)
+{
+	struct ng g = { .swapped = swapped };
+	ng_shb(&g);
+	ng_idb(&g, 1, -1, 0);
+	ng_dsb(&g, 0x544c534bu, "CLIENT_RANDOM aa bb\n", 20);
+	ng_epb(&g, 0, 1, "one", 3, 3);
+	ng_dsb(&g, 0x57474b4cu, "wg", 2); /* WireGuard keys: handed on too */
+	ng_epb(&g, 0, 2, "two", 3, 3);
+	size_t bad = g.b.len;
+	ng_dsb(&g, 0x544c534bu, "abcd", 9);
+	struct seen_secrets s = { 0 };
+	struct sonde_capfile *cf = sonde_capfile_open_mem(g.b.p, g.b.len, "k.pcapng");
+	sonde_capfile_on_secrets(cf, on_secrets, &s);
+	struct sonde_frame f;
+	int rc;
+	while ((rc = sonde_capfile_next(cf, &f)) == 1)
+		s.frames++;
+	assert_int_equal(rc, -1);
+	assert_error_at(cf, bad);
+	assert_int_equal(s.frames, 2);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.type[0], SONDE_PCAPNG_SECRETS_TLS);
+	assert_str(s.text[0], "CLIENT_RANDOM aa bb\n");
+	assert_int_equal(s.frames_before[0], 0);
+	assert_int_equal(s.type[1], 0x57474b4cu);
+	assert_str(s.text[1], "wg");
+	assert_int_equal(s.frames_before[1], 1);
+	sonde_capfile_close(cf);
+	tu_bytes_free(&g.b);
+}
+
+static void test_pcapng_secrets(void **state)
+{
+	(void)state;
+	check_dsb(false);
+	check_dsb(true);
+}
+
 int main(void)
 {
 	tu_filters();
@@ -684,6 +753,7 @@ int main(void)
 		tu_test(test_pcapng_swapped),
 		tu_test(test_pcapng_sections),
 		tu_test(test_pcapng_errors),
+		tu_test(test_pcapng_secrets),
 		tu_test(test_truncated_pcap),
 		tu_test(test_truncated_pcapng),
 		tu_test(test_pipe),

@@ -292,6 +292,107 @@ static void bounded_and_expiring(void **state)
 	rm_tree(tree);
 }
 
+/* With exec and exit events (the eBPF source's), a cached entry is
+ * answered without /proc until an event says otherwise: an exec keeping the
+ * comm still gives the new program, a pid reused after an exit is read
+ * afresh, and an exited process keeps its identity for late records. */
+static void tracked(void **state)
+{
+	(void)state;
+	char *tree = fake_tree();
+	char proc[512], dir[600];
+	snprintf(proc, sizeof(proc), "%s/proc", tree);
+	snprintf(dir, sizeof(dir), "%s/600", proc);
+	struct sonde_stats st = { 0 };
+	struct sonde_proc_opts o = { .proc = proc, .root = tree };
+	struct sonde_proc_cache *c = sonde_proc_cache_new(&o, &st);
+	sonde_proc_track(c);
+	fake_proc(tree, 600, 40, 0, "python3\0a.py\0", 13, "0::/\n");
+	sonde_proc_remember(c, 600); /* its socket opened: read before it can go */
+	assert_int_equal(st.enrich_process_lookups, 0);
+	/* An exec of another binary under the same comm: the events say so,
+	 * stat alone could not (same pid, start time and comm). */
+	put(dir, "cmdline", "python3\0b.py\0", 13);
+	const struct sonde_proc_info *pi = sonde_proc_lookup(c, 600);
+	assert_string_equal(pi->cmdline, "python3 a.py"); /* trusted: no exec seen */
+	sonde_proc_exec(c, 600);
+	assert_int_equal(st.enrich_process_execs, 1);
+	pi = sonde_proc_lookup(c, 600);
+	assert_string_equal(pi->cmdline, "python3 b.py");
+	/* Trusted: no /proc read while no event came (the files gone show it). */
+	gone(tree, 600);
+	pi = sonde_proc_lookup(c, 600);
+	assert_non_null(pi);
+	assert_string_equal(pi->cmdline, "python3 b.py");
+	/* It exits: its late records still name it. */
+	sonde_proc_exit(c, 600);
+	pi = sonde_proc_lookup(c, 600);
+	assert_non_null(pi);
+	assert_string_equal(pi->cmdline, "python3 b.py");
+	/* The pid reused by another process: read afresh, nothing inherited. */
+	fake_proc(tree, 600, 95, 4321, "nginx\0", 6, "0::/machine.slice/libpod-" CTR ".scope\n");
+	pi = sonde_proc_lookup(c, 600);
+	assert_non_null(pi);
+	assert_string_equal(pi->cmdline, "nginx");
+	assert_int_equal(pi->start_ticks, 95);
+	assert_string_equal(pi->user, "alice");
+	assert_string_equal(pi->ctr.id, CTR);
+	assert_int_equal(st.enrich_process_reused, 1);
+	/* An exit of a process never cached, an exec of one: nothing happens. */
+	sonde_proc_exit(c, 601);
+	sonde_proc_exec(c, 602);
+	assert_int_equal(sonde_proc_cache_len(c), 1);
+	assert_int_equal(st.enrich_process_failures, 0);
+	/* Events lost (a full ring): an exec they may have held is found by
+	 * /proc's comm on the next lookup, then the entry is trusted again. */
+	fake_proc(tree, 610, 50, 0, "sh\0", 3, "0::/\n");
+	sonde_proc_remember(c, 610);
+	char dir2[600];
+	snprintf(dir2, sizeof(dir2), "%s/610", proc);
+	put(dir2, "stat", "610 (curl) S 1 1 1 0 -1 4194560 100 0 0 0 1 1 0 0 20 0 1 0 50 1000 100\n", 71);
+	put(dir2, "comm", "curl\n", 5);
+	put(dir2, "cmdline", "curl\0", 5);
+	assert_string_equal(sonde_proc_lookup(c, 610)->cmdline, "sh"); /* trusted */
+	sonde_proc_doubt(c);
+	assert_string_equal(sonde_proc_lookup(c, 610)->cmdline, "curl");
+	gone(tree, 610);
+	assert_string_equal(sonde_proc_lookup(c, 610)->cmdline, "curl"); /* trusted again */
+	/* A process that vanished before it was remembered: unknown, and not
+	 * counted as a record's failed lookup. */
+	sonde_proc_remember(c, 603);
+	assert_int_equal(st.enrich_process_failures, 0);
+	assert_null(sonde_proc_lookup(c, 603));
+	assert_int_equal(st.enrich_process_failures, 1);
+	gone(tree, 600);
+	sonde_proc_cache_free(c);
+	rm_tree(tree);
+}
+
+/* Tracked, the cache stays bounded: the least recently used entry goes. */
+static void tracked_bounded(void **state)
+{
+	(void)state;
+	char *tree = fake_tree();
+	char proc[512];
+	snprintf(proc, sizeof(proc), "%s/proc", tree);
+	struct sonde_stats st = { 0 };
+	struct sonde_proc_opts o = { .proc = proc, .root = tree, .max_entries = 3 };
+	struct sonde_proc_cache *c = sonde_proc_cache_new(&o, &st);
+	sonde_proc_track(c);
+	for (unsigned pid = 30; pid < 40; pid++) {
+		fake_proc(tree, pid, pid, 0, "z", 1, "0::/\n");
+		sonde_proc_remember(c, pid);
+		sonde_proc_exit(c, pid);
+		gone(tree, pid);
+		assert_true(sonde_proc_cache_len(c) <= 3);
+	}
+	assert_int_equal(sonde_proc_cache_len(c), 3);
+	assert_non_null(sonde_proc_lookup(c, 39)); /* the latest are kept */
+	assert_null(sonde_proc_lookup(c, 30));
+	sonde_proc_cache_free(c);
+	rm_tree(tree);
+}
+
 int main(void)
 {
 	tu_filters();
@@ -301,6 +402,8 @@ int main(void)
 		tu_test(pid_reused),
 		tu_test(execd),
 		tu_test(bounded_and_expiring),
+		tu_test(tracked),
+		tu_test(tracked_bounded),
 	};
 	return cmocka_run_group_tests_name("process", tests, NULL, NULL);
 }

@@ -488,13 +488,49 @@ static void test_keylog_parse(void **state)
 	sonde_keylog_free(kl);
 }
 
+/* Secrets added later (a pcapng's secrets blocks): merged with what is
+ * there, found at once, and an empty key log counts none. */
+static void test_keylog_add(void **state)
+{
+	(void)state;
+	char err[200], text[512];
+	struct sonde_keylog *kl = sonde_keylog_new();
+	assert_int_equal(sonde_keylog_count(kl), 0);
+	assert_int_equal(sonde_keylog_count(NULL), 0);
+	uint8_t r[32];
+	char cr[65];
+	for (int i = 0; i < 300; i++) { /* past the first allocations */
+		snprintf(cr, sizeof(cr), "%064x", i + 1);
+		snprintf(text, sizeof(text), "CLIENT_RANDOM %s %096d\n", cr, i);
+		assert_int_equal(sonde_keylog_add(kl, text, strlen(text), err, sizeof(err)), 1);
+	}
+	assert_int_equal(sonde_keylog_count(kl), 300);
+	/* a known connection's other secret: merged, nothing new */
+	snprintf(cr, sizeof(cr), "%064x", 7);
+	snprintf(text, sizeof(text), "CLIENT_TRAFFIC_SECRET_0 %s %064d\n# no secret\n", cr, 5);
+	assert_int_equal(sonde_keylog_add(kl, text, strlen(text), err, sizeof(err)), 0);
+	assert_int_equal(sonde_keylog_add(kl, "junk", 4, err, sizeof(err)), 0);
+	assert_int_equal(sonde_keylog_count(kl), 300);
+	memset(r, 0, 32);
+	r[31] = 7;
+	const struct sonde_keylog_entry *e = sonde_keylog_find(kl, r);
+	assert_non_null(e);
+	assert_int_equal(e->s[SONDE_KL_MASTER].len, 48);
+	assert_int_equal(e->s[SONDE_KL_MASTER].b[47], 6);
+	assert_int_equal(e->s[SONDE_KL_CLIENT_APP].len, 32);
+	r[31] = 44;
+	r[30] = 1; /* 0x12c = 300 */
+	assert_non_null(sonde_keylog_find(kl, r));
+	sonde_keylog_free(kl);
+}
+
 int main(void)
 {
 	tu_filters();
 	const struct CMUnitTest tests[] = {
 		tu_test(test_tls12),        tu_test(test_tls12_cbc), tu_test(test_tls13),
 		tu_test(test_loss),         tu_test(test_wrong_key), tu_test(test_no_key),
-		tu_test(test_keylog_parse),
+		tu_test(test_keylog_parse), tu_test(test_keylog_add),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -413,17 +413,18 @@ static bool query_param(const uint8_t *t, size_t n, const char *key, struct sond
 	if (!q)
 		return false;
 	size_t i = (size_t)(q - t) + 1, kl = strlen(key);
-	while (i < n) {
-		size_t e = i;
-		while (e < n && t[e] != '&' && t[e] != '#')
-			e++;
+	/* the query string ends at the fragment; its parameters are found
+	 * with memchr (ad and tracking targets are long) */
+	const uint8_t *hash = memchr(t + i, '#', n - i);
+	size_t lim = hash ? (size_t)(hash - t) : n;
+	while (i < lim) {
+		const uint8_t *amp = memchr(t + i, '&', lim - i);
+		size_t e = amp ? (size_t)(amp - t) : lim;
 		if (e - i > kl && !memcmp(t + i, key, kl) && t[i + kl] == '=') {
 			if (out)
 				pct_decode(out, t + i + kl + 1, e - i - kl - 1);
 			return true;
 		}
-		if (e < n && t[e] == '#')
-			break;
 		i = e + 1;
 	}
 	return false;

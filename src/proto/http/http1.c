@@ -397,6 +397,8 @@ static bool head_http09(struct h1_conn *h, enum sonde_dir dir, const uint8_t *p,
 	if (!lf)
 		return false;
 	size_t line_in_p = (size_t)(lf - p) + 1;
+	if (!old && !sonde_h1_is_http09_request(p, line_in_p))
+		return false; /* the usual case, decided without a copy */
 	sonde_buf_append(&d->acc, p, line_in_p);
 	if (!sonde_h1_is_http09_request(d->acc.p, d->acc.len)) {
 		d->acc.len -= line_in_p;

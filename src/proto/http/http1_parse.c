@@ -143,6 +143,9 @@ bool sonde_h1_is_http09_request(const uint8_t *line, size_t len)
 		end--;
 	if (end <= 4)
 		return false;
+	/* a request line with a version has a second space: found wide */
+	if (memchr(line + 4, ' ', end - 4))
+		return false;
 	for (size_t i = 4; i < end; i++)
 		if (line[i] == ' ' || line[i] < 0x21)
 			return false;
@@ -354,8 +357,8 @@ int sonde_h1_parse_head(const uint8_t *buf, size_t len, bool response, struct so
 		 * or malformed version keeps the request, flagged (bad_start). */
 		h->version_minor = 1;
 		size_t ts = i < end ? ++i : i;
-		while (i < end && buf[i] != ' ')
-			i++;
+		const uint8_t *sp = memchr(buf + i, ' ', end - i); /* targets are long */
+		i = sp ? (size_t)(sp - buf) : end;
 		h->target.off = (uint32_t)ts;
 		h->target.len = (uint32_t)(i - ts);
 		if (i < end)

@@ -71,8 +71,15 @@ static struct sonde_keylog_entry *entry_for(struct sonde_keylog *kl, const uint8
 	if (kl->n == KEYLOG_ENTRIES_MAX)
 		return NULL;
 	if (kl->n == kl->cap) {
-		kl->cap = kl->cap ? kl->cap * 2 : 64;
-		kl->e = sonde_xrealloc(kl->e, kl->cap * sizeof(*kl->e));
+		/* not realloc: the old block would be freed with secrets in it */
+		size_t cap = kl->cap ? kl->cap * 2 : 64;
+		struct sonde_keylog_entry *e = sonde_xcalloc(cap, sizeof(*e));
+		if (kl->n)
+			memcpy(e, kl->e, kl->n * sizeof(*e));
+		OPENSSL_cleanse(kl->e, kl->cap * sizeof(*kl->e));
+		free(kl->e);
+		kl->e = e;
+		kl->cap = cap;
 	}
 	struct sonde_keylog_entry *e = &kl->e[kl->n++];
 	memset(e, 0, sizeof(*e));
@@ -122,6 +129,8 @@ static int entry_cmp(const void *a, const void *b)
 /* Sort, and merge entries of one client_random that were apart in the file. */
 static void finish(struct sonde_keylog *kl)
 {
+	if (!kl->n)
+		return; /* an empty key log has no array to sort */
 	qsort(kl->e, kl->n, sizeof(*kl->e), entry_cmp);
 	size_t out = 0;
 	for (size_t i = 0; i < kl->n; i++) {
@@ -139,10 +148,15 @@ static void finish(struct sonde_keylog *kl)
 	kl->n = out;
 }
 
-struct sonde_keylog *sonde_keylog_parse(const char *text, size_t n, char *err, size_t errlen)
+struct sonde_keylog *sonde_keylog_new(void)
 {
-	struct sonde_keylog *kl = sonde_xcalloc(1, sizeof(*kl));
-	size_t lineno = 0;
+	return sonde_xcalloc(1, sizeof(struct sonde_keylog));
+}
+
+long sonde_keylog_add(struct sonde_keylog *kl, const char *text, size_t n, char *err, size_t errlen)
+{
+	size_t before = kl->n, lineno = 0;
+	long rc = 0;
 	for (size_t i = 0; i < n;) {
 		const char *nl = memchr(text + i, '\n', n - i);
 		size_t end = nl ? (size_t)(nl - text) : n;
@@ -153,17 +167,27 @@ struct sonde_keylog *sonde_keylog_parse(const char *text, size_t n, char *err, s
 		if (!parse_line(kl, text + i, len)) {
 			snprintf(err, errlen, "more than %u connections (line %zu)",
 				 KEYLOG_ENTRIES_MAX, lineno);
-			sonde_keylog_free(kl);
-			return NULL;
+			rc = -1;
+			break;
 		}
 		i = end + 1;
+	}
+	finish(kl); /* what was read before the bound stays usable */
+	return rc < 0 ? rc : (long)(kl->n - before);
+}
+
+struct sonde_keylog *sonde_keylog_parse(const char *text, size_t n, char *err, size_t errlen)
+{
+	struct sonde_keylog *kl = sonde_keylog_new();
+	if (sonde_keylog_add(kl, text, n, err, errlen) < 0) {
+		sonde_keylog_free(kl);
+		return NULL;
 	}
 	if (!kl->n) {
 		snprintf(err, errlen, "no CLIENT_RANDOM or TLS 1.3 traffic secret in it");
 		sonde_keylog_free(kl);
 		return NULL;
 	}
-	finish(kl);
 	return kl;
 }
 
@@ -207,6 +231,8 @@ const struct sonde_keylog_entry *sonde_keylog_find(const struct sonde_keylog *kl
 						   const uint8_t client_random[32])
 {
 	struct sonde_keylog_entry key;
+	if (!kl->n)
+		return NULL;
 	memcpy(key.client_random, client_random, 32);
 	return bsearch(&key, kl->e, kl->n, sizeof(*kl->e), entry_cmp);
 }
@@ -250,7 +276,7 @@ void sonde_keylog_text(const struct sonde_keylog *kl, struct sonde_buf *out)
 
 size_t sonde_keylog_count(const struct sonde_keylog *kl)
 {
-	return kl->n;
+	return kl ? kl->n : 0;
 }
 
 void sonde_keylog_free(struct sonde_keylog *kl)

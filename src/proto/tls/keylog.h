@@ -51,10 +51,20 @@ struct sonde_keylog *sonde_keylog_load(const char *path, char *err, size_t errle
 /* The same from memory (tests, the fuzz target); NULL if no line is a
  * secret sonde uses. */
 struct sonde_keylog *sonde_keylog_parse(const char *text, size_t n, char *err, size_t errlen);
+/* An empty key log, for secrets that come with the capture (a pcapng
+ * Decryption Secrets Block) rather than before it. */
+struct sonde_keylog *sonde_keylog_new(void);
+/* Adds the lines of text to kl (a later secret of the same connection and
+ * label replaces the earlier). Returns how many connections were new, or -1
+ * with a reason in err past the bound on connections (what came before it
+ * is kept). Lookups must not run during a call: single-threaded readers
+ * call it between packets. */
+long sonde_keylog_add(struct sonde_keylog *kl, const char *text, size_t n, char *err,
+		      size_t errlen);
 /* The secrets of the connection whose ClientHello carried client_random. */
 const struct sonde_keylog_entry *sonde_keylog_find(const struct sonde_keylog *kl,
 						   const uint8_t client_random[32]);
-size_t sonde_keylog_count(const struct sonde_keylog *kl);
+size_t sonde_keylog_count(const struct sonde_keylog *kl); /* 0 for NULL */
 /* Every secret as a key log line ("LABEL <client_random> <secret>", hex,
  * one connection's lines together), appended to out: what a pcapng
  * Decryption Secrets Block carries (read -w --record-keylog). The caller

@@ -471,6 +471,7 @@ static void set_config(struct sonde_capture *skel, const struct sonde_ebpf_opts 
 	skel->rodata->udp_only = hook != SONDE_HOOK_TRACEPOINT;
 	skel->rodata->recvmsg_nonblock = k->recvmsg_nonblock;
 	skel->rodata->tls_on = o->tls;
+	skel->rodata->proc_events = o->proc_hook.event != NULL;
 	skel->rodata->exit_args = k->exit_args;
 	if (o->ringbuf_size)
 		bpf_map__set_max_entries(skel->maps.events, (uint32_t)o->ringbuf_size);
@@ -532,7 +533,7 @@ static void choose_programs(struct sonde_capture *skel, const struct sonde_ebpf_
 	size_t ntls = tls_programs(skel, progs);
 	for (size_t i = 0; i < ntls; i++)
 		bpf_program__set_autoload(progs[i], o->tls);
-	bpf_program__set_autoload(skel->progs.tp_exec, o->tls);
+	bpf_program__set_autoload(skel->progs.tp_exec, o->tls || o->proc_hook.event);
 	bpf_program__set_autoload(skel->progs.tp_enter_mmap, o->tls);
 }
 
@@ -712,13 +713,42 @@ static void ebpf_ignore_socket(struct sonde_ebpf *e, uint64_t sk, uint64_t conn_
 	__atomic_fetch_add(&e->skel->bss->ignored_gen, 1, __ATOMIC_RELEASE);
 }
 
-/* Events that are not a TCP stream's: a mapped library, TLS plaintext, a
- * datagram. True when handled here. */
+void ebpf_tell_proc(struct sonde_ebpf *e, uint8_t kind, uint32_t pid)
+{
+	if (!e->proc_hook.event)
+		return;
+	struct sonde_proc_event pe = { .kind = kind, .pid = pid };
+	e->proc_hook.event(e->proc_hook.ctx, &pe);
+}
+
+/* A socket opened (either end of a local pair, the muted copy too): who
+ * holds it, for the ends the socket tables will not show. */
+static void tell_socket(struct sonde_ebpf *e, const struct sonde_event *ev)
+{
+	if (!e->proc_hook.event)
+		return;
+	struct sonde_proc_event pe = { .kind = SONDE_PROC_SOCKET,
+				       .pid = ev->tgid,
+				       .netns = ev->netns,
+				       .cgroup_id = ev->cgroup_id };
+	memcpy(pe.comm, ev->comm, sizeof(pe.comm) - 1);
+	event_endpoints(ev, &pe.local, &pe.remote);
+	e->proc_hook.event(e->proc_hook.ctx, &pe);
+}
+
+/* Events that are not a TCP stream's: a mapped library, an exit, TLS
+ * plaintext, a datagram. True when handled here. */
 static bool on_side_event(struct sonde_ebpf *e, const struct sonde_event *ev)
 {
 	if (ev->type == SONDE_EV_MAPPED) {
+		if (ev->dir == 0)
+			ebpf_tell_proc(e, SONDE_PROC_EXEC, ev->tgid);
 		if (e->tls)
 			ebpf_tls_mapped(e, ev->tgid, ev->dir == 0);
+		return true;
+	}
+	if (ev->type == SONDE_EV_EXIT) {
+		ebpf_tell_proc(e, SONDE_PROC_EXIT, ev->tgid);
 		return true;
 	}
 	if (ev->flags & SONDE_EVF_TLS) {
@@ -797,6 +827,8 @@ static int on_event(void *ctx, void *data, size_t size)
 		ebpf_tls_socket_closed(e, ev->conn_id, ev->ts_ns + (uint64_t)e->mono_to_real_ns);
 	if (ev->flags & SONDE_EVF_PEER_COPY)
 		ebpf_peers_copy_event(e, ev); /* its close facts join the owner's record */
+	if (ev->type == SONDE_EV_OPEN)
+		tell_socket(e, ev);
 	if (!end_kept(e, ev))
 		return 0;
 
@@ -836,6 +868,7 @@ struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *o,
 	sonde_u64map_init(&e->owners);
 	sonde_u64map_init(&e->owned);
 	ebpf_peers_init(e);
+	sonde_u64map_init(&e->dgram_aliases);
 	struct timespec rt, mt;
 	clock_gettime(CLOCK_REALTIME, &rt);
 	clock_gettime(CLOCK_MONOTONIC, &mt);
@@ -885,6 +918,8 @@ struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *o,
 	}
 	if (o->tls)
 		ebpf_tls_open(e, o);
+	e->proc_hook = o->proc_hook;
+	ebpf_tell_proc(e, SONDE_PROC_TRACKED, 0);
 	return e;
 }
 

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/proc_events.h"
 #include "source/source.h"
 
 /* Entries of each filter list (--pid, --port, --comm); SONDE_FILTER_MAX in bpf/. */
@@ -47,6 +48,9 @@ struct sonde_ebpf_opts {
 	 * it), e.g. for the audit log; NULL: nobody. */
 	void (*on_tls_probe)(void *ctx, const char *path, const char *library, uint32_t pid);
 	void *on_tls_probe_ctx;
+	/* Told of execs, exits and sockets opened (core/proc_events.h), e.g.
+	 * the enrichment stage; event NULL: nobody (no exit events sent). */
+	struct sonde_proc_hook proc_hook;
 };
 
 struct sonde_ebpf;

@@ -48,6 +48,9 @@ struct sonde_ebpf {
 	 * sent and received: keys of the ones seen in the last two windows of
 	 * SONDE_EBPF_DGRAM_WINDOW_NS (ebpf_udp.c), dropped when matched */
 	struct sonde_u64map dgram_seen[2];
+	/* A cross-namespace UDP flow's other namespace → the one naming it
+	 * (ebpf_udp.c) */
+	struct sonde_u64map dgram_aliases;
 	uint64_t dgram_window_start;
 	/* kretprobe events sonde created in tracefs (see attach_kretprobes),
 	 * removed once their links are gone */
@@ -71,6 +74,7 @@ struct sonde_ebpf {
 	void (*on_tls_probe)(void *ctx, const char *path, const char *library, uint32_t pid);
 	void *on_tls_probe_ctx;
 	bool tls_cookies; /* the kernel passes attach cookies to uprobes (5.15+) */
+	struct sonde_proc_hook proc_hook; /* event NULL: nobody */
 };
 
 /* ebpf.c: the chunk of a data or control event (flow, role, time, process). */
@@ -136,5 +140,8 @@ void ebpf_tls_socket_closed(struct sonde_ebpf *e, uint64_t sock_id, uint64_t ts_
 void ebpf_tls_tick(struct sonde_ebpf *e);
 bool ebpf_tls_ignore(struct sonde_ebpf *e, uint64_t conn_id);
 void ebpf_tls_close(struct sonde_ebpf *e);
+
+/* Tell the process hook (core/proc_events.h), if any, of kind for pid. */
+void ebpf_tell_proc(struct sonde_ebpf *e, uint8_t kind, uint32_t pid);
 
 #endif

@@ -7,6 +7,7 @@
  * then, and soon after new ring drops, each kept socket is looked up in the
  * kernel's map; one no longer there under its id is released and counted.
  * The connection table closes its connection by its own idle timeout.
+ * New drops also tell the process hook: an exec or exit may be lost.
  */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -70,6 +71,8 @@ void ebpf_sweep_lost_closes(struct sonde_ebpf *e, uint64_t now_ns)
 	uint64_t drops = ring_drops(e);
 	if (drops == e->sweep_drops && since < SWEEP_ANYWAY_NS)
 		return;
+	if (drops != e->sweep_drops) /* an exec or exit event may be among them */
+		ebpf_tell_proc(e, SONDE_PROC_LOST, 0);
 	e->sweep_drops = drops;
 	e->sweep_last_ns = now_ns;
 	ebpf_sweep_sockets(e, bpf_map__fd(e->skel->maps.socks));

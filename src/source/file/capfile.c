@@ -22,6 +22,7 @@
 #define PCAPNG_OPB 2u
 #define PCAPNG_SPB 3u
 #define PCAPNG_EPB 6u
+#define PCAPNG_DSB 10u /* Decryption Secrets Block */
 
 #define READ_CHUNK (1u << 20)
 #define MAX_INTERFACES 4096u
@@ -59,6 +60,8 @@ struct sonde_capfile {
 	size_t map_len;
 	uint8_t *pre;
 	bool sniffed; /* the first bytes of a pipe were looked at */
+	sonde_capfile_secrets_fn *on_secrets;
+	void *secrets_ctx;
 	char read_err[192];
 	char err[256];
 };
@@ -520,6 +523,29 @@ static int pcapng_packet(struct sonde_capfile *cf, uint64_t off, uint32_t type, 
 	return 1;
 }
 
+/* A Decryption Secrets Block: its type, its length and the secrets, handed
+ * to the reader's user as they are (only a key log's user can judge them). */
+static int pcapng_secrets(struct sonde_capfile *cf, uint64_t off, const uint8_t *body, size_t blen)
+{
+	if (blen < 8)
+		return fail(cf, off, "decryption secrets block too short");
+	uint32_t type = rd32(cf, body), len = rd32(cf, body + 4);
+	if (len > blen - 8)
+		return fail(cf, off,
+			    "corrupt decryption secrets block: %u bytes of secrets in a "
+			    "%zu-byte body",
+			    len, blen);
+	if (cf->on_secrets)
+		cf->on_secrets(cf->secrets_ctx, type, body + 8, len);
+	return 0;
+}
+
+void sonde_capfile_on_secrets(struct sonde_capfile *cf, sonde_capfile_secrets_fn *fn, void *ctx)
+{
+	cf->on_secrets = fn;
+	cf->secrets_ctx = ctx;
+}
+
 static int pcapng_next(struct sonde_capfile *cf, struct sonde_frame *f)
 {
 	for (;;) {
@@ -538,6 +564,10 @@ static int pcapng_next(struct sonde_capfile *cf, struct sonde_frame *f)
 		case PCAPNG_EPB:
 		case PCAPNG_OPB:
 		case PCAPNG_SPB: return pcapng_packet(cf, off, type, body, blen, f);
+		case PCAPNG_DSB:
+			if (pcapng_secrets(cf, off, body, blen) < 0)
+				return -1;
+			continue;
 		default:
 			/* section headers (read above), name resolution,
 			 * statistics, secrets, custom: not ours */

@@ -2,7 +2,8 @@
 /*
  * Capture-file reader: classic pcap (µs and ns, either byte order) and pcapng
  * (several sections, interfaces with their own link type, timestamp
- * resolution and offset; EPB, SPB and the obsolete packet block).
+ * resolution and offset; EPB, SPB and the obsolete packet block; the
+ * secrets of Decryption Secrets Blocks handed to a callback).
  *
  * It reads sequentially through its own buffer, so it works on pipes
  * (`sonde read -`), and every error names the file offset where the damage
@@ -46,5 +47,12 @@ const char *sonde_capfile_error(const struct sonde_capfile *cf);
 /* "pcap" or "pcapng" once the header was read, else NULL. */
 const char *sonde_capfile_format(const struct sonde_capfile *cf);
 void sonde_capfile_close(struct sonde_capfile *cf);
+
+/* A pcapng Decryption Secrets Block as sonde_capfile_next() passes it, in
+ * file order before the packets after it: the secrets type (0x544c534b,
+ * "TLSK": an NSS key log) and the secrets, valid during the call. */
+#define SONDE_PCAPNG_SECRETS_TLS 0x544c534bu
+typedef void sonde_capfile_secrets_fn(void *ctx, uint32_t type, const uint8_t *data, size_t len);
+void sonde_capfile_on_secrets(struct sonde_capfile *cf, sonde_capfile_secrets_fn *fn, void *ctx);
 
 #endif

@@ -5,12 +5,14 @@
 #include <stdlib.h>
 
 #include "core/buf.h"
+#include "proto/tls/keylog.h"
 #include "source/packet/packet.h"
 #include "source/source.h"
 
 struct file_source {
 	struct sonde_capfile *cf;
 	struct sonde_source_env env;
+	struct sonde_keylog *secrets;
 	bool damaged;
 };
 
@@ -24,6 +26,19 @@ bool sonde_frame_chunk(const struct sonde_frame *f, struct sonde_stats *st, stru
 		return false;
 	c->frame = f;
 	return true;
+}
+
+/* Secrets before the packets they open: Wireshark writes them so, and
+ * sonde's own recordings (--record-keylog) do too. Never quoted in errors. */
+static void file_secrets(void *ctx, uint32_t type, const uint8_t *data, size_t len)
+{
+	struct file_source *s = ctx;
+	char err[128];
+	if (type == SONDE_PCAPNG_SECRETS_TLS && s->secrets &&
+	    sonde_keylog_add(s->secrets, (const char *)data, len, err, sizeof(err)) > 0)
+		s->env.stats->pcapng_secrets_blocks++;
+	else
+		s->env.stats->pcapng_secrets_unused++;
 }
 
 static void *file_open(const void *opts, const struct sonde_source_env *env, char *err,
@@ -40,6 +55,8 @@ static void *file_open(const void *opts, const struct sonde_source_env *env, cha
 	struct file_source *s = sonde_xcalloc(1, sizeof(*s));
 	s->env = *env;
 	s->cf = cf;
+	s->secrets = o->secrets;
+	sonde_capfile_on_secrets(cf, file_secrets, s);
 	return s;
 }
 

@@ -15,11 +15,16 @@
 #include "core/stats.h"
 #include "source/file/capfile.h"
 
+struct sonde_keylog;
+
 struct sonde_file_source_opts {
 	int fd; /* read from here (not closed by the source) unless mem is set */
 	const void *mem; /* or from this buffer, len bytes */
 	size_t len;
 	const char *name; /* for error messages: the path, "(stdin)" */
+	/* TLS key log secrets of the file's pcapng Decryption Secrets Blocks
+	 * are added here (the connection table's key log), NULL: ignored */
+	struct sonde_keylog *secrets;
 };
 
 /*
