@@ -47,6 +47,7 @@ static void ebpf_init(struct sonde_ebpf *e, struct sonde_stats *st)
 	sonde_u64map_init(&e->owners);
 	sonde_u64map_init(&e->owned);
 	sonde_u64map_init(&e->sockets);
+	sonde_u64map_init(&e->dgram_aliases); /* what sonde_ebpf_open sets up too */
 }
 
 static void ebpf_fini(struct sonde_ebpf *e)
