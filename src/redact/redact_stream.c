@@ -4,6 +4,7 @@
 
 #include "conn/conntable.h"
 #include "redact/redact_h2.h"
+#include "redact/redact_resp.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -104,11 +105,6 @@ static size_t line_end(const uint8_t *p, size_t n, size_t i)
 	return i;
 }
 
-static bool ieq(const uint8_t *p, size_t n, const char *s)
-{
-	return n == strlen(s) && !strncasecmp((const char *)p, s, n);
-}
-
 /* "Name: value" lines (HTTP/1 headers) and inline Redis AUTH. */
 static void scan_line(const struct sonde_redactor *r, const uint8_t *p, size_t n, size_t a,
 		      struct sonde_redact_spans *sp)
@@ -133,19 +129,8 @@ static void scan_line(const struct sonde_redactor *r, const uint8_t *p, size_t n
 		}
 		return;
 	}
-	/* inline commands: AUTH pass, HELLO 3 AUTH user pass */
-	size_t w = a;
-	while (w < e && p[w] != ' ')
-		w++;
-	if (ieq(p + a, w - a, "AUTH") && w < e) {
-		sonde_redact_spans_add(sp, w + 1, e - w - 1);
-	} else if (ieq(p + a, w - a, "HELLO")) {
-		for (size_t i = w; i + 6 <= e; i++)
-			if (!strncasecmp((const char *)p + i, " AUTH ", 6)) {
-				sonde_redact_spans_add(sp, i + 6, e - i - 6);
-				break;
-			}
-	}
+	/* inline Redis commands: AUTH pass, CONFIG SET requirepass pass, ... */
+	sonde_redact_scan_inline(p, a, e, sp);
 }
 
 /* name=value wherever it is: query strings, form bodies, cookies. */
@@ -170,7 +155,7 @@ static void scan_kv(const struct sonde_redactor *r, const uint8_t *p, size_t n,
 }
 
 /* scheme://user:pass@host wherever it is. */
-static void scan_userinfo(const struct sonde_redactor *r, const uint8_t *p, size_t n,
+static void scan_userinfo(const struct sonde_redactor *r, const uint8_t *p, size_t n, bool more,
 			  struct sonde_redact_spans *sp)
 {
 	const uint8_t *m;
@@ -183,7 +168,7 @@ static void scan_userinfo(const struct sonde_redactor *r, const uint8_t *p, size
 		size_t e = at + 3;
 		while (e < n && !sonde_redact_authority_end(p[e]))
 			e++;
-		if (a < at && e == n) {
+		if (a < at && e == n && more) {
 			/* cut before its end: where its last '@' is, and so
 			 * whether there is a password, is not known yet */
 			sonde_redact_spans_add(sp, at + 3, n - at - 3);
@@ -270,7 +255,10 @@ static int open_at_end(const uint8_t *p, size_t n, const struct sonde_redact_spa
 	return OPEN_LINE;
 }
 
-/* Digits at the very end that may be the start of a card number. */
+/* Digits at the very end that may be the start of a card number: masked
+ * however few (the bytes of this chunk are written now; the next chunk,
+ * which would tell, cannot unwrite them). A run that cannot begin a card
+ * stays: inside a word, a decimal's fraction, or 19 digits already. */
 static void trailing_digits(const uint8_t *p, size_t n, struct sonde_redact_spans *sp)
 {
 	size_t a = n, digits = 0;
@@ -281,12 +269,18 @@ static void trailing_digits(const uint8_t *p, size_t n, struct sonde_redact_span
 	}
 	while (a < n && (p[a] < '0' || p[a] > '9'))
 		a++;
-	if (digits >= 6 && digits < 19 && a < n && p[a] >= '2' && p[a] <= '6')
+	if (!digits || digits >= 19 || a == n || p[a] < '2' || p[a] > '6')
+		return;
+	uint8_t before = a ? p[a - 1] : ' ';
+	bool in_word = (before >= 'a' && before <= 'z') || (before >= 'A' && before <= 'Z') ||
+		       before == '_' || (before >= '0' && before <= '9');
+	bool fraction = before == '.' && a > 1 && p[a - 2] >= '0' && p[a - 2] <= '9';
+	if (!in_word && !fraction)
 		sonde_redact_spans_add(sp, a, n - a);
 }
 
 int sonde_redact_stream_scan(const struct sonde_redactor *r, uint8_t *p, size_t n, size_t ctx,
-			     uint32_t *open_count)
+			     bool more, uint32_t *open_count)
 {
 	struct sonde_redact_spans sp = { .n = 0 };
 	/* every line, the first too: a cut line taken for a header costs at
@@ -299,16 +293,19 @@ int sonde_redact_stream_scan(const struct sonde_redactor *r, uint8_t *p, size_t 
 	scan_kv(r, p, n, &sp);
 	if (memchr(p, '"', n))
 		sonde_redact_scan_json(r, p, n, &sp);
-	uint32_t left = scan_resp_auth(p, n, &sp);
+	/* Redis commands (and AUTH alone, its command's start out of the context) */
+	uint32_t left = sonde_redact_scan_resp(p, n, &sp), auth_left = scan_resp_auth(p, n, &sp);
+	left = left > auth_left ? left : auth_left;
 	int open = open_at_end(p, n, &sp, left);
 	*open_count = left;
 	/* secrets whose marker comes after them (a userinfo's '@', a card's
 	 * last digit): the next scan sees them whole again in its context;
 	 * here what may be one is masked to the end */
-	scan_userinfo(r, p, n, &sp);
+	scan_userinfo(r, p, n, more, &sp);
 	if (r->cards) {
 		sonde_redact_scan_cards(p, n, &sp);
-		trailing_digits(p, n, &sp);
+		if (more)
+			trailing_digits(p, n, &sp);
 	}
 	sonde_redact_scan_patterns(r, p, n, &sp);
 
@@ -491,7 +488,7 @@ const struct sonde_chunk *sonde_redact_stream_chunk(struct sonde_redact_stream *
 	/* the scan reads the bytes as captured; the open secret is masked after */
 	size_t cont = continue_open(d, c->data, n);
 	uint32_t count = 0;
-	int open = sonde_redact_stream_scan(s->r, s->win, win, d->tail_len, &count);
+	int open = sonde_redact_stream_scan(s->r, s->win, win, d->tail_len, true, &count);
 	memset(s->win + d->tail_len, '*', cont);
 	h2_step(d, s->r, c, c->data, s->win + d->tail_len, n);
 	if (open && !d->open) {

@@ -444,9 +444,16 @@ static bool in_card_bin(const uint8_t *p, size_t n, size_t i, const struct expec
 }
 
 /* A field value mv of the cut stream against the whole stream's wv: the
- * same up to where the cut one's stars begin, stars from there on. */
+ * same up to where the cut one's stars begin, stars from there on; or, a
+ * literal's bytes starred one by one (digits at a chunk's end that may
+ * begin a card), the whole's where not a star. */
 static bool value_masks_more(const char *wv, size_t wl, const char *mv, size_t ml)
 {
+	bool bytewise = wl == ml;
+	for (size_t i = 0; bytewise && i < wl; i++)
+		bytewise = mv[i] == wv[i] || mv[i] == '*';
+	if (bytewise)
+		return true;
 	size_t k = 0;
 	while (k < wl && k < ml && wv[k] == mv[k])
 		k++;
