@@ -16,7 +16,6 @@
  * strings as spans. Returns the bytes of a credential left past n. */
 uint32_t sonde_redact_scan_resp(const uint8_t *p, size_t n, struct sonde_redact_spans *sp);
 /* An inline command on the line p[a..e): its credential words as spans. */
-void sonde_redact_scan_inline(const uint8_t *p, size_t a, size_t e,
-			      struct sonde_redact_spans *sp);
+void sonde_redact_scan_inline(const uint8_t *p, size_t a, size_t e, struct sonde_redact_spans *sp);
 
 #endif

@@ -94,8 +94,9 @@ static uint32_t walk_aggregate(const struct sonde_resp_value *val, uint32_t i, c
 		}
 		if (pairs && !(k & 1))
 			v->begin(ctx, NULL, SONDE_FG_LIST);
-		bool text = !e->null && (e->type == SONDE_RESP_BULK || e->type == SONDE_RESP_SIMPLE ||
-					 e->type == SONDE_RESP_VERBATIM);
+		bool text =
+			!e->null && (e->type == SONDE_RESP_BULK || e->type == SONDE_RESP_SIMPLE ||
+				     e->type == SONDE_RESP_VERBATIM);
 		if (text && value_secret) {
 			sonde_field_secret(v, ctx, NULL, sonde_resp_bytes(val, e), e->len);
 			j++;
@@ -164,7 +165,8 @@ static void command_fields(const struct sonde_redis_msg *m, const struct sonde_f
 	struct sonde_redis_secrets sec;
 	sonde_redis_secrets_begin(&sec);
 	if (m->v.n > 1)
-		sonde_redis_secrets_arg(&sec, sonde_resp_bytes(&m->v, &m->v.node[1]), m->v.node[1].len);
+		sonde_redis_secrets_arg(&sec, sonde_resp_bytes(&m->v, &m->v.node[1]),
+					m->v.node[1].len);
 	v->begin(ctx, "arguments", SONDE_FG_LIST);
 	for (uint32_t i = 2; i < m->v.n; i++) {
 		const struct sonde_resp_node *a = &m->v.node[i];

@@ -29,8 +29,8 @@ static bool ieq(const uint8_t *p, size_t n, const char *s)
 bool sonde_redis_secret_param(const uint8_t *p, size_t n)
 {
 	static const char *const names[] = {
-		"requirepass",	 "masterauth",	 "tls-key-file-pass", "tls-client-key-file-pass",
-		"auth-pass",	 "sentinel-pass",
+		"requirepass", "masterauth",    "tls-key-file-pass", "tls-client-key-file-pass",
+		"auth-pass",   "sentinel-pass",
 	};
 	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
 		if (ieq(p, n, names[k]))
@@ -49,7 +49,7 @@ static uint8_t command_of(const uint8_t *p, size_t n)
 		const char *name;
 		uint8_t cmd;
 	} cmds[] = {
-		{ "AUTH", CMD_AUTH },	  { "HELLO", CMD_HELLO },	{ "ACL", CMD_ACL },
+		{ "AUTH", CMD_AUTH },     { "HELLO", CMD_HELLO },       { "ACL", CMD_ACL },
 		{ "CONFIG", CMD_CONFIG }, { "SENTINEL", CMD_SENTINEL }, { "MIGRATE", CMD_MIGRATE },
 	};
 	for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
