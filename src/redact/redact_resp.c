@@ -112,8 +112,11 @@ void sonde_redact_scan_inline(const uint8_t *p, size_t a, size_t e, struct sonde
 		if (i == e)
 			break;
 		size_t end = word_end(p, i, e), in = i, in_end = end;
-		if ((p[i] == '"' || p[i] == '\'') && end - i >= 2 && p[end - 1] == p[i])
-			in++, in_end--; /* the word without its quotes */
+		if (p[i] == '"' || p[i] == '\'') { /* the word without its quotes */
+			in++;
+			if (end > in && p[end - 1] == p[i])
+				in_end--;
+		}
 		if (sonde_redis_secrets_arg(&sec, p + in, in_end - in))
 			sonde_redact_spans_add(sp, i, end - i);
 		else if (w == 0 && !sec.cmd)

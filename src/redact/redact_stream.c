@@ -183,58 +183,6 @@ static void scan_userinfo(const struct sonde_redactor *r, const uint8_t *p, size
 	}
 }
 
-/* A RESP bulk string header "$LEN\r\n" at p[i]: LEN, and *data its first byte. */
-static bool bulk_at(const uint8_t *p, size_t n, size_t i, uint64_t *len, size_t *data)
-{
-	if (i >= n || p[i] != '$')
-		return false;
-	uint64_t v = 0;
-	size_t k = i + 1;
-	while (k < n && p[k] >= '0' && p[k] <= '9' && v < (1ull << 32))
-		v = v * 10 + (p[k++] - '0');
-	if (k == i + 1 || k + 1 >= n || p[k] != '\r' || p[k + 1] != '\n')
-		return false;
-	*len = v;
-	*data = k + 2;
-	return true;
-}
-
-/* Redis AUTH arguments and HELLO's AUTH user and password, as RESP arrays.
- * Returns the bytes of a bulk string left past the end. */
-static uint32_t scan_resp_auth(const uint8_t *p, size_t n, struct sonde_redact_spans *sp)
-{
-	const uint8_t *m;
-	size_t i = 0;
-	uint32_t left = 0;
-	while (i + 10 <= n && (m = memmem(p + i, n - i, "$4\r\n", 4))) {
-		size_t at = (size_t)(m - p);
-		i = at + 4;
-		if (at + 10 > n || strncasecmp((const char *)p + at + 4, "AUTH\r\n", 6))
-			continue;
-		/* "*2\r\n$4\r\nAUTH": the command, its 1 or 2 arguments; else HELLO's */
-		int args = 2;
-		if (at >= 4 && p[at - 4] == '*' && p[at - 2] == '\r' && p[at - 3] >= '2' &&
-		    p[at - 3] <= '3')
-			args = p[at - 3] - '1';
-		size_t k = at + 10;
-		for (int a = 0; a < args; a++) {
-			uint64_t len;
-			size_t d;
-			if (!bulk_at(p, n, k, &len, &d))
-				break;
-			size_t have = n - d < len ? n - d : (size_t)len;
-			sonde_redact_spans_add(sp, d, have ? have : 0);
-			if (have < len) {
-				left = (uint32_t)(len - have);
-				break;
-			}
-			k = d + (size_t)len + 2;
-		}
-		i = k > i ? k : i;
-	}
-	return left;
-}
-
 /* What is still open at the end of the scan: the kind of the secret that
  * runs to the end of p, judged by what came before it. */
 static int open_at_end(const uint8_t *p, size_t n, const struct sonde_redact_spans *sp,
@@ -255,10 +203,25 @@ static int open_at_end(const uint8_t *p, size_t n, const struct sonde_redact_spa
 	return OPEN_LINE;
 }
 
+/* Is p[a..) the value of a line that frames a message — a RESP length
+ * ("$12", "*3") or Content-Length — whose digits are never a card? */
+static bool framing_number(const uint8_t *p, size_t a)
+{
+	if (a >= 1 && (p[a - 1] == '$' || p[a - 1] == '*') && (a == 1 || p[a - 2] == '\n'))
+		return true;
+	static const char cl[] = "content-length:";
+	size_t k = a;
+	while (k > 0 && p[k - 1] == ' ')
+		k--;
+	return k >= sizeof(cl) - 1 && !strncasecmp((const char *)p + k - (sizeof(cl) - 1), cl,
+						   sizeof(cl) - 1);
+}
+
 /* Digits at the very end that may be the start of a card number: masked
  * however few (the bytes of this chunk are written now; the next chunk,
  * which would tell, cannot unwrite them). A run that cannot begin a card
- * stays: inside a word, a decimal's fraction, or 19 digits already. */
+ * stays: inside a word, a decimal's fraction, 19 digits already, or a
+ * message's framing. */
 static void trailing_digits(const uint8_t *p, size_t n, struct sonde_redact_spans *sp)
 {
 	size_t a = n, digits = 0;
@@ -275,7 +238,7 @@ static void trailing_digits(const uint8_t *p, size_t n, struct sonde_redact_span
 	bool in_word = (before >= 'a' && before <= 'z') || (before >= 'A' && before <= 'Z') ||
 		       before == '_' || (before >= '0' && before <= '9');
 	bool fraction = before == '.' && a > 1 && p[a - 2] >= '0' && p[a - 2] <= '9';
-	if (!in_word && !fraction)
+	if (!in_word && !fraction && !framing_number(p, a))
 		sonde_redact_spans_add(sp, a, n - a);
 }
 
@@ -293,9 +256,7 @@ int sonde_redact_stream_scan(const struct sonde_redactor *r, uint8_t *p, size_t 
 	scan_kv(r, p, n, &sp);
 	if (memchr(p, '"', n))
 		sonde_redact_scan_json(r, p, n, &sp);
-	/* Redis commands (and AUTH alone, its command's start out of the context) */
-	uint32_t left = sonde_redact_scan_resp(p, n, &sp), auth_left = scan_resp_auth(p, n, &sp);
-	left = left > auth_left ? left : auth_left;
+	uint32_t left = sonde_redact_scan_resp(p, n, &sp); /* Redis commands */
 	int open = open_at_end(p, n, &sp, left);
 	*open_count = left;
 	/* secrets whose marker comes after them (a userinfo's '@', a card's
