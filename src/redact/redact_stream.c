@@ -213,8 +213,8 @@ static bool framing_number(const uint8_t *p, size_t a)
 	size_t k = a;
 	while (k > 0 && p[k - 1] == ' ')
 		k--;
-	return k >= sizeof(cl) - 1 && !strncasecmp((const char *)p + k - (sizeof(cl) - 1), cl,
-						   sizeof(cl) - 1);
+	return k >= sizeof(cl) - 1 &&
+	       !strncasecmp((const char *)p + k - (sizeof(cl) - 1), cl, sizeof(cl) - 1);
 }
 
 /* Digits at the very end that may be the start of a card number: masked
