@@ -68,6 +68,10 @@ static void ebpf_fake_init(struct sonde_ebpf *e, struct sonde_stats *st, struct 
 	sonde_u64map_init(&e->sockets);
 	sonde_u64map_init(&e->owners);
 	sonde_u64map_init(&e->owned);
+	/* as ebpf_tls_open leaves it, without probing anything */
+	sonde_u64map_init(&e->tls_conns);
+	sonde_u64map_init(&e->tls_by_sock);
+	e->tls_dirty = calloc(64, sizeof(*e->tls_dirty));
 	e->tls = sonde_tls_discovery_new(NULL);
 }
 
