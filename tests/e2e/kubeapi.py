@@ -87,6 +87,7 @@ class FakeAPI:
         self.requests = []  # (path, query dict, status)
         self.errors = []  # what the client did wrong
         self.garbage = {k: [] for k in API_VERSION}  # raw lines to send next in watches
+        self.delivered = {k: 0 for k in API_VERSION}  # newest version a watch stream wrote
         self.server = None
         self.conns = set()
         self.port = None
@@ -100,6 +101,7 @@ class FakeAPI:
         return o
 
     def put(self, kind, obj):
+        """Store obj as a new version; returns that version."""
         with self.cond:
             key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
             t = "MODIFIED" if key in self.objects[kind] else "ADDED"
@@ -107,6 +109,7 @@ class FakeAPI:
             self.objects[kind][key] = o
             self.events[kind].append((self.rv, t, o))
             self.cond.notify_all()
+            return self.rv
 
     def delete(self, kind, ns, name):
         with self.cond:
@@ -128,6 +131,15 @@ class FakeAPI:
         with self.cond:
             self.garbage[kind].append(raw)
             self.cond.notify_all()
+
+    def wait_delivered(self, kind, rv, timeout):
+        """Wait until a watch stream has written version rv of kind (a
+        loaded machine can take longer than any fixed pause)."""
+        end = time.time() + timeout
+        with self.cond:
+            while self.delivered[kind] < rv and time.time() < end:
+                self.cond.wait(0.1)
+            return self.delivered[kind] >= rv
 
     def asked(self, kind, watch):
         path = next(p for p, k in PATHS.items() if k == kind)
@@ -275,6 +287,9 @@ class FakeAPI:
             for rv, t, o in evs:
                 self.chunk(h, {"type": t, "object": o})
                 since = rv
+                with self.cond:
+                    self.delivered[kind] = max(self.delivered[kind], rv)
+                    self.cond.notify_all()
             if bookmarks and time.time() >= next_bookmark:
                 self.chunk(h, {"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": API_VERSION[kind],
                                                               "metadata": {"resourceVersion": str(since)}}})

@@ -184,8 +184,9 @@ def run(sonde, tmp, dry):
     ok = [curl(POD_IP, "/pod"), curl(SVC_IP, "/service"), curl(REMOTE_IP, "/remote"), curl(STRAY_IP, "/stray")]
     # A line that is no event, then a pod added by the watch.
     api.inject("Pod", '{"type": "ADDED", "object": {"kind": "Pod", "metadata": ')
-    api.put("Pod", pod("late-6c5b4a3d2-zzzzz", LATE_IP, labels={"app": "late", "pod-template-hash": "6c5b4a3d2"}))
-    time.sleep(1.0)
+    late_rv = api.put("Pod", pod("late-6c5b4a3d2-zzzzz", LATE_IP, labels={"app": "late", "pod-template-hash": "6c5b4a3d2"}))
+    R.check("the watch event written to sonde's stream", api.wait_delivered("Pod", late_rv, 30))
+    time.sleep(1.0)  # sonde's watch thread applies what it read
     ok.append(curl(LATE_IP, "/late"))
     # The API server goes away mid-watch; meanwhile a pod appears, one goes,
     # and the history is compacted: only a new list can tell.
