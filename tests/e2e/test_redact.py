@@ -212,12 +212,14 @@ def traffic(tmp, ports, tls_files=None):
                        capture_output=True, timeout=30)
     if p.stdout.count(b"OK") < 5 or S["redismaster"].encode() not in p.stdout:
         why.append("redis-cli credentials: %r" % p.stdout)
-    # an inline command, as telnet or nc would send it
-    inline = ("import socket; s = socket.create_connection(('127.0.0.1', %d)); "
-              "s.sendall(b'AUTH %s\\r\\nCONFIG SET masterauth %s\\r\\nQUIT\\r\\n'); "
-              "print(b''.join(iter(lambda: s.recv(4096), b'')))" % (ports["redis"], S["redispass"],
-                                                                    S["redisinline"]))
-    p = subprocess.run([PY, "-c", inline], capture_output=True, timeout=30)
+    # an inline command, as telnet or nc would send it (the secrets read
+    # from the file: in the command line, sonde would write them)
+    inline = ("import json, socket, sys; S = json.load(open(sys.argv[2])); "
+              "s = socket.create_connection(('127.0.0.1', int(sys.argv[1]))); "
+              "s.sendall(b'AUTH %s\\r\\nCONFIG SET masterauth %s\\r\\nQUIT\\r\\n' "
+              "% (S['redispass'].encode(), S['redisinline'].encode())); "
+              "print(b''.join(iter(lambda: s.recv(4096), b'')))")
+    p = subprocess.run([PY, "-c", inline, str(ports["redis"]), sj], capture_output=True, timeout=30)
     if p.stdout.count(b"OK") < 3:
         why.append("inline CONFIG SET: %r %r" % (p.stdout, p.stderr))
     return why
