@@ -73,7 +73,7 @@ $(BUILD)/src/source/packet/af_xdp.o: CPPFLAGS += -I$(BPF_OUT) -Ibpf
 $(BUILD)/tests/test_ebpf_%: CPPFLAGS += -Ibpf
 $(BUILD)/src/enrich/%.o $(BUILD)/tests/test_targets: CPPFLAGS += -Ibpf
 $(BUILD)/src/cli/cmd_capture.o $(BUILD)/src/cli/capture_args.o: CPPFLAGS += -Ibpf
-build-fuzz/fuzz_cri build-fuzz/fuzz_targets: CPPFLAGS += -Ibpf
+build-fuzz/fuzz_cri build-fuzz/fuzz_targets build-fuzz/fuzz_ebpf: CPPFLAGS += -Ibpf
 
 # The version, once: `git describe` of this tree, or the fallback in
 # src/cli/cli.h outside git. main.o is rebuilt when it changes.

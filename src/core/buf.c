@@ -714,14 +714,15 @@ void sonde_fmt_time(struct sonde_buf *b, uint64_t ts_ns)
 
 void sonde_buf_micros(struct sonde_buf *b, int64_t ns)
 {
-	if (ns < 0) {
+	/* the magnitude unsigned: -INT64_MIN is not an int64_t (a latency of
+	 * timestamps the kernel's events gave, fuzz_ebpf) */
+	uint64_t mag = ns < 0 ? 0 - (uint64_t)ns : (uint64_t)ns;
+	if (ns < 0)
 		sonde_buf_putc(b, '-');
-		ns = -ns;
-	}
-	sonde_buf_u64(b, (uint64_t)ns / 1000);
+	sonde_buf_u64(b, mag / 1000);
 	sonde_buf_reserve(b, 4);
 	b->p[b->len] = '.';
-	put_digits(b->p + b->len + 1, (unsigned)((uint64_t)ns % 1000), 3);
+	put_digits(b->p + b->len + 1, (unsigned)(mag % 1000), 3);
 	b->len += 4;
 }
 

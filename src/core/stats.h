@@ -83,7 +83,7 @@
 	X(clickhouse_spill_dropped, "spilled records deleted for the spill's quota (lost)")       \
 	X(clickhouse_spill_pending, "records still spilled at the end (the next run sends them)") \
 	X(ebpf_events, "eBPF events read from the ring buffer")                                   \
-	X(ebpf_bad_events, "eBPF events of a wrong size or version (ignored)")                    \
+	X(ebpf_bad_events, "eBPF events of a wrong size, version or type (ignored)")              \
 	X(ebpf_kernel_events, "events the kernel side wrote")                                     \
 	X(ebpf_bytes, "payload bytes moved by traced TCP sockets")                                \
 	X(ebpf_captured_bytes, "of which copied into events")                                     \

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "proto/http/http2_hpack.h"
+#include "redact/redact_stream.h"
 
 #define NAME_RAW_MAX 256 /* a longer name decodes to more than any rule's 64 */
 #define VALUE_RAW_MAX 8192 /* URL values kept to find their secrets */
@@ -234,21 +235,33 @@ static void url_secrets(const struct sonde_redactor *r, struct sonde_buf *t, boo
  * secrets are starred where they are; a Huffman-coded value is starred
  * from its first secret to its end. Whole or cut, the value is masked
  * alike (but for an authority cut before its end). */
-static size_t url_piece(struct sonde_redact_h2 *h, const struct sonde_redactor *r, const uint8_t *p,
-			uint8_t *out, size_t n, bool last)
+/* A value's piece p[0..n) kept with the pieces before it (*start: where
+ * it begins in the value). False when the stars are decided already: an
+ * earlier piece's secret, or a value too long to look at. */
+static bool keep_piece(struct sonde_redact_h2 *h, const uint8_t *p, size_t n, size_t *start)
 {
-	size_t start = h->val_len, room = VALUE_RAW_MAX - h->val_len;
+	size_t room = VALUE_RAW_MAX - h->val_len;
 	size_t keep = n < room ? n : room;
+	*start = h->val_len;
 	if (!h->val)
 		h->val = sonde_xmalloc(VALUE_RAW_MAX);
 	memcpy(h->val + h->val_len, p, keep);
 	h->val_len += (uint32_t)keep;
 	if (h->star_from != SIZE_MAX) /* decided in an earlier piece */
-		return stars_from(h, out, start, n);
+		return false;
 	if (keep < n) { /* too long to look at: from here on */
-		h->star_from = h->huff ? start * 8 : start;
-		return stars_from(h, out, start, n);
+		h->star_from = h->huff ? *start * 8 : *start;
+		return false;
 	}
+	return true;
+}
+
+static size_t url_piece(struct sonde_redact_h2 *h, const struct sonde_redactor *r, const uint8_t *p,
+			uint8_t *out, size_t n, bool last)
+{
+	size_t start;
+	if (!keep_piece(h, p, n, &start))
+		return stars_from(h, out, start, n);
 	struct sonde_buf t = { 0 };
 	decoded(h, &t);
 	size_t len = t.len; /* without url_secrets' extra byte */
@@ -273,11 +286,59 @@ static size_t url_piece(struct sonde_redact_h2 *h, const struct sonde_redactor *
 	return changed;
 }
 
+/*
+ * Where the recording's text rules (redact_stream.c: what HTTP/1's header
+ * lines go through — name=value, URLs' userinfo, JSON, cards, patterns)
+ * find a secret in a field value decoded so far, t[0..n): the first byte
+ * they mask, or SIZE_MAX. A value not complete yet is judged as a chunk's
+ * end is: what may begin a secret there is one (digits, an authority), and
+ * with a byte after it, so that "token=" at its end already starts one.
+ */
+static size_t text_secret_from(const struct sonde_redactor *r, const uint8_t *t, size_t n,
+			       bool last)
+{
+	size_t from = SIZE_MAX;
+	uint8_t *c = sonde_xmalloc(n + 1);
+	for (size_t extra = 0; extra <= (last ? 0u : 1u); extra++) {
+		memcpy(c, t, n);
+		c[n] = 1;
+		uint32_t count;
+		sonde_redact_stream_scan(r, c, n + extra, 0, !last, &count);
+		for (size_t i = 0; i < n + extra && i < from; i++)
+			if (c[i] != (i < n ? t[i] : 1))
+				from = i;
+	}
+	free(c);
+	return from;
+}
+
+/* A Huffman-coded value of a field no header rule names: the text rules,
+ * on its decoded text, as on HTTP/1's bytes; starred from its first secret
+ * on (codes cannot be starred one by one). A literal one needs nothing
+ * here: its bytes are text, and the stream's rules have masked them. */
+static size_t text_piece(struct sonde_redact_h2 *h, const struct sonde_redactor *r,
+			 const uint8_t *p, uint8_t *out, size_t n, bool last)
+{
+	size_t start;
+	if (!h->huff)
+		return 0;
+	if (!keep_piece(h, p, n, &start))
+		return stars_from(h, out, start, n);
+	struct sonde_buf t = { 0 };
+	decoded(h, &t);
+	size_t from = text_secret_from(r, t.p ? t.p : (const uint8_t *)"", t.len, last);
+	sonde_buf_free(&t);
+	if (from == SIZE_MAX)
+		return 0;
+	h->star_from = h2_huff_symbol_bit(h->val, h->val_len, from);
+	return stars_from(h, out, start, n);
+}
+
 static size_t value_piece(struct sonde_redact_h2 *h, const struct sonde_redactor *r,
 			  const uint8_t *p, uint8_t *out, size_t n, bool last)
 {
 	switch (h->how) {
-	case SONDE_REDACT_HDR_NONE: return 0;
+	case SONDE_REDACT_HDR_NONE: return text_piece(h, r, p, out, n, last);
 	case SONDE_REDACT_HDR_URL: return url_piece(h, r, p, out, n, last);
 	default: return out ? star(out, n, h->huff) : 0;
 	}

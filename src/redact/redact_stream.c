@@ -4,6 +4,7 @@
 
 #include "conn/conntable.h"
 #include "redact/redact_h2.h"
+#include "redact/redact_resp.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -104,11 +105,6 @@ static size_t line_end(const uint8_t *p, size_t n, size_t i)
 	return i;
 }
 
-static bool ieq(const uint8_t *p, size_t n, const char *s)
-{
-	return n == strlen(s) && !strncasecmp((const char *)p, s, n);
-}
-
 /* "Name: value" lines (HTTP/1 headers) and inline Redis AUTH. */
 static void scan_line(const struct sonde_redactor *r, const uint8_t *p, size_t n, size_t a,
 		      struct sonde_redact_spans *sp)
@@ -133,19 +129,8 @@ static void scan_line(const struct sonde_redactor *r, const uint8_t *p, size_t n
 		}
 		return;
 	}
-	/* inline commands: AUTH pass, HELLO 3 AUTH user pass */
-	size_t w = a;
-	while (w < e && p[w] != ' ')
-		w++;
-	if (ieq(p + a, w - a, "AUTH") && w < e) {
-		sonde_redact_spans_add(sp, w + 1, e - w - 1);
-	} else if (ieq(p + a, w - a, "HELLO")) {
-		for (size_t i = w; i + 6 <= e; i++)
-			if (!strncasecmp((const char *)p + i, " AUTH ", 6)) {
-				sonde_redact_spans_add(sp, i + 6, e - i - 6);
-				break;
-			}
-	}
+	/* inline Redis commands: AUTH pass, CONFIG SET requirepass pass, ... */
+	sonde_redact_scan_inline(p, a, e, sp);
 }
 
 /* name=value wherever it is: query strings, form bodies, cookies. */
@@ -170,7 +155,7 @@ static void scan_kv(const struct sonde_redactor *r, const uint8_t *p, size_t n,
 }
 
 /* scheme://user:pass@host wherever it is. */
-static void scan_userinfo(const struct sonde_redactor *r, const uint8_t *p, size_t n,
+static void scan_userinfo(const struct sonde_redactor *r, const uint8_t *p, size_t n, bool more,
 			  struct sonde_redact_spans *sp)
 {
 	const uint8_t *m;
@@ -183,7 +168,7 @@ static void scan_userinfo(const struct sonde_redactor *r, const uint8_t *p, size
 		size_t e = at + 3;
 		while (e < n && !sonde_redact_authority_end(p[e]))
 			e++;
-		if (a < at && e == n) {
+		if (a < at && e == n && more) {
 			/* cut before its end: where its last '@' is, and so
 			 * whether there is a password, is not known yet */
 			sonde_redact_spans_add(sp, at + 3, n - at - 3);
@@ -196,58 +181,6 @@ static void scan_userinfo(const struct sonde_redactor *r, const uint8_t *p, size
 		}
 		i = at + 3;
 	}
-}
-
-/* A RESP bulk string header "$LEN\r\n" at p[i]: LEN, and *data its first byte. */
-static bool bulk_at(const uint8_t *p, size_t n, size_t i, uint64_t *len, size_t *data)
-{
-	if (i >= n || p[i] != '$')
-		return false;
-	uint64_t v = 0;
-	size_t k = i + 1;
-	while (k < n && p[k] >= '0' && p[k] <= '9' && v < (1ull << 32))
-		v = v * 10 + (p[k++] - '0');
-	if (k == i + 1 || k + 1 >= n || p[k] != '\r' || p[k + 1] != '\n')
-		return false;
-	*len = v;
-	*data = k + 2;
-	return true;
-}
-
-/* Redis AUTH arguments and HELLO's AUTH user and password, as RESP arrays.
- * Returns the bytes of a bulk string left past the end. */
-static uint32_t scan_resp_auth(const uint8_t *p, size_t n, struct sonde_redact_spans *sp)
-{
-	const uint8_t *m;
-	size_t i = 0;
-	uint32_t left = 0;
-	while (i + 10 <= n && (m = memmem(p + i, n - i, "$4\r\n", 4))) {
-		size_t at = (size_t)(m - p);
-		i = at + 4;
-		if (at + 10 > n || strncasecmp((const char *)p + at + 4, "AUTH\r\n", 6))
-			continue;
-		/* "*2\r\n$4\r\nAUTH": the command, its 1 or 2 arguments; else HELLO's */
-		int args = 2;
-		if (at >= 4 && p[at - 4] == '*' && p[at - 2] == '\r' && p[at - 3] >= '2' &&
-		    p[at - 3] <= '3')
-			args = p[at - 3] - '1';
-		size_t k = at + 10;
-		for (int a = 0; a < args; a++) {
-			uint64_t len;
-			size_t d;
-			if (!bulk_at(p, n, k, &len, &d))
-				break;
-			size_t have = n - d < len ? n - d : (size_t)len;
-			sonde_redact_spans_add(sp, d, have ? have : 0);
-			if (have < len) {
-				left = (uint32_t)(len - have);
-				break;
-			}
-			k = d + (size_t)len + 2;
-		}
-		i = k > i ? k : i;
-	}
-	return left;
 }
 
 /* What is still open at the end of the scan: the kind of the secret that
@@ -270,7 +203,25 @@ static int open_at_end(const uint8_t *p, size_t n, const struct sonde_redact_spa
 	return OPEN_LINE;
 }
 
-/* Digits at the very end that may be the start of a card number. */
+/* Is p[a..) the value of a line that frames a message — a RESP length
+ * ("$12", "*3") or Content-Length — whose digits are never a card? */
+static bool framing_number(const uint8_t *p, size_t a)
+{
+	if (a >= 1 && (p[a - 1] == '$' || p[a - 1] == '*') && (a == 1 || p[a - 2] == '\n'))
+		return true;
+	static const char cl[] = "content-length:";
+	size_t k = a;
+	while (k > 0 && p[k - 1] == ' ')
+		k--;
+	return k >= sizeof(cl) - 1 &&
+	       !strncasecmp((const char *)p + k - (sizeof(cl) - 1), cl, sizeof(cl) - 1);
+}
+
+/* Digits at the very end that may be the start of a card number: masked
+ * however few (the bytes of this chunk are written now; the next chunk,
+ * which would tell, cannot unwrite them). A run that cannot begin a card
+ * stays: inside a word, a decimal's fraction, 19 digits already, or a
+ * message's framing. */
 static void trailing_digits(const uint8_t *p, size_t n, struct sonde_redact_spans *sp)
 {
 	size_t a = n, digits = 0;
@@ -281,12 +232,18 @@ static void trailing_digits(const uint8_t *p, size_t n, struct sonde_redact_span
 	}
 	while (a < n && (p[a] < '0' || p[a] > '9'))
 		a++;
-	if (digits >= 6 && digits < 19 && a < n && p[a] >= '2' && p[a] <= '6')
+	if (!digits || digits >= 19 || a == n || p[a] < '2' || p[a] > '6')
+		return;
+	uint8_t before = a ? p[a - 1] : ' ';
+	bool in_word = (before >= 'a' && before <= 'z') || (before >= 'A' && before <= 'Z') ||
+		       before == '_' || (before >= '0' && before <= '9');
+	bool fraction = before == '.' && a > 1 && p[a - 2] >= '0' && p[a - 2] <= '9';
+	if (!in_word && !fraction && !framing_number(p, a))
 		sonde_redact_spans_add(sp, a, n - a);
 }
 
 int sonde_redact_stream_scan(const struct sonde_redactor *r, uint8_t *p, size_t n, size_t ctx,
-			     uint32_t *open_count)
+			     bool more, uint32_t *open_count)
 {
 	struct sonde_redact_spans sp = { .n = 0 };
 	/* every line, the first too: a cut line taken for a header costs at
@@ -299,16 +256,17 @@ int sonde_redact_stream_scan(const struct sonde_redactor *r, uint8_t *p, size_t 
 	scan_kv(r, p, n, &sp);
 	if (memchr(p, '"', n))
 		sonde_redact_scan_json(r, p, n, &sp);
-	uint32_t left = scan_resp_auth(p, n, &sp);
+	uint32_t left = sonde_redact_scan_resp(p, n, &sp); /* Redis commands */
 	int open = open_at_end(p, n, &sp, left);
 	*open_count = left;
 	/* secrets whose marker comes after them (a userinfo's '@', a card's
 	 * last digit): the next scan sees them whole again in its context;
 	 * here what may be one is masked to the end */
-	scan_userinfo(r, p, n, &sp);
+	scan_userinfo(r, p, n, more, &sp);
 	if (r->cards) {
 		sonde_redact_scan_cards(p, n, &sp);
-		trailing_digits(p, n, &sp);
+		if (more)
+			trailing_digits(p, n, &sp);
 	}
 	sonde_redact_scan_patterns(r, p, n, &sp);
 
@@ -491,7 +449,7 @@ const struct sonde_chunk *sonde_redact_stream_chunk(struct sonde_redact_stream *
 	/* the scan reads the bytes as captured; the open secret is masked after */
 	size_t cont = continue_open(d, c->data, n);
 	uint32_t count = 0;
-	int open = sonde_redact_stream_scan(s->r, s->win, win, d->tail_len, &count);
+	int open = sonde_redact_stream_scan(s->r, s->win, win, d->tail_len, true, &count);
 	memset(s->win + d->tail_len, '*', cont);
 	h2_step(d, s->r, c, c->data, s->win + d->tail_len, n);
 	if (open && !d->open) {

@@ -50,8 +50,11 @@ void sonde_redact_follow_free(struct sonde_redact_follow *f);
 
 /* The scan alone, over one buffer: p[0..n) masked in place, where the first
  * `ctx` bytes are context only (already written) and stay as they are.
- * Returns the kind of secret still open at the end (0: none), for tests. */
+ * more: bytes may follow, so what may begin a secret at the end (digits of
+ * a card, an authority before its '@') is masked; else p ends there (an
+ * HTTP/2 field value, redact_h2.c). Returns the kind of secret still open
+ * at the end (0: none), for tests. */
 int sonde_redact_stream_scan(const struct sonde_redactor *r, uint8_t *p, size_t n, size_t ctx,
-			     uint32_t *open_count);
+			     bool more, uint32_t *open_count);
 
 #endif

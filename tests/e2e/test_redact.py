@@ -6,14 +6,17 @@ The same secrets are planted in real traffic on loopback — HTTP/1 headers
 (query parameters, userinfo of an absolute-form target), a JSON body, a form
 body, a card number, HTTP/2 headers (nghttp to nghttpd), gRPC metadata
 (python3-grpcio), Redis AUTH and HELLO ... AUTH (redis-server with
-requirepass) — and captured twice:
+requirepass), ACL SETUSER's password, CONFIG SET masterauth and CONFIG
+GET's reply, MIGRATE ... AUTH / AUTH2 to a second redis-server (and that
+server connection's own AUTH), an inline CONFIG SET — and captured twice:
 
   * by tcpdump into a pcap, read by `sonde read` into every record format
     (JSON, text, HAR, --stats) and again with --no-redact, --redact-header,
     --redact-field, --redact-pattern, --redact-rules and --body-limit 0;
-  * live, by `sonde capture` (eBPF) with -w, in cleartext and over TLS
-    (Python's ssl module: OpenSSL plaintext through the uprobes), so the
-    recording of streams and TLS plaintext is checked too.
+  * live, by `sonde capture` (eBPF) with -w and --store, in cleartext and
+    over TLS (Python's ssl module: OpenSSL plaintext through the uprobes),
+    so the recording of streams and TLS plaintext, and the store (what
+    `sonde query` reads back, and its files' bytes), are checked too.
 
 Every output is searched byte for byte for every secret; the masks must be
 there, in the documented form ****[LEN:HASH], where HASH is recomputed here
@@ -63,7 +66,15 @@ S = {
     "grpcbearer": "Zq16GrpcBear1",
     "grpcapikey": "Zq17GrpcKey6",
     "redispass": "Zq18RedisPw3",
+    "redisacl": "Zq21AclPw8",
+    "redismaster": "Zq22MasterPw4",
+    "redismig": "Zq23MigPw6",
+    "redisinline": "Zq24InlinePw2",
 }
+# Live only, masked by the --redact-pattern the live capture is given: in
+# an HTTP/2 field no header rule names, Huffman-coded on the wire.
+LIVE = {"h2pattern": "ZZ-771234"}
+LIVE_PATTERN = "ZZ-[0-9]{6}"
 # Only masked with the options that ask for them.
 CUSTOM = {"hdr": "Zq19CustomHdr", "field": "Zq20EmpPin", "pattern": "ZZ-483920"}
 
@@ -170,7 +181,7 @@ def traffic(tmp, ports, tls_files=None):
         runs.append([PY, os.path.join(tmp, "client.py"), str(ports["https"]), sj, "tls"])
     if "h2" in ports:
         runs.append(["nghttp", "-n", "-H", "authorization: Bearer " + S["h2bearer"], "-H",
-                     "x-api-key: " + S["h2apikey"],
+                     "x-api-key: " + S["h2apikey"], "-H", "x-note: ref %s end" % LIVE["h2pattern"],
                      "http://127.0.0.1:%d/a.txt?access_token=%s" % (ports["h2"], S["h2query"])])
     if "grpc" in ports:
         runs.append([PY, os.path.join(tmp, "grpc_demo.py"), "call", str(ports["grpc"]), "--token=" + S["grpcbearer"],
@@ -190,6 +201,27 @@ def traffic(tmp, ports, tls_files=None):
                        capture_output=True, timeout=30)
     if b"redis" not in p.stdout:
         why.append("redis-cli HELLO: %r" % p.stdout)
+    # the commands that carry credentials, through stdin (arguments would
+    # be in redis-cli's command line, which sonde does not mask for them)
+    cmds = ("SET mk v\nACL SETUSER zq on >%s ~* +@all\nCONFIG SET masterauth %s\n"
+            "CONFIG GET masterauth\nMIGRATE 127.0.0.1 %d mk 0 5000 COPY AUTH %s\n"
+            "MIGRATE 127.0.0.1 %d \"\" 0 5000 REPLACE AUTH2 default %s KEYS mk\n"
+            % (S["redisacl"], S["redismaster"], ports["redis2"], S["redismig"], ports["redis2"],
+               S["redismig"]))
+    p = subprocess.run(rc, input=cmds.encode(), env={**os.environ, "REDISCLI_AUTH": S["redispass"]},
+                       capture_output=True, timeout=30)
+    if p.stdout.count(b"OK") < 5 or S["redismaster"].encode() not in p.stdout:
+        why.append("redis-cli credentials: %r" % p.stdout)
+    # an inline command, as telnet or nc would send it (the secrets read
+    # from the file: in the command line, sonde would write them)
+    inline = ("import json, socket, sys; S = json.load(open(sys.argv[2])); "
+              "s = socket.create_connection(('127.0.0.1', int(sys.argv[1]))); "
+              "s.sendall(b'AUTH %s\\r\\nCONFIG SET masterauth %s\\r\\nQUIT\\r\\n' "
+              "% (S['redispass'].encode(), S['redisinline'].encode())); "
+              "print(b''.join(iter(lambda: s.recv(4096), b'')))")
+    p = subprocess.run([PY, "-c", inline, str(ports["redis"]), sj], capture_output=True, timeout=30)
+    if p.stdout.count(b"OK") < 3:
+        why.append("inline CONFIG SET: %r %r" % (p.stdout, p.stderr))
     return why
 
 
@@ -210,20 +242,23 @@ def start_servers(tmp, ports, tls_files=None):
         start(["nghttpd", "--no-tls", "-d", www, str(ports["h2"])], None, "nghttpd")
     if "grpc" in ports:
         start([PY, os.path.join(tmp, "grpc_demo.py"), "serve", str(ports["grpc"])], "ready", "grpc")
-    rd = os.path.join(tmp, "redis")
-    os.makedirs(rd, exist_ok=True)
-    subprocess.run(["redis-server", "--port", str(ports["redis"]), "--bind", "127.0.0.1", "--dir", rd,
-                    "--save", "", "--appendonly", "no", "--daemonize", "yes", "--pidfile", rd + "/r.pid",
-                    "--logfile", rd + "/r.log", "--requirepass", S["redispass"]], check=True)
+    # the second: MIGRATE's target, with a password of its own
+    for name, password in (("redis", S["redispass"]), ("redis2", S["redismig"])):
+        rd = os.path.join(tmp, name)
+        os.makedirs(rd, exist_ok=True)
+        subprocess.run(["redis-server", "--port", str(ports[name]), "--bind", "127.0.0.1", "--dir", rd,
+                        "--save", "", "--appendonly", "no", "--daemonize", "yes", "--pidfile",
+                        rd + "/r.pid", "--logfile", rd + "/r.log", "--requirepass", password], check=True)
     return all(wait_port(p) for p in ports.values())
 
 
 def stop_redis(tmp):
-    try:
-        with open(os.path.join(tmp, "redis", "r.pid")) as f:
-            os.kill(int(f.read()), 15)
-    except (OSError, ValueError):
-        pass
+    for name in ("redis", "redis2"):
+        try:
+            with open(os.path.join(tmp, name, "r.pid")) as f:
+                os.kill(int(f.read()), 15)
+        except (OSError, ValueError):
+            pass
 
 
 def leaks(data, secrets):
@@ -293,9 +328,19 @@ def check_pcap(sonde, tmp, pcap, have):
     if "redispass" in have:
         rd = [r for r in ex if r.get("protocol") == "redis" and r["request"].get("command") in ("AUTH", "HELLO")]
         args = [a for r in rd for a in r["request"].get("arguments", [])]
-        check("read -o json: Redis AUTH and HELLO AUTH passwords masked",
-              len(rd) == 2 and args.count(mask(S["redispass"])) == 2, args)
+        auth = [a for r in rd if r["request"]["command"] == "AUTH" for a in r["request"]["arguments"]]
+        check("read -o json: Redis AUTH and HELLO AUTH passwords masked (every AUTH argument a mask)",
+              len(rd) >= 2 and args.count(mask(S["redispass"])) >= 2
+              and all(a.startswith("****[") for a in auth), args)
         check("read -o text: the Redis AUTH line masked", mask(S["redispass"]) in outs["text"].stdout.decode())
+        for k, what in (("redisacl", "ACL SETUSER's >password"), ("redismaster", "CONFIG SET masterauth"),
+                        ("redismig", "MIGRATE's AUTH"), ("redisinline", "the inline CONFIG SET")):
+            m = mask(">" + S[k]) if k == "redisacl" else mask(S[k])
+            check(f"read -o json: Redis {what} written as its mask", m in j, m)
+        gets = [r for r in ex if r.get("protocol") == "redis" and r["request"].get("command") == "CONFIG"
+                and "GET" in r["request"].get("arguments", [])]
+        check("read -o json: CONFIG GET's reply masks masterauth's value",
+              gets and mask(S["redismaster"]) in json.dumps(gets[0]["response"]), gets[:1])
     check("read -o text: the query token masked in the line", mask(S["query"]) in outs["text"].stdout.decode())
     st = [r for r in recs if r.get("type") == "stats"]
     check("read --stats: redacted_values counted", st and st[0].get("redacted_values", 0) >= len(planted),
@@ -357,7 +402,7 @@ def phase_pcap(sonde, tmp):
     if not shutil.which("tcpdump") or os.geteuid():
         skip("tcpdump on loopback needs root and tcpdump")
         return
-    ports = {"http": free_port(), "redis": free_port()}
+    ports = {"http": free_port(), "redis": free_port(), "redis2": free_port()}
     if shutil.which("nghttpd") and shutil.which("nghttp"):
         ports["h2"] = free_port()
     if subprocess.run([PY, "-c", "import grpc"], capture_output=True).returncode == 0:
@@ -402,19 +447,22 @@ def phase_live(sonde, tmp):
     cert, key = os.path.join(tmp, "c.pem"), os.path.join(tmp, "k.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
                     "-days", "1", "-subj", "/CN=127.0.0.1"], capture_output=True, check=True)
-    ports = {"http": free_port(), "https": free_port(), "redis": free_port()}
+    ports = {"http": free_port(), "https": free_port(), "redis": free_port(), "redis2": free_port()}
     if shutil.which("nghttpd") and shutil.which("nghttp"):
         ports["h2"] = free_port()
     if subprocess.run([PY, "-c", "import grpc"], capture_output=True).returncode == 0:
         ports["grpc"] = free_port()
     kinds = {"h2": "h2" in ports, "grpc": "grpc" in ports}
-    planted = {k: v for k, v in S.items() if kinds.get(k[:4] if k.startswith("grpc") else k[:2], True)}
+    planted = {k: v for k, v in {**S, **LIVE}.items()
+               if kinds.get(k[:4] if k.startswith("grpc") else k[:2], True)}
     try:
         if not check("live: servers up", start_servers(tmp, ports, (cert, key))):
             return
         rec = os.path.join(tmp, "live.pcapng")
         plist = ",".join(str(p) for p in ports.values())
-        run = SondeRun(sonde, tmp, "live", ["--port", plist, "--redact-key", KEY, "-w", rec], R)
+        store = os.path.join(tmp, "store")
+        run = SondeRun(sonde, tmp, "live", ["--port", plist, "--redact-key", KEY, "--redact-pattern",
+                                            LIVE_PATTERN, "-w", rec, "--store", store], R)
         if not run.ok:
             return
         why = traffic(tmp, ports, (cert, key))
@@ -437,12 +485,25 @@ def phase_live(sonde, tmp):
           len(tls))
     check("live: cleartext records carry the masks", plain and mask(S["formpass"]) in json.dumps(plain))
     check("live: Redis AUTH masked", mask(S["redispass"]) in j)
+    check("live: Redis ACL SETUSER, CONFIG SET/GET, MIGRATE AUTH/AUTH2 masked",
+          all(m in j for m in (mask(">" + S["redisacl"]), mask(S["redismaster"]), mask(S["redismig"]))))
+    mig = [r for r in recs if r.get("type") == "exchange" and r.get("protocol") == "redis"
+           and r["request"].get("command") == "AUTH" and r["conn"]["server"]["port"] == ports["redis2"]]
+    check("live: MIGRATE's own connection to the second server, its AUTH masked",
+          mig and mask(S["redismig"]) in json.dumps(mig), len(mig))
     for name, keys in (("h2", ("h2bearer", "h2apikey", "h2query")), ("grpc", ("grpcbearer", "grpcapikey"))):
         if name in ports:
             check(f"live: {name} records carry the masks", all(mask(S[k]) in j for k in keys),
                   [k for k in keys if mask(S[k]) not in j])
     check("live: a server's command line written with its options masked",
           ("--access_token=" + mask(S["resptoken"])) in j)
+    q = subprocess.run([sonde, "query", "--store", store, "-o", "json"], capture_output=True, timeout=120)
+    stored = b"".join(open(os.path.join(d, f), "rb").read() for d, _, fs in os.walk(store) for f in fs)
+    bad = leaks(q.stdout + q.stderr + stored, planted)
+    check("live --store: no secret in what sonde query reads back, nor in any byte of the store's files",
+          q.returncode == 0 and stored and not bad, bad or q.stderr[-300:])
+    check("live --store: the stored records carry the masks",
+          all(mask(m).encode() in q.stdout for m in (S["bearer"], S["redismaster"], ">" + S["redisacl"])))
     with open(rec, "rb") as f:
         pcapng = f.read()
     bad = leaks(pcapng, planted)

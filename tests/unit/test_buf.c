@@ -204,6 +204,23 @@ static void test_json_escape(void **state)
 
 /* Integers without printf: every digit count and both ends of the range
  * come out as printf writes them; keys as sonde_json_str writes them. */
+/* Microseconds of any int64_t nanoseconds, the most negative too (a
+ * latency of timestamps from the kernel's events: fuzz_ebpf's
+ * regression-cf18adf…). */
+static void test_micros_extremes(void **state)
+{
+	(void)state;
+	struct sonde_buf b = { 0 };
+	sonde_buf_micros(&b, INT64_MIN);
+	sonde_buf_putc(&b, ' ');
+	sonde_buf_micros(&b, INT64_MAX);
+	sonde_buf_putc(&b, ' ');
+	sonde_buf_micros(&b, -1500);
+	sonde_buf_putc(&b, 0);
+	assert_string_equal((const char *)b.p, "-9223372036854775.808 9223372036854775.807 -1.500");
+	sonde_buf_free(&b);
+}
+
 static void test_integers(void **state)
 {
 	(void)state;
@@ -314,8 +331,9 @@ int main(void)
 {
 	tu_filters();
 	const struct CMUnitTest tests[] = {
-		tu_test(test_unbounded), tu_test(test_json_escape), tu_test(test_base64),
-		tu_test(test_limit),     tu_test(test_fmt_time),    tu_test(test_integers),
+		tu_test(test_unbounded),       tu_test(test_json_escape), tu_test(test_base64),
+		tu_test(test_limit),           tu_test(test_fmt_time),    tu_test(test_integers),
+		tu_test(test_micros_extremes),
 	};
 	return cmocka_run_group_tests_name("buf", tests, NULL, NULL);
 }

@@ -184,6 +184,75 @@ static void test_auth_masked(void **state)
 	sonde_redactor_free(&r);
 }
 
+/* The other commands that carry credentials (proto/redis/redis_secret.h),
+ * as RESP and inline, and the reply that names one (CONFIG GET). */
+#define SHA_HEX "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
+static const struct scen more_credentials = {
+	"*6\r\n$3\r\nACL\r\n$7\r\nSETUSER\r\n$5\r\nalice\r\n$2\r\non\r\n$9\r\n>ACL-PW-1\r\n"
+	"$65\r\n#" SHA_HEX "\r\n"
+	"*4\r\n$6\r\nCONFIG\r\n$3\r\nSET\r\n$11\r\nrequirepass\r\n$8\r\nCFG-PW-2\r\n"
+	"*6\r\n$6\r\nconfig\r\n$3\r\nset\r\n$9\r\nmaxmemory\r\n$5\r\n100mb\r\n"
+	"$10\r\nmasterauth\r\n$8\r\nCFG-MA-3\r\n"
+	"*11\r\n$7\r\nMIGRATE\r\n$9\r\n127.0.0.1\r\n$4\r\n6380\r\n$0\r\n\r\n$1\r\n0\r\n"
+	"$4\r\n5000\r\n$4\r\nCOPY\r\n$4\r\nAUTH\r\n$8\r\nMIG-PW-4\r\n$4\r\nKEYS\r\n$2\r\nk1\r\n"
+	"*9\r\n$7\r\nMIGRATE\r\n$9\r\n127.0.0.1\r\n$4\r\n6380\r\n$2\r\nk1\r\n$1\r\n0\r\n"
+	"$4\r\n5000\r\n$5\r\nAUTH2\r\n$7\r\nmiguser\r\n$8\r\nMIG-PW-5\r\n"
+	"*5\r\n$8\r\nSENTINEL\r\n$3\r\nSET\r\n$8\r\nmymaster\r\n$9\r\nauth-pass\r\n$8\r\nSEN-PW-"
+	"6\r\n"
+	"CONFIG SET requirepass INL-PW-7\r\n"
+	"ACL SETUSER bob on \">INL-PW-8\" ~*\r\n"
+	"*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$11\r\nrequirepass\r\n",
+	"+OK\r\n+OK\r\n+OK\r\n+NOKEY\r\n+NOKEY\r\n+OK\r\n+OK\r\n+OK\r\n"
+	"*2\r\n$11\r\nrequirepass\r\n$8\r\nGET-PW-9\r\n",
+};
+
+static void credentials_run(struct sonde_redactor *r, bool bytewise)
+{
+	static struct tu_h1 h;
+	rd_open(&h, false, false);
+	h.col.redact = r;
+	for (int d = 0; d < 2; d++) {
+		const char *p = d ? more_credentials.s2c : more_credentials.c2s;
+		size_t n = strlen(p);
+		for (size_t at = 0, step = bytewise ? 1 : n; at < n; at += step)
+			feed(&h, d ? S2C : C2S, p + at, step);
+	}
+	tu_h1_close(&h, TS);
+	tu_collector_ok(&h.col);
+	assert_int_equal(h.col.n, 9);
+	static const char *const secret[] = { ">ACL-PW-1", "#" SHA_HEX, "CFG-PW-2", "CFG-MA-3",
+					      "MIG-PW-4",  "miguser",   "MIG-PW-5", "SEN-PW-6",
+					      "INL-PW-7",  ">INL-PW-8", "GET-PW-9" };
+	static const size_t rec[] = { 0, 0, 1, 2, 3, 4, 4, 5, 6, 7, 8 };
+	for (size_t k = 0; k < sizeof(secret) / sizeof(secret[0]); k++) {
+		char mask[SONDE_REDACT_MASK_MAX], bare[64];
+		sonde_redact_mask(r, (const uint8_t *)secret[k], strlen(secret[k]), mask);
+		assert_has(&h, rec[k], mask);
+		snprintf(bare, sizeof(bare), "%s",
+			 secret[k][0] == '>' || secret[k][0] == '#' ? secret[k] + 1 : secret[k]);
+		for (size_t i = 0; i < h.col.n; i++)
+			assert_lacks(&h, i, bare);
+	}
+	/* what is not a credential stays */
+	assert_has(&h, 0, "\"arguments\":[\"SETUSER\",\"alice\",\"on\",");
+	assert_has(&h, 2, "\"maxmemory\",\"100mb\",\"masterauth\"");
+	assert_has(&h, 3, "\"KEYS\",\"k1\"");
+	assert_has(&h, 7, "\"bob\",\"on\"");
+	assert_has(&h, 8, "\"value\":[\"requirepass\",\"****[");
+	tu_h1_free(&h);
+}
+
+static void test_more_credentials_masked(void **state)
+{
+	(void)state;
+	static struct sonde_redactor r;
+	sonde_redactor_init(&r);
+	sonde_redactor_set_key(&r, "k", 1);
+	credentials_run(&r, false);
+	credentials_run(&r, true);
+	sonde_redactor_free(&r);
+}
+
 static void test_resp2_types(void **state)
 {
 	(void)state;
@@ -684,6 +753,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		tu_test(test_resp2_types),
 		tu_test(test_auth_masked),
+		tu_test(test_more_credentials_masked),
 		tu_test(test_resp3_types),
 		tu_test(test_resp3_needs_hello),
 		tu_test(test_pipelining),

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "proto/redis/redis_secret.h"
 
 static const struct sonde_msg_ops redis_ops;
 
@@ -83,15 +84,27 @@ static uint32_t walk_aggregate(const struct sonde_resp_value *val, uint32_t i, c
 	const struct sonde_resp_node *nd = &val->node[i];
 	bool pairs = nd->type == SONDE_RESP_MAP || nd->type == SONDE_RESP_ATTR;
 	uint32_t end = sonde_resp_next(val, i), j = i + 1, k = 0;
+	bool value_secret = false; /* after "requirepass" (CONFIG GET's reply) */
 	v->begin(ctx, name, SONDE_FG_LIST);
 	while (j < end) {
-		if (val->node[j].type == SONDE_RESP_ATTR) {
+		const struct sonde_resp_node *e = &val->node[j];
+		if (e->type == SONDE_RESP_ATTR) {
 			j = sonde_resp_next(val, j);
 			continue;
 		}
 		if (pairs && !(k & 1))
 			v->begin(ctx, NULL, SONDE_FG_LIST);
-		j = walk(val, j, NULL, v, ctx);
+		bool text =
+			!e->null && (e->type == SONDE_RESP_BULK || e->type == SONDE_RESP_SIMPLE ||
+				     e->type == SONDE_RESP_VERBATIM);
+		if (text && value_secret) {
+			sonde_field_secret(v, ctx, NULL, sonde_resp_bytes(val, e), e->len);
+			j++;
+		} else {
+			j = walk(val, j, NULL, v, ctx);
+		}
+		value_secret = text && !value_secret &&
+			       sonde_redis_secret_param(sonde_resp_bytes(val, e), e->len);
 		if (pairs && (k & 1))
 			v->end(ctx, SONDE_FG_LIST);
 		k++;
@@ -148,20 +161,19 @@ static void command_fields(const struct sonde_redis_msg *m, const struct sonde_f
 	const struct sonde_resp_node *top = m->v.n ? &m->v.node[0] : NULL;
 	uint64_t nargs = top && top->size ? top->size - 1 : 0;
 	sonde_field_cstr(v, ctx, "command", m->cmd);
-	/* Credentials: AUTH's arguments, and the two after HELLO's AUTH
-	 * (the redaction stage masks them). */
-	bool auth = !strcmp(m->cmd, "AUTH");
-	uint32_t secret_until = 0;
+	/* Credentials (redis_secret.h; the redaction stage masks them). */
+	struct sonde_redis_secrets sec;
+	sonde_redis_secrets_begin(&sec);
+	if (m->v.n > 1)
+		sonde_redis_secrets_arg(&sec, sonde_resp_bytes(&m->v, &m->v.node[1]),
+					m->v.node[1].len);
 	v->begin(ctx, "arguments", SONDE_FG_LIST);
 	for (uint32_t i = 2; i < m->v.n; i++) {
 		const struct sonde_resp_node *a = &m->v.node[i];
-		if (auth || i < secret_until) {
+		if (sonde_redis_secrets_arg(&sec, sonde_resp_bytes(&m->v, a), a->len))
 			sonde_field_secret(v, ctx, NULL, sonde_resp_bytes(&m->v, a), a->len);
-			continue;
-		}
-		if (!strcmp(m->cmd, "HELLO") && sonde_resp_ieq(&m->v, a, "AUTH"))
-			secret_until = i + 3;
-		walk_str(&m->v, a, NULL, v, ctx);
+		else
+			walk_str(&m->v, a, NULL, v, ctx);
 	}
 	v->end(ctx, SONDE_FG_LIST);
 	v->u64(ctx, "argument_count", nargs);

@@ -709,6 +709,8 @@ void ebpf_chunk_from_event(const struct sonde_ebpf *e, const struct sonde_event 
  * the entry (bpf/lib/emit.h). */
 static void ebpf_ignore_socket(struct sonde_ebpf *e, uint64_t sk, uint64_t conn_id)
 {
+	if (!e->skel)
+		return; /* a decoder without a kernel (fuzz/fuzz_ebpf.c) */
 	bpf_map_update_elem(bpf_map__fd(e->skel->maps.ignored), &sk, &conn_id, BPF_ANY);
 	__atomic_fetch_add(&e->skel->bss->ignored_gen, 1, __ATOMIC_RELEASE);
 }
@@ -798,7 +800,7 @@ static bool end_kept(struct sonde_ebpf *e, const struct sonde_event *ev)
 	return true;
 }
 
-static int on_event(void *ctx, void *data, size_t size)
+int ebpf_on_event(void *ctx, void *data, size_t size)
 {
 	struct sonde_ebpf *e = ctx;
 	struct sonde_stats *st = e->stats;
@@ -910,7 +912,7 @@ struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *o,
 		sonde_ebpf_close(e);
 		return NULL;
 	}
-	e->rb = ring_buffer__new(bpf_map__fd(e->skel->maps.events), on_event, e, NULL);
+	e->rb = ring_buffer__new(bpf_map__fd(e->skel->maps.events), ebpf_on_event, e, NULL);
 	if (!e->rb) {
 		snprintf(err, errlen, "cannot read the BPF ring buffer: %s", strerror(errno));
 		sonde_ebpf_close(e);

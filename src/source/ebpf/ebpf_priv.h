@@ -77,6 +77,10 @@ struct sonde_ebpf {
 	struct sonde_proc_hook proc_hook; /* event NULL: nobody */
 };
 
+/* ebpf.c: one ring-buffer record from the kernel (data[0..size)), judged
+ * as untrusted input and turned into chunks; 0 always (libbpf's callback).
+ * With e->skel NULL nothing is written back to the kernel (fuzz/). */
+int ebpf_on_event(void *ctx, void *data, size_t size);
 /* ebpf.c: the chunk of a data or control event (flow, role, time, process). */
 void ebpf_chunk_from_event(const struct sonde_ebpf *e, const struct sonde_event *ev,
 			   struct sonde_process *proc, struct sonde_chunk *c);

@@ -604,8 +604,9 @@ void ebpf_tls_event(struct sonde_ebpf *e, const struct sonde_event *ev)
 		if (!ebpf_owns_tuple(e, ev, TLS_TUPLE_SALT)) {
 			tc->duplicate = true;
 			struct sonde_tls_key k = { .tgid = tc->tgid, .ctx = tc->ctx };
-			bpf_map_update_elem(bpf_map__fd(e->skel->maps.tls_ignored), &k, &tc->id,
-					    BPF_ANY);
+			if (e->skel) /* NULL: a decoder without a kernel (fuzz/) */
+				bpf_map_update_elem(bpf_map__fd(e->skel->maps.tls_ignored), &k,
+						    &tc->id, BPF_ANY);
 		}
 		if (!tc->duplicate && !(ev->flags & SONDE_EVF_MIDSTREAM))
 			feed_open(e, tc);

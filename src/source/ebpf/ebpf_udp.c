@@ -40,7 +40,8 @@ static uint64_t datagram_key(const struct sonde_chunk *c, uint32_t netns)
 		h = sonde_mix64(h ^ w);
 	}
 	uint64_t tail = 0;
-	memcpy(&tail, c->data + i, c->caplen - i);
+	if (c->caplen > i)
+		memcpy(&tail, c->data + i, c->caplen - i);
 	return sonde_mix64(h ^ tail) | 1; /* non-zero map key */
 }
 
@@ -102,6 +103,10 @@ static void alias(struct sonde_ebpf *e, const struct sonde_chunk *c, uint32_t ns
 
 void ebpf_datagram(struct sonde_ebpf *e, const struct sonde_event *ev)
 {
+	if (ev->type != SONDE_EV_DATA) { /* a datagram is data, never an open or a close */
+		e->stats->ebpf_bad_events++;
+		return;
+	}
 	struct sonde_process proc;
 	struct sonde_chunk c;
 	ebpf_chunk_from_event(e, ev, &proc, &c);
