@@ -68,6 +68,7 @@ static void ebpf_fake_init(struct sonde_ebpf *e, struct sonde_stats *st, struct 
 	sonde_u64map_init(&e->sockets);
 	sonde_u64map_init(&e->owners);
 	sonde_u64map_init(&e->owned);
+	sonde_u64map_init(&e->dgram_aliases);
 	ebpf_peers_init(e); /* as sonde_ebpf_open: the peer copies' closes */
 	/* as ebpf_tls_open leaves it, without probing anything */
 	sonde_u64map_init(&e->tls_conns);
