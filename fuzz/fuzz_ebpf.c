@@ -65,11 +65,7 @@ static void ebpf_fake_init(struct sonde_ebpf *e, struct sonde_stats *st, struct 
 	e->out = (struct sonde_chunk_out){ on_chunk, h };
 	e->stats = st;
 	e->hook = SONDE_HOOK_TRACEPOINT;
-	sonde_u64map_init(&e->sockets);
-	sonde_u64map_init(&e->owners);
-	sonde_u64map_init(&e->owned);
-	sonde_u64map_init(&e->dgram_aliases);
-	ebpf_peers_init(e); /* as sonde_ebpf_open: the peer copies' closes */
+	ebpf_tables_init(e);
 	/* as ebpf_tls_open leaves it, without probing anything */
 	sonde_u64map_init(&e->tls_conns);
 	sonde_u64map_init(&e->tls_by_sock);
@@ -80,11 +76,7 @@ static void ebpf_fake_init(struct sonde_ebpf *e, struct sonde_stats *st, struct 
 static void ebpf_fake_free(struct sonde_ebpf *e)
 {
 	ebpf_tls_close(e);
-	ebpf_peers_close(e);
-	ebpf_datagram_free(e);
-	sonde_u64map_free(&e->sockets);
-	sonde_u64map_free(&e->owners);
-	sonde_u64map_free(&e->owned);
+	ebpf_tables_free(e);
 }
 
 static void decode(struct sonde_ebpf *e, struct harness *h, const uint8_t *data, size_t size)

@@ -116,9 +116,7 @@ static void sweep_lost_closes(void **state)
 	}
 	struct sonde_stats st = { 0 };
 	struct sonde_ebpf e = { .stats = &st };
-	sonde_u64map_init(&e.sockets);
-	sonde_u64map_init(&e.owners);
-	sonde_u64map_init(&e.owned);
+	ebpf_tables_init(&e);
 	/* 1000 connections; the kernel holds the even ones, and one odd socket
 	 * under another id (its address reused by a later connection). */
 	for (uint64_t id = 1; id <= 1000; id++) {
@@ -140,9 +138,7 @@ static void sweep_lost_closes(void **state)
 		assert_int_equal(sonde_u64map_get(&e.owners, 0x7000 + id, &v), kept);
 	}
 	assert_int_equal(ebpf_sweep_sockets(&e, fd), 0); /* nothing more to find */
-	sonde_u64map_free(&e.sockets);
-	sonde_u64map_free(&e.owners);
-	sonde_u64map_free(&e.owned);
+	ebpf_tables_free(&e);
 	close(fd);
 }
 

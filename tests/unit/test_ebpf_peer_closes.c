@@ -85,18 +85,12 @@ static void env_init(struct peers_env *x)
 	memset(x, 0, sizeof(*x));
 	x->e.out = (struct sonde_chunk_out){ collect, &x->sink };
 	x->e.stats = &x->st;
-	sonde_u64map_init(&x->e.owners);
-	sonde_u64map_init(&x->e.owned);
-	sonde_u64map_init(&x->e.sockets);
-	ebpf_peers_init(&x->e);
+	ebpf_tables_init(&x->e);
 }
 
 static void env_free(struct peers_env *x)
 {
-	ebpf_peers_close(&x->e);
-	sonde_u64map_free(&x->e.owners);
-	sonde_u64map_free(&x->e.owned);
-	sonde_u64map_free(&x->e.sockets);
+	ebpf_tables_free(&x->e);
 }
 
 #define CLOSE_SIZE (sizeof(struct sonde_event) + sizeof(struct sonde_tcp_info))

@@ -44,18 +44,12 @@ static void ebpf_init(struct sonde_ebpf *e, struct sonde_stats *st)
 	memset(e, 0, sizeof(*e));
 	memset(st, 0, sizeof(*st));
 	e->stats = st;
-	sonde_u64map_init(&e->owners);
-	sonde_u64map_init(&e->owned);
-	sonde_u64map_init(&e->sockets);
-	sonde_u64map_init(&e->dgram_aliases); /* what sonde_ebpf_open sets up too */
+	ebpf_tables_init(e);
 }
 
 static void ebpf_fini(struct sonde_ebpf *e)
 {
-	sonde_u64map_free(&e->owners);
-	sonde_u64map_free(&e->owned);
-	sonde_u64map_free(&e->sockets);
-	ebpf_datagram_free(e);
+	ebpf_tables_free(e);
 }
 
 /* 127.0.0.1:40000 → 127.0.0.1:8080 in namespaces 1 and 2: each has one

@@ -866,11 +866,7 @@ struct sonde_ebpf *sonde_ebpf_open(const struct sonde_ebpf_opts *o,
 	struct sonde_ebpf *e = sonde_xcalloc(1, sizeof(*e));
 	e->out = env->out;
 	e->stats = env->stats;
-	sonde_u64map_init(&e->sockets);
-	sonde_u64map_init(&e->owners);
-	sonde_u64map_init(&e->owned);
-	ebpf_peers_init(e);
-	sonde_u64map_init(&e->dgram_aliases);
+	ebpf_tables_init(e);
 	struct timespec rt, mt;
 	clock_gettime(CLOCK_REALTIME, &rt);
 	clock_gettime(CLOCK_MONOTONIC, &mt);
@@ -989,6 +985,24 @@ void sonde_ebpf_ignore(void *ctx, uint64_t conn_id)
 	ebpf_ignore_socket(e, sk, conn_id);
 }
 
+void ebpf_tables_init(struct sonde_ebpf *e)
+{
+	sonde_u64map_init(&e->sockets);
+	sonde_u64map_init(&e->owners);
+	sonde_u64map_init(&e->owned);
+	ebpf_peers_init(e);
+	sonde_u64map_init(&e->dgram_aliases);
+}
+
+void ebpf_tables_free(struct sonde_ebpf *e)
+{
+	ebpf_peers_close(e);
+	sonde_u64map_free(&e->sockets);
+	sonde_u64map_free(&e->owners);
+	sonde_u64map_free(&e->owned);
+	ebpf_datagram_free(e);
+}
+
 void sonde_ebpf_close(struct sonde_ebpf *e)
 {
 	if (!e)
@@ -998,10 +1012,7 @@ void sonde_ebpf_close(struct sonde_ebpf *e)
 	ebpf_tls_close(e); /* its uprobe links go before the programs */
 	sonde_capture__destroy(e->skel);
 	remove_kretprobes(e);
-	sonde_u64map_free(&e->sockets);
-	sonde_u64map_free(&e->owners);
-	sonde_u64map_free(&e->owned);
-	ebpf_datagram_free(e);
+	ebpf_tables_free(e);
 	free(e);
 }
 

@@ -104,6 +104,12 @@ void ebpf_stats_from_counters(struct sonde_stats *st, const uint64_t sum[SONDE_C
 /* ebpf_udp.c: a SONDE_EVF_DATAGRAM event into the pipeline's datagram path. */
 void ebpf_datagram(struct sonde_ebpf *e, const struct sonde_event *ev);
 void ebpf_datagram_free(struct sonde_ebpf *e);
+/* The user-space tables of the source (sockets, owners, peer copies,
+ * datagram flows), set up as sonde_ebpf_open does; the unit tests and
+ * fuzz_ebpf use the same pair, so a table added is set up everywhere.
+ * Freeing sends the closes still waiting for their peer copy first. */
+void ebpf_tables_init(struct sonde_ebpf *e);
+void ebpf_tables_free(struct sonde_ebpf *e);
 
 /* ebpf_tcp.c: TCP health (bpf/hooks/tcp_health.h) */
 struct sonde_tcp_facts;
