@@ -22,10 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/pipeline.h"
 #include "fuzz_common.h"
+#include "fuzz_pipeline.h"
 #include "proto/tls/keylog.h"
-#include "sink/sink.h"
 #include "source/file/capfile.h"
 #include "source/file/file_source.h"
 
@@ -56,15 +55,8 @@ static void run(const uint8_t *data, size_t size, int tight)
 		opts.dissect.decode_bodies = 1;
 	}
 
-	char *obuf = NULL;
-	size_t olen = 0;
-	FILE *out = open_memstream(&obuf, &olen);
-	FUZZ_CHECK(out != NULL, "open_memstream");
-	struct sonde_sink *sink = sonde_sink_new(SONDE_SINK_JSON, out);
-	struct sonde_pipeline p;
-	sonde_pipeline_init(&p, &opts);
-	sonde_sink_set_stats(sink, true);
-	FUZZ_CHECK(sonde_pipeline_add_stage(&p, &sonde_sink_stage, sink) == 0, "add sink");
+	struct fuzz_pipeline fp;
+	fuzz_pipeline_open(&fp, &opts);
 
 	struct sonde_capfile *cf = sonde_capfile_open_mem(data, size, "fuzz");
 	FUZZ_CHECK(cf != NULL, "open_mem returned NULL");
@@ -75,7 +67,7 @@ static void run(const uint8_t *data, size_t size, int tight)
 	while ((rc = sonde_capfile_next(cf, &f)) > 0) {
 		FUZZ_CHECK(f.caplen <= SONDE_CAPFILE_MAX_FRAME, "caplen %u", f.caplen);
 		FUZZ_CHECK(f.caplen <= size, "caplen %u > input %zu", f.caplen, size);
-		if (!sonde_frame_chunk(&f, &p.stats, &c))
+		if (!sonde_frame_chunk(&f, &fp.p.stats, &c))
 			continue;
 		FUZZ_CHECK(c.caplen <= f.caplen, "chunk caplen %u > frame caplen %u", c.caplen,
 			   f.caplen);
@@ -85,7 +77,7 @@ static void run(const uint8_t *data, size_t size, int tight)
 				   (c.data >= f.data && c.data + c.caplen <= f.data + f.caplen),
 			   "chunk data outside its frame");
 		c.origin = SONDE_ORIGIN_PCAP_FILE;
-		sonde_pipeline_chunk(&p, &c);
+		sonde_pipeline_chunk(&fp.p, &c);
 	}
 	if (rc < 0) {
 		const char *err = sonde_capfile_error(cf);
@@ -95,15 +87,9 @@ static void run(const uint8_t *data, size_t size, int tight)
 		FUZZ_CHECK(sonde_capfile_next(cf, &f) == 0, "end of input not sticky");
 	}
 	(void)sonde_capfile_format(cf);
-	sonde_pipeline_finish(&p);
-	FUZZ_CHECK(sonde_conntable_count(p.conns) == 0, "%zu connections left after finish",
-		   sonde_conntable_count(p.conns));
-	FUZZ_CHECK(sonde_pipeline_free(&p) == 0, "sink write failed");
+	fuzz_pipeline_close(&fp);
 	sonde_capfile_close(cf);
 	sonde_keylog_free(kl);
-	fclose(out);
-	fuzz_check_jsonl((const uint8_t *)obuf, olen);
-	free(obuf);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -28,9 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/pipeline.h"
 #include "fuzz_common.h"
-#include "sink/sink.h"
+#include "fuzz_pipeline.h"
 #include "source/ebpf/ebpf_priv.h"
 #include "source/tls/tls_discover.h"
 
@@ -104,27 +103,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sonde_pipeline_defaults(&opts);
 	opts.conn.source = "fuzz";
 	opts.conn.connections = true;
-	char *obuf = NULL;
-	size_t olen = 0;
-	FILE *out = open_memstream(&obuf, &olen);
-	FUZZ_CHECK(out != NULL, "open_memstream");
-	struct sonde_sink *sink = sonde_sink_new(SONDE_SINK_JSON, out);
-	struct sonde_pipeline p;
-	sonde_pipeline_init(&p, &opts);
-	sonde_sink_set_stats(sink, true);
-	FUZZ_CHECK(sonde_pipeline_add_stage(&p, &sonde_sink_stage, sink) == 0, "add sink");
+	struct fuzz_pipeline fp;
+	fuzz_pipeline_open(&fp, &opts);
 
-	struct harness h = { .p = &p };
+	struct harness h = { .p = &fp.p };
 	struct sonde_ebpf e;
-	ebpf_fake_init(&e, &p.stats, &h);
+	ebpf_fake_init(&e, &fp.p.stats, &h);
 	decode(&e, &h, data, size);
 	ebpf_fake_free(&e); /* ends the TLS connections still open */
-	sonde_pipeline_finish(&p);
-	FUZZ_CHECK(sonde_conntable_count(p.conns) == 0, "%zu connections left after finish",
-		   sonde_conntable_count(p.conns));
-	FUZZ_CHECK(sonde_pipeline_free(&p) == 0, "sink write failed");
-	fclose(out);
-	fuzz_check_jsonl((const uint8_t *)obuf, olen);
-	free(obuf);
+	fuzz_pipeline_close(&fp);
 	return 0;
 }
